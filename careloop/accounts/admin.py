@@ -1,0 +1,59 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from careloop.accounts.models import ApiToken, Organisation, Team, User
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "kind", "parent", "is_active"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name", "code"]
+    readonly_fields = ["path"]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "organisation"]
+    list_filter = ["organisation"]
+    search_fields = ["name"]
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ["username", "display_name", "organisation", "is_active", "is_staff"]
+    list_filter = ["groups", "organisation", "is_active", "is_staff"]
+    search_fields = ["username", "display_name"]
+    fieldsets = (
+        *(BaseUserAdmin.fieldsets or ()),
+        (_("CareLoop"), {"fields": ("display_name", "organisation", "teams")}),
+    )
+    filter_horizontal = ["groups", "user_permissions", "teams"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = [
+        "prefix",
+        "user",
+        "name",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_filter = ["revoked_at"]
+    search_fields = ["prefix", "user__username", "name"]
+    readonly_fields = ["prefix", "token_hash", "created_at", "last_used_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):  # tokens are shown once: create them with the CLI
+        return False
+
+    @admin.action(description=_("Revoke selected tokens"))
+    def revoke(self, request, queryset):
+        from careloop.accounts.tokens import do_revoke_token
+
+        for token in queryset:
+            do_revoke_token(token.prefix, actor=request.user)

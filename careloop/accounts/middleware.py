@@ -1,0 +1,31 @@
+"""Two-factor login: administrators must use it; anyone who turned it on must pass it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django_otp import user_has_device
+
+# Paths a half-logged-in user may still reach: the two-factor pages themselves, log-out,
+# language switching and static files. The JSON APIs authenticate by token, not by session.
+_OPEN_PREFIXES = ("/accounts/", "/i18n/", "/static/", "/healthz", "/api/", "/fhir/")
+
+
+class TwoFactorRequiredMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if (
+            user.is_authenticated
+            and not request.path.startswith(_OPEN_PREFIXES)
+            and not getattr(user, "is_verified", lambda: False)()
+        ):
+            if user_has_device(user, confirmed=True):
+                return redirect("accounts:otp_verify")
+            if getattr(user, "requires_two_factor", False):
+                return redirect("accounts:otp_setup")
+        return self.get_response(request)

@@ -1,0 +1,80 @@
+"""Staff roles (DOMAIN.md "Who uses it") as Django groups with permissions.
+
+The group name is the role code; ``sync_roles`` makes the groups' permissions equal to the
+table below and runs after every migrate, so the table is the single source of truth.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    NURSE = "nurse", _("follow-up nurse")  # 随访专员
+    HEALTH_MANAGER = "health_manager", _("health manager")  # 健康管理师
+    DOCTOR = "doctor", _("follow-up doctor")  # 随访医生
+    SUPERVISOR = "supervisor", _("supervisor")  # 随访主管
+    COORDINATOR = "coordinator", _("coordinator")  # 随访协调岗
+    ADMIN = "admin", _("administrator")  # 管理员
+
+
+_PATIENT_BASE = [
+    "patients.view_patient",
+    "patients.add_patient",
+    "patients.change_patient",
+    "patients.reveal_phone",
+    "patients.view_consentrecord",
+    "patients.add_consentrecord",
+    "clinical.view_encounter",
+    "clinical.view_condition",
+]
+_CLINICAL_EDIT = [
+    "clinical.add_encounter",
+    "clinical.change_encounter",
+    "clinical.add_condition",
+    "clinical.change_condition",
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.NURSE: [*_PATIENT_BASE, "clinical.add_encounter"],
+    Role.HEALTH_MANAGER: [*_PATIENT_BASE, "clinical.add_encounter"],
+    Role.DOCTOR: [*_PATIENT_BASE, *_CLINICAL_EDIT, "patients.reveal_identifier"],
+    Role.SUPERVISOR: [
+        *_PATIENT_BASE,
+        *_CLINICAL_EDIT,
+        "patients.reveal_identifier",
+        "patients.export_patient",
+        "patients.share_patient",
+        "audit.view_auditevent",
+    ],
+    Role.COORDINATOR: [*_PATIENT_BASE, "patients.share_patient"],
+}
+
+# Administrators configure the system: every permission of these apps.
+ADMIN_APPS = ["accounts", "audit", "patients", "clinical", "django_tasks_db"]
+
+
+def sync_roles() -> None:
+    """Create the role groups and set their permissions (idempotent)."""
+    from django.contrib.auth.models import Group, Permission
+
+    for role in Role:
+        group, _created = Group.objects.get_or_create(name=role.value)
+        if role == Role.ADMIN:
+            perms = list(Permission.objects.filter(content_type__app_label__in=ADMIN_APPS))
+        else:
+            perms = []
+            for dotted in ROLE_PERMISSIONS[role]:
+                app_label, codename = dotted.split(".", 1)
+                perms.extend(
+                    Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+                )
+        group.permissions.set(perms)
+
+
+def role_label(code: str) -> str:
+    try:
+        return str(Role(code).label)
+    except ValueError:
+        return code

@@ -1,0 +1,184 @@
+"""The JSON API at /api/v1/ (django-ninja): bearer tokens, one error format everywhere.
+
+Errors are ``{"detail": "...", "errors": [{"field": "id_number", "message": "..."}]}``:
+400 malformed request, 401 no or bad token, 403 not allowed, 404 not found (or not visible),
+409 duplicate, 422 invalid data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer
+
+from careloop.accounts.tokens import user_for_token
+from careloop.patients.services import DuplicatePatientError
+from careloop.patients.validation import PatientDataError
+
+
+class FieldError(Schema):
+    field: str
+    message: str
+
+
+class ErrorOut(Schema):
+    detail: str
+    errors: list[FieldError] = []
+
+
+class ExistingRef(Schema):
+    id: int
+    card_number: str
+    url: str
+
+
+class DuplicateOut(Schema):
+    detail: str
+    field: str
+    existing: ExistingRef | None = None
+
+
+ERROR_RESPONSES: dict[int, Any] = {
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    422: ErrorOut,
+}
+
+
+class TokenAuth(HttpBearer):
+    """``Authorization: Bearer cl_…`` (see ``careloop apitoken create``)."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = user_for_token(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+api = NinjaAPI(
+    title="CareLoop API",
+    version="1",
+    description="CareLoop (随访) JSON API. Authenticate with `Authorization: Bearer <token>`; "
+    "create a token with `careloop apitoken create USERNAME`.",
+    urls_namespace="api",
+    auth=TokenAuth(),
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+
+_PYDANTIC_MESSAGES = {
+    "missing": gettext_noop("This field is required."),
+    "date_from_datetime_parsing": gettext_noop("Enter a date as YYYY-MM-DD."),
+    "date_parsing": gettext_noop("Enter a date as YYYY-MM-DD."),
+    "date_type": gettext_noop("Enter a date as YYYY-MM-DD."),
+    "time_parsing": gettext_noop("Enter a time as HH:MM."),
+    "time_type": gettext_noop("Enter a time as HH:MM."),
+    "string_type": gettext_noop("Must be text."),
+    "bool_parsing": gettext_noop("Must be true or false."),
+    "bool_type": gettext_noop("Must be true or false."),
+    "int_parsing": gettext_noop("Must be a whole number."),
+    "int_type": gettext_noop("Must be a whole number."),
+    "list_type": gettext_noop("Must be a list."),
+    "model_type": gettext_noop("Must be an object."),
+    "dict_type": gettext_noop("Must be an object."),
+}
+
+
+def _field_name(loc: list[Any]) -> str:
+    # ("body", "payload", "contacts", 0, "phone") → "contacts[0].phone"
+    parts = [p for p in loc if p not in ("body", "payload", "query", "path")]
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "body"
+
+
+def error_response(
+    request: HttpRequest, status: int, detail: str, errors: dict[str, list[str]] | None = None
+) -> HttpResponse:
+    body = {
+        "detail": detail,
+        "errors": [
+            {"field": field, "message": message}
+            for field, messages in (errors or {}).items()
+            for message in messages
+        ],
+    }
+    return api.create_response(request, body, status=status)
+
+
+@api.exception_handler(ValidationError)
+def on_schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors: dict[str, list[str]] = {}
+    for item in exc.errors:
+        if item.get("type") == "json_invalid" or "json" in str(item.get("msg", "")).lower():
+            return error_response(request, 400, _("The request body is not valid JSON."))
+        message = _PYDANTIC_MESSAGES.get(item.get("type", ""))
+        errors.setdefault(_field_name(list(item.get("loc", []))), []).append(
+            _(message) if message else str(item.get("msg", "invalid"))
+        )
+    return error_response(request, 422, _("Some fields are not valid."), errors)
+
+
+@api.exception_handler(PatientDataError)
+def on_patient_data_error(request: HttpRequest, exc: PatientDataError) -> HttpResponse:
+    return error_response(request, 422, _("Some fields are not valid."), exc.errors)
+
+
+@api.exception_handler(DuplicatePatientError)
+def on_duplicate(request: HttpRequest, exc: DuplicatePatientError) -> HttpResponse:
+    from careloop.patients.access import patients_for
+
+    existing = None
+    if patients_for(request.user).filter(pk=exc.existing.pk).exists():
+        existing = {
+            "id": exc.existing.pk,
+            "card_number": exc.existing.card_number,
+            "url": f"/api/v1/patients/{exc.existing.pk}",
+        }
+    detail = exc.message()
+    if existing is None:
+        detail += " " + _("The record belongs to another organisation; ask it to share the record.")
+    body = {"detail": detail, "field": exc.field, "existing": existing}
+    return api.create_response(request, body, status=409)
+
+
+@api.exception_handler(PermissionDenied)
+def on_forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return error_response(request, 403, _("You do not have permission to do this."))
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc, AuthenticationError):
+        return on_unauthenticated(request, exc)
+    if exc.status_code == 400:
+        # django-ninja's only 400 is a body it cannot parse.
+        return error_response(request, 400, _("The request body is not valid JSON."))
+    return error_response(request, exc.status_code, str(exc))
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = error_response(
+        request, 401, _("Authentication required: send Authorization: Bearer <token>.")
+    )
+    response["WWW-Authenticate"] = 'Bearer realm="careloop"'
+    return response
+
+
+def _register_routers() -> None:
+    from careloop.patients.api import router as patients_router
+
+    api.add_router("/patients", patients_router, tags=["patients"])
+
+
+_register_routers()

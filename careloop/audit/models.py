@@ -1,0 +1,66 @@
+"""The audit log (审计日志): who did what to which record, when and from where."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditEvent(models.Model):
+    """One access to or change of personal data, or a security event.
+
+    ``patient_id`` is a plain column rather than a foreign key: the log outlives what it
+    describes and must not depend on the patients app.
+    """
+
+    class Action(models.TextChoices):
+        VIEW = "view", _("view")
+        LIST = "list", _("list")
+        SEARCH = "search", _("search")
+        CREATE = "create", _("create")
+        UPDATE = "update", _("update")
+        DELETE = "delete", _("delete")
+        REVEAL = "reveal", _("reveal")
+        EXPORT = "export", _("export")
+        LOGIN = "login", _("log in")
+        LOGOUT = "logout", _("log out")
+        LOGIN_FAILED = "login_failed", _("failed log-in")
+
+    class Via(models.TextChoices):
+        WEB = "web", _("web")
+        API = "api", _("API")
+        FHIR = "fhir", _("FHIR")
+        CLI = "cli", _("command line")
+        SYSTEM = "system", _("system")
+
+    at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField(_("user name"), max_length=150, blank=True)
+    organisation_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    object_type = models.CharField(_("record type"), max_length=50, blank=True)
+    object_id = models.CharField(_("record id"), max_length=64, blank=True)
+    patient_id = models.BigIntegerField(_("patient"), null=True, blank=True, db_index=True)
+    summary = models.CharField(_("summary"), max_length=200, blank=True)
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    via = models.CharField(_("channel"), max_length=10, choices=Via.choices, default=Via.WEB)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["actor", "-at"], name="audit_actor_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}"

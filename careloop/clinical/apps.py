@@ -1,0 +1,23 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+def _load_reference_data(sender: AppConfig, **kwargs: object) -> None:
+    # Reference data is (re)loaded after every migrate and test flush; it is idempotent.
+    from careloop.clinical.icd10 import load_catalogue
+
+    load_catalogue()
+
+
+class ClinicalConfig(AppConfig):
+    name = "careloop.clinical"
+    label = "clinical"
+    verbose_name = _("Clinical data")
+
+    def ready(self) -> None:
+        from careloop.clinical import timeline  # noqa: F401 - registers the timeline source
+
+        post_migrate.connect(
+            _load_reference_data, sender=self, dispatch_uid="careloop.clinical.reference_data"
+        )

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from careloop.clinical.models import Condition, Encounter, Icd10Code
+from careloop.forms import StyledFormMixin
+
+ICD10 = re.compile(r"^[A-Z]\d{2}(\.\d{1,4})?$")
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+def clean_icd10(value: str) -> str:
+    code = value.strip().upper()
+    if not ICD10.match(code):
+        raise forms.ValidationError(_("An ICD-10 code looks like I10, E11.9 or I25.1."))
+    return code
+
+
+class ConditionForm(StyledFormMixin, forms.ModelForm):
+    """A diagnosis: the Chinese name is filled from the ICD-10 catalogue when left blank."""
+
+    class Meta:
+        model = Condition
+        fields = ["icd10_code", "name", "clinical_status", "onset_date", "note"]
+        widgets = {
+            "onset_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "icd10_code": forms.TextInput(attrs={"list": "icd10-codes"}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["name"].required = False
+
+    def clean_icd10_code(self) -> str:
+        return clean_icd10(self.cleaned_data["icd10_code"])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        code, name = data.get("icd10_code"), (data.get("name") or "").strip()
+        if code and not name:
+            entry = (
+                Icd10Code.objects.filter(code=code).first()
+                or Icd10Code.objects.filter(code=code.split(".")[0]).first()
+            )
+            if entry is None:
+                self.add_error(
+                    "name", _("This code is not in the catalogue: enter the diagnosis name.")
+                )
+            else:
+                data["name"] = entry.name
+                self.instance.name = entry.name
+        return data
+
+
+class EncounterForm(StyledFormMixin, forms.ModelForm):
+    class Meta:
+        model = Encounter
+        fields = ["kind", "started_at", "ended_at", "department", "reason", "visit_number"]
+        widgets = {"started_at": DATETIME, "ended_at": DATETIME}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("started_at", "ended_at"):
+            self.fields[name].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("started_at"), data.get("ended_at")
+        if start and end and end < start:
+            self.add_error("ended_at", _("The end cannot be before the start."))
+        return data

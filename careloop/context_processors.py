@@ -1,0 +1,44 @@
+"""Template context shared by every staff page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: Any
+    icon: str
+    url: str = ""  # empty: an area not built yet, shown disabled
+    active: bool = False
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = request.user
+    if not user.is_authenticated:
+        return {}
+    path = request.path
+    items = [NavItem(_("Home"), "house", reverse("home"), path == "/")]
+    if user.has_perm("patients.view_patient"):
+        url = reverse("patients:list")
+        items.append(NavItem(_("Patients"), "people", url, path.startswith(url)))
+    if user.has_perm("patients.add_patient"):
+        url = reverse("patients:create")
+        items.append(NavItem(_("Enrol a patient"), "person-plus", url, path == url))
+    items += [
+        NavItem(_("Worklist"), "list-check"),
+        NavItem(_("Alerts"), "exclamation-triangle"),
+        NavItem(_("Pathways"), "signpost-split"),
+        NavItem(_("Dashboard"), "bar-chart-line"),
+    ]
+    if user.has_perm("audit.view_auditevent"):
+        url = reverse("audit:list")
+        items.append(NavItem(_("Audit log"), "journal-text", url, path.startswith(url)))
+    if user.is_staff:
+        items.append(NavItem(_("Administration"), "gear", reverse("admin:index")))
+    return {"nav_items": items}

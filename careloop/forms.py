@@ -1,0 +1,42 @@
+"""Form styling shared by every staff form (Tabler/Bootstrap classes, error state)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+
+def widget_class(widget: forms.Widget) -> str:
+    if isinstance(widget, forms.CheckboxInput):
+        return "form-check-input"
+    if isinstance(widget, forms.CheckboxSelectMultiple | forms.RadioSelect):
+        return ""
+    if isinstance(widget, forms.Select):
+        return "form-select"
+    return "form-control"
+
+
+class StyledFormMixin:
+    """Adds the CSS classes to widgets, and marks a field invalid whenever it gets an error,
+    also when the error comes from a service after validation."""
+
+    fields: dict[str, forms.Field]
+    errors: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            css = widget_class(field.widget)
+            if css and css not in field.widget.attrs.get("class", ""):
+                field.widget.attrs["class"] = (
+                    field.widget.attrs.get("class", "") + " " + css
+                ).strip()
+
+    def add_error(self, field: str | None, error: Any) -> None:
+        super().add_error(field, error)  # type: ignore[misc]
+        for name in self.errors:
+            if name in self.fields:
+                attrs = self.fields[name].widget.attrs
+                if "is-invalid" not in attrs.get("class", ""):
+                    attrs["class"] = (attrs.get("class", "") + " is-invalid").strip()

@@ -1,0 +1,36 @@
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from careloop.supervisor import Child, Supervisor, careloop_argv, default_web_workers, web_argv
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the whole system in one process group: migrate, load demo data once, then "
+        "web, task worker and scheduler. Ctrl-C stops everything."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-demo", action="store_true", help="do not load demo data")
+        parser.add_argument("--demo-patients", type=int, default=200)
+
+    def handle(self, *args, **options):
+        self.stdout.write("careloop: applying migrations …")
+        call_command("migrate", interactive=False, verbosity=0)
+        if not options["no_demo"]:
+            call_command("demo", patients=options["demo_patients"], quiet_if_loaded=True)
+        host, port = settings.HTTP_ADDR
+        children = [
+            Child("web", web_argv(host, port, default_web_workers())),
+            Child("worker", careloop_argv("worker")),
+            Child("scheduler", careloop_argv("scheduler")),
+        ]
+        supervisor = Supervisor(children)
+        supervisor.start()
+        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
+        self.stdout.write(self.style.SUCCESS(f"\nCareLoop is running: http://{shown}:{port}/"))
+        if not options["no_demo"]:
+            self.stdout.write("Demo log-ins: see above, or var/demo-logins.txt")
+        self.stdout.write("Press Ctrl-C to stop.\n")
+        raise SystemExit(supervisor.wait())

@@ -1,0 +1,82 @@
+"""The one way to reach patients: scoped to the user's organisation subtree and shares.
+
+Views, API endpoints, commands and tasks all go through ``patients_for`` and
+``get_patient_for``; nothing else queries Patient on a user's behalf.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from careloop.accounts.models import Organisation
+from careloop.patients.models import Patient, PatientShare
+
+
+def scope_organisation_ids(user: Any) -> list[int] | None:
+    """Organisations whose patients ``user`` sees: None means all (superuser)."""
+    if user.is_superuser:
+        return None
+    organisation = getattr(user, "organisation", None)
+    if organisation is None:
+        return []
+    cached = getattr(user, "_scope_organisation_ids", None)
+    if cached is None:
+        cached = list(
+            Organisation.objects.filter(path__startswith=organisation.path).values_list(
+                "pk", flat=True
+            )
+        )
+        user._scope_organisation_ids = cached
+    return cached
+
+
+def _scope_filter(user: Any, *, write: bool) -> Q | None:
+    org_ids = scope_organisation_ids(user)
+    if org_ids is None:
+        return None
+    shares = PatientShare.objects.filter(patient=OuterRef("pk"), organisation_id__in=org_ids)
+    if write:
+        shares = shares.filter(can_edit=True)
+    return Q(organisation_id__in=org_ids) | Q(Exists(shares))
+
+
+def patients_for(user: Any, *, write: bool = False) -> QuerySet[Patient]:
+    """Patients ``user`` may see (or, with write=True, change)."""
+    if not (user.is_authenticated and user.is_active):
+        return Patient.objects.none()
+    if not user.has_perm("patients.change_patient" if write else "patients.view_patient"):
+        return Patient.objects.none()
+    condition = _scope_filter(user, write=write)
+    queryset = Patient.objects.select_related("organisation")
+    return queryset if condition is None else queryset.filter(condition)
+
+
+def get_patient_for(user: Any, pk: Any, *, write: bool = False) -> Patient:
+    """The patient ``pk`` if ``user`` may see it (404 otherwise, so existence does not leak);
+    with write=True, PermissionDenied when they may see but not change it.
+    """
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError) as exc:
+        raise Http404("no such patient") from exc
+    patient = patients_for(user).filter(pk=pk).first()
+    if patient is None:
+        raise Http404("no such patient")
+    if write and not patients_for(user, write=True).filter(pk=pk).exists():
+        raise PermissionDenied("no permission to change this patient")
+    return patient
+
+
+def can_change(user: Any, patient: Patient) -> bool:
+    return patients_for(user, write=True).filter(pk=patient.pk).exists()
+
+
+def organisations_for(user: Any) -> QuerySet[Organisation]:
+    """Organisations ``user`` may enrol patients into."""
+    org_ids = scope_organisation_ids(user)
+    queryset = Organisation.objects.filter(is_active=True)
+    return queryset if org_ids is None else queryset.filter(pk__in=org_ids)

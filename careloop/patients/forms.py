@@ -1,0 +1,269 @@
+"""Enrolment and edit forms. They collect input; validation is patients.validation's job."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from careloop.accounts.models import Organisation, Team, User
+from careloop.accounts.roles import Role
+from careloop.forms import StyledFormMixin
+from careloop.patients.access import organisations_for
+from careloop.patients.models import (
+    Channel,
+    ConsentRecord,
+    DigitalLiteracy,
+    Lifestyle,
+    Patient,
+    PatientContact,
+    Sex,
+)
+from careloop.patients.validation import PatientDataError
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+CONSENT_CHANNELS = [Channel.PHONE, Channel.SMS, Channel.WECHAT, Channel.VOICE, Channel.APP]
+CONSENT_PURPOSES = [ConsentRecord.Purpose.FOLLOWUP, ConsentRecord.Purpose.EDUCATION]
+IDENTIFIER_FIELDS = ("id_number", "phone", "passport")
+
+
+class StaffChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.display_name or obj.username
+
+
+class PatientForm(StyledFormMixin, forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=50)
+    id_number = forms.CharField(
+        label=_("Resident ID number"),
+        required=False,
+        max_length=30,
+        help_text=_("18 characters. Sex and date of birth are taken from it."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text"}),
+    )
+    sex = forms.ChoiceField(label=_("Sex"), required=False, choices=[("", "—"), *Sex.choices])
+    birth_date = forms.DateField(label=_("Date of birth"), required=False, widget=DATE)
+    phone = forms.CharField(
+        label=_("Mobile phone"),
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
+    passport = forms.CharField(label=_("Passport number"), required=False, max_length=20)
+    address = forms.CharField(label=_("Address"), required=False, max_length=200)
+    mrn = forms.CharField(
+        label=_("Medical record number"),
+        required=False,
+        max_length=40,
+        help_text=_("门诊号 or 住院号 in your hospital system"),
+    )
+    exam_number = forms.CharField(label=_("Exam number"), required=False, max_length=40)
+    # Querysets are narrowed to the user's scope in __init__.
+    organisation = forms.ModelChoiceField(
+        label=_("Organisation"), queryset=Organisation.objects.none()
+    )
+    care_team = forms.ModelChoiceField(
+        label=_("Care team"), queryset=Team.objects.none(), required=False
+    )
+    responsible_doctor = StaffChoiceField(
+        label=_("Responsible doctor"), queryset=User.objects.none(), required=False
+    )
+    health_manager = StaffChoiceField(
+        label=_("Health manager"), queryset=User.objects.none(), required=False
+    )
+    preferred_channel = forms.ChoiceField(
+        label=_("Preferred channel"), required=False, choices=[("", "—"), *Channel.choices]
+    )
+    quiet_hours_start = forms.TimeField(
+        label=_("Do not contact from"), initial=time(21, 0), widget=TIME
+    )
+    quiet_hours_end = forms.TimeField(label=_("until"), initial=time(8, 0), widget=TIME)
+    digital_literacy = forms.ChoiceField(
+        label=_("Digital literacy"), choices=DigitalLiteracy.choices, initial=DigitalLiteracy.MEDIUM
+    )
+    lives_alone = forms.BooleanField(label=_("Lives alone"), required=False)
+    consents = forms.MultipleChoiceField(
+        label=_("Consent given"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=[
+            (f"{purpose.value}:{channel.value}", f"{purpose.label} · {channel.label}")
+            for purpose in CONSENT_PURPOSES
+            for channel in CONSENT_CHANNELS
+        ],
+    )
+
+    def __init__(
+        self, *args: Any, user: Any, patient: Patient | None = None, **kwargs: Any
+    ) -> None:
+        self.patient = patient
+        if patient is not None and "initial" not in kwargs:
+            kwargs["initial"] = initial_for(patient)
+        super().__init__(*args, **kwargs)
+        organisations = organisations_for(user)
+        self._set_queryset("organisation", organisations)
+        if patient is None and getattr(user, "organisation", None) is not None:
+            self.fields["organisation"].initial = user.organisation
+        teams = Team.objects.filter(organisation__in=organisations)
+        self._set_queryset("care_team", teams.select_related("organisation"))
+        staff = User.objects.filter(is_active=True, organisation__in=organisations)
+        self._set_queryset("responsible_doctor", staff.filter(groups__name=Role.DOCTOR))
+        self._set_queryset("health_manager", staff.filter(groups__name=Role.HEALTH_MANAGER))
+        if patient is not None:
+            del self.fields["consents"]
+            # Stored identifiers are never put into the page: a blank field keeps them.
+            for field in IDENTIFIER_FIELDS:
+                masked = getattr(patient, f"masked_{field}")
+                if masked:
+                    self.fields[field].widget.attrs["placeholder"] = masked
+                    self.fields[field].help_text = _("Leave blank to keep %(value)s.") % {
+                        "value": masked
+                    }
+
+    def _set_queryset(self, name: str, queryset: Any) -> None:
+        field = self.fields[name]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = queryset
+
+    def to_data(self) -> dict[str, Any]:
+        data = {key: value for key, value in self.cleaned_data.items() if key != "consents"}
+        if self.patient is not None:
+            for field in IDENTIFIER_FIELDS:
+                if not data.get(field):
+                    data.pop(field, None)
+        else:
+            data["consents"] = [
+                {"purpose": value.split(":")[0], "channel": value.split(":")[1], "granted": True}
+                for value in self.cleaned_data.get("consents", [])
+            ]
+        return data
+
+    def add_data_errors(self, error: PatientDataError) -> list[tuple[str, str]]:
+        """Put service errors on their fields; return those that belong to no field here."""
+        leftover = []
+        for field, messages in error.errors.items():
+            for message in messages:
+                if field in self.fields:
+                    self.add_error(field, message)
+                else:
+                    leftover.append((field, message))
+        return leftover
+
+
+def initial_for(patient: Patient) -> dict[str, Any]:
+    from careloop.patients.services import record_numbers
+
+    initial = {
+        field: getattr(patient, field)
+        for field in (
+            "name",
+            "sex",
+            "birth_date",
+            "address",
+            "organisation",
+            "care_team",
+            "responsible_doctor",
+            "health_manager",
+            "preferred_channel",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "digital_literacy",
+            "lives_alone",
+        )
+    }
+    initial.update(record_numbers(patient))
+    return initial
+
+
+class ContactForm(StyledFormMixin, forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=50, required=False)
+    relation = forms.ChoiceField(
+        label=_("Relation"),
+        choices=PatientContact.Relation.choices,
+        initial=PatientContact.Relation.CHILD,
+    )
+    phone = forms.CharField(label=_("Mobile phone"), max_length=20, required=False)
+    is_guardian = forms.BooleanField(label=_("Guardian"), required=False)
+    is_emergency = forms.BooleanField(label=_("Emergency contact"), required=False)
+
+
+ContactFormSet = forms.formset_factory(ContactForm, extra=1, can_delete=True, max_num=10)
+
+
+def contacts_from(formset: Any) -> tuple[list[dict[str, Any]], list[forms.Form]]:
+    """Filled-in, not-deleted rows of the contact formset, and the form of each row."""
+    rows, row_forms = [], []
+    for form in formset.forms:
+        data = getattr(form, "cleaned_data", {})
+        if not data or data.get("DELETE") or not (data.get("name") or data.get("phone")):
+            continue
+        rows.append({k: v for k, v in data.items() if k != "DELETE"})
+        row_forms.append(form)
+    return rows, row_forms
+
+
+def put_contact_errors(
+    problems: list[tuple[str, str]], row_forms: list[forms.Form]
+) -> list[tuple[str, str]]:
+    """Move "contacts[i].field" errors onto the contact rows; return the others."""
+    import re
+
+    leftover = []
+    for field, message in problems:
+        match = re.fullmatch(r"contacts\[(\d+)\]\.(\w+)", field)
+        if match and int(match[1]) < len(row_forms) and match[2] in row_forms[int(match[1])].fields:
+            row_forms[int(match[1])].add_error(match[2], message)
+        else:
+            leftover.append((field, message))
+    return leftover
+
+
+class ConsentForm(StyledFormMixin, forms.Form):
+    purpose = forms.ChoiceField(label=_("Purpose"), choices=ConsentRecord.Purpose.choices)
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
+    granted = forms.TypedChoiceField(
+        label=_("Answer"),
+        coerce=lambda v: v == "yes",
+        choices=[("yes", _("consent given")), ("no", _("consent withdrawn"))],
+    )
+    method = forms.ChoiceField(label=_("How"), choices=ConsentRecord.Method.choices)
+    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+
+class LifestyleForm(StyledFormMixin, forms.ModelForm):
+    class Meta:
+        model = Lifestyle
+        fields = [
+            "smoking",
+            "cigarettes_per_day",
+            "drinking",
+            "alcohol_liang_per_day",
+            "exercise_times_per_week",
+            "exercise_minutes",
+            "salt_intake",
+            "diet",
+        ]
+
+
+class ShareForm(StyledFormMixin, forms.Form):
+    organisation = forms.ModelChoiceField(
+        label=_("Share with"), queryset=Organisation.objects.none()
+    )
+    can_edit = forms.BooleanField(label=_("May also change the record"), required=False)
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=200,
+        required=False,
+        help_text=_("e.g. referred to the community centre for routine follow-up"),
+    )
+
+    def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
+        from careloop.patients.services import share_targets
+
+        super().__init__(*args, **kwargs)
+        field = self.fields["organisation"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = share_targets(patient)

@@ -1,0 +1,143 @@
+"""Chinese personal identifiers: resident ID numbers, mobile numbers, masking. Pure functions.
+
+居民身份证 (GB 11643-1999): 6-digit region code, 8-digit birth date, 3-digit sequence whose
+last digit is odd for men and even for women, and an ISO 7064 MOD 11-2 check character
+(0-9 or X).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK_CHARS = "10X98765432"
+_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+
+
+class IdentifierError(ValueError):
+    """An identifier is malformed. ``code`` names the problem (for translated messages); the
+    message says it in Chinese, without echoing the value.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class ResidentId:
+    number: str
+    region: str
+    birth_date: date
+    sex: str  # "male" | "female"
+
+
+def id_check_char(first17: str) -> str:
+    """The ISO 7064 MOD 11-2 check character for the first 17 digits."""
+    total = sum(int(digit) * weight for digit, weight in zip(first17, _WEIGHTS, strict=True))
+    return _CHECK_CHARS[total % 11]
+
+
+def normalise_id_number(value: str) -> str:
+    return re.sub(r"\s+", "", value).upper()
+
+
+def parse_id_number(value: str, *, today: date | None = None) -> ResidentId:
+    """Validate an 18-character resident ID and derive birth date and sex from it."""
+    number = normalise_id_number(value)
+    if len(number) != 18:
+        raise IdentifierError("id_length", "身份证号应为18位")
+    if not _ID_SHAPE.match(number):
+        raise IdentifierError("id_format", "身份证号前17位应为数字，最后一位为数字或X")
+    if number[0] == "0":
+        raise IdentifierError("id_region", "身份证号的地区码无效")
+    try:
+        birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError as exc:
+        raise IdentifierError("id_birth_date", "身份证号中的出生日期无效") from exc
+    if birth.year < 1900 or birth > (today or date.today()):  # noqa: DTZ011 - a calendar date
+        raise IdentifierError("id_birth_date", "身份证号中的出生日期无效")
+    if id_check_char(number[:17]) != number[17]:
+        raise IdentifierError("id_check_digit", "身份证号校验位不正确")
+    sex = "male" if int(number[16]) % 2 == 1 else "female"
+    return ResidentId(number=number, region=number[:6], birth_date=birth, sex=sex)
+
+
+def make_id_number(region: str, birth: date, sequence: int) -> str:
+    """Build a valid ID number (used for synthetic demo and test data only)."""
+    first17 = f"{region}{birth:%Y%m%d}{sequence:03d}"
+    return first17 + id_check_char(first17)
+
+
+def normalise_phone(value: str) -> str:
+    digits = re.sub(r"[\s\-()]", "", value)
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    return digits
+
+
+def validate_mobile(value: str) -> str:
+    """A mainland mobile number (11 digits starting 13-19); returns the normalised digits."""
+    number = normalise_phone(value)
+    if not number.isdigit():
+        raise IdentifierError("phone_digits", "手机号只能包含数字")
+    if not _MOBILE.match(number):
+        raise IdentifierError("phone_format", "请输入11位中国大陆手机号（以13-19开头）")
+    return number
+
+
+def normalise_passport(value: str) -> str:
+    return re.sub(r"\s+", "", value).upper()
+
+
+def validate_passport(value: str) -> str:
+    number = normalise_passport(value)
+    if not re.match(r"^[A-Z0-9]{5,17}$", number):
+        raise IdentifierError("passport_format", "护照号应为5-17位字母或数字")
+    return number
+
+
+def normalise_plain(value: str) -> str:
+    return value.strip().upper()
+
+
+def mask_id_number(value: str | None) -> str:
+    """110101199003070014 → 110101********0014."""
+    if not value:
+        return ""
+    if len(value) <= 10:
+        return value[:2] + "*" * max(len(value) - 4, 0) + value[-2:]
+    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+def mask_phone(value: str | None) -> str:
+    """13812348000 → 138****8000."""
+    if not value:
+        return ""
+    if len(value) < 7:
+        return "*" * len(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+def mask_passport(value: str | None) -> str:
+    if not value:
+        return ""
+    return value[:2] + "*" * max(len(value) - 4, 1) + value[-2:]
+
+
+def mask_name(value: str | None) -> str:
+    """张三 → 张*, 张三丰 → 张*丰 (for printed and exported lists)."""
+    if not value:
+        return ""
+    if len(value) <= 2:
+        return value[0] + "*"
+    return value[0] + "*" * (len(value) - 2) + value[-1]
+
+
+def age_on(birth: date, today: date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))

@@ -1,0 +1,149 @@
+"""The health record's entries (diagnoses, encounters, history, family history, allergies,
+medications): one registry, one way to add, change and delete them, each audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django import forms
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
+from django.utils.translation import gettext_lazy as _
+
+from careloop.audit.services import changes_between, record
+from careloop.clinical.forms import ConditionForm, EncounterForm, clean_icd10
+from careloop.clinical.models import Condition, Encounter
+from careloop.forms import StyledFormMixin
+from careloop.patients.access import can_change
+from careloop.patients.models import Allergy, FamilyHistory, Medication, PastHistory, Patient
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class _OptionalIcd10Mixin:
+    def clean_icd10_code(self) -> str:
+        value = self.cleaned_data.get("icd10_code") or ""  # type: ignore[attr-defined]
+        return clean_icd10(value) if value.strip() else ""
+
+
+def _model_form(model: type[models.Model], fields: list[str]) -> type[forms.ModelForm]:
+    widgets: dict[str, Any] = {
+        name: DATE for name in fields if isinstance(model._meta.get_field(name), models.DateField)
+    }
+    bases = (
+        (StyledFormMixin, _OptionalIcd10Mixin, forms.ModelForm)
+        if "icd10_code" in fields
+        else (StyledFormMixin, forms.ModelForm)
+    )
+    base_form: Any = type("Form", bases, {})
+    return forms.modelform_factory(model, form=base_form, fields=fields, widgets=widgets)
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    slug: str
+    title: Any
+    model: type[models.Model]
+    form: type[forms.ModelForm]
+    permission: str  # to add, change and delete
+
+    def items(self, patient: Patient) -> models.QuerySet[Any]:
+        return self.model._default_manager.filter(patient=patient)
+
+
+RECORD_KINDS: dict[str, RecordKind] = {
+    kind.slug: kind
+    for kind in [
+        RecordKind("diagnosis", _("Diagnosis"), Condition, ConditionForm, "clinical.add_condition"),
+        RecordKind("encounter", _("Encounter"), Encounter, EncounterForm, "clinical.add_encounter"),
+        RecordKind(
+            "history",
+            _("Past history"),
+            PastHistory,
+            _model_form(PastHistory, ["kind", "name", "icd10_code", "occurred_on", "note"]),
+            "patients.change_patient",
+        ),
+        RecordKind(
+            "family",
+            _("Family history"),
+            FamilyHistory,
+            _model_form(FamilyHistory, ["relation", "condition", "icd10_code", "note"]),
+            "patients.change_patient",
+        ),
+        RecordKind(
+            "allergy",
+            _("Allergy"),
+            Allergy,
+            _model_form(Allergy, ["substance", "reaction", "severity", "note"]),
+            "patients.change_patient",
+        ),
+        RecordKind(
+            "medication",
+            _("Medication"),
+            Medication,
+            _model_form(
+                Medication, ["name", "dose", "frequency", "started_on", "stopped_on", "note"]
+            ),
+            "patients.change_patient",
+        ),
+    ]
+}
+
+
+def _snapshot(item: models.Model, form: forms.ModelForm) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in form.Meta.fields:  # type: ignore[attr-defined]
+        value = getattr(item, name)
+        values[name] = value.isoformat() if isinstance(value, date | datetime) else value
+    return values
+
+
+def check_can_edit(actor: Any, patient: Patient, kind: RecordKind) -> None:
+    if not (actor.has_perm(kind.permission) and can_change(actor, patient)):
+        raise PermissionDenied("no permission to change this health record")
+
+
+def do_save_item(
+    actor: Any, patient: Patient, kind: RecordKind, form: forms.ModelForm
+) -> models.Model:
+    """Save a valid form as a new or changed entry of ``patient``'s record."""
+    check_can_edit(actor, patient, kind)
+    item = form.instance
+    creating = item.pk is None
+    before = {} if creating else _snapshot(kind.model._default_manager.get(pk=item.pk), form)
+    item.patient = patient
+    if creating:
+        for field in ("recorded_by", "created_by"):
+            if hasattr(item, field):
+                setattr(item, field, actor)
+        if isinstance(item, Encounter) and item.organisation_id is None:
+            item.organisation = patient.organisation
+    with transaction.atomic():
+        item = form.save()
+        record(
+            actor,
+            "create" if creating else "update",
+            kind.slug,
+            item.pk,
+            patient_id=patient.pk,
+            summary=f"{kind.slug} {'added' if creating else 'changed'}",
+            changes=changes_between(before, _snapshot(item, form)),
+        )
+    return item
+
+
+def do_delete_item(actor: Any, patient: Patient, kind: RecordKind, item: models.Model) -> None:
+    check_can_edit(actor, patient, kind)
+    with transaction.atomic():
+        record(
+            actor,
+            "delete",
+            kind.slug,
+            item.pk,
+            patient_id=patient.pk,
+            summary=f"{kind.slug} deleted: {item}"[:200],
+        )
+        item.delete()

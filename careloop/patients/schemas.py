@@ -1,0 +1,224 @@
+"""API schemas for patients. Identifiers always leave masked; reveal them with /reveal."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from ninja import Field, Schema
+
+from careloop.patients.models import ConsentRecord, Patient, PatientShare
+
+
+class ContactIn(Schema):
+    name: str
+    relation: str = "other"
+    phone: str | None = None
+    is_guardian: bool = False
+    is_emergency: bool = False
+    note: str | None = None
+
+
+class ConsentIn(Schema):
+    purpose: str = Field(description="followup | education | research | marketing")
+    channel: str = Field(
+        description="phone | sms | wechat | wecom | app | voice | email | home_visit | letter"
+    )
+    granted: bool = True
+    method: str | None = Field(None, description="written | verbal | electronic | reply")
+    note: str | None = None
+
+
+class PatientFields(Schema):
+    sex: str | None = Field(None, description="male | female (derived from id_number if absent)")
+    birth_date: date | None = Field(None, description="derived from id_number if absent")
+    id_number: str | None = Field(None, description="居民身份证, 18 characters")
+    phone: str | None = Field(None, description="mainland mobile number")
+    passport: str | None = None
+    address: str | None = None
+    mrn: str | None = Field(None, description="门诊号/住院号 issued by the patient's organisation")
+    exam_number: str | None = Field(None, description="体检号")
+    organisation: int | None = Field(None, description="organisation id (default: yours)")
+    care_team: int | None = None
+    responsible_doctor: int | None = None
+    health_manager: int | None = None
+    preferred_channel: str | None = None
+    quiet_hours_start: time | None = None
+    quiet_hours_end: time | None = None
+    digital_literacy: str | None = Field(None, description="high | medium | low")
+    lives_alone: bool | None = None
+    deceased_on: date | None = None
+    contacts: list[ContactIn] | None = None
+
+
+class PatientIn(PatientFields):
+    name: str
+    consents: list[ConsentIn] | None = None
+
+
+class PatientPatch(PatientFields):
+    name: str | None = None
+
+
+class Ref(Schema):
+    id: int
+    name: str
+
+
+class ContactOut(Schema):
+    name: str
+    relation: str
+    phone: str = Field(description="masked")
+    is_guardian: bool
+    is_emergency: bool
+    note: str
+
+
+class ConsentOut(Schema):
+    id: int
+    purpose: str
+    channel: str
+    granted: bool
+    method: str
+    note: str
+    recorded_at: datetime
+    recorded_by: str | None
+
+    @staticmethod
+    def from_record(item: ConsentRecord) -> ConsentOut:
+        return ConsentOut(
+            id=item.pk,
+            purpose=item.purpose,
+            channel=item.channel,
+            granted=item.granted,
+            method=item.method,
+            note=item.note,
+            recorded_at=item.recorded_at,
+            recorded_by=item.recorded_by.get_username() if item.recorded_by else None,
+        )
+
+
+class PatientOut(Schema):
+    id: int
+    card_number: str
+    name: str
+    sex: str
+    birth_date: date
+    age: int
+    id_number: str = Field(description="masked, e.g. 110101********0014")
+    phone: str = Field(description="masked, e.g. 138****8000")
+    passport: str = Field(description="masked")
+    address: str
+    mrn: str
+    exam_number: str
+    organisation: Ref
+    care_team: Ref | None
+    responsible_doctor: Ref | None
+    health_manager: Ref | None
+    preferred_channel: str
+    quiet_hours_start: time
+    quiet_hours_end: time
+    digital_literacy: str
+    lives_alone: bool
+    deceased_on: date | None
+    contacts: list[ContactOut]
+    consents: list[ConsentOut] = Field(description="current answer per purpose and channel")
+    created_at: datetime
+    updated_at: datetime
+    url: str
+
+
+class PatientPage(Schema):
+    count: int
+    page: int
+    page_size: int
+    next: str | None
+    previous: str | None
+    results: list[PatientOut]
+
+
+class RevealIn(Schema):
+    field: str = Field(description="id_number | phone | passport")
+
+
+class RevealOut(Schema):
+    field: str
+    value: str
+
+
+def _ref(obj: object | None) -> Ref | None:
+    if obj is None:
+        return None
+    return Ref(id=obj.pk, name=str(obj))  # type: ignore[attr-defined]
+
+
+def patient_out(patient: Patient, *, consents: list[ConsentRecord] | None = None) -> PatientOut:
+    from careloop.patients.services import current_consents, record_numbers
+
+    numbers = record_numbers(patient)
+    if consents is None:
+        consents = list(current_consents(patient).values())
+    return PatientOut(
+        id=patient.pk,
+        card_number=patient.card_number,
+        name=patient.name,
+        sex=patient.sex,
+        birth_date=patient.birth_date,
+        age=patient.age,
+        id_number=patient.masked_id_number,
+        phone=patient.masked_phone,
+        passport=patient.masked_passport,
+        address=patient.address,
+        mrn=numbers["mrn"],
+        exam_number=numbers["exam_number"],
+        organisation=Ref(id=patient.organisation.pk, name=patient.organisation.name),
+        care_team=_ref(patient.care_team),
+        responsible_doctor=_ref(patient.responsible_doctor),
+        health_manager=_ref(patient.health_manager),
+        preferred_channel=patient.preferred_channel,
+        quiet_hours_start=patient.quiet_hours_start,
+        quiet_hours_end=patient.quiet_hours_end,
+        digital_literacy=patient.digital_literacy,
+        lives_alone=patient.lives_alone,
+        deceased_on=patient.deceased_on,
+        contacts=[
+            ContactOut(
+                name=c.name,
+                relation=c.relation,
+                phone=c.masked_phone,
+                is_guardian=c.is_guardian,
+                is_emergency=c.is_emergency,
+                note=c.note,
+            )
+            for c in patient.contacts.all()
+        ],
+        consents=[ConsentOut.from_record(item) for item in consents],
+        created_at=patient.created_at,
+        updated_at=patient.updated_at,
+        url=patient.get_absolute_url(),
+    )
+
+
+class ShareIn(Schema):
+    organisation: int = Field(description="id of the organisation to share with")
+    can_edit: bool = False
+    reason: str = ""
+
+
+class ShareOut(Schema):
+    id: int
+    organisation: Ref
+    can_edit: bool
+    reason: str
+    shared_at: datetime
+    shared_by: str | None
+
+    @staticmethod
+    def from_share(share: PatientShare) -> ShareOut:
+        return ShareOut(
+            id=share.pk,
+            organisation=Ref(id=share.organisation.pk, name=share.organisation.name),
+            can_edit=share.can_edit,
+            reason=share.reason,
+            shared_at=share.shared_at,
+            shared_by=share.shared_by.get_username() if share.shared_by else None,
+        )

@@ -1,0 +1,469 @@
+"""Enrolment (开卡), changes, consent, reveal and search of patients.
+
+Every function that changes or discloses personal data writes its own audit record.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from careloop.accounts.models import Organisation
+from careloop.audit.services import changes_between, record
+from careloop.patients import identity
+from careloop.patients.access import patients_for
+from careloop.patients.models import (
+    ConsentRecord,
+    Lifestyle,
+    Patient,
+    PatientContact,
+    PatientIdentifier,
+    PatientShare,
+)
+from careloop.patients.validation import PatientDataError, clean_patient_data
+
+RECORD_NUMBER_FIELDS = {
+    "mrn": PatientIdentifier.Kind.MRN,
+    "exam_number": PatientIdentifier.Kind.EXAM,
+}
+PATIENT_FIELDS = [
+    "name",
+    "sex",
+    "birth_date",
+    "id_number",
+    "phone",
+    "passport",
+    "address",
+    "organisation",
+    "care_team",
+    "responsible_doctor",
+    "health_manager",
+    "preferred_channel",
+    "quiet_hours_start",
+    "quiet_hours_end",
+    "digital_literacy",
+    "lives_alone",
+    "deceased_on",
+]
+REVEAL_PERMISSIONS = {
+    "phone": "patients.reveal_phone",
+    "id_number": "patients.reveal_identifier",
+    "passport": "patients.reveal_identifier",
+}
+
+
+class DuplicatePatientError(Exception):
+    """The identifiers given belong to a patient already enrolled (一人一档)."""
+
+    def __init__(self, field: str, existing: Patient) -> None:
+        super().__init__(f"duplicate patient on {field}")
+        self.field = field
+        self.existing = existing
+
+    def message(self) -> str:
+        return {
+            "id_number": _("A patient with this ID number is already enrolled."),
+            "passport": _("A patient with this passport number is already enrolled."),
+            "phone": _("A patient with this name and mobile number is already enrolled."),
+            "mrn": _("A patient with this medical record number is already enrolled."),
+            "exam_number": _("A patient with this exam number is already enrolled."),
+        }[self.field]
+
+
+# ---------------------------------------------------------------- card numbers and lookups
+
+
+def luhn_check_digit(digits: str) -> str:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 0:
+            value *= 2
+            value = value - 9 if value > 9 else value
+        total += value
+    return str((10 - total % 10) % 10)
+
+
+def new_card_number() -> str:
+    """A random 12-digit member card number with a Luhn check digit (开卡)."""
+    while True:
+        body = "8" + "".join(secrets.choice("0123456789") for _ in range(10))
+        number = body + luhn_check_digit(body)
+        if not Patient.objects.filter(card_number=number).exists():
+            return number
+
+
+def record_numbers(patient: Patient) -> dict[str, str]:
+    """The patient's MRN and exam number issued by their own organisation."""
+    found = {"mrn": "", "exam_number": ""}
+    for item in patient.identifiers.filter(system=patient.organisation.code):
+        field = "mrn" if item.kind == PatientIdentifier.Kind.MRN else "exam_number"
+        found[field] = item.value
+    return found
+
+
+def find_duplicate(
+    cleaned: Mapping[str, Any], *, organisation: Any, name: str, exclude_pk: int | None = None
+) -> DuplicatePatientError | None:
+    """The first enrolled patient sharing an identifier with ``cleaned``, as an error."""
+    others = Patient.objects.exclude(pk=exclude_pk) if exclude_pk else Patient.objects.all()
+    for field in ("id_number", "passport"):
+        if cleaned.get(field):
+            hit = others.filter(
+                **{f"{field}_hash__in": Patient.index_hashes(field, cleaned[field])}
+            )
+            if (existing := hit.first()) is not None:
+                return DuplicatePatientError(field, existing)
+    if cleaned.get("phone") and name:
+        hit = others.filter(
+            phone_hash__in=Patient.index_hashes("phone", cleaned["phone"]), name=name
+        )
+        if (existing := hit.first()) is not None:
+            return DuplicatePatientError("phone", existing)
+    for field, kind in RECORD_NUMBER_FIELDS.items():
+        if cleaned.get(field):
+            match = PatientIdentifier.objects.filter(
+                kind=kind,
+                system=organisation.code,
+                value_hash__in=PatientIdentifier.index_hashes(cleaned[field]),
+            )
+            if exclude_pk is not None:
+                match = match.exclude(patient_id=exclude_pk)
+            if (item := match.select_related("patient").first()) is not None:
+                return DuplicatePatientError(field, item.patient)
+    return None
+
+
+def audit_snapshot(patient: Patient, numbers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """What the audit log keeps of a patient: identifiers masked, references as ids."""
+    numbers = numbers if numbers is not None else record_numbers(patient)
+    return {
+        "name": patient.name,
+        "sex": patient.sex,
+        "birth_date": patient.birth_date.isoformat() if patient.birth_date else None,
+        "id_number": identity.mask_id_number(patient.id_number),
+        "phone": identity.mask_phone(patient.phone),
+        "passport": identity.mask_passport(patient.passport),
+        "address": "***" if patient.address else "",
+        "mrn": identity.mask_passport(numbers.get("mrn")),
+        "exam_number": identity.mask_passport(numbers.get("exam_number")),
+        "organisation": patient.organisation_id,
+        "care_team": patient.care_team_id,
+        "responsible_doctor": patient.responsible_doctor_id,
+        "health_manager": patient.health_manager_id,
+        "preferred_channel": patient.preferred_channel,
+        "quiet_hours": f"{patient.quiet_hours_start:%H:%M}-{patient.quiet_hours_end:%H:%M}",
+        "digital_literacy": patient.digital_literacy,
+        "lives_alone": patient.lives_alone,
+        "deceased_on": patient.deceased_on.isoformat() if patient.deceased_on else None,
+    }
+
+
+# ---------------------------------------------------------------- enrol and change
+
+
+def do_enrol_patient(actor: Any, data: Mapping[str, Any]) -> Patient:
+    """Validate, refuse duplicates, create the patient with a new member card number."""
+    if not actor.has_perm("patients.add_patient"):
+        raise PermissionDenied("no permission to enrol patients")
+    cleaned = clean_patient_data(data, actor=actor)
+    duplicate = find_duplicate(cleaned, organisation=cleaned["organisation"], name=cleaned["name"])
+    if duplicate:
+        raise duplicate
+    patient = Patient(created_by=actor if actor.is_authenticated else None)
+    for field in PATIENT_FIELDS:
+        if field in cleaned:
+            setattr(patient, field, cleaned[field])
+    try:
+        with transaction.atomic():
+            patient.card_number = new_card_number()
+            patient.save()
+            _save_record_numbers(patient, cleaned)
+            _replace_contacts(patient, cleaned.get("contacts", []))
+            for consent in cleaned.get("consents", []):
+                ConsentRecord.objects.create(patient=patient, recorded_by=actor, **consent)
+            record(
+                actor,
+                "create",
+                "patient",
+                patient.pk,
+                patient_id=patient.pk,
+                summary="enrolled patient, issued member card",
+                changes=changes_between({}, audit_snapshot(patient)),
+            )
+    except IntegrityError:
+        # A concurrent enrolment won the race on a unique identifier.
+        duplicate = find_duplicate(
+            cleaned, organisation=cleaned["organisation"], name=cleaned["name"]
+        )
+        if duplicate:
+            raise duplicate from None
+        raise
+    return patient
+
+
+def do_update_patient(actor: Any, patient: Patient, data: Mapping[str, Any]) -> Patient:
+    """Apply the fields given (a partial update); contacts, when given, replace the old ones."""
+    if not patients_for(actor, write=True).filter(pk=patient.pk).exists():
+        raise PermissionDenied("no permission to change this patient")
+    cleaned = clean_patient_data(data, actor=actor, existing=patient)
+    numbers = record_numbers(patient)
+    before = audit_snapshot(patient, numbers)
+    duplicate = find_duplicate(
+        cleaned,
+        organisation=cleaned.get("organisation", patient.organisation),
+        name=cleaned.get("name", patient.name),
+        exclude_pk=patient.pk,
+    )
+    if duplicate is None and "name" in cleaned and "phone" not in cleaned and patient.phone:
+        duplicate = find_duplicate(
+            {"phone": patient.phone},
+            organisation=patient.organisation,
+            name=cleaned["name"],
+            exclude_pk=patient.pk,
+        )
+    if duplicate:
+        raise duplicate
+    for field in PATIENT_FIELDS:
+        if field in cleaned:
+            setattr(patient, field, cleaned[field])
+    with transaction.atomic():
+        patient.save()
+        _save_record_numbers(patient, cleaned)
+        if "contacts" in cleaned:
+            _replace_contacts(patient, cleaned["contacts"])
+        changes = changes_between(before, audit_snapshot(patient))
+        if "contacts" in cleaned:
+            changes["contacts"] = ["…", f"{len(cleaned['contacts'])}"]
+        record(
+            actor,
+            "update",
+            "patient",
+            patient.pk,
+            patient_id=patient.pk,
+            summary="changed patient details",
+            changes=changes,
+        )
+    return patient
+
+
+def _save_record_numbers(patient: Patient, cleaned: Mapping[str, Any]) -> None:
+    for field, kind in RECORD_NUMBER_FIELDS.items():
+        if field not in cleaned:
+            continue
+        current = patient.identifiers.filter(kind=kind, system=patient.organisation.code)
+        if cleaned[field]:
+            item = current.first() or PatientIdentifier(
+                patient=patient, kind=kind, system=patient.organisation.code
+            )
+            item.value = cleaned[field]
+            item.save()
+        else:
+            current.delete()
+
+
+def _replace_contacts(patient: Patient, contacts: list[dict[str, Any]]) -> None:
+    patient.contacts.all().delete()
+    PatientContact.objects.bulk_create(PatientContact(patient=patient, **c) for c in contacts)
+
+
+def do_save_lifestyle(actor: Any, patient: Patient, form: Any) -> Lifestyle:
+    """Save the lifestyle form (smoking, drinking, exercise, salt, diet) of ``patient``."""
+    if not patients_for(actor, write=True).filter(pk=patient.pk).exists():
+        raise PermissionDenied("no permission to change this patient")
+    fields = list(form.Meta.fields)
+    old = Lifestyle.objects.filter(patient=patient).first()
+    before = {f: str(getattr(old, f)) for f in fields} if old else {}
+    with transaction.atomic():
+        item = form.save(commit=False)
+        item.patient = patient
+        item.updated_by = actor
+        item.save()
+        record(
+            actor,
+            "update",
+            "lifestyle",
+            item.pk,
+            patient_id=patient.pk,
+            summary="lifestyle changed",
+            changes=changes_between(before, {f: str(getattr(item, f)) for f in fields}),
+        )
+    return item
+
+
+# ---------------------------------------------------------------- consent
+
+
+def current_consents(patient: Patient) -> dict[tuple[str, str], ConsentRecord]:
+    """The latest record per (purpose, channel): the patient's current answers."""
+    latest: dict[tuple[str, str], ConsentRecord] = {}
+    for item in patient.consents.order_by("recorded_at", "id").select_related("recorded_by"):
+        latest[(item.purpose, item.channel)] = item
+    return latest
+
+
+def has_consent(patient: Patient, purpose: str, channel: str) -> bool:
+    item = (
+        patient.consents.filter(purpose=purpose, channel=channel)
+        .order_by("-recorded_at", "-id")
+        .first()
+    )
+    return bool(item and item.granted)
+
+
+def do_record_consent(
+    actor: Any,
+    patient: Patient,
+    *,
+    purpose: str,
+    channel: str,
+    granted: bool,
+    method: str = ConsentRecord.Method.WRITTEN,
+    note: str = "",
+) -> ConsentRecord:
+    if not actor.has_perm("patients.add_consentrecord"):
+        raise PermissionDenied("no permission to record consent")
+    item = ConsentRecord(
+        patient=patient,
+        purpose=purpose,
+        channel=channel,
+        granted=granted,
+        method=method,
+        note=note[:200],
+        recorded_by=actor if actor.is_authenticated else None,
+    )
+    item.full_clean(exclude=["patient", "recorded_by"])
+    with transaction.atomic():
+        item.save()
+        record(
+            actor,
+            "create",
+            "consent",
+            item.pk,
+            patient_id=patient.pk,
+            summary=f"consent {purpose}/{channel} {'given' if granted else 'withdrawn'}",
+        )
+    return item
+
+
+# ---------------------------------------------------------------- sharing
+
+
+def share_targets(patient: Patient) -> QuerySet[Organisation]:
+    """Organisations a patient can be shared with: active, outside its own subtree."""
+    return Organisation.objects.filter(is_active=True).exclude(
+        path__startswith=patient.organisation.path
+    )
+
+
+def do_share_patient(
+    actor: Any, patient: Patient, organisation: Organisation, *, can_edit: bool, reason: str
+) -> PatientShare:
+    """Let another organisation's staff see (and, with can_edit, change) the record."""
+    if not (
+        actor.has_perm("patients.share_patient")
+        and patients_for(actor, write=True).filter(pk=patient.pk).exists()
+    ):
+        raise PermissionDenied("no permission to share this patient")
+    if not share_targets(patient).filter(pk=organisation.pk).exists():
+        raise PatientDataError(
+            {"organisation": [_("Choose an organisation outside the patient's own.")]}
+        )
+    with transaction.atomic():
+        share, created = PatientShare.objects.update_or_create(
+            patient=patient,
+            organisation=organisation,
+            defaults={
+                "can_edit": can_edit,
+                "reason": reason[:200],
+                "shared_by": actor,
+                "shared_at": timezone.now(),
+            },
+        )
+        record(
+            actor,
+            "create" if created else "update",
+            "share",
+            share.pk,
+            patient_id=patient.pk,
+            summary=f"shared with {organisation.code} ({'edit' if can_edit else 'read'})",
+        )
+    return share
+
+
+def do_unshare_patient(actor: Any, patient: Patient, share: PatientShare) -> None:
+    if not (
+        actor.has_perm("patients.share_patient")
+        and patients_for(actor, write=True).filter(pk=patient.pk).exists()
+    ):
+        raise PermissionDenied("no permission to change sharing of this patient")
+    with transaction.atomic():
+        record(
+            actor,
+            "delete",
+            "share",
+            share.pk,
+            patient_id=patient.pk,
+            summary=f"stopped sharing with {share.organisation.code}",
+        )
+        share.delete()
+
+
+# ---------------------------------------------------------------- reveal and search
+
+
+def can_reveal(actor: Any, field: str) -> bool:
+    return field in REVEAL_PERMISSIONS and actor.has_perm(REVEAL_PERMISSIONS[field])
+
+
+def do_reveal(actor: Any, patient: Patient, field: str) -> str:
+    """The full value of a masked identifier, for a role allowed to see it; audited."""
+    if not can_reveal(actor, field):
+        raise PermissionDenied("no permission to reveal this field")
+    value = getattr(patient, field)
+    record(
+        actor, "reveal", "patient", patient.pk, patient_id=patient.pk, summary=f"revealed {field}"
+    )
+    return str(value)
+
+
+def search_patients(queryset: QuerySet[Patient], query: str) -> QuerySet[Patient]:
+    """Name (contains), or exact card number, ID, phone, passport, MRN or exam number."""
+    query = query.strip()
+    if not query:
+        return queryset
+    condition = Q(name__contains=query)
+    compact = query.replace(" ", "")
+    if compact.isdigit():
+        condition |= Q(card_number=compact)
+    if len(compact) >= 5:
+        condition |= Q(id_number_hash__in=Patient.index_hashes("id_number", compact))
+        condition |= Q(phone_hash__in=Patient.index_hashes("phone", compact))
+        condition |= Q(passport_hash__in=Patient.index_hashes("passport", compact))
+    if len(compact) >= 3:
+        numbers = PatientIdentifier.objects.filter(
+            patient=OuterRef("pk"), value_hash__in=PatientIdentifier.index_hashes(compact)
+        )
+        condition |= Q(Exists(numbers))
+    return queryset.filter(condition)
+
+
+def describe_search(query: str) -> str:
+    """What kind of term was searched for, for the audit log (never the term itself)."""
+    compact = query.replace(" ", "")
+    if not compact:
+        return "list"
+    if compact.isdigit() and len(compact) == 11:
+        return "search by phone-like number"
+    if len(compact) == 18:
+        return "search by ID-like number"
+    if compact.isdigit():
+        return "search by number"
+    return "search by name or text"

@@ -1,0 +1,50 @@
+// CareLoop staff UI behaviour. Loaded as a file (CSP allows no inline script).
+(function () {
+  "use strict";
+
+  function typing(target) {
+    const tag = (target.tagName || "").toLowerCase();
+    return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
+  }
+
+  // Keyboard shortcuts: an element with data-shortcut="x" is focused (fields) or followed
+  // (links, buttons) when x is pressed outside a field. "?" lists them.
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    const el = document.querySelector('[data-shortcut="' + CSS.escape(event.key) + '"]');
+    if (!el) return;
+    event.preventDefault();
+    if (el.matches("input, textarea, select")) { el.focus(); el.select && el.select(); }
+    else { el.click(); }
+  });
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-autosubmit]")) event.target.form.submit();
+  });
+
+  // Destructive actions ask first: <form data-confirm="…">.
+  document.addEventListener("submit", function (event) {
+    const message = event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) event.preventDefault();
+  }, true);
+
+  // Formsets: a button data-formset-add="prefix" copies the <template id="prefix-empty">.
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-formset-add]");
+    if (!button) return;
+    event.preventDefault();
+    const prefix = button.getAttribute("data-formset-add");
+    const total = document.getElementById("id_" + prefix + "-TOTAL_FORMS");
+    const template = document.getElementById(prefix + "-empty");
+    const index = parseInt(total.value, 10);
+    const html = template.innerHTML.replace(/__prefix__/g, String(index));
+    document.getElementById(prefix + "-rows").insertAdjacentHTML("beforeend", html);
+    total.value = String(index + 1);
+  });
+
+  // Focus the first field with an error after a failed submit.
+  document.addEventListener("DOMContentLoaded", function () {
+    const invalid = document.querySelector(".is-invalid");
+    if (invalid) invalid.focus();
+  });
+})();

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from careloop import views
+from careloop.api import api
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("careloop.accounts.urls")),
+    path("patients/", include("careloop.patients.urls")),
+    path("audit/", include("careloop.audit.urls")),
+    path("api/v1/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+]
+
+admin.site.site_header = "CareLoop"
+admin.site.site_title = "CareLoop"

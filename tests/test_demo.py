@@ -1,0 +1,74 @@
+"""Demo data: valid synthetic people, every role, idempotent, growable."""
+
+from typing import Any
+
+from careloop.accounts.models import User
+from careloop.accounts.roles import Role
+from careloop.demo import load_demo
+from careloop.demo.people import person
+from careloop.patients import identity
+from careloop.patients.access import patients_for
+from careloop.patients.models import ConsentRecord, Patient
+
+
+def test_synthetic_people_are_valid_and_distinct() -> None:
+    people = [person(i) for i in range(3000)]
+    for p in people:
+        resident = identity.parse_id_number(p.id_number)
+        assert (resident.birth_date, resident.sex) == (p.birth_date, p.sex)
+        identity.validate_mobile(p.phone)
+    assert len({p.id_number for p in people}) == len(people)
+    assert len({p.phone for p in people}) == len(people)
+    assert len({p.card_number for p in people}) == len(people)
+    assert person(7) == person(7)
+
+
+def test_demo_loads_staff_and_patients_once(db: None) -> None:
+    first = load_demo(60)
+    assert set(first.new_logins) == {
+        "admin",
+        "supervisor",
+        "nurse",
+        "doctor",
+        "manager",
+        "coordinator",
+        "cnurse",
+        "fdoctor",
+    }
+    assert first.patients_created == 60
+    for role in Role:
+        assert User.objects.filter(groups__name=role).exists(), role
+    patient = Patient.objects.exclude(id_number="").first()
+    assert patient is not None
+    identity.parse_id_number(patient.id_number)  # decrypts to a valid number
+    assert list(
+        Patient.objects.filter(
+            id_number_hash__in=Patient.index_hashes("id_number", patient.id_number)
+        )
+    ) == [patient]
+    assert ConsentRecord.objects.filter(patient=patient).exists()
+
+    again = load_demo(60)
+    assert again.new_logins == {} and again.patients_created == 0
+    more = load_demo(80)
+    assert more.patients_created == 20 and more.patients_total == 80
+
+
+def test_demo_staff_see_their_own_organisations(db: None) -> None:
+    load_demo(40)
+    nurse = User.objects.get(username="nurse")
+    cnurse = User.objects.get(username="cnurse")
+    hospital = set(patients_for(nurse).values_list("pk", flat=True))
+    community = set(patients_for(cnurse).values_list("pk", flat=True))
+    assert hospital and community and not hospital & community
+    assert len(hospital) + len(community) == 40
+
+
+def test_demo_records_read_back_through_the_orm(db: None) -> Any:
+    load_demo(30)
+    patient = Patient.objects.filter(lifestyle__isnull=False).first()
+    assert patient is not None
+    assert patient.lifestyle.salt_intake in {"light", "moderate", "heavy"}
+    assert patient.quiet_hours_start.hour == 21
+    encounter = patient.encounters.first()
+    assert encounter is not None and encounter.started_at.tzinfo is not None

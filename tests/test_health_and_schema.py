@@ -1,0 +1,59 @@
+"""/healthz, the committed OpenAPI schema, migrations and translations that must not drift."""
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import polib
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_healthz_reports_the_database(db: None) -> None:
+    response = Client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["database"] == "ok"
+
+
+def test_healthz_reports_a_broken_database(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.db import connection
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(connection, "cursor", broken)
+        response = Client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+
+
+def test_the_committed_openapi_schema_matches_the_code(db: None) -> None:
+    committed = json.loads((ROOT / "docs/api/openapi.json").read_text())
+    out = StringIO()
+    call_command("export_openapi", stdout=out)
+    assert json.loads(out.getvalue()) == committed, "run `make openapi` and commit the result"
+
+
+def test_the_schema_is_served(db: None) -> None:
+    response = Client().get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    assert "/api/v1/patients" in response.json()["paths"]
+
+
+def test_no_model_change_is_missing_a_migration(db: None) -> None:
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_compiled_translations_match_their_sources() -> None:
+    locale = ROOT / "careloop/locale/zh_Hans/LC_MESSAGES"
+    source = polib.pofile(str(locale / "django.po"))
+    compiled = polib.mofile(str(locale / "django.mo"))
+    expected = {e.msgid: e.msgstr for e in source.translated_entries() if not e.msgid_plural}
+    actual = {e.msgid: e.msgstr for e in compiled if e.msgid and not e.msgid_plural}
+    assert actual == expected, "run `make messages` and commit the result"
+    assert not source.untranslated_entries(), [e.msgid for e in source.untranslated_entries()]
+    assert not [e for e in source if "fuzzy" in e.flags]

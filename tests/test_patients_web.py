@@ -1,0 +1,274 @@
+"""The staff pages for patients, through Django's test client."""
+
+from datetime import date
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from careloop.audit.models import AuditEvent
+from careloop.clinical.models import Condition
+from careloop.patients.models import ConsentRecord, Lifestyle, Patient
+from tests.factories import valid_id
+
+ID = valid_id(date(1952, 2, 29), male=True)
+
+
+def logged_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def enrol_form(**overrides: Any) -> dict[str, Any]:
+    data = {
+        "name": "赵建华",
+        "id_number": ID,
+        "sex": "",
+        "birth_date": "",
+        "phone": "138 0013 8000",
+        "passport": "",
+        "address": "北京市东城区幸福路1号",
+        "mrn": "MZ12345",
+        "exam_number": "",
+        "care_team": "",
+        "responsible_doctor": "",
+        "health_manager": "",
+        "preferred_channel": "phone",
+        "quiet_hours_start": "21:00",
+        "quiet_hours_end": "08:00",
+        "digital_literacy": "low",
+        "consents": ["followup:phone", "followup:sms"],
+        "contacts-TOTAL_FORMS": "1",
+        "contacts-INITIAL_FORMS": "0",
+        "contacts-MIN_NUM_FORMS": "0",
+        "contacts-MAX_NUM_FORMS": "10",
+        "contacts-0-name": "赵小明",
+        "contacts-0-relation": "child",
+        "contacts-0-phone": "13900002222",
+        "contacts-0-is_guardian": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_pages_need_a_login(db: None) -> None:
+    response = Client().get("/patients/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_enrolment_form_creates_the_patient(alice: Any) -> None:
+    client = logged_in(alice)
+    data = enrol_form(organisation=alice.organisation.pk)
+    response = client.post("/patients/new/", data, follow=True)
+    patient = Patient.objects.get()
+    assert response.redirect_chain[-1][0] == f"/patients/{patient.pk}/"
+    page = response.content.decode()
+    assert patient.formatted_card_number in page
+    assert "13800138000" not in page and ID not in page
+    assert "138****8000" in page
+    assert patient.sex == "male" and patient.birth_date == date(1952, 2, 29)
+    assert patient.contacts.get().is_guardian
+    assert ConsentRecord.objects.filter(patient=patient, granted=True).count() == 2
+    assert patient.identifiers.get().value == "MZ12345"
+
+
+def test_enrolment_errors_are_shown_on_their_fields_and_nothing_is_saved(alice: Any) -> None:
+    client = logged_in(alice)
+    bad_id = ID[:-1] + ("1" if ID[-1] == "0" else "0")
+    data = enrol_form(
+        organisation=alice.organisation.pk,
+        id_number=bad_id,
+        phone="12345",
+        **{"contacts-0-phone": "555"},
+    )
+    response = client.post("/patients/new/", data)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'id="id_id_number_error"' in page
+    assert 'id="id_phone_error"' in page
+    assert 'id="id_contacts-0-phone_error"' in page
+    assert Patient.objects.count() == 0
+
+
+def test_a_duplicate_shows_a_link_to_the_existing_record(alice: Any) -> None:
+    client = logged_in(alice)
+    client.post("/patients/new/", enrol_form(organisation=alice.organisation.pk))
+    existing = Patient.objects.get()
+    response = client.post(
+        "/patients/new/", enrol_form(organisation=alice.organisation.pk, name="赵建", phone="")
+    )
+    page = response.content.decode()
+    assert 'data-testid="duplicate"' in page
+    assert f'href="/patients/{existing.pk}/"' in page
+    assert Patient.objects.count() == 1
+
+
+def test_the_patient_page_masks_and_audits(alice: Any, patient_factory: Any) -> None:
+    patient = patient_factory(organisation=alice.organisation, phone="13712345678")
+    response = logged_in(alice).get(f"/patients/{patient.pk}/")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "137****5678" in page and "13712345678" not in page
+    assert patient.id_number not in page
+    assert 'data-testid="reveal-phone"' in page
+    assert 'data-testid="reveal-id_number"' not in page  # nurses may not reveal ID numbers
+    assert AuditEvent.objects.filter(actor=alice, action="view", patient_id=patient.pk).exists()
+
+
+def test_reveal_returns_the_value_for_an_allowed_role_only(
+    alice: Any, bob: Any, patient_factory: Any
+) -> None:
+    patient = patient_factory(organisation=alice.organisation)
+    url = f"/patients/{patient.pk}/reveal/id_number/"
+    assert logged_in(alice).post(url).status_code == 403
+    response = logged_in(bob).post(url)
+    assert patient.id_number in response.content.decode()
+    assert AuditEvent.objects.filter(actor=bob, action="reveal").count() == 1
+    assert logged_in(bob).get(url).status_code == 405
+
+
+def test_another_organisations_patient_is_not_found(
+    dave: Any, patient_factory: Any, hospital: Any
+) -> None:
+    patient = patient_factory(organisation=hospital)
+    assert logged_in(dave).get(f"/patients/{patient.pk}/").status_code == 404
+
+
+def test_list_search_and_pagination(alice: Any, patient_factory: Any) -> None:
+    for _ in range(30):
+        patient_factory(organisation=alice.organisation)
+    target = patient_factory(organisation=alice.organisation, name="钱多多", phone="13600001111")
+    client = logged_in(alice)
+    first = client.get("/patients/").content.decode()
+    assert "1–25" in first and 'rel="next"' in first
+    found = client.get("/patients/", {"q": "136 0000 1111"}).content.decode()
+    assert "钱多多" in found and target.formatted_card_number in found
+    event = AuditEvent.objects.filter(actor=alice, action="search").get()
+    assert "13600001111" not in event.summary
+
+
+def test_edit_keeps_identifiers_left_blank(alice: Any, patient_factory: Any) -> None:
+    patient = patient_factory(organisation=alice.organisation, phone="13712345678")
+    client = logged_in(alice)
+    page = client.get(f"/patients/{patient.pk}/edit/").content.decode()
+    assert "13712345678" not in page and patient.id_number not in page
+    data = enrol_form(
+        name="新名字",
+        id_number="",
+        phone="",
+        sex="male",
+        birth_date="1960-05-01",
+        organisation=alice.organisation.pk,
+        **{"contacts-0-name": "", "contacts-0-phone": ""},
+    )
+    response = client.post(f"/patients/{patient.pk}/edit/", data)
+    assert response.status_code == 302
+    patient.refresh_from_db()
+    assert patient.name == "新名字"
+    assert patient.phone == "13712345678"
+    assert patient.id_number
+
+
+def test_a_diagnosis_is_named_from_the_icd10_catalogue(carol: Any, patient_factory: Any) -> None:
+    patient = patient_factory(organisation=carol.organisation)
+    client = logged_in(carol)
+    response = client.post(
+        f"/patients/{patient.pk}/record/diagnosis/add/",
+        {
+            "icd10_code": "i10",
+            "name": "",
+            "clinical_status": "active",
+            "onset_date": "2020-05-01",
+            "note": "",
+        },
+    )
+    assert response.status_code == 302
+    condition = Condition.objects.get()
+    assert (condition.icd10_code, condition.name) == ("I10", "原发性高血压")
+    assert condition.recorded_by == carol
+    bad = client.post(
+        f"/patients/{patient.pk}/record/diagnosis/add/",
+        {"icd10_code": "hypertension", "clinical_status": "active"},
+    )
+    assert "ICD-10" in bad.content.decode()
+    page = client.get(f"/patients/{patient.pk}/").content.decode()
+    assert "原发性高血压" in page
+    delete = client.post(f"/patients/{patient.pk}/record/diagnosis/{condition.pk}/delete/")
+    assert delete.status_code == 302
+    assert not Condition.objects.exists()
+    assert AuditEvent.objects.filter(action="delete", object_type="diagnosis").exists()
+
+
+def test_nurses_record_history_but_not_diagnoses(alice: Any, patient_factory: Any) -> None:
+    patient = patient_factory(organisation=alice.organisation)
+    client = logged_in(alice)
+    assert client.get(f"/patients/{patient.pk}/record/diagnosis/add/").status_code == 403
+    response = client.post(
+        f"/patients/{patient.pk}/record/allergy/add/",
+        {"substance": "青霉素", "reaction": "皮疹", "severity": "severe", "note": ""},
+    )
+    assert response.status_code == 302
+    timeline = client.get(f"/patients/{patient.pk}/").content.decode()
+    assert "青霉素" in timeline
+
+
+def test_lifestyle_and_consent_are_recorded(alice: Any, patient_factory: Any) -> None:
+    patient = patient_factory(organisation=alice.organisation)
+    client = logged_in(alice)
+    client.post(
+        f"/patients/{patient.pk}/lifestyle/",
+        {
+            "smoking": "current",
+            "cigarettes_per_day": "10",
+            "drinking": "never",
+            "salt_intake": "heavy",
+            "diet": "嗜盐",
+        },
+    )
+    assert Lifestyle.objects.get(patient=patient).cigarettes_per_day == 10
+    client.post(
+        f"/patients/{patient.pk}/consents/",
+        {
+            "purpose": "followup",
+            "channel": "wechat",
+            "granted": "no",
+            "method": "verbal",
+            "note": "",
+        },
+    )
+    consent = ConsentRecord.objects.get(patient=patient)
+    assert consent.granted is False and consent.recorded_by == alice
+
+
+@pytest.mark.parametrize("path", ["/", "/patients/", "/patients/new/", "/accounts/profile/"])
+def test_staff_pages_render(alice: Any, path: str) -> None:
+    response = logged_in(alice).get(path)
+    assert response.status_code == 200
+    assert 'lang="zh-CN"' in response.content.decode()
+
+
+def test_the_interface_is_available_in_english(alice: Any) -> None:
+    client = logged_in(alice)
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    page = client.get("/patients/").content.decode()
+    assert 'lang="en"' in page and "Enrol a patient" in page
+
+
+def test_a_supervisor_shares_a_record_from_the_patient_page(
+    bob: Any, dave: Any, community: Any, patient_factory: Any
+) -> None:
+    patient = patient_factory(organisation=bob.organisation)
+    client = logged_in(bob)
+    page = client.get(f"/patients/{patient.pk}/").content.decode()
+    assert "和平社区卫生服务中心" in page  # offered as a share target
+    client.post(
+        f"/patients/{patient.pk}/shares/",
+        {"organisation": community.pk, "can_edit": "on", "reason": "转诊"},
+    )
+    assert logged_in(dave).get(f"/patients/{patient.pk}/").status_code == 200
+    share = patient.shares.get()
+    assert share.can_edit and share.shared_by == bob
+    client.post(f"/patients/{patient.pk}/shares/{share.pk}/delete/")
+    assert logged_in(dave).get(f"/patients/{patient.pk}/").status_code == 404

@@ -1,0 +1,67 @@
+"""`careloop serve` end to end: one process group, demo data, web up, Ctrl-C stops all."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fetch(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+        return response.status, response.read()
+
+
+def test_serve_runs_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    env = dict(
+        os.environ,
+        CARELOOP_VAR_DIR=str(tmp_path),
+        CARELOOP_HTTP_ADDR=f"127.0.0.1:{port}",
+        CARELOOP_WEB_WORKERS="1",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "careloop", "serve", "--demo-patients", "20"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                status, body = fetch(f"http://127.0.0.1:{port}/healthz")
+                break
+            except OSError:
+                assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "web did not come up"
+                time.sleep(0.5)
+        assert status == 200 and b'"database": "ok"' in body
+        assert fetch(f"http://127.0.0.1:{port}/accounts/login/")[0] == 200
+        assert fetch(f"http://127.0.0.1:{port}/static/careloop/app.css")[0] == 200
+        children = subprocess.run(
+            ["pgrep", "-g", str(process.pid), "-f", "careloop"], capture_output=True, text=True
+        ).stdout.split()
+        assert len(children) >= 3  # serve, worker, scheduler (+ gunicorn)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        output = process.communicate(timeout=30)[0].decode()
+    assert "CareLoop is running" in output
+    assert "nurse" in output  # demo log-ins printed
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)  # nothing of the group is left

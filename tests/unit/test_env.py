@@ -1,0 +1,68 @@
+"""Configuration from CARELOOP_* variables."""
+
+from pathlib import Path
+
+import pytest
+
+from careloop import env
+
+
+def test_sqlite_urls(tmp_path: Path) -> None:
+    relative = env.database_from_url("sqlite:///var/x.db", tmp_path)
+    assert relative["NAME"] == str(tmp_path / "var/x.db")
+    absolute = env.database_from_url(f"sqlite:///{tmp_path}/y.db", Path("/elsewhere"))
+    assert absolute["NAME"] == f"{tmp_path}/y.db"
+    assert "journal_mode=WAL" in absolute["OPTIONS"]["init_command"]
+
+
+def test_postgresql_url() -> None:
+    config = env.database_from_url(
+        "postgresql://care:p%40ss@db.example:6432/careloop?sslmode=require", Path("/")
+    )
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["USER"], config["PASSWORD"], config["HOST"], config["PORT"]) == (
+        "care",
+        "p@ss",
+        "db.example",
+        "6432",
+    )
+    assert config["OPTIONS"] == {"sslmode": "require"}
+
+
+def test_unknown_scheme_is_refused() -> None:
+    with pytest.raises(env.ConfigurationError, match="CARELOOP_DATABASE_URL"):
+        env.database_from_url("mysql://x/y", Path("/"))
+
+
+def test_addresses() -> None:
+    assert env.parse_addr("0.0.0.0:8080", "X") == ("0.0.0.0", 8080)
+    assert env.parse_addr("[::1]:2575", "X") == ("::1", 2575)
+    with pytest.raises(env.ConfigurationError, match="CARELOOP_HTTP_ADDR"):
+        env.parse_addr("localhost", "CARELOOP_HTTP_ADDR")
+
+
+def test_embedded_mode_generates_and_keeps_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CARELOOP_SECRET_KEY", raising=False)
+    monkeypatch.delenv("CARELOOP_FIELD_KEY", raising=False)
+    first = env.secret_key(tmp_path, embedded=True)
+    assert env.secret_key(tmp_path, embedded=True) == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert len(env.field_keys(tmp_path, embedded=True)) == 1
+
+
+def test_production_mode_refuses_to_start_without_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CARELOOP_SECRET_KEY", raising=False)
+    monkeypatch.delenv("CARELOOP_FIELD_KEY", raising=False)
+    with pytest.raises(env.ConfigurationError, match="CARELOOP_SECRET_KEY"):
+        env.secret_key(tmp_path, embedded=False)
+    with pytest.raises(env.ConfigurationError, match="CARELOOP_FIELD_KEY"):
+        env.field_keys(tmp_path, embedded=False)
+
+
+def test_several_field_keys_newest_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CARELOOP_FIELD_KEY", "new, old")
+    assert env.field_keys(tmp_path, embedded=False) == ["new", "old"]

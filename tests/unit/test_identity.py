@@ -1,0 +1,118 @@
+"""居民身份证 check digit and derivation, mobile numbers, masking (pure functions)."""
+
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from careloop.patients import identity
+
+# The GB 11643-1999 example number, and others whose check character is X.
+KNOWN_VALID = ["11010519491231002X", "110101199003070011", "320102197001010011"]
+
+
+@pytest.mark.parametrize("number", KNOWN_VALID)
+def test_given_known_valid_numbers_when_parsed_then_accepted(number: str) -> None:
+    assert identity.parse_id_number(number).number == number
+
+
+def test_check_digit_x_is_computed_for_a_remainder_of_two() -> None:
+    assert identity.id_check_char("11010519491231002") == "X"
+
+
+def test_lower_case_x_is_accepted_and_normalised() -> None:
+    assert identity.parse_id_number("11010519491231002x").number == "11010519491231002X"
+
+
+def test_birth_date_and_sex_are_derived() -> None:
+    resident = identity.parse_id_number("11010519491231002X")
+    assert resident.birth_date == date(1949, 12, 31)
+    assert resident.sex == "female"  # 17th digit 2 is even
+    male = identity.parse_id_number("110101199003070011")
+    assert male.birth_date == date(1990, 3, 7)
+    assert male.sex == "male"
+
+
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [
+        ("110101199003070014", "id_check_digit"),
+        ("11010119900307001", "id_length"),
+        ("1101011990030700145", "id_length"),
+        ("11010119900307001A", "id_format"),
+        ("010101199003070014", "id_region"),
+        ("110101199002300014", "id_birth_date"),  # 30 February
+        ("110101189912310015", "id_birth_date"),  # before 1900
+    ],
+)
+def test_given_bad_numbers_when_parsed_then_the_problem_is_named(number: str, code: str) -> None:
+    with pytest.raises(identity.IdentifierError) as error:
+        identity.parse_id_number(number)
+    assert error.value.code == code
+    assert number not in str(error.value)  # the message never echoes the identifier
+
+
+def test_a_birth_date_in_the_future_is_rejected() -> None:
+    number = identity.make_id_number("110101", date(2030, 1, 1), 11)
+    with pytest.raises(identity.IdentifierError):
+        identity.parse_id_number(number, today=date(2026, 11, 23))
+
+
+@given(
+    st.dates(min_value=date(1900, 1, 1), max_value=date(2020, 12, 31)),
+    st.integers(min_value=0, max_value=999),
+)
+def test_generated_numbers_round_trip(birth: date, sequence: int) -> None:
+    number = identity.make_id_number("320102", birth, sequence)
+    resident = identity.parse_id_number(number, today=date(2026, 1, 1))
+    assert resident.birth_date == birth
+    assert resident.sex == ("male" if sequence % 2 else "female")
+
+
+@given(st.integers(min_value=0, max_value=16), st.sampled_from("0123456789X"))
+def test_changing_one_digit_breaks_the_check(position: int, replacement: str) -> None:
+    number = "110101199003070011"
+    altered = number[:position] + replacement + number[position + 1 :]
+    if altered == number or not altered[:17].isdigit():
+        return
+    try:
+        identity.parse_id_number(altered)
+    except identity.IdentifierError:
+        return
+    pytest.fail("a single changed digit passed the MOD 11-2 check")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("13800138000", "13800138000"),
+        ("138 0013 8000", "13800138000"),
+        ("+86 138-0013-8000", "13800138000"),
+        ("0086 19912345678", "19912345678"),
+    ],
+)
+def test_mobile_numbers_are_normalised(raw: str, expected: str) -> None:
+    assert identity.validate_mobile(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["12800138000", "1380013800", "138001380001", "1380013800a", "010-12345678"]
+)
+def test_bad_mobile_numbers_are_rejected(raw: str) -> None:
+    with pytest.raises(identity.IdentifierError):
+        identity.validate_mobile(raw)
+
+
+def test_masking() -> None:
+    assert identity.mask_id_number("110101199003070014") == "110101********0014"
+    assert identity.mask_phone("13812348000") == "138****8000"
+    assert identity.mask_passport("E12345678") == "E1*****78"
+    assert identity.mask_name("张三") == "张*"
+    assert identity.mask_name("欧阳娜娜") == "欧**娜"
+    assert identity.mask_id_number("") == ""
+
+
+def test_age() -> None:
+    assert identity.age_on(date(1990, 3, 7), date(2026, 3, 6)) == 35
+    assert identity.age_on(date(1990, 3, 7), date(2026, 3, 7)) == 36
