@@ -38,7 +38,7 @@ def child(variant: str, patients: int) -> dict[str, float]:
 
         load_demo(patients)
     else:
-        from careloop.demo import ensure_structure, DemoResult
+        from careloop.demo import DemoResult, ensure_structure
         from careloop.demo.people import person
         from careloop.patients.models import Patient
 
