@@ -48,9 +48,18 @@ def child(variant: str, patients: int) -> dict[str, float]:
             rows = []
             for i in range(start, min(patients, start + 1000)):
                 p = person(i)
-                rows.append(Patient(card_number=p.card_number, name=p.name, sex=p.sex,
-                                    birth_date=p.birth_date, id_number=p.id_number,
-                                    phone=p.phone, address=p.address, organisation=org))
+                rows.append(
+                    Patient(
+                        card_number=p.card_number,
+                        name=p.name,
+                        sex=p.sex,
+                        birth_date=p.birth_date,
+                        id_number=p.id_number,
+                        phone=p.phone,
+                        address=p.address,
+                        organisation=org,
+                    )
+                )
             Patient.objects.bulk_create(rows)
     elapsed = time.perf_counter() - started
     with connection.cursor() as cursor:
@@ -70,7 +79,11 @@ def run(variant: str, patients: int, database_url: str | None) -> dict[str, floa
             env["CARELOOP_DATABASE_URL"] = database_url
         out = subprocess.run(
             [sys.executable, __file__, "--child", variant, "--patients", str(patients)],
-            env=env, cwd=ROOT, capture_output=True, text=True, check=True,
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -88,11 +101,15 @@ def main() -> None:
     baseline = run("baseline", args.patients, args.database_url)
     n = args.patients
     print(f"demo load, {n} patients ({'PostgreSQL' if args.database_url else 'SQLite'})")
-    print(f"  careloop demo : {demo['seconds']:7.1f} s  {n / demo['seconds']:8.0f} patients/s  "
-          f"{demo['rows'] / demo['seconds']:8.0f} rows/s  ({demo['rows']} rows, "
-          f"peak {demo['peak_mib']:.0f} MiB)")
-    print(f"  baseline ORM  : {baseline['seconds']:7.1f} s  {n / baseline['seconds']:8.0f} "
-          f"patients/s  (patient table only, {baseline['rows']} rows)")
+    print(
+        f"  careloop demo : {demo['seconds']:7.1f} s  {n / demo['seconds']:8.0f} patients/s  "
+        f"{demo['rows'] / demo['seconds']:8.0f} rows/s  ({demo['rows']} rows, "
+        f"peak {demo['peak_mib']:.0f} MiB)"
+    )
+    print(
+        f"  baseline ORM  : {baseline['seconds']:7.1f} s  {n / baseline['seconds']:8.0f} "
+        f"patients/s  (patient table only, {baseline['rows']} rows)"
+    )
     print(f"  ratio demo/baseline: {demo['seconds'] / baseline['seconds']:.2f}")
     target = 120 * n / 100_000
     verdict = "meets" if demo["seconds"] < target else "MISSES"
