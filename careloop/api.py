@@ -89,12 +89,23 @@ _PYDANTIC_MESSAGES = {
     "list_type": gettext_noop("Must be a list."),
     "model_type": gettext_noop("Must be an object."),
     "dict_type": gettext_noop("Must be an object."),
+    "literal_error": gettext_noop("Choose one of: %(expected)s."),
+    "enum": gettext_noop("Choose one of: %(expected)s."),
+    "string_too_long": gettext_noop("At most %(max_length)s characters."),
+    "string_too_short": gettext_noop("At least %(min_length)s characters."),
+    "string_pattern_mismatch": gettext_noop("Not in the expected format."),
 }
 
 
 def _field_name(loc: list[Any]) -> str:
     # ("body", "payload", "contacts", 0, "phone") → "contacts[0].phone"
-    parts = [p for p in loc if p not in ("body", "payload", "query", "path")]
+    # Union branches appear in the location as tags such as "literal['a','b']": not fields.
+    parts = [
+        p
+        for p in loc
+        if p not in ("body", "payload", "query", "path")
+        and not (isinstance(p, str) and ("[" in p or "(" in p))
+    ]
     name = ""
     for part in parts:
         name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
@@ -122,9 +133,13 @@ def on_schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         if item.get("type") == "json_invalid" or "json" in str(item.get("msg", "")).lower():
             return error_response(request, 400, _("The request body is not valid JSON."))
         message = _PYDANTIC_MESSAGES.get(item.get("type", ""))
-        errors.setdefault(_field_name(list(item.get("loc", []))), []).append(
-            _(message) if message else str(item.get("msg", "invalid"))
-        )
+        text = str(item.get("msg", "invalid"))
+        if message:
+            try:
+                text = _(message) % dict(item.get("ctx") or {})
+            except (KeyError, TypeError, ValueError):
+                text = _(message)
+        errors.setdefault(_field_name(list(item.get("loc", []))), []).append(text)
     return error_response(request, 422, _("Some fields are not valid."), errors)
 
 

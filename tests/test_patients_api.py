@@ -87,7 +87,7 @@ def test_enrolment_issues_a_card_and_derives_sex_and_birth_date(alice: Any, api_
     assert body["organisation"]["name"] == alice.organisation.name
     assert body["contacts"][0]["phone"] == "139****1111"
     assert body["consents"][0]["purpose"] == "followup"
-    assert body["quiet_hours_start"] == "20:30:00"
+    assert body["quiet_hours_start"] == "20:30"
     assert ID not in response.content.decode()
     assert "13812348000" not in response.content.decode()
     patient = Patient.objects.get(pk=body["id"])
@@ -448,3 +448,10 @@ def test_sharing_gives_another_organisation_access(
     assert removed.status_code == 204
     assert api_as(dave).get(f"/api/v1/patients/{created['id']}").status_code == 404
     assert AuditEvent.objects.filter(object_type="share").count() == 2
+
+
+def test_a_wrong_id_number_is_the_only_error_reported(alice: Any, api_as: Any) -> None:
+    bad = ID[:-1] + ("0" if ID[-1] != "0" else "1")
+    response = api_as(alice).post("/api/v1/patients", {"name": "张三", "id_number": bad})
+    assert response.status_code == 422
+    assert error_fields(response) == {"id_number"}

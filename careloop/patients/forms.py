@@ -88,7 +88,7 @@ class PatientForm(StyledFormMixin, forms.Form):
     consents = forms.MultipleChoiceField(
         label=_("Consent given"),
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
         choices=[
             (f"{purpose.value}:{channel.value}", f"{purpose.label} · {channel.label}")
             for purpose in CONSENT_PURPOSES

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
+from typing import Annotated, Literal
 
 from ninja import Field, Schema
 
 from careloop.patients.models import ConsentRecord, Patient, PatientShare
 
+# A wall-clock time "HH:MM" in the patient's local time (quiet hours); JSON Schema's "time"
+# format would demand a UTC offset, which a daily quiet period does not have.
+ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["21:00"])]
+
+
+SexCode = Literal["male", "female"]
+ChannelCode = Literal[
+    "phone", "sms", "wechat", "wecom", "app", "voice", "email", "home_visit", "letter"
+]
+PreferredChannel = Literal[
+    "", "phone", "sms", "wechat", "wecom", "app", "voice", "email", "home_visit", "letter"
+]
+LiteracyCode = Literal["high", "medium", "low"]
+PurposeCode = Literal["followup", "education", "research", "marketing"]
+MethodCode = Literal["written", "verbal", "electronic", "reply"]
+RelationCode = Literal["spouse", "child", "parent", "sibling", "grandchild", "caregiver", "other"]
+Name = Annotated[str, Field(max_length=50)]
+
 
 class ContactIn(Schema):
-    name: str
-    relation: str = "other"
+    name: Name
+    relation: RelationCode = "other"
     phone: str | None = None
     is_guardian: bool = False
     is_emergency: bool = False
@@ -19,17 +38,15 @@ class ContactIn(Schema):
 
 
 class ConsentIn(Schema):
-    purpose: str = Field(description="followup | education | research | marketing")
-    channel: str = Field(
-        description="phone | sms | wechat | wecom | app | voice | email | home_visit | letter"
-    )
+    purpose: PurposeCode
+    channel: ChannelCode
     granted: bool = True
-    method: str | None = Field(None, description="written | verbal | electronic | reply")
+    method: MethodCode | None = None
     note: str | None = None
 
 
 class PatientFields(Schema):
-    sex: str | None = Field(None, description="male | female (derived from id_number if absent)")
+    sex: SexCode | None = Field(None, description="derived from id_number if absent")
     birth_date: date | None = Field(None, description="derived from id_number if absent")
     id_number: str | None = Field(None, description="居民身份证, 18 characters")
     phone: str | None = Field(None, description="mainland mobile number")
@@ -41,22 +58,22 @@ class PatientFields(Schema):
     care_team: int | None = None
     responsible_doctor: int | None = None
     health_manager: int | None = None
-    preferred_channel: str | None = None
-    quiet_hours_start: time | None = None
-    quiet_hours_end: time | None = None
-    digital_literacy: str | None = Field(None, description="high | medium | low")
+    preferred_channel: PreferredChannel | None = Field(None, description="'' for none")
+    quiet_hours_start: ClockTime | None = None
+    quiet_hours_end: ClockTime | None = None
+    digital_literacy: LiteracyCode | None = None
     lives_alone: bool | None = None
     deceased_on: date | None = None
     contacts: list[ContactIn] | None = None
 
 
 class PatientIn(PatientFields):
-    name: str
+    name: Name
     consents: list[ConsentIn] | None = None
 
 
 class PatientPatch(PatientFields):
-    name: str | None = None
+    name: Name | None = None
 
 
 class Ref(Schema):
@@ -115,8 +132,8 @@ class PatientOut(Schema):
     responsible_doctor: Ref | None
     health_manager: Ref | None
     preferred_channel: str
-    quiet_hours_start: time
-    quiet_hours_end: time
+    quiet_hours_start: ClockTime
+    quiet_hours_end: ClockTime
     digital_literacy: str
     lives_alone: bool
     deceased_on: date | None
@@ -137,7 +154,7 @@ class PatientPage(Schema):
 
 
 class RevealIn(Schema):
-    field: str = Field(description="id_number | phone | passport")
+    field: Literal["id_number", "phone", "passport"]
 
 
 class RevealOut(Schema):
@@ -175,8 +192,8 @@ def patient_out(patient: Patient, *, consents: list[ConsentRecord] | None = None
         responsible_doctor=_ref(patient.responsible_doctor),
         health_manager=_ref(patient.health_manager),
         preferred_channel=patient.preferred_channel,
-        quiet_hours_start=patient.quiet_hours_start,
-        quiet_hours_end=patient.quiet_hours_end,
+        quiet_hours_start=f"{patient.quiet_hours_start:%H:%M}",
+        quiet_hours_end=f"{patient.quiet_hours_end:%H:%M}",
         digital_literacy=patient.digital_literacy,
         lives_alone=patient.lives_alone,
         deceased_on=patient.deceased_on,

@@ -111,7 +111,9 @@ def clean_patient_data(
     elif existing is not None and existing.id_number and ("sex" in out or "birth_date" in out):
         _check_derived(identity.parse_id_number(existing.id_number), data, out, existing, errors)
 
-    if creating:
+    # An ID number was typed but is wrong: its own error says what to fix; asking for the
+    # sex and birth date it would have given only adds noise.
+    if creating and "id_number" not in errors:
         if "sex" not in out and "sex" not in errors:
             errors.add("sex", _("Select the sex, or enter an ID number to derive it."))
         if "birth_date" not in out and "birth_date" not in errors:
@@ -226,10 +228,16 @@ def _clean_preferences(data: Mapping[str, Any], out: dict[str, Any], errors: _Er
         out["digital_literacy"] = value
     for field in ("quiet_hours_start", "quiet_hours_end"):
         if field in data and data[field] not in (None, ""):
-            if not isinstance(data[field], time):
+            value = data[field]
+            if isinstance(value, str):
+                try:
+                    value = time.fromisoformat(value)
+                except ValueError:
+                    value = None
+            if not isinstance(value, time) or value.tzinfo is not None:
                 errors.add(field, _("Enter a time as HH:MM."))
             else:
-                out[field] = data[field]
+                out[field] = value
     if "lives_alone" in data:
         out["lives_alone"] = bool(data["lives_alone"])
 
