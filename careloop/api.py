@@ -191,9 +191,11 @@ def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRe
 
 
 def _register_routers() -> None:
+    from careloop.followup.api import router as alerts_router
     from careloop.patients.api import router as patients_router
 
     api.add_router("/patients", patients_router, tags=["patients"])
+    api.add_router("/alerts", alerts_router, tags=["alerts"])
 
 
 _register_routers()

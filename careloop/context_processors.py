@@ -39,6 +39,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user.has_perm("audit.view_auditevent"):
         url = reverse("audit:list")
         items.append(NavItem(_("Audit log"), "journal-text", url, path.startswith(url)))
+    if user.has_perm("interop.view_inboundmessage"):
+        url = reverse("interop:messages")
+        items.append(NavItem(_("Inbound messages"), "inbox", url, path.startswith("/interop/")))
     if user.is_staff:
         items.append(NavItem(_("Administration"), "gear", reverse("admin:index")))
     return {"nav_items": items}

@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "careloop.audit",
     "careloop.patients",
     "careloop.clinical",
+    "careloop.interop",
+    "careloop.followup",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/", include("careloop.accounts.urls")),
     path("patients/", include("careloop.patients.urls")),
     path("audit/", include("careloop.audit.urls")),
+    path("interop/", include("careloop.interop.urls")),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

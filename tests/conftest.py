@@ -26,6 +26,16 @@ def _fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_catalogue() -> Iterator[None]:
+    # The catalogue snapshot is cached per process; each test starts from the database.
+    from careloop.clinical import catalogue
+
+    catalogue.invalidate()
+    yield
+    catalogue.invalidate()
+
+
 @pytest.fixture
 def hospital(db: None) -> Organisation:
     """City hospital with a cardiology department below it."""

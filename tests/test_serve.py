@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hl7"
 pytestmark = pytest.mark.slow
 
 

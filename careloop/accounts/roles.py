@@ -52,7 +52,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 # Administrators configure the system: every permission of these apps.
-ADMIN_APPS = ["accounts", "audit", "patients", "clinical", "django_tasks_db"]
+ADMIN_APPS = ["accounts", "audit", "patients", "clinical", "interop", "followup", "django_tasks_db"]
 
 
 def sync_roles() -> None:

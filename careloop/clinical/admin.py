@@ -1,9 +1,55 @@
 from django.contrib import admin
 
-from careloop.clinical.models import Icd10Code
+from careloop.clinical.models import (
+    CriticalValueRule,
+    Icd10Code,
+    ObservationDefinition,
+    ReferenceRange,
+)
 
 
 @admin.register(Icd10Code)
 class Icd10CodeAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "name_en"]
     search_fields = ["code", "name", "name_en"]
+
+
+@admin.register(ObservationDefinition)
+class ObservationDefinitionAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "name_en", "category", "unit"]
+    list_filter = ["category"]
+    search_fields = ["code", "name", "name_en"]
+
+
+@admin.register(ReferenceRange)
+class ReferenceRangeAdmin(admin.ModelAdmin):
+    list_display = [
+        "code",
+        "sex",
+        "age_from",
+        "age_to",
+        "low",
+        "low_inclusive",
+        "high",
+        "high_inclusive",
+        "note",
+    ]
+    list_filter = ["sex"]
+    search_fields = ["code"]
+
+
+@admin.register(CriticalValueRule)
+class CriticalValueRuleAdmin(admin.ModelAdmin):
+    """Changes reach every process within 30 seconds (the catalogue snapshot's lifetime)."""
+
+    list_display = [
+        "code",
+        "organisation",
+        "low",
+        "low_inclusive",
+        "high",
+        "high_inclusive",
+        "active",
+    ]
+    list_filter = ["active", "organisation"]
+    search_fields = ["code"]

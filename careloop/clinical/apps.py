@@ -5,9 +5,9 @@ from django.utils.translation import gettext_lazy as _
 
 def _load_reference_data(sender: AppConfig, **kwargs: object) -> None:
     # Reference data is (re)loaded after every migrate and test flush; it is idempotent.
-    from careloop.clinical.icd10 import load_catalogue
+    from careloop.clinical.reference_data import load_reference_data
 
-    load_catalogue()
+    load_reference_data()
 
 
 class ClinicalConfig(AppConfig):

@@ -25,11 +25,17 @@ class Command(BaseCommand):
             Child("web", web_argv(host, port, default_web_workers())),
             Child("worker", careloop_argv("worker")),
             Child("scheduler", careloop_argv("scheduler")),
+            Child("mllp", careloop_argv("mllp")),
         ]
         supervisor = Supervisor(children)
         supervisor.start()
-        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        mllp_host, mllp_port = settings.MLLP_ADDR
         self.stdout.write(self.style.SUCCESS(f"\nCareLoop is running: http://{shown}:{port}/"))
+        self.stdout.write(
+            f"HL7 v2 (MLLP) listener: {mllp_host}:{mllp_port} · "
+            f"FHIR R4: http://{shown}:{port}/fhir/R4"
+        )
         if not options["no_demo"]:
             self.stdout.write("Demo log-ins: see above, or var/demo-logins.txt")
         self.stdout.write("Press Ctrl-C to stop.\n")

@@ -1,0 +1,167 @@
+"""From a result as received to an observation as stored: normalised unit, the reference
+range that applies, and its grade. No database access (the catalogue snapshot is passed in).
+
+Rules (REFERENCE.md §4): the sender's reference range wins over the catalogue's; critical
+values are the organisation's (or its nearest parent's, or the defaults); a sender's own
+critical flag (HH, LL, AA) is kept even when our thresholds would not fire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from careloop.clinical.catalogue import Catalogue
+from careloop.clinical.grading import (
+    CRITICAL_HIGH,
+    CRITICAL_LOW,
+    HIGH,
+    LOW,
+    NORMAL,
+    Grade,
+    Interval,
+    grade,
+    parse_sender_range,
+)
+from careloop.clinical.units import UnitError, convert
+
+LOINC_SYSTEMS = {"LN", "LOINC", "HTTP://LOINC.ORG", "2.16.840.1.113883.6.1"}
+LOINC_URI = "http://loinc.org"
+_SENDER_GRADES = {
+    "N": NORMAL,
+    "L": LOW,
+    "H": HIGH,
+    "LL": CRITICAL_LOW,
+    "HH": CRITICAL_HIGH,
+    "<": LOW,
+    ">": HIGH,
+    "A": "A",
+    "AA": "A",
+}
+_SENDER_CRITICAL = {"LL", "HH", "AA"}
+
+
+@dataclass
+class ResultInput:
+    """One result as any interface delivers it (HL7 OBX, FHIR Observation, an Excel row)."""
+
+    name: str
+    observed_at: datetime
+    loinc: str = ""  # the LOINC code, when sent or mapped
+    local_code: str = ""
+    local_system: str = ""
+    value: float | None = None
+    comparator: str = ""
+    text: str = ""
+    unit: str = ""
+    reference: str = ""
+    flags: str = ""
+    status: str = "final"
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Assessment:
+    fields: dict[str, Any]
+    grade: Grade | None
+
+    @property
+    def critical(self) -> bool:
+        return bool(self.fields["critical"])
+
+
+def _convert_interval(code: str, interval: Interval, unit: str, target: str) -> Interval:
+    return Interval(
+        convert(code, interval.low, unit, target) if interval.low is not None else None,
+        convert(code, interval.high, unit, target) if interval.high is not None else None,
+        interval.low_inclusive,
+        interval.high_inclusive,
+    )
+
+
+def assess(
+    result: ResultInput, *, sex: str, age: int, organisation_path: str, catalogue: Catalogue
+) -> Assessment:
+    code = result.loinc
+    item = catalogue.item(code) if code else None
+    value_type = "numeric" if result.value is not None else "text"
+    fields: dict[str, Any] = {
+        "code_system": LOINC_URI if code else "",
+        "code": code,
+        "local_system": result.local_system,
+        "local_code": result.local_code,
+        "name": (item.name if item else result.name or result.local_code or code)[:200],
+        "value_type": value_type,
+        "value": result.value,
+        "comparator": result.comparator[:2],
+        "value_text": (result.text or (f"{result.value:g}" if result.value is not None else ""))[
+            :500
+        ],
+        "unit": result.unit[:30],
+        "value_normalised": None,
+        "unit_normalised": "",
+        "ref_low": None,
+        "ref_low_inclusive": True,
+        "ref_high": None,
+        "ref_high_inclusive": True,
+        "ref_text": result.reference[:60],
+        "interpretation": "",
+        "critical": False,
+        "sender_flags": result.flags[:10],
+        "status": result.status,
+        "effective_at": result.observed_at,
+        "note": "\n".join(result.notes),
+    }
+    sender_grade = _SENDER_GRADES.get(result.flags)
+    sender_critical = result.flags in _SENDER_CRITICAL
+    if result.value is None:
+        if sender_grade:
+            fields["interpretation"] = sender_grade
+            fields["critical"] = sender_critical
+        return Assessment(fields, Grade(sender_grade, "") if sender_grade else None)
+
+    value = result.value
+    sender_range = parse_sender_range(result.reference)
+    normal: Interval | None = sender_range
+    critical = None
+    if item and item.unit:
+        try:
+            value = convert(code, result.value, result.unit, item.unit)
+            fields["value_normalised"] = round(value, 6)
+            fields["unit_normalised"] = item.unit
+            if sender_range is not None:
+                normal = _convert_interval(code, sender_range, result.unit, item.unit)
+            critical = catalogue.critical_bounds(organisation_path, code)
+        except UnitError:
+            value = result.value  # graded in the sender's own units against its own range
+    if normal is None and item and fields["unit_normalised"]:
+        normal = catalogue.reference(code, sex, age)
+    if normal is not None:
+        fields.update(
+            ref_low=normal.low,
+            ref_low_inclusive=normal.low_inclusive,
+            ref_high=normal.high,
+            ref_high_inclusive=normal.high_inclusive,
+        )
+        if not fields["ref_text"]:
+            fields["ref_text"] = normal.text()[:60]
+    graded_value = value
+    if result.comparator in ("<", "<="):
+        graded_value, critical = value - 1e-9, None  # a censored value: only its side counts
+    elif result.comparator in (">", ">="):
+        graded_value, critical = value + 1e-9, None
+    outcome = grade(graded_value, normal, critical)
+    if sender_critical and not outcome.critical:
+        outcome = Grade(
+            sender_grade if sender_grade in (CRITICAL_LOW, CRITICAL_HIGH) else CRITICAL_HIGH,
+            "检验科标记为危急值",
+        )
+    if normal is None and critical is None and not sender_grade:
+        fields["interpretation"] = ""  # nothing to grade against
+        return Assessment(fields, None)
+    if normal is None and outcome.interpretation == NORMAL and sender_grade:
+        outcome = Grade(sender_grade, "")
+    fields["interpretation"] = outcome.interpretation
+    fields["critical"] = outcome.critical
+    return Assessment(fields, outcome)

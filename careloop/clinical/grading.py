@@ -1,0 +1,178 @@
+"""Grading of numeric results: reference intervals, critical bounds, interpretation.
+
+Pure functions, no Django. An interpretation is one of
+N (normal), L / H (below / above the reference interval), LL / HH (critical, 危急值).
+The sender's reference range wins over the catalogue's (REFERENCE.md §4).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+NORMAL, LOW, HIGH, CRITICAL_LOW, CRITICAL_HIGH = "N", "L", "H", "LL", "HH"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The normal interval: value ≥ low (or > low) and ≤ high (or < high)."""
+
+    low: float | None = None
+    high: float | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+
+    def below(self, value: float) -> bool:
+        if self.low is None:
+            return False
+        return value < self.low if self.low_inclusive else value <= self.low
+
+    def above(self, value: float) -> bool:
+        if self.high is None:
+            return False
+        return value > self.high if self.high_inclusive else value >= self.high
+
+    def text(self) -> str:
+        """How a nurse reads it: 3.9–6.1, <5.2, ≥1.0 …"""
+        low, high = _fmt(self.low), _fmt(self.high)
+        if self.low is not None and self.high is not None:
+            if self.low_inclusive and self.high_inclusive:
+                return f"{low}–{high}"
+            return (
+                f"{'≥' if self.low_inclusive else '>'}{low} 且 "
+                f"{'≤' if self.high_inclusive else '<'}{high}"
+            )
+        if self.high is not None:
+            return f"{'≤' if self.high_inclusive else '<'}{high}"
+        if self.low is not None:
+            return f"{'≥' if self.low_inclusive else '>'}{low}"
+        return ""
+
+
+@dataclass(frozen=True)
+class CriticalBounds:
+    """Critical at or beyond a bound (inclusive) or strictly beyond it."""
+
+    low: float | None = None
+    high: float | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+
+    def is_low(self, value: float) -> bool:
+        if self.low is None:
+            return False
+        return value <= self.low if self.low_inclusive else value < self.low
+
+    def is_high(self, value: float) -> bool:
+        if self.high is None:
+            return False
+        return value >= self.high if self.high_inclusive else value > self.high
+
+    def low_text(self) -> str:
+        return (
+            f"{'≤' if self.low_inclusive else '<'}{_fmt(self.low)}" if self.low is not None else ""
+        )
+
+    def high_text(self) -> str:
+        return (
+            f"{'≥' if self.high_inclusive else '>'}{_fmt(self.high)}"
+            if self.high is not None
+            else ""
+        )
+
+
+@dataclass(frozen=True)
+class Grade:
+    interpretation: str
+    threshold: str = ""  # the bound that decided it, e.g. "≥6.2" or "<5.2"
+
+    @property
+    def abnormal(self) -> bool:
+        return self.interpretation != NORMAL
+
+    @property
+    def critical(self) -> bool:
+        return self.interpretation in (CRITICAL_LOW, CRITICAL_HIGH)
+
+
+def grade(value: float, normal: Interval | None, critical: CriticalBounds | None = None) -> Grade:
+    """Critical bounds first, then the reference interval."""
+    if critical is not None:
+        if critical.is_low(value):
+            return Grade(CRITICAL_LOW, critical.low_text())
+        if critical.is_high(value):
+            return Grade(CRITICAL_HIGH, critical.high_text())
+    if normal is not None:
+        if normal.below(value):
+            return Grade(LOW, normal.text())
+        if normal.above(value):
+            return Grade(HIGH, normal.text())
+    return Grade(NORMAL, normal.text() if normal else "")
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:g}"
+
+
+_NUMBER = r"[-+]?\d+(?:\.\d+)?"
+_INTERVAL = re.compile(rf"^\s*([\[(])\s*({_NUMBER})?\s*,\s*({_NUMBER})?\s*([\])])\s*$")
+_RANGE = re.compile(rf"^\s*({_NUMBER})\s*(?:-{{1,2}}|~|～|—|–|至|到)\s*({_NUMBER})\s*$")
+_ONE_SIDED = re.compile(rf"^\s*(<=|>=|≤|≥|<|>|＜|＞)\s*({_NUMBER})\s*$")
+
+
+def parse_interval(text: str) -> Interval:
+    """Our own notation, as in data/reference_ranges.tsv: "[3.9, 6.1)", "(, 85)", "[90, )"."""
+    match = _INTERVAL.match(text)
+    if not match:
+        raise ValueError(f"not an interval: {text!r}")
+    opening, low, high, closing = match.groups()
+    return Interval(
+        low=float(low) if low else None,
+        high=float(high) if high else None,
+        low_inclusive=opening == "[",
+        high_inclusive=closing == "]",
+    )
+
+
+def parse_sender_range(text: str) -> Interval | None:
+    """A range as laboratories send it (HL7 OBX-7, Excel): "3.9-6.1", "3.9~6.1", "<5.2",
+    ">=1.0", "≤ 5.2". Two-sided ranges include both ends. None when it is not numeric
+    (e.g. "阴性"), so the catalogue's range applies instead.
+    """
+    text = (text or "").strip()
+    if not text:
+        return None
+    if match := _RANGE.match(text):
+        low, high = float(match[1]), float(match[2])
+        if low > high:
+            return None
+        return Interval(low=low, high=high)
+    if match := _ONE_SIDED.match(text):
+        sign, number = match[1], float(match[2])
+        if sign in ("<", "＜"):
+            return Interval(high=number, high_inclusive=False)
+        if sign in ("<=", "≤"):
+            return Interval(high=number, high_inclusive=True)
+        if sign in (">", "＞"):
+            return Interval(low=number, low_inclusive=False)
+        return Interval(low=number, low_inclusive=True)
+    return None
+
+
+def parse_critical(low_text: str, high_text: str) -> CriticalBounds:
+    """Bounds as written in data/critical_values.tsv: "<= 2.8" and ">= 6.2" (either blank)."""
+    low = high = None
+    low_inclusive = high_inclusive = True
+    if low_text.strip():
+        match = _ONE_SIDED.match(low_text)
+        if not match or match[1] not in ("<", "<="):
+            raise ValueError(f"critical low must be '< x' or '<= x': {low_text!r}")
+        low, low_inclusive = float(match[2]), match[1] == "<="
+    if high_text.strip():
+        match = _ONE_SIDED.match(high_text)
+        if not match or match[1] not in (">", ">="):
+            raise ValueError(f"critical high must be '> x' or '>= x': {high_text!r}")
+        high, high_inclusive = float(match[2]), match[1] == ">="
+    return CriticalBounds(low, high, low_inclusive, high_inclusive)

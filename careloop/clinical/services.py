@@ -1,0 +1,161 @@
+"""Storing results: a report and its graded observations, critical values alerted at once.
+
+One function for every interface (HL7, FHIR, Excel, staff entry). Non-critical
+observations go in with one plain INSERT (see careloop/bulk.py); critical ones through the
+ORM, because their alert points at them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from careloop.bulk import insert_rows
+from careloop.clinical import catalogue as catalogue_module
+from careloop.clinical.assessment import Assessment, ResultInput, assess
+from careloop.clinical.models import DiagnosticReport, Observation
+from careloop.followup.services import critical_value_alert
+
+OBSERVATION_FIELDS = [
+    "patient_id",
+    "report_id",
+    "encounter_id",
+    "code_system",
+    "code",
+    "local_system",
+    "local_code",
+    "name",
+    "value_type",
+    "value",
+    "comparator",
+    "value_text",
+    "unit",
+    "value_normalised",
+    "unit_normalised",
+    "ref_low",
+    "ref_low_inclusive",
+    "ref_high",
+    "ref_high_inclusive",
+    "ref_text",
+    "interpretation",
+    "critical",
+    "sender_flags",
+    "status",
+    "effective_at",
+    "note",
+    "source",
+    "source_message_id",
+    "created_at",
+]
+
+
+@dataclass
+class ReportInput:
+    name: str
+    effective_at: datetime
+    code: str = ""
+    code_system: str = ""
+    status: str = "final"
+    conclusion: str = ""
+    filler_order_number: str = ""
+    issued_at: datetime | None = None
+
+
+@dataclass
+class Stored:
+    report: DiagnosticReport | None
+    observations: int = 0
+    abnormal: int = 0
+    critical: list[Observation] = field(default_factory=list)
+    alerts: list[Any] = field(default_factory=list)
+    created: list[Observation] = field(default_factory=list)  # with return_observations
+
+
+def assess_for(
+    patient: Any,
+    results: list[ResultInput],
+    *,
+    organisation_path: str,
+    catalogue: catalogue_module.Catalogue | None = None,
+) -> list[Assessment]:
+    catalogue = catalogue or catalogue_module.current()
+    return [
+        assess(
+            result,
+            sex=patient.sex,
+            age=patient.age_on(timezone.localtime(result.observed_at).date()),
+            organisation_path=organisation_path,
+            catalogue=catalogue,
+        )
+        for result in results
+    ]
+
+
+def do_record_results(
+    patient: Any,
+    report: ReportInput | None,
+    results: list[ResultInput],
+    *,
+    source: str,
+    source_label: str,
+    message_id: int | None = None,
+    encounter_id: int | None = None,
+    catalogue: catalogue_module.Catalogue | None = None,
+    return_observations: bool = False,
+) -> Stored:
+    """Store ``results`` for ``patient`` (under a report when given), graded; raise an
+    alert for each critical value. Call inside a transaction."""
+    now = timezone.now()
+    stored_report = None
+    if report is not None:
+        stored_report = DiagnosticReport.objects.create(
+            patient=patient,
+            organisation_id=patient.organisation_id,
+            encounter_id=encounter_id,
+            code=report.code[:50],
+            code_system=report.code_system[:100],
+            name=report.name[:200],
+            status=report.status,
+            effective_at=report.effective_at,
+            issued_at=report.issued_at,
+            conclusion=report.conclusion,
+            filler_order_number=report.filler_order_number[:64],
+            source=source,
+            source_message_id=message_id,
+            created_at=now,
+        )
+    assessments = assess_for(
+        patient, results, organisation_path=patient.organisation.path, catalogue=catalogue
+    )
+    outcome = Stored(stored_report)
+    plain: list[tuple[Any, ...]] = []
+    common = {
+        "patient_id": patient.pk,
+        "report_id": stored_report.pk if stored_report else None,
+        "encounter_id": encounter_id,
+        "source": source,
+        "source_message_id": message_id,
+        "created_at": now,
+    }
+    for assessment in assessments:
+        row = common | assessment.fields
+        outcome.observations += 1
+        if row["interpretation"] not in ("", "N"):
+            outcome.abnormal += 1
+        if assessment.critical or return_observations:
+            observation = Observation.objects.create(**row)
+            outcome.created.append(observation)
+            if assessment.critical:
+                outcome.critical.append(observation)
+                threshold = assessment.grade.threshold if assessment.grade else ""
+                outcome.alerts.append(
+                    critical_value_alert(patient, observation, threshold, source_label)
+                )
+        else:
+            plain.append(tuple(row[f] for f in OBSERVATION_FIELDS))
+    if plain:
+        insert_rows(Observation, OBSERVATION_FIELDS, plain)
+    return outcome

@@ -1,0 +1,94 @@
+"""Unit conversion to the catalogue's normalised units. Pure functions.
+
+Chinese laboratories report SI units (mmol/L, μmol/L); results from elsewhere may come in
+mg/dL. Factors: glucose 18.0 mg/dL per mmol/L; cholesterols (TC, LDL-C, HDL-C, non-HDL-C)
+mmol/L = mg/dL × 0.0259 (REFERENCE.md §2.1: mg/dL = mmol/L ÷ 0.0259); triglycerides
+mmol/L = mg/dL × 0.0113; creatinine μmol/L = mg/dL × 88.4 (REFERENCE.md §4.4); uric acid
+μmol/L = mg/dL × 59.48.
+"""
+
+from __future__ import annotations
+
+GLUCOSE = {"14771-0", "1558-6", "14749-6", "2345-7", "15074-8", "2339-0", "41653-7"}
+CHOLESTEROL = {
+    "14647-2",
+    "2093-3",
+    "22748-8",
+    "2089-1",
+    "13457-7",
+    "18262-6",
+    "14646-4",
+    "2085-9",
+    "43396-1",
+}
+TRIGLYCERIDES = {"14927-8", "2571-8"}
+CREATININE = {"14682-9", "2160-0"}
+URIC_ACID = {"14933-6", "3084-1"}
+
+# (analyte codes, from unit, to unit, factor): value_to = value_from × factor
+_FACTORS: list[tuple[set[str], str, str, float]] = [
+    (GLUCOSE, "mg/dl", "mmol/l", 1 / 18.0),
+    (CHOLESTEROL, "mg/dl", "mmol/l", 0.0259),
+    (TRIGLYCERIDES, "mg/dl", "mmol/l", 0.0113),
+    (CREATININE, "mg/dl", "umol/l", 88.4),
+    (URIC_ACID, "mg/dl", "umol/l", 59.48),
+]
+_SPELLINGS = {
+    "µmol/l": "umol/l",
+    "μmol/l": "umol/l",
+    "umol/l": "umol/l",
+    "mmol/l": "mmol/l",
+    "mg/dl": "mg/dl",
+    "mg%": "mg/dl",
+    "g/l": "g/l",
+    "u/l": "u/l",
+    "iu/l": "u/l",
+    "mmhg": "mmhg",
+    "mm[hg]": "mmhg",
+    "%": "%",
+    "cm": "cm",
+    "kg": "kg",
+    "/min": "/min",
+    "bpm": "/min",
+    "次/分": "/min",
+    "次/分钟": "/min",
+    "kg/m2": "kg/m2",
+    "kg/m^2": "kg/m2",
+    "kg/㎡": "kg/m2",
+    "10*9/l": "10*9/l",
+    "10^9/l": "10*9/l",
+    "×10^9/l": "10*9/l",
+    "x10^9/l": "10*9/l",
+    "ng/ml": "ng/ml",
+    "ng/l": "ng/l",
+    "miu/l": "miu/l",
+    "uiu/ml": "miu/l",
+    "μiu/ml": "miu/l",
+    "s": "s",
+    "sec": "s",
+    "秒": "s",
+    "ml/min/1.73m2": "ml/min/1.73m2",
+}
+
+
+class UnitError(ValueError):
+    """The unit cannot be converted to the catalogue's unit for this item."""
+
+
+def canonical_unit(unit: str) -> str:
+    key = (unit or "").strip().replace(" ", "").lower()
+    return _SPELLINGS.get(key, key)
+
+
+def convert(code: str, value: float, unit: str, target: str) -> float:
+    """``value`` in ``unit`` expressed in ``target`` (the item's normalised unit)."""
+    source, goal = canonical_unit(unit), canonical_unit(target)
+    if not source or source == goal:
+        return value
+    for codes, from_unit, to_unit, factor in _FACTORS:
+        if code in codes:
+            if (source, goal) == (from_unit, to_unit):
+                return value * factor
+            if (source, goal) == (to_unit, from_unit):
+                return value / factor
+    raise UnitError(f"cannot convert {unit!r} to {target!r} for {code}")

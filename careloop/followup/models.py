@@ -1,0 +1,80 @@
+"""Follow-up: alerts (预警) for now; pathways, plans and tasks arrive with F7/F8."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Alert(models.Model):
+    """Something that needs a human: it stays open until someone has handled it
+    (发现—反馈—处理—跟踪). ``reason`` says in plain Chinese why it was raised."""
+
+    class Kind(models.TextChoices):
+        CRITICAL_VALUE = "critical_value", _("critical value")
+        RULE = "rule", _("rule")
+        REPLY = "reply", _("patient reply")
+        MISSED_REVISIT = "missed_revisit", _("missed revisit")
+        OVERDUE_TASK = "overdue_task", _("overdue follow-up")
+        LOW_SATISFACTION = "low_satisfaction", _("low satisfaction")
+
+    class Severity(models.TextChoices):
+        CRITICAL = "critical", _("critical")
+        HIGH = "high", _("high")
+        MEDIUM = "medium", _("medium")
+        LOW = "low", _("low")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        ACKNOWLEDGED = "acknowledged", _("acknowledged")
+        IN_PROGRESS = "in_progress", _("in progress")
+        RESOLVED = "resolved", _("resolved")
+        VERIFIED = "verified", _("verified")
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="alerts")
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.PROTECT, related_name="alerts"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
+    status = models.CharField(
+        _("status"), max_length=15, choices=Status.choices, default=Status.OPEN
+    )
+    title = models.CharField(_("title"), max_length=200)
+    reason = models.TextField(_("why"))
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    observation = models.ForeignKey(
+        "clinical.Observation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+    )
+    due_at = models.DateTimeField(_("respond by"), null=True, blank=True)
+    created_at = models.DateTimeField(_("raised at"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["patient", "status"], name="alert_patient_status"),
+            models.Index(fields=["organisation", "status", "-created_at"], name="alert_org_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_severity_display()} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in (self.Status.RESOLVED, self.Status.VERIFIED)

@@ -1,0 +1,100 @@
+"""Acknowledgements (ACK) with MSA and, on errors, ERR segments. Pure Python.
+
+HL7 2.5 moved the error into ERR-2 (location), ERR-3 (code), ERR-4 (severity) and ERR-8
+(text); 2.3 and 2.4 carry it all in ERR-1. The ACK answers in the message's version and
+character set, so the sender can read it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from datetime import datetime
+
+from careloop.interop.hl7.message import Delimiters, HL7Error, Message, escape
+
+_ERROR_NAMES = {
+    0: "Message accepted",
+    100: "Segment sequence error",
+    101: "Required field missing",
+    102: "Data type error",
+    103: "Table value not found",
+    200: "Unsupported message type",
+    201: "Unsupported event code",
+    203: "Unsupported version id",
+    204: "Unknown key identifier",
+    205: "Duplicate key identifier",
+    207: "Application internal error",
+}
+_counter = itertools.count(1)
+_PREFIX = f"CL{os.getpid() % 100000:05d}"
+
+
+def _control_id() -> str:
+    return f"{_PREFIX}{next(_counter):010d}"
+
+
+def build_ack(
+    message: Message | None,
+    code: str,
+    error: HL7Error | None = None,
+    *,
+    now: datetime | None = None,
+) -> str:
+    """An ACK for ``message`` (or, when it could not be read, a bare one) with MSA-1 ``code``
+    (AA accepted, AE error, AR rejected)."""
+    d = message.delimiters if message else Delimiters()
+    stamp = (now or datetime.now()).strftime("%Y%m%d%H%M%S")  # noqa: DTZ005 - local time
+    version = message.version if message and message.version else "2.5"
+    trigger = message.trigger_event if message else ""
+    sender_app = message.sending_application if message else ""
+    sender_facility = message.sending_facility if message else ""
+    charset = message.msh[18] if message else ""
+    control = message.control_id if message else ""
+    f = d.field
+    msh = f.join(
+        [
+            "MSH",
+            f"{d.component}{d.repetition}{d.escape}{d.subcomponent}",
+            "CARELOOP",
+            "CARELOOP",
+            escape(sender_app, d),
+            escape(sender_facility, d),
+            stamp,
+            "",
+            f"ACK{d.component}{trigger}{d.component}ACK" if trigger else "ACK",
+            _control_id(),
+            "P",
+            version,
+            "",
+            "",
+            "",
+            "",
+            "",
+            charset,
+        ]
+    ).rstrip(f)
+    text = escape(str(error), d) if error else ""
+    msa = f.join(["MSA", code, escape(control, d), text if version < "2.5" else ""]).rstrip(f)
+    segments = [msh, msa]
+    if error:
+        segments.append(_err_segment(error, version, d))
+    return "\r".join(segments) + "\r"
+
+
+def _err_segment(error: HL7Error, version: str, d: Delimiters) -> str:
+    name = _ERROR_NAMES.get(error.code, "Application error")
+    text = escape(str(error), d)
+    c, s, f = d.component, d.subcomponent, d.field
+    location = c.join([error.segment, str(error.sequence or ""), str(error.field or "")])
+    if version < "2.5":
+        # ERR-1 (CM): segment^sequence^field^code&text&table
+        return f"ERR{f}{location}{c}{error.code}{s}{name}{s}HL70357{s}{s}{text}"
+    code = c.join([str(error.code), name, "HL70357"])
+    fields = ["ERR", "", location.rstrip(c), code, "E", "", "", "", text]
+    return f.join(fields)
+
+
+def frame(text: str, encoding: str) -> bytes:
+    """MLLP framing: <VT> message <FS><CR>."""
+    return b"\x0b" + text.encode(encoding, "replace") + b"\x1c\r"

@@ -1,0 +1,510 @@
+"""What a message says, as plain data: patient, visit, diagnoses, orders and results.
+
+``read()`` validates as it goes and raises HL7Error naming the segment and field, so a
+message that reads is one the processor can import: the listener reads every message
+before it acknowledges it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from careloop.interop.hl7.message import SUPPORTED_VERSIONS, HL7Error, Message, Segment
+from careloop.patients.identity import IdentifierError, parse_id_number, validate_mobile
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+SUPPORTED = {"ORU^R01", "ADT^A01", "ADT^A03", "ADT^A04", "ADT^A08"}
+NATIONAL_ID_TYPES = {"NI", "ID", "SFZ", "NNCHN", "CHNID"}
+PASSPORT_TYPES = {"PPN", "PP", "HZ"}
+_TS = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?([+-]\d{4})?$")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_ID_SHAPE = re.compile(r"^\d{17}[\dXx]$")
+
+
+@dataclass
+class Identifier:
+    value: str
+    type_code: str
+    authority: str
+
+
+@dataclass
+class PatientData:
+    identifiers: list[Identifier] = field(default_factory=list)
+    id_number: str = ""
+    passport: str = ""
+    record_numbers: list[Identifier] = field(default_factory=list)  # MRNs
+    exam_numbers: list[Identifier] = field(default_factory=list)
+    name: str = ""
+    sex: str | None = None
+    birth_date: date | None = None
+    phone: str = ""
+    address: str = ""
+
+
+@dataclass
+class Visit:
+    visit_number: str = ""
+    patient_class: str = ""  # I inpatient, O outpatient, E emergency, P pre-admit
+    department: str = ""
+    admitted_at: datetime | None = None
+    discharged_at: datetime | None = None
+
+
+@dataclass
+class Diagnosis:
+    code: str
+    name: str
+    coding_system: str
+    recorded_at: datetime | None = None
+
+
+@dataclass
+class Result:
+    set_id: str
+    value_type: str
+    code: str
+    name: str
+    coding_system: str
+    value: float | None
+    comparator: str
+    text: str
+    unit: str
+    reference: str
+    flags: str
+    status: str
+    observed_at: datetime | None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Order:
+    placer_number: str
+    filler_number: str
+    code: str
+    name: str
+    coding_system: str
+    observed_at: datetime | None
+    status: str
+    results: list[Result] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReadMessage:
+    message_type: str
+    event: str
+    sent_at: datetime | None
+    patient: PatientData
+    visit: Visit | None
+    diagnoses: list[Diagnosis] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
+
+
+def parse_ts(value: str, where: tuple[str, int, int]) -> datetime | None:
+    """An HL7 TS/DTM (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+ZZZZ]); local time when no offset."""
+    value = value.strip()
+    if not value:
+        return None
+    match = _TS.match(value)
+    if not match:
+        raise HL7Error(
+            f"{where[0]}-{where[2]}: {value!r} is not an HL7 date/time",
+            code=102,
+            segment=where[0],
+            sequence=where[1],
+            field=where[2],
+        )
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    try:
+        moment = datetime(  # noqa: DTZ001 - the zone is attached below
+            int(year),
+            int(month or 1),
+            int(day or 1),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0").ljust(6, "0")[:6]),
+        )
+    except ValueError as exc:
+        raise HL7Error(
+            f"{where[0]}-{where[2]}: {value!r} is not a valid date",
+            code=102,
+            segment=where[0],
+            sequence=where[1],
+            field=where[2],
+        ) from exc
+    if offset:
+        sign = 1 if offset[0] == "+" else -1
+        delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
+        return moment.replace(tzinfo=timezone(sign * delta))
+    return moment.replace(tzinfo=LOCAL_TZ)
+
+
+def check_header(message: Message) -> None:
+    """MSH problems make the whole message unacceptable (AR)."""
+    msh = message.msh
+    if not message.message_code:
+        raise HL7Error(
+            "MSH-9: the message type is missing",
+            code=101,
+            segment="MSH",
+            sequence=1,
+            field=9,
+            reject=True,
+        )
+    if not message.control_id:
+        raise HL7Error(
+            "MSH-10: the message control id is missing",
+            code=101,
+            segment="MSH",
+            sequence=1,
+            field=10,
+            reject=True,
+        )
+    if message.version not in SUPPORTED_VERSIONS:
+        raise HL7Error(
+            f"MSH-12: version {message.version or '(none)'} is not supported (2.3-2.5.1)",
+            code=203,
+            segment="MSH",
+            sequence=1,
+            field=12,
+            reject=True,
+        )
+    if message.message_type not in SUPPORTED:
+        raise HL7Error(
+            f"MSH-9: {message.message_type} is not supported (ORU^R01, ADT^A01/A03/A04/A08)",
+            code=200,
+            segment="MSH",
+            sequence=1,
+            field=9,
+            reject=True,
+        )
+    processing = msh.component(11)
+    if processing and processing not in ("P", "T", "D"):
+        raise HL7Error(
+            f"MSH-11: processing id {processing!r} is not valid",
+            code=103,
+            segment="MSH",
+            sequence=1,
+            field=11,
+            reject=True,
+        )
+
+
+def read(message: Message, *, exam_types: frozenset[str] = frozenset({"PE", "TJ"})) -> ReadMessage:
+    check_header(message)
+    sent_at = parse_ts(message.msh.component(7), ("MSH", 1, 7))
+    pid = message.first("PID")
+    if pid is None:
+        raise HL7Error("the PID segment is missing", code=100, segment="PID")
+    patient = _patient(pid, exam_types)
+    pv1 = message.first("PV1")
+    visit = _visit(pv1) if pv1 else None
+    result = ReadMessage(message.message_type, message.trigger_event, sent_at, patient, visit)
+    if message.message_code == "ORU":
+        result.orders = _orders(message, sent_at)
+        if not result.orders:
+            raise HL7Error("an ORU^R01 needs at least one OBR segment", code=100, segment="OBR")
+    else:
+        if pv1 is None and message.trigger_event in ("A01", "A03", "A04"):
+            raise HL7Error(
+                f"ADT^{message.trigger_event} needs a PV1 segment", code=100, segment="PV1"
+            )
+        result.diagnoses = [_diagnosis(dg1) for dg1 in message.all("DG1")]
+    return result
+
+
+def _patient(pid: Segment, exam_types: frozenset[str]) -> PatientData:
+    data = PatientData()
+    ids = [(3, rep) for rep in range(len(pid.repetitions(3)))]
+    for field_no, rep in ids:
+        value = pid.component(field_no, 1, rep).strip()
+        if not value:
+            continue
+        item = Identifier(
+            value,
+            pid.component(field_no, 5, rep).strip().upper(),
+            pid.component(field_no, 4, rep).strip(),
+        )
+        data.identifiers.append(item)
+        _classify(item, data, exam_types, pid)
+    # Some Chinese systems put the resident ID number in PID-19 (SSN) or PID-4; elsewhere
+    # those fields hold other numbers, so only an 18-character ID-shaped value is read.
+    for field_no in (19, 4):
+        value = pid.component(field_no).strip()
+        if value and not data.id_number and _ID_SHAPE.match(value):
+            try:
+                data.id_number = parse_id_number(value).number
+            except IdentifierError:
+                raise HL7Error(
+                    f"PID-{field_no}: the resident ID number is not valid "
+                    f"({_identifier_problem(value)})",
+                    code=102,
+                    segment="PID",
+                    sequence=pid.sequence,
+                    field=field_no,
+                ) from None
+    if not data.identifiers and not data.id_number:
+        raise HL7Error(
+            "PID-3: no patient identifier", code=101, segment="PID", sequence=pid.sequence, field=3
+        )
+    family, given = pid.component(5, 1).strip(), pid.component(5, 2).strip()
+    cjk = any("\u4e00" <= ch <= "\u9fff" for ch in family + given)
+    data.name = (family + given) if cjk else " ".join(p for p in (given, family) if p)
+    sex = pid.component(8).strip().upper()
+    data.sex = {"M": "male", "F": "female"}.get(sex)
+    birth = parse_ts(pid.component(7), ("PID", pid.sequence, 7))
+    data.birth_date = birth.date() if birth else None
+    if data.id_number:
+        resident = parse_id_number(data.id_number)
+        if data.sex and data.sex != resident.sex:
+            raise HL7Error(
+                "PID-8: the sex contradicts the resident ID number",
+                code=102,
+                segment="PID",
+                sequence=pid.sequence,
+                field=8,
+            )
+        if data.birth_date and data.birth_date != resident.birth_date:
+            raise HL7Error(
+                "PID-7: the date of birth contradicts the resident ID number",
+                code=102,
+                segment="PID",
+                sequence=pid.sequence,
+                field=7,
+            )
+        data.sex, data.birth_date = resident.sex, resident.birth_date
+    if not data.name:
+        raise HL7Error(
+            "PID-5: the patient name is missing",
+            code=101,
+            segment="PID",
+            sequence=pid.sequence,
+            field=5,
+        )
+    if data.birth_date is None or data.sex is None:
+        missing = "PID-7 (date of birth)" if data.birth_date is None else "PID-8 (sex)"
+        raise HL7Error(
+            f"{missing} is needed to register the patient (or a resident ID number)",
+            code=101,
+            segment="PID",
+            sequence=pid.sequence,
+            field=7 if data.birth_date is None else 8,
+        )
+    for rep in range(len(pid.repetitions(13))):
+        for component in (1, 12):
+            try:
+                data.phone = validate_mobile(pid.component(13, component, rep))
+                break
+            except IdentifierError:
+                continue
+        if data.phone:
+            break
+    parts = [pid.component(11, n) for n in (4, 3, 9, 1, 2)]
+    data.address = "".join(p.strip() for p in parts if p.strip())[:200]
+    return data
+
+
+def _identifier_problem(value: str) -> str:
+    try:
+        parse_id_number(value)
+    except IdentifierError as exc:
+        return exc.code.replace("id_", "").replace("_", " ")
+    return "valid"
+
+
+def _classify(
+    item: Identifier, data: PatientData, exam_types: frozenset[str], pid: Segment
+) -> None:
+    if item.type_code in NATIONAL_ID_TYPES:
+        try:
+            data.id_number = parse_id_number(item.value).number
+        except IdentifierError:
+            raise HL7Error(
+                f"PID-3: identifier of type {item.type_code} is not a valid "
+                f"resident ID number ({_identifier_problem(item.value)})",
+                code=102,
+                segment="PID",
+                sequence=pid.sequence,
+                field=3,
+            ) from None
+    elif item.type_code in PASSPORT_TYPES:
+        data.passport = item.value.upper()
+    elif item.type_code in exam_types:
+        data.exam_numbers.append(item)
+    else:
+        data.record_numbers.append(item)
+
+
+def _visit(pv1: Segment) -> Visit:
+    return Visit(
+        visit_number=pv1.component(19).strip(),
+        patient_class=pv1.component(2).strip().upper(),
+        department=(pv1.component(3, 1) or pv1.component(10)).strip(),
+        admitted_at=parse_ts(pv1.component(44), ("PV1", pv1.sequence, 44)),
+        discharged_at=parse_ts(pv1.component(45), ("PV1", pv1.sequence, 45)),
+    )
+
+
+def _diagnosis(dg1: Segment) -> Diagnosis:
+    code = dg1.component(3, 1).strip().upper()
+    name = dg1.component(3, 2).strip() or dg1.text(4).strip()
+    if not code:
+        raise HL7Error(
+            "DG1-3: the diagnosis code is missing",
+            code=101,
+            segment="DG1",
+            sequence=dg1.sequence,
+            field=3,
+        )
+    return Diagnosis(
+        code=code,
+        name=name,
+        coding_system=dg1.component(3, 3).strip(),
+        recorded_at=parse_ts(dg1.component(5), ("DG1", dg1.sequence, 5)),
+    )
+
+
+_STATUS = {
+    "F": "final",
+    "C": "corrected",
+    "P": "preliminary",
+    "R": "preliminary",
+    "I": "preliminary",
+    "S": "preliminary",
+    "X": "cancelled",
+    "D": "cancelled",
+    "": "final",
+}
+
+
+def _orders(message: Message, sent_at: datetime | None) -> list[Order]:
+    orders: list[Order] = []
+    current: Order | None = None
+    last_result: Result | None = None
+    for segment in message.segments:
+        if segment.name == "OBR":
+            current = Order(
+                placer_number=segment.component(2).strip(),
+                filler_number=segment.component(3).strip(),
+                code=segment.component(4, 1).strip(),
+                name=segment.component(4, 2).strip(),
+                coding_system=segment.component(4, 3).strip(),
+                observed_at=parse_ts(segment.component(7), ("OBR", segment.sequence, 7)),
+                status=segment.component(25).strip().upper(),
+            )
+            orders.append(current)
+            last_result = None
+        elif segment.name == "OBX":
+            if current is None:
+                raise HL7Error(
+                    "an OBX segment comes before any OBR",
+                    code=100,
+                    segment="OBX",
+                    sequence=segment.sequence,
+                )
+            last_result = _result(segment, current.observed_at or sent_at)
+            current.results.append(last_result)
+        elif segment.name == "NTE":
+            note = segment.text(3).strip()
+            if note and last_result is not None:
+                last_result.notes.append(note)
+            elif note and current is not None:
+                current.notes.append(note)
+    return orders
+
+
+def _result(obx: Segment, default_time: datetime | None) -> Result:
+    where = ("OBX", obx.sequence)
+    value_type = obx.component(2).strip().upper()
+    code, name = obx.component(3, 1).strip(), obx.component(3, 2).strip()
+    if not code and not name:
+        raise HL7Error(
+            "OBX-3: the observation identifier is missing",
+            code=101,
+            segment="OBX",
+            sequence=obx.sequence,
+            field=3,
+        )
+    value: float | None = None
+    comparator = ""
+    text = obx.text(5).strip()
+    if value_type == "NM":
+        if text and not _NUMBER.match(text):
+            raise HL7Error(
+                f"OBX-5: {text!r} is not a number (OBX-2 says NM)",
+                code=102,
+                segment="OBX",
+                sequence=obx.sequence,
+                field=5,
+            )
+        value = float(text) if text else None
+    elif value_type == "SN":
+        comparator = obx.component(5, 1).strip()
+        first, separator, second = (
+            obx.component(5, 2).strip(),
+            obx.component(5, 3).strip(),
+            obx.component(5, 4).strip(),
+        )
+        if first and not _NUMBER.match(first):
+            raise HL7Error(
+                f"OBX-5: {first!r} is not a number (OBX-2 says SN)",
+                code=102,
+                segment="OBX",
+                sequence=obx.sequence,
+                field=5,
+            )
+        if comparator and comparator not in ("<", ">", "<=", ">=", "=", "<>"):
+            raise HL7Error(
+                f"OBX-5: {comparator!r} is not an SN comparator",
+                code=102,
+                segment="OBX",
+                sequence=obx.sequence,
+                field=5,
+            )
+        if first and not separator:
+            value = float(first)
+            comparator = "" if comparator == "=" else comparator
+            text = first
+        else:
+            text = "".join([comparator, first, separator, second])
+            comparator = ""
+    elif value_type in ("CE", "CWE", "CNE"):
+        text = obx.component(5, 2).strip() or obx.component(5, 1).strip()
+    elif value_type not in ("ST", "TX", "FT", "DT", "TS", "TM", "ID", "IS", ""):
+        raise HL7Error(
+            f"OBX-2: value type {value_type!r} is not supported",
+            code=103,
+            segment="OBX",
+            sequence=obx.sequence,
+            field=2,
+        )
+    status = obx.component(11).strip().upper()
+    if status not in _STATUS:
+        raise HL7Error(
+            f"OBX-11: result status {status!r} is not valid",
+            code=103,
+            segment="OBX",
+            sequence=obx.sequence,
+            field=11,
+        )
+    observed = parse_ts(obx.component(14), (*where, 14)) or default_time
+    return Result(
+        set_id=obx.component(1).strip(),
+        value_type=value_type or "ST",
+        code=code,
+        name=name,
+        coding_system=obx.component(3, 3).strip(),
+        value=value,
+        comparator=comparator,
+        text=text,
+        unit=obx.component(6, 1).strip() or obx.component(6, 2).strip(),
+        reference=obx.text(7).strip(),
+        flags=obx.component(8).strip().upper(),
+        status=_STATUS[status],
+        observed_at=observed,
+    )

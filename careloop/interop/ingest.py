@@ -1,0 +1,209 @@
+"""The listener's side of inbound messages: examine, store raw (durably, in batches), ACK.
+
+``examine`` reads a message completely (it is CPU only, no database) so the ACK can say
+AE/AR with the problem. ``store`` writes a batch of messages in one transaction with one
+durable commit (group commit): duplicates of an accepted (facility, control id) are
+absorbed by the unique index and answered AA again without a new row.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from careloop.interop.hl7.ack import build_ack, frame
+from careloop.interop.hl7.message import HL7Error, Message, decode, parse
+from careloop.interop.hl7.read import read
+from careloop.interop.models import InboundMessage, SourceSystem
+
+COLUMNS = [
+    "received_at",
+    "transport",
+    "peer",
+    "raw",
+    "encoding",
+    "source_id",
+    "sending_application",
+    "sending_facility",
+    "message_type",
+    "control_id",
+    "version",
+    "accepted",
+    "status",
+    "ack_code",
+    "error",
+    "attempts",
+]
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    id: int
+    default_encoding: str
+    exam_types: frozenset[str]
+
+
+class SourceCache:
+    """Sending systems by facility, read from the database now and then (not per message)."""
+
+    REFRESH = 10.0
+
+    def __init__(self) -> None:
+        self._by_facility: dict[str, SourceInfo] = {}
+        self._loaded = 0.0
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        found = {}
+        for source in SourceSystem.objects.all():
+            types = frozenset(
+                t.strip().upper() for t in source.exam_identifier_types.split(",") if t.strip()
+            )
+            found[source.facility] = SourceInfo(source.pk, source.default_encoding, types)
+        with self._lock:
+            self._by_facility = found
+            self._loaded = time.monotonic()
+
+    def stale(self) -> bool:
+        return time.monotonic() - self._loaded > self.REFRESH
+
+    def get(self, facility: str) -> SourceInfo | None:
+        with self._lock:
+            return self._by_facility.get(facility)
+
+    def put(self, facility: str, info: SourceInfo) -> None:
+        with self._lock:
+            self._by_facility[facility] = info
+
+
+@dataclass
+class Incoming:
+    raw: bytes
+    peer: str
+    received_at: datetime
+    encoding: str = ""
+    message: Message | None = None
+    error: HL7Error | None = None
+    facility: str = ""
+
+    @property
+    def ack_code(self) -> str:
+        if self.error is None:
+            return "AA"
+        return "AR" if self.error.reject else "AE"
+
+    def ack(self) -> bytes:
+        return frame(build_ack(self.message, self.ack_code, self.error), self.encoding or "utf-8")
+
+
+def _facility_of(raw: bytes) -> str:
+    end = raw.find(b"\r")
+    header = raw[: end if end >= 0 else 512].lstrip(b"\x0b \r\n")
+    if not header.startswith(b"MSH") or len(header) < 4:
+        return ""
+    parts = header.split(header[3:4])
+    if len(parts) < 4:
+        return ""
+    return parts[3].split(header[4:5] or b"^")[0].decode("ascii", "replace")
+
+
+def examine(raw: bytes, peer: str, sources: SourceCache) -> Incoming:
+    """Decode, parse and read the message (no database), noting any problem for the ACK."""
+    incoming = Incoming(raw=raw, peer=peer, received_at=timezone.now())
+    incoming.facility = _facility_of(raw)
+    info = sources.get(incoming.facility)
+    try:
+        text, incoming.encoding = decode(raw, info.default_encoding if info else "utf-8")
+        incoming.message = parse(text)
+        read(incoming.message, exam_types=info.exam_types if info else frozenset({"PE", "TJ"}))
+    except HL7Error as error:
+        incoming.error = error
+    except Exception as exc:  # a defect of ours must still give the sender an answer
+        incoming.error = HL7Error(f"the message could not be read ({type(exc).__name__})", code=207)
+    return incoming
+
+
+def default_organisation() -> Any:
+    """Where an unknown sender's patients go until an administrator says otherwise."""
+    from careloop.accounts.models import Organisation
+
+    return Organisation.objects.filter(parent__isnull=True, is_active=True).order_by("id").first()
+
+
+def source_for(facility: str, sources: SourceCache | None = None) -> SourceInfo | None:
+    """The sending system for a facility, registered on first sight."""
+    if sources is not None and (info := sources.get(facility)):
+        return info
+    source = SourceSystem.objects.filter(facility=facility).first()
+    if source is None:
+        organisation = default_organisation()
+        if organisation is None:
+            return None
+        source, _ = SourceSystem.objects.get_or_create(
+            facility=facility[:100], defaults={"organisation": organisation, "name": facility[:100]}
+        )
+    types = frozenset(
+        t.strip().upper() for t in source.exam_identifier_types.split(",") if t.strip()
+    )
+    info = SourceInfo(source.pk, source.default_encoding, types)
+    if sources is not None:
+        sources.put(facility, info)
+    return info
+
+
+def _row(item: Incoming, sources: SourceCache, transport: str) -> tuple[Any, ...]:
+    message = item.message
+    info = source_for(item.facility, sources) if item.facility else None
+    accepted = item.error is None
+    status = InboundMessage.Status.RECEIVED if accepted else InboundMessage.Status.REJECTED
+    return (
+        connection.ops.adapt_datetimefield_value(item.received_at),
+        transport,
+        item.peer[:100],
+        item.raw,
+        item.encoding,
+        info.id if info else None,
+        (message.sending_application if message else "")[:100],
+        item.facility[:100],
+        (message.message_type if message else "")[:20],
+        (message.control_id if message else "")[:64],
+        (message.version if message else "")[:10],
+        accepted,
+        status,
+        item.ack_code,
+        str(item.error) if item.error else "",
+        0,
+    )
+
+
+def store(
+    items: list[Incoming], sources: SourceCache, transport: str = InboundMessage.Transport.MLLP
+) -> None:
+    """Write the batch in one transaction with one durable commit."""
+    if sources.stale():
+        sources.load()
+    table = connection.ops.quote_name(InboundMessage._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in COLUMNS)
+    placeholders = ", ".join(["%s"] * len(COLUMNS))
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING"  # noqa: S608
+    with transaction.atomic(), connection.cursor() as cursor:
+        rows = [_row(item, sources, transport) for item in items]
+        cursor.executemany(sql, rows)
+
+
+def make_durable() -> None:
+    """A stored message must survive a power cut before it is acknowledged: on SQLite, fsync
+    the WAL at every commit on this connection (PostgreSQL commits durably by default)."""
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous=FULL")
+
+
+def close_connection() -> None:
+    connection.close()

@@ -1,0 +1,141 @@
+"""Interfaces: sending systems, their code mappings, and every inbound message, raw."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class SourceSystem(models.Model):
+    """A system that sends us data (LIS, HIS, exam system), keyed by HL7 MSH-4 (sending
+    facility). Unknown senders are registered on their first message, attached to the
+    default organisation, so a new LIS works at once and an administrator can adjust it."""
+
+    class Encoding(models.TextChoices):
+        UTF8 = "utf-8", "UTF-8"
+        GB18030 = "gb18030", "GB18030 (GBK, GB2312)"
+
+    facility = models.CharField(_("sending facility (MSH-4)"), max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    organisation = models.ForeignKey(
+        "accounts.Organisation",
+        verbose_name=_("organisation"),
+        on_delete=models.PROTECT,
+        related_name="source_systems",
+        help_text=_("new patients and their results belong to this organisation"),
+    )
+    default_encoding = models.CharField(
+        _("default character set"),
+        max_length=10,
+        choices=Encoding.choices,
+        default=Encoding.UTF8,
+        help_text=_("used when a message does not name one in MSH-18"),
+    )
+    exam_identifier_types = models.CharField(
+        _("identifier types that are exam numbers"),
+        max_length=100,
+        blank=True,
+        default="PE,TJ",
+        help_text=_("PID-3 identifier type codes meaning 体检号, comma-separated"),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("sending system")
+        verbose_name_plural = _("sending systems")
+        ordering = ["facility"]
+
+    def __str__(self) -> str:
+        return self.name or self.facility
+
+
+class CodeMapping(models.Model):
+    """A sender's local item code and the LOINC code it means (本地项目编码 → LOINC)."""
+
+    source = models.ForeignKey(
+        SourceSystem,
+        verbose_name=_("sending system"),
+        on_delete=models.CASCADE,
+        related_name="code_mappings",
+    )
+    local_code = models.CharField(_("local code"), max_length=50)
+    local_name = models.CharField(_("local name"), max_length=100, blank=True)
+    loinc = models.CharField(_("LOINC code"), max_length=20)
+
+    class Meta:
+        verbose_name = _("code mapping")
+        verbose_name_plural = _("code mappings")
+        ordering = ["source", "local_code"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "local_code"], name="code_mapping_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.local_code} → {self.loinc}"
+
+
+class InboundMessage(models.Model):
+    """A message as received, stored before anything else happens to it.
+
+    ``accepted`` is fixed when the message is stored: accepted messages are unique per
+    sending facility and control id (a resent message is not imported twice); rejected
+    ones are kept for inspection and may be reprocessed after a fix.
+    """
+
+    class Transport(models.TextChoices):
+        MLLP = "mllp", _("HL7 over MLLP")
+        FHIR = "fhir", _("FHIR")
+        FILE = "file", _("file import")
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("received, waiting")
+        PROCESSING = "processing", _("being processed")
+        PROCESSED = "processed", _("processed")
+        FAILED = "failed", _("failed")
+        REJECTED = "rejected", _("rejected")
+
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
+    transport = models.CharField(
+        _("transport"), max_length=10, choices=Transport.choices, default=Transport.MLLP
+    )
+    peer = models.CharField(_("from"), max_length=100, blank=True)
+    raw = models.BinaryField(_("raw message"))
+    encoding = models.CharField(_("character set"), max_length=20, blank=True)
+    source = models.ForeignKey(
+        SourceSystem, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    sending_application = models.CharField(max_length=100, blank=True)
+    sending_facility = models.CharField(max_length=100, blank=True)
+    message_type = models.CharField(_("type"), max_length=20, blank=True)
+    control_id = models.CharField(_("control id"), max_length=64, blank=True)
+    version = models.CharField(max_length=10, blank=True)
+    accepted = models.BooleanField(default=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.RECEIVED
+    )
+    ack_code = models.CharField(_("acknowledgement"), max_length=2, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    patient = models.ForeignKey(
+        "patients.Patient", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("inbound message")
+        verbose_name_plural = _("inbound messages")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "id"], name="inbound_status_id")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sending_facility", "control_id"],
+                condition=models.Q(accepted=True) & ~models.Q(control_id=""),
+                name="inbound_once_per_control_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.message_type} {self.control_id} {self.status}"

@@ -1,0 +1,124 @@
+"""Finding, or registering, the patient a message is about (by identifier, never by name)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from careloop.audit.services import record
+from careloop.interop.hl7.read import PatientData
+from careloop.patients.models import Patient, PatientIdentifier
+from careloop.patients.services import audit_snapshot, new_card_number
+
+
+def _system(authority: str, facility: str) -> str:
+    return (authority or facility)[:64]
+
+
+def match_patient(data: PatientData, facility: str) -> Patient | None:
+    """The enrolled patient with one of these identifiers: resident ID first, then record
+    and exam numbers (per issuing system), then passport."""
+    queryset = Patient.objects.select_related("organisation")
+    if data.id_number:
+        found = queryset.filter(
+            id_number_hash__in=Patient.index_hashes("id_number", data.id_number)
+        ).first()
+        if found:
+            return found
+    numbered = [(PatientIdentifier.Kind.MRN, item) for item in data.record_numbers] + [
+        (PatientIdentifier.Kind.EXAM, item) for item in data.exam_numbers
+    ]
+    for kind, item in numbered:
+        hit = (
+            PatientIdentifier.objects.filter(
+                kind=kind,
+                system=_system(item.authority, facility),
+                value_hash__in=PatientIdentifier.index_hashes(item.value),
+            )
+            .select_related("patient__organisation")
+            .first()
+        )
+        if hit:
+            return hit.patient
+    if data.passport:
+        return queryset.filter(
+            passport_hash__in=Patient.index_hashes("passport", data.passport)
+        ).first()
+    return None
+
+
+def add_identifiers(patient: Patient, data: PatientData, facility: str) -> None:
+    """Record numbers seen for the first time are added to the patient."""
+    numbered = [(PatientIdentifier.Kind.MRN, item) for item in data.record_numbers] + [
+        (PatientIdentifier.Kind.EXAM, item) for item in data.exam_numbers
+    ]
+    for kind, item in numbered:
+        system = _system(item.authority, facility)
+        exists = PatientIdentifier.objects.filter(
+            kind=kind, system=system, value_hash__in=PatientIdentifier.index_hashes(item.value)
+        ).exists()
+        if not exists:
+            PatientIdentifier.objects.create(
+                patient=patient, kind=kind, system=system, value=item.value[:64]
+            )
+    changed = []
+    if data.id_number and not patient.id_number:
+        patient.id_number = data.id_number
+        changed += ["id_number", "id_number_hash"]
+    if data.passport and not patient.passport:
+        patient.passport = data.passport
+        changed += ["passport", "passport_hash"]
+    if changed:
+        patient.save(update_fields=[*changed, "updated_at"])
+
+
+def register_patient(data: PatientData, organisation: Any, facility: str) -> Patient:
+    """A patient first seen in a message: enrolled in the sending system's organisation."""
+    assert data.sex and data.birth_date  # guaranteed by hl7.read
+    patient = Patient(
+        card_number=new_card_number(),
+        name=data.name[:50],
+        sex=data.sex,
+        birth_date=data.birth_date,
+        id_number=data.id_number,
+        passport=data.passport,
+        phone=data.phone,
+        address=data.address,
+        organisation=organisation,
+    )
+    patient.save()
+    add_identifiers(patient, data, facility)
+    record(
+        None,
+        "create",
+        "patient",
+        patient.pk,
+        patient_id=patient.pk,
+        actor_label=f"hl7:{facility}"[:150],
+        summary="registered from an inbound message",
+        changes={k: [None, v] for k, v in audit_snapshot(patient).items() if v},
+    )
+    return patient
+
+
+def update_demographics(patient: Patient, data: PatientData, facility: str) -> None:
+    """ADT^A08 (and admissions): take the sender's current phone, address and name."""
+    before = audit_snapshot(patient)
+    changed = []
+    for attribute in ("name", "phone", "address"):
+        value = getattr(data, attribute)
+        if value and value != getattr(patient, attribute):
+            setattr(patient, attribute, value)
+            changed.append(attribute)
+    if changed:
+        patient.save()
+        after = audit_snapshot(patient)
+        record(
+            None,
+            "update",
+            "patient",
+            patient.pk,
+            patient_id=patient.pk,
+            actor_label=f"hl7:{facility}"[:150],
+            summary="updated from an inbound message",
+            changes={k: [before[k], after[k]] for k in after if before[k] != after[k]},
+        )

@@ -1,0 +1,319 @@
+"""Importing stored messages into the health record, in batches right behind the listener.
+
+A processor claims waiting messages (``status=received``) in id order, imports each inside
+its own savepoint (one bad message never takes the others down), and marks it processed or
+failed. Claims carry a time so a crashed processor's batch is taken over after
+``STALE_CLAIM``. Any number of processors may run against PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from careloop.clinical import catalogue as catalogue_module
+from careloop.clinical.assessment import LOINC_SYSTEMS, ResultInput
+from careloop.clinical.models import Condition, Encounter, Icd10Code, Source
+from careloop.clinical.services import ReportInput, do_record_results
+from careloop.interop.hl7.message import HL7Error, decode, parse
+from careloop.interop.hl7.read import Order, ReadMessage, Visit, read
+from careloop.interop.ingest import source_for
+from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
+from careloop.interop.patients import (
+    add_identifiers,
+    match_patient,
+    register_patient,
+    update_demographics,
+)
+
+logger = logging.getLogger("careloop.interop")
+STALE_CLAIM = timedelta(minutes=5)
+BATCH = 200
+
+
+@dataclass
+class BatchResult:
+    processed: int = 0
+    failed: int = 0
+    observations: int = 0
+    alerts: int = 0
+
+
+def claim(limit: int = BATCH) -> list[int]:
+    """Mark up to ``limit`` waiting messages as being processed by us; return their ids."""
+    now = timezone.now()
+    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    table = InboundMessage._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE status = %s ORDER BY id LIMIT %s{skip_locked}",  # noqa: S608
+            [InboundMessage.Status.RECEIVED, limit],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        if ids:
+            InboundMessage.objects.filter(pk__in=ids).update(
+                status=InboundMessage.Status.PROCESSING, claimed_at=now
+            )
+    return ids
+
+
+def release_stale_claims() -> int:
+    """Claims older than STALE_CLAIM belong to a processor that died: put them back."""
+    return InboundMessage.objects.filter(
+        status=InboundMessage.Status.PROCESSING,
+        claimed_at__lt=timezone.now() - STALE_CLAIM,
+    ).update(status=InboundMessage.Status.RECEIVED, claimed_at=None)
+
+
+class Context:
+    """What a batch needs once: catalogue snapshot, sending systems, code mappings."""
+
+    def __init__(self) -> None:
+        self.catalogue = catalogue_module.current()
+        self.sources: dict[int, SourceSystem] = {}
+        self.mappings: dict[int, dict[str, str]] = {}
+        self.icd10 = dict(Icd10Code.objects.values_list("code", "name"))
+
+    def source(self, message: InboundMessage) -> SourceSystem:
+        source_id = message.source_id
+        if source_id is None:
+            # Rejected before its sender was known: register the sender now.
+            info = source_for(message.sending_facility) if message.sending_facility else None
+            if info is None:
+                raise HL7Error("the message names no sending facility (MSH-4)", code=101)
+            source_id = info.id
+        if source_id not in self.sources:
+            self.sources[source_id] = SourceSystem.objects.select_related("organisation").get(
+                pk=source_id
+            )
+            self.mappings[source_id] = dict(
+                CodeMapping.objects.filter(source_id=source_id).values_list("local_code", "loinc")
+            )
+        return self.sources[source_id]
+
+
+def process_batch(ids: Iterable[int]) -> BatchResult:
+    context = Context()
+    outcome = BatchResult()
+    messages = InboundMessage.objects.filter(pk__in=list(ids)).order_by("id")
+    with transaction.atomic():
+        for message in messages:
+            try:
+                with transaction.atomic():
+                    observations, alerts, patient_id = import_message(message, context)
+            except Exception as exc:  # every failure is recorded on the message, not lost
+                logger.warning("inbound message %s failed: %s", message.pk, type(exc).__name__)
+                message.status = InboundMessage.Status.FAILED
+                message.error = str(exc)[:2000] or type(exc).__name__
+                outcome.failed += 1
+            else:
+                message.status = InboundMessage.Status.PROCESSED
+                message.error = ""
+                message.patient_id = patient_id
+                outcome.processed += 1
+                outcome.observations += observations
+                outcome.alerts += alerts
+            message.attempts += 1
+            message.processed_at = timezone.now()
+            message.save(update_fields=["status", "error", "patient", "attempts", "processed_at"])
+    return outcome
+
+
+def import_message(message: InboundMessage, context: Context) -> tuple[int, int, int]:
+    """Import one message; returns (observations stored, alerts raised, patient id)."""
+    source = context.source(message)
+    text, _codec = decode(bytes(message.raw), message.encoding or source.default_encoding)
+    exam_types = frozenset(
+        t.strip().upper() for t in source.exam_identifier_types.split(",") if t.strip()
+    )
+    data = read(parse(text), exam_types=exam_types)
+    facility = message.sending_facility or source.facility
+    patient = match_patient(data.patient, facility)
+    if patient is None:
+        patient = register_patient(data.patient, source.organisation, facility)
+    else:
+        add_identifiers(patient, data.patient, facility)
+    moment = data.sent_at or message.received_at
+    if data.message_type.startswith("ADT"):
+        apply_adt(patient, data, facility, moment, message.pk, context)
+        return 0, 0, patient.pk
+    encounter = _encounter_for(patient, data.visit, moment, create=True)
+    observations = alerts = 0
+    for order in data.orders:
+        stored = do_record_results(
+            patient,
+            ReportInput(
+                name=order.name or order.code,
+                code=order.code,
+                code_system=order.coding_system,
+                effective_at=order.observed_at or moment,
+                status=_report_status(order),
+                conclusion="\n".join(order.notes),
+                filler_order_number=order.filler_number or order.placer_number,
+                issued_at=data.sent_at,
+            ),
+            [
+                _result_input(result, order, context.mappings[source.pk], moment)
+                for result in order.results
+            ],
+            source=Source.HL7,
+            source_label=source.name or facility,
+            message_id=message.pk,
+            encounter_id=encounter.pk if encounter else None,
+            catalogue=context.catalogue,
+        )
+        observations += stored.observations
+        alerts += len(stored.alerts)
+    return observations, alerts, patient.pk
+
+
+def _report_status(order: Order) -> str:
+    return {
+        "F": "final",
+        "C": "amended",
+        "P": "preliminary",
+        "X": "cancelled",
+        "I": "registered",
+        "R": "partial",
+    }.get(order.status, "final")
+
+
+def _result_input(
+    result: Any, order: Order, mapping: dict[str, str], moment: datetime
+) -> ResultInput:
+    if result.coding_system.upper() in LOINC_SYSTEMS:
+        loinc, local_code, local_system = result.code, "", ""
+    else:
+        loinc = mapping.get(result.code, "")
+        local_code, local_system = result.code, result.coding_system or "local"
+    return ResultInput(
+        name=result.name or result.code,
+        observed_at=result.observed_at or moment,
+        loinc=loinc,
+        local_code=local_code,
+        local_system=local_system,
+        value=result.value,
+        comparator=result.comparator,
+        text=result.text,
+        unit=result.unit,
+        reference=result.reference,
+        flags=result.flags,
+        status=result.status,
+        notes=result.notes,
+    )
+
+
+_CLASS_KIND = {
+    "I": Encounter.Kind.INPATIENT,
+    "O": Encounter.Kind.OUTPATIENT,
+    "E": Encounter.Kind.EMERGENCY,
+}
+
+
+def _encounter_for(
+    patient: Any, visit: Visit | None, moment: datetime, *, create: bool
+) -> Encounter | None:
+    if visit is None or not visit.visit_number:
+        return None
+    encounter = Encounter.objects.filter(patient=patient, visit_number=visit.visit_number).first()
+    if encounter is None and create:
+        encounter = Encounter.objects.create(
+            patient=patient,
+            organisation_id=patient.organisation_id,
+            kind=_CLASS_KIND.get(visit.patient_class, Encounter.Kind.OUTPATIENT),
+            status=Encounter.Status.IN_PROGRESS,
+            department=visit.department[:50],
+            started_at=visit.admitted_at or moment,
+            visit_number=visit.visit_number[:50],
+            source=Source.HL7,
+        )
+    return encounter
+
+
+def apply_adt(
+    patient: Any,
+    data: ReadMessage,
+    facility: str,
+    moment: datetime,
+    message_id: int,
+    context: Context,
+) -> None:
+    """A01 admit, A04 register, A03 discharge (with its diagnoses), A08 update."""
+    if data.event in ("A01", "A04", "A08"):
+        update_demographics(patient, data.patient, facility)
+    encounter = _encounter_for(patient, data.visit, moment, create=True)
+    if encounter is not None:
+        visit = data.visit
+        assert visit is not None
+        if visit.department:
+            encounter.department = visit.department[:50]
+        if visit.admitted_at:
+            encounter.started_at = visit.admitted_at
+        if data.event == "A03":
+            encounter.ended_at = visit.discharged_at or moment
+            encounter.status = Encounter.Status.FINISHED
+        encounter.save()
+    for diagnosis in data.diagnoses:
+        code = diagnosis.code[:10]
+        exists = Condition.objects.filter(
+            patient=patient, icd10_code=code, encounter=encounter
+        ).exists()
+        if exists:
+            continue
+        name = (
+            diagnosis.name or context.icd10.get(code) or context.icd10.get(code.split(".")[0], code)
+        )
+        Condition.objects.create(
+            patient=patient,
+            icd10_code=code,
+            name=name[:100],
+            encounter=encounter,
+            onset_date=(diagnosis.recorded_at or moment).date(),
+            source=Source.HL7,
+        )
+
+
+def reprocess(message: InboundMessage) -> BatchResult:
+    """Import a stored message again (after a fix to a mapping or a sending system).
+
+    What an earlier run created from it (reports, observations) is removed first, so a
+    message is never imported twice."""
+    from careloop.clinical.models import DiagnosticReport, Observation
+
+    with transaction.atomic():
+        Observation.objects.filter(source_message=message).delete()
+        DiagnosticReport.objects.filter(source_message=message).delete()
+        if not message.accepted:
+            # A rejected message comes in again through the listener's checks.
+            text, _ = decode(bytes(message.raw), message.encoding or "utf-8")
+            read(parse(text))
+        InboundMessage.objects.filter(pk=message.pk).update(
+            status=InboundMessage.Status.PROCESSING, claimed_at=timezone.now()
+        )
+    return process_batch([message.pk])
+
+
+def run_forever(stop: threading.Event, *, poll: float = 0.05) -> None:
+    """The processor loop: claim, import, repeat; sleep briefly when there is nothing."""
+    last_sweep = 0.0
+    while not stop.is_set():
+        if time.monotonic() - last_sweep > 60:
+            released = release_stale_claims()
+            if released:
+                logger.warning("took over %d messages from a stopped processor", released)
+            last_sweep = time.monotonic()
+        ids = claim()
+        if ids:
+            result = process_batch(ids)
+            logger.debug("processed %d, failed %d", result.processed, result.failed)
+        else:
+            stop.wait(poll)
+        connection.close_if_unusable_or_obsolete()

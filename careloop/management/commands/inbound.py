@@ -1,0 +1,90 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from careloop.audit.services import record
+from careloop.interop.models import InboundMessage
+from careloop.interop.processing import reprocess
+
+
+class Command(BaseCommand):
+    help = "Inbound messages: list [--status S] | show ID | reprocess ID... | reprocess --failed"
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        listing = sub.add_parser("list", help="newest first, one JSON object a line")
+        listing.add_argument("--status", choices=InboundMessage.Status.values)
+        listing.add_argument("--limit", type=int, default=50)
+        show = sub.add_parser("show", help="one message with its raw text")
+        show.add_argument("id", type=int)
+        again = sub.add_parser("reprocess", help="import messages again")
+        again.add_argument("ids", type=int, nargs="*")
+        again.add_argument("--failed", action="store_true", help="every failed message")
+
+    def handle(self, *args, **options):
+        action = options["action"]
+        if action == "list":
+            messages = InboundMessage.objects.defer("raw").order_by("-id")
+            if options["status"]:
+                messages = messages.filter(status=options["status"])
+            for message in messages[: options["limit"]]:
+                self.stdout.write(json.dumps(summary(message), ensure_ascii=False))
+        elif action == "show":
+            found = InboundMessage.objects.filter(pk=options["id"]).first()
+            if found is None:
+                raise CommandError(f"no inbound message {options['id']}")
+            message = found
+            record(
+                None,
+                "view",
+                "inbound_message",
+                message.pk,
+                patient_id=message.patient_id,
+                actor_label="cli",
+                summary="raw message shown",
+            )
+            self.stdout.write(json.dumps(summary(message), ensure_ascii=False))
+            self.stdout.write(
+                bytes(message.raw)
+                .decode(message.encoding or "utf-8", "replace")
+                .replace("\r", "\n")
+            )
+        else:
+            ids = list(options["ids"])
+            if options["failed"]:
+                ids += list(
+                    InboundMessage.objects.filter(status=InboundMessage.Status.FAILED).values_list(
+                        "pk", flat=True
+                    )
+                )
+            if not ids:
+                raise CommandError("give message ids, or --failed")
+            failures = 0
+            for message in InboundMessage.objects.filter(pk__in=ids).order_by("id"):
+                try:
+                    result = reprocess(message)
+                except Exception as exc:
+                    failures += 1
+                    self.stdout.write(f"{message.pk}: still cannot be imported: {exc}")
+                    continue
+                message.refresh_from_db()
+                failures += result.failed
+                self.stdout.write(
+                    f"{message.pk}: {message.status}"
+                    + (f" ({message.error})" if message.error else "")
+                )
+            if failures:
+                raise CommandError(f"{failures} message(s) failed again")
+
+
+def summary(message):
+    return {
+        "id": message.pk,
+        "received_at": message.received_at.isoformat(),
+        "type": message.message_type,
+        "control_id": message.control_id,
+        "facility": message.sending_facility,
+        "status": message.status,
+        "ack": message.ack_code,
+        "error": message.error,
+    }

@@ -1,0 +1,262 @@
+"""HL7 v2 over real TCP: the listener stores, acknowledges and never dies; the processor
+imports results (graded, critical values alerted) and admissions/discharges."""
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import hl7
+import pytest
+from hl7.client import MLLPClient
+
+from careloop.accounts.models import Organisation
+from careloop.clinical.models import Condition, DiagnosticReport, Encounter, Observation
+from careloop.followup.models import Alert
+from careloop.interop.mllp import MllpServer
+from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
+from careloop.interop.processing import claim, process_batch, reprocess
+from careloop.patients.models import Patient
+
+pytestmark = pytest.mark.django_db(transaction=True)
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hl7"
+
+
+@pytest.fixture
+def hospital_org(db: None) -> Organisation:
+    org = Organisation(code="DEMO-H1", name="示范医院", kind="hospital")
+    org.save()
+    return org
+
+
+@pytest.fixture
+def mllp(hospital_org: Organisation) -> Iterator[MllpServer]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = MllpServer("127.0.0.1", 0, idle_timeout=0.5, max_frame=64 * 1024)
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+    yield server
+    asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def send(server: MllpServer, name: str, encoding: str = "utf-8") -> hl7.Message:
+    with MLLPClient("127.0.0.1", server.port, encoding=encoding) as client:
+        reply = client.send_message(fixture(name).decode(encoding))
+    return hl7.parse(reply)
+
+
+def send_raw(server: MllpServer, *frames: bytes, expect: int) -> list[str]:
+    """Send bytes as they are; return the text of the ``expect`` ACK frames received."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        for data in frames:
+            sock.sendall(data)
+        acks, buffer = [], b""
+        while len(acks) < expect:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            buffer += chunk
+            while b"\x1c\r" in buffer:
+                one, buffer = buffer.split(b"\x1c\r", 1)
+                acks.append(one.lstrip(b"\x0b").decode("utf-8", "replace"))
+    return acks
+
+
+def msa(ack: hl7.Message | str | bytes) -> str:
+    message = ack if isinstance(ack, hl7.Message) else hl7.parse(ack)
+    return str(message.segment("MSA")[1])
+
+
+def process_all() -> Any:
+    return process_batch(claim())
+
+
+def test_a_lis_result_is_stored_acknowledged_and_imported(mllp: MllpServer) -> None:
+    ack = send(mllp, "lis_utf8_oru_r01.hl7")
+    assert msa(ack) == "AA"
+    assert str(ack.segment("MSA")[2]) == "LIS202611230001"
+    stored = InboundMessage.objects.get()
+    assert bytes(stored.raw) == fixture("lis_utf8_oru_r01.hl7")  # raw, byte for byte
+    assert (stored.status, stored.message_type, stored.encoding) == ("received", "ORU^R01", "utf-8")
+    assert SourceSystem.objects.get().facility == "DEMO-LIS"  # registered on first sight
+
+    result = process_all()
+    assert (result.processed, result.failed, result.observations) == (1, 0, 5)
+    patient = Patient.objects.get()
+    assert (patient.name, patient.id_number, patient.phone) == (
+        "王建国",
+        "11010119500315003X",
+        "13800138000",
+    )
+    assert patient.identifiers.get().value == "MZ00012345"
+    report = DiagnosticReport.objects.get()
+    assert report.name == "生化全套" and report.filler_order_number == "RPT0001"
+    assert report.conclusion == ""
+    values = {o.local_code: o for o in Observation.objects.all()}
+    assert values["GLU"].interpretation == "L" and values["GLU"].ref_text == "3.9-6.1"
+    assert values["NA"].interpretation == "N"
+    assert values["HBSAG"].value_text == "阴性" and values["HBSAG"].interpretation == "N"
+    potassium = values["K"]
+    assert potassium.critical and potassium.interpretation == "HH"
+    assert potassium.note == "标本轻度溶血，请结合临床"
+    alert = Alert.objects.get()
+    assert alert.kind == "critical_value" and alert.severity == "critical"
+    assert alert.patient == patient and alert.observation == potassium
+    assert "钾" in alert.title and "6.8" in alert.reason
+    stored.refresh_from_db()
+    assert stored.status == "processed" and stored.patient == patient
+
+
+def test_mapped_local_codes_are_graded_against_the_catalogue(
+    mllp: MllpServer, hospital_org: Any
+) -> None:
+    source = SourceSystem.objects.create(facility="DEMO-LIS", organisation=hospital_org)
+    CodeMapping.objects.create(source=source, local_code="K", loinc="2823-3")
+    CodeMapping.objects.create(source=source, local_code="GLU", loinc="14749-6")
+    send(mllp, "lis_utf8_oru_r01.hl7")
+    process_all()
+    glucose = Observation.objects.get(local_code="GLU")
+    assert (glucose.code, glucose.name, glucose.value_normalised) == ("14749-6", "葡萄糖", 3.2)
+    potassium = Observation.objects.get(code="2823-3")
+    assert potassium.critical and potassium.name == "钾"
+    assert "≥6.2" in Alert.objects.get().reason  # the default critical value, not the flag
+
+
+def test_gb18030_exam_results_with_loinc_codes(mllp: MllpServer) -> None:
+    assert msa(send(mllp, "exam_gb18030_oru_r01.hl7", encoding="gb18030")) == "AA"
+    assert InboundMessage.objects.get().encoding == "gb18030"
+    process_all()
+    patient = Patient.objects.get()
+    assert patient.name == "陈秀英" and patient.sex == "female"
+    assert patient.identifiers.get().kind == "exam"
+    by_code = {o.code: o for o in Observation.objects.all()}
+    assert by_code["14647-2"].interpretation == "H"  # TC 6.45 against "<5.2"
+    assert by_code["14646-4"].interpretation == "N"  # HDL 1.05 against ">1.0"
+    assert by_code["4548-4"].comparator == "<" and by_code["4548-4"].interpretation == "L"
+    assert DiagnosticReport.objects.count() == 2
+    assert not Alert.objects.exists()
+
+
+def test_a_resent_message_is_not_imported_twice(mllp: MllpServer) -> None:
+    assert msa(send(mllp, "lis_utf8_oru_r01.hl7")) == "AA"
+    assert msa(send(mllp, "lis_utf8_oru_r01.hl7")) == "AA"
+    assert InboundMessage.objects.count() == 1
+    process_all()
+    assert msa(send(mllp, "lis_utf8_oru_r01.hl7")) == "AA"
+    assert process_all().processed == 0
+    assert DiagnosticReport.objects.count() == 1 and Alert.objects.count() == 1
+
+
+def test_malformed_input_is_answered_and_the_listener_keeps_serving(mllp: MllpServer) -> None:
+    good = b"\x0b" + fixture("adt_a04_register.hl7") + b"\x1c\r"
+    no_msh = b"\x0bPID|1||123\r\x1c\r"
+    bad_segment = b"\x0b" + fixture("adt_a04_register.hl7") + b"%%garbage\r\x1c\r"
+    wrong_encoding = (
+        b"\x0b"
+        + fixture("exam_gb18030_oru_r01.hl7").replace(b"|GB18030", b"|UNICODE UTF-8")
+        + b"\x1c\r"
+    )
+    truncated = b"\x0bMSH|^~\\&|LIS|X|||20260101||ORU^R01|T1|P|2.4\rPID|||1"
+    huge = b"\x0b" + fixture("adt_a04_register.hl7") + b"NTE|1||" + b"x" * (70 * 1024) + b"\r\x1c\r"
+    acks = send_raw(
+        mllp, no_msh, bad_segment, wrong_encoding, truncated, good, huge, good, expect=7
+    )
+    codes = [msa(a) for a in acks]
+    assert codes == ["AR", "AE", "AR", "AR", "AA", "AR", "AA"]
+    assert "MSH" in acks[0]
+    bad_err = next(s for s in acks[1].split("\r") if s.startswith("ERR"))
+    assert "not an HL7 segment" in bad_err and "100" in bad_err
+    assert "UNICODE UTF-8" in acks[2] or "utf-8" in acks[2]
+    assert "not complete" in acks[3]
+    assert "larger than" in acks[5]
+    rejected = InboundMessage.objects.filter(accepted=False)
+    assert rejected.count() == 3  # no MSH, bad segment, wrong encoding: stored raw, rejected
+    assert InboundMessage.objects.filter(status="received").count() == 1  # good, once
+    assert msa(send(mllp, "adt_a08_update.hl7")) == "AA"
+
+
+def test_a_frame_left_incomplete_is_rejected_when_the_line_goes_quiet(mllp: MllpServer) -> None:
+    acks = send_raw(mllp, b"\x0bMSH|^~\\&|LIS|X|||20260101||ORU^R01|T2|P|2.4\r", expect=1)
+    assert [msa(a) for a in acks] == ["AR"]
+
+
+def test_the_public_normative_sample_is_refused_with_its_defect(mllp: MllpServer) -> None:
+    ack = send(mllp, "public_ghh_lab_oru_r01.hl7")
+    assert msa(ack) == "AE"
+    assert "PID-7" in str(ack.segment("MSA")[3])
+    assert msa(send(mllp, "public_ghh_lab_oru_r01_corrected.hl7")) == "AA"
+    process_all()
+    glucose = Observation.objects.get()
+    assert (glucose.value, glucose.interpretation) == (182.0, "H")
+
+
+def test_many_connections_at_once(mllp: MllpServer) -> None:
+    template = fixture("adt_a04_register.hl7").decode()
+    errors: list[str] = []
+
+    def sender(worker: int) -> None:
+        with MLLPClient("127.0.0.1", mllp.port) as client:
+            for n in range(20):
+                message = template.replace("HIS-A04-0001", f"C{worker}-{n}")
+                code = msa(client.send_message(message))
+                if code != "AA":
+                    errors.append(code)
+
+    threads = [threading.Thread(target=sender, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert InboundMessage.objects.count() == 160
+
+
+def test_admission_discharge_registration_and_update(mllp: MllpServer) -> None:
+    for name in (
+        "adt_a01_admit.hl7",
+        "adt_a03_discharge.hl7",
+        "adt_a04_register.hl7",
+        "adt_a08_update.hl7",
+    ):
+        assert msa(send(mllp, name)) == "AA", name
+    result = process_all()
+    assert (result.processed, result.failed) == (4, 0)
+    inpatient = Patient.objects.get(name="李国强")
+    stay = Encounter.objects.get(patient=inpatient)
+    assert (stay.kind, stay.status, stay.department) == ("inpatient", "finished", "心内科")
+    assert stay.ended_at is not None and stay.ended_at > stay.started_at
+    assert sorted(
+        Condition.objects.filter(patient=inpatient).values_list("icd10_code", flat=True)
+    ) == ["I10", "I50.9"]
+    registered = Patient.objects.get(name="赵丽")
+    assert registered.phone == "15099998888"  # A08 replaced the A04 number
+    assert registered.address == "湖北省武汉市建设路66号"
+
+
+def test_a_failed_message_is_kept_and_reprocessed_without_duplicates(
+    mllp: MllpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    send(mllp, "lis_utf8_oru_r01.hl7")
+    from careloop.interop import processing
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database hiccup")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(processing, "do_record_results", broken)
+        assert process_all().failed == 1
+    message = InboundMessage.objects.get()
+    assert message.status == "failed" and "hiccup" in message.error
+    assert not Observation.objects.exists() and not Patient.objects.exists()
+    assert reprocess(message).processed == 1
+    assert reprocess(InboundMessage.objects.get()).processed == 1  # again: replaces, not adds
+    assert Observation.objects.count() == 5 and DiagnosticReport.objects.count() == 1

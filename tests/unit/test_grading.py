@@ -1,0 +1,228 @@
+"""Grading, reference intervals, critical bounds, unit conversion and assessment."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from careloop.clinical.assessment import ResultInput, assess
+from careloop.clinical.catalogue import Catalogue, Item, RangeRow
+from careloop.clinical.grading import (
+    CriticalBounds,
+    Interval,
+    grade,
+    parse_critical,
+    parse_interval,
+    parse_sender_range,
+)
+from careloop.clinical.reference_data import rows
+from careloop.clinical.units import UnitError, convert
+
+WHEN = datetime(2026, 11, 23, 23, 40, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("3.9-6.1", Interval(3.9, 6.1)),
+        ("3.9~6.1", Interval(3.9, 6.1)),
+        ("3.9--6.1", Interval(3.9, 6.1)),
+        ("<5.2", Interval(high=5.2, high_inclusive=False)),
+        ("≤5.2", Interval(high=5.2)),
+        (">1.0", Interval(low=1.0, low_inclusive=False)),
+        (">= 1.0", Interval(low=1.0)),
+        ("阴性", None),
+        ("6.1-3.9", None),
+        ("", None),
+    ],
+)
+def test_sender_ranges(text: str, expected: Interval | None) -> None:
+    assert parse_sender_range(text) == expected
+
+
+def test_our_interval_notation() -> None:
+    assert parse_interval("[3.9, 6.1)") == Interval(3.9, 6.1, True, False)
+    assert parse_interval("(, 85)") == Interval(None, 85, False, False)
+    assert parse_interval("[90, )") == Interval(90, None, True, False)
+    with pytest.raises(ValueError, match="interval"):
+        parse_interval("3.9-6.1")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (3.8, "L"),
+        (3.9, "N"),
+        (6.0, "N"),
+        (6.1, "H"),
+        (2.8, "LL"),
+        (2.81, "L"),
+        (22.2, "HH"),
+        (22.19, "H"),
+    ],
+)
+def test_fasting_glucose_boundaries(value: float, expected: str) -> None:
+    # Normal FPG is [3.9, 6.1) (REFERENCE §4.2); critical at <= 2.8 and >= 22.2 (§4.5).
+    result = grade(value, parse_interval("[3.9, 6.1)"), parse_critical("<= 2.8", ">= 22.2"))
+    assert result.interpretation == expected
+
+
+def test_strict_critical_bounds() -> None:
+    inr = parse_critical("", "> 3.5")
+    assert not inr.is_high(3.5) and inr.is_high(3.51)
+    assert grade(3.5, None, inr).interpretation == "N"
+    assert grade(3.6, None, inr).threshold == ">3.5"
+
+
+def test_every_shipped_range_and_critical_value_parses() -> None:
+    for _code, _sex, _age_from, _age_to, interval, *_ in rows("reference_ranges.tsv"):
+        parse_interval(interval)
+    for code, low, high, *_ in rows("critical_values.tsv"):
+        assert parse_critical(low, high) != CriticalBounds(), code
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "unit", "target", "expected"),
+    [
+        ("2345-7", 90.0, "mg/dL", "mmol/L", 5.0),
+        ("2093-3", 200.0, "mg/dL", "mmol/L", 5.18),
+        ("2571-8", 150.0, "mg/dL", "mmol/L", 1.695),
+        ("2160-0", 1.0, "mg/dL", "µmol/L", 88.4),
+        ("3084-1", 7.0, "mg/dl", "umol/L", 416.36),
+        ("14682-9", 88.4, "μmol/L", "mg/dL", 1.0),
+        ("14749-6", 5.5, "mmol/l", "mmol/L", 5.5),
+    ],
+)
+def test_unit_conversion(code: str, value: float, unit: str, target: str, expected: float) -> None:
+    assert convert(code, value, unit, target) == pytest.approx(expected, rel=1e-3)
+
+
+def test_an_unknown_conversion_is_refused() -> None:
+    with pytest.raises(UnitError):
+        convert("2823-3", 4.0, "mg/dL", "mmol/L")
+
+
+def catalogue() -> Catalogue:
+    cat = Catalogue()
+    cat.items["14749-6"] = Item("14749-6", "葡萄糖", "mmol/L", "glucose")
+    cat.items["2345-7"] = Item("2345-7", "葡萄糖", "mmol/L", "glucose")
+    cat.items["14682-9"] = Item("14682-9", "肌酐", "umol/L", "chemistry")
+    cat.ranges["14749-6"] = [RangeRow("any", 0, None, parse_interval("[3.9, 6.1)"))]
+    cat.ranges["2345-7"] = cat.ranges["14749-6"]
+    cat.ranges["14682-9"] = [
+        RangeRow("male", 60, None, parse_interval("[57, 111]")),
+        RangeRow("male", 20, 60, parse_interval("[57, 97]")),
+    ]
+    cat.critical[None] = {
+        "14749-6": parse_critical("<= 2.8", ">= 22.2"),
+        "2345-7": parse_critical("<= 2.8", ">= 22.2"),
+    }
+    cat.critical[7] = {"14749-6": parse_critical("<= 3.0", "")}  # organisation 7's own list
+    return cat
+
+
+def result(**fields: object) -> ResultInput:
+    return ResultInput(name="葡萄糖", observed_at=WHEN, **fields)  # type: ignore[arg-type]
+
+
+def test_catalogue_range_applies_when_the_sender_sends_none() -> None:
+    outcome = assess(
+        result(loinc="14749-6", value=6.4, unit="mmol/L"),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=catalogue(),
+    )
+    assert outcome.fields["interpretation"] == "H"
+    assert outcome.fields["ref_text"] == "≥3.9 且 <6.1"
+
+
+def test_the_senders_range_wins_and_is_converted() -> None:
+    outcome = assess(
+        result(loinc="2345-7", value=126.0, unit="mg/dL", reference="70-110"),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=catalogue(),
+    )
+    fields = outcome.fields
+    assert fields["value_normalised"] == pytest.approx(7.0)
+    assert fields["ref_high"] == pytest.approx(110 / 18)
+    assert fields["ref_text"] == "70-110" and fields["interpretation"] == "H"
+
+
+def test_age_and_sex_choose_the_range() -> None:
+    cat = catalogue()
+    old = assess(
+        result(loinc="14682-9", value=105.0, unit="umol/L"),
+        sex="male",
+        age=65,
+        organisation_path="/1/",
+        catalogue=cat,
+    )
+    young = assess(
+        result(loinc="14682-9", value=105.0, unit="umol/L"),
+        sex="male",
+        age=40,
+        organisation_path="/1/",
+        catalogue=cat,
+    )
+    assert (old.fields["interpretation"], young.fields["interpretation"]) == ("N", "H")
+
+
+def test_an_organisations_own_critical_value_replaces_the_default() -> None:
+    cat = catalogue()
+    mine = assess(
+        result(loinc="14749-6", value=2.9, unit="mmol/L"),
+        sex="female",
+        age=70,
+        organisation_path="/7/12/",
+        catalogue=cat,
+    )
+    default = assess(
+        result(loinc="14749-6", value=2.9, unit="mmol/L"),
+        sex="female",
+        age=70,
+        organisation_path="/3/",
+        catalogue=cat,
+    )
+    assert mine.critical and mine.grade and mine.grade.threshold == "≤3"
+    assert not default.critical and default.fields["interpretation"] == "L"
+
+
+def test_a_senders_critical_flag_is_kept() -> None:
+    outcome = assess(
+        result(local_code="K", value=6.0, unit="mmol/L", reference="3.5-5.3", flags="HH"),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=catalogue(),
+    )
+    assert outcome.critical and outcome.fields["interpretation"] == "HH"
+
+
+def test_censored_and_text_values() -> None:
+    below = assess(
+        result(loinc="14749-6", value=2.0, comparator="<", unit="mmol/L"),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=catalogue(),
+    )
+    assert below.fields["interpretation"] == "L" and not below.critical
+    text = assess(
+        result(local_code="HBSAG", text="阳性", flags="A"),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=catalogue(),
+    )
+    assert text.fields["value_type"] == "text" and text.fields["interpretation"] == "A"
+    plain = assess(
+        result(local_code="X", text="见附件"),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=catalogue(),
+    )
+    assert plain.fields["interpretation"] == "" and plain.grade is None

@@ -1,0 +1,188 @@
+"""HL7 v2 decoding, parsing, reading and acknowledgements, on the fixture messages."""
+
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import hl7
+import pytest
+
+from careloop.interop.hl7.ack import build_ack
+from careloop.interop.hl7.message import HL7Error, decode, parse
+from careloop.interop.hl7.read import read
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hl7"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def load(name: str, default: str = "utf-8") -> tuple[str, str]:
+    return decode((FIXTURES / name).read_bytes(), default)
+
+
+def test_the_chinese_lis_message_reads_in_full() -> None:
+    text, codec = load("lis_utf8_oru_r01.hl7")
+    assert codec == "utf-8"
+    message = parse(text)
+    assert (message.message_type, message.control_id, message.version) == (
+        "ORU^R01",
+        "LIS202611230001",
+        "2.4",
+    )
+    data = read(message)
+    assert data.patient.name == "王建国"
+    assert data.patient.id_number == "11010119500315003X"
+    assert (data.patient.sex, data.patient.birth_date) == ("male", date(1950, 3, 15))
+    assert data.patient.phone == "13800138000"
+    assert data.patient.address == "北京市东城区幸福路18号3单元"
+    assert [(i.value, i.authority) for i in data.patient.record_numbers] == [
+        ("MZ00012345", "DEMO-H1")
+    ]
+    [order] = data.orders
+    assert order.filler_number == "RPT0001" and order.name == "生化全套"
+    assert [r.code for r in order.results] == ["GLU", "K", "NA", "CREA", "HBSAG"]
+    potassium = order.results[1]
+    assert (potassium.value, potassium.unit, potassium.reference, potassium.flags) == (
+        6.8,
+        "mmol/L",
+        "3.5-5.3",
+        "HH",
+    )
+    assert potassium.notes == ["标本轻度溶血，请结合临床"]
+    assert potassium.observed_at == datetime(2026, 11, 23, 22, 15, tzinfo=SHANGHAI)
+    assert order.results[4].value is None and order.results[4].text == "阴性"
+    assert order.results[4].notes == ["报告已审核"]
+
+
+def test_gb18030_is_decoded_from_msh_18() -> None:
+    raw = (FIXTURES / "exam_gb18030_oru_r01.hl7").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    text, codec = decode(raw, "utf-8")
+    assert codec == "gb18030"
+    data = read(parse(text))
+    assert data.patient.name == "陈秀英"
+    assert [i.value for i in data.patient.exam_numbers] == ["TJ2026008888"]
+    assert len(data.orders) == 2
+    hba1c = data.orders[1].results[1]
+    assert (hba1c.code, hba1c.value, hba1c.comparator) == ("4548-4", 4.0, "<")
+    assert hba1c.notes == ["建议内分泌科复诊"]  # an NTE after an OBX belongs to that result
+
+
+def test_a_source_default_encoding_applies_without_msh_18() -> None:
+    raw = (FIXTURES / "exam_gb18030_oru_r01.hl7").read_bytes().replace(b"|GB18030", b"|")
+    text, codec = decode(raw, "gb18030")
+    assert codec == "gb18030" and "陈" in text
+    with pytest.raises(HL7Error) as error:
+        decode(raw, "utf-8")
+    assert error.value.reject and error.value.field == 18
+
+
+def test_escapes_and_offsets_in_v251() -> None:
+    data = read(parse(load("ehr_v251_oru_r01.hl7")[0]))
+    note = data.orders[0].results[2]
+    assert note.text == "头晕\n伴恶心，收缩压|舒张压见上"
+    assert data.sent_at is not None and data.sent_at.utcoffset().total_seconds() == 8 * 3600
+    assert data.orders[0].results[0].unit == "mm[Hg]"
+
+
+def test_adt_discharge_carries_diagnoses_and_times() -> None:
+    data = read(parse(load("adt_a03_discharge.hl7")[0]))
+    assert data.event == "A03"
+    assert data.visit is not None and data.visit.visit_number == "ZY20261101001"
+    assert data.visit.discharged_at == datetime(2026, 11, 10, 15, 0, tzinfo=SHANGHAI)
+    assert [(d.code, d.name) for d in data.diagnoses] == [
+        ("I50.9", "心力衰竭"),
+        ("I10", "原发性高血压"),
+    ]
+
+
+def test_the_public_normative_sample_is_malformed_and_says_where() -> None:
+    message = parse(load("public_ghh_lab_oru_r01.hl7")[0])
+    with pytest.raises(HL7Error) as error:
+        read(message)
+    assert (error.value.segment, error.value.field, error.value.code) == ("PID", 7, 102)
+    corrected = read(parse(load("public_ghh_lab_oru_r01_corrected.hl7")[0]))
+    assert corrected.patient.name == "EVE EVERYWOMAN"
+    glucose = corrected.orders[0].results[0]
+    assert (glucose.value, glucose.unit, glucose.flags) == (182.0, "mg/dl", "H")
+
+
+def test_our_parser_agrees_with_python_hl7() -> None:
+    text = load("lis_utf8_oru_r01.hl7")[0]
+    theirs = hl7.parse(text)
+    ours = parse(text)
+    for index, segment in enumerate(ours.segments):
+        assert str(theirs[index][0]) == segment.name
+    assert str(theirs.segment("MSH")[10]) == ours.control_id
+    assert str(theirs.segments("OBX")[1][5]) == ours.all("OBX")[1][5]
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "reject"),
+    [
+        ("PID|1||123", 100, True),  # no MSH
+        ("MSH|^~\\&|A|B|C|D|20260101||ORU^R01||P|2.4", 101, True),  # no control id
+        ("MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.7", 203, True),  # unsupported version
+        ("MSH|^~\\&|A|B|C|D|20260101||SIU^S12|1|P|2.4", 200, True),  # unsupported type
+        (
+            "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\rPID|||X||张^三||19500101|M\r"
+            "OBX|1|NM|GLU||5.1",
+            100,
+            False,
+        ),  # OBX before OBR
+        (
+            "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\rPID|||X||张^三||19500101|M\r"
+            "OBR|1\rOBX|1|NM|GLU^葡萄糖||五点一",
+            102,
+            False,
+        ),  # NM not a number
+        (
+            "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\rPID|||X||张^三|||M\r"
+            "OBR|1\rOBX|1|NM|GLU||5.1",
+            101,
+            False,
+        ),  # no birth date, no ID
+        (
+            "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\rPID|||110101195003150031^^^^NI||张^三\r"
+            "OBR|1\rOBX|1|NM|GLU||5.1",
+            102,
+            False,
+        ),  # typed resident ID with a bad check digit
+        (
+            "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\rPID|||X||张^三||19500101|M\r"
+            "OBR|1\rOBX|1|NM|GLU||5.1\rbad segment",
+            100,
+            False,
+        ),  # garbage line
+    ],
+)
+def test_malformed_messages_name_their_problem(text: str, code: int, reject: bool) -> None:
+    with pytest.raises(HL7Error) as error:
+        read(parse(text))
+    assert error.value.code == code
+    assert error.value.reject is reject
+    assert str(error.value)
+
+
+def test_ack_accepts_in_the_senders_version() -> None:
+    message = parse(load("lis_utf8_oru_r01.hl7")[0])
+    ack = build_ack(message, "AA", now=datetime(2026, 11, 23, 23, 40, 13))
+    segments = ack.rstrip("\r").split("\r")
+    msh = segments[0].split("|")
+    assert msh[2:6] == ["CARELOOP", "CARELOOP", "LIS", "DEMO-LIS"]
+    assert msh[8] == "ACK^R01^ACK" and msh[11] == "2.4" and msh[17] == "UNICODE UTF-8"
+    assert segments[1] == "MSA|AA|LIS202611230001"
+    assert hl7.parse(ack).segment("MSA")[1][0] == "AA"  # python-hl7 can read our ACK
+
+
+def test_error_acks_carry_an_err_segment_for_each_version() -> None:
+    error = HL7Error("OBX-5: 'x' is not a number", code=102, segment="OBX", sequence=6, field=5)
+    old = build_ack(parse("MSH|^~\\&|A|B|C|D|20260101||ORU^R01|42|P|2.3.1"), "AE", error)
+    assert "MSA|AE|42|OBX-5: 'x' is not a number" in old
+    assert "\rERR|OBX^6^5^102&Data type error&HL70357&&" in old
+    new = build_ack(parse("MSH|^~\\&|A|B|C|D|20260101||ORU^R01|42|P|2.5.1"), "AE", error)
+    err = next(s for s in new.split("\r") if s.startswith("ERR")).split("|")
+    assert err[2] == "OBX^6^5" and err[3] == "102^Data type error^HL70357" and err[4] == "E"
+    assert err[8] == "OBX-5: 'x' is not a number"
+    bare = build_ack(None, "AR", HL7Error("no MSH", code=100, reject=True))
+    assert "\rMSA|AR\r" in bare
