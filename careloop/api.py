@@ -150,19 +150,20 @@ def on_patient_data_error(request: HttpRequest, exc: PatientDataError) -> HttpRe
 
 @api.exception_handler(DuplicatePatientError)
 def on_duplicate(request: HttpRequest, exc: DuplicatePatientError) -> HttpResponse:
-    from careloop.patients.access import patients_for
+    from careloop.patients.services import duplicate_explanation
 
-    existing = None
-    if patients_for(request.user).filter(pk=exc.existing.pk).exists():
-        existing = {
-            "id": exc.existing.pk,
-            "card_number": exc.existing.card_number,
-            "url": f"/api/v1/patients/{exc.existing.pk}",
+    detail, existing = duplicate_explanation(request.user, exc)
+    body = {
+        "detail": detail,
+        "field": exc.field,
+        "existing": {
+            "id": existing.pk,
+            "card_number": existing.card_number,
+            "url": f"/api/v1/patients/{existing.pk}",
         }
-    detail = exc.message()
-    if existing is None:
-        detail += " " + _("The record belongs to another organisation; ask it to share the record.")
-    body = {"detail": detail, "field": exc.field, "existing": existing}
+        if existing
+        else None,
+    }
     return api.create_response(request, body, status=409)
 
 

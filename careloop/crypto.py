@@ -106,7 +106,10 @@ def rotate_all(batch: int = 1000) -> dict[str, int]:
         pks = list(model._default_manager.order_by("pk").values_list("pk", flat=True))
         for start in range(0, len(pks), batch):
             with transaction.atomic():
-                for row in model._default_manager.filter(pk__in=pks[start : start + batch]):
+                rows = model._default_manager.select_for_update().filter(
+                    pk__in=pks[start : start + batch]
+                )
+                for row in rows:
                     row.save(update_fields=fields)
         counts[model._meta.label] = len(pks)
     return counts

@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 
 from careloop import __version__
 from careloop.audit.models import AuditEvent
+from careloop.audit.services import record
 from careloop.patients.access import patients_for
 from careloop.typing import AuthedRequest
 
@@ -56,6 +57,14 @@ def home(request: AuthedRequest) -> HttpResponse:
         if pk and pk not in seen:
             seen.append(pk)
     by_id = visible.in_bulk(seen[:8])
+    if by_id:
+        record(
+            request.user,
+            "list",
+            "patient",
+            summary="recently opened, on the home page",
+            changes={"shown": list(by_id)},
+        )
     context = {
         "patient_count": visible.count(),
         "enrolled_this_month": visible.filter(created_at__date__gte=month_start).count(),

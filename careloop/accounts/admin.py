@@ -31,6 +31,14 @@ class UserAdmin(BaseUserAdmin):
     )
     filter_horizontal = ["groups", "user_permissions", "teams"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Only a superuser grants superuser status or direct permissions: an administrator
+        # bound to an organisation cannot lift the organisation scope for anyone.
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ["is_superuser", "user_permissions"]
+        return fields
+
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):

@@ -8,9 +8,21 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django_otp import user_has_device
 
-# Paths a half-logged-in user may still reach: the two-factor pages themselves, log-out,
-# language switching and static files. The JSON APIs authenticate by token, not by session.
-_OPEN_PREFIXES = ("/accounts/", "/i18n/", "/static/", "/healthz", "/api/", "/fhir/")
+# Paths a half-logged-in user may still reach: log-in and log-out, the two pages that take
+# the code, language switching and static files. Everything else under /accounts/ (turning
+# two-factor off, changing the password) needs the code first. The JSON and FHIR APIs
+# authenticate by token, never by session.
+_OPEN_PREFIXES = (
+    "/accounts/login/",
+    "/accounts/logout/",
+    "/accounts/2fa/setup/",
+    "/accounts/2fa/verify/",
+    "/i18n/",
+    "/static/",
+    "/healthz",
+    "/api/",
+    "/fhir/",
+)
 
 
 class TwoFactorRequiredMiddleware:

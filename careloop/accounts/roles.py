@@ -32,8 +32,10 @@ _PATIENT_BASE = [
 _CLINICAL_EDIT = [
     "clinical.add_encounter",
     "clinical.change_encounter",
+    "clinical.delete_encounter",
     "clinical.add_condition",
     "clinical.change_condition",
+    "clinical.delete_condition",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -142,8 +142,17 @@ def profile(request: AuthedRequest) -> HttpResponse:
 @require_POST
 def otp_disable(request: AuthedRequest) -> HttpResponse:
     user = request.user
+    form = TokenForm(request.POST)
+    devices = list(TOTPDevice.objects.filter(user=user, confirmed=True))
     if user.requires_two_factor:
         messages.error(request, _("Administrators must keep two-factor login on."))
+    elif not form.is_valid() or not any(
+        device.verify_token(form.cleaned_data["token"]) for device in devices
+    ):
+        messages.error(
+            request,
+            _("Enter a current code from your authenticator app to turn two-factor login off."),
+        )
     else:
         TOTPDevice.objects.filter(user=user).delete()
         record(user, "update", "user", user.pk, summary="two-factor login turned off")

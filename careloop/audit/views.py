@@ -14,7 +14,6 @@ from django.utils.dateparse import parse_date
 
 from careloop.audit.models import AuditEvent
 from careloop.patients.access import patients_for, scope_organisation_ids
-from careloop.patients.models import Patient
 
 
 def events_for(user: object) -> QuerySet[AuditEvent]:
@@ -48,7 +47,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         events = events.filter(at__lte=datetime.combine(day, time.max, tzinfo=tz))
     page = Paginator(events, 50).get_page(params.get("page"))
     patient_ids = {e.patient_id for e in page if e.patient_id}
-    patients = Patient.objects.in_bulk(patient_ids)
+    patients = patients_for(request.user).in_bulk(patient_ids)
     query = params.copy()
     query.pop("page", None)
     return render(

@@ -75,6 +75,13 @@ def can_change(user: Any, patient: Patient) -> bool:
     return patients_for(user, write=True).filter(pk=patient.pk).exists()
 
 
+def is_owner(user: Any, patient: Patient) -> bool:
+    """The patient belongs to the user's organisation subtree (not merely shared with it).
+    Only owners move a patient, set its care team and staff, and manage its shares."""
+    org_ids = scope_organisation_ids(user)
+    return org_ids is None or patient.organisation_id in org_ids
+
+
 def organisations_for(user: Any) -> QuerySet[Organisation]:
     """Organisations ``user`` may enrol patients into."""
     org_ids = scope_organisation_ids(user)

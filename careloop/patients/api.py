@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlencode
+
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, Paginator
 from django.http import Http404, HttpRequest
@@ -65,11 +68,14 @@ def list_patients(request: HttpRequest, params: Query[ListParams]) -> PatientPag
         "search" if params.search else "list",
         "patient",
         summary=services.describe_search(params.search) + f" ({len(items)} shown)",
+        changes={"shown": [p.pk for p in items]},
     )
 
     def link(number: int) -> str:
-        query = f"page={number}&page_size={size}"
-        return f"/api/v1/patients?{query}" + (f"&search={params.search}" if params.search else "")
+        query: dict[str, Any] = {"page": number, "page_size": size}
+        if params.search:
+            query["search"] = params.search
+        return f"/api/v1/patients?{urlencode(query)}"
 
     return PatientPage(
         count=paginator.count,

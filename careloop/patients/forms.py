@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from careloop.accounts.models import Organisation, Team, User
 from careloop.accounts.roles import Role
 from careloop.forms import StyledFormMixin
-from careloop.patients.access import organisations_for
+from careloop.patients.access import is_owner, organisations_for
 from careloop.patients.models import (
     Channel,
     ConsentRecord,
@@ -21,13 +21,17 @@ from careloop.patients.models import (
     PatientContact,
     Sex,
 )
-from careloop.patients.validation import PatientDataError
+from careloop.patients.validation import OWNER_FIELDS, PatientDataError
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 CONSENT_CHANNELS = [Channel.PHONE, Channel.SMS, Channel.WECHAT, Channel.VOICE, Channel.APP]
 CONSENT_PURPOSES = [ConsentRecord.Purpose.FOLLOWUP, ConsentRecord.Purpose.EDUCATION]
 IDENTIFIER_FIELDS = ("id_number", "phone", "passport")
+
+
+def _ids(*values: int | None) -> list[int]:
+    return [value for value in values if value is not None]
 
 
 class StaffChoiceField(forms.ModelChoiceField):
@@ -104,14 +108,27 @@ class PatientForm(StyledFormMixin, forms.Form):
             kwargs["initial"] = initial_for(patient)
         super().__init__(*args, **kwargs)
         organisations = organisations_for(user)
+        if patient is not None:
+            # The current values are always offered, even outside the editor's own scope.
+            organisations = organisations | Organisation.objects.filter(pk=patient.organisation_id)
         self._set_queryset("organisation", organisations)
         if patient is None and getattr(user, "organisation", None) is not None:
             self.fields["organisation"].initial = user.organisation
         teams = Team.objects.filter(organisation__in=organisations)
-        self._set_queryset("care_team", teams.select_related("organisation"))
         staff = User.objects.filter(is_active=True, organisation__in=organisations)
-        self._set_queryset("responsible_doctor", staff.filter(groups__name=Role.DOCTOR))
-        self._set_queryset("health_manager", staff.filter(groups__name=Role.HEALTH_MANAGER))
+        doctors = staff.filter(groups__name=Role.DOCTOR)
+        managers = staff.filter(groups__name=Role.HEALTH_MANAGER)
+        if patient is not None:
+            teams = teams | Team.objects.filter(pk__in=_ids(patient.care_team_id))
+            doctors = doctors | User.objects.filter(pk__in=_ids(patient.responsible_doctor_id))
+            managers = managers | User.objects.filter(pk__in=_ids(patient.health_manager_id))
+        self._set_queryset("care_team", teams.select_related("organisation").distinct())
+        self._set_queryset("responsible_doctor", doctors.distinct())
+        self._set_queryset("health_manager", managers.distinct())
+        if patient is not None and not is_owner(user, patient):
+            for name in OWNER_FIELDS:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = _("Set by the patient's own organisation.")
         if patient is not None:
             del self.fields["consents"]
             # Stored identifiers are never put into the page: a blank field keeps them.
@@ -179,6 +196,7 @@ def initial_for(patient: Patient) -> dict[str, Any]:
 
 
 class ContactForm(StyledFormMixin, forms.Form):
+    contact_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
     name = forms.CharField(label=_("Name"), max_length=50, required=False)
     relation = forms.ChoiceField(
         label=_("Relation"),

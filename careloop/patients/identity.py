@@ -8,13 +8,21 @@ last digit is odd for men and even for women, and an ISO 7064 MOD 11-2 check cha
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII only: full-width digits from Chinese input methods are folded first (NFKC), so one
+# number has one spelling for checking, hashing and duplicate detection.
+_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+
+
+def fold(value: str) -> str:
+    """Full-width digits and letters to ASCII (１３８ → 138, ｘ → x), as NFKC does."""
+    return unicodedata.normalize("NFKC", value)
 
 
 class IdentifierError(ValueError):
@@ -42,7 +50,7 @@ def id_check_char(first17: str) -> str:
 
 
 def normalise_id_number(value: str) -> str:
-    return re.sub(r"\s+", "", value).upper()
+    return re.sub(r"\s+", "", fold(value)).upper()
 
 
 def parse_id_number(value: str, *, today: date | None = None) -> ResidentId:
@@ -73,7 +81,7 @@ def make_id_number(region: str, birth: date, sequence: int) -> str:
 
 
 def normalise_phone(value: str) -> str:
-    digits = re.sub(r"[\s\-()]", "", value)
+    digits = re.sub(r"[\s\-()]", "", fold(value))
     if digits.startswith("+86"):
         digits = digits[3:]
     elif digits.startswith("0086"):
@@ -84,7 +92,7 @@ def normalise_phone(value: str) -> str:
 def validate_mobile(value: str) -> str:
     """A mainland mobile number (11 digits starting 13-19); returns the normalised digits."""
     number = normalise_phone(value)
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):
         raise IdentifierError("phone_digits", "手机号只能包含数字")
     if not _MOBILE.match(number):
         raise IdentifierError("phone_format", "请输入11位中国大陆手机号（以13-19开头）")
@@ -92,7 +100,7 @@ def validate_mobile(value: str) -> str:
 
 
 def normalise_passport(value: str) -> str:
-    return re.sub(r"\s+", "", value).upper()
+    return re.sub(r"\s+", "", fold(value)).upper()
 
 
 def validate_passport(value: str) -> str:
@@ -103,7 +111,7 @@ def validate_passport(value: str) -> str:
 
 
 def normalise_plain(value: str) -> str:
-    return value.strip().upper()
+    return fold(value).strip().upper()
 
 
 def mask_id_number(value: str | None) -> str:

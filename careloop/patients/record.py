@@ -48,7 +48,15 @@ class RecordKind:
     title: Any
     model: type[models.Model]
     form: type[forms.ModelForm]
-    permission: str  # to add, change and delete
+    app_model: str = ""  # "clinical.condition": its own add/change/delete permissions
+
+    def permission(self, action: str) -> str:
+        """The permission to add, change or delete entries of this kind. Entries of the
+        health record proper follow the patient ("patients.change_patient")."""
+        if not self.app_model:
+            return "patients.change_patient"
+        app, model = self.app_model.split(".")
+        return f"{app}.{action}_{model}"
 
     def items(self, patient: Patient) -> models.QuerySet[Any]:
         return self.model._default_manager.filter(patient=patient)
@@ -57,28 +65,25 @@ class RecordKind:
 RECORD_KINDS: dict[str, RecordKind] = {
     kind.slug: kind
     for kind in [
-        RecordKind("diagnosis", _("Diagnosis"), Condition, ConditionForm, "clinical.add_condition"),
-        RecordKind("encounter", _("Encounter"), Encounter, EncounterForm, "clinical.add_encounter"),
+        RecordKind("diagnosis", _("Diagnosis"), Condition, ConditionForm, "clinical.condition"),
+        RecordKind("encounter", _("Encounter"), Encounter, EncounterForm, "clinical.encounter"),
         RecordKind(
             "history",
             _("Past history"),
             PastHistory,
             _model_form(PastHistory, ["kind", "name", "icd10_code", "occurred_on", "note"]),
-            "patients.change_patient",
         ),
         RecordKind(
             "family",
             _("Family history"),
             FamilyHistory,
             _model_form(FamilyHistory, ["relation", "condition", "icd10_code", "note"]),
-            "patients.change_patient",
         ),
         RecordKind(
             "allergy",
             _("Allergy"),
             Allergy,
             _model_form(Allergy, ["substance", "reaction", "severity", "note"]),
-            "patients.change_patient",
         ),
         RecordKind(
             "medication",
@@ -87,7 +92,6 @@ RECORD_KINDS: dict[str, RecordKind] = {
             _model_form(
                 Medication, ["name", "dose", "frequency", "started_on", "stopped_on", "note"]
             ),
-            "patients.change_patient",
         ),
     ]
 }
@@ -101,18 +105,18 @@ def _snapshot(item: models.Model, form: forms.ModelForm) -> dict[str, Any]:
     return values
 
 
-def check_can_edit(actor: Any, patient: Patient, kind: RecordKind) -> None:
-    if not (actor.has_perm(kind.permission) and can_change(actor, patient)):
-        raise PermissionDenied("no permission to change this health record")
+def check_can(actor: Any, patient: Patient, kind: RecordKind, action: str) -> None:
+    if not (actor.has_perm(kind.permission(action)) and can_change(actor, patient)):
+        raise PermissionDenied(f"no permission to {action} this entry")
 
 
 def do_save_item(
     actor: Any, patient: Patient, kind: RecordKind, form: forms.ModelForm
 ) -> models.Model:
     """Save a valid form as a new or changed entry of ``patient``'s record."""
-    check_can_edit(actor, patient, kind)
     item = form.instance
     creating = item.pk is None
+    check_can(actor, patient, kind, "add" if creating else "change")
     before = {} if creating else _snapshot(kind.model._default_manager.get(pk=item.pk), form)
     item.patient = patient
     if creating:
@@ -136,7 +140,7 @@ def do_save_item(
 
 
 def do_delete_item(actor: Any, patient: Patient, kind: RecordKind, item: models.Model) -> None:
-    check_can_edit(actor, patient, kind)
+    check_can(actor, patient, kind, "delete")
     with transaction.atomic():
         record(
             actor,

@@ -5,12 +5,13 @@ Every function that changes or discloses personal data writes its own audit reco
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,7 +19,7 @@ from django.utils.translation import gettext as _
 from careloop.accounts.models import Organisation
 from careloop.audit.services import changes_between, record
 from careloop.patients import identity
-from careloop.patients.access import patients_for
+from careloop.patients.access import can_change, is_owner, patients_for
 from careloop.patients.models import (
     ConsentRecord,
     Lifestyle,
@@ -75,6 +76,19 @@ class DuplicatePatientError(Exception):
             "mrn": _("A patient with this medical record number is already enrolled."),
             "exam_number": _("A patient with this exam number is already enrolled."),
         }[self.field]
+
+
+def duplicate_explanation(actor: Any, error: DuplicatePatientError) -> tuple[str, Patient | None]:
+    """What to tell the user, and the existing record when they may open it (otherwise the
+    record's existence is all they learn)."""
+    if patients_for(actor).filter(pk=error.existing.pk).exists():
+        return error.message(), error.existing
+    return (
+        error.message()
+        + " "
+        + _("The record belongs to another organisation; ask it to share the record."),
+        None,
+    )
 
 
 # ---------------------------------------------------------------- card numbers and lookups
@@ -169,20 +183,48 @@ def audit_snapshot(patient: Patient, numbers: Mapping[str, str] | None = None) -
 # ---------------------------------------------------------------- enrol and change
 
 
+def _lock_identities(cleaned: Mapping[str, Any], name: str, organisation: Any) -> None:
+    """Serialise the transactions that claim the same identifiers, so the duplicate check
+    made inside them is reliable. PostgreSQL: transaction-level advisory locks keyed by a
+    hash of each identifier. SQLite needs none: it runs one writing transaction at a time
+    (BEGIN IMMEDIATE)."""
+    if connection.vendor != "postgresql":
+        return
+    keys = [
+        f"{field}:{cleaned[field]}" for field in ("id_number", "passport") if cleaned.get(field)
+    ]
+    if cleaned.get("phone") and name:
+        keys.append(f"phone:{cleaned['phone']}:{name}")
+    keys += [
+        f"{field}:{organisation.code}:{cleaned[field].upper()}"
+        for field in RECORD_NUMBER_FIELDS
+        if cleaned.get(field)
+    ]
+    lock_ids = sorted(
+        {int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big", signed=True) for k in keys}
+    )
+    with connection.cursor() as cursor:
+        for lock_id in lock_ids:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])
+
+
 def do_enrol_patient(actor: Any, data: Mapping[str, Any]) -> Patient:
     """Validate, refuse duplicates, create the patient with a new member card number."""
     if not actor.has_perm("patients.add_patient"):
         raise PermissionDenied("no permission to enrol patients")
     cleaned = clean_patient_data(data, actor=actor)
-    duplicate = find_duplicate(cleaned, organisation=cleaned["organisation"], name=cleaned["name"])
-    if duplicate:
-        raise duplicate
     patient = Patient(created_by=actor if actor.is_authenticated else None)
     for field in PATIENT_FIELDS:
         if field in cleaned:
             setattr(patient, field, cleaned[field])
     try:
         with transaction.atomic():
+            _lock_identities(cleaned, cleaned["name"], cleaned["organisation"])
+            duplicate = find_duplicate(
+                cleaned, organisation=cleaned["organisation"], name=cleaned["name"]
+            )
+            if duplicate:
+                raise duplicate
             patient.card_number = new_card_number()
             patient.save()
             _save_record_numbers(patient, cleaned)
@@ -199,7 +241,7 @@ def do_enrol_patient(actor: Any, data: Mapping[str, Any]) -> Patient:
                 changes=changes_between({}, audit_snapshot(patient)),
             )
     except IntegrityError:
-        # A concurrent enrolment won the race on a unique identifier.
+        # A unique identifier taken at the same moment (a race the locks do not cover).
         duplicate = find_duplicate(
             cleaned, organisation=cleaned["organisation"], name=cleaned["name"]
         )
@@ -210,48 +252,65 @@ def do_enrol_patient(actor: Any, data: Mapping[str, Any]) -> Patient:
 
 
 def do_update_patient(actor: Any, patient: Patient, data: Mapping[str, Any]) -> Patient:
-    """Apply the fields given (a partial update); contacts, when given, replace the old ones."""
-    if not patients_for(actor, write=True).filter(pk=patient.pk).exists():
+    """Apply the fields given (a partial update); contacts, when given, replace the old ones.
+
+    The row is locked and re-read, and only the fields given are written, so two people
+    changing different fields at once do not undo each other."""
+    if not can_change(actor, patient):
         raise PermissionDenied("no permission to change this patient")
-    cleaned = clean_patient_data(data, actor=actor, existing=patient)
-    numbers = record_numbers(patient)
-    before = audit_snapshot(patient, numbers)
-    duplicate = find_duplicate(
-        cleaned,
-        organisation=cleaned.get("organisation", patient.organisation),
-        name=cleaned.get("name", patient.name),
-        exclude_pk=patient.pk,
-    )
-    if duplicate is None and "name" in cleaned and "phone" not in cleaned and patient.phone:
+    try:
+        with transaction.atomic():
+            locked = (
+                Patient.objects.select_for_update()
+                .select_related("organisation")
+                .get(pk=patient.pk)
+            )
+            cleaned = clean_patient_data(data, actor=actor, existing=locked)
+            name = cleaned.get("name", locked.name)
+            organisation = cleaned.get("organisation", locked.organisation)
+            probe = dict(cleaned)
+            if "name" in cleaned and "phone" not in cleaned:
+                probe["phone"] = locked.phone  # a new name may now clash on name + phone
+            _lock_identities(probe, name, organisation)
+            duplicate = find_duplicate(
+                probe, organisation=organisation, name=name, exclude_pk=locked.pk
+            )
+            if duplicate:
+                raise duplicate
+            before = audit_snapshot(locked)
+            changed = [field for field in PATIENT_FIELDS if field in cleaned]
+            for field in changed:
+                setattr(locked, field, cleaned[field])
+            hashes = [
+                f"{field}_hash" for field in ("id_number", "passport", "phone") if field in changed
+            ]
+            locked.save(update_fields=[*changed, *hashes, "updated_at"])
+            _save_record_numbers(locked, cleaned)
+            if "contacts" in cleaned:
+                _replace_contacts(locked, cleaned["contacts"])
+            changes = changes_between(before, audit_snapshot(locked))
+            if "contacts" in cleaned:
+                changes["contacts"] = ["…", f"{len(cleaned['contacts'])}"]
+            record(
+                actor,
+                "update",
+                "patient",
+                locked.pk,
+                patient_id=locked.pk,
+                summary="changed patient details",
+                changes=changes,
+            )
+    except IntegrityError:
         duplicate = find_duplicate(
-            {"phone": patient.phone},
+            dict(data),
             organisation=patient.organisation,
-            name=cleaned["name"],
+            name=str(data.get("name", patient.name)),
             exclude_pk=patient.pk,
         )
-    if duplicate:
-        raise duplicate
-    for field in PATIENT_FIELDS:
-        if field in cleaned:
-            setattr(patient, field, cleaned[field])
-    with transaction.atomic():
-        patient.save()
-        _save_record_numbers(patient, cleaned)
-        if "contacts" in cleaned:
-            _replace_contacts(patient, cleaned["contacts"])
-        changes = changes_between(before, audit_snapshot(patient))
-        if "contacts" in cleaned:
-            changes["contacts"] = ["…", f"{len(cleaned['contacts'])}"]
-        record(
-            actor,
-            "update",
-            "patient",
-            patient.pk,
-            patient_id=patient.pk,
-            summary="changed patient details",
-            changes=changes,
-        )
-    return patient
+        if duplicate:
+            raise duplicate from None
+        raise
+    return locked
 
 
 def _save_record_numbers(patient: Patient, cleaned: Mapping[str, Any]) -> None:
@@ -276,7 +335,7 @@ def _replace_contacts(patient: Patient, contacts: list[dict[str, Any]]) -> None:
 
 def do_save_lifestyle(actor: Any, patient: Patient, form: Any) -> Lifestyle:
     """Save the lifestyle form (smoking, drinking, exercise, salt, diet) of ``patient``."""
-    if not patients_for(actor, write=True).filter(pk=patient.pk).exists():
+    if not can_change(actor, patient):
         raise PermissionDenied("no permission to change this patient")
     fields = list(form.Meta.fields)
     old = Lifestyle.objects.filter(patient=patient).first()
@@ -356,6 +415,16 @@ def do_record_consent(
 # ---------------------------------------------------------------- sharing
 
 
+def can_share(actor: Any, patient: Patient) -> bool:
+    """Sharing belongs to the patient's own organisation, not to those it is shared with."""
+    return actor.has_perm("patients.share_patient") and is_owner(actor, patient)
+
+
+def check_can_share(actor: Any, patient: Patient) -> None:
+    if not can_share(actor, patient):
+        raise PermissionDenied("no permission to manage sharing of this patient")
+
+
 def share_targets(patient: Patient) -> QuerySet[Organisation]:
     """Organisations a patient can be shared with: active, outside its own subtree."""
     return Organisation.objects.filter(is_active=True).exclude(
@@ -367,11 +436,7 @@ def do_share_patient(
     actor: Any, patient: Patient, organisation: Organisation, *, can_edit: bool, reason: str
 ) -> PatientShare:
     """Let another organisation's staff see (and, with can_edit, change) the record."""
-    if not (
-        actor.has_perm("patients.share_patient")
-        and patients_for(actor, write=True).filter(pk=patient.pk).exists()
-    ):
-        raise PermissionDenied("no permission to share this patient")
+    check_can_share(actor, patient)
     if not share_targets(patient).filter(pk=organisation.pk).exists():
         raise PatientDataError(
             {"organisation": [_("Choose an organisation outside the patient's own.")]}
@@ -399,11 +464,7 @@ def do_share_patient(
 
 
 def do_unshare_patient(actor: Any, patient: Patient, share: PatientShare) -> None:
-    if not (
-        actor.has_perm("patients.share_patient")
-        and patients_for(actor, write=True).filter(pk=patient.pk).exists()
-    ):
-        raise PermissionDenied("no permission to change sharing of this patient")
+    check_can_share(actor, patient)
     with transaction.atomic():
         record(
             actor,

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from careloop.accounts.models import Organisation, Team, User
 from careloop.patients import identity
-from careloop.patients.access import organisations_for
+from careloop.patients.access import is_owner, organisations_for
 from careloop.patients.models import Channel, ConsentRecord, DigitalLiteracy, Patient, Sex
 from careloop.patients.models import PatientContact as Contact
 
@@ -177,6 +177,14 @@ def _clean_care(
     errors: _Errors,
 ) -> None:
     allowed = organisations_for(actor)
+    if existing is not None and not is_owner(actor, existing):
+        # A shared editor corrects the record but does not take the patient over.
+        for field in OWNER_FIELDS:
+            if field in data and _ref_pk(data[field]) != _ref_pk(getattr(existing, field)):
+                errors.add(
+                    field, _("Only staff of the patient's own organisation can change this.")
+                )
+        return
     if "organisation" in data and data["organisation"] not in (None, ""):
         organisation = _resolve(Organisation, data["organisation"])
         if not organisation or not allowed.filter(pk=organisation.pk).exists():
@@ -213,6 +221,15 @@ def _clean_care(
                 errors.add(field, _("Choose a staff member of the patient's organisation."))
             else:
                 out[field] = user
+
+
+OWNER_FIELDS = ("organisation", "care_team", "responsible_doctor", "health_manager")
+
+
+def _ref_pk(value: Any) -> Any:
+    if value in (None, ""):
+        return None
+    return getattr(value, "pk", value)
 
 
 def _clean_preferences(data: Mapping[str, Any], out: dict[str, Any], errors: _Errors) -> None:

@@ -59,6 +59,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
         "search" if query else "list",
         "patient",
         summary=services.describe_search(query) + f" (page {page.number})",
+        changes={"shown": [p.pk for p in page]},
     )
     params = request.GET.copy()
     params.pop("page", None)
@@ -78,18 +79,15 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 
 
 def _duplicate_message(request: HttpRequest, error: services.DuplicatePatientError) -> str:
-    if patients_for(request.user).filter(pk=error.existing.pk).exists():
-        return format_html(
-            '{} <a href="{}" class="alert-link">{}</a>',
-            error.message(),
-            error.existing.get_absolute_url(),
-            _("Open %(name)s (card %(card)s)")
-            % {"name": error.existing.name, "card": error.existing.formatted_card_number},
-        )
-    return (
-        error.message()
-        + " "
-        + _("The record belongs to another organisation; ask it to share the record.")
+    message, existing = services.duplicate_explanation(request.user, error)
+    if existing is None:
+        return message
+    return format_html(
+        '{} <a href="{}" class="alert-link">{}</a>',
+        message,
+        existing.get_absolute_url(),
+        _("Open %(name)s (card %(card)s)")
+        % {"name": existing.name, "card": existing.formatted_card_number},
     )
 
 
@@ -135,6 +133,7 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = PatientForm(request.POST or None, user=request.user, patient=patient)
     initial_contacts = [
         {
+            "contact_id": c.pk,
             "name": c.name,
             "relation": c.relation,
             "phone": "",
@@ -148,11 +147,12 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
     duplicate = ""
     if request.method == "POST" and form.is_valid() and contacts.is_valid():
         rows, row_forms = contacts_from(contacts)
-        # Phones of existing contacts are not put in the page; a blank one keeps the old.
-        old = list(patient.contacts.all())
-        for index, row in enumerate(rows):
-            if not row["phone"] and index < len(old) and old[index].name == row["name"]:
-                row["phone"] = old[index].phone
+        # Stored phones are not put in the page: a blank phone keeps the contact's own.
+        stored = {c.pk: c.phone for c in patient.contacts.all()}
+        for row in rows:
+            contact_id = row.pop("contact_id", None)
+            if not row["phone"] and contact_id in stored:
+                row["phone"] = stored[contact_id]
         try:
             services.do_update_patient(request.user, patient, form.to_data() | {"contacts": rows})
         except PatientDataError as error:
@@ -186,7 +186,9 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "kind": kind,
             "items": list(kind.items(patient)),
-            "editable": user.has_perm(kind.permission),
+            "can_add": user.has_perm(kind.permission("add")),
+            "can_change": user.has_perm(kind.permission("change")),
+            "can_delete": user.has_perm(kind.permission("delete")),
         }
         for kind in RECORD_KINDS.values()
     ]
@@ -211,7 +213,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_reveal_identifier": services.can_reveal(user, "id_number"),
             "shares": patient.shares.select_related("organisation", "shared_by"),
             "share_form": ShareForm(patient=patient),
-            "can_share": user.has_perm("patients.share_patient") and can_change(user, patient),
+            "can_share": services.can_share(user, patient),
         },
     )
 
@@ -294,7 +296,7 @@ def record_item(
     """Add (item_id None) or change one entry of the health record."""
     patient = get_patient_for(request.user, pk, write=True)
     record_kind = _kind(kind)
-    if not request.user.has_perm(record_kind.permission):
+    if not request.user.has_perm(record_kind.permission("add" if item_id is None else "change")):
         raise PermissionDenied
     instance = None
     if item_id is not None:

@@ -116,3 +116,18 @@ def test_masking() -> None:
 def test_age() -> None:
     assert identity.age_on(date(1990, 3, 7), date(2026, 3, 6)) == 35
     assert identity.age_on(date(1990, 3, 7), date(2026, 3, 7)) == 36
+
+
+def test_full_width_digits_are_the_same_number() -> None:
+    # Chinese input methods often type full-width digits: one number, one spelling.
+    wide = "１１０１０５１９４９１２３１００２ｘ"
+    assert identity.parse_id_number(wide).number == "11010519491231002X"
+    assert identity.validate_mobile("１３８ ０００１ ２３４５") == "13800012345"
+    assert identity.normalise_phone("１３８０００１２３４５") == identity.normalise_phone(
+        "13800012345"
+    )
+
+
+def test_non_ascii_digits_never_pass_as_digits() -> None:
+    with pytest.raises(identity.IdentifierError):
+        identity.validate_mobile("١٣٨٠٠٠١٢٣٤٥")  # Arabic-Indic digits are not folded to ASCII
