@@ -76,6 +76,7 @@ messages: install-dev
 
 openapi: install-dev
 	$(BIN)/careloop export_openapi > docs/api/openapi.json
+	$(BIN)/careloop export_capability > docs/fhir/CapabilityStatement.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

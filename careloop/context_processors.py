@@ -39,6 +39,11 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user.has_perm("audit.view_auditevent"):
         url = reverse("audit:list")
         items.append(NavItem(_("Audit log"), "journal-text", url, path.startswith(url)))
+    if user.has_perm("interop.add_importjob"):
+        url = reverse("interop:imports")
+        items.append(
+            NavItem(_("Import results"), "file-earmark-spreadsheet", url, path.startswith(url))
+        )
     if user.has_perm("interop.view_inboundmessage"):
         url = reverse("interop:messages")
         items.append(NavItem(_("Inbound messages"), "inbox", url, path.startswith("/interop/")))

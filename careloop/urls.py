@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from careloop import views
 from careloop.api import api
+from careloop.interop.fhir import views as views_fhir
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +13,8 @@ urlpatterns = [
     path("audit/", include("careloop.audit.urls")),
     path("interop/", include("careloop.interop.urls")),
     path("api/v1/", api.urls),
+    path("fhir/R4/", include("careloop.interop.fhir.urls")),
+    path("fhir/R4", views_fhir.root),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -38,9 +38,11 @@ _CLINICAL_EDIT = [
     "clinical.delete_condition",
 ]
 
+_IMPORT = ["interop.add_importjob", "interop.view_importjob"]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.NURSE: [*_PATIENT_BASE, "clinical.add_encounter"],
-    Role.HEALTH_MANAGER: [*_PATIENT_BASE, "clinical.add_encounter"],
+    Role.HEALTH_MANAGER: [*_PATIENT_BASE, "clinical.add_encounter", *_IMPORT],
     Role.DOCTOR: [*_PATIENT_BASE, *_CLINICAL_EDIT, "patients.reveal_identifier"],
     Role.SUPERVISOR: [
         *_PATIENT_BASE,
@@ -49,8 +51,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "patients.export_patient",
         "patients.share_patient",
         "audit.view_auditevent",
+        *_IMPORT,
     ],
-    Role.COORDINATOR: [*_PATIENT_BASE, "patients.share_patient"],
+    Role.COORDINATOR: [*_PATIENT_BASE, "patients.share_patient", *_IMPORT],
 }
 
 # Administrators configure the system: every permission of these apps.

@@ -131,7 +131,6 @@ def do_record_results(
         patient, results, organisation_path=patient.organisation.path, catalogue=catalogue
     )
     outcome = Stored(stored_report)
-    plain: list[tuple[Any, ...]] = []
     common = {
         "patient_id": patient.pk,
         "report_id": stored_report.pk if stored_report else None,
@@ -140,22 +139,22 @@ def do_record_results(
         "source_message_id": message_id,
         "created_at": now,
     }
-    for assessment in assessments:
-        row = common | assessment.fields
-        outcome.observations += 1
-        if row["interpretation"] not in ("", "N"):
-            outcome.abnormal += 1
-        if assessment.critical or return_observations:
-            observation = Observation.objects.create(**row)
-            outcome.created.append(observation)
-            if assessment.critical:
-                outcome.critical.append(observation)
-                threshold = assessment.grade.threshold if assessment.grade else ""
-                outcome.alerts.append(
-                    critical_value_alert(patient, observation, threshold, source_label)
-                )
-        else:
-            plain.append(tuple(row[f] for f in OBSERVATION_FIELDS))
-    if plain:
-        insert_rows(Observation, OBSERVATION_FIELDS, plain)
+    rows = [(common | assessment.fields, assessment) for assessment in assessments]
+    outcome.observations = len(rows)
+    outcome.abnormal = sum(1 for row, _ in rows if row["interpretation"] not in ("", "N"))
+    if return_observations:
+        # The caller needs the new rows (their ids): one bulk_create returns them.
+        outcome.created = Observation.objects.bulk_create(Observation(**row) for row, _ in rows)
+        critical = [
+            (obs, a) for obs, (_, a) in zip(outcome.created, rows, strict=True) if a.critical
+        ]
+    else:
+        critical = [(Observation.objects.create(**row), a) for row, a in rows if a.critical]
+        plain = [tuple(row[f] for f in OBSERVATION_FIELDS) for row, a in rows if not a.critical]
+        if plain:
+            insert_rows(Observation, OBSERVATION_FIELDS, plain)
+    for observation, assessment in critical:
+        outcome.critical.append(observation)
+        threshold = assessment.grade.threshold if assessment.grade else ""
+        outcome.alerts.append(critical_value_alert(patient, observation, threshold, source_label))
     return outcome

@@ -139,3 +139,79 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.message_type} {self.control_id} {self.status}"
+
+
+class ImportMapping(models.Model):
+    """How a source's spreadsheet columns map to CareLoop fields, remembered for next time."""
+
+    source = models.OneToOneField(
+        SourceSystem, on_delete=models.CASCADE, related_name="import_mapping"
+    )
+    columns = models.JSONField(_("columns"), default=dict, help_text=_("column header → field"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("import column mapping")
+        verbose_name_plural = _("import column mappings")
+
+    def __str__(self) -> str:
+        return str(self.source)
+
+
+class ImportJob(models.Model):
+    """One uploaded spreadsheet of exam/lab results (Excel or CSV), kept as uploaded."""
+
+    class Mode(models.TextChoices):
+        ALL_OR_NOTHING = "all", _("import nothing if any row is wrong")
+        SKIP_BAD_ROWS = "skip", _("import the good rows, skip the wrong ones")
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("uploaded")
+        QUEUED = "queued", _("waiting to run")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("not imported")
+
+    source = models.ForeignKey(
+        SourceSystem, verbose_name=_("source"), on_delete=models.PROTECT, related_name="imports"
+    )
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    filename = models.CharField(_("file name"), max_length=200)
+    checksum = models.CharField(_("SHA-256"), max_length=64, blank=True, db_index=True)
+    mode = models.CharField(
+        _("when a row is wrong"), max_length=5, choices=Mode.choices, default=Mode.SKIP_BAD_ROWS
+    )
+    columns = models.JSONField(_("columns"), default=dict)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.UPLOADED
+    )
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows read"), default=0)
+    imported_rows = models.PositiveIntegerField(_("rows imported"), default=0)
+    error_rows = models.PositiveIntegerField(_("rows with errors"), default=0)
+    patients_created = models.PositiveIntegerField(_("patients enrolled"), default=0)
+    alerts_raised = models.PositiveIntegerField(_("alerts raised"), default=0)
+    error_report = models.FileField(
+        _("error report"), upload_to="imports/errors/%Y/%m/", blank=True
+    )
+    message = models.TextField(_("message"), blank=True)
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))

@@ -13,6 +13,8 @@ urlpatterns = [
     path("<int:pk>/shares/", views.share_add, name="share_add"),
     path("<int:pk>/shares/<int:share_id>/delete/", views.share_remove, name="share_remove"),
     path("<int:pk>/lifestyle/", views.lifestyle_edit, name="lifestyle"),
+    path("<int:pk>/trends/<str:key>.json", views.trend_data, name="trend"),
+    path("<int:pk>/reports/<int:report_id>/", views.report_detail, name="report"),
     path("<int:pk>/record/<slug:kind>/add/", views.record_item, name="record_add"),
     path("<int:pk>/record/<slug:kind>/<int:item_id>/", views.record_item, name="record_edit"),
     path(

@@ -8,15 +8,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from careloop.audit.services import record
-from careloop.clinical.models import Icd10Code
+from careloop.clinical import trends
+from careloop.clinical.models import DiagnosticReport, Icd10Code
+from careloop.followup.models import Alert
 from careloop.patients import services
 from careloop.patients.access import (
     can_change,
@@ -212,6 +214,12 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_reveal_phone": services.can_reveal(user, "phone"),
             "can_reveal_identifier": services.can_reveal(user, "id_number"),
             "shares": patient.shares.select_related("organisation", "shared_by"),
+            "alerts": patient.alerts.exclude(
+                status__in=[Alert.Status.RESOLVED, Alert.Status.VERIFIED]
+            ),
+            "reports": trends.latest_reports(patient),
+            "indicators": trends.indicators(patient),
+            "year_over_year": trends.year_over_year(patient),
             "share_form": ShareForm(patient=patient),
             "can_share": services.can_share(user, patient),
         },
@@ -352,5 +360,32 @@ def lifestyle_edit(request: HttpRequest, pk: int) -> HttpResponse:
             "patient": patient,
             "form": form,
             "lifestyle": True,
+        },
+    )
+
+
+@login_required
+@view_required
+def trend_data(request: HttpRequest, pk: int, key: str) -> JsonResponse:
+    """One indicator's points and reference band, for the chart."""
+    patient = get_patient_for(request.user, pk)
+    record(request.user, "view", "observation", patient_id=patient.pk, summary=f"trend {key}")
+    return JsonResponse(trends.series(patient, key))
+
+
+@login_required
+@view_required
+def report_detail(request: HttpRequest, pk: int, report_id: int) -> HttpResponse:
+    """An exam report with its results and their flags."""
+    patient = get_patient_for(request.user, pk)
+    report = get_object_or_404(DiagnosticReport, pk=report_id, patient=patient)
+    record(request.user, "view", "report", report.pk, patient_id=patient.pk)
+    return render(
+        request,
+        "patients/report.html",
+        {
+            "patient": patient,
+            "report": report,
+            "observations": report.observations.order_by("id"),
         },
     )

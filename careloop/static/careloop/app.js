@@ -42,6 +42,15 @@
     total.value = String(index + 1);
   });
 
+  // Widths from data-percent (CSP allows no inline style attributes).
+  function applyPercents(root) {
+    root.querySelectorAll("[data-percent]").forEach(function (el) {
+      el.style.width = Math.max(0, Math.min(100, Number(el.dataset.percent) || 0)) + "%";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { applyPercents(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { applyPercents(event.target.parentNode || document); });
+
   // Focus the first field with an error after a failed submit.
   document.addEventListener("DOMContentLoaded", function () {
     const invalid = document.querySelector(".is-invalid");

@@ -1,0 +1,136 @@
+"""Indicator trends (F4): a patient's values of one item across exams and years, the
+reference band, abnormal points, and this year's results against earlier years'."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from careloop.clinical.models import Observation
+
+
+def item_key(observation: Observation) -> str:
+    return observation.code or f"local:{observation.local_code}"
+
+
+def _filter(key: str) -> dict[str, str]:
+    if key.startswith("local:"):
+        return {"code": "", "local_code": key[len("local:") :]}
+    return {"code": key}
+
+
+@dataclass
+class Indicator:
+    key: str
+    name: str
+    count: int
+    last: Any
+
+
+def indicators(patient: Any) -> list[Indicator]:
+    """Numeric items the patient has, most measured first."""
+    rows = (
+        Observation.objects.filter(patient=patient, value__isnull=False)
+        .values("code", "local_code")
+        .annotate(count=Count("id"), last=Max("effective_at"), name=Max("name"))
+        .order_by("-count", "-last")
+    )
+    return [
+        Indicator(
+            row["code"] or f"local:{row['local_code']}", row["name"], row["count"], row["last"]
+        )
+        for row in rows
+    ]
+
+
+def series(patient: Any, key: str) -> dict[str, Any]:
+    """Points in the item's normalised unit (or as sent when it has none)."""
+    points = list(
+        Observation.objects.filter(patient=patient, value__isnull=False, **_filter(key)).order_by(
+            "effective_at", "id"
+        )
+    )
+    if not points:
+        return {"key": key, "name": "", "unit": "", "points": [], "band": None}
+    latest = points[-1]
+    unit = latest.unit_normalised or latest.unit
+    band = None
+    if latest.ref_low is not None or latest.ref_high is not None:
+        band = {"low": latest.ref_low, "high": latest.ref_high, "text": latest.ref_text}
+    return {
+        "key": key,
+        "name": latest.name,
+        "unit": unit,
+        "band": band,
+        "points": [
+            {
+                "t": timezone.localtime(o.effective_at).strftime("%Y-%m-%d %H:%M"),
+                "value": o.value_normalised if o.value_normalised is not None else o.value,
+                "flag": o.interpretation,
+                "abnormal": o.abnormal,
+                "report": o.report_id,
+            }
+            for o in points
+        ],
+    }
+
+
+@dataclass
+class YearRow:
+    key: str
+    name: str
+    unit: str
+    this: Observation
+    before: Observation | None
+
+    @property
+    def change(self) -> float | None:
+        if self.before is None:
+            return None
+        now = (
+            self.this.value_normalised
+            if self.this.value_normalised is not None
+            else self.this.value
+        )
+        then = (
+            self.before.value_normalised
+            if self.before.value_normalised is not None
+            else self.before.value
+        )
+        if now is None or then is None:
+            return None
+        return round(now - then, 2)
+
+
+def year_over_year(patient: Any) -> tuple[int | None, list[YearRow]]:
+    """Each item's latest value of the latest year with results, beside its latest value of
+    an earlier year (体检结果逐年对比)."""
+    numeric = Observation.objects.filter(patient=patient, value__isnull=False).order_by(
+        "-effective_at", "-id"
+    )
+    latest_by_key: dict[str, Observation] = {}
+    earlier_by_key: dict[str, Observation] = {}
+    year = None
+    for observation in numeric:
+        observed_year = timezone.localtime(observation.effective_at).year
+        if year is None:
+            year = observed_year
+        key = item_key(observation)
+        if observed_year == year:
+            latest_by_key.setdefault(key, observation)
+        elif key in latest_by_key:
+            earlier_by_key.setdefault(key, observation)
+    rows = [
+        YearRow(key, obs.name, obs.unit_normalised or obs.unit, obs, earlier_by_key.get(key))
+        for key, obs in latest_by_key.items()
+    ]
+    return year, rows
+
+
+def latest_reports(patient: Any, limit: int = 5) -> list[Any]:
+    return list(
+        patient.reports.prefetch_related("observations").order_by("-effective_at", "-id")[:limit]
+    )

@@ -1,0 +1,218 @@
+"""What every FHIR resource type shares: validation, references, search parameters."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, ClassVar
+
+from django.db.models import Model, Q, QuerySet
+from django.http import Http404, QueryDict
+from django.utils import timezone
+from pydantic import ValidationError
+
+from careloop.interop.fhir.outcome import FhirError, from_pydantic
+from careloop.patients.access import get_patient_for
+from careloop.patients.models import Patient
+
+
+class References:
+    """Resolves references: "Patient/12", or "urn:uuid:…" of a resource earlier in the
+    same Bundle (its fullUrl)."""
+
+    def __init__(self) -> None:
+        self.created: dict[str, tuple[str, Model]] = {}
+
+    def add(self, full_url: str, resource_type: str, obj: Model) -> None:
+        if full_url:
+            self.created[full_url] = (resource_type, obj)
+
+    def resolve(self, reference: str | None, resource_type: str, path: str) -> Model:
+        if not reference:
+            raise FhirError(422, f"{path} is required", code="required", expression=[path])
+        if reference in self.created:
+            kind, obj = self.created[reference]
+            if kind != resource_type:
+                raise FhirError(
+                    422, f"{path} must refer to a {resource_type}, not a {kind}", expression=[path]
+                )
+            return obj
+        raise FhirError(
+            422,
+            f"{path}: {reference!r} is not a {resource_type} in this Bundle",
+            code="not-found",
+            expression=[path],
+        )
+
+
+def reference_id(reference: str, resource_type: str, path: str) -> int:
+    match = re.fullmatch(rf"(?:.*/)?{resource_type}/(\d+)(?:/_history/\d+)?", reference)
+    if not match:
+        raise FhirError(
+            422, f"{path}: {reference!r} is not a reference to a {resource_type}", expression=[path]
+        )
+    return int(match[1])
+
+
+class Handler:
+    """One resource type: read, search, create, update, and its FHIR form."""
+
+    resource_type: ClassVar[str]
+    fhir_class: ClassVar[Any]  # the fhir.resources R4B class
+    search_params: ClassVar[list[str]] = []
+
+    def validate(self, data: Any) -> dict[str, Any]:
+        """Structure and datatypes (fhir.resources, R4B classes): 400 when they fail."""
+        if not isinstance(data, dict) or data.get("resourceType") != self.resource_type:
+            found = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
+            raise FhirError(
+                400, f"expected a {self.resource_type} resource, got {found!r}", code="structure"
+            )
+        try:
+            self.fhir_class.model_validate(data)
+        except ValidationError as error:
+            raise FhirError(
+                400,
+                f"{self.resource_type} is not valid FHIR",
+                issues=from_pydantic(self.resource_type, [dict(e) for e in error.errors()]),
+            ) from error
+        return data
+
+    def queryset(self, user: Any) -> QuerySet[Any]:
+        raise NotImplementedError
+
+    def get(self, user: Any, pk: str) -> Any:
+        if not pk.isdigit():
+            raise FhirError(404, f"{self.resource_type}/{pk} is not known", code="not-found")
+        obj = self.queryset(user).filter(pk=int(pk)).first()
+        if obj is None:
+            raise FhirError(404, f"{self.resource_type}/{pk} is not known", code="not-found")
+        return obj
+
+    def to_fhir(self, obj: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def search(self, user: Any, params: QueryDict) -> QuerySet[Any]:
+        raise NotImplementedError
+
+    def create(self, user: Any, data: dict[str, Any], refs: References) -> Any:
+        raise NotImplementedError
+
+    def update(self, user: Any, obj: Any, data: dict[str, Any], refs: References) -> Any:
+        raise FhirError(405, f"{self.resource_type} cannot be updated here", code="not-supported")
+
+    # -- helpers for subclasses
+
+    def patient(
+        self, user: Any, data: dict[str, Any], refs: References, path: str, *, write: bool = True
+    ) -> Patient:
+        reference = (data.get("subject") or data.get("patient") or {}).get("reference")
+        if reference and reference in refs.created:
+            patient = refs.resolve(reference, "Patient", path)
+            assert isinstance(patient, Patient)
+            return patient
+        pk = reference_id(reference or "", "Patient", path)
+        try:
+            return get_patient_for(user, pk, write=write)
+        except Http404 as exc:
+            raise FhirError(
+                422, f"{path}: Patient/{pk} is not known", code="not-found", expression=[path]
+            ) from exc
+
+
+# ---------------------------------------------------------------- search parameters
+
+_DATE = re.compile(
+    r"^(eq|ne|gt|lt|ge|le|sa|eb)?(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?"
+    r"(?:T(\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(Z|[+-]\d{2}:\d{2})?)?$"
+)
+
+
+def date_filter(field: str, values: list[str]) -> Q:
+    """FHIR date search: each value is a prefix and a date of any precision."""
+    condition = Q()
+    for value in values:
+        match = _DATE.match(value.strip())
+        if not match:
+            raise FhirError(
+                400,
+                f"date: {value!r} is not a FHIR date search value",
+                code="value",
+                expression=["date"],
+            )
+        prefix, year, month, day, hour, minute, second, zone = match.groups()
+        start, end = _period(year, month, day, hour, minute, second, zone)
+        prefix = prefix or "eq"
+        condition &= {
+            "eq": Q(**{f"{field}__gte": start, f"{field}__lt": end}),
+            "ne": ~Q(**{f"{field}__gte": start, f"{field}__lt": end}),
+            "gt": Q(**{f"{field}__gte": end}),
+            "sa": Q(**{f"{field}__gte": end}),
+            "lt": Q(**{f"{field}__lt": start}),
+            "eb": Q(**{f"{field}__lt": start}),
+            "ge": Q(**{f"{field}__gte": start}),
+            "le": Q(**{f"{field}__lt": end}),
+        }[prefix]
+    return condition
+
+
+def _period(
+    year: str,
+    month: str | None,
+    day: str | None,
+    hour: str | None,
+    minute: str | None,
+    second: str | None,
+    zone: str | None,
+) -> tuple[datetime, datetime]:
+    tz = timezone.get_current_timezone()
+    if zone:
+        tz = UTC if zone == "Z" else datetime.strptime(zone, "%z").tzinfo  # type: ignore[assignment]
+    try:
+        if hour is not None:
+            start = datetime(
+                int(year),
+                int(month or 1),
+                int(day or 1),
+                int(hour),
+                int(minute or 0),
+                int(second or 0),
+                tzinfo=tz,
+            )
+            return start, start + timedelta(seconds=1 if second else 60)
+        first = date(int(year), int(month or 1), int(day or 1))
+    except ValueError as exc:
+        raise FhirError(400, "date: not a valid date", code="value", expression=["date"]) from exc
+    if day:
+        last = first + timedelta(days=1)
+    elif month:
+        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    else:
+        last = first.replace(year=first.year + 1)
+    return (
+        datetime.combine(first, datetime.min.time(), tzinfo=tz),
+        datetime.combine(last, datetime.min.time(), tzinfo=tz),
+    )
+
+
+def token(value: str) -> tuple[str | None, str]:
+    """ "system|code" → (system, code); "code" → (None, code); "|code" → ("", code)."""
+    if "|" in value:
+        system, _, code = value.partition("|")
+        return system, code
+    return None, value
+
+
+def patient_filter(params: QueryDict, field: str = "patient") -> Q | None:
+    values = params.getlist("patient") + params.getlist("subject")
+    if not values:
+        return None
+    ids = []
+    for value in values:
+        value = value.split("/")[-1]
+        if not value.isdigit():
+            raise FhirError(
+                400, f"patient: {value!r} is not a Patient id", code="value", expression=["patient"]
+            )
+        ids.append(int(value))
+    return Q(**{f"{field}_id__in": ids})

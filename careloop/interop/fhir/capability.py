@@ -1,0 +1,84 @@
+"""The CapabilityStatement at /fhir/R4/metadata (committed as docs/fhir/CapabilityStatement.json;
+a test fails when it drifts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from careloop import __version__
+from careloop.interop.fhir import codes
+from careloop.interop.fhir.base import Handler
+
+SEARCH_TYPES = {
+    "_id": "token",
+    "identifier": "token",
+    "name": "string",
+    "birthdate": "date",
+    "gender": "token",
+    "phone": "token",
+    "patient": "reference",
+    "subject": "reference",
+    "date": "date",
+    "status": "token",
+    "class": "token",
+    "code": "token",
+    "clinical-status": "token",
+    "onset-date": "date",
+    "category": "token",
+}
+
+
+def capability_statement(base: str = "") -> dict[str, Any]:
+    from careloop.interop.fhir.views import HANDLERS
+
+    resources = []
+    for name, handler in HANDLERS.items():
+        interactions = ["read", "search-type", "create"]
+        if type(handler).update is not Handler.update:
+            interactions.append("update")
+        resources.append(
+            {
+                "type": name,
+                "interaction": [{"code": code} for code in interactions],
+                "searchParam": [{"name": p, "type": SEARCH_TYPES[p]} for p in handler.search_params]
+                + [{"name": "_count", "type": "number"}, {"name": "_offset", "type": "number"}],
+            }
+        )
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-23",
+        "kind": "instance",
+        "software": {"name": "CareLoop", "version": __version__},
+        "implementation": {"description": "CareLoop FHIR R4 endpoint", "url": "/fhir/R4"},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [
+            {
+                "mode": "server",
+                "documentation": (
+                    "Bearer tokens from `careloop apitoken create USERNAME`. Identifiers: "
+                    f"{codes.RESIDENT_ID} (resident ID), {codes.PASSPORT}, {codes.CARD} "
+                    f"(member card), {codes.MRN}:<issuer>, {codes.EXAM}:<issuer>. Identifiers "
+                    "and phone numbers are returned masked; a masked value sent back means "
+                    "unchanged. Observations are graded (interpretation N/L/H/LL/HH) on arrival "
+                    "and critical values raise alerts."
+                ),
+                "security": {
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                    "code": "OAuth",
+                                }
+                            ],
+                            "text": "Bearer token",
+                        }
+                    ]
+                },
+                "resource": resources,
+                "interaction": [{"code": "transaction"}, {"code": "batch"}],
+            }
+        ],
+    }

@@ -1,0 +1,300 @@
+"""FHIR Encounter and Condition ↔ CareLoop encounters and diagnoses."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import QueryDict
+from fhir.resources.R4B.condition import Condition as FhirCondition
+from fhir.resources.R4B.encounter import Encounter as FhirEncounter
+
+from careloop.audit.services import record
+from careloop.clinical.models import Condition, Encounter, Icd10Code, Source
+from careloop.interop.fhir import codes
+from careloop.interop.fhir.base import (
+    Handler,
+    References,
+    date_filter,
+    patient_filter,
+    reference_id,
+    token,
+)
+from careloop.interop.fhir.outcome import FhirError
+from careloop.patients.access import patients_for
+
+
+def _datetime(value: str | None, path: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise FhirError(
+            422, f"{path}: {value!r} is not a date-time", code="value", expression=[path]
+        ) from exc
+    if moment.tzinfo is None:
+        raise FhirError(
+            422, f"{path}: a date-time needs a time zone", code="value", expression=[path]
+        )
+    return moment
+
+
+def _require(user: Any, permission: str) -> None:
+    if not user.has_perm(permission):
+        raise FhirError(403, "you do not have permission to do this", code="forbidden")
+
+
+class EncounterHandler(Handler):
+    resource_type = "Encounter"
+    fhir_class = FhirEncounter
+    search_params = ["patient", "subject", "date", "status", "class", "identifier"]
+
+    def queryset(self, user: Any) -> QuerySet[Encounter]:
+        return Encounter.objects.filter(patient__in=patients_for(user).values("pk"))
+
+    def to_fhir(self, encounter: Encounter) -> dict[str, Any]:
+        resource: dict[str, Any] = {
+            "resourceType": "Encounter",
+            "id": str(encounter.pk),
+            "status": codes.ENCOUNTER_STATUS_OUT[encounter.status],
+            "class": {
+                "system": codes.ACT_CODE,
+                "code": codes.ENCOUNTER_CLASS_OUT.get(encounter.kind, "AMB"),
+            },
+            "type": [
+                {
+                    "coding": [
+                        {
+                            "system": codes.ENCOUNTER_KIND,
+                            "code": encounter.kind,
+                            "display": encounter.get_kind_display(),
+                        }
+                    ]
+                }
+            ],
+            "subject": {"reference": f"Patient/{encounter.patient_id}"},
+            "period": {"start": encounter.started_at.isoformat()},
+        }
+        if encounter.ended_at:
+            resource["period"]["end"] = encounter.ended_at.isoformat()
+        if encounter.visit_number:
+            resource["identifier"] = [{"system": codes.VISIT, "value": encounter.visit_number}]
+        if encounter.department:
+            resource["serviceType"] = {"text": encounter.department}
+        if encounter.reason:
+            resource["reasonCode"] = [{"text": encounter.reason}]
+        return resource
+
+    def search(self, user: Any, params: QueryDict) -> QuerySet[Encounter]:
+        queryset = self.queryset(user)
+        if (condition := patient_filter(params)) is not None:
+            queryset = queryset.filter(condition)
+        if values := params.getlist("date"):
+            queryset = queryset.filter(date_filter("started_at", values))
+        if status := params.get("status"):
+            queryset = queryset.filter(status=codes.ENCOUNTER_STATUS.get(status, status))
+        if value := params.get("identifier"):
+            queryset = queryset.filter(visit_number=token(value)[1])
+        return queryset
+
+    def _fields(self, data: dict[str, Any]) -> dict[str, Any]:
+        status = codes.ENCOUNTER_STATUS.get(data.get("status", ""))
+        if status is None:
+            raise FhirError(
+                422,
+                f"Encounter.status {data.get('status')!r} is not accepted",
+                code="code-invalid",
+                expression=["Encounter.status"],
+            )
+        kind = next(
+            (
+                c.get("code")
+                for t in data.get("type", [])
+                for c in t.get("coding", [])
+                if c.get("system") == codes.ENCOUNTER_KIND
+            ),
+            None,
+        )
+        kind = kind or codes.ENCOUNTER_CLASS.get((data.get("class") or {}).get("code", ""))
+        if kind not in Encounter.Kind.values:
+            raise FhirError(
+                422,
+                "Encounter.class must be AMB, IMP, ACUTE, EMER or HH",
+                code="code-invalid",
+                expression=["Encounter.class"],
+            )
+        period = data.get("period") or {}
+        started = _datetime(period.get("start"), "Encounter.period.start")
+        if started is None:
+            raise FhirError(
+                422,
+                "Encounter.period.start is required",
+                code="required",
+                expression=["Encounter.period.start"],
+            )
+        ended = _datetime(period.get("end"), "Encounter.period.end")
+        if ended and ended < started:
+            raise FhirError(
+                422,
+                "Encounter.period.end is before its start",
+                code="value",
+                expression=["Encounter.period.end"],
+            )
+        return {
+            "status": status,
+            "kind": kind,
+            "started_at": started,
+            "ended_at": ended,
+            "department": ((data.get("serviceType") or {}).get("text") or "")[:50],
+            "reason": "; ".join(r.get("text", "") for r in data.get("reasonCode", []))[:200],
+            "visit_number": next((i.get("value", "") for i in data.get("identifier", [])), "")[:50],
+        }
+
+    def create(self, user: Any, data: dict[str, Any], refs: References) -> Encounter:
+        _require(user, "clinical.add_encounter")
+        patient = self.patient(user, data, refs, "Encounter.subject")
+        encounter = Encounter.objects.create(
+            patient=patient,
+            organisation_id=patient.organisation_id,
+            source=Source.FHIR,
+            created_by=user,
+            **self._fields(data),
+        )
+        record(user, "create", "encounter", encounter.pk, patient_id=patient.pk)
+        return encounter
+
+    def update(
+        self, user: Any, encounter: Encounter, data: dict[str, Any], refs: References
+    ) -> Encounter:
+        _require(user, "clinical.change_encounter")
+        self.patient(user, data, refs, "Encounter.subject")
+        for key, value in self._fields(data).items():
+            setattr(encounter, key, value)
+        encounter.save()
+        record(user, "update", "encounter", encounter.pk, patient_id=encounter.patient_id)
+        return encounter
+
+
+class ConditionHandler(Handler):
+    resource_type = "Condition"
+    fhir_class = FhirCondition
+    search_params = ["patient", "subject", "code", "clinical-status", "onset-date"]
+
+    def queryset(self, user: Any) -> QuerySet[Condition]:
+        return Condition.objects.filter(patient__in=patients_for(user).values("pk"))
+
+    def to_fhir(self, condition: Condition) -> dict[str, Any]:
+        status = {"active": "active", "remission": "remission", "resolved": "resolved"}
+        resource: dict[str, Any] = {
+            "resourceType": "Condition",
+            "id": str(condition.pk),
+            "clinicalStatus": {
+                "coding": [
+                    {"system": codes.CONDITION_CLINICAL, "code": status[condition.clinical_status]}
+                ]
+            },
+            "code": {
+                "coding": [
+                    {"system": codes.ICD10, "code": condition.icd10_code, "display": condition.name}
+                ],
+                "text": condition.name,
+            },
+            "subject": {"reference": f"Patient/{condition.patient_id}"},
+            "recordedDate": condition.recorded_at.isoformat(),
+        }
+        if condition.onset_date:
+            resource["onsetDateTime"] = condition.onset_date.isoformat()
+        if condition.encounter_id:
+            resource["encounter"] = {"reference": f"Encounter/{condition.encounter_id}"}
+        if condition.note:
+            resource["note"] = [{"text": condition.note}]
+        return resource
+
+    def search(self, user: Any, params: QueryDict) -> QuerySet[Condition]:
+        queryset = self.queryset(user)
+        if (condition := patient_filter(params)) is not None:
+            queryset = queryset.filter(condition)
+        for value in params.getlist("code"):
+            queryset = queryset.filter(icd10_code__iexact=token(value)[1])
+        if status := params.get("clinical-status"):
+            queryset = queryset.filter(clinical_status=codes.CLINICAL_STATUS.get(status, status))
+        return queryset
+
+    def _fields(self, user: Any, data: dict[str, Any], refs: References) -> dict[str, Any]:
+        coding = next(
+            (
+                c
+                for c in (data.get("code") or {}).get("coding", [])
+                if c.get("system") in codes.ICD10_SYSTEMS
+            ),
+            None,
+        )
+        if coding is None or not coding.get("code"):
+            raise FhirError(
+                422,
+                f"Condition.code needs an ICD-10 coding (system {codes.ICD10})",
+                code="required",
+                expression=["Condition.code.coding"],
+            )
+        code = coding["code"].upper()[:10]
+        name = (
+            coding.get("display")
+            or (data.get("code") or {}).get("text")
+            or (Icd10Code.objects.filter(code=code).values_list("name", flat=True).first())
+        )
+        if not name:
+            raise FhirError(
+                422,
+                f"Condition.code: {code} is not in the catalogue; send a display",
+                code="required",
+                expression=["Condition.code"],
+            )
+        clinical = next(
+            (c.get("code") for c in (data.get("clinicalStatus") or {}).get("coding", [])), "active"
+        )
+        if clinical not in codes.CLINICAL_STATUS:
+            raise FhirError(
+                422,
+                f"Condition.clinicalStatus {clinical!r} is not known",
+                code="code-invalid",
+                expression=["Condition.clinicalStatus"],
+            )
+        onset = data.get("onsetDateTime") or ""
+        encounter = None
+        if reference := (data.get("encounter") or {}).get("reference"):
+            if reference in refs.created:
+                encounter = refs.resolve(reference, "Encounter", "Condition.encounter")
+            else:
+                encounter = Encounter.objects.filter(
+                    pk=reference_id(reference, "Encounter", "Condition.encounter")
+                ).first()
+        return {
+            "icd10_code": code,
+            "name": name[:100],
+            "clinical_status": codes.CLINICAL_STATUS[clinical],
+            "onset_date": date.fromisoformat(onset[:10]) if onset else None,
+            "encounter": encounter,
+            "note": "; ".join(n.get("text", "") for n in data.get("note", []))[:200],
+        }
+
+    def create(self, user: Any, data: dict[str, Any], refs: References) -> Condition:
+        _require(user, "clinical.add_condition")
+        patient = self.patient(user, data, refs, "Condition.subject")
+        condition = Condition.objects.create(
+            patient=patient, source=Source.FHIR, recorded_by=user, **self._fields(user, data, refs)
+        )
+        record(user, "create", "diagnosis", condition.pk, patient_id=patient.pk)
+        return condition
+
+    def update(
+        self, user: Any, condition: Condition, data: dict[str, Any], refs: References
+    ) -> Condition:
+        _require(user, "clinical.change_condition")
+        self.patient(user, data, refs, "Condition.subject")
+        for key, value in self._fields(user, data, refs).items():
+            setattr(condition, key, value)
+        condition.save()
+        record(user, "update", "diagnosis", condition.pk, patient_id=condition.patient_id)
+        return condition

@@ -1,0 +1,271 @@
+"""FHIR Patient ↔ CareLoop patient. Enrolment goes through the same service (validation,
+duplicates, card number, audit) as the form and the JSON API.
+
+Identifiers and phone numbers leave masked, as everywhere; a masked value sent back in an
+update (it contains "*") means "unchanged".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import QueryDict
+from fhir.resources.R4B.patient import Patient as FhirPatient
+
+from careloop.accounts.models import Organisation
+from careloop.interop.fhir import codes
+from careloop.interop.fhir.base import Handler, References, date_filter, token
+from careloop.interop.fhir.outcome import FhirError, issue
+from careloop.patients import services
+from careloop.patients.access import patients_for
+from careloop.patients.models import Patient, PatientIdentifier
+from careloop.patients.validation import PatientDataError
+
+# Where each CareLoop field lives in a FHIR Patient, for error messages.
+FIELD_PATHS = {
+    "name": "Patient.name",
+    "sex": "Patient.gender",
+    "birth_date": "Patient.birthDate",
+    "id_number": f"Patient.identifier.where(system='{codes.RESIDENT_ID}').value",
+    "passport": f"Patient.identifier.where(system='{codes.PASSPORT}').value",
+    "mrn": f"Patient.identifier.where(system='{codes.MRN}').value",
+    "exam_number": f"Patient.identifier.where(system='{codes.EXAM}').value",
+    "phone": "Patient.telecom.where(system='phone').value",
+    "address": "Patient.address",
+    "organisation": "Patient.managingOrganization",
+}
+
+
+def data_error(error: PatientDataError) -> FhirError:
+    issues = []
+    for field, messages in error.errors.items():
+        path = FIELD_PATHS.get(field.split("[")[0], "Patient")
+        issues += [
+            issue(f"{path}: {message}", code="value", expression=[path]) for message in messages
+        ]
+    return FhirError(422, "the Patient breaks CareLoop's rules", issues=issues)
+
+
+class PatientHandler(Handler):
+    resource_type = "Patient"
+    fhir_class = FhirPatient
+    search_params = ["_id", "identifier", "name", "birthdate", "gender", "phone"]
+
+    def queryset(self, user: Any) -> QuerySet[Patient]:
+        return patients_for(user).select_related("organisation").prefetch_related("identifiers")
+
+    def to_fhir(self, patient: Patient) -> dict[str, Any]:
+        identifiers = [
+            {
+                "system": codes.CARD,
+                "value": patient.card_number,
+                "type": {"coding": [{"system": codes.V2_0203, "code": "MB"}]},
+            }
+        ]
+        if patient.id_number:
+            identifiers.append(
+                {
+                    "system": codes.RESIDENT_ID,
+                    "value": patient.masked_id_number,
+                    "type": {"coding": [{"system": codes.V2_0203, "code": "NI"}]},
+                }
+            )
+        if patient.passport:
+            identifiers.append(
+                {
+                    "system": codes.PASSPORT,
+                    "value": patient.masked_passport,
+                    "type": {"coding": [{"system": codes.V2_0203, "code": "PPN"}]},
+                }
+            )
+        for number in patient.identifiers.all():
+            system = codes.EXAM if number.kind == PatientIdentifier.Kind.EXAM else codes.MRN
+            identifiers.append({"system": f"{system}:{number.system}", "value": number.value})
+        resource: dict[str, Any] = {
+            "resourceType": "Patient",
+            "id": str(patient.pk),
+            "meta": {"lastUpdated": patient.updated_at.isoformat()},
+            "identifier": identifiers,
+            "active": not patient.is_deceased,
+            "name": [
+                {
+                    "text": patient.name,
+                    "family": patient.name[:1],
+                    "given": [patient.name[1:]] if len(patient.name) > 1 else [],
+                }
+            ],
+            "gender": patient.sex,
+            "birthDate": patient.birth_date.isoformat(),
+            "managingOrganization": {
+                "reference": f"Organization/{patient.organisation_id}",
+                "display": patient.organisation.name,
+            },
+        }
+        if not resource["name"][0]["given"]:
+            del resource["name"][0]["given"]
+        if patient.phone:
+            resource["telecom"] = [
+                {"system": "phone", "value": patient.masked_phone, "use": "mobile"}
+            ]
+        if patient.address:
+            resource["address"] = [{"text": patient.address}]
+        if patient.deceased_on:
+            resource["deceasedDateTime"] = patient.deceased_on.isoformat()
+        return resource
+
+    def search(self, user: Any, params: QueryDict) -> QuerySet[Patient]:
+        queryset = self.queryset(user)
+        if ids := params.getlist("_id"):
+            queryset = queryset.filter(pk__in=[int(i) for i in ids if i.isdigit()])
+        for value in params.getlist("identifier"):
+            system, code = token(value)
+            queryset = queryset.filter(_identifier_filter(system, code))
+        for value in params.getlist("name"):
+            queryset = queryset.filter(name__contains=value.strip())
+        for value in params.getlist("phone"):
+            queryset = queryset.filter(phone_hash__in=Patient.index_hashes("phone", value))
+        if values := params.getlist("birthdate"):
+            queryset = queryset.filter(date_filter("birth_date", values))
+        if gender := params.get("gender"):
+            queryset = queryset.filter(sex=gender)
+        return queryset
+
+    def create(self, user: Any, data: dict[str, Any], refs: References) -> Patient:
+        try:
+            return services.do_enrol_patient(user, from_fhir(data))
+        except PatientDataError as error:
+            raise data_error(error) from error
+        except services.DuplicatePatientError as error:
+            raise FhirError(
+                409,
+                f"{error.message()} (Patient/{error.existing.pk})",
+                code="duplicate",
+                expression=[FIELD_PATHS.get(error.field, "Patient")],
+            ) from error
+
+    def update(
+        self, user: Any, patient: Patient, data: dict[str, Any], refs: References
+    ) -> Patient:
+        fields = from_fhir(data)
+        fields.pop("consents", None)
+        try:
+            return services.do_update_patient(user, patient, fields)
+        except PatientDataError as error:
+            raise data_error(error) from error
+        except services.DuplicatePatientError as error:
+            raise FhirError(409, error.message(), code="duplicate") from error
+
+
+def _identifier_filter(system: str | None, value: str) -> Q:
+    card = Q(card_number=value)
+    resident = Q(id_number_hash__in=Patient.index_hashes("id_number", value))
+    passport = Q(passport_hash__in=Patient.index_hashes("passport", value))
+    numbers = PatientIdentifier.objects.filter(
+        patient=OuterRef("pk"), value_hash__in=PatientIdentifier.index_hashes(value)
+    )
+    if system == codes.CARD:
+        return card
+    if system == codes.RESIDENT_ID:
+        return resident
+    if system == codes.PASSPORT:
+        return passport
+    if system and system.startswith((codes.MRN, codes.EXAM)):
+        kind = (
+            PatientIdentifier.Kind.EXAM
+            if system.startswith(codes.EXAM)
+            else PatientIdentifier.Kind.MRN
+        )
+        numbers = numbers.filter(kind=kind)
+        issuer = system.split(":", 4)[-1] if system.count(":") >= 4 else ""
+        if issuer:
+            numbers = numbers.filter(system=issuer)
+        return Q(Exists(numbers))
+    return card | resident | passport | Q(Exists(numbers))
+
+
+def from_fhir(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields a FHIR Patient gives, in the form patients.validation takes."""
+    out: dict[str, Any] = {}
+    for item in data.get("identifier", []):
+        system, value = item.get("system", ""), (item.get("value") or "").strip()
+        if not value or "*" in value:  # masked: unchanged
+            continue
+        field = codes.SYSTEM_FIELDS.get(system)
+        if field is None and system.startswith(f"{codes.MRN}:"):
+            field = "mrn"
+        if field is None and system.startswith(f"{codes.EXAM}:"):
+            field = "exam_number"
+        if field is None:
+            type_codes = [c.get("code") for c in (item.get("type") or {}).get("coding", [])]
+            field = next((codes.TYPE_FIELDS[c] for c in type_codes if c in codes.TYPE_FIELDS), None)
+        if field:
+            out[field] = value
+    names = data.get("name") or []
+    if names:
+        name = names[0]
+        out["name"] = name.get("text") or "".join([name.get("family", ""), *name.get("given", [])])
+    if "gender" in data:
+        gender = data["gender"]
+        if gender not in ("male", "female"):
+            raise FhirError(
+                422,
+                "Patient.gender must be male or female (CareLoop records "
+                "the sex as on the resident ID)",
+                code="code-invalid",
+                expression=["Patient.gender"],
+            )
+        out["sex"] = gender
+    if "birthDate" in data:
+        from datetime import date
+
+        try:
+            out["birth_date"] = date.fromisoformat(data["birthDate"])
+        except ValueError as exc:
+            raise FhirError(
+                422,
+                "Patient.birthDate must be a full date (YYYY-MM-DD)",
+                code="value",
+                expression=["Patient.birthDate"],
+            ) from exc
+    for telecom in data.get("telecom", []):
+        value = telecom.get("value") or ""
+        if telecom.get("system") == "phone" and value and "*" not in value:
+            out["phone"] = value
+            break
+    addresses = data.get("address") or []
+    if addresses:
+        address = addresses[0]
+        out["address"] = address.get("text") or "".join(
+            [
+                address.get("state", ""),
+                address.get("city", ""),
+                address.get("district", ""),
+                *address.get("line", []),
+            ]
+        )
+    organisation = (data.get("managingOrganization") or {}).get("reference", "")
+    if organisation:
+        pk = organisation.rsplit("/", 1)[-1]
+        found = Organisation.objects.filter(pk=int(pk)).first() if pk.isdigit() else None
+        out["organisation"] = found.pk if found else -1
+    if data.get("contact"):
+        out["contacts"] = [_contact(c) for c in data["contact"]]
+    return out
+
+
+def _contact(contact: dict[str, Any]) -> dict[str, Any]:
+    relations = [
+        c.get("code") for r in contact.get("relationship", []) for c in r.get("coding", [])
+    ]
+    name = contact.get("name") or {}
+    phone = next(
+        (t.get("value") for t in contact.get("telecom", []) if t.get("system") == "phone"), ""
+    )
+    return {
+        "name": name.get("text") or name.get("family", "") + "".join(name.get("given", [])),
+        "relation": "other",
+        "phone": phone or "",
+        "is_guardian": "GUARD" in relations or "GRD" in relations,
+        "is_emergency": "C" in relations or "EP" in relations,
+    }

@@ -1,0 +1,359 @@
+"""FHIR Observation and DiagnosticReport ↔ CareLoop results. A created Observation is
+graded, and a critical value alerted, exactly as one arriving over HL7."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import QueryDict
+from fhir.resources.R4B.diagnosticreport import DiagnosticReport as FhirReport
+from fhir.resources.R4B.observation import Observation as FhirObservation
+
+from careloop.audit.services import record
+from careloop.clinical.assessment import ResultInput
+from careloop.clinical.models import DiagnosticReport, Observation, Source
+from careloop.clinical.services import do_record_results
+from careloop.interop.fhir import codes
+from careloop.interop.fhir.base import (
+    Handler,
+    References,
+    date_filter,
+    patient_filter,
+    reference_id,
+    token,
+)
+from careloop.interop.fhir.clinical import _datetime, _require
+from careloop.interop.fhir.outcome import FhirError
+from careloop.patients.access import patients_for
+
+
+def _number(value: float | None) -> float | int | None:
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else value
+
+
+class ObservationHandler(Handler):
+    resource_type = "Observation"
+    fhir_class = FhirObservation
+    search_params = ["patient", "subject", "code", "date", "category", "status"]
+
+    def queryset(self, user: Any) -> QuerySet[Observation]:
+        return Observation.objects.filter(patient__in=patients_for(user).values("pk"))
+
+    def to_fhir(self, obs: Observation) -> dict[str, Any]:
+        coding = []
+        if obs.code:
+            coding.append(
+                {"system": obs.code_system or codes.LOINC, "code": obs.code, "display": obs.name}
+            )
+        if obs.local_code:
+            coding.append(
+                {
+                    "system": f"urn:careloop:local:{obs.local_system or 'code'}",
+                    "code": obs.local_code,
+                }
+            )
+        category = "vital-signs" if obs.code in codes.VITAL_CODES else "laboratory"
+        resource: dict[str, Any] = {
+            "resourceType": "Observation",
+            "id": str(obs.pk),
+            "status": codes.OBSERVATION_STATUS_OUT.get(obs.status, "final"),
+            "category": [{"coding": [{"system": codes.OBSERVATION_CATEGORY, "code": category}]}],
+            "code": {"coding": coding, "text": obs.name} if coding else {"text": obs.name},
+            "subject": {"reference": f"Patient/{obs.patient_id}"},
+            "effectiveDateTime": obs.effective_at.isoformat(),
+        }
+        if obs.value is not None:
+            quantity: dict[str, Any] = {"value": _number(obs.value)}
+            if obs.unit:
+                quantity["unit"] = obs.unit
+            if obs.comparator:
+                quantity["comparator"] = obs.comparator
+            resource["valueQuantity"] = quantity
+        elif obs.value_text:
+            resource["valueString"] = obs.value_text
+        if obs.interpretation:
+            resource["interpretation"] = [
+                {
+                    "coding": [
+                        {
+                            "system": codes.INTERPRETATION,
+                            "code": obs.interpretation,
+                            "display": codes.INTERPRETATION_DISPLAY.get(obs.interpretation, ""),
+                        }
+                    ]
+                }
+            ]
+        if obs.ref_low is not None or obs.ref_high is not None or obs.ref_text:
+            reference: dict[str, Any] = {}
+            unit = obs.unit_normalised or obs.unit
+            if obs.ref_low is not None:
+                reference["low"] = {"value": _number(round(obs.ref_low, 4)), "unit": unit}
+            if obs.ref_high is not None:
+                reference["high"] = {"value": _number(round(obs.ref_high, 4)), "unit": unit}
+            if obs.ref_text:
+                reference["text"] = obs.ref_text
+            resource["referenceRange"] = [reference]
+        if obs.encounter_id:
+            resource["encounter"] = {"reference": f"Encounter/{obs.encounter_id}"}
+        if obs.note:
+            resource["note"] = [{"text": obs.note}]
+        return resource
+
+    def search(self, user: Any, params: QueryDict) -> QuerySet[Observation]:
+        queryset = self.queryset(user)
+        if (condition := patient_filter(params)) is not None:
+            queryset = queryset.filter(condition)
+        for value in params.getlist("code"):
+            codes_wanted = [token(v)[1] for v in value.split(",")]
+            queryset = queryset.filter(code__in=codes_wanted) | queryset.filter(
+                local_code__in=codes_wanted
+            )
+        if values := params.getlist("date"):
+            queryset = queryset.filter(date_filter("effective_at", values))
+        if category := params.get("category"):
+            vital = token(category)[1] == "vital-signs"
+            queryset = (
+                queryset.filter(code__in=codes.VITAL_CODES)
+                if vital
+                else queryset.exclude(code__in=codes.VITAL_CODES)
+            )
+        if status := params.get("status"):
+            queryset = queryset.filter(status=codes.OBSERVATION_STATUS.get(status, status))
+        return queryset
+
+    def result_input(self, data: dict[str, Any]) -> ResultInput:
+        code = data.get("code") or {}
+        loinc = next(
+            (c.get("code", "") for c in code.get("coding", []) if c.get("system") == codes.LOINC),
+            "",
+        )
+        local: dict[str, Any] = next(
+            (c for c in code.get("coding", []) if c.get("system") != codes.LOINC), {}
+        )
+        name = (
+            code.get("text")
+            or next((c.get("display") for c in code.get("coding", []) if c.get("display")), "")
+            or loinc
+            or local.get("code")
+        )
+        if not (loinc or local.get("code")):
+            raise FhirError(
+                422,
+                "Observation.code needs a coding (LOINC or local)",
+                code="required",
+                expression=["Observation.code.coding"],
+            )
+        status = codes.OBSERVATION_STATUS.get(data.get("status", ""))
+        if status is None:
+            raise FhirError(
+                422,
+                f"Observation.status {data.get('status')!r} is not accepted",
+                code="code-invalid",
+                expression=["Observation.status"],
+            )
+        moment = _datetime(
+            data.get("effectiveDateTime")
+            or (data.get("effectivePeriod") or {}).get("start")
+            or data.get("issued"),
+            "Observation.effectiveDateTime",
+        )
+        if moment is None:
+            raise FhirError(
+                422,
+                "Observation.effectiveDateTime is required",
+                code="required",
+                expression=["Observation.effectiveDateTime"],
+            )
+        result = ResultInput(
+            name=str(name)[:200],
+            observed_at=moment,
+            loinc=loinc,
+            local_code=local.get("code", "")[:50],
+            local_system=local.get("system", "")[:100],
+            status=status,
+        )
+        if quantity := data.get("valueQuantity"):
+            if quantity.get("value") is None:
+                raise FhirError(
+                    422,
+                    "Observation.valueQuantity.value is required",
+                    code="required",
+                    expression=["Observation.valueQuantity.value"],
+                )
+            result.value = float(quantity["value"])
+            result.comparator = quantity.get("comparator", "")
+            result.unit = quantity.get("unit") or quantity.get("code") or ""
+        elif "valueString" in data:
+            result.text = data["valueString"]
+        elif concept := data.get("valueCodeableConcept"):
+            result.text = concept.get("text") or next(
+                (c.get("display") or c.get("code") for c in concept.get("coding", [])), ""
+            )
+        for reference in data.get("referenceRange", [])[:1]:
+            low = (reference.get("low") or {}).get("value")
+            high = (reference.get("high") or {}).get("value")
+            if low is not None and high is not None:
+                result.reference = f"{low}-{high}"
+            elif high is not None:
+                result.reference = f"≤{high}"
+            elif low is not None:
+                result.reference = f"≥{low}"
+            else:
+                result.reference = reference.get("text", "")
+        flags = [
+            c.get("code", "") for i in data.get("interpretation", []) for c in i.get("coding", [])
+        ]
+        result.flags = flags[0] if flags else ""
+        result.notes = [n["text"] for n in data.get("note", []) if n.get("text")]
+        return result
+
+    def create_many(
+        self, user: Any, items: list[dict[str, Any]], refs: References
+    ) -> list[Observation]:
+        """Grade and store several Observations, one batch per patient."""
+        _require(user, "patients.change_patient")
+        by_patient: dict[int, tuple[Any, list[tuple[int, ResultInput]]]] = {}
+        for index, data in enumerate(items):
+            try:
+                patient = self.patient(user, data, refs, "Observation.subject")
+                result = self.result_input(data)
+            except FhirError as error:
+                error.item_index = index
+                raise
+            by_patient.setdefault(patient.pk, (patient, []))[1].append((index, result))
+        created: list[Observation | None] = [None] * len(items)
+        for patient, inputs in by_patient.values():
+            stored = do_record_results(
+                patient,
+                None,
+                [i for _, i in inputs],
+                source=Source.FHIR,
+                source_label="FHIR",
+                return_observations=True,
+            )
+            for (index, _), observation in zip(inputs, stored.created, strict=True):
+                created[index] = observation
+            record(
+                user,
+                "create",
+                "observation",
+                patient_id=patient.pk,
+                summary=f"{len(inputs)} results by FHIR",
+            )
+        return [obs for obs in created if obs is not None]
+
+    def create(self, user: Any, data: dict[str, Any], refs: References) -> Observation:
+        return self.create_many(user, [data], refs)[0]
+
+
+class DiagnosticReportHandler(Handler):
+    resource_type = "DiagnosticReport"
+    fhir_class = FhirReport
+    search_params = ["patient", "subject", "code", "date", "status"]
+
+    def queryset(self, user: Any) -> QuerySet[DiagnosticReport]:
+        return DiagnosticReport.objects.filter(
+            patient__in=patients_for(user).values("pk")
+        ).prefetch_related("observations")
+
+    def to_fhir(self, report: DiagnosticReport) -> dict[str, Any]:
+        code: dict[str, Any] = {"text": report.name or report.code}
+        if report.code:
+            code["coding"] = [
+                {"system": report.code_system or "urn:careloop:local:order", "code": report.code}
+            ]
+        resource: dict[str, Any] = {
+            "resourceType": "DiagnosticReport",
+            "id": str(report.pk),
+            "status": report.status,
+            "code": code,
+            "subject": {"reference": f"Patient/{report.patient_id}"},
+            "effectiveDateTime": report.effective_at.isoformat(),
+            "result": [{"reference": f"Observation/{o.pk}"} for o in report.observations.all()],
+        }
+        if report.issued_at:
+            resource["issued"] = report.issued_at.isoformat()
+        if report.conclusion:
+            resource["conclusion"] = report.conclusion
+        if report.filler_order_number:
+            resource["identifier"] = [{"system": codes.REPORT, "value": report.filler_order_number}]
+        if report.encounter_id:
+            resource["encounter"] = {"reference": f"Encounter/{report.encounter_id}"}
+        if not resource["result"]:
+            del resource["result"]
+        return resource
+
+    def search(self, user: Any, params: QueryDict) -> QuerySet[DiagnosticReport]:
+        queryset = self.queryset(user)
+        if (condition := patient_filter(params)) is not None:
+            queryset = queryset.filter(condition)
+        for value in params.getlist("code"):
+            queryset = queryset.filter(code=token(value)[1])
+        if values := params.getlist("date"):
+            queryset = queryset.filter(date_filter("effective_at", values))
+        if status := params.get("status"):
+            queryset = queryset.filter(status=status)
+        return queryset
+
+    def create(self, user: Any, data: dict[str, Any], refs: References) -> DiagnosticReport:
+        _require(user, "patients.change_patient")
+        patient = self.patient(user, data, refs, "DiagnosticReport.subject")
+        status = data.get("status", "")
+        if status not in codes.REPORT_STATUS:
+            raise FhirError(
+                422,
+                f"DiagnosticReport.status {status!r} is not accepted",
+                code="code-invalid",
+                expression=["DiagnosticReport.status"],
+            )
+        moment = _datetime(
+            data.get("effectiveDateTime") or data.get("issued"),
+            "DiagnosticReport.effectiveDateTime",
+        )
+        if moment is None:
+            raise FhirError(
+                422,
+                "DiagnosticReport.effectiveDateTime is required",
+                code="required",
+                expression=["DiagnosticReport.effectiveDateTime"],
+            )
+        code = data.get("code") or {}
+        coding = (code.get("coding") or [{}])[0]
+        report = DiagnosticReport.objects.create(
+            patient=patient,
+            organisation_id=patient.organisation_id,
+            code=coding.get("code", "")[:50],
+            code_system=coding.get("system", "")[:100],
+            name=(code.get("text") or coding.get("display") or coding.get("code", ""))[:200],
+            status=status,
+            effective_at=moment,
+            issued_at=_datetime(data.get("issued"), "DiagnosticReport.issued"),
+            conclusion=data.get("conclusion", ""),
+            filler_order_number=next((i.get("value", "") for i in data.get("identifier", [])), "")[
+                :64
+            ],
+            source=Source.FHIR,
+        )
+        observation_ids = []
+        for index, item in enumerate(data.get("result", [])):
+            path = f"DiagnosticReport.result[{index}]"
+            reference = item.get("reference", "")
+            if reference in refs.created:
+                observation_ids.append(refs.resolve(reference, "Observation", path).pk)
+            else:
+                observation_ids.append(reference_id(reference, "Observation", path))
+        if observation_ids:
+            linked = Observation.objects.filter(pk__in=observation_ids, patient=patient)
+            if linked.count() != len(set(observation_ids)):
+                raise FhirError(
+                    422,
+                    "DiagnosticReport.result must refer to Observations of the same patient",
+                    code="value",
+                    expression=["DiagnosticReport.result"],
+                )
+            linked.update(report=report)
+        record(user, "create", "report", report.pk, patient_id=patient.pk)
+        return report

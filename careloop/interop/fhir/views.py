@@ -1,0 +1,261 @@
+"""FHIR R4 REST at /fhir/R4: metadata, read, search, create, update, transaction/batch.
+
+Every request needs ``Authorization: Bearer <token>`` (as /api/v1) except metadata. Every
+write is stored raw first (an InboundMessage with transport "fhir"), so nothing sent is
+lost even when it is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from careloop.accounts.tokens import user_for_token
+from careloop.audit.services import record
+from careloop.interop.fhir import bundle
+from careloop.interop.fhir.base import Handler, References
+from careloop.interop.fhir.capability import capability_statement
+from careloop.interop.fhir.clinical import ConditionHandler, EncounterHandler
+from careloop.interop.fhir.outcome import FhirError, outcome
+from careloop.interop.fhir.patient import PatientHandler
+from careloop.interop.fhir.results import DiagnosticReportHandler, ObservationHandler
+from careloop.interop.models import InboundMessage
+
+HANDLERS: dict[str, Handler] = {
+    h.resource_type: h
+    for h in (
+        PatientHandler(),
+        EncounterHandler(),
+        ConditionHandler(),
+        ObservationHandler(),
+        DiagnosticReportHandler(),
+    )
+}
+FHIR_JSON = "application/fhir+json; charset=utf-8"
+DEFAULT_COUNT, MAX_COUNT = 20, 200
+
+
+def respond(body: dict[str, Any], status: int = 200, **headers: str) -> HttpResponse:
+    response = HttpResponse(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status=status,
+        content_type=FHIR_JSON,
+    )
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def base_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/fhir/R4").rstrip("/")
+
+
+def fhir_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Bearer authentication and OperationOutcome for every error."""
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        header = request.headers.get("Authorization", "")
+        user = user_for_token(header[7:].strip()) if header.lower().startswith("bearer ") else None
+        if user is None:
+            return respond(
+                outcome(
+                    [
+                        {
+                            "severity": "error",
+                            "code": "login",
+                            "diagnostics": "authentication required: send "
+                            "Authorization: Bearer <token>",
+                        }
+                    ]
+                ),
+                401,
+                WWW_Authenticate='Bearer realm="careloop"',
+            )
+        request.user = user
+        try:
+            return view(request, *args, **kwargs)
+        except FhirError as error:
+            return respond(outcome(error.issues), error.status)
+
+    return wrapper
+
+
+def _body(request: HttpRequest) -> Any:
+    try:
+        return json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FhirError(400, f"the body is not JSON: {exc}", code="structure") from exc
+
+
+def _handler(resource_type: str) -> Handler:
+    handler = HANDLERS.get(resource_type)
+    if handler is None:
+        raise FhirError(
+            404,
+            f"{resource_type} is not a resource type CareLoop serves ({', '.join(HANDLERS)})",
+            code="not-supported",
+        )
+    return handler
+
+
+def _store_raw(request: HttpRequest, kind: str) -> InboundMessage:
+    return InboundMessage.objects.create(
+        transport=InboundMessage.Transport.FHIR,
+        peer=request.META.get("REMOTE_ADDR", "")[:100],
+        raw=request.body,
+        encoding="utf-8",
+        message_type=kind[:20],
+        status=InboundMessage.Status.PROCESSING,
+        claimed_at=timezone.now(),
+    )
+
+
+def _finish(
+    message: InboundMessage, error: FhirError | None, patient_id: int | None = None
+) -> None:
+    message.status = (
+        InboundMessage.Status.PROCESSED if error is None else InboundMessage.Status.REJECTED
+    )
+    message.accepted = error is None
+    message.error = (
+        "; ".join(i.get("diagnostics", "") for i in error.issues)[:2000] if error else ""
+    )
+    message.processed_at = timezone.now()
+    message.attempts = 1
+    message.patient_id = patient_id
+    message.save(
+        update_fields=["status", "accepted", "error", "processed_at", "attempts", "patient"]
+    )
+
+
+def metadata(request: HttpRequest) -> HttpResponse:
+    return respond(capability_statement(base_url(request)))
+
+
+@fhir_view
+def root(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        raise FhirError(405, "POST a transaction or batch Bundle here", code="not-supported")
+    message = _store_raw(request, "Bundle")
+    try:
+        data = _body(request)
+        if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
+            raise FhirError(400, "expected a Bundle", code="structure")
+        result = bundle.process(request.user, data, HANDLERS, base_url(request))
+    except FhirError as error:
+        _finish(message, error)
+        raise
+    _finish(message, None)
+    return respond(result)
+
+
+@fhir_view
+def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
+    handler = _handler(resource_type)
+    if request.method == "GET":
+        return search(request, handler)
+    if request.method != "POST":
+        raise FhirError(
+            405, f"{request.method} is not supported on {resource_type}", code="not-supported"
+        )
+    message = _store_raw(request, f"{resource_type} create")
+    try:
+        data = handler.validate(_body(request))
+        obj = handler.create(request.user, data, References())
+    except FhirError as error:
+        _finish(message, error)
+        raise
+    _finish(
+        message,
+        None,
+        getattr(obj, "patient_id", None) or (obj.pk if resource_type == "Patient" else None),
+    )
+    location = f"{base_url(request)}/{resource_type}/{obj.pk}"
+    return respond(handler.to_fhir(obj), 201, Location=location)
+
+
+@fhir_view
+def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> HttpResponse:
+    handler = _handler(resource_type)
+    obj = handler.get(request.user, pk)
+    patient_id = obj.pk if resource_type == "Patient" else getattr(obj, "patient_id", None)
+    if request.method == "GET":
+        record(request.user, "view", resource_type.lower(), obj.pk, patient_id=patient_id)
+        return respond(handler.to_fhir(obj))
+    if request.method != "PUT":
+        raise FhirError(
+            405, f"{request.method} is not supported on {resource_type}/{pk}", code="not-supported"
+        )
+    message = _store_raw(request, f"{resource_type} update")
+    try:
+        data = handler.validate(_body(request))
+        if data.get("id") not in (None, pk):
+            raise FhirError(
+                400,
+                f"the resource id {data.get('id')!r} is not {pk!r}",
+                code="value",
+                expression=[f"{resource_type}.id"],
+            )
+        obj = handler.update(request.user, obj, data, References())
+    except FhirError as error:
+        _finish(message, error, patient_id)
+        raise
+    _finish(message, None, patient_id)
+    return respond(handler.to_fhir(handler.get(request.user, pk)))
+
+
+def search(request: HttpRequest, handler: Handler) -> HttpResponse:
+    params = request.GET
+    try:
+        count = min(int(params.get("_count", DEFAULT_COUNT)), MAX_COUNT)
+        offset = max(int(params.get("_offset", 0)), 0)
+    except ValueError as exc:
+        raise FhirError(400, "_count and _offset must be whole numbers", code="value") from exc
+    queryset = handler.search(request.user, params).order_by("-pk")
+    total = queryset.count()
+    page = list(queryset[offset : offset + count]) if count > 0 else []
+    record(
+        request.user,
+        "search",
+        handler.resource_type.lower(),
+        summary=f"FHIR search ({len(page)} of {total})",
+    )
+    base = base_url(request)
+    kept = [
+        (k, v) for k, values in params.lists() for v in values if k not in ("_count", "_offset")
+    ]
+
+    def link(relation: str, at: int) -> dict[str, str]:
+        query = urlencode([*kept, ("_count", count), ("_offset", at)])
+        return {"relation": relation, "url": f"{base}/{handler.resource_type}?{query}"}
+
+    links = [link("self", offset)]
+    if offset + count < total:
+        links.append(link("next", offset + count))
+    if offset > 0:
+        links.append(link("previous", max(0, offset - count)))
+    return respond(
+        {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": total,
+            "link": links,
+            "entry": [
+                {
+                    "fullUrl": f"{base}/{handler.resource_type}/{obj.pk}",
+                    "resource": handler.to_fhir(obj),
+                    "search": {"mode": "match"},
+                }
+                for obj in page
+            ],
+        }
+    )

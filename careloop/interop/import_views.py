@@ -1,0 +1,150 @@
+"""Staff pages for spreadsheet imports: upload, column mapping with preview, progress,
+error report."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from careloop.audit.services import record
+from careloop.forms import StyledFormMixin
+from careloop.interop.importer.columns import FIELD_LABELS, MappingError
+from careloop.interop.importer.jobs import (
+    AlreadyImported,
+    choices,
+    do_create_import,
+    do_start_import,
+    preview,
+)
+from careloop.interop.importer.reader import ReadError
+from careloop.interop.models import ImportJob, SourceSystem
+
+MAX_UPLOAD = 50 * 1024 * 1024
+
+
+class UploadForm(StyledFormMixin, forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("Excel (.xlsx) or CSV file"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.csv"}),
+    )
+    source = forms.CharField(
+        label=gettext_lazy("Where the file comes from"),
+        max_length=100,
+        initial="Excel",
+        help_text=gettext_lazy(
+            "e.g. 体检中心 or LIS export: the columns are remembered for next time"
+        ),
+        widget=forms.TextInput(attrs={"list": "sources"}),
+    )
+    mode = forms.ChoiceField(
+        label=gettext_lazy("When a row is wrong"),
+        choices=ImportJob.Mode.choices,
+        initial=ImportJob.Mode.SKIP_BAD_ROWS,
+        widget=forms.RadioSelect,
+    )
+
+    def clean_file(self) -> object:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD:
+            raise forms.ValidationError(_("The file is larger than 50 MB."))
+        return upload
+
+
+def _jobs_for(request: HttpRequest) -> QuerySet[ImportJob]:
+    """Imports made by staff of the user's own organisation."""
+    jobs = ImportJob.objects.select_related("source", "created_by")
+    if not request.user.is_superuser:
+        jobs = jobs.filter(created_by__organisation=getattr(request.user, "organisation", None))
+    return jobs
+
+
+@login_required
+@permission_required("interop.add_importjob", raise_exception=True)
+def import_list(request: HttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            job = do_create_import(
+                request.user,
+                upload,
+                upload.name,
+                form.cleaned_data["source"],
+                form.cleaned_data["mode"],
+            )
+        except (ReadError, AlreadyImported) as error:
+            form.add_error("file", str(error))
+        else:
+            return redirect("interop:import", pk=job.pk)
+    return render(
+        request,
+        "interop/import_list.html",
+        {
+            "form": form,
+            "jobs": _jobs_for(request)[:20],
+            "sources": SourceSystem.objects.order_by("facility")[:100],
+        },
+    )
+
+
+@login_required
+@permission_required("interop.add_importjob", raise_exception=True)
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(_jobs_for(request), pk=pk)
+    editable = job.status in (ImportJob.Status.UPLOADED, ImportJob.Status.FAILED)
+    if request.method == "POST" and editable:
+        columns = {
+            header: request.POST.get(f"column-{index}", "ignore")
+            for index, header in enumerate(job.columns)
+        }
+        if "start" in request.POST:
+            try:
+                do_start_import(request.user, job, columns)
+            except MappingError as error:
+                messages.error(request, str(error))
+                job.columns = columns
+            else:
+                return redirect("interop:import", pk=job.pk)
+        else:
+            job.columns = columns
+            job.save(update_fields=["columns"])
+    mapping, rows = preview(job) if editable else (None, [])
+    return render(
+        request,
+        "interop/import_detail.html",
+        {
+            "job": job,
+            "editable": editable,
+            "mapping": mapping,
+            "rows": rows,
+            "choices": choices(),
+            "labels": FIELD_LABELS,
+            "columns": list(enumerate(job.columns.items())),
+        },
+    )
+
+
+@login_required
+@permission_required("interop.add_importjob", raise_exception=True)
+def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(_jobs_for(request), pk=pk)
+    return render(request, "interop/_import_progress.html", {"job": job})
+
+
+@login_required
+@permission_required("interop.add_importjob", raise_exception=True)
+def import_errors(request: HttpRequest, pk: int) -> HttpResponseBase:
+    job = get_object_or_404(_jobs_for(request), pk=pk)
+    if not job.error_report:
+        raise Http404("no error report")
+    record(request.user, "export", "import", job.pk, summary="error report downloaded")
+    return FileResponse(
+        job.error_report.open("rb"), as_attachment=True, filename=f"import-{job.pk}-errors.xlsx"
+    )

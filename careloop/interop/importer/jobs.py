@@ -1,0 +1,171 @@
+"""Creating, previewing and starting imports (used by the upload page and the CLI)."""
+
+from __future__ import annotations
+
+import hashlib
+from itertools import islice
+from typing import Any
+
+from django.core.files.base import File
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from careloop.audit.services import record
+from careloop.clinical import catalogue as catalogue_module
+from careloop.interop.importer.columns import IGNORE, ITEM, ColumnMap, guess, name_key
+from careloop.interop.importer.reader import ReadError, Sheet, blank
+from careloop.interop.importer.rows import ParsedRow, parse_row, text
+from careloop.interop.importer.runner import item_codes
+from careloop.interop.ingest import default_organisation
+from careloop.interop.models import ImportJob, ImportMapping, SourceSystem
+
+
+def catalogue_names() -> dict[str, str]:
+    names: dict[str, str] = {}
+    for code, item in reversed(list(catalogue_module.current().items.items())):
+        names[name_key(item.name)] = code
+        names[name_key(item.code)] = code
+    return names
+
+
+def source_named(name: str, actor: Any) -> SourceSystem:
+    """The sending system a file comes from (created on first use, in the user's
+    organisation)."""
+    name = name.strip()[:100] or "Excel"
+    source = SourceSystem.objects.filter(facility=name).first()
+    if source is None:
+        organisation = getattr(actor, "organisation", None) or default_organisation()
+        if organisation is None:
+            raise ReadError(
+                _(
+                    "No organisation is set up yet: create one (or run `careloop "
+                    "demo`) before importing."
+                )
+            )
+        source = SourceSystem.objects.create(facility=name, name=name, organisation=organisation)
+    return source
+
+
+def headers_of(job: ImportJob) -> list[str]:
+    sheet = Sheet(job.file.open("rb"), job.filename)
+    try:
+        return [text(h) for h in next(sheet.rows(), [])]
+    finally:
+        sheet.close()
+
+
+def initial_columns(source: SourceSystem, headers: list[str]) -> dict[str, str]:
+    """Last time's mapping for this source where it still fits, else a guess."""
+    guessed = guess(headers, catalogue_names())
+    remembered = ImportMapping.objects.filter(source=source).first()
+    if remembered:
+        for header in headers:
+            if header in remembered.columns:
+                guessed[header] = remembered.columns[header]
+    return guessed
+
+
+class AlreadyImported(ValueError):
+    """The same file from the same source was imported before."""
+
+    def __init__(self, job: ImportJob) -> None:
+        super().__init__(
+            _("This file was already imported from %(source)s on %(when)s (import %(id)s).")
+            % {"source": job.source, "when": f"{job.created_at:%Y-%m-%d %H:%M}", "id": job.pk}
+        )
+        self.job = job
+
+
+def checksum_of(upload: File) -> str:
+    digest = hashlib.sha256()
+    upload.seek(0)
+    for chunk in iter(lambda: upload.read(1 << 20), b""):
+        digest.update(chunk)
+    upload.seek(0)
+    return digest.hexdigest()
+
+
+def do_create_import(
+    actor: Any, upload: File, filename: str, source_name: str, mode: str, *, force: bool = False
+) -> ImportJob:
+    """Store the file as uploaded and propose a column mapping. ReadError if it cannot be
+    read; AlreadyImported if this very file from this source was imported already."""
+    source = source_named(source_name, actor)
+    checksum = checksum_of(upload)
+    earlier = ImportJob.objects.filter(
+        source=source, checksum=checksum, status=ImportJob.Status.DONE
+    ).first()
+    if earlier is not None and not force:
+        raise AlreadyImported(earlier)
+    job = ImportJob(
+        source=source,
+        filename=filename[:200],
+        mode=mode,
+        checksum=checksum,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    job.file.save(filename[-100:], upload, save=False)
+    job.save()
+    try:
+        job.columns = initial_columns(source, headers_of(job))
+    except Exception:
+        job.delete()
+        raise
+    job.save(update_fields=["columns"])
+    record(
+        actor if job.created_by else None,
+        "create",
+        "import",
+        job.pk,
+        summary=f"uploaded {filename[:100]}",
+        actor_label="" if job.created_by else "cli",
+    )
+    return job
+
+
+def preview(job: ImportJob, limit: int = 10) -> tuple[ColumnMap, list[ParsedRow]]:
+    sheet = Sheet(job.file.open("rb"), job.filename)
+    try:
+        rows = sheet.rows()
+        headers = [text(h) for h in next(rows, [])]
+        mapping = ColumnMap.build(headers, job.columns)
+        codes = item_codes(job.source_id)
+        parsed = [
+            parse_row(number, values, mapping, codes)
+            for number, values in islice(
+                ((n, v) for n, v in enumerate(rows, start=2) if not blank(v)), limit
+            )
+        ]
+        return mapping, parsed
+    finally:
+        sheet.close()
+
+
+def choices() -> list[tuple[str, str]]:
+    """Targets a column can be given, for the mapping form."""
+    from careloop.interop.importer.columns import FIELD_LABELS, PATIENT_FIELDS, RESULT_FIELDS
+
+    options = [(IGNORE, str(FIELD_LABELS[IGNORE]))]
+    options += [(f, str(FIELD_LABELS[f])) for f in PATIENT_FIELDS + RESULT_FIELDS]
+    options += [
+        (f"{ITEM}{item.code}", f"{item.name} ({item.code})")
+        for item in catalogue_module.current().items.values()
+    ]
+    return options
+
+
+def do_start_import(actor: Any, job: ImportJob, columns: dict[str, str]) -> ImportJob:
+    """Check the mapping, then queue the import for the task worker (MappingError if the
+    columns cannot work)."""
+    from careloop.interop.tasks import run_import
+
+    mapping = ColumnMap.build(list(columns), columns)
+    mapping.check()
+    with transaction.atomic():
+        job.columns = columns
+        job.status = ImportJob.Status.QUEUED
+        job.save(update_fields=["columns", "status"])
+        record(actor, "update", "import", job.pk, summary="import started")
+        # Enqueued in the same transaction: the job row and the task commit together.
+        run_import.enqueue(job.pk)
+    return job

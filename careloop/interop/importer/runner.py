@@ -1,0 +1,426 @@
+"""Running an import: read in chunks, find or enrol the patients, store graded results.
+
+Two modes. *Skip bad rows*: each chunk is its own transaction, so progress is visible and a
+wrong row costs only itself. *All or nothing*: a first pass checks every row (including
+whether its patient can be found or enrolled) and stops there if any is wrong; a second
+pass then writes everything in one transaction. Either way every wrong row is listed, with
+the reason, in an Excel error report.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from io import BytesIO
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+
+from careloop.audit.models import AuditEvent
+from careloop.clinical import catalogue as catalogue_module
+from careloop.clinical.assessment import ResultInput
+from careloop.clinical.models import Source
+from careloop.clinical.services import ReportInput, do_record_results
+from careloop.interop.importer.columns import FIELD_LABELS, ColumnMap, MappingError, name_key
+from careloop.interop.importer.reader import ReadError, Sheet, blank
+from careloop.interop.importer.rows import ParsedRow, parse_row, text
+from careloop.interop.models import CodeMapping, ImportJob, ImportMapping
+from careloop.patients.access import scope_organisation_ids
+from careloop.patients.models import Patient, PatientIdentifier
+from careloop.patients.services import luhn_check_digit
+
+CHUNK = 2000
+
+
+class Rollback(Exception):
+    """Undo an all-or-nothing import whose second pass failed after all."""
+
+
+class ErrorReport:
+    """The wrong rows, as they were, with a column saying what is wrong. The workbook is
+    made on the first wrong row (an import without errors writes no report)."""
+
+    def __init__(self, header: list[Any]) -> None:
+        self.header = header
+        self.workbook: Workbook | None = None
+        self.count = 0
+
+    def add(self, row: ParsedRow) -> None:
+        if self.workbook is None:
+            self.workbook = Workbook(write_only=True)
+            self.sheet = self.workbook.create_sheet(_("Rows not imported"))
+            self.sheet.append([_("Row"), *self.header, _("What is wrong")])
+        problems = "; ".join(
+            f"{FIELD_LABELS.get(column, column)}: {message}" for column, message in row.errors
+        )
+        self.sheet.append([row.number, *[_cell(v) for v in row.values], problems])
+        self.count += 1
+
+    def content(self) -> bytes:
+        assert self.workbook is not None
+        buffer = BytesIO()
+        self.workbook.save(buffer)
+        return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    return value.replace(tzinfo=None) if hasattr(value, "tzinfo") and value.tzinfo else value
+
+
+def item_codes(source_id: int) -> dict[str, str]:
+    """What a sheet may call an item → its LOINC code: LOINC codes, catalogue names (Chinese
+    and English), and the source's own codes and names from its code mappings."""
+    codes: dict[str, str] = {}
+    catalogue = catalogue_module.current()
+    for code, item in reversed(list(catalogue.items.items())):  # first listed name wins
+        codes[name_key(item.name)] = code
+    for code in catalogue.items:
+        codes[name_key(code)] = code
+    for mapping in CodeMapping.objects.filter(source_id=source_id):
+        codes[name_key(mapping.local_code)] = mapping.loinc
+        if mapping.local_name:
+            codes[name_key(mapping.local_name)] = mapping.loinc
+    return codes
+
+
+class Importer:
+    def __init__(
+        self,
+        job: ImportJob,
+        *,
+        user: Any = None,
+        progress: Callable[[ImportJob], None] | None = None,
+    ) -> None:
+        self.job = job
+        self.user = user if user is not None else job.created_by
+        self.progress = progress or (lambda _job: None)
+        self.source = job.source
+        self.organisation = job.source.organisation
+        self.scope = scope_organisation_ids(self.user) if self.user is not None else None
+        self.catalogue = catalogue_module.current()
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self) -> ImportJob:
+        job = self.job
+        job.status, job.started_at = ImportJob.Status.RUNNING, timezone.now()
+        job.save(update_fields=["status", "started_at"])
+        try:
+            sheet = Sheet(job.file.open("rb"), job.filename)
+        except ReadError as error:
+            return self._fail(str(error))
+        try:
+            rows = sheet.rows()
+            header = [text(h) for h in next(rows, [])]
+            if not any(header):
+                return self._fail(_("The file is empty."))
+            mapping = ColumnMap.build(header, job.columns)
+            mapping.check()
+            job.total_rows = sheet.count()
+            job.save(update_fields=["total_rows"])
+            codes = item_codes(self.source.pk)
+            report = ErrorReport(header)
+            if job.mode == ImportJob.Mode.ALL_OR_NOTHING:
+                self._pass(sheet, mapping, codes, report, write=False)
+                if report.count:
+                    self._save_report(report)
+                    return self._fail(
+                        _(
+                            "%(count)d rows are wrong, so nothing was imported: "
+                            "see the error report."
+                        )
+                        % {"count": report.count}
+                    )
+                try:
+                    with transaction.atomic():
+                        job.processed_rows = 0
+                        self._pass(sheet, mapping, codes, report, write=True)
+                        if report.count:
+                            raise Rollback
+                except Rollback:
+                    job.imported_rows = job.patients_created = job.alerts_raised = 0
+                    self._save_report(report)
+                    return self._fail(
+                        _(
+                            "Some rows could not be stored, so nothing was "
+                            "imported: see the error report."
+                        )
+                    )
+            else:
+                self._pass(sheet, mapping, codes, report, write=True)
+                if report.count:
+                    self._save_report(report)
+        except MappingError as error:
+            return self._fail(str(error))
+        finally:
+            sheet.close()
+        job.status, job.finished_at = ImportJob.Status.DONE, timezone.now()
+        job.error_rows = report.count
+        job.save()
+        ImportMapping.objects.update_or_create(
+            source=self.source, defaults={"columns": job.columns}
+        )
+        return job
+
+    def _fail(self, message: str) -> ImportJob:
+        self.job.status, self.job.finished_at = ImportJob.Status.FAILED, timezone.now()
+        self.job.message = message
+        self.job.save()
+        return self.job
+
+    def _save_report(self, report: ErrorReport) -> None:
+        self.job.error_rows = report.count
+        name = f"{self.job.pk}-errors.xlsx"
+        self.job.error_report.save(name, ContentFile(report.content()), save=False)
+        self.job.save(update_fields=["error_rows", "error_report"])
+
+    def _pass(
+        self,
+        sheet: Sheet,
+        mapping: ColumnMap,
+        codes: dict[str, str],
+        report: ErrorReport,
+        *,
+        write: bool,
+    ) -> None:
+        rows = sheet.rows()
+        next(rows, None)
+        chunk: list[ParsedRow] = []
+        for number, values in enumerate(rows, start=2):
+            if blank(values):
+                continue
+            chunk.append(parse_row(number, values, mapping, codes))
+            if len(chunk) >= CHUNK:
+                self._chunk(chunk, report, write=write)
+                chunk = []
+        if chunk:
+            self._chunk(chunk, report, write=write)
+
+    def _chunk(self, rows: list[ParsedRow], report: ErrorReport, *, write: bool) -> None:
+        job = self.job
+        in_transaction = transaction.get_connection().in_atomic_block
+        with transaction.atomic():
+            good = [row for row in rows if not row.errors]
+            patients = self._patients(good, create=write)
+            if write:
+                visits: dict[tuple[Any, ...], list[ParsedRow]] = {}
+                for row in good:
+                    if not row.errors:
+                        patient = patients[id(row)]
+                        assert patient is not None
+                        visits.setdefault((patient.pk, row.effective_at, row.report), []).append(
+                            row
+                        )
+                for visit_rows in visits.values():
+                    self._store(visit_rows, patients[id(visit_rows[0])])
+                    job.imported_rows += len(visit_rows)
+        for row in rows:
+            if row.errors:
+                report.add(row)
+        job.processed_rows += len(rows)
+        if not in_transaction:
+            job.save(
+                update_fields=[
+                    "processed_rows",
+                    "imported_rows",
+                    "patients_created",
+                    "alerts_raised",
+                ]
+            )
+        self.progress(job)
+
+    # ------------------------------------------------------------------ patients
+
+    def _patients(self, rows: list[ParsedRow], *, create: bool) -> dict[int, Patient | None]:
+        """Each row's patient, found by identifier (batched) or, with ``create``, enrolled.
+        A row whose patient can be neither found nor enrolled gets an error."""
+        found: dict[int, Patient | None] = {}
+        by_id = self._lookup(rows)
+        new: dict[str, Patient] = {}
+        for row in rows:
+            patient = by_id.get(id(row))
+            if patient is not None:
+                if self.scope is not None and patient.organisation_id not in self.scope:
+                    row.fail("id_number", _("This patient belongs to another organisation."))
+                    continue
+                found[id(row)] = patient
+                continue
+            data = row.patient
+            if not {"name", "sex", "birth_date"} <= data.keys():
+                row.fail(
+                    "name",
+                    _(
+                        "The patient is not enrolled yet; to enrol them the row "
+                        "needs name, sex and date of birth (or an ID number)."
+                    ),
+                )
+                continue
+            key = _identity_key(data)
+            if key not in new:
+                new[key] = Patient(
+                    name=data["name"],
+                    sex=data["sex"],
+                    birth_date=data["birth_date"],
+                    id_number=data.get("id_number", ""),
+                    phone=data.get("phone", ""),
+                    passport=data.get("passport", ""),
+                    organisation=self.organisation,
+                    created_by=self.user,
+                )
+                new[key]._import_row = data  # type: ignore[attr-defined]
+            found[id(row)] = new[key]
+        if create and new:
+            self._enrol(list(new.values()))
+        return found
+
+    def _lookup(self, rows: list[ParsedRow]) -> dict[int, Patient]:
+        ids = {row.patient["id_number"] for row in rows if "id_number" in row.patient}
+        passports = {row.patient["passport"] for row in rows if "passport" in row.patient}
+        numbers = {
+            (kind, row.patient[key])
+            for row in rows
+            for key, kind in (("mrn", "mrn"), ("exam_number", "exam"))
+            if key in row.patient
+        }
+        phones = {
+            row.patient["phone"] for row in rows if "phone" in row.patient and "name" in row.patient
+        }
+        by_hash: dict[str, Patient] = {}
+        queryset = Patient.objects.select_related("organisation")
+        if ids:
+            hashes = {h: v for v in ids for h in Patient.index_hashes("id_number", v)}
+            for patient in queryset.filter(id_number_hash__in=list(hashes)):
+                by_hash[f"id:{patient.id_number}"] = patient
+        if passports:
+            hashes = {h: v for v in passports for h in Patient.index_hashes("passport", v)}
+            for patient in queryset.filter(passport_hash__in=list(hashes)):
+                by_hash[f"passport:{patient.passport}"] = patient
+        if numbers:
+            hashes = {
+                h: (kind, value)
+                for kind, value in numbers
+                for h in PatientIdentifier.index_hashes(value)
+            }
+            for item in PatientIdentifier.objects.filter(
+                system=self.organisation.code, value_hash__in=list(hashes)
+            ).select_related("patient__organisation"):
+                by_hash[f"{item.kind}:{item.value.upper()}"] = item.patient
+        if phones:
+            hashes = {h: v for v in phones for h in Patient.index_hashes("phone", v)}
+            for patient in queryset.filter(phone_hash__in=list(hashes)):
+                by_hash[f"phone:{patient.phone}:{patient.name}"] = patient
+        result: dict[int, Patient] = {}
+        for row in rows:
+            data = row.patient
+            for key in (
+                f"id:{data.get('id_number')}",
+                f"passport:{data.get('passport')}",
+                f"mrn:{str(data.get('mrn', '')).upper()}",
+                f"exam:{str(data.get('exam_number', '')).upper()}",
+                f"phone:{data.get('phone')}:{data.get('name')}",
+            ):
+                if key in by_hash:
+                    result[id(row)] = by_hash[key]
+                    break
+        return result
+
+    def _enrol(self, patients: list[Patient]) -> None:
+        """Enrol new patients in one go: card numbers, record numbers, audit events."""
+        drawn: set[str] = set()
+        for patient in patients:
+            patient.card_number = _card_number(drawn)
+        clash = set(
+            Patient.objects.filter(card_number__in=drawn).values_list("card_number", flat=True)
+        )
+        for patient in patients:  # vanishingly rare: draw again
+            while patient.card_number in clash:
+                patient.card_number = _card_number(drawn)
+        Patient.objects.bulk_create(patients)
+        identifiers = []
+        for patient in patients:
+            data = patient._import_row  # type: ignore[attr-defined]
+            for key, kind in (
+                ("mrn", PatientIdentifier.Kind.MRN),
+                ("exam_number", PatientIdentifier.Kind.EXAM),
+            ):
+                if data.get(key):
+                    identifiers.append(
+                        PatientIdentifier(
+                            patient=patient,
+                            kind=kind,
+                            system=self.organisation.code,
+                            value=data[key],
+                        )
+                    )
+        PatientIdentifier.objects.bulk_create(identifiers)
+        now = timezone.now()
+        label = self.user.get_username() if self.user else f"import:{self.source.facility}"
+        AuditEvent.objects.bulk_create(
+            AuditEvent(
+                at=now,
+                actor=self.user,
+                actor_label=label[:150],
+                action="create",
+                object_type="patient",
+                object_id=str(p.pk),
+                patient_id=p.pk,
+                organisation_id=getattr(self.user, "organisation_id", None),
+                summary=f"enrolled from import {self.job.pk}",
+                via="web" if self.user else "cli",
+            )
+            for p in patients
+        )
+        self.job.patients_created += len(patients)
+
+    # ------------------------------------------------------------------ results
+
+    def _store(self, rows: list[ParsedRow], patient: Patient | None) -> None:
+        """One report for one patient's results of one date (and report name)."""
+        row = rows[0]
+        assert patient is not None and row.effective_at is not None
+        results = [
+            ResultInput(
+                name=cell.name or cell.code,
+                observed_at=row.effective_at,
+                loinc=cell.code if self.catalogue.item(cell.code) else "",
+                local_code="" if self.catalogue.item(cell.code) else cell.code[:50],
+                local_system="" if self.catalogue.item(cell.code) else "import",
+                value=cell.value,
+                comparator=cell.comparator,
+                text=cell.text,
+                unit=cell.unit,
+                reference=cell.reference,
+                flags=cell.flags,
+            )
+            for visit_row in rows
+            for cell in visit_row.results
+        ]
+        stored = do_record_results(
+            patient,
+            ReportInput(name=row.report or self.job.filename[:200], effective_at=row.effective_at),
+            results,
+            source=Source.IMPORT,
+            source_label=self.source.name or self.source.facility,
+            catalogue=self.catalogue,
+        )
+        self.job.alerts_raised += len(stored.alerts)
+
+
+def _card_number(drawn: set[str]) -> str:
+    while True:
+        body = "8" + "".join(secrets.choice("0123456789") for _ in range(10))
+        number = body + luhn_check_digit(body)
+        if number not in drawn:
+            drawn.add(number)
+            return number
+
+
+def _identity_key(data: dict[str, Any]) -> str:
+    for key in ("id_number", "passport", "mrn", "exam_number"):
+        if data.get(key):
+            return f"{key}:{data[key]}"
+    return f"phone:{data.get('phone')}:{data.get('name')}"

@@ -1,0 +1,106 @@
+import json
+from pathlib import Path
+
+from django.core.files import File
+from django.core.management.base import BaseCommand, CommandError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from careloop.accounts.models import User
+from careloop.interop.importer.columns import FIELD_LABELS, ColumnMap, MappingError
+from careloop.interop.importer.jobs import AlreadyImported, do_create_import
+from careloop.interop.importer.reader import ReadError
+from careloop.interop.importer.runner import Importer
+from careloop.interop.models import ImportJob
+
+
+class Command(BaseCommand):
+    help = (
+        "Import exam or lab results from an Excel (.xlsx) or CSV file. Columns are "
+        "recognised by their headers (or as last time for this --source). Exit status: "
+        "0 all rows imported, 1 some rows not imported (see the error report), 2 nothing "
+        "could be read."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file")
+        parser.add_argument("--source", default="Excel", help="where the file comes from")
+        parser.add_argument(
+            "--mode",
+            choices=["skip", "all"],
+            default="skip",
+            help="skip: import the good rows; all: nothing if any row is wrong",
+        )
+        parser.add_argument("--columns", help='JSON {"header": "field"} to override the mapping')
+        parser.add_argument("--user", help="import as this user (default: system)")
+        parser.add_argument(
+            "--force", action="store_true", help="import even if this very file was imported before"
+        )
+        parser.add_argument(
+            "--show-columns", action="store_true", help="print the column mapping and stop"
+        )
+
+    def handle(self, *args, **options):
+        path = Path(options["file"])
+        if not path.is_file():
+            raise CommandError(f"no such file: {path}", returncode=2)
+        user = None
+        if options["user"]:
+            user = User.objects.filter(username=options["user"], is_active=True).first()
+            if user is None:
+                raise CommandError(f"no active user named {options['user']!r}", returncode=2)
+        with path.open("rb") as handle:
+            try:
+                job = do_create_import(
+                    user,
+                    File(handle),
+                    path.name,
+                    options["source"],
+                    options["mode"],
+                    force=options["force"],
+                )
+            except (ReadError, AlreadyImported) as error:
+                raise CommandError(str(error), returncode=2) from error
+        if options["columns"]:
+            try:
+                job.columns.update(json.loads(options["columns"]))
+            except ValueError as error:
+                raise CommandError(f"--columns is not JSON: {error}", returncode=2) from error
+            job.save(update_fields=["columns"])
+        self.stderr.write("columns:")
+        for header, target in job.columns.items():
+            self.stderr.write(f"  {header} → {FIELD_LABELS.get(target, target)}")
+        try:
+            ColumnMap.build(list(job.columns), job.columns).check()
+        except MappingError as error:
+            raise CommandError(str(error), returncode=2) from error
+        if options["show_columns"]:
+            return
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=True,
+        ) as bar:
+            task = bar.add_task("importing", total=None)
+
+            def progress(current: ImportJob) -> None:
+                bar.update(task, total=current.total_rows or None, completed=current.processed_rows)
+
+            job = Importer(job, user=user, progress=progress).run()
+        summary = {
+            "import": job.pk,
+            "status": job.status,
+            "rows": job.total_rows,
+            "imported_rows": job.imported_rows,
+            "error_rows": job.error_rows,
+            "patients_created": job.patients_created,
+            "alerts_raised": job.alerts_raised,
+            "error_report": job.error_report.path if job.error_report else None,
+            "message": job.message,
+        }
+        self.stdout.write(json.dumps(summary, ensure_ascii=False))
+        if job.status == ImportJob.Status.FAILED and not job.error_rows:
+            raise CommandError(job.message, returncode=2)
+        if job.error_rows:
+            raise SystemExit(1)

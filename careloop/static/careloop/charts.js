@@ -1,0 +1,57 @@
+// Trend charts (ECharts): an indicator's values over time, the reference band shaded,
+// abnormal points in red. Loaded as a file (CSP); data comes from the JSON view.
+(function () {
+  "use strict";
+
+  function render(el, data) {
+    const chart = echarts.getInstanceByDom(el) || echarts.init(el, null, { renderer: "canvas" });
+    const points = data.points.map(function (p) {
+      return {
+        value: [p.t, p.value],
+        itemStyle: p.abnormal ? { color: "#d63939" } : undefined,
+        symbolSize: p.abnormal ? 10 : 6,
+      };
+    });
+    const band = data.band;
+    const markArea = band && (band.low !== null || band.high !== null) ? {
+      silent: true,
+      itemStyle: { color: "rgba(47, 179, 68, 0.12)" },
+      data: [[{ yAxis: band.low === null ? "min" : band.low, name: el.dataset.labelBand },
+              { yAxis: band.high === null ? "max" : band.high }]],
+    } : undefined;
+    chart.setOption({
+      animation: false,
+      grid: { left: 48, right: 16, top: 32, bottom: 32 },
+      tooltip: { trigger: "axis" },
+      title: { text: data.name + (data.unit ? " (" + data.unit + ")" : ""), left: "center",
+               textStyle: { fontSize: 13 } },
+      xAxis: { type: "time" },
+      yAxis: { type: "value", scale: true },
+      series: [{ type: "line", name: data.name, data: points, markArea: markArea,
+                 lineStyle: { color: "#0f766e" }, itemStyle: { color: "#0f766e" } }],
+    }, true);
+  }
+
+  function load(el, url) {
+    fetch(url, { credentials: "same-origin" })
+      .then(function (response) { return response.json(); })
+      .then(function (data) { render(el, data); el.dataset.loaded = data.points.length; });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-trend-url]").forEach(function (el) {
+      load(el, el.dataset.trendUrl);
+    });
+    document.querySelectorAll("[data-trend-select]").forEach(function (select) {
+      select.addEventListener("change", function () {
+        load(document.querySelector(select.dataset.trendSelect), select.value);
+      });
+    });
+    window.addEventListener("resize", function () {
+      document.querySelectorAll("[data-trend-url]").forEach(function (el) {
+        const chart = echarts.getInstanceByDom(el);
+        if (chart) chart.resize();
+      });
+    });
+  });
+})();

@@ -1,0 +1,66 @@
+"""In Chromium: import an Excel file with two bad rows, download the error report, open the
+patient's trend chart and report."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from openpyxl import load_workbook
+from playwright.sync_api import expect
+
+from careloop.accounts.roles import Role
+from careloop.patients.models import Patient
+from tests.factories import UserFactory
+from tests.test_import import long_rows, xlsx
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_import_errors_report_and_trend_chart(page: Any, hospital: Any, tmp_path: Path) -> None:
+    UserFactory(username="bob", organisation=hospital, role=Role.SUPERVISOR)
+    page.goto("/accounts/login/")
+    page.fill("#id_username", "bob")
+    page.fill("#id_password", "correct horse battery")
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+    rows = long_rows()
+    rows.insert(3, [*rows[0][:6], "2025-11-18", "14771-0", "空腹血糖", 5.6, "mmol/L", ""])
+    upload = tmp_path / "体检结果.xlsx"
+    upload.write_bytes(xlsx(rows))
+    page.goto("/interop/imports/")
+    page.set_input_files("#id_file", str(upload))
+    page.fill("#id_source", "体检中心")
+    page.get_by_test_id("upload-form").locator("button[type=submit]").click()
+    expect(page.get_by_test_id("preview")).to_contain_text("吴国平")
+    expect(page.get_by_test_id("preview").locator("tr.table-danger")).to_have_count(2)
+    page.get_by_test_id("start-import").click()
+    expect(page.get_by_test_id("import-status")).to_have_attribute("data-status", "queued")
+
+    call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
+    status = page.get_by_test_id("import-status")
+    expect(status).to_have_attribute("data-status", "done", timeout=15_000)
+    expect(page.get_by_test_id("error-rows")).to_have_text("2")
+    expect(page.get_by_test_id("imported")).to_have_text("6")
+
+    with page.expect_download() as download_info:
+        page.get_by_test_id("error-report").click()
+    report = tmp_path / "errors.xlsx"
+    download_info.value.save_as(report)
+    lines = list(load_workbook(report).active.iter_rows(values_only=True))
+    assert [line[0] for line in lines[1:]] == [8, 9]
+
+    patient = Patient.objects.get(name="吴国平")
+    page.goto(f"/patients/{patient.pk}/")
+    chart = page.get_by_test_id("trend-chart")
+    expect(chart).to_have_attribute("data-loaded", re.compile(r"[1-9]"))
+    count = page.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('trend-chart'))"
+        ".getOption().series[0].data.length"
+    )
+    assert count == 2  # fasting glucose in 2025 and 2026
+    expect(page.get_by_test_id("year-over-year")).to_contain_text("空腹血糖")
+    page.get_by_test_id("reports").get_by_role("link").first.click()
+    expect(page.get_by_test_id("report-table")).to_contain_text("↑")

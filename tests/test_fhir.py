@@ -1,0 +1,373 @@
+"""FHIR R4 at /fhir/R4 over real HTTP: metadata, read, search, create, update, Bundles."""
+
+import json
+import urllib.error
+import urllib.request
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.observation import Observation as FhirObservation
+from fhir.resources.R4B.patient import Patient as FhirPatient
+
+from careloop.accounts.tokens import do_create_token
+from careloop.clinical.models import DiagnosticReport, Encounter, Observation
+from careloop.followup.models import Alert
+from careloop.interop.fhir.capability import capability_statement
+from careloop.interop.models import InboundMessage
+from careloop.patients.models import Patient
+from tests.factories import valid_id
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ROOT = Path(__file__).resolve().parent.parent
+RESIDENT = "urn:careloop:sid:resident-id"
+LOINC = "http://loinc.org"
+
+
+class Fhir:
+    def __init__(self, base: str, token: str | None) -> None:
+        self.base = base.rstrip("/") + "/fhir/R4"
+        self.token = token
+
+    def call(
+        self, method: str, path: str, body: Any = None, raw: bytes | None = None
+    ) -> tuple[int, Any, dict[str, str]]:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/fhir+json")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read()), dict(response.headers)
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read()), dict(error.headers)
+
+
+@pytest.fixture
+def fhir(live_server: Any, carol: Any) -> Fhir:
+    """Carol, a doctor in cardiology, with a token."""
+    _, token = do_create_token(carol)
+    return Fhir(live_server.url, token)
+
+
+def patient_resource(**overrides: Any) -> dict[str, Any]:
+    resource = {
+        "resourceType": "Patient",
+        "identifier": [{"system": RESIDENT, "value": valid_id(date(1956, 4, 1), male=True)}],
+        "name": [{"text": "周建华"}],
+        "gender": "male",
+        "birthDate": "1956-04-01",
+        "telecom": [{"system": "phone", "value": "13811112222"}],
+    }
+    resource.update(overrides)
+    return resource
+
+
+def observation(
+    patient_ref: str, code: str, value: float, unit: str, when: str = "2026-11-23T23:40:00+08:00"
+) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": code}]},
+        "subject": {"reference": patient_ref},
+        "effectiveDateTime": when,
+        "valueQuantity": {"value": value, "unit": unit},
+    }
+
+
+def test_metadata_is_public_and_matches_the_committed_statement(fhir: Fhir) -> None:
+    status, body, headers = Fhir(fhir.base.removesuffix("/fhir/R4"), None).call("GET", "/metadata")
+    assert status == 200 and headers["Content-Type"].startswith("application/fhir+json")
+    CapabilityStatement.model_validate(body)
+    committed = json.loads((ROOT / "docs/fhir/CapabilityStatement.json").read_text())
+    assert capability_statement() == committed, "run `make openapi` and commit the result"
+    types = {r["type"] for r in body["rest"][0]["resource"]}
+    assert types == {"Patient", "Encounter", "Condition", "Observation", "DiagnosticReport"}
+
+
+def test_a_token_is_required(fhir: Fhir) -> None:
+    status, body, headers = Fhir(fhir.base.removesuffix("/fhir/R4"), None).call("GET", "/Patient")
+    assert status == 401 and body["resourceType"] == "OperationOutcome"
+    assert body["issue"][0]["code"] == "login"
+    assert headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_create_and_read_a_patient(fhir: Fhir) -> None:
+    status, created, headers = fhir.call("POST", "/Patient", patient_resource())
+    assert status == 201, created
+    assert headers["Location"].endswith(f"/fhir/R4/Patient/{created['id']}")
+    FhirPatient.model_validate(created)
+    status, read, _ = fhir.call("GET", f"/Patient/{created['id']}")
+    assert status == 200
+    resident = next(i for i in read["identifier"] if i["system"] == RESIDENT)
+    assert "********" in resident["value"]  # masked, as everywhere
+    assert read["telecom"][0]["value"] == "138****2222"
+    assert read["gender"] == "male" and read["name"][0]["text"] == "周建华"
+    stored = InboundMessage.objects.get(transport="fhir")
+    assert stored.status == "processed" and b"13811112222" in bytes(stored.raw)
+
+
+@pytest.mark.parametrize(
+    ("resource", "status", "where"),
+    [
+        (patient_resource(birthDate="1956-13-01"), 400, "Patient.birthDate"),
+        (patient_resource(colour="blue"), 400, "Patient.colour"),
+        (patient_resource(gender="other"), 422, "Patient.gender"),
+        (
+            patient_resource(identifier=[{"system": RESIDENT, "value": "110101195604010018"}]),
+            422,
+            "resident-id",
+        ),
+        (patient_resource(telecom=[{"system": "phone", "value": "12345"}]), 422, "telecom"),
+        ({"resourceType": "Observation"}, 400, ""),
+    ],
+)
+def test_invalid_patients_get_an_operation_outcome(
+    fhir: Fhir, resource: dict, status: int, where: str
+) -> None:
+    got, body, _ = fhir.call("POST", "/Patient", resource)
+    assert got == status, body
+    assert body["resourceType"] == "OperationOutcome"
+    assert all(issue["diagnostics"] for issue in body["issue"])
+    if where:
+        assert any(
+            where in e
+            for issue in body["issue"]
+            for e in [*issue.get("expression", []), issue["diagnostics"]]
+        )
+    assert Patient.objects.count() == 0
+    assert InboundMessage.objects.get(transport="fhir").status == "rejected"  # kept, raw
+
+
+def test_malformed_json_is_a_400(fhir: Fhir) -> None:
+    status, body, _ = fhir.call("POST", "/Patient", raw=b'{"resourceType": "Pat')
+    assert status == 400 and body["issue"][0]["code"] == "structure"
+
+
+def test_a_duplicate_patient_is_a_409(fhir: Fhir) -> None:
+    resource = patient_resource()
+    assert fhir.call("POST", "/Patient", resource)[0] == 201
+    status, body, _ = fhir.call("POST", "/Patient", resource)
+    assert status == 409 and body["issue"][0]["code"] == "duplicate"
+
+
+def test_search_patients_with_paging(fhir: Fhir) -> None:
+    ids, numbers = [], [valid_id(date(1950 + n, 1, 1)) for n in range(3)]
+    for n in range(3):
+        resource = patient_resource(
+            identifier=[{"system": RESIDENT, "value": numbers[n]}],
+            name=[{"text": f"测试{n}"}],
+            birthDate=f"{1950 + n}-01-01",
+            telecom=[{"system": "phone", "value": f"1390000000{n}"}],
+        )
+        ids.append(fhir.call("POST", "/Patient", resource)[1]["id"])
+    status, page, _ = fhir.call("GET", "/Patient?name=" + quote("测试") + "&_count=2")
+    assert status == 200
+    Bundle.model_validate(page)
+    assert page["total"] == 3 and len(page["entry"]) == 2
+    next_url = next(link["url"] for link in page["link"] if link["relation"] == "next")
+    second = fhir.call("GET", next_url.split("/fhir/R4", 1)[1])[1]
+    assert len(second["entry"]) == 1
+    one = fhir.call("GET", "/Patient?identifier=" + quote(f"{RESIDENT}|{numbers[2]}"))[1]
+    assert [e["resource"]["id"] for e in one["entry"]] == [ids[2]]
+    other = numbers[2][:-1] + ("1" if numbers[2][-1] != "1" else "2")  # not a known number
+    unknown = fhir.call("GET", "/Patient?identifier=" + quote(f"{RESIDENT}|{other}"))
+    assert unknown[1]["total"] == 0
+    by_phone = fhir.call("GET", "/Patient?phone=13900000001")[1]
+    assert [e["resource"]["id"] for e in by_phone["entry"]] == [ids[1]]
+    born = fhir.call("GET", "/Patient?birthdate=ge1951-01-01&birthdate=lt1952")[1]
+    assert [e["resource"]["id"] for e in born["entry"]] == [ids[1]]
+
+
+def test_observations_are_graded_and_critical_values_alerted(fhir: Fhir) -> None:
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    ref = f"Patient/{patient_id}"
+    status, low, _ = fhir.call("POST", "/Observation", observation(ref, "14749-6", 3.2, "mmol/L"))
+    assert status == 201, low
+    FhirObservation.model_validate(low)
+    assert low["interpretation"][0]["coding"][0]["code"] == "L"
+    assert low["referenceRange"][0]["low"]["value"] == 3.9
+    status, critical, _ = fhir.call(
+        "POST", "/Observation", observation(ref, "2823-3", 6.8, "mmol/L")
+    )
+    assert critical["interpretation"][0]["coding"][0]["code"] == "HH"
+    alert = Alert.objects.get()
+    assert alert.observation_id == int(critical["id"]) and "≥6.2" in alert.reason
+    found = fhir.call("GET", f"/Observation?patient={patient_id}&code={LOINC}|2823-3")[1]
+    assert [e["resource"]["id"] for e in found["entry"]] == [critical["id"]]
+    by_date = fhir.call("GET", f"/Observation?patient={patient_id}&date=2026-11-23")[1]
+    assert by_date["total"] == 2
+    assert fhir.call("GET", f"/Observation?patient={patient_id}&date=lt2026-11-23")[1]["total"] == 0
+
+
+def test_an_observation_for_another_organisations_patient_is_refused(
+    fhir: Fhir, patient_factory: Any, community: Any
+) -> None:
+    theirs = patient_factory(organisation=community)
+    status, body, _ = fhir.call(
+        "POST", "/Observation", observation(f"Patient/{theirs.pk}", "14749-6", 5.0, "mmol/L")
+    )
+    assert status == 422 and body["issue"][0]["code"] == "not-found"
+    assert fhir.call("GET", f"/Patient/{theirs.pk}")[0] == 404
+
+
+def transaction_bundle(kind: str = "transaction", bad: bool = False) -> dict[str, Any]:
+    entries = [
+        {
+            "fullUrl": "urn:uuid:p1",
+            "resource": patient_resource(),
+            "request": {"method": "POST", "url": "Patient"},
+        },
+        {
+            "fullUrl": "urn:uuid:e1",
+            "request": {"method": "POST", "url": "Encounter"},
+            "resource": {
+                "resourceType": "Encounter",
+                "status": "finished",
+                "class": {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                    "code": "AMB",
+                },
+                "subject": {"reference": "urn:uuid:p1"},
+                "period": {"start": "2026-11-20T08:00:00+08:00"},
+            },
+        },
+        {
+            "fullUrl": "urn:uuid:o1",
+            "request": {"method": "POST", "url": "Observation"},
+            "resource": observation("urn:uuid:p1", "14647-2", 6.4, "mmol/L"),
+        },
+        {
+            "fullUrl": "urn:uuid:o2",
+            "request": {"method": "POST", "url": "Observation"},
+            "resource": observation("urn:uuid:p1", "2093-3", 200, "mg/dL"),
+        },
+        {
+            "fullUrl": "urn:uuid:r1",
+            "request": {"method": "POST", "url": "DiagnosticReport"},
+            "resource": {
+                "resourceType": "DiagnosticReport",
+                "status": "final",
+                "code": {"text": "血脂"},
+                "subject": {"reference": "urn:uuid:p1"},
+                "effectiveDateTime": "2026-11-20T08:00:00+08:00",
+                "result": [{"reference": "urn:uuid:o1"}, {"reference": "urn:uuid:o2"}],
+                "conclusion": "总胆固醇升高",
+            },
+        },
+        {
+            "fullUrl": "urn:uuid:c1",
+            "request": {"method": "POST", "url": "Condition"},
+            "resource": {
+                "resourceType": "Condition",
+                "subject": {"reference": "urn:uuid:p1"},
+                "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "E78.0"}]},
+            },
+        },
+    ]
+    if bad:
+        del entries[3]["resource"]["effectiveDateTime"]
+    return {"resourceType": "Bundle", "type": kind, "entry": entries}
+
+
+def test_a_transaction_bundle_links_everything(fhir: Fhir) -> None:
+    status, body, _ = fhir.call("POST", "", transaction_bundle())
+    assert status == 200, body
+    assert body["type"] == "transaction-response"
+    locations = [e["response"]["location"] for e in body["entry"]]
+    assert [loc.split("/")[0] for loc in locations] == [
+        "Patient",
+        "Encounter",
+        "Observation",
+        "Observation",
+        "DiagnosticReport",
+        "Condition",
+    ]
+    patient = Patient.objects.get()
+    report = DiagnosticReport.objects.get()
+    assert report.patient == patient and report.observations.count() == 2
+    tc = Observation.objects.get(code="2093-3")
+    assert tc.value_normalised == pytest.approx(5.18) and tc.interpretation == "N"
+    assert Encounter.objects.get().patient == patient
+    assert patient.conditions.get().name == "高胆固醇血症"  # named from the ICD-10 catalogue
+    status, read, _ = fhir.call("GET", f"/DiagnosticReport/{report.pk}")
+    assert len(read["result"]) == 2 and read["conclusion"] == "总胆固醇升高"
+
+
+def test_a_failing_transaction_changes_nothing(fhir: Fhir) -> None:
+    status, body, _ = fhir.call("POST", "", transaction_bundle(bad=True))
+    assert status == 422
+    assert any("Bundle.entry[3]" in e for i in body["issue"] for e in i.get("expression", []))
+    assert not Patient.objects.exists() and not Observation.objects.exists()
+
+
+def test_a_batch_answers_each_entry(fhir: Fhir) -> None:
+    bundle = transaction_bundle(kind="batch")
+    bundle["entry"][0]["request"] = {"method": "POST", "url": "Patient"}
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    for entry in bundle["entry"][1:]:
+        entry["resource"]["subject"] = {"reference": f"Patient/{patient_id}"}
+    bundle["entry"][4]["resource"]["result"] = []
+    status, body, _ = fhir.call("POST", "", bundle)
+    assert status == 200 and body["type"] == "batch-response"
+    statuses = [e["response"]["status"] for e in body["entry"]]
+    assert statuses[0].startswith("409")  # the same patient again
+    assert all(s.startswith("201") for s in statuses[1:])
+
+
+def test_update_a_patient_keeps_masked_identifiers(fhir: Fhir) -> None:
+    created = fhir.call("POST", "/Patient", patient_resource())[1]
+    stored_id = Patient.objects.get().id_number
+    created["telecom"] = [{"system": "phone", "value": "13955556666"}]
+    status, updated, _ = fhir.call("PUT", f"/Patient/{created['id']}", created)
+    assert status == 200, updated
+    patient = Patient.objects.get()
+    assert patient.id_number == stored_id and patient.phone == "13955556666"
+    assert updated["telecom"][0]["value"] == "139****6666"
+    wrong = dict(created, id="999")
+    assert fhir.call("PUT", f"/Patient/{created['id']}", wrong)[0] == 400
+
+
+def test_encounters_and_conditions(fhir: Fhir) -> None:
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    encounter = {
+        "resourceType": "Encounter",
+        "status": "in-progress",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "period": {"start": "2026-11-01T09:00:00+08:00"},
+        "identifier": [{"value": "ZY001"}],
+        "serviceType": {"text": "心内科"},
+    }
+    status, created, _ = fhir.call("POST", "/Encounter", encounter)
+    assert status == 201 and created["class"]["code"] == "IMP"
+    encounter["status"] = "finished"
+    encounter["period"]["end"] = "2026-11-10T15:00:00+08:00"
+    status, updated, _ = fhir.call("PUT", f"/Encounter/{created['id']}", encounter)
+    assert status == 200 and updated["period"]["end"].startswith("2026-11-10")
+    bad = dict(encounter, status="unknown-status")
+    # fhir.resources does not check code values: CareLoop does, and answers 422.
+    status, body, _ = fhir.call("POST", "/Encounter", bad)
+    assert status == 422 and body["issue"][0]["code"] == "code-invalid"
+    condition = {
+        "resourceType": "Condition",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "code": {
+            "coding": [
+                {"system": "http://hl7.org/fhir/sid/icd-10", "code": "I50", "display": "心力衰竭"}
+            ]
+        },
+        "encounter": {"reference": f"Encounter/{created['id']}"},
+    }
+    status, made, _ = fhir.call("POST", "/Condition", condition)
+    assert status == 201 and made["code"]["coding"][0]["code"] == "I50"
+    found = fhir.call("GET", f"/Condition?patient=Patient/{patient_id}&code=I50")[1]
+    assert found["total"] == 1
+    no_code = dict(condition, code={"text": "心衰"})
+    assert fhir.call("POST", "/Condition", no_code)[0] == 422

@@ -1,0 +1,281 @@
+"""Excel/CSV import: long and wide sheets, bad rows, both modes, the CLI, the worker."""
+
+import csv
+import io
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files import File
+from django.core.management import call_command
+from django.utils import timezone
+from openpyxl import Workbook, load_workbook
+
+from careloop.clinical.models import DiagnosticReport, Observation
+from careloop.followup.models import Alert
+from careloop.interop.importer.jobs import AlreadyImported, do_create_import, do_start_import
+from careloop.interop.importer.runner import Importer
+from careloop.interop.models import ImportJob, ImportMapping
+from careloop.patients.models import Patient, PatientIdentifier
+from tests.factories import valid_id
+
+HEADER = [
+    "体检号",
+    "姓名",
+    "性别",
+    "出生日期",
+    "身份证号",
+    "手机号",
+    "体检日期",
+    "项目代码",
+    "项目名称",
+    "结果",
+    "单位",
+    "参考范围",
+]
+ID_A = valid_id(date(1965, 2, 3), male=True)
+ID_B = valid_id(date(1972, 7, 9), male=False)
+
+
+def long_rows(bad: bool = True) -> list[list[Any]]:
+    when = datetime(2026, 11, 20, 8, 30)
+    rows = [
+        [
+            "TJ001",
+            "吴国平",
+            "男",
+            date(1965, 2, 3),
+            ID_A,
+            "13812340001",
+            when,
+            "14771-0",
+            "空腹血糖",
+            6.4,
+            "mmol/L",
+            "3.9-6.1",
+        ],
+        [
+            "TJ001",
+            "吴国平",
+            "男",
+            date(1965, 2, 3),
+            ID_A,
+            "13812340001",
+            when,
+            "14647-2",
+            "总胆固醇",
+            5.1,
+            "mmol/L",
+            "",
+        ],
+        [
+            "TJ001",
+            "吴国平",
+            "男",
+            date(1965, 2, 3),
+            ID_A,
+            "13812340001",
+            when,
+            "K",
+            "钾",
+            6.9,
+            "mmol/L",
+            "3.5-5.3",
+        ],
+        [
+            "TJ002",
+            "郑小红",
+            "女",
+            "1972/07/09",
+            "",
+            "13812340002",
+            "2026-11-20",
+            "",
+            "甘油三酯",
+            "2.10↑",
+            "mmol/L",
+            "<1.7",
+        ],
+        [
+            "TJ002",
+            "郑小红",
+            "女",
+            "1972/07/09",
+            "",
+            "13812340002",
+            "2026-11-20",
+            "",
+            "乙肝表面抗原",
+            "阴性",
+            "",
+            "",
+        ],
+    ]
+    if bad:
+        rows += [
+            [
+                "TJ003",
+                "王五",
+                "男",
+                "",
+                ID_A[:-1] + ("0" if ID_A[-1] != "0" else "1"),
+                "",
+                "2026-11-20",
+                "14771-0",
+                "空腹血糖",
+                5.0,
+                "mmol/L",
+                "",
+            ],
+            [
+                "TJ004",
+                "赵六",
+                "女",
+                "1980-01-01",
+                "",
+                "",
+                "二〇二六年",
+                "14771-0",
+                "空腹血糖",
+                5.0,
+                "mmol/L",
+                "",
+            ],
+        ]
+    return rows
+
+
+def xlsx(rows: list[list[Any]], header: list[str] = HEADER) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def create(
+    user: Any,
+    content: bytes,
+    name: str = "results.xlsx",
+    mode: str = "skip",
+    source: str = "体检中心",
+) -> ImportJob:
+    return do_create_import(user, File(io.BytesIO(content), name=name), name, source, mode)
+
+
+def test_a_long_sheet_imports_good_rows_and_reports_bad_ones(bob: Any) -> None:
+    job = create(bob, xlsx(long_rows()))
+    assert job.columns["体检号"] == "exam_number" and job.columns["结果"] == "value"
+    job = Importer(job).run()
+    assert job.status == "done"
+    assert (job.total_rows, job.imported_rows, job.error_rows) == (7, 5, 2)
+    assert job.patients_created == 2
+    wu = Patient.objects.get(name="吴国平")
+    assert wu.id_number == ID_A and wu.organisation == bob.organisation
+    assert PatientIdentifier.objects.get(patient=wu).value == "TJ001"
+    assert DiagnosticReport.objects.filter(patient=wu).count() == 1  # one exam, one report
+    glucose = Observation.objects.get(patient=wu, code="14771-0")
+    assert glucose.interpretation == "H"
+    tg = Observation.objects.get(patient__name="郑小红", code="14927-8")
+    assert (tg.value, tg.interpretation) == (2.10, "H")  # "2.10↑" read as a number
+    assert Alert.objects.get().patient == wu  # potassium 6.9 against 3.5-5.3 is not critical…
+    report = load_workbook(io.BytesIO(job.error_report.read())).active
+    lines = list(report.iter_rows(values_only=True))
+    assert len(lines) == 3 and lines[1][0] == 7 and lines[2][0] == 8  # Excel's row numbers
+    assert "校验位" in lines[1][-1] or "check digit" in lines[1][-1]
+    assert "日期" in lines[2][-1] or "date" in lines[2][-1]
+    assert ImportMapping.objects.get(source=job.source).columns == job.columns
+
+
+def test_all_or_nothing_imports_nothing_when_a_row_is_wrong(bob: Any) -> None:
+    job = Importer(create(bob, xlsx(long_rows()), mode="all")).run()
+    assert job.status == "failed" and job.error_rows == 2
+    assert not Patient.objects.exists() and not Observation.objects.exists()
+    assert job.error_report
+    good = Importer(create(bob, xlsx(long_rows(bad=False)), name="good.xlsx", mode="all")).run()
+    assert good.status == "done" and good.imported_rows == 5 and Patient.objects.count() == 2
+
+
+def test_a_wide_gb18030_csv_and_known_patients(bob: Any, patient_factory: Any) -> None:
+    known = patient_factory(organisation=bob.organisation, name="老病人")
+    PatientIdentifier.objects.create(
+        patient=known, kind="exam", system=bob.organisation.code, value="TJ900"
+    )
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(
+        ["体检号", "姓名", "体检日期", "空腹血糖(mmol/L)", "总胆固醇(mmol/L)", "收缩压", "备注"]
+    )
+    writer.writerow(["TJ900", "老病人", "2026-11-01", "7.2", "6.5", "150", "无"])
+    writer.writerow(["tj900", "老病人", "2026-11-02", "", "4.9", "", ""])
+    job = create(bob, text.getvalue().encode("gb18030"), name="wide.csv")
+    assert job.columns["空腹血糖(mmol/L)"] == "item:14771-0"
+    assert job.columns["收缩压"] == "item:8480-6" and job.columns["备注"] == "ignore"
+    job = Importer(job).run()
+    assert (job.status, job.imported_rows, job.patients_created) == ("done", 2, 0)
+    by_code = {
+        (o.code, timezone.localtime(o.effective_at).day): o
+        for o in Observation.objects.filter(patient=known)
+    }
+    assert by_code[("14771-0", 1)].interpretation == "H"
+    assert by_code[("8480-6", 1)].interpretation == "H"
+    assert by_code[("14647-2", 2)].interpretation == "N"
+    assert len(by_code) == 4
+
+
+def test_columns_that_cannot_work_are_refused(bob: Any) -> None:
+    content = xlsx([["x", 1]], header=["备注", "数值"])
+    job = Importer(create(bob, content)).run()
+    assert (job.status == "failed" and "ID" in job.message) or "身份证" in job.message
+
+
+def test_the_same_file_is_not_imported_twice(bob: Any) -> None:
+    content = xlsx(long_rows(bad=False))
+    Importer(create(bob, content)).run()
+    with pytest.raises(AlreadyImported):
+        create(bob, content)
+
+
+def test_the_cli_refuses_to_import_without_any_organisation(tmp_path: Path, db: None) -> None:
+    from django.core.management.base import CommandError
+
+    path = tmp_path / "results.xlsx"
+    path.write_bytes(xlsx(long_rows()))
+    with pytest.raises(CommandError, match="organisation") as error:
+        call_command("import", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    assert error.value.returncode == 2
+
+
+def test_the_cli_imports_and_exits_by_outcome(tmp_path: Path, hospital: Any) -> None:
+    path = tmp_path / "results.xlsx"
+    path.write_bytes(xlsx(long_rows()))
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exit_status:
+        call_command("import", str(path), "--source", "LIS导出", stdout=out, stderr=io.StringIO())
+    assert exit_status.value.code == 1  # two rows not imported
+    assert '"imported_rows": 5' in out.getvalue() and '"error_rows": 2' in out.getvalue()
+    clean = tmp_path / "clean.xlsx"
+    clean.write_bytes(xlsx(long_rows(bad=False)[:2]))
+    call_command(
+        "import",
+        str(clean),
+        "--source",
+        "LIS导出",
+        "--force",
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    assert Observation.objects.filter(code="14647-2").count() == 2
+
+
+def test_an_import_started_on_the_page_runs_on_the_worker(bob: Any, transactional_db: None) -> None:
+    job = create(bob, xlsx(long_rows(bad=False)))
+    do_start_import(bob, job, job.columns)
+    assert ImportJob.objects.get(pk=job.pk).status == "queued"
+    call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
+    job.refresh_from_db()
+    assert job.status == "done" and job.imported_rows == 5
