@@ -30,9 +30,13 @@ trap stop EXIT INT TERM
 
 "${as_pg[@]}" "$pgbin/initdb" -D "$dir/data" -U careloop -A trust -E UTF8 --locale=C.UTF-8 \
   --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
-# Durability is off: this cluster lives for one test run.
-"${as_pg[@]}" "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+# Durability is off for tests (the cluster lives for one run); benchmarks that measure
+# durable commits set CARELOOP_PG_DURABLE=1.
+options="-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200"
+if [[ "${CARELOOP_PG_DURABLE:-0}" != 1 ]]; then
+  options="$options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+fi
+"${as_pg[@]}" "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -o "$options" \
   start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
 "${as_pg[@]}" "$pgbin/createdb" -h 127.0.0.1 -p "$port" -U careloop careloop
 

@@ -246,12 +246,13 @@ def test_a_failed_message_is_kept_and_reprocessed_without_duplicates(
     mllp: MllpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     send(mllp, "lis_utf8_oru_r01.hl7")
-    from careloop.interop import processing
+    from careloop.interop import batch, processing
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("database hiccup")
 
-    with monkeypatch.context() as patch:
+    with monkeypatch.context() as patch:  # both the batch path and the one-by-one fallback
+        patch.setattr(batch, "insert_rows", broken)
         patch.setattr(processing, "do_record_results", broken)
         assert process_all().failed == 1
     message = InboundMessage.objects.get()

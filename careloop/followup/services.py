@@ -33,7 +33,7 @@ def raise_alert(
     otherwise, assigned to their responsible doctor, due by the severity's response time."""
     now = timezone.now()
     return Alert.objects.create(
-        patient=patient,
+        patient_id=patient.pk,
         organisation_id=patient.organisation_id,
         kind=kind,
         severity=severity,
@@ -41,7 +41,7 @@ def raise_alert(
         reason=reason,
         details=details or {},
         observation=observation,
-        assignee=assignee if assignee is not None else patient.responsible_doctor,
+        assignee_id=assignee.pk if assignee is not None else patient.responsible_doctor_id,
         due_at=now + RESPONSE_TIME[Alert.Severity(severity)],
         created_at=now,
     )

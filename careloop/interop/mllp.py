@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -212,6 +213,9 @@ class MllpServer:
 
 
 async def serve_forever(host: str, port: int) -> None:
+    # The writer thread hands each commit back to the event loop; with the default 5 ms GIL
+    # switch interval that hand-off alone would dominate the ACK latency.
+    sys.setswitchinterval(0.0005)
     server = MllpServer(host, port)
     await server.start()
     stop = asyncio.Event()

@@ -82,11 +82,20 @@ class Context:
         self.mappings: dict[int, dict[str, str]] = {}
         self.icd10 = dict(Icd10Code.objects.values_list("code", "name"))
 
+    def organisation_paths(self) -> dict[int, str]:
+        if not hasattr(self, "_paths"):
+            from careloop.accounts.models import Organisation
+
+            self._paths = dict(Organisation.objects.values_list("pk", "path"))
+        return self._paths
+
     def source(self, message: InboundMessage) -> SourceSystem:
-        source_id = message.source_id
+        return self.source_by_id(message.source_id, message.sending_facility)
+
+    def source_by_id(self, source_id: int | None, facility: str) -> SourceSystem:
         if source_id is None:
             # Rejected before its sender was known: register the sender now.
-            info = source_for(message.sending_facility) if message.sending_facility else None
+            info = source_for(facility) if facility else None
             if info is None:
                 raise HL7Error("the message names no sending facility (MSH-4)", code=101)
             source_id = info.id
@@ -99,11 +108,42 @@ class Context:
             )
         return self.sources[source_id]
 
+    def exam_types(self, source: SourceSystem) -> frozenset[str]:
+        return frozenset(
+            t.strip().upper() for t in source.exam_identifier_types.split(",") if t.strip()
+        )
+
 
 def process_batch(ids: Iterable[int]) -> BatchResult:
+    """Import claimed messages: results together on the fast path (see interop/batch.py);
+    admissions, and everything when the fast path fails, one by one."""
+    from careloop.interop.batch import BatchImporter
+
     context = Context()
+    ids = list(ids)
     outcome = BatchResult()
-    messages = InboundMessage.objects.filter(pk__in=list(ids)).order_by("id")
+    results = list(
+        InboundMessage.objects.filter(pk__in=ids, message_type="ORU^R01").values_list(
+            "pk", flat=True
+        )
+    )
+    done: set[int] = set()
+    if results:
+        try:
+            observations, alerts = BatchImporter(context).run(results)
+        except Exception as exc:  # fall back to one by one, which isolates the culprit
+            logger.info("batch import fell back to single messages: %s", type(exc).__name__)
+        else:
+            done = set(results)
+            outcome.processed += len(results)
+            outcome.observations += observations
+            outcome.alerts += alerts
+    rest = InboundMessage.objects.filter(pk__in=[i for i in ids if i not in done]).order_by("id")
+    _one_by_one(list(rest), context, outcome)
+    return outcome
+
+
+def _one_by_one(messages: list[InboundMessage], context: Context, outcome: BatchResult) -> None:
     with transaction.atomic():
         for message in messages:
             try:
@@ -124,7 +164,6 @@ def process_batch(ids: Iterable[int]) -> BatchResult:
             message.attempts += 1
             message.processed_at = timezone.now()
             message.save(update_fields=["status", "error", "patient", "attempts", "processed_at"])
-    return outcome
 
 
 def import_message(message: InboundMessage, context: Context) -> tuple[int, int, int]:

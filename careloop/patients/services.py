@@ -105,13 +105,26 @@ def luhn_check_digit(digits: str) -> str:
     return str((10 - total % 10) % 10)
 
 
+def _draw_card() -> str:
+    body = "8" + "".join(secrets.choice("0123456789") for _ in range(10))
+    return body + luhn_check_digit(body)
+
+
+def new_card_numbers(count: int) -> list[str]:
+    """``count`` random 12-digit member card numbers with a Luhn check digit (开卡), distinct
+    and not yet used (checked with one query)."""
+    numbers: set[str] = set()
+    while len(numbers) < count:
+        numbers.add(_draw_card())
+    taken = set(
+        Patient.objects.filter(card_number__in=numbers).values_list("card_number", flat=True)
+    )
+    fresh = numbers - taken
+    return list(fresh) + (new_card_numbers(count - len(fresh)) if taken else [])
+
+
 def new_card_number() -> str:
-    """A random 12-digit member card number with a Luhn check digit (开卡)."""
-    while True:
-        body = "8" + "".join(secrets.choice("0123456789") for _ in range(10))
-        number = body + luhn_check_digit(body)
-        if not Patient.objects.filter(card_number=number).exists():
-            return number
+    return new_card_numbers(1)[0]
 
 
 def record_numbers(patient: Patient) -> dict[str, str]:

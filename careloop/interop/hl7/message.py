@@ -115,18 +115,32 @@ def decode(raw: bytes, default_encoding: str = "utf-8") -> tuple[str, str]:
 
 
 class Segment:
-    """One segment. ``self[n]`` is field n as sent (escaped); use the text helpers to read."""
+    """One segment. ``self[n]`` is field n as sent (escaped); use the text helpers to read.
 
-    __slots__ = ("delimiters", "fields", "name", "sequence")
+    Each field is split into repetitions and components once, on first read: a reader
+    asks for many components of the same few fields.
+    """
+
+    __slots__ = ("_split", "delimiters", "fields", "name", "sequence")
 
     def __init__(self, name: str, fields: list[str], delimiters: Delimiters, sequence: int):
         self.name = name
         self.fields = fields
         self.delimiters = delimiters
         self.sequence = sequence
+        self._split: dict[int, list[list[str]]] = {}
 
     def __getitem__(self, index: int) -> str:
         return self.fields[index] if index < len(self.fields) else ""
+
+    def _parts(self, index: int) -> list[list[str]]:
+        parts = self._split.get(index)
+        if parts is None:
+            value = self[index]
+            d = self.delimiters
+            parts = [rep.split(d.component) for rep in value.split(d.repetition)] if value else []
+            self._split[index] = parts
+        return parts
 
     def repetitions(self, index: int) -> list[str]:
         value = self[index]
@@ -134,15 +148,17 @@ class Segment:
 
     def component(self, index: int, component: int = 1, repetition: int = 0) -> str:
         """Field ``index``, component ``component`` (1-based), unescaped."""
-        reps = self.repetitions(index)
+        reps = self._parts(index)
         if repetition >= len(reps):
             return ""
-        parts = reps[repetition].split(self.delimiters.component)
+        parts = reps[repetition]
         if component > len(parts):
             return ""
-        return unescape(
-            parts[component - 1].split(self.delimiters.subcomponent)[0], self.delimiters
-        )
+        value = parts[component - 1]
+        d = self.delimiters
+        if d.subcomponent in value:
+            value = value.split(d.subcomponent)[0]
+        return unescape(value, d) if d.escape in value else value
 
     def text(self, index: int) -> str:
         """The whole field unescaped (for text values: TX, FT, ST)."""

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from careloop.interop.hl7.message import SUPPORTED_VERSIONS, HL7Error, Message, Segment
+from careloop.interop.hl7.message import (
+    SUPPORTED_VERSIONS,
+    HL7Error,
+    Message,
+    Segment,
+    unescape,
+)
 from careloop.patients.identity import IdentifierError, parse_id_number, validate_mobile
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -388,14 +394,15 @@ def _orders(message: Message, sent_at: datetime | None) -> list[Order]:
     last_result: Result | None = None
     for segment in message.segments:
         if segment.name == "OBR":
+            service = _parts(segment, 4)
             current = Order(
-                placer_number=segment.component(2).strip(),
-                filler_number=segment.component(3).strip(),
-                code=segment.component(4, 1).strip(),
-                name=segment.component(4, 2).strip(),
-                coding_system=segment.component(4, 3).strip(),
-                observed_at=parse_ts(segment.component(7), ("OBR", segment.sequence, 7)),
-                status=segment.component(25).strip().upper(),
+                placer_number=_at(_parts(segment, 2), 1),
+                filler_number=_at(_parts(segment, 3), 1),
+                code=_at(service, 1),
+                name=_at(service, 2),
+                coding_system=_at(service, 3),
+                observed_at=parse_ts(_at(_parts(segment, 7), 1), ("OBR", segment.sequence, 7)),
+                status=_at(_parts(segment, 25), 1).upper(),
             )
             orders.append(current)
             last_result = None
@@ -418,54 +425,63 @@ def _orders(message: Message, sent_at: datetime | None) -> list[Order]:
     return orders
 
 
+def _parts(segment: Segment, index: int) -> list[str]:
+    """The components of a field's first repetition, unescaped only when there is anything
+    to unescape (the common case is a plain split: results are read at high rates)."""
+    fields = segment.fields
+    value = fields[index] if index < len(fields) else ""
+    if not value:
+        return []
+    d = segment.delimiters
+    if d.repetition in value:
+        value = value.split(d.repetition, 1)[0]
+    parts = value.split(d.component)
+    if d.escape in value or d.subcomponent in value:
+        parts = [unescape(p.split(d.subcomponent)[0], d) for p in parts]
+    return parts
+
+
+def _at(parts: list[str], number: int) -> str:
+    return parts[number - 1].strip() if number <= len(parts) else ""
+
+
+def _obx_error(obx: Segment, field_no: int, message: str, code: int = 102) -> HL7Error:
+    return HL7Error(
+        f"OBX-{field_no}: {message}",
+        code=code,
+        segment="OBX",
+        sequence=obx.sequence,
+        field=field_no,
+    )
+
+
 def _result(obx: Segment, default_time: datetime | None) -> Result:
-    where = ("OBX", obx.sequence)
-    value_type = obx.component(2).strip().upper()
-    code, name = obx.component(3, 1).strip(), obx.component(3, 2).strip()
+    value_type = _at(_parts(obx, 2), 1).upper()
+    identifier = _parts(obx, 3)
+    code, name = _at(identifier, 1), _at(identifier, 2)
     if not code and not name:
-        raise HL7Error(
-            "OBX-3: the observation identifier is missing",
-            code=101,
-            segment="OBX",
-            sequence=obx.sequence,
-            field=3,
-        )
+        raise _obx_error(obx, 3, "the observation identifier is missing", 101)
     value: float | None = None
     comparator = ""
-    text = obx.text(5).strip()
+    fields = obx.fields
+    raw = fields[5] if len(fields) > 5 else ""
+    text = (unescape(raw, obx.delimiters) if obx.delimiters.escape in raw else raw).strip()
     if value_type == "NM":
         if text and not _NUMBER.match(text):
-            raise HL7Error(
-                f"OBX-5: {text!r} is not a number (OBX-2 says NM)",
-                code=102,
-                segment="OBX",
-                sequence=obx.sequence,
-                field=5,
-            )
+            raise _obx_error(obx, 5, f"{text!r} is not a number (OBX-2 says NM)")
         value = float(text) if text else None
     elif value_type == "SN":
-        comparator = obx.component(5, 1).strip()
-        first, separator, second = (
-            obx.component(5, 2).strip(),
-            obx.component(5, 3).strip(),
-            obx.component(5, 4).strip(),
+        parts = _parts(obx, 5)
+        comparator, first, separator, second = (
+            _at(parts, 1),
+            _at(parts, 2),
+            _at(parts, 3),
+            _at(parts, 4),
         )
         if first and not _NUMBER.match(first):
-            raise HL7Error(
-                f"OBX-5: {first!r} is not a number (OBX-2 says SN)",
-                code=102,
-                segment="OBX",
-                sequence=obx.sequence,
-                field=5,
-            )
+            raise _obx_error(obx, 5, f"{first!r} is not a number (OBX-2 says SN)")
         if comparator and comparator not in ("<", ">", "<=", ">=", "=", "<>"):
-            raise HL7Error(
-                f"OBX-5: {comparator!r} is not an SN comparator",
-                code=102,
-                segment="OBX",
-                sequence=obx.sequence,
-                field=5,
-            )
+            raise _obx_error(obx, 5, f"{comparator!r} is not an SN comparator")
         if first and not separator:
             value = float(first)
             comparator = "" if comparator == "=" else comparator
@@ -474,37 +490,30 @@ def _result(obx: Segment, default_time: datetime | None) -> Result:
             text = "".join([comparator, first, separator, second])
             comparator = ""
     elif value_type in ("CE", "CWE", "CNE"):
-        text = obx.component(5, 2).strip() or obx.component(5, 1).strip()
+        parts = _parts(obx, 5)
+        text = _at(parts, 2) or _at(parts, 1)
     elif value_type not in ("ST", "TX", "FT", "DT", "TS", "TM", "ID", "IS", ""):
-        raise HL7Error(
-            f"OBX-2: value type {value_type!r} is not supported",
-            code=103,
-            segment="OBX",
-            sequence=obx.sequence,
-            field=2,
-        )
-    status = obx.component(11).strip().upper()
+        raise _obx_error(obx, 2, f"value type {value_type!r} is not supported", 103)
+    status = _at(_parts(obx, 11), 1).upper()
     if status not in _STATUS:
-        raise HL7Error(
-            f"OBX-11: result status {status!r} is not valid",
-            code=103,
-            segment="OBX",
-            sequence=obx.sequence,
-            field=11,
-        )
-    observed = parse_ts(obx.component(14), (*where, 14)) or default_time
+        raise _obx_error(obx, 11, f"result status {status!r} is not valid", 103)
+    units = _parts(obx, 6)
+    raw_range = fields[7] if len(fields) > 7 else ""
+    observed = parse_ts(_at(_parts(obx, 14), 1), ("OBX", obx.sequence, 14)) or default_time
     return Result(
-        set_id=obx.component(1).strip(),
+        set_id=_at(_parts(obx, 1), 1),
         value_type=value_type or "ST",
         code=code,
         name=name,
-        coding_system=obx.component(3, 3).strip(),
+        coding_system=_at(identifier, 3),
         value=value,
         comparator=comparator,
         text=text,
-        unit=obx.component(6, 1).strip() or obx.component(6, 2).strip(),
-        reference=obx.text(7).strip(),
-        flags=obx.component(8).strip().upper(),
+        unit=_at(units, 1) or _at(units, 2),
+        reference=(
+            unescape(raw_range, obx.delimiters) if obx.delimiters.escape in raw_range else raw_range
+        ).strip(),
+        flags=_at(_parts(obx, 8), 1).upper(),
         status=_STATUS[status],
         observed_at=observed,
     )

@@ -9,7 +9,6 @@ the reason, in an Excel error report.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from io import BytesIO
 from typing import Any
@@ -31,7 +30,7 @@ from careloop.interop.importer.rows import ParsedRow, parse_row, text
 from careloop.interop.models import CodeMapping, ImportJob, ImportMapping
 from careloop.patients.access import scope_organisation_ids
 from careloop.patients.models import Patient, PatientIdentifier
-from careloop.patients.services import luhn_check_digit
+from careloop.patients.services import new_card_numbers
 
 CHUNK = 2000
 
@@ -330,15 +329,8 @@ class Importer:
 
     def _enrol(self, patients: list[Patient]) -> None:
         """Enrol new patients in one go: card numbers, record numbers, audit events."""
-        drawn: set[str] = set()
-        for patient in patients:
-            patient.card_number = _card_number(drawn)
-        clash = set(
-            Patient.objects.filter(card_number__in=drawn).values_list("card_number", flat=True)
-        )
-        for patient in patients:  # vanishingly rare: draw again
-            while patient.card_number in clash:
-                patient.card_number = _card_number(drawn)
+        for patient, number in zip(patients, new_card_numbers(len(patients)), strict=True):
+            patient.card_number = number
         Patient.objects.bulk_create(patients)
         identifiers = []
         for patient in patients:
@@ -408,15 +400,6 @@ class Importer:
             catalogue=self.catalogue,
         )
         self.job.alerts_raised += len(stored.alerts)
-
-
-def _card_number(drawn: set[str]) -> str:
-    while True:
-        body = "8" + "".join(secrets.choice("0123456789") for _ in range(10))
-        number = body + luhn_check_digit(body)
-        if number not in drawn:
-            drawn.add(number)
-            return number
 
 
 def _identity_key(data: dict[str, Any]) -> str:

@@ -1,0 +1,430 @@
+"""Workload (issue 3): ORU^R01 messages over MLLP into `careloop mllp`.
+
+    .venv/bin/python bench/hl7_ingest.py [--messages 100000]           # SQLite
+    CARELOOP_PG_DURABLE=1 scripts/with-postgres.sh .venv/bin/python bench/hl7_ingest.py --postgres
+
+Reports: messages/s acknowledged (raw message durably stored first), messages/s fully
+processed (observations stored and graded, critical values alerted), ACK p50/p99, and
+result→alert p99 at a steady 50% of the acknowledged peak. Baselines in the same run, on
+the same messages: python-hl7's own asyncio MLLP server doing parse + ACK with no storage,
+and a bare MLLP loop that only inserts each raw message with its own durable commit.
+Targets (2 cores): ≥ 1,500 msg/s acknowledged and processed, ACK p99 < 20 ms,
+result→alert p99 < 1 s. Messages come from a separate process over 8 connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PATIENTS = 20_000
+# LOINC, name, unit, normal low, normal high, critical value (or None)
+ITEMS = [
+    ("14749-6", "葡萄糖", "mmol/L", 3.9, 6.1, None),
+    ("14647-2", "总胆固醇", "mmol/L", 3.0, 5.2, None),
+    ("14927-8", "甘油三酯", "mmol/L", 0.5, 1.7, None),
+    ("22748-8", "低密度脂蛋白胆固醇", "mmol/L", 1.5, 3.4, None),
+    ("14646-4", "高密度脂蛋白胆固醇", "mmol/L", 1.0, 2.0, None),
+    ("14682-9", "肌酐", "umol/L", 57, 97, None),
+    ("14933-6", "尿酸", "umol/L", 208, 428, None),
+    ("2823-3", "钾", "mmol/L", 3.5, 5.3, 6.9),
+    ("2951-2", "钠", "mmol/L", 137, 147, None),
+    ("1742-6", "丙氨酸氨基转移酶", "U/L", 9, 50, None),
+]
+
+
+def message(index: int, run: str, *, critical: bool = False) -> bytes:
+    from careloop.demo.people import person
+
+    rng = random.Random(index)
+    p = person(index % PATIENTS)
+    family, given = p.name[0], p.name[1:]
+    stamp = "20261123" + f"{(index // 60) % 24:02d}{index % 60:02d}00"
+    control = f"{run}{index:09d}"
+    segments = [
+        f"MSH|^~\\&|LIS|BENCH-LIS|CARELOOP|CARELOOP|{stamp}||ORU^R01|{control}|P|2.4|||AL|NE"
+        "|CHN|UNICODE UTF-8",
+        f"PID|1||MZ{index % PATIENTS:08d}^^^BENCH^MR~{p.id_number}^^^^NI||{family}^{given}||"
+        f"{p.birth_date:%Y%m%d}|{'M' if p.sex == 'male' else 'F'}",
+        f"OBR|1|ORD{index}|RPT{index}|BIO^生化^L|||{stamp}",
+    ]
+    items = rng.sample(ITEMS, rng.randint(3, 8))
+    if critical:
+        items = [ITEMS[7], *[i for i in items if i[0] != "2823-3"]][:8]
+    for n, (code, name, unit, low, high, panic) in enumerate(items, start=1):
+        if critical and code == "2823-3":
+            value = panic
+        elif rng.random() < 0.3:  # abnormal, rarely critical
+            value = round(high * rng.uniform(1.02, 1.15), 2)
+        else:
+            value = round(rng.uniform(low, high * 0.98), 2)
+        segments.append(f"OBX|{n}|NM|{code}^{name}^LN||{value}|{unit}|{low}-{high}||||F|||{stamp}")
+    return ("\r".join(segments) + "\r").encode()
+
+
+# ------------------------------------------------------------------ the sender (own process)
+
+
+async def _send(
+    host: str, port: int, frames: list[bytes], connections: int, rate: float | None
+) -> dict[str, Any]:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(len(frames)):
+        queue.put_nowait(i)
+    latencies: list[float] = []
+    codes: dict[str, int] = {}
+    sent_at: dict[int, float] = {}
+    start = time.perf_counter()
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        buffer = b""
+        while True:
+            try:
+                i = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            if rate:
+                due = start + i / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            t0 = time.perf_counter()
+            sent_at[i] = time.time()
+            writer.write(b"\x0b" + frames[i] + b"\x1c\r")
+            await writer.drain()
+            while b"\x1c\r" not in buffer:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    raise ConnectionError("listener closed the connection")
+                buffer += chunk
+            ack, buffer = buffer.split(b"\x1c\r", 1)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            code = ack.split(b"MSA|", 1)[1][:2].decode() if b"MSA|" in ack else "??"
+            codes[code] = codes.get(code, 0) + 1
+        writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = time.perf_counter() - start
+    return {
+        "count": len(latencies),
+        "seconds": elapsed,
+        "latencies": latencies,
+        "codes": codes,
+        "sent_at": sent_at,
+    }
+
+
+def _sender_process(args: tuple[Any, ...], out: Any) -> None:
+    host, port, frames, connections, rate = args
+    out.send(asyncio.run(_send(host, port, frames, connections, rate)))
+
+
+def send(
+    port: int, frames: list[bytes], connections: int = 8, rate: float | None = None
+) -> dict[str, Any]:
+    """Send from a separate process, as a LIS would."""
+    ours, theirs = multiprocessing.Pipe()
+    process = multiprocessing.Process(
+        target=_sender_process, args=(("127.0.0.1", port, frames, connections, rate), theirs)
+    )
+    process.start()
+    result = ours.recv()
+    process.join()
+    return result
+
+
+# ------------------------------------------------------------------ servers under test
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+HL7LIB_SERVER = """
+import asyncio, sys, hl7
+from hl7.mllp import start_hl7_server
+async def handle(reader, writer):
+    try:
+        while not writer.is_closing():
+            message = await reader.readmessage()
+            writer.writemessage(message.create_ack())
+            await writer.drain()
+    except Exception:
+        pass
+async def main():
+    server = await start_hl7_server(handle, "127.0.0.1", int(sys.argv[1]), encoding="utf-8")
+    async with server:
+        await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+def bare_insert_server(port: int, database_url: str) -> None:
+    """A bare MLLP loop: each raw message inserted with its own durable commit, then ACK."""
+    import psycopg
+
+    if database_url.startswith("postgres"):
+        db: Any = psycopg.connect(database_url, autocommit=True)
+        db.execute("CREATE TABLE IF NOT EXISTS bare_inbound (id bigserial, raw bytea)")
+        insert = "INSERT INTO bare_inbound (raw) VALUES (%s)"
+    else:
+        db = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("CREATE TABLE IF NOT EXISTS bare_inbound (id INTEGER PRIMARY KEY, raw BLOB)")
+        insert = "INSERT INTO bare_inbound (raw) VALUES (?)"
+    ack = b"\x0bMSH|^~\\&|BARE|BARE|||20260101||ACK|1|P|2.4\rMSA|AA|1\r\x1c\r"
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                frame = await reader.readuntil(b"\x1c\r")
+                db.execute(insert, (frame[1:-2],))
+                writer.write(ack)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", port)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+# ------------------------------------------------------------------ measuring
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+class Database:
+    """Read-only queries against the system's database, from outside it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.url.startswith("postgres"):
+            import psycopg
+
+            with psycopg.connect(self.url) as db:
+                return db.execute(sql).fetchall()
+        with sqlite3.connect(self.url.removeprefix("sqlite:///"), timeout=30) as db:
+            return db.execute(sql).fetchall()
+
+    def processed(self) -> int:
+        return self.query(
+            "SELECT COUNT(*) FROM interop_inboundmessage WHERE status IN ('processed', 'failed')"
+        )[0][0]
+
+
+def careloop(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "careloop", *args],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="use CARELOOP_DATABASE_URL (run under scripts/with-postgres.sh)",
+    )
+    parser.add_argument("--processors", type=int, default=1)
+    parser.add_argument("--baseline-messages", type=int, default=30_000)
+    parser.add_argument("--bare-server", nargs=2, metavar=("PORT", "URL"))
+    args = parser.parse_args()
+    if args.bare_server:
+        bare_insert_server(int(args.bare_server[0]), args.bare_server[1])
+        return
+
+    workdir = Path(tempfile.mkdtemp(prefix="careloop-bench-hl7-"))
+    env = dict(
+        os.environ, CARELOOP_VAR_DIR=str(workdir), DJANGO_SETTINGS_MODULE="careloop.settings"
+    )
+    if args.postgres:
+        url = os.environ["CARELOOP_DATABASE_URL"]
+        label = "PostgreSQL"
+    else:
+        url = f"sqlite:///{workdir}/careloop.db"
+        env["CARELOOP_DATABASE_URL"] = url
+        label = "SQLite"
+    careloop(env, "migrate", "-v0")
+    careloop(env, "demo", "--patients", "0")
+    os.environ.update(env)  # the message generator uses CareLoop's synthetic people
+    import django
+
+    django.setup()
+    db = Database(url)
+
+    print(f"hl7_ingest on {label}: building {args.messages} messages …", flush=True)
+    run = f"R{int(time.time()) % 100000:05d}"
+    frames = [message(i, run) for i in range(args.messages)]
+    observations = sum(f.count(b"\rOBX|") for f in frames)
+
+    # Ours: listener + processor(s).
+    port = free_port()
+    env["CARELOOP_MLLP_ADDR"] = f"127.0.0.1:{port}"
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "careloop", "mllp", "--processors", str(args.processors)],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, listener)
+        started = time.time()
+        ours = send(port, frames)
+        acked = time.time()
+        while db.processed() < args.messages:
+            time.sleep(0.25)
+        processed_at = time.time()
+        peak = ours["count"] / ours["seconds"]
+
+        # result→alert at a steady 50% of the peak, one message in ten with a critical value.
+        steady_rate = peak / 2
+        steady_count = int(steady_rate * 20)
+        steady_frames = [
+            message(10_000_000 + i, run, critical=i % 10 == 0) for i in range(steady_count)
+        ]
+        before = time.time()
+        steady = send(port, steady_frames, rate=steady_rate)
+        expected = len(range(0, steady_count, 10))
+        deadline = time.time() + 60
+        rows: list[tuple[Any, ...]] = []
+        while time.time() < deadline:
+            rows = db.query(
+                "SELECT m.control_id, a.created_at FROM followup_alert a "
+                "JOIN clinical_observation o ON o.id = a.observation_id "
+                "JOIN interop_inboundmessage m ON m.id = o.source_message_id "
+                f"WHERE m.control_id LIKE '{run}01%'"
+            )
+            if len(rows) >= expected:
+                break
+            time.sleep(0.5)
+        del before
+    finally:
+        listener.terminate()
+        listener.wait(30)
+
+    delays = []
+    for control_id, created_at in rows:
+        index = int(control_id[len(run) :]) - 10_000_000
+        created = created_at if hasattr(created_at, "timestamp") else _parse_sqlite(created_at)
+        delays.append(created.timestamp() - steady["sent_at"][index])
+
+    # Baseline 1: python-hl7's asyncio server, parse + ACK, no storage.
+    base_frames = frames[: args.baseline_messages]
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", HL7LIB_SERVER, str(port)], cwd=ROOT)
+    try:
+        wait_for_port(port, server)
+        hl7lib = send(port, base_frames)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+    # Baseline 2: a bare loop inserting each raw message with its own durable commit.
+    port = free_port()
+    bare_url = url if args.postgres else f"sqlite:///{workdir}/bare.db"
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--bare-server", str(port), bare_url], cwd=ROOT
+    )
+    try:
+        wait_for_port(port, server)
+        bare = send(port, base_frames)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+    ack_rate = ours["count"] / ours["seconds"]
+    processed_rate = args.messages / (processed_at - started)
+    hl7lib_rate = hl7lib["count"] / hl7lib["seconds"]
+    bare_rate = bare["count"] / bare["seconds"]
+    alert_p99 = percentile(delays, 0.99)
+    report = {
+        "database": label,
+        "messages": args.messages,
+        "observations": observations,
+        "acknowledged_per_s": round(ack_rate),
+        "processed_per_s": round(processed_rate),
+        "observations_per_s": round(observations / (processed_at - started)),
+        "ack_p50_ms": round(statistics.median(ours["latencies"]), 2),
+        "ack_p99_ms": round(percentile(ours["latencies"], 0.99), 2),
+        "ack_codes": ours["codes"],
+        "steady_rate_per_s": round(steady_rate),
+        "alerts_measured": len(delays),
+        "alerts_expected": expected,
+        "result_to_alert_p50_s": round(percentile(delays, 0.5), 3),
+        "result_to_alert_p99_s": round(alert_p99, 3),
+        "baseline_hl7lib_per_s": round(hl7lib_rate),
+        "baseline_bare_insert_per_s": round(bare_rate),
+        "ratio_ack_to_hl7lib": round(ack_rate / hl7lib_rate, 2),
+        "ratio_processed_to_hl7lib": round(processed_rate / hl7lib_rate, 2),
+        "ratio_ack_to_bare_insert": round(ack_rate / bare_rate, 2),
+        "seconds_to_ack_all": round(acked - started, 1),
+        "seconds_to_process_all": round(processed_at - started, 1),
+    }
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    targets = [
+        ("acknowledged ≥ 1500/s", ack_rate >= 1500),
+        ("processed ≥ 1500/s", processed_rate >= 1500),
+        ("ACK p99 < 20 ms", report["ack_p99_ms"] < 20),
+        ("result→alert p99 < 1 s", alert_p99 < 1 and len(delays) == expected),
+    ]
+    for name, met in targets:
+        print(f"  {'meets' if met else 'MISSES'}: {name}")
+
+
+def _parse_sqlite(value: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+if __name__ == "__main__":
+    main()
