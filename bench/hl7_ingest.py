@@ -35,19 +35,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PATIENTS = 20_000
-# LOINC, name, unit, normal low, normal high, critical value (or None)
+# LOINC, name, unit, normal low, normal high, default critical high (REFERENCE §4.5) or None
 ITEMS = [
-    ("14749-6", "葡萄糖", "mmol/L", 3.9, 6.1, None),
+    ("14749-6", "葡萄糖", "mmol/L", 3.9, 6.1, 22.2),
     ("14647-2", "总胆固醇", "mmol/L", 3.0, 5.2, None),
     ("14927-8", "甘油三酯", "mmol/L", 0.5, 1.7, None),
     ("22748-8", "低密度脂蛋白胆固醇", "mmol/L", 1.5, 3.4, None),
     ("14646-4", "高密度脂蛋白胆固醇", "mmol/L", 1.0, 2.0, None),
-    ("14682-9", "肌酐", "umol/L", 57, 97, None),
+    ("14682-9", "肌酐", "umol/L", 57, 97, 707),
     ("14933-6", "尿酸", "umol/L", 208, 428, None),
-    ("2823-3", "钾", "mmol/L", 3.5, 5.3, 6.9),
-    ("2951-2", "钠", "mmol/L", 137, 147, None),
+    ("2823-3", "钾", "mmol/L", 3.5, 5.3, 6.2),
+    ("2951-2", "钠", "mmol/L", 137, 147, 160),
     ("1742-6", "丙氨酸氨基转移酶", "U/L", 9, 50, None),
 ]
+POTASSIUM = ITEMS[7]
 
 
 def message(index: int, run: str, *, critical: bool = False) -> bytes:
@@ -67,12 +68,12 @@ def message(index: int, run: str, *, critical: bool = False) -> bytes:
     ]
     items = rng.sample(ITEMS, rng.randint(3, 8))
     if critical:
-        items = [ITEMS[7], *[i for i in items if i[0] != "2823-3"]][:8]
+        items = [POTASSIUM, *[i for i in items if i is not POTASSIUM]][:8]
     for n, (code, name, unit, low, high, panic) in enumerate(items, start=1):
-        if critical and code == "2823-3":
-            value = panic
-        elif rng.random() < 0.3:  # abnormal, rarely critical
-            value = round(high * rng.uniform(1.02, 1.15), 2)
+        if critical and code == POTASSIUM[0]:
+            value = 6.9  # critical (≥ 6.2): these messages time result → alert
+        elif rng.random() < 0.3:  # abnormal but not critical: alerts come only from the above
+            value = round(min(high * rng.uniform(1.02, 1.15), (panic or 1e9) * 0.98), 2)
         else:
             value = round(rng.uniform(low, high * 0.98), 2)
         segments.append(f"OBX|{n}|NM|{code}^{name}^LN||{value}|{unit}|{low}-{high}||||F|||{stamp}")
@@ -341,7 +342,7 @@ def main() -> None:
                 "SELECT m.control_id, a.created_at FROM followup_alert a "
                 "JOIN clinical_observation o ON o.id = a.observation_id "
                 "JOIN interop_inboundmessage m ON m.id = o.source_message_id "
-                f"WHERE m.control_id LIKE '{run}01%'"
+                f"WHERE m.control_id LIKE '{run}01%' AND o.code = '{POTASSIUM[0]}'"
             )
             if len(rows) >= expected:
                 break

@@ -8,6 +8,7 @@ critical flag (HH, LL, AA) is kept even when our thresholds would not fire.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -71,6 +72,7 @@ class Assessment:
         return bool(self.fields["critical"])
 
 
+@functools.lru_cache(maxsize=1024)
 def _convert_interval(code: str, interval: Interval, unit: str, target: str) -> Interval:
     return Interval(
         convert(code, interval.low, unit, target) if interval.low is not None else None,

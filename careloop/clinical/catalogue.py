@@ -35,6 +35,9 @@ class Catalogue:
     ranges: dict[str, list[RangeRow]] = field(default_factory=dict)
     # organisation id (None: defaults) → code → bounds
     critical: dict[int | None, dict[str, CriticalBounds]] = field(default_factory=dict)
+    _bounds: dict[tuple[str, str], CriticalBounds | None] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def item(self, code: str) -> Item | None:
         return self.items.get(code)
@@ -51,6 +54,12 @@ class Catalogue:
 
     def critical_bounds(self, organisation_path: str, code: str) -> CriticalBounds | None:
         """The organisation's own threshold, else its nearest parent's, else the default."""
+        key = (organisation_path, code)
+        if key not in self._bounds:
+            self._bounds[key] = self._find_bounds(organisation_path, code)
+        return self._bounds[key]
+
+    def _find_bounds(self, organisation_path: str, code: str) -> CriticalBounds | None:
         ids = [int(part) for part in organisation_path.strip("/").split("/") if part]
         for org_id in reversed(ids):
             rules = self.critical.get(org_id)

@@ -7,6 +7,7 @@ The sender's reference range wins over the catalogue's (REFERENCE.md §4).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -141,7 +142,12 @@ def parse_sender_range(text: str) -> Interval | None:
     ">=1.0", "≤ 5.2". Two-sided ranges include both ends. None when it is not numeric
     (e.g. "阴性"), so the catalogue's range applies instead.
     """
-    text = (text or "").strip()
+    return _sender_range(text or "")
+
+
+@functools.lru_cache(maxsize=4096)  # a laboratory sends the same few ranges all day
+def _sender_range(text: str) -> Interval | None:
+    text = text.strip()
     if not text:
         return None
     if match := _RANGE.match(text):

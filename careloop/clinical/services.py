@@ -7,6 +7,7 @@ ORM, because their alert points at them.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -50,6 +51,8 @@ OBSERVATION_FIELDS = [
     "source_message_id",
     "created_at",
 ]
+
+observation_row = operator.itemgetter(*OBSERVATION_FIELDS)  # a field dict → an insert_rows row
 
 
 @dataclass
@@ -150,7 +153,7 @@ def do_record_results(
         ]
     else:
         critical = [(Observation.objects.create(**row), a) for row, a in rows if a.critical]
-        plain = [tuple(row[f] for f in OBSERVATION_FIELDS) for row, a in rows if not a.critical]
+        plain = [observation_row(row) for row, a in rows if not a.critical]
         if plain:
             insert_rows(Observation, OBSERVATION_FIELDS, plain)
     for observation, assessment in critical:

@@ -9,6 +9,8 @@ mmol/L = mg/dL × 0.0113; creatinine μmol/L = mg/dL × 88.4 (REFERENCE.md §4.4
 
 from __future__ import annotations
 
+import functools
+
 GLUCOSE = {"14771-0", "1558-6", "14749-6", "2345-7", "15074-8", "2339-0", "41653-7"}
 CHOLESTEROL = {
     "14647-2",
@@ -75,6 +77,7 @@ class UnitError(ValueError):
     """The unit cannot be converted to the catalogue's unit for this item."""
 
 
+@functools.lru_cache(maxsize=1024)
 def canonical_unit(unit: str) -> str:
     key = (unit or "").strip().replace(" ", "").lower()
     return _SPELLINGS.get(key, key)

@@ -25,7 +25,7 @@ from careloop.audit.models import AuditEvent
 from careloop.bulk import insert_returning_ids, insert_rows
 from careloop.clinical.assessment import Assessment, assess
 from careloop.clinical.models import DiagnosticReport, Observation, Source
-from careloop.clinical.services import OBSERVATION_FIELDS
+from careloop.clinical.services import OBSERVATION_FIELDS, observation_row
 from careloop.followup.services import critical_value_alert
 from careloop.interop.hl7.message import decode, parse
 from careloop.interop.hl7.read import PatientData, ReadMessage, read
@@ -33,6 +33,7 @@ from careloop.interop.models import InboundMessage
 from careloop.patients.identity import age_on
 from careloop.patients.models import Patient, PatientIdentifier
 from careloop.patients.services import new_card_numbers
+from careloop.write_gate import write_gate
 
 REPORT_FIELDS = [
     "patient_id",
@@ -112,7 +113,7 @@ class BatchImporter:
         items = self._read(message_ids)
         self._find_patients(items)
         self._grade(items)
-        with transaction.atomic():
+        with write_gate(), transaction.atomic():
             enrolled = self._enrol()
             return self._write(items, enrolled)
 
@@ -211,19 +212,20 @@ class BatchImporter:
             assert profile is not None
             mapping = self.context.mappings[item.source.pk]
             moment = item.data.sent_at or item.received_at
-            ages: dict[date, int] = {}
+            ages: dict[datetime, int] = {}  # by observation time: most results share one
             for order in item.data.orders:
                 graded = []
                 for result in order.results:
                     given = _result_input(result, order, mapping, moment)
-                    day = timezone.localtime(given.observed_at).date()
-                    if day not in ages:
-                        ages[day] = profile.age_on(day)
+                    age = ages.get(given.observed_at)
+                    if age is None:
+                        age = profile.age_on(timezone.localtime(given.observed_at).date())
+                        ages[given.observed_at] = age
                     graded.append(
                         assess(
                             given,
                             sex=profile.sex,
-                            age=ages[day],
+                            age=age,
                             organisation_path=profile.path,
                             catalogue=catalogue,
                         )
@@ -327,7 +329,7 @@ class BatchImporter:
                     if assessment.critical:
                         critical.append((item, row, assessment))
                     else:
-                        plain.append(tuple(row[f] for f in OBSERVATION_FIELDS))
+                        plain.append(observation_row(row))
         if plain:
             insert_rows(Observation, OBSERVATION_FIELDS, plain)
         for item, row, assessment in critical:

@@ -1,9 +1,7 @@
-"""The listener's side of inbound messages: examine, store raw (durably, in batches), ACK.
+"""The listener's side of inbound messages: examine each one, know its sender, answer it.
 
 ``examine`` reads a message completely (it is CPU only, no database) so the ACK can say
-AE/AR with the problem. ``store`` writes a batch of messages in one transaction with one
-durable commit (group commit): duplicates of an accepted (facility, control id) are
-absorbed by the unique index and answered AA again without a new row.
+AE/AR with the problem; storing is ``inbound_store.InboundStore``'s job.
 """
 
 from __future__ import annotations
@@ -14,13 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
 from django.utils import timezone
 
 from careloop.interop.hl7.ack import build_ack, frame
 from careloop.interop.hl7.message import HL7Error, Message, decode, parse
 from careloop.interop.hl7.read import read
-from careloop.interop.models import InboundMessage, SourceSystem
+from careloop.interop.models import SourceSystem
 
 COLUMNS = [
     "received_at",
@@ -155,55 +152,3 @@ def source_for(facility: str, sources: SourceCache | None = None) -> SourceInfo 
     if sources is not None:
         sources.put(facility, info)
     return info
-
-
-def _row(item: Incoming, sources: SourceCache, transport: str) -> tuple[Any, ...]:
-    message = item.message
-    info = source_for(item.facility, sources) if item.facility else None
-    accepted = item.error is None
-    status = InboundMessage.Status.RECEIVED if accepted else InboundMessage.Status.REJECTED
-    return (
-        connection.ops.adapt_datetimefield_value(item.received_at),
-        transport,
-        item.peer[:100],
-        item.raw,
-        item.encoding,
-        info.id if info else None,
-        (message.sending_application if message else "")[:100],
-        item.facility[:100],
-        (message.message_type if message else "")[:20],
-        (message.control_id if message else "")[:64],
-        (message.version if message else "")[:10],
-        accepted,
-        status,
-        item.ack_code,
-        str(item.error) if item.error else "",
-        0,
-    )
-
-
-def store(
-    items: list[Incoming], sources: SourceCache, transport: str = InboundMessage.Transport.MLLP
-) -> None:
-    """Write the batch in one transaction with one durable commit."""
-    if sources.stale():
-        sources.load()
-    table = connection.ops.quote_name(InboundMessage._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in COLUMNS)
-    placeholders = ", ".join(["%s"] * len(COLUMNS))
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING"  # noqa: S608
-    with transaction.atomic(), connection.cursor() as cursor:
-        rows = [_row(item, sources, transport) for item in items]
-        cursor.executemany(sql, rows)
-
-
-def make_durable() -> None:
-    """A stored message must survive a power cut before it is acknowledged: on SQLite, fsync
-    the WAL at every commit on this connection (PostgreSQL commits durably by default)."""
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA synchronous=FULL")
-
-
-def close_connection() -> None:
-    connection.close()

@@ -1,34 +1,30 @@
-"""The MLLP listener (``careloop mllp``): many connections, one writer, group commit.
+"""The MLLP listener (``careloop mllp``): many connections, one event loop, group commit.
 
 Each connection reads frames (<VT> message <FS><CR>) and answers each with an ACK, in
-order. A message is examined in the event loop (CPU only), then handed to the single
-writer thread, which stores everything that has queued up in one transaction, so one
-durable commit covers many messages and the listener never waits on the database for
-long. Bad input never stops the listener: truncated or oversized frames get an AR, a
-message that fails to parse an AE/AR naming the problem, a storage failure an AE (the
-sender retries).
+order. A message is examined as it arrives (CPU only, no database); everything that
+arrived during one turn of the event loop is then stored in one transaction with one
+durable commit, and only then acknowledged. Storing from the loop itself (not a thread)
+keeps the hand-offs off the hot path; the commit is short, and messages that arrive
+meanwhile wait in the socket buffers and form the next batch. Bad input never stops the
+listener: truncated or oversized frames get an AR, a message that fails to parse an AE/AR
+naming the problem, a storage failure an AE (the sender retries).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
-import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from django.db import connection
+
 from careloop.interop.hl7.ack import build_ack, frame
 from careloop.interop.hl7.message import HL7Error
-from careloop.interop.ingest import (
-    Incoming,
-    SourceCache,
-    close_connection,
-    examine,
-    make_durable,
-    store,
-)
+from careloop.interop.inbound_store import InboundStore
+from careloop.interop.ingest import Incoming, SourceCache, SourceInfo, examine, source_for
 
 logger = logging.getLogger("careloop.mllp")
 VT, FS, CR = 0x0B, 0x1C, 0x0D
@@ -100,6 +96,64 @@ def reject_frame(problem: str, max_frame: int) -> bytes:
     return frame(build_ack(None, "AR", HL7Error(text, code=100, reject=True)), "utf-8")
 
 
+def storage_failed(incoming: Incoming) -> bytes:
+    error = HL7Error("the message could not be stored; please send it again", code=207)
+    return frame(build_ack(incoming.message, "AE", error), incoming.encoding or "utf-8")
+
+
+class Connection(asyncio.Protocol):
+    """One sender's connection: frames in, ACKs out in the same order."""
+
+    def __init__(self, server: MllpServer) -> None:
+        self.server = server
+        self.frames = FrameReader(server.max_frame)
+        self.transport: asyncio.Transport | None = None
+        self.peer = "unknown"
+        self.last_data = time.monotonic()
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        address = transport.get_extra_info("peername")
+        if address:
+            self.peer = f"{address[0]}:{address[1]}"
+        self.server.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_data = time.monotonic()
+        try:
+            for item in self.frames.feed(data):
+                if item.problem:
+                    self.server.submit(self, reject_frame(item.problem, self.server.max_frame))
+                else:
+                    self.server.submit(self, examine(item.data, self.peer, self.server.sources))
+        except Exception:  # one connection's failure must not touch the others
+            logger.exception("MLLP connection from %s failed", self.peer)
+            if self.transport:
+                self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.server.connections.discard(self)
+
+    # A sender that does not read its ACKs is not read from until it does.
+    def pause_writing(self) -> None:
+        if self.transport:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport:
+            self.transport.resume_reading()
+
+    def reply(self, data: bytes) -> None:
+        if not self.closed and self.transport:
+            self.transport.write(data)
+
+    def went_quiet(self, now: float, idle_timeout: float) -> bool:
+        return self.frames.pending() and now - self.last_data > idle_timeout
+
+
 class MllpServer:
     def __init__(
         self,
@@ -113,109 +167,106 @@ class MllpServer:
         self.max_frame = max_frame
         self.idle_timeout = idle_timeout
         self.sources = SourceCache()
-        self.executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="mllp-store", initializer=make_durable
-        )
-        self.queue: asyncio.Queue[tuple[Incoming, asyncio.Future[None]]] = asyncio.Queue()
+        self.store = InboundStore()
+        # Django's ORM is not for the event loop's thread: the rare lookups of sending
+        # systems (and opening the store) run on this helper thread.
+        self.django = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mllp-django")
+        self.connections: set[Connection] = set()
+        self.pending: list[tuple[Connection, Incoming | bytes]] = []
+        self.flush_handle: asyncio.Handle | None = None
         self.server: asyncio.Server | None = None
-        self.writer_task: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.refreshing = False
         self.stored = 0
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.executor, self.sources.load)
-        self.writer_task = asyncio.create_task(self._writer())
-        self.server = await asyncio.start_server(
-            self._connection, self.host, self.port, limit=2**20, backlog=256
+        await loop.run_in_executor(self.django, self.sources.load)
+        await loop.run_in_executor(self.django, self.store.open)
+        self.server = await loop.create_server(
+            lambda: Connection(self), self.host, self.port, backlog=256
         )
         sockets: tuple = self.server.sockets or ()
         if sockets:
             self.port = sockets[0].getsockname()[1]
+        self.timer = loop.call_later(self._tick_interval(), self._tick)
         logger.info("MLLP listening on %s:%s", self.host, self.port)
 
     async def stop(self) -> None:
         if self.server:
             self.server.close()
             await self.server.wait_closed()
-        if self.writer_task:
-            while not self.queue.empty():
-                await asyncio.sleep(0.01)
-            self.writer_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.writer_task
-        await asyncio.get_running_loop().run_in_executor(self.executor, close_connection)
-        self.executor.shutdown(wait=True)
-
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        address = writer.get_extra_info("peername")
-        peer = f"{address[0]}:{address[1]}" if address else "unknown"
-        frames = FrameReader(self.max_frame)
-        try:
-            while True:
-                try:
-                    data = await asyncio.wait_for(reader.read(65536), self.idle_timeout)
-                except TimeoutError:
-                    if frames.pending():
-                        frames.buffer.clear()
-                        writer.write(reject_frame("truncated", self.max_frame))
-                        await writer.drain()
-                    continue
-                if not data:
-                    break
-                for item in frames.feed(data):
-                    if item.problem:
-                        reply = reject_frame(item.problem, self.max_frame)
-                    else:
-                        reply = await self.accept(item.data, peer)
-                    writer.write(reply)
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        except Exception:  # one connection's failure must not touch the others
-            logger.exception("MLLP connection from %s failed", peer)
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
-    async def accept(self, raw: bytes, peer: str) -> bytes:
-        """Examine, store durably, then answer."""
-        incoming = examine(raw, peer, self.sources)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self.queue.put((incoming, done))
-        try:
-            await done
-        except Exception as exc:
-            logger.error("could not store an inbound message: %s", type(exc).__name__)
-            error = HL7Error("the message could not be stored; please send it again", code=207)
-            return frame(build_ack(incoming.message, "AE", error), incoming.encoding or "utf-8")
-        return incoming.ack()
-
-    async def _writer(self) -> None:
+        if self.timer:
+            self.timer.cancel()
+        self._flush()
+        for item in list(self.connections):
+            if item.transport:
+                item.transport.close()
+        self.store.close()
         loop = asyncio.get_running_loop()
-        while True:
-            batch = [await self.queue.get()]
-            while len(batch) < MAX_BATCH and not self.queue.empty():
-                batch.append(self.queue.get_nowait())
-            try:
-                await loop.run_in_executor(
-                    self.executor, store, [i for i, _ in batch], self.sources
-                )
-            except Exception as exc:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
-            else:
-                self.stored += len(batch)
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(None)
+        await loop.run_in_executor(self.django, _close_django_connection)
+        self.django.shutdown(wait=True)
+
+    def submit(self, conn: Connection, entry: Incoming | bytes) -> None:
+        """Queue an answer (a ready reply, or a message to store first) for this turn."""
+        self.pending.append((conn, entry))
+        if self.flush_handle is None:
+            self.flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self.flush_handle = None
+        while self.pending:
+            batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+            items = [entry for _, entry in batch if isinstance(entry, Incoming)]
+            failed = False
+            if items:
+                try:
+                    self.store.write(items, self._source_of)
+                except Exception as exc:
+                    logger.error("could not store inbound messages: %s", type(exc).__name__)
+                    failed = True
+                else:
+                    self.stored += len(items)
+            for conn, entry in batch:
+                if isinstance(entry, bytes):
+                    conn.reply(entry)
+                else:
+                    conn.reply(storage_failed(entry) if failed else entry.ack())
+
+    def _source_of(self, facility: str) -> SourceInfo | None:
+        info = self.sources.get(facility)
+        if info is None:  # first sight of this sender: register it (rare, so it may block)
+            info = self.django.submit(source_for, facility, self.sources).result()
+        return info
+
+    def _tick_interval(self) -> float:
+        return max(0.05, min(1.0, self.idle_timeout / 4))
+
+    def _tick(self) -> None:
+        """Now and then: answer frames left incomplete on a quiet line; refresh senders."""
+        loop = asyncio.get_running_loop()
+        now = time.monotonic()
+        for conn in list(self.connections):
+            if conn.went_quiet(now, self.idle_timeout):
+                conn.frames.buffer.clear()
+                self.submit(conn, reject_frame("truncated", self.max_frame))
+        if self.sources.stale() and not self.refreshing:
+            self.refreshing = True
+            future = loop.run_in_executor(self.django, self.sources.load)
+            future.add_done_callback(self._refreshed)
+        self.timer = loop.call_later(self._tick_interval(), self._tick)
+
+    def _refreshed(self, future: asyncio.Future[None]) -> None:
+        self.refreshing = False
+        if future.exception():
+            logger.warning("could not refresh the sending systems: %s", future.exception())
+
+
+def _close_django_connection() -> None:
+    connection.close()  # the calling thread's connection
 
 
 async def serve_forever(host: str, port: int) -> None:
-    # The writer thread hands each commit back to the event loop; with the default 5 ms GIL
-    # switch interval that hand-off alone would dominate the ACK latency.
-    sys.setswitchinterval(0.0005)
     server = MllpServer(host, port)
     await server.start()
     stop = asyncio.Event()

@@ -33,10 +33,15 @@ from careloop.interop.patients import (
     register_patient,
     update_demographics,
 )
+from careloop.write_gate import write_gate
 
 logger = logging.getLogger("careloop.interop")
 STALE_CLAIM = timedelta(minutes=5)
 BATCH = 200
+# Results are written in transactions of at most this many messages, so the write lock
+# (SQLite has one) is never held for long and the listener's commits (hence its ACKs) are
+# not held up behind a large import.
+WRITE_CHUNK = 40
 
 
 @dataclass
@@ -52,7 +57,7 @@ def claim(limit: int = BATCH) -> list[int]:
     now = timezone.now()
     skip_locked = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     table = InboundMessage._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
+    with write_gate(), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id FROM {table} WHERE status = %s ORDER BY id LIMIT %s{skip_locked}",  # noqa: S608
             [InboundMessage.Status.RECEIVED, limit],
@@ -81,6 +86,7 @@ class Context:
         self.sources: dict[int, SourceSystem] = {}
         self.mappings: dict[int, dict[str, str]] = {}
         self.icd10 = dict(Icd10Code.objects.values_list("code", "name"))
+        self._exam_types: dict[int, frozenset[str]] = {}
 
     def organisation_paths(self) -> dict[int, str]:
         if not hasattr(self, "_paths"):
@@ -109,9 +115,11 @@ class Context:
         return self.sources[source_id]
 
     def exam_types(self, source: SourceSystem) -> frozenset[str]:
-        return frozenset(
-            t.strip().upper() for t in source.exam_identifier_types.split(",") if t.strip()
-        )
+        if source.pk not in self._exam_types:
+            self._exam_types[source.pk] = frozenset(
+                t.strip().upper() for t in source.exam_identifier_types.split(",") if t.strip()
+            )
+        return self._exam_types[source.pk]
 
 
 def process_batch(ids: Iterable[int]) -> BatchResult:
@@ -128,14 +136,15 @@ def process_batch(ids: Iterable[int]) -> BatchResult:
         )
     )
     done: set[int] = set()
-    if results:
+    for start in range(0, len(results), WRITE_CHUNK):
+        chunk = results[start : start + WRITE_CHUNK]
         try:
-            observations, alerts = BatchImporter(context).run(results)
+            observations, alerts = BatchImporter(context).run(chunk)
         except Exception as exc:  # fall back to one by one, which isolates the culprit
             logger.info("batch import fell back to single messages: %s", type(exc).__name__)
         else:
-            done = set(results)
-            outcome.processed += len(results)
+            done.update(chunk)
+            outcome.processed += len(chunk)
             outcome.observations += observations
             outcome.alerts += alerts
     rest = InboundMessage.objects.filter(pk__in=[i for i in ids if i not in done]).order_by("id")
@@ -144,7 +153,7 @@ def process_batch(ids: Iterable[int]) -> BatchResult:
 
 
 def _one_by_one(messages: list[InboundMessage], context: Context, outcome: BatchResult) -> None:
-    with transaction.atomic():
+    with write_gate(), transaction.atomic():
         for message in messages:
             try:
                 with transaction.atomic():
@@ -170,10 +179,7 @@ def import_message(message: InboundMessage, context: Context) -> tuple[int, int,
     """Import one message; returns (observations stored, alerts raised, patient id)."""
     source = context.source(message)
     text, _codec = decode(bytes(message.raw), message.encoding or source.default_encoding)
-    exam_types = frozenset(
-        t.strip().upper() for t in source.exam_identifier_types.split(",") if t.strip()
-    )
-    data = read(parse(text), exam_types=exam_types)
+    data = read(parse(text), exam_types=context.exam_types(source))
     facility = message.sending_facility or source.facility
     patient = match_patient(data.patient, facility)
     if patient is None:

@@ -7,6 +7,7 @@ last digit is odd for men and even for women, and an ISO 7064 MOD 11-2 check cha
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -45,12 +46,18 @@ class ResidentId:
 
 def id_check_char(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character for the first 17 digits."""
-    total = sum(int(digit) * weight for digit, weight in zip(first17, _WEIGHTS, strict=True))
-    return _CHECK_CHARS[total % 11]
+    if len(first17) != len(_WEIGHTS):
+        raise ValueError("an ID number's check character needs exactly 17 digits")
+    return _CHECK_CHARS[sum(map(operator.mul, map(int, first17), _WEIGHTS)) % 11]
+
+
+_SPACE = re.compile(r"\s+")
 
 
 def normalise_id_number(value: str) -> str:
-    return re.sub(r"\s+", "", fold(value)).upper()
+    if value.isascii() and value.isalnum():  # the common case: nothing to fold or strip
+        return value.upper()
+    return _SPACE.sub("", fold(value)).upper()
 
 
 def parse_id_number(value: str, *, today: date | None = None) -> ResidentId:

@@ -68,6 +68,8 @@ class Delimiters:
 
 
 _SEGMENT_SPLIT = re.compile(r"\r\n|\r|\n")
+_SEGMENT_NAME = re.compile(r"[A-Z][A-Z0-9]{2}")
+_NAMES_SEEN: set[str] = set()  # segment names already checked against _SEGMENT_NAME
 _HEX = re.compile(r"X([0-9A-Fa-f]+)")
 
 
@@ -121,13 +123,24 @@ class Segment:
     asks for many components of the same few fields.
     """
 
-    __slots__ = ("_split", "delimiters", "fields", "name", "sequence")
+    __slots__ = ("_split", "delimiters", "fields", "name", "plain", "sequence")
 
-    def __init__(self, name: str, fields: list[str], delimiters: Delimiters, sequence: int):
+    def __init__(
+        self,
+        name: str,
+        fields: list[str],
+        delimiters: Delimiters,
+        sequence: int,
+        *,
+        plain: bool = False,
+    ):
         self.name = name
         self.fields = fields
         self.delimiters = delimiters
         self.sequence = sequence
+        # No escape, repetition or subcomponent character anywhere: a field's components
+        # are a plain split (the common case, read at high rates).
+        self.plain = plain
         self._split: dict[int, list[list[str]]] = {}
 
     def __getitem__(self, index: int) -> str:
@@ -233,23 +246,30 @@ def parse(text: str) -> Message:
             reject=True,
         )
     delimiters = Delimiters(separator, encoding[0], encoding[1], encoding[2], encoding[3])
+    special = (encoding[1], encoding[2], encoding[3])
+    lines = _SEGMENT_SPLIT.split(text) if "\n" in text else text.split("\r")
     segments = []
-    for sequence, line in enumerate(_SEGMENT_SPLIT.split(text), start=1):
-        if not line.strip():
-            continue
+    for sequence, line in enumerate(lines, start=1):
         name = line[:3]
-        if not re.fullmatch(r"[A-Z][A-Z0-9]{2}", name) or (len(line) > 3 and line[3] != separator):
-            raise HL7Error(
-                f"segment {sequence} ({line[:10]!r}) is not an HL7 segment",
-                code=100,
-                segment=name[:3],
-                sequence=sequence,
-            )
+        if name not in _NAMES_SEEN or (len(line) > 3 and line[3] != separator):
+            if not line.strip():
+                continue
+            if not _SEGMENT_NAME.fullmatch(name) or (len(line) > 3 and line[3] != separator):
+                raise HL7Error(
+                    f"segment {sequence} ({line[:10]!r}) is not an HL7 segment",
+                    code=100,
+                    segment=name[:3],
+                    sequence=sequence,
+                )
+            _NAMES_SEEN.add(name)
         parts = line.split(separator)
         if name == "MSH":
             # MSH-1 is the separator itself: make MSH-n land at index n.
             parts = ["MSH", separator, *parts[1:]]
-        segments.append(Segment(name, parts, delimiters, sequence))
+            plain = False
+        else:
+            plain = special[0] not in line and special[1] not in line and special[2] not in line
+        segments.append(Segment(name, parts, delimiters, sequence, plain=plain))
     return Message(segments, delimiters)
 
 

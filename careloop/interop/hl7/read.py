@@ -19,7 +19,12 @@ from careloop.interop.hl7.message import (
     Segment,
     unescape,
 )
-from careloop.patients.identity import IdentifierError, parse_id_number, validate_mobile
+from careloop.patients.identity import (
+    IdentifierError,
+    ResidentId,
+    parse_id_number,
+    validate_mobile,
+)
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 SUPPORTED = {"ORU^R01", "ADT^A01", "ADT^A03", "ADT^A04", "ADT^A08"}
@@ -49,6 +54,7 @@ class PatientData:
     birth_date: date | None = None
     phone: str = ""
     address: str = ""
+    resident: ResidentId | None = None  # what the resident ID number says, once checked
 
 
 @dataclass
@@ -110,9 +116,23 @@ class ReadMessage:
     orders: list[Order] = field(default_factory=list)
 
 
+_TS_SEEN: dict[str, datetime] = {}  # a message repeats its times in every OBX
+
+
 def parse_ts(value: str, where: tuple[str, int, int]) -> datetime | None:
     """An HL7 TS/DTM (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+ZZZZ]); local time when no offset."""
-    value = value.strip()
+    seen = _TS_SEEN.get(value)
+    if seen is not None:
+        return seen
+    moment = _parse_ts(value.strip(), where)
+    if moment is not None:
+        if len(_TS_SEEN) > 4096:
+            _TS_SEEN.clear()
+        _TS_SEEN[value] = moment
+    return moment
+
+
+def _parse_ts(value: str, where: tuple[str, int, int]) -> datetime | None:
     if not value:
         return None
     match = _TS.match(value)
@@ -244,7 +264,8 @@ def _patient(pid: Segment, exam_types: frozenset[str]) -> PatientData:
         value = pid.component(field_no).strip()
         if value and not data.id_number and _ID_SHAPE.match(value):
             try:
-                data.id_number = parse_id_number(value).number
+                data.resident = parse_id_number(value)
+                data.id_number = data.resident.number
             except IdentifierError:
                 raise HL7Error(
                     f"PID-{field_no}: the resident ID number is not valid "
@@ -265,8 +286,8 @@ def _patient(pid: Segment, exam_types: frozenset[str]) -> PatientData:
     data.sex = {"M": "male", "F": "female"}.get(sex)
     birth = parse_ts(pid.component(7), ("PID", pid.sequence, 7))
     data.birth_date = birth.date() if birth else None
-    if data.id_number:
-        resident = parse_id_number(data.id_number)
+    resident = data.resident
+    if resident is not None:
         if data.sex and data.sex != resident.sex:
             raise HL7Error(
                 "PID-8: the sex contradicts the resident ID number",
@@ -328,7 +349,8 @@ def _classify(
 ) -> None:
     if item.type_code in NATIONAL_ID_TYPES:
         try:
-            data.id_number = parse_id_number(item.value).number
+            data.resident = parse_id_number(item.value)
+            data.id_number = data.resident.number
         except IdentifierError:
             raise HL7Error(
                 f"PID-3: identifier of type {item.type_code} is not a valid "
@@ -433,6 +455,8 @@ def _parts(segment: Segment, index: int) -> list[str]:
     if not value:
         return []
     d = segment.delimiters
+    if segment.plain:
+        return value.split(d.component)
     if d.repetition in value:
         value = value.split(d.repetition, 1)[0]
     parts = value.split(d.component)

@@ -1,0 +1,120 @@
+"""The listener's durable store of raw messages: one INSERT per batch, one commit, no ORM.
+
+This is the hottest write in the system (every message, before its ACK), so it uses a
+DB-API connection of its own, opened through Django's backend (same settings, same
+adapters) but driven directly from the listener's event loop: no thread hand-off, no ORM.
+Each batch is one transaction with one durable commit (group commit); an accepted
+(facility, control id) seen before is absorbed by the unique index (``ON CONFLICT DO
+NOTHING``) and answered AA again without a new row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connections
+
+from careloop.interop.ingest import COLUMNS, Incoming, SourceCache, SourceInfo
+from careloop.interop.models import InboundMessage
+from careloop.write_gate import write_gate
+
+logger = logging.getLogger("careloop.mllp")
+
+
+class InboundStore:
+    """Open with :meth:`open` (it talks to Django's backend, so not from the event loop
+    thread); then :meth:`write` may be called from the loop."""
+
+    def __init__(self, transport: str = InboundMessage.Transport.MLLP) -> None:
+        self.transport = transport
+        self.wrapper = connections.create_connection("default")
+        self.vendor = self.wrapper.vendor
+        self.raw: Any = None
+        quote = self.wrapper.ops.quote_name
+        marker = "?" if self.vendor == "sqlite" else "%s"
+        self.sql = (
+            f"INSERT INTO {quote(InboundMessage._meta.db_table)} "  # noqa: S608
+            f"({', '.join(quote(c) for c in COLUMNS)}) "
+            f"VALUES ({', '.join([marker] * len(COLUMNS))}) ON CONFLICT DO NOTHING"
+        )
+        name = str(self.wrapper.settings_dict["NAME"])
+        self.sqlite_file = name if self.vendor == "sqlite" else None
+
+    def open(self) -> None:
+        raw = self.wrapper.get_new_connection(self.wrapper.get_connection_params())
+        if self.vendor == "sqlite":
+            raw.isolation_level = None  # we say BEGIN and COMMIT ourselves
+            # A message is acknowledged only once it would survive a power cut: fsync the
+            # WAL at every commit on this connection (PostgreSQL commits durably already).
+            raw.execute("PRAGMA synchronous=FULL")
+        else:
+            raw.autocommit = True
+        self.raw = raw
+
+    def close(self) -> None:
+        if self.raw is not None:
+            try:
+                self.raw.close()
+            finally:
+                self.raw = None
+
+    def write(self, items: list[Incoming], source_of: Callable[[str], SourceInfo | None]) -> None:
+        """Store the batch in one transaction; raises when it could not be stored (nothing
+        of the batch is then stored)."""
+        if self.raw is None:
+            self.open()
+        adapt = self.wrapper.ops.adapt_datetimefield_value
+        rows = [self._row(item, source_of, adapt) for item in items]
+        try:
+            with write_gate(self.sqlite_file):
+                if self.vendor == "sqlite":
+                    self._write_sqlite(rows)
+                else:
+                    with self.raw.transaction(), self.raw.cursor() as cursor:
+                        cursor.executemany(self.sql, rows)
+        except Exception:
+            self.close()  # a broken connection is reopened on the next batch
+            raise
+
+    def _write_sqlite(self, rows: list[tuple[Any, ...]]) -> None:
+        self.raw.execute("BEGIN IMMEDIATE")
+        try:
+            self.raw.executemany(self.sql, rows)
+        except BaseException:
+            self.raw.execute("ROLLBACK")
+            raise
+        self.raw.execute("COMMIT")
+
+    def _row(
+        self,
+        item: Incoming,
+        source_of: Callable[[str], SourceInfo | None],
+        adapt: Callable[[Any], Any],
+    ) -> tuple[Any, ...]:
+        message = item.message
+        info = source_of(item.facility) if item.facility else None
+        accepted = item.error is None
+        status = InboundMessage.Status.RECEIVED if accepted else InboundMessage.Status.REJECTED
+        return (
+            adapt(item.received_at),
+            self.transport,
+            item.peer[:100],
+            item.raw,
+            item.encoding,
+            info.id if info else None,
+            (message.sending_application if message else "")[:100],
+            item.facility[:100],
+            (message.message_type if message else "")[:20],
+            (message.control_id if message else "")[:64],
+            (message.version if message else "")[:10],
+            accepted,
+            str(status),
+            item.ack_code,
+            str(item.error) if item.error else "",
+            0,
+        )
+
+
+__all__ = ["InboundStore", "SourceCache"]

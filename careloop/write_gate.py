@@ -1,0 +1,61 @@
+"""One writer at a time on SQLite, handed over without SQLite's coarse busy wait.
+
+SQLite allows one writing transaction at a time; a second writer waits in SQLite's busy
+handler, which sleeps 1, 2, 5, 10 … up to 100 ms between tries, so it often sleeps on long
+after the lock is free. The MLLP listener acknowledges only after its commit, so those
+sleeps would show up directly as ACK latency. The hot writers (the listener's store and the
+result processor) therefore queue on an exclusive ``flock`` beside the database file first:
+the kernel wakes the next one the moment the holder lets go. On PostgreSQL, where writers do
+not block each other like this, the gate is a no-op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+
+from django.db import connection
+
+_local = threading.local()
+
+
+def _gate_fd(database: str | None) -> int | None:
+    if database is None:
+        if connection.vendor != "sqlite":
+            return None
+        database = str(connection.settings_dict["NAME"])
+    if not database or database.startswith("file:") or ":memory:" in database:
+        return None  # an in-memory database (tests) lives in one process
+    if not hasattr(_local, "fds"):
+        _local.fds = {}
+    if database not in _local.fds:
+        _local.fds[database] = os.open(f"{database}.write-gate", os.O_RDWR | os.O_CREAT, 0o600)
+    return int(_local.fds[database])
+
+
+@contextlib.contextmanager
+def write_gate(sqlite_database: str | None = None) -> Iterator[None]:
+    """Hold the write gate (SQLite) around a writing transaction; re-entrant per thread.
+
+    ``sqlite_database``: the database file, for a caller that does not write through Django's
+    connection (the MLLP listener); by default, Django's connection decides.
+    """
+    fd = _gate_fd(sqlite_database)
+    depth = getattr(_local, "depth", 0)
+    if fd is None or depth:
+        _local.depth = depth + 1
+        try:
+            yield
+        finally:
+            _local.depth = depth
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    _local.depth = 1
+    try:
+        yield
+    finally:
+        _local.depth = 0
+        fcntl.flock(fd, fcntl.LOCK_UN)
