@@ -50,6 +50,57 @@ def concrete_field(model: type[models.Model], name: str) -> models.Field:
     return field
 
 
+class BulkInsert:
+    """A multi-row INSERT into one table from plain rows (sequences in ``fields`` order).
+
+    ``prepare`` converts a row (encrypts, adapts times, serialises JSON), ``execute`` and
+    ``returning_ids`` only run SQL: a caller can convert outside its transaction and hold
+    the write lock only for the statements.
+    """
+
+    def __init__(self, model: type[models.Model], fields: Sequence[str]) -> None:
+        self.model = model
+        self.fields = list(fields)
+        field_objects = [concrete_field(model, name) for name in fields]
+        quote = connection.ops.quote_name
+        self.table = quote(model._meta.db_table)
+        self.columns = ", ".join(quote(f.column) for f in field_objects)
+        self.one = "(" + ", ".join(["%s"] * len(field_objects)) + ")"
+        self.pk_column = quote(model._meta.pk.column)
+        self.converters = [
+            (i, conv) for i, f in enumerate(field_objects) if (conv := _converter(f)) is not None
+        ]
+
+    def prepare(self, row: Sequence[Any]) -> list[Any]:
+        values = list(row)
+        for index, convert in self.converters:
+            values[index] = convert(values[index])
+        return values
+
+    def execute(self, rows: Sequence[Sequence[Any]], *, chunk: int = 5000) -> int:
+        """INSERT prepared rows; returns how many."""
+        sql = f"INSERT INTO {self.table} ({self.columns}) VALUES {self.one}"  # noqa: S608
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), chunk):
+                cursor.executemany(sql, rows[start : start + chunk])
+        return len(rows)
+
+    def returning_ids(self, rows: Sequence[Sequence[Any]], *, chunk: int = 500) -> list[int]:
+        """INSERT prepared rows and return their new primary keys, in order (multi-row
+        INSERT … RETURNING, which SQLite ≥ 3.35 and PostgreSQL answer in insertion order)."""
+        ids: list[int] = []
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), chunk):
+                batch = rows[start : start + chunk]
+                sql = (
+                    f"INSERT INTO {self.table} ({self.columns}) VALUES "  # noqa: S608
+                    f"{', '.join([self.one] * len(batch))} RETURNING {self.pk_column}"
+                )
+                cursor.execute(sql, [value for row in batch for value in row])
+                ids.extend(row[0] for row in cursor.fetchall())
+        return ids
+
+
 def insert_rows(
     model: type[models.Model],
     fields: Sequence[str],
@@ -58,32 +109,16 @@ def insert_rows(
     chunk: int = 5000,
 ) -> int:
     """INSERT ``rows`` (tuples in the order of ``fields``) into ``model``'s table."""
-    meta = model._meta
-    field_objects = [concrete_field(model, name) for name in fields]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in field_objects)
-    placeholders = ", ".join(["%s"] * len(field_objects))
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
-    converters = [
-        (i, conv) for i, f in enumerate(field_objects) if (conv := _converter(f)) is not None
-    ]
+    insert = BulkInsert(model, fields)
     total = 0
     batch: list[Sequence[Any]] = []
-    with connection.cursor() as cursor:
-        for row in rows:
-            if converters:
-                values = list(row)
-                for index, convert in converters:
-                    values[index] = convert(values[index])
-                row = values
-            batch.append(row)
-            if len(batch) >= chunk:
-                cursor.executemany(sql, batch)
-                total += len(batch)
-                batch = []
-        if batch:
-            cursor.executemany(sql, batch)
-            total += len(batch)
+    for row in rows:
+        batch.append(insert.prepare(row) if insert.converters else row)
+        if len(batch) >= chunk:
+            total += insert.execute(batch, chunk=chunk)
+            batch = []
+    if batch:
+        total += insert.execute(batch, chunk=chunk)
     return total
 
 
@@ -94,30 +129,28 @@ def insert_returning_ids(
     *,
     chunk: int = 500,
 ) -> list[int]:
-    """INSERT ``rows`` and return their new primary keys, in order (multi-row INSERT …
-    RETURNING, which SQLite ≥ 3.35 and PostgreSQL both answer in insertion order)."""
-    meta = model._meta
-    field_objects = [concrete_field(model, name) for name in fields]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in field_objects)
-    one = "(" + ", ".join(["%s"] * len(field_objects)) + ")"
-    converters = [
-        (i, conv) for i, f in enumerate(field_objects) if (conv := _converter(f)) is not None
-    ]
-    ids: list[int] = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), chunk):
-            batch = rows[start : start + chunk]
-            params: list[Any] = []
-            for row in batch:
-                values = list(row)
-                for index, convert in converters:
-                    values[index] = convert(values[index])
-                params.extend(values)
-            sql = (
-                f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
-                f"{', '.join([one] * len(batch))} RETURNING {quote(meta.pk.column)}"
-            )
-            cursor.execute(sql, params)
-            ids.extend(row[0] for row in cursor.fetchall())
-    return ids
+    """INSERT ``rows`` and return their new primary keys, in order."""
+    insert = BulkInsert(model, fields)
+    return insert.returning_ids([insert.prepare(row) for row in rows], chunk=chunk)
+
+
+def model_row(
+    model: type[models.Model], fields: Sequence[str], values: dict[str, Any], *, now: Any
+) -> list[Any]:
+    """A row for ``fields`` from ``values``, the rest as Django would fill them on save: the
+    field's default, now for ``auto_now`` fields, a blind index from its plaintext."""
+    from careloop.fields import BlindIndexField
+
+    row = []
+    for name in fields:
+        if name in values:
+            row.append(values[name])
+            continue
+        field = concrete_field(model, name)
+        if isinstance(field, BlindIndexField):
+            row.append(field.index_of(values.get(field.source)))
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            row.append(now)
+        else:
+            row.append(field.get_default())
+    return row

@@ -70,6 +70,7 @@ def database_from_url(url: str, base_dir: Path) -> dict[str, Any]:
                     "PRAGMA synchronous=NORMAL;"
                     "PRAGMA foreign_keys=ON;"
                     "PRAGMA busy_timeout=20000;"
+                    "PRAGMA mmap_size=1073741824;"
                 ),
             },
         }

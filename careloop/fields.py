@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -56,9 +57,13 @@ class BlindIndexField(models.CharField):
             kwargs.pop(key, None)
         return name, path, args, kwargs
 
-    def _normalise(self, value: str) -> str:
+    @functools.cached_property
+    def _normaliser(self) -> Callable[[str], str]:
         func: Callable[[str], str] = import_string(self.normaliser)
-        return func(value)
+        return func
+
+    def _normalise(self, value: str) -> str:
+        return self._normaliser(value)
 
     def index_of(self, value: str | None) -> str | None:
         if value in (None, ""):

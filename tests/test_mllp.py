@@ -13,6 +13,7 @@ import pytest
 from hl7.client import MLLPClient
 
 from careloop.accounts.models import Organisation
+from careloop.audit.models import AuditEvent
 from careloop.clinical.models import Condition, DiagnosticReport, Encounter, Observation
 from careloop.followup.models import Alert
 from careloop.interop.mllp import MllpServer
@@ -76,8 +77,11 @@ def msa(ack: hl7.Message | str | bytes) -> str:
     return str(message.segment("MSA")[1])
 
 
-def process_all() -> Any:
-    return process_batch(claim())
+def process_all(*, fast: bool = True) -> Any:
+    """Process what is waiting; results must take the batch path unless told otherwise."""
+    result = process_batch(claim())
+    assert not fast or result.fell_back == 0, "the batch path failed and fell back"
+    return result
 
 
 def test_a_lis_result_is_stored_acknowledged_and_imported(mllp: MllpServer) -> None:
@@ -98,6 +102,13 @@ def test_a_lis_result_is_stored_acknowledged_and_imported(mllp: MllpServer) -> N
         "13800138000",
     )
     assert patient.identifiers.get().value == "MZ00012345"
+    found = Patient.objects.get(
+        id_number_hash__in=Patient.index_hashes("id_number", "11010119500315003x")
+    )
+    assert found == patient and patient.card_number.startswith("8")
+    enrolled = AuditEvent.objects.get(object_type="patient", action="create")
+    assert (enrolled.patient_id, enrolled.object_id) == (patient.pk, str(patient.pk))
+    assert enrolled.organisation_id == patient.organisation_id and enrolled.via == "system"
     report = DiagnosticReport.objects.get()
     assert report.name == "生化全套" and report.filler_order_number == "RPT0001"
     assert report.conclusion == ""
@@ -114,6 +125,22 @@ def test_a_lis_result_is_stored_acknowledged_and_imported(mllp: MllpServer) -> N
     assert "钾" in alert.title and "6.8" in alert.reason
     stored.refresh_from_db()
     assert stored.status == "processed" and stored.patient == patient
+
+
+def test_a_batch_enrols_each_new_patient_once(mllp: MllpServer) -> None:
+    text = fixture("lis_utf8_oru_r01.hl7")
+    frames = [
+        b"\x0b" + text.replace(b"LIS202611230001", f"LIS-B{n}".encode()) + b"\x1c\r"
+        for n in range(3)
+    ]
+    assert [msa(a) for a in send_raw(mllp, *frames, expect=3)] == ["AA"] * 3
+    result = process_all()  # one claim: all three in one batch
+    assert (result.processed, result.failed, result.alerts) == (3, 0, 3)
+    patient = Patient.objects.get()
+    assert patient.identifiers.count() == 1
+    assert AuditEvent.objects.filter(object_type="patient", action="create").count() == 1
+    assert DiagnosticReport.objects.filter(patient=patient).count() == 3
+    assert Observation.objects.filter(patient=patient).count() == 15
 
 
 def test_mapped_local_codes_are_graded_against_the_catalogue(
@@ -252,9 +279,9 @@ def test_a_failed_message_is_kept_and_reprocessed_without_duplicates(
         raise RuntimeError("database hiccup")
 
     with monkeypatch.context() as patch:  # both the batch path and the one-by-one fallback
-        patch.setattr(batch, "insert_rows", broken)
+        patch.setattr(batch.BulkInsert, "execute", broken)
         patch.setattr(processing, "do_record_results", broken)
-        assert process_all().failed == 1
+        assert process_all(fast=False).failed == 1
     message = InboundMessage.objects.get()
     assert message.status == "failed" and "hiccup" in message.error
     assert not Observation.objects.exists() and not Patient.objects.exists()

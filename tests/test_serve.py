@@ -32,6 +32,7 @@ def test_serve_runs_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         os.environ,
         CARELOOP_VAR_DIR=str(tmp_path),
         CARELOOP_HTTP_ADDR=f"127.0.0.1:{port}",
+        CARELOOP_MLLP_ADDR=f"127.0.0.1:{free_port()}",
         CARELOOP_WEB_WORKERS="1",
     )
     process = subprocess.Popen(

@@ -5,8 +5,10 @@ listener's commits are not held up:
 
 * prepare (no writes): read every message, find the patients with one query per
   identifier kind, grade every observation;
-* write (one short transaction): enrol new patients in bulk, insert reports (one INSERT …
-  RETURNING) and observations (one executemany), alert critical values, mark messages.
+* write (one short transaction): every row was built and converted (encrypted, hashed)
+  beforehand, so the transaction only runs statements: enrol new patients, insert reports
+  (one INSERT … RETURNING) and observations (one executemany), alert critical values, mark
+  the messages processed.
 
 Anything unexpected raises; the caller then imports the batch message by message, each in
 its own savepoint, so one bad message never costs the others.
@@ -22,7 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from careloop.audit.models import AuditEvent
-from careloop.bulk import insert_returning_ids, insert_rows
+from careloop.bulk import BulkInsert, model_row
 from careloop.clinical.assessment import Assessment, assess
 from careloop.clinical.models import DiagnosticReport, Observation, Source
 from careloop.clinical.services import OBSERVATION_FIELDS, observation_row
@@ -75,6 +77,66 @@ class Profile:
         return age_on(self.birth_date, day)
 
 
+ENROL_FIELDS = [
+    "card_number",
+    "name",
+    "sex",
+    "birth_date",
+    "id_number",
+    "id_number_hash",
+    "passport",
+    "passport_hash",
+    "phone",
+    "phone_hash",
+    "address",
+    "organisation_id",
+    "preferred_channel",
+    "quiet_hours_start",
+    "quiet_hours_end",
+    "digital_literacy",
+    "lives_alone",
+    "created_at",
+    "updated_at",
+]
+IDENTIFIER_FIELDS = ["patient_id", "kind", "system", "value", "value_hash"]
+AUDIT_FIELDS = [
+    "at",
+    "actor_label",
+    "organisation_id",
+    "action",
+    "object_type",
+    "object_id",
+    "patient_id",
+    "summary",
+    "changes",
+    "via",
+    "user_agent",
+]
+
+
+@dataclass
+class Writes:
+    """A batch's rows, converted ahead of its transaction (see ``_prepare_writes``)."""
+
+    patient: BulkInsert = field(default_factory=lambda: BulkInsert(Patient, ENROL_FIELDS))
+    identifier: BulkInsert = field(
+        default_factory=lambda: BulkInsert(PatientIdentifier, IDENTIFIER_FIELDS)
+    )
+    audit: BulkInsert = field(default_factory=lambda: BulkInsert(AuditEvent, AUDIT_FIELDS))
+    report: BulkInsert = field(default_factory=lambda: BulkInsert(DiagnosticReport, REPORT_FIELDS))
+    observation: BulkInsert = field(
+        default_factory=lambda: BulkInsert(Observation, OBSERVATION_FIELDS)
+    )
+    numbers: list[list[Any]] = field(default_factory=list)  # for patients already known
+    new_keys: list[str] = field(default_factory=list)
+    patients: list[list[Any]] = field(default_factory=list)
+    new_numbers: list[tuple[str, list[Any]]] = field(default_factory=list)
+    new_audits: list[tuple[str, list[Any]]] = field(default_factory=list)
+    reports: list[tuple[Item, list[Any]]] = field(default_factory=list)
+    observations: list[tuple[Item, int, list[Any]]] = field(default_factory=list)
+    critical: list[tuple[Item, int, dict[str, Any], Assessment]] = field(default_factory=list)
+
+
 @dataclass
 class Item:
     message_id: int
@@ -113,9 +175,9 @@ class BatchImporter:
         items = self._read(message_ids)
         self._find_patients(items)
         self._grade(items)
+        writes = self._prepare_writes(items)
         with write_gate(), transaction.atomic():
-            enrolled = self._enrol()
-            return self._write(items, enrolled)
+            return self._write(items, writes)
 
     # ------------------------------------------------------------------ prepare
 
@@ -234,106 +296,155 @@ class BatchImporter:
 
     # ------------------------------------------------------------------ write
 
-    def _enrol(self) -> dict[str, Patient]:
-        """Patients first seen in this batch, enrolled together, each audited."""
-        if self.missing_numbers:
-            PatientIdentifier.objects.bulk_create(
-                PatientIdentifier(patient_id=pk, kind=kind, system=system, value=value)
-                for (kind, system, value), pk in self.missing_numbers.items()
-            )
-        if not self.new:
-            return {}
-        cards = iter(new_card_numbers(len(self.new)))
-        patients: dict[str, Patient] = {}
+    def _prepare_writes(self, items: list[Item]) -> Writes:
+        """Every row the batch will insert, converted (encrypted, hashed, adapted) now, so
+        the transaction only runs statements. Ids not known yet (new patients, reports) are
+        filled in at write time."""
+        w = Writes()
+        now = self.now
+        for (kind, system, value), pk in self.missing_numbers.items():
+            w.numbers.append(w.identifier.prepare(self._identifier_row(pk, kind, system, value)))
+        cards = iter(new_card_numbers(len(self.new))) if self.new else iter(())
         for key, (data, source) in self.new.items():
-            assert data.sex and data.birth_date
-            patients[key] = Patient(
-                card_number=next(cards),
-                name=data.name[:50],
-                sex=data.sex,
-                birth_date=data.birth_date,
-                id_number=data.id_number,
-                passport=data.passport,
-                phone=data.phone,
-                address=data.address,
-                organisation_id=source.organisation_id,
-                created_at=self.now,
+            w.new_keys.append(key)
+            w.patients.append(
+                w.patient.prepare(
+                    model_row(
+                        Patient,
+                        ENROL_FIELDS,
+                        {
+                            "card_number": next(cards),
+                            "name": data.name[:50],
+                            "sex": data.sex,
+                            "birth_date": data.birth_date,
+                            "id_number": data.id_number,
+                            "passport": data.passport,
+                            "phone": data.phone,
+                            "address": data.address,
+                            "organisation_id": source.organisation_id,
+                            "created_at": now,
+                        },
+                        now=now,
+                    )
+                )
             )
-        Patient.objects.bulk_create(patients.values())
-        PatientIdentifier.objects.bulk_create(
-            PatientIdentifier(patient=patients[key], kind=kind, system=system, value=value[:64])
-            for key, (data, source) in self.new.items()
-            for kind, system, value in _numbers(data, source.facility)
-        )
-        AuditEvent.objects.bulk_create(
-            AuditEvent(
-                at=self.now,
-                actor_label=f"hl7:{source.facility}"[:150],
-                action="create",
-                object_type="patient",
-                object_id=str(patient.pk),
-                patient_id=patient.pk,
-                summary="registered from an inbound message",
-                via="system",
+            for kind, system, value in _numbers(data, source.facility):
+                w.new_numbers.append(
+                    (key, w.identifier.prepare(self._identifier_row(None, kind, system, value)))
+                )
+            w.new_audits.append(
+                (
+                    key,
+                    w.audit.prepare(
+                        model_row(
+                            AuditEvent,
+                            AUDIT_FIELDS,
+                            {
+                                "at": now,
+                                "actor_label": f"hl7:{source.facility}"[:150],
+                                "organisation_id": source.organisation_id,
+                                "action": "create",
+                                "object_type": "patient",
+                                "object_id": "",
+                                "patient_id": None,
+                                "summary": "registered from an inbound message",
+                                "via": "system",
+                            },
+                            now=now,
+                        )
+                    ),
+                )
             )
-            for key, (_, source) in self.new.items()
-            for patient in [patients[key]]
-        )
-        return patients
-
-    def _write(self, items: list[Item], enrolled: dict[str, Patient]) -> tuple[int, int]:
-        for item in items:
-            if item.new_key:
-                assert item.profile is not None
-                item.profile.pk = enrolled[item.new_key].pk
-        report_rows = []
         for item in items:
             assert item.profile is not None
             moment = item.data.sent_at or item.received_at
-            for order in item.data.orders:
-                report_rows.append(
-                    (
-                        item.profile.pk,
-                        item.profile.organisation_id,
-                        order.code[:50],
-                        order.coding_system[:100],
-                        (order.name or order.code)[:200],
-                        REPORT_STATUS.get(order.status, "final"),
-                        order.observed_at or moment,
-                        item.data.sent_at,
-                        "\n".join(order.notes),
-                        (order.filler_number or order.placer_number)[:64],
-                        Source.HL7,
-                        item.message_id,
-                        self.now,
-                    )
-                )
-        report_ids = iter(insert_returning_ids(DiagnosticReport, REPORT_FIELDS, report_rows))
-        plain: list[tuple[Any, ...]] = []
-        critical: list[tuple[Item, dict[str, Any], Assessment]] = []
-        count = 0
-        for item in items:
-            assert item.profile is not None
             common = {
                 "patient_id": item.profile.pk,
+                "report_id": None,
                 "encounter_id": None,
                 "source": Source.HL7,
                 "source_message_id": item.message_id,
-                "created_at": self.now,
+                "created_at": now,
             }
-            for graded in item.graded:
-                report_id = next(report_ids)
+            for order, graded in zip(item.data.orders, item.graded, strict=True):
+                report = len(w.reports)
+                w.reports.append(
+                    (
+                        item,
+                        w.report.prepare(
+                            (
+                                item.profile.pk,
+                                item.profile.organisation_id,
+                                order.code[:50],
+                                order.coding_system[:100],
+                                (order.name or order.code)[:200],
+                                REPORT_STATUS.get(order.status, "final"),
+                                order.observed_at or moment,
+                                item.data.sent_at,
+                                "\n".join(order.notes),
+                                (order.filler_number or order.placer_number)[:64],
+                                Source.HL7,
+                                item.message_id,
+                                now,
+                            )
+                        ),
+                    )
+                )
                 for assessment in graded:
-                    row = assessment.fields | common | {"report_id": report_id}
-                    count += 1
+                    row = assessment.fields | common
                     if assessment.critical:
-                        critical.append((item, row, assessment))
+                        w.critical.append((item, report, row, assessment))
                     else:
-                        plain.append(observation_row(row))
-        if plain:
-            insert_rows(Observation, OBSERVATION_FIELDS, plain)
-        for item, row, assessment in critical:
-            observation = Observation.objects.create(**row)
+                        w.observations.append(
+                            (item, report, w.observation.prepare(observation_row(row)))
+                        )
+        return w
+
+    def _identifier_row(self, pk: int | None, kind: str, system: str, value: str) -> list[Any]:
+        return model_row(
+            PatientIdentifier,
+            IDENTIFIER_FIELDS,
+            {"patient_id": pk, "kind": kind, "system": system, "value": value[:64]},
+            now=self.now,
+        )
+
+    def _write(self, items: list[Item], w: Writes) -> tuple[int, int]:
+        """Inside the transaction: statements only, new ids filled in as they come back."""
+        if w.numbers:
+            w.identifier.execute(w.numbers)
+        enrolled = dict(zip(w.new_keys, w.patient.returning_ids(w.patients), strict=True))
+        if enrolled:
+            patient_col = IDENTIFIER_FIELDS.index("patient_id")
+            for key, row in w.new_numbers:
+                row[patient_col] = enrolled[key]
+            w.identifier.execute([row for _, row in w.new_numbers])
+            patient_col, object_col = (
+                AUDIT_FIELDS.index("patient_id"),
+                AUDIT_FIELDS.index("object_id"),
+            )
+            for key, row in w.new_audits:
+                row[patient_col], row[object_col] = enrolled[key], str(enrolled[key])
+            w.audit.execute([row for _, row in w.new_audits])
+            for item in items:
+                if item.new_key:
+                    assert item.profile is not None
+                    item.profile.pk = enrolled[item.new_key]
+        for item, row in w.reports:
+            assert item.profile is not None
+            row[0] = item.profile.pk
+        report_ids = w.report.returning_ids([row for _, row in w.reports])
+        patient_col, report_col = (
+            OBSERVATION_FIELDS.index("patient_id"),
+            OBSERVATION_FIELDS.index("report_id"),
+        )
+        for item, report, row in w.observations:
+            assert item.profile is not None
+            row[patient_col], row[report_col] = item.profile.pk, report_ids[report]
+        w.observation.execute([row for _, _, row in w.observations])
+        for item, report, fields, assessment in w.critical:
+            assert item.profile is not None
+            fields |= {"patient_id": item.profile.pk, "report_id": report_ids[report]}
+            observation = Observation.objects.create(**fields)
             threshold = assessment.grade.threshold if assessment.grade else ""
             critical_value_alert(
                 item.profile, observation, threshold, item.source.name or item.facility
@@ -353,7 +464,7 @@ class BatchImporter:
                     for item in items
                 ],
             )
-        return count, len(critical)
+        return len(w.observations) + len(w.critical), len(w.critical)
 
 
 def _identity(data: PatientData, facility: str) -> str:

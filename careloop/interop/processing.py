@@ -50,6 +50,7 @@ class BatchResult:
     failed: int = 0
     observations: int = 0
     alerts: int = 0
+    fell_back: int = 0  # results the fast path could not take, imported one by one
 
 
 def claim(limit: int = BATCH) -> list[int]:
@@ -142,6 +143,7 @@ def process_batch(ids: Iterable[int]) -> BatchResult:
             observations, alerts = BatchImporter(context).run(chunk)
         except Exception as exc:  # fall back to one by one, which isolates the culprit
             logger.info("batch import fell back to single messages: %s", type(exc).__name__)
+            outcome.fell_back += len(chunk)
         else:
             done.update(chunk)
             outcome.processed += len(chunk)
@@ -361,4 +363,13 @@ def run_forever(stop: threading.Event, *, poll: float = 0.05) -> None:
             logger.debug("processed %d, failed %d", result.processed, result.failed)
         else:
             stop.wait(poll)
-        connection.close_if_unusable_or_obsolete()
+        _drop_broken_connection()
+
+
+def _drop_broken_connection() -> None:
+    """Keep the connection (and SQLite's page cache with it) across batches; reconnect
+    only when it broke."""
+    if connection.connection is not None and connection.errors_occurred:
+        connection.errors_occurred = False
+        if not connection.is_usable():
+            connection.close()

@@ -198,8 +198,10 @@ class PatientIdentifier(models.Model):
         verbose_name = _("record number")
         verbose_name_plural = _("record numbers")
         constraints = [
+            # The hash leads: numbers are looked up by hash alone (a batch of inbound
+            # results asks for many at once), and it is what tells them apart.
             models.UniqueConstraint(
-                fields=["kind", "system", "value_hash"], name="identifier_unique_per_issuer"
+                fields=["value_hash", "kind", "system"], name="identifier_unique_per_issuer"
             )
         ]
 
