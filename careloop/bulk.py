@@ -8,7 +8,8 @@ Blind indexes are not computed here: pass them in the row.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db import connection, models
@@ -50,6 +51,22 @@ def concrete_field(model: type[models.Model], name: str) -> models.Field:
     return field
 
 
+@contextlib.contextmanager
+def bulk_cursor() -> Iterator[Any]:
+    """A cursor for statements with many parameters. On PostgreSQL a server-binding psycopg
+    cursor: Django's default client-side binding quotes every value in Python, which costs
+    more than the database's work on bulk rows. Errors are Django's, as from any cursor."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
 class BulkInsert:
     """A multi-row INSERT into one table from plain rows (sequences in ``fields`` order).
 
@@ -78,9 +95,19 @@ class BulkInsert:
         return values
 
     def execute(self, rows: Sequence[Sequence[Any]], *, chunk: int = 5000) -> int:
-        """INSERT prepared rows; returns how many."""
+        """INSERT prepared rows (COPY on PostgreSQL); returns how many."""
+        if not rows:
+            return 0
+        if connection.vendor == "postgresql":
+            with (
+                bulk_cursor() as cursor,
+                cursor.copy(f"COPY {self.table} ({self.columns}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            return len(rows)
         sql = f"INSERT INTO {self.table} ({self.columns}) VALUES {self.one}"  # noqa: S608
-        with connection.cursor() as cursor:
+        with bulk_cursor() as cursor:
             for start in range(0, len(rows), chunk):
                 cursor.executemany(sql, rows[start : start + chunk])
         return len(rows)
@@ -89,7 +116,20 @@ class BulkInsert:
         """INSERT prepared rows and return their new primary keys, in order (multi-row
         INSERT … RETURNING, which SQLite ≥ 3.35 and PostgreSQL answer in insertion order)."""
         ids: list[int] = []
-        with connection.cursor() as cursor:
+        if not rows:
+            return ids
+        with bulk_cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # One short statement, pipelined: psycopg converts it once, where a long
+                # multi-row VALUES would be converted (in Python) on every call.
+                sql = (
+                    f"INSERT INTO {self.table} ({self.columns}) VALUES {self.one} "  # noqa: S608
+                    f"RETURNING {self.pk_column}"
+                )
+                cursor.executemany(sql, rows, returning=True)
+                for _ in cursor.results():
+                    ids.append(cursor.fetchone()[0])
+                return ids
             for start in range(0, len(rows), chunk):
                 batch = rows[start : start + chunk]
                 sql = (

@@ -59,3 +59,14 @@ def write_gate(sqlite_database: str | None = None) -> Iterator[None]:
     finally:
         _local.depth = 0
         fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def relaxed_commit() -> None:
+    """Inside a transaction on PostgreSQL: let its commit return without waiting for the WAL
+    flush. Only for work that can be redone from what is already durable, and whose own
+    bookkeeping is in the same transaction (the result processor: the raw message was
+    stored durably, and its status changes with the rows imported from it, so a crash that
+    loses the commit leaves the message waiting and it is imported again)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")

@@ -36,6 +36,7 @@ options="-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200"
 if [[ "${CARELOOP_PG_DURABLE:-0}" != 1 ]]; then
   options="$options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 fi
+options="$options ${CARELOOP_PG_OPTIONS:-}"  # e.g. for profiling a benchmark
 "${as_pg[@]}" "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -o "$options" \
   start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
 "${as_pg[@]}" "$pgbin/createdb" -h 127.0.0.1 -p "$port" -U careloop careloop

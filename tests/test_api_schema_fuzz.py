@@ -1,10 +1,13 @@
 """Property-based checks of /api/v1 against its own OpenAPI schema (schemathesis):
 no server errors, only documented status codes, responses that match their schemas."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
@@ -12,6 +15,18 @@ from careloop.accounts.tokens import do_create_token
 from careloop.wsgi import application
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection() -> Iterator[None]:
+    # The WSGI handler closes "obsolete" connections around each request; inside the test's
+    # transaction that would close it under the test. Django's own test client unhooks the
+    # same receivers while it calls the application.
+    for signal in (signals.request_started, signals.request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (signals.request_started, signals.request_finished):
+        signal.connect(close_old_connections)
 
 
 @pytest.fixture

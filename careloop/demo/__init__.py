@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from careloop.accounts.models import Organisation, Team, User
@@ -140,6 +140,11 @@ def load_demo(patients: int, progress: Callable[[int, int], None] | None = None)
             result.patients_created += len(todo)
         if progress:
             progress(indices[-1] + 1, patients)
+    if result.patients_created:
+        # As after any bulk load: fresh planner statistics, or the database may plan the
+        # first hours of real use as if the tables were empty.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     result.patients_total = Patient.objects.filter(
         organisation__code__in=[code for code, *_ in ORGANISATIONS]
     ).count()

@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from careloop.audit.models import AuditEvent
-from careloop.bulk import BulkInsert, model_row
+from careloop.bulk import BulkInsert, bulk_cursor, model_row
 from careloop.clinical.assessment import Assessment, assess
 from careloop.clinical.models import DiagnosticReport, Observation, Source
 from careloop.clinical.services import OBSERVATION_FIELDS, observation_row
@@ -35,7 +35,7 @@ from careloop.interop.models import InboundMessage
 from careloop.patients.identity import age_on
 from careloop.patients.models import Patient, PatientIdentifier
 from careloop.patients.services import new_card_numbers
-from careloop.write_gate import write_gate
+from careloop.write_gate import relaxed_commit, write_gate
 
 REPORT_FIELDS = [
     "patient_id",
@@ -177,6 +177,7 @@ class BatchImporter:
         self._grade(items)
         writes = self._prepare_writes(items)
         with write_gate(), transaction.atomic():
+            relaxed_commit()
             return self._write(items, writes)
 
     # ------------------------------------------------------------------ prepare
@@ -450,7 +451,7 @@ class BatchImporter:
                 item.profile, observation, threshold, item.source.name or item.facility
             )
         table = connection.ops.quote_name(InboundMessage._meta.db_table)
-        with connection.cursor() as cursor:
+        with bulk_cursor() as cursor:
             cursor.executemany(
                 f"UPDATE {table} SET status = %s, error = '', patient_id = %s, "  # noqa: S608
                 "attempts = attempts + 1, processed_at = %s WHERE id = %s",

@@ -72,7 +72,9 @@ class InboundStore:
                 if self.vendor == "sqlite":
                     self._write_sqlite(rows)
                 else:
-                    with self.raw.transaction(), self.raw.cursor() as cursor:
+                    import psycopg  # server-side binding: no quoting of each value in Python
+
+                    with self.raw.transaction(), psycopg.Cursor(self.raw) as cursor:
                         cursor.executemany(self.sql, rows)
         except Exception:
             self.close()  # a broken connection is reopened on the next batch

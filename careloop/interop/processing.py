@@ -19,6 +19,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from careloop.bulk import bulk_cursor
 from careloop.clinical import catalogue as catalogue_module
 from careloop.clinical.assessment import LOINC_SYSTEMS, ResultInput
 from careloop.clinical.models import Condition, Encounter, Icd10Code, Source
@@ -33,7 +34,7 @@ from careloop.interop.patients import (
     register_patient,
     update_demographics,
 )
-from careloop.write_gate import write_gate
+from careloop.write_gate import relaxed_commit, write_gate
 
 logger = logging.getLogger("careloop.interop")
 STALE_CLAIM = timedelta(minutes=5)
@@ -55,20 +56,27 @@ class BatchResult:
 
 def claim(limit: int = BATCH) -> list[int]:
     """Mark up to ``limit`` waiting messages as being processed by us; return their ids."""
-    now = timezone.now()
+    table = connection.ops.quote_name(InboundMessage._meta.db_table)
+    waiting = InboundMessage.Status.RECEIVED
+    with connection.cursor() as cursor:  # a read first: an idle poll takes no write lock
+        cursor.execute(f"SELECT 1 FROM {table} WHERE status = %s LIMIT 1", [waiting])  # noqa: S608
+        if cursor.fetchone() is None:
+            return []
     skip_locked = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-    table = InboundMessage._meta.db_table
-    with write_gate(), transaction.atomic(), connection.cursor() as cursor:
+    with write_gate(), transaction.atomic(), bulk_cursor() as cursor:
+        relaxed_commit()
         cursor.execute(
-            f"SELECT id FROM {table} WHERE status = %s ORDER BY id LIMIT %s{skip_locked}",  # noqa: S608
-            [InboundMessage.Status.RECEIVED, limit],
+            f"UPDATE {table} SET status = %s, claimed_at = %s WHERE id IN ("  # noqa: S608
+            f"SELECT id FROM {table} WHERE status = %s ORDER BY id LIMIT %s{skip_locked}"
+            ") RETURNING id",
+            [
+                InboundMessage.Status.PROCESSING,
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+                waiting,
+                limit,
+            ],
         )
-        ids = [row[0] for row in cursor.fetchall()]
-        if ids:
-            InboundMessage.objects.filter(pk__in=ids).update(
-                status=InboundMessage.Status.PROCESSING, claimed_at=now
-            )
-    return ids
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def release_stale_claims() -> int:

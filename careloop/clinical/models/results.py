@@ -32,8 +32,10 @@ class DiagnosticReport(models.Model):
         AMENDED = "amended", _("amended")
         CANCELLED = "cancelled", _("cancelled")
 
+    # Indexes are kept to what queries use (every result pays for each one): the patient's
+    # reports go through report_patient_time, encounters are rare on results.
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.CASCADE, related_name="reports"
+        "patients.Patient", on_delete=models.CASCADE, related_name="reports", db_index=False
     )
     encounter = models.ForeignKey(
         "clinical.Encounter",
@@ -41,6 +43,7 @@ class DiagnosticReport(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="reports",
+        db_index=False,
     )
     organisation = models.ForeignKey(
         "accounts.Organisation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -67,7 +70,14 @@ class DiagnosticReport(models.Model):
         verbose_name = _("report")
         verbose_name_plural = _("reports")
         ordering = ["-effective_at", "-id"]
-        indexes = [models.Index(fields=["patient", "-effective_at"], name="report_patient_time")]
+        indexes = [
+            models.Index(fields=["patient", "-effective_at"], name="report_patient_time"),
+            models.Index(
+                fields=["encounter"],
+                condition=models.Q(encounter__isnull=False),
+                name="report_encounter",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name or self.code} {self.effective_at:%Y-%m-%d}"
@@ -88,8 +98,8 @@ class Observation(models.Model):
         CORRECTED = "corrected", _("corrected")
         CANCELLED = "cancelled", _("cancelled")
 
-    patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.CASCADE, related_name="observations"
+    patient = models.ForeignKey(  # indexed by obs_patient_code_time and obs_patient_time
+        "patients.Patient", on_delete=models.CASCADE, related_name="observations", db_index=False
     )
     report = models.ForeignKey(
         DiagnosticReport,
@@ -104,6 +114,7 @@ class Observation(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="observations",
+        db_index=False,  # obs_encounter, only where there is one
     )
     code_system = models.CharField(
         max_length=100, blank=True, help_text=_("http://loinc.org when the item is mapped")
@@ -151,6 +162,11 @@ class Observation(models.Model):
         indexes = [
             models.Index(fields=["patient", "code", "-effective_at"], name="obs_patient_code_time"),
             models.Index(fields=["patient", "-effective_at"], name="obs_patient_time"),
+            models.Index(
+                fields=["encounter"],
+                condition=models.Q(encounter__isnull=False),
+                name="obs_encounter",
+            ),
         ]
 
     def __str__(self) -> str:
