@@ -272,6 +272,28 @@ def careloop(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     )
 
 
+def database_in_use(
+    workload: str, *, postgres: bool, seed_patients: int
+) -> tuple[Path, dict[str, str], str]:
+    """A fresh database for a workload (SQLite in a temporary directory, or the PostgreSQL
+    of CARELOOP_DATABASE_URL), migrated and holding ``seed_patients`` demo patients with
+    their history; Django set up on it in this process. Returns (workdir, env, label)."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"careloop-bench-{workload}-"))
+    env = dict(
+        os.environ, CARELOOP_VAR_DIR=str(workdir), DJANGO_SETTINGS_MODULE="careloop.settings"
+    )
+    label = "PostgreSQL" if postgres else "SQLite"
+    if not postgres:
+        env["CARELOOP_DATABASE_URL"] = f"sqlite:///{workdir}/careloop.db"
+    careloop(env, "migrate", "-v0")
+    careloop(env, "demo", "--patients", str(seed_patients))
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    return workdir, env, label
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=100_000)

@@ -60,6 +60,9 @@ def database_from_url(url: str, base_dir: Path) -> dict[str, Any]:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(path),
+            # Kept open between requests: opening one (and running the PRAGMAs) costs more
+            # than a small request's own work.
+            "CONN_MAX_AGE": 600,
             "OPTIONS": {
                 # IMMEDIATE: writers take the lock at BEGIN, so concurrent web and worker
                 # processes wait on busy_timeout instead of failing with "database is locked".

@@ -279,3 +279,30 @@ def test_an_import_started_on_the_page_runs_on_the_worker(bob: Any, transactiona
     call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
     job.refresh_from_db()
     assert job.status == "done" and job.imported_rows == 5
+
+
+@pytest.mark.parametrize("write_only", [False, True])
+def test_rows_are_counted_with_and_without_a_dimension_element(write_only: bool) -> None:
+    # Excel writes <dimension ref="A1:L8"/>; many export tools (and openpyxl's write-only
+    # mode) do not, and the count then comes from the sheet's row elements.
+    from careloop.interop.importer.reader import Sheet
+
+    book = Workbook(write_only=write_only)
+    sheet = book.create_sheet("结果") if write_only else book.active
+    sheet.append(HEADER)
+    for row in long_rows(bad=False):
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    buffer.seek(0)
+    read = Sheet(buffer, "results.xlsx")
+    assert (b"<dimension" in _sheet_xml(buffer)) is not write_only
+    assert read.count() == len(long_rows(bad=False))
+    assert len(list(read.rows())) == 1 + len(long_rows(bad=False))
+
+
+def _sheet_xml(buffer: io.BytesIO) -> bytes:
+    import zipfile
+
+    with zipfile.ZipFile(buffer) as archive:
+        return archive.read("xl/worksheets/sheet1.xml")

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from careloop.bulk import insert_rows
+from careloop.bulk import insert_returning_ids, insert_rows
 from careloop.clinical import catalogue as catalogue_module
 from careloop.clinical.assessment import Assessment, ResultInput, assess
 from careloop.clinical.models import DiagnosticReport, Observation
@@ -146,8 +146,14 @@ def do_record_results(
     outcome.observations = len(rows)
     outcome.abnormal = sum(1 for row, _ in rows if row["interpretation"] not in ("", "N"))
     if return_observations:
-        # The caller needs the new rows (their ids): one bulk_create returns them.
-        outcome.created = Observation.objects.bulk_create(Observation(**row) for row, _ in rows)
+        # The caller needs the new rows: one INSERT … RETURNING gives their ids.
+        ids = insert_returning_ids(
+            Observation, OBSERVATION_FIELDS, [observation_row(r) for r, _ in rows]
+        )
+        outcome.created = [
+            Observation.from_db("default", ["id", *OBSERVATION_FIELDS], [pk, *observation_row(row)])
+            for pk, (row, _) in zip(ids, rows, strict=True)
+        ]
         critical = [
             (obs, a) for obs, (_, a) in zip(outcome.created, rows, strict=True) if a.critical
         ]

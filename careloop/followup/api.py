@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, Paginator
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from careloop.api import ERROR_RESPONSES
 from careloop.audit.services import record
@@ -19,7 +19,7 @@ router = Router()
 
 
 class AlertParams(Schema):
-    patient: int | None = None
+    patient: int | None = Field(None, ge=1, le=2**63 - 1, description="a patient id")
     status: str | None = None
     page: int = 1
     page_size: int = 50

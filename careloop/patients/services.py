@@ -240,8 +240,17 @@ def do_enrol_patient(actor: Any, data: Mapping[str, Any]) -> Patient:
                 raise duplicate
             patient.card_number = new_card_number()
             patient.save()
-            _save_record_numbers(patient, cleaned)
-            _replace_contacts(patient, cleaned.get("contacts", []))
+            numbers = {field: cleaned.get(field) or "" for field in RECORD_NUMBER_FIELDS}
+            PatientIdentifier.objects.bulk_create(
+                PatientIdentifier(
+                    patient=patient, kind=kind, system=patient.organisation.code, value=value
+                )
+                for field, kind in RECORD_NUMBER_FIELDS.items()
+                if (value := numbers[field])
+            )
+            PatientContact.objects.bulk_create(
+                PatientContact(patient=patient, **c) for c in cleaned.get("contacts", [])
+            )
             for consent in cleaned.get("consents", []):
                 ConsentRecord.objects.create(patient=patient, recorded_by=actor, **consent)
             record(
@@ -251,7 +260,7 @@ def do_enrol_patient(actor: Any, data: Mapping[str, Any]) -> Patient:
                 patient.pk,
                 patient_id=patient.pk,
                 summary="enrolled patient, issued member card",
-                changes=changes_between({}, audit_snapshot(patient)),
+                changes=changes_between({}, audit_snapshot(patient, numbers)),
             )
     except IntegrityError:
         # A unique identifier taken at the same moment (a race the locks do not cover).

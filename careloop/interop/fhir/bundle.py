@@ -16,6 +16,7 @@ from django.http import QueryDict
 
 from careloop.interop.fhir.base import Handler, References
 from careloop.interop.fhir.outcome import FhirError, outcome
+from careloop.write_gate import write_gate
 
 ORDER = ["Patient", "Encounter", "Condition", "Observation", "DiagnosticReport"]
 STATUS_TEXT = {
@@ -97,7 +98,7 @@ def process(
     raw_entries = bundle.get("entry") or []
     if kind == "transaction":
         entries = [Entry(i, raw, handlers) for i, raw in enumerate(raw_entries)]
-        with transaction.atomic():
+        with write_gate(), transaction.atomic():
             _run(user, entries, References(), stop_on_error=True)
         return _response(entries, "transaction-response", base)
     responses: list[dict[str, Any]] = []
@@ -105,7 +106,7 @@ def process(
     for index, raw in enumerate(raw_entries):
         try:
             entry = Entry(index, raw, handlers)
-            with transaction.atomic():
+            with write_gate(), transaction.atomic():
                 _run(user, [entry], refs, stop_on_error=True)
             responses.append(_entry_response(entry, base))
         except FhirError as error:

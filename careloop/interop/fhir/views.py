@@ -13,6 +13,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -27,6 +28,7 @@ from careloop.interop.fhir.outcome import FhirError, outcome
 from careloop.interop.fhir.patient import PatientHandler
 from careloop.interop.fhir.results import DiagnosticReportHandler, ObservationHandler
 from careloop.interop.models import InboundMessage
+from careloop.write_gate import write_gate
 
 HANDLERS: dict[str, Handler] = {
     h.resource_type: h
@@ -108,15 +110,16 @@ def _handler(resource_type: str) -> Handler:
 
 
 def _store_raw(request: HttpRequest, kind: str) -> InboundMessage:
-    return InboundMessage.objects.create(
-        transport=InboundMessage.Transport.FHIR,
-        peer=request.META.get("REMOTE_ADDR", "")[:100],
-        raw=request.body,
-        encoding="utf-8",
-        message_type=kind[:20],
-        status=InboundMessage.Status.PROCESSING,
-        claimed_at=timezone.now(),
-    )
+    with write_gate():
+        return InboundMessage.objects.create(
+            transport=InboundMessage.Transport.FHIR,
+            peer=request.META.get("REMOTE_ADDR", "")[:100],
+            raw=request.body,
+            encoding="utf-8",
+            message_type=kind[:20],
+            status=InboundMessage.Status.PROCESSING,
+            claimed_at=timezone.now(),
+        )
 
 
 def _finish(
@@ -132,9 +135,10 @@ def _finish(
     message.processed_at = timezone.now()
     message.attempts = 1
     message.patient_id = patient_id
-    message.save(
-        update_fields=["status", "accepted", "error", "processed_at", "attempts", "patient"]
-    )
+    with write_gate():
+        message.save(
+            update_fields=["status", "accepted", "error", "processed_at", "attempts", "patient"]
+        )
 
 
 def metadata(request: HttpRequest) -> HttpResponse:
@@ -170,7 +174,8 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
     message = _store_raw(request, f"{resource_type} create")
     try:
         data = handler.validate(_body(request))
-        obj = handler.create(request.user, data, References())
+        with write_gate(), transaction.atomic():
+            obj = handler.create(request.user, data, References())
     except FhirError as error:
         _finish(message, error)
         raise
@@ -205,7 +210,8 @@ def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> Http
                 code="value",
                 expression=[f"{resource_type}.id"],
             )
-        obj = handler.update(request.user, obj, data, References())
+        with write_gate(), transaction.atomic():
+            obj = handler.update(request.user, obj, data, References())
     except FhirError as error:
         _finish(message, error, patient_id)
         raise

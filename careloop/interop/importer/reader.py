@@ -5,12 +5,36 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from django.utils.translation import gettext as _
 from openpyxl import load_workbook
+from openpyxl.utils.cell import range_boundaries
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([^"]+)"')
+_ROW = re.compile(rb"<(?:\w+:)?row[\s>/]")
+
+
+def _size_from_head(self: Any) -> None:
+    """openpyxl's own ``_get_size`` parses the whole sheet when it has no <dimension>
+    element (files from many export tools, and openpyxl's write-only mode), once per open;
+    the element, when there, is at the top, so reading the head is enough."""
+    with self._get_source() as source:
+        head = source.read(1 << 16).split(b"sheetData", 1)[0]
+    match = _DIMENSION.search(head)
+    if match:
+        try:
+            bounds = range_boundaries(match[1].decode())
+        except ValueError:
+            return
+        self._min_column, self._min_row, self._max_column, self._max_row = bounds
+
+
+ReadOnlyWorksheet._get_size = _size_from_head  # type: ignore[attr-defined]
 
 
 class ReadError(ValueError):
@@ -78,9 +102,21 @@ class Sheet:
         """Data rows (without the header), for the progress bar."""
         if self.kind == "xlsx":
             sheet = self._workbook.worksheets[0]
-            if sheet.max_row:
-                return max(0, sheet.max_row - 1)
+            if sheet.max_row and sheet.max_row > 1:
+                return int(sheet.max_row) - 1
+            return max(0, self._xml_rows(sheet) - 1)
         return max(0, sum(1 for _ in self.rows()) - 1)
+
+    def _xml_rows(self, sheet: Any) -> int:
+        """Row elements in the sheet's XML, counted without parsing it."""
+        count, rest = 0, b""
+        with self._workbook._archive.open(sheet._worksheet_path) as source:
+            while chunk := source.read(1 << 20):
+                data = rest + chunk
+                cut = data.rfind(b"<")
+                data, rest = (data[:cut], data[cut:]) if cut >= 0 else (data, b"")
+                count += len(_ROW.findall(data))
+        return count + len(_ROW.findall(rest))
 
     def close(self) -> None:
         if self._workbook is not None:
