@@ -1,0 +1,79 @@
+"""Office blood-pressure grade, 中国高血压防治指南2018年修订版 (REFERENCE.md §4.1).
+
+The same table is in 高血压基层诊疗指南 2019, and the 2024 revision keeps 140/90 and grades 1–3;
+it is the standard BPHS uses. When SBP and DBP fall in different grades the higher one counts.
+Isolated systolic hypertension is SBP ≥140 and DBP <90.
+
+Grades describe untreated BP. A patient taking antihypertensives is hypertensive whatever the
+reading (a treated patient below 140/90 is still hypertensive), so for them ``category`` only
+describes the level of this reading and ``hypertension`` is true.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from careloop.rules.risk.base import ModelResult, band, check_number, fmt
+
+NORMAL, HIGH_NORMAL = "正常血压", "正常高值"
+GRADE_1, GRADE_2, GRADE_3 = "1级高血压", "2级高血压", "3级高血压"
+ORDER = (NORMAL, HIGH_NORMAL, GRADE_1, GRADE_2, GRADE_3)
+
+# (lower bound, category), ascending: SBP <120 / 120–139 / 140–159 / 160–179 / ≥180,
+# DBP <80 / 80–89 / 90–99 / 100–109 / ≥110.
+SBP_BANDS = ((0, NORMAL), (120, HIGH_NORMAL), (140, GRADE_1), (160, GRADE_2), (180, GRADE_3))
+DBP_BANDS = ((0, NORMAL), (80, HIGH_NORMAL), (90, GRADE_1), (100, GRADE_2), (110, GRADE_3))
+HYPERTENSION_SBP, HYPERTENSION_DBP = 140, 90
+
+
+@dataclass(frozen=True, kw_only=True)
+class BpInput:
+    sbp_mmHg: float
+    dbp_mmHg: float
+    on_antihypertensive: bool
+
+    def __post_init__(self) -> None:
+        check_number("sbp_mmHg", self.sbp_mmHg, 40, 300, "mmHg")
+        check_number("dbp_mmHg", self.dbp_mmHg, 20, 200, "mmHg")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BpResult(ModelResult):
+    MODEL = "bp-grade"
+    VERSION = "bp-grade/chn-hypertension-guideline-2018/1"
+
+    category: str  # 正常血压 / 正常高值 / 1级高血压 / 2级高血压 / 3级高血压
+    isolated_systolic_hypertension: bool
+    hypertension: bool  # ≥140/90, or on antihypertensives whatever the reading
+
+
+def bp_grade(inputs: BpInput) -> BpResult:
+    """Grade one office reading (§4.1 table)."""
+    by_sbp = band(inputs.sbp_mmHg, SBP_BANDS)
+    by_dbp = band(inputs.dbp_mmHg, DBP_BANDS)
+    category = max(by_sbp, by_dbp, key=ORDER.index)
+    isolated = inputs.sbp_mmHg >= HYPERTENSION_SBP and inputs.dbp_mmHg < HYPERTENSION_DBP
+    raised = inputs.sbp_mmHg >= HYPERTENSION_SBP or inputs.dbp_mmHg >= HYPERTENSION_DBP
+    reading = f"血压{fmt(inputs.sbp_mmHg)}/{fmt(inputs.dbp_mmHg)} mmHg"
+    if by_sbp == by_dbp:
+        why = f"收缩压和舒张压均在{category}范围"
+    else:
+        why = f"收缩压属{by_sbp}、舒张压属{by_dbp}，两者不在同一级别时按较高者定级"
+    parts = [f"{reading}：{why}，属{category}（《中国高血压防治指南（2018年修订版）》）。"]
+    if isolated:
+        parts.append("收缩压≥140 mmHg且舒张压<90 mmHg，为单纯收缩期高血压。")
+    if inputs.on_antihypertensive:
+        if raised:
+            parts.append("正在服用降压药，本次血压仍≥140/90 mmHg。")
+        else:
+            parts.append(
+                "正在服用降压药，血压虽低于140/90 mmHg，仍应诊断为高血压；"
+                "此处分级只描述本次读数，不代表未治疗时的分级。"
+            )
+    return BpResult(
+        inputs=inputs,
+        category=category,
+        isolated_systolic_hypertension=isolated,
+        hypertension=raised or inputs.on_antihypertensive,
+        explanation="".join(parts),
+    )

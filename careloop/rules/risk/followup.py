@@ -1,0 +1,446 @@
+"""National BPHS follow-up classification for hypertension and type 2 diabetes
+(国家基本公共卫生服务规范 第三版 2017; REFERENCE.md §1.1, §1.2, §1.3).
+
+At every follow-up visit:
+
+1. Urgent criteria first (§1.3); any one of them, OR-ed, means "handle, refer urgently
+   (紧急转诊), follow the referral up actively within 2 weeks". Danger symptoms alone are enough,
+   even when BP or glucose is controlled. Limits are inclusive (≥180 / ≥110; glucose ≥16.7 or
+   ≤3.9).
+2. The form's single-choice 此次随访分类, by the convention of §1.3:
+   并发症 > 不良反应 > 控制不满意 > 控制满意. The flags under it are returned too.
+3. Referral to a higher-level hospital (follow it up within 2 weeks) when control is
+   unsatisfactory on two consecutive scheduled visits (this one and ``previous_classification``),
+   an adverse drug reaction is hard to control (diabetes: not improved after 2 visits), or a
+   complication is new or worse.
+4. Otherwise: first unsatisfactory control or an adverse reaction → adjust treatment and see the
+   patient again within 2 weeks; controlled → book the next routine visit within 3 months.
+
+``urgent_referral`` and ``referral`` are separate flags: each says whether its own criteria are
+met (an urgent referral on a first high reading does not make it a "two consecutive" referral).
+``next_followup_max_days`` is 14 for anything that needs the 2-week follow-up and 90 (≤3 months,
+derived from ≥4 visits a year, §1.1) for a routine visit.
+
+Control: hypertension SBP <140 and DBP <90, strictly; at age ≥65 the BPHS elderly target
+150/90 by default (UNVERIFIED in REFERENCE, hence a parameter). Diabetes FPG <7.0 mmol/L, so
+exactly 7.0 is not controlled.
+
+Danger symptoms are matched as the spec words them (a symptom counts when it contains one of the
+spec's terms, e.g. "心悸胸闷" contains 心悸). Entries that start with a negation ("无胸闷") and
+the form's milder items (头痛头晕 without 剧烈, 眼花耳鸣, 四肢发麻 …) do not trigger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from careloop.rules.risk.base import InputError, ModelResult, check_number, fmt
+
+SATISFACTORY, UNSATISFACTORY = "控制满意", "控制不满意"
+ADVERSE_REACTION, COMPLICATION = "不良反应", "并发症"
+PreviousClassification = Literal["控制满意", "控制不满意"]
+
+URGENT_SBP, URGENT_DBP = 180, 110  # mmHg, inclusive (§1.1, §1.2)
+DM_URGENT_GLUCOSE_HIGH, DM_URGENT_GLUCOSE_LOW = 16.7, 3.9  # mmol/L, inclusive (§1.2)
+DM_CONTROLLED_BELOW = 7.0  # FPG, mmol/L (§1.2)
+TACHYCARDIA_ABOVE = 100  # persistent HR >100/min (§1.2)
+FEVER_ABOVE = 39.0  # °C (§1.2)
+# "Pregnant or breastfeeding with BP above normal": the spec's "above normal" is the
+# hypertensive range it screens for, ≥140 and/or ≥90 (§1.1 screening).
+PREGNANCY_SBP, PREGNANCY_DBP = 140, 90
+
+REFERRAL_FOLLOWUP_DAYS = 14  # "2周内主动随访转诊情况" (§1.1, §1.3)
+ADJUSTMENT_FOLLOWUP_DAYS = 14  # "2周内随访"
+ROUTINE_FOLLOWUP_DAYS = 90  # ≤3 months, derived from ≥4 visits a year (§1.1, §1.2)
+BPHS_FROM_AGE = 35  # people covered by both services (§1.1, §1.2)
+
+
+@dataclass(frozen=True)
+class BpTarget:
+    """Controlled means SBP < sbp and DBP < dbp (strict)."""
+
+    sbp: float
+    dbp: float
+
+
+GENERAL_TARGET = BpTarget(140, 90)
+ELDERLY_TARGET = BpTarget(150, 90)  # BPHS, age ≥65; UNVERIFIED (§1.1), configurable
+ELDERLY_FROM_AGE = 65
+
+# §1.1: 意识改变、剧烈头痛或头晕、恶心呕吐、视力模糊、眼痛、心悸、胸闷、喘憋不能平卧.
+HTN_DANGER_TERMS = (
+    "意识改变",
+    "意识障碍",
+    "意识不清",
+    "意识模糊",
+    "剧烈头痛",
+    "剧烈头晕",
+    "恶心",
+    "呕吐",
+    "视力模糊",
+    "视物模糊",
+    "眼痛",
+    "心悸",
+    "胸闷",
+    "喘憋",
+    "不能平卧",
+)
+# §1.2: 意识或行为改变、呼气有烂苹果样丙酮味、心悸、出汗、食欲减退、恶心、呕吐、多饮、多尿、
+# 腹痛、有深大呼吸、皮肤潮红; sudden abnormalities such as 视力突然骤降 / 视力模糊 / 眼痛.
+DM_DANGER_TERMS = (
+    "意识改变",
+    "意识障碍",
+    "意识不清",
+    "意识模糊",
+    "行为改变",
+    "烂苹果",
+    "丙酮",
+    "心悸",
+    "出汗",
+    "大汗",
+    "食欲减退",
+    "恶心",
+    "呕吐",
+    "多饮",
+    "口渴",
+    "多尿",
+    "腹痛",
+    "深大呼吸",
+    "皮肤潮红",
+    "视力骤降",
+    "视力突然",
+    "视力模糊",
+    "视物模糊",
+    "眼痛",
+)
+NEGATIONS = ("无", "否认", "没有", "未")
+
+ACTION_URGENT = "处理后紧急转诊，2周内主动随访转诊情况"
+ACTION_REFERRAL = "建议转诊到上级医院，2周内主动随访转诊情况"
+ACTION_ADJUST_HTN = "结合服药依从性，必要时增加现用药物剂量、更换或增加不同类的降压药物，2周内随访"
+ACTION_ADJUST_DM = "结合服药依从性，必要时增加现有药物剂量、更换或增加不同类的降糖药物，2周内随访"
+ACTION_ROUTINE = "预约下一次随访（3个月内）"
+EDUCATION = (
+    "对所有患者进行有针对性的健康教育，与患者一起制定生活方式改进目标并在下一次随访时评估进展，"
+    "告诉患者出现哪些异常时应立即就诊。"
+)
+
+
+def danger_symptoms(symptoms: Iterable[str], terms: Iterable[str]) -> list[str]:
+    """The symptoms that are danger signs: they contain a spec term and are not negated."""
+    terms = tuple(terms)
+    found = []
+    for symptom in symptoms:
+        text = symptom.strip()
+        if not text or text.startswith(NEGATIONS):
+            continue
+        if any(term in text for term in terms):
+            found.append(text)
+    return found
+
+
+def _check_common(
+    age: float,
+    sbp: float,
+    dbp: float,
+    symptoms: tuple[str, ...],
+) -> None:
+    check_number("age", age, 1, 120, "years")
+    check_number("sbp", sbp, 40, 300, "mmHg")
+    check_number("dbp", dbp, 20, 200, "mmHg")
+    if not all(isinstance(item, str) for item in symptoms):
+        raise InputError("symptoms", "must be a list of symptom words (strings)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HtnFollowupInput:
+    """One hypertension follow-up visit (高血压患者随访服务记录表)."""
+
+    age: float
+    sbp: float  # mmHg, this visit
+    dbp: float
+    symptoms: tuple[str, ...]  # e.g. ("头痛头晕", "心悸胸闷"); empty or ("无症状",) for none
+    pregnant_or_lactating: bool
+    adverse_reaction: bool
+    adverse_reaction_hard_to_control: bool
+    new_or_worse_complication: bool
+    previous_classification: PreviousClassification | None = None  # last scheduled visit
+    other_emergency: bool = False  # any other condition the clinic cannot manage
+
+    def __post_init__(self) -> None:
+        _check_common(self.age, self.sbp, self.dbp, self.symptoms)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DmFollowupInput:
+    """One type 2 diabetes follow-up visit (2型糖尿病患者随访服务记录表)."""
+
+    age: float
+    sbp: float
+    dbp: float
+    fpg: float  # fasting glucose this visit, mmol/L
+    symptoms: tuple[str, ...]
+    adverse_reaction: bool
+    adverse_reaction_hard_to_control: bool  # not improved after 2 visits
+    new_or_worse_complication: bool
+    previous_classification: PreviousClassification | None = None
+    hr: float | None = None  # heart rate, /min
+    hr_persistent: bool = False  # the tachycardia persists
+    temperature_c: float | None = None
+    other_emergency: bool = False
+
+    def __post_init__(self) -> None:
+        _check_common(self.age, self.sbp, self.dbp, self.symptoms)
+        check_number("fpg", self.fpg, 0.5, 60, "mmol/L")
+        if self.hr is not None:
+            check_number("hr", self.hr, 20, 300, "/min")
+        elif self.hr_persistent:
+            raise InputError("hr", "is required when hr_persistent is true")
+        if self.temperature_c is not None:
+            check_number("temperature_c", self.temperature_c, 30, 45, "°C")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowupResult(ModelResult):
+    classification: str  # 控制满意 / 控制不满意 / 不良反应 / 并发症
+    urgent_referral: bool
+    referral: bool
+    next_followup_max_days: int
+    action: str
+    reason: str
+    controlled: bool
+    urgent_reasons: tuple[str, ...]
+    referral_reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class HtnFollowupResult(FollowupResult):
+    MODEL = "htn-followup"
+    VERSION = "htn-followup/bphs-3rd-2017/1"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DmFollowupResult(FollowupResult):
+    MODEL = "dm-followup"
+    VERSION = "dm-followup/bphs-3rd-2017/1"
+
+
+@dataclass(frozen=True)
+class _Decision:
+    classification: str
+    referral_reasons: tuple[str, ...]
+    next_followup_max_days: int
+    action: str
+
+
+def _decide(
+    *,
+    controlled: bool,
+    urgent: bool,
+    adverse_reaction: bool,
+    adverse_hard: bool,
+    complication: bool,
+    previous: str | None,
+    adjust_action: str,
+    control_word: str,
+) -> _Decision:
+    """§1.1/§1.2 classified intervention, with the §1.3 precedence."""
+    adverse = adverse_reaction or adverse_hard
+    if complication:
+        classification = COMPLICATION
+    elif adverse:
+        classification = ADVERSE_REACTION
+    elif not controlled:
+        classification = UNSATISFACTORY
+    else:
+        classification = SATISFACTORY
+    referral_reasons = []
+    if not controlled and previous == UNSATISFACTORY:
+        referral_reasons.append(f"连续两次{control_word}控制不满意")
+    if adverse_hard:
+        referral_reasons.append("药物不良反应难以控制")
+    if complication:
+        referral_reasons.append("出现新的并发症或原有并发症加重")
+    if urgent:
+        action, days = ACTION_URGENT, REFERRAL_FOLLOWUP_DAYS
+    elif referral_reasons:
+        action, days = ACTION_REFERRAL, REFERRAL_FOLLOWUP_DAYS
+    elif adverse or not controlled:
+        action, days = adjust_action, ADJUSTMENT_FOLLOWUP_DAYS
+    else:
+        action, days = ACTION_ROUTINE, ROUTINE_FOLLOWUP_DAYS
+    return _Decision(classification, tuple(referral_reasons), days, action)
+
+
+def _age_warnings(age: float, disease: str) -> tuple[str, ...]:
+    if age >= BPHS_FROM_AGE:
+        return ()
+    return (
+        f"国家基本公共卫生服务{disease}患者健康管理的对象为{BPHS_FROM_AGE}岁及以上常住居民，"
+        f"患者{fmt(age)}岁，分类规则仅供参考。",
+    )
+
+
+def _explain(
+    facts: list[str],
+    decision: _Decision,
+    urgent_reasons: list[str],
+) -> tuple[str, str]:
+    """(reason, explanation)."""
+    reasons = [*urgent_reasons, *decision.referral_reasons]
+    if not reasons:
+        reasons = [facts[-1]]
+    reason = "；".join(reasons)
+    parts = ["；".join(facts) + "。"]
+    if urgent_reasons:
+        parts.append(f"存在需紧急转诊的情况：{'；'.join(urgent_reasons)}。")
+    if decision.referral_reasons:
+        parts.append(f"符合转诊条件：{'；'.join(decision.referral_reasons)}。")
+    parts.append(
+        f"此次随访分类：{decision.classification}（并发症>不良反应>控制不满意>控制满意）。"
+        f"处理：{decision.action}。{EDUCATION}"
+    )
+    return reason, "".join(parts)
+
+
+def htn_followup(
+    inputs: HtnFollowupInput,
+    *,
+    elderly_target: BpTarget | None = ELDERLY_TARGET,
+    elderly_from_age: float = ELDERLY_FROM_AGE,
+) -> HtnFollowupResult:
+    """Classify a hypertension follow-up visit (REFERENCE §1.1, §1.3).
+
+    ``elderly_target=None`` applies 140/90 at every age.
+    """
+    elderly = elderly_target is not None and inputs.age >= elderly_from_age
+    target = elderly_target if elderly and elderly_target is not None else GENERAL_TARGET
+    controlled = inputs.sbp < target.sbp and inputs.dbp < target.dbp
+
+    urgent_reasons = []
+    if inputs.sbp >= URGENT_SBP:
+        urgent_reasons.append(f"收缩压≥{URGENT_SBP} mmHg")
+    if inputs.dbp >= URGENT_DBP:
+        urgent_reasons.append(f"舒张压≥{URGENT_DBP} mmHg")
+    dangers = danger_symptoms(inputs.symptoms, HTN_DANGER_TERMS)
+    if dangers:
+        urgent_reasons.append(f"出现危急症状：{'、'.join(dangers)}")
+    if inputs.pregnant_or_lactating and (
+        inputs.sbp >= PREGNANCY_SBP or inputs.dbp >= PREGNANCY_DBP
+    ):
+        urgent_reasons.append("妊娠期或哺乳期且血压高于正常（≥140/90 mmHg）")
+    if inputs.other_emergency:
+        urgent_reasons.append("存在基层不能处理的其他情况")
+
+    decision = _decide(
+        controlled=controlled,
+        urgent=bool(urgent_reasons),
+        adverse_reaction=inputs.adverse_reaction,
+        adverse_hard=inputs.adverse_reaction_hard_to_control,
+        complication=inputs.new_or_worse_complication,
+        previous=inputs.previous_classification,
+        adjust_action=ACTION_ADJUST_HTN,
+        control_word="血压",
+    )
+    target_text = f"<{fmt(target.sbp)}/{fmt(target.dbp)} mmHg"
+    if elderly:
+        target_text += f"（{fmt(elderly_from_age)}岁及以上老年患者）"
+    facts = [
+        f"本次血压{fmt(inputs.sbp)}/{fmt(inputs.dbp)} mmHg，控制目标{target_text}",
+    ]
+    if inputs.previous_classification:
+        facts.append(f"上次随访{inputs.previous_classification}")
+    if inputs.adverse_reaction or inputs.adverse_reaction_hard_to_control:
+        facts.append(
+            "有药物不良反应" + ("且难以控制" if inputs.adverse_reaction_hard_to_control else "")
+        )
+    if inputs.new_or_worse_complication:
+        facts.append("出现新的并发症或原有并发症加重")
+    facts.append("血压控制满意" if controlled else "血压控制不满意")
+    reason, explanation = _explain(facts, decision, urgent_reasons)
+    return HtnFollowupResult(
+        inputs=inputs,
+        classification=decision.classification,
+        urgent_referral=bool(urgent_reasons),
+        referral=bool(decision.referral_reasons),
+        next_followup_max_days=decision.next_followup_max_days,
+        action=decision.action,
+        reason=reason,
+        controlled=controlled,
+        urgent_reasons=tuple(urgent_reasons),
+        referral_reasons=decision.referral_reasons,
+        explanation=explanation,
+        warnings=_age_warnings(inputs.age, "高血压"),
+    )
+
+
+def dm_followup(inputs: DmFollowupInput) -> DmFollowupResult:
+    """Classify a type 2 diabetes follow-up visit (REFERENCE §1.2, §1.3)."""
+    controlled = inputs.fpg < DM_CONTROLLED_BELOW
+
+    urgent_reasons = []
+    if inputs.fpg >= DM_URGENT_GLUCOSE_HIGH:
+        urgent_reasons.append(f"血糖≥{DM_URGENT_GLUCOSE_HIGH} mmol/L")
+    if inputs.fpg <= DM_URGENT_GLUCOSE_LOW:
+        urgent_reasons.append(f"血糖≤{DM_URGENT_GLUCOSE_LOW} mmol/L")
+    if inputs.sbp >= URGENT_SBP:
+        urgent_reasons.append(f"收缩压≥{URGENT_SBP} mmHg")
+    if inputs.dbp >= URGENT_DBP:
+        urgent_reasons.append(f"舒张压≥{URGENT_DBP} mmHg")
+    dangers = danger_symptoms(inputs.symptoms, DM_DANGER_TERMS)
+    if dangers:
+        urgent_reasons.append(f"出现危急症状：{'、'.join(dangers)}")
+    warnings = list(_age_warnings(inputs.age, "2型糖尿病"))
+    if inputs.hr is not None and inputs.hr > TACHYCARDIA_ABOVE:
+        if inputs.hr_persistent:
+            urgent_reasons.append(f"持续性心动过速（心率>{TACHYCARDIA_ABOVE}次/分钟）")
+        else:
+            warnings.append(
+                f"心率{fmt(inputs.hr)}次/分钟，如持续超过{TACHYCARDIA_ABOVE}次/分钟需紧急转诊。"
+            )
+    if inputs.temperature_c is not None and inputs.temperature_c > FEVER_ABOVE:
+        urgent_reasons.append(f"体温超过{fmt(FEVER_ABOVE)}℃")
+    if inputs.other_emergency:
+        urgent_reasons.append("存在基层不能处理的其他情况")
+
+    decision = _decide(
+        controlled=controlled,
+        urgent=bool(urgent_reasons),
+        adverse_reaction=inputs.adverse_reaction,
+        adverse_hard=inputs.adverse_reaction_hard_to_control,
+        complication=inputs.new_or_worse_complication,
+        previous=inputs.previous_classification,
+        adjust_action=ACTION_ADJUST_DM,
+        control_word="血糖",
+    )
+    facts = [
+        f"本次空腹血糖{fmt(inputs.fpg)} mmol/L（控制目标<{DM_CONTROLLED_BELOW:.1f}），"
+        f"血压{fmt(inputs.sbp)}/{fmt(inputs.dbp)} mmHg",
+    ]
+    if inputs.previous_classification:
+        facts.append(f"上次随访{inputs.previous_classification}")
+    if inputs.adverse_reaction or inputs.adverse_reaction_hard_to_control:
+        facts.append(
+            "有药物不良反应"
+            + ("且2次随访未见好转" if inputs.adverse_reaction_hard_to_control else "")
+        )
+    if inputs.new_or_worse_complication:
+        facts.append("出现新的并发症或原有并发症加重")
+    facts.append("血糖控制满意" if controlled else "血糖控制不满意")
+    reason, explanation = _explain(facts, decision, urgent_reasons)
+    return DmFollowupResult(
+        inputs=inputs,
+        classification=decision.classification,
+        urgent_referral=bool(urgent_reasons),
+        referral=bool(decision.referral_reasons),
+        next_followup_max_days=decision.next_followup_max_days,
+        action=decision.action,
+        reason=reason,
+        controlled=controlled,
+        urgent_reasons=tuple(urgent_reasons),
+        referral_reasons=decision.referral_reasons,
+        explanation=explanation,
+        warnings=tuple(warnings),
+    )
