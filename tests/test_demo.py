@@ -72,3 +72,21 @@ def test_demo_records_read_back_through_the_orm(db: None) -> Any:
     assert patient.quiet_hours_start.hour == 21
     encounter = patient.encounters.first()
     assert encounter is not None and encounter.started_at.tzinfo is not None
+
+
+def test_demo_patients_have_a_year_of_graded_results_and_some_critical_alerts(db: None) -> None:
+    from careloop.clinical.models import DiagnosticReport, Observation
+    from careloop.demo.results import ITEMS, VISITS
+    from careloop.followup.models import Alert
+
+    load_demo(90)
+    assert DiagnosticReport.objects.count() == 90 * VISITS
+    assert Observation.objects.count() == 90 * VISITS * len(ITEMS)
+    assert Observation.objects.exclude(interpretation__in=["", "N"]).exists()
+    # Patients 3, 43 and 83 have a critical value at their latest visit, each alerted.
+    alerts = Alert.objects.filter(kind=Alert.Kind.CRITICAL_VALUE)
+    assert alerts.count() == 3
+    assert all(a.observation is not None and a.observation.critical for a in alerts)
+    assert {a.observation.code for a in alerts if a.observation} == {"14771-0", "2823-3"}
+    load_demo(90)  # idempotent: nothing twice
+    assert Observation.objects.count() == 90 * VISITS * len(ITEMS)

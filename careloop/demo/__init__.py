@@ -22,6 +22,7 @@ from careloop.bulk import insert_rows
 from careloop.clinical.models import Condition, Encounter, Source
 from careloop.demo.people import demo_card_number, person, rng_for
 from careloop.demo.record import demo_record
+from careloop.demo.results import add_demo_results
 from careloop.fields import index_field
 from careloop.patients.models import (
     Allergy,
@@ -137,6 +138,7 @@ def load_demo(patients: int, progress: Callable[[int, int], None] | None = None)
         if todo:
             with transaction.atomic():
                 _create_patients(todo, structure)
+                add_demo_results(todo, dict(zip(indices, cards, strict=True)))
             result.patients_created += len(todo)
         if progress:
             progress(indices[-1] + 1, patients)

@@ -1,0 +1,82 @@
+"""Demo exam and lab results: a year of quarterly check-ups for the first demo patients, so
+trends have points to draw, some values are abnormal, and a few critical values have raised
+alerts on the worklist. Deterministic per patient, like the rest of the demo data."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django.utils import timezone
+
+from careloop.clinical.assessment import ResultInput
+from careloop.clinical.models import Source
+from careloop.clinical.services import ReportInput, do_record_results
+from careloop.demo.people import rng_for
+from careloop.patients.models import Patient
+
+WITH_RESULTS = 300  # demo patients 0 … 299 have results
+VISITS = 4
+# LOINC, name, unit, usual low, usual high (a person's level drifts inside or a little out)
+ITEMS = [
+    ("8480-6", "收缩压", "mmHg", 112, 158),
+    ("8462-4", "舒张压", "mmHg", 68, 98),
+    ("14771-0", "空腹血糖", "mmol/L", 4.4, 7.8),
+    ("4548-4", "糖化血红蛋白", "%", 4.8, 7.6),
+    ("14647-2", "总胆固醇", "mmol/L", 3.6, 6.6),
+    ("22748-8", "低密度脂蛋白胆固醇", "mmol/L", 1.8, 4.6),
+    ("14646-4", "高密度脂蛋白胆固醇", "mmol/L", 0.8, 1.8),
+    ("14927-8", "甘油三酯", "mmol/L", 0.6, 2.9),
+    ("14682-9", "肌酐", "umol/L", 55, 120),
+    ("2823-3", "钾", "mmol/L", 3.6, 5.0),
+]
+# Every 40th patient's latest visit has a critical value (REFERENCE §4.5): (LOINC, value).
+CRITICAL = [("14771-0", 2.6), ("2823-3", 6.6), ("14771-0", 24.5)]
+
+
+def add_demo_results(indices: list[int], cards: dict[int, str]) -> int:
+    """Results for the demo patients among ``indices`` that get them; returns how many
+    observations were stored. Call inside a transaction, for newly created patients."""
+    wanted = [i for i in indices if i < WITH_RESULTS]
+    if not wanted:
+        return 0
+    patients = {
+        p.card_number: p
+        for p in Patient.objects.select_related("organisation").filter(
+            card_number__in=[cards[i] for i in wanted]
+        )
+    }
+    today = timezone.localdate()
+    stored = 0
+    for index in wanted:
+        patient = patients[cards[index]]
+        rng = rng_for(index, "results")
+        levels = {code: rng.uniform(low, high) for code, _, _, low, high in ITEMS}
+        for visit in range(VISITS):
+            day = today - timedelta(days=90 * (VISITS - 1 - visit) + rng.randint(3, 20))
+            moment = timezone.make_aware(datetime.combine(day, time(8, rng.randint(0, 50))))
+            latest = visit == VISITS - 1
+            results = []
+            for code, name, unit, _low, _high in ITEMS:
+                value = levels[code] * rng.uniform(0.93, 1.07)
+                if latest and index % 40 == 3:
+                    critical_code, critical_value = CRITICAL[(index // 40) % len(CRITICAL)]
+                    value = critical_value if code == critical_code else value
+                decimals = 0 if unit in ("mmHg", "umol/L") else 2 if unit == "mmol/L" else 1
+                results.append(
+                    ResultInput(
+                        name=name,
+                        observed_at=moment,
+                        loinc=code,
+                        value=round(value, decimals) if decimals else float(round(value)),
+                        unit=unit,
+                    )
+                )
+            outcome = do_record_results(
+                patient,
+                ReportInput(name="年度体检" if visit == 0 else "复查", effective_at=moment),
+                results,
+                source=Source.IMPORT,
+                source_label="演示数据",
+            )
+            stored += outcome.observations
+    return stored
