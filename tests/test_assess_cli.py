@@ -13,21 +13,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tests.unit.test_risk_registry import VALID
+
 # The 2019 guideline example (REFERENCE §2.2): official calculator 4.7 % (低危).
-GUIDELINE_MAN = {
-    "sex": "male",
-    "age": 40,
-    "sbp_mmHg": 145,
-    "on_antihypertensive": False,
-    "waist_cm": 80,
-    "tc_mmol_L": 5.2,
-    "hdl_mmol_L": 1.3,
-    "current_smoker": False,
-    "diabetes": False,
-    "region_north": True,
-    "urban": True,
-    "family_history_ascvd": True,
-}
+GUIDELINE_MAN = VALID["china-par"]
 
 
 def run(*args: str, stdin: str | None = None) -> dict:

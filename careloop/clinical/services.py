@@ -147,12 +147,11 @@ def do_record_results(
     outcome.abnormal = sum(1 for row, _ in rows if row["interpretation"] not in ("", "N"))
     if return_observations:
         # The caller needs the new rows: one INSERT … RETURNING gives their ids.
-        ids = insert_returning_ids(
-            Observation, OBSERVATION_FIELDS, [observation_row(r) for r, _ in rows]
-        )
+        values = [observation_row(row) for row, _ in rows]
+        ids = insert_returning_ids(Observation, OBSERVATION_FIELDS, values)
         outcome.created = [
-            Observation.from_db("default", ["id", *OBSERVATION_FIELDS], [pk, *observation_row(row)])
-            for pk, (row, _) in zip(ids, rows, strict=True)
+            Observation.from_db("default", ["id", *OBSERVATION_FIELDS], [pk, *row])
+            for pk, row in zip(ids, values, strict=True)
         ]
         critical = [
             (obs, a) for obs, (_, a) in zip(outcome.created, rows, strict=True) if a.critical

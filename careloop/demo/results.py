@@ -67,7 +67,7 @@ def add_demo_results(indices: list[int], cards: dict[int, str]) -> int:
                         name=name,
                         observed_at=moment,
                         loinc=code,
-                        value=round(value, decimals) if decimals else float(round(value)),
+                        value=round(value, decimals),
                         unit=unit,
                     )
                 )

@@ -11,9 +11,30 @@ from django.http import Http404, QueryDict
 from django.utils import timezone
 from pydantic import ValidationError
 
-from careloop.interop.fhir.outcome import FhirError, from_pydantic
+from careloop.interop.fhir.outcome import FhirError, from_pydantic, required
 from careloop.patients.access import get_patient_for
 from careloop.patients.models import Patient
+
+
+def fhir_datetime(value: str | None, path: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise FhirError(
+            422, f"{path}: {value!r} is not a date-time", code="value", expression=[path]
+        ) from exc
+    if moment.tzinfo is None:
+        raise FhirError(
+            422, f"{path}: a date-time needs a time zone", code="value", expression=[path]
+        )
+    return moment
+
+
+def require_permission(user: Any, permission: str) -> None:
+    if not user.has_perm(permission):
+        raise FhirError(403, "you do not have permission to do this", code="forbidden")
 
 
 class References:
@@ -29,7 +50,7 @@ class References:
 
     def resolve(self, reference: str | None, resource_type: str, path: str) -> Model:
         if not reference:
-            raise FhirError(422, f"{path} is required", code="required", expression=[path])
+            raise required(path)
         if reference in self.created:
             kind, obj = self.created[reference]
             if kind != resource_type:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from django.db.models import QuerySet
@@ -17,33 +17,14 @@ from careloop.interop.fhir.base import (
     Handler,
     References,
     date_filter,
+    fhir_datetime,
     patient_filter,
     reference_id,
+    require_permission,
     token,
 )
-from careloop.interop.fhir.outcome import FhirError
+from careloop.interop.fhir.outcome import FhirError, not_accepted, required
 from careloop.patients.access import patients_for
-
-
-def _datetime(value: str | None, path: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise FhirError(
-            422, f"{path}: {value!r} is not a date-time", code="value", expression=[path]
-        ) from exc
-    if moment.tzinfo is None:
-        raise FhirError(
-            422, f"{path}: a date-time needs a time zone", code="value", expression=[path]
-        )
-    return moment
-
-
-def _require(user: Any, permission: str) -> None:
-    if not user.has_perm(permission):
-        raise FhirError(403, "you do not have permission to do this", code="forbidden")
 
 
 class EncounterHandler(Handler):
@@ -102,12 +83,7 @@ class EncounterHandler(Handler):
     def _fields(self, data: dict[str, Any]) -> dict[str, Any]:
         status = codes.ENCOUNTER_STATUS.get(data.get("status", ""))
         if status is None:
-            raise FhirError(
-                422,
-                f"Encounter.status {data.get('status')!r} is not accepted",
-                code="code-invalid",
-                expression=["Encounter.status"],
-            )
+            raise not_accepted("Encounter.status", data.get("status"))
         kind = next(
             (
                 c.get("code")
@@ -126,15 +102,10 @@ class EncounterHandler(Handler):
                 expression=["Encounter.class"],
             )
         period = data.get("period") or {}
-        started = _datetime(period.get("start"), "Encounter.period.start")
+        started = fhir_datetime(period.get("start"), "Encounter.period.start")
         if started is None:
-            raise FhirError(
-                422,
-                "Encounter.period.start is required",
-                code="required",
-                expression=["Encounter.period.start"],
-            )
-        ended = _datetime(period.get("end"), "Encounter.period.end")
+            raise required("Encounter.period.start")
+        ended = fhir_datetime(period.get("end"), "Encounter.period.end")
         if ended and ended < started:
             raise FhirError(
                 422,
@@ -153,7 +124,7 @@ class EncounterHandler(Handler):
         }
 
     def create(self, user: Any, data: dict[str, Any], refs: References) -> Encounter:
-        _require(user, "clinical.add_encounter")
+        require_permission(user, "clinical.add_encounter")
         patient = self.patient(user, data, refs, "Encounter.subject")
         encounter = Encounter.objects.create(
             patient=patient,
@@ -168,7 +139,7 @@ class EncounterHandler(Handler):
     def update(
         self, user: Any, encounter: Encounter, data: dict[str, Any], refs: References
     ) -> Encounter:
-        _require(user, "clinical.change_encounter")
+        require_permission(user, "clinical.change_encounter")
         self.patient(user, data, refs, "Encounter.subject")
         for key, value in self._fields(data).items():
             setattr(encounter, key, value)
@@ -280,7 +251,7 @@ class ConditionHandler(Handler):
         }
 
     def create(self, user: Any, data: dict[str, Any], refs: References) -> Condition:
-        _require(user, "clinical.add_condition")
+        require_permission(user, "clinical.add_condition")
         patient = self.patient(user, data, refs, "Condition.subject")
         condition = Condition.objects.create(
             patient=patient, source=Source.FHIR, recorded_by=user, **self._fields(user, data, refs)
@@ -291,7 +262,7 @@ class ConditionHandler(Handler):
     def update(
         self, user: Any, condition: Condition, data: dict[str, Any], refs: References
     ) -> Condition:
-        _require(user, "clinical.change_condition")
+        require_permission(user, "clinical.change_condition")
         self.patient(user, data, refs, "Condition.subject")
         for key, value in self._fields(user, data, refs).items():
             setattr(condition, key, value)

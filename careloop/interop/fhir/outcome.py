@@ -28,6 +28,18 @@ class FhirError(Exception):
         self.item_index: int | None = None  # which of several resources failed
 
 
+def required(path: str) -> FhirError:
+    """422: a CareLoop-required element is missing."""
+    return FhirError(422, f"{path} is required", code="required", expression=[path])
+
+
+def not_accepted(path: str, value: Any) -> FhirError:
+    """422: a coded element holds a code CareLoop does not accept."""
+    return FhirError(
+        422, f"{path} {value!r} is not accepted", code="code-invalid", expression=[path]
+    )
+
+
 def issue(
     diagnostics: str,
     *,

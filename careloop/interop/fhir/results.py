@@ -19,12 +19,13 @@ from careloop.interop.fhir.base import (
     Handler,
     References,
     date_filter,
+    fhir_datetime,
     patient_filter,
     reference_id,
+    require_permission,
     token,
 )
-from careloop.interop.fhir.clinical import _datetime, _require
-from careloop.interop.fhir.outcome import FhirError
+from careloop.interop.fhir.outcome import FhirError, not_accepted, required
 from careloop.patients.access import patients_for
 
 
@@ -148,25 +149,15 @@ class ObservationHandler(Handler):
             )
         status = codes.OBSERVATION_STATUS.get(data.get("status", ""))
         if status is None:
-            raise FhirError(
-                422,
-                f"Observation.status {data.get('status')!r} is not accepted",
-                code="code-invalid",
-                expression=["Observation.status"],
-            )
-        moment = _datetime(
+            raise not_accepted("Observation.status", data.get("status"))
+        moment = fhir_datetime(
             data.get("effectiveDateTime")
             or (data.get("effectivePeriod") or {}).get("start")
             or data.get("issued"),
             "Observation.effectiveDateTime",
         )
         if moment is None:
-            raise FhirError(
-                422,
-                "Observation.effectiveDateTime is required",
-                code="required",
-                expression=["Observation.effectiveDateTime"],
-            )
+            raise required("Observation.effectiveDateTime")
         result = ResultInput(
             name=str(name)[:200],
             observed_at=moment,
@@ -177,12 +168,7 @@ class ObservationHandler(Handler):
         )
         if quantity := data.get("valueQuantity"):
             if quantity.get("value") is None:
-                raise FhirError(
-                    422,
-                    "Observation.valueQuantity.value is required",
-                    code="required",
-                    expression=["Observation.valueQuantity.value"],
-                )
+                raise required("Observation.valueQuantity.value")
             result.value = float(quantity["value"])
             result.comparator = quantity.get("comparator", "")
             result.unit = quantity.get("unit") or quantity.get("code") or ""
@@ -214,7 +200,7 @@ class ObservationHandler(Handler):
         self, user: Any, items: list[dict[str, Any]], refs: References
     ) -> list[Observation]:
         """Grade and store several Observations, one batch per patient."""
-        _require(user, "patients.change_patient")
+        require_permission(user, "patients.change_patient")
         by_patient: dict[int, tuple[Any, list[tuple[int, ResultInput]]]] = {}
         for index, data in enumerate(items):
             try:
@@ -299,27 +285,17 @@ class DiagnosticReportHandler(Handler):
         return queryset
 
     def create(self, user: Any, data: dict[str, Any], refs: References) -> DiagnosticReport:
-        _require(user, "patients.change_patient")
+        require_permission(user, "patients.change_patient")
         patient = self.patient(user, data, refs, "DiagnosticReport.subject")
         status = data.get("status", "")
         if status not in codes.REPORT_STATUS:
-            raise FhirError(
-                422,
-                f"DiagnosticReport.status {status!r} is not accepted",
-                code="code-invalid",
-                expression=["DiagnosticReport.status"],
-            )
-        moment = _datetime(
+            raise not_accepted("DiagnosticReport.status", status)
+        moment = fhir_datetime(
             data.get("effectiveDateTime") or data.get("issued"),
             "DiagnosticReport.effectiveDateTime",
         )
         if moment is None:
-            raise FhirError(
-                422,
-                "DiagnosticReport.effectiveDateTime is required",
-                code="required",
-                expression=["DiagnosticReport.effectiveDateTime"],
-            )
+            raise required("DiagnosticReport.effectiveDateTime")
         code = data.get("code") or {}
         coding = (code.get("coding") or [{}])[0]
         report = DiagnosticReport.objects.create(
@@ -330,7 +306,7 @@ class DiagnosticReportHandler(Handler):
             name=(code.get("text") or coding.get("display") or coding.get("code", ""))[:200],
             status=status,
             effective_at=moment,
-            issued_at=_datetime(data.get("issued"), "DiagnosticReport.issued"),
+            issued_at=fhir_datetime(data.get("issued"), "DiagnosticReport.issued"),
             conclusion=data.get("conclusion", ""),
             filler_order_number=next((i.get("value", "") for i in data.get("identifier", [])), "")[
                 :64
