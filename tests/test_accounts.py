@@ -144,3 +144,23 @@ def test_apitoken_for_an_unknown_user_fails(db: None) -> None:
 
     with pytest.raises(CommandError, match="no active user"):
         call_command("apitoken", "create", "nobody", stdout=StringIO())
+
+
+def test_a_used_token_is_resolved_from_memory_until_something_changes(
+    alice: Any, django_assert_num_queries: Any
+) -> None:
+    from django.contrib.auth.models import Group
+
+    _, token = do_create_token(alice)
+    first = user_for_token(token)
+    assert first is not None and first.has_perm("patients.add_patient")
+    with django_assert_num_queries(0):  # user, permissions and scope all kept
+        again = user_for_token(token)
+        assert again == alice and again.has_perm("patients.add_patient")
+        assert again is not first  # each request gets its own copy
+    alice.groups.remove(*Group.objects.filter(user=alice))  # role taken away: forgotten
+    changed = user_for_token(token)
+    assert changed is not None and not changed.has_perm("patients.add_patient")
+    alice.is_active = False
+    alice.save()
+    assert user_for_token(token) is None

@@ -371,3 +371,46 @@ def test_encounters_and_conditions(fhir: Fhir) -> None:
     assert found["total"] == 1
     no_code = dict(condition, code={"text": "心衰"})
     assert fhir.call("POST", "/Condition", no_code)[0] == 422
+
+
+def test_a_transaction_is_stored_raw_and_marked_processed_with_its_rows(fhir: Fhir) -> None:
+    status, _, _ = fhir.call("POST", "", transaction_bundle())
+    assert status == 200
+    stored = InboundMessage.objects.get(transport="fhir", message_type="Bundle")
+    assert stored.status == "processed" and stored.accepted
+    assert json.loads(bytes(stored.raw))["type"] == "transaction"
+
+
+def test_a_user_who_may_not_enrol_gets_a_403_outcome(live_server: Any, hospital: Any) -> None:
+    from tests.factories import UserFactory
+
+    _, token = do_create_token(UserFactory(organisation=hospital))  # no role
+    status, body, _ = Fhir(live_server.url, token).call("POST", "/Patient", patient_resource())
+    assert status == 403 and body["resourceType"] == "OperationOutcome"
+    assert body["issue"][0]["code"] == "forbidden" and not Patient.objects.exists()
+
+
+def test_a_batch_entry_cannot_refer_to_a_patient_it_failed_to_create(fhir: Fhir) -> None:
+    fhir.call("POST", "/Patient", patient_resource())
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:p1",
+                "request": {"method": "POST", "url": "Patient"},
+                "resource": patient_resource(),  # the same person again: 409
+            },
+            {
+                "request": {"method": "POST", "url": "Observation"},
+                "resource": observation("urn:uuid:p1", "14749-6", 5.1, "mmol/L"),
+            },
+            "not an entry",
+        ],
+    }
+    status, body, _ = fhir.call("POST", "", batch)
+    assert status == 200
+    statuses = [e["response"]["status"] for e in body["entry"]]
+    assert statuses == ["409 Conflict", "422 Unprocessable Entity", "400 Bad Request"]
+    assert "urn:uuid:p1" in body["entry"][1]["response"]["outcome"]["issue"][0]["diagnostics"]
+    assert Patient.objects.count() == 1 and not Observation.objects.exists()

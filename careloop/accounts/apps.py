@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -21,4 +21,19 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Organisations and staff")
 
     def ready(self) -> None:
+        from django.contrib.auth.models import Group
+
+        from careloop.accounts.models import ApiToken, Organisation, User
+        from careloop.accounts.tokens import forget_tokens
+
         post_migrate.connect(_sync_roles, dispatch_uid="careloop.sync_roles")
+        # A token's cached user and permissions go stale with any of these changes.
+        for model in (ApiToken, User, Group, Organisation):
+            post_save.connect(forget_tokens, sender=model, dispatch_uid=f"tokens.{model}")
+            post_delete.connect(forget_tokens, sender=model, dispatch_uid=f"tokens-d.{model}")
+        for through in (
+            User.groups.through,
+            User.user_permissions.through,
+            Group.permissions.through,
+        ):
+            m2m_changed.connect(forget_tokens, sender=through, dispatch_uid=f"tokens.{through}")

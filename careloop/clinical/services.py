@@ -108,9 +108,11 @@ def do_record_results(
     encounter_id: int | None = None,
     catalogue: catalogue_module.Catalogue | None = None,
     return_observations: bool = False,
+    assessments: list[Assessment] | None = None,
 ) -> Stored:
     """Store ``results`` for ``patient`` (under a report when given), graded; raise an
-    alert for each critical value. Call inside a transaction."""
+    alert for each critical value. Call inside a transaction. ``assessments``: the results
+    already graded (``assess_for``), by a caller that graded them before taking the lock."""
     now = timezone.now()
     stored_report = None
     if report is not None:
@@ -130,9 +132,10 @@ def do_record_results(
             source_message_id=message_id,
             created_at=now,
         )
-    assessments = assess_for(
-        patient, results, organisation_path=patient.organisation.path, catalogue=catalogue
-    )
+    if assessments is None:
+        assessments = assess_for(
+            patient, results, organisation_path=patient.organisation.path, catalogue=catalogue
+        )
     outcome = Stored(stored_report)
     common = {
         "patient_id": patient.pk,

@@ -117,7 +117,9 @@ def new_card_numbers(count: int) -> list[str]:
     while len(numbers) < count:
         numbers.add(_draw_card())
     taken = set(
-        Patient.objects.filter(card_number__in=numbers).values_list("card_number", flat=True)
+        Patient.objects.filter(card_number__in=numbers)
+        .order_by()
+        .values_list("card_number", flat=True)
     )
     fresh = numbers - taken
     return list(fresh) + (new_card_numbers(count - len(fresh)) if taken else [])
@@ -141,19 +143,27 @@ def find_duplicate(
 ) -> DuplicatePatientError | None:
     """The first enrolled patient sharing an identifier with ``cleaned``, as an error."""
     others = Patient.objects.exclude(pk=exclude_pk) if exclude_pk else Patient.objects.all()
+    # One query for the identifiers on the patient row; which one matched is told in the
+    # order they are checked: resident ID, passport, then phone with the same name.
+    wanted: dict[str, set[str]] = {}
+    condition = Q()
     for field in ("id_number", "passport"):
         if cleaned.get(field):
-            hit = others.filter(
-                **{f"{field}_hash__in": Patient.index_hashes(field, cleaned[field])}
-            )
-            if (existing := hit.first()) is not None:
-                return DuplicatePatientError(field, existing)
+            wanted[field] = set(Patient.index_hashes(field, cleaned[field]))
+            condition |= Q(**{f"{field}_hash__in": wanted[field]})
     if cleaned.get("phone") and name:
-        hit = others.filter(
-            phone_hash__in=Patient.index_hashes("phone", cleaned["phone"]), name=name
+        wanted["phone"] = set(Patient.index_hashes("phone", cleaned["phone"]))
+        condition |= Q(phone_hash__in=wanted["phone"], name=name)
+    if wanted:
+        hits = list(
+            others.filter(condition)
+            .order_by("-created_at", "-pk")
+            .values_list("pk", "id_number_hash", "passport_hash", "phone_hash", "name")[:100]
         )
-        if (existing := hit.first()) is not None:
-            return DuplicatePatientError("phone", existing)
+        for field, column in (("id_number", 1), ("passport", 2), ("phone", 3)):
+            for hit in hits:
+                if hit[column] in wanted.get(field, ()) and (field != "phone" or hit[4] == name):
+                    return DuplicatePatientError(field, Patient.objects.get(pk=hit[0]))
     for field, kind in RECORD_NUMBER_FIELDS.items():
         if cleaned.get(field):
             match = PatientIdentifier.objects.filter(
@@ -221,56 +231,80 @@ def _lock_identities(cleaned: Mapping[str, Any], name: str, organisation: Any) -
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])
 
 
-def do_enrol_patient(actor: Any, data: Mapping[str, Any]) -> Patient:
-    """Validate, refuse duplicates, create the patient with a new member card number."""
-    if not actor.has_perm("patients.add_patient"):
-        raise PermissionDenied("no permission to enrol patients")
-    cleaned = clean_patient_data(data, actor=actor)
-    patient = Patient(created_by=actor if actor.is_authenticated else None)
-    for field in PATIENT_FIELDS:
-        if field in cleaned:
-            setattr(patient, field, cleaned[field])
-    try:
-        with transaction.atomic():
-            _lock_identities(cleaned, cleaned["name"], cleaned["organisation"])
+class Enrolment:
+    """A patient about to be enrolled: validated, card number drawn, nothing written yet.
+
+    ``prepare_enrolment`` does the work that needs no lock (validation, permission, a fresh
+    card number), so a caller holding the database's write lock — a FHIR transaction Bundle
+    — only spends ``save`` in it."""
+
+    def __init__(self, actor: Any, cleaned: dict[str, Any], card_number: str) -> None:
+        self.actor = actor
+        self.cleaned = cleaned
+        self.patient = Patient(
+            created_by=actor if actor.is_authenticated else None, card_number=card_number
+        )
+        for field in PATIENT_FIELDS:
+            if field in cleaned:
+                setattr(self.patient, field, cleaned[field])
+
+    def save(self) -> Patient:
+        """Refuse duplicates (checked under the identity locks) and write the patient, their
+        record numbers, contacts, consents and the audit record."""
+        cleaned, actor, patient = self.cleaned, self.actor, self.patient
+        try:
+            with transaction.atomic():
+                _lock_identities(cleaned, cleaned["name"], cleaned["organisation"])
+                duplicate = find_duplicate(
+                    cleaned, organisation=cleaned["organisation"], name=cleaned["name"]
+                )
+                if duplicate:
+                    raise duplicate
+                patient.save()
+                numbers = {field: cleaned.get(field) or "" for field in RECORD_NUMBER_FIELDS}
+                PatientIdentifier.objects.bulk_create(
+                    PatientIdentifier(
+                        patient=patient, kind=kind, system=patient.organisation.code, value=value
+                    )
+                    for field, kind in RECORD_NUMBER_FIELDS.items()
+                    if (value := numbers[field])
+                )
+                PatientContact.objects.bulk_create(
+                    PatientContact(patient=patient, **c) for c in cleaned.get("contacts", [])
+                )
+                for consent in cleaned.get("consents", []):
+                    ConsentRecord.objects.create(patient=patient, recorded_by=actor, **consent)
+                record(
+                    actor,
+                    "create",
+                    "patient",
+                    patient.pk,
+                    patient_id=patient.pk,
+                    summary="enrolled patient, issued member card",
+                    changes=changes_between({}, audit_snapshot(patient, numbers)),
+                )
+        except IntegrityError:
+            # A unique identifier taken at the same moment (a race the locks do not cover).
+            patient.pk = None
             duplicate = find_duplicate(
                 cleaned, organisation=cleaned["organisation"], name=cleaned["name"]
             )
             if duplicate:
-                raise duplicate
-            patient.card_number = new_card_number()
-            patient.save()
-            numbers = {field: cleaned.get(field) or "" for field in RECORD_NUMBER_FIELDS}
-            PatientIdentifier.objects.bulk_create(
-                PatientIdentifier(
-                    patient=patient, kind=kind, system=patient.organisation.code, value=value
-                )
-                for field, kind in RECORD_NUMBER_FIELDS.items()
-                if (value := numbers[field])
-            )
-            PatientContact.objects.bulk_create(
-                PatientContact(patient=patient, **c) for c in cleaned.get("contacts", [])
-            )
-            for consent in cleaned.get("consents", []):
-                ConsentRecord.objects.create(patient=patient, recorded_by=actor, **consent)
-            record(
-                actor,
-                "create",
-                "patient",
-                patient.pk,
-                patient_id=patient.pk,
-                summary="enrolled patient, issued member card",
-                changes=changes_between({}, audit_snapshot(patient, numbers)),
-            )
-    except IntegrityError:
-        # A unique identifier taken at the same moment (a race the locks do not cover).
-        duplicate = find_duplicate(
-            cleaned, organisation=cleaned["organisation"], name=cleaned["name"]
-        )
-        if duplicate:
-            raise duplicate from None
-        raise
-    return patient
+                raise duplicate from None
+            raise
+        return patient
+
+
+def prepare_enrolment(actor: Any, data: Mapping[str, Any]) -> Enrolment:
+    """Check the permission and the data, draw a member card number; writes nothing."""
+    if not actor.has_perm("patients.add_patient"):
+        raise PermissionDenied("no permission to enrol patients")
+    return Enrolment(actor, clean_patient_data(data, actor=actor), new_card_number())
+
+
+def do_enrol_patient(actor: Any, data: Mapping[str, Any]) -> Patient:
+    """Validate, refuse duplicates, create the patient with a new member card number."""
+    return prepare_enrolment(actor, data).save()
 
 
 def do_update_patient(actor: Any, patient: Patient, data: Mapping[str, Any]) -> Patient:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -75,6 +77,22 @@ def reference_id(reference: str, resource_type: str, path: str) -> int:
     return int(match[1])
 
 
+@dataclass
+class Prepared:
+    """Creates checked and converted ahead of the transaction: ``write`` runs in it and
+    returns the stored objects. ``objects``: the objects as they will be stored, when known
+    beforehand, so later entries of a Bundle can refer to them."""
+
+    write: Callable[[], list[Any]]
+    objects: list[Any] | None = None
+
+
+def indexed(index: int, error: FhirError) -> FhirError:
+    """``error`` as the error of the ``index``-th of several resources."""
+    error.item_index = index
+    return error
+
+
 class Handler:
     """One resource type: read, search, create, update, and its FHIR form."""
 
@@ -118,6 +136,14 @@ class Handler:
 
     def create(self, user: Any, data: dict[str, Any], refs: References) -> Any:
         raise NotImplementedError
+
+    def prepare_many(
+        self, user: Any, items: list[dict[str, Any]], refs: References
+    ) -> Prepared | None:
+        """Creates of several resources with everything that needs no write lock done now
+        (our rules, grading, new numbers); None when this type is only created by
+        ``create`` inside the transaction."""
+        return None
 
     def update(self, user: Any, obj: Any, data: dict[str, Any], refs: References) -> Any:
         raise FhirError(405, f"{self.resource_type} cannot be updated here", code="not-supported")

@@ -9,15 +9,18 @@ references between entries resolve; Observations are stored per patient in one b
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.http import QueryDict
 
-from careloop.interop.fhir.base import Handler, References
+from careloop.interop.fhir.base import Handler, Prepared, References
 from careloop.interop.fhir.outcome import FhirError, outcome
 from careloop.write_gate import write_gate
 
+_T = TypeVar("_T")
 ORDER = ["Patient", "Encounter", "Condition", "Observation", "DiagnosticReport"]
 STATUS_TEXT = {
     200: "200 OK",
@@ -47,6 +50,10 @@ def _prefixed(error: FhirError, index: int) -> FhirError:
 class Entry:
     def __init__(self, index: int, raw: dict[str, Any], handlers: dict[str, Handler]):
         self.index = index
+        if not isinstance(raw, dict):
+            raise _prefixed(
+                FhirError(400, "a Bundle entry must be an object", code="structure"), index
+            )
         request = raw.get("request") or {}
         self.method = (request.get("method") or "").upper()
         self.url = request.get("url") or ""
@@ -85,8 +92,14 @@ class Entry:
 
 
 def process(
-    user: Any, bundle: dict[str, Any], handlers: dict[str, Handler], base: str
+    user: Any,
+    bundle: dict[str, Any],
+    handlers: dict[str, Handler],
+    base: str,
+    finish: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
+    """Carry out a transaction or batch Bundle; ``finish`` (the raw message's bookkeeping)
+    runs in a transaction's own transaction, after a batch's entries."""
     kind = bundle.get("type")
     if kind not in ("transaction", "batch"):
         raise FhirError(
@@ -98,18 +111,25 @@ def process(
     raw_entries = bundle.get("entry") or []
     if kind == "transaction":
         entries = [Entry(i, raw, handlers) for i, raw in enumerate(raw_entries)]
+        refs = References()
+        prepared = _prepare(user, entries, refs)
         with write_gate(), transaction.atomic():
-            _run(user, entries, References(), stop_on_error=True)
+            _run(user, entries, refs, prepared)
+            if finish is not None:
+                finish()
         return _response(entries, "transaction-response", base)
     responses: list[dict[str, Any]] = []
     refs = References()
     for index, raw in enumerate(raw_entries):
         try:
             entry = Entry(index, raw, handlers)
+            prepared = _prepare(user, [entry], refs)
             with write_gate(), transaction.atomic():
-                _run(user, [entry], refs, stop_on_error=True)
+                _run(user, [entry], refs, prepared)
             responses.append(_entry_response(entry, base))
         except FhirError as error:
+            if isinstance(raw, dict):  # prepared, never stored: not referable
+                refs.created.pop(raw.get("fullUrl") or "", None)
             responses.append(
                 {
                     "response": {
@@ -118,30 +138,64 @@ def process(
                     }
                 }
             )
+    if finish is not None:
+        finish()
     return {"resourceType": "Bundle", "type": "batch-response", "entry": responses}
 
 
-def _run(user: Any, entries: list[Entry], refs: References, *, stop_on_error: bool) -> None:
+def _groups(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
+    """The creates by resource type, in dependency order."""
     creates = [e for e in entries if e.method == "POST"]
-    for resource_type in ORDER:
-        group = [e for e in creates if e.resource_type == resource_type]
-        if not group:
-            continue
+    groups = [(t, [e for e in creates if e.resource_type == t]) for t in ORDER]
+    return [(t, group) for t, group in groups if group]
+
+
+def _for_group(group: list[Entry], work: Callable[[], _T]) -> _T:
+    """``work`` on a group of creates, its error told as the failing entry's."""
+    try:
+        return work()
+    except FhirError as error:
+        if error.item_index is not None:  # the handler says which of the group failed
+            raise _prefixed(error, group[error.item_index].index) from error
+        raise
+
+
+def _prepare(user: Any, entries: list[Entry], refs: References) -> dict[str, Prepared]:
+    """Before the write lock: the creates a handler can prepare (checked, graded, converted),
+    in dependency order until the first type that can only be created inside it. Prepared
+    objects are referable at once (a new Patient by the Observations after it)."""
+    prepared: dict[str, Prepared] = {}
+    for resource_type, group in _groups(entries):
         handler = group[0].handler
+        ready = _for_group(
+            group, partial(handler.prepare_many, user, [e.resource for e in group], refs)
+        )
+        if ready is None:
+            break
+        prepared[resource_type] = ready
+        for entry, obj in zip(group, ready.objects or [], strict=False):
+            refs.add(entry.full_url, resource_type, obj)
+    return prepared
+
+
+def _create(user: Any, group: list[Entry], refs: References) -> list[Any]:
+    objects = []
+    for entry in group:
         try:
-            if hasattr(handler, "create_many"):
-                objects = handler.create_many(user, [e.resource for e in group], refs)
-            else:
-                objects = []
-                for entry in group:
-                    try:
-                        objects.append(handler.create(user, entry.resource, refs))
-                    except FhirError as error:
-                        raise _prefixed(error, entry.index) from error
+            objects.append(entry.handler.create(user, entry.resource, refs))
         except FhirError as error:
-            if error.item_index is not None:  # create_many says which of the group failed
-                raise _prefixed(error, group[error.item_index].index) from error
-            raise
+            raise _prefixed(error, entry.index) from error
+    return objects
+
+
+def _run(user: Any, entries: list[Entry], refs: References, prepared: dict[str, Prepared]) -> None:
+    """Inside the transaction: the creates (prepared ones only write), then reads and
+    updates; the first error stops it."""
+    for resource_type, group in _groups(entries):
+        ready = prepared.get(resource_type)
+        objects = (
+            _for_group(group, ready.write) if ready is not None else _create(user, group, refs)
+        )
         for entry, obj in zip(group, objects, strict=True):
             entry.status, entry.result = 201, obj
             refs.add(entry.full_url, resource_type, obj)

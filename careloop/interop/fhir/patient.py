@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import QueryDict
 from fhir.resources.R4B.patient import Patient as FhirPatient
 
 from careloop.accounts.models import Organisation
 from careloop.interop.fhir import codes
-from careloop.interop.fhir.base import Handler, References, date_filter, token
+from careloop.interop.fhir.base import Handler, Prepared, References, date_filter, indexed, token
 from careloop.interop.fhir.outcome import FhirError, issue
 from careloop.patients import services
 from careloop.patients.access import patients_for
@@ -131,18 +132,40 @@ class PatientHandler(Handler):
             queryset = queryset.filter(sex=gender)
         return queryset
 
+    def prepare_many(self, user: Any, items: list[dict[str, Any]], refs: References) -> Prepared:
+        enrolments = []
+        for index, data in enumerate(items):
+            try:
+                enrolments.append(services.prepare_enrolment(user, from_fhir(data)))
+            except PatientDataError as error:
+                raise indexed(index, data_error(error)) from error
+            except FhirError as error:
+                raise indexed(index, error) from error
+            except PermissionDenied as error:
+                raise FhirError(403, "you may not enrol patients", code="forbidden") from error
+
+        def write() -> list[Patient]:
+            enrolled = []
+            for index, enrolment in enumerate(enrolments):
+                try:
+                    enrolled.append(enrolment.save())
+                except services.DuplicatePatientError as error:
+                    raise indexed(
+                        index,
+                        FhirError(
+                            409,
+                            f"{error.message()} (Patient/{error.existing.pk})",
+                            code="duplicate",
+                            expression=[FIELD_PATHS.get(error.field, "Patient")],
+                        ),
+                    ) from error
+            return enrolled
+
+        return Prepared(write, [e.patient for e in enrolments])
+
     def create(self, user: Any, data: dict[str, Any], refs: References) -> Patient:
-        try:
-            return services.do_enrol_patient(user, from_fhir(data))
-        except PatientDataError as error:
-            raise data_error(error) from error
-        except services.DuplicatePatientError as error:
-            raise FhirError(
-                409,
-                f"{error.message()} (Patient/{error.existing.pk})",
-                code="duplicate",
-                expression=[FIELD_PATHS.get(error.field, "Patient")],
-            ) from error
+        patient: Patient = self.prepare_many(user, [data], refs).write()[0]
+        return patient
 
     def update(
         self, user: Any, patient: Patient, data: dict[str, Any], refs: References

@@ -13,13 +13,15 @@ from fhir.resources.R4B.observation import Observation as FhirObservation
 from careloop.audit.services import record
 from careloop.clinical.assessment import ResultInput
 from careloop.clinical.models import DiagnosticReport, Observation, Source
-from careloop.clinical.services import do_record_results
+from careloop.clinical.services import assess_for, do_record_results
 from careloop.interop.fhir import codes
 from careloop.interop.fhir.base import (
     Handler,
+    Prepared,
     References,
     date_filter,
     fhir_datetime,
+    indexed,
     patient_filter,
     reference_id,
     require_permission,
@@ -196,43 +198,58 @@ class ObservationHandler(Handler):
         result.notes = [n["text"] for n in data.get("note", []) if n.get("text")]
         return result
 
-    def create_many(
-        self, user: Any, items: list[dict[str, Any]], refs: References
-    ) -> list[Observation]:
-        """Grade and store several Observations, one batch per patient."""
+    def prepare_many(self, user: Any, items: list[dict[str, Any]], refs: References) -> Prepared:
+        """Read and grade every Observation now; the write stores them, one batch per
+        patient (a patient enrolled by the same Bundle gets its id by then)."""
         require_permission(user, "patients.change_patient")
-        by_patient: dict[int, tuple[Any, list[tuple[int, ResultInput]]]] = {}
+        by_patient: dict[str, tuple[Any, list[int], list[ResultInput]]] = {}
         for index, data in enumerate(items):
+            reference = str((data.get("subject") or {}).get("reference"))
             try:
-                patient = self.patient(user, data, refs, "Observation.subject")
+                patient = (
+                    by_patient[reference][0]
+                    if reference in by_patient
+                    else self.patient(user, data, refs, "Observation.subject")
+                )
                 result = self.result_input(data)
             except FhirError as error:
-                error.item_index = index
-                raise
-            by_patient.setdefault(patient.pk, (patient, []))[1].append((index, result))
-        created: list[Observation | None] = [None] * len(items)
-        for patient, inputs in by_patient.values():
-            stored = do_record_results(
-                patient,
-                None,
-                [i for _, i in inputs],
-                source=Source.FHIR,
-                source_label="FHIR",
-                return_observations=True,
-            )
-            for (index, _), observation in zip(inputs, stored.created, strict=True):
-                created[index] = observation
-            record(
-                user,
-                "create",
-                "observation",
-                patient_id=patient.pk,
-                summary=f"{len(inputs)} results by FHIR",
-            )
-        return [obs for obs in created if obs is not None]
+                raise indexed(index, error) from error
+            group = by_patient.setdefault(reference, (patient, [], []))
+            group[1].append(index)
+            group[2].append(result)
+        graded = {
+            key: assess_for(patient, results, organisation_path=patient.organisation.path)
+            for key, (patient, _, results) in by_patient.items()
+        }
+
+        def write() -> list[Observation]:
+            created: list[Observation | None] = [None] * len(items)
+            for key, (patient, indexes, results) in by_patient.items():
+                stored = do_record_results(
+                    patient,
+                    None,
+                    results,
+                    source=Source.FHIR,
+                    source_label="FHIR",
+                    return_observations=True,
+                    assessments=graded[key],
+                )
+                for index, observation in zip(indexes, stored.created, strict=True):
+                    created[index] = observation
+                record(
+                    user,
+                    "create",
+                    "observation",
+                    patient_id=patient.pk,
+                    summary=f"{len(results)} results by FHIR",
+                )
+            return [obs for obs in created if obs is not None]
+
+        return Prepared(write)
 
     def create(self, user: Any, data: dict[str, Any], refs: References) -> Observation:
-        return self.create_many(user, [data], refs)[0]
+        observation: Observation = self.prepare_many(user, [data], refs).write()[0]
+        return observation
 
 
 class DiagnosticReportHandler(Handler):

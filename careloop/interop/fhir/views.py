@@ -13,6 +13,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -41,6 +42,7 @@ HANDLERS: dict[str, Handler] = {
     )
 }
 FHIR_JSON = "application/fhir+json; charset=utf-8"
+
 DEFAULT_COUNT, MAX_COUNT = 20, 200
 
 
@@ -87,6 +89,19 @@ def fhir_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             return view(request, *args, **kwargs)
         except FhirError as error:
             return respond(outcome(error.issues), error.status)
+        except PermissionDenied:
+            return respond(
+                outcome(
+                    [
+                        {
+                            "severity": "error",
+                            "code": "forbidden",
+                            "diagnostics": "you do not have permission to do this",
+                        }
+                    ]
+                ),
+                403,
+            )
 
     return wrapper
 
@@ -154,11 +169,16 @@ def root(request: HttpRequest) -> HttpResponse:
         data = _body(request)
         if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
             raise FhirError(400, "expected a Bundle", code="structure")
-        result = bundle.process(request.user, data, HANDLERS, base_url(request))
+        result = bundle.process(
+            request.user,
+            data,
+            HANDLERS,
+            base_url(request),
+            finish=lambda: _finish(message, None),
+        )
     except FhirError as error:
         _finish(message, error)
         raise
-    _finish(message, None)
     return respond(result)
 
 
