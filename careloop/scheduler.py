@@ -29,8 +29,10 @@ class PeriodicJob:
 
 def periodic_jobs() -> list[PeriodicJob]:
     from careloop import tasks
+    from careloop.rules.tasks import sweep_rules
 
     return [
+        PeriodicJob("sweep_rules", timedelta(hours=1), sweep_rules.enqueue),
         PeriodicJob(
             "clear_expired_sessions", timedelta(hours=6), tasks.clear_expired_sessions.enqueue
         ),

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "careloop.clinical",
     "careloop.interop",
     "careloop.followup",
+    "careloop.rules",
 ]
 
 MIDDLEWARE = [

@@ -60,8 +60,9 @@ def test_housekeeping_jobs_are_enqueued_and_run_by_the_worker(
         "clear_expired_sessions",
         "prune_finished_jobs",
         "prune_login_logs",
+        "sweep_rules",
     }
-    assert DBTaskResult.objects.count() == 3
+    assert DBTaskResult.objects.count() == 4
     call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
     assert not Session.objects.filter(session_key="old").exists()

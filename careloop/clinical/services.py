@@ -168,4 +168,9 @@ def do_record_results(
         outcome.critical.append(observation)
         threshold = assessment.grade.threshold if assessment.grade else ""
         outcome.alerts.append(critical_value_alert(patient, observation, threshold, source_label))
+    codes = {row["code"] for row, _ in rows if row["code"]}
+    if codes:
+        from careloop.rules.engine import run_for_results
+
+        run_for_results({patient.pk: codes})
     return outcome

@@ -27,10 +27,13 @@ def raise_alert(
     reason: str,
     details: dict[str, Any] | None = None,
     observation: Any = None,
-    assignee: Any = None,
+    assignee_id: int | None = None,
+    unassigned: bool = False,
+    due_in: timedelta | None = None,
 ) -> Alert:
-    """Open an alert for ``patient``, owned by their organisation and, unless told
-    otherwise, assigned to their responsible doctor, due by the severity's response time."""
+    """Open an alert for ``patient``, owned by their organisation and assigned to
+    ``assignee_id`` or else their responsible doctor (``unassigned``: to nobody, the team's
+    queue), due by the severity's response time unless ``due_in`` says otherwise."""
     now = timezone.now()
     return Alert.objects.create(
         patient_id=patient.pk,
@@ -41,8 +44,8 @@ def raise_alert(
         reason=reason,
         details=details or {},
         observation=observation,
-        assignee_id=assignee.pk if assignee is not None else patient.responsible_doctor_id,
-        due_at=now + RESPONSE_TIME[Alert.Severity(severity)],
+        assignee_id=None if unassigned else (assignee_id or patient.responsible_doctor_id),
+        due_at=now + (due_in or RESPONSE_TIME[Alert.Severity(severity)]),
         created_at=now,
     )
 

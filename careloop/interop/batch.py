@@ -35,6 +35,7 @@ from careloop.interop.models import InboundMessage
 from careloop.patients.identity import age_on
 from careloop.patients.models import Patient, PatientIdentifier
 from careloop.patients.services import new_card_numbers
+from careloop.rules.engine import run_for_results
 from careloop.write_gate import relaxed_commit, write_gate
 
 REPORT_FIELDS = [
@@ -450,6 +451,12 @@ class BatchImporter:
             critical_value_alert(
                 item.profile, observation, threshold, item.source.name or item.facility
             )
+        new_codes: dict[int, set[str]] = {}
+        for item in items:
+            assert item.profile is not None and item.profile.pk is not None
+            codes = new_codes.setdefault(item.profile.pk, set())
+            codes.update(a.fields["code"] for graded in item.graded for a in graded)
+        run_for_results({pk: codes - {""} for pk, codes in new_codes.items()})
         table = connection.ops.quote_name(InboundMessage._meta.db_table)
         with bulk_cursor() as cursor:
             cursor.executemany(

@@ -6,6 +6,7 @@ from careloop.patients.models.patient import (
     PatientContact,
     PatientIdentifier,
     Sex,
+    Tier,
 )
 from careloop.patients.models.record import (
     Allergy,
@@ -14,6 +15,7 @@ from careloop.patients.models.record import (
     Medication,
     PastHistory,
 )
+from careloop.patients.models.tags import PatientTag, Tag, TagEvent
 
 __all__ = [
     "Allergy",
@@ -28,5 +30,9 @@ __all__ = [
     "PatientContact",
     "PatientIdentifier",
     "PatientShare",
+    "PatientTag",
     "Sex",
+    "Tag",
+    "TagEvent",
+    "Tier",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, time
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -40,6 +41,20 @@ class DigitalLiteracy(models.TextChoices):
     HIGH = "high", _("high")
     MEDIUM = "medium", _("medium")
     LOW = "low", _("low")
+
+
+class Tier(models.TextChoices):
+    """Risk tier and value tier (F5)."""
+
+    HIGH = "high", _("high")
+    MEDIUM = "medium", _("medium")
+    LOW = "low", _("low")
+
+
+def _tier_field(label: Any) -> models.CharField:
+    return models.CharField(
+        label, max_length=10, choices=Tier.choices, blank=True, default="", db_default=""
+    )
 
 
 class Patient(models.Model):
@@ -112,6 +127,10 @@ class Patient(models.Model):
     )
     lives_alone = models.BooleanField(_("lives alone"), default=False)
     deceased_on = models.DateField(_("date of death"), null=True, blank=True)
+    # Set by rules or by hand (F5); "" = not stratified yet. db_default: bulk loads that
+    # name their columns (HL7 enrolment, demo) leave them out.
+    risk_tier = _tier_field(_("risk tier"))
+    value_tier = _tier_field(_("value tier"))
 
     created_at = models.DateTimeField(_("enrolled at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

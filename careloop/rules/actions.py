@@ -1,0 +1,112 @@
+"""Rule actions as JSON, checked like conditions (``RuleError`` names the part):
+
+    {"type": "tag", "tag": "血压持续升高"}            {"type": "untag", "tag": "…"}
+    {"type": "risk_tier", "value": "high"}            {"type": "value_tier", "value": "low"}
+    {"type": "alert", "severity": "high", "title": "…",
+     "assignee": "responsible_doctor" | "health_manager" | "none", "due_hours": 24}
+
+Enrolling in a pathway, creating a task and notifying are not available yet: the pathways,
+tasks and channels they act on are not built, and a rule using them is refused on save.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from careloop.rules.conditions import TIER_TEXT, TIERS, RuleError
+
+SEVERITIES = ("critical", "high", "medium", "low")
+SEVERITY_TEXT = {"critical": "危急", "high": "高", "medium": "中", "low": "低"}
+ASSIGNEES = ("responsible_doctor", "health_manager", "none")
+NOT_YET = {
+    "enrol": "纳入随访路径",
+    "task": "创建随访任务",
+    "notify": "发送通知",
+}
+
+
+@dataclass(frozen=True)
+class AddTag:
+    tag: str
+
+    def describe(self) -> str:
+        return f"加标签“{self.tag}”"
+
+
+@dataclass(frozen=True)
+class RemoveTag:
+    tag: str
+
+    def describe(self) -> str:
+        return f"去掉标签“{self.tag}”"
+
+
+@dataclass(frozen=True)
+class SetTier:
+    field: str  # risk_tier / value_tier
+    value: str
+
+    def describe(self) -> str:
+        kind = "风险分层" if self.field == "risk_tier" else "价值分层"
+        return f"{kind}设为{TIER_TEXT[self.value]}"
+
+
+@dataclass(frozen=True)
+class RaiseAlert:
+    severity: str
+    title: str
+    assignee: str = "responsible_doctor"
+    due_hours: int | None = None
+
+    def describe(self) -> str:
+        return f"发出{SEVERITY_TEXT[self.severity]}级预警“{self.title}”"
+
+
+Action = AddTag | RemoveTag | SetTier | RaiseAlert
+
+
+def _text(data: Mapping[str, Any], key: str, path: str, limit: int) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise RuleError(f"{path}.{key}", "不能为空")
+    if len(value.strip()) > limit:
+        raise RuleError(f"{path}.{key}", f"最多 {limit} 个字")
+    return value.strip()
+
+
+def _compile_one(data: Any, path: str) -> Action:
+    if not isinstance(data, Mapping):
+        raise RuleError(path, "须为一个对象（JSON object）")
+    kind = data.get("type")
+    if kind in ("tag", "untag"):
+        tag = _text(data, "tag", path, 50)
+        return AddTag(tag) if kind == "tag" else RemoveTag(tag)
+    if kind in ("risk_tier", "value_tier"):
+        if data.get("value") not in TIERS:
+            raise RuleError(f"{path}.value", "须为 high、medium 或 low")
+        return SetTier(str(kind), str(data["value"]))
+    if kind == "alert":
+        if data.get("severity") not in SEVERITIES:
+            raise RuleError(f"{path}.severity", f"须为 {'、'.join(SEVERITIES)} 之一")
+        assignee = data.get("assignee", "responsible_doctor")
+        if assignee not in ASSIGNEES:
+            raise RuleError(f"{path}.assignee", f"须为 {'、'.join(ASSIGNEES)} 之一")
+        due = data.get("due_hours")
+        if due is not None and (isinstance(due, bool) or not isinstance(due, int) or due < 1):
+            raise RuleError(f"{path}.due_hours", "须为正整数（小时）")
+        return RaiseAlert(str(data["severity"]), _text(data, "title", path, 200), assignee, due)
+    if kind in NOT_YET:
+        raise RuleError(
+            f"{path}.type", f"“{NOT_YET[kind]}”（{kind}）本版本尚不支持：它所需的功能尚未上线"
+        )
+    raise RuleError(
+        f"{path}.type", f"未知的动作 {kind!r}（可用：tag untag risk_tier value_tier alert）"
+    )
+
+
+def compile_actions(data: Any, path: str = "actions") -> list[Action]:
+    if not isinstance(data, list) or not data:
+        raise RuleError(path, "须为一个非空列表")
+    return [_compile_one(item, f"{path}[{i}]") for i, item in enumerate(data)]

@@ -1,0 +1,585 @@
+"""Rule conditions: a small, safe expression language as JSON (no eval, no Python in rules).
+
+A condition is one of the kinds below, or ``{"all": [...]}``, ``{"any": [...]}``,
+``{"not": {...}}``. ``compile_condition`` checks it and says exactly what is wrong (with the
+path of the offending part); a compiled condition evaluates against a patient's ``Facts``
+and explains itself in plain Chinese. Values are in the catalogue's unit for the code (the
+normalised value of every observation).
+
+    {"kind": "latest", "code": "8480-6", "op": ">=", "value": 180}
+    {"kind": "latest", "code": ["14749-6", "2345-7"], "op": "<", "value": 3.9}   (one item)
+    {"kind": "consecutive", "code": "8480-6", "count": 3, "op": ">=", "value": 140}
+    {"kind": "trend", "code": "8480-6", "count": 3, "direction": "rising"}
+    {"kind": "time_window", "code": "14749-6", "op": "<", "value": 4.0,
+     "from": "22:00", "to": "06:00"}
+    {"kind": "no_reading", "code": "14749-6", "days": 3}
+    {"kind": "change", "code": "8480-6", "op": ">=", "value": 20, "percent": false}
+    {"kind": "tag", "tag": "高血压"}
+    {"kind": "age", "op": ">=", "value": 65}       {"kind": "sex", "value": "female"}
+    {"kind": "risk_tier", "value": "high"}
+    {"kind": "risk", "model": "china-par", "category": "高危"}
+    {"kind": "answer", "questionnaire": "PHQ-9", "item": "9", "op": ">=", "value": 1}
+    {"kind": "symptom", "symptom": "自伤风险"}
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, tzinfo
+from typing import Any
+
+OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+OP_TEXT = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠"}
+TIERS = ("high", "medium", "low")
+TIER_TEXT = {"high": "高", "medium": "中", "low": "低"}
+MAX_COUNT, MAX_DAYS = 20, 3650
+KINDS = [
+    "latest",
+    "consecutive",
+    "trend",
+    "time_window",
+    "no_reading",
+    "change",
+    "tag",
+    "age",
+    "sex",
+    "risk_tier",
+    "risk",
+    "answer",
+    "symptom",
+]
+
+
+class RuleError(ValueError):
+    """A rule that cannot be used; ``path`` names the part (``condition.all[1].value``)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Reading:
+    at: datetime  # aware
+    value: float | None  # in the catalogue's unit
+    unit: str = ""
+
+
+@dataclass
+class Facts:
+    """What rules may know of one patient at ``now`` (all times aware, local time zone
+    given by ``tz`` for time-of-day windows)."""
+
+    now: datetime
+    sex: str = ""
+    age: int | None = None
+    tags: frozenset[str] = frozenset()
+    risk_tier: str = ""
+    risks: Mapping[str, str] = field(default_factory=dict)  # model → category
+    readings: Mapping[str, list[Reading]] = field(default_factory=dict)  # code → oldest first
+    last_reading_at: Mapping[str, datetime] = field(default_factory=dict)  # beyond history
+    answers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    symptoms: frozenset[str] = frozenset()
+    names: Mapping[str, str] = field(default_factory=dict)  # code → Chinese name
+    tz: tzinfo | None = None  # local time for time-of-day windows and explanations
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.tz) if self.tz is not None else moment
+
+    def series(self, codes: tuple[str, ...]) -> list[Reading]:
+        """Readings with a value of any of ``codes`` (one item under several codes, e.g.
+        glucose in moles and in mass), oldest first."""
+        found = [r for code in codes for r in self.readings.get(code, []) if r.value is not None]
+        return found if len(codes) == 1 else sorted(found, key=lambda r: r.at)
+
+    def last_at(self, codes: tuple[str, ...]) -> datetime | None:
+        """The last reading of any of ``codes``, with or without a value, however old."""
+        times = [t for code in codes if (t := self.last_reading_at.get(code))]
+        times += [self.readings[code][-1].at for code in codes if self.readings.get(code)]
+        return max(times) if times else None
+
+    def name(self, codes: tuple[str, ...]) -> str:
+        return self.names.get(codes[0], codes[0])
+
+
+@dataclass
+class Outcome:
+    matched: bool
+    reasons: list[str]  # why it matched (or, for a failed part, why not)
+
+
+def _number(data: Mapping[str, Any], key: str, path: str, *, whole: bool = False) -> Any:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RuleError(f"{path}.{key}", "需要一个数字" if not whole else "需要一个整数")
+    if whole and not isinstance(value, int):
+        raise RuleError(f"{path}.{key}", "需要一个整数")
+    return value
+
+
+def _text(data: Mapping[str, Any], key: str, path: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise RuleError(f"{path}.{key}", "不能为空")
+    return value.strip()
+
+
+def _op(data: Mapping[str, Any], path: str) -> str:
+    op = data.get("op")
+    if op not in OPS:
+        raise RuleError(f"{path}.op", f"比较符须为 {' '.join(OPS)} 之一，而不是 {op!r}")
+    return str(op)
+
+
+def _count(data: Mapping[str, Any], key: str, path: str, low: int, high: int) -> int:
+    value = int(_number(data, key, path, whole=True))
+    if not low <= value <= high:
+        raise RuleError(f"{path}.{key}", f"须在 {low} 到 {high} 之间")
+    return value
+
+
+def _clock(data: Mapping[str, Any], key: str, path: str) -> time:
+    try:
+        return time.fromisoformat(_text(data, key, path))
+    except ValueError as exc:
+        raise RuleError(f"{path}.{key}", "须为 HH:MM 时间") from exc
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:g}"
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _compared(matched: bool, op: str, value: float, suffix: str = "") -> str:
+    """The comparison: ≥ 180 when it matched, 未≥ 180 when not."""
+    return f"{'' if matched else '未'}{OP_TEXT[op]} {_fmt(value)}{suffix}"
+
+
+def _reading(label: str, reading: Reading, facts: Facts) -> str:
+    """The reading with its label and time: 最近一次收缩压 182 mmHg（2026-11-23 08:00）."""
+    moment = _when(facts.local(reading.at))
+    return f"{label} {_fmt(reading.value)} {reading.unit}".rstrip() + f"（{moment}）"
+
+
+class Condition:
+    def evaluate(self, facts: Facts) -> Outcome:
+        raise NotImplementedError
+
+    def codes(self) -> set[str]:
+        """Observation codes this condition reads."""
+        return set()
+
+    def history_days(self) -> int:
+        """How far back readings must reach for it."""
+        return 0
+
+    def depth(self) -> int:
+        """How many readings of a code it needs at most."""
+        return 0
+
+
+@dataclass
+class All(Condition):
+    parts: list[Condition]
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        reasons = []
+        for part in self.parts:
+            result = part.evaluate(facts)
+            if not result.matched:
+                return Outcome(False, result.reasons)
+            reasons += result.reasons
+        return Outcome(True, reasons)
+
+    def codes(self) -> set[str]:
+        return set().union(*(p.codes() for p in self.parts))
+
+    def history_days(self) -> int:
+        return max(p.history_days() for p in self.parts)
+
+    def depth(self) -> int:
+        return max(p.depth() for p in self.parts)
+
+
+@dataclass
+class Any_(All):
+    def evaluate(self, facts: Facts) -> Outcome:
+        misses = []
+        for part in self.parts:
+            result = part.evaluate(facts)
+            if result.matched:
+                return result
+            misses += result.reasons
+        return Outcome(False, misses)
+
+
+@dataclass
+class Not(Condition):
+    part: Condition
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        result = self.part.evaluate(facts)
+        return Outcome(not result.matched, [f"并非：{r}" for r in result.reasons])
+
+    def codes(self) -> set[str]:
+        return self.part.codes()
+
+    def history_days(self) -> int:
+        return self.part.history_days()
+
+    def depth(self) -> int:
+        return self.part.depth()
+
+
+@dataclass
+class Latest(Condition):
+    code: tuple[str, ...]
+    op: str
+    value: float
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        series = facts.series(self.code)
+        if not series:
+            return Outcome(False, [f"无{facts.name(self.code)}结果"])
+        last = series[-1]
+        matched = OPS[self.op](last.value, self.value)
+        label = f"最近一次{facts.name(self.code)}"
+        return Outcome(
+            matched, [_reading(label, last, facts) + _compared(matched, self.op, self.value)]
+        )
+
+    def codes(self) -> set[str]:
+        return set(self.code)
+
+    def depth(self) -> int:
+        return 1
+
+
+@dataclass
+class Consecutive(Latest):
+    count: int = 3
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        series = facts.series(self.code)[-self.count :]
+        name = facts.name(self.code)
+        if len(series) < self.count:
+            return Outcome(False, [f"{name}不足 {self.count} 次"])
+        matched = all(OPS[self.op](r.value, self.value) for r in series)
+        values = "、".join(_fmt(r.value) for r in series)
+        verdict = "均" if matched else "并非均"
+        return Outcome(
+            matched,
+            [
+                f"最近 {self.count} 次{name}（{values}）{verdict}"
+                + _compared(True, self.op, self.value)
+            ],
+        )
+
+    def depth(self) -> int:
+        return self.count
+
+
+@dataclass
+class Trend(Condition):
+    code: tuple[str, ...]
+    count: int
+    direction: str  # rising / falling
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        series = facts.series(self.code)[-self.count :]
+        name = facts.name(self.code)
+        if len(series) < self.count:
+            return Outcome(False, [f"{name}不足 {self.count} 次"])
+        step = operator.lt if self.direction == "rising" else operator.gt
+        numbers = [r.value for r in series if r.value is not None]
+        matched = all(step(a, b) for a, b in itertools.pairwise(numbers))
+        word = "升高" if self.direction == "rising" else "下降"
+        values = " → ".join(_fmt(r.value) for r in series)
+        return Outcome(
+            matched,
+            [f"{name}连续 {self.count} 次{'' if matched else '并非'}逐次{word}（{values}）"],
+        )
+
+    def codes(self) -> set[str]:
+        return set(self.code)
+
+    def depth(self) -> int:
+        return self.count
+
+
+@dataclass
+class TimeWindow(Latest):
+    start: time = time(0)
+    end: time = time(0)
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        series = facts.series(self.code)
+        name = facts.name(self.code)
+        if not series:
+            return Outcome(False, [f"无{name}结果"])
+        last = series[-1]
+        clock = facts.local(last.at).time()
+        inside = (
+            self.start <= clock < self.end
+            if self.start < self.end
+            else clock >= self.start or clock < self.end
+        )
+        matched = inside and OPS[self.op](last.value, self.value)
+        window = f"{self.start:%H:%M}–{self.end:%H:%M}"
+        if not inside:
+            moment = _when(facts.local(last.at))
+            return Outcome(False, [f"最近一次{name}（{moment}）不在 {window} 内"])
+        label = f"{window} 内{name}"
+        return Outcome(
+            matched, [_reading(label, last, facts) + _compared(matched, self.op, self.value)]
+        )
+
+
+@dataclass
+class NoReading(Condition):
+    code: tuple[str, ...]
+    days: int
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        name = facts.name(self.code)
+        last = facts.last_at(self.code)
+        if last is None:
+            return Outcome(False, [f"从未有{name}结果，不属于监测中"])
+        matched = facts.now - last >= timedelta(days=self.days)
+        since = f"上次{name}在 {_when(facts.local(last))}"
+        return Outcome(
+            matched, [f"{self.days} 天{'' if matched else '内并非'}无{name}结果（{since}）"]
+        )
+
+    def codes(self) -> set[str]:
+        return set(self.code)
+
+    def history_days(self) -> int:
+        return self.days
+
+
+@dataclass
+class Change(Latest):
+    percent: bool = False
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        series = facts.series(self.code)
+        name = facts.name(self.code)
+        if len(series) < 2:
+            return Outcome(False, [f"{name}不足 2 次，无法比较"])
+        before, last = series[-2], series[-1]
+        assert before.value is not None and last.value is not None
+        change = last.value - before.value
+        if self.percent:
+            if before.value == 0:
+                return Outcome(False, [f"上次{name}为 0，无法计算变化百分比"])
+            change = change / abs(before.value) * 100
+        matched = OPS[self.op](change, self.value)
+        unit = "%" if self.percent else f" {last.unit}".rstrip()
+        seen = f"{name}较上次变化 {change:+.4g}{unit}（{_fmt(before.value)} → {_fmt(last.value)}）"
+        limit = _compared(matched, self.op, self.value, "%" if self.percent else "")
+        return Outcome(matched, [seen + limit])
+
+    def depth(self) -> int:
+        return 2
+
+
+@dataclass
+class HasTag(Condition):
+    tag: str
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        matched = self.tag in facts.tags
+        return Outcome(matched, [f"{'有' if matched else '无'}标签“{self.tag}”"])
+
+
+@dataclass
+class Age(Condition):
+    op: str
+    value: int
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        if facts.age is None:
+            return Outcome(False, ["年龄不详"])
+        matched = OPS[self.op](facts.age, self.value)
+        return Outcome(
+            matched,
+            [f"年龄 {facts.age} 岁{'' if matched else '未'}{OP_TEXT[self.op]} {self.value}"],
+        )
+
+
+@dataclass
+class Sex(Condition):
+    value: str
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        matched = facts.sex == self.value
+        word = {"male": "男", "female": "女"}
+        return Outcome(matched, [f"性别{word.get(facts.sex, '不详')}"])
+
+
+@dataclass
+class RiskTier(Condition):
+    value: str
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        matched = facts.risk_tier == self.value
+        now = TIER_TEXT.get(facts.risk_tier, "未分层")
+        return Outcome(
+            matched, [f"风险分层为{now}{'' if matched else '，不是' + TIER_TEXT[self.value]}"]
+        )
+
+
+@dataclass
+class Risk(Condition):
+    model: str
+    category: str
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        found = facts.risks.get(self.model)
+        matched = found == self.category
+        return Outcome(matched, [f"{self.model} 评估为{found or '未评估'}"])
+
+
+@dataclass
+class Answer(Condition):
+    questionnaire: str
+    item: str
+    op: str
+    value: Any
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        given = facts.answers.get(self.questionnaire, {}).get(self.item)
+        label = f"{self.questionnaire} 第 {self.item} 题"
+        if given is None:
+            return Outcome(False, [f"{label}未作答"])
+        try:
+            matched = OPS[self.op](given, self.value)
+        except TypeError:
+            matched = False
+        return Outcome(
+            matched,
+            [f"{label}答 {given}，{'' if matched else '未'}{OP_TEXT[self.op]} {self.value}"],
+        )
+
+
+@dataclass
+class Symptom(Condition):
+    symptom: str
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        matched = self.symptom in facts.symptoms
+        return Outcome(matched, [f"回复中{'提到' if matched else '未提到'}{self.symptom}"])
+
+
+def _codes(data: Mapping[str, Any], path: str, known: set[str] | None) -> tuple[str, ...]:
+    """``code``: one code, or a list of codes read as one item (glucose in moles and mass)."""
+    given = data.get("code")
+    items = given if isinstance(given, list) else [given]
+    if not items or not all(isinstance(c, str) and c.strip() for c in items):
+        raise RuleError(f"{path}.code", "不能为空（一个代码，或代码列表）")
+    codes = tuple(c.strip() for c in items)
+    for code in codes:
+        if known is not None and code not in known:
+            raise RuleError(f"{path}.code", f"{code!r} 不在检验项目目录中")
+    return codes
+
+
+def _series_kind(
+    data: Mapping[str, Any], path: str, known: set[str] | None
+) -> tuple[tuple[str, ...], str, float]:
+    return _codes(data, path, known), _op(data, path), float(_number(data, "value", path))
+
+
+def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) -> Condition:
+    kind = data.get("kind")
+    if kind == "latest":
+        return Latest(*_series_kind(data, path, known))
+    if kind == "consecutive":
+        return Consecutive(
+            *_series_kind(data, path, known), count=_count(data, "count", path, 2, MAX_COUNT)
+        )
+    if kind == "trend":
+        direction = data.get("direction")
+        if direction not in ("rising", "falling"):
+            raise RuleError(f"{path}.direction", "须为 rising（升高）或 falling（下降）")
+        return Trend(
+            _codes(data, path, known), _count(data, "count", path, 2, MAX_COUNT), direction
+        )
+    if kind == "time_window":
+        return TimeWindow(
+            *_series_kind(data, path, known),
+            start=_clock(data, "from", path),
+            end=_clock(data, "to", path),
+        )
+    if kind == "no_reading":
+        return NoReading(_codes(data, path, known), _count(data, "days", path, 1, MAX_DAYS))
+    if kind == "change":
+        percent = data.get("percent", False)
+        if not isinstance(percent, bool):
+            raise RuleError(f"{path}.percent", "须为 true 或 false")
+        return Change(*_series_kind(data, path, known), percent=percent)
+    if kind == "tag":
+        return HasTag(_text(data, "tag", path))
+    if kind == "age":
+        return Age(_op(data, path), _count(data, "value", path, 0, 150))
+    if kind == "sex":
+        if data.get("value") not in ("male", "female"):
+            raise RuleError(f"{path}.value", "须为 male 或 female")
+        return Sex(str(data["value"]))
+    if kind == "risk_tier":
+        if data.get("value") not in TIERS:
+            raise RuleError(f"{path}.value", "须为 high、medium 或 low")
+        return RiskTier(str(data["value"]))
+    if kind == "risk":
+        return Risk(_text(data, "model", path), _text(data, "category", path))
+    if kind == "answer":
+        value = data.get("value")
+        if not isinstance(value, int | float | str) or isinstance(value, bool):
+            raise RuleError(f"{path}.value", "需要一个数字或文字")
+        return Answer(
+            _text(data, "questionnaire", path), _text(data, "item", path), _op(data, path), value
+        )
+    if kind == "symptom":
+        return Symptom(_text(data, "symptom", path))
+    raise RuleError(f"{path}.kind", f"未知的条件类型 {kind!r}（可用：{' '.join(KINDS)}）")
+
+
+def compile_condition(
+    data: Any, path: str = "condition", *, known_codes: set[str] | None = None
+) -> Condition:
+    """Check ``data`` and build the condition; ``RuleError`` names what is wrong."""
+    if not isinstance(data, Mapping):
+        raise RuleError(path, "须为一个对象（JSON object）")
+    for word, cls in (("all", All), ("any", Any_)):
+        if word in data:
+            parts = data[word]
+            if len(data) != 1 or not isinstance(parts, list) or not parts:
+                raise RuleError(f"{path}.{word}", "须为一个非空列表，且不与其他键并列")
+            return cls(
+                [
+                    compile_condition(p, f"{path}.{word}[{i}]", known_codes=known_codes)
+                    for i, p in enumerate(parts)
+                ]
+            )
+    if "not" in data:
+        if len(data) != 1:
+            raise RuleError(f"{path}.not", "不能与其他键并列")
+        return Not(compile_condition(data["not"], f"{path}.not", known_codes=known_codes))
+    return _compile_kind(data, path, known_codes)

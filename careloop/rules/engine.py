@@ -1,0 +1,458 @@
+"""Running rules: compiled once per version, evaluated for a batch of patients with one query
+per kind of fact (patients, tags, readings), fired inside the caller's transaction.
+
+* ``run_for_results``: the trigger "result saved", called where observations are stored
+  (the HL7 processor's batch, FHIR, the spreadsheet import, the result form);
+* ``sweep``: the scheduled rules ("no glucose reading for 3 days"), candidates found by one
+  set-based query;
+* ``dry_run``: a rule (saved or not) replayed over the last N days, nothing written.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Max
+from django.utils import timezone
+
+from careloop.clinical import catalogue as catalogue_module
+from careloop.clinical.models import Observation
+from careloop.patients.identity import age_on
+from careloop.patients.models import Patient, PatientTag
+from careloop.rules.actions import Action, compile_actions
+from careloop.rules.conditions import (
+    All,
+    Condition,
+    Facts,
+    NoReading,
+    Reading,
+    RuleError,
+    compile_condition,
+)
+from careloop.rules.models import Rule, Trigger
+
+logger = logging.getLogger("careloop.rules")
+DEFAULT_HISTORY_DAYS = 400  # latest / consecutive / trend / change look this far back
+BATCH = 500
+# What a trigger needs has to exist before rules can run on it.
+AVAILABLE_TRIGGERS = (Trigger.OBSERVATION, Trigger.SWEEP)
+NOT_YET_KINDS = {
+    "risk": "风险评估结果尚未保存到档案",
+    "answer": "问卷功能尚未上线",
+    "symptom": "患者回复功能尚未上线",
+}
+
+
+@dataclass
+class CompiledRule:
+    pk: int | None
+    code: str
+    name: str
+    version: int
+    trigger: str
+    organisation_path: str | None
+    condition: Condition
+    actions: list[Action]
+    cooldown: timedelta
+    codes: frozenset[str] = field(init=False)
+    history_days: int = field(init=False)
+    depth: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.codes = frozenset(self.condition.codes())
+        self.history_days = max(self.condition.history_days(), DEFAULT_HISTORY_DAYS)
+        self.depth = max(self.condition.depth(), 1)
+
+    def applies_to(self, organisation_path: str) -> bool:
+        return self.organisation_path is None or organisation_path.startswith(
+            self.organisation_path
+        )
+
+
+def _refuse_unavailable(data: Any, path: str = "condition") -> None:
+    if isinstance(data, dict):
+        if data.get("kind") in NOT_YET_KINDS:
+            raise RuleError(
+                f"{path}.kind", f"“{data['kind']}”条件本版本尚不可用：{NOT_YET_KINDS[data['kind']]}"
+            )
+        for key in ("all", "any"):
+            for i, part in enumerate(data.get(key) or []):
+                _refuse_unavailable(part, f"{path}.{key}[{i}]")
+        if "not" in data:
+            _refuse_unavailable(data["not"], f"{path}.not")
+
+
+def compile_definition(
+    *,
+    code: str,
+    name: str,
+    trigger: str,
+    condition: Any,
+    actions: Any,
+    cooldown_hours: int = 24,
+    version: int = 1,
+    organisation_path: str | None = None,
+    pk: int | None = None,
+) -> CompiledRule:
+    """Check a rule definition (as saved or as typed in a form); ``RuleError`` says what is
+    wrong, with the path of the part."""
+    if trigger not in Trigger.values:
+        raise RuleError("trigger", f"未知的触发时机 {trigger!r}")
+    if trigger not in AVAILABLE_TRIGGERS:
+        raise RuleError("trigger", f"“{Trigger(trigger).label}”触发本版本尚不可用")
+    known = set(catalogue_module.current().items)
+    compiled = compile_condition(condition, known_codes=known)
+    _refuse_unavailable(condition)
+    if trigger == Trigger.SWEEP and _sweep_codes(compiled) is None:
+        raise RuleError(
+            "condition",
+            "定时巡检规则须以“无某项结果 N 天”（no_reading）为条件，或以 all 把它与其他条件组合",
+        )
+    return CompiledRule(
+        pk,
+        code,
+        name,
+        version,
+        trigger,
+        organisation_path,
+        compiled,
+        compile_actions(actions),
+        timedelta(hours=cooldown_hours),
+    )
+
+
+def compile_rule(rule: Rule) -> CompiledRule:
+    return compile_definition(
+        code=rule.code,
+        name=rule.name,
+        trigger=rule.trigger,
+        condition=rule.condition,
+        actions=rule.actions,
+        cooldown_hours=rule.cooldown_hours,
+        version=rule.version,
+        organisation_path=rule.organisation.path if rule.organisation else None,
+        pk=rule.pk,
+    )
+
+
+_lock = threading.Lock()
+_compiled: dict[str, tuple[list[tuple[Any, ...]], list[CompiledRule]]] = {}
+
+
+def rules_for(trigger: str) -> list[CompiledRule]:
+    """The enabled rules of a trigger, compiled once per saved version (one small query to
+    see whether any changed)."""
+    stamp = list(
+        Rule.objects.filter(enabled=True, trigger=trigger)
+        .order_by("pk")
+        .values_list("pk", "version", "updated_at")
+    )
+    with _lock:
+        cached = _compiled.get(trigger)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+    if not stamp:
+        return []
+    compiled = []
+    for rule in Rule.objects.filter(enabled=True, trigger=trigger).select_related("organisation"):
+        try:
+            compiled.append(compile_rule(rule))
+        except RuleError as error:  # e.g. a catalogue code removed since the rule was saved
+            logger.warning("rule %s v%s skipped: %s", rule.code, rule.version, error)
+    with _lock:
+        _compiled[trigger] = (stamp, compiled)
+    return compiled
+
+
+# ---------------------------------------------------------------- facts
+
+
+@dataclass
+class Profile:
+    sex: str
+    birth_date: Any
+    risk_tier: str
+    organisation_path: str
+
+
+def load_facts(
+    patient_ids: Iterable[int],
+    codes: Iterable[str],
+    *,
+    now: datetime,
+    history_days: int,
+    no_reading_codes: Iterable[str] = (),
+    until: datetime | None = None,
+) -> tuple[dict[int, Facts], dict[int, Profile]]:
+    """What rules may know of these patients: one query each for the patients, their tags,
+    their readings of ``codes`` (``history_days`` back from ``now``, up to ``until``) and,
+    for "no reading" conditions, their last reading of each such code ever."""
+    ids = list(patient_ids)
+    codes = sorted(set(codes))
+    catalogue = catalogue_module.current()
+    names = {code: item.name for code, item in catalogue.items.items()}
+    profiles = {
+        pk: Profile(sex, birth, tier, path or "/")
+        for pk, sex, birth, tier, path in Patient.objects.filter(pk__in=ids).values_list(
+            "pk", "sex", "birth_date", "risk_tier", "organisation__path"
+        )
+    }
+    tags: dict[int, set[str]] = {}
+    for pk, name in PatientTag.objects.filter(patient_id__in=ids).values_list(
+        "patient_id", "tag__name"
+    ):
+        tags.setdefault(pk, set()).add(name)
+    readings: dict[int, dict[str, list[Reading]]] = {}
+    if codes:
+        rows = Observation.objects.filter(
+            patient_id__in=ids, code__in=codes, effective_at__gte=now - timedelta(days=history_days)
+        ).exclude(status=Observation.Status.CANCELLED)
+        if until is not None:
+            rows = rows.filter(effective_at__lte=until)
+        for pk, code, at, value, unit in rows.order_by("effective_at", "id").values_list(
+            "patient_id", "code", "effective_at", "value_normalised", "unit_normalised"
+        ):
+            readings.setdefault(pk, {}).setdefault(code, []).append(Reading(at, value, unit))
+    last: dict[int, dict[str, datetime]] = {}
+    if no_reading_codes:
+        rows = Observation.objects.filter(patient_id__in=ids, code__in=list(no_reading_codes))
+        if until is not None:
+            rows = rows.filter(effective_at__lte=until)
+        for pk, code, at in (
+            rows.values("patient_id", "code")
+            .annotate(last=Max("effective_at"))
+            .values_list("patient_id", "code", "last")
+        ):
+            last.setdefault(pk, {})[code] = at
+    facts = {}
+    for pk, profile in profiles.items():
+        facts[pk] = Facts(
+            now=now,
+            sex=profile.sex,
+            age=age_on(profile.birth_date, timezone.localtime(now).date())
+            if profile.birth_date
+            else None,
+            tags=frozenset(tags.get(pk, ())),
+            risk_tier=profile.risk_tier,
+            readings=readings.get(pk, {}),
+            last_reading_at=last.get(pk, {}),
+            names=names,
+            tz=timezone.get_current_timezone(),
+        )
+    return facts, profiles
+
+
+def _no_reading_codes(rules: Iterable[CompiledRule]) -> set[str]:
+    found: set[str] = set()
+
+    def walk(condition: Condition) -> None:
+        if isinstance(condition, NoReading):
+            found.update(condition.code)
+        for child in [*getattr(condition, "parts", []), getattr(condition, "part", None)]:
+            if child is not None:
+                walk(child)
+
+    for rule in rules:
+        walk(rule.condition)
+    return found
+
+
+# ---------------------------------------------------------------- matching
+
+
+@dataclass
+class Match:
+    rule: CompiledRule
+    patient_id: int
+    at: datetime
+    reasons: list[str]
+    seen: dict[str, Any]
+
+
+def _seen(rule: CompiledRule, facts: Facts) -> dict[str, Any]:
+    """What the rule looked at, kept with the firing."""
+    readings = {
+        code: [
+            [r.at.isoformat(), r.value, r.unit] for r in facts.readings.get(code, [])[-rule.depth :]
+        ]
+        for code in sorted(rule.codes)
+    }
+    seen: dict[str, Any] = {"readings": readings, "age": facts.age, "sex": facts.sex}
+    if facts.tags:
+        seen["tags"] = sorted(facts.tags)
+    if facts.risk_tier:
+        seen["risk_tier"] = facts.risk_tier
+    if facts.last_reading_at:
+        seen["last_reading_at"] = {c: t.isoformat() for c, t in facts.last_reading_at.items()}
+    return seen
+
+
+def evaluate(
+    rules: list[CompiledRule],
+    facts: dict[int, Facts],
+    profiles: dict[int, Profile],
+    new_codes: dict[int, set[str]] | None = None,
+) -> list[Match]:
+    """Every (rule, patient) that matches. With ``new_codes`` (the trigger "result saved"),
+    a rule is only asked about patients with a new result of a code it reads."""
+    matches = []
+    for pk, given in facts.items():
+        path = profiles[pk].organisation_path
+        for rule in rules:
+            if not rule.applies_to(path):
+                continue
+            if new_codes is not None and rule.codes and not (rule.codes & new_codes.get(pk, set())):
+                continue
+            outcome = rule.condition.evaluate(given)
+            if outcome.matched:
+                matches.append(Match(rule, pk, given.now, outcome.reasons, _seen(rule, given)))
+    return matches
+
+
+def run_for_results(new_codes: dict[int, set[str]], *, now: datetime | None = None) -> int:
+    """The trigger "result saved" for patients with new results (patient id → codes).
+    Call inside the transaction that stored them; returns how many rules fired."""
+    rules = rules_for(Trigger.OBSERVATION)
+    if not rules or not new_codes:
+        return 0
+    now = now or timezone.now()
+    fired = 0
+    ids = sorted(new_codes)
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        wanted = {c for pk in chunk for c in new_codes[pk]}
+        relevant = [r for r in rules if not r.codes or r.codes & wanted]
+        if not relevant:
+            continue
+        facts, profiles = load_facts(
+            chunk,
+            set().union(*(r.codes for r in relevant)),
+            now=now,
+            history_days=max(r.history_days for r in relevant),
+            no_reading_codes=_no_reading_codes(relevant),
+        )
+        from careloop.rules.firing import fire
+
+        fired += fire(evaluate(relevant, facts, profiles, new_codes), trigger=Trigger.OBSERVATION)
+    return fired
+
+
+# ---------------------------------------------------------------- sweep
+
+
+def _sweep_codes(condition: Condition) -> list[NoReading] | None:
+    """The "no reading" parts a sweep can find candidates by: the condition itself, or
+    parts of a top-level all."""
+    if isinstance(condition, NoReading):
+        return [condition]
+    if isinstance(condition, All) and type(condition) is All:
+        parts = [p for p in condition.parts if isinstance(p, NoReading)]
+        return parts or None
+    return None
+
+
+def sweep_candidates(rule: CompiledRule, now: datetime) -> list[int]:
+    """Patients whose last reading of the code is at least N days old: one GROUP BY over
+    the observations (the index on patient, code, time), never a loop over patients."""
+    parts = _sweep_codes(rule.condition) or []
+    found: set[int] | None = None
+    for part in parts:
+        cutoff = now - timedelta(days=part.days)
+        rows = (
+            Observation.objects.filter(code__in=part.code, effective_at__lte=now)
+            .values("patient_id")
+            .annotate(last=Max("effective_at"))
+            .filter(last__lte=cutoff)
+            .values_list("patient_id", flat=True)
+        )
+        ids = set(rows)
+        found = ids if found is None else found & ids
+    return sorted(found or ())
+
+
+def sweep(*, now: datetime | None = None) -> int:
+    """Run the scheduled rules; returns how many fired."""
+    from careloop.rules.firing import fire
+
+    now = now or timezone.now()
+    fired = 0
+    for rule in rules_for(Trigger.SWEEP):
+        ids = sweep_candidates(rule, now)
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            facts, profiles = load_facts(
+                chunk,
+                rule.codes,
+                now=now,
+                history_days=rule.history_days,
+                no_reading_codes=_no_reading_codes([rule]),
+            )
+            fired += fire(evaluate([rule], facts, profiles), trigger=Trigger.SWEEP)
+    return fired
+
+
+# ---------------------------------------------------------------- dry run
+
+
+def dry_run(rule: CompiledRule, *, days: int, now: datetime | None = None) -> list[Match]:
+    """Who the rule would have matched over the last ``days`` days, nothing written: a
+    result rule is replayed at each result of a code it reads (seeing only what was known
+    then), a sweep rule once a day at 08:00. One match per patient: the first."""
+    now = now or timezone.now()
+    start = now - timedelta(days=days)
+    if rule.trigger == Trigger.SWEEP:
+        moments_by_patient: dict[int, list[datetime]] = {}
+        day = timezone.localtime(start).replace(hour=8, minute=0, second=0, microsecond=0)
+        while day <= now:
+            for pk in sweep_candidates(rule, day):
+                moments_by_patient.setdefault(pk, []).append(day)
+            day += timedelta(days=1)
+    else:
+        moments_by_patient = {}
+        rows = Observation.objects.filter(effective_at__gte=start, effective_at__lte=now)
+        if rule.codes:
+            rows = rows.filter(code__in=rule.codes)
+        for pk, at in rows.order_by("effective_at").values_list("patient_id", "effective_at"):
+            moments_by_patient.setdefault(pk, []).append(at)
+    matches = []
+    ids = sorted(moments_by_patient)
+    per_moment = rule.trigger == Trigger.SWEEP or bool(_no_reading_codes([rule]))
+    for begin in range(0, len(ids), BATCH):
+        chunk = ids[begin : begin + BATCH]
+        if not per_moment:  # one load for the chunk, then what was known at each moment
+            loaded, profiles = load_facts(
+                chunk, rule.codes, now=now, history_days=rule.history_days + days, until=now
+            )
+        for pk in chunk:
+            for moment in moments_by_patient[pk]:
+                if per_moment:
+                    facts, profiles = load_facts(
+                        [pk],
+                        rule.codes,
+                        now=moment,
+                        history_days=rule.history_days,
+                        no_reading_codes=_no_reading_codes([rule]),
+                        until=moment,
+                    )
+                else:
+                    facts = {pk: _as_of(loaded[pk], moment)} if pk in loaded else {}
+                found = evaluate([rule], facts, profiles)
+                if found:
+                    matches.append(found[0])
+                    break
+    return matches
+
+
+def _as_of(facts: Facts, moment: datetime) -> Facts:
+    return replace(
+        facts,
+        now=moment,
+        readings={
+            code: [r for r in series if r.at <= moment] for code, series in facts.readings.items()
+        },
+    )

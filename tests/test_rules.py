@@ -1,0 +1,266 @@
+"""The rule engine on the database: rules saved and versioned, fired by results as they are
+stored (form/FHIR/HL7 paths), by the scheduled sweep, and replayed in a dry run."""
+
+import json
+from datetime import datetime, timedelta
+from io import StringIO
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from careloop.audit.models import AuditEvent
+from careloop.clinical.assessment import ResultInput
+from careloop.clinical.services import do_record_results
+from careloop.followup.models import Alert
+from careloop.patients.models import PatientTag, TagEvent
+from careloop.rules.conditions import RuleError
+from careloop.rules.engine import compile_rule, dry_run, run_for_results, sweep, sweep_candidates
+from careloop.rules.models import Rule, RuleFiring, RuleVersion
+from careloop.rules.pack import load_pack, pack_rules
+from careloop.rules.services import do_save_rule, do_tag_patient
+from tests.factories import PatientFactory
+from tests.test_mllp import hospital_org, mllp, msa, process_all, send  # noqa: F401
+
+TZ = ZoneInfo("Asia/Shanghai")
+SBP, DBP, GLU = "8480-6", "8462-4", "14749-6"
+UNITS = {SBP: "mmHg", DBP: "mmHg", GLU: "mmol/L"}
+NAMES = {SBP: "收缩压", DBP: "舒张压", GLU: "葡萄糖"}
+
+
+@pytest.fixture
+def patient(hospital: Any, carol: Any) -> Any:
+    return PatientFactory(organisation=hospital, responsible_doctor=carol)
+
+
+@pytest.fixture
+def pack(db: None) -> None:
+    load_pack()
+
+
+def store(patient: Any, code: str, value: float, at: datetime) -> Any:
+    """A result stored as every interface stores it (grading, critical values, rules)."""
+    return do_record_results(
+        patient,
+        None,
+        [ResultInput(NAMES[code], at, loinc=code, value=value, unit=UNITS[code])],
+        source="manual",
+        source_label="test",
+    )
+
+
+def rule_alerts(patient: Any) -> list[Alert]:
+    return list(Alert.objects.filter(patient=patient, kind=Alert.Kind.RULE).order_by("pk"))
+
+
+def test_saving_a_rule_checks_it_and_keeps_every_version(db: None) -> None:
+    definition = {
+        "name": "收缩压过高",
+        "trigger": "observation",
+        "condition": {"kind": "latest", "code": SBP, "op": ">=", "value": 160},
+        "actions": [{"type": "tag", "tag": "血压高"}],
+    }
+    rule, changed = do_save_rule(None, "sbp-160", definition)
+    assert changed and rule.version == 1 and not rule.enabled  # off until enabled
+    assert do_save_rule(None, "sbp-160", definition) == (rule, False)  # nothing new
+    rule, changed = do_save_rule(None, "sbp-160", {"enabled": True})
+    assert changed and rule.version == 2
+    assert list(RuleVersion.objects.values_list("version", "enabled")) == [(2, True), (1, False)]
+    assert AuditEvent.objects.filter(object_type="rule", object_id="sbp-160").count() == 2
+    with pytest.raises(RuleError) as caught:
+        do_save_rule(None, "sbp-160", {"condition": {"kind": "latest", "code": SBP, "op": ">="}})
+    assert caught.value.path == "condition.value"
+    assert Rule.objects.get().version == 2  # the bad version was not saved
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "words"),
+    [
+        ({"trigger": "reply"}, "trigger", "尚不可用"),
+        ({"condition": {"kind": "symptom", "symptom": "胸痛胸闷"}}, "condition.kind", "尚不可用"),
+        ({"actions": [{"type": "enrol", "pathway": "血脂"}]}, "actions[0].type", "尚不支持"),
+        (
+            {"actions": [{"type": "alert", "severity": "urgent", "title": "x"}]},
+            "actions[0].severity",
+            "critical",
+        ),
+        (
+            {"condition": {"kind": "latest", "code": "99999-9", "op": ">", "value": 1}},
+            "condition.code",
+            "目录",
+        ),
+        ({"trigger": "sweep"}, "condition", "no_reading"),
+    ],
+)
+def test_a_rule_that_cannot_work_is_refused_naming_the_part(
+    db: None, change: dict[str, Any], path: str, words: str
+) -> None:
+    definition = {
+        "name": "x",
+        "trigger": "observation",
+        "condition": {"kind": "latest", "code": SBP, "op": ">=", "value": 160},
+        "actions": [{"type": "tag", "tag": "x"}],
+    } | change
+    with pytest.raises(RuleError) as caught:
+        do_save_rule(None, "x", definition)
+    assert caught.value.path == path and words in caught.value.message
+    assert not Rule.objects.exists()
+
+
+def test_a_high_blood_pressure_alerts_the_doctor_and_says_why(pack: None, patient: Any) -> None:
+    now = timezone.now()
+    store(patient, SBP, 150, now - timedelta(days=1))
+    assert not rule_alerts(patient)
+    store(patient, SBP, 182, now)
+    [alert] = rule_alerts(patient)
+    assert alert.severity == "critical" and alert.assignee == patient.responsible_doctor
+    assert "收缩压 182 mmHg" in alert.reason and "≥ 180" in alert.reason
+    assert "紧急转诊" in alert.reason and alert.due_at - alert.created_at == timedelta(hours=2)
+    firing = RuleFiring.objects.get(alert=alert)
+    assert firing.rule.code == "bp-urgent-referral" and firing.version == 1
+    assert firing.seen["readings"][SBP][-1][1] == 182  # what the rule saw is kept
+    assert {a["type"] for a in firing.actions} == {"alert", "risk_tier"}
+    patient.refresh_from_db()
+    assert patient.risk_tier == "high"
+    store(patient, SBP, 186, now + timedelta(minutes=5))  # within the quiet period
+    assert len(rule_alerts(patient)) == 1
+    RuleFiring.objects.update(fired_at=now - timedelta(hours=13))  # the quiet period passes
+    store(patient, DBP, 112, now + timedelta(minutes=10))
+    assert len(rule_alerts(patient)) == 2  # after it, DBP ≥ 110 fires again
+
+
+def test_three_rising_readings_tag_the_patient_with_history(pack: None, patient: Any) -> None:
+    start = timezone.now() - timedelta(days=3)
+    for day, value in enumerate([132, 138, 145]):
+        store(patient, SBP, value, start + timedelta(days=day))
+    assert list(patient.tags.values_list("tag__name", flat=True)) == ["血压持续升高"]
+    event = TagEvent.objects.get(patient=patient)
+    assert event.action == "added" and event.firing.rule.code == "sbp-rising-3"
+    assert do_tag_patient(None, patient, "血压持续升高", add=False)
+    assert not PatientTag.objects.filter(patient=patient).exists()
+    assert list(TagEvent.objects.filter(patient=patient).values_list("action", flat=True)) == [
+        "removed",
+        "added",
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_night_hypoglycaemia_over_mllp_alerts_the_family_doctor(
+    mllp: Any,  # noqa: F811
+    hospital_org: Any,  # noqa: F811
+) -> None:
+    """The story: a LIS sends glucose 3.2 mmol/L drawn at 22:15, over real MLLP."""
+    from careloop.interop.models import CodeMapping, SourceSystem
+    from careloop.patients.models import Patient
+
+    load_pack()
+    source = SourceSystem.objects.create(facility="DEMO-LIS", organisation=hospital_org)
+    CodeMapping.objects.create(source=source, local_code="GLU", loinc=GLU)
+    assert msa(send(mllp, "lis_utf8_oru_r01.hl7")) == "AA"
+    process_all()
+    patient = Patient.objects.get()
+    [alert] = rule_alerts(patient)
+    assert alert.title == "夜间低血糖" and alert.severity == "critical"
+    assert "22:00–06:00 内葡萄糖 3.2 mmol/L（2026-11-23 22:15）< 4" in alert.reason
+    assert RuleFiring.objects.get().seen["readings"][GLU][-1][1] == 3.2
+
+
+def test_the_sweep_finds_monitored_patients_without_readings(pack: None, hospital: Any) -> None:
+    now = timezone.now()
+    quiet, recent, untagged = (PatientFactory(organisation=hospital) for _ in range(3))
+    store(quiet, GLU, 6.1, now - timedelta(days=4))
+    store(recent, GLU, 6.1, now - timedelta(days=2))
+    store(untagged, GLU, 6.1, now - timedelta(days=5))
+    for p in (quiet, recent):
+        do_tag_patient(None, p, "血糖监测")
+    rule = compile_rule(Rule.objects.get(code="glucose-no-reading-3d"))
+    assert set(sweep_candidates(rule, now)) == {quiet.pk, untagged.pk}  # one GROUP BY
+    assert sweep(now=now) == 1
+    [alert] = rule_alerts(quiet)
+    assert "3 天无葡萄糖结果" in alert.reason and alert.assignee_id == quiet.health_manager_id
+    assert sweep(now=now + timedelta(hours=1)) == 0  # quiet period: 72 h
+
+
+def test_dry_run_lists_who_would_have_matched_and_writes_nothing(
+    pack: None, patient: Any, hospital: Any
+) -> None:
+    other = PatientFactory(organisation=hospital)
+    now = timezone.now()
+    Rule.objects.update(enabled=False)  # stored, but no rule fires while storing
+    store(patient, SBP, 150, now - timedelta(days=10))
+    store(patient, SBP, 181, now - timedelta(days=9))
+    store(patient, SBP, 140, now - timedelta(days=1))
+    store(other, SBP, 179, now - timedelta(days=2))
+    rule = compile_rule(Rule.objects.get(code="bp-urgent-referral"))
+    [match] = dry_run(rule, days=30, now=now)
+    assert match.patient_id == patient.pk and "181" in match.reasons[0]
+    assert match.at == (now - timedelta(days=9)).replace(microsecond=match.at.microsecond)
+    assert not dry_run(rule, days=5, now=now)  # the 181 is older than 5 days
+    assert not RuleFiring.objects.exists() and not Alert.objects.exists()
+
+
+def test_rules_of_an_organisation_apply_below_it_only(
+    db: None, hospital: Any, cardiology: Any, community: Any
+) -> None:
+    do_save_rule(
+        None,
+        "card-only",
+        {
+            "name": "心内科收缩压",
+            "trigger": "observation",
+            "condition": {"kind": "latest", "code": SBP, "op": ">=", "value": 160},
+            "actions": [{"type": "tag", "tag": "心内科关注"}],
+            "enabled": True,
+            "organisation": cardiology,
+        },
+    )
+    inside, outside = (
+        PatientFactory(organisation=cardiology),
+        PatientFactory(organisation=community),
+    )
+    for p in (inside, outside):
+        store(p, SBP, 170, timezone.now())
+    assert inside.tags.count() == 1 and outside.tags.count() == 0
+
+
+def test_the_rules_command(db: None, tmp_path: Any) -> None:
+    def run(*args: str) -> Any:
+        out = StringIO()
+        call_command("rules", *args, stdout=out)
+        return json.loads(out.getvalue())
+
+    assert [r["code"] for r in run("load-pack")] == [r["code"] for r in pack_rules()]
+    assert all(not r["changed"] for r in run("load-pack"))  # again: nothing new
+    assert run("disable", "ldl-high") == {"code": "ldl-high", "version": 2, "enabled": False}
+    assert run("show", "ldl-high")["versions"][0]["version"] == 2
+    path = tmp_path / "rule.json"
+    path.write_text(
+        json.dumps(
+            {
+                "code": "t",
+                "name": "t",
+                "trigger": "observation",
+                "condition": {"kind": "age", "op": ">=", "value": 200},
+                "actions": [],
+            }
+        )
+    )
+    with pytest.raises(CommandError, match=r"condition.value: 须在 0 到 150 之间") as caught:
+        call_command("rules", "save", str(path), stdout=StringIO())
+    assert caught.value.returncode == 2
+    assert run("dry-run", "ldl-high", "--days", "7") == {
+        "rule": "ldl-high",
+        "days": 7,
+        "patients": 0,
+        "matches": [],
+    }
+    assert run("sweep") == {"fired": 0}
+
+
+def test_results_without_enabled_rules_cost_one_query(
+    db: None, django_assert_num_queries: Any
+) -> None:
+    with django_assert_num_queries(1):
+        assert run_for_results({1: {SBP}}) == 0
