@@ -36,6 +36,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         NavItem(_("Pathways"), "signpost-split"),
         NavItem(_("Dashboard"), "bar-chart-line"),
     ]
+    if user.has_perm("rules.view_rule"):
+        url = reverse("rules:list")
+        items.append(NavItem(_("Rules"), "sliders", url, path.startswith(url)))
     if user.has_perm("audit.view_auditevent"):
         url = reverse("audit:list")
         items.append(NavItem(_("Audit log"), "journal-text", url, path.startswith(url)))

@@ -12,6 +12,7 @@ urlpatterns = [
     path("patients/", include("careloop.patients.urls")),
     path("audit/", include("careloop.audit.urls")),
     path("interop/", include("careloop.interop.urls")),
+    path("rules/", include("careloop.rules.urls")),
     path("api/v1/", api.urls),
     path("fhir/R4/", include("careloop.interop.fhir.urls")),
     path("fhir/R4", views_fhir.root),

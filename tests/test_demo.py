@@ -76,17 +76,25 @@ def test_demo_records_read_back_through_the_orm(db: None) -> Any:
 
 def test_demo_patients_have_a_year_of_graded_results_and_some_critical_alerts(db: None) -> None:
     from careloop.clinical.models import DiagnosticReport, Observation
-    from careloop.demo.results import ITEMS, VISITS
+    from careloop.demo.results import HOME_GLUCOSE, ITEMS, VISITS
     from careloop.followup.models import Alert
+    from careloop.patients.models import PatientTag
 
     load_demo(90)
     assert DiagnosticReport.objects.count() == 90 * VISITS
-    assert Observation.objects.count() == 90 * VISITS * len(ITEMS)
+    exams = Observation.objects.exclude(code=HOME_GLUCOSE)
+    assert exams.count() == 90 * VISITS * len(ITEMS)
+    # Patients 5, 45 and 85 monitor glucose at home; 5 had a low reading last night.
+    assert PatientTag.objects.filter(tag__name="血糖监测").count() == 3
+    assert Observation.objects.filter(code=HOME_GLUCOSE).count() > 3 * 10
+    night = Alert.objects.get(kind=Alert.Kind.RULE, title="夜间低血糖")
+    assert "3.4 mmol/L" in night.reason
     assert Observation.objects.exclude(interpretation__in=["", "N"]).exists()
     # Patients 3, 43 and 83 have a critical value at their latest visit, each alerted.
     alerts = Alert.objects.filter(kind=Alert.Kind.CRITICAL_VALUE)
     assert alerts.count() == 3
     assert all(a.observation is not None and a.observation.critical for a in alerts)
     assert {a.observation.code for a in alerts if a.observation} == {"14771-0", "2823-3"}
+    readings = Observation.objects.count()
     load_demo(90)  # idempotent: nothing twice
-    assert Observation.objects.count() == 90 * VISITS * len(ITEMS)
+    assert Observation.objects.count() == readings

@@ -245,7 +245,7 @@ def test_the_cli_refuses_to_import_without_any_organisation(tmp_path: Path, db: 
 
     path = tmp_path / "results.xlsx"
     path.write_bytes(xlsx(long_rows()))
-    with pytest.raises(CommandError, match="organisation") as error:
+    with pytest.raises(CommandError, match="尚未建立任何机构") as error:  # zh-hans by default
         call_command("import", str(path), stdout=io.StringIO(), stderr=io.StringIO())
     assert error.value.returncode == 2
 

@@ -51,13 +51,23 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "patients.export_patient",
         "patients.share_patient",
         "audit.view_auditevent",
+        "rules.view_rule",
         *_IMPORT,
     ],
     Role.COORDINATOR: [*_PATIENT_BASE, "patients.share_patient", *_IMPORT],
 }
 
 # Administrators configure the system: every permission of these apps.
-ADMIN_APPS = ["accounts", "audit", "patients", "clinical", "interop", "followup", "django_tasks_db"]
+ADMIN_APPS = [
+    "accounts",
+    "audit",
+    "patients",
+    "clinical",
+    "interop",
+    "followup",
+    "rules",
+    "django_tasks_db",
+]
 
 
 def sync_roles() -> None:

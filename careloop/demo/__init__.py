@@ -22,7 +22,7 @@ from careloop.bulk import insert_rows
 from careloop.clinical.models import Condition, Encounter, Source
 from careloop.demo.people import demo_card_number, person, rng_for
 from careloop.demo.record import demo_record
-from careloop.demo.results import add_demo_results
+from careloop.demo.results import add_demo_results, add_home_glucose
 from careloop.fields import index_field
 from careloop.patients.models import (
     Allergy,
@@ -34,6 +34,7 @@ from careloop.patients.models import (
     PatientContact,
     PatientIdentifier,
 )
+from careloop.rules.pack import load_pack
 
 BATCH = 1000
 
@@ -128,6 +129,7 @@ def load_demo(patients: int, progress: Callable[[int, int], None] | None = None)
     result = DemoResult()
     with transaction.atomic():
         structure = ensure_structure(result)
+        load_pack()  # the default rules run on the demo results as they are stored
     for start in range(0, patients, BATCH):
         indices = list(range(start, min(patients, start + BATCH)))
         cards = [demo_card_number(i) for i in indices]
@@ -139,6 +141,7 @@ def load_demo(patients: int, progress: Callable[[int, int], None] | None = None)
             with transaction.atomic():
                 _create_patients(todo, structure)
                 add_demo_results(todo, dict(zip(indices, cards, strict=True)))
+                add_home_glucose(todo, dict(zip(indices, cards, strict=True)))
             result.patients_created += len(todo)
         if progress:
             progress(indices[-1] + 1, patients)

@@ -80,3 +80,49 @@ def add_demo_results(indices: list[int], cards: dict[int, str]) -> int:
             )
             stored += outcome.observations
     return stored
+
+
+HOME_GLUCOSE = "41653-7"  # 末梢血糖, a glucometer at home
+MONITORED_EVERY = 40  # demo patients 5, 45, 85 … monitor their glucose at home
+
+
+def add_home_glucose(indices: list[int], cards: dict[int, str]) -> int:
+    """Two weeks of glucometer readings, twice a day, for the demo patients who monitor their
+    glucose at home (tagged 血糖监测). Every other one stopped uploading 4 days ago (the
+    sweep's "no reading for 3 days" finds them); one had a low reading last night at 23:10
+    (the night-glucose rule alerts their doctor). Returns how many readings were stored."""
+    from careloop.rules.services import do_tag_patient
+
+    wanted = [i for i in indices if i < WITH_RESULTS and i % MONITORED_EVERY == 5]
+    patients = Patient.objects.select_related("organisation").in_bulk(
+        [cards[i] for i in wanted], field_name="card_number"
+    )
+    today = timezone.localdate()
+    stored = 0
+    for index in wanted:
+        patient = patients[cards[index]]
+        do_tag_patient(None, patient, "血糖监测")
+        rng = rng_for(index, "home-glucose")
+        stopped = 4 if (index // MONITORED_EVERY) % 2 else 0
+        readings = []
+        for back in range(14, stopped, -1):
+            day = today - timedelta(days=back - 1)
+            for hour in (7, 20):
+                moment = timezone.make_aware(datetime.combine(day, time(hour, rng.randint(0, 40))))
+                if moment <= timezone.now():
+                    readings.append((moment, round(rng.uniform(5.2, 9.8), 1)))
+        if index == 5:
+            last_night = timezone.make_aware(
+                datetime.combine(today - timedelta(days=1), time(23, 10))
+            )
+            readings.append((last_night, 3.4))
+        for moment, value in sorted(readings):
+            do_record_results(
+                patient,
+                None,
+                [ResultInput("末梢血糖", moment, loinc=HOME_GLUCOSE, value=value, unit="mmol/L")],
+                source=Source.MANUAL,
+                source_label="演示数据（家用血糖仪）",
+            )
+            stored += 1
+    return stored

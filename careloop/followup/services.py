@@ -18,7 +18,7 @@ RESPONSE_TIME = {
 }
 
 
-def raise_alert(
+def new_alert(
     patient: Any,
     *,
     kind: str,
@@ -31,11 +31,12 @@ def raise_alert(
     unassigned: bool = False,
     due_in: timedelta | None = None,
 ) -> Alert:
-    """Open an alert for ``patient``, owned by their organisation and assigned to
-    ``assignee_id`` or else their responsible doctor (``unassigned``: to nobody, the team's
-    queue), due by the severity's response time unless ``due_in`` says otherwise."""
+    """An alert for ``patient``, not saved yet (``raise_alert`` saves it; a batch saves
+    many at once): owned by their organisation and assigned to ``assignee_id`` or else
+    their responsible doctor (``unassigned``: to nobody, the team's queue), due by the
+    severity's response time unless ``due_in`` says otherwise."""
     now = timezone.now()
-    return Alert.objects.create(
+    return Alert(
         patient_id=patient.pk,
         organisation_id=patient.organisation_id,
         kind=kind,
@@ -48,6 +49,13 @@ def raise_alert(
         due_at=now + (due_in or RESPONSE_TIME[Alert.Severity(severity)]),
         created_at=now,
     )
+
+
+def raise_alert(patient: Any, **fields: Any) -> Alert:
+    """Open an alert now (see ``new_alert`` for the fields)."""
+    alert = new_alert(patient, **fields)
+    alert.save()
+    return alert
 
 
 def critical_value_alert(patient: Any, observation: Any, threshold: str, source: str) -> Alert:

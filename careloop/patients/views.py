@@ -39,6 +39,7 @@ from careloop.patients.models import Lifestyle, Sex
 from careloop.patients.record import RECORD_KINDS, do_delete_item, do_save_item
 from careloop.patients.timeline import build_timeline
 from careloop.patients.validation import PatientDataError
+from careloop.rules import assessments as risk_assessments
 
 view_required = permission_required("patients.view_patient", raise_exception=True)
 
@@ -221,6 +222,9 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "indicators": trends.indicators(patient),
             "year_over_year": trends.year_over_year(patient),
             "share_form": ShareForm(patient=patient),
+            "tags": patient.tags.select_related("tag", "rule").order_by("tag__name"),
+            "firings": patient.rule_firings.select_related("rule")[:20],
+            "assessments": risk_assessments.for_patient(patient.pk),
             "can_share": services.can_share(user, patient),
         },
     )

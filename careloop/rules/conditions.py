@@ -74,6 +74,7 @@ class Reading:
     at: datetime  # aware
     value: float | None  # in the catalogue's unit
     unit: str = ""
+    code: str = ""
 
 
 @dataclass
@@ -86,7 +87,7 @@ class Facts:
     age: int | None = None
     tags: frozenset[str] = frozenset()
     risk_tier: str = ""
-    risks: Mapping[str, str] = field(default_factory=dict)  # model → category
+    risks: dict[str, str] = field(default_factory=dict)  # model → category
     readings: Mapping[str, list[Reading]] = field(default_factory=dict)  # code → oldest first
     last_reading_at: Mapping[str, datetime] = field(default_factory=dict)  # beyond history
     answers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -103,20 +104,36 @@ class Facts:
         found = [r for code in codes for r in self.readings.get(code, []) if r.value is not None]
         return found if len(codes) == 1 else sorted(found, key=lambda r: r.at)
 
-    def last_at(self, codes: tuple[str, ...]) -> datetime | None:
-        """The last reading of any of ``codes``, with or without a value, however old."""
-        times = [t for code in codes if (t := self.last_reading_at.get(code))]
-        times += [self.readings[code][-1].at for code in codes if self.readings.get(code)]
-        return max(times) if times else None
+    def last_at(self, codes: tuple[str, ...]) -> tuple[datetime, str] | None:
+        """When, and of which code, the last reading of any of ``codes`` was, with or
+        without a value, however old."""
+        found = [(t, code) for code in codes if (t := self.last_reading_at.get(code))]
+        found += [(self.readings[c][-1].at, c) for c in codes if self.readings.get(c)]
+        return max(found) if found else None
 
-    def name(self, codes: tuple[str, ...]) -> str:
-        return self.names.get(codes[0], codes[0])
+    def name(self, codes: tuple[str, ...], reading: Reading | None = None) -> str:
+        """The item's Chinese name: of the reading's own code when it has one."""
+        code = reading.code if reading is not None and reading.code else codes[0]
+        return self.names.get(code, code)
 
 
-@dataclass
 class Outcome:
-    matched: bool
-    reasons: list[str]  # why it matched (or, for a failed part, why not)
+    """Whether a condition holds, and why (or, for a part that failed, why not). The reasons
+    are written only when asked for: most evaluations do not match and need none."""
+
+    __slots__ = ("_explain", "_reasons", "matched")
+
+    def __init__(self, matched: bool, reasons: list[str] | Callable[[], list[str]]) -> None:
+        self.matched = matched
+        self._reasons = None if callable(reasons) else reasons
+        self._explain = reasons if callable(reasons) else None
+
+    @property
+    def reasons(self) -> list[str]:
+        if self._reasons is None:
+            assert self._explain is not None
+            self._reasons = self._explain()
+        return self._reasons
 
 
 def _number(data: Mapping[str, Any], key: str, path: str, *, whole: bool = False) -> Any:
@@ -185,6 +202,10 @@ class Condition:
         """Observation codes this condition reads."""
         return set()
 
+    def series_codes(self) -> set[str]:
+        """The codes whose readings (not only the time of the last one) it needs."""
+        return self.codes()
+
     def history_days(self) -> int:
         """How far back readings must reach for it."""
         return 0
@@ -199,16 +220,19 @@ class All(Condition):
     parts: list[Condition]
 
     def evaluate(self, facts: Facts) -> Outcome:
-        reasons = []
+        results = []
         for part in self.parts:
             result = part.evaluate(facts)
             if not result.matched:
-                return Outcome(False, result.reasons)
-            reasons += result.reasons
-        return Outcome(True, reasons)
+                return result
+            results.append(result)
+        return Outcome(True, lambda: [r for result in results for r in result.reasons])
 
     def codes(self) -> set[str]:
         return set().union(*(p.codes() for p in self.parts))
+
+    def series_codes(self) -> set[str]:
+        return set().union(*(p.series_codes() for p in self.parts))
 
     def history_days(self) -> int:
         return max(p.history_days() for p in self.parts)
@@ -225,8 +249,8 @@ class Any_(All):
             result = part.evaluate(facts)
             if result.matched:
                 return result
-            misses += result.reasons
-        return Outcome(False, misses)
+            misses.append(result)
+        return Outcome(False, lambda: [r for miss in misses for r in miss.reasons])
 
 
 @dataclass
@@ -235,10 +259,13 @@ class Not(Condition):
 
     def evaluate(self, facts: Facts) -> Outcome:
         result = self.part.evaluate(facts)
-        return Outcome(not result.matched, [f"并非：{r}" for r in result.reasons])
+        return Outcome(not result.matched, lambda: [f"并非：{r}" for r in result.reasons])
 
     def codes(self) -> set[str]:
         return self.part.codes()
+
+    def series_codes(self) -> set[str]:
+        return self.part.series_codes()
 
     def history_days(self) -> int:
         return self.part.history_days()
@@ -256,12 +283,15 @@ class Latest(Condition):
     def evaluate(self, facts: Facts) -> Outcome:
         series = facts.series(self.code)
         if not series:
-            return Outcome(False, [f"无{facts.name(self.code)}结果"])
+            return Outcome(False, lambda: [f"无{facts.name(self.code)}结果"])
         last = series[-1]
         matched = OPS[self.op](last.value, self.value)
-        label = f"最近一次{facts.name(self.code)}"
         return Outcome(
-            matched, [_reading(label, last, facts) + _compared(matched, self.op, self.value)]
+            matched,
+            lambda: [
+                _reading(f"最近一次{facts.name(self.code, last)}", last, facts)
+                + _compared(matched, self.op, self.value)
+            ],
         )
 
     def codes(self) -> set[str]:
@@ -277,19 +307,19 @@ class Consecutive(Latest):
 
     def evaluate(self, facts: Facts) -> Outcome:
         series = facts.series(self.code)[-self.count :]
-        name = facts.name(self.code)
         if len(series) < self.count:
-            return Outcome(False, [f"{name}不足 {self.count} 次"])
+            return Outcome(False, lambda: [f"{facts.name(self.code)}不足 {self.count} 次"])
         matched = all(OPS[self.op](r.value, self.value) for r in series)
-        values = "、".join(_fmt(r.value) for r in series)
-        verdict = "均" if matched else "并非均"
-        return Outcome(
-            matched,
-            [
-                f"最近 {self.count} 次{name}（{values}）{verdict}"
+
+        def explain() -> list[str]:
+            values = "、".join(_fmt(r.value) for r in series)
+            verdict = "均" if matched else "并非均"
+            return [
+                f"最近 {self.count} 次{facts.name(self.code)}（{values}）{verdict}"
                 + _compared(True, self.op, self.value)
-            ],
-        )
+            ]
+
+        return Outcome(matched, explain)
 
     def depth(self) -> int:
         return self.count
@@ -303,18 +333,19 @@ class Trend(Condition):
 
     def evaluate(self, facts: Facts) -> Outcome:
         series = facts.series(self.code)[-self.count :]
-        name = facts.name(self.code)
         if len(series) < self.count:
-            return Outcome(False, [f"{name}不足 {self.count} 次"])
+            return Outcome(False, lambda: [f"{facts.name(self.code)}不足 {self.count} 次"])
         step = operator.lt if self.direction == "rising" else operator.gt
         numbers = [r.value for r in series if r.value is not None]
         matched = all(step(a, b) for a, b in itertools.pairwise(numbers))
-        word = "升高" if self.direction == "rising" else "下降"
-        values = " → ".join(_fmt(r.value) for r in series)
-        return Outcome(
-            matched,
-            [f"{name}连续 {self.count} 次{'' if matched else '并非'}逐次{word}（{values}）"],
-        )
+
+        def explain() -> list[str]:
+            word = "升高" if self.direction == "rising" else "下降"
+            values = " → ".join(_fmt(r.value) for r in series)
+            name = facts.name(self.code)
+            return [f"{name}连续 {self.count} 次{'' if matched else '并非'}逐次{word}（{values}）"]
+
+        return Outcome(matched, explain)
 
     def codes(self) -> set[str]:
         return set(self.code)
@@ -330,9 +361,8 @@ class TimeWindow(Latest):
 
     def evaluate(self, facts: Facts) -> Outcome:
         series = facts.series(self.code)
-        name = facts.name(self.code)
         if not series:
-            return Outcome(False, [f"无{name}结果"])
+            return Outcome(False, lambda: [f"无{facts.name(self.code)}结果"])
         last = series[-1]
         clock = facts.local(last.at).time()
         inside = (
@@ -343,11 +373,19 @@ class TimeWindow(Latest):
         matched = inside and OPS[self.op](last.value, self.value)
         window = f"{self.start:%H:%M}–{self.end:%H:%M}"
         if not inside:
-            moment = _when(facts.local(last.at))
-            return Outcome(False, [f"最近一次{name}（{moment}）不在 {window} 内"])
-        label = f"{window} 内{name}"
+            return Outcome(
+                False,
+                lambda: [
+                    f"最近一次{facts.name(self.code, last)}（{_when(facts.local(last.at))}）"
+                    f"不在 {window} 内"
+                ],
+            )
         return Outcome(
-            matched, [_reading(label, last, facts) + _compared(matched, self.op, self.value)]
+            matched,
+            lambda: [
+                _reading(f"{window} 内{facts.name(self.code, last)}", last, facts)
+                + _compared(matched, self.op, self.value)
+            ],
         )
 
 
@@ -357,18 +395,24 @@ class NoReading(Condition):
     days: int
 
     def evaluate(self, facts: Facts) -> Outcome:
-        name = facts.name(self.code)
-        last = facts.last_at(self.code)
-        if last is None:
-            return Outcome(False, [f"从未有{name}结果，不属于监测中"])
+        found = facts.last_at(self.code)
+        if found is None:
+            return Outcome(False, lambda: [f"从未有{facts.name(self.code)}结果，不属于监测中"])
+        last, code = found
         matched = facts.now - last >= timedelta(days=self.days)
-        since = f"上次{name}在 {_when(facts.local(last))}"
-        return Outcome(
-            matched, [f"{self.days} 天{'' if matched else '内并非'}无{name}结果（{since}）"]
-        )
+
+        def explain() -> list[str]:
+            name = facts.name((code,))
+            since = f"上次{name}在 {_when(facts.local(last))}"
+            return [f"{self.days} 天{'' if matched else '内并非'}无{name}结果（{since}）"]
+
+        return Outcome(matched, explain)
 
     def codes(self) -> set[str]:
         return set(self.code)
+
+    def series_codes(self) -> set[str]:
+        return set()  # the time of the last reading is enough
 
     def history_days(self) -> int:
         return self.days

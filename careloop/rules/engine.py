@@ -14,27 +14,33 @@ import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
+from careloop.accounts.models import Organisation
 from careloop.clinical import catalogue as catalogue_module
 from careloop.clinical.models import Observation
 from careloop.patients.identity import age_on
-from careloop.patients.models import Patient, PatientTag
+from careloop.patients.models import Patient, PatientTag, Tag
 from careloop.rules.actions import Action, compile_actions
+from careloop.rules.assessments import CODES as ASSESSED_CODES
+from careloop.rules.assessments import MODELS as ASSESSMENTS
+from careloop.rules.assessments import current_categories, reassess
 from careloop.rules.conditions import (
     All,
     Condition,
     Facts,
+    HasTag,
     NoReading,
     Reading,
     RuleError,
     compile_condition,
 )
-from careloop.rules.models import Rule, Trigger
+from careloop.rules.models import RiskAssessment, Rule, Trigger
 
 logger = logging.getLogger("careloop.rules")
 DEFAULT_HISTORY_DAYS = 400  # latest / consecutive / trend / change look this far back
@@ -42,7 +48,6 @@ BATCH = 500
 # What a trigger needs has to exist before rules can run on it.
 AVAILABLE_TRIGGERS = (Trigger.OBSERVATION, Trigger.SWEEP)
 NOT_YET_KINDS = {
-    "risk": "风险评估结果尚未保存到档案",
     "answer": "问卷功能尚未上线",
     "symptom": "患者回复功能尚未上线",
 }
@@ -60,11 +65,13 @@ class CompiledRule:
     actions: list[Action]
     cooldown: timedelta
     codes: frozenset[str] = field(init=False)
+    series_codes: frozenset[str] = field(init=False)
     history_days: int = field(init=False)
     depth: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.codes = frozenset(self.condition.codes())
+        self.series_codes = frozenset(self.condition.series_codes())
         self.history_days = max(self.condition.history_days(), DEFAULT_HISTORY_DAYS)
         self.depth = max(self.condition.depth(), 1)
 
@@ -76,6 +83,8 @@ class CompiledRule:
 
 def _refuse_unavailable(data: Any, path: str = "condition") -> None:
     if isinstance(data, dict):
+        if data.get("kind") == "risk" and data.get("model") not in ASSESSMENTS:
+            raise RuleError(f"{path}.model", f"须为自动评估的模型之一：{'、'.join(ASSESSMENTS)}")
         if data.get("kind") in NOT_YET_KINDS:
             raise RuleError(
                 f"{path}.kind", f"“{data['kind']}”条件本版本尚不可用：{NOT_YET_KINDS[data['kind']]}"
@@ -196,28 +205,34 @@ def load_facts(
     codes = sorted(set(codes))
     catalogue = catalogue_module.current()
     names = {code: item.name for code, item in catalogue.items.items()}
-    profiles = {
-        pk: Profile(sex, birth, tier, path or "/")
-        for pk, sex, birth, tier, path in Patient.objects.filter(pk__in=ids).values_list(
-            "pk", "sex", "birth_date", "risk_tier", "organisation__path"
+    marks = ", ".join(["%s"] * len(ids))
+    patient, organisation, tagged, tag = (
+        connection.ops.quote_name(model._meta.db_table)
+        for model in (Patient, Organisation, PatientTag, Tag)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT p.id, p.sex, p.birth_date, p.risk_tier, o.path FROM {patient} p "  # noqa: S608
+            f"JOIN {organisation} o ON o.id = p.organisation_id WHERE p.id IN ({marks})",
+            ids,
         )
-    }
-    tags: dict[int, set[str]] = {}
-    for pk, name in PatientTag.objects.filter(patient_id__in=ids).values_list(
-        "patient_id", "tag__name"
-    ):
-        tags.setdefault(pk, set()).add(name)
+        profiles = {
+            pk: Profile(sex, _date(birth), tier, path or "/")
+            for pk, sex, birth, tier, path in cursor.fetchall()
+        }
+        cursor.execute(
+            f"SELECT pt.patient_id, t.name FROM {tagged} pt "  # noqa: S608
+            f"JOIN {tag} t ON t.id = pt.tag_id WHERE pt.patient_id IN ({marks})",
+            ids,
+        )
+        tags: dict[int, set[str]] = {}
+        for pk, name in cursor.fetchall():
+            tags.setdefault(pk, set()).add(name)
     readings: dict[int, dict[str, list[Reading]]] = {}
     if codes:
-        rows = Observation.objects.filter(
-            patient_id__in=ids, code__in=codes, effective_at__gte=now - timedelta(days=history_days)
-        ).exclude(status=Observation.Status.CANCELLED)
-        if until is not None:
-            rows = rows.filter(effective_at__lte=until)
-        for pk, code, at, value, unit in rows.order_by("effective_at", "id").values_list(
-            "patient_id", "code", "effective_at", "value_normalised", "unit_normalised"
-        ):
-            readings.setdefault(pk, {}).setdefault(code, []).append(Reading(at, value, unit))
+        since = now - timedelta(days=history_days)
+        for pk, code, at, value, unit in _readings(ids, codes, since, until):
+            readings.setdefault(pk, {}).setdefault(code, []).append(Reading(at, value, unit, code))
     last: dict[int, dict[str, datetime]] = {}
     if no_reading_codes:
         rows = Observation.objects.filter(patient_id__in=ids, code__in=list(no_reading_codes))
@@ -229,22 +244,59 @@ def load_facts(
             .values_list("patient_id", "code", "last")
         ):
             last.setdefault(pk, {})[code] = at
+    risks = current_categories(ids)
     facts = {}
+    tz = timezone.get_current_timezone()
+    today = now.astimezone(tz).date()
     for pk, profile in profiles.items():
         facts[pk] = Facts(
             now=now,
             sex=profile.sex,
-            age=age_on(profile.birth_date, timezone.localtime(now).date())
-            if profile.birth_date
-            else None,
+            age=age_on(profile.birth_date, today) if profile.birth_date else None,
             tags=frozenset(tags.get(pk, ())),
             risk_tier=profile.risk_tier,
             readings=readings.get(pk, {}),
+            risks=risks.get(pk, {}),
             last_reading_at=last.get(pk, {}),
             names=names,
-            tz=timezone.get_current_timezone(),
+            tz=tz,
         )
     return facts, profiles
+
+
+def _readings(
+    ids: list[int], codes: list[str], since: datetime, until: datetime | None
+) -> Iterable[tuple[int, str, datetime, float | None, str]]:
+    """The patients' readings of ``codes`` since ``since``, oldest first: one plain query
+    (the ORM's per-value conversion of 100,000s of times a second costs more than SQL)."""
+    table = connection.ops.quote_name(Observation._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    sql = (
+        f"SELECT patient_id, code, effective_at, value_normalised, unit_normalised "  # noqa: S608
+        f"FROM {table} WHERE patient_id IN ({', '.join(['%s'] * len(ids))}) "
+        f"AND code IN ({', '.join(['%s'] * len(codes))}) AND effective_at >= %s "
+        f"AND status <> %s"
+    )
+    params: list[Any] = [*ids, *codes, adapt(since), Observation.Status.CANCELLED]
+    if until is not None:
+        sql += " AND effective_at <= %s"
+        params.append(adapt(until))
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY effective_at, id", params)
+        rows = cursor.fetchall()
+    if connection.vendor == "sqlite":  # times come back naive, in UTC
+        return [(pk, code, _utc(at), value, unit) for pk, code, at, value, unit in rows]
+    return rows
+
+
+def _date(value: date | str | None) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _utc(moment: datetime | str) -> datetime:
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _no_reading_codes(rules: Iterable[CompiledRule]) -> set[str]:
@@ -314,32 +366,65 @@ def evaluate(
     return matches
 
 
-def run_for_results(new_codes: dict[int, set[str]], *, now: datetime | None = None) -> int:
-    """The trigger "result saved" for patients with new results (patient id → codes).
-    Call inside the transaction that stored them; returns how many rules fired."""
+@dataclass
+class Evaluation:
+    """What new results lead to: assessments to store and rules that match."""
+
+    assessments: list[RiskAssessment] = field(default_factory=list)
+    matches: list[Match] = field(default_factory=list)
+
+
+def evaluate_results(new_codes: dict[int, set[str]], *, now: datetime | None = None) -> Evaluation:
+    """For patients with new results (patient id → codes): the risk models those results
+    feed, re-run, and the rules of the trigger "result saved" that match (seeing the new
+    assessments). Reads only, so it can run outside the write lock when the results are
+    already stored; ``apply`` writes what it found."""
     rules = rules_for(Trigger.OBSERVATION)
-    if not rules or not new_codes:
-        return 0
+    found = Evaluation()
+    if not new_codes or not (rules or any(codes & ASSESSED_CODES for codes in new_codes.values())):
+        return found
     now = now or timezone.now()
-    fired = 0
     ids = sorted(new_codes)
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
         wanted = {c for pk in chunk for c in new_codes[pk]}
         relevant = [r for r in rules if not r.codes or r.codes & wanted]
-        if not relevant:
+        assessed = {c for m in ASSESSMENTS.values() if set(m[0]) & wanted for c in m[0]}
+        if not relevant and not assessed:
             continue
         facts, profiles = load_facts(
             chunk,
-            set().union(*(r.codes for r in relevant)),
+            set().union(assessed, *(r.series_codes for r in relevant)),
             now=now,
-            history_days=max(r.history_days for r in relevant),
+            history_days=max([DEFAULT_HISTORY_DAYS, *(r.history_days for r in relevant)]),
             no_reading_codes=_no_reading_codes(relevant),
         )
-        from careloop.rules.firing import fire
+        new = reassess(
+            {pk: new_codes[pk] for pk in chunk},
+            readings={pk: dict(f.readings) for pk, f in facts.items()},
+            profiles={pk: (p.sex, p.birth_date) for pk, p in profiles.items()},
+            now=now,
+        )
+        for assessment in new:
+            facts[assessment.patient_id].risks[assessment.model] = assessment.category
+        found.assessments += new
+        found.matches += evaluate(relevant, facts, profiles, new_codes)
+    return found
 
-        fired += fire(evaluate(relevant, facts, profiles, new_codes), trigger=Trigger.OBSERVATION)
-    return fired
+
+def apply(found: Evaluation, *, trigger: str = Trigger.OBSERVATION) -> int:
+    """Store the assessments and fire the matches (inside a transaction); returns how many
+    rules fired."""
+    from careloop.rules.firing import fire
+
+    RiskAssessment.objects.bulk_create(found.assessments)
+    return fire(found.matches, trigger=trigger)
+
+
+def run_for_results(new_codes: dict[int, set[str]], *, now: datetime | None = None) -> int:
+    """New results: re-assess risk and run the rules. Call inside the transaction that stored
+    the results; returns how many rules fired."""
+    return apply(evaluate_results(new_codes, now=now))
 
 
 # ---------------------------------------------------------------- sweep
@@ -358,19 +443,28 @@ def _sweep_codes(condition: Condition) -> list[NoReading] | None:
 
 def sweep_candidates(rule: CompiledRule, now: datetime) -> list[int]:
     """Patients whose last reading of the code is at least N days old: one GROUP BY over
-    the observations (the index on patient, code, time), never a loop over patients."""
+    the observations (the index on patient, code, time), never a loop over patients. Tags
+    the rule requires (``tag`` parts of a top-level all) narrow it in the same query."""
     parts = _sweep_codes(rule.condition) or []
+    required = (
+        [p.tag for p in rule.condition.parts if isinstance(p, HasTag)]
+        if type(rule.condition) is All
+        else []
+    )
     found: set[int] | None = None
     for part in parts:
         cutoff = now - timedelta(days=part.days)
-        rows = (
-            Observation.objects.filter(code__in=part.code, effective_at__lte=now)
-            .values("patient_id")
+        rows = Observation.objects.filter(code__in=part.code, effective_at__lte=now)
+        for name in required:
+            rows = rows.filter(
+                patient_id__in=PatientTag.objects.filter(tag__name=name).values("patient_id")
+            )
+        ids = set(
+            rows.values("patient_id")
             .annotate(last=Max("effective_at"))
             .filter(last__lte=cutoff)
             .values_list("patient_id", flat=True)
         )
-        ids = set(rows)
         found = ids if found is None else found & ids
     return sorted(found or ())
 
@@ -387,7 +481,7 @@ def sweep(*, now: datetime | None = None) -> int:
             chunk = ids[start : start + BATCH]
             facts, profiles = load_facts(
                 chunk,
-                rule.codes,
+                rule.series_codes,
                 now=now,
                 history_days=rule.history_days,
                 no_reading_codes=_no_reading_codes([rule]),
@@ -426,14 +520,14 @@ def dry_run(rule: CompiledRule, *, days: int, now: datetime | None = None) -> li
         chunk = ids[begin : begin + BATCH]
         if not per_moment:  # one load for the chunk, then what was known at each moment
             loaded, profiles = load_facts(
-                chunk, rule.codes, now=now, history_days=rule.history_days + days, until=now
+                chunk, rule.series_codes, now=now, history_days=rule.history_days + days, until=now
             )
         for pk in chunk:
             for moment in moments_by_patient[pk]:
                 if per_moment:
                     facts, profiles = load_facts(
                         [pk],
-                        rule.codes,
+                        rule.series_codes,
                         now=moment,
                         history_days=rule.history_days,
                         no_reading_codes=_no_reading_codes([rule]),

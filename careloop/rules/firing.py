@@ -1,9 +1,12 @@
 """Firing matched rules: a ``RuleFiring`` for each (what the rule saw, why, what it did), then
-its actions. Runs inside the caller's transaction, so a firing and its effects are stored
-together or not at all."""
+its actions. Runs inside the caller's transaction, so firings and their effects are stored
+together or not at all. A batch of matches costs a handful of statements: the firings, tag
+rows and tag history are inserted together; tiers updated per value; only alerts, which are
+few and each owned by someone, are created one by one."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,95 +14,15 @@ from django.utils import timezone
 
 from careloop.audit.services import record
 from careloop.followup.models import Alert
-from careloop.followup.services import raise_alert
+from careloop.followup.services import new_alert
 from careloop.patients.models import Patient, PatientTag, Tag, TagEvent
 from careloop.rules.actions import AddTag, RaiseAlert, RemoveTag, SetTier
 from careloop.rules.engine import Match
 from careloop.rules.models import RuleFiring
 
 
-class _Tags:
-    """Tag rows by name, created on first use."""
-
-    def __init__(self) -> None:
-        self.by_name: dict[str, Tag] = {}
-
-    def get(self, name: str) -> Tag:
-        if name not in self.by_name:
-            self.by_name[name] = Tag.objects.get_or_create(name=name)[0]
-        return self.by_name[name]
-
-
-def _apply(
-    action: Any, patient: Patient, firing: RuleFiring, match: Match, tags: _Tags
-) -> dict[str, Any]:
-    rule = match.rule
-    if isinstance(action, AddTag):
-        tag = tags.get(action.tag)
-        _, added = PatientTag.objects.get_or_create(
-            patient=patient, tag=tag, defaults={"rule_id": rule.pk}
-        )
-        if added:
-            TagEvent.objects.create(
-                patient=patient, tag=tag, action=TagEvent.Action.ADDED, firing=firing
-            )
-        return {"type": "tag", "tag": action.tag, "changed": added}
-    if isinstance(action, RemoveTag):
-        tag = tags.get(action.tag)
-        removed, _ = PatientTag.objects.filter(patient=patient, tag=tag).delete()
-        if removed:
-            TagEvent.objects.create(
-                patient=patient, tag=tag, action=TagEvent.Action.REMOVED, firing=firing
-            )
-        return {"type": "untag", "tag": action.tag, "changed": bool(removed)}
-    if isinstance(action, SetTier):
-        before = getattr(patient, action.field)
-        if before != action.value:
-            setattr(patient, action.field, action.value)
-            Patient.objects.filter(pk=patient.pk).update(**{action.field: action.value})
-            record(
-                None,
-                "update",
-                "patient",
-                patient.pk,
-                patient_id=patient.pk,
-                actor_label=f"rule:{rule.code}"[:150],
-                summary=f"{action.describe()}（规则 {rule.code} v{rule.version}）",
-                changes={action.field: [before, action.value]},
-            )
-        return {
-            "type": action.field,
-            "value": action.value,
-            "before": before,
-            "changed": before != action.value,
-        }
-    assert isinstance(action, RaiseAlert)
-    assignee_id = (
-        patient.health_manager_id
-        if action.assignee == "health_manager"
-        else patient.responsible_doctor_id
-    )
-    alert = raise_alert(
-        patient,
-        kind=Alert.Kind.RULE,
-        severity=action.severity,
-        title=action.title,
-        reason="；".join(match.reasons) + f"。（规则：{rule.name}，v{rule.version}）",
-        details={"rule": rule.code, "version": rule.version, "firing": firing.pk},
-        assignee_id=assignee_id,
-        unassigned=action.assignee == "none" or assignee_id is None,
-        due_in=timedelta(hours=action.due_hours) if action.due_hours else None,
-    )
-    firing.alert = alert
-    return {"type": "alert", "alert": alert.pk, "severity": action.severity}
-
-
-def fire(matches: list[Match], *, trigger: str) -> int:
-    """Record and act on ``matches``, except where the same rule fired for the patient
-    within its quiet period; returns how many fired."""
-    if not matches:
-        return 0
-    now = timezone.now()
+def _due(matches: list[Match], now: datetime) -> list[Match]:
+    """The matches outside their rule's quiet period for the patient (one per pair)."""
     longest = max(m.rule.cooldown for m in matches)
     last: dict[tuple[int | None, int], datetime] = {}
     for rule_id, patient_id, at in RuleFiring.objects.filter(
@@ -108,32 +31,176 @@ def fire(matches: list[Match], *, trigger: str) -> int:
         fired_at__gte=now - longest,
     ).values_list("rule_id", "patient_id", "fired_at"):
         last[(rule_id, patient_id)] = max(last.get((rule_id, patient_id), at), at)
-
-    def quiet(match: Match) -> bool:
-        before = last.get((match.rule.pk, match.patient_id))
-        return before is not None and now - before < match.rule.cooldown
-
-    due = [m for m in matches if not quiet(m)]
-    patients = Patient.objects.in_bulk({m.patient_id for m in due})
-    tags = _Tags()
-    fired = 0
-    for match in due:
+    due = []
+    for match in matches:
         key = (match.rule.pk, match.patient_id)
-        if last.get(key) == now:  # fired already in this batch
-            continue
+        before = last.get(key)
+        if before is None or now - before >= match.rule.cooldown:
+            due.append(match)
+            last[key] = now  # once per (rule, patient) in a batch
+    return due
+
+
+# What actions need of a patient (never the encrypted identifiers: nothing to decrypt).
+PATIENT_FIELDS = [
+    "id",
+    "organisation_id",
+    "responsible_doctor_id",
+    "health_manager_id",
+    "risk_tier",
+    "value_tier",
+]
+
+
+class _Plan:
+    """What a batch of firings will write, worked out before writing any of it."""
+
+    def __init__(self, due: list[Match]) -> None:
+        names = {a.tag for m in due for a in m.rule.actions if isinstance(a, AddTag | RemoveTag)}
+        self.tags = {name: Tag.objects.get_or_create(name=name)[0] for name in sorted(names)}
+        self.has: set[tuple[int, int]] = set()
+        if self.tags:
+            self.has = set(
+                PatientTag.objects.filter(
+                    patient_id__in={m.patient_id for m in due},
+                    tag_id__in=[t.pk for t in self.tags.values()],
+                ).values_list("patient_id", "tag_id")
+            )
+        self.added: list[tuple[int, PatientTag]] = []  # (firing index, row)
+        self.removed: list[tuple[int, int, int]] = []  # (firing index, patient, tag)
+        self.tiers: dict[tuple[str, str], list[tuple[Patient, str, Match]]] = defaultdict(list)
+        self.alerts: list[tuple[int, RaiseAlert, Patient, Match]] = []  # (firing index, …)
+
+    def action(self, index: int, action: Any, patient: Patient, match: Match) -> dict[str, Any]:
+        """Plan one action of firing ``index``; returns what the firing records of it."""
+        if isinstance(action, AddTag | RemoveTag):
+            tag = self.tags[action.tag]
+            key = (patient.pk, tag.pk)
+            adding = isinstance(action, AddTag)
+            changed = (key not in self.has) if adding else (key in self.has)
+            if changed and adding:
+                self.has.add(key)
+                row = PatientTag(patient_id=patient.pk, tag=tag, rule_id=match.rule.pk)
+                self.added.append((index, row))
+            elif changed:
+                self.has.discard(key)
+                self.removed.append((index, patient.pk, tag.pk))
+            return {"type": "tag" if adding else "untag", "tag": action.tag, "changed": changed}
+        if isinstance(action, SetTier):
+            before = getattr(patient, action.field)
+            if before != action.value:
+                setattr(patient, action.field, action.value)
+                self.tiers[(action.field, action.value)].append((patient, before, match))
+            return {
+                "type": action.field,
+                "value": action.value,
+                "before": before,
+                "changed": before != action.value,
+            }
+        assert isinstance(action, RaiseAlert)
+        self.alerts.append((index, action, patient, match))
+        return {"type": "alert", "severity": action.severity}
+
+
+def _write_tiers(plan: _Plan) -> None:
+    for (field, value), changes in plan.tiers.items():
+        Patient.objects.filter(pk__in=[p.pk for p, _, _ in changes]).update(**{field: value})
+        for patient, before, match in changes:
+            kind = "风险分层" if field == "risk_tier" else "价值分层"
+            record(
+                None,
+                "update",
+                "patient",
+                patient.pk,
+                patient_id=patient.pk,
+                actor_label=f"rule:{match.rule.code}"[:150],
+                summary=f"{kind}设为 {value}（规则 {match.rule.code} v{match.rule.version}）",
+                changes={field: [before, value]},
+            )
+
+
+def _alert(action: RaiseAlert, patient: Patient, match: Match) -> Alert:
+    rule = match.rule
+    assignee_id = (
+        patient.health_manager_id
+        if action.assignee == "health_manager"
+        else patient.responsible_doctor_id
+    )
+    return new_alert(
+        patient,
+        kind=Alert.Kind.RULE,
+        severity=action.severity,
+        title=action.title,
+        reason="；".join(match.reasons) + f"。（规则：{rule.name}，v{rule.version}）",
+        details={"rule": rule.code, "version": rule.version},  # the firing links to it
+        assignee_id=assignee_id,
+        unassigned=action.assignee == "none" or assignee_id is None,
+        due_in=timedelta(hours=action.due_hours) if action.due_hours else None,
+    )
+
+
+def fire(matches: list[Match], *, trigger: str) -> int:
+    """Record and act on ``matches``, except where the same rule fired for the patient
+    within its quiet period; returns how many fired."""
+    if not matches:
+        return 0
+    now = timezone.now()
+    due = _due(matches, now)
+    if not due:
+        return 0
+    patients = Patient.objects.only(*PATIENT_FIELDS).in_bulk({m.patient_id for m in due})
+    plan = _Plan(due)
+    actions = [
+        [plan.action(index, a, patients[m.patient_id], m) for a in m.rule.actions]
+        for index, m in enumerate(due)
+    ]
+    # Alerts first, so each firing is inserted already pointing at its alert.
+    alerts = {index: _alert(action, patient, m) for index, action, patient, m in plan.alerts}
+    Alert.objects.bulk_create(list(alerts.values()))
+    firings = []
+    for index, match in enumerate(due):
         assert match.rule.pk is not None  # only saved rules fire
-        firing = RuleFiring.objects.create(
-            rule_id=match.rule.pk,
-            version=match.rule.version,
-            patient_id=match.patient_id,
-            fired_at=now,
-            trigger=trigger,
-            reasons=match.reasons,
-            seen=match.seen,
+        alert = alerts.get(index)
+        if alert is not None:
+            next(a for a in actions[index] if a["type"] == "alert")["alert"] = alert.pk
+        firings.append(
+            RuleFiring(
+                rule_id=match.rule.pk,
+                version=match.rule.version,
+                patient_id=match.patient_id,
+                fired_at=now,
+                trigger=trigger,
+                reasons=match.reasons,
+                seen=match.seen,
+                actions=actions[index],
+                alert=alert,
+            )
         )
-        patient = patients[match.patient_id]
-        firing.actions = [_apply(a, patient, firing, match, tags) for a in match.rule.actions]
-        firing.save(update_fields=["actions", "alert"])
-        last[key] = now
-        fired += 1
-    return fired
+    RuleFiring.objects.bulk_create(firings)  # ids set (RETURNING on SQLite and PostgreSQL)
+    PatientTag.objects.bulk_create([row for _, row in plan.added])
+    for _, patient_id, tag_id in plan.removed:
+        PatientTag.objects.filter(patient_id=patient_id, tag_id=tag_id).delete()
+    TagEvent.objects.bulk_create(
+        [
+            TagEvent(
+                patient_id=row.patient_id,
+                tag_id=row.tag_id,
+                action=TagEvent.Action.ADDED,
+                at=now,
+                firing=firings[index],
+            )
+            for index, row in plan.added
+        ]
+        + [
+            TagEvent(
+                patient_id=patient_id,
+                tag_id=tag_id,
+                action=TagEvent.Action.REMOVED,
+                at=now,
+                firing=firings[index],
+            )
+            for index, patient_id, tag_id in plan.removed
+        ]
+    )
+    _write_tiers(plan)
+    return len(firings)

@@ -111,3 +111,30 @@ class RuleFiring(models.Model):
 
     def __str__(self) -> str:
         return f"rule {self.rule_id} v{self.version} → patient {self.patient_id}"
+
+
+class RiskAssessment(models.Model):
+    """A clinical model's result for a patient (F6), computed from their record when an input
+    changes; the latest per model is the current one, the earlier ones its history."""
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.CASCADE, related_name="risk_assessments"
+    )
+    model = models.CharField(_("model"), max_length=30)
+    version = models.CharField(_("model version"), max_length=80)
+    category = models.CharField(_("result"), max_length=50)
+    inputs = models.JSONField(_("inputs"))
+    result = models.JSONField(_("full result"))
+    explanation = models.TextField(_("explanation"))
+    assessed_at = models.DateTimeField(_("assessed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("risk assessment")
+        verbose_name_plural = _("risk assessments")
+        ordering = ["-assessed_at", "-id"]
+        indexes = [
+            models.Index(fields=["patient", "model", "-assessed_at"], name="assessment_latest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.category}"

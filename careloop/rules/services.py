@@ -23,6 +23,13 @@ RULE_FIELDS = [
 ]
 
 
+def draft_rule(code: str, data: dict[str, Any]) -> Rule:
+    """An unsaved rule from a definition (to check or dry-run it before saving)."""
+    rule = Rule(code=code, **{f: data[f] for f in RULE_FIELDS if f in data})
+    rule.organisation = data.get("organisation")
+    return rule
+
+
 def do_save_rule(actor: Any, code: str, data: dict[str, Any]) -> tuple[Rule, bool]:
     """Create the rule ``code`` or save a new version with the fields in ``data`` changed;
     ``RuleError`` when the resulting definition is wrong. Returns (rule, changed): saving the

@@ -6,10 +6,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from careloop.rules.conditions import RuleError
-from careloop.rules.engine import compile_definition, compile_rule, dry_run, sweep
+from careloop.rules.engine import compile_rule, dry_run, sweep
 from careloop.rules.models import Rule
 from careloop.rules.pack import load_pack
-from careloop.rules.services import RULE_FIELDS, do_save_rule
+from careloop.rules.services import RULE_FIELDS, do_save_rule, draft_rule
 
 
 def _definition(source: str) -> dict[str, Any]:
@@ -100,14 +100,7 @@ class Command(BaseCommand):
         source = options["rule"]
         if Path(source).suffix == ".json" or source == "-":
             data = _definition(source)
-            compiled = compile_definition(
-                code=data["code"],
-                name=str(data.get("name", data["code"])),
-                trigger=str(data.get("trigger", "")),
-                condition=data.get("condition"),
-                actions=data.get("actions"),
-                cooldown_hours=int(data.get("cooldown_hours", 24)),
-            )
+            compiled = compile_rule(draft_rule(data.pop("code"), data))
         else:
             compiled = compile_rule(self._rule(source))
         matches = dry_run(compiled, days=options["days"])
