@@ -3,9 +3,10 @@
     .venv/bin/python bench/rules.py [--patients 100000] [--observations 1000000]   # SQLite
     scripts/with-postgres.sh .venv/bin/python bench/rules.py --postgres
 
-The demo loads 100,000 patients and the default rule pack; 1,000,000 results (blood
-pressure, home glucose, LDL-C; 10 per patient over 90 days, values drawn around a follow-up
-population's means, at any hour) are bulk-inserted, and every tenth patient is tagged
+The demo loads 100,000 patients and the default rule pack; 1,000,000 results are
+bulk-inserted as they arrive — blood pressures (systolic with diastolic), lipid panels (TC,
+LDL-C, HDL-C, TG) and glucometer readings, ~10 results per patient over 90 days, values drawn
+around a follow-up population's means, at any hour — and every tenth patient is tagged
 血糖监测. Then:
 
 * evaluation: the results are fed to the trigger "result saved" in batches of 1,000, by two
@@ -39,14 +40,21 @@ from bench.hl7_ingest import database_in_use  # noqa: E402
 
 BATCH = 1_000
 SBP, DBP, LDL, GLUCOSE = "8480-6", "8462-4", "22748-8", "41653-7"
+TC, HDL, TG = "14647-2", "14646-4", "14927-8"
 # code: (name, unit, mean, standard deviation) — a population under follow-up: SBP ≥ 180 in
 # ~0.2% of readings, DBP ≥ 110 ~0.4%, LDL-C ≥ 4.1 ~7%, glucose < 4.0 ~3%.
 ITEMS = {
     SBP: ("收缩压", "mmHg", 136, 15),
     DBP: ("舒张压", "mmHg", 83, 10),
+    TC: ("总胆固醇", "mmol/L", 5.0, 1.0),
     LDL: ("低密度脂蛋白胆固醇", "mmol/L", 2.9, 0.8),
+    HDL: ("高密度脂蛋白胆固醇", "mmol/L", 1.3, 0.3),
+    TG: ("甘油三酯", "mmol/L", 1.6, 0.7),
     GLUCOSE: ("末梢血糖", "mmol/L", 7.2, 1.7),
 }
+# What arrives together: a blood pressure (systolic and diastolic), a lipid panel, a
+# glucometer reading; with their shares of the events.
+EVENTS = [((SBP, DBP), 0.40), ((TC, LDL, HDL, TG), 0.15), ((GLUCOSE,), 0.45)]
 BASELINE_SQL = """
 WITH latest AS (
     SELECT patient_id, code, value_normalised,
@@ -63,7 +71,8 @@ GROUP BY patient_id HAVING MAX(effective_at) <= %s
 
 
 def load_observations(patient_ids: list[int], count: int) -> list[tuple[int, str]]:
-    """Insert ``count`` results; returns (patient, code) of each, in insertion order."""
+    """Insert ``count`` results, as events (a BP, a lipid panel, a glucometer reading) over
+    90 days; returns (patient, code) of each, in insertion order."""
     from django.utils import timezone
 
     from careloop.bulk import insert_rows, model_row
@@ -73,43 +82,40 @@ def load_observations(patient_ids: list[int], count: int) -> list[tuple[int, str
     rng = random.Random(4)
     now = timezone.now()
     rows, fed = [], []
-    codes = list(ITEMS)
-    for index in range(count):
-        patient = patient_ids[index % len(patient_ids)]
-        code = codes[(index // len(patient_ids)) % len(codes)]
-        name, unit, mean, sd = ITEMS[code]
-        value = round(max(rng.gauss(mean, sd), 0.1), 1)
-        at = now - timedelta(days=rng.uniform(0, 90), minutes=index % 60)
-        rows.append(
-            model_row(
-                Observation,
-                OBSERVATION_FIELDS,
-                {
-                    "patient_id": patient,
-                    "report_id": None,
-                    "encounter_id": None,
-                    "code_system": "http://loinc.org",
-                    "code": code,
-                    "name": name,
-                    "value_type": "numeric",
-                    "value": value,
-                    "unit": unit,
-                    "value_normalised": value,
-                    "unit_normalised": unit,
-                    "ref_low": None,
-                    "ref_high": None,
-                    "interpretation": "",
-                    "critical": False,
-                    "status": "final",
-                    "effective_at": at,
-                    "source": "import",
-                    "source_message_id": None,
-                    "created_at": now,
-                },
-                now=now,
-            )
-        )
-        fed.append((patient, code))
+    kinds, weights = zip(*EVENTS, strict=True)
+    event = 0
+    while len(fed) < count:
+        patient = patient_ids[event % len(patient_ids)]
+        codes = rng.choices(kinds, weights)[0]
+        at = now - timedelta(days=rng.uniform(0, 90), minutes=event % 60)
+        event += 1
+        for code in codes[: count - len(fed)]:
+            name, unit, mean, sd = ITEMS[code]
+            value = round(max(rng.gauss(mean, sd), 0.1), 1)
+            fields = {
+                "patient_id": patient,
+                "report_id": None,
+                "encounter_id": None,
+                "code_system": "http://loinc.org",
+                "code": code,
+                "name": name,
+                "value_type": "numeric",
+                "value": value,
+                "unit": unit,
+                "value_normalised": value,
+                "unit_normalised": unit,
+                "ref_low": None,
+                "ref_high": None,
+                "interpretation": "",
+                "critical": False,
+                "status": "final",
+                "effective_at": at,
+                "source": "import",
+                "source_message_id": None,
+                "created_at": now,
+            }
+            rows.append(model_row(Observation, OBSERVATION_FIELDS, fields, now=now))
+            fed.append((patient, code))
     insert_rows(Observation, OBSERVATION_FIELDS, rows)
     return fed
 

@@ -35,7 +35,9 @@ from careloop.interop.models import InboundMessage
 from careloop.patients.identity import age_on
 from careloop.patients.models import Patient, PatientIdentifier
 from careloop.patients.services import new_card_numbers
-from careloop.rules.engine import run_for_results
+from careloop.rules.conditions import Reading
+from careloop.rules.engine import Evaluation, Pending, apply, evaluate_results
+from careloop.rules.engine import Profile as RuleProfile
 from careloop.write_gate import relaxed_commit, write_gate
 
 REPORT_FIELDS = [
@@ -177,9 +179,60 @@ class BatchImporter:
         self._find_patients(items)
         self._grade(items)
         writes = self._prepare_writes(items)
+        keys, found = self._evaluate_rules(items)
         with write_gate(), transaction.atomic():
             relaxed_commit()
-            return self._write(items, writes)
+            stored = self._write(items, writes)
+            self._apply_rules(items, keys, found)
+            return stored
+
+    # ------------------------------------------------------------------ rules
+
+    def _evaluate_rules(self, items: list[Item]) -> tuple[dict[str, int], Evaluation]:
+        """Risk models and rules on the batch's results before the write lock: the stored
+        record is read now, the new results are added to it in memory; a patient enrolled
+        by this batch is known by a negative id until ``_apply_rules``."""
+        keys: dict[str, int] = {}
+        pending = Pending()
+        new_codes: dict[int, set[str]] = {}
+        for item in items:
+            profile = item.profile
+            assert profile is not None
+            if profile.pk is not None:
+                pk = profile.pk
+            else:
+                pk = keys.setdefault(item.new_key, -(len(keys) + 1))
+                pending.profiles[pk] = RuleProfile(
+                    profile.sex, profile.birth_date, "", profile.path
+                )
+            by_code = pending.readings.setdefault(pk, {})
+            for graded in item.graded:
+                for assessment in graded:
+                    fields = assessment.fields
+                    if fields["code"]:
+                        by_code.setdefault(fields["code"], []).append(
+                            Reading(
+                                fields["effective_at"],
+                                fields["value_normalised"],
+                                fields["unit_normalised"],
+                                fields["code"],
+                            )
+                        )
+                        new_codes.setdefault(pk, set()).add(fields["code"])
+        return keys, evaluate_results(new_codes, now=self.now, pending=pending)
+
+    def _apply_rules(self, items: list[Item], keys: dict[str, int], found: Evaluation) -> None:
+        """Inside the transaction, once the new patients have ids: store and fire."""
+        enrolled = {
+            keys[item.new_key]: item.profile.pk
+            for item in items
+            if item.new_key and item.profile is not None and item.profile.pk is not None
+        }
+        for assessment in found.assessments:
+            assessment.patient_id = enrolled.get(assessment.patient_id, assessment.patient_id)
+        for match in found.matches:
+            match.patient_id = enrolled.get(match.patient_id, match.patient_id)
+        apply(found)
 
     # ------------------------------------------------------------------ prepare
 
@@ -451,12 +504,6 @@ class BatchImporter:
             critical_value_alert(
                 item.profile, observation, threshold, item.source.name or item.facility
             )
-        new_codes: dict[int, set[str]] = {}
-        for item in items:
-            assert item.profile is not None and item.profile.pk is not None
-            codes = new_codes.setdefault(item.profile.pk, set())
-            codes.update(a.fields["code"] for graded in item.graded for a in graded)
-        run_for_results({pk: codes - {""} for pk, codes in new_codes.items()})
         table = connection.ops.quote_name(InboundMessage._meta.db_table)
         with bulk_cursor() as cursor:
             cursor.executemany(

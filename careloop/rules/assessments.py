@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.db.models import Max, QuerySet, Subquery
 from django.utils import timezone
 
+from careloop.bulk import BulkInsert
 from careloop.patients.identity import age_on
 from careloop.rules.models import RiskAssessment
 from careloop.rules.risk.base import InputError
-from careloop.rules.risk.registry import assess
+from careloop.rules.risk.registry import get_model
 
 LOOKBACK_DAYS = 365  # an input older than a year is not used
 SBP, DBP = ("8480-6",), ("8462-4",)
@@ -83,7 +85,7 @@ def reassess(
     readings: dict[int, dict[str, list[Any]]],
     profiles: dict[int, tuple[str, date | None]],
     now: datetime | None = None,
-) -> list[RiskAssessment]:
+) -> list[NewAssessment]:
     """Run the models an arriving result feeds, for each patient (id → new codes), on the
     ``readings`` already loaded (patient → code → oldest first). Returns the assessments
     whose inputs changed, not saved yet (the caller stores them in its transaction)."""
@@ -99,10 +101,8 @@ def reassess(
         return []
     last_inputs = {
         (pk, model): inputs
-        for pk, model, inputs in RiskAssessment.objects.filter(patient_id__in=list(wanted))
-        .order_by("patient_id", "model", "assessed_at", "id")
-        .values_list("patient_id", "model", "inputs")
-    }  # ascending: the latest of each pair is kept
+        for pk, model, inputs in _latest(list(wanted)).values_list("patient_id", "model", "inputs")
+    }
     new = []
     for pk, models in wanted.items():
         sex, birth = profiles.get(pk, ("", None))
@@ -119,8 +119,9 @@ def reassess(
             inputs = MODELS[model][1](latest, sex, age)
             if inputs is None:
                 continue
-            try:
-                result = assess(model, inputs)
+            try:  # inputs built here are already typed: no JSON coercion needed
+                spec = get_model(model)
+                result = spec.run(spec.input_type(**inputs)).as_dict()
             except InputError:  # a value outside what the model accepts: not assessed
                 continue
             if model in NOTES:
@@ -128,30 +129,83 @@ def reassess(
             if last_inputs.get((pk, model)) == result["inputs"]:
                 continue
             new.append(
-                RiskAssessment(
-                    patient_id=pk,
-                    model=model,
-                    version=result["version"],
-                    category=str(result.get(MODELS[model][2]) or "")[:50],
-                    inputs=result["inputs"],
-                    result=result,
-                    explanation=result["explanation"],
-                    assessed_at=now,
+                NewAssessment(
+                    pk,
+                    model,
+                    result["version"],
+                    str(result.get(MODELS[model][2]) or "")[:50],
+                    result["inputs"],
+                    result,
+                    result["explanation"],
+                    now,
                 )
             )
     return new
 
 
+@dataclass
+class NewAssessment:
+    """An assessment to store: the row, in ``ROW_FIELDS`` order by ``row()``."""
+
+    patient_id: int
+    model: str
+    version: str
+    category: str
+    inputs: dict[str, Any]
+    result: dict[str, Any]
+    explanation: str
+    assessed_at: datetime
+
+    def row(self) -> tuple[Any, ...]:
+        return (
+            self.patient_id,
+            self.model,
+            self.version,
+            self.category,
+            self.inputs,
+            self.result,
+            self.explanation,
+            self.assessed_at,
+        )
+
+
+ROW_FIELDS = [
+    "patient_id",
+    "model",
+    "version",
+    "category",
+    "inputs",
+    "result",
+    "explanation",
+    "assessed_at",
+]
+
+
+def store(new: list[NewAssessment]) -> None:
+    """Insert the assessments with one statement (values converted once, no model objects)."""
+    if new:
+        insert = BulkInsert(RiskAssessment, ROW_FIELDS)
+        insert.execute([insert.prepare(item.row()) for item in new])
+
+
 def current_categories(patient_ids: list[int]) -> dict[int, dict[str, str]]:
     """Each patient's current result per model (the latest assessment)."""
     found: dict[int, dict[str, str]] = {}
-    for pk, model, category in (
-        RiskAssessment.objects.filter(patient_id__in=patient_ids)
-        .order_by("patient_id", "model", "assessed_at", "id")
-        .values_list("patient_id", "model", "category")
-    ):
+    for pk, model, category in _latest(patient_ids).values_list("patient_id", "model", "category"):
         found.setdefault(pk, {})[model] = category
     return found
+
+
+def _latest(patient_ids: list[int]) -> QuerySet[RiskAssessment]:
+    """The latest assessment of each (patient, model): the highest id (rows are only ever
+    added, in time order), found by the index on patient, model, time."""
+    newest = (
+        RiskAssessment.objects.filter(patient_id__in=patient_ids)
+        .values("patient_id", "model")
+        .annotate(newest=Max("id"))
+        .values("newest")
+    )
+    return RiskAssessment.objects.filter(id__in=Subquery(newest))
 
 
 LABELS = {

@@ -29,7 +29,8 @@ from careloop.patients.models import Patient, PatientTag, Tag
 from careloop.rules.actions import Action, compile_actions
 from careloop.rules.assessments import CODES as ASSESSED_CODES
 from careloop.rules.assessments import MODELS as ASSESSMENTS
-from careloop.rules.assessments import current_categories, reassess
+from careloop.rules.assessments import NewAssessment, current_categories, reassess
+from careloop.rules.assessments import store as store_assessments
 from careloop.rules.conditions import (
     All,
     Condition,
@@ -37,10 +38,11 @@ from careloop.rules.conditions import (
     HasTag,
     NoReading,
     Reading,
+    Risk,
     RuleError,
     compile_condition,
 )
-from careloop.rules.models import RiskAssessment, Rule, Trigger
+from careloop.rules.models import Rule, Trigger
 
 logger = logging.getLogger("careloop.rules")
 DEFAULT_HISTORY_DAYS = 400  # latest / consecutive / trend / change look this far back
@@ -66,12 +68,14 @@ class CompiledRule:
     cooldown: timedelta
     codes: frozenset[str] = field(init=False)
     series_codes: frozenset[str] = field(init=False)
+    reads_risk: bool = field(init=False)
     history_days: int = field(init=False)
     depth: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.codes = frozenset(self.condition.codes())
         self.series_codes = frozenset(self.condition.series_codes())
+        self.reads_risk = _reads_risk(self.condition)
         self.history_days = max(self.condition.history_days(), DEFAULT_HISTORY_DAYS)
         self.depth = max(self.condition.depth(), 1)
 
@@ -79,6 +83,13 @@ class CompiledRule:
         return self.organisation_path is None or organisation_path.startswith(
             self.organisation_path
         )
+
+
+def _reads_risk(condition: Condition) -> bool:
+    if isinstance(condition, Risk):
+        return True
+    parts = [*getattr(condition, "parts", []), getattr(condition, "part", None)]
+    return any(_reads_risk(p) for p in parts if p is not None)
 
 
 def _refuse_unavailable(data: Any, path: str = "condition") -> None:
@@ -189,6 +200,15 @@ class Profile:
     organisation_path: str
 
 
+@dataclass
+class Pending:
+    """Results not stored yet (patient id → code → readings), and the profiles of patients
+    not enrolled yet (negative ids)."""
+
+    readings: dict[int, dict[str, list[Reading]]] = field(default_factory=dict)
+    profiles: dict[int, Profile] = field(default_factory=dict)
+
+
 def load_facts(
     patient_ids: Iterable[int],
     codes: Iterable[str],
@@ -197,11 +217,17 @@ def load_facts(
     history_days: int,
     no_reading_codes: Iterable[str] = (),
     until: datetime | None = None,
+    risks: bool = True,
+    pending: Pending | None = None,
 ) -> tuple[dict[int, Facts], dict[int, Profile]]:
     """What rules may know of these patients: one query each for the patients, their tags,
     their readings of ``codes`` (``history_days`` back from ``now``, up to ``until``) and,
-    for "no reading" conditions, their last reading of each such code ever."""
-    ids = list(patient_ids)
+    for "no reading" conditions, their last reading of each such code ever. ``pending``:
+    results about to be stored with the patients they are for (a negative id: a patient
+    about to be enrolled), seen as if stored."""
+    pending = pending or Pending()
+    wanted = list(patient_ids)
+    ids = [pk for pk in wanted if pk > 0] or [0]  # no patient has id 0
     codes = sorted(set(codes))
     catalogue = catalogue_module.current()
     names = {code: item.name for code, item in catalogue.items.items()}
@@ -244,7 +270,14 @@ def load_facts(
             .values_list("patient_id", "code", "last")
         ):
             last.setdefault(pk, {})[code] = at
-    risks = current_categories(ids)
+    profiles.update({pk: pending.profiles[pk] for pk in wanted if pk < 0})
+    for pk, by_code in pending.readings.items():
+        for code, new in by_code.items():
+            if code in codes:
+                mine = readings.setdefault(pk, {}).setdefault(code, [])
+                mine.extend(new)
+                mine.sort(key=lambda r: r.at)
+    categories = current_categories(ids) if risks else {}
     facts = {}
     tz = timezone.get_current_timezone()
     today = now.astimezone(tz).date()
@@ -256,7 +289,7 @@ def load_facts(
             tags=frozenset(tags.get(pk, ())),
             risk_tier=profile.risk_tier,
             readings=readings.get(pk, {}),
-            risks=risks.get(pk, {}),
+            risks=categories.get(pk, {}),
             last_reading_at=last.get(pk, {}),
             names=names,
             tz=tz,
@@ -370,15 +403,20 @@ def evaluate(
 class Evaluation:
     """What new results lead to: assessments to store and rules that match."""
 
-    assessments: list[RiskAssessment] = field(default_factory=list)
+    assessments: list[NewAssessment] = field(default_factory=list)
     matches: list[Match] = field(default_factory=list)
 
 
-def evaluate_results(new_codes: dict[int, set[str]], *, now: datetime | None = None) -> Evaluation:
+def evaluate_results(
+    new_codes: dict[int, set[str]],
+    *,
+    now: datetime | None = None,
+    pending: Pending | None = None,
+) -> Evaluation:
     """For patients with new results (patient id → codes): the risk models those results
     feed, re-run, and the rules of the trigger "result saved" that match (seeing the new
     assessments). Reads only, so it can run outside the write lock when the results are
-    already stored; ``apply`` writes what it found."""
+    already stored, or are given as ``pending``; ``apply`` writes what it found."""
     rules = rules_for(Trigger.OBSERVATION)
     found = Evaluation()
     if not new_codes or not (rules or any(codes & ASSESSED_CODES for codes in new_codes.values())):
@@ -398,6 +436,8 @@ def evaluate_results(new_codes: dict[int, set[str]], *, now: datetime | None = N
             now=now,
             history_days=max([DEFAULT_HISTORY_DAYS, *(r.history_days for r in relevant)]),
             no_reading_codes=_no_reading_codes(relevant),
+            risks=any(r.reads_risk for r in relevant),
+            pending=pending,
         )
         new = reassess(
             {pk: new_codes[pk] for pk in chunk},
@@ -417,7 +457,7 @@ def apply(found: Evaluation, *, trigger: str = Trigger.OBSERVATION) -> int:
     rules fired."""
     from careloop.rules.firing import fire
 
-    RiskAssessment.objects.bulk_create(found.assessments)
+    store_assessments(found.assessments)
     return fire(found.matches, trigger=trigger)
 
 

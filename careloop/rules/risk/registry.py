@@ -10,6 +10,7 @@ Keys a model does not know are ignored and reported in ``warnings``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -152,7 +153,7 @@ def parse_input(model: Model, data: object) -> tuple[Any, list[str]]:
     """
     if not isinstance(data, Mapping):
         raise InputError("input", "must be a JSON object")
-    hints = typing.get_type_hints(model.input_type)
+    hints = _hints(model.input_type)
     values: dict[str, Any] = {}
     for item in dataclasses.fields(model.input_type):
         if item.name not in data:
@@ -177,6 +178,11 @@ def assess(name: str, data: object) -> dict[str, Any]:
     if ignored:
         result["warnings"].append(f"已忽略本模型不使用的输入项：{'、'.join(ignored)}")
     return result
+
+
+@functools.cache
+def _hints(input_type: type) -> dict[str, Any]:
+    return typing.get_type_hints(input_type)
 
 
 def _coerce(name: str, value: Any, hint: Any) -> Any:
