@@ -414,3 +414,35 @@ def test_a_batch_entry_cannot_refer_to_a_patient_it_failed_to_create(fhir: Fhir)
     assert statuses == ["409 Conflict", "422 Unprocessable Entity", "400 Bad Request"]
     assert "urn:uuid:p1" in body["entry"][1]["response"]["outcome"]["issue"][0]["diagnostics"]
     assert Patient.objects.count() == 1 and not Observation.objects.exists()
+
+
+def test_a_bundle_enrolling_a_patient_runs_risk_models_and_rules(fhir: Fhir) -> None:
+    from careloop.rules.models import RiskAssessment, RuleFiring
+    from careloop.rules.pack import load_pack
+
+    load_pack()
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:p1",
+                "request": {"method": "POST", "url": "Patient"},
+                "resource": patient_resource(),
+            },
+            *(
+                {
+                    "request": {"method": "POST", "url": "Observation"},
+                    "resource": observation("urn:uuid:p1", code, value, "mm[Hg]"),
+                }
+                for code, value in (("8480-6", 186), ("8462-4", 104))
+            ),
+        ],
+    }
+    status, body, _ = fhir.call("POST", "", bundle)
+    assert status == 200, body
+    patient = Patient.objects.get()
+    assessment = RiskAssessment.objects.get(patient=patient)
+    assert (assessment.model, assessment.category) == ("bp-grade", "3级高血压")
+    firing = RuleFiring.objects.get(patient=patient)
+    assert firing.rule.code == "bp-urgent-referral" and firing.alert.patient == patient

@@ -100,3 +100,15 @@ def test_the_pack_rules_are_listed(bob: Any) -> None:
     load_pack()
     page = logged_in(bob).get("/rules/").content.decode()
     assert page.count("/rules/") >= 5 and "夜间血糖 &lt; 4.0 mmol/L" in page
+
+
+def test_a_dry_run_shows_only_patients_the_viewer_may_see(
+    editor: Any, hospital: Any, community: Any
+) -> None:
+    store(PatientFactory(organisation=hospital), SBP, 170, timezone.now())
+    outsider = UserFactory(organisation=community, role=Role.SUPERVISOR)
+    data = rule_form(dry_run="")
+    del data["save"]
+    inside = logged_in(editor).post("/rules/new/", data).context["matches"]
+    outside = logged_in(outsider).post("/rules/new/", data).context["matches"]
+    assert len(inside) == 1 and outside == []

@@ -109,10 +109,12 @@ def do_record_results(
     catalogue: catalogue_module.Catalogue | None = None,
     return_observations: bool = False,
     assessments: list[Assessment] | None = None,
+    run_rules: bool = True,
 ) -> Stored:
     """Store ``results`` for ``patient`` (under a report when given), graded; raise an
     alert for each critical value. Call inside a transaction. ``assessments``: the results
-    already graded (``assess_for``), by a caller that graded them before taking the lock."""
+    already graded (``assess_for``), by a caller that graded them before taking the lock;
+    ``run_rules=False``: that caller also evaluated the rules beforehand and applies them."""
     now = timezone.now()
     stored_report = None
     if report is not None:
@@ -169,7 +171,7 @@ def do_record_results(
         threshold = assessment.grade.threshold if assessment.grade else ""
         outcome.alerts.append(critical_value_alert(patient, observation, threshold, source_label))
     codes = {row["code"] for row, _ in rows if row["code"]}
-    if codes:
+    if codes and run_rules:
         from careloop.rules.engine import run_for_results
 
         run_for_results({patient.pk: codes})

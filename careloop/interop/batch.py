@@ -35,8 +35,7 @@ from careloop.interop.models import InboundMessage
 from careloop.patients.identity import age_on
 from careloop.patients.models import Patient, PatientIdentifier
 from careloop.patients.services import new_card_numbers
-from careloop.rules.conditions import Reading
-from careloop.rules.engine import Evaluation, Pending, apply, evaluate_results
+from careloop.rules.engine import Evaluation, Pending, apply, evaluate_results, pending_results
 from careloop.rules.engine import Profile as RuleProfile
 from careloop.write_gate import relaxed_commit, write_gate
 
@@ -194,7 +193,7 @@ class BatchImporter:
         by this batch is known by a negative id until ``_apply_rules``."""
         keys: dict[str, int] = {}
         pending = Pending()
-        new_codes: dict[int, set[str]] = {}
+        rows = []
         for item in items:
             profile = item.profile
             assert profile is not None
@@ -205,20 +204,8 @@ class BatchImporter:
                 pending.profiles[pk] = RuleProfile(
                     profile.sex, profile.birth_date, "", profile.path
                 )
-            by_code = pending.readings.setdefault(pk, {})
-            for graded in item.graded:
-                for assessment in graded:
-                    fields = assessment.fields
-                    if fields["code"]:
-                        by_code.setdefault(fields["code"], []).append(
-                            Reading(
-                                fields["effective_at"],
-                                fields["value_normalised"],
-                                fields["unit_normalised"],
-                                fields["code"],
-                            )
-                        )
-                        new_codes.setdefault(pk, set()).add(fields["code"])
+            rows += [(pk, a.fields) for graded in item.graded for a in graded]
+        pending, new_codes = pending_results(rows, pending)
         return keys, evaluate_results(new_codes, now=self.now, pending=pending)
 
     def _apply_rules(self, items: list[Item], keys: dict[str, int], found: Evaluation) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -207,6 +207,26 @@ class Pending:
 
     readings: dict[int, dict[str, list[Reading]]] = field(default_factory=dict)
     profiles: dict[int, Profile] = field(default_factory=dict)
+
+
+def pending_results(
+    rows: Iterable[tuple[int, Mapping[str, Any]]], pending: Pending | None = None
+) -> tuple[Pending, dict[int, set[str]]]:
+    """Observations not stored yet — (patient id, the observation's fields) — as pending
+    readings, and the new codes per patient (what ``evaluate_results`` takes)."""
+    pending = pending or Pending()
+    new_codes: dict[int, set[str]] = {}
+    for pk, fields in rows:
+        code = fields["code"]
+        if not code:
+            continue
+        pending.readings.setdefault(pk, {}).setdefault(code, []).append(
+            Reading(
+                fields["effective_at"], fields["value_normalised"], fields["unit_normalised"], code
+            )
+        )
+        new_codes.setdefault(pk, set()).add(code)
+    return pending, new_codes
 
 
 def load_facts(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -16,10 +17,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from careloop.audit.services import record
-from careloop.patients.access import get_patient_for
-from careloop.patients.models import Patient, PatientTag
+from careloop.patients.access import get_patient_for, patients_for
+from careloop.patients.models import PatientTag
 from careloop.rules.conditions import KINDS, RuleError
-from careloop.rules.engine import compile_rule, dry_run
+from careloop.rules.engine import Match, compile_rule, dry_run
 from careloop.rules.forms import RuleForm
 from careloop.rules.models import Rule
 from careloop.rules.services import do_save_rule, do_tag_patient, draft_rule
@@ -60,7 +61,7 @@ def rule_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
             try:
                 if "dry_run" in request.POST:
                     compiled = compile_rule(draft_rule(code, definition))
-                    matches = _described(dry_run(compiled, days=days))
+                    matches = _described(request.user, dry_run(compiled, days=days))
                     record(request.user, "view", "rule", code, summary=f"dry run, {days} days")
                 elif not can_change:
                     messages.error(request, _("You may look at rules but not change them."))
@@ -125,10 +126,14 @@ def _days(request: HttpRequest) -> int:
     return days if days in DRY_RUN_DAYS else 30
 
 
-def _described(found: list) -> list[dict]:
-    patients = Patient.objects.in_bulk([m.patient_id for m in found])
+def _described(user: Any, found: list[Match]) -> list[dict[str, Any]]:
+    """The matches among the patients ``user`` may see (a dry run covers every patient the
+    rule applies to; names and reasons are shown only within the viewer's scope)."""
+    patients = patients_for(user).in_bulk([m.patient_id for m in found])
     return [
-        {"patient": patients.get(m.patient_id), "at": m.at, "reasons": m.reasons} for m in found
+        {"patient": patients[m.patient_id], "at": m.at, "reasons": m.reasons}
+        for m in found
+        if m.patient_id in patients
     ]
 
 

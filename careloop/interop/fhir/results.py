@@ -29,6 +29,8 @@ from careloop.interop.fhir.base import (
 )
 from careloop.interop.fhir.outcome import FhirError, not_accepted, required
 from careloop.patients.access import patients_for
+from careloop.rules.engine import Pending, apply, evaluate_results, pending_results
+from careloop.rules.engine import Profile as RuleProfile
 
 
 def _number(value: float | None) -> float | int | None:
@@ -221,6 +223,22 @@ class ObservationHandler(Handler):
             key: assess_for(patient, results, organisation_path=patient.organisation.path)
             for key, (patient, _, results) in by_patient.items()
         }
+        # Risk models and rules too, before the lock; a patient enrolled by the same Bundle
+        # is known by a negative id until it is saved.
+        ids = {
+            key: patient.pk or -(n + 1)
+            for n, (key, (patient, _, _)) in enumerate(by_patient.items())
+        }
+        pending = Pending()
+        for key, (patient, _, _) in by_patient.items():
+            if patient.pk is None:
+                pending.profiles[ids[key]] = RuleProfile(
+                    patient.sex, patient.birth_date, patient.risk_tier, patient.organisation.path
+                )
+        pending, new_codes = pending_results(
+            [(ids[key], a.fields) for key, items in graded.items() for a in items], pending
+        )
+        found = evaluate_results(new_codes, pending=pending)
 
         def write() -> list[Observation]:
             created: list[Observation | None] = [None] * len(items)
@@ -233,6 +251,7 @@ class ObservationHandler(Handler):
                     source_label="FHIR",
                     return_observations=True,
                     assessments=graded[key],
+                    run_rules=False,
                 )
                 for index, observation in zip(indexes, stored.created, strict=True):
                     created[index] = observation
@@ -243,6 +262,12 @@ class ObservationHandler(Handler):
                     patient_id=patient.pk,
                     summary=f"{len(results)} results by FHIR",
                 )
+            saved = {ids[key]: patient.pk for key, (patient, _, _) in by_patient.items()}
+            for assessment in found.assessments:
+                assessment.patient_id = saved[assessment.patient_id]
+            for match in found.matches:
+                match.patient_id = saved[match.patient_id]
+            apply(found)
             return [obs for obs in created if obs is not None]
 
         return Prepared(write)
