@@ -323,3 +323,71 @@ def test_results_without_enabled_rules_cost_one_query(
 ) -> None:
     with django_assert_num_queries(1):
         assert run_for_results({1: {"2823-3"}}) == 0  # potassium: no model or rule reads it
+
+
+def heart_failure_rules() -> None:
+    do_save_rule(
+        None,
+        "hf-tag",
+        {
+            "name": "心力衰竭",
+            "trigger": "diagnosis",
+            "condition": {"kind": "diagnosis", "prefix": ["I50", "I11.0"]},
+            "actions": [{"type": "tag", "tag": "心力衰竭"}],
+            "enabled": True,
+        },
+    )
+    do_save_rule(
+        None,
+        "old-discharged",
+        {
+            "name": "出院 30 天内的老年患者",
+            "trigger": "encounter",
+            "condition": {
+                "all": [
+                    {"kind": "discharged", "days": 30},
+                    {"kind": "age", "op": ">=", "value": 65},
+                ]
+            },
+            "actions": [{"type": "risk_tier", "value": "high"}],
+            "enabled": True,
+        },
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_discharge_with_heart_failure_over_hl7_fires_diagnosis_and_encounter_rules(
+    mllp: Any,  # noqa: F811
+    hospital_org: Any,  # noqa: F811
+) -> None:
+    from careloop.patients.models import Patient
+
+    heart_failure_rules()
+    assert msa(send(mllp, "adt_a03_discharge.hl7")) == "AA"
+    process_all()
+    patient = Patient.objects.get()
+    assert list(patient.tags.values_list("tag__name", flat=True)) == ["心力衰竭"]
+    assert patient.risk_tier == "high"  # 78 years old, discharged 2026-11-10
+    reasons = {f.rule.code: f.reasons for f in RuleFiring.objects.select_related("rule")}
+    assert reasons["hf-tag"] == ["诊断 I50.9（属 I50、I11.0）"]
+    assert reasons["old-discharged"][0] == "2026-11-10 15:00 出院，在 30 天内"
+
+
+def test_a_diagnosis_added_on_the_patient_page_fires_its_rule(carol: Any, cardiology: Any) -> None:
+    heart_failure_rules()
+    patient = PatientFactory(organisation=cardiology)
+    response = logged_in(carol).post(
+        f"/patients/{patient.pk}/record/diagnosis/add/",
+        {
+            "icd10_code": "I50.0",
+            "name": "",
+            "clinical_status": "active",
+            "onset_date": "2026-11-20",
+            "note": "",
+        },
+    )
+    assert response.status_code == 302
+    assert list(patient.tags.values_list("tag__name", flat=True)) == ["心力衰竭"]
+    rule = compile_rule(Rule.objects.get(code="hf-tag"))
+    [match] = dry_run(rule, days=30)
+    assert match.patient_id == patient.pk

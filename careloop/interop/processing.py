@@ -34,6 +34,8 @@ from careloop.interop.patients import (
     register_patient,
     update_demographics,
 )
+from careloop.rules.engine import run_for_event
+from careloop.rules.models import Trigger
 from careloop.write_gate import relaxed_commit, write_gate
 
 logger = logging.getLogger("careloop.interop")
@@ -316,6 +318,9 @@ def apply_adt(
             encounter.ended_at = visit.discharged_at or moment
             encounter.status = Encounter.Status.FINISHED
         encounter.save()
+        if data.event in ("A01", "A03"):
+            run_for_event(Trigger.ENCOUNTER, [patient.pk])
+    added = False
     for diagnosis in data.diagnoses:
         code = diagnosis.code[:10]
         exists = Condition.objects.filter(
@@ -334,6 +339,9 @@ def apply_adt(
             onset_date=(diagnosis.recorded_at or moment).date(),
             source=Source.HL7,
         )
+        added = True
+    if added:
+        run_for_event(Trigger.DIAGNOSIS, [patient.pk])
 
 
 def reprocess(message: InboundMessage) -> BatchResult:

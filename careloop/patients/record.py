@@ -110,6 +110,11 @@ def check_can(actor: Any, patient: Patient, kind: RecordKind, action: str) -> No
         raise PermissionDenied(f"no permission to {action} this entry")
 
 
+# Record entries that trigger rules: a new diagnosis; an encounter added or changed
+# (an admission, a discharge).
+_TRIGGERS = {Condition: "diagnosis", Encounter: "encounter"}
+
+
 def do_save_item(
     actor: Any, patient: Patient, kind: RecordKind, form: forms.ModelForm
 ) -> models.Model:
@@ -136,6 +141,11 @@ def do_save_item(
             summary=f"{kind.slug} {'added' if creating else 'changed'}",
             changes=changes_between(before, _snapshot(item, form)),
         )
+        trigger = _TRIGGERS.get(type(item))
+        if trigger is not None and (creating or trigger == "encounter"):
+            from careloop.rules.engine import run_for_event
+
+            run_for_event(trigger, [patient.pk])
     return item
 
 

@@ -17,7 +17,8 @@ normalised value of every observation).
     {"kind": "tag", "tag": "高血压"}
     {"kind": "age", "op": ">=", "value": 65}       {"kind": "sex", "value": "female"}
     {"kind": "risk_tier", "value": "high"}
-    {"kind": "risk", "model": "china-par", "category": "高危"}
+    {"kind": "risk", "model": "bp-grade", "category": "3级高血压"}
+    {"kind": "diagnosis", "prefix": ["I50", "I11.0"]}   {"kind": "discharged", "days": 7}
     {"kind": "answer", "questionnaire": "PHQ-9", "item": "9", "op": ">=", "value": 1}
     {"kind": "symptom", "symptom": "自伤风险"}
 """
@@ -55,6 +56,8 @@ KINDS = [
     "sex",
     "risk_tier",
     "risk",
+    "diagnosis",
+    "discharged",
     "answer",
     "symptom",
 ]
@@ -92,6 +95,8 @@ class Facts:
     last_reading_at: Mapping[str, datetime] = field(default_factory=dict)  # beyond history
     answers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     symptoms: frozenset[str] = frozenset()
+    diagnoses: frozenset[str] = frozenset()  # ICD-10 codes of current diagnoses
+    last_discharge: datetime | None = None  # end of the last inpatient stay
     names: Mapping[str, str] = field(default_factory=dict)  # code → Chinese name
     tz: tzinfo | None = None  # local time for time-of-day windows and explanations
 
@@ -502,6 +507,35 @@ class Risk(Condition):
 
 
 @dataclass
+class Diagnosis(Condition):
+    prefixes: tuple[str, ...]
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        hits = sorted(c for c in facts.diagnoses if c.upper().startswith(self.prefixes))
+        wanted = "、".join(self.prefixes)
+        if hits:
+            return Outcome(True, lambda: [f"诊断 {'、'.join(hits)}（属 {wanted}）"])
+        return Outcome(False, lambda: [f"无 {wanted} 类诊断"])
+
+
+@dataclass
+class Discharged(Condition):
+    days: int
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        last = facts.last_discharge
+        if last is None:
+            return Outcome(False, lambda: ["无出院记录"])
+        matched = facts.now - last <= timedelta(days=self.days)
+        return Outcome(
+            matched,
+            lambda: [
+                f"{_when(facts.local(last))} 出院，{'在' if matched else '不在'} {self.days} 天内"
+            ],
+        )
+
+
+@dataclass
 class Answer(Condition):
     questionnaire: str
     item: str
@@ -593,6 +627,14 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
         return RiskTier(str(data["value"]))
     if kind == "risk":
         return Risk(_text(data, "model", path), _text(data, "category", path))
+    if kind == "diagnosis":
+        given = data.get("prefix")
+        items = given if isinstance(given, list) else [given]
+        if not items or not all(isinstance(p, str) and p.strip() for p in items):
+            raise RuleError(f"{path}.prefix", "须为 ICD-10 编码前缀（如 I50），或前缀列表")
+        return Diagnosis(tuple(p.strip().upper() for p in items))
+    if kind == "discharged":
+        return Discharged(_count(data, "days", path, 0, MAX_DAYS))
     if kind == "answer":
         value = data.get("value")
         if not isinstance(value, int | float | str) or isinstance(value, bool):

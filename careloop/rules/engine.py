@@ -14,16 +14,17 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from careloop.accounts.models import Organisation
 from careloop.clinical import catalogue as catalogue_module
-from careloop.clinical.models import Observation
+from careloop.clinical.models import Condition as Condition_
+from careloop.clinical.models import Encounter, Observation
 from careloop.patients.identity import age_on
 from careloop.patients.models import Patient, PatientTag, Tag
 from careloop.rules.actions import Action, compile_actions
@@ -34,6 +35,8 @@ from careloop.rules.assessments import store as store_assessments
 from careloop.rules.conditions import (
     All,
     Condition,
+    Diagnosis,
+    Discharged,
     Facts,
     HasTag,
     NoReading,
@@ -48,7 +51,7 @@ logger = logging.getLogger("careloop.rules")
 DEFAULT_HISTORY_DAYS = 400  # latest / consecutive / trend / change look this far back
 BATCH = 500
 # What a trigger needs has to exist before rules can run on it.
-AVAILABLE_TRIGGERS = (Trigger.OBSERVATION, Trigger.SWEEP)
+AVAILABLE_TRIGGERS = (Trigger.OBSERVATION, Trigger.SWEEP, Trigger.ENCOUNTER, Trigger.DIAGNOSIS)
 NOT_YET_KINDS = {
     "answer": "问卷功能尚未上线",
     "symptom": "患者回复功能尚未上线",
@@ -69,13 +72,15 @@ class CompiledRule:
     codes: frozenset[str] = field(init=False)
     series_codes: frozenset[str] = field(init=False)
     reads_risk: bool = field(init=False)
+    reads_record: bool = field(init=False)  # diagnoses, discharges
     history_days: int = field(init=False)
     depth: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.codes = frozenset(self.condition.codes())
         self.series_codes = frozenset(self.condition.series_codes())
-        self.reads_risk = _reads_risk(self.condition)
+        self.reads_risk = _reads(self.condition, (Risk,))
+        self.reads_record = _reads(self.condition, (Diagnosis, Discharged))
         self.history_days = max(self.condition.history_days(), DEFAULT_HISTORY_DAYS)
         self.depth = max(self.condition.depth(), 1)
 
@@ -85,11 +90,12 @@ class CompiledRule:
         )
 
 
-def _reads_risk(condition: Condition) -> bool:
-    if isinstance(condition, Risk):
+def _reads(condition: Condition, kinds: tuple[type, ...]) -> bool:
+    """Whether any part of ``condition`` is of one of ``kinds``."""
+    if isinstance(condition, kinds):
         return True
     parts = [*getattr(condition, "parts", []), getattr(condition, "part", None)]
-    return any(_reads_risk(p) for p in parts if p is not None)
+    return any(_reads(p, kinds) for p in parts if p is not None)
 
 
 def _refuse_unavailable(data: Any, path: str = "condition") -> None:
@@ -238,6 +244,7 @@ def load_facts(
     no_reading_codes: Iterable[str] = (),
     until: datetime | None = None,
     risks: bool = True,
+    record: bool = True,
     pending: Pending | None = None,
 ) -> tuple[dict[int, Facts], dict[int, Profile]]:
     """What rules may know of these patients: one query each for the patients, their tags,
@@ -298,6 +305,7 @@ def load_facts(
                 mine.extend(new)
                 mine.sort(key=lambda r: r.at)
     categories = current_categories(ids) if risks else {}
+    diagnoses, discharges = _record(ids) if record else ({}, {})
     facts = {}
     tz = timezone.get_current_timezone()
     today = now.astimezone(tz).date()
@@ -310,6 +318,8 @@ def load_facts(
             risk_tier=profile.risk_tier,
             readings=readings.get(pk, {}),
             risks=categories.get(pk, {}),
+            diagnoses=frozenset(diagnoses.get(pk, ())),
+            last_discharge=discharges.get(pk),
             last_reading_at=last.get(pk, {}),
             names=names,
             tz=tz,
@@ -340,6 +350,26 @@ def _readings(
     if connection.vendor == "sqlite":  # times come back naive, in UTC
         return [(pk, code, _utc(at), value, unit) for pk, code, at, value, unit in rows]
     return rows
+
+
+def _record(ids: list[int]) -> tuple[dict[int, set[str]], dict[int, datetime]]:
+    """Current diagnoses (ICD-10 codes) and the end of the last inpatient stay."""
+    diagnoses: dict[int, set[str]] = {}
+    for pk, code in (
+        Condition_.objects.filter(patient_id__in=ids)
+        .exclude(clinical_status=Condition_.ClinicalStatus.RESOLVED)
+        .values_list("patient_id", "icd10_code")
+    ):
+        diagnoses.setdefault(pk, set()).add(code)
+    discharges = dict(
+        Encounter.objects.filter(
+            patient_id__in=ids, kind=Encounter.Kind.INPATIENT, ended_at__isnull=False
+        )
+        .values("patient_id")
+        .annotate(last=Max("ended_at"))
+        .values_list("patient_id", "last")
+    )
+    return diagnoses, discharges
 
 
 def _date(value: date | str | None) -> date | None:
@@ -457,6 +487,7 @@ def evaluate_results(
             history_days=max([DEFAULT_HISTORY_DAYS, *(r.history_days for r in relevant)]),
             no_reading_codes=_no_reading_codes(relevant),
             risks=any(r.reads_risk for r in relevant),
+            record=any(r.reads_record for r in relevant),
             pending=pending,
         )
         new = reassess(
@@ -485,6 +516,28 @@ def run_for_results(new_codes: dict[int, set[str]], *, now: datetime | None = No
     """New results: re-assess risk and run the rules. Call inside the transaction that stored
     the results; returns how many rules fired."""
     return apply(evaluate_results(new_codes, now=now))
+
+
+def run_for_event(trigger: str, patient_ids: Iterable[int], *, now: datetime | None = None) -> int:
+    """The triggers "admission or discharge" and "diagnosis added", for these patients.
+    Call inside the transaction that recorded the event; returns how many rules fired."""
+    from careloop.rules.firing import fire
+
+    rules = rules_for(trigger)
+    ids = sorted(set(patient_ids))
+    if not rules or not ids:
+        return 0
+    now = now or timezone.now()
+    facts, profiles = load_facts(
+        ids,
+        set().union(*(r.series_codes for r in rules)),
+        now=now,
+        history_days=max(r.history_days for r in rules),
+        no_reading_codes=_no_reading_codes(rules),
+        risks=any(r.reads_risk for r in rules),
+        record=any(r.reads_record for r in rules),
+    )
+    return fire(evaluate(rules, facts, profiles), trigger=trigger)
 
 
 # ---------------------------------------------------------------- sweep
@@ -555,8 +608,10 @@ def sweep(*, now: datetime | None = None) -> int:
 
 def dry_run(rule: CompiledRule, *, days: int, now: datetime | None = None) -> list[Match]:
     """Who the rule would have matched over the last ``days`` days, nothing written: a
-    result rule is replayed at each result of a code it reads (seeing only what was known
-    then), a sweep rule once a day at 08:00. One match per patient: the first."""
+    result rule is replayed at each result of a code it reads (seeing only the results known
+    then), a sweep rule once a day at 08:00, an admission/discharge or diagnosis rule at each
+    such event (diagnoses and discharges as recorded now). One match per patient: the
+    first."""
     now = now or timezone.now()
     start = now - timedelta(days=days)
     if rule.trigger == Trigger.SWEEP:
@@ -566,6 +621,8 @@ def dry_run(rule: CompiledRule, *, days: int, now: datetime | None = None) -> li
             for pk in sweep_candidates(rule, day):
                 moments_by_patient.setdefault(pk, []).append(day)
             day += timedelta(days=1)
+    elif rule.trigger in (Trigger.ENCOUNTER, Trigger.DIAGNOSIS):
+        moments_by_patient = _event_moments(rule.trigger, start, now)
     else:
         moments_by_patient = {}
         rows = Observation.objects.filter(effective_at__gte=start, effective_at__lte=now)
@@ -575,7 +632,7 @@ def dry_run(rule: CompiledRule, *, days: int, now: datetime | None = None) -> li
             moments_by_patient.setdefault(pk, []).append(at)
     matches = []
     ids = sorted(moments_by_patient)
-    per_moment = rule.trigger == Trigger.SWEEP or bool(_no_reading_codes([rule]))
+    per_moment = rule.trigger != Trigger.OBSERVATION or bool(_no_reading_codes([rule]))
     for begin in range(0, len(ids), BATCH):
         chunk = ids[begin : begin + BATCH]
         if not per_moment:  # one load for the chunk, then what was known at each moment
@@ -600,6 +657,28 @@ def dry_run(rule: CompiledRule, *, days: int, now: datetime | None = None) -> li
                     matches.append(found[0])
                     break
     return matches
+
+
+def _event_moments(trigger: str, start: datetime, now: datetime) -> dict[int, list[datetime]]:
+    """When admissions and discharges (or new diagnoses, by their date) happened."""
+    moments: dict[int, list[datetime]] = {}
+    if trigger == Trigger.ENCOUNTER:
+        for pk, began, ended in Encounter.objects.filter(
+            Q(started_at__range=(start, now)) | Q(ended_at__range=(start, now))
+        ).values_list("patient_id", "started_at", "ended_at"):
+            for moment in (began, ended):
+                if moment is not None and start <= moment <= now:
+                    moments.setdefault(pk, []).append(moment)
+    else:
+        tz = timezone.get_current_timezone()
+        for pk, day in Condition_.objects.filter(
+            onset_date__range=(start.astimezone(tz).date(), now.astimezone(tz).date())
+        ).values_list("patient_id", "onset_date"):
+            if day is None:
+                continue
+            moment = datetime.combine(day, time(12), tzinfo=tz)
+            moments.setdefault(pk, []).append(min(moment, now))
+    return {pk: sorted(times) for pk, times in moments.items()}
 
 
 def _as_of(facts: Facts, moment: datetime) -> Facts:

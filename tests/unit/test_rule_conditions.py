@@ -212,3 +212,15 @@ def test_codes_can_be_checked_against_the_catalogue() -> None:
         compile_condition(
             {"kind": "latest", "code": "0000-0", "op": ">", "value": 1}, known_codes={SBP}
         )
+
+
+def test_diagnosis_by_icd10_prefix_and_recent_discharge() -> None:
+    given = facts()
+    given.diagnoses = frozenset({"I50.9", "E11.9"})
+    given.last_discharge = NOW - timedelta(days=7, minutes=1)
+    assert check({"kind": "diagnosis", "prefix": "i50"}, given)  # case does not matter
+    assert check({"kind": "diagnosis", "prefix": ["I11.0", "E11"]}, given)
+    assert not check({"kind": "diagnosis", "prefix": "I21"}, given)
+    assert check({"kind": "discharged", "days": 8}, given)
+    assert not check({"kind": "discharged", "days": 7}, given)
+    assert not check({"kind": "discharged", "days": 30}, facts())  # never discharged

@@ -25,6 +25,8 @@ from careloop.interop.fhir.base import (
 )
 from careloop.interop.fhir.outcome import FhirError, not_accepted, required
 from careloop.patients.access import patients_for
+from careloop.rules.engine import run_for_event
+from careloop.rules.models import Trigger
 
 
 class EncounterHandler(Handler):
@@ -134,6 +136,7 @@ class EncounterHandler(Handler):
             **self._fields(data),
         )
         record(user, "create", "encounter", encounter.pk, patient_id=patient.pk)
+        run_for_event(Trigger.ENCOUNTER, [patient.pk])
         return encounter
 
     def update(
@@ -145,6 +148,7 @@ class EncounterHandler(Handler):
             setattr(encounter, key, value)
         encounter.save()
         record(user, "update", "encounter", encounter.pk, patient_id=encounter.patient_id)
+        run_for_event(Trigger.ENCOUNTER, [encounter.patient_id])
         return encounter
 
 
@@ -257,6 +261,7 @@ class ConditionHandler(Handler):
             patient=patient, source=Source.FHIR, recorded_by=user, **self._fields(user, data, refs)
         )
         record(user, "create", "diagnosis", condition.pk, patient_id=patient.pk)
+        run_for_event(Trigger.DIAGNOSIS, [patient.pk])
         return condition
 
     def update(
