@@ -21,9 +21,11 @@ class RuleForm(forms.Form):
     code = forms.SlugField(
         label=_("Code"), max_length=60, help_text=_("Letters, digits and hyphens; never changes.")
     )
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=_("Rule name"), max_length=200)
     description = forms.CharField(
-        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Description"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}),
     )
     trigger = forms.ChoiceField(
         label=_("Runs when"),
