@@ -446,3 +446,28 @@ def test_a_bundle_enrolling_a_patient_runs_risk_models_and_rules(fhir: Fhir) -> 
     assert (assessment.model, assessment.category) == ("bp-grade", "3级高血压")
     firing = RuleFiring.objects.get(patient=patient)
     assert firing.rule.code == "bp-urgent-referral" and firing.alert.patient == patient
+
+
+def test_a_batch_entry_for_a_read_only_shared_patient_is_answered_403(
+    fhir: Fhir, hospital: Any, cardiology: Any
+) -> None:
+    from careloop.patients.models import PatientShare
+    from tests.factories import PatientFactory
+
+    shared = PatientFactory(organisation=hospital)
+    PatientShare.objects.create(patient=shared, organisation=cardiology, can_edit=False)
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {
+                "request": {"method": "POST", "url": "Observation"},
+                "resource": observation(f"Patient/{shared.pk}", "14749-6", 5.2, "mmol/L"),
+            }
+        ],
+    }
+    status, body, _ = fhir.call("POST", "", batch)
+    assert status == 200
+    assert body["entry"][0]["response"]["status"] == "403 Forbidden"
+    assert not Observation.objects.exists()
+    assert InboundMessage.objects.get(message_type="Bundle").status == "processed"

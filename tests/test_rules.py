@@ -26,6 +26,16 @@ from tests.test_mllp import hospital_org, mllp, msa, process_all, send  # noqa: 
 from tests.test_patients_web import logged_in
 
 TZ = ZoneInfo("Asia/Shanghai")
+STORY_NOW = datetime(2026, 11, 24, 2, 0, tzinfo=TZ)  # the fixtures' messages are of 2026-11-23
+
+
+@pytest.fixture
+def story_time(monkeypatch: Any) -> datetime:
+    """The clock of the HL7 fixtures (sent 2026-11-23): rules judge how recent a value is."""
+    monkeypatch.setattr(timezone, "now", lambda: STORY_NOW)
+    return STORY_NOW
+
+
 SBP, DBP, GLU = "8480-6", "8462-4", "14749-6"
 UNITS = {SBP: "mmHg", DBP: "mmHg", GLU: "mmol/L"}
 NAMES = {SBP: "收缩压", DBP: "舒张压", GLU: "葡萄糖"}
@@ -151,6 +161,7 @@ def test_three_rising_readings_tag_the_patient_with_history(pack: None, patient:
 def test_night_hypoglycaemia_over_mllp_alerts_the_family_doctor(
     mllp: Any,  # noqa: F811
     hospital_org: Any,  # noqa: F811
+    story_time: datetime,
 ) -> None:
     """The story: a LIS sends glucose 3.2 mmol/L drawn at 22:15, over real MLLP."""
     from careloop.interop.models import CodeMapping, SourceSystem
@@ -359,6 +370,7 @@ def heart_failure_rules() -> None:
 def test_a_discharge_with_heart_failure_over_hl7_fires_diagnosis_and_encounter_rules(
     mllp: Any,  # noqa: F811
     hospital_org: Any,  # noqa: F811
+    story_time: datetime,
 ) -> None:
     from careloop.patients.models import Patient
 
@@ -373,7 +385,9 @@ def test_a_discharge_with_heart_failure_over_hl7_fires_diagnosis_and_encounter_r
     assert reasons["old-discharged"][0] == "2026-11-10 15:00 出院，在 30 天内"
 
 
-def test_a_diagnosis_added_on_the_patient_page_fires_its_rule(carol: Any, cardiology: Any) -> None:
+def test_a_diagnosis_added_on_the_patient_page_fires_its_rule(
+    carol: Any, cardiology: Any, story_time: datetime
+) -> None:
     heart_failure_rules()
     patient = PatientFactory(organisation=cardiology)
     response = logged_in(carol).post(
@@ -391,3 +405,35 @@ def test_a_diagnosis_added_on_the_patient_page_fires_its_rule(carol: Any, cardio
     rule = compile_rule(Rule.objects.get(code="hf-tag"))
     [match] = dry_run(rule, days=30)
     assert match.patient_id == patient.pk
+
+
+def test_an_old_or_cancelled_value_does_not_raise_todays_alert(pack: None, patient: Any) -> None:
+    now = timezone.now()
+    store(patient, SBP, 186, now - timedelta(days=300))  # last year's exam, imported today
+    store(patient, DBP, 112, now - timedelta(days=90))
+    store(patient, SBP, 128, now)  # a new normal SBP must not re-raise the old DBP
+    assert not rule_alerts(patient)
+    do_record_results(
+        patient,
+        None,
+        [ResultInput("收缩压", now, loinc=SBP, value=195, unit="mmHg", status="cancelled")],
+        source="manual",
+        source_label="test",
+    )
+    assert not rule_alerts(patient)
+    store(patient, SBP, 181, now)
+    assert len(rule_alerts(patient)) == 1
+
+
+def test_rules_leave_a_patient_who_has_died_alone(pack: None, hospital: Any) -> None:
+    from datetime import date
+
+    now = timezone.now()
+    patient = PatientFactory(organisation=hospital)
+    store(patient, GLU, 6.0, now - timedelta(days=5))
+    do_tag_patient(None, patient, "血糖监测")
+    patient.deceased_on = date.today()
+    patient.save()
+    assert sweep(now=now) == 0
+    store(patient, SBP, 190, now)
+    assert not rule_alerts(patient)

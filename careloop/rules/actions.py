@@ -80,6 +80,8 @@ def _compile_one(data: Any, path: str) -> Action:
     if not isinstance(data, Mapping):
         raise RuleError(path, "须为一个对象（JSON object）")
     kind = data.get("type")
+    if not isinstance(kind, str):
+        raise RuleError(f"{path}.type", "须为文字（tag、untag、risk_tier、value_tier、alert）")
     if kind in ("tag", "untag"):
         tag = _text(data, "tag", path, 50)
         return AddTag(tag) if kind == "tag" else RemoveTag(tag)

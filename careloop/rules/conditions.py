@@ -44,6 +44,7 @@ OP_TEXT = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠"}
 TIERS = ("high", "medium", "low")
 TIER_TEXT = {"high": "高", "medium": "中", "low": "低"}
 MAX_COUNT, MAX_DAYS = 20, 3650
+DEFAULT_WITHIN_DAYS = 30
 KINDS = [
     "latest",
     "consecutive",
@@ -172,10 +173,14 @@ def _count(data: Mapping[str, Any], key: str, path: str, low: int, high: int) ->
 
 
 def _clock(data: Mapping[str, Any], key: str, path: str) -> time:
+    """A local clock time HH:MM (no seconds, no UTC offset: windows are in local time)."""
+    text = _text(data, key, path)
     try:
-        return time.fromisoformat(_text(data, key, path))
+        if len(text) != 5:
+            raise ValueError(text)
+        return time.fromisoformat(text)
     except ValueError as exc:
-        raise RuleError(f"{path}.{key}", "须为 HH:MM 时间") from exc
+        raise RuleError(f"{path}.{key}", "须为 HH:MM 时间（当地时间，不带时区）") from exc
 
 
 def _fmt(value: float | None) -> str:
@@ -197,6 +202,22 @@ def _reading(label: str, reading: Reading, facts: Facts) -> str:
     """The reading with its label and time: 最近一次收缩压 182 mmHg（2026-11-23 08:00）."""
     moment = _when(facts.local(reading.at))
     return f"{label} {_fmt(reading.value)} {reading.unit}".rstrip() + f"（{moment}）"
+
+
+def _stale(
+    codes: tuple[str, ...], within_days: int, facts: Facts, reading: Reading
+) -> Outcome | None:
+    """A no-match when ``reading`` (the newest one a condition looks at) is older than
+    ``within_days``: a backdated or long-past value must not raise today's alert."""
+    if facts.now - reading.at <= timedelta(days=within_days):
+        return None
+    return Outcome(
+        False,
+        lambda: [
+            f"最近一次{facts.name(codes, reading)}在 {_when(facts.local(reading.at))}，"
+            f"早于 {within_days} 天"
+        ],
+    )
 
 
 class Condition:
@@ -284,12 +305,15 @@ class Latest(Condition):
     code: tuple[str, ...]
     op: str
     value: float
+    within_days: int = DEFAULT_WITHIN_DAYS  # an older newest reading does not count
 
     def evaluate(self, facts: Facts) -> Outcome:
         series = facts.series(self.code)
         if not series:
             return Outcome(False, lambda: [f"无{facts.name(self.code)}结果"])
         last = series[-1]
+        if (old := _stale(self.code, self.within_days, facts, last)) is not None:
+            return old
         matched = OPS[self.op](last.value, self.value)
         return Outcome(
             matched,
@@ -314,6 +338,8 @@ class Consecutive(Latest):
         series = facts.series(self.code)[-self.count :]
         if len(series) < self.count:
             return Outcome(False, lambda: [f"{facts.name(self.code)}不足 {self.count} 次"])
+        if (old := _stale(self.code, self.within_days, facts, series[-1])) is not None:
+            return old
         matched = all(OPS[self.op](r.value, self.value) for r in series)
 
         def explain() -> list[str]:
@@ -335,11 +361,14 @@ class Trend(Condition):
     code: tuple[str, ...]
     count: int
     direction: str  # rising / falling
+    within_days: int = DEFAULT_WITHIN_DAYS
 
     def evaluate(self, facts: Facts) -> Outcome:
         series = facts.series(self.code)[-self.count :]
         if len(series) < self.count:
             return Outcome(False, lambda: [f"{facts.name(self.code)}不足 {self.count} 次"])
+        if (old := _stale(self.code, self.within_days, facts, series[-1])) is not None:
+            return old
         step = operator.lt if self.direction == "rising" else operator.gt
         numbers = [r.value for r in series if r.value is not None]
         matched = all(step(a, b) for a, b in itertools.pairwise(numbers))
@@ -369,6 +398,8 @@ class TimeWindow(Latest):
         if not series:
             return Outcome(False, lambda: [f"无{facts.name(self.code)}结果"])
         last = series[-1]
+        if (old := _stale(self.code, self.within_days, facts, last)) is not None:
+            return old
         clock = facts.local(last.at).time()
         inside = (
             self.start <= clock < self.end
@@ -433,6 +464,8 @@ class Change(Latest):
         if len(series) < 2:
             return Outcome(False, [f"{name}不足 2 次，无法比较"])
         before, last = series[-2], series[-1]
+        if (old := _stale(self.code, self.within_days, facts, last)) is not None:
+            return old
         assert before.value is not None and last.value is not None
         change = last.value - before.value
         if self.percent:
@@ -581,8 +614,20 @@ def _codes(data: Mapping[str, Any], path: str, known: set[str] | None) -> tuple[
 
 def _series_kind(
     data: Mapping[str, Any], path: str, known: set[str] | None
-) -> tuple[tuple[str, ...], str, float]:
-    return _codes(data, path, known), _op(data, path), float(_number(data, "value", path))
+) -> tuple[tuple[str, ...], str, float, int]:
+    return (
+        _codes(data, path, known),
+        _op(data, path),
+        float(_number(data, "value", path)),
+        _within(data, path),
+    )
+
+
+def _within(data: Mapping[str, Any], path: str) -> int:
+    """``within_days``: how recent the newest reading must be (default 30 days)."""
+    if "within_days" not in data:
+        return DEFAULT_WITHIN_DAYS
+    return _count(data, "within_days", path, 1, MAX_DAYS)
 
 
 def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) -> Condition:
@@ -598,7 +643,10 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
         if direction not in ("rising", "falling"):
             raise RuleError(f"{path}.direction", "须为 rising（升高）或 falling（下降）")
         return Trend(
-            _codes(data, path, known), _count(data, "count", path, 2, MAX_COUNT), direction
+            _codes(data, path, known),
+            _count(data, "count", path, 2, MAX_COUNT),
+            direction,
+            _within(data, path),
         )
     if kind == "time_window":
         return TimeWindow(

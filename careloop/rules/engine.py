@@ -224,7 +224,7 @@ def pending_results(
     new_codes: dict[int, set[str]] = {}
     for pk, fields in rows:
         code = fields["code"]
-        if not code:
+        if not code or fields.get("status") == Observation.Status.CANCELLED:
             continue
         pending.readings.setdefault(pk, {}).setdefault(code, []).append(
             Reading(
@@ -266,7 +266,8 @@ def load_facts(
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT p.id, p.sex, p.birth_date, p.risk_tier, o.path FROM {patient} p "  # noqa: S608
-            f"JOIN {organisation} o ON o.id = p.organisation_id WHERE p.id IN ({marks})",
+            f"JOIN {organisation} o ON o.id = p.organisation_id WHERE p.id IN ({marks}) "
+            "AND p.deceased_on IS NULL",  # rules never act on a patient who has died
             ids,
         )
         profiles = {
@@ -567,7 +568,9 @@ def sweep_candidates(rule: CompiledRule, now: datetime) -> list[int]:
     found: set[int] | None = None
     for part in parts:
         cutoff = now - timedelta(days=part.days)
-        rows = Observation.objects.filter(code__in=part.code, effective_at__lte=now)
+        rows = Observation.objects.filter(
+            code__in=part.code, effective_at__lte=now, patient__deceased_on__isnull=True
+        )
         for name in required:
             rows = rows.filter(
                 patient_id__in=PatientTag.objects.filter(tag__name=name).values("patient_id")
@@ -582,25 +585,31 @@ def sweep_candidates(rule: CompiledRule, now: datetime) -> list[int]:
     return sorted(found or ())
 
 
-def sweep(*, now: datetime | None = None) -> int:
-    """Run the scheduled rules; returns how many fired."""
-    from careloop.rules.firing import fire
-
+def sweep_matches(*, now: datetime | None = None) -> list[Match]:
+    """What the scheduled rules match now; reads only (no write lock needed)."""
     now = now or timezone.now()
-    fired = 0
+    matches: list[Match] = []
     for rule in rules_for(Trigger.SWEEP):
         ids = sweep_candidates(rule, now)
         for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
             facts, profiles = load_facts(
-                chunk,
+                ids[start : start + BATCH],
                 rule.series_codes,
                 now=now,
                 history_days=rule.history_days,
                 no_reading_codes=_no_reading_codes([rule]),
+                risks=rule.reads_risk,
+                record=rule.reads_record,
             )
-            fired += fire(evaluate([rule], facts, profiles), trigger=Trigger.SWEEP)
-    return fired
+            matches += evaluate([rule], facts, profiles)
+    return matches
+
+
+def sweep(*, now: datetime | None = None) -> int:
+    """Run the scheduled rules (inside a transaction); returns how many fired."""
+    from careloop.rules.firing import fire
+
+    return fire(sweep_matches(now=now), trigger=Trigger.SWEEP)
 
 
 # ---------------------------------------------------------------- dry run

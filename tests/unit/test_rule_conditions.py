@@ -195,6 +195,23 @@ def test_all_any_not_compose_and_collect_reasons() -> None:
         ({"kind": "sex", "value": "F"}, "condition.value", "male"),
         ({"kind": "eval", "code": "__import__('os')"}, "condition.kind", "未知的条件类型"),
         ({"all": []}, "condition.all", "非空"),
+        (
+            {
+                "kind": "time_window",
+                "code": GLU,
+                "op": "<",
+                "value": 4,
+                "from": "22:00+08:00",
+                "to": "06:00",
+            },
+            "condition.from",
+            "不带时区",
+        ),
+        (
+            {"kind": "latest", "code": SBP, "op": ">", "value": 1, "within_days": 0},
+            "condition.within_days",
+            "1 到 3650",
+        ),
         ({"all": [{"kind": "tag", "tag": ""}]}, "condition.all[0].tag", "不能为空"),
         ({"not": {"kind": "age", "op": ">", "value": 200}}, "condition.not.value", "0 到 150"),
     ],
@@ -224,3 +241,25 @@ def test_diagnosis_by_icd10_prefix_and_recent_discharge() -> None:
     assert check({"kind": "discharged", "days": 8}, given)
     assert not check({"kind": "discharged", "days": 7}, given)
     assert not check({"kind": "discharged", "days": 30}, facts())  # never discharged
+
+
+def test_a_reading_older_than_within_days_does_not_count() -> None:
+    given = facts(sbp=[("2026-10-01 08:00", 190)])  # 53 days before NOW
+    assert not check({"kind": "latest", "code": SBP, "op": ">=", "value": 180}, given)
+    assert check(
+        {"kind": "latest", "code": SBP, "op": ">=", "value": 180, "within_days": 60}, given
+    )
+    reasons = (
+        compile_condition({"kind": "latest", "code": SBP, "op": ">=", "value": 180})
+        .evaluate(given)
+        .reasons
+    )
+    assert reasons == ["最近一次收缩压在 2026-10-01 08:00，早于 30 天"]
+
+
+def test_an_action_type_that_is_not_text_is_refused() -> None:
+    from careloop.rules.actions import compile_actions
+
+    with pytest.raises(RuleError) as caught:
+        compile_actions([{"type": ["tag"], "tag": "x"}])
+    assert caught.value.path == "actions[0].type"

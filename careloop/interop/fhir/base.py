@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404, QueryDict
 from django.utils import timezone
@@ -164,6 +165,10 @@ class Handler:
         except Http404 as exc:
             raise FhirError(
                 422, f"{path}: Patient/{pk} is not known", code="not-found", expression=[path]
+            ) from exc
+        except PermissionDenied as exc:  # shared read-only: answered per entry, as FHIR
+            raise FhirError(
+                403, f"{path}: you may not change Patient/{pk}", code="forbidden"
             ) from exc
 
 
