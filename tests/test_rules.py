@@ -437,3 +437,18 @@ def test_rules_leave_a_patient_who_has_died_alone(pack: None, hospital: Any) -> 
     assert sweep(now=now) == 0
     store(patient, SBP, 190, now)
     assert not rule_alerts(patient)
+
+
+def test_an_imported_spreadsheet_is_assessed_once_per_chunk(
+    hospital: Any, tmp_path: Any, story_time: datetime
+) -> None:
+    from io import StringIO
+
+    from careloop.rules.models import RiskAssessment
+    from tests.test_import import long_rows, xlsx
+
+    path = tmp_path / "results.xlsx"
+    path.write_bytes(xlsx(long_rows(bad=False)))
+    call_command("import", str(path), "--source", "体检中心", stdout=StringIO(), stderr=StringIO())
+    assessed = {a.model: a.category for a in RiskAssessment.objects.all()}
+    assert assessed["glucose"] == "IFG"  # fasting glucose 6.4 mmol/L from the sheet

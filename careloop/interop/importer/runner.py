@@ -31,6 +31,7 @@ from careloop.interop.models import CodeMapping, ImportJob, ImportMapping
 from careloop.patients.access import scope_organisation_ids
 from careloop.patients.models import Patient, PatientIdentifier
 from careloop.patients.services import new_card_numbers
+from careloop.rules.engine import run_for_results
 
 CHUNK = 2000
 
@@ -214,9 +215,13 @@ class Importer:
                         visits.setdefault((patient.pk, row.effective_at, row.report), []).append(
                             row
                         )
+                new_codes: dict[int, set[str]] = {}
                 for visit_rows in visits.values():
-                    self._store(visit_rows, patients[id(visit_rows[0])])
+                    patient = patients[id(visit_rows[0])]
+                    assert patient is not None
+                    new_codes.setdefault(patient.pk, set()).update(self._store(visit_rows, patient))
                     job.imported_rows += len(visit_rows)
+                run_for_results(new_codes)  # risk models and rules, once for the chunk
         for row in rows:
             if row.errors:
                 report.add(row)
@@ -370,8 +375,9 @@ class Importer:
 
     # ------------------------------------------------------------------ results
 
-    def _store(self, rows: list[ParsedRow], patient: Patient | None) -> None:
-        """One report for one patient's results of one date (and report name)."""
+    def _store(self, rows: list[ParsedRow], patient: Patient | None) -> set[str]:
+        """One report for one patient's results of one date (and report name); returns the
+        LOINC codes stored (rules and risk models run once per chunk, on them)."""
         row = rows[0]
         assert patient is not None and row.effective_at is not None
         results = [
@@ -398,8 +404,10 @@ class Importer:
             source=Source.IMPORT,
             source_label=self.source.name or self.source.facility,
             catalogue=self.catalogue,
+            run_rules=False,
         )
         self.job.alerts_raised += len(stored.alerts)
+        return {result.loinc for result in results if result.loinc}
 
 
 def _identity_key(data: dict[str, Any]) -> str:
