@@ -471,3 +471,25 @@ def test_a_batch_entry_for_a_read_only_shared_patient_is_answered_403(
     assert body["entry"][0]["response"]["status"] == "403 Forbidden"
     assert not Observation.objects.exists()
     assert InboundMessage.objects.get(message_type="Bundle").status == "processed"
+
+
+def test_a_server_failure_keeps_the_body_and_marks_it_failed(carol: Any, monkeypatch: Any) -> None:
+    from django.test import Client
+
+    from careloop.interop.fhir import bundle
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(bundle, "process", broken)
+    _, token = do_create_token(carol)
+    response = Client(raise_request_exception=False).post(
+        "/fhir/R4",
+        json.dumps(transaction_bundle()),
+        content_type="application/fhir+json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 500
+    stored = InboundMessage.objects.get(transport="fhir")
+    assert stored.status == "failed" and json.loads(bytes(stored.raw))["type"] == "transaction"
+    assert "disk full" not in stored.error  # our fault, said plainly, no internals

@@ -44,6 +44,7 @@ HANDLERS: dict[str, Handler] = {
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 
 DEFAULT_COUNT, MAX_COUNT = 20, 200
+SERVER_FAILURE = FhirError(500, "the server failed while storing it", code="exception")
 
 
 def respond(body: dict[str, Any], status: int = 200, **headers: str) -> HttpResponse:
@@ -138,10 +139,20 @@ def _store_raw(request: HttpRequest, kind: str) -> InboundMessage:
 
 
 def _finish(
-    message: InboundMessage, error: FhirError | None, patient_id: int | None = None
+    message: InboundMessage,
+    error: FhirError | None,
+    patient_id: int | None = None,
+    *,
+    failed: bool = False,
 ) -> None:
+    """The raw message's outcome: processed, rejected (the sender's error) or failed (ours:
+    the body is kept for reprocessing)."""
     message.status = (
-        InboundMessage.Status.PROCESSED if error is None else InboundMessage.Status.REJECTED
+        InboundMessage.Status.PROCESSED
+        if error is None
+        else InboundMessage.Status.FAILED
+        if failed
+        else InboundMessage.Status.REJECTED
     )
     message.accepted = error is None
     message.error = (
@@ -179,6 +190,9 @@ def root(request: HttpRequest) -> HttpResponse:
     except FhirError as error:
         _finish(message, error)
         raise
+    except Exception:
+        _finish(message, SERVER_FAILURE, failed=True)
+        raise
     return respond(result)
 
 
@@ -198,6 +212,9 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
             obj = handler.create(request.user, data, References())
     except FhirError as error:
         _finish(message, error)
+        raise
+    except Exception:
+        _finish(message, SERVER_FAILURE, failed=True)
         raise
     _finish(
         message,
@@ -234,6 +251,9 @@ def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> Http
             obj = handler.update(request.user, obj, data, References())
     except FhirError as error:
         _finish(message, error, patient_id)
+        raise
+    except Exception:
+        _finish(message, SERVER_FAILURE, patient_id, failed=True)
         raise
     _finish(message, None, patient_id)
     return respond(handler.to_fhir(handler.get(request.user, pk)))
