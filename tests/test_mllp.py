@@ -288,3 +288,13 @@ def test_a_failed_message_is_kept_and_reprocessed_without_duplicates(
     assert reprocess(message).processed == 1
     assert reprocess(InboundMessage.objects.get()).processed == 1  # again: replaces, not adds
     assert Observation.objects.count() == 5 and DiagnosticReport.objects.count() == 1
+
+
+def test_reprocessing_a_critical_result_does_not_alert_twice(mllp: MllpServer) -> None:
+    send(mllp, "lis_utf8_oru_r01.hl7")
+    process_all()
+    assert Alert.objects.filter(kind="critical_value").count() == 1
+    reprocess(InboundMessage.objects.get())
+    alert = Alert.objects.get(kind="critical_value")  # still one, for the new observation
+    assert alert.observation is not None and alert.observation.local_code == "K"
+    assert "6.8" in alert.reason

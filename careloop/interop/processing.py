@@ -347,11 +347,14 @@ def apply_adt(
 def reprocess(message: InboundMessage) -> BatchResult:
     """Import a stored message again (after a fix to a mapping or a sending system).
 
-    What an earlier run created from it (reports, observations) is removed first, so a
-    message is never imported twice."""
+    What an earlier run created from it (reports, observations, and critical-value alerts
+    nobody has picked up yet) is removed first, so a message is never imported twice; an
+    alert someone has already acknowledged or handled is kept with its history."""
     from careloop.clinical.models import DiagnosticReport, Observation
+    from careloop.followup.models import Alert
 
     with transaction.atomic():
+        Alert.objects.filter(observation__source_message=message, status=Alert.Status.OPEN).delete()
         Observation.objects.filter(source_message=message).delete()
         DiagnosticReport.objects.filter(source_message=message).delete()
         if not message.accepted:
