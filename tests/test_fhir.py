@@ -493,3 +493,25 @@ def test_a_server_failure_keeps_the_body_and_marks_it_failed(carol: Any, monkeyp
     stored = InboundMessage.objects.get(transport="fhir")
     assert stored.status == "failed" and json.loads(bytes(stored.raw))["type"] == "transaction"
     assert "disk full" not in stored.error  # our fault, said plainly, no internals
+
+
+def test_a_fhir_message_is_not_offered_for_reprocessing(fhir: Fhir, hospital: Any) -> None:
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    fhir.call("POST", "/Patient", patient_resource(gender="unknown"))  # refused, kept raw
+    stored = InboundMessage.objects.get(transport="fhir")
+    staff = UserFactory(organisation=hospital)
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_inboundmessage", "change_inboundmessage"])
+    )
+    client = Client()
+    client.force_login(staff)
+    page = client.get(f"/interop/messages/{stored.pk}/")
+    assert page.status_code == 200 and b'data-testid="reprocess"' not in page.content
+    response = client.post(f"/interop/messages/{stored.pk}/reprocess/")
+    assert response.status_code == 302
+    stored.refresh_from_db()
+    assert stored.status == "rejected"

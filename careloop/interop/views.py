@@ -81,6 +81,10 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def message_reprocess(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(InboundMessage, pk=pk)
+    if message.transport != InboundMessage.Transport.MLLP:
+        # A FHIR body is answered when it arrives: its sender resends it, it is not replayed.
+        messages.error(request, _("Only HL7 messages can be processed again."))
+        return redirect("interop:message", pk=message.pk)
     try:
         reprocess(message)
     except HL7Error as error:
