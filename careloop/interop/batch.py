@@ -215,11 +215,7 @@ class BatchImporter:
             for item in items
             if item.new_key and item.profile is not None and item.profile.pk is not None
         }
-        for assessment in found.assessments:
-            assessment.patient_id = enrolled.get(assessment.patient_id, assessment.patient_id)
-        for match in found.matches:
-            match.patient_id = enrolled.get(match.patient_id, match.patient_id)
-        apply(found)
+        apply(found, enrolled=enrolled)
 
     # ------------------------------------------------------------------ prepare
 

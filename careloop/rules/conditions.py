@@ -307,13 +307,17 @@ class Latest(Condition):
     value: float
     within_days: int = DEFAULT_WITHIN_DAYS  # an older newest reading does not count
 
-    def evaluate(self, facts: Facts) -> Outcome:
+    def newest(self, facts: Facts) -> Reading | Outcome:
+        """The newest reading, or the no-match when there is none or it is too old."""
         series = facts.series(self.code)
         if not series:
             return Outcome(False, lambda: [f"无{facts.name(self.code)}结果"])
-        last = series[-1]
-        if (old := _stale(self.code, self.within_days, facts, last)) is not None:
-            return old
+        return _stale(self.code, self.within_days, facts, series[-1]) or series[-1]
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        last = self.newest(facts)
+        if isinstance(last, Outcome):
+            return last
         matched = OPS[self.op](last.value, self.value)
         return Outcome(
             matched,
@@ -394,12 +398,9 @@ class TimeWindow(Latest):
     end: time = time(0)
 
     def evaluate(self, facts: Facts) -> Outcome:
-        series = facts.series(self.code)
-        if not series:
-            return Outcome(False, lambda: [f"无{facts.name(self.code)}结果"])
-        last = series[-1]
-        if (old := _stale(self.code, self.within_days, facts, last)) is not None:
-            return old
+        last = self.newest(facts)
+        if isinstance(last, Outcome):
+            return last
         clock = facts.local(last.at).time()
         inside = (
             self.start <= clock < self.end

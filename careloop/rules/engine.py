@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -90,12 +90,17 @@ class CompiledRule:
         )
 
 
+def _all_parts(condition: Condition) -> Iterator[Condition]:
+    """The condition and, through all/any/not, every part inside it."""
+    yield condition
+    for child in [*getattr(condition, "parts", []), getattr(condition, "part", None)]:
+        if child is not None:
+            yield from _all_parts(child)
+
+
 def _reads(condition: Condition, kinds: tuple[type, ...]) -> bool:
     """Whether any part of ``condition`` is of one of ``kinds``."""
-    if isinstance(condition, kinds):
-        return True
-    parts = [*getattr(condition, "parts", []), getattr(condition, "part", None)]
-    return any(_reads(p, kinds) for p in parts if p is not None)
+    return any(isinstance(part, kinds) for part in _all_parts(condition))
 
 
 def _refuse_unavailable(data: Any, path: str = "condition") -> None:
@@ -384,18 +389,38 @@ def _utc(moment: datetime | str) -> datetime:
 
 
 def _no_reading_codes(rules: Iterable[CompiledRule]) -> set[str]:
-    found: set[str] = set()
+    return {
+        code
+        for rule in rules
+        for part in _all_parts(rule.condition)
+        if isinstance(part, NoReading)
+        for code in part.code
+    }
 
-    def walk(condition: Condition) -> None:
-        if isinstance(condition, NoReading):
-            found.update(condition.code)
-        for child in [*getattr(condition, "parts", []), getattr(condition, "part", None)]:
-            if child is not None:
-                walk(child)
 
-    for rule in rules:
-        walk(rule.condition)
-    return found
+def facts_for(
+    rules: list[CompiledRule],
+    patient_ids: Iterable[int],
+    *,
+    now: datetime,
+    extra_codes: Iterable[str] = (),
+    extra_days: int = 0,
+    until: datetime | None = None,
+    pending: Pending | None = None,
+) -> tuple[dict[int, Facts], dict[int, Profile]]:
+    """``load_facts`` for what ``rules`` read: their codes and history, the last reading of
+    "no reading" codes, stored risk and diagnoses/discharges only when a rule asks."""
+    return load_facts(
+        patient_ids,
+        set().union(extra_codes, *(r.series_codes for r in rules)),
+        now=now,
+        history_days=max([DEFAULT_HISTORY_DAYS, *(r.history_days for r in rules)]) + extra_days,
+        no_reading_codes=_no_reading_codes(rules),
+        until=until,
+        risks=any(r.reads_risk for r in rules),
+        record=any(r.reads_record for r in rules),
+        pending=pending,
+    )
 
 
 # ---------------------------------------------------------------- matching
@@ -481,16 +506,7 @@ def evaluate_results(
         assessed = {c for m in ASSESSMENTS.values() if set(m[0]) & wanted for c in m[0]}
         if not relevant and not assessed:
             continue
-        facts, profiles = load_facts(
-            chunk,
-            set().union(assessed, *(r.series_codes for r in relevant)),
-            now=now,
-            history_days=max([DEFAULT_HISTORY_DAYS, *(r.history_days for r in relevant)]),
-            no_reading_codes=_no_reading_codes(relevant),
-            risks=any(r.reads_risk for r in relevant),
-            record=any(r.reads_record for r in relevant),
-            pending=pending,
-        )
+        facts, profiles = facts_for(relevant, chunk, now=now, extra_codes=assessed, pending=pending)
         new = reassess(
             {pk: new_codes[pk] for pk in chunk},
             readings={pk: dict(f.readings) for pk, f in facts.items()},
@@ -504,10 +520,22 @@ def evaluate_results(
     return found
 
 
-def apply(found: Evaluation, *, trigger: str = Trigger.OBSERVATION) -> int:
+def apply(
+    found: Evaluation,
+    *,
+    trigger: str = Trigger.OBSERVATION,
+    enrolled: Mapping[int, int] | None = None,
+) -> int:
     """Store the assessments and fire the matches (inside a transaction); returns how many
-    rules fired."""
+    rules fired. ``enrolled``: the ids patients evaluated under a negative id (``Pending``)
+    were given when saved."""
     from careloop.rules.firing import fire
+
+    ids = enrolled or {}
+    for assessment in found.assessments:
+        assessment.patient_id = ids.get(assessment.patient_id, assessment.patient_id)
+    for match in found.matches:
+        match.patient_id = ids.get(match.patient_id, match.patient_id)
 
     store_assessments(found.assessments)
     return fire(found.matches, trigger=trigger)
@@ -529,15 +557,7 @@ def run_for_event(trigger: str, patient_ids: Iterable[int], *, now: datetime | N
     if not rules or not ids:
         return 0
     now = now or timezone.now()
-    facts, profiles = load_facts(
-        ids,
-        set().union(*(r.series_codes for r in rules)),
-        now=now,
-        history_days=max(r.history_days for r in rules),
-        no_reading_codes=_no_reading_codes(rules),
-        risks=any(r.reads_risk for r in rules),
-        record=any(r.reads_record for r in rules),
-    )
+    facts, profiles = facts_for(rules, ids, now=now)
     return fire(evaluate(rules, facts, profiles), trigger=trigger)
 
 
@@ -592,15 +612,7 @@ def sweep_matches(*, now: datetime | None = None) -> list[Match]:
     for rule in rules_for(Trigger.SWEEP):
         ids = sweep_candidates(rule, now)
         for start in range(0, len(ids), BATCH):
-            facts, profiles = load_facts(
-                ids[start : start + BATCH],
-                rule.series_codes,
-                now=now,
-                history_days=rule.history_days,
-                no_reading_codes=_no_reading_codes([rule]),
-                risks=rule.reads_risk,
-                record=rule.reads_record,
-            )
+            facts, profiles = facts_for([rule], ids[start : start + BATCH], now=now)
             matches += evaluate([rule], facts, profiles)
     return matches
 
@@ -645,20 +657,11 @@ def dry_run(rule: CompiledRule, *, days: int, now: datetime | None = None) -> li
     for begin in range(0, len(ids), BATCH):
         chunk = ids[begin : begin + BATCH]
         if not per_moment:  # one load for the chunk, then what was known at each moment
-            loaded, profiles = load_facts(
-                chunk, rule.series_codes, now=now, history_days=rule.history_days + days, until=now
-            )
+            loaded, profiles = facts_for([rule], chunk, now=now, extra_days=days, until=now)
         for pk in chunk:
             for moment in moments_by_patient[pk]:
                 if per_moment:
-                    facts, profiles = load_facts(
-                        [pk],
-                        rule.series_codes,
-                        now=moment,
-                        history_days=rule.history_days,
-                        no_reading_codes=_no_reading_codes([rule]),
-                        until=moment,
-                    )
+                    facts, profiles = facts_for([rule], [pk], now=moment, until=moment)
                 else:
                     facts = {pk: _as_of(loaded[pk], moment)} if pk in loaded else {}
                 found = evaluate([rule], facts, profiles)

@@ -262,12 +262,7 @@ class ObservationHandler(Handler):
                     patient_id=patient.pk,
                     summary=f"{len(results)} results by FHIR",
                 )
-            saved = {ids[key]: patient.pk for key, (patient, _, _) in by_patient.items()}
-            for assessment in found.assessments:
-                assessment.patient_id = saved[assessment.patient_id]
-            for match in found.matches:
-                match.patient_id = saved[match.patient_id]
-            apply(found)
+            apply(found, enrolled={ids[key]: p.pk for key, (p, _, _) in by_patient.items()})
             return [obs for obs in created if obs is not None]
 
         return Prepared(write)
