@@ -318,8 +318,6 @@ def apply_adt(
             encounter.ended_at = visit.discharged_at or moment
             encounter.status = Encounter.Status.FINISHED
         encounter.save()
-        if data.event in ("A01", "A03"):
-            run_for_event(Trigger.ENCOUNTER, [patient.pk])
     added = False
     for diagnosis in data.diagnoses:
         code = diagnosis.code[:10]
@@ -340,6 +338,9 @@ def apply_adt(
             source=Source.HL7,
         )
         added = True
+    # Events after the diagnoses, so a discharge enrols by the stay's diagnoses.
+    if encounter is not None and data.event in ("A01", "A03"):
+        run_for_event(Trigger.ENCOUNTER, [patient.pk])
     if added:
         run_for_event(Trigger.DIAGNOSIS, [patient.pk])
 

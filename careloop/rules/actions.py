@@ -4,9 +4,10 @@
     {"type": "risk_tier", "value": "high"}            {"type": "value_tier", "value": "low"}
     {"type": "alert", "severity": "high", "title": "…",
      "assignee": "responsible_doctor" | "health_manager" | "none", "due_hours": 24}
+    {"type": "enrol", "pathway": "post-op"}           (a pathway's code)
 
-Enrolling in a pathway, creating a task and notifying are not available yet: the pathways,
-tasks and channels they act on are not built, and a rule using them is refused on save.
+Creating a single task and notifying are not available yet: the channels they act on are not
+built, and a rule using them is refused on save.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ SEVERITIES = ("critical", "high", "medium", "low")
 SEVERITY_TEXT = {"critical": "危急", "high": "高", "medium": "中", "low": "低"}
 ASSIGNEES = ("responsible_doctor", "health_manager", "none")
 NOT_YET = {
-    "enrol": "纳入随访路径",
     "task": "创建随访任务",
     "notify": "发送通知",
 }
@@ -64,7 +64,15 @@ class RaiseAlert:
         return f"发出{SEVERITY_TEXT[self.severity]}级预警“{self.title}”"
 
 
-Action = AddTag | RemoveTag | SetTier | RaiseAlert
+@dataclass(frozen=True)
+class Enrol:
+    pathway: str  # code
+
+    def describe(self) -> str:
+        return f"纳入随访路径“{self.pathway}”"
+
+
+Action = AddTag | RemoveTag | SetTier | RaiseAlert | Enrol
 
 
 def _text(data: Mapping[str, Any], key: str, path: str, limit: int) -> str:
@@ -81,7 +89,9 @@ def _compile_one(data: Any, path: str) -> Action:
         raise RuleError(path, "须为一个对象（JSON object）")
     kind = data.get("type")
     if not isinstance(kind, str):
-        raise RuleError(f"{path}.type", "须为文字（tag、untag、risk_tier、value_tier、alert）")
+        raise RuleError(
+            f"{path}.type", "须为文字（tag、untag、risk_tier、value_tier、alert、enrol）"
+        )
     if kind in ("tag", "untag"):
         tag = _text(data, "tag", path, 50)
         return AddTag(tag) if kind == "tag" else RemoveTag(tag)
@@ -99,12 +109,14 @@ def _compile_one(data: Any, path: str) -> Action:
         if due is not None and (isinstance(due, bool) or not isinstance(due, int) or due < 1):
             raise RuleError(f"{path}.due_hours", "须为正整数（小时）")
         return RaiseAlert(str(data["severity"]), _text(data, "title", path, 200), assignee, due)
+    if kind == "enrol":
+        return Enrol(_text(data, "pathway", path, 60))
     if kind in NOT_YET:
         raise RuleError(
             f"{path}.type", f"“{NOT_YET[kind]}”（{kind}）本版本尚不支持：它所需的功能尚未上线"
         )
     raise RuleError(
-        f"{path}.type", f"未知的动作 {kind!r}（可用：tag untag risk_tier value_tier alert）"
+        f"{path}.type", f"未知的动作 {kind!r}（可用：tag untag risk_tier value_tier alert enrol）"
     )
 
 

@@ -27,7 +27,7 @@ from careloop.clinical.models import Condition as Condition_
 from careloop.clinical.models import Encounter, Observation
 from careloop.patients.identity import age_on
 from careloop.patients.models import Patient, PatientTag, Tag
-from careloop.rules.actions import Action, compile_actions
+from careloop.rules.actions import Action, Enrol, compile_actions
 from careloop.rules.assessments import CODES as ASSESSED_CODES
 from careloop.rules.assessments import MODELS as ASSESSMENTS
 from careloop.rules.assessments import NewAssessment, current_categories, reassess
@@ -152,9 +152,18 @@ def compile_definition(
         trigger,
         organisation_path,
         compiled,
-        compile_actions(actions),
+        _check_pathways(compile_actions(actions)),
         timedelta(hours=cooldown_hours),
     )
+
+
+def _check_pathways(actions: list[Action]) -> list[Action]:
+    from careloop.followup.models import Pathway
+
+    for i, action in enumerate(actions):
+        if isinstance(action, Enrol) and not Pathway.objects.filter(code=action.pathway).exists():
+            raise RuleError(f"actions[{i}].pathway", f"没有代码为 {action.pathway!r} 的随访路径")
+    return actions
 
 
 def compile_rule(rule: Rule) -> CompiledRule:
@@ -548,12 +557,15 @@ def run_for_results(new_codes: dict[int, set[str]], *, now: datetime | None = No
 
 
 def run_for_event(trigger: str, patient_ids: Iterable[int], *, now: datetime | None = None) -> int:
-    """The triggers "admission or discharge" and "diagnosis added", for these patients.
-    Call inside the transaction that recorded the event; returns how many rules fired."""
+    """The triggers "admission or discharge" and "diagnosis added", for these patients:
+    the pathways they trigger (``followup.triggers``), then the rules. Call inside the
+    transaction that recorded the event; returns how many rules fired."""
+    from careloop.followup.triggers import on_clinical_event
     from careloop.rules.firing import fire
 
-    rules = rules_for(trigger)
     ids = sorted(set(patient_ids))
+    on_clinical_event(trigger, ids, now=now)
+    rules = rules_for(trigger)
     if not rules or not ids:
         return 0
     now = now or timezone.now()

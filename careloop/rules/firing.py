@@ -16,7 +16,7 @@ from careloop.audit.services import record
 from careloop.followup.models import Alert
 from careloop.followup.services import new_alert
 from careloop.patients.models import Patient, PatientTag, Tag, TagEvent
-from careloop.rules.actions import AddTag, RaiseAlert, RemoveTag, SetTier
+from careloop.rules.actions import AddTag, Enrol, RaiseAlert, RemoveTag, SetTier
 from careloop.rules.engine import Match
 from careloop.rules.models import RuleFiring
 
@@ -70,6 +70,7 @@ class _Plan:
         self.removed: list[tuple[int, int, int]] = []  # (firing index, patient, tag)
         self.tiers: dict[tuple[str, str], list[tuple[Patient, str, Match]]] = defaultdict(list)
         self.alerts: list[tuple[int, RaiseAlert, Patient, Match]] = []  # (firing index, …)
+        self.enrolments: list[tuple[Enrol, int, Match]] = []  # (action, patient id, match)
 
     def action(self, index: int, action: Any, patient: Patient, match: Match) -> dict[str, Any]:
         """Plan one action of firing ``index``; returns what the firing records of it."""
@@ -97,12 +98,17 @@ class _Plan:
                 "before": before,
                 "changed": before != action.value,
             }
+        if isinstance(action, Enrol):
+            self.enrolments.append((action, patient.pk, match))
+            return {"type": "enrol", "pathway": action.pathway}
         assert isinstance(action, RaiseAlert)
         self.alerts.append((index, action, patient, match))
         return {"type": "alert", "severity": action.severity}
 
 
 def _write_tiers(plan: _Plan) -> None:
+    if not plan.tiers:
+        return
     for (field, value), changes in plan.tiers.items():
         Patient.objects.filter(pk__in=[p.pk for p, _, _ in changes]).update(**{field: value})
         for patient, before, match in changes:
@@ -116,6 +122,30 @@ def _write_tiers(plan: _Plan) -> None:
                 actor_label=f"rule:{match.rule.code}"[:150],
                 summary=f"{kind}设为 {value}（规则 {match.rule.code} v{match.rule.version}）",
                 changes={field: [before, value]},
+            )
+
+
+def _enrol(plan: _Plan) -> None:
+    """Pathway enrolments the rules asked for, once the tiers they may plan by are written."""
+    if not plan.enrolments:
+        return
+    from careloop.followup.models import Pathway
+    from careloop.followup.planning import enrol
+
+    pathways = Pathway.objects.in_bulk(
+        {a.pathway for a, _, _ in plan.enrolments}, field_name="code"
+    )
+    patients = Patient.objects.select_related("organisation").in_bulk(
+        {pk for _, pk, _ in plan.enrolments}
+    )
+    for action, patient_id, match in plan.enrolments:
+        pathway = pathways.get(action.pathway)
+        if pathway is not None:
+            enrol(
+                patients[patient_id],
+                pathway,
+                trigger="rule",
+                reason="；".join(match.reasons)[:250] + f"（规则 {match.rule.code}）",
             )
 
 
@@ -203,4 +233,9 @@ def fire(matches: list[Match], *, trigger: str) -> int:
         ]
     )
     _write_tiers(plan)
+    if plan.tiers:
+        from careloop.followup.planning import replan_tiers
+
+        replan_tiers({p.pk for changes in plan.tiers.values() for p, _, _ in changes})
+    _enrol(plan)
     return len(firings)

@@ -34,6 +34,8 @@ class Channel(models.TextChoices):
     VOICE = "voice", _("automated voice call")
     EMAIL = "email", _("e-mail")
     HOME_VISIT = "home_visit", _("home visit")
+    CLINIC = "clinic", _("clinic visit")
+    VIDEO = "video", _("video call")
     LETTER = "letter", _("letter")
 
 

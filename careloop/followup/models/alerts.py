@@ -1,4 +1,4 @@
-"""Follow-up: alerts (预警) for now; pathways, plans and tasks arrive with F7/F8."""
+"""Alerts (预警): something that needs a human, open until handled and verified."""
 
 from __future__ import annotations
 
@@ -60,6 +60,20 @@ class Alert(models.Model):
         related_name="alerts",
     )
     due_at = models.DateTimeField(_("respond by"), null=True, blank=True)
+    task = models.ForeignKey(
+        "followup.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    outcome = models.TextField(_("how it ended"), blank=True)
+    escalation_level = models.PositiveSmallIntegerField(_("escalations"), default=0)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
     created_at = models.DateTimeField(_("raised at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -78,3 +92,25 @@ class Alert(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status not in (self.Status.RESOLVED, self.Status.VERIFIED)
+
+
+class AlertEvent(models.Model):
+    """One step of an alert's life: who moved it from what to what, when, and why."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(_("action"), max_length=20)
+    from_status = models.CharField(max_length=15, blank=True)
+    to_status = models.CharField(max_length=15, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(_("note"), blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("alert event")
+        verbose_name_plural = _("alert events")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.from_status}→{self.to_status}"

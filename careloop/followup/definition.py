@@ -1,0 +1,267 @@
+"""A pathway definition as checked JSON (no Django imports). ``DefinitionError`` names the
+part that is wrong, so the editor can point at it::
+
+    {"trigger": {"kind": "discharge", "icd10": ["I50", "I25"], "within_days": 7},
+    (a discharge trigger with no ICD-10 prefixes takes any discharge no other pathway took)
+     "nodes": [
+       {"key": "d1", "title": "出院护理指导", "purpose": "rehab_guidance", "day": 1,
+        "channels": ["phone", "wechat"], "role": "nurse", "form": "care_guide",
+        "script": {"opening": "…", "questions": "…", "advice": "…", "revisit": "…",
+                   "closing": "…"}},
+       {"key": "wound", "title": "伤口检查", "purpose": "condition_tracking",
+        "every": "daily", "count": 14, "day": 1, "form": "wound"},
+       {"key": "tier", "title": "出院随访", "purpose": "condition_tracking",
+        "every": "tier_matrix"},
+       {"key": "visit", "title": "高血压随访", "purpose": "condition_tracking",
+        "every": "programme", "programme": "htn", "day": 7, "channels": ["clinic", "phone"]}]}
+
+Node timing: ``day`` is the offset from the trigger (the discharge, the result, the
+enrolment) of the first occurrence; ``every`` repeats it (daily, weekly, monthly, quarterly,
+``interval`` periods apart) ``count`` times or until ``for_days`` after the trigger or the
+date ``until``. ``tier_matrix`` takes the frequency from the patient's risk × value tiers
+(DOMAIN.md F7); ``programme`` (hypertension ``htn``, type 2 diabetes ``dm``) schedules each
+visit from the classification of the one before (national specification). ``window`` is the
+time of day (default 09:00–17:00); ``grace_days`` how many days after the due day it may
+still be done before it counts as overdue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, time
+from typing import Any
+
+PURPOSES = {
+    "condition_tracking": "病情跟踪",
+    "rehab_guidance": "康复指导",
+    "revisit_reminder": "复诊提醒",
+    "emotional_care": "情感关怀",
+    "satisfaction": "满意度",
+}
+TRIGGERS = ("discharge", "abnormal", "diagnosis", "rule", "programme", "manual")
+EVERY = ("daily", "weekly", "monthly", "quarterly", "tier_matrix", "programme")
+CHANNELS = (
+    "phone",
+    "sms",
+    "wechat",
+    "wecom",
+    "app",
+    "voice",
+    "email",
+    "home_visit",
+    "clinic",
+    "video",
+    "letter",
+)
+ROLES = ("nurse", "health_manager", "doctor", "coordinator", "supervisor")
+FORMS = ("", "care_guide", "symptom_check", "wound", "htn", "dm", "satisfaction")
+PROGRAMMES = ("htn", "dm")
+GRADES = ("L", "H", "LL", "HH", "A")
+SCRIPT_PARTS = ("opening", "questions", "advice", "revisit", "closing")
+MAX_OCCURRENCES = 400
+
+
+class DefinitionError(ValueError):
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    kind: str
+    icd10: tuple[str, ...] = ()
+    codes: tuple[str, ...] = ()
+    grades: tuple[str, ...] = ()
+    within_days: int = 7
+    min_age: int | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    key: str
+    title: str
+    purpose: str
+    day: int = 0
+    every: str = ""
+    interval: int = 1
+    count: int | None = None
+    for_days: int | None = None
+    until: date | None = None
+    window: tuple[time, time] = (time(9), time(17))
+    grace_days: int = 0
+    channels: tuple[str, ...] = ("phone",)
+    role: str = "nurse"
+    form: str = ""
+    questionnaire: str = ""
+    programme: str = ""
+    skip_holidays: bool = True
+    script: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Definition:
+    trigger: TriggerSpec
+    nodes: tuple[Node, ...]
+
+    def node(self, key: str) -> Node | None:
+        return next((n for n in self.nodes if n.key == key), None)
+
+
+def _int(data: Mapping[str, Any], key: str, path: str, low: int, high: int) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise DefinitionError(f"{path}.{key}", f"须为 {low}–{high} 的整数")
+    return value
+
+
+def _text(data: Mapping[str, Any], key: str, path: str, limit: int, required: bool = True) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        raise DefinitionError(f"{path}.{key}", "须为文字")
+    value = value.strip()
+    if required and not value:
+        raise DefinitionError(f"{path}.{key}", "不能为空")
+    if len(value) > limit:
+        raise DefinitionError(f"{path}.{key}", f"最多 {limit} 个字")
+    return value
+
+
+def _choice(data: Mapping[str, Any], key: str, path: str, allowed: Any, default: str) -> str:
+    value = data.get(key, default)
+    if value not in allowed:
+        raise DefinitionError(f"{path}.{key}", f"须为 {'、'.join(a for a in allowed if a)} 之一")
+    return str(value)
+
+
+def _strings(data: Mapping[str, Any], key: str, path: str, allowed: Any = None) -> tuple[str, ...]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise DefinitionError(f"{path}.{key}", "须为文字列表")
+    if allowed is not None:
+        for i, item in enumerate(value):
+            if item not in allowed:
+                raise DefinitionError(f"{path}.{key}[{i}]", f"须为 {'、'.join(allowed)} 之一")
+    return tuple(v.strip() for v in value)
+
+
+def _time(text: Any, path: str) -> time:
+    try:
+        hours, minutes = str(text).split(":")
+        return time(int(hours), int(minutes))
+    except ValueError as exc:
+        raise DefinitionError(path, "须为 HH:MM 形式的时间") from exc
+
+
+def _trigger(data: Any) -> TriggerSpec:
+    if not isinstance(data, Mapping):
+        raise DefinitionError("trigger", "须为一个对象（JSON object）")
+    kind = _choice(data, "kind", "trigger", TRIGGERS, "")
+    icd10 = tuple(c.upper() for c in _strings(data, "icd10", "trigger"))
+    if kind == "diagnosis" and not icd10:
+        raise DefinitionError("trigger.icd10", "新诊断触发须列出 ICD-10 编码前缀")
+    grades = _strings(data, "grades", "trigger", GRADES)
+    if kind == "abnormal" and not grades:
+        grades = ("L", "H", "LL", "HH", "A")
+    return TriggerSpec(
+        kind=kind,
+        icd10=icd10,
+        codes=_strings(data, "codes", "trigger"),
+        grades=grades,
+        within_days=_int(data, "within_days", "trigger", 0, 365) or 7,
+        min_age=_int(data, "min_age", "trigger", 0, 130),
+    )
+
+
+def _script(data: Any, path: str) -> dict[str, str]:
+    if data in (None, ""):
+        return {}
+    if not isinstance(data, Mapping):
+        raise DefinitionError(path, "须为一个对象，含 opening/questions/advice/revisit/closing")
+    unknown = sorted(set(data) - set(SCRIPT_PARTS))
+    if unknown:
+        raise DefinitionError(
+            f"{path}.{unknown[0]}", f"未知的话术部分（可用：{' '.join(SCRIPT_PARTS)}）"
+        )
+    return {part: _text(data, part, path, 2000, required=False) for part in SCRIPT_PARTS}
+
+
+def _node(data: Any, path: str) -> Node:
+    if not isinstance(data, Mapping):
+        raise DefinitionError(path, "须为一个对象（JSON object）")
+    every = _choice(data, "every", path, ("", *EVERY), "")
+    count = _int(data, "count", path, 1, MAX_OCCURRENCES)
+    for_days = _int(data, "for_days", path, 1, 3660)
+    until = None
+    if data.get("until") is not None:
+        try:
+            until = date.fromisoformat(str(data["until"]))
+        except ValueError as exc:
+            raise DefinitionError(f"{path}.until", "须为 YYYY-MM-DD 形式的日期") from exc
+    if every in ("daily", "weekly", "monthly", "quarterly") and not (count or for_days or until):
+        raise DefinitionError(
+            f"{path}.count", "重复的节点须给出次数（count）或截止（for_days、until）"
+        )
+    window = data.get("window", ["09:00", "17:00"])
+    if not isinstance(window, list) or len(window) != 2:
+        raise DefinitionError(f"{path}.window", "须为 [开始, 结束] 两个时间")
+    start, end = _time(window[0], f"{path}.window[0]"), _time(window[1], f"{path}.window[1]")
+    if end <= start:
+        raise DefinitionError(f"{path}.window", "结束时间须晚于开始时间")
+    channels = _strings(data, "channels", path, CHANNELS) or ("phone",)
+    programme = _choice(data, "programme", path, ("", *PROGRAMMES), "")
+    if every == "programme" and not programme:
+        raise DefinitionError(f"{path}.programme", "慢病项目节点须指明项目（htn 或 dm）")
+    skip = data.get("skip_holidays", True)
+    if not isinstance(skip, bool):
+        raise DefinitionError(f"{path}.skip_holidays", "须为 true 或 false")
+    key = _text(data, "key", path, 40)
+    if not key.replace("_", "").replace("-", "").isalnum():
+        raise DefinitionError(f"{path}.key", "只能用字母、数字、- 和 _")
+    return Node(
+        key=key,
+        title=_text(data, "title", path, 200),
+        purpose=_choice(data, "purpose", path, PURPOSES, ""),
+        day=_int(data, "day", path, 0, 3660) or 0,
+        every=every,
+        interval=_int(data, "interval", path, 1, 52) or 1,
+        count=count,
+        for_days=for_days,
+        until=until,
+        window=(start, end),
+        grace_days=_int(data, "grace_days", path, 0, 365) or 0,
+        channels=channels,
+        role=_choice(data, "role", path, ROLES, "nurse"),
+        form=_choice(
+            data,
+            "form",
+            path,
+            FORMS,
+            "htn" if programme == "htn" else "dm" if programme == "dm" else "",
+        ),
+        questionnaire=_text(data, "questionnaire", path, 60, required=False),
+        programme=programme,
+        skip_holidays=skip,
+        script=_script(data.get("script"), f"{path}.script"),
+    )
+
+
+def compile_definition(data: Any) -> Definition:
+    """Check a pathway definition; ``DefinitionError`` says what is wrong and where."""
+    if not isinstance(data, Mapping):
+        raise DefinitionError("definition", "须为一个对象（JSON object）")
+    trigger = _trigger(data.get("trigger"))
+    nodes_data = data.get("nodes")
+    if not isinstance(nodes_data, list) or not nodes_data:
+        raise DefinitionError("nodes", "须为一个非空列表")
+    nodes = tuple(_node(item, f"nodes[{i}]") for i, item in enumerate(nodes_data))
+    seen: set[str] = set()
+    for i, node in enumerate(nodes):
+        if node.key in seen:
+            raise DefinitionError(f"nodes[{i}].key", f"节点 {node.key!r} 重复")
+        seen.add(node.key)
+    return Definition(trigger, nodes)

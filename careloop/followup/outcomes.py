@@ -1,0 +1,226 @@
+"""Recording a follow-up attempt and moving the plan on: retries at another time (three
+tries), then the next channel of the policy; a reached patient's form feeds the national
+follow-up classification (chronic programmes), the record's results and the rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from careloop.audit.services import record
+from careloop.clinical.assessment import ResultInput
+from careloop.clinical.models import Source
+from careloop.clinical.services import do_record_results
+from careloop.followup.definition import Node
+from careloop.followup.models import FollowUpRecord, Outcome, Plan, Task
+from careloop.followup.pathways import definition_of
+from careloop.followup.planning import choose_channel, generate, stop_patient_plans
+from careloop.followup.schedule import retry_at
+from careloop.rules.risk import assess
+from careloop.rules.risk.base import InputError
+
+MAX_TRIES = 3  # per channel, at different times
+RETRY = (Outcome.NO_ANSWER, Outcome.BUSY)
+
+# What the national forms measure, stored as results of the record (LOINC).
+FORM_RESULTS = {
+    "sbp": ("8480-6", "收缩压", "mmHg"),
+    "dbp": ("8462-4", "舒张压", "mmHg"),
+    "heart_rate": ("8867-4", "心率", "/min"),
+    "weight_kg": ("29463-7", "体重", "kg"),
+    "fpg": ("14771-0", "空腹血糖", "mmol/L"),
+    "hba1c": ("4548-4", "糖化血红蛋白", "%"),
+}
+
+
+@dataclass
+class Attempt:
+    """What the nurse recorded (validated by the form)."""
+
+    outcome: str
+    answers: dict[str, Any] = field(default_factory=dict)
+    notes: str = ""
+    recording: UploadedFile | None = None
+    recording_type: str = ""
+    channel: str = ""
+    opt_out: bool = False
+
+
+def _node(task: Task) -> Node | None:
+    if task.plan is None:
+        return None
+    return definition_of(task.plan.version).node(task.node)
+
+
+def _previous_classification(task: Task) -> str | None:
+    last = (
+        FollowUpRecord.objects.filter(
+            patient_id=task.patient_id, form=task.form, outcome=Outcome.REACHED
+        )
+        .exclude(classification="")
+        .exclude(task=task)
+        .values_list("classification", flat=True)
+        .first()
+    )
+    return last if last in ("控制满意", "控制不满意") else None
+
+
+def classify(task: Task, answers: dict[str, Any]) -> dict[str, Any] | None:
+    """The national follow-up classification of a chronic-programme visit (``htn-followup``
+    or ``dm-followup``), or None when the task has no such form. ``ValidationError`` names
+    the field the model refused."""
+    if task.form not in ("htn", "dm"):
+        return None
+    symptoms = [s for s in answers.get("symptoms", []) if s != "无症状"]
+    if answers.get("symptoms_other"):
+        symptoms.append(str(answers["symptoms_other"]))
+    data: dict[str, Any] = {
+        "age": task.patient.age,
+        "sbp": answers.get("sbp"),
+        "dbp": answers.get("dbp"),
+        "symptoms": symptoms,
+        "adverse_reaction": bool(answers.get("adverse_reaction")),
+        "adverse_reaction_hard_to_control": bool(answers.get("adverse_reaction_hard_to_control")),
+        "new_or_worse_complication": bool(answers.get("new_or_worse_complication")),
+        "previous_classification": _previous_classification(task),
+    }
+    if task.form == "htn":
+        data["pregnant_or_lactating"] = bool(answers.get("pregnant_or_lactating"))
+        model = "htn-followup"
+    else:
+        data.update(fpg=answers.get("fpg"), hr=answers.get("heart_rate"))
+        model = "dm-followup"
+    try:
+        return assess(model, data)
+    except InputError as exc:
+        raise ValidationError(f"{exc.field}: {exc.message}") from exc
+
+
+def _store_measurements(task: Task, answers: dict[str, Any], at: datetime) -> int:
+    results = [
+        ResultInput(name, at, loinc=code, value=float(answers[key]), unit=unit)
+        for key, (code, name, unit) in FORM_RESULTS.items()
+        if answers.get(key) not in (None, "")
+    ]
+    if not results:
+        return 0
+    stored = do_record_results(
+        task.patient, None, results, source=Source.MANUAL, source_label="随访记录"
+    )
+    return stored.observations
+
+
+def _retry_or_next_channel(task: Task, outcome: str, now: datetime) -> None:
+    node = _node(task)
+    window = node.window if node else (time(9), time(17))
+    quiet = (task.patient.quiet_hours_start, task.patient.quiet_hours_end)
+    task.attempts += 1
+    if outcome in RETRY and task.attempts < MAX_TRIES:
+        task.due_at = retry_at(timezone.localtime(now), window, quiet)
+    else:
+        try:
+            position = task.channels.index(task.channel) + 1
+        except ValueError:
+            position = len(task.channels)
+        channel, index = choose_channel(task.patient, task.channels, position)
+        if index < 0:
+            task.status, task.outcome, task.closed_at = Task.Status.FAILED, outcome, now
+            return
+        task.channel, task.attempts = channel, 0
+        task.due_at = retry_at(timezone.localtime(now), window, quiet)
+    task.deadline = max(task.deadline, task.due_at + timedelta(hours=8))
+
+
+def _advance(task: Task, result: dict[str, Any] | None, now: datetime) -> None:
+    """The plan after a closed task: a programme's next visit from the classification, and
+    whatever else has come due."""
+    plan = task.plan
+    if plan is None or not plan.is_active:
+        return
+    node = _node(task)
+    if node is not None and node.every == "programme":
+        days = result["next_followup_max_days"] if result else 14
+        if task.status == Task.Status.FAILED:
+            days = 14  # not reached: try again within two weeks
+        plan.state[node.key]["next_due"] = (
+            timezone.localdate(now) + timedelta(days=days)
+        ).isoformat()
+    generate(plan, task.patient, now=now)
+
+
+def do_record_attempt(task: Task, actor: Any, attempt: Attempt) -> FollowUpRecord:
+    """Record one attempt at an open task, then close, retry or pass it to the next channel,
+    and move its plan on. ``ValidationError`` when the task is closed or the form is
+    inconsistent."""
+    now = timezone.now()
+    with transaction.atomic():
+        task = (
+            Task.objects.select_for_update()
+            .select_related("patient", "plan__version")
+            .get(pk=task.pk)
+        )
+        if not task.is_open:
+            raise ValidationError("该随访任务已结束，不能再记录")
+        result = classify(task, attempt.answers) if attempt.outcome == Outcome.REACHED else None
+        entry = FollowUpRecord(
+            task=task,
+            patient=task.patient,
+            channel=attempt.channel or task.channel,
+            outcome=attempt.outcome,
+            form=task.form,
+            answers=attempt.answers,
+            classification=(result or {}).get("classification", ""),
+            assessment=result or {},
+            notes=attempt.notes,
+            recording_type=attempt.recording_type,
+            by=actor,
+            at=now,
+        )
+        if attempt.recording is not None:
+            entry.recording.save(
+                attempt.recording.name or "recording", attempt.recording, save=False
+            )
+        entry.save()
+        if (
+            attempt.outcome in (Outcome.REACHED, Outcome.REFUSED)
+            or attempt.outcome == Outcome.DECEASED
+        ):
+            task.status, task.outcome = Task.Status.DONE, attempt.outcome
+            task.closed_at, task.closed_by = now, actor
+        else:
+            _retry_or_next_channel(task, attempt.outcome, now)
+        task.save()
+        if attempt.outcome == Outcome.REACHED:
+            _store_measurements(task, attempt.answers, now)
+        record(
+            actor,
+            "create",
+            "followup_record",
+            entry.pk,
+            patient_id=task.patient_id,
+            summary=f"task {task.pk}: {attempt.outcome}"
+            + (f" ({entry.classification})" if entry.classification else ""),
+        )
+        patient = task.patient
+        if attempt.outcome == Outcome.DECEASED:
+            if patient.deceased_on is None:
+                patient.deceased_on = timezone.localdate(now)
+                patient.save(update_fields=["deceased_on", "updated_at"])
+            stop_patient_plans(patient, Plan.StopReason.DECEASED, actor)
+        elif attempt.opt_out:
+            stop_patient_plans(patient, Plan.StopReason.OPTED_OUT, actor)
+        elif not task.is_open:
+            _advance(task, result, now)
+    return entry
+
+
+def next_visit_date(result: dict[str, Any] | None, today: date) -> date | None:
+    if not result:
+        return None
+    return today + timedelta(days=int(result["next_followup_max_days"]))

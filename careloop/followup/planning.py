@@ -1,0 +1,305 @@
+"""Plans: enrolment, generating each plan's near-future tasks (the rest come as time passes
+and earlier ones close — a plan never holds thousands of future rows), re-planning on a tier
+change, stopping, and cancelling reminders a visit made moot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from careloop.audit.services import record
+from careloop.followup.definition import Node
+from careloop.followup.models import Holiday, Pathway, Plan, Purpose, Task
+from careloop.followup.pathways import current_version, definition_of
+from careloop.followup.schedule import due_window, occurrence_days, tier_key
+from careloop.patients.models import Patient
+
+HORIZON = timedelta(days=30)  # tasks exist this far ahead of their due time
+PHONE_CHANNELS = {"phone", "sms", "voice"}
+
+
+def holidays_for(organisation_id: int | None) -> frozenset[date]:
+    query = Q(organisation__isnull=True)
+    if organisation_id is not None:
+        query |= Q(organisation_id=organisation_id)
+    return frozenset(Holiday.objects.filter(query).values_list("day", flat=True))
+
+
+def choose_channel(patient: Patient, channels: Iterable[str], start: int = 0) -> tuple[str, int]:
+    """The channel to use from the policy (from position ``start``): the patient's preferred
+    one when the policy allows it, else the first they can be reached on. (channel, index);
+    index -1 when none is left."""
+    policy = list(channels)[start:]
+    usable = [c for c in policy if c not in PHONE_CHANNELS or patient.phone_hash]
+    if not usable:
+        return ("", -1)
+    chosen = patient.preferred_channel if patient.preferred_channel in usable else usable[0]
+    return chosen, start + policy.index(chosen)
+
+
+def assignee_for(patient: Patient, role: str) -> int | None:
+    """A doctor's or health manager's task goes to the patient's own; others to the team."""
+    if role == "doctor":
+        return patient.responsible_doctor_id
+    if role == "health_manager":
+        return patient.health_manager_id
+    return None
+
+
+def _task(
+    plan: Plan, patient: Patient, node: Node, occurrence: int, due: tuple[datetime, datetime]
+) -> Task:
+    channel, _index = choose_channel(patient, node.channels)
+    return Task(
+        patient_id=patient.pk,
+        organisation_id=patient.organisation_id,
+        team_id=patient.care_team_id,
+        plan=plan,
+        node=node.key,
+        revision=plan.state[node.key]["rev"],
+        occurrence=occurrence,
+        title=node.title,
+        purpose=node.purpose,
+        channel=channel or node.channels[0],
+        channels=list(node.channels),
+        form=node.form,
+        assignee_role=node.role,
+        assignee_id=assignee_for(patient, node.role),
+        due_at=due[0],
+        deadline=due[1],
+    )
+
+
+def _node_tasks(
+    plan: Plan,
+    patient: Patient,
+    node: Node,
+    now: datetime,
+    holidays: frozenset[date],
+) -> list[Task]:
+    state = plan.state.setdefault(node.key, {"rev": 0, "next": 0})
+    tz = timezone.get_current_timezone()
+    quiet = (patient.quiet_hours_start, patient.quiet_hours_end)
+    anchor = timezone.localtime(plan.anchor).date()
+    if node.every == "programme":
+        if state["next"] and not state.get("next_due"):
+            return []  # the open visit decides when the next one is
+        day = date.fromisoformat(state.pop("next_due")) if state["next"] else anchor
+        if not state["next"]:
+            day += timedelta(days=node.day)
+        due = due_window(day, node, tz, quiet=quiet, holidays=holidays)
+        state["next"] += 1
+        return [_task(plan, patient, node, state["next"] - 1, due)]
+    if node.every == "tier_matrix":
+        state.setdefault("tiers", "/".join(tier_key(patient.risk_tier, patient.value_tier)))
+    risk, _, value = state.get("tiers", "/").partition("/")
+    days = occurrence_days(node, anchor, risk=risk, value=value)
+    tasks = []
+    limit = (now + HORIZON).date()
+    while state["next"] < len(days):
+        day, grace = days[state["next"]]
+        if day > limit:
+            break
+        due = due_window(day, node, tz, quiet=quiet, holidays=holidays, grace_days=grace)
+        if due[1] >= now:  # an occurrence already past when planned is not created
+            tasks.append(_task(plan, patient, node, state["next"], due))
+        state["next"] += 1
+    return tasks
+
+
+def _exhausted(plan: Plan) -> bool:
+    """Every node has produced all its occurrences (programme nodes never end)."""
+    definition = definition_of(plan.version)
+    anchor = timezone.localtime(plan.anchor).date()
+    for node in definition.nodes:
+        state = plan.state.get(node.key, {"next": 0})
+        if node.every == "programme":
+            return False
+        risk, _, value = state.get("tiers", "/").partition("/")
+        if state["next"] < len(occurrence_days(node, anchor, risk=risk, value=value)):
+            return False
+    return True
+
+
+def generate(
+    plan: Plan,
+    patient: Patient | None = None,
+    *,
+    now: datetime | None = None,
+    holidays: frozenset[date] | None = None,
+) -> list[Task]:
+    """Create the plan's tasks due within the horizon that do not exist yet; completes the
+    plan when nothing is left to do. Idempotent."""
+    now = now or timezone.now()
+    patient = patient or plan.patient
+    if holidays is None:
+        holidays = holidays_for(patient.organisation_id)
+    definition = definition_of(plan.version)
+    tasks = [t for n in definition.nodes for t in _node_tasks(plan, patient, n, now, holidays)]
+    Task.objects.bulk_create(tasks)
+    fields = ["state"]
+    if not tasks and _exhausted(plan) and not plan.tasks.filter(status=Task.Status.OPEN).exists():
+        plan.status, plan.ended_at = Plan.Status.COMPLETED, now
+        fields += ["status", "ended_at"]
+    plan.save(update_fields=fields)
+    return tasks
+
+
+def enrol(
+    patient: Patient,
+    pathway: Pathway,
+    *,
+    trigger: str,
+    trigger_ref: str = "",
+    reason: str = "",
+    anchor: datetime | None = None,
+    actor: Any = None,
+    now: datetime | None = None,
+) -> Plan | None:
+    """Put ``patient`` on ``pathway`` (its current version) counted from ``anchor``; None
+    when they are already on it, were already enrolled for this very event, or are dead."""
+    if patient.is_deceased or not pathway.enabled:
+        return None
+    plans = Plan.objects.filter(patient=patient, pathway=pathway)
+    if plans.filter(status=Plan.Status.ACTIVE).exists():
+        return None
+    if trigger_ref and plans.filter(trigger_ref=trigger_ref).exists():
+        return None
+    now = now or timezone.now()
+    with transaction.atomic():
+        plan = Plan.objects.create(
+            patient=patient,
+            organisation_id=patient.organisation_id,
+            pathway=pathway,
+            version=current_version(pathway),
+            trigger=trigger,
+            trigger_ref=trigger_ref[:100],
+            reason=reason[:300],
+            anchor=anchor or now,
+            started_at=now,
+            enrolled_by=actor if getattr(actor, "pk", None) else None,
+        )
+        tasks = generate(plan, patient, now=now)
+        record(
+            actor,
+            "create",
+            "plan",
+            plan.pk,
+            patient_id=patient.pk,
+            actor_label="" if actor else f"{trigger}:{pathway.code}"[:150],
+            summary=f"enrolled in {pathway.code} v{pathway.version} ({len(tasks)} tasks)",
+        )
+    return plan
+
+
+def stop_plan(plan: Plan, reason: str, actor: Any = None, *, note: str = "") -> int:
+    """Stop an active plan and cancel its open tasks; returns how many were cancelled."""
+    if not plan.is_active:
+        return 0
+    now = timezone.now()
+    label = Plan.StopReason(reason).label
+    with transaction.atomic():
+        cancelled = plan.tasks.filter(status=Task.Status.OPEN).update(
+            status=Task.Status.CANCELLED,
+            cancel_reason=f"计划已停止：{label}"[:200],
+            closed_at=now,
+        )
+        plan.status, plan.stop_reason, plan.ended_at = Plan.Status.STOPPED, reason, now
+        plan.save(update_fields=["status", "stop_reason", "ended_at"])
+        record(
+            actor,
+            "update",
+            "plan",
+            plan.pk,
+            patient_id=plan.patient_id,
+            summary=f"plan stopped: {reason}" + (f" ({note[:100]})" if note else ""),
+        )
+    return cancelled
+
+
+def stop_patient_plans(patient: Patient, reason: str, actor: Any = None) -> int:
+    return sum(
+        stop_plan(plan, reason, actor)
+        for plan in Plan.objects.filter(patient=patient, status=Plan.Status.ACTIVE)
+    )
+
+
+def replan_tiers(patient_ids: Iterable[int], *, now: datetime | None = None) -> int:
+    """After a risk or value tier change: the frequency-matrix nodes of the patients' active
+    plans drop their future tasks and are planned again at the new frequency, counted from
+    the same trigger. Returns how many plans changed."""
+    now = now or timezone.now()
+    changed = 0
+    plans = Plan.objects.filter(patient_id__in=list(patient_ids), status=Plan.Status.ACTIVE)
+    for plan in plans.select_related("patient", "version"):
+        patient = plan.patient
+        tiers = "/".join(tier_key(patient.risk_tier, patient.value_tier))
+        nodes = [
+            n
+            for n in definition_of(plan.version).nodes
+            if n.every == "tier_matrix" and plan.state.get(n.key, {}).get("tiers") != tiers
+        ]
+        if not nodes:
+            continue
+        for node in nodes:
+            plan.tasks.filter(node=node.key, status=Task.Status.OPEN, due_at__gt=now).update(
+                status=Task.Status.CANCELLED,
+                cancel_reason="风险/价值分层变化，已按新频率重新安排",
+                closed_at=now,
+            )
+            before = plan.state.get(node.key, {"rev": 0})
+            plan.state[node.key] = {"rev": before["rev"] + 1, "next": 0, "tiers": tiers}
+        generate(plan, patient, now=now)
+        changed += 1
+    return changed
+
+
+def cancel_moot_reminders(patient_id: int, visit_at: datetime, what: str) -> int:
+    """A revisit or admission happened: revisit reminders already due or due within the next
+    two weeks are moot."""
+    return Task.objects.filter(
+        patient_id=patient_id,
+        status=Task.Status.OPEN,
+        purpose=Purpose.REVISIT_REMINDER,
+        due_at__lte=visit_at + timedelta(days=14),
+    ).update(
+        status=Task.Status.CANCELLED,
+        cancel_reason=f"患者已{what}（{timezone.localtime(visit_at):%Y-%m-%d}），提醒不再需要",
+        closed_at=timezone.now(),
+    )
+
+
+def extend_plans(*, now: datetime | None = None, batch: int = 500) -> dict[str, int]:
+    """The nightly job: stop the plans of patients who died, and create the tasks that have
+    come within the horizon. Idempotent."""
+    now = now or timezone.now()
+    stopped = 0
+    for patient in Patient.objects.filter(
+        deceased_on__isnull=False, plans__status=Plan.Status.ACTIVE
+    ).distinct():
+        stop_patient_plans(patient, Plan.StopReason.DECEASED)
+        stopped += 1
+    created = 0
+    last = 0
+    holidays: dict[int, frozenset[date]] = {}
+    while True:
+        plans = list(
+            Plan.objects.filter(status=Plan.Status.ACTIVE, pk__gt=last)
+            .select_related("patient", "version")
+            .order_by("pk")[:batch]
+        )
+        if not plans:
+            break
+        with transaction.atomic():
+            for plan in plans:
+                org = plan.patient.organisation_id
+                if org not in holidays:
+                    holidays[org] = holidays_for(org)
+                created += len(generate(plan, plan.patient, now=now, holidays=holidays[org]))
+        last = plans[-1].pk
+    return {"tasks_created": created, "patients_stopped": stopped}

@@ -1,0 +1,216 @@
+"""Automatic enrolment: a discharge with a matching diagnosis, a new diagnosis, an abnormal
+exam result — from HL7, FHIR, an import or the patient page alike — puts the patient on the
+pathways whose trigger matches. Call inside the transaction that recorded the event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from careloop.clinical.models import Condition, Encounter
+from careloop.followup.definition import TriggerSpec
+from careloop.followup.models import Pathway, Plan
+from careloop.followup.pathways import current_version, definition_of
+from careloop.followup.planning import cancel_moot_reminders, enrol, stop_plan
+from careloop.patients.models import Patient
+
+
+def _pathways(kind: str) -> list[tuple[Pathway, TriggerSpec]]:
+    found = []
+    for pathway in Pathway.objects.filter(enabled=True, trigger=kind).select_related(
+        "organisation"
+    ):
+        found.append((pathway, definition_of(current_version(pathway)).trigger))
+    return found
+
+
+def _applies(pathway: Pathway, patient: Patient, spec: TriggerSpec, on: datetime) -> bool:
+    if pathway.organisation is not None and not patient.organisation.path.startswith(
+        pathway.organisation.path
+    ):
+        return False
+    return not (
+        spec.min_age is not None and patient.age_on(timezone.localtime(on).date()) < spec.min_age
+    )
+
+
+def _matches(code: str, prefixes: Iterable[str]) -> bool:
+    code = code.upper()
+    return any(code.startswith(prefix) for prefix in prefixes)
+
+
+def on_discharge(patient_ids: Iterable[int], *, now: datetime | None = None) -> list[Plan]:
+    """Patients discharged from a stay within the pathways' ``within_days``: each specific
+    discharge pathway whose ICD-10 prefixes match a diagnosis of the stay; else the general
+    one (no prefixes)."""
+    now = now or timezone.now()
+    pathways = _pathways("discharge")
+    if not pathways:
+        return []
+    longest = max(spec.within_days for _, spec in pathways)
+    plans: list[Plan] = []
+    encounters = Encounter.objects.filter(
+        patient_id__in=list(patient_ids),
+        kind=Encounter.Kind.INPATIENT,
+        status=Encounter.Status.FINISHED,
+        ended_at__gte=now - timedelta(days=longest),
+        ended_at__lte=now + timedelta(hours=1),
+    ).select_related("patient__organisation")
+    for encounter in encounters:
+        patient = encounter.patient
+        assert encounter.ended_at is not None
+        codes = list(
+            Condition.objects.filter(patient=patient)
+            .filter(
+                Q(encounter=encounter)
+                | Q(encounter__isnull=True, recorded_at__gte=encounter.started_at)
+            )
+            .values_list("icd10_code", flat=True)
+        )
+        ref = f"encounter:{encounter.pk}"
+        specific = [
+            (p, s) for p, s in pathways if s.icd10 and any(_matches(c, s.icd10) for c in codes)
+        ]
+        chosen = specific or [(p, s) for p, s in pathways if not s.icd10]
+        if specific:  # diagnoses that came after the discharge: the general plan gives way
+            for general in Plan.objects.filter(
+                patient=patient,
+                trigger_ref=ref,
+                status=Plan.Status.ACTIVE,
+                pathway__in=[p for p, s in pathways if not s.icd10],
+            ):
+                stop_plan(general, Plan.StopReason.SUPERSEDED)
+        for pathway, spec in chosen:
+            if encounter.ended_at < now - timedelta(days=spec.within_days):
+                continue
+            if not _applies(pathway, patient, spec, encounter.ended_at):
+                continue
+            if not specific and Plan.objects.filter(patient=patient, trigger_ref=ref).exists():
+                continue  # a specific pathway took this stay earlier
+            diagnosis = next((c for c in codes if _matches(c, spec.icd10)), "")
+            plan = enrol(
+                patient,
+                pathway,
+                trigger="discharge",
+                trigger_ref=ref,
+                reason=f"出院（{timezone.localtime(encounter.ended_at):%Y-%m-%d}）"
+                + (f"，诊断 {diagnosis}" if diagnosis else ""),
+                anchor=encounter.ended_at,
+                now=now,
+            )
+            if plan is not None:
+                plans.append(plan)
+    return plans
+
+
+def on_diagnosis(patient_ids: Iterable[int], *, now: datetime | None = None) -> list[Plan]:
+    """Patients with a diagnosis a programme pathway names (e.g. I10 → hypertension
+    programme), when old enough."""
+    now = now or timezone.now()
+    pathways = _pathways("diagnosis")
+    plans: list[Plan] = []
+    if not pathways:
+        return plans
+    conditions = Condition.objects.filter(
+        patient_id__in=list(patient_ids), clinical_status="active"
+    ).select_related("patient__organisation")
+    for condition in conditions:
+        for pathway, spec in pathways:
+            if not _matches(condition.icd10_code, spec.icd10):
+                continue
+            if not _applies(pathway, condition.patient, spec, now):
+                continue
+            plan = enrol(
+                condition.patient,
+                pathway,
+                trigger="diagnosis",
+                trigger_ref=f"condition:{condition.pk}",
+                reason=f"诊断 {condition.icd10_code} {condition.name}",
+                now=now,
+            )
+            if plan is not None:
+                plans.append(plan)
+    return plans
+
+
+def on_visit(patient_ids: Iterable[int], *, now: datetime | None = None) -> int:
+    """A visit or admission happened: revisit reminders it makes moot are cancelled."""
+    now = now or timezone.now()
+    cancelled = 0
+    for encounter in Encounter.objects.filter(
+        patient_id__in=list(patient_ids),
+        kind__in=[Encounter.Kind.OUTPATIENT, Encounter.Kind.INPATIENT, Encounter.Kind.EXAM],
+        started_at__gte=now - timedelta(days=1),
+        started_at__lte=now + timedelta(hours=1),
+    ).exclude(status=Encounter.Status.CANCELLED):
+        what = "入院" if encounter.kind == Encounter.Kind.INPATIENT else "就诊"
+        cancelled += cancel_moot_reminders(encounter.patient_id, encounter.started_at, what)
+    return cancelled
+
+
+def on_abnormal(results: Iterable[tuple[int, str, str, datetime]]) -> list[Plan]:
+    """(patient id, LOINC code, interpretation, when) of stored results: the patients with
+    a result an abnormal-result pathway names."""
+    pathways = _pathways("abnormal")
+    plans: list[Plan] = []
+    if not pathways:
+        return plans
+    wanted: dict[int, list[tuple[str, str, datetime]]] = {}
+    for patient_id, code, grade, at in results:
+        if any(
+            grade in spec.grades and (not spec.codes or code in spec.codes) for _, spec in pathways
+        ):
+            wanted.setdefault(patient_id, []).append((code, grade, at))
+    if not wanted:
+        return plans
+    active = set(
+        Plan.objects.filter(
+            patient_id__in=list(wanted),
+            status=Plan.Status.ACTIVE,
+            pathway__in=[p for p, _ in pathways],
+        ).values_list("patient_id", "pathway_id")
+    )
+    patients = Patient.objects.select_related("organisation").in_bulk(list(wanted))
+    now = timezone.now()
+    for patient_id, found in wanted.items():
+        patient = patients[patient_id]
+        for pathway, spec in pathways:
+            hits = [
+                (c, g, at)
+                for c, g, at in found
+                if g in spec.grades
+                and (not spec.codes or c in spec.codes)
+                and at >= now - timedelta(days=spec.within_days)
+            ]
+            if not hits or (patient_id, pathway.pk) in active:
+                continue
+            if not _applies(pathway, patient, spec, hits[0][2]):
+                continue
+            plan = enrol(
+                patient,
+                pathway,
+                trigger="abnormal",
+                trigger_ref=f"result:{hits[0][0]}:{hits[0][2]:%Y%m%d}",
+                reason=f"{len(hits)} 项结果异常",
+                anchor=max(at for _, _, at in hits),
+                now=now,
+            )
+            if plan is not None:
+                plans.append(plan)
+    return plans
+
+
+def on_clinical_event(
+    trigger: str, patient_ids: Iterable[int], *, now: datetime | None = None
+) -> None:
+    """After an admission/discharge (``encounter``) or a diagnosis (``diagnosis``)."""
+    ids = sorted(set(patient_ids))
+    if trigger == "encounter":
+        on_visit(ids, now=now)
+        on_discharge(ids, now=now)
+    elif trigger == "diagnosis":
+        on_discharge(ids, now=now)  # a stay's diagnoses may arrive after the discharge
+        on_diagnosis(ids, now=now)

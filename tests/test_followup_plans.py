@@ -1,0 +1,282 @@
+"""Pathways and plans with frozen time: enrolment from a discharge over HL7, generation of
+near-future tasks, retries, programme intervals, tier re-planning, stop conditions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from careloop.clinical.models import Condition, Encounter
+from careloop.followup.models import FollowUpRecord, Holiday, Pathway, Plan, Task
+from careloop.followup.outcomes import Attempt, do_record_attempt
+from careloop.followup.pathways import do_save_pathway, load_pack
+from careloop.followup.planning import enrol, extend_plans, replan_tiers
+from careloop.followup.triggers import on_diagnosis, on_discharge
+from careloop.interop.mllp import MllpServer
+from careloop.patients.models import Patient
+from tests.test_mllp import hospital_org, mllp, process_all, send  # noqa: F401 (fixtures)
+
+SH = ZoneInfo("Asia/Shanghai")
+DISCHARGED = datetime(2026, 11, 10, 15, 0, tzinfo=SH)
+
+
+class Clock:
+    def __init__(self, monkeypatch: Any, start: datetime) -> None:
+        self.now = start
+        monkeypatch.setattr(timezone, "now", lambda: self.now)
+
+    def set(self, moment: datetime) -> None:
+        self.now = moment
+
+
+@pytest.fixture
+def clock(monkeypatch: Any) -> Clock:
+    return Clock(monkeypatch, DISCHARGED + timedelta(hours=1))
+
+
+@pytest.fixture
+def pack(db: None) -> None:
+    load_pack()
+
+
+def days(plan: Plan) -> dict[str, int]:
+    anchor = timezone.localtime(plan.anchor).date()
+    return {
+        t.node: (timezone.localtime(t.due_at).date() - anchor).days
+        for t in plan.tasks.order_by("due_at", "node")
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_heart_failure_discharge_over_hl7_enrols_the_patient(
+    mllp: MllpServer, clock: Clock, pack: None
+) -> None:
+    """ADT^A03 with DG1 I50.9 and I10 → the heart pathway (day 1 care guide, day 3/7/14/30
+    checks, day 14 video revisit) and the hypertension programme (patient aged 78)."""
+    from tests.test_mllp import msa
+
+    assert msa(send(mllp, "adt_a03_discharge.hl7")) == "AA"
+    process_all()
+    patient = Patient.objects.get()
+    plans = {p.pathway.code: p for p in Plan.objects.filter(patient=patient)}
+    assert set(plans) == {"discharge-heart", "htn-programme"}
+    heart = plans["discharge-heart"]
+    assert heart.anchor == DISCHARGED
+    assert heart.trigger == "discharge" and "I50.9" in heart.reason
+    assert days(heart) == {
+        "care-guide": 1,
+        "check-d3": 3,
+        "check-d7": 7,
+        "video-d14": 14,
+        "check-d14": 14,
+        "check-d30": 30,
+    }
+    video = heart.tasks.get(node="video-d14")
+    assert (video.channel, video.assignee_role, video.purpose) == ("video", "doctor", "revisit_reminder")
+    first = heart.tasks.get(node="care-guide")
+    assert timezone.localtime(first.due_at).time().hour == 9  # the node's window
+    assert Plan.objects.get(pathway__code="htn-programme").tasks.get().form == "htn"
+    # The same discharge again (a resent message) enrols nobody twice.
+    on_discharge([patient.pk])
+    assert Plan.objects.filter(patient=patient).count() == 2
+
+
+def test_a_discharge_without_a_specific_pathway_takes_the_tier_matrix(
+    hospital: Any, patient_factory: Any, clock: Clock, pack: None
+) -> None:
+    patient = patient_factory(organisation=hospital, risk_tier="high", value_tier="high")
+    stay = Encounter.objects.create(
+        patient=patient,
+        organisation=hospital,
+        kind=Encounter.Kind.INPATIENT,
+        started_at=DISCHARGED - timedelta(days=5),
+        ended_at=DISCHARGED,
+    )
+    Condition.objects.create(patient=patient, icd10_code="K35.8", name="急性阑尾炎", encounter=stay)
+    [plan] = on_discharge([patient.pk])
+    assert plan.pathway.code == "discharge-general"
+    tiered = sorted(
+        (timezone.localtime(t.due_at).date() - DISCHARGED.date()).days
+        for t in plan.tasks.filter(node="tiered")
+    )
+    assert tiered == [7, 14, 21, 28]  # high risk + high value: weekly for a month
+    # The doctor lowers the risk: future tiered tasks are re-planned at the new frequency.
+    clock.set(DISCHARGED + timedelta(days=8))
+    Patient.objects.filter(pk=patient.pk).update(risk_tier="low", value_tier="medium")
+    assert replan_tiers([patient.pk]) == 1
+    replanned = plan.tasks.filter(node="tiered", status=Task.Status.OPEN, revision=1)
+    offsets = [(timezone.localtime(t.due_at).date() - DISCHARGED.date()).days for t in replanned]
+    assert offsets == [30]  # low risk + medium value: monthly for 2 months (day 61 comes later)
+    cancelled = plan.tasks.filter(node="tiered", status=Task.Status.CANCELLED)
+    assert cancelled.count() == 3 and "分层" in cancelled.first().cancel_reason
+    # The day-7 one was already due before the change and stays.
+    assert plan.tasks.filter(node="tiered", status=Task.Status.OPEN, revision=0).count() == 1
+
+
+def test_plans_hold_only_near_future_tasks_and_extend_nightly(
+    hospital: Any, patient_factory: Any, clock: Clock, pack: None
+) -> None:
+    pathway, _ = do_save_pathway(
+        None,
+        "weekly-year",
+        {
+            "name": "每周随访一年",
+            "definition": {
+                "trigger": {"kind": "manual"},
+                "nodes": [
+                    {"key": "w", "title": "每周随访", "purpose": "condition_tracking",
+                     "every": "weekly", "count": 52, "day": 7}
+                ],
+            },
+        },
+    )
+    patient = patient_factory(organisation=hospital)
+    plan = enrol(patient, pathway, trigger="manual")
+    assert plan is not None and plan.tasks.count() == 4  # days 7, 14, 21, 28 (30-day horizon)
+    assert extend_plans() == {"tasks_created": 0, "patients_stopped": 0}  # idempotent
+    clock.set(clock.now + timedelta(days=14))
+    assert extend_plans()["tasks_created"] == 2
+    assert plan.tasks.count() == 6
+
+
+def test_due_dates_skip_holidays_and_respect_quiet_hours(
+    hospital: Any, patient_factory: Any, clock: Clock
+) -> None:
+    Holiday.objects.create(day=date(2026, 11, 12), name="测试假日")
+    pathway, _ = do_save_pathway(
+        None,
+        "early",
+        {
+            "name": "早间电话",
+            "definition": {
+                "trigger": {"kind": "manual"},
+                "nodes": [
+                    {"key": "a", "title": "早间电话", "purpose": "emotional_care", "day": 2,
+                     "window": ["07:00", "11:00"]}
+                ],
+            },
+        },
+    )
+    patient = patient_factory(organisation=hospital)
+    patient.quiet_hours_end = datetime(2000, 1, 1, 9, 30).time()
+    patient.save()
+    plan = enrol(patient, pathway, trigger="manual", anchor=DISCHARGED)
+    assert plan is not None
+    task = plan.tasks.get()
+    assert timezone.localtime(task.due_at) == datetime(2026, 11, 13, 9, 30, tzinfo=SH)
+
+
+def test_no_answer_retries_three_times_then_the_next_channel(
+    hospital: Any, patient_factory: Any, alice: Any, clock: Clock, pack: None
+) -> None:
+    patient = patient_factory(organisation=hospital)
+    plan = enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual")
+    assert plan is not None
+    task = plan.tasks.get(node="stitches")
+    assert (task.channel, task.channels) == ("phone", ["phone", "sms"])
+    clock.set(task.due_at + timedelta(minutes=10))
+    seen = []
+    for _ in range(3):
+        do_record_attempt(task, alice, Attempt(outcome="no_answer"))
+        task.refresh_from_db()
+        seen.append((task.channel, task.attempts, timezone.localtime(task.due_at).hour))
+        clock.set(task.due_at + timedelta(minutes=5))
+    assert seen[0] == ("phone", 1, 13)  # the afternoon of the same day
+    assert seen[1][:2] == ("phone", 2)
+    assert seen[2][:2] == ("sms", 0)  # three tries on the phone: the next channel
+    do_record_attempt(task, alice, Attempt(outcome="wrong_number"))
+    task.refresh_from_db()
+    assert task.status == Task.Status.FAILED
+    assert FollowUpRecord.objects.filter(task=task).count() == 4
+    with pytest.raises(ValidationError):
+        do_record_attempt(task, alice, Attempt(outcome="reached"))
+
+
+def test_hypertension_programme_next_visit_from_the_classification(
+    hospital: Any, patient_factory: Any, carol: Any, clock: Clock, pack: None
+) -> None:
+    patient = patient_factory(organisation=hospital, birth_date=date(1960, 5, 1))
+    Condition.objects.create(patient=patient, icd10_code="I10", name="原发性高血压")
+    [plan] = on_diagnosis([patient.pk])
+    first = plan.tasks.get()
+    assert (timezone.localtime(first.due_at).date() - clock.now.date()).days == 7
+    clock.set(first.due_at + timedelta(hours=1))
+    form = {"sbp": 152, "dbp": 92, "symptoms": ["无症状"], "heart_rate": 76, "weight_kg": 70}
+    entry = do_record_attempt(first, carol, Attempt(outcome="reached", answers=form))
+    assert entry.classification == "控制不满意"
+    second = plan.tasks.get(status=Task.Status.OPEN)
+    assert (timezone.localtime(second.due_at).date() - clock.now.date()).days == 14
+    # The visit's blood pressure is a result on the record (graded, read by the rules).
+    assert patient.observations.filter(code="8480-6", value=152).exists()
+    clock.set(second.due_at + timedelta(hours=1))
+    entry = do_record_attempt(
+        second, carol, Attempt(outcome="reached", answers={**form, "sbp": 128, "dbp": 80})
+    )
+    assert entry.classification == "控制满意"
+    third = plan.tasks.get(status=Task.Status.OPEN)
+    assert (timezone.localtime(third.due_at).date() - clock.now.date()).days == 90  # ≤ 3 months
+
+
+def test_a_programme_below_its_minimum_age_does_not_enrol(
+    hospital: Any, patient_factory: Any, clock: Clock, pack: None
+) -> None:
+    young = patient_factory(organisation=hospital, birth_date=date(2000, 1, 1))
+    Condition.objects.create(patient=young, icd10_code="I10", name="原发性高血压")
+    assert on_diagnosis([young.pk]) == []
+
+
+def test_deceased_stops_every_plan(
+    hospital: Any, patient_factory: Any, alice: Any, clock: Clock, pack: None
+) -> None:
+    patient = patient_factory(organisation=hospital)
+    plan = enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual")
+    assert plan is not None
+    task = plan.tasks.order_by("due_at").first()
+    do_record_attempt(task, alice, Attempt(outcome="deceased"))
+    plan.refresh_from_db()
+    patient.refresh_from_db()
+    assert (plan.status, plan.stop_reason) == (Plan.Status.STOPPED, Plan.StopReason.DECEASED)
+    assert patient.deceased_on == clock.now.date()
+    assert not plan.tasks.filter(status=Task.Status.OPEN).exists()
+    assert enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual") is None
+
+
+def test_a_running_plan_keeps_its_version(
+    hospital: Any, patient_factory: Any, clock: Clock, pack: None
+) -> None:
+    patient = patient_factory(organisation=hospital)
+    pathway = Pathway.objects.get(code="post-op")
+    plan = enrol(patient, pathway, trigger="manual")
+    assert plan is not None
+    definition = pathway.definition
+    definition["nodes"][0]["count"] = 3
+    pathway, changed = do_save_pathway(None, "post-op", {"name": pathway.name, "definition": definition})
+    assert changed and pathway.version == 2
+    plan.refresh_from_db()
+    assert plan.version.version == 1
+    assert plan.tasks.filter(node="wound").count() == 14
+    other = enrol(patient_factory(organisation=hospital), pathway, trigger="manual")
+    assert other is not None and other.tasks.filter(node="wound").count() == 3
+
+
+def test_a_visit_cancels_revisit_reminders_it_makes_moot(
+    hospital: Any, patient_factory: Any, clock: Clock, pack: None
+) -> None:
+    from careloop.rules.engine import run_for_event
+
+    patient = patient_factory(organisation=hospital)
+    plan = enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual")
+    assert plan is not None
+    clock.set(clock.now + timedelta(days=5))
+    Encounter.objects.create(
+        patient=patient, organisation=hospital, kind=Encounter.Kind.OUTPATIENT, started_at=clock.now
+    )
+    run_for_event("encounter", [patient.pk])
+    reminder = plan.tasks.get(node="stitches")
+    assert reminder.status == Task.Status.CANCELLED and "已就诊" in reminder.cancel_reason
+    assert plan.tasks.filter(node="wound", status=Task.Status.OPEN).exists()
