@@ -193,10 +193,12 @@ def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRe
 
 def _register_routers() -> None:
     from careloop.followup.api import router as alerts_router
+    from careloop.followup.tasks_api import router as tasks_router
     from careloop.patients.api import router as patients_router
 
     api.add_router("/patients", patients_router, tags=["patients"])
     api.add_router("/alerts", alerts_router, tags=["alerts"])
+    api.add_router("/tasks", tasks_router, tags=["tasks"])
 
 
 _register_routers()

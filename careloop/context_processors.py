@@ -30,12 +30,15 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user.has_perm("patients.add_patient"):
         url = reverse("patients:create")
         items.append(NavItem(_("Enrol a patient"), "person-plus", url, path == url))
-    items += [
-        NavItem(_("Worklist"), "list-check"),
-        NavItem(_("Alerts"), "exclamation-triangle"),
-        NavItem(_("Pathways"), "signpost-split"),
-        NavItem(_("Dashboard"), "bar-chart-line"),
-    ]
+    if user.has_perm("followup.view_task"):
+        url = reverse("followup:worklist")
+        active = path.startswith(url) and not path.startswith(reverse("followup:pathways"))
+        items.append(NavItem(_("Worklist"), "list-check", url, active))
+    items.append(NavItem(_("Alerts"), "exclamation-triangle"))
+    if user.has_perm("followup.view_pathway"):
+        url = reverse("followup:pathways")
+        items.append(NavItem(_("Pathways"), "signpost-split", url, path.startswith(url)))
+    items.append(NavItem(_("Dashboard"), "bar-chart-line"))
     if user.has_perm("rules.view_rule"):
         url = reverse("rules:list")
         items.append(NavItem(_("Rules"), "sliders", url, path.startswith(url)))

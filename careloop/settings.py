@@ -158,6 +158,9 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Call recordings larger than this are refused on upload.
+CARELOOP_RECORDING_MAX_BYTES = 50 * 2**20
+
 # Static files are served by WhiteNoise straight from the finders: no collectstatic step, and
 # vendored assets carry their version in the path, so long caching is safe for them.
 WHITENOISE_USE_FINDERS = True

@@ -13,6 +13,7 @@ urlpatterns = [
     path("audit/", include("careloop.audit.urls")),
     path("interop/", include("careloop.interop.urls")),
     path("rules/", include("careloop.rules.urls")),
+    path("worklist/", include("careloop.followup.urls")),
     path("api/v1/", api.urls),
     path("fhir/R4/", include("careloop.interop.fhir.urls")),
     path("fhir/R4", views_fhir.root),

@@ -77,7 +77,11 @@ def test_a_heart_failure_discharge_over_hl7_enrols_the_patient(
         "check-d30": 30,
     }
     video = heart.tasks.get(node="video-d14")
-    assert (video.channel, video.assignee_role, video.purpose) == ("video", "doctor", "revisit_reminder")
+    assert (video.channel, video.assignee_role, video.purpose) == (
+        "video",
+        "doctor",
+        "revisit_reminder",
+    )
     first = heart.tasks.get(node="care-guide")
     assert timezone.localtime(first.due_at).time().hour == 9  # the node's window
     assert Plan.objects.get(pathway__code="htn-programme").tasks.get().form == "htn"
@@ -129,8 +133,14 @@ def test_plans_hold_only_near_future_tasks_and_extend_nightly(
             "definition": {
                 "trigger": {"kind": "manual"},
                 "nodes": [
-                    {"key": "w", "title": "每周随访", "purpose": "condition_tracking",
-                     "every": "weekly", "count": 52, "day": 7}
+                    {
+                        "key": "w",
+                        "title": "每周随访",
+                        "purpose": "condition_tracking",
+                        "every": "weekly",
+                        "count": 52,
+                        "day": 7,
+                    }
                 ],
             },
         },
@@ -156,8 +166,13 @@ def test_due_dates_skip_holidays_and_respect_quiet_hours(
             "definition": {
                 "trigger": {"kind": "manual"},
                 "nodes": [
-                    {"key": "a", "title": "早间电话", "purpose": "emotional_care", "day": 2,
-                     "window": ["07:00", "11:00"]}
+                    {
+                        "key": "a",
+                        "title": "早间电话",
+                        "purpose": "emotional_care",
+                        "day": 2,
+                        "window": ["07:00", "11:00"],
+                    }
                 ],
             },
         },
@@ -255,7 +270,9 @@ def test_a_running_plan_keeps_its_version(
     assert plan is not None
     definition = pathway.definition
     definition["nodes"][0]["count"] = 3
-    pathway, changed = do_save_pathway(None, "post-op", {"name": pathway.name, "definition": definition})
+    pathway, changed = do_save_pathway(
+        None, "post-op", {"name": pathway.name, "definition": definition}
+    )
     assert changed and pathway.version == 2
     plan.refresh_from_db()
     assert plan.version.version == 1

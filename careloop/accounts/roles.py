@@ -40,10 +40,31 @@ _CLINICAL_EDIT = [
 
 _IMPORT = ["interop.add_importjob", "interop.view_importjob"]
 
+# Doing follow-ups: the worklist, recording attempts (with recordings), enrolling by hand.
+_FOLLOWUP = [
+    "followup.view_task",
+    "followup.change_task",
+    "followup.view_followuprecord",
+    "followup.add_followuprecord",
+    "followup.play_recording",
+    "followup.view_plan",
+    "followup.add_plan",
+    "followup.view_pathway",
+    "followup.view_alert",
+    "followup.change_alert",
+]
+_FOLLOWUP_LEAD = [*_FOLLOWUP, "followup.assign_task", "followup.change_plan"]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    Role.NURSE: [*_PATIENT_BASE, "clinical.add_encounter"],
-    Role.HEALTH_MANAGER: [*_PATIENT_BASE, "clinical.add_encounter", *_IMPORT],
-    Role.DOCTOR: [*_PATIENT_BASE, *_CLINICAL_EDIT, "patients.reveal_identifier"],
+    Role.NURSE: [*_PATIENT_BASE, "clinical.add_encounter", *_FOLLOWUP],
+    Role.HEALTH_MANAGER: [*_PATIENT_BASE, "clinical.add_encounter", *_IMPORT, *_FOLLOWUP],
+    Role.DOCTOR: [
+        *_PATIENT_BASE,
+        *_CLINICAL_EDIT,
+        "patients.reveal_identifier",
+        *_FOLLOWUP,
+        "followup.change_plan",
+    ],
     Role.SUPERVISOR: [
         *_PATIENT_BASE,
         *_CLINICAL_EDIT,
@@ -53,8 +74,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "audit.view_auditevent",
         "rules.view_rule",
         *_IMPORT,
+        *_FOLLOWUP_LEAD,
     ],
-    Role.COORDINATOR: [*_PATIENT_BASE, "patients.share_patient", *_IMPORT],
+    Role.COORDINATOR: [*_PATIENT_BASE, "patients.share_patient", *_IMPORT, *_FOLLOWUP_LEAD],
 }
 
 # Administrators configure the system: every permission of these apps.

@@ -20,10 +20,12 @@ from careloop.accounts.models import Organisation, Team, User
 from careloop.accounts.roles import Role
 from careloop.bulk import insert_rows
 from careloop.clinical.models import Condition, Encounter, Source
+from careloop.demo.followup import enrol_demo_patients
 from careloop.demo.people import demo_card_number, person, rng_for
 from careloop.demo.record import demo_record
 from careloop.demo.results import add_demo_results, add_home_glucose
 from careloop.fields import index_field
+from careloop.followup.pathways import load_pack as load_pathway_pack
 from careloop.patients.models import (
     Allergy,
     ConsentRecord,
@@ -130,6 +132,7 @@ def load_demo(patients: int, progress: Callable[[int, int], None] | None = None)
     with transaction.atomic():
         structure = ensure_structure(result)
         load_pack()  # the default rules run on the demo results as they are stored
+        load_pathway_pack()
     for start in range(0, patients, BATCH):
         indices = list(range(start, min(patients, start + BATCH)))
         cards = [demo_card_number(i) for i in indices]
@@ -142,6 +145,7 @@ def load_demo(patients: int, progress: Callable[[int, int], None] | None = None)
                 _create_patients(todo, structure)
                 add_demo_results(todo, dict(zip(indices, cards, strict=True)))
                 add_home_glucose(todo, dict(zip(indices, cards, strict=True)))
+                enrol_demo_patients([demo_card_number(i) for i in todo])
             result.patients_created += len(todo)
         if progress:
             progress(indices[-1] + 1, patients)

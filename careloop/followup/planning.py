@@ -18,6 +18,7 @@ from careloop.followup.models import Holiday, Pathway, Plan, Purpose, Task
 from careloop.followup.pathways import current_version, definition_of
 from careloop.followup.schedule import due_window, occurrence_days, tier_key
 from careloop.patients.models import Patient
+from careloop.write_gate import write_gate
 
 HORIZON = timedelta(days=30)  # tasks exist this far ahead of their due time
 PHONE_CHANNELS = {"phone", "sms", "voice"}
@@ -295,7 +296,7 @@ def extend_plans(*, now: datetime | None = None, batch: int = 500) -> dict[str, 
         )
         if not plans:
             break
-        with transaction.atomic():
+        with write_gate(), transaction.atomic():  # one batch at a time: ingest goes on between
             for plan in plans:
                 org = plan.patient.organisation_id
                 if org not in holidays:

@@ -117,36 +117,57 @@ def test_retry_is_at_another_time_and_never_in_quiet_hours() -> None:
         ({"nodes": []}, "trigger"),
         ({"trigger": {"kind": "discharge"}, "nodes": []}, "nodes"),
         ({"trigger": {"kind": "diagnosis"}, "nodes": [{}]}, "trigger.icd10"),
-        ({"trigger": {"kind": "manual"}, "nodes": [{"key": "a", "title": "x"}]}, "nodes[0].purpose"),
         (
-            {"trigger": {"kind": "manual"}, "nodes": [
-                {"key": "a", "title": "x", "purpose": "satisfaction", "every": "weekly"}
-            ]},
+            {"trigger": {"kind": "manual"}, "nodes": [{"key": "a", "title": "x"}]},
+            "nodes[0].purpose",
+        ),
+        (
+            {
+                "trigger": {"kind": "manual"},
+                "nodes": [{"key": "a", "title": "x", "purpose": "satisfaction", "every": "weekly"}],
+            },
             "nodes[0].count",
         ),
         (
-            {"trigger": {"kind": "manual"}, "nodes": [
-                {"key": "a", "title": "x", "purpose": "satisfaction", "channels": ["pigeon"]}
-            ]},
+            {
+                "trigger": {"kind": "manual"},
+                "nodes": [
+                    {"key": "a", "title": "x", "purpose": "satisfaction", "channels": ["pigeon"]}
+                ],
+            },
             "nodes[0].channels[0]",
         ),
         (
-            {"trigger": {"kind": "manual"}, "nodes": [
-                {"key": "a", "title": "x", "purpose": "satisfaction", "window": ["17:00", "09:00"]}
-            ]},
+            {
+                "trigger": {"kind": "manual"},
+                "nodes": [
+                    {
+                        "key": "a",
+                        "title": "x",
+                        "purpose": "satisfaction",
+                        "window": ["17:00", "09:00"],
+                    }
+                ],
+            },
             "nodes[0].window",
         ),
         (
-            {"trigger": {"kind": "manual"}, "nodes": [
-                {"key": "a", "title": "x", "purpose": "satisfaction"},
-                {"key": "a", "title": "y", "purpose": "satisfaction"},
-            ]},
+            {
+                "trigger": {"kind": "manual"},
+                "nodes": [
+                    {"key": "a", "title": "x", "purpose": "satisfaction"},
+                    {"key": "a", "title": "y", "purpose": "satisfaction"},
+                ],
+            },
             "nodes[1].key",
         ),
         (
-            {"trigger": {"kind": "manual"}, "nodes": [
-                {"key": "a", "title": "x", "purpose": "satisfaction", "every": "programme"}
-            ]},
+            {
+                "trigger": {"kind": "manual"},
+                "nodes": [
+                    {"key": "a", "title": "x", "purpose": "satisfaction", "every": "programme"}
+                ],
+            },
             "nodes[0].programme",
         ),
     ],

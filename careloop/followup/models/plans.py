@@ -136,6 +136,7 @@ class Task(models.Model):
         verbose_name = _("follow-up task")
         verbose_name_plural = _("follow-up tasks")
         ordering = ["due_at", "id"]
+        permissions = [("assign_task", _("Can assign follow-up tasks to others"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["plan", "node", "revision", "occurrence"],
@@ -186,6 +187,7 @@ class FollowUpRecord(models.Model):
     class Meta:
         verbose_name = _("follow-up record")
         verbose_name_plural = _("follow-up records")
+        permissions = [("play_recording", _("Can play call recordings"))]
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["patient", "-at"], name="record_patient_at")]
 

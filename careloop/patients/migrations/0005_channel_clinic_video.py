@@ -4,20 +4,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('patients', '0004_tag_links'),
+        ("patients", "0004_tag_links"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='consentrecord',
-            name='channel',
-            field=models.CharField(choices=[('phone', 'phone call'), ('sms', 'SMS'), ('wechat', 'WeChat'), ('wecom', 'WeCom'), ('app', 'app push'), ('voice', 'automated voice call'), ('email', 'e-mail'), ('home_visit', 'home visit'), ('clinic', 'clinic visit'), ('video', 'video call'), ('letter', 'letter')], max_length=20, verbose_name='channel'),
+            model_name="consentrecord",
+            name="channel",
+            field=models.CharField(
+                choices=[
+                    ("phone", "phone call"),
+                    ("sms", "SMS"),
+                    ("wechat", "WeChat"),
+                    ("wecom", "WeCom"),
+                    ("app", "app push"),
+                    ("voice", "automated voice call"),
+                    ("email", "e-mail"),
+                    ("home_visit", "home visit"),
+                    ("clinic", "clinic visit"),
+                    ("video", "video call"),
+                    ("letter", "letter"),
+                ],
+                max_length=20,
+                verbose_name="channel",
+            ),
         ),
         migrations.AlterField(
-            model_name='patient',
-            name='preferred_channel',
-            field=models.CharField(blank=True, choices=[('phone', 'phone call'), ('sms', 'SMS'), ('wechat', 'WeChat'), ('wecom', 'WeCom'), ('app', 'app push'), ('voice', 'automated voice call'), ('email', 'e-mail'), ('home_visit', 'home visit'), ('clinic', 'clinic visit'), ('video', 'video call'), ('letter', 'letter')], max_length=20, verbose_name='preferred channel'),
+            model_name="patient",
+            name="preferred_channel",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("phone", "phone call"),
+                    ("sms", "SMS"),
+                    ("wechat", "WeChat"),
+                    ("wecom", "WeCom"),
+                    ("app", "app push"),
+                    ("voice", "automated voice call"),
+                    ("email", "e-mail"),
+                    ("home_visit", "home visit"),
+                    ("clinic", "clinic visit"),
+                    ("video", "video call"),
+                    ("letter", "letter"),
+                ],
+                max_length=20,
+                verbose_name="preferred channel",
+            ),
         ),
     ]

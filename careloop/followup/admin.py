@@ -1,0 +1,109 @@
+"""Administration: pathway templates (each save checked and kept as a new version), holidays,
+and read-only views of plans and tasks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from careloop.followup.definition import DefinitionError, compile_definition
+from careloop.followup.models import Holiday, Pathway, PathwayVersion, Plan, Task
+from careloop.followup.pathways import do_save_pathway
+
+
+class PathwayForm(forms.ModelForm):
+    definition = forms.JSONField(
+        label=_("Definition"),
+        widget=forms.Textarea(attrs={"rows": 30, "cols": 100, "class": "font-monospace"}),
+        help_text=_("Trigger and nodes as JSON; see docs/pathways.md."),
+    )
+    note = forms.CharField(label=_("What changed"), required=False, max_length=200)
+
+    class Meta:
+        model = Pathway
+        fields = ["code", "name", "description", "organisation", "enabled", "definition"]
+
+    def clean_definition(self) -> Any:
+        definition = self.cleaned_data["definition"]
+        try:
+            compile_definition(definition)
+        except DefinitionError as exc:
+            raise forms.ValidationError(f"{exc.path}: {exc.message}") from exc
+        return definition
+
+
+class VersionInline(admin.TabularInline):
+    model = PathwayVersion
+    fields = ["version", "name", "saved_by", "saved_at", "note"]
+    readonly_fields = ["version", "name", "saved_by", "saved_at", "note"]
+    extra = 0
+    can_delete = False
+    ordering = ["-version"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Pathway)
+class PathwayAdmin(admin.ModelAdmin):
+    form = PathwayForm
+    list_display = ["code", "name", "trigger", "version", "enabled", "organisation"]
+    list_filter = ["trigger", "enabled"]
+    search_fields = ["code", "name"]
+    readonly_fields = ["trigger", "version", "updated_by", "updated_at"]
+    inlines = [VersionInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [*self.readonly_fields, "code"] if obj else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: Pathway, form: Any, change: bool) -> None:
+        data = {
+            "name": form.cleaned_data["name"],
+            "description": form.cleaned_data.get("description", ""),
+            "definition": json.loads(json.dumps(form.cleaned_data["definition"])),
+            "enabled": form.cleaned_data.get("enabled", True),
+        }
+        saved, _changed = do_save_pathway(
+            request.user, obj.code, data, note=form.cleaned_data.get("note", "")
+        )
+        fields = {"organisation": form.cleaned_data.get("organisation"), "enabled": data["enabled"]}
+        Pathway.objects.filter(pk=saved.pk).update(**fields)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        return None  # versions are written by do_save_pathway, never edited
+
+
+@admin.register(Holiday)
+class HolidayAdmin(admin.ModelAdmin):
+    list_display = ["day", "name", "organisation"]
+    list_filter = ["organisation"]
+    date_hierarchy = "day"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Plan)
+class PlanAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "pathway", "status", "trigger", "anchor", "started_at"]
+    list_filter = ["status", "pathway", "trigger"]
+    raw_id_fields = ["patient"]
+
+
+@admin.register(Task)
+class TaskAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "title", "status", "channel", "due_at", "assignee"]
+    list_filter = ["status", "purpose", "channel"]
+    raw_id_fields = ["patient", "plan"]

@@ -1,0 +1,135 @@
+"""Personalised scripts (话术): a node's opening, questions, advice, revisit reminder and
+closing, rendered with the patient's variables. Variables (Django template language):
+
+    salutation   称呼: 张阿姨, 李叔叔, 王先生 …          name          the patient's name
+    hospital     the organisation at the top             department    the patient's department
+    staff        the person calling                      discharge_date  the plan's discharge day
+    next_revisit the next revisit reminder or programme visit
+    medication_timing  the patient's medicines and when to take them
+    abnormal_items     recent abnormal results
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.template import Context, Engine, TemplateSyntaxError
+from django.utils import timezone
+
+from careloop.followup.definition import SCRIPT_PARTS
+from careloop.followup.models import Plan, Purpose, Task
+from careloop.followup.pathways import definition_of
+
+COMPOUND_SURNAMES = (
+    "欧阳",
+    "司马",
+    "诸葛",
+    "上官",
+    "东方",
+    "皇甫",
+    "尉迟",
+    "公孙",
+    "慕容",
+    "令狐",
+    "司徒",
+    "夏侯",
+    "长孙",
+)
+PART_TITLES = {
+    "opening": "开场白",
+    "questions": "问题询问",
+    "advice": "康复指导",
+    "revisit": "复诊提醒",
+    "closing": "结束语",
+}
+_engine = Engine(autoescape=True)
+
+
+def surname(name: str) -> str:
+    return name[:2] if name.startswith(COMPOUND_SURNAMES) else name[:1]
+
+
+def salutation(name: str, sex: str, age: int) -> str:
+    """How a nurse addresses the patient: 张爷爷/张奶奶 (70+), 张叔叔/张阿姨 (45–69),
+    张先生/张女士 (younger)."""
+    family = surname(name)
+    male = sex == "male"
+    if age >= 70:
+        return family + ("爷爷" if male else "奶奶")
+    if age >= 45:
+        return family + ("叔叔" if male else "阿姨")
+    return family + ("先生" if male else "女士")
+
+
+def _medication_timing(patient: Any) -> str:
+    medicines = [
+        f"{m.name}{('（' + m.frequency + '）') if getattr(m, 'frequency', '') else ''}"
+        for m in patient.medications.filter(stopped_on__isnull=True)[:4]
+    ]
+    return f"请按时服用{'、'.join(medicines)}。" if medicines else "请按医嘱按时服药。"
+
+
+def variables(task: Task, staff: Any) -> dict[str, Any]:
+    patient = task.patient
+    organisation = patient.organisation
+    top = organisation
+    while top.parent is not None:
+        top = top.parent
+    plan: Plan | None = task.plan
+    next_revisit = (
+        Task.objects.filter(
+            patient=patient,
+            status=Task.Status.OPEN,
+            purpose=Purpose.REVISIT_REMINDER,
+            due_at__gt=timezone.now(),
+        )
+        .exclude(pk=task.pk)
+        .values_list("due_at", flat=True)
+        .first()
+    )
+    since = timezone.now() - timedelta(days=90)
+    abnormal = list(
+        patient.observations.filter(
+            effective_at__gte=since, interpretation__in=["H", "L", "HH", "LL"]
+        )
+        .order_by("-effective_at")
+        .values_list("name", flat=True)[:20]
+    )
+    return {
+        "salutation": salutation(patient.name, patient.sex, patient.age),
+        "name": patient.name,
+        "hospital": top.name,
+        "department": organisation.name if organisation != top else "",
+        "staff": getattr(staff, "display_name", "") or str(staff),
+        "discharge_date": (
+            f"{timezone.localtime(plan.anchor):%-m月%-d日}"
+            if plan is not None and plan.trigger == "discharge"
+            else ""
+        ),
+        "next_revisit": f"{timezone.localtime(next_revisit):%-m月%-d日}" if next_revisit else "",
+        "medication_timing": _medication_timing(patient),
+        "abnormal_items": "、".join(dict.fromkeys(abnormal)) or "（无近期异常结果）",
+    }
+
+
+def render_script(task: Task, staff: Any) -> list[tuple[str, str]]:
+    """The task's script as (part title, text) in order; parts left empty are skipped. A
+    template that does not render shows as written, so a typo never hides the script."""
+    if task.plan is None:
+        return []
+    node = definition_of(task.plan.version).node(task.node)
+    if node is None or not node.script:
+        return []
+    context = Context(variables(task, staff))
+    parts = []
+    for part in SCRIPT_PARTS:
+        text = node.script.get(part, "")
+        if not text:
+            continue
+        try:
+            rendered = str(_engine.from_string(text).render(context))
+        except TemplateSyntaxError:
+            rendered = text
+        parts.append((PART_TITLES[part], rendered.strip()))
+    return parts

@@ -1,0 +1,176 @@
+"""/api/v1/tasks: follow-up tasks of the patients you can see, and recording an outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import EmptyPage, Paginator
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, Query, Router, Schema
+from ninja.errors import HttpError
+from ninja.responses import Status
+
+from careloop.api import ERROR_RESPONSES
+from careloop.audit.services import record
+from careloop.followup.forms import answers_form
+from careloop.followup.models import Outcome, Task
+from careloop.followup.outcomes import Attempt, do_record_attempt
+from careloop.patients.access import get_patient_for, scope_organisation_ids
+
+router = Router()
+
+
+class TaskParams(Schema):
+    patient: int | None = Field(None, ge=1, le=2**63 - 1, description="a patient id")
+    status: str | None = Field(None, description="open, done, failed or cancelled")
+    assignee: str | None = Field(None, description="a username, or 'me'")
+    page: int = 1
+    page_size: int = 50
+
+
+class TaskOut(Schema):
+    id: int
+    patient: int
+    title: str
+    purpose: str
+    status: str
+    outcome: str
+    due_at: datetime
+    deadline: datetime
+    channel: str
+    channels: list[str]
+    pathway: str | None
+    plan: int | None
+    form: str
+    assignee: str | None
+    attempts: int
+
+
+class TaskPage(Schema):
+    count: int
+    page: int
+    page_size: int
+    results: list[TaskOut]
+
+
+class OutcomeIn(Schema):
+    outcome: str = Field(description=" / ".join(Outcome.values))
+    answers: dict[str, Any] = Field(default_factory=dict, description="the task's form fields")
+    notes: str = ""
+
+
+class OutcomeOut(Schema):
+    record: int
+    task: TaskOut
+    classification: str
+
+
+def task_out(task: Task) -> TaskOut:
+    return TaskOut(
+        id=task.pk,
+        patient=task.patient_id,
+        title=task.title,
+        purpose=task.purpose,
+        status=task.status,
+        outcome=task.outcome,
+        due_at=task.due_at,
+        deadline=task.deadline,
+        channel=task.channel,
+        channels=task.channels,
+        pathway=task.plan.pathway.code if task.plan else None,
+        plan=task.plan_id,
+        form=task.form,
+        assignee=task.assignee.get_username() if task.assignee else None,
+        attempts=task.attempts,
+    )
+
+
+@router.get("", response={200: TaskPage, **ERROR_RESPONSES}, summary="List follow-up tasks")
+def list_tasks(request: HttpRequest, params: Query[TaskParams]) -> TaskPage:
+    """Tasks of patients you can see, by due time; filter by ``patient``, ``status`` and
+    ``assignee`` (a username or ``me``)."""
+    if not request.user.has_perm("followup.view_task"):
+        raise PermissionDenied
+    tasks = Task.objects.all()
+    org_ids = scope_organisation_ids(request.user)
+    if params.patient is not None:
+        get_patient_for(request.user, params.patient)  # 404 outside the user's reach
+        tasks = tasks.filter(patient_id=params.patient)
+    elif org_ids is not None:
+        tasks = tasks.filter(organisation_id__in=org_ids)
+    if params.status:
+        if params.status not in Task.Status.values:
+            raise HttpError(422, f"status must be one of {', '.join(Task.Status.values)}")
+        tasks = tasks.filter(status=params.status)
+    if params.assignee:
+        if params.assignee == "me":
+            tasks = tasks.filter(assignee_id=request.user.pk)
+        else:
+            tasks = tasks.filter(assignee__username=params.assignee)
+    tasks = tasks.select_related("plan__pathway", "assignee").order_by("due_at", "pk")
+    size = max(1, min(params.page_size, 200))
+    paginator = Paginator(tasks, size)
+    try:
+        items = list(paginator.page(max(params.page, 1)).object_list)
+    except EmptyPage:
+        items = []
+    record(request.user, "list", "task", patient_id=params.patient, summary=f"tasks ({len(items)})")
+    return TaskPage(
+        count=paginator.count,
+        page=params.page,
+        page_size=size,
+        results=[task_out(t) for t in items],
+    )
+
+
+@router.post(
+    "/{task_id}/outcome",
+    response={201: OutcomeOut, **ERROR_RESPONSES},
+    summary="Record a follow-up attempt",
+)
+def post_outcome(request: HttpRequest, task_id: int, body: OutcomeIn) -> Status:
+    """Record one attempt at an open task: ``reached`` (with the task's ``form`` answers),
+    ``no_answer`` / ``busy`` (retried at another time, three tries, then the next channel),
+    ``wrong_number``, ``refused``, ``deceased`` (stops the patient's plans)."""
+    if not request.user.has_perm("followup.change_task"):
+        raise PermissionDenied
+    task = get_object_or_404(Task.objects.select_related("plan__pathway"), pk=task_id)
+    get_patient_for(request.user, task.patient_id)
+    if body.outcome not in Outcome.values:
+        raise HttpError(422, f"outcome must be one of {', '.join(Outcome.values)}")
+    answers: dict[str, Any] = {}
+    if body.outcome == Outcome.REACHED:
+        form = answers_form(task.form, _as_form_data(body.answers), prefix="")
+        if form is not None:
+            if not form.is_valid():
+                problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+                raise HttpError(422, f"answers: {problems}")
+            answers = form.answers()
+    try:
+        entry = do_record_attempt(
+            task, request.user, Attempt(outcome=body.outcome, answers=answers, notes=body.notes)
+        )
+    except ValidationError as exc:
+        raise HttpError(409, " ".join(exc.messages)) from exc
+    task.refresh_from_db()
+    out = OutcomeOut(record=entry.pk, task=task_out(task), classification=entry.classification)
+    return Status(201, out)
+
+
+def _as_form_data(answers: dict[str, Any]) -> Any:
+    """JSON answers as form data (lists stay lists; true/false as checkbox values)."""
+    from django.utils.datastructures import MultiValueDict
+
+    data: dict[str, list[Any]] = {}
+    for key, value in answers.items():
+        if isinstance(value, list):
+            data[key] = [str(v) for v in value]
+        elif isinstance(value, bool):
+            if value:
+                data[key] = ["on"]
+        elif value is not None:
+            data[key] = [str(value)]
+    return MultiValueDict(data)

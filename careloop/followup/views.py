@@ -1,0 +1,330 @@
+"""Staff pages of follow-up: the worklist, a task (script, form, outcome, recording), plans
+on the patient page, the pathway list."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from careloop.accounts.models import User
+from careloop.audit.services import record
+from careloop.followup.forms import RED_FLAGS, OutcomeForm, answers_form
+from careloop.followup.models import Alert, FollowUpRecord, Pathway, Plan, Task
+from careloop.followup.outcomes import Attempt, do_record_attempt
+from careloop.followup.planning import enrol, stop_plan
+from careloop.followup.recordings import ranged_response
+from careloop.followup.scripts import render_script
+from careloop.followup.worklist import SCOPES, SECTIONS, Filters, counts, worklist
+from careloop.patients.access import get_patient_for, scope_organisation_ids
+from careloop.patients.models import Channel, Tag
+from careloop.typing import AuthedRequest
+
+PAGE_SIZE = 50
+
+
+def _filters(request: AuthedRequest) -> Filters:
+    get = request.GET
+    scope = get.get("scope") or (
+        "mine" if Task.objects.filter(assignee=request.user, status="open").exists() else "team"
+    )
+    section = get.get("section", "due")
+    organisation = get.get("organisation", "")
+    return Filters(
+        scope=scope if scope in SCOPES else "mine",
+        section=section if section in SECTIONS else "due",
+        tag=get.get("tag", "")[:50],
+        channel=get.get("channel", "") if get.get("channel") in Channel.values else "",
+        pathway=get.get("pathway", "")[:60],
+        organisation=int(organisation) if organisation.isdigit() else None,
+    )
+
+
+def _assignable(user: Any) -> list[User]:
+    org_ids = scope_organisation_ids(user)
+    staff = User.objects.filter(is_active=True, groups__permissions__codename="change_task")
+    if org_ids is not None:
+        staff = staff.filter(organisation_id__in=org_ids)
+    return list(staff.distinct().order_by("display_name", "username"))
+
+
+def _visible_task(user: Any, pk: int) -> Task:
+    task = get_object_or_404(
+        Task.objects.select_related("patient__organisation", "plan__version", "plan__pathway"),
+        pk=pk,
+    )
+    get_patient_for(user, task.patient_id)  # 404 when the patient is out of reach
+    return task
+
+
+@login_required
+@permission_required("followup.view_task", raise_exception=True)
+def worklist_page(request: AuthedRequest) -> HttpResponse:
+    """随访工作台: mine or my team's, due / today / overdue / upcoming, by priority."""
+    filters = _filters(request)
+    tasks = worklist(request.user, filters)
+    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = {k: v for k, v in request.GET.items() if k != "page" and v}
+    shown = [t.patient_id for t in page.object_list]
+    if shown:
+        record(
+            request.user,
+            "list",
+            "task",
+            summary=f"worklist {filters.scope}/{filters.section} ({len(shown)} shown)",
+            changes={"patients": shown},
+        )
+    alerts = Alert.objects.filter(
+        status__in=[Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED, Alert.Status.IN_PROGRESS]
+    )
+    org_ids = scope_organisation_ids(request.user)
+    if org_ids is not None:
+        alerts = alerts.filter(organisation_id__in=org_ids)
+    if filters.scope == "mine":
+        alerts = alerts.filter(assignee=request.user)
+    numbers = counts(request.user, filters.scope)
+    context = {
+        "filters": filters,
+        "page": page,
+        "querystring": urlencode(query),
+        "base_query": {k: v for k, v in query.items() if k != "section"},
+        "open_alerts": alerts.select_related("patient").order_by("due_at")[:10],
+        "open_alert_count": alerts.count(),
+        "sections": [
+            (key, label, numbers[key])
+            for key, label in (
+                ("due", _("Due")),
+                ("today", _("Due today")),
+                ("overdue", _("Overdue")),
+                ("upcoming", _("Next 7 days")),
+            )
+        ],
+        "scopes": [("mine", _("Mine")), ("team", _("My team's")), ("organisation", _("All"))],
+        "channels": Channel.choices,
+        "pathways": Pathway.objects.order_by("name").values_list("code", "name"),
+        "tags": Tag.objects.order_by("name").values_list("name", flat=True)[:200],
+        "can_assign": request.user.has_perm("followup.assign_task"),
+        "staff": _assignable(request.user) if request.user.has_perm("followup.assign_task") else [],
+        "now": timezone.now(),
+    }
+    return render(request, "followup/worklist.html", context)
+
+
+@login_required
+@require_POST
+@permission_required("followup.change_task", raise_exception=True)
+def assign(request: AuthedRequest) -> HttpResponse:
+    """Bulk assign the ticked tasks (supervisors, coordinators), or take them myself."""
+    ids = [int(pk) for pk in request.POST.getlist("task") if pk.isdigit()]
+    target = request.POST.get("assignee", "")
+    assignee: User | None
+    if target == "me":
+        assignee = request.user
+    else:
+        if not request.user.has_perm("followup.assign_task"):
+            raise PermissionDenied
+        assignee = next((u for u in _assignable(request.user) if str(u.pk) == target), None)
+        if assignee is None:
+            messages.error(request, _("Choose whom to assign the tasks to."))
+            return redirect(request.POST.get("next") or reverse("followup:worklist"))
+    org_ids = scope_organisation_ids(request.user)
+    tasks = Task.objects.filter(pk__in=ids, status=Task.Status.OPEN)
+    if org_ids is not None:
+        tasks = tasks.filter(organisation_id__in=org_ids)
+    changed = tasks.update(assignee=assignee)
+    record(
+        request.user,
+        "update",
+        "task",
+        summary=f"assigned {changed} tasks to {assignee.pk}",
+        changes={"tasks": ids[:500]},
+    )
+    messages.success(
+        request,
+        _("%(n)d tasks assigned to %(who)s.") % {"n": changed, "who": assignee},
+    )
+    return redirect(request.POST.get("next") or reverse("followup:worklist"))
+
+
+def _next_task(user: Any, after: Task) -> Task | None:
+    return worklist(user, Filters(scope="mine", section="due")).exclude(pk=after.pk).first()
+
+
+@login_required
+@permission_required("followup.view_task", raise_exception=True)
+def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
+    task = _visible_task(request.user, pk)
+    patient = task.patient
+    outcome_form = OutcomeForm(request.POST or None, request.FILES or None)
+    answers = answers_form(task.form, request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if not request.user.has_perm("followup.change_task"):
+            raise PermissionDenied
+        reached = request.POST.get("outcome") == "reached"
+        valid = outcome_form.is_valid()
+        valid = (answers.is_valid() if (answers is not None and reached) else True) and valid
+        if valid:
+            upload = outcome_form.cleaned_data.get("recording")
+            attempt = Attempt(
+                outcome=outcome_form.cleaned_data["outcome"],
+                answers=answers.answers() if (answers is not None and reached) else {},
+                notes=outcome_form.cleaned_data["notes"],
+                recording=upload,
+                recording_type=getattr(upload, "careloop_type", "") if upload else "",
+                opt_out=outcome_form.cleaned_data["opt_out"],
+            )
+            try:
+                entry = do_record_attempt(task, request.user, attempt)
+            except ValidationError as exc:
+                outcome_form.add_error(None, exc)
+            else:
+                task.refresh_from_db()
+                messages.success(request, _outcome_message(task, entry))
+                following = _next_task(request.user, task)
+                if request.POST.get("then") == "next" and following is not None:
+                    return redirect("followup:task", pk=following.pk)
+                return redirect("followup:task", pk=task.pk)
+    record(request.user, "view", "task", task.pk, patient_id=patient.pk)
+    context = {
+        "task": task,
+        "patient": patient,
+        "script": render_script(task, request.user),
+        "outcome_form": outcome_form,
+        "answers_form": answers,
+        "records": task.records.select_related("by"),
+        "open_alerts": patient.alerts.filter(
+            status__in=[Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED, Alert.Status.IN_PROGRESS]
+        )[:10],
+        "results": patient.observations.order_by("-effective_at")[:12],
+        "conditions": patient.conditions.filter(clinical_status="active")[:8],
+        "plan_tasks": (task.plan.tasks.order_by("due_at")[:40] if task.plan is not None else []),
+        "can_record": task.is_open and request.user.has_perm("followup.change_task"),
+        "red_flags": sorted(RED_FLAGS),
+    }
+    return render(request, "followup/task.html", context)
+
+
+def _outcome_message(task: Task, entry: FollowUpRecord) -> str:
+    if task.status == Task.Status.DONE:
+        text = _("Recorded: %(outcome)s.") % {"outcome": entry.get_outcome_display()}
+        if entry.classification:
+            text += " " + _("Classification: %(c)s.") % {"c": entry.classification}
+        return text
+    if task.status == Task.Status.FAILED:
+        return _("Recorded. Every try and channel is used up: the task is closed as not reached.")
+    when = timezone.localtime(task.due_at).strftime("%m-%d %H:%M")
+    return _("Recorded. Try again at %(when)s by %(channel)s.") % {
+        "when": when,
+        "channel": task.channel,
+    }
+
+
+@login_required
+@permission_required("followup.play_recording", raise_exception=True)
+def recording(request: AuthedRequest, pk: int) -> HttpResponse | StreamingHttpResponse:
+    """Play a call recording (range requests for seeking); every play is audited."""
+    entry = get_object_or_404(FollowUpRecord, pk=pk)
+    get_patient_for(request.user, entry.patient_id)
+    if not entry.recording:
+        raise Http404("no recording")
+    asked = request.headers.get("Range", "")
+    if not asked or asked.startswith("bytes=0-"):  # a play starts here; seeking does not count
+        record(
+            request.user,
+            "view",
+            "recording",
+            entry.pk,
+            patient_id=entry.patient_id,
+            summary="call recording played",
+        )
+    handle = entry.recording.open("rb")
+    return ranged_response(request, handle, entry.recording.size, entry.recording_type)
+
+
+@login_required
+@require_POST
+@permission_required("followup.add_plan", raise_exception=True)
+def plan_enrol(request: AuthedRequest, pk: int) -> HttpResponse:
+    patient = get_patient_for(request.user, pk, write=True)
+    pathway = get_object_or_404(Pathway, code=request.POST.get("pathway", ""), enabled=True)
+    plan = enrol(
+        patient,
+        pathway,
+        trigger="manual",
+        reason=_("enrolled by %(who)s") % {"who": request.user},
+        actor=request.user,
+    )
+    if plan is None:
+        messages.warning(request, _("Not enrolled: the patient is already on this pathway."))
+    else:
+        messages.success(
+            request,
+            _("Enrolled in %(pathway)s: %(n)d follow-ups planned.")
+            % {"pathway": pathway.name, "n": plan.tasks.count()},
+        )
+    return redirect(reverse("patients:detail", args=[patient.pk]) + "#plans")
+
+
+@login_required
+@require_POST
+@permission_required("followup.change_plan", raise_exception=True)
+def plan_stop(request: AuthedRequest, pk: int) -> HttpResponse:
+    plan = get_object_or_404(Plan, pk=pk)
+    get_patient_for(request.user, plan.patient_id, write=True)
+    reason = request.POST.get("reason", "")
+    if reason not in Plan.StopReason.values or reason == Plan.StopReason.SUPERSEDED:
+        messages.error(request, _("Choose why the plan stops."))
+    else:
+        cancelled = stop_plan(plan, reason, request.user, note=request.POST.get("note", ""))
+        messages.success(
+            request, _("Plan stopped; %(n)d open follow-ups cancelled.") % {"n": cancelled}
+        )
+    return redirect(reverse("patients:detail", args=[plan.patient_id]) + "#plans")
+
+
+@login_required
+@permission_required("followup.view_pathway", raise_exception=True)
+def pathway_list(request: AuthedRequest) -> HttpResponse:
+    from django.db.models import Count, Q
+
+    pathways = Pathway.objects.select_related("organisation").annotate(
+        active=Count("plans", filter=Q(plans__status=Plan.Status.ACTIVE))
+    )
+    return render(request, "followup/pathway_list.html", {"pathways": pathways})
+
+
+def patient_plans_context(user: Any, patient: Any) -> dict[str, Any]:
+    """The follow-up plans section of the patient page."""
+    from django.db.models import Prefetch
+
+    if not user.has_perm("followup.view_plan"):
+        return {}
+    plans = list(
+        Plan.objects.filter(patient=patient)
+        .select_related("pathway", "version")
+        .prefetch_related(
+            Prefetch(
+                "tasks",
+                queryset=Task.objects.filter(status=Task.Status.OPEN).order_by("due_at"),
+                to_attr="open_tasks",
+            )
+        )[:20]
+    )
+    return {
+        "plans": plans,
+        "show_plans": True,
+        "can_enrol": user.has_perm("followup.add_plan"),
+        "can_stop_plan": user.has_perm("followup.change_plan"),
+        "stop_reasons": [c for c in Plan.StopReason.choices if c[0] != "superseded"],
+        "pathways": Pathway.objects.filter(enabled=True).values_list("code", "name"),
+    }

@@ -1,0 +1,144 @@
+"""The worklist query: open tasks of a person or their teams, by section, ordered by a
+priority score that is shown (alert severity + risk tier + how overdue)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import (
+    Case,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from careloop.followup.models import Alert, Task
+from careloop.patients.access import scope_organisation_ids
+
+SEVERITY_WEIGHT = {"critical": 100, "high": 60, "medium": 30, "low": 10}
+RISK_WEIGHT = {"high": 30, "medium": 15}
+# Days overdue → points (a task late a week outranks a fresh medium alert).
+OVERDUE_POINTS = ((7, 40), (3, 25), (1, 15), (0, 5))
+
+SECTIONS = ("due", "today", "overdue", "upcoming")
+SCOPES = ("mine", "team", "organisation")
+
+
+@dataclass(frozen=True)
+class Filters:
+    scope: str = "mine"
+    section: str = "due"
+    tag: str = ""
+    channel: str = ""
+    pathway: str = ""
+    organisation: int | None = None
+
+
+def end_of_today(now: datetime) -> datetime:
+    local = timezone.localtime(now)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+
+
+def alert_weight() -> Subquery:
+    """The weight of the patient's most severe open alert."""
+    open_alerts = Alert.objects.filter(
+        patient_id=OuterRef("patient_id"),
+        status__in=[Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED, Alert.Status.IN_PROGRESS],
+    )
+    weight = Case(
+        *[When(severity=s, then=Value(w)) for s, w in SEVERITY_WEIGHT.items()],
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    return Subquery(
+        open_alerts.annotate(w=weight).order_by("-w").values("w")[:1],
+        output_field=IntegerField(),
+    )
+
+
+def with_priority(tasks: QuerySet[Task], now: datetime) -> QuerySet[Task]:
+    overdue = Case(
+        *[
+            When(deadline__lt=now - timedelta(days=days), then=Value(points))
+            for days, points in OVERDUE_POINTS
+        ],
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    risk = Case(
+        *[When(patient__risk_tier=t, then=Value(w)) for t, w in RISK_WEIGHT.items()],
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    return (
+        tasks.annotate(
+            alert_points=Coalesce(alert_weight(), Value(0)),
+            risk_points=risk,
+            overdue_points=overdue,
+        )
+        .annotate(priority=F("alert_points") + F("risk_points") + F("overdue_points"))
+        .order_by("-priority", "due_at", "pk")
+    )
+
+
+def scoped(user: Any, scope: str) -> QuerySet[Task]:
+    """Open tasks of ``user`` (mine), of their teams and the unassigned ones of their
+    organisation (team), or of everything they can see (organisation)."""
+    tasks = Task.objects.filter(status=Task.Status.OPEN)
+    org_ids = scope_organisation_ids(user)
+    if org_ids is not None:
+        tasks = tasks.filter(organisation_id__in=org_ids)
+    if scope == "mine":
+        return tasks.filter(assignee=user)
+    if scope == "team":
+        team_ids = list(user.teams.values_list("pk", flat=True))
+        mine = Q(team_id__in=team_ids) if team_ids else Q(pk__in=[])
+        unassigned_here = Q(team__isnull=True, organisation_id=user.organisation_id)
+        return tasks.filter(mine | unassigned_here | Q(assignee=user))
+    return tasks
+
+
+def worklist(user: Any, filters: Filters, *, now: datetime | None = None) -> QuerySet[Task]:
+    now = now or timezone.now()
+    tasks = scoped(user, filters.scope)
+    tonight = end_of_today(now)
+    if filters.section == "today":
+        tasks = tasks.filter(due_at__lt=tonight, deadline__gte=now)
+    elif filters.section == "overdue":
+        tasks = tasks.filter(deadline__lt=now)
+    elif filters.section == "upcoming":
+        tasks = tasks.filter(due_at__gte=tonight, due_at__lt=tonight + timedelta(days=7))
+    else:
+        tasks = tasks.filter(due_at__lt=tonight)
+    if filters.tag:
+        tasks = tasks.filter(patient__tags__tag__name=filters.tag)
+    if filters.channel:
+        tasks = tasks.filter(channel=filters.channel)
+    if filters.pathway:
+        tasks = tasks.filter(plan__pathway__code=filters.pathway)
+    if filters.organisation:
+        tasks = tasks.filter(organisation_id=filters.organisation)
+    return with_priority(tasks, now).select_related("patient", "plan__pathway", "assignee")
+
+
+def counts(user: Any, scope: str, *, now: datetime | None = None) -> dict[str, int]:
+    now = now or timezone.now()
+    tasks = scoped(user, scope)
+    tonight = end_of_today(now)
+    return {
+        "due": tasks.filter(due_at__lt=tonight).count(),
+        "today": tasks.filter(due_at__lt=tonight, deadline__gte=now).count(),
+        "overdue": tasks.filter(deadline__lt=now).count(),
+        "upcoming": tasks.filter(
+            due_at__gte=tonight, due_at__lt=tonight + timedelta(days=7)
+        ).count(),
+    }

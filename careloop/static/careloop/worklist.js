@@ -1,0 +1,19 @@
+/* Worklist: J/K move, Enter opens, X selects; the assignee list is enabled once a task is ticked. */
+(function () {
+  var rows = Array.prototype.slice.call(document.querySelectorAll("[data-row]"));
+  var at = -1;
+  function focus(i) { if (!rows.length) return; at = Math.max(0, Math.min(rows.length - 1, i)); rows.forEach(function (r) { r.classList.remove("table-active"); }); rows[at].classList.add("table-active"); rows[at].focus(); }
+  document.addEventListener("keydown", function (e) {
+    var t = e.target; if (t && (t.tagName === "INPUT" && t.type !== "checkbox" || t.tagName === "SELECT" || t.tagName === "TEXTAREA")) return;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "j") { focus(at + 1); e.preventDefault(); }
+    else if (e.key === "k") { focus(at - 1); e.preventDefault(); }
+    else if (e.key === "Enter" && at >= 0) { window.location = rows[at].dataset.href; e.preventDefault(); }
+    else if (e.key === "x" && at >= 0) { var c = rows[at].querySelector("input[type=checkbox]"); c.checked = !c.checked; sync(); e.preventDefault(); }
+  });
+  var all = document.querySelector("[data-check-all]");
+  var select = document.getElementById("assign-to");
+  function sync() { if (select) select.disabled = !document.querySelector("input[name=task]:checked"); }
+  if (all) all.addEventListener("change", function () { document.querySelectorAll("input[name=task]").forEach(function (c) { c.checked = all.checked; }); sync(); });
+  document.querySelectorAll("input[name=task]").forEach(function (c) { c.addEventListener("change", sync); });
+})();

@@ -1,0 +1,194 @@
+"""The worklist, a follow-up task (script, national form, outcome, call recording) and the
+tasks API, through Django's test client."""
+
+from __future__ import annotations
+
+import struct
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from careloop.accounts.roles import Role
+from careloop.audit.models import AuditEvent
+from careloop.clinical.models import Condition
+from careloop.followup.models import FollowUpRecord, Pathway, Task
+from careloop.followup.pathways import load_pack
+from careloop.followup.planning import enrol
+from careloop.followup.services import raise_alert
+from careloop.followup.triggers import on_diagnosis
+from tests.factories import UserFactory
+from tests.test_patients_web import logged_in
+
+
+def wav_bytes(seconds: float = 0.5) -> bytes:
+    """A real (silent) 8 kHz mono 16-bit WAV file."""
+    frames = int(8000 * seconds)
+    data = b"\x00\x00" * frames
+    header = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE"
+    fmt = b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16)
+    return header + fmt + b"data" + struct.pack("<I", len(data)) + data
+
+
+@pytest.fixture
+def programme(cardiology: Any, patient_factory: Any, carol: Any) -> Task:
+    """张… aged 66, with hypertension: the programme's first visit, due now, for Carol."""
+    load_pack()
+    patient = patient_factory(
+        name="张秀英",
+        sex="female",
+        birth_date=date(1960, 5, 1),
+        organisation=cardiology,
+        responsible_doctor=carol,
+    )
+    Condition.objects.create(patient=patient, icd10_code="I10", name="原发性高血压")
+    [plan] = on_diagnosis([patient.pk], now=timezone.now() - timedelta(days=7))
+    return plan.tasks.get()
+
+
+def test_the_worklist_orders_by_priority_and_shows_the_score(
+    hospital: Any, patient_factory: Any, alice: Any, team: Any
+) -> None:
+    load_pack()
+    alice.teams.add(team)
+    quiet = patient_factory(name="钱平安", organisation=hospital, care_team=team)
+    urgent = patient_factory(name="孙急", organisation=hospital, care_team=team, risk_tier="high")
+    post_op = Pathway.objects.get(code="post-op")
+    for patient in (quiet, urgent):
+        enrol(patient, post_op, trigger="manual", anchor=timezone.now() - timedelta(days=2))
+    raise_alert(urgent, kind="rule", severity="high", title="血压过高", reason="测试")
+    page = logged_in(alice).get("/worklist/?scope=team&section=due")
+    assert page.status_code == 200
+    rows = page.context["page"].object_list
+    assert [t.patient.name for t in rows][:1] == ["孙急"]
+    first = rows[0]
+    assert (first.alert_points, first.risk_points) == (60, 30)
+    assert first.priority == first.alert_points + first.risk_points + first.overdue_points
+    html = page.content.decode()
+    assert "孙急" in html and f">{first.priority}<" in html
+    assert page.context["open_alert_count"] == 1
+    # Filters and sections.
+    assert (
+        not logged_in(alice).get("/worklist/?scope=team&channel=video").context["page"].object_list
+    )
+    assert AuditEvent.objects.filter(actor=alice, object_type="task", action="list").exists()
+
+
+def test_bulk_assign_needs_the_permission(
+    hospital: Any, patient_factory: Any, alice: Any, bob: Any, team: Any
+) -> None:
+    load_pack()
+    patient = patient_factory(organisation=hospital, care_team=team)
+    plan = enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual")
+    assert plan is not None
+    ids = [str(pk) for pk in plan.tasks.values_list("pk", flat=True)[:3]]
+    refused = logged_in(alice).post("/worklist/assign/", {"task": ids, "assignee": str(bob.pk)})
+    assert refused.status_code == 403
+    logged_in(bob).post("/worklist/assign/", {"task": ids, "assignee": str(alice.pk)})
+    assert Task.objects.filter(assignee=alice).count() == 3
+    logged_in(alice).post("/worklist/assign/", {"task": ids[:1], "assignee": "me"})
+    assert Task.objects.filter(assignee=alice).count() == 3
+
+
+def test_a_task_shows_a_personalised_script(programme: Task, carol: Any) -> None:
+    page = logged_in(carol).get(f"/worklist/tasks/{programme.pk}/")
+    assert page.status_code == 200
+    script = dict(page.context["script"])
+    assert script["开场白"].startswith("张阿姨您好，我是第一人民医院")
+    assert "李可" in script["开场白"]
+    assert "苯磺酸" not in script["康复指导"] and "请按医嘱按时服药" in script["康复指导"]
+    assert page.context["answers_form"] is not None  # the national hypertension form
+
+
+def test_reached_with_the_national_form_classifies_and_plans_the_next_visit(
+    programme: Task, carol: Any
+) -> None:
+    form = {
+        "outcome": "reached",
+        "a-method": "电话",
+        "a-sbp": "150",
+        "a-dbp": "95",
+        "a-symptoms": ["无症状"],
+        "a-medication_adherence": "规律",
+        "recording": SimpleUploadedFile("call.wav", wav_bytes(), content_type="audio/wav"),
+    }
+    response = logged_in(carol).post(f"/worklist/tasks/{programme.pk}/", form)
+    assert response.status_code == 302
+    programme.refresh_from_db()
+    assert programme.status == Task.Status.DONE
+    entry = FollowUpRecord.objects.get(task=programme)
+    assert entry.classification == "控制不满意" and entry.answers["sbp"] == 150
+    assert entry.recording_type == "wav"
+    following = Task.objects.get(plan=programme.plan, status=Task.Status.OPEN)
+    assert (timezone.localtime(following.due_at).date() - timezone.localdate()).days == 14
+    # The recording plays with range requests, and every play is audited.
+    client = logged_in(carol)
+    whole = client.get(f"/worklist/records/{entry.pk}/recording/")
+    assert whole.status_code == 200 and whole["Content-Type"] == "audio/wav"
+    assert b"".join(whole.streaming_content) == wav_bytes()
+    part = client.get(f"/worklist/records/{entry.pk}/recording/", HTTP_RANGE="bytes=4-11")
+    assert part.status_code == 206 and part["Content-Range"] == f"bytes 4-11/{len(wav_bytes())}"
+    assert b"".join(part.streaming_content) == wav_bytes()[4:12]
+    outside = client.get(f"/worklist/records/{entry.pk}/recording/", HTTP_RANGE="bytes=99999-")
+    assert outside.status_code == 416
+    plays = AuditEvent.objects.filter(object_type="recording", object_id=str(entry.pk))
+    assert plays.count() == 1  # the seek (bytes=4-) is not a new play
+
+
+def test_a_wrong_form_or_a_fake_recording_is_refused_with_reasons(
+    programme: Task, carol: Any
+) -> None:
+    fake = SimpleUploadedFile("call.mp3", b"<html>not audio</html>" * 10)
+    response = logged_in(carol).post(
+        f"/worklist/tasks/{programme.pk}/",
+        {"outcome": "reached", "a-method": "电话", "a-sbp": "80", "a-dbp": "95", "recording": fake},
+    )
+    assert response.status_code == 200
+    assert response.context["outcome_form"].errors["recording"]
+    assert response.context["answers_form"].errors["dbp"]
+    assert response.context["answers_form"].errors["medication_adherence"]
+    assert not FollowUpRecord.objects.exists()
+
+
+def test_no_answer_needs_no_form(programme: Task, carol: Any) -> None:
+    response = logged_in(carol).post(f"/worklist/tasks/{programme.pk}/", {"outcome": "no_answer"})
+    assert response.status_code == 302
+    programme.refresh_from_db()
+    assert (programme.status, programme.attempts) == (Task.Status.OPEN, 1)
+
+
+def test_staff_outside_the_patients_organisation_get_404(programme: Task, dave: Any) -> None:
+    assert logged_in(dave).get(f"/worklist/tasks/{programme.pk}/").status_code == 404
+
+
+def test_tasks_api_lists_and_records_outcomes(programme: Task, carol: Any, api_as: Any) -> None:
+    api = api_as(carol)
+    listed = api.get("/api/v1/tasks", {"patient": programme.patient_id, "status": "open"})
+    assert listed.status_code == 200
+    [item] = listed.json()["results"]
+    assert item["pathway"] == "htn-programme" and item["channel"] == "clinic"
+    assert item["due_at"].endswith("+08:00") or item["due_at"].endswith("Z")
+    bad = api.post(f"/api/v1/tasks/{programme.pk}/outcome", {"outcome": "reached", "answers": {}})
+    assert bad.status_code == 422 and "sbp" in bad.json()["detail"]
+    done = api.post(
+        f"/api/v1/tasks/{programme.pk}/outcome",
+        {
+            "outcome": "reached",
+            "answers": {"method": "门诊", "sbp": 128, "dbp": 78, "medication_adherence": "规律"},
+        },
+    )
+    assert done.status_code == 201
+    assert done.json()["classification"] == "控制满意"
+    assert done.json()["task"]["status"] == "done"
+    again = api.post(f"/api/v1/tasks/{programme.pk}/outcome", {"outcome": "busy"})
+    assert again.status_code == 409
+    mine = api.get("/api/v1/tasks", {"assignee": "me", "status": "open"}).json()
+    assert mine["count"] == 1  # the next visit, in 90 days, for the responsible doctor
+
+
+def test_a_nurse_without_follow_up_permission_is_refused(hospital: Any, api_as: Any) -> None:
+    outsider = UserFactory(organisation=hospital, role=Role.ADMIN)
+    outsider.groups.clear()
+    assert api_as(outsider).get("/api/v1/tasks").status_code == 403
