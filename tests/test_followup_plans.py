@@ -54,7 +54,9 @@ def days(plan: Plan) -> dict[str, int]:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_heart_failure_discharge_over_hl7_enrols_the_patient(
-    mllp: MllpServer, clock: Clock, pack: None
+    mllp: MllpServer,  # noqa: F811 (the fixture imported above)
+    clock: Clock,
+    pack: None,
 ) -> None:
     """ADT^A03 with DG1 I50.9 and I10 → the heart pathway (day 1 care guide, day 3/7/14/30
     checks, day 14 video revisit) and the hypertension programme (patient aged 78)."""

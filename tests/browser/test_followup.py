@@ -1,0 +1,77 @@
+"""In Chromium: a nurse opens her worklist, does a phone follow-up from its script, attaches
+the call recording, and sees the plan's next follow-up appear."""
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from careloop.accounts.roles import Role
+from careloop.followup.models import FollowUpRecord, Pathway, Task
+from careloop.followup.pathways import load_pack
+from careloop.followup.planning import enrol
+from tests.factories import PatientFactory, TeamFactory, UserFactory
+from tests.test_followup_web import wav_bytes
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_nurse_completes_a_phone_follow_up_with_a_recording(
+    page: Any, hospital: Any, tmp_path: Path
+) -> None:
+    load_pack()
+    team = TeamFactory(organisation=hospital, name="心内科随访组")
+    nurse = UserFactory(
+        username="nina", display_name="王护士", organisation=hospital, role=Role.NURSE
+    )
+    nurse.teams.add(team)
+    patient = PatientFactory(
+        organisation=hospital, care_team=team, name="李国强", sex="male",
+        birth_date=timezone.localdate().replace(year=timezone.localdate().year - 78),
+    )
+    plan = enrol(
+        patient,
+        Pathway.objects.get(code="discharge-heart"),
+        trigger="discharge",
+        anchor=timezone.now() - timedelta(days=1, hours=2),
+    )
+    assert plan is not None
+    recording = tmp_path / "call.wav"
+    recording.write_bytes(wav_bytes(1.0))
+
+    page.goto("/accounts/login/")
+    page.fill("#id_username", "nina")
+    page.fill("#id_password", "correct horse battery")
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    page.goto("/worklist/")
+    worklist = page.get_by_test_id("worklist")
+    expect(worklist).to_contain_text("李国强")
+    expect(worklist).to_contain_text("出院护理指导")
+    worklist.get_by_test_id("task-link").first.click()
+
+    expect(page.get_by_test_id("script")).to_contain_text("李爷爷您好，我是第一人民医院")
+    page.check("input[name=outcome][value=reached]")
+    page.check("#id_a-understood")
+    page.set_input_files("#id_recording", str(recording))
+    page.fill("#id_notes", "已讲解每日称体重")
+    page.get_by_test_id("save-attempt").click()
+
+    expect(page.get_by_test_id("task-status")).not_to_contain_text("to do")
+    audio = page.get_by_test_id("recording")
+    expect(audio).to_have_count(1)
+    played = page.evaluate(
+        "async (src) => { const r = await fetch(src, {headers: {Range: 'bytes=0-'}});"
+        " return [r.status, (await r.arrayBuffer()).byteLength]; }",
+        audio.get_attribute("src"),
+    )
+    assert played == [206, len(wav_bytes(1.0))]
+    # The plan moves on: the day-3 symptom check is the next open follow-up.
+    plan_tasks = page.get_by_test_id("plan-tasks")
+    expect(plan_tasks.get_by_role("link", name="出院第3天症状问询")).to_be_visible()
+    entry = FollowUpRecord.objects.get()
+    assert entry.outcome == "reached" and entry.by == nurse and entry.recording_type == "wav"
+    assert Task.objects.get(plan=plan, node="care-guide").status == Task.Status.DONE
