@@ -299,3 +299,27 @@ def test_a_visit_cancels_revisit_reminders_it_makes_moot(
     reminder = plan.tasks.get(node="stitches")
     assert reminder.status == Task.Status.CANCELLED and "已就诊" in reminder.cancel_reason
     assert plan.tasks.filter(node="wound", status=Task.Status.OPEN).exists()
+
+
+def test_a_rule_enrols_in_a_pathway(
+    hospital: Any, patient_factory: Any, clock: Clock, pack: None
+) -> None:
+    from careloop.rules.services import do_save_rule
+    from tests.test_rules import SBP, store
+
+    do_save_rule(
+        None,
+        "sbp-very-high-enrol",
+        {
+            "name": "收缩压≥180 纳入术后随访（测试）",
+            "trigger": "observation",
+            "condition": {"kind": "latest", "code": SBP, "op": ">=", "value": 180},
+            "actions": [{"type": "enrol", "pathway": "post-op"}],
+            "enabled": True,
+        },
+    )
+    patient = patient_factory(organisation=hospital)
+    store(patient, SBP, 185, clock.now)
+    plan = Plan.objects.get(patient=patient)
+    assert (plan.pathway.code, plan.trigger) == ("post-op", "rule")
+    assert "sbp-very-high-enrol" in plan.reason

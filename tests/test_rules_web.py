@@ -59,7 +59,7 @@ def test_create_a_rule_in_the_form_and_see_it_fire(editor: Any, hospital: Any) -
     bad = client.post("/rules/new/", rule_form(condition='{"kind": "latest", "code": "8480-6"'))
     assert bad.status_code == 200 and "JSON" in bad.context["form"].errors["condition"][0]
     bad = client.post("/rules/new/", rule_form(actions='[{"type": "enrol"}]'))
-    assert "actions[0].type" in bad.context["form"].errors["actions"][0]
+    assert "actions[0].pathway" in bad.context["form"].errors["actions"][0]
     reserved = client.post("/rules/new/", rule_form(code="new"))
     assert "code" in reserved.context["form"].errors
     response = client.post("/rules/new/", rule_form())

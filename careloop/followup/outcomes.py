@@ -103,11 +103,13 @@ def classify(task: Task, answers: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _store_measurements(task: Task, answers: dict[str, Any], at: datetime) -> int:
-    results = [
-        ResultInput(name, at, loinc=code, value=float(answers[key]), unit=unit)
-        for key, (code, name, unit) in FORM_RESULTS.items()
-        if answers.get(key) not in (None, "")
-    ]
+    results = []
+    for key, (code, name, unit) in FORM_RESULTS.items():
+        if answers.get(key) in (None, ""):
+            continue
+        if key == "fpg" and answers.get("sample") == "capillary":
+            code, name = "41653-7", "末梢血糖"  # capillary readings are not diagnostic
+        results.append(ResultInput(name, at, loinc=code, value=float(answers[key]), unit=unit))
     if not results:
         return 0
     stored = do_record_results(

@@ -225,7 +225,7 @@ def _outcome_message(task: Task, entry: FollowUpRecord) -> str:
     when = timezone.localtime(task.due_at).strftime("%m-%d %H:%M")
     return _("Recorded. Try again at %(when)s by %(channel)s.") % {
         "when": when,
-        "channel": task.channel,
+        "channel": task.channel_label,
     }
 
 

@@ -29,7 +29,10 @@ def test_a_nurse_completes_a_phone_follow_up_with_a_recording(
     )
     nurse.teams.add(team)
     patient = PatientFactory(
-        organisation=hospital, care_team=team, name="李国强", sex="male",
+        organisation=hospital,
+        care_team=team,
+        name="李国强",
+        sex="male",
         birth_date=timezone.localdate().replace(year=timezone.localdate().year - 78),
     )
     plan = enrol(
@@ -60,7 +63,7 @@ def test_a_nurse_completes_a_phone_follow_up_with_a_recording(
     page.fill("#id_notes", "已讲解每日称体重")
     page.get_by_test_id("save-attempt").click()
 
-    expect(page.get_by_test_id("task-status")).not_to_contain_text("to do")
+    expect(page.get_by_test_id("task-status")).to_contain_text("已完成")
     audio = page.get_by_test_id("recording")
     expect(audio).to_have_count(1)
     played = page.evaluate(

@@ -159,6 +159,12 @@ class Task(models.Model):
         return self.status == self.Status.OPEN
 
     @property
+    def channel_label(self) -> str:
+        from careloop.patients.models import Channel
+
+        return str(Channel(self.channel).label) if self.channel in Channel.values else self.channel
+
+    @property
     def is_overdue(self) -> bool:
         return self.is_open and self.deadline < timezone.now()
 
