@@ -163,7 +163,7 @@ def do_record_attempt(task: Task, actor: Any, attempt: Attempt) -> FollowUpRecor
     now = timezone.now()
     with transaction.atomic():
         task = (
-            Task.objects.select_for_update()
+            Task.objects.select_for_update(of=("self",))
             .select_related("patient", "plan__version")
             .get(pk=task.pk)
         )
