@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import EmptyPage, Paginator
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -95,6 +96,20 @@ _PYDANTIC_MESSAGES = {
     "string_too_short": gettext_noop("At least %(min_length)s characters."),
     "string_pattern_mismatch": gettext_noop("Not in the expected format."),
 }
+
+
+def page_of(
+    queryset: Any, page: int, page_size: int, limit: int = 200
+) -> tuple[list[Any], int, int]:
+    """One page of a list endpoint: (items, total count, page size used); a page past the
+    end is empty, not an error."""
+    size = max(1, min(page_size, limit))
+    paginator = Paginator(queryset, size)
+    try:
+        items = list(paginator.page(max(page, 1)).object_list)
+    except EmptyPage:
+        items = []
+    return items, paginator.count, size
 
 
 def _field_name(loc: list[Any]) -> str:

@@ -6,11 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import EmptyPage, Paginator
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from careloop.api import ERROR_RESPONSES
+from careloop.api import ERROR_RESPONSES, page_of
 from careloop.audit.services import record
 from careloop.followup.models import Alert
 from careloop.patients.access import patients_for
@@ -97,12 +96,7 @@ def list_alerts(request: HttpRequest, params: Query[AlertParams]) -> AlertPage:
     if params.status:
         alerts = alerts.filter(status=params.status)
     alerts = alerts.select_related("observation", "assignee")
-    size = max(1, min(params.page_size, 200))
-    paginator = Paginator(alerts, size)
-    try:
-        items = list(paginator.page(max(params.page, 1)).object_list)
-    except EmptyPage:
-        items = []
+    items, count, size = page_of(alerts, params.page, params.page_size)
     record(
         request.user,
         "list",
@@ -111,7 +105,7 @@ def list_alerts(request: HttpRequest, params: Query[AlertParams]) -> AlertPage:
         summary=f"alerts ({len(items)} shown)",
     )
     return AlertPage(
-        count=paginator.count,
+        count=count,
         page=params.page,
         page_size=size,
         results=[alert_out(a) for a in items],

@@ -5,7 +5,7 @@ follow-up classification (chronic programmes), the record's results and the rule
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -21,7 +21,7 @@ from careloop.followup.definition import Node
 from careloop.followup.models import FollowUpRecord, Outcome, Plan, Task
 from careloop.followup.pathways import definition_of
 from careloop.followup.planning import choose_channel, generate, stop_patient_plans
-from careloop.followup.schedule import retry_at
+from careloop.followup.schedule import programme_next, retry_at
 from careloop.rules.risk import assess
 from careloop.rules.risk.base import InputError
 
@@ -150,9 +150,7 @@ def _advance(task: Task, result: dict[str, Any] | None, now: datetime) -> None:
         days = result["next_followup_max_days"] if result else 14
         if task.status == Task.Status.FAILED:
             days = 14  # not reached: try again within two weeks
-        plan.state[node.key]["next_due"] = (
-            timezone.localdate(now) + timedelta(days=days)
-        ).isoformat()
+        plan.state[node.key]["next_due"] = programme_next(timezone.localdate(now), days).isoformat()
     generate(plan, task.patient, now=now)
 
 
@@ -189,10 +187,7 @@ def do_record_attempt(task: Task, actor: Any, attempt: Attempt) -> FollowUpRecor
                 attempt.recording.name or "recording", attempt.recording, save=False
             )
         entry.save()
-        if (
-            attempt.outcome in (Outcome.REACHED, Outcome.REFUSED)
-            or attempt.outcome == Outcome.DECEASED
-        ):
+        if attempt.outcome in (Outcome.REACHED, Outcome.REFUSED, Outcome.DECEASED):
             task.status, task.outcome = Task.Status.DONE, attempt.outcome
             task.closed_at, task.closed_by = now, actor
         else:
@@ -220,9 +215,3 @@ def do_record_attempt(task: Task, actor: Any, attempt: Attempt) -> FollowUpRecor
         elif not task.is_open:
             _advance(task, result, now)
     return entry
-
-
-def next_visit_date(result: dict[str, Any] | None, today: date) -> date | None:
-    if not result:
-        return None
-    return today + timedelta(days=int(result["next_followup_max_days"]))

@@ -17,6 +17,7 @@ from typing import Any
 from django.template import Context, Engine, TemplateSyntaxError
 from django.utils import timezone
 
+from careloop.accounts.models import Organisation
 from careloop.followup.definition import SCRIPT_PARTS
 from careloop.followup.models import Plan, Purpose, Task
 from careloop.followup.pathways import definition_of
@@ -73,9 +74,8 @@ def _medication_timing(patient: Any) -> str:
 def variables(task: Task, staff: Any) -> dict[str, Any]:
     patient = task.patient
     organisation = patient.organisation
-    top = organisation
-    while top.parent is not None:
-        top = top.parent
+    root_pk = int(organisation.path.strip("/").split("/")[0])  # the tree's materialised path
+    top = organisation if root_pk == organisation.pk else Organisation.objects.get(pk=root_pk)
     plan: Plan | None = task.plan
     next_revisit = (
         Task.objects.filter(

@@ -6,14 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import EmptyPage, Paginator
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
 
-from careloop.api import ERROR_RESPONSES
+from careloop.api import ERROR_RESPONSES, page_of
 from careloop.audit.services import record
 from careloop.followup.forms import answers_form
 from careloop.followup.models import Outcome, Task
@@ -111,15 +110,10 @@ def list_tasks(request: HttpRequest, params: Query[TaskParams]) -> TaskPage:
         else:
             tasks = tasks.filter(assignee__username=params.assignee)
     tasks = tasks.select_related("plan__pathway", "assignee").order_by("due_at", "pk")
-    size = max(1, min(params.page_size, 200))
-    paginator = Paginator(tasks, size)
-    try:
-        items = list(paginator.page(max(params.page, 1)).object_list)
-    except EmptyPage:
-        items = []
+    items, count, size = page_of(tasks, params.page, params.page_size)
     record(request.user, "list", "task", patient_id=params.patient, summary=f"tasks ({len(items)})")
     return TaskPage(
-        count=paginator.count,
+        count=count,
         page=params.page,
         page_size=size,
         results=[task_out(t) for t in items],

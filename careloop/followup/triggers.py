@@ -1,30 +1,31 @@
-"""Automatic enrolment: a discharge with a matching diagnosis, a new diagnosis, an abnormal
-exam result — from HL7, FHIR, an import or the patient page alike — puts the patient on the
-pathways whose trigger matches. Call inside the transaction that recorded the event."""
+"""Automatic enrolment: a discharge with a matching diagnosis or a new diagnosis — from HL7,
+FHIR or the patient page alike — puts the patient on the pathways whose trigger matches.
+Call inside the transaction that recorded the event. (Pathways triggered by an abnormal
+result are not run on incoming results yet: enrol by rule or by hand.)"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from careloop.clinical.models import Condition, Encounter
 from careloop.followup.definition import TriggerSpec
-from careloop.followup.models import Pathway, Plan
-from careloop.followup.pathways import current_version, definition_of
+from careloop.followup.models import Pathway, PathwayVersion, Plan
+from careloop.followup.pathways import definition_of
 from careloop.followup.planning import cancel_moot_reminders, enrol, stop_plan
 from careloop.patients.models import Patient
 
 
 def _pathways(kind: str) -> list[tuple[Pathway, TriggerSpec]]:
-    found = []
-    for pathway in Pathway.objects.filter(enabled=True, trigger=kind).select_related(
-        "organisation"
-    ):
-        found.append((pathway, definition_of(current_version(pathway)).trigger))
-    return found
+    """The enabled pathways with this trigger kind, each with its current version's trigger
+    (one query: this runs on every admission, discharge and diagnosis)."""
+    versions = PathwayVersion.objects.filter(
+        pathway__enabled=True, pathway__trigger=kind, version=F("pathway__version")
+    ).select_related("pathway__organisation")
+    return [(v.pathway, definition_of(v).trigger) for v in versions]
 
 
 def _applies(pathway: Pathway, patient: Patient, spec: TriggerSpec, on: datetime) -> bool:
@@ -149,58 +150,6 @@ def on_visit(patient_ids: Iterable[int], *, now: datetime | None = None) -> int:
         what = "入院" if encounter.kind == Encounter.Kind.INPATIENT else "就诊"
         cancelled += cancel_moot_reminders(encounter.patient_id, encounter.started_at, what)
     return cancelled
-
-
-def on_abnormal(results: Iterable[tuple[int, str, str, datetime]]) -> list[Plan]:
-    """(patient id, LOINC code, interpretation, when) of stored results: the patients with
-    a result an abnormal-result pathway names."""
-    pathways = _pathways("abnormal")
-    plans: list[Plan] = []
-    if not pathways:
-        return plans
-    wanted: dict[int, list[tuple[str, str, datetime]]] = {}
-    for patient_id, code, grade, at in results:
-        if any(
-            grade in spec.grades and (not spec.codes or code in spec.codes) for _, spec in pathways
-        ):
-            wanted.setdefault(patient_id, []).append((code, grade, at))
-    if not wanted:
-        return plans
-    active = set(
-        Plan.objects.filter(
-            patient_id__in=list(wanted),
-            status=Plan.Status.ACTIVE,
-            pathway__in=[p for p, _ in pathways],
-        ).values_list("patient_id", "pathway_id")
-    )
-    patients = Patient.objects.select_related("organisation").in_bulk(list(wanted))
-    now = timezone.now()
-    for patient_id, found in wanted.items():
-        patient = patients[patient_id]
-        for pathway, spec in pathways:
-            hits = [
-                (c, g, at)
-                for c, g, at in found
-                if g in spec.grades
-                and (not spec.codes or c in spec.codes)
-                and at >= now - timedelta(days=spec.within_days)
-            ]
-            if not hits or (patient_id, pathway.pk) in active:
-                continue
-            if not _applies(pathway, patient, spec, hits[0][2]):
-                continue
-            plan = enrol(
-                patient,
-                pathway,
-                trigger="abnormal",
-                trigger_ref=f"result:{hits[0][0]}:{hits[0][2]:%Y%m%d}",
-                reason=f"{len(hits)} 项结果异常",
-                anchor=max(at for _, _, at in hits),
-                now=now,
-            )
-            if plan is not None:
-                plans.append(plan)
-    return plans
 
 
 def on_clinical_event(
