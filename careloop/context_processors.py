@@ -32,9 +32,18 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(NavItem(_("Enrol a patient"), "person-plus", url, path == url))
     if user.has_perm("followup.view_task"):
         url = reverse("followup:worklist")
-        active = path.startswith(url) and not path.startswith(reverse("followup:pathways"))
+        others = [reverse(f"followup:{n}") for n in ("pathways", "referrals", "revisits")]
+        active = path.startswith(url) and not any(path.startswith(o) for o in others)
         items.append(NavItem(_("Worklist"), "list-check", url, active))
-    items.append(NavItem(_("Alerts"), "exclamation-triangle"))
+    if user.has_perm("followup.view_referral"):
+        url = reverse("followup:referrals")
+        items.append(NavItem(_("Referrals"), "arrow-left-right", url, path.startswith(url)))
+    if user.has_perm("followup.view_revisitrequest"):
+        url = reverse("followup:revisits")
+        items.append(NavItem(_("Revisits"), "calendar-check", url, path.startswith(url)))
+    if user.has_perm("followup.view_alert"):
+        url = reverse("alerts:list")
+        items.append(NavItem(_("Alerts"), "exclamation-triangle", url, path.startswith(url)))
     if user.has_perm("followup.view_pathway"):
         url = reverse("followup:pathways")
         items.append(NavItem(_("Pathways"), "signpost-split", url, path.startswith(url)))

@@ -14,6 +14,7 @@ urlpatterns = [
     path("interop/", include("careloop.interop.urls")),
     path("rules/", include("careloop.rules.urls")),
     path("worklist/", include("careloop.followup.urls")),
+    path("alerts/", include("careloop.followup.alert_urls")),
     path("api/v1/", api.urls),
     path("fhir/R4/", include("careloop.interop.fhir.urls")),
     path("fhir/R4", views_fhir.root),

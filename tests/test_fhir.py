@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.observation import Observation as FhirObservation
@@ -433,7 +434,10 @@ def test_a_bundle_enrolling_a_patient_runs_risk_models_and_rules(fhir: Fhir) -> 
             *(
                 {
                     "request": {"method": "POST", "url": "Observation"},
-                    "resource": observation("urn:uuid:p1", code, value, "mm[Hg]"),
+                    # Today: the rule looks at readings of the last three days.
+                    "resource": observation(
+                        "urn:uuid:p1", code, value, "mm[Hg]", timezone.now().isoformat()
+                    ),
                 }
                 for code, value in (("8480-6", 186), ("8462-4", 104))
             ),

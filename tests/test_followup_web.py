@@ -4,7 +4,7 @@ tasks API, through Django's test client."""
 from __future__ import annotations
 
 import struct
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -49,8 +49,11 @@ def programme(cardiology: Any, patient_factory: Any, carol: Any) -> Task:
 
 
 def test_the_worklist_orders_by_priority_and_shows_the_score(
-    hospital: Any, patient_factory: Any, alice: Any, team: Any
+    hospital: Any, patient_factory: Any, alice: Any, team: Any, monkeypatch: Any
 ) -> None:
+    # Mid-morning: today's wound check is due (in the evening it would be tomorrow's).
+    morning = timezone.make_aware(datetime.combine(timezone.localdate(), time(10, 30)))
+    monkeypatch.setattr(timezone, "now", lambda: morning)
     load_pack()
     alice.teams.add(team)
     quiet = patient_factory(name="钱平安", organisation=hospital, care_team=team)

@@ -52,8 +52,22 @@ _FOLLOWUP = [
     "followup.view_pathway",
     "followup.view_alert",
     "followup.change_alert",
+    "followup.add_alert",
+    "followup.add_tasknote",
+    "followup.view_referral",
+    "followup.add_referral",
+    "followup.view_revisitrequest",
+    "followup.add_revisitrequest",
 ]
-_FOLLOWUP_LEAD = [*_FOLLOWUP, "followup.assign_task", "followup.change_plan"]
+# Leads assign work, answer referrals, book revisits and verify resolved alerts.
+_FOLLOWUP_LEAD = [
+    *_FOLLOWUP,
+    "followup.assign_task",
+    "followup.change_plan",
+    "followup.change_referral",
+    "followup.change_revisitrequest",
+    "followup.verify_alert",
+]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.NURSE: [*_PATIENT_BASE, "clinical.add_encounter", *_FOLLOWUP],
@@ -64,6 +78,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "patients.reveal_identifier",
         *_FOLLOWUP,
         "followup.change_plan",
+        "followup.change_referral",
     ],
     Role.SUPERVISOR: [
         *_PATIENT_BASE,

@@ -1,18 +1,23 @@
-"""/api/v1/alerts: alerts on the patients you can see (the lifecycle endpoints come with F12)."""
+"""/api/v1/alerts: alerts on the patients you can see, one alert with its history, and its
+lifecycle (acknowledge, start, resolve, verify, reopen, assign, note)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
+from ninja.errors import HttpError
 
-from careloop.api import ERROR_RESPONSES, page_of
+from careloop.accounts.models import User
+from careloop.api import ERROR_RESPONSES, ErrorOut, page_of
 from careloop.audit.services import record
+from careloop.followup.alert_flow import TRANSITIONS, AlertConflict, Step, do_transition
 from careloop.followup.models import Alert
-from careloop.patients.access import patients_for
+from careloop.patients.access import get_patient_for, patients_for
 
 router = Router()
 
@@ -46,7 +51,40 @@ class AlertOut(Schema):
     observation: ObservationRef | None
     assignee: str | None
     due_at: datetime | None
+    escalation_level: int
+    resolution: str
+    outcome: str
+    resolved_at: datetime | None
+    verified_by: str | None
+    verified_at: datetime | None
     created_at: datetime
+
+
+class EventOut(Schema):
+    action: str
+    from_status: str
+    to_status: str
+    actor: str | None
+    note: str
+    at: datetime
+
+
+class AlertDetail(AlertOut):
+    events: list[EventOut]
+
+
+class TransitionIn(Schema):
+    action: str = Field(
+        ..., description="acknowledge, start, resolve, verify, reopen, assign or note"
+    )
+    note: str = Field("", max_length=2000)
+    resolution: str = Field(
+        "",
+        description="with resolve: handled, doctor_notified, revisit_booked, referred, "
+        "emergency, unreachable or no_action",
+    )
+    outcome: str = Field("", max_length=2000, description="with resolve: what was done")
+    assignee: str | None = Field(None, description="with assign: a username, or me")
 
 
 class AlertPage(Schema):
@@ -80,6 +118,12 @@ def alert_out(alert: Alert) -> AlertOut:
         else None,
         assignee=alert.assignee.get_username() if alert.assignee else None,
         due_at=alert.due_at,
+        escalation_level=alert.escalation_level,
+        resolution=alert.resolution,
+        outcome=alert.outcome,
+        resolved_at=alert.resolved_at,
+        verified_by=alert.verified_by.get_username() if alert.verified_by else None,
+        verified_at=alert.verified_at,
         created_at=alert.created_at,
     )
 
@@ -95,7 +139,7 @@ def list_alerts(request: HttpRequest, params: Query[AlertParams]) -> AlertPage:
         alerts = alerts.filter(patient_id=params.patient)
     if params.status:
         alerts = alerts.filter(status=params.status)
-    alerts = alerts.select_related("observation", "assignee")
+    alerts = alerts.select_related("observation", "assignee", "verified_by")
     items, count, size = page_of(alerts, params.page, params.page_size)
     record(
         request.user,
@@ -110,3 +154,73 @@ def list_alerts(request: HttpRequest, params: Query[AlertParams]) -> AlertPage:
         page_size=size,
         results=[alert_out(a) for a in items],
     )
+
+
+def _visible(request: HttpRequest, alert_id: int) -> Alert:
+    if not request.user.has_perm("followup.view_alert"):
+        raise PermissionDenied
+    alert = get_object_or_404(
+        Alert.objects.select_related("observation", "assignee", "verified_by"), pk=alert_id
+    )
+    get_patient_for(request.user, alert.patient_id)
+    return alert
+
+
+def alert_detail(alert: Alert) -> AlertDetail:
+    events = [
+        EventOut(
+            action=e.action,
+            from_status=e.from_status,
+            to_status=e.to_status,
+            actor=e.actor.get_username() if e.actor else None,
+            note=e.note,
+            at=e.at,
+        )
+        for e in alert.events.select_related("actor")
+    ]
+    return AlertDetail(**alert_out(alert).dict(), events=events)
+
+
+@router.get("/{alert_id}", response={200: AlertDetail, **ERROR_RESPONSES}, summary="One alert")
+def get_alert(request: HttpRequest, alert_id: int) -> AlertDetail:
+    """An alert with every step of its life (who, when, from what to what, why)."""
+    alert = _visible(request, alert_id)
+    record(request.user, "view", "alert", alert.pk, patient_id=alert.patient_id)
+    return alert_detail(alert)
+
+
+@router.post(
+    "/{alert_id}/transition",
+    response={200: AlertDetail, 409: ErrorOut, **ERROR_RESPONSES},
+    summary="Move an alert on",
+)
+def post_transition(request: HttpRequest, alert_id: int, body: TransitionIn) -> AlertDetail:
+    """open → ``acknowledge`` → acknowledged → ``start`` → in_progress → ``resolve`` (with
+    ``resolution`` and ``outcome``) → resolved → ``verify`` (supervisors) → verified;
+    ``reopen`` sends a resolved alert back (supervisors, with a ``note``); ``assign`` hands
+    it to ``assignee``; ``note`` adds a note. 409 when the alert is not in a state the
+    action applies to."""
+    alert = _visible(request, alert_id)
+    if body.action not in TRANSITIONS:
+        raise HttpError(422, f"action must be one of {', '.join(TRANSITIONS)}")
+    assignee: User | None = None
+    if body.assignee == "me":
+        assignee = request.user  # type: ignore[assignment]  # authenticated by the API
+    elif body.assignee:
+        assignee = User.objects.filter(username=body.assignee, is_active=True).first()
+        if assignee is None or not assignee.has_perm("followup.change_alert"):
+            raise HttpError(422, f"assignee: no active staff user {body.assignee!r} handles alerts")
+    step = Step(
+        action=body.action,
+        note=body.note,
+        resolution=body.resolution,
+        outcome=body.outcome,
+        assignee=assignee,
+    )
+    try:
+        alert = do_transition(alert, request.user, step)
+    except AlertConflict as exc:
+        raise HttpError(409, " ".join(exc.messages)) from exc
+    except ValidationError as exc:
+        raise HttpError(422, " ".join(exc.messages)) from exc
+    return alert_detail(_visible(request, alert.pk))

@@ -17,6 +17,7 @@ from careloop.audit.services import record
 from careloop.clinical.assessment import ResultInput
 from careloop.clinical.models import Source
 from careloop.clinical.services import do_record_results
+from careloop.followup.alert_sources import alerts_from_record
 from careloop.followup.definition import Node
 from careloop.followup.models import FollowUpRecord, Outcome, Plan, Task
 from careloop.followup.pathways import definition_of
@@ -195,6 +196,7 @@ def do_record_attempt(task: Task, actor: Any, attempt: Attempt) -> FollowUpRecor
         task.save()
         if attempt.outcome == Outcome.REACHED:
             _store_measurements(task, attempt.answers, now)
+            alerts_from_record(task, entry, result)
         record(
             actor,
             "create",

@@ -1,4 +1,4 @@
-"""Raising alerts. The lifecycle (acknowledge, resolve, verify, escalate) comes with F12."""
+"""Raising alerts (the lifecycle is in ``alert_flow``; other sources in ``alert_sources``)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ def new_alert(
     assignee_id: int | None = None,
     unassigned: bool = False,
     due_in: timedelta | None = None,
+    task_id: int | None = None,
 ) -> Alert:
     """An alert for ``patient``, not saved yet (``raise_alert`` saves it; a batch saves
     many at once): owned by their organisation and assigned to ``assignee_id`` or else
@@ -45,6 +46,7 @@ def new_alert(
         reason=reason,
         details=details or {},
         observation=observation,
+        task_id=task_id,
         assignee_id=None if unassigned else (assignee_id or patient.responsible_doctor_id),
         due_at=now + (due_in or RESPONSE_TIME[Alert.Severity(severity)]),
         created_at=now,

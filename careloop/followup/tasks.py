@@ -1,4 +1,5 @@
-"""Background jobs of follow-up: extending plans as time passes."""
+"""Background jobs of follow-up: extending plans as time passes, escalating alerts past
+their deadline, raising alerts for overdue high-risk follow-ups and missed revisits."""
 
 from __future__ import annotations
 
@@ -12,3 +13,17 @@ def extend_plans() -> dict[str, int]:
     from careloop.followup.planning import extend_plans as extend
 
     return extend()
+
+
+@task()
+def sweep_alerts() -> dict[str, int]:
+    """Every minute: escalate alerts past their deadline, raise alerts for high-risk
+    follow-ups left overdue and for booked revisits the patient missed. Idempotent."""
+    from careloop.followup.alert_flow import escalate_overdue
+    from careloop.followup.alert_sources import flag_missed_revisits, raise_overdue_alerts
+
+    return {
+        "escalated": escalate_overdue(),
+        "overdue": raise_overdue_alerts(),
+        "missed_revisits": flag_missed_revisits(),
+    }

@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from careloop.clinical.models import Condition, Encounter
+from careloop.followup.alert_sources import mark_attended
 from careloop.followup.definition import TriggerSpec
 from careloop.followup.models import Pathway, PathwayVersion, Plan
 from careloop.followup.pathways import definition_of
@@ -149,6 +150,7 @@ def on_visit(patient_ids: Iterable[int], *, now: datetime | None = None) -> int:
     ).exclude(status=Encounter.Status.CANCELLED):
         what = "入院" if encounter.kind == Encounter.Kind.INPATIENT else "就诊"
         cancelled += cancel_moot_reminders(encounter.patient_id, encounter.started_at, what)
+        mark_attended(encounter.patient_id, encounter.started_at)
     return cancelled
 
 

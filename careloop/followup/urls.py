@@ -1,6 +1,6 @@
 from django.urls import path
 
-from careloop.followup import views
+from careloop.followup import step_views, views
 
 app_name = "followup"
 urlpatterns = [
@@ -11,4 +11,13 @@ urlpatterns = [
     path("patients/<int:pk>/enrol/", views.plan_enrol, name="enrol"),
     path("plans/<int:pk>/stop/", views.plan_stop, name="plan_stop"),
     path("pathways/", views.pathway_list, name="pathways"),
+    path("tasks/<int:pk>/alert/", step_views.task_raise_alert, name="task_alert"),
+    path("tasks/<int:pk>/refer/", step_views.task_refer, name="task_refer"),
+    path("tasks/<int:pk>/revisit/", step_views.task_revisit, name="task_revisit"),
+    path("tasks/<int:pk>/note/", step_views.task_note, name="task_note"),
+    path("referrals/", step_views.referral_list, name="referrals"),
+    path("referrals/<int:pk>/decide/", step_views.referral_decide, name="referral_decide"),
+    path("referrals/<int:pk>/withdraw/", step_views.referral_withdraw, name="referral_withdraw"),
+    path("revisits/", step_views.revisit_list, name="revisits"),
+    path("revisits/<int:pk>/book/", step_views.revisit_book, name="revisit_book"),
 ]

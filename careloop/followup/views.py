@@ -211,6 +211,9 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
         "can_record": task.is_open and request.user.has_perm("followup.change_task"),
         "red_flags": sorted(RED_FLAGS),
     }
+    from careloop.followup.step_views import next_steps_context
+
+    context.update(next_steps_context(request.user, task))
     return render(request, "followup/task.html", context)
 
 

@@ -1,10 +1,12 @@
 """Follow-up: pathways (templates), plans and their tasks, follow-up records, alerts."""
 
-from careloop.followup.models.alerts import Alert, AlertEvent
+from careloop.followup.models.alerts import OPEN_STATUSES, Alert, AlertEvent
+from careloop.followup.models.handoffs import Referral, RevisitRequest
 from careloop.followup.models.pathways import Holiday, Pathway, PathwayVersion, Purpose
-from careloop.followup.models.plans import FollowUpRecord, Outcome, Plan, Task
+from careloop.followup.models.plans import FollowUpRecord, Outcome, Plan, Task, TaskNote
 
 __all__ = [
+    "OPEN_STATUSES",
     "Alert",
     "AlertEvent",
     "FollowUpRecord",
@@ -14,5 +16,8 @@ __all__ = [
     "PathwayVersion",
     "Plan",
     "Purpose",
+    "Referral",
+    "RevisitRequest",
     "Task",
+    "TaskNote",
 ]

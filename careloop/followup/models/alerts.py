@@ -19,12 +19,23 @@ class Alert(models.Model):
         MISSED_REVISIT = "missed_revisit", _("missed revisit")
         OVERDUE_TASK = "overdue_task", _("overdue follow-up")
         LOW_SATISFACTION = "low_satisfaction", _("low satisfaction")
+        FOLLOWUP = "followup", _("follow-up finding")
+        MANUAL = "manual", _("raised by staff")
 
     class Severity(models.TextChoices):
         CRITICAL = "critical", _("critical")
         HIGH = "high", _("high")
         MEDIUM = "medium", _("medium")
         LOW = "low", _("low")
+
+    class Resolution(models.TextChoices):
+        HANDLED = "handled", _("patient contacted and handled")
+        DOCTOR_NOTIFIED = "doctor_notified", _("doctor notified")
+        REVISIT_BOOKED = "revisit_booked", _("revisit booked")
+        REFERRED = "referred", _("referred")
+        EMERGENCY = "emergency", _("sent to emergency care")
+        UNREACHABLE = "unreachable", _("patient could not be reached")
+        NO_ACTION = "no_action", _("no action needed (false alarm)")
 
     class Status(models.TextChoices):
         OPEN = "open", _("open")
@@ -63,6 +74,9 @@ class Alert(models.Model):
     task = models.ForeignKey(
         "followup.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
     )
+    resolution = models.CharField(
+        _("resolution"), max_length=20, choices=Resolution.choices, blank=True
+    )
     outcome = models.TextField(_("how it ended"), blank=True)
     escalation_level = models.PositiveSmallIntegerField(_("escalations"), default=0)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
@@ -81,9 +95,12 @@ class Alert(models.Model):
         verbose_name = _("alert")
         verbose_name_plural = _("alerts")
         ordering = ["-created_at", "-id"]
+        permissions = [("verify_alert", _("Can verify a resolved alert"))]
         indexes = [
             models.Index(fields=["patient", "status"], name="alert_patient_status"),
             models.Index(fields=["organisation", "status", "-created_at"], name="alert_org_status"),
+            models.Index(fields=["status", "due_at"], name="alert_status_due"),
+            models.Index(fields=["assignee", "status"], name="alert_assignee_status"),
         ]
 
     def __str__(self) -> str:
@@ -92,6 +109,26 @@ class Alert(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status not in (self.Status.RESOLVED, self.Status.VERIFIED)
+
+    @property
+    def is_late(self) -> bool:
+        return self.is_open and self.due_at is not None and self.due_at < timezone.now()
+
+
+OPEN_STATUSES = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED, Alert.Status.IN_PROGRESS)
+
+
+EVENT_LABELS = {
+    "raise": _("raised"),
+    "acknowledge": _("acknowledged"),
+    "start": _("started handling"),
+    "resolve": _("resolved"),
+    "verify": _("verified"),
+    "reopen": _("sent back"),
+    "assign": _("reassigned"),
+    "note": _("note"),
+    "escalate": _("escalated"),
+}
 
 
 class AlertEvent(models.Model):
@@ -114,3 +151,15 @@ class AlertEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.from_status}→{self.to_status}"
+
+    @property
+    def action_label(self) -> str:
+        return str(EVENT_LABELS.get(self.action, self.action))
+
+    @property
+    def status_change(self) -> str:
+        """ "已确认 → 处理中" when the step moved the alert, else empty."""
+        if not self.from_status or self.from_status == self.to_status:
+            return ""
+        labels = dict(Alert.Status.choices)
+        return f"{labels.get(self.from_status)} → {labels.get(self.to_status)}"

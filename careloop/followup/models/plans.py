@@ -199,3 +199,22 @@ class FollowUpRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} · {self.at:%Y-%m-%d}"
+
+
+class TaskNote(models.Model):
+    """A note on a follow-up task, added after or between attempts (next step "add a note")."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="notes")
+    text = models.TextField(_("note"))
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("task note")
+        verbose_name_plural = _("task notes")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:40]

@@ -1,0 +1,278 @@
+"""The alert lifecycle (F12): open → acknowledged → in progress → resolved (with an outcome)
+→ verified by a supervisor. Every step is an ``AlertEvent`` saying who, when and why; an
+alert whose deadline passes is escalated to the next role up (nurse → doctor → supervisor →
+the supervisor of the organisation above)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from careloop.accounts.models import Organisation, User
+from careloop.accounts.roles import Role
+from careloop.audit.services import record
+from careloop.followup.models import OPEN_STATUSES, Alert, AlertEvent
+from careloop.followup.services import RESPONSE_TIME
+
+S = Alert.Status
+
+# Once someone is handling an alert, how long they have to resolve it.
+HANDLING_TIME = {
+    Alert.Severity.CRITICAL: timedelta(hours=4),
+    Alert.Severity.HIGH: timedelta(hours=24),
+    Alert.Severity.MEDIUM: timedelta(days=3),
+    Alert.Severity.LOW: timedelta(days=7),
+}
+
+# Who is above whom when a deadline passes (a role's rank; higher handles escalations).
+RANK = {Role.NURSE: 0, Role.HEALTH_MANAGER: 0, Role.DOCTOR: 1, Role.SUPERVISOR: 2}
+ESCALATE_TO = [Role.DOCTOR, Role.SUPERVISOR]
+
+
+class Action(models.TextChoices):
+    ACKNOWLEDGE = "acknowledge", _("Acknowledge")
+    START = "start", _("Start handling")
+    RESOLVE = "resolve", _("Resolve")
+    VERIFY = "verify", _("Verify")
+    REOPEN = "reopen", _("Send back")
+    ASSIGN = "assign", _("Reassign")
+    NOTE = "note", _("Add a note")
+
+
+# action → (statuses it applies to, status it leads to; None keeps the status)
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    Action.ACKNOWLEDGE: ((S.OPEN,), S.ACKNOWLEDGED),
+    Action.START: ((S.OPEN, S.ACKNOWLEDGED), S.IN_PROGRESS),
+    Action.RESOLVE: ((S.ACKNOWLEDGED, S.IN_PROGRESS), S.RESOLVED),
+    Action.VERIFY: ((S.RESOLVED,), S.VERIFIED),
+    Action.REOPEN: ((S.RESOLVED,), S.IN_PROGRESS),
+    Action.ASSIGN: (OPEN_STATUSES, None),
+    Action.NOTE: (tuple(S.values), None),
+}
+LEAD_ACTIONS = {Action.VERIFY, Action.REOPEN}
+
+
+class AlertConflict(ValidationError):
+    """The alert is not in a state the action applies to (someone else got there first)."""
+
+
+@dataclass
+class Step:
+    """What a user asks to do with an alert."""
+
+    action: str
+    note: str = ""
+    resolution: str = ""
+    outcome: str = ""
+    assignee: User | None = None
+
+
+def allowed_actions(alert: Alert, user: Any) -> list[str]:
+    """The actions ``user`` may take on ``alert`` now (buttons on the page)."""
+    if not user.has_perm("followup.change_alert"):
+        return []
+    actions = []
+    for action, (sources, _target) in TRANSITIONS.items():
+        if alert.status not in sources:
+            continue
+        if action in LEAD_ACTIONS and not user.has_perm("followup.verify_alert"):
+            continue
+        actions.append(action)
+    return actions
+
+
+def _check(alert: Alert, actor: Any, step: Step) -> None:
+    if step.action not in TRANSITIONS:
+        raise ValidationError(_("Unknown action: %(a)s") % {"a": step.action})
+    if not actor.has_perm("followup.change_alert"):
+        raise PermissionDenied("no permission to handle alerts")
+    if step.action in LEAD_ACTIONS and not actor.has_perm("followup.verify_alert"):
+        raise PermissionDenied("only a supervisor verifies or sends back an alert")
+    lead = actor.has_perm("followup.assign_task")
+    if step.action == Action.ASSIGN and step.assignee != actor and not lead:
+        raise PermissionDenied("only a supervisor assigns an alert to someone else")
+    sources, _target = TRANSITIONS[step.action]
+    if alert.status not in sources:
+        raise AlertConflict(
+            _("Cannot %(action)s an alert that is %(status)s.")
+            % {"action": Action(step.action).label, "status": alert.get_status_display()},
+            code="conflict",
+        )
+    if step.action == Action.RESOLVE:
+        if step.resolution not in Alert.Resolution.values:
+            raise ValidationError({"resolution": [_("Choose how the alert ended.")]})
+        if not step.outcome.strip():
+            raise ValidationError({"outcome": [_("Say what was done.")]})
+    if step.action == Action.REOPEN and not step.note.strip():
+        raise ValidationError({"note": [_("Say why the alert is sent back.")]})
+    if step.action == Action.NOTE and not step.note.strip():
+        raise ValidationError({"note": [_("The note is empty.")]})
+    if step.action == Action.ASSIGN and step.assignee is None:
+        raise ValidationError({"assignee": [_("Choose whom to assign the alert to.")]})
+
+
+def do_transition(alert: Alert, actor: Any, step: Step) -> Alert:
+    """Apply ``step`` to ``alert`` as ``actor``. ``AlertConflict`` when the alert has moved
+    on, ``ValidationError`` naming the missing field, ``PermissionDenied`` for the role."""
+    now = timezone.now()
+    with transaction.atomic():
+        alert = Alert.objects.select_for_update(of=("self",)).get(pk=alert.pk)
+        _check(alert, actor, step)
+        before = alert.status
+        target = TRANSITIONS[step.action][1]
+        if target is not None:
+            alert.status = target
+        if step.action in (Action.ACKNOWLEDGE, Action.START) and alert.assignee_id is None:
+            alert.assignee = actor  # whoever picks up an unowned alert owns it
+        if step.action in (Action.START, Action.REOPEN):
+            alert.due_at = now + HANDLING_TIME[Alert.Severity(alert.severity)]
+        if step.action == Action.RESOLVE:
+            alert.resolution, alert.outcome, alert.resolved_at = (
+                step.resolution,
+                step.outcome.strip(),
+                now,
+            )
+        if step.action == Action.REOPEN:
+            alert.resolved_at = None
+        if step.action == Action.VERIFY:
+            alert.verified_by, alert.verified_at = actor, now
+        if step.action == Action.ASSIGN:
+            alert.assignee = step.assignee
+        alert.save()
+        note = step.note.strip()
+        if step.action == Action.RESOLVE:
+            note = f"{alert.get_resolution_display()}：{alert.outcome}" + (
+                f"（{note}）" if note else ""
+            )
+        if step.action == Action.ASSIGN and step.assignee is not None:
+            note = f"→ {step.assignee}" + (f"：{note}" if note else "")
+        AlertEvent.objects.create(
+            alert=alert,
+            action=step.action,
+            from_status=before,
+            to_status=alert.status,
+            actor=actor,
+            note=note,
+            at=now,
+        )
+        record(
+            actor,
+            "update",
+            "alert",
+            alert.pk,
+            patient_id=alert.patient_id,
+            summary=f"alert {step.action}: {before}→{alert.status}",
+        )
+    return alert
+
+
+# ---------------------------------------------------------------- escalation
+
+
+def _rank(user: User | None) -> int:
+    if user is None:
+        return -1
+    return max((RANK.get(Role(code), -1) for code in user.role_codes if code in RANK), default=-1)
+
+
+def _ancestors(organisation: Organisation) -> list[int]:
+    """The organisation and those above it, nearest first."""
+    return [int(pk) for pk in organisation.path.strip("/").split("/")][::-1]
+
+
+def _least_busy(role: str, organisation_ids: list[int], exclude: int | None) -> User | None:
+    """The staff member with ``role`` in the nearest of ``organisation_ids`` who has the
+    fewest open alerts."""
+    staff = (
+        User.objects.filter(is_active=True, groups__name=role, organisation_id__in=organisation_ids)
+        .exclude(pk=exclude or 0)
+        .annotate(load=Count("alerts", filter=Q(alerts__status__in=OPEN_STATUSES)))
+    )
+    by_org: dict[int, list[User]] = {}
+    for user in staff.order_by("load", "pk"):
+        by_org.setdefault(user.organisation_id or 0, []).append(user)
+    for pk in organisation_ids:
+        if by_org.get(pk):
+            return by_org[pk][0]
+    return None
+
+
+def next_owner(alert: Alert) -> User | None:
+    """Whom the alert goes to when its deadline passes: the patient's responsible doctor or
+    a doctor, then a supervisor, of the alert's organisation or the nearest above it; a
+    supervisor's alert goes to the supervisor of the organisation above theirs."""
+    current = alert.assignee
+    rank = _rank(current)
+    orgs = _ancestors(alert.organisation)
+    doctor = alert.patient.responsible_doctor
+    if (
+        rank < RANK[Role.DOCTOR]
+        and doctor is not None
+        and doctor.is_active
+        and doctor.pk != getattr(current, "pk", None)
+        and doctor.has_role(Role.DOCTOR)
+    ):
+        return doctor
+    for role in ESCALATE_TO:
+        if RANK[role] > rank:
+            found = _least_busy(role, orgs, getattr(current, "pk", None))
+            if found is not None:
+                return found
+    if current is not None and current.organisation is not None:
+        above = _ancestors(current.organisation)[1:]
+        return _least_busy(Role.SUPERVISOR, above, current.pk)
+    return None
+
+
+def escalate(alert: Alert, now: datetime) -> bool:
+    """Escalate one alert whose deadline has passed (locked by the caller); False when it
+    has been handled meanwhile."""
+    if alert.status not in OPEN_STATUSES or alert.due_at is None or alert.due_at > now:
+        return False
+    owner = next_owner(alert)
+    before = alert.assignee
+    alert.escalation_level += 1
+    alert.due_at = now + RESPONSE_TIME[Alert.Severity(alert.severity)]
+    if owner is not None:
+        alert.assignee = owner
+        note = f"超过处理时限，由{before or '未分配'}升级至{owner}"
+    else:
+        note = f"超过处理时限，没有更高一级的人员，仍由{before or '未分配'}处理"
+    alert.save(update_fields=["escalation_level", "due_at", "assignee", "updated_at"])
+    AlertEvent.objects.create(
+        alert=alert,
+        action="escalate",
+        from_status=alert.status,
+        to_status=alert.status,
+        note=note,
+        at=now,
+    )
+    return True
+
+
+def escalate_overdue(*, now: datetime | None = None, batch: int = 200) -> int:
+    """The sweep (every minute): escalate every open alert past its deadline. Rows another
+    worker holds are skipped; the next sweep gets them."""
+    now = now or timezone.now()
+    done = 0
+    while True:
+        with transaction.atomic():
+            alerts = list(
+                Alert.objects.select_for_update(of=("self",), skip_locked=True)
+                .filter(status__in=OPEN_STATUSES, due_at__lte=now)
+                .select_related(
+                    "organisation", "assignee__organisation", "patient__responsible_doctor"
+                )
+                .order_by("due_at")[:batch]
+            )
+            for alert in alerts:
+                done += escalate(alert, now)
+        if len(alerts) < batch:
+            return done

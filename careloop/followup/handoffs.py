@@ -1,0 +1,261 @@
+"""Hand-offs between tiers (seed 002): the hospital refers a patient to a community centre or
+a family-doctor team (or back up), with a reason; the receiving side accepts or declines; both
+sides see the history. Also revisit requests booked from a follow-up."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from careloop.accounts.models import Organisation
+from careloop.audit.services import record
+from careloop.followup.models import Plan, Referral, RevisitRequest, Task
+from careloop.followup.planning import stop_plan
+from careloop.patients.access import scope_organisation_ids
+from careloop.patients.models import Patient, PatientShare
+
+R = Referral.Status
+
+
+def referral_targets(patient: Patient) -> QuerySet[Organisation]:
+    """Where a patient can be referred: any active organisation outside its own subtree."""
+    return Organisation.objects.filter(is_active=True).exclude(
+        path__startswith=patient.organisation.path
+    )
+
+
+def referrals_for(user: Any) -> QuerySet[Referral]:
+    """Referrals sent from or to the user's organisations (all for a superuser)."""
+    referrals = Referral.objects.select_related(
+        "patient", "from_organisation", "to_organisation", "requested_by", "decided_by"
+    )
+    org_ids = scope_organisation_ids(user)
+    if org_ids is None:
+        return referrals
+    return referrals.filter(Q(from_organisation_id__in=org_ids) | Q(to_organisation_id__in=org_ids))
+
+
+def _sender(actor: Any, patient: Patient) -> Organisation:
+    organisation = getattr(actor, "organisation", None)
+    return organisation if organisation is not None else patient.organisation
+
+
+def do_refer(
+    actor: Any,
+    patient: Patient,
+    to: Organisation,
+    *,
+    reason: str,
+    urgency: str = Referral.Urgency.ROUTINE,
+    transfer: bool = False,
+    task: Task | None = None,
+) -> Referral:
+    """Ask ``to`` to take ``patient`` on. The record is shared read-only with them so they
+    can decide. ``ValidationError`` names what is wrong."""
+    if not actor.has_perm("followup.add_referral"):
+        raise PermissionDenied("no permission to refer patients")
+    errors: dict[str, list[str]] = {}
+    if not reason.strip():
+        errors["reason"] = [_("Say why the patient is referred.")]
+    if urgency not in Referral.Urgency.values:
+        errors["urgency"] = [_("Choose routine or urgent.")]
+    if not referral_targets(patient).filter(pk=to.pk).exists():
+        errors["to_organisation"] = [_("Choose an active organisation outside the patient's own.")]
+    elif Referral.objects.filter(patient=patient, to_organisation=to, status=R.PENDING).exists():
+        errors["to_organisation"] = [_("A referral to this organisation is already waiting.")]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        _share, created = PatientShare.objects.get_or_create(
+            patient=patient,
+            organisation=to,
+            defaults={"can_edit": False, "reason": "转诊待接收", "shared_by": actor},
+        )
+        referral = Referral.objects.create(
+            patient=patient,
+            from_organisation=_sender(actor, patient),
+            to_organisation=to,
+            reason=reason.strip(),
+            urgency=urgency,
+            transfer=transfer,
+            task=task,
+            shared=created,
+            requested_by=actor,
+        )
+        record(
+            actor,
+            "create",
+            "referral",
+            referral.pk,
+            patient_id=patient.pk,
+            summary=f"referred to {to.code}" + (" (hand over)" if transfer else ""),
+        )
+    return referral
+
+
+def can_decide(user: Any, referral: Referral) -> bool:
+    """Whether ``user`` answers for the receiving side."""
+    if not user.has_perm("followup.change_referral"):
+        return False
+    org_ids = scope_organisation_ids(user)
+    return org_ids is None or referral.to_organisation_id in org_ids
+
+
+def can_withdraw(user: Any, referral: Referral) -> bool:
+    org_ids = scope_organisation_ids(user)
+    return user.has_perm("followup.add_referral") and (
+        org_ids is None or referral.from_organisation_id in org_ids
+    )
+
+
+def _locked_pending(referral: Referral) -> Referral:
+    referral = (
+        Referral.objects.select_for_update(of=("self",))
+        .select_related("patient__organisation", "to_organisation", "from_organisation")
+        .get(pk=referral.pk)
+    )
+    if referral.status != R.PENDING:
+        raise ValidationError(
+            _("This referral is already %(status)s.") % {"status": referral.get_status_display()},
+            code="conflict",
+        )
+    return referral
+
+
+def do_decide(actor: Any, referral: Referral, *, accept: bool, note: str = "") -> Referral:
+    """The receiving side answers. Accepting a hand-over moves the patient to the receiving
+    organisation (the sender keeps read access to the history) and stops the sender's
+    plans as transferred; accepting a shared-care referral lets the receiver edit the
+    record. Declining needs a reason and withdraws the share made for the referral."""
+    if not can_decide(actor, referral):
+        raise PermissionDenied("only the receiving organisation answers a referral")
+    if not accept and not note.strip():
+        raise ValidationError({"decision_note": [_("Say why the referral is declined.")]})
+    now = timezone.now()
+    with transaction.atomic():
+        referral = _locked_pending(referral)
+        patient = referral.patient
+        referral.status = R.ACCEPTED if accept else R.DECLINED
+        referral.decided_by, referral.decided_at = actor, now
+        referral.decision_note = note.strip()
+        referral.save()
+        to = referral.to_organisation
+        if not accept:
+            if referral.shared:
+                PatientShare.objects.filter(patient=patient, organisation=to).delete()
+        elif referral.transfer:
+            old = patient.organisation
+            for plan in Plan.objects.filter(patient=patient, status=Plan.Status.ACTIVE):
+                if not plan.organisation.path.startswith(to.path):
+                    stop_plan(plan, Plan.StopReason.TRANSFERRED, actor, note=f"转至{to.name}")
+            patient.organisation = to
+            patient.save(update_fields=["organisation", "updated_at"])
+            PatientShare.objects.filter(patient=patient, organisation=to).delete()
+            if not to.path.startswith(old.path):
+                PatientShare.objects.update_or_create(
+                    patient=patient,
+                    organisation=old,
+                    defaults={"can_edit": False, "reason": f"已转至{to.name}", "shared_by": actor},
+                )
+        else:
+            PatientShare.objects.filter(patient=patient, organisation=to).update(can_edit=True)
+        record(
+            actor,
+            "update",
+            "referral",
+            referral.pk,
+            patient_id=patient.pk,
+            summary=f"referral {referral.status}",
+        )
+    return referral
+
+
+def do_withdraw(actor: Any, referral: Referral) -> Referral:
+    """The sender withdraws a referral still waiting for an answer."""
+    if not can_withdraw(actor, referral):
+        raise PermissionDenied("only the referring organisation withdraws a referral")
+    with transaction.atomic():
+        referral = _locked_pending(referral)
+        referral.status, referral.decided_by = R.CANCELLED, actor
+        referral.decided_at = timezone.now()
+        referral.save()
+        if referral.shared:
+            PatientShare.objects.filter(
+                patient=referral.patient, organisation=referral.to_organisation
+            ).delete()
+        record(
+            actor,
+            "update",
+            "referral",
+            referral.pk,
+            patient_id=referral.patient_id,
+            summary="referral withdrawn",
+        )
+    return referral
+
+
+# ---------------------------------------------------------------- revisit requests
+
+
+def do_request_revisit(
+    actor: Any,
+    patient: Patient,
+    *,
+    wanted_on: date,
+    department: str = "",
+    reason: str = "",
+    task: Task | None = None,
+) -> RevisitRequest:
+    """Ask for a revisit booking (a coordinator books it)."""
+    if not actor.has_perm("followup.add_revisitrequest"):
+        raise PermissionDenied("no permission to request revisits")
+    if wanted_on < timezone.localdate():
+        raise ValidationError({"wanted_on": [_("The date is in the past.")]})
+    with transaction.atomic():
+        revisit = RevisitRequest.objects.create(
+            patient=patient,
+            organisation=patient.organisation,
+            task=task,
+            department=department.strip()[:100],
+            wanted_on=wanted_on,
+            reason=reason.strip()[:300],
+            requested_by=actor,
+        )
+        record(
+            actor,
+            "create",
+            "revisit",
+            revisit.pk,
+            patient_id=patient.pk,
+            summary=f"revisit requested for {wanted_on}",
+        )
+    return revisit
+
+
+def do_book_revisit(actor: Any, revisit: RevisitRequest, at: datetime) -> RevisitRequest:
+    """Book (or move) the appointment of a requested revisit."""
+    if not actor.has_perm("followup.change_revisitrequest"):
+        raise PermissionDenied("no permission to book revisits")
+    if revisit.status not in (RevisitRequest.Status.REQUESTED, RevisitRequest.Status.BOOKED):
+        raise ValidationError(_("This revisit is already closed."), code="conflict")
+    revisit.status, revisit.appointment_at, revisit.booked_by = (
+        RevisitRequest.Status.BOOKED,
+        at,
+        actor,
+    )
+    revisit.save(update_fields=["status", "appointment_at", "booked_by"])
+    record(
+        actor,
+        "update",
+        "revisit",
+        revisit.pk,
+        patient_id=revisit.patient_id,
+        summary="revisit booked",
+    )
+    return revisit

@@ -1,0 +1,274 @@
+"""Next steps from a follow-up (raise an alert, refer, request a revisit, add a note) and the
+pages that answer them: referrals in and out, revisit requests to book."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from careloop.audit.services import record
+from careloop.followup.alert_sources import raise_by_hand
+from careloop.followup.handoffs import (
+    can_decide,
+    can_withdraw,
+    do_book_revisit,
+    do_decide,
+    do_refer,
+    do_request_revisit,
+    do_withdraw,
+    referral_targets,
+    referrals_for,
+)
+from careloop.followup.models import Referral, RevisitRequest, Task, TaskNote
+from careloop.followup.step_forms import (
+    BookForm,
+    DecideForm,
+    NoteForm,
+    RaiseAlertForm,
+    ReferForm,
+    RevisitForm,
+)
+from careloop.followup.views import _visible_task
+from careloop.patients.access import get_patient_for, scope_organisation_ids
+from careloop.typing import AuthedRequest
+
+PAGE_SIZE = 50
+
+
+def _errors(request: AuthedRequest, form: Any = None, exc: ValidationError | None = None) -> None:
+    problems = exc.messages if exc is not None else []
+    if form is not None:
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            problems += [f"{label}：{e}" if label else str(e) for e in errors]
+    for problem in problems:
+        messages.error(request, problem)
+
+
+def _back(task: Task) -> HttpResponse:
+    return redirect("followup:task", pk=task.pk)
+
+
+def next_steps_context(user: Any, task: Task) -> dict[str, Any]:
+    """The forms of the task page's "next steps" card."""
+    return {
+        "raise_form": RaiseAlertForm(prefix="alert")
+        if user.has_perm("followup.add_alert")
+        else None,
+        "refer_form": ReferForm(prefix="refer", targets=referral_targets(task.patient))
+        if user.has_perm("followup.add_referral")
+        else None,
+        "revisit_form": RevisitForm(prefix="revisit")
+        if user.has_perm("followup.add_revisitrequest")
+        else None,
+        "note_form": NoteForm(prefix="note") if user.has_perm("followup.add_tasknote") else None,
+        "task_notes": task.notes.select_related("by"),
+        "referrals": task.patient.referrals.select_related("from_organisation", "to_organisation")[
+            :5
+        ],
+        "revisits": task.patient.revisit_requests.all()[:5],
+    }
+
+
+@login_required
+@require_POST
+@permission_required("followup.add_alert", raise_exception=True)
+def task_raise_alert(request: AuthedRequest, pk: int) -> HttpResponse:
+    task = _visible_task(request.user, pk)
+    form = RaiseAlertForm(request.POST, prefix="alert")
+    if not form.is_valid():
+        _errors(request, form)
+        return _back(task)
+    alert = raise_by_hand(task.patient, request.user, task=task, **form.cleaned_data)
+    messages.success(request, _("Alert raised: %(title)s.") % {"title": alert.title})
+    return _back(task)
+
+
+@login_required
+@require_POST
+@permission_required("followup.add_referral", raise_exception=True)
+def task_refer(request: AuthedRequest, pk: int) -> HttpResponse:
+    task = _visible_task(request.user, pk)
+    form = ReferForm(request.POST, prefix="refer", targets=referral_targets(task.patient))
+    if not form.is_valid():
+        _errors(request, form)
+        return _back(task)
+    data = form.cleaned_data
+    try:
+        referral = do_refer(
+            request.user,
+            task.patient,
+            data["to_organisation"],
+            reason=data["reason"],
+            urgency=data["urgency"],
+            transfer=data["transfer"],
+            task=task,
+        )
+    except ValidationError as exc:
+        _errors(request, exc=exc)
+    else:
+        messages.success(
+            request,
+            _("Referred to %(org)s; waiting for them to accept.")
+            % {"org": referral.to_organisation.name},
+        )
+    return _back(task)
+
+
+@login_required
+@require_POST
+@permission_required("followup.add_revisitrequest", raise_exception=True)
+def task_revisit(request: AuthedRequest, pk: int) -> HttpResponse:
+    task = _visible_task(request.user, pk)
+    form = RevisitForm(request.POST, prefix="revisit")
+    if not form.is_valid():
+        _errors(request, form)
+        return _back(task)
+    revisit = do_request_revisit(request.user, task.patient, task=task, **form.cleaned_data)
+    messages.success(
+        request, _("Revisit requested for %(day)s.") % {"day": revisit.wanted_on.isoformat()}
+    )
+    return _back(task)
+
+
+@login_required
+@require_POST
+@permission_required("followup.add_tasknote", raise_exception=True)
+def task_note(request: AuthedRequest, pk: int) -> HttpResponse:
+    task = _visible_task(request.user, pk)
+    form = NoteForm(request.POST, prefix="note")
+    if not form.is_valid():
+        _errors(request, form)
+        return _back(task)
+    note = TaskNote.objects.create(task=task, text=form.cleaned_data["text"], by=request.user)
+    record(request.user, "create", "task_note", note.pk, patient_id=task.patient_id)
+    messages.success(request, _("Note added."))
+    return _back(task)
+
+
+# ---------------------------------------------------------------- referrals
+
+
+@login_required
+@permission_required("followup.view_referral", raise_exception=True)
+def referral_list(request: AuthedRequest) -> HttpResponse:
+    box = request.GET.get("box") if request.GET.get("box") in ("in", "out") else "in"
+    org_ids = scope_organisation_ids(request.user)
+    referrals = referrals_for(request.user)
+    if org_ids is not None:
+        field = "to_organisation_id__in" if box == "in" else "from_organisation_id__in"
+        referrals = referrals.filter(**{field: org_ids})
+    status = request.GET.get("status", "pending")
+    if status in Referral.Status.values:
+        referrals = referrals.filter(status=status)
+    page = Paginator(referrals, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [(r, can_decide(request.user, r), can_withdraw(request.user, r)) for r in page]
+    return render(
+        request,
+        "followup/referral_list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "box": box,
+            "status": status,
+            "statuses": Referral.Status.choices,
+            "querystring": f"box={box}&status={status}",
+        },
+    )
+
+
+def _referral(request: AuthedRequest, pk: int) -> Referral:
+    return get_object_or_404(referrals_for(request.user), pk=pk)
+
+
+@login_required
+@require_POST
+@permission_required("followup.change_referral", raise_exception=True)
+def referral_decide(request: AuthedRequest, pk: int) -> HttpResponse:
+    referral = _referral(request, pk)
+    form = DecideForm(request.POST)
+    if not form.is_valid():
+        _errors(request, form)
+        return redirect("followup:referrals")
+    accept = form.cleaned_data["decision"] == "accept"
+    try:
+        do_decide(request.user, referral, accept=accept, note=form.cleaned_data["decision_note"])
+    except ValidationError as exc:
+        _errors(request, exc=exc)
+    else:
+        messages.success(request, _("Referral accepted.") if accept else _("Referral declined."))
+    return redirect("followup:referrals")
+
+
+@login_required
+@require_POST
+@permission_required("followup.add_referral", raise_exception=True)
+def referral_withdraw(request: AuthedRequest, pk: int) -> HttpResponse:
+    referral = _referral(request, pk)
+    try:
+        do_withdraw(request.user, referral)
+    except ValidationError as exc:
+        _errors(request, exc=exc)
+    else:
+        messages.success(request, _("Referral withdrawn."))
+    return redirect(reverse("followup:referrals") + "?box=out")
+
+
+# ---------------------------------------------------------------- revisits
+
+
+@login_required
+@permission_required("followup.view_revisitrequest", raise_exception=True)
+def revisit_list(request: AuthedRequest) -> HttpResponse:
+    status = request.GET.get("status", "requested")
+    revisits = RevisitRequest.objects.select_related("patient", "requested_by")
+    org_ids = scope_organisation_ids(request.user)
+    if org_ids is not None:
+        revisits = revisits.filter(
+            Q(organisation_id__in=org_ids) | Q(patient__organisation_id__in=org_ids)
+        )
+    if status in RevisitRequest.Status.values:
+        revisits = revisits.filter(status=status)
+    page = Paginator(revisits.order_by("wanted_on", "pk"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "followup/revisit_list.html",
+        {
+            "page": page,
+            "status": status,
+            "statuses": RevisitRequest.Status.choices,
+            "can_book": request.user.has_perm("followup.change_revisitrequest"),
+            "querystring": f"status={status}",
+        },
+    )
+
+
+@login_required
+@require_POST
+@permission_required("followup.change_revisitrequest", raise_exception=True)
+def revisit_book(request: AuthedRequest, pk: int) -> HttpResponse:
+    revisit = get_object_or_404(RevisitRequest, pk=pk)
+    get_patient_for(request.user, revisit.patient_id)
+    form = BookForm(request.POST)
+    if not form.is_valid():
+        _errors(request, form)
+        return redirect("followup:revisits")
+    try:
+        do_book_revisit(request.user, revisit, form.cleaned_data["appointment_at"])
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Revisit booked."))
+    return redirect("followup:revisits")

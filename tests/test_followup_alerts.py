@@ -1,0 +1,304 @@
+"""The alert lifecycle (open → acknowledged → in progress → resolved → verified), escalation
+at the deadline, and the alert sources of follow-up: the nurse's findings, overdue high-risk
+follow-ups, missed revisits; over the service, the API and the staff pages."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+
+from careloop.accounts.roles import Role
+from careloop.clinical.models import Encounter
+from careloop.followup.alert_flow import AlertConflict, Step, do_transition, escalate_overdue
+from careloop.followup.alert_sources import flag_missed_revisits, raise_overdue_alerts
+from careloop.followup.handoffs import do_book_revisit, do_request_revisit
+from careloop.followup.models import Alert, Pathway, RevisitRequest
+from careloop.followup.outcomes import Attempt, do_record_attempt
+from careloop.followup.pathways import load_pack
+from careloop.followup.planning import enrol
+from careloop.followup.services import raise_alert
+from careloop.followup.tasks import sweep_alerts
+from tests.factories import UserFactory
+from tests.test_patients_web import logged_in
+
+NOON = timezone.make_aware(datetime(2026, 12, 1, 12, 0))
+
+
+class Clock:
+    def __init__(self, monkeypatch: Any, start: datetime) -> None:
+        self.now = start
+        monkeypatch.setattr(timezone, "now", lambda: self.now)
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture
+def clock(monkeypatch: Any) -> Clock:
+    return Clock(monkeypatch, NOON)
+
+
+@pytest.fixture
+def alert(hospital: Any, patient_factory: Any, alice: Any) -> Alert:
+    patient = patient_factory(name="赵预警", organisation=hospital)
+    return raise_alert(
+        patient,
+        kind=Alert.Kind.RULE,
+        severity=Alert.Severity.HIGH,
+        title="收缩压 182",
+        reason="收缩压≥180 mmHg",
+        assignee_id=alice.pk,
+    )
+
+
+def step(action: str, **fields: Any) -> Step:
+    return Step(action=action, **fields)
+
+
+def test_the_lifecycle_records_every_step_and_a_supervisor_verifies(
+    alert: Alert, alice: Any, bob: Any
+) -> None:
+    do_transition(alert, alice, step("acknowledge"))
+    with pytest.raises(AlertConflict):
+        do_transition(alert, bob, step("verify"))  # not resolved yet
+    do_transition(alert, alice, step("start"))
+    with pytest.raises(Exception, match=r"how the alert ended|Choose"):
+        do_transition(alert, alice, step("resolve", outcome="已电话联系"))
+    with pytest.raises(Exception, match=r"what was done|Say"):
+        do_transition(alert, alice, step("resolve", resolution="handled"))
+    alert = do_transition(
+        alert, alice, step("resolve", resolution="doctor_notified", outcome="已通知李医生调药")
+    )
+    assert (alert.status, alert.resolution) == ("resolved", "doctor_notified")
+    assert alert.resolved_at is not None
+    with pytest.raises(PermissionDenied):
+        do_transition(alert, alice, step("verify"))
+    with pytest.raises(Exception, match="why"):
+        do_transition(alert, bob, step("reopen"))
+    alert = do_transition(alert, bob, step("verify", note="处理及时"))
+    assert (alert.status, alert.verified_by) == ("verified", bob)
+    events = list(alert.events.values_list("action", "from_status", "to_status", "actor"))
+    assert events == [
+        ("acknowledge", "open", "acknowledged", alice.pk),
+        ("start", "acknowledged", "in_progress", alice.pk),
+        ("resolve", "in_progress", "resolved", alice.pk),
+        ("verify", "resolved", "verified", bob.pk),
+    ]
+    with pytest.raises(AlertConflict):
+        do_transition(alert, alice, step("acknowledge"))
+
+
+def test_a_supervisor_sends_a_resolution_back(alert: Alert, alice: Any, bob: Any) -> None:
+    do_transition(alert, alice, step("acknowledge"))
+    do_transition(alert, alice, step("resolve", resolution="no_action", outcome="误报"))
+    alert = do_transition(alert, bob, step("reopen", note="血压仍高，需复测"))
+    assert alert.status == "in_progress" and alert.resolved_at is None
+    assert alert.events.last().note == "血压仍高，需复测"
+
+
+def test_escalation_at_the_deadline_goes_up_the_roles(
+    clock: Clock, cardiology: Any, patient_factory: Any, alice: Any, bob: Any, carol: Any
+) -> None:
+    patient = patient_factory(name="钱升级", organisation=cardiology, responsible_doctor=carol)
+    alert = raise_alert(
+        patient,
+        kind="rule",
+        severity="critical",
+        title="血钾 6.8",
+        reason="危急",
+        assignee_id=alice.pk,
+    )
+    assert alert.due_at == NOON + timedelta(minutes=30)
+    clock.advance(timedelta(minutes=29))
+    assert escalate_overdue() == 0
+    clock.advance(timedelta(minutes=2))
+    assert escalate_overdue() == 1
+    alert.refresh_from_db()
+    assert (alert.assignee, alert.escalation_level) == (carol, 1)  # the responsible doctor
+    assert alert.due_at == clock.now + timedelta(minutes=30)
+    assert escalate_overdue() == 0  # a second sweep right away changes nothing
+    do_transition(alert, carol, step("acknowledge"))  # acknowledging does not stop the clock
+    clock.advance(timedelta(minutes=31))
+    assert sweep_alerts.call()["escalated"] == 1
+    alert.refresh_from_db()
+    assert (alert.assignee, alert.escalation_level) == (bob, 2)  # the supervisor above
+    escalations = alert.events.filter(action="escalate")
+    assert escalations.count() == 2 and "李可" in escalations.first().note
+    # Once someone is handling it, the deadline is the handling time.
+    do_transition(alert, bob, step("start"))
+    alert.refresh_from_db()
+    assert alert.due_at == clock.now + timedelta(hours=4)
+    do_transition(alert, bob, step("resolve", resolution="handled", outcome="已急诊"))
+    clock.advance(timedelta(days=1))
+    assert escalate_overdue() == 0  # resolved alerts never escalate
+
+
+def test_an_unowned_alert_goes_to_whoever_picks_it_up(
+    hospital: Any, patient_factory: Any, alice: Any
+) -> None:
+    patient = patient_factory(organisation=hospital)
+    alert = raise_alert(
+        patient, kind="rule", severity="low", title="t", reason="r", unassigned=True
+    )
+    alert = do_transition(alert, alice, step("acknowledge"))
+    assert alert.assignee == alice
+    with pytest.raises(PermissionDenied):  # a nurse does not hand work to others
+        do_transition(alert, alice, step("assign", assignee=UserFactory(organisation=hospital)))
+
+
+# ---------------------------------------------------------------- the API
+
+
+def test_the_api_moves_an_alert_and_refuses_what_does_not_apply(
+    alert: Alert, alice: Any, bob: Any, api_as: Any
+) -> None:
+    nurse, supervisor = api_as(alice), api_as(bob)
+    response = nurse.post(f"/api/v1/alerts/{alert.pk}/transition", {"action": "resolve"})
+    assert response.status_code == 409
+    assert nurse.post(f"/api/v1/alerts/{alert.pk}/transition", {"action": "fly"}).status_code == 422
+    ok = nurse.post(f"/api/v1/alerts/{alert.pk}/transition", {"action": "acknowledge"})
+    assert ok.status_code == 200 and ok.json()["status"] == "acknowledged"
+    missing = nurse.post(
+        f"/api/v1/alerts/{alert.pk}/transition", {"action": "resolve", "resolution": "handled"}
+    )
+    assert missing.status_code == 422 and "what was done" in missing.json()["detail"].lower()
+    done = nurse.post(
+        f"/api/v1/alerts/{alert.pk}/transition",
+        {"action": "resolve", "resolution": "handled", "outcome": "已电话随访，嘱复测"},
+    )
+    assert done.json()["status"] == "resolved" and done.json()["resolution"] == "handled"
+    refused = nurse.post(f"/api/v1/alerts/{alert.pk}/transition", {"action": "verify"})
+    assert refused.status_code == 403
+    verified = supervisor.post(f"/api/v1/alerts/{alert.pk}/transition", {"action": "verify"})
+    body = verified.json()
+    assert body["status"] == "verified" and body["verified_by"] == "bob"
+    assert [e["action"] for e in body["events"]] == ["acknowledge", "resolve", "verify"]
+    assert [e["actor"] for e in body["events"]] == ["alice", "alice", "bob"]
+    detail = nurse.get(f"/api/v1/alerts/{alert.pk}").json()
+    assert detail["outcome"] == "已电话随访，嘱复测" and len(detail["events"]) == 3
+    listed = nurse.get("/api/v1/alerts", {"status": "verified"}).json()
+    assert [a["id"] for a in listed["results"]] == [alert.pk]
+
+
+def test_an_alert_out_of_reach_is_not_found(
+    alert: Alert, dave: Any, api_as: Any, alice: Any
+) -> None:
+    assert api_as(dave).get(f"/api/v1/alerts/{alert.pk}").status_code == 404
+    response = api_as(dave).post(f"/api/v1/alerts/{alert.pk}/transition", {"action": "note"})
+    assert response.status_code == 404
+    handover = api_as(UserFactory(organisation=alice.organisation, role=Role.SUPERVISOR))
+    moved = handover.post(
+        f"/api/v1/alerts/{alert.pk}/transition", {"action": "assign", "assignee": "nobody"}
+    )
+    assert moved.status_code == 422
+
+
+# ---------------------------------------------------------------- pages
+
+
+def test_the_alert_pages_list_mine_and_a_supervisor_verifies(
+    alert: Alert, alice: Any, bob: Any
+) -> None:
+    nurse = logged_in(alice)
+    listing = nurse.get("/alerts/")
+    assert listing.status_code == 200
+    assert [a.pk for a in listing.context["page"].object_list] == [alert.pk]
+    assert not logged_in(bob).get("/alerts/?scope=mine").context["page"].object_list
+    assert nurse.get(f"/alerts/{alert.pk}/").context["actions"][:2] == ["acknowledge", "start"]
+    nurse.post(f"/alerts/{alert.pk}/", {"action": "acknowledge"})
+    page = nurse.post(f"/alerts/{alert.pk}/", {"action": "resolve", "resolution": "handled"})
+    assert page.status_code == 200  # stays with the error
+    assert "Say what was done." in [str(m) for m in page.context["messages"]]
+    nurse.post(
+        f"/alerts/{alert.pk}/",
+        {"action": "resolve", "resolution": "handled", "outcome": "已联系"},
+    )
+    assert "verify" not in nurse.get(f"/alerts/{alert.pk}/").context["actions"]
+    supervisor = logged_in(bob)
+    waiting = supervisor.get("/alerts/?scope=all&status=resolved").context["page"].object_list
+    assert [a.pk for a in waiting] == [alert.pk]
+    supervisor.post(f"/alerts/{alert.pk}/", {"action": "verify"})
+    alert.refresh_from_db()
+    assert alert.status == "verified"
+    html = supervisor.get(f"/alerts/{alert.pk}/").content.decode()
+    assert "已核实" in html or "verified" in html
+
+
+# ---------------------------------------------------------------- sources
+
+
+@pytest.fixture
+def post_op(hospital: Any, patient_factory: Any, alice: Any) -> Any:
+    load_pack()
+    patient = patient_factory(name="孙术后", organisation=hospital)
+    plan = enrol(
+        patient,
+        Pathway.objects.get(code="post-op"),
+        trigger="manual",
+        anchor=timezone.now() - timedelta(days=1),
+    )
+    return plan.tasks.order_by("due_at").first()
+
+
+def test_severe_pain_or_a_bad_wound_on_the_phone_raises_an_alert(post_op: Any, alice: Any) -> None:
+    assert post_op.form == "wound"
+    do_record_attempt(
+        post_op,
+        alice,
+        Attempt(outcome="reached", answers={"wound": "红肿", "pain": 8, "fever": True}),
+    )
+    alerts = Alert.objects.filter(patient=post_op.patient).order_by("title")
+    assert [(a.kind, a.severity) for a in alerts] == [("followup", "high"), ("followup", "high")]
+    assert {a.title for a in alerts} == {"术后疼痛评分 8 分", "伤口异常：红肿"}
+    assert all(a.task_id == post_op.pk for a in alerts)
+
+
+def test_a_calm_answer_raises_nothing(post_op: Any, alice: Any) -> None:
+    do_record_attempt(
+        post_op, alice, Attempt(outcome="reached", answers={"wound": "愈合良好", "pain": 6})
+    )
+    assert not Alert.objects.filter(patient=post_op.patient).exists()
+
+
+def test_an_overdue_high_risk_follow_up_raises_one_alert(
+    clock: Clock, hospital: Any, patient_factory: Any
+) -> None:
+    load_pack()
+    high = patient_factory(name="周高危", organisation=hospital, risk_tier="high")
+    low = patient_factory(name="吴低危", organisation=hospital, risk_tier="low")
+    for patient in (high, low):
+        enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual")
+    clock.advance(timedelta(days=3))
+    assert raise_overdue_alerts() >= 1
+    alerts = Alert.objects.filter(kind=Alert.Kind.OVERDUE_TASK)
+    assert {a.patient_id for a in alerts} == {high.pk}
+    assert alerts.first().task.status == "open" and "逾期" in alerts.first().title
+    assert raise_overdue_alerts() == 0  # once per task
+
+
+def test_a_missed_revisit_raises_an_alert_and_a_visit_closes_it(
+    clock: Clock, hospital: Any, patient_factory: Any, alice: Any, bob: Any
+) -> None:
+    missed = patient_factory(name="郑失约", organisation=hospital)
+    came = patient_factory(name="冯守约", organisation=hospital)
+    revisits = {}
+    for patient in (missed, came):
+        revisit = do_request_revisit(
+            alice, patient, wanted_on=date(2026, 12, 8), department="心内科门诊"
+        )
+        revisits[patient.pk] = do_book_revisit(
+            bob, revisit, timezone.make_aware(datetime(2026, 12, 8, 9, 0))
+        )
+    clock.advance(timedelta(days=7, hours=2))
+    Encounter.objects.create(patient=came, kind="outpatient", started_at=timezone.now())
+    clock.advance(timedelta(days=1))
+    assert flag_missed_revisits() == 1
+    statuses = dict(RevisitRequest.objects.values_list("patient_id", "status"))
+    assert statuses == {missed.pk: "missed", came.pk: "attended"}
+    [alert] = Alert.objects.filter(kind=Alert.Kind.MISSED_REVISIT)
+    assert alert.patient == missed and "心内科门诊" in alert.reason
+    assert flag_missed_revisits() == 0

@@ -1,0 +1,141 @@
+"""Hand-offs between tiers (refer, accept, decline, withdraw) and the next steps of a
+follow-up on the task page (raise an alert, refer, request a revisit, add a note)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from careloop.accounts.roles import Role
+from careloop.followup.handoffs import do_decide, do_refer, do_withdraw
+from careloop.followup.models import Alert, Pathway, Plan, Referral, RevisitRequest, TaskNote
+from careloop.followup.pathways import load_pack
+from careloop.followup.planning import enrol
+from careloop.patients.access import patients_for
+from careloop.patients.models import PatientShare
+from tests.factories import UserFactory
+from tests.test_patients_web import logged_in
+
+
+@pytest.fixture
+def lead(community: Any) -> Any:
+    """The community centre's coordinator, who answers referrals."""
+    return UserFactory(username="erin", organisation=community, role=Role.COORDINATOR)
+
+
+@pytest.fixture
+def task(hospital: Any, patient_factory: Any) -> Any:
+    load_pack()
+    patient = patient_factory(name="陈转诊", organisation=hospital)
+    plan = enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual")
+    return plan.tasks.order_by("due_at").first()
+
+
+def test_a_hand_over_accepted_moves_the_patient_and_both_sides_keep_the_history(
+    task: Any, alice: Any, dave: Any, lead: Any, community: Any, hospital: Any
+) -> None:
+    patient = task.patient
+    assert not patients_for(dave).filter(pk=patient.pk).exists()
+    referral = do_refer(
+        alice, patient, community, reason="病情稳定，转社区随访", transfer=True, task=task
+    )
+    assert referral.status == "pending" and referral.from_organisation == hospital
+    assert patients_for(lead).filter(pk=patient.pk).exists()  # they can look before deciding
+    assert not patients_for(lead, write=True).filter(pk=patient.pk).exists()
+    with pytest.raises(ValidationError):
+        do_refer(alice, patient, community, reason="again")  # one waiting referral at a time
+    with pytest.raises(PermissionDenied):
+        do_decide(dave, referral, accept=True)  # a nurse does not answer for the centre
+    with pytest.raises(PermissionDenied):
+        do_decide(UserFactory(organisation=hospital, role=Role.SUPERVISOR), referral, accept=True)
+    do_decide(lead, referral, accept=True, note="已接收")
+    patient.refresh_from_db()
+    assert patient.organisation == community
+    assert patients_for(alice).filter(pk=patient.pk).exists()  # the hospital still reads it
+    assert not patients_for(alice, write=True).filter(pk=patient.pk).exists()
+    plan = Plan.objects.get(patient=patient)
+    assert (plan.status, plan.stop_reason) == ("stopped", "transferred")
+    with pytest.raises(ValidationError):
+        do_decide(lead, referral, accept=False, note="late")  # already answered
+
+
+def test_a_declined_referral_needs_a_reason_and_withdraws_the_share(
+    task: Any, alice: Any, lead: Any, community: Any
+) -> None:
+    patient = task.patient
+    referral = do_refer(alice, patient, community, reason="需社区协助监测血压")
+    with pytest.raises(ValidationError):
+        do_decide(lead, referral, accept=False)
+    do_decide(lead, referral, accept=False, note="不在本中心服务范围")
+    assert not PatientShare.objects.filter(patient=patient, organisation=community).exists()
+    assert not patients_for(lead).filter(pk=patient.pk).exists()
+    referral.refresh_from_db()
+    assert (referral.status, referral.decided_by) == ("declined", lead)
+
+
+def test_shared_care_accepted_lets_the_receiver_edit_and_withdrawal_undoes_a_referral(
+    task: Any, alice: Any, lead: Any, community: Any, hospital: Any
+) -> None:
+    patient = task.patient
+    referral = do_refer(alice, patient, community, reason="共同管理")
+    do_decide(lead, referral, accept=True)
+    assert patients_for(lead, write=True).filter(pk=patient.pk).exists()
+    patient.refresh_from_db()
+    assert patient.organisation == hospital
+    with pytest.raises(ValidationError):
+        do_refer(alice, patient, hospital, reason="自己")  # not to its own organisation
+    second = do_refer(alice, patient, community, reason="再次")
+    with pytest.raises(PermissionDenied):
+        do_withdraw(lead, second)  # only the sender withdraws
+    do_withdraw(alice, second)
+    assert Referral.objects.get(pk=second.pk).status == "cancelled"
+    assert not PatientShare.objects.filter(patient=patient, can_edit=False).exists()
+
+
+def test_the_task_page_next_steps(task: Any, alice: Any, lead: Any, community: Any) -> None:
+    nurse = logged_in(alice)
+    page = nurse.get(f"/worklist/tasks/{task.pk}/")
+    assert page.context["refer_form"] is not None and page.context["raise_form"] is not None
+    nurse.post(
+        f"/worklist/tasks/{task.pk}/alert/",
+        {"alert-severity": "high", "alert-title": "家属反映情绪低落", "alert-reason": "需心理评估"},
+    )
+    [alert] = Alert.objects.filter(patient=task.patient)
+    assert (alert.kind, alert.task_id, alert.severity) == ("manual", task.pk, "high")
+    assert alert.events.get().actor == alice
+    nurse.post(f"/worklist/tasks/{task.pk}/note/", {"note-text": "患者下午方便接电话"})
+    assert TaskNote.objects.get(task=task).by == alice
+    wanted = (timezone.localdate() + timedelta(days=5)).isoformat()
+    nurse.post(
+        f"/worklist/tasks/{task.pk}/revisit/",
+        {"revisit-wanted_on": wanted, "revisit-department": "骨科门诊"},
+    )
+    assert RevisitRequest.objects.get(patient=task.patient).department == "骨科门诊"
+    past = nurse.post(
+        f"/worklist/tasks/{task.pk}/revisit/", {"revisit-wanted_on": "2020-01-01"}, follow=True
+    )
+    assert any("past" in str(m) or "过去" in str(m) for m in past.context["messages"])
+    nurse.post(
+        f"/worklist/tasks/{task.pk}/refer/",
+        {
+            "refer-to_organisation": community.pk,
+            "refer-urgency": "routine",
+            "refer-reason": "转社区",
+        },
+    )
+    referral = Referral.objects.get(patient=task.patient)
+    incoming = logged_in(lead).get("/worklist/referrals/?box=in")
+    assert [r.pk for r, decide, _w in incoming.context["rows"] if decide] == [referral.pk]
+    outgoing = nurse.get("/worklist/referrals/?box=out")
+    assert [r.pk for r, _d, withdraw in outgoing.context["rows"] if withdraw] == [referral.pk]
+    logged_in(lead).post(
+        f"/worklist/referrals/{referral.pk}/decide/", {"decision": "accept", "decision_note": "好"}
+    )
+    referral.refresh_from_db()
+    assert referral.status == "accepted"
+    html = nurse.get(f"/worklist/tasks/{task.pk}/").content.decode()
+    assert "患者下午方便接电话" in html and "骨科门诊" in html
