@@ -32,9 +32,16 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(NavItem(_("Enrol a patient"), "person-plus", url, path == url))
     if user.has_perm("followup.view_task"):
         url = reverse("followup:worklist")
-        others = [reverse(f"followup:{n}") for n in ("pathways", "referrals", "revisits")]
+        others = [
+            reverse(f"followup:{n}")
+            for n in ("pathways", "referrals", "revisits", "team", "quality")
+        ]
         active = path.startswith(url) and not any(path.startswith(o) for o in others)
         items.append(NavItem(_("Worklist"), "list-check", url, active))
+    if user.has_perm("followup.assign_task"):
+        url = reverse("followup:team")
+        active = path.startswith(url) or path.startswith(reverse("followup:quality"))
+        items.append(NavItem(_("Team workload"), "person-workspace", url, active))
     if user.has_perm("followup.view_referral"):
         url = reverse("followup:referrals")
         items.append(NavItem(_("Referrals"), "arrow-left-right", url, path.startswith(url)))

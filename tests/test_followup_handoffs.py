@@ -114,7 +114,18 @@ def test_the_task_page_next_steps(task: Any, alice: Any, lead: Any, community: A
         f"/worklist/tasks/{task.pk}/revisit/",
         {"revisit-wanted_on": wanted, "revisit-department": "骨科门诊"},
     )
-    assert RevisitRequest.objects.get(patient=task.patient).department == "骨科门诊"
+    revisit = RevisitRequest.objects.get(patient=task.patient)
+    assert revisit.department == "骨科门诊"
+    assert logged_in(alice).post(f"/worklist/revisits/{revisit.pk}/book/").status_code == 403
+    lead_page = logged_in(
+        UserFactory(organisation=task.patient.organisation, role=Role.COORDINATOR)
+    )
+    assert [v.pk for v in lead_page.get("/worklist/revisits/").context["page"].object_list] == [
+        revisit.pk
+    ]
+    lead_page.post(f"/worklist/revisits/{revisit.pk}/book/", {"appointment_at": f"{wanted}T09:30"})
+    revisit.refresh_from_db()
+    assert revisit.status == "booked" and timezone.localtime(revisit.appointment_at).hour == 9
     past = nurse.post(
         f"/worklist/tasks/{task.pk}/revisit/", {"revisit-wanted_on": "2020-01-01"}, follow=True
     )

@@ -67,6 +67,9 @@ _FOLLOWUP_LEAD = [
     "followup.change_referral",
     "followup.change_revisitrequest",
     "followup.verify_alert",
+    "followup.view_qualityreview",
+    "followup.add_qualityreview",
+    "followup.change_qualityreview",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

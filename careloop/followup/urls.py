@@ -1,6 +1,6 @@
 from django.urls import path
 
-from careloop.followup import step_views, views
+from careloop.followup import step_views, supervision_views, views
 
 app_name = "followup"
 urlpatterns = [
@@ -18,6 +18,10 @@ urlpatterns = [
     path("referrals/", step_views.referral_list, name="referrals"),
     path("referrals/<int:pk>/decide/", step_views.referral_decide, name="referral_decide"),
     path("referrals/<int:pk>/withdraw/", step_views.referral_withdraw, name="referral_withdraw"),
+    path("team/", supervision_views.team_page, name="team"),
+    path("team/hand-over/", supervision_views.hand_over, name="hand_over"),
+    path("quality/", supervision_views.quality_page, name="quality"),
+    path("quality/<int:pk>/", supervision_views.review_page, name="review"),
     path("revisits/", step_views.revisit_list, name="revisits"),
     path("revisits/<int:pk>/book/", step_views.revisit_book, name="revisit_book"),
 ]

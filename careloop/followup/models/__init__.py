@@ -4,8 +4,10 @@ from careloop.followup.models.alerts import OPEN_STATUSES, Alert, AlertEvent
 from careloop.followup.models.handoffs import Referral, RevisitRequest
 from careloop.followup.models.pathways import Holiday, Pathway, PathwayVersion, Purpose
 from careloop.followup.models.plans import FollowUpRecord, Outcome, Plan, Task, TaskNote
+from careloop.followup.models.quality import CRITERIA, QualityReview
 
 __all__ = [
+    "CRITERIA",
     "OPEN_STATUSES",
     "Alert",
     "AlertEvent",
@@ -16,6 +18,7 @@ __all__ = [
     "PathwayVersion",
     "Plan",
     "Purpose",
+    "QualityReview",
     "Referral",
     "RevisitRequest",
     "Task",

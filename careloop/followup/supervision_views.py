@@ -1,0 +1,142 @@
+"""Supervisor pages: the team's workload with hand-over, and quality review."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from careloop.audit.services import record
+from careloop.followup.models import CRITERIA, FollowUpRecord, QualityReview
+from careloop.followup.scripts import render_script
+from careloop.followup.supervision import (
+    do_hand_over,
+    do_review,
+    review_queue,
+    staff_in_scope,
+    workload,
+)
+from careloop.forms import StyledFormMixin
+from careloop.patients.access import get_patient_for
+from careloop.typing import AuthedRequest
+
+PAGE_SIZE = 50
+
+
+class ReviewForm(StyledFormMixin, forms.Form):
+    comments = forms.CharField(
+        label=_("Comments"), required=False, max_length=2000, widget=forms.Textarea({"rows": 3})
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        for key, (label, top) in CRITERIA.items():
+            self.fields[key] = forms.IntegerField(
+                label=f"{label}（0–{top}）", min_value=0, max_value=top
+            )
+        self.order_fields([*CRITERIA, "comments"])
+
+
+@login_required
+@permission_required("followup.assign_task", raise_exception=True)
+def team_page(request: AuthedRequest) -> HttpResponse:
+    """工作量: per person, open / due today / overdue tasks, alerts, last 7 days' work."""
+    days = 30 if request.GET.get("days") == "30" else 7
+    loads = workload(request.user, days=days)
+    return render(
+        request,
+        "followup/team.html",
+        {"loads": loads, "days": days, "staff": staff_in_scope(request.user)},
+    )
+
+
+@login_required
+@require_POST
+@permission_required("followup.assign_task", raise_exception=True)
+def hand_over(request: AuthedRequest) -> HttpResponse:
+    staff = {str(u.pk): u for u in staff_in_scope(request.user)}
+    source, target = (
+        staff.get(request.POST.get("source", "")),
+        staff.get(request.POST.get("target", "")),
+    )
+    if source is None or target is None:
+        messages.error(request, _("Choose whose work moves and who takes it."))
+        return redirect("followup:team")
+    try:
+        tasks, alerts = do_hand_over(request.user, source, target)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _("%(tasks)d tasks and %(alerts)d alerts moved from %(a)s to %(b)s.")
+            % {"tasks": tasks, "alerts": alerts, "a": source, "b": target},
+        )
+    return redirect("followup:team")
+
+
+@login_required
+@permission_required("followup.add_qualityreview", raise_exception=True)
+def quality_page(request: AuthedRequest) -> HttpResponse:
+    """质控: completed follow-ups waiting for review, and the latest reviews."""
+    staff_id = request.GET.get("staff", "")
+    queue = review_queue(request.user, staff_id=int(staff_id) if staff_id.isdigit() else None)
+    page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
+    reviews = QualityReview.objects.filter(staff__in=staff_in_scope(request.user)).select_related(
+        "staff", "reviewer", "record__task"
+    )[:20]
+    return render(
+        request,
+        "followup/quality.html",
+        {
+            "page": page,
+            "reviews": reviews,
+            "staff": staff_in_scope(request.user),
+            "staff_id": staff_id,
+            "querystring": f"staff={staff_id}" if staff_id else "",
+        },
+    )
+
+
+@login_required
+@permission_required("followup.add_qualityreview", raise_exception=True)
+def review_page(request: AuthedRequest, pk: int) -> HttpResponse:
+    entry = get_object_or_404(
+        FollowUpRecord.objects.select_related("task__plan__version", "patient", "by"), pk=pk
+    )
+    get_patient_for(request.user, entry.patient_id)
+    existing = QualityReview.objects.filter(record=entry).first()
+    initial = {k: getattr(existing, k) for k in [*CRITERIA, "comments"]} if existing else None
+    form = ReviewForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        scores = {key: form.cleaned_data[key] for key in CRITERIA}
+        try:
+            review = do_review(request.user, entry, scores, form.cleaned_data["comments"])
+        except ValidationError as exc:
+            for message in exc.messages:
+                form.add_error(None, message)
+        else:
+            messages.success(request, _("Review saved: %(score)d / 100.") % {"score": review.score})
+            following = review_queue(request.user).exclude(pk=entry.pk).first()
+            if request.POST.get("then") == "next" and following is not None:
+                return redirect("followup:review", pk=following.pk)
+            return redirect("followup:quality")
+    record(request.user, "view", "followup_record", entry.pk, patient_id=entry.patient_id)
+    return render(
+        request,
+        "followup/review.html",
+        {
+            "entry": entry,
+            "task": entry.task,
+            "script": render_script(entry.task, request.user),
+            "form": form,
+            "existing": existing,
+        },
+    )

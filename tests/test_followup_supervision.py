@@ -1,0 +1,117 @@
+"""Supervisor views: workload per person, handing over someone's open work, quality review
+of completed follow-ups with a score."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from careloop.accounts.roles import Role
+from careloop.followup.models import Alert, AlertEvent, Pathway, QualityReview, Task
+from careloop.followup.outcomes import Attempt, do_record_attempt
+from careloop.followup.pathways import load_pack
+from careloop.followup.planning import enrol
+from careloop.followup.services import raise_alert
+from careloop.followup.supervision import do_hand_over, do_review, review_queue, workload
+from tests.factories import UserFactory
+from tests.test_patients_web import logged_in
+
+
+@pytest.fixture
+def busy(hospital: Any, patient_factory: Any, alice: Any) -> list[Task]:
+    """Two post-operative patients whose wound checks are Alice's; one alert for her."""
+    load_pack()
+    tasks = []
+    for name in ("甲", "乙"):
+        patient = patient_factory(name=f"患者{name}", organisation=hospital)
+        plan = enrol(
+            patient,
+            Pathway.objects.get(code="post-op"),
+            trigger="manual",
+            anchor=timezone.now() - timedelta(days=5),
+        )
+        plan.tasks.update(assignee=alice)
+        tasks.append(plan.tasks.order_by("due_at").first())
+    raise_alert(
+        tasks[0].patient, kind="rule", severity="low", title="t", reason="r", assignee_id=alice.pk
+    )
+    return tasks
+
+
+def test_workload_counts_each_persons_open_and_done_work(
+    busy: list[Task], alice: Any, bob: Any
+) -> None:
+    do_record_attempt(busy[0], alice, Attempt(outcome="no_answer"))
+    do_record_attempt(
+        busy[1], alice, Attempt(outcome="reached", answers={"wound": "愈合良好", "pain": 1})
+    )
+    loads = {load.user: load for load in workload(bob)}
+    mine = loads[alice]
+    open_now = Task.objects.filter(assignee=alice, status="open").count()
+    assert mine.open_tasks == open_now > 0
+    assert (mine.done, mine.attempts, mine.reached, mine.connect_rate) == (1, 2, 1, 50.0)
+    assert mine.open_alerts == 1
+    assert loads[bob].open_tasks == 0 and loads[bob].connect_rate is None
+    page = logged_in(bob).get("/worklist/team/")
+    assert page.status_code == 200 and "50.0%" in page.content.decode()
+    assert logged_in(alice).get("/worklist/team/").status_code == 403
+
+
+def test_hand_over_moves_open_tasks_and_alerts(
+    busy: list[Task], alice: Any, bob: Any, hospital: Any, dave: Any
+) -> None:
+    colleague = UserFactory(organisation=hospital, role=Role.NURSE)
+    with pytest.raises(PermissionDenied):
+        do_hand_over(alice, alice, colleague)
+    with pytest.raises(ValidationError):
+        do_hand_over(bob, alice, dave)  # not in Bob's organisation
+    tasks, alerts = do_hand_over(bob, alice, colleague)
+    assert tasks > 0 and alerts == 1
+    assert not Task.objects.filter(assignee=alice, status="open").exists()
+    assert Alert.objects.get().assignee == colleague
+    assert AlertEvent.objects.get().note.endswith("（工作移交）")
+    response = logged_in(bob).post(
+        "/worklist/team/hand-over/", {"source": colleague.pk, "target": alice.pk}, follow=True
+    )
+    assert Task.objects.filter(assignee=alice, status="open").count() == tasks
+    assert response.status_code == 200
+
+
+def test_quality_review_scores_a_completed_follow_up(
+    busy: list[Task], alice: Any, bob: Any
+) -> None:
+    entry = do_record_attempt(
+        busy[0], alice, Attempt(outcome="reached", answers={"wound": "愈合良好", "pain": 2})
+    )
+    do_record_attempt(busy[1], alice, Attempt(outcome="busy"))  # not reached: not reviewed
+    assert list(review_queue(bob)) == [entry]
+    listing = logged_in(bob).get("/worklist/quality/")
+    assert [r.pk for r in listing.context["page"].object_list] == [entry.pk]
+    with pytest.raises(PermissionDenied):
+        do_review(alice, entry, {"script": 40, "content": 40, "feedback": 20})
+    with pytest.raises(ValidationError) as error:
+        do_review(bob, entry, {"script": 41, "content": 40, "feedback": 20})
+    assert "script" in error.value.message_dict
+    supervisor = logged_in(bob)
+    page = supervisor.get(f"/worklist/quality/{entry.pk}/")
+    assert page.status_code == 200 and "伤口" in page.content.decode()  # the script to follow
+    supervisor.post(
+        f"/worklist/quality/{entry.pk}/",
+        {"script": 35, "content": 30, "feedback": 18, "comments": "未核对身份"},
+    )
+    review = QualityReview.objects.get(record=entry)
+    assert (review.score, review.staff, review.reviewer) == (83, alice, bob)
+    assert list(review_queue(bob)) == []
+    assert {load.user: load.average_score for load in workload(bob)}[alice] == 83.0
+    # Nobody reviews their own work.
+    own = UserFactory(organisation=alice.organisation, role=Role.SUPERVISOR)
+    task = Task.objects.filter(status="open", assignee=alice).first()
+    mine = do_record_attempt(
+        task, own, Attempt(outcome="reached", answers={"wound": "愈合良好", "pain": 0})
+    )
+    with pytest.raises(ValidationError):
+        do_review(own, mine, {"script": 40, "content": 40, "feedback": 20})
