@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Alert(models.Model):
@@ -38,11 +39,11 @@ class Alert(models.Model):
         NO_ACTION = "no_action", _("no action needed (false alarm)")
 
     class Status(models.TextChoices):
-        OPEN = "open", _("open")
-        ACKNOWLEDGED = "acknowledged", _("acknowledged")
-        IN_PROGRESS = "in_progress", _("in progress")
-        RESOLVED = "resolved", _("resolved")
-        VERIFIED = "verified", _("verified")
+        OPEN = "open", pgettext_lazy("alert status", "open")
+        ACKNOWLEDGED = "acknowledged", pgettext_lazy("alert status", "acknowledged")
+        IN_PROGRESS = "in_progress", pgettext_lazy("alert status", "in progress")
+        RESOLVED = "resolved", pgettext_lazy("alert status", "resolved")
+        VERIFIED = "verified", pgettext_lazy("alert status", "verified")
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="alerts")
     organisation = models.ForeignKey(
