@@ -160,6 +160,8 @@ STORAGES = {
 }
 # Call recordings larger than this are refused on upload.
 CARELOOP_RECORDING_MAX_BYTES = 50 * 2**20
+# Shared secret of the telephony webhook (/hooks/telephony/recording); empty: switched off.
+CARELOOP_TELEPHONY_SECRET = env.env_str("CARELOOP_TELEPHONY_SECRET")
 
 # Static files are served by WhiteNoise straight from the finders: no collectstatic step, and
 # vendored assets carry their version in the path, so long caching is safe for them.

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from careloop import views
 from careloop.api import api
+from careloop.followup import telephony
 from careloop.interop.fhir import views as views_fhir
 
 urlpatterns = [
@@ -16,6 +17,7 @@ urlpatterns = [
     path("worklist/", include("careloop.followup.urls")),
     path("alerts/", include("careloop.followup.alert_urls")),
     path("api/v1/", api.urls),
+    path("hooks/telephony/recording", telephony.recording_hook, name="telephony-recording"),
     path("fhir/R4/", include("careloop.interop.fhir.urls")),
     path("fhir/R4", views_fhir.root),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -185,6 +185,7 @@ class FollowUpRecord(models.Model):
     notes = models.TextField(_("notes"), blank=True)
     recording = models.FileField(_("call recording"), upload_to="recordings/%Y/%m/", blank=True)
     recording_type = models.CharField(max_length=20, blank=True)
+    call_id = models.CharField(_("call id"), max_length=64, blank=True)
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -196,6 +197,11 @@ class FollowUpRecord(models.Model):
         permissions = [("play_recording", _("Can play call recordings"))]
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["patient", "-at"], name="record_patient_at")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["call_id"], condition=~Q(call_id=""), name="record_unique_call"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} · {self.at:%Y-%m-%d}"
