@@ -6,6 +6,7 @@ import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from careloop import env
 
@@ -158,6 +159,31 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+
+def s3_storage() -> dict[str, Any] | None:
+    """Media (call recordings, printed reports) on S3-compatible storage (MinIO, OSS, COS,
+    S3) when ``CARELOOP_S3_BUCKET`` is set; needs the "s3" extra (django-storages)."""
+    bucket = env.env_str("CARELOOP_S3_BUCKET")
+    if not bucket:
+        return None
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": env.env_str("CARELOOP_S3_ENDPOINT") or None,
+            "region_name": env.env_str("CARELOOP_S3_REGION") or None,
+            "access_key": env.env_str("CARELOOP_S3_ACCESS_KEY") or None,
+            "secret_key": env.env_str("CARELOOP_S3_SECRET_KEY") or None,
+            "location": env.env_str("CARELOOP_S3_PREFIX"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+
+
+STORAGES["default"] = s3_storage() or STORAGES["default"]
 # Call recordings larger than this are refused on upload.
 CARELOOP_RECORDING_MAX_BYTES = 50 * 2**20
 # Shared secret of the telephony webhook (/hooks/telephony/recording); empty: switched off.
