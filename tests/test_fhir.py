@@ -89,7 +89,16 @@ def test_metadata_is_public_and_matches_the_committed_statement(fhir: Fhir) -> N
     committed = json.loads((ROOT / "docs/fhir/CapabilityStatement.json").read_text())
     assert capability_statement() == committed, "run `make openapi` and commit the result"
     types = {r["type"] for r in body["rest"][0]["resource"]}
-    assert types == {"Patient", "Encounter", "Condition", "Observation", "DiagnosticReport"}
+    assert types == {
+        "Patient",
+        "Encounter",
+        "Condition",
+        "Observation",
+        "DiagnosticReport",
+        "Task",
+        "CarePlan",
+        "Flag",
+    }
 
 
 def test_a_token_is_required(fhir: Fhir) -> None:

@@ -33,7 +33,9 @@ def capability_statement(base: str = "") -> dict[str, Any]:
 
     resources = []
     for name, handler in HANDLERS.items():
-        interactions = ["read", "search-type", "create"]
+        interactions = ["read", "search-type"]
+        if type(handler).create is not Handler.create:  # Task, CarePlan, Flag: read-only
+            interactions.append("create")
         if type(handler).update is not Handler.update:
             interactions.append("update")
         resources.append(
@@ -62,7 +64,8 @@ def capability_statement(base: str = "") -> dict[str, Any]:
                     f"(member card), {codes.MRN}:<issuer>, {codes.EXAM}:<issuer>. Identifiers "
                     "and phone numbers are returned masked; a masked value sent back means "
                     "unchanged. Observations are graded (interpretation N/L/H/LL/HH) on arrival "
-                    "and critical values raise alerts."
+                    "and critical values raise alerts. Task, CarePlan and Flag (follow-up "
+                    "tasks, plans and alerts) are read and searched only."
                 ),
                 "security": {
                     "service": [

@@ -89,3 +89,50 @@ INTERPRETATION_DISPLAY = {
     "A": "Abnormal",
 }
 VITAL_CODES = {"8480-6", "8462-4", "8867-4", "8302-2", "29463-7", "39156-5", "8280-0", "85354-9"}
+
+# Follow-up (read-only: Task, CarePlan, Flag). CareLoop's own code systems for its codes.
+FOLLOWUP_PURPOSE = "https://careloop.dev/fhir/CodeSystem/followup-purpose"
+FOLLOWUP_OUTCOME = "https://careloop.dev/fhir/CodeSystem/followup-outcome"
+ALERT_KIND = "https://careloop.dev/fhir/CodeSystem/alert-kind"
+ALERT_SEVERITY = "https://careloop.dev/fhir/CodeSystem/alert-severity"
+
+# Ours → FHIR; every code of the FHIR value set may be searched (those we never send match
+# nothing), anything else is a 400.
+TASK_STATUS_OUT = {
+    "open": "requested",
+    "done": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+TASK_STATUSES = {
+    "draft",
+    "requested",
+    "received",
+    "accepted",
+    "rejected",
+    "ready",
+    "cancelled",
+    "in-progress",
+    "on-hold",
+    "failed",
+    "completed",
+    "entered-in-error",
+}
+CAREPLAN_STATUS_OUT = {"active": "active", "completed": "completed", "stopped": "revoked"}
+CAREPLAN_STATUSES = {
+    "draft",
+    "active",
+    "on-hold",
+    "revoked",
+    "completed",
+    "entered-in-error",
+    "unknown",
+}
+FLAG_STATUS_OUT = {
+    "open": "active",
+    "acknowledged": "active",
+    "in_progress": "active",
+    "resolved": "inactive",
+    "verified": "inactive",
+}
+FLAG_STATUSES = {"active", "inactive", "entered-in-error"}

@@ -25,6 +25,7 @@ from careloop.interop.fhir import bundle
 from careloop.interop.fhir.base import Handler, References
 from careloop.interop.fhir.capability import capability_statement
 from careloop.interop.fhir.clinical import ConditionHandler, EncounterHandler
+from careloop.interop.fhir.followup import CarePlanHandler, FlagHandler, TaskHandler
 from careloop.interop.fhir.outcome import FhirError, outcome
 from careloop.interop.fhir.patient import PatientHandler
 from careloop.interop.fhir.results import DiagnosticReportHandler, ObservationHandler
@@ -39,6 +40,9 @@ HANDLERS: dict[str, Handler] = {
         ConditionHandler(),
         ObservationHandler(),
         DiagnosticReportHandler(),
+        TaskHandler(),
+        CarePlanHandler(),
+        FlagHandler(),
     )
 }
 FHIR_JSON = "application/fhir+json; charset=utf-8"
