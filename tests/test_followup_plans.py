@@ -323,3 +323,54 @@ def test_a_rule_enrols_in_a_pathway(
     plan = Plan.objects.get(patient=patient)
     assert (plan.pathway.code, plan.trigger) == ("post-op", "rule")
     assert "sbp-very-high-enrol" in plan.reason
+
+
+@pytest.mark.django_db(transaction=True)
+def test_abnormal_lab_results_over_hl7_enrol_through_a_queued_job(
+    mllp: MllpServer,  # noqa: F811 (the fixture imported above)
+    clock: Clock,
+    pack: None,
+) -> None:
+    """An ORU^R01 with glucose 3.2 (L) and potassium 6.8 (HH) → after commit one job is
+    queued, and the worker enrols the patient in the post-exam pathway, counted from the
+    results; the listener never did that work."""
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+
+    from tests.test_mllp import msa
+
+    clock.set(datetime(2026, 11, 24, 8, 0, tzinfo=SH))
+    assert msa(send(mllp, "lis_utf8_oru_r01.hl7")) == "AA"
+    process_all()
+    assert not Plan.objects.exists()
+    queued = DBTaskResult.objects.filter(task_path__endswith="enrol_abnormal")
+    assert queued.count() == 1
+    call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
+    plan = Plan.objects.get()
+    assert (plan.pathway.code, plan.trigger) == ("exam-abnormal", "abnormal")
+    assert "钾 6.8" in plan.reason and "葡萄糖 3.2" in plan.reason
+    assert plan.anchor == datetime(2026, 11, 23, 22, 15, tzinfo=SH)
+    assert days(plan) == {"explain": 1, "recheck-reminder": 30}
+    # The same results again enrol nobody twice; a hand-entered high reading alone does not
+    # enrol (the trigger reads exam and lab reports).
+    from careloop.followup.triggers import on_abnormal
+
+    assert on_abnormal([plan.patient_id]) == []
+    other = Patient.objects.create(
+        name="钱手录",
+        sex="male",
+        birth_date=date(1960, 1, 1),
+        organisation=plan.patient.organisation,
+    )
+    from careloop.clinical.assessment import ResultInput
+    from careloop.clinical.models import Source
+    from careloop.clinical.services import do_record_results
+
+    do_record_results(
+        other,
+        None,
+        [ResultInput("收缩压", clock.now, loinc="8480-6", value=172, unit="mmHg")],
+        source=Source.MANUAL,
+        source_label="随访记录",
+    )
+    assert on_abnormal([other.pk]) == []

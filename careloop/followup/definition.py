@@ -77,6 +77,7 @@ class TriggerSpec:
     grades: tuple[str, ...] = ()
     within_days: int = 7
     min_age: int | None = None
+    any_result: bool = False  # abnormal: also results entered by hand or without a report
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,15 @@ def _trigger(data: Any) -> TriggerSpec:
         grades=grades,
         within_days=_int(data, "within_days", "trigger", 0, 365) or 7,
         min_age=_int(data, "min_age", "trigger", 0, 130),
+        any_result=_flag(data, "any_result", "trigger"),
     )
+
+
+def _flag(data: Mapping[str, Any], key: str, path: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise DefinitionError(f"{path}.{key}", "须为 true 或 false")
+    return value
 
 
 def _script(data: Any, path: str) -> dict[str, str]:

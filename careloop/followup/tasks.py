@@ -27,3 +27,14 @@ def sweep_alerts() -> dict[str, int]:
         "overdue": raise_overdue_alerts(),
         "missed_revisits": flag_missed_revisits(),
     }
+
+
+@task()
+def enrol_abnormal(patient_ids: list[int]) -> int:
+    """Enrol these patients in the abnormal-result pathways their new results call for."""
+    from django.db import transaction
+
+    from careloop.followup.triggers import on_abnormal
+
+    with transaction.atomic():
+        return len(on_abnormal(patient_ids))

@@ -1,17 +1,18 @@
 """Automatic enrolment: a discharge with a matching diagnosis or a new diagnosis — from HL7,
 FHIR or the patient page alike — puts the patient on the pathways whose trigger matches.
-Call inside the transaction that recorded the event. (Pathways triggered by an abnormal
-result are not run on incoming results yet: enrol by rule or by hand.)"""
+Call inside the transaction that recorded the event. Pathways triggered by an abnormal result
+run in a job queued when the results are committed (``queue_abnormal``), off the HL7 path."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from careloop.clinical.models import Condition, Encounter
+from careloop.clinical.models import Condition, Encounter, Observation
 from careloop.followup.alert_sources import mark_attended
 from careloop.followup.definition import TriggerSpec
 from careloop.followup.models import Pathway, PathwayVersion, Plan
@@ -165,3 +166,74 @@ def on_clinical_event(
     elif trigger == "diagnosis":
         on_discharge(ids, now=now)  # a stay's diagnoses may arrive after the discharge
         on_diagnosis(ids, now=now)
+
+
+def queue_abnormal(patient_ids: list[int]) -> None:
+    """New results were stored for these patients (inside the storing transaction): when an
+    abnormal-result pathway is enabled, a job looks at them once the results are committed.
+    One job per batch of results, never one per message."""
+    ids = [pk for pk in patient_ids if pk > 0]
+    if not ids or not Pathway.objects.filter(enabled=True, trigger="abnormal").exists():
+        return
+    from careloop.followup.tasks import enrol_abnormal
+
+    transaction.on_commit(lambda: enrol_abnormal.enqueue(ids))
+
+
+def _describe(observations: list[Observation]) -> str:
+    items = "、".join(
+        f"{o.name} {o.display_value}{(' ' + o.unit) if o.unit else ''}（{o.interpretation}）"
+        for o in observations[:5]
+    )
+    more = f"等 {len(observations)} 项" if len(observations) > 5 else ""
+    return f"检查结果异常：{items}{more}"
+
+
+def on_abnormal(patient_ids: Iterable[int], *, now: datetime | None = None) -> list[Plan]:
+    """Patients with results graded abnormal within a pathway's ``within_days`` (its grades,
+    and its LOINC codes when it lists any; results of an exam or lab report unless it says
+    ``any_result``) are enrolled, counted from the latest such result.
+    The same result never enrols twice; a later abnormal result may, once the earlier plan
+    has ended."""
+    now = now or timezone.now()
+    pathways = _pathways("abnormal")
+    ids = sorted(set(patient_ids))
+    if not pathways or not ids:
+        return []
+    longest = max(spec.within_days for _, spec in pathways)
+    grades = {g for _, spec in pathways for g in spec.grades}
+    found: dict[int, list[Observation]] = {}
+    for observation in Observation.objects.filter(
+        patient_id__in=ids,
+        interpretation__in=grades,
+        effective_at__gte=now - timedelta(days=longest),
+        effective_at__lte=now + timedelta(hours=1),
+    ).order_by("-effective_at", "-pk"):
+        found.setdefault(observation.patient_id, []).append(observation)
+    plans: list[Plan] = []
+    patients = Patient.objects.select_related("organisation").in_bulk(list(found))
+    for patient_id, observations in found.items():
+        patient = patients[patient_id]
+        for pathway, spec in pathways:
+            matching = [
+                o
+                for o in observations
+                if (spec.any_result or o.report_id is not None)
+                and o.interpretation in spec.grades
+                and (not spec.codes or o.code in spec.codes)
+                and o.effective_at >= now - timedelta(days=spec.within_days)
+            ]
+            if not matching or not _applies(pathway, patient, spec, matching[0].effective_at):
+                continue
+            plan = enrol(
+                patient,
+                pathway,
+                trigger="abnormal",
+                trigger_ref=f"observation:{matching[0].pk}",
+                reason=_describe(matching),
+                anchor=matching[0].effective_at,
+                now=now,
+            )
+            if plan is not None:
+                plans.append(plan)
+    return plans

@@ -35,7 +35,14 @@ from careloop.interop.models import InboundMessage
 from careloop.patients.identity import age_on
 from careloop.patients.models import Patient, PatientIdentifier
 from careloop.patients.services import new_card_numbers
-from careloop.rules.engine import Evaluation, Pending, apply, evaluate_results, pending_results
+from careloop.rules.engine import (
+    Evaluation,
+    Pending,
+    abnormal_patients,
+    apply,
+    evaluate_results,
+    pending_results,
+)
 from careloop.rules.engine import Profile as RuleProfile
 from careloop.write_gate import relaxed_commit, write_gate
 
@@ -206,7 +213,9 @@ class BatchImporter:
                 )
             rows += [(pk, a.fields) for graded in item.graded for a in graded]
         pending, new_codes = pending_results(rows, pending)
-        return keys, evaluate_results(new_codes, now=self.now, pending=pending)
+        found = evaluate_results(new_codes, now=self.now, pending=pending)
+        found.patients = abnormal_patients(rows)
+        return keys, found
 
     def _apply_rules(self, items: list[Item], keys: dict[str, int], found: Evaluation) -> None:
         """Inside the transaction, once the new patients have ids: store and fire."""

@@ -249,6 +249,12 @@ def pending_results(
     return pending, new_codes
 
 
+def abnormal_patients(rows: Iterable[tuple[int, Mapping[str, Any]]]) -> list[int]:
+    """Patients with a result graded abnormal among ``rows`` (LOINC-coded or not): those
+    the abnormal-result pathways look at once the results are stored."""
+    return sorted({pk for pk, fields in rows if fields.get("interpretation") not in ("", "N")})
+
+
 def load_facts(
     patient_ids: Iterable[int],
     codes: Iterable[str],
@@ -490,6 +496,7 @@ class Evaluation:
 
     assessments: list[NewAssessment] = field(default_factory=list)
     matches: list[Match] = field(default_factory=list)
+    patients: list[int] = field(default_factory=list)  # who had new abnormal results
 
 
 def evaluate_results(
@@ -503,7 +510,7 @@ def evaluate_results(
     assessments). Reads only, so it can run outside the write lock when the results are
     already stored, or are given as ``pending``; ``apply`` writes what it found."""
     rules = rules_for(Trigger.OBSERVATION)
-    found = Evaluation()
+    found = Evaluation(patients=sorted(new_codes))  # callers narrow it to abnormal results
     if not new_codes or not (rules or any(codes & ASSESSED_CODES for codes in new_codes.values())):
         return found
     now = now or timezone.now()
@@ -547,6 +554,10 @@ def apply(
         match.patient_id = ids.get(match.patient_id, match.patient_id)
 
     store_assessments(found.assessments)
+    if trigger == Trigger.OBSERVATION and found.patients:
+        from careloop.followup.triggers import queue_abnormal
+
+        queue_abnormal([ids.get(pk, pk) for pk in found.patients])
     return fire(found.matches, trigger=trigger)
 
 

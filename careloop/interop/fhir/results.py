@@ -29,7 +29,13 @@ from careloop.interop.fhir.base import (
 )
 from careloop.interop.fhir.outcome import FhirError, not_accepted, required
 from careloop.patients.access import patients_for
-from careloop.rules.engine import Pending, apply, evaluate_results, pending_results
+from careloop.rules.engine import (
+    Pending,
+    abnormal_patients,
+    apply,
+    evaluate_results,
+    pending_results,
+)
 from careloop.rules.engine import Profile as RuleProfile
 
 
@@ -235,10 +241,10 @@ class ObservationHandler(Handler):
                 pending.profiles[ids[key]] = RuleProfile(
                     patient.sex, patient.birth_date, patient.risk_tier, patient.organisation.path
                 )
-        pending, new_codes = pending_results(
-            [(ids[key], a.fields) for key, items in graded.items() for a in items], pending
-        )
+        rows = [(ids[key], a.fields) for key, items in graded.items() for a in items]
+        pending, new_codes = pending_results(rows, pending)
         found = evaluate_results(new_codes, pending=pending)
+        found.patients = abnormal_patients(rows)
 
         def write() -> list[Observation]:
             created: list[Observation | None] = [None] * len(items)
