@@ -129,7 +129,8 @@ def test_the_task_page_next_steps(task: Any, alice: Any, lead: Any, community: A
     past = nurse.post(
         f"/worklist/tasks/{task.pk}/revisit/", {"revisit-wanted_on": "2020-01-01"}, follow=True
     )
-    assert any("past" in str(m) or "过去" in str(m) for m in past.context["messages"])
+    assert [m.level_tag for m in past.context["messages"]][-1] == "error"
+    assert RevisitRequest.objects.filter(patient=task.patient).count() == 1
     nurse.post(
         f"/worklist/tasks/{task.pk}/refer/",
         {

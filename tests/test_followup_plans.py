@@ -374,3 +374,36 @@ def test_abnormal_lab_results_over_hl7_enrol_through_a_queued_job(
         source_label="随访记录",
     )
     assert on_abnormal([other.pk]) == []
+
+
+def test_the_nightly_job_enrols_everyone_eligible_once(pack: None, clock: Clock) -> None:
+    """Every hypertensive patient aged 35+ not on the programme goes on it in bulk (plans
+    and first visits inserted together); the dead, the young and those already on it or
+    once enrolled for that diagnosis are left alone; a second run changes nothing."""
+    from careloop.followup.bulk_enrol import enrol_eligible
+    from tests.factories import PatientFactory
+
+    def hypertensive(name: str, born: date, **fields: Any) -> Patient:
+        patient = PatientFactory(name=name, birth_date=born, **fields)
+        Condition.objects.create(patient=patient, icd10_code="I10", name="原发性高血压")
+        return patient
+
+    eligible = [hypertensive(f"甲{n}", date(1950 + n, 1, 1)) for n in range(5)]
+    young = hypertensive("乙", date(2000, 1, 1))
+    dead = hypertensive("丙", date(1940, 1, 1), deceased_on=date(2026, 1, 1))
+    stopped = hypertensive("丁", date(1945, 1, 1))
+    on_diagnosis([stopped.pk])
+    Plan.objects.filter(patient=stopped).update(status=Plan.Status.STOPPED)
+    result = enrol_eligible(batch=2)  # small pages: the keyset paging is exercised
+    assert result["htn-programme"] == {"enrolled": 5, "tasks": 5}
+    enrolled = set(
+        Plan.objects.filter(pathway__code="htn-programme", status="active").values_list(
+            "patient_id", flat=True
+        )
+    )
+    assert enrolled == {p.pk for p in eligible}
+    assert not Plan.objects.filter(patient__in=[young, dead]).exists()
+    task = Task.objects.get(patient=eligible[0])
+    assert (task.form, task.plan.trigger) == ("htn", "diagnosis")
+    assert task.plan.reason == "诊断 I10 原发性高血压"
+    assert enrol_eligible()["htn-programme"] == {"enrolled": 0, "tasks": 0}

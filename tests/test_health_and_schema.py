@@ -52,8 +52,10 @@ def test_compiled_translations_match_their_sources() -> None:
     locale = ROOT / "careloop/locale/zh_Hans/LC_MESSAGES"
     source = polib.pofile(str(locale / "django.po"))
     compiled = polib.mofile(str(locale / "django.mo"))
-    expected = {e.msgid: e.msgstr for e in source.translated_entries() if not e.msgid_plural}
-    actual = {e.msgid: e.msgstr for e in compiled if e.msgid and not e.msgid_plural}
+    expected = {
+        (e.msgctxt, e.msgid): e.msgstr for e in source.translated_entries() if not e.msgid_plural
+    }
+    actual = {(e.msgctxt, e.msgid): e.msgstr for e in compiled if e.msgid and not e.msgid_plural}
     assert actual == expected, "run `make messages` and commit the result"
     assert not source.untranslated_entries(), [e.msgid for e in source.untranslated_entries()]
     assert not [e for e in source if "fuzzy" in e.flags]

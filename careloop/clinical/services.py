@@ -174,5 +174,5 @@ def do_record_results(
     if codes and run_rules:
         from careloop.rules.engine import run_for_results
 
-        run_for_results({patient.pk: codes})
+        run_for_results({patient.pk: codes}, abnormal=[patient.pk] if outcome.abnormal else [])
     return outcome

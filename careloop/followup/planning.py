@@ -76,7 +76,7 @@ def _task(
     )
 
 
-def _node_tasks(
+def node_tasks(
     plan: Plan,
     patient: Patient,
     node: Node,
@@ -141,7 +141,7 @@ def generate(
     if holidays is None:
         holidays = holidays_for(patient.organisation_id)
     definition = definition_of(plan.version)
-    tasks = [t for n in definition.nodes for t in _node_tasks(plan, patient, n, now, holidays)]
+    tasks = [t for n in definition.nodes for t in node_tasks(plan, patient, n, now, holidays)]
     Task.objects.bulk_create(tasks)
     fields = ["state"]
     if not tasks and _exhausted(plan) and not plan.tasks.filter(status=Task.Status.OPEN).exists():

@@ -38,3 +38,11 @@ def enrol_abnormal(patient_ids: list[int]) -> int:
 
     with transaction.atomic():
         return len(on_abnormal(patient_ids))
+
+
+@task()
+def enrol_eligible() -> dict[str, dict[str, int]]:
+    """Nightly: enrol everyone a diagnosis-triggered pathway calls for who is not on it."""
+    from careloop.followup.bulk_enrol import enrol_eligible as run
+
+    return run()

@@ -5,8 +5,10 @@ run in a job queued when the results are committed (``queue_abnormal``), off the
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -168,12 +170,30 @@ def on_clinical_event(
         on_diagnosis(ids, now=now)
 
 
+# Whether an abnormal-result pathway is enabled: asked once a minute per process (and again
+# at once when a pathway is saved here), not on every batch of results.
+_ABNORMAL_ENABLED: list[Any] = [-1.0, False]
+ABNORMAL_CHECK_EVERY = 60.0
+
+
+def forget_abnormal_pathways(**_kwargs: Any) -> None:
+    _ABNORMAL_ENABLED[0] = -1.0
+
+
+def abnormal_pathways_enabled() -> bool:
+    checked, enabled = _ABNORMAL_ENABLED
+    if checked < 0 or time.monotonic() - checked > ABNORMAL_CHECK_EVERY:
+        enabled = Pathway.objects.filter(enabled=True, trigger="abnormal").exists()
+        _ABNORMAL_ENABLED[:] = [time.monotonic(), enabled]
+    return bool(enabled)
+
+
 def queue_abnormal(patient_ids: list[int]) -> None:
-    """New results were stored for these patients (inside the storing transaction): when an
-    abnormal-result pathway is enabled, a job looks at them once the results are committed.
-    One job per batch of results, never one per message."""
+    """New abnormal results were stored for these patients (inside the storing
+    transaction): when an abnormal-result pathway is enabled, a job looks at them once the
+    results are committed. One job per batch of results, never one per message."""
     ids = [pk for pk in patient_ids if pk > 0]
-    if not ids or not Pathway.objects.filter(enabled=True, trigger="abnormal").exists():
+    if not ids or not abnormal_pathways_enabled():
         return
     from careloop.followup.tasks import enrol_abnormal
 

@@ -510,7 +510,7 @@ def evaluate_results(
     assessments). Reads only, so it can run outside the write lock when the results are
     already stored, or are given as ``pending``; ``apply`` writes what it found."""
     rules = rules_for(Trigger.OBSERVATION)
-    found = Evaluation(patients=sorted(new_codes))  # callers narrow it to abnormal results
+    found = Evaluation()
     if not new_codes or not (rules or any(codes & ASSESSED_CODES for codes in new_codes.values())):
         return found
     now = now or timezone.now()
@@ -561,10 +561,18 @@ def apply(
     return fire(found.matches, trigger=trigger)
 
 
-def run_for_results(new_codes: dict[int, set[str]], *, now: datetime | None = None) -> int:
-    """New results: re-assess risk and run the rules. Call inside the transaction that stored
-    the results; returns how many rules fired."""
-    return apply(evaluate_results(new_codes, now=now))
+def run_for_results(
+    new_codes: dict[int, set[str]],
+    *,
+    abnormal: Iterable[int] = (),
+    now: datetime | None = None,
+) -> int:
+    """New results: re-assess risk and run the rules (and, after commit, the abnormal-result
+    pathways for the ``abnormal`` patients). Call inside the transaction that stored the
+    results; returns how many rules fired."""
+    found = evaluate_results(new_codes, now=now)
+    found.patients = sorted(set(abnormal))
+    return apply(found)
 
 
 def run_for_event(trigger: str, patient_ids: Iterable[int], *, now: datetime | None = None) -> int:

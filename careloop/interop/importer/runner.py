@@ -102,6 +102,7 @@ class Importer:
         self.organisation = job.source.organisation
         self.scope = scope_organisation_ids(self.user) if self.user is not None else None
         self.catalogue = catalogue_module.current()
+        self.abnormal: set[int] = set()  # patients of the chunk with an abnormal result
 
     # ------------------------------------------------------------------ the run
 
@@ -221,7 +222,9 @@ class Importer:
                     assert patient is not None
                     new_codes.setdefault(patient.pk, set()).update(self._store(visit_rows, patient))
                     job.imported_rows += len(visit_rows)
-                run_for_results(new_codes)  # risk models and rules, once for the chunk
+                # Risk models and rules, once for the chunk.
+                run_for_results(new_codes, abnormal=self.abnormal)
+                self.abnormal = set()
         for row in rows:
             if row.errors:
                 report.add(row)
@@ -407,6 +410,8 @@ class Importer:
             run_rules=False,
         )
         self.job.alerts_raised += len(stored.alerts)
+        if stored.abnormal:
+            self.abnormal.add(patient.pk)
         return {result.loinc for result in results if result.loinc}
 
 

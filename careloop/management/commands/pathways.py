@@ -16,7 +16,7 @@ from careloop.patients.models import Patient
 class Command(BaseCommand):
     help = (
         "Follow-up pathways and plans (F7): list | show CODE | save FILE | load-pack | "
-        "enrol CODE CARD_NUMBER | extend. Output is JSON."
+        "enrol CODE CARD_NUMBER | enrol-eligible | extend. Output is JSON."
     )
 
     def add_arguments(self, parser):
@@ -29,6 +29,11 @@ class Command(BaseCommand):
         put = sub.add_parser("enrol", help="put a patient (by member card number) on a pathway")
         put.add_argument("code")
         put.add_argument("card_number")
+        sub.add_parser(
+            "enrol-eligible",
+            help="enrol everyone a diagnosis-triggered pathway calls for who is not on it "
+            "(nightly; progress on stderr)",
+        )
         sub.add_parser("extend", help="create the tasks that came within the horizon (nightly)")
 
     def handle(self, *args, **options):
@@ -104,3 +109,15 @@ class Command(BaseCommand):
 
     def do_extend(self, options: dict[str, Any]) -> dict[str, int]:
         return extend_plans()
+
+    def do_enrol_eligible(self, options: dict[str, Any]) -> dict[str, dict[str, int]]:
+        from careloop.followup.bulk_enrol import BulkResult, enrol_eligible
+
+        def progress(code: str, total: BulkResult) -> None:
+            self.stderr.write(
+                f"\r{code}: {total.enrolled:,} enrolled, {total.tasks:,} tasks", ending=""
+            )
+
+        result = enrol_eligible(progress=progress)
+        self.stderr.write("")
+        return result
