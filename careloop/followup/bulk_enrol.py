@@ -7,7 +7,7 @@ second run finds nobody left to enrol."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from careloop.clinical.models import Condition
 from careloop.followup.definition import TriggerSpec
 from careloop.followup.models import Pathway, Plan, Task
 from careloop.followup.pathways import current_version, definition_of
-from careloop.followup.planning import holidays_for, node_tasks
+from careloop.followup.planning import holidays_for, node_tasks, task_values
 from careloop.patients.models import Patient
 from careloop.write_gate import write_gate
 
@@ -50,21 +50,50 @@ TASK_FIELDS = [
     "cancel_reason",
     "created_at",
 ]
-# What planning reads of a patient (the rest of the row, encrypted fields included, is
-# never loaded).
-PATIENT_FIELDS = [
-    "id",
+PLAN_FIELDS = [
+    "patient_id",
     "organisation_id",
-    "care_team_id",
-    "responsible_doctor_id",
-    "health_manager_id",
-    "preferred_channel",
-    "phone_hash",
-    "quiet_hours_start",
-    "quiet_hours_end",
-    "risk_tier",
-    "value_tier",
+    "pathway_id",
+    "version_id",
+    "trigger",
+    "trigger_ref",
+    "reason",
+    "anchor",
+    "status",
+    "stop_reason",
+    "state",
+    "started_at",
+    "enrolled_by_id",
 ]
+
+
+@dataclass
+class Resident:
+    """What planning reads of a patient (the rest of the row, encrypted fields included, is
+    never loaded)."""
+
+    pk: int
+    organisation_id: int
+    care_team_id: int | None
+    responsible_doctor_id: int | None
+    health_manager_id: int | None
+    preferred_channel: str
+    phone_hash: str
+    quiet_hours_start: Any
+    quiet_hours_end: Any
+    risk_tier: str
+    value_tier: str
+
+
+RESIDENT_FIELDS = [f.name if f.name != "pk" else "id" for f in fields(Resident)]
+
+
+@dataclass
+class DraftPlan:
+    """A plan before it is inserted: what task generation reads and advances."""
+
+    anchor: datetime
+    state: dict[str, Any]
 
 
 @dataclass
@@ -77,6 +106,10 @@ class BulkResult:
         self.tasks += other.tasks
 
 
+def _draft(plan: Any, patient: Any, node: Any, occurrence: int, due: Any) -> dict[str, Any]:
+    return task_values(plan, patient, node, occurrence, due)
+
+
 def enrol_batch(
     pathway: Pathway,
     wanted: list[tuple[int, str, str]],
@@ -86,10 +119,18 @@ def enrol_batch(
     actor: Any = None,
 ) -> BulkResult:
     """Enrol each (patient id, trigger ref, reason) of ``wanted`` not already on
-    ``pathway``, in one transaction."""
+    ``pathway``, in one transaction: plans in one statement, their tasks in another."""
     version = current_version(pathway)
     definition = definition_of(version)
     holidays: dict[int, frozenset[date]] = {}
+    actor_id = actor.pk if getattr(actor, "pk", None) else None
+    task_defaults = {
+        "status": Task.Status.OPEN,
+        "attempts": 0,
+        "outcome": "",
+        "cancel_reason": "",
+        "created_at": now,
+    }
     with write_gate(), transaction.atomic():
         ids = [pk for pk, _ref, _reason in wanted]
         busy = set(
@@ -97,54 +138,66 @@ def enrol_batch(
                 pathway=pathway, status=Plan.Status.ACTIVE, patient_id__in=ids
             ).values_list("patient_id", flat=True)
         )
-        patients = Patient.objects.filter(pk__in=ids, deceased_on__isnull=True).only(
-            *PATIENT_FIELDS
-        )
-        by_id = {p.pk: p for p in patients}
-        plans: list[Plan] = []
-        tasks: list[Task] = []
+        residents = {
+            row[0]: Resident(*row)
+            for row in Patient.objects.filter(pk__in=ids, deceased_on__isnull=True).values_list(
+                *RESIDENT_FIELDS
+            )
+        }
+        plan_rows: list[list[Any]] = []
+        drafts: list[tuple[int, list[dict[str, Any]]]] = []
         for pk, ref, reason in wanted:
-            patient = by_id.get(pk)
-            if patient is None or pk in busy:
+            resident = residents.get(pk)
+            if resident is None or pk in busy:
                 continue
             busy.add(pk)
-            plan = Plan(
-                patient_id=pk,
-                organisation_id=patient.organisation_id,
-                pathway=pathway,
-                version=version,
-                trigger=trigger,
-                trigger_ref=ref[:100],
-                reason=reason[:300],
-                anchor=now,
-                started_at=now,
-                enrolled_by=actor if getattr(actor, "pk", None) else None,
-                state={},
-            )
-            org = patient.organisation_id
+            plan = DraftPlan(anchor=now, state={})
+            org = resident.organisation_id
             if org not in holidays:
                 holidays[org] = holidays_for(org)
+            tasks: list[dict[str, Any]] = []
             for node in definition.nodes:
-                tasks += node_tasks(plan, patient, node, now, holidays[org])
-            plans.append(plan)
-        Plan.objects.bulk_create(plans)
-        rows = [[getattr(t, name) for name in TASK_FIELDS] for t in _with_plan_ids(tasks)]
+                tasks += node_tasks(plan, resident, node, now, holidays[org], build=_draft)
+            plan_rows.append(
+                [
+                    pk,
+                    org,
+                    pathway.pk,
+                    version.pk,
+                    trigger,
+                    ref[:100],
+                    reason[:300],
+                    now,
+                    Plan.Status.ACTIVE,
+                    "",
+                    plan.state,
+                    now,
+                    actor_id,
+                ]
+            )
+            drafts.append((pk, tasks))
+        insert_rows(Plan, PLAN_FIELDS, plan_rows)
+        plan_ids = dict(
+            Plan.objects.filter(
+                pathway=pathway, status=Plan.Status.ACTIVE, patient_id__in=[pk for pk, _ in drafts]
+            ).values_list("patient_id", "pk")
+        )
+        rows = [
+            [{**values, **task_defaults, "plan_id": plan_ids[pk]}[name] for name in TASK_FIELDS]
+            for pk, tasks in drafts
+            for values in tasks
+        ]
         insert_rows(Task, TASK_FIELDS, rows)
-        if plans:
+        if plan_rows:
             record(
                 actor,
                 "create",
                 "plan",
-                summary=f"bulk enrolment in {pathway.code}: {len(plans)} plans, {len(rows)} tasks",
-                changes={"patients": [p.patient_id for p in plans][:5000]},
+                summary=f"bulk enrolment in {pathway.code}: "
+                f"{len(plan_rows)} plans, {len(rows)} tasks",
+                changes={"patients": [pk for pk, _ in drafts][:5000]},
             )
-    return BulkResult(len(plans), len(rows))
-
-
-def _with_plan_ids(tasks: list[Task]) -> Iterator[Task]:
-    for task in tasks:
-        task.plan_id = task.plan.pk if task.plan else None
-        yield task
+    return BulkResult(len(plan_rows), len(rows))
 
 
 def _diagnosis_candidates(

@@ -4,7 +4,7 @@ change, stopping, and cancelling reminders a visit made moot."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -52,37 +52,46 @@ def assignee_for(patient: Patient, role: str) -> int | None:
     return None
 
 
+def task_values(
+    plan: Any, patient: Any, node: Node, occurrence: int, due: tuple[datetime, datetime]
+) -> dict[str, Any]:
+    """The fields of a plan's task for one occurrence of ``node`` (the plan itself apart)."""
+    channel, _index = choose_channel(patient, node.channels)
+    return {
+        "patient_id": patient.pk,
+        "organisation_id": patient.organisation_id,
+        "team_id": patient.care_team_id,
+        "node": node.key,
+        "revision": plan.state[node.key]["rev"],
+        "occurrence": occurrence,
+        "title": node.title,
+        "purpose": node.purpose,
+        "channel": channel or node.channels[0],
+        "channels": list(node.channels),
+        "form": node.form,
+        "assignee_role": node.role,
+        "assignee_id": assignee_for(patient, node.role),
+        "due_at": due[0],
+        "deadline": due[1],
+    }
+
+
 def _task(
     plan: Plan, patient: Patient, node: Node, occurrence: int, due: tuple[datetime, datetime]
 ) -> Task:
-    channel, _index = choose_channel(patient, node.channels)
-    return Task(
-        patient_id=patient.pk,
-        organisation_id=patient.organisation_id,
-        team_id=patient.care_team_id,
-        plan=plan,
-        node=node.key,
-        revision=plan.state[node.key]["rev"],
-        occurrence=occurrence,
-        title=node.title,
-        purpose=node.purpose,
-        channel=channel or node.channels[0],
-        channels=list(node.channels),
-        form=node.form,
-        assignee_role=node.role,
-        assignee_id=assignee_for(patient, node.role),
-        due_at=due[0],
-        deadline=due[1],
-    )
+    return Task(plan=plan, **task_values(plan, patient, node, occurrence, due))
 
 
 def node_tasks(
-    plan: Plan,
-    patient: Patient,
+    plan: Any,
+    patient: Any,
     node: Node,
     now: datetime,
     holidays: frozenset[date],
-) -> list[Task]:
+    build: Callable[..., Any] = _task,
+) -> list[Any]:
+    """The tasks of ``node`` now due within the horizon (``build`` makes each one: a Task by
+    default), advancing the plan's state."""
     state = plan.state.setdefault(node.key, {"rev": 0, "next": 0})
     tz = timezone.get_current_timezone()
     quiet = (patient.quiet_hours_start, patient.quiet_hours_end)
@@ -95,7 +104,7 @@ def node_tasks(
             day += timedelta(days=node.day)
         due = due_window(day, node, tz, quiet=quiet, holidays=holidays)
         state["next"] += 1
-        return [_task(plan, patient, node, state["next"] - 1, due)]
+        return [build(plan, patient, node, state["next"] - 1, due)]
     if node.every == "tier_matrix":
         state.setdefault("tiers", "/".join(tier_key(patient.risk_tier, patient.value_tier)))
     risk, _, value = state.get("tiers", "/").partition("/")
@@ -108,7 +117,7 @@ def node_tasks(
             break
         due = due_window(day, node, tz, quiet=quiet, holidays=holidays, grace_days=grace)
         if due[1] >= now:  # an occurrence already past when planned is not created
-            tasks.append(_task(plan, patient, node, state["next"], due))
+            tasks.append(build(plan, patient, node, state["next"], due))
         state["next"] += 1
     return tasks
 
