@@ -101,6 +101,10 @@ def test_a_supervisor_sends_a_resolution_back(alert: Alert, alice: Any, bob: Any
     alert = do_transition(alert, bob, step("reopen", note="血压仍高，需复测"))
     assert alert.status == "in_progress" and alert.resolved_at is None
     assert alert.events.last().note == "血压仍高，需复测"
+    # Who resolved it does not verify it.
+    do_transition(alert, bob, step("resolve", resolution="handled", outcome="已复测 132/84"))
+    with pytest.raises(PermissionDenied):
+        do_transition(alert, bob, step("verify"))
 
 
 def test_escalation_at_the_deadline_goes_up_the_roles(

@@ -52,9 +52,15 @@ def test_a_hand_over_accepted_moves_the_patient_and_both_sides_keep_the_history(
         do_decide(dave, referral, accept=True)  # a nurse does not answer for the centre
     with pytest.raises(PermissionDenied):
         do_decide(UserFactory(organisation=hospital, role=Role.SUPERVISOR), referral, accept=True)
+    from careloop.followup.services import raise_alert
+
+    alert = raise_alert(patient, kind="rule", severity="low", title="t", reason="r")
     do_decide(lead, referral, accept=True, note="已接收")
     patient.refresh_from_db()
     assert patient.organisation == community
+    assert patient.care_team is None and patient.responsible_doctor is None
+    alert.refresh_from_db()
+    assert (alert.organisation, alert.assignee) == (community, None)
     assert patients_for(alice).filter(pk=patient.pk).exists()  # the hospital still reads it
     assert not patients_for(alice, write=True).filter(pk=patient.pk).exists()
     plan = Plan.objects.get(patient=patient)
@@ -84,6 +90,8 @@ def test_shared_care_accepted_lets_the_receiver_edit_and_withdrawal_undoes_a_ref
     referral = do_refer(alice, patient, community, reason="共同管理")
     do_decide(lead, referral, accept=True)
     assert patients_for(lead, write=True).filter(pk=patient.pk).exists()
+    with pytest.raises(PermissionDenied):  # sharing care does not let them hand it on
+        do_refer(lead, patient, hospital, reason="转回", transfer=True)
     patient.refresh_from_db()
     assert patient.organisation == hospital
     with pytest.raises(ValidationError):

@@ -407,3 +407,9 @@ def test_the_nightly_job_enrols_everyone_eligible_once(pack: None, clock: Clock)
     assert (task.form, task.plan.trigger) == ("htn", "diagnosis")
     assert task.plan.reason == "诊断 I10 原发性高血压"
     assert enrol_eligible()["htn-programme"] == {"enrolled": 0, "tasks": 0}
+    # Someone who opts out is not put back by the next night's run.
+    from careloop.followup.planning import stop_plan
+
+    stop_plan(Plan.objects.get(patient=eligible[1]), Plan.StopReason.OPTED_OUT)
+    Condition.objects.create(patient=eligible[1], icd10_code="I11.9", name="高血压性心脏病")
+    assert enrol_eligible()["htn-programme"] == {"enrolled": 0, "tasks": 0}

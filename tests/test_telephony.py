@@ -28,13 +28,18 @@ def _secret(settings: Any) -> None:
 
 
 def post(
-    fields: dict[str, Any], *, secret: str = SECRET, skew: int = 0, tamper: bool = False
+    fields: dict[str, Any],
+    *,
+    secret: str = SECRET,
+    skew: int = 0,
+    tamper: bool = False,
+    stamp_text: str = "",
 ) -> Any:
     data = dict(fields)
     if "recording" in data and isinstance(data["recording"], bytes):
         data["recording"] = SimpleUploadedFile("call.wav", data["recording"])
     body = encode_multipart(BOUNDARY, data)
-    stamp = str(int(time.time()) + skew)
+    stamp = stamp_text or str(int(time.time()) + skew)
     signed = signature(secret, stamp, body)
     if tamper:
         body = body.replace(b"no_answer", b"reached__")
@@ -103,6 +108,7 @@ def test_a_recording_without_outcome_is_attached_to_the_saved_attempt(
         ({"secret": "wrong"}, 401, ""),
         ({"skew": -3600}, 401, ""),
         ({"tamper": True}, 401, ""),
+        ({"stamp_text": "²"}, 401, ""),
         ({"fields": {"recording": b"%PDF-1.4 not audio"}}, 400, "recording"),
         ({"fields": {"task": 999999}}, 400, "task"),
         ({"fields": {"call_id": ""}}, 400, "call_id"),

@@ -105,6 +105,11 @@ def _check(alert: Alert, actor: Any, step: Step) -> None:
             % {"action": Action(step.action).label, "status": alert.get_status_display()},
             code="conflict",
         )
+    if (
+        step.action == Action.VERIFY
+        and alert.events.filter(action=Action.RESOLVE, actor_id=actor.pk).exists()
+    ):
+        raise PermissionDenied("an alert is verified by someone other than who resolved it")
     if step.action == Action.RESOLVE:
         if step.resolution not in Alert.Resolution.values:
             raise ValidationError({"resolution": [_("Choose how the alert ended.")]})

@@ -119,7 +119,7 @@ def raise_by_hand(
         AlertEvent.objects.create(
             alert=alert, action="raise", to_status=alert.status, actor=actor, note=reason
         )
-        record(actor, "create", "alert", alert.pk, patient_id=patient.pk, summary=title)
+        record(actor, "create", "alert", alert.pk, patient_id=patient.pk, summary="raised by hand")
     return alert
 
 
@@ -149,7 +149,9 @@ def raise_overdue_alerts(*, now: datetime | None = None) -> int:
             task_id=task.pk,
         )
         alerts.append(alert)
-    Alert.objects.bulk_create(alerts)
+    # A unique constraint (one overdue alert per task) makes a second sweep at the same time
+    # harmless.
+    Alert.objects.bulk_create(alerts, ignore_conflicts=True)
     return len(alerts)
 
 
@@ -168,12 +170,20 @@ def flag_missed_revisits(*, now: datetime | None = None) -> int:
     ).annotate(came=Exists(visited))
     for revisit in due.select_related("patient")[:1000]:
         with transaction.atomic():
-            if revisit.came:
-                revisit.status, revisit.closed_at = RevisitRequest.Status.ATTENDED, now
-                revisit.save(update_fields=["status", "closed_at"])
+            # Claimed only if still booked at that time: a coordinator who just moved the
+            # appointment, or a second sweep, wins.
+            claimed = RevisitRequest.objects.filter(
+                pk=revisit.pk,
+                status=RevisitRequest.Status.BOOKED,
+                appointment_at=revisit.appointment_at,
+            ).update(
+                status=RevisitRequest.Status.ATTENDED
+                if revisit.came
+                else RevisitRequest.Status.MISSED,
+                closed_at=now,
+            )
+            if not claimed or revisit.came:
                 continue
-            revisit.status, revisit.closed_at = RevisitRequest.Status.MISSED, now
-            revisit.save(update_fields=["status", "closed_at"])
             when = timezone.localtime(revisit.appointment_at)
             high = revisit.patient.risk_tier == Tier.HIGH
             raise_alert(

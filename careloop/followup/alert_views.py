@@ -114,6 +114,8 @@ def alert_page(request: AuthedRequest, pk: int) -> HttpResponse:
     get_patient_for(request.user, alert.patient_id)  # 404 when out of reach
     staff = alert_staff(request.user)
     form = TransitionForm(request.POST or None, staff=staff)
+    if request.method == "POST":
+        get_patient_for(request.user, alert.patient_id, write=True)  # not on a read share
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         step = Step(

@@ -16,6 +16,7 @@ from careloop.accounts.models import User
 from careloop.api import ERROR_RESPONSES, ErrorOut, page_of
 from careloop.audit.services import record
 from careloop.followup.alert_flow import TRANSITIONS, AlertConflict, Step, do_transition
+from careloop.followup.alert_views import alert_staff
 from careloop.followup.models import Alert
 from careloop.patients.access import get_patient_for, patients_for
 
@@ -201,15 +202,16 @@ def post_transition(request: HttpRequest, alert_id: int, body: TransitionIn) -> 
     it to ``assignee``; ``note`` adds a note. 409 when the alert is not in a state the
     action applies to."""
     alert = _visible(request, alert_id)
+    get_patient_for(request.user, alert.patient_id, write=True)  # not on a read share
     if body.action not in TRANSITIONS:
         raise HttpError(422, f"action must be one of {', '.join(TRANSITIONS)}")
     assignee: User | None = None
     if body.assignee == "me":
         assignee = request.user  # type: ignore[assignment]  # authenticated by the API
     elif body.assignee:
-        assignee = User.objects.filter(username=body.assignee, is_active=True).first()
-        if assignee is None or not assignee.has_perm("followup.change_alert"):
-            raise HttpError(422, f"assignee: no active staff user {body.assignee!r} handles alerts")
+        assignee = alert_staff(request.user).filter(username=body.assignee).first()
+        if assignee is None:
+            raise HttpError(422, "assignee: not someone in your organisation who handles alerts")
     step = Step(
         action=body.action,
         note=body.note,

@@ -204,8 +204,9 @@ def _diagnosis_candidates(
     pathway: Pathway, spec: TriggerSpec, now: datetime, batch: int
 ) -> Iterator[list[tuple[int, str, str]]]:
     """Batches of (patient, "condition:ID", reason) for everyone with an active matching
-    diagnosis who is old enough, in the pathway's organisation, alive, not on the pathway
-    and never enrolled for that diagnosis; ordered by patient, one row per patient."""
+    diagnosis who is old enough, in the pathway's organisation, alive, not on the pathway,
+    never enrolled for that diagnosis and never opted out of it; ordered by patient, one
+    row per patient."""
     prefixes = Q()
     for prefix in spec.icd10:
         prefixes |= Q(icd10_code__istartswith=prefix)
@@ -231,7 +232,12 @@ def _diagnosis_candidates(
         pathway=pathway,
         trigger_ref=Concat(Value("condition:"), Cast(OuterRef("pk"), CharField())),
     )
-    conditions = conditions.filter(~Exists(active), ~Exists(same))
+    refused = Plan.objects.filter(
+        patient_id=OuterRef("patient_id"),
+        pathway=pathway,
+        stop_reason=Plan.StopReason.OPTED_OUT,
+    )
+    conditions = conditions.filter(~Exists(active), ~Exists(same), ~Exists(refused))
     last = 0
     while True:
         rows = list(

@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 
 from careloop.accounts.models import Organisation
 from careloop.audit.services import record
-from careloop.followup.models import Plan, Referral, RevisitRequest, Task
+from careloop.followup.models import OPEN_STATUSES, Alert, Plan, Referral, RevisitRequest, Task
 from careloop.followup.planning import stop_plan
-from careloop.patients.access import scope_organisation_ids
+from careloop.patients.access import is_owner, scope_organisation_ids
 from careloop.patients.models import Patient, PatientShare
 
 R = Referral.Status
@@ -41,11 +41,6 @@ def referrals_for(user: Any) -> QuerySet[Referral]:
     return referrals.filter(Q(from_organisation_id__in=org_ids) | Q(to_organisation_id__in=org_ids))
 
 
-def _sender(actor: Any, patient: Patient) -> Organisation:
-    organisation = getattr(actor, "organisation", None)
-    return organisation if organisation is not None else patient.organisation
-
-
 def do_refer(
     actor: Any,
     patient: Patient,
@@ -60,6 +55,8 @@ def do_refer(
     can decide. ``ValidationError`` names what is wrong."""
     if not actor.has_perm("followup.add_referral"):
         raise PermissionDenied("no permission to refer patients")
+    if not is_owner(actor, patient):  # a share does not let another organisation hand it on
+        raise PermissionDenied("only the patient's own organisation refers them")
     errors: dict[str, list[str]] = {}
     if not reason.strip():
         errors["reason"] = [_("Say why the patient is referred.")]
@@ -79,7 +76,7 @@ def do_refer(
         )
         referral = Referral.objects.create(
             patient=patient,
-            from_organisation=_sender(actor, patient),
+            from_organisation=patient.organisation,
             to_organisation=to,
             reason=reason.strip(),
             urgency=urgency,
@@ -100,11 +97,13 @@ def do_refer(
 
 
 def can_decide(user: Any, referral: Referral) -> bool:
-    """Whether ``user`` answers for the receiving side."""
+    """Whether ``user`` answers for the receiving side (and not also for the sender)."""
     if not user.has_perm("followup.change_referral"):
         return False
     org_ids = scope_organisation_ids(user)
-    return org_ids is None or referral.to_organisation_id in org_ids
+    if org_ids is None:
+        return True
+    return referral.to_organisation_id in org_ids and referral.from_organisation_id not in org_ids
 
 
 def can_withdraw(user: Any, referral: Referral) -> bool:
@@ -155,7 +154,20 @@ def do_decide(actor: Any, referral: Referral, *, accept: bool, note: str = "") -
                 if not plan.organisation.path.startswith(to.path):
                     stop_plan(plan, Plan.StopReason.TRANSFERRED, actor, note=f"转至{to.name}")
             patient.organisation = to
-            patient.save(update_fields=["organisation", "updated_at"])
+            # The old organisation's care team no longer looks after them.
+            patient.care_team, patient.responsible_doctor, patient.health_manager = None, None, None
+            patient.save(
+                update_fields=[
+                    "organisation",
+                    "care_team",
+                    "responsible_doctor",
+                    "health_manager",
+                    "updated_at",
+                ]
+            )
+            Alert.objects.filter(patient=patient, status__in=OPEN_STATUSES).update(
+                organisation=to, assignee=None
+            )
             PatientShare.objects.filter(patient=patient, organisation=to).delete()
             if not to.path.startswith(old.path):
                 PatientShare.objects.update_or_create(
@@ -242,14 +254,16 @@ def do_book_revisit(actor: Any, revisit: RevisitRequest, at: datetime) -> Revisi
     """Book (or move) the appointment of a requested revisit."""
     if not actor.has_perm("followup.change_revisitrequest"):
         raise PermissionDenied("no permission to book revisits")
-    if revisit.status not in (RevisitRequest.Status.REQUESTED, RevisitRequest.Status.BOOKED):
-        raise ValidationError(_("This revisit is already closed."), code="conflict")
-    revisit.status, revisit.appointment_at, revisit.booked_by = (
-        RevisitRequest.Status.BOOKED,
-        at,
-        actor,
-    )
-    revisit.save(update_fields=["status", "appointment_at", "booked_by"])
+    with transaction.atomic():
+        revisit = RevisitRequest.objects.select_for_update().get(pk=revisit.pk)
+        if revisit.status not in (RevisitRequest.Status.REQUESTED, RevisitRequest.Status.BOOKED):
+            raise ValidationError(_("This revisit is already closed."), code="conflict")
+        revisit.status, revisit.appointment_at, revisit.booked_by = (
+            RevisitRequest.Status.BOOKED,
+            at,
+            actor,
+        )
+        revisit.save(update_fields=["status", "appointment_at", "booked_by"])
     record(
         actor,
         "update",

@@ -178,6 +178,9 @@ def enrol(
     plans = Plan.objects.filter(patient=patient, pathway=pathway)
     if plans.filter(status=Plan.Status.ACTIVE).exists():
         return None
+    automatic = trigger not in ("manual", "programme")
+    if automatic and plans.filter(stop_reason=Plan.StopReason.OPTED_OUT).exists():
+        return None  # they said no to this pathway: only staff put them back on it
     if trigger_ref and plans.filter(trigger_ref=trigger_ref).exists():
         return None
     now = now or timezone.now()

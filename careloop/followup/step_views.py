@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpResponse
@@ -59,6 +59,13 @@ def _back(task: Task) -> HttpResponse:
     return redirect("followup:task", pk=task.pk)
 
 
+def _changeable_task(user: Any, pk: int) -> Task:
+    """The task, when ``user`` may change its patient's record (not just read a share)."""
+    task = _visible_task(user, pk)
+    get_patient_for(user, task.patient_id, write=True)
+    return task
+
+
 def next_steps_context(user: Any, task: Task) -> dict[str, Any]:
     """The forms of the task page's "next steps" card."""
     return {
@@ -84,7 +91,7 @@ def next_steps_context(user: Any, task: Task) -> dict[str, Any]:
 @require_POST
 @permission_required("followup.add_alert", raise_exception=True)
 def task_raise_alert(request: AuthedRequest, pk: int) -> HttpResponse:
-    task = _visible_task(request.user, pk)
+    task = _changeable_task(request.user, pk)
     form = RaiseAlertForm(request.POST, prefix="alert")
     if not form.is_valid():
         _errors(request, form)
@@ -98,7 +105,7 @@ def task_raise_alert(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("followup.add_referral", raise_exception=True)
 def task_refer(request: AuthedRequest, pk: int) -> HttpResponse:
-    task = _visible_task(request.user, pk)
+    task = _changeable_task(request.user, pk)
     form = ReferForm(request.POST, prefix="refer", targets=referral_targets(task.patient))
     if not form.is_valid():
         _errors(request, form)
@@ -129,7 +136,7 @@ def task_refer(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("followup.add_revisitrequest", raise_exception=True)
 def task_revisit(request: AuthedRequest, pk: int) -> HttpResponse:
-    task = _visible_task(request.user, pk)
+    task = _changeable_task(request.user, pk)
     form = RevisitForm(request.POST, prefix="revisit")
     if not form.is_valid():
         _errors(request, form)
@@ -145,7 +152,7 @@ def task_revisit(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("followup.add_tasknote", raise_exception=True)
 def task_note(request: AuthedRequest, pk: int) -> HttpResponse:
-    task = _visible_task(request.user, pk)
+    task = _changeable_task(request.user, pk)
     form = NoteForm(request.POST, prefix="note")
     if not form.is_valid():
         _errors(request, form)
@@ -227,16 +234,21 @@ def referral_withdraw(request: AuthedRequest, pk: int) -> HttpResponse:
 # ---------------------------------------------------------------- revisits
 
 
-@login_required
-@permission_required("followup.view_revisitrequest", raise_exception=True)
-def revisit_list(request: AuthedRequest) -> HttpResponse:
-    status = request.GET.get("status", "requested")
-    revisits = RevisitRequest.objects.select_related("patient", "requested_by")
-    org_ids = scope_organisation_ids(request.user)
+def _revisits_in_scope(user: Any) -> Any:
+    revisits = RevisitRequest.objects.all()
+    org_ids = scope_organisation_ids(user)
     if org_ids is not None:
         revisits = revisits.filter(
             Q(organisation_id__in=org_ids) | Q(patient__organisation_id__in=org_ids)
         )
+    return revisits
+
+
+@login_required
+@permission_required("followup.view_revisitrequest", raise_exception=True)
+def revisit_list(request: AuthedRequest) -> HttpResponse:
+    status = request.GET.get("status", "requested")
+    revisits = _revisits_in_scope(request.user).select_related("patient", "requested_by")
     if status in RevisitRequest.Status.values:
         revisits = revisits.filter(status=status)
     page = Paginator(revisits.order_by("wanted_on", "pk"), PAGE_SIZE).get_page(
@@ -259,16 +271,17 @@ def revisit_list(request: AuthedRequest) -> HttpResponse:
 @require_POST
 @permission_required("followup.change_revisitrequest", raise_exception=True)
 def revisit_book(request: AuthedRequest, pk: int) -> HttpResponse:
-    revisit = get_object_or_404(RevisitRequest, pk=pk)
-    get_patient_for(request.user, revisit.patient_id)
+    revisit = get_object_or_404(_revisits_in_scope(request.user), pk=pk)
+    get_patient_for(request.user, revisit.patient_id, write=True)
     form = BookForm(request.POST)
     if not form.is_valid():
         _errors(request, form)
         return redirect("followup:revisits")
     try:
         do_book_revisit(request.user, revisit, form.cleaned_data["appointment_at"])
-    except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, str(exc))
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
     else:
         messages.success(request, _("Revisit booked."))
     return redirect("followup:revisits")

@@ -117,6 +117,8 @@ def do_hand_over(actor: Any, source: User, target: User) -> tuple[int, int]:
         raise ValidationError(_("Choose two people in your organisation."))
     if source.pk == target.pk:
         raise ValidationError(_("Choose someone else to take the work."))
+    if source.organisation_id != target.organisation_id:  # their worklists are scoped by it
+        raise ValidationError(_("Choose someone in the same organisation to take the work."))
     with transaction.atomic():
         tasks = Task.objects.filter(assignee=source, status=Task.Status.OPEN).update(
             assignee=target

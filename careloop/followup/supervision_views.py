@@ -87,7 +87,10 @@ def hand_over(request: AuthedRequest) -> HttpResponse:
 def quality_page(request: AuthedRequest) -> HttpResponse:
     """质控: completed follow-ups waiting for review, and the latest reviews."""
     staff_id = request.GET.get("staff", "")
-    queue = review_queue(request.user, staff_id=int(staff_id) if staff_id.isdigit() else None)
+    queue = review_queue(
+        request.user,
+        staff_id=int(staff_id) if staff_id.isascii() and staff_id.isdecimal() else None,
+    )
     page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
     reviews = QualityReview.objects.filter(staff__in=staff_in_scope(request.user)).select_related(
         "staff", "reviewer", "record__task"

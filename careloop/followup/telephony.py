@@ -58,7 +58,7 @@ def _spool_and_check(request: HttpRequest, secret: str) -> Any:
     """The body spooled to a temporary file, or a JsonResponse saying what is wrong."""
     stamp = request.headers.get("X-CareLoop-Timestamp", "")
     sent = request.headers.get("X-CareLoop-Signature", "")
-    if not stamp.isdigit() or abs(time.time() - int(stamp)) > MAX_SKEW:
+    if not (stamp.isascii() and stamp.isdecimal()) or abs(time.time() - int(stamp)) > MAX_SKEW:
         return _problem(401, "X-CareLoop-Timestamp is missing or more than 5 minutes off")
     limit = settings.CARELOOP_RECORDING_MAX_BYTES + CHUNK
     mac = hmac.new(secret.encode(), f"{stamp}.".encode(), hashlib.sha256)
@@ -71,7 +71,7 @@ def _spool_and_check(request: HttpRequest, secret: str) -> Any:
             return _problem(413, "the request is larger than the recording size limit")
         mac.update(chunk)
         spool.write(chunk)
-    if not hmac.compare_digest("sha256=" + mac.hexdigest(), sent):
+    if not hmac.compare_digest(("sha256=" + mac.hexdigest()).encode(), sent.encode()):
         spool.close()
         return _problem(401, "X-CareLoop-Signature does not match the body")
     spool.seek(0)
@@ -105,7 +105,8 @@ def _receive(fields: Any, files: Any) -> HttpResponse:
     if existing is not None:
         return JsonResponse({"record": existing.pk, "task": existing.task_id, "duplicate": True})
     task_id = fields.get("task", "")
-    task = Task.objects.filter(pk=int(task_id)).first() if task_id.isdigit() else None
+    numeric = task_id.isascii() and task_id.isdecimal()
+    task = Task.objects.filter(pk=int(task_id)).first() if numeric else None
     if task is None:
         return _problem(400, f"task {task_id!r} does not exist", "task")
     upload = files.get("recording")

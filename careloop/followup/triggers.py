@@ -223,12 +223,16 @@ def on_abnormal(patient_ids: Iterable[int], *, now: datetime | None = None) -> l
     longest = max(spec.within_days for _, spec in pathways)
     grades = {g for _, spec in pathways for g in spec.grades}
     found: dict[int, list[Observation]] = {}
-    for observation in Observation.objects.filter(
-        patient_id__in=ids,
-        interpretation__in=grades,
-        effective_at__gte=now - timedelta(days=longest),
-        effective_at__lte=now + timedelta(hours=1),
-    ).order_by("-effective_at", "-pk"):
+    for observation in (
+        Observation.objects.filter(
+            patient_id__in=ids,
+            interpretation__in=grades,
+            effective_at__gte=now - timedelta(days=longest),
+            effective_at__lte=now + timedelta(hours=1),
+        )
+        .exclude(status=Observation.Status.CANCELLED)
+        .order_by("-effective_at", "-pk")
+    ):
         found.setdefault(observation.patient_id, []).append(observation)
     plans: list[Plan] = []
     patients = Patient.objects.select_related("organisation").in_bulk(list(found))

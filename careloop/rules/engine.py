@@ -252,7 +252,14 @@ def pending_results(
 def abnormal_patients(rows: Iterable[tuple[int, Mapping[str, Any]]]) -> list[int]:
     """Patients with a result graded abnormal among ``rows`` (LOINC-coded or not): those
     the abnormal-result pathways look at once the results are stored."""
-    return sorted({pk for pk, fields in rows if fields.get("interpretation") not in ("", "N")})
+    return sorted(
+        {
+            pk
+            for pk, fields in rows
+            if fields.get("interpretation") not in ("", "N")
+            and fields.get("status") != Observation.Status.CANCELLED
+        }
+    )
 
 
 def load_facts(

@@ -97,6 +97,13 @@ class Alert(models.Model):
         verbose_name_plural = _("alerts")
         ordering = ["-created_at", "-id"]
         permissions = [("verify_alert", _("Can verify a resolved alert"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "kind"],
+                condition=models.Q(kind="overdue_task"),
+                name="alert_one_overdue_per_task",
+            )
+        ]
         indexes = [
             models.Index(fields=["patient", "status"], name="alert_patient_status"),
             models.Index(fields=["organisation", "status", "-created_at"], name="alert_org_status"),

@@ -81,6 +81,12 @@ class Outcome(models.TextChoices):
     DECEASED = "deceased", _("deceased")
 
 
+def channel_label(code: str) -> str:
+    from careloop.patients.models import Channel
+
+    return str(Channel(code).label) if code in Channel.values else code
+
+
 class Task(models.Model):
     """One follow-up due for a patient (a node occurrence of a plan, or added by hand or a
     rule). Open until done, failed (every try and channel used up) or cancelled."""
@@ -160,9 +166,7 @@ class Task(models.Model):
 
     @property
     def channel_label(self) -> str:
-        from careloop.patients.models import Channel
-
-        return str(Channel(self.channel).label) if self.channel in Channel.values else self.channel
+        return channel_label(self.channel)
 
     @property
     def is_overdue(self) -> bool:
@@ -205,6 +209,10 @@ class FollowUpRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} · {self.at:%Y-%m-%d}"
+
+    @property
+    def channel_label(self) -> str:
+        return channel_label(self.channel)
 
 
 class TaskNote(models.Model):
