@@ -75,7 +75,15 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
     tasks = worklist(request.user, filters)
     page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
     query = {k: v for k, v in request.GET.items() if k != "page" and v}
-    shown = [t.patient_id for t in page.object_list]
+    rows = list(page.object_list)
+    for task in rows:  # once per row here, not twice in the template
+        task.priority_parts = _("alert %(a)s + risk %(r)s + overdue %(o)s") % {
+            "a": task.alert_points,
+            "r": task.risk_points,
+            "o": task.overdue_points,
+        }
+    page.object_list = rows
+    shown = [t.patient_id for t in rows]
     if shown:
         record(
             request.user,
@@ -116,6 +124,7 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
         "can_assign": request.user.has_perm("followup.assign_task"),
         "staff": _assignable(request.user) if request.user.has_perm("followup.assign_task") else [],
         "now": timezone.now(),
+        "task_url": reverse("followup:task", args=[0]).removesuffix("0/"),
     }
     return render(request, "followup/worklist.html", context)
 
