@@ -111,10 +111,10 @@ def add_home_glucose(indices: list[int], cards: dict[int, str]) -> int:
                 moment = timezone.make_aware(datetime.combine(day, time(hour, rng.randint(0, 40))))
                 if moment <= timezone.now():
                     readings.append((moment, round(rng.uniform(5.2, 9.8), 1)))
-        if index == 5:
-            last_night = timezone.make_aware(
-                datetime.combine(today - timedelta(days=1), time(23, 10))
-            )
+        if index == 5:  # the latest 23:10 that has passed: within the rule's last day
+            last_night = timezone.make_aware(datetime.combine(today, time(23, 10)))
+            if last_night > timezone.now():
+                last_night -= timedelta(days=1)
             readings.append((last_night, 3.4))
         for moment, value in sorted(readings):
             do_record_results(

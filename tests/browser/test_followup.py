@@ -1,7 +1,7 @@
 """In Chromium: a nurse opens her worklist, does a phone follow-up from its script, attaches
 the call recording, and sees the plan's next follow-up appear."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_nurse_completes_a_phone_follow_up_with_a_recording(
-    page: Any, hospital: Any, tmp_path: Path
+    page: Any, hospital: Any, tmp_path: Path, monkeypatch: Any
 ) -> None:
+    # Mid-morning (in the evening the day-1 call would already be past its window).
+    morning = timezone.make_aware(datetime.combine(timezone.localdate(), time(10, 30)))
+    monkeypatch.setattr(timezone, "now", lambda: morning)
     load_pack()
     team = TeamFactory(organisation=hospital, name="心内科随访组")
     nurse = UserFactory(
