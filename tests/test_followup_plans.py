@@ -325,6 +325,43 @@ def test_a_rule_enrols_in_a_pathway(
     assert "sbp-very-high-enrol" in plan.reason
 
 
+def test_a_rule_creates_a_follow_up_task_once_while_it_is_open(
+    hospital: Any, patient_factory: Any, clock: Clock, carol: Any
+) -> None:
+    from careloop.rules.models import RuleFiring
+    from careloop.rules.services import do_save_rule
+    from tests.test_rules import SBP, store
+
+    do_save_rule(
+        None,
+        "sbp-call",
+        {
+            "name": "收缩压≥160 医生电话（测试）",
+            "trigger": "observation",
+            "condition": {"kind": "latest", "code": SBP, "op": ">=", "value": 160},
+            "actions": [
+                {"type": "task", "title": "医生电话了解血压", "role": "doctor", "due_hours": 8}
+            ],
+            "cooldown_hours": 0,
+            "enabled": True,
+        },
+    )
+    patient = patient_factory(organisation=hospital, responsible_doctor=carol)
+    store(patient, SBP, 172, clock.now)
+    task = Task.objects.get(patient=patient)
+    assert (task.title, task.assignee, task.plan, task.channel) == (
+        "医生电话了解血压",
+        carol,
+        None,
+        "phone",
+    )
+    assert task.deadline == clock.now + timedelta(hours=8)
+    assert RuleFiring.objects.get().actions == [{"type": "task", "title": "医生电话了解血压"}]
+    clock.set(clock.now + timedelta(hours=1))
+    store(patient, SBP, 175, clock.now)
+    assert Task.objects.filter(patient=patient).count() == 1  # not again while it is open
+
+
 @pytest.mark.django_db(transaction=True)
 def test_abnormal_lab_results_over_hl7_enrol_through_a_queued_job(
     mllp: MllpServer,  # noqa: F811 (the fixture imported above)

@@ -91,7 +91,13 @@ def test_saving_a_rule_checks_it_and_keeps_every_version(db: None) -> None:
     [
         ({"trigger": "reply"}, "trigger", "尚不可用"),
         ({"condition": {"kind": "symptom", "symptom": "胸痛胸闷"}}, "condition.kind", "尚不可用"),
-        ({"actions": [{"type": "task", "title": "血脂"}]}, "actions[0].type", "尚不支持"),
+        ({"actions": [{"type": "notify", "title": "血脂"}]}, "actions[0].type", "尚不支持"),
+        ({"actions": [{"type": "task", "title": "血脂", "role": "x"}]}, "actions[0].role", "nurse"),
+        (
+            {"actions": [{"type": "task", "title": "x", "due_hours": 0}]},
+            "actions[0].due_hours",
+            "720",
+        ),
         ({"actions": [{"type": "enrol", "pathway": "血脂"}]}, "actions[0].pathway", "没有代码"),
         ({"actions": [{"type": "enrol"}]}, "actions[0].pathway", "不能为空"),
         (

@@ -5,9 +5,11 @@
     {"type": "alert", "severity": "high", "title": "…",
      "assignee": "responsible_doctor" | "health_manager" | "none", "due_hours": 24}
     {"type": "enrol", "pathway": "post-op"}           (a pathway's code)
+    {"type": "task", "title": "电话了解血糖情况", "role": "nurse" | "doctor" |
+     "health_manager", "channel": "phone", "purpose": "condition_tracking", "due_hours": 24}
 
-Creating a single task and notifying are not available yet: the channels they act on are not
-built, and a rule using them is refused on save.
+Notifying is not available yet: the channels it acts on are not built, and a rule using it is
+refused on save.
 """
 
 from __future__ import annotations
@@ -21,10 +23,16 @@ from careloop.rules.conditions import TIER_TEXT, TIERS, RuleError
 SEVERITIES = ("critical", "high", "medium", "low")
 SEVERITY_TEXT = {"critical": "危急", "high": "高", "medium": "中", "low": "低"}
 ASSIGNEES = ("responsible_doctor", "health_manager", "none")
-NOT_YET = {
-    "task": "创建随访任务",
-    "notify": "发送通知",
-}
+NOT_YET = {"notify": "发送通知"}
+ROLES = ("nurse", "doctor", "health_manager")
+PURPOSES = (
+    "condition_tracking",
+    "rehab_guidance",
+    "revisit_reminder",
+    "emotional_care",
+    "satisfaction",
+)
+TASK_CHANNELS = ("phone", "sms", "wechat", "app", "voice", "clinic", "video")
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,19 @@ class Enrol:
         return f"纳入随访路径“{self.pathway}”"
 
 
-Action = AddTag | RemoveTag | SetTier | RaiseAlert | Enrol
+@dataclass(frozen=True)
+class CreateTask:
+    title: str
+    role: str = "nurse"
+    channel: str = "phone"
+    purpose: str = "condition_tracking"
+    due_hours: int = 24
+
+    def describe(self) -> str:
+        return f"创建随访任务“{self.title}”"
+
+
+Action = AddTag | RemoveTag | SetTier | RaiseAlert | Enrol | CreateTask
 
 
 def _text(data: Mapping[str, Any], key: str, path: str, limit: int) -> str:
@@ -90,7 +110,7 @@ def _compile_one(data: Any, path: str) -> Action:
     kind = data.get("type")
     if not isinstance(kind, str):
         raise RuleError(
-            f"{path}.type", "须为文字（tag、untag、risk_tier、value_tier、alert、enrol）"
+            f"{path}.type", "须为文字（tag、untag、risk_tier、value_tier、alert、enrol、task）"
         )
     if kind in ("tag", "untag"):
         tag = _text(data, "tag", path, 50)
@@ -111,13 +131,30 @@ def _compile_one(data: Any, path: str) -> Action:
         return RaiseAlert(str(data["severity"]), _text(data, "title", path, 200), assignee, due)
     if kind == "enrol":
         return Enrol(_text(data, "pathway", path, 60))
+    if kind == "task":
+        return _task(data, path)
     if kind in NOT_YET:
         raise RuleError(
             f"{path}.type", f"“{NOT_YET[kind]}”（{kind}）本版本尚不支持：它所需的功能尚未上线"
         )
     raise RuleError(
-        f"{path}.type", f"未知的动作 {kind!r}（可用：tag untag risk_tier value_tier alert enrol）"
+        f"{path}.type",
+        f"未知的动作 {kind!r}（可用：tag untag risk_tier value_tier alert enrol task）",
     )
+
+
+def _task(data: Mapping[str, Any], path: str) -> CreateTask:
+    choices = {"role": ROLES, "channel": TASK_CHANNELS, "purpose": PURPOSES}
+    values = {}
+    for key, allowed in choices.items():
+        value = data.get(key, CreateTask.__dataclass_fields__[key].default)
+        if value not in allowed:
+            raise RuleError(f"{path}.{key}", f"须为 {'、'.join(allowed)} 之一")
+        values[key] = str(value)
+    due = data.get("due_hours", 24)
+    if isinstance(due, bool) or not isinstance(due, int) or not 1 <= due <= 24 * 30:
+        raise RuleError(f"{path}.due_hours", "须为 1 到 720 之间的整数（小时）")
+    return CreateTask(_text(data, "title", path, 200), due_hours=due, **values)
 
 
 def compile_actions(data: Any, path: str = "actions") -> list[Action]:

@@ -190,7 +190,7 @@ def rules_for(trigger: str) -> list[CompiledRule]:
     stamp = list(
         Rule.objects.filter(enabled=True, trigger=trigger)
         .order_by("pk")
-        .values_list("pk", "version", "updated_at")
+        .values_list("pk", "code", "version", "updated_at")
     )
     with _lock:
         cached = _compiled.get(trigger)

@@ -16,7 +16,7 @@ from careloop.audit.services import record
 from careloop.followup.models import Alert
 from careloop.followup.services import new_alert
 from careloop.patients.models import Patient, PatientTag, Tag, TagEvent
-from careloop.rules.actions import AddTag, Enrol, RaiseAlert, RemoveTag, SetTier
+from careloop.rules.actions import AddTag, CreateTask, Enrol, RaiseAlert, RemoveTag, SetTier
 from careloop.rules.engine import Match
 from careloop.rules.models import RuleFiring
 
@@ -71,6 +71,7 @@ class _Plan:
         self.tiers: dict[tuple[str, str], list[tuple[Patient, str, Match]]] = defaultdict(list)
         self.alerts: list[tuple[int, RaiseAlert, Patient, Match]] = []  # (firing index, …)
         self.enrolments: list[tuple[Enrol, int, Match]] = []  # (action, patient id, match)
+        self.tasks: list[tuple[CreateTask, int, Match]] = []  # (action, patient id, match)
 
     def action(self, index: int, action: Any, patient: Patient, match: Match) -> dict[str, Any]:
         """Plan one action of firing ``index``; returns what the firing records of it."""
@@ -101,6 +102,9 @@ class _Plan:
         if isinstance(action, Enrol):
             self.enrolments.append((action, patient.pk, match))
             return {"type": "enrol", "pathway": action.pathway}
+        if isinstance(action, CreateTask):
+            self.tasks.append((action, patient.pk, match))
+            return {"type": "task", "title": action.title}
         assert isinstance(action, RaiseAlert)
         self.alerts.append((index, action, patient, match))
         return {"type": "alert", "severity": action.severity}
@@ -167,6 +171,47 @@ def _alert(action: RaiseAlert, patient: Patient, match: Match) -> Alert:
         unassigned=action.assignee == "none" or assignee_id is None,
         due_in=timedelta(hours=action.due_hours) if action.due_hours else None,
     )
+
+
+def _create_tasks(plan: _Plan, now: datetime) -> None:
+    """Follow-up tasks the rules asked for (outside any plan), unless the patient already
+    has the same one open."""
+    if not plan.tasks:
+        return
+    from careloop.followup.models import Task
+    from careloop.followup.planning import assignee_for, choose_channel
+
+    ids = {pk for _, pk, _ in plan.tasks}
+    patients = Patient.objects.in_bulk(ids)
+    open_already = set(
+        Task.objects.filter(
+            patient_id__in=ids, plan__isnull=True, status=Task.Status.OPEN
+        ).values_list("patient_id", "title")
+    )
+    rows = []
+    for action, patient_id, match in plan.tasks:
+        if (patient_id, action.title) in open_already:
+            continue
+        open_already.add((patient_id, action.title))
+        patient = patients[patient_id]
+        channel, _index = choose_channel(patient, [action.channel])
+        rows.append(
+            Task(
+                patient_id=patient_id,
+                organisation_id=patient.organisation_id,
+                team_id=patient.care_team_id,
+                node=f"rule:{match.rule.code}"[:40],
+                title=action.title,
+                purpose=action.purpose,
+                channel=channel or action.channel,
+                channels=[action.channel],
+                assignee_role=action.role,
+                assignee_id=assignee_for(patient, action.role),
+                due_at=now,
+                deadline=now + timedelta(hours=action.due_hours),
+            )
+        )
+    Task.objects.bulk_create(rows)
 
 
 def fire(matches: list[Match], *, trigger: str) -> int:
@@ -238,4 +283,5 @@ def fire(matches: list[Match], *, trigger: str) -> int:
 
         replan_tiers({p.pk for changes in plan.tiers.values() for p, _, _ in changes})
     _enrol(plan)
+    _create_tasks(plan, now)
     return len(firings)
