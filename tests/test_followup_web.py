@@ -195,3 +195,30 @@ def test_a_nurse_without_follow_up_permission_is_refused(hospital: Any, api_as: 
     outsider = UserFactory(organisation=hospital, role=Role.ADMIN)
     outsider.groups.clear()
     assert api_as(outsider).get("/api/v1/tasks").status_code == 403
+
+
+def test_the_worklist_narrows_to_an_organisation_and_those_below_it(
+    hospital: Any, cardiology: Any, community: Any, patient_factory: Any, bob: Any
+) -> None:
+    load_pack()
+    post_op = Pathway.objects.get(code="post-op")
+    for name, org in (("王院本部", hospital), ("李心内", cardiology)):
+        patient = patient_factory(name=name, organisation=org)
+        enrol(patient, post_op, trigger="manual", anchor=timezone.now() - timedelta(days=1))
+    supervisor = logged_in(bob)
+    page = supervisor.get("/worklist/?scope=organisation&section=upcoming")
+    assert [pk for pk, _name in page.context["organisations"]] == [hospital.pk, cardiology.pk]
+    both = {t.patient.name for t in page.context["page"].object_list}
+    assert both == {"王院本部", "李心内"}
+    only = supervisor.get(
+        f"/worklist/?scope=organisation&section=upcoming&organisation={cardiology.pk}"
+    )
+    assert {t.patient.name for t in only.context["page"].object_list} == {"李心内"}
+    above = supervisor.get(
+        f"/worklist/?scope=organisation&section=upcoming&organisation={hospital.pk}"
+    )
+    assert {t.patient.name for t in above.context["page"].object_list} == both
+    elsewhere = supervisor.get(
+        f"/worklist/?scope=organisation&section=upcoming&organisation={community.pk}"
+    )
+    assert not elsewhere.context["page"].object_list  # outside Bob's scope: nothing

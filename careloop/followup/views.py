@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from careloop.accounts.models import User
+from careloop.accounts.models import Organisation, User
 from careloop.audit.services import record
 from careloop.followup.forms import RED_FLAGS, OutcomeForm, answers_form
 from careloop.followup.models import Alert, FollowUpRecord, Pathway, Plan, Task
@@ -56,6 +56,16 @@ def _assignable(user: Any) -> list[User]:
     if org_ids is not None:
         staff = staff.filter(organisation_id__in=org_ids)
     return list(staff.distinct().order_by("display_name", "username"))
+
+
+def _organisations(user: Any) -> list[tuple[int, str]]:
+    """The organisations the worklist can be narrowed to (when there is more than one)."""
+    org_ids = scope_organisation_ids(user)
+    organisations = Organisation.objects.filter(is_active=True).order_by("path")
+    if org_ids is not None:
+        organisations = organisations.filter(pk__in=org_ids)
+    choices = list(organisations.values_list("pk", "name")[:200])
+    return choices if len(choices) > 1 else []
 
 
 def _visible_task(user: Any, pk: int) -> Task:
@@ -121,6 +131,7 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
         "channels": Channel.choices,
         "pathways": Pathway.objects.order_by("name").values_list("code", "name"),
         "tags": Tag.objects.order_by("name").values_list("name", flat=True)[:200],
+        "organisations": _organisations(request.user),
         "can_assign": request.user.has_perm("followup.assign_task"),
         "staff": _assignable(request.user) if request.user.has_perm("followup.assign_task") else [],
         "now": timezone.now(),

@@ -22,6 +22,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from careloop.accounts.models import Organisation
 from careloop.followup.models import Alert, Task
 from careloop.patients.access import scope_organisation_ids
 
@@ -126,8 +127,9 @@ def worklist(user: Any, filters: Filters, *, now: datetime | None = None) -> Que
         tasks = tasks.filter(channel=filters.channel)
     if filters.pathway:
         tasks = tasks.filter(plan__pathway__code=filters.pathway)
-    if filters.organisation:
-        tasks = tasks.filter(organisation_id=filters.organisation)
+    if filters.organisation:  # the organisation and those below it
+        path = Organisation.objects.filter(pk=filters.organisation).values("path")
+        tasks = tasks.filter(organisation__path__startswith=Subquery(path[:1]))
     return with_priority(tasks, now).select_related("patient", "plan__pathway", "assignee")
 
 
