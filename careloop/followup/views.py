@@ -14,7 +14,9 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from careloop.accounts.models import Organisation, User
@@ -58,6 +60,24 @@ def _assignable(user: Any) -> list[User]:
     return list(staff.distinct().order_by("display_name", "username"))
 
 
+def describe_row(task: Any, now: Any) -> None:
+    """The texts of a worklist row: priority parts, who, due, how late, tries."""
+    patient = task.patient
+    task.priority_parts = _("alert %(a)s + risk %(r)s + overdue %(o)s") % {
+        "a": task.alert_points,
+        "r": task.risk_points,
+        "o": task.overdue_points,
+    }
+    who = [patient.get_sex_display(), _("%(age)s y") % {"age": patient.age}]
+    if patient.risk_tier:
+        who.append(f"{_('risk')} {patient.get_risk_tier_display()}")
+    task.who = " · ".join(who)
+    task.due_text = f"{timezone.localtime(task.due_at):%Y-%m-%d %H:%M}"
+    task.late = timesince(task.deadline, now) if task.deadline < now else ""
+    n = task.attempts
+    task.tries = (ngettext("%(n)s try", "%(n)s tries", n) % {"n": n}) if n else ""
+
+
 def _organisations(user: Any) -> list[tuple[int, str]]:
     """The organisations the worklist can be narrowed to (when there is more than one)."""
     org_ids = scope_organisation_ids(user)
@@ -86,12 +106,9 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
     page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
     query = {k: v for k, v in request.GET.items() if k != "page" and v}
     rows = list(page.object_list)
-    for task in rows:  # once per row here, not twice in the template
-        task.priority_parts = _("alert %(a)s + risk %(r)s + overdue %(o)s") % {
-            "a": task.alert_points,
-            "r": task.risk_points,
-            "o": task.overdue_points,
-        }
+    now = timezone.now()
+    for task in rows:  # the rows' texts here: far cheaper than as template tags per row
+        describe_row(task, now)
     page.object_list = rows
     shown = [t.patient_id for t in rows]
     if shown:
