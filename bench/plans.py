@@ -7,8 +7,9 @@ Demo residents (the demo's people with their histories: ~45% with hypertension I
 type 2 diabetes E11, more with age) are bulk-loaded, none on any pathway. Then, each as its
 own process so its peak memory is its own:
 
-* ``careloop pathways enrol-eligible`` — the nightly job: everyone aged 35+ with I10 or E11
-  goes on the national programme (plan + first visit, in batches of 2,000);
+* ``careloop pathways enrol-eligible [--workers N]`` — the nightly job: everyone aged 35+ with
+  I10 or E11 goes on the national programme (plan + first visit, in batches of 2,000), two
+  processes each taking the patients whose id is theirs modulo N;
 * the same job again — must change nothing;
 * the discharge pathways in bulk: every resident with heart failure or coronary disease
   (I50/I25) on the heart pathway as if just discharged (plan + the six follow-ups of its
@@ -146,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--postgres", action="store_true", help="use CARELOOP_DATABASE_URL")
+    parser.add_argument("--workers", type=int, default=1, help="enrol-eligible --workers")
     args = parser.parse_args()
 
     _, env, label = database_in_use("plans", postgres=args.postgres, seed_patients=0)
@@ -157,8 +159,9 @@ def main() -> None:
     connection.close()
 
     print("nightly enrolment …", flush=True)
-    first_s, first, first_rss = child(env, "pathways", "enrol-eligible")
-    second_s, second, _ = child(env, "pathways", "enrol-eligible")
+    workers = str(args.workers)
+    first_s, first, first_rss = child(env, "pathways", "enrol-eligible", "--workers", workers)
+    second_s, second, _ = child(env, "pathways", "enrol-eligible", "--workers", workers)
     print("heart discharges in bulk …", flush=True)
     heart_s, heart_out, heart_rss = heart(env)
 
@@ -176,6 +179,7 @@ def main() -> None:
             {
                 "database": label,
                 "residents": args.patients,
+                "workers": args.workers,
                 "nightly": {
                     "seconds": round(first_s, 1),
                     "plans": plans,

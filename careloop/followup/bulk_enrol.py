@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import CharField, Exists, OuterRef, Q, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models.functions import Cast, Concat, Mod
 from django.utils import timezone
 
 from careloop.audit.services import record
@@ -201,7 +201,11 @@ def enrol_batch(
 
 
 def _diagnosis_candidates(
-    pathway: Pathway, spec: TriggerSpec, now: datetime, batch: int
+    pathway: Pathway,
+    spec: TriggerSpec,
+    now: datetime,
+    batch: int,
+    shard: tuple[int, int] = (0, 1),
 ) -> Iterator[list[tuple[int, str, str]]]:
     """Batches of (patient, "condition:ID", reason) for everyone with an active matching
     diagnosis who is old enough, in the pathway's organisation, alive, not on the pathway,
@@ -213,6 +217,9 @@ def _diagnosis_candidates(
     conditions = Condition.objects.filter(prefixes, clinical_status="active").filter(
         patient__deceased_on__isnull=True
     )
+    index, shards = shard
+    if shards > 1:  # this worker's share of the patients
+        conditions = conditions.annotate(shard=Mod("patient_id", shards)).filter(shard=index)
     if spec.min_age is not None:
         today = timezone.localtime(now).date()
         try:
@@ -266,9 +273,11 @@ def enrol_eligible(
     now: datetime | None = None,
     batch: int = BATCH,
     progress: Callable[[str, BulkResult], None] | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> dict[str, dict[str, int]]:
     """The nightly job: for every enabled diagnosis-triggered pathway, enrol everyone
-    eligible who is not on it. Returns per pathway code: enrolled, tasks."""
+    eligible who is not on it (with ``shard`` (i, n): only patients whose id is i modulo
+    n, so n processes share the work). Returns per pathway code: enrolled, tasks."""
     now = now or timezone.now()
     results: dict[str, dict[str, int]] = {}
     for pathway in Pathway.objects.filter(enabled=True, trigger="diagnosis").select_related(
@@ -276,7 +285,7 @@ def enrol_eligible(
     ):
         spec = definition_of(current_version(pathway)).trigger
         total = BulkResult()
-        for wanted in _diagnosis_candidates(pathway, spec, now, batch):
+        for wanted in _diagnosis_candidates(pathway, spec, now, batch, shard):
             total.add(enrol_batch(pathway, wanted, trigger="diagnosis", now=now))
             if progress is not None:
                 progress(pathway.code, total)

@@ -1,4 +1,5 @@
 import json
+import multiprocessing
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,13 @@ class Command(BaseCommand):
         put = sub.add_parser("enrol", help="put a patient (by member card number) on a pathway")
         put.add_argument("code")
         put.add_argument("card_number")
-        sub.add_parser(
+        eligible = sub.add_parser(
             "enrol-eligible",
             help="enrol everyone a diagnosis-triggered pathway calls for who is not on it "
             "(nightly; progress on stderr)",
+        )
+        eligible.add_argument(
+            "--workers", type=int, default=1, help="processes sharing the patients (default 1)"
         )
         sub.add_parser("extend", help="create the tasks that came within the horizon (nightly)")
 
@@ -118,6 +122,24 @@ class Command(BaseCommand):
                 f"\r{code}: {total.enrolled:,} enrolled, {total.tasks:,} tasks", ending=""
             )
 
-        result = enrol_eligible(progress=progress)
-        self.stderr.write("")
-        return result
+        workers = options.get("workers") or 1
+        if workers < 1 or workers > 32:
+            raise CommandError("--workers must be between 1 and 32", returncode=2)
+        if workers == 1:
+            result = enrol_eligible(progress=progress)
+            self.stderr.write("")
+            return result
+        from django.db import connections
+
+        from careloop.followup.enrol_worker import enrol_share
+
+        connections.close_all()  # each process opens its own
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            parts = pool.map(enrol_share, [(i, workers) for i in range(workers)])
+        total: dict[str, dict[str, int]] = {}
+        for part in parts:
+            for code, figures in part.items():
+                row = total.setdefault(code, {"enrolled": 0, "tasks": 0})
+                row["enrolled"] += figures["enrolled"]
+                row["tasks"] += figures["tasks"]
+        return total
