@@ -8,8 +8,8 @@ type 2 diabetes E11, more with age) are bulk-loaded, none on any pathway. Then, 
 own process so its peak memory is its own:
 
 * ``careloop pathways enrol-eligible [--workers N]`` — the nightly job: everyone aged 35+ with
-  I10 or E11 goes on the national programme (plan + first visit, in batches of 2,000), two
-  processes each taking the patients whose id is theirs modulo N;
+  I10 or E11 goes on the national programme (plan + first visit, in batches of 2,000), N
+  processes (default 1) each taking the patients whose id is theirs modulo N;
 * the same job again — must change nothing;
 * the discharge pathways in bulk: every resident with heart failure or coronary disease
   (I50/I25) on the heart pathway as if just discharged (plan + the six follow-ups of its
