@@ -113,6 +113,7 @@ def test_a_recording_without_outcome_is_attached_to_the_saved_attempt(
         ({"fields": {"task": 999999}}, 400, "task"),
         ({"fields": {"call_id": ""}}, 400, "call_id"),
         ({"fields": {"outcome": "deceased"}}, 400, "outcome"),
+        ({"fields": {"outcome": "reached"}}, 409, "outcome"),  # the htn form: the nurse saves
     ],
 )
 def test_bad_requests_say_what_is_wrong_and_store_nothing(

@@ -10,8 +10,9 @@ call ends, signed with a shared secret.
              ``duration_seconds``.
 
 With an ``outcome`` and an open task the call is recorded as an attempt (the plan moves on as
-if the nurse had saved it); otherwise the recording is attached to the task's latest attempt
-that has none. The body is spooled to disk while its signature is checked, so recordings up
+if the nurse had saved it) — except "reached" on a task with a form, which the nurse saves
+with the answers; otherwise the recording is attached to the task's latest attempt that has
+none. The body is spooled to disk while its signature is checked, so recordings up
 to ``CARELOOP_RECORDING_MAX_BYTES`` never sit in memory."""
 
 from __future__ import annotations
@@ -120,6 +121,13 @@ def _receive(fields: Any, files: Any) -> HttpResponse:
     if outcome and outcome not in PHONE_OUTCOMES:
         return _problem(
             400, f"outcome must be one of {', '.join(sorted(PHONE_OUTCOMES))}", "outcome"
+        )
+    if outcome == Outcome.REACHED and task.form and task.is_open:
+        return _problem(
+            409,
+            "a reached call with a form is saved by the nurse (with the form's answers); "
+            "send the recording without outcome afterwards",
+            "outcome",
         )
     agent = User.objects.filter(username=fields.get("agent", ""), is_active=True).first()
     try:
