@@ -16,12 +16,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from careloop.accounts.models import User
 from careloop.audit.services import record
 from careloop.followup.alert_flow import Action, Step, allowed_actions, do_transition
 from careloop.followup.models import OPEN_STATUSES, Alert
+from careloop.followup.staff import staff_who_can
 from careloop.followup.step_forms import TransitionForm
-from careloop.patients.access import get_patient_for, patients_for, scope_organisation_ids
+from careloop.patients.access import get_patient_for, patients_for
 from careloop.typing import AuthedRequest
 
 PAGE_SIZE = 50
@@ -40,15 +40,6 @@ STATUS_FILTERS = {
 def visible_alerts(user: Any) -> QuerySet[Alert]:
     """Alerts on the patients ``user`` can see."""
     return Alert.objects.filter(patient__in=patients_for(user).values("pk"))
-
-
-def alert_staff(user: Any) -> QuerySet[User]:
-    """Whom ``user`` can hand an alert to: active staff who handle alerts in their scope."""
-    staff = User.objects.filter(is_active=True, groups__permissions__codename="change_alert")
-    org_ids = scope_organisation_ids(user)
-    if org_ids is not None:
-        staff = staff.filter(organisation_id__in=org_ids)
-    return staff.distinct().order_by("display_name", "username")
 
 
 @login_required
@@ -112,7 +103,7 @@ def alert_page(request: AuthedRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     get_patient_for(request.user, alert.patient_id)  # 404 when out of reach
-    staff = alert_staff(request.user)
+    staff = staff_who_can(request.user, "change_alert")
     form = TransitionForm(request.POST or None, staff=staff)
     if request.method == "POST":
         get_patient_for(request.user, alert.patient_id, write=True)  # not on a read share

@@ -16,8 +16,8 @@ from careloop.accounts.models import User
 from careloop.api import ERROR_RESPONSES, ErrorOut, page_of
 from careloop.audit.services import record
 from careloop.followup.alert_flow import TRANSITIONS, AlertConflict, Step, do_transition
-from careloop.followup.alert_views import alert_staff
 from careloop.followup.models import Alert
+from careloop.followup.staff import staff_who_can
 from careloop.patients.access import get_patient_for, patients_for
 
 router = Router()
@@ -209,7 +209,9 @@ def post_transition(request: HttpRequest, alert_id: int, body: TransitionIn) -> 
     if body.assignee == "me":
         assignee = request.user  # type: ignore[assignment]  # authenticated by the API
     elif body.assignee:
-        assignee = alert_staff(request.user).filter(username=body.assignee).first()
+        assignee = (
+            staff_who_can(request.user, "change_alert").filter(username=body.assignee).first()
+        )
         if assignee is None:
             raise HttpError(422, "assignee: not someone in your organisation who handles alerts")
     step = Step(

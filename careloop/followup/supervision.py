@@ -25,16 +25,8 @@ from careloop.followup.models import (
     QualityReview,
     Task,
 )
-from careloop.patients.access import patients_for, scope_organisation_ids
-
-
-def staff_in_scope(user: Any) -> QuerySet[User]:
-    """Active staff who do follow-ups in the organisations ``user`` oversees."""
-    staff = User.objects.filter(is_active=True, groups__permissions__codename="change_task")
-    org_ids = scope_organisation_ids(user)
-    if org_ids is not None:
-        staff = staff.filter(organisation_id__in=org_ids)
-    return staff.distinct().select_related("organisation").order_by("display_name", "username")
+from careloop.followup.staff import staff_who_can
+from careloop.patients.access import patients_for
 
 
 @dataclass
@@ -65,7 +57,7 @@ def workload(user: Any, *, days: int = 7, now: datetime | None = None) -> list[L
     now = now or timezone.now()
     since = now - timedelta(days=days)
     tonight = timezone.localtime(now).replace(hour=23, minute=59, second=59)
-    rows = {u.pk: Load(u) for u in staff_in_scope(user)}
+    rows = {u.pk: Load(u) for u in staff_who_can(user, "change_task")}
     ids = list(rows)
     for r in (
         Task.objects.filter(assignee_id__in=ids, status=Task.Status.OPEN)
@@ -112,7 +104,7 @@ def do_hand_over(actor: Any, source: User, target: User) -> tuple[int, int]:
     returns (tasks, alerts) moved."""
     if not actor.has_perm("followup.assign_task"):
         raise PermissionDenied("only a supervisor moves someone's work")
-    staff = staff_in_scope(actor)
+    staff = staff_who_can(actor, "change_task")
     if not staff.filter(pk=source.pk).exists() or not staff.filter(pk=target.pk).exists():
         raise ValidationError(_("Choose two people in your organisation."))
     if source.pk == target.pk:

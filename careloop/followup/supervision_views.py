@@ -15,11 +15,11 @@ from django.views.decorators.http import require_POST
 from careloop.audit.services import record
 from careloop.followup.models import CRITERIA, FollowUpRecord, QualityReview
 from careloop.followup.scripts import render_script
+from careloop.followup.staff import staff_who_can
 from careloop.followup.supervision import (
     do_hand_over,
     do_review,
     review_queue,
-    staff_in_scope,
     workload,
 )
 from careloop.forms import StyledFormMixin
@@ -52,7 +52,7 @@ def team_page(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
         "followup/team.html",
-        {"loads": loads, "days": days, "staff": staff_in_scope(request.user)},
+        {"loads": loads, "days": days, "staff": staff_who_can(request.user, "change_task")},
     )
 
 
@@ -60,7 +60,7 @@ def team_page(request: AuthedRequest) -> HttpResponse:
 @require_POST
 @permission_required("followup.assign_task", raise_exception=True)
 def hand_over(request: AuthedRequest) -> HttpResponse:
-    staff = {str(u.pk): u for u in staff_in_scope(request.user)}
+    staff = {str(u.pk): u for u in staff_who_can(request.user, "change_task")}
     source, target = (
         staff.get(request.POST.get("source", "")),
         staff.get(request.POST.get("target", "")),
@@ -92,16 +92,16 @@ def quality_page(request: AuthedRequest) -> HttpResponse:
         staff_id=int(staff_id) if staff_id.isascii() and staff_id.isdecimal() else None,
     )
     page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
-    reviews = QualityReview.objects.filter(staff__in=staff_in_scope(request.user)).select_related(
-        "staff", "reviewer", "record__task"
-    )[:20]
+    reviews = QualityReview.objects.filter(
+        staff__in=staff_who_can(request.user, "change_task")
+    ).select_related("staff", "reviewer", "record__task")[:20]
     return render(
         request,
         "followup/quality.html",
         {
             "page": page,
             "reviews": reviews,
-            "staff": staff_in_scope(request.user),
+            "staff": staff_who_can(request.user, "change_task"),
             "staff_id": staff_id,
             "querystring": f"staff={staff_id}" if staff_id else "",
         },

@@ -27,6 +27,7 @@ from careloop.followup.outcomes import Attempt, do_record_attempt
 from careloop.followup.planning import enrol, stop_plan
 from careloop.followup.recordings import ranged_response
 from careloop.followup.scripts import render_script
+from careloop.followup.staff import staff_who_can
 from careloop.followup.worklist import SCOPES, SECTIONS, Filters, counts, worklist
 from careloop.patients.access import get_patient_for, scope_organisation_ids
 from careloop.patients.models import Channel, Tag
@@ -50,14 +51,6 @@ def _filters(request: AuthedRequest) -> Filters:
         pathway=get.get("pathway", "")[:60],
         organisation=int(organisation) if organisation.isdigit() else None,
     )
-
-
-def _assignable(user: Any) -> list[User]:
-    org_ids = scope_organisation_ids(user)
-    staff = User.objects.filter(is_active=True, groups__permissions__codename="change_task")
-    if org_ids is not None:
-        staff = staff.filter(organisation_id__in=org_ids)
-    return list(staff.distinct().order_by("display_name", "username"))
 
 
 def describe_row(task: Any, now: Any) -> None:
@@ -150,7 +143,9 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
         "tags": Tag.objects.order_by("name").values_list("name", flat=True)[:200],
         "organisations": _organisations(request.user),
         "can_assign": request.user.has_perm("followup.assign_task"),
-        "staff": _assignable(request.user) if request.user.has_perm("followup.assign_task") else [],
+        "staff": list(staff_who_can(request.user, "change_task"))
+        if request.user.has_perm("followup.assign_task")
+        else [],
         "now": timezone.now(),
         "task_url": reverse("followup:task", args=[0]).removesuffix("0/"),
     }
@@ -170,7 +165,10 @@ def assign(request: AuthedRequest) -> HttpResponse:
     else:
         if not request.user.has_perm("followup.assign_task"):
             raise PermissionDenied
-        assignee = next((u for u in _assignable(request.user) if str(u.pk) == target), None)
+        assignee = next(
+            (u for u in list(staff_who_can(request.user, "change_task")) if str(u.pk) == target),
+            None,
+        )
         if assignee is None:
             messages.error(request, _("Choose whom to assign the tasks to."))
             return redirect(request.POST.get("next") or reverse("followup:worklist"))
