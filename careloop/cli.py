@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 import sys
 
+# Commands spelt with a hyphen on the command line (a Python module name cannot be).
+ALIASES = {"reply-check": "reply_check"}
+
 
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careloop.settings")
     args = list(sys.argv[1:] if argv is None else argv)
+    if args:
+        args[0] = ALIASES.get(args[0], args[0])
     from careloop.env import ConfigurationError
 
     try:

@@ -51,6 +51,12 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user.has_perm("followup.view_alert"):
         url = reverse("alerts:list")
         items.append(NavItem(_("Alerts"), "exclamation-triangle", url, path.startswith(url)))
+    if user.has_perm("outreach.view_message"):
+        url = reverse("outreach:outbox")
+        items.append(NavItem(_("Outbox"), "send", url, path.startswith(url)))
+    if user.has_perm("outreach.view_reply"):
+        url = reverse("outreach:inbox")
+        items.append(NavItem(_("Replies"), "chat-left-text", url, path.startswith(url)))
     if user.has_perm("followup.view_pathway"):
         url = reverse("followup:pathways")
         items.append(NavItem(_("Pathways"), "signpost-split", url, path.startswith(url)))

@@ -30,11 +30,13 @@ class PeriodicJob:
 def periodic_jobs() -> list[PeriodicJob]:
     from careloop import tasks
     from careloop.followup.tasks import enrol_eligible, extend_plans, sweep_alerts
+    from careloop.outreach.tasks import dispatch_messages
     from careloop.rules.tasks import sweep_rules
 
     return [
         PeriodicJob("sweep_rules", timedelta(hours=1), sweep_rules.enqueue),
         PeriodicJob("sweep_alerts", timedelta(minutes=1), sweep_alerts.enqueue),
+        PeriodicJob("dispatch_messages", timedelta(minutes=1), dispatch_messages.enqueue),
         PeriodicJob("enrol_eligible", timedelta(hours=24), enrol_eligible.enqueue),
         PeriodicJob("extend_plans", timedelta(hours=6), extend_plans.enqueue),
         PeriodicJob(

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "careloop.interop",
     "careloop.followup",
     "careloop.rules",
+    "careloop.outreach",
 ]
 
 MIDDLEWARE = [

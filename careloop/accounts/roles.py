@@ -58,6 +58,10 @@ _FOLLOWUP = [
     "followup.add_referral",
     "followup.view_revisitrequest",
     "followup.add_revisitrequest",
+    "outreach.view_message",
+    "outreach.view_reply",
+    "outreach.add_reply",
+    "outreach.change_reply",
 ]
 # Leads assign work, answer referrals, book revisits and verify resolved alerts.
 _FOLLOWUP_LEAD = [
@@ -106,6 +110,7 @@ ADMIN_APPS = [
     "interop",
     "followup",
     "rules",
+    "outreach",
     "django_tasks_db",
 ]
 

@@ -1,0 +1,81 @@
+"""Administration of channels and message templates. Secrets are write-only here: the form
+shows which are set, never their values."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from careloop.outreach.models import ChannelConfig, Message, MessageTemplate, Reply
+from careloop.outreach.transports import TRANSPORTS, ConfigError, transport
+
+
+class ChannelConfigForm(forms.ModelForm):
+    provider = forms.ChoiceField(
+        label=_("provider"), choices=[(name, t.label) for name, t in TRANSPORTS.items()]
+    )
+    new_secrets = forms.JSONField(
+        label=_("secrets"),
+        required=False,
+        help_text=_(
+            'JSON, e.g. {"access_key_id": "…", "access_key_secret": "…"}. '
+            "Leave empty to keep the stored secrets."
+        ),
+    )
+
+    class Meta:
+        model = ChannelConfig
+        fields = ["organisation", "channel", "provider", "settings", "weekly_cap", "enabled"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        provider, channel = data.get("provider"), data.get("channel")
+        if provider and channel and TRANSPORTS[provider].channel not in (channel, "*"):
+            raise forms.ValidationError(_("This provider does not send on that channel."))
+        secrets = data.get("new_secrets") or self.instance.secret_values()
+        if provider:
+            try:
+                transport(provider, data.get("settings") or {}, secrets)
+            except ConfigError as error:
+                raise forms.ValidationError(str(error)) from error
+        return data
+
+    def save(self, commit: bool = True) -> ChannelConfig:
+        if self.cleaned_data.get("new_secrets"):
+            self.instance.set_secrets(self.cleaned_data["new_secrets"])
+        return super().save(commit)
+
+
+@admin.register(ChannelConfig)
+class ChannelConfigAdmin(admin.ModelAdmin):
+    form = ChannelConfigForm
+    list_display = ["channel", "provider", "organisation", "weekly_cap", "enabled", "secret_names"]
+
+    @admin.display(description=_("secrets set"))
+    def secret_names(self, obj: ChannelConfig) -> str:
+        return ", ".join(sorted(json.loads(obj.secrets))) if obj.secrets else "—"
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "purpose", "channel", "organisation", "provider_template", "approved"]
+    list_filter = ["channel", "purpose", "approved"]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["key", "channel", "provider", "status", "tries", "created_at", "sent_at"]
+    list_filter = ["status", "channel", "provider"]
+    readonly_fields = [f.name for f in Message._meta.fields if f.name != "to"]
+    exclude = ["to"]
+
+
+@admin.register(Reply)
+class ReplyAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "channel", "kind", "patient", "handled_at"]
+    list_filter = ["kind", "channel"]
+    exclude = ["sender"]

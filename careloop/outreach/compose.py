@@ -1,0 +1,93 @@
+"""The words of a message: the organisation's template for the purpose and channel (or the
+platform's, or the built-in default), rendered with the patient's variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q
+from django.template import Context, Engine, TemplateSyntaxError
+from django.utils import timezone
+
+from careloop.followup.scripts import salutation
+from careloop.outreach.models import MessageTemplate
+
+OPT_OUT_FOOTER = "回T退订"
+DEFAULT_TEXT = {
+    "condition_tracking": "{{ salutation }}您好，{{ hospital }}随访：{{ title }}。最近身体怎么样？"
+    "如有胸闷、气短、头晕等不适，请直接回复文字告诉我们。",
+    "rehab_guidance": "{{ salutation }}您好，{{ hospital }}提醒您：{{ title }}。请按医嘱服药，"
+    "注意休息，如有不适请回复。",
+    "revisit_reminder": "{{ salutation }}您好，{{ hospital }}提醒您按时复诊（{{ title }}，"
+    "{{ due_date }}前）。如需改约请回复。",
+    "emotional_care": "{{ salutation }}您好，近来天气多变，请注意保暖、按时服药。"
+    "{{ hospital }}随访中心关心您，有任何需要请回复。",
+    "satisfaction": "{{ salutation }}您好，感谢您选择{{ hospital }}。请回复0-10分评价本次"
+    "就医体验（10分为非常满意），也欢迎留言。",
+}
+_engine = Engine(autoescape=False)
+
+
+class TemplateError(ValueError):
+    """A template that cannot be rendered (the message names where)."""
+
+
+@dataclass
+class Composed:
+    text: str
+    subject: str = ""
+    template_code: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    approved: bool = True  # False: the provider has not approved this template yet
+    has_template: bool = False
+
+
+def template_for(organisation: Any, purpose: str, channel: str) -> MessageTemplate | None:
+    """The organisation's own template, else the nearest ancestor's, else the platform's."""
+    ancestors = [int(pk) for pk in organisation.path.strip("/").split("/") if pk]
+    candidates = MessageTemplate.objects.filter(
+        Q(organisation_id__in=ancestors) | Q(organisation__isnull=True),
+        purpose=purpose,
+        channel=channel,
+    )
+    rank = {pk: i for i, pk in enumerate(reversed(ancestors))}
+    return min(candidates, key=lambda t: rank.get(t.organisation_id or 0, len(rank)), default=None)
+
+
+def render(text: str, context: dict[str, Any]) -> str:
+    try:
+        return _engine.from_string(text).render(Context(context)).strip()
+    except TemplateSyntaxError as error:
+        raise TemplateError(f"template error: {error}") from error
+
+
+def context_for(patient: Any, task: Any, hospital: str) -> dict[str, Any]:
+    due = timezone.localtime(task.deadline) if task is not None else None
+    return {
+        "salutation": salutation(patient.name, patient.sex, patient.age),
+        "surname": patient.name[:1],
+        "hospital": hospital,
+        "title": task.title if task is not None else "",
+        "due_date": f"{due:%-m月%-d日}" if due else "",
+    }
+
+
+def compose(
+    template: MessageTemplate | None, purpose: str, channel: str, context: dict[str, Any]
+) -> Composed:
+    if template is None:
+        text = render(DEFAULT_TEXT.get(purpose, DEFAULT_TEXT["condition_tracking"]), context)
+        if channel == "sms":
+            text = f"{text}{OPT_OUT_FOOTER}"
+        return Composed(text=text)
+    return Composed(
+        text=render(template.body, context),
+        subject=render(template.subject, context),
+        template_code=template.provider_template,
+        params={k: render(str(v), context) for k, v in template.params.items()},
+        keys=dict(template.keys),
+        approved=template.approved or not template.provider_template,
+        has_template=True,
+    )

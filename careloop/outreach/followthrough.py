@@ -1,0 +1,97 @@
+"""What a message's fate does to its follow-up: a reminder or guide (a task without a form)
+is done once the provider accepted it and the plan moves on; a task with a form waits for
+the patient's answer. A message that could not be sent passes the task to the next channel.
+An opt-out withdraws consent for that channel, for every purpose, and cancels what is queued
+on it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from careloop.followup.models import FollowUpRecord, Outcome, Plan, Task
+from careloop.followup.planning import generate
+from careloop.outreach.models import Message
+from careloop.patients.models import ConsentRecord
+
+
+def _open_tasks(messages: list[Message]) -> dict[int, Task]:
+    ids = {m.task_id for m in messages if m.task_id}
+    tasks = Task.objects.filter(pk__in=ids, status=Task.Status.OPEN).select_related("patient")
+    return {t.pk: t for t in tasks}
+
+
+def after_send(messages: list[Message], now: datetime) -> int:
+    """Close the form-less tasks whose message went out; returns how many."""
+    tasks = _open_tasks(messages)
+    closing = [
+        (m, tasks[m.task_id])
+        for m in messages
+        if m.task_id in tasks
+        and not tasks[m.task_id].form
+        and tasks[m.task_id].channel == m.channel
+    ]
+    if not closing:
+        return 0
+    FollowUpRecord.objects.bulk_create(
+        FollowUpRecord(
+            task=task,
+            patient_id=task.patient_id,
+            channel=message.channel,
+            outcome=Outcome.REACHED,
+            notes=f"已发送（{message.provider}）",
+            at=now,
+        )
+        for message, task in closing
+    )
+    closed = [task.pk for _m, task in closing]
+    Task.objects.filter(pk__in=closed, status=Task.Status.OPEN).update(
+        status=Task.Status.DONE, outcome=Outcome.REACHED, closed_at=now
+    )
+    plan_ids = {task.plan_id for _m, task in closing if task.plan_id}
+    for plan in Plan.objects.filter(pk__in=plan_ids, status=Plan.Status.ACTIVE).select_related(
+        "patient", "version"
+    ):
+        generate(plan, plan.patient, now=now)
+    return len(closed)
+
+
+def after_failure(messages: list[Message], now: datetime) -> int:
+    from careloop.outreach.queueing import pass_on
+
+    tasks = _open_tasks(messages)
+    moved = 0
+    for message in messages:
+        task = tasks.get(message.task_id or 0)
+        if task is not None and task.channel == message.channel:
+            pass_on(task, f"{message.channel_label}: {message.error}", now)
+            moved += 1
+    return moved
+
+
+def opt_out(patient_id: int, channel: str, how: str, note: str = "") -> int:
+    """The patient wants nothing more on ``channel``: withdraw consent for every purpose and
+    cancel the messages queued on it. Returns the messages cancelled."""
+    now = timezone.now()
+    ConsentRecord.objects.bulk_create(
+        ConsentRecord(
+            patient_id=patient_id,
+            purpose=purpose,
+            channel=channel,
+            granted=False,
+            method=ConsentRecord.Method.REPLY,
+            note=(note or f"退订（{how}）")[:200],
+            recorded_at=now,
+        )
+        for purpose in ConsentRecord.Purpose.values
+    )
+    return Message.objects.filter(
+        patient_id=patient_id, channel=channel, status=Message.Status.QUEUED
+    ).update(status=Message.Status.CANCELLED, error="opted out")
+
+
+def opt_out_all(messages: list[Any], how: str) -> None:
+    for message in messages:
+        opt_out(message.patient_id, message.channel, how)

@@ -1,0 +1,16 @@
+from careloop.outreach.models.channels import (
+    AccessToken,
+    ChannelAddress,
+    ChannelConfig,
+    MessageTemplate,
+)
+from careloop.outreach.models.messages import Message, Reply
+
+__all__ = [
+    "AccessToken",
+    "ChannelAddress",
+    "ChannelConfig",
+    "Message",
+    "MessageTemplate",
+    "Reply",
+]

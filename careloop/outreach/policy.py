@@ -1,0 +1,71 @@
+"""What must hold before a message goes out: consent for the channel and purpose (an
+opt-out is a withdrawn consent), an address, outside the patient's quiet hours, and under
+the channel's weekly cap per patient."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Count, Min
+from django.utils import timezone
+
+from careloop.outreach.models import ChannelAddress, Message
+from careloop.patients.models import ConsentRecord
+
+SENT = (Message.Status.SENDING, Message.Status.SENT, Message.Status.DELIVERED)
+WEEK = timedelta(days=7)
+# Every follow-up purpose is covered by consent to be followed up on that channel.
+CONSENT_PURPOSE = ConsentRecord.Purpose.FOLLOWUP
+
+
+def consents(patient_ids: list[int], channel: str) -> dict[int, bool]:
+    """Each patient's current answer for follow-up on ``channel`` (absent = never asked)."""
+    latest: dict[int, bool] = {}
+    rows = (
+        ConsentRecord.objects.filter(
+            patient_id__in=patient_ids, purpose=CONSENT_PURPOSE, channel=channel
+        )
+        .order_by("patient_id", "recorded_at", "id")
+        .values_list("patient_id", "granted")
+    )
+    for patient_id, granted in rows:
+        latest[patient_id] = granted
+    return latest
+
+
+def addresses(patients: list[Any], channel: str) -> dict[int, str]:
+    if channel in ("sms", "voice"):
+        return {p.pk: p.phone for p in patients if p.phone}
+    rows = ChannelAddress.objects.filter(patient__in=patients, channel=channel)
+    return {row.patient_id: row.address for row in rows}
+
+
+def sent_this_week(patient_ids: list[int], channel: str, now: datetime) -> dict[int, tuple]:
+    """patient → (messages in the last 7 days on ``channel``, when the oldest went)."""
+    rows = (
+        Message.objects.filter(
+            patient_id__in=patient_ids, channel=channel, status__in=SENT, sent_at__gt=now - WEEK
+        )
+        .values("patient_id")
+        .annotate(n=Count("id"), first=Min("sent_at"))
+    )
+    return {row["patient_id"]: (row["n"], row["first"]) for row in rows}
+
+
+def _in_quiet(moment: time, start: time, end: time) -> bool:
+    if start == end:
+        return False
+    if start < end:
+        return start <= moment < end
+    return moment >= start or moment < end
+
+
+def after_quiet_hours(patient: Any, now: datetime) -> datetime | None:
+    """When the patient's quiet hours end, if ``now`` falls inside them."""
+    local = timezone.localtime(now)
+    start, end = patient.quiet_hours_start, patient.quiet_hours_end
+    if not _in_quiet(local.time(), start, end):
+        return None
+    end_at = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+    return end_at if end_at > local else end_at + timedelta(days=1)

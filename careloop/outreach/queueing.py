@@ -1,0 +1,163 @@
+"""Due automated follow-ups become messages: one per task and channel (the idempotency key),
+created only when consent, an address, quiet hours and the weekly cap allow; otherwise the
+task moves to the next channel of its policy (a phone call lands on the worklist)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from careloop.accounts.models import Organisation
+from careloop.followup.models import Task
+from careloop.followup.planning import choose_channel
+from careloop.outreach import policy
+from careloop.outreach.compose import TemplateError, compose, context_for, template_for
+from careloop.outreach.config import channel_config
+from careloop.outreach.models import Message
+from careloop.outreach.transports import AUTOMATED_CHANNELS, TRANSPORTS
+
+BATCH = 500
+
+
+@dataclass
+class Queued:
+    messages: int = 0
+    deferred: int = 0
+    passed_on: dict[str, int] = field(default_factory=dict)
+
+    def passed(self, reason: str) -> None:
+        self.passed_on[reason] = self.passed_on.get(reason, 0) + 1
+
+
+def message_key(task_id: int, channel: str) -> str:
+    return f"task:{task_id}:{channel}"
+
+
+def pass_on(task: Task, reason: str, now: datetime) -> None:
+    """Give up ``task``'s current channel: the next one of its policy, or not reached."""
+    try:
+        position = task.channels.index(task.channel) + 1
+    except ValueError:
+        position = len(task.channels)
+    channel, index = choose_channel(task.patient, task.channels, position)
+    if index < 0:
+        task.status, task.closed_at = Task.Status.FAILED, now
+        task.cancel_reason = reason[:200]
+    else:
+        task.channel, task.attempts, task.due_at = channel, 0, max(task.due_at, now)
+    task.save(
+        update_fields=["status", "closed_at", "cancel_reason", "channel", "attempts", "due_at"]
+    )
+
+
+def _hospital(organisation_id: int, cache: dict[int, str]) -> str:
+    if organisation_id not in cache:
+        org = Organisation.objects.get(pk=organisation_id)
+        root = int(org.path.strip("/").split("/")[0])
+        cache[organisation_id] = Organisation.objects.get(pk=root).name
+    return cache[organisation_id]
+
+
+def due_tasks(now: datetime, limit: int) -> list[Task]:
+    sent = Message.objects.filter(task=OuterRef("pk"), channel=OuterRef("channel"))
+    return list(
+        Task.objects.filter(
+            status=Task.Status.OPEN, channel__in=AUTOMATED_CHANNELS, due_at__lte=now
+        )
+        .filter(~Exists(sent))
+        .select_related("patient", "patient__organisation")
+        .order_by("due_at", "id")[:limit]
+    )
+
+
+def queue_due(*, now: datetime | None = None, limit: int = BATCH) -> Queued:
+    """One batch of due automated tasks → messages. Safe to run in several processes: the
+    message key is unique, a second run creates nothing."""
+    now = now or timezone.now()
+    done = Queued()
+    tasks = due_tasks(now, limit)
+    by_channel: dict[str, list[Task]] = {}
+    for task in tasks:
+        by_channel.setdefault(task.channel, []).append(task)
+    hospitals: dict[int, str] = {}
+    for channel, group in by_channel.items():
+        with transaction.atomic():
+            _queue_channel(channel, group, now, done, hospitals)
+    return done
+
+
+def _queue_channel(
+    channel: str, tasks: list[Task], now: datetime, done: Queued, hospitals: dict[int, str]
+) -> None:
+    patients = [t.patient for t in tasks]
+    ids = [p.pk for p in patients]
+    consent = policy.consents(ids, channel)
+    address = policy.addresses(patients, channel)
+    counts = policy.sent_this_week(ids, channel, now)
+    templates: dict[tuple[int, str], Any] = {}
+    configs: dict[int, Any] = {}
+    messages = []
+    for task in tasks:
+        patient = task.patient
+        if patient.organisation_id not in configs:
+            configs[patient.organisation_id] = channel_config(patient.organisation_id, channel)
+        config = configs[patient.organisation_id]
+        if not consent.get(patient.pk, False):
+            pass_on(task, "no consent for this channel", now)
+            done.passed("consent")
+            continue
+        if not address.get(patient.pk):
+            pass_on(task, "no address on this channel", now)
+            done.passed("address")
+            continue
+        key = (patient.organisation_id, task.purpose)
+        if key not in templates:
+            templates[key] = template_for(patient.organisation, task.purpose, channel)
+        try:
+            context = context_for(patient, task, _hospital(patient.organisation_id, hospitals))
+            words = compose(templates[key], task.purpose, channel, context)
+        except TemplateError:
+            pass_on(task, "message template cannot be rendered", now)
+            done.passed("template")
+            continue
+        needs_template = TRANSPORTS[config.provider].needs_template
+        if needs_template and not (words.has_template and words.approved):
+            pass_on(task, "no approved provider template", now)
+            done.passed("template")
+            continue
+        send_at = policy.after_quiet_hours(patient, now) or now
+        sent, oldest = counts.get(patient.pk, (0, None))
+        if sent >= config.weekly_cap and oldest is not None:
+            send_at = max(send_at, oldest + policy.WEEK)
+            if send_at > task.deadline:
+                pass_on(task, "weekly message cap reached", now)
+                done.passed("cap")
+                continue
+        counts[patient.pk] = (sent + 1, oldest or now)
+        if send_at > now:
+            done.deferred += 1
+        messages.append(
+            Message(
+                organisation_id=patient.organisation_id,
+                patient=patient,
+                task=task,
+                key=message_key(task.pk, channel),
+                channel=channel,
+                provider=config.provider,
+                purpose=task.purpose,
+                to=address[patient.pk],
+                subject=words.subject,
+                body=words.text,
+                template_code=words.template_code,
+                params=words.params,
+                keys=words.keys,
+                next_try_at=send_at,
+            )
+        )
+    created = Message.objects.bulk_create(messages, ignore_conflicts=True)
+    done.messages += len(created)

@@ -1,0 +1,179 @@
+"""A patient's reply, from any channel: stored as received, then matched to the patient (by
+the message it answers, their phone, or their channel address) and to their open follow-up,
+read for symptoms, and acted on — an opt-out withdraws consent for the channel, symptoms
+raise an alert (自伤风险 always critical), an answer completes the follow-up that asked for
+it; what cannot be matched or understood waits in the staff inbox."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+
+from careloop.fields import index_field
+from careloop.followup.models import Alert, Task
+from careloop.followup.outcomes import Attempt, do_record_attempt
+from careloop.followup.services import raise_alert
+from careloop.outreach.followthrough import opt_out
+from careloop.outreach.models import ChannelAddress, Message, Reply
+from careloop.outreach.symptom_words import NEGATIVE
+from careloop.outreach.symptoms import detect
+from careloop.patients.models import Patient
+
+OPT_OUT_WORDS = frozenset({"T", "TD", "退订", "退", "取消订阅", "N", "不要再发"})
+UNDERSTOOD = NEGATIVE | {"好", "好的", "收到", "谢谢", "知道了", "明白", "嗯", "好的谢谢", "已收到"}
+MATCH_WINDOW = timedelta(days=14)
+CRITICAL_SYMPTOMS = frozenset({"自伤风险"})
+HIGH_SYMPTOMS = frozenset({"胸痛胸闷", "呼吸困难", "出血", "视物模糊"})
+_SCORE = re.compile(r"(?<!\d)(10|[0-9])\s*分?(?!\d)")
+
+
+def is_opt_out(text: str) -> bool:
+    return text.strip().strip("。.!！ ").upper() in OPT_OUT_WORDS
+
+
+def receive(
+    channel: str,
+    text: str,
+    *,
+    provider: str = "",
+    sender: str = "",
+    raw: str = "",
+    message: Message | None = None,
+) -> Reply:
+    """Store the reply as received, then read it (in its own transaction: a failure while
+    reading leaves the stored reply for the inbox, never loses it)."""
+    reply = Reply.objects.create(
+        channel=channel,
+        provider=provider,
+        sender=sender,
+        text=text[:2000],
+        raw=raw,
+        message=message,
+    )
+    try:
+        with transaction.atomic():
+            process(reply)
+    except Exception:
+        Reply.objects.filter(pk=reply.pk).update(kind=Reply.Kind.UNCLEAR)
+        raise
+    return reply
+
+
+def _patient(reply: Reply) -> Patient | None:
+    if reply.message_id:
+        return reply.message.patient  # type: ignore[union-attr]
+    if not reply.sender:
+        return None
+    if reply.channel in ("sms", "voice"):
+        hashes = Patient.index_hashes("phone", reply.sender)
+        candidates = list(Patient.objects.filter(phone_hash__in=hashes))
+        if len(candidates) > 1:  # a shared family phone: whoever we last wrote to
+            last = (
+                Message.objects.filter(patient__in=candidates, channel=reply.channel)
+                .order_by("-created_at")
+                .values_list("patient_id", flat=True)
+                .first()
+            )
+            candidates = [p for p in candidates if p.pk == last] or candidates[:1]
+        return candidates[0] if candidates else None
+    address = (
+        ChannelAddress.objects.filter(
+            channel=reply.channel,
+            address_hash__in=index_field(ChannelAddress, "address_hash").lookup_hashes(
+                reply.sender
+            ),
+        )
+        .select_related("patient")
+        .first()
+    )
+    return address.patient if address else None
+
+
+def _answered_message(reply: Reply, patient: Patient) -> Message | None:
+    if reply.message_id:
+        return reply.message
+    return (
+        Message.objects.filter(
+            patient=patient,
+            channel=reply.channel,
+            created_at__gt=reply.received_at - MATCH_WINDOW,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def severity_of(symptoms: list[str]) -> str:
+    if CRITICAL_SYMPTOMS.intersection(symptoms):
+        return Alert.Severity.CRITICAL
+    if HIGH_SYMPTOMS.intersection(symptoms):
+        return Alert.Severity.HIGH
+    return Alert.Severity.MEDIUM
+
+
+def _alert(reply: Reply, patient: Patient, task: Task | None) -> Alert:
+    symptoms = "、".join(reply.symptoms)
+    return raise_alert(
+        patient,
+        kind=Alert.Kind.REPLY,
+        severity=severity_of(reply.symptoms),
+        title=f"患者回复提示：{symptoms}",
+        reason=f"患者通过{reply.channel_label}回复“{reply.text[:200]}”，识别到{symptoms}。"
+        + (
+            "存在自伤风险，请立即电话联系患者并通知责任医生。"
+            if "自伤风险" in reply.symptoms
+            else "请尽快联系患者评估。"
+        ),
+        details={"reply": reply.pk, "symptoms": reply.symptoms, "task": task.pk if task else None},
+        task_id=task.pk if task else None,
+    )
+
+
+def _answers(task: Task, reply: Reply) -> dict[str, Any]:
+    answers: dict[str, Any] = {"reply": reply.text[:500], "reply_symptoms": reply.symptoms}
+    if task.form == "satisfaction" and (score := _SCORE.search(reply.text)):
+        answers["score"] = int(score.group(1))
+        answers["comments"] = reply.text[:200]
+    return answers
+
+
+def process(reply: Reply) -> None:
+    patient = _patient(reply)
+    if patient is None:
+        reply.kind = Reply.Kind.UNMATCHED
+        reply.save(update_fields=["kind"])
+        return
+    reply.patient, reply.organisation_id = patient, patient.organisation_id
+    message = _answered_message(reply, patient)
+    reply.message = message
+    if is_opt_out(reply.text):
+        opt_out(patient.pk, reply.channel, reply.provider or reply.channel)
+        reply.kind = Reply.Kind.OPT_OUT
+        reply.save()
+        return
+    found = detect(reply.text)
+    reply.symptoms, reply.negated = list(found.symptoms), list(found.negated)
+    task = None
+    if message is not None and message.task_id:
+        task = Task.objects.filter(pk=message.task_id, status=Task.Status.OPEN).first()
+    reply.task = task
+    if reply.symptoms:
+        reply.alert = _alert(reply, patient, task)
+    understood = bool(found.symptoms or found.negated) or reply.text.strip("。.!！ ") in UNDERSTOOD
+    if task is not None and task.form and (understood or task.form == "satisfaction"):
+        do_record_attempt(
+            task,
+            None,
+            Attempt(
+                outcome="reached",
+                answers=_answers(task, reply),
+                channel=reply.channel,
+                notes=f"患者回复：{reply.text[:200]}",
+            ),
+        )
+        understood = True
+    reply.kind = Reply.Kind.ANSWER if understood else Reply.Kind.UNCLEAR
+    reply.save()

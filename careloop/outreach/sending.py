@@ -1,0 +1,208 @@
+"""Sending queued messages: claim a batch with a lease, send them concurrently, record each
+result. A worker killed mid-send leaves its messages "sending"; when the lease runs out
+another worker claims them again and sends them with the same key, which providers use to
+drop a repeat (Aliyun OutId, Tencent SessionContext, WeChat client_msg_id, the webhook's
+Idempotency-Key). Temporary errors retry with backoff; after the last try, or at once for a
+permanent error, the task moves to the next channel of its policy."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from careloop.outreach import followthrough
+from careloop.outreach.config import Resolved, channel_config, transport_for
+from careloop.outreach.models import Message
+from careloop.outreach.transports import (
+    ConfigError,
+    HttpTransport,
+    Outgoing,
+    Receipt,
+    Transport,
+    TransportError,
+)
+from careloop.outreach.transports.http import AsyncClient, sync_client
+
+LEASE = timedelta(minutes=2)
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=1))
+MAX_TRIES = len(BACKOFF)
+S = Message.Status
+
+
+@dataclass
+class Sent:
+    sent: int = 0
+    retry: int = 0
+    failed: int = 0
+    results: dict[int, Receipt | TransportError] = field(default_factory=dict)
+
+
+def claimable(now: datetime) -> Q:
+    return Q(status=S.QUEUED, next_try_at__lte=now) | Q(status=S.SENDING, lease_until__lt=now)
+
+
+def claim(batch: int, *, now: datetime | None = None) -> tuple[str, list[Message]]:
+    """Claim up to ``batch`` due messages for this worker. The UPDATE re-checks that each is
+    still claimable, so two workers never hold one message (also on SQLite)."""
+    now = now or timezone.now()
+    token = f"{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    with transaction.atomic():
+        ids = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(claimable(now))
+            .order_by("next_try_at", "id")
+            .values_list("id", flat=True)[:batch]
+        )
+        if ids:
+            Message.objects.filter(claimable(now), id__in=ids).update(
+                status=S.SENDING, lease_until=now + LEASE, worker=token
+            )
+    return token, list(Message.objects.filter(worker=token, status=S.SENDING).order_by("id"))
+
+
+def outgoing(message: Message) -> Outgoing:
+    return Outgoing(
+        key=message.key,
+        to=message.to,
+        text=message.body,
+        subject=message.subject,
+        template_code=message.template_code,
+        params=message.params,
+        link=message.link,
+        keys=message.keys,
+    )
+
+
+async def _send_http(
+    pairs: list[tuple[Message, HttpTransport]], concurrency: int
+) -> dict[int, Receipt | TransportError]:
+    client = AsyncClient(concurrency)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(message: Message, transport: HttpTransport) -> Receipt | TransportError:
+        async with gate:
+            try:
+                return transport.parse(await client.request(transport.build(outgoing(message))))
+            except TransportError as error:
+                return error
+
+    try:
+        results = await asyncio.gather(*(one(m, t) for m, t in pairs))
+    finally:
+        await client.aclose()
+    return {m.pk: r for (m, _t), r in zip(pairs, results, strict=True)}
+
+
+def _transports(messages: list[Message]) -> dict[int, Transport | TransportError]:
+    """Each message's transport (one per organisation and channel), tokens fetched once."""
+    made: dict[tuple[int, str], Transport | TransportError] = {}
+    out: dict[int, Transport | TransportError] = {}
+    for message in messages:
+        key = (message.organisation_id, message.channel)
+        if key not in made:
+            resolved: Resolved = channel_config(message.organisation_id, message.channel)
+            try:
+                instance = transport_for(resolved)
+                if isinstance(instance, HttpTransport):
+                    instance.prepare(sync_client())
+                made[key] = instance
+            except ConfigError as error:
+                made[key] = TransportError(str(error), permanent=True, code="config")
+            except TransportError as error:
+                made[key] = error
+        out[message.pk] = made[key]
+    return out
+
+
+def send_claimed(messages: list[Message], concurrency: int = 100) -> dict[int, Any]:
+    transports = _transports(messages)
+    results: dict[int, Receipt | TransportError] = {}
+    http: list[tuple[Message, HttpTransport]] = []
+    for message in messages:
+        transport = transports[message.pk]
+        if isinstance(transport, TransportError):
+            results[message.pk] = transport
+        elif isinstance(transport, HttpTransport):
+            http.append((message, transport))
+        else:
+            try:
+                results[message.pk] = transport.send(outgoing(message))
+            except TransportError as error:
+                results[message.pk] = error
+    if http:
+        results.update(asyncio.run(_send_http(http, concurrency)))
+    return results
+
+
+def record_results(
+    token: str, messages: list[Message], results: dict[int, Any], now: datetime | None = None
+) -> Sent:
+    """Store what each send answered, for the messages this worker still holds."""
+    now = now or timezone.now()
+    done = Sent(results=results)
+    with transaction.atomic():
+        held = set(
+            Message.objects.filter(worker=token, status=S.SENDING).values_list("id", flat=True)
+        )
+        changed, gave_up, opted_out = [], [], []
+        for message in messages:
+            if message.pk not in held:
+                continue  # the lease ran out and another worker took it over
+            result = results[message.pk]
+            message.tries += 1
+            message.lease_until = None
+            if isinstance(result, Receipt):
+                message.status = S.DELIVERED if result.delivered else S.SENT
+                message.provider_id = result.provider_id[:100]
+                message.sent_at = now
+                message.delivered_at = now if result.delivered else None
+                message.error_code = message.error = ""
+                done.sent += 1
+            elif not result.permanent and message.tries < MAX_TRIES:
+                message.status = S.QUEUED
+                message.next_try_at = now + BACKOFF[message.tries - 1]
+                message.error_code, message.error = result.code[:64], str(result)[:300]
+                done.retry += 1
+            else:
+                message.status = S.FAILED
+                message.error_code, message.error = result.code[:64], str(result)[:300]
+                gave_up.append(message)
+                if result.opted_out:
+                    opted_out.append(message)
+                done.failed += 1
+            changed.append(message)
+        Message.objects.bulk_update(
+            changed,
+            [
+                "status",
+                "tries",
+                "lease_until",
+                "provider_id",
+                "sent_at",
+                "delivered_at",
+                "next_try_at",
+                "error_code",
+                "error",
+            ],
+            batch_size=500,
+        )
+        followthrough.after_send([m for m in changed if m.status in (S.SENT, S.DELIVERED)], now)
+        followthrough.after_failure(gave_up, now)
+        followthrough.opt_out_all(opted_out, "provider")
+    return done
+
+
+def send_due(batch: int = 500, concurrency: int = 100) -> Sent:
+    """Claim, send and record one batch. Returns what happened (empty when nothing is due)."""
+    token, messages = claim(batch)
+    if not messages:
+        return Sent()
+    return record_results(token, messages, send_claimed(messages, concurrency))

@@ -1,0 +1,34 @@
+"""Background job of outreach: due automated follow-ups become messages and are sent."""
+
+from __future__ import annotations
+
+import time
+
+from django_tasks import task
+
+ROUND_SECONDS = 50.0  # the job runs every minute; it stops taking new batches after this
+
+
+def dispatch(seconds: float = ROUND_SECONDS, batch: int = 500) -> dict[str, int]:
+    """Queue due tasks and send due messages in batches until none is left or time is up."""
+    from careloop.outreach.queueing import queue_due
+    from careloop.outreach.sending import send_due
+
+    totals = {"queued": 0, "sent": 0, "retry": 0, "failed": 0}
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        queued = queue_due(limit=batch)
+        sent = send_due(batch)
+        totals["queued"] += queued.messages
+        totals["sent"] += sent.sent
+        totals["retry"] += sent.retry
+        totals["failed"] += sent.failed
+        if not queued.messages and not queued.passed_on and not sent.results:
+            break
+    return totals
+
+
+@task()
+def dispatch_messages() -> dict[str, int]:
+    """Every minute. Safe to run in several workers at once (claims with leases)."""
+    return dispatch()

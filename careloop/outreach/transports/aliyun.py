@@ -1,0 +1,186 @@
+"""Aliyun (阿里云) RPC-style API calls: SMS (Dysmsapi SendSms) and voice notification
+(Dyvmsapi SingleCallByTts / IvrCall), signed with HMAC-SHA1 as Aliyun documents:
+
+    StringToSign = "POST&%2F&" + percent(sorted "k=v" pairs joined by "&")
+    Signature    = base64(HMAC-SHA1(AccessKeySecret + "&", StringToSign))
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from careloop.outreach.transports.base import (
+    HttpRequest,
+    HttpResponse,
+    HttpTransport,
+    Outgoing,
+    Receipt,
+    TransportError,
+    http_status_error,
+)
+
+# Codes Aliyun documents as "try again later"; any other non-OK code is permanent.
+TEMPORARY_CODES = frozenset(
+    {
+        "isp.SYSTEM_ERROR",
+        "isp.RAM_PERMISSION_DENY",
+        "isv.BUSINESS_LIMIT_CONTROL",
+        "isv.DAY_LIMIT_CONTROL",
+        "isv.AMOUNT_NOT_ENOUGH",
+        "isv.OUT_OF_SERVICE",
+        "Throttling.User",
+        "Throttling",
+        "ServiceUnavailable",
+        "InternalError",
+    }
+)
+UNSUBSCRIBED_CODES = frozenset({"isv.BLACK_KEY_CONTROL_LIMIT", "isv.PHONE_NUMBER_BLACK"})
+
+
+def percent(value: str) -> str:
+    """Aliyun's percent-encoding: RFC 3986 unreserved characters kept, space as %20."""
+    return quote(value, safe="-_.~")
+
+
+def sign(params: dict[str, str], secret: str, method: str = "POST") -> str:
+    canonical = "&".join(f"{percent(k)}={percent(params[k])}" for k in sorted(params))
+    to_sign = f"{method}&{percent('/')}&{percent(canonical)}"
+    digest = hmac.new(f"{secret}&".encode(), to_sign.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def rpc_request(
+    endpoint: str,
+    action: str,
+    version: str,
+    params: dict[str, str],
+    *,
+    key_id: str,
+    secret: str,
+    region: str = "cn-hangzhou",
+    now: datetime | None = None,
+    nonce: str | None = None,
+) -> HttpRequest:
+    common = {
+        "AccessKeyId": key_id,
+        "Action": action,
+        "Format": "JSON",
+        "RegionId": region,
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureNonce": nonce or uuid.uuid4().hex,
+        "SignatureVersion": "1.0",
+        "Timestamp": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "Version": version,
+    }
+    signed = {**common, **params}
+    signed["Signature"] = sign(signed, secret)
+    body = "&".join(f"{percent(k)}={percent(v)}" for k, v in signed.items())
+    return HttpRequest(
+        "POST",
+        endpoint.rstrip("/") + "/",
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+        body=body.encode(),
+    )
+
+
+def answer(response: HttpResponse, id_field: str) -> Receipt:
+    """An Aliyun answer: {"Code": "OK", "BizId"/"CallId": …} or an error code."""
+    try:
+        data: dict[str, Any] = response.json()
+    except TransportError:
+        raise http_status_error(response) or TransportError(
+            "Aliyun answered with a body that is not JSON", permanent=False
+        ) from None
+    code = str(data.get("Code", ""))
+    if code == "OK":
+        return Receipt(provider_id=str(data.get(id_field, "")))
+    if not code:
+        raise http_status_error(response) or TransportError("Aliyun: no Code", permanent=False)
+    raise TransportError(
+        f"Aliyun {code}: {data.get('Message', '')}",
+        permanent=code not in TEMPORARY_CODES,
+        code=code,
+        opted_out=code in UNSUBSCRIBED_CODES,
+    )
+
+
+class AliyunBase(HttpTransport):
+    REQUIRED_SECRETS = ("access_key_id", "access_key_secret")
+    needs_template = True
+    ENDPOINT: ClassVar[str]
+    VERSION: ClassVar[str] = "2017-05-25"
+
+    def call(self, action: str, params: dict[str, str]) -> HttpRequest:
+        return rpc_request(
+            self.settings.get("endpoint") or self.ENDPOINT,
+            action,
+            self.VERSION,
+            params,
+            key_id=self.secrets["access_key_id"],
+            secret=self.secrets["access_key_secret"],
+            region=self.settings.get("region") or "cn-hangzhou",
+        )
+
+
+class AliyunSms(AliyunBase):
+    """Dysmsapi SendSms: a signature name (签名) and an approved template code with its
+    parameters; OutId carries our idempotency key into the delivery report."""
+
+    name = "aliyun_sms"
+    label = "阿里云短信"
+    channel = "sms"
+    REQUIRED_SETTINGS = ("sign_name",)
+    ENDPOINT = "https://dysmsapi.aliyuncs.com"
+
+    def build(self, message: Outgoing) -> HttpRequest:
+        return self.call(
+            "SendSms",
+            {
+                "PhoneNumbers": message.to,
+                "SignName": self.settings["sign_name"],
+                "TemplateCode": message.template_code,
+                "TemplateParam": json.dumps(message.params, ensure_ascii=False),
+                "OutId": message.key,
+            },
+        )
+
+    def parse(self, response: HttpResponse) -> Receipt:
+        return answer(response, "BizId")
+
+
+class AliyunVoice(AliyunBase):
+    """Dyvmsapi voice notification: SingleCallByTts reads an approved TTS template; with
+    keypad choices, IvrCall plays it and reports the key pressed in its call report."""
+
+    name = "aliyun_voice"
+    label = "阿里云语音通知"
+    channel = "voice"
+    REQUIRED_SETTINGS = ("show_number",)
+    ENDPOINT = "https://dyvmsapi.aliyuncs.com"
+
+    def build(self, message: Outgoing) -> HttpRequest:
+        params = {
+            "CalledShowNumber": self.settings["show_number"],
+            "CalledNumber": message.to,
+            "OutId": message.key,
+            "PlayTimes": str(self.settings.get("play_times", 2)),
+        }
+        tts = json.dumps(message.params, ensure_ascii=False)
+        if not message.keys:
+            params.update(TtsCode=message.template_code, TtsParam=tts)
+            return self.call("SingleCallByTts", params)
+        params.update(StartCode=message.template_code, StartTtsParams=tts, Timeout="10000")
+        for n, digit in enumerate(sorted(message.keys), start=1):
+            params[f"MenuKeyMap.{n}.Key"] = digit
+            params[f"MenuKeyMap.{n}.Code"] = self.settings.get("key_code", message.template_code)
+        return self.call("IvrCall", params)
+
+    def parse(self, response: HttpResponse) -> Receipt:
+        return answer(response, "CallId")

@@ -1,0 +1,135 @@
+"""One small interface for every channel provider (STYLE.md; healthchecks' transports).
+
+A transport turns an ``Outgoing`` message into one provider call and answers a ``Receipt``,
+or raises ``TransportError`` saying whether trying again later could help. HTTP transports
+split that into ``build`` (the exact request the provider documents) and ``parse`` (its
+answer), so the dispatcher can send many at once and tests can check the request itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+class TransportError(Exception):
+    """The provider refused or could not be reached. ``permanent``: retrying the same
+    message will not help (bad number, unapproved template, user unsubscribed);
+    ``opted_out``: the recipient told the provider they want no more messages."""
+
+    def __init__(
+        self, message: str, *, permanent: bool, code: str = "", opted_out: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.code = code
+        self.opted_out = opted_out
+
+
+class ConfigError(ValueError):
+    """The channel's configuration lacks a setting or a secret (named in the message)."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What to send: the rendered text, and for template-based providers the approved
+    template's code and its parameters. ``key`` is the idempotency key, passed to providers
+    that take one (Aliyun OutId, Tencent SessionContext) and returned in their receipts."""
+
+    key: str
+    to: str
+    text: str
+    subject: str = ""
+    template_code: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+    link: str = ""
+    keys: dict[str, str] = field(default_factory=dict)  # keypad digit → meaning (voice)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    provider_id: str = ""
+    delivered: bool = False  # the provider confirmed delivery in its answer (outbox)
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        import json
+
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as error:
+            raise TransportError(
+                f"provider answered HTTP {self.status} with a body that is not JSON",
+                permanent=False,
+                code=str(self.status),
+            ) from error
+
+
+class Transport:
+    """A provider. ``settings`` are the channel configuration's plain settings, ``secrets``
+    its decrypted secrets. Subclasses name what they need in REQUIRED_*."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    channel: ClassVar[str]
+    REQUIRED_SETTINGS: ClassVar[tuple[str, ...]] = ()
+    REQUIRED_SECRETS: ClassVar[tuple[str, ...]] = ()
+    # Chinese SMS and WeChat providers send only pre-approved templates.
+    needs_template: ClassVar[bool] = False
+
+    def __init__(self, settings: dict[str, Any], secrets: dict[str, str]) -> None:
+        missing = [k for k in self.REQUIRED_SETTINGS if not settings.get(k)]
+        missing += [k for k in self.REQUIRED_SECRETS if not secrets.get(k)]
+        if missing:
+            raise ConfigError(f"{self.name}: missing {', '.join(missing)}")
+        self.settings = settings
+        self.secrets = secrets
+
+    def send(self, message: Outgoing) -> Receipt:
+        raise NotImplementedError
+
+
+class HttpTransport(Transport):
+    """A provider reached by one HTTP request per message."""
+
+    def build(self, message: Outgoing) -> HttpRequest:
+        raise NotImplementedError
+
+    def parse(self, response: HttpResponse) -> Receipt:
+        raise NotImplementedError
+
+    def prepare(self, client: Any) -> None:
+        """Get what the requests need before building them (an access token)."""
+
+    def send(self, message: Outgoing) -> Receipt:
+        from careloop.outreach.transports.http import sync_client
+
+        client = sync_client()
+        self.prepare(client)
+        return self.parse(client.request(self.build(message)))
+
+
+def http_status_error(response: HttpResponse) -> TransportError | None:
+    """5xx and 429 are worth retrying; other non-2xx are not."""
+    if response.status < 300:
+        return None
+    temporary = response.status >= 500 or response.status in (408, 429)
+    return TransportError(
+        f"provider answered HTTP {response.status}",
+        permanent=not temporary,
+        code=str(response.status),
+    )

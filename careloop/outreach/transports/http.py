@@ -1,0 +1,87 @@
+"""The one way out to providers: timeouts, no redirects, and nothing secret or personal in
+the logs (only host, path, status and time). Sync for one message, async for batches."""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import cache
+from urllib.parse import urlsplit
+
+import httpx
+
+from careloop.outreach.transports.base import HttpRequest, HttpResponse, TransportError
+
+logger = logging.getLogger("careloop.outreach.http")
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+def _where(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}{parts.path}"  # never the query: tokens and numbers live there
+
+
+def _failed(request: HttpRequest, error: Exception) -> TransportError:
+    logger.warning("%s %s failed: %s", request.method, _where(request.url), type(error).__name__)
+    return TransportError(
+        f"cannot reach {_where(request.url)}: {type(error).__name__}",
+        permanent=False,
+        code="network",
+    )
+
+
+class SyncClient:
+    def __init__(self) -> None:
+        self.client = httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False)
+
+    def request(self, request: HttpRequest) -> HttpResponse:
+        started = time.monotonic()
+        try:
+            response = self.client.request(
+                request.method,
+                request.url,
+                params=request.params or None,
+                headers=request.headers,
+                content=request.body or None,
+            )
+        except httpx.HTTPError as error:
+            raise _failed(request, error) from error
+        logger.debug(
+            "%s %s → %s in %.0f ms",
+            request.method,
+            _where(request.url),
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+        )
+        return HttpResponse(response.status_code, response.content)
+
+
+class AsyncClient:
+    """For a batch: one connection pool, many requests in flight."""
+
+    def __init__(self, concurrency: int) -> None:
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self.client = httpx.AsyncClient(
+            timeout=TIMEOUT, limits=limits, follow_redirects=False, trust_env=False
+        )
+
+    async def request(self, request: HttpRequest) -> HttpResponse:
+        try:
+            response = await self.client.request(
+                request.method,
+                request.url,
+                params=request.params or None,
+                headers=request.headers,
+                content=request.body or None,
+            )
+        except httpx.HTTPError as error:
+            raise _failed(request, error) from error
+        return HttpResponse(response.status_code, response.content)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+@cache
+def sync_client() -> SyncClient:
+    return SyncClient()

@@ -1,0 +1,215 @@
+"""WeChat Official Account (微信公众号) template and subscribe messages, and WeCom (企业微信)
+application messages. Both need an access token, fetched once and shared by every worker
+through the token store until shortly before it expires; an "invalid token" answer drops it
+so the next try fetches a new one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, ClassVar, Protocol
+
+from careloop.outreach.transports.base import (
+    HttpRequest,
+    HttpResponse,
+    HttpTransport,
+    Outgoing,
+    Receipt,
+    TransportError,
+    http_status_error,
+)
+
+TOKEN_INVALID = frozenset({40001, 40014, 42001})
+TEMPORARY = frozenset({-1, 45009, 45011, 45047, 44002}) | TOKEN_INVALID
+# The user unsubscribed (43004), refused subscribe messages (43101) or blocked the account.
+UNSUBSCRIBED = frozenset({43004, 43101, 40003})
+EARLY = 300  # seconds before expiry a token is renewed
+
+
+class TokenStore(Protocol):
+    def get(self, name: str) -> str | None: ...
+    def put(self, name: str, token: str, ttl: int) -> None: ...
+    def drop(self, name: str) -> None: ...
+
+
+class MemoryTokens:
+    def __init__(self) -> None:
+        self.tokens: dict[str, tuple[str, float]] = {}
+
+    def get(self, name: str) -> str | None:
+        token, until = self.tokens.get(name, ("", 0.0))
+        return token if until > time.time() else None
+
+    def put(self, name: str, token: str, ttl: int) -> None:
+        self.tokens[name] = (token, time.time() + ttl)
+
+    def drop(self, name: str) -> None:
+        self.tokens.pop(name, None)
+
+
+_memory = MemoryTokens()
+
+
+def _data(response: HttpResponse) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except TransportError:
+        raise http_status_error(response) or TransportError(
+            "WeChat answered with a body that is not JSON", permanent=False
+        ) from None
+    return data if isinstance(data, dict) else {}
+
+
+class TokenTransport(HttpTransport):
+    """A provider whose calls carry ``access_token`` in the query."""
+
+    API: ClassVar[str]
+    tokens: TokenStore = _memory
+    token: str = ""
+
+    def token_name(self) -> str:
+        raise NotImplementedError
+
+    def token_request(self) -> HttpRequest:
+        raise NotImplementedError
+
+    def prepare(self, client: Any) -> None:
+        name = self.token_name()
+        token = self.tokens.get(name)
+        if token is None:
+            data = _data(client.request(self.token_request()))
+            if not data.get("access_token"):
+                self.fail(data)
+            token = str(data["access_token"])
+            self.tokens.put(name, token, max(60, int(data.get("expires_in", 7200)) - EARLY))
+        self.token = token
+
+    def api(self) -> str:
+        return (self.settings.get("api") or self.API).rstrip("/")
+
+    def fail(self, data: dict[str, Any]) -> Receipt:
+        code = int(data.get("errcode", -1))
+        if code in TOKEN_INVALID:
+            self.tokens.drop(self.token_name())
+        raise TransportError(
+            f"{self.label} errcode {code}: {data.get('errmsg', '')}",
+            permanent=code not in TEMPORARY,
+            code=str(code),
+            opted_out=code in UNSUBSCRIBED,
+        )
+
+    def parse(self, response: HttpResponse) -> Receipt:
+        data = _data(response)
+        if data.get("errcode", 0) != 0:
+            return self.fail(data)
+        if response.status >= 300:
+            raise http_status_error(response) or TransportError("HTTP error", permanent=False)
+        return Receipt(provider_id=str(data.get("msgid", "")))
+
+
+class WechatOfficialAccount(TokenTransport):
+    """Template message (模板消息, /cgi-bin/message/template/send) or, when the channel is
+    configured with ``kind: subscribe``, subscribe message (/cgi-bin/message/subscribe/bizsend).
+    ``to`` is the patient's openid for this account. Tokens come from /cgi-bin/stable_token,
+    which several processes may call without invalidating each other's token."""
+
+    name = "wechat_mp"
+    label = "微信公众号"
+    channel = "wechat"
+    REQUIRED_SETTINGS = ("app_id",)
+    REQUIRED_SECRETS = ("app_secret",)
+    needs_template = True
+    API = "https://api.weixin.qq.com"
+
+    def token_name(self) -> str:
+        return f"wechat:{self.settings['app_id']}"
+
+    def token_request(self) -> HttpRequest:
+        body = {
+            "grant_type": "client_credential",
+            "appid": self.settings["app_id"],
+            "secret": self.secrets["app_secret"],
+            "force_refresh": False,
+        }
+        return HttpRequest(
+            "POST",
+            f"{self.api()}/cgi-bin/stable_token",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps(body).encode(),
+        )
+
+    def build(self, message: Outgoing) -> HttpRequest:
+        data = {key: {"value": value} for key, value in message.params.items()}
+        body: dict[str, Any] = {
+            "touser": message.to,
+            "template_id": message.template_code,
+            "data": data,
+        }
+        if self.settings.get("kind") == "subscribe":
+            path = "/cgi-bin/message/subscribe/bizsend"
+            if message.link:
+                body["page"] = message.link
+        else:
+            path = "/cgi-bin/message/template/send"
+            if message.link:
+                body["url"] = message.link
+            body["client_msg_id"] = message.key[:64]  # WeChat drops a repeat within 24 h
+        return HttpRequest(
+            "POST",
+            f"{self.api()}{path}",
+            params={"access_token": self.token},
+            headers={"Content-Type": "application/json"},
+            body=json.dumps(body, ensure_ascii=False).encode(),
+        )
+
+
+class WecomApp(TokenTransport):
+    """WeCom application message (/cgi-bin/message/send, text); ``to`` is the member's
+    UserID. Tokens from /cgi-bin/gettoken with the corp id and the app's secret."""
+
+    name = "wecom"
+    label = "企业微信"
+    channel = "wecom"
+    REQUIRED_SETTINGS = ("corp_id", "agent_id")
+    REQUIRED_SECRETS = ("corp_secret",)
+    API = "https://qyapi.weixin.qq.com"
+
+    def token_name(self) -> str:
+        return f"wecom:{self.settings['corp_id']}:{self.settings['agent_id']}"
+
+    def token_request(self) -> HttpRequest:
+        return HttpRequest(
+            "GET",
+            f"{self.api()}/cgi-bin/gettoken",
+            params={"corpid": self.settings["corp_id"], "corpsecret": self.secrets["corp_secret"]},
+        )
+
+    def build(self, message: Outgoing) -> HttpRequest:
+        text = f"{message.text}\n{message.link}" if message.link else message.text
+        body = {
+            "touser": message.to,
+            "msgtype": "text",
+            "agentid": int(self.settings["agent_id"]),
+            "text": {"content": text},
+            "safe": 0,
+            "enable_duplicate_check": 1,
+            "duplicate_check_interval": 1800,
+        }
+        return HttpRequest(
+            "POST",
+            f"{self.api()}/cgi-bin/message/send",
+            params={"access_token": self.token},
+            headers={"Content-Type": "application/json"},
+            body=json.dumps(body, ensure_ascii=False).encode(),
+        )
+
+    def parse(self, response: HttpResponse) -> Receipt:
+        data = _data(response)
+        if data.get("errcode", 0) == 0 and data.get("invaliduser"):
+            raise TransportError(
+                "企业微信: the recipient is not a member the app can reach",
+                permanent=True,
+                code="invaliduser",
+            )
+        return super().parse(response)

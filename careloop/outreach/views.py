@@ -1,0 +1,117 @@
+"""Staff pages of outreach: the outbox (every message, and answering as the patient in a
+demo) and the inbox of replies that need a person to read them."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from careloop.audit.services import record
+from careloop.outreach.models import Message, Reply
+from careloop.outreach.models.channels import AUTOMATED
+from careloop.outreach.replies import receive
+from careloop.patients.access import patients_for
+from careloop.typing import AuthedRequest
+
+PAGE_SIZE = 50
+
+
+def visible_messages(user: object) -> QuerySet[Message]:
+    return Message.objects.filter(patient__in=patients_for(user).values("pk"))
+
+
+@login_required
+@permission_required("outreach.view_message", raise_exception=True)
+def outbox(request: AuthedRequest) -> HttpResponse:
+    items = visible_messages(request.user).select_related("patient", "task")
+    status = request.GET.get("status", "")
+    if status in Message.Status.values:
+        items = items.filter(status=status)
+    channel = request.GET.get("channel", "")
+    if channel in dict(AUTOMATED):
+        items = items.filter(channel=channel)
+    page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "outreach/outbox.html",
+        {
+            "page": page,
+            "status": status,
+            "channel": channel,
+            "statuses": Message.Status.choices,
+            "channels": AUTOMATED,
+        },
+    )
+
+
+@login_required
+@permission_required("outreach.add_reply", raise_exception=True)
+@require_POST
+def answer_as_patient(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Demo and training: type the patient's reply to a message of the outbox."""
+    message = get_object_or_404(visible_messages(request.user), pk=pk, provider="outbox")
+    text = request.POST.get("text", "").strip()
+    if not text:
+        messages.error(request, _("Type the patient's reply first."))
+        return redirect("outreach:outbox")
+    reply = receive(message.channel, text, provider="outbox", message=message)
+    record(
+        request.user,
+        "create",
+        "reply",
+        reply.pk,
+        patient_id=message.patient_id,
+        summary="reply entered from the outbox as the patient",
+    )
+    if reply.alert_id:
+        messages.warning(request, _("Reply recorded; it raised an alert."))
+    else:
+        messages.success(request, _("Reply recorded."))
+    return redirect("outreach:outbox")
+
+
+@login_required
+@permission_required("outreach.view_reply", raise_exception=True)
+def inbox(request: AuthedRequest) -> HttpResponse:
+    show = request.GET.get("show", "")
+    show = show if show in ("todo", "all") else "todo"
+    replies = Reply.objects.filter(patient__in=patients_for(request.user).values("pk"))
+    if request.user.has_perm("outreach.change_reply"):
+        # Senders nobody recognised belong to no patient: the staff who handle replies see them.
+        replies = replies | Reply.objects.filter(patient__isnull=True)
+    if show == "todo":
+        replies = replies.filter(
+            handled_at__isnull=True, kind__in=[Reply.Kind.UNMATCHED, Reply.Kind.UNCLEAR]
+        )
+    page = Paginator(
+        replies.select_related("patient", "alert").order_by("-received_at", "-id"), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    return render(request, "outreach/inbox.html", {"page": page, "show": show})
+
+
+@login_required
+@permission_required("outreach.change_reply", raise_exception=True)
+@require_POST
+def mark_handled(request: AuthedRequest, pk: int) -> HttpResponse:
+    visible = Reply.objects.filter(patient__in=patients_for(request.user).values("pk"))
+    reply = get_object_or_404(visible | Reply.objects.filter(patient__isnull=True), pk=pk)
+    if reply.handled_at is None:
+        reply.handled_at, reply.handled_by = timezone.now(), request.user
+        reply.save(update_fields=["handled_at", "handled_by"])
+        record(
+            request.user,
+            "update",
+            "reply",
+            reply.pk,
+            patient_id=reply.patient_id,
+            summary="reply marked handled",
+        )
+    messages.success(request, _("Marked as handled."))
+    return redirect("outreach:inbox")

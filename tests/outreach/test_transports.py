@@ -1,0 +1,348 @@
+"""Each provider adapter against a local server that checks the request as the provider
+documents it (signature recomputed here independently, fields) and answers with the
+provider's success and error bodies."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+import pytest
+
+from careloop.outreach.transports import ConfigError, Outgoing, TransportError, transport
+from careloop.outreach.transports.base import HttpResponse
+from careloop.outreach.transports.wechat import MemoryTokens
+from tests.outreach.conftest import ProviderServer, Seen
+
+MESSAGE = Outgoing(
+    key="task:42:sms",
+    to="13800138000",
+    text="张阿姨您好，请按时复诊。",
+    template_code="SMS_123",
+    params={"name": "张阿姨", "date": "12月8日"},
+)
+
+
+def aliyun_signature(params: dict[str, str], secret: str) -> str:
+    def enc(s: str) -> str:
+        return quote(s, safe="~").replace("+", "%20")
+
+    pairs = "&".join(f"{enc(k)}={enc(v)}" for k, v in sorted(params.items()))
+    to_sign = "POST&%2F&" + enc(pairs)
+    mac = hmac.new(b"the-secret&", to_sign.encode(), hashlib.sha1).digest()
+    return base64.b64encode(mac).decode()
+
+
+def aliyun_sms(provider: ProviderServer):
+    return transport(
+        "aliyun_sms",
+        {"sign_name": "某某医院", "endpoint": provider.url},
+        {"access_key_id": "LTAIkey", "access_key_secret": "the-secret"},
+    )
+
+
+def test_aliyun_sms_request_is_signed_as_documented(provider: ProviderServer) -> None:
+    provider.answer = lambda _s: (200, {"Code": "OK", "Message": "OK", "BizId": "900619746936"})
+    receipt = aliyun_sms(provider).send(MESSAGE)
+    assert receipt.provider_id == "900619746936"
+    seen = provider.seen[0]
+    assert seen.method == "POST"
+    assert seen.headers["content-type"].startswith("application/x-www-form-urlencoded")
+    form = seen.form()
+    signature = form.pop("Signature")
+    assert signature == aliyun_signature(form, "the-secret")
+    assert form["Action"] == "SendSms"
+    assert form["Version"] == "2017-05-25"
+    assert form["SignatureMethod"] == "HMAC-SHA1"
+    assert form["SignatureVersion"] == "1.0"
+    assert form["Format"] == "JSON"
+    assert form["AccessKeyId"] == "LTAIkey"
+    assert form["PhoneNumbers"] == "13800138000"
+    assert form["SignName"] == "某某医院"
+    assert form["TemplateCode"] == "SMS_123"
+    assert json.loads(form["TemplateParam"]) == {"name": "张阿姨", "date": "12月8日"}
+    assert form["OutId"] == "task:42:sms"
+    datetime.strptime(form["Timestamp"], "%Y-%m-%dT%H:%M:%SZ")  # ISO 8601 UTC
+
+
+@pytest.mark.parametrize(
+    ("code", "permanent", "opted_out"),
+    [
+        ("isv.BUSINESS_LIMIT_CONTROL", False, False),
+        ("isp.SYSTEM_ERROR", False, False),
+        ("isv.MOBILE_NUMBER_ILLEGAL", True, False),
+        ("isv.SMS_TEMPLATE_ILLEGAL", True, False),
+        ("isv.BLACK_KEY_CONTROL_LIMIT", True, True),
+    ],
+)
+def test_aliyun_error_codes(
+    provider: ProviderServer, code: str, permanent: bool, opted_out: bool
+) -> None:
+    provider.answer = lambda _s: (200, {"Code": code, "Message": "x", "RequestId": "r"})
+    with pytest.raises(TransportError) as error:
+        aliyun_sms(provider).send(MESSAGE)
+    assert (error.value.permanent, error.value.opted_out, error.value.code) == (
+        permanent,
+        opted_out,
+        code,
+    )
+
+
+def test_a_5xx_without_a_body_is_temporary(provider: ProviderServer) -> None:
+    provider.answer = lambda _s: (503, b"<html>busy</html>")
+    with pytest.raises(TransportError) as error:
+        aliyun_sms(provider).send(MESSAGE)
+    assert error.value.permanent is False
+
+
+def test_an_unreachable_provider_is_temporary() -> None:
+    sms = transport(
+        "aliyun_sms",
+        {"sign_name": "某某医院", "endpoint": "http://127.0.0.1:9"},
+        {"access_key_id": "k", "access_key_secret": "s"},
+    )
+    with pytest.raises(TransportError) as error:
+        sms.send(MESSAGE)
+    assert error.value.permanent is False
+    assert error.value.code == "network"
+
+
+def test_missing_settings_are_named() -> None:
+    with pytest.raises(ConfigError, match="sign_name"):
+        transport("aliyun_sms", {}, {"access_key_id": "k", "access_key_secret": "s"})
+
+
+def tencent_check(seen: Seen, secret_key: str) -> None:
+    """Recompute TC3-HMAC-SHA256 from what arrived."""
+    stamp = int(seen.headers["x-tc-timestamp"])
+    day = datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d")
+    host = seen.headers["host"]
+    canonical = (
+        f"POST\n/\n\ncontent-type:{seen.headers['content-type']}\nhost:{host}\n\n"
+        f"content-type;host\n{hashlib.sha256(seen.body).hexdigest()}"
+    )
+    to_sign = (
+        f"TC3-HMAC-SHA256\n{stamp}\n{day}/sms/tc3_request\n"
+        f"{hashlib.sha256(canonical.encode()).hexdigest()}"
+    )
+
+    def h(key: bytes, msg: str) -> bytes:
+        return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+    key = h(h(h(("TC3" + secret_key).encode(), day), "sms"), "tc3_request")
+    expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    assert seen.headers["authorization"] == (
+        f"TC3-HMAC-SHA256 Credential=AKIDid/{day}/sms/tc3_request, "
+        f"SignedHeaders=content-type;host, Signature={expected}"
+    )
+
+
+def test_tencent_sms_request_is_signed_as_documented(provider: ProviderServer) -> None:
+    provider.answer = lambda _s: (
+        200,
+        {
+            "Response": {
+                "SendStatusSet": [
+                    {
+                        "SerialNo": "5000:1045710669157053657849499619",
+                        "PhoneNumber": "+8613800138000",
+                        "Fee": 1,
+                        "Code": "Ok",
+                        "Message": "send success",
+                    }
+                ],
+                "RequestId": "a0aabda6",
+            }
+        },
+    )
+    sms = transport(
+        "tencent_sms",
+        {"sdk_app_id": "1400006666", "sign_name": "某某医院", "endpoint": provider.url},
+        {"secret_id": "AKIDid", "secret_key": "tc-secret"},
+    )
+    receipt = sms.send(MESSAGE)
+    assert receipt.provider_id == "5000:1045710669157053657849499619"
+    seen = provider.seen[0]
+    tencent_check(seen, "tc-secret")
+    assert seen.headers["x-tc-action"] == "SendSms"
+    assert seen.headers["x-tc-version"] == "2021-01-11"
+    assert seen.headers["x-tc-region"] == "ap-guangzhou"
+    body = seen.json()
+    assert body == {
+        "PhoneNumberSet": ["+8613800138000"],
+        "SmsSdkAppId": "1400006666",
+        "SignName": "某某医院",
+        "TemplateId": "SMS_123",
+        "TemplateParamSet": ["张阿姨", "12月8日"],
+        "SessionContext": "task:42:sms",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "permanent"),
+    [
+        ({"Response": {"Error": {"Code": "AuthFailure.SignatureFailure", "Message": "x"}}}, True),
+        ({"Response": {"Error": {"Code": "InternalError.Timeout", "Message": "x"}}}, False),
+        (
+            {"Response": {"SendStatusSet": [{"Code": "LimitExceeded.PhoneNumberDailyLimit"}]}},
+            False,
+        ),
+        (
+            {"Response": {"SendStatusSet": [{"Code": "FailedOperation.PhoneNumberInBlacklist"}]}},
+            True,
+        ),
+    ],
+)
+def test_tencent_errors(body: dict, permanent: bool) -> None:
+    sms = transport(
+        "tencent_sms", {"sdk_app_id": "1", "sign_name": "s"}, {"secret_id": "i", "secret_key": "k"}
+    )
+    with pytest.raises(TransportError) as error:
+        sms.parse(HttpResponse(200, json.dumps(body).encode()))  # type: ignore[attr-defined]
+    assert error.value.permanent is permanent
+
+
+def wechat(provider: ProviderServer, **settings: str):
+    instance = transport(
+        "wechat_mp", {"app_id": "wx123", "api": provider.url, **settings}, {"app_secret": "s3"}
+    )
+    instance.tokens = MemoryTokens()  # type: ignore[attr-defined]
+    return instance
+
+
+def test_wechat_template_message_fetches_the_token_once(provider: ProviderServer) -> None:
+    def answer(seen: Seen) -> tuple[int, object]:
+        if seen.path == "/cgi-bin/stable_token":
+            return 200, {"access_token": "TOKEN1", "expires_in": 7200}
+        return 200, {"errcode": 0, "errmsg": "ok", "msgid": 200228332}
+
+    provider.answer = answer
+    channel = wechat(provider)
+    message = Outgoing(
+        key="task:7:wechat",
+        to="oOPENID",
+        text="t",
+        template_code="TPL",
+        params={"thing1": "复诊提醒"},
+        link="https://example.org/p/abc",
+    )
+    assert channel.send(message).provider_id == "200228332"
+    assert channel.send(message).provider_id == "200228332"
+    token_calls = [s for s in provider.seen if s.path == "/cgi-bin/stable_token"]
+    assert len(token_calls) == 1
+    assert token_calls[0].json() == {
+        "grant_type": "client_credential",
+        "appid": "wx123",
+        "secret": "s3",
+        "force_refresh": False,
+    }
+    sent = [s for s in provider.seen if s.path == "/cgi-bin/message/template/send"]
+    assert len(sent) == 2
+    assert sent[0].query == {"access_token": "TOKEN1"}
+    assert sent[0].json() == {
+        "touser": "oOPENID",
+        "template_id": "TPL",
+        "data": {"thing1": {"value": "复诊提醒"}},
+        "url": "https://example.org/p/abc",
+        "client_msg_id": "task:7:wechat",
+    }
+
+
+def test_wechat_expired_token_is_dropped_and_unsubscribed_user_is_an_opt_out(
+    provider: ProviderServer,
+) -> None:
+    tokens = iter(["OLD", "NEW"])
+    answers = iter(
+        [
+            {"errcode": 42001, "errmsg": "access_token expired"},
+            {"errcode": 43004, "errmsg": "require subscribe"},
+        ]
+    )
+
+    def answer(seen: Seen) -> tuple[int, object]:
+        if seen.path == "/cgi-bin/stable_token":
+            return 200, {"access_token": next(tokens), "expires_in": 7200}
+        return 200, next(answers)
+
+    provider.answer = answer
+    channel = wechat(provider, kind="subscribe")
+    message = Outgoing(key="k", to="o1", text="t", template_code="T", params={"thing1": "x"})
+    with pytest.raises(TransportError) as first:
+        channel.send(message)
+    assert first.value.permanent is False  # a new token is fetched on the next try
+    with pytest.raises(TransportError) as second:
+        channel.send(message)
+    assert (second.value.permanent, second.value.opted_out) == (True, True)
+    sends = [s for s in provider.seen if s.path.startswith("/cgi-bin/message")]
+    assert [s.path for s in sends] == ["/cgi-bin/message/subscribe/bizsend"] * 2
+    assert [s.query["access_token"] for s in sends] == ["OLD", "NEW"]
+
+
+def test_wecom_application_message(provider: ProviderServer) -> None:
+    def answer(seen: Seen) -> tuple[int, object]:
+        if seen.path == "/cgi-bin/gettoken":
+            return 200, {"errcode": 0, "errmsg": "ok", "access_token": "WT", "expires_in": 7200}
+        return 200, {"errcode": 0, "errmsg": "ok", "invaliduser": "", "msgid": "m1"}
+
+    provider.answer = answer
+    channel = transport(
+        "wecom",
+        {"corp_id": "ww1", "agent_id": "1000002", "api": provider.url},
+        {"corp_secret": "cs"},
+    )
+    channel.tokens = MemoryTokens()  # type: ignore[attr-defined]
+    assert channel.send(Outgoing(key="k", to="zhangsan", text="您好")).provider_id == "m1"
+    token, sent = provider.seen
+    assert token.method == "GET"
+    assert token.query == {"corpid": "ww1", "corpsecret": "cs"}
+    assert sent.query == {"access_token": "WT"}
+    body = sent.json()
+    assert body["touser"] == "zhangsan"
+    assert body["msgtype"] == "text"
+    assert body["agentid"] == 1000002
+    assert body["text"] == {"content": "您好"}
+
+
+def test_webhook_is_signed(provider: ProviderServer) -> None:
+    provider.answer = lambda _s: (202, {"id": "push-1"})
+    hook = transport("webhook", {"url": provider.url + "/push"}, {"secret": "whsec"})
+    assert hook.send(Outgoing(key="task:9:app", to="user-9", text="您好")).provider_id == "push-1"
+    seen = provider.seen[0]
+    stamp = seen.headers["x-careloop-timestamp"]
+    expected = hmac.new(b"whsec", stamp.encode() + b"." + seen.body, hashlib.sha256).hexdigest()
+    assert seen.headers["x-careloop-signature"] == f"sha256={expected}"
+    assert seen.headers["idempotency-key"] == "task:9:app"
+    assert seen.json()["text"] == "您好"
+    provider.answer = lambda _s: (400, {"error": "bad"})
+    with pytest.raises(TransportError) as error:
+        hook.send(Outgoing(key="k", to="u", text="t"))
+    assert error.value.permanent is True
+
+
+def test_aliyun_voice_with_keypad_uses_ivr_call(provider: ProviderServer) -> None:
+    provider.answer = lambda _s: (200, {"Code": "OK", "CallId": "116012354^1", "RequestId": "r"})
+    voice = transport(
+        "aliyun_voice",
+        {"show_number": "057188773344", "endpoint": provider.url},
+        {"access_key_id": "LTAIkey", "access_key_secret": "the-secret"},
+    )
+    call = Outgoing(
+        key="task:5:voice",
+        to="13800138000",
+        text="t",
+        template_code="TTS_1",
+        params={"name": "张阿姨"},
+        keys={"1": "fine", "2": "unwell"},
+    )
+    assert voice.send(call).provider_id == "116012354^1"
+    form = provider.seen[0].form()
+    assert form.pop("Signature") == aliyun_signature(form, "the-secret")
+    assert form["Action"] == "IvrCall"
+    assert form["CalledNumber"] == "13800138000"
+    assert form["StartCode"] == "TTS_1"
+    assert (form["MenuKeyMap.1.Key"], form["MenuKeyMap.2.Key"]) == ("1", "2")
+    assert form["OutId"] == "task:5:voice"
