@@ -1,0 +1,299 @@
+"""Due automated follow-ups become messages and are sent: consent, quiet hours, weekly cap,
+retries and fallback, leases, replies with symptoms, opt-out, and the outbox pages."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from careloop.followup.models import Alert, FollowUpRecord, Task
+from careloop.outreach.models import ChannelConfig, Message, Reply
+from careloop.outreach.queueing import queue_due
+from careloop.outreach.replies import receive
+from careloop.outreach.sending import claim, send_due
+from careloop.patients.models import ConsentRecord
+from tests.outreach.conftest import ProviderServer
+
+pytestmark = pytest.mark.django_db
+NOON = timezone.make_aware(datetime(2026, 12, 3, 12, 0))
+
+
+@pytest.fixture
+def at_noon(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    monkeypatch.setattr(timezone, "now", lambda: NOON)
+    return NOON
+
+
+def make_task(
+    patient: Any,
+    *,
+    channel: str = "sms",
+    form: str = "",
+    consent: bool = True,
+    channels: list[str] | None = None,
+) -> Task:
+    if consent:
+        ConsentRecord.objects.create(
+            patient=patient,
+            purpose="followup",
+            channel=channel,
+            granted=True,
+            recorded_at=NOON - timedelta(days=1),
+        )
+    return Task.objects.create(
+        patient=patient,
+        organisation=patient.organisation,
+        title="出院第3天症状问询" if form else "复查提醒",
+        purpose="condition_tracking" if form else "revisit_reminder",
+        channel=channel,
+        channels=channels or [channel, "phone"],
+        form=form,
+        due_at=NOON - timedelta(minutes=5),
+        deadline=NOON + timedelta(days=2),
+    )
+
+
+def test_a_reminder_goes_out_once_through_the_outbox_and_the_task_is_done(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    task = make_task(patient_factory(organisation=hospital, name="张桂英", sex="female"))
+    assert queue_due().messages == 1
+    assert queue_due().messages == 0  # the key is unique: a second run creates nothing
+    message = Message.objects.get()
+    assert message.key == f"task:{task.pk}:sms"
+    assert message.provider == "outbox"
+    assert message.body.startswith("张阿姨您好")
+    assert message.body.endswith("回T退订")
+    result = send_due()
+    assert result.sent == 1
+    message.refresh_from_db()
+    task.refresh_from_db()
+    assert message.status == Message.Status.DELIVERED
+    assert task.status == Task.Status.DONE
+    assert FollowUpRecord.objects.get(task=task).channel == "sms"
+    assert send_due().results == {}
+
+
+def test_without_consent_the_task_moves_to_the_next_channel(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    task = make_task(patient_factory(organisation=hospital), consent=False)
+    done = queue_due()
+    assert done.messages == 0
+    assert done.passed_on == {"consent": 1}
+    task.refresh_from_db()
+    assert task.channel == "phone"  # now on the nurse's worklist
+    assert not Message.objects.exists()
+
+
+def test_quiet_hours_defer_the_message(
+    monkeypatch: pytest.MonkeyPatch, patient_factory: Any, hospital: Any
+) -> None:
+    night = timezone.make_aware(datetime(2026, 12, 3, 22, 30))
+    monkeypatch.setattr(timezone, "now", lambda: night)
+    patient = patient_factory(
+        organisation=hospital, quiet_hours_start=time(21), quiet_hours_end=time(8)
+    )
+    make_task(patient).__class__.objects.update(
+        due_at=night - timedelta(minutes=1), deadline=night + timedelta(days=2)
+    )
+    assert queue_due().deferred == 1
+    message = Message.objects.get()
+    assert timezone.localtime(message.next_try_at) == timezone.make_aware(
+        datetime(2026, 12, 4, 8, 0)
+    )
+    assert send_due().results == {}  # nothing is due before 08:00
+
+
+def test_the_weekly_cap_holds_further_messages(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    ChannelConfig.objects.create(channel="sms", provider="outbox", weekly_cap=1)
+    patient = patient_factory(organisation=hospital)
+    make_task(patient)
+    queue_due()
+    send_due()
+    second = make_task(patient, consent=False)
+    second.deadline = NOON + timedelta(days=10)
+    second.save()
+    assert queue_due().deferred == 1
+    held = Message.objects.get(task=second)
+    assert held.next_try_at >= NOON + timedelta(days=7)
+
+
+def aliyun(provider: ProviderServer) -> None:
+    config = ChannelConfig(
+        channel="sms",
+        provider="aliyun_sms",
+        settings={"sign_name": "测试医院", "endpoint": provider.url},
+    )
+    config.set_secrets({"access_key_id": "k", "access_key_secret": "s"})
+    config.save()
+    from careloop.outreach.models import MessageTemplate
+
+    MessageTemplate.objects.create(
+        purpose="revisit_reminder",
+        channel="sms",
+        name="复诊提醒",
+        body="{{ salutation }}您好，请按时复诊。",
+        provider_template="SMS_1",
+        params={"name": "{{ salutation }}"},
+        approved=True,
+    )
+
+
+def test_temporary_errors_retry_then_fall_back_to_the_next_channel(
+    at_noon: datetime,
+    patient_factory: Any,
+    hospital: Any,
+    provider: ProviderServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    aliyun(provider)
+    provider.answer = lambda _s: (200, {"Code": "isp.SYSTEM_ERROR", "Message": "busy"})
+    task = make_task(patient_factory(organisation=hospital))
+    queue_due()
+    assert send_due().retry == 1
+    message = Message.objects.get()
+    assert (message.status, message.tries) == (Message.Status.QUEUED, 1)
+    assert message.next_try_at == NOON + timedelta(minutes=1)
+    later = NOON
+    for _ in range(2):
+        later = Message.objects.get().next_try_at
+        monkeypatch.setattr(timezone, "now", lambda at=later: at)
+        send_due()
+    message.refresh_from_db()
+    task.refresh_from_db()
+    assert (message.status, message.tries) == (Message.Status.FAILED, 3)
+    assert len(provider.seen) == 3
+    assert {s.form()["OutId"] for s in provider.seen} == {message.key}
+    assert task.channel == "phone"
+
+
+def test_a_permanent_error_fails_at_once(
+    at_noon: datetime, patient_factory: Any, hospital: Any, provider: ProviderServer
+) -> None:
+    aliyun(provider)
+    provider.answer = lambda _s: (200, {"Code": "isv.MOBILE_NUMBER_ILLEGAL", "Message": "x"})
+    task = make_task(patient_factory(organisation=hospital))
+    queue_due()
+    assert send_due().failed == 1
+    task.refresh_from_db()
+    assert task.channel == "phone"
+    assert Message.objects.get().error_code == "isv.MOBILE_NUMBER_ILLEGAL"
+
+
+def test_an_unapproved_provider_template_is_not_sent(
+    at_noon: datetime, patient_factory: Any, hospital: Any, provider: ProviderServer
+) -> None:
+    aliyun(provider)
+    from careloop.outreach.models import MessageTemplate
+
+    MessageTemplate.objects.update(approved=False)
+    make_task(patient_factory(organisation=hospital))
+    assert queue_due().passed_on == {"template": 1}
+
+
+def test_a_message_whose_worker_died_is_claimed_again_after_its_lease(
+    monkeypatch: pytest.MonkeyPatch, at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    make_task(patient_factory(organisation=hospital))
+    queue_due()
+    _token, held = claim(10)
+    assert len(held) == 1
+    assert claim(10)[1] == []  # a second worker gets nothing while the lease runs
+    monkeypatch.setattr(timezone, "now", lambda: NOON + timedelta(minutes=3))
+    assert send_due().sent == 1
+    message = Message.objects.get()
+    assert (message.status, message.tries) == (Message.Status.DELIVERED, 1)
+
+
+def test_a_reply_with_a_symptom_answers_the_task_and_raises_an_alert(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    task = make_task(patient_factory(organisation=hospital), form="symptom_check")
+    queue_due()
+    send_due()
+    task.refresh_from_db()
+    assert task.is_open  # a task with a form waits for the answer
+    message = Message.objects.get()
+    reply = receive("sms", "这两天心口疼，没有发烧", provider="outbox", message=message)
+    assert reply.kind == Reply.Kind.ANSWER
+    assert reply.symptoms == ["胸痛胸闷"]
+    assert reply.negated == ["发热"]
+    alert = Alert.objects.get(kind=Alert.Kind.REPLY)
+    assert alert.severity == Alert.Severity.HIGH
+    assert "胸痛胸闷" in alert.title
+    task.refresh_from_db()
+    assert task.status == Task.Status.DONE
+    assert FollowUpRecord.objects.get(task=task).answers["reply_symptoms"] == ["胸痛胸闷"]
+
+
+def test_self_harm_is_always_critical(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    patient = patient_factory(organisation=hospital, phone="13912345678")
+    reply = receive("sms", "活着没意思，不想活了", provider="aliyun_sms", sender="13912345678")
+    assert reply.patient == patient
+    assert Alert.objects.get().severity == Alert.Severity.CRITICAL
+
+
+def test_opt_out_by_sms_withdraws_consent_and_nothing_more_is_sent(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    patient = patient_factory(organisation=hospital, phone="13700001111")
+    make_task(patient)
+    queue_due()
+    later = make_task(patient, consent=False)
+    reply = receive("sms", "T", provider="aliyun_sms", sender="13700001111")
+    assert reply.kind == Reply.Kind.OPT_OUT
+    assert Message.objects.get().status == Message.Status.CANCELLED
+    assert (
+        not ConsentRecord.objects.filter(patient=patient, channel="sms")
+        .latest("recorded_at", "id")
+        .granted
+    )
+    Message.objects.all().delete()
+    assert queue_due().passed_on == {"consent": 2}
+    later.refresh_from_db()
+    assert later.channel == "phone"
+
+
+def test_an_unknown_sender_and_an_unclear_reply_land_in_the_inbox(
+    at_noon: datetime, patient_factory: Any, hospital: Any, bob: Any
+) -> None:
+    patient_factory(organisation=hospital, phone="13600002222")
+    unknown = receive("sms", "你好", provider="aliyun_sms", sender="13099998888")
+    unclear = receive(
+        "sms", "我想问问下次什么时候去医院", provider="aliyun_sms", sender="13600002222"
+    )
+    assert (unknown.kind, unclear.kind) == (Reply.Kind.UNMATCHED, Reply.Kind.UNCLEAR)
+    client = Client()
+    client.force_login(bob)
+    page = client.get("/outreach/inbox/").content.decode()
+    assert "我想问问下次什么时候去医院" in page
+    assert "你好" in page
+    client.post(f"/outreach/inbox/{unclear.pk}/handled/")
+    unclear.refresh_from_db()
+    assert unclear.handled_by == bob
+
+
+def test_staff_answer_as_the_patient_from_the_outbox(
+    at_noon: datetime, patient_factory: Any, hospital: Any, alice: Any
+) -> None:
+    make_task(patient_factory(organisation=hospital), form="symptom_check")
+    queue_due()
+    send_due()
+    message = Message.objects.get()
+    client = Client()
+    client.force_login(alice)
+    page = client.get("/outreach/outbox/").content.decode()
+    assert message.body in page
+    response = client.post(f"/outreach/outbox/{message.pk}/answer/", {"text": "喘不上气"})
+    assert response.status_code == 302
+    assert Reply.objects.get().symptoms == ["呼吸困难"]
+    assert Alert.objects.filter(kind=Alert.Kind.REPLY).count() == 1
