@@ -455,3 +455,11 @@ def test_a_wrong_id_number_is_the_only_error_reported(alice: Any, api_as: Any) -
     response = api_as(alice).post("/api/v1/patients", {"name": "张三", "id_number": bad})
     assert response.status_code == 422
     assert error_fields(response) == {"id_number"}
+
+
+def test_a_search_with_a_nul_character_is_answered_not_an_error(
+    alice: Any, api_as: Any, patient_factory: Any, hospital: Any
+) -> None:
+    patient_factory(organisation=hospital, name="王小明")
+    response = api_as(alice).get("/api/v1/patients", {"search": "王\x00小明"})
+    assert response.status_code == 200

@@ -553,7 +553,8 @@ def do_reveal(actor: Any, patient: Patient, field: str) -> str:
 
 def search_patients(queryset: QuerySet[Patient], query: str) -> QuerySet[Patient]:
     """Name (contains), or exact card number, ID, phone, passport, MRN or exam number."""
-    query = query.strip()
+    # A NUL character matches no name, and PostgreSQL refuses it in a query parameter.
+    query = query.replace("\x00", "").strip()
     if not query:
         return queryset
     condition = Q(name__contains=query)
