@@ -69,6 +69,22 @@ class Organisation(models.Model):
     def depth(self) -> int:
         return self.path.count("/") - 2
 
+    @property
+    def lineage(self) -> list[int]:
+        """Primary keys from the root of the tree down to this organisation."""
+        return [int(pk) for pk in self.path.strip("/").split("/") if pk]
+
+    def nearest(self, queryset: models.QuerySet[Any]) -> Any:
+        """The row of ``queryset`` (a model with an optional ``organisation``) that applies
+        here: this organisation's own, else its nearest ancestor's, else the platform-wide
+        one (no organisation); None when there is none."""
+        lineage = self.lineage
+        rows = queryset.filter(
+            models.Q(organisation_id__in=lineage) | models.Q(organisation__isnull=True)
+        )
+        rank = {pk: i for i, pk in enumerate(reversed(lineage))}
+        return min(rows, key=lambda r: rank.get(r.organisation_id, len(rank)), default=None)
+
     def subtree(self) -> models.QuerySet[Organisation]:
         return Organisation.objects.filter(path__startswith=self.path)
 

@@ -189,7 +189,7 @@ def _rank(user: User | None) -> int:
 
 def _ancestors(organisation: Organisation) -> list[int]:
     """The organisation and those above it, nearest first."""
-    return [int(pk) for pk in organisation.path.strip("/").split("/")][::-1]
+    return organisation.lineage[::-1]
 
 
 def _least_busy(role: str, organisation_ids: list[int], exclude: int | None) -> User | None:

@@ -21,7 +21,7 @@ from careloop.followup.alert_sources import alerts_from_record
 from careloop.followup.definition import Node
 from careloop.followup.models import FollowUpRecord, Outcome, Plan, Task
 from careloop.followup.pathways import definition_of
-from careloop.followup.planning import choose_channel, generate, stop_patient_plans
+from careloop.followup.planning import generate, next_channel, stop_patient_plans
 from careloop.followup.schedule import programme_next, retry_at
 from careloop.rules.risk import assess
 from careloop.rules.risk.base import InputError
@@ -127,11 +127,7 @@ def _retry_or_next_channel(task: Task, outcome: str, now: datetime) -> None:
     if outcome in RETRY and task.attempts < MAX_TRIES:
         task.due_at = retry_at(timezone.localtime(now), window, quiet)
     else:
-        try:
-            position = task.channels.index(task.channel) + 1
-        except ValueError:
-            position = len(task.channels)
-        channel, index = choose_channel(task.patient, task.channels, position)
+        channel, index = next_channel(task)
         if index < 0:
             task.status, task.outcome, task.closed_at = Task.Status.FAILED, outcome, now
             return

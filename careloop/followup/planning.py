@@ -43,6 +43,15 @@ def choose_channel(patient: Patient, channels: Iterable[str], start: int = 0) ->
     return chosen, start + policy.index(chosen)
 
 
+def next_channel(task: Task) -> tuple[str, int]:
+    """The channel after ``task``'s current one in its policy (see ``choose_channel``)."""
+    try:
+        position = task.channels.index(task.channel) + 1
+    except ValueError:
+        position = len(task.channels)
+    return choose_channel(task.patient, task.channels, position)
+
+
 def assignee_for(patient: Patient, role: str) -> int | None:
     """A doctor's or health manager's task goes to the patient's own; others to the team."""
     if role == "doctor":

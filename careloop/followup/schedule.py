@@ -106,7 +106,8 @@ def programme_next(last_visit: date, max_days: int) -> date:
     return last_visit + timedelta(days=max_days)
 
 
-def _in_quiet(moment: time, start: time, end: time) -> bool:
+def in_quiet(moment: time, start: time, end: time) -> bool:
+    """Whether ``moment`` falls in quiet hours from ``start`` to ``end`` (may span midnight)."""
     if start == end:
         return False
     if start < end:
@@ -136,7 +137,7 @@ def due_window(
         day = next_working_day(day, holidays)
     start, end = node.window
     due = datetime.combine(day, start, tz)
-    if quiet is not None and _in_quiet(start, *quiet):
+    if quiet is not None and in_quiet(start, *quiet):
         moved = datetime.combine(day, quiet[1], tz)
         due = moved if moved >= due else moved + timedelta(days=1)
     grace = node.grace_days if grace_days is None else grace_days
@@ -159,6 +160,6 @@ def retry_at(
         datetime.combine(today + timedelta(days=1), middle, tz),
     ]
     for moment in candidates:
-        if moment > after + timedelta(hours=2) and not (quiet and _in_quiet(moment.time(), *quiet)):
+        if moment > after + timedelta(hours=2) and not (quiet and in_quiet(moment.time(), *quiet)):
             return moment
     return datetime.combine(today + timedelta(days=1), quiet[1] if quiet else start, tz)

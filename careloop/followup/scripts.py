@@ -74,7 +74,7 @@ def _medication_timing(patient: Any) -> str:
 def variables(task: Task, staff: Any) -> dict[str, Any]:
     patient = task.patient
     organisation = patient.organisation
-    root_pk = int(organisation.path.strip("/").split("/")[0])  # the tree's materialised path
+    root_pk = organisation.lineage[0]
     top = organisation if root_pk == organisation.pk else Organisation.objects.get(pk=root_pk)
     plan: Plan | None = task.plan
     next_revisit = (

@@ -4,10 +4,10 @@ platform's, or the built-in default), rendered with the patient's variables."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from django.db.models import Q
-from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.utils import timezone
 
 from careloop.followup.scripts import salutation
@@ -46,21 +46,20 @@ class Composed:
 
 def template_for(organisation: Any, purpose: str, channel: str) -> MessageTemplate | None:
     """The organisation's own template, else the nearest ancestor's, else the platform's."""
-    ancestors = [int(pk) for pk in organisation.path.strip("/").split("/") if pk]
-    candidates = MessageTemplate.objects.filter(
-        Q(organisation_id__in=ancestors) | Q(organisation__isnull=True),
-        purpose=purpose,
-        channel=channel,
-    )
-    rank = {pk: i for i, pk in enumerate(reversed(ancestors))}
-    return min(candidates, key=lambda t: rank.get(t.organisation_id or 0, len(rank)), default=None)
+    return organisation.nearest(MessageTemplate.objects.filter(purpose=purpose, channel=channel))
+
+
+@lru_cache(maxsize=256)
+def _compiled(text: str) -> Template:
+    """A template parsed once per process: a batch renders the same few texts many times."""
+    try:
+        return _engine.from_string(text)
+    except TemplateSyntaxError as error:
+        raise TemplateError(f"template error: {error}") from error
 
 
 def render(text: str, context: dict[str, Any]) -> str:
-    try:
-        return _engine.from_string(text).render(Context(context)).strip()
-    except TemplateSyntaxError as error:
-        raise TemplateError(f"template error: {error}") from error
+    return _compiled(text).render(Context(context)).strip()
 
 
 def context_for(patient: Any, task: Any, hospital: str) -> dict[str, Any]:

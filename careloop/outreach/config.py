@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q
-
 from careloop.accounts.models import Organisation
 from careloop.outreach.models import ChannelConfig
 from careloop.outreach.transports import Transport, transport
@@ -31,14 +29,7 @@ def channel_config(organisation_id: int, channel: str) -> Resolved:
     """The organisation's own setting, else its nearest ancestor's, else the platform's,
     else the built-in outbox. A disabled setting counts as none."""
     org = Organisation.objects.only("path").get(pk=organisation_id)
-    ancestors = [int(pk) for pk in org.path.strip("/").split("/") if pk]
-    rows = ChannelConfig.objects.filter(
-        Q(organisation_id__in=ancestors) | Q(organisation__isnull=True),
-        channel=channel,
-        enabled=True,
-    )
-    rank = {pk: i for i, pk in enumerate(reversed(ancestors))}
-    row = min(rows, key=lambda r: rank.get(r.organisation_id or 0, len(rank)), default=None)
+    row = org.nearest(ChannelConfig.objects.filter(channel=channel, enabled=True))
     if row is None:
         return OUTBOX
     return Resolved(row.provider, row.weekly_cap, row.pk, row.settings, row.secret_values())

@@ -4,12 +4,13 @@ the channel's weekly cap per patient."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Min
 from django.utils import timezone
 
+from careloop.followup.schedule import in_quiet
 from careloop.outreach.models import ChannelAddress, Message
 from careloop.patients.models import ConsentRecord
 
@@ -53,19 +54,11 @@ def sent_this_week(patient_ids: list[int], channel: str, now: datetime) -> dict[
     return {row["patient_id"]: (row["n"], row["first"]) for row in rows}
 
 
-def _in_quiet(moment: time, start: time, end: time) -> bool:
-    if start == end:
-        return False
-    if start < end:
-        return start <= moment < end
-    return moment >= start or moment < end
-
-
 def after_quiet_hours(patient: Any, now: datetime) -> datetime | None:
     """When the patient's quiet hours end, if ``now`` falls inside them."""
     local = timezone.localtime(now)
     start, end = patient.quiet_hours_start, patient.quiet_hours_end
-    if not _in_quiet(local.time(), start, end):
+    if not in_quiet(local.time(), start, end):
         return None
     end_at = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
     return end_at if end_at > local else end_at + timedelta(days=1)

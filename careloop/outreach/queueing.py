@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from careloop.accounts.models import Organisation
 from careloop.followup.models import Task
-from careloop.followup.planning import choose_channel
+from careloop.followup.planning import next_channel
 from careloop.outreach import policy
 from careloop.outreach.compose import TemplateError, compose, context_for, template_for
 from careloop.outreach.config import channel_config
@@ -40,11 +40,7 @@ def message_key(task_id: int, channel: str) -> str:
 
 def pass_on(task: Task, reason: str, now: datetime) -> None:
     """Give up ``task``'s current channel: the next one of its policy, or not reached."""
-    try:
-        position = task.channels.index(task.channel) + 1
-    except ValueError:
-        position = len(task.channels)
-    channel, index = choose_channel(task.patient, task.channels, position)
+    channel, index = next_channel(task)
     if index < 0:
         task.status, task.closed_at = Task.Status.FAILED, now
         task.cancel_reason = reason[:200]
@@ -57,9 +53,8 @@ def pass_on(task: Task, reason: str, now: datetime) -> None:
 
 def _hospital(organisation_id: int, cache: dict[int, str]) -> str:
     if organisation_id not in cache:
-        org = Organisation.objects.get(pk=organisation_id)
-        root = int(org.path.strip("/").split("/")[0])
-        cache[organisation_id] = Organisation.objects.get(pk=root).name
+        org = Organisation.objects.only("path").get(pk=organisation_id)
+        cache[organisation_id] = Organisation.objects.get(pk=org.lineage[0]).name
     return cache[organisation_id]
 
 

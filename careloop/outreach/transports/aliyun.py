@@ -13,7 +13,7 @@ import hmac
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 from urllib.parse import quote
 
 from careloop.outreach.transports.base import (
@@ -23,7 +23,6 @@ from careloop.outreach.transports.base import (
     Outgoing,
     Receipt,
     TransportError,
-    http_status_error,
 )
 
 # Codes Aliyun documents as "try again later"; any other non-OK code is permanent.
@@ -92,17 +91,12 @@ def rpc_request(
 
 def answer(response: HttpResponse, id_field: str) -> Receipt:
     """An Aliyun answer: {"Code": "OK", "BizId"/"CallId": …} or an error code."""
-    try:
-        data: dict[str, Any] = response.json()
-    except TransportError:
-        raise http_status_error(response) or TransportError(
-            "Aliyun answered with a body that is not JSON", permanent=False
-        ) from None
+    data = response.json()
     code = str(data.get("Code", ""))
     if code == "OK":
         return Receipt(provider_id=str(data.get(id_field, "")))
     if not code:
-        raise http_status_error(response) or TransportError("Aliyun: no Code", permanent=False)
+        raise response.unexpected("a Code")
     raise TransportError(
         f"Aliyun {code}: {data.get('Message', '')}",
         permanent=code not in TEMPORARY_CODES,

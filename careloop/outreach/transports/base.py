@@ -66,17 +66,26 @@ class HttpResponse:
     status: int
     body: bytes
 
-    def json(self) -> Any:
+    def json(self) -> dict[str, Any]:
+        """The body as a JSON object; any other body raises ``unexpected``'s error."""
         import json
 
         try:
-            return json.loads(self.body.decode("utf-8"))
+            data = json.loads(self.body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as error:
-            raise TransportError(
-                f"provider answered HTTP {self.status} with a body that is not JSON",
-                permanent=False,
-                code=str(self.status),
-            ) from error
+            raise self.unexpected("a JSON body") from error
+        if not isinstance(data, dict):
+            raise self.unexpected("a JSON object")
+        return data
+
+    def unexpected(self, missing: str) -> TransportError:
+        """The error for an answer without ``missing``: what its HTTP status says (4xx
+        permanent), else temporary."""
+        return http_status_error(self) or TransportError(
+            f"provider answered HTTP {self.status} without {missing}",
+            permanent=False,
+            code=str(self.status),
+        )
 
 
 class Transport:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from functools import cache
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -30,6 +31,16 @@ def _failed(request: HttpRequest, error: Exception) -> TransportError:
     )
 
 
+def _arguments(request: HttpRequest) -> dict[str, Any]:
+    return {
+        "method": request.method,
+        "url": request.url,
+        "params": request.params or None,
+        "headers": request.headers,
+        "content": request.body or None,
+    }
+
+
 class SyncClient:
     def __init__(self) -> None:
         self.client = httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False)
@@ -37,13 +48,7 @@ class SyncClient:
     def request(self, request: HttpRequest) -> HttpResponse:
         started = time.monotonic()
         try:
-            response = self.client.request(
-                request.method,
-                request.url,
-                params=request.params or None,
-                headers=request.headers,
-                content=request.body or None,
-            )
+            response = self.client.request(**_arguments(request))
         except httpx.HTTPError as error:
             raise _failed(request, error) from error
         logger.debug(
@@ -67,13 +72,7 @@ class AsyncClient:
 
     async def request(self, request: HttpRequest) -> HttpResponse:
         try:
-            response = await self.client.request(
-                request.method,
-                request.url,
-                params=request.params or None,
-                headers=request.headers,
-                content=request.body or None,
-            )
+            response = await self.client.request(**_arguments(request))
         except httpx.HTTPError as error:
             raise _failed(request, error) from error
         return HttpResponse(response.status_code, response.content)

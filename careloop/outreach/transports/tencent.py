@@ -14,7 +14,6 @@ import hmac
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 from careloop.outreach.transports.base import (
@@ -24,7 +23,6 @@ from careloop.outreach.transports.base import (
     Outgoing,
     Receipt,
     TransportError,
-    http_status_error,
 )
 
 SERVICE = "sms"
@@ -122,19 +120,14 @@ class TencentSms(HttpTransport):
         )
 
     def parse(self, response: HttpResponse) -> Receipt:
-        try:
-            data: dict[str, Any] = response.json().get("Response", {})
-        except (TransportError, AttributeError):
-            raise http_status_error(response) or TransportError(
-                "Tencent Cloud answered without a Response", permanent=False
-            ) from None
+        data = response.json().get("Response")
+        if not isinstance(data, dict):
+            raise response.unexpected("a Response")
         if "Error" in data:
             raise _error(str(data["Error"].get("Code", "")), str(data["Error"].get("Message", "")))
         statuses = data.get("SendStatusSet") or []
         if not statuses:
-            raise http_status_error(response) or TransportError(
-                "Tencent Cloud: no SendStatusSet", permanent=False
-            )
+            raise response.unexpected("a SendStatusSet")
         status = statuses[0]
         if status.get("Code") != "Ok":
             raise _error(str(status.get("Code", "")), str(status.get("Message", "")))

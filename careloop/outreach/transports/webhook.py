@@ -67,8 +67,7 @@ class Webhook(HttpTransport):
         if error:
             raise error
         try:
-            data = response.json()
-        except TransportError:
-            data = {}
-        provider_id = data.get("id", "") if isinstance(data, dict) else ""
+            provider_id = response.json().get("id", "")
+        except TransportError:  # accepted, with a body that is no JSON object
+            provider_id = ""
         return Receipt(provider_id=str(provider_id))

@@ -17,7 +17,6 @@ from careloop.outreach.transports.base import (
     Outgoing,
     Receipt,
     TransportError,
-    http_status_error,
 )
 
 TOKEN_INVALID = frozenset({40001, 40014, 42001})
@@ -51,16 +50,6 @@ class MemoryTokens:
 _memory = MemoryTokens()
 
 
-def _data(response: HttpResponse) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except TransportError:
-        raise http_status_error(response) or TransportError(
-            "WeChat answered with a body that is not JSON", permanent=False
-        ) from None
-    return data if isinstance(data, dict) else {}
-
-
 class TokenTransport(HttpTransport):
     """A provider whose calls carry ``access_token`` in the query."""
 
@@ -78,7 +67,7 @@ class TokenTransport(HttpTransport):
         name = self.token_name()
         token = self.tokens.get(name)
         if token is None:
-            data = _data(client.request(self.token_request()))
+            data = client.request(self.token_request()).json()
             if not data.get("access_token"):
                 self.fail(data)
             token = str(data["access_token"])
@@ -100,11 +89,11 @@ class TokenTransport(HttpTransport):
         )
 
     def parse(self, response: HttpResponse) -> Receipt:
-        data = _data(response)
+        data = response.json()
         if data.get("errcode", 0) != 0:
             return self.fail(data)
         if response.status >= 300:
-            raise http_status_error(response) or TransportError("HTTP error", permanent=False)
+            raise response.unexpected("success")
         return Receipt(provider_id=str(data.get("msgid", "")))
 
 
@@ -205,7 +194,7 @@ class WecomApp(TokenTransport):
         )
 
     def parse(self, response: HttpResponse) -> Receipt:
-        data = _data(response)
+        data = response.json()
         if data.get("errcode", 0) == 0 and data.get("invaliduser"):
             raise TransportError(
                 "企业微信: the recipient is not a member the app can reach",
