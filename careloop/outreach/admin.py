@@ -8,9 +8,18 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from careloop.outreach.models import ChannelConfig, Message, MessageTemplate, Reply
+from careloop.outreach.models import (
+    ChannelConfig,
+    Message,
+    MessageTemplate,
+    ProviderCallback,
+    Reply,
+)
+from careloop.outreach.receiving import callback_urls
 from careloop.outreach.transports import TRANSPORTS, ConfigError, transport
 
 
@@ -54,6 +63,16 @@ class ChannelConfigForm(forms.ModelForm):
 class ChannelConfigAdmin(admin.ModelAdmin):
     form = ChannelConfigForm
     list_display = ["channel", "provider", "organisation", "weekly_cap", "enabled", "secret_names"]
+    readonly_fields = ["callback_addresses"]
+
+    @admin.display(description=_("callback addresses"))
+    def callback_addresses(self, obj: ChannelConfig) -> str:
+        urls = callback_urls(obj)
+        if not urls:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"), "{}: <code>{}</code>", ((kind, url) for kind, url in urls.items())
+        )
 
     @admin.display(description=_("secrets set"))
     def secret_names(self, obj: ChannelConfig) -> str:
@@ -79,3 +98,14 @@ class ReplyAdmin(admin.ModelAdmin):
     list_display = ["received_at", "channel", "kind", "patient", "handled_at"]
     list_filter = ["kind", "channel"]
     exclude = ["sender"]
+
+
+@admin.register(ProviderCallback)
+class ProviderCallbackAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "provider", "kind", "status", "reports", "replies", "error"]
+    list_filter = ["status", "provider", "kind"]
+    exclude = ["body"]
+    readonly_fields = [f.name for f in ProviderCallback._meta.fields if f.name != "body"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False

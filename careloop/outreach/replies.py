@@ -42,9 +42,12 @@ def receive(
     sender: str = "",
     raw: str = "",
     message: Message | None = None,
+    unsubscribe: bool = False,
+    external_id: str = "",
 ) -> Reply:
     """Store the reply as received, then read it (in its own transaction: a failure while
-    reading leaves the stored reply for the inbox, never loses it)."""
+    reading leaves the stored reply for the inbox, never loses it). ``unsubscribe``: the
+    patient left the channel (WeChat unsubscribe event), an opt-out whatever the text."""
     reply = Reply.objects.create(
         channel=channel,
         provider=provider,
@@ -52,10 +55,11 @@ def receive(
         text=text[:2000],
         raw=raw,
         message=message,
+        external_id=external_id[:100],
     )
     try:
         with transaction.atomic():
-            process(reply)
+            process(reply, unsubscribe=unsubscribe)
     except Exception:
         Reply.objects.filter(pk=reply.pk).update(kind=Reply.Kind.UNCLEAR)
         raise
@@ -140,7 +144,7 @@ def _answers(task: Task, reply: Reply) -> dict[str, Any]:
     return answers
 
 
-def process(reply: Reply) -> None:
+def process(reply: Reply, *, unsubscribe: bool = False) -> None:
     patient = _patient(reply)
     if patient is None:
         reply.kind = Reply.Kind.UNMATCHED
@@ -149,7 +153,7 @@ def process(reply: Reply) -> None:
     reply.patient, reply.organisation_id = patient, patient.organisation_id
     message = _answered_message(reply, patient)
     reply.message = message
-    if is_opt_out(reply.text):
+    if unsubscribe or is_opt_out(reply.text):
         opt_out(patient.pk, reply.channel, reply.provider or reply.channel)
         reply.kind = Reply.Kind.OPT_OUT
         reply.save()

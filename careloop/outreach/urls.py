@@ -1,6 +1,6 @@
 from django.urls import path
 
-from careloop.outreach import views
+from careloop.outreach import callback_views, views
 
 app_name = "outreach"
 urlpatterns = [
@@ -8,4 +8,9 @@ urlpatterns = [
     path("outbox/<int:pk>/answer/", views.answer_as_patient, name="answer"),
     path("inbox/", views.inbox, name="inbox"),
     path("inbox/<int:pk>/handled/", views.mark_handled, name="handled"),
+    path(
+        "callbacks/<int:config_id>/<str:token>/<str:kind>/",
+        callback_views.callback,
+        name="callback",
+    ),
 ]

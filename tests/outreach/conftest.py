@@ -6,11 +6,13 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from django.utils import timezone
 
 
 @dataclass
@@ -74,3 +76,11 @@ def provider() -> Iterator[ProviderServer]:
     server = ProviderServer()
     yield server
     server.close()
+
+
+@pytest.fixture
+def at_noon(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    from tests.outreach.helpers import NOON
+
+    monkeypatch.setattr(timezone, "now", lambda: NOON)
+    return NOON

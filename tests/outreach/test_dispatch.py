@@ -17,44 +17,9 @@ from careloop.outreach.replies import receive
 from careloop.outreach.sending import claim, send_due
 from careloop.patients.models import ConsentRecord
 from tests.outreach.conftest import ProviderServer
+from tests.outreach.helpers import NOON, aliyun, make_task
 
 pytestmark = pytest.mark.django_db
-NOON = timezone.make_aware(datetime(2026, 12, 3, 12, 0))
-
-
-@pytest.fixture
-def at_noon(monkeypatch: pytest.MonkeyPatch) -> datetime:
-    monkeypatch.setattr(timezone, "now", lambda: NOON)
-    return NOON
-
-
-def make_task(
-    patient: Any,
-    *,
-    channel: str = "sms",
-    form: str = "",
-    consent: bool = True,
-    channels: list[str] | None = None,
-) -> Task:
-    if consent:
-        ConsentRecord.objects.create(
-            patient=patient,
-            purpose="followup",
-            channel=channel,
-            granted=True,
-            recorded_at=NOON - timedelta(days=1),
-        )
-    return Task.objects.create(
-        patient=patient,
-        organisation=patient.organisation,
-        title="出院第3天症状问询" if form else "复查提醒",
-        purpose="condition_tracking" if form else "revisit_reminder",
-        channel=channel,
-        channels=channels or [channel, "phone"],
-        form=form,
-        due_at=NOON - timedelta(minutes=5),
-        deadline=NOON + timedelta(days=2),
-    )
 
 
 def test_a_reminder_goes_out_once_through_the_outbox_and_the_task_is_done(
@@ -123,27 +88,6 @@ def test_the_weekly_cap_holds_further_messages(
     assert queue_due().deferred == 1
     held = Message.objects.get(task=second)
     assert held.next_try_at >= NOON + timedelta(days=7)
-
-
-def aliyun(provider: ProviderServer) -> None:
-    config = ChannelConfig(
-        channel="sms",
-        provider="aliyun_sms",
-        settings={"sign_name": "测试医院", "endpoint": provider.url},
-    )
-    config.set_secrets({"access_key_id": "k", "access_key_secret": "s"})
-    config.save()
-    from careloop.outreach.models import MessageTemplate
-
-    MessageTemplate.objects.create(
-        purpose="revisit_reminder",
-        channel="sms",
-        name="复诊提醒",
-        body="{{ salutation }}您好，请按时复诊。",
-        provider_template="SMS_1",
-        params={"name": "{{ salutation }}"},
-        approved=True,
-    )
 
 
 def test_temporary_errors_retry_then_fall_back_to_the_next_channel(

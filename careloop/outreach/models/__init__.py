@@ -1,3 +1,4 @@
+from careloop.outreach.models.callbacks import ProviderCallback
 from careloop.outreach.models.channels import (
     AccessToken,
     ChannelAddress,
@@ -12,5 +13,6 @@ __all__ = [
     "ChannelConfig",
     "Message",
     "MessageTemplate",
+    "ProviderCallback",
     "Reply",
 ]

@@ -111,6 +111,7 @@ class Reply(models.Model):
     sender = EncryptedTextField(_("from"), blank=True, default="")
     text = models.TextField(_("text"), blank=True)
     raw = models.TextField(_("as received"), blank=True)
+    external_id = models.CharField(_("provider's id"), max_length=100, blank=True)
     received_at = models.DateTimeField(_("received"), default=timezone.now, db_index=True)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, blank=True)
     symptoms = models.JSONField(_("symptoms"), default=list, blank=True)
@@ -128,6 +129,13 @@ class Reply(models.Model):
         verbose_name_plural = _("replies")
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["kind", "handled_at"], name="reply_inbox")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="reply_once_per_provider_id",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel} {self.received_at:%Y-%m-%d %H:%M}"

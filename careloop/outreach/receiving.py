@@ -1,0 +1,163 @@
+"""Provider pushes, end to end: the request is stored (encrypted) before it is read; its
+delivery reports move messages from sent to delivered or failed (a failure passes the
+follow-up to the next channel); its replies, keypad answers and unsubscribe events go
+through ``replies.receive``. A push that cannot be read is kept with the reason and answered
+4xx, so the provider's console shows it and nothing is lost.
+
+Aliyun and Tencent do not sign their pushes: the URL carries a token derived from the
+server's secret key and the channel setting, shown in the channel's administration page.
+WeChat signs its pushes with the channel's ``callback_token`` secret, checked as well."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from careloop.outreach import followthrough
+from careloop.outreach.callbacks import (
+    READERS,
+    CallbackError,
+    CallbackRequest,
+    Inbound,
+    Reading,
+    Report,
+)
+from careloop.outreach.models import ChannelConfig, Message, ProviderCallback, Reply
+from careloop.outreach.replies import receive
+
+log = logging.getLogger(__name__)
+S = Message.Status
+
+
+def callback_token(config_id: int) -> str:
+    return salted_hmac("careloop.outreach.callback", str(config_id)).hexdigest()[:32]
+
+
+def token_matches(config_id: int, token: str) -> bool:
+    return constant_time_compare(callback_token(config_id), token)
+
+
+def callback_urls(config: ChannelConfig) -> dict[str, str]:
+    """The paths to give the provider's console, one per kind of push."""
+    reader = READERS.get(config.provider)
+    if reader is None or config.pk is None:
+        return {}
+    token = callback_token(config.pk)
+    return {
+        kind: reverse("outreach:callback", args=[config.pk, token, kind]) for kind in reader.kinds
+    }
+
+
+@dataclass
+class Handled:
+    status: int
+    body: bytes
+    content_type: str
+
+
+def handle(config: ChannelConfig, kind: str, request: CallbackRequest) -> Handled:
+    reader = READERS[config.provider]()
+    stored = ProviderCallback.objects.create(
+        config=config,
+        provider=config.provider,
+        kind=kind,
+        body=ProviderCallback.encode(request.body),
+    )
+    try:
+        reading = reader.read(
+            kind,
+            CallbackRequest(request.method, request.query, request.body, config.secret_values()),
+        )
+    except CallbackError as error:
+        stored.status, stored.error = ProviderCallback.Status.REJECTED, str(error)[:300]
+        stored.save(update_fields=["status", "error"])
+        detail = {"code": error.status, "msg": str(error)}
+        return Handled(
+            error.status, json.dumps(detail, ensure_ascii=False).encode(), "application/json"
+        )
+    apply(config, reader.channel, reading, stored)
+    return Handled(200, reading.answer, reading.content_type)
+
+
+def apply(config: ChannelConfig, channel: str, reading: Reading, stored: ProviderCallback) -> None:
+    stored.reports = apply_reports(config.provider, reading.reports)
+    errors = 0
+    for n, item in enumerate(reading.inbound):
+        try:
+            if apply_inbound(config.provider, channel, item, f"callback {stored.pk} item {n}"):
+                stored.replies += 1
+        except Exception:  # the reply is stored and waits in the inbox; go on with the rest
+            log.exception("reading reply %s of callback %s failed", n, stored.pk)
+            errors += 1
+    stored.status = ProviderCallback.Status.FAILED if errors else ProviderCallback.Status.PROCESSED
+    stored.error = f"{errors} replies could not be read" if errors else ""
+    stored.save(update_fields=["status", "error", "reports", "replies"])
+
+
+def _message(provider: str, key: str, provider_id: str) -> Message | None:
+    messages = Message.objects.filter(provider=provider)
+    found = messages.filter(key=key).first() if key else None
+    if found is None and provider_id:
+        found = messages.filter(provider_id=provider_id).first()
+    return found
+
+
+def apply_reports(provider: str, reports: list[Report]) -> int:
+    """Delivered or failed, for messages still marked sent (a repeated report is harmless).
+    Returns how many messages changed."""
+    now = timezone.now()
+    changed, failed = 0, []
+    with transaction.atomic():
+        for report in reports:
+            message = _message(provider, report.key, report.provider_id)
+            if message is None or message.status != S.SENT:
+                continue
+            if report.delivered:
+                message.status, message.delivered_at = S.DELIVERED, now
+            else:
+                message.status = S.FAILED
+                message.error_code = report.code[:64]
+                message.error = (report.error or report.code or "not delivered")[:300]
+                failed.append(message)
+            message.save(update_fields=["status", "delivered_at", "error_code", "error"])
+            changed += 1
+        followthrough.after_failure(failed, now)
+    return changed
+
+
+def apply_inbound(provider: str, channel: str, item: Inbound, raw: str) -> Reply | None:
+    """The patient's reply, keys or unsubscribe as a Reply (None: already received)."""
+    if (
+        item.external_id
+        and Reply.objects.filter(provider=provider, external_id=item.external_id).exists()
+    ):
+        return None
+    message = _message(provider, item.key, "") if item.key else None
+    text = item.text
+    if item.keypad:
+        keys = message.keys if message is not None else {}
+        text = keys.get(item.keypad) or keys.get(item.keypad[:1]) or f"按键 {item.keypad}"
+    try:
+        return receive(
+            channel,
+            text,
+            provider=provider,
+            sender=item.sender,
+            raw=raw,
+            message=message,
+            unsubscribe=item.unsubscribe,
+            external_id=item.external_id,
+        )
+    except IntegrityError:  # the same push, read at the same moment by another worker
+        if (
+            item.external_id
+            and Reply.objects.filter(provider=provider, external_id=item.external_id).exists()
+        ):
+            return None
+        raise

@@ -1,0 +1,305 @@
+"""Provider pushes over HTTP: delivery reports, replies, keypad answers and WeChat events,
+each stored before it is read, authenticated by the URL token (and WeChat's signature)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from careloop.followup.models import Alert, Task
+from careloop.outreach.callbacks.wechat import signature
+from careloop.outreach.models import (
+    ChannelAddress,
+    ChannelConfig,
+    Message,
+    ProviderCallback,
+    Reply,
+)
+from careloop.outreach.queueing import queue_due
+from careloop.outreach.receiving import callback_urls
+from careloop.outreach.sending import send_due
+from careloop.patients.models import ConsentRecord
+from tests.outreach.conftest import ProviderServer
+from tests.outreach.helpers import NOON, aliyun, make_task
+
+pytestmark = pytest.mark.django_db
+
+
+def config(provider: str, channel: str, **secrets: str) -> ChannelConfig:
+    row = ChannelConfig(channel=channel, provider=provider, settings={})
+    row.set_secrets(secrets)
+    row.save()
+    return row
+
+
+def sent(task: Task, provider: str, provider_id: str = "P1", **fields: Any) -> Message:
+    return Message.objects.create(
+        organisation=task.organisation,
+        patient=task.patient,
+        task=task,
+        key=f"task:{task.pk}:{task.channel}",
+        channel=task.channel,
+        provider=provider,
+        body="您好",
+        status=Message.Status.SENT,
+        provider_id=provider_id,
+        sent_at=NOON,
+        **fields,
+    )
+
+
+def post(url: str, body: Any, **extra: Any) -> Any:
+    data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False)
+    ctype = "text/xml" if isinstance(body, bytes) else "application/json"
+    return Client().post(url, data=data, content_type=ctype, **extra)
+
+
+def test_an_aliyun_delivery_report_marks_the_message_delivered_once(
+    at_noon: datetime, patient_factory: Any, hospital: Any, provider: ProviderServer
+) -> None:
+    aliyun(provider)
+    provider.answer = lambda _s: (200, {"Code": "OK", "BizId": "900^0", "RequestId": "r"})
+    make_task(patient_factory(organisation=hospital))  # the helper's template: a reminder
+    queue_due()
+    assert send_due().sent == 1
+    message = Message.objects.get()
+    assert (message.status, message.provider_id) == (Message.Status.SENT, "900^0")
+    url = callback_urls(ChannelConfig.objects.get())["report"]
+    report = [
+        {
+            "phone_number": "1391234****",
+            "success": True,
+            "err_code": "DELIVERED",
+            "err_msg": "用户接收成功",
+            "biz_id": "900^0",
+            "out_id": message.key,
+        }
+    ]
+    answer = post(url, report)
+    assert answer.status_code == 200
+    assert answer.json() == {"code": 0, "msg": "接收成功"}
+    message.refresh_from_db()
+    assert message.status == Message.Status.DELIVERED
+    assert post(url, report).status_code == 200  # Aliyun re-sends: harmless
+    stored = ProviderCallback.objects.order_by("id")
+    assert [c.reports for c in stored] == [1, 0]
+    assert json.loads(stored[0].raw) == report  # kept as received
+
+
+def test_a_failed_delivery_passes_the_follow_up_to_the_next_channel(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    row = config("aliyun_sms", "sms", access_key_id="k", access_key_secret="s")
+    task = make_task(patient_factory(organisation=hospital), form="symptom_check")
+    message = sent(task, "aliyun_sms", provider_id="901^0")
+    report = [{"success": False, "err_code": "MK:0001", "err_msg": "空号", "biz_id": "901^0"}]
+    assert post(callback_urls(row)["report"], report).status_code == 200
+    message.refresh_from_db()
+    assert (message.status, message.error_code, message.error) == (
+        Message.Status.FAILED,
+        "MK:0001",
+        "空号",
+    )
+    task.refresh_from_db()
+    assert task.channel == "phone"
+
+
+def test_an_aliyun_sms_reply_is_read_once_and_raises_an_alert(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    row = config("aliyun_sms", "sms", access_key_id="k", access_key_secret="s")
+    patient = patient_factory(organisation=hospital, phone="13912345678")
+    task = make_task(patient, form="symptom_check")
+    sent(task, "aliyun_sms")
+    up = [
+        {
+            "phone_number": "13912345678",
+            "send_time": "2026-12-03 12:01:00",
+            "content": "昨晚喘不上气，没有发烧",
+            "sign_name": "测试医院",
+            "dest_code": "1",
+            "sequence_id": 77001,
+        }
+    ]
+    url = callback_urls(row)["reply"]
+    assert post(url, up).json()["code"] == 0
+    assert post(url, up).status_code == 200
+    reply = Reply.objects.get()
+    assert (reply.patient, reply.task, reply.kind) == (patient, task, Reply.Kind.ANSWER)
+    assert reply.symptoms == ["呼吸困难"] and reply.negated == ["发热"]
+    assert "13912345678" not in reply.raw  # the raw push is kept encrypted, not here
+    assert Alert.objects.get(kind=Alert.Kind.REPLY).severity == Alert.Severity.HIGH
+    task.refresh_from_db()
+    assert task.status == Task.Status.DONE
+
+
+def test_a_wrong_token_or_kind_is_not_found_and_a_malformed_push_is_kept_and_refused(
+    patient_factory: Any,
+) -> None:
+    row = config("aliyun_sms", "sms", access_key_id="k", access_key_secret="s")
+    url = callback_urls(row)["report"]
+    tampered = url.replace(url.split("/")[-3], "0" * 32)
+    assert post(tampered, []).status_code == 404
+    assert post(url.replace("/report/", "/events/"), []).status_code == 404
+    assert not ProviderCallback.objects.exists()
+    answer = post(url, [{"biz_id": "1"}])
+    assert answer.status_code == 400
+    assert answer.json()["msg"] == "item 0: success must be true or false"
+    stored = ProviderCallback.objects.get()
+    assert stored.status == ProviderCallback.Status.REJECTED
+    assert post(url, b"not json").json()["msg"] == "the body is not UTF-8 JSON"
+
+
+def test_tencent_report_by_session_context_and_an_opt_out_reply(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    row = config("tencent_sms", "sms", secret_id="i", secret_key="k")
+    patient = patient_factory(organisation=hospital, phone="13700001111")
+    task = make_task(patient)
+    message = sent(task, "tencent_sms", provider_id="2019:1234")
+    report = [
+        {
+            "user_receive_time": "2026-12-03 12:00:05",
+            "nationcode": "86",
+            "mobile": "13700001111",
+            "report_status": "SUCCESS",
+            "errmsg": "DELIVRD",
+            "description": "用户短信送达成功",
+            "sid": "2019:1234",
+            "ext": message.key,
+        }
+    ]
+    answer = post(callback_urls(row)["report"], report)
+    assert answer.json() == {"result": 0, "errmsg": "OK"}
+    message.refresh_from_db()
+    assert message.status == Message.Status.DELIVERED
+    reply = {
+        "extend": "",
+        "mobile": "13700001111",
+        "nationcode": "86",
+        "sign": "测试医院",
+        "text": "退订",
+        "time": 1764734400,
+    }
+    assert post(callback_urls(row)["reply"], reply).status_code == 200
+    assert Reply.objects.get().kind == Reply.Kind.OPT_OUT
+    assert ConsentRecord.objects.filter(patient=patient, channel="sms", granted=False).exists()
+
+
+def wechat_url(row: ChannelConfig, token: str = "tok", **query: str) -> str:  # noqa: S107
+    stamp, nonce = query.pop("timestamp", str(int(time.time()))), "n0nce"
+    sig = query.pop("signature", signature(token, stamp, nonce))
+    extra = "".join(f"&{k}={v}" for k, v in query.items())
+    return f"{callback_urls(row)['events']}?signature={sig}&timestamp={stamp}&nonce={nonce}{extra}"
+
+
+def xml(**fields: str) -> bytes:
+    inner = "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items())
+    return f"<xml><ToUserName><![CDATA[gh_1]]></ToUserName>{inner}</xml>".encode()
+
+
+def test_wechat_url_check_text_reply_delivery_and_unsubscribe(
+    patient_factory: Any, hospital: Any
+) -> None:
+    row = config("wechat_mp", "wechat", app_secret="s", callback_token="tok")
+    row.settings = {"app_id": "wx1"}
+    row.save()
+    answer = Client().get(wechat_url(row, echostr="hello123"))
+    assert answer.content == b"hello123"
+    assert Client().get(wechat_url(row, token="wrong", echostr="x")).status_code == 403
+    patient = patient_factory(organisation=hospital)
+    ChannelAddress.objects.create(patient=patient, channel="wechat", address="oPENID1")
+    task = make_task(patient, channel="wechat", form="symptom_check")
+    message = sent(task, "wechat_mp", provider_id="200228332")
+    done = xml(
+        FromUserName="oPENID1",
+        MsgType="event",
+        Event="TEMPLATESENDJOBFINISH",
+        MsgID="200228332",
+        Status="success",
+    )
+    assert post(wechat_url(row), done).content == b"success"
+    message.refresh_from_db()
+    assert message.status == Message.Status.DELIVERED
+    text = xml(
+        FromUserName="oPENID1",
+        MsgType="text",
+        Content="头晕好了，血压正常",
+        MsgId="6054768590064713728",
+    )
+    post(wechat_url(row), text)
+    post(wechat_url(row), text)  # WeChat retries when slow: read once
+    reply = Reply.objects.get()
+    assert (reply.patient, reply.kind, reply.negated) == (patient, Reply.Kind.ANSWER, ["头晕"])
+    leave = xml(FromUserName="oPENID1", MsgType="event", Event="unsubscribe")
+    assert post(wechat_url(row), leave).status_code == 200
+    assert Reply.objects.filter(kind=Reply.Kind.OPT_OUT, patient=patient).exists()
+    assert ConsentRecord.objects.filter(patient=patient, channel="wechat", granted=False).exists()
+    stale = wechat_url(row, timestamp=str(int(time.time()) - 3600))
+    assert post(stale, text).status_code == 403
+    entity = b'<!DOCTYPE x [<!ENTITY a "b">]><xml><MsgType>text</MsgType></xml>'
+    assert post(wechat_url(row), entity).status_code == 400
+
+
+def test_a_keypad_answer_on_a_voice_call_is_read_as_its_meaning(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    row = config("aliyun_voice", "voice", access_key_id="k", access_key_secret="s")
+    patient = patient_factory(organisation=hospital, phone="13600002222")
+    task = make_task(patient, channel="voice", form="symptom_check")
+    message = sent(
+        task, "aliyun_voice", provider_id="116^100", keys={"1": "没有不舒服", "2": "有胸闷"}
+    )
+    report = [
+        {
+            "call_id": "116^100",
+            "start_time": "2026-12-03 12:00:03",
+            "end_time": "2026-12-03 12:00:40",
+            "duration": "37",
+            "status_code": "200000",
+            "status_msg": "用户听完挂断",
+            "out_id": message.key,
+            "dtmf": "2",
+            "callee": "13600002222",
+        }
+    ]
+    assert post(callback_urls(row)["report"], report).json() == {"code": 0, "msg": "成功"}
+    message.refresh_from_db()
+    assert message.status == Message.Status.DELIVERED
+    reply = Reply.objects.get()
+    assert (reply.text, reply.symptoms, reply.task) == ("有胸闷", ["胸痛胸闷"], task)
+    assert Alert.objects.filter(patient=patient, kind=Alert.Kind.REPLY).exists()
+
+
+def test_an_unanswered_call_fails_its_message(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    row = config("aliyun_voice", "voice", access_key_id="k", access_key_secret="s")
+    task = make_task(
+        patient_factory(organisation=hospital),
+        channel="voice",
+        form="symptom_check",
+        channels=["voice", "phone"],
+    )
+    message = sent(task, "aliyun_voice", provider_id="117^100")
+    report = [
+        {
+            "call_id": "117^100",
+            "start_time": "",
+            "end_time": "2026-12-03 12:00:30",
+            "duration": "0",
+            "status_code": "200005",
+            "status_msg": "用户未接听",
+            "out_id": message.key,
+        }
+    ]
+    post(callback_urls(row)["report"], report)
+    message.refresh_from_db()
+    assert (message.status, message.error) == (Message.Status.FAILED, "用户未接听")
+    task.refresh_from_db()
+    assert task.channel == "phone"
