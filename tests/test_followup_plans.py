@@ -111,6 +111,9 @@ def test_a_discharge_without_a_specific_pathway_takes_the_tier_matrix(
         for t in plan.tasks.filter(node="tiered")
     )
     assert tiered == [7, 14, 21, 28]  # high risk + high value: weekly for a month
+    # The pathway's channel rules: high risk is called first (DOMAIN.md F9, seed 003).
+    first = plan.tasks.filter(node="tiered").first()
+    assert (first.channel, first.channels) == ("phone", ["phone", "voice", "sms"])
     # The doctor lowers the risk: future tiered tasks are re-planned at the new frequency.
     clock.set(DISCHARGED + timedelta(days=8))
     Patient.objects.filter(pk=patient.pk).update(risk_tier="low", value_tier="medium")
@@ -118,6 +121,7 @@ def test_a_discharge_without_a_specific_pathway_takes_the_tier_matrix(
     replanned = plan.tasks.filter(node="tiered", status=Task.Status.OPEN, revision=1)
     offsets = [(timezone.localtime(t.due_at).date() - DISCHARGED.date()).days for t in replanned]
     assert offsets == [30]  # low risk + medium value: monthly for 2 months (day 61 comes later)
+    assert [t.channel for t in replanned] == ["sms"]  # low risk: an SMS first
     cancelled = plan.tasks.filter(node="tiered", status=Task.Status.CANCELLED)
     assert cancelled.count() == 3 and "分层" in cancelled.first().cancel_reason
     # The day-7 one was already due before the change and stays.

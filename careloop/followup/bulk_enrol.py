@@ -23,6 +23,7 @@ from careloop.followup.definition import TriggerSpec
 from careloop.followup.models import Pathway, Plan, Task
 from careloop.followup.pathways import current_version, definition_of
 from careloop.followup.planning import holidays_for, node_tasks, task_values
+from careloop.patients import identity
 from careloop.patients.models import Patient
 from careloop.write_gate import write_gate
 
@@ -83,6 +84,13 @@ class Resident:
     quiet_hours_end: Any
     risk_tier: str
     value_tier: str
+    birth_date: date
+    digital_literacy: str
+    lives_alone: bool
+
+    @property
+    def age(self) -> int:
+        return identity.age_on(self.birth_date, timezone.localdate())
 
 
 RESIDENT_FIELDS = [f.name if f.name != "pk" else "id" for f in fields(Resident)]

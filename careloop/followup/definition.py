@@ -15,6 +15,21 @@ part that is wrong, so the editor can point at it::
        {"key": "visit", "title": "高血压随访", "purpose": "condition_tracking",
         "every": "programme", "programme": "htn", "day": 7, "channels": ["clinic", "phone"]}]}
 
+Channel policy: ``channels`` is the order to try; ``channel_rules`` (optional) replace it for
+patients who match, the first rule that matches winning (DOMAIN.md F9)::
+
+    "channel_rules": [
+      {"when": {"risk": ["high"]}, "channels": ["phone", "voice"]},
+      {"when": {"age_min": 75}, "channels": ["phone", "letter"]},
+      {"when": {"literacy": ["low"]}, "channels": ["phone", "voice", "letter"]},
+      {"when": {"age_max": 59, "literacy": ["high", "medium"]},
+       "channels": ["wechat", "app", "voice", "phone"]}]
+
+Rules at the top of the definition apply to every node without its own.
+``when`` may hold ``age_min``, ``age_max``, ``literacy`` (high/medium/low), ``risk`` and
+``value`` (tiers high/medium/low), ``lives_alone``; all given must hold. Within the chosen
+list the patient's preferred channel goes first when the list has it.
+
 Node timing: ``day`` is the offset from the trigger (the discharge, the result, the
 enrolment) of the first occurrence; ``every`` repeats it (daily, weekly, monthly, quarterly,
 ``interval`` periods apart) ``count`` times or until ``for_days`` after the trigger or the
@@ -58,6 +73,8 @@ ROLES = ("nurse", "health_manager", "doctor", "coordinator", "supervisor")
 FORMS = ("", "care_guide", "symptom_check", "wound", "htn", "dm", "satisfaction")
 PROGRAMMES = ("htn", "dm")
 GRADES = ("L", "H", "LL", "HH", "A")
+TIERS = ("high", "medium", "low")
+RULE_KEYS = ("age_min", "age_max", "literacy", "risk", "value", "lives_alone")
 SCRIPT_PARTS = ("opening", "questions", "advice", "revisit", "closing")
 MAX_OCCURRENCES = 400
 
@@ -81,6 +98,44 @@ class TriggerSpec:
 
 
 @dataclass(frozen=True)
+class Profile:
+    """What channel rules look at (from the patient)."""
+
+    age: int | None
+    literacy: str
+    risk: str
+    value: str
+    lives_alone: bool
+
+
+@dataclass(frozen=True)
+class ChannelRule:
+    channels: tuple[str, ...]
+    age_min: int | None = None
+    age_max: int | None = None
+    literacy: tuple[str, ...] = ()
+    risk: tuple[str, ...] = ()
+    value: tuple[str, ...] = ()
+    lives_alone: bool | None = None
+
+    def matches(self, who: Profile) -> bool:
+        if self.age_min is not None and (who.age is None or who.age < self.age_min):
+            return False
+        if self.age_max is not None and (who.age is None or who.age > self.age_max):
+            return False
+        if self.lives_alone is not None and who.lives_alone != self.lives_alone:
+            return False
+        return all(
+            not allowed or given in allowed
+            for allowed, given in (
+                (self.literacy, who.literacy),
+                (self.risk, who.risk),
+                (self.value, who.value),
+            )
+        )
+
+
+@dataclass(frozen=True)
 class Node:
     key: str
     title: str
@@ -94,12 +149,18 @@ class Node:
     window: tuple[time, time] = (time(9), time(17))
     grace_days: int = 0
     channels: tuple[str, ...] = ("phone",)
+    channel_rules: tuple[ChannelRule, ...] = ()
     role: str = "nurse"
     form: str = ""
     questionnaire: str = ""
     programme: str = ""
     skip_holidays: bool = True
     script: Mapping[str, str] = field(default_factory=dict)
+
+    def channels_for(self, who: Profile) -> tuple[str, ...]:
+        """The channel order for this patient: the first matching rule's, else the node's."""
+        rule = next((r for r in self.channel_rules if r.matches(who)), None)
+        return rule.channels if rule else self.channels
 
 
 @dataclass(frozen=True)
@@ -199,7 +260,45 @@ def _script(data: Any, path: str) -> dict[str, str]:
     return {part: _text(data, part, path, 2000, required=False) for part in SCRIPT_PARTS}
 
 
-def _node(data: Any, path: str) -> Node:
+def _channel_rules(data: Any, path: str) -> tuple[ChannelRule, ...]:
+    if data in (None, []):
+        return ()
+    if not isinstance(data, list):
+        raise DefinitionError(path, "须为规则列表")
+    rules = []
+    for i, item in enumerate(data):
+        where = f"{path}[{i}]"
+        if not isinstance(item, Mapping):
+            raise DefinitionError(where, "须为一个对象，含 when 和 channels")
+        when = item.get("when", {})
+        if not isinstance(when, Mapping) or not when:
+            raise DefinitionError(f"{where}.when", "须为一个非空对象")
+        unknown = sorted(set(when) - set(RULE_KEYS))
+        if unknown:
+            raise DefinitionError(
+                f"{where}.when.{unknown[0]}", f"未知的条件（可用：{' '.join(RULE_KEYS)}）"
+            )
+        channels = _strings(item, "channels", where, CHANNELS)
+        if not channels:
+            raise DefinitionError(f"{where}.channels", "至少列出一个渠道")
+        alone = when.get("lives_alone")
+        rules.append(
+            ChannelRule(
+                channels=channels,
+                age_min=_int(when, "age_min", f"{where}.when", 0, 130),
+                age_max=_int(when, "age_max", f"{where}.when", 0, 130),
+                literacy=_strings(when, "literacy", f"{where}.when", TIERS),
+                risk=_strings(when, "risk", f"{where}.when", TIERS),
+                value=_strings(when, "value", f"{where}.when", TIERS),
+                lives_alone=_flag(when, "lives_alone", f"{where}.when")
+                if alone is not None
+                else None,
+            )
+        )
+    return tuple(rules)
+
+
+def _node(data: Any, path: str, default_rules: tuple[ChannelRule, ...] = ()) -> Node:
     if not isinstance(data, Mapping):
         raise DefinitionError(path, "须为一个对象（JSON object）")
     every = _choice(data, "every", path, ("", *EVERY), "")
@@ -244,6 +343,9 @@ def _node(data: Any, path: str) -> Node:
         window=(start, end),
         grace_days=_int(data, "grace_days", path, 0, 365) or 0,
         channels=channels,
+        channel_rules=_channel_rules(data.get("channel_rules"), f"{path}.channel_rules")
+        if "channel_rules" in data
+        else default_rules,
         role=_choice(data, "role", path, ROLES, "nurse"),
         form=_choice(
             data,
@@ -267,7 +369,8 @@ def compile_definition(data: Any) -> Definition:
     nodes_data = data.get("nodes")
     if not isinstance(nodes_data, list) or not nodes_data:
         raise DefinitionError("nodes", "须为一个非空列表")
-    nodes = tuple(_node(item, f"nodes[{i}]") for i, item in enumerate(nodes_data))
+    rules = _channel_rules(data.get("channel_rules"), "channel_rules")
+    nodes = tuple(_node(item, f"nodes[{i}]", rules) for i, item in enumerate(nodes_data))
     seen: set[str] = set()
     for i, node in enumerate(nodes):
         if node.key in seen:

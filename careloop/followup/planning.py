@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from careloop.audit.services import record
-from careloop.followup.definition import Node
+from careloop.followup.definition import Node, Profile
 from careloop.followup.models import Holiday, Pathway, Plan, Purpose, Task
 from careloop.followup.pathways import current_version, definition_of
 from careloop.followup.schedule import due_window, occurrence_days, tier_key
@@ -43,6 +43,16 @@ def choose_channel(patient: Patient, channels: Iterable[str], start: int = 0) ->
     return chosen, start + policy.index(chosen)
 
 
+def profile(patient: Patient) -> Profile:
+    return Profile(
+        age=patient.age,
+        literacy=patient.digital_literacy,
+        risk=patient.risk_tier,
+        value=patient.value_tier,
+        lives_alone=patient.lives_alone,
+    )
+
+
 def next_channel(task: Task) -> tuple[str, int]:
     """The channel after ``task``'s current one in its policy (see ``choose_channel``)."""
     try:
@@ -65,7 +75,8 @@ def task_values(
     plan: Any, patient: Any, node: Node, occurrence: int, due: tuple[datetime, datetime]
 ) -> dict[str, Any]:
     """The fields of a plan's task for one occurrence of ``node`` (the plan itself apart)."""
-    channel, _index = choose_channel(patient, node.channels)
+    channels = node.channels_for(profile(patient))
+    channel, _index = choose_channel(patient, channels)
     return {
         "patient_id": patient.pk,
         "organisation_id": patient.organisation_id,
@@ -75,8 +86,8 @@ def task_values(
         "occurrence": occurrence,
         "title": node.title,
         "purpose": node.purpose,
-        "channel": channel or node.channels[0],
-        "channels": list(node.channels),
+        "channel": channel or channels[0],
+        "channels": list(channels),
         "form": node.form,
         "assignee_role": node.role,
         "assignee_id": assignee_for(patient, node.role),
