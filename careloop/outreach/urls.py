@@ -1,12 +1,15 @@
 from django.urls import path
 
-from careloop.outreach import callback_views, views
+from careloop.outreach import callback_views, template_views, views
 
 app_name = "outreach"
 urlpatterns = [
     path("outbox/", views.outbox, name="outbox"),
     path("outbox/<int:pk>/answer/", views.answer_as_patient, name="answer"),
     path("inbox/", views.inbox, name="inbox"),
+    path("templates/", template_views.template_list, name="templates"),
+    path("templates/preview/", template_views.template_preview, name="template-try"),
+    path("templates/<int:pk>/preview/", template_views.template_preview, name="template-preview"),
     path("inbox/<int:pk>/handled/", views.mark_handled, name="handled"),
     path(
         "callbacks/<int:config_id>/<str:token>/<str:kind>/",

@@ -1,0 +1,82 @@
+"""Previewing message templates: for a sample patient or a real one the user may see, with
+length and SMS parts, template errors named, other organisations' patients refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from careloop.audit.models import AuditEvent
+from careloop.outreach.models import ChannelConfig, MessageTemplate
+from careloop.outreach.preview import sms_parts
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def form(body: str, patient: str = "", channel: str = "sms") -> dict[str, str]:
+    return {"purpose": "revisit_reminder", "channel": channel, "body": body, "patient": patient}
+
+
+@pytest.mark.parametrize(("length", "parts"), [(1, 1), (70, 1), (71, 2), (134, 2), (135, 3)])
+def test_sms_parts_follow_the_70_and_67_character_rule(length: int, parts: int) -> None:
+    assert sms_parts(length) == parts
+
+
+def test_a_saved_template_previews_for_a_real_patient_with_the_signature_counted(
+    at_noon: Any, alice: Any, hospital: Any, patient_factory: Any
+) -> None:
+    ChannelConfig.objects.create(
+        channel="sms", provider="outbox", organisation=hospital, settings={"sign_name": "一院"}
+    )
+    template = MessageTemplate.objects.create(
+        organisation=hospital,
+        purpose="revisit_reminder",
+        channel="sms",
+        name="复诊提醒",
+        body="{{ salutation }}您好，{{ hospital }}提醒您{{ due_date }}前复诊。回T退订",
+    )
+    patient_factory(organisation=hospital, name="李建国", sex="male", phone="13512345678")
+    client = signed_in(alice)
+    listing = client.get("/outreach/templates/").content.decode()
+    assert "复诊提醒" in listing and f"/outreach/templates/{template.pk}/preview/" in listing
+    page = client.get(f"/outreach/templates/{template.pk}/preview/").content.decode()
+    assert "{{ salutation }}您好" in page  # the form starts with the saved text
+    shown = client.post(
+        f"/outreach/templates/{template.pk}/preview/", form(template.body, "13512345678")
+    ).content.decode()
+    assert "李叔叔您好，第一人民医院提醒您12月5日前复诊" in shown  # born 1960: 叔叔
+    text_length = len("【一院】李叔叔您好，第一人民医院提醒您12月5日前复诊。回T退订")
+    assert f"{text_length} 个字" in shown or f"{text_length} characters" in shown
+    assert AuditEvent.objects.filter(
+        actor=alice, summary="message template previewed for the patient"
+    ).exists()
+
+
+def test_a_draft_previews_for_the_sample_patient_and_errors_are_named(alice: Any) -> None:
+    client = signed_in(alice)
+    shown = client.post("/outreach/templates/preview/", form("{{ salutation }}好")).content
+    assert "张阿姨好" in shown.decode()
+    assert "回T退订" in shown.decode()  # the warning: an SMS without a way to stop them
+    broken = client.post("/outreach/templates/preview/", form("{% if %}")).content.decode()
+    assert "template error" in broken
+    empty = client.post("/outreach/templates/preview/", form(""))
+    assert empty.context["form"].errors["body"]
+
+
+def test_a_patient_of_another_organisation_is_not_found(
+    alice: Any, community: Any, patient_factory: Any
+) -> None:
+    patient_factory(organisation=community, name="赵六", phone="13800001111")
+    page = signed_in(alice).post(
+        "/outreach/templates/preview/", form("{{ salutation }}", "13800001111")
+    )
+    assert page.context["form"].errors["patient"]
+    assert page.context["shown"] is None
