@@ -34,7 +34,12 @@ class Smtp(Transport):
                     server.login(self.settings["username"], self.secrets.get("password", ""))
                 server.send_message(mail)
         except smtplib.SMTPRecipientsRefused as error:
-            raise TransportError("the mail server refused the address", permanent=True) from error
+            codes = [code for code, _text in error.recipients.values()]
+            raise TransportError(
+                "the mail server refused the address",
+                permanent=all(code >= 500 for code in codes),  # 4xx: greylisting, try later
+                code=str(codes[0]) if codes else "",
+            ) from error
         except smtplib.SMTPAuthenticationError as error:
             raise TransportError("the mail server refused the login", permanent=True) from error
         except smtplib.SMTPResponseException as error:
