@@ -31,6 +31,17 @@ def env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def env_int(name: str, default: int, low: int, high: int) -> int:
+    value = env_str(name)
+    if not value:
+        return default
+    if not value.isdecimal() or not low <= int(value) <= high:
+        raise ConfigurationError(
+            f"{name} must be a whole number from {low} to {high}, got {value!r}"
+        )
+    return int(value)
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 

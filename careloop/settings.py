@@ -189,6 +189,11 @@ STORAGES["default"] = s3_storage() or STORAGES["default"]
 CARELOOP_RECORDING_MAX_BYTES = 50 * 2**20
 # Shared secret of the telephony webhook (/hooks/telephony/recording); empty: switched off.
 CARELOOP_TELEPHONY_SECRET = env.env_str("CARELOOP_TELEPHONY_SECRET")
+# Outreach sending: messages claimed per batch, requests in flight at once, and how long a
+# claim holds before another worker may take the messages of a worker that died.
+CARELOOP_SEND_BATCH = env.env_int("CARELOOP_SEND_BATCH", 500, 1, 20_000)
+CARELOOP_SEND_CONCURRENCY = env.env_int("CARELOOP_SEND_CONCURRENCY", 100, 1, 5_000)
+CARELOOP_SEND_LEASE_SECONDS = env.env_int("CARELOOP_SEND_LEASE_SECONDS", 120, 10, 3_600)
 
 # Static files are served by WhiteNoise straight from the finders: no collectstatic step, and
 # vendored assets carry their version in the path, so long caching is safe for them.
@@ -241,6 +246,10 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # httpx logs every request's full URL at INFO: WeChat tokens and phone numbers live
+        # in query strings. Our own client logs host and path only (careloop.outreach.http).
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
         # A denied request is logged with its path only (never its data) by Django itself.
         "django.security.DisallowedHost": {"level": "ERROR"},
     },

@@ -9,11 +9,14 @@ from django_tasks import task
 ROUND_SECONDS = 50.0  # the job runs every minute; it stops taking new batches after this
 
 
-def dispatch(seconds: float = ROUND_SECONDS, batch: int = 500) -> dict[str, int]:
+def dispatch(seconds: float = ROUND_SECONDS, batch: int | None = None) -> dict[str, int]:
     """Queue due tasks and send due messages in batches until none is left or time is up."""
+    from django.conf import settings
+
     from careloop.outreach.queueing import queue_due
     from careloop.outreach.sending import send_due
 
+    batch = batch or settings.CARELOOP_SEND_BATCH
     totals = {"queued": 0, "sent": 0, "retry": 0, "failed": 0}
     until = time.monotonic() + seconds
     while time.monotonic() < until:

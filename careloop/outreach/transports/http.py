@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from careloop.outreach.transports.base import HttpRequest, HttpResponse, TransportError
+from careloop.outreach.transports.wire import WireClient, WireError
 
 logger = logging.getLogger("careloop.outreach.http")
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -62,20 +63,17 @@ class SyncClient:
 
 
 class AsyncClient:
-    """For a batch: one connection pool, many requests in flight."""
+    """For a batch: many requests in flight over pooled keep-alive connections (``wire``);
+    logs like the sync client, never a query string."""
 
     def __init__(self, concurrency: int) -> None:
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        self.client = httpx.AsyncClient(
-            timeout=TIMEOUT, limits=limits, follow_redirects=False, trust_env=False
-        )
+        self.client = WireClient()
 
     async def request(self, request: HttpRequest) -> HttpResponse:
         try:
-            response = await self.client.request(**_arguments(request))
-        except httpx.HTTPError as error:
+            return await self.client.request(request)
+        except WireError as error:
             raise _failed(request, error) from error
-        return HttpResponse(response.status_code, response.content)
 
     async def aclose(self) -> None:
         await self.client.aclose()

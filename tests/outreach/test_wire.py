@@ -1,0 +1,132 @@
+"""The batch HTTP client (``transports.wire``) against a raw local server: the request as
+written, keep-alive reuse, chunked and Content-Length bodies, a connection the server closed
+while idle, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from careloop.outreach.transports import wire
+from careloop.outreach.transports.base import HttpRequest
+from careloop.outreach.transports.wire import WireClient, WireError
+
+Answer = Callable[[int], bytes]
+
+
+async def serve(answer: Answer, seen: list[bytes], connections: list[int]) -> asyncio.Server:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                seen.append(head + await reader.readexactly(length))
+                reply = answer(len(seen))
+                if reply == b"hang":
+                    await asyncio.sleep(5)
+                writer.write(reply)
+                await writer.drain()
+                if b"Connection: close" in reply or reply == b"":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+def run(answer: Answer, requests: list[HttpRequest]) -> tuple[list, list[bytes], int]:
+    seen: list[bytes] = []
+    connections: list[int] = []
+
+    async def main() -> list:
+        server = await serve(answer, seen, connections)
+        port = server.sockets[0].getsockname()[1]
+        client = WireClient()
+        results = []
+        for request in requests:
+            url = request.url.replace("PORT", str(port))
+            try:
+                results.append(
+                    await client.request(
+                        HttpRequest(
+                            request.method, url, request.headers, request.body, request.params
+                        )
+                    )
+                )
+            except WireError as error:
+                results.append(error)
+        await client.aclose()
+        server.close()
+        return results
+
+    return asyncio.run(main()), seen, len(connections)
+
+
+OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"Code":1}\n'
+POST = HttpRequest(
+    "POST",
+    "http://127.0.0.1:PORT/sms/send",
+    {"Content-Type": "application/json"},
+    b'{"a": 1}',
+    {"access_token": "t0k"},
+)
+
+
+def test_the_request_as_written_and_keep_alive_reuse() -> None:
+    results, seen, connections = run(lambda n: OK, [POST, POST, POST])
+    assert [r.status for r in results] == [200, 200, 200]
+    assert results[0].body == b'{"Code":1}\n'
+    assert connections == 1  # one connection, kept alive
+    head, _, body = seen[0].partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"POST /sms/send?access_token=t0k HTTP/1.1"
+    assert lines[1].startswith(b"Host: 127.0.0.1:")
+    assert b"Content-Type: application/json" in lines
+    assert b"Content-Length: 8" in lines
+    assert body == b'{"a": 1}'
+
+
+def test_chunked_body_and_connection_close() -> None:
+    chunked = (
+        b"HTTP/1.1 500 Internal\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b'4\r\n{"Co\r\n6;ext=1\r\nde":2}\r\n0\r\n\r\n'
+    )
+    results, _seen, connections = run(lambda n: chunked, [POST, POST])
+    assert [(r.status, r.body) for r in results] == [(500, b'{"Code":2}')] * 2
+    assert connections == 2  # the server said close: a new connection each time
+
+
+def test_an_idle_connection_the_server_closed_is_replaced_once() -> None:
+    # The server answers the first request, then closes without answering the second.
+    answers = {1: OK, 2: b""}
+    results, seen, connections = run(lambda n: answers.get(n, OK), [POST, POST])
+    assert [r.status for r in results] == [200, 200]
+    assert connections == 2 and len(seen) == 3  # the second was sent again on a new one
+
+
+def test_a_server_that_does_not_answer_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wire, "TIMEOUT", 0.2)
+    [result], _seen, _connections = run(lambda n: b"hang", [POST])
+    assert isinstance(result, WireError)
+    assert str(result) == "timeout"
+
+
+def test_nothing_listening_and_a_bad_url_are_errors() -> None:
+    async def main() -> list[str]:
+        client = WireClient()
+        errors = []
+        for url in ("http://127.0.0.1:1/", "ftp://example.cn/"):
+            try:
+                await client.request(HttpRequest("GET", url))
+            except WireError as error:
+                errors.append(str(error))
+        return errors
+
+    assert asyncio.run(main()) == ["ConnectionRefusedError", "not an http(s) URL: ftp://example.cn"]
