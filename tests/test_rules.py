@@ -89,8 +89,21 @@ def test_saving_a_rule_checks_it_and_keeps_every_version(db: None) -> None:
 @pytest.mark.parametrize(
     ("change", "path", "words"),
     [
-        ({"trigger": "reply"}, "trigger", "尚不可用"),
-        ({"condition": {"kind": "symptom", "symptom": "胸痛胸闷"}}, "condition.kind", "尚不可用"),
+        ({"trigger": "task_outcome"}, "trigger", "尚不可用"),
+        ({"condition": {"kind": "symptom", "symptom": "胸痛胸闷"}}, "condition.kind", "只能用于"),
+        (
+            {
+                "condition": {
+                    "kind": "answer",
+                    "questionnaire": "phq9",
+                    "item": "q9",
+                    "op": ">=",
+                    "value": 1,
+                }
+            },
+            "condition.kind",
+            "“问卷作答时”触发",
+        ),
         ({"actions": [{"type": "notify", "title": "血脂"}]}, "actions[0].type", "尚不支持"),
         ({"actions": [{"type": "task", "title": "血脂", "role": "x"}]}, "actions[0].role", "nurse"),
         (

@@ -21,6 +21,8 @@ from careloop.outreach.models import ChannelAddress, Message, Reply
 from careloop.outreach.symptom_words import NEGATIVE
 from careloop.outreach.symptoms import detect
 from careloop.patients.models import Patient
+from careloop.rules.engine import run_for_answers
+from careloop.rules.models import Trigger
 
 OPT_OUT_WORDS = frozenset({"T", "TD", "退订", "退", "取消订阅", "N", "不要再发"})
 UNDERSTOOD = NEGATIVE | {"好", "好的", "收到", "谢谢", "知道了", "明白", "嗯", "好的谢谢", "已收到"}
@@ -160,6 +162,7 @@ def process(reply: Reply, *, unsubscribe: bool = False) -> None:
         return
     found = detect(reply.text)
     reply.symptoms, reply.negated = list(found.symptoms), list(found.negated)
+    run_for_answers(Trigger.REPLY, patient.pk, symptoms=reply.symptoms)
     task = None
     if message is not None and message.task_id:
         task = Task.objects.filter(pk=message.task_id, status=Task.Status.OPEN).first()

@@ -51,11 +51,16 @@ logger = logging.getLogger("careloop.rules")
 DEFAULT_HISTORY_DAYS = 400  # latest / consecutive / trend / change look this far back
 BATCH = 500
 # What a trigger needs has to exist before rules can run on it.
-AVAILABLE_TRIGGERS = (Trigger.OBSERVATION, Trigger.SWEEP, Trigger.ENCOUNTER, Trigger.DIAGNOSIS)
-NOT_YET_KINDS = {
-    "answer": "问卷功能尚未上线",
-    "symptom": "患者回复功能尚未上线",
-}
+AVAILABLE_TRIGGERS = (
+    Trigger.OBSERVATION,
+    Trigger.SWEEP,
+    Trigger.ENCOUNTER,
+    Trigger.DIAGNOSIS,
+    Trigger.QUESTIONNAIRE,
+    Trigger.REPLY,
+)
+# Conditions that read what only one trigger brings: the answers submitted, the reply's symptoms.
+KIND_TRIGGER = {"answer": Trigger.QUESTIONNAIRE, "symptom": Trigger.REPLY}
 
 
 @dataclass
@@ -103,19 +108,20 @@ def _reads(condition: Condition, kinds: tuple[type, ...]) -> bool:
     return any(isinstance(part, kinds) for part in _all_parts(condition))
 
 
-def _refuse_unavailable(data: Any, path: str = "condition") -> None:
+def _refuse_unavailable(data: Any, trigger: str, path: str = "condition") -> None:
     if isinstance(data, dict):
         if data.get("kind") == "risk" and data.get("model") not in ASSESSMENTS:
             raise RuleError(f"{path}.model", f"须为自动评估的模型之一：{'、'.join(ASSESSMENTS)}")
-        if data.get("kind") in NOT_YET_KINDS:
+        needs = KIND_TRIGGER.get(data.get("kind", ""))
+        if needs is not None and trigger != needs:
             raise RuleError(
-                f"{path}.kind", f"“{data['kind']}”条件本版本尚不可用：{NOT_YET_KINDS[data['kind']]}"
+                f"{path}.kind", f"“{data['kind']}”条件只能用于“{needs.label}”触发的规则"
             )
         for key in ("all", "any"):
             for i, part in enumerate(data.get(key) or []):
-                _refuse_unavailable(part, f"{path}.{key}[{i}]")
+                _refuse_unavailable(part, trigger, f"{path}.{key}[{i}]")
         if "not" in data:
-            _refuse_unavailable(data["not"], f"{path}.not")
+            _refuse_unavailable(data["not"], trigger, f"{path}.not")
 
 
 def compile_definition(
@@ -138,7 +144,7 @@ def compile_definition(
         raise RuleError("trigger", f"“{Trigger(trigger).label}”触发本版本尚不可用")
     known = set(catalogue_module.current().items)
     compiled = compile_condition(condition, known_codes=known)
-    _refuse_unavailable(condition)
+    _refuse_unavailable(condition, trigger)
     if trigger == Trigger.SWEEP and _sweep_codes(compiled) is None:
         raise RuleError(
             "condition",
@@ -596,6 +602,32 @@ def run_for_event(trigger: str, patient_ids: Iterable[int], *, now: datetime | N
         return 0
     now = now or timezone.now()
     facts, profiles = facts_for(rules, ids, now=now)
+    return fire(evaluate(rules, facts, profiles), trigger=trigger)
+
+
+def run_for_answers(
+    trigger: str,
+    patient_id: int,
+    *,
+    answers: Mapping[str, Mapping[str, Any]] | None = None,
+    symptoms: Iterable[str] = (),
+    now: datetime | None = None,
+) -> int:
+    """A questionnaire submitted (``answers``: code → item → answer) or a reply read
+    (``symptoms``): the rules of that trigger for the patient. Call inside the transaction
+    that stored it; returns how many rules fired."""
+    from careloop.rules.firing import fire
+
+    rules = rules_for(trigger)
+    if not rules:
+        return 0
+    now = now or timezone.now()
+    facts, profiles = facts_for(rules, [patient_id], now=now)
+    if patient_id not in facts:
+        return 0
+    facts[patient_id] = replace(
+        facts[patient_id], answers=answers or {}, symptoms=frozenset(symptoms)
+    )
     return fire(evaluate(rules, facts, profiles), trigger=trigger)
 
 

@@ -241,3 +241,36 @@ def test_staff_answer_as_the_patient_from_the_outbox(
     assert response.status_code == 302
     assert Reply.objects.get().symptoms == ["呼吸困难"]
     assert Alert.objects.filter(kind=Alert.Kind.REPLY).count() == 1
+
+
+def test_a_reply_runs_the_reply_rules_on_its_symptoms(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    from careloop.patients.models import PatientTag
+    from careloop.rules.models import RuleFiring
+    from careloop.rules.services import do_save_rule
+
+    do_save_rule(
+        None,
+        "reply-swelling",
+        {
+            "name": "回复提到水肿或呼吸困难",
+            "enabled": True,
+            "trigger": "reply",
+            "condition": {
+                "any": [
+                    {"kind": "symptom", "symptom": "水肿"},
+                    {"kind": "symptom", "symptom": "呼吸困难"},
+                ]
+            },
+            "actions": [{"type": "tag", "tag": "心衰加重风险"}],
+        },
+    )
+    patient = patient_factory(organisation=hospital, phone="13912345678")
+    receive("sms", "没有水肿，挺好的", provider="aliyun_sms", sender="13912345678")
+    assert not RuleFiring.objects.exists()  # said absent: the rule does not fire
+    receive("sms", "这两天脚肿了", provider="aliyun_sms", sender="13912345678")
+    firing = RuleFiring.objects.get()
+    assert (firing.patient_id, firing.trigger) == (patient.pk, "reply")
+    assert "回复中提到水肿" in " ".join(firing.reasons)
+    assert PatientTag.objects.filter(patient=patient, tag__name="心衰加重风险").exists()
