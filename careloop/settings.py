@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "careloop.followup",
     "careloop.rules",
     "careloop.outreach",
+    "careloop.questionnaires",
 ]
 
 MIDDLEWARE = [

@@ -36,6 +36,7 @@ from careloop.patients.models import (
     PatientContact,
     PatientIdentifier,
 )
+from careloop.questionnaires.services import load_pack as load_questionnaire_pack
 from careloop.rules.pack import load_pack
 
 BATCH = 1000
@@ -133,6 +134,7 @@ def load_demo(patients: int, progress: Callable[[int, int], None] | None = None)
         structure = ensure_structure(result)
         load_pack()  # the default rules run on the demo results as they are stored
         load_pathway_pack()
+        load_questionnaire_pack()
     for start in range(0, patients, BATCH):
         indices = list(range(start, min(patients, start + BATCH)))
         cards = [demo_card_number(i) for i in indices]

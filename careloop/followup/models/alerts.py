@@ -17,6 +17,7 @@ class Alert(models.Model):
         CRITICAL_VALUE = "critical_value", _("critical value")
         RULE = "rule", _("rule")
         REPLY = "reply", _("patient reply")
+        QUESTIONNAIRE = "questionnaire", _("questionnaire answer")
         MISSED_REVISIT = "missed_revisit", _("missed revisit")
         OVERDUE_TASK = "overdue_task", _("overdue follow-up")
         LOW_SATISFACTION = "low_satisfaction", _("low satisfaction")

@@ -1,0 +1,203 @@
+"""Saving questionnaires (checked, versioned, audited), the shipped pack, and submitting
+answers: checked and scored, stored, flags raised as one alert, the questionnaire rules run,
+and the follow-up that asked for it completed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from careloop.audit.services import record
+from careloop.followup.models import Alert, Task
+from careloop.questionnaires.definition import Definition, Result, compile_definition, evaluate
+from careloop.questionnaires.models import (
+    Questionnaire,
+    QuestionnaireResponse,
+    QuestionnaireVersion,
+)
+
+PACK = Path(__file__).resolve().parent / "data" / "pack.json"
+SEVERITY_ORDER = ("low", "medium", "high", "critical")
+
+
+@lru_cache(maxsize=256)
+def _compiled(version_id: int, text: str) -> Definition:
+    return compile_definition(json.loads(text))
+
+
+def definition_of(version: QuestionnaireVersion) -> Definition:
+    return _compiled(version.pk, json.dumps(version.definition, sort_keys=True))
+
+
+def current(code: str) -> QuestionnaireVersion | None:
+    return (
+        QuestionnaireVersion.objects.filter(
+            questionnaire__code=code, questionnaire__status=Questionnaire.Status.ACTIVE
+        )
+        .select_related("questionnaire")
+        .order_by("-version")
+        .first()
+    )
+
+
+def do_save_questionnaire(
+    actor: Any, data: dict[str, Any], *, status: str = Questionnaire.Status.ACTIVE
+) -> tuple[Questionnaire, bool]:
+    """Create the questionnaire ``data["code"]`` or save a new version when the definition
+    changed; ``DefinitionError`` when it is wrong. Returns (questionnaire, changed)."""
+    definition = compile_definition(data)
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    with transaction.atomic():
+        row = Questionnaire.objects.select_for_update().filter(code=definition.code).first()
+        creating = row is None
+        if row is None:
+            row = Questionnaire(code=definition.code, title=definition.title)
+        last = row.versions.order_by("-version").first() if not creating else None
+        if last is not None and last.definition == data and row.status == status:
+            return row, False
+        row.title, row.status = definition.title, status
+        if last is None or last.definition != data:
+            row.version += 1
+        row.updated_at = timezone.now()
+        row.save()
+        if last is None or last.definition != data:
+            QuestionnaireVersion.objects.create(
+                questionnaire=row, version=row.version, definition=data, saved_by=user
+            )
+        record(
+            user,
+            "create" if creating else "update",
+            "questionnaire",
+            row.code,
+            actor_label="" if user else "cli",
+            summary=f"questionnaire {row.code} v{row.version} ({row.status})",
+        )
+    return row, True
+
+
+def pack_questionnaires() -> list[dict[str, Any]]:
+    return list(json.loads(PACK.read_text(encoding="utf-8"))["questionnaires"])
+
+
+def load_pack(actor: Any = None) -> list[dict[str, Any]]:
+    """Save the shipped questionnaires (a new version only where one differs)."""
+    done = []
+    for data in pack_questionnaires():
+        row, changed = do_save_questionnaire(actor, data)
+        done.append({"code": row.code, "version": row.version, "changed": changed})
+    return done
+
+
+@dataclass
+class Submitted:
+    response: QuestionnaireResponse
+    result: Result
+    rules_fired: int
+
+
+def _alert(result: Result, patient: Any, definition: Definition, task: Task | None) -> Alert:
+    from careloop.followup.services import raise_alert
+
+    worst = max(result.flags, key=lambda f: SEVERITY_ORDER.index(f.severity))
+    titles = "；".join(f.title for f in result.flags)
+    score = f"，总分 {result.total:g}（{result.band}）" if result.total is not None else ""
+    return raise_alert(
+        patient,
+        kind=Alert.Kind.QUESTIONNAIRE,
+        severity=worst.severity,
+        title=f"{definition.title}：{worst.title}",
+        reason=f"{definition.title}作答提示：{titles}{score}。"
+        + (
+            "存在自伤风险，请立即电话联系患者并通知责任医生。"
+            if any(f.symptom == "自伤风险" for f in result.flags)
+            else "请尽快联系患者评估。"
+        ),
+        details={
+            "questionnaire": definition.code,
+            "flags": [f.title for f in result.flags],
+            "total": result.total,
+            "task": task.pk if task else None,
+        },
+        task_id=task.pk if task else None,
+    )
+
+
+def submit(
+    version: QuestionnaireVersion,
+    patient: Any,
+    raw: dict[str, Any],
+    *,
+    source: str,
+    actor: Any = None,
+    task: Task | None = None,
+    channel: str = "",
+) -> Submitted:
+    """Check and score ``raw`` (``AnswerError`` names every wrong item, nothing is stored),
+    then store the answers, raise the flags as one alert, run the questionnaire rules and,
+    when ``task`` is open, record it as reached with the answers. One transaction."""
+    from careloop.followup.outcomes import Attempt, do_record_attempt
+    from careloop.rules.engine import run_for_answers
+    from careloop.rules.models import Trigger
+
+    definition = definition_of(version)
+    result = evaluate(definition, raw)
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    with transaction.atomic():
+        response = QuestionnaireResponse.objects.create(
+            version=version,
+            patient=patient,
+            task=task,
+            answers=result.answers,
+            total=result.total,
+            band=result.band,
+            nps=result.nps,
+            flags=[f.title for f in result.flags],
+            source=source,
+            submitted_by=user,
+        )
+        if result.flags:
+            response.alert = _alert(result, patient, definition, task)
+            response.save(update_fields=["alert"])
+        fired = run_for_answers(
+            Trigger.QUESTIONNAIRE, patient.pk, answers={definition.code: result.answers}
+        )
+        if task is not None and task.is_open:
+            summary = {
+                "questionnaire": definition.code,
+                "response": response.pk,
+                "total": result.total,
+                "band": result.band,
+            }
+            do_record_attempt(
+                task,
+                user,
+                Attempt(
+                    outcome="reached",
+                    answers={**summary, **_for_form(task, result)},
+                    channel=channel or task.channel,
+                    notes=f"{definition.title}：{result.band or '已作答'}",
+                ),
+            )
+        record(
+            user,
+            "create",
+            "questionnaire_response",
+            response.pk,
+            patient_id=patient.pk,
+            actor_label="" if user else source,
+            summary=f"{definition.code} v{version.version} answered ({source})",
+        )
+    return Submitted(response, result, fired)
+
+
+def _for_form(task: Task, result: Result) -> dict[str, Any]:
+    """What a task's own form reads from the answers (the satisfaction score)."""
+    if task.form == "satisfaction" and "recommend" in result.answers:
+        return {"score": result.answers["recommend"]}
+    return {}
