@@ -62,6 +62,9 @@ _FOLLOWUP = [
     "outreach.view_reply",
     "outreach.add_reply",
     "outreach.change_reply",
+    "questionnaires.view_questionnaire",
+    "questionnaires.view_questionnaireresponse",
+    "questionnaires.add_questionnaireresponse",
 ]
 # Leads assign work, answer referrals, book revisits and verify resolved alerts.
 _FOLLOWUP_LEAD = [
@@ -95,6 +98,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "patients.share_patient",
         "audit.view_auditevent",
         "rules.view_rule",
+        "questionnaires.change_questionnaire",
         *_IMPORT,
         *_FOLLOWUP_LEAD,
     ],
@@ -111,6 +115,7 @@ ADMIN_APPS = [
     "followup",
     "rules",
     "outreach",
+    "questionnaires",
     "django_tasks_db",
 ]
 

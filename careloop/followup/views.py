@@ -195,6 +195,14 @@ def _next_task(user: Any, after: Task) -> Task | None:
     return worklist(user, Filters(scope="mine", section="due")).exclude(pk=after.pk).first()
 
 
+def _questionnaires(user: Any) -> list[Any]:
+    from careloop.questionnaires.models import Questionnaire
+
+    if not user.has_perm("questionnaires.add_questionnaireresponse"):
+        return []
+    return list(Questionnaire.objects.filter(status=Questionnaire.Status.ACTIVE))
+
+
 @login_required
 @permission_required("followup.view_task", raise_exception=True)
 def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
@@ -245,6 +253,7 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
         "plan_tasks": (task.plan.tasks.order_by("due_at")[:40] if task.plan is not None else []),
         "can_record": task.is_open and request.user.has_perm("followup.change_task"),
         "red_flags": sorted(RED_FLAGS),
+        "questionnaires": _questionnaires(request.user),
     }
     from careloop.followup.step_views import next_steps_context
 

@@ -36,7 +36,7 @@ from careloop.patients.forms import (
     contacts_from,
     put_contact_errors,
 )
-from careloop.patients.models import Lifestyle, Sex
+from careloop.patients.models import Lifestyle, Patient, Sex
 from careloop.patients.record import RECORD_KINDS, do_delete_item, do_save_item
 from careloop.patients.timeline import build_timeline
 from careloop.patients.validation import PatientDataError
@@ -225,11 +225,28 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "share_form": ShareForm(patient=patient),
             "tags": patient.tags.select_related("tag", "rule").order_by("tag__name"),
             "firings": patient.rule_firings.select_related("rule")[:20],
+            **questionnaires_context(user, patient),
             "assessments": risk_assessments.for_patient(patient.pk),
             "can_share": services.can_share(user, patient),
             **patient_plans_context(user, patient),
         },
     )
+
+
+def questionnaires_context(user: Any, patient: Patient) -> dict[str, Any]:
+    from careloop.questionnaires.models import Questionnaire, QuestionnaireResponse
+
+    if not user.has_perm("questionnaires.view_questionnaireresponse"):
+        return {}
+    can_fill = user.has_perm("questionnaires.add_questionnaireresponse")
+    return {
+        "questionnaires": Questionnaire.objects.filter(status=Questionnaire.Status.ACTIVE)
+        if can_fill
+        else [],
+        "answered": QuestionnaireResponse.objects.filter(patient=patient).select_related(
+            "version__questionnaire"
+        )[:20],
+    }
 
 
 @login_required

@@ -1,0 +1,163 @@
+"""Staff pages of questionnaires: the list, one questionnaire (preview, versions, FHIR
+export, a new version from JSON), filling one in for a patient (from a follow-up or the
+patient page), and the answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import Count
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+
+from careloop.followup.models import Task
+from careloop.patients.access import get_patient_for
+from careloop.questionnaires.answers import from_post, shown_items
+from careloop.questionnaires.definition import AnswerError, DefinitionError
+from careloop.questionnaires.fhir import to_questionnaire
+from careloop.questionnaires.models import (
+    Questionnaire,
+    QuestionnaireResponse,
+    QuestionnaireVersion,
+)
+from careloop.questionnaires.services import current, definition_of, do_save_questionnaire, submit
+from careloop.typing import AuthedRequest
+
+
+def _latest(row: Questionnaire) -> QuestionnaireVersion:
+    version = row.versions.order_by("-version").first()
+    assert version is not None  # a questionnaire is saved with its first version
+    return version
+
+
+@login_required
+@permission_required("questionnaires.view_questionnaire", raise_exception=True)
+def questionnaire_list(request: AuthedRequest) -> HttpResponse:
+    rows = Questionnaire.objects.annotate(answered=Count("versions__responses"))
+    return render(request, "questionnaires/list.html", {"rows": rows})
+
+
+@login_required
+@permission_required("questionnaires.view_questionnaire", raise_exception=True)
+def questionnaire_detail(request: AuthedRequest, code: str) -> HttpResponse:
+    row = get_object_or_404(Questionnaire, code=code)
+    version = _latest(row)
+    error = None
+    text = json.dumps(version.definition, ensure_ascii=False, indent=2)
+    if request.method == "POST":
+        if not request.user.has_perm("questionnaires.change_questionnaire"):
+            return HttpResponse(status=403)
+        text = request.POST.get("definition", "")
+        status = request.POST.get("status", row.status)
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict) or data.get("code") != row.code:
+                raise DefinitionError("code", f"须保持为 {row.code}")
+            saved, changed = do_save_questionnaire(
+                request.user,
+                data,
+                status=status if status in Questionnaire.Status.values else row.status,
+            )
+        except ValueError as exc:  # DefinitionError is a ValueError; so is bad JSON
+            error = str(exc)
+        else:
+            messages.success(
+                request,
+                _("Saved as version %(v)s.") % {"v": saved.version}
+                if changed
+                else _("Nothing changed."),
+            )
+            return redirect("questionnaires:detail", code=row.code)
+    return render(
+        request,
+        "questionnaires/detail.html",
+        {
+            "row": row,
+            "version": version,
+            "definition": definition_of(version),
+            "shown": shown_items(definition_of(version), {}),
+            "versions": row.versions.select_related("saved_by"),
+            "text": text,
+            "error": error,
+            "statuses": Questionnaire.Status.choices,
+            "can_change": request.user.has_perm("questionnaires.change_questionnaire"),
+        },
+    )
+
+
+@login_required
+@permission_required("questionnaires.view_questionnaire", raise_exception=True)
+def questionnaire_fhir(request: AuthedRequest, code: str) -> HttpResponse:
+    row = get_object_or_404(Questionnaire, code=code)
+    version = _latest(row)
+    resource = to_questionnaire(
+        definition_of(version), version.definition, version.version, row.status
+    )
+    response = JsonResponse(resource, json_dumps_params={"ensure_ascii": False, "indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="{row.code}-v{version.version}.json"'
+    return response
+
+
+@login_required
+@permission_required("questionnaires.add_questionnaireresponse", raise_exception=True)
+def fill(request: AuthedRequest, code: str, patient_id: int) -> HttpResponse:
+    """Staff fill a questionnaire with the patient (a phone call, a visit)."""
+    patient = get_patient_for(request.user, patient_id, write=True)
+    version = current(code)
+    if version is None:
+        return render(request, "questionnaires/missing.html", {"code": code}, status=404)
+    task = None
+    if request.GET.get("task", "").isdecimal():
+        task = Task.objects.filter(pk=int(request.GET["task"]), patient=patient).first()
+    definition = definition_of(version)
+    errors: dict[str, str] = {}
+    given: dict[str, Any] = {}
+    if request.method == "POST":
+        given = from_post(definition, request.POST)
+        try:
+            done = submit(version, patient, given, source="staff", actor=request.user, task=task)
+        except AnswerError as exc:
+            errors = exc.errors
+            messages.error(request, _("Some answers are missing or wrong: see the marked items."))
+        else:
+            text = _("Answers saved: %(result)s.") % {"result": done.result.band or _("no score")}
+            if done.response.alert_id:
+                messages.warning(request, text + " " + _("It raised an alert."))
+            else:
+                messages.success(request, text)
+            return redirect("patients:detail", pk=patient.pk)
+    return render(
+        request,
+        "questionnaires/fill.html",
+        {
+            "patient": patient,
+            "version": version,
+            "definition": definition,
+            "shown": shown_items(definition, given, errors),
+            "task": task,
+        },
+    )
+
+
+@login_required
+@permission_required("questionnaires.view_questionnaireresponse", raise_exception=True)
+def response_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    response = get_object_or_404(
+        QuestionnaireResponse.objects.select_related("version__questionnaire", "submitted_by"),
+        pk=pk,
+    )
+    get_patient_for(request.user, response.patient_id)  # 404 when not visible
+    definition = definition_of(response.version)
+    return render(
+        request,
+        "questionnaires/response.html",
+        {
+            "response": response,
+            "definition": definition,
+            "shown": shown_items(definition, response.answers),
+        },
+    )

@@ -1,0 +1,110 @@
+"""Questionnaire pages for staff: list, preview, a new version from JSON (checked), filling
+one in for a patient with errors named, the answer page, FHIR export, who may do what."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from careloop.followup.models import Alert
+from careloop.questionnaires.models import Questionnaire, QuestionnaireResponse
+from careloop.questionnaires.services import load_pack
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def pack(db: None) -> None:
+    load_pack()
+
+
+def test_list_preview_and_fhir_export(pack: None, alice: Any) -> None:
+    client = signed_in(alice)
+    listing = client.get("/questionnaires/").content.decode()
+    assert "PHQ-9 抑郁症筛查量表" in listing and "GAD-7 焦虑症筛查量表" in listing
+    page = client.get("/questionnaires/discharge-symptoms/").content.decode()
+    assert "最近有没有胸痛、胸闷？" in page
+    assert (
+        'data-when="{&quot;item&quot;: &quot;chest_pain&quot;' in page
+    )  # skip logic for the script
+    assert 'data-testid="edit"' not in page  # a nurse does not edit questionnaires
+    exported = client.get("/questionnaires/phq9/fhir/")
+    assert exported["Content-Disposition"] == 'attachment; filename="phq9-v1.json"'
+    assert exported.json()["resourceType"] == "Questionnaire"
+    assert client.post("/questionnaires/phq9/", {"definition": "{}"}).status_code == 403
+
+
+def test_a_supervisor_saves_a_new_version_and_errors_are_named(pack: None, bob: Any) -> None:
+    client = signed_in(bob)
+    row = Questionnaire.objects.get(code="gad7")
+    data = row.versions.get().definition
+    broken = dict(data, items=[dict(data["items"][0], type="slider")])
+    page = client.post(
+        "/questionnaires/gad7/", {"definition": json.dumps(broken), "status": "active"}
+    )
+    assert "items[0].type" in page.content.decode()
+    assert Questionnaire.objects.get(code="gad7").version == 1
+    renamed = dict(data, code="other")
+    assert (
+        "须保持为 gad7"
+        in client.post(
+            "/questionnaires/gad7/", {"definition": json.dumps(renamed)}
+        ).content.decode()
+    )
+    changed = dict(data, title="GAD-7 焦虑筛查")
+    answer = client.post(
+        "/questionnaires/gad7/", {"definition": json.dumps(changed), "status": "active"}
+    )
+    assert answer.status_code == 302
+    assert Questionnaire.objects.get(code="gad7").version == 2
+
+
+def test_a_nurse_fills_the_symptom_check_and_a_flag_raises_an_alert(
+    pack: None, alice: Any, hospital: Any, patient_factory: Any
+) -> None:
+    patient = patient_factory(organisation=hospital)
+    client = signed_in(alice)
+    url = f"/questionnaires/discharge-symptoms/patients/{patient.pk}/"
+    assert "出院后症状问询" in client.get(url).content.decode()
+    missing = client.post(url, {"chest_pain": "yes", "dyspnoea": "no"})
+    body = missing.content.decode()
+    assert missing.status_code == 200 and "必答题" in body  # chest_pain_score, oedema, medication
+    assert not QuestionnaireResponse.objects.exists()
+    done = client.post(
+        url,
+        {
+            "chest_pain": "yes",
+            "chest_pain_score": "8",
+            "dyspnoea": "no",
+            "oedema": "no",
+            "medication": "regular",
+            "weight_kg": "",
+            "other": "",
+        },
+    )
+    assert done.status_code == 302 and done["Location"] == f"/patients/{patient.pk}/"
+    response = QuestionnaireResponse.objects.get()
+    assert response.answers["chest_pain_score"] == 8 and response.source == "staff"
+    assert Alert.objects.get(patient=patient).severity == Alert.Severity.CRITICAL
+    detail = client.get(f"/patients/{patient.pk}/").content.decode()
+    assert f"/questionnaires/answers/{response.pk}/" in detail
+    shown = client.get(f"/questionnaires/answers/{response.pk}/").content.decode()
+    assert "出院后胸痛（评分≥7）" in shown
+
+
+def test_another_organisations_patient_is_not_found(
+    pack: None, alice: Any, community: Any, patient_factory: Any
+) -> None:
+    stranger = patient_factory(organisation=community)
+    client = signed_in(alice)
+    assert client.get(f"/questionnaires/phq9/patients/{stranger.pk}/").status_code == 404
+    assert client.get(f"/questionnaires/unknown/patients/{stranger.pk}/").status_code == 404
