@@ -316,3 +316,41 @@ def to_response(
         "authored": authored,
         "item": items,
     }
+
+
+def _answer(answer: dict[str, Any]) -> Any:
+    for key, value in answer.items():
+        if key == "valueCoding":
+            return value.get("code")
+        if key.startswith("value"):
+            return value
+    return None
+
+
+def answers_from_response(definition: Definition, resource: dict[str, Any]) -> dict[str, Any]:
+    """The raw answers of a QuestionnaireResponse, by item key, for ``evaluate``: a matrix
+    from its group's rows, several answers of a multi as a list."""
+    by_link = {entry.get("linkId"): entry for entry in resource.get("item", [])}
+    raw: dict[str, Any] = {}
+    for item in definition.items:
+        entry = by_link.get(item.key)
+        if entry is None:
+            continue
+        if item.type == "matrix":
+            raw[item.key] = {
+                str(row.get("linkId", "")).rpartition(".")[2]: _answer(
+                    (row.get("answer") or [{}])[0]
+                )
+                for row in entry.get("item", [])
+            }
+            continue
+        values = [_answer(a) for a in entry.get("answer", [])]
+        raw[item.key] = values if item.type == "multi" else (values[0] if values else None)
+    return raw
+
+
+def canonical_code(reference: str) -> tuple[str, int | None]:
+    """``urn:careloop:questionnaire:phq9|2`` → ("phq9", 2); without a version, None."""
+    url, _sep, version = reference.partition("|")
+    code = url.removeprefix(CANONICAL).rpartition("/")[2]
+    return code, int(version) if version.isdecimal() else None

@@ -25,6 +25,8 @@ SEARCH_TYPES = {
     "clinical-status": "token",
     "onset-date": "date",
     "category": "token",
+    "url": "uri",
+    "questionnaire": "reference",
 }
 
 

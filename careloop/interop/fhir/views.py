@@ -28,6 +28,10 @@ from careloop.interop.fhir.clinical import ConditionHandler, EncounterHandler
 from careloop.interop.fhir.followup import CarePlanHandler, FlagHandler, TaskHandler
 from careloop.interop.fhir.outcome import FhirError, outcome
 from careloop.interop.fhir.patient import PatientHandler
+from careloop.interop.fhir.questionnaires import (
+    QuestionnaireHandler,
+    QuestionnaireResponseHandler,
+)
 from careloop.interop.fhir.results import DiagnosticReportHandler, ObservationHandler
 from careloop.interop.models import InboundMessage
 from careloop.write_gate import write_gate
@@ -43,6 +47,8 @@ HANDLERS: dict[str, Handler] = {
         TaskHandler(),
         CarePlanHandler(),
         FlagHandler(),
+        QuestionnaireHandler(),
+        QuestionnaireResponseHandler(),
     )
 }
 FHIR_JSON = "application/fhir+json; charset=utf-8"

@@ -1,0 +1,117 @@
+"""Questionnaire and QuestionnaireResponse at /fhir/R4 over real HTTP: read and search the
+questionnaires, import one (a new version), answer one (scored, flagged, scoped to the
+token's patients), wrong answers named by linkId."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission
+from fhir.resources.R4B.bundle import Bundle
+
+from careloop.accounts.tokens import do_create_token
+from careloop.followup.models import Alert
+from careloop.questionnaires.models import Questionnaire, QuestionnaireResponse
+from careloop.questionnaires.services import load_pack
+from tests.test_fhir import Fhir
+
+pytestmark = pytest.mark.django_db(transaction=True)
+GAD7 = "urn:careloop:questionnaire:gad7"
+
+
+@pytest.fixture
+def fhir(live_server: Any, carol: Any) -> Fhir:
+    load_pack()
+    _, token = do_create_token(carol)
+    return Fhir(live_server.url, token)
+
+
+def gad7_answers(*scores: int) -> list[dict[str, Any]]:
+    return [
+        {"linkId": f"q{n}", "answer": [{"valueCoding": {"code": str(s)}}]}
+        for n, s in enumerate(scores, start=1)
+    ]
+
+
+def test_read_and_search_questionnaires(fhir: Fhir) -> None:
+    status, bundle, _ = fhir.call("GET", f"/Questionnaire?url={GAD7}")
+    assert status == 200
+    Bundle.model_validate(bundle)
+    [entry] = bundle["entry"]
+    resource = entry["resource"]
+    assert resource["url"] == GAD7 and resource["version"] == "1"
+    status, same, _ = fhir.call("GET", f"/Questionnaire/{resource['id']}")
+    assert status == 200 and same["title"] == "GAD-7 焦虑症筛查量表"
+    status, all_four, _ = fhir.call("GET", "/Questionnaire?status=active")
+    assert all_four["total"] == 4
+
+
+def test_an_answer_is_scored_flagged_and_readable(
+    fhir: Fhir, cardiology: Any, patient_factory: Any, community: Any
+) -> None:
+    patient = patient_factory(organisation=cardiology)
+    body = {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": f"{GAD7}|1",
+        "status": "completed",
+        "subject": {"reference": f"Patient/{patient.pk}"},
+        "item": gad7_answers(3, 3, 2, 2, 2, 2, 1),
+    }
+    status, created, _headers = fhir.call("POST", "/QuestionnaireResponse", body)
+    assert status == 201, created
+    stored = QuestionnaireResponse.objects.get()
+    assert (stored.total, stored.band, stored.source) == (15, "重度焦虑", "fhir")
+    assert Alert.objects.get(patient=patient).severity == Alert.Severity.HIGH
+    status, read, _ = fhir.call("GET", f"/QuestionnaireResponse/{stored.pk}")
+    assert read["questionnaire"] == f"{GAD7}|1"
+    assert read["item"][0]["answer"] == [{"valueCoding": {"code": "3", "display": "几乎每天"}}]
+    status, found, _ = fhir.call(
+        "GET", f"/QuestionnaireResponse?patient={patient.pk}&questionnaire={GAD7}"
+    )
+    assert found["total"] == 1
+    theirs = patient_factory(organisation=community)
+    status, refused, _ = fhir.call(
+        "POST", "/QuestionnaireResponse", {**body, "subject": {"reference": f"Patient/{theirs.pk}"}}
+    )
+    assert status == 422 and "is not known" in refused["issue"][0]["diagnostics"]
+
+
+def test_wrong_answers_are_named_by_link_id(
+    fhir: Fhir, cardiology: Any, patient_factory: Any
+) -> None:
+    patient = patient_factory(organisation=cardiology)
+    body = {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": GAD7,
+        "status": "completed",
+        "subject": {"reference": f"Patient/{patient.pk}"},
+        "item": gad7_answers(9, 0, 0, 0, 0, 0),
+    }
+    status, outcome, _ = fhir.call("POST", "/QuestionnaireResponse", body)
+    assert status == 422
+    problems = {i["diagnostics"] for i in outcome["issue"]}
+    assert problems == {"q1: 不是可选的答案", "q7: 必答题"}
+    assert not QuestionnaireResponse.objects.exists()
+    status, outcome, _ = fhir.call(
+        "POST", "/QuestionnaireResponse", {**body, "questionnaire": "urn:careloop:questionnaire:x"}
+    )
+    assert status == 422 and "is not a questionnaire here" in outcome["issue"][0]["diagnostics"]
+
+
+def test_importing_a_questionnaire_needs_the_permission_and_saves_a_version(
+    fhir: Fhir, carol: Any
+) -> None:
+    status, current, _ = fhir.call("GET", f"/Questionnaire?url={GAD7}")
+    resource = current["entry"][0]["resource"]
+    changed = {**resource, "title": "GAD-7 焦虑自评"}
+    status, _refused, _ = fhir.call("PUT", f"/Questionnaire/{resource['id']}", changed)
+    assert status == 403
+    carol.user_permissions.add(Permission.objects.get(codename="change_questionnaire"))
+    status, saved, _ = fhir.call("PUT", f"/Questionnaire/{resource['id']}", changed)
+    assert status == 200, saved
+    row = Questionnaire.objects.get(code="gad7")
+    assert (row.version, row.title) == (2, "GAD-7 焦虑自评")
+    wrong = {**changed, "item": [{"linkId": "a", "type": "attachment", "text": "x"}]}
+    status, outcome, _ = fhir.call("POST", "/Questionnaire", wrong)
+    assert status == 422 and outcome["issue"][0]["expression"] == ["Questionnaire.item[0].type"]
