@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -128,6 +129,17 @@ def _transports(messages: list[Message]) -> dict[int, Transport | TransportError
     return out
 
 
+def run_coroutine(coroutine: Any) -> Any:
+    """``asyncio.run``, also from a thread where an event loop is already running (an async
+    caller, a test harness): then in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def send_claimed(messages: list[Message], concurrency: int = 100) -> dict[int, Any]:
     transports = _transports(messages)
     results: dict[int, Receipt | TransportError] = {}
@@ -144,7 +156,7 @@ def send_claimed(messages: list[Message], concurrency: int = 100) -> dict[int, A
             except TransportError as error:
                 results[message.pk] = error
     if http:
-        results.update(asyncio.run(_send_http(http, concurrency)))
+        results.update(run_coroutine(_send_http(http, concurrency)))
     return results
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from careloop.outreach.sending import run_coroutine
 from careloop.outreach.transports import wire
 from careloop.outreach.transports.base import HttpRequest
 from careloop.outreach.transports.wire import WireClient, WireError
@@ -66,7 +67,7 @@ def run(answer: Answer, requests: list[HttpRequest]) -> tuple[list, list[bytes],
         server.close()
         return results
 
-    return asyncio.run(main()), seen, len(connections)
+    return run_coroutine(main()), seen, len(connections)
 
 
 OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"Code":1}\n'
@@ -129,4 +130,7 @@ def test_nothing_listening_and_a_bad_url_are_errors() -> None:
                 errors.append(str(error))
         return errors
 
-    assert asyncio.run(main()) == ["ConnectionRefusedError", "not an http(s) URL: ftp://example.cn"]
+    assert run_coroutine(main()) == [
+        "ConnectionRefusedError",
+        "not an http(s) URL: ftp://example.cn",
+    ]
