@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "careloop.rules",
     "careloop.outreach",
     "careloop.questionnaires",
+    "careloop.portal",
 ]
 
 MIDDLEWARE = [
@@ -192,6 +193,9 @@ CARELOOP_RECORDING_MAX_BYTES = 50 * 2**20
 CARELOOP_TELEPHONY_SECRET = env.env_str("CARELOOP_TELEPHONY_SECRET")
 # Outreach sending: messages claimed per batch, requests in flight at once, and how long a
 # claim holds before another worker may take the messages of a worker that died.
+# Points a patient earns on their pages: a questionnaire completed, the first reading of a day.
+CARELOOP_POINTS_QUESTIONNAIRE = env.env_int("CARELOOP_POINTS_QUESTIONNAIRE", 5, 0, 1000)
+CARELOOP_POINTS_CHECKIN = env.env_int("CARELOOP_POINTS_CHECKIN", 1, 0, 1000)
 CARELOOP_SEND_BATCH = env.env_int("CARELOOP_SEND_BATCH", 500, 1, 20_000)
 CARELOOP_SEND_CONCURRENCY = env.env_int("CARELOOP_SEND_CONCURRENCY", 100, 1, 5_000)
 CARELOOP_SEND_LEASE_SECONDS = env.env_int("CARELOOP_SEND_LEASE_SECONDS", 120, 10, 3_600)

@@ -16,6 +16,7 @@ class Source(models.TextChoices):
     FHIR = "fhir", _("FHIR")
     IMPORT = "import", _("file import")
     DEMO = "demo", _("demo data")
+    PATIENT = "patient", _("measured by the patient")
 
 
 class Icd10Code(models.Model):

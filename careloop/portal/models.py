@@ -1,0 +1,50 @@
+"""What happens on the patient pages: link opens, page views, identity checks (for the rate
+limit), and points earned."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class PortalEvent(models.Model):
+    class Kind(models.TextChoices):
+        OPEN = "open", _("link opened")
+        VIEW = "view", _("page viewed")
+        CHECK_FAILED = "check_failed", _("identity check failed")
+        CHECK_PASSED = "check_passed", _("identity check passed")
+        READING = "reading", _("reading uploaded")
+        QUESTIONNAIRE = "questionnaire", _("questionnaire answered")
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.CASCADE, related_name="portal_events"
+    )
+    kind = models.CharField(_("what"), max_length=20, choices=Kind.choices)
+    page = models.CharField(_("page"), max_length=40, blank=True)
+    link = models.CharField(_("link fingerprint"), max_length=32, db_index=True)
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("patient page event")
+        verbose_name_plural = _("patient page events")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["patient", "kind", "-at"], name="portal_patient_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+
+class PointsEntry(models.Model):
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="points")
+    points = models.IntegerField(_("points"))
+    reason = models.CharField(_("reason"), max_length=100)
+    at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("points")
+        verbose_name_plural = _("points")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.points:+d} {self.reason}"

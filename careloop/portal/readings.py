@@ -1,0 +1,156 @@
+"""Readings a patient measures at home (BP, glucose with its context, weight, steps):
+checked, stored as results (graded; critical values and rules act as on any result) and
+explained back in plain words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from careloop.clinical.assessment import ResultInput
+from careloop.clinical.models import Source
+from careloop.clinical.services import do_record_results
+from careloop.forms import StyledFormMixin
+
+GLUCOSE_CONTEXT = [
+    ("fasting", _("fasting (before breakfast)")),
+    ("after_meal", _("2 hours after a meal")),
+    ("night", _("at night")),
+    ("random", _("other time")),
+]
+CONTEXT_NOTE = {"fasting": "空腹", "after_meal": "餐后2小时", "night": "夜间", "random": "随机"}
+WORDS = {"L": "偏低", "LL": "明显偏低", "H": "偏高", "HH": "明显偏高"}
+
+
+class ReadingForm(StyledFormMixin, forms.Form):
+    kind = forms.ChoiceField(
+        label=_("What did you measure?"),
+        choices=[
+            ("bp", _("blood pressure")),
+            ("glucose", _("blood glucose")),
+            ("weight", _("weight")),
+            ("steps", _("steps")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    measured_at = forms.DateTimeField(
+        label=_("When"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M"],
+    )
+    sbp = forms.IntegerField(
+        label=_("Systolic (high) mmHg"), required=False, min_value=50, max_value=300
+    )
+    dbp = forms.IntegerField(
+        label=_("Diastolic (low) mmHg"), required=False, min_value=30, max_value=200
+    )
+    pulse = forms.IntegerField(label=_("Pulse /min"), required=False, min_value=20, max_value=250)
+    glucose = forms.DecimalField(
+        label=_("Glucose mmol/L"), required=False, min_value=0.5, max_value=40, decimal_places=1
+    )
+    context = forms.ChoiceField(label=_("Measured"), required=False, choices=GLUCOSE_CONTEXT)
+    weight = forms.DecimalField(
+        label=_("Weight kg"), required=False, min_value=20, max_value=300, decimal_places=1
+    )
+    steps = forms.IntegerField(
+        label=_("Steps today"), required=False, min_value=0, max_value=100_000
+    )
+
+    NEEDS = {
+        "bp": ("sbp", "dbp"),
+        "glucose": ("glucose", "context"),
+        "weight": ("weight",),
+        "steps": ("steps",),
+    }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in self.NEEDS.get(data.get("kind", ""), ()):
+            if data.get(name) in (None, ""):
+                self.add_error(name, _("Please fill this in."))
+        sbp, dbp = data.get("sbp"), data.get("dbp")
+        if data.get("kind") == "bp" and sbp and dbp and dbp >= sbp:
+            self.add_error("dbp", _("The low number must be below the high number."))
+        moment = data.get("measured_at")
+        if moment is not None and moment > timezone.now() + timedelta(minutes=5):
+            self.add_error("measured_at", _("This time is in the future."))
+        return data
+
+
+@dataclass
+class Feedback:
+    name: str
+    value: str
+    words: str  # 正常 / 偏高 …
+    advice: str
+
+
+def results_of(data: dict[str, Any]) -> list[ResultInput]:
+    at: datetime = data["measured_at"]
+    kind = data["kind"]
+    if kind == "bp":
+        found = [
+            ResultInput("收缩压", at, loinc="8480-6", value=float(data["sbp"]), unit="mmHg"),
+            ResultInput("舒张压", at, loinc="8462-4", value=float(data["dbp"]), unit="mmHg"),
+        ]
+        if data.get("pulse"):
+            found.append(
+                ResultInput("心率", at, loinc="8867-4", value=float(data["pulse"]), unit="/min")
+            )
+        return found
+    if kind == "glucose":
+        note = CONTEXT_NOTE[data["context"]]
+        return [
+            ResultInput(
+                "末梢血糖",
+                at,
+                loinc="41653-7",
+                value=float(data["glucose"]),
+                unit="mmol/L",
+                notes=[f"患者自测（{note}）"],
+            )
+        ]
+    if kind == "weight":
+        return [ResultInput("体重", at, loinc="29463-7", value=float(data["weight"]), unit="kg")]
+    return [ResultInput("步数", at, loinc="55423-8", value=float(data["steps"]), unit="steps")]
+
+
+def advice_for(code: str, interpretation: str) -> str:
+    if code == "41653-7" and interpretation in ("L", "LL"):
+        return (
+            "如有心慌、出汗、手抖、头晕，请立即吃些含糖食物（如糖块、果汁），15分钟后再测；"
+            "医生会尽快联系您。"
+        )
+    if code == "41653-7" and interpretation in ("H", "HH"):
+        return "请注意饮食，按时用药；如持续偏高或口渴、多尿明显，请联系医生。"
+    if code in ("8480-6", "8462-4") and interpretation in ("H", "HH"):
+        return "请休息5分钟后再测一次；如伴有头痛、胸闷、视物模糊，请立即就医。"
+    if code in ("8480-6", "8462-4") and interpretation in ("L", "LL"):
+        return "起身时动作放慢；如有头晕、乏力，请联系医生。"
+    return "继续保持，按时记录。"
+
+
+def store(patient: Any, data: dict[str, Any]) -> list[Feedback]:
+    """Store the reading (call inside a transaction); what to say back for each value."""
+    stored = do_record_results(
+        patient,
+        None,
+        results_of(data),
+        source=Source.PATIENT,
+        source_label="患者自测",
+        return_observations=True,
+    )
+    return [
+        Feedback(
+            name=o.name,
+            value=o.display_value,
+            words=WORDS.get(o.interpretation, "正常") if o.interpretation else "已记录",
+            advice=advice_for(o.code, o.interpretation),
+        )
+        for o in stored.created
+    ]

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from careloop.portal import staff_views, views
+
+app_name = "portal"
+urlpatterns = [
+    path("staff/patients/<int:pk>/link/", staff_views.make_link, name="make-link"),
+    path("<str:token>/", views.home, name="home"),
+    path("<str:token>/check/", views.check, name="check"),
+    path("<str:token>/q/<slug:code>/", views.questionnaire, name="questionnaire"),
+    path("<str:token>/readings/", views.readings, name="readings"),
+]

@@ -1,0 +1,210 @@
+"""The patient's pages at ``/p/<token>/``, opened from an SMS or WeChat message on a phone:
+a light identity check first (birth date or the last 4 characters of the ID number, at most
+5 wrong tries per link in 15 minutes), then the questionnaire the link is for, readings
+with immediate feedback, and the points earned. An expired or changed link shows a friendly
+page and nothing of the patient. Opens and page views are recorded."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from careloop.audit.services import record
+from careloop.followup.models import Task
+from careloop.patients.models import Patient
+from careloop.portal.links import Link, LinkError, read
+from careloop.portal.models import PointsEntry, PortalEvent
+from careloop.portal.readings import ReadingForm, store
+from careloop.questionnaires.answers import from_post, shown_items
+from careloop.questionnaires.definition import AnswerError
+from careloop.questionnaires.services import current, definition_of, submit
+
+MAX_FAILURES = 5
+LOCK_WINDOW = timedelta(minutes=15)
+E = PortalEvent.Kind
+
+
+def _session_key(link: Link) -> str:
+    return f"portal:{link.fingerprint}"
+
+
+def _opened(request: HttpRequest, token: str) -> tuple[Link, Patient] | HttpResponse:
+    """The link and its patient, or the friendly page saying why not."""
+    try:
+        link = read(token)
+    except LinkError as error:
+        status = 404 if error.tampered else 410
+        return render(request, "portal/invalid.html", {"tampered": error.tampered}, status=status)
+    patient = Patient.objects.filter(pk=link.patient_id, deceased_on__isnull=True).first()
+    if patient is None:
+        return render(request, "portal/invalid.html", {"tampered": False}, status=410)
+    return link, patient
+
+
+def _event(link: Link, patient: Patient, kind: str, page: str = "") -> None:
+    PortalEvent.objects.create(patient=patient, kind=kind, page=page, link=link.fingerprint)
+
+
+def _verified(request: HttpRequest, link: Link) -> bool:
+    return request.session.get(_session_key(link)) is True
+
+
+def _points(patient: Patient) -> int:
+    return PointsEntry.objects.filter(patient=patient).aggregate(n=Sum("points"))["n"] or 0
+
+
+def _award(patient: Patient, points: int, reason: str) -> None:
+    if points:
+        PointsEntry.objects.create(patient=patient, points=points, reason=reason)
+
+
+def check(request: HttpRequest, token: str) -> HttpResponse:
+    opened = _opened(request, token)
+    if isinstance(opened, HttpResponse):
+        return opened
+    link, patient = opened
+    failures = PortalEvent.objects.filter(
+        link=link.fingerprint, kind=E.CHECK_FAILED, at__gte=timezone.now() - LOCK_WINDOW
+    ).count()
+    if failures >= MAX_FAILURES:
+        return render(request, "portal/locked.html", status=429)
+    error = ""
+    if request.method == "POST":
+        if _identity_matches(patient, request.POST.get("answer", "")):
+            request.session[_session_key(link)] = True
+            request.session.set_expiry(min(link.expires - int(timezone.now().timestamp()), 86400))
+            _event(link, patient, E.CHECK_PASSED)
+            return redirect("portal:home", token=token)
+        _event(link, patient, E.CHECK_FAILED)
+        left = MAX_FAILURES - failures - 1
+        if left <= 0:
+            return render(request, "portal/locked.html", status=429)
+        error = _("This does not match our records. %(n)s tries left.") % {"n": left}
+    else:
+        _event(link, patient, E.OPEN)
+    return render(request, "portal/check.html", {"error": error, "token": token})
+
+
+def _identity_matches(patient: Patient, answer: str) -> bool:
+    given = answer.strip().upper().replace("／", "/")
+    if len(given) == 4 and patient.id_number:
+        return patient.id_number.upper().endswith(given)
+    digits = given.replace("-", "").replace("/", "")
+    if len(digits) != 8 or not digits.isdecimal():
+        return False
+    try:
+        born = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        return False
+    return born == patient.birth_date
+
+
+def _guarded(request: HttpRequest, token: str) -> tuple[Link, Patient] | HttpResponse:
+    opened = _opened(request, token)
+    if isinstance(opened, HttpResponse):
+        return opened
+    if not _verified(request, opened[0]):
+        return redirect("portal:check", token=token)
+    return opened
+
+
+def home(request: HttpRequest, token: str) -> HttpResponse:
+    opened = _guarded(request, token)
+    if isinstance(opened, HttpResponse):
+        return opened
+    link, patient = opened
+    if link.purpose == "questionnaire" and link.questionnaire:
+        return redirect("portal:questionnaire", token=token, code=link.questionnaire)
+    if link.purpose == "readings":
+        return redirect("portal:readings", token=token)
+    _event(link, patient, E.VIEW, "home")
+    return render(
+        request,
+        "portal/home.html",
+        {"token": token, "patient": patient, "points": _points(patient), "link": link},
+    )
+
+
+def questionnaire(request: HttpRequest, token: str, code: str) -> HttpResponse:
+    opened = _guarded(request, token)
+    if isinstance(opened, HttpResponse):
+        return opened
+    link, patient = opened
+    version = current(code)
+    if version is None:
+        return render(request, "portal/invalid.html", {"tampered": False}, status=404)
+    definition = definition_of(version)
+    given: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        given = from_post(definition, request.POST)
+        task = None
+        if link.task_id and link.questionnaire == code:
+            task = Task.objects.filter(pk=link.task_id, patient=patient).first()
+        try:
+            with transaction.atomic():
+                submit(version, patient, given, source="patient", task=task, channel="app")
+                _event(link, patient, E.QUESTIONNAIRE, code)
+                _award(
+                    patient, settings.CARELOOP_POINTS_QUESTIONNAIRE, f"完成问卷：{definition.title}"
+                )
+        except AnswerError as error:
+            errors = error.errors
+        else:
+            return render(
+                request,
+                "portal/thanks.html",
+                {"token": token, "title": definition.title, "points": _points(patient)},
+            )
+    else:
+        _event(link, patient, E.VIEW, f"questionnaire:{code}")
+    return render(
+        request,
+        "portal/questionnaire.html",
+        {"token": token, "definition": definition, "shown": shown_items(definition, given, errors)},
+    )
+
+
+def readings(request: HttpRequest, token: str) -> HttpResponse:
+    opened = _guarded(request, token)
+    if isinstance(opened, HttpResponse):
+        return opened
+    link, patient = opened
+    now = timezone.localtime()
+    form = ReadingForm(
+        request.POST or None, initial={"measured_at": now.strftime("%Y-%m-%dT%H:%M")}
+    )
+    feedback = None
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            feedback = store(patient, form.cleaned_data)
+            _event(link, patient, E.READING, form.cleaned_data["kind"])
+            if not PointsEntry.objects.filter(
+                patient=patient, reason="自测打卡", at__date=timezone.localdate()
+            ).exists():
+                _award(patient, settings.CARELOOP_POINTS_CHECKIN, "自测打卡")
+        record(
+            None,
+            "create",
+            "observation",
+            patient.pk,
+            patient_id=patient.pk,
+            actor_label="patient page",
+            summary=f"reading uploaded by the patient ({form.cleaned_data['kind']})",
+        )
+        form = ReadingForm(initial={"measured_at": now.strftime("%Y-%m-%dT%H:%M")})
+    elif request.method != "POST":
+        _event(link, patient, E.VIEW, "readings")
+    return render(
+        request,
+        "portal/readings.html",
+        {"token": token, "form": form, "feedback": feedback, "points": _points(patient)},
+    )

@@ -1,0 +1,81 @@
+"""In Chromium on a phone-sized screen: the patient opens the link from the message, confirms
+it is them, fills PHQ-9, records a night glucose of 3.5 mmol/L and is told what to do; the
+nurse then sees the alert on her worklist. A tampered link opens nothing."""
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from careloop.portal.links import make_token
+from careloop.questionnaires.models import QuestionnaireResponse
+from careloop.questionnaires.services import load_pack
+from careloop.rules.pack import load_pack as load_rules
+from tests.factories import PatientFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def phone(browser: Any, live_server: Any) -> Iterator[Any]:
+    context = browser.new_context(
+        base_url=live_server.url,
+        locale="zh-CN",
+        viewport={"width": 375, "height": 740},
+        is_mobile=True,
+        has_touch=True,
+        user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) MicroMessenger/8.0",
+    )
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+def test_the_patient_answers_phq9_and_a_low_night_glucose_reaches_the_nurse(
+    phone: Any, page: Any, hospital: Any, alice: Any
+) -> None:
+    load_pack()
+    load_rules()
+    patient = PatientFactory(organisation=hospital, name="周美华", sex="female")
+    token = make_token(patient.pk, "questionnaire", questionnaire="phq9")
+
+    phone.goto(f"/p/{token}/")
+    phone.get_by_label("出生日期或身份证后4位").fill("1960-05-01")
+    phone.get_by_role("button", name="继续").click()
+    expect(phone.get_by_text("做事时提不起劲或没有兴趣")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scroll
+    for n in range(1, 10):
+        phone.get_by_test_id(f"item-q{n}").get_by_label("好几天" if n < 4 else "完全不会").check()
+    phone.get_by_test_id("submit").click()
+    expect(phone.get_by_test_id("thanks")).to_contain_text("PHQ-9")
+    assert QuestionnaireResponse.objects.get(patient=patient).total == 3
+
+    phone.get_by_role("link", name="记录自测数据").click()
+    phone.get_by_label("血糖", exact=True).check()
+    phone.get_by_label("血糖 mmol/L").fill("3.5")
+    phone.get_by_label("测量时段").select_option("night")
+    now = timezone.localtime()
+    night = now.replace(hour=23, minute=40)
+    if night > now:  # the last 23:40 that has passed
+        night -= timedelta(days=1)
+    phone.get_by_label("时间", exact=True).fill(night.strftime("%Y-%m-%dT%H:%M"))
+    phone.get_by_test_id("save-reading").click()
+    feedback = phone.get_by_test_id("feedback")
+    expect(feedback).to_contain_text("3.5 mmol/L")
+    expect(feedback).to_contain_text("偏低")
+
+    page.goto("/accounts/login/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "correct horse battery")
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    page.goto("/worklist/?scope=team")
+    expect(page.get_by_test_id("worklist-alerts")).to_contain_text("夜间低血糖")
+    expect(page.get_by_test_id("worklist-alerts")).to_contain_text("周美华")
+
+    phone.goto(f"/p/{token[:-3]}abc/")
+    expect(phone.get_by_test_id("link-invalid")).to_be_visible()
+    expect(phone.locator("body")).not_to_contain_text("周美华")

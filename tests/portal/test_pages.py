@@ -1,0 +1,126 @@
+"""The patient's pages over HTTP: identity check with a limit on tries, a tampered or
+expired link shows nothing of the patient, a questionnaire answered earns points and
+completes nothing it should not, readings stored with feedback (a night glucose of
+3.5 mmol/L raises the night-hypoglycaemia alert), opens and views recorded."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from careloop.clinical.models import Observation
+from careloop.followup.models import Alert
+from careloop.portal.links import make_token
+from careloop.portal.models import PointsEntry, PortalEvent
+from careloop.questionnaires.models import QuestionnaireResponse
+from careloop.questionnaires.services import load_pack
+from careloop.rules.pack import load_pack as load_rules
+
+pytestmark = pytest.mark.django_db
+BORN = date(1960, 5, 1)  # the factory's birth date
+
+
+@pytest.fixture
+def patient(hospital: Any, patient_factory: Any) -> Any:
+    load_pack()
+    return patient_factory(organisation=hospital, name="孙桂兰", sex="female")
+
+
+def opened(client: Client, token: str, answer: str = "1960-05-01") -> Any:
+    client.get(f"/p/{token}/check/")
+    return client.post(f"/p/{token}/check/", {"answer": answer})
+
+
+def test_the_identity_check_by_birth_date_or_id_and_its_limit(patient: Any) -> None:
+    token = make_token(patient.pk, "readings")
+    client = Client()
+    assert client.get(f"/p/{token}/")["Location"] == f"/p/{token}/check/"
+    wrong = opened(client, token, "1960-05-02")
+    assert "还可尝试 4 次" in wrong.content.decode() or "4 tries left" in wrong.content.decode()
+    assert "孙桂兰" not in wrong.content.decode()
+    right = client.post(f"/p/{token}/check/", {"answer": patient.id_number[-4:].lower()})
+    assert right["Location"] == f"/p/{token}/"
+    assert client.get(f"/p/{token}/")["Location"] == f"/p/{token}/readings/"
+    kinds = list(PortalEvent.objects.order_by("id").values_list("kind", flat=True))
+    assert kinds == ["open", "check_failed", "check_passed"]
+    other = Client()  # a new browser: five wrong tries lock the link
+    for _ in range(4):
+        opened(other, token, "19990101")
+    locked = other.post(f"/p/{token}/check/", {"answer": "1960-05-01"})
+    assert locked.status_code == 429
+
+
+@pytest.mark.parametrize("bad", ["tampered", "expired"])
+def test_a_bad_link_shows_a_friendly_page_and_nothing_else(patient: Any, bad: str) -> None:
+    if bad == "expired":
+        token = make_token(patient.pk, days=1, now=timezone.now().timestamp() - 2 * 86400)
+    else:
+        token = make_token(patient.pk)[:-2] + "xy"
+    for path in ("", "check/", "readings/", "q/phq9/"):
+        answer = Client().get(f"/p/{token}/{path}")
+        assert answer.status_code == (410 if bad == "expired" else 404)
+        assert "孙桂兰" not in answer.content.decode()
+    assert not PortalEvent.objects.exists()
+
+
+def test_a_questionnaire_by_link_earns_points(patient: Any) -> None:
+    token = make_token(patient.pk, "questionnaire", questionnaire="phq9")
+    client = Client()
+    opened(client, token)
+    assert client.get(f"/p/{token}/")["Location"] == f"/p/{token}/q/phq9/"
+    page = client.get(f"/p/{token}/q/phq9/").content.decode()
+    assert "做事时提不起劲或没有兴趣" in page
+    missing = client.post(f"/p/{token}/q/phq9/", {"q1": "1"})
+    assert "必答题" in missing.content.decode()
+    done = client.post(f"/p/{token}/q/phq9/", {f"q{n}": "0" for n in range(1, 10)})
+    assert 'data-testid="thanks"' in done.content.decode()
+    response = QuestionnaireResponse.objects.get()
+    assert (response.source, response.total, response.patient) == ("patient", 0, patient)
+    assert PointsEntry.objects.get().points == 5
+
+
+def test_a_night_glucose_of_3_5_raises_the_alert_with_feedback(
+    patient: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_rules()
+    night = timezone.make_aware(datetime(2026, 12, 3, 23, 40))
+    monkeypatch.setattr(timezone, "now", lambda: night)
+    token = make_token(patient.pk, "readings", now=night.timestamp())
+    client = Client()
+    opened(client, token)
+    answer = client.post(
+        f"/p/{token}/readings/",
+        {
+            "kind": "glucose",
+            "glucose": "3.5",
+            "context": "night",
+            "measured_at": "2026-12-03T23:40",
+        },
+    )
+    body = answer.content.decode()
+    assert "末梢血糖 3.5 mmol/L" in body and "偏低" in body and "含糖食物" in body
+    reading = Observation.objects.get(patient=patient)
+    assert (reading.source, reading.code, reading.interpretation) == ("patient", "41653-7", "L")
+    alert = Alert.objects.get(patient=patient)
+    assert alert.title == "夜间低血糖" and alert.severity == Alert.Severity.CRITICAL
+    client.post(
+        f"/p/{token}/readings/",
+        {"kind": "bp", "sbp": "150", "dbp": "160", "measured_at": "2026-12-03T23:45"},
+    )
+    assert Observation.objects.filter(patient=patient).count() == 1  # dbp ≥ sbp refused
+    assert PointsEntry.objects.get().points == 1  # one check-in a day
+
+
+def test_staff_make_a_link_from_the_patient_page(patient: Any, alice: Any) -> None:
+    client = Client()
+    client.force_login(alice)
+    answer = client.post(f"/p/staff/patients/{patient.pk}/link/", {"what": "q:gad7"}, follow=True)
+    shown = [str(m) for m in answer.context["messages"]]
+    assert any("/p/" in m for m in shown)
+    url = next(m for m in shown if "/p/" in m).split("http://testserver")[1]
+    token = url.split("/")[2]
+    assert opened(Client(), token)["Location"] == f"/p/{token}/"
