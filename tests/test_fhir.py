@@ -98,6 +98,8 @@ def test_metadata_is_public_and_matches_the_committed_statement(fhir: Fhir) -> N
         "Task",
         "CarePlan",
         "Flag",
+        "Questionnaire",
+        "QuestionnaireResponse",
     }
 
 
