@@ -12,7 +12,7 @@ from django.core import signing
 from django.urls import reverse
 
 SALT = "careloop.portal.link"
-PURPOSES = ("home", "questionnaire", "readings")
+PURPOSES = ("home", "questionnaire", "readings", "report")
 DEFAULT_DAYS = 7
 MAX_DAYS = 30
 

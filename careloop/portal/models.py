@@ -16,6 +16,7 @@ class PortalEvent(models.Model):
         CHECK_PASSED = "check_passed", _("identity check passed")
         READING = "reading", _("reading uploaded")
         QUESTIONNAIRE = "questionnaire", _("questionnaire answered")
+        REVISIT = "revisit", _("revisit requested")
 
     patient = models.ForeignKey(
         "patients.Patient", on_delete=models.CASCADE, related_name="portal_events"

@@ -27,7 +27,7 @@ def make_link(request: AuthedRequest, pk: int) -> HttpResponse:
     if code and current(code) is None:
         messages.error(request, _("There is no such questionnaire in use."))
         return redirect("patients:detail", pk=patient.pk)
-    purpose = "questionnaire" if code else ("readings" if what == "readings" else "home")
+    purpose = "questionnaire" if code else (what if what in ("readings", "report") else "home")
     token = make_token(patient.pk, purpose, questionnaire=code)
     url = request.build_absolute_uri(link_path(token))
     record(

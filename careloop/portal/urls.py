@@ -9,4 +9,6 @@ urlpatterns = [
     path("<str:token>/check/", views.check, name="check"),
     path("<str:token>/q/<slug:code>/", views.questionnaire, name="questionnaire"),
     path("<str:token>/readings/", views.readings, name="readings"),
+    path("<str:token>/report/", views.report, name="report"),
+    path("<str:token>/revisit/", views.revisit, name="revisit"),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
@@ -16,10 +17,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from careloop.audit.services import record
-from careloop.followup.models import Task
+from careloop.clinical.trends import latest_reports
+from careloop.followup.models import RevisitRequest, Task
+from careloop.forms import StyledFormMixin
 from careloop.patients.models import Patient
+from careloop.portal.explanations import explain
 from careloop.portal.links import Link, LinkError, read
 from careloop.portal.models import PointsEntry, PortalEvent
 from careloop.portal.readings import ReadingForm, store
@@ -123,8 +128,8 @@ def home(request: HttpRequest, token: str) -> HttpResponse:
     link, patient = opened
     if link.purpose == "questionnaire" and link.questionnaire:
         return redirect("portal:questionnaire", token=token, code=link.questionnaire)
-    if link.purpose == "readings":
-        return redirect("portal:readings", token=token)
+    if link.purpose in ("readings", "report"):
+        return redirect(f"portal:{link.purpose}", token=token)
     _event(link, patient, E.VIEW, "home")
     return render(
         request,
@@ -208,3 +213,90 @@ def readings(request: HttpRequest, token: str) -> HttpResponse:
         "portal/readings.html",
         {"token": token, "form": form, "feedback": feedback, "points": _points(patient)},
     )
+
+
+def report(request: HttpRequest, token: str) -> HttpResponse:
+    """The patient's latest exam reports, each abnormal item explained in plain words."""
+    opened = _guarded(request, token)
+    if isinstance(opened, HttpResponse):
+        return opened
+    link, patient = opened
+    _event(link, patient, E.VIEW, "report")
+    return render(request, "portal/report.html", {"token": token, "reports": reports_for(patient)})
+
+
+def reports_for(patient: Patient) -> list[dict[str, Any]]:
+    shown = []
+    for found in latest_reports(patient):
+        items = []
+        for o in found.observations.all():
+            flag = {"H": "↑", "HH": "↑↑", "L": "↓", "LL": "↓↓"}.get(o.interpretation, "")
+            items.append(
+                {
+                    "name": o.name,
+                    "value": o.display_value,
+                    "flag": flag,
+                    "range": o.ref_text,
+                    "explanation": explain(o.code, o.interpretation),
+                }
+            )
+        shown.append(
+            {
+                "title": found.name or found.code,
+                "date": timezone.localtime(found.effective_at),
+                "items": items,
+                "conclusion": found.conclusion,
+            }
+        )
+    return shown
+
+
+class RevisitForm(StyledFormMixin, forms.Form):
+    wanted_on = forms.DateField(
+        label=gettext_lazy("Which day suits you?"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("What would you like to see the doctor about?"),
+        required=False,
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def clean_wanted_on(self) -> date:
+        wanted: date = self.cleaned_data["wanted_on"]
+        today = timezone.localdate()
+        if wanted < today or wanted > today + timedelta(days=90):
+            raise forms.ValidationError(
+                gettext_lazy("Please choose a day within the next 90 days.")
+            )
+        return wanted
+
+
+def revisit(request: HttpRequest, token: str) -> HttpResponse:
+    """The patient asks for a revisit booking; a coordinator books it (Revisits page)."""
+    opened = _guarded(request, token)
+    if isinstance(opened, HttpResponse):
+        return opened
+    link, patient = opened
+    form = RevisitForm(request.POST or None)
+    done = None
+    if request.method == "POST" and form.is_valid():
+        done = RevisitRequest.objects.create(
+            patient=patient,
+            organisation_id=patient.organisation_id,
+            wanted_on=form.cleaned_data["wanted_on"],
+            reason=("患者页面申请：" + form.cleaned_data["reason"].strip())[:300],
+        )
+        _event(link, patient, E.REVISIT, "revisit")
+        record(
+            None,
+            "create",
+            "revisit",
+            done.pk,
+            patient_id=patient.pk,
+            actor_label="patient page",
+            summary=f"revisit requested by the patient for {done.wanted_on}",
+        )
+    elif request.method != "POST":
+        _event(link, patient, E.VIEW, "revisit")
+    return render(request, "portal/revisit.html", {"token": token, "form": form, "done": done})

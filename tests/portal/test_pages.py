@@ -124,3 +124,53 @@ def test_staff_make_a_link_from_the_patient_page(patient: Any, alice: Any) -> No
     url = next(m for m in shown if "/p/" in m).split("http://testserver")[1]
     token = url.split("/")[2]
     assert opened(Client(), token)["Location"] == f"/p/{token}/"
+
+
+def test_the_exam_report_explains_each_abnormal_item(patient: Any) -> None:
+    from django.db import transaction
+
+    from careloop.clinical.assessment import ResultInput
+    from careloop.clinical.services import ReportInput, do_record_results
+
+    at = timezone.now() - timezone.timedelta(days=2)
+    with transaction.atomic():
+        do_record_results(
+            patient,
+            ReportInput("年度体检", at, conclusion="血脂偏高，建议复查"),
+            [
+                ResultInput("低密度脂蛋白胆固醇", at, loinc="2089-1", value=4.6, unit="mmol/L"),
+                ResultInput("尿酸", at, loinc="3084-1", value=300, unit="umol/L"),
+                ResultInput("高密度脂蛋白胆固醇", at, loinc="2085-9", value=0.8, unit="mmol/L"),
+            ],
+            source="manual",
+            source_label="体检中心",
+        )
+    token = make_token(patient.pk, "report")
+    client = Client()
+    opened(client, token)
+    page = client.get(f"/p/{token}/report/").content.decode()
+    assert "年度体检" in page and "血脂偏高，建议复查" in page
+    assert "胆固醇偏高会增加动脉粥样硬化" in page  # LDL-C 4.6 is high
+    assert "高密度脂蛋白是“好胆固醇”，偏低时" in page  # HDL-C 0.8 is low
+    assert "尿酸偏高" not in page  # a normal item gets no explanation
+    assert PortalEvent.objects.filter(kind="view", page="report").count() == 1
+
+
+def test_the_patient_asks_for_a_revisit(patient: Any) -> None:
+    from careloop.followup.models import RevisitRequest
+
+    token = make_token(patient.pk)
+    client = Client()
+    opened(client, token)
+    too_late = (timezone.localdate() + timezone.timedelta(days=120)).isoformat()
+    refused = client.post(f"/p/{token}/revisit/", {"wanted_on": too_late})
+    assert "90" in refused.content.decode() and not RevisitRequest.objects.exists()
+    day = (timezone.localdate() + timezone.timedelta(days=7)).isoformat()
+    done = client.post(f"/p/{token}/revisit/", {"wanted_on": day, "reason": "复查血脂"})
+    assert 'data-testid="revisit-done"' in done.content.decode()
+    revisit = RevisitRequest.objects.get()
+    assert (revisit.patient, revisit.status, revisit.reason) == (
+        patient,
+        "requested",
+        "患者页面申请：复查血脂",
+    )
