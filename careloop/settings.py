@@ -193,6 +193,10 @@ CARELOOP_RECORDING_MAX_BYTES = 50 * 2**20
 CARELOOP_TELEPHONY_SECRET = env.env_str("CARELOOP_TELEPHONY_SECRET")
 # Outreach sending: messages claimed per batch, requests in flight at once, and how long a
 # claim holds before another worker may take the messages of a worker that died.
+# The address patients reach CareLoop at (links in messages to their pages).
+CARELOOP_PUBLIC_URL = env.env_str(
+    "CARELOOP_PUBLIC_URL", f"http://{HTTP_ADDR[0]}:{HTTP_ADDR[1]}"
+).rstrip("/")
 # Points a patient earns on their pages: a questionnaire completed, the first reading of a day.
 CARELOOP_POINTS_QUESTIONNAIRE = env.env_int("CARELOOP_POINTS_QUESTIONNAIRE", 5, 0, 1000)
 CARELOOP_POINTS_CHECKIN = env.env_int("CARELOOP_POINTS_CHECKIN", 1, 0, 1000)

@@ -41,6 +41,7 @@ TASK_FIELDS = [
     "channel",
     "channels",
     "form",
+    "questionnaire",
     "assignee_role",
     "assignee_id",
     "due_at",

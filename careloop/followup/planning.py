@@ -89,6 +89,7 @@ def task_values(
         "channel": channel or channels[0],
         "channels": list(channels),
         "form": node.form,
+        "questionnaire": node.questionnaire,
         "assignee_role": node.role,
         "assignee_id": assignee_for(patient, node.role),
         "due_at": due[0],

@@ -14,6 +14,7 @@ from careloop.followup.scripts import salutation
 from careloop.outreach.models import MessageTemplate
 
 OPT_OUT_FOOTER = "回T退订"
+LINK_LINE = "请点击填写：{{ link }}"
 DEFAULT_TEXT = {
     "condition_tracking": "{{ salutation }}您好，{{ hospital }}随访：{{ title }}。最近身体怎么样？"
     "如有胸闷、气短、头晕等不适，请直接回复文字告诉我们。",
@@ -62,9 +63,10 @@ def render(text: str, context: dict[str, Any]) -> str:
     return _compiled(text).render(Context(context)).strip()
 
 
-def context_for(patient: Any, task: Any, hospital: str) -> dict[str, Any]:
+def context_for(patient: Any, task: Any, hospital: str, link: str = "") -> dict[str, Any]:
     due = timezone.localtime(task.deadline) if task is not None else None
     return {
+        "link": link,
         "salutation": salutation(patient.name, patient.sex, patient.age),
         "surname": patient.name[:1],
         "hospital": hospital,
@@ -77,7 +79,10 @@ def compose(
     template: MessageTemplate | None, purpose: str, channel: str, context: dict[str, Any]
 ) -> Composed:
     if template is None:
-        text = render(DEFAULT_TEXT.get(purpose, DEFAULT_TEXT["condition_tracking"]), context)
+        default = DEFAULT_TEXT.get(purpose, DEFAULT_TEXT["condition_tracking"])
+        if context.get("link"):
+            default = f"{default}{LINK_LINE}"
+        text = render(default, context)
         if channel == "sms":
             text = f"{text}{OPT_OUT_FOOTER}"
         return Composed(text=text)

@@ -1,8 +1,8 @@
-"""What a message's fate does to its follow-up: a reminder or guide (a task without a form)
-is done once the provider accepted it and the plan moves on; a task with a form waits for
-the patient's answer. A message that could not be sent passes the task to the next channel.
-An opt-out withdraws consent for that channel, for every purpose, and cancels what is queued
-on it."""
+"""What a message's fate does to its follow-up: a reminder or guide (a task without a form
+or questionnaire) is done once the provider accepted it and the plan moves on; a task with
+a form or questionnaire waits for the patient's answer. A message that could not be sent
+passes the task to the next channel. An opt-out withdraws consent for that channel, for every
+purpose, and cancels what is queued on it."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def after_send(messages: list[Message], now: datetime) -> int:
         for m in messages
         if m.task_id in tasks
         and not tasks[m.task_id].form
+        and not tasks[m.task_id].questionnaire
         and tasks[m.task_id].channel == m.channel
     ]
     if not closing:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -20,6 +21,8 @@ from careloop.outreach.compose import TemplateError, compose, context_for, templ
 from careloop.outreach.config import channel_config
 from careloop.outreach.models import Message
 from careloop.outreach.transports import AUTOMATED_CHANNELS, TRANSPORTS
+from careloop.portal.links import MAX_DAYS, link_path, make_token
+from careloop.questionnaires.services import current as questionnaire_version
 
 BATCH = 500
 
@@ -49,6 +52,23 @@ def pass_on(task: Task, reason: str, now: datetime) -> None:
     task.save(
         update_fields=["status", "closed_at", "cancel_reason", "channel", "attempts", "due_at"]
     )
+
+
+def patient_link(task: Task, now: datetime) -> str:
+    """The link to the task's questionnaire on the patient's pages (valid until a day after
+    the task's deadline), or "" when the task has none in use."""
+    if not task.questionnaire or questionnaire_version(task.questionnaire) is None:
+        return ""
+    days = max(1, min(MAX_DAYS, (task.deadline - now).days + 1))
+    token = make_token(
+        task.patient_id,
+        "questionnaire",
+        questionnaire=task.questionnaire,
+        task_id=task.pk,
+        days=days,
+        now=now.timestamp(),
+    )
+    return settings.CARELOOP_PUBLIC_URL + link_path(token)
 
 
 def _hospital(organisation_id: int, cache: dict[int, str]) -> str:
@@ -113,8 +133,11 @@ def _queue_channel(
         key = (patient.organisation_id, task.purpose)
         if key not in templates:
             templates[key] = template_for(patient.organisation, task.purpose, channel)
+        link = patient_link(task, now)
         try:
-            context = context_for(patient, task, _hospital(patient.organisation_id, hospitals))
+            context = context_for(
+                patient, task, _hospital(patient.organisation_id, hospitals), link
+            )
             words = compose(templates[key], task.purpose, channel, context)
         except TemplateError:
             pass_on(task, "message template cannot be rendered", now)
@@ -152,6 +175,7 @@ def _queue_channel(
                 params=words.params,
                 keys=words.keys,
                 next_try_at=send_at,
+                link=link,
             )
         )
     created = Message.objects.bulk_create(messages, ignore_conflicts=True)

@@ -274,3 +274,35 @@ def test_a_reply_runs_the_reply_rules_on_its_symptoms(
     assert (firing.patient_id, firing.trigger) == (patient.pk, "reply")
     assert "回复中提到水肿" in " ".join(firing.reasons)
     assert PatientTag.objects.filter(patient=patient, tag__name="心衰加重风险").exists()
+
+
+def test_a_questionnaire_task_sends_a_link_and_the_patients_answer_completes_it(
+    at_noon: datetime, patient_factory: Any, hospital: Any, settings: Any
+) -> None:
+    from careloop.questionnaires.services import load_pack
+
+    settings.CARELOOP_PUBLIC_URL = "https://followup.h1.example.cn"
+    load_pack()
+    patient = patient_factory(organisation=hospital, name="郑淑珍", sex="female")
+    task = make_task(patient, form="symptom_check")
+    Task.objects.filter(pk=task.pk).update(questionnaire="discharge-symptoms")
+    queue_due()
+    message = Message.objects.get()
+    assert message.link.startswith("https://followup.h1.example.cn/p/")
+    assert message.body.endswith(f"请点击填写：{message.link}回T退订")
+    send_due()
+    task.refresh_from_db()
+    assert task.is_open  # sent is not answered
+    client = Client()
+    path = message.link.removeprefix("https://followup.h1.example.cn")
+    client.post(f"{path}check/", {"answer": "1960-05-01"})
+    page = client.get(path, follow=True)
+    assert "最近有没有胸痛、胸闷？" in page.content.decode()
+    client.post(
+        page.redirect_chain[-1][0],
+        {"chest_pain": "no", "dyspnoea": "no", "oedema": "no", "medication": "regular"},
+    )
+    task.refresh_from_db()
+    assert task.status == Task.Status.DONE
+    record = FollowUpRecord.objects.get(task=task)
+    assert (record.channel, record.answers["questionnaire"]) == ("app", "discharge-symptoms")

@@ -115,6 +115,10 @@ class Task(models.Model):
     channel = models.CharField(_("channel"), max_length=20)
     channels = models.JSONField(_("channel policy"), default=list)
     form = models.CharField(_("form"), max_length=30, blank=True)
+    # The questionnaire the patient answers on their pages (a link goes with the message).
+    questionnaire = models.CharField(
+        _("questionnaire"), max_length=40, blank=True, default="", db_default=""
+    )
     assignee_role = models.CharField(_("assignee role"), max_length=20, blank=True)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
