@@ -60,6 +60,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user.has_perm("questionnaires.view_questionnaire"):
         url = reverse("questionnaires:list")
         items.append(NavItem(_("Questionnaires"), "ui-checks", url, path.startswith(url)))
+    if user.has_perm("portal.change_redemption"):
+        url = reverse("portal:redemptions")
+        items.append(NavItem(_("Points redemptions"), "gift", url, path.startswith(url)))
     if user.has_perm("followup.view_pathway"):
         url = reverse("followup:pathways")
         items.append(NavItem(_("Pathways"), "signpost-split", url, path.startswith(url)))

@@ -200,6 +200,17 @@ CARELOOP_PUBLIC_URL = env.env_str(
 # Points a patient earns on their pages: a questionnaire completed, the first reading of a day.
 CARELOOP_POINTS_QUESTIONNAIRE = env.env_int("CARELOOP_POINTS_QUESTIONNAIRE", 5, 0, 1000)
 CARELOOP_POINTS_CHECKIN = env.env_int("CARELOOP_POINTS_CHECKIN", 1, 0, 1000)
+# What patients may exchange points for: "name:points,name:points".
+CARELOOP_POINTS_REWARDS = [
+    (name.strip(), int(points))
+    for name, _sep, points in (
+        item.rpartition(":")
+        for item in env.env_list(
+            "CARELOOP_POINTS_REWARDS", "血压计袖带:30,免费血糖试纸一盒:50,专家健康讲座名额:20"
+        )
+    )
+    if name.strip() and points.strip().isdecimal()
+]
 CARELOOP_SEND_BATCH = env.env_int("CARELOOP_SEND_BATCH", 500, 1, 20_000)
 CARELOOP_SEND_CONCURRENCY = env.env_int("CARELOOP_SEND_CONCURRENCY", 100, 1, 5_000)
 CARELOOP_SEND_LEASE_SECONDS = env.env_int("CARELOOP_SEND_LEASE_SECONDS", 120, 10, 3_600)

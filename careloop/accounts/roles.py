@@ -75,6 +75,8 @@ _FOLLOWUP_LEAD = [
     "followup.change_revisitrequest",
     "followup.verify_alert",
     "followup.view_qualityreview",
+    "portal.view_redemption",
+    "portal.change_redemption",
     "followup.add_qualityreview",
     "followup.change_qualityreview",
 ]
@@ -116,6 +118,7 @@ ADMIN_APPS = [
     "rules",
     "outreach",
     "questionnaires",
+    "portal",
     "django_tasks_db",
 ]
 

@@ -49,3 +49,35 @@ class PointsEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.points:+d} {self.reason}"
+
+
+class Redemption(models.Model):
+    """A patient asks to exchange points (for a gift or a service the organisation offers);
+    staff approve (the points are then spent) or decline."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("requested")
+        APPROVED = "approved", _("approved")
+        DECLINED = "declined", _("declined")
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.CASCADE, related_name="redemptions"
+    )
+    points = models.PositiveIntegerField(_("points"))
+    item = models.CharField(_("for"), max_length=100)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.REQUESTED
+    )
+    requested_at = models.DateTimeField(_("requested"), default=timezone.now)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("points redemption")
+        verbose_name_plural = _("points redemptions")
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.points} → {self.item} ({self.status})"

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from careloop.audit.services import record
-from careloop.patients.access import get_patient_for
+from careloop.patients.access import get_patient_for, patients_for
+from careloop.portal import points
 from careloop.portal.links import link_path, make_token
+from careloop.portal.models import Redemption
 from careloop.questionnaires.services import current
 from careloop.typing import AuthedRequest
 
@@ -40,3 +44,22 @@ def make_link(request: AuthedRequest, pk: int) -> HttpResponse:
     )
     messages.success(request, _("Patient link (valid 7 days): %(url)s") % {"url": url})
     return redirect("patients:detail", pk=patient.pk)
+
+
+@login_required
+@permission_required("portal.change_redemption", raise_exception=True)
+def redemptions(request: AuthedRequest) -> HttpResponse:
+    """Patients' requests to exchange points, for the patients the user may see."""
+    visible = Redemption.objects.filter(patient__in=patients_for(request.user).values("pk"))
+    if request.method == "POST":
+        chosen = get_object_or_404(visible, pk=request.POST.get("redemption", "0"))
+        try:
+            points.decide(request.user, chosen, approve=request.POST.get("decision") == "approve")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Saved."))
+        return redirect("portal:redemptions")
+    waiting = visible.filter(status=Redemption.Status.REQUESTED).select_related("patient")
+    page = Paginator(waiting, 50).get_page(request.GET.get("page"))
+    return render(request, "portal/redemptions.html", {"page": page})

@@ -5,10 +5,12 @@ from careloop.portal import staff_views, views
 app_name = "portal"
 urlpatterns = [
     path("staff/patients/<int:pk>/link/", staff_views.make_link, name="make-link"),
+    path("staff/redemptions/", staff_views.redemptions, name="redemptions"),
     path("<str:token>/", views.home, name="home"),
     path("<str:token>/check/", views.check, name="check"),
     path("<str:token>/q/<slug:code>/", views.questionnaire, name="questionnaire"),
     path("<str:token>/readings/", views.readings, name="readings"),
     path("<str:token>/report/", views.report, name="report"),
     path("<str:token>/revisit/", views.revisit, name="revisit"),
+    path("<str:token>/points/", views.points_page, name="points"),
 ]

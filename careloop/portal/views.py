@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
@@ -24,9 +25,10 @@ from careloop.clinical.trends import latest_reports
 from careloop.followup.models import RevisitRequest, Task
 from careloop.forms import StyledFormMixin
 from careloop.patients.models import Patient
+from careloop.portal import points
 from careloop.portal.explanations import explain
 from careloop.portal.links import Link, LinkError, read
-from careloop.portal.models import PointsEntry, PortalEvent
+from careloop.portal.models import PointsEntry, PortalEvent, Redemption
 from careloop.portal.readings import ReadingForm, store
 from careloop.questionnaires.answers import from_post, shown_items
 from careloop.questionnaires.definition import AnswerError
@@ -300,3 +302,33 @@ def revisit(request: HttpRequest, token: str) -> HttpResponse:
     elif request.method != "POST":
         _event(link, patient, E.VIEW, "revisit")
     return render(request, "portal/revisit.html", {"token": token, "form": form, "done": done})
+
+
+def points_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The patient's points, what they can be exchanged for, and their requests."""
+    opened = _guarded(request, token)
+    if isinstance(opened, HttpResponse):
+        return opened
+    link, patient = opened
+    error, asked = "", None
+    if request.method == "POST":
+        try:
+            asked = points.request(patient, request.POST.get("item", ""))
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    else:
+        _event(link, patient, E.VIEW, "points")
+    available = points.balance(patient) - points.held(patient)
+    return render(
+        request,
+        "portal/points.html",
+        {
+            "token": token,
+            "balance": points.balance(patient),
+            "available": available,
+            "rewards": [(name, cost, cost <= available) for name, cost in points.rewards()],
+            "requests": Redemption.objects.filter(patient=patient)[:20],
+            "error": error,
+            "asked": asked,
+        },
+    )

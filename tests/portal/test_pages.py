@@ -174,3 +174,38 @@ def test_the_patient_asks_for_a_revisit(patient: Any) -> None:
         "requested",
         "患者页面申请：复查血脂",
     )
+
+
+def test_points_are_exchanged_when_staff_approve(patient: Any, bob: Any) -> None:
+    from careloop.portal.models import Redemption
+
+    PointsEntry.objects.create(patient=patient, points=40, reason="完成问卷")
+    token = make_token(patient.pk)
+    client = Client()
+    opened(client, token)
+    page = client.get(f"/p/{token}/points/").content.decode()
+    assert 'data-testid="balance">40<' in page
+    too_dear = client.post(f"/p/{token}/points/", {"item": "免费血糖试纸一盒"})  # 50
+    assert "积分不足" in too_dear.content.decode()
+    asked = client.post(f"/p/{token}/points/", {"item": "血压计袖带"})  # 30
+    assert 'data-testid="redeem-asked"' in asked.content.decode()
+    again = client.post(f"/p/{token}/points/", {"item": "专家健康讲座名额"})  # 20 > 40 - 30
+    assert "积分不足" in again.content.decode()
+    assert client.post(f"/p/{token}/points/", {"item": "金条"}).status_code == 200
+    redemption = Redemption.objects.get()
+    staff = Client()
+    staff.force_login(bob)
+    assert "血压计袖带" in staff.get("/p/staff/redemptions/").content.decode()
+    staff.post("/p/staff/redemptions/", {"redemption": redemption.pk, "decision": "approve"})
+    redemption.refresh_from_db()
+    assert (redemption.status, redemption.decided_by) == ("approved", bob)
+    assert sum(PointsEntry.objects.values_list("points", flat=True)) == 10
+    staff.post("/p/staff/redemptions/", {"redemption": redemption.pk, "decision": "decline"})
+    redemption.refresh_from_db()
+    assert redemption.status == "approved"  # decided once
+
+
+def test_a_nurse_cannot_decide_redemptions(alice: Any) -> None:
+    client = Client()
+    client.force_login(alice)
+    assert client.get("/p/staff/redemptions/").status_code == 403

@@ -1,0 +1,66 @@
+"""Points: earned on the patient pages, spent when staff approve a redemption. What a patient
+can ask for is the organisation's list (``CARELOOP_POINTS_REWARDS``); points asked for and
+not yet decided are held, so they cannot be asked for twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from careloop.audit.services import record
+from careloop.portal.models import PointsEntry, Redemption
+
+
+def rewards() -> list[tuple[str, int]]:
+    """(what, points) the patient may ask for."""
+    return [(name, int(points)) for name, points in settings.CARELOOP_POINTS_REWARDS]
+
+
+def balance(patient: Any) -> int:
+    return PointsEntry.objects.filter(patient=patient).aggregate(n=Sum("points"))["n"] or 0
+
+
+def held(patient: Any) -> int:
+    pending = Redemption.objects.filter(patient=patient, status=Redemption.Status.REQUESTED)
+    return pending.aggregate(n=Sum("points"))["n"] or 0
+
+
+def request(patient: Any, item: str) -> Redemption:
+    price = dict(rewards()).get(item)
+    if price is None:
+        raise ValidationError("没有这个兑换项目")
+    with transaction.atomic():
+        type(patient).objects.select_for_update().filter(pk=patient.pk).first()
+        if balance(patient) - held(patient) < price:
+            raise ValidationError("积分不足")
+        return Redemption.objects.create(patient=patient, points=price, item=item)
+
+
+def decide(actor: Any, redemption: Redemption, approve: bool) -> Redemption:
+    with transaction.atomic():
+        redemption = Redemption.objects.select_for_update().get(pk=redemption.pk)
+        if redemption.status != Redemption.Status.REQUESTED:
+            raise ValidationError("这项兑换已处理")
+        redemption.status = Redemption.Status.APPROVED if approve else Redemption.Status.DECLINED
+        redemption.decided_at, redemption.decided_by = timezone.now(), actor
+        redemption.save(update_fields=["status", "decided_at", "decided_by"])
+        if approve:
+            PointsEntry.objects.create(
+                patient_id=redemption.patient_id,
+                points=-redemption.points,
+                reason=f"兑换：{redemption.item}",
+            )
+        record(
+            actor,
+            "update",
+            "redemption",
+            redemption.pk,
+            patient_id=redemption.patient_id,
+            summary=f"points redemption {redemption.status}",
+        )
+    return redemption
