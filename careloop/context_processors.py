@@ -83,4 +83,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(NavItem(_("Inbound messages"), "inbox", url, path.startswith("/interop/")))
     if user.is_staff:
         items.append(NavItem(_("Administration"), "gear", reverse("admin:index")))
-    return {"nav_items": items}
+    from careloop.outreach.models import StaffNotification
+
+    unread = StaffNotification.objects.filter(user=user, read_at__isnull=True).count()
+    return {"nav_items": items, "unread_notifications": unread}

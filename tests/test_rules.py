@@ -104,7 +104,11 @@ def test_saving_a_rule_checks_it_and_keeps_every_version(db: None) -> None:
             "condition.kind",
             "“问卷作答时”触发",
         ),
-        ({"actions": [{"type": "notify", "title": "血脂"}]}, "actions[0].type", "尚不支持"),
+        (
+            {"actions": [{"type": "notify", "title": "血脂", "to": "nurse"}]},
+            "actions[0].to",
+            "须为",
+        ),
         ({"actions": [{"type": "task", "title": "血脂", "role": "x"}]}, "actions[0].role", "nurse"),
         (
             {"actions": [{"type": "task", "title": "x", "due_hours": 0}]},

@@ -127,6 +127,12 @@ class User(AbstractUser):
     teams = models.ManyToManyField(
         Team, verbose_name=_("teams"), blank=True, related_name="members"
     )
+    wecom_userid = models.CharField(
+        _("WeCom user ID"),
+        max_length=64,
+        blank=True,
+        help_text=_("企业微信 UserID: alerts assigned to this user are also sent there."),
+    )
 
     class Meta:
         verbose_name = _("staff user")

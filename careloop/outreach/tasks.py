@@ -17,7 +17,11 @@ def dispatch(seconds: float = ROUND_SECONDS, batch: int | None = None) -> dict[s
     from careloop.outreach.sending import send_due
 
     batch = batch or settings.CARELOOP_SEND_BATCH
+    from careloop.outreach.staff_notify import deliver, notify_new_owners
+
     totals = {"queued": 0, "sent": 0, "retry": 0, "failed": 0}
+    totals["staff_notified"] = notify_new_owners()
+    totals["staff_delivered"] = deliver()
     until = time.monotonic() + seconds
     while time.monotonic() < until:
         queued = queue_due(limit=batch)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from careloop.audit.services import record
-from careloop.outreach.models import Message, Reply
+from careloop.outreach.models import Message, Reply, StaffNotification
 from careloop.outreach.models.channels import AUTOMATED
 from careloop.outreach.replies import receive
 from careloop.patients.access import patients_for
@@ -115,3 +115,21 @@ def mark_handled(request: AuthedRequest, pk: int) -> HttpResponse:
         )
     messages.success(request, _("Marked as handled."))
     return redirect("outreach:inbox")
+
+
+@login_required
+def notifications(request: AuthedRequest) -> HttpResponse:
+    items = StaffNotification.objects.filter(user=request.user).select_related("alert")
+    page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "outreach/notifications.html", {"page": page})
+
+
+@login_required
+def open_notification(request: AuthedRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(StaffNotification, pk=pk, user=request.user)
+    if item.read_at is None:
+        item.read_at = timezone.now()
+        item.save(update_fields=["read_at"])
+    if item.link.startswith("/") and not item.link.startswith("//"):
+        return redirect(item.link)
+    return redirect("outreach:notifications")

@@ -1,15 +1,16 @@
 """Rule actions as JSON, checked like conditions (``RuleError`` names the part):
 
-    {"type": "tag", "tag": "血压持续升高"}            {"type": "untag", "tag": "…"}
-    {"type": "risk_tier", "value": "high"}            {"type": "value_tier", "value": "low"}
-    {"type": "alert", "severity": "high", "title": "…",
-     "assignee": "responsible_doctor" | "health_manager" | "none", "due_hours": 24}
-    {"type": "enrol", "pathway": "post-op"}           (a pathway's code)
-    {"type": "task", "title": "电话了解血糖情况", "role": "nurse" | "doctor" |
-     "health_manager", "channel": "phone", "purpose": "condition_tracking", "due_hours": 24}
+{"type": "tag", "tag": "血压持续升高"}            {"type": "untag", "tag": "…"}
+{"type": "risk_tier", "value": "high"}            {"type": "value_tier", "value": "low"}
+{"type": "alert", "severity": "high", "title": "…",
+ "assignee": "responsible_doctor" | "health_manager" | "none", "due_hours": 24}
+{"type": "enrol", "pathway": "post-op"}           (a pathway's code)
+{"type": "task", "title": "电话了解血糖情况", "role": "nurse" | "doctor" |
+ "health_manager", "channel": "phone", "purpose": "condition_tracking", "due_hours": 24}
 
-Notifying is not available yet: the channels it acts on are not built, and a rule using it is
-refused on save.
+{"type": "notify", "title": "…", "to": "responsible_doctor" | "health_manager"}
+                                                  (a staff notification: in CareLoop, and on
+                                                  WeCom when set up; no patient details there)
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from careloop.rules.conditions import TIER_TEXT, TIERS, RuleError
 SEVERITIES = ("critical", "high", "medium", "low")
 SEVERITY_TEXT = {"critical": "危急", "high": "高", "medium": "中", "low": "低"}
 ASSIGNEES = ("responsible_doctor", "health_manager", "none")
-NOT_YET = {"notify": "发送通知"}
+NOT_YET: dict[str, str] = {}
+NOTIFY_TO = ("responsible_doctor", "health_manager")
 ROLES = ("nurse", "doctor", "health_manager")
 PURPOSES = (
     "condition_tracking",
@@ -92,7 +94,17 @@ class CreateTask:
         return f"创建随访任务“{self.title}”"
 
 
-Action = AddTag | RemoveTag | SetTier | RaiseAlert | Enrol | CreateTask
+@dataclass(frozen=True)
+class Notify:
+    title: str
+    to: str = "responsible_doctor"
+
+    def describe(self) -> str:
+        whom = "责任医生" if self.to == "responsible_doctor" else "健康管理师"
+        return f"通知{whom}“{self.title}”"
+
+
+Action = AddTag | RemoveTag | SetTier | RaiseAlert | Enrol | CreateTask | Notify
 
 
 def _text(data: Mapping[str, Any], key: str, path: str, limit: int) -> str:
@@ -133,13 +145,18 @@ def _compile_one(data: Any, path: str) -> Action:
         return Enrol(_text(data, "pathway", path, 60))
     if kind == "task":
         return _task(data, path)
+    if kind == "notify":
+        to = data.get("to", "responsible_doctor")
+        if to not in NOTIFY_TO:
+            raise RuleError(f"{path}.to", f"须为 {'、'.join(NOTIFY_TO)} 之一")
+        return Notify(_text(data, "title", path, 200), str(to))
     if kind in NOT_YET:
         raise RuleError(
             f"{path}.type", f"“{NOT_YET[kind]}”（{kind}）本版本尚不支持：它所需的功能尚未上线"
         )
     raise RuleError(
         f"{path}.type",
-        f"未知的动作 {kind!r}（可用：tag untag risk_tier value_tier alert enrol task）",
+        f"未知的动作 {kind!r}（可用：tag untag risk_tier value_tier alert enrol task notify）",
     )
 
 

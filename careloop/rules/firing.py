@@ -10,13 +10,22 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.urls import reverse
 from django.utils import timezone
 
 from careloop.audit.services import record
 from careloop.followup.models import Alert
 from careloop.followup.services import new_alert
 from careloop.patients.models import Patient, PatientTag, Tag, TagEvent
-from careloop.rules.actions import AddTag, CreateTask, Enrol, RaiseAlert, RemoveTag, SetTier
+from careloop.rules.actions import (
+    AddTag,
+    CreateTask,
+    Enrol,
+    Notify,
+    RaiseAlert,
+    RemoveTag,
+    SetTier,
+)
 from careloop.rules.engine import Match
 from careloop.rules.models import RuleFiring
 
@@ -72,6 +81,7 @@ class _Plan:
         self.alerts: list[tuple[int, RaiseAlert, Patient, Match]] = []  # (firing index, …)
         self.enrolments: list[tuple[Enrol, int, Match]] = []  # (action, patient id, match)
         self.tasks: list[tuple[CreateTask, int, Match]] = []  # (action, patient id, match)
+        self.notices: list[tuple[Notify, Patient, int, Match]] = []
 
     def action(self, index: int, action: Any, patient: Patient, match: Match) -> dict[str, Any]:
         """Plan one action of firing ``index``; returns what the firing records of it."""
@@ -105,6 +115,11 @@ class _Plan:
         if isinstance(action, CreateTask):
             self.tasks.append((action, patient.pk, match))
             return {"type": "task", "title": action.title}
+        if isinstance(action, Notify):
+            user_id = getattr(patient, f"{action.to}_id")
+            if user_id is not None:
+                self.notices.append((action, patient, user_id, match))
+            return {"type": "notify", "to": action.to, "sent": user_id is not None}
         assert isinstance(action, RaiseAlert)
         self.alerts.append((index, action, patient, match))
         return {"type": "alert", "severity": action.severity}
@@ -284,4 +299,23 @@ def fire(matches: list[Match], *, trigger: str) -> int:
         replan_tiers({p.pk for changes in plan.tiers.values() for p, _, _ in changes})
     _enrol(plan)
     _create_tasks(plan, now)
+    _notify(plan)
     return len(firings)
+
+
+def _notify(plan: _Plan) -> None:
+    """Staff notifications of the "notify" actions (delivered by the dispatch job)."""
+    if not plan.notices:
+        return
+    from careloop.accounts.models import User
+    from careloop.outreach.staff_notify import notify
+
+    users = User.objects.in_bulk({user_id for _, _, user_id, _ in plan.notices})
+    for action, patient, user_id, match in plan.notices:
+        if user_id in users and users[user_id].is_active:
+            notify(
+                users[user_id],
+                action.title,
+                f"规则“{match.rule.name}”：{'；'.join(match.reasons)}",
+                reverse("patients:detail", args=[patient.pk]),
+            )

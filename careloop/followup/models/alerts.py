@@ -72,6 +72,9 @@ class Alert(models.Model):
         on_delete=models.SET_NULL,
         related_name="alerts",
     )
+    # Whom the staff notification went to: a new owner (new alert, assigned, escalated)
+    # differs, and the next notification round tells them.
+    notified_assignee_id = models.BigIntegerField(null=True, blank=True, editable=False)
     due_at = models.DateTimeField(_("respond by"), null=True, blank=True)
     task = models.ForeignKey(
         "followup.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"

@@ -6,6 +6,7 @@ from careloop.outreach.models.channels import (
     MessageTemplate,
 )
 from careloop.outreach.models.messages import Message, Reply
+from careloop.outreach.models.notifications import StaffNotification
 
 __all__ = [
     "AccessToken",
@@ -15,4 +16,5 @@ __all__ = [
     "MessageTemplate",
     "ProviderCallback",
     "Reply",
+    "StaffNotification",
 ]
