@@ -27,7 +27,7 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ["username", "display_name"]
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
-        (_("CareLoop"), {"fields": ("display_name", "organisation", "teams")}),
+        (_("CareLoop"), {"fields": ("display_name", "organisation", "teams", "wecom_userid")}),
     )
     filter_horizontal = ["groups", "user_permissions", "teams"]
 
