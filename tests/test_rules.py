@@ -89,7 +89,11 @@ def test_saving_a_rule_checks_it_and_keeps_every_version(db: None) -> None:
 @pytest.mark.parametrize(
     ("change", "path", "words"),
     [
-        ({"trigger": "task_outcome"}, "trigger", "尚不可用"),
+        (
+            {"trigger": "task_outcome", "condition": {"kind": "outcome", "outcomes": ["lost"]}},
+            "condition.outcomes",
+            "须为以下结果的列表",
+        ),
         ({"condition": {"kind": "symptom", "symptom": "胸痛胸闷"}}, "condition.kind", "只能用于"),
         (
             {

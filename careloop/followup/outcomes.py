@@ -212,4 +212,8 @@ def do_record_attempt(task: Task, actor: Any, attempt: Attempt) -> FollowUpRecor
             stop_patient_plans(patient, Plan.StopReason.OPTED_OUT, actor)
         elif not task.is_open:
             _advance(task, result, now)
+        from careloop.rules.engine import run_for_answers
+        from careloop.rules.models import Trigger
+
+        run_for_answers(Trigger.TASK_OUTCOME, patient.pk, outcome=attempt.outcome, now=now)
     return entry

@@ -61,7 +61,17 @@ KINDS = [
     "discharged",
     "answer",
     "symptom",
+    "outcome",
 ]
+# Follow-up outcomes (followup.models.Outcome) with the words used to explain a firing.
+OUTCOMES = {
+    "reached": "已联系上",
+    "no_answer": "无人接听",
+    "busy": "占线",
+    "wrong_number": "号码错误",
+    "refused": "拒绝随访",
+    "deceased": "已故",
+}
 
 
 class RuleError(ValueError):
@@ -96,6 +106,7 @@ class Facts:
     last_reading_at: Mapping[str, datetime] = field(default_factory=dict)  # beyond history
     answers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     symptoms: frozenset[str] = frozenset()
+    outcome: str = ""  # the follow-up outcome just recorded (trigger "task_outcome")
     diagnoses: frozenset[str] = frozenset()  # ICD-10 codes of current diagnoses
     last_discharge: datetime | None = None  # end of the last inpatient stay
     names: Mapping[str, str] = field(default_factory=dict)  # code → Chinese name
@@ -592,6 +603,17 @@ class Answer(Condition):
 
 
 @dataclass
+class TaskOutcome(Condition):
+    outcomes: tuple[str, ...]
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        matched = facts.outcome in self.outcomes
+        said = OUTCOMES.get(facts.outcome, facts.outcome or "无")
+        wanted = "、".join(OUTCOMES[o] for o in self.outcomes)
+        return Outcome(matched, [f"随访结果为“{said}”，{'属于' if matched else '不属于'}{wanted}"])
+
+
+@dataclass
 class Symptom(Condition):
     symptom: str
 
@@ -693,6 +715,11 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
         )
     if kind == "symptom":
         return Symptom(_text(data, "symptom", path))
+    if kind == "outcome":
+        given = data.get("outcomes")
+        if not isinstance(given, list) or not given or any(o not in OUTCOMES for o in given):
+            raise RuleError(f"{path}.outcomes", f"须为以下结果的列表：{'、'.join(OUTCOMES)}")
+        return TaskOutcome(tuple(given))
     raise RuleError(f"{path}.kind", f"未知的条件类型 {kind!r}（可用：{' '.join(KINDS)}）")
 
 

@@ -58,9 +58,14 @@ AVAILABLE_TRIGGERS = (
     Trigger.DIAGNOSIS,
     Trigger.QUESTIONNAIRE,
     Trigger.REPLY,
+    Trigger.TASK_OUTCOME,
 )
 # Conditions that read what only one trigger brings: the answers submitted, the reply's symptoms.
-KIND_TRIGGER = {"answer": Trigger.QUESTIONNAIRE, "symptom": Trigger.REPLY}
+KIND_TRIGGER = {
+    "answer": Trigger.QUESTIONNAIRE,
+    "symptom": Trigger.REPLY,
+    "outcome": Trigger.TASK_OUTCOME,
+}
 
 
 @dataclass
@@ -611,10 +616,12 @@ def run_for_answers(
     *,
     answers: Mapping[str, Mapping[str, Any]] | None = None,
     symptoms: Iterable[str] = (),
+    outcome: str = "",
     now: datetime | None = None,
 ) -> int:
-    """A questionnaire submitted (``answers``: code → item → answer) or a reply read
-    (``symptoms``): the rules of that trigger for the patient. Call inside the transaction
+    """A questionnaire submitted (``answers``: code → item → answer), a reply read
+    (``symptoms``) or a follow-up outcome recorded (``outcome``): the rules of that trigger
+    for the patient. Call inside the transaction
     that stored it; returns how many rules fired."""
     from careloop.rules.firing import fire
 
@@ -626,7 +633,7 @@ def run_for_answers(
     if patient_id not in facts:
         return 0
     facts[patient_id] = replace(
-        facts[patient_id], answers=answers or {}, symptoms=frozenset(symptoms)
+        facts[patient_id], answers=answers or {}, symptoms=frozenset(symptoms), outcome=outcome
     )
     return fire(evaluate(rules, facts, profiles), trigger=trigger)
 
@@ -714,6 +721,8 @@ def dry_run(rule: CompiledRule, *, days: int, now: datetime | None = None) -> li
             day += timedelta(days=1)
     elif rule.trigger in (Trigger.ENCOUNTER, Trigger.DIAGNOSIS):
         moments_by_patient = _event_moments(rule.trigger, start, now)
+    elif rule.trigger in (Trigger.REPLY, Trigger.QUESTIONNAIRE, Trigger.TASK_OUTCOME):
+        return _replay(rule, start, now)
     else:
         moments_by_patient = {}
         rows = Observation.objects.filter(effective_at__gte=start, effective_at__lte=now)
@@ -738,6 +747,59 @@ def dry_run(rule: CompiledRule, *, days: int, now: datetime | None = None) -> li
                 if found:
                     matches.append(found[0])
                     break
+    return matches
+
+
+def _stored_events(trigger: str, start: datetime, now: datetime) -> list[tuple[int, Any, dict]]:
+    """(patient, when, what the trigger brought) for the replies read, questionnaires
+    answered or follow-up outcomes recorded between ``start`` and ``now``, oldest first."""
+    if trigger == Trigger.REPLY:
+        from careloop.outreach.models import Reply
+
+        return [
+            (pk, at, {"symptoms": frozenset(found or ())})
+            for pk, at, found in Reply.objects.filter(
+                patient__isnull=False, received_at__range=(start, now)
+            )
+            .order_by("received_at")
+            .values_list("patient_id", "received_at", "symptoms")
+        ]
+    if trigger == Trigger.QUESTIONNAIRE:
+        from careloop.questionnaires.models import QuestionnaireResponse
+
+        return [
+            (pk, at, {"answers": {code: answers}})
+            for pk, at, code, answers in QuestionnaireResponse.objects.filter(
+                submitted_at__range=(start, now)
+            )
+            .order_by("submitted_at")
+            .values_list("patient_id", "submitted_at", "version__questionnaire__code", "answers")
+        ]
+    from careloop.followup.models import FollowUpRecord
+
+    return [
+        (pk, at, {"outcome": outcome})
+        for pk, at, outcome in FollowUpRecord.objects.filter(at__range=(start, now))
+        .order_by("at")
+        .values_list("patient_id", "at", "outcome")
+    ]
+
+
+def _replay(rule: CompiledRule, start: datetime, now: datetime) -> list[Match]:
+    """A reply, questionnaire or outcome rule at each such stored event, with what it
+    brought; one match per patient (the first)."""
+    matches: list[Match] = []
+    seen: set[int] = set()
+    for pk, moment, brought in _stored_events(rule.trigger, start, now):
+        if pk in seen:
+            continue
+        facts, profiles = facts_for([rule], [pk], now=moment, until=moment)
+        if pk not in facts:
+            continue
+        found = evaluate([rule], {pk: replace(facts[pk], **brought)}, profiles)
+        if found:
+            matches.append(found[0])
+            seen.add(pk)
     return matches
 
 
