@@ -18,7 +18,11 @@ MAX_BODY = 1024 * 1024
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def callback(request: HttpRequest, config_id: int, token: str, kind: str) -> HttpResponse:
-    config = ChannelConfig.objects.filter(pk=config_id, enabled=True).first()
+    config = (
+        ChannelConfig.objects.select_related("organisation")
+        .filter(pk=config_id, enabled=True)
+        .first()
+    )
     if config is None or not token_matches(config_id, token):
         raise Http404
     reader = READERS.get(config.provider)

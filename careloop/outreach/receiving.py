@@ -81,41 +81,58 @@ def handle(config: ChannelConfig, kind: str, request: CallbackRequest) -> Handle
         return Handled(
             error.status, json.dumps(detail, ensure_ascii=False).encode(), "application/json"
         )
-    apply(config, reader.channel, reading, stored)
+    early = apply(config, reader.channel, reading, stored)
+    if early:
+        # Reports about messages whose send is still being recorded: the provider re-sends
+        # the push later (what was applied now is not applied twice).
+        detail = {"code": 503, "msg": f"{early} reports came before their messages were recorded"}
+        return Handled(503, json.dumps(detail).encode(), "application/json")
     return Handled(200, reading.answer, reading.content_type)
 
 
-def apply(config: ChannelConfig, channel: str, reading: Reading, stored: ProviderCallback) -> None:
-    stored.reports = apply_reports(config.provider, reading.reports)
+def apply(config: ChannelConfig, channel: str, reading: Reading, stored: ProviderCallback) -> int:
+    """Act on a push; returns how many of its reports came too early."""
+    stored.reports, early = apply_reports(config, reading.reports)
     errors = 0
     for n, item in enumerate(reading.inbound):
         try:
-            if apply_inbound(config.provider, channel, item, f"callback {stored.pk} item {n}"):
+            if apply_inbound(config, channel, item, f"callback {stored.pk} item {n}"):
                 stored.replies += 1
         except Exception:  # the reply is stored and waits in the inbox; go on with the rest
             log.exception("reading reply %s of callback %s failed", n, stored.pk)
             errors += 1
     stored.status = ProviderCallback.Status.FAILED if errors else ProviderCallback.Status.PROCESSED
     stored.error = f"{errors} replies could not be read" if errors else ""
+    if early:
+        stored.status = ProviderCallback.Status.FAILED
+        stored.error = f"{early} reports before their messages were recorded; answered 503"
     stored.save(update_fields=["status", "error", "reports", "replies"])
+    return early
 
 
-def _message(provider: str, key: str, provider_id: str) -> Message | None:
-    messages = Message.objects.filter(provider=provider)
+def _message(config: ChannelConfig, key: str, provider_id: str) -> Message | None:
+    """The message a push is about, among those the pushing setting could have sent: its
+    organisation's and the organisations below (a platform-wide setting: any)."""
+    messages = Message.objects.filter(provider=config.provider)
+    if config.organisation_id is not None:
+        assert config.organisation is not None
+        messages = messages.filter(organisation__path__startswith=config.organisation.path)
     found = messages.filter(key=key).first() if key else None
     if found is None and provider_id:
         found = messages.filter(provider_id=provider_id).first()
     return found
 
 
-def apply_reports(provider: str, reports: list[Report]) -> int:
+def apply_reports(config: ChannelConfig, reports: list[Report]) -> tuple[int, int]:
     """Delivered or failed, for messages still marked sent (a repeated report is harmless).
-    Returns how many messages changed."""
+    Returns (messages changed, reports about messages still being sent: too early)."""
     now = timezone.now()
-    changed, failed = 0, []
+    changed, early, failed = 0, 0, []
     with transaction.atomic():
         for report in reports:
-            message = _message(provider, report.key, report.provider_id)
+            message = _message(config, report.key, report.provider_id)
+            if message is not None and message.status in (S.QUEUED, S.SENDING):
+                early += 1
             if message is None or message.status != S.SENT:
                 continue
             if report.delivered:
@@ -128,17 +145,18 @@ def apply_reports(provider: str, reports: list[Report]) -> int:
             message.save(update_fields=["status", "delivered_at", "error_code", "error"])
             changed += 1
         followthrough.after_failure(failed, now)
-    return changed
+    return changed, early
 
 
-def apply_inbound(provider: str, channel: str, item: Inbound, raw: str) -> Reply | None:
+def apply_inbound(config: ChannelConfig, channel: str, item: Inbound, raw: str) -> Reply | None:
     """The patient's reply, keys or unsubscribe as a Reply (None: already received)."""
+    provider = config.provider
     if (
         item.external_id
         and Reply.objects.filter(provider=provider, external_id=item.external_id).exists()
     ):
         return None
-    message = _message(provider, item.key, "") if item.key else None
+    message = _message(config, item.key, "") if item.key else None
     text = item.text
     if item.keypad:
         keys = message.keys if message is not None else {}

@@ -77,6 +77,11 @@ def deliver(batch: int = 200) -> int:
     )
     sent = 0
     for item in waiting:
+        # Claimed first, so two workers never send one notification twice.
+        if not StaffNotification.objects.filter(pk=item.pk, delivery=D.QUEUED).update(
+            delivery=D.SENDING
+        ):
+            continue
         user = item.user
         try:
             transport = transport_for(channel_config(user.organisation_id or 0, "wecom"))

@@ -27,15 +27,16 @@ from careloop.forms import StyledFormMixin
 from careloop.patients.models import Patient
 from careloop.portal import points
 from careloop.portal.explanations import explain
-from careloop.portal.links import Link, LinkError, read
+from careloop.portal.links import MAX_DAYS, Link, LinkError, read
 from careloop.portal.models import PointsEntry, PortalEvent, Redemption
 from careloop.portal.readings import ReadingForm, store
 from careloop.questionnaires.answers import from_post, shown_items
 from careloop.questionnaires.definition import AnswerError
 from careloop.questionnaires.services import current, definition_of, submit
 
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # wrong tries per link in LOCK_WINDOW
 LOCK_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_EVER = 20  # on all the patient's links over MAX_DAYS; then staff send a new one
 E = PortalEvent.Kind
 
 
@@ -73,30 +74,46 @@ def _award(patient: Patient, points: int, reason: str) -> None:
         PointsEntry.objects.create(patient=patient, points=points, reason=reason)
 
 
+def _failures(link: Link, patient: Patient) -> tuple[int, int]:
+    """(wrong tries on this link in the window, on all the patient's links lately)."""
+    now = timezone.now()
+    wrong = PortalEvent.objects.filter(kind=E.CHECK_FAILED)
+    recent = wrong.filter(link=link.fingerprint, at__gte=now - LOCK_WINDOW).count()
+    ever = wrong.filter(patient=patient, at__gte=now - timedelta(days=MAX_DAYS)).count()
+    return recent, ever
+
+
+def _locked(recent: int, ever: int) -> bool:
+    return recent >= MAX_FAILURES or ever >= MAX_FAILURES_EVER
+
+
 def check(request: HttpRequest, token: str) -> HttpResponse:
     opened = _opened(request, token)
     if isinstance(opened, HttpResponse):
         return opened
     link, patient = opened
-    failures = PortalEvent.objects.filter(
-        link=link.fingerprint, kind=E.CHECK_FAILED, at__gte=timezone.now() - LOCK_WINDOW
-    ).count()
-    if failures >= MAX_FAILURES:
-        return render(request, "portal/locked.html", status=429)
-    error = ""
-    if request.method == "POST":
-        if _identity_matches(patient, request.POST.get("answer", "")):
-            request.session[_session_key(link)] = True
-            request.session.set_expiry(min(link.expires - int(timezone.now().timestamp()), 86400))
-            _event(link, patient, E.CHECK_PASSED)
-            return redirect("portal:home", token=token)
-        _event(link, patient, E.CHECK_FAILED)
-        left = MAX_FAILURES - failures - 1
-        if left <= 0:
+    if request.method != "POST":
+        if _locked(*_failures(link, patient)):
             return render(request, "portal/locked.html", status=429)
-        error = _("This does not match our records. %(n)s tries left.") % {"n": left}
-    else:
         _event(link, patient, E.OPEN)
+        return render(request, "portal/check.html", {"error": "", "token": token})
+    with transaction.atomic():
+        # One check at a time per patient: the try is counted before it is judged, so
+        # guesses sent together cannot all slip under the limit.
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()
+        recent, ever = _failures(link, patient)
+        if _locked(recent, ever):
+            return render(request, "portal/locked.html", status=429)
+        matched = _identity_matches(patient, request.POST.get("answer", ""))
+        _event(link, patient, E.CHECK_PASSED if matched else E.CHECK_FAILED)
+    if matched:
+        request.session[_session_key(link)] = True
+        request.session.set_expiry(min(link.expires - int(timezone.now().timestamp()), 86400))
+        return redirect("portal:home", token=token)
+    left = min(MAX_FAILURES - recent, MAX_FAILURES_EVER - ever) - 1
+    if left <= 0:
+        return render(request, "portal/locked.html", status=429)
+    error = _("This does not match our records. %(n)s tries left.") % {"n": left}
     return render(request, "portal/check.html", {"error": error, "token": token})
 
 
@@ -160,9 +177,11 @@ def questionnaire(request: HttpRequest, token: str, code: str) -> HttpResponse:
             with transaction.atomic():
                 submit(version, patient, given, source="patient", task=task, channel="app")
                 _event(link, patient, E.QUESTIONNAIRE, code)
-                _award(
-                    patient, settings.CARELOOP_POINTS_QUESTIONNAIRE, f"完成问卷：{definition.title}"
-                )
+                reason = f"完成问卷：{definition.title}"[:100]
+                if not PointsEntry.objects.filter(
+                    patient=patient, reason=reason, at__date=timezone.localdate()
+                ).exists():  # once a day per questionnaire
+                    _award(patient, settings.CARELOOP_POINTS_QUESTIONNAIRE, reason)
         except AnswerError as error:
             errors = error.errors
         else:

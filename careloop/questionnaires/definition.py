@@ -26,6 +26,7 @@ scores (matrix: every row) and scale values of the scoring items; its band is na
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -350,7 +351,7 @@ def _check(item: Item, value: Any) -> tuple[Any, str]:
         return value, "" if item.option(value) else "不是可选的答案"
     if item.type == "multi":
         values = value if isinstance(value, list) else [value]
-        values = [str(v) for v in values]
+        values = list(dict.fromkeys(str(v) for v in values))  # each option once
         bad = [v for v in values if item.option(v) is None]
         return values, f"不是可选的答案：{'、'.join(bad)}" if bad else ""
     if item.type == "matrix":
@@ -363,6 +364,8 @@ def _check(item: Item, value: Any) -> tuple[Any, str]:
         try:
             number = float(value)
         except (TypeError, ValueError):
+            return value, "须为数字"
+        if not math.isfinite(number):
             return value, "须为数字"
         if item.type == "scale" and number != int(number):
             return value, "须为整数"

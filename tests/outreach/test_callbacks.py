@@ -303,3 +303,33 @@ def test_an_unanswered_call_fails_its_message(
     assert (message.status, message.error) == (Message.Status.FAILED, "用户未接听")
     task.refresh_from_db()
     assert task.channel == "phone"
+
+
+def test_an_early_report_is_answered_503_and_other_organisations_are_out_of_reach(
+    at_noon: datetime, patient_factory: Any, hospital: Any, community: Any
+) -> None:
+    theirs = ChannelConfig(channel="sms", provider="aliyun_sms", organisation=community)
+    theirs.set_secrets({"access_key_id": "k", "access_key_secret": "s"})
+    theirs.save()
+    task = make_task(patient_factory(organisation=hospital), form="symptom_check")
+    message = sent(task, "aliyun_sms", provider_id="903^0")
+    report = [
+        {
+            "success": False,
+            "err_code": "MK:0001",
+            "err_msg": "空号",
+            "biz_id": "903^0",
+            "out_id": message.key,
+        }
+    ]
+    assert post(callback_urls(theirs)["report"], report).status_code == 200
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT  # the community's setting cannot touch it
+    ours = config("aliyun_sms", "sms", access_key_id="k", access_key_secret="s")
+    Message.objects.filter(pk=message.pk).update(status=Message.Status.SENDING)
+    early = post(callback_urls(ours)["report"], report)
+    assert early.status_code == 503  # Aliyun re-sends it later
+    Message.objects.filter(pk=message.pk).update(status=Message.Status.SENT)
+    assert post(callback_urls(ours)["report"], report).status_code == 200
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED

@@ -33,7 +33,7 @@ async def serve(answer: Answer, seen: list[bytes], connections: list[int]) -> as
                     await asyncio.sleep(5)
                 writer.write(reply)
                 await writer.drain()
-                if b"Connection: close" in reply or reply == b"":
+                if b"Connection: close" in reply or reply == b"" or reply.endswith(b'{"Co'):
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -134,3 +134,15 @@ def test_nothing_listening_and_a_bad_url_are_errors() -> None:
         "ConnectionRefusedError",
         "not an http(s) URL: ftp://example.cn",
     ]
+
+
+def test_a_body_until_close_is_read_whole_and_a_half_answer_is_not_sent_again() -> None:
+    whole = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"x" * 200_000
+    results, _seen, _connections = run(lambda n: whole, [POST])
+    assert results[0].body == b"x" * 200_000
+    # The server answers the first request, then breaks off in the middle of the second
+    # answer: the request reached it, so it is not sent again.
+    answers = {1: OK, 2: b'HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{"Co'}
+    results, seen, _connections = run(lambda n: answers.get(n, OK), [POST, POST])
+    assert results[0].status == 200 and isinstance(results[1], WireError)
+    assert len(seen) == 2

@@ -209,3 +209,13 @@ def test_a_nurse_cannot_decide_redemptions(alice: Any) -> None:
     client = Client()
     client.force_login(alice)
     assert client.get("/p/staff/redemptions/").status_code == 403
+
+
+def test_points_for_a_questionnaire_once_a_day(patient: Any) -> None:
+    token = make_token(patient.pk, "questionnaire", questionnaire="gad7")
+    client = Client()
+    opened(client, token)
+    for _ in range(3):
+        client.post(f"/p/{token}/q/gad7/", {f"q{n}": "0" for n in range(1, 8)})
+    assert QuestionnaireResponse.objects.count() == 3
+    assert sum(PointsEntry.objects.values_list("points", flat=True)) == 5

@@ -211,3 +211,32 @@ def test_definition_errors_are_named(data: Any, path: str, message: str) -> None
     with pytest.raises(DefinitionError) as raised:
         compile_definition(data)
     assert (raised.value.path, raised.value.message) == (path, message)
+
+
+def test_not_a_number_and_repeated_choices() -> None:
+    satisfaction = shipped("satisfaction")
+    for bad in ("nan", "inf", "-inf"):
+        with pytest.raises(AnswerError) as raised:
+            evaluate(satisfaction, {"recommend": bad, "overall": "4"})
+        assert raised.value.errors == {"recommend": "须为数字"}
+    scored = compile_definition(
+        {
+            "code": "m",
+            "title": "多选计分",
+            "items": [
+                {
+                    "key": "m",
+                    "type": "multi",
+                    "text": "症状",
+                    "options": [
+                        {"value": "1", "label": "头晕", "score": 5},
+                        {"value": "2", "label": "乏力", "score": 1},
+                    ],
+                }
+            ],
+            "scoring": {"items": ["m"]},
+            "flags": [{"total_at_least": 10, "title": "多症状"}],
+        }
+    )
+    result = evaluate(scored, {"m": ["1", "1", "2"]})
+    assert (result.answers["m"], result.total, result.flags) == (["1", "2"], 6, [])

@@ -79,7 +79,8 @@ class WechatReader(Reader):
         if not (stamp.isascii() and stamp.isdecimal()) or abs(time.time() - int(stamp)) > MAX_SKEW:
             raise CallbackError("timestamp is missing or more than 10 minutes off", status=403)
         wanted = signature(token, stamp, nonce)
-        if not hmac.compare_digest(wanted, request.query.get("signature", "")):
+        given = request.query.get("signature", "").encode("utf-8", "replace")
+        if not hmac.compare_digest(wanted.encode(), given):
             raise CallbackError("signature does not match", status=403)
 
     @staticmethod

@@ -14,6 +14,7 @@ class StaffNotification(models.Model):
     class Delivery(models.TextChoices):
         IN_APP = "in_app", _("in CareLoop only")
         QUEUED = "queued", _("waiting to be sent")
+        SENDING = "sending", _("being sent")
         SENT = "sent", _("sent")
         FAILED = "failed", _("failed")
 

@@ -28,6 +28,11 @@ class WireError(Exception):
     """The request could not be sent or its answer not read (the message says which)."""
 
 
+class NothingBack(Exception):
+    """The server closed a kept-alive connection before answering anything: the request
+    was not taken, so sending it again on a new connection is safe."""
+
+
 def _target(request: HttpRequest) -> tuple[str, str, int, str]:
     parts = urlsplit(request.url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -75,7 +80,12 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> t
         if length > MAX_BODY:
             raise WireError("the answer is too large")
         return await reader.readexactly(length), True
-    return await reader.read(MAX_BODY), False  # until the server closes
+    body = bytearray()
+    while chunk := await reader.read(65536):  # until the server closes
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise WireError("the answer is too large")
+    return bytes(body), False
 
 
 class WireClient:
@@ -111,11 +121,13 @@ class WireClient:
         except TimeoutError as error:  # before OSError, its base class
             connection[1].close()
             raise WireError("timeout") from error
-        except (OSError, asyncio.IncompleteReadError, ValueError, WireError) as error:
+        except NothingBack as error:
             connection[1].close()
-            if reused and not isinstance(error, WireError):
-                # A kept-alive connection the server had closed: once more on a new one.
+            if reused:  # a kept-alive connection the server had closed: once more
                 return await self._once_more(origin, head + request.body)
+            raise WireError("the server closed the connection") from error
+        except (OSError, asyncio.IncompleteReadError, ValueError, WireError) as error:
+            connection[1].close()  # something came back: never sent twice from here
             raise WireError(type(error).__name__) from error
         if keep:
             pool.append(connection)
@@ -127,7 +139,7 @@ class WireClient:
         connection = await self._connect(*origin)
         try:
             status, body, keep = await asyncio.wait_for(self._exchange(connection, data), TIMEOUT)
-        except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as error:
+        except (OSError, asyncio.IncompleteReadError, ValueError, NothingBack) as error:
             connection[1].close()
             raise WireError(type(error).__name__) from error
         if keep:
@@ -139,11 +151,14 @@ class WireClient:
     @staticmethod
     async def _exchange(connection: Connection, data: bytes) -> tuple[int, bytes, bool]:
         reader, writer = connection
-        writer.write(data)
-        await writer.drain()
-        status_line = await reader.readline()
+        try:
+            writer.write(data)
+            await writer.drain()
+            status_line = await reader.readline()
+        except (ConnectionResetError, BrokenPipeError) as error:
+            raise NothingBack from error
         if not status_line:
-            raise asyncio.IncompleteReadError(b"", None)
+            raise NothingBack
         version, status, _reason = [*status_line.decode("latin-1").split(" ", 2), ""][:3]
         headers: dict[str, str] = {}
         for _ in range(MAX_HEADER_LINES):
