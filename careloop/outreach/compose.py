@@ -45,6 +45,15 @@ class Composed:
     has_template: bool = False
 
 
+def default_text(purpose: str, channel: str, link: bool = False) -> str:
+    """The built-in words for a purpose (a template): the link line when there is a link,
+    the opt-out footer on SMS."""
+    text = DEFAULT_TEXT.get(purpose, DEFAULT_TEXT["condition_tracking"])
+    if link:
+        text += LINK_LINE
+    return text + OPT_OUT_FOOTER if channel == "sms" else text
+
+
 def template_for(organisation: Any, purpose: str, channel: str) -> MessageTemplate | None:
     """The organisation's own template, else the nearest ancestor's, else the platform's."""
     return organisation.nearest(MessageTemplate.objects.filter(purpose=purpose, channel=channel))
@@ -79,13 +88,9 @@ def compose(
     template: MessageTemplate | None, purpose: str, channel: str, context: dict[str, Any]
 ) -> Composed:
     if template is None:
-        default = DEFAULT_TEXT.get(purpose, DEFAULT_TEXT["condition_tracking"])
-        if context.get("link"):
-            default = f"{default}{LINK_LINE}"
-        text = render(default, context)
-        if channel == "sms":
-            text = f"{text}{OPT_OUT_FOOTER}"
-        return Composed(text=text)
+        return Composed(
+            text=render(default_text(purpose, channel, bool(context.get("link"))), context)
+        )
     return Composed(
         text=render(template.body, context),
         subject=render(template.subject, context),

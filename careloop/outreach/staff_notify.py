@@ -76,6 +76,7 @@ def deliver(batch: int = 200) -> int:
         .order_by("id")[:batch]
     )
     sent = 0
+    transports: dict[int, Any] = {}
     for item in waiting:
         # Claimed first, so two workers never send one notification twice.
         if not StaffNotification.objects.filter(pk=item.pk, delivery=D.QUEUED).update(
@@ -84,7 +85,10 @@ def deliver(batch: int = 200) -> int:
             continue
         user = item.user
         try:
-            transport = transport_for(channel_config(user.organisation_id or 0, "wecom"))
+            organisation = user.organisation_id or 0
+            if organisation not in transports:  # one per organisation: one token fetch
+                transports[organisation] = transport_for(channel_config(organisation, "wecom"))
+            transport = transports[organisation]
             # No patient details leave CareLoop: the title of the alert kind and a link.
             severity = item.alert.get_severity_display() if item.alert else ""
             text = (

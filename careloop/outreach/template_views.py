@@ -17,7 +17,7 @@ from careloop.accounts.models import Organisation
 from careloop.audit.services import record
 from careloop.followup.models.pathways import Purpose
 from careloop.forms import StyledFormMixin
-from careloop.outreach.compose import DEFAULT_TEXT, OPT_OUT_FOOTER, context_for
+from careloop.outreach.compose import context_for, default_text
 from careloop.outreach.config import channel_config
 from careloop.outreach.models import MessageTemplate
 from careloop.outreach.models.channels import AUTOMATED
@@ -33,11 +33,6 @@ def visible_templates(user: Any) -> QuerySet[MessageTemplate]:
         return everything
     lineage = user.organisation.lineage
     return everything.filter(Q(organisation_id__in=lineage) | Q(organisation__isnull=True))
-
-
-def default_body(purpose: str, channel: str) -> str:
-    text = DEFAULT_TEXT.get(purpose, DEFAULT_TEXT["condition_tracking"])
-    return f"{text}{OPT_OUT_FOOTER}" if channel == "sms" else text
 
 
 class PreviewForm(StyledFormMixin, forms.Form):
@@ -65,7 +60,7 @@ class PreviewForm(StyledFormMixin, forms.Form):
 @permission_required("outreach.view_message", raise_exception=True)
 def template_list(request: AuthedRequest) -> HttpResponse:
     rows = visible_templates(request.user).select_related("organisation")
-    defaults = [(value, label, default_body(value, "sms")) for value, label in Purpose.choices]
+    defaults = [(value, label, default_text(value, "sms")) for value, label in Purpose.choices]
     return render(request, "outreach/templates.html", {"templates": rows, "defaults": defaults})
 
 
@@ -83,7 +78,7 @@ def template_preview(request: AuthedRequest, pk: int | None = None) -> HttpRespo
                 "purpose": template.purpose if template else purpose,
                 "channel": template.channel if template else channel,
                 "subject": template.subject if template else "",
-                "body": template.body if template else default_body(purpose, channel),
+                "body": template.body if template else default_text(purpose, channel),
             }
         )
     shown, who = None, None

@@ -13,7 +13,6 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -63,10 +62,6 @@ def _event(link: Link, patient: Patient, kind: str, page: str = "") -> None:
 
 def _verified(request: HttpRequest, link: Link) -> bool:
     return request.session.get(_session_key(link)) is True
-
-
-def _points(patient: Patient) -> int:
-    return PointsEntry.objects.filter(patient=patient).aggregate(n=Sum("points"))["n"] or 0
 
 
 def _award(patient: Patient, points: int, reason: str) -> None:
@@ -153,7 +148,7 @@ def home(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "portal/home.html",
-        {"token": token, "patient": patient, "points": _points(patient), "link": link},
+        {"token": token, "patient": patient, "points": points.balance(patient), "link": link},
     )
 
 
@@ -188,7 +183,7 @@ def questionnaire(request: HttpRequest, token: str, code: str) -> HttpResponse:
             return render(
                 request,
                 "portal/thanks.html",
-                {"token": token, "title": definition.title, "points": _points(patient)},
+                {"token": token, "title": definition.title, "points": points.balance(patient)},
             )
     else:
         _event(link, patient, E.VIEW, f"questionnaire:{code}")
@@ -232,7 +227,7 @@ def readings(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "portal/readings.html",
-        {"token": token, "form": form, "feedback": feedback, "points": _points(patient)},
+        {"token": token, "form": form, "feedback": feedback, "points": points.balance(patient)},
     )
 
 

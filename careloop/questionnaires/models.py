@@ -40,6 +40,12 @@ class Questionnaire(models.Model):
     def __str__(self) -> str:
         return f"{self.title} (v{self.version})"
 
+    def latest(self) -> QuestionnaireVersion:
+        """The newest saved version (a questionnaire is saved with its first)."""
+        version = self.versions.order_by("-version").first()
+        assert version is not None
+        return version
+
 
 class QuestionnaireVersion(models.Model):
     questionnaire = models.ForeignKey(

@@ -22,16 +22,9 @@ from careloop.questionnaires.fhir import to_questionnaire
 from careloop.questionnaires.models import (
     Questionnaire,
     QuestionnaireResponse,
-    QuestionnaireVersion,
 )
 from careloop.questionnaires.services import current, definition_of, do_save_questionnaire, submit
 from careloop.typing import AuthedRequest
-
-
-def _latest(row: Questionnaire) -> QuestionnaireVersion:
-    version = row.versions.order_by("-version").first()
-    assert version is not None  # a questionnaire is saved with its first version
-    return version
 
 
 @login_required
@@ -45,7 +38,7 @@ def questionnaire_list(request: AuthedRequest) -> HttpResponse:
 @permission_required("questionnaires.view_questionnaire", raise_exception=True)
 def questionnaire_detail(request: AuthedRequest, code: str) -> HttpResponse:
     row = get_object_or_404(Questionnaire, code=code)
-    version = _latest(row)
+    version = row.latest()
     error = None
     text = json.dumps(version.definition, ensure_ascii=False, indent=2)
     if request.method == "POST":
@@ -93,7 +86,7 @@ def questionnaire_detail(request: AuthedRequest, code: str) -> HttpResponse:
 @permission_required("questionnaires.view_questionnaire", raise_exception=True)
 def questionnaire_fhir(request: AuthedRequest, code: str) -> HttpResponse:
     row = get_object_or_404(Questionnaire, code=code)
-    version = _latest(row)
+    version = row.latest()
     resource = to_questionnaire(
         definition_of(version), version.definition, version.version, row.status
     )

@@ -53,8 +53,7 @@ class QuestionnaireHandler(Handler):
         return Questionnaire.objects.all()
 
     def to_fhir(self, row: Questionnaire) -> dict[str, Any]:
-        version = row.versions.order_by("-version").first()
-        assert version is not None
+        version = row.latest()
         resource = to_questionnaire(
             definition_of(version), version.definition, version.version, row.status
         )

@@ -70,8 +70,7 @@ class Command(BaseCommand):
         row = Questionnaire.objects.filter(code=options["code"]).first()
         if row is None:
             raise CommandError(f"no questionnaire {options['code']!r}", returncode=2)
-        version = row.versions.order_by("-version").first()
-        assert version is not None
+        version = row.latest()
         return to_questionnaire(
             definition_of(version), version.definition, version.version, row.status
         )
