@@ -14,6 +14,8 @@ from careloop.patients.identity import make_id_number
 from careloop.patients.models import Patient
 from careloop.patients.services import luhn_check_digit
 
+PASSWORD = "correct horse battery"  # every test user's
+
 _sequence = itertools.count(1)
 
 
@@ -52,7 +54,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     display_name = factory.Sequence(lambda n: f"员工{n}")
     organisation = factory.SubFactory(OrganisationFactory)
-    password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
     def role(self, create: bool, extracted: str | None, **kwargs: object) -> None:

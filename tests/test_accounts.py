@@ -15,9 +15,7 @@ from careloop.accounts.models import ApiToken
 from careloop.accounts.roles import Role
 from careloop.accounts.tokens import do_create_token, user_for_token
 from careloop.audit.models import AuditEvent
-from tests.factories import UserFactory
-
-PASSWORD = "correct horse battery"
+from tests.factories import PASSWORD, UserFactory
 
 
 def login(client: Client, username: str, password: str = PASSWORD) -> Any:

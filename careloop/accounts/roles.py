@@ -100,6 +100,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "patients.share_patient",
         "audit.view_auditevent",
         "rules.view_rule",
+        "questionnaires.add_questionnaire",
         "questionnaires.change_questionnaire",
         *_IMPORT,
         *_FOLLOWUP_LEAD,

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from careloop.followup.models import Task
 from careloop.patients.access import get_patient_for
 from careloop.questionnaires.answers import from_post, shown_items
+from careloop.questionnaires.builder import CODE, builder_labels
 from careloop.questionnaires.definition import AnswerError, DefinitionError
 from careloop.questionnaires.fhir import to_questionnaire
 from careloop.questionnaires.models import (
@@ -34,52 +35,95 @@ def questionnaire_list(request: AuthedRequest) -> HttpResponse:
     return render(request, "questionnaires/list.html", {"rows": rows})
 
 
+NEW_DEFINITION: dict[str, Any] = {
+    "code": "",
+    "title": "",
+    "items": [{"key": "q1", "type": "choice", "text": "", "options": []}],
+}
+
+
+def _save_posted(
+    request: AuthedRequest, row: Questionnaire | None
+) -> tuple[HttpResponse | None, str]:
+    """Save the posted definition (a new questionnaire when ``row`` is None); returns
+    (a redirect, "") or (None, what is wrong)."""
+    text = request.POST.get("definition", "")
+    status = request.POST.get("status", row.status if row else Questionnaire.Status.DRAFT)
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise DefinitionError("questionnaire", "须为一个对象（JSON object）")
+        code = data.get("code")
+        if row is not None and code != row.code:
+            raise DefinitionError("code", f"须保持为 {row.code}")
+        if row is None and (code == "new" or Questionnaire.objects.filter(code=code).exists()):
+            raise DefinitionError("code", f"{code} 已被使用，请换一个")
+        if row is None and not (isinstance(code, str) and CODE.fullmatch(code)):
+            raise DefinitionError("code", "只能用小写英文字母、数字和 -，如 knee-rehab")
+        saved, changed = do_save_questionnaire(
+            request.user,
+            data,
+            status=status if status in Questionnaire.Status.values else Questionnaire.Status.DRAFT,
+        )
+    except ValueError as exc:  # DefinitionError is a ValueError; so is bad JSON
+        return None, str(exc)
+    messages.success(
+        request,
+        _("Saved as version %(v)s.") % {"v": saved.version} if changed else _("Nothing changed."),
+    )
+    return redirect("questionnaires:detail", code=saved.code), ""
+
+
+def _builder_context(row: Questionnaire | None, text: str, error: str) -> dict[str, Any]:
+    return {
+        "row": row,
+        "text": text,
+        "error": error,
+        "statuses": Questionnaire.Status.choices,
+        "builder_labels": builder_labels(),
+    }
+
+
 @login_required
 @permission_required("questionnaires.view_questionnaire", raise_exception=True)
 def questionnaire_detail(request: AuthedRequest, code: str) -> HttpResponse:
     row = get_object_or_404(Questionnaire, code=code)
     version = row.latest()
-    error = None
+    error = ""
     text = json.dumps(version.definition, ensure_ascii=False, indent=2)
     if request.method == "POST":
         if not request.user.has_perm("questionnaires.change_questionnaire"):
             return HttpResponse(status=403)
+        done, error = _save_posted(request, row)
+        if done is not None:
+            return done
         text = request.POST.get("definition", "")
-        status = request.POST.get("status", row.status)
-        try:
-            data = json.loads(text)
-            if not isinstance(data, dict) or data.get("code") != row.code:
-                raise DefinitionError("code", f"须保持为 {row.code}")
-            saved, changed = do_save_questionnaire(
-                request.user,
-                data,
-                status=status if status in Questionnaire.Status.values else row.status,
-            )
-        except ValueError as exc:  # DefinitionError is a ValueError; so is bad JSON
-            error = str(exc)
-        else:
-            messages.success(
-                request,
-                _("Saved as version %(v)s.") % {"v": saved.version}
-                if changed
-                else _("Nothing changed."),
-            )
-            return redirect("questionnaires:detail", code=row.code)
     return render(
         request,
         "questionnaires/detail.html",
         {
-            "row": row,
+            **_builder_context(row, text, error),
             "version": version,
             "definition": definition_of(version),
             "shown": shown_items(definition_of(version), {}),
             "versions": row.versions.select_related("saved_by"),
-            "text": text,
-            "error": error,
-            "statuses": Questionnaire.Status.choices,
             "can_change": request.user.has_perm("questionnaires.change_questionnaire"),
         },
     )
+
+
+@login_required
+@permission_required("questionnaires.add_questionnaire", raise_exception=True)
+def questionnaire_new(request: AuthedRequest) -> HttpResponse:
+    """Build a new questionnaire in the browser (or paste its JSON)."""
+    error = ""
+    text = json.dumps(NEW_DEFINITION, ensure_ascii=False, indent=2)
+    if request.method == "POST":
+        done, error = _save_posted(request, None)
+        if done is not None:
+            return done
+        text = request.POST.get("definition", "")
+    return render(request, "questionnaires/new.html", _builder_context(None, text, error))
 
 
 @login_required

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from careloop.accounts.roles import Role
 from careloop.followup.models import Alert
 from careloop.followup.services import raise_alert
+from tests.browser.helpers import sign_in
 from tests.factories import PatientFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -16,11 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def log_in(page: Any, username: str) -> None:
     page.context.clear_cookies()
-    page.goto("/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "correct horse battery")
-    page.keyboard.press("Enter")
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    sign_in(page, username)
 
 
 def test_a_nurse_resolves_an_alert_and_a_supervisor_verifies_it(page: Any, hospital: Any) -> None:

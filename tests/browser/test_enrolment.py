@@ -11,25 +11,16 @@ from playwright.sync_api import expect
 
 from careloop.accounts.roles import Role
 from careloop.patients.models import Patient
+from tests.browser.helpers import sign_in
 from tests.factories import UserFactory, valid_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct horse battery"
-
-
-def log_in(page: Any, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
 def test_enrol_search_reveal_and_audit(page: Any, hospital: Any) -> None:
     UserFactory(username="bob", display_name="周博", organisation=hospital, role=Role.SUPERVISOR)
     id_number = valid_id(date(1961, 8, 20), male=False)
-    log_in(page, "bob")
+    sign_in(page, "bob")
     expect(page.locator("h1")).to_contain_text("周博")
 
     # Enrol from the keyboard shortcut N.
@@ -73,7 +64,7 @@ def test_enrol_search_reveal_and_audit(page: Any, hospital: Any) -> None:
 
 def test_an_invalid_id_is_explained_on_the_form(page: Any, hospital: Any) -> None:
     UserFactory(username="alice", organisation=hospital, role=Role.NURSE)
-    log_in(page, "alice")
+    sign_in(page, "alice")
     page.goto("/patients/new/")
     page.fill("#id_name", "钱七")
     good = valid_id(date(1970, 1, 1))
@@ -87,7 +78,7 @@ def test_an_invalid_id_is_explained_on_the_form(page: Any, hospital: Any) -> Non
 
 def test_an_administrator_pairs_an_authenticator(page: Any, hospital: Any) -> None:
     UserFactory(username="root", organisation=hospital, role=Role.ADMIN)
-    log_in(page, "root")
+    sign_in(page, "root")
     expect(page).to_have_url(re.compile(r"/accounts/2fa/setup/"))
     expect(page.locator(".qr-code svg")).to_be_visible()
     secret = page.get_by_test_id("otp-secret").inner_text().replace(" ", "")

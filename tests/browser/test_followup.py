@@ -13,6 +13,7 @@ from careloop.accounts.roles import Role
 from careloop.followup.models import FollowUpRecord, Pathway, Task
 from careloop.followup.pathways import load_pack
 from careloop.followup.planning import enrol
+from tests.browser.helpers import sign_in
 from tests.factories import PatientFactory, TeamFactory, UserFactory
 from tests.test_followup_web import wav_bytes
 
@@ -48,11 +49,7 @@ def test_a_nurse_completes_a_phone_follow_up_with_a_recording(
     recording = tmp_path / "call.wav"
     recording.write_bytes(wav_bytes(1.0))
 
-    page.goto("/accounts/login/")
-    page.fill("#id_username", "nina")
-    page.fill("#id_password", "correct horse battery")
-    page.keyboard.press("Enter")
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    sign_in(page, "nina")
     page.goto("/worklist/")
     worklist = page.get_by_test_id("worklist")
     expect(worklist).to_contain_text("李国强")

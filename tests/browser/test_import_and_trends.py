@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from careloop.accounts.roles import Role
 from careloop.patients.models import Patient
+from tests.browser.helpers import sign_in
 from tests.factories import UserFactory
 from tests.test_import import long_rows, xlsx
 
@@ -20,11 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_import_errors_report_and_trend_chart(page: Any, hospital: Any, tmp_path: Path) -> None:
     UserFactory(username="bob", organisation=hospital, role=Role.SUPERVISOR)
-    page.goto("/accounts/login/")
-    page.fill("#id_username", "bob")
-    page.fill("#id_password", "correct horse battery")
-    page.keyboard.press("Enter")
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    sign_in(page, "bob")
 
     rows = long_rows()
     rows.insert(3, [*rows[0][:6], "2025-11-18", "14771-0", "空腹血糖", 5.6, "mmol/L", ""])

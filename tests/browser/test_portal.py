@@ -14,6 +14,7 @@ from careloop.portal.links import make_token
 from careloop.questionnaires.models import QuestionnaireResponse
 from careloop.questionnaires.services import load_pack
 from careloop.rules.pack import load_pack as load_rules
+from tests.browser.helpers import sign_in
 from tests.factories import PatientFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -67,11 +68,7 @@ def test_the_patient_answers_phq9_and_a_low_night_glucose_reaches_the_nurse(
     expect(feedback).to_contain_text("3.5 mmol/L")
     expect(feedback).to_contain_text("偏低")
 
-    page.goto("/accounts/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "correct horse battery")
-    page.keyboard.press("Enter")
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    sign_in(page, "alice")
     page.goto("/worklist/?scope=team")
     expect(page.get_by_test_id("worklist-alerts")).to_contain_text("夜间低血糖")
     expect(page.get_by_test_id("worklist-alerts")).to_contain_text("周美华")

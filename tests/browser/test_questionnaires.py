@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from careloop.followup.models import Alert
 from careloop.questionnaires.models import QuestionnaireResponse
 from careloop.questionnaires.services import load_pack
+from tests.browser.helpers import sign_in
 from tests.factories import PatientFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,11 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_skip_logic_and_saving_the_symptom_check(page: Any, hospital: Any, alice: Any) -> None:
     load_pack()
     patient = PatientFactory(organisation=hospital, name="钱淑芬")
-    page.goto("/accounts/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "correct horse battery")
-    page.keyboard.press("Enter")
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    sign_in(page, "alice")
     page.goto(f"/patients/{patient.pk}/")
     page.get_by_test_id("fill-questionnaire").click()
     page.get_by_role("link", name="出院后症状问询").click()

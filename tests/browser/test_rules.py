@@ -13,6 +13,7 @@ from careloop.accounts.roles import Role
 from careloop.rules.models import Rule
 from careloop.rules.pack import load_pack
 from careloop.rules.services import do_save_rule
+from tests.browser.helpers import sign_in
 from tests.factories import PatientFactory, UserFactory
 from tests.test_rules import SBP, store
 
@@ -29,11 +30,7 @@ def test_edit_a_rule_dry_run_and_save(page: Any, hospital: Any) -> None:
     editor = UserFactory(username="rita", organisation=hospital, role=Role.SUPERVISOR)
     editor.user_permissions.add(Permission.objects.get(codename="change_rule"))
 
-    page.goto("/accounts/login/")
-    page.fill("#id_username", "rita")
-    page.fill("#id_password", "correct horse battery")
-    page.keyboard.press("Enter")
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    sign_in(page, "rita")
     page.goto("/rules/")
     page.get_by_role("link", name="收缩压连续 3 次升高").click()
 

@@ -108,3 +108,27 @@ def test_another_organisations_patient_is_not_found(
     client = signed_in(alice)
     assert client.get(f"/questionnaires/phq9/patients/{stranger.pk}/").status_code == 404
     assert client.get(f"/questionnaires/unknown/patients/{stranger.pk}/").status_code == 404
+
+
+def test_a_supervisor_creates_a_questionnaire_and_its_code_is_checked(bob: Any, alice: Any) -> None:
+    client = signed_in(bob)
+    page = client.get("/questionnaires/new/").content.decode()
+    assert 'data-builder="q-definition"' in page and 'id="builder-labels"' in page
+    data = {
+        "code": "knee-rehab",
+        "title": "膝关节术后康复",
+        "items": [{"key": "pain", "type": "scale", "text": "今天的疼痛", "min": 0, "max": 10}],
+    }
+    for code, wrong in [("new", "已被使用"), ("Knee Rehab", "小写英文字母"), ("", "小写英文字母")]:
+        answer = client.post(
+            "/questionnaires/new/", {"definition": json.dumps(dict(data, code=code))}
+        )
+        assert wrong in answer.content.decode()
+    assert not Questionnaire.objects.exists()
+    made = client.post("/questionnaires/new/", {"definition": json.dumps(data), "status": "draft"})
+    assert made.status_code == 302 and made["Location"] == "/questionnaires/knee-rehab/"
+    row = Questionnaire.objects.get(code="knee-rehab")
+    assert row.status == "draft" and row.versions.get().definition == data
+    again = client.post("/questionnaires/new/", {"definition": json.dumps(data)})
+    assert "knee-rehab 已被使用" in again.content.decode()
+    assert signed_in(alice).get("/questionnaires/new/").status_code == 403
