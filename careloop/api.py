@@ -19,6 +19,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
 from careloop.accounts.tokens import user_for_token
+from careloop.analytics.scope import ScopeError
 from careloop.patients.services import DuplicatePatientError
 from careloop.patients.validation import PatientDataError
 
@@ -182,6 +183,11 @@ def on_duplicate(request: HttpRequest, exc: DuplicatePatientError) -> HttpRespon
     return api.create_response(request, body, status=409)
 
 
+@api.exception_handler(ScopeError)
+def on_scope_error(request: HttpRequest, exc: ScopeError) -> HttpResponse:
+    return error_response(request, 422, _("Some fields are not valid."), {exc.field: [exc.message]})
+
+
 @api.exception_handler(PermissionDenied)
 def on_forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
     return error_response(request, 403, _("You do not have permission to do this."))
@@ -207,6 +213,7 @@ def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRe
 
 
 def _register_routers() -> None:
+    from careloop.analytics.api import router as metrics_router
     from careloop.followup.api import router as alerts_router
     from careloop.followup.tasks_api import router as tasks_router
     from careloop.patients.api import router as patients_router
@@ -214,6 +221,7 @@ def _register_routers() -> None:
     api.add_router("/patients", patients_router, tags=["patients"])
     api.add_router("/alerts", alerts_router, tags=["alerts"])
     api.add_router("/tasks", tasks_router, tags=["tasks"])
+    api.add_router("/metrics", metrics_router, tags=["metrics"])
 
 
 _register_routers()

@@ -66,7 +66,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user.has_perm("followup.view_pathway"):
         url = reverse("followup:pathways")
         items.append(NavItem(_("Pathways"), "signpost-split", url, path.startswith(url)))
-    items.append(NavItem(_("Dashboard"), "bar-chart-line"))
+    if user.has_perm("analytics.view_dashboard"):
+        url = reverse("analytics:dashboard")
+        items.append(NavItem(_("Dashboard"), "bar-chart-line", url, path.startswith(url)))
     if user.has_perm("rules.view_rule"):
         url = reverse("rules:list")
         items.append(NavItem(_("Rules"), "sliders", url, path.startswith(url)))

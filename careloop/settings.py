@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "careloop.outreach",
     "careloop.questionnaires",
     "careloop.portal",
+    "careloop.analytics",
 ]
 
 MIDDLEWARE = [
@@ -211,6 +212,20 @@ CARELOOP_POINTS_REWARDS = [
     )
     if name.strip() and points.strip().isdecimal()
 ]
+# Unit cost of one attempt per channel, in yuan, for the dashboard's cost per follow-up:
+# "channel:cost,channel:cost".
+CARELOOP_CHANNEL_COSTS = {
+    name.strip(): float(cost)
+    for name, _sep, cost in (
+        item.partition(":")
+        for item in env.env_list(
+            "CARELOOP_CHANNEL_COSTS",
+            "phone:1.5,sms:0.05,voice:0.12,wechat:0,wecom:0,email:0,app:0,home_visit:30,"
+            "clinic:0,video:2",
+        )
+    )
+    if name.strip() and cost.strip().replace(".", "", 1).isdecimal()
+}
 CARELOOP_SEND_BATCH = env.env_int("CARELOOP_SEND_BATCH", 500, 1, 20_000)
 CARELOOP_SEND_CONCURRENCY = env.env_int("CARELOOP_SEND_CONCURRENCY", 100, 1, 5_000)
 CARELOOP_SEND_LEASE_SECONDS = env.env_int("CARELOOP_SEND_LEASE_SECONDS", 120, 10, 3_600)

@@ -19,6 +19,7 @@ urlpatterns = [
     path("outreach/", include("careloop.outreach.urls")),
     path("questionnaires/", include("careloop.questionnaires.urls")),
     path("p/", include("careloop.portal.urls")),
+    path("dashboard/", include("careloop.analytics.urls")),
     path("api/v1/", api.urls),
     path("hooks/telephony/recording", telephony.recording_hook, name="telephony-recording"),
     path("fhir/R4/", include("careloop.interop.fhir.urls")),

@@ -102,6 +102,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "rules.view_rule",
         "questionnaires.add_questionnaire",
         "questionnaires.change_questionnaire",
+        "analytics.view_dashboard",
         *_IMPORT,
         *_FOLLOWUP_LEAD,
     ],
@@ -120,6 +121,7 @@ ADMIN_APPS = [
     "outreach",
     "questionnaires",
     "portal",
+    "analytics",
     "django_tasks_db",
 ]
 

@@ -1,0 +1,63 @@
+"""Excel files of the dashboard: every figure with its parts, and any list behind one.
+Patient names are masked in exported files."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+
+from careloop.analytics.figure import Figure
+from careloop.analytics.listing import Listing
+from careloop.analytics.scope import Scope
+from careloop.patients.identity import mask_name
+
+MAX_ROWS = 100_000
+
+
+def _saved(book: Workbook) -> bytes:
+    out = BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def figures_workbook(scope: Scope, figures: list[Figure]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = _("Dashboard")
+    where = str(scope.organisation or _("all organisations"))
+    if scope.team:
+        where += " · " + scope.team.name
+    if scope.person:
+        where += " · " + (scope.person.display_name or scope.person.username)
+    sheet.append([_("Period"), f"{scope.first} – {scope.last}", where])
+    sheet.append([_("Figure"), _("Value"), _("Part"), _("Count")])
+    for figure in figures:
+        sheet.append([figure.label, figure.shown, "", ""])
+        for part in figure.parts:
+            sheet.append(["", "", part.label, part.count])
+    sheet.column_dimensions["A"].width = 40
+    sheet.column_dimensions["C"].width = 30
+    return _saved(book)
+
+
+def list_workbook(title: str, rows: Listing) -> bytes:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title[:31])
+    sheet.append([_("Time"), _("Patient"), _("Card number"), _("What"), _("State")])
+    for row in rows[:MAX_ROWS]:
+        when = timezone.localtime(row.when).strftime("%Y-%m-%d %H:%M") if row.when else ""
+        patient = row.patient
+        sheet.append(
+            [
+                when,
+                mask_name(patient.name) if patient else "",
+                patient.card_number if patient else "",
+                row.what,
+                row.state,
+            ]
+        )
+    return _saved(book)

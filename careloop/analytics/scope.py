@@ -1,0 +1,118 @@
+"""What a dashboard figure counts over: a period (whole local days, ``from`` to ``to``
+inclusive) and an organisation with everything below it, optionally one team or one person.
+``ScopeError`` names the parameter that is wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from careloop.accounts.models import Organisation, Team, User
+
+MAX_DAYS = 731
+DEFAULT_DAYS = 30
+
+
+class ScopeError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Scope:
+    first: date
+    last: date
+    organisation: Organisation | None  # None: every organisation (superusers only)
+    team: Team | None = None
+    person: User | None = None
+
+    @property
+    def start(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.first, time.min))
+
+    @property
+    def end(self) -> datetime:
+        """Exclusive: midnight after the last day."""
+        return timezone.make_aware(datetime.combine(self.last + timedelta(days=1), time.min))
+
+    def in_period(self, field: str) -> Q:
+        return Q(**{f"{field}__gte": self.start, f"{field}__lt": self.end})
+
+    def by_organisation(self, field: str = "organisation") -> Q:
+        if self.organisation is None:
+            return Q()
+        return Q(**{f"{field}__path__startswith": self.organisation.path})
+
+    def params(self) -> dict[str, str]:
+        """The query string that gives this scope back."""
+        out = {"from": self.first.isoformat(), "to": self.last.isoformat()}
+        if self.organisation is not None:
+            out["org"] = str(self.organisation.pk)
+        if self.team is not None:
+            out["team"] = str(self.team.pk)
+        if self.person is not None:
+            out["person"] = str(self.person.pk)
+        return out
+
+
+def _day(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ScopeError(field, "须为 YYYY-MM-DD 形式的日期") from None
+
+
+def visible_organisations(user: Any) -> QuerySet[Organisation]:
+    if user.is_superuser:
+        return Organisation.objects.all()
+    if user.organisation is None:
+        return Organisation.objects.none()
+    return user.organisation.subtree()
+
+
+def _organisation(user: Any, value: str) -> Organisation | None:
+    allowed = visible_organisations(user)
+    if not value:
+        if user.organisation is None and not user.is_superuser:
+            raise ScopeError("org", "您的账号未归属任何机构")
+        return user.organisation
+    found = allowed.filter(Q(code=value) | Q(pk=int(value)) if value.isdecimal() else Q(code=value))
+    row = found.first()
+    if row is None:
+        raise ScopeError("org", f"没有您可查看的机构 {value}")
+    return row
+
+
+def parse_scope(user: Any, params: Any, today: date | None = None) -> Scope:
+    """The scope from query parameters ``from``, ``to`` (YYYY-MM-DD), ``org`` (id or
+    code), ``team`` (id) and ``person`` (id or username), checked against what ``user``
+    may see."""
+    today = today or timezone.localdate()
+    last = _day(params.get("to") or today.isoformat(), "to")
+    first = _day(
+        params.get("from") or (last - timedelta(days=DEFAULT_DAYS - 1)).isoformat(), "from"
+    )
+    if first > last:
+        raise ScopeError("from", "开始日期不能晚于结束日期")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise ScopeError("from", f"时间段最长 {MAX_DAYS} 天")
+    organisation = _organisation(user, (params.get("org") or "").strip())
+    within = Q(organisation__path__startswith=organisation.path) if organisation else Q()
+    team = None
+    if value := (params.get("team") or "").strip():
+        team = Team.objects.filter(within, pk=int(value)).first() if value.isdecimal() else None
+        if team is None:
+            raise ScopeError("team", f"该机构下没有团队 {value}")
+    person = None
+    if value := (params.get("person") or "").strip():
+        who = Q(pk=int(value)) if value.isdecimal() else Q(username=value)
+        person = User.objects.filter(within, who).first()
+        if person is None:
+            raise ScopeError("person", f"该机构下没有工作人员 {value}")
+    return Scope(first, last, organisation, team, person)

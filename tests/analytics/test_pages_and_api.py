@@ -1,0 +1,73 @@
+"""The dashboard for a supervisor: figures with links to their lists, a list's count equal
+to the figure, Excel exports with masked names, scope errors named; a nurse may not see
+it. The API: /api/v1/metrics/followup and /api/v1/metrics/dashboard."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from typing import Any
+
+import pytest
+from django.test import Client
+from openpyxl import load_workbook
+
+from careloop.audit.models import AuditEvent
+from tests.analytics.conftest import NOVEMBER, at, task
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tasks(hospital: Any, patient_factory: Any) -> None:
+    patient = patient_factory(organisation=hospital, name="欧阳娜娜")
+    task(patient, at(5), "done", closed=at(5, 12))
+    task(patient, at(6), "done", closed=at(9))
+    task(patient, at(7))
+
+
+def test_the_dashboard_and_its_lists(tasks: None, bob: Any, alice: Any) -> None:
+    client = Client()
+    client.force_login(bob)
+    page = client.get("/dashboard/", NOVEMBER).content.decode()
+    assert 'data-testid="figure-completion_rate"' in page and "66.7%" in page
+    assert "/dashboard/lists/planned/?from=2026-11-01" in page
+    listed = client.get("/dashboard/lists/not_done/", NOVEMBER).content.decode()
+    assert 'data-testid="count">1<' in listed and listed.count('data-testid="row"') == 1
+    assert "欧阳娜娜" in listed  # staff see the name on screen
+
+    exported = client.get("/dashboard/lists/done/", {**NOVEMBER, "format": "xlsx"})
+    rows = list(load_workbook(BytesIO(exported.content)).active.iter_rows(values_only=True))
+    assert len(rows) == 3 and {r[1] for r in rows[1:]} == {"欧**娜"}  # masked in files
+    whole = client.get("/dashboard/", {**NOVEMBER, "format": "xlsx"})
+    cells = [
+        c
+        for r in load_workbook(BytesIO(whole.content)).active.iter_rows(values_only=True)
+        for c in r
+    ]
+    assert "66.7%" in cells
+    assert AuditEvent.objects.filter(action="export", object_type="dashboard").count() == 2
+
+    wrong = client.get("/dashboard/", {"from": "2026-12-01", "to": "2026-11-01"}).content.decode()
+    assert "开始日期不能晚于结束日期" in wrong
+    assert client.get("/dashboard/lists/nonsense/", NOVEMBER).status_code == 404
+
+    nurse = Client()
+    nurse.force_login(alice)
+    assert nurse.get("/dashboard/").status_code == 403
+
+
+def test_the_metrics_api(tasks: None, bob: Any, alice: Any, api_as: Any, community: Any) -> None:
+    api = api_as(bob)
+    body = api.get("/api/v1/metrics/followup", NOVEMBER).json()
+    assert body["planned"] == 3 and body["done"] == 2 and body["completion_rate"] == 0.6667
+    assert body["on_time"] == 1 and body["on_time_rate"] == 0.5
+    assert body["from"] == "2026-11-01" and body["org"] == bob.organisation.code
+    figures = api.get("/api/v1/metrics/dashboard", NOVEMBER).json()["figures"]
+    completion = next(f for f in figures if f["key"] == "completion_rate")
+    assert {p["key"]: p["count"] for p in completion["parts"]}["done"] == 2
+
+    bad = api.get("/api/v1/metrics/followup", {"from": "2026-13-01"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "from"
+    elsewhere = api.get("/api/v1/metrics/followup", {"org": community.code})
+    assert elsewhere.status_code == 422 and elsewhere.json()["errors"][0]["field"] == "org"
+    assert api_as(alice).get("/api/v1/metrics/followup").status_code == 403
