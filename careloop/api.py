@@ -214,11 +214,13 @@ def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRe
 
 def _register_routers() -> None:
     from careloop.analytics.api import router as metrics_router
+    from careloop.care.api import router as reports_router
     from careloop.followup.api import router as alerts_router
     from careloop.followup.tasks_api import router as tasks_router
     from careloop.patients.api import router as patients_router
 
     api.add_router("/patients", patients_router, tags=["patients"])
+    api.add_router("/patients", reports_router, tags=["patients"])
     api.add_router("/alerts", alerts_router, tags=["alerts"])
     api.add_router("/tasks", tasks_router, tags=["tasks"])
     api.add_router("/metrics", metrics_router, tags=["metrics"])

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "careloop.questionnaires",
     "careloop.portal",
     "careloop.analytics",
+    "careloop.care",
 ]
 
 MIDDLEWARE = [
@@ -284,6 +285,8 @@ LOGGING = {
         # httpx logs every request's full URL at INFO: WeChat tokens and phone numbers live
         # in query strings. Our own client logs host and path only (careloop.outreach.http).
         "httpx": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         # A denied request is logged with its path only (never its data) by Django itself.
         "django.security.DisallowedHost": {"level": "ERROR"},

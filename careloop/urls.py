@@ -20,6 +20,7 @@ urlpatterns = [
     path("questionnaires/", include("careloop.questionnaires.urls")),
     path("p/", include("careloop.portal.urls")),
     path("dashboard/", include("careloop.analytics.urls")),
+    path("care/", include("careloop.care.urls")),
     path("api/v1/", api.urls),
     path("hooks/telephony/recording", telephony.recording_hook, name="telephony-recording"),
     path("fhir/R4/", include("careloop.interop.fhir.urls")),

@@ -65,7 +65,12 @@ _FOLLOWUP = [
     "questionnaires.view_questionnaire",
     "questionnaires.view_questionnaireresponse",
     "questionnaires.add_questionnaireresponse",
+    "care.view_healthplan",
+    "care.view_printedreport",
+    "care.add_printedreport",
 ]
+# Health plans are written by health managers, doctors and leads.
+_CARE = ["care.add_healthplan", "care.change_healthplan", "care.add_reportbatch"]
 # Leads assign work, answer referrals, book revisits and verify resolved alerts.
 _FOLLOWUP_LEAD = [
     *_FOLLOWUP,
@@ -83,12 +88,19 @@ _FOLLOWUP_LEAD = [
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.NURSE: [*_PATIENT_BASE, "clinical.add_encounter", *_FOLLOWUP],
-    Role.HEALTH_MANAGER: [*_PATIENT_BASE, "clinical.add_encounter", *_IMPORT, *_FOLLOWUP],
+    Role.HEALTH_MANAGER: [
+        *_PATIENT_BASE,
+        "clinical.add_encounter",
+        *_IMPORT,
+        *_FOLLOWUP,
+        *_CARE,
+    ],
     Role.DOCTOR: [
         *_PATIENT_BASE,
         *_CLINICAL_EDIT,
         "patients.reveal_identifier",
         *_FOLLOWUP,
+        *_CARE,
         "followup.change_plan",
         "followup.change_referral",
     ],
@@ -103,6 +115,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "questionnaires.add_questionnaire",
         "questionnaires.change_questionnaire",
         "analytics.view_dashboard",
+        *_CARE,
         *_IMPORT,
         *_FOLLOWUP_LEAD,
     ],
@@ -122,6 +135,7 @@ ADMIN_APPS = [
     "questionnaires",
     "portal",
     "analytics",
+    "care",
     "django_tasks_db",
 ]
 

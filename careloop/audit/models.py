@@ -24,6 +24,7 @@ class AuditEvent(models.Model):
         DELETE = "delete", _("delete")
         REVEAL = "reveal", _("reveal")
         EXPORT = "export", _("export")
+        PRINT = "print", _("print")
         LOGIN = "login", _("log in")
         LOGOUT = "logout", _("log out")
         LOGIN_FAILED = "login_failed", _("failed log-in")

@@ -16,6 +16,9 @@ the flags that raise alerts. ``DefinitionError`` names the part that is wrong::
                 "severity": "critical"}],
      "nps": "recommend"}
 
+``assessment`` names a clinical model that reads the answers (``tcm-constitution``: items
+A1–I7 answered 1–5); its result is the response's result and is kept as a risk assessment.
+
 Item types: ``choice`` (one option), ``multi`` (several), ``number`` (with ``unit``, ``min``,
 ``max``), ``text`` (``max_length``), ``date``, ``scale`` (whole numbers ``min``–``max``, 0–10
 by default), ``matrix`` (one option per row). ``enable_when`` shows an item only when an
@@ -36,6 +39,8 @@ TYPES = ("choice", "multi", "number", "text", "date", "scale", "matrix")
 CONDITIONS = ("equals", "not_equals", "in", "gt", "lt")
 SEVERITIES = ("low", "medium", "high", "critical")
 MAX_ITEMS = 200
+# Clinical models a questionnaire may hand its answers to ("assessment": …).
+ASSESSMENTS = ("tcm-constitution",)
 
 
 class DefinitionError(ValueError):
@@ -131,6 +136,7 @@ class Definition:
     bands: tuple[Band, ...] = ()
     flags: tuple[Flag, ...] = ()
     nps: str = ""
+    assessment: str = ""  # a clinical model that reads the answers
 
     def item(self, key: str) -> Item | None:
         return next((i for i in self.items if i.key == key), None)
@@ -322,6 +328,9 @@ def compile_definition(data: Any) -> Definition:
         bands.append(Band(low, high, _text(band, "label", where, 40)))
     flags = tuple(_flag(f, f"flags[{n}]", items) for n, f in enumerate(data.get("flags", [])))
     nps = data.get("nps", "")
+    assessment = data.get("assessment", "")
+    if assessment and assessment not in ASSESSMENTS:
+        raise DefinitionError("assessment", f"须为 {'、'.join(ASSESSMENTS)} 之一")
     if nps and (nps not in items or items[nps].type != "scale"):
         raise DefinitionError("nps", "须为一道 0–10 量表题的 key")
     return Definition(
@@ -333,6 +342,7 @@ def compile_definition(data: Any) -> Definition:
         bands=tuple(bands),
         flags=flags,
         nps=nps,
+        assessment=assessment,
     )
 
 

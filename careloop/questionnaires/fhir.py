@@ -140,7 +140,7 @@ def to_questionnaire(
 ) -> dict[str, Any]:
     """The FHIR Questionnaire of a definition (``source`` is its JSON, for the extension)."""
     by_key = {i.key: i for i in definition.items}
-    extra = {k: source[k] for k in ("scoring", "flags", "nps") if source.get(k)}
+    extra = {k: source[k] for k in ("scoring", "flags", "nps", "assessment") if source.get(k)}
     resource: dict[str, Any] = {
         "resourceType": "Questionnaire",
         "id": f"{definition.code}-{version}",

@@ -15,7 +15,13 @@ from django.utils import timezone
 
 from careloop.audit.services import record
 from careloop.followup.models import Alert, Task
-from careloop.questionnaires.definition import Definition, Result, compile_definition, evaluate
+from careloop.questionnaires.definition import (
+    AnswerError,
+    Definition,
+    Result,
+    compile_definition,
+    evaluate,
+)
 from careloop.questionnaires.models import (
     Questionnaire,
     QuestionnaireResponse,
@@ -82,7 +88,10 @@ def do_save_questionnaire(
 
 
 def pack_questionnaires() -> list[dict[str, Any]]:
-    return list(json.loads(PACK.read_text(encoding="utf-8"))["questionnaires"])
+    from careloop.rules.risk.tcm import questionnaire as tcm_questionnaire
+
+    shipped = list(json.loads(PACK.read_text(encoding="utf-8"))["questionnaires"])
+    return [*shipped, tcm_questionnaire()]
 
 
 def load_pack(actor: Any = None) -> list[dict[str, Any]]:
@@ -147,6 +156,7 @@ def submit(
 
     definition = definition_of(version)
     result = evaluate(definition, raw)
+    assessed = _assess(definition, patient, result)
     user = actor if getattr(actor, "is_authenticated", False) else None
     with transaction.atomic():
         response = QuestionnaireResponse.objects.create(
@@ -161,6 +171,8 @@ def submit(
             source=source,
             submitted_by=user,
         )
+        if assessed is not None:
+            _keep_assessment(patient, assessed)
         if result.flags:
             response.alert = _alert(result, patient, definition, task)
             response.save(update_fields=["alert"])
@@ -194,6 +206,37 @@ def submit(
             summary=f"{definition.code} v{version.version} answered ({source})",
         )
     return Submitted(response, result, fired)
+
+
+def _assess(definition: Definition, patient: Any, result: Result) -> dict[str, Any] | None:
+    """The clinical model the questionnaire names, run on the answers; its category becomes
+    the response's result."""
+    from careloop.rules.risk.base import InputError
+    from careloop.rules.risk.registry import assess
+
+    if not definition.assessment:
+        return None
+    numbers = {k: float(v) for k, v in result.answers.items() if str(v).isdecimal()}
+    try:
+        assessed = assess(definition.assessment, {"sex": patient.sex, "answers": numbers})
+    except InputError as exc:
+        raise AnswerError({exc.field.removeprefix("answers."): exc.message}) from exc
+    result.band = str(assessed["category"])[:40]
+    return assessed
+
+
+def _keep_assessment(patient: Any, assessed: dict[str, Any]) -> None:
+    from careloop.rules.models import RiskAssessment
+
+    RiskAssessment.objects.create(
+        patient=patient,
+        model=assessed["model"],
+        version=assessed["version"],
+        category=str(assessed["category"])[:50],
+        inputs=assessed["inputs"],
+        result={k: v for k, v in assessed.items() if k not in ("inputs", "explanation")},
+        explanation=assessed["explanation"],
+    )
 
 
 def _for_form(task: Task, result: Result) -> dict[str, Any]:

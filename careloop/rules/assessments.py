@@ -214,6 +214,7 @@ LABELS = {
     "egfr": "肾功能（eGFR / CKD 分期）",
     "glucose": "血糖状态",
     "lipids": "血脂（LDL-C 分层）",
+    "tcm-constitution": "中医体质",
 }
 
 

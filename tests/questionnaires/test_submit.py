@@ -28,8 +28,8 @@ def phq(*scores: int) -> dict[str, str]:
 
 
 def test_the_pack_loads_once_and_a_change_is_a_new_version(alice: Any) -> None:
-    assert [q["changed"] for q in load_pack()] == [True] * 4
-    assert [q["changed"] for q in load_pack()] == [False] * 4
+    assert [q["changed"] for q in load_pack()] == [True] * 5  # with the TCM constitution one
+    assert [q["changed"] for q in load_pack()] == [False] * 5
     first = current("phq9")
     data = dict(first.definition, title="PHQ-9 抑郁筛查（修订）")
     row, changed = do_save_questionnaire(alice, data)

@@ -9,6 +9,7 @@ import pytest
 
 from careloop.rules.risk.base import InputError
 from careloop.rules.risk.registry import MODELS, UnknownModel, assess
+from careloop.rules.risk.tcm import ITEMS, SAME_AS
 
 # One valid input per model: the contract of `careloop assess`.
 VALID: dict[str, dict[str, Any]] = {
@@ -50,6 +51,10 @@ VALID: dict[str, dict[str, Any]] = {
     "egfr": {"age": 50, "sex": "male", "creatinine_umol_L": 79.56},
     "glucose": {"fpg": 6.1, "ogtt_2h": 7.8, "hba1c_percent": None},
     "lipids": {"tc": 5.0, "ldl_c": 3.4, "hdl_c": 0.9, "tg": 1.7},
+    "tcm-constitution": {
+        "sex": "female",
+        "answers": {k: 1.0 for k in ITEMS if k not in SAME_AS},
+    },
     "htn-followup": {
         "age": 60,
         "sbp": 150,
@@ -85,6 +90,7 @@ OUTPUT_KEYS = {
     "egfr": {"egfr_ckd_epi_2021", "egfr_ckd_epi_2009", "category"},
     "glucose": {"glucose_category", "hba1c_ge_6_5"},
     "lipids": {"tc", "ldl_c", "tg", "non_hdl_c", "hdl_c", "non_hdl_c_value"},
+    "tcm-constitution": {"converted", "verdicts", "constitutions", "category", "regimen"},
     "htn-followup": {
         "classification",
         "urgent_referral",

@@ -32,6 +32,7 @@ from careloop.rules.risk.followup import (
 )
 from careloop.rules.risk.glucose import GlucoseInput, glucose_category
 from careloop.rules.risk.lipids import LipidInput, lipid_categories
+from careloop.rules.risk.tcm import TcmInput, tcm_constitution
 
 
 class UnknownModel(KeyError):
@@ -115,6 +116,14 @@ MODELS: dict[str, Model] = {
             lipid_categories,
             "lipid categories, 2016 guideline (§4.3)",
             "[tc, ldl_c, hdl_c, tg (mmol/L): each may be null or left out; at least one]",
+        ),
+        Model(
+            "tcm-constitution",
+            TcmInput,
+            tcm_constitution,
+            "中医体质分类与判定 ZYYXH/T 157-2009: nine constitutions",
+            "sex (male|female), answers: {A1…I7: 1-5} (A 平和质 … I 特禀质; a question shared "
+            "by two constitutions may be given under either key)",
         ),
         Model(
             "htn-followup",
@@ -209,6 +218,13 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         if not isinstance(value, str) or value not in args:
             raise InputError(name, f"must be one of: {', '.join(map(str, args))}")
         return value
+    if origin is dict:
+        numbers = isinstance(value, Mapping) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+        )
+        if not numbers:
+            raise InputError(name, "must be an object of numbers")
+        return {str(key): float(item) for key, item in value.items()}
     if origin is tuple:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise InputError(name, "must be a list of strings")

@@ -22,6 +22,15 @@
     if (event.target.matches("[data-autosubmit]")) event.target.form.submit();
   });
 
+  // <input type="checkbox" data-check-all-of="patient"> ticks every input[name=patient].
+  document.addEventListener("change", function (event) {
+    const name = event.target.getAttribute && event.target.getAttribute("data-check-all-of");
+    if (!name) return;
+    document.querySelectorAll('input[name="' + CSS.escape(name) + '"]').forEach(function (box) {
+      box.checked = event.target.checked;
+    });
+  });
+
   // Destructive actions ask first: <form data-confirm="…">.
   document.addEventListener("submit", function (event) {
     const message = event.target.getAttribute("data-confirm");

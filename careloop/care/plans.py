@@ -1,0 +1,99 @@
+"""Personal health plans (F13): drafted from the patient's profile and the advice library,
+edited by the health manager, saved as versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from careloop.audit.services import record
+from careloop.care.advice import CATEGORIES, advise
+from careloop.care.models import HealthPlan
+from careloop.care.profile import profile_of
+from careloop.patients.models import Patient
+
+MAX_SECTIONS = 40
+
+
+class PlanError(ValueError):
+    pass
+
+
+def draft_sections(patient: Patient) -> list[dict[str, str]]:
+    """One section per fitting advice entry, diet first, with why it was chosen."""
+    found = advise(profile_of(patient))
+    found.sort(key=lambda pair: CATEGORIES.index(pair[0].category))
+    return [
+        {
+            "category": entry.category,
+            "title": f"{entry.topic_label} · {entry.title}",
+            "text": entry.text,
+            "why": "；".join(why),
+            "source": entry.code,
+        }
+        for entry, why in found
+    ]
+
+
+def clean_sections(sections: list[dict[str, Any]]) -> list[dict[str, str]]:
+    out = []
+    for n, section in enumerate(sections):
+        title = str(section.get("title", "")).strip()
+        text = str(section.get("text", "")).strip()
+        if not title and not text:
+            continue  # an emptied section is removed
+        if not title or not text:
+            raise PlanError(f"第 {n + 1} 条建议须有标题和内容")
+        category = section.get("category", "lifestyle")
+        out.append(
+            {
+                "category": category if category in CATEGORIES else "lifestyle",
+                "title": title[:100],
+                "text": text[:2000],
+                "source": str(section.get("source", ""))[:40],
+            }
+        )
+    if len(out) > MAX_SECTIONS:
+        raise PlanError(f"最多 {MAX_SECTIONS} 条建议")
+    return out
+
+
+def current_plan(patient: Patient, *, final: bool = False) -> HealthPlan | None:
+    plans = HealthPlan.objects.filter(patient=patient)
+    if final:
+        plans = plans.filter(status=HealthPlan.Status.FINAL)
+    return plans.first()
+
+
+def do_save_plan(
+    actor: Any, patient: Patient, sections: list[dict[str, Any]], goals: str, status: str
+) -> HealthPlan:
+    """Save a new version (PlanError names what is wrong)."""
+    cleaned = clean_sections(sections)
+    if not cleaned:
+        raise PlanError("健康计划至少需要一条建议")
+    if status not in HealthPlan.Status.values:
+        raise PlanError("状态不正确")
+    with transaction.atomic():
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()
+        last = HealthPlan.objects.filter(patient=patient).first()
+        plan = HealthPlan.objects.create(
+            patient=patient,
+            version=(last.version + 1) if last else 1,
+            status=status,
+            goals=goals.strip()[:2000],
+            sections=cleaned,
+            saved_by=actor if getattr(actor, "is_authenticated", False) else None,
+            saved_at=timezone.now(),
+        )
+        record(
+            actor,
+            "update" if last else "create",
+            "health_plan",
+            plan.pk,
+            patient_id=patient.pk,
+            summary=f"health plan v{plan.version} ({status})",
+        )
+    return plan

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from careloop.care import views
+
+app_name = "care"
+urlpatterns = [
+    path("patients/<int:pk>/plan/", views.plan_page, name="plan"),
+    path("patients/<int:pk>/report.pdf", views.report_pdf, name="report"),
+    path("reports/batch/", views.batch_start, name="batch_start"),
+    path("reports/batch/<int:pk>/", views.batch_page, name="batch"),
+    path("reports/batch/<int:pk>/progress/", views.batch_progress, name="batch_progress"),
+    path("reports/batch/<int:pk>/download/", views.batch_download, name="batch_download"),
+]

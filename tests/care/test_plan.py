@@ -1,0 +1,65 @@
+"""The health plan page: drafted from the record with why each piece of advice was chosen,
+edited (one section emptied, one added) and saved as a version, finalised as another;
+mistakes named; a nurse reads it but may not change it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from careloop.audit.models import AuditEvent
+from careloop.care.models import HealthPlan
+from careloop.care.plans import draft_sections
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_drafting_editing_and_finalising_a_plan(examined: Any, bob: Any, alice: Any) -> None:
+    drafted = draft_sections(examined)
+    sources = [s["source"] for s in drafted]
+    assert "htn-salt" in sources and "lipid-diet" in sources and "dm-diet" not in sources
+    assert drafted[0]["category"] == "diet"  # diet first
+    salt = next(s for s in drafted if s["source"] == "htn-salt")
+    assert "诊断 I10" in salt["why"] and "1级高血压" in salt["why"]
+
+    client = signed_in(bob)
+    url = f"/care/patients/{examined.pk}/plan/"
+    page = client.get(url).content.decode()
+    assert "限盐饮食" in page and "诊断 I10" in page
+    keep = drafted[:2]
+    form = {
+        "goals": "血压控制在 140/90 mmHg 以下",
+        "category": [s["category"] for s in keep] + ["diet", "exercise"],
+        "title": [s["title"] for s in keep] + ["", "每天散步"],
+        "text": [s["text"] for s in keep] + ["", "晚饭后散步 30 分钟。"],
+        "source": [s["source"] for s in keep] + ["", ""],
+        "status": "draft",
+    }
+    assert client.post(url, form).status_code == 302
+    plan = HealthPlan.objects.get(patient=examined)
+    assert plan.version == 1 and plan.status == "draft" and len(plan.sections) == 3
+    assert plan.sections[-1] == {
+        "category": "exercise",
+        "title": "每天散步",
+        "text": "晚饭后散步 30 分钟。",
+        "source": "",
+    }
+    client.post(url, {**form, "status": "final"})
+    assert HealthPlan.objects.filter(patient=examined).count() == 2
+    assert HealthPlan.objects.filter(patient=examined).first().status == "final"
+    assert AuditEvent.objects.filter(object_type="health_plan", patient_id=examined.pk).count() == 2
+
+    half = client.post(url, {**form, "title": ["", "", "", "只有标题"], "text": ["", "", "", ""]})
+    assert "第 4 条建议须有标题和内容" in half.content.decode()
+
+    nurse = signed_in(alice)
+    assert "每天散步" in nurse.get(url).content.decode()
+    assert nurse.post(url, form).status_code == 403

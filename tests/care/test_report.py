@@ -1,0 +1,101 @@
+"""The printed health report: a PDF whose text (pdftotext) holds the Chinese letterhead,
+patient, results with flags, the plain-language note, risk assessment and advice, set in
+Noto Sans CJK (pdffonts); each copy archived with its hash and audited; the same over the
+API; batch printing of a list into one zip."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from careloop.audit.models import AuditEvent
+from careloop.care.models import PrintedReport, ReportBatch
+from careloop.care.report import print_report
+from careloop.care.tasks import print_batch
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _media(settings: Any, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+def pdf_text(pdf: bytes, tmp_path: Path) -> str:
+    path = tmp_path / "report.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_the_report_in_chinese_archived_and_audited(
+    examined: Any, bob: Any, tmp_path: Path
+) -> None:
+    copy = print_report(bob, examined)
+    pdf = copy.file.open("rb").read()
+    assert pdf.startswith(b"%PDF") and copy.sha256 == hashlib.sha256(pdf).hexdigest()
+    text = pdf_text(pdf, tmp_path)
+    for expected in (
+        examined.organisation.name,
+        "个人健康报告",
+        "诸葛明月",
+        "低密度脂蛋白胆固醇",
+        "偏高",
+        "1级高血压",
+        "限盐饮食",
+        "指标趋势",
+    ):
+        assert expected in text, expected
+    assert examined.id_number not in text  # identifiers are masked
+    path = tmp_path / "fonts.pdf"
+    path.write_bytes(pdf)
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True).stdout
+    embedded = [line.split()[0] for line in fonts.splitlines()[2:]]
+    assert embedded and all("Noto-Sans-CJK-SC" in name for name in embedded), fonts
+    event = AuditEvent.objects.get(action="print", patient_id=examined.pk)
+    assert event.object_id == str(copy.pk)
+
+
+def test_the_api_and_the_page(
+    examined: Any, bob: Any, api_as: Any, community: Any, patient_factory: Any
+) -> None:
+    answer = api_as(bob).get(f"/api/v1/patients/{examined.pk}/report.pdf")
+    assert answer.status_code == 200 and answer["Content-Type"] == "application/pdf"
+    assert answer.content.startswith(b"%PDF")
+    elsewhere = patient_factory(organisation=community)
+    assert api_as(bob).get(f"/api/v1/patients/{elsewhere.pk}/report.pdf").status_code == 404
+    client = Client()
+    client.force_login(bob)
+    page = client.get(f"/care/patients/{examined.pk}/report.pdf")
+    assert page["Content-Type"] == "application/pdf"
+    assert PrintedReport.objects.filter(patient=examined).count() == 2
+
+
+def test_batch_printing(examined: Any, bob: Any, patient_factory: Any, community: Any) -> None:
+    other = patient_factory(organisation=examined.organisation, name="东方白")
+    hidden = patient_factory(organisation=community)
+    client = Client()
+    client.force_login(bob)
+    started = client.post("/care/reports/batch/", {"patient": [examined.pk, hidden.pk, other.pk]})
+    batch = ReportBatch.objects.get()
+    assert started["Location"] == f"/care/reports/batch/{batch.pk}/"
+    assert batch.patient_ids == [examined.pk, other.pk] and batch.total == 2  # not `hidden`
+    print_batch.call(batch.pk)
+    batch.refresh_from_db()
+    assert batch.status == "done" and batch.printed == 2
+    progress = client.get(f"/care/reports/batch/{batch.pk}/progress/").content.decode()
+    assert 'data-status="done"' in progress and 'data-testid="batch-download"' in progress
+    zipped = client.get(f"/care/reports/batch/{batch.pk}/download/")
+    names = zipfile.ZipFile(io.BytesIO(b"".join(zipped.streaming_content))).namelist()
+    assert names == [f"{examined.card_number}.pdf", f"{other.card_number}.pdf"]
+    assert PrintedReport.objects.filter(batch=batch).count() == 2
+    assert print_batch.call(batch.pk) == "done"  # run twice: nothing printed again
+    assert PrintedReport.objects.count() == 2
