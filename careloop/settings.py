@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from datetime import timedelta
@@ -227,6 +228,8 @@ CARELOOP_CHANNEL_COSTS = {
     )
     if name.strip() and cost.strip().replace(".", "", 1).isdecimal()
 }
+# Processes that render a batch of printed reports (WeasyPrint is CPU-bound).
+CARELOOP_REPORT_PROCESSES = env.env_int("CARELOOP_REPORT_PROCESSES", os.cpu_count() or 1, 1, 64)
 CARELOOP_SEND_BATCH = env.env_int("CARELOOP_SEND_BATCH", 500, 1, 20_000)
 CARELOOP_SEND_CONCURRENCY = env.env_int("CARELOOP_SEND_CONCURRENCY", 100, 1, 5_000)
 CARELOOP_SEND_LEASE_SECONDS = env.env_int("CARELOOP_SEND_LEASE_SECONDS", 120, 10, 3_600)

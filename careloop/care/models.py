@@ -101,3 +101,97 @@ class PrintedReport(models.Model):
 
     def __str__(self) -> str:
         return f"report {self.pk} of {self.patient_id}"
+
+
+class Programme(models.Model):
+    """An intervention programme template (健康干预): goals on indicators, a duration,
+    how often the patient checks in on their page, and education content."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    duration_days = models.PositiveSmallIntegerField(_("duration (days)"), default=90)
+    checkin_every_days = models.PositiveSmallIntegerField(_("check in every (days)"), default=7)
+    goals = models.JSONField(_("goals"), default=list)  # [{indicator, target, direction}]
+    education = models.JSONField(_("education content"), default=list)  # [{title, text}]
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("intervention programme")
+        verbose_name_plural = _("intervention programmes")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProgrammeEnrolment(models.Model):
+    """A patient on a programme, with their own targets."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active")
+        COMPLETED = "completed", _("completed")
+        STOPPED = "stopped", _("stopped")
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.CASCADE, related_name="programmes"
+    )
+    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="enrolments")
+    goals = models.JSONField(_("goals"), default=list)
+    starts_on = models.DateField(_("starts on"))
+    ends_on = models.DateField(_("ends on"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
+    enrolled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("programme enrolment")
+        verbose_name_plural = _("programme enrolments")
+        ordering = ["-starts_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.patient_id} · {self.programme_id}"
+
+
+class StageSummary(models.Model):
+    """健康阶段总结 for a period: the figures as generated (``content``) and the staff's own
+    words; every save a new version, the last one final when finalised."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        FINAL = "final", _("final")
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.CASCADE, related_name="stage_summaries"
+    )
+    period_start = models.DateField(_("from"))
+    period_end = models.DateField(_("to"))
+    version = models.PositiveIntegerField(_("version"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    content = models.JSONField(_("figures"), default=dict)
+    summary = models.TextField(_("summary"), blank=True)
+    next_steps = models.TextField(_("next steps"), blank=True)
+    saved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    saved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("stage summary")
+        verbose_name_plural = _("stage summaries")
+        ordering = ["-period_end", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "period_start", "period_end", "version"],
+                name="stage_summary_version",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient_id} {self.period_start}–{self.period_end} v{self.version}"

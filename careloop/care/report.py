@@ -88,7 +88,13 @@ def render_pdf(patient: Patient) -> Rendered:
 
 def print_report(actor: Any, patient: Patient, batch: ReportBatch | None = None) -> PrintedReport:
     """Render, archive and audit one copy of ``patient``'s report."""
-    rendered = render_pdf(patient)
+    return archive(actor, patient, render_pdf(patient), batch)
+
+
+def archive(
+    actor: Any, patient: Patient, rendered: Rendered, batch: ReportBatch | None = None
+) -> PrintedReport:
+    """Keep a rendered copy (file, hash, pages) and write it to the audit log."""
     user = actor if getattr(actor, "is_authenticated", False) else None
     copy = PrintedReport(
         patient=patient,

@@ -19,6 +19,7 @@ from django.utils import timezone
 from careloop.accounts.models import Organisation, Team, User
 from careloop.accounts.roles import Role
 from careloop.bulk import insert_rows
+from careloop.care.programmes import load_programmes
 from careloop.clinical.models import Condition, Encounter, Source
 from careloop.demo.followup import enrol_demo_patients
 from careloop.demo.people import demo_card_number, person, rng_for
@@ -135,6 +136,7 @@ def load_demo(patients: int, progress: Callable[[int, int], None] | None = None)
         load_pack()  # the default rules run on the demo results as they are stored
         load_pathway_pack()
         load_questionnaire_pack()
+        load_programmes()
     for start in range(0, patients, BATCH):
         indices = list(range(start, min(patients, start + BATCH)))
         cards = [demo_card_number(i) for i in indices]

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from careloop.audit.services import record
+from careloop.care.programmes import active_progress
 from careloop.clinical.trends import latest_reports
 from careloop.followup.models import RevisitRequest, Task
 from careloop.forms import StyledFormMixin
@@ -148,7 +149,13 @@ def home(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "portal/home.html",
-        {"token": token, "patient": patient, "points": points.balance(patient), "link": link},
+        {
+            "token": token,
+            "patient": patient,
+            "points": points.balance(patient),
+            "link": link,
+            "programmes": active_progress(patient),
+        },
     )
 
 

@@ -3,9 +3,9 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from careloop.demo import load_demo
+from careloop.progress import progress_bar
 
 
 class Command(BaseCommand):
@@ -27,14 +27,7 @@ class Command(BaseCommand):
         if count < 0 or count > 10_000_000:
             raise CommandError("--patients must be between 0 and 10000000")
         started = time.monotonic()
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            transient=True,
-            disable=count < 5000,
-        ) as bar:
+        with progress_bar(disable=count < 5000) as bar:
             job = bar.add_task("demo patients", total=count)
             result = load_demo(count, lambda done, total: bar.update(job, completed=done))
         elapsed = time.monotonic() - started

@@ -3,7 +3,6 @@ from pathlib import Path
 
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from careloop.accounts.models import User
 from careloop.interop.importer.columns import FIELD_LABELS, ColumnMap, MappingError
@@ -11,6 +10,7 @@ from careloop.interop.importer.jobs import AlreadyImported, do_create_import
 from careloop.interop.importer.reader import ReadError
 from careloop.interop.importer.runner import Importer
 from careloop.interop.models import ImportJob
+from careloop.progress import progress_bar
 
 
 class Command(BaseCommand):
@@ -75,13 +75,7 @@ class Command(BaseCommand):
             raise CommandError(str(error), returncode=2) from error
         if options["show_columns"]:
             return
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            transient=True,
-        ) as bar:
+        with progress_bar() as bar:
             task = bar.add_task("importing", total=None)
 
             def progress(current: ImportJob) -> None:

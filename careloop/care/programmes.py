@@ -1,0 +1,228 @@
+"""Intervention programmes (健康干预, F13): templates with goals on indicators, a patient's
+enrolment with their own targets, and progress — each goal's baseline, latest value and
+whether it is met, check-ins (days with a reading from the patient page) against expected.
+
+Goals: ``{"indicator": "weight", "direction": "at_most", "target": 70}``; directions
+``below`` (<), ``at_most`` (≤), ``at_least`` (≥), ``above`` (>)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from careloop.audit.services import record
+from careloop.care.models import Programme, ProgrammeEnrolment
+from careloop.clinical.models import Observation, Source
+from careloop.patients.models import Patient
+
+PACK = Path(__file__).with_name("data") / "programmes.json"
+# indicator → (LOINC codes, name, unit)
+INDICATORS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "sbp": (("8480-6",), "收缩压", "mmHg"),
+    "dbp": (("8462-4",), "舒张压", "mmHg"),
+    "weight": (("29463-7",), "体重", "kg"),
+    "steps": (("55423-8",), "每日步数", "步"),
+    "hba1c": (("4548-4", "17856-6"), "糖化血红蛋白", "%"),
+    "fpg": (("14771-0",), "空腹血糖", "mmol/L"),
+}
+DIRECTIONS = {"below": "<", "at_most": "≤", "at_least": "≥", "above": ">"}
+
+
+class ProgrammeError(ValueError):
+    pass
+
+
+def check_goals(goals: Any) -> list[dict[str, Any]]:
+    if not isinstance(goals, list) or not goals:
+        raise ProgrammeError("至少需要一个目标")
+    out = []
+    for n, goal in enumerate(goals):
+        where = f"第 {n + 1} 个目标"
+        if not isinstance(goal, dict) or goal.get("indicator") not in INDICATORS:
+            raise ProgrammeError(f"{where}：指标须为 {'、'.join(INDICATORS)} 之一")
+        if goal.get("direction") not in DIRECTIONS:
+            raise ProgrammeError(f"{where}：方向须为 {'、'.join(DIRECTIONS)} 之一")
+        target = goal.get("target")
+        if isinstance(target, bool) or not isinstance(target, int | float) or target <= 0:
+            raise ProgrammeError(f"{where}：目标值须为正数")
+        out.append(
+            {"indicator": goal["indicator"], "direction": goal["direction"], "target": target}
+        )
+    return out
+
+
+def load_programmes() -> int:
+    """Save the shipped programme templates that are not there yet; returns how many."""
+    made = 0
+    for data in json.loads(PACK.read_text(encoding="utf-8"))["programmes"]:
+        _row, created = Programme.objects.get_or_create(
+            code=data["code"],
+            defaults={
+                **{k: v for k, v in data.items() if k != "goals"},
+                "goals": check_goals(data["goals"]),
+            },
+        )
+        made += created
+    return made
+
+
+def do_enrol(
+    actor: Any, patient: Patient, programme: Programme, starts_on: date, targets: dict[str, float]
+) -> ProgrammeEnrolment:
+    """Put ``patient`` on ``programme`` from ``starts_on`` with their own targets (by
+    indicator; the template's where not given)."""
+    if ProgrammeEnrolment.objects.filter(
+        patient=patient, programme=programme, status=ProgrammeEnrolment.Status.ACTIVE
+    ).exists():
+        raise ProgrammeError(f"患者已在“{programme.name}”项目中")
+    goals = check_goals(
+        [{**g, "target": targets.get(g["indicator"], g["target"])} for g in programme.goals]
+    )
+    with transaction.atomic():
+        row = ProgrammeEnrolment.objects.create(
+            patient=patient,
+            programme=programme,
+            goals=goals,
+            starts_on=starts_on,
+            ends_on=starts_on + timedelta(days=programme.duration_days - 1),
+            enrolled_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        record(
+            actor,
+            "create",
+            "programme_enrolment",
+            row.pk,
+            patient_id=patient.pk,
+            summary=f"enrolled in programme {programme.code}",
+        )
+    return row
+
+
+def do_stop(actor: Any, enrolment: ProgrammeEnrolment) -> None:
+    enrolment.status = ProgrammeEnrolment.Status.STOPPED
+    enrolment.save(update_fields=["status"])
+    record(
+        actor,
+        "update",
+        "programme_enrolment",
+        enrolment.pk,
+        patient_id=enrolment.patient_id,
+        summary="programme stopped",
+    )
+
+
+def met(direction: str, value: float, target: float) -> bool:
+    return {
+        "below": value < target,
+        "at_most": value <= target,
+        "at_least": value >= target,
+        "above": value > target,
+    }[direction]
+
+
+@dataclass
+class GoalProgress:
+    indicator: str
+    name: str
+    unit: str
+    direction: str
+    target: float
+    baseline: float | None
+    latest: float | None
+    met: bool
+    points: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def goal_text(self) -> str:
+        return f"{self.name} {DIRECTIONS[self.direction]} {self.target:g} {self.unit}"
+
+
+@dataclass
+class Progress:
+    enrolment: ProgrammeEnrolment
+    goals: list[GoalProgress]
+    checkins: int
+    expected_checkins: int
+
+    @property
+    def goals_met(self) -> int:
+        return sum(g.met for g in self.goals)
+
+
+def _values(patient: Patient, codes: tuple[str, ...], first: date, last: date) -> list[Any]:
+    return list(
+        Observation.objects.filter(
+            patient=patient,
+            code__in=codes,
+            value__isnull=False,
+            effective_at__date__gte=first,
+            effective_at__date__lte=last,
+        ).order_by("effective_at", "id")
+    )
+
+
+def progress(enrolment: ProgrammeEnrolment, today: date | None = None) -> Progress:
+    today = today or timezone.localdate()
+    first, last = enrolment.starts_on, min(enrolment.ends_on, today)
+    patient = enrolment.patient
+    goals = []
+    for goal in enrolment.goals:
+        codes, name, unit = INDICATORS[goal["indicator"]]
+        values = _values(patient, codes, first, last)
+        before = (
+            Observation.objects.filter(
+                patient=patient, code__in=codes, value__isnull=False, effective_at__date__lt=first
+            )
+            .order_by("-effective_at")
+            .values_list("value", flat=True)
+            .first()
+        )
+        baseline = before if before is not None else (values[0].value if values else None)
+        latest = values[-1].value if values else None
+        goals.append(
+            GoalProgress(
+                goal["indicator"],
+                name,
+                unit,
+                goal["direction"],
+                goal["target"],
+                baseline,
+                latest,
+                latest is not None and met(goal["direction"], latest, goal["target"]),
+                [(timezone.localtime(o.effective_at).strftime("%m-%d"), o.value) for o in values],
+            )
+        )
+    days = checkin_days(patient, first, last)
+    elapsed = max((last - first).days + 1, 0)
+    expected = max(1, elapsed // enrolment.programme.checkin_every_days) if elapsed else 0
+    return Progress(enrolment, goals, days, expected)
+
+
+def checkin_days(patient: Patient, first: date, last: date) -> int:
+    """Days from ``first`` to ``last`` on which the patient recorded a reading on their page."""
+    return (
+        Observation.objects.filter(
+            patient=patient,
+            source=Source.PATIENT,
+            effective_at__date__gte=first,
+            effective_at__date__lte=last,
+        )
+        .annotate(day=TruncDate("effective_at"))
+        .values("day")
+        .distinct()
+        .count()
+    )
+
+
+def active_progress(patient: Patient) -> list[Progress]:
+    rows = ProgrammeEnrolment.objects.filter(
+        patient=patient, status=ProgrammeEnrolment.Status.ACTIVE
+    ).select_related("programme", "patient")
+    return [progress(row) for row in rows]
