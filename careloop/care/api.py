@@ -16,7 +16,7 @@ router = Router()
 
 
 @router.get(
-    "/{int:patient_id}/report.pdf",
+    "/{patient_id}/report.pdf",
     response={200: None, 503: None, **ERROR_RESPONSES},
     summary="The patient's health report as PDF",
     openapi_extra={"responses": {200: {"content": {"application/pdf": {}}}}},
