@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from careloop.audit.services import record
+from careloop.care.plans import current_plan
 from careloop.care.programmes import active_progress
 from careloop.clinical.trends import latest_reports
 from careloop.followup.models import RevisitRequest, Task
@@ -155,6 +156,7 @@ def home(request: HttpRequest, token: str) -> HttpResponse:
             "points": points.balance(patient),
             "link": link,
             "programmes": active_progress(patient),
+            "plan": current_plan(patient, final=True),
         },
     )
 

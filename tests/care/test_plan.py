@@ -12,6 +12,7 @@ from django.test import Client
 from careloop.audit.models import AuditEvent
 from careloop.care.models import HealthPlan
 from careloop.care.plans import draft_sections
+from careloop.portal.links import make_token
 
 pytestmark = pytest.mark.django_db
 
@@ -20,6 +21,14 @@ def signed_in(user: Any) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def patient_page(patient: Any) -> str:
+    """The patient's own home page, after the identity check."""
+    token = make_token(patient.pk, "home")
+    session = Client()
+    session.post(f"/p/{token}/check/", {"answer": patient.birth_date.isoformat()})
+    return str(session.get(f"/p/{token}/").content.decode())
 
 
 def test_drafting_editing_and_finalising_a_plan(examined: Any, bob: Any, alice: Any) -> None:
@@ -44,6 +53,7 @@ def test_drafting_editing_and_finalising_a_plan(examined: Any, bob: Any, alice: 
         "status": "draft",
     }
     assert client.post(url, form).status_code == 302
+    assert "my-plan" not in patient_page(examined)  # a draft is not shown to the patient
     plan = HealthPlan.objects.get(patient=examined)
     assert plan.version == 1 and plan.status == "draft" and len(plan.sections) == 3
     assert plan.sections[-1] == {
@@ -53,6 +63,8 @@ def test_drafting_editing_and_finalising_a_plan(examined: Any, bob: Any, alice: 
         "source": "",
     }
     client.post(url, {**form, "status": "final"})
+    shown = patient_page(examined)
+    assert 'data-testid="my-plan"' in shown and "每天散步" in shown and "140/90" in shown
     assert HealthPlan.objects.filter(patient=examined).count() == 2
     assert HealthPlan.objects.filter(patient=examined).first().status == "final"
     assert AuditEvent.objects.filter(object_type="health_plan", patient_id=examined.pk).count() == 2
