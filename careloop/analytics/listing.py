@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from careloop.accounts.models import User
 from careloop.analytics.metrics import LISTS, channel_list
 from careloop.analytics.scope import Scope
-from careloop.clinical.models import DiagnosticReport
+from careloop.clinical.models import DiagnosticReport, Encounter
 from careloop.followup.models import Alert, FollowUpRecord, Plan, Task
 from careloop.followup.models.plans import channel_label
 from careloop.outreach.models import Message
@@ -91,6 +91,12 @@ def _plan(p: Plan) -> Row:
     )
 
 
+def _stay(e: Encounter) -> Row:
+    state = _("readmitted within 30 days") if getattr(e, "readmitted", False) else ""
+    what = " ".join(x for x in (e.department, e.reason) if x) or e.get_kind_display()
+    return Row(e.ended_at, e.patient, what, state, reverse("patients:detail", args=[e.patient_id]))
+
+
 def _user(u: User) -> Row:
     return Row(None, None, u.display_name or u.username, str(u.organisation or ""), "")
 
@@ -117,6 +123,7 @@ ROWS: dict[type, Any] = {
     DiagnosticReport: (_report, ["patient"]),
     Plan: (_plan, ["patient", "pathway"]),
     User: (_user, ["organisation"]),
+    Encounter: (_stay, ["patient"]),
     FollowUpRecord: (_record, ["patient"]),
     Message: (_message, ["patient"]),
 }

@@ -17,7 +17,9 @@ Definitions (the period is whole local days, see ``scope``):
 - time to first intervention = hours from a high-risk patient's enrolment to the first done
   follow-up (median);
 - patients per staff member = patients with an active plan ÷ active staff with a role;
-- cost per follow-up = Σ attempts × the channel's unit cost ÷ done tasks.
+- cost per follow-up = Σ attempts × the channel's unit cost ÷ done tasks;
+- 30-day readmission = hospital stays ended in the period followed by another stay of the
+  patient starting within 30 days ÷ stays ended.
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ LABELS: dict[str, Any] = {
     "unanswered": gettext_lazy("not yet answered"),
     "high_risk": gettext_lazy("high-risk enrolments"),
     "intervened": gettext_lazy("followed up"),
+    "discharges": gettext_lazy("discharges"),
+    "readmitted": gettext_lazy("readmitted within 30 days"),
     "attempts": gettext_lazy("attempts"),
     "connected": gettext_lazy("connected"),
 }
@@ -117,6 +121,8 @@ LISTS: dict[str, Lister] = {
     "viewed": lambda s: sources.reports(s).filter(viewed=True),
     "high_risk": sources.high_risk_plans,
     "intervened": lambda s: sources.high_risk_plans(s).filter(first_contact__isnull=False),
+    "discharges": sources.discharges,
+    "readmitted": lambda s: sources.discharges(s).filter(readmitted=True),
     "managed": sources.managed,
     "staff": sources.staff,
     **national.LISTS,
@@ -267,6 +273,11 @@ def report_views(scope: Scope) -> Figure:
     return _rate(scope, "report_view_rate_72h", label, "reports", "viewed")
 
 
+def readmissions(scope: Scope) -> Figure:
+    label = _("30-day readmission rate")
+    return _rate(scope, "readmission_30d_rate", label, "discharges", "readmitted")
+
+
 def first_intervention(scope: Scope) -> Figure:
     rows = sources.high_risk_plans(scope)
     hours = [m / 60 for m in minutes_between(rows.values_list("started_at", "first_contact"))]
@@ -320,6 +331,7 @@ PANELS: list[Callable[[Scope], Figure]] = [
     alert_response,
     report_views,
     first_intervention,
+    readmissions,
     staffing,
     cost,
 ]

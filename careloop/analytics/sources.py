@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 
 from careloop.accounts.models import User
 from careloop.analytics.scope import Scope
-from careloop.clinical.models import DiagnosticReport
+from careloop.clinical.models import DiagnosticReport, Encounter
 from careloop.followup.models import Alert, AlertEvent, FollowUpRecord, Plan, Task
 from careloop.outreach.models import Message
 from careloop.patients.models import Patient
@@ -121,6 +121,24 @@ def reports(scope: Scope) -> QuerySet[Any]:  # DiagnosticReport with issued, vie
         at__lt=OuterRef("issued") + timedelta(hours=REPORT_VIEW_HOURS),
     )
     return rows.annotate(viewed=Exists(view))
+
+
+READMISSION_DAYS = 30
+
+
+def discharges(scope: Scope) -> QuerySet[Any]:
+    """Hospital stays that ended in the period, with ``readmitted``: another stay of the
+    patient began within 30 days after the discharge."""
+    again = Encounter.objects.filter(
+        patient=OuterRef("patient_id"),
+        kind=Encounter.Kind.INPATIENT,
+        started_at__gt=OuterRef("ended_at"),
+        started_at__lte=OuterRef("ended_at") + timedelta(days=READMISSION_DAYS),
+    )
+    rows = Encounter.objects.filter(
+        patient_filter(scope), scope.in_period("ended_at"), kind=Encounter.Kind.INPATIENT
+    )
+    return rows.annotate(readmitted=Exists(again))
 
 
 def reminders(scope: Scope) -> QuerySet[Task]:

@@ -12,7 +12,7 @@ import pytest
 
 from careloop.analytics import metrics
 from careloop.analytics.listing import listing
-from careloop.clinical.models import DiagnosticReport
+from careloop.clinical.models import DiagnosticReport, Encounter
 from careloop.followup.models import (
     Alert,
     AlertEvent,
@@ -194,3 +194,22 @@ def test_nps_revisits_and_first_intervention(hospital: Any, patient_factory: Any
     assert parts(first) == {"high_risk": 3, "intervened": 2}
     assert first.value == 7.0  # the median of 4 h and 10 h
     lists_agree(scope, first)
+
+
+def test_thirty_day_readmissions(hospital: Any, patient_factory: Any, bob: Any) -> None:
+    back, late, once = (patient_factory(organisation=hospital) for _ in range(3))
+
+    def stay(patient: Any, start: Any, end: Any) -> None:
+        Encounter.objects.create(patient=patient, kind="inpatient", started_at=start, ended_at=end)
+
+    stay(back, at(1), at(5))
+    stay(back, at(20), at(25))  # 15 days after: readmitted (and itself a discharge)
+    stay(late, at(2), at(6))
+    stay(late, at(10, month=12), at(12, month=12))  # 34 days after: not within 30
+    stay(once, at(3), at(8))
+    Encounter.objects.create(patient=once, kind="outpatient", started_at=at(9), ended_at=at(9))
+    scope = november(bob)
+    figure = metrics.readmissions(scope)
+    assert parts(figure) == {"discharges": 4, "readmitted": 1}
+    assert figure.value == 0.25
+    lists_agree(scope, figure)
