@@ -168,6 +168,20 @@ class Listing:
         return rows
 
 
+def only_visible(rows: list[Row], user: Any) -> list[Row]:
+    """The rows with patients ``user`` may not see (moved or handed to another
+    organisation since) kept for the count but without who they are."""
+    from careloop.patients.access import patients_for
+
+    ids = {row.patient.pk for row in rows if row.patient is not None}
+    seen = set(patients_for(user).filter(pk__in=ids).values_list("pk", flat=True))
+    for row in rows:
+        if row.patient is not None and row.patient.pk not in seen:
+            row.patient, row.url = None, ""
+            row.what = _("(a patient of another organisation)")
+    return rows
+
+
 def listing(scope: Scope, key: str) -> Listing:
     """The list ``key`` (a Part's key) in ``scope``; UnknownList when there is none."""
     if ":" in key:

@@ -7,7 +7,8 @@ Definitions (the period is whole local days, see ``scope``):
 - coverage = patients with a done task ÷ patients with a planned task;
 - satisfaction = NPS: % promoters (9–10) − % detractors (0–6) of answered NPS questions;
 - revisit conversion = patients reminded (a done 复诊提醒 task) who then came (a revisit
-  request attended) ÷ patients reminded; bookings are shown between the two;
+  request attended) ÷ patients reminded; bookings (requested within 30 days after the
+  reminder) are shown between the two;
 - alert response time = raised → first acknowledgement (or any move out of "open"):
   median and 90th percentile, in minutes, over alerts answered;
 - connect rate per channel = attempts that reached the patient ÷ attempts: staff records
@@ -25,10 +26,11 @@ Definitions (the period is whole local days, see ``scope``):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -40,6 +42,7 @@ from careloop.outreach.models import Message
 from careloop.patients.models import Channel, Patient
 
 VOICE_CONNECT_FLOOR = 0.6
+BOOKING_DAYS = 30  # a booking this long after a reminder counts for it
 
 
 # -- the lists behind the figures ---------------------------------------------------------
@@ -56,10 +59,15 @@ def _patients(ids: QuerySet[Any]) -> QuerySet[Patient]:
 
 
 def _booked(scope: Scope) -> QuerySet[RevisitRequest]:
-    reminded = sources.reminders(scope).values("patient_id")
+    """Revisit requests booked (or attended, or missed) after a reminder in the period, at
+    most 30 days after it."""
+    reminded = sources.reminders(scope).filter(
+        patient=OuterRef("patient_id"),
+        closed_at__lte=OuterRef("requested_at"),
+        closed_at__gte=OuterRef("requested_at") - timedelta(days=BOOKING_DAYS),
+    )
     return RevisitRequest.objects.filter(
-        patient_id__in=reminded,
-        requested_at__gte=scope.start,
+        Exists(reminded),
         status__in=[
             RevisitRequest.Status.BOOKED,
             RevisitRequest.Status.ATTENDED,

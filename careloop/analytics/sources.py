@@ -153,7 +153,8 @@ def high_risk_plans(scope: Scope) -> QuerySet[Any]:  # Plan with first_contact
     if scope.team is not None:
         rows = rows.filter(patient__care_team=scope.team)
     if scope.person is not None:
-        rows = rows.filter(tasks__assignee=scope.person).distinct()
+        mine = Task.objects.filter(assignee=scope.person).values("plan_id")
+        rows = rows.filter(pk__in=mine)
     first = Task.objects.filter(
         patient=OuterRef("patient_id"),
         status=Task.Status.DONE,

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from careloop.accounts.models import Team, User
 from careloop.analytics import charts
 from careloop.analytics.export import figures_workbook, list_workbook
-from careloop.analytics.listing import UnknownList, listing
+from careloop.analytics.listing import UnknownList, listing, only_visible
 from careloop.analytics.metrics import figures, list_label
 from careloop.analytics.scope import Scope, ScopeError, parse_scope, visible_organisations
 from careloop.audit.services import record
@@ -103,10 +103,10 @@ def drill(request: AuthedRequest, key: str) -> HttpResponse:
     label = list_label(key)
     if request.GET.get("format") == "xlsx":
         record(request.user, "export", "dashboard", key, summary=f"list {key} {scope.params()}")
-        return _xlsx(
-            list_workbook(label, rows), f"{key.replace(':', '-')}-{scope.first}-{scope.last}"
-        )
+        body = list_workbook(label, rows, lambda chunk: only_visible(chunk, request.user))
+        return _xlsx(body, f"{key.replace(':', '-')}-{scope.first}-{scope.last}")
     page = Paginator(rows, 50).get_page(request.GET.get("page"))  # type: ignore[arg-type,var-annotated]
+    page.object_list = only_visible(list(page.object_list), request.user)
     return render(
         request,
         "analytics/drill.html",

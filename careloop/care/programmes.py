@@ -78,14 +78,15 @@ def do_enrol(
 ) -> ProgrammeEnrolment:
     """Put ``patient`` on ``programme`` from ``starts_on`` with their own targets (by
     indicator; the template's where not given)."""
-    if ProgrammeEnrolment.objects.filter(
-        patient=patient, programme=programme, status=ProgrammeEnrolment.Status.ACTIVE
-    ).exists():
-        raise ProgrammeError(f"患者已在“{programme.name}”项目中")
     goals = check_goals(
         [{**g, "target": targets.get(g["indicator"], g["target"])} for g in programme.goals]
     )
     with transaction.atomic():
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()  # one at a time
+        if ProgrammeEnrolment.objects.filter(
+            patient=patient, programme=programme, status=ProgrammeEnrolment.Status.ACTIVE
+        ).exists():
+            raise ProgrammeError(f"患者已在“{programme.name}”项目中")
         row = ProgrammeEnrolment.objects.create(
             patient=patient,
             programme=programme,

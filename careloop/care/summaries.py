@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from careloop.audit.services import record
@@ -203,9 +203,10 @@ def make_due_summaries(today: date | None = None) -> int:
     """Draft last quarter's summary for every patient under follow-up (an active plan or
     programme) who has none for it yet; returns how many were made."""
     first, last = quarter_before(today or timezone.localdate())
+    done = StageSummary.objects.filter(patient=OuterRef("pk"), period_start=first, period_end=last)
     followed = Patient.objects.filter(
         Q(plans__status=Plan.Status.ACTIVE) | Q(programmes__status=ProgrammeEnrolment.Status.ACTIVE)
-    ).exclude(stage_summaries__period_start=first, stage_summaries__period_end=last)
+    ).exclude(Exists(done))
     made = 0
     for patient in followed.distinct().iterator():
         do_save_summary(None, patient, first, last)

@@ -63,15 +63,15 @@ def run_batch(batch_id: int, progress: Callable[[int, int], None] | None = None)
                     ReportBatch.objects.filter(pk=batch.pk).update(printed=batch.printed)
                     if progress is not None:
                         progress(batch.printed, batch.total)
-        except Exception as exc:
+            spool.seek(0)
+            batch.archive.save(f"reports-{batch.pk}.zip", File(spool), save=False)
+            batch.status, batch.finished_at = ReportBatch.Status.DONE, timezone.now()
+            batch.save(update_fields=["status", "finished_at", "archive", "printed"])
+        except Exception as exc:  # the page says so instead of showing "running" forever
             batch.status, batch.message = ReportBatch.Status.FAILED, str(exc)[:300]
             batch.finished_at = timezone.now()
             batch.save(update_fields=["status", "message", "finished_at"])
             raise
-        spool.seek(0)
-        batch.archive.save(f"reports-{batch.pk}.zip", File(spool), save=False)
-    batch.status, batch.finished_at = ReportBatch.Status.DONE, timezone.now()
-    batch.save(update_fields=["status", "finished_at", "archive", "printed"])
     return batch.status
 
 

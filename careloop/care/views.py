@@ -64,6 +64,9 @@ def plan_page(request: AuthedRequest, pk: int) -> HttpResponse:
             return redirect("care:plan", pk=patient.pk)
     fresh = plan is None or request.GET.get("draft") == "1"
     sections = draft_sections(patient) if fresh else plan.sections  # type: ignore[union-attr]
+    goals = "" if fresh else plan.goals  # type: ignore[union-attr]
+    if error:  # show what was posted, with the mistake named
+        sections, goals, fresh = _posted_sections(request), request.POST.get("goals", ""), False
     return render(
         request,
         "care/plan.html",
@@ -72,6 +75,7 @@ def plan_page(request: AuthedRequest, pk: int) -> HttpResponse:
             "plan": plan,
             "fresh": fresh,
             "sections": sections,
+            "goals": goals,
             "categories": CATEGORIES,
             "versions": HealthPlan.objects.filter(patient=patient).select_related("saved_by")[:20],
             "error": error,

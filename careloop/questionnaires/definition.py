@@ -210,6 +210,14 @@ def _condition(data: Any, path: str, earlier: Mapping[str, Item]) -> Condition:
         raise DefinitionError(f"{path}.{op}", "须为数字")
     if op == "in" and not isinstance(value, list):
         raise DefinitionError(f"{path}.in", "须为列表")
+    target = earlier[key]
+    if target.type == "matrix":
+        raise DefinitionError(f"{path}.item", "矩阵题不能作为条件")
+    if target.type in ("choice", "multi") and op in ("equals", "not_equals", "in"):
+        allowed = {o.value for o in target.options}
+        wrong = [v for v in (value if op == "in" else [value]) if v not in allowed]
+        if wrong:
+            raise DefinitionError(f"{path}.{op}", f"{wrong[0]!r} 不是 {key} 的选项")
     return Condition(key, op, value)
 
 

@@ -71,3 +71,20 @@ def test_the_metrics_api(tasks: None, bob: Any, alice: Any, api_as: Any, communi
     elsewhere = api.get("/api/v1/metrics/followup", {"org": community.code})
     assert elsewhere.status_code == 422 and elsewhere.json()["errors"][0]["field"] == "org"
     assert api_as(alice).get("/api/v1/metrics/followup").status_code == 403
+
+
+def test_a_patient_now_elsewhere_is_counted_but_not_shown(
+    tasks: None, bob: Any, community: Any, patient_factory: Any
+) -> None:
+    moved = patient_factory(organisation=community, name="令狐冲")  # handed to the community
+    moved_task = task(moved, at(8), "done", closed=at(8, 11))
+    moved_task.organisation = bob.organisation  # the follow-up was the hospital's
+    moved_task.save()
+    client = Client()
+    client.force_login(bob)
+    listed = client.get("/dashboard/lists/done/", NOVEMBER).content.decode()
+    assert 'data-testid="count">3<' in listed and listed.count('data-testid="row"') == 3
+    assert "令狐冲" not in listed and "其他机构的患者" in listed
+    exported = client.get("/dashboard/lists/done/", {**NOVEMBER, "format": "xlsx"})
+    rows = list(load_workbook(BytesIO(exported.content)).active.iter_rows(values_only=True))
+    assert len(rows) == 4 and moved.card_number not in {r[2] for r in rows}

@@ -71,6 +71,7 @@ def test_drafting_editing_and_finalising_a_plan(examined: Any, bob: Any, alice: 
 
     half = client.post(url, {**form, "title": ["", "", "", "只有标题"], "text": ["", "", "", ""]})
     assert "第 4 条建议须有标题和内容" in half.content.decode()
+    assert 'value="只有标题"' in half.content.decode()  # what was typed is kept
 
     nurse = signed_in(alice)
     assert "每天散步" in nurse.get(url).content.decode()

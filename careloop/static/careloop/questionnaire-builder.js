@@ -101,18 +101,21 @@
   function condition(holder, earlier) {
     const op = L.op_order.find((o) => o in holder) || "equals";
     const target = earlier.find((i) => i.key === holder.item);
+    const numeric = target && ["number", "scale"].includes(target.type);
     const set = function (raw) {
       L.op_order.forEach((o) => delete holder[o]);
-      if (op === "in") holder.in = raw.split(/[,，]/).map((v) => v.trim()).filter(Boolean);
-      else if (op === "gt" || op === "lt" || (target && ["number", "scale"].includes(target.type)))
-        holder[op] = raw === "" ? 0 : Number(raw);
+      if (op === "in") {
+        const listed = raw.split(/[,，]/).map((v) => v.trim()).filter(Boolean);
+        holder.in = numeric ? listed.map(Number) : listed;  // answers to numbers are numbers
+      } else if (op === "gt" || op === "lt" || numeric) holder[op] = raw === "" ? 0 : Number(raw);
       else holder[op] = raw;
     };
     const current = op in holder ? holder[op] : "";
     let value;
     if (target && (op === "equals" || op === "not_equals") && WITH_OPTIONS.includes(target.type)) {
       const options = (target.options || []).map((o) => [o.value, o.label + " (" + o.value + ")"]);
-      if (!(op in holder) && options.length) set(options[0][0]);
+      // What is stored is what is shown: a value that is not an option becomes the first one.
+      if (options.length && !options.some((o) => o[0] === holder[op])) set(options[0][0]);
       value = choose(options, String(holder[op]), set, { "data-field": "when-value" });
     } else {
       value = el("input", { class: "form-control form-control-sm mt-1", "data-field": "when-value",
@@ -125,7 +128,8 @@
       labelled(L.condition, choose(ops, op, function (next) {
         const kept = holder[op];
         L.op_order.forEach((o) => delete holder[o]);
-        holder[next] = next === "in" ? [].concat(kept === undefined ? [] : kept).map(String) : kept;
+        const many = [].concat(kept === undefined ? [] : kept);
+        holder[next] = next === "in" ? many : many.length ? many[0] : "";
         render();
       }, { "data-field": "when-op" }), "md-3"),
       labelled(L.value, value, "md-3"),
@@ -133,7 +137,7 @@
   }
 
   function skipLogic(item, index) {
-    const earlier = items().slice(0, index);
+    const earlier = items().slice(0, index).filter((i) => i.type !== "matrix");
     const keys = [["", L.always]].concat(earlier.map((i) => [i.key, i.key + " · " + (i.text || "")]));
     const when = item.enable_when;
     const pick = choose(keys, when ? when.item : "", function (key) {
@@ -236,7 +240,8 @@
 
   function flagRow(flag, n) {
     const on = "total_at_least" in flag ? "" : flag.item || "";
-    const targets = [["", L.total]].concat(items().map((i) => [i.key, i.key]));
+    const answerable = items().filter((i) => i.type !== "matrix");
+    const targets = [["", L.total]].concat(answerable.map((i) => [i.key, i.key]));
     const row = el("div", { class: "row g-2 align-items-end border-bottom pb-2 mb-2", "data-testid": "flag" }, [
       labelled(L.flag_on, choose(targets, on, function (key) {
         L.op_order.concat(["total_at_least", "item"]).forEach((k) => delete flag[k]);
@@ -244,7 +249,7 @@
         render();
       }, { "data-field": "flag-on" }), "md-3"),
     ]);
-    if (on) condition(flag, items()).forEach((c) => row.append(c));
+    if (on) condition(flag, answerable).forEach((c) => row.append(c));
     else row.append(labelled(L.value, bound(flag, "total_at_least", { number: true }), "md-3"));
     row.append(
       labelled(L.alert_title, bound(flag, "title", { keepEmpty: true }), "md-6"),
@@ -278,16 +283,22 @@
     save();
   }
 
+  // The textarea wins: until its JSON can be read the builder is hidden, so a click there
+  // cannot overwrite what was typed.
   function load() {
+    let parsed;
     try {
-      def = JSON.parse(source.value);
-      if (typeof def !== "object" || def === null || Array.isArray(def)) throw new Error();
+      parsed = JSON.parse(source.value);
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error();
     } catch (e) {
       problem.textContent = L.bad_json;
       problem.hidden = false;
+      root.hidden = true;
       return;
     }
+    def = parsed;
     problem.hidden = true;
+    root.hidden = false;
     render();
   }
 
