@@ -64,6 +64,12 @@ def test_serve_runs_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         output = process.communicate(timeout=30)[0].decode()
     assert "CareLoop is running" in output
     assert "nurse" in output  # demo log-ins printed
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10  # a gunicorn worker notices its master is gone within ~1 s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)  # nothing of the group is left
