@@ -55,24 +55,21 @@ def on_time(scope: Scope) -> QuerySet[Task]:
 
 
 def patient_filter(scope: Scope, field: str = "patient") -> Q:
-    """Rows about patients in scope: the patient's organisation and care team now; for a
-    person, the patients with a task assigned to them."""
-    condition = scope.by_organisation(f"{field}__organisation")
+    """Rows about patients in scope (``field`` leads to the patient; "" for patients
+    themselves): the patient's organisation and care team now; for a person, the patients
+    with a task assigned to them."""
+    to = f"{field}__" if field else ""
+    condition = scope.by_organisation(f"{to}organisation")
     if scope.team is not None:
-        condition &= Q(**{f"{field}__care_team": scope.team})
+        condition &= Q(**{f"{to}care_team": scope.team})
     if scope.person is not None:
         mine = Task.objects.filter(assignee=scope.person).values("patient_id")
-        condition &= Q(**{f"{field}_id__in": mine})
+        condition &= Q(**{f"{to}pk__in": mine})
     return condition
 
 
 def patients(scope: Scope) -> QuerySet[Patient]:
-    condition = scope.by_organisation()
-    if scope.team is not None:
-        condition &= Q(care_team=scope.team)
-    if scope.person is not None:
-        condition &= Q(pk__in=Task.objects.filter(assignee=scope.person).values("patient_id"))
-    return Patient.objects.filter(condition)
+    return Patient.objects.filter(patient_filter(scope, ""))
 
 
 def alerts(scope: Scope) -> QuerySet[Any]:  # Alert with responded_at

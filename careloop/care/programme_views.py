@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from careloop.care.access import refused
 from careloop.care.models import Programme, ProgrammeEnrolment
 from careloop.care.programmes import (
     ProgrammeError,
@@ -46,9 +47,8 @@ def programmes_page(request: AuthedRequest, pk: int) -> HttpResponse:
         load_programmes()
     error = ""
     if request.method == "POST":
-        if not request.user.has_perm("care.change_healthplan"):
-            return HttpResponse(status=403)
-        get_patient_for(request.user, pk, write=True)
+        if (no := refused(request, pk)) is not None:
+            return no
         programme = get_object_or_404(Programme, pk=request.POST.get("programme"), is_active=True)
         try:
             starts = date.fromisoformat(

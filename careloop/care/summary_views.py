@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from careloop.care.access import refused
 from careloop.care.models import StageSummary
 from careloop.care.summaries import do_save_summary, quarter_before
 from careloop.care.svg import Point, line_chart
@@ -25,9 +26,8 @@ def summaries_page(request: AuthedRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
     error = ""
     if request.method == "POST":
-        if not request.user.has_perm("care.change_healthplan"):
-            return HttpResponse(status=403)
-        get_patient_for(request.user, pk, write=True)
+        if (no := refused(request, pk)) is not None:
+            return no
         try:
             first = date.fromisoformat(request.POST.get("from", ""))
             last = date.fromisoformat(request.POST.get("to", ""))
@@ -58,9 +58,8 @@ def summary_page(request: AuthedRequest, pk: int) -> HttpResponse:
     row = get_object_or_404(StageSummary, pk=pk)
     patient = get_patient_for(request.user, row.patient_id)
     if request.method == "POST":
-        if not request.user.has_perm("care.change_healthplan"):
-            return HttpResponse(status=403)
-        get_patient_for(request.user, patient.pk, write=True)
+        if (no := refused(request, patient.pk)) is not None:
+            return no
         status = request.POST.get("status", StageSummary.Status.DRAFT)
         saved = do_save_summary(
             request.user,

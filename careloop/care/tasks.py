@@ -21,15 +21,15 @@ def _rendered(patient_ids: list[int]) -> Iterator[tuple[Any, Any]]:
     from careloop.care.report import Rendered, render_pdf
     from careloop.patients.models import Patient
 
+    patients = Patient.objects.in_bulk(patient_ids)
     processes = settings.CARELOOP_REPORT_PROCESSES
     if processes > 1 and len(patient_ids) >= PARALLEL_FROM:
-        patients = Patient.objects.in_bulk(patient_ids)
         for patient_id, pdf, pages in render_many(patient_ids, processes):
             found = patients.get(patient_id) if pdf else None
             yield found, Rendered(pdf, pages) if found else None
         return
     for patient_id in patient_ids:
-        patient = Patient.objects.filter(pk=patient_id).first()
+        patient = patients.get(patient_id)
         yield patient, render_pdf(patient) if patient else None
 
 

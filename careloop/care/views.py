@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from careloop.care.access import refused
 from careloop.care.advice import CATEGORIES
 from careloop.care.models import HealthPlan, ReportBatch
 from careloop.care.plans import PlanError, current_plan, do_save_plan, draft_sections
@@ -44,9 +45,8 @@ def plan_page(request: AuthedRequest, pk: int) -> HttpResponse:
     plan = current_plan(patient)
     error = ""
     if request.method == "POST":
-        if not request.user.has_perm("care.change_healthplan"):
-            return HttpResponse(status=403)
-        get_patient_for(request.user, pk, write=True)
+        if (no := refused(request, pk)) is not None:
+            return no
         try:
             saved = do_save_plan(
                 request.user,
