@@ -48,6 +48,29 @@ from bench.hl7_ingest import database_in_use  # noqa: E402
 USERS = 4
 UPDATES_PER_S = 200
 CHUNK = 50_000
+TASK_FIELDS = [
+    "patient_id",
+    "organisation_id",
+    "team_id",
+    "node",
+    "revision",
+    "occurrence",
+    "title",
+    "purpose",
+    "channel",
+    "channels",
+    "form",
+    "assignee_role",
+    "assignee_id",
+    "due_at",
+    "deadline",
+    "status",
+    "attempts",
+    "outcome",
+    "cancel_reason",
+    "created_at",
+    "closed_at",
+]
 
 
 def load(patients: int) -> dict[str, Any]:
@@ -107,29 +130,6 @@ def load(patients: int) -> dict[str, Any]:
     members = {team.pk: user_ids[i * 10 : i * 10 + 10] for i, team in enumerate(teams)}
 
     patient_fields = [f.attname for f in Patient._meta.concrete_fields if not f.primary_key]
-    task_fields = [
-        "patient_id",
-        "organisation_id",
-        "team_id",
-        "node",
-        "revision",
-        "occurrence",
-        "title",
-        "purpose",
-        "channel",
-        "channels",
-        "form",
-        "assignee_role",
-        "assignee_id",
-        "due_at",
-        "deadline",
-        "status",
-        "attempts",
-        "outcome",
-        "cancel_reason",
-        "created_at",
-        "closed_at",
-    ]
     open_ids: list[int] = []
     started = time.perf_counter()
     for begin in range(0, patients, CHUNK):
@@ -197,7 +197,7 @@ def load(patients: int) -> dict[str, Any]:
                             closed,
                         )
                     )
-            insert_rows(Task, task_fields, task_rows)
+            insert_rows(Task, TASK_FIELDS, task_rows)
             alerts = [
                 Alert(
                     patient_id=pk,

@@ -29,6 +29,7 @@ class PeriodicJob:
 
 def periodic_jobs() -> list[PeriodicJob]:
     from careloop import tasks
+    from careloop.analytics.tasks import refresh_dashboard
     from careloop.care.tasks import draft_stage_summaries
     from careloop.followup.tasks import enrol_eligible, extend_plans, sweep_alerts
     from careloop.outreach.tasks import dispatch_messages
@@ -39,6 +40,7 @@ def periodic_jobs() -> list[PeriodicJob]:
         PeriodicJob("sweep_alerts", timedelta(minutes=1), sweep_alerts.enqueue),
         PeriodicJob("dispatch_messages", timedelta(minutes=1), dispatch_messages.enqueue),
         PeriodicJob("enrol_eligible", timedelta(hours=24), enrol_eligible.enqueue),
+        PeriodicJob("refresh_dashboard", timedelta(minutes=1), refresh_dashboard.enqueue),
         PeriodicJob("stage_summaries", timedelta(hours=24), draft_stage_summaries.enqueue),
         PeriodicJob("extend_plans", timedelta(hours=6), extend_plans.enqueue),
         PeriodicJob(

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from careloop.analytics.models import RollupState
 from careloop.scheduler import PeriodicJob, Scheduler, periodic_jobs
 
 
@@ -63,11 +64,13 @@ def test_housekeeping_jobs_are_enqueued_and_run_by_the_worker(
         "extend_plans",
         "prune_finished_jobs",
         "prune_login_logs",
+        "refresh_dashboard",
         "stage_summaries",
         "sweep_alerts",
         "sweep_rules",
     }
-    assert DBTaskResult.objects.count() == 9
+    assert DBTaskResult.objects.count() == 10
     call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
     assert not Session.objects.filter(session_key="old").exists()
+    assert RollupState.objects.get().built_at is not None  # the dashboard's counts were built

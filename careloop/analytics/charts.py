@@ -6,31 +6,22 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Q
-from django.db.models.functions import TruncDate
+from django.db.models import Count
 from django.utils.translation import gettext as _
 
-from careloop.analytics import sources
+from careloop.analytics import rollup
 from careloop.analytics.scope import Scope
-from careloop.followup.models import OPEN_STATUSES, Alert, Task
+from careloop.followup.models import OPEN_STATUSES, Alert
 
 
 def weekly(scope: Scope) -> dict[str, Any]:
     """Planned and done per week (weeks start on the period's first day)."""
-    days = (
-        sources.planned(scope)
-        .annotate(day=TruncDate("due_at"))
-        .values("day")
-        .annotate(n=Count("pk"), done=Count("pk", filter=Q(status=Task.Status.DONE)))
-    )
     weeks = (scope.last - scope.first).days // 7 + 1
     planned, done = [0] * weeks, [0] * weeks
-    for row in days:
-        if row["day"] is None:
-            continue
-        n = min(max((row["day"] - scope.first).days // 7, 0), weeks - 1)
-        planned[n] += row["n"]
-        done[n] += row["done"]
+    for day, (n, closed) in rollup.daily(scope).items():
+        week = min(max((day - scope.first).days // 7, 0), weeks - 1)
+        planned[week] += n
+        done[week] += closed
     labels = [(scope.first + timedelta(days=7 * n)).isoformat() for n in range(weeks)]
     return {"labels": labels, "planned": planned, "done": done}
 

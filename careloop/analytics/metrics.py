@@ -34,7 +34,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from careloop.analytics import national, sources
+from careloop.analytics import national, rollup, sources
 from careloop.analytics.figure import Figure, Part, percentile, ratio
 from careloop.analytics.scope import Scope
 from careloop.followup.models import Outcome, RevisitRequest
@@ -160,6 +160,10 @@ def channel_list(scope: Scope, channel: str, connected: bool) -> tuple[QuerySet[
 
 
 def _part(scope: Scope, key: str) -> Part:
+    """The count of list ``key``: from the kept counts for the follow-up task lists (equal
+    to the list's length, see ``rollup``), else by counting the list."""
+    if key in rollup.COUNTS:
+        return Part(key, str(LABELS[key]), getattr(rollup.totals(scope), key))
     return Part(key, str(LABELS[key]), LISTS[key](scope).count())
 
 
