@@ -345,7 +345,7 @@ def test_a_rule_can_use_the_stored_risk(db: None, patient: Any) -> None:
             {
                 "name": "x",
                 "trigger": "observation",
-                "condition": {"kind": "risk", "model": "china-par", "category": "高危"},
+                "condition": {"kind": "risk", "model": "htn-followup", "category": "控制满意"},
                 "actions": [{"type": "tag", "tag": "x"}],
             },
         )

@@ -38,6 +38,19 @@ class Organisation(models.Model):
     # Materialised path of primary keys, "/1/4/9/": the subtree is one indexed prefix query.
     path = models.CharField(max_length=255, editable=False, db_index=True, default="")
     is_active = models.BooleanField(_("active"), default=True)
+    # Where the residents it serves live, for China-PAR (unknown: the model is not run).
+    region_north = models.BooleanField(
+        _("north of the Yangtze"),
+        null=True,
+        blank=True,
+        help_text=_("For the China-PAR cardiovascular risk of its patients (以长江为界)."),
+    )
+    urban = models.BooleanField(
+        _("urban"),
+        null=True,
+        blank=True,
+        help_text=_("Its patients live in a city (城市) rather than the countryside (农村)."),
+    )
 
     class Meta:
         verbose_name = _("organisation")

@@ -96,8 +96,13 @@ def ensure_structure(result: DemoResult) -> dict[str, Any]:
     for code, name, kind, parent in ORGANISATIONS:
         org = Organisation.objects.filter(code=code).first()
         if org is None:
-            org = Organisation(
-                code=code, name=name, kind=kind, parent=orgs[parent] if parent else None
+            org = Organisation(  # a city north of the Yangtze (China-PAR's region)
+                code=code,
+                name=name,
+                kind=kind,
+                parent=orgs[parent] if parent else None,
+                region_north=True,
+                urban=True,
             )
             org.save()
         orgs[code] = org

@@ -15,12 +15,24 @@ from careloop.demo.people import SURNAMES, Person
 
 # (ICD-10, name, probability at age ≥ 60, probability below 60, medicines)
 CONDITIONS = [
-    ("I10", "原发性高血压", 0.45, 0.18, [("苯磺酸氨氯地平片", "5 mg", "每日1次")]),
-    ("E11", "2型糖尿病", 0.22, 0.08, [("盐酸二甲双胍片", "0.5 g", "每日3次")]),
-    ("E78.5", "高脂血症", 0.28, 0.15, [("阿托伐他汀钙片", "20 mg", "每晚1次")]),
-    ("I25.1", "冠状动脉粥样硬化性心脏病", 0.12, 0.02, [("阿司匹林肠溶片", "100 mg", "每日1次")]),
-    ("I50", "心力衰竭", 0.05, 0.005, [("呋塞米片", "20 mg", "每日1次")]),
-    ("I63", "脑梗死", 0.06, 0.01, [("氯吡格雷片", "75 mg", "每日1次")]),
+    (
+        "I10",
+        "原发性高血压",
+        0.45,
+        0.18,
+        [("苯磺酸氨氯地平片", "5 mg", "每日1次", "antihypertensive")],
+    ),
+    ("E11", "2型糖尿病", 0.22, 0.08, [("盐酸二甲双胍片", "0.5 g", "每日3次", "glucose_lowering")]),
+    ("E78.5", "高脂血症", 0.28, 0.15, [("阿托伐他汀钙片", "20 mg", "每晚1次", "lipid_lowering")]),
+    (
+        "I25.1",
+        "冠状动脉粥样硬化性心脏病",
+        0.12,
+        0.02,
+        [("阿司匹林肠溶片", "100 mg", "每日1次", "other")],
+    ),
+    ("I50", "心力衰竭", 0.05, 0.005, [("呋塞米片", "20 mg", "每日1次", "other")]),
+    ("I63", "脑梗死", 0.06, 0.01, [("氯吡格雷片", "75 mg", "每日1次", "other")]),
     ("J44", "慢性阻塞性肺疾病", 0.06, 0.01, []),
     ("K76.0", "脂肪肝", 0.12, 0.18, []),
     ("E79.0", "高尿酸血症", 0.08, 0.08, []),
@@ -59,10 +71,11 @@ def demo_record(p: Person, today: date, rng: random.Random) -> DemoRecord:
         if rng.random() < (p_old if elderly else p_young):
             onset = today - timedelta(days=rng.randint(60, 365 * 12))
             out.conditions.append({"icd10_code": code, "name": name, "onset_date": onset})
-            for med_name, dose, frequency in medicines:
+            for med_name, dose, frequency, category in medicines:
                 out.medications.append(
                     {
                         "name": med_name,
+                        "category": category,
                         "dose": dose,
                         "frequency": frequency,
                         "started_on": onset + timedelta(days=rng.randint(0, 30)),
@@ -122,6 +135,7 @@ def demo_record(p: Person, today: date, rng: random.Random) -> DemoRecord:
             "exercise_times_per_week": rng.randint(0, 7),
             "exercise_minutes": rng.choice([15, 30, 45, 60]),
             "salt_intake": rng.choice(["light", "moderate", "moderate", "heavy"]),
+            "vegetables_fruit_daily": rng.random() < 0.6,
             "diet": rng.choice(["荤素均衡", "荤食为主", "素食为主", "嗜盐"]),
         }
     if rng.random() < (0.8 if age >= 75 else 0.4):

@@ -262,6 +262,7 @@ class LifestyleForm(StyledFormMixin, forms.ModelForm):
             "exercise_times_per_week",
             "exercise_minutes",
             "salt_intake",
+            "vegetables_fruit_daily",
             "diet",
         ]
 

@@ -90,7 +90,8 @@ RECORD_KINDS: dict[str, RecordKind] = {
             _("Medication"),
             Medication,
             _model_form(
-                Medication, ["name", "dose", "frequency", "started_on", "stopped_on", "note"]
+                Medication,
+                ["name", "category", "dose", "frequency", "started_on", "stopped_on", "note"],
             ),
         ),
     ]
@@ -146,7 +147,19 @@ def do_save_item(
             from careloop.rules.engine import run_for_event
 
             run_for_event(trigger, [patient.pk])
+        if kind.slug in RISK_INPUTS and not (creating and trigger):
+            _reassess(patient)
     return item
+
+
+# Record entries the risk models read (diagnoses added are re-assessed by their trigger).
+RISK_INPUTS = {"diagnosis", "history", "family", "medication"}
+
+
+def _reassess(patient: Patient) -> None:
+    from careloop.rules.assessments import reassess_records
+
+    reassess_records([patient.pk])
 
 
 def do_delete_item(actor: Any, patient: Patient, kind: RecordKind, item: models.Model) -> None:
@@ -161,3 +174,5 @@ def do_delete_item(actor: Any, patient: Patient, kind: RecordKind, item: models.
             summary=f"{kind.slug} deleted: {item}"[:200],
         )
         item.delete()
+        if kind.slug in RISK_INPUTS:
+            _reassess(patient)

@@ -410,6 +410,9 @@ def do_save_lifestyle(actor: Any, patient: Patient, form: Any) -> Lifestyle:
             summary="lifestyle changed",
             changes=changes_between(before, {f: str(getattr(item, f)) for f in fields}),
         )
+        from careloop.rules.assessments import reassess_records  # smoking, exercise, diet
+
+        reassess_records([patient.pk])
     return item
 
 

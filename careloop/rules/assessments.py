@@ -3,14 +3,15 @@ patient's latest results whenever one of their inputs arrives, the result stored
 inputs, version and explanation when it differs from the last one.
 
 Models assessed from results: BP grade, BMI class, eGFR with CKD stage, glucose category,
-lipid categories. China-PAR, the Chinese diabetes risk score and FINDRISC also need waist,
-smoking, family history and region from the health record; they are not assessed
-automatically yet (``careloop assess`` runs them on given inputs).
+lipid categories. China-PAR, the Chinese diabetes risk score and FINDRISC also read the
+health record (``record_inputs``: smoking, exercise, diet, medicines, diagnoses, family
+history, the organisation's region); they run when a result they read arrives and when the
+record changes (``reassess_record``), and not while an input they need is unknown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from django.utils import timezone
 from careloop.bulk import BulkInsert
 from careloop.patients.identity import age_on
 from careloop.rules.models import RiskAssessment
+from careloop.rules.record_inputs import Record, has_prefix, load_records
 from careloop.rules.risk.base import InputError
 from careloop.rules.risk.registry import get_model
 
@@ -31,52 +33,133 @@ CREATININE = ("14682-9",)
 FPG, HBA1C = ("14771-0", "1558-6"), ("4548-4", "17856-6")
 TC, LDL = ("14647-2", "2093-3"), ("22748-8", "2089-1", "13457-7")
 HDL, TG = ("14646-4", "2085-9"), ("14927-8", "2571-8")
+WAIST = ("8280-0",)
 
 Latest = Callable[[tuple[str, ...]], float | None]
 
 
-def _bp(latest: Latest, sex: str, age: int | None) -> dict[str, Any] | None:
+def _bp(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any] | None:
     sbp, dbp = latest(SBP), latest(DBP)
     if sbp is None or dbp is None:
         return None
     return {"sbp_mmHg": sbp, "dbp_mmHg": dbp, "on_antihypertensive": False}
 
 
-def _bmi(latest: Latest, sex: str, age: int | None) -> dict[str, Any] | None:
+def _bmi(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any] | None:
     height, weight = latest(HEIGHT), latest(WEIGHT)
     if height is None or weight is None:
         return None
     return {"height_cm": height, "weight_kg": weight}
 
 
-def _egfr(latest: Latest, sex: str, age: int | None) -> dict[str, Any] | None:
+def _egfr(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any] | None:
     creatinine = latest(CREATININE)
     if creatinine is None or age is None or sex not in ("male", "female"):
         return None
     return {"age": age, "sex": sex, "creatinine_umol_L": creatinine}
 
 
-def _glucose(latest: Latest, sex: str, age: int | None) -> dict[str, Any] | None:
+def _glucose(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any] | None:
     values = {"fpg": latest(FPG), "hba1c_percent": latest(HBA1C)}
     return values if any(v is not None for v in values.values()) else None
 
 
-def _lipids(latest: Latest, sex: str, age: int | None) -> dict[str, Any] | None:
+def _lipids(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any] | None:
     values = {"tc": latest(TC), "ldl_c": latest(LDL), "hdl_c": latest(HDL), "tg": latest(TG)}
     return values if any(v is not None for v in values.values()) else None
 
 
-# model → (its input codes, how to build its input, the result key that is its category;
-# for lipids the LDL-C category, the one treatment targets)
-MODELS: dict[str, tuple[tuple[str, ...], Callable[..., dict[str, Any] | None], str]] = {
+def _body(latest: Latest) -> tuple[float, float] | None:
+    """BMI (one decimal, as the BMI model gives it) and waist, when both are known."""
+    height, weight, waist = latest(HEIGHT), latest(WEIGHT), latest(WAIST)
+    if height is None or weight is None or waist is None or height <= 0:
+        return None
+    return round(weight / (height / 100) ** 2, 1), waist
+
+
+def _china_par(latest: Latest, sex: str, age: int | None, r: Record) -> dict[str, Any] | None:
+    values = {
+        "sbp_mmHg": latest(SBP),
+        "waist_cm": latest(WAIST),
+        "tc_mmol_L": latest(TC),
+        "hdl_mmol_L": latest(HDL),
+    }
+    known = (age, r.smoking, r.region_north, r.urban)
+    if any(v is None for v in (*values.values(), *known)) or sex not in ("male", "female"):
+        return None
+    return {
+        "sex": sex,
+        "age": age,
+        **values,
+        "on_antihypertensive": r.antihypertensive_now,
+        "current_smoker": r.smoking == "current",
+        "diabetes": r.diabetes,
+        "region_north": r.region_north,
+        "urban": r.urban,
+        "family_history_ascvd": r.family_history_ascvd,
+        "existing_ascvd": r.existing_ascvd,
+    }
+
+
+def _cdrs(latest: Latest, sex: str, age: int | None, r: Record) -> dict[str, Any] | None:
+    body, sbp = _body(latest), latest(SBP)
+    if body is None or sbp is None or age is None or r.diabetes or sex not in ("male", "female"):
+        return None  # not scored with known diabetes
+    return {
+        "age": age,
+        "sex": sex,
+        "sbp_mmHg": sbp,
+        "bmi": body[0],
+        "waist_cm": body[1],
+        "family_history_diabetes": r.family_diabetes == "first_degree",
+    }
+
+
+def _findrisc(latest: Latest, sex: str, age: int | None, r: Record) -> dict[str, Any] | None:
+    body = _body(latest)
+    known = (age, r.active_30min_daily, r.vegetables_fruit_daily)
+    if body is None or any(v is None for v in known) or r.diabetes or sex not in ("male", "female"):
+        return None
+    return {
+        "age": age,
+        "sex": sex,
+        "bmi": body[0],
+        "waist_cm": body[1],
+        "physical_activity_30min_daily": r.active_30min_daily,
+        "vegetables_fruit_daily": r.vegetables_fruit_daily,
+        "antihypertensive_medication": r.antihypertensive_ever,
+        "history_high_glucose": r.high_glucose_ever or has_prefix(r.diagnoses, ("R73",)),
+        "family_history": r.family_diabetes,
+    }
+
+
+def _cdrs_category(result: dict[str, Any]) -> str:
+    return "高风险" if result["high_risk"] else "低风险"
+
+
+Category = str | Callable[[dict[str, Any]], str]
+# model → (its input codes, how to build its input, its category: a result key or a function
+# of the result; for lipids the LDL-C category, the one treatment targets)
+MODELS: dict[str, tuple[tuple[str, ...], Callable[..., dict[str, Any] | None], Category]] = {
     "bp-grade": (SBP + DBP, _bp, "category"),
     "bmi": (HEIGHT + WEIGHT, _bmi, "category"),
     "egfr": (CREATININE, _egfr, "category"),
     "glucose": (FPG + HBA1C, _glucose, "glucose_category"),
     "lipids": (TC + LDL + HDL + TG, _lipids, "ldl_c"),
+    "china-par": (SBP + TC + HDL + WAIST, _china_par, "category"),
+    "cdrs": (SBP + HEIGHT + WEIGHT + WAIST, _cdrs, _cdrs_category),
+    "findrisc": (HEIGHT + WEIGHT + WAIST, _findrisc, "category"),
 }
+RECORD_MODELS = ("china-par", "cdrs", "findrisc")  # they also read the health record
 NOTES = {"bp-grade": "档案未标记是否服用降压药，按未服药评估。"}
+UNTREATED_NOTE = "档案未记录在服降压药，按未服药评估。"
 CODES = {code for codes, _, _ in MODELS.values() for code in codes}
+RECORD_CODES = {code for model in RECORD_MODELS for code in MODELS[model][0]}
+
+
+def _category(model: str, result: dict[str, Any]) -> str:
+    key = MODELS[model][2]
+    return str((key(result) if callable(key) else result.get(key)) or "")[:50]
 
 
 def reassess(
@@ -85,20 +168,24 @@ def reassess(
     readings: dict[int, dict[str, list[Any]]],
     profiles: dict[int, tuple[str, date | None]],
     now: datetime | None = None,
+    only: tuple[str, ...] | None = None,
 ) -> list[NewAssessment]:
     """Run the models an arriving result feeds, for each patient (id → new codes), on the
-    ``readings`` already loaded (patient → code → oldest first). Returns the assessments
-    whose inputs changed, not saved yet (the caller stores them in its transaction)."""
+    ``readings`` already loaded (patient → code → oldest first) and, for the models that
+    read it, the health record. Returns the assessments whose inputs changed, not saved yet
+    (the caller stores them in its transaction). ``only``: just these models."""
     now = now or timezone.now()
     since = now - timedelta(days=LOOKBACK_DAYS)
     today = timezone.localtime(now).date()
     wanted = {
-        pk: [m for m, (c, _, _) in MODELS.items() if set(c) & codes]
+        pk: [m for m, (c, _, _) in MODELS.items() if set(c) & codes and m in (only or MODELS)]
         for pk, codes in new_codes.items()
     }
     wanted = {pk: models for pk, models in wanted.items() if models}
     if not wanted:
         return []
+    reading_record = [pk for pk, models in wanted.items() if set(models) & set(RECORD_MODELS)]
+    records = load_records([pk for pk in reading_record if pk > 0])
     last_inputs = {
         (pk, model): inputs
         for pk, model, inputs in _latest(list(wanted)).values_list("patient_id", "model", "inputs")
@@ -115,8 +202,9 @@ def reassess(
             ]
             return max(found, key=lambda r: r.at).value if found else None
 
+        record = records.get(pk, Record())
         for model in models:
-            inputs = MODELS[model][1](latest, sex, age)
+            inputs = MODELS[model][1](latest, sex, age, record)
             if inputs is None:
                 continue
             try:  # inputs built here are already typed: no JSON coercion needed
@@ -126,6 +214,8 @@ def reassess(
                 continue
             if model in NOTES:
                 result["warnings"].append(NOTES[model])
+            if model == "china-par" and not record.antihypertensive_now:
+                result["warnings"].append(UNTREATED_NOTE)
             if last_inputs.get((pk, model)) == result["inputs"]:
                 continue
             new.append(
@@ -133,7 +223,7 @@ def reassess(
                     pk,
                     model,
                     result["version"],
-                    str(result.get(MODELS[model][2]) or "")[:50],
+                    _category(model, result),
                     result["inputs"],
                     result,
                     result["explanation"],
@@ -214,6 +304,9 @@ LABELS = {
     "egfr": "肾功能（eGFR / CKD 分期）",
     "glucose": "血糖状态",
     "lipids": "血脂（LDL-C 分层）",
+    "china-par": "心血管病 10 年风险（China-PAR）",
+    "cdrs": "糖尿病风险评分（中国）",
+    "findrisc": "糖尿病风险评分（FINDRISC）",
     "tcm-constitution": "中医体质",
 }
 
@@ -240,3 +333,25 @@ def for_patient(patient_id: int) -> list[Shown]:
 
 def _order(model: str) -> int:
     return list(LABELS).index(model) if model in LABELS else len(LABELS)
+
+
+def reassess_records(patient_ids: Iterable[int], *, now: datetime | None = None) -> int:
+    """The models that read the health record, run again for patients whose record changed
+    (smoking, exercise, diet, medicines, diagnoses, family history); stores what changed and
+    returns how many. Call inside the transaction that changed the record."""
+    from careloop.rules.engine import facts_for
+
+    ids = sorted({pk for pk in patient_ids if pk > 0})
+    if not ids:
+        return 0
+    now = now or timezone.now()
+    facts, profiles = facts_for([], ids, now=now, extra_codes=RECORD_CODES)
+    new = reassess(
+        {pk: set(RECORD_CODES) for pk in profiles},
+        readings={pk: dict(f.readings) for pk, f in facts.items()},
+        profiles={pk: (p.sex, p.birth_date) for pk, p in profiles.items()},
+        now=now,
+        only=RECORD_MODELS,
+    )
+    store(new)
+    return len(new)

@@ -602,6 +602,10 @@ def run_for_event(trigger: str, patient_ids: Iterable[int], *, now: datetime | N
 
     ids = sorted(set(patient_ids))
     on_clinical_event(trigger, ids, now=now)
+    if trigger == Trigger.DIAGNOSIS:  # diabetes, ASCVD: inputs of the record's risk models
+        from careloop.rules.assessments import reassess_records
+
+        reassess_records(ids, now=now)
     rules = rules_for(trigger)
     if not rules or not ids:
         return 0

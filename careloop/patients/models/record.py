@@ -114,8 +114,25 @@ class Allergy(RecordItem):
 class Medication(RecordItem):
     """用药情况: a medicine the patient takes or took."""
 
+    class Category(models.TextChoices):
+        ANTIHYPERTENSIVE = "antihypertensive", _("blood pressure lowering")
+        GLUCOSE_LOWERING = "glucose_lowering", _("glucose lowering")
+        LIPID_LOWERING = "lipid_lowering", _("lipid lowering")
+        OTHER = "other", _("other")
+
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="medications")
     name = models.CharField(_("medicine"), max_length=100)
+    category = models.CharField(
+        _("kind of medicine"),
+        max_length=20,
+        choices=Category.choices,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_(
+            "Blood pressure lowering medicines count in the cardiovascular and diabetes risk."
+        ),
+    )
     dose = models.CharField(_("dose"), max_length=50, blank=True, help_text=_("e.g. 5 mg"))
     frequency = models.CharField(
         _("frequency"), max_length=50, blank=True, help_text=_("e.g. once a day")
@@ -171,6 +188,9 @@ class Lifestyle(models.Model):
     )
     salt_intake = models.CharField(
         _("salt intake"), max_length=10, choices=Salt.choices, blank=True
+    )
+    vegetables_fruit_daily = models.BooleanField(
+        _("vegetables or fruit every day"), null=True, blank=True, db_default=None
     )
     diet = models.CharField(_("diet"), max_length=200, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

@@ -1,0 +1,150 @@
+"""What the health record says for the risk models that read it (China-PAR, CDRS,
+FINDRISC), loaded for many patients with one query per table.
+
+Definitions (documented in docs/rules.md, "Risk assessments on the record"):
+- smoking: the lifestyle entry (吸烟: current / former / never; unknown when not filled in);
+- on antihypertensive treatment: a current medicine of the kind "blood pressure lowering";
+  ever taken (FINDRISC): any such medicine, current or stopped;
+- diabetes: an active diagnosis or past history coded E10–E14;
+- existing ASCVD (China-PAR does not score it): I20–I25 (ischaemic heart disease), I63
+  (cerebral infarction), G45 (TIA), I70 (atherosclerosis);
+- family history of ASCVD: father, mother, brother or sister with myocardial infarction
+  (I21, I22) or stroke (I60–I64), the paper's definition;
+- family history of diabetes (E10–E14): parent, sibling or child = first degree;
+  grandparent = second degree (FINDRISC's aunt, uncle and cousin are not told apart from
+  "other relative", which is not counted);
+- physical activity ≥ 30 minutes daily: 7 sessions a week of at least 30 minutes;
+- high glucose ever found: a fasting glucose or HbA1c result flagged high, or R73;
+- region and urban: the patient's organisation's settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+DIABETES = ("E10", "E11", "E12", "E13", "E14")
+ASCVD = ("I20", "I21", "I22", "I23", "I24", "I25", "I63", "G45", "I70")
+MI_OR_STROKE = ("I21", "I22", "I60", "I61", "I62", "I63", "I64")
+PARENTS_AND_SIBLINGS = ("father", "mother", "sibling")
+FIRST_DEGREE = (*PARENTS_AND_SIBLINGS, "child")
+SECOND_DEGREE = ("grandparent",)
+GLUCOSE_CODES = ("14771-0", "1558-6", "4548-4", "17856-6")
+DAILY_SESSIONS, DAILY_MINUTES = 7, 30
+
+
+def has_prefix(codes: Iterable[str], prefixes: tuple[str, ...]) -> bool:
+    return any(code.upper().startswith(prefixes) for code in codes)
+
+
+@dataclass(frozen=True)
+class Record:
+    smoking: str | None = None  # current / former / never; None: not recorded
+    exercise_times_per_week: int | None = None
+    exercise_minutes: int | None = None
+    vegetables_fruit_daily: bool | None = None
+    antihypertensive_now: bool = False
+    antihypertensive_ever: bool = False
+    diagnoses: frozenset[str] = frozenset()
+    family: frozenset[tuple[str, str]] = frozenset()  # (relation, ICD-10)
+    region_north: bool | None = None
+    urban: bool | None = None
+    high_glucose_ever: bool = False
+
+    @property
+    def diabetes(self) -> bool:
+        return has_prefix(self.diagnoses, DIABETES)
+
+    @property
+    def existing_ascvd(self) -> bool:
+        return has_prefix(self.diagnoses, ASCVD)
+
+    @property
+    def family_history_ascvd(self) -> bool:
+        return any(
+            relation in PARENTS_AND_SIBLINGS and has_prefix([code], MI_OR_STROKE)
+            for relation, code in self.family
+        )
+
+    @property
+    def family_diabetes(self) -> str:
+        """FINDRISC's answer: first_degree, second_degree or none."""
+        relations = {r for r, code in self.family if has_prefix([code], DIABETES)}
+        if relations & set(FIRST_DEGREE):
+            return "first_degree"
+        return "second_degree" if relations & set(SECOND_DEGREE) else "none"
+
+    @property
+    def active_30min_daily(self) -> bool | None:
+        if self.exercise_times_per_week is None or self.exercise_minutes is None:
+            return None
+        return (
+            self.exercise_times_per_week >= DAILY_SESSIONS
+            and self.exercise_minutes >= DAILY_MINUTES
+        )
+
+
+def load_records(patient_ids: list[int]) -> dict[int, Record]:
+    """Each patient's ``Record``: one query per table, for all of them."""
+    from django.utils import timezone
+
+    from careloop.clinical.models import Condition, Observation
+    from careloop.patients.models import FamilyHistory, Lifestyle, Medication, PastHistory, Patient
+
+    if not patient_ids:
+        return {}
+    values: dict[int, dict[str, Any]] = {
+        pk: {"region_north": north, "urban": urban, "diagnoses": set(), "family": set()}
+        for pk, north, urban in Patient.objects.filter(pk__in=patient_ids).values_list(
+            "pk", "organisation__region_north", "organisation__urban"
+        )
+    }
+    lifestyles = Lifestyle.objects.filter(patient_id__in=patient_ids).values_list(
+        "patient_id",
+        "smoking",
+        "exercise_times_per_week",
+        "exercise_minutes",
+        "vegetables_fruit_daily",
+    )
+    for pk, smoking, times, minutes, vegetables in lifestyles:
+        values[pk].update(
+            smoking=smoking or None,
+            exercise_times_per_week=times,
+            exercise_minutes=minutes,
+            vegetables_fruit_daily=vegetables,
+        )
+    today = timezone.localdate()
+    medicines = Medication.objects.filter(
+        patient_id__in=patient_ids, category=Medication.Category.ANTIHYPERTENSIVE
+    ).values_list("patient_id", "stopped_on")
+    for pk, stopped in medicines:
+        values[pk]["antihypertensive_ever"] = True
+        if stopped is None or stopped >= today:
+            values[pk]["antihypertensive_now"] = True
+    for pk, code in Condition.objects.filter(
+        patient_id__in=patient_ids, clinical_status="active"
+    ).values_list("patient_id", "icd10_code"):
+        values[pk]["diagnoses"].add(code)
+    for pk, code in PastHistory.objects.filter(patient_id__in=patient_ids).values_list(
+        "patient_id", "icd10_code"
+    ):
+        values[pk]["diagnoses"].add(code)
+    for pk, relation, code in FamilyHistory.objects.filter(patient_id__in=patient_ids).values_list(
+        "patient_id", "relation", "icd10_code"
+    ):
+        values[pk]["family"].add((relation, code))
+    high = Observation.objects.filter(
+        patient_id__in=patient_ids, code__in=GLUCOSE_CODES, interpretation__in=("H", "HH")
+    )
+    for pk in set(high.values_list("patient_id", flat=True)):
+        values[pk]["high_glucose_ever"] = True
+    return {
+        pk: Record(
+            **{
+                **v,
+                "diagnoses": frozenset(c for c in v["diagnoses"] if c),
+                "family": frozenset((r, c) for r, c in v["family"] if c),
+            }
+        )
+        for pk, v in values.items()
+    }

@@ -1,0 +1,152 @@
+"""China-PAR, the Chinese diabetes risk score and FINDRISC on the record: assessed from the
+results and the health record as they are entered, again when either changes, not while an
+input is unknown; the paper's worked China-PAR example and hand-scored CDRS/FINDRISC."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from careloop.clinical.assessment import ResultInput
+from careloop.clinical.services import do_record_results
+from careloop.patients.forms import LifestyleForm
+from careloop.patients.models import Lifestyle
+from careloop.patients.record import RECORD_KINDS, do_delete_item, do_save_item
+from careloop.patients.services import do_save_lifestyle
+from careloop.rules.models import RiskAssessment
+from tests.test_patients_web import logged_in
+
+pytestmark = pytest.mark.django_db
+
+RESULTS = {  # LOINC: (name, unit)
+    "8480-6": ("收缩压", "mmHg"),
+    "2093-3": ("总胆固醇", "mmol/L"),
+    "2085-9": ("高密度脂蛋白胆固醇", "mmol/L"),
+    "8280-0": ("腰围", "cm"),
+    "8302-2": ("身高", "cm"),
+    "29463-7": ("体重", "kg"),
+}
+MG_DL = 0.0259  # mmol/L per mg/dL, the paper's conversion
+
+
+def _aged(years: int) -> date:
+    today = timezone.localdate()
+    return today.replace(year=today.year - years) - timedelta(days=1)
+
+
+def _results(patient: Any, **values: float) -> None:
+    at = timezone.now() - timedelta(hours=1)
+    items = []
+    for code, value in values.items():
+        loinc = code.replace("_", "-")
+        name, unit = RESULTS[loinc]
+        items.append(ResultInput(name, at, loinc=loinc, value=value, unit=unit))
+    do_record_results(patient, None, items, source="manual", source_label="test")
+
+
+def _lifestyle(actor: Any, patient: Any, **data: Any) -> None:
+    instance = Lifestyle.objects.filter(patient=patient).first() or Lifestyle(patient=patient)
+    form = LifestyleForm(
+        data={k: "" if v is None else v for k, v in data.items()}, instance=instance
+    )
+    assert form.is_valid(), form.errors
+    do_save_lifestyle(actor, patient, form)
+
+
+def _entry(actor: Any, patient: Any, slug: str, **data: Any) -> Any:
+    form = RECORD_KINDS[slug].form(data=data)
+    assert form.is_valid(), form.errors
+    return do_save_item(actor, patient, RECORD_KINDS[slug], form)
+
+
+def _latest(patient: Any, model: str) -> RiskAssessment | None:
+    return RiskAssessment.objects.filter(patient=patient, model=model).first()
+
+
+def test_china_par_from_results_and_record_the_papers_worked_example(
+    cardiology: Any, carol: Any, patient_factory: Any
+) -> None:
+    cardiology.region_north, cardiology.urban = True, True
+    cardiology.save()
+    man = patient_factory(organisation=cardiology, sex="male", birth_date=_aged(60))
+    _results(man, **{"8480_6": 130, "2093_3": 210 * MG_DL, "2085_9": 55 * MG_DL, "8280_0": 80})
+    assert _latest(man, "china-par") is None  # smoking not recorded yet
+
+    _lifestyle(carol, man, smoking="never")
+    first = _latest(man, "china-par")
+    assert first is not None and first.inputs["diabetes"] is False
+    assert first.inputs["current_smoker"] is False and first.inputs["region_north"] is True
+
+    _entry(carol, man, "diagnosis", icd10_code="E11", clinical_status="active")
+    example = _latest(man, "china-par")
+    assert example is not None and example.pk != first.pk
+    assert example.result["risk10_percent"] == 11.0  # the paper: 11.0%
+    assert example.category == "高危"
+    assert "按未服药评估" in example.result["warnings"][-1]
+
+    medicine = _entry(carol, man, "medication", name="氨氯地平", category="antihypertensive")
+    treated = _latest(man, "china-par")
+    assert treated is not None and treated.inputs["on_antihypertensive"] is True
+    do_delete_item(carol, man, RECORD_KINDS["medication"], medicine)
+    assert _latest(man, "china-par").inputs["on_antihypertensive"] is False  # type: ignore[union-attr]
+
+    page = logged_in(carol).get(f"/patients/{man.pk}/").content.decode()
+    assert "心血管病 10 年风险（China-PAR）" in page
+
+
+def test_china_par_waits_for_the_organisations_region(
+    cardiology: Any, carol: Any, patient_factory: Any
+) -> None:
+    man = patient_factory(organisation=cardiology, sex="male", birth_date=_aged(55))
+    _lifestyle(carol, man, smoking="current")
+    _results(man, **{"8480_6": 140, "2093_3": 5.2, "2085_9": 1.1, "8280_0": 90})
+    assert _latest(man, "china-par") is None
+
+
+def test_china_par_does_not_score_existing_ascvd(
+    cardiology: Any, carol: Any, patient_factory: Any
+) -> None:
+    cardiology.region_north, cardiology.urban = False, True
+    cardiology.save()
+    man = patient_factory(organisation=cardiology, sex="male", birth_date=_aged(58))
+    _lifestyle(carol, man, smoking="current")
+    _results(man, **{"8480_6": 150, "2093_3": 6.0, "2085_9": 1.0, "8280_0": 95})
+    _entry(carol, man, "history", kind="disease", name="心肌梗死", icd10_code="I21.9")
+    latest = _latest(man, "china-par")
+    assert latest is not None and latest.category == "极高危"
+    assert latest.result["risk10_percent"] is None
+
+
+def test_diabetes_risk_scores_from_results_lifestyle_and_family(
+    cardiology: Any, carol: Any, patient_factory: Any
+) -> None:
+    woman = patient_factory(organisation=cardiology, sex="female", birth_date=_aged(50))
+    _results(woman, **{"8480_6": 135, "8302_2": 160, "29463_7": 64, "8280_0": 85})
+    cdrs = _latest(woman, "cdrs")
+    assert cdrs is not None  # age, SBP, BMI and waist are enough; no family history known
+    assert cdrs.result["total"] == 13 + 6 + 3 + 8 + 0 + 0
+    assert cdrs.category == "高风险"  # 30 ≥ 25
+    assert _latest(woman, "findrisc") is None  # exercise and diet not recorded
+
+    _entry(carol, woman, "family", relation="mother", condition="糖尿病", icd10_code="E11")
+    assert _latest(woman, "cdrs").result["total"] == 36  # type: ignore[union-attr]
+
+    _lifestyle(
+        carol, woman, exercise_times_per_week=3, exercise_minutes=40, vegetables_fruit_daily=False
+    )
+    findrisc = _latest(woman, "findrisc")
+    assert findrisc is not None
+    # age 45–54: 2, BMI 25.0: 1, waist 80–88: 3, not active daily: 2, no vegetables daily: 1,
+    # no antihypertensives, no high glucose, mother with diabetes: 5
+    assert findrisc.result["total"] == 14
+    assert findrisc.category == "moderate"
+    assert findrisc.inputs["family_history"] == "first_degree"
+
+    _entry(carol, woman, "diagnosis", icd10_code="E11.9", clinical_status="active")
+    count = RiskAssessment.objects.filter(patient=woman, model__in=["cdrs", "findrisc"]).count()
+    _results(woman, **{"8480_6": 150})
+    again = RiskAssessment.objects.filter(patient=woman, model__in=["cdrs", "findrisc"]).count()
+    assert again == count  # not scored once diabetes is known
