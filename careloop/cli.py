@@ -6,7 +6,7 @@ import os
 import sys
 
 # Commands spelt with a hyphen on the command line (a Python module name cannot be).
-ALIASES = {"reply-check": "reply_check"}
+ALIASES = {"reply-check": "reply_check", "value-tiers": "value_tiers"}
 
 
 def main(argv: list[str] | None = None) -> None:

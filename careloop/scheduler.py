@@ -33,6 +33,7 @@ def periodic_jobs() -> list[PeriodicJob]:
     from careloop.care.tasks import draft_stage_summaries
     from careloop.followup.tasks import enrol_eligible, extend_plans, sweep_alerts
     from careloop.outreach.tasks import dispatch_messages
+    from careloop.patients.tasks import update_value_tiers
     from careloop.rules.tasks import sweep_rules
 
     return [
@@ -41,6 +42,7 @@ def periodic_jobs() -> list[PeriodicJob]:
         PeriodicJob("dispatch_messages", timedelta(minutes=1), dispatch_messages.enqueue),
         PeriodicJob("enrol_eligible", timedelta(hours=24), enrol_eligible.enqueue),
         PeriodicJob("refresh_dashboard", timedelta(minutes=1), refresh_dashboard.enqueue),
+        PeriodicJob("value_tiers", timedelta(hours=24), update_value_tiers.enqueue),
         PeriodicJob("stage_summaries", timedelta(hours=24), draft_stage_summaries.enqueue),
         PeriodicJob("extend_plans", timedelta(hours=6), extend_plans.enqueue),
         PeriodicJob(

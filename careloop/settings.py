@@ -228,6 +228,9 @@ CARELOOP_CHANNEL_COSTS = {
     )
     if name.strip() and cost.strip().replace(".", "", 1).isdecimal()
 }
+# Value tier thresholds (F5), highest first: "tier:yuan:visits" over the last 12 months, or
+# "off" to leave value tiers to rules and staff (see careloop/patients/value_tiers.py).
+CARELOOP_VALUE_TIERS = env.env_str("CARELOOP_VALUE_TIERS", "high:10000:12,medium:2000:4")
 # Processes that render a batch of printed reports (WeasyPrint is CPU-bound).
 CARELOOP_REPORT_PROCESSES = env.env_int("CARELOOP_REPORT_PROCESSES", os.cpu_count() or 1, 1, 64)
 CARELOOP_SEND_BATCH = env.env_int("CARELOOP_SEND_BATCH", 500, 1, 20_000)

@@ -68,8 +68,9 @@ def test_housekeeping_jobs_are_enqueued_and_run_by_the_worker(
         "stage_summaries",
         "sweep_alerts",
         "sweep_rules",
+        "value_tiers",
     }
-    assert DBTaskResult.objects.count() == 10
+    assert DBTaskResult.objects.count() == 11
     call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
     assert not Session.objects.filter(session_key="old").exists()

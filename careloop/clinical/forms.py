@@ -59,7 +59,15 @@ class ConditionForm(StyledFormMixin, forms.ModelForm):
 class EncounterForm(StyledFormMixin, forms.ModelForm):
     class Meta:
         model = Encounter
-        fields = ["kind", "started_at", "ended_at", "department", "reason", "visit_number"]
+        fields = [
+            "kind",
+            "started_at",
+            "ended_at",
+            "department",
+            "reason",
+            "visit_number",
+            "charges",
+        ]
         widgets = {"started_at": DATETIME, "ended_at": DATETIME}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -314,6 +314,8 @@ def apply_adt(
             encounter.department = visit.department[:50]
         if visit.admitted_at:
             encounter.started_at = visit.admitted_at
+        if visit.charges is not None:
+            encounter.charges = visit.charges
         if data.event == "A03":
             encounter.ended_at = visit.discharged_at or moment
             encounter.status = Encounter.Status.FINISHED

@@ -71,6 +71,10 @@ class Encounter(models.Model):
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
     reason = models.CharField(_("reason for visit"), max_length=200, blank=True)
     visit_number = models.CharField(_("visit number"), max_length=50, blank=True)
+    # Total charges of the visit in yuan (HL7 PV1-47), for the patient's value tier.
+    charges = models.DecimalField(
+        _("charges (yuan)"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
     source = models.CharField(
         _("source"), max_length=10, choices=Source.choices, default=Source.MANUAL
     )

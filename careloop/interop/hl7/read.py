@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from careloop.interop.hl7.message import (
@@ -30,6 +31,7 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 SUPPORTED = {"ORU^R01", "ADT^A01", "ADT^A03", "ADT^A04", "ADT^A08"}
 NATIONAL_ID_TYPES = {"NI", "ID", "SFZ", "NNCHN", "CHNID"}
 PASSPORT_TYPES = {"PPN", "PP", "HZ"}
+MAX_CHARGES = Decimal("1e10")  # Encounter.charges holds 12 digits, 2 after the point
 _TS = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?([+-]\d{4})?$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _ID_SHAPE = re.compile(r"^\d{17}[\dXx]$")
@@ -64,6 +66,7 @@ class Visit:
     department: str = ""
     admitted_at: datetime | None = None
     discharged_at: datetime | None = None
+    charges: Decimal | None = None  # PV1-47 total charges, yuan
 
 
 @dataclass
@@ -375,7 +378,27 @@ def _visit(pv1: Segment) -> Visit:
         department=(pv1.component(3, 1) or pv1.component(10)).strip(),
         admitted_at=parse_ts(pv1.component(44), ("PV1", pv1.sequence, 44)),
         discharged_at=parse_ts(pv1.component(45), ("PV1", pv1.sequence, 45)),
+        charges=_charges(pv1),
     )
+
+
+def _charges(pv1: Segment) -> Decimal | None:
+    text = pv1.component(47).strip()
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or value < 0 or value >= MAX_CHARGES:
+        raise HL7Error(
+            f"PV1-47: total charges {text[:20]!r} is not an amount in yuan",
+            code=102,
+            segment="PV1",
+            sequence=pv1.sequence,
+            field=47,
+        )
+    return value.quantize(Decimal("0.01"))
 
 
 def _diagnosis(dg1: Segment) -> Diagnosis:

@@ -1,0 +1,110 @@
+"""Value tier (价值分层, F5) of every patient: from what they spent and how often they came
+in the last 12 months (their encounters, not cancelled or only planned; spend = the visits'
+charges, HL7 PV1-47 or entered on the patient page).
+
+Thresholds: ``CARELOOP_VALUE_TIERS`` "tier:yuan:visits,…", highest first (default
+``high:10000:12,medium:2000:4``): a patient reaching either the spend or the visit count of a
+tier is in it; below them all, low. ``off`` leaves value tiers to rules and staff. Run daily
+by the scheduler and by ``careloop value-tiers``; a change re-plans the follow-ups planned by
+the risk × value matrix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from careloop.patients.models import Patient, Tier
+
+WINDOW = timedelta(days=365)
+LOWEST = Tier.LOW
+
+
+class TierSettingError(ValueError):
+    """CARELOOP_VALUE_TIERS cannot be read; the message names the part."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    tier: str
+    spend: Decimal
+    visits: int
+
+
+def thresholds(text: str | None = None) -> list[Threshold] | None:
+    """The thresholds, highest first; None when switched off."""
+    text = (settings.CARELOOP_VALUE_TIERS if text is None else text).strip()
+    if text.lower() == "off":
+        return None
+    out: list[Threshold] = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        parts = item.split(":")
+        if len(parts) != 3 or parts[0] not in (Tier.HIGH, Tier.MEDIUM):
+            raise TierSettingError(f"CARELOOP_VALUE_TIERS: {item!r} 应为 high|medium:金额:次数")
+        try:
+            spend, visits = Decimal(parts[1]), int(parts[2])
+        except (InvalidOperation, ValueError):
+            raise TierSettingError(f"CARELOOP_VALUE_TIERS: {item!r} 的金额或次数不是数字") from None
+        out.append(Threshold(parts[0], spend, visits))
+    return out
+
+
+def tier_for(spend: Decimal, visits: int, levels: list[Threshold]) -> str:
+    for level in levels:
+        if spend >= level.spend or visits >= level.visits:
+            return level.tier
+    return LOWEST
+
+
+def update_value_tiers(*, now: datetime | None = None) -> dict[str, Any]:
+    """Set every patient's value tier from their last 12 months; returns the counts
+    (``patients``, ``changed`` and how many are high, medium and low)."""
+    from careloop.audit.services import record
+    from careloop.clinical.models import Encounter
+    from careloop.followup.planning import replan_tiers
+
+    levels = thresholds()
+    if levels is None:
+        return {"off": True, "patients": 0, "changed": 0}
+    now = now or timezone.now()
+    visits = (
+        Encounter.objects.filter(started_at__gt=now - WINDOW, started_at__lte=now)
+        .exclude(status__in=[Encounter.Status.PLANNED, Encounter.Status.CANCELLED])
+        .order_by()
+        .values("patient_id")
+        .annotate(n=Count("pk"), spent=Sum("charges"))
+    )
+    found = {
+        row["patient_id"]: tier_for(row["spent"] or Decimal(0), row["n"], levels) for row in visits
+    }
+    moves: dict[str, list[int]] = {}
+    counts: dict[str, int] = {Tier.HIGH: 0, Tier.MEDIUM: 0, Tier.LOW: 0}
+    total = 0
+    for pk, current in Patient.objects.values_list("pk", "value_tier").iterator(chunk_size=10_000):
+        tier = found.get(pk, LOWEST)
+        counts[tier] += 1
+        total += 1
+        if tier != current:
+            moves.setdefault(tier, []).append(pk)
+    changed = [pk for ids in moves.values() for pk in ids]
+    with transaction.atomic():
+        for tier, ids in moves.items():
+            for start in range(0, len(ids), 5_000):
+                Patient.objects.filter(pk__in=ids[start : start + 5_000]).update(value_tier=tier)
+        replan_tiers(changed, now=now)
+        if changed:
+            record(
+                None,
+                "update",
+                "patient",
+                "",
+                actor_label="value-tiers",
+                summary=f"价值分层按近 12 个月消费和就诊次数更新：{len(changed)} 人变化",
+            )
+    return {"patients": total, "changed": len(changed), **{str(k): v for k, v in counts.items()}}

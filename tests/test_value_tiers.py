@@ -1,0 +1,115 @@
+"""Value tiers (F5) from the last 12 months' visits and spend: thresholds, who lands where,
+a change re-planning the tier-matrix follow-ups, charges read from HL7 PV1-47, the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from careloop.clinical.models import Condition, Encounter
+from careloop.followup.models import Task
+from careloop.followup.triggers import on_discharge
+from careloop.interop.hl7.message import HL7Error, decode, parse
+from careloop.interop.hl7.read import read
+from careloop.patients.models import Patient
+from careloop.patients.value_tiers import TierSettingError, thresholds, update_value_tiers
+from tests.test_followup_plans import DISCHARGED, Clock, clock, pack  # noqa: F401
+from tests.unit.test_hl7 import FIXTURES
+
+pytestmark = pytest.mark.django_db
+
+
+def _visit(patient: Any, days_ago: int, **extra: Any) -> Encounter:
+    values = {"kind": Encounter.Kind.OUTPATIENT, "status": Encounter.Status.FINISHED, **extra}
+    return Encounter.objects.create(
+        patient=patient,
+        organisation=patient.organisation,
+        started_at=timezone.now() - timedelta(days=days_ago),
+        **values,
+    )
+
+
+def test_thresholds_are_read_and_a_wrong_one_is_named(settings: Any) -> None:
+    levels = thresholds("high:10000:12, medium:2000.5:4")
+    assert [(t.tier, t.spend, t.visits) for t in levels or []] == [
+        ("high", Decimal(10000), 12),
+        ("medium", Decimal("2000.5"), 4),
+    ]
+    assert thresholds("off") is None
+    with pytest.raises(TierSettingError, match="'top:1:2'"):
+        thresholds("top:1:2")
+    settings.CARELOOP_VALUE_TIERS = "high:lots:12"
+    with pytest.raises(CommandError, match="'high:lots:12' 的金额或次数不是数字"):
+        call_command("value_tiers", stdout=StringIO())
+
+
+def test_every_patient_gets_the_tier_of_their_last_12_months(
+    hospital: Any, patient_factory: Any
+) -> None:
+    frequent, spender, cancelled, old, nobody = (
+        patient_factory(organisation=hospital) for _ in range(5)
+    )
+    for n in range(12):
+        _visit(frequent, 1 + 25 * n)  # 12 visits in the year, no charges known
+    _visit(spender, 40, kind=Encounter.Kind.INPATIENT, charges=Decimal("2500.00"))
+    _visit(cancelled, 10, status=Encounter.Status.CANCELLED, charges=Decimal("50000"))
+    _visit(old, 400, charges=Decimal("50000"))  # more than a year ago
+    out = StringIO()
+    call_command("value_tiers", stdout=out)
+    assert json.loads(out.getvalue()) == {
+        "patients": 5,
+        "changed": 5,
+        "high": 1,
+        "medium": 1,
+        "low": 3,
+    }
+    tiers = dict(Patient.objects.values_list("pk", "value_tier"))
+    assert [tiers[p.pk] for p in (frequent, spender, cancelled, old, nobody)] == [
+        "high",
+        "medium",
+        "low",
+        "low",
+        "low",
+    ]
+    assert update_value_tiers()["changed"] == 0  # nothing new: nothing written
+
+
+def test_a_new_value_tier_replans_the_matrix_follow_ups(
+    hospital: Any,
+    patient_factory: Any,
+    clock: Clock,  # noqa: F811
+    pack: None,  # noqa: F811
+) -> None:
+    patient = patient_factory(organisation=hospital, risk_tier="high", value_tier="high")
+    stay = _visit(patient, 0, kind=Encounter.Kind.INPATIENT)
+    Encounter.objects.filter(pk=stay.pk).update(
+        started_at=DISCHARGED - timedelta(days=5), ended_at=DISCHARGED
+    )
+    Condition.objects.create(patient=patient, icd10_code="K35.8", name="急性阑尾炎", encounter=stay)
+    [plan] = on_discharge([patient.pk])
+    assert plan.tasks.filter(node="tiered", status=Task.Status.OPEN).count() == 4  # weekly
+    clock.set(DISCHARGED + timedelta(days=1))
+    assert update_value_tiers()["changed"] == 1  # one stay, no charges: low value
+    patient.refresh_from_db()
+    assert patient.value_tier == "low"
+    cancelled = plan.tasks.filter(node="tiered", status=Task.Status.CANCELLED)
+    assert cancelled.count() == 4 and "分层" in cancelled.first().cancel_reason  # type: ignore[union-attr]
+
+
+def test_charges_come_from_pv1_47() -> None:
+    text, _codec = decode((FIXTURES / "adt_a03_discharge.hl7").read_bytes(), "utf-8")
+    lines = text.split("\r")
+    pv1 = next(i for i, line in enumerate(lines) if line.startswith("PV1"))
+    original = lines[pv1]
+    lines[pv1] = original + "||18650.5"
+    assert read(parse("\r".join(lines))).visit.charges == Decimal("18650.50")  # type: ignore[union-attr]
+    lines[pv1] = original + "||十八元"
+    with pytest.raises(HL7Error, match="PV1-47"):
+        read(parse("\r".join(lines)))
