@@ -150,3 +150,33 @@ def test_diabetes_risk_scores_from_results_lifestyle_and_family(
     _results(woman, **{"8480_6": 150})
     again = RiskAssessment.objects.filter(patient=woman, model__in=["cdrs", "findrisc"]).count()
     assert again == count  # not scored once diabetes is known
+
+
+def test_known_disease_counts_whatever_its_status_and_however_it_is_recorded(
+    cardiology: Any, carol: Any, patient_factory: Any
+) -> None:
+    # Stroke in remission, nothing else known: China-PAR needs no more to say 极高危.
+    man = patient_factory(organisation=cardiology, sex="male", birth_date=_aged(66))
+    _entry(carol, man, "diagnosis", icd10_code="I64", clinical_status="remission")
+    assert _latest(man, "china-par").category == "极高危"  # type: ignore[union-attr]
+
+    # On metformin without a diabetes code: known diabetes, the diabetes scores don't run.
+    woman = patient_factory(organisation=cardiology, sex="female", birth_date=_aged(50))
+    _entry(carol, woman, "medication", name="二甲双胍", category="glucose_lowering")
+    _results(woman, **{"8480_6": 135, "8302_2": 160, "29463_7": 64, "8280_0": 85})
+    assert _latest(woman, "cdrs") is None
+
+    # A father's diabetes written without a code counts by its name; a woman's China-PAR
+    # needs no urban setting (her model has no urban term).
+    cardiology.region_north = True
+    cardiology.save()
+    other = patient_factory(organisation=cardiology, sex="female", birth_date=_aged(50))
+    _entry(carol, other, "family", relation="father", condition="2型糖尿病", icd10_code="")
+    _lifestyle(carol, other, smoking="never")
+    _results(
+        other,
+        **{"8480_6": 135, "8302_2": 160, "29463_7": 64, "8280_0": 85},
+        **{"2093_3": 5.0, "2085_9": 1.3},
+    )
+    assert _latest(other, "cdrs").inputs["family_history_diabetes"] is True  # type: ignore[union-attr]
+    assert _latest(other, "china-par").inputs["urban"] is None  # type: ignore[union-attr]

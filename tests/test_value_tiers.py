@@ -16,7 +16,7 @@ from django.utils import timezone
 from careloop.clinical.models import Condition, Encounter
 from careloop.followup.models import Task
 from careloop.followup.triggers import on_discharge
-from careloop.interop.hl7.message import HL7Error, decode, parse
+from careloop.interop.hl7.message import decode, parse
 from careloop.interop.hl7.read import read
 from careloop.patients.models import Patient
 from careloop.patients.value_tiers import TierSettingError, thresholds, update_value_tiers
@@ -43,6 +43,10 @@ def test_thresholds_are_read_and_a_wrong_one_is_named(settings: Any) -> None:
         ("medium", Decimal("2000.5"), 4),
     ]
     assert thresholds("off") is None
+    assert [t.tier for t in thresholds("medium:2000:4,high:10000:12") or []] == ["high", "medium"]
+    for wrong in ("high:-1:3", "high:nan:3", "high:1:2,high:3:4"):
+        with pytest.raises(TierSettingError):
+            thresholds(wrong)
     with pytest.raises(TierSettingError, match="'top:1:2'"):
         thresholds("top:1:2")
     settings.CARELOOP_VALUE_TIERS = "high:lots:12"
@@ -56,6 +60,7 @@ def test_every_patient_gets_the_tier_of_their_last_12_months(
     frequent, spender, cancelled, old, nobody = (
         patient_factory(organisation=hospital) for _ in range(5)
     )
+    Patient.objects.filter(pk=cancelled.pk).update(value_tier="high")
     for n in range(12):
         _visit(frequent, 1 + 25 * n)  # 12 visits in the year, no charges known
     _visit(spender, 40, kind=Encounter.Kind.INPATIENT, charges=Decimal("2500.00"))
@@ -64,19 +69,19 @@ def test_every_patient_gets_the_tier_of_their_last_12_months(
     out = StringIO()
     call_command("value_tiers", stdout=out)
     assert json.loads(out.getvalue()) == {
-        "patients": 5,
-        "changed": 5,
+        "patients": 2,  # only those with a visit in the year
+        "changed": 2,
         "high": 1,
         "medium": 1,
-        "low": 3,
+        "low": 0,
     }
     tiers = dict(Patient.objects.values_list("pk", "value_tier"))
     assert [tiers[p.pk] for p in (frequent, spender, cancelled, old, nobody)] == [
         "high",
         "medium",
-        "low",
-        "low",
-        "low",
+        "high",  # its only visit was cancelled: no data, kept
+        "",
+        "",
     ]
     assert update_value_tiers()["changed"] == 0  # nothing new: nothing written
 
@@ -110,6 +115,8 @@ def test_charges_come_from_pv1_47() -> None:
     original = lines[pv1]
     lines[pv1] = original + "||18650.5"
     assert read(parse("\r".join(lines))).visit.charges == Decimal("18650.50")  # type: ignore[union-attr]
-    lines[pv1] = original + "||十八元"
-    with pytest.raises(HL7Error, match="PV1-47"):
-        read(parse("\r".join(lines)))
+    lines[pv1] = original + "||￥1,234.5"
+    assert read(parse("\r".join(lines))).visit.charges == Decimal("1234.50")  # type: ignore[union-attr]
+    for wrong in ("十八元", "-20", "9999999999.995"):  # not an amount: left out, message read
+        lines[pv1] = original + "||" + wrong
+        assert read(parse("\r".join(lines))).visit.charges is None  # type: ignore[union-attr]

@@ -286,11 +286,14 @@ def refresh(*, full: bool = False, wait: bool = True, limit: int | None = None) 
     return {**result, "seconds": round(time.perf_counter() - started, 3)}
 
 
-def ensure_fresh() -> None:
-    """Before reading: apply what is pending, unless another refresh is doing it."""
+def ensure_fresh() -> bool:
+    """Before reading: apply what is pending, unless another refresh is doing it. True when
+    nothing is left pending (the kept counts are exact now)."""
     built = RollupState.objects.filter(pk=1, built_at__isnull=False).exists()
     if not built or TaskChange.objects.exists():
         refresh(wait=not built, limit=READ_LIMIT)
+        return not TaskChange.objects.exists()
+    return True
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -358,8 +361,11 @@ CACHE_SIZE = 256
 def totals(scope: Scope) -> Totals:
     """The six counts for the scope, the same as counting its lists. Cached in the process
     until the next refresh that changes anything (pending changes are applied first, so the
-    stamp moves whenever a task the counts depend on did)."""
-    ensure_fresh()
+    stamp moves whenever a task the counts depend on did). When changes are still pending
+    (another refresh holds the lock, or more than ``READ_LIMIT`` of them), counted from the
+    tasks instead, so the figure still equals its list."""
+    if not ensure_fresh():
+        return count_tasks(scope)
     stamp = RollupState.objects.filter(pk=1).values_list("stamp", flat=True).first()
     key = (scope, stamp)
     with _cache_lock:
@@ -380,18 +386,23 @@ def totals(scope: Scope) -> Totals:
     return found
 
 
+def _daily_from_tasks(scope: Scope) -> dict[date, tuple[int, int]]:
+    days = (
+        sources.planned(scope)
+        .order_by()
+        .annotate(day=TruncDate("due_at"))
+        .values("day")
+        .annotate(n=Count("pk"), done=Count("pk", filter=Q(status=Task.Status.DONE)))
+    )
+    return {row["day"]: (row["n"], row["done"]) for row in days}
+
+
 def daily(scope: Scope) -> dict[date, tuple[int, int]]:
     """Planned and done per day of the period (for the weekly chart)."""
     if scope.team is not None or scope.person is not None:
-        days = (
-            sources.planned(scope)
-            .order_by()
-            .annotate(day=TruncDate("due_at"))
-            .values("day")
-            .annotate(n=Count("pk"), done=Count("pk", filter=Q(status=Task.Status.DONE)))
-        )
-        return {row["day"]: (row["n"], row["done"]) for row in days}
-    ensure_fresh()
+        return _daily_from_tasks(scope)
+    if not ensure_fresh():
+        return _daily_from_tasks(scope)
     rows = TaskDay.objects.filter(scope.by_organisation(), _in(scope.first, scope.last), span=DAY)
     summed: dict[date, tuple[int, int]] = {}
     for day, planned, done in rows.values_list("day", "planned", "done"):

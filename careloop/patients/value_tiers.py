@@ -51,8 +51,12 @@ def thresholds(text: str | None = None) -> list[Threshold] | None:
             spend, visits = Decimal(parts[1]), int(parts[2])
         except (InvalidOperation, ValueError):
             raise TierSettingError(f"CARELOOP_VALUE_TIERS: {item!r} 的金额或次数不是数字") from None
+        if not spend.is_finite() or spend < 0 or visits < 0:
+            raise TierSettingError(f"CARELOOP_VALUE_TIERS: {item!r} 的金额和次数不能为负数")
+        if any(t.tier == parts[0] for t in out):
+            raise TierSettingError(f"CARELOOP_VALUE_TIERS: {parts[0]} 出现了两次")
         out.append(Threshold(parts[0], spend, visits))
-    return out
+    return sorted(out, key=lambda t: t.tier != Tier.HIGH)  # high first, however written
 
 
 def tier_for(spend: Decimal, visits: int, levels: list[Threshold]) -> str:
@@ -63,8 +67,8 @@ def tier_for(spend: Decimal, visits: int, levels: list[Threshold]) -> str:
 
 
 def update_value_tiers(*, now: datetime | None = None) -> dict[str, Any]:
-    """Set every patient's value tier from their last 12 months; returns the counts
-    (``patients``, ``changed`` and how many are high, medium and low)."""
+    """Set the value tier of every patient with a visit in the last 12 months; returns the
+    counts (``patients`` assessed, ``changed`` and how many are high, medium and low)."""
     from careloop.audit.services import record
     from careloop.clinical.models import Encounter
     from careloop.followup.planning import replan_tiers
@@ -87,7 +91,9 @@ def update_value_tiers(*, now: datetime | None = None) -> dict[str, Any]:
     counts: dict[str, int] = {Tier.HIGH: 0, Tier.MEDIUM: 0, Tier.LOW: 0}
     total = 0
     for pk, current in Patient.objects.values_list("pk", "value_tier").iterator(chunk_size=10_000):
-        tier = found.get(pk, LOWEST)
+        if pk not in found:
+            continue  # no visit in a year: no data, the tier stays
+        tier = found[pk]
         counts[tier] += 1
         total += 1
         if tier != current:

@@ -84,8 +84,12 @@ def _china_par(latest: Latest, sex: str, age: int | None, r: Record) -> dict[str
         "tc_mmol_L": latest(TC),
         "hdl_mmol_L": latest(HDL),
     }
-    known = (age, r.smoking, r.region_north, r.urban)
-    if any(v is None for v in (*values.values(), *known)) or sex not in ("male", "female"):
+    if sex not in ("male", "female") or age is None:
+        return None
+    if r.existing_ascvd:  # not scored: 极高危 whatever the rest
+        return {"sex": sex, "age": age, "existing_ascvd": True}
+    urban = r.urban if sex == "male" else False  # the women's model has no urban term
+    if any(v is None for v in (*values.values(), r.smoking, r.region_north, urban)):
         return None
     return {
         "sex": sex,
@@ -148,7 +152,7 @@ MODELS: dict[str, tuple[tuple[str, ...], Callable[..., dict[str, Any] | None], C
     "lipids": (TC + LDL + HDL + TG, _lipids, "ldl_c"),
     "china-par": (SBP + TC + HDL + WAIST, _china_par, "category"),
     "cdrs": (SBP + HEIGHT + WEIGHT + WAIST, _cdrs, _cdrs_category),
-    "findrisc": (HEIGHT + WEIGHT + WAIST, _findrisc, "category"),
+    "findrisc": (HEIGHT + WEIGHT + WAIST + FPG + HBA1C, _findrisc, "category"),
 }
 RECORD_MODELS = ("china-par", "cdrs", "findrisc")  # they also read the health record
 NOTES = {"bp-grade": "档案未标记是否服用降压药，按未服药评估。"}

@@ -5,14 +5,16 @@ Definitions (documented in docs/rules.md, "Risk assessments on the record"):
 - smoking: the lifestyle entry (吸烟: current / former / never; unknown when not filled in);
 - on antihypertensive treatment: a current medicine of the kind "blood pressure lowering";
   ever taken (FINDRISC): any such medicine, current or stopped;
-- diabetes: an active diagnosis or past history coded E10–E14;
-- existing ASCVD (China-PAR does not score it): I20–I25 (ischaemic heart disease), I63
-  (cerebral infarction), G45 (TIA), I70 (atherosclerosis);
+- diabetes: a diagnosis (any status: in remission is still known diabetes) or past history
+  coded E10–E14, or a current medicine of the kind "glucose lowering";
+- existing cardiovascular disease (China-PAR does not score it: 极高危): I20–I25 (ischaemic
+  heart disease), I60–I64 and I69 (stroke and its sequelae), G45 (TIA), I70 and I73.9
+  (atherosclerosis, peripheral arterial disease), Z95.1 and Z95.5 (bypass, stent), any status;
 - family history of ASCVD: father, mother, brother or sister with myocardial infarction
   (I21, I22) or stroke (I60–I64), the paper's definition;
 - family history of diabetes (E10–E14): parent, sibling or child = first degree;
-  grandparent = second degree (FINDRISC's aunt, uncle and cousin are not told apart from
-  "other relative", which is not counted);
+  grandparent or another relative (aunt, uncle, cousin) = second degree. An entry without
+  an ICD-10 code counts by its name (糖尿病; 心梗/心肌梗死; 脑卒中/中风/脑梗/脑出血);
 - physical activity ≥ 30 minutes daily: 7 sessions a week of at least 30 minutes;
 - high glucose ever found: a fasting glucose or HbA1c result flagged high, or R73;
 - region and urban: the patient's organisation's settings."""
@@ -24,11 +26,33 @@ from dataclasses import dataclass
 from typing import Any
 
 DIABETES = ("E10", "E11", "E12", "E13", "E14")
-ASCVD = ("I20", "I21", "I22", "I23", "I24", "I25", "I63", "G45", "I70")
+ASCVD: tuple[str, ...] = (
+    "I20",
+    "I21",
+    "I22",
+    "I23",
+    "I24",
+    "I25",
+    "I60",
+    "I61",
+    "I62",
+    "I63",
+    "I64",
+    "I69",
+)
+ASCVD += ("G45", "I70", "I73.9", "Z95.1", "Z95.5")
 MI_OR_STROKE = ("I21", "I22", "I60", "I61", "I62", "I63", "I64")
 PARENTS_AND_SIBLINGS = ("father", "mother", "sibling")
 FIRST_DEGREE = (*PARENTS_AND_SIBLINGS, "child")
-SECOND_DEGREE = ("grandparent",)
+SECOND_DEGREE = ("grandparent", "other")
+# Family history entries without a code, by their name: the code they stand for.
+NAMED: tuple[tuple[str, str], ...] = (
+    ("糖尿病", "E11"),
+    ("心肌梗死", "I21"),
+    ("心梗", "I21"),
+    ("脑卒中", "I64"),
+)
+NAMED += (("中风", "I64"), ("脑梗", "I63"), ("脑出血", "I61"))
 GLUCOSE_CODES = ("14771-0", "1558-6", "4548-4", "17856-6")
 DAILY_SESSIONS, DAILY_MINUTES = 7, 30
 
@@ -45,6 +69,7 @@ class Record:
     vegetables_fruit_daily: bool | None = None
     antihypertensive_now: bool = False
     antihypertensive_ever: bool = False
+    glucose_lowering_now: bool = False
     diagnoses: frozenset[str] = frozenset()
     family: frozenset[tuple[str, str]] = frozenset()  # (relation, ICD-10)
     region_north: bool | None = None
@@ -53,7 +78,7 @@ class Record:
 
     @property
     def diabetes(self) -> bool:
-        return has_prefix(self.diagnoses, DIABETES)
+        return has_prefix(self.diagnoses, DIABETES) or self.glucose_lowering_now
 
     @property
     def existing_ascvd(self) -> bool:
@@ -115,24 +140,31 @@ def load_records(patient_ids: list[int]) -> dict[int, Record]:
         )
     today = timezone.localdate()
     medicines = Medication.objects.filter(
-        patient_id__in=patient_ids, category=Medication.Category.ANTIHYPERTENSIVE
-    ).values_list("patient_id", "stopped_on")
-    for pk, stopped in medicines:
+        patient_id__in=patient_ids,
+        category__in=[Medication.Category.ANTIHYPERTENSIVE, Medication.Category.GLUCOSE_LOWERING],
+    ).values_list("patient_id", "category", "stopped_on")
+    for pk, category, stopped in medicines:
+        current = stopped is None or stopped >= today
+        if category == Medication.Category.GLUCOSE_LOWERING:
+            values[pk]["glucose_lowering_now"] = values[pk].get("glucose_lowering_now") or current
+            continue
         values[pk]["antihypertensive_ever"] = True
-        if stopped is None or stopped >= today:
+        if current:
             values[pk]["antihypertensive_now"] = True
-    for pk, code in Condition.objects.filter(
-        patient_id__in=patient_ids, clinical_status="active"
-    ).values_list("patient_id", "icd10_code"):
+    for pk, code in Condition.objects.filter(patient_id__in=patient_ids).values_list(
+        "patient_id", "icd10_code"
+    ):
         values[pk]["diagnoses"].add(code)
     for pk, code in PastHistory.objects.filter(patient_id__in=patient_ids).values_list(
         "patient_id", "icd10_code"
     ):
         values[pk]["diagnoses"].add(code)
-    for pk, relation, code in FamilyHistory.objects.filter(patient_id__in=patient_ids).values_list(
-        "patient_id", "relation", "icd10_code"
+    family = FamilyHistory.objects.filter(patient_id__in=patient_ids)
+    for pk, relation, code, name in family.values_list(
+        "patient_id", "relation", "icd10_code", "condition"
     ):
-        values[pk]["family"].add((relation, code))
+        named = next((c for word, c in NAMED if word in (name or "")), "")
+        values[pk]["family"].add((relation, code or named))
     high = Observation.objects.filter(
         patient_id__in=patient_ids, code__in=GLUCOSE_CODES, interpretation__in=("H", "HH")
     )

@@ -166,3 +166,56 @@ def test_the_weekly_chart_adds_up_to_the_lists(world: dict[str, Any]) -> None:
         assert chart["labels"][1] == "2026-11-08"
         assert chart["planned"][1] == sources.planned(week).count()
         assert chart["done"][1] == sources.done(week).count()
+
+
+def test_a_task_handed_to_someone_else_moves_the_cached_person_figures(
+    world: dict[str, Any], alice: Any, carol: Any
+) -> None:
+    rollup.refresh(full=True)
+    hospital = world["hospital"]
+    mine = Scope(date(2026, 10, 1), date(2026, 12, 31), hospital, person=alice)
+    theirs = Scope(date(2026, 10, 1), date(2026, 12, 31), hospital, person=carol)
+    before = rollup.totals(mine)  # now cached
+    assert before.planned > 0
+    Task.objects.filter(assignee=alice).update(assignee=carol)  # bulk hand-over
+    assert rollup.totals(mine) == _expected(mine) == rollup.Totals(0, 0, 0, 0, 0, 0)
+    assert rollup.totals(theirs) == _expected(theirs)
+
+
+def test_changes_left_pending_are_counted_from_the_tasks(
+    world: dict[str, Any], monkeypatch: Any
+) -> None:
+    rollup.refresh(full=True)
+    whole = Scope(date(2026, 10, 1), date(2026, 12, 31), world["hospital"])
+    rollup.totals(whole)
+    Task.objects.filter(status="open").update(status="done", closed_at=at(1, month=10))
+    monkeypatch.setattr(rollup, "READ_LIMIT", 1)  # a read applies one change, leaves the rest
+    assert TaskChange.objects.count() > 1
+    assert rollup.totals(whole) == _expected(whole)
+    assert TaskChange.objects.exists()  # still pending: the job takes them
+    from careloop.analytics.tasks import refresh_dashboard
+
+    assert refresh_dashboard.call()["changes"] > 0
+    assert not TaskChange.objects.exists()
+    assert rollup.totals(whole) == _expected(whole)
+
+
+def test_triggers_a_rebuilt_task_table_lost_are_made_again(world: dict[str, Any]) -> None:
+    from importlib import import_module
+
+    from django.db import connection
+
+    from careloop.analytics.apps import _keep_triggers
+
+    made = import_module("careloop.analytics.migrations.0003_task_change_triggers")
+    TaskChange.objects.all().delete()
+    if connection.vendor == "sqlite":  # what SQLite's table rebuild does to them
+        with connection.cursor() as cursor:
+            for statement in made.SQLITE_DROP:
+                cursor.execute(statement)
+        Task.objects.update(status="failed")
+        assert not TaskChange.objects.exists()
+    _keep_triggers()
+    _keep_triggers()  # and again: nothing happens when they are there
+    Task.objects.update(status="done")
+    assert TaskChange.objects.exists()

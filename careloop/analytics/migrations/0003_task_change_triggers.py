@@ -5,8 +5,11 @@ INSERT … SELECT per statement however many rows it wrote; SQLite: row-level tr
 
 from django.db import migrations
 
+# The fields the counts depend on, and team and assignee: a task handed to someone else
+# writes a −1/+1 pair that changes no count but moves the stamp of the cached team and
+# person figures.
 COUNTED = ("status", "due_at", "deadline", "closed_at", "organisation_id", "patient_id")
-COUNTED += ("purpose",)
+COUNTED += ("purpose", "team_id", "assignee_id")
 COLUMNS = "task_id, sign, organisation_id, patient_id, due_at, status, on_time, purpose"
 
 
@@ -68,16 +71,16 @@ def _note(row: str, sign: str) -> str:
 
 
 SQLITE = [
-    "CREATE TRIGGER careloop_task_inserted AFTER INSERT ON followup_task BEGIN "
+    "CREATE TRIGGER IF NOT EXISTS careloop_task_inserted AFTER INSERT ON followup_task BEGIN "
     + _note("NEW", "1")
     + " END",
-    f"CREATE TRIGGER careloop_task_updated AFTER UPDATE OF {', '.join(COUNTED)} ON followup_task "
+    f"CREATE TRIGGER IF NOT EXISTS careloop_task_updated AFTER UPDATE OF {', '.join(COUNTED)} ON followup_task "
     f"WHEN {' OR '.join(f'OLD.{c} IS NOT NEW.{c}' for c in COUNTED)} BEGIN "
     + _note("OLD", "-1")
     + " "
     + _note("NEW", "1")
     + " END",
-    "CREATE TRIGGER careloop_task_deleted AFTER DELETE ON followup_task BEGIN "
+    "CREATE TRIGGER IF NOT EXISTS careloop_task_deleted AFTER DELETE ON followup_task BEGIN "
     + _note("OLD", "-1")
     + " END",
 ]

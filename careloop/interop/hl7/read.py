@@ -383,22 +383,18 @@ def _visit(pv1: Segment) -> Visit:
 
 
 def _charges(pv1: Segment) -> Decimal | None:
-    text = pv1.component(47).strip()
+    """PV1-47 total charges in yuan ("1,234.50", "¥1234" read too). A billing field must not
+    cost a result or a discharge: what is not an amount is left out, not refused."""
+    text = pv1.component(47).strip().replace(",", "").lstrip("¥￥").removesuffix("元").strip()
     if not text:
         return None
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = Decimal("NaN")
+        value = Decimal(text).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        return None
     if not value.is_finite() or value < 0 or value >= MAX_CHARGES:
-        raise HL7Error(
-            f"PV1-47: total charges {text[:20]!r} is not an amount in yuan",
-            code=102,
-            segment="PV1",
-            sequence=pv1.sequence,
-            field=47,
-        )
-    return value.quantize(Decimal("0.01"))
+        return None
+    return value
 
 
 def _diagnosis(dg1: Segment) -> Diagnosis:
