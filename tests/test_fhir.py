@@ -530,3 +530,31 @@ def test_a_fhir_message_is_not_offered_for_reprocessing(fhir: Fhir, hospital: An
     assert response.status_code == 302
     stored.refresh_from_db()
     assert stored.status == "rejected"
+
+
+def test_a_condition_changed_over_fhir_reassesses_the_record(
+    fhir: Fhir, cardiology: Any, patient_factory: Any
+) -> None:
+    from careloop.rules.models import RiskAssessment
+    from tests.test_record_assessments import _aged, _results
+
+    woman = patient_factory(organisation=cardiology, sex="female", birth_date=_aged(50))
+    _results(woman, **{"8480_6": 135, "8302_2": 160, "29463_7": 64, "8280_0": 85})
+    assert RiskAssessment.objects.filter(patient=woman, model="cdrs").get().category == "高风险"
+    condition = {
+        "resourceType": "Condition",
+        "subject": {"reference": f"Patient/{woman.pk}"},
+        "code": {
+            "coding": [
+                {"system": "http://hl7.org/fhir/sid/icd-10", "code": "J45.9", "display": "哮喘"}
+            ]
+        },
+    }
+    status, made, _ = fhir.call("POST", "/Condition", condition)
+    assert status == 201
+    assert RiskAssessment.objects.filter(patient=woman, model="cdrs").count() == 1
+    condition["code"]["coding"][0].update(code="E11.9", display="2型糖尿病")  # corrected
+    status, _, _ = fhir.call("PUT", f"/Condition/{made['id']}", dict(condition, id=made["id"]))
+    assert status == 200
+    latest = RiskAssessment.objects.filter(patient=woman, model="cdrs").order_by("-id").first()
+    assert latest is not None and latest.category == "不适用"

@@ -145,11 +145,23 @@ def test_diabetes_risk_scores_from_results_lifestyle_and_family(
     assert findrisc.category == "moderate"
     assert findrisc.inputs["family_history"] == "first_degree"
 
-    _entry(carol, woman, "diagnosis", icd10_code="E11.9", clinical_status="active")
+    diagnosis = _entry(carol, woman, "diagnosis", icd10_code="E11.9", clinical_status="active")
+    # Known diabetes: both scores are closed as 不适用 (their last result no longer current).
+    for model in ("cdrs", "findrisc"):
+        closed = _latest(woman, model)
+        assert closed is not None and closed.category == "不适用"
+        assert closed.inputs == {"stopped": "known_diabetes"}
+        assert "已确诊糖尿病" in closed.explanation
     count = RiskAssessment.objects.filter(patient=woman, model__in=["cdrs", "findrisc"]).count()
     _results(woman, **{"8480_6": 150})
     again = RiskAssessment.objects.filter(patient=woman, model__in=["cdrs", "findrisc"]).count()
-    assert again == count  # not scored once diabetes is known
+    assert again == count  # not scored, and not closed twice
+    page = logged_in(carol).get(f"/patients/{woman.pk}/")
+    assert "不适用" in page.content.decode()
+
+    do_delete_item(carol, woman, RECORD_KINDS["diagnosis"], diagnosis)  # entered in error
+    assert _latest(woman, "cdrs").category == "高风险"  # type: ignore[union-attr]
+    assert _latest(woman, "findrisc").category == "moderate"  # type: ignore[union-attr]
 
 
 def test_known_disease_counts_whatever_its_status_and_however_it_is_recorded(
@@ -180,3 +192,20 @@ def test_known_disease_counts_whatever_its_status_and_however_it_is_recorded(
     )
     assert _latest(other, "cdrs").inputs["family_history_diabetes"] is True  # type: ignore[union-attr]
     assert _latest(other, "china-par").inputs["urban"] is None  # type: ignore[union-attr]
+
+
+def test_a_score_past_its_age_range_is_closed_not_left_standing(
+    cardiology: Any, patient_factory: Any
+) -> None:
+    from careloop.rules.assessments import reassess_records
+
+    today = timezone.localdate()
+    born = today.replace(year=today.year - 75) + timedelta(days=2)  # 75 in two days
+    woman = patient_factory(organisation=cardiology, sex="female", birth_date=born)
+    _results(woman, **{"8480_6": 135, "8302_2": 160, "29463_7": 64, "8280_0": 85})
+    assert _latest(woman, "cdrs").inputs["age"] == 74  # type: ignore[union-attr]
+    reassess_records([woman.pk], now=timezone.now() + timedelta(days=3))
+    closed = _latest(woman, "cdrs")
+    assert closed is not None and closed.category == "不适用"
+    assert closed.inputs == {"stopped": "age"}
+    assert _latest(woman, "findrisc") is None  # never scored (exercise unknown): nothing to close

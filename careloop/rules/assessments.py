@@ -36,6 +36,20 @@ HDL, TG = ("14646-4", "2085-9"), ("14927-8", "2571-8")
 WAIST = ("8280-0",)
 
 Latest = Callable[[tuple[str, ...]], float | None]
+NOT_APPLICABLE = "不适用"
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """A model that no longer applies to the patient (a diabetes risk score once diabetes is
+    known): its last result is closed with a row saying so, not left standing as current."""
+
+    reason: str  # a key, stored as the row's inputs
+    explanation: str
+
+
+AGED_OUT = Stopped("age", "年龄已超出本模型的适用范围，不再评估。")
+KNOWN_DIABETES = Stopped("known_diabetes", "已确诊糖尿病（诊断或在服降糖药），不再评估糖尿病风险。")
 
 
 def _bp(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any] | None:
@@ -105,10 +119,12 @@ def _china_par(latest: Latest, sex: str, age: int | None, r: Record) -> dict[str
     }
 
 
-def _cdrs(latest: Latest, sex: str, age: int | None, r: Record) -> dict[str, Any] | None:
+def _cdrs(latest: Latest, sex: str, age: int | None, r: Record) -> dict[str, Any] | Stopped | None:
+    if r.diabetes:
+        return KNOWN_DIABETES  # not scored with known diabetes
     body, sbp = _body(latest), latest(SBP)
-    if body is None or sbp is None or age is None or r.diabetes or sex not in ("male", "female"):
-        return None  # not scored with known diabetes
+    if body is None or sbp is None or age is None or sex not in ("male", "female"):
+        return None
     return {
         "age": age,
         "sex": sex,
@@ -119,10 +135,14 @@ def _cdrs(latest: Latest, sex: str, age: int | None, r: Record) -> dict[str, Any
     }
 
 
-def _findrisc(latest: Latest, sex: str, age: int | None, r: Record) -> dict[str, Any] | None:
+def _findrisc(
+    latest: Latest, sex: str, age: int | None, r: Record
+) -> dict[str, Any] | Stopped | None:
+    if r.diabetes:
+        return KNOWN_DIABETES
     body = _body(latest)
     known = (age, r.active_30min_daily, r.vegetables_fruit_daily)
-    if body is None or any(v is None for v in known) or r.diabetes or sex not in ("male", "female"):
+    if body is None or any(v is None for v in known) or sex not in ("male", "female"):
         return None
     return {
         "age": age,
@@ -144,7 +164,8 @@ def _cdrs_category(result: dict[str, Any]) -> str:
 Category = str | Callable[[dict[str, Any]], str]
 # model → (its input codes, how to build its input, its category: a result key or a function
 # of the result; for lipids the LDL-C category, the one treatment targets)
-MODELS: dict[str, tuple[tuple[str, ...], Callable[..., dict[str, Any] | None], Category]] = {
+Inputs = Callable[..., dict[str, Any] | Stopped | None]
+MODELS: dict[str, tuple[tuple[str, ...], Inputs, Category]] = {
     "bp-grade": (SBP + DBP, _bp, "category"),
     "bmi": (HEIGHT + WEIGHT, _bmi, "category"),
     "egfr": (CREATININE, _egfr, "category"),
@@ -190,9 +211,11 @@ def reassess(
         return []
     reading_record = [pk for pk, models in wanted.items() if set(models) & set(RECORD_MODELS)]
     records = load_records([pk for pk in reading_record if pk > 0])
-    last_inputs = {
-        (pk, model): inputs
-        for pk, model, inputs in _latest(list(wanted)).values_list("patient_id", "model", "inputs")
+    last = {
+        (pk, model): (inputs, version)
+        for pk, model, inputs, version in _latest(list(wanted)).values_list(
+            "patient_id", "model", "inputs", "version"
+        )
     }
     new = []
     for pk, models in wanted.items():
@@ -209,18 +232,23 @@ def reassess(
         record = records.get(pk, Record())
         for model in models:
             inputs = MODELS[model][1](latest, sex, age, record)
+            if isinstance(inputs, Stopped):
+                new.extend(_closing(pk, model, inputs, last, now))
+                continue
             if inputs is None:
                 continue
             try:  # inputs built here are already typed: no JSON coercion needed
                 spec = get_model(model)
                 result = spec.run(spec.input_type(**inputs)).as_dict()
-            except InputError:  # a value outside what the model accepts: not assessed
+            except InputError as error:  # a value outside what the model accepts
+                if error.field == "age":  # aged out of the model
+                    new.extend(_closing(pk, model, AGED_OUT, last, now))
                 continue
             if model in NOTES:
                 result["warnings"].append(NOTES[model])
             if model == "china-par" and not record.antihypertensive_now:
                 result["warnings"].append(UNTREATED_NOTE)
-            if last_inputs.get((pk, model)) == result["inputs"]:
+            if last.get((pk, model), (None,))[0] == result["inputs"]:
                 continue
             new.append(
                 NewAssessment(
@@ -235,6 +263,19 @@ def reassess(
                 )
             )
     return new
+
+
+def _closing(
+    pk: int, model: str, why: Stopped, last: dict[tuple[int, str], Any], now: datetime
+) -> list[NewAssessment]:
+    """The row closing a model that no longer applies, when it has a result standing:
+    category 不适用, the reason as its inputs (so it is stored once), the last version."""
+    if (pk, model) not in last or last[pk, model][0] == {"stopped": why.reason}:
+        return []
+    result = {"applies": False, "explanation": why.explanation, "warnings": []}
+    inputs = {"stopped": why.reason}
+    version = last[pk, model][1]
+    return [NewAssessment(pk, model, version, NOT_APPLICABLE, inputs, result, why.explanation, now)]
 
 
 @dataclass

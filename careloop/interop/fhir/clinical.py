@@ -25,6 +25,7 @@ from careloop.interop.fhir.base import (
 )
 from careloop.interop.fhir.outcome import FhirError, not_accepted, required
 from careloop.patients.access import patients_for
+from careloop.rules.assessments import reassess_records
 from careloop.rules.engine import run_for_event
 from careloop.rules.models import Trigger
 
@@ -273,4 +274,5 @@ class ConditionHandler(Handler):
             setattr(condition, key, value)
         condition.save()
         record(user, "update", "diagnosis", condition.pk, patient_id=condition.patient_id)
+        reassess_records([condition.patient_id])  # diabetes, cardiovascular disease
         return condition
