@@ -37,8 +37,8 @@ class RuleForm(forms.Form):
         required=False,
         empty_label=_("Every organisation"),
     )
-    condition = forms.CharField(label=_("Condition (JSON)"), widget=forms.Textarea(JSON_ATTRS))
-    actions = forms.CharField(label=_("Actions (JSON)"), widget=forms.Textarea(JSON_ATTRS))
+    condition = forms.CharField(label=_("Condition"), widget=forms.Textarea(JSON_ATTRS))
+    actions = forms.CharField(label=_("Actions"), widget=forms.Textarea(JSON_ATTRS))
     cooldown_hours = forms.IntegerField(
         label=_("Quiet period (hours)"),
         min_value=0,

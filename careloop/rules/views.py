@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from careloop.audit.services import record
 from careloop.patients.access import get_patient_for, patients_for
 from careloop.patients.models import PatientTag
+from careloop.rules.builder import builder_spec
 from careloop.rules.conditions import KINDS, RuleError
 from careloop.rules.engine import Match, compile_rule, dry_run
 from careloop.rules.forms import RuleForm
@@ -113,6 +114,7 @@ def rule_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
             "days": days,
             "day_choices": DRY_RUN_DAYS,
             "kinds": KINDS,
+            "builder_spec": builder_spec(),
             "versions": rule.versions.select_related("saved_by")[:20] if rule else [],
         },
     )

@@ -34,6 +34,7 @@ def test_edit_a_rule_dry_run_and_save(page: Any, hospital: Any) -> None:
     page.goto("/rules/")
     page.get_by_role("link", name="收缩压连续 3 次升高").click()
 
+    page.get_by_test_id("condition-json").locator("summary").click()
     condition = page.locator("#id_condition")
     condition.fill('{"kind": "trend", "code": "8480-6", "count": 1, "direction": "rising"}')
     page.get_by_test_id("save-rule").click()

@@ -24,16 +24,7 @@
     source.value = JSON.stringify(out, null, 2);
   }
 
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    Object.entries(attrs || {}).forEach(function ([name, value]) {
-      if (name === "text") node.textContent = value;
-      else if (name === "on") Object.entries(value).forEach(([e, f]) => node.addEventListener(e, f));
-      else if (value !== undefined && value !== null && value !== false) node.setAttribute(name, value);
-    });
-    (children || []).forEach((c) => c && node.append(c));
-    return node;
-  }
+  const el = window.careloopDom.el;
 
   function labelled(text, control, width) {
     return el("div", { class: "col-" + (width || "md-4") }, [

@@ -1,0 +1,64 @@
+"""The rule builder's offer (``rules.builder``): every condition kind and action type, as the
+builder first makes it and once its empty texts are filled, is accepted by the rule
+language's own checks; choices offered are ones the checks accept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from careloop.rules.actions import compile_actions
+from careloop.rules.builder import builder_spec
+from careloop.rules.conditions import KINDS, OPS, RuleError, compile_condition
+from tests.test_patients_web import logged_in
+
+pytestmark = pytest.mark.django_db
+
+
+def _made(fields: list[dict[str, Any]], head: dict[str, Any]) -> dict[str, Any]:
+    """What the builder puts in a new condition or action: the required fields' defaults,
+    an empty text then typed in by the user."""
+    made = dict(head)
+    for field in fields:
+        if field.get("optional") or field["default"] is None:
+            continue
+        made[field["key"]] = field["default"] if field["default"] != "" else "复查"
+    return made
+
+
+def test_every_kind_the_builder_makes_compiles() -> None:
+    spec = builder_spec()
+    assert list(spec["kinds"]) == KINDS
+    assert [op for op, _text in spec["ops"]] == list(OPS)
+    codes = {code for code, _name in spec["codes"]}
+    assert {"8480-6", "14749-6"} <= codes
+    for kind, entry in spec["kinds"].items():
+        made = _made(entry["fields"], {"kind": kind})
+        compile_condition(made, known_codes=codes)
+        for field in entry["fields"]:
+            for value, _label in field.get("choices", []):  # every offered choice is accepted
+                compile_condition(
+                    {**made, field["key"]: value if field["type"] != "multi" else [value]}
+                )
+    with pytest.raises(RuleError, match="tag"):
+        compile_condition({"kind": "tag", "tag": ""})  # an empty text is named by the server
+
+
+def test_every_action_the_builder_makes_compiles() -> None:
+    spec = builder_spec()
+    for kind, entry in spec["actions"].items():
+        made = _made(entry["fields"], {"type": kind})
+        compile_actions([made])
+        for field in entry["fields"]:
+            for value, _label in field.get("choices", []):
+                compile_actions([{**made, field["key"]: value}])
+
+
+def test_the_rule_page_carries_the_builder(bob: Any) -> None:
+    from django.contrib.auth.models import Permission
+
+    bob.user_permissions.add(Permission.objects.get(codename="change_rule"))
+    page = logged_in(bob).get("/rules/new/").content.decode()
+    assert 'id="rule-builder-spec"' in page and "rule-builder.js" in page
+    assert 'data-rule-builder="condition"' in page and 'data-rule-builder="actions"' in page
