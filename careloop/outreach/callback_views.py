@@ -28,7 +28,7 @@ def callback(request: HttpRequest, config_id: int, token: str, kind: str) -> Htt
     reader = READERS.get(config.provider)
     if reader is None or kind not in reader.kinds:
         raise Http404
-    if request.method == "GET" and reader.provider != "wechat_mp":
+    if request.method == "GET" and not reader.verified_by_get:
         return HttpResponse(status=405)
     length = request.headers.get("Content-Length") or "0"
     if not length.isdecimal() or int(length) > MAX_BODY:

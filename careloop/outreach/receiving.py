@@ -72,7 +72,13 @@ def handle(config: ChannelConfig, kind: str, request: CallbackRequest) -> Handle
     try:
         reading = reader.read(
             kind,
-            CallbackRequest(request.method, request.query, request.body, config.secret_values()),
+            CallbackRequest(
+                request.method,
+                request.query,
+                request.body,
+                config.secret_values(),
+                {k: str(v) for k, v in (config.settings or {}).items()},
+            ),
         )
     except CallbackError as error:
         stored.status, stored.error = ProviderCallback.Status.REJECTED, str(error)[:300]

@@ -12,11 +12,17 @@ from careloop.outreach.callbacks.base import (
     Report,
 )
 from careloop.outreach.callbacks.tencent import TencentSmsReader
-from careloop.outreach.callbacks.wechat import WechatReader
+from careloop.outreach.callbacks.wechat import WechatReader, WecomReader
 
 READERS: dict[str, type[Reader]] = {
     reader.provider: reader
-    for reader in (AliyunSmsReader, AliyunVoiceReader, TencentSmsReader, WechatReader)
+    for reader in (
+        AliyunSmsReader,
+        AliyunVoiceReader,
+        TencentSmsReader,
+        WechatReader,
+        WecomReader,
+    )
 }
 
 __all__ = [

@@ -22,6 +22,7 @@ class CallbackRequest:
     query: dict[str, str]
     body: bytes
     secrets: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)  # the channel's (AppID, CorpID…)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Reader:
     provider: ClassVar[str]
     channel: ClassVar[str]
     kinds: ClassVar[tuple[str, ...]]
+    verified_by_get: ClassVar[bool] = False  # the console checks the URL with a GET
     ANSWER: ClassVar[dict[str, Any]] = {}
 
     def read(self, kind: str, request: CallbackRequest) -> Reading:

@@ -1,8 +1,17 @@
-"""WeChat Official Account server push (服务器配置, plaintext mode). The URL is verified by
-a GET echoing ``echostr``; every request carries ``signature`` = SHA1 of the sorted
-(Token, timestamp, nonce). Messages arrive as XML: a text message is a reply, the
-``unsubscribe`` event means the patient left the account, ``TEMPLATESENDJOBFINISH`` is the
-delivery report of a template message. WeChat expects ``success`` back."""
+"""WeChat Official Account server push (服务器配置) and WeCom application callbacks (接收消息).
+
+Official Account: the URL is verified by a GET echoing ``echostr``; every request carries
+``signature`` = SHA1 of the sorted (Token, timestamp, nonce). Messages arrive as XML, in
+plaintext mode as they are, in safe mode (安全模式) inside ``Encrypt`` with ``msg_signature``
+(``wxcrypt``: the channel's ``encoding_aes_key`` secret, the AppID its ``app_id`` setting);
+compatible mode carries both and is read from the encrypted part when the key is set. A text
+message is a reply, the ``unsubscribe`` event means the patient left the account,
+``TEMPLATESENDJOBFINISH`` is the delivery report of a template message. WeChat expects
+``success`` back.
+
+WeCom: always encrypted (the same scheme, the CorpID as receiver); the URL is verified by a GET
+whose ``echostr`` is encrypted and answered decrypted. A member's text message is a reply, the
+``unsubscribe`` event (the member left the app) an opt-out of the channel. An empty answer."""
 
 from __future__ import annotations
 
@@ -11,6 +20,7 @@ import hmac
 import time
 import xml.etree.ElementTree as ET
 
+from careloop.outreach.callbacks import wxcrypt
 from careloop.outreach.callbacks.base import (
     CallbackError,
     CallbackRequest,
@@ -28,38 +38,89 @@ def signature(token: str, timestamp: str, nonce: str) -> str:
     return hashlib.sha1(joined.encode()).hexdigest()  # noqa: S324 (WeChat's protocol)
 
 
+def now() -> float:
+    return time.time()
+
+
+def _fresh(request: CallbackRequest) -> tuple[str, str]:
+    """(timestamp, nonce) of the push, the timestamp within 10 minutes of now."""
+    stamp, nonce = request.query.get("timestamp", ""), request.query.get("nonce", "")
+    if not (stamp.isascii() and stamp.isdecimal()) or abs(now() - int(stamp)) > MAX_SKEW:
+        raise CallbackError("timestamp is missing or more than 10 minutes off", status=403)
+    return stamp, nonce
+
+
+def _secret(request: CallbackRequest, name: str) -> str:
+    value = request.secrets.get(name, "")
+    if not value:
+        raise CallbackError(f"the channel has no {name} secret", status=403)
+    return value
+
+
+def xml_fields(body: bytes) -> dict[str, str]:
+    """The child elements of the root, as text; a DOCTYPE or entity is refused."""
+    if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
+        raise CallbackError("XML with a DOCTYPE or entities is refused")
+    try:
+        root = ET.fromstring(body)  # noqa: S314 (no DOCTYPE, so no entities: checked above)
+    except ET.ParseError as error:
+        raise CallbackError(f"the body is not XML: {error}") from error
+    return {child.tag: (child.text or "").strip() for child in root}
+
+
+def _opened(request: CallbackRequest, outer: dict[str, str], receiver: str) -> dict[str, str]:
+    """The fields inside ``Encrypt``, after its ``msg_signature`` is checked."""
+    return xml_fields(_opened_text(request, outer["Encrypt"], receiver))
+
+
+def _opened_text(request: CallbackRequest, encrypted: str, receiver: str) -> bytes:
+    stamp, nonce = _fresh(request)
+    token = _secret(request, "callback_token")
+    key = wxcrypt.aes_key(_secret(request, "encoding_aes_key"))
+    wxcrypt.check_signature(token, stamp, nonce, encrypted, request.query.get("msg_signature", ""))
+    return wxcrypt.decrypt(key, encrypted, receiver)
+
+
+def _messages(fields: dict[str, str], reading: Reading) -> Reading:
+    """A text message → a reply; the unsubscribe event → leaving the channel."""
+    sender, kind_of = fields.get("FromUserName", ""), fields.get("MsgType", "")
+    if not kind_of:
+        raise CallbackError("MsgType is missing")
+    if kind_of == "text":
+        reading.inbound.append(
+            Inbound(
+                sender=sender, text=fields.get("Content", ""), external_id=fields.get("MsgId", "")
+            )
+        )
+    elif kind_of == "event" and fields.get("Event", "") == "unsubscribe":
+        reading.inbound.append(
+            Inbound(
+                sender=sender,
+                unsubscribe=True,
+                external_id=f"unsubscribe:{sender}:{fields.get('CreateTime', '')}",
+            )
+        )
+    return reading
+
+
 class WechatReader(Reader):
     provider = "wechat_mp"
     channel = "wechat"
     kinds = ("events",)
+    verified_by_get = True
 
     def read(self, kind: str, request: CallbackRequest) -> Reading:
         self.verify(request)
         if request.method == "GET":
             echo = request.query.get("echostr", "")
             return Reading(answer=echo.encode(), content_type="text/plain")
-        fields = self.fields(request.body)
-        reading = Reading(answer=b"success", content_type="text/plain")
-        sender = fields.get("FromUserName", "")
-        kind_of = fields.get("MsgType", "")
-        event = fields.get("Event", "")
-        if kind_of == "text":
-            reading.inbound.append(
-                Inbound(
-                    sender=sender,
-                    text=fields.get("Content", ""),
-                    external_id=fields.get("MsgId", ""),
-                )
-            )
-        elif kind_of == "event" and event == "unsubscribe":
-            reading.inbound.append(
-                Inbound(
-                    sender=sender,
-                    unsubscribe=True,
-                    external_id=f"unsubscribe:{sender}:{fields.get('CreateTime', '')}",
-                )
-            )
-        elif kind_of == "event" and event == "TEMPLATESENDJOBFINISH":
+        fields = xml_fields(request.body)
+        if "Encrypt" in fields and (
+            request.secrets.get("encoding_aes_key") or "MsgType" not in fields
+        ):
+            fields = _opened(request, fields, request.settings.get("app_id", ""))
+        reading = _messages(fields, Reading(answer=b"success", content_type="text/plain"))
+        if fields.get("MsgType") == "event" and fields.get("Event") == "TEMPLATESENDJOBFINISH":
             status = fields.get("Status", "")
             reading.reports.append(
                 Report(
@@ -72,28 +133,29 @@ class WechatReader(Reader):
         return reading
 
     def verify(self, request: CallbackRequest) -> None:
-        token = request.secrets.get("callback_token", "")
-        if not token:
-            raise CallbackError("the channel has no callback_token secret", status=403)
-        stamp, nonce = request.query.get("timestamp", ""), request.query.get("nonce", "")
-        if not (stamp.isascii() and stamp.isdecimal()) or abs(time.time() - int(stamp)) > MAX_SKEW:
-            raise CallbackError("timestamp is missing or more than 10 minutes off", status=403)
+        token = _secret(request, "callback_token")
+        stamp, nonce = _fresh(request)
         wanted = signature(token, stamp, nonce)
         given = request.query.get("signature", "").encode("utf-8", "replace")
         if not hmac.compare_digest(wanted.encode(), given):
             raise CallbackError("signature does not match", status=403)
 
-    @staticmethod
-    def fields(body: bytes) -> dict[str, str]:
-        if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
-            raise CallbackError("XML with a DOCTYPE or entities is refused")
-        try:
-            root = ET.fromstring(body)  # noqa: S314 (no DOCTYPE, so no entities: checked above)
-        except ET.ParseError as error:
-            raise CallbackError(f"the body is not XML: {error}") from error
-        fields = {child.tag: (child.text or "").strip() for child in root}
-        if "Encrypt" in fields and "MsgType" not in fields:
-            raise CallbackError("encrypted (safe mode) messages are not supported: use plaintext")
-        if not fields.get("MsgType"):
-            raise CallbackError("MsgType is missing")
-        return fields
+
+class WecomReader(Reader):
+    provider = "wecom"
+    channel = "wecom"
+    kinds = ("events",)
+    verified_by_get = True
+
+    def read(self, kind: str, request: CallbackRequest) -> Reading:
+        corp_id = request.settings.get("corp_id", "")
+        if request.method == "GET":  # URL check: echostr is encrypted, answered in plain
+            echo = request.query.get("echostr", "")
+            opened = _opened_text(request, echo, corp_id)
+            return Reading(answer=opened, content_type="text/plain")
+        outer = xml_fields(request.body)
+        if not outer.get("Encrypt"):
+            raise CallbackError("Encrypt is missing: WeCom callbacks are always encrypted")
+        return _messages(
+            _opened(request, outer, corp_id), Reading(answer=b"", content_type="text/plain")
+        )
