@@ -6,7 +6,7 @@ second run finds nobody left to enrol."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
@@ -126,9 +126,11 @@ def enrol_batch(
     trigger: str,
     now: datetime,
     actor: Any = None,
+    anchors: Mapping[int, datetime] | None = None,
 ) -> BulkResult:
     """Enrol each (patient id, trigger ref, reason) of ``wanted`` not already on
-    ``pathway``, in one transaction: plans in one statement, their tasks in another."""
+    ``pathway``, in one transaction: plans in one statement, their tasks in another.
+    ``anchors``: the moment a patient's plan counts from (a discharge), when not ``now``."""
     version = current_version(pathway)
     definition = definition_of(version)
     holidays: dict[int, frozenset[date]] = {}
@@ -160,7 +162,7 @@ def enrol_batch(
             if resident is None or pk in busy:
                 continue
             busy.add(pk)
-            plan = DraftPlan(anchor=now, state={})
+            plan = DraftPlan(anchor=(anchors or {}).get(pk, now), state={})
             org = resident.organisation_id
             if org not in holidays:
                 holidays[org] = holidays_for(org)
@@ -176,7 +178,7 @@ def enrol_batch(
                     trigger,
                     ref[:100],
                     reason[:300],
-                    now,
+                    plan.anchor,
                     Plan.Status.ACTIVE,
                     "",
                     plan.state,

@@ -30,7 +30,7 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
@@ -83,8 +83,9 @@ class RuleError(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
+    """One result as rules see it (a tuple: made by the hundred thousand per second)."""
+
     at: datetime  # aware
     value: float | None  # in the catalogue's unit
     unit: str = ""

@@ -46,6 +46,7 @@ from careloop.rules.conditions import (
     compile_condition,
 )
 from careloop.rules.models import Rule, Trigger
+from careloop.sql_lists import any_of, in_sql
 
 logger = logging.getLogger("careloop.rules")
 DEFAULT_HISTORY_DAYS = 400  # latest / consecutive / trend / change look this far back
@@ -296,7 +297,8 @@ def load_facts(
     codes = sorted(set(codes))
     catalogue = catalogue_module.current()
     names = {code: item.name for code, item in catalogue.items.items()}
-    marks = ", ".join(["%s"] * len(ids))
+    members, listed = in_sql("p.id", ids)
+    tagged_members, tagged_listed = in_sql("pt.patient_id", ids)
     patient, organisation, tagged, tag = (
         connection.ops.quote_name(model._meta.db_table)
         for model in (Patient, Organisation, PatientTag, Tag)
@@ -304,9 +306,9 @@ def load_facts(
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT p.id, p.sex, p.birth_date, p.risk_tier, o.path FROM {patient} p "  # noqa: S608
-            f"JOIN {organisation} o ON o.id = p.organisation_id WHERE p.id IN ({marks}) "
+            f"JOIN {organisation} o ON o.id = p.organisation_id WHERE {members} "
             "AND p.deceased_on IS NULL",  # rules never act on a patient who has died
-            ids,
+            listed,
         )
         profiles = {
             pk: Profile(sex, _date(birth), tier, path or "/")
@@ -314,8 +316,8 @@ def load_facts(
         }
         cursor.execute(
             f"SELECT pt.patient_id, t.name FROM {tagged} pt "  # noqa: S608
-            f"JOIN {tag} t ON t.id = pt.tag_id WHERE pt.patient_id IN ({marks})",
-            ids,
+            f"JOIN {tag} t ON t.id = pt.tag_id WHERE {tagged_members}",
+            tagged_listed,
         )
         tags: dict[int, set[str]] = {}
         for pk, name in cursor.fetchall():
@@ -327,7 +329,9 @@ def load_facts(
             readings.setdefault(pk, {}).setdefault(code, []).append(Reading(at, value, unit, code))
     last: dict[int, dict[str, datetime]] = {}
     if no_reading_codes:
-        rows = Observation.objects.filter(patient_id__in=ids, code__in=list(no_reading_codes))
+        rows = Observation.objects.filter(
+            patient_id__in=any_of(ids), code__in=list(no_reading_codes)
+        )
         if until is not None:
             rows = rows.filter(effective_at__lte=until)
         for pk, code, at in (
@@ -373,36 +377,43 @@ def _readings(
     (the ORM's per-value conversion of 100,000s of times a second costs more than SQL)."""
     table = connection.ops.quote_name(Observation._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
+    members, listed = in_sql("patient_id", ids)
+    postgres = connection.vendor == "postgresql"
+    # PostgreSQL: the time as seconds since the epoch (exact to the microsecond in a double
+    # at today's dates), made a datetime in C; parsing timestamptz text costs more.
+    moment = "EXTRACT(EPOCH FROM effective_at)::float8" if postgres else "effective_at"
     sql = (
-        f"SELECT patient_id, code, effective_at, value_normalised, unit_normalised "  # noqa: S608
-        f"FROM {table} WHERE patient_id IN ({', '.join(['%s'] * len(ids))}) "
+        f"SELECT patient_id, code, {moment}, value_normalised, unit_normalised "  # noqa: S608
+        f"FROM {table} WHERE {members} "
         f"AND code IN ({', '.join(['%s'] * len(codes))}) AND effective_at >= %s "
         f"AND status <> %s"
     )
-    params: list[Any] = [*ids, *codes, adapt(since), Observation.Status.CANCELLED]
+    params: list[Any] = [*listed, *codes, adapt(since), Observation.Status.CANCELLED]
     if until is not None:
         sql += " AND effective_at <= %s"
         params.append(adapt(until))
     with connection.cursor() as cursor:
         cursor.execute(sql + " ORDER BY effective_at, id", params)
         rows = cursor.fetchall()
-    if connection.vendor == "sqlite":  # times come back naive, in UTC
-        return [(pk, code, _utc(at), value, unit) for pk, code, at, value, unit in rows]
-    return rows
+    if postgres:
+        stamp = datetime.fromtimestamp
+        return [(pk, code, stamp(at, UTC), value, unit) for pk, code, at, value, unit in rows]
+    # SQLite: times come back naive, in UTC
+    return [(pk, code, _utc(at), value, unit) for pk, code, at, value, unit in rows]
 
 
 def _record(ids: list[int]) -> tuple[dict[int, set[str]], dict[int, datetime]]:
     """Current diagnoses (ICD-10 codes) and the end of the last inpatient stay."""
     diagnoses: dict[int, set[str]] = {}
     for pk, code in (
-        Condition_.objects.filter(patient_id__in=ids)
+        Condition_.objects.filter(patient_id__in=any_of(ids))
         .exclude(clinical_status=Condition_.ClinicalStatus.RESOLVED)
         .values_list("patient_id", "icd10_code")
     ):
         diagnoses.setdefault(pk, set()).add(code)
     discharges = dict(
         Encounter.objects.filter(
-            patient_id__in=ids, kind=Encounter.Kind.INPATIENT, ended_at__isnull=False
+            patient_id__in=any_of(ids), kind=Encounter.Kind.INPATIENT, ended_at__isnull=False
         )
         .values("patient_id")
         .annotate(last=Max("ended_at"))

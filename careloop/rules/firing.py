@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from careloop.audit.services import record
+from careloop.bulk import create_instances
 from careloop.followup.models import Alert
 from careloop.followup.services import new_alert
 from careloop.patients.models import Patient, PatientTag, Tag, TagEvent
@@ -246,7 +247,7 @@ def fire(matches: list[Match], *, trigger: str) -> int:
     ]
     # Alerts first, so each firing is inserted already pointing at its alert.
     alerts = {index: _alert(action, patient, m) for index, action, patient, m in plan.alerts}
-    Alert.objects.bulk_create(list(alerts.values()))
+    create_instances(list(alerts.values()))
     firings = []
     for index, match in enumerate(due):
         assert match.rule.pk is not None  # only saved rules fire
@@ -266,7 +267,7 @@ def fire(matches: list[Match], *, trigger: str) -> int:
                 alert=alert,
             )
         )
-    RuleFiring.objects.bulk_create(firings)  # ids set (RETURNING on SQLite and PostgreSQL)
+    create_instances(firings)  # ids set (RETURNING on SQLite and PostgreSQL)
     PatientTag.objects.bulk_create([row for _, row in plan.added])
     for _, patient_id, tag_id in plan.removed:
         PatientTag.objects.filter(patient_id=patient_id, tag_id=tag_id).delete()
