@@ -205,10 +205,15 @@ def create_instances(objs: Sequence[models.Model]) -> None:
     if not objs:
         return
     model = type(objs[0])
-    if connection.vendor != "postgresql":
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    from careloop.fields import BlindIndexField
+
+    plain = not any(
+        isinstance(f, BlindIndexField) or f.db_default is not models.NOT_PROVIDED for f in fields
+    )
+    if connection.vendor != "postgresql" or not plain:  # fields that need Django's save path
         model._default_manager.bulk_create(objs)
         return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     stamped = [
         f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
     ]

@@ -98,3 +98,30 @@ def test_demo_patients_have_a_year_of_graded_results_and_some_critical_alerts(db
     readings = Observation.objects.count()
     load_demo(90)  # idempotent: nothing twice
     assert Observation.objects.count() == readings
+
+
+def test_demo_patients_are_on_their_pathways_counted_from_their_own_moment(db: None) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from careloop.clinical.models import Encounter
+    from careloop.followup.models import Plan
+
+    load_demo(300)
+    plans = list(Plan.objects.select_related("pathway"))
+    by_pathway = {
+        code: [p for p in plans if p.pathway.code == code]
+        for code in {p.pathway.code for p in plans}
+    }
+    assert by_pathway.get("htn-programme") and by_pathway.get("dm-programme")
+    now = timezone.now()
+    for plan in by_pathway["htn-programme"] + by_pathway["dm-programme"]:
+        assert now - timedelta(days=21) < plan.anchor <= now
+        assert plan.patient.age >= 35 and plan.tasks.exists()
+    for plan in by_pathway.get("discharge-heart", []):
+        stay = Encounter.objects.get(pk=int(plan.trigger_ref.split(":")[1]))
+        assert (stay.patient_id, stay.ended_at) == (plan.patient_id, plan.anchor)
+    assert len({p.anchor.date() for p in by_pathway["htn-programme"]}) > 1  # not all "now"
+    load_demo(300)
+    assert Plan.objects.count() == len(plans)

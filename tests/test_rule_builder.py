@@ -62,3 +62,9 @@ def test_the_rule_page_carries_the_builder(bob: Any) -> None:
     page = logged_in(bob).get("/rules/new/").content.decode()
     assert 'id="rule-builder-spec"' in page and "rule-builder.js" in page
     assert 'data-rule-builder="condition"' in page and 'data-rule-builder="actions"' in page
+
+
+def test_a_rule_raises_one_alert() -> None:
+    alert = {"type": "alert", "severity": "high", "title": "复查"}
+    with pytest.raises(RuleError, match=r"actions\[2\]"):
+        compile_actions([alert, {"type": "tag", "tag": "x"}, alert])

@@ -22,7 +22,9 @@ PROGRAMMES = {"I10": "htn-programme", "E11": "dm-programme"}
 def enrol_demo_patients(cards: list[str]) -> int:
     """Enrol the demo patients with these card numbers (one batch per pathway, as the nightly
     job does); returns how many plans started."""
-    pathways = Pathway.objects.in_bulk(["discharge-heart", *PROGRAMMES.values()], field_name="code")
+    pathways = Pathway.objects.filter(enabled=True).in_bulk(
+        ["discharge-heart", *PROGRAMMES.values()], field_name="code"
+    )
     if not pathways:
         return 0
     now = timezone.now()

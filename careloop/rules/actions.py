@@ -177,4 +177,8 @@ def _task(data: Mapping[str, Any], path: str) -> CreateTask:
 def compile_actions(data: Any, path: str = "actions") -> list[Action]:
     if not isinstance(data, list) or not data:
         raise RuleError(path, "须为一个非空列表")
-    return [_compile_one(item, f"{path}[{i}]") for i, item in enumerate(data)]
+    actions = [_compile_one(item, f"{path}[{i}]") for i, item in enumerate(data)]
+    alerts = [i for i, action in enumerate(actions) if isinstance(action, RaiseAlert)]
+    if len(alerts) > 1:  # a firing points at one alert
+        raise RuleError(f"{path}[{alerts[1]}]", "一条规则只能发出一个预警（alert）")
+    return actions

@@ -128,8 +128,8 @@ def condition_kinds() -> dict[str, dict[str, Any]]:
         "answer": (
             _("Questionnaire answer"),
             [
-                _f("questionnaire", "text", _("Questionnaire code"), "PHQ-9"),
-                _f("item", "text", _("Question key"), "9"),
+                _f("questionnaire", "text", _("Questionnaire code"), "phq9"),
+                _f("item", "text", _("Question key"), "q9"),
                 op,
                 _f("value", "answer", _("Answer (number or text)"), 1),
             ],

@@ -123,7 +123,13 @@ def test_an_official_account_in_safe_mode(patient_factory: Any, hospital: Any) -
     query, body = _sealed(_inner("oSAFE1", "text", Content="x", MsgId="73"), "wx0000000000000000")
     refused = Client().post(f"{url}?{query}", data=body, content_type="text/xml")
     assert refused.status_code == 403 and "another AppID" in refused.json()["msg"]
-    assert ProviderCallback.objects.filter(status=ProviderCallback.Status.REJECTED).count() == 2
+    # With the key set, a plain body (signed only through its URL) is refused.
+    plain = b"<xml><FromUserName>oSAFE1</FromUserName><MsgType>text</MsgType></xml>"
+    query, _body = _sealed(_inner("oSAFE1", "text", Content="x", MsgId="74"))
+    refused = Client().post(f"{url}?{query}", data=plain, content_type="text/xml")
+    assert refused.status_code == 400 and "Encrypt is missing" in refused.json()["msg"]
+    rejected = ProviderCallback.objects.filter(status=ProviderCallback.Status.REJECTED)
+    assert rejected.count() == 3
 
 
 def test_safe_mode_without_the_key_says_what_to_set(hospital: Any) -> None:

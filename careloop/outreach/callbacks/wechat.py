@@ -115,9 +115,11 @@ class WechatReader(Reader):
             echo = request.query.get("echostr", "")
             return Reading(answer=echo.encode(), content_type="text/plain")
         fields = xml_fields(request.body)
-        if "Encrypt" in fields and (
-            request.secrets.get("encoding_aes_key") or "MsgType" not in fields
-        ):
+        if request.secrets.get("encoding_aes_key") and "Encrypt" not in fields:
+            # With a key the account is in safe or compatible mode, which always encrypt; a
+            # plain body is signed only through its URL, and is refused.
+            raise CallbackError("Encrypt is missing: the channel has an encoding_aes_key")
+        if "Encrypt" in fields:
             fields = _opened(request, fields, request.settings.get("app_id", ""))
         reading = _messages(fields, Reading(answer=b"success", content_type="text/plain"))
         if fields.get("MsgType") == "event" and fields.get("Event") == "TEMPLATESENDJOBFINISH":

@@ -84,9 +84,10 @@
     input.addEventListener("input", function () {
       const raw = input.value.trim();
       if (raw === "") return put("");
-      if (number) return put(field.type === "int" ? parseInt(raw, 10) : Number(raw));
+      // A number as typed (7.5 in a whole-number field stays 7.5: the server names it).
+      if (number) return put(Number.isFinite(Number(raw)) ? Number(raw) : raw);
       if (field.type === "codes" || field.type === "list") return put(listed(raw));
-      if (field.type === "answer") return put(isNaN(Number(raw)) ? raw : Number(raw));
+      if (field.type === "answer") return put(/^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw);
       return put(raw);
     });
     return input;
