@@ -19,7 +19,6 @@ from django.db import connection
 from django.db.models import IntegerField
 from django.db.models.expressions import RawSQL
 
-
 SHORT = 64  # up to this many, plain placeholders: the planner sees the values themselves
 
 

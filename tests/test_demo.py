@@ -123,5 +123,5 @@ def test_demo_patients_are_on_their_pathways_counted_from_their_own_moment(db: N
         stay = Encounter.objects.get(pk=int(plan.trigger_ref.split(":")[1]))
         assert (stay.patient_id, stay.ended_at) == (plan.patient_id, plan.anchor)
     assert len({p.anchor.date() for p in by_pathway["htn-programme"]}) > 1  # not all "now"
-    load_demo(40)
+    load_demo(120)
     assert Plan.objects.count() == len(plans)
