@@ -36,7 +36,7 @@ def any_of(ids: Iterable[int]) -> RawSQL | list[int]:
 
 
 def in_sql(column: str, ids: Iterable[int]) -> tuple[str, list[Any]]:
-    """``column IN (…)`` for hand-written SQL, with its one parameter."""
+    """``column IN (…)`` for hand-written SQL, with its parameters (one for a long list)."""
     subquery = any_of(ids)
     if isinstance(subquery, list):
         return f"{column} IN ({', '.join(['%s'] * len(subquery)) or 'NULL'})", subquery

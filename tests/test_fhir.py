@@ -69,6 +69,19 @@ def patient_resource(**overrides: Any) -> dict[str, Any]:
     return resource
 
 
+def condition_resource(patient_id: int, code: str, display: str, **more: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Condition",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "code": {
+            "coding": [
+                {"system": "http://hl7.org/fhir/sid/icd-10", "code": code, "display": display}
+            ]
+        },
+        **more,
+    }
+
+
 def observation(
     patient_ref: str, code: str, value: float, unit: str, when: str = "2026-11-23T23:40:00+08:00"
 ) -> dict[str, Any]:
@@ -367,16 +380,9 @@ def test_encounters_and_conditions(fhir: Fhir) -> None:
     # fhir.resources does not check code values: CareLoop does, and answers 422.
     status, body, _ = fhir.call("POST", "/Encounter", bad)
     assert status == 422 and body["issue"][0]["code"] == "code-invalid"
-    condition = {
-        "resourceType": "Condition",
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "code": {
-            "coding": [
-                {"system": "http://hl7.org/fhir/sid/icd-10", "code": "I50", "display": "心力衰竭"}
-            ]
-        },
-        "encounter": {"reference": f"Encounter/{created['id']}"},
-    }
+    condition = condition_resource(
+        patient_id, "I50", "心力衰竭", encounter={"reference": f"Encounter/{created['id']}"}
+    )
     status, made, _ = fhir.call("POST", "/Condition", condition)
     assert status == 201 and made["code"]["coding"][0]["code"] == "I50"
     found = fhir.call("GET", f"/Condition?patient=Patient/{patient_id}&code=I50")[1]
@@ -541,15 +547,7 @@ def test_a_condition_changed_over_fhir_reassesses_the_record(
     woman = patient_factory(organisation=cardiology, sex="female", birth_date=_aged(50))
     _results(woman, **{"8480_6": 135, "8302_2": 160, "29463_7": 64, "8280_0": 85})
     assert RiskAssessment.objects.filter(patient=woman, model="cdrs").get().category == "高风险"
-    condition = {
-        "resourceType": "Condition",
-        "subject": {"reference": f"Patient/{woman.pk}"},
-        "code": {
-            "coding": [
-                {"system": "http://hl7.org/fhir/sid/icd-10", "code": "J45.9", "display": "哮喘"}
-            ]
-        },
-    }
+    condition = condition_resource(woman.pk, "J45.9", "哮喘")
     status, made, _ = fhir.call("POST", "/Condition", condition)
     assert status == 201
     assert RiskAssessment.objects.filter(patient=woman, model="cdrs").count() == 1
