@@ -457,9 +457,10 @@ def test_a_wrong_id_number_is_the_only_error_reported(alice: Any, api_as: Any) -
     assert error_fields(response) == {"id_number"}
 
 
-def test_a_search_with_a_nul_character_is_answered_not_an_error(
+def test_a_search_with_a_nul_character_is_refused_naming_the_parameter(
     alice: Any, api_as: Any, patient_factory: Any, hospital: Any
 ) -> None:
     patient_factory(organisation=hospital, name="王小明")
     response = api_as(alice).get("/api/v1/patients", {"search": "王\x00小明"})
-    assert response.status_code == 200
+    assert response.status_code == 400
+    assert error_fields(response) == {"search"}

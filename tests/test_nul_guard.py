@@ -1,0 +1,44 @@
+"""A NUL character in a query parameter is refused with 400 naming the parameter, on the
+API, on FHIR and on the staff pages (PostgreSQL text cannot hold it: it was a 500)."""
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from careloop.accounts.tokens import do_create_token
+from tests.test_patients_web import logged_in
+
+pytestmark = pytest.mark.django_db
+
+
+def _bearer(user: Any) -> dict[str, str]:
+    _, token = do_create_token(user, name="test")
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def test_the_api_names_the_parameter_holding_nul(bob: Any) -> None:
+    client = Client()
+    refused = client.get("/api/v1/metrics/dashboard", {"org": "\x00x"}, **_bearer(bob))
+    assert refused.status_code == 400
+    body = refused.json()
+    assert [e["field"] for e in body["errors"]] == ["org"]
+    assert "NUL" in body["detail"]
+    answered = client.get("/api/v1/metrics/dashboard", {"org": ""}, **_bearer(bob))
+    assert answered.status_code == 200
+
+
+def test_fhir_answers_nul_with_an_operation_outcome(carol: Any) -> None:
+    refused = Client().get("/fhir/R4/Patient", {"identifier": "a\x00b"}, **_bearer(carol))
+    assert refused.status_code == 400
+    assert refused["Content-Type"].startswith("application/fhir+json")
+    outcome = refused.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["diagnostics"].startswith("identifier:")
+
+
+def test_a_staff_page_refuses_nul_in_its_search(carol: Any) -> None:
+    refused = logged_in(carol).get("/patients/", {"q": "王\x00"})
+    assert refused.status_code == 400
+    assert refused.content.decode().startswith("q:")
+    assert logged_in(carol).get("/patients/", {"q": "王"}).status_code == 200
