@@ -481,3 +481,27 @@ def test_an_imported_spreadsheet_is_assessed_once_per_chunk(
     call_command("import", str(path), "--source", "体检中心", stdout=StringIO(), stderr=StringIO())
     assessed = {a.model: a.category for a in RiskAssessment.objects.all()}
     assert assessed["glucose"] == "IFG"  # fasting glucose 6.4 mmol/L from the sheet
+
+
+def test_rules_see_each_reading_at_its_exact_moment_oldest_first(patient: Any) -> None:
+    """Times come back from the database as epoch seconds; they must stay exact to the
+    microsecond (SQLite's strftime('%s') alone would round a .999786 fraction up)."""
+    from careloop.rules.engine import load_facts
+
+    now = timezone.now()
+    moments = [
+        (now - timedelta(days=2)).replace(microsecond=999_786),
+        (now - timedelta(days=1)).replace(microsecond=0),
+        (now - timedelta(hours=1)).replace(microsecond=1),
+    ]
+    for value, at in zip((150, 151, 152), reversed(moments), strict=True):
+        store(patient, SBP, value, at)  # stored newest first
+    store(patient, GLU, 5.5, moments[1])
+    facts, _ = load_facts([patient.pk], [SBP, GLU], now=now, history_days=30)
+    sbp = facts[patient.pk].readings[SBP]
+    assert [r.at for r in sbp] == moments
+    assert [r.value for r in sbp] == [152, 151, 150]
+    assert all(r.at.utcoffset() == timedelta(0) and r.code == SBP for r in sbp)
+    assert [(r.at, r.value, r.unit) for r in facts[patient.pk].readings[GLU]] == [
+        (moments[1], 5.5, "mmol/L")
+    ]

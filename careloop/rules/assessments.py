@@ -25,7 +25,6 @@ from careloop.rules.models import RiskAssessment
 from careloop.rules.record_inputs import Record, has_prefix, load_records
 from careloop.rules.risk.base import InputError
 from careloop.rules.risk.registry import get_model
-from careloop.sql_lists import any_of
 
 LOOKBACK_DAYS = 365  # an input older than a year is not used
 SBP, DBP = ("8480-6",), ("8462-4",)
@@ -336,12 +335,12 @@ def _latest(patient_ids: list[int]) -> QuerySet[RiskAssessment]:
     """The latest assessment of each (patient, model): the highest id (rows are only ever
     added, in time order), found by the index on patient, model, time."""
     newest = (
-        RiskAssessment.objects.filter(patient_id__in=any_of(patient_ids))
+        RiskAssessment.objects.filter(patient_id__any_of=patient_ids)
         .values("patient_id", "model")
         .annotate(newest=Max("id"))
         .values("newest")
     )
-    return RiskAssessment.objects.filter(id__in=Subquery(newest))
+    return RiskAssessment.objects.filter(id__in=Subquery(newest)).order_by()
 
 
 LABELS = {

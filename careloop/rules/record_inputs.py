@@ -115,23 +115,26 @@ def load_records(patient_ids: list[int]) -> dict[int, Record]:
 
     from careloop.clinical.models import Condition, Observation
     from careloop.patients.models import FamilyHistory, Lifestyle, Medication, PastHistory, Patient
-    from careloop.sql_lists import any_of
 
     if not patient_ids:
         return {}
-    ids = any_of(patient_ids)
+    ids = list(patient_ids)
     values: dict[int, dict[str, Any]] = {
         pk: {"region_north": north, "urban": urban, "diagnoses": set(), "family": set()}
-        for pk, north, urban in Patient.objects.filter(pk__in=ids).values_list(
-            "pk", "organisation__region_north", "organisation__urban"
-        )
+        for pk, north, urban in Patient.objects.filter(pk__any_of=ids)
+        .order_by()
+        .values_list("pk", "organisation__region_north", "organisation__urban")
     }
-    lifestyles = Lifestyle.objects.filter(patient_id__in=ids).values_list(
-        "patient_id",
-        "smoking",
-        "exercise_times_per_week",
-        "exercise_minutes",
-        "vegetables_fruit_daily",
+    lifestyles = (
+        Lifestyle.objects.filter(patient_id__any_of=ids)
+        .order_by()
+        .values_list(
+            "patient_id",
+            "smoking",
+            "exercise_times_per_week",
+            "exercise_minutes",
+            "vegetables_fruit_daily",
+        )
     )
     for pk, smoking, times, minutes, vegetables in lifestyles:
         values[pk].update(
@@ -141,10 +144,17 @@ def load_records(patient_ids: list[int]) -> dict[int, Record]:
             vegetables_fruit_daily=vegetables,
         )
     today = timezone.localdate()
-    medicines = Medication.objects.filter(
-        patient_id__in=ids,
-        category__in=[Medication.Category.ANTIHYPERTENSIVE, Medication.Category.GLUCOSE_LOWERING],
-    ).values_list("patient_id", "category", "stopped_on")
+    medicines = (
+        Medication.objects.filter(
+            patient_id__any_of=ids,
+            category__in=[
+                Medication.Category.ANTIHYPERTENSIVE,
+                Medication.Category.GLUCOSE_LOWERING,
+            ],
+        )
+        .order_by()
+        .values_list("patient_id", "category", "stopped_on")
+    )
     for pk, category, stopped in medicines:
         current = stopped is None or stopped >= today
         if category == Medication.Category.GLUCOSE_LOWERING:
@@ -153,24 +163,28 @@ def load_records(patient_ids: list[int]) -> dict[int, Record]:
         values[pk]["antihypertensive_ever"] = True
         if current:
             values[pk]["antihypertensive_now"] = True
-    for pk, code in Condition.objects.filter(patient_id__in=ids).values_list(
-        "patient_id", "icd10_code"
+    for pk, code in (
+        Condition.objects.filter(patient_id__any_of=ids)
+        .order_by()
+        .values_list("patient_id", "icd10_code")
     ):
         values[pk]["diagnoses"].add(code)
-    for pk, code in PastHistory.objects.filter(patient_id__in=ids).values_list(
-        "patient_id", "icd10_code"
+    for pk, code in (
+        PastHistory.objects.filter(patient_id__any_of=ids)
+        .order_by()
+        .values_list("patient_id", "icd10_code")
     ):
         values[pk]["diagnoses"].add(code)
-    family = FamilyHistory.objects.filter(patient_id__in=ids)
-    for pk, relation, code, name in family.values_list(
+    family = FamilyHistory.objects.filter(patient_id__any_of=ids)
+    for pk, relation, code, name in family.order_by().values_list(
         "patient_id", "relation", "icd10_code", "condition"
     ):
         named = next((c for word, c in NAMED if word in (name or "")), "")
         values[pk]["family"].add((relation, code or named))
     high = Observation.objects.filter(
-        patient_id__in=ids, code__in=GLUCOSE_CODES, interpretation__in=("H", "HH")
+        patient_id__any_of=ids, code__in=GLUCOSE_CODES, interpretation__in=("H", "HH")
     )
-    for pk in set(high.values_list("patient_id", flat=True)):
+    for pk in set(high.order_by().values_list("patient_id", flat=True)):
         values[pk]["high_glucose_ever"] = True
     return {
         pk: Record(
