@@ -209,3 +209,47 @@ def test_a_score_past_its_age_range_is_closed_not_left_standing(
     assert closed is not None and closed.category == "不适用"
     assert closed.inputs == {"stopped": "age"}
     assert _latest(woman, "findrisc") is None  # never scored (exercise unknown): nothing to close
+
+
+def test_the_record_read_for_the_models_in_one_batch(
+    cardiology: Any, carol: Any, patient_factory: Any
+) -> None:
+    """What load_records makes of each table: current and stopped medicines by their dates,
+    diagnoses from conditions and past history, family history by code or by name, a high
+    glucose ever flagged, the organisation's region; a patient with nothing recorded."""
+    from careloop.clinical.models import Condition, Observation
+    from careloop.patients.models import FamilyHistory, Medication, PastHistory
+    from careloop.rules.record_inputs import Record, load_records
+
+    cardiology.region_north, cardiology.urban = True, False
+    cardiology.save()
+    full, empty = (patient_factory(organisation=cardiology) for _ in range(2))
+    today = timezone.localdate()
+    pills = Medication.Category
+    Medication.objects.create(
+        patient=full, name="氨氯地平", category=pills.ANTIHYPERTENSIVE, stopped_on=today
+    )
+    Medication.objects.create(
+        patient=full,
+        name="二甲双胍",
+        category=pills.GLUCOSE_LOWERING,
+        stopped_on=today - timedelta(days=1),
+    )
+    Condition.objects.create(patient=full, icd10_code="I10", name="高血压")
+    PastHistory.objects.create(patient=full, kind="disease", icd10_code="I25.1", name="冠心病")
+    FamilyHistory.objects.create(patient=full, relation="father", condition="心梗")
+    FamilyHistory.objects.create(patient=full, relation="other", condition="x", icd10_code="E11")
+    _results(full, **{"8480_6": 150})
+    Observation.objects.filter(patient=full).update(code="14771-0", interpretation="H")
+
+    records = load_records([full.pk, empty.pk, 10**12])
+    got = records[full.pk]
+    assert (got.antihypertensive_now, got.antihypertensive_ever) == (True, True)
+    assert got.glucose_lowering_now is False  # stopped yesterday
+    assert got.diagnoses == {"I10", "I25.1"} and got.existing_ascvd
+    assert got.family == {("father", "I21"), ("other", "E11")}
+    assert got.family_history_ascvd and got.family_diabetes == "second_degree"
+    assert got.high_glucose_ever is True
+    assert got.region_north is True and got.urban is False  # not 1 and 0 (SQLite)
+    assert records[empty.pk] == Record(region_north=True, urban=False)
+    assert set(records) == {full.pk, empty.pk}

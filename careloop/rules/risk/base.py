@@ -116,7 +116,10 @@ class ModelResult:
             **self.outputs(),
             "model": self.MODEL,
             "version": self.VERSION,
-            "inputs": _plain(dataclasses.asdict(self.inputs)),
+            "inputs": {  # the fields as they are (dataclasses.asdict deep-copies each value)
+                item.name: _plain(getattr(self.inputs, item.name))
+                for item in dataclasses.fields(self.inputs)
+            },
             "explanation": self.explanation,
             "warnings": list(self.warnings),
         }
