@@ -1,0 +1,61 @@
+"""``create_instances``: new model instances inserted in one go, their ids set in order and
+every value stored as Django would store it (JSON, aware times, foreign keys)."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from careloop.bulk import create_instances
+from careloop.rules.models import Rule, RuleFiring
+from careloop.rules.services import do_save_rule
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rule(db: None) -> Rule:
+    definition = {
+        "name": "收缩压过高",
+        "trigger": "observation",
+        "condition": {"kind": "latest", "code": "8480-6", "op": ">=", "value": 160},
+        "actions": [{"type": "tag", "tag": "血压高"}],
+    }
+    return do_save_rule(None, "bulk-test", definition)[0]
+
+
+def test_ids_come_back_ascending_in_row_order_and_values_round_trip(
+    rule: Rule, patient_factory: Any
+) -> None:
+    people = patient_factory.create_batch(3)
+    start = datetime(2026, 11, 23, 23, 40, 0, 123_456, tzinfo=UTC)
+    firings = [
+        RuleFiring(
+            rule=rule,
+            version=rule.version,
+            patient=person,
+            fired_at=start + timedelta(minutes=i),
+            trigger="observation",
+            reasons=[f"收缩压 {170 + i} ≥ 160"],
+            seen={"readings": {"8480-6": [[start.isoformat(), 170 + i, "mmHg"]]}},
+            actions=[{"type": "tag", "tag": "血压高"}],
+        )
+        for i, person in enumerate(people * 2)
+    ]
+    create_instances(firings)
+    ids = [f.pk for f in firings]
+    assert all(ids) and ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert not firings[0]._state.adding
+    for made in firings:
+        stored = RuleFiring.objects.get(pk=made.pk)
+        assert (stored.patient_id, stored.fired_at, stored.reasons, stored.seen) == (
+            made.patient_id,
+            made.fired_at,
+            made.reasons,
+            made.seen,
+        )
+    # the table's own sequence goes on after the ids handed out
+    later = RuleFiring.objects.create(
+        rule=rule, version=rule.version, patient=people[0], trigger="observation"
+    )
+    assert later.pk > ids[-1]
