@@ -1,27 +1,39 @@
-"""Refuses a request whose query string holds a NUL character.
+"""Refuses a request that carries a NUL character in its query string or its JSON body.
 
-PostgreSQL text cannot hold NUL (0x00), so a parameter such as ``?org=%00`` would reach a
-query and fail with a server error; SQLite would silently match nothing. The request is
-answered 400 naming the parameter, in the error shape of the part of the site it was for.
+PostgreSQL text cannot hold NUL (0x00), so ``?org=%00`` or ``{"name": "张\\u0000三"}`` would
+reach a query and fail with a server error; SQLite would store or match it silently. The
+request is answered 400 naming the parameter (or the body), in the error shape of the part of
+the site it was for: the API's, an OperationOutcome on FHIR, plain text elsewhere.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.utils.translation import gettext as _
 
 FHIR_JSON = "application/fhir+json"
+# A JSON escape for NUL: \u0000 after an even number of backslashes (\\u0000 is text).
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
 
 
 def nul_parameter(request: HttpRequest) -> str | None:
-    """The name of the first query parameter whose name or value holds NUL, else None."""
-    if "%00" not in request.META.get("QUERY_STRING", ""):
-        return None
-    for name, values in request.GET.lists():
-        if "\x00" in name or any("\x00" in value for value in values):
-            return name.replace("\x00", "") or "?"
+    """The name of the first query parameter whose name or value holds NUL, "body" when
+    a JSON body for the API or FHIR does, else None."""
+    if "%00" in request.META.get("QUERY_STRING", ""):
+        for name, values in request.GET.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                return name.replace("\x00", "") or "?"
+    if (
+        request.method in ("POST", "PUT", "PATCH")
+        and "json" in request.content_type
+        and request.path.startswith(("/api/", "/fhir/"))  # provider callbacks are kept raw
+    ):
+        body = request.body
+        if b"\x00" in body or _JSON_NUL.search(body):
+            return "body"
     return None
 
 
@@ -33,7 +45,10 @@ class NulQueryMiddleware:
         name = nul_parameter(request)
         if name is None:
             return self.get_response(request)
-        message = _("The parameter contains a NUL (0x00) character.")
+        if name == "body":
+            message = _("The request body contains a NUL (0x00) character.")
+        else:
+            message = _("The parameter contains a NUL (0x00) character.")
         if request.path.startswith("/api/"):
             return JsonResponse(
                 {"detail": message, "errors": [{"field": name, "message": message}]}, status=400

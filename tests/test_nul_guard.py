@@ -42,3 +42,27 @@ def test_a_staff_page_refuses_nul_in_its_search(carol: Any) -> None:
     assert refused.status_code == 400
     assert refused.content.decode().startswith("q:")
     assert logged_in(carol).get("/patients/", {"q": "王"}).status_code == 200
+
+
+def test_a_json_body_with_nul_is_refused_before_anything_is_stored(alice: Any, api_as: Any) -> None:
+    from careloop.patients.models import Patient
+
+    before = Patient.objects.count()
+    refused = api_as(alice).post("/api/v1/patients", {"name": "张\x00三"})
+    assert refused.status_code == 400
+    assert [e["field"] for e in refused.json()["errors"]] == ["body"]
+    assert Patient.objects.count() == before
+    # "\\u0000" in the JSON is the text backslash-u-0000, not NUL: it passes the guard
+    # (and is then judged as a name like any other)
+    kept = api_as(alice).post("/api/v1/patients", {"name": "张\\u0000三"})
+    assert kept.status_code in (201, 422), kept.content
+    assert "body" not in [e["field"] for e in kept.json().get("errors", [])]
+
+
+def test_fhir_refuses_a_resource_with_nul(carol: Any) -> None:
+    body = b'{"resourceType": "Patient", "name": [{"text": "\\u0000"}]}'
+    refused = Client().post(
+        "/fhir/R4/Patient", body, content_type="application/fhir+json", **_bearer(carol)
+    )
+    assert refused.status_code == 400
+    assert refused.json()["issue"][0]["diagnostics"].startswith("body:")
