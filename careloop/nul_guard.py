@@ -28,7 +28,7 @@ def nul_parameter(request: HttpRequest) -> str | None:
                 return name.replace("\x00", "") or "?"
     if (
         request.method in ("POST", "PUT", "PATCH")
-        and "json" in request.content_type
+        and "json" in (request.content_type or "")
         and request.path.startswith(("/api/", "/fhir/"))  # provider callbacks are kept raw
     ):
         body = request.body
