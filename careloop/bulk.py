@@ -114,13 +114,14 @@ class BulkInsert:
 
     def returning_ids(self, rows: Sequence[Sequence[Any]], *, chunk: int = 500) -> list[int]:
         """INSERT prepared rows and return their new primary keys, in order (ascending).
-        PostgreSQL: ids from the sequence, then COPY; SQLite: multi-row INSERT … RETURNING,
-        answered in insertion order (≥ 3.35)."""
+        PostgreSQL: ids from the sequence, then COPY; otherwise multi-row INSERT … RETURNING,
+        answered in insertion order (SQLite ≥ 3.35, PostgreSQL)."""
         ids: list[int] = []
         if not rows:
             return ids
         with bulk_cursor() as cursor:
-            if connection.vendor == "postgresql":
+            sequenced = isinstance(self.model._meta.pk, models.AutoField)
+            if connection.vendor == "postgresql" and sequenced:
                 # The ids drawn from the table's sequence first, then the rows COPYed with
                 # them: the server does far less per row than for one INSERT … RETURNING
                 # each (pipelined, that was most of the rules sweep's time).
