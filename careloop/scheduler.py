@@ -34,10 +34,11 @@ def periodic_jobs() -> list[PeriodicJob]:
     from careloop.followup.tasks import enrol_eligible, extend_plans, sweep_alerts
     from careloop.outreach.tasks import dispatch_messages
     from careloop.patients.tasks import update_value_tiers
-    from careloop.rules.tasks import sweep_rules
+    from careloop.rules.tasks import reassess_birthdays, sweep_rules
 
     return [
         PeriodicJob("sweep_rules", timedelta(hours=1), sweep_rules.enqueue),
+        PeriodicJob("reassess_birthdays", timedelta(hours=24), reassess_birthdays.enqueue),
         PeriodicJob("sweep_alerts", timedelta(minutes=1), sweep_alerts.enqueue),
         PeriodicJob("dispatch_messages", timedelta(minutes=1), dispatch_messages.enqueue),
         PeriodicJob("enrol_eligible", timedelta(hours=24), enrol_eligible.enqueue),

@@ -253,3 +253,37 @@ def test_the_record_read_for_the_models_in_one_batch(
     assert got.region_north is True and got.urban is False  # not 1 and 0 (SQLite)
     assert records[empty.pk] == Record(region_north=True, urban=False)
     assert set(records) == {full.pk, empty.pk}
+
+
+def _turning(years: int, in_days: int) -> date:
+    """A birth date: ``years`` old in ``in_days`` days (29 February taken as 1 March)."""
+    day = timezone.localdate() + timedelta(days=in_days)
+    if (day.month, day.day) == (2, 29):
+        day += timedelta(days=1)
+    return day.replace(year=day.year - years)
+
+
+def test_a_birthday_re_runs_the_models_that_read_age(cardiology: Any, patient_factory: Any) -> None:
+    from careloop.rules.assessments import reassess_birthdays
+
+    woman = patient_factory(organisation=cardiology, sex="female", birth_date=_turning(60, 2))
+    later = patient_factory(organisation=cardiology, sex="female", birth_date=_turning(60, 12))
+    for person in (woman, later):
+        _results(person, **{"8480_6": 135, "8302_2": 160, "29463_7": 64, "8280_0": 85})
+    assert _latest(woman, "cdrs").inputs["age"] == 59  # type: ignore[union-attr]
+
+    birthday = timezone.now() + timedelta(days=2)
+    assert reassess_birthdays(now=birthday) == 1  # CDRS; the others lack an input
+    assert _latest(woman, "cdrs").inputs["age"] == 60  # type: ignore[union-attr]
+    assert _latest(later, "cdrs").inputs["age"] == 59  # type: ignore[union-attr]
+    assert reassess_birthdays(now=birthday) == 0  # a repeat stores nothing
+    # the next day looks back at yesterday's birthdays too (a missed run): nothing new
+    assert reassess_birthdays(now=birthday + timedelta(days=1)) == 0
+
+
+def test_29_february_birthdays_count_from_1_march_in_other_years() -> None:
+    from careloop.rules.assessments import birthdays_on
+
+    assert birthdays_on(date(2027, 3, 1)) == [(3, 1), (2, 29)]
+    assert birthdays_on(date(2028, 3, 1)) == [(3, 1)]
+    assert birthdays_on(date(2028, 2, 29)) == [(2, 29)]

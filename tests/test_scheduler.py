@@ -64,13 +64,14 @@ def test_housekeeping_jobs_are_enqueued_and_run_by_the_worker(
         "extend_plans",
         "prune_finished_jobs",
         "prune_login_logs",
+        "reassess_birthdays",
         "refresh_dashboard",
         "stage_summaries",
         "sweep_alerts",
         "sweep_rules",
         "value_tiers",
     }
-    assert DBTaskResult.objects.count() == 11
+    assert DBTaskResult.objects.count() == 12
     call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
     assert not Session.objects.filter(session_key="old").exists()

@@ -11,12 +11,13 @@ record changes (``reassess_record``), and not while an input they need is unknow
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Max, QuerySet, Subquery
+from django.db.models import Max, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from careloop.bulk import BulkInsert
@@ -380,23 +381,75 @@ def _order(model: str) -> int:
     return list(LABELS).index(model) if model in LABELS else len(LABELS)
 
 
-def reassess_records(patient_ids: Iterable[int], *, now: datetime | None = None) -> int:
-    """The models that read the health record, run again for patients whose record changed
-    (smoking, exercise, diet, medicines, diagnoses, family history); stores what changed and
-    returns how many. Call inside the transaction that changed the record."""
+def reassess_models(
+    patient_ids: Iterable[int], models: tuple[str, ...], *, now: datetime | None = None
+) -> int:
+    """``models`` run again for these patients on what they have now (latest results, the
+    health record, their age); stores what changed and returns how many. Call inside a
+    transaction."""
     from careloop.rules.engine import facts_for
 
     ids = sorted({pk for pk in patient_ids if pk > 0})
     if not ids:
         return 0
     now = now or timezone.now()
-    facts, profiles = facts_for([], ids, now=now, extra_codes=RECORD_CODES)
+    codes = {code for model in models for code in MODELS[model][0]}
+    facts, profiles = facts_for([], ids, now=now, extra_codes=codes)
     new = reassess(
-        {pk: set(RECORD_CODES) for pk in profiles},
+        {pk: set(codes) for pk in profiles},
         readings={pk: dict(f.readings) for pk, f in facts.items()},
         profiles={pk: (p.sex, p.birth_date) for pk, p in profiles.items()},
         now=now,
-        only=RECORD_MODELS,
+        only=models,
     )
     store(new)
     return len(new)
+
+
+def reassess_records(patient_ids: Iterable[int], *, now: datetime | None = None) -> int:
+    """The models that read the health record, run again for patients whose record changed
+    (smoking, exercise, diet, medicines, diagnoses, family history); stores what changed and
+    returns how many. Call inside the transaction that changed the record."""
+    return reassess_models(patient_ids, RECORD_MODELS, now=now)
+
+
+AGE_MODELS = ("egfr", "china-par", "cdrs", "findrisc")  # age is one of their inputs
+BIRTHDAY_BATCH = 1_000
+
+
+def birthdays_on(day: date) -> list[tuple[int, int]]:
+    """(month, day) of the birth dates whose age goes up on ``day``: 29 February counts
+    from 1 March in a year without it."""
+    pairs = [(day.month, day.day)]
+    if (day.month, day.day) == (3, 1) and not calendar.isleap(day.year):
+        pairs.append((2, 29))
+    return pairs
+
+
+def reassess_birthdays(*, now: datetime | None = None, days: int = 2) -> int:
+    """Age is an input of eGFR, China-PAR, CDRS and FINDRISC: re-run them for the living
+    patients whose age went up in the last ``days`` days (the daily job looks back two, so
+    a missed run is caught up; a repeat stores nothing). Stores what changed, a batch per
+    transaction, and returns how many."""
+    from django.db import transaction
+
+    from careloop.patients.models import Patient
+    from careloop.write_gate import write_gate
+
+    now = now or timezone.now()
+    today = timezone.localtime(now).date()
+    born = Q()
+    for back in range(days):
+        for month, day in birthdays_on(today - timedelta(days=back)):
+            born |= Q(birth_date__month=month, birth_date__day=day)
+    ids = list(
+        Patient.objects.filter(born, deceased_on__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    stored = 0
+    for start in range(0, len(ids), BIRTHDAY_BATCH):
+        with write_gate(), transaction.atomic():
+            chunk = ids[start : start + BIRTHDAY_BATCH]
+            stored += reassess_models(chunk, AGE_MODELS, now=now)
+    return stored

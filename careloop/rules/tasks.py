@@ -1,4 +1,4 @@
-"""Background jobs of the rules: the scheduled sweep."""
+"""Background jobs of the rules: the scheduled sweep, risk re-assessed on birthdays."""
 
 from __future__ import annotations
 
@@ -19,3 +19,13 @@ def sweep_rules() -> int:
     matches = sweep_matches()  # the reading, before the write lock
     with write_gate(), transaction.atomic():
         return fire(matches, trigger=Trigger.SWEEP)
+
+
+@task()
+def reassess_birthdays() -> int:
+    """Daily: the models that read age (eGFR, China-PAR, CDRS, FINDRISC) run again for the
+    patients whose age went up, and a score past its age range is closed; returns how many
+    assessments were stored."""
+    from careloop.rules.assessments import reassess_birthdays as run
+
+    return run()
