@@ -287,3 +287,45 @@ def test_29_february_birthdays_count_from_1_march_in_other_years() -> None:
     assert birthdays_on(date(2027, 3, 1)) == [(3, 1), (2, 29)]
     assert birthdays_on(date(2028, 3, 1)) == [(3, 1)]
     assert birthdays_on(date(2028, 2, 29)) == [(2, 29)]
+
+
+@pytest.mark.django_db(transaction=True)  # the task worker closes its connections
+def test_setting_an_organisations_region_reassesses_its_patients(
+    cardiology: Any, carol: Any, patient_factory: Any
+) -> None:
+    """China-PAR waits for the region; set in the administration, it is scored for the
+    organisation's patients by the task worker, without a new result."""
+    from django.contrib.admin.sites import site
+    from django.contrib.messages.storage.fallback import FallbackStorage
+    from django.core.management import call_command
+    from django.test import RequestFactory
+
+    from careloop.accounts.models import Organisation
+
+    man = patient_factory(organisation=cardiology, sex="male", birth_date=_aged(55))
+    _lifestyle(carol, man, smoking="current")
+    _results(man, **{"8480_6": 140, "2093_3": 5.2, "2085_9": 1.1, "8280_0": 90})
+    assert _latest(man, "china-par") is None  # the region is not set
+
+    model_admin = site._registry[Organisation]
+    request = RequestFactory().post("/admin/")
+    request.user = carol
+    request.session = {}  # type: ignore[assignment]
+    request._messages = FallbackStorage(request)  # type: ignore[attr-defined]
+    form = model_admin.get_form(request, cardiology)(
+        instance=cardiology,
+        data={
+            "code": cardiology.code,
+            "name": cardiology.name,
+            "kind": cardiology.kind,
+            "parent": cardiology.parent_id or "",
+            "is_active": "on",
+            "region_north": "true",
+            "urban": "true",
+        },
+    )
+    assert form.is_valid(), form.errors
+    model_admin.save_model(request, form.save(commit=False), form, change=True)
+    call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
+    scored = _latest(man, "china-par")
+    assert scored is not None and scored.inputs["region_north"] is True

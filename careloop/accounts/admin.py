@@ -1,5 +1,9 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import transaction
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from careloop.accounts.models import ApiToken, Organisation, Team, User
@@ -11,6 +15,17 @@ class OrganisationAdmin(admin.ModelAdmin):
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "code"]
     readonly_fields = ["path"]
+
+    def save_model(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and {"region_north", "urban"} & set(form.changed_data):
+            # China-PAR reads them: its patients are re-assessed by the task worker.
+            from careloop.rules.tasks import reassess_organisation
+
+            transaction.on_commit(lambda: reassess_organisation.enqueue(obj.pk))
+            self.message_user(
+                request, _("Its patients' China-PAR risk is being re-assessed in the background.")
+            )
 
 
 @admin.register(Team)

@@ -414,7 +414,8 @@ def reassess_records(patient_ids: Iterable[int], *, now: datetime | None = None)
 
 
 AGE_MODELS = ("egfr", "china-par", "cdrs", "findrisc")  # age is one of their inputs
-BIRTHDAY_BATCH = 1_000
+REGION_MODELS = ("china-par",)  # the organisation's region and urban setting are inputs
+BATCH_SIZE = 1_000
 
 
 def birthdays_on(day: date) -> list[tuple[int, int]]:
@@ -429,12 +430,8 @@ def birthdays_on(day: date) -> list[tuple[int, int]]:
 def reassess_birthdays(*, now: datetime | None = None, days: int = 2) -> int:
     """Age is an input of eGFR, China-PAR, CDRS and FINDRISC: re-run them for the living
     patients whose age went up in the last ``days`` days (the daily job looks back two, so
-    a missed run is caught up; a repeat stores nothing). Stores what changed, a batch per
-    transaction, and returns how many."""
-    from django.db import transaction
-
+    a missed run is caught up; a repeat stores nothing). Returns how many were stored."""
     from careloop.patients.models import Patient
-    from careloop.write_gate import write_gate
 
     now = now or timezone.now()
     today = timezone.localtime(now).date()
@@ -442,14 +439,29 @@ def reassess_birthdays(*, now: datetime | None = None, days: int = 2) -> int:
     for back in range(days):
         for month, day in birthdays_on(today - timedelta(days=back)):
             born |= Q(birth_date__month=month, birth_date__day=day)
+    return _reassess_in_batches(Patient.objects.filter(born), AGE_MODELS, now)
+
+
+def reassess_organisation(organisation_id: int, *, now: datetime | None = None) -> int:
+    """China-PAR run again for an organisation's patients after its region or urban setting
+    changed (they are inputs of the model). Returns how many were stored."""
+    from careloop.patients.models import Patient
+
+    patients = Patient.objects.filter(organisation_id=organisation_id)
+    return _reassess_in_batches(patients, REGION_MODELS, now or timezone.now())
+
+
+def _reassess_in_batches(patients: QuerySet[Any], models: tuple[str, ...], now: datetime) -> int:
+    """``reassess_models`` for the living ``patients``, a batch per transaction."""
+    from django.db import transaction
+
+    from careloop.write_gate import write_gate
+
     ids = list(
-        Patient.objects.filter(born, deceased_on__isnull=True)
-        .order_by("pk")
-        .values_list("pk", flat=True)
+        patients.filter(deceased_on__isnull=True).order_by("pk").values_list("pk", flat=True)
     )
     stored = 0
-    for start in range(0, len(ids), BIRTHDAY_BATCH):
+    for start in range(0, len(ids), BATCH_SIZE):
         with write_gate(), transaction.atomic():
-            chunk = ids[start : start + BIRTHDAY_BATCH]
-            stored += reassess_models(chunk, AGE_MODELS, now=now)
+            stored += reassess_models(ids[start : start + BATCH_SIZE], models, now=now)
     return stored

@@ -29,3 +29,12 @@ def reassess_birthdays() -> int:
     from careloop.rules.assessments import reassess_birthdays as run
 
     return run()
+
+
+@task()
+def reassess_organisation(organisation_id: int) -> int:
+    """China-PAR again for an organisation's patients after its region or urban setting
+    changed; returns how many assessments were stored."""
+    from careloop.rules.assessments import reassess_organisation as run
+
+    return run(organisation_id)
