@@ -333,3 +333,21 @@ def test_an_early_report_is_answered_503_and_other_organisations_are_out_of_reac
     assert post(callback_urls(ours)["report"], report).status_code == 200
     message.refresh_from_db()
     assert message.status == Message.Status.FAILED
+
+
+def test_wechat_xml_is_read_as_utf8_and_a_doctype_in_any_encoding_is_refused() -> None:
+    from careloop.outreach.callbacks.base import CallbackError
+    from careloop.outreach.callbacks.wechat import xml_fields
+
+    plain = "<xml><MsgType><![CDATA[text]]></MsgType><Content>心慌</Content></xml>"
+    assert xml_fields(plain.encode()) == {"MsgType": "text", "Content": "心慌"}
+    entity = '<!DOCTYPE x [<!ENTITY a "b">]><xml><MsgType>&a;</MsgType></xml>'
+    for body in (
+        entity.encode(),
+        entity.lower().encode(),
+        entity.encode("utf-16"),  # a byte check of the raw body would miss this one
+        entity.encode("utf-16-le"),  # no byte-order mark
+        b'<?xml version="1.0" encoding="UTF-16"?>' + entity.encode("utf-16-le"),
+    ):
+        with pytest.raises(CallbackError):
+            xml_fields(body)

@@ -58,11 +58,19 @@ def _secret(request: CallbackRequest, name: str) -> str:
 
 
 def xml_fields(body: bytes) -> dict[str, str]:
-    """The child elements of the root, as text; a DOCTYPE or entity is refused."""
-    if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
-        raise CallbackError("XML with a DOCTYPE or entities is refused")
+    """The child elements of the root, as text. WeChat and WeCom send UTF-8: the body is
+    decoded as such first, so a DOCTYPE (where entities are declared) is found whatever the
+    encoding it came in, and refused; so are other encodings and NUL characters."""
     try:
-        root = ET.fromstring(body)  # noqa: S314 (no DOCTYPE, so no entities: checked above)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CallbackError("the body is not UTF-8") from error
+    if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
+        raise CallbackError("XML with a DOCTYPE or entities is refused")
+    if "\x00" in text:
+        raise CallbackError("the body contains a NUL character")
+    try:  # parsed as text: an encoding named in its declaration is not used
+        root = ET.fromstring(text)  # noqa: S314 (no DOCTYPE, so no entities: checked above)
     except ET.ParseError as error:
         raise CallbackError(f"the body is not XML: {error}") from error
     return {child.tag: (child.text or "").strip() for child in root}
