@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils.translation import gettext as _
 
-FHIR_JSON = "application/fhir+json"
 # A JSON escape for NUL: \u0000 after an even number of backslashes (\\u0000 is text).
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
 
@@ -50,17 +49,14 @@ class NulQueryMiddleware:
         else:
             message = _("The parameter contains a NUL (0x00) character.")
         if request.path.startswith("/api/"):
-            return JsonResponse(
-                {"detail": message, "errors": [{"field": name, "message": message}]}, status=400
-            )
+            from careloop.api import error_response
+
+            return error_response(request, 400, message, {name: [message]})
         if request.path.startswith("/fhir/"):
-            body = {
-                "resourceType": "OperationOutcome",
-                "issue": [
-                    {"severity": "error", "code": "invalid", "diagnostics": f"{name}: {message}"}
-                ],
-            }
-            return JsonResponse(body, status=400, content_type=FHIR_JSON)
+            from careloop.interop.fhir.outcome import issue, outcome
+            from careloop.interop.fhir.views import respond
+
+            return respond(outcome([issue(f"{name}: {message}")]), 400)
         return HttpResponseBadRequest(
             f"{name}: {message}", content_type="text/plain; charset=utf-8"
         )
