@@ -14,9 +14,7 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from careloop.accounts.models import Organisation, User
@@ -29,6 +27,7 @@ from careloop.followup.recordings import ranged_response
 from careloop.followup.scripts import render_script
 from careloop.followup.staff import staff_who_can
 from careloop.followup.worklist import SCOPES, SECTIONS, Filters, counts, worklist
+from careloop.followup.worklist_rows import ROW_FIELDS, Labels, row_html
 from careloop.patients.access import get_patient_for, scope_organisation_ids
 from careloop.patients.models import Channel, Tag
 from careloop.typing import AuthedRequest
@@ -51,24 +50,6 @@ def _filters(request: AuthedRequest) -> Filters:
         pathway=get.get("pathway", "")[:60],
         organisation=int(organisation) if organisation.isdigit() else None,
     )
-
-
-def describe_row(task: Any, now: Any) -> None:
-    """The texts of a worklist row: priority parts, who, due, how late, tries."""
-    patient = task.patient
-    task.priority_parts = _("alert %(a)s + risk %(r)s + overdue %(o)s") % {
-        "a": task.alert_points,
-        "r": task.risk_points,
-        "o": task.overdue_points,
-    }
-    who = [patient.get_sex_display(), _("%(age)s y") % {"age": patient.age}]
-    if patient.risk_tier:
-        who.append(f"{_('risk')} {patient.get_risk_tier_display()}")
-    task.who = " · ".join(who)
-    task.due_text = f"{timezone.localtime(task.due_at):%Y-%m-%d %H:%M}"
-    task.late = timesince(task.deadline, now) if task.deadline < now else ""
-    n = task.attempts
-    task.tries = (ngettext("%(n)s try", "%(n)s tries", n) % {"n": n}) if n else ""
 
 
 def _organisations(user: Any) -> list[tuple[int, str]]:
@@ -95,14 +76,17 @@ def _visible_task(user: Any, pk: int) -> Task:
 def worklist_page(request: AuthedRequest) -> HttpResponse:
     """随访工作台: mine or my team's, due / today / overdue / upcoming, by priority."""
     filters = _filters(request)
-    tasks = worklist(request.user, filters)
-    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    numbers = counts(request.user, filters.scope, now=now)
+    paginator = Paginator(worklist(request.user, filters, now=now).only(*ROW_FIELDS), PAGE_SIZE)
+    if not filters.narrowed:  # the section's count is the list's length: no second COUNT
+        paginator.count = numbers[filters.section]
+    page = paginator.get_page(request.GET.get("page"))
     query = {k: v for k, v in request.GET.items() if k != "page" and v}
     rows = list(page.object_list)
-    now = timezone.now()
-    for task in rows:  # the rows' texts here: far cheaper than as template tags per row
-        describe_row(task, now)
     page.object_list = rows
+    task_url = reverse("followup:task", args=[0]).removesuffix("0/")
+    labels = Labels.for_page(task_url, now)
     shown = [t.patient_id for t in rows]
     if shown:
         record(
@@ -120,7 +104,6 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
         alerts = alerts.filter(organisation_id__in=org_ids)
     if filters.scope == "mine":
         alerts = alerts.filter(assignee=request.user)
-    numbers = counts(request.user, filters.scope)
     context = {
         "filters": filters,
         "page": page,
@@ -146,8 +129,7 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
         "staff": list(staff_who_can(request.user, "change_task"))
         if request.user.has_perm("followup.assign_task")
         else [],
-        "now": timezone.now(),
-        "task_url": reverse("followup:task", args=[0]).removesuffix("0/"),
+        "rows": [row_html(task, labels) for task in rows],
     }
     return render(request, "followup/worklist.html", context)
 

@@ -43,6 +43,12 @@ class Filters:
     pathway: str = ""
     organisation: int | None = None
 
+    @property
+    def narrowed(self) -> bool:
+        """Whether tag, channel, pathway or organisation narrow the list (the section counts
+        count scope and section only)."""
+        return bool(self.tag or self.channel or self.pathway or self.organisation)
+
 
 def end_of_today(now: datetime) -> datetime:
     local = timezone.localtime(now)

@@ -1,0 +1,63 @@
+"""The worklist's rows (built in Python, not by the template engine) and its page count
+(taken from the section counts when no other filter narrows the list)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from careloop.followup.models import Task
+from tests.test_patients_web import logged_in
+
+
+def _tasks(patient: Any, n: int, *, late: timedelta, **fields: Any) -> list[Task]:
+    now = timezone.now()
+    return Task.objects.bulk_create(
+        Task(
+            patient=patient,
+            organisation=patient.organisation,
+            title=f"电话随访 {i}",
+            purpose="condition_tracking",
+            channel="phone",
+            channels=["phone"],
+            due_at=now - late - timedelta(hours=1),
+            deadline=now - late,
+            **fields,
+        )
+        for i in range(n)
+    )
+
+
+def test_a_row_escapes_what_it_shows_and_says_how_late_and_how_many_tries(
+    hospital: Any, patient_factory: Any, alice: Any
+) -> None:
+    patient = patient_factory(name="<b>李</b>&", organisation=hospital, risk_tier="high")
+    _tasks(patient, 1, late=timedelta(days=2, hours=3), assignee=alice, attempts=2)
+    client = logged_in(alice)
+    client.cookies["django_language"] = "en"
+    html = client.get("/worklist/?scope=mine&section=due").content.decode()
+    assert "&lt;b&gt;李&lt;/b&gt;&amp;" in html and "<b>李" not in html
+    assert "risk high" in html
+    assert "overdue 2\xa0days, 3\xa0hours" in html
+    assert "2 tries" in html
+    assert ">电话随访 0<" in html
+    # The priority: a high-risk patient (30) over a day late (15), no alert.
+    assert 'title="alert 0 + risk 30 + overdue 15">45</span>' in html
+    assert ">王爱丽<" in html  # the assignee
+
+
+def test_the_page_count_is_the_sections_and_follows_the_filters(
+    hospital: Any, patient_factory: Any, alice: Any
+) -> None:
+    patient = patient_factory(organisation=hospital)
+    _tasks(patient, 60, late=timedelta(hours=1), assignee=alice)
+    _tasks(patient, 5, late=-timedelta(days=3), assignee=alice)  # not due yet
+    client = logged_in(alice)
+    first = client.get("/worklist/?scope=mine&section=due").context
+    assert first["page"].paginator.count == 60
+    assert len(first["rows"]) == 50
+    assert len(client.get("/worklist/?scope=mine&section=due&page=2").context["rows"]) == 10
+    narrowed = client.get("/worklist/?scope=mine&section=due&channel=sms").context
+    assert narrowed["page"].paginator.count == 0 and narrowed["rows"] == []
