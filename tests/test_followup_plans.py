@@ -457,3 +457,10 @@ def test_the_nightly_job_enrols_everyone_eligible_once(pack: None, clock: Clock)
     stop_plan(Plan.objects.get(patient=eligible[1]), Plan.StopReason.OPTED_OUT)
     Condition.objects.create(patient=eligible[1], icd10_code="I11.9", name="高血压性心脏病")
     assert enrol_eligible()["htn-programme"] == {"enrolled": 0, "tasks": 0}
+    # A new hypertension diagnosis of someone whose earlier plan stopped (not opted out)
+    # enrols them again, for that diagnosis; the opted-out one's is still left alone.
+    new = Condition.objects.create(patient=stopped, icd10_code="I10", name="原发性高血压 复诊")
+    Condition.objects.create(patient=eligible[1], icd10_code="I10", name="原发性高血压 复诊")
+    assert enrol_eligible(batch=2)["htn-programme"] == {"enrolled": 1, "tasks": 1}
+    again = Plan.objects.get(patient=stopped, status="active")
+    assert again.trigger_ref == f"condition:{new.pk}"

@@ -12,8 +12,8 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import CharField, Exists, OuterRef, Q, Value
-from django.db.models.functions import Cast, Concat, Mod
+from django.db.models import Q
+from django.db.models.functions import Mod
 from django.utils import timezone
 
 from careloop.audit.services import record
@@ -146,12 +146,12 @@ def enrol_batch(
         ids = [pk for pk, _ref, _reason in wanted]
         busy = set(
             Plan.objects.filter(
-                pathway=pathway, status=Plan.Status.ACTIVE, patient_id__in=ids
+                pathway=pathway, status=Plan.Status.ACTIVE, patient_id__any_of=ids
             ).values_list("patient_id", flat=True)
         )
         residents = {
             row[0]: Resident(*row)
-            for row in Patient.objects.filter(pk__in=ids, deceased_on__isnull=True).values_list(
+            for row in Patient.objects.filter(pk__any_of=ids, deceased_on__isnull=True).values_list(
                 *RESIDENT_FIELDS
             )
         }
@@ -190,7 +190,9 @@ def enrol_batch(
         insert_rows(Plan, PLAN_FIELDS, plan_rows)
         plan_ids = dict(
             Plan.objects.filter(
-                pathway=pathway, status=Plan.Status.ACTIVE, patient_id__in=[pk for pk, _ in drafts]
+                pathway=pathway,
+                status=Plan.Status.ACTIVE,
+                patient_id__any_of=[pk for pk, _ in drafts],
             ).values_list("patient_id", "pk")
         )
         rows = [
@@ -242,20 +244,6 @@ def _diagnosis_candidates(
         conditions = conditions.filter(
             patient__organisation__path__startswith=pathway.organisation.path
         )
-    active = Plan.objects.filter(
-        patient_id=OuterRef("patient_id"), pathway=pathway, status=Plan.Status.ACTIVE
-    )
-    same = Plan.objects.filter(
-        patient_id=OuterRef("patient_id"),
-        pathway=pathway,
-        trigger_ref=Concat(Value("condition:"), Cast(OuterRef("pk"), CharField())),
-    )
-    refused = Plan.objects.filter(
-        patient_id=OuterRef("patient_id"),
-        pathway=pathway,
-        stop_reason=Plan.StopReason.OPTED_OUT,
-    )
-    conditions = conditions.filter(~Exists(active), ~Exists(same), ~Exists(refused))
     last = 0
     while True:
         rows = list(
@@ -265,18 +253,43 @@ def _diagnosis_candidates(
         )
         if not rows:
             return
-        seen: set[int] = set()
-        out = []
-        for patient_id, pk, code, name in rows:
-            if patient_id not in seen:
-                seen.add(patient_id)
-                out.append((patient_id, f"condition:{pk}", f"诊断 {code} {name}"))
+        if len(rows) == batch and rows[0][0] != rows[-1][0]:
+            cut = rows[-1][0]  # this patient may have more rows on the next page
+            rows = [row for row in rows if row[0] != cut]
         last = rows[-1][0]
-        if len(rows) == batch:  # the last patient may have more rows on the next page
-            trimmed = [row for row in out if row[0] != last]
-            if trimmed:
-                out, last = trimmed, trimmed[-1][0]
-        yield out
+        wanted = _not_yet_planned(pathway, rows)
+        if wanted:
+            yield wanted
+
+
+def _not_yet_planned(
+    pathway: Pathway, rows: list[tuple[int, int, str, str]]
+) -> list[tuple[int, str, str]]:
+    """Of candidate (patient, condition id, code, name) rows, ordered by patient: one per
+    patient not on ``pathway`` now, who never opted out of it and was never enrolled for
+    that diagnosis; as (patient, "condition:ID", reason).
+
+    Looked up by the batch's patient ids rather than as NOT EXISTS in the candidates query:
+    PostgreSQL planned those against the plan table's statistics from before the run (near
+    empty), scanning every plan of the pathway once per batch, which grew with each batch
+    (half the nightly job's time at 200,000 residents)."""
+    blocked: set[int] = set()
+    used: set[str] = set()
+    plans = Plan.objects.filter(pathway=pathway, patient_id__any_of=sorted({r[0] for r in rows}))
+    for patient_id, status, stop_reason, ref in plans.values_list(
+        "patient_id", "status", "stop_reason", "trigger_ref"
+    ):
+        if status == Plan.Status.ACTIVE or stop_reason == Plan.StopReason.OPTED_OUT:
+            blocked.add(patient_id)
+        used.add(ref)  # a condition belongs to one patient: its id alone is enough
+    out: list[tuple[int, str, str]] = []
+    for patient_id, pk, code, name in rows:
+        ref = f"condition:{pk}"
+        if patient_id in blocked or ref in used:
+            continue
+        blocked.add(patient_id)  # one row per patient
+        out.append((patient_id, ref, f"诊断 {code} {name}"))
+    return out
 
 
 def enrol_eligible(
