@@ -464,3 +464,27 @@ def test_the_nightly_job_enrols_everyone_eligible_once(pack: None, clock: Clock)
     assert enrol_eligible(batch=2)["htn-programme"] == {"enrolled": 1, "tasks": 1}
     again = Plan.objects.get(patient=stopped, status="active")
     assert again.trigger_ref == f"condition:{new.pk}"
+
+
+def test_the_nightly_job_pages_past_diagnoses_already_used(pack: None, clock: Clock) -> None:
+    """A patient whose diagnoses fill a whole page of candidates, each already the trigger of
+    a plan that stopped, is still enrolled for the newer diagnosis after them."""
+    from careloop.followup.bulk_enrol import enrol_eligible
+    from tests.factories import PatientFactory
+
+    patient = PatientFactory(name="戊", birth_date=date(1950, 1, 1))
+    used = [
+        Condition.objects.create(patient=patient, icd10_code="I10", name=f"原发性高血压 {n}")
+        for n in range(2)
+    ]
+    [plan] = on_diagnosis([patient.pk])
+    for condition in used:
+        plan.pk = None
+        plan.status = Plan.Status.STOPPED
+        plan.trigger_ref = f"condition:{condition.pk}"
+        plan.save()
+    Plan.objects.filter(patient=patient, status="active").update(status=Plan.Status.STOPPED)
+    new = Condition.objects.create(patient=patient, icd10_code="I10", name="原发性高血压 复诊")
+    assert enrol_eligible(batch=2)["htn-programme"] == {"enrolled": 1, "tasks": 1}
+    again = Plan.objects.get(patient=patient, status="active")
+    assert again.trigger_ref == f"condition:{new.pk}"
