@@ -61,3 +61,30 @@ def test_the_page_count_is_the_sections_and_follows_the_filters(
     assert len(client.get("/worklist/?scope=mine&section=due&page=2").context["rows"]) == 10
     narrowed = client.get("/worklist/?scope=mine&section=due&channel=sms").context
     assert narrowed["page"].paginator.count == 0 and narrowed["rows"] == []
+
+
+def test_the_alert_list_shows_ten_and_counts_them_all(
+    hospital: Any, patient_factory: Any, alice: Any
+) -> None:
+    from careloop.followup.services import raise_alert
+
+    patient = patient_factory(name="周<i>", organisation=hospital)
+    client = logged_in(alice)
+    raise_alert(
+        patient, kind="rule", severity="high", title="血压过高", reason="测试", assignee_id=alice.pk
+    )
+    one = client.get("/worklist/?scope=mine&section=due")
+    assert one.context["open_alert_count"] == 1
+    html = one.content.decode()
+    assert "周&lt;i&gt;" in html and 'data-testid="worklist-alert-link">血压过高<' in html
+    for n in range(11):
+        raise_alert(
+            patient,
+            kind="rule",
+            severity="low",
+            title=f"提醒 {n}",
+            reason="r",
+            assignee_id=alice.pk,
+        )
+    many = client.get("/worklist/?scope=mine&section=due").context
+    assert (len(many["open_alerts"]), many["open_alert_count"]) == (10, 12)

@@ -33,6 +33,8 @@ from careloop.patients.models import Channel, Tag
 from careloop.typing import AuthedRequest
 
 PAGE_SIZE = 50
+ALERTS_SHOWN = 10
+ALERT_FIELDS = ("severity", "title", "reason", "due_at", "patient__name")
 
 
 def _filters(request: AuthedRequest) -> Filters:
@@ -55,6 +57,8 @@ def _filters(request: AuthedRequest) -> Filters:
 def _organisations(user: Any) -> list[tuple[int, str]]:
     """The organisations the worklist can be narrowed to (when there is more than one)."""
     org_ids = scope_organisation_ids(user)
+    if org_ids is not None and len(org_ids) < 2:
+        return []
     organisations = Organisation.objects.filter(is_active=True).order_by("path")
     if org_ids is not None:
         organisations = organisations.filter(pk__in=org_ids)
@@ -104,13 +108,19 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
         alerts = alerts.filter(organisation_id__in=org_ids)
     if filters.scope == "mine":
         alerts = alerts.filter(assignee=request.user)
+    # The first ten (what the list shows of each: no patient loaded whole, so none of their
+    # identifiers decrypted); counted apart only when there may be more.
+    open_alerts = list(
+        alerts.select_related("patient").only(*ALERT_FIELDS).order_by("due_at")[:ALERTS_SHOWN]
+    )
+    alert_count = alerts.count() if len(open_alerts) == ALERTS_SHOWN else len(open_alerts)
     context = {
         "filters": filters,
         "page": page,
         "querystring": urlencode(query),
         "base_query": {k: v for k, v in query.items() if k != "section"},
-        "open_alerts": alerts.select_related("patient").order_by("due_at")[:10],
-        "open_alert_count": alerts.count(),
+        "open_alerts": open_alerts,
+        "open_alert_count": alert_count,
         "sections": [
             (key, label, numbers[key])
             for key, label in (
