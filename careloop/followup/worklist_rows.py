@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.utils import timezone
@@ -76,6 +76,7 @@ class Labels:
 
     task_url: str
     now: datetime
+    today: date  # local, for ages
     select: str
     overdue: str
     team_queue: str
@@ -92,6 +93,7 @@ class Labels:
         return cls(
             task_url=task_url,
             now=now,
+            today=timezone.localdate(now),
             select=_("Select"),
             overdue=_("overdue"),
             team_queue=_("team queue"),
@@ -111,7 +113,7 @@ def row_html(task: Any, labels: Labels) -> SafeString:
     patient, now = task.patient, labels.now
     who = [
         labels.sexes.get(patient.sex, patient.sex),
-        labels.age % {"age": age_on(patient.birth_date, timezone.localdate(now))},
+        labels.age % {"age": age_on(patient.birth_date, labels.today)},
     ]
     if patient.risk_tier:
         who.append(f"{labels.risk} {labels.tiers.get(patient.risk_tier, patient.risk_tier)}")
