@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from careloop.audit.models import AuditEvent
 from careloop.clinical.assessment import ResultInput
+from careloop.clinical.models import Observation
 from careloop.clinical.services import do_record_results
 from careloop.followup.models import Alert
 from careloop.patients.models import PatientTag, TagEvent
@@ -505,3 +506,49 @@ def test_rules_see_each_reading_at_its_exact_moment_oldest_first(patient: Any) -
     assert [(r.at, r.value, r.unit) for r in facts[patient.pk].readings[GLU]] == [
         (moments[1], 5.5, "mmol/L")
     ]
+
+
+def test_a_mixed_batch_finds_what_each_patient_alone_finds(pack: None, hospital: Any) -> None:
+    """Each patient's readings are loaded of the codes its own new results concern (a
+    glucometer reading needs no blood pressures): a batch mixing kinds of results must find
+    the same firings and assessments as each patient evaluated alone."""
+    from careloop.rules.engine import _codes_needed, evaluate_results, rules_for
+
+    now = timezone.now()
+    pressure, glucose = PatientFactory(organisation=hospital), PatientFactory(organisation=hospital)
+    for days, sbp, dbp in ((3, 150, 92), (2, 165, 99)):
+        store(pressure, SBP, sbp, now - timedelta(days=days))
+        store(pressure, DBP, dbp, now - timedelta(days=days))
+    for code, value in ((SBP, 184), (DBP, 104)):  # stored, not yet evaluated
+        Observation.objects.create(
+            patient=pressure,
+            code=code,
+            name=NAMES[code],
+            value=value,
+            value_normalised=value,
+            unit_normalised=UNITS[code],
+            effective_at=now - timedelta(days=1),
+        )
+    store(pressure, GLU, 3.1, now - timedelta(hours=30))  # low, but not new in this batch
+    store(glucose, SBP, 190, now - timedelta(hours=2))  # high, but not new in this batch
+    store(glucose, GLU, 3.2, now.replace(hour=19) - timedelta(days=1))
+    new = {pressure.pk: {SBP, DBP}, glucose.pk: {GLU}}
+
+    def found(new_codes: dict[int, set[str]]) -> tuple[set[Any], set[Any]]:
+        result = evaluate_results(new_codes, now=now)
+        matches = {(m.rule.code, m.patient_id, tuple(m.reasons)) for m in result.matches}
+        assessed = {(a.patient_id, a.model, a.category) for a in result.assessments}
+        return matches, assessed
+
+    together = found(new)
+    alone = [found({pk: codes}) for pk, codes in new.items()]
+    assert together == (alone[0][0] | alone[1][0], alone[0][1] | alone[1][1])
+    assert {(code, pk) for code, pk, _ in together[0]} >= {
+        ("bp-urgent-referral", pressure.pk),
+        ("sbp-rising-3", pressure.pk),
+    }
+    assert ("bp-urgent-referral", glucose.pk) not in {(c, pk) for c, pk, _ in together[0]}
+    assert (pressure.pk, "bp-grade", "3级高血压") in together[1]  # 184/104
+    rules = rules_for("observation")
+    assert SBP not in _codes_needed(frozenset({GLU}), rules)
+    assert {SBP, DBP, "14647-2", "14646-4"} <= _codes_needed(frozenset({SBP, DBP}), rules)

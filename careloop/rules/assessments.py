@@ -12,7 +12,8 @@ record changes (``reassess_record``), and not while an input they need is unknow
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Iterable
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -183,6 +184,19 @@ CODES = {code for codes, _, _ in MODELS.values() for code in codes}
 RECORD_CODES = {code for model in RECORD_MODELS for code in MODELS[model][0]}
 
 
+@functools.cache
+def models_fed(codes: frozenset[str]) -> tuple[str, ...]:
+    """The models a result of any of ``codes`` is an input of (asked once per patient of a
+    batch, of a handful of distinct code sets)."""
+    return tuple(model for model, (inputs, _, _) in MODELS.items() if codes.intersection(inputs))
+
+
+@functools.cache
+def codes_read(codes: frozenset[str]) -> frozenset[str]:
+    """Every code read by the models a result of any of ``codes`` feeds."""
+    return frozenset(code for model in models_fed(codes) for code in MODELS[model][0])
+
+
 def _category(model: str, result: dict[str, Any]) -> str:
     key = MODELS[model][2]
     return str((key(result) if callable(key) else result.get(key)) or "")[:50]
@@ -191,7 +205,7 @@ def _category(model: str, result: dict[str, Any]) -> str:
 def reassess(
     new_codes: dict[int, set[str]],
     *,
-    readings: dict[int, dict[str, list[Any]]],
+    readings: Mapping[int, Mapping[str, list[Any]]],
     profiles: dict[int, tuple[str, date | None]],
     now: datetime | None = None,
     only: tuple[str, ...] | None = None,
@@ -204,7 +218,7 @@ def reassess(
     since = now - timedelta(days=LOOKBACK_DAYS)
     today = timezone.localtime(now).date()
     wanted = {
-        pk: [m for m, (c, _, _) in MODELS.items() if set(c) & codes and m in (only or MODELS)]
+        pk: [m for m in models_fed(frozenset(codes)) if m in (only or MODELS)]
         for pk, codes in new_codes.items()
     }
     wanted = {pk: models for pk, models in wanted.items() if models}
@@ -224,7 +238,9 @@ def reassess(
         age = age_on(birth, today) if birth else None
         series = readings.get(pk, {})
 
-        def latest(codes: tuple[str, ...], series: dict[str, list[Any]] = series) -> float | None:
+        def latest(
+            codes: tuple[str, ...], series: Mapping[str, list[Any]] = series
+        ) -> float | None:
             found = [
                 r for c in codes for r in series.get(c, []) if r.value is not None and r.at >= since
             ]

@@ -32,7 +32,7 @@ from careloop.patients.models import Patient, PatientTag, Tag
 from careloop.rules.actions import Action, Enrol, compile_actions
 from careloop.rules.assessments import CODES as ASSESSED_CODES
 from careloop.rules.assessments import MODELS as ASSESSMENTS
-from careloop.rules.assessments import NewAssessment, current_categories, reassess
+from careloop.rules.assessments import NewAssessment, codes_read, current_categories, reassess
 from careloop.rules.assessments import store as store_assessments
 from careloop.rules.conditions import (
     All,
@@ -287,12 +287,14 @@ def load_facts(
     risks: bool = True,
     record: bool = True,
     pending: Pending | None = None,
+    codes_of: Mapping[int, frozenset[str]] | None = None,
 ) -> tuple[dict[int, Facts], dict[int, Profile]]:
     """What rules may know of these patients: one query each for the patients, their tags,
     their readings of ``codes`` (``history_days`` back from ``now``, up to ``until``) and,
     for "no reading" conditions, their last reading of each such code ever. ``pending``:
     results about to be stored with the patients they are for (a negative id: a patient
-    about to be enrolled), seen as if stored."""
+    about to be enrolled), seen as if stored. ``codes_of``: the codes each patient's
+    readings are needed of, when fewer than ``codes`` (one query per distinct set)."""
     pending = pending or Pending()
     wanted = list(patient_ids)
     ids = [pk for pk in wanted if pk > 0] or [0]  # no patient has id 0
@@ -325,8 +327,10 @@ def load_facts(
         for pk, name in cursor.fetchall():
             tags.setdefault(pk, set()).add(name)
     readings: dict[int, dict[str, list[Reading]]] = {}
-    if codes:
-        readings = _readings(ids, codes, now - timedelta(days=history_days), until)
+    since = now - timedelta(days=history_days)
+    for group, group_ids in _by_codes(ids, codes, codes_of).items():
+        if group:
+            readings.update(_readings(group_ids, sorted(group), since, until))
     last: dict[int, dict[str, datetime]] = {}
     if no_reading_codes:
         rows = Observation.objects.filter(patient_id__any_of=ids, code__in=list(no_reading_codes))
@@ -366,6 +370,20 @@ def load_facts(
             tz=tz,
         )
     return facts, profiles
+
+
+def _by_codes(
+    ids: list[int], codes: list[str], codes_of: Mapping[int, frozenset[str]] | None
+) -> dict[frozenset[str], list[int]]:
+    """The patients grouped by the codes whose readings they need (all ``codes`` unless
+    ``codes_of`` says fewer)."""
+    every = frozenset(codes)
+    if codes_of is None:
+        return {every: ids}
+    groups: dict[frozenset[str], list[int]] = {}
+    for pk in ids:
+        groups.setdefault(codes_of.get(pk, every), []).append(pk)
+    return groups
 
 
 def _readings(
@@ -450,6 +468,7 @@ def facts_for(
     extra_days: int = 0,
     until: datetime | None = None,
     pending: Pending | None = None,
+    codes_of: Mapping[int, frozenset[str]] | None = None,
 ) -> tuple[dict[int, Facts], dict[int, Profile]]:
     """``load_facts`` for what ``rules`` read: their codes and history, the last reading of
     "no reading" codes, stored risk and diagnoses/discharges only when a rule asks."""
@@ -463,7 +482,15 @@ def facts_for(
         risks=any(r.reads_risk for r in rules),
         record=any(r.reads_record for r in rules),
         pending=pending,
+        codes_of=codes_of,
     )
+
+
+def _codes_needed(new: frozenset[str], rules: list[CompiledRule]) -> frozenset[str]:
+    """The codes one patient's readings are needed of, given the codes of its new results:
+    those of the rules asked about them and of the risk models they feed."""
+    asked = (rule.codes | rule.series_codes for rule in rules if not rule.codes or rule.codes & new)
+    return frozenset().union(*asked, codes_read(new))
 
 
 # ---------------------------------------------------------------- matching
@@ -550,10 +577,19 @@ def evaluate_results(
         assessed = {c for m in ASSESSMENTS.values() if set(m[0]) & wanted for c in m[0]}
         if not relevant and not assessed:
             continue
-        facts, profiles = facts_for(relevant, chunk, now=now, extra_codes=assessed, pending=pending)
+        kinds = {frozenset(new_codes[pk]) for pk in chunk}  # a few distinct sets
+        needed = {codes: _codes_needed(codes, relevant) for codes in kinds}
+        facts, profiles = facts_for(
+            relevant,
+            chunk,
+            now=now,
+            extra_codes=assessed,
+            pending=pending,
+            codes_of={pk: needed[frozenset(new_codes[pk])] for pk in chunk},
+        )
         new = reassess(
             {pk: new_codes[pk] for pk in chunk},
-            readings={pk: dict(f.readings) for pk, f in facts.items()},
+            readings={pk: f.readings for pk, f in facts.items()},
             profiles={pk: (p.sex, p.birth_date) for pk, p in profiles.items()},
             now=now,
         )

@@ -106,9 +106,9 @@ class ModelResult:
     def outputs(self) -> dict[str, Any]:
         """The result fields only, JSON-ready (tuples become lists)."""
         return {
-            item.name: _plain(getattr(self, item.name))
-            for item in dataclasses.fields(self)
-            if item.name not in self._ENVELOPE
+            name: _plain(getattr(self, name))
+            for name in _names(type(self))
+            if name not in self._ENVELOPE
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -117,12 +117,21 @@ class ModelResult:
             "model": self.MODEL,
             "version": self.VERSION,
             "inputs": {  # the fields as they are (dataclasses.asdict deep-copies each value)
-                item.name: _plain(getattr(self.inputs, item.name))
-                for item in dataclasses.fields(self.inputs)
+                name: _plain(getattr(self.inputs, name)) for name in _names(type(self.inputs))
             },
             "explanation": self.explanation,
             "warnings": list(self.warnings),
         }
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(kind: type) -> tuple[str, ...]:
+    """A dataclass's field names (``dataclasses.fields`` builds its tuple on every call)."""
+    if kind not in _NAMES:
+        _NAMES[kind] = tuple(item.name for item in dataclasses.fields(kind))
+    return _NAMES[kind]
 
 
 def _plain(value: Any) -> Any:
