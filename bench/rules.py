@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import random
 import sys
 import time
@@ -120,6 +121,13 @@ def load_observations(patient_ids: list[int], count: int) -> list[tuple[int, str
     return fed
 
 
+def _machine_cpu() -> float:
+    """CPU seconds all processes of this machine have used (user + system), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system = (int(v) for v in fields[:3])
+    return (user + nice + system) / os.sysconf("SC_CLK_TCK")
+
+
 def _setup() -> None:
     import django
 
@@ -132,7 +140,7 @@ def _ready(_: int) -> bool:
     return bool(rules_for("observation"))  # rules compiled once, before the clock starts
 
 
-def evaluate_batches(batches: list[list[tuple[int, str]]]) -> None:
+def evaluate_batches(batches: list[list[tuple[int, str]]]) -> float:
     """One worker: each batch matched outside the write lock, fired inside it (as a rules
     worker behind the result processor would)."""
     from django.db import transaction
@@ -140,6 +148,7 @@ def evaluate_batches(batches: list[list[tuple[int, str]]]) -> None:
     from careloop.rules.engine import apply, evaluate_results
     from careloop.write_gate import write_gate
 
+    started = time.process_time()
     for batch in batches:
         new_codes: dict[int, set[str]] = {}
         for patient, code in batch:
@@ -147,6 +156,7 @@ def evaluate_batches(batches: list[list[tuple[int, str]]]) -> None:
         found = evaluate_results(new_codes)
         with write_gate(), transaction.atomic():
             apply(found)
+    return time.process_time() - started
 
 
 def main() -> None:
@@ -177,7 +187,10 @@ def main() -> None:
         batch_size=5_000,
     )
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        # A database in its steady state: on PostgreSQL the freshly loaded tables vacuumed
+        # too, so autovacuum does not start on them while the clock runs (on two cores it
+        # took a share of the evaluation in some runs and not in others).
+        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
     print(f"loaded in {time.perf_counter() - started:.0f} s; evaluating …", flush=True)
 
     fired_before = RuleFiring.objects.count()
@@ -186,9 +199,10 @@ def main() -> None:
     connection.close()
     with multiprocessing.get_context("spawn").Pool(args.workers, initializer=_setup) as pool:
         pool.map(_ready, range(args.workers))  # processes started, Django set up
-        started = time.perf_counter()
-        pool.map(evaluate_batches, shares)
+        started, machine = time.perf_counter(), _machine_cpu()
+        worker_cpu_s = sum(pool.map(evaluate_batches, shares))
         evaluate_s = time.perf_counter() - started
+        machine_cpu_s = _machine_cpu() - machine
     fired = RuleFiring.objects.count() - fired_before
 
     started = time.perf_counter()
@@ -215,6 +229,13 @@ def main() -> None:
                 "observations": len(fed),
                 "evaluated_per_s": round(per_s),
                 "evaluate_s": round(evaluate_s, 1),
+                # CPU seconds of the workers, and of the whole machine (workers, database
+                # server, all else) while they ran, per result
+                "worker_cpu_us_per_result": round(worker_cpu_s / len(fed) * 1e6),
+                "machine_cpu_us_per_result": round(machine_cpu_s / len(fed) * 1e6),
+                "machine_busy_share": round(
+                    machine_cpu_s / (evaluate_s * (os.cpu_count() or 1)), 2
+                ),
                 "rules_fired": fired,
                 "sweep_s": round(sweep_s, 2),
                 "sweep_fired": swept,

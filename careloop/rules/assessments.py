@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import calendar
 import functools
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Max, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import JSONField, Max, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from careloop.bulk import BulkInsert
@@ -228,8 +230,8 @@ def reassess(
     records = load_records([pk for pk in reading_record if pk > 0])
     last = {
         (pk, model): (inputs, version)
-        for pk, model, inputs, version in _latest(list(wanted)).values_list(
-            "patient_id", "model", "inputs", "version"
+        for pk, model, inputs, version in latest_values(
+            list(wanted), {m for models in wanted.values() for m in models}, ("inputs", "version")
         )
     }
     new = []
@@ -343,21 +345,54 @@ def store(new: list[NewAssessment]) -> None:
 def current_categories(patient_ids: list[int]) -> dict[int, dict[str, str]]:
     """Each patient's current result per model (the latest assessment)."""
     found: dict[int, dict[str, str]] = {}
-    for pk, model, category in _latest(patient_ids).values_list("patient_id", "model", "category"):
+    for pk, model, category in latest_values(patient_ids, MODELS, ("category",)):
         found.setdefault(pk, {})[model] = category
     return found
 
 
-def _latest(patient_ids: list[int]) -> QuerySet[RiskAssessment]:
-    """The latest assessment of each (patient, model): the highest id (rows are only ever
-    added, in time order), found by the index on patient, model, time."""
-    newest = (
-        RiskAssessment.objects.filter(patient_id__any_of=patient_ids)
-        .values("patient_id", "model")
-        .annotate(newest=Max("id"))
-        .values("newest")
-    )
-    return RiskAssessment.objects.filter(id__in=Subquery(newest)).order_by()
+def latest_values(
+    patient_ids: list[int], models: Iterable[str], columns: tuple[str, ...]
+) -> list[tuple[Any, ...]]:
+    """(patient, model, *columns) of the latest assessment of each patient and model: the
+    highest id (rows are only ever added, in time order).
+
+    PostgreSQL looks up each pair through the index on patient, model and time (a LATERAL
+    join), reading only that pair's rows: sorting all of the patients' rows to keep the
+    newest of each cost more than the rest of a rules batch's queries together. SQLite finds
+    the highest id of each pair, then its row."""
+    models = sorted(models)
+    if not patient_ids or not models:
+        return []
+    if connection.vendor != "postgresql":
+        newest = (
+            RiskAssessment.objects.filter(patient_id__any_of=patient_ids, model__in=models)
+            .values("patient_id", "model")
+            .annotate(newest=Max("id"))
+            .values("newest")
+        )
+        rows = RiskAssessment.objects.filter(id__in=Subquery(newest)).order_by()
+        return list(rows.values_list("patient_id", "model", *columns))
+    table = connection.ops.quote_name(RiskAssessment._meta.db_table)
+    wanted = ", ".join(f"r.{connection.ops.quote_name(c)}" for c in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT p.id, m.model, {wanted} FROM unnest(%s::bigint[]) AS p(id) "  # noqa: S608
+            "CROSS JOIN unnest(%s::text[]) AS m(model) "
+            f"CROSS JOIN LATERAL (SELECT * FROM {table} a "
+            "WHERE a.patient_id = p.id AND a.model = m.model "
+            "ORDER BY a.id DESC LIMIT 1) r",
+            [list(patient_ids), models],
+        )
+        rows = cursor.fetchall()
+    # Django has psycopg hand JSON over as text, for its fields to parse.
+    fields = [RiskAssessment._meta.get_field(c) for c in columns]
+    parse = [i for i, f in enumerate(fields, start=2) if isinstance(f, JSONField)]
+    if not parse:
+        return rows
+    return [
+        tuple(json.loads(v) if i in parse and isinstance(v, str) else v for i, v in enumerate(row))
+        for row in rows
+    ]
 
 
 LABELS = {

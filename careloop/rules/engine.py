@@ -416,9 +416,13 @@ def _readings(
         cursor.execute(sql + " ORDER BY patient_id, code, effective_at, id", params)
         rows = cursor.fetchall()
     stamp = datetime.fromtimestamp
+    make = tuple.__new__  # Reading(…) goes through a Python-level __new__: ~15% slower
     return {
         pk: {
-            code: [Reading(stamp(at, UTC), value, unit, code) for _, _, at, value, unit in series]
+            code: [
+                make(Reading, (stamp(at, UTC), value, unit, code))
+                for _, _, at, value, unit in series
+            ]
             for code, series in groupby(of_patient, itemgetter(1))
         }
         for pk, of_patient in groupby(rows, itemgetter(0))

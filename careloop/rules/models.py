@@ -117,8 +117,11 @@ class RiskAssessment(models.Model):
     """A clinical model's result for a patient (F6), computed from their record when an input
     changes; the latest per model is the current one, the earlier ones its history."""
 
-    patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.CASCADE, related_name="risk_assessments"
+    patient = models.ForeignKey(  # indexed by assessment_latest, which leads with it
+        "patients.Patient",
+        on_delete=models.CASCADE,
+        related_name="risk_assessments",
+        db_index=False,
     )
     model = models.CharField(_("model"), max_length=30)
     version = models.CharField(_("model version"), max_length=80)
