@@ -17,9 +17,13 @@ from careloop.outreach.models import Message
 from careloop.patients.models import ConsentRecord
 
 
-def _open_tasks(messages: list[Message]) -> dict[int, Task]:
+def _open_tasks(messages: list[Message], *, patients: bool = False) -> dict[int, Task]:
+    """The messages' tasks still open; with their patients when ``patients`` (choosing the
+    next channel reads them; closing a task does not, and loading one decrypts it)."""
     ids = {m.task_id for m in messages if m.task_id}
-    tasks = Task.objects.filter(pk__in=ids, status=Task.Status.OPEN).select_related("patient")
+    tasks = Task.objects.filter(pk__in=ids, status=Task.Status.OPEN)
+    if patients:
+        tasks = tasks.select_related("patient")
     return {t.pk: t for t in tasks}
 
 
@@ -62,7 +66,7 @@ def after_send(messages: list[Message], now: datetime) -> int:
 def after_failure(messages: list[Message], now: datetime) -> int:
     from careloop.outreach.queueing import pass_on
 
-    tasks = _open_tasks(messages)
+    tasks = _open_tasks(messages, patients=True)
     moved = 0
     for message in messages:
         task = tasks.get(message.task_id or 0)

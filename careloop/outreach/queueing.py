@@ -25,6 +25,8 @@ from careloop.portal.links import MAX_DAYS, link_path, make_token
 from careloop.questionnaires.services import current as questionnaire_version
 
 BATCH = 500
+# What composing and sending never read of the patient (the phone is the SMS address).
+UNUSED_PATIENT_FIELDS = ("patient__id_number", "patient__passport", "patient__address")
 
 
 @dataclass
@@ -86,6 +88,7 @@ def due_tasks(now: datetime, limit: int) -> list[Task]:
         )
         .filter(~Exists(sent))
         .select_related("patient", "patient__organisation")
+        .defer(*UNUSED_PATIENT_FIELDS)  # encrypted: each one loaded is decrypted
         .order_by("due_at", "id")[:limit]
     )
 

@@ -346,3 +346,12 @@ def test_aliyun_voice_with_keypad_uses_ivr_call(provider: ProviderServer) -> Non
     assert form["StartCode"] == "TTS_1"
     assert (form["MenuKeyMap.1.Key"], form["MenuKeyMap.2.Key"]) == ("1", "2")
     assert form["OutId"] == "task:5:voice"
+
+
+def test_aliyun_percent_encoding_keeps_only_unreserved_characters() -> None:
+    from careloop.outreach.transports.aliyun import percent
+
+    assert percent("SendSms_2017-05-25.~") == "SendSms_2017-05-25.~"  # as it is
+    assert percent("a b*c/d+e") == "a%20b%2Ac%2Fd%2Be"  # space %20, * and / escaped
+    assert percent("张") == "%E5%BC%A0"
+    assert percent("") == ""

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -43,9 +44,13 @@ TEMPORARY_CODES = frozenset(
 UNSUBSCRIBED_CODES = frozenset({"isv.BLACK_KEY_CONTROL_LIMIT", "isv.PHONE_NUMBER_BLACK"})
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def percent(value: str) -> str:
-    """Aliyun's percent-encoding: RFC 3986 unreserved characters kept, space as %20."""
-    return quote(value, safe="-_.~")
+    """Aliyun's percent-encoding: RFC 3986 unreserved characters kept, space as %20. (Most
+    values need none: they are returned as they are, without going through ``quote``.)"""
+    return value if _UNRESERVED.fullmatch(value) else quote(value, safe="-_.~")
 
 
 def sign(params: dict[str, str], secret: str, method: str = "POST") -> str:
