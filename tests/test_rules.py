@@ -552,3 +552,15 @@ def test_a_mixed_batch_finds_what_each_patient_alone_finds(pack: None, hospital:
     rules = rules_for("observation")
     assert SBP not in _codes_needed(frozenset({GLU}), rules)
     assert {SBP, DBP, "14647-2", "14646-4"} <= _codes_needed(frozenset({SBP, DBP}), rules)
+
+
+def test_readings_are_read_in_a_few_queries_whatever_the_mix_of_codes() -> None:
+    """Patients needing the same codes share a query; past a few distinct sets (lab panels
+    of every shape), one query reads the union for all of them."""
+    from careloop.rules.engine import READING_QUERIES, _by_codes
+
+    a, b = frozenset({SBP, DBP}), frozenset({GLU})
+    assert _by_codes([1, 2, 3], [SBP, DBP, GLU], {1: a, 2: b, 3: a}) == {a: [1, 3], b: [2]}
+    assert _by_codes([1, 2], [SBP, GLU], None) == {frozenset({SBP, GLU}): [1, 2]}
+    many = {pk: frozenset({f"code-{pk}"}) for pk in range(READING_QUERIES + 1)}
+    assert _by_codes(list(many), [], many) == {frozenset().union(*many.values()): list(many)}

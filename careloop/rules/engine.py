@@ -53,6 +53,7 @@ from careloop.sql_lists import in_sql
 logger = logging.getLogger("careloop.rules")
 DEFAULT_HISTORY_DAYS = 400  # latest / consecutive / trend / change look this far back
 BATCH = 500
+READING_QUERIES = 4  # at most this many queries for a batch's readings, one per set of codes
 # What a trigger needs has to exist before rules can run on it.
 AVAILABLE_TRIGGERS = (
     Trigger.OBSERVATION,
@@ -376,13 +377,17 @@ def _by_codes(
     ids: list[int], codes: list[str], codes_of: Mapping[int, frozenset[str]] | None
 ) -> dict[frozenset[str], list[int]]:
     """The patients grouped by the codes whose readings they need (all ``codes`` unless
-    ``codes_of`` says fewer)."""
+    ``codes_of`` says fewer). Past ``READING_QUERIES`` distinct sets (lab panels of every
+    shape over HL7), one query for all of them: a query per set would cost more than the
+    rows it saves."""
     every = frozenset(codes)
     if codes_of is None:
         return {every: ids}
     groups: dict[frozenset[str], list[int]] = {}
     for pk in ids:
         groups.setdefault(codes_of.get(pk, every), []).append(pk)
+    if len(groups) > READING_QUERIES:
+        return {frozenset().union(*groups): ids}
     return groups
 
 
