@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import calendar
 import functools
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import JSONField, Max, Q, QuerySet, Subquery
+from django.db.models import Max, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from careloop.bulk import BulkInsert
@@ -384,14 +383,16 @@ def latest_values(
             [list(patient_ids), models],
         )
         rows = cursor.fetchall()
-    # Django has psycopg hand JSON over as text, for its fields to parse.
+    # As the ORM would: each field converts its value (Django has psycopg hand JSON as text).
     fields = [RiskAssessment._meta.get_field(c) for c in columns]
-    parse = [i for i, f in enumerate(fields, start=2) if isinstance(f, JSONField)]
-    if not parse:
-        return rows
+    convert = [getattr(f, "from_db_value", None) for f in fields]
     return [
-        tuple(json.loads(v) if i in parse and isinstance(v, str) else v for i, v in enumerate(row))
-        for row in rows
+        (
+            pk,
+            model,
+            *(c(v, None, connection) if c else v for c, v in zip(convert, values, strict=True)),
+        )
+        for pk, model, *values in rows
     ]
 
 

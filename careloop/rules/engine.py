@@ -583,7 +583,7 @@ def evaluate_results(
         chunk = ids[start : start + BATCH]
         wanted = {c for pk in chunk for c in new_codes[pk]}
         relevant = [r for r in rules if not r.codes or r.codes & wanted]
-        assessed = {c for m in ASSESSMENTS.values() if set(m[0]) & wanted for c in m[0]}
+        assessed = codes_read(frozenset(wanted))
         if not relevant and not assessed:
             continue
         kinds = {frozenset(new_codes[pk]) for pk in chunk}  # a few distinct sets
