@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.hl7_ingest import database_in_use  # noqa: E402
+from bench.hl7_ingest import database_in_use, machine_cpu  # noqa: E402
 
 BATCH = 1_000
 SBP, DBP, LDL, GLUCOSE = "8480-6", "8462-4", "22748-8", "41653-7"
@@ -121,13 +121,6 @@ def load_observations(patient_ids: list[int], count: int) -> list[tuple[int, str
     return fed
 
 
-def _machine_cpu() -> float:
-    """CPU seconds all processes of this machine have used (user + system), from /proc/stat."""
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    user, nice, system = (int(v) for v in fields[:3])
-    return (user + nice + system) / os.sysconf("SC_CLK_TCK")
-
-
 def _setup() -> None:
     import django
 
@@ -199,10 +192,10 @@ def main() -> None:
     connection.close()
     with multiprocessing.get_context("spawn").Pool(args.workers, initializer=_setup) as pool:
         pool.map(_ready, range(args.workers))  # processes started, Django set up
-        started, machine = time.perf_counter(), _machine_cpu()
+        started, machine = time.perf_counter(), machine_cpu()
         worker_cpu_s = sum(pool.map(evaluate_batches, shares))
         evaluate_s = time.perf_counter() - started
-        machine_cpu_s = _machine_cpu() - machine
+        machine_cpu_s = machine_cpu() - machine
     fired = RuleFiring.objects.count() - fired_before
 
     started = time.perf_counter()

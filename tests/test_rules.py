@@ -564,3 +564,45 @@ def test_readings_are_read_in_a_few_queries_whatever_the_mix_of_codes() -> None:
     assert _by_codes([1, 2], [SBP, GLU], None) == {frozenset({SBP, GLU}): [1, 2]}
     many = {pk: frozenset({f"code-{pk}"}) for pk in range(READING_QUERIES + 1)}
     assert _by_codes(list(many), [], many) == {frozenset().union(*many.values()): list(many)}
+
+
+def test_a_long_list_of_patients_reads_the_same_readings_as_short_ones(hospital: Any) -> None:
+    """Past SHORT patients the readings query takes the list as one value (on PostgreSQL each
+    patient through the index by a lateral join): the same rows, in the same order, as the
+    plain query of a short list; cancelled and older results left out."""
+    from careloop.rules.engine import _readings
+    from careloop.sql_lists import SHORT
+
+    now = timezone.now()
+    patients = [PatientFactory(organisation=hospital) for _ in range(SHORT + 6)]
+    rows = []
+    for n, patient in enumerate(patients):
+        for days, code, value in ((5, SBP, 120 + n), (2, SBP, 130 + n), (3, GLU, 5.0 + n / 100)):
+            rows.append((patient, code, value, now - timedelta(days=days), "final"))
+        rows.append((patient, SBP, 200, now - timedelta(days=1), Observation.Status.CANCELLED))
+        rows.append((patient, SBP, 90, now - timedelta(days=40), "final"))  # before `since`
+    Observation.objects.bulk_create(
+        Observation(
+            patient=patient,
+            code=code,
+            name=NAMES[code],
+            value=value,
+            value_normalised=value,
+            unit_normalised=UNITS[code],
+            effective_at=at,
+            status=status,
+        )
+        for patient, code, value, at, status in rows
+    )
+    ids = [p.pk for p in reversed(patients)]
+    since = now - timedelta(days=30)
+    together = _readings(ids, [GLU, SBP], since, None)
+    apart = {}
+    for start in range(0, len(ids), SHORT):
+        apart.update(_readings(ids[start : start + SHORT], [GLU, SBP], since, None))
+    assert together == apart
+    assert list(together) == sorted(ids)
+    first = together[patients[0].pk]
+    assert [(r.value, r.code) for r in first[SBP]] == [(120, SBP), (130, SBP)]
+    assert [r.at for r in first[SBP]] == [now - timedelta(days=5), now - timedelta(days=2)]
+    assert [r.value for r in first[GLU]] == [5.0]

@@ -496,22 +496,38 @@ class BatchImporter:
             critical_value_alert(
                 item.profile, observation, threshold, item.source.name or item.facility
             )
-        table = connection.ops.quote_name(InboundMessage._meta.db_table)
-        with bulk_cursor() as cursor:
-            cursor.executemany(
-                f"UPDATE {table} SET status = %s, error = '', patient_id = %s, "  # noqa: S608
-                "attempts = attempts + 1, processed_at = %s WHERE id = %s",
+        _mark_processed(
+            [(item.message_id, item.profile.pk if item.profile else None) for item in items],
+            self.now,
+        )
+        return len(w.observations) + len(w.critical), len(w.critical)
+
+
+def _mark_processed(messages: list[tuple[int, int | None]], now: datetime) -> None:
+    """The messages (id, patient id) imported: on PostgreSQL one statement for the batch
+    (an UPDATE per message is planned and executed per row), on SQLite one prepared
+    statement run per row (cheap in-process)."""
+    table = connection.ops.quote_name(InboundMessage._meta.db_table)
+    processed, at = InboundMessage.Status.PROCESSED, connection.ops.adapt_datetimefield_value(now)
+    with bulk_cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} AS m SET status = %s, error = '', patient_id = v.patient, "  # noqa: S608
+                "attempts = m.attempts + 1, processed_at = %s "
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, patient) WHERE m.id = v.id",
                 [
-                    (
-                        InboundMessage.Status.PROCESSED,
-                        item.profile.pk if item.profile else None,
-                        connection.ops.adapt_datetimefield_value(self.now),
-                        item.message_id,
-                    )
-                    for item in items
+                    processed,
+                    at,
+                    "{" + ",".join(str(pk) for pk, _ in messages) + "}",
+                    "{" + ",".join("NULL" if p is None else str(p) for _, p in messages) + "}",
                 ],
             )
-        return len(w.observations) + len(w.critical), len(w.critical)
+            return
+        cursor.executemany(
+            f"UPDATE {table} SET status = %s, error = '', patient_id = %s, "  # noqa: S608
+            "attempts = attempts + 1, processed_at = %s WHERE id = %s",
+            [(processed, patient, at, pk) for pk, patient in messages],
+        )
 
 
 def _identity(data: PatientData, facility: str) -> str:

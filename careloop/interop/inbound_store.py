@@ -51,6 +51,9 @@ class InboundStore:
             raw.execute("PRAGMA synchronous=FULL")
         else:
             raw.autocommit = True
+            # One INSERT, run for every message: prepared once on this connection (the
+            # listener's own), not parsed and planned again per message.
+            raw.prepare_threshold = 0
         self.raw = raw
 
     def close(self) -> None:
