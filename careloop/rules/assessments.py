@@ -230,7 +230,9 @@ def reassess(
     last = {
         (pk, model): (inputs, version)
         for pk, model, inputs, version in latest_values(
-            list(wanted), {m for models in wanted.values() for m in models}, ("inputs", "version")
+            [pk for pk in wanted if pk > 0],  # one being enrolled (pending) has none
+            {m for models in wanted.values() for m in models},
+            ("inputs", "version"),
         )
     }
     new = []

@@ -298,10 +298,59 @@ def load_facts(
     readings are needed of, when fewer than ``codes`` (one query per distinct set)."""
     pending = pending or Pending()
     wanted = list(patient_ids)
-    ids = [pk for pk in wanted if pk > 0] or [0]  # no patient has id 0
+    ids = [pk for pk in wanted if pk > 0]  # the others are being enrolled: nothing stored
     codes = sorted(set(codes))
     catalogue = catalogue_module.current()
     names = {code: item.name for code, item in catalogue.items.items()}
+    since = now - timedelta(days=history_days)
+    profiles, tags, readings, last = (
+        _stored(ids, codes, since, until, no_reading_codes, codes_of) if ids else ({}, {}, {}, {})
+    )
+    profiles.update({pk: pending.profiles[pk] for pk in wanted if pk < 0})
+    for pk, by_code in pending.readings.items():
+        for code, new in by_code.items():
+            if code in codes:
+                mine = readings.setdefault(pk, {}).setdefault(code, [])
+                mine.extend(new)
+                mine.sort(key=lambda r: r.at)
+    categories = current_categories(ids) if risks and ids else {}
+    diagnoses, discharges = _record(ids) if record and ids else ({}, {})
+    facts = {}
+    tz = timezone.get_current_timezone()
+    today = now.astimezone(tz).date()
+    for pk, profile in profiles.items():
+        facts[pk] = Facts(
+            now=now,
+            sex=profile.sex,
+            age=age_on(profile.birth_date, today) if profile.birth_date else None,
+            tags=frozenset(tags.get(pk, ())),
+            risk_tier=profile.risk_tier,
+            readings=readings.get(pk, {}),
+            risks=categories.get(pk, {}),
+            diagnoses=frozenset(diagnoses.get(pk, ())),
+            last_discharge=discharges.get(pk),
+            last_reading_at=last.get(pk, {}),
+            names=names,
+            tz=tz,
+        )
+    return facts, profiles
+
+
+def _stored(
+    ids: list[int],
+    codes: list[str],
+    since: datetime,
+    until: datetime | None,
+    no_reading_codes: Iterable[str],
+    codes_of: Mapping[int, frozenset[str]] | None,
+) -> tuple[
+    dict[int, Profile],
+    dict[int, set[str]],
+    dict[int, dict[str, list[Reading]]],
+    dict[int, dict[str, datetime]],
+]:
+    """What is stored of these patients for ``load_facts``: profiles (the living), tags,
+    readings of ``codes`` since ``since``, the last reading of each "no reading" code."""
     members, listed = in_sql("p.id", ids)
     tagged_members, tagged_listed = in_sql("pt.patient_id", ids)
     patient, organisation, tagged, tag = (
@@ -328,7 +377,6 @@ def load_facts(
         for pk, name in cursor.fetchall():
             tags.setdefault(pk, set()).add(name)
     readings: dict[int, dict[str, list[Reading]]] = {}
-    since = now - timedelta(days=history_days)
     for group, group_ids in _by_codes(ids, codes, codes_of).items():
         if group:
             readings.update(_readings(group_ids, sorted(group), since, until))
@@ -343,34 +391,7 @@ def load_facts(
             .values_list("patient_id", "code", "last")
         ):
             last.setdefault(pk, {})[code] = at
-    profiles.update({pk: pending.profiles[pk] for pk in wanted if pk < 0})
-    for pk, by_code in pending.readings.items():
-        for code, new in by_code.items():
-            if code in codes:
-                mine = readings.setdefault(pk, {}).setdefault(code, [])
-                mine.extend(new)
-                mine.sort(key=lambda r: r.at)
-    categories = current_categories(ids) if risks else {}
-    diagnoses, discharges = _record(ids) if record else ({}, {})
-    facts = {}
-    tz = timezone.get_current_timezone()
-    today = now.astimezone(tz).date()
-    for pk, profile in profiles.items():
-        facts[pk] = Facts(
-            now=now,
-            sex=profile.sex,
-            age=age_on(profile.birth_date, today) if profile.birth_date else None,
-            tags=frozenset(tags.get(pk, ())),
-            risk_tier=profile.risk_tier,
-            readings=readings.get(pk, {}),
-            risks=categories.get(pk, {}),
-            diagnoses=frozenset(diagnoses.get(pk, ())),
-            last_discharge=discharges.get(pk),
-            last_reading_at=last.get(pk, {}),
-            names=names,
-            tz=tz,
-        )
-    return facts, profiles
+    return profiles, tags, readings, last
 
 
 def _by_codes(
