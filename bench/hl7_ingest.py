@@ -338,9 +338,7 @@ def main() -> None:
         action="store_true",
         help="use CARELOOP_DATABASE_URL (run under scripts/with-postgres.sh)",
     )
-    parser.add_argument(
-        "--processors", type=int, help="default: `careloop mllp`'s (by the database)"
-    )
+    parser.add_argument("--processors", type=int, default=1)
     parser.add_argument("--baseline-messages", type=int, default=30_000)
     parser.add_argument("--bare-server", nargs=2, metavar=("PORT", "URL"))
     args = parser.parse_args()
@@ -367,13 +365,7 @@ def main() -> None:
 
     django.setup()
     db = Database(url)
-    from careloop.management.commands.mllp import default_processors
-
-    processors = (
-        args.processors
-        if args.processors is not None
-        else default_processors("postgresql" if args.postgres else "sqlite")
-    )
+    processors = args.processors
 
     print(f"hl7_ingest on {label}: building {args.messages} messages …", flush=True)
     run = f"R{int(time.time()) % 100000:05d}"

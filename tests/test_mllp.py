@@ -298,22 +298,3 @@ def test_reprocessing_a_critical_result_does_not_alert_twice(mllp: MllpServer) -
     alert = Alert.objects.get(kind="critical_value")  # still one, for the new observation
     assert alert.observation is not None and alert.observation.local_code == "K"
     assert "6.8" in alert.reason
-
-
-def test_the_listener_starts_one_processor_on_sqlite_and_one_per_core_on_postgresql(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """SQLite has one writer at a time, run in the processor's own process; on PostgreSQL a
-    processor waits on the server for much of each batch, so each core gets one (up to 4)."""
-    from careloop.management.commands import mllp as command
-
-    monkeypatch.setattr(command.os, "cpu_count", lambda: 2)
-    assert command.default_processors("sqlite") == 1
-    assert command.default_processors("postgresql") == 2
-    monkeypatch.setattr(command.os, "cpu_count", lambda: 16)
-    assert (command.default_processors("sqlite"), command.default_processors("postgresql")) == (
-        1,
-        4,
-    )
-    monkeypatch.setattr(command.os, "cpu_count", lambda: None)
-    assert command.default_processors("postgresql") == 1

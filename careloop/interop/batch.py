@@ -518,8 +518,8 @@ def _mark_processed(messages: list[tuple[int, int | None]], now: datetime) -> No
                 [
                     processed,
                     at,
-                    "{" + ",".join(str(pk) for pk, _ in messages) + "}",
-                    "{" + ",".join("NULL" if p is None else str(p) for _, p in messages) + "}",
+                    "{" + ",".join(str(int(pk)) for pk, _ in messages) + "}",
+                    "{" + ",".join("NULL" if p is None else str(int(p)) for _, p in messages) + "}",
                 ],
             )
             return

@@ -3,7 +3,13 @@
 A processor claims waiting messages (``status=received``) in id order, imports each inside
 its own savepoint (one bad message never takes the others down), and marks it processed or
 failed. Claims carry a time so a crashed processor's batch is taken over after
-``STALE_CLAIM``. Any number of processors may run against PostgreSQL.
+``STALE_CLAIM``.
+
+One processor is the supported setup (``careloop mllp`` starts one). Several can claim side
+by side on PostgreSQL (``FOR UPDATE SKIP LOCKED``), but nothing yet keeps one patient's
+messages together: two batches would then import them out of order, each evaluating the
+rules without the other's results (a rule over consecutive readings could miss), so more
+processors wait until claims are split by patient.
 """
 
 from __future__ import annotations

@@ -447,7 +447,7 @@ def _readings(
             f"FROM {table} WHERE patient_id = p.id AND {where} OFFSET 0) AS o "
             "ORDER BY p.id, o.code, o.at, o.id"
         )
-        params = ["{" + ",".join(map(str, sorted(set(ids)))) + "}", *params]
+        params = ["{" + ",".join(str(pk) for pk in sorted({int(i) for i in ids})) + "}", *params]
     else:
         members, listed = in_sql("patient_id", ids)
         sql = (
