@@ -241,6 +241,11 @@ def machine_cpu() -> float:
     return (user + nice + system) / os.sysconf("SC_CLK_TCK")
 
 
+def busy_share(cpu_seconds: float, seconds: float) -> float:
+    """How much of the machine's cores ``cpu_seconds`` of CPU filled over ``seconds``."""
+    return round(cpu_seconds / (seconds * (os.cpu_count() or 1)), 2)
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
@@ -365,7 +370,6 @@ def main() -> None:
 
     django.setup()
     db = Database(url)
-    processors = args.processors
 
     print(f"hl7_ingest on {label}: building {args.messages} messages …", flush=True)
     run = f"R{int(time.time()) % 100000:05d}"
@@ -376,7 +380,7 @@ def main() -> None:
     port = free_port()
     env["CARELOOP_MLLP_ADDR"] = f"127.0.0.1:{port}"
     listener = subprocess.Popen(
-        [sys.executable, "-m", "careloop", "mllp", "--processors", str(processors)],
+        [sys.executable, "-m", "careloop", "mllp", "--processors", str(args.processors)],
         env=env,
         cwd=ROOT,
         stderr=subprocess.DEVNULL,
@@ -463,7 +467,7 @@ def main() -> None:
     alert_p99 = percentile(delays, 0.99)
     report = {
         "database": label,
-        "processors": processors,
+        "processors": args.processors,
         "messages": args.messages,
         "observations": observations,
         "acknowledged_per_s": round(ack_rate),
@@ -492,9 +496,7 @@ def main() -> None:
         # message sent to the last processed: less sensitive than rates to this machine's
         # run-to-run swings.
         "machine_cpu_us_per_message": round(cpu_used / args.messages * 1e6),
-        "machine_busy_share": round(
-            cpu_used / ((processed_at - started) * (os.cpu_count() or 1)), 2
-        ),
+        "machine_busy_share": busy_share(cpu_used, processed_at - started),
     }
     print(json.dumps(report, ensure_ascii=False, indent=2))
     targets = [

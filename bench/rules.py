@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import random
 import sys
 import time
@@ -37,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.hl7_ingest import database_in_use, machine_cpu  # noqa: E402
+from bench.hl7_ingest import busy_share, database_in_use, machine_cpu  # noqa: E402
 
 BATCH = 1_000
 SBP, DBP, LDL, GLUCOSE = "8480-6", "8462-4", "22748-8", "41653-7"
@@ -226,9 +225,7 @@ def main() -> None:
                 # server, all else) while they ran, per result
                 "worker_cpu_us_per_result": round(worker_cpu_s / len(fed) * 1e6),
                 "machine_cpu_us_per_result": round(machine_cpu_s / len(fed) * 1e6),
-                "machine_busy_share": round(
-                    machine_cpu_s / (evaluate_s * (os.cpu_count() or 1)), 2
-                ),
+                "machine_busy_share": busy_share(machine_cpu_s, evaluate_s),
                 "rules_fired": fired,
                 "sweep_s": round(sweep_s, 2),
                 "sweep_fired": swept,

@@ -26,11 +26,17 @@ from django.db.models import ForeignObject, IntegerField, Lookup
 SHORT = 64  # up to this many, plain placeholders
 
 
+def pg_array(values: Iterable[int | None]) -> str:
+    """A PostgreSQL array literal of whole numbers (``None`` as NULL), to bind as one value
+    with a cast such as ``%s::bigint[]``: one string to quote, not a list."""
+    return "{" + ",".join("NULL" if v is None else str(int(v)) for v in values) + "}"
+
+
 def _list_sql(column: str, values: list[int], vendor: str) -> tuple[str, list[Any]]:
     if len(values) <= SHORT:
         return f"{column} IN ({', '.join(['%s'] * len(values))})", values
-    if vendor == "postgresql":  # an array literal: one string to quote, not a list
-        return f"{column} = ANY(%s::bigint[])", ["{" + ",".join(map(str, values)) + "}"]
+    if vendor == "postgresql":
+        return f"{column} = ANY(%s::bigint[])", [pg_array(values)]
     return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(values)]  # noqa: S608
 
 

@@ -44,6 +44,7 @@ from careloop.rules.engine import (
     pending_results,
 )
 from careloop.rules.engine import Profile as RuleProfile
+from careloop.sql_lists import pg_array
 from careloop.write_gate import relaxed_commit, write_gate
 
 REPORT_FIELDS = [
@@ -518,8 +519,8 @@ def _mark_processed(messages: list[tuple[int, int | None]], now: datetime) -> No
                 [
                     processed,
                     at,
-                    "{" + ",".join(str(int(pk)) for pk, _ in messages) + "}",
-                    "{" + ",".join("NULL" if p is None else str(int(p)) for _, p in messages) + "}",
+                    pg_array(pk for pk, _ in messages),
+                    pg_array(patient for _, patient in messages),
                 ],
             )
             return

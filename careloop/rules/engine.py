@@ -48,7 +48,7 @@ from careloop.rules.conditions import (
     compile_condition,
 )
 from careloop.rules.models import Rule, Trigger
-from careloop.sql_lists import SHORT, in_sql
+from careloop.sql_lists import SHORT, in_sql, pg_array
 
 logger = logging.getLogger("careloop.rules")
 DEFAULT_HISTORY_DAYS = 400  # latest / consecutive / trend / change look this far back
@@ -447,7 +447,7 @@ def _readings(
             f"FROM {table} WHERE patient_id = p.id AND {where} OFFSET 0) AS o "
             "ORDER BY p.id, o.code, o.at, o.id"
         )
-        params = ["{" + ",".join(str(pk) for pk in sorted({int(i) for i in ids})) + "}", *params]
+        params = [pg_array(sorted(set(ids))), *params]
     else:
         members, listed = in_sql("patient_id", ids)
         sql = (
