@@ -488,3 +488,28 @@ def test_the_nightly_job_pages_past_diagnoses_already_used(pack: None, clock: Cl
     assert enrol_eligible(batch=2)["htn-programme"] == {"enrolled": 1, "tasks": 1}
     again = Plan.objects.get(patient=patient, status="active")
     assert again.trigger_ref == f"condition:{new.pk}"
+
+
+def test_the_nightly_candidates_come_in_full_batches_of_distinct_patients(
+    pack: None, clock: Clock
+) -> None:
+    """Candidates are read a window of patients at a time (ids, not a LIMIT over the matching
+    diagnoses) and handed out in batches of at most ``batch``: every eligible patient once,
+    in id order, patients without the diagnosis in between skipped."""
+    from careloop.followup.bulk_enrol import _diagnosis_candidates
+    from careloop.followup.models import Pathway
+    from careloop.followup.pathways import current_version, definition_of
+    from tests.factories import PatientFactory
+
+    eligible = []
+    for n in range(7):
+        patient = PatientFactory(name=f"己{n}", birth_date=date(1950, 1, 1))
+        PatientFactory(name=f"庚{n}", birth_date=date(1950, 1, 1))  # no diagnosis
+        for code in ("I10", "i10.9"):  # two matching rows, one in lower case
+            Condition.objects.create(patient=patient, icd10_code=code, name="高血压")
+        eligible.append(patient.pk)
+    pathway = Pathway.objects.get(code="htn-programme")
+    spec = definition_of(current_version(pathway)).trigger
+    batches = list(_diagnosis_candidates(pathway, spec, clock.now, batch=3))
+    assert [len(b) for b in batches] == [3, 3, 1]
+    assert [pk for b in batches for pk, _ref, _reason in b] == sorted(eligible)

@@ -17,7 +17,7 @@ from django.db.models.functions import Mod
 from django.utils import timezone
 
 from careloop.audit.services import record
-from careloop.bulk import insert_rows
+from careloop.bulk import insert_returning_ids, insert_rows
 from careloop.clinical.models import Condition
 from careloop.followup.definition import TriggerSpec
 from careloop.followup.models import Pathway, Plan, Task
@@ -88,13 +88,10 @@ class Resident:
     birth_date: date
     digital_literacy: str
     lives_alone: bool
-
-    @property
-    def age(self) -> int:
-        return identity.age_on(self.birth_date, timezone.localdate())
+    age: int = 0  # on the day of the run, set once the row is read (not a column)
 
 
-RESIDENT_FIELDS = [f.name if f.name != "pk" else "id" for f in fields(Resident)]
+RESIDENT_FIELDS = [f.name if f.name != "pk" else "id" for f in fields(Resident)][:-1]
 
 
 @dataclass
@@ -149,12 +146,14 @@ def enrol_batch(
                 pathway=pathway, status=Plan.Status.ACTIVE, patient_id__any_of=ids
             ).values_list("patient_id", flat=True)
         )
-        residents = {
-            row[0]: Resident(*row)
-            for row in Patient.objects.filter(pk__any_of=ids, deceased_on__isnull=True).values_list(
-                *RESIDENT_FIELDS
-            )
-        }
+        tz = timezone.get_current_timezone()
+        today = now.astimezone(tz).date()
+        residents: dict[int, Resident] = {}
+        for row in Patient.objects.filter(pk__any_of=ids, deceased_on__isnull=True).values_list(
+            *RESIDENT_FIELDS
+        ):
+            read = residents[row[0]] = Resident(*row)
+            read.age = identity.age_on(read.birth_date, today)
         plan_rows: list[list[Any]] = []
         drafts: list[tuple[int, list[dict[str, Any]]]] = []
         for pk, ref, reason in wanted:
@@ -168,7 +167,7 @@ def enrol_batch(
                 holidays[org] = holidays_for(org)
             tasks: list[dict[str, Any]] = []
             for node in definition.nodes:
-                tasks += node_tasks(plan, resident, node, now, holidays[org], build=_draft)
+                tasks += node_tasks(plan, resident, node, now, holidays[org], build=_draft, tz=tz)
             plan_rows.append(
                 [
                     pk,
@@ -187,19 +186,19 @@ def enrol_batch(
                 ]
             )
             drafts.append((pk, tasks))
-        insert_rows(Plan, PLAN_FIELDS, plan_rows)
         plan_ids = dict(
-            Plan.objects.filter(
-                pathway=pathway,
-                status=Plan.Status.ACTIVE,
-                patient_id__any_of=[pk for pk, _ in drafts],
-            ).values_list("patient_id", "pk")
+            zip(
+                [pk for pk, _ in drafts],
+                insert_returning_ids(Plan, PLAN_FIELDS, plan_rows),
+                strict=True,
+            )
         )
-        rows = [
-            [{**values, **task_defaults, "plan_id": plan_ids[pk]}[name] for name in TASK_FIELDS]
-            for pk, tasks in drafts
-            for values in tasks
-        ]
+        rows = []
+        for pk, tasks in drafts:
+            plan_id = plan_ids[pk]
+            for values in tasks:
+                values.update(task_defaults, plan_id=plan_id)
+                rows.append([values[name] for name in TASK_FIELDS])
         insert_rows(Task, TASK_FIELDS, rows)
         if plan_rows:
             record(
@@ -245,25 +244,26 @@ def _diagnosis_candidates(
             patient__organisation__path__startswith=pathway.organisation.path
         )
     columns = ("patient_id", "pk", "icd10_code", "name")
-    last = 0
+    patients = Patient.objects.order_by("pk").values_list("pk", flat=True)
+    window = batch * 2  # patients looked at per query (about half are candidates)
+    last, waiting = 0, list[tuple[int, str, str]]()
     while True:
-        rows = list(
-            conditions.filter(patient_id__gt=last)
-            .order_by("patient_id", "pk")
-            .values_list(*columns)[:batch]
-        )
-        if not rows:
+        # The next ``window`` patients by id: each query reads only their conditions. With
+        # ORDER BY … LIMIT instead, PostgreSQL underestimated the matches (the prefix test
+        # is on UPPER(code)) and scanned and sorted every remaining condition per page: the
+        # job grew with the square of the residents.
+        bound = next(iter(patients.filter(pk__gt=last)[window - 1 : window]), None)
+        page = conditions.filter(patient_id__gt=last)
+        if bound is not None:
+            page = page.filter(patient_id__lte=bound)
+        rows = list(page.order_by("patient_id", "pk").values_list(*columns))
+        waiting += _not_yet_planned(pathway, rows) if rows else []
+        while len(waiting) >= batch or (bound is None and waiting):
+            yield waiting[:batch]
+            waiting = waiting[batch:]
+        if bound is None:
             return
-        if len(rows) == batch:  # the page's last patient may have more rows after it
-            cut = rows[-1][0]
-            if rows[0][0] != cut:  # theirs come whole on the next page
-                rows = [row for row in rows if row[0] != cut]
-            else:  # one patient fills the page: all of theirs (the first may be used)
-                rows = list(conditions.filter(patient_id=cut).order_by("pk").values_list(*columns))
-        last = rows[-1][0]
-        wanted = _not_yet_planned(pathway, rows)
-        if wanted:
-            yield wanted
+        last = bound
 
 
 def _not_yet_planned(

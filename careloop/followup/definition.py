@@ -125,13 +125,10 @@ class ChannelRule:
             return False
         if self.lives_alone is not None and who.lives_alone != self.lives_alone:
             return False
-        return all(
-            not allowed or given in allowed
-            for allowed, given in (
-                (self.literacy, who.literacy),
-                (self.risk, who.risk),
-                (self.value, who.value),
-            )
+        return (
+            (not self.literacy or who.literacy in self.literacy)
+            and (not self.risk or who.risk in self.risk)
+            and (not self.value or who.value in self.value)
         )
 
 
@@ -159,8 +156,10 @@ class Node:
 
     def channels_for(self, who: Profile) -> tuple[str, ...]:
         """The channel order for this patient: the first matching rule's, else the node's."""
-        rule = next((r for r in self.channel_rules if r.matches(who)), None)
-        return rule.channels if rule else self.channels
+        for rule in self.channel_rules:
+            if rule.matches(who):
+                return rule.channels
+        return self.channels
 
 
 @dataclass(frozen=True)

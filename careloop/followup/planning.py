@@ -5,7 +5,7 @@ change, stopping, and cancelling reminders a visit made moot."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from django.db import transaction
@@ -110,13 +110,15 @@ def node_tasks(
     now: datetime,
     holidays: frozenset[date],
     build: Callable[..., Any] = _task,
+    tz: tzinfo | None = None,
 ) -> list[Any]:
     """The tasks of ``node`` now due within the horizon (``build`` makes each one: a Task by
-    default), advancing the plan's state."""
+    default), advancing the plan's state. ``tz``: the current time zone, when the caller
+    already has it (bulk enrolment: looking it up per plan cost a tenth of the job)."""
     state = plan.state.setdefault(node.key, {"rev": 0, "next": 0})
-    tz = timezone.get_current_timezone()
+    tz = tz or timezone.get_current_timezone()
     quiet = (patient.quiet_hours_start, patient.quiet_hours_end)
-    anchor = timezone.localtime(plan.anchor).date()
+    anchor = plan.anchor.astimezone(tz).date()
     if node.every == "programme":
         if state["next"] and not state.get("next_due"):
             return []  # the open visit decides when the next one is

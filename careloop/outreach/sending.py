@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Field, Q
 from django.utils import timezone
 
@@ -223,13 +223,13 @@ def _store(messages: list[Message]) -> None:
     if not messages:
         return
     fields = [cast(Field, Message._meta.get_field(name)) for name in STORED]
-    table = connection.ops.quote_name(Message._meta.db_table)
-    columns = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
+    db = connections[DEFAULT_DB_ALIAS]  # not the proxy: a thread-local lookup per value
+    table = db.ops.quote_name(Message._meta.db_table)
+    columns = ", ".join(f"{db.ops.quote_name(f.column)} = %s" for f in fields)
     rows = [
-        [f.get_db_prep_save(getattr(m, f.attname), connection) for f in fields] + [m.pk]
-        for m in messages
+        [f.get_db_prep_save(getattr(m, f.attname), db) for f in fields] + [m.pk] for m in messages
     ]
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.executemany(f"UPDATE {table} SET {columns} WHERE id = %s", rows)  # noqa: S608
 
 
