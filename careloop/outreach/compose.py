@@ -3,6 +3,7 @@ platform's, or the built-in default), rendered with the patient's variables."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -59,9 +60,43 @@ def template_for(organisation: Any, purpose: str, channel: str) -> MessageTempla
     return organisation.nearest(MessageTemplate.objects.filter(purpose=purpose, channel=channel))
 
 
+# ``{{ name }}`` as Django reads it: on one line, a name not starting with "_".
+_PLAIN_VARIABLE = re.compile(r"\{\{[ \t]*([A-Za-z]\w*)[ \t]*\}\}")
+_TEMPLATE_MARKS = ("{{", "}}", "{%", "%}", "{#", "#}")
+
+
+@dataclass(frozen=True)
+class _Plain:
+    """A template whose only tags are ``{{ name }}`` (nearly every message template): its
+    text split once into literals and names, rendered by joining the context's strings. As
+    a Django template each render cost ~25 µs, four per message."""
+
+    parts: tuple[str, ...]  # literal, name, literal, name, …, literal
+
+    def render(self, context: dict[str, Any]) -> str | None:
+        out = []
+        for index, part in enumerate(self.parts):
+            if index % 2 == 0:
+                out.append(part)
+                continue
+            value = context.get(part, "")
+            if type(value) is not str:
+                return None  # a number, a date: Django localises it
+            out.append(value)
+        return "".join(out)
+
+
 @lru_cache(maxsize=256)
-def _compiled(text: str) -> Template:
+def _compiled(text: str) -> Template | _Plain:
     """A template parsed once per process: a batch renders the same few texts many times."""
+    parts = tuple(_PLAIN_VARIABLE.split(text))
+    if not any(mark in part for part in parts[::2] for mark in _TEMPLATE_MARKS):
+        return _Plain(parts)
+    return _django(text)
+
+
+@lru_cache(maxsize=256)
+def _django(text: str) -> Template:
     try:
         return _engine.from_string(text)
     except TemplateSyntaxError as error:
@@ -69,7 +104,13 @@ def _compiled(text: str) -> Template:
 
 
 def render(text: str, context: dict[str, Any]) -> str:
-    return _compiled(text).render(Context(context)).strip()
+    template = _compiled(text)
+    if isinstance(template, _Plain):
+        plain = template.render(context)
+        if plain is not None:
+            return plain.strip()
+        template = _django(text)
+    return template.render(Context(context)).strip()
 
 
 def context_for(patient: Any, task: Any, hospital: str, link: str = "") -> dict[str, Any]:
