@@ -17,11 +17,11 @@ A short list (one patient's page, a result) keeps plain placeholders.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db.models import ForeignObject, IntegerField, Lookup
+from django.db.models import ForeignObject, IntegerField, Lookup, Q
 
 SHORT = 64  # up to this many, plain placeholders
 
@@ -70,3 +70,17 @@ def in_sql(column: str, ids: Iterable[int]) -> tuple[str, list[Any]]:
     if not values:
         return "1 = 0", []
     return _list_sql(column, values, connection.vendor)
+
+
+def covering(field: str, ids: Collection[int], *, spread: int = 4) -> Q:
+    """A condition that holds for every row whose ``field`` is one of ``ids``, and maybe for
+    others: the caller keeps only the ids it asked for. Ids close together (spanning at most
+    ``spread`` times as many values as there are ids: a batch of the nightly job) become a
+    range, read in index order; the others a list. A list of 4,000 ids made as many index
+    probes (11 ms a query at 1,000,000 residents) where their range is one short scan."""
+    if not ids:
+        return Q(**{f"{field}__in": []})
+    low, high = min(ids), max(ids)
+    if len(ids) > SHORT and high - low < spread * len(ids):
+        return Q(**{f"{field}__gte": low, f"{field}__lte": high})
+    return Q(**{f"{field}__any_of": list(ids)})

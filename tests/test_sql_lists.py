@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from careloop.patients.models import Lifestyle, Patient
-from careloop.sql_lists import SHORT, in_sql
+from careloop.sql_lists import SHORT, covering, in_sql
 
 pytestmark = pytest.mark.django_db
 
@@ -42,3 +42,19 @@ def test_in_sql_for_hand_written_queries(people: list[Any], how_many: int) -> No
         cursor.execute(f"SELECT id FROM {table} WHERE {where}", params)
         assert {pk for (pk,) in cursor.fetchall()} == set(ids)
     assert len(params) == (1 if how_many > SHORT else how_many)
+
+
+def test_covering_holds_for_every_listed_id_as_a_range_or_a_list(people: list[Any]) -> None:
+    """Close ids become a range (the caller keeps the ones it asked for), scattered ones a
+    list; either way no listed row is missed."""
+    ids = sorted(p.pk for p in people)
+    close = ids[:30] + ids[33:]  # a few missing in the middle: still close together
+    condition = covering("id", close)
+    assert set(condition.children) == {("id__gte", close[0]), ("id__lte", close[-1])}
+    found = set(Patient.objects.filter(condition).values_list("pk", flat=True))
+    assert found == set(ids)  # the three between them too
+    scattered = [*ids[: SHORT + 1], 10**12]
+    assert covering("id", scattered).children == [("id__any_of", scattered)]
+    found = set(Patient.objects.filter(covering("id", scattered)).values_list("pk", flat=True))
+    assert found == set(ids[: SHORT + 1])
+    assert not Patient.objects.filter(covering("id", [])).exists()
