@@ -126,10 +126,23 @@ class BulkInsert:
             values[index] = convert(values[index])
         return values
 
-    def execute(self, rows: Sequence[Sequence[Any]], *, chunk: int = 5000) -> int:
-        """INSERT prepared rows (COPY on PostgreSQL); returns how many."""
+    def execute(
+        self, rows: Sequence[Sequence[Any]], *, chunk: int = 5000, ignore_conflicts: bool = False
+    ) -> int:
+        """INSERT prepared rows (COPY on PostgreSQL); returns how many. ``ignore_conflicts``:
+        a row that would break a unique constraint is left out (``ON CONFLICT DO NOTHING``,
+        one statement per row sent as one batch; COPY has no such clause)."""
         if not rows:
             return 0
+        if ignore_conflicts:
+            sql = (
+                f"INSERT INTO {self.table} ({self.columns}) VALUES {self.one} "  # noqa: S608
+                "ON CONFLICT DO NOTHING"
+            )
+            with bulk_cursor() as cursor:
+                for start in range(0, len(rows), chunk):
+                    cursor.executemany(sql, rows[start : start + chunk])
+            return len(rows)
         if connection.vendor == "postgresql":
             with (
                 bulk_cursor() as cursor,
@@ -184,18 +197,20 @@ def insert_rows(
     rows: Iterable[Sequence[Any]],
     *,
     chunk: int = 5000,
+    ignore_conflicts: bool = False,
 ) -> int:
-    """INSERT ``rows`` (tuples in the order of ``fields``) into ``model``'s table."""
+    """INSERT ``rows`` (tuples in the order of ``fields``) into ``model``'s table; with
+    ``ignore_conflicts``, rows that would break a unique constraint are left out."""
     insert = BulkInsert(model, fields)
     total = 0
     batch: list[Sequence[Any]] = []
     for row in rows:
         batch.append(insert.prepare(row) if insert.converters else row)
         if len(batch) >= chunk:
-            total += insert.execute(batch, chunk=chunk)
+            total += insert.execute(batch, chunk=chunk, ignore_conflicts=ignore_conflicts)
             batch = []
     if batch:
-        total += insert.execute(batch, chunk=chunk)
+        total += insert.execute(batch, chunk=chunk, ignore_conflicts=ignore_conflicts)
     return total
 
 

@@ -59,3 +59,31 @@ def test_ids_come_back_ascending_in_row_order_and_values_round_trip(
         rule=rule, version=rule.version, patient=people[0], trigger="observation"
     )
     assert later.pk > ids[-1]
+
+
+def test_insert_rows_can_leave_out_rows_that_break_a_unique_constraint(
+    patient_factory: Any,
+) -> None:
+    """``ignore_conflicts``: a row whose unique key is already there is left out, the others
+    go in; values are converted as for any insert (the encrypted recipient, JSON)."""
+    from careloop.bulk import insert_rows
+    from careloop.outreach.models import Message
+    from careloop.outreach.queueing import MESSAGE_DEFAULTS, MESSAGE_FIELDS
+
+    person = patient_factory()
+    now = datetime(2026, 12, 4, 8, tzinfo=UTC)
+
+    def row(key: str, body: str) -> tuple:
+        return (
+            person.organisation_id, person.pk, None, key, "sms", "outbox", "revisit_reminder",
+            "13800000000", "", body, "", {"name": "张阿姨"}, {}, "", now, now, *MESSAGE_DEFAULTS,
+        )  # fmt: skip
+
+    insert_rows(Message, MESSAGE_FIELDS, [row("k1", "first")], ignore_conflicts=True)
+    insert_rows(
+        Message, MESSAGE_FIELDS, [row("k1", "again"), row("k2", "second")], ignore_conflicts=True
+    )
+    stored = {m.key: m for m in Message.objects.all()}
+    assert {k: m.body for k, m in stored.items()} == {"k1": "first", "k2": "second"}
+    assert stored["k2"].to == "13800000000" and stored["k2"].params == {"name": "张阿姨"}
+    assert (stored["k2"].status, stored["k2"].tries, stored["k2"].sent_at) == ("queued", 0, None)

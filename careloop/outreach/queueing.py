@@ -14,6 +14,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from careloop.accounts.models import Organisation
+from careloop.bulk import insert_rows
 from careloop.followup.models import Task
 from careloop.followup.planning import next_channel
 from careloop.outreach import policy
@@ -25,6 +26,32 @@ from careloop.portal.links import MAX_DAYS, link_path, make_token
 from careloop.questionnaires.services import current as questionnaire_version
 
 BATCH = 500
+MESSAGE_FIELDS = (
+    "organisation_id",
+    "patient_id",
+    "task_id",
+    "key",
+    "channel",
+    "provider",
+    "purpose",
+    "to",
+    "subject",
+    "body",
+    "template_code",
+    "params",
+    "keys",
+    "link",
+    "next_try_at",
+    "created_at",
+    # a new message's state (MESSAGE_DEFAULTS)
+    "status",
+    "tries",
+    "worker",
+    "provider_id",
+    "error_code",
+    "error",
+)
+MESSAGE_DEFAULTS = (Message.Status.QUEUED.value, 0, "", "", "", "")
 # What composing and sending never read of the patient (the phone is the SMS address).
 UNUSED_PATIENT_FIELDS = ("patient__id_number", "patient__passport", "patient__address")
 
@@ -163,23 +190,26 @@ def _queue_channel(
         if send_at > now:
             done.deferred += 1
         messages.append(
-            Message(
-                organisation_id=patient.organisation_id,
-                patient=patient,
-                task=task,
-                key=message_key(task.pk, channel),
-                channel=channel,
-                provider=config.provider,
-                purpose=task.purpose,
-                to=address[patient.pk],
-                subject=words.subject,
-                body=words.text,
-                template_code=words.template_code,
-                params=words.params,
-                keys=words.keys,
-                next_try_at=send_at,
-                link=link,
+            (
+                patient.organisation_id,
+                patient.pk,
+                task.pk,
+                message_key(task.pk, channel),
+                channel,
+                config.provider,
+                task.purpose,
+                address[patient.pk],
+                words.subject,
+                words.text,
+                words.template_code,
+                words.params,
+                words.keys,
+                link,
+                send_at,
+                now,
+                *MESSAGE_DEFAULTS,
             )
         )
-    created = Message.objects.bulk_create(messages, ignore_conflicts=True)
-    done.messages += len(created)
+    # Plain rows, not model instances through bulk_create (a seventh of the worker's time);
+    # a message already there for the task and channel (its key) is left as it is.
+    done.messages += insert_rows(Message, MESSAGE_FIELDS, messages, ignore_conflicts=True)

@@ -54,8 +54,16 @@ def percent(value: str) -> str:
 
 
 def sign(params: dict[str, str], secret: str, method: str = "POST") -> str:
-    canonical = "&".join(f"{percent(k)}={percent(params[k])}" for k in sorted(params))
-    to_sign = f"{method}&{percent('/')}&{percent(canonical)}"
+    return _signature({percent(k): percent(v) for k, v in params.items()}, secret, method)
+
+
+def _signature(encoded: dict[str, str], secret: str, method: str) -> str:
+    """The signature over parameters already percent-encoded (keys and values). The
+    canonical string then holds only unreserved characters, "%", "=" and "&", so encoding
+    it again is three replacements (``quote`` went through it byte by byte in Python)."""
+    canonical = "&".join(f"{k}={encoded[k]}" for k in sorted(encoded))
+    again = canonical.replace("%", "%25").replace("=", "%3D").replace("&", "%26")
+    to_sign = f"{method}&%2F&{again}"
     digest = hmac.new(f"{secret}&".encode(), to_sign.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
 
@@ -83,9 +91,9 @@ def rpc_request(
         "Timestamp": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "Version": version,
     }
-    signed = {**common, **params}
-    signed["Signature"] = sign(signed, secret)
-    body = "&".join(f"{percent(k)}={percent(v)}" for k, v in signed.items())
+    encoded = {percent(k): percent(v) for k, v in {**common, **params}.items()}
+    encoded["Signature"] = percent(_signature(encoded, secret, "POST"))
+    body = "&".join(f"{k}={v}" for k, v in encoded.items())
     return HttpRequest(
         "POST",
         endpoint.rstrip("/") + "/",
