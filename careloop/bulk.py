@@ -53,7 +53,7 @@ def _converter(field: models.Field, db: BaseDatabaseWrapper) -> Callable[[Any], 
 
 def _json_converter(field: models.JSONField) -> Callable[[Any], Any]:
     """JSON as text (what Django sends SQLite; COPY and PostgreSQL's parameters take it for
-    a ``jsonb`` column as well): None stays SQL NULL. Short lists of plain values (a task's
+    a ``jsonb`` column as well): None stays SQL NULL. Short lists of strings (a task's
     channel policy) repeat from row to row and are serialised once each."""
     encoder = field.encoder
 
@@ -63,11 +63,9 @@ def _json_converter(field: models.JSONField) -> Callable[[Any], Any]:
     repeated = _memo(to_json)
 
     def convert(value: Any) -> Any:
-        if type(value) is list and len(value) <= 8:
-            try:
-                return repeated(tuple(value))
-            except TypeError:  # an element not hashable: a dict, a list
-                pass
+        # Strings only: 1, 1.0 and True are equal as keys but not as JSON.
+        if type(value) is list and len(value) <= 8 and all(type(v) is str for v in value):
+            return repeated(tuple(value))
         return to_json(value)
 
     return convert

@@ -87,3 +87,16 @@ def test_insert_rows_can_leave_out_rows_that_break_a_unique_constraint(
     assert {k: m.body for k, m in stored.items()} == {"k1": "first", "k2": "second"}
     assert stored["k2"].to == "13800000000" and stored["k2"].params == {"name": "张阿姨"}
     assert (stored["k2"].status, stored["k2"].tries, stored["k2"].sent_at) == ("queued", 0, None)
+
+
+def test_json_values_equal_as_keys_but_not_as_json_stay_apart() -> None:
+    """Repeated short lists are serialised once; 1, 1.0 and True are equal as dict keys but
+    not as JSON, so each keeps its own text."""
+    from django.db import models
+
+    from careloop.bulk import _json_converter
+
+    convert = _json_converter(models.JSONField())
+    assert [convert(v) for v in ([1], [True], [1.0], ["sms"], ["sms"], None)] == [
+        "[1]", "[true]", "[1.0]", '["sms"]', '["sms"]', None,
+    ]  # fmt: skip

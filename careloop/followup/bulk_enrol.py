@@ -150,7 +150,7 @@ def enrol_batch(
             .values_list("patient_id", flat=True)
         )
         tz = timezone.get_current_timezone()
-        today = now.astimezone(tz).date()
+        today = timezone.localtime(now, tz).date()
         residents: dict[int, Resident] = {}
         for row in Patient.objects.filter(pk__any_of=ids, deceased_on__isnull=True).values_list(
             *RESIDENT_FIELDS

@@ -118,7 +118,7 @@ def node_tasks(
     state = plan.state.setdefault(node.key, {"rev": 0, "next": 0})
     tz = tz or timezone.get_current_timezone()
     quiet = (patient.quiet_hours_start, patient.quiet_hours_end)
-    anchor = plan.anchor.astimezone(tz).date()
+    anchor = timezone.localtime(plan.anchor, tz).date()
     if node.every == "programme":
         if state["next"] and not state.get("next_due"):
             return []  # the open visit decides when the next one is

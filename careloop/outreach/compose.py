@@ -62,7 +62,10 @@ def template_for(organisation: Any, purpose: str, channel: str) -> MessageTempla
 
 # ``{{ name }}`` as Django reads it: on one line, a name not starting with "_".
 _PLAIN_VARIABLE = re.compile(r"\{\{[ \t]*([A-Za-z]\w*)[ \t]*\}\}")
-_TEMPLATE_MARKS = ("{{", "}}", "{%", "%}", "{#", "#}")
+# Any other brace is left to Django (it refuses "{{{ a }}}", where the fast path would
+# print a stray brace), and so are the names its Context always holds.
+_TEMPLATE_MARKS = ("{", "}")
+_BUILT_IN_NAMES = frozenset({"True", "False", "None"})
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,10 @@ class _Plain:
 def _compiled(text: str) -> Template | _Plain:
     """A template parsed once per process: a batch renders the same few texts many times."""
     parts = tuple(_PLAIN_VARIABLE.split(text))
-    if not any(mark in part for part in parts[::2] for mark in _TEMPLATE_MARKS):
+    literals, names = parts[::2], parts[1::2]
+    if not any(m in part for part in literals for m in _TEMPLATE_MARKS) and not (
+        _BUILT_IN_NAMES.intersection(names)
+    ):
         return _Plain(parts)
     return _django(text)
 

@@ -28,11 +28,21 @@ def by_django(text: str, context: dict) -> str:
         ("{{\na }}", False),  # Django does not read a tag across lines
         ("}} {{ a }}", False),
         ("{{ a.upper }}", False),
+        ("{{{ a }}}", False),  # Django refuses it: an error, not a stray brace
+        ("{ {{ a }} }", False),
+        ("{{ True }}/{{ None }}", False),  # names Django's Context always holds
     ],
 )
 def test_templates_render_as_django_renders_them(text: str, plain: bool) -> None:
+    try:
+        expected = by_django(text, CONTEXT)
+    except TemplateError:  # Django refuses the template: so must the fast path
+        assert not plain
+        with pytest.raises(TemplateError):
+            render(text, CONTEXT)
+        return
     assert isinstance(_compiled(text), _Plain) is plain
-    assert render(text, CONTEXT) == by_django(text, CONTEXT)
+    assert render(text, CONTEXT) == expected
 
 
 def test_a_value_that_is_not_a_string_is_left_to_django() -> None:
