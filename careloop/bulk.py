@@ -132,16 +132,7 @@ class BulkInsert:
         one statement per row sent as one batch; COPY has no such clause)."""
         if not rows:
             return 0
-        if ignore_conflicts:
-            sql = (
-                f"INSERT INTO {self.table} ({self.columns}) VALUES {self.one} "  # noqa: S608
-                "ON CONFLICT DO NOTHING"
-            )
-            with bulk_cursor() as cursor:
-                for start in range(0, len(rows), chunk):
-                    cursor.executemany(sql, rows[start : start + chunk])
-            return len(rows)
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and not ignore_conflicts:
             with (
                 bulk_cursor() as cursor,
                 cursor.copy(f"COPY {self.table} ({self.columns}) FROM STDIN") as copy,
@@ -150,6 +141,8 @@ class BulkInsert:
                     copy.write_row(row)
             return len(rows)
         sql = f"INSERT INTO {self.table} ({self.columns}) VALUES {self.one}"  # noqa: S608
+        if ignore_conflicts:
+            sql += " ON CONFLICT DO NOTHING"
         with bulk_cursor() as cursor:
             for start in range(0, len(rows), chunk):
                 cursor.executemany(sql, rows[start : start + chunk])

@@ -65,6 +65,20 @@ def store(patient: Any, code: str, value: float, at: datetime) -> Any:
     )
 
 
+def bare(patient: Any, code: str, value: float, at: datetime, status: str = "final") -> Any:
+    """A result row alone, unsaved: not graded, no rules run on it."""
+    return Observation(
+        patient=patient,
+        code=code,
+        name=NAMES[code],
+        value=value,
+        value_normalised=value,
+        unit_normalised=UNITS[code],
+        effective_at=at,
+        status=status,
+    )
+
+
 def rule_alerts(patient: Any) -> list[Alert]:
     return list(Alert.objects.filter(patient=patient, kind=Alert.Kind.RULE).order_by("pk"))
 
@@ -522,15 +536,7 @@ def test_a_mixed_batch_finds_what_each_patient_alone_finds(pack: None, hospital:
         store(pressure, SBP, sbp, now - timedelta(days=days))
         store(pressure, DBP, dbp, now - timedelta(days=days))
     for code, value in ((SBP, 184), (DBP, 104)):  # stored, not yet evaluated
-        Observation.objects.create(
-            patient=pressure,
-            code=code,
-            name=NAMES[code],
-            value=value,
-            value_normalised=value,
-            unit_normalised=UNITS[code],
-            effective_at=now - timedelta(days=1),
-        )
+        bare(pressure, code, value, now - timedelta(days=1)).save()
     store(pressure, GLU, 3.1, now - timedelta(hours=30))  # low, but not new in this batch
     store(glucose, SBP, 190, now - timedelta(hours=2))  # high, but not new in this batch
     store(glucose, GLU, 3.2, now.replace(hour=19) - timedelta(days=1))
@@ -583,19 +589,7 @@ def test_a_long_list_of_patients_reads_the_same_readings_as_short_ones(hospital:
             rows.append((patient, code, value, now - timedelta(days=days), "final"))
         rows.append((patient, SBP, 200, now - timedelta(days=1), Observation.Status.CANCELLED))
         rows.append((patient, SBP, 90, now - timedelta(days=40), "final"))  # before `since`
-    Observation.objects.bulk_create(
-        Observation(
-            patient=patient,
-            code=code,
-            name=NAMES[code],
-            value=value,
-            value_normalised=value,
-            unit_normalised=UNITS[code],
-            effective_at=at,
-            status=status,
-        )
-        for patient, code, value, at, status in rows
-    )
+    Observation.objects.bulk_create(bare(*row) for row in rows)
     ids = [p.pk for p in reversed(patients)] + [patients[0].pk]  # a repeat is read once
     since = now - timedelta(days=30)
     with CaptureQueriesContext(connection) as queries:

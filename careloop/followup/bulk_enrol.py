@@ -92,7 +92,7 @@ class Resident:
     age: int = 0  # on the day of the run, set once the row is read (not a column)
 
 
-RESIDENT_FIELDS = [f.name if f.name != "pk" else "id" for f in fields(Resident)][:-1]
+RESIDENT_FIELDS = [f.name if f.name != "pk" else "id" for f in fields(Resident) if f.name != "age"]
 
 
 @dataclass

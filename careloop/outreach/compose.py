@@ -64,7 +64,6 @@ def template_for(organisation: Any, purpose: str, channel: str) -> MessageTempla
 _PLAIN_VARIABLE = re.compile(r"\{\{[ \t]*([A-Za-z]\w*)[ \t]*\}\}")
 # Any other brace is left to Django (it refuses "{{{ a }}}", where the fast path would
 # print a stray brace), and so are the names its Context always holds.
-_TEMPLATE_MARKS = ("{", "}")
 _BUILT_IN_NAMES = frozenset({"True", "False", "None"})
 
 
@@ -94,9 +93,8 @@ def _compiled(text: str) -> Template | _Plain:
     """A template parsed once per process: a batch renders the same few texts many times."""
     parts = tuple(_PLAIN_VARIABLE.split(text))
     literals, names = parts[::2], parts[1::2]
-    if not any(m in part for part in literals for m in _TEMPLATE_MARKS) and not (
-        _BUILT_IN_NAMES.intersection(names)
-    ):
+    braces = any("{" in part or "}" in part for part in literals)
+    if not braces and not _BUILT_IN_NAMES.intersection(names):
         return _Plain(parts)
     return _django(text)
 
