@@ -129,7 +129,7 @@ from careloop.outreach.tasks import dispatch
 busy = 0.0
 while True:  # the scheduler: the dispatch job whenever something is due, until all is sent
     started = time.perf_counter()
-    dispatch(seconds=3600)
+    dispatch(seconds=3600, worker=True)
     busy += time.perf_counter() - started
     if all_sent():
         break

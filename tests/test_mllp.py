@@ -18,7 +18,7 @@ from careloop.clinical.models import Condition, DiagnosticReport, Encounter, Obs
 from careloop.followup.models import Alert
 from careloop.interop.mllp import MllpServer
 from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
-from careloop.interop.processing import claim, process_batch, reprocess
+from careloop.interop.processing import Part, claim, process_batch, reprocess
 from careloop.patients.models import Patient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -245,6 +245,78 @@ def test_many_connections_at_once(mllp: MllpServer) -> None:
         thread.join(30)
     assert errors == []
     assert InboundMessage.objects.count() == 160
+
+
+def _result_for(person: int, control_id: str, *, with_id_number: bool = True) -> bytes:
+    """The LIS fixture's result for demo person ``person`` (MRN MZ<person>)."""
+    from careloop.demo.people import person as demo_person
+
+    p = demo_person(person)
+    ids = f"MZ{person:06d}^^^DEMO-H1^MR" + (f"~{p.id_number}^^^^NI" if with_id_number else "")
+    pid = (
+        f"PID|1||{ids}||{p.name[0]}^{p.name[1:]}||{p.birth_date:%Y%m%d}|"
+        f"{'M' if p.sex == 'male' else 'F'}"
+    )
+    lines = fixture("lis_utf8_oru_r01.hl7").split(b"\r")
+    lines[1] = pid.encode()
+    return b"\x0b" + b"\r".join(lines).replace(b"LIS202611230001", control_id.encode()) + b"\x1c\r"
+
+
+def test_processors_side_by_side_each_take_whole_patients_in_order(mllp: MllpServer) -> None:
+    # Three messages each for eight people, interleaved as a LIS would send them; person 7's
+    # carry only the record number.
+    frames = [
+        _result_for(person, f"P{person}-{round_}", with_id_number=person != 7)
+        for round_ in range(3)
+        for person in range(8)
+    ]
+    assert set(map(msa, send_raw(mllp, *frames, expect=24))) == {"AA"}
+    shards: dict[str, set[int]] = {}
+    for control_id, shard in InboundMessage.objects.values_list("control_id", "shard"):
+        shards.setdefault(control_id.split("-")[0], set()).add(shard)
+    assert all(len(found) == 1 for found in shards.values())  # a person's messages: one shard
+
+    halves = [Part(0, 2), Part(1, 2)]
+    claimed = [claim(limit=5, part=half) for half in halves]  # a first claim of each …
+    claimed = [
+        first + claim(limit=100, part=half) for first, half in zip(claimed, halves, strict=True)
+    ]
+    assert all(ids == sorted(ids) and ids for ids in claimed)  # … in the order received
+    assert sorted(claimed[0] + claimed[1]) == sorted(
+        InboundMessage.objects.values_list("pk", flat=True)
+    )
+    people = [
+        {
+            c.split("-")[0]
+            for c in InboundMessage.objects.filter(pk__in=ids).values_list("control_id", flat=True)
+        }
+        for ids in claimed
+    ]
+    assert not people[0] & people[1] and len(people[0] | people[1]) == 8
+    for ids in claimed:
+        assert process_batch(ids).processed == len(ids)
+    assert Patient.objects.count() == 8 and Observation.objects.count() == 24 * 5
+    assert InboundMessage.objects.exclude(status="processed").count() == 0
+
+
+def test_a_claim_searches_past_the_last_one_only_when_told(mllp: MllpServer) -> None:
+    frames = [_result_for(person, f"A{person}") for person in range(3)]
+    assert set(map(msa, send_raw(mllp, *frames, expect=3))) == {"AA"}
+    first, second, third = InboundMessage.objects.order_by("id").values_list("pk", flat=True)
+    assert claim(limit=1) == [first]
+    assert claim(after=third) == []  # nothing waits above the last id claimed
+    assert claim(after=first) == [second, third]
+
+
+def test_a_part_is_named_processor_k_of_n() -> None:
+    from django.core.management import CommandError, call_command
+
+    assert Part.parse("1/3") == Part(1, 3)
+    for wrong in ("3/3", "x/2", "1", "-1/2"):
+        with pytest.raises(ValueError, match=r"0/2|does not exist"):
+            Part.parse(wrong)
+    with pytest.raises(CommandError, match="processor 2 of 2 does not exist"):
+        call_command("process_inbound", "--part", "2/2")
 
 
 def test_admission_discharge_registration_and_update(mllp: MllpServer) -> None:

@@ -1,7 +1,7 @@
 """Automatic enrolment: a discharge with a matching diagnosis or a new diagnosis — from HL7,
 FHIR or the patient page alike — puts the patient on the pathways whose trigger matches.
 Call inside the transaction that recorded the event. Pathways triggered by an abnormal result
-run in a job queued when the results are committed (``queue_abnormal``), off the HL7 path."""
+run in a job queued in the results' transaction (``queue_abnormal``), off the HL7 path."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -191,13 +190,17 @@ def abnormal_pathways_enabled() -> bool:
 def queue_abnormal(patient_ids: list[int]) -> None:
     """New abnormal results were stored for these patients (inside the storing
     transaction): when an abnormal-result pathway is enabled, a job looks at them once the
-    results are committed. One job per batch of results, never one per message."""
+    results are committed. One job per batch of results, never one per message.
+
+    The job is queued in the database inside the same transaction, so it is committed with
+    the results or not at all (and costs no commit of its own: queued after the commit,
+    it was a durable commit per batch)."""
     ids = [pk for pk in patient_ids if pk > 0]
     if not ids or not abnormal_pathways_enabled():
         return
     from careloop.followup.tasks import enrol_abnormal
 
-    transaction.on_commit(lambda: enrol_abnormal.enqueue(ids))
+    enrol_abnormal.enqueue(ids)
 
 
 def _describe(observations: list[Observation]) -> str:

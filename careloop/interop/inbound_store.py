@@ -119,6 +119,7 @@ class InboundStore:
             item.ack_code,
             str(item.error) if item.error else "",
             0,
+            item.shard,
         )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from careloop.interop.hl7.ack import build_ack, frame
 from careloop.interop.hl7.message import HL7Error, Message, decode, parse
-from careloop.interop.hl7.read import read
+from careloop.interop.hl7.read import PatientData, read
 from careloop.interop.models import SourceSystem
 
 COLUMNS = [
@@ -36,7 +37,11 @@ COLUMNS = [
     "ack_code",
     "error",
     "attempts",
+    "shard",
 ]
+# Messages are spread over this many shards by patient; processor k of n imports the shards
+# whose number is k modulo n (see processing.claim).
+SHARDS = 1024
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ class Incoming:
     message: Message | None = None
     error: HL7Error | None = None
     facility: str = ""
+    shard: int = 0
 
     @property
     def ack_code(self) -> str:
@@ -110,6 +116,27 @@ def _facility_of(raw: bytes) -> str:
     return parts[3].split(header[4:5] or b"^")[0].decode("ascii", "replace")
 
 
+def shard_of(patient: PatientData, facility: str) -> int:
+    """The shard of a message, from the identifier its patient is matched by first
+    (interop.patients.match_patient): the resident ID, else the first record or exam
+    number with its issuer, else the passport. Messages naming one person by different
+    identifiers (the resident ID in one, only a record number in another) can land in
+    different shards."""
+    if patient.id_number:
+        key = "ID:" + patient.id_number.upper()
+    elif patient.record_numbers:
+        first = patient.record_numbers[0]
+        key = f"MR:{first.authority or facility}:{first.value}"
+    elif patient.exam_numbers:
+        first = patient.exam_numbers[0]
+        key = f"EX:{first.authority or facility}:{first.value}"
+    elif patient.passport:
+        key = "PP:" + patient.passport.upper()
+    else:
+        return 0
+    return zlib.crc32(key.encode()) % SHARDS
+
+
 def examine(raw: bytes, peer: str, sources: SourceCache) -> Incoming:
     """Decode, parse and read the message (no database), noting any problem for the ACK."""
     incoming = Incoming(raw=raw, peer=peer, received_at=timezone.now())
@@ -118,7 +145,10 @@ def examine(raw: bytes, peer: str, sources: SourceCache) -> Incoming:
     try:
         text, incoming.encoding = decode(raw, info.default_encoding if info else "utf-8")
         incoming.message = parse(text)
-        read(incoming.message, exam_types=info.exam_types if info else frozenset({"PE", "TJ"}))
+        data = read(
+            incoming.message, exam_types=info.exam_types if info else frozenset({"PE", "TJ"})
+        )
+        incoming.shard = shard_of(data.patient, incoming.facility)
     except HL7Error as error:
         incoming.error = error
     except Exception as exc:  # a defect of ours must still give the sender an answer

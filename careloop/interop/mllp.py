@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from careloop import heap
 from careloop.interop.hl7.ack import build_ack, frame
 from careloop.interop.hl7.message import HL7Error
 from careloop.interop.inbound_store import InboundStore
@@ -269,6 +270,7 @@ def _close_django_connection() -> None:
 async def serve_forever(host: str, port: int) -> None:
     server = MllpServer(host, port)
     await server.start()
+    heap.settle()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

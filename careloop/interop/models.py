@@ -126,6 +126,9 @@ class InboundMessage(models.Model):
     error = models.TextField(_("error"), blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Which processor imports it when several run: a hash of the patient's identifier, so
+    # one patient's messages are always imported by the same processor, in order.
+    shard = models.PositiveSmallIntegerField(default=0)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     patient = models.ForeignKey(
         "patients.Patient", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

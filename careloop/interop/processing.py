@@ -5,11 +5,12 @@ its own savepoint (one bad message never takes the others down), and marks it pr
 failed. Claims carry a time so a crashed processor's batch is taken over after
 ``STALE_CLAIM``.
 
-One processor is the supported setup (``careloop mllp`` starts one). Several can claim side
-by side on PostgreSQL (``FOR UPDATE SKIP LOCKED``), but nothing yet keeps one patient's
-messages together: two batches would then import them out of order, each evaluating the
-rules without the other's results (a rule over consecutive readings could miss), so more
-processors wait until claims are split by patient.
+Several processors may run side by side (``careloop mllp --processors N``, or
+``careloop process_inbound --part K/N`` on other machines), each claiming its own part of the
+messages: the listener files each message under a shard, a hash of the patient's identifier
+(``ingest.shard_of``), and processor K of N takes the shards that are K modulo N. One
+patient's messages are therefore imported by one processor, in the order received, so the
+rules always see the results before them. Every processor must be told the same N.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from careloop import heap
 from careloop.bulk import bulk_cursor
 from careloop.clinical import catalogue as catalogue_module
 from careloop.clinical.assessment import LOINC_SYSTEMS, ResultInput
@@ -46,6 +48,15 @@ from careloop.write_gate import relaxed_commit, write_gate
 
 logger = logging.getLogger("careloop.interop")
 STALE_CLAIM = timedelta(minutes=5)
+FULL_SEARCH = 5.0  # seconds between claims that search all waiting messages, not past the last
+# Seconds a processor keeps its sending systems, code mappings and ICD-10 names between
+# batches (as the listener keeps its sending systems): an edit takes effect within this.
+CONTEXT_KEPT = 10.0
+# A processor that keeps up claims a few messages at a time, and a batch has a fixed cost
+# (a dozen statements, a commit): after a claim smaller than SMALL_CLAIM it lets GATHER
+# seconds' worth of messages arrive before the next. That much is added to result→alert.
+SMALL_CLAIM = 50
+GATHER = 0.1
 BATCH = 200
 # Results are written in transactions of at most this many messages, so the write lock
 # (SQLite has one) is never held for long and the listener's commits (hence its ACKs) are
@@ -67,12 +78,55 @@ class BatchResult:
     fell_back: int = 0  # results the fast path could not take, imported one by one
 
 
-def claim(limit: int = BATCH) -> list[int]:
-    """Mark up to ``limit`` waiting messages as being processed by us; return their ids."""
+@dataclass(frozen=True)
+class Part:
+    """Processor ``index`` of ``count``: it imports the messages whose shard is ``index``
+    modulo ``count`` (a shard is a hash of the patient, see ingest.shard_of)."""
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> Part:
+        """``"K/N"``: processor K (from 0) of N."""
+        index, _, count = text.partition("/")
+        try:
+            part = cls(int(index), int(count))
+        except ValueError:
+            raise ValueError(f"a part is written K/N, e.g. 0/2, not {text!r}") from None
+        if not 0 <= part.index < part.count:
+            raise ValueError(f"processor {part.index} of {part.count} does not exist")
+        return part
+
+    def condition(self) -> tuple[str, list[int]]:
+        if self.count == 1:
+            return "", []
+        return " AND shard %% %s = %s", [self.count, self.index]
+
+
+WHOLE = Part()
+
+
+def claim(limit: int = BATCH, part: Part = WHOLE, after: int = 0) -> list[int]:
+    """Mark up to ``limit`` waiting messages of our part, with ids above ``after``, as being
+    processed by us; return their ids.
+
+    ``after`` is the processor's last claimed id. Every message is updated twice after it
+    is stored (claimed, then processed), and until VACUUM passes, the status index still
+    lists each one under "received": a search from the start of that range steps over
+    every message imported since, 2 ms a claim on PostgreSQL after 40,000 messages. The
+    listener commits its messages in id order, so none waits below the last one claimed;
+    the processor still searches from the start now and then (``FULL_SEARCH``)."""
     table = connection.ops.quote_name(InboundMessage._meta.db_table)
     waiting = InboundMessage.Status.RECEIVED
+    ours, params = part.condition()
+    if after:
+        ours, params = f"{ours} AND id > %s", [*params, after]
     with connection.cursor() as cursor:  # a read first: an idle poll takes no write lock
-        cursor.execute(f"SELECT 1 FROM {table} WHERE status = %s LIMIT 1", [waiting])  # noqa: S608
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE status = %s{ours} LIMIT 1",  # noqa: S608
+            [waiting, *params],
+        )
         if cursor.fetchone() is None:
             return []
     skip_locked = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
@@ -80,16 +134,24 @@ def claim(limit: int = BATCH) -> list[int]:
         relaxed_commit()
         cursor.execute(
             f"UPDATE {table} SET status = %s, claimed_at = %s WHERE id IN ("  # noqa: S608
-            f"SELECT id FROM {table} WHERE status = %s ORDER BY id LIMIT %s{skip_locked}"
+            f"SELECT id FROM {table} WHERE status = %s{ours} ORDER BY id LIMIT %s{skip_locked}"
             ") RETURNING id",
             [
                 InboundMessage.Status.PROCESSING,
                 connection.ops.adapt_datetimefield_value(timezone.now()),
                 waiting,
+                *params,
                 limit,
             ],
         )
         return sorted(row[0] for row in cursor.fetchall())
+
+
+def default_processors() -> int:
+    """How many processors ``careloop mllp`` starts unless told: two on PostgreSQL (one
+    alone waits on the server for a third of its time; measured in docs/benchmarks.md,
+    hl7_ingest), one on SQLite, whose single writer the listener needs too."""
+    return 2 if connection.vendor == "postgresql" else 1
 
 
 def release_stale_claims() -> int:
@@ -104,6 +166,7 @@ class Context:
     """What a batch needs once: catalogue snapshot, sending systems, code mappings."""
 
     def __init__(self) -> None:
+        self.read_at = time.monotonic()
         self.catalogue = catalogue_module.current()
         self.sources: dict[int, SourceSystem] = {}
         self.mappings: dict[int, dict[str, str]] = {}
@@ -144,12 +207,13 @@ class Context:
         return self._exam_types[source.pk]
 
 
-def process_batch(ids: Iterable[int]) -> BatchResult:
+def process_batch(ids: Iterable[int], context: Context | None = None) -> BatchResult:
     """Import claimed messages: results together on the fast path (see interop/batch.py);
-    admissions, and everything when the fast path fails, one by one."""
+    admissions, and everything when the fast path fails, one by one. ``context`` may be
+    kept from an earlier batch (see ``run_forever``); by default it is read afresh."""
     from careloop.interop.batch import BatchImporter
 
-    context = Context()
+    context = context or Context()
     ids = list(ids)
     outcome = BatchResult()
     results = list(
@@ -382,19 +446,30 @@ def reprocess(message: InboundMessage) -> BatchResult:
     return process_batch([message.pk])
 
 
-def run_forever(stop: threading.Event, *, poll: float = 0.05) -> None:
+def run_forever(stop: threading.Event, *, poll: float = 0.05, part: Part = WHOLE) -> None:
     """The processor loop: claim, import, repeat; sleep briefly when there is nothing."""
-    last_sweep = 0.0
+    last_sweep = last_full_search = 0.0
+    after = 0  # the last id claimed: nothing of ours waits below it (see claim)
+    context: Context | None = None
     while not stop.is_set():
         if time.monotonic() - last_sweep > 60:
             released = release_stale_claims()
             if released:
                 logger.warning("took over %d messages from a stopped processor", released)
+                after = 0
             last_sweep = time.monotonic()
-        ids = claim()
+        if time.monotonic() - last_full_search > FULL_SEARCH:
+            after, last_full_search = 0, time.monotonic()
+        ids = claim(part=part, after=after)
         if ids:
-            result = process_batch(ids)
+            after = ids[-1]
+            if context is None or time.monotonic() - context.read_at > CONTEXT_KEPT:
+                context = Context()
+            result = process_batch(ids, context)
+            heap.settle_once()  # the first batch has loaded everything kept from now on
             logger.debug("processed %d, failed %d", result.processed, result.failed)
+            if len(ids) < SMALL_CLAIM:
+                stop.wait(GATHER)
         else:
             stop.wait(poll)
         _drop_broken_connection()

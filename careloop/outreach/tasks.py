@@ -6,11 +6,17 @@ import time
 
 from django_tasks import task
 
+from careloop import heap
+
 ROUND_SECONDS = 50.0  # the job runs every minute; it stops taking new batches after this
 
 
-def dispatch(seconds: float = ROUND_SECONDS, batch: int | None = None) -> dict[str, int]:
-    """Queue due tasks and send due messages in batches until none is left or time is up."""
+def dispatch(
+    seconds: float = ROUND_SECONDS, batch: int | None = None, *, worker: bool = False
+) -> dict[str, int]:
+    """Queue due tasks and send due messages in batches until none is left or time is up.
+    ``worker``: this is a long-running worker process, whose heap is settled (see
+    careloop/heap.py) after its first round."""
     from django.conf import settings
 
     from careloop.outreach.queueing import queue_due
@@ -30,6 +36,8 @@ def dispatch(seconds: float = ROUND_SECONDS, batch: int | None = None) -> dict[s
         totals["sent"] += sent.sent
         totals["retry"] += sent.retry
         totals["failed"] += sent.failed
+        if worker:
+            heap.settle_once()  # the first round has loaded what the worker keeps
         if not queued.messages and not queued.passed_on and not sent.results:
             break
     return totals
@@ -38,4 +46,4 @@ def dispatch(seconds: float = ROUND_SECONDS, batch: int | None = None) -> dict[s
 @task()
 def dispatch_messages() -> dict[str, int]:
     """Every minute. Safe to run in several workers at once (claims with leases)."""
-    return dispatch()
+    return dispatch(worker=True)

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from careloop.interop.mllp import serve_forever
+from careloop.interop.processing import default_processors
 
 
 class Command(BaseCommand):
@@ -18,16 +19,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--processors",
             type=int,
-            default=1,
-            help="processes importing stored messages (0: run them elsewhere "
-            "with `careloop process_inbound`)",
+            default=None,
+            help="processes importing stored messages, each its own patients' (default: "
+            "2 on PostgreSQL, 1 on SQLite; 0: run them elsewhere with "
+            "`careloop process_inbound --part K/N`)",
         )
 
     def handle(self, *args, **options):
         host, port = settings.MLLP_ADDR
+        count = options["processors"]
+        count = default_processors() if count is None else max(0, count)
         children = [
-            subprocess.Popen([sys.executable, "-m", "careloop", "process_inbound"])
-            for _ in range(max(0, options["processors"]))
+            subprocess.Popen(  # noqa: S603 - our own interpreter and command
+                [sys.executable, "-m", "careloop", "process_inbound", "--part", f"{k}/{count}"]
+            )
+            for k in range(count)
         ]
         try:
             asyncio.run(serve_forever(host, port))

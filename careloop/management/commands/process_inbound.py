@@ -1,10 +1,11 @@
 import logging
+import os
 import signal
 import threading
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from careloop.interop.processing import run_forever
+from careloop.interop.processing import Part, run_forever
 
 logger = logging.getLogger("careloop.interop")
 
@@ -16,10 +17,30 @@ class Command(BaseCommand):
         parser.add_argument(
             "--poll", type=float, default=0.05, help="seconds to wait when nothing is waiting"
         )
+        parser.add_argument(
+            "--part",
+            default="0/1",
+            help="K/N: this is processor K (from 0) of N running side by side; each imports "
+            "its own patients' messages (default 0/1: all of them)",
+        )
+        parser.add_argument(
+            "--nice",
+            type=int,
+            default=5,
+            help="lower this process's CPU priority by this much (default 5): on a machine "
+            "it shares with the listener, the listener's acknowledgements come first and "
+            "the processors catch up in larger batches",
+        )
 
     def handle(self, *args, **options):
+        try:
+            part = Part.parse(options["part"])
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        if options["nice"] > 0:
+            os.nice(options["nice"])
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        logger.info("inbound processor started")
-        run_forever(stop, poll=options["poll"])
+        logger.info("inbound processor %d of %d started", part.index, part.count)
+        run_forever(stop, poll=options["poll"], part=part)
