@@ -22,43 +22,54 @@ from django.db import connection
 _local = threading.local()
 
 
-def _gate_fd(database: str | None) -> int | None:
+def _database(database: str | None) -> str | None:
     if database is None:
         if connection.vendor != "sqlite":
             return None
         database = str(connection.settings_dict["NAME"])
     if not database or database.startswith("file:") or ":memory:" in database:
         return None  # an in-memory database (tests) lives in one process
+    return database
+
+
+def _lock_fd(path: str) -> int:
     if not hasattr(_local, "fds"):
         _local.fds = {}
-    if database not in _local.fds:
-        _local.fds[database] = os.open(f"{database}.write-gate", os.O_RDWR | os.O_CREAT, 0o600)
-    return int(_local.fds[database])
+    if path not in _local.fds:
+        _local.fds[path] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    return int(_local.fds[path])
 
 
 @contextlib.contextmanager
-def write_gate(sqlite_database: str | None = None) -> Iterator[None]:
+def write_gate(sqlite_database: str | None = None, *, queue: str = "") -> Iterator[None]:
     """Hold the write gate (SQLite) around a writing transaction; re-entrant per thread.
 
     ``sqlite_database``: the database file, for a caller that does not write through Django's
     connection (the MLLP listener); by default, Django's connection decides.
+
+    ``queue``: writers of one kind (the result processors) queue among themselves first, so
+    only one of them at a time waits at the gate: the listener, which does not queue, then
+    waits for at most one processor's transaction, not for one and then the next.
     """
-    fd = _gate_fd(sqlite_database)
+    database = _database(sqlite_database)
     depth = getattr(_local, "depth", 0)
-    if fd is None or depth:
+    if database is None or depth:
         _local.depth = depth + 1
         try:
             yield
         finally:
             _local.depth = depth
         return
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    _local.depth = 1
-    try:
-        yield
-    finally:
-        _local.depth = 0
-        fcntl.flock(fd, fcntl.LOCK_UN)
+    with contextlib.ExitStack() as held:
+        for path in [f"{database}.{queue}-queue"] * bool(queue) + [f"{database}.write-gate"]:
+            fd = _lock_fd(path)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held.callback(fcntl.flock, fd, fcntl.LOCK_UN)  # the gate is let go first
+        _local.depth = 1
+        try:
+            yield
+        finally:
+            _local.depth = 0
 
 
 def relaxed_commit() -> None:

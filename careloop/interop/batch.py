@@ -187,7 +187,7 @@ class BatchImporter:
         self._grade(items)
         writes = self._prepare_writes(items)
         keys, found = self._evaluate_rules(items)
-        with write_gate(), transaction.atomic():
+        with write_gate(queue="processors"), transaction.atomic():
             relaxed_commit()
             stored = self._write(items, writes)
             self._apply_rules(items, keys, found)

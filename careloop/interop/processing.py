@@ -130,7 +130,7 @@ def claim(limit: int = BATCH, part: Part = WHOLE, after: int = 0) -> list[int]:
         if cursor.fetchone() is None:
             return []
     skip_locked = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-    with write_gate(), transaction.atomic(), bulk_cursor() as cursor:
+    with write_gate(queue="processors"), transaction.atomic(), bulk_cursor() as cursor:
         relaxed_commit()
         cursor.execute(
             f"UPDATE {table} SET status = %s, claimed_at = %s WHERE id IN ("  # noqa: S608
@@ -241,7 +241,7 @@ def process_batch(ids: Iterable[int], context: Context | None = None) -> BatchRe
 
 
 def _one_by_one(messages: list[InboundMessage], context: Context, outcome: BatchResult) -> None:
-    with write_gate(), transaction.atomic():
+    with write_gate(queue="processors"), transaction.atomic():
         for message in messages:
             try:
                 with transaction.atomic():
