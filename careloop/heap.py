@@ -6,23 +6,31 @@ collections walk all of it each time the heap grows by a quarter, which in the H
 processor cost ~90 µs of CPU per message. Once the process has done its first piece of work,
 ``settle`` collects what is garbage and moves the rest out of the collector's sight
 (``gc.freeze``); what is made later is collected as usual.
+
+Only the commands that run for long say so (``long_running``): code they share with tests
+and web requests calls ``settle_once``, which does nothing elsewhere.
 """
 
 from __future__ import annotations
 
 import gc
 
-_settled = False
+_state = {"long_running": False, "settled": False}
+
+
+def long_running() -> None:
+    """This process is a listener, processor or worker: let ``settle_once`` act."""
+    _state["long_running"] = True
 
 
 def settle() -> None:
-    global _settled
     gc.collect()
     gc.freeze()
-    _settled = True
+    _state["settled"] = True
 
 
 def settle_once() -> None:
-    """``settle`` the first time only: for loops that call it after each piece of work."""
-    if not _settled:
+    """``settle``, the first time only and only in a long-running process: for loops that
+    call it after each piece of work."""
+    if _state["long_running"] and not _state["settled"]:
         settle()

@@ -49,7 +49,8 @@ def write_gate(sqlite_database: str | None = None, *, queue: str = "") -> Iterat
 
     ``queue``: writers of one kind (the result processors) queue among themselves first, so
     only one of them at a time waits at the gate: the listener, which does not queue, then
-    waits for at most one processor's transaction, not for one and then the next.
+    usually waits for one processor's transaction, not for one and then the next (``flock``
+    wakes its waiters in no set order, so this is the likely case, not a promise).
     """
     database = _database(sqlite_database)
     depth = getattr(_local, "depth", 0)

@@ -308,6 +308,44 @@ def test_a_claim_searches_past_the_last_one_only_when_told(mllp: MllpServer) -> 
     assert claim(after=first) == [second, third]
 
 
+def test_a_patient_spelled_two_ways_is_one_shard() -> None:
+    from careloop.interop.hl7.read import Identifier, PatientData
+    from careloop.interop.ingest import SHARDS, shard_of
+
+    def mrn(value: str, authority: str = "") -> PatientData:
+        return PatientData(record_numbers=[Identifier(value, "MR", authority)])
+
+    # Matching folds case and width and strips spaces; so does the shard.
+    assert shard_of(mrn("mz001"), "LIS") == shard_of(mrn(" ＭＺ001"), "LIS")
+    assert shard_of(mrn("MZ001", "LIS"), "OTHER") == shard_of(mrn("MZ001"), "LIS")
+    assert shard_of(PatientData(id_number="11010119500315003x"), "LIS") == shard_of(
+        PatientData(id_number="11010119500315003X"), "LIS"
+    )
+    assert shard_of(PatientData(passport="e 1234567"), "LIS") == shard_of(
+        PatientData(passport="E1234567"), "LIS"
+    )
+    shards = {shard_of(mrn(f"MZ{n:03d}"), "LIS") for n in range(200)}
+    assert len(shards) > 150 and max(shards) < SHARDS  # spread over the shards
+    assert shard_of(PatientData(), "LIS") == 0
+
+
+def test_messages_waiting_at_the_upgrade_get_their_patients_shards(mllp: MllpServer) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    frames = [_result_for(person, f"U{person}") for person in range(4)]
+    assert set(map(msa, send_raw(mllp, *frames, expect=4))) == {"AA"}
+    shards = dict(InboundMessage.objects.values_list("pk", "shard"))
+    assert any(shards.values())
+    InboundMessage.objects.update(shard=0)  # as stored before the shards came in
+    migration = importlib.import_module(
+        "careloop.interop.migrations.0005_shards_of_waiting_messages"
+    )
+    migration.shard_waiting(apps, None)
+    assert dict(InboundMessage.objects.values_list("pk", "shard")) == shards
+
+
 def test_a_part_is_named_processor_k_of_n() -> None:
     from django.core.management import CommandError, call_command
 

@@ -19,6 +19,7 @@ from careloop.interop.hl7.ack import build_ack, frame
 from careloop.interop.hl7.message import HL7Error, Message, decode, parse
 from careloop.interop.hl7.read import PatientData, read
 from careloop.interop.models import SourceSystem
+from careloop.patients.identity import normalise_id_number, normalise_passport, normalise_plain
 
 COLUMNS = [
     "received_at",
@@ -118,20 +119,23 @@ def _facility_of(raw: bytes) -> str:
 
 def shard_of(patient: PatientData, facility: str) -> int:
     """The shard of a message, from the identifier its patient is matched by first
-    (interop.patients.match_patient): the resident ID, else the first record or exam
-    number with its issuer, else the passport. Messages naming one person by different
-    identifiers (the resident ID in one, only a record number in another) can land in
-    different shards."""
+    (interop.patients.match_patient), normalised as matching normalises it: the resident
+    ID, else the first record or exam number with its issuer, else the passport.
+
+    Messages naming one person by *different* identifiers (the resident ID in one, only a
+    record number in another) can land in different shards, so in different processors:
+    registering such a person twice at once is refused by the identifiers' unique indexes
+    (the losing batch is imported again message by message and finds the patient), but the
+    two processors' rules each see only their own results of that moment."""
     if patient.id_number:
-        key = "ID:" + patient.id_number.upper()
-    elif patient.record_numbers:
-        first = patient.record_numbers[0]
-        key = f"MR:{first.authority or facility}:{first.value}"
-    elif patient.exam_numbers:
-        first = patient.exam_numbers[0]
-        key = f"EX:{first.authority or facility}:{first.value}"
+        key = "ID:" + normalise_id_number(patient.id_number)
+    elif numbered := patient.record_numbers or patient.exam_numbers:
+        kind = "MR" if patient.record_numbers else "EX"
+        first = numbered[0]
+        system = (first.authority or facility)[:64]  # as interop.patients._system
+        key = f"{kind}:{system}:{normalise_plain(first.value)}"
     elif patient.passport:
-        key = "PP:" + patient.passport.upper()
+        key = "PP:" + normalise_passport(patient.passport)
     else:
         return 0
     return zlib.crc32(key.encode()) % SHARDS

@@ -127,7 +127,8 @@ class InboundMessage(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
     # Which processor imports it when several run: a hash of the patient's identifier, so
-    # one patient's messages are always imported by the same processor, in order.
+    # the messages naming one patient by the same identifier are imported by the same
+    # processor, in order (interop.ingest.shard_of).
     shard = models.PositiveSmallIntegerField(default=0)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     patient = models.ForeignKey(

@@ -9,8 +9,10 @@ Several processors may run side by side (``careloop mllp --processors N``, or
 ``careloop process_inbound --part K/N`` on other machines), each claiming its own part of the
 messages: the listener files each message under a shard, a hash of the patient's identifier
 (``ingest.shard_of``), and processor K of N takes the shards that are K modulo N. One
-patient's messages are therefore imported by one processor, in the order received, so the
-rules always see the results before them. Every processor must be told the same N.
+patient's messages, as long as they name the patient by the same identifier, are therefore
+imported by one processor, in the order received, so the rules see the results before them
+(see ``shard_of`` for a patient named by different identifiers). Every processor must be
+told the same N.
 """
 
 from __future__ import annotations

@@ -11,12 +11,8 @@ from careloop import heap
 ROUND_SECONDS = 50.0  # the job runs every minute; it stops taking new batches after this
 
 
-def dispatch(
-    seconds: float = ROUND_SECONDS, batch: int | None = None, *, worker: bool = False
-) -> dict[str, int]:
-    """Queue due tasks and send due messages in batches until none is left or time is up.
-    ``worker``: this is a long-running worker process, whose heap is settled (see
-    careloop/heap.py) after its first round."""
+def dispatch(seconds: float = ROUND_SECONDS, batch: int | None = None) -> dict[str, int]:
+    """Queue due tasks and send due messages in batches until none is left or time is up."""
     from django.conf import settings
 
     from careloop.outreach.queueing import queue_due
@@ -36,8 +32,7 @@ def dispatch(
         totals["sent"] += sent.sent
         totals["retry"] += sent.retry
         totals["failed"] += sent.failed
-        if worker:
-            heap.settle_once()  # the first round has loaded what the worker keeps
+        heap.settle_once()  # in a worker: the first round has loaded what it keeps
         if not queued.messages and not queued.passed_on and not sent.results:
             break
     return totals
@@ -46,4 +41,4 @@ def dispatch(
 @task()
 def dispatch_messages() -> dict[str, int]:
     """Every minute. Safe to run in several workers at once (claims with leases)."""
-    return dispatch(worker=True)
+    return dispatch()

@@ -5,6 +5,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
+from careloop import heap
 from careloop.interop.processing import Part, run_forever
 
 logger = logging.getLogger("careloop.interop")
@@ -39,6 +40,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         if options["nice"] > 0:
             os.nice(options["nice"])
+        heap.long_running()
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())

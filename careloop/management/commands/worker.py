@@ -1,6 +1,8 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from careloop import heap
+
 
 class Command(BaseCommand):
     help = "Run a task worker (django-tasks db_worker) on every queue."
@@ -14,6 +16,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        heap.long_running()
         call_command(
             "db_worker",
             queue_name="*",
