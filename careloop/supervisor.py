@@ -86,17 +86,22 @@ class Supervisor:
         return code
 
     def stop(self) -> None:
-        alive = [c.process for c in self.children if c.process and c.process.poll() is None]
-        for process in alive:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + self.grace
-        for process in alive:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes([c.process for c in self.children if c.process], self.grace)
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]], grace: float) -> None:
+    """SIGTERM those still running, give them ``grace`` seconds in all, then SIGKILL."""
+    alive = [process for process in processes if process.poll() is None]
+    for process in alive:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in alive:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def default_web_workers() -> int:

@@ -61,8 +61,10 @@ def write_gate(sqlite_database: str | None = None, *, queue: str = "") -> Iterat
         finally:
             _local.depth = depth
         return
+    paths = [f"{database}.{queue}-queue"] if queue else []
+    paths.append(f"{database}.write-gate")  # the queue first, the gate last
     with contextlib.ExitStack() as held:
-        for path in [f"{database}.{queue}-queue"] * bool(queue) + [f"{database}.write-gate"]:
+        for path in paths:
             fd = _lock_fd(path)
             fcntl.flock(fd, fcntl.LOCK_EX)
             held.callback(fcntl.flock, fd, fcntl.LOCK_UN)  # the gate is let go first

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from careloop.interop.hl7.ack import build_ack, frame
 from careloop.interop.hl7.message import HL7Error, Message, decode, parse
-from careloop.interop.hl7.read import PatientData, read
+from careloop.interop.hl7.read import DEFAULT_EXAM_TYPES, PatientData, exam_types_of, read
 from careloop.interop.models import SourceSystem
 from careloop.patients.identity import normalise_id_number, normalise_passport, normalise_plain
 
@@ -65,9 +65,7 @@ class SourceCache:
     def load(self) -> None:
         found = {}
         for source in SourceSystem.objects.all():
-            types = frozenset(
-                t.strip().upper() for t in source.exam_identifier_types.split(",") if t.strip()
-            )
+            types = exam_types_of(source.exam_identifier_types)
             found[source.facility] = SourceInfo(source.pk, source.default_encoding, types)
         with self._lock:
             self._by_facility = found
@@ -149,9 +147,7 @@ def examine(raw: bytes, peer: str, sources: SourceCache) -> Incoming:
     try:
         text, incoming.encoding = decode(raw, info.default_encoding if info else "utf-8")
         incoming.message = parse(text)
-        data = read(
-            incoming.message, exam_types=info.exam_types if info else frozenset({"PE", "TJ"})
-        )
+        data = read(incoming.message, exam_types=info.exam_types if info else DEFAULT_EXAM_TYPES)
         incoming.shard = shard_of(data.patient, incoming.facility)
     except HL7Error as error:
         incoming.error = error
@@ -179,10 +175,9 @@ def source_for(facility: str, sources: SourceCache | None = None) -> SourceInfo 
         source, _ = SourceSystem.objects.get_or_create(
             facility=facility[:100], defaults={"organisation": organisation, "name": facility[:100]}
         )
-    types = frozenset(
-        t.strip().upper() for t in source.exam_identifier_types.split(",") if t.strip()
+    info = SourceInfo(
+        source.pk, source.default_encoding, exam_types_of(source.exam_identifier_types)
     )
-    info = SourceInfo(source.pk, source.default_encoding, types)
     if sources is not None:
         sources.put(facility, info)
     return info

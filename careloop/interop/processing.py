@@ -35,7 +35,7 @@ from careloop.clinical.assessment import LOINC_SYSTEMS, ResultInput
 from careloop.clinical.models import Condition, Encounter, Icd10Code, Source
 from careloop.clinical.services import ReportInput, do_record_results
 from careloop.interop.hl7.message import HL7Error, decode, parse
-from careloop.interop.hl7.read import Order, ReadMessage, Visit, read
+from careloop.interop.hl7.read import Order, ReadMessage, Visit, exam_types_of, read
 from careloop.interop.ingest import source_for
 from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
 from careloop.interop.patients import (
@@ -203,9 +203,7 @@ class Context:
 
     def exam_types(self, source: SourceSystem) -> frozenset[str]:
         if source.pk not in self._exam_types:
-            self._exam_types[source.pk] = frozenset(
-                t.strip().upper() for t in source.exam_identifier_types.split(",") if t.strip()
-            )
+            self._exam_types[source.pk] = exam_types_of(source.exam_identifier_types)
         return self._exam_types[source.pk]
 
 

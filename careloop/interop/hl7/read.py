@@ -224,7 +224,17 @@ def check_header(message: Message) -> None:
         )
 
 
-def read(message: Message, *, exam_types: frozenset[str] = frozenset({"PE", "TJ"})) -> ReadMessage:
+# PID-3 identifier types read as exam numbers (not record numbers) unless the sending system
+# lists its own (SourceSystem.exam_identifier_types).
+DEFAULT_EXAM_TYPES = frozenset({"PE", "TJ"})
+
+
+def exam_types_of(listed: str) -> frozenset[str]:
+    """A sending system's exam identifier types, from its comma-separated setting."""
+    return frozenset(t.strip().upper() for t in listed.split(",") if t.strip())
+
+
+def read(message: Message, *, exam_types: frozenset[str] = DEFAULT_EXAM_TYPES) -> ReadMessage:
     check_header(message)
     sent_at = parse_ts(message.msh.component(7), ("MSH", 1, 7))
     pid = message.first("PID")

@@ -6,15 +6,13 @@ from django.db import migrations
 
 def shard_waiting(apps, schema_editor):
     from careloop.interop.hl7.message import HL7Error, decode, parse
-    from careloop.interop.hl7.read import read
+    from careloop.interop.hl7.read import DEFAULT_EXAM_TYPES, exam_types_of, read
     from careloop.interop.ingest import shard_of
 
     InboundMessage = apps.get_model("interop", "InboundMessage")
     SourceSystem = apps.get_model("interop", "SourceSystem")
-    exam_types = {
-        source.pk: frozenset(
-            t.strip().upper() for t in source.exam_identifier_types.split(",") if t.strip()
-        )
+    types = {
+        source.pk: exam_types_of(source.exam_identifier_types)
         for source in SourceSystem.objects.all()
     }
     waiting = InboundMessage.objects.filter(
@@ -24,9 +22,7 @@ def shard_waiting(apps, schema_editor):
     for message in waiting.iterator(chunk_size=500):
         try:
             text, _ = decode(bytes(message.raw), message.encoding or "utf-8")
-            data = read(
-                parse(text), exam_types=exam_types.get(message.source_id, frozenset({"PE", "TJ"}))
-            )
+            data = read(parse(text), exam_types=types.get(message.source_id, DEFAULT_EXAM_TYPES))
         except (HL7Error, ValueError):
             continue  # the processor will record what is wrong with it; shard 0 is fine
         message.shard = shard_of(data.patient, message.sending_facility)

@@ -1,13 +1,13 @@
 import asyncio
 import subprocess
 import sys
-import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from careloop.interop.mllp import serve_forever
 from careloop.interop.processing import default_processors
+from careloop.supervisor import stop_processes
 
 PROCESSORS_GRACE = 5.0  # seconds the processors get to finish their batch when we stop
 
@@ -43,12 +43,4 @@ class Command(BaseCommand):
         finally:
             # Well inside `careloop serve`'s grace (10 s), so no processor outlives us: one
             # stuck in the database would otherwise be left running when serve kills us.
-            for child in children:
-                child.terminate()
-            deadline = time.monotonic() + PROCESSORS_GRACE
-            for child in children:
-                try:
-                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
+            stop_processes(children, PROCESSORS_GRACE)
