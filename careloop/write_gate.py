@@ -22,7 +22,9 @@ from django.db import connection
 _local = threading.local()
 
 
-def _database(database: str | None) -> str | None:
+def sqlite_file(database: str | None) -> str | None:
+    """The SQLite database file locks are taken beside (by default Django's connection's);
+    None on PostgreSQL and for an in-memory database."""
     if database is None:
         if connection.vendor != "sqlite":
             return None
@@ -32,7 +34,8 @@ def _database(database: str | None) -> str | None:
     return database
 
 
-def _lock_fd(path: str) -> int:
+def lock_fd(path: str) -> int:
+    """A descriptor of the lock file ``path``, opened once per thread and kept open."""
     if not hasattr(_local, "fds"):
         _local.fds = {}
     if path not in _local.fds:
@@ -52,7 +55,7 @@ def write_gate(sqlite_database: str | None = None, *, queue: str = "") -> Iterat
     usually waits for one processor's transaction, not for one and then the next (``flock``
     wakes its waiters in no set order, so this is the likely case, not a promise).
     """
-    database = _database(sqlite_database)
+    database = sqlite_file(sqlite_database)
     depth = getattr(_local, "depth", 0)
     if database is None or depth:
         _local.depth = depth + 1
@@ -65,7 +68,7 @@ def write_gate(sqlite_database: str | None = None, *, queue: str = "") -> Iterat
     paths.append(f"{database}.write-gate")  # the queue first, the gate last
     with contextlib.ExitStack() as held:
         for path in paths:
-            fd = _lock_fd(path)
+            fd = lock_fd(path)
             fcntl.flock(fd, fcntl.LOCK_EX)
             held.callback(fcntl.flock, fd, fcntl.LOCK_UN)  # the gate is let go first
         _local.depth = 1

@@ -2,20 +2,23 @@
 imports results (graded, critical values alerted) and admissions/discharges."""
 
 import asyncio
+import contextlib
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import hl7
 import pytest
+from django.db import connection
 from hl7.client import MLLPClient
 
 from careloop.accounts.models import Organisation
 from careloop.audit.models import AuditEvent
 from careloop.clinical.models import Condition, DiagnosticReport, Encounter, Observation
 from careloop.followup.models import Alert
+from careloop.interop import batch
 from careloop.interop.mllp import MllpServer
 from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
 from careloop.interop.processing import Part, claim, process_batch, reprocess
@@ -408,3 +411,43 @@ def test_reprocessing_a_critical_result_does_not_alert_twice(mllp: MllpServer) -
     alert = Alert.objects.get(kind="critical_value")  # still one, for the new observation
     assert alert.observation is not None and alert.observation.local_code == "K"
     assert "6.8" in alert.reason
+
+
+def test_a_batch_holds_its_known_patients_from_reading_their_record_to_the_commit(
+    mllp: MllpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert msa(send_raw(mllp, _result_for(1, "FIRST"), expect=1)[0]) == "AA"
+    assert process_batch(claim()).processed == 1  # enrols person 1
+    known = Patient.objects.get().pk
+    events: list[str] = []
+    held: list[list[int]] = []
+
+    @contextlib.contextmanager
+    def holding(patient_ids: Iterable[int]) -> Iterator[None]:
+        held.append(list(patient_ids))
+        events.append("lock")
+        yield
+        events.append("unlock")
+
+    def spy(name: str) -> None:
+        original = getattr(batch.BatchImporter, name)
+
+        def wrapped(self: batch.BatchImporter, *args: object) -> object:
+            events.append(name)
+            if name == "_write":
+                assert connection.in_atomic_block  # the write transaction …
+            return original(self, *args)
+
+        monkeypatch.setattr(batch.BatchImporter, name, wrapped)
+
+    monkeypatch.setattr(batch.patient_locks, "holding", holding)
+    for name in ("_evaluate_rules", "_write", "_apply_rules"):
+        spy(name)
+    sent = [_result_for(1, "AGAIN"), _result_for(2, "NEW")]
+    assert set(map(msa, send_raw(mllp, *sent, expect=2))) == {"AA"}
+    result = process_batch(claim())
+    assert result.processed == 2 and result.fell_back == 0
+    # … and the rules' reading of the record inside the lock; the new person (no record
+    # yet, nobody else's) needs none.
+    assert events == ["lock", "_evaluate_rules", "_write", "_apply_rules", "unlock"]
+    assert held == [[known]]

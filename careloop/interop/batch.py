@@ -29,6 +29,7 @@ from careloop.clinical.assessment import Assessment, assess
 from careloop.clinical.models import DiagnosticReport, Observation, Source
 from careloop.clinical.services import OBSERVATION_FIELDS, observation_row
 from careloop.followup.services import critical_value_alert
+from careloop.interop import patient_locks
 from careloop.interop.hl7.message import decode, parse
 from careloop.interop.hl7.read import PatientData, ReadMessage, read
 from careloop.interop.models import InboundMessage
@@ -186,12 +187,16 @@ class BatchImporter:
         self._find_patients(items)
         self._grade(items)
         writes = self._prepare_writes(items)
-        keys, found = self._evaluate_rules(items)
-        with write_gate(queue="processors"), transaction.atomic():
-            relaxed_commit()
-            stored = self._write(items, writes)
-            self._apply_rules(items, keys, found)
-            return stored
+        known = [item.profile.pk for item in items if item.profile and item.profile.pk]
+        # From reading their record to the commit, these patients are ours alone: another
+        # processor with a message naming one of them otherwise waits (see patient_locks).
+        with patient_locks.holding(known):
+            keys, found = self._evaluate_rules(items)
+            with write_gate(queue="processors"), transaction.atomic():
+                relaxed_commit()
+                stored = self._write(items, writes)
+                self._apply_rules(items, keys, found)
+        return stored
 
     # ------------------------------------------------------------------ rules
 

@@ -1,0 +1,120 @@
+"""Patients one result processor at a time, from reading their record to the commit.
+
+Processors side by side each take their own shard of the messages, by the patient's first
+identifier (``ingest.shard_of``). A person named by different identifiers in different
+messages (the resident ID in one, only a record number in another) can still reach two
+processors at once. Each reads the stored record, adds its own new results and runs the
+rules on that before its write transaction; without a lock, neither would see the other's
+results, and a rule over both (a trend, two items together) would not fire.
+
+So a processor holds a lock on each patient of its batch it already knows, taken before it
+reads their record and let go after its commit: the second waits, then reads the first's
+results as stored. Locks are taken in ascending order, so two processors never wait on each
+other in a circle.
+
+- PostgreSQL: session advisory locks (``pg_advisory_lock(namespace, key)``), so processors
+  on other machines are covered too.
+- SQLite: a byte-range lock (``fcntl.lockf``) per patient in a file beside the database;
+  SQLite lives on one machine, and these locks are per process, as processors are.
+
+A key is the patient id folded into the lock's range; two patients sharing a key only wait
+for each other now and then, which is harmless. A processor waits at most ``WAIT`` seconds
+(one stuck inside its transaction must not stop the others): then the batch fails, and is
+imported message by message, as any failed batch is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import time
+from collections.abc import Iterable, Iterator
+
+from django.db import OperationalError, connection, transaction
+
+from careloop.sql_lists import pg_array
+from careloop.write_gate import lock_fd, sqlite_file
+
+logger = logging.getLogger("careloop.interop")
+
+NAMESPACE = 0x434C  # "CL": the first key of our advisory locks
+PG_KEYS = 2**31  # the second key is an int4
+SQLITE_KEYS = 2**20  # bytes of the lock file, one per key
+WAIT = 30.0  # seconds
+
+
+class PatientBusy(Exception):
+    """Another processor held one of the patients longer than ``WAIT``."""
+
+
+@contextlib.contextmanager
+def holding(patient_ids: Iterable[int], sqlite_database: str | None = None) -> Iterator[None]:
+    """Hold the locks of these patients (ids of stored patients) until the block ends.
+
+    ``sqlite_database``: the database file, when it is not Django's connection's (tests)."""
+    ids = [pk for pk in patient_ids if pk and pk > 0]
+    if not ids:
+        yield
+        return
+    if sqlite_database is None and connection.vendor == "postgresql":
+        with _advisory(sorted({pk % PG_KEYS for pk in ids})):
+            yield
+        return
+    database = sqlite_file(sqlite_database)
+    if database is None:  # an in-memory database lives in one process: nothing to share
+        yield
+        return
+    with _byte_ranges(f"{database}.patients", sorted({pk % SQLITE_KEYS for pk in ids})):
+        yield
+
+
+@contextlib.contextmanager
+def _advisory(keys: list[int]) -> Iterator[None]:
+    try:
+        # In a transaction only for its lock_timeout: session locks outlive it. unnest walks
+        # the array in order, so the locks are taken in ascending order.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{int(WAIT * 1000)}ms'")
+            cursor.execute(
+                "SELECT count(pg_advisory_lock(%s, k)) FROM unnest(%s::int[]) AS k",
+                [NAMESPACE, pg_array(keys)],
+            )
+    except OperationalError as error:  # timed out: the locks taken before it are still held
+        _release(keys)
+        raise PatientBusy("patient locks") from error
+    try:
+        yield
+    finally:
+        _release(keys)
+
+
+def _release(keys: list[int]) -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_advisory_unlock(%s, k)) FROM unnest(%s::int[]) AS k",
+                [NAMESPACE, pg_array(keys)],
+            )
+    except Exception as exc:  # a broken connection: closing it lets go of its locks
+        logger.warning("could not release patient locks: %s", type(exc).__name__)
+        connection.close()
+
+
+@contextlib.contextmanager
+def _byte_ranges(path: str, keys: list[int]) -> Iterator[None]:
+    fd = lock_fd(path)  # kept open: closing any descriptor of the file drops our locks
+    deadline = time.monotonic() + WAIT
+    try:
+        for key in keys:
+            while True:
+                try:
+                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, key)
+                    break
+                except OSError:  # held by another processor (contention is rare)
+                    if time.monotonic() > deadline:
+                        raise PatientBusy(f"patient lock {key}") from None
+                    time.sleep(0.005)
+        yield
+    finally:
+        fcntl.lockf(fd, fcntl.LOCK_UN, 0, 0)  # every range this process holds on the file

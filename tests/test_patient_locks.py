@@ -1,0 +1,124 @@
+"""Result processors side by side: a patient's record is one processor's at a time, from
+reading it for the rules to the commit (careloop/interop/patient_locks.py)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection, connections
+
+from careloop.interop import patient_locks
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TRY_BYTE = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+for key in map(int, sys.argv[2:]):
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, key)
+    except OSError:
+        print(key, "held")
+    else:
+        print(key, "free")
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, key)
+"""
+
+
+def _other_process_finds(path: str, *keys: int) -> dict[int, str]:
+    """What another process (another processor) finds of these keys' byte locks."""
+    out = subprocess.run(
+        [sys.executable, "-c", TRY_BYTE, path, *map(str, keys)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {int(key): state for key, state in (line.split() for line in out.splitlines())}
+
+
+def _other_session_finds(*keys: int) -> dict[int, str]:
+    """What another PostgreSQL session (another processor) finds of these patients' locks."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            found = {}
+            for key in keys:
+                cursor.execute(
+                    "SELECT pg_try_advisory_lock(%s, %s)", [patient_locks.NAMESPACE, key]
+                )
+                free = cursor.fetchone()[0]
+                found[key] = "free" if free else "held"
+                if free:
+                    cursor.execute(
+                        "SELECT pg_advisory_unlock(%s, %s)", [patient_locks.NAMESPACE, key]
+                    )
+            return found
+    finally:
+        other.close()
+
+
+def test_on_sqlite_a_patient_held_by_one_processor_is_not_another_s(tmp_path: Path) -> None:
+    database = str(tmp_path / "careloop.db")
+    lock_file = f"{database}.patients"
+    with patient_locks.holding([7, 3, 7], sqlite_database=database):
+        assert _other_process_finds(lock_file, 3, 5, 7) == {3: "held", 5: "free", 7: "held"}
+    assert _other_process_finds(lock_file, 3, 7) == {3: "free", 7: "free"}  # let go after
+
+
+def test_on_this_database_a_patient_held_is_not_another_processor_s(tmp_path: Path) -> None:
+    if connection.vendor == "postgresql":  # session advisory locks, seen from another session
+        with patient_locks.holding([11, 12]):
+            assert _other_session_finds(11, 12, 13) == {11: "held", 12: "held", 13: "free"}
+        assert _other_session_finds(11, 12) == {11: "free", 12: "free"}
+    else:  # the suite's SQLite is in memory, one process: a database file shows the locks
+        database = str(tmp_path / "other.db")
+        with patient_locks.holding([11, 12], sqlite_database=database):
+            assert _other_process_finds(f"{database}.patients", 11, 13) == {
+                11: "held",
+                13: "free",
+            }
+
+
+HOLD_BYTE = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.lockf(fd, fcntl.LOCK_EX, 1, int(sys.argv[2]))
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_processor_stuck_with_a_patient_holds_up_another_only_so_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(patient_locks, "WAIT", 0.3)
+    if connection.vendor == "postgresql":
+        other = connections.create_connection("default")
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, 22)", [patient_locks.NAMESPACE])
+        try:
+            with pytest.raises(patient_locks.PatientBusy), patient_locks.holding([21, 22]):
+                pass
+        finally:
+            other.close()
+        assert _other_session_finds(21, 22) == {21: "free", 22: "free"}  # 21 let go again
+    else:
+        database = str(tmp_path / "careloop.db")
+        stuck = subprocess.Popen(
+            [sys.executable, "-c", HOLD_BYTE, f"{database}.patients", "22"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert stuck.stdout is not None and stuck.stdout.readline().strip() == "held"
+            with (
+                pytest.raises(patient_locks.PatientBusy),
+                patient_locks.holding([21, 22], sqlite_database=database),
+            ):
+                pass
+            assert _other_process_finds(f"{database}.patients", 21) == {21: "free"}
+        finally:
+            stuck.kill()
+            stuck.wait()
