@@ -1,8 +1,9 @@
 """What a message's fate does to its follow-up: a reminder or guide (a task without a form
 or questionnaire) is done once the provider accepted it and the plan moves on; a task with
 a form or questionnaire waits for the patient's answer. A message that could not be sent
-passes the task to the next channel. An opt-out withdraws consent for that channel, for every
-purpose, and cancels what is queued on it."""
+passes the task to the next channel; so does a reminder closed when the provider accepted
+it whose delivery then failed (the task is opened again). An opt-out withdraws consent for
+that channel, for every purpose, and cancels what is queued on it."""
 
 from __future__ import annotations
 
@@ -64,9 +65,11 @@ def after_send(messages: list[Message], now: datetime) -> int:
 
 
 def after_failure(messages: list[Message], now: datetime) -> int:
+    """Pass the messages' follow-ups to their next channel; returns how many."""
     from careloop.outreach.queueing import pass_on
 
     tasks = _open_tasks(messages, patients=True)
+    tasks |= _reopen_undelivered([m for m in messages if m.task_id not in tasks])
     moved = 0
     for message in messages:
         task = tasks.get(message.task_id or 0)
@@ -74,6 +77,28 @@ def after_failure(messages: list[Message], now: datetime) -> int:
             pass_on(task, f"{message.channel_label}: {message.error}", now)
             moved += 1
     return moved
+
+
+def _reopen_undelivered(messages: list[Message]) -> dict[int, Task]:
+    """Open again the reminders ``after_send`` closed for these messages, now reported not
+    delivered: the patient was not reached after all. Only a task as the send left it (done,
+    reached, on this channel, closed at the moment of sending): one closed since by a person
+    is theirs. The send's record says so too (not reached: it no longer counts as a contact)."""
+    sent_at = {m.task_id: (m.channel, m.sent_at, m.error) for m in messages if m.task_id}
+    reopened = {}
+    for task in Task.objects.filter(
+        pk__in=list(sent_at), status=Task.Status.DONE, outcome=Outcome.REACHED
+    ).select_related("patient"):
+        channel, at, error = sent_at[task.pk]
+        if at is None or task.channel != channel or task.closed_at != at:
+            continue
+        task.status, task.outcome, task.closed_at = Task.Status.OPEN, "", None
+        task.save(update_fields=["status", "outcome", "closed_at"])
+        FollowUpRecord.objects.filter(
+            task=task, channel=channel, at=at, by__isnull=True, outcome=Outcome.REACHED
+        ).update(outcome=Outcome.NO_ANSWER, notes=f"已发送，未送达：{error}"[:500])
+        reopened[task.pk] = task
+    return reopened
 
 
 def opt_out(patient_id: int, channel: str, how: str, note: str = "") -> int:

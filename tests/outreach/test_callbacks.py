@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from careloop.followup.models import Alert, Task
+from careloop.followup.models import Alert, FollowUpRecord, Task
 from careloop.outreach.callbacks.wechat import signature
 from careloop.outreach.models import (
     ChannelAddress,
@@ -51,6 +51,11 @@ def sent(task: Task, provider: str, provider_id: str = "P1", **fields: Any) -> M
         sent_at=NOON,
         **fields,
     )
+
+
+def undelivered(biz_id: str) -> list[dict[str, Any]]:
+    """Aliyun's report of an SMS not delivered (an empty number)."""
+    return [{"success": False, "err_code": "MK:0001", "err_msg": "空号", "biz_id": biz_id}]
 
 
 def post(url: str, body: Any, **extra: Any) -> Any:
@@ -97,7 +102,7 @@ def test_a_failed_delivery_passes_the_follow_up_to_the_next_channel(
     row = config("aliyun_sms", "sms", access_key_id="k", access_key_secret="s")
     task = make_task(patient_factory(organisation=hospital), form="symptom_check")
     message = sent(task, "aliyun_sms", provider_id="901^0")
-    report = [{"success": False, "err_code": "MK:0001", "err_msg": "空号", "biz_id": "901^0"}]
+    report = undelivered("901^0")
     assert post(callback_urls(row)["report"], report).status_code == 200
     message.refresh_from_db()
     assert (message.status, message.error_code, message.error) == (
@@ -107,6 +112,48 @@ def test_a_failed_delivery_passes_the_follow_up_to_the_next_channel(
     )
     task.refresh_from_db()
     assert task.channel == "phone"
+
+
+def test_a_reminder_closed_at_sending_opens_again_when_it_was_not_delivered(
+    at_noon: datetime, patient_factory: Any, hospital: Any, provider: ProviderServer
+) -> None:
+    aliyun(provider)
+    provider.answer = lambda _s: (200, {"Code": "OK", "BizId": "902^0", "RequestId": "r"})
+    task = make_task(patient_factory(organisation=hospital))  # a reminder: no form
+    queue_due()
+    assert send_due().sent == 1
+    task.refresh_from_db()
+    assert (task.status, task.outcome) == (Task.Status.DONE, "reached")  # closed once sent
+    url = callback_urls(ChannelConfig.objects.get())["report"]
+    report = undelivered("902^0")
+    assert post(url, report).status_code == 200
+    task.refresh_from_db()
+    assert (task.status, task.outcome, task.closed_at, task.channel) == (
+        Task.Status.OPEN,
+        "",
+        None,
+        "phone",  # the next channel of its policy: a nurse calls
+    )
+    record = FollowUpRecord.objects.get(task=task)
+    assert (record.outcome, record.notes) == ("no_answer", "已发送，未送达：空号")
+    assert post(url, report).status_code == 200  # reported again: nothing more changes
+    task.refresh_from_db()
+    assert (task.status, task.channel) == (Task.Status.OPEN, "phone")
+
+
+def test_a_reminder_someone_closed_since_stays_closed_when_undelivered(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    row = config("aliyun_sms", "sms", access_key_id="k", access_key_secret="s")
+    task = make_task(patient_factory(organisation=hospital))
+    sent(task, "aliyun_sms", provider_id="903^0")
+    Task.objects.filter(pk=task.pk).update(  # a nurse closed it by phone, after the send
+        status=Task.Status.DONE, outcome="reached", closed_at=at_noon.replace(hour=14)
+    )
+    report = undelivered("903^0")
+    assert post(callback_urls(row)["report"], report).status_code == 200
+    task.refresh_from_db()
+    assert (task.status, task.channel) == (Task.Status.DONE, "sms")
 
 
 def test_an_aliyun_sms_reply_is_read_once_and_raises_an_alert(
