@@ -18,7 +18,7 @@ from careloop.accounts.models import Organisation
 from careloop.audit.models import AuditEvent
 from careloop.clinical.models import Condition, DiagnosticReport, Encounter, Observation
 from careloop.followup.models import Alert
-from careloop.interop import batch
+from careloop.interop import batch, patient_locks
 from careloop.interop.mllp import MllpServer
 from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
 from careloop.interop.processing import Part, claim, process_batch, reprocess
@@ -427,6 +427,7 @@ def test_a_batch_holds_its_known_patients_from_reading_their_record_to_the_commi
         held.append(list(patient_ids))
         events.append("lock")
         yield
+        assert not connection.in_atomic_block  # let go after the commit
         events.append("unlock")
 
     def spy(name: str) -> None:
@@ -451,3 +452,25 @@ def test_a_batch_holds_its_known_patients_from_reading_their_record_to_the_commi
     # yet, nobody else's) needs none.
     assert events == ["lock", "_evaluate_rules", "_write", "_apply_rules", "unlock"]
     assert held == [[known]]
+
+
+def test_a_batch_whose_patient_stays_locked_is_put_back_to_wait(
+    mllp: MllpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert msa(send_raw(mllp, _result_for(1, "FIRST"), expect=1)[0]) == "AA"
+    assert process_batch(claim()).processed == 1
+
+    @contextlib.contextmanager
+    def stuck(patient_ids: Iterable[int]) -> Iterator[None]:
+        raise patient_locks.PatientBusy("patient lock")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(batch.patient_locks, "holding", stuck)
+    assert msa(send_raw(mllp, _result_for(1, "AGAIN"), expect=1)[0]) == "AA"
+    result = process_batch(claim())
+    assert (result.put_back, result.processed, result.fell_back) == (1, 0, 0)
+    again = InboundMessage.objects.get(control_id="AGAIN")
+    assert (again.status, again.claimed_at) == ("received", None)  # not imported alone
+    assert Observation.objects.filter(source_message=again).count() == 0
+    monkeypatch.undo()
+    assert process_batch(claim()).processed == 1  # claimed and imported later

@@ -295,6 +295,9 @@ def replan_tiers(patient_ids: Iterable[int], *, now: datetime | None = None) -> 
     return changed
 
 
+MOOT_WITHIN = timedelta(days=14)
+
+
 def cancel_moot_reminders(patient_id: int, visit_at: datetime, what: str) -> int:
     """A revisit or admission happened: revisit reminders already due or due within the next
     two weeks are moot."""
@@ -302,7 +305,7 @@ def cancel_moot_reminders(patient_id: int, visit_at: datetime, what: str) -> int
         patient_id=patient_id,
         status=Task.Status.OPEN,
         purpose=Purpose.REVISIT_REMINDER,
-        due_at__lte=visit_at + timedelta(days=14),
+        due_at__lte=visit_at + MOOT_WITHIN,
     ).update(
         status=Task.Status.CANCELLED,
         cancel_reason=f"患者已{what}（{timezone.localtime(visit_at):%Y-%m-%d}），提醒不再需要",

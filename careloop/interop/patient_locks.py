@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import threading
 import time
 from collections.abc import Iterable, Iterator
 
@@ -42,6 +43,7 @@ NAMESPACE = 0x434C  # "CL": the first key of our advisory locks
 PG_KEYS = 2**31  # the second key is an int4
 SQLITE_KEYS = 2**20  # bytes of the lock file, one per key
 WAIT = 30.0  # seconds
+_in_process = threading.Lock()
 
 
 class PatientBusy(Exception):
@@ -65,21 +67,30 @@ def holding(patient_ids: Iterable[int], sqlite_database: str | None = None) -> I
     if database is None:  # an in-memory database lives in one process: nothing to share
         yield
         return
-    with _byte_ranges(f"{database}.patients", sorted({pk % SQLITE_KEYS for pk in ids})):
+    # These locks are the process's: its threads (web workers reprocessing) take turns.
+    with (
+        _in_process,
+        _byte_ranges(f"{database}.patients", sorted({pk % SQLITE_KEYS for pk in ids})),
+    ):
         yield
 
 
 @contextlib.contextmanager
 def _advisory(keys: list[int]) -> Iterator[None]:
     try:
-        # In a transaction only for its lock_timeout: session locks outlive it. unnest walks
-        # the array in order, so the locks are taken in ascending order.
+        # In a transaction only for its time limits (session locks outlive it): each lock
+        # waits at most WAIT, and all of them together too. ORDER BY: PostgreSQL calls a
+        # volatile function of the select list after sorting, so the locks are taken in
+        # ascending order.
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = '{int(WAIT * 1000)}ms'")
+            limit = f"'{int(WAIT * 1000)}ms'"
+            cursor.execute(f"SET LOCAL lock_timeout = {limit}")
+            cursor.execute(f"SET LOCAL statement_timeout = {limit}")
             cursor.execute(
-                "SELECT count(pg_advisory_lock(%s, k)) FROM unnest(%s::int[]) AS k",
+                "SELECT pg_advisory_lock(%s, k) FROM unnest(%s::int[]) AS k ORDER BY k",
                 [NAMESPACE, pg_array(keys)],
             )
+            cursor.fetchall()
     except OperationalError as error:  # timed out: the locks taken before it are still held
         _release(keys)
         raise PatientBusy("patient locks") from error

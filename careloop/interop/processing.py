@@ -38,6 +38,7 @@ from careloop.interop.hl7.message import HL7Error, decode, parse
 from careloop.interop.hl7.read import Order, ReadMessage, Visit, exam_types_of, read
 from careloop.interop.ingest import source_for
 from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
+from careloop.interop.patient_locks import PatientBusy
 from careloop.interop.patients import (
     add_identifiers,
     match_patient,
@@ -78,6 +79,7 @@ class BatchResult:
     observations: int = 0
     alerts: int = 0
     fell_back: int = 0  # results the fast path could not take, imported one by one
+    put_back: int = 0  # results left waiting: a patient of theirs stayed locked
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,11 @@ def process_batch(ids: Iterable[int], context: Context | None = None) -> BatchRe
         chunk = results[start : start + size]
         try:
             observations, alerts = BatchImporter(context).run(chunk)
+        except PatientBusy:  # another processor is stuck with one of them: later, not alone
+            logger.warning("a patient stayed locked: %d messages put back", len(chunk))
+            _put_back(chunk)
+            done.update(chunk)
+            outcome.put_back += len(chunk)
         except Exception as exc:  # fall back to one by one, which isolates the culprit
             logger.info("batch import fell back to single messages: %s", type(exc).__name__)
             outcome.fell_back += len(chunk)
@@ -238,6 +245,14 @@ def process_batch(ids: Iterable[int], context: Context | None = None) -> BatchRe
     rest = InboundMessage.objects.filter(pk__in=[i for i in ids if i not in done]).order_by("id")
     _one_by_one(list(rest), context, outcome)
     return outcome
+
+
+def _put_back(ids: list[int]) -> None:
+    """Claimed messages back to waiting (found again at the next full search)."""
+    with write_gate(queue="processors"):
+        InboundMessage.objects.filter(pk__in=ids, status=InboundMessage.Status.PROCESSING).update(
+            status=InboundMessage.Status.RECEIVED, claimed_at=None
+        )
 
 
 def _one_by_one(messages: list[InboundMessage], context: Context, outcome: BatchResult) -> None:

@@ -12,8 +12,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from careloop.followup.models import FollowUpRecord, Outcome, Plan, Task
-from careloop.followup.planning import generate
+from careloop.clinical.models import Encounter
+from careloop.followup.models import FollowUpRecord, Outcome, Plan, Purpose, Task
+from careloop.followup.planning import MOOT_WITHIN, generate
 from careloop.outreach.models import Message
 from careloop.patients.models import ConsentRecord
 
@@ -82,23 +83,57 @@ def after_failure(messages: list[Message], now: datetime) -> int:
 def _reopen_undelivered(messages: list[Message]) -> dict[int, Task]:
     """Open again the reminders ``after_send`` closed for these messages, now reported not
     delivered: the patient was not reached after all. Only a task as the send left it (done,
-    reached, on this channel, closed at the moment of sending): one closed since by a person
-    is theirs. The send's record says so too (not reached: it no longer counts as a contact)."""
-    sent_at = {m.task_id: (m.channel, m.sent_at, m.error) for m in messages if m.task_id}
+    reached, on this channel, closed at the moment of sending: one closed since by a person
+    is theirs), of a living patient, in a plan still running or completed by that send (then
+    running again); not a revisit reminder made moot by a visit since. The send's record
+    says so too (not reached: it no longer counts as a contact)."""
+    sent = {m.task_id: m for m in messages if m.task_id and m.sent_at}
     reopened = {}
     for task in Task.objects.filter(
-        pk__in=list(sent_at), status=Task.Status.DONE, outcome=Outcome.REACHED
-    ).select_related("patient"):
-        channel, at, error = sent_at[task.pk]
-        if at is None or task.channel != channel or task.closed_at != at:
+        pk__in=list(sent), status=Task.Status.DONE, outcome=Outcome.REACHED
+    ).select_related("patient", "plan"):
+        message = sent[task.pk]
+        if not _still_wanted(task, message):
             continue
         task.status, task.outcome, task.closed_at = Task.Status.OPEN, "", None
         task.save(update_fields=["status", "outcome", "closed_at"])
+        plan = task.plan
+        if plan is not None and plan.status == Plan.Status.COMPLETED:
+            plan.status, plan.ended_at = Plan.Status.ACTIVE, None
+            plan.save(update_fields=["status", "ended_at"])
+        assert message.sent_at is not None  # (only sent messages were kept above)
         FollowUpRecord.objects.filter(
-            task=task, channel=channel, at=at, by__isnull=True, outcome=Outcome.REACHED
-        ).update(outcome=Outcome.NO_ANSWER, notes=f"已发送，未送达：{error}"[:500])
+            task=task, channel=message.channel, at=message.sent_at, by__isnull=True
+        ).update(
+            outcome=Outcome.NO_ANSWER,
+            notes=f"已发送（{message.provider}），未送达：{message.error}"[:500],
+        )
         reopened[task.pk] = task
     return reopened
+
+
+def _still_wanted(task: Task, message: Message) -> bool:
+    if task.channel != message.channel or task.closed_at != message.sent_at:
+        return False  # closed since, by someone
+    if task.patient.deceased_on is not None:
+        return False
+    plan = task.plan
+    if plan is not None and plan.status == Plan.Status.STOPPED:
+        return False
+    if (
+        plan is not None
+        and plan.status == Plan.Status.COMPLETED
+        and plan.ended_at != task.closed_at
+    ):
+        return False  # completed later, by something else
+    if task.purpose == Purpose.REVISIT_REMINDER:  # moot once the patient has come in
+        came = Encounter.objects.filter(
+            patient_id=task.patient_id,
+            started_at__gte=task.due_at - MOOT_WITHIN,
+            started_at__lte=timezone.now(),
+        )
+        return not came.exists()
+    return True
 
 
 def opt_out(patient_id: int, channel: str, how: str, note: str = "") -> int:

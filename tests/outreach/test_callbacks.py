@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 
-from careloop.followup.models import Alert, FollowUpRecord, Task
+from careloop.clinical.models import Encounter
+from careloop.followup.models import Alert, FollowUpRecord, Pathway, Plan, Task
+from careloop.followup.pathways import load_pack
+from careloop.followup.planning import enrol
 from careloop.outreach.callbacks.wechat import signature
 from careloop.outreach.models import (
     ChannelAddress,
@@ -23,7 +26,7 @@ from careloop.outreach.models import (
 from careloop.outreach.queueing import queue_due
 from careloop.outreach.receiving import callback_urls
 from careloop.outreach.sending import send_due
-from careloop.patients.models import ConsentRecord
+from careloop.patients.models import ConsentRecord, Patient
 from tests.outreach.conftest import ProviderServer
 from tests.outreach.helpers import NOON, aliyun, make_task
 
@@ -135,25 +138,72 @@ def test_a_reminder_closed_at_sending_opens_again_when_it_was_not_delivered(
         "phone",  # the next channel of its policy: a nurse calls
     )
     record = FollowUpRecord.objects.get(task=task)
-    assert (record.outcome, record.notes) == ("no_answer", "已发送，未送达：空号")
+    assert (record.outcome, record.notes) == ("no_answer", "已发送（aliyun_sms），未送达：空号")
     assert post(url, report).status_code == 200  # reported again: nothing more changes
     task.refresh_from_db()
     assert (task.status, task.channel) == (Task.Status.OPEN, "phone")
 
 
-def test_a_reminder_someone_closed_since_stays_closed_when_undelivered(
+def _closed_by_its_send(task: Task) -> Message:
+    """A reminder as ``after_send`` leaves it: done, reached, closed the moment it was sent."""
+    Task.objects.filter(pk=task.pk).update(
+        status=Task.Status.DONE, outcome="reached", closed_at=NOON
+    )
+    return sent(task, "aliyun_sms", provider_id=f"9{task.pk}^0")
+
+
+def _undelivered_report(message: Message) -> Task:
+    row = ChannelConfig.objects.get()
+    assert post(callback_urls(row)["report"], undelivered(message.provider_id)).status_code == 200
+    assert message.task is not None
+    message.task.refresh_from_db()
+    return message.task
+
+
+@pytest.mark.parametrize("since", ["closed by a nurse", "died", "came in", "plan stopped"])
+def test_an_undelivered_reminder_stays_closed_when_it_no_longer_stands(
+    since: str, at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    config("aliyun_sms", "sms", access_key_id="k", access_key_secret="s")
+    patient = patient_factory(organisation=hospital)
+    task = make_task(patient)  # a revisit reminder
+    plan = None
+    if since == "plan stopped":
+        load_pack()
+        plan = enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual")
+        assert plan is not None
+        Task.objects.filter(pk=task.pk).update(plan=plan)
+    message = _closed_by_its_send(task)
+    if since == "closed by a nurse":  # by phone, after the send
+        Task.objects.filter(pk=task.pk).update(closed_at=NOON + timedelta(hours=2))
+    elif since == "died":
+        Patient.objects.filter(pk=patient.pk).update(deceased_on=NOON.date())
+    elif since == "came in":
+        Encounter.objects.create(
+            patient=patient, organisation=hospital, kind="outpatient", started_at=NOON
+        )
+    else:
+        assert plan is not None
+        Plan.objects.filter(pk=plan.pk).update(status=Plan.Status.STOPPED)
+    task = _undelivered_report(message)
+    assert (task.status, task.channel) == (Task.Status.DONE, "sms")
+
+
+def test_an_undelivered_last_reminder_sets_its_completed_plan_running_again(
     at_noon: datetime, patient_factory: Any, hospital: Any
 ) -> None:
-    row = config("aliyun_sms", "sms", access_key_id="k", access_key_secret="s")
-    task = make_task(patient_factory(organisation=hospital))
-    sent(task, "aliyun_sms", provider_id="903^0")
-    Task.objects.filter(pk=task.pk).update(  # a nurse closed it by phone, after the send
-        status=Task.Status.DONE, outcome="reached", closed_at=at_noon.replace(hour=14)
-    )
-    report = undelivered("903^0")
-    assert post(callback_urls(row)["report"], report).status_code == 200
-    task.refresh_from_db()
-    assert (task.status, task.channel) == (Task.Status.DONE, "sms")
+    config("aliyun_sms", "sms", access_key_id="k", access_key_secret="s")
+    load_pack()
+    patient = patient_factory(organisation=hospital)
+    plan = enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual")
+    assert plan is not None
+    task = make_task(patient)
+    Task.objects.filter(pk=task.pk).update(plan=plan)
+    Plan.objects.filter(pk=plan.pk).update(status=Plan.Status.COMPLETED, ended_at=NOON)
+    task = _undelivered_report(_closed_by_its_send(task))
+    assert (task.status, task.channel) == (Task.Status.OPEN, "phone")
+    plan.refresh_from_db()
+    assert (plan.status, plan.ended_at) == (Plan.Status.ACTIVE, None)
 
 
 def test_an_aliyun_sms_reply_is_read_once_and_raises_an_alert(
