@@ -3,6 +3,8 @@ reading it for the rules to the commit (careloop/interop/patient_locks.py)."""
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,42 @@ def test_a_processor_stuck_with_a_patient_holds_up_another_only_so_long(
         finally:
             stuck.kill()
             stuck.wait()
+
+
+def test_a_processor_waits_for_a_patient_until_the_other_lets_go(tmp_path: Path) -> None:
+    got: list[float] = []
+
+    def wait_for_them(sqlite_database: str | None) -> None:
+        start = time.monotonic()
+        try:
+            with patient_locks.holding([31, 32], sqlite_database=sqlite_database):
+                got.append(time.monotonic() - start)
+        finally:
+            connection.close()  # this thread's own
+
+    if connection.vendor == "postgresql":
+        other = connections.create_connection("default")
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, 32)", [patient_locks.NAMESPACE])
+        waiter = threading.Thread(target=wait_for_them, args=(None,))
+        waiter.start()
+        time.sleep(0.4)
+        assert not got  # still waiting
+        other.close()  # lets go
+    else:
+        database = str(tmp_path / "careloop.db")
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_BYTE, f"{database}.patients", "32"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        waiter = threading.Thread(target=wait_for_them, args=(database,))
+        waiter.start()
+        time.sleep(0.4)
+        assert not got
+        holder.kill()
+        holder.wait()
+    waiter.join(10)
+    assert len(got) == 1 and 0.3 < got[0] < patient_locks.WAIT

@@ -77,6 +77,31 @@ def holding(patient_ids: Iterable[int], sqlite_database: str | None = None) -> I
 
 @contextlib.contextmanager
 def _advisory(keys: list[int]) -> Iterator[None]:
+    if not _took_all_at_once(keys):
+        _wait_for_all(keys)
+    try:
+        yield
+    finally:
+        _release(keys)
+
+
+def _took_all_at_once(keys: list[int]) -> bool:
+    """The usual case in one statement: none of them is held elsewhere (a try never waits,
+    so the order does not matter here). Otherwise what it took is let go again."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT k FROM unnest(%s::int[]) AS k WHERE pg_try_advisory_lock(%s, k)",
+            [pg_array(keys), NAMESPACE],
+        )
+        taken = [k for (k,) in cursor.fetchall()]
+    if len(taken) == len(keys):
+        return True
+    if taken:
+        _release(taken)
+    return False
+
+
+def _wait_for_all(keys: list[int]) -> None:
     try:
         # In a transaction only for its time limits (session locks outlive it): each lock
         # waits at most WAIT, and all of them together too. ORDER BY: PostgreSQL calls a
@@ -94,10 +119,6 @@ def _advisory(keys: list[int]) -> Iterator[None]:
     except OperationalError as error:  # timed out: the locks taken before it are still held
         _release(keys)
         raise PatientBusy("patient locks") from error
-    try:
-        yield
-    finally:
-        _release(keys)
 
 
 def _release(keys: list[int]) -> None:
