@@ -91,6 +91,18 @@ sys.stdin.read()
 """
 
 
+def _holding_in_another_process(lock_file: str, key: int) -> subprocess.Popen[str]:
+    """Another processor holding one patient's byte lock until it is killed."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_BYTE, lock_file, str(key)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
 def test_a_processor_stuck_with_a_patient_holds_up_another_only_so_long(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -107,14 +119,8 @@ def test_a_processor_stuck_with_a_patient_holds_up_another_only_so_long(
         assert _other_session_finds(21, 22) == {21: "free", 22: "free"}  # 21 let go again
     else:
         database = str(tmp_path / "careloop.db")
-        stuck = subprocess.Popen(
-            [sys.executable, "-c", HOLD_BYTE, f"{database}.patients", "22"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        stuck = _holding_in_another_process(f"{database}.patients", 22)
         try:
-            assert stuck.stdout is not None and stuck.stdout.readline().strip() == "held"
             with (
                 pytest.raises(patient_locks.PatientBusy),
                 patient_locks.holding([21, 22], sqlite_database=database),
@@ -148,13 +154,7 @@ def test_a_processor_waits_for_a_patient_until_the_other_lets_go(tmp_path: Path)
         other.close()  # lets go
     else:
         database = str(tmp_path / "careloop.db")
-        holder = subprocess.Popen(
-            [sys.executable, "-c", HOLD_BYTE, f"{database}.patients", "32"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        holder = _holding_in_another_process(f"{database}.patients", 32)
         waiter = threading.Thread(target=wait_for_them, args=(database,))
         waiter.start()
         time.sleep(0.4)
