@@ -474,3 +474,28 @@ def test_a_batch_whose_patient_stays_locked_is_put_back_to_wait(
     assert Observation.objects.filter(source_message=again).count() == 0
     monkeypatch.undo()
     assert process_batch(claim()).processed == 1  # claimed and imported later
+
+
+def test_an_update_whose_patient_another_processor_has_is_put_back_to_wait(
+    mllp: MllpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert msa(send(mllp, "adt_a04_register.hl7")) == "AA"
+    assert process_all().processed == 1
+    registered = Patient.objects.get(name="赵丽")
+
+    def busy(self: patient_locks.Taker, patient_id: int) -> None:
+        assert patient_id == registered.pk
+        raise patient_locks.PatientBusy(f"patient {patient_id}")
+
+    monkeypatch.setattr(patient_locks.Taker, "take", busy)
+    assert msa(send(mllp, "adt_a08_update.hl7")) == "AA"
+    result = process_batch(claim())  # an update goes the one-by-one way
+    assert (result.put_back, result.processed, result.failed) == (1, 0, 0)
+    update = InboundMessage.objects.get(message_type__startswith="ADT^A08")
+    assert (update.status, update.attempts) == ("received", 0)  # not failed: later
+    registered.refresh_from_db()
+    assert registered.phone != "15099998888"
+    monkeypatch.undo()
+    assert process_batch(claim()).processed == 1
+    registered.refresh_from_db()
+    assert registered.phone == "15099998888"

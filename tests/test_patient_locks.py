@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
 from careloop.interop import patient_locks
 
@@ -163,3 +163,33 @@ def test_a_processor_waits_for_a_patient_until_the_other_lets_go(tmp_path: Path)
         holder.wait()
     waiter.join(10)
     assert len(got) == 1 and 0.3 < got[0] < patient_locks.WAIT
+
+
+def test_the_one_by_one_path_takes_a_patient_without_waiting(tmp_path: Path) -> None:
+    if connection.vendor == "postgresql":  # the transaction's own locks
+        other = connections.create_connection("default")
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, 43)", [patient_locks.NAMESPACE])
+        try:
+            with patient_locks.taking() as taker, transaction.atomic():
+                taker.take(41)
+                assert _other_session_finds(41) == {41: "held"}
+                with pytest.raises(patient_locks.PatientBusy):
+                    taker.take(43)  # held elsewhere: at once, no wait
+        finally:
+            other.close()
+        assert _other_session_finds(41) == {41: "free"}  # let go with the commit
+    else:
+        database = str(tmp_path / "careloop.db")
+        lock_file = f"{database}.patients"
+        holder = _holding_in_another_process(lock_file, 43)
+        try:
+            with patient_locks.taking(sqlite_database=database) as taker:
+                taker.take(41)
+                assert _other_process_finds(lock_file, 41) == {41: "held"}
+                with pytest.raises(patient_locks.PatientBusy):
+                    taker.take(43)
+        finally:
+            holder.kill()
+            holder.wait()
+        assert _other_process_finds(lock_file, 41) == {41: "free"}

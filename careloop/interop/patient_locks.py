@@ -17,6 +17,12 @@ other in a circle.
 - SQLite: a byte-range lock (``fcntl.lockf``) per patient in a file beside the database;
   SQLite lives on one machine, and these locks are per process, as processors are.
 
+The one-by-one path (admissions and discharges, and a batch that failed) imports inside one
+transaction that, on SQLite, holds the write gate: waiting there for a patient could
+deadlock with a processor that holds the patient and waits for the gate. So it takes each
+patient without waiting (``taking``): a patient held elsewhere puts that message back to
+wait, to be imported a little later.
+
 A key is the patient id folded into the lock's range; two patients sharing a key only wait
 for each other now and then, which is harmless. A processor waits at most ``WAIT`` seconds
 (one stuck inside its transaction must not stop the others): then the batch fails, and is
@@ -73,6 +79,56 @@ def holding(patient_ids: Iterable[int], sqlite_database: str | None = None) -> I
         _byte_ranges(f"{database}.patients", sorted({pk % SQLITE_KEYS for pk in ids})),
     ):
         yield
+
+
+class Taker:
+    """Patients taken one at a time, without waiting, until the ``taking`` block ends."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path  # SQLite's lock file; None: PostgreSQL, or nothing to share
+
+    def take(self, patient_id: int) -> None:
+        """Raises PatientBusy when another processor holds this patient."""
+        if connection.vendor == "postgresql" and self.path is None:
+            with connection.cursor() as cursor:  # let go at the end of the transaction
+                cursor.execute(
+                    "SELECT pg_try_advisory_xact_lock(%s, %s)",
+                    [NAMESPACE, patient_id % PG_KEYS],
+                )
+                taken = cursor.fetchone()[0]
+        elif self.path is not None:
+            try:
+                fcntl.lockf(
+                    lock_fd(self.path), fcntl.LOCK_EX | fcntl.LOCK_NB, 1, patient_id % SQLITE_KEYS
+                )
+            except OSError:
+                taken = False
+            else:
+                taken = True
+        else:
+            return
+        if not taken:
+            raise PatientBusy(f"patient {patient_id}")
+
+
+@contextlib.contextmanager
+def taking(sqlite_database: str | None = None) -> Iterator[Taker]:
+    """Around a transaction (outside it, so that what is taken is let go after its commit):
+    take its patients one by one with ``Taker.take``. On PostgreSQL the locks are the
+    transaction's own; call inside one."""
+    if sqlite_database is None and connection.vendor == "postgresql":
+        yield Taker(None)
+        return
+    database = sqlite_file(sqlite_database)
+    if database is None:
+        yield Taker(None)
+        return
+    path = f"{database}.patients"
+    with _in_process:
+        try:
+            yield Taker(path)
+        finally:
+            fcntl.lockf(lock_fd(path), fcntl.LOCK_UN, 0, 0)
 
 
 @contextlib.contextmanager

@@ -34,6 +34,7 @@ from careloop.clinical import catalogue as catalogue_module
 from careloop.clinical.assessment import LOINC_SYSTEMS, ResultInput
 from careloop.clinical.models import Condition, Encounter, Icd10Code, Source
 from careloop.clinical.services import ReportInput, do_record_results
+from careloop.interop import patient_locks
 from careloop.interop.hl7.message import HL7Error, decode, parse
 from careloop.interop.hl7.read import Order, ReadMessage, Visit, exam_types_of, read
 from careloop.interop.ingest import source_for
@@ -256,11 +257,19 @@ def _put_back(ids: list[int]) -> None:
 
 
 def _one_by_one(messages: list[InboundMessage], context: Context, outcome: BatchResult) -> None:
-    with write_gate(queue="processors"), transaction.atomic():
+    busy = []
+    with (
+        patient_locks.taking() as taker,
+        write_gate(queue="processors"),
+        transaction.atomic(),
+    ):
         for message in messages:
             try:
                 with transaction.atomic():
-                    observations, alerts, patient_id = import_message(message, context)
+                    observations, alerts, patient_id = import_message(message, context, taker)
+            except PatientBusy:  # another processor has the patient now: a little later
+                busy.append(message.pk)
+                continue
             except Exception as exc:  # every failure is recorded on the message, not lost
                 logger.warning("inbound message %s failed: %s", message.pk, type(exc).__name__)
                 message.status = InboundMessage.Status.FAILED
@@ -276,10 +285,17 @@ def _one_by_one(messages: list[InboundMessage], context: Context, outcome: Batch
             message.attempts += 1
             message.processed_at = timezone.now()
             message.save(update_fields=["status", "error", "patient", "attempts", "processed_at"])
+        if busy:
+            logger.info("%d messages put back: their patients were busy", len(busy))
+            _put_back(busy)
+            outcome.put_back += len(busy)
 
 
-def import_message(message: InboundMessage, context: Context) -> tuple[int, int, int]:
-    """Import one message; returns (observations stored, alerts raised, patient id)."""
+def import_message(
+    message: InboundMessage, context: Context, taker: patient_locks.Taker | None = None
+) -> tuple[int, int, int]:
+    """Import one message; returns (observations stored, alerts raised, patient id).
+    ``taker``: the patient is taken first (another processor holding them: PatientBusy)."""
     source = context.source(message)
     text, _codec = decode(bytes(message.raw), message.encoding or source.default_encoding)
     data = read(parse(text), exam_types=context.exam_types(source))
@@ -288,6 +304,8 @@ def import_message(message: InboundMessage, context: Context) -> tuple[int, int,
     if patient is None:
         patient = register_patient(data.patient, source.organisation, facility)
     else:
+        if taker is not None:
+            taker.take(patient.pk)
         add_identifiers(patient, data.patient, facility)
     moment = data.sent_at or message.received_at
     if data.message_type.startswith("ADT"):
