@@ -1,8 +1,10 @@
 """FHIR R4 at /fhir/R4 over real HTTP: metadata, read, search, create, update, Bundles."""
 
+import contextlib
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from fhir.resources.R4B.patient import Patient as FhirPatient
 from careloop.accounts.tokens import do_create_token
 from careloop.clinical.models import DiagnosticReport, Encounter, Observation
 from careloop.followup.models import Alert
+from careloop.interop import patient_locks
 from careloop.interop.fhir.capability import capability_statement
 from careloop.interop.models import InboundMessage
 from careloop.patients.models import Patient
@@ -556,3 +559,31 @@ def test_a_condition_changed_over_fhir_reassesses_the_record(
     assert status == 200
     latest = RiskAssessment.objects.filter(patient=woman, model="cdrs").order_by("-id").first()
     assert latest is not None and latest.category == "不适用"
+
+
+def test_results_over_fhir_hold_their_patient_while_the_record_is_read_and_written(
+    fhir: Fhir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    patient_id = int(fhir.call("POST", "/Patient", patient_resource())[1]["id"])
+    held: list[list[int]] = []
+    real = patient_locks.holding
+
+    @contextlib.contextmanager
+    def holding(patient_ids: Iterable[int]) -> Iterator[None]:
+        held.append(list(patient_ids))
+        with real(patient_ids):
+            yield
+
+    monkeypatch.setattr(patient_locks, "holding", holding)
+    ref = f"Patient/{patient_id}"
+    assert fhir.call("POST", "/Observation", observation(ref, "14749-6", 3.2, "mmol/L"))[0] == 201
+    entry = {
+        "resource": observation(ref, "2823-3", 4.1, "mmol/L"),
+        "request": {"method": "POST", "url": "Observation"},
+    }
+    for kind in ("transaction", "batch"):
+        bundle = {"resourceType": "Bundle", "type": kind, "entry": [entry]}
+        assert fhir.call("POST", "", bundle)[0] == 200
+    changed = patient_resource(name=[{"text": "周建国"}], id=str(patient_id))
+    assert fhir.call("PUT", f"/Patient/{patient_id}", changed)[0] == 200
+    assert held == [[patient_id]] * 4  # an HL7 processor with the same person waits

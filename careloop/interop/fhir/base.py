@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
@@ -268,3 +268,19 @@ def patient_filter(params: QueryDict, field: str = "patient") -> Q | None:
             )
         ids.append(int(value))
     return Q(**{f"{field}_id__in": ids})
+
+
+def patients_named(resources: Iterable[tuple[str, str, dict[str, Any]]]) -> list[int]:
+    """The stored patients these (resource type, id, resource) concern: a Patient's own id,
+    the others' ``subject`` or ``patient`` reference "Patient/<id>". What they are locked by
+    while their record is read and written (``careloop/interop/patient_locks.py``)."""
+    found = set()
+    for resource_type, pk, resource in resources:
+        if resource_type == "Patient":
+            found.add(pk)
+            continue
+        for field in ("subject", "patient"):
+            reference = resource.get(field)
+            if isinstance(reference, dict):
+                found.add(str(reference.get("reference") or "").removeprefix("Patient/"))
+    return sorted(int(pk) for pk in found if pk.isdigit())

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 from django.db import transaction
 from django.http import QueryDict
 
-from careloop.interop.fhir.base import Handler, Prepared, References
+from careloop.interop import patient_locks
+from careloop.interop.fhir.base import Handler, Prepared, References, patients_named
 from careloop.interop.fhir.outcome import FhirError, outcome
 from careloop.write_gate import write_gate
 
@@ -112,20 +113,22 @@ def process(
     if kind == "transaction":
         entries = [Entry(i, raw, handlers) for i, raw in enumerate(raw_entries)]
         refs = References()
-        prepared = _prepare(user, entries, refs)
-        with write_gate(), transaction.atomic():
-            _run(user, entries, refs, prepared)
-            if finish is not None:
-                finish()
+        with patient_locks.holding(_patients(entries)):
+            prepared = _prepare(user, entries, refs)
+            with write_gate(), transaction.atomic():
+                _run(user, entries, refs, prepared)
+                if finish is not None:
+                    finish()
         return _response(entries, "transaction-response", base)
     responses: list[dict[str, Any]] = []
     refs = References()
     for index, raw in enumerate(raw_entries):
         try:
             entry = Entry(index, raw, handlers)
-            prepared = _prepare(user, [entry], refs)
-            with write_gate(), transaction.atomic():
-                _run(user, [entry], refs, prepared)
+            with patient_locks.holding(_patients([entry])):
+                prepared = _prepare(user, [entry], refs)
+                with write_gate(), transaction.atomic():
+                    _run(user, [entry], refs, prepared)
             responses.append(_entry_response(entry, base))
         except FhirError as error:
             if isinstance(raw, dict):  # prepared, never stored: not referable
@@ -141,6 +144,12 @@ def process(
     if finish is not None:
         finish()
     return {"resourceType": "Bundle", "type": "batch-response", "entry": responses}
+
+
+def _patients(entries: list[Entry]) -> list[int]:
+    return patients_named(
+        (e.resource_type, e.instance_id, e.resource) for e in entries if e.method != "GET"
+    )
 
 
 def _groups(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:

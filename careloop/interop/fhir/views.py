@@ -21,8 +21,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from careloop.accounts.tokens import user_for_token
 from careloop.audit.services import record
+from careloop.interop import patient_locks
 from careloop.interop.fhir import bundle
-from careloop.interop.fhir.base import Handler, References
+from careloop.interop.fhir.base import Handler, References, patients_named
 from careloop.interop.fhir.capability import capability_statement
 from careloop.interop.fhir.clinical import ConditionHandler, EncounterHandler
 from careloop.interop.fhir.followup import CarePlanHandler, FlagHandler, TaskHandler
@@ -218,7 +219,8 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
     message = _store_raw(request, f"{resource_type} create")
     try:
         data = handler.validate(_body(request))
-        with write_gate(), transaction.atomic():
+        concerned = patients_named([(resource_type, "", data)])
+        with patient_locks.holding(concerned), write_gate(), transaction.atomic():
             obj = handler.create(request.user, data, References())
     except FhirError as error:
         _finish(message, error)
@@ -257,7 +259,8 @@ def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> Http
                 code="value",
                 expression=[f"{resource_type}.id"],
             )
-        with write_gate(), transaction.atomic():
+        concerned = [patient_id] if patient_id else []
+        with patient_locks.holding(concerned), write_gate(), transaction.atomic():
             obj = handler.update(request.user, obj, data, References())
     except FhirError as error:
         _finish(message, error, patient_id)
