@@ -21,6 +21,7 @@ from careloop.accounts.tokens import do_create_token
 from careloop.clinical.models import DiagnosticReport, Encounter, Observation
 from careloop.followup.models import Alert
 from careloop.interop import patient_locks
+from careloop.interop.fhir.base import patients_named
 from careloop.interop.fhir.capability import capability_statement
 from careloop.interop.models import InboundMessage
 from careloop.patients.models import Patient
@@ -587,3 +588,22 @@ def test_results_over_fhir_hold_their_patient_while_the_record_is_read_and_writt
     changed = patient_resource(name=[{"text": "周建国"}], id=str(patient_id))
     assert fhir.call("PUT", f"/Patient/{patient_id}", changed)[0] == 200
     assert held == [[patient_id]] * 4  # an HL7 processor with the same person waits
+
+
+def test_the_patients_a_write_names_are_read_as_references_are() -> None:
+    def subject(reference: object) -> tuple[str, str, dict[str, Any]]:
+        return ("Observation", "", {"subject": {"reference": reference}})
+
+    named = patients_named(
+        [
+            subject("Patient/5"),
+            subject("https://his.example/fhir/R4/Patient/7"),
+            subject("Patient/9/_history/2"),
+            subject("Patient/²"),  # not a digit we read: no lock, and the write is refused
+            subject("urn:uuid:0f1d"),  # created by the Bundle: nobody else knows it yet
+            ("Observation", "", {"subject": "Patient/11"}),  # malformed: refused later
+            ("Patient", "13", {}),
+            ("Condition", "", {"patient": {"reference": "Patient/5"}}),
+        ]
+    )
+    assert named == [5, 7, 9, 13]

@@ -231,10 +231,12 @@ def process_batch(ids: Iterable[int], context: Context | None = None) -> BatchRe
         try:
             observations, alerts = BatchImporter(context).run(chunk)
         except PatientBusy:  # another processor is stuck with one of them: later, not alone
-            logger.warning("a patient stayed locked: %d messages put back", len(chunk))
-            _put_back(chunk)
-            done.update(chunk)
-            outcome.put_back += len(chunk)
+            later = [pk for pk in ids if pk not in done]  # this chunk and all after it, in order
+            logger.warning("a patient stayed locked: %d messages put back", len(later))
+            _put_back(later)
+            done.update(later)
+            outcome.put_back += len(later)
+            break
         except Exception as exc:  # fall back to one by one, which isolates the culprit
             logger.info("batch import fell back to single messages: %s", type(exc).__name__)
             outcome.fell_back += len(chunk)
@@ -267,9 +269,9 @@ def _one_by_one(messages: list[InboundMessage], context: Context, outcome: Batch
             try:
                 with transaction.atomic():
                     observations, alerts, patient_id = import_message(message, context, taker)
-            except PatientBusy:  # another processor has the patient now: a little later
-                busy.append(message.pk)
-                continue
+            except PatientBusy:  # another processor has the patient now: a little later,
+                busy = [m.pk for m in messages if m.pk >= message.pk]  # with all after it
+                break
             except Exception as exc:  # every failure is recorded on the message, not lost
                 logger.warning("inbound message %s failed: %s", message.pk, type(exc).__name__)
                 message.status = InboundMessage.Status.FAILED
@@ -306,6 +308,7 @@ def import_message(
     else:
         if taker is not None:
             taker.take(patient.pk)
+            patient.refresh_from_db()  # as it is now ours: no one else's change overwritten
         add_identifiers(patient, data.patient, facility)
     moment = data.sent_at or message.received_at
     if data.message_type.startswith("ADT"):
@@ -499,6 +502,8 @@ def run_forever(stop: threading.Event, *, poll: float = 0.05, part: Part = WHOLE
             if context is None or time.monotonic() - context.read_at > CONTEXT_KEPT:
                 context = Context()
             result = process_batch(ids, context)
+            if result.put_back:  # below ``after`` now: the next claim searches from the start
+                after = 0
             heap.settle_once()  # the first batch has loaded everything kept from now on
             logger.debug("processed %d, failed %d", result.processed, result.failed)
             if len(ids) < SMALL_CLAIM:

@@ -274,13 +274,20 @@ def patients_named(resources: Iterable[tuple[str, str, dict[str, Any]]]) -> list
     """The stored patients these (resource type, id, resource) concern: a Patient's own id,
     the others' ``subject`` or ``patient`` reference "Patient/<id>". What they are locked by
     while their record is read and written (``careloop/interop/patient_locks.py``)."""
-    found = set()
+    found: set[int] = set()
     for resource_type, pk, resource in resources:
         if resource_type == "Patient":
-            found.add(pk)
+            if re.fullmatch("[0-9]+", pk):
+                found.add(int(pk))
             continue
         for field in ("subject", "patient"):
             reference = resource.get(field)
             if isinstance(reference, dict):
-                found.add(str(reference.get("reference") or "").removeprefix("Patient/"))
-    return sorted(int(pk) for pk in found if pk.isdigit())
+                match = PATIENT_REFERENCE.fullmatch(str(reference.get("reference") or ""))
+                if match:
+                    found.add(int(match[1]))
+    return sorted(found)
+
+
+# "Patient/5", "https://host/fhir/R4/Patient/5", "Patient/5/_history/1" (as reference_id reads)
+PATIENT_REFERENCE = re.compile(r"(?:.*/)?Patient/([0-9]+)(?:/_history/[0-9]+)?")
