@@ -123,8 +123,8 @@ def shard_of(patient: PatientData, facility: str) -> int:
     Messages naming one person by *different* identifiers (the resident ID in one, only a
     record number in another) can land in different shards, so in different processors:
     registering such a person twice at once is refused by the identifiers' unique indexes
-    (the losing batch is imported again message by message and finds the patient), but the
-    two processors' rules each see only their own results of that moment."""
+    (the losing batch is imported again message by message and finds the patient), and a
+    known patient is one processor's at a time (interop.patient_locks)."""
     if patient.id_number:
         key = "ID:" + normalise_id_number(patient.id_number)
     elif numbered := patient.record_numbers or patient.exam_numbers:

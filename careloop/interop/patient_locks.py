@@ -25,8 +25,8 @@ wait, to be imported a little later.
 
 A key is the patient id folded into the lock's range; two patients sharing a key only wait
 for each other now and then, which is harmless. A processor waits at most ``WAIT`` seconds
-(one stuck inside its transaction must not stop the others): then the batch fails, and is
-imported message by message, as any failed batch is.
+(one stuck inside its transaction must not stop the others): then ``PatientBusy``, and the
+processor puts the batch back to wait, to be claimed again.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ _in_process = threading.Lock()
 
 
 class PatientBusy(Exception):
-    """Another processor held one of the patients longer than ``WAIT``."""
+    """Another processor holds one of the patients (longer than ``WAIT``, for ``holding``)."""
 
 
 @contextlib.contextmanager
@@ -65,20 +65,36 @@ def holding(patient_ids: Iterable[int], sqlite_database: str | None = None) -> I
     if not ids:
         yield
         return
-    if sqlite_database is None and connection.vendor == "postgresql":
+    if _on_postgresql(sqlite_database):
         with _advisory(sorted({pk % PG_KEYS for pk in ids})):
             yield
         return
-    database = sqlite_file(sqlite_database)
-    if database is None:  # an in-memory database lives in one process: nothing to share
+    path = _lock_file(sqlite_database)
+    if path is None:
         yield
         return
     # These locks are the process's: its threads (web workers reprocessing) take turns.
-    with (
-        _in_process,
-        _byte_ranges(f"{database}.patients", sorted({pk % SQLITE_KEYS for pk in ids})),
-    ):
+    with _in_process, _byte_ranges(path, sorted({pk % SQLITE_KEYS for pk in ids})):
         yield
+
+
+def _on_postgresql(sqlite_database: str | None) -> bool:
+    return sqlite_database is None and connection.vendor == "postgresql"
+
+
+def _lock_file(sqlite_database: str | None) -> str | None:
+    """SQLite's file of patient locks; None for an in-memory database (one process: nothing
+    to share)."""
+    database = sqlite_file(sqlite_database)
+    return None if database is None else f"{database}.patients"
+
+
+def _try_byte(fd: int, key: int) -> bool:
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, key)
+    except OSError:  # held by another process
+        return False
+    return True
 
 
 class Taker:
@@ -89,22 +105,15 @@ class Taker:
 
     def take(self, patient_id: int) -> None:
         """Raises PatientBusy when another processor holds this patient."""
-        if connection.vendor == "postgresql" and self.path is None:
+        if self.path is not None:
+            taken = _try_byte(lock_fd(self.path), patient_id % SQLITE_KEYS)
+        elif connection.vendor == "postgresql":
             with connection.cursor() as cursor:  # let go at the end of the transaction
                 cursor.execute(
                     "SELECT pg_try_advisory_xact_lock(%s, %s)",
                     [NAMESPACE, patient_id % PG_KEYS],
                 )
                 taken = cursor.fetchone()[0]
-        elif self.path is not None:
-            try:
-                fcntl.lockf(
-                    lock_fd(self.path), fcntl.LOCK_EX | fcntl.LOCK_NB, 1, patient_id % SQLITE_KEYS
-                )
-            except OSError:
-                taken = False
-            else:
-                taken = True
         else:
             return
         if not taken:
@@ -116,14 +125,10 @@ def taking(sqlite_database: str | None = None) -> Iterator[Taker]:
     """Around a transaction (outside it, so that what is taken is let go after its commit):
     take its patients one by one with ``Taker.take``. On PostgreSQL the locks are the
     transaction's own; call inside one."""
-    if sqlite_database is None and connection.vendor == "postgresql":
+    path = None if _on_postgresql(sqlite_database) else _lock_file(sqlite_database)
+    if path is None:
         yield Taker(None)
         return
-    database = sqlite_file(sqlite_database)
-    if database is None:
-        yield Taker(None)
-        return
-    path = f"{database}.patients"
     with _in_process:
         try:
             yield Taker(path)
@@ -195,14 +200,10 @@ def _byte_ranges(path: str, keys: list[int]) -> Iterator[None]:
     deadline = time.monotonic() + WAIT
     try:
         for key in keys:
-            while True:
-                try:
-                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, key)
-                    break
-                except OSError:  # held by another processor (contention is rare)
-                    if time.monotonic() > deadline:
-                        raise PatientBusy(f"patient lock {key}") from None
-                    time.sleep(0.005)
+            while not _try_byte(fd, key):  # held by another processor (contention is rare)
+                if time.monotonic() > deadline:
+                    raise PatientBusy(f"patient lock {key}")
+                time.sleep(0.005)
         yield
     finally:
         fcntl.lockf(fd, fcntl.LOCK_UN, 0, 0)  # every range this process holds on the file

@@ -11,7 +11,7 @@ messages: the listener files each message under a shard, a hash of the patient's
 (``ingest.shard_of``), and processor K of N takes the shards that are K modulo N. One
 patient's messages, as long as they name the patient by the same identifier, are therefore
 imported by one processor, in the order received, so the rules see the results before them
-(see ``shard_of`` for a patient named by different identifiers). Every processor must be
+(a patient named by different identifiers: see ``patient_locks``). Every processor must be
 told the same N.
 """
 
@@ -39,7 +39,6 @@ from careloop.interop.hl7.message import HL7Error, decode, parse
 from careloop.interop.hl7.read import Order, ReadMessage, Visit, exam_types_of, read
 from careloop.interop.ingest import source_for
 from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
-from careloop.interop.patient_locks import PatientBusy
 from careloop.interop.patients import (
     add_identifiers,
     match_patient,
@@ -230,7 +229,7 @@ def process_batch(ids: Iterable[int], context: Context | None = None) -> BatchRe
         chunk = results[start : start + size]
         try:
             observations, alerts = BatchImporter(context).run(chunk)
-        except PatientBusy:  # another processor is stuck with one of them: later, not alone
+        except patient_locks.PatientBusy:  # another processor is stuck with one: later
             later = [pk for pk in ids if pk not in done]  # this chunk and all after it, in order
             logger.warning("a patient stayed locked: %d messages put back", len(later))
             _put_back(later)
@@ -251,7 +250,7 @@ def process_batch(ids: Iterable[int], context: Context | None = None) -> BatchRe
 
 
 def _put_back(ids: list[int]) -> None:
-    """Claimed messages back to waiting (found again at the next full search)."""
+    """Claimed messages back to waiting (``run_forever`` then claims from the start)."""
     with write_gate(queue="processors"):
         InboundMessage.objects.filter(pk__in=ids, status=InboundMessage.Status.PROCESSING).update(
             status=InboundMessage.Status.RECEIVED, claimed_at=None
@@ -269,7 +268,7 @@ def _one_by_one(messages: list[InboundMessage], context: Context, outcome: Batch
             try:
                 with transaction.atomic():
                     observations, alerts, patient_id = import_message(message, context, taker)
-            except PatientBusy:  # another processor has the patient now: a little later,
+            except patient_locks.PatientBusy:  # another processor has the patient: later,
                 busy = [m.pk for m in messages if m.pk >= message.pk]  # with all after it
                 break
             except Exception as exc:  # every failure is recorded on the message, not lost

@@ -70,7 +70,7 @@ def after_failure(messages: list[Message], now: datetime) -> int:
     from careloop.outreach.queueing import pass_on
 
     tasks = _open_tasks(messages, patients=True)
-    tasks |= _reopen_undelivered([m for m in messages if m.task_id not in tasks])
+    tasks |= _reopen_undelivered([m for m in messages if m.task_id not in tasks], now)
     moved = 0
     for message in messages:
         task = tasks.get(message.task_id or 0)
@@ -80,7 +80,7 @@ def after_failure(messages: list[Message], now: datetime) -> int:
     return moved
 
 
-def _reopen_undelivered(messages: list[Message]) -> dict[int, Task]:
+def _reopen_undelivered(messages: list[Message], now: datetime) -> dict[int, Task]:
     """Open again the reminders ``after_send`` closed for these messages, now reported not
     delivered: the patient was not reached after all. Only a task as the send left it (done,
     reached, on this channel, closed at the moment of sending: one closed since by a person
@@ -93,7 +93,7 @@ def _reopen_undelivered(messages: list[Message]) -> dict[int, Task]:
         pk__in=list(sent), status=Task.Status.DONE, outcome=Outcome.REACHED
     ).select_related("patient", "plan"):
         message = sent[task.pk]
-        if not _still_wanted(task, message):
+        if not _still_wanted(task, message, now):
             continue
         task.status, task.outcome, task.closed_at = Task.Status.OPEN, "", None
         task.save(update_fields=["status", "outcome", "closed_at"])
@@ -112,7 +112,7 @@ def _reopen_undelivered(messages: list[Message]) -> dict[int, Task]:
     return reopened
 
 
-def _still_wanted(task: Task, message: Message) -> bool:
+def _still_wanted(task: Task, message: Message, now: datetime) -> bool:
     if task.channel != message.channel or task.closed_at != message.sent_at:
         return False  # closed since, by someone
     if task.patient.deceased_on is not None:
@@ -130,7 +130,7 @@ def _still_wanted(task: Task, message: Message) -> bool:
         came = Encounter.objects.filter(
             patient_id=task.patient_id,
             started_at__gte=task.due_at - MOOT_WITHIN,
-            started_at__lte=timezone.now(),
+            started_at__lte=now,
         )
         return not came.exists()
     return True
