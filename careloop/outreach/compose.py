@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from careloop.followup.scripts import salutation
 from careloop.outreach.models import MessageTemplate
+from careloop.patients import identity
 
 OPT_OUT_FOOTER = "回T退订"
 LINK_LINE = "请点击填写：{{ link }}"
@@ -117,11 +119,18 @@ def render(text: str, context: dict[str, Any]) -> str:
     return template.render(Context(context)).strip()
 
 
-def context_for(patient: Any, task: Any, hospital: str, link: str = "") -> dict[str, Any]:
-    due = timezone.localtime(task.deadline) if task is not None else None
+def context_for(
+    patient: Any, task: Any, hospital: str, link: str = "", local_now: datetime | None = None
+) -> dict[str, Any]:
+    """The variables of a message. ``local_now``: the present in the local time zone, when a
+    batch has it already (reading the zone is a thread-local lookup each time)."""
+    local_now = local_now or timezone.localtime()
+    due = task.deadline.astimezone(local_now.tzinfo) if task is not None else None
     return {
         "link": link,
-        "salutation": salutation(patient.name, patient.sex, patient.age),
+        "salutation": salutation(
+            patient.name, patient.sex, identity.age_on(patient.birth_date, local_now.date())
+        ),
         "surname": patient.name[:1],
         "hospital": hospital,
         "title": task.title if task is not None else "",

@@ -54,9 +54,12 @@ def sent_this_week(patient_ids: list[int], channel: str, now: datetime) -> dict[
     return {row["patient_id"]: (row["n"], row["first"]) for row in rows}
 
 
-def after_quiet_hours(patient: Any, now: datetime) -> datetime | None:
-    """When the patient's quiet hours end, if ``now`` falls inside them."""
-    local = timezone.localtime(now)
+def after_quiet_hours(
+    patient: Any, now: datetime, local: datetime | None = None
+) -> datetime | None:
+    """When the patient's quiet hours end, if ``now`` falls inside them (``local``: ``now``
+    in the local time zone, when the caller has it)."""
+    local = local or timezone.localtime(now)
     start, end = patient.quiet_hours_start, patient.quiet_hours_end
     if not in_quiet(local.time(), start, end):
         return None

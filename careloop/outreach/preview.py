@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,7 +22,8 @@ def sms_parts(length: int) -> int:
 
 
 def sample_patient() -> Any:
-    return SimpleNamespace(name="张桂英", sex="female", age=68, organisation_id=None)
+    born = date(timezone.localdate().year - 68, 1, 1)  # 68 years old
+    return SimpleNamespace(name="张桂英", sex="female", birth_date=born, organisation_id=None)
 
 
 def sample_task(title: str = "出院第7天症状问询") -> Any:

@@ -52,8 +52,17 @@ MESSAGE_FIELDS = (
     "error",
 )
 MESSAGE_DEFAULTS = (Message.Status.QUEUED.value, 0, "", "", "", "")
-# What composing and sending never read of the patient (the phone is the SMS address).
-UNUSED_PATIENT_FIELDS = ("patient__id_number", "patient__passport", "patient__address")
+# What queueing reads of a task and its patient (composing, the policy checks, passing a
+# task on): only these are loaded, converted and, for the phone, decrypted.
+TASK_FIELDS = (
+    *("patient_id", "organisation_id", "plan_id", "title", "purpose", "questionnaire"),
+    *("channel", "channels", "form", "due_at", "deadline"),
+    *("status", "attempts", "cancel_reason", "closed_at"),  # what passing it on saves
+)
+PATIENT_FIELDS = (
+    *("name", "sex", "birth_date", "organisation_id", "quiet_hours_start", "quiet_hours_end"),
+    *("phone", "phone_hash", "preferred_channel"),
+)
 
 
 @dataclass
@@ -114,8 +123,8 @@ def due_tasks(now: datetime, limit: int) -> list[Task]:
             status=Task.Status.OPEN, channel__in=AUTOMATED_CHANNELS, due_at__lte=now
         )
         .filter(~Exists(sent))
-        .select_related("patient", "patient__organisation")
-        .defer(*UNUSED_PATIENT_FIELDS)  # encrypted: each one loaded is decrypted
+        .select_related("patient")
+        .only(*TASK_FIELDS, *(f"patient__{name}" for name in PATIENT_FIELDS))
         .order_by("due_at", "id")[:limit]
     )
 
@@ -130,15 +139,22 @@ def queue_due(*, now: datetime | None = None, limit: int = BATCH) -> Queued:
     for task in tasks:
         by_channel.setdefault(task.channel, []).append(task)
     hospitals: dict[int, str] = {}
+    organisations = Organisation.objects.in_bulk({t.patient.organisation_id for t in tasks})
     for channel, group in by_channel.items():
         with transaction.atomic():
-            _queue_channel(channel, group, now, done, hospitals)
+            _queue_channel(channel, group, now, done, (organisations, hospitals))
     return done
 
 
 def _queue_channel(
-    channel: str, tasks: list[Task], now: datetime, done: Queued, hospitals: dict[int, str]
+    channel: str,
+    tasks: list[Task],
+    now: datetime,
+    done: Queued,
+    places: tuple[dict[int, Organisation], dict[int, str]],
 ) -> None:
+    """``places``: the patients' organisations by id, and a cache of their hospitals' names."""
+    organisations, hospitals = places
     patients = [t.patient for t in tasks]
     ids = [p.pk for p in patients]
     consent = policy.consents(ids, channel)
@@ -146,6 +162,7 @@ def _queue_channel(
     counts = policy.sent_this_week(ids, channel, now)
     templates: dict[tuple[int, str], Any] = {}
     configs: dict[int, Any] = {}
+    local_now = timezone.localtime(now)
     messages = []
     for task in tasks:
         patient = task.patient
@@ -162,12 +179,12 @@ def _queue_channel(
             continue
         key = (patient.organisation_id, task.purpose)
         if key not in templates:
-            templates[key] = template_for(patient.organisation, task.purpose, channel)
+            organisation = organisations[patient.organisation_id]
+            templates[key] = template_for(organisation, task.purpose, channel)
         link = patient_link(task, now)
         try:
-            context = context_for(
-                patient, task, _hospital(patient.organisation_id, hospitals), link
-            )
+            hospital = _hospital(patient.organisation_id, hospitals)
+            context = context_for(patient, task, hospital, link, local_now)
             words = compose(templates[key], task.purpose, channel, context)
         except TemplateError:
             pass_on(task, "message template cannot be rendered", now)
@@ -178,7 +195,7 @@ def _queue_channel(
             pass_on(task, "no approved provider template", now)
             done.passed("template")
             continue
-        send_at = policy.after_quiet_hours(patient, now) or now
+        send_at = policy.after_quiet_hours(patient, now, local_now) or now
         sent, oldest = counts.get(patient.pk, (0, None))
         if sent >= config.weekly_cap and oldest is not None:
             send_at = max(send_at, oldest + policy.WEEK)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import closing
 
 from django_tasks import task
 
@@ -16,7 +17,7 @@ def dispatch(seconds: float = ROUND_SECONDS, batch: int | None = None) -> dict[s
     from django.conf import settings
 
     from careloop.outreach.queueing import queue_due
-    from careloop.outreach.sending import send_due
+    from careloop.outreach.sending import Connections, send_due
 
     batch = batch or settings.CARELOOP_SEND_BATCH
     from careloop.outreach.staff_notify import deliver, notify_new_owners
@@ -25,16 +26,17 @@ def dispatch(seconds: float = ROUND_SECONDS, batch: int | None = None) -> dict[s
     totals["staff_notified"] = notify_new_owners()
     totals["staff_delivered"] = deliver()
     until = time.monotonic() + seconds
-    while time.monotonic() < until:
-        queued = queue_due(limit=batch)
-        sent = send_due(batch)
-        totals["queued"] += queued.messages
-        totals["sent"] += sent.sent
-        totals["retry"] += sent.retry
-        totals["failed"] += sent.failed
-        heap.settle_once()  # in a worker: the first round has loaded what it keeps
-        if not queued.messages and not queued.passed_on and not sent.results:
-            break
+    with closing(Connections()) as connections:
+        while time.monotonic() < until:
+            queued = queue_due(limit=batch)
+            sent = send_due(batch, connections=connections)
+            totals["queued"] += queued.messages
+            totals["sent"] += sent.sent
+            totals["retry"] += sent.retry
+            totals["failed"] += sent.failed
+            heap.settle_once()  # in a worker: the first round has loaded what it keeps
+            if not queued.messages and not queued.passed_on and not sent.results:
+                break
     return totals
 
 

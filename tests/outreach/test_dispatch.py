@@ -7,7 +7,9 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from careloop.followup.models import Alert, FollowUpRecord, Task
@@ -41,6 +43,25 @@ def test_a_reminder_goes_out_once_through_the_outbox_and_the_task_is_done(
     assert task.status == Task.Status.DONE
     assert FollowUpRecord.objects.get(task=task).channel == "sms"
     assert send_due().results == {}
+
+
+def test_a_batch_costs_the_same_queries_for_two_reminders_as_for_six(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    # Queueing loads only some fields of a task and its patient: reading any other one
+    # would cost a query per task, and the count would grow with the batch.
+    def batch(reminders: int) -> tuple[int, int]:
+        for _ in range(reminders):
+            make_task(patient_factory(organisation=hospital, phone="13800000000"))
+        make_task(patient_factory(organisation=hospital), consent=False)  # passed on
+        with CaptureQueriesContext(connection) as queueing:
+            assert queue_due().messages == reminders
+        with CaptureQueriesContext(connection) as sending:
+            assert send_due().sent == reminders
+        return len(queueing), len(sending)
+
+    assert batch(2) == batch(6)
+    assert Task.objects.filter(status=Task.Status.DONE).count() == 8
 
 
 def test_without_consent_the_task_moves_to_the_next_channel(

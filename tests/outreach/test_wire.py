@@ -5,13 +5,16 @@ while idle, timeouts."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 
 import pytest
 
-from careloop.outreach.sending import run_coroutine
+from careloop.outreach.models import Message
+from careloop.outreach.sending import Connections, _send_http, run_coroutine
 from careloop.outreach.transports import wire
-from careloop.outreach.transports.base import HttpRequest
+from careloop.outreach.transports.aliyun import AliyunSms
+from careloop.outreach.transports.base import HttpRequest, HttpTransport, Receipt
 from careloop.outreach.transports.wire import WireClient, WireError
 
 Answer = Callable[[int], bytes]
@@ -146,3 +149,45 @@ def test_a_body_until_close_is_read_whole_and_a_half_answer_is_not_sent_again() 
     results, seen, _connections = run(lambda n: answers.get(n, OK), [POST, POST])
     assert results[0].status == 200 and isinstance(results[1], WireError)
     assert len(seen) == 2
+
+
+ALIYUN_OK = b'HTTP/1.1 200 OK\r\nContent-Length: 26\r\n\r\n{"Code":"OK","BizId":"b1"}'
+
+
+def test_the_batches_of_a_dispatch_round_share_their_connections() -> None:
+    seen: list[bytes] = []
+    connections: list[int] = []
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    server = asyncio.run_coroutine_threadsafe(
+        serve(lambda n: ALIYUN_OK, seen, connections), loop
+    ).result(5)
+    port = server.sockets[0].getsockname()[1]
+    transport = AliyunSms(
+        {"sign_name": "测试医院", "endpoint": f"http://127.0.0.1:{port}"},
+        {"access_key_id": "k", "access_key_secret": "s"},
+    )
+
+    def batch(first: int) -> list[tuple[Message, HttpTransport]]:
+        return [
+            (
+                Message(pk=pk, key=f"task:{pk}:sms", to="13800000000", template_code="SMS_1"),
+                transport,
+            )
+            for pk in range(first, first + 3)
+        ]
+
+    sender = Connections()
+    try:
+        results = [sender.send(batch(1), 1), sender.send(batch(4), 1)]
+    finally:
+        sender.close()
+    assert [sorted(r) for r in results] == [[1, 2, 3], [4, 5, 6]]
+    assert all(isinstance(r, Receipt) for answers in results for r in answers.values())
+    assert len(seen) == 6 and len(connections) == 1  # one connection for both batches
+    assert sender.loop is None  # closed with its connections
+    # A batch sent alone opens (and closes) connections of its own.
+    run_coroutine(_send_http(batch(7), 1))
+    assert len(seen) == 9 and len(connections) == 2
+    loop.call_soon_threadsafe(server.close)
+    loop.call_soon_threadsafe(loop.stop)

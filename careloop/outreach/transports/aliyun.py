@@ -14,8 +14,8 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import ClassVar
-from urllib.parse import quote
 
 from careloop.outreach.transports.base import (
     HttpRequest,
@@ -47,10 +47,34 @@ UNSUBSCRIBED_CODES = frozenset({"isv.BLACK_KEY_CONTROL_LIMIT", "isv.PHONE_NUMBER
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
+class _Encoded(dict[int, str]):
+    """Each character as Aliyun wants it (for ``str.translate``): an unreserved one as
+    itself, any other as its UTF-8 bytes in %XX; worked out the first time it is met."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        if _UNRESERVED.fullmatch(char):
+            encoded = char
+        else:
+            encoded = "".join(f"%{b:02X}" for b in char.encode())
+        self[code] = encoded
+        return encoded
+
+
+_ENCODED = _Encoded()
+
+
 def percent(value: str) -> str:
     """Aliyun's percent-encoding: RFC 3986 unreserved characters kept, space as %20. (Most
-    values need none: they are returned as they are, without going through ``quote``.)"""
-    return value if _UNRESERVED.fullmatch(value) else quote(value, safe="-_.~")
+    values need none: they are returned as they are. The others go through one
+    ``str.translate``, several times faster than ``urllib.parse.quote``.)"""
+    if _UNRESERVED.fullmatch(value):
+        return value
+    return value.translate(_ENCODED)
+
+
+_name = lru_cache(maxsize=256)(percent)  # parameter names: the same few every time
+_json = json.JSONEncoder(ensure_ascii=False).encode  # one encoder, not one per call
 
 
 def sign(params: dict[str, str], secret: str, method: str = "POST") -> str:
@@ -64,7 +88,7 @@ def _signature(encoded: dict[str, str], secret: str, method: str) -> str:
     canonical = "&".join(f"{k}={encoded[k]}" for k in sorted(encoded))
     again = canonical.replace("%", "%25").replace("=", "%3D").replace("&", "%26")
     to_sign = f"{method}&%2F&{again}"
-    digest = hmac.new(f"{secret}&".encode(), to_sign.encode(), hashlib.sha1).digest()
+    digest = hmac.digest(f"{secret}&".encode(), to_sign.encode(), hashlib.sha1)
     return base64.b64encode(digest).decode()
 
 
@@ -91,7 +115,7 @@ def rpc_request(
         "Timestamp": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "Version": version,
     }
-    encoded = {percent(k): percent(v) for k, v in {**common, **params}.items()}
+    encoded = {_name(k): percent(v) for k, v in {**common, **params}.items()}
     encoded["Signature"] = percent(_signature(encoded, secret, "POST"))
     body = "&".join(f"{k}={v}" for k, v in encoded.items())
     return HttpRequest(
@@ -153,7 +177,7 @@ class AliyunSms(AliyunBase):
                 "PhoneNumbers": message.to,
                 "SignName": self.settings["sign_name"],
                 "TemplateCode": message.template_code,
-                "TemplateParam": json.dumps(message.params, ensure_ascii=False),
+                "TemplateParam": _json(message.params),
                 "OutId": message.key,
             },
         )
@@ -179,7 +203,7 @@ class AliyunVoice(AliyunBase):
             "OutId": message.key,
             "PlayTimes": str(self.settings.get("play_times", 2)),
         }
-        tts = json.dumps(message.params, ensure_ascii=False)
+        tts = _json(message.params)
         if not message.keys:
             params.update(TtsCode=message.template_code, TtsParam=tts)
             return self.call("SingleCallByTts", params)

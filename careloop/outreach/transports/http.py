@@ -66,7 +66,7 @@ class AsyncClient:
     """For a batch: many requests in flight over pooled keep-alive connections (``wire``);
     logs like the sync client, never a query string."""
 
-    def __init__(self, concurrency: int) -> None:
+    def __init__(self) -> None:
         self.client = WireClient()
 
     async def request(self, request: HttpRequest) -> HttpResponse:

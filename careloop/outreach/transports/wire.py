@@ -93,15 +93,17 @@ class WireClient:
 
     def __init__(self) -> None:
         self.idle: dict[tuple[str, str, int], list[Connection]] = defaultdict(list)
-        self.tls = ssl.create_default_context()
+        self.tls: ssl.SSLContext | None = None  # made at the first https connection
 
     async def _connect(self, scheme: str, host: str, port: int) -> Connection:
-        tls = self.tls if scheme == "https" else None
-        opening = asyncio.open_connection(
-            host, port, ssl=tls, server_hostname=host if tls else None
-        )
+        tls = None
+        if scheme == "https":
+            tls = self.tls = self.tls or ssl.create_default_context()
         try:
-            return await asyncio.wait_for(opening, CONNECT_TIMEOUT)
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                return await asyncio.open_connection(
+                    host, port, ssl=tls, server_hostname=host if tls else None
+                )
         except TimeoutError as error:  # before OSError, its base class
             raise WireError("connect timeout") from error
         except OSError as error:  # refused, unreachable, TLS failures (ssl.SSLError)
@@ -115,9 +117,8 @@ class WireClient:
         reused = bool(pool)
         connection = pool.pop() if pool else await self._connect(scheme, host, port)
         try:
-            status, body, keep = await asyncio.wait_for(
-                self._exchange(connection, head + request.body), TIMEOUT
-            )
+            async with asyncio.timeout(TIMEOUT):  # no task of its own, unlike wait_for
+                status, body, keep = await self._exchange(connection, head + request.body)
         except TimeoutError as error:  # before OSError, its base class
             connection[1].close()
             raise WireError("timeout") from error
@@ -138,7 +139,8 @@ class WireClient:
     async def _once_more(self, origin: tuple[str, str, int], data: bytes) -> HttpResponse:
         connection = await self._connect(*origin)
         try:
-            status, body, keep = await asyncio.wait_for(self._exchange(connection, data), TIMEOUT)
+            async with asyncio.timeout(TIMEOUT):
+                status, body, keep = await self._exchange(connection, data)
         except (OSError, asyncio.IncompleteReadError, ValueError, NothingBack) as error:
             connection[1].close()
             raise WireError(type(error).__name__) from error
