@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import connections as databases
 from django.db.models import Q
 from django.utils import timezone
 
@@ -90,13 +92,17 @@ def outgoing(message: Message) -> Outgoing:
 
 
 async def _send_http(
-    pairs: list[tuple[Message, HttpTransport]], concurrency: int, client: AsyncClient | None = None
+    pairs: list[tuple[Message, HttpTransport]],
+    concurrency: int,
+    client: AsyncClient | None = None,
+    gate: asyncio.Semaphore | None = None,
 ) -> dict[int, Receipt | TransportError]:
-    """Send concurrently, at most ``concurrency`` in flight, over ``client``'s connections (a
-    client of its own, closed at the end, when none is given)."""
+    """Send concurrently over ``client``'s connections (a client of its own, closed at the
+    end, when none is given), at most ``concurrency`` in flight, or as many as ``gate``
+    lets through when batches share one."""
     own = client is None
     client = client or AsyncClient()
-    gate = asyncio.Semaphore(concurrency)
+    gate = gate or asyncio.Semaphore(concurrency)
 
     async def one(message: Message, transport: HttpTransport) -> Receipt | TransportError:
         async with gate:
@@ -113,37 +119,66 @@ async def _send_http(
     return {m.pk: r for (m, _t), r in zip(pairs, results, strict=True)}
 
 
+Answers = dict[int, Receipt | TransportError]
+
+
 class Connections:
-    """One event loop and one pool of kept-alive provider connections for the batches of a
-    dispatch round: a batch after the first sends over the connections the earlier ones
-    opened (opening hundreds again for each batch cost a sixth of the sending CPU). Close it
-    at the end of the round (``with closing(Connections())``)."""
+    """The provider connections of a dispatch round: one event loop and one pool of
+    kept-alive connections, so that
+    - a batch after the first sends over the connections the earlier ones opened (opening
+      hundreds again for each batch cost a sixth of the sending CPU), and
+    - the worker stores one batch's answers and claims the next while the requests of
+      the next are with the provider: the loop runs only while the worker waits for a
+      batch's answers, and the requests it sent meanwhile go on at the provider's end.
+    No thread: the database is only used while the loop is not running (Django refuses it
+    from a running loop). Batches share one limit (CARELOOP_SEND_CONCURRENCY). Close it at
+    the end of the round (``with closing(Connections())``)."""
 
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.client: AsyncClient | None = None
+        self.gate: asyncio.Semaphore | None = None
 
-    def send(
+    def start(
         self, pairs: list[tuple[Message, HttpTransport]], concurrency: int
-    ) -> dict[int, Receipt | TransportError]:
+    ) -> Callable[[], Answers]:
+        """Send ``pairs``; returns how to wait for their answers."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             pass
-        else:  # called from async code: a thread and a client of its own
-            return cast(dict, run_coroutine(_send_http(pairs, concurrency)))
+        else:  # called from async code: in a thread, with a client of its own, now
+            answers: Answers = run_coroutine(_send_http(pairs, concurrency))
+            return lambda: answers
         if self.loop is None:
             self.loop, self.client = asyncio.new_event_loop(), AsyncClient()
-        return self.loop.run_until_complete(_send_http(pairs, concurrency, self.client))
+            self.gate = asyncio.Semaphore(concurrency)
+        loop = self.loop
+        sending = loop.create_task(_send_http(pairs, concurrency, self.client, self.gate))
+        return lambda: loop.run_until_complete(sending)
+
+    def send(self, pairs: list[tuple[Message, HttpTransport]], concurrency: int) -> Answers:
+        return self.start(pairs, concurrency)()
+
+    def pump(self) -> None:
+        """Let the loop deal with what has come in meanwhile (answers read, the next
+        requests sent as places free up), without waiting for anything more."""
+        if self.loop is not None and asyncio.all_tasks(self.loop):
+            self.loop.run_until_complete(asyncio.sleep(0.002))
 
     def close(self) -> None:
         if self.loop is None:
             return
+        left = asyncio.all_tasks(self.loop)
+        if left:  # a round that broke off: its sends are given up (their leases run out)
+            for sending in left:
+                sending.cancel()
+            self.loop.run_until_complete(asyncio.wait(left))
         if self.client is not None:
             self.loop.run_until_complete(self.client.aclose())
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
-        self.loop = self.client = None
+        self.loop = self.client = self.gate = None
 
 
 def _transports(messages: list[Message]) -> dict[int, Transport | TransportError]:
@@ -178,29 +213,47 @@ def run_coroutine(coroutine: Any) -> Any:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-def send_claimed(
-    messages: list[Message], concurrency: int = 100, connections: Connections | None = None
-) -> dict[int, Any]:
+@dataclass
+class InFlight:
+    """A claimed batch on its way out: the answers known already (sends without HTTP,
+    transports that could not be made) and, when some go over HTTP, those to come."""
+
+    token: str
+    messages: list[Message]
+    results: Answers
+    coming: Callable[[], Answers] | None = None
+
+    def answers(self) -> Answers:
+        if self.coming is not None:
+            self.results.update(self.coming())
+            self.coming = None
+        return self.results
+
+
+def start_sending(
+    token: str, messages: list[Message], concurrency: int, connections: Connections | None
+) -> InFlight:
+    """Send the claimed ``messages``: over ``connections`` when given (``InFlight.answers``
+    waits for them), else here and now."""
     transports = _transports(messages)
-    results: dict[int, Receipt | TransportError] = {}
+    flight = InFlight(token, messages, {})
     http: list[tuple[Message, HttpTransport]] = []
     for message in messages:
         transport = transports[message.pk]
         if isinstance(transport, TransportError):
-            results[message.pk] = transport
+            flight.results[message.pk] = transport
         elif isinstance(transport, HttpTransport):
             http.append((message, transport))
         else:
             try:
-                results[message.pk] = transport.send(outgoing(message))
+                flight.results[message.pk] = transport.send(outgoing(message))
             except TransportError as error:
-                results[message.pk] = error
-    if http:
-        if connections is None:
-            results.update(run_coroutine(_send_http(http, concurrency)))
-        else:
-            results.update(connections.send(http, concurrency))
-    return results
+                flight.results[message.pk] = error
+    if http and connections is None:
+        flight.results.update(run_coroutine(_send_http(http, concurrency)))
+    elif http and connections is not None:
+        flight.coming = connections.start(http, concurrency)
+    return flight
 
 
 def record_results(
@@ -267,7 +320,7 @@ def _store(messages: list[Message]) -> None:
     if not messages:
         return
     prepare = BulkInsert(Message, STORED).prepare
-    db = connections[DEFAULT_DB_ALIAS]  # not the proxy: a thread-local lookup per value
+    db = databases[DEFAULT_DB_ALIAS]  # not the proxy: a thread-local lookup per value
     table = db.ops.quote_name(Message._meta.db_table)
     columns = ", ".join(f"{db.ops.quote_name(name)} = %s" for name in STORED)
     rows = [[*prepare([getattr(m, name) for name in STORED]), m.pk] for m in messages]
@@ -283,9 +336,23 @@ def send_due(
     """Claim, send and record one batch (CARELOOP_SEND_BATCH, CARELOOP_SEND_CONCURRENCY),
     over ``connections`` when given (else a pool for this batch alone). Returns what
     happened (empty when nothing is due)."""
-    batch = batch or settings.CARELOOP_SEND_BATCH
-    concurrency = concurrency or settings.CARELOOP_SEND_CONCURRENCY
-    token, messages = claim(batch)
+    flight = send_next(batch, concurrency, connections)
+    return finish(flight) if flight is not None else Sent()
+
+
+def send_next(
+    batch: int | None = None,
+    concurrency: int | None = None,
+    connections: Connections | None = None,
+) -> InFlight | None:
+    """Claim the next batch and start sending it; None when nothing is due."""
+    token, messages = claim(batch or settings.CARELOOP_SEND_BATCH)
     if not messages:
-        return Sent()
-    return record_results(token, messages, send_claimed(messages, concurrency, connections))
+        return None
+    concurrency = concurrency or settings.CARELOOP_SEND_CONCURRENCY
+    return start_sending(token, messages, concurrency, connections)
+
+
+def finish(flight: InFlight) -> Sent:
+    """Wait for the batch's answers and record them."""
+    return record_results(flight.token, flight.messages, flight.answers())

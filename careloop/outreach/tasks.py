@@ -13,29 +13,34 @@ ROUND_SECONDS = 50.0  # the job runs every minute; it stops taking new batches a
 
 
 def dispatch(seconds: float = ROUND_SECONDS, batch: int | None = None) -> dict[str, int]:
-    """Queue due tasks and send due messages in batches until none is left or time is up."""
+    """Queue due tasks and send due messages in batches until none is left or time is up.
+    While one batch waits for the provider's answers, the next is queued and claimed."""
     from django.conf import settings
 
-    from careloop.outreach.queueing import queue_due
-    from careloop.outreach.sending import Connections, send_due
-
-    batch = batch or settings.CARELOOP_SEND_BATCH
+    from careloop.outreach.queueing import Queued, queue_due
+    from careloop.outreach.sending import Connections, Sent, finish, send_next
     from careloop.outreach.staff_notify import deliver, notify_new_owners
 
+    batch = batch or settings.CARELOOP_SEND_BATCH
     totals = {"queued": 0, "sent": 0, "retry": 0, "failed": 0}
     totals["staff_notified"] = notify_new_owners()
     totals["staff_delivered"] = deliver()
     until = time.monotonic() + seconds
     with closing(Connections()) as connections:
-        while time.monotonic() < until:
-            queued = queue_due(limit=batch)
-            sent = send_due(batch, connections=connections)
+        flight = None
+        while True:
+            taking = time.monotonic() < until
+            queued = queue_due(limit=batch) if taking else Queued()
+            connections.pump()  # answers read meanwhile, the next requests sent
+            following = send_next(batch, connections=connections) if taking else None
+            sent = finish(flight) if flight is not None else Sent()
+            flight = following
             totals["queued"] += queued.messages
             totals["sent"] += sent.sent
             totals["retry"] += sent.retry
             totals["failed"] += sent.failed
             heap.settle_once()  # in a worker: the first round has loaded what it keeps
-            if not queued.messages and not queued.passed_on and not sent.results:
+            if flight is None and not (queued.messages or queued.passed_on or sent.results):
                 break
     return totals
 

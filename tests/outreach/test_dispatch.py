@@ -13,10 +13,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from careloop.followup.models import Alert, FollowUpRecord, Task
+from careloop.outreach import sending
 from careloop.outreach.models import ChannelConfig, Message, Reply
 from careloop.outreach.queueing import queue_due
 from careloop.outreach.replies import receive
 from careloop.outreach.sending import claim, send_due
+from careloop.outreach.tasks import dispatch
 from careloop.patients.models import ConsentRecord
 from tests.outreach.conftest import ProviderServer
 from tests.outreach.helpers import NOON, aliyun, make_task
@@ -62,6 +64,44 @@ def test_a_batch_costs_the_same_queries_for_two_reminders_as_for_six(
 
     assert batch(2) == batch(6)
     assert Task.objects.filter(status=Task.Status.DONE).count() == 8
+
+
+def test_the_round_claims_the_next_batch_while_one_waits_for_the_provider(
+    provider: ProviderServer,
+    at_noon: datetime,
+    patient_factory: Any,
+    hospital: Any,
+    monkeypatch: Any,
+) -> None:
+    aliyun(provider)
+    provider.answer = lambda seen: (200, {"Code": "OK", "BizId": seen.form()["OutId"]})
+    tasks = [make_task(patient_factory(organisation=hospital)) for _ in range(5)]
+    steps: list[str] = []
+    claim_next, record = sending.send_next, sending.finish
+
+    def send_next(*args: Any, **kwargs: Any) -> Any:
+        flight = claim_next(*args, **kwargs)
+        steps.append(f"claim {len(flight.messages) if flight else 0}")
+        return flight
+
+    def finish(flight: Any) -> Any:
+        steps.append(f"record {len(flight.messages)}")
+        return record(flight)
+
+    monkeypatch.setattr(sending, "send_next", send_next)
+    monkeypatch.setattr(sending, "finish", finish)
+    totals = dispatch(batch=2)
+    # Each batch is recorded after the next one is claimed (and its requests sent off).
+    assert steps == [
+        *("claim 2", "claim 2", "record 2"),
+        *("claim 1", "record 2"),
+        *("claim 0", "record 1"),
+        "claim 0",
+    ]
+    assert (totals["queued"], totals["sent"]) == (5, 5)
+    sent = sorted(s.form()["OutId"] for s in provider.seen)
+    assert sent == sorted(f"task:{t.pk}:sms" for t in tasks)  # each once
+    assert not Task.objects.filter(status=Task.Status.OPEN).exists()
 
 
 def test_without_consent_the_task_moves_to_the_next_channel(

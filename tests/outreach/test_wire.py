@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -154,40 +155,72 @@ def test_a_body_until_close_is_read_whole_and_a_half_answer_is_not_sent_again() 
 ALIYUN_OK = b'HTTP/1.1 200 OK\r\nContent-Length: 26\r\n\r\n{"Code":"OK","BizId":"b1"}'
 
 
-def test_the_batches_of_a_dispatch_round_share_their_connections() -> None:
+@contextmanager
+def aliyun_server(answer: Answer) -> Iterator[tuple[AliyunSms, list[bytes], list[int]]]:
+    """A raw keep-alive server in a thread of its own, and an Aliyun SMS transport to it."""
     seen: list[bytes] = []
     connections: list[int] = []
     loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, daemon=True).start()
-    server = asyncio.run_coroutine_threadsafe(
-        serve(lambda n: ALIYUN_OK, seen, connections), loop
-    ).result(5)
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = asyncio.run_coroutine_threadsafe(serve(answer, seen, connections), loop).result(5)
     port = server.sockets[0].getsockname()[1]
-    transport = AliyunSms(
-        {"sign_name": "测试医院", "endpoint": f"http://127.0.0.1:{port}"},
-        {"access_key_id": "k", "access_key_secret": "s"},
-    )
-
-    def batch(first: int) -> list[tuple[Message, HttpTransport]]:
-        return [
-            (
-                Message(pk=pk, key=f"task:{pk}:sms", to="13800000000", template_code="SMS_1"),
-                transport,
-            )
-            for pk in range(first, first + 3)
-        ]
-
-    sender = Connections()
     try:
-        results = [sender.send(batch(1), 1), sender.send(batch(4), 1)]
+        yield (
+            AliyunSms(
+                {"sign_name": "测试医院", "endpoint": f"http://127.0.0.1:{port}"},
+                {"access_key_id": "k", "access_key_secret": "s"},
+            ),
+            seen,
+            connections,
+        )
     finally:
-        sender.close()
-    assert [sorted(r) for r in results] == [[1, 2, 3], [4, 5, 6]]
-    assert all(isinstance(r, Receipt) for answers in results for r in answers.values())
-    assert len(seen) == 6 and len(connections) == 1  # one connection for both batches
-    assert sender.loop is None  # closed with its connections
-    # A batch sent alone opens (and closes) connections of its own.
-    run_coroutine(_send_http(batch(7), 1))
-    assert len(seen) == 9 and len(connections) == 2
-    loop.call_soon_threadsafe(server.close)
-    loop.call_soon_threadsafe(loop.stop)
+
+        async def shut_down() -> None:
+            server.close()
+            await server.wait_closed()
+            handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for handler in handlers:
+                handler.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shut_down(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+
+def batch(transport: HttpTransport, first: int) -> list[tuple[Message, HttpTransport]]:
+    return [
+        (Message(pk=pk, key=f"task:{pk}:sms", to="13800000000", template_code="SMS_1"), transport)
+        for pk in range(first, first + 3)
+    ]
+
+
+def test_the_batches_of_a_dispatch_round_share_their_connections() -> None:
+    with aliyun_server(lambda n: ALIYUN_OK) as (transport, seen, connections):
+        sender = Connections()
+        try:
+            results = [sender.send(batch(transport, 1), 1), sender.send(batch(transport, 4), 1)]
+        finally:
+            sender.close()
+        assert [sorted(r) for r in results] == [[1, 2, 3], [4, 5, 6]]
+        assert all(isinstance(r, Receipt) for answers in results for r in answers.values())
+        assert len(seen) == 6 and len(connections) == 1  # one connection for both batches
+        assert sender.loop is None  # closed with its connections
+        # A batch sent alone opens (and closes) connections of its own.
+        run_coroutine(_send_http(batch(transport, 7), 1))
+        assert len(seen) == 9 and len(connections) == 2
+
+
+def test_a_round_that_breaks_off_gives_up_the_sends_it_started() -> None:
+    with aliyun_server(lambda n: b"hang") as (transport, _seen, _connections):
+        sender = Connections()
+        waiting = sender.start(batch(transport, 1), 1)
+        waiting_loop = sender.loop
+        assert waiting_loop is not None
+        sender.close()  # without waiting for the answers
+        assert waiting_loop.is_closed()
+        assert not asyncio.all_tasks(waiting_loop)  # cancelled, none left pending
+        with pytest.raises(RuntimeError):
+            waiting()  # nothing to wait for any more
