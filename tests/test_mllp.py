@@ -413,6 +413,45 @@ def test_reprocessing_a_critical_result_does_not_alert_twice(mllp: MllpServer) -
     assert "6.8" in alert.reason
 
 
+def test_reprocessing_while_another_import_has_the_patient_says_it_waits(
+    mllp: MllpServer, hospital_org: Organisation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from io import StringIO
+
+    from django.contrib.auth.models import Permission
+    from django.core.management import call_command
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    assert msa(send(mllp, "adt_a04_register.hl7")) == "AA"
+    assert process_all().processed == 1
+    message = InboundMessage.objects.get()
+
+    def busy(self: patient_locks.Taker, patient_id: int) -> None:
+        raise patient_locks.PatientBusy(f"patient {patient_id}")
+
+    monkeypatch.setattr(patient_locks.Taker, "take", busy)
+    staff = UserFactory(organisation=hospital_org)
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_inboundmessage", "change_inboundmessage"])
+    )
+    client = Client()
+    client.force_login(staff)
+    page = client.post(f"/interop/messages/{message.pk}/reprocess/", follow=True)
+    assert "另一项导入正在更新该患者" in page.content.decode()
+    assert "再次处理失败" not in page.content.decode()
+    message.refresh_from_db()
+    assert (message.status, message.error) == ("received", "")  # waiting, not failed
+    out = StringIO()
+    call_command("inbound", "reprocess", str(message.pk), stdout=out)
+    assert out.getvalue().strip() == (
+        f"{message.pk}: received (waiting: another import has its patient; imported shortly)"
+    )
+    monkeypatch.undo()
+    assert process_batch(claim()).processed == 1  # the processors import it
+
+
 def test_a_batch_holds_its_known_patients_from_reading_their_record_to_the_commit(
     mllp: MllpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -101,6 +101,14 @@ def message_reprocess(request: HttpRequest, pk: int) -> HttpResponse:
         )
         if message.status == InboundMessage.Status.PROCESSED:
             messages.success(request, _("The message was imported."))
+        elif message.status == InboundMessage.Status.RECEIVED:  # put back: patient busy
+            messages.info(
+                request,
+                _(
+                    "Another import is updating this patient right now: the message waits "
+                    "and is imported by the processors shortly."
+                ),
+            )
         else:
             messages.error(
                 request, _("The message failed again: %(error)s") % {"error": message.error}

@@ -69,10 +69,11 @@ class Command(BaseCommand):
                     continue
                 message.refresh_from_db()
                 failures += result.failed
-                self.stdout.write(
-                    f"{message.pk}: {message.status}"
-                    + (f" ({message.error})" if message.error else "")
-                )
+                if result.put_back:
+                    note = " (waiting: another import has its patient; imported shortly)"
+                else:
+                    note = f" ({message.error})" if message.error else ""
+                self.stdout.write(f"{message.pk}: {message.status}{note}")
             if failures:
                 raise CommandError(f"{failures} message(s) failed again")
 
