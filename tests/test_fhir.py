@@ -590,6 +590,33 @@ def test_results_over_fhir_hold_their_patient_while_the_record_is_read_and_writt
     assert held == [[patient_id]] * 4  # an HL7 processor with the same person waits
 
 
+def test_an_update_holds_the_stored_resources_patient_and_the_one_it_names(
+    fhir: Fhir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = int(fhir.call("POST", "/Patient", patient_resource())[1]["id"])
+    other = patient_resource(
+        identifier=[{"system": RESIDENT, "value": valid_id(date(1956, 4, 1), male=True)}],
+        telecom=[{"system": "phone", "value": "13811113333"}],
+    )
+    second = int(fhir.call("POST", "/Patient", other)[1]["id"])
+    made = fhir.call("POST", "/Condition", condition_resource(first, "I10", "高血压"))[1]
+    held: list[list[int]] = []
+    real = patient_locks.holding
+
+    @contextlib.contextmanager
+    def holding(patient_ids: Iterable[int]) -> Iterator[None]:
+        held.append(list(patient_ids))
+        with real(patient_ids):
+            yield
+
+    monkeypatch.setattr(patient_locks, "holding", holding)
+    moved = condition_resource(second, "I10", "高血压", id=made["id"])  # filed under another
+    fhir.call("PUT", f"/Condition/{made['id']}", moved)
+    entry = {"resource": moved, "request": {"method": "PUT", "url": f"Condition/{made['id']}"}}
+    fhir.call("POST", "", {"resourceType": "Bundle", "type": "transaction", "entry": [entry]})
+    assert held == [sorted([first, second])] * 2
+
+
 def test_the_patients_a_write_names_are_read_as_references_are() -> None:
     def subject(reference: object) -> tuple[str, str, dict[str, Any]]:
         return ("Observation", "", {"subject": {"reference": reference}})

@@ -113,7 +113,7 @@ def process(
     if kind == "transaction":
         entries = [Entry(i, raw, handlers) for i, raw in enumerate(raw_entries)]
         refs = References()
-        with patient_locks.holding(_patients(entries)):
+        with patient_locks.holding(_patients(user, entries)):
             prepared = _prepare(user, entries, refs)
             with write_gate(), transaction.atomic():
                 _run(user, entries, refs, prepared)
@@ -125,7 +125,7 @@ def process(
     for index, raw in enumerate(raw_entries):
         try:
             entry = Entry(index, raw, handlers)
-            with patient_locks.holding(_patients([entry])):
+            with patient_locks.holding(_patients(user, [entry])):
                 prepared = _prepare(user, [entry], refs)
                 with write_gate(), transaction.atomic():
                     _run(user, [entry], refs, prepared)
@@ -146,10 +146,21 @@ def process(
     return {"resourceType": "Bundle", "type": "batch-response", "entry": responses}
 
 
-def _patients(entries: list[Entry]) -> list[int]:
-    return patients_named(
+def _patients(user: Any, entries: list[Entry]) -> list[int]:
+    """The patients the entries name, and those an update's stored resource belongs to
+    (an update may move an Encounter or a result from one patient to another)."""
+    named = patients_named(
         (e.resource_type, e.instance_id, e.resource) for e in entries if e.method != "GET"
     )
+    stored = [
+        e.handler.queryset(user).filter(pk=int(e.instance_id)).values_list("patient_id", flat=True)
+        for e in entries
+        if e.method == "PUT"
+        and e.resource_type != "Patient"
+        and e.instance_id.isascii()
+        and e.instance_id.isdigit()
+    ]
+    return sorted({*named, *(pk for found in stored for pk in found if pk)})
 
 
 def _groups(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:

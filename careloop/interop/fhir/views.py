@@ -259,7 +259,9 @@ def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> Http
                 code="value",
                 expression=[f"{resource_type}.id"],
             )
-        concerned = [patient_id] if patient_id else []
+        # The stored resource's patient, and the one the new version names (if another).
+        named = patients_named([(resource_type, pk, data)])
+        concerned = sorted({*named, patient_id} if patient_id else set(named))
         with patient_locks.holding(concerned), write_gate(), transaction.atomic():
             obj = handler.update(request.user, obj, data, References())
     except FhirError as error:
