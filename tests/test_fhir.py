@@ -562,10 +562,9 @@ def test_a_condition_changed_over_fhir_reassesses_the_record(
     assert latest is not None and latest.category == "不适用"
 
 
-def test_results_over_fhir_hold_their_patient_while_the_record_is_read_and_written(
-    fhir: Fhir, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    patient_id = int(fhir.call("POST", "/Patient", patient_resource())[1]["id"])
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """The patients each write held (patient_locks.holding), in order."""
     held: list[list[int]] = []
     real = patient_locks.holding
 
@@ -576,6 +575,14 @@ def test_results_over_fhir_hold_their_patient_while_the_record_is_read_and_writt
             yield
 
     monkeypatch.setattr(patient_locks, "holding", holding)
+    return held
+
+
+def test_results_over_fhir_hold_their_patient_while_the_record_is_read_and_written(
+    fhir: Fhir, held: list[list[int]]
+) -> None:
+    patient_id = int(fhir.call("POST", "/Patient", patient_resource())[1]["id"])
+    held.clear()  # a new patient: nothing to hold
     ref = f"Patient/{patient_id}"
     assert fhir.call("POST", "/Observation", observation(ref, "14749-6", 3.2, "mmol/L"))[0] == 201
     entry = {
@@ -591,7 +598,7 @@ def test_results_over_fhir_hold_their_patient_while_the_record_is_read_and_writt
 
 
 def test_an_update_holds_the_stored_resources_patient_and_the_one_it_names(
-    fhir: Fhir, monkeypatch: pytest.MonkeyPatch
+    fhir: Fhir, held: list[list[int]]
 ) -> None:
     first = int(fhir.call("POST", "/Patient", patient_resource())[1]["id"])
     other = patient_resource(
@@ -600,16 +607,7 @@ def test_an_update_holds_the_stored_resources_patient_and_the_one_it_names(
     )
     second = int(fhir.call("POST", "/Patient", other)[1]["id"])
     made = fhir.call("POST", "/Condition", condition_resource(first, "I10", "高血压"))[1]
-    held: list[list[int]] = []
-    real = patient_locks.holding
-
-    @contextlib.contextmanager
-    def holding(patient_ids: Iterable[int]) -> Iterator[None]:
-        held.append(list(patient_ids))
-        with real(patient_ids):
-            yield
-
-    monkeypatch.setattr(patient_locks, "holding", holding)
+    held.clear()
     moved = condition_resource(second, "I10", "高血压", id=made["id"])  # filed under another
     fhir.call("PUT", f"/Condition/{made['id']}", moved)
     entry = {"resource": moved, "request": {"method": "PUT", "url": f"Condition/{made['id']}"}}
