@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import defaultdict
+from functools import lru_cache
 from urllib.parse import urlencode, urlsplit
 
 from careloop.outreach.transports.base import HttpRequest, HttpResponse
@@ -34,13 +35,22 @@ class NothingBack(Exception):
 
 
 def _target(request: HttpRequest) -> tuple[str, str, int, str]:
-    parts = urlsplit(request.url)
+    scheme, host, port, target = _split(request.url)
+    if request.params:
+        query = urlencode(request.params)
+        target += f"&{query}" if "?" in target else f"?{query}"
+    return scheme, host, port, target
+
+
+@lru_cache(maxsize=64)
+def _split(url: str) -> tuple[str, str, int, str]:
+    """Scheme, host, port and request target of a URL (a batch sends to the same few)."""
+    parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WireError(f"not an http(s) URL: {parts.scheme}://{parts.hostname}")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     path = parts.path or "/"
-    query = "&".join(q for q in (parts.query, urlencode(request.params)) if q)
-    return parts.scheme, parts.hostname, port, f"{path}?{query}" if query else path
+    return parts.scheme, parts.hostname, port, f"{path}?{parts.query}" if parts.query else path
 
 
 def _head(
