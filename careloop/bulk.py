@@ -102,7 +102,10 @@ class BulkInsert:
     the write lock only for the statements.
     """
 
-    def __init__(self, model: type[models.Model], fields: Sequence[str]) -> None:
+    def __init__(
+        self, model: type[models.Model], fields: Sequence[str], sealed: Sequence[str] = ()
+    ) -> None:
+        """``sealed``: encrypted fields whose values come encrypted already (``fields.sealed``)."""
         self.model = model
         self.fields = list(fields)
         field_objects = [concrete_field(model, name) for name in fields]
@@ -115,7 +118,7 @@ class BulkInsert:
         self.converters = [
             (i, conv)
             for i, f in enumerate(field_objects)
-            if (conv := _converter(f, db)) is not None
+            if f.name not in sealed and (conv := _converter(f, db)) is not None
         ]
 
     def prepare(self, row: Sequence[Any]) -> list[Any]:
@@ -189,10 +192,12 @@ def insert_rows(
     *,
     chunk: int = 5000,
     ignore_conflicts: bool = False,
+    sealed: Sequence[str] = (),
 ) -> int:
     """INSERT ``rows`` (tuples in the order of ``fields``) into ``model``'s table; with
-    ``ignore_conflicts``, rows that would break a unique constraint are left out."""
-    insert = BulkInsert(model, fields)
+    ``ignore_conflicts``, rows that would break a unique constraint are left out;
+    ``sealed``: encrypted fields whose values come encrypted already."""
+    insert = BulkInsert(model, fields, sealed)
     total = 0
     batch: list[Sequence[Any]] = []
     for row in rows:

@@ -31,6 +31,12 @@ class EncryptedTextField(models.TextField):
         return crypto.encrypt(value)
 
 
+def sealed(path: str) -> models.Expression:
+    """An encrypted column read as stored (the Fernet token, not decrypted): to copy a value
+    into another encrypted column without decrypting and encrypting it again."""
+    return models.ExpressionWrapper(models.F(path), output_field=models.TextField())
+
+
 class BlindIndexField(models.CharField):
     """HMAC of the normalised value of another field, kept up to date on every save.
 

@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Count, Min
 from django.utils import timezone
 
+from careloop.fields import sealed
 from careloop.followup.schedule import in_quiet
 from careloop.outreach.models import ChannelAddress, Message
 from careloop.patients.models import ConsentRecord
@@ -35,11 +36,17 @@ def consents(patient_ids: list[int], channel: str) -> dict[int, bool]:
     return latest
 
 
-def addresses(patients: list[Any], channel: str) -> dict[int, str]:
+def sealed_addresses(tasks: list[Any], channel: str) -> dict[int, str]:
+    """patient → their address on ``channel``, sealed (encrypted as stored): the phone for
+    SMS and voice (``tasks`` carry it, ``queueing.Due``), else the channel's own address."""
     if channel in ("sms", "voice"):
-        return {p.pk: p.phone for p in patients if p.phone}
-    rows = ChannelAddress.objects.filter(patient__in=patients, channel=channel)
-    return {row.patient_id: row.address for row in rows}
+        return {t.patient_id: t.sealed_phone for t in tasks if t.sealed_phone}
+    rows = (
+        ChannelAddress.objects.filter(patient_id__in={t.patient_id for t in tasks}, channel=channel)
+        .annotate(sealed_address=sealed("address"))
+        .values_list("patient_id", "sealed_address")
+    )
+    return {patient_id: address for patient_id, address in rows if address}
 
 
 def sent_this_week(patient_ids: list[int], channel: str, now: datetime) -> dict[int, tuple]:

@@ -5,7 +5,7 @@ task moves to the next channel of its policy (a phone call lands on the worklist
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from careloop.accounts.models import Organisation
 from careloop.bulk import insert_rows
+from careloop.fields import sealed
 from careloop.followup.models import Task
 from careloop.followup.planning import next_channel
 from careloop.outreach import policy
@@ -52,16 +53,34 @@ MESSAGE_FIELDS = (
     "error",
 )
 MESSAGE_DEFAULTS = (Message.Status.QUEUED.value, 0, "", "", "", "")
-# What queueing reads of a task and its patient (composing, the policy checks, passing a
-# task on): only these are loaded, converted and, for the phone, decrypted.
-TASK_FIELDS = (
-    *("patient_id", "organisation_id", "plan_id", "title", "purpose", "questionnaire"),
-    *("channel", "channels", "form", "due_at", "deadline"),
-    *("status", "attempts", "cancel_reason", "closed_at"),  # what passing it on saves
-)
-PATIENT_FIELDS = (
-    *("name", "sex", "birth_date", "organisation_id", "quiet_hours_start", "quiet_hours_end"),
-    *("phone", "phone_hash", "preferred_channel"),
+
+
+@dataclass(slots=True)
+class Due:
+    """A due task as queueing reads it, with what it needs of its patient: plain values, not
+    model instances (loading a Task and a Patient per message was a fifth of queueing). The
+    phone stays sealed: it is copied into the message's sealed ``to`` as it is."""
+
+    pk: int
+    patient_id: int
+    organisation_id: int  # the patient's
+    title: str
+    purpose: str
+    channel: str
+    questionnaire: str
+    deadline: datetime
+    name: str
+    sex: str
+    birth_date: date
+    quiet_hours_start: time
+    quiet_hours_end: time
+    sealed_phone: str
+
+
+DUE_COLUMNS = (
+    *("pk", "patient_id", "patient__organisation_id", "title", "purpose", "channel"),
+    *("questionnaire", "deadline", "patient__name", "patient__sex", "patient__birth_date"),
+    *("patient__quiet_hours_start", "patient__quiet_hours_end", "sealed_phone"),
 )
 
 
@@ -92,7 +111,7 @@ def pass_on(task: Task, reason: str, now: datetime) -> None:
     )
 
 
-def patient_link(task: Task, now: datetime) -> str:
+def patient_link(task: Due, now: datetime) -> str:
     """The link to the task's questionnaire on the patient's pages (valid until a day after
     the task's deadline), or "" when the task has none in use."""
     if not task.questionnaire or questionnaire_version(task.questionnaire) is None:
@@ -116,17 +135,18 @@ def _hospital(organisation_id: int, cache: dict[int, str]) -> str:
     return cache[organisation_id]
 
 
-def due_tasks(now: datetime, limit: int) -> list[Task]:
+def due_tasks(now: datetime, limit: int) -> list[Due]:
     sent = Message.objects.filter(task=OuterRef("pk"), channel=OuterRef("channel"))
-    return list(
+    rows = (
         Task.objects.filter(
             status=Task.Status.OPEN, channel__in=AUTOMATED_CHANNELS, due_at__lte=now
         )
         .filter(~Exists(sent))
-        .select_related("patient")
-        .only(*TASK_FIELDS, *(f"patient__{name}" for name in PATIENT_FIELDS))
-        .order_by("due_at", "id")[:limit]
+        .annotate(sealed_phone=sealed("patient__phone"))
+        .order_by("due_at", "id")
+        .values_list(*DUE_COLUMNS)[:limit]
     )
+    return [Due(*row) for row in rows]
 
 
 def queue_due(*, now: datetime | None = None, limit: int = BATCH) -> Queued:
@@ -135,87 +155,94 @@ def queue_due(*, now: datetime | None = None, limit: int = BATCH) -> Queued:
     now = now or timezone.now()
     done = Queued()
     tasks = due_tasks(now, limit)
-    by_channel: dict[str, list[Task]] = {}
+    by_channel: dict[str, list[Due]] = {}
     for task in tasks:
         by_channel.setdefault(task.channel, []).append(task)
     hospitals: dict[int, str] = {}
-    organisations = Organisation.objects.in_bulk({t.patient.organisation_id for t in tasks})
+    organisations = Organisation.objects.in_bulk({t.organisation_id for t in tasks})
     for channel, group in by_channel.items():
         with transaction.atomic():
-            _queue_channel(channel, group, now, done, (organisations, hospitals))
+            passing = _queue_channel(channel, group, now, done, (organisations, hospitals))
+            _pass_on_all(passing, now)
     return done
+
+
+def _pass_on_all(passing: dict[int, str], now: datetime) -> None:
+    """Pass each task on to its next channel (task id → why)."""
+    for task in Task.objects.filter(pk__in=passing).select_related("patient").order_by("pk"):
+        pass_on(task, passing[task.pk], now)
 
 
 def _queue_channel(
     channel: str,
-    tasks: list[Task],
+    tasks: list[Due],
     now: datetime,
     done: Queued,
     places: tuple[dict[int, Organisation], dict[int, str]],
-) -> None:
-    """``places``: the patients' organisations by id, and a cache of their hospitals' names."""
+) -> dict[int, str]:
+    """Queue the messages of ``tasks`` on ``channel``; returns those to pass on (id → why).
+    ``places``: the patients' organisations by id, and a cache of their hospitals' names."""
     organisations, hospitals = places
-    patients = [t.patient for t in tasks]
-    ids = [p.pk for p in patients]
+    ids = [t.patient_id for t in tasks]
     consent = policy.consents(ids, channel)
-    address = policy.addresses(patients, channel)
+    address = policy.sealed_addresses(tasks, channel)
     counts = policy.sent_this_week(ids, channel, now)
     templates: dict[tuple[int, str], Any] = {}
     configs: dict[int, Any] = {}
     local_now = timezone.localtime(now)
     messages = []
+    passing: dict[int, str] = {}
+
+    def give_up(task: Due, kind: str, reason: str) -> None:
+        passing[task.pk] = reason
+        done.passed(kind)
+
     for task in tasks:
-        patient = task.patient
-        if patient.organisation_id not in configs:
-            configs[patient.organisation_id] = channel_config(patient.organisation_id, channel)
-        config = configs[patient.organisation_id]
-        if not consent.get(patient.pk, False):
-            pass_on(task, "no consent for this channel", now)
-            done.passed("consent")
+        if task.organisation_id not in configs:
+            configs[task.organisation_id] = channel_config(task.organisation_id, channel)
+        config = configs[task.organisation_id]
+        if not consent.get(task.patient_id, False):
+            give_up(task, "consent", "no consent for this channel")
             continue
-        if not address.get(patient.pk):
-            pass_on(task, "no address on this channel", now)
-            done.passed("address")
+        if not address.get(task.patient_id):
+            give_up(task, "address", "no address on this channel")
             continue
-        key = (patient.organisation_id, task.purpose)
+        key = (task.organisation_id, task.purpose)
         if key not in templates:
-            organisation = organisations[patient.organisation_id]
+            organisation = organisations[task.organisation_id]
             templates[key] = template_for(organisation, task.purpose, channel)
         link = patient_link(task, now)
         try:
-            hospital = _hospital(patient.organisation_id, hospitals)
-            context = context_for(patient, task, hospital, link, local_now)
+            hospital = _hospital(task.organisation_id, hospitals)
+            context = context_for(task, task, hospital, link, local_now)
             words = compose(templates[key], task.purpose, channel, context)
         except TemplateError:
-            pass_on(task, "message template cannot be rendered", now)
-            done.passed("template")
+            give_up(task, "template", "message template cannot be rendered")
             continue
         needs_template = TRANSPORTS[config.provider].needs_template
         if needs_template and not (words.has_template and words.approved):
-            pass_on(task, "no approved provider template", now)
-            done.passed("template")
+            give_up(task, "template", "no approved provider template")
             continue
-        send_at = policy.after_quiet_hours(patient, now, local_now) or now
-        sent, oldest = counts.get(patient.pk, (0, None))
+        send_at = policy.after_quiet_hours(task, now, local_now) or now
+        sent, oldest = counts.get(task.patient_id, (0, None))
         if sent >= config.weekly_cap and oldest is not None:
             send_at = max(send_at, oldest + policy.WEEK)
             if send_at > task.deadline:
-                pass_on(task, "weekly message cap reached", now)
-                done.passed("cap")
+                give_up(task, "cap", "weekly message cap reached")
                 continue
-        counts[patient.pk] = (sent + 1, oldest or now)
+        counts[task.patient_id] = (sent + 1, oldest or now)
         if send_at > now:
             done.deferred += 1
         messages.append(
             (
-                patient.organisation_id,
-                patient.pk,
+                task.organisation_id,
+                task.patient_id,
                 task.pk,
                 message_key(task.pk, channel),
                 channel,
                 config.provider,
                 task.purpose,
-                address[patient.pk],
+                address[task.patient_id],
                 words.subject,
                 words.text,
                 words.template_code,
@@ -229,4 +256,8 @@ def _queue_channel(
         )
     # Plain rows, not model instances through bulk_create (a seventh of the worker's time);
     # a message already there for the task and channel (its key) is left as it is.
-    done.messages += insert_rows(Message, MESSAGE_FIELDS, messages, ignore_conflicts=True)
+    # ``to`` holds the sealed address as it is.
+    done.messages += insert_rows(
+        Message, MESSAGE_FIELDS, messages, ignore_conflicts=True, sealed=("to",)
+    )
+    return passing

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from careloop.followup.models import Alert, FollowUpRecord, Task
 from careloop.outreach import sending
-from careloop.outreach.models import ChannelConfig, Message, Reply
+from careloop.outreach.models import ChannelAddress, ChannelConfig, Message, Reply
 from careloop.outreach.queueing import queue_due
 from careloop.outreach.replies import receive
 from careloop.outreach.sending import claim, send_due
@@ -102,6 +102,25 @@ def test_the_round_claims_the_next_batch_while_one_waits_for_the_provider(
     sent = sorted(s.form()["OutId"] for s in provider.seen)
     assert sent == sorted(f"task:{t.pk}:sms" for t in tasks)  # each once
     assert not Task.objects.filter(status=Task.Status.OPEN).exists()
+
+
+def test_the_address_is_the_phone_for_sms_and_the_openid_for_wechat(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    texted = patient_factory(organisation=hospital, phone="13700001111")
+    sms = make_task(texted)
+    follower = patient_factory(organisation=hospital)
+    ChannelAddress.objects.create(patient=follower, channel="wechat", address="oPENID1")
+    wechat = make_task(follower, channel="wechat")
+    no_openid = make_task(patient_factory(organisation=hospital), channel="wechat")
+    done = queue_due()
+    assert (done.messages, done.passed_on) == (2, {"address": 1})
+    assert dict(Message.objects.values_list("task_id", "to")) == {
+        sms.pk: "13700001111",
+        wechat.pk: "oPENID1",
+    }
+    no_openid.refresh_from_db()
+    assert no_openid.channel == "phone"
 
 
 def test_without_consent_the_task_moves_to_the_next_channel(
