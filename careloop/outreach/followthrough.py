@@ -24,7 +24,7 @@ def _open_tasks(messages: list[Message]) -> dict[int, Task]:
     """The messages' tasks still open, with their patients (choosing the next channel
     reads them)."""
     ids = {m.task_id for m in messages if m.task_id}
-    tasks = Task.objects.filter(pk__in=ids, status=Task.Status.OPEN).select_related("patient")
+    tasks = Task.objects.filter(pk__any_of=ids, status=Task.Status.OPEN).select_related("patient")
     return {t.pk: t for t in tasks}
 
 
@@ -39,7 +39,7 @@ def after_send(messages: list[Message], now: datetime) -> int:
     open_reminders = {
         pk: (patient_id, plan_id, channel)
         for pk, patient_id, plan_id, channel in Task.objects.filter(
-            pk__in=ids, status=Task.Status.OPEN, form="", questionnaire=""
+            pk__any_of=ids, status=Task.Status.OPEN, form="", questionnaire=""
         ).values_list("pk", "patient_id", "plan_id", "channel")
     }
     closing = [
@@ -60,11 +60,11 @@ def after_send(messages: list[Message], now: datetime) -> int:
         ),
     )
     closed = [m.task_id for m, _task in closing]
-    Task.objects.filter(pk__in=closed, status=Task.Status.OPEN).update(
+    Task.objects.filter(pk__any_of=closed, status=Task.Status.OPEN).update(
         status=Task.Status.DONE, outcome=Outcome.REACHED, closed_at=now
     )
     plan_ids = {plan_id for _m, (_p, plan_id, _c) in closing if plan_id}
-    for plan in Plan.objects.filter(pk__in=plan_ids, status=Plan.Status.ACTIVE).select_related(
+    for plan in Plan.objects.filter(pk__any_of=plan_ids, status=Plan.Status.ACTIVE).select_related(
         "patient", "version"
     ):
         generate(plan, plan.patient, now=now)
@@ -96,7 +96,7 @@ def _reopen_undelivered(messages: list[Message], now: datetime) -> dict[int, Tas
     sent = {m.task_id: m for m in messages if m.task_id and m.sent_at}
     reopened = {}
     for task in Task.objects.filter(
-        pk__in=list(sent), status=Task.Status.DONE, outcome=Outcome.REACHED
+        pk__any_of=list(sent), status=Task.Status.DONE, outcome=Outcome.REACHED
     ).select_related("patient", "plan"):
         message = sent[task.pk]
         if not _still_wanted(task, message, now):

@@ -26,7 +26,7 @@ def consents(patient_ids: list[int], channel: str) -> dict[int, bool]:
     latest: dict[int, bool] = {}
     rows = (
         ConsentRecord.objects.filter(
-            patient_id__in=patient_ids, purpose=CONSENT_PURPOSE, channel=channel
+            patient_id__any_of=patient_ids, purpose=CONSENT_PURPOSE, channel=channel
         )
         .order_by("patient_id", "recorded_at", "id")
         .values_list("patient_id", "granted")
@@ -42,7 +42,9 @@ def sealed_addresses(tasks: list[Any], channel: str) -> dict[int, str]:
     if channel in ("sms", "voice"):
         return {t.patient_id: t.sealed_phone for t in tasks if t.sealed_phone}
     rows = (
-        ChannelAddress.objects.filter(patient_id__in={t.patient_id for t in tasks}, channel=channel)
+        ChannelAddress.objects.filter(
+            patient_id__any_of={t.patient_id for t in tasks}, channel=channel
+        )
         .annotate(sealed_address=sealed("address"))
         .values_list("patient_id", "sealed_address")
     )
@@ -53,7 +55,7 @@ def sent_this_week(patient_ids: list[int], channel: str, now: datetime) -> dict[
     """patient → (messages in the last 7 days on ``channel``, when the oldest went)."""
     rows = (
         Message.objects.filter(
-            patient_id__in=patient_ids, channel=channel, status__in=SENT, sent_at__gt=now - WEEK
+            patient_id__any_of=patient_ids, channel=channel, status__in=SENT, sent_at__gt=now - WEEK
         )
         .values("patient_id")
         .annotate(n=Count("id"), first=Min("sent_at"))

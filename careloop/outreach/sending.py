@@ -72,7 +72,7 @@ def claim(batch: int, *, now: datetime | None = None) -> tuple[str, list[Message
             .values_list("id", flat=True)[:batch]
         )
         if ids:
-            Message.objects.filter(claimable(now), id__in=ids).update(
+            Message.objects.filter(claimable(now), id__any_of=ids).update(
                 status=S.SENDING, lease_until=now + lease(), worker=token
             )
     return token, list(Message.objects.filter(worker=token, status=S.SENDING).order_by("id"))
