@@ -69,25 +69,21 @@ _PLAIN_VARIABLE = re.compile(r"\{\{[ \t]*([A-Za-z]\w*)[ \t]*\}\}")
 _BUILT_IN_NAMES = frozenset({"True", "False", "None"})
 
 
-@dataclass(frozen=True)
 class _Plain:
     """A template whose only tags are ``{{ name }}`` (nearly every message template): its
-    text split once into literals and names, rendered by joining the context's strings. As
-    a Django template each render cost ~25 µs, four per message."""
+    text split once into literals and names, rendered by filling the context's strings into
+    a format string. As a Django template each render cost ~25 µs, four per message."""
 
-    parts: tuple[str, ...]  # literal, name, literal, name, …, literal
+    def __init__(self, parts: tuple[str, ...]) -> None:  # literal, name, …, literal
+        self.names = parts[1::2]
+        # The literals hold no brace (``_compiled`` checks), so "{}" marks only the names.
+        self.pattern = "{}".join(parts[::2])
 
     def render(self, context: dict[str, Any]) -> str | None:
-        out = []
-        for index, part in enumerate(self.parts):
-            if index % 2 == 0:
-                out.append(part)
-                continue
-            value = context.get(part, "")
-            if type(value) is not str:
-                return None  # a number, a date: Django localises it
-            out.append(value)
-        return "".join(out)
+        values = [context.get(name, "") for name in self.names]
+        if any(type(value) is not str for value in values):
+            return None  # a number, a date: Django localises it
+        return self.pattern.format(*values)
 
 
 @lru_cache(maxsize=256)
