@@ -7,11 +7,9 @@ permanent error, the task moves to the next channel of its policy."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,16 +23,22 @@ from django.utils import timezone
 from careloop.bulk import BulkInsert
 from careloop.outreach import followthrough
 from careloop.outreach.config import Resolved, channel_config, transport_for
+from careloop.outreach.http_batches import (
+    Answers,
+    Connections,
+    outgoing,
+    run_coroutine,
+    send_http,
+)
 from careloop.outreach.models import Message
 from careloop.outreach.transports import (
     ConfigError,
     HttpTransport,
-    Outgoing,
     Receipt,
     Transport,
     TransportError,
 )
-from careloop.outreach.transports.http import AsyncClient, sync_client
+from careloop.outreach.transports.http import sync_client
 
 
 def lease() -> timedelta:
@@ -78,109 +82,6 @@ def claim(batch: int, *, now: datetime | None = None) -> tuple[str, list[Message
     return token, list(Message.objects.filter(worker=token, status=S.SENDING).order_by("id"))
 
 
-def outgoing(message: Message) -> Outgoing:
-    return Outgoing(
-        key=message.key,
-        to=message.to,
-        text=message.body,
-        subject=message.subject,
-        template_code=message.template_code,
-        params=message.params,
-        link=message.link,
-        keys=message.keys,
-    )
-
-
-async def _send_http(
-    pairs: list[tuple[Message, HttpTransport]],
-    concurrency: int,
-    client: AsyncClient | None = None,
-    gate: asyncio.Semaphore | None = None,
-) -> dict[int, Receipt | TransportError]:
-    """Send concurrently over ``client``'s connections (a client of its own, closed at the
-    end, when none is given), at most ``concurrency`` in flight, or as many as ``gate``
-    lets through when batches share one."""
-    own = client is None
-    client = client or AsyncClient()
-    gate = gate or asyncio.Semaphore(concurrency)
-
-    async def one(message: Message, transport: HttpTransport) -> Receipt | TransportError:
-        async with gate:
-            try:
-                return transport.parse(await client.request(transport.build(outgoing(message))))
-            except TransportError as error:
-                return error
-
-    try:
-        results = await asyncio.gather(*(one(m, t) for m, t in pairs))
-    finally:
-        if own:
-            await client.aclose()
-    return {m.pk: r for (m, _t), r in zip(pairs, results, strict=True)}
-
-
-Answers = dict[int, Receipt | TransportError]
-
-
-class Connections:
-    """The provider connections of a dispatch round: one event loop and one pool of
-    kept-alive connections, so that
-    - a batch after the first sends over the connections the earlier ones opened (opening
-      hundreds again for each batch cost a sixth of the sending CPU), and
-    - the worker stores one batch's answers and claims the next while the requests of
-      the next are with the provider: the loop runs only while the worker waits for a
-      batch's answers, and the requests it sent meanwhile go on at the provider's end.
-    No thread: the database is only used while the loop is not running (Django refuses it
-    from a running loop). Batches share one limit (CARELOOP_SEND_CONCURRENCY). Close it at
-    the end of the round (``with closing(Connections())``)."""
-
-    def __init__(self) -> None:
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.client: AsyncClient | None = None
-        self.gate: asyncio.Semaphore | None = None
-
-    def start(
-        self, pairs: list[tuple[Message, HttpTransport]], concurrency: int
-    ) -> Callable[[], Answers]:
-        """Send ``pairs``; returns how to wait for their answers."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:  # called from async code: in a thread, with a client of its own, now
-            answers: Answers = run_coroutine(_send_http(pairs, concurrency))
-            return lambda: answers
-        if self.loop is None:
-            self.loop, self.client = asyncio.new_event_loop(), AsyncClient()
-            self.gate = asyncio.Semaphore(concurrency)
-        loop = self.loop
-        sending = loop.create_task(_send_http(pairs, concurrency, self.client, self.gate))
-        return lambda: loop.run_until_complete(sending)
-
-    def send(self, pairs: list[tuple[Message, HttpTransport]], concurrency: int) -> Answers:
-        return self.start(pairs, concurrency)()
-
-    def pump(self) -> None:
-        """Let the loop deal with what has come in meanwhile (answers read, the next
-        requests sent as places free up), without waiting for anything more."""
-        if self.loop is not None and asyncio.all_tasks(self.loop):
-            self.loop.run_until_complete(asyncio.sleep(0.002))
-
-    def close(self) -> None:
-        if self.loop is None:
-            return
-        left = asyncio.all_tasks(self.loop)
-        if left:  # a round that broke off: its sends are given up (their leases run out)
-            for sending in left:
-                sending.cancel()
-            self.loop.run_until_complete(asyncio.wait(left))
-        if self.client is not None:
-            self.loop.run_until_complete(self.client.aclose())
-        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-        self.loop.close()
-        self.loop = self.client = self.gate = None
-
-
 def _transports(messages: list[Message]) -> dict[int, Transport | TransportError]:
     """Each message's transport (one per organisation and channel), tokens fetched once."""
     made: dict[tuple[int, str], Transport | TransportError] = {}
@@ -200,17 +101,6 @@ def _transports(messages: list[Message]) -> dict[int, Transport | TransportError
                 made[key] = error
         out[message.pk] = made[key]
     return out
-
-
-def run_coroutine(coroutine: Any) -> Any:
-    """``asyncio.run``, also from a thread where an event loop is already running (an async
-    caller, a test harness): then in a thread of its own."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 @dataclass
@@ -250,7 +140,7 @@ def start_sending(
             except TransportError as error:
                 flight.results[message.pk] = error
     if http and connections is None:
-        flight.results.update(run_coroutine(_send_http(http, concurrency)))
+        flight.results.update(run_coroutine(send_http(http, concurrency)))
     elif http and connections is not None:
         flight.coming = connections.start(http, concurrency)
     return flight

@@ -11,11 +11,11 @@ from contextlib import contextmanager
 
 import pytest
 
+from careloop.outreach.http_batches import Connections, run_coroutine, send_http
 from careloop.outreach.models import Message
-from careloop.outreach.sending import Connections, _send_http, run_coroutine
 from careloop.outreach.transports import wire
 from careloop.outreach.transports.aliyun import AliyunSms
-from careloop.outreach.transports.base import HttpRequest, HttpTransport, Receipt
+from careloop.outreach.transports.base import HttpRequest, HttpTransport, Outgoing, Receipt
 from careloop.outreach.transports.wire import WireClient, WireError
 
 Answer = Callable[[int], bytes]
@@ -209,7 +209,7 @@ def test_the_batches_of_a_dispatch_round_share_their_connections() -> None:
         assert len(seen) == 6 and len(connections) == 1  # one connection for both batches
         assert sender.loop is None  # closed with its connections
         # A batch sent alone opens (and closes) connections of its own.
-        run_coroutine(_send_http(batch(transport, 7), 1))
+        run_coroutine(send_http(batch(transport, 7), 1))
         assert len(seen) == 9 and len(connections) == 2
 
 
@@ -224,3 +224,22 @@ def test_a_round_that_breaks_off_gives_up_the_sends_it_started() -> None:
         assert not asyncio.all_tasks(waiting_loop)  # cancelled, none left pending
         with pytest.raises(RuntimeError):
             waiting()  # nothing to wait for any more
+
+
+def test_a_fault_in_building_a_request_fails_its_batch_instead_of_hanging() -> None:
+    class Faulty(AliyunSms):
+        def build(self, message: Outgoing) -> HttpRequest:
+            if message.key == "task:2:sms":
+                raise ValueError("a bug")
+            return super().build(message)
+
+    with aliyun_server(lambda n: ALIYUN_OK) as (transport, seen, _connections):
+        faulty = Faulty(transport.settings, transport.secrets)
+        sender = Connections()
+        try:
+            with pytest.raises(ValueError, match="a bug"):
+                sender.send(batch(faulty, 1), 2)
+            assert sorted(sender.send(batch(transport, 4), 2)) == [4, 5, 6]  # and goes on
+        finally:
+            sender.close()
+        assert len(seen) == 5
