@@ -33,7 +33,9 @@ class EncryptedTextField(models.TextField):
 
 def sealed(path: str) -> models.Expression:
     """An encrypted column read as stored (the Fernet token, not decrypted): to copy a value
-    into another encrypted column without decrypting and encrypting it again."""
+    into another encrypted column without decrypting and encrypting it again. The copy keeps
+    the key it was sealed with: ``crypto.rotate_all`` re-encrypts models in app order, so a
+    column copied from (patients) must come before the one copied into (outreach)."""
     return models.ExpressionWrapper(models.F(path), output_field=models.TextField())
 
 

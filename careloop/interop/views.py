@@ -86,7 +86,7 @@ def message_reprocess(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("Only HL7 messages can be processed again."))
         return redirect("interop:message", pk=message.pk)
     try:
-        reprocess(message)
+        result = reprocess(message)
     except HL7Error as error:
         messages.error(request, _("The message still cannot be read: %(error)s") % {"error": error})
     else:
@@ -101,7 +101,7 @@ def message_reprocess(request: HttpRequest, pk: int) -> HttpResponse:
         )
         if message.status == InboundMessage.Status.PROCESSED:
             messages.success(request, _("The message was imported."))
-        elif message.status == InboundMessage.Status.RECEIVED:  # put back: patient busy
+        elif result.put_back:  # another import has the patient: it waits its turn
             messages.info(
                 request,
                 _(

@@ -6,6 +6,8 @@ round, so that batches share them and overlap with the worker's database work.""
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +17,7 @@ from careloop.outreach.models import Message
 from careloop.outreach.transports import HttpTransport, Outgoing, Receipt, TransportError
 from careloop.outreach.transports.http import AsyncClient
 
+logger = logging.getLogger("careloop.outreach.http")
 Answers = dict[int, Receipt | TransportError]
 Pairs = list[tuple[Message, HttpTransport]]
 
@@ -54,6 +57,7 @@ class Lanes:
     def __init__(self, client: AsyncClient, limit: int, loop: asyncio.AbstractEventLoop):
         self.client, self.limit, self.loop = client, limit, loop
         self.waiting: deque[tuple[Message, HttpTransport, _Batch]] = deque()
+        self.running = 0  # workers not yet returned (a finished task leaves ``workers`` late)
         self.workers: set[asyncio.Task[None]] = set()  # referenced while they run
 
     def start(self, pairs: Pairs) -> asyncio.Future[Answers]:
@@ -64,13 +68,20 @@ class Lanes:
             return done
         batch = _Batch(done, len(pairs))
         self.waiting.extend((message, transport, batch) for message, transport in pairs)
-        for _ in range(min(self.limit - len(self.workers), len(self.waiting))):
+        for _ in range(min(self.limit - self.running, len(self.waiting))):
+            self.running += 1
             worker = self.loop.create_task(self._work())
             self.workers.add(worker)
             worker.add_done_callback(self.workers.discard)
         return done
 
     async def _work(self) -> None:
+        try:
+            await self._take_turns()
+        finally:
+            self.running -= 1
+
+    async def _take_turns(self) -> None:
         while self.waiting:
             message, transport, batch = self.waiting.popleft()
             result: Receipt | TransportError
@@ -79,10 +90,11 @@ class Lanes:
                 result = transport.parse(response)
             except TransportError as error:
                 result = error
-            except Exception as error:  # a fault of ours: the batch fails, as one
-                if not batch.done.done():
-                    batch.done.set_exception(error)
-                continue
+            except Exception as error:  # a fault of ours: this message fails, not the batch
+                logger.error("sending %s failed: %s", message.key, type(error).__name__)
+                result = TransportError(
+                    f"internal error: {type(error).__name__}", permanent=True, code="internal"
+                )
             batch.answer(message.pk, result)
 
 
@@ -106,6 +118,29 @@ def run_coroutine(coroutine: Any) -> Any:
         return pool.submit(asyncio.run, coroutine).result()
 
 
+class _RoundLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock stands still while it is not running. The worker runs it
+    only while it waits for answers; a request's timeout must count that time, not the
+    database work in between, or an answer already in would be taken for a timeout (and the
+    message sent again)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paused = 0.0
+        self.stopped_at: float | None = None
+
+    def time(self) -> float:
+        return super().time() - self.paused
+
+    def run(self, awaitable: Any) -> Any:
+        if self.stopped_at is not None:
+            self.paused += time.monotonic() - self.stopped_at
+        try:
+            return self.run_until_complete(awaitable)
+        finally:
+            self.stopped_at = time.monotonic()
+
+
 class Connections:
     """The provider connections of a dispatch round: one event loop and one pool of
     kept-alive connections, so that
@@ -119,7 +154,7 @@ class Connections:
     the end of the round (``with closing(Connections())``)."""
 
     def __init__(self) -> None:
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop: _RoundLoop | None = None
         self.client: AsyncClient | None = None
         self.lanes: Lanes | None = None
 
@@ -133,10 +168,10 @@ class Connections:
             answers: Answers = run_coroutine(send_http(pairs, concurrency))
             return lambda: answers
         if self.loop is None or self.lanes is None:
-            self.loop, self.client = asyncio.new_event_loop(), AsyncClient()
+            self.loop, self.client = _RoundLoop(), AsyncClient()
             self.lanes = Lanes(self.client, concurrency, self.loop)
         loop, coming = self.loop, self.lanes.start(pairs)
-        return lambda: loop.run_until_complete(coming)
+        return lambda: loop.run(coming)
 
     def send(self, pairs: Pairs, concurrency: int) -> Answers:
         return self.start(pairs, concurrency)()
@@ -144,8 +179,8 @@ class Connections:
     def pump(self) -> None:
         """Let the loop deal with what has come in meanwhile (answers read, the next
         requests sent as places free up), without waiting for anything more."""
-        if self.loop is not None and self.lanes is not None and self.lanes.workers:
-            self.loop.run_until_complete(asyncio.sleep(0.002))
+        if self.loop is not None and self.lanes is not None and self.lanes.running:
+            self.loop.run(asyncio.sleep(0.002))
 
     def close(self) -> None:
         if self.loop is None:
@@ -154,9 +189,9 @@ class Connections:
         if left:  # a round that broke off: its sends are given up (their leases run out)
             for sending in left:
                 sending.cancel()
-            self.loop.run_until_complete(asyncio.wait(left))
+            self.loop.run(asyncio.wait(left))
         if self.client is not None:
-            self.loop.run_until_complete(self.client.aclose())
-        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.run(self.client.aclose())
+        self.loop.run(self.loop.shutdown_asyncgens())
         self.loop.close()
         self.loop = self.client = self.lanes = None

@@ -169,7 +169,8 @@ def queue_due(*, now: datetime | None = None, limit: int = BATCH) -> Queued:
 
 def _pass_on_all(passing: dict[int, str], now: datetime) -> None:
     """Pass each task on to its next channel (task id → why)."""
-    for task in Task.objects.filter(pk__any_of=passing).select_related("patient").order_by("pk"):
+    still_open = Task.objects.filter(pk__any_of=passing, status=Task.Status.OPEN)
+    for task in still_open.select_related("patient").order_by("pk"):
         pass_on(task, passing[task.pk], now)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from contextlib import closing
+from contextlib import closing, suppress
 
 from django_tasks import task
 
@@ -27,21 +27,30 @@ def dispatch(seconds: float = ROUND_SECONDS, batch: int | None = None) -> dict[s
     totals["staff_delivered"] = deliver()
     until = time.monotonic() + seconds
     with closing(Connections()) as connections:
-        flight = None
-        while True:
-            taking = time.monotonic() < until
-            queued = queue_due(limit=batch) if taking else Queued()
-            connections.pump()  # answers read meanwhile, the next requests sent
-            following = send_next(batch, connections=connections) if taking else None
-            sent = finish(flight) if flight is not None else Sent()
-            flight = following
-            totals["queued"] += queued.messages
-            totals["sent"] += sent.sent
-            totals["retry"] += sent.retry
-            totals["failed"] += sent.failed
-            heap.settle_once()  # in a worker: the first round has loaded what it keeps
-            if flight is None and not (queued.messages or queued.passed_on or sent.results):
-                break
+        flight = following = None
+        try:
+            while True:
+                taking = time.monotonic() < until
+                queued = queue_due(limit=batch) if taking else Queued()
+                connections.pump()  # answers read meanwhile, the next requests sent
+                following = send_next(batch, connections=connections) if taking else None
+                sent = finish(flight) if flight is not None else Sent()
+                flight, following = following, None
+                totals["queued"] += queued.messages
+                totals["sent"] += sent.sent
+                totals["retry"] += sent.retry
+                totals["failed"] += sent.failed
+                heap.settle_once()  # in a worker: the first round has loaded what it keeps
+                if flight is None and not (queued.messages or queued.passed_on or sent.results):
+                    break
+        except Exception:
+            # Record what went out before giving up: otherwise those messages would be sent
+            # again once their lease runs out (an e-mail, for one, twice).
+            for left in (flight, following):
+                if left is not None:
+                    with suppress(Exception):
+                        finish(left)
+            raise
     return totals
 
 

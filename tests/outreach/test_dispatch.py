@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from careloop.followup.models import Alert, FollowUpRecord, Task
-from careloop.outreach import sending
+from careloop.outreach import queueing, sending
 from careloop.outreach.models import ChannelAddress, ChannelConfig, Message, Reply
 from careloop.outreach.queueing import queue_due
 from careloop.outreach.replies import receive
@@ -102,6 +102,35 @@ def test_the_round_claims_the_next_batch_while_one_waits_for_the_provider(
     sent = sorted(s.form()["OutId"] for s in provider.seen)
     assert sent == sorted(f"task:{t.pk}:sms" for t in tasks)  # each once
     assert not Task.objects.filter(status=Task.Status.OPEN).exists()
+
+
+def test_a_round_that_fails_records_the_batch_it_had_sent_first(
+    provider: ProviderServer,
+    at_noon: datetime,
+    patient_factory: Any,
+    hospital: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    aliyun(provider)
+    provider.answer = lambda seen: (200, {"Code": "OK", "BizId": seen.form()["OutId"]})
+    for _ in range(3):
+        make_task(patient_factory(organisation=hospital))
+    rounds: list[int] = []
+    queue = queueing.queue_due
+
+    def failing_second_time(**kwargs: Any) -> Any:
+        rounds.append(1)
+        if len(rounds) == 2:
+            raise RuntimeError("database gone")
+        return queue(**kwargs)
+
+    monkeypatch.setattr(queueing, "queue_due", failing_second_time)
+    with pytest.raises(RuntimeError, match="database gone"):
+        dispatch(batch=2)
+    # The batch claimed in the first round went out and is recorded, not left "sending"
+    # to be sent again after its lease.
+    assert sorted(Message.objects.values_list("status", flat=True)) == ["sent", "sent"]
+    assert len(provider.seen) == 2
 
 
 def test_the_address_is_the_phone_for_sms_and_the_openid_for_wechat(

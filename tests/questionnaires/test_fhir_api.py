@@ -34,6 +34,13 @@ def gad7_answers(*scores: int) -> list[dict[str, Any]]:
     ]
 
 
+def gad7_retitled(fhir: Fhir) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The shipped GAD-7 as served, and the same with a new title."""
+    _status, current, _ = fhir.call("GET", f"/Questionnaire?url={GAD7}")
+    resource = current["entry"][0]["resource"]
+    return resource, {**resource, "title": "GAD-7 焦虑自评"}
+
+
 def test_read_and_search_questionnaires(fhir: Fhir) -> None:
     status, bundle, _ = fhir.call("GET", f"/Questionnaire?url={GAD7}")
     assert status == 200
@@ -102,9 +109,7 @@ def test_wrong_answers_are_named_by_link_id(
 def test_importing_a_questionnaire_needs_the_permission_and_saves_a_version(
     fhir: Fhir, carol: Any
 ) -> None:
-    status, current, _ = fhir.call("GET", f"/Questionnaire?url={GAD7}")
-    resource = current["entry"][0]["resource"]
-    changed = {**resource, "title": "GAD-7 焦虑自评"}
+    resource, changed = gad7_retitled(fhir)
     status, _refused, _ = fhir.call("PUT", f"/Questionnaire/{resource['id']}", changed)
     assert status == 403
     carol.user_permissions.add(Permission.objects.get(codename="change_questionnaire"))
@@ -115,3 +120,23 @@ def test_importing_a_questionnaire_needs_the_permission_and_saves_a_version(
     wrong = {**changed, "item": [{"linkId": "a", "type": "attachment", "text": "x"}]}
     status, outcome, _ = fhir.call("POST", "/Questionnaire", wrong)
     assert status == 422 and outcome["issue"][0]["expression"] == ["Questionnaire.item[0].type"]
+
+
+def test_a_bundle_updates_a_questionnaire_and_refuses_without_the_permission(
+    fhir: Fhir, carol: Any
+) -> None:
+    # A Questionnaire has no patient: updating it in a Bundle holds none.
+    resource, changed = gad7_retitled(fhir)
+    entry = {
+        "resource": changed,
+        "request": {"method": "PUT", "url": f"Questionnaire/{resource['id']}"},
+    }
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
+    status, refused, _ = fhir.call("POST", "", bundle)
+    assert status == 403, refused
+    assert refused["issue"][0]["expression"] == ["Bundle.entry[0]"]  # named by its entry
+    carol.user_permissions.add(Permission.objects.get(codename="change_questionnaire"))
+    status, answer, _ = fhir.call("POST", "", bundle)
+    assert status == 200, answer
+    assert answer["entry"][0]["response"]["status"] == "200 OK"
+    assert Questionnaire.objects.get(code="gad7").version == 2

@@ -152,15 +152,28 @@ def _patients(user: Any, entries: list[Entry]) -> list[int]:
     named = patients_named(
         (e.resource_type, e.instance_id, e.resource) for e in entries if e.method != "GET"
     )
-    stored = [
-        e.handler.queryset(user).filter(pk=int(e.instance_id)).values_list("patient_id", flat=True)
-        for e in entries
-        if e.method == "PUT"
-        and e.resource_type != "Patient"
-        and e.instance_id.isascii()
-        and e.instance_id.isdigit()
-    ]
-    return sorted({*named, *(pk for found in stored for pk in found if pk)})
+    return sorted({*named, *_stored_patients(user, entries)})
+
+
+def _stored_patients(user: Any, entries: list[Entry]) -> set[int]:
+    """The patients of the stored resources the entries update. A resource without a
+    patient (a Questionnaire) has none; an entry the user may not see or change is left to
+    its own checks, which name it."""
+    found: set[int] = set()
+    for e in entries:
+        if e.method != "PUT" or e.resource_type == "Patient":
+            continue
+        if not (e.instance_id.isascii() and e.instance_id.isdigit()):
+            continue
+        try:
+            stored = e.handler.queryset(user)
+        except FhirError:
+            continue
+        if not any(f.name == "patient" for f in stored.model._meta.concrete_fields):
+            continue
+        rows = stored.filter(pk=int(e.instance_id)).values_list("patient_id", flat=True)
+        found.update(pk for pk in rows if pk)
+    return found
 
 
 def _groups(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
