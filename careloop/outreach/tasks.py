@@ -34,8 +34,10 @@ def dispatch(seconds: float = ROUND_SECONDS, batch: int | None = None) -> dict[s
                 queued = queue_due(limit=batch) if taking else Queued()
                 connections.pump()  # answers read meanwhile, the next requests sent
                 following = send_next(batch, connections=connections) if taking else None
+                connections.pump()
                 sent = finish(flight) if flight is not None else Sent()
                 flight, following = following, None
+                connections.pump()
                 totals["queued"] += queued.messages
                 totals["sent"] += sent.sent
                 totals["retry"] += sent.retry
