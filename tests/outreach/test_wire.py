@@ -5,11 +5,13 @@ while idle, timeouts."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -193,6 +195,19 @@ def aliyun_server(answer: Answer) -> Iterator[tuple[AliyunSms, list[bytes], list
         loop.close()
 
 
+def where_no_loop_runs(test: Callable[..., None]) -> Callable[..., None]:
+    """Run ``test`` in a thread of its own, where no event loop runs, as in a dispatch
+    worker: the browser tests leave Playwright's loop running in the test thread, and there
+    ``Connections`` sends each batch at once in a thread (tested by the dispatch tests)."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(test, *args, **kwargs).result(timeout=60)
+
+    return run
+
+
 def batch(transport: HttpTransport, first: int) -> list[tuple[Message, HttpTransport]]:
     return [
         (Message(pk=pk, key=f"task:{pk}:sms", to="13800000000", template_code="SMS_1"), transport)
@@ -200,6 +215,7 @@ def batch(transport: HttpTransport, first: int) -> list[tuple[Message, HttpTrans
     ]
 
 
+@where_no_loop_runs
 def test_the_batches_of_a_dispatch_round_share_their_connections() -> None:
     with aliyun_server(lambda n: ALIYUN_OK) as (transport, seen, connections):
         sender = Connections()
@@ -216,6 +232,7 @@ def test_the_batches_of_a_dispatch_round_share_their_connections() -> None:
         assert len(seen) == 9 and len(connections) == 2
 
 
+@where_no_loop_runs
 def test_a_round_that_breaks_off_gives_up_the_sends_it_started() -> None:
     with aliyun_server(lambda n: b"hang") as (transport, _seen, _connections):
         sender = Connections()
@@ -229,6 +246,7 @@ def test_a_round_that_breaks_off_gives_up_the_sends_it_started() -> None:
             waiting()  # nothing to wait for any more
 
 
+@where_no_loop_runs
 def test_a_fault_in_building_a_request_fails_that_message_alone() -> None:
     class Faulty(AliyunSms):
         def build(self, message: Outgoing) -> HttpRequest:
@@ -250,6 +268,7 @@ def test_a_fault_in_building_a_request_fails_that_message_alone() -> None:
     assert len(seen) == 2
 
 
+@where_no_loop_runs
 def test_a_worker_that_finished_during_a_pump_leaves_its_place_to_the_next_batch(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -292,6 +311,7 @@ def test_a_worker_that_finished_during_a_pump_leaves_its_place_to_the_next_batch
         sender.close()
 
 
+@where_no_loop_runs
 def test_time_the_round_spends_on_the_database_does_not_count_against_a_request(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
