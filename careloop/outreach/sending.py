@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,13 +24,7 @@ from django.utils import timezone
 from careloop.bulk import BulkInsert
 from careloop.outreach import followthrough
 from careloop.outreach.config import Resolved, channel_config, transport_for
-from careloop.outreach.http_batches import (
-    Answers,
-    Connections,
-    outgoing,
-    run_coroutine,
-    send_http,
-)
+from careloop.outreach.http_batches import Answers, Connections, outgoing
 from careloop.outreach.models import Message
 from careloop.outreach.transports import (
     ConfigError,
@@ -140,7 +135,8 @@ def start_sending(
             except TransportError as error:
                 flight.results[message.pk] = error
     if http and connections is None:
-        flight.results.update(run_coroutine(send_http(http, concurrency)))
+        with closing(Connections()) as own:
+            flight.results.update(own.send(http, concurrency))
     elif http and connections is not None:
         flight.coming = connections.start(http, concurrency)
     return flight

@@ -17,8 +17,9 @@ def dispatch(seconds: float = ROUND_SECONDS, batch: int | None = None) -> dict[s
     While one batch waits for the provider's answers, the next is queued and claimed."""
     from django.conf import settings
 
+    from careloop.outreach.http_batches import Connections
     from careloop.outreach.queueing import Queued, queue_due
-    from careloop.outreach.sending import Connections, Sent, finish, send_next
+    from careloop.outreach.sending import Sent, finish, send_next
     from careloop.outreach.staff_notify import deliver, notify_new_owners
 
     batch = batch or settings.CARELOOP_SEND_BATCH
