@@ -20,6 +20,22 @@ from careloop.outreach.transports.http import AsyncClient
 logger = logging.getLogger("careloop.outreach.http")
 Answers = dict[int, Receipt | TransportError]
 Pairs = list[tuple[Message, HttpTransport]]
+Waiter = Callable[[float | None], Answers | None]
+
+# The answer for a request not sent because the batch's claim had run out first: the message
+# is left as it is, for whoever claims it next (no try is counted).
+LEASE_RAN_OUT = TransportError(
+    "the claim ran out before the message was sent", permanent=False, code="lease"
+)
+
+
+class Hold:
+    """Until when (``time.monotonic()``) a batch's claim holds as its worker sees it; moved on
+    when the worker renews the lease. A request still waiting for its turn then is not sent:
+    another worker may have claimed the message by then."""
+
+    def __init__(self, until: float = float("inf")) -> None:
+        self.until = until
 
 
 def outgoing(message: Message) -> Outgoing:
@@ -38,8 +54,8 @@ def outgoing(message: Message) -> Outgoing:
 class _Batch:
     """A batch's answers as they come in; ``done`` holds them all once the last is in."""
 
-    def __init__(self, done: asyncio.Future[Answers], size: int) -> None:
-        self.done, self.left = done, size
+    def __init__(self, done: asyncio.Future[Answers], size: int, hold: Hold) -> None:
+        self.done, self.left, self.hold = done, size, hold
         self.answers: Answers = {}
 
     def answer(self, pk: int, result: Receipt | TransportError) -> None:
@@ -60,13 +76,13 @@ class Lanes:
         self.running = 0  # workers not yet returned (a finished task leaves ``workers`` late)
         self.workers: set[asyncio.Task[None]] = set()  # referenced while they run
 
-    def start(self, pairs: Pairs) -> asyncio.Future[Answers]:
+    def start(self, pairs: Pairs, hold: Hold | None = None) -> asyncio.Future[Answers]:
         """Queue the requests of ``pairs``; the future holds their answers by message id."""
         done: asyncio.Future[Answers] = self.loop.create_future()
         if not pairs:
             done.set_result({})
             return done
-        batch = _Batch(done, len(pairs))
+        batch = _Batch(done, len(pairs), hold or Hold())
         self.waiting.extend((message, transport, batch) for message, transport in pairs)
         for _ in range(min(self.limit - self.running, len(self.waiting))):
             self.running += 1
@@ -85,6 +101,9 @@ class Lanes:
         while self.waiting:
             message, transport, batch = self.waiting.popleft()
             result: Receipt | TransportError
+            if time.monotonic() >= batch.hold.until:
+                batch.answer(message.pk, LEASE_RAN_OUT)
+                continue
             try:
                 response = await self.client.request(transport.build(outgoing(message)))
                 result = transport.parse(response)
@@ -98,11 +117,11 @@ class Lanes:
             batch.answer(message.pk, result)
 
 
-async def send_http(pairs: Pairs, concurrency: int) -> Answers:
+async def send_http(pairs: Pairs, concurrency: int, hold: Hold | None = None) -> Answers:
     """Send ``pairs`` over connections of their own, closed at the end."""
     client = AsyncClient()
     try:
-        return await Lanes(client, concurrency, asyncio.get_running_loop()).start(pairs)
+        return await Lanes(client, concurrency, asyncio.get_running_loop()).start(pairs, hold)
     finally:
         await client.aclose()
 
@@ -158,23 +177,32 @@ class Connections:
         self.client: AsyncClient | None = None
         self.lanes: Lanes | None = None
 
-    def start(self, pairs: Pairs, concurrency: int) -> Callable[[], Answers]:
-        """Send ``pairs``; returns how to wait for their answers."""
+    def start(self, pairs: Pairs, concurrency: int, hold: Hold | None = None) -> Waiter:
+        """Send ``pairs``; returns how to wait for their answers: ``wait(timeout)`` gives
+        them, or None when ``timeout`` seconds pass first (the sends go on)."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             pass
         else:  # called from async code: in a thread, with a client of its own, now
-            answers: Answers = run_coroutine(send_http(pairs, concurrency))
-            return lambda: answers
+            answers: Answers = run_coroutine(send_http(pairs, concurrency, hold))
+            return lambda timeout: answers
         if self.loop is None or self.lanes is None:
             self.loop, self.client = _RoundLoop(), AsyncClient()
             self.lanes = Lanes(self.client, concurrency, self.loop)
-        loop, coming = self.loop, self.lanes.start(pairs)
-        return lambda: loop.run(coming)
+        loop, coming = self.loop, self.lanes.start(pairs, hold)
+
+        def wait(timeout: float | None) -> Answers | None:
+            if not coming.done():
+                loop.run(asyncio.wait([coming], timeout=timeout))
+            return coming.result() if coming.done() else None
+
+        return wait
 
     def send(self, pairs: Pairs, concurrency: int) -> Answers:
-        return self.start(pairs, concurrency)()
+        answers = self.start(pairs, concurrency)(None)
+        assert answers is not None  # waited without a timeout
+        return answers
 
     def pump(self) -> None:
         """Let the loop deal with what has come in meanwhile (answers read, the next

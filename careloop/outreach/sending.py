@@ -8,9 +8,9 @@ permanent error, the task moves to the next channel of its policy."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +24,14 @@ from django.utils import timezone
 from careloop.bulk import BulkInsert
 from careloop.outreach import followthrough
 from careloop.outreach.config import Resolved, channel_config, transport_for
-from careloop.outreach.http_batches import Answers, Connections, outgoing
+from careloop.outreach.http_batches import (
+    LEASE_RAN_OUT,
+    Answers,
+    Connections,
+    Hold,
+    Waiter,
+    outgoing,
+)
 from careloop.outreach.models import Message
 from careloop.outreach.transports import (
     ConfigError,
@@ -101,27 +108,71 @@ def _transports(messages: list[Message]) -> dict[int, Transport | TransportError
 @dataclass
 class InFlight:
     """A claimed batch on its way out: the answers known already (sends without HTTP,
-    transports that could not be made) and, when some go over HTTP, those to come."""
+    transports that could not be made) and, when some go over HTTP, those to come.
+
+    The claim is kept while the batch is out: when a third of the lease has gone by, the
+    worker renews it (``keep``), also while it waits for the provider, so a slow provider or a
+    batch queued behind another does not let a second worker claim these messages meanwhile.
+    A request whose claim has run out all the same (a worker stopped for that long) is not
+    sent (``Hold``)."""
 
     token: str
     messages: list[Message]
     results: Answers
-    coming: Callable[[], Answers] | None = None
+    hold: Hold = field(default_factory=Hold)
+    renew_at: float = float("inf")  # time.monotonic() when the lease is renewed next
+    coming: Waiter | None = None
+    own: Connections | None = None  # connections of this batch alone, closed with it
 
-    def answers(self) -> Answers:
-        if self.coming is not None:
-            self.results.update(self.coming())
-            self.coming = None
+    def claimed(self, at: float) -> None:
+        """The lease was taken (or renewed) at ``at`` (``time.monotonic()``)."""
+        seconds = lease().total_seconds()
+        self.renew_at = at + seconds / 3
+        self.hold.until = at + seconds - min(5.0, seconds / 10)  # a margin for clocks
+
+    def answers(self, others: Iterable[InFlight | None] = ()) -> Answers:
+        """Wait for the answers, renewing this claim and ``others`` (batches claimed and
+        started meanwhile) while it waits."""
+        held = [self, *(f for f in others if f is not None)]
+        try:
+            while self.coming is not None:
+                keep(held)
+                got = self.coming(max(0.0, min(f.renew_at for f in held) - time.monotonic()))
+                if got is not None:
+                    self.results.update(got)
+                    self.coming = None
+        finally:
+            if self.own is not None:
+                self.own.close()
+                self.own = None
         return self.results
 
 
+def keep(flights: Iterable[InFlight]) -> None:
+    """Renew the lease of each batch whose renewal is due: the messages it still holds."""
+    for flight in flights:
+        if time.monotonic() < flight.renew_at:
+            continue
+        at = time.monotonic()
+        Message.objects.filter(worker=flight.token, status=S.SENDING).update(
+            lease_until=timezone.now() + lease()
+        )
+        flight.claimed(at)
+
+
 def start_sending(
-    token: str, messages: list[Message], concurrency: int, connections: Connections | None
+    token: str,
+    messages: list[Message],
+    concurrency: int,
+    connections: Connections | None,
+    claimed_at: float | None = None,
 ) -> InFlight:
-    """Send the claimed ``messages``: over ``connections`` when given (``InFlight.answers``
-    waits for them), else here and now."""
+    """Send the claimed ``messages`` (claimed at ``claimed_at``, ``time.monotonic()``): over
+    ``connections`` when given, else over connections of the batch's own;
+    ``InFlight.answers`` waits for them."""
     transports = _transports(messages)
     flight = InFlight(token, messages, {})
+    flight.claimed(time.monotonic() if claimed_at is None else claimed_at)
     http: list[tuple[Message, HttpTransport]] = []
     for message in messages:
         transport = transports[message.pk]
@@ -134,11 +185,10 @@ def start_sending(
                 flight.results[message.pk] = transport.send(outgoing(message))
             except TransportError as error:
                 flight.results[message.pk] = error
-    if http and connections is None:
-        with closing(Connections()) as own:
-            flight.results.update(own.send(http, concurrency))
-    elif http and connections is not None:
-        flight.coming = connections.start(http, concurrency)
+    if http:
+        if connections is None:
+            connections = flight.own = Connections()
+        flight.coming = connections.start(http, concurrency, flight.hold)
     return flight
 
 
@@ -157,6 +207,8 @@ def record_results(
             if message.pk not in held:
                 continue  # the lease ran out and another worker took it over
             result = results[message.pk]
+            if result is LEASE_RAN_OUT:
+                continue  # not sent: left for the next claim
             message.tries += 1
             message.lease_until = None
             if isinstance(result, Receipt):
@@ -232,13 +284,15 @@ def send_next(
     connections: Connections | None = None,
 ) -> InFlight | None:
     """Claim the next batch and start sending it; None when nothing is due."""
+    claimed_at = time.monotonic()
     token, messages = claim(batch or settings.CARELOOP_SEND_BATCH)
     if not messages:
         return None
     concurrency = concurrency or settings.CARELOOP_SEND_CONCURRENCY
-    return start_sending(token, messages, concurrency, connections)
+    return start_sending(token, messages, concurrency, connections, claimed_at)
 
 
-def finish(flight: InFlight) -> Sent:
-    """Wait for the batch's answers and record them."""
-    return record_results(flight.token, flight.messages, flight.answers())
+def finish(flight: InFlight, others: Iterable[InFlight | None] = ()) -> Sent:
+    """Wait for the batch's answers and record them; ``others``: the batches claimed
+    meanwhile, whose claims are kept while this one waits."""
+    return record_results(flight.token, flight.messages, flight.answers(others))

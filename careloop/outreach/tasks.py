@@ -36,7 +36,7 @@ def dispatch(seconds: float = ROUND_SECONDS, batch: int | None = None) -> dict[s
                 connections.pump()  # answers read meanwhile, the next requests sent
                 following = send_next(batch, connections=connections) if taking else None
                 connections.pump()
-                sent = finish(flight) if flight is not None else Sent()
+                sent = finish(flight, [following]) if flight is not None else Sent()
                 flight, following = following, None
                 connections.pump()
                 totals["queued"] += queued.messages

@@ -84,9 +84,9 @@ def test_the_round_claims_the_next_batch_while_one_waits_for_the_provider(
         steps.append(f"claim {len(flight.messages) if flight else 0}")
         return flight
 
-    def finish(flight: Any) -> Any:
+    def finish(flight: Any, others: Any = ()) -> Any:
         steps.append(f"record {len(flight.messages)}")
-        return record(flight)
+        return record(flight, others)
 
     monkeypatch.setattr(sending, "send_next", send_next)
     monkeypatch.setattr(sending, "finish", finish)

@@ -243,7 +243,7 @@ def test_a_round_that_breaks_off_gives_up_the_sends_it_started() -> None:
         assert waiting_loop.is_closed()
         assert not asyncio.all_tasks(waiting_loop)  # cancelled, none left pending
         with pytest.raises(RuntimeError):
-            waiting()  # nothing to wait for any more
+            waiting(None)  # nothing to wait for any more
 
 
 @where_no_loop_runs
@@ -304,9 +304,9 @@ def test_a_worker_that_finished_during_a_pump_leaves_its_place_to_the_next_batch
             patch.setattr(asyncio, "sleep", answered_now)
             sender.pump()  # the answer comes in; the worker returns in the last pass
         second = sender.start(batch(transport, 2)[:1], 1)
-        assert sorted(first()) == [1]
-        waiting = ThreadPoolExecutor(max_workers=1).submit(second)
-        assert sorted(waiting.result(timeout=5)) == [2]
+        assert sorted(first(None) or {}) == [1]
+        waiting = ThreadPoolExecutor(max_workers=1).submit(second, None)
+        assert sorted(waiting.result(timeout=5) or {}) == [2]
     finally:
         sender.close()
 
@@ -326,8 +326,9 @@ def test_time_the_round_spends_on_the_database_does_not_count_against_a_request(
             waiting = sender.start(batch(transport, 1), 3)
             sender.pump()  # the requests go out
             time.sleep(1.0)  # the worker records, queues and claims (the loop not running)
-            answers = waiting()
+            answers = waiting(None)
         finally:
             sender.close()
     assert len(seen) == 3
+    assert answers is not None and len(answers) == 3
     assert all(isinstance(answer, Receipt) for answer in answers.values()), answers

@@ -1,0 +1,106 @@
+"""A claim on a batch of messages holds while its worker is at it: renewed while the worker
+waits for a slow provider, and a request is not sent once its claim has run out."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from careloop.outreach import sending
+from careloop.outreach.models import Message
+from careloop.outreach.queueing import queue_due
+from careloop.outreach.sending import claim, finish, send_due, send_next
+from tests.outreach.conftest import ProviderServer
+from tests.outreach.helpers import NOON, aliyun, make_task
+
+pytestmark = pytest.mark.django_db
+LEASE = 0.9  # seconds: renewed each 0.3 s, held until 0.81 s after each renewal
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Noon (no quiet hours), and the clock running from there."""
+    started = time.monotonic()
+    monkeypatch.setattr(
+        timezone, "now", lambda: NOON + timedelta(seconds=time.monotonic() - started)
+    )
+
+
+@pytest.fixture
+def no_running_loop() -> Iterator[None]:
+    """A worker thread has no event loop running; the browser tests leave Playwright's
+    running in this one (``Connections`` then sends at once from a thread of its own)."""
+    running = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio.events._set_running_loop(running)
+
+
+def answer_after(seconds: float) -> Any:
+    def answer(seen: Any) -> tuple[int, Any]:
+        time.sleep(seconds)
+        return 200, {"Code": "OK", "BizId": seen.form()["OutId"]}
+
+    return answer
+
+
+def test_a_slow_provider_does_not_let_another_worker_claim_the_batch(
+    provider: ProviderServer,
+    clock: None,
+    no_running_loop: None,
+    patient_factory: Any,
+    hospital: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings.CARELOOP_SEND_LEASE_SECONDS = LEASE
+    aliyun(provider)
+    provider.answer = answer_after(2 * LEASE)
+    make_task(patient_factory(organisation=hospital))
+    assert queue_due().messages == 1
+    started, renew = time.monotonic(), sending.keep
+    second_worker: list[int] = []
+
+    def keep_then_let_another_worker_try(flights: Any) -> None:
+        renew(flights)
+        if time.monotonic() - started > LEASE * 1.2:  # the first lease would have run out
+            second_worker.append(len(claim(10)[1]))
+
+    monkeypatch.setattr(sending, "keep", keep_then_let_another_worker_try)
+    assert send_due().sent == 1
+    assert second_worker and set(second_worker) == {0}  # tried while waiting, got nothing
+    assert len(provider.seen) == 1
+    message = Message.objects.get()
+    assert (message.status, message.tries, message.lease_until) == (Message.Status.SENT, 1, None)
+
+
+def test_a_request_whose_claim_ran_out_is_not_sent_but_left_for_the_next_claim(
+    provider: ProviderServer,
+    at_noon: datetime,
+    no_running_loop: None,
+    patient_factory: Any,
+    hospital: Any,
+) -> None:
+    aliyun(provider)
+    provider.answer = answer_after(0)
+    make_task(patient_factory(organisation=hospital))
+    assert queue_due().messages == 1
+    flight = send_next()
+    assert flight is not None
+    flight.hold.until = time.monotonic()  # the worker was stopped until its claim ran out
+    assert finish(flight).results == {flight.messages[0].pk: sending.LEASE_RAN_OUT}
+    assert provider.seen == []
+    message = Message.objects.get()
+    assert (message.status, message.tries) == (Message.Status.SENDING, 0)  # no try counted
+    assert claim(10)[1] == []  # the lease still runs at the database
+    later = at_noon + sending.lease() + timedelta(seconds=1)
+    _token, again = claim(10, now=later)
+    assert [m.pk for m in again] == [message.pk]
