@@ -597,6 +597,34 @@ def test_results_over_fhir_hold_their_patient_while_the_record_is_read_and_writt
     assert held == [[patient_id]] * 4  # an HL7 processor with the same person waits
 
 
+def test_a_batch_entry_holds_the_patient_an_earlier_entry_stored(
+    fhir: Fhir, held: list[list[int]]
+) -> None:
+    # In a batch each entry is committed on its own: once the Patient is stored, an HL7
+    # result for the same person may reach a processor while the next entry adds results.
+    patient_url = "urn:uuid:7d1c6b1e-6f0e-4c53-9a5e-2b1f7f0c9a11"
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {
+                "fullUrl": patient_url,
+                "resource": patient_resource(),
+                "request": {"method": "POST", "url": "Patient"},
+            },
+            {
+                "resource": observation(patient_url, "14749-6", 5.1, "mmol/L"),
+                "request": {"method": "POST", "url": "Observation"},
+            },
+        ],
+    }
+    status, answer, _headers = fhir.call("POST", "", bundle)
+    assert status == 200
+    assert [e["response"]["status"][:3] for e in answer["entry"]] == ["201", "201"]
+    patient_id = int(answer["entry"][0]["response"]["location"].split("/")[1])
+    assert held == [[], [patient_id]]
+
+
 def test_an_update_holds_the_stored_resources_patient_and_the_one_it_names(
     fhir: Fhir, held: list[list[int]]
 ) -> None:

@@ -125,7 +125,7 @@ def process(
     for index, raw in enumerate(raw_entries):
         try:
             entry = Entry(index, raw, handlers)
-            with patient_locks.holding(_patients(user, [entry])):
+            with patient_locks.holding(_patients(user, [entry], refs)):
                 prepared = _prepare(user, [entry], refs)
                 with write_gate(), transaction.atomic():
                     _run(user, [entry], refs, prepared)
@@ -146,13 +146,31 @@ def process(
     return {"resourceType": "Bundle", "type": "batch-response", "entry": responses}
 
 
-def _patients(user: Any, entries: list[Entry]) -> list[int]:
-    """The patients the entries name, and those an update's stored resource belongs to
-    (an update may move an Encounter or a result from one patient to another)."""
+def _patients(user: Any, entries: list[Entry], refs: References | None = None) -> list[int]:
+    """The patients the entries name, those an update's stored resource belongs to (an
+    update may move an Encounter or a result from one patient to another) and, in a batch,
+    those an earlier entry stored that they refer to by its fullUrl (stored and committed:
+    others may know them by now)."""
     named = patients_named(
         (e.resource_type, e.instance_id, e.resource) for e in entries if e.method != "GET"
     )
-    return sorted({*named, *_stored_patients(user, entries)})
+    stored_here = _stored_by_earlier_entries(entries, refs) if refs is not None else set()
+    return sorted({*named, *_stored_patients(user, entries), *stored_here})
+
+
+def _stored_by_earlier_entries(entries: list[Entry], refs: References) -> set[int]:
+    found: set[int] = set()
+    for e in entries:
+        if e.method == "GET":
+            continue
+        for field in ("subject", "patient"):
+            reference = e.resource.get(field)
+            if not isinstance(reference, dict):
+                continue
+            kind, obj = refs.created.get(str(reference.get("reference") or ""), ("", None))
+            if kind == "Patient" and obj is not None and obj.pk:
+                found.add(obj.pk)
+    return found
 
 
 def _stored_patients(user: Any, entries: list[Entry]) -> set[int]:
