@@ -137,7 +137,8 @@ class InFlight:
         try:
             while self.coming is not None:
                 keep(held)
-                got = self.coming(max(0.0, min(f.renew_at for f in held) - time.monotonic()))
+                renew_in = min(f.renew_at for f in held) - time.monotonic()
+                got = self.coming(None if renew_in == float("inf") else max(0.0, renew_in))
                 if got is not None:
                     self.results.update(got)
                     self.coming = None
@@ -148,16 +149,24 @@ class InFlight:
         return self.results
 
 
-def keep(flights: Iterable[InFlight]) -> None:
-    """Renew the lease of each batch whose renewal is due: the messages it still holds."""
+def keep(flights: Iterable[InFlight | None]) -> None:
+    """Renew the lease of each batch whose renewal is due. A claim that has run out (by this
+    worker's clock or at the database) is not taken back: another worker may hold some of
+    its messages by now, so nothing more of the batch is sent (``Hold``)."""
     for flight in flights:
-        if time.monotonic() < flight.renew_at:
-            continue
         at = time.monotonic()
-        Message.objects.filter(worker=flight.token, status=S.SENDING).update(
-            lease_until=timezone.now() + lease()
-        )
-        flight.claimed(at)
+        if flight is None or at < flight.renew_at:
+            continue
+        now = timezone.now()
+        renewed = 0
+        if at < flight.hold.until:
+            renewed = Message.objects.filter(
+                worker=flight.token, status=S.SENDING, lease_until__gt=now
+            ).update(lease_until=now + lease())
+        if renewed == len(flight.messages):
+            flight.claimed(at)
+        else:  # lapsed: what has not gone out yet is left for the next claim
+            flight.hold.until, flight.renew_at = at, float("inf")
 
 
 def start_sending(
@@ -166,13 +175,16 @@ def start_sending(
     concurrency: int,
     connections: Connections | None,
     claimed_at: float | None = None,
+    others: Iterable[InFlight | None] = (),
 ) -> InFlight:
     """Send the claimed ``messages`` (claimed at ``claimed_at``, ``time.monotonic()``): over
     ``connections`` when given, else over connections of the batch's own;
-    ``InFlight.answers`` waits for them."""
-    transports = _transports(messages)
+    ``InFlight.answers`` waits for them. ``others``: batches this worker holds meanwhile,
+    whose claims are kept while this one is sent."""
     flight = InFlight(token, messages, {})
     flight.claimed(time.monotonic() if claimed_at is None else claimed_at)
+    held = [flight, *others]
+    transports = _transports(messages)  # may fetch a provider's token first
     http: list[tuple[Message, HttpTransport]] = []
     for message in messages:
         transport = transports[message.pk]
@@ -180,7 +192,11 @@ def start_sending(
             flight.results[message.pk] = transport
         elif isinstance(transport, HttpTransport):
             http.append((message, transport))
-        else:
+        else:  # one by one (an SMTP session each): the claims are kept as it goes
+            keep(held)
+            if time.monotonic() >= flight.hold.until:
+                flight.results[message.pk] = LEASE_RAN_OUT
+                continue
             try:
                 flight.results[message.pk] = transport.send(outgoing(message))
             except TransportError as error:
@@ -199,8 +215,10 @@ def record_results(
     now = now or timezone.now()
     done = Sent(results=results)
     with transaction.atomic():
-        held = set(
-            Message.objects.filter(worker=token, status=S.SENDING).values_list("id", flat=True)
+        held = set(  # locked: a claim by another worker waits until these are stored
+            Message.objects.select_for_update()
+            .filter(worker=token, status=S.SENDING)
+            .values_list("id", flat=True)
         )
         changed, gave_up, opted_out = [], [], []
         for message in messages:
@@ -282,14 +300,16 @@ def send_next(
     batch: int | None = None,
     concurrency: int | None = None,
     connections: Connections | None = None,
+    others: Iterable[InFlight | None] = (),
 ) -> InFlight | None:
-    """Claim the next batch and start sending it; None when nothing is due."""
+    """Claim the next batch and start sending it; None when nothing is due. ``others``: the
+    batches this worker holds meanwhile (their claims are kept)."""
     claimed_at = time.monotonic()
     token, messages = claim(batch or settings.CARELOOP_SEND_BATCH)
     if not messages:
         return None
     concurrency = concurrency or settings.CARELOOP_SEND_CONCURRENCY
-    return start_sending(token, messages, concurrency, connections, claimed_at)
+    return start_sending(token, messages, concurrency, connections, claimed_at, others)
 
 
 def finish(flight: InFlight, others: Iterable[InFlight | None] = ()) -> Sent:

@@ -19,7 +19,7 @@ def dispatch(seconds: float = ROUND_SECONDS, batch: int | None = None) -> dict[s
 
     from careloop.outreach.http_batches import Connections
     from careloop.outreach.queueing import Queued, queue_due
-    from careloop.outreach.sending import Sent, finish, send_next
+    from careloop.outreach.sending import Sent, finish, keep, send_next
     from careloop.outreach.staff_notify import deliver, notify_new_owners
 
     batch = batch or settings.CARELOOP_SEND_BATCH
@@ -32,9 +32,13 @@ def dispatch(seconds: float = ROUND_SECONDS, batch: int | None = None) -> dict[s
         try:
             while True:
                 taking = time.monotonic() < until
+                keep([flight])  # its claim holds while the worker is at other things
                 queued = queue_due(limit=batch) if taking else Queued()
+                keep([flight])
                 connections.pump()  # answers read meanwhile, the next requests sent
-                following = send_next(batch, connections=connections) if taking else None
+                following = (
+                    send_next(batch, connections=connections, others=[flight]) if taking else None
+                )
                 connections.pump()
                 sent = finish(flight, [following]) if flight is not None else Sent()
                 flight, following = following, None
@@ -49,10 +53,10 @@ def dispatch(seconds: float = ROUND_SECONDS, batch: int | None = None) -> dict[s
         except Exception:
             # Record what went out before giving up: otherwise those messages would be sent
             # again once their lease runs out (an e-mail, for one, twice).
-            for left in (flight, following):
+            for left, other in ((flight, following), (following, None)):
                 if left is not None:
                     with suppress(Exception):
-                        finish(left)
+                        finish(left, [other])
             raise
     return totals
 

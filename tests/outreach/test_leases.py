@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from careloop.outreach import sending
+from careloop.outreach import queueing, sending
 from careloop.outreach.models import Message
 from careloop.outreach.queueing import queue_due
 from careloop.outreach.sending import claim, finish, send_due, send_next
+from careloop.outreach.tasks import dispatch
+from careloop.outreach.transports import Outbox
 from tests.outreach.conftest import ProviderServer
 from tests.outreach.helpers import NOON, aliyun, make_task
 
@@ -69,12 +71,12 @@ def test_a_slow_provider_does_not_let_another_worker_claim_the_batch(
     started, renew = time.monotonic(), sending.keep
     second_worker: list[int] = []
 
-    def keep_then_let_another_worker_try(flights: Any) -> None:
-        renew(flights)
+    def let_another_worker_try_then_keep(flights: Any) -> None:
         if time.monotonic() - started > LEASE * 1.2:  # the first lease would have run out
             second_worker.append(len(claim(10)[1]))
+        renew(flights)
 
-    monkeypatch.setattr(sending, "keep", keep_then_let_another_worker_try)
+    monkeypatch.setattr(sending, "keep", let_another_worker_try_then_keep)
     assert send_due().sent == 1
     assert second_worker and set(second_worker) == {0}  # tried while waiting, got nothing
     assert len(provider.seen) == 1
@@ -104,3 +106,83 @@ def test_a_request_whose_claim_ran_out_is_not_sent_but_left_for_the_next_claim(
     later = at_noon + sending.lease() + timedelta(seconds=1)
     _token, again = claim(10, now=later)
     assert [m.pk for m in again] == [message.pk]
+
+
+def test_a_claim_that_ran_out_and_was_taken_over_is_not_taken_back(
+    provider: ProviderServer,
+    at_noon: datetime,
+    no_running_loop: None,
+    patient_factory: Any,
+    hospital: Any,
+) -> None:
+    aliyun(provider)
+    provider.answer = answer_after(0)
+    make_task(patient_factory(organisation=hospital))
+    assert queue_due().messages == 1
+    flight = send_next()
+    assert flight is not None
+    # The worker was stopped longer than the lease, and another worker took the message.
+    flight.hold.until = flight.renew_at = time.monotonic()
+    later = at_noon + sending.lease() + timedelta(seconds=1)
+    other_worker, taken = claim(10, now=later)
+    assert len(taken) == 1
+    assert finish(flight).sent == 0
+    assert provider.seen == []  # the first worker sends nothing more of that batch
+    message = Message.objects.get()
+    assert (message.status, message.worker) == (Message.Status.SENDING, other_worker)
+
+
+def test_the_next_batch_is_held_while_the_worker_records_the_one_before(
+    provider: ProviderServer,
+    clock: None,
+    no_running_loop: None,
+    patient_factory: Any,
+    hospital: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings.CARELOOP_SEND_LEASE_SECONDS = LEASE
+    aliyun(provider)
+    provider.answer = answer_after(0.05)
+    for _ in range(3):
+        make_task(patient_factory(organisation=hospital))
+    record, queue, second_worker = sending.record_results, queueing.queue_due, []
+
+    def slow_record(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(LEASE / 2)  # long steps while the next batch is out: recording this one,
+        return record(*args, **kwargs)
+
+    def slow_queue(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(LEASE / 2)  # then queueing more (one at a time: nothing queued waits)
+        second_worker.extend(claim(10)[1])
+        return queue(*args, **kwargs)
+
+    monkeypatch.setattr(sending, "record_results", slow_record)
+    monkeypatch.setattr(queueing, "queue_due", slow_queue)
+    totals = dispatch(seconds=10, batch=1)
+    assert second_worker == []
+    assert totals["sent"] == 3
+    assert len(provider.seen) == 3
+
+
+def test_a_batch_sent_without_http_is_held_while_it_is_sent(
+    clock: None,
+    patient_factory: Any,
+    hospital: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings.CARELOOP_SEND_LEASE_SECONDS = LEASE
+    for _ in range(4):
+        make_task(patient_factory(organisation=hospital))
+    assert queue_due().messages == 4
+    plain, second_worker = Outbox.send, []
+
+    def slow_send(self: Outbox, message: Any) -> Any:  # an SMTP session each
+        time.sleep(LEASE / 3)
+        second_worker.extend(claim(10)[1])
+        return plain(self, message)
+
+    monkeypatch.setattr(Outbox, "send", slow_send)
+    assert send_due(batch=4).sent == 4
+    assert second_worker == []
