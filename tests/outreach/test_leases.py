@@ -84,19 +84,28 @@ def test_a_slow_provider_does_not_let_another_worker_claim_the_batch(
     assert (message.status, message.tries, message.lease_until) == (Message.Status.SENT, 1, None)
 
 
-def test_a_request_whose_claim_ran_out_is_not_sent_but_left_for_the_next_claim(
+@pytest.fixture
+def claimed(
     provider: ProviderServer,
     at_noon: datetime,
     no_running_loop: None,
     patient_factory: Any,
     hospital: Any,
-) -> None:
+) -> sending.InFlight:
+    """A reminder claimed by this worker, its request not yet sent."""
     aliyun(provider)
     provider.answer = answer_after(0)
     make_task(patient_factory(organisation=hospital))
     assert queue_due().messages == 1
     flight = send_next()
     assert flight is not None
+    return flight
+
+
+def test_a_request_whose_claim_ran_out_is_not_sent_but_left_for_the_next_claim(
+    provider: ProviderServer, at_noon: datetime, claimed: sending.InFlight
+) -> None:
+    flight = claimed
     flight.hold.until = time.monotonic()  # the worker was stopped until its claim ran out
     assert finish(flight).results == {flight.messages[0].pk: sending.LEASE_RAN_OUT}
     assert provider.seen == []
@@ -109,18 +118,9 @@ def test_a_request_whose_claim_ran_out_is_not_sent_but_left_for_the_next_claim(
 
 
 def test_a_claim_that_ran_out_and_was_taken_over_is_not_taken_back(
-    provider: ProviderServer,
-    at_noon: datetime,
-    no_running_loop: None,
-    patient_factory: Any,
-    hospital: Any,
+    provider: ProviderServer, at_noon: datetime, claimed: sending.InFlight
 ) -> None:
-    aliyun(provider)
-    provider.answer = answer_after(0)
-    make_task(patient_factory(organisation=hospital))
-    assert queue_due().messages == 1
-    flight = send_next()
-    assert flight is not None
+    flight = claimed
     # The worker was stopped longer than the lease, and another worker took the message.
     flight.hold.until = flight.renew_at = time.monotonic()
     later = at_noon + sending.lease() + timedelta(seconds=1)
