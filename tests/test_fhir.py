@@ -18,7 +18,7 @@ from fhir.resources.R4B.observation import Observation as FhirObservation
 from fhir.resources.R4B.patient import Patient as FhirPatient
 
 from careloop.accounts.tokens import do_create_token
-from careloop.clinical.models import DiagnosticReport, Encounter, Observation
+from careloop.clinical.models import Condition, DiagnosticReport, Encounter, Observation
 from careloop.followup.models import Alert
 from careloop.interop import patient_locks
 from careloop.interop.fhir.base import patients_named
@@ -641,6 +641,38 @@ def test_an_update_holds_the_stored_resources_patient_and_the_one_it_names(
     entry = {"resource": moved, "request": {"method": "PUT", "url": f"Condition/{made['id']}"}}
     fhir.call("POST", "", {"resourceType": "Bundle", "type": "transaction", "entry": [entry]})
     assert held == [sorted([first, second])] * 2
+
+
+def test_an_update_also_holds_the_patient_a_write_meanwhile_moved_the_resource_to(
+    fhir: Fhir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def enrol(phone: str) -> int:
+        resource = patient_resource(
+            identifier=[{"system": RESIDENT, "value": valid_id(date(1956, 4, 1), male=True)}],
+            telecom=[{"system": "phone", "value": phone}],
+        )
+        return int(fhir.call("POST", "/Patient", resource)[1]["id"])
+
+    first = int(fhir.call("POST", "/Patient", patient_resource())[1]["id"])
+    second, third = enrol("13811113333"), enrol("13811114444")
+    made = fhir.call("POST", "/Condition", condition_resource(first, "I10", "高血压"))[1]
+    held: list[list[int]] = []
+    real = patient_locks.holding
+
+    @contextlib.contextmanager
+    def holding(patient_ids: Iterable[int]) -> Iterator[None]:
+        held.append(sorted(patient_ids))
+        if len(held) == 1:  # before the locks are taken, another write files it elsewhere
+            Condition.objects.filter(pk=int(made["id"])).update(patient_id=third)
+        with real(patient_ids):
+            yield
+
+    monkeypatch.setattr(patient_locks, "holding", holding)
+    moved = condition_resource(second, "I10", "高血压", id=made["id"])
+    assert fhir.call("PUT", f"/Condition/{made['id']}", moved)[0] == 200
+    # Held again with the third, whose record the update then reassesses.
+    assert held == [sorted([first, second]), sorted([first, second, third])]
+    assert Condition.objects.get(pk=int(made["id"])).patient_id == third
 
 
 def test_the_patients_a_write_names_are_read_as_references_are() -> None:

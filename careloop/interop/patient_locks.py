@@ -36,7 +36,7 @@ import fcntl
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from django.db import OperationalError, connection, transaction
 
@@ -75,6 +75,23 @@ def holding(patient_ids: Iterable[int], sqlite_database: str | None = None) -> I
         return
     # These locks are the process's: its threads (web workers reprocessing) take turns.
     with _in_process, _byte_ranges(path, sorted({pk % SQLITE_KEYS for pk in ids})):
+        yield
+
+
+@contextlib.contextmanager
+def holding_settled(concerned: Callable[[], Iterable[int]]) -> Iterator[None]:
+    """Hold the patients ``concerned()`` names, asked again once they are held: a write that
+    committed meanwhile may have moved the stored resource to another patient. Then the
+    locks are let go and taken again with that patient too (a few times; then all of them)."""
+    wanted = set(concerned())
+    for _ in range(3):
+        with holding(sorted(wanted)):
+            now = set(concerned())
+            if now <= wanted:
+                yield
+                return
+        wanted |= now
+    with holding(sorted(wanted)):
         yield
 
 

@@ -113,7 +113,7 @@ def process(
     if kind == "transaction":
         entries = [Entry(i, raw, handlers) for i, raw in enumerate(raw_entries)]
         refs = References()
-        with patient_locks.holding(_patients(user, entries)):
+        with patient_locks.holding_settled(partial(_patients, user, entries)):
             prepared = _prepare(user, entries, refs)
             with write_gate(), transaction.atomic():
                 _run(user, entries, refs, prepared)
@@ -125,7 +125,7 @@ def process(
     for index, raw in enumerate(raw_entries):
         try:
             entry = Entry(index, raw, handlers)
-            with patient_locks.holding(_patients(user, [entry], refs)):
+            with patient_locks.holding_settled(partial(_patients, user, [entry], refs)):
                 prepared = _prepare(user, [entry], refs)
                 with write_gate(), transaction.atomic():
                     _run(user, [entry], refs, prepared)

@@ -237,11 +237,15 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
     return respond(handler.to_fhir(obj), 201, Location=location)
 
 
+def _patient_of(resource_type: str, obj: Any) -> int | None:
+    return obj.pk if resource_type == "Patient" else getattr(obj, "patient_id", None)
+
+
 @fhir_view
 def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> HttpResponse:
     handler = _handler(resource_type)
     obj = handler.get(request.user, pk)
-    patient_id = obj.pk if resource_type == "Patient" else getattr(obj, "patient_id", None)
+    patient_id = _patient_of(resource_type, obj)
     if request.method == "GET":
         record(request.user, "view", resource_type.lower(), obj.pk, patient_id=patient_id)
         return respond(handler.to_fhir(obj))
@@ -259,11 +263,19 @@ def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> Http
                 code="value",
                 expression=[f"{resource_type}.id"],
             )
-        # The stored resource's patient, and the one the new version names (if another).
+        # The stored resource's patient, and the one the new version names (if another);
+        # the stored one read again once held (a write meanwhile may have moved it).
         named = patients_named([(resource_type, pk, data)])
-        concerned = sorted({*named, patient_id} if patient_id else set(named))
-        with patient_locks.holding(concerned), write_gate(), transaction.atomic():
-            obj = handler.update(request.user, obj, data, References())
+        stored = [obj]
+
+        def concerned() -> set[int]:
+            stored[0] = handler.get(request.user, pk)
+            now = _patient_of(resource_type, stored[0])
+            return {*named, now} if now else set(named)
+
+        with patient_locks.holding_settled(concerned), write_gate(), transaction.atomic():
+            patient_id = _patient_of(resource_type, stored[0])
+            obj = handler.update(request.user, stored[0], data, References())
     except FhirError as error:
         _finish(message, error, patient_id)
         raise
