@@ -7,6 +7,7 @@ permanent error, the task moves to the next channel of its policy."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -16,9 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 from django.db import connections as databases
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from careloop.bulk import BulkInsert
@@ -41,6 +43,8 @@ from careloop.outreach.transports import (
     TransportError,
 )
 from careloop.outreach.transports.http import sync_client
+
+logger = logging.getLogger("careloop.outreach.sending")
 
 
 def lease() -> timedelta:
@@ -150,9 +154,11 @@ class InFlight:
 
 
 def keep(flights: Iterable[InFlight | None]) -> None:
-    """Renew the lease of each batch whose renewal is due. A claim that has run out (by this
-    worker's clock or at the database) is not taken back: another worker may hold some of
-    its messages by now, so nothing more of the batch is sent (``Hold``)."""
+    """Renew the lease of each batch whose renewal is due (never shortening it, should the
+    clock have stepped back). A claim that has run out (by this worker's clock or at the
+    database), or that could not be renewed (the database busy or gone), is not taken back:
+    another worker may hold some of its messages by now, so nothing more of the batch is
+    sent (``Hold``), and what went out is still recorded."""
     for flight in flights:
         at = time.monotonic()
         if flight is None or at < flight.renew_at:
@@ -160,9 +166,12 @@ def keep(flights: Iterable[InFlight | None]) -> None:
         now = timezone.now()
         renewed = 0
         if at < flight.hold.until:
-            renewed = Message.objects.filter(
-                worker=flight.token, status=S.SENDING, lease_until__gt=now
-            ).update(lease_until=now + lease())
+            try:
+                renewed = Message.objects.filter(
+                    worker=flight.token, status=S.SENDING, lease_until__gt=now
+                ).update(lease_until=Greatest(F("lease_until"), Value(now + lease())))
+            except DatabaseError as error:
+                logger.warning("could not renew a claim: %s", type(error).__name__)
         if renewed == len(flight.messages):
             flight.claimed(at)
         else:  # lapsed: what has not gone out yet is left for the next claim

@@ -10,6 +10,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from django.db import OperationalError
+from django.db.models import QuerySet
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from careloop.outreach import queueing, sending
@@ -22,7 +25,7 @@ from tests.outreach.conftest import ProviderServer
 from tests.outreach.helpers import NOON, aliyun, make_task
 
 pytestmark = pytest.mark.django_db
-LEASE = 0.9  # seconds: renewed each 0.3 s, held until 0.81 s after each renewal
+LEASE = 1.2  # seconds: renewed each 0.4 s, held until 1.08 s after each renewal
 
 
 @pytest.fixture
@@ -186,3 +189,46 @@ def test_a_batch_sent_without_http_is_held_while_it_is_sent(
     monkeypatch.setattr(Outbox, "send", slow_send)
     assert send_due(batch=4).sent == 4
     assert second_worker == []
+
+
+def test_a_renewal_never_shortens_a_lease(at_noon: datetime, claimed: sending.InFlight) -> None:
+    far = at_noon + timedelta(hours=1)  # as left by a clock that has since stepped back
+    Message.objects.update(lease_until=far)
+    claimed.renew_at = time.monotonic()  # due
+    sending.keep([claimed])
+    assert Message.objects.get().lease_until == far
+    assert claimed.renew_at > time.monotonic()  # renewed, still held
+    assert finish(claimed).sent == 1
+
+
+def test_a_renewal_that_fails_leaves_the_batch_recorded_as_far_as_it_went(
+    at_noon: datetime,
+    patient_factory: Any,
+    hospital: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings.CARELOOP_SEND_LEASE_SECONDS = LEASE
+    for _ in range(2):
+        make_task(patient_factory(organisation=hospital))
+    assert queue_due().messages == 2
+    went_out, plain, update = [], Outbox.send, QuerySet.update
+
+    def slow_send(self: Outbox, message: Any) -> Any:  # an SMTP session each
+        went_out.append(message.key)
+        time.sleep(LEASE / 2)  # a renewal is due before the next
+        return plain(self, message)
+
+    def renewal_fails(self: QuerySet[Any], **values: Any) -> int:
+        if isinstance(values.get("lease_until"), Greatest):  # the database is busy or gone
+            raise OperationalError("database is locked")
+        return update(self, **values)
+
+    monkeypatch.setattr(Outbox, "send", slow_send)
+    monkeypatch.setattr(QuerySet, "update", renewal_fails)
+    result = send_due(batch=2)
+    assert len(went_out) == 1  # the second is not sent: its claim could not be kept
+    assert result.sent == 1  # and the first is recorded, not left to be sent again
+    assert Message.objects.get(key=went_out[0]).status == Message.Status.DELIVERED
+    left = Message.objects.exclude(key=went_out[0]).get()
+    assert (left.status, left.tries) == (Message.Status.SENDING, 0)  # for the next claim
