@@ -49,6 +49,12 @@ def no_running_loop() -> Iterator[None]:
         asyncio.events._set_running_loop(running)
 
 
+def queue_reminders(count: int, patient_factory: Any, hospital: Any) -> None:
+    for _ in range(count):
+        make_task(patient_factory(organisation=hospital))
+    assert queue_due().messages == count
+
+
 def answer_after(seconds: float) -> Any:
     def answer(seen: Any) -> tuple[int, Any]:
         time.sleep(seconds)
@@ -176,9 +182,7 @@ def test_a_batch_sent_without_http_is_held_while_it_is_sent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings.CARELOOP_SEND_LEASE_SECONDS = LEASE
-    for _ in range(4):
-        make_task(patient_factory(organisation=hospital))
-    assert queue_due().messages == 4
+    queue_reminders(4, patient_factory, hospital)
     plain, second_worker = Outbox.send, []
 
     def slow_send(self: Outbox, message: Any) -> Any:  # an SMTP session each
@@ -209,9 +213,7 @@ def test_a_renewal_that_fails_leaves_the_batch_recorded_as_far_as_it_went(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings.CARELOOP_SEND_LEASE_SECONDS = LEASE
-    for _ in range(2):
-        make_task(patient_factory(organisation=hospital))
-    assert queue_due().messages == 2
+    queue_reminders(2, patient_factory, hospital)
     went_out, plain, update = [], Outbox.send, QuerySet.update
 
     def slow_send(self: Outbox, message: Any) -> Any:  # an SMTP session each
