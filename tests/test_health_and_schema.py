@@ -7,6 +7,7 @@ from pathlib import Path
 import polib
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,3 +60,15 @@ def test_compiled_translations_match_their_sources() -> None:
     assert actual == expected, "run `make messages` and commit the result"
     assert not source.untranslated_entries(), [e.msgid for e in source.untranslated_entries()]
     assert not [e for e in source if "fuzzy" in e.flags]
+
+
+def test_the_open_task_index_is_built_without_blocking_writes_on_postgresql(
+    transactional_db: None,
+) -> None:
+    out = StringIO()
+    call_command("sqlmigrate", "followup", "0011", stdout=out)
+    sql = out.getvalue()
+    assert '"task_open_due"' in sql
+    online = connection.vendor == "postgresql"
+    assert ("CREATE INDEX CONCURRENTLY" in sql) is online
+    assert "BEGIN" not in sql  # not in a transaction (CONCURRENTLY refuses one)

@@ -3,8 +3,13 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from careloop.migration_ops import AddIndexOnline
+
 
 class Migration(migrations.Migration):
+    # A large task table goes on taking writes while PostgreSQL builds the index.
+    atomic = False
+
     dependencies = [
         ("accounts", "0003_organisation_region"),
         ("followup", "0010_alert_notified_assignee_id"),
@@ -13,7 +18,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexOnline(
             model_name="task",
             index=models.Index(
                 condition=models.Q(("status", "open")),

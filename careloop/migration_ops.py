@@ -1,0 +1,35 @@
+"""Migration operations of our own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import migrations
+
+
+class AddIndexOnline(migrations.AddIndex):
+    """``AddIndex`` that on PostgreSQL builds the index with ``CREATE INDEX CONCURRENTLY``: a
+    large table (ten million tasks) goes on taking writes while it is built. The migration
+    must set ``atomic = False``. Elsewhere (SQLite) a plain ``CREATE INDEX``."""
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.add_index(model, self.index, **_online(schema_editor))
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.remove_index(model, self.index, **_online(schema_editor))
+
+
+def _online(schema_editor: Any) -> dict[str, bool]:
+    if schema_editor.connection.vendor != "postgresql":
+        return {}
+    if schema_editor.connection.in_atomic_block:
+        raise RuntimeError("AddIndexOnline needs a migration with atomic = False")
+    return {"concurrently": True}
