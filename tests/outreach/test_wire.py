@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -234,16 +236,25 @@ def test_the_batches_of_a_dispatch_round_share_their_connections() -> None:
 
 @where_no_loop_runs
 def test_a_round_that_breaks_off_gives_up_the_sends_it_started() -> None:
-    with aliyun_server(lambda n: b"hang") as (transport, _seen, _connections):
+    with (
+        aliyun_server(lambda n: b"hang") as (transport, _seen, _connections),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always", ResourceWarning)
         sender = Connections()
         waiting = sender.start(batch(transport, 1), 1)
         waiting_loop = sender.loop
         assert waiting_loop is not None
+        sender.pump()  # the request goes out and waits for its answer
         sender.close()  # without waiting for the answers
         assert waiting_loop.is_closed()
         assert not asyncio.all_tasks(waiting_loop)  # cancelled, none left pending
         with pytest.raises(RuntimeError):
             waiting(None)  # nothing to wait for any more
+        del waiting, waiting_loop, sender
+        gc.collect()
+    # Its connection was closed then, not left for the garbage collector to find.
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)], caught
 
 
 @where_no_loop_runs

@@ -140,6 +140,9 @@ class WireClient:
         except (OSError, asyncio.IncompleteReadError, ValueError, WireError) as error:
             connection[1].close()  # something came back: never sent twice from here
             raise WireError(type(error).__name__) from error
+        except asyncio.CancelledError:
+            connection[1].close()  # a round that broke off: closed now, not by the GC
+            raise
         if keep:
             pool.append(connection)
         else:
@@ -154,6 +157,9 @@ class WireClient:
         except (OSError, asyncio.IncompleteReadError, ValueError, NothingBack) as error:
             connection[1].close()
             raise WireError(type(error).__name__) from error
+        except asyncio.CancelledError:
+            connection[1].close()
+            raise
         if keep:
             self.idle[origin].append(connection)
         else:
