@@ -675,6 +675,25 @@ def test_an_update_also_holds_the_patient_a_write_meanwhile_moved_the_resource_t
     assert Condition.objects.get(pk=int(made["id"])).patient_id == third
 
 
+def test_a_write_whose_patient_stays_busy_is_answered_409_to_try_again(
+    fhir: Fhir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    patient_id = int(fhir.call("POST", "/Patient", patient_resource())[1]["id"])
+
+    @contextlib.contextmanager
+    def busy(concerned: Any) -> Iterator[None]:
+        raise patient_locks.PatientBusy("held elsewhere")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(patient_locks, "holding_settled", busy)
+    result = observation(f"Patient/{patient_id}", "14749-6", 5.1, "mmol/L")
+    status, body, _headers = fhir.call("POST", "/Observation", result)
+    assert status == 409
+    assert body["issue"][0]["code"] == "lock-error"
+    assert not Observation.objects.filter(patient_id=patient_id).exists()
+    assert InboundMessage.objects.get(message_type="Observation create").status == "rejected"
+
+
 def test_the_patients_a_write_names_are_read_as_references_are() -> None:
     def subject(reference: object) -> tuple[str, str, dict[str, Any]]:
         return ("Observation", "", {"subject": {"reference": reference}})

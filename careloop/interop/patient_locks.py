@@ -82,17 +82,17 @@ def holding(patient_ids: Iterable[int], sqlite_database: str | None = None) -> I
 def holding_settled(concerned: Callable[[], Iterable[int]]) -> Iterator[None]:
     """Hold the patients ``concerned()`` names, asked again once they are held: a write that
     committed meanwhile may have moved the stored resource to another patient. Then the
-    locks are let go and taken again with that patient too (a few times; then all of them)."""
+    locks are let go and taken again with that patient too, a few times at most: still
+    changing then, ``PatientBusy``."""
     wanted = set(concerned())
-    for _ in range(3):
+    for _ in range(4):
         with holding(sorted(wanted)):
             now = set(concerned())
             if now <= wanted:
                 yield
                 return
         wanted |= now
-    with holding(sorted(wanted)):
-        yield
+    raise PatientBusy("the patients concerned kept changing")
 
 
 def _on_postgresql(sqlite_database: str | None) -> bool:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
@@ -14,6 +15,7 @@ from django.http import Http404, QueryDict
 from django.utils import timezone
 from pydantic import ValidationError
 
+from careloop.interop import patient_locks
 from careloop.interop.fhir.outcome import FhirError, from_pydantic, required
 from careloop.patients.access import get_patient_for
 from careloop.patients.models import Patient
@@ -287,6 +289,21 @@ def patients_named(resources: Iterable[tuple[str, str, dict[str, Any]]]) -> list
                 if match:
                     found.add(int(match[1]))
     return sorted(found)
+
+
+@contextlib.contextmanager
+def holding_patients(concerned: Callable[[], Iterable[int]]) -> Iterator[None]:
+    """``patient_locks.holding_settled`` for a FHIR write: a patient another write keeps
+    busy is answered 409 (``lock-error``), to be tried again."""
+    try:
+        with patient_locks.holding_settled(concerned):
+            yield
+    except patient_locks.PatientBusy as busy:
+        raise FhirError(
+            409,
+            "another write is working on this patient's record; try again shortly",
+            code="lock-error",
+        ) from busy
 
 
 # "Patient/5", "https://host/fhir/R4/Patient/5", "Patient/5/_history/1" (as reference_id reads)

@@ -16,8 +16,13 @@ from typing import Any, TypeVar
 from django.db import transaction
 from django.http import QueryDict
 
-from careloop.interop import patient_locks
-from careloop.interop.fhir.base import Handler, Prepared, References, patients_named
+from careloop.interop.fhir.base import (
+    Handler,
+    Prepared,
+    References,
+    holding_patients,
+    patients_named,
+)
 from careloop.interop.fhir.outcome import FhirError, outcome
 from careloop.write_gate import write_gate
 
@@ -113,7 +118,7 @@ def process(
     if kind == "transaction":
         entries = [Entry(i, raw, handlers) for i, raw in enumerate(raw_entries)]
         refs = References()
-        with patient_locks.holding_settled(partial(_patients, user, entries)):
+        with holding_patients(partial(_patients, user, entries)):
             prepared = _prepare(user, entries, refs)
             with write_gate(), transaction.atomic():
                 _run(user, entries, refs, prepared)
@@ -125,7 +130,7 @@ def process(
     for index, raw in enumerate(raw_entries):
         try:
             entry = Entry(index, raw, handlers)
-            with patient_locks.holding_settled(partial(_patients, user, [entry], refs)):
+            with holding_patients(partial(_patients, user, [entry], refs)):
                 prepared = _prepare(user, [entry], refs)
                 with write_gate(), transaction.atomic():
                     _run(user, [entry], refs, prepared)

@@ -21,9 +21,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from careloop.accounts.tokens import user_for_token
 from careloop.audit.services import record
-from careloop.interop import patient_locks
 from careloop.interop.fhir import bundle
-from careloop.interop.fhir.base import Handler, References, patients_named
+from careloop.interop.fhir.base import Handler, References, holding_patients, patients_named
 from careloop.interop.fhir.capability import capability_statement
 from careloop.interop.fhir.clinical import ConditionHandler, EncounterHandler
 from careloop.interop.fhir.followup import CarePlanHandler, FlagHandler, TaskHandler
@@ -220,7 +219,7 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
     try:
         data = handler.validate(_body(request))
         concerned = patients_named([(resource_type, "", data)])
-        with patient_locks.holding(concerned), write_gate(), transaction.atomic():
+        with holding_patients(lambda: concerned), write_gate(), transaction.atomic():
             obj = handler.create(request.user, data, References())
     except FhirError as error:
         _finish(message, error)
@@ -273,7 +272,7 @@ def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> Http
             now = _patient_of(resource_type, stored[0])
             return {*named, now} if now else set(named)
 
-        with patient_locks.holding_settled(concerned), write_gate(), transaction.atomic():
+        with holding_patients(concerned), write_gate(), transaction.atomic():
             patient_id = _patient_of(resource_type, stored[0])
             obj = handler.update(request.user, stored[0], data, References())
     except FhirError as error:
