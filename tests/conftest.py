@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from django.test import Client
 from careloop.accounts.models import Organisation
 from careloop.accounts.roles import Role
 from careloop.accounts.tokens import do_create_token
+from careloop.interop import patient_locks
 from tests.factories import OrganisationFactory, PatientFactory, TeamFactory, UserFactory
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run
@@ -169,3 +171,19 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """The patients each write held (patient_locks.holding), in order."""
+    held: list[list[int]] = []
+    real = patient_locks.holding
+
+    @contextlib.contextmanager
+    def holding(patient_ids: Iterable[int]) -> Iterator[None]:
+        held.append(list(patient_ids))
+        with real(patient_ids):
+            yield
+
+    monkeypatch.setattr(patient_locks, "holding", holding)
+    return held

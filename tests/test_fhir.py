@@ -562,22 +562,6 @@ def test_a_condition_changed_over_fhir_reassesses_the_record(
     assert latest is not None and latest.category == "不适用"
 
 
-@pytest.fixture
-def held(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
-    """The patients each write held (patient_locks.holding), in order."""
-    held: list[list[int]] = []
-    real = patient_locks.holding
-
-    @contextlib.contextmanager
-    def holding(patient_ids: Iterable[int]) -> Iterator[None]:
-        held.append(list(patient_ids))
-        with real(patient_ids):
-            yield
-
-    monkeypatch.setattr(patient_locks, "holding", holding)
-    return held
-
-
 def test_results_over_fhir_hold_their_patient_while_the_record_is_read_and_written(
     fhir: Fhir, held: list[list[int]]
 ) -> None:

@@ -1,12 +1,10 @@
 """Result processors side by side: a patient's record is one processor's at a time, from
 reading it for the rules to the commit (careloop/interop/patient_locks.py)."""
 
-import contextlib
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -197,19 +195,7 @@ def test_the_one_by_one_path_takes_a_patient_without_waiting(tmp_path: Path) -> 
         assert _other_process_finds(lock_file, 41) == {41: "free"}
 
 
-def test_a_write_whose_patients_keep_changing_gives_up_busy(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    held: list[list[int]] = []
-    real = patient_locks.holding
-
-    @contextlib.contextmanager
-    def holding(patient_ids: Iterable[int]) -> Iterator[None]:
-        held.append(list(patient_ids))
-        with real(patient_ids):
-            yield
-
-    monkeypatch.setattr(patient_locks, "holding", holding)
+def test_a_write_whose_patients_keep_changing_gives_up_busy(held: list[list[int]]) -> None:
     asked = iter(range(1, 100))  # each time asked, the resource has moved on to another
     with (
         pytest.raises(patient_locks.PatientBusy),
