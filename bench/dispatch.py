@@ -441,6 +441,13 @@ def check(expected: int, stats: dict, outcome: dict) -> dict:
         "repeats_all_in_flight_at_kill": repeated <= set(outcome["held_at_kill"]),
         "in_flight_at_kill": len(outcome["held_at_kill"]),
         "message_statuses": statuses,
+        # Why a message did not go out (the provider here only ever answers 5xx, 1%).
+        "failed_because": {
+            f"{code or '-'} after {tries} tries": n
+            for code, tries, n in Message.objects.filter(status="failed")
+            .values_list("error_code", "tries")
+            .annotate(n=Count("id"))
+        },
         "tasks_with_two_messages": doubled,
         "messages_created": created,
         "passed_to_another_channel": Task.objects.exclude(channel="sms").count(),
