@@ -38,6 +38,11 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def short_lease(settings: Any) -> None:
+    settings.CARELOOP_SEND_LEASE_SECONDS = LEASE
+
+
+@pytest.fixture
 def no_running_loop() -> Iterator[None]:
     """A worker thread has no event loop running; the browser tests leave Playwright's
     running in this one (``Connections`` then sends at once from a thread of its own)."""
@@ -69,14 +74,12 @@ def test_a_slow_provider_does_not_let_another_worker_claim_the_batch(
     no_running_loop: None,
     patient_factory: Any,
     hospital: Any,
-    settings: Any,
+    short_lease: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings.CARELOOP_SEND_LEASE_SECONDS = LEASE
     aliyun(provider)
     provider.answer = answer_after(2 * LEASE)
-    make_task(patient_factory(organisation=hospital))
-    assert queue_due().messages == 1
+    queue_reminders(1, patient_factory, hospital)
     started, renew = time.monotonic(), sending.keep
     second_worker: list[int] = []
 
@@ -104,8 +107,7 @@ def claimed(
     """A reminder claimed by this worker, its request not yet sent."""
     aliyun(provider)
     provider.answer = answer_after(0)
-    make_task(patient_factory(organisation=hospital))
-    assert queue_due().messages == 1
+    queue_reminders(1, patient_factory, hospital)
     flight = send_next()
     assert flight is not None
     return flight
@@ -147,10 +149,9 @@ def test_the_next_batch_is_held_while_the_worker_records_the_one_before(
     no_running_loop: None,
     patient_factory: Any,
     hospital: Any,
-    settings: Any,
+    short_lease: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings.CARELOOP_SEND_LEASE_SECONDS = LEASE
     aliyun(provider)
     provider.answer = answer_after(0.05)
     for _ in range(3):
@@ -178,10 +179,9 @@ def test_a_batch_sent_without_http_is_held_while_it_is_sent(
     clock: None,
     patient_factory: Any,
     hospital: Any,
-    settings: Any,
+    short_lease: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings.CARELOOP_SEND_LEASE_SECONDS = LEASE
     queue_reminders(4, patient_factory, hospital)
     plain, second_worker = Outbox.send, []
 
@@ -209,10 +209,9 @@ def test_a_renewal_that_fails_leaves_the_batch_recorded_as_far_as_it_went(
     at_noon: datetime,
     patient_factory: Any,
     hospital: Any,
-    settings: Any,
+    short_lease: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings.CARELOOP_SEND_LEASE_SECONDS = LEASE
     queue_reminders(2, patient_factory, hospital)
     went_out, plain, update = [], Outbox.send, QuerySet.update
 

@@ -272,10 +272,14 @@ def patient_filter(params: QueryDict, field: str = "patient") -> Q | None:
     return Q(**{f"{field}_id__in": ids})
 
 
-def patients_named(resources: Iterable[tuple[str, str, dict[str, Any]]]) -> list[int]:
+def patients_named(
+    resources: Iterable[tuple[str, str, dict[str, Any]]], refs: References | None = None
+) -> list[int]:
     """The stored patients these (resource type, id, resource) concern: a Patient's own id,
-    the others' ``subject`` or ``patient`` reference "Patient/<id>". What they are locked by
-    while their record is read and written (``careloop/interop/patient_locks.py``)."""
+    the others' ``subject`` or ``patient`` reference "Patient/<id>", or the fullUrl of a
+    Patient an earlier entry of a batch stored (``refs``). What they are locked by while
+    their record is read and written (``careloop/interop/patient_locks.py``)."""
+    created = refs.created if refs is not None else {}
     found: set[int] = set()
     for resource_type, pk, resource in resources:
         if resource_type == "Patient":
@@ -284,10 +288,15 @@ def patients_named(resources: Iterable[tuple[str, str, dict[str, Any]]]) -> list
             continue
         for field in ("subject", "patient"):
             reference = resource.get(field)
-            if isinstance(reference, dict):
-                match = PATIENT_REFERENCE.fullmatch(str(reference.get("reference") or ""))
-                if match:
-                    found.add(int(match[1]))
+            if not isinstance(reference, dict):
+                continue
+            text = str(reference.get("reference") or "")
+            if match := PATIENT_REFERENCE.fullmatch(text):
+                found.add(int(match[1]))
+            elif text in created:
+                kind, obj = created[text]
+                if kind == "Patient" and obj.pk:
+                    found.add(obj.pk)
     return sorted(found)
 
 

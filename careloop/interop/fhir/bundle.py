@@ -157,25 +157,10 @@ def _patients(user: Any, entries: list[Entry], refs: References | None = None) -
     those an earlier entry stored that they refer to by its fullUrl (stored and committed:
     others may know them by now)."""
     named = patients_named(
-        (e.resource_type, e.instance_id, e.resource) for e in entries if e.method != "GET"
+        ((e.resource_type, e.instance_id, e.resource) for e in entries if e.method != "GET"),
+        refs,
     )
-    stored_here = _stored_by_earlier_entries(entries, refs) if refs is not None else set()
-    return sorted({*named, *_stored_patients(user, entries), *stored_here})
-
-
-def _stored_by_earlier_entries(entries: list[Entry], refs: References) -> set[int]:
-    found: set[int] = set()
-    for e in entries:
-        if e.method == "GET":
-            continue
-        for field in ("subject", "patient"):
-            reference = e.resource.get(field)
-            if not isinstance(reference, dict):
-                continue
-            kind, obj = refs.created.get(str(reference.get("reference") or ""), ("", None))
-            if kind == "Patient" and obj is not None and obj.pk:
-                found.add(obj.pk)
-    return found
+    return sorted({*named, *_stored_patients(user, entries)})
 
 
 def _stored_patients(user: Any, entries: list[Entry]) -> set[int]:
