@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.translation import gettext_lazy as _
 
 
@@ -18,73 +19,99 @@ class NavItem:
     active: bool = False
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A place in the sidebar: shown to users with ``perm`` (everyone signed in when None,
+    staff when "staff"), active on its URL and below it (``exact``: on it only), also below
+    ``also`` and never below ``unless`` (URL names, or paths when they start with "/")."""
+
+    label: Any
+    icon: str
+    url_name: str
+    perm: str | None
+    exact: bool = False
+    also: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
+
+
+_FOLLOWUP_PAGES = tuple(
+    f"followup:{n}" for n in ("pathways", "referrals", "revisits", "team", "quality")
+)
+ENTRIES = (
+    Entry(_("Home"), "house", "home", None, exact=True),
+    Entry(_("Patients"), "people", "patients:list", "patients.view_patient"),
+    Entry(_("Enrol a patient"), "person-plus", "patients:create", "patients.add_patient", True),
+    Entry(
+        _("Worklist"),
+        "list-check",
+        "followup:worklist",
+        "followup.view_task",
+        unless=_FOLLOWUP_PAGES,
+    ),
+    Entry(
+        _("Team workload"),
+        "person-workspace",
+        "followup:team",
+        "followup.assign_task",
+        also=("followup:quality",),
+    ),
+    Entry(_("Referrals"), "arrow-left-right", "followup:referrals", "followup.view_referral"),
+    Entry(_("Revisits"), "calendar-check", "followup:revisits", "followup.view_revisitrequest"),
+    Entry(_("Alerts"), "exclamation-triangle", "alerts:list", "followup.view_alert"),
+    Entry(_("Outbox"), "send", "outreach:outbox", "outreach.view_message"),
+    Entry(_("Replies"), "chat-left-text", "outreach:inbox", "outreach.view_reply"),
+    Entry(
+        _("Questionnaires"), "ui-checks", "questionnaires:list", "questionnaires.view_questionnaire"
+    ),
+    Entry(_("Points redemptions"), "gift", "portal:redemptions", "portal.change_redemption"),
+    Entry(_("Pathways"), "signpost-split", "followup:pathways", "followup.view_pathway"),
+    Entry(_("Dashboard"), "bar-chart-line", "analytics:dashboard", "analytics.view_dashboard"),
+    Entry(_("Rules"), "sliders", "rules:list", "rules.view_rule"),
+    Entry(_("Audit log"), "journal-text", "audit:list", "audit.view_auditevent"),
+    Entry(
+        _("Import results"), "file-earmark-spreadsheet", "interop:imports", "interop.add_importjob"
+    ),
+    Entry(
+        _("Inbound messages"),
+        "inbox",
+        "interop:messages",
+        "interop.view_inboundmessage",
+        also=("/interop/",),
+    ),
+    Entry(_("Administration"), "gear", "admin:index", "staff"),
+)
+
+
+@lru_cache(maxsize=8)
+def _paths(script_prefix: str) -> dict[str, str]:
+    """Every URL the sidebar names, reversed once per script prefix (~20 ``reverse`` calls a
+    page before)."""
+    names = {e.url_name for e in ENTRIES}
+    for entry in ENTRIES:
+        names.update(n for n in (*entry.also, *entry.unless) if not n.startswith("/"))
+    return {name: reverse(name) for name in names}
+
+
+def _active(entry: Entry, path: str, urls: dict[str, str]) -> bool:
+    def below(names: tuple[str, ...]) -> bool:
+        return any(path.startswith(n if n.startswith("/") else urls[n]) for n in names)
+
+    url = urls[entry.url_name]
+    if entry.exact:
+        return path == url
+    return (path.startswith(url) or below(entry.also)) and not below(entry.unless)
+
+
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     if not user.is_authenticated:
         return {}
-    path = request.path
-    items = [NavItem(_("Home"), "house", reverse("home"), path == "/")]
-    if user.has_perm("patients.view_patient"):
-        url = reverse("patients:list")
-        items.append(NavItem(_("Patients"), "people", url, path.startswith(url)))
-    if user.has_perm("patients.add_patient"):
-        url = reverse("patients:create")
-        items.append(NavItem(_("Enrol a patient"), "person-plus", url, path == url))
-    if user.has_perm("followup.view_task"):
-        url = reverse("followup:worklist")
-        others = [
-            reverse(f"followup:{n}")
-            for n in ("pathways", "referrals", "revisits", "team", "quality")
-        ]
-        active = path.startswith(url) and not any(path.startswith(o) for o in others)
-        items.append(NavItem(_("Worklist"), "list-check", url, active))
-    if user.has_perm("followup.assign_task"):
-        url = reverse("followup:team")
-        active = path.startswith(url) or path.startswith(reverse("followup:quality"))
-        items.append(NavItem(_("Team workload"), "person-workspace", url, active))
-    if user.has_perm("followup.view_referral"):
-        url = reverse("followup:referrals")
-        items.append(NavItem(_("Referrals"), "arrow-left-right", url, path.startswith(url)))
-    if user.has_perm("followup.view_revisitrequest"):
-        url = reverse("followup:revisits")
-        items.append(NavItem(_("Revisits"), "calendar-check", url, path.startswith(url)))
-    if user.has_perm("followup.view_alert"):
-        url = reverse("alerts:list")
-        items.append(NavItem(_("Alerts"), "exclamation-triangle", url, path.startswith(url)))
-    if user.has_perm("outreach.view_message"):
-        url = reverse("outreach:outbox")
-        items.append(NavItem(_("Outbox"), "send", url, path.startswith(url)))
-    if user.has_perm("outreach.view_reply"):
-        url = reverse("outreach:inbox")
-        items.append(NavItem(_("Replies"), "chat-left-text", url, path.startswith(url)))
-    if user.has_perm("questionnaires.view_questionnaire"):
-        url = reverse("questionnaires:list")
-        items.append(NavItem(_("Questionnaires"), "ui-checks", url, path.startswith(url)))
-    if user.has_perm("portal.change_redemption"):
-        url = reverse("portal:redemptions")
-        items.append(NavItem(_("Points redemptions"), "gift", url, path.startswith(url)))
-    if user.has_perm("followup.view_pathway"):
-        url = reverse("followup:pathways")
-        items.append(NavItem(_("Pathways"), "signpost-split", url, path.startswith(url)))
-    if user.has_perm("analytics.view_dashboard"):
-        url = reverse("analytics:dashboard")
-        items.append(NavItem(_("Dashboard"), "bar-chart-line", url, path.startswith(url)))
-    if user.has_perm("rules.view_rule"):
-        url = reverse("rules:list")
-        items.append(NavItem(_("Rules"), "sliders", url, path.startswith(url)))
-    if user.has_perm("audit.view_auditevent"):
-        url = reverse("audit:list")
-        items.append(NavItem(_("Audit log"), "journal-text", url, path.startswith(url)))
-    if user.has_perm("interop.add_importjob"):
-        url = reverse("interop:imports")
-        items.append(
-            NavItem(_("Import results"), "file-earmark-spreadsheet", url, path.startswith(url))
-        )
-    if user.has_perm("interop.view_inboundmessage"):
-        url = reverse("interop:messages")
-        items.append(NavItem(_("Inbound messages"), "inbox", url, path.startswith("/interop/")))
-    if user.is_staff:
-        items.append(NavItem(_("Administration"), "gear", reverse("admin:index")))
+    urls = _paths(get_script_prefix())
+    items = [
+        NavItem(e.label, e.icon, urls[e.url_name], _active(e, request.path, urls))
+        for e in ENTRIES
+        if e.perm is None or (user.is_staff if e.perm == "staff" else user.has_perm(e.perm))
+    ]
     from careloop.outreach.models import StaffNotification
 
     unread = StaffNotification.objects.filter(user=user, read_at__isnull=True).count()

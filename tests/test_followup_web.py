@@ -65,7 +65,7 @@ def test_the_worklist_orders_by_priority_and_shows_the_score(
     page = logged_in(alice).get("/worklist/?scope=team&section=due")
     assert page.status_code == 200
     rows = page.context["page"].object_list
-    assert [t.patient.name for t in rows][:1] == ["孙急"]
+    assert [t.patient__name for t in rows][:1] == ["孙急"]
     first = rows[0]
     assert (first.alert_points, first.risk_points) == (60, 30)
     assert first.priority == first.alert_points + first.risk_points + first.overdue_points
@@ -208,16 +208,16 @@ def test_the_worklist_narrows_to_an_organisation_and_those_below_it(
     supervisor = logged_in(bob)
     page = supervisor.get("/worklist/?scope=organisation&section=upcoming")
     assert [pk for pk, _name in page.context["organisations"]] == [hospital.pk, cardiology.pk]
-    both = {t.patient.name for t in page.context["page"].object_list}
+    both = {t.patient__name for t in page.context["page"].object_list}
     assert both == {"王院本部", "李心内"}
     only = supervisor.get(
         f"/worklist/?scope=organisation&section=upcoming&organisation={cardiology.pk}"
     )
-    assert {t.patient.name for t in only.context["page"].object_list} == {"李心内"}
+    assert {t.patient__name for t in only.context["page"].object_list} == {"李心内"}
     above = supervisor.get(
         f"/worklist/?scope=organisation&section=upcoming&organisation={hospital.pk}"
     )
-    assert {t.patient.name for t in above.context["page"].object_list} == both
+    assert {t.patient__name for t in above.context["page"].object_list} == both
     elsewhere = supervisor.get(
         f"/worklist/?scope=organisation&section=upcoming&organisation={community.pk}"
     )

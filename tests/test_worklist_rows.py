@@ -88,3 +88,34 @@ def test_the_alert_list_shows_ten_and_counts_them_all(
         )
     many = client.get("/worklist/?scope=mine&section=due").context
     assert (len(many["open_alerts"]), many["open_alert_count"]) == (10, 12)
+
+
+def test_the_section_counts_are_the_sections_lengths(
+    hospital: Any, patient_factory: Any, alice: Any, team: Any
+) -> None:
+    from careloop.followup.worklist import SECTIONS, Filters, counts, worklist
+
+    alice.teams.add(team)
+    patient = patient_factory(organisation=hospital, care_team=team)
+    _tasks(patient, 3, late=timedelta(days=4), assignee=alice)  # overdue
+    _tasks(patient, 2, late=-timedelta(hours=2), assignee=alice, team=team)  # due, in time
+    _tasks(patient, 4, late=-timedelta(days=3), team=team)  # upcoming, the team's queue
+    _tasks(patient, 1, late=-timedelta(days=30), assignee=alice)  # later than a week
+    now = timezone.now()
+    for scope in ("mine", "team"):
+        numbers = counts(alice, scope, now=now)
+        lengths = {s: worklist(alice, Filters(scope, s), now=now).count() for s in SECTIONS}
+        assert numbers == lengths, scope
+    assert counts(alice, "mine", now=now)["overdue"] == 3
+    assert counts(alice, "team", now=now)["upcoming"] == 4
+
+
+def test_someone_who_sees_no_organisation_counts_nothing(
+    patient_factory: Any, hospital: Any
+) -> None:
+    from careloop.followup.worklist import counts
+    from tests.factories import UserFactory
+
+    _tasks(patient_factory(organisation=hospital), 2, late=timedelta(days=1))
+    nobody = UserFactory(username="nobody", organisation=None)
+    assert counts(nobody, "organisation") == {"due": 0, "today": 0, "overdue": 0, "upcoming": 0}

@@ -82,7 +82,8 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
     filters = _filters(request)
     now = timezone.now()
     numbers = counts(request.user, filters.scope, now=now)
-    paginator = Paginator(worklist(request.user, filters, now=now).only(*ROW_FIELDS), PAGE_SIZE)
+    tasks = worklist(request.user, filters, now=now).values_list(*ROW_FIELDS, named=True)
+    paginator = Paginator(tasks, PAGE_SIZE)
     if not filters.narrowed:  # the section's count is the list's length: no second COUNT
         paginator.count = numbers[filters.section]
     page = paginator.get_page(request.GET.get("page"))
@@ -91,7 +92,7 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
     page.object_list = rows
     task_url = reverse("followup:task", args=[0]).removesuffix("0/")
     labels = Labels.for_page(task_url, now)
-    shown = [t.patient_id for t in rows]
+    shown = [row.patient_id for row in rows]
     if shown:
         record(
             request.user,

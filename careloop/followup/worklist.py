@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
 from django.db.models import (
     Case,
-    Count,
     F,
     IntegerField,
     Q,
@@ -134,13 +135,33 @@ def worklist(user: Any, filters: Filters, *, now: datetime | None = None) -> Que
     return with_priority(tasks, now).select_related("patient", "plan__pathway", "assignee")
 
 
+# The section counts over the scoped tasks' WHERE (``scoped`` filters on followup_task's own
+# columns only, no join). As ``aggregate`` with four filtered ``Count``s Django took ~1.3 ms
+# a page to build and compile the statement, twice the time the database took to run it.
+COUNTS_SQL = (
+    "SELECT COUNT(CASE WHEN due_at < %s THEN 1 END),"
+    " COUNT(CASE WHEN due_at < %s AND deadline >= %s THEN 1 END),"
+    " COUNT(CASE WHEN deadline < %s THEN 1 END),"
+    " COUNT(CASE WHEN due_at >= %s AND due_at < %s THEN 1 END)"
+    " FROM followup_task WHERE {where}"
+)
+
+
 def counts(user: Any, scope: str, *, now: datetime | None = None) -> dict[str, int]:
     """How many tasks each section holds (one query)."""
     now = now or timezone.now()
-    tonight = end_of_today(now)
-    return scoped(user, scope).aggregate(
-        due=Count("pk", filter=Q(due_at__lt=tonight)),
-        today=Count("pk", filter=Q(due_at__lt=tonight, deadline__gte=now)),
-        overdue=Count("pk", filter=Q(deadline__lt=now)),
-        upcoming=Count("pk", filter=Q(due_at__gte=tonight, due_at__lt=tonight + timedelta(days=7))),
-    )
+    tasks = scoped(user, scope)
+    connection = connections[tasks.db]
+    try:
+        where, params = tasks.query.get_compiler(tasks.db).compile(tasks.query.where)
+    except EmptyResultSet:  # someone who sees no organisation
+        return dict.fromkeys(SECTIONS, 0)
+    at = connection.ops.adapt_datetimefield_value
+    tonight, now_ = at(end_of_today(now)), at(now)
+    week = at(end_of_today(now) + timedelta(days=7))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            COUNTS_SQL.format(where=where),
+            [tonight, tonight, now_, now_, tonight, week, *params],
+        )
+        return dict(zip(SECTIONS, cursor.fetchone(), strict=True))
