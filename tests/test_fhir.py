@@ -438,6 +438,38 @@ def test_a_batch_entry_cannot_refer_to_a_patient_it_failed_to_create(fhir: Fhir)
     assert Patient.objects.count() == 1 and not Observation.objects.exists()
 
 
+def test_a_failed_batch_entry_does_not_unname_an_earlier_one_of_the_same_full_url(
+    fhir: Fhir,
+) -> None:
+    first = patient_resource()
+    again = patient_resource()  # the same person: refused (409)
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:p1",
+                "request": {"method": "POST", "url": "Patient"},
+                "resource": first,
+            },
+            {
+                "fullUrl": "urn:uuid:p1",
+                "request": {"method": "POST", "url": "Patient"},
+                "resource": again,
+            },
+            {
+                "request": {"method": "POST", "url": "Observation"},
+                "resource": observation("urn:uuid:p1", "14749-6", 5.1, "mmol/L"),
+            },
+        ],
+    }
+    status, body, _ = fhir.call("POST", "", batch)
+    assert status == 200, body
+    statuses = [e["response"]["status"] for e in body["entry"]]
+    assert statuses == ["201 Created", "409 Conflict", "201 Created"]
+    assert Observation.objects.get().patient == Patient.objects.get()
+
+
 def test_a_bundle_enrolling_a_patient_runs_risk_models_and_rules(fhir: Fhir) -> None:
     from careloop.rules.models import RiskAssessment, RuleFiring
     from careloop.rules.pack import load_pack

@@ -128,6 +128,8 @@ def process(
     responses: list[dict[str, Any]] = []
     refs = References()
     for index, raw in enumerate(raw_entries):
+        full_url = (raw.get("fullUrl") or "") if isinstance(raw, dict) else ""
+        earlier = refs.created.get(full_url)  # an earlier entry stored under the same fullUrl
         try:
             entry = Entry(index, raw, handlers)
             with holding_patients(partial(_patients, user, [entry], refs)):
@@ -136,8 +138,10 @@ def process(
                     _run(user, [entry], refs, prepared)
             responses.append(_entry_response(entry, base))
         except FhirError as error:
-            if isinstance(raw, dict):  # prepared, never stored: not referable
-                refs.created.pop(raw.get("fullUrl") or "", None)
+            # Prepared, never stored: not referable; what an earlier entry stored stays so.
+            refs.created.pop(full_url, None)
+            if earlier is not None:
+                refs.created[full_url] = earlier
             responses.append(
                 {
                     "response": {
