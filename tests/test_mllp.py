@@ -186,6 +186,48 @@ def test_a_resent_message_is_not_imported_twice(mllp: MllpServer) -> None:
     assert DiagnosticReport.objects.count() == 1 and Alert.objects.count() == 1
 
 
+def _as_hospital(facility: str, record: str, id_number: str, *, newline: bytes = b"\r") -> bytes:
+    """The LIS sample as sent by another hospital, the same control id, another patient."""
+    text = fixture("lis_utf8_oru_r01.hl7").decode()
+    text = text.replace("|DEMO-LIS|", f"|{facility}|").replace("MZ00012345", record)
+    text = text.replace("11010119500315003X", id_number)
+    return b"\x0b" + text.encode().replace(b"\r", newline) + b"\x1c\r"
+
+
+def test_two_chinese_hospitals_with_the_same_control_id_are_two_senders(
+    mllp: MllpServer,
+) -> None:
+    # Same byte length in UTF-8: read as ASCII with replacement, the names were one sender.
+    acks = send_raw(
+        mllp,
+        _as_hospital("人民医院", "MZ1", "110101195003150056"),
+        _as_hospital("中心医院", "MZ2", "110102195003150079"),
+        expect=2,
+    )
+    assert [msa(a) for a in acks] == ["AA", "AA"], acks
+    assert sorted(InboundMessage.objects.values_list("sending_facility", flat=True)) == [
+        "中心医院",
+        "人民医院",
+    ]
+    assert sorted(SourceSystem.objects.values_list("facility", flat=True)) == [
+        "中心医院",
+        "人民医院",
+    ]
+    process_all()
+    assert Patient.objects.count() == 2
+
+
+def test_segments_may_end_in_a_line_feed(mllp: MllpServer) -> None:
+    [ack] = send_raw(
+        mllp, _as_hospital("人民医院", "MZ1", "110101195003150056", newline=b"\n"), expect=1
+    )
+    assert msa(ack) == "AA", ack
+    message = InboundMessage.objects.get()
+    assert (message.sending_facility, message.encoding) == ("人民医院", "utf-8")
+    process_all()
+    assert Observation.objects.count() == 5
+
+
 def test_malformed_input_is_answered_and_the_listener_keeps_serving(mllp: MllpServer) -> None:
     good = b"\x0b" + fixture("adt_a04_register.hl7") + b"\x1c\r"
     no_msh = b"\x0bPID|1||123\r\x1c\r"
@@ -401,6 +443,17 @@ def test_a_failed_message_is_kept_and_reprocessed_without_duplicates(
     assert reprocess(message).processed == 1
     assert reprocess(InboundMessage.objects.get()).processed == 1  # again: replaces, not adds
     assert Observation.objects.count() == 5 and DiagnosticReport.objects.count() == 1
+
+
+def test_a_message_refused_for_its_encoding_is_taken_once_the_senders_default_is_set(
+    mllp: MllpServer,
+) -> None:
+    raw = fixture("exam_gb18030_oru_r01.hl7").replace(b"|GB18030\r", b"|\r", 1)
+    [ack] = send_raw(mllp, b"\x0b" + raw + b"\x1c\r", expect=1)
+    assert msa(ack) == "AR"  # not UTF-8, and no MSH-18 to say otherwise
+    SourceSystem.objects.filter(facility="DEMO-EXAM").update(default_encoding="gb18030")
+    assert reprocess(InboundMessage.objects.get()).processed == 1
+    assert Patient.objects.get().name == "陈秀英"
 
 
 def test_reprocessing_a_critical_result_does_not_alert_twice(mllp: MllpServer) -> None:

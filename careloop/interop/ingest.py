@@ -16,7 +16,14 @@ from typing import Any
 from django.utils import timezone
 
 from careloop.interop.hl7.ack import build_ack, frame
-from careloop.interop.hl7.message import HL7Error, Message, decode, parse
+from careloop.interop.hl7.message import (
+    HL7Error,
+    Message,
+    decode,
+    header_fields,
+    header_text,
+    parse,
+)
 from careloop.interop.hl7.read import DEFAULT_EXAM_TYPES, PatientData, exam_types_of, read
 from careloop.interop.models import SourceSystem
 from careloop.patients.identity import normalise_id_number, normalise_passport, normalise_plain
@@ -105,14 +112,14 @@ class Incoming:
 
 
 def _facility_of(raw: bytes) -> str:
-    end = raw.find(b"\r")
-    header = raw[: end if end >= 0 else 512].lstrip(b"\x0b \r\n")
-    if not header.startswith(b"MSH") or len(header) < 4:
+    """MSH-4's first component, read before the message is decoded (the sender's default
+    encoding is looked up by it): a Chinese hospital's name is read as Chinese, never with
+    its bytes replaced, so two hospitals are never taken for one."""
+    parts = header_fields(raw)
+    if parts is None or len(parts) < 4:
         return ""
-    parts = header.split(header[3:4])
-    if len(parts) < 4:
-        return ""
-    return parts[3].split(header[4:5] or b"^")[0].decode("ascii", "replace")
+    component = parts[1][:1] or b"^"  # MSH-2's first character
+    return header_text(parts[3].split(component)[0], raw)
 
 
 def shard_of(patient: PatientData, facility: str) -> int:

@@ -472,8 +472,10 @@ def reprocess(message: InboundMessage) -> BatchResult:
         Observation.objects.filter(source_message=message).delete()
         DiagnosticReport.objects.filter(source_message=message).delete()
         if not message.accepted:
-            # A rejected message comes in again through the listener's checks.
-            text, _ = decode(bytes(message.raw), message.encoding or "utf-8")
+            # A rejected message comes in again through the listener's checks, in the
+            # sending system's default encoding as it is now (the fix may be just that).
+            default = message.source.default_encoding if message.source_id else "utf-8"
+            text, _ = decode(bytes(message.raw), message.encoding or default)
             read(parse(text))
         InboundMessage.objects.filter(pk=message.pk).update(
             status=InboundMessage.Status.PROCESSING, claimed_at=timezone.now()

@@ -73,18 +73,43 @@ _NAMES_SEEN: set[str] = set()  # segment names already checked against _SEGMENT_
 _HEX = re.compile(r"X([0-9A-Fa-f]+)")
 
 
-def charset_of(raw: bytes) -> str | None:
-    """MSH-18 read from the raw bytes (the header is ASCII in every encoding we accept)."""
-    end = raw.find(b"\r")
-    header = raw[: end if end >= 0 else 512]
+_SEGMENT_END = re.compile(rb"\r|\n")
+
+
+def header_fields(raw: bytes) -> list[bytes] | None:
+    """The MSH segment's fields as raw bytes (``[0]`` is "MSH", ``[n]`` is MSH-(n+1), as
+    the field separator is MSH-1), or None when the message does not start with MSH.
+    Segments may end in CR, LF or CRLF."""
+    raw = raw.lstrip(b"\x0b \t\r\n")
+    end = _SEGMENT_END.search(raw)
+    header = raw[: end.start() if end else 2048]
     if not header.startswith(b"MSH") or len(header) < 8:
         return None
-    separator = header[3:4]
-    parts = header.split(separator)
-    if len(parts) < 18:
+    return header.split(header[3:4])
+
+
+def charset_of(raw: bytes) -> str | None:
+    """MSH-18 read from the raw bytes (the charset names are ASCII in every encoding we
+    accept)."""
+    parts = header_fields(raw)
+    if parts is None or len(parts) < 18:
         return None
     name = parts[17].split(b"~")[0].strip().decode("ascii", "replace").upper()
     return name or None
+
+
+def header_text(value: bytes, raw: bytes) -> str:
+    """A header field's bytes as text before the message is decoded: in MSH-18's character
+    set when it names one we know, else UTF-8, else GB18030 (both strict, so a name in one
+    is not misread as the other), else with the undecodable bytes replaced."""
+    name = charset_of(raw)
+    codecs = [CHARSETS[name]] if name in CHARSETS else []
+    for codec in (*codecs, "utf-8", "gb18030"):
+        try:
+            return value.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return value.decode("utf-8", "replace")
 
 
 def decode(raw: bytes, default_encoding: str = "utf-8") -> tuple[str, str]:
