@@ -22,6 +22,7 @@ from careloop.clinical.grading import (
     NORMAL,
     Grade,
     Interval,
+    censored_critical,
     grade,
     parse_sender_range,
 )
@@ -148,12 +149,13 @@ def assess(
         )
         if not fields["ref_text"]:
             fields["ref_text"] = normal.text()[:60]
-    graded_value = value
-    if result.comparator in ("<", "<="):
-        graded_value, critical = value - 1e-9, None  # a censored value: only its side counts
-    elif result.comparator in (">", ">="):
-        graded_value, critical = value + 1e-9, None
-    outcome = grade(graded_value, normal, critical)
+    if result.comparator in ("<", "<=", ">", ">="):  # censored: only its side counts
+        graded_value = value - 1e-9 if result.comparator[0] == "<" else value + 1e-9
+        outcome = censored_critical(result.comparator, value, critical) or grade(
+            graded_value, normal
+        )
+    else:
+        outcome = grade(value, normal, critical)
     if sender_critical and not outcome.critical:
         outcome = Grade(
             sender_grade if sender_grade in (CRITICAL_LOW, CRITICAL_HIGH) else CRITICAL_HIGH,

@@ -96,6 +96,29 @@ class Grade:
         return self.interpretation in (CRITICAL_LOW, CRITICAL_HIGH)
 
 
+def censored_critical(
+    comparator: str, value: float, critical: CriticalBounds | None
+) -> Grade | None:
+    """A censored result ("<2.0", ">7.0") is critical when every value it allows is: "<v"
+    critically low when v is at or below the low bound, ">v" critically high when v is at or
+    above the high bound; "<=v" and ">=v" when v itself is. Only the censored side counts."""
+    if critical is None:
+        return None
+    if comparator == "<":
+        low = critical.low is not None and value <= critical.low
+    else:
+        low = comparator == "<=" and critical.is_low(value)
+    if low:
+        return Grade(CRITICAL_LOW, critical.low_text())
+    if comparator == ">":
+        high = critical.high is not None and value >= critical.high
+    else:
+        high = comparator == ">=" and critical.is_high(value)
+    if high:
+        return Grade(CRITICAL_HIGH, critical.high_text())
+    return None
+
+
 def grade(value: float, normal: Interval | None, critical: CriticalBounds | None = None) -> Grade:
     """Critical bounds first, then the reference interval."""
     if critical is not None:

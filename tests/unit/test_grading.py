@@ -91,10 +91,40 @@ def test_every_shipped_range_and_critical_value_parses() -> None:
         ("3084-1", 7.0, "mg/dl", "umol/L", 416.36),
         ("14682-9", 88.4, "μmol/L", "mg/dL", 1.0),
         ("14749-6", 5.5, "mmol/l", "mmol/L", 5.5),
+        ("2823-3", 6.5, "mEq/L", "mmol/L", 6.5),  # one charge: mEq is mmol
+        ("2951-2", 140.0, "meq/l", "mmol/L", 140.0),
     ],
 )
 def test_unit_conversion(code: str, value: float, unit: str, target: str, expected: float) -> None:
     assert convert(code, value, unit, target) == pytest.approx(expected, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("value", "comparator", "expected"),
+    [
+        (3.5, "<", "L"),  # may be 3.4: not every value it allows is critical
+        (2.8, "<", "LL"),
+        (2.8, "<=", "LL"),
+        (2.9, "<=", "L"),
+        (25.0, ">", "HH"),
+        (22.2, ">=", "HH"),
+        (22.0, ">", "H"),  # may be 22.1
+        (30.0, "<", "H"),  # graded on its side only: never critically high
+        (1.0, ">", "L"),
+    ],
+)
+def test_a_censored_value_is_critical_only_when_all_it_allows_is(
+    value: float, comparator: str, expected: str
+) -> None:
+    outcome = assess(
+        result(loinc="14749-6", value=value, comparator=comparator, unit="mmol/L"),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=catalogue(),
+    )
+    assert outcome.fields["interpretation"] == expected
+    assert outcome.critical == (expected in ("LL", "HH"))
 
 
 def test_an_unknown_conversion_is_refused() -> None:
@@ -209,7 +239,9 @@ def test_censored_and_text_values() -> None:
         organisation_path="/1/",
         catalogue=catalogue(),
     )
-    assert below.fields["interpretation"] == "L" and not below.critical
+    # Every value below 2.0 is at or below the critical 2.8.
+    assert below.fields["interpretation"] == "LL" and below.critical
+    assert below.grade is not None and below.grade.threshold == "≤2.8"
     text = assess(
         result(local_code="HBSAG", text="阳性", flags="A"),
         sex="male",
