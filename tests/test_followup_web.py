@@ -93,6 +93,9 @@ def test_bulk_assign_needs_the_permission(
     assert Task.objects.filter(assignee=alice).count() == 3
     logged_in(alice).post("/worklist/assign/", {"task": ids[:1], "assignee": "me"})
     assert Task.objects.filter(assignee=alice).count() == 3
+    # "Take the selected" with someone chosen in the assign list: Bob takes them himself.
+    logged_in(bob).post("/worklist/assign/", {"task": ids[:2], "assignee": ["me", str(alice.pk)]})
+    assert set(Task.objects.filter(pk__in=ids[:2]).values_list("assignee", flat=True)) == {bob.pk}
 
 
 def test_a_task_shows_a_personalised_script(programme: Task, carol: Any) -> None:

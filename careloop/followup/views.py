@@ -151,7 +151,9 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
 def assign(request: AuthedRequest) -> HttpResponse:
     """Bulk assign the ticked tasks (supervisors, coordinators), or take them myself."""
     ids = [int(pk) for pk in request.POST.getlist("task") if pk.isdigit()]
-    target = request.POST.get("assignee", "")
+    # "Take the selected" sends "me" beside whatever the assign list holds: taking wins.
+    targets = request.POST.getlist("assignee")
+    target = "me" if "me" in targets else (targets[-1] if targets else "")
     assignee: User | None
     if target == "me":
         assignee = request.user

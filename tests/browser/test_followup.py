@@ -78,3 +78,49 @@ def test_a_nurse_completes_a_phone_follow_up_with_a_recording(
     entry = FollowUpRecord.objects.get()
     assert entry.outcome == "reached" and entry.by == nurse and entry.recording_type == "wav"
     assert Task.objects.get(plan=plan, node="care-guide").status == Task.Status.DONE
+
+
+def test_worklist_keys_move_select_and_open_but_leave_a_focused_button_alone(
+    page: Any, hospital: Any
+) -> None:
+    team = TeamFactory(organisation=hospital, name="外科随访组")
+    nurse = UserFactory(
+        username="kiki", display_name="柯护士", organisation=hospital, role=Role.NURSE
+    )
+    nurse.teams.add(team)
+    patient = PatientFactory(organisation=hospital, care_team=team, name="赵术后")
+    now = timezone.now()
+    Task.objects.bulk_create(
+        Task(
+            patient=patient,
+            organisation=hospital,
+            team=team,
+            title=f"伤口检查 {n}",
+            purpose="condition_tracking",
+            channel="phone",
+            channels=["phone"],
+            due_at=now - timedelta(hours=2 + n),
+            deadline=now + timedelta(hours=20),
+        )
+        for n in range(2)
+    )
+
+    sign_in(page, "kiki")
+    page.goto("/worklist/?scope=team&section=due")
+    rows = page.locator("[data-row]")
+    expect(rows.first).to_be_visible()
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    expect(rows.first.locator("input[name=task]")).to_be_checked()
+    first_task = rows.first.locator("input[name=task]").get_attribute("value")
+    # Enter on the focused "take" button presses it; it does not open the highlighted row.
+    page.get_by_test_id("take").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".messages")).to_contain_text("柯护士")
+    assert "/worklist/tasks/" not in page.url
+    assert Task.objects.get(pk=first_task).assignee_id == nurse.pk
+    # Enter on a highlighted row opens it.
+    page.goto("/worklist/?scope=mine&section=due")
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{page.url.split('/worklist/')[0]}/worklist/tasks/{first_task}/")

@@ -1,4 +1,4 @@
-/* Worklist: J/K move, Enter opens, X selects; the assignee list is enabled once a task is ticked. */
+/* Worklist: J/K move, Enter opens (the highlighted row, not a focused button or link), X selects; the assignee list is enabled once a task is ticked. */
 (function () {
   var rows = Array.prototype.slice.call(document.querySelectorAll("[data-row]"));
   var at = -1;
@@ -8,7 +8,7 @@
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.key === "j") { focus(at + 1); e.preventDefault(); }
     else if (e.key === "k") { focus(at - 1); e.preventDefault(); }
-    else if (e.key === "Enter" && at >= 0) { window.location = rows[at].dataset.href; e.preventDefault(); }
+    else if (e.key === "Enter" && at >= 0 && (t === rows[at] || t === document.body)) { window.location = rows[at].dataset.href; e.preventDefault(); }
     else if (e.key === "x" && at >= 0) { var c = rows[at].querySelector("input[type=checkbox]"); c.checked = !c.checked; sync(); e.preventDefault(); }
   });
   var all = document.querySelector("[data-check-all]");
