@@ -218,6 +218,27 @@ def test_no_answer_retries_three_times_then_the_next_channel(
         do_record_attempt(task, alice, Attempt(outcome="reached"))
 
 
+def test_the_channels_before_the_preferred_one_are_tried_after_it(
+    hospital: Any, patient_factory: Any, alice: Any, clock: Clock, pack: None
+) -> None:
+    patient = patient_factory(organisation=hospital, preferred_channel="phone")
+    plan = enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual")
+    assert plan is not None
+    task = plan.tasks.get(node="stitches")
+    Task.objects.filter(pk=task.pk).update(channels=["clinic", "home_visit", "phone"])
+    task.refresh_from_db()
+    assert task.channel == "phone"  # the preferred one first
+    tried = []
+    for _ in range(3):
+        clock.set(task.due_at + timedelta(minutes=5))
+        for _ in range(3):
+            do_record_attempt(task, alice, Attempt(outcome="no_answer"))
+            task.refresh_from_db()
+            clock.set(task.due_at + timedelta(minutes=5))
+        tried.append(task.channel if task.status == Task.Status.OPEN else task.status)
+    assert tried == ["clinic", "home_visit", Task.Status.FAILED]
+
+
 def test_hypertension_programme_next_visit_from_the_classification(
     hospital: Any, patient_factory: Any, carol: Any, clock: Clock, pack: None
 ) -> None:

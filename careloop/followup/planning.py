@@ -54,12 +54,23 @@ def profile(patient: Patient) -> Profile:
 
 
 def next_channel(task: Task) -> tuple[str, int]:
-    """The channel after ``task``'s current one in its policy (see ``choose_channel``)."""
+    """The channel after ``task``'s current one: the policy is tried from the first choice
+    (``choose_channel``, often the patient's preferred channel in the middle of it) to its
+    end, then from its start, until every channel the patient can be reached on has been
+    tried. (channel, index in the policy); index -1 when none is left."""
+    policy = list(task.channels)
+    _first, start = choose_channel(task.patient, policy)
+    if start < 0:
+        return ("", -1)
+    order = policy[start:] + policy[:start]
     try:
-        position = task.channels.index(task.channel) + 1
+        position = order.index(task.channel) + 1
     except ValueError:
-        position = len(task.channels)
-    return choose_channel(task.patient, task.channels, position)
+        position = len(order)
+    for channel in order[position:]:
+        if channel not in PHONE_CHANNELS or task.patient.phone_hash:
+            return channel, policy.index(channel)
+    return ("", -1)
 
 
 def assignee_for(patient: Patient, role: str) -> int | None:
