@@ -13,7 +13,13 @@ from django.utils import timezone
 
 from careloop.accounts.roles import Role
 from careloop.clinical.models import Encounter
-from careloop.followup.alert_flow import AlertConflict, Step, do_transition, escalate_overdue
+from careloop.followup.alert_flow import (
+    AlertConflict,
+    Step,
+    allowed_actions,
+    do_transition,
+    escalate_overdue,
+)
 from careloop.followup.alert_sources import flag_missed_revisits, raise_overdue_alerts
 from careloop.followup.handoffs import do_book_revisit, do_request_revisit
 from careloop.followup.models import Alert, Pathway, RevisitRequest
@@ -105,6 +111,10 @@ def test_a_supervisor_sends_a_resolution_back(alert: Alert, alice: Any, bob: Any
     do_transition(alert, bob, step("resolve", resolution="handled", outcome="已复测 132/84"))
     with pytest.raises(PermissionDenied):
         do_transition(alert, bob, step("verify"))
+    assert "verify" not in allowed_actions(alert, bob)  # no button that only refuses
+    page = logged_in(bob).post(f"/alerts/{alert.pk}/", {"action": "verify"}, follow=True)
+    assert page.status_code == 200  # a stale page's button: said on the page, not a bare 403
+    assert "核实" in page.content.decode() or "verif" in page.content.decode()
 
 
 def test_escalation_at_the_deadline_goes_up_the_roles(

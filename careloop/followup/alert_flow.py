@@ -14,6 +14,7 @@ from django.db import models, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from careloop.accounts.models import Organisation, User
 from careloop.accounts.roles import Role
@@ -40,7 +41,7 @@ class Action(models.TextChoices):
     ACKNOWLEDGE = "acknowledge", _("Acknowledge")
     START = "start", _("Start handling")
     RESOLVE = "resolve", _("Resolve")
-    VERIFY = "verify", _("Verify")
+    VERIFY = "verify", pgettext_lazy("alert", "Verify")
     REOPEN = "reopen", _("Send back")
     ASSIGN = "assign", _("Reassign")
     NOTE = "note", _("Add a note")
@@ -84,8 +85,16 @@ def allowed_actions(alert: Alert, user: Any) -> list[str]:
             continue
         if action in LEAD_ACTIONS and not user.has_perm("followup.verify_alert"):
             continue
+        if action == Action.VERIFY and _resolved_by(alert, user):
+            continue  # someone else verifies it
         actions.append(action)
     return actions
+
+
+def _resolved_by(alert: Alert, user: Any) -> bool:
+    """Whether ``user`` resolved ``alert`` last."""
+    last = alert.events.filter(action=Action.RESOLVE).order_by("-pk").first()
+    return last is not None and last.actor_id == user.pk
 
 
 def _check(alert: Alert, actor: Any, step: Step) -> None:
@@ -105,11 +114,8 @@ def _check(alert: Alert, actor: Any, step: Step) -> None:
             % {"action": Action(step.action).label, "status": alert.get_status_display()},
             code="conflict",
         )
-    if (
-        step.action == Action.VERIFY
-        and alert.events.filter(action=Action.RESOLVE, actor_id=actor.pk).exists()
-    ):
-        raise PermissionDenied("an alert is verified by someone other than who resolved it")
+    if step.action == Action.VERIFY and _resolved_by(alert, actor):
+        raise PermissionDenied(_("Someone other than who resolved the alert verifies it."))
     if step.action == Action.RESOLVE:
         if step.resolution not in Alert.Resolution.values:
             raise ValidationError({"resolution": [_("Choose how the alert ended.")]})

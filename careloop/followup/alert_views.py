@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpResponse
@@ -121,6 +121,8 @@ def alert_page(request: AuthedRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
+        except PermissionDenied as exc:  # e.g. verifying what one resolved oneself
+            messages.error(request, str(exc) or _("You may not do that with this alert."))
         else:
             messages.success(
                 request, _("Done: %(action)s.") % {"action": Action(step.action).label}
