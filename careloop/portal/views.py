@@ -166,9 +166,11 @@ def questionnaire(request: HttpRequest, token: str, code: str) -> HttpResponse:
     if isinstance(opened, HttpResponse):
         return opened
     link, patient = opened
-    version = current(code)
+    # Only the questionnaire the link was made for: another one would be answered (and
+    # rewarded with points) on a link never sent for it.
+    version = current(code) if code == link.questionnaire else None
     if version is None:
-        return render(request, "portal/invalid.html", {"tampered": False}, status=404)
+        return render(request, "portal/invalid.html", {"tampered": True}, status=404)
     definition = definition_of(version)
     given: dict[str, Any] = {}
     errors: dict[str, str] = {}

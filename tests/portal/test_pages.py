@@ -81,6 +81,14 @@ def test_a_questionnaire_by_link_earns_points(patient: Any) -> None:
     response = QuestionnaireResponse.objects.get()
     assert (response.source, response.total, response.patient) == ("patient", 0, patient)
     assert PointsEntry.objects.get().points == 5
+    # Another questionnaire on this link: refused, nothing answered, no points.
+    for other in ("gad7", "nonexistent"):
+        refused = client.get(f"/p/{token}/q/{other}/")
+        assert (
+            refused.status_code == 404 and 'data-testid="link-invalid"' in refused.content.decode()
+        )
+    client.post(f"/p/{token}/q/gad7/", {f"q{n}": "0" for n in range(1, 8)})
+    assert QuestionnaireResponse.objects.count() == 1 and PointsEntry.objects.count() == 1
 
 
 def test_a_night_glucose_of_3_5_raises_the_alert_with_feedback(
