@@ -5,7 +5,7 @@ explained back in plain words."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django import forms
@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from careloop.clinical.assessment import ResultInput
 from careloop.clinical.models import Source
 from careloop.clinical.services import do_record_results
+from careloop.followup.models import Alert
 from careloop.forms import StyledFormMixin
 
 GLUCOSE_CONTEXT = [
@@ -24,6 +25,8 @@ GLUCOSE_CONTEXT = [
     ("random", _("other time")),
 ]
 CONTEXT_NOTE = {"fasting": "空腹", "after_meal": "餐后2小时", "night": "夜间", "random": "随机"}
+# "At night", as the night-hypoglycaemia rule of the default pack reads the time measured.
+NIGHT = (time(22), time(6))
 WORDS = {"L": "偏低", "LL": "明显偏低", "H": "偏高", "HH": "明显偏高"}
 
 
@@ -79,6 +82,15 @@ class ReadingForm(StyledFormMixin, forms.Form):
         moment = data.get("measured_at")
         if moment is not None and moment > timezone.now() + timedelta(minutes=5):
             self.add_error("measured_at", _("This time is in the future."))
+        elif (
+            moment is not None and data.get("kind") == "glucose" and data.get("context") == "night"
+        ):
+            clock = timezone.localtime(moment).time()
+            if NIGHT[1] <= clock < NIGHT[0]:
+                self.add_error(
+                    "measured_at",
+                    _("You chose 'at night': please give the time you measured (22:00 to 06:00)."),
+                )
         return data
 
 
@@ -120,15 +132,21 @@ def results_of(data: dict[str, Any]) -> list[ResultInput]:
     return [ResultInput("步数", at, loinc="55423-8", value=float(data["steps"]), unit="steps")]
 
 
-def advice_for(code: str, interpretation: str) -> str:
+def advice_for(code: str, interpretation: str, alerted: bool = False) -> str:
+    """What to do, in plain words. "The doctor will contact you" only when this reading
+    raised an alert (someone will): the patient must not wait for a call that is not coming."""
     if code == "41653-7" and interpretation in ("L", "LL"):
+        then = "医生会尽快联系您。" if alerted else "如反复偏低，请联系医生。"
         return (
-            "如有心慌、出汗、手抖、头晕，请立即吃些含糖食物（如糖块、果汁），15分钟后再测；"
-            "医生会尽快联系您。"
+            f"如有心慌、出汗、手抖、头晕，请立即吃些含糖食物（如糖块、果汁），15分钟后再测；{then}"
         )
     if code == "41653-7" and interpretation in ("H", "HH"):
         return "请注意饮食，按时用药；如持续偏高或口渴、多尿明显，请联系医生。"
     if code in ("8480-6", "8462-4") and interpretation in ("H", "HH"):
+        if alerted:
+            return (
+                "血压很高，请尽快就医；如伴有头痛、胸闷、视物模糊，请立即拨打120。医生也会联系您。"
+            )
         return "请休息5分钟后再测一次；如伴有头痛、胸闷、视物模糊，请立即就医。"
     if code in ("8480-6", "8462-4") and interpretation in ("L", "LL"):
         return "起身时动作放慢；如有头晕、乏力，请联系医生。"
@@ -137,6 +155,7 @@ def advice_for(code: str, interpretation: str) -> str:
 
 def store(patient: Any, data: dict[str, Any]) -> list[Feedback]:
     """Store the reading (call inside a transaction); what to say back for each value."""
+    started = timezone.now()
     stored = do_record_results(
         patient,
         None,
@@ -145,12 +164,17 @@ def store(patient: Any, data: dict[str, Any]) -> list[Feedback]:
         source_label="患者自测",
         return_observations=True,
     )
+    # Raised by this reading: a critical value, or a rule it set off (an open alert since).
+    alerted = (
+        bool(stored.alerts)
+        or Alert.objects.filter(patient=patient, created_at__gte=started).exists()
+    )
     return [
         Feedback(
             name=o.name,
             value=o.display_value,
             words=WORDS.get(o.interpretation, "正常") if o.interpretation else "已记录",
-            advice=advice_for(o.code, o.interpretation),
+            advice=advice_for(o.code, o.interpretation, alerted),
         )
         for o in stored.created
     ]

@@ -111,6 +111,7 @@ def test_a_night_glucose_of_3_5_raises_the_alert_with_feedback(
     )
     body = answer.content.decode()
     assert "末梢血糖 3.5 mmol/L" in body and "偏低" in body and "含糖食物" in body
+    assert "医生会尽快联系您" in body  # the alert below: someone will call
     reading = Observation.objects.get(patient=patient)
     assert (reading.source, reading.code, reading.interpretation) == ("patient", "41653-7", "L")
     alert = Alert.objects.get(patient=patient)
@@ -121,6 +122,24 @@ def test_a_night_glucose_of_3_5_raises_the_alert_with_feedback(
     )
     assert Observation.objects.filter(patient=patient).count() == 1  # dbp ≥ sbp refused
     assert PointsEntry.objects.get().points == 1  # one check-in a day
+
+
+def test_a_low_reading_promises_a_call_only_when_an_alert_was_raised(
+    patient: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_rules()
+    evening = timezone.make_aware(datetime(2026, 12, 3, 19, 37))
+    monkeypatch.setattr(timezone, "now", lambda: evening)
+    token = make_token(patient.pk, "readings", now=evening.timestamp())
+    client = Client()
+    opened(client, token)
+    glucose = {"kind": "glucose", "glucose": "3.6", "measured_at": "2026-12-03T19:30"}
+    # "At night" at 19:30: the time is asked again (the night rule reads the time).
+    night = client.post(f"/p/{token}/readings/", {**glucose, "context": "night"})
+    assert "22:00" in night.content.decode() and not Observation.objects.exists()
+    body = client.post(f"/p/{token}/readings/", {**glucose, "context": "fasting"}).content
+    assert "偏低" in body.decode() and not Alert.objects.filter(patient=patient).exists()
+    assert "医生会尽快联系您" not in body.decode() and "如反复偏低，请联系医生" in body.decode()
 
 
 def test_staff_make_a_link_from_the_patient_page(patient: Any, alice: Any) -> None:
