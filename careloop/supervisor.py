@@ -40,7 +40,10 @@ def web_argv(host: str, port: int, workers: int) -> list[str]:
         "60",
         "--graceful-timeout",
         "10",
-        # Paths only, never query strings: a search for a phone number must not reach a log.
+        # Paths only, never query strings: a search for a phone number must not reach a log;
+        # and no patient link's token (careloop.log_privacy).
+        "--logger-class",
+        "careloop.log_privacy.AccessLogger",
         "--access-logfile",
         "-",
         "--access-logformat",

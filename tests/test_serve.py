@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -55,6 +56,10 @@ def test_serve_runs_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert status == 200 and b'"database": "ok"' in body
         assert fetch(f"http://127.0.0.1:{port}/accounts/login/")[0] == 200
         assert fetch(f"http://127.0.0.1:{port}/static/careloop/app.css")[0] == 200
+        # A patient link (here a made-up one: 404) reaches no log with its token.
+        token = "eyJwIjo5OTk5OX0:1vAbCd:SecretPart"
+        with pytest.raises(urllib.error.HTTPError):
+            fetch(f"http://127.0.0.1:{port}/p/{token}/q/phq9/")
         children = subprocess.run(
             ["pgrep", "-g", str(process.pid), "-f", "careloop"], capture_output=True, text=True
         ).stdout.split()
@@ -63,6 +68,7 @@ def test_serve_runs_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         output = process.communicate(timeout=30)[0].decode()
     assert "CareLoop is running" in output
+    assert "/p/…/q/phq9/" in output and "SecretPart" not in output
     assert "nurse" in output  # demo log-ins printed
     deadline = time.monotonic() + 10  # a gunicorn worker notices its master is gone within ~1 s
     while time.monotonic() < deadline:
