@@ -98,6 +98,32 @@ def test_bulk_assign_needs_the_permission(
     assert set(Task.objects.filter(pk__in=ids[:2]).values_list("assignee", flat=True)) == {bob.pk}
 
 
+def test_results_on_the_task_and_alert_pages_show_their_unit_once(
+    programme: Task, carol: Any
+) -> None:
+    from django.db import transaction
+
+    from careloop.clinical.assessment import ResultInput
+    from careloop.clinical.services import do_record_results
+    from careloop.followup.models import Alert
+
+    with transaction.atomic():
+        do_record_results(
+            programme.patient,
+            None,
+            [ResultInput("葡萄糖", timezone.now(), loinc="14749-6", value=2.1, unit="mmol/L")],
+            source="manual",
+            source_label="测试",
+        )
+    client = logged_in(carol)
+    task_page = client.get(f"/worklist/tasks/{programme.pk}/").content.decode()
+    alert = Alert.objects.get(kind="critical_value")
+    alert_page = client.get(f"/alerts/{alert.pk}/").content.decode()
+    for html in (task_page, alert_page):
+        assert "2.1 mmol/L" in html and "mmol/L mmol/L" not in html
+        assert "危急低值" in html
+
+
 def test_a_task_shows_a_personalised_script(programme: Task, carol: Any) -> None:
     page = logged_in(carol).get(f"/worklist/tasks/{programme.pk}/")
     assert page.status_code == 200

@@ -204,10 +204,7 @@ def queue_abnormal(patient_ids: list[int]) -> None:
 
 
 def _describe(observations: list[Observation]) -> str:
-    items = "、".join(
-        f"{o.name} {o.display_value}{(' ' + o.unit) if o.unit else ''}（{o.interpretation}）"
-        for o in observations[:5]
-    )
+    items = "、".join(f"{o.name} {o.display_value}（{o.interpretation}）" for o in observations[:5])
     more = f"等 {len(observations)} 项" if len(observations) > 5 else ""
     return f"检查结果异常：{items}{more}"
 
