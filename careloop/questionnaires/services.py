@@ -137,6 +137,40 @@ def _alert(result: Result, patient: Any, definition: Definition, task: Task | No
     )
 
 
+def _written_symptoms_alert(
+    definition: Definition, result: Result, patient: Any, task: Task | None
+) -> Alert | None:
+    """What the patient wrote in their own words (text items) read as a reply is: symptoms
+    found raise an alert (自伤风险 critical), as an SMS reply saying the same would."""
+    from careloop.followup.services import raise_alert
+    from careloop.outreach.replies import severity_of
+    from careloop.outreach.symptoms import detect
+
+    written = [
+        str(result.answers[item.key]).strip()
+        for item in definition.items
+        if item.type == "text" and str(result.answers.get(item.key) or "").strip()
+    ]
+    found = sorted({s for text in written for s in detect(text).symptoms})
+    if not found:
+        return None
+    symptoms = "、".join(found)
+    return raise_alert(
+        patient,
+        kind=Alert.Kind.QUESTIONNAIRE,
+        severity=severity_of(found),
+        title=f"{definition.title}：患者填写提示{symptoms}",
+        reason=f"患者在“{definition.title}”中写道“{'；'.join(written)[:200]}”，识别到{symptoms}。"
+        + (
+            "存在自伤风险，请立即电话联系患者并通知责任医生。"
+            if "自伤风险" in found
+            else "请尽快联系患者评估。"
+        ),
+        details={"questionnaire": definition.code, "symptoms": found},
+        task_id=task.pk if task else None,
+    )
+
+
 def submit(
     version: QuestionnaireVersion,
     patient: Any,
@@ -176,6 +210,11 @@ def submit(
         if result.flags:
             response.alert = _alert(result, patient, definition, task)
             response.save(update_fields=["alert"])
+        if source == "patient":
+            written = _written_symptoms_alert(definition, result, patient, task)
+            if written is not None and response.alert is None:
+                response.alert = written
+                response.save(update_fields=["alert"])
         fired = run_for_answers(
             Trigger.QUESTIONNAIRE, patient.pk, answers={definition.code: result.answers}
         )

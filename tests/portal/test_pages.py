@@ -91,6 +91,24 @@ def test_a_questionnaire_by_link_earns_points(patient: Any) -> None:
     assert QuestionnaireResponse.objects.count() == 1 and PointsEntry.objects.count() == 1
 
 
+def test_words_the_patient_writes_in_a_questionnaire_are_read_for_symptoms(
+    patient: Any,
+) -> None:
+    token = make_token(patient.pk, "questionnaire", questionnaire="discharge-symptoms")
+    client = Client()
+    opened(client, token)
+    answers = {"chest_pain": "no", "dyspnoea": "no", "oedema": "no", "medication": "regular"}
+    quiet = client.post(f"/p/{token}/q/discharge-symptoms/", {**answers, "other": "没有胸痛"})
+    assert 'data-testid="thanks"' in quiet.content.decode()
+    assert not Alert.objects.exists()  # a symptom denied raises nothing
+    client.post(
+        f"/p/{token}/q/discharge-symptoms/", {**answers, "other": "最近胸口有点痛，不想活了"}
+    )
+    alert = Alert.objects.get(patient=patient)
+    assert alert.severity == Alert.Severity.CRITICAL and "自伤风险" in alert.title
+    assert "胸痛胸闷" in alert.title and "不想活了" in alert.reason
+
+
 def test_a_night_glucose_of_3_5_raises_the_alert_with_feedback(
     patient: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
