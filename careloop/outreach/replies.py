@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 
 from careloop.fields import index_field
-from careloop.followup.models import Alert, Task
+from careloop.followup.models import OPEN_STATUSES, Alert, Task
 from careloop.followup.outcomes import Attempt, do_record_attempt
 from careloop.followup.services import raise_alert
 from careloop.outreach.followthrough import opt_out
@@ -121,12 +121,24 @@ def severity_of(symptoms: list[str]) -> str:
 
 
 def _alert(reply: Reply, patient: Patient, task: Task | None) -> Alert:
+    """The alert for the reply's symptoms: the one still open for the same symptoms when the
+    patient says it again (the reply is linked to it), else a new one."""
     symptoms = "、".join(reply.symptoms)
+    title = f"患者回复提示：{symptoms}"
+    open_already = (
+        Alert.objects.filter(
+            patient=patient, kind=Alert.Kind.REPLY, title=title, status__in=OPEN_STATUSES
+        )
+        .order_by("-pk")
+        .first()
+    )
+    if open_already is not None:
+        return open_already
     return raise_alert(
         patient,
         kind=Alert.Kind.REPLY,
         severity=severity_of(reply.symptoms),
-        title=f"患者回复提示：{symptoms}",
+        title=title,
         reason=f"患者通过{reply.channel_label}回复“{reply.text[:200]}”，识别到{symptoms}。"
         + (
             "存在自伤风险，请立即电话联系患者并通知责任医生。"

@@ -293,6 +293,9 @@ def test_self_harm_is_always_critical(
     reply = receive("sms", "活着没意思，不想活了", provider="aliyun_sms", sender="13912345678")
     assert reply.patient == patient
     assert Alert.objects.get().severity == Alert.Severity.CRITICAL
+    # Said again while that alert is open: linked to it, not a second alert.
+    again = receive("sms", "不想活了", provider="aliyun_sms", sender="13912345678")
+    assert again.alert == Alert.objects.get()
 
 
 def test_opt_out_by_sms_withdraws_consent_and_nothing_more_is_sent(
