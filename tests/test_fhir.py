@@ -470,6 +470,47 @@ def test_a_failed_batch_entry_does_not_unname_an_earlier_one_of_the_same_full_ur
     assert Observation.objects.get().patient == Patient.objects.get()
 
 
+def test_a_result_and_its_report_are_corrected_by_update(fhir: Fhir) -> None:
+    _, created, _ = fhir.call("POST", "/Patient", patient_resource())
+    patient_ref = f"Patient/{created['id']}"
+    status, obs, _ = fhir.call(
+        "POST", "/Observation", observation(patient_ref, "14749-6", 5.1, "mmol/L")
+    )
+    assert status == 201 and not Alert.objects.exists()
+    corrected = {**observation(patient_ref, "14749-6", 2.1, "mmol/L"), "id": obs["id"]}
+    corrected["status"] = "corrected"
+    status, body, _ = fhir.call("PUT", f"/Observation/{obs['id']}", corrected)
+    assert status == 200, body
+    assert body["valueQuantity"]["value"] == 2.1 and body["status"] == "corrected"
+    assert body["interpretation"][0]["coding"][0]["code"] == "LL"
+    stored = Observation.objects.get()
+    assert (stored.pk, stored.value, stored.critical) == (int(obs["id"]), 2.1, True)
+    assert Alert.objects.get(kind="critical_value").observation == stored  # newly critical
+    fhir.call("PUT", f"/Observation/{obs['id']}", corrected)  # the same again: no new alert
+    assert Alert.objects.filter(kind="critical_value").count() == 1
+
+    report = {
+        "resourceType": "DiagnosticReport",
+        "status": "preliminary",
+        "code": {"text": "血糖"},
+        "subject": {"reference": patient_ref},
+        "effectiveDateTime": "2026-11-23T23:40:00+08:00",
+        "result": [{"reference": f"Observation/{obs['id']}"}],
+    }
+    status, made, _ = fhir.call("POST", "/DiagnosticReport", report)
+    assert status == 201, made
+    final = {**report, "id": made["id"], "status": "final", "conclusion": "低血糖，已通知"}
+    status, body, _ = fhir.call("PUT", f"/DiagnosticReport/{made['id']}", final)
+    assert status == 200, body
+    assert (body["status"], body["conclusion"]) == ("final", "低血糖，已通知")
+    assert DiagnosticReport.objects.get().observations.get() == stored
+    _, capability, _ = fhir.call("GET", "/metadata")
+    kinds = {
+        r["type"]: {i["code"] for i in r["interaction"]} for r in capability["rest"][0]["resource"]
+    }
+    assert "update" in kinds["Observation"] and "update" in kinds["DiagnosticReport"]
+
+
 def test_a_bundle_enrolling_a_patient_runs_risk_models_and_rules(fhir: Fhir) -> None:
     from careloop.rules.models import RiskAssessment, RuleFiring
     from careloop.rules.pack import load_pack

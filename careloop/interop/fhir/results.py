@@ -277,6 +277,35 @@ class ObservationHandler(Handler):
         observation: Observation = self.prepare_many(user, [data], refs).write()[0]
         return observation
 
+    def update(
+        self, user: Any, obs: Observation, data: dict[str, Any], refs: References
+    ) -> Observation:
+        """A corrected or amended result: read and graded again as a new one would be; a
+        value critical now and not before raises the critical-value alert (an alert already
+        raised for it stays with whoever handles it); the rules run again."""
+        from careloop.followup.services import critical_value_alert
+        from careloop.rules.engine import run_for_results
+
+        require_permission(user, "patients.change_patient")
+        patient = self.patient(user, data, refs, "Observation.subject")
+        [assessment] = assess_for(
+            patient, [self.result_input(data)], organisation_path=patient.organisation.path
+        )
+        was_critical = obs.critical and obs.patient_id == patient.pk
+        for key, value in assessment.fields.items():
+            setattr(obs, key, value)
+        obs.patient = patient
+        obs.source = Source.FHIR
+        obs.save()
+        if obs.critical and not was_critical:
+            threshold = assessment.grade.threshold if assessment.grade else ""
+            critical_value_alert(patient, obs, threshold, "FHIR")
+        record(user, "update", "observation", obs.pk, patient_id=patient.pk)
+        if obs.code:
+            abnormal = [patient.pk] if obs.interpretation not in ("", "N") else []
+            run_for_results({patient.pk: {obs.code}}, abnormal=abnormal)
+        return obs
+
 
 class DiagnosticReportHandler(Handler):
     resource_type = "DiagnosticReport"
@@ -327,9 +356,7 @@ class DiagnosticReportHandler(Handler):
             queryset = queryset.filter(status=status)
         return queryset
 
-    def create(self, user: Any, data: dict[str, Any], refs: References) -> DiagnosticReport:
-        require_permission(user, "patients.change_patient")
-        patient = self.patient(user, data, refs, "DiagnosticReport.subject")
+    def _fields(self, data: dict[str, Any]) -> dict[str, Any]:
         status = data.get("status", "")
         if status not in codes.REPORT_STATUS:
             raise not_accepted("DiagnosticReport.status", status)
@@ -341,21 +368,23 @@ class DiagnosticReportHandler(Handler):
             raise required("DiagnosticReport.effectiveDateTime")
         code = data.get("code") or {}
         coding = (code.get("coding") or [{}])[0]
-        report = DiagnosticReport.objects.create(
-            patient=patient,
-            organisation_id=patient.organisation_id,
-            code=coding.get("code", "")[:50],
-            code_system=coding.get("system", "")[:100],
-            name=(code.get("text") or coding.get("display") or coding.get("code", ""))[:200],
-            status=status,
-            effective_at=moment,
-            issued_at=fhir_datetime(data.get("issued"), "DiagnosticReport.issued"),
-            conclusion=data.get("conclusion", ""),
-            filler_order_number=next((i.get("value", "") for i in data.get("identifier", [])), "")[
-                :64
-            ],
-            source=Source.FHIR,
-        )
+        return {
+            "code": coding.get("code", "")[:50],
+            "code_system": coding.get("system", "")[:100],
+            "name": (code.get("text") or coding.get("display") or coding.get("code", ""))[:200],
+            "status": status,
+            "effective_at": moment,
+            "issued_at": fhir_datetime(data.get("issued"), "DiagnosticReport.issued"),
+            "conclusion": data.get("conclusion", ""),
+            "filler_order_number": next(
+                (i.get("value", "") for i in data.get("identifier", [])), ""
+            )[:64],
+        }
+
+    def _link_results(
+        self, report: DiagnosticReport, data: dict[str, Any], refs: References
+    ) -> None:
+        """The Observations ``result`` names become the report's (the patient's only)."""
         observation_ids = []
         for index, item in enumerate(data.get("result", [])):
             path = f"DiagnosticReport.result[{index}]"
@@ -365,7 +394,7 @@ class DiagnosticReportHandler(Handler):
             else:
                 observation_ids.append(reference_id(reference, "Observation", path))
         if observation_ids:
-            linked = Observation.objects.filter(pk__in=observation_ids, patient=patient)
+            linked = Observation.objects.filter(pk__in=observation_ids, patient=report.patient)
             if linked.count() != len(set(observation_ids)):
                 raise FhirError(
                     422,
@@ -374,5 +403,39 @@ class DiagnosticReportHandler(Handler):
                     expression=["DiagnosticReport.result"],
                 )
             linked.update(report=report)
+
+    def create(self, user: Any, data: dict[str, Any], refs: References) -> DiagnosticReport:
+        require_permission(user, "patients.change_patient")
+        patient = self.patient(user, data, refs, "DiagnosticReport.subject")
+        report = DiagnosticReport.objects.create(
+            patient=patient,
+            organisation_id=patient.organisation_id,
+            source=Source.FHIR,
+            **self._fields(data),
+        )
+        self._link_results(report, data, refs)
         record(user, "create", "report", report.pk, patient_id=patient.pk)
+        return report
+
+    def update(
+        self, user: Any, report: DiagnosticReport, data: dict[str, Any], refs: References
+    ) -> DiagnosticReport:
+        """A corrected or final report: its fields replaced; ``result``, when given, names
+        its Observations (those no longer named leave it)."""
+        require_permission(user, "patients.change_patient")
+        patient = self.patient(user, data, refs, "DiagnosticReport.subject")
+        if patient.pk != report.patient_id:
+            raise FhirError(
+                422,
+                "DiagnosticReport.subject cannot change (its results are the patient's)",
+                code="value",
+                expression=["DiagnosticReport.subject"],
+            )
+        for key, value in self._fields(data).items():
+            setattr(report, key, value)
+        report.save()
+        if "result" in data:
+            Observation.objects.filter(report=report).update(report=None)
+            self._link_results(report, data, refs)
+        record(user, "update", "report", report.pk, patient_id=patient.pk)
         return report
