@@ -228,6 +228,18 @@ def test_segments_may_end_in_a_line_feed(mllp: MllpServer) -> None:
     assert Observation.objects.count() == 5
 
 
+def test_a_message_that_cannot_be_read_is_still_answered_by_its_control_id(
+    mllp: MllpServer,
+) -> None:
+    raw = fixture("lis_utf8_oru_r01.hl7").replace(b"|UNICODE UTF-8\r", b"|KOI8-R\r", 1)
+    [ack] = send_raw(mllp, b"\x0b" + raw + b"\x1c\r", expect=1)
+    message = hl7.parse(ack)
+    assert msa(message) == "AR" and str(message.segment("MSA")[2]) == "LIS202611230001"
+    msh = message.segment("MSH")
+    assert (str(msh[5]), str(msh[6]), str(msh[12])) == ("LIS", "DEMO-LIS", "2.4")
+    assert "KOI8-R" in ack
+
+
 def test_malformed_input_is_answered_and_the_listener_keeps_serving(mllp: MllpServer) -> None:
     good = b"\x0b" + fixture("adt_a04_register.hl7") + b"\x1c\r"
     no_msh = b"\x0bPID|1||123\r\x1c\r"

@@ -108,7 +108,8 @@ class Incoming:
         return "AR" if self.error.reject else "AE"
 
     def ack(self) -> bytes:
-        return frame(build_ack(self.message, self.ack_code, self.error), self.encoding or "utf-8")
+        ack = build_ack(self.message, self.ack_code, self.error, raw=self.raw)
+        return frame(ack, self.encoding or "utf-8")
 
 
 def _facility_of(raw: bytes) -> str:

@@ -99,7 +99,8 @@ def reject_frame(problem: str, max_frame: int) -> bytes:
 
 def storage_failed(incoming: Incoming) -> bytes:
     error = HL7Error("the message could not be stored; please send it again", code=207)
-    return frame(build_ack(incoming.message, "AE", error), incoming.encoding or "utf-8")
+    ack = build_ack(incoming.message, "AE", error, raw=incoming.raw)
+    return frame(ack, incoming.encoding or "utf-8")
 
 
 class Connection(asyncio.Protocol):

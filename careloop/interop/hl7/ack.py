@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from datetime import datetime
 
-from careloop.interop.hl7.message import Delimiters, HL7Error, Message, escape
+from careloop.interop.hl7.message import (
+    Delimiters,
+    HL7Error,
+    Message,
+    escape,
+    header_fields,
+    header_text,
+)
 
 _ERROR_NAMES = {
     0: "Message accepted",
@@ -34,23 +42,52 @@ def _control_id() -> str:
     return f"{_PREFIX}{next(_counter):010d}"
 
 
+_VERSION = re.compile(r"2\.\d(\.\d)?")
+
+
+def _echo(raw: bytes | None) -> tuple[str, str, str, str, str]:
+    """(sending application, facility, control id, version, trigger event) read from the
+    raw MSH of a message that could not be parsed, so its ACK still names the message
+    (MSA-2) and goes back to its sender; blanks for what cannot be read."""
+    parts = header_fields(raw) if raw else None
+    if parts is None or len(parts) < 10:
+        return "", "", "", "2.5", ""
+    component = parts[1][:1] or b"^"
+
+    def text(n: int) -> str:
+        return header_text(parts[n].split(component)[0], raw or b"") if len(parts) > n else ""
+
+    version = text(11)
+    types = parts[8].split(component) if len(parts) > 8 else []
+    trigger = types[1].decode("ascii", "replace") if len(types) > 1 else ""
+    return (
+        text(2),
+        text(3),
+        header_text(parts[9], raw or b"")[:64],
+        version if _VERSION.fullmatch(version) else "2.5",
+        trigger if trigger.isalnum() else "",
+    )
+
+
 def build_ack(
     message: Message | None,
     code: str,
     error: HL7Error | None = None,
     *,
     now: datetime | None = None,
+    raw: bytes | None = None,
 ) -> str:
-    """An ACK for ``message`` (or, when it could not be read, a bare one) with MSA-1 ``code``
-    (AA accepted, AE error, AR rejected)."""
+    """An ACK for ``message`` with MSA-1 ``code`` (AA accepted, AE error, AR rejected);
+    when it could not be read, one naming what its raw header (``raw``) says."""
     d = message.delimiters if message else Delimiters()
     stamp = (now or datetime.now()).strftime("%Y%m%d%H%M%S")  # noqa: DTZ005 - local time
-    version = message.version if message and message.version else "2.5"
-    trigger = message.trigger_event if message else ""
-    sender_app = message.sending_application if message else ""
-    sender_facility = message.sending_facility if message else ""
-    charset = message.msh[18] if message else ""
-    control = message.control_id if message else ""
+    if message is not None:
+        sender_app, sender_facility = message.sending_application, message.sending_facility
+        control, version = message.control_id, message.version or "2.5"
+        trigger, charset = message.trigger_event, message.msh[18]
+    else:
+        sender_app, sender_facility, control, version, trigger = _echo(raw)
+        charset = ""
     f = d.field
     msh = f.join(
         [
