@@ -474,7 +474,7 @@ def reprocess(message: InboundMessage) -> BatchResult:
         if not message.accepted:
             # A rejected message comes in again through the listener's checks, in the
             # sending system's default encoding as it is now (the fix may be just that).
-            default = message.source.default_encoding if message.source_id else "utf-8"
+            default = message.source.default_encoding if message.source else "utf-8"
             text, _ = decode(bytes(message.raw), message.encoding or default)
             read(parse(text))
         InboundMessage.objects.filter(pk=message.pk).update(
