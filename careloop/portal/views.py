@@ -6,6 +6,7 @@ page and nothing of the patient. Opens and page views are recorded."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -101,7 +102,14 @@ def check(request: HttpRequest, token: str) -> HttpResponse:
         recent, ever = _failures(link, patient)
         if _locked(recent, ever):
             return render(request, "portal/locked.html", status=429)
-        matched = _identity_matches(patient, request.POST.get("answer", ""))
+        answer = read_answer(request.POST.get("answer", ""))
+        if answer is None:  # not a date or 4 characters: said how, no try counted
+            error = _(
+                "Please give your birth date (such as 1956-04-01 or 1956年4月1日) "
+                "or the last 4 characters of your ID number."
+            )
+            return render(request, "portal/check.html", {"error": error, "token": token})
+        matched = _identity_matches(patient, answer)
         _event(link, patient, E.CHECK_PASSED if matched else E.CHECK_FAILED)
     if matched:
         request.session[_session_key(link)] = True
@@ -114,18 +122,32 @@ def check(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "portal/check.html", {"error": error, "token": token})
 
 
-def _identity_matches(patient: Patient, answer: str) -> bool:
-    given = answer.strip().upper().replace("／", "/")
-    if len(given) == 4 and patient.id_number:
-        return patient.id_number.upper().endswith(given)
-    digits = given.replace("-", "").replace("/", "")
-    if len(digits) != 8 or not digits.isdecimal():
-        return False
+_BIRTH_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+
+
+def read_answer(text: str) -> date | str | None:
+    """The identity answer as a birth date (1956-04-01, 1956-4-1, 1956/4/1, 1956.4.1,
+    1956年4月1日, 19560401) or the last 4 characters of the ID number; None when it is
+    neither (a typing slip: not counted as a wrong try)."""
+    given = text.strip().upper().replace("／", "/").replace("－", "-")
+    if len(given) == 4 and given.isalnum():
+        return given
+    if len(given) == 8 and given.isdecimal():
+        parts = (given[:4], given[4:6], given[6:])
+    elif match := _BIRTH_DATE.fullmatch(given):
+        parts = match.groups()
+    else:
+        return None
     try:
-        born = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+        return date(int(parts[0]), int(parts[1]), int(parts[2]))
     except ValueError:
-        return False
-    return born == patient.birth_date
+        return None
+
+
+def _identity_matches(patient: Patient, answer: date | str) -> bool:
+    if isinstance(answer, date):
+        return answer == patient.birth_date
+    return bool(patient.id_number) and patient.id_number.upper().endswith(answer)
 
 
 def _guarded(request: HttpRequest, token: str) -> tuple[Link, Patient] | HttpResponse:

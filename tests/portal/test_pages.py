@@ -54,6 +54,19 @@ def test_the_identity_check_by_birth_date_or_id_and_its_limit(patient: Any) -> N
     assert locked.status_code == 429
 
 
+@pytest.mark.parametrize("answer", ["1960-5-1", "1960年5月1日", "1960/05/01", "19600501"])
+def test_a_birth_date_is_read_as_people_write_it(patient: Any, answer: str) -> None:
+    token = make_token(patient.pk, "readings")
+    assert opened(Client(), token, answer)["Location"] == f"/p/{token}/"
+
+
+def test_a_typing_slip_is_explained_and_not_counted_as_a_wrong_try(patient: Any) -> None:
+    token = make_token(patient.pk, "readings")
+    slip = opened(Client(), token, "abc")
+    assert "1956年4月1日" in slip.content.decode()
+    assert not PortalEvent.objects.filter(kind="check_failed").exists()
+
+
 @pytest.mark.parametrize("bad", ["tampered", "expired"])
 def test_a_bad_link_shows_a_friendly_page_and_nothing_else(patient: Any, bad: str) -> None:
     if bad == "expired":
