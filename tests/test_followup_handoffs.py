@@ -159,3 +159,15 @@ def test_the_task_page_next_steps(task: Any, alice: Any, lead: Any, community: A
     assert referral.status == "accepted"
     html = nurse.get(f"/worklist/tasks/{task.pk}/").content.decode()
     assert "患者下午方便接电话" in html and "骨科门诊" in html
+
+
+def test_a_patient_is_not_referred_to_an_organisation_above_their_own(
+    hospital: Any, cardiology: Any, community: Any, patient_factory: Any
+) -> None:
+    from careloop.followup.handoffs import referral_targets
+
+    patient = patient_factory(organisation=cardiology)
+    targets = set(referral_targets(patient))
+    # The hospital's staff see cardiology's patients too: no one would answer for it alone.
+    assert hospital not in targets and cardiology not in targets
+    assert community in targets

@@ -24,9 +24,14 @@ R = Referral.Status
 
 
 def referral_targets(patient: Patient) -> QuerySet[Organisation]:
-    """Where a patient can be referred: any active organisation outside its own subtree."""
-    return Organisation.objects.filter(is_active=True).exclude(
-        path__startswith=patient.organisation.path
+    """Where a patient can be referred: any active organisation outside its own subtree
+    and not above it (the staff of an organisation above see the sender's patients too, so
+    no one would answer for the receiving side alone)."""
+    above = [int(pk) for pk in patient.organisation.path.strip("/").split("/") if pk.isdigit()]
+    return (
+        Organisation.objects.filter(is_active=True)
+        .exclude(path__startswith=patient.organisation.path)
+        .exclude(pk__in=above)
     )
 
 
