@@ -99,6 +99,13 @@ def test_quality_review_scores_a_completed_follow_up(
     supervisor = logged_in(bob)
     page = supervisor.get(f"/worklist/quality/{entry.pk}/")
     assert page.status_code == 200 and "伤口" in page.content.decode()  # the script to follow
+    # The script as Alice read it (her name), the answers by their labels.
+    html = page.content.decode()
+    assert "王爱丽" in "".join(text for _title, text in page.context["script"])
+    assert "周博" not in "".join(text for _title, text in page.context["script"])
+    rows = dict(page.context["answers"])
+    assert rows["伤口"] == "愈合良好" and "wound" not in rows
+    assert '<th scope="row" class="w-25">伤口</th>' in html
     supervisor.post(
         f"/worklist/quality/{entry.pk}/",
         {"script": 35, "content": 30, "feedback": 18, "comments": "未核对身份"},
@@ -115,3 +122,13 @@ def test_quality_review_scores_a_completed_follow_up(
     )
     with pytest.raises(ValidationError):
         do_review(own, mine, {"script": 40, "content": 40, "feedback": 20})
+
+
+def test_form_answers_are_shown_by_their_labels_and_in_words() -> None:
+    from django.utils import translation
+
+    from careloop.followup.forms import answer_rows
+
+    with translation.override("en"):
+        rows = answer_rows("wound", {"wound": "红肿", "pain": 3, "fever": True, "x": ["a", "b"]})
+    assert rows == [("Wound", "红肿"), ("Pain (0–10)", "3"), ("Fever", "yes"), ("x", "a、b")]

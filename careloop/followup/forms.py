@@ -283,3 +283,24 @@ ANSWER_FORMS: dict[str, type[AnswersForm]] = {
 def answers_form(kind: str, data: Any = None, prefix: str = "a") -> AnswersForm | None:
     form_class = ANSWER_FORMS.get(kind)
     return form_class(data, prefix=prefix) if form_class else None
+
+
+def answer_rows(kind: str, answers: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Stored form answers as a reviewer reads them: each field's label and its value in
+    words (choices by their labels, yes/no, lists joined); keys the form does not know
+    (a reply's text, a questionnaire's summary) as they are."""
+    form = answers_form(kind)
+    rows = []
+    for key, value in (answers or {}).items():
+        field = form.fields.get(key) if form is not None else None
+        label = str(field.label) if field is not None and field.label else key
+        choices = {str(k): str(v) for k, v in getattr(field, "choices", ()) or ()}
+        values = value if isinstance(value, list) else [value]
+        shown = []
+        for one in values:
+            if isinstance(one, bool):
+                shown.append(str(_("yes") if one else _("no")))
+            else:
+                shown.append(choices.get(str(one), "" if one is None else str(one)))
+        rows.append((label, "、".join(s for s in shown if s)))
+    return rows

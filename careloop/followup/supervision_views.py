@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from careloop.audit.services import record
+from careloop.followup.forms import answer_rows
 from careloop.followup.models import CRITERIA, FollowUpRecord, QualityReview
 from careloop.followup.scripts import render_script
 from careloop.followup.staff import staff_who_can
@@ -138,7 +139,9 @@ def review_page(request: AuthedRequest, pk: int) -> HttpResponse:
         {
             "entry": entry,
             "task": entry.task,
-            "script": render_script(entry.task, request.user),
+            # As the nurse who made the call read it (their name in the opening), not ours.
+            "script": render_script(entry.task, entry.by or request.user),
+            "answers": answer_rows(entry.task.form, entry.answers),
             "form": form,
             "existing": existing,
         },
