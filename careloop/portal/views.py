@@ -132,6 +132,7 @@ def read_answer(text: str) -> date | str | None:
     given = text.strip().upper().replace("／", "/").replace("－", "-")
     if len(given) == 4 and given.isalnum():
         return given
+    parts: tuple[str, ...]
     if len(given) == 8 and given.isdecimal():
         parts = (given[:4], given[4:6], given[6:])
     elif match := _BIRTH_DATE.fullmatch(given):
