@@ -49,6 +49,11 @@ def test_workload_counts_each_persons_open_and_done_work(
     do_record_attempt(
         busy[1], alice, Attempt(outcome="reached", answers={"wound": "愈合良好", "pain": 1})
     )
+    late = Task.objects.filter(assignee=alice, status="open").exclude(pk=busy[0].pk).first()
+    now = timezone.now()
+    Task.objects.filter(pk=late.pk).update(
+        due_at=now - timedelta(days=2), deadline=now - timedelta(hours=1)
+    )
     loads = {load.user: load for load in workload(bob)}
     mine = loads[alice]
     open_now = Task.objects.filter(assignee=alice, status="open").count()
@@ -56,6 +61,12 @@ def test_workload_counts_each_persons_open_and_done_work(
     assert (mine.done, mine.attempts, mine.reached, mine.connect_rate) == (1, 2, 1, 50.0)
     assert mine.open_alerts == 1
     assert loads[bob].open_tasks == 0 and loads[bob].connect_rate is None
+    # "Due today" and "overdue" as the nurse's own worklist counts them.
+    from careloop.followup.worklist import counts
+
+    own = counts(alice, "mine")
+    assert (mine.due_today, mine.overdue) == (own["today"], own["overdue"])
+    assert mine.overdue >= 1  # the one made late above is not also "due today"
     page = logged_in(bob).get("/worklist/team/")
     assert page.status_code == 200 and "50.0%" in page.content.decode()
     assert logged_in(alice).get("/worklist/team/").status_code == 403
@@ -132,3 +143,9 @@ def test_form_answers_are_shown_by_their_labels_and_in_words() -> None:
     with translation.override("en"):
         rows = answer_rows("wound", {"wound": "红肿", "pain": 3, "fever": True, "x": ["a", "b"]})
     assert rows == [("Wound", "红肿"), ("Pain (0–10)", "3"), ("Fever", "yes"), ("x", "a、b")]
+
+
+def test_odd_ids_in_the_address_are_ignored_not_a_server_error(bob: Any) -> None:
+    client = logged_in(bob)
+    assert client.get("/worklist/quality/?staff=99999999999999999999999").status_code == 200
+    assert client.get("/worklist/?scope=organisation&organisation=²").status_code == 200

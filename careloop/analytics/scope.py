@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from careloop.accounts.models import Organisation, Team, User
+from careloop.ids import row_id
 
 MAX_DAYS = 731
 DEFAULT_DAYS = 30
@@ -82,7 +83,8 @@ def _organisation(user: Any, value: str) -> Organisation | None:
         if user.organisation is None and not user.is_superuser:
             raise ScopeError("org", "您的账号未归属任何机构")
         return user.organisation
-    found = allowed.filter(Q(code=value) | Q(pk=int(value)) if value.isdecimal() else Q(code=value))
+    pk = row_id(value)
+    found = allowed.filter(Q(code=value) | Q(pk=pk) if pk is not None else Q(code=value))
     row = found.first()
     if row is None:
         raise ScopeError("org", f"没有您可查看的机构 {value}")
@@ -106,12 +108,13 @@ def parse_scope(user: Any, params: Any, today: date | None = None) -> Scope:
     within = Q(organisation__path__startswith=organisation.path) if organisation else Q()
     team = None
     if value := (params.get("team") or "").strip():
-        team = Team.objects.filter(within, pk=int(value)).first() if value.isdecimal() else None
+        team_id = row_id(value)
+        team = Team.objects.filter(within, pk=team_id).first() if team_id is not None else None
         if team is None:
             raise ScopeError("team", f"该机构下没有团队 {value}")
     person = None
     if value := (params.get("person") or "").strip():
-        who = Q(pk=int(value)) if value.isdecimal() else Q(username=value)
+        who = Q(pk=row_id(value)) if row_id(value) is not None else Q(username=value)
         person = User.objects.filter(within, who).first()
         if person is None:
             raise ScopeError("person", f"该机构下没有工作人员 {value}")

@@ -26,6 +26,7 @@ from careloop.followup.models import (
     Task,
 )
 from careloop.followup.staff import staff_who_can
+from careloop.followup.worklist import end_of_today
 from careloop.patients.access import patients_for
 
 
@@ -56,7 +57,7 @@ def workload(user: Any, *, days: int = 7, now: datetime | None = None) -> list[L
     last ``days`` days."""
     now = now or timezone.now()
     since = now - timedelta(days=days)
-    tonight = timezone.localtime(now).replace(hour=23, minute=59, second=59)
+    tonight = end_of_today(now)  # "due today" as the worklist counts it
     rows = {u.pk: Load(u) for u in staff_who_can(user, "change_task")}
     ids = list(rows)
     for r in (
@@ -64,7 +65,7 @@ def workload(user: Any, *, days: int = 7, now: datetime | None = None) -> list[L
         .values("assignee_id")
         .annotate(
             n=Count("pk"),
-            today=Count("pk", filter=Q(due_at__lte=tonight)),
+            today=Count("pk", filter=Q(due_at__lt=tonight, deadline__gte=now)),
             late=Count("pk", filter=Q(deadline__lt=now)),
         )
     ):

@@ -24,6 +24,7 @@ from careloop.followup.supervision import (
     workload,
 )
 from careloop.forms import StyledFormMixin
+from careloop.ids import row_id
 from careloop.patients.access import get_patient_for
 from careloop.typing import AuthedRequest
 
@@ -90,7 +91,7 @@ def quality_page(request: AuthedRequest) -> HttpResponse:
     staff_id = request.GET.get("staff", "")
     queue = review_queue(
         request.user,
-        staff_id=int(staff_id) if staff_id.isascii() and staff_id.isdecimal() else None,
+        staff_id=row_id(staff_id),
     )
     page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
     reviews = QualityReview.objects.filter(

@@ -28,6 +28,7 @@ from careloop.followup.scripts import render_script
 from careloop.followup.staff import staff_who_can
 from careloop.followup.worklist import SCOPES, SECTIONS, Filters, counts, worklist
 from careloop.followup.worklist_rows import ROW_FIELDS, Labels, row_html
+from careloop.ids import row_id
 from careloop.patients.access import get_patient_for, scope_organisation_ids
 from careloop.patients.models import Channel, Tag
 from careloop.typing import AuthedRequest
@@ -50,7 +51,7 @@ def _filters(request: AuthedRequest) -> Filters:
         tag=get.get("tag", "")[:50],
         channel=get.get("channel", "") if get.get("channel") in Channel.values else "",
         pathway=get.get("pathway", "")[:60],
-        organisation=int(organisation) if organisation.isdigit() else None,
+        organisation=row_id(organisation),
     )
 
 
@@ -150,7 +151,7 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
 @permission_required("followup.change_task", raise_exception=True)
 def assign(request: AuthedRequest) -> HttpResponse:
     """Bulk assign the ticked tasks (supervisors, coordinators), or take them myself."""
-    ids = [int(pk) for pk in request.POST.getlist("task") if pk.isdigit()]
+    ids = [pk for pk in map(row_id, request.POST.getlist("task")) if pk is not None]
     # "Take the selected" sends "me" beside whatever the assign list holds: taking wins.
     targets = request.POST.getlist("assignee")
     target = "me" if "me" in targets else (targets[-1] if targets else "")

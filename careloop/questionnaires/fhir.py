@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from careloop.ids import row_id
 from careloop.questionnaires.definition import Definition, DefinitionError, Item
 
 SD = "http://hl7.org/fhir/StructureDefinition"
@@ -353,4 +354,4 @@ def canonical_code(reference: str) -> tuple[str, int | None]:
     """``urn:careloop:questionnaire:phq9|2`` → ("phq9", 2); without a version, None."""
     url, _sep, version = reference.partition("|")
     code = url.removeprefix(CANONICAL).rpartition("/")[2]
-    return code, int(version) if version.isdecimal() else None
+    return code, row_id(version)

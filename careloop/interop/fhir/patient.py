@@ -15,6 +15,7 @@ from django.http import QueryDict
 from fhir.resources.R4B.patient import Patient as FhirPatient
 
 from careloop.accounts.models import Organisation
+from careloop.ids import row_id
 from careloop.interop.fhir import codes
 from careloop.interop.fhir.base import Handler, Prepared, References, date_filter, indexed, token
 from careloop.interop.fhir.outcome import FhirError, issue
@@ -118,7 +119,7 @@ class PatientHandler(Handler):
     def search(self, user: Any, params: QueryDict) -> QuerySet[Patient]:
         queryset = self.queryset(user)
         if ids := params.getlist("_id"):
-            queryset = queryset.filter(pk__in=[int(i) for i in ids if i.isdigit()])
+            queryset = queryset.filter(pk__in=[i for i in map(row_id, ids) if i is not None])
         for value in params.getlist("identifier"):
             system, code = token(value)
             queryset = queryset.filter(_identifier_filter(system, code))
@@ -270,7 +271,8 @@ def from_fhir(data: dict[str, Any]) -> dict[str, Any]:
     organisation = (data.get("managingOrganization") or {}).get("reference", "")
     if organisation:
         pk = organisation.rsplit("/", 1)[-1]
-        found = Organisation.objects.filter(pk=int(pk)).first() if pk.isdigit() else None
+        org_id = row_id(pk)
+        found = Organisation.objects.filter(pk=org_id).first() if org_id is not None else None
         out["organisation"] = found.pk if found else -1
     if data.get("contact"):
         out["contacts"] = [_contact(c) for c in data["contact"]]
