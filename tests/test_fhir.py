@@ -470,6 +470,43 @@ def test_a_failed_batch_entry_does_not_unname_an_earlier_one_of_the_same_full_ur
     assert Observation.objects.get().patient == Patient.objects.get()
 
 
+def test_a_result_may_name_its_patient_by_identifier(fhir: Fhir) -> None:
+    resource = patient_resource()
+    fhir.call("POST", "/Patient", resource)
+    number = resource["identifier"][0]["value"]
+    by_number = f"Patient?identifier={RESIDENT}|{number}"
+    status, body, _ = fhir.call(
+        "POST", "/Observation", observation(by_number, "14749-6", 5.2, "mmol/L")
+    )
+    assert status == 201, body
+    assert Observation.objects.get().patient == Patient.objects.get()
+    from careloop.interop.fhir.base import patients_named
+
+    named = patients_named([("Observation", "", {"subject": {"reference": by_number}})])
+    assert named == [Patient.objects.get().pk]  # held while the write runs, as Patient/<id>
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "request": {"method": "POST", "url": "Observation"},
+                "resource": observation(f"Patient?identifier={number}", "14749-6", 5.4, "mmol/L"),
+            }
+        ],
+    }
+    status, body, _ = fhir.call("POST", "", bundle)
+    assert status == 200, body
+    assert Observation.objects.filter(patient=Patient.objects.get()).count() == 2
+    unknown = observation(
+        f"Patient?identifier={RESIDENT}|110101199001010000", "14749-6", 5, "mmol/L"
+    )
+    status, body, _ = fhir.call("POST", "/Observation", unknown)
+    assert status == 422 and "no Patient matches" in body["issue"][0]["diagnostics"]
+    other = observation("Patient?name=周建华", "14749-6", 5.0, "mmol/L")
+    status, body, _ = fhir.call("POST", "/Observation", other)
+    assert status == 422 and "identifier only" in body["issue"][0]["diagnostics"]
+
+
 def test_a_result_and_its_report_are_corrected_by_update(fhir: Fhir) -> None:
     _, created, _ = fhir.call("POST", "/Patient", patient_resource())
     patient_ref = f"Patient/{created['id']}"

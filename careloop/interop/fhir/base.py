@@ -161,7 +161,10 @@ class Handler:
             patient = refs.resolve(reference, "Patient", path)
             assert isinstance(patient, Patient)
             return patient
-        pk = reference_id(reference or "", "Patient", path)
+        if reference and (query := conditional_query(reference)) is not None:
+            pk = _the_one_matching(user, query, path)
+        else:
+            pk = reference_id(reference or "", "Patient", path)
         try:
             return get_patient_for(user, pk, write=write)
         except Http404 as exc:
@@ -172,6 +175,33 @@ class Handler:
             raise FhirError(
                 403, f"{path}: you may not change Patient/{pk}", code="forbidden"
             ) from exc
+
+
+def conditional_query(reference: str) -> str | None:
+    """The query of a conditional reference "Patient?identifier=…" (None for others)."""
+    match = CONDITIONAL_PATIENT.fullmatch(reference)
+    return match[1] if match else None
+
+
+def _the_one_matching(user: Any, query: str, path: str) -> int:
+    """The patient (visible to ``user``) a conditional reference names: none is 422, more
+    than one 412 (as FHIR's conditional operations answer)."""
+    from careloop.interop.fhir.patient import matching_identifiers
+    from careloop.patients.access import patients_for
+
+    found = list(matching_identifiers(patients_for(user), query).values_list("pk", flat=True)[:2])
+    if not found:
+        raise FhirError(
+            422, f"{path}: no Patient matches {query!r}", code="not-found", expression=[path]
+        )
+    if len(found) > 1:
+        raise FhirError(
+            412,
+            f"{path}: more than one Patient matches {query!r}",
+            code="multiple-matches",
+            expression=[path],
+        )
+    return found[0]
 
 
 # ---------------------------------------------------------------- search parameters
@@ -293,6 +323,8 @@ def patients_named(
             text = str(reference.get("reference") or "")
             if match := PATIENT_REFERENCE.fullmatch(text):
                 found.add(int(match[1]))
+            elif (query := conditional_query(text)) is not None:
+                found.update(_matching_ids(query))
             elif text in created:
                 kind, obj = created[text]
                 if kind == "Patient" and obj.pk:
@@ -317,3 +349,17 @@ def holding_patients(concerned: Callable[[], Iterable[int]]) -> Iterator[None]:
 
 # "Patient/5", "https://host/fhir/R4/Patient/5", "Patient/5/_history/1" (as reference_id reads)
 PATIENT_REFERENCE = re.compile(r"(?:.*/)?Patient/([0-9]+)(?:/_history/[0-9]+)?")
+# "Patient?identifier=urn:…|12345" (a conditional reference)
+CONDITIONAL_PATIENT = re.compile(r"(?:.*/)?Patient\?(.+)", re.DOTALL)
+
+
+def _matching_ids(query: str) -> list[int]:
+    """Whom a conditional reference may name, to lock them (the write checks access)."""
+    from careloop.interop.fhir.patient import matching_identifiers
+
+    try:
+        return list(
+            matching_identifiers(Patient.objects.all(), query).values_list("pk", flat=True)[:2]
+        )
+    except FhirError:
+        return []  # refused when the entry is read

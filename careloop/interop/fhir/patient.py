@@ -181,6 +181,26 @@ class PatientHandler(Handler):
             raise FhirError(409, error.message(), code="duplicate") from error
 
 
+def matching_identifiers(patients: QuerySet[Patient], query: str) -> QuerySet[Patient]:
+    """The patients of ``patients`` a conditional reference's query names
+    ("identifier=system|value", repeated: all of them): the reference
+    "Patient?identifier=…" an integrator uses when it knows its own number for the patient,
+    not ours. Other search parameters are refused."""
+    params = QueryDict(query)
+    others = sorted(set(params) - {"identifier"})
+    if others or not params.getlist("identifier"):
+        raise FhirError(
+            422,
+            "a conditional reference to a Patient may search by identifier only "
+            f"(Patient?identifier=system|value), not {', '.join(others) or 'nothing'}",
+            code="not-supported",
+        )
+    for value in params.getlist("identifier"):
+        system, code = token(value)
+        patients = patients.filter(_identifier_filter(system, code))
+    return patients
+
+
 def _identifier_filter(system: str | None, value: str) -> Q:
     card = Q(card_number=value)
     resident = Q(id_number_hash__in=Patient.index_hashes("id_number", value))
