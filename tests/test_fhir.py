@@ -470,6 +470,23 @@ def test_a_failed_batch_entry_does_not_unname_an_earlier_one_of_the_same_full_ur
     assert Observation.objects.get().patient == Patient.objects.get()
 
 
+def test_names_keep_their_family_and_given_parts(fhir: Fhir) -> None:
+    from careloop.interop.fhir.patient import join_name, split_name
+
+    assert (join_name("张", ["秀英"]), split_name("张秀英")) == ("张秀英", ("张", ["秀英"]))
+    assert (join_name("Smith", ["John", "Paul"]), split_name("John Paul Smith")) == (
+        "John Paul Smith",
+        ("Smith", ["John", "Paul"]),
+    )
+    status, body, _ = fhir.call(
+        "POST", "/Patient", patient_resource(name=[{"family": "Smith", "given": ["John"]}])
+    )
+    assert status == 201, body
+    assert Patient.objects.get().name == "John Smith"
+    _, read, _ = fhir.call("GET", f"/Patient/{body['id']}")
+    assert read["name"][0] == {"text": "John Smith", "family": "Smith", "given": ["John"]}
+
+
 def test_a_result_may_name_its_patient_by_identifier(fhir: Fhir) -> None:
     resource = patient_resource()
     fhir.call("POST", "/Patient", resource)

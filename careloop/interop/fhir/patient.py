@@ -84,19 +84,14 @@ class PatientHandler(Handler):
         for number in patient.identifiers.all():
             system = codes.EXAM if number.kind == PatientIdentifier.Kind.EXAM else codes.MRN
             identifiers.append({"system": f"{system}:{number.system}", "value": number.value})
+        family, given = split_name(patient.name)
         resource: dict[str, Any] = {
             "resourceType": "Patient",
             "id": str(patient.pk),
             "meta": {"lastUpdated": patient.updated_at.isoformat()},
             "identifier": identifiers,
             "active": not patient.is_deceased,
-            "name": [
-                {
-                    "text": patient.name,
-                    "family": patient.name[:1],
-                    "given": [patient.name[1:]] if len(patient.name) > 1 else [],
-                }
-            ],
+            "name": [{"text": patient.name, "family": family, "given": given}],
             "gender": patient.sex,
             "birthDate": patient.birth_date.isoformat(),
             "managingOrganization": {
@@ -181,6 +176,32 @@ class PatientHandler(Handler):
             raise FhirError(409, error.message(), code="duplicate") from error
 
 
+def _chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def split_name(name: str) -> tuple[str, list[str]]:
+    """A stored name as FHIR's family and given: 张秀英 → 张, [秀英]; John Smith → Smith,
+    [John] (a name written with spaces is given names then the family name)."""
+    name = name.strip()
+    if " " in name and not _chinese(name):
+        *given, family = name.split()
+        return family, given
+    if _chinese(name) and len(name) > 1:
+        return name[:1], [name[1:]]
+    return name, []
+
+
+def join_name(family: str, given: list[str]) -> str:
+    """FHIR's family and given as a stored name: Chinese family name first with no space
+    (张 + 秀英), others given names first with spaces (John Smith), as HL7 PID-5 is read."""
+    given = [g.strip() for g in given if g and g.strip()]
+    family = (family or "").strip()
+    if _chinese(family + "".join(given)):
+        return family + "".join(given)
+    return " ".join([*given, family]).strip()
+
+
 def matching_identifiers(patients: QuerySet[Patient], query: str) -> QuerySet[Patient]:
     """The patients of ``patients`` a conditional reference's query names
     ("identifier=system|value", repeated: all of them): the reference
@@ -248,7 +269,7 @@ def from_fhir(data: dict[str, Any]) -> dict[str, Any]:
     names = data.get("name") or []
     if names:
         name = names[0]
-        out["name"] = name.get("text") or "".join([name.get("family", ""), *name.get("given", [])])
+        out["name"] = name.get("text") or join_name(name.get("family", ""), name.get("given", []))
     if "gender" in data:
         gender = data["gender"]
         if gender not in ("male", "female"):
@@ -308,7 +329,7 @@ def _contact(contact: dict[str, Any]) -> dict[str, Any]:
         (t.get("value") for t in contact.get("telecom", []) if t.get("system") == "phone"), ""
     )
     return {
-        "name": name.get("text") or name.get("family", "") + "".join(name.get("given", [])),
+        "name": name.get("text") or join_name(name.get("family", ""), name.get("given", [])),
         "relation": "other",
         "phone": phone or "",
         "is_guardian": "GUARD" in relations or "GRD" in relations,
