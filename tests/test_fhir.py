@@ -470,6 +470,17 @@ def test_a_failed_batch_entry_does_not_unname_an_earlier_one_of_the_same_full_ur
     assert Observation.objects.get().patient == Patient.objects.get()
 
 
+def test_a_value_and_its_range_are_given_in_the_same_unit(fhir: Fhir) -> None:
+    _, created, _ = fhir.call("POST", "/Patient", patient_resource())
+    sent = observation(f"Patient/{created['id']}", "2093-3", 240, "mg/dL")
+    sent["referenceRange"] = [{"high": {"value": 200, "unit": "mg/dL"}}]
+    status, body, _ = fhir.call("POST", "/Observation", sent)
+    assert status == 201, body
+    assert body["valueQuantity"] == {"value": 240, "unit": "mg/dL"}
+    assert body["referenceRange"][0]["high"] == {"value": 200, "unit": "mg/dL"}
+    assert body["interpretation"][0]["coding"][0]["code"] == "H"
+
+
 def test_names_keep_their_family_and_given_parts(fhir: Fhir) -> None:
     from careloop.interop.fhir.patient import join_name, split_name
 

@@ -3,6 +3,7 @@ graded, and a critical value alerted, exactly as one arriving over HL7."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -14,6 +15,7 @@ from careloop.audit.services import record
 from careloop.clinical.assessment import ResultInput
 from careloop.clinical.models import DiagnosticReport, Observation, Source
 from careloop.clinical.services import assess_for, do_record_results
+from careloop.clinical.units import UnitError, canonical_unit, convert
 from careloop.interop.fhir import codes
 from careloop.interop.fhir.base import (
     Handler,
@@ -37,6 +39,23 @@ from careloop.rules.engine import (
     pending_results,
 )
 from careloop.rules.engine import Profile as RuleProfile
+
+
+def _range_in_value_units(obs: Observation) -> tuple[str, Callable[[float], Any]]:
+    """The unit of the reference range as sent, and how to write a bound in it: the range
+    is kept in the catalogue's unit (converted for grading), the value as received, so a
+    value in mg/dL gets its range back in mg/dL."""
+    stored = obs.unit_normalised or obs.unit
+    sent, kept = canonical_unit(obs.unit), canonical_unit(obs.unit_normalised)
+    if sent and kept and sent != kept:
+        try:
+            convert(obs.code, 1.0, obs.unit_normalised, obs.unit)
+        except UnitError:
+            pass
+        else:
+            code, to, unit = obs.code, obs.unit_normalised, obs.unit
+            return unit, lambda v: _number(round(convert(code, v, to, unit), 2))
+    return stored, lambda v: _number(round(v, 4))
 
 
 def _number(value: float | None) -> float | int | None:
@@ -99,11 +118,11 @@ class ObservationHandler(Handler):
             ]
         if obs.ref_low is not None or obs.ref_high is not None or obs.ref_text:
             reference: dict[str, Any] = {}
-            unit = obs.unit_normalised or obs.unit
+            unit, bound = _range_in_value_units(obs)
             if obs.ref_low is not None:
-                reference["low"] = {"value": _number(round(obs.ref_low, 4)), "unit": unit}
+                reference["low"] = {"value": bound(obs.ref_low), "unit": unit}
             if obs.ref_high is not None:
-                reference["high"] = {"value": _number(round(obs.ref_high, 4)), "unit": unit}
+                reference["high"] = {"value": bound(obs.ref_high), "unit": unit}
             if obs.ref_text:
                 reference["text"] = obs.ref_text
             resource["referenceRange"] = [reference]
