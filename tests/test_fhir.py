@@ -470,6 +470,22 @@ def test_a_failed_batch_entry_does_not_unname_an_earlier_one_of_the_same_full_ur
     assert Observation.objects.get().patient == Patient.objects.get()
 
 
+def test_a_body_sent_as_another_type_is_refused_with_415(fhir: Fhir, live_server: Any) -> None:
+    body = json.dumps(patient_resource()).encode()
+    request = urllib.request.Request(fhir.base + "/Patient", data=body, method="POST")
+    request.add_header("Content-Type", "text/plain")
+    request.add_header("Authorization", f"Bearer {fhir.token}")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 415
+    outcome = json.loads(refused.value.read())
+    assert "application/fhir+json" in outcome["issue"][0]["diagnostics"]
+    assert not Patient.objects.exists()
+    request.remove_header("Content-type")
+    request.add_header("Content-Type", "application/json; charset=utf-8")
+    assert urllib.request.urlopen(request, timeout=10).status == 201
+
+
 def test_a_value_and_its_range_are_given_in_the_same_unit(fhir: Fhir) -> None:
     _, created, _ = fhir.call("POST", "/Patient", patient_resource())
     sent = observation(f"Patient/{created['id']}", "2093-3", 240, "mg/dL")

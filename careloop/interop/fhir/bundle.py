@@ -37,6 +37,7 @@ STATUS_TEXT = {
     404: "404 Not Found",
     405: "405 Method Not Allowed",
     409: "409 Conflict",
+    412: "412 Precondition Failed",
     422: "422 Unprocessable Entity",
 }
 

@@ -117,7 +117,19 @@ def fhir_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
+# What a FHIR JSON body may be sent as (FHIR's own type, plain JSON, and the DSTU2 spelling
+# some older clients still send).
+JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
+
+
 def _body(request: HttpRequest) -> Any:
+    if request.body and request.content_type not in JSON_TYPES:
+        raise FhirError(
+            415,
+            f"Content-Type {request.content_type or '(none)'} is not accepted: "
+            "send the resource as application/fhir+json",
+            code="not-supported",
+        )
     try:
         return json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
