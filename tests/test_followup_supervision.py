@@ -149,3 +149,19 @@ def test_odd_ids_in_the_address_are_ignored_not_a_server_error(bob: Any) -> None
     client = logged_in(bob)
     assert client.get("/worklist/quality/?staff=99999999999999999999999").status_code == 200
     assert client.get("/worklist/?scope=organisation&organisation=²").status_code == 200
+
+
+def test_the_review_form_speaks_the_request_language_and_is_styled(
+    busy: list[Task], alice: Any, bob: Any
+) -> None:
+    entry = do_record_attempt(
+        busy[0], alice, Attempt(outcome="reached", answers={"wound": "愈合良好", "pain": 2})
+    )
+    client = logged_in(bob)
+    client.cookies["django_language"] = "en"
+    form = client.get(f"/worklist/quality/{entry.pk}/").context["form"]
+    assert str(form.fields["comments"].label) == "Comments"
+    assert "form-control" in form.fields["script"].widget.attrs["class"]
+    client.cookies["django_language"] = "zh-hans"
+    form = client.get(f"/worklist/quality/{entry.pk}/").context["form"]
+    assert str(form.fields["comments"].label) != "Comments"

@@ -119,3 +119,8 @@ def test_someone_who_sees_no_organisation_counts_nothing(
     _tasks(patient_factory(organisation=hospital), 2, late=timedelta(days=1))
     nobody = UserFactory(username="nobody", organisation=None)
     assert counts(nobody, "organisation") == {"due": 0, "today": 0, "overdue": 0, "upcoming": 0}
+
+
+def test_the_scope_buttons_keep_the_filters(alice: Any) -> None:
+    html = logged_in(alice).get("/worklist/?scope=team&section=due&channel=sms").content.decode()
+    assert 'href="?scope=mine&section=due&amp;channel=sms"' in html

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from careloop.audit.services import record
@@ -23,7 +24,7 @@ from careloop.followup.supervision import (
     review_queue,
     workload,
 )
-from careloop.forms import StyledFormMixin
+from careloop.forms import StyledFormMixin, widget_class
 from careloop.ids import row_id
 from careloop.patients.access import get_patient_for
 from careloop.typing import AuthedRequest
@@ -33,14 +34,19 @@ PAGE_SIZE = 50
 
 class ReviewForm(StyledFormMixin, forms.Form):
     comments = forms.CharField(
-        label=_("Comments"), required=False, max_length=2000, widget=forms.Textarea({"rows": 3})
+        label=gettext_lazy("Comments"),  # lazy: in the language of each request
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea({"rows": 3}),
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         for key, (label, top) in CRITERIA.items():
+            widget = forms.NumberInput()
+            widget.attrs["class"] = widget_class(widget)  # added after the mixin styled
             self.fields[key] = forms.IntegerField(
-                label=f"{label}（0–{top}）", min_value=0, max_value=top
+                label=f"{label}（0–{top}）", min_value=0, max_value=top, widget=widget
             )
         self.order_fields([*CRITERIA, "comments"])
 

@@ -121,6 +121,10 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
         "page": page,
         "querystring": urlencode(query),
         "base_query": {k: v for k, v in query.items() if k != "section"},
+        # What the scope buttons keep: the filters (tag, channel, pathway, organisation).
+        "filter_query": urlencode(
+            {k: v for k, v in query.items() if k not in ("scope", "section")}
+        ),
         "open_alerts": open_alerts,
         "open_alert_count": alert_count,
         "sections": [
