@@ -329,3 +329,11 @@ def test_setting_an_organisations_region_reassesses_its_patients(
     call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
     scored = _latest(man, "china-par")
     assert scored is not None and scored.inputs["region_north"] is True
+
+
+def test_the_glucose_category_is_shown_in_words(cardiology: Any, patient_factory: Any) -> None:
+    from careloop.rules.models import RiskAssessment
+
+    stored = RiskAssessment(model="glucose", category="IFG")
+    assert stored.category_label == "空腹血糖受损（IFG）"
+    assert RiskAssessment(model="bp-grade", category="1级高血压").category_label == "1级高血压"

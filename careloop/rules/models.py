@@ -141,3 +141,13 @@ class RiskAssessment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model}: {self.category}"
+
+    @property
+    def category_label(self) -> str:
+        """The category as staff read it: the glucose model keeps codes (normal, IFG, IGT …,
+        what rules and the CLI name), shown in words; the others are words already."""
+        if self.model == "glucose":
+            from careloop.rules.risk.glucose import LABELS
+
+            return LABELS.get(self.category, self.category)
+        return self.category
