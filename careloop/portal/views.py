@@ -331,11 +331,19 @@ def revisit(request: HttpRequest, token: str) -> HttpResponse:
     form = RevisitForm(request.POST or None)
     done = None
     if request.method == "POST" and form.is_valid():
+        wanted_on, why = form.cleaned_data["wanted_on"], form.cleaned_data["reason"].strip()
+        waiting = RevisitRequest.objects.filter(
+            patient=patient, wanted_on=wanted_on, status=RevisitRequest.Status.REQUESTED
+        ).first()
+        if waiting is not None:  # asked again (a second tap, a reload): the same request
+            return render(
+                request, "portal/revisit.html", {"token": token, "form": form, "done": waiting}
+            )
         done = RevisitRequest.objects.create(
             patient=patient,
             organisation_id=patient.organisation_id,
-            wanted_on=form.cleaned_data["wanted_on"],
-            reason=("患者页面申请：" + form.cleaned_data["reason"].strip())[:300],
+            wanted_on=wanted_on,
+            reason=(f"患者页面申请：{why}" if why else "患者页面申请")[:300],
         )
         _event(link, patient, E.REVISIT, "revisit")
         record(

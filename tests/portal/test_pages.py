@@ -232,6 +232,12 @@ def test_the_patient_asks_for_a_revisit(patient: Any) -> None:
         "requested",
         "患者页面申请：复查血脂",
     )
+    again = client.post(f"/p/{token}/revisit/", {"wanted_on": day, "reason": "复查血脂"})
+    assert 'data-testid="revisit-done"' in again.content.decode()
+    assert RevisitRequest.objects.count() == 1  # the same request, not a second one
+    other_day = (timezone.localdate() + timezone.timedelta(days=9)).isoformat()
+    client.post(f"/p/{token}/revisit/", {"wanted_on": other_day})
+    assert RevisitRequest.objects.get(wanted_on=other_day).reason == "患者页面申请"
 
 
 def test_points_are_exchanged_when_staff_approve(patient: Any, bob: Any) -> None:
