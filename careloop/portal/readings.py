@@ -10,6 +10,8 @@ from typing import Any
 
 from django import forms
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from careloop.clinical.assessment import ResultInput
@@ -30,6 +32,19 @@ NIGHT = (time(22), time(6))
 WORDS = {"L": "偏低", "LL": "明显偏低", "H": "偏高", "HH": "明显偏高"}
 
 
+def _between(low: float, high: float, unit: str) -> dict[str, Any]:
+    """A range message in plain words (in the request's language), for a value outside what
+    can be a real reading."""
+
+    def text() -> str:
+        return gettext(
+            "Please check the number: it should be between %(low)s and %(high)s %(unit)s."
+        ) % {"low": f"{low:g}", "high": f"{high:g}", "unit": unit}
+
+    message = lazy(text, str)()
+    return {"min_value": message, "max_value": message}
+
+
 class ReadingForm(StyledFormMixin, forms.Form):
     kind = forms.ChoiceField(
         label=_("What did you measure?"),
@@ -47,21 +62,49 @@ class ReadingForm(StyledFormMixin, forms.Form):
         input_formats=["%Y-%m-%dT%H:%M"],
     )
     sbp = forms.IntegerField(
-        label=_("Systolic (high) mmHg"), required=False, min_value=50, max_value=300
+        label=_("Systolic (high) mmHg"),
+        required=False,
+        min_value=50,
+        max_value=300,
+        error_messages=_between(50, 300, "mmHg"),
     )
     dbp = forms.IntegerField(
-        label=_("Diastolic (low) mmHg"), required=False, min_value=30, max_value=200
+        label=_("Diastolic (low) mmHg"),
+        required=False,
+        min_value=30,
+        max_value=200,
+        error_messages=_between(30, 200, "mmHg"),
     )
-    pulse = forms.IntegerField(label=_("Pulse /min"), required=False, min_value=20, max_value=250)
+    pulse = forms.IntegerField(
+        label=_("Pulse /min"),
+        required=False,
+        min_value=20,
+        max_value=250,
+        error_messages=_between(20, 250, "/min"),
+    )
     glucose = forms.DecimalField(
-        label=_("Glucose mmol/L"), required=False, min_value=0.5, max_value=40, decimal_places=1
+        label=_("Glucose mmol/L"),
+        required=False,
+        min_value=0.5,
+        max_value=40,
+        decimal_places=1,
+        error_messages=_between(0.5, 40, "mmol/L"),
     )
     context = forms.ChoiceField(label=_("Measured"), required=False, choices=GLUCOSE_CONTEXT)
     weight = forms.DecimalField(
-        label=_("Weight kg"), required=False, min_value=20, max_value=300, decimal_places=1
+        label=_("Weight kg"),
+        required=False,
+        min_value=20,
+        max_value=300,
+        decimal_places=1,
+        error_messages=_between(20, 300, "kg"),
     )
     steps = forms.IntegerField(
-        label=_("Steps today"), required=False, min_value=0, max_value=100_000
+        label=_("Steps today"),
+        required=False,
+        min_value=0,
+        max_value=100_000,
+        error_messages=_between(0, 100_000, ""),
     )
 
     NEEDS = {
@@ -74,7 +117,7 @@ class ReadingForm(StyledFormMixin, forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         for name in self.NEEDS.get(data.get("kind", ""), ()):
-            if data.get(name) in (None, ""):
+            if data.get(name) in (None, "") and name not in self.errors:  # not already said
                 self.add_error(name, _("Please fill this in."))
         sbp, dbp = data.get("sbp"), data.get("dbp")
         if data.get("kind") == "bp" and sbp and dbp and dbp >= sbp:

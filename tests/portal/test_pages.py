@@ -152,6 +152,13 @@ def test_a_night_glucose_of_3_5_raises_the_alert_with_feedback(
         {"kind": "bp", "sbp": "150", "dbp": "160", "measured_at": "2026-12-03T23:45"},
     )
     assert Observation.objects.filter(patient=patient).count() == 1  # dbp ≥ sbp refused
+    absurd = client.post(
+        f"/p/{token}/readings/",
+        {"kind": "bp", "sbp": "400", "dbp": "20", "measured_at": "2026-12-03T23:45"},
+    ).content.decode()
+    assert "请核对数字：应在 50 到 300 mmHg 之间" in absurd
+    assert "请核对数字：应在 30 到 200 mmHg 之间" in absurd
+    assert "请填写" not in absurd  # both were filled in: no "fill this in" beside them
     assert PointsEntry.objects.get().points == 1  # one check-in a day
 
 
