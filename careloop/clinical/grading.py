@@ -173,6 +173,9 @@ def _sender_range(text: str) -> Interval | None:
     text = text.strip()
     if not text:
         return None
+    if _INTERVAL.match(text):  # our own notation, "[3.9, 7.8)" (the patient pages send it)
+        interval = parse_interval(text)
+        return interval if interval.low is not None or interval.high is not None else None
     if match := _RANGE.match(text):
         low, high = float(match[1]), float(match[2])
         if low > high:

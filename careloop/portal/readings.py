@@ -27,6 +27,7 @@ GLUCOSE_CONTEXT = [
     ("random", _("other time")),
 ]
 CONTEXT_NOTE = {"fasting": "空腹", "after_meal": "餐后2小时", "night": "夜间", "random": "随机"}
+AFTER_MEAL = "[3.9, 7.8)"
 # "At night", as the night-hypoglycaemia rule of the default pack reads the time measured.
 NIGHT = (time(22), time(6))
 WORDS = {"L": "偏低", "LL": "明显偏低", "H": "偏高", "HH": "明显偏高"}
@@ -168,6 +169,9 @@ def results_of(data: dict[str, Any]) -> list[ResultInput]:
                 value=float(data["glucose"]),
                 unit="mmol/L",
                 notes=[f"患者自测（{note}）"],
+                # Two hours after a meal below 7.8 is normal (REFERENCE.md §4.2); otherwise
+                # the catalogue's fasting range applies.
+                reference=AFTER_MEAL if data["context"] == "after_meal" else "",
             )
         ]
     if kind == "weight":

@@ -178,6 +178,13 @@ def test_a_low_reading_promises_a_call_only_when_an_alert_was_raised(
     body = client.post(f"/p/{token}/readings/", {**glucose, "context": "fasting"}).content
     assert "偏低" in body.decode() and not Alert.objects.filter(patient=patient).exists()
     assert "医生会尽快联系您" not in body.decode() and "如反复偏低，请联系医生" in body.decode()
+    after_meal = {"kind": "glucose", "context": "after_meal", "measured_at": "2026-12-03T19:30"}
+    client.post(f"/p/{token}/readings/", {**after_meal, "glucose": "7.5"})
+    client.post(f"/p/{token}/readings/", {**after_meal, "glucose": "8.2"})
+    graded = dict(
+        Observation.objects.filter(note__contains="餐后").values_list("value", "interpretation")
+    )
+    assert graded == {7.5: "N", 8.2: "H"}  # two hours after a meal: normal below 7.8
 
 
 def test_staff_make_a_link_from_the_patient_page(patient: Any, alice: Any) -> None:

@@ -31,6 +31,8 @@ WHEN = datetime(2026, 11, 23, 23, 40, tzinfo=ZoneInfo("Asia/Shanghai"))
         ("≤5.2", Interval(high=5.2)),
         (">1.0", Interval(low=1.0, low_inclusive=False)),
         (">= 1.0", Interval(low=1.0)),
+        ("[3.9, 7.8)", Interval(3.9, 7.8, high_inclusive=False)),  # our own notation
+        ("[, )", None),
         ("阴性", None),
         ("6.1-3.9", None),
         ("", None),
