@@ -154,6 +154,16 @@ def test_create_and_read_a_patient(fhir: Fhir) -> None:
             "resident-id",
         ),
         (patient_resource(telecom=[{"system": "phone", "value": "12345"}]), 422, "telecom"),
+        (
+            patient_resource(
+                identifier=[
+                    {"system": RESIDENT, "value": valid_id(date(1956, 4, 1), male=True)},
+                    {"system": "urn:oid:1.2.3", "value": "FH0001"},  # not kept: refused
+                ]
+            ),
+            422,
+            "Patient.identifier[1]",
+        ),
         ({"resourceType": "Observation"}, 400, ""),
     ],
 )

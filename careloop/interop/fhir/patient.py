@@ -252,9 +252,9 @@ def _identifier_filter(system: str | None, value: str) -> Q:
 def from_fhir(data: dict[str, Any]) -> dict[str, Any]:
     """The fields a FHIR Patient gives, in the form patients.validation takes."""
     out: dict[str, Any] = {}
-    for item in data.get("identifier", []):
+    for index, item in enumerate(data.get("identifier", [])):
         system, value = item.get("system", ""), (item.get("value") or "").strip()
-        if not value or "*" in value:  # masked: unchanged
+        if not value or "*" in value or system == codes.CARD:  # masked, or ours: unchanged
             continue
         field = codes.SYSTEM_FIELDS.get(system)
         if field is None and system.startswith(f"{codes.MRN}:"):
@@ -264,8 +264,17 @@ def from_fhir(data: dict[str, Any]) -> dict[str, Any]:
         if field is None:
             type_codes = [c.get("code") for c in (item.get("type") or {}).get("coding", [])]
             field = next((codes.TYPE_FIELDS[c] for c in type_codes if c in codes.TYPE_FIELDS), None)
-        if field:
-            out[field] = value
+        if not field:  # refused, not dropped: the sender would believe it kept
+            raise FhirError(
+                422,
+                f"Patient.identifier[{index}]: system {system or '(none)'} is not one CareLoop "
+                f"keeps (resident ID {codes.RESIDENT_ID}, passport {codes.PASSPORT}, record "
+                f"number {codes.MRN}:<issuer>, exam number {codes.EXAM}:<issuer>, or type "
+                "NI, PPN or MR)",
+                code="value",
+                expression=[f"Patient.identifier[{index}]"],
+            )
+        out[field] = value
     names = data.get("name") or []
     if names:
         name = names[0]
