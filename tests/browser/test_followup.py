@@ -124,3 +124,39 @@ def test_worklist_keys_move_select_and_open_but_leave_a_focused_button_alone(
     page.keyboard.press("j")
     page.keyboard.press("Enter")
     expect(page).to_have_url(f"{page.url.split('/worklist/')[0]}/worklist/tasks/{first_task}/")
+
+
+def test_an_outcome_that_stops_every_plan_is_confirmed_first(page: Any, hospital: Any) -> None:
+    nurse = UserFactory(
+        username="dora", display_name="杜护士", organisation=hospital, role=Role.NURSE
+    )
+    patient = PatientFactory(organisation=hospital, name="钱老伯")
+    now = timezone.now()
+    task = Task.objects.create(
+        patient=patient,
+        organisation=hospital,
+        assignee=nurse,
+        title="电话随访",
+        purpose="condition_tracking",
+        channel="phone",
+        channels=["phone"],
+        due_at=now - timedelta(hours=1),
+        deadline=now + timedelta(hours=20),
+    )
+    sign_in(page, "dora")
+    page.goto(f"/worklist/tasks/{task.pk}/")
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss() if len(asked) == 1 else dialog.accept()
+
+    page.on("dialog", answer)
+    page.check("input[name=outcome][value=deceased]")
+    page.get_by_test_id("save-attempt").click()
+    page.wait_for_timeout(300)
+    assert asked == ["这将停止该患者的所有随访计划。确定继续吗？"]
+    assert FollowUpRecord.objects.count() == 0  # cancelled: nothing saved
+    page.get_by_test_id("save-attempt").click()
+    expect(page.get_by_test_id("task-status")).to_contain_text("已故")
+    assert len(asked) == 2 and FollowUpRecord.objects.get().outcome == "deceased"
