@@ -320,3 +320,8 @@ def test_a_missed_revisit_raises_an_alert_and_a_visit_closes_it(
     [alert] = Alert.objects.filter(kind=Alert.Kind.MISSED_REVISIT)
     assert alert.patient == missed and "心内科门诊" in alert.reason
     assert flag_missed_revisits() == 0
+
+
+def test_leads_start_on_every_alert_they_can_see(alice: Any, bob: Any) -> None:
+    assert logged_in(bob).get("/alerts/").context["scope"] == "all"  # a supervisor
+    assert logged_in(alice).get("/alerts/").context["scope"] == "mine"  # a nurse

@@ -132,6 +132,13 @@ def test_a_task_shows_a_personalised_script(programme: Task, carol: Any) -> None
     assert "李可" in script["开场白"]
     assert "苯磺酸" not in script["康复指导"] and "请按医嘱按时服药" in script["康复指导"]
     assert page.context["answers_form"] is not None  # the national hypertension form
+    from careloop.followup.views import METHOD_OF_CHANNEL
+
+    assert programme.channel in METHOD_OF_CHANNEL, programme.channel
+    # 随访方式 as the task's channel suggests it.
+    assert page.context["answers_form"].fields["method"].initial == METHOD_OF_CHANNEL.get(
+        programme.channel
+    )
 
 
 def test_reached_with_the_national_form_classifies_and_plans_the_next_visit(

@@ -46,8 +46,10 @@ def visible_alerts(user: Any) -> QuerySet[Alert]:
 @permission_required("followup.view_alert", raise_exception=True)
 def alert_list(request: AuthedRequest) -> HttpResponse:
     get = request.GET
+    # Leads (who assign and verify) start on everything they can see: theirs is often empty.
+    lead = request.user.has_perm("followup.assign_task")
     scope = get.get("scope", "")
-    scope = scope if scope in ("mine", "all") else "mine"
+    scope = scope if scope in ("mine", "all") else ("all" if lead else "mine")
     status = get.get("status", "")
     status = status if status in STATUS_FILTERS else "open"
     alerts = visible_alerts(request.user).filter(status__in=STATUS_FILTERS[status])

@@ -34,6 +34,8 @@ from careloop.patients.models import Channel, Tag
 from careloop.typing import AuthedRequest
 
 PAGE_SIZE = 50
+# The national forms' 随访方式 as the task's channel suggests it.
+METHOD_OF_CHANNEL = {"phone": "电话", "voice": "电话", "home_visit": "家庭", "clinic": "门诊"}
 ALERTS_SHOWN = 10
 ALERT_FIELDS = ("severity", "title", "reason", "due_at", "patient__name")
 
@@ -210,6 +212,8 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
     patient = task.patient
     outcome_form = OutcomeForm(request.POST or None, request.FILES or None)
     answers = answers_form(task.form, request.POST if request.method == "POST" else None)
+    if answers is not None and "method" in answers.fields and task.channel in METHOD_OF_CHANNEL:
+        answers.fields["method"].initial = METHOD_OF_CHANNEL[task.channel]  # 随访方式
     if request.method == "POST":
         if not request.user.has_perm("followup.change_task"):
             raise PermissionDenied

@@ -204,7 +204,7 @@ def questionnaire(request: HttpRequest, token: str, code: str) -> HttpResponse:
             task = Task.objects.filter(pk=link.task_id, patient=patient).first()
         try:
             with transaction.atomic():
-                submit(version, patient, given, source="patient", task=task, channel="app")
+                done = submit(version, patient, given, source="patient", task=task, channel="app")
                 _event(link, patient, E.QUESTIONNAIRE, code)
                 reason = f"完成问卷：{definition.title}"[:100]
                 if not PointsEntry.objects.filter(
@@ -214,10 +214,17 @@ def questionnaire(request: HttpRequest, token: str, code: str) -> HttpResponse:
         except AnswerError as error:
             errors = error.errors
         else:
+            alert = done.response.alert
             return render(
                 request,
                 "portal/thanks.html",
-                {"token": token, "title": definition.title, "points": points.balance(patient)},
+                {
+                    "token": token,
+                    "title": definition.title,
+                    "points": points.balance(patient),
+                    # Thoughts of self-harm in the answers: where to turn now, not only later.
+                    "crisis": alert is not None and "自伤" in f"{alert.title}{alert.reason}",
+                },
             )
     else:
         _event(link, patient, E.VIEW, f"questionnaire:{code}")

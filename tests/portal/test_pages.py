@@ -91,6 +91,7 @@ def test_a_questionnaire_by_link_earns_points(patient: Any) -> None:
     assert "必答题" in missing.content.decode()
     done = client.post(f"/p/{token}/q/phq9/", {f"q{n}": "0" for n in range(1, 10)})
     assert 'data-testid="thanks"' in done.content.decode()
+    assert 'data-testid="crisis"' not in done.content.decode()
     response = QuestionnaireResponse.objects.get()
     assert (response.source, response.total, response.patient) == ("patient", 0, patient)
     assert PointsEntry.objects.get().points == 5
@@ -102,6 +103,11 @@ def test_a_questionnaire_by_link_earns_points(patient: Any) -> None:
         )
     client.post(f"/p/{token}/q/gad7/", {f"q{n}": "0" for n in range(1, 8)})
     assert QuestionnaireResponse.objects.count() == 1 and PointsEntry.objects.count() == 1
+    # Item 9 (thoughts of self-harm) answered yes: where to turn now, on the page itself.
+    worried = client.post(f"/p/{token}/q/phq9/", {**{f"q{n}": "0" for n in range(1, 9)}, "q9": "1"})
+    assert (
+        'data-testid="crisis"' in worried.content.decode() and "12356" in worried.content.decode()
+    )
 
 
 def test_words_the_patient_writes_in_a_questionnaire_are_read_for_symptoms(
