@@ -139,6 +139,11 @@ def test_the_task_page_next_steps(task: Any, alice: Any, lead: Any, community: A
     )
     assert [m.level_tag for m in past.context["messages"]][-1] == "error"
     assert RevisitRequest.objects.filter(patient=task.patient).count() == 1
+    # What was typed comes back with its error, once; the other forms stay empty.
+    shown = past.context["revisit_form"]
+    assert shown.is_bound and shown["wanted_on"].value() == "2020-01-01" and shown.errors
+    assert not past.context["raise_form"].is_bound
+    assert not nurse.get(f"/worklist/tasks/{task.pk}/").context["revisit_form"].is_bound
     nurse.post(
         f"/worklist/tasks/{task.pk}/refer/",
         {

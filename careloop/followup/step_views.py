@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -59,6 +59,23 @@ def _back(task: Task) -> HttpResponse:
     return redirect("followup:task", pk=task.pk)
 
 
+def _keep(request: AuthedRequest, task: Task, prefix: str) -> None:
+    """What was typed in a next-step form that was refused: the task page shows it again,
+    with its errors, instead of an empty form."""
+    typed = {k: request.POST.getlist(k) for k in request.POST if k.startswith(f"{prefix}-")}
+    request.session[f"step:{task.pk}:{prefix}"] = typed
+
+
+def _draft(request: Any, task: Task, prefix: str) -> QueryDict | None:
+    typed = request.session.pop(f"step:{task.pk}:{prefix}", None)
+    if not typed:
+        return None
+    data = QueryDict(mutable=True)
+    for key, values in typed.items():
+        data.setlist(key, values)
+    return data
+
+
 def _changeable_task(user: Any, pk: int) -> Task:
     """The task, when ``user`` may change its patient's record (not just read a share)."""
     task = _visible_task(user, pk)
@@ -66,19 +83,25 @@ def _changeable_task(user: Any, pk: int) -> Task:
     return task
 
 
-def next_steps_context(user: Any, task: Task) -> dict[str, Any]:
-    """The forms of the task page's "next steps" card."""
+def next_steps_context(request: Any, task: Task) -> dict[str, Any]:
+    """The forms of the task page's "next steps" card (one refused a moment ago shows what
+    was typed, with its errors)."""
+    user = request.user
     return {
-        "raise_form": RaiseAlertForm(prefix="alert")
+        "raise_form": RaiseAlertForm(_draft(request, task, "alert"), prefix="alert")
         if user.has_perm("followup.add_alert")
         else None,
-        "refer_form": ReferForm(prefix="refer", targets=referral_targets(task.patient))
+        "refer_form": ReferForm(
+            _draft(request, task, "refer"), prefix="refer", targets=referral_targets(task.patient)
+        )
         if user.has_perm("followup.add_referral")
         else None,
-        "revisit_form": RevisitForm(prefix="revisit")
+        "revisit_form": RevisitForm(_draft(request, task, "revisit"), prefix="revisit")
         if user.has_perm("followup.add_revisitrequest")
         else None,
-        "note_form": NoteForm(prefix="note") if user.has_perm("followup.add_tasknote") else None,
+        "note_form": NoteForm(_draft(request, task, "note"), prefix="note")
+        if user.has_perm("followup.add_tasknote")
+        else None,
         "task_notes": task.notes.select_related("by"),
         "referrals": task.patient.referrals.select_related("from_organisation", "to_organisation")[
             :5
@@ -95,6 +118,7 @@ def task_raise_alert(request: AuthedRequest, pk: int) -> HttpResponse:
     form = RaiseAlertForm(request.POST, prefix="alert")
     if not form.is_valid():
         _errors(request, form)
+        _keep(request, task, "alert")
         return _back(task)
     alert = raise_by_hand(task.patient, request.user, task=task, **form.cleaned_data)
     messages.success(request, _("Alert raised: %(title)s.") % {"title": alert.title})
@@ -109,6 +133,7 @@ def task_refer(request: AuthedRequest, pk: int) -> HttpResponse:
     form = ReferForm(request.POST, prefix="refer", targets=referral_targets(task.patient))
     if not form.is_valid():
         _errors(request, form)
+        _keep(request, task, "refer")
         return _back(task)
     data = form.cleaned_data
     try:
@@ -123,6 +148,7 @@ def task_refer(request: AuthedRequest, pk: int) -> HttpResponse:
         )
     except ValidationError as exc:
         _errors(request, exc=exc)
+        _keep(request, task, "refer")
     else:
         messages.success(
             request,
@@ -140,6 +166,7 @@ def task_revisit(request: AuthedRequest, pk: int) -> HttpResponse:
     form = RevisitForm(request.POST, prefix="revisit")
     if not form.is_valid():
         _errors(request, form)
+        _keep(request, task, "revisit")
         return _back(task)
     revisit = do_request_revisit(request.user, task.patient, task=task, **form.cleaned_data)
     messages.success(
@@ -156,6 +183,7 @@ def task_note(request: AuthedRequest, pk: int) -> HttpResponse:
     form = NoteForm(request.POST, prefix="note")
     if not form.is_valid():
         _errors(request, form)
+        _keep(request, task, "note")
         return _back(task)
     note = TaskNote.objects.create(task=task, text=form.cleaned_data["text"], by=request.user)
     record(request.user, "create", "task_note", note.pk, patient_id=task.patient_id)

@@ -261,7 +261,7 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
     }
     from careloop.followup.step_views import next_steps_context
 
-    context.update(next_steps_context(request.user, task))
+    context.update(next_steps_context(request, task))
     return render(request, "followup/task.html", context)
 
 
