@@ -222,6 +222,7 @@ def test_search_patients_with_paging(fhir: Fhir) -> None:
     assert [e["resource"]["id"] for e in by_phone["entry"]] == [ids[1]]
     born = fhir.call("GET", "/Patient?birthdate=ge1951-01-01&birthdate=lt1952")[1]
     assert [e["resource"]["id"] for e in born["entry"]] == [ids[1]]
+    assert fhir.call("GET", "/Patient?_count=-1")[0] == 400
 
 
 def test_observations_are_graded_and_critical_values_alerted(fhir: Fhir) -> None:

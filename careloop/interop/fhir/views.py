@@ -301,9 +301,11 @@ def search(request: HttpRequest, handler: Handler) -> HttpResponse:
     params = request.GET
     try:
         count = min(int(params.get("_count", DEFAULT_COUNT)), MAX_COUNT)
-        offset = max(int(params.get("_offset", 0)), 0)
+        offset = int(params.get("_offset", 0))
     except ValueError as exc:
         raise FhirError(400, "_count and _offset must be whole numbers", code="value") from exc
+    if count < 0 or offset < 0:
+        raise FhirError(400, "_count and _offset cannot be negative", code="value")
     queryset = handler.search(request.user, params).order_by("-pk")
     total = queryset.count()
     page = list(queryset[offset : offset + count]) if count > 0 else []
