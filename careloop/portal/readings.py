@@ -28,6 +28,7 @@ GLUCOSE_CONTEXT = [
 ]
 CONTEXT_NOTE = {"fasting": "空腹", "after_meal": "餐后2小时", "night": "夜间", "random": "随机"}
 AFTER_MEAL = "[3.9, 7.8)"
+OLDEST = timedelta(days=366)  # a reading older than this is a typing slip (1990 for 2026)
 # "At night", as the night-hypoglycaemia rule of the default pack reads the time measured.
 NIGHT = (time(22), time(6))
 WORDS = {"L": "偏低", "LL": "明显偏低", "H": "偏高", "HH": "明显偏高"}
@@ -126,6 +127,8 @@ class ReadingForm(StyledFormMixin, forms.Form):
         moment = data.get("measured_at")
         if moment is not None and moment > timezone.now() + timedelta(minutes=5):
             self.add_error("measured_at", _("This time is in the future."))
+        elif moment is not None and moment < timezone.now() - OLDEST:
+            self.add_error("measured_at", _("Please enter readings from the last year only."))
         elif (
             moment is not None and data.get("kind") == "glucose" and data.get("context") == "night"
         ):

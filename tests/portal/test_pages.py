@@ -165,6 +165,11 @@ def test_a_night_glucose_of_3_5_raises_the_alert_with_feedback(
     assert "请核对数字：应在 50 到 300 mmHg 之间" in absurd
     assert "请核对数字：应在 30 到 200 mmHg 之间" in absurd
     assert "请填写" not in absurd  # both were filled in: no "fill this in" beside them
+    long_ago = client.post(
+        f"/p/{token}/readings/",
+        {"kind": "weight", "weight": "60", "measured_at": "1990-01-01T08:00"},
+    ).content.decode()
+    assert "最近一年" in long_ago and Observation.objects.filter(patient=patient).count() == 1
     assert PointsEntry.objects.get().points == 1  # one check-in a day
 
 
