@@ -109,12 +109,24 @@ class ReadingForm(StyledFormMixin, forms.Form):
         error_messages=_between(0, 100_000, ""),
     )
 
+    FIELDS_OF = {
+        "bp": ("sbp", "dbp", "pulse"),
+        "glucose": ("glucose", "context"),
+        "weight": ("weight",),
+        "steps": ("steps",),
+    }
     NEEDS = {
         "bp": ("sbp", "dbp"),
         "glucose": ("glucose", "context"),
         "weight": ("weight",),
         "steps": ("steps",),
     }
+
+    def with_kinds(self) -> list[tuple[Any, str]]:
+        """Each field with the kind of reading it belongs to ("" for all): the page shows
+        only the chosen kind's fields (all of them without JavaScript)."""
+        kind_of = {name: kind for kind, names in self.FIELDS_OF.items() for name in names}
+        return [(self[name], kind_of.get(name, "")) for name in self.fields]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

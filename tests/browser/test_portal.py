@@ -56,6 +56,10 @@ def test_the_patient_answers_phq9_and_a_low_night_glucose_reaches_the_nurse(
 
     phone.get_by_role("link", name="记录自测数据").click()
     phone.get_by_label("血糖", exact=True).check()
+    # Only the glucose fields now: blood pressure and weight are out of the way on a phone.
+    expect(phone.get_by_label("血糖 mmol/L")).to_be_visible()
+    expect(phone.locator("#id_sbp")).to_be_hidden()
+    expect(phone.locator("#id_weight")).to_be_hidden()
     phone.get_by_label("血糖 mmol/L").fill("3.5")
     phone.get_by_label("测量时段").select_option("night")
     now = timezone.localtime()
