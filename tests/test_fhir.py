@@ -545,7 +545,7 @@ def test_a_result_may_name_its_patient_by_identifier(fhir: Fhir) -> None:
         "entry": [
             {
                 "request": {"method": "POST", "url": "Observation"},
-                "resource": observation(f"Patient?identifier={number}", "14749-6", 5.4, "mmol/L"),
+                "resource": observation(by_number, "14749-6", 5.4, "mmol/L"),
             }
         ],
     }
@@ -560,6 +560,12 @@ def test_a_result_may_name_its_patient_by_identifier(fhir: Fhir) -> None:
     other = observation("Patient?name=周建华", "14749-6", 5.0, "mmol/L")
     status, body, _ = fhir.call("POST", "/Observation", other)
     assert status == 422 and "identifier only" in body["issue"][0]["diagnostics"]
+    # The value alone, or a system we do not keep, could name someone else: refused.
+    for loose in (f"Patient?identifier={number}", f"Patient?identifier=urn:x:mrn|{number}"):
+        status, body, _ = fhir.call(
+            "POST", "/Observation", observation(loose, "14749-6", 5, "mmol/L")
+        )
+        assert status == 422 and "system CareLoop keeps" in body["issue"][0]["diagnostics"]
 
 
 def test_a_result_and_its_report_are_corrected_by_update(fhir: Fhir) -> None:
@@ -580,6 +586,21 @@ def test_a_result_and_its_report_are_corrected_by_update(fhir: Fhir) -> None:
     assert Alert.objects.get(kind="critical_value").observation == stored  # newly critical
     fhir.call("PUT", f"/Observation/{obs['id']}", corrected)  # the same again: no new alert
     assert Alert.objects.filter(kind="critical_value").count() == 1
+    other = fhir.call(
+        "POST",
+        "/Patient",
+        patient_resource(
+            identifier=[{"system": RESIDENT, "value": valid_id(date(1960, 1, 1), male=False)}],
+            name=[{"text": "李四"}],
+            gender="female",
+            birthDate="1960-01-01",
+            telecom=[{"system": "phone", "value": "13811110000"}],
+        ),
+    )[1]
+    moved = {**corrected, "subject": {"reference": f"Patient/{other['id']}"}}
+    status, body, _ = fhir.call("PUT", f"/Observation/{obs['id']}", moved)
+    assert status == 422 and "subject cannot change" in body["issue"][0]["diagnostics"]
+    assert Observation.objects.get().patient_id == int(created["id"])
 
     report = {
         "resourceType": "DiagnosticReport",

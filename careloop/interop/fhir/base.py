@@ -353,13 +353,15 @@ PATIENT_REFERENCE = re.compile(r"(?:.*/)?Patient/([0-9]+)(?:/_history/[0-9]+)?")
 CONDITIONAL_PATIENT = re.compile(r"(?:.*/)?Patient\?(.+)", re.DOTALL)
 
 
+LOCKED_AT_MOST = 20  # an identifier names one patient; more is a data error, answered 412
+
+
 def _matching_ids(query: str) -> list[int]:
     """Whom a conditional reference may name, to lock them (the write checks access)."""
     from careloop.interop.fhir.patient import matching_identifiers
 
     try:
-        return list(
-            matching_identifiers(Patient.objects.all(), query).values_list("pk", flat=True)[:2]
-        )
+        matches = matching_identifiers(Patient.objects.all(), query)
+        return list(matches.order_by("pk").values_list("pk", flat=True)[:LOCKED_AT_MOST])
     except FhirError:
         return []  # refused when the entry is read

@@ -218,6 +218,20 @@ def matching_identifiers(patients: QuerySet[Patient], query: str) -> QuerySet[Pa
         )
     for value in params.getlist("identifier"):
         system, code = token(value)
+        issuer_needed = system is not None and system.startswith((codes.MRN, codes.EXAM))
+        if not code or (
+            system not in (codes.CARD, codes.RESIDENT_ID, codes.PASSPORT)
+            and not (issuer_needed and system.count(":") >= 4 and system.rsplit(":", 1)[1])
+        ):
+            # It decides whose record is written to: the value alone, or a system we do
+            # not keep, could name someone else who happens to have that number.
+            raise FhirError(
+                422,
+                f"a conditional reference needs a system CareLoop keeps and a value, not "
+                f"{value!r}: {codes.RESIDENT_ID}, {codes.PASSPORT}, {codes.CARD}, "
+                f"{codes.MRN}:<issuer> or {codes.EXAM}:<issuer>",
+                code="value",
+            )
         patients = patients.filter(_identifier_filter(system, code))
     return patients
 

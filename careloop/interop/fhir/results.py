@@ -307,13 +307,19 @@ class ObservationHandler(Handler):
 
         require_permission(user, "patients.change_patient")
         patient = self.patient(user, data, refs, "Observation.subject")
+        if patient.pk != obs.patient_id:
+            raise FhirError(
+                422,
+                "Observation.subject cannot change (a result stays in its patient's record)",
+                code="value",
+                expression=["Observation.subject"],
+            )
         [assessment] = assess_for(
             patient, [self.result_input(data)], organisation_path=patient.organisation.path
         )
-        was_critical = obs.critical and obs.patient_id == patient.pk
+        was_critical = obs.critical
         for key, value in assessment.fields.items():
             setattr(obs, key, value)
-        obs.patient = patient
         obs.source = Source.FHIR
         obs.save()
         if obs.critical and not was_critical:
