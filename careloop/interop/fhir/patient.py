@@ -218,10 +218,11 @@ def matching_identifiers(patients: QuerySet[Patient], query: str) -> QuerySet[Pa
         )
     for value in params.getlist("identifier"):
         system, code = token(value)
-        issuer_needed = system is not None and system.startswith((codes.MRN, codes.EXAM))
+        named = system or ""
+        issued = named.startswith((codes.MRN, codes.EXAM)) and named.count(":") >= 4
         if not code or (
-            system not in (codes.CARD, codes.RESIDENT_ID, codes.PASSPORT)
-            and not (issuer_needed and system.count(":") >= 4 and system.rsplit(":", 1)[1])
+            named not in (codes.CARD, codes.RESIDENT_ID, codes.PASSPORT)
+            and not (issued and named.rsplit(":", 1)[1])
         ):
             # It decides whose record is written to: the value alone, or a system we do
             # not keep, could name someone else who happens to have that number.
