@@ -217,6 +217,27 @@ def test_two_chinese_hospitals_with_the_same_control_id_are_two_senders(
     assert Patient.objects.count() == 2
 
 
+def test_an_upgrade_reads_again_the_chinese_names_stored_mangled(hospital_org: Any) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("careloop.interop.migrations.0006_facility_names")
+    raw = _as_hospital("人民医院", "MZ1", "110101195003150056")[1:-2]
+    mangled = "人民医院".encode().decode("ascii", "replace")  # as it was stored before
+    source = SourceSystem.objects.create(
+        facility=mangled, organisation=hospital_org, default_encoding="gb18030"
+    )
+    message = InboundMessage.objects.create(
+        raw=raw, sending_facility=mangled, control_id="LIS202611230001", source=source
+    )
+    migration.rename(apps, None)
+    message.refresh_from_db()
+    source.refresh_from_db()
+    assert message.sending_facility == "人民医院" and source.facility == "人民医院"
+    assert source.default_encoding == "gb18030"  # its settings kept with its name
+
+
 def test_segments_may_end_in_a_line_feed(mllp: MllpServer) -> None:
     [ack] = send_raw(
         mllp, _as_hospital("人民医院", "MZ1", "110101195003150056", newline=b"\n"), expect=1

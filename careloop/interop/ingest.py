@@ -112,7 +112,7 @@ class Incoming:
         return frame(ack, self.encoding or "utf-8")
 
 
-def _facility_of(raw: bytes) -> str:
+def facility_of(raw: bytes) -> str:
     """MSH-4's first component, read before the message is decoded (the sender's default
     encoding is looked up by it): a Chinese hospital's name is read as Chinese, never with
     its bytes replaced, so two hospitals are never taken for one."""
@@ -150,7 +150,7 @@ def shard_of(patient: PatientData, facility: str) -> int:
 def examine(raw: bytes, peer: str, sources: SourceCache) -> Incoming:
     """Decode, parse and read the message (no database), noting any problem for the ACK."""
     incoming = Incoming(raw=raw, peer=peer, received_at=timezone.now())
-    incoming.facility = _facility_of(raw)
+    incoming.facility = facility_of(raw)
     info = sources.get(incoming.facility)
     try:
         text, incoming.encoding = decode(raw, info.default_encoding if info else "utf-8")
