@@ -60,6 +60,10 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
 LEAD_ACTIONS = {Action.VERIFY, Action.REOPEN}
 
 
+class NotTheResolver(PermissionDenied):
+    """Verifying an alert one resolved oneself: someone else verifies it."""
+
+
 class AlertConflict(ValidationError):
     """The alert is not in a state the action applies to (someone else got there first)."""
 
@@ -115,7 +119,7 @@ def _check(alert: Alert, actor: Any, step: Step) -> None:
             code="conflict",
         )
     if step.action == Action.VERIFY and _resolved_by(alert, actor):
-        raise PermissionDenied(_("Someone other than who resolved the alert verifies it."))
+        raise NotTheResolver(_("Someone other than who resolved the alert verifies it."))
     if step.action == Action.RESOLVE:
         if step.resolution not in Alert.Resolution.values:
             raise ValidationError({"resolution": [_("Choose how the alert ended.")]})

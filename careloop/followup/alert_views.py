@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpResponse
@@ -17,7 +17,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from careloop.audit.services import record
-from careloop.followup.alert_flow import Action, Step, allowed_actions, do_transition
+from careloop.followup.alert_flow import (
+    Action,
+    NotTheResolver,
+    Step,
+    allowed_actions,
+    do_transition,
+)
 from careloop.followup.models import OPEN_STATUSES, Alert
 from careloop.followup.staff import staff_who_can
 from careloop.followup.step_forms import TransitionForm
@@ -123,8 +129,8 @@ def alert_page(request: AuthedRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
-        except PermissionDenied as exc:  # e.g. verifying what one resolved oneself
-            messages.error(request, str(exc) or _("You may not do that with this alert."))
+        except NotTheResolver as exc:  # a stale page's verify button: said on the page
+            messages.error(request, str(exc))
         else:
             messages.success(
                 request, _("Done: %(action)s.") % {"action": Action(step.action).label}

@@ -210,11 +210,11 @@ def submit(
         if result.flags:
             response.alert = _alert(result, patient, definition, task)
             response.save(update_fields=["alert"])
-        if source == "patient":
-            written = _written_symptoms_alert(definition, result, patient, task)
-            if written is not None and response.alert is None:
-                response.alert = written
-                response.save(update_fields=["alert"])
+        # Whoever wrote it down (the patient, an app over FHIR, a nurse from a call).
+        written = _written_symptoms_alert(definition, result, patient, task)
+        if written is not None and response.alert is None:
+            response.alert = written
+            response.save(update_fields=["alert"])
         fired = run_for_answers(
             Trigger.QUESTIONNAIRE, patient.pk, answers={definition.code: result.answers}
         )

@@ -128,3 +128,19 @@ def test_cli_exports_and_imports_fhir(tmp_path: Any) -> None:
     with pytest.raises(CommandError) as raised:
         call_command("questionnaires", "import", str(path), stdout=io.StringIO())
     assert "item[0].type" in str(raised.value)
+
+
+def test_written_words_are_read_for_symptoms_whoever_wrote_them_down(
+    hospital: Any, patient_factory: Any
+) -> None:
+    load_pack()
+    patient = patient_factory(organisation=hospital)
+    answers = {"chest_pain": "no", "dyspnoea": "no", "oedema": "no", "medication": "regular"}
+    done = submit(
+        current("discharge-symptoms"),
+        patient,
+        {**answers, "other": "家属说他最近总说不想活了"},
+        source="staff",
+    )
+    assert done.response.alert is not None
+    assert Alert.objects.get(patient=patient).severity == Alert.Severity.CRITICAL
