@@ -295,6 +295,10 @@ LOGGING = {
     },
     "root": {"handlers": ["stderr"], "level": env.env_str("CARELOOP_LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's own console handlers (DEBUG, runserver) would print a request's path
+        # unredacted: its records go through ours.
+        "django": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         # httpx logs every request's full URL at INFO: WeChat tokens and phone numbers live

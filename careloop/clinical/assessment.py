@@ -147,8 +147,8 @@ def assess(
             ref_high=normal.high,
             ref_high_inclusive=normal.high_inclusive,
         )
-        if not fields["ref_text"]:
-            fields["ref_text"] = normal.text()[:60]
+        if not fields["ref_text"] or fields["ref_text"][:1] in "[(":
+            fields["ref_text"] = normal.text()[:60]  # as people read it, not our notation
     if result.comparator in ("<", "<=", ">", ">="):  # censored: only its side counts
         graded_value = value - 1e-9 if result.comparator[0] == "<" else value + 1e-9
         outcome = censored_critical(result.comparator, value, critical) or grade(

@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 
 from careloop.fields import index_field
-from careloop.followup.models import OPEN_STATUSES, Alert, Task
+from careloop.followup.models import OPEN_STATUSES, Alert, AlertEvent, Task
 from careloop.followup.outcomes import Attempt, do_record_attempt
 from careloop.followup.services import raise_alert
 from careloop.outreach.followthrough import opt_out
@@ -123,7 +123,7 @@ def severity_of(symptoms: list[str]) -> str:
 def _alert(reply: Reply, patient: Patient, task: Task | None) -> Alert:
     """The alert for the reply's symptoms: the one still open for the same symptoms when the
     patient says it again (the reply is linked to it), else a new one."""
-    symptoms = "、".join(reply.symptoms)
+    symptoms = "、".join(sorted(reply.symptoms))  # the same set, whatever order said in
     title = f"患者回复提示：{symptoms}"
     open_already = (
         Alert.objects.filter(
@@ -132,7 +132,14 @@ def _alert(reply: Reply, patient: Patient, task: Task | None) -> Alert:
         .order_by("-pk")
         .first()
     )
-    if open_already is not None:
+    if open_already is not None:  # on its history, for whoever handles it
+        AlertEvent.objects.create(
+            alert=open_already,
+            action="note",
+            from_status=open_already.status,
+            to_status=open_already.status,
+            note=f"患者再次回复（{reply.channel_label}）：“{reply.text[:200]}”",
+        )
         return open_already
     return raise_alert(
         patient,

@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 from django.utils.functional import lazy
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from careloop.clinical.assessment import ResultInput
@@ -34,14 +34,14 @@ NIGHT = (time(22), time(6))
 WORDS = {"L": "偏低", "LL": "明显偏低", "H": "偏高", "HH": "明显偏高"}
 
 
-def _between(low: float, high: float, unit: str) -> dict[str, Any]:
+def _between(low: float, high: float, unit: Any) -> dict[str, Any]:
     """A range message in plain words (in the request's language), for a value outside what
     can be a real reading."""
 
     def text() -> str:
         return gettext(
             "Please check the number: it should be between %(low)s and %(high)s %(unit)s."
-        ) % {"low": f"{low:g}", "high": f"{high:g}", "unit": unit}
+        ) % {"low": f"{low:g}", "high": f"{high:g}", "unit": str(unit)}
 
     message = lazy(text, str)()
     return {"min_value": message, "max_value": message}
@@ -106,7 +106,7 @@ class ReadingForm(StyledFormMixin, forms.Form):
         required=False,
         min_value=0,
         max_value=100_000,
-        error_messages=_between(0, 100_000, ""),
+        error_messages=_between(0, 100_000, pgettext_lazy("unit", "steps")),
     )
 
     FIELDS_OF = {

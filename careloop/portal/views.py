@@ -343,6 +343,9 @@ def revisit(request: HttpRequest, token: str) -> HttpResponse:
             patient=patient, wanted_on=wanted_on, status=RevisitRequest.Status.REQUESTED
         ).first()
         if waiting is not None:  # asked again (a second tap, a reload): the same request
+            if why and why not in waiting.reason:  # with what was added this time
+                waiting.reason = f"{waiting.reason}；{why}"[:300]
+                waiting.save(update_fields=["reason"])
             return render(
                 request, "portal/revisit.html", {"token": token, "form": form, "done": waiting}
             )

@@ -296,6 +296,7 @@ def test_self_harm_is_always_critical(
     # Said again while that alert is open: linked to it, not a second alert.
     again = receive("sms", "不想活了", provider="aliyun_sms", sender="13912345678")
     assert again.alert == Alert.objects.get()
+    assert "不想活了" in again.alert.events.get(action="note").note  # on its history
 
 
 def test_opt_out_by_sms_withdraws_consent_and_nothing_more_is_sent(

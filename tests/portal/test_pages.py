@@ -196,6 +196,13 @@ def test_a_low_reading_promises_a_call_only_when_an_alert_was_raised(
         Observation.objects.filter(note__contains="餐后").values_list("value", "interpretation")
     )
     assert graded == {7.5: "N", 8.2: "H"}  # two hours after a meal: normal below 7.8
+    assert set(
+        Observation.objects.filter(note__contains="餐后").values_list("ref_text", flat=True)
+    ) == {"≥3.9 且 <7.8"}  # as people read it
+    steps = client.post(
+        f"/p/{token}/readings/", {"kind": "steps", "steps": "-5", "measured_at": "2026-12-03T19:30"}
+    ).content.decode()
+    assert "应在 0 到 100000 步 之间" in steps
 
 
 def test_staff_make_a_link_from_the_patient_page(patient: Any, alice: Any) -> None:
@@ -260,6 +267,8 @@ def test_the_patient_asks_for_a_revisit(patient: Any) -> None:
     again = client.post(f"/p/{token}/revisit/", {"wanted_on": day, "reason": "复查血脂"})
     assert 'data-testid="revisit-done"' in again.content.decode()
     assert RevisitRequest.objects.count() == 1  # the same request, not a second one
+    client.post(f"/p/{token}/revisit/", {"wanted_on": day, "reason": "顺便开药"})
+    assert RevisitRequest.objects.get().reason == "患者页面申请：复查血脂；顺便开药"
     other_day = (timezone.localdate() + timezone.timedelta(days=9)).isoformat()
     client.post(f"/p/{token}/revisit/", {"wanted_on": other_day})
     assert RevisitRequest.objects.get(wanted_on=other_day).reason == "患者页面申请"
