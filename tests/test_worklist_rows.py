@@ -61,6 +61,7 @@ def test_the_page_count_is_the_sections_and_follows_the_filters(
     assert len(client.get("/worklist/?scope=mine&section=due&page=2").context["rows"]) == 10
     narrowed = client.get("/worklist/?scope=mine&section=due&channel=sms").context
     assert narrowed["page"].paginator.count == 0 and narrowed["rows"] == []
+    assert {key: n for key, _label, n in narrowed["sections"]}["due"] == 0  # badges too
 
 
 def test_the_alert_list_shows_ten_and_counts_them_all(
@@ -108,6 +109,14 @@ def test_the_section_counts_are_the_sections_lengths(
         assert numbers == lengths, scope
     assert counts(alice, "mine", now=now)["overdue"] == 3
     assert counts(alice, "team", now=now)["upcoming"] == 4
+    # With a filter, the badges count what the list shows.
+    Task.objects.filter(pk=Task.objects.filter(assignee=alice).first().pk).update(channel="sms")
+    by_sms = Filters("mine", channel="sms")
+    numbers = counts(alice, "mine", now=now, filters=by_sms)
+    lengths = {
+        s: worklist(alice, Filters("mine", s, channel="sms"), now=now).count() for s in SECTIONS
+    }
+    assert numbers == lengths and sum(numbers.values()) >= 1
 
 
 def test_someone_who_sees_no_organisation_counts_nothing(

@@ -84,11 +84,10 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
     """随访工作台: mine or my team's, due / today / overdue / upcoming, by priority."""
     filters = _filters(request)
     now = timezone.now()
-    numbers = counts(request.user, filters.scope, now=now)
+    numbers = counts(request.user, filters.scope, now=now, filters=filters)
     tasks = worklist(request.user, filters, now=now).values_list(*ROW_FIELDS, named=True)
     paginator = Paginator(tasks, PAGE_SIZE)
-    if not filters.narrowed:  # the section's count is the list's length: no second COUNT
-        paginator.count = numbers[filters.section]
+    paginator.count = numbers[filters.section]  # the section's count is the list's length
     page = paginator.get_page(request.GET.get("page"))
     query = {k: v for k, v in request.GET.items() if k != "page" and v}
     rows = list(page.object_list)

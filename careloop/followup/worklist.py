@@ -11,6 +11,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import (
     Case,
+    Count,
     F,
     IntegerField,
     Q,
@@ -123,6 +124,12 @@ def worklist(user: Any, filters: Filters, *, now: datetime | None = None) -> Que
         tasks = tasks.filter(due_at__gte=tonight, due_at__lt=tonight + timedelta(days=7))
     else:
         tasks = tasks.filter(due_at__lt=tonight)
+    tasks = narrowed(tasks, filters)
+    return with_priority(tasks, now).select_related("patient", "plan__pathway", "assignee")
+
+
+def narrowed(tasks: QuerySet[Task], filters: Filters) -> QuerySet[Task]:
+    """``tasks`` with the tag, channel, pathway and organisation filters."""
     if filters.tag:
         tasks = tasks.filter(patient__tags__tag__name=filters.tag)
     if filters.channel:
@@ -132,7 +139,7 @@ def worklist(user: Any, filters: Filters, *, now: datetime | None = None) -> Que
     if filters.organisation:  # the organisation and those below it
         path = Organisation.objects.filter(pk=filters.organisation).values("path")
         tasks = tasks.filter(organisation__path__startswith=Subquery(path[:1]))
-    return with_priority(tasks, now).select_related("patient", "plan__pathway", "assignee")
+    return tasks
 
 
 # The section counts over the scoped tasks' WHERE (``scoped`` filters on followup_task's own
@@ -147,9 +154,13 @@ COUNTS_SQL = (
 )
 
 
-def counts(user: Any, scope: str, *, now: datetime | None = None) -> dict[str, int]:
-    """How many tasks each section holds (one query)."""
+def counts(
+    user: Any, scope: str, *, now: datetime | None = None, filters: Filters | None = None
+) -> dict[str, int]:
+    """How many tasks each section holds (one query), with the list's filters when given."""
     now = now or timezone.now()
+    if filters is not None and filters.narrowed:
+        return _narrowed_counts(narrowed(scoped(user, scope), filters), now)
     tasks = scoped(user, scope)
     connection = connections[tasks.db]
     try:
@@ -165,3 +176,19 @@ def counts(user: Any, scope: str, *, now: datetime | None = None) -> dict[str, i
             [tonight, tonight, now_, now_, tonight, week, *params],
         )
         return dict(zip(SECTIONS, cursor.fetchone(), strict=True))
+
+
+def _narrowed_counts(tasks: QuerySet[Task], now: datetime) -> dict[str, int]:
+    """The counts when a filter joins other tables (not the one-table statement above)."""
+    tonight = end_of_today(now)
+    found = tasks.aggregate(
+        due=Count("pk", filter=Q(due_at__lt=tonight), distinct=True),
+        today=Count("pk", filter=Q(due_at__lt=tonight, deadline__gte=now), distinct=True),
+        overdue=Count("pk", filter=Q(deadline__lt=now), distinct=True),
+        upcoming=Count(
+            "pk",
+            filter=Q(due_at__gte=tonight, due_at__lt=tonight + timedelta(days=7)),
+            distinct=True,
+        ),
+    )
+    return {key: found[key] or 0 for key in SECTIONS}
