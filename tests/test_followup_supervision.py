@@ -69,6 +69,13 @@ def test_workload_counts_each_persons_open_and_done_work(
     assert mine.overdue >= 1  # the one made late above is not also "due today"
     page = logged_in(bob).get("/worklist/team/")
     assert page.status_code == 200 and "50.0%" in page.content.decode()
+    # A person's open-task count opens their tasks only.
+    link = f"/worklist/?scope=organisation&amp;section=due&amp;assignee={alice.pk}"
+    assert link in page.content.decode()
+    theirs = logged_in(bob).get(link.replace("&amp;", "&")).context
+    shown = {row.assignee_id for row in theirs["page"].object_list}
+    assert shown == {alice.pk}
+    assert {k: n for k, _l, n in theirs["sections"]}["due"] == theirs["page"].paginator.count
     assert logged_in(alice).get("/worklist/team/").status_code == 403
 
 

@@ -54,6 +54,7 @@ def _filters(request: AuthedRequest) -> Filters:
         channel=get.get("channel", "") if get.get("channel") in Channel.values else "",
         pathway=get.get("pathway", "")[:60],
         organisation=row_id(organisation),
+        assignee=row_id(get.get("assignee", "")),
     )
 
 

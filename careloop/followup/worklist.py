@@ -44,12 +44,12 @@ class Filters:
     channel: str = ""
     pathway: str = ""
     organisation: int | None = None
+    assignee: int | None = None  # one person's tasks (from the team page)
 
     @property
     def narrowed(self) -> bool:
-        """Whether tag, channel, pathway or organisation narrow the list (the section counts
-        count scope and section only)."""
-        return bool(self.tag or self.channel or self.pathway or self.organisation)
+        """Whether tag, channel, pathway, organisation or a person narrow the list."""
+        return bool(self.tag or self.channel or self.pathway or self.organisation or self.assignee)
 
 
 def end_of_today(now: datetime) -> datetime:
@@ -139,6 +139,8 @@ def narrowed(tasks: QuerySet[Task], filters: Filters) -> QuerySet[Task]:
     if filters.organisation:  # the organisation and those below it
         path = Organisation.objects.filter(pk=filters.organisation).values("path")
         tasks = tasks.filter(organisation__path__startswith=Subquery(path[:1]))
+    if filters.assignee:
+        tasks = tasks.filter(assignee_id=filters.assignee)
     return tasks
 
 
