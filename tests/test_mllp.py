@@ -217,25 +217,45 @@ def test_two_chinese_hospitals_with_the_same_control_id_are_two_senders(
     assert Patient.objects.count() == 2
 
 
-def test_an_upgrade_reads_again_the_chinese_names_stored_mangled(hospital_org: Any) -> None:
+def test_an_upgrade_reads_again_the_chinese_names_stored_mangled(mllp: MllpServer) -> None:
     import importlib
 
     from django.apps import apps
 
+    from careloop.patients.models import PatientIdentifier
+
     migration = importlib.import_module("careloop.interop.migrations.0006_facility_names")
-    raw = _as_hospital("人民医院", "MZ1", "110101195003150056")[1:-2]
+
+    def sent(control: bytes) -> bytes:  # a record number with no issuer: the facility issues it
+        frame = _as_hospital("人民医院", "MZ1", "110101195003150056")
+        frame = frame.replace(b"^^^DEMO-H1^MR~110101195003150056^^^^NI", b"^^^^MR")
+        return frame.replace(b"LIS202611230001", control)
+
     mangled = "人民医院".encode().decode("ascii", "replace")  # as it was stored before
     source = SourceSystem.objects.create(
-        facility=mangled, organisation=hospital_org, default_encoding="gb18030"
+        facility=mangled,
+        name=mangled,
+        organisation=Organisation.objects.get(),
+        default_encoding="gb18030",
     )
     message = InboundMessage.objects.create(
-        raw=raw, sending_facility=mangled, control_id="LIS202611230001", source=source
+        raw=sent(b"LIS202611230001")[1:-2],
+        sending_facility=mangled,
+        control_id="LIS202611230001",
+        source=source,
     )
+    process_all()  # as before the upgrade: the record number issued by the mangled name
+    assert PatientIdentifier.objects.get().system == mangled[:64]
     migration.rename(apps, None)
     message.refresh_from_db()
     source.refresh_from_db()
     assert message.sending_facility == "人民医院" and source.facility == "人民医院"
-    assert source.default_encoding == "gb18030"  # its settings kept with its name
+    assert source.name == "人民医院" and source.default_encoding == "gb18030"  # kept
+    assert PatientIdentifier.objects.get().system == "人民医院"
+    # The hospital's next message finds the patient (not a second enrolment).
+    assert msa(send_raw(mllp, sent(b"LIS202611230002"), expect=1)[0]) == "AA"
+    process_all()
+    assert Patient.objects.count() == 1 and Observation.objects.count() == 10
 
 
 def test_segments_may_end_in_a_line_feed(mllp: MllpServer) -> None:

@@ -26,7 +26,7 @@ from careloop.clinical.grading import (
     grade,
     parse_sender_range,
 )
-from careloop.clinical.units import UnitError, convert
+from careloop.clinical.units import UnitError, canonical_unit, convert
 
 LOINC_SYSTEMS = {"LN", "LOINC", "HTTP://LOINC.ORG", "2.16.840.1.113883.6.1"}
 LOINC_URI = "http://loinc.org"
@@ -147,8 +147,12 @@ def assess(
             ref_high=normal.high,
             ref_high_inclusive=normal.high_inclusive,
         )
-        if not fields["ref_text"] or fields["ref_text"][:1] in "[(":
-            fields["ref_text"] = normal.text()[:60]  # as people read it, not our notation
+        # Empty, or our own notation in the catalogue's unit ("[3.9, 7.8)" from the patient
+        # pages): as people read it. A laboratory's own text is kept as it sent it.
+        ours = fields["ref_text"][:1] in ("[", "(")
+        same_unit = canonical_unit(result.unit) == canonical_unit(fields["unit_normalised"])
+        if not fields["ref_text"] or (ours and same_unit and sender_range is not None):
+            fields["ref_text"] = normal.text()[:60]
     if result.comparator in ("<", "<=", ">", ">="):  # censored: only its side counts
         graded_value = value - 1e-9 if result.comparator[0] == "<" else value + 1e-9
         outcome = censored_critical(result.comparator, value, critical) or grade(

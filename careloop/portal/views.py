@@ -223,7 +223,11 @@ def questionnaire(request: HttpRequest, token: str, code: str) -> HttpResponse:
                     "title": definition.title,
                     "points": points.balance(patient),
                     # Thoughts of self-harm in the answers: where to turn now, not only later.
-                    "crisis": alert is not None and "自伤" in f"{alert.title}{alert.reason}",
+                    "crisis": alert is not None
+                    and (
+                        "自伤" in f"{alert.title}{alert.reason}"
+                        or alert.events.filter(note__contains="自伤").exists()
+                    ),
                 },
             )
     else:
@@ -344,7 +348,7 @@ def revisit(request: HttpRequest, token: str) -> HttpResponse:
         ).first()
         if waiting is not None:  # asked again (a second tap, a reload): the same request
             if why and why not in waiting.reason:  # with what was added this time
-                waiting.reason = f"{waiting.reason}；{why}"[:300]
+                waiting.reason = "；".join(r for r in (waiting.reason, why) if r)[:300]
                 waiting.save(update_fields=["reason"])
             return render(
                 request, "portal/revisit.html", {"token": token, "form": form, "done": waiting}

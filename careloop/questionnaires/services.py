@@ -137,11 +137,13 @@ def _alert(result: Result, patient: Any, definition: Definition, task: Task | No
     )
 
 
-def _written_symptoms_alert(
-    definition: Definition, result: Result, patient: Any, task: Task | None
+def _written_symptoms(
+    definition: Definition, result: Result, patient: Any, task: Task | None, flagged: Any
 ) -> Alert | None:
     """What the patient wrote in their own words (text items) read as a reply is: symptoms
-    found raise an alert (自伤风险 critical), as an SMS reply saying the same would."""
+    found raise an alert (自伤风险 critical), as an SMS reply saying the same would; when the
+    answers already raised one (``flagged``), the words go on its history instead."""
+    from careloop.followup.models import AlertEvent
     from careloop.followup.services import raise_alert
     from careloop.outreach.replies import severity_of
     from careloop.outreach.symptoms import detect
@@ -155,12 +157,22 @@ def _written_symptoms_alert(
     if not found:
         return None
     symptoms = "、".join(found)
+    said = f"患者在“{definition.title}”中写道“{'；'.join(written)[:200]}”，识别到{symptoms}。"
+    if flagged is not None:
+        AlertEvent.objects.create(
+            alert=flagged,
+            action="note",
+            from_status=flagged.status,
+            to_status=flagged.status,
+            note=said,
+        )
+        return None
     return raise_alert(
         patient,
         kind=Alert.Kind.QUESTIONNAIRE,
         severity=severity_of(found),
         title=f"{definition.title}：患者填写提示{symptoms}",
-        reason=f"患者在“{definition.title}”中写道“{'；'.join(written)[:200]}”，识别到{symptoms}。"
+        reason=said
         + (
             "存在自伤风险，请立即电话联系患者并通知责任医生。"
             if "自伤风险" in found
@@ -210,11 +222,13 @@ def submit(
         if result.flags:
             response.alert = _alert(result, patient, definition, task)
             response.save(update_fields=["alert"])
-        # Whoever wrote it down (the patient, an app over FHIR, a nurse from a call).
-        written = _written_symptoms_alert(definition, result, patient, task)
-        if written is not None and response.alert is None:
-            response.alert = written
-            response.save(update_fields=["alert"])
+        # The patient's own words (their page, or an app over FHIR); a nurse's notes are
+        # hers to act on (and read like advice: "如有胸痛及时就医").
+        if source in (QuestionnaireResponse.Source.PATIENT, QuestionnaireResponse.Source.FHIR):
+            written = _written_symptoms(definition, result, patient, task, response.alert)
+            if written is not None and response.alert is None:
+                response.alert = written
+                response.save(update_fields=["alert"])
         fired = run_for_answers(
             Trigger.QUESTIONNAIRE, patient.pk, answers={definition.code: result.answers}
         )

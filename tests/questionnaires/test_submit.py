@@ -130,17 +130,24 @@ def test_cli_exports_and_imports_fhir(tmp_path: Any) -> None:
     assert "item[0].type" in str(raised.value)
 
 
-def test_written_words_are_read_for_symptoms_whoever_wrote_them_down(
-    hospital: Any, patient_factory: Any
-) -> None:
+def test_written_words_are_read_for_symptoms_once(hospital: Any, patient_factory: Any) -> None:
     load_pack()
     patient = patient_factory(organisation=hospital)
     answers = {"chest_pain": "no", "dyspnoea": "no", "oedema": "no", "medication": "regular"}
-    done = submit(
-        current("discharge-symptoms"),
+    version = current("discharge-symptoms")
+    # A nurse's note reads like advice: hers to act on, no alert.
+    submit(version, patient, {**answers, "other": "已告知如有胸痛及时就医"}, source="staff")
+    assert not Alert.objects.exists()
+    # The patient's own words over FHIR (an app): read as a reply is.
+    done = submit(version, patient, {**answers, "other": "最近总想不开，不想活了"}, source="fhir")
+    assert done.response.alert.severity == Alert.Severity.CRITICAL
+    # Answers that raise their own flag alert: the words go on its history, not a second one.
+    flagged = submit(
+        version,
         patient,
-        {**answers, "other": "家属说他最近总说不想活了"},
-        source="staff",
+        {**answers, "chest_pain": "yes", "chest_pain_score": "8", "other": "昨晚胸口疼得厉害"},
+        source="patient",
     )
-    assert done.response.alert is not None
-    assert Alert.objects.get(patient=patient).severity == Alert.Severity.CRITICAL
+    assert Alert.objects.filter(kind="questionnaire").count() == 2
+    assert flagged.response.alert is not None
+    assert "胸口疼" in flagged.response.alert.events.get(action="note").note

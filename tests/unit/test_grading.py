@@ -260,3 +260,19 @@ def test_censored_and_text_values() -> None:
         catalogue=catalogue(),
     )
     assert plain.fields["interpretation"] == "" and plain.grade is None
+
+
+def test_a_laboratorys_own_range_text_is_kept_and_ours_is_read_out() -> None:
+    def shown(reference: str, unit: str, value: float) -> str:
+        outcome = assess(
+            result(loinc="14749-6", value=value, unit=unit, reference=reference),
+            sex="male",
+            age=50,
+            organisation_path="/1/",
+            catalogue=catalogue(),
+        )
+        return str(outcome.fields["ref_text"])
+
+    assert shown("(70-110)", "mg/dL", 100) == "(70-110)"  # theirs, as sent
+    assert shown("[70,140)", "mg/dL", 100) == "[70,140)"  # theirs, in their unit
+    assert shown("[3.9, 7.8)", "mmol/L", 7.5) == "≥3.9 且 <7.8"  # ours, read out

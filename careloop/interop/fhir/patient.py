@@ -219,7 +219,7 @@ def matching_identifiers(patients: QuerySet[Patient], query: str) -> QuerySet[Pa
     for value in params.getlist("identifier"):
         system, code = token(value)
         named = system or ""
-        issued = named.startswith((codes.MRN, codes.EXAM)) and named.count(":") >= 4
+        issued = named.startswith((f"{codes.MRN}:", f"{codes.EXAM}:"))
         if not code or (
             named not in (codes.CARD, codes.RESIDENT_ID, codes.PASSPORT)
             and not (issued and named.rsplit(":", 1)[1])

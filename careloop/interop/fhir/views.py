@@ -230,8 +230,12 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
     message = _store_raw(request, f"{resource_type} create")
     try:
         data = handler.validate(_body(request))
-        concerned = patients_named([(resource_type, "", data)])
-        with holding_patients(lambda: concerned), write_gate(), transaction.atomic():
+        # Asked again once held: a conditional reference may name someone new by then.
+        with (
+            holding_patients(lambda: patients_named([(resource_type, "", data)])),
+            write_gate(),
+            transaction.atomic(),
+        ):
             obj = handler.create(request.user, data, References())
     except FhirError as error:
         _finish(message, error)
