@@ -141,6 +141,18 @@ def test_a_task_shows_a_personalised_script(programme: Task, carol: Any) -> None
     )
 
 
+def test_answers_typed_before_a_missed_call_are_said_not_kept(programme: Task, carol: Any) -> None:
+    client = logged_in(carol)
+    missed = {"outcome": "no_answer", "a-method": "电话", "a-sbp": "150"}
+    page = client.post(f"/worklist/tasks/{programme.pk}/", missed, follow=True)
+    said = [str(m) for m in page.context["messages"]]
+    assert any("未保存" in m for m in said), said
+    quiet = client.post(
+        f"/worklist/tasks/{programme.pk}/", {"outcome": "busy", "a-method": "电话"}, follow=True
+    )
+    assert not any("未保存" in str(m) for m in quiet.context["messages"])  # nothing typed
+
+
 def test_reached_with_the_national_form_classifies_and_plans_the_next_visit(
     programme: Task, carol: Any
 ) -> None:

@@ -193,6 +193,15 @@ def assign(request: AuthedRequest) -> HttpResponse:
     return redirect(request.POST.get("next") or reverse("followup:worklist"))
 
 
+def _typed_answers(request: AuthedRequest) -> bool:
+    """Whether the nurse typed or ticked anything in the task's form (beyond the preset
+    随访方式)."""
+    return any(
+        key.startswith("a-") and key != "a-method" and value.strip()
+        for key, value in request.POST.items()
+    )
+
+
 def _next_task(user: Any, after: Task) -> Task | None:
     return worklist(user, Filters(scope="mine", section="due")).exclude(pk=after.pk).first()
 
@@ -237,6 +246,14 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
             else:
                 task.refresh_from_db()
                 messages.success(request, _outcome_message(task, entry))
+                if not reached and _typed_answers(request):
+                    messages.warning(
+                        request,
+                        _(
+                            "The form's answers were not kept: they are kept only when the "
+                            "patient was reached."
+                        ),
+                    )
                 following = _next_task(request.user, task)
                 if request.POST.get("then") == "next" and following is not None:
                     return redirect("followup:task", pk=following.pk)
