@@ -197,8 +197,8 @@ def _typed_answers(request: AuthedRequest) -> bool:
     """Whether the nurse typed or ticked anything in the task's form (beyond the preset
     随访方式)."""
     return any(
-        key.startswith("a-") and key != "a-method" and value.strip()
-        for key, value in request.POST.items()
+        key.startswith("a-") and key != "a-method" and any(v.strip() for v in values)
+        for key, values in request.POST.lists()
     )
 
 
