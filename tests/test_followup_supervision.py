@@ -69,6 +69,10 @@ def test_workload_counts_each_persons_open_and_done_work(
     assert mine.overdue >= 1  # the one made late above is not also "due today"
     page = logged_in(bob).get("/worklist/team/")
     assert page.status_code == 200 and "50.0%" in page.content.decode()
+    # The hand-over lists group people by organisation (work moves within one).
+    html = page.content.decode()
+    assert html.count(f'<optgroup label="{alice.organisation.name}">') == 2
+    assert f'<option value="{alice.pk}">{alice}</option>' in html
     # A person's open-task count opens their tasks only.
     link = f"/worklist/?scope=organisation&amp;section=due&amp;assignee={alice.pk}"
     assert link in page.content.decode()

@@ -60,7 +60,14 @@ def team_page(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
         "followup/team.html",
-        {"loads": loads, "days": days, "staff": staff_who_can(request.user, "change_task")},
+        {
+            "loads": loads,
+            "days": days,
+            # By organisation: work is handed over within one (the lists group by it).
+            "staff_sorted": staff_who_can(request.user, "change_task").order_by(
+                "organisation__path", "display_name", "username"
+            ),
+        },
     )
 
 
