@@ -343,23 +343,26 @@ def revisit(request: HttpRequest, token: str) -> HttpResponse:
     done = None
     if request.method == "POST" and form.is_valid():
         wanted_on, why = form.cleaned_data["wanted_on"], form.cleaned_data["reason"].strip()
-        waiting = RevisitRequest.objects.filter(
-            patient=patient, wanted_on=wanted_on, status=RevisitRequest.Status.REQUESTED
-        ).first()
-        if waiting is not None:  # asked again (a second tap, a reload): the same request
-            if why and why not in waiting.reason:  # with what was added this time
-                waiting.reason = "；".join(r for r in (waiting.reason, why) if r)[:300]
-                waiting.save(update_fields=["reason"])
-            return render(
-                request, "portal/revisit.html", {"token": token, "form": form, "done": waiting}
+        with transaction.atomic():
+            # One request at a time per patient: two taps sent together make one request.
+            Patient.objects.select_for_update().filter(pk=patient.pk).first()
+            waiting = RevisitRequest.objects.filter(
+                patient=patient, wanted_on=wanted_on, status=RevisitRequest.Status.REQUESTED
+            ).first()
+            if waiting is not None:  # asked again (a second tap, a reload): the same request
+                if why and why not in waiting.reason:  # with what was added this time
+                    waiting.reason = "；".join(r for r in (waiting.reason, why) if r)[:300]
+                    waiting.save(update_fields=["reason"])
+                return render(
+                    request, "portal/revisit.html", {"token": token, "form": form, "done": waiting}
+                )
+            done = RevisitRequest.objects.create(
+                patient=patient,
+                organisation_id=patient.organisation_id,
+                wanted_on=wanted_on,
+                reason=(f"患者页面申请：{why}" if why else "患者页面申请")[:300],
             )
-        done = RevisitRequest.objects.create(
-            patient=patient,
-            organisation_id=patient.organisation_id,
-            wanted_on=wanted_on,
-            reason=(f"患者页面申请：{why}" if why else "患者页面申请")[:300],
-        )
-        _event(link, patient, E.REVISIT, "revisit")
+            _event(link, patient, E.REVISIT, "revisit")
         record(
             None,
             "create",
