@@ -306,3 +306,55 @@ def _sheet_xml(buffer: io.BytesIO) -> bytes:
 
     with zipfile.ZipFile(buffer) as archive:
         return archive.read("xl/worksheets/sheet1.xml")
+
+
+def test_a_source_name_another_organisation_uses_is_this_organisations_own(
+    tmp_path: Path, hospital: Any, community: Any
+) -> None:
+    from careloop.accounts.roles import Role
+    from tests.factories import UserFactory
+
+    path = tmp_path / "results.xlsx"
+    path.write_bytes(xlsx(long_rows(bad=False)))
+    lead = UserFactory(username="hlead", organisation=hospital, role=Role.COORDINATOR)
+    call_command("import", str(path), "--user", "hlead", stdout=io.StringIO(), stderr=io.StringIO())
+    assert lead.organisation == hospital and Patient.objects.filter(organisation=hospital).exists()
+    UserFactory(username="clead", organisation=community, role=Role.COORDINATOR)
+    at_the_hospital = Patient.objects.filter(organisation=hospital).count()
+    with pytest.raises(SystemExit):  # the same people: enrolled at the hospital already
+        call_command(
+            "import",
+            str(path),
+            "--user",
+            "clead",
+            "--force",
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
+    # The same source name ("Excel"): the community's own, where its new patients go.
+    hospitals, communitys = ImportJob.objects.order_by("pk")
+    assert hospitals.source.organisation == hospital
+    assert communitys.source.organisation == community and communitys.source.name == "Excel"
+    assert (
+        not Patient.objects.filter(organisation=hospital)
+        .exclude(pk__in=Patient.objects.filter(organisation=hospital).values("pk"))
+        .exists()
+    )
+
+
+def test_the_cli_checks_who_imports_and_the_columns_given(tmp_path: Path, hospital: Any) -> None:
+    from django.core.management.base import CommandError
+
+    from tests.factories import UserFactory
+
+    path = tmp_path / "results.xlsx"
+    path.write_bytes(xlsx(long_rows(bad=False)))
+    UserFactory(username="norole", organisation=hospital)
+    with pytest.raises(CommandError, match="may not import") as refused:
+        call_command("import", str(path), "--user", "norole", stderr=io.StringIO())
+    assert refused.value.returncode == 2
+    for columns, says in (("[1, 2]", "JSON object"), ('{"单位": "bogus"}', "unknown field")):
+        with pytest.raises(CommandError, match=says) as wrong:
+            call_command("import", str(path), "--columns", columns, "--force", stderr=io.StringIO())
+        assert wrong.value.returncode == 2
+    assert not Observation.objects.exists()

@@ -18,6 +18,7 @@ from careloop.interop.importer.rows import ParsedRow, parse_row, text
 from careloop.interop.importer.runner import item_codes
 from careloop.interop.ingest import default_organisation
 from careloop.interop.models import ImportJob, ImportMapping, SourceSystem
+from careloop.patients.access import scope_organisation_ids
 
 
 def catalogue_names() -> dict[str, str]:
@@ -29,12 +30,19 @@ def catalogue_names() -> dict[str, str]:
 
 
 def source_named(name: str, actor: Any) -> SourceSystem:
-    """The sending system a file comes from (created on first use, in the user's
-    organisation)."""
+    """The sending system a file comes from, among those of the user's organisations
+    (created on first use, in the user's organisation): its organisation is where the
+    file's new patients are enrolled, so a name another organisation uses names its own
+    source here (the sending facility is then the name and the organisation's code)."""
     name = name.strip()[:100] or "Excel"
-    source = SourceSystem.objects.filter(facility=name).first()
+    organisation = getattr(actor, "organisation", None) or default_organisation()
+    sources = SourceSystem.objects.all()
+    org_ids = scope_organisation_ids(actor) if actor is not None else None
+    if org_ids is not None:
+        sources = sources.filter(organisation_id__in=org_ids)
+    key = f"{name}·{organisation.code}"[:100] if organisation is not None else name
+    source = sources.filter(facility=name).first() or sources.filter(facility=key).first()
     if source is None:
-        organisation = getattr(actor, "organisation", None) or default_organisation()
         if organisation is None:
             raise ReadError(
                 _(
@@ -42,7 +50,10 @@ def source_named(name: str, actor: Any) -> SourceSystem:
                     "demo`) before importing."
                 )
             )
-        source = SourceSystem.objects.create(facility=name, name=name, organisation=organisation)
+        taken = SourceSystem.objects.filter(facility=name).exists()  # by another organisation
+        source = SourceSystem.objects.create(
+            facility=key if taken else name, name=name, organisation=organisation
+        )
     return source
 
 

@@ -5,12 +5,35 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
 from careloop.accounts.models import User
-from careloop.interop.importer.columns import FIELD_LABELS, ColumnMap, MappingError
+from careloop.interop.importer.columns import FIELD_LABELS, ITEM, ColumnMap, MappingError
 from careloop.interop.importer.jobs import AlreadyImported, do_create_import
 from careloop.interop.importer.reader import ReadError
 from careloop.interop.importer.runner import Importer
 from careloop.interop.models import ImportJob
 from careloop.progress import progress_bar
+
+
+def _columns(given: str) -> dict[str, str]:
+    """--columns as {"header": "field"}, every field one the importer knows (or "" for
+    "not imported")."""
+    try:
+        columns = json.loads(given)
+    except ValueError as error:
+        raise CommandError(f"--columns is not JSON: {error}", returncode=2) from error
+    if not isinstance(columns, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
+    ):
+        raise CommandError('--columns must be a JSON object {"header": "field"}', returncode=2)
+    unknown = sorted(
+        v for v in columns.values() if v and v not in FIELD_LABELS and not v.startswith(ITEM)
+    )
+    if unknown:
+        raise CommandError(
+            f"--columns: unknown field(s) {', '.join(unknown)}; known: "
+            f"{', '.join(FIELD_LABELS)}, or {ITEM}<LOINC code> for a column of one item",
+            returncode=2,
+        )
+    return columns
 
 
 class Command(BaseCommand):
@@ -48,6 +71,11 @@ class Command(BaseCommand):
             user = User.objects.filter(username=options["user"], is_active=True).first()
             if user is None:
                 raise CommandError(f"no active user named {options['user']!r}", returncode=2)
+            if not user.has_perm("interop.add_importjob"):
+                raise CommandError(
+                    f"{options['user']!r} may not import results (their role lacks it)",
+                    returncode=2,
+                )
         with path.open("rb") as handle:
             try:
                 job = do_create_import(
@@ -61,10 +89,7 @@ class Command(BaseCommand):
             except (ReadError, AlreadyImported) as error:
                 raise CommandError(str(error), returncode=2) from error
         if options["columns"]:
-            try:
-                job.columns.update(json.loads(options["columns"]))
-            except ValueError as error:
-                raise CommandError(f"--columns is not JSON: {error}", returncode=2) from error
+            job.columns.update(_columns(options["columns"]))
             job.save(update_fields=["columns"])
         self.stderr.write("columns:")
         for header, target in job.columns.items():
