@@ -335,11 +335,7 @@ def test_a_source_name_another_organisation_uses_is_this_organisations_own(
     hospitals, communitys = ImportJob.objects.order_by("pk")
     assert hospitals.source.organisation == hospital
     assert communitys.source.organisation == community and communitys.source.name == "Excel"
-    assert (
-        not Patient.objects.filter(organisation=hospital)
-        .exclude(pk__in=Patient.objects.filter(organisation=hospital).values("pk"))
-        .exists()
-    )
+    assert Patient.objects.filter(organisation=hospital).count() == at_the_hospital
 
 
 def test_the_cli_checks_who_imports_and_the_columns_given(tmp_path: Path, hospital: Any) -> None:
@@ -358,3 +354,28 @@ def test_the_cli_checks_who_imports_and_the_columns_given(tmp_path: Path, hospit
             call_command("import", str(path), "--columns", columns, "--force", stderr=io.StringIO())
         assert wrong.value.returncode == 2
     assert not Observation.objects.exists()
+
+
+def test_a_word_for_a_measured_item_and_a_wrong_id_are_each_said_once(bob: Any) -> None:
+    from django.utils import translation
+
+    good = long_rows(bad=False)
+    letters = [*good[0][:9], "abc", "mmol/L", ""]  # fasting glucose: "abc"
+    wrong_id = [
+        "",
+        "钱七",
+        "男",
+        "",
+        ID_A[:-1] + ("0" if ID_A[-1] != "0" else "1"),
+        "",
+        *good[0][6:],
+    ]
+    negative = good[-1]  # HBsAg "阴性": a word is its result
+    with translation.override("zh-hans"):
+        job = Importer(create(bob, xlsx([letters, wrong_id, negative]))).run()
+        report = load_workbook(io.BytesIO(job.error_report.read())).active
+        lines = list(report.iter_rows(values_only=True))
+    assert (job.imported_rows, job.error_rows) == (1, 2)
+    assert "结果不是数字" in lines[1][-1]
+    assert "校验位" in lines[2][-1] and "无法确定是谁" not in lines[2][-1]
+    assert "身份证号" in lines[2][-1]  # the column named in Chinese, not "Resident ID number"

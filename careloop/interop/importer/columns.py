@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 PATIENT_FIELDS = [
     "name",
@@ -97,23 +97,23 @@ SYNONYMS: dict[str, list[str]] = {
     "report": ["报告", "报告名称", "套餐", "套餐名称", "report"],
 }
 FIELD_LABELS = {
-    "name": _lazy("Name"),
-    "sex": _lazy("Sex"),
-    "birth_date": _lazy("Date of birth"),
-    "id_number": _lazy("Resident ID number"),
-    "phone": _lazy("Mobile phone"),
-    "mrn": _lazy("Medical record number"),
-    "exam_number": _lazy("Exam number"),
-    "passport": _lazy("Passport number"),
-    "effective_at": _lazy("Exam date"),
-    "item_code": _lazy("Item code"),
-    "item_name": _lazy("Item name"),
-    "value": _lazy("Result"),
-    "unit": _lazy("Unit"),
-    "reference": _lazy("Reference range"),
-    "flags": _lazy("Abnormal flag"),
-    "report": _lazy("Report name"),
-    IGNORE: _lazy("(not imported)"),
+    "name": gettext_lazy("Name"),
+    "sex": gettext_lazy("Sex"),
+    "birth_date": gettext_lazy("Date of birth"),
+    "id_number": gettext_lazy("Resident ID number"),
+    "phone": gettext_lazy("Mobile phone"),
+    "mrn": gettext_lazy("Medical record number"),
+    "exam_number": gettext_lazy("Exam number"),
+    "passport": gettext_lazy("Passport number"),
+    "effective_at": gettext_lazy("Exam date"),
+    "item_code": gettext_lazy("Item code"),
+    "item_name": gettext_lazy("Item name"),
+    "value": gettext_lazy("Result"),
+    "unit": gettext_lazy("Unit"),
+    "reference": gettext_lazy("Reference range"),
+    "flags": gettext_lazy("Abnormal flag"),
+    "report": gettext_lazy("Report name"),
+    IGNORE: gettext_lazy("(not imported)"),
 }
 
 

@@ -110,6 +110,18 @@ def parse_value(raw: Any) -> tuple[float | None, str, str, str]:
     return float(match[2]), comparator, match[2], flag
 
 
+def _measured(code: str) -> bool:
+    """Whether the catalogue's item ``code`` is a number with a unit (glucose, not HBsAg)."""
+    from careloop.clinical import catalogue
+
+    item = catalogue.current().items.get(code)
+    return item is not None and bool(item.unit)
+
+
+def _not_a_number(row: ParsedRow, target: str, name: str) -> None:
+    row.fail(target, _("%(item)s: the result is not a number.") % {"item": name})
+
+
 def parse_row(
     number: int, values: list[Any], mapping: ColumnMap, item_codes: dict[str, str]
 ) -> ParsedRow:
@@ -162,6 +174,7 @@ def parse_row(
     if not (
         {"id_number", "mrn", "exam_number", "passport"} & row.patient.keys()
         or {"name", "phone"} <= row.patient.keys()
+        or text(cell("id_number"))  # given but wrong: said above, not "no identifier"
     ):
         row.fail(
             "id_number",
@@ -187,6 +200,8 @@ def parse_row(
         else:
             loinc = item_codes.get(name_key(code)) or item_codes.get(name_key(item)) or ""
             amount, comparator, written, arrow = parse_value(raw)
+            if amount is None and _measured(loinc):
+                _not_a_number(row, "value", item or code)
             row.results.append(
                 Cell(
                     code=loinc or code,
@@ -206,6 +221,8 @@ def parse_row(
                 continue
             amount, comparator, written, arrow = parse_value(raw)
             header = mapping.headers[index]
+            if amount is None and _measured(loinc):
+                _not_a_number(row, "value", header)
             unit = ""
             if found := re.search(r"[(（]([^)）]+)[)）]", header):
                 unit = found[1]
