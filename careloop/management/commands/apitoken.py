@@ -1,3 +1,4 @@
+import argparse
 import json
 from datetime import timedelta
 
@@ -8,6 +9,17 @@ from careloop.accounts.models import ApiToken, User
 from careloop.accounts.tokens import do_create_token, do_revoke_token
 
 
+def _positive(text: str) -> int:
+    """An argparse type: 0 or more days (a token made already expired is no use)."""
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if days < 0:
+        raise argparse.ArgumentTypeError(f"{days}: the number of days cannot be negative")
+    return days
+
+
 class Command(BaseCommand):
     help = "API tokens for /api/v1 and /fhir/R4: create USERNAME | list [USERNAME] | revoke PREFIX"
 
@@ -16,7 +28,9 @@ class Command(BaseCommand):
         create = sub.add_parser("create", help="print a new bearer token for USERNAME")
         create.add_argument("username")
         create.add_argument("--name", default="", help="what the token is for")
-        create.add_argument("--days", type=int, default=0, help="expire after N days")
+        create.add_argument(
+            "--days", type=_positive, default=0, help="expire after N days (0: never)"
+        )
         listing = sub.add_parser("list", help="list tokens (never their secrets)")
         listing.add_argument("username", nargs="?")
         revoke = sub.add_parser("revoke", help="revoke the token with this prefix")

@@ -45,6 +45,9 @@ class Command(BaseCommand):
             raise CommandError(f"no patient {missing[0]}", returncode=2)
         if not ids:
             raise CommandError("give --patient ID or --org CODE", returncode=2)
+        out = Path(options["out"])
+        if not out.parent.is_dir():  # before the work, not after it
+            raise CommandError(f"--out: no such directory {out.parent}", returncode=2)
         batch = ReportBatch.objects.create(patient_ids=ids, total=len(ids))
         with progress_bar() as bar:
             task = bar.add_task("printing", total=len(ids))

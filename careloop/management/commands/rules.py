@@ -1,3 +1,4 @@
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -23,6 +24,21 @@ def _definition(source: str) -> dict[str, Any]:
     return data
 
 
+def _days(low: int, high: int) -> Any:
+    """An argparse type: a whole number of days from ``low`` to ``high``."""
+
+    def read(text: str) -> int:
+        try:
+            days = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= days <= high:
+            raise argparse.ArgumentTypeError(f"{days} is not from {low} to {high}")
+        return days
+
+    return read
+
+
 class Command(BaseCommand):
     help = (
         "Rules (F12): list | show CODE | save FILE | enable CODE | disable CODE | "
@@ -40,7 +56,7 @@ class Command(BaseCommand):
             sub.add_parser(name, help=f"{name} a rule").add_argument("code")
         dry = sub.add_parser("dry-run", help="who a rule would have matched, nothing written")
         dry.add_argument("rule", help="a rule's code, or a JSON file with a definition")
-        dry.add_argument("--days", type=int, default=30)
+        dry.add_argument("--days", type=_days(7, 365), default=30, help="7 to 365 (default 30)")
         sub.add_parser("sweep", help="run the scheduled rules now")
         sub.add_parser("load-pack", help="save the default rule pack (new versions only)")
 
