@@ -196,6 +196,8 @@ def test_all_or_nothing_imports_nothing_when_a_row_is_wrong(bob: Any) -> None:
     assert job.status == "failed" and job.error_rows == 2
     assert not Patient.objects.exists() and not Observation.objects.exists()
     assert job.error_report
+    again = Importer(job).run()  # started again: counted afresh, not "4 of 2 rows read"
+    assert (again.processed_rows, again.error_rows) == (job.total_rows, 2)
     good = Importer(create(bob, xlsx(long_rows(bad=False)), name="good.xlsx", mode="all")).run()
     assert good.status == "done" and good.imported_rows == 5 and Patient.objects.count() == 2
 

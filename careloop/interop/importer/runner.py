@@ -109,7 +109,20 @@ class Importer:
     def run(self) -> ImportJob:
         job = self.job
         job.status, job.started_at = ImportJob.Status.RUNNING, timezone.now()
-        job.save(update_fields=["status", "started_at"])
+        # Counted afresh (a failed import started again counted on from the last run).
+        job.processed_rows = job.imported_rows = job.error_rows = 0
+        job.patients_created = job.alerts_raised = 0
+        job.save(
+            update_fields=[
+                "status",
+                "started_at",
+                "processed_rows",
+                "imported_rows",
+                "error_rows",
+                "patients_created",
+                "alerts_raised",
+            ]
+        )
         try:
             sheet = Sheet(job.file.open("rb"), job.filename)
         except ReadError as error:
