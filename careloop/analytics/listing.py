@@ -43,8 +43,11 @@ def _task(t: Task) -> Row:
 
 
 def _patient(p: Patient) -> Row:
+    """A patient: their care team (what) and risk tier (state); the card number has its
+    own column."""
     team = p.care_team.name if p.care_team else ""
-    return Row(None, p, p.card_number, team, reverse("patients:detail", args=[p.pk]))
+    tier = p.get_risk_tier_display() if p.risk_tier else ""
+    return Row(None, p, team, tier, reverse("patients:detail", args=[p.pk]))
 
 
 def _response(r: QuestionnaireResponse) -> Row:

@@ -54,6 +54,12 @@ def test_the_dashboard_and_its_lists(tasks: None, bob: Any, alice: Any) -> None:
     nurse = Client()
     nurse.force_login(alice)
     assert nurse.get("/dashboard/").status_code == 403
+    # A list of patients: the card number once, then the care team and the risk tier.
+    people = client.get("/dashboard/lists/planned_patients/", {**NOVEMBER, "format": "xlsx"})
+    [_header, person] = list(
+        load_workbook(BytesIO(people.content)).active.iter_rows(values_only=True)
+    )
+    assert person[2] and person[3] != person[2]
 
 
 def test_the_metrics_api(tasks: None, bob: Any, alice: Any, api_as: Any, community: Any) -> None:
