@@ -48,7 +48,7 @@ def _scope_or_error(request: AuthedRequest) -> tuple[Scope | None, str]:
     try:
         return parse_scope(request.user, request.GET), ""
     except ScopeError as exc:
-        return None, str(exc)
+        return None, exc.message  # the page names no parameter (the API does)
 
 
 @login_required
