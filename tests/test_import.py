@@ -381,3 +381,14 @@ def test_a_word_for_a_measured_item_and_a_wrong_id_are_each_said_once(bob: Any) 
     assert "结果不是数字" in lines[1][-1]
     assert "校验位" in lines[2][-1] and "无法确定是谁" not in lines[2][-1]
     assert "身份证号" in lines[2][-1]  # the column named in Chinese, not "Resident ID number"
+
+
+def test_an_empty_file_is_said_to_be_empty_and_leaves_nothing(bob: Any) -> None:
+    from careloop.interop.importer.reader import ReadError
+
+    blank = io.BytesIO()
+    Workbook().save(blank)
+    for name, content in (("empty.csv", b""), ("empty.xlsx", blank.getvalue())):
+        with pytest.raises(ReadError, match=r"空|empty"):
+            do_create_import(bob, File(io.BytesIO(content)), name, "Excel", "skip")
+    assert not ImportJob.objects.exists()

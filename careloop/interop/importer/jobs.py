@@ -118,7 +118,10 @@ def do_create_import(
     job.file.save(filename[-100:], upload, save=False)
     job.save()
     try:
-        job.columns = initial_columns(source, headers_of(job))
+        headers = headers_of(job)
+        if not any(headers):
+            raise ReadError(_("The file is empty."))
+        job.columns = initial_columns(source, headers)
     except Exception:
         job.delete()
         raise
