@@ -392,3 +392,16 @@ def test_an_empty_file_is_said_to_be_empty_and_leaves_nothing(bob: Any) -> None:
         with pytest.raises(ReadError, match=r"空|empty"):
             do_create_import(bob, File(io.BytesIO(content)), name, "Excel", "skip")
     assert not ImportJob.objects.exists()
+
+
+def test_a_row_repeated_in_a_file_is_stored_once_and_reported(bob: Any) -> None:
+    from django.utils import translation
+
+    first = long_rows(bad=False)[0]
+    with translation.override("zh-hans"):
+        job = Importer(create(bob, xlsx([first, first]))).run()
+        report = load_workbook(io.BytesIO(job.error_report.read())).active
+        lines = list(report.iter_rows(values_only=True))
+    assert (job.imported_rows, job.error_rows) == (1, 1)
+    assert Observation.objects.count() == 1
+    assert lines[1][0] == 3 and "与第 2 行相同" in lines[1][-1]

@@ -204,10 +204,20 @@ class Importer:
         rows = sheet.rows()
         next(rows, None)
         chunk: list[ParsedRow] = []
+        first_seen: dict[str, int] = {}  # a row's cells → the row they were first in
         for number, values in enumerate(rows, start=2):
             if blank(values):
                 continue
-            chunk.append(parse_row(number, values, mapping, codes))
+            row = parse_row(number, values, mapping, codes)
+            seen = repr([text(v) for v in values])
+            if seen in first_seen:  # the same results again: reported, not stored twice
+                row.fail(
+                    "value",
+                    _("The same as row %(n)s: not imported twice.") % {"n": first_seen[seen]},
+                )
+            else:
+                first_seen[seen] = number
+            chunk.append(row)
             if len(chunk) >= CHUNK:
                 self._chunk(chunk, report, write=write)
                 chunk = []
