@@ -101,6 +101,21 @@ def _resolved_by(alert: Alert, user: Any) -> bool:
     return last is not None and last.actor_id == user.pk
 
 
+def note_on(
+    alert: Alert, text: str, *, action: str = Action.NOTE, at: datetime | None = None
+) -> AlertEvent:
+    """An event on ``alert``'s history that leaves its status as it is (no one's action: an
+    escalation, the patient saying it again)."""
+    return AlertEvent.objects.create(
+        alert=alert,
+        action=action,
+        from_status=alert.status,
+        to_status=alert.status,
+        note=text,
+        at=at or timezone.now(),
+    )
+
+
 def _check(alert: Alert, actor: Any, step: Step) -> None:
     if step.action not in TRANSITIONS:
         raise ValidationError(_("Unknown action: %(a)s") % {"a": step.action})
@@ -261,14 +276,7 @@ def escalate(alert: Alert, now: datetime) -> bool:
     else:
         note = f"超过处理时限，没有更高一级的人员，仍由{before or '未分配'}处理"
     alert.save(update_fields=["escalation_level", "due_at", "assignee", "updated_at"])
-    AlertEvent.objects.create(
-        alert=alert,
-        action="escalate",
-        from_status=alert.status,
-        to_status=alert.status,
-        note=note,
-        at=now,
-    )
+    note_on(alert, note, action="escalate", at=now)
     return True
 
 

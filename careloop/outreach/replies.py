@@ -13,7 +13,8 @@ from typing import Any
 from django.db import transaction
 
 from careloop.fields import index_field
-from careloop.followup.models import OPEN_STATUSES, Alert, AlertEvent, Task
+from careloop.followup.alert_flow import note_on
+from careloop.followup.models import OPEN_STATUSES, Alert, Task
 from careloop.followup.outcomes import Attempt, do_record_attempt
 from careloop.followup.services import raise_alert
 from careloop.outreach.followthrough import opt_out
@@ -133,13 +134,7 @@ def _alert(reply: Reply, patient: Patient, task: Task | None) -> Alert:
         .first()
     )
     if open_already is not None:  # on its history, for whoever handles it
-        AlertEvent.objects.create(
-            alert=open_already,
-            action="note",
-            from_status=open_already.status,
-            to_status=open_already.status,
-            note=f"患者再次回复（{reply.channel_label}）：“{reply.text[:200]}”",
-        )
+        note_on(open_already, f"患者再次回复（{reply.channel_label}）：“{reply.text[:200]}”")
         return open_already
     return raise_alert(
         patient,

@@ -143,7 +143,7 @@ def _written_symptoms(
     """What the patient wrote in their own words (text items) read as a reply is: symptoms
     found raise an alert (自伤风险 critical), as an SMS reply saying the same would; when the
     answers already raised one (``flagged``), the words go on its history instead."""
-    from careloop.followup.models import AlertEvent
+    from careloop.followup.alert_flow import note_on
     from careloop.followup.services import raise_alert
     from careloop.outreach.replies import severity_of
     from careloop.outreach.symptoms import detect
@@ -159,13 +159,7 @@ def _written_symptoms(
     symptoms = "、".join(found)
     said = f"患者在“{definition.title}”中写道“{'；'.join(written)[:200]}”，识别到{symptoms}。"
     if flagged is not None:
-        AlertEvent.objects.create(
-            alert=flagged,
-            action="note",
-            from_status=flagged.status,
-            to_status=flagged.status,
-            note=said,
-        )
+        note_on(flagged, said)
         return None
     return raise_alert(
         patient,
