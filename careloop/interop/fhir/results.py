@@ -58,6 +58,18 @@ def _range_in_value_units(obs: Observation) -> tuple[str, Callable[[float], Any]
     return stored, lambda v: _number(round(v, 4))
 
 
+def _unmoved(patient: Any, stored_patient_id: int, path: str) -> None:
+    """An update names the patient the result already belongs to: moving it would take it
+    from a record the writer may only read, with its report and alerts left behind."""
+    if patient.pk != stored_patient_id:
+        raise FhirError(
+            422,
+            f"{path} cannot change (a result stays in its patient's record)",
+            code="value",
+            expression=[path],
+        )
+
+
 def _number(value: float | None) -> float | int | None:
     if value is None:
         return None
@@ -307,13 +319,7 @@ class ObservationHandler(Handler):
 
         require_permission(user, "patients.change_patient")
         patient = self.patient(user, data, refs, "Observation.subject")
-        if patient.pk != obs.patient_id:
-            raise FhirError(
-                422,
-                "Observation.subject cannot change (a result stays in its patient's record)",
-                code="value",
-                expression=["Observation.subject"],
-            )
+        _unmoved(patient, obs.patient_id, "Observation.subject")
         [assessment] = assess_for(
             patient, [self.result_input(data)], organisation_path=patient.organisation.path
         )
@@ -449,13 +455,7 @@ class DiagnosticReportHandler(Handler):
         its Observations (those no longer named leave it)."""
         require_permission(user, "patients.change_patient")
         patient = self.patient(user, data, refs, "DiagnosticReport.subject")
-        if patient.pk != report.patient_id:
-            raise FhirError(
-                422,
-                "DiagnosticReport.subject cannot change (its results are the patient's)",
-                code="value",
-                expression=["DiagnosticReport.subject"],
-            )
+        _unmoved(patient, report.patient_id, "DiagnosticReport.subject")
         for key, value in self._fields(data).items():
             setattr(report, key, value)
         report.save()
