@@ -34,9 +34,11 @@ NIGHT = (time(22), time(6))
 WORDS = {"L": "偏低", "LL": "明显偏低", "H": "偏高", "HH": "明显偏高"}
 
 
-def _between(low: float, high: float, unit: Any) -> dict[str, Any]:
-    """A range message in plain words (in the request's language), for a value outside what
-    can be a real reading."""
+def _reading(
+    label: Any, low: float, high: float, unit: Any, *, decimal: bool = False
+) -> forms.Field:
+    """An optional number between ``low`` and ``high``, a value outside them answered with
+    the range in plain words (in the request's language)."""
 
     def text() -> str:
         return gettext(
@@ -44,7 +46,16 @@ def _between(low: float, high: float, unit: Any) -> dict[str, Any]:
         ) % {"low": f"{low:g}", "high": f"{high:g}", "unit": str(unit)}
 
     message = lazy(text, str)()
-    return {"min_value": message, "max_value": message}
+    limits: dict[str, Any] = {
+        "label": label,
+        "required": False,
+        "min_value": low,
+        "max_value": high,
+        "error_messages": {"min_value": message, "max_value": message},
+    }
+    if decimal:
+        return forms.DecimalField(decimal_places=1, **limits)
+    return forms.IntegerField(**limits)
 
 
 class ReadingForm(StyledFormMixin, forms.Form):
@@ -63,51 +74,13 @@ class ReadingForm(StyledFormMixin, forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M"],
     )
-    sbp = forms.IntegerField(
-        label=_("Systolic (high) mmHg"),
-        required=False,
-        min_value=50,
-        max_value=300,
-        error_messages=_between(50, 300, "mmHg"),
-    )
-    dbp = forms.IntegerField(
-        label=_("Diastolic (low) mmHg"),
-        required=False,
-        min_value=30,
-        max_value=200,
-        error_messages=_between(30, 200, "mmHg"),
-    )
-    pulse = forms.IntegerField(
-        label=_("Pulse /min"),
-        required=False,
-        min_value=20,
-        max_value=250,
-        error_messages=_between(20, 250, "/min"),
-    )
-    glucose = forms.DecimalField(
-        label=_("Glucose mmol/L"),
-        required=False,
-        min_value=0.5,
-        max_value=40,
-        decimal_places=1,
-        error_messages=_between(0.5, 40, "mmol/L"),
-    )
+    sbp = _reading(_("Systolic (high) mmHg"), 50, 300, "mmHg")
+    dbp = _reading(_("Diastolic (low) mmHg"), 30, 200, "mmHg")
+    pulse = _reading(_("Pulse /min"), 20, 250, "/min")
+    glucose = _reading(_("Glucose mmol/L"), 0.5, 40, "mmol/L", decimal=True)
     context = forms.ChoiceField(label=_("Measured"), required=False, choices=GLUCOSE_CONTEXT)
-    weight = forms.DecimalField(
-        label=_("Weight kg"),
-        required=False,
-        min_value=20,
-        max_value=300,
-        decimal_places=1,
-        error_messages=_between(20, 300, "kg"),
-    )
-    steps = forms.IntegerField(
-        label=_("Steps today"),
-        required=False,
-        min_value=0,
-        max_value=100_000,
-        error_messages=_between(0, 100_000, pgettext_lazy("unit", "steps")),
-    )
+    weight = _reading(_("Weight kg"), 20, 300, "kg", decimal=True)
+    steps = _reading(_("Steps today"), 0, 100_000, pgettext_lazy("unit", "steps"))
 
     FIELDS_OF = {
         "bp": ("sbp", "dbp", "pulse"),
