@@ -214,7 +214,6 @@ def questionnaire(request: HttpRequest, token: str, code: str) -> HttpResponse:
         except AnswerError as error:
             errors = error.errors
         else:
-            alert = done.response.alert
             return render(
                 request,
                 "portal/thanks.html",
@@ -223,11 +222,7 @@ def questionnaire(request: HttpRequest, token: str, code: str) -> HttpResponse:
                     "title": definition.title,
                     "points": points.balance(patient),
                     # Thoughts of self-harm in the answers: where to turn now, not only later.
-                    "crisis": alert is not None
-                    and (
-                        "自伤" in f"{alert.title}{alert.reason}"
-                        or alert.events.filter(note__contains="自伤").exists()
-                    ),
+                    "crisis": "自伤风险" in done.symptoms,
                 },
             )
     else:

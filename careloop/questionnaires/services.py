@@ -108,6 +108,9 @@ class Submitted:
     response: QuestionnaireResponse
     result: Result
     rules_fired: int
+    # What the answers and the patient's own words show (the flags' symptoms, those read in
+    # what they wrote): 自伤风险 among them, the patient is told where to turn at once.
+    symptoms: frozenset[str] = frozenset()
 
 
 def _alert(result: Result, patient: Any, definition: Definition, task: Task | None) -> Alert:
@@ -139,10 +142,11 @@ def _alert(result: Result, patient: Any, definition: Definition, task: Task | No
 
 def _written_symptoms(
     definition: Definition, result: Result, patient: Any, task: Task | None, flagged: Any
-) -> Alert | None:
+) -> tuple[Alert | None, list[str]]:
     """What the patient wrote in their own words (text items) read as a reply is: symptoms
     found raise an alert (自伤风险 critical), as an SMS reply saying the same would; when the
-    answers already raised one (``flagged``), the words go on its history instead."""
+    answers already raised one (``flagged``), the words go on its history instead.
+    (The new alert or None, the symptoms found.)"""
     from careloop.followup.alert_flow import note_on
     from careloop.followup.services import raise_alert
     from careloop.outreach.replies import severity_of
@@ -155,13 +159,13 @@ def _written_symptoms(
     ]
     found = sorted({s for text in written for s in detect(text).symptoms})
     if not found:
-        return None
+        return None, []
     symptoms = "、".join(found)
     said = f"患者在“{definition.title}”中写道“{'；'.join(written)[:200]}”，识别到{symptoms}。"
     if flagged is not None:
         note_on(flagged, said)
-        return None
-    return raise_alert(
+        return None, found
+    alert = raise_alert(
         patient,
         kind=Alert.Kind.QUESTIONNAIRE,
         severity=severity_of(found),
@@ -175,6 +179,7 @@ def _written_symptoms(
         details={"questionnaire": definition.code, "symptoms": found},
         task_id=task.pk if task else None,
     )
+    return alert, found
 
 
 def submit(
@@ -218,8 +223,10 @@ def submit(
             response.save(update_fields=["alert"])
         # The patient's own words (their page, or an app over FHIR); a nurse's notes are
         # hers to act on (and read like advice: "如有胸痛及时就医").
+        symptoms = {f.symptom for f in result.flags if f.symptom}
         if source in (QuestionnaireResponse.Source.PATIENT, QuestionnaireResponse.Source.FHIR):
-            written = _written_symptoms(definition, result, patient, task, response.alert)
+            written, found = _written_symptoms(definition, result, patient, task, response.alert)
+            symptoms.update(found)
             if written is not None and response.alert is None:
                 response.alert = written
                 response.save(update_fields=["alert"])
@@ -252,7 +259,7 @@ def submit(
             actor_label="" if user else source,
             summary=f"{definition.code} v{version.version} answered ({source})",
         )
-    return Submitted(response, result, fired)
+    return Submitted(response, result, fired, frozenset(symptoms))
 
 
 def _assess(definition: Definition, patient: Any, result: Result) -> dict[str, Any] | None:
