@@ -406,6 +406,21 @@ def test_encounters_and_conditions(fhir: Fhir) -> None:
     assert fhir.call("POST", "/Condition", no_code)[0] == 422
 
 
+def test_a_condition_without_display_is_named_from_the_catalogue_or_its_category(
+    fhir: Fhir,
+) -> None:
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    for code, name in (("I10", "原发性高血压"), ("I50.9", "心力衰竭")):
+        condition = condition_resource(patient_id, code, "")
+        del condition["code"]["coding"][0]["display"]
+        status, made, _ = fhir.call("POST", "/Condition", condition)
+        assert status == 201 and made["code"]["coding"][0]["display"] == name
+    unknown = condition_resource(patient_id, "Q99.9", "")
+    del unknown["code"]["coding"][0]["display"]
+    status, body, _ = fhir.call("POST", "/Condition", unknown)
+    assert status == 422 and "Q99.9" in body["issue"][0]["diagnostics"]
+
+
 def test_a_transaction_is_stored_raw_and_marked_processed_with_its_rows(fhir: Fhir) -> None:
     status, _, _ = fhir.call("POST", "", transaction_bundle())
     assert status == 200

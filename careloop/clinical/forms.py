@@ -6,7 +6,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from careloop.clinical.models import Condition, Encounter, Icd10Code
+from careloop.clinical.icd10 import catalogue_name
+from careloop.clinical.models import Condition, Encounter
 from careloop.forms import StyledFormMixin
 
 ICD10 = re.compile(r"^[A-Z]\d{2}(\.\d{1,4})?$")
@@ -42,17 +43,13 @@ class ConditionForm(StyledFormMixin, forms.ModelForm):
         data = super().clean() or {}
         code, name = data.get("icd10_code"), (data.get("name") or "").strip()
         if code and not name:
-            entry = (
-                Icd10Code.objects.filter(code=code).first()
-                or Icd10Code.objects.filter(code=code.split(".")[0]).first()
-            )
-            if entry is None:
+            catalogued = catalogue_name(code)
+            if catalogued is None:
                 self.add_error(
                     "name", _("This code is not in the catalogue: enter the diagnosis name.")
                 )
             else:
-                data["name"] = entry.name
-                self.instance.name = entry.name
+                data["name"] = self.instance.name = catalogued
         return data
 
 

@@ -18,6 +18,16 @@ def shipped_codes() -> list[tuple[str, str, str]]:
     return rows
 
 
+def catalogue_name(code: str) -> str | None:
+    """The catalogue's name for a code, or else for its category (I50.9 → I50 心力衰竭)."""
+    from careloop.clinical.models import Icd10Code
+
+    names = dict(
+        Icd10Code.objects.filter(code__in={code, code.split(".")[0]}).values_list("code", "name")
+    )
+    return names.get(code) or names.get(code.split(".")[0])
+
+
 def load_catalogue() -> int:
     """Add the shipped codes that are missing (never overwrites an administrator's edits)."""
     from careloop.clinical.models import Icd10Code

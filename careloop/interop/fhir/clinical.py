@@ -11,7 +11,8 @@ from fhir.resources.R4B.condition import Condition as FhirCondition
 from fhir.resources.R4B.encounter import Encounter as FhirEncounter
 
 from careloop.audit.services import record
-from careloop.clinical.models import Condition, Encounter, Icd10Code, Source
+from careloop.clinical.icd10 import catalogue_name
+from careloop.clinical.models import Condition, Encounter, Source
 from careloop.interop.fhir import codes
 from careloop.interop.fhir.base import (
     Handler,
@@ -215,11 +216,7 @@ class ConditionHandler(Handler):
                 expression=["Condition.code.coding"],
             )
         code = coding["code"].upper()[:10]
-        name = (
-            coding.get("display")
-            or (data.get("code") or {}).get("text")
-            or (Icd10Code.objects.filter(code=code).values_list("name", flat=True).first())
-        )
+        name = coding.get("display") or (data.get("code") or {}).get("text") or catalogue_name(code)
         if not name:
             raise FhirError(
                 422,
