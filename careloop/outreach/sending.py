@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -54,6 +54,19 @@ def lease() -> timedelta:
 
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=1))
 MAX_TRIES = len(BACKOFF)
+RETRY_GRID = timedelta(minutes=1)  # the dispatch job's period (careloop/scheduler.py)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def retry_at(now: datetime, tries: int) -> datetime:
+    """When a temporary failure is tried again: after its backoff, on the next whole minute.
+    The failures of one busy minute then fall due together and go out in one batch, instead
+    of waking a worker for each few of them (each wake waits a provider's answer)."""
+    due = now + BACKOFF[tries - 1]
+    over = (due - EPOCH) % RETRY_GRID
+    return due + (RETRY_GRID - over) if over else due
+
+
 S = Message.Status
 
 
@@ -247,7 +260,7 @@ def record_results(
                 done.sent += 1
             elif not result.permanent and message.tries < MAX_TRIES:
                 message.status = S.QUEUED
-                message.next_try_at = now + BACKOFF[message.tries - 1]
+                message.next_try_at = retry_at(now, message.tries)
                 message.error_code, message.error = result.code[:64], str(result)[:300]
                 done.retry += 1
             else:

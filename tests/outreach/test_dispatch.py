@@ -199,15 +199,21 @@ def test_the_weekly_cap_holds_further_messages(
     assert held.next_try_at >= NOON + timedelta(days=7)
 
 
+@pytest.fixture
+def busy_provider(provider: ProviderServer) -> ProviderServer:
+    """Aliyun answering every send with a temporary error."""
+    aliyun(provider)
+    provider.answer = lambda _s: (200, {"Code": "isp.SYSTEM_ERROR", "Message": "busy"})
+    return provider
+
+
 def test_temporary_errors_retry_then_fall_back_to_the_next_channel(
     at_noon: datetime,
     patient_factory: Any,
     hospital: Any,
-    provider: ProviderServer,
+    busy_provider: ProviderServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    aliyun(provider)
-    provider.answer = lambda _s: (200, {"Code": "isp.SYSTEM_ERROR", "Message": "busy"})
     task = make_task(patient_factory(organisation=hospital))
     queue_due()
     assert send_due().retry == 1
@@ -222,9 +228,31 @@ def test_temporary_errors_retry_then_fall_back_to_the_next_channel(
     message.refresh_from_db()
     task.refresh_from_db()
     assert (message.status, message.tries) == (Message.Status.FAILED, 3)
-    assert len(provider.seen) == 3
-    assert {s.form()["OutId"] for s in provider.seen} == {message.key}
+    assert len(busy_provider.seen) == 3
+    assert {s.form()["OutId"] for s in busy_provider.seen} == {message.key}
     assert task.channel == "phone"
+
+
+def test_failures_of_one_minute_retry_together_on_the_next_whole_minute(
+    at_noon: datetime,
+    patient_factory: Any,
+    hospital: Any,
+    busy_provider: ProviderServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for seconds in (20, 50):
+        make_task(patient_factory(organisation=hospital))
+        monkeypatch.setattr(timezone, "now", lambda s=seconds: NOON + timedelta(seconds=s))
+        queue_due()
+        assert send_due().retry == 1
+    retry = NOON + timedelta(minutes=2)
+    assert {m.next_try_at for m in Message.objects.all()} == {retry}
+    busy_provider.answer = lambda _s: (200, {"Code": "OK", "Message": "OK", "BizId": "1"})
+    monkeypatch.setattr(timezone, "now", lambda: retry - timedelta(seconds=1))
+    assert send_due().sent == 0
+    monkeypatch.setattr(timezone, "now", lambda: retry)
+    assert send_due().sent == 2
+    assert sending.retry_at(NOON, 1) == NOON + timedelta(minutes=1)  # already on the minute
 
 
 def test_a_permanent_error_fails_at_once(
