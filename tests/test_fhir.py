@@ -39,11 +39,18 @@ class Fhir:
         self.token = token
 
     def call(
-        self, method: str, path: str, body: Any = None, raw: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any, dict[str, str]]:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         request = urllib.request.Request(self.base + path, data=data, method=method)
         request.add_header("Content-Type", "application/fhir+json")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
@@ -674,14 +681,20 @@ def test_a_bundle_enrolling_a_patient_runs_risk_models_and_rules(fhir: Fhir) -> 
     assert firing.rule.code == "bp-urgent-referral" and firing.alert.patient == patient
 
 
-def test_a_batch_entry_for_a_read_only_shared_patient_is_answered_403(
-    fhir: Fhir, hospital: Any, cardiology: Any
-) -> None:
+def shared_read_only(owner: Any, reader: Any) -> Patient:
+    """A patient of ``owner`` that ``reader`` (Carol's cardiology) may read, not change."""
     from careloop.patients.models import PatientShare
     from tests.factories import PatientFactory
 
-    shared = PatientFactory(organisation=hospital)
-    PatientShare.objects.create(patient=shared, organisation=cardiology, can_edit=False)
+    shared: Patient = PatientFactory(organisation=owner)
+    PatientShare.objects.create(patient=shared, organisation=reader, can_edit=False)
+    return shared
+
+
+def test_a_batch_entry_for_a_read_only_shared_patient_is_answered_403(
+    fhir: Fhir, hospital: Any, cardiology: Any
+) -> None:
+    shared = shared_read_only(hospital, cardiology)
     batch = {
         "resourceType": "Bundle",
         "type": "batch",

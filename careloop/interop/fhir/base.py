@@ -48,10 +48,17 @@ class References:
 
     def __init__(self) -> None:
         self.created: dict[str, tuple[str, Model]] = {}
+        self.found: set[str] = set()  # fullUrls of resources a conditional create found stored
 
-    def add(self, full_url: str, resource_type: str, obj: Model) -> None:
+    def add(self, full_url: str, resource_type: str, obj: Model, *, stored: bool = False) -> None:
+        """``stored``: found already stored (a conditional create), so what refers to it is
+        checked against the user's access as a plain reference would be."""
         if full_url:
             self.created[full_url] = (resource_type, obj)
+            if stored:
+                self.found.add(full_url)
+            else:
+                self.found.discard(full_url)
 
     def resolve(self, reference: str | None, resource_type: str, path: str) -> Model:
         if not reference:
@@ -160,8 +167,10 @@ class Handler:
         if reference and reference in refs.created:
             patient = refs.resolve(reference, "Patient", path)
             assert isinstance(patient, Patient)
-            return patient
-        if reference and (query := conditional_query(reference)) is not None:
+            if reference not in refs.found:
+                return patient  # enrolled by this Bundle
+            pk = patient.pk
+        elif reference and (query := conditional_query(reference)) is not None:
             pk = _the_one_matching(user, query, path)
         else:
             pk = reference_id(reference or "", "Patient", path)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from django.db import transaction
 from django.http import QueryDict
 
+from careloop.interop.fhir import conditional
 from careloop.interop.fhir.base import (
     Handler,
     Prepared,
@@ -66,6 +67,8 @@ class Entry:
         self.url = request.get("url") or ""
         self.full_url = raw.get("fullUrl") or ""
         self.resource: dict[str, Any] = raw.get("resource") or {}
+        self.if_none_exist = str(request.get("ifNoneExist") or "")
+        self.existing = False  # a conditional create that found its resource stored
         if self.method not in ("POST", "PUT", "GET"):
             raise _prefixed(
                 FhirError(
@@ -120,6 +123,7 @@ def process(
         entries = [Entry(i, raw, handlers) for i, raw in enumerate(raw_entries)]
         refs = References()
         with holding_patients(partial(_patients, user, entries)):
+            _match_existing(user, entries, refs)
             prepared = _prepare(user, entries, refs)
             with write_gate(), transaction.atomic():
                 _run(user, entries, refs, prepared)
@@ -134,6 +138,7 @@ def process(
         try:
             entry = Entry(index, raw, handlers)
             with holding_patients(partial(_patients, user, [entry], refs)):
+                _match_existing(user, [entry], refs)
                 prepared = _prepare(user, [entry], refs)
                 with write_gate(), transaction.atomic():
                     _run(user, [entry], refs, prepared)
@@ -160,12 +165,35 @@ def _patients(user: Any, entries: list[Entry], refs: References | None = None) -
     """The patients the entries name, those an update's stored resource belongs to (an
     update may move an Encounter or a result from one patient to another) and, in a batch,
     those an earlier entry stored that they refer to by its fullUrl (stored and committed:
-    others may know them by now)."""
+    others may know them by now), and those of what a conditional create finds stored."""
     named = patients_named(
         ((e.resource_type, e.instance_id, e.resource) for e in entries if e.method != "GET"),
         refs,
     )
-    return sorted({*named, *_stored_patients(user, entries)})
+    matched = (
+        pk
+        for e in entries
+        if e.method == "POST" and e.if_none_exist
+        for pk in conditional.patients_matched(e.handler, user, e.if_none_exist)
+    )
+    return sorted({*named, *_stored_patients(user, entries), *matched})
+
+
+def _match_existing(user: Any, entries: list[Entry], refs: References) -> None:
+    """Conditional creates (``request.ifNoneExist``): one that finds its resource stored is
+    answered 200 with it and stores nothing; later entries refer to it by its fullUrl."""
+    for entry in entries:
+        if entry.method != "POST" or not entry.if_none_exist:
+            continue
+        try:
+            found = conditional.existing(
+                entry.handler, user, entry.if_none_exist, "request.ifNoneExist"
+            )
+        except FhirError as error:
+            raise _prefixed(error, entry.index) from error
+        if found is not None:
+            entry.existing, entry.status, entry.result = True, 200, found
+            refs.add(entry.full_url, entry.resource_type, found, stored=True)
 
 
 def _stored_patients(user: Any, entries: list[Entry]) -> set[int]:
@@ -191,7 +219,7 @@ def _stored_patients(user: Any, entries: list[Entry]) -> set[int]:
 
 def _groups(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
     """The creates by resource type, in dependency order."""
-    creates = [e for e in entries if e.method == "POST"]
+    creates = [e for e in entries if e.method == "POST" and not e.existing]
     groups = [(t, [e for e in creates if e.resource_type == t]) for t in ORDER]
     return [(t, group) for t, group in groups if group]
 

@@ -44,6 +44,7 @@ def capability_statement(base: str = "") -> dict[str, Any]:
             {
                 "type": name,
                 "interaction": [{"code": code} for code in interactions],
+                "conditionalCreate": "create" in interactions,
                 "searchParam": [{"name": p, "type": SEARCH_TYPES[p]} for p in handler.search_params]
                 + [{"name": "_count", "type": "number"}, {"name": "_offset", "type": "number"}],
             }
@@ -67,7 +68,10 @@ def capability_statement(base: str = "") -> dict[str, Any]:
                     "and phone numbers are returned masked; a masked value sent back means "
                     "unchanged. Observations are graded (interpretation N/L/H/LL/HH) on arrival "
                     "and critical values raise alerts. Task, CarePlan and Flag (follow-up "
-                    "tasks, plans and alerts) are read and searched only."
+                    "tasks, plans and alerts) are read and searched only. A create with "
+                    "If-None-Exist (a Bundle entry's request.ifNoneExist), a search of the "
+                    "type's parameters, is answered 200 with the stored resource when one "
+                    "matches, 412 when several do."
                 ),
                 "security": {
                     "service": [

@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from careloop.accounts.tokens import user_for_token
 from careloop.audit.services import record
-from careloop.interop.fhir import bundle
+from careloop.interop.fhir import bundle, conditional
 from careloop.interop.fhir.base import Handler, References, holding_patients, patients_named
 from careloop.interop.fhir.capability import capability_statement
 from careloop.interop.fhir.clinical import ConditionHandler, EncounterHandler
@@ -228,15 +228,22 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
             405, f"{request.method} is not supported on {resource_type}", code="not-supported"
         )
     message = _store_raw(request, f"{resource_type} create")
+    query = request.headers.get("If-None-Exist", "")
     try:
         data = handler.validate(_body(request))
-        # Asked again once held: a conditional reference may name someone new by then.
-        with (
-            holding_patients(lambda: patients_named([(resource_type, "", data)])),
-            write_gate(),
-            transaction.atomic(),
-        ):
-            obj = handler.create(request.user, data, References())
+
+        def concerned() -> list[int]:
+            # Asked again once held: a conditional reference may name someone new by then.
+            named = patients_named([(resource_type, "", data)])
+            return [*named, *conditional.patients_matched(handler, request.user, query)]
+
+        with holding_patients(concerned), write_gate(), transaction.atomic():
+            found = (
+                conditional.existing(handler, request.user, query, "If-None-Exist")
+                if query
+                else None
+            )
+            obj = found or handler.create(request.user, data, References())
     except FhirError as error:
         _finish(message, error)
         raise
@@ -249,7 +256,7 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
         getattr(obj, "patient_id", None) or (obj.pk if resource_type == "Patient" else None),
     )
     location = f"{base_url(request)}/{resource_type}/{obj.pk}"
-    return respond(handler.to_fhir(obj), 201, Location=location)
+    return respond(handler.to_fhir(obj), 200 if found else 201, Location=location)
 
 
 def _patient_of(resource_type: str, obj: Any) -> int | None:

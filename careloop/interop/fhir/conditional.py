@@ -1,0 +1,51 @@
+"""Conditional create: FHIR's ``If-None-Exist`` header and a Bundle entry's
+``request.ifNoneExist``. A create whose query matches one stored resource the user may read
+is answered with that resource (200 OK, nothing stored), so a resent message does not store
+a second copy; more than one match is 412. The query is a search of the type's own
+parameters: any other parameter is refused (400) rather than ignored, as an ignored
+parameter would match everything."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import QueryDict
+
+from careloop.interop.fhir.base import Handler
+from careloop.interop.fhir.outcome import FhirError
+
+
+def existing(handler: Handler, user: Any, query: str, where: str) -> Any | None:
+    """The one stored resource ``query`` matches, or None when there is none."""
+    params = QueryDict(query.lstrip("?"))
+    if not params:
+        raise FhirError(400, f"{where}: the search query is empty", code="invalid")
+    unknown = sorted(set(params) - set(handler.search_params))
+    if unknown:
+        raise FhirError(
+            400,
+            f"{where}: {', '.join(unknown)} is not a search parameter of {handler.resource_type} "
+            f"(known: {', '.join(handler.search_params)})",
+            code="not-supported",
+        )
+    found = list(handler.search(user, params).order_by("pk")[:2])
+    if len(found) > 1:
+        raise FhirError(
+            412,
+            f"{where}: more than one {handler.resource_type} matches {query!r}",
+            code="multiple-matches",
+        )
+    return found[0] if found else None
+
+
+def patients_matched(handler: Handler, user: Any, query: str) -> list[int]:
+    """The patient of what ``query`` matches, to hold while the create is decided (its
+    errors are told when the create is read)."""
+    try:
+        found = existing(handler, user, query, "") if query else None
+    except FhirError:
+        return []
+    if found is None:
+        return []
+    pk = found.pk if handler.resource_type == "Patient" else getattr(found, "patient_id", None)
+    return [pk] if pk else []
