@@ -347,7 +347,11 @@ def test_metadata_lists_the_follow_up_types_read_only(fhir: Fhir) -> None:
     assert status == 200
     resources = {r["type"]: r for r in body["rest"][0]["resource"]}
     for kind in ("Task", "CarePlan", "Flag"):
-        assert [i["code"] for i in resources[kind]["interaction"]] == ["read", "search-type"]
+        assert [i["code"] for i in resources[kind]["interaction"]] == [
+            "read",
+            "vread",
+            "search-type",
+        ]
         params = {p["name"]: p["type"] for p in resources[kind]["searchParam"]}
         assert params["patient"] == "reference" and params["status"] == "token"
         assert params["_count"] == "number"

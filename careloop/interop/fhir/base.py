@@ -16,6 +16,7 @@ from django.utils import timezone
 from pydantic import ValidationError
 
 from careloop.interop import patient_locks
+from careloop.interop.fhir import versions
 from careloop.interop.fhir.outcome import FhirError, from_pydantic, required
 from careloop.patients.access import get_patient_for
 from careloop.patients.models import Patient
@@ -140,6 +141,10 @@ class Handler:
 
     def to_fhir(self, obj: Any) -> dict[str, Any]:
         raise NotImplementedError
+
+    def served(self, obj: Any) -> dict[str, Any]:
+        """The FHIR form as served: with its version (``meta.versionId``)."""
+        return versions.stamped(self.to_fhir(obj))
 
     def search(self, user: Any, params: QueryDict) -> QuerySet[Any]:
         raise NotImplementedError

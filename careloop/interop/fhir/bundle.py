@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from django.db import transaction
 from django.http import QueryDict
 
-from careloop.interop.fhir import conditional
+from careloop.interop.fhir import conditional, versions
 from careloop.interop.fhir.base import (
     Handler,
     Prepared,
@@ -68,6 +68,7 @@ class Entry:
         self.full_url = raw.get("fullUrl") or ""
         self.resource: dict[str, Any] = raw.get("resource") or {}
         self.if_none_exist = str(request.get("ifNoneExist") or "")
+        self.if_match = str(request.get("ifMatch") or "")
         self.existing = False  # a conditional create that found its resource stored
         if self.method not in ("POST", "PUT", "GET"):
             raise _prefixed(
@@ -277,6 +278,9 @@ def _run(user: Any, entries: list[Entry], refs: References, prepared: dict[str, 
         try:
             if entry.method == "PUT":
                 obj = entry.handler.get(user, entry.instance_id)
+                if entry.if_match:
+                    served = entry.handler.served(obj)
+                    versions.check_match(served, entry.if_match, "request.ifMatch")
                 entry.result = entry.handler.update(user, obj, entry.resource, refs)
                 entry.status = 200
             elif entry.method == "GET":
@@ -302,13 +306,13 @@ def _entry_response(entry: Entry, base: str) -> dict[str, Any]:
             "entry": [
                 {
                     "fullUrl": f"{base}/{entry.resource_type}/{obj.pk}",
-                    "resource": entry.handler.to_fhir(obj),
+                    "resource": entry.handler.served(obj),
                 }
                 for obj in entry.result
             ],
         }
     else:
-        result["resource"] = entry.handler.to_fhir(entry.result)
+        result["resource"] = entry.handler.served(entry.result)
     return result
 
 

@@ -35,7 +35,7 @@ def capability_statement(base: str = "") -> dict[str, Any]:
 
     resources = []
     for name, handler in HANDLERS.items():
-        interactions = ["read", "search-type"]
+        interactions = ["read", "vread", "search-type"]
         if type(handler).create is not Handler.create:  # Task, CarePlan, Flag: read-only
             interactions.append("create")
         if type(handler).update is not Handler.update:
@@ -44,6 +44,8 @@ def capability_statement(base: str = "") -> dict[str, Any]:
             {
                 "type": name,
                 "interaction": [{"code": code} for code in interactions],
+                "versioning": "versioned-update",
+                "readHistory": False,
                 "conditionalCreate": "create" in interactions,
                 "searchParam": [{"name": p, "type": SEARCH_TYPES[p]} for p in handler.search_params]
                 + [{"name": "_count", "type": "number"}, {"name": "_offset", "type": "number"}],
@@ -71,7 +73,10 @@ def capability_statement(base: str = "") -> dict[str, Any]:
                     "tasks, plans and alerts) are read and searched only. A create with "
                     "If-None-Exist (a Bundle entry's request.ifNoneExist), a search of the "
                     "type's parameters, is answered 200 with the stored resource when one "
-                    "matches, 412 when several do."
+                    "matches, 412 when several do. meta.versionId and the ETag name the "
+                    "current version (a digest of the resource); an update with If-Match "
+                    "(request.ifMatch) of another version is refused 412; earlier versions "
+                    "are not kept."
                 ),
                 "security": {
                     "service": [

@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from careloop.accounts.tokens import user_for_token
 from careloop.audit.services import record
-from careloop.interop.fhir import bundle, conditional
+from careloop.interop.fhir import bundle, conditional, versions
 from careloop.interop.fhir.base import Handler, References, holding_patients, patients_named
 from careloop.interop.fhir.capability import capability_statement
 from careloop.interop.fhir.clinical import ConditionHandler, EncounterHandler
@@ -256,11 +256,44 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
         getattr(obj, "patient_id", None) or (obj.pk if resource_type == "Patient" else None),
     )
     location = f"{base_url(request)}/{resource_type}/{obj.pk}"
-    return respond(handler.to_fhir(obj), 200 if found else 201, Location=location)
+    body = handler.served(obj)
+    return respond(body, 200 if found else 201, Location=location, ETag=versions.etag(body))
 
 
 def _patient_of(resource_type: str, obj: Any) -> int | None:
     return obj.pk if resource_type == "Patient" else getattr(obj, "patient_id", None)
+
+
+def _current(handler: Handler, obj: Any) -> HttpResponse:
+    body = handler.served(obj)
+    return respond(body, ETag=versions.etag(body))
+
+
+@fhir_view
+def version_endpoint(
+    request: HttpRequest, resource_type: str, pk: str, version: str
+) -> HttpResponse:
+    """vread: the current version only (earlier ones are not kept)."""
+    handler = _handler(resource_type)
+    if request.method != "GET":
+        raise FhirError(405, "a version can only be read", code="not-supported")
+    obj = handler.get(request.user, pk)
+    body = handler.served(obj)
+    if body["meta"]["versionId"] != version:
+        raise FhirError(
+            404,
+            f"{resource_type}/{pk} version {version!r} is not kept; the current version is "
+            f"{body['meta']['versionId']}",
+            code="not-found",
+        )
+    record(
+        request.user,
+        "view",
+        resource_type.lower(),
+        obj.pk,
+        patient_id=_patient_of(resource_type, obj),
+    )
+    return respond(body, ETag=versions.etag(body))
 
 
 @fhir_view
@@ -270,7 +303,7 @@ def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> Http
     patient_id = _patient_of(resource_type, obj)
     if request.method == "GET":
         record(request.user, "view", resource_type.lower(), obj.pk, patient_id=patient_id)
-        return respond(handler.to_fhir(obj))
+        return _current(handler, obj)
     if request.method != "PUT":
         raise FhirError(
             405, f"{request.method} is not supported on {resource_type}/{pk}", code="not-supported"
@@ -297,6 +330,9 @@ def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> Http
 
         with holding_patients(concerned), write_gate(), transaction.atomic():
             patient_id = _patient_of(resource_type, stored[0])
+            if_match = request.headers.get("If-Match", "")
+            if if_match:
+                versions.check_match(handler.served(stored[0]), if_match, "If-Match")
             obj = handler.update(request.user, stored[0], data, References())
     except FhirError as error:
         _finish(message, error, patient_id)
@@ -305,7 +341,7 @@ def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> Http
         _finish(message, SERVER_FAILURE, patient_id, failed=True)
         raise
     _finish(message, None, patient_id)
-    return respond(handler.to_fhir(handler.get(request.user, pk)))
+    return _current(handler, handler.get(request.user, pk))
 
 
 def search(request: HttpRequest, handler: Handler) -> HttpResponse:
@@ -349,7 +385,7 @@ def search(request: HttpRequest, handler: Handler) -> HttpResponse:
             "entry": [
                 {
                     "fullUrl": f"{base}/{handler.resource_type}/{obj.pk}",
-                    "resource": handler.to_fhir(obj),
+                    "resource": handler.served(obj),
                     "search": {"mode": "match"},
                 }
                 for obj in page
