@@ -23,6 +23,7 @@ from careloop.clinical.grading import (
     Grade,
     Interval,
     censored_critical,
+    censored_grade,
     grade,
     parse_sender_range,
 )
@@ -153,11 +154,17 @@ def assess(
         same_unit = canonical_unit(result.unit) == canonical_unit(fields["unit_normalised"])
         if not fields["ref_text"] or (ours and same_unit and sender_range is not None):
             fields["ref_text"] = normal.text()[:60]
-    if result.comparator in ("<", "<=", ">", ">="):  # censored: only its side counts
-        graded_value = value - 1e-9 if result.comparator[0] == "<" else value + 1e-9
-        outcome = censored_critical(result.comparator, value, critical) or grade(
-            graded_value, normal
+    graded: Grade | None
+    if result.comparator in ("<", "<=", ">", ">="):  # censored: every value it allows
+        graded = censored_critical(result.comparator, value, critical) or censored_grade(
+            result.comparator, value, normal
         )
+        if graded is None:  # straddles a bound: the laboratory's flag, or not graded
+            if sender_grade:
+                fields.update(interpretation=sender_grade, critical=sender_critical)
+                return Assessment(fields, Grade(sender_grade, ""))
+            return Assessment(fields, None)
+        outcome = graded
     else:
         outcome = grade(value, normal, critical)
     if sender_critical and not outcome.critical:

@@ -119,6 +119,33 @@ def censored_critical(
     return None
 
 
+def censored_grade(comparator: str, value: float, normal: Interval | None) -> Grade | None:
+    """A censored result ("<0.01", ">90") against the reference interval, by every value it
+    allows: below the interval when all of them are, normal when all are inside it, above
+    when all are. None when they straddle a bound ("<30" glucose may be 2 or 20): not
+    graded, the laboratory's own flag, if any, standing."""
+    text = normal.text() if normal else ""
+    if normal is None:
+        return Grade(NORMAL, "")
+    if comparator in ("<", "<="):  # (-inf, v) or (-inf, v]
+        if normal.low is not None:
+            every_below = value <= normal.low if comparator == "<" else normal.below(value)
+            return Grade(LOW, text) if every_below else None
+        every_inside = (
+            normal.high is None or value <= normal.high
+            if comparator == "<"
+            else not normal.above(value)
+        )
+        return Grade(NORMAL, text) if every_inside else None
+    if normal.high is not None:  # (v, inf) or [v, inf)
+        every_above = value >= normal.high if comparator == ">" else normal.above(value)
+        return Grade(HIGH, text) if every_above else None
+    every_inside = (
+        normal.low is None or value >= normal.low if comparator == ">" else not normal.below(value)
+    )
+    return Grade(NORMAL, text) if every_inside else None
+
+
 def grade(value: float, normal: Interval | None, critical: CriticalBounds | None = None) -> Grade:
     """Critical bounds first, then the reference interval."""
     if critical is not None:

@@ -111,8 +111,10 @@ def test_unit_conversion(code: str, value: float, unit: str, target: str, expect
         (25.0, ">", "HH"),
         (22.2, ">=", "HH"),
         (22.0, ">", "H"),  # may be 22.1
-        (30.0, "<", "H"),  # graded on its side only: never critically high
-        (1.0, ">", "L"),
+        (30.0, "<", ""),  # may be 2 or 20: straddles the interval, not graded
+        (1.0, ">", ""),
+        (3.9, "<", "L"),  # every value below the interval's low end [3.9
+        (6.1, ">=", "H"),  # every value at or above its high end 6.1)
     ],
 )
 def test_a_censored_value_is_critical_only_when_all_it_allows_is(
@@ -127,6 +129,39 @@ def test_a_censored_value_is_critical_only_when_all_it_allows_is(
     )
     assert outcome.fields["interpretation"] == expected
     assert outcome.critical == (expected in ("LL", "HH"))
+
+
+@pytest.mark.parametrize(
+    ("value", "comparator", "flags", "expected"),
+    [
+        (5.0, "<", "", "N"),  # HbA1c against the laboratory's "<6.5": all below 5.0 normal
+        (6.5, "<", "", "N"),
+        (6.5, "<=", "", ""),  # 6.5 itself is high
+        (7.0, ">", "", "H"),
+        (6.5, ">=", "", "H"),
+        (6.0, ">", "", ""),  # 6.1 or 9
+        (6.0, ">", "H", "H"),  # the laboratory's flag stands where the value cannot say
+    ],
+)
+def test_a_censored_value_is_graded_by_every_value_it_allows(
+    value: float, comparator: str, flags: str, expected: str
+) -> None:
+    outcome = assess(
+        result(
+            loinc="4548-4",
+            value=value,
+            comparator=comparator,
+            unit="%",
+            flags=flags,
+            reference="<6.5",
+        ),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=catalogue(),
+    )
+    assert outcome.fields["interpretation"] == expected
+    assert (outcome.grade is None) == (expected == "")
 
 
 def test_an_unknown_conversion_is_refused() -> None:
