@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -262,16 +263,35 @@ def test_the_cli_imports_and_exits_by_outcome(tmp_path: Path, hospital: Any) -> 
     assert '"imported_rows": 5' in out.getvalue() and '"error_rows": 2' in out.getvalue()
     clean = tmp_path / "clean.xlsx"
     clean.write_bytes(xlsx(long_rows(bad=False)[:2]))
+    again = io.StringIO()
     call_command(
         "import",
         str(clean),
         "--source",
         "LIS导出",
         "--force",
-        stdout=io.StringIO(),
+        stdout=again,
         stderr=io.StringIO(),
     )
-    assert Observation.objects.filter(code="14647-2").count() == 2
+    summary = json.loads(again.getvalue())
+    assert (summary["imported_rows"], summary["already_stored_rows"]) == (0, 2)
+    assert Observation.objects.filter(code="14647-2").count() == 1  # stored once
+
+
+def test_results_stored_before_are_not_stored_again_from_another_file(bob: Any) -> None:
+    Importer(create(bob, xlsx(long_rows(bad=False)))).run()
+    stored = Observation.objects.count()
+    rows = long_rows(bad=False)
+    changed = list(rows[0])
+    changed[9] = 7.1  # the same glucose of the same exam, another value: a new result
+    later = list(rows[0])
+    later[6] = datetime(2026, 11, 27, 8, 30)  # the same item at a later exam
+    job = Importer(create(bob, xlsx([*rows, changed, later]), name="export-2.xlsx")).run()
+    assert job.status == "done"
+    assert (job.already_stored_rows, job.imported_rows, job.error_rows) == (len(rows), 2, 0)
+    assert Observation.objects.count() == stored + 2
+    glucose = Observation.objects.filter(code="14771-0", patient__name="吴国平")
+    assert sorted(o.value for o in glucose) == [6.4, 6.4, 7.1]
 
 
 def test_an_import_started_on_the_page_runs_on_the_worker(bob: Any, transactional_db: None) -> None:

@@ -202,6 +202,13 @@ class ImportJob(models.Model):
     error_rows = models.PositiveIntegerField(_("rows with errors"), default=0)
     patients_created = models.PositiveIntegerField(_("patients enrolled"), default=0)
     alerts_raised = models.PositiveIntegerField(_("alerts raised"), default=0)
+    already_stored_rows = models.PositiveIntegerField(
+        _("rows stored before"),
+        default=0,
+        help_text=_(
+            "Rows whose results were stored already (another file, HL7): not stored twice."
+        ),
+    )
     error_report = models.FileField(
         _("error report"), upload_to="imports/errors/%Y/%m/", blank=True
     )

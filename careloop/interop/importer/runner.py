@@ -27,6 +27,7 @@ from careloop.clinical.services import ReportInput, do_record_results
 from careloop.interop.importer.columns import FIELD_LABELS, ColumnMap, MappingError, name_key
 from careloop.interop.importer.reader import ReadError, Sheet, blank
 from careloop.interop.importer.rows import ParsedRow, parse_row, text
+from careloop.interop.importer.stored import drop_stored
 from careloop.interop.models import CodeMapping, ImportJob, ImportMapping
 from careloop.patients.access import scope_organisation_ids
 from careloop.patients.models import Patient, PatientIdentifier
@@ -111,7 +112,7 @@ class Importer:
         job.status, job.started_at = ImportJob.Status.RUNNING, timezone.now()
         # Counted afresh (a failed import started again counted on from the last run).
         job.processed_rows = job.imported_rows = job.error_rows = 0
-        job.patients_created = job.alerts_raised = 0
+        job.patients_created = job.alerts_raised = job.already_stored_rows = 0
         job.save(
             update_fields=[
                 "status",
@@ -121,6 +122,7 @@ class Importer:
                 "error_rows",
                 "patients_created",
                 "alerts_raised",
+                "already_stored_rows",
             ]
         )
         try:
@@ -157,6 +159,7 @@ class Importer:
                             raise Rollback
                 except Rollback:
                     job.imported_rows = job.patients_created = job.alerts_raised = 0
+                    job.already_stored_rows = 0
                     self._save_report(report)
                     return self._fail(
                         _(
@@ -231,9 +234,19 @@ class Importer:
             good = [row for row in rows if not row.errors]
             patients = self._patients(good, create=write)
             if write:
+
+                def patient_pk(row: ParsedRow) -> int:
+                    patient = patients[id(row)]
+                    assert patient is not None  # a row without one has an error
+                    return patient.pk
+
+                dated = [r for r in good if not r.errors and r.effective_at is not None]
+                emptied = drop_stored(dated, patient_pk, self.catalogue.item)
+                skipped = {id(row) for row in emptied}
+                job.already_stored_rows += len(skipped)
                 visits: dict[tuple[Any, ...], list[ParsedRow]] = {}
                 for row in good:
-                    if not row.errors:
+                    if not row.errors and id(row) not in skipped:
                         patient = patients[id(row)]
                         assert patient is not None
                         visits.setdefault((patient.pk, row.effective_at, row.report), []).append(
@@ -259,6 +272,7 @@ class Importer:
                     "imported_rows",
                     "patients_created",
                     "alerts_raised",
+                    "already_stored_rows",
                 ]
             )
         self.progress(job)

@@ -112,6 +112,7 @@ class Command(BaseCommand):
             "status": job.status,
             "rows": job.total_rows,
             "imported_rows": job.imported_rows,
+            "already_stored_rows": job.already_stored_rows,
             "error_rows": job.error_rows,
             "patients_created": job.patients_created,
             "alerts_raised": job.alerts_raised,

@@ -1,0 +1,58 @@
+"""Results of a sheet that are stored already: the same exam exported again in another file,
+or first received over HL7 or FHIR. A result counts as stored when its patient has one with
+the same item (LOINC code, else the sender's code, else the item's name), time and value; it
+is not stored twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from datetime import datetime
+
+from careloop.clinical.models import Observation
+from careloop.interop.importer.rows import Cell, ParsedRow
+
+
+def _value_key(value: float | None, text: str) -> Hashable:
+    return ("n", value) if value is not None else ("t", text)
+
+
+def drop_stored(
+    rows: list[ParsedRow],
+    patient_of: Callable[[ParsedRow], int],
+    catalogued: Callable[[str], object],
+) -> list[ParsedRow]:
+    """Take from each row the results its patient already has; returns the rows left with
+    none (to be counted, not stored)."""
+    patients = {patient_of(row) for row in rows}
+    times = {row.effective_at for row in rows if row.effective_at is not None}
+    if not patients or not times:
+        return []
+    stored: set[tuple[int, datetime, str, Hashable]] = set()
+    for patient, when, code, local, name, value, text in Observation.objects.filter(
+        patient_id__in=patients, effective_at__in=times
+    ).values_list(
+        "patient_id", "effective_at", "code", "local_code", "name", "value", "value_text"
+    ):
+        key = _value_key(value, text)
+        item = code or (f"local:{local}" if local else f"name:{name}")
+        stored.add((patient, when, item, key))
+    if not stored:
+        return []
+
+    def is_stored(row: ParsedRow, cell: Cell) -> bool:
+        if catalogued(cell.code):
+            code = cell.code
+        else:  # as the import stores it: the sender's code, or else the item's name
+            code = f"local:{cell.code[:50]}" if cell.code else f"name:{cell.name[:200]}"
+        assert row.effective_at is not None
+        key = (patient_of(row), row.effective_at, code, _value_key(cell.value, cell.text))
+        return key in stored
+
+    emptied = []
+    for row in rows:
+        if not row.results:
+            continue
+        row.results = [cell for cell in row.results if not is_stored(row, cell)]
+        if not row.results:
+            emptied.append(row)
+    return emptied
