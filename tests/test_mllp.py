@@ -19,6 +19,7 @@ from careloop.audit.models import AuditEvent
 from careloop.clinical.models import Condition, DiagnosticReport, Encounter, Observation
 from careloop.followup.models import Alert
 from careloop.interop import batch, patient_locks
+from careloop.interop.hl7.message import HL7Error
 from careloop.interop.mllp import MllpServer
 from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
 from careloop.interop.processing import Part, claim, process_batch, reprocess
@@ -302,16 +303,31 @@ def test_malformed_input_is_answered_and_the_listener_keeps_serving(mllp: MllpSe
     assert "not an HL7 segment" in bad_err and "100" in bad_err
     assert "UNICODE UTF-8" in acks[2] or "utf-8" in acks[2]
     assert "not complete" in acks[3]
+    assert str(hl7.parse(acks[3]).segment("MSA")[2]) == "T1"  # its MSH could be read
     assert "larger than" in acks[5]
     rejected = InboundMessage.objects.filter(accepted=False)
-    assert rejected.count() == 3  # no MSH, bad segment, wrong encoding: stored raw, rejected
+    # No MSH, bad segment, wrong encoding, the cut frame and the oversized one (its start):
+    # all stored raw, rejected.
+    assert rejected.count() == 5
+    cut = rejected.get(control_id="T1")
+    assert bytes(cut.raw) == truncated[1:] and cut.status == "rejected"
+    oversized = rejected.get(error__contains="larger than")
+    assert bytes(oversized.raw) == huge[1 : 1 + 64 * 1024]
     assert InboundMessage.objects.filter(status="received").count() == 1  # good, once
     assert msa(send(mllp, "adt_a08_update.hl7")) == "AA"
+    # Only part of them arrived: never imported, not even when asked to process them again.
+    for message in (cut, oversized):
+        with pytest.raises(HL7Error, match="only part of this message arrived"):
+            reprocess(message)
+    assert not Observation.objects.exists() and not Patient.objects.exists()
 
 
 def test_a_frame_left_incomplete_is_rejected_when_the_line_goes_quiet(mllp: MllpServer) -> None:
     acks = send_raw(mllp, b"\x0bMSH|^~\\&|LIS|X|||20260101||ORU^R01|T2|P|2.4\r", expect=1)
     assert [msa(a) for a in acks] == ["AR"]
+    stored = InboundMessage.objects.get()
+    assert (stored.control_id, stored.accepted) == ("T2", False)
+    assert bytes(stored.raw).startswith(b"MSH|") and "incomplete" in stored.error
 
 
 def test_the_public_normative_sample_is_refused_with_its_defect(mllp: MllpServer) -> None:

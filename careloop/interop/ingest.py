@@ -112,6 +112,15 @@ class Incoming:
         return frame(ack, self.encoding or "utf-8")
 
 
+# How the error of a stored frame that is not a whole message begins (``mllp.rejected_frame``).
+INCOMPLETE_FRAME = "incomplete MLLP frame"
+
+
+def is_incomplete(error: str) -> bool:
+    """Whether a stored message is only part of what was sent (never imported)."""
+    return error.startswith(INCOMPLETE_FRAME)
+
+
 def facility_of(raw: bytes) -> str:
     """MSH-4's first component, read before the message is decoded (the sender's default
     encoding is looked up by it): a Chinese hospital's name is read as Chinese, never with

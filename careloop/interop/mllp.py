@@ -6,8 +6,8 @@ arrived during one turn of the event loop is then stored in one transaction with
 durable commit, and only then acknowledged. Storing from the loop itself (not a thread)
 keeps the hand-offs off the hot path; the commit is short, and messages that arrive
 meanwhile wait in the socket buffers and form the next batch. Bad input never stops the
-listener: truncated or oversized frames get an AR, a message that fails to parse an AE/AR
-naming the problem, a storage failure an AE (the sender retries).
+listener: truncated or oversized frames get an AR (and are stored, never imported), a message
+that fails to parse an AE/AR naming the problem, a storage failure an AE (the sender retries).
 """
 
 from __future__ import annotations
@@ -25,11 +25,19 @@ from careloop import heap
 from careloop.interop.hl7.ack import build_ack, frame
 from careloop.interop.hl7.message import HL7Error
 from careloop.interop.inbound_store import InboundStore
-from careloop.interop.ingest import Incoming, SourceCache, SourceInfo, examine, source_for
+from careloop.interop.ingest import (
+    INCOMPLETE_FRAME,
+    Incoming,
+    SourceCache,
+    SourceInfo,
+    examine,
+    source_for,
+)
 
 logger = logging.getLogger("careloop.mllp")
 VT, FS, CR = 0x0B, 0x1C, 0x0D
 MAX_FRAME = 4 * 1024 * 1024
+KEPT_OF_OVERSIZED = 64 * 1024  # what of a frame over MAX_FRAME is stored (its start)
 IDLE_TIMEOUT = 30.0
 MAX_BATCH = 500
 
@@ -74,12 +82,12 @@ class FrameReader:
                 continue
             if end < 0:
                 if len(self.buffer) > self.max_frame:
-                    frames.append(Frame(b"", "too_large"))
+                    frames.append(Frame(bytes(self.buffer[1 : 1 + KEPT_OF_OVERSIZED]), "too_large"))
                     self.buffer.clear()
                     self.skipping = True
                 return frames
             if end - 1 > self.max_frame:
-                frames.append(Frame(b"", "too_large"))
+                frames.append(Frame(bytes(self.buffer[1 : 1 + KEPT_OF_OVERSIZED]), "too_large"))
             else:
                 frames.append(Frame(bytes(self.buffer[1:end])))
             del self.buffer[: end + 2]
@@ -88,13 +96,20 @@ class FrameReader:
         return bool(self.buffer) and not self.skipping
 
 
-def reject_frame(problem: str, max_frame: int) -> bytes:
+def rejected_frame(item: Frame, peer: str, sources: SourceCache, max_frame: int) -> Incoming:
+    """A frame answered AR without being imported: stored all the same, as much of it as
+    arrived (of an oversized one its first 64 KiB), so it is not lost and can be read on the
+    messages page; never imported, not even by a reprocess (it is not the whole message).
+    The AR names its control id when its MSH could be read."""
     text = {
         "truncated": "the MLLP frame was not complete (no <FS><CR> before the next <VT>, or "
         "the connection went quiet mid-message)",
-        "too_large": f"the message is larger than {max_frame // 1024} KiB",
-    }[problem]
-    return frame(build_ack(None, "AR", HL7Error(text, code=100, reject=True)), "utf-8")
+        "too_large": f"the message is larger than {max_frame // 1024} KiB "
+        f"(its first {KEPT_OF_OVERSIZED // 1024} KiB are kept)",
+    }[item.problem]
+    incoming = examine(item.data, peer, sources)
+    incoming.error = HL7Error(f"{INCOMPLETE_FRAME}: {text}", code=100, reject=True)
+    return incoming
 
 
 def storage_failed(incoming: Incoming) -> bytes:
@@ -127,7 +142,10 @@ class Connection(asyncio.Protocol):
         try:
             for item in self.frames.feed(data):
                 if item.problem:
-                    self.server.submit(self, reject_frame(item.problem, self.server.max_frame))
+                    rejected = rejected_frame(
+                        item, self.peer, self.server.sources, self.server.max_frame
+                    )
+                    self.server.submit(self, rejected)
                 else:
                     self.server.submit(self, examine(item.data, self.peer, self.server.sources))
         except Exception:  # one connection's failure must not touch the others
@@ -250,8 +268,9 @@ class MllpServer:
         now = time.monotonic()
         for conn in list(self.connections):
             if conn.went_quiet(now, self.idle_timeout):
+                cut = Frame(bytes(conn.frames.buffer[1:]), "truncated")
                 conn.frames.buffer.clear()
-                self.submit(conn, reject_frame("truncated", self.max_frame))
+                self.submit(conn, rejected_frame(cut, conn.peer, self.sources, self.max_frame))
         if self.sources.stale() and not self.refreshing:
             self.refreshing = True
             future = loop.run_in_executor(self.django, self.sources.load)

@@ -37,7 +37,7 @@ from careloop.clinical.services import ReportInput, do_record_results
 from careloop.interop import patient_locks
 from careloop.interop.hl7.message import HL7Error, decode, parse
 from careloop.interop.hl7.read import Order, ReadMessage, Visit, exam_types_of, read
-from careloop.interop.ingest import source_for
+from careloop.interop.ingest import is_incomplete, source_for
 from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
 from careloop.interop.patients import (
     add_identifiers,
@@ -467,6 +467,12 @@ def reprocess(message: InboundMessage) -> BatchResult:
     from careloop.clinical.models import DiagnosticReport, Observation
     from careloop.followup.models import Alert
 
+    if is_incomplete(message.error):
+        raise HL7Error(
+            "only part of this message arrived (its MLLP frame was cut or too large); "
+            "the sender must send it again",
+            reject=True,
+        )
     with transaction.atomic():
         Alert.objects.filter(observation__source_message=message, status=Alert.Status.OPEN).delete()
         Observation.objects.filter(source_message=message).delete()
