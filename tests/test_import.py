@@ -376,6 +376,16 @@ def test_the_cli_checks_who_imports_and_the_columns_given(tmp_path: Path, hospit
             call_command("import", str(path), "--columns", columns, "--force", stderr=io.StringIO())
         assert wrong.value.returncode == 2
     assert not Observation.objects.exists()
+    # A mapping that cannot work: the run is recorded as failed, with why (as on the page).
+    no_date = '{"体检日期": ""}'
+    with pytest.raises(CommandError, match="检查日期|exam date"):
+        call_command("import", str(path), "--columns", no_date, "--force", stderr=io.StringIO())
+    refused_job = ImportJob.objects.latest("pk")
+    assert refused_job.status == "failed" and refused_job.message == "需要一列检查日期。"
+    # --show-columns only looks: it leaves no import behind.
+    jobs = ImportJob.objects.count()
+    call_command("import", str(path), "--show-columns", "--force", stderr=io.StringIO())
+    assert ImportJob.objects.count() == jobs
 
 
 def test_a_word_for_a_measured_item_and_a_wrong_id_are_each_said_once(bob: Any) -> None:

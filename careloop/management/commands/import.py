@@ -3,6 +3,7 @@ from pathlib import Path
 
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from careloop.accounts.models import User
 from careloop.interop.importer.columns import FIELD_LABELS, ITEM, ColumnMap, MappingError
@@ -96,8 +97,15 @@ class Command(BaseCommand):
             self.stderr.write(f"  {header} → {FIELD_LABELS.get(target, target)}")
         try:
             ColumnMap.build(list(job.columns), job.columns).check()
-        except MappingError as error:
+        except MappingError as error:  # refused as a run on the page is: failed, with why
+            job.status, job.message = ImportJob.Status.FAILED, str(error)
+            job.finished_at = timezone.now()
+            job.save(update_fields=["status", "message", "finished_at"])
             raise CommandError(str(error), returncode=2) from error
+        finally:
+            if options["show_columns"]:  # a look, not an import: the upload goes
+                job.file.delete(save=False)
+                job.delete()
         if options["show_columns"]:
             return
         with progress_bar() as bar:
