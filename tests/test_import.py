@@ -378,7 +378,7 @@ def test_the_cli_checks_who_imports_and_the_columns_given(tmp_path: Path, hospit
     assert not Observation.objects.exists()
     # A mapping that cannot work: the run is recorded as failed, with why (as on the page).
     no_date = '{"体检日期": ""}'
-    with pytest.raises(CommandError, match="检查日期|exam date"):
+    with pytest.raises(CommandError, match=r"检查日期|exam date"):
         call_command("import", str(path), "--columns", no_date, "--force", stderr=io.StringIO())
     refused_job = ImportJob.objects.latest("pk")
     assert refused_job.status == "failed" and refused_job.message == "需要一列检查日期。"
