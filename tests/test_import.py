@@ -435,3 +435,22 @@ def test_a_row_repeated_in_a_file_is_stored_once_and_reported(bob: Any) -> None:
     assert (job.imported_rows, job.error_rows) == (1, 1)
     assert Observation.objects.count() == 1
     assert lines[1][0] == 3 and "与第 2 行相同" in lines[1][-1]
+
+
+def test_two_columns_with_the_same_header_are_mapped_apart(bob: Any) -> None:
+    header = [*HEADER, "体检日期"]  # e.g. registered, then examined
+    row = [*long_rows(bad=False)[0], datetime(2026, 11, 18, 9, 0)]
+    job = create(bob, xlsx([row], header=header), name="two-dates.xlsx")
+    assert list(job.columns)[-1] == "体检日期 #2"
+    assert (job.columns["体检日期"], job.columns["体检日期 #2"]) == ("effective_at", "ignore")
+    # The second date is the exam's: mapped so, the first not imported.
+    job.columns.update({"体检日期": "ignore", "体检日期 #2": "effective_at"})
+    job.save(update_fields=["columns"])
+    job = Importer(job).run()
+    assert (job.status, job.imported_rows, job.error_rows) == ("done", 1, 0)
+    glucose = Observation.objects.get()
+    assert timezone.localtime(glucose.effective_at).day == 18
+    # Remembered for the source: the next file of the same layout is mapped the same way.
+    row[9] = 7.5  # another result: another file
+    later = create(bob, xlsx([row], header=header), name="two-dates-2.xlsx")
+    assert (later.columns["体检日期"], later.columns["体检日期 #2"]) == ("ignore", "effective_at")

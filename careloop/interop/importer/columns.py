@@ -179,6 +179,18 @@ class ColumnMap:
             )
 
 
+def distinct(headers: list[str]) -> list[str]:
+    """Headers as the mapping names them: one repeated in the sheet is numbered from its
+    second column on ("日期", "日期 #2"), so each can be mapped on its own (a mapping is
+    remembered by header). Blank headers stay blank."""
+    seen: dict[str, int] = {}
+    named = []
+    for header in headers:
+        seen[header] = seen.get(header, 0) + 1
+        named.append(f"{header} #{seen[header]}" if header and seen[header] > 1 else header)
+    return named
+
+
 def guess(headers: Iterable[object], item_names: Mapping[str, str]) -> dict[str, str]:
     """A first mapping from the headers: known field names, then catalogue item names
     (item_names: normalised Chinese/English name → LOINC) for wide sheets."""

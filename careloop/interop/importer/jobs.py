@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from careloop.audit.services import record
 from careloop.clinical import catalogue as catalogue_module
-from careloop.interop.importer.columns import IGNORE, ITEM, ColumnMap, guess, name_key
+from careloop.interop.importer.columns import IGNORE, ITEM, ColumnMap, distinct, guess, name_key
 from careloop.interop.importer.reader import ReadError, Sheet, blank
 from careloop.interop.importer.rows import ParsedRow, parse_row, text
 from careloop.interop.importer.runner import item_codes
@@ -60,7 +60,7 @@ def source_named(name: str, actor: Any) -> SourceSystem:
 def headers_of(job: ImportJob) -> list[str]:
     sheet = Sheet(job.file.open("rb"), job.filename)
     try:
-        return [text(h) for h in next(sheet.rows(), [])]
+        return distinct([text(h) for h in next(sheet.rows(), [])])
     finally:
         sheet.close()
 

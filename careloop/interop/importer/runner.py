@@ -24,7 +24,13 @@ from careloop.clinical import catalogue as catalogue_module
 from careloop.clinical.assessment import ResultInput
 from careloop.clinical.models import Source
 from careloop.clinical.services import ReportInput, do_record_results
-from careloop.interop.importer.columns import FIELD_LABELS, ColumnMap, MappingError, name_key
+from careloop.interop.importer.columns import (
+    FIELD_LABELS,
+    ColumnMap,
+    MappingError,
+    distinct,
+    name_key,
+)
 from careloop.interop.importer.reader import ReadError, Sheet, blank
 from careloop.interop.importer.rows import ParsedRow, parse_row, text
 from careloop.interop.importer.stored import drop_stored
@@ -131,7 +137,7 @@ class Importer:
             return self._fail(str(error))
         try:
             rows = sheet.rows()
-            header = [text(h) for h in next(rows, [])]
+            header = distinct([text(h) for h in next(rows, [])])
             if not any(header):
                 return self._fail(_("The file is empty."))
             mapping = ColumnMap.build(header, job.columns)
