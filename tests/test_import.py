@@ -454,3 +454,19 @@ def test_two_columns_with_the_same_header_are_mapped_apart(bob: Any) -> None:
     row[9] = 7.5  # another result: another file
     later = create(bob, xlsx([row], header=header), name="two-dates-2.xlsx")
     assert (later.columns["体检日期"], later.columns["体检日期 #2"]) == ("ignore", "effective_at")
+
+
+def test_an_import_run_from_the_cli_is_listed_for_the_sources_organisation(
+    tmp_path: Path, bob: Any, client: Any
+) -> None:
+    path = tmp_path / "nightly-export.xlsx"
+    path.write_bytes(xlsx(long_rows(bad=False)))
+    call_command(
+        "import", str(path), "--source", "LIS导出", stdout=io.StringIO(), stderr=io.StringIO()
+    )
+    job = ImportJob.objects.get()
+    assert job.created_by is None and job.source.organisation == bob.organisation
+    client.force_login(bob)
+    listing = client.get("/interop/imports/")
+    assert "nightly-export.xlsx" in listing.content.decode()
+    assert client.get(f"/interop/imports/{job.pk}/").status_code == 200

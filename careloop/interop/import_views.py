@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -58,10 +58,15 @@ class UploadForm(StyledFormMixin, forms.Form):
 
 
 def _jobs_for(request: HttpRequest) -> QuerySet[ImportJob]:
-    """Imports made by staff of the user's own organisation."""
+    """Imports made by staff of the user's own organisation, and those run by `careloop
+    import` without a user into one of its sources."""
     jobs = ImportJob.objects.select_related("source", "created_by")
     if not request.user.is_superuser:
-        jobs = jobs.filter(created_by__organisation=getattr(request.user, "organisation", None))
+        organisation = getattr(request.user, "organisation", None)
+        jobs = jobs.filter(
+            Q(created_by__organisation=organisation)
+            | Q(created_by__isnull=True, source__organisation=organisation)
+        )
     return jobs
 
 
