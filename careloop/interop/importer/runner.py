@@ -110,6 +110,7 @@ class Importer:
         self.scope = scope_organisation_ids(self.user) if self.user is not None else None
         self.catalogue = catalogue_module.current()
         self.abnormal: set[int] = set()  # patients of the chunk with an abnormal result
+        self.enrolled: set[int] = set()  # patients this import enrolled: nothing stored before
 
     # ------------------------------------------------------------------ the run
 
@@ -246,7 +247,13 @@ class Importer:
                     assert patient is not None  # a row without one has an error
                     return patient.pk
 
-                dated = [r for r in good if not r.errors and r.effective_at is not None]
+                dated = [
+                    r
+                    for r in good
+                    if not r.errors
+                    and r.effective_at is not None
+                    and patient_pk(r) not in self.enrolled
+                ]
                 emptied = drop_stored(dated, patient_pk, self.catalogue.item)
                 skipped = {id(row) for row in emptied}
                 job.already_stored_rows += len(skipped)
@@ -418,6 +425,7 @@ class Importer:
             for p in patients
         )
         self.job.patients_created += len(patients)
+        self.enrolled.update(p.pk for p in patients)
 
     # ------------------------------------------------------------------ results
 
