@@ -411,6 +411,16 @@ def test_encounters_and_conditions(fhir: Fhir) -> None:
     assert found["total"] == 1
     no_code = dict(condition, code={"text": "心衰"})
     assert fhir.call("POST", "/Condition", no_code)[0] == 422
+    # An encounter of another patient (or none) is refused, not linked or dropped.
+    other = patient_resource(telecom=[{"system": "phone", "value": "13911113333"}])
+    other_id = fhir.call("POST", "/Patient", other)[1]["id"]
+    elsewhere = condition_resource(
+        other_id, "I10", "高血压", encounter={"reference": f"Encounter/{created['id']}"}
+    )
+    status, body, _ = fhir.call("POST", "/Condition", elsewhere)
+    assert status == 422 and "encounter" in body["issue"][0]["diagnostics"]
+    missing = dict(elsewhere, encounter={"reference": "Encounter/99999"})
+    assert fhir.call("POST", "/Condition", missing)[0] == 422
 
 
 def test_a_condition_without_display_is_named_from_the_catalogue_or_its_category(

@@ -199,7 +199,9 @@ class ConditionHandler(Handler):
             queryset = queryset.filter(clinical_status=codes.CLINICAL_STATUS.get(status, status))
         return queryset
 
-    def _fields(self, user: Any, data: dict[str, Any], refs: References) -> dict[str, Any]:
+    def _fields(
+        self, user: Any, data: dict[str, Any], refs: References, patient_id: int
+    ) -> dict[str, Any]:
         coding = next(
             (
                 c
@@ -243,6 +245,13 @@ class ConditionHandler(Handler):
                 encounter = Encounter.objects.filter(
                     pk=reference_id(reference, "Encounter", "Condition.encounter")
                 ).first()
+            if encounter is None or getattr(encounter, "patient_id", None) != patient_id:
+                raise FhirError(
+                    422,
+                    f"Condition.encounter: {reference!r} is not an encounter of this patient",
+                    code="not-found",
+                    expression=["Condition.encounter"],
+                )
         return {
             "icd10_code": code,
             "name": name[:100],
@@ -255,8 +264,9 @@ class ConditionHandler(Handler):
     def create(self, user: Any, data: dict[str, Any], refs: References) -> Condition:
         require_permission(user, "clinical.add_condition")
         patient = self.patient(user, data, refs, "Condition.subject")
+        fields = self._fields(user, data, refs, patient.pk)
         condition = Condition.objects.create(
-            patient=patient, source=Source.FHIR, recorded_by=user, **self._fields(user, data, refs)
+            patient=patient, source=Source.FHIR, recorded_by=user, **fields
         )
         record(user, "create", "diagnosis", condition.pk, patient_id=patient.pk)
         run_for_event(Trigger.DIAGNOSIS, [patient.pk])
@@ -267,7 +277,7 @@ class ConditionHandler(Handler):
     ) -> Condition:
         require_permission(user, "clinical.change_condition")
         self.patient(user, data, refs, "Condition.subject")
-        for key, value in self._fields(user, data, refs).items():
+        for key, value in self._fields(user, data, refs, condition.patient_id).items():
             setattr(condition, key, value)
         condition.save()
         record(user, "update", "diagnosis", condition.pk, patient_id=condition.patient_id)
