@@ -30,7 +30,7 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
@@ -406,49 +406,36 @@ class Trend(Condition):
 
 @dataclass
 class TimeWindow(Latest):
-    """The newest reading taken inside the window (local clock time, may cross midnight)
-    during the last 24 hours: last night's reading counts even when readings taken after
-    it, outside the window, are newer (a night reading entered in the morning after the
-    fasting one). An earlier night's reading is history, so one low night reading fires
-    once, not again with every later reading once the rule's quiet period has passed."""
-
     start: time = time(0)
     end: time = time(0)
-    LOOKBACK: ClassVar[timedelta] = timedelta(hours=24)
-
-    def inside(self, facts: Facts, reading: Reading) -> bool:
-        clock = facts.local(reading.at).time()
-        if self.start < self.end:
-            return self.start <= clock < self.end
-        return clock >= self.start or clock < self.end
 
     def evaluate(self, facts: Facts) -> Outcome:
-        series = facts.series(self.code)
-        if not series:
-            return Outcome(False, lambda: [f"无{facts.name(self.code)}结果"])
-        since = facts.now - self.LOOKBACK
-        found = next((r for r in reversed(series) if r.at >= since and self.inside(facts, r)), None)
+        last = self.newest(facts)
+        if isinstance(last, Outcome):
+            return last
+        clock = facts.local(last.at).time()
+        inside = (
+            self.start <= clock < self.end
+            if self.start < self.end
+            else clock >= self.start or clock < self.end
+        )
+        matched = inside and OPS[self.op](last.value, self.value)
         window = f"{self.start:%H:%M}–{self.end:%H:%M}"
-        if found is None:
-            last = series[-1]
+        if not inside:
             return Outcome(
                 False,
                 lambda: [
-                    f"最近 24 小时内无 {window} 内的{facts.name(self.code)}（最近一次在 "
-                    f"{_when(facts.local(last.at))}）"
+                    f"最近一次{facts.name(self.code, last)}（{_when(facts.local(last.at))}）"
+                    f"不在 {window} 内"
                 ],
             )
-        matched = OPS[self.op](found.value, self.value)
         return Outcome(
             matched,
             lambda: [
-                _reading(f"{window} 内{facts.name(self.code, found)}", found, facts)
+                _reading(f"{window} 内{facts.name(self.code, last)}", last, facts)
                 + _compared(matched, self.op, self.value)
             ],
         )
-
-    def depth(self) -> int:
-        return 10  # the readings kept with a firing: the night's one among them
 
 
 @dataclass
