@@ -111,7 +111,7 @@ def test_a_read_only_patient_found_by_a_conditional_create_takes_no_results(
                 "request": {
                     "method": "POST",
                     "url": "Patient",
-                    "ifNoneExist": f"_id={shared.pk}",
+                    "ifNoneExist": f"identifier=urn:careloop:sid:card|{shared.card_number}",
                 },
                 "resource": patient_resource(),
             },
@@ -124,3 +124,110 @@ def test_a_read_only_patient_found_by_a_conditional_create_takes_no_results(
     status, body, _ = client.call("POST", "", bundle)
     assert status == 403, body
     assert not Observation.objects.exists()
+
+
+def test_a_batch_entry_failing_under_a_found_patients_fullurl_keeps_it_checked(
+    client: Fhir, hospital: Any, cardiology: Any
+) -> None:
+    shared = shared_read_only(hospital, cardiology)
+    found = f"identifier=urn:careloop:sid:card|{shared.card_number}"
+    person = patient_resource()
+    assert client.call("POST", "/Patient", person)[0] == 201
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:p1",
+                "request": {"method": "POST", "url": "Patient", "ifNoneExist": found},
+                "resource": patient_resource(),
+            },
+            {  # the same person again: refused when written, after naming urn:uuid:p1
+                "fullUrl": "urn:uuid:p1",
+                "request": {"method": "POST", "url": "Patient"},
+                "resource": person,
+            },
+            {
+                "request": {"method": "POST", "url": "Observation"},
+                "resource": observation("urn:uuid:p1", "14749-6", 5.2, "mmol/L"),
+            },
+        ],
+    }
+    body = client.call("POST", "", batch)[1]
+    statuses = [e["response"]["status"] for e in body["entry"]]
+    assert statuses == ["200 OK", "409 Conflict", "403 Forbidden"]
+    assert not Observation.objects.filter(patient=shared).exists()
+
+
+def test_every_search_parameter_a_conditional_create_takes_narrows_it(client: Fhir) -> None:
+    patient_id = client.call("POST", "/Patient", patient_resource())[1]["id"]
+    hypertension = condition_resource(patient_id, "I10", "高血压", onsetDateTime="2024-03-01")
+    assert client.call("POST", "/Condition", hypertension)[0] == 201
+    diabetes = condition_resource(patient_id, "E11", "2型糖尿病", onsetDateTime="2020-01-01")
+    query = f"patient=Patient/{patient_id}&onset-date=2020-01-01"
+    status, made, _ = client.call("POST", "/Condition", diabetes, headers={"If-None-Exist": query})
+    assert status == 201 and made["code"]["coding"][0]["code"] == "E11"
+    visit = {
+        "resourceType": "Encounter",
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "period": {"start": "2026-11-01T09:00:00+08:00"},
+    }
+    assert client.call("POST", "/Encounter", visit)[0] == 201
+    stay = dict(visit, **{"class": dict(visit["class"], code="IMP")})
+    status, made, _ = client.call(
+        "POST", "/Encounter", stay, headers={"If-None-Exist": f"patient={patient_id}&class=IMP"}
+    )
+    assert status == 201 and made["class"]["code"] == "IMP"
+    status, body, _ = client.call(
+        "POST", "/Encounter", stay, headers={"If-None-Exist": f"patient={patient_id}&status="}
+    )
+    assert status == 400 and "status" in body["issue"][0]["diagnostics"]
+
+
+def test_a_patient_is_found_only_by_an_identifier_of_a_system_careloop_keeps(
+    client: Fhir,
+) -> None:
+    first = patient_resource()
+    assert client.call("POST", "/Patient", first)[0] == 201
+    number = first["identifier"][0]["value"]
+    someone_else = patient_resource(
+        name=[{"text": "王芳"}], telecom=[{"system": "phone", "value": "13900001111"}]
+    )
+    for query in (
+        f"identifier=http://other-hospital/mrn|{number}",
+        f"identifier={number}",
+        "name=%E5%91%A8",
+    ):
+        status, body, _ = client.call(
+            "POST", "/Patient", someone_else, headers={"If-None-Exist": query}
+        )
+        assert status == 400, (query, body)
+    assert Patient.objects.count() == 1
+
+
+def test_two_entries_with_the_same_if_none_exist_in_a_transaction_are_refused(
+    client: Fhir,
+) -> None:
+    patient_id = client.call("POST", "/Patient", patient_resource())[1]["id"]
+    query = f"patient=Patient/{patient_id}&code=I10"
+    entry = {
+        "request": {"method": "POST", "url": "Condition", "ifNoneExist": query},
+        "resource": condition_resource(patient_id, "I10", "高血压"),
+    }
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [entry, entry]}
+    status, body, _ = client.call("POST", "", bundle)
+    assert status == 400 and "entry 0" in body["issue"][0]["diagnostics"]
+    assert not Condition.objects.exists()
+
+
+def test_a_resource_found_by_a_conditional_create_is_audited_as_read(client: Fhir) -> None:
+    from careloop.audit.models import AuditEvent
+
+    person = patient_resource()
+    header = {"If-None-Exist": _by_identifier(person)}
+    made = client.call("POST", "/Patient", person, headers=header)[1]
+    client.call("POST", "/Patient", person, headers=header)
+    read = AuditEvent.objects.filter(action="view", object_type="patient", object_id=made["id"])
+    assert read.count() == 1

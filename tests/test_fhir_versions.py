@@ -55,6 +55,13 @@ def test_a_read_names_its_version_and_an_update_of_a_stale_one_is_refused(
     assert newer in body["issue"][0]["diagnostics"]
     assert Observation.objects.get(pk=glucose).value == 3.1
 
+    # "*" matches whatever version is there; a list matches any of its versions.
+    for header in ("*", f'W/"{version}", W/"{newer}"'):
+        status, again, _ = client.call(
+            "PUT", f"/Observation/{glucose}", corrected, headers={"If-Match": header}
+        )
+        assert status == 200 and again["meta"]["versionId"] == newer
+
     assert client.call("GET", f"/Observation/{glucose}/_history/{newer}")[0] == 200
     status, body, _ = client.call("GET", f"/Observation/{glucose}/_history/{version}")
     assert status == 404 and newer in body["issue"][0]["diagnostics"]

@@ -61,6 +61,21 @@ class References:
             else:
                 self.found.discard(full_url)
 
+    def entry(self, full_url: str) -> tuple[tuple[str, Model], bool] | None:
+        """What ``full_url`` names now (and whether it was found stored), to put back."""
+        if full_url not in self.created:
+            return None
+        return self.created[full_url], full_url in self.found
+
+    def put_back(self, full_url: str, entry: tuple[tuple[str, Model], bool] | None) -> None:
+        """``full_url`` as ``entry`` (from :meth:`entry`) had it: an entry that failed after
+        naming it is forgotten."""
+        self.created.pop(full_url, None)
+        self.found.discard(full_url)
+        if entry is not None:
+            (resource_type, obj), stored = entry
+            self.add(full_url, resource_type, obj, stored=stored)
+
     def resolve(self, reference: str | None, resource_type: str, path: str) -> Model:
         if not reference:
             raise required(path)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from django.db import transaction
 from django.http import QueryDict
 
+from careloop.audit.services import record
 from careloop.interop.fhir import conditional, versions
 from careloop.interop.fhir.base import (
     Handler,
@@ -135,7 +136,7 @@ def process(
     refs = References()
     for index, raw in enumerate(raw_entries):
         full_url = (raw.get("fullUrl") or "") if isinstance(raw, dict) else ""
-        earlier = refs.created.get(full_url)  # an earlier entry stored under the same fullUrl
+        earlier = refs.entry(full_url)  # an earlier entry stored under the same fullUrl
         try:
             entry = Entry(index, raw, handlers)
             with holding_patients(partial(_patients, user, [entry], refs)):
@@ -145,10 +146,9 @@ def process(
                     _run(user, [entry], refs, prepared)
             responses.append(_entry_response(entry, base))
         except FhirError as error:
-            # Prepared, never stored: not referable; what an earlier entry stored stays so.
-            refs.created.pop(full_url, None)
-            if earlier is not None:
-                refs.created[full_url] = earlier
+            # Prepared, never stored: not referable; what an earlier entry stored stays so
+            # (and one a conditional create found stays checked for write access).
+            refs.put_back(full_url, earlier)
             responses.append(
                 {
                     "response": {
@@ -183,9 +183,20 @@ def _patients(user: Any, entries: list[Entry], refs: References | None = None) -
 def _match_existing(user: Any, entries: list[Entry], refs: References) -> None:
     """Conditional creates (``request.ifNoneExist``): one that finds its resource stored is
     answered 200 with it and stores nothing; later entries refer to it by its fullUrl."""
+    asked: dict[tuple[str, str], int] = {}
     for entry in entries:
         if entry.method != "POST" or not entry.if_none_exist:
             continue
+        same = asked.setdefault((entry.resource_type, entry.if_none_exist), entry.index)
+        if same != entry.index:  # both would miss, and both be created
+            raise _prefixed(
+                FhirError(
+                    400,
+                    f"request.ifNoneExist is the same as entry {same}'s: send the resource once",
+                    code="duplicate",
+                ),
+                entry.index,
+            )
         try:
             found = conditional.existing(
                 entry.handler, user, entry.if_none_exist, "request.ifNoneExist"
@@ -195,6 +206,16 @@ def _match_existing(user: Any, entries: list[Entry], refs: References) -> None:
         if found is not None:
             entry.existing, entry.status, entry.result = True, 200, found
             refs.add(entry.full_url, entry.resource_type, found, stored=True)
+            record(
+                user,
+                "view",
+                entry.resource_type.lower(),
+                found.pk,
+                patient_id=found.pk
+                if entry.resource_type == "Patient"
+                else getattr(found, "patient_id", None),
+                summary="FHIR conditional create: found",
+            )
 
 
 def _stored_patients(user: Any, entries: list[Entry]) -> set[int]:

@@ -82,6 +82,18 @@ class EncounterHandler(Handler):
             queryset = queryset.filter(status=codes.ENCOUNTER_STATUS.get(status, status))
         if value := params.get("identifier"):
             queryset = queryset.filter(visit_number=token(value)[1])
+        for value in params.getlist("class"):  # a token: "IMP" or "<system>|IMP"
+            code = token(value)[1]
+            kinds = [kind for kind, out in codes.ENCOUNTER_CLASS_OUT.items() if out == code]
+            if not kinds:
+                raise FhirError(
+                    400,
+                    f"class: {code!r} is not an encounter class CareLoop keeps "
+                    f"({', '.join(sorted(set(codes.ENCOUNTER_CLASS_OUT.values())))})",
+                    code="value",
+                    expression=["class"],
+                )
+            queryset = queryset.filter(kind__in=kinds)
         return queryset
 
     def _fields(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -197,6 +209,8 @@ class ConditionHandler(Handler):
             queryset = queryset.filter(icd10_code__iexact=token(value)[1])
         if status := params.get("clinical-status"):
             queryset = queryset.filter(clinical_status=codes.CLINICAL_STATUS.get(status, status))
+        if values := params.getlist("onset-date"):
+            queryset = queryset.filter(date_filter("onset_date", values))
         return queryset
 
     def _fields(

@@ -13,6 +13,7 @@ from django.http import QueryDict
 
 from careloop.interop.fhir.base import Handler
 from careloop.interop.fhir.outcome import FhirError
+from careloop.interop.fhir.patient import kept_identifier
 
 
 def existing(handler: Handler, user: Any, query: str, where: str) -> Any | None:
@@ -28,6 +29,18 @@ def existing(handler: Handler, user: Any, query: str, where: str) -> Any | None:
             f"(known: {', '.join(handler.search_params)})",
             code="not-supported",
         )
+    empty = sorted({name for name, values in params.lists() if not all(v.strip() for v in values)})
+    if empty:  # an empty value is ignored by a search, so it would match more than meant
+        raise FhirError(400, f"{where}: {', '.join(empty)} has no value", code="value")
+    if handler.resource_type == "Patient":  # it decides whose record later entries write to
+        if set(params) != {"identifier"}:
+            raise FhirError(
+                400,
+                f"{where}: a Patient is found by identifier only (identifier=system|value)",
+                code="not-supported",
+            )
+        for value in params.getlist("identifier"):
+            kept_identifier(value, where, 400)
     found = list(handler.search(user, params).order_by("pk")[:2])
     if len(found) > 1:
         raise FhirError(

@@ -217,24 +217,30 @@ def matching_identifiers(patients: QuerySet[Patient], query: str) -> QuerySet[Pa
             code="not-supported",
         )
     for value in params.getlist("identifier"):
-        system, code = token(value)
-        named = system or ""
-        issued = named.startswith((f"{codes.MRN}:", f"{codes.EXAM}:"))
-        if not code or (
-            named not in (codes.CARD, codes.RESIDENT_ID, codes.PASSPORT)
-            and not (issued and named.rsplit(":", 1)[1])
-        ):
-            # It decides whose record is written to: the value alone, or a system we do
-            # not keep, could name someone else who happens to have that number.
-            raise FhirError(
-                422,
-                f"a conditional reference needs a system CareLoop keeps and a value, not "
-                f"{value!r}: {codes.RESIDENT_ID}, {codes.PASSPORT}, {codes.CARD}, "
-                f"{codes.MRN}:<issuer> or {codes.EXAM}:<issuer>",
-                code="value",
-            )
+        system, code = kept_identifier(value, "a conditional reference", 422)
         patients = patients.filter(_identifier_filter(system, code))
     return patients
+
+
+def kept_identifier(value: str, what: str, status: int) -> tuple[str, str]:
+    """ "system|value" of a system CareLoop keeps, for a search that decides whose record is
+    written to (a conditional reference or create): the value alone, or a system we do not
+    keep, could name someone else who happens to have that number."""
+    system, code = token(value)
+    named = system or ""
+    issued = named.startswith((f"{codes.MRN}:", f"{codes.EXAM}:"))
+    if not code or (
+        named not in (codes.CARD, codes.RESIDENT_ID, codes.PASSPORT)
+        and not (issued and named.rsplit(":", 1)[1])
+    ):
+        raise FhirError(
+            status,
+            f"{what} needs a system CareLoop keeps and a value, not "
+            f"{value!r}: {codes.RESIDENT_ID}, {codes.PASSPORT}, {codes.CARD}, "
+            f"{codes.MRN}:<issuer> or {codes.EXAM}:<issuer>",
+            code="value",
+        )
+    return named, code
 
 
 def _identifier_filter(system: str | None, value: str) -> Q:

@@ -47,13 +47,14 @@ def wanted(header: str) -> str:
 
 def check_match(current: dict[str, Any], header: str, where: str) -> None:
     """412 when ``header`` names another version than ``current``'s."""
-    if not header:
+    if not header or header.strip() == "*":  # "*": whatever version is there
         return
     version = current["meta"]["versionId"]
-    if wanted(header) != version:
+    named = [wanted(part) for part in header.split(",")]
+    if version not in named:
         raise FhirError(
             412,
-            f"{where}: version {wanted(header)!r} is not the current one ({version}); "
+            f"{where}: version {', '.join(named)!r} is not the current one ({version}); "
             "read the resource again and apply the change to it",
             code="conflict",
         )

@@ -244,6 +244,15 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
                 else None
             )
             obj = found or handler.create(request.user, data, References())
+        if found is not None:  # its data is sent back: a read
+            record(
+                request.user,
+                "view",
+                resource_type.lower(),
+                found.pk,
+                patient_id=_patient_of(resource_type, found),
+                summary="FHIR conditional create: found",
+            )
     except FhirError as error:
         _finish(message, error)
         raise
@@ -331,7 +340,8 @@ def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> Http
         with holding_patients(concerned), write_gate(), transaction.atomic():
             patient_id = _patient_of(resource_type, stored[0])
             if_match = request.headers.get("If-Match", "")
-            if if_match:
+            if if_match:  # against the resource as it is now, inside the write
+                stored[0] = handler.get(request.user, pk)
                 versions.check_match(handler.served(stored[0]), if_match, "If-Match")
             obj = handler.update(request.user, stored[0], data, References())
     except FhirError as error:
