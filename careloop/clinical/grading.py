@@ -124,11 +124,14 @@ def censored_grade(comparator: str, value: float, normal: Interval | None) -> Gr
     allows: below the interval when all of them are, normal when all are inside it, above
     when all are. None when they straddle a bound ("<30" glucose may be 2 or 20): not
     graded, the laboratory's own flag, if any, standing."""
-    text = normal.text() if normal else ""
-    if normal is None:
-        return Grade(NORMAL, "")
+    if normal is None:  # nothing to say the allowed values are normal
+        return None
+    text = normal.text()
     if comparator in ("<", "<="):  # (-inf, v) or (-inf, v]
-        if normal.low is not None:
+        # A range from 0 ("0-5", "0-0.04") bounds nothing below: a concentration is never
+        # negative, so "<0.5" there is normal (below a detection limit).
+        floor = normal.low is not None and not (normal.low == 0 and normal.low_inclusive)
+        if floor and normal.low is not None:
             every_below = value <= normal.low if comparator == "<" else normal.below(value)
             return Grade(LOW, text) if every_below else None
         every_inside = (

@@ -164,6 +164,29 @@ def test_a_censored_value_is_graded_by_every_value_it_allows(
     assert (outcome.grade is None) == (expected == "")
 
 
+@pytest.mark.parametrize(
+    ("value", "reference", "expected"),
+    [
+        (0.5, "0-5", "N"),  # below a detection limit, a range from 0: normal (CRP)
+        (0.01, "0-0.04", "N"),  # troponin
+        (6.0, "0-5", ""),  # may be 3 or 5.5
+        (0.5, "", ""),  # no range: nothing says it is normal
+        (-1.0, "-3-3", ""),  # a range below 0 (base excess) bounds below: may be -4
+    ],
+)
+def test_below_a_detection_limit_against_a_range_from_zero(
+    value: float, reference: str, expected: str
+) -> None:
+    outcome = assess(
+        result(local_code="CRP", value=value, comparator="<", unit="mg/L", reference=reference),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=catalogue(),
+    )
+    assert outcome.fields["interpretation"] == expected
+
+
 def test_an_unknown_conversion_is_refused() -> None:
     with pytest.raises(UnitError):
         convert("2823-3", 4.0, "mg/dL", "mmol/L")
