@@ -470,3 +470,32 @@ def test_an_import_run_from_the_cli_is_listed_for_the_sources_organisation(
     listing = client.get("/interop/imports/")
     assert "nightly-export.xlsx" in listing.content.decode()
     assert client.get(f"/interop/imports/{job.pk}/").status_code == 200
+
+
+def test_numbered_headers_never_take_a_name_the_sheet_already_has() -> None:
+    from careloop.interop.importer.columns import distinct
+
+    assert distinct(["日期", "日期", "日期 #2", "", ""]) == ["日期", "日期 #3", "日期 #2", "", ""]
+
+
+def test_a_cli_import_started_again_on_the_page_runs_as_the_one_who_started_it(
+    tmp_path: Path, bob: Any
+) -> None:
+    from django.core.management.base import CommandError
+
+    from careloop.interop.importer.jobs import do_start_import
+
+    path = tmp_path / "results.xlsx"
+    path.write_bytes(xlsx(long_rows(bad=False)))
+    with pytest.raises(CommandError):
+        call_command("import", str(path), "--columns", '{"体检日期": ""}', stderr=io.StringIO())
+    job = ImportJob.objects.get()
+    assert job.created_by is None and job.status == "failed"
+    columns = dict(job.columns, 体检日期="effective_at")
+    do_start_import(bob, job, columns)
+    job.refresh_from_db()
+    assert job.created_by == bob  # scoped to what bob may reach when the worker runs it
+    # --show-columns with columns that are not JSON: refused before anything is uploaded.
+    with pytest.raises(CommandError):
+        call_command("import", str(path), "--show-columns", "--columns", "[", stderr=io.StringIO())
+    assert ImportJob.objects.count() == 1

@@ -183,11 +183,19 @@ def distinct(headers: list[str]) -> list[str]:
     """Headers as the mapping names them: one repeated in the sheet is numbered from its
     second column on ("日期", "日期 #2"), so each can be mapped on its own (a mapping is
     remembered by header). Blank headers stay blank."""
+    taken = set(headers)
     seen: dict[str, int] = {}
     named = []
     for header in headers:
         seen[header] = seen.get(header, 0) + 1
-        named.append(f"{header} #{seen[header]}" if header and seen[header] > 1 else header)
+        if not header or seen[header] == 1:
+            named.append(header)
+            continue
+        number = seen[header]
+        while f"{header} #{number}" in taken:  # a header already called "日期 #2"
+            number += 1
+        taken.add(f"{header} #{number}")
+        named.append(f"{header} #{number}")
     return named
 
 

@@ -178,7 +178,11 @@ def do_start_import(actor: Any, job: ImportJob, columns: dict[str, str]) -> Impo
     with transaction.atomic():
         job.columns = columns
         job.status = ImportJob.Status.QUEUED
-        job.save(update_fields=["columns", "status"])
+        if job.created_by is None and getattr(actor, "is_authenticated", False):
+            # A `careloop import` run started again on the page runs as the person who
+            # started it, within what they may reach (without a user nothing is scoped).
+            job.created_by = actor
+        job.save(update_fields=["columns", "status", "created_by"])
         record(actor, "update", "import", job.pk, summary="import started")
         # Enqueued in the same transaction: the job row and the task commit together.
         run_import.enqueue(job.pk)

@@ -12,8 +12,8 @@ from careloop.clinical.models import Observation
 from careloop.interop.importer.rows import Cell, ParsedRow
 
 
-def _value_key(value: float | None, text: str) -> Hashable:
-    return ("n", value) if value is not None else ("t", text)
+def _value_key(value: float | None, comparator: str, text: str) -> Hashable:
+    return ("n", comparator, value) if value is not None else ("t", text)
 
 
 def drop_stored(
@@ -28,12 +28,19 @@ def drop_stored(
     if not patients or not times:
         return []
     stored: set[tuple[int, datetime, str, Hashable]] = set()
-    for patient, when, code, local, name, value, text in Observation.objects.filter(
+    for patient, when, code, local, name, value, comparator, text in Observation.objects.filter(
         patient_id__in=patients, effective_at__in=times
     ).values_list(
-        "patient_id", "effective_at", "code", "local_code", "name", "value", "value_text"
+        "patient_id",
+        "effective_at",
+        "code",
+        "local_code",
+        "name",
+        "value",
+        "comparator",
+        "value_text",
     ):
-        key = _value_key(value, text)
+        key = _value_key(value, comparator, text)
         item = code or (f"local:{local}" if local else f"name:{name}")
         stored.add((patient, when, item, key))
     if not stored:
@@ -45,7 +52,8 @@ def drop_stored(
         else:  # as the import stores it: the sender's code, or else the item's name
             code = f"local:{cell.code[:50]}" if cell.code else f"name:{cell.name[:200]}"
         assert row.effective_at is not None
-        key = (patient_of(row), row.effective_at, code, _value_key(cell.value, cell.text))
+        value = _value_key(cell.value, cell.comparator[:2], cell.text)
+        key = (patient_of(row), row.effective_at, code, value)
         return key in stored
 
     emptied = []

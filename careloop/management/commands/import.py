@@ -77,6 +77,7 @@ class Command(BaseCommand):
                     f"{options['user']!r} may not import results (their role lacks it)",
                     returncode=2,
                 )
+        given = _columns(options["columns"]) if options["columns"] else {}
         with path.open("rb") as handle:
             try:
                 job = do_create_import(
@@ -89,8 +90,8 @@ class Command(BaseCommand):
                 )
             except (ReadError, AlreadyImported) as error:
                 raise CommandError(str(error), returncode=2) from error
-        if options["columns"]:
-            job.columns.update(_columns(options["columns"]))
+        if given:
+            job.columns.update(given)
             job.save(update_fields=["columns"])
         self.stderr.write("columns:")
         for header, target in job.columns.items():
