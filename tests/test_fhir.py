@@ -911,6 +911,7 @@ def test_the_patients_a_write_names_are_read_as_references_are() -> None:
             subject("Patient/5"),
             subject("https://his.example/fhir/R4/Patient/7"),
             subject("Patient/9/_history/2"),
+            subject("Patient/15/_history/3f9a0c2b7e1d4a65"),  # our versionId is a digest
             subject("Patient/²"),  # not a digit we read: no lock, and the write is refused
             subject("urn:uuid:0f1d"),  # created by the Bundle: nobody else knows it yet
             ("Observation", "", {"subject": "Patient/11"}),  # malformed: refused later
@@ -918,4 +919,4 @@ def test_the_patients_a_write_names_are_read_as_references_are() -> None:
             ("Condition", "", {"patient": {"reference": "Patient/5"}}),
         ]
     )
-    assert named == [5, 7, 9, 13]
+    assert named == [5, 7, 9, 13, 15]

@@ -95,7 +95,7 @@ class References:
 
 
 def reference_id(reference: str, resource_type: str, path: str) -> int:
-    match = re.fullmatch(rf"(?:.*/)?{resource_type}/(\d+)(?:/_history/\d+)?", reference)
+    match = re.fullmatch(rf"(?:.*/)?{resource_type}/(\d+)(?:/_history/[A-Za-z0-9.-]+)?", reference)
     if not match:
         raise FhirError(
             422, f"{path}: {reference!r} is not a reference to a {resource_type}", expression=[path]
@@ -377,7 +377,7 @@ def holding_patients(concerned: Callable[[], Iterable[int]]) -> Iterator[None]:
 
 
 # "Patient/5", "https://host/fhir/R4/Patient/5", "Patient/5/_history/1" (as reference_id reads)
-PATIENT_REFERENCE = re.compile(r"(?:.*/)?Patient/([0-9]+)(?:/_history/[0-9]+)?")
+PATIENT_REFERENCE = re.compile(r"(?:.*/)?Patient/([0-9]+)(?:/_history/[A-Za-z0-9.-]+)?")
 # "Patient?identifier=urn:…|12345" (a conditional reference)
 CONDITIONAL_PATIENT = re.compile(r"(?:.*/)?Patient\?(.+)", re.DOTALL)
 
