@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pytest
 from django.utils import timezone
 
 from careloop.followup.models import Task
@@ -92,10 +94,13 @@ def test_the_alert_list_shows_ten_and_counts_them_all(
 
 
 def test_the_section_counts_are_the_sections_lengths(
-    hospital: Any, patient_factory: Any, alice: Any, team: Any
+    hospital: Any, patient_factory: Any, alice: Any, team: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from careloop.followup.worklist import SECTIONS, Filters, counts, worklist
 
+    # Mid-morning: "due in two hours" is still today (at 23:00 it is tomorrow's, upcoming).
+    morning = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    monkeypatch.setattr(timezone, "now", lambda: morning)
     alice.teams.add(team)
     patient = patient_factory(organisation=hospital, care_team=team)
     _tasks(patient, 3, late=timedelta(days=4), assignee=alice)  # overdue
