@@ -499,3 +499,14 @@ def test_a_cli_import_started_again_on_the_page_runs_as_the_one_who_started_it(
     with pytest.raises(CommandError):
         call_command("import", str(path), "--show-columns", "--columns", "[", stderr=io.StringIO())
     assert ImportJob.objects.count() == 1
+
+
+def test_the_import_pages_say_how_many_rows_were_stored_before(bob: Any, client: Any) -> None:
+    Importer(create(bob, xlsx(long_rows(bad=False)))).run()
+    shuffled = list(reversed(long_rows(bad=False)))  # the same rows in another file
+    again = Importer(create(bob, xlsx(shuffled), name="again.xlsx")).run()
+    assert again.already_stored_rows == 5
+    client.force_login(bob)
+    detail = client.get(f"/interop/imports/{again.pk}/progress/").content.decode()
+    assert "5 行的结果此前已入库" in detail
+    assert "5 行此前已入库" in client.get("/interop/imports/").content.decode()
