@@ -94,6 +94,11 @@ class References:
         )
 
 
+def patient_of(resource_type: str, obj: Any) -> int | None:
+    """The patient a stored resource is about: a Patient's own id, the others' patient."""
+    return obj.pk if resource_type == "Patient" else getattr(obj, "patient_id", None)
+
+
 def reference_id(reference: str, resource_type: str, path: str) -> int:
     match = re.fullmatch(rf"(?:.*/)?{resource_type}/(\d+)(?:/_history/[A-Za-z0-9.-]+)?", reference)
     if not match:

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from django.db import transaction
 from django.http import QueryDict
 
-from careloop.audit.services import record
 from careloop.interop.fhir import conditional, versions
 from careloop.interop.fhir.base import (
     Handler,
@@ -198,7 +197,7 @@ def _match_existing(user: Any, entries: list[Entry], refs: References) -> None:
                 entry.index,
             )
         try:
-            found = conditional.existing(
+            found = conditional.found(
                 entry.handler, user, entry.if_none_exist, "request.ifNoneExist"
             )
         except FhirError as error:
@@ -206,16 +205,6 @@ def _match_existing(user: Any, entries: list[Entry], refs: References) -> None:
         if found is not None:
             entry.existing, entry.status, entry.result = True, 200, found
             refs.add(entry.full_url, entry.resource_type, found, stored=True)
-            record(
-                user,
-                "view",
-                entry.resource_type.lower(),
-                found.pk,
-                patient_id=found.pk
-                if entry.resource_type == "Patient"
-                else getattr(found, "patient_id", None),
-                summary="FHIR conditional create: found",
-            )
 
 
 def _stored_patients(user: Any, entries: list[Entry]) -> set[int]:

@@ -11,7 +11,8 @@ from typing import Any
 
 from django.http import QueryDict
 
-from careloop.interop.fhir.base import Handler
+from careloop.audit.services import record
+from careloop.interop.fhir.base import Handler, patient_of
 from careloop.interop.fhir.outcome import FhirError
 from careloop.interop.fhir.patient import kept_identifier
 
@@ -58,7 +59,20 @@ def patients_matched(handler: Handler, user: Any, query: str) -> list[int]:
         found = existing(handler, user, query, "") if query else None
     except FhirError:
         return []
-    if found is None:
-        return []
-    pk = found.pk if handler.resource_type == "Patient" else getattr(found, "patient_id", None)
+    pk = patient_of(handler.resource_type, found) if found is not None else None
     return [pk] if pk else []
+
+
+def found(handler: Handler, user: Any, query: str, where: str) -> Any | None:
+    """:func:`existing`, audited as a read: its data is sent back instead of a new one's."""
+    obj = existing(handler, user, query, where)
+    if obj is not None:
+        record(
+            user,
+            "view",
+            handler.resource_type.lower(),
+            obj.pk,
+            patient_id=patient_of(handler.resource_type, obj),
+            summary="FHIR conditional create: found",
+        )
+    return obj

@@ -22,7 +22,13 @@ from django.views.decorators.csrf import csrf_exempt
 from careloop.accounts.tokens import user_for_token
 from careloop.audit.services import record
 from careloop.interop.fhir import bundle, conditional, versions
-from careloop.interop.fhir.base import Handler, References, holding_patients, patients_named
+from careloop.interop.fhir.base import (
+    Handler,
+    References,
+    holding_patients,
+    patient_of,
+    patients_named,
+)
 from careloop.interop.fhir.capability import capability_statement
 from careloop.interop.fhir.clinical import ConditionHandler, EncounterHandler
 from careloop.interop.fhir.followup import CarePlanHandler, FlagHandler, TaskHandler
@@ -239,20 +245,9 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
 
         with holding_patients(concerned), write_gate(), transaction.atomic():
             found = (
-                conditional.existing(handler, request.user, query, "If-None-Exist")
-                if query
-                else None
+                conditional.found(handler, request.user, query, "If-None-Exist") if query else None
             )
             obj = found or handler.create(request.user, data, References())
-        if found is not None:  # its data is sent back: a read
-            record(
-                request.user,
-                "view",
-                resource_type.lower(),
-                found.pk,
-                patient_id=_patient_of(resource_type, found),
-                summary="FHIR conditional create: found",
-            )
     except FhirError as error:
         _finish(message, error)
         raise
@@ -262,15 +257,11 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
     _finish(
         message,
         None,
-        getattr(obj, "patient_id", None) or (obj.pk if resource_type == "Patient" else None),
+        patient_of(resource_type, obj),
     )
     location = f"{base_url(request)}/{resource_type}/{obj.pk}"
     body = handler.served(obj)
     return respond(body, 200 if found else 201, Location=location, ETag=versions.etag(body))
-
-
-def _patient_of(resource_type: str, obj: Any) -> int | None:
-    return obj.pk if resource_type == "Patient" else getattr(obj, "patient_id", None)
 
 
 def _current(handler: Handler, obj: Any) -> HttpResponse:
@@ -300,7 +291,7 @@ def version_endpoint(
         "view",
         resource_type.lower(),
         obj.pk,
-        patient_id=_patient_of(resource_type, obj),
+        patient_id=patient_of(resource_type, obj),
     )
     return respond(body, ETag=versions.etag(body))
 
@@ -309,7 +300,7 @@ def version_endpoint(
 def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> HttpResponse:
     handler = _handler(resource_type)
     obj = handler.get(request.user, pk)
-    patient_id = _patient_of(resource_type, obj)
+    patient_id = patient_of(resource_type, obj)
     if request.method == "GET":
         record(request.user, "view", resource_type.lower(), obj.pk, patient_id=patient_id)
         return _current(handler, obj)
@@ -334,11 +325,11 @@ def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> Http
 
         def concerned() -> set[int]:
             stored[0] = handler.get(request.user, pk)
-            now = _patient_of(resource_type, stored[0])
+            now = patient_of(resource_type, stored[0])
             return {*named, now} if now else set(named)
 
         with holding_patients(concerned), write_gate(), transaction.atomic():
-            patient_id = _patient_of(resource_type, stored[0])
+            patient_id = patient_of(resource_type, stored[0])
             if_match = request.headers.get("If-Match", "")
             if if_match:  # against the resource as it is now, inside the write
                 stored[0] = handler.get(request.user, pk)
