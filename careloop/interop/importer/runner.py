@@ -43,6 +43,14 @@ from careloop.rules.engine import run_for_results
 CHUNK = 2000
 
 
+def mark_failed(job: ImportJob, message: str) -> ImportJob:
+    """The import ended without importing: failed, with why (shown on its page)."""
+    job.status, job.finished_at = ImportJob.Status.FAILED, timezone.now()
+    job.message = message
+    job.save()
+    return job
+
+
 class Rollback(Exception):
     """Undo an all-or-nothing import whose second pass failed after all."""
 
@@ -191,10 +199,7 @@ class Importer:
         return job
 
     def _fail(self, message: str) -> ImportJob:
-        self.job.status, self.job.finished_at = ImportJob.Status.FAILED, timezone.now()
-        self.job.message = message
-        self.job.save()
-        return self.job
+        return mark_failed(self.job, message)
 
     def _save_report(self, report: ErrorReport) -> None:
         self.job.error_rows = report.count

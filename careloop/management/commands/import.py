@@ -3,13 +3,12 @@ from pathlib import Path
 
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from careloop.accounts.models import User
 from careloop.interop.importer.columns import FIELD_LABELS, ITEM, ColumnMap, MappingError
 from careloop.interop.importer.jobs import AlreadyImported, do_create_import
 from careloop.interop.importer.reader import ReadError
-from careloop.interop.importer.runner import Importer
+from careloop.interop.importer.runner import Importer, mark_failed
 from careloop.interop.models import ImportJob
 from careloop.progress import progress_bar
 
@@ -99,9 +98,7 @@ class Command(BaseCommand):
         try:
             ColumnMap.build(list(job.columns), job.columns).check()
         except MappingError as error:  # refused as a run on the page is: failed, with why
-            job.status, job.message = ImportJob.Status.FAILED, str(error)
-            job.finished_at = timezone.now()
-            job.save(update_fields=["status", "message", "finished_at"])
+            mark_failed(job, str(error))
             raise CommandError(str(error), returncode=2) from error
         finally:
             if options["show_columns"]:  # a look, not an import: the upload goes
