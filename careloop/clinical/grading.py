@@ -130,8 +130,7 @@ def censored_grade(comparator: str, value: float, normal: Interval | None) -> Gr
     if comparator in ("<", "<="):  # (-inf, v) or (-inf, v]
         # A range from 0 ("0-5", "0-0.04") bounds nothing below: a concentration is never
         # negative, so "<0.5" there is normal (below a detection limit).
-        floor = normal.low is not None and not (normal.low == 0 and normal.low_inclusive)
-        if floor and normal.low is not None:
+        if normal.low is not None and not (normal.low == 0 and normal.low_inclusive):
             every_below = value <= normal.low if comparator == "<" else normal.below(value)
             return Grade(LOW, text) if every_below else None
         every_inside = (
