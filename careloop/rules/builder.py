@@ -69,7 +69,13 @@ def condition_kinds() -> dict[str, dict[str, Any]]:
                 {**value, "default": 4.0},
                 _f("from", "clock", _("From (local time)"), "22:00"),
                 _f("to", "clock", _("To (local time)"), "06:00"),
-                within,
+                _f(
+                    "within_days",
+                    "int",
+                    _("Readings of the last (days, default 1)"),
+                    None,
+                    optional=True,
+                ),
             ],
         ),
         "no_reading": (

@@ -45,6 +45,7 @@ TIERS = ("high", "medium", "low")
 TIER_TEXT = {"high": "高", "medium": "中", "low": "低"}
 MAX_COUNT, MAX_DAYS = 20, 3650
 DEFAULT_WITHIN_DAYS = 30
+TIME_WINDOW_DAYS = 1  # a time_window looks at the last day's readings unless told otherwise
 KINDS = [
     "latest",
     "consecutive",
@@ -137,14 +138,24 @@ class Facts:
 
 class Outcome:
     """Whether a condition holds, and why (or, for a part that failed, why not). The reasons
-    are written only when asked for: most evaluations do not match and need none."""
+    are written only when asked for: most evaluations do not match and need none.
 
-    __slots__ = ("_explain", "_reasons", "matched")
+    ``about``: when the match is about one reading that need not be the newest (a night
+    reading entered after a later daytime one), that reading's time; the rule then fires
+    about it once (``firing._due``), not again with every later reading."""
 
-    def __init__(self, matched: bool, reasons: list[str] | Callable[[], list[str]]) -> None:
+    __slots__ = ("_explain", "_reasons", "about", "matched")
+
+    def __init__(
+        self,
+        matched: bool,
+        reasons: list[str] | Callable[[], list[str]],
+        about: datetime | None = None,
+    ) -> None:
         self.matched = matched
         self._reasons = None if callable(reasons) else reasons
         self._explain = reasons if callable(reasons) else None
+        self.about = about
 
     @property
     def reasons(self) -> list[str]:
@@ -264,7 +275,12 @@ class All(Condition):
             if not result.matched:
                 return result
             results.append(result)
-        return Outcome(True, lambda: [r for result in results for r in result.reasons])
+        abouts = [r.about for r in results if r.about is not None]
+        return Outcome(
+            True,
+            lambda: [r for result in results for r in result.reasons],
+            max(abouts) if abouts else None,
+        )
 
     def codes(self) -> set[str]:
         return set().union(*(p.codes() for p in self.parts))
@@ -406,35 +422,38 @@ class Trend(Condition):
 
 @dataclass
 class TimeWindow(Latest):
+    """The readings taken inside a time of day (local time, may cross midnight) over the last
+    ``within_days`` days (default 1): true when one of them compares so, about the newest
+    that does. Not only the newest reading: a night low entered the next morning, after the
+    morning's own reading, still counts; the firing is about that reading, once."""
+
     start: time = time(0)
     end: time = time(0)
 
+    def inside(self, facts: Facts, reading: Reading) -> bool:
+        clock = facts.local(reading.at).time()
+        if self.start < self.end:
+            return self.start <= clock < self.end
+        return clock >= self.start or clock < self.end
+
     def evaluate(self, facts: Facts) -> Outcome:
-        last = self.newest(facts)
-        if isinstance(last, Outcome):
-            return last
-        clock = facts.local(last.at).time()
-        inside = (
-            self.start <= clock < self.end
-            if self.start < self.end
-            else clock >= self.start or clock < self.end
-        )
-        matched = inside and OPS[self.op](last.value, self.value)
+        since = facts.now - timedelta(days=self.within_days)
         window = f"{self.start:%H:%M}–{self.end:%H:%M}"
-        if not inside:
+        taken = [r for r in facts.series(self.code) if r.at >= since and self.inside(facts, r)]
+        if not taken:
             return Outcome(
                 False,
-                lambda: [
-                    f"最近一次{facts.name(self.code, last)}（{_when(facts.local(last.at))}）"
-                    f"不在 {window} 内"
-                ],
+                lambda: [f"近 {self.within_days} 天无 {window} 内的{facts.name(self.code)}结果"],
             )
+        hits = [r for r in taken if OPS[self.op](r.value, self.value)]
+        shown = hits[-1] if hits else taken[-1]
         return Outcome(
-            matched,
+            bool(hits),
             lambda: [
-                _reading(f"{window} 内{facts.name(self.code, last)}", last, facts)
-                + _compared(matched, self.op, self.value)
+                _reading(f"{window} 内{facts.name(self.code, shown)}", shown, facts)
+                + _compared(bool(hits), self.op, self.value)
             ],
+            shown.at if hits else None,
         )
 
 
@@ -673,8 +692,12 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
             _within(data, path),
         )
     if kind == "time_window":
+        codes, op, threshold, _ = _series_kind(data, path, known)
         return TimeWindow(
-            *_series_kind(data, path, known),
+            codes,
+            op,
+            threshold,
+            _within(data, path) if "within_days" in data else TIME_WINDOW_DAYS,
             start=_clock(data, "from", path),
             end=_clock(data, "to", path),
         )

@@ -551,6 +551,7 @@ class Match:
     at: datetime
     reasons: list[str]
     seen: dict[str, Any]
+    about: datetime | None = None  # the reading it is about, when not simply the newest
 
 
 def _seen(rule: CompiledRule, facts: Facts) -> dict[str, Any]:
@@ -589,7 +590,12 @@ def evaluate(
                 continue
             outcome = rule.condition.evaluate(given)
             if outcome.matched:
-                matches.append(Match(rule, pk, given.now, outcome.reasons, _seen(rule, given)))
+                seen = _seen(rule, given)
+                if outcome.about is not None:
+                    seen["about"] = outcome.about.isoformat()
+                matches.append(
+                    Match(rule, pk, given.now, outcome.reasons, seen, about=outcome.about)
+                )
     return matches
 
 

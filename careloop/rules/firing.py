@@ -32,20 +32,30 @@ from careloop.rules.models import RuleFiring
 
 
 def _due(matches: list[Match], now: datetime) -> list[Match]:
-    """The matches outside their rule's quiet period for the patient (one per pair)."""
-    longest = max(m.rule.cooldown for m in matches)
+    """The matches outside their rule's quiet period for the patient (one per pair). A match
+    about one reading (``Match.about``: a night reading entered late) is due only when that
+    reading was taken after the last firing's quiet period: a reading the rule has fired
+    about, or one taken while it was quiet, does not fire again with every later reading."""
+    since = now - max(m.rule.cooldown for m in matches)
+    since = min([since, *(m.about - m.rule.cooldown for m in matches if m.about is not None)])
     last: dict[tuple[int | None, int], datetime] = {}
     for rule_id, patient_id, at in RuleFiring.objects.filter(
         rule_id__in={m.rule.pk for m in matches},
         patient_id__in={m.patient_id for m in matches},
-        fired_at__gte=now - longest,
+        fired_at__gte=since,
     ).values_list("rule_id", "patient_id", "fired_at"):
         last[(rule_id, patient_id)] = max(last.get((rule_id, patient_id), at), at)
     due = []
     for match in matches:
         key = (match.rule.pk, match.patient_id)
         before = last.get(key)
-        if before is None or now - before >= match.rule.cooldown:
+        quiet = before is not None and now - before < match.rule.cooldown
+        covered = (
+            before is not None
+            and match.about is not None
+            and match.about <= before + match.rule.cooldown
+        )
+        if not quiet and not covered:
             due.append(match)
             last[key] = now  # once per (rule, patient) in a batch
     return due

@@ -12,6 +12,14 @@ from careloop.rules.conditions import Facts, Reading, RuleError, compile_conditi
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 23, 50, tzinfo=TZ)
 SBP, GLU, LDL = "8480-6", "14749-6", "22748-8"
+NIGHT = {
+    "kind": "time_window",
+    "code": GLU,
+    "op": "<",
+    "value": 4.0,
+    "from": "22:00",
+    "to": "06:00",
+}
 
 
 def facts(**readings: list[tuple[str, float]]) -> Facts:
@@ -95,15 +103,7 @@ def test_trend_needs_each_reading_higher_than_the_one_before() -> None:
     ],
 )
 def test_night_glucose_window_crosses_midnight(at: str, value: float, fires: bool) -> None:
-    rule = {
-        "kind": "time_window",
-        "code": GLU,
-        "op": "<",
-        "value": 4.0,
-        "from": "22:00",
-        "to": "06:00",
-    }
-    assert check(rule, facts(glu=[(at, value)])) is fires
+    assert check(NIGHT, facts(glu=[(at, value)])) is fires
 
 
 def test_no_reading_for_n_days_counts_from_the_last_one() -> None:
@@ -263,3 +263,28 @@ def test_an_action_type_that_is_not_text_is_refused() -> None:
     with pytest.raises(RuleError) as caught:
         compile_actions([{"type": ["tag"], "tag": "x"}])
     assert caught.value.path == "actions[0].type"
+
+
+def test_a_time_window_reads_every_reading_of_the_last_day_not_only_the_newest() -> None:
+    """A night low entered after the next morning's reading matches, about that reading."""
+    rule = compile_condition(NIGHT)
+    given = facts(
+        glu=[("2026-11-23 03:10", 3.1), ("2026-11-23 03:40", 3.4), ("2026-11-23 08:00", 6.2)]
+    )
+    result = rule.evaluate(given)
+    assert result.matched and result.about == datetime(2026, 11, 23, 3, 40, tzinfo=TZ)
+    assert result.reasons == ["22:00–06:00 内葡萄糖 3.4（2026-11-23 03:40）< 4"]
+    normal = rule.evaluate(facts(glu=[("2026-11-23 03:10", 5.1), ("2026-11-23 08:00", 3.0)]))
+    assert not normal.matched and normal.about is None
+    assert normal.reasons == ["22:00–06:00 内葡萄糖 5.1（2026-11-23 03:10）未< 4"]
+    old = rule.evaluate(facts(glu=[("2026-11-22 23:40", 3.0)]))  # a day and 10 minutes ago
+    assert not old.matched and old.reasons == ["近 1 天无 22:00–06:00 内的葡萄糖结果"]
+    assert check({**NIGHT, "within_days": 2}, facts(glu=[("2026-11-22 23:40", 3.0)]))
+
+
+def test_all_carries_the_reading_a_part_is_about() -> None:
+    rule = compile_condition({"all": [NIGHT, {"kind": "age", "op": ">=", "value": 60}]})
+    result = rule.evaluate(facts(glu=[("2026-11-23 02:00", 3.0), ("2026-11-23 09:00", 5.0)]))
+    assert result.matched and result.about == datetime(2026, 11, 23, 2, 0, tzinfo=TZ)
+    latest = compile_condition({"kind": "latest", "code": GLU, "op": ">", "value": 1})
+    assert latest.evaluate(facts(glu=[("2026-11-23 09:00", 5.0)])).about is None
