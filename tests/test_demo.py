@@ -125,3 +125,14 @@ def test_demo_patients_are_on_their_pathways_counted_from_their_own_moment(db: N
     assert len({p.anchor.date() for p in by_pathway["htn-programme"]}) > 1  # not all "now"
     load_demo(120)
     assert Plan.objects.count() == len(plans)
+
+
+def test_every_demo_patients_doctor_and_health_manager_can_open_them(db: None) -> None:
+    """Their alerts, tasks and notices go to these people: each must be able to open them."""
+    from careloop.patients.access import staff_sees
+
+    load_demo(20)
+    for patient in Patient.objects.all():
+        assert patient.responsible_doctor_id is not None
+        for owner in (patient.responsible_doctor_id, patient.health_manager_id):
+            assert owner is None or staff_sees(owner, patient), (patient.organisation, owner)

@@ -46,7 +46,7 @@ NAMES = {SBP: "收缩压", DBP: "舒张压", GLU: "葡萄糖"}
 
 @pytest.fixture
 def patient(hospital: Any, carol: Any) -> Any:
-    return PatientFactory(organisation=hospital, responsible_doctor=carol)
+    return PatientFactory(organisation=carol.organisation, responsible_doctor=carol)
 
 
 @pytest.fixture

@@ -56,16 +56,18 @@ TEAMS = [
     ("DEMO-H1-ENDO", "内分泌随访组"),
     ("DEMO-C1", "慢病管理组"),
 ]
-# user name, full name, role, organisation code, team name
+# user name, full name, role, organisation code, team name. The doctors and the health
+# manager are each the responsible one of every demo patient of their hospital or centre, so
+# they belong to it (not a department or team below it, whose staff would not see them all).
 STAFF = [
     ("admin", "系统管理员", Role.ADMIN, "DEMO-H1", None),
     ("supervisor", "周主管", Role.SUPERVISOR, "DEMO-H1", None),
     ("nurse", "王护士", Role.NURSE, "DEMO-H1", "心内科随访组"),
-    ("doctor", "李医生", Role.DOCTOR, "DEMO-H1-CARD", "心内科随访组"),
-    ("manager", "陈健康管理师", Role.HEALTH_MANAGER, "DEMO-H1-EXAM", None),
+    ("doctor", "李医生", Role.DOCTOR, "DEMO-H1", "心内科随访组"),
+    ("manager", "陈健康管理师", Role.HEALTH_MANAGER, "DEMO-H1", None),
     ("coordinator", "赵协调员", Role.COORDINATOR, "DEMO-H1", None),
     ("cnurse", "刘护士", Role.NURSE, "DEMO-C1", "慢病管理组"),
-    ("fdoctor", "孙医生", Role.DOCTOR, "DEMO-C1-FD1", "慢病管理组"),
+    ("fdoctor", "孙医生", Role.DOCTOR, "DEMO-C1", "慢病管理组"),
 ]
 # Where demo patient i is cared for, by i % 10.
 PLACEMENT = [

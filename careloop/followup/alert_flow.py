@@ -21,6 +21,7 @@ from careloop.accounts.roles import Role
 from careloop.audit.services import record
 from careloop.followup.models import OPEN_STATUSES, Alert, AlertEvent
 from careloop.followup.services import RESPONSE_TIME
+from careloop.patients.access import staff_sees
 
 S = Alert.Status
 
@@ -217,7 +218,7 @@ def _ancestors(organisation: Organisation) -> list[int]:
     return organisation.lineage[::-1]
 
 
-def _least_busy(role: str, organisation_ids: list[int], exclude: int | None) -> User | None:
+def least_busy(role: str, organisation_ids: list[int], exclude: int | None) -> User | None:
     """The staff member with ``role`` in the nearest of ``organisation_ids`` who has the
     fewest open alerts."""
     staff = (
@@ -245,19 +246,19 @@ def next_owner(alert: Alert) -> User | None:
     if (
         rank < RANK[Role.DOCTOR]
         and doctor is not None
-        and doctor.is_active
         and doctor.pk != getattr(current, "pk", None)
         and doctor.has_role(Role.DOCTOR)
+        and staff_sees(doctor.pk, alert.patient)
     ):
         return doctor
     for role in ESCALATE_TO:
         if RANK[role] > rank:
-            found = _least_busy(role, orgs, getattr(current, "pk", None))
+            found = least_busy(role, orgs, getattr(current, "pk", None))
             if found is not None:
                 return found
     if current is not None and current.organisation is not None:
         above = _ancestors(current.organisation)[1:]
-        return _least_busy(Role.SUPERVISOR, above, current.pk)
+        return least_busy(Role.SUPERVISOR, above, current.pk)
     return None
 
 

@@ -7,7 +7,9 @@ from typing import Any
 
 from django.utils import timezone
 
+from careloop.accounts.models import Organisation
 from careloop.followup.models import Alert
+from careloop.patients.access import staff_sees
 
 # How soon an alert must be answered, by severity (escalation uses these deadlines).
 RESPONSE_TIME = {
@@ -35,8 +37,13 @@ def new_alert(
     """An alert for ``patient``, not saved yet (``raise_alert`` saves it; a batch saves
     many at once): owned by their organisation and assigned to ``assignee_id`` or else
     their responsible doctor (``unassigned``: to nobody, the team's queue), due by the
-    severity's response time unless ``due_in`` says otherwise."""
+    severity's response time unless ``due_in`` says otherwise. An owner who cannot open the
+    patient (of another department, moved, inactive) is passed over for the nearest one
+    who can (``nearest_owner``)."""
     now = timezone.now()
+    owner = None if unassigned else (assignee_id or patient.responsible_doctor_id)
+    if owner is not None and not staff_sees(owner, patient):
+        owner = nearest_owner(patient)
     return Alert(
         patient_id=patient.pk,
         organisation_id=patient.organisation_id,
@@ -47,10 +54,23 @@ def new_alert(
         details=details or {},
         observation=observation,
         task_id=task_id,
-        assignee_id=None if unassigned else (assignee_id or patient.responsible_doctor_id),
+        assignee_id=owner,
         due_at=now + (due_in or RESPONSE_TIME[Alert.Severity(severity)]),
         created_at=now,
     )
+
+
+def nearest_owner(patient: Any) -> int | None:
+    """The least busy doctor, else supervisor, of the patient's organisation or the nearest
+    above it (they see the patient); None when there is none (the organisation's queue)."""
+    from careloop.followup.alert_flow import ESCALATE_TO, least_busy
+
+    organisation = Organisation.objects.get(pk=patient.organisation_id)
+    for role in ESCALATE_TO:
+        found = least_busy(role, organisation.lineage[::-1], None)
+        if found is not None:
+            return found.pk
+    return None
 
 
 def raise_alert(patient: Any, **fields: Any) -> Alert:

@@ -87,3 +87,21 @@ def organisations_for(user: Any) -> QuerySet[Organisation]:
     org_ids = scope_organisation_ids(user)
     queryset = Organisation.objects.filter(is_active=True)
     return queryset if org_ids is None else queryset.filter(pk__in=org_ids)
+
+
+def staff_sees(user_id: int | None, patient: Any) -> bool:
+    """Whether staff member ``user_id`` can open ``patient`` (anything with ``pk`` and
+    ``organisation_id``): active, allowed to view patients, and the patient in their
+    organisation subtree or shared with it. Whoever owns a patient's alerts, tasks and
+    notices must: an owner who cannot open the patient cannot act on them."""
+    from careloop.accounts.models import User
+
+    if user_id is None:
+        return False
+    user = User.objects.select_related("organisation").filter(pk=user_id).first()
+    if user is None or not user.is_active or not user.has_perm("patients.view_patient"):
+        return False
+    org_ids = scope_organisation_ids(user)
+    if org_ids is None or patient.organisation_id in org_ids:
+        return True
+    return PatientShare.objects.filter(patient_id=patient.pk, organisation_id__in=org_ids).exists()

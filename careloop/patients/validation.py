@@ -210,15 +210,22 @@ def _clean_care(
     for field in ("responsible_doctor", "health_manager"):
         if field in data:
             user = _resolve(User, data[field])
+            # They must be able to open the patient: of its organisation or one above it.
             if user is False or (
                 user
                 and organisation
                 and (
                     user.organisation is None
-                    or not user.organisation.path.startswith(organisation.path)
+                    or not organisation.path.startswith(user.organisation.path)
                 )
             ):
-                errors.add(field, _("Choose a staff member of the patient's organisation."))
+                errors.add(
+                    field,
+                    _(
+                        "Choose a staff member who can see the patient: of the patient's "
+                        "organisation or one above it."
+                    ),
+                )
             else:
                 out[field] = user
 

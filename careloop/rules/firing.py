@@ -17,6 +17,7 @@ from careloop.audit.services import record
 from careloop.bulk import create_instances
 from careloop.followup.models import Alert
 from careloop.followup.services import new_alert
+from careloop.patients.access import staff_sees
 from careloop.patients.models import Patient, PatientTag, Tag, TagEvent
 from careloop.rules.actions import (
     AddTag,
@@ -128,6 +129,8 @@ class _Plan:
             return {"type": "task", "title": action.title}
         if isinstance(action, Notify):
             user_id = getattr(patient, f"{action.to}_id")
+            if not staff_sees(user_id, patient):  # no notice naming a patient they cannot open
+                user_id = None
             if user_id is not None:
                 self.notices.append((action, patient, user_id, match))
             return {"type": "notify", "to": action.to, "sent": user_id is not None}

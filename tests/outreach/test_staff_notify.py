@@ -32,7 +32,9 @@ def alert_for(patient: Any) -> Alert:
 def test_the_owner_is_told_once_and_a_new_owner_again(
     hospital: Any, patient_factory: Any, carol: Any, bob: Any
 ) -> None:
-    patient = patient_factory(organisation=hospital, name="钱学明", responsible_doctor=carol)
+    patient = patient_factory(
+        organisation=carol.organisation, name="钱学明", responsible_doctor=carol
+    )
     alert = alert_for(patient)
     assert notify_new_owners() == 1
     assert notify_new_owners() == 0
@@ -64,7 +66,9 @@ def test_wecom_delivery_carries_no_patient_details(
     config.save()
     carol.wecom_userid = "LiKe"
     carol.save()
-    patient = patient_factory(organisation=hospital, name="钱学明", responsible_doctor=carol)
+    patient = patient_factory(
+        organisation=carol.organisation, name="钱学明", responsible_doctor=carol
+    )
     alert = alert_for(patient)
     notify_new_owners()
     assert deliver() == 1
@@ -77,11 +81,10 @@ def test_wecom_delivery_carries_no_patient_details(
     assert deliver() == 0
 
 
-def test_a_rule_notifies_the_responsible_doctor(
-    hospital: Any, patient_factory: Any, carol: Any
-) -> None:
+def save_notify_rule() -> None:
+    """A rule telling the responsible doctor of a systolic ≥ 180."""
     from careloop.rules.services import do_save_rule
-    from tests.test_rules import SBP, store
+    from tests.test_rules import SBP
 
     do_save_rule(
         None,
@@ -94,7 +97,15 @@ def test_a_rule_notifies_the_responsible_doctor(
             "actions": [{"type": "notify", "title": "请关注血压", "to": "responsible_doctor"}],
         },
     )
-    patient = patient_factory(organisation=hospital, responsible_doctor=carol)
+
+
+def test_a_rule_notifies_the_responsible_doctor(
+    hospital: Any, patient_factory: Any, carol: Any
+) -> None:
+    from tests.test_rules import SBP, store
+
+    save_notify_rule()
+    patient = patient_factory(organisation=carol.organisation, responsible_doctor=carol)
     store(patient, SBP, 186, timezone.now())
     told = StaffNotification.objects.get(user=carol)
     assert told.title == "请关注血压" and "收缩压" in told.body
@@ -103,7 +114,7 @@ def test_a_rule_notifies_the_responsible_doctor(
 def test_the_bell_counts_and_opening_marks_read(
     hospital: Any, patient_factory: Any, carol: Any
 ) -> None:
-    patient = patient_factory(organisation=hospital, responsible_doctor=carol)
+    patient = patient_factory(organisation=carol.organisation, responsible_doctor=carol)
     alert = alert_for(patient)
     notify_new_owners()
     client = Client()
