@@ -270,3 +270,30 @@ def test_the_worklist_narrows_to_an_organisation_and_those_below_it(
         f"/worklist/?scope=organisation&section=upcoming&organisation={community.pk}"
     )
     assert not elsewhere.context["page"].object_list  # outside Bob's scope: nothing
+
+
+def test_save_and_open_next_goes_to_the_teams_next_task_or_back_to_the_worklist(
+    hospital: Any, patient_factory: Any, alice: Any, team: Any, monkeypatch: Any
+) -> None:
+    """Alice has no task of her own: the next one comes from her team's list (as her
+    worklist does); with none left she is taken back to the worklist, and told so."""
+    morning = timezone.make_aware(datetime.combine(timezone.localdate(), time(10, 30)))
+    monkeypatch.setattr(timezone, "now", lambda: morning)
+    load_pack()
+    alice.teams.add(team)
+    for name in ("钱平安", "孙顺"):
+        patient = patient_factory(name=name, organisation=hospital, care_team=team)
+        start = morning - timedelta(days=2)
+        enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual", anchor=start)
+    first, *others = Task.objects.filter(due_at__lt=morning + timedelta(hours=12))
+    assert others and first.assignee_id is None
+    client = logged_in(alice)
+    moved = client.post(f"/worklist/tasks/{first.pk}/", {"outcome": "no_answer", "then": "next"})
+    assert moved.status_code == 302
+    assert moved.url in {f"/worklist/tasks/{task.pk}/" for task in others}
+    Task.objects.exclude(pk=first.pk).update(status=Task.Status.CANCELLED)
+    back = client.post(
+        f"/worklist/tasks/{first.pk}/", {"outcome": "no_answer", "then": "next"}, follow=True
+    )
+    assert back.redirect_chain[-1][0] == "/worklist/"
+    assert "没有其他到期的任务" in back.content.decode()

@@ -203,7 +203,13 @@ def _typed_answers(request: AuthedRequest) -> bool:
 
 
 def _next_task(user: Any, after: Task) -> Task | None:
-    return worklist(user, Filters(scope="mine", section="due")).exclude(pk=after.pk).first()
+    """The first task due on the worklist after ``after``: of mine, else of my team's (the
+    list someone without tasks of their own works from)."""
+    for scope in ("mine", "team"):
+        found = worklist(user, Filters(scope=scope, section="due")).exclude(pk=after.pk).first()
+        if found is not None:
+            return found
+    return None
 
 
 def _questionnaires(user: Any) -> list[Any]:
@@ -254,10 +260,13 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
                             "patient was reached."
                         ),
                     )
+                if request.POST.get("then") != "next":
+                    return redirect("followup:task", pk=task.pk)
                 following = _next_task(request.user, task)
-                if request.POST.get("then") == "next" and following is not None:
-                    return redirect("followup:task", pk=following.pk)
-                return redirect("followup:task", pk=task.pk)
+                if following is None:
+                    messages.info(request, _("No other task is due: back to the worklist."))
+                    return redirect("followup:worklist")
+                return redirect("followup:task", pk=following.pk)
     record(request.user, "view", "task", task.pk, patient_id=patient.pk)
     context = {
         "task": task,
