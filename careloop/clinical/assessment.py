@@ -45,6 +45,23 @@ _SENDER_GRADES = {
 _SENDER_CRITICAL = {"LL", "HH", "AA"}
 
 
+class ImpossibleValue(ValueError):
+    """A value no measurement of the item can have (a negative glucose): refused, never
+    graded or stored (a negative value below a critical bound would raise a false alert)."""
+
+    def __init__(self, code: str, name: str, value: float) -> None:
+        super().__init__(f"{name} ({code}) cannot be negative: {value:g}")
+        self.code, self.name, self.value = code, name, value
+
+
+def check_possible(code: str, value: float | None, catalogue: Catalogue) -> None:
+    """``ImpossibleValue`` for a negative value of a catalogued measured item: none of them
+    (concentrations, counts, pressures, rates, pH, INR, sizes) can be below 0."""
+    item = catalogue.item(code) if code else None
+    if value is not None and value < 0 and item is not None and item.unit:
+        raise ImpossibleValue(code, item.name, value)
+
+
 @dataclass
 class ResultInput:
     """One result as any interface delivers it (HL7 OBX, FHIR Observation, an Excel row)."""
@@ -88,6 +105,7 @@ def assess(
     result: ResultInput, *, sex: str, age: int, organisation_path: str, catalogue: Catalogue
 ) -> Assessment:
     code = result.loinc
+    check_possible(code, result.value, catalogue)
     item = catalogue.item(code) if code else None
     value_type = "numeric" if result.value is not None else "text"
     fields: dict[str, Any] = {

@@ -4,6 +4,7 @@ missing is added, so an administrator's edits are never overwritten."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from careloop.clinical.grading import parse_critical, parse_interval
@@ -14,6 +15,15 @@ DATA = Path(__file__).with_name("data")
 def rows(name: str) -> list[list[str]]:
     lines = (DATA / name).read_text(encoding="utf-8").splitlines()
     return [line.split("\t") for line in lines if line.strip() and not line.startswith("#")]
+
+
+@functools.cache
+def shipped_measured_codes() -> frozenset[str]:
+    """The shipped catalogue's items measured with a unit (none of which can be negative),
+    from the file: for checks that must not touch the database (the MLLP listener)."""
+    return frozenset(
+        code for code, _name, _en, _category, unit, *_ in rows("observation_catalogue.tsv") if unit
+    )
 
 
 def load_reference_data() -> None:

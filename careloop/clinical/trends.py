@@ -10,6 +10,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from careloop.clinical.models import Observation
+from careloop.clinical.units import canonical_unit
 
 
 def item_key(observation: Observation) -> str:
@@ -46,17 +47,29 @@ def indicators(patient: Any) -> list[Indicator]:
     ]
 
 
+def _one_unit(points: list[Observation]) -> tuple[list[Observation], str]:
+    """The points one chart can show, and their unit: those converted to the item's unit
+    when any was; else those sent in the unit of the latest. A value in a unit that could
+    not be converted ("3.2 furlongs") is never drawn on another unit's axis."""
+    converted = [o for o in points if o.value_normalised is not None]
+    if converted:
+        return converted, converted[-1].unit_normalised
+    unit = points[-1].unit
+    return [o for o in points if canonical_unit(o.unit) == canonical_unit(unit)], unit
+
+
 def series(patient: Any, key: str) -> dict[str, Any]:
-    """Points in the item's normalised unit (or as sent when it has none)."""
-    points = list(
+    """Points in the item's normalised unit (or as sent when it has none); ``omitted``:
+    how many values in another unit are left out."""
+    found = list(
         Observation.objects.filter(patient=patient, value__isnull=False, **_filter(key)).order_by(
             "effective_at", "id"
         )
     )
-    if not points:
-        return {"key": key, "name": "", "unit": "", "points": [], "band": None}
+    if not found:
+        return {"key": key, "name": "", "unit": "", "points": [], "band": None, "omitted": 0}
+    points, unit = _one_unit(found)
     latest = points[-1]
-    unit = latest.unit_normalised or latest.unit
     band = None
     if latest.ref_low is not None or latest.ref_high is not None:
         band = {"low": latest.ref_low, "high": latest.ref_high, "text": latest.ref_text}
@@ -65,6 +78,7 @@ def series(patient: Any, key: str) -> dict[str, Any]:
         "name": latest.name,
         "unit": unit,
         "band": band,
+        "omitted": len(found) - len(points),
         "points": [
             {
                 "t": timezone.localtime(o.effective_at).strftime("%Y-%m-%d %H:%M"),
@@ -90,15 +104,11 @@ class YearRow:
     def change(self) -> float | None:
         if self.before is None:
             return None
-        now = (
-            self.this.value_normalised
-            if self.this.value_normalised is not None
-            else self.this.value
-        )
-        then = (
-            self.before.value_normalised
-            if self.before.value_normalised is not None
-            else self.before.value
+        pair, _unit = _one_unit([self.before, self.this])
+        if len(pair) < 2:  # not in one unit: no difference to tell
+            return None
+        then, now = (
+            o.value_normalised if o.value_normalised is not None else o.value for o in pair
         )
         if now is None or then is None:
             return None

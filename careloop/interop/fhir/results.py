@@ -4,15 +4,18 @@ graded, and a critical value alerted, exactly as one arriving over HL7."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import QueryDict
+from django.utils import timezone
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport as FhirReport
 from fhir.resources.R4B.observation import Observation as FhirObservation
 
 from careloop.audit.services import record
-from careloop.clinical.assessment import ResultInput
+from careloop.clinical import catalogue
+from careloop.clinical.assessment import ImpossibleValue, ResultInput, check_possible
 from careloop.clinical.models import DiagnosticReport, Observation, Source
 from careloop.clinical.services import assess_for, do_record_results
 from careloop.clinical.units import UnitError, canonical_unit, convert
@@ -39,6 +42,8 @@ from careloop.rules.engine import (
     pending_results,
 )
 from careloop.rules.engine import Profile as RuleProfile
+
+CLOCK_SKEW = timedelta(minutes=5)  # a sender's clock a little ahead is not the future
 
 
 def _range_in_value_units(obs: Observation) -> tuple[str, Callable[[float], Any]]:
@@ -199,6 +204,13 @@ class ObservationHandler(Handler):
         )
         if moment is None:
             raise required("Observation.effectiveDateTime")
+        if moment > timezone.now() + CLOCK_SKEW:
+            raise FhirError(
+                422,
+                f"Observation.effectiveDateTime {moment.isoformat()} is in the future",
+                code="value",
+                expression=["Observation.effectiveDateTime"],
+            )
         result = ResultInput(
             name=str(name)[:200],
             observed_at=moment,
@@ -211,6 +223,12 @@ class ObservationHandler(Handler):
             if quantity.get("value") is None:
                 raise required("Observation.valueQuantity.value")
             result.value = float(quantity["value"])
+            try:
+                check_possible(loinc, result.value, catalogue.current())
+            except ImpossibleValue as error:
+                raise FhirError(
+                    422, str(error), code="value", expression=["Observation.valueQuantity.value"]
+                ) from error
             result.comparator = quantity.get("comparator", "")
             result.unit = quantity.get("unit") or quantity.get("code") or ""
         elif "valueString" in data:

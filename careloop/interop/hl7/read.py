@@ -13,6 +13,8 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+from careloop.clinical.assessment import LOINC_SYSTEMS
+from careloop.clinical.reference_data import shipped_measured_codes
 from careloop.interop.hl7.message import (
     SUPPORTED_VERSIONS,
     HL7Error,
@@ -552,13 +554,21 @@ def _result(obx: Segment, default_time: datetime | None) -> Result:
         raise _obx_error(obx, 11, f"result status {status!r} is not valid", 103)
     units = _parts(obx, 6)
     raw_range = fields[7] if len(fields) > 7 else ""
+    coding_system = _at(identifier, 3)
+    if (
+        value is not None
+        and value < 0
+        and coding_system.upper() in LOINC_SYSTEMS
+        and code in shipped_measured_codes()
+    ):
+        raise _obx_error(obx, 5, f"{text!r} is negative, which {code} ({name}) cannot be")
     observed = parse_ts(_at(_parts(obx, 14), 1), ("OBX", obx.sequence, 14)) or default_time
     return Result(
         set_id=_at(_parts(obx, 1), 1),
         value_type=value_type or "ST",
         code=code,
         name=name,
-        coding_system=_at(identifier, 3),
+        coding_system=coding_system,
         value=value,
         comparator=comparator,
         text=text,

@@ -122,6 +122,20 @@ def _not_a_number(row: ParsedRow, target: str, name: str) -> None:
     row.fail(target, _("%(item)s: the result is not a number.") % {"item": name})
 
 
+def _check_amount(row: ParsedRow, loinc: str, amount: float | None, name: str) -> None:
+    """A number is there for a measured item, and one it can have (not negative)."""
+    from careloop.clinical import catalogue
+    from careloop.clinical.assessment import ImpossibleValue, check_possible
+
+    if amount is None and _measured(loinc):
+        _not_a_number(row, "value", name)
+        return
+    try:
+        check_possible(loinc, amount, catalogue.current())
+    except ImpossibleValue:
+        row.fail("value", _("%(item)s: a result cannot be negative.") % {"item": name})
+
+
 def parse_row(
     number: int, values: list[Any], mapping: ColumnMap, item_codes: dict[str, str]
 ) -> ParsedRow:
@@ -200,8 +214,7 @@ def parse_row(
         else:
             loinc = item_codes.get(name_key(code)) or item_codes.get(name_key(item)) or ""
             amount, comparator, written, arrow = parse_value(raw)
-            if amount is None and _measured(loinc):
-                _not_a_number(row, "value", item or code)
+            _check_amount(row, loinc, amount, item or code)
             row.results.append(
                 Cell(
                     code=loinc or code,
@@ -221,8 +234,7 @@ def parse_row(
                 continue
             amount, comparator, written, arrow = parse_value(raw)
             header = mapping.headers[index]
-            if amount is None and _measured(loinc):
-                _not_a_number(row, "value", header)
+            _check_amount(row, loinc, amount, header)
             unit = ""
             if found := re.search(r"[(（]([^)）]+)[)）]", header):
                 unit = found[1]

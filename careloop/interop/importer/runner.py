@@ -42,6 +42,9 @@ from careloop.rules.engine import run_for_results
 
 CHUNK = 2000
 
+# A report the sheet does not name (patients read it on their pages: not the file's name).
+UNNAMED_REPORT = "检查检验结果"
+
 
 def mark_failed(job: ImportJob, message: str) -> ImportJob:
     """The import ended without importing: failed, with why (shown on its page)."""
@@ -458,7 +461,7 @@ class Importer:
         ]
         stored = do_record_results(
             patient,
-            ReportInput(name=row.report or self.job.filename[:200], effective_at=row.effective_at),
+            ReportInput(name=row.report or UNNAMED_REPORT, effective_at=row.effective_at),
             results,
             source=Source.IMPORT,
             source_label=self.source.name or self.source.facility,

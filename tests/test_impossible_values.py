@@ -1,0 +1,131 @@
+"""Values no measurement can have, refused by every way in; values in a unit that could not be
+converted kept off another unit's chart; imported reports not named after the file."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from careloop.clinical import catalogue, trends
+from careloop.clinical.assessment import ImpossibleValue, ResultInput, assess
+from careloop.clinical.models import Observation
+from careloop.clinical.services import do_record_results
+from careloop.followup.models import Alert
+from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
+from tests.factories import PatientFactory
+from tests.test_mllp import fixture, hospital_org, mllp, msa, process_all, send_raw  # noqa: F401
+
+GLU = "14749-6"
+
+
+def _lis(glucose_obx: str) -> bytes:
+    text = fixture("lis_utf8_oru_r01.hl7").decode()
+    text = text.replace("OBX|1|NM|GLU^葡萄糖^L||3.2|mmol/L|3.9-6.1|L|||F|", glucose_obx)
+    return b"\x0b" + text.encode() + b"\x1c\r"
+
+
+def test_assessing_a_negative_measured_value_refuses_it(db: None) -> None:
+    result = ResultInput("葡萄糖", timezone.now(), loinc=GLU, value=-3.0, unit="mmol/L")
+    with pytest.raises(ImpossibleValue, match="14749-6"):
+        assess(result, sex="male", age=60, organisation_path="/", catalogue=catalogue.current())
+    text = ResultInput("乙肝表面抗原", timezone.now(), local_code="HBSAG", value=-1.0)
+    assess(text, sex="male", age=60, organisation_path="/", catalogue=catalogue.current())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_negative_loinc_coded_glucose_over_hl7_is_answered_ae_naming_obx_5(
+    mllp: Any,  # noqa: F811
+) -> None:
+    [ack] = send_raw(mllp, _lis("OBX|1|NM|14749-6^葡萄糖^LN||-3|mmol/L|3.9-6.1|L|||F|"), expect=1)
+    err = next(line for line in ack.split("\r") if line.startswith("ERR|"))
+    assert msa(ack) == "AE" and err.startswith("ERR|OBX^6^5^102")  # the 6th segment, field 5
+    assert "'-3' is negative, which 14749-6 (葡萄糖) cannot be" in err
+    message = InboundMessage.objects.get()
+    assert message.raw  # kept as it came
+    assert not Observation.objects.exists() and not Alert.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_negative_value_of_a_mapped_local_code_fails_its_message_whole(
+    mllp: Any,  # noqa: F811
+    hospital_org: Any,  # noqa: F811
+) -> None:
+    source = SourceSystem.objects.create(facility="DEMO-LIS", organisation=hospital_org)
+    CodeMapping.objects.create(source=source, local_code="GLU", loinc=GLU)
+    [ack] = send_raw(mllp, _lis("OBX|1|NM|GLU^葡萄糖^L||-3|mmol/L|3.9-6.1|L|||F|"), expect=1)
+    assert msa(ack) == "AA"  # the listener cannot know GLU is glucose
+    assert process_all(fast=False).failed == 1
+    message = InboundMessage.objects.get()
+    assert message.status == "failed" and "cannot be negative" in message.error
+    assert not Observation.objects.exists() and not Alert.objects.exists()  # nothing half-written
+
+
+def test_fhir_refuses_a_negative_value_and_a_time_in_the_future(
+    api_as: Any, bob: Any, hospital: Any
+) -> None:
+    patient = PatientFactory(organisation=hospital)
+    body = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": GLU}]},
+        "subject": {"reference": f"Patient/{patient.pk}"},
+        "effectiveDateTime": timezone.now().isoformat(),
+        "valueQuantity": {"value": -3, "unit": "mmol/L"},
+    }
+    api = api_as(bob)
+    negative = api.post("/fhir/R4/Observation", body)
+    assert negative.status_code == 422
+    assert "cannot be negative" in negative.json()["issue"][0]["diagnostics"]
+    later = timezone.now() + timedelta(days=30)
+    body |= {
+        "valueQuantity": {"value": 5.2, "unit": "mmol/L"},
+        "effectiveDateTime": later.isoformat(),
+    }
+    future = api.post("/fhir/R4/Observation", body)
+    assert future.status_code == 422 and "in the future" in future.json()["issue"][0]["diagnostics"]
+    body["effectiveDateTime"] = (timezone.now() + timedelta(minutes=2)).isoformat()  # clock skew
+    assert api.post("/fhir/R4/Observation", body).status_code == 201
+    assert Observation.objects.count() == 1
+
+
+def test_a_value_in_a_unit_that_could_not_be_converted_is_kept_off_the_chart(
+    hospital: Any,
+) -> None:
+    patient = PatientFactory(organisation=hospital)
+    now = timezone.now()
+    for days, value, unit in ((30, 5.1, "mmol/L"), (20, 99.0, "mg/dL"), (10, 3.2, "furlongs")):
+        do_record_results(
+            patient,
+            None,
+            [ResultInput("葡萄糖", now - timedelta(days=days), loinc=GLU, value=value, unit=unit)],
+            source="manual",
+            source_label="test",
+        )
+    data = trends.series(patient, GLU)
+    assert data["unit"] == "mmol/L" and data["omitted"] == 1
+    assert [p["value"] for p in data["points"]] == [5.1, 5.5]  # 99 mg/dL converted; not 3.2
+
+
+def test_an_import_refuses_a_negative_result_and_names_reports_for_patients(bob: Any) -> None:
+    """A negative fasting glucose is a row error naming the item; the report of the rows
+    stored is named for the patient who reads it, not after the uploaded file."""
+    from django.utils import translation
+
+    from careloop.clinical.models import DiagnosticReport
+    from careloop.interop.importer.runner import Importer
+    from tests.test_import import create, long_rows, xlsx
+
+    good = long_rows(bad=False)
+    negative = [*good[0][:9], -6.4, "mmol/L", ""]
+    with translation.override("zh-hans"):
+        job = Importer(create(bob, xlsx([negative, good[1]]), name="imp.csv.xlsx")).run()
+        report = load_workbook(io.BytesIO(job.error_report.read())).active
+        lines = list(report.iter_rows(values_only=True))
+    assert (job.imported_rows, job.error_rows) == (1, 1)
+    assert "空腹血糖：结果不可能为负数" in lines[1][-1]
+    assert set(DiagnosticReport.objects.values_list("name", flat=True)) == {"检查检验结果"}
