@@ -53,3 +53,11 @@ def test_events_record_where_they_came_from(alice: Any, patient_factory: Any) ->
     event = AuditEvent.objects.get(action="view")
     assert (event.ip, event.user_agent, event.via) == ("10.1.2.3", "TestBrowser/1.0", "web")
     assert event.organisation_id == alice.organisation_id
+
+
+def test_the_source_column_is_named_apart_from_the_start_date(bob: Any) -> None:
+    """ "From" of the date filter is 起始; the column saying where a request came from 来源."""
+    record(bob, "view", "patient", 1, summary="viewed")
+    page = logged_in(bob).get("/audit/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    header = page.split('data-testid="audit-table"', 1)[1].split("</thead>", 1)[0]
+    assert header.count("<th scope") == 7 and ">来源</th>" in header and "起始" not in header

@@ -325,3 +325,15 @@ def test_a_missed_revisit_raises_an_alert_and_a_visit_closes_it(
 def test_leads_start_on_every_alert_they_can_see(alice: Any, bob: Any) -> None:
     assert logged_in(bob).get("/alerts/").context["scope"] == "all"  # a supervisor
     assert logged_in(alice).get("/alerts/").context["scope"] == "mine"  # a nurse
+
+
+def test_the_alert_history_names_each_step_in_chinese_as_an_alert_step() -> None:
+    """ "resolved" of an alert is 已处理 (the diagnosis status of the same word is 已治愈)."""
+    from django.utils import translation
+
+    from careloop.followup.models import AlertEvent
+
+    with translation.override("zh-hans"):
+        labels = {a: AlertEvent(action=a).action_label for a in ("resolve", "verify", "escalate")}
+    assert labels["resolve"] == "已处理"
+    assert all(label and not label.isascii() for label in labels.values())

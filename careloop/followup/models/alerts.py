@@ -134,7 +134,7 @@ EVENT_LABELS = {
     "raise": _("raised"),
     "acknowledge": _("acknowledged"),
     "start": _("started handling"),
-    "resolve": _("resolved"),
+    "resolve": pgettext_lazy("alert status", "resolved"),
     "verify": _("verified"),
     "reopen": _("sent back"),
     "assign": _("reassigned"),
