@@ -23,6 +23,7 @@ pytestmark = pytest.mark.django_db
 
 RESULTS = {  # LOINC: (name, unit)
     "8480-6": ("收缩压", "mmHg"),
+    "8462-4": ("舒张压", "mmHg"),
     "2093-3": ("总胆固醇", "mmol/L"),
     "2085-9": ("高密度脂蛋白胆固醇", "mmol/L"),
     "8280-0": ("腰围", "cm"),
@@ -337,3 +338,24 @@ def test_the_glucose_category_is_shown_in_words(cardiology: Any, patient_factory
     stored = RiskAssessment(model="glucose", category="IFG")
     assert stored.category_label == "空腹血糖受损（IFG）"
     assert RiskAssessment(model="bp-grade", category="1级高血压").category_label == "1级高血压"
+
+
+def test_the_bp_grade_reads_the_antihypertensive_medicines_on_the_record(
+    cardiology: Any, carol: Any, patient_factory: Any
+) -> None:
+    """A treated patient below 140/90 is still hypertensive (REFERENCE §4.1): the grade says
+    so once the record has an antihypertensive taken now, and no longer says "untreated"."""
+    woman = patient_factory(organisation=cardiology, sex="female", birth_date=_aged(62))
+    _results(woman, **{"8480_6": 132, "8462_4": 84})
+    untreated = _latest(woman, "bp-grade")
+    assert untreated is not None and untreated.inputs["on_antihypertensive"] is False
+    assert untreated.result["hypertension"] is False
+    assert "档案未记录在服降压药，按未服药评估。" in untreated.result["warnings"]
+    pill = _entry(carol, woman, "medication", name="苯磺酸氨氯地平片", category="antihypertensive")
+    treated = _latest(woman, "bp-grade")
+    assert treated is not None and treated.pk != untreated.pk
+    assert treated.inputs["on_antihypertensive"] is True and treated.result["hypertension"] is True
+    assert not any("按未服药评估" in w for w in treated.result["warnings"])
+    assert "仍应诊断为高血压" in treated.result["explanation"]
+    do_delete_item(carol, woman, RECORD_KINDS["medication"], pill)
+    assert _latest(woman, "bp-grade").inputs["on_antihypertensive"] is False  # type: ignore[union-attr]

@@ -55,11 +55,13 @@ AGED_OUT = Stopped("age", "年龄已超出本模型的适用范围，不再评�
 KNOWN_DIABETES = Stopped("known_diabetes", "已确诊糖尿病（诊断或在服降糖药），不再评估糖尿病风险。")
 
 
-def _bp(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any] | None:
+def _bp(latest: Latest, sex: str, age: int | None, r: Record) -> dict[str, Any] | None:
+    """The grade of the reading; a patient whose record has an antihypertensive medicine
+    taken now is hypertensive whatever the reading (REFERENCE §4.1)."""
     sbp, dbp = latest(SBP), latest(DBP)
     if sbp is None or dbp is None:
         return None
-    return {"sbp_mmHg": sbp, "dbp_mmHg": dbp, "on_antihypertensive": False}
+    return {"sbp_mmHg": sbp, "dbp_mmHg": dbp, "on_antihypertensive": r.antihypertensive_now}
 
 
 def _bmi(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any] | None:
@@ -178,9 +180,10 @@ MODELS: dict[str, tuple[tuple[str, ...], Inputs, Category]] = {
     "cdrs": (SBP + HEIGHT + WEIGHT + WAIST, _cdrs, _cdrs_category),
     "findrisc": (HEIGHT + WEIGHT + WAIST + FPG + HBA1C, _findrisc, "category"),
 }
-RECORD_MODELS = ("china-par", "cdrs", "findrisc")  # they also read the health record
-NOTES = {"bp-grade": "档案未标记是否服用降压药，按未服药评估。"}
+# They also read the health record (bp-grade: whether an antihypertensive is taken now).
+RECORD_MODELS = ("bp-grade", "china-par", "cdrs", "findrisc")
 UNTREATED_NOTE = "档案未记录在服降压药，按未服药评估。"
+UNTREATED_NOTED = ("bp-grade", "china-par")  # they say so when the record has none
 CODES = {code for codes, _, _ in MODELS.values() for code in codes}
 RECORD_CODES = {code for model in RECORD_MODELS for code in MODELS[model][0]}
 
@@ -264,9 +267,7 @@ def reassess(
                 if error.field == "age":  # aged out of the model
                     new.extend(_closing(pk, model, AGED_OUT, last, now))
                 continue
-            if model in NOTES:
-                result["warnings"].append(NOTES[model])
-            if model == "china-par" and not record.antihypertensive_now:
+            if model in UNTREATED_NOTED and not record.antihypertensive_now:
                 result["warnings"].append(UNTREATED_NOTE)
             if last.get((pk, model), (None,))[0] == result["inputs"]:
                 continue
