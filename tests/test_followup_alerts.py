@@ -337,3 +337,18 @@ def test_the_alert_history_names_each_step_in_chinese_as_an_alert_step() -> None
         labels = {a: AlertEvent(action=a).action_label for a in ("resolve", "verify", "escalate")}
     assert labels["resolve"] == "已处理"
     assert all(label and not label.isascii() for label in labels.values())
+
+
+def test_the_apis_refusals_name_the_choices_in_chinese(
+    alert: Alert, alice: Any, api_as: Any
+) -> None:
+    nurse = api_as(alice)
+    nurse.headers["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+    action = nurse.post(f"/api/v1/alerts/{alert.pk}/transition", {"action": "fly"})
+    assert action.status_code == 422 and action.json()["detail"].startswith("action 须为以下之一")
+    status = nurse.get("/api/v1/alerts", {"status": "bogus"})  # was an empty list, 200
+    assert status.status_code == 422 and "in_progress" in status.json()["detail"]
+    nobody = nurse.post(
+        f"/api/v1/alerts/{alert.pk}/transition", {"action": "assign", "assignee": "nobody"}
+    )
+    assert nobody.status_code == 422 and "不是本机构" in nobody.json()["detail"]

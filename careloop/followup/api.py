@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
@@ -139,6 +140,12 @@ def list_alerts(request: HttpRequest, params: Query[AlertParams]) -> AlertPage:
     if params.patient is not None:
         alerts = alerts.filter(patient_id=params.patient)
     if params.status:
+        if params.status not in Alert.Status.values:
+            raise HttpError(
+                422,
+                _("status must be one of: %(choices)s")
+                % {"choices": ", ".join(Alert.Status.values)},
+            )
         alerts = alerts.filter(status=params.status)
     alerts = alerts.select_related("observation", "assignee", "verified_by")
     items, count, size = page_of(alerts, params.page, params.page_size)
@@ -204,7 +211,9 @@ def post_transition(request: HttpRequest, alert_id: int, body: TransitionIn) -> 
     alert = _visible(request, alert_id)
     get_patient_for(request.user, alert.patient_id, write=True)  # not on a read share
     if body.action not in TRANSITIONS:
-        raise HttpError(422, f"action must be one of {', '.join(TRANSITIONS)}")
+        raise HttpError(
+            422, _("action must be one of: %(choices)s") % {"choices": ", ".join(TRANSITIONS)}
+        )
     assignee: User | None = None
     if body.assignee == "me":
         assignee = request.user  # type: ignore[assignment]  # authenticated by the API
@@ -213,7 +222,7 @@ def post_transition(request: HttpRequest, alert_id: int, body: TransitionIn) -> 
             staff_who_can(request.user, "change_alert").filter(username=body.assignee).first()
         )
         if assignee is None:
-            raise HttpError(422, "assignee: not someone in your organisation who handles alerts")
+            raise HttpError(422, _("assignee: not someone in your organisation who handles alerts"))
     step = Step(
         action=body.action,
         note=body.note,

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
@@ -102,7 +103,11 @@ def list_tasks(request: HttpRequest, params: Query[TaskParams]) -> TaskPage:
         tasks = tasks.filter(organisation_id__in=org_ids)
     if params.status:
         if params.status not in Task.Status.values:
-            raise HttpError(422, f"status must be one of {', '.join(Task.Status.values)}")
+            raise HttpError(
+                422,
+                _("status must be one of: %(choices)s")
+                % {"choices": ", ".join(Task.Status.values)},
+            )
         tasks = tasks.filter(status=params.status)
     if params.assignee:
         if params.assignee == "me":
@@ -134,7 +139,9 @@ def post_outcome(request: HttpRequest, task_id: int, body: OutcomeIn) -> Status:
     task = get_object_or_404(Task.objects.select_related("plan__pathway"), pk=task_id)
     get_patient_for(request.user, task.patient_id)
     if body.outcome not in Outcome.values:
-        raise HttpError(422, f"outcome must be one of {', '.join(Outcome.values)}")
+        raise HttpError(
+            422, _("outcome must be one of: %(choices)s") % {"choices": ", ".join(Outcome.values)}
+        )
     answers: dict[str, Any] = {}
     if body.outcome == Outcome.REACHED:
         form = answers_form(task.form, _as_form_data(body.answers), prefix="")
