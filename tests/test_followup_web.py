@@ -297,3 +297,32 @@ def test_save_and_open_next_goes_to_the_teams_next_task_or_back_to_the_worklist(
     )
     assert back.redirect_chain[-1][0] == "/worklist/"
     assert "没有其他到期的任务" in back.content.decode()
+
+
+def test_two_uncontrolled_visits_refer_also_after_one_classified_adverse_reaction(
+    programme: Task, carol: Any
+) -> None:
+    """The first visit was classified 不良反应 (the form's single choice), its BP uncontrolled;
+    a second uncontrolled visit is the second in a row: referral (REFERENCE §1.1)."""
+    from careloop.followup.outcomes import classify
+
+    earlier = FollowUpRecord.objects.create(
+        task=programme,
+        patient=programme.patient,
+        channel="phone",
+        outcome="reached",
+        form="htn",
+        classification="不良反应",
+        assessment={"classification": "不良反应", "controlled": False},
+        at=timezone.now() - timedelta(days=14),
+    )
+    answers = {"sbp": 152, "dbp": 96, "symptoms": ["无症状"]}
+    fields = {f.attname: getattr(programme, f.attname) for f in Task._meta.concrete_fields[1:]}
+    earlier.task = Task.objects.create(**{**fields, "occurrence": programme.occurrence + 100})
+    earlier.save()  # the visit before, of another task
+    result = classify(programme, answers)
+    assert result is not None and result["classification"] == "控制不满意"
+    assert result["referral"] is True
+    earlier.assessment = {"classification": "不良反应", "controlled": True}
+    earlier.save()
+    assert classify(programme, answers)["referral"] is False  # type: ignore[index]

@@ -117,6 +117,20 @@ def test_the_patient_page_masks_and_audits(alice: Any, patient_factory: Any) -> 
     assert AuditEvent.objects.filter(actor=alice, action="view", patient_id=patient.pk).exists()
 
 
+def test_the_address_shows_its_district_only_until_revealed(
+    alice: Any, patient_factory: Any
+) -> None:
+    patient = patient_factory(
+        organisation=alice.organisation, address="北京市东城区幸福路18号3单元"
+    )
+    page = logged_in(alice).get(f"/patients/{patient.pk}/").content.decode()
+    assert "北京市东城区****" in page and "幸福路" not in page
+    assert 'data-testid="reveal-address"' in page
+    revealed = logged_in(alice).post(f"/patients/{patient.pk}/reveal/address/")
+    assert "北京市东城区幸福路18号3单元" in revealed.content.decode()
+    assert AuditEvent.objects.filter(actor=alice, action="reveal", summary="revealed address")
+
+
 def test_reveal_returns_the_value_for_an_allowed_role_only(
     alice: Any, bob: Any, patient_factory: Any
 ) -> None:

@@ -359,3 +359,29 @@ def test_the_bp_grade_reads_the_antihypertensive_medicines_on_the_record(
     assert "仍应诊断为高血压" in treated.result["explanation"]
     do_delete_item(carol, woman, RECORD_KINDS["medication"], pill)
     assert _latest(woman, "bp-grade").inputs["on_antihypertensive"] is False  # type: ignore[union-attr]
+
+
+def test_direct_ldl_and_creatinine_in_mass_units_are_assessed(
+    cardiology: Any, patient_factory: Any
+) -> None:
+    """LDL-C measured directly (18262-6) and creatinine sent in mg/dL (2160-0) are the
+    same items as their other codes: the lipid and eGFR assessments read them."""
+    man = patient_factory(organisation=cardiology, sex="male", birth_date=_aged(50))
+    at = timezone.now() - timedelta(hours=1)
+    do_record_results(
+        man,
+        None,
+        [
+            ResultInput(
+                "低密度脂蛋白胆固醇（直接）", at, loinc="18262-6", value=4.5, unit="mmol/L"
+            ),
+            ResultInput("肌酐", at, loinc="2160-0", value=1.0, unit="mg/dL"),
+        ],
+        source="manual",
+        source_label="test",
+    )
+    lipids = _latest(man, "lipids")
+    assert lipids is not None and lipids.inputs["ldl_c"] == 4.5
+    egfr = _latest(man, "egfr")
+    assert egfr is not None and egfr.inputs["creatinine_umol_L"] == 88.4
+    assert egfr.result["egfr_ckd_epi_2021"] == 92  # a 50-year-old man at 88.4 µmol/L

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from careloop.analytics import sources
 from careloop.analytics.figure import Figure, Part, ratio
 from careloop.analytics.scope import Scope
-from careloop.followup.models import FollowUpRecord, Plan
+from careloop.followup.models import FollowUpRecord, Outcome, Plan
 from careloop.patients.identity import age_on
 from careloop.patients.models import Patient
 from careloop.rules.risk.followup import (
@@ -47,9 +47,19 @@ def managed(scope: Scope, form: str) -> QuerySet[Patient]:
 
 
 def _records(scope: Scope, form: str) -> QuerySet[FollowUpRecord]:
+    """The programme's follow-up visits in the period: attempts that reached the patient
+    (a call not answered is no visit, and measured nothing)."""
     return FollowUpRecord.objects.filter(
-        scope.in_period("at"), form=form, patient_id__in=managed(scope, form).values("pk")
+        scope.in_period("at"),
+        form=form,
+        outcome=Outcome.REACHED,
+        patient_id__in=managed(scope, form).values("pk"),
     )
+
+
+def _measured(form: str, answers: dict[str, Any]) -> bool:
+    keys = ("fpg",) if form == "dm" else ("sbp", "dbp")
+    return all(answers.get(key) not in (None, "") for key in keys)
 
 
 def to_spec(scope: Scope, form: str) -> QuerySet[Patient]:
@@ -79,7 +89,8 @@ def controlled(scope: Scope, form: str) -> QuerySet[Patient]:
     for patient_id, at, answers, birth in rows.values_list(
         "patient_id", "at", "answers", "patient__birth_date"
     ):
-        last[patient_id] = (answers, age_on(birth, timezone.localtime(at).date()))
+        if _measured(form, answers):  # the last follow-up BP (FPG) that was measured
+            last[patient_id] = (answers, age_on(birth, timezone.localtime(at).date()))
     ids = [pk for pk, (answers, age) in last.items() if _at_target(form, answers, age)]
     return Patient.objects.filter(pk__in=ids)
 

@@ -60,16 +60,27 @@ def _node(task: Task) -> Node | None:
 
 
 def _previous_classification(task: Task) -> str | None:
+    """Whether the patient's last visit of this programme was controlled, as the model takes
+    it (控制满意 / 控制不满意). A visit classified 不良反应 or 并发症 (the form's single
+    choice) still says whether it was controlled: its stored ``controlled`` flag counts, so
+    two uncontrolled visits in a row lead to a referral whatever else the first one had
+    (REFERENCE §1.1, §1.3)."""
     last = (
         FollowUpRecord.objects.filter(
             patient_id=task.patient_id, form=task.form, outcome=Outcome.REACHED
         )
         .exclude(classification="")
         .exclude(task=task)
-        .values_list("classification", flat=True)
+        .values_list("classification", "assessment")
         .first()
     )
-    return last if last in ("控制满意", "控制不满意") else None
+    if last is None:
+        return None
+    classification, assessment = last
+    controlled = (assessment or {}).get("controlled")
+    if isinstance(controlled, bool):
+        return "控制满意" if controlled else "控制不满意"
+    return classification if classification in ("控制满意", "控制不满意") else None
 
 
 def classify(task: Task, answers: dict[str, Any]) -> dict[str, Any] | None:

@@ -139,6 +139,22 @@ def mask_phone(value: str | None) -> str:
     return value[:3] + "*" * (len(value) - 7) + value[-4:]
 
 
+# Where an address stops naming a district (county, banner) or else a city: what is shown.
+_DISTRICT_ENDS = "区县旗"
+
+
+def mask_address(value: str | None) -> str:
+    """北京市东城区幸福路18号3单元 → 北京市东城区****: the district stays (where the
+    patient lives, roughly), the street, building and flat are hidden."""
+    if not value:
+        return ""
+    end = next((i for i, c in enumerate(value) if c in _DISTRICT_ENDS and i > 0), -1)
+    if end < 0:
+        end = value.find("市")
+    keep = value[: end + 1] if end > 0 else value[:2]
+    return keep + "****" if len(keep) < len(value) else keep
+
+
 def mask_passport(value: str | None) -> str:
     if not value:
         return ""

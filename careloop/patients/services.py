@@ -55,6 +55,7 @@ PATIENT_FIELDS = [
 ]
 REVEAL_PERMISSIONS = {
     "phone": "patients.reveal_phone",
+    "address": "patients.reveal_phone",  # contact details, as the phone
     "id_number": "patients.reveal_identifier",
     "passport": "patients.reveal_identifier",
 }

@@ -32,9 +32,9 @@ from careloop.rules.risk.registry import get_model
 LOOKBACK_DAYS = 365  # an input older than a year is not used
 SBP, DBP = ("8480-6",), ("8462-4",)
 HEIGHT, WEIGHT = ("8302-2",), ("29463-7",)
-CREATININE = ("14682-9",)
+CREATININE = ("14682-9", "2160-0")
 FPG, HBA1C = ("14771-0", "1558-6"), ("4548-4", "17856-6")
-TC, LDL = ("14647-2", "2093-3"), ("22748-8", "2089-1", "13457-7")
+TC, LDL = ("14647-2", "2093-3"), ("22748-8", "2089-1", "13457-7", "18262-6")
 HDL, TG = ("14646-4", "2085-9"), ("14927-8", "2571-8")
 WAIST = ("8280-0",)
 

@@ -39,12 +39,19 @@ def enrolled(patient: Any, code: str, started: datetime, ended: datetime | None 
     )
 
 
-def visit(patient: Any, form: str, month: int, method: str = "门诊", **answers: Any) -> None:
+def visit(
+    patient: Any,
+    form: str,
+    month: int,
+    method: str = "门诊",
+    outcome: str = "reached",
+    **answers: Any,
+) -> None:
     FollowUpRecord.objects.create(
         task=task(patient, on(month), "done", closed=on(month)),
         patient=patient,
         channel="clinic" if method != "电话" else "phone",
-        outcome="reached",
+        outcome=outcome,
         form=form,
         answers={"method": method, **answers},
         at=on(month),
@@ -88,3 +95,21 @@ def test_national_indicators(hospital: Any, patient_factory: Any, bob: Any) -> N
     for figure in shown.values():
         for part in figure.parts:
             assert listing(scope, part.key).count() == part.count
+
+
+def test_a_call_not_answered_after_the_last_visit_changes_neither_rate(
+    hospital: Any, patient_factory: Any, bob: Any
+) -> None:
+    """血压控制率 reads the last follow-up BP: a later call nobody answered measured nothing,
+    and is no visit towards 规范管理 either."""
+    load_pack()
+    patient = patient_factory(organisation=hospital, birth_date=date(1970, 3, 1))
+    enrolled(patient, "htn-programme", on(1, 2))
+    for month in (2, 5, 8):
+        visit(patient, "htn", month, sbp=130, dbp=80)
+    visit(patient, "htn", 10, outcome="no_answer")
+    visit(patient, "htn", 11, outcome="busy")
+    scope = parse_scope(bob, {"from": "2026-01-01", "to": "2026-12-31"})
+    shown = {f.key: f for f in figures(scope)}
+    assert shown["htn_control_rate"].value == 1.0
+    assert {p.key: p.count for p in shown["htn_managed_to_spec_rate"].parts}["htn_to_spec"] == 0

@@ -131,3 +131,19 @@ def test_full_width_digits_are_the_same_number() -> None:
 def test_non_ascii_digits_never_pass_as_digits() -> None:
     with pytest.raises(identity.IdentifierError):
         identity.validate_mobile("١٣٨٠٠٠١٢٣٤٥")  # Arabic-Indic digits are not folded to ASCII
+
+
+@pytest.mark.parametrize(
+    ("address", "shown"),
+    [
+        ("北京市东城区幸福路18号3单元", "北京市东城区****"),
+        ("浙江省杭州市西湖区文三路1号", "浙江省杭州市西湖区****"),
+        ("河北省正定县常山路5号", "河北省正定县****"),
+        ("上海市徐汇区", "上海市徐汇区"),  # nothing below the district: nothing to hide
+        ("深圳市福田路8号", "深圳市****"),  # no district: the city
+        ("幸福里8号", "幸福****"),  # neither: two characters
+        ("", ""),
+    ],
+)
+def test_an_address_is_masked_below_its_district(address: str, shown: str) -> None:
+    assert identity.mask_address(address) == shown

@@ -180,6 +180,10 @@ class Patient(models.Model):
         return identity.mask_passport(self.passport)
 
     @property
+    def masked_address(self) -> str:
+        return identity.mask_address(self.address)
+
+    @property
     def is_deceased(self) -> bool:
         return self.deceased_on is not None
 
