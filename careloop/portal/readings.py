@@ -28,6 +28,9 @@ GLUCOSE_CONTEXT = [
 ]
 CONTEXT_NOTE = {"fasting": "空腹", "after_meal": "餐后2小时", "night": "夜间", "random": "随机"}
 AFTER_MEAL = "[3.9, 7.8)"
+# Home blood pressure: raised from 135/85 (REFERENCE.md §4.1, out-of-office thresholds); the
+# lower bounds are the catalogue's.
+HOME_SBP, HOME_DBP = "[90, 135)", "[60, 85)"
 OLDEST = timedelta(days=366)  # a reading older than this is a typing slip (1990 for 2026)
 # "At night", as the night-hypoglycaemia rule of the default pack reads the time measured.
 NIGHT = (time(22), time(6))
@@ -138,9 +141,26 @@ def results_of(data: dict[str, Any]) -> list[ResultInput]:
     at: datetime = data["measured_at"]
     kind = data["kind"]
     if kind == "bp":
+        # Measured at home: high from 135/85, not the office 140/90 (REFERENCE.md §4.1).
         found = [
-            ResultInput("收缩压", at, loinc="8480-6", value=float(data["sbp"]), unit="mmHg"),
-            ResultInput("舒张压", at, loinc="8462-4", value=float(data["dbp"]), unit="mmHg"),
+            ResultInput(
+                "收缩压",
+                at,
+                loinc="8480-6",
+                value=float(data["sbp"]),
+                unit="mmHg",
+                reference=HOME_SBP,
+                notes=["患者家庭自测"],
+            ),
+            ResultInput(
+                "舒张压",
+                at,
+                loinc="8462-4",
+                value=float(data["dbp"]),
+                unit="mmHg",
+                reference=HOME_DBP,
+                notes=["患者家庭自测"],
+            ),
         ]
         if data.get("pulse"):
             found.append(

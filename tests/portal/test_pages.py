@@ -317,3 +317,28 @@ def test_points_for_a_questionnaire_once_a_day(patient: Any) -> None:
         client.post(f"/p/{token}/q/gad7/", {f"q{n}": "0" for n in range(1, 8)})
     assert QuestionnaireResponse.objects.count() == 3
     assert sum(PointsEntry.objects.values_list("points", flat=True)) == 5
+
+
+def test_a_home_blood_pressure_is_graded_by_the_home_thresholds(
+    patient: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """136/86 at home is raised (home: from 135/85; it would be normal at the clinic)."""
+    evening = timezone.make_aware(datetime(2026, 12, 3, 19, 37))
+    monkeypatch.setattr(timezone, "now", lambda: evening)
+    token = make_token(patient.pk, "readings", now=evening.timestamp())
+    client = Client()
+    opened(client, token)
+    reading = {"kind": "bp", "measured_at": "2026-12-03T19:30"}
+    client.post(f"/p/{token}/readings/", {**reading, "sbp": "136", "dbp": "86"})
+    client.post(f"/p/{token}/readings/", {**reading, "sbp": "128", "dbp": "82"})
+    graded = list(
+        Observation.objects.filter(patient=patient)
+        .order_by("pk")
+        .values_list("code", "value", "interpretation")
+    )
+    assert graded == [
+        ("8480-6", 136, "H"),
+        ("8462-4", 86, "H"),
+        ("8480-6", 128, "N"),
+        ("8462-4", 82, "N"),
+    ]
