@@ -326,3 +326,30 @@ def test_two_uncontrolled_visits_refer_also_after_one_classified_adverse_reactio
     earlier.assessment = {"classification": "不良反应", "controlled": True}
     earlier.save()
     assert classify(programme, answers)["referral"] is False  # type: ignore[index]
+
+
+def test_the_diabetes_forms_urgent_referral_items_can_be_recorded(
+    programme: Task, carol: Any
+) -> None:
+    """A persistent heart rate over 100, a temperature over 39 °C, or another condition the
+    clinic cannot manage is an urgent referral (REFERENCE §1.2): the form has them."""
+    from careloop.followup.forms import DmForm
+    from careloop.followup.outcomes import classify
+
+    programme.form = "dm"
+    base = {"method": "门诊", "sbp": 128, "dbp": 78, "fpg": 6.2, "sample": "venous"}
+    base |= {"medication_adherence": "规律"}
+    fast = DmForm({**base, "heart_rate_persistent": "on"})
+    assert not fast.is_valid() and "heart_rate" in fast.errors  # which rate, then
+    cases = [
+        ({"heart_rate": 120}, False),
+        ({"heart_rate": 120, "heart_rate_persistent": "on"}, True),
+        ({"temperature_c": 39.0}, False),
+        ({"temperature_c": 39.5}, True),
+        ({"other_emergency": "on"}, True),
+    ]
+    for extra, urgent in cases:
+        form = DmForm({**base, **extra})
+        assert form.is_valid(), form.errors
+        result = classify(programme, form.answers())
+        assert result is not None and result["urgent_referral"] is urgent, extra

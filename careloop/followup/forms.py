@@ -211,6 +211,9 @@ class _ChronicForm(AnswersForm):
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    other_emergency = forms.BooleanField(
+        label=_("Another urgent condition this clinic cannot manage"), required=False
+    )
     referral_reason = forms.CharField(label=_("Referral reason"), required=False, max_length=200)
     referral_to = forms.CharField(
         label=_("Referred to (institution and department)"), required=False, max_length=200
@@ -268,6 +271,18 @@ class DmForm(_ChronicForm):
         choices=[("", "—"), *_choices(["无", "偶尔", "频繁"])],
     )
     insulin = forms.CharField(label=_("Insulin (type and dose)"), required=False, max_length=200)
+    heart_rate_persistent = forms.BooleanField(
+        label=_("The heart rate stays above 100/min"), required=False
+    )
+    temperature_c = forms.FloatField(
+        label=_("Body temperature (°C)"), required=False, min_value=30, max_value=45
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("heart_rate_persistent") and data.get("heart_rate") in (None, ""):
+            self.add_error("heart_rate", _("Give the heart rate that stays above 100/min."))
+        return data
 
 
 ANSWER_FORMS: dict[str, type[AnswersForm]] = {

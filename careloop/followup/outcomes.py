@@ -101,12 +101,18 @@ def classify(task: Task, answers: dict[str, Any]) -> dict[str, Any] | None:
         "adverse_reaction_hard_to_control": bool(answers.get("adverse_reaction_hard_to_control")),
         "new_or_worse_complication": bool(answers.get("new_or_worse_complication")),
         "previous_classification": _previous_classification(task),
+        "other_emergency": bool(answers.get("other_emergency")),
     }
     if task.form == "htn":
         data["pregnant_or_lactating"] = bool(answers.get("pregnant_or_lactating"))
         model = "htn-followup"
     else:
-        data.update(fpg=answers.get("fpg"), hr=answers.get("heart_rate"))
+        data.update(
+            fpg=answers.get("fpg"),
+            hr=answers.get("heart_rate"),
+            hr_persistent=bool(answers.get("heart_rate_persistent")),
+            temperature_c=answers.get("temperature_c"),
+        )
         model = "dm-followup"
     try:
         return assess(model, data)
