@@ -534,3 +534,24 @@ def test_the_nightly_candidates_come_in_full_batches_of_distinct_patients(
     batches = list(_diagnosis_candidates(pathway, spec, clock.now, batch=3))
     assert [len(b) for b in batches] == [3, 3, 1]
     assert [pk for b in batches for pk, _ref, _reason in b] == sorted(eligible)
+
+
+def test_a_programme_visit_due_within_two_weeks_is_never_moved_past_them(
+    hospital: Any, patient_factory: Any, carol: Any, clock: Clock, pack: None
+) -> None:
+    """ "Within 2 weeks" (REFERENCE §1.3): when the 14th day is a holiday the visit falls due
+    on the working day before it, not after the holidays, and it is late after the 14th."""
+    patient = patient_factory(organisation=hospital, birth_date=date(1960, 5, 1))
+    Condition.objects.create(patient=patient, icd10_code="I10", name="原发性高血压")
+    [plan] = on_diagnosis([patient.pk])
+    first = plan.tasks.get()
+    clock.set(first.due_at + timedelta(hours=1))
+    visit_day = timezone.localtime(clock.now).date()
+    fourteenth = visit_day + timedelta(days=14)
+    for offset in range(-1, 6):  # the 13th to the 19th day: a week of holidays
+        Holiday.objects.create(day=fourteenth + timedelta(days=offset), name="国庆")
+    form = {"sbp": 152, "dbp": 92, "symptoms": ["无症状"], "heart_rate": 76}
+    do_record_attempt(first, carol, Attempt(outcome="reached", answers=form))
+    second = plan.tasks.get(status=Task.Status.OPEN)
+    assert timezone.localtime(second.due_at).date() == fourteenth - timedelta(days=2)
+    assert timezone.localtime(second.deadline).date() == fourteenth

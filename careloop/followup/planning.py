@@ -16,7 +16,7 @@ from careloop.audit.services import record
 from careloop.followup.definition import Node, Profile
 from careloop.followup.models import Holiday, Pathway, Plan, Purpose, Task
 from careloop.followup.pathways import current_version, definition_of
-from careloop.followup.schedule import due_window, occurrence_days, tier_key
+from careloop.followup.schedule import due_by, due_window, occurrence_days, tier_key
 from careloop.patients.models import Patient
 from careloop.write_gate import write_gate
 
@@ -133,10 +133,12 @@ def node_tasks(
     if node.every == "programme":
         if state["next"] and not state.get("next_due"):
             return []  # the open visit decides when the next one is
-        day = date.fromisoformat(state.pop("next_due")) if state["next"] else anchor
-        if not state["next"]:
-            day += timedelta(days=node.day)
-        due = due_window(day, node, tz, quiet=quiet, holidays=holidays)
+        if state["next"]:  # at most the classification's days after the last visit
+            day = date.fromisoformat(state.pop("next_due"))
+            due = due_by(day, node, tz, quiet=quiet, holidays=holidays)
+        else:
+            day = anchor + timedelta(days=node.day)
+            due = due_window(day, node, tz, quiet=quiet, holidays=holidays)
         state["next"] += 1
         return [build(plan, patient, node, state["next"] - 1, due)]
     if node.every == "tier_matrix":

@@ -145,6 +145,26 @@ def due_window(
     return due, max(latest, due + timedelta(hours=1))
 
 
+def due_by(
+    day: date,
+    node: Node,
+    tz: tzinfo,
+    *,
+    quiet: tuple[time, time] | None = None,
+    holidays: Collection[date] = (),
+) -> tuple[datetime, datetime]:
+    """(due at, latest) for an occurrence that must happen by ``day`` (a chronic programme's
+    next visit: "within 2 weeks", "within 3 months", REFERENCE §1): a holiday moves it to
+    the working day before, never after, and it is late once ``day`` has passed."""
+    working = day
+    if node.skip_holidays:
+        while working in holidays:
+            working -= timedelta(days=1)
+    due, _ = due_window(working, node, tz, quiet=quiet, grace_days=0)
+    latest = datetime.combine(day, node.window[1], tz)
+    return due, max(latest, due + timedelta(hours=1))
+
+
 def retry_at(
     after: datetime, window: tuple[time, time], quiet: tuple[time, time] | None
 ) -> datetime:
