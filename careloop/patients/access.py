@@ -93,15 +93,27 @@ def staff_sees(user_id: int | None, patient: Any) -> bool:
     """Whether staff member ``user_id`` can open ``patient`` (anything with ``pk`` and
     ``organisation_id``): active, allowed to view patients, and the patient in their
     organisation subtree or shared with it. Whoever owns a patient's alerts, tasks and
-    notices must: an owner who cannot open the patient cannot act on them."""
+    notices must: an owner who cannot open the patient cannot act on them. One query (alerts
+    are raised by the hundred in a batch of results)."""
+    from django.contrib.auth.models import Permission
+
     from careloop.accounts.models import User
 
     if user_id is None:
         return False
-    user = User.objects.select_related("organisation").filter(pk=user_id).first()
-    if user is None or not user.is_active or not user.has_perm("patients.view_patient"):
-        return False
-    org_ids = scope_organisation_ids(user)
-    if org_ids is None or patient.organisation_id in org_ids:
-        return True
-    return PatientShare.objects.filter(patient_id=patient.pk, organisation_id__in=org_ids).exists()
+    view = Permission.objects.filter(codename="view_patient", content_type__app_label="patients")
+    below = OuterRef("organisation__path")
+    in_scope = Organisation.objects.filter(pk=patient.organisation_id, path__startswith=below)
+    shared = PatientShare.objects.filter(
+        patient_id=patient.pk, organisation__path__startswith=below
+    )
+    return (
+        User.objects.filter(pk=user_id, is_active=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(Exists(view.filter(group__user=OuterRef("pk"))))
+            | Q(Exists(view.filter(user=OuterRef("pk"))))
+        )
+        .filter(Q(is_superuser=True) | Q(Exists(in_scope)) | Q(Exists(shared)))
+        .exists()
+    )
