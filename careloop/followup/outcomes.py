@@ -204,6 +204,7 @@ def do_record_attempt(task: Task, actor: Any, attempt: Attempt) -> FollowUpRecor
         if attempt.outcome in (Outcome.REACHED, Outcome.REFUSED, Outcome.DECEASED):
             task.status, task.outcome = Task.Status.DONE, attempt.outcome
             task.closed_at, task.closed_by = now, actor
+            task.attempts += 1  # the tries on its channel, the one that closed it included
         else:
             _retry_or_next_channel(task, attempt.outcome, now)
         task.save()
