@@ -52,6 +52,8 @@ def test_a_night_low_entered_after_the_mornings_reading_alerts(
     assert "22:00–06:00 内葡萄糖 3.5 mmol/L（2026-12-03 03:00）< 4" in reason
     firing = RuleFiring.objects.get(rule__code="night-glucose-low")
     assert datetime.fromisoformat(firing.seen["about"]) == DAY + timedelta(hours=3)
+    at, value, unit = firing.seen["about_reading"]  # kept with the firing: not the newest
+    assert (datetime.fromisoformat(at), value, unit) == (DAY + timedelta(hours=3), 3.5, "mmol/L")
 
 
 def test_a_night_low_fires_once_not_again_with_each_later_reading(
@@ -95,3 +97,37 @@ def test_a_night_low_of_two_days_ago_entered_today_raises_nothing(
     clock.at(10)
     store(patient, GLU, 3.1, DAY - timedelta(hours=21))  # 2026-12-02 03:00, 31 hours before
     assert not night_alerts(patient)
+
+
+def test_a_low_each_night_entered_each_morning_alerts_each_night(
+    patient: Any,  # noqa: F811
+    clock: Clock,
+) -> None:
+    """A rule quiet for a day after it fires: lows taken at 02:00 on three nights, each
+    entered at 08:00, are three alerts (the quiet day runs from one reading to the next,
+    not from the hour a reading was entered)."""
+    from careloop.rules.services import do_save_rule
+
+    do_save_rule(
+        None,
+        "night-low-daily",
+        {
+            "name": "夜间低血糖（每日一次）",
+            "enabled": True,
+            "trigger": "observation",
+            "condition": {
+                "kind": "time_window",
+                "code": GLU,
+                "op": "<",
+                "value": 4.0,
+                "from": "22:00",
+                "to": "06:00",
+            },
+            "actions": [{"type": "alert", "severity": "high", "title": "夜间低血糖"}],
+            "cooldown_hours": 24,
+        },
+    )
+    for night in range(3):
+        clock.at(24 * night + 8)
+        store(patient, GLU, 3.4, DAY + timedelta(hours=24 * night + 2))
+    assert len(night_alerts(patient)) == 3

@@ -141,8 +141,8 @@ class Outcome:
     are written only when asked for: most evaluations do not match and need none.
 
     ``about``: when the match is about one reading that need not be the newest (a night
-    reading entered after a later daytime one), that reading's time; the rule then fires
-    about it once (``firing._due``), not again with every later reading."""
+    reading entered after a later daytime one), that reading; the rule then fires about it
+    once (``firing._due``), not again with every later reading."""
 
     __slots__ = ("_explain", "_reasons", "about", "matched")
 
@@ -150,7 +150,7 @@ class Outcome:
         self,
         matched: bool,
         reasons: list[str] | Callable[[], list[str]],
-        about: datetime | None = None,
+        about: Reading | None = None,
     ) -> None:
         self.matched = matched
         self._reasons = None if callable(reasons) else reasons
@@ -279,7 +279,7 @@ class All(Condition):
         return Outcome(
             True,
             lambda: [r for result in results for r in result.reasons],
-            max(abouts) if abouts else None,
+            max(abouts, key=lambda r: r.at) if abouts else None,
         )
 
     def codes(self) -> set[str]:
@@ -453,8 +453,11 @@ class TimeWindow(Latest):
                 _reading(f"{window} 内{facts.name(self.code, shown)}", shown, facts)
                 + _compared(bool(hits), self.op, self.value)
             ],
-            shown.at if hits else None,
+            shown if hits else None,
         )
+
+    def history_days(self) -> int:
+        return self.within_days
 
 
 @dataclass

@@ -591,10 +591,19 @@ def evaluate(
             outcome = rule.condition.evaluate(given)
             if outcome.matched:
                 seen = _seen(rule, given)
-                if outcome.about is not None:
-                    seen["about"] = outcome.about.isoformat()
+                about = outcome.about
+                if about is not None:  # the reading it is about, which may not be the newest
+                    seen["about"] = about.at.isoformat()
+                    seen["about_reading"] = [about.at.isoformat(), about.value, about.unit]
                 matches.append(
-                    Match(rule, pk, given.now, outcome.reasons, seen, about=outcome.about)
+                    Match(
+                        rule,
+                        pk,
+                        given.now,
+                        outcome.reasons,
+                        seen,
+                        about=about.at if about is not None else None,
+                    )
                 )
     return matches
 

@@ -35,31 +35,49 @@ from careloop.rules.models import RuleFiring
 def _due(matches: list[Match], now: datetime) -> list[Match]:
     """The matches outside their rule's quiet period for the patient (one per pair). A match
     about one reading (``Match.about``: a night reading entered late) is due only when that
-    reading was taken after the last firing's quiet period: a reading the rule has fired
-    about, or one taken while it was quiet, does not fire again with every later reading."""
+    reading was taken a quiet period or more after the reading the rule last fired about
+    (its time as ``seen["about"]``; else the firing's own time): a reading the rule has
+    fired about, or one taken in the quiet period after it, does not fire again with every
+    later reading, and each night's own low still does, however late it is entered."""
     since = now - max(m.rule.cooldown for m in matches)
     since = min([since, *(m.about - m.rule.cooldown for m in matches if m.about is not None)])
-    last: dict[tuple[int | None, int], datetime] = {}
-    for rule_id, patient_id, at in RuleFiring.objects.filter(
+    fired: dict[tuple[int | None, int], datetime] = {}
+    about: dict[tuple[int | None, int], datetime] = {}
+    for rule_id, patient_id, at, seen_about in RuleFiring.objects.filter(
         rule_id__in={m.rule.pk for m in matches},
         patient_id__in={m.patient_id for m in matches},
         fired_at__gte=since,
-    ).values_list("rule_id", "patient_id", "fired_at"):
-        last[(rule_id, patient_id)] = max(last.get((rule_id, patient_id), at), at)
+    ).values_list("rule_id", "patient_id", "fired_at", "seen__about"):
+        stored: tuple[int | None, int] = (rule_id, patient_id)
+        fired[stored] = max(fired.get(stored, at), at)
+        reading = _moment(seen_about) or at
+        about[stored] = max(about.get(stored, reading), reading)
     due = []
     for match in matches:
-        key = (match.rule.pk, match.patient_id)
-        before = last.get(key)
+        key: tuple[int | None, int] = (match.rule.pk, match.patient_id)
+        before = fired.get(key)
         quiet = before is not None and now - before < match.rule.cooldown
         covered = (
-            before is not None
-            and match.about is not None
-            and match.about <= before + match.rule.cooldown
+            match.about is not None
+            and key in about
+            and match.about < about[key] + match.rule.cooldown
         )
         if not quiet and not covered:
             due.append(match)
-            last[key] = now  # once per (rule, patient) in a batch
+            fired[key] = now  # once per (rule, patient) in a batch
+            if match.about is not None:
+                about[key] = max(about.get(key, match.about), match.about)
     return due
+
+
+def _moment(value: Any) -> datetime | None:
+    """A firing's ``seen["about"]`` (ISO 8601), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 # What actions need of a patient (never the encrypted identifiers: nothing to decrypt).

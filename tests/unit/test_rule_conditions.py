@@ -272,7 +272,8 @@ def test_a_time_window_reads_every_reading_of_the_last_day_not_only_the_newest()
         glu=[("2026-11-23 03:10", 3.1), ("2026-11-23 03:40", 3.4), ("2026-11-23 08:00", 6.2)]
     )
     result = rule.evaluate(given)
-    assert result.matched and result.about == datetime(2026, 11, 23, 3, 40, tzinfo=TZ)
+    assert result.matched and result.about is not None
+    assert (result.about.at, result.about.value) == (datetime(2026, 11, 23, 3, 40, tzinfo=TZ), 3.4)
     assert result.reasons == ["22:00–06:00 内葡萄糖 3.4（2026-11-23 03:40）< 4"]
     normal = rule.evaluate(facts(glu=[("2026-11-23 03:10", 5.1), ("2026-11-23 08:00", 3.0)]))
     assert not normal.matched and normal.about is None
@@ -285,6 +286,7 @@ def test_a_time_window_reads_every_reading_of_the_last_day_not_only_the_newest()
 def test_all_carries_the_reading_a_part_is_about() -> None:
     rule = compile_condition({"all": [NIGHT, {"kind": "age", "op": ">=", "value": 60}]})
     result = rule.evaluate(facts(glu=[("2026-11-23 02:00", 3.0), ("2026-11-23 09:00", 5.0)]))
-    assert result.matched and result.about == datetime(2026, 11, 23, 2, 0, tzinfo=TZ)
+    assert result.matched and result.about is not None
+    assert result.about.at == datetime(2026, 11, 23, 2, 0, tzinfo=TZ)
     latest = compile_condition({"kind": "latest", "code": GLU, "op": ">", "value": 1})
     assert latest.evaluate(facts(glu=[("2026-11-23 09:00", 5.0)])).about is None
