@@ -139,20 +139,25 @@ def mask_phone(value: str | None) -> str:
     return value[:3] + "*" * (len(value) - 7) + value[-4:]
 
 
-# Where an address stops naming a district (county, banner) or else a city: what is shown.
-_DISTRICT_ENDS = "区县旗"
+# The administrative part an address starts with: province (or autonomous region), city
+# (prefecture, league), district (county, banner, county-level city); each part short, as
+# such names are, and a 区 of 小区, 社区, 院区, 园区 or 街区 is no district.
+_ADMINISTRATIVE = re.compile(
+    r"^(?:.{1,7}?(?:省|自治区))?"
+    r"(?:.{1,5}?(?:市|自治州|州|盟|地区))?"
+    r"(?:.{1,4}?(?<![小社院园街])(?:区|县|旗|市))?"
+)
 
 
 def mask_address(value: str | None) -> str:
-    """北京市东城区幸福路18号3单元 → 北京市东城区****: the district stays (where the
-    patient lives, roughly), the street, building and flat are hidden."""
+    """北京市东城区幸福路18号3单元 → 北京市东城区****: the province, city and district the
+    address starts with stay (where the patient lives, roughly); the street, estate, building
+    and flat are hidden, and all of it when it does not start with them."""
     if not value:
         return ""
-    end = next((i for i, c in enumerate(value) if c in _DISTRICT_ENDS and i > 0), -1)
-    if end < 0:
-        end = value.find("市")
-    keep = value[: end + 1] if end > 0 else value[:2]
-    return keep + "****" if len(keep) < len(value) else keep
+    match = _ADMINISTRATIVE.match(value)
+    keep = match.group(0) if match else ""
+    return value if keep == value else keep + "****"
 
 
 def mask_passport(value: str | None) -> str:

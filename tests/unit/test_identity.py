@@ -141,7 +141,12 @@ def test_non_ascii_digits_never_pass_as_digits() -> None:
         ("河北省正定县常山路5号", "河北省正定县****"),
         ("上海市徐汇区", "上海市徐汇区"),  # nothing below the district: nothing to hide
         ("深圳市福田路8号", "深圳市****"),  # no district: the city
-        ("幸福里8号", "幸福****"),  # neither: two characters
+        ("幸福里8号", "****"),  # neither: nothing shown
+        ("石家庄市长安路88号幸福小区5栋302", "石家庄市****"),  # 小区 is no district
+        ("长安路88号幸福社区3单元", "****"),
+        ("苏州工业园区星湖街328号", "苏州****"),
+        ("内蒙古自治区呼和浩特市新城区中山路1号", "内蒙古自治区呼和浩特市新城区****"),
+        ("东城区幸福路18号", "东城区****"),
         ("", ""),
     ],
 )
