@@ -98,3 +98,30 @@ def test_the_patient_form_refuses_a_doctor_who_could_not_open_the_patient(
     assert (
         api.patch(f"/api/v1/patients/{own.pk}", {"responsible_doctor": carol.pk}).status_code == 200
     )
+
+
+def test_a_doctor_set_before_the_rule_stays_until_changed_and_the_form_offers_who_can(
+    api_as: Any, hospital: Any, cardiology: Any, bob: Any, carol: Any
+) -> None:
+    """A hospital-level patient whose doctor (set before the rule) is of a department below:
+    the record can still be edited; the doctor is refused only when chosen anew, or when the
+    patient moves; the form offers only staff who can open the patient."""
+    from careloop.patients.forms import PatientForm
+
+    patient = PatientFactory(organisation=hospital, responsible_doctor=carol)
+    api = api_as(bob)
+    renamed = api.patch(
+        f"/api/v1/patients/{patient.pk}", {"name": "钱新名", "responsible_doctor": carol.pk}
+    )
+    assert renamed.status_code == 200, renamed.content
+    other = OrganisationFactory(code="H1-ENDO", name="内分泌科", parent=hospital)
+    moved = api.patch(
+        f"/api/v1/patients/{patient.pk}", {"organisation": other.pk, "responsible_doctor": carol.pk}
+    )
+    assert moved.status_code == 422
+    hospital_doctor = UserFactory(organisation=hospital, role=Role.DOCTOR)
+    form = PatientForm(user=bob, patient=PatientFactory(organisation=cardiology))
+    offered = set(form.fields["responsible_doctor"].queryset)
+    assert hospital_doctor in offered and carol in offered
+    form = PatientForm(user=bob, patient=PatientFactory(organisation=other))
+    assert carol not in set(form.fields["responsible_doctor"].queryset)

@@ -116,6 +116,10 @@ class PatientForm(StyledFormMixin, forms.Form):
             self.fields["organisation"].initial = user.organisation
         teams = Team.objects.filter(organisation__in=organisations)
         staff = User.objects.filter(is_active=True, organisation__in=organisations)
+        if patient is not None:  # those who can open the patient: its organisation or above
+            staff = User.objects.filter(
+                is_active=True, organisation_id__in=patient.organisation.lineage
+            )
         doctors = staff.filter(groups__name=Role.DOCTOR)
         managers = staff.filter(groups__name=Role.HEALTH_MANAGER)
         if patient is not None:

@@ -207,12 +207,21 @@ def _clean_care(
             errors.add("care_team", _("Choose a team of the patient's organisation."))
         else:
             out["care_team"] = team
+    moved = existing is not None and organisation != existing.organisation
     for field in ("responsible_doctor", "health_manager"):
         if field in data:
             user = _resolve(User, data[field])
-            # They must be able to open the patient: of its organisation or one above it.
+            kept = (
+                existing is not None
+                and not moved
+                and _ref_pk(data[field]) == _ref_pk(getattr(existing, field))
+            )
+            # They must be able to open the patient: of its organisation or one above it
+            # (asked of a new choice, or of the one kept when the patient moves: one set
+            # before this rule stays until someone changes it, and the record can be edited).
             if user is False or (
-                user
+                not kept
+                and user
                 and organisation
                 and (
                     user.organisation is None
