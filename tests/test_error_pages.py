@@ -43,3 +43,9 @@ def test_a_server_error_page_renders_without_any_context(db: None) -> None:
     with translation.override("zh-hans"):
         response = server_error(request)
     assert response.status_code == 500 and "系统出错了" in _page(response)
+
+
+def test_a_patient_page_not_found_offers_no_way_into_the_staff_pages(db: None) -> None:
+    response = Client().get("/p/abc/def/nothing/", **ZH)
+    html = response.content.decode()
+    assert response.status_code == 404 and "页面不存在" in html and 'href="/"' not in html

@@ -129,3 +129,16 @@ def test_an_import_refuses_a_negative_result_and_names_reports_for_patients(bob:
     assert (job.imported_rows, job.error_rows) == (1, 1)
     assert "空腹血糖：结果不可能为负数" in lines[1][-1]
     assert set(DiagnosticReport.objects.values_list("name", flat=True)) == {"检查检验结果"}
+
+
+def test_an_item_an_administrator_adds_may_be_negative(db: None) -> None:
+    """Base excess is negative as often as not: an added item is not refused below 0."""
+    from careloop.clinical.models import ObservationDefinition
+
+    ObservationDefinition.objects.create(
+        code="11555-0", name="碱剩余", name_en="Base excess", category="blood_gas", unit="mmol/L"
+    )
+    catalogue.invalidate()
+    result = ResultInput("碱剩余", timezone.now(), loinc="11555-0", value=-4.2, unit="mmol/L")
+    found = assess(result, sex="male", age=60, organisation_path="/", catalogue=catalogue.current())
+    assert found.fields["value"] == -4.2

@@ -27,6 +27,7 @@ from careloop.clinical.grading import (
     grade,
     parse_sender_range,
 )
+from careloop.clinical.reference_data import shipped_measured_codes
 from careloop.clinical.units import UnitError, canonical_unit, convert
 
 LOINC_SYSTEMS = {"LN", "LOINC", "HTTP://LOINC.ORG", "2.16.840.1.113883.6.1"}
@@ -55,11 +56,13 @@ class ImpossibleValue(ValueError):
 
 
 def check_possible(code: str, value: float | None, catalogue: Catalogue) -> None:
-    """``ImpossibleValue`` for a negative value of a catalogued measured item: none of them
-    (concentrations, counts, pressures, rates, pH, INR, sizes) can be below 0."""
-    item = catalogue.item(code) if code else None
-    if value is not None and value < 0 and item is not None and item.unit:
-        raise ImpossibleValue(code, item.name, value)
+    """``ImpossibleValue`` for a negative value of a measured item of the shipped catalogue:
+    none of them (concentrations, counts, pressures, rates, pH, INR, sizes) can be below 0.
+    An item an administrator adds may be one that can (base excess), so it is not checked."""
+    if value is None or value >= 0 or code not in shipped_measured_codes():
+        return
+    item = catalogue.item(code)
+    raise ImpossibleValue(code, item.name if item else code, value)
 
 
 @dataclass
