@@ -119,8 +119,14 @@ def mark_handled(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @login_required
 def notifications(request: AuthedRequest) -> HttpResponse:
+    """My notifications; one about an alert on a patient I cannot open (an owner set before
+    owners had to be able to, or a patient since moved) shows neither title nor text."""
     items = StaffNotification.objects.filter(user=request.user).select_related("alert")
     page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+    about = {n.alert.patient_id for n in page.object_list if n.alert is not None}
+    visible = set(patients_for(request.user).filter(pk__in=about).values_list("pk", flat=True))
+    for item in page.object_list:
+        item.hidden = item.alert is not None and item.alert.patient_id not in visible
     return render(request, "outreach/notifications.html", {"page": page})
 
 

@@ -129,3 +129,23 @@ def test_the_bell_counts_and_opening_marks_read(
     assert (
         'data-testid="unread-count"' not in client.get("/outreach/notifications/").content.decode()
     )
+
+
+def test_a_notification_about_a_patient_no_longer_in_reach_shows_nothing_of_them(
+    hospital: Any, patient_factory: Any, carol: Any, community: Any
+) -> None:
+    """Told of an alert, then the patient moved out of Carol's reach: her list keeps the
+    entry (unread, dated) but shows neither its title nor its text."""
+    patient = patient_factory(
+        organisation=carol.organisation, name="钱学明", responsible_doctor=carol
+    )
+    alert_for(patient)
+    notify_new_owners()
+    client = Client()
+    client.force_login(carol)
+    assert "血压 186/112" in client.get("/outreach/notifications/").content.decode()
+    patient.organisation = community
+    patient.save()
+    page = client.get("/outreach/notifications/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "血压 186/112" not in page and "家庭自测" not in page
+    assert 'data-testid="notification-hidden"' in page and "涉及您已无权查看的患者" in page
