@@ -77,7 +77,10 @@ class PathwayAdmin(admin.ModelAdmin):
         obj.refresh_from_db()
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        return None  # versions are written by do_save_pathway, never edited
+        """Versions are written by ``do_save_pathway``, never edited here; the admin's change
+        message still asks each inline what it saved: nothing."""
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
 
 @admin.register(Holiday)
