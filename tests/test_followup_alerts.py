@@ -322,6 +322,18 @@ def test_a_missed_revisit_raises_an_alert_and_a_visit_closes_it(
     assert flag_missed_revisits() == 0
 
 
+def test_a_revisit_cannot_be_booked_in_the_past(
+    clock: Clock, hospital: Any, patient_factory: Any, alice: Any, bob: Any
+) -> None:
+    """It would be "missed" at once and raise its alert."""
+    patient = patient_factory(organisation=hospital)
+    revisit = do_request_revisit(alice, patient, wanted_on=date(2026, 12, 8), department="心内科")
+    with pytest.raises(ValidationError, match=r"预约时间须晚于当前时间|time still to come"):
+        do_book_revisit(bob, revisit, clock.now - timedelta(days=35))
+    revisit.refresh_from_db()
+    assert revisit.status == "requested" and revisit.appointment_at is None
+
+
 def test_leads_start_on_every_alert_they_can_see(alice: Any, bob: Any) -> None:
     assert logged_in(bob).get("/alerts/").context["scope"] == "all"  # a supervisor
     assert logged_in(alice).get("/alerts/").context["scope"] == "mine"  # a nurse

@@ -263,6 +263,8 @@ def do_book_revisit(actor: Any, revisit: RevisitRequest, at: datetime) -> Revisi
         revisit = RevisitRequest.objects.select_for_update().get(pk=revisit.pk)
         if revisit.status not in (RevisitRequest.Status.REQUESTED, RevisitRequest.Status.BOOKED):
             raise ValidationError(_("This revisit is already closed."), code="conflict")
+        if at <= timezone.now():  # it would be "missed" at once, and raise its alert
+            raise ValidationError(_("Book the appointment for a time still to come."))
         revisit.status, revisit.appointment_at, revisit.booked_by = (
             RevisitRequest.Status.BOOKED,
             at,
