@@ -82,12 +82,23 @@ def claimable(now: datetime) -> Q:
     return Q(status=S.QUEUED, next_try_at__lte=now) | Q(status=S.SENDING, lease_until__lt=now)
 
 
+MOOT = "随访任务已结束，不再发送"  # why a queued message of a closed task was not sent
+
+
 def claim(batch: int, *, now: datetime | None = None) -> tuple[str, list[Message]]:
     """Claim up to ``batch`` due messages for this worker. The UPDATE re-checks that each is
-    still claimable, so two workers never hold one message (also on SQLite)."""
+    still claimable, so two workers never hold one message (also on SQLite). A due message
+    whose follow-up task has closed meanwhile (the patient reached by phone, the plan
+    stopped) is cancelled instead: it would ask again what has been answered."""
+    from careloop.followup.models import Task
+
     now = now or timezone.now()
     token = f"{os.getpid()}:{uuid.uuid4().hex[:12]}"
     with transaction.atomic():
+        closed = [s for s in Task.Status.values if s != Task.Status.OPEN]
+        Message.objects.filter(
+            status=S.QUEUED, next_try_at__lte=now, task__status__in=closed
+        ).update(status=S.CANCELLED, error=MOOT)
         ids = list(
             Message.objects.select_for_update(skip_locked=True)
             .filter(claimable(now))

@@ -47,6 +47,21 @@ def test_a_reminder_goes_out_once_through_the_outbox_and_the_task_is_done(
     assert send_due().results == {}
 
 
+def test_a_queued_message_of_a_follow_up_done_meanwhile_is_not_sent(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    """Queued for later (quiet hours, a retry); the nurse reaches the patient by phone
+    before it goes: it is cancelled, saying why, not sent asking what was answered."""
+    done = make_task(patient_factory(organisation=hospital, name="邵玉静"))
+    still = make_task(patient_factory(organisation=hospital, name="孙仍在"))
+    assert queue_due().messages == 2
+    Task.objects.filter(pk=done.pk).update(status=Task.Status.DONE, outcome="reached")
+    assert send_due().sent == 1
+    statuses = dict(Message.objects.values_list("task_id", "status"))
+    assert statuses == {done.pk: "cancelled", still.pk: "delivered"}
+    assert Message.objects.get(task=done).error == sending.MOOT
+
+
 def test_a_batch_costs_the_same_queries_for_two_reminders_as_for_six(
     at_noon: datetime, patient_factory: Any, hospital: Any
 ) -> None:
