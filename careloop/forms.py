@@ -40,3 +40,28 @@ class StyledFormMixin:
                 attrs = self.fields[name].widget.attrs
                 if "is-invalid" not in attrs.get("class", ""):
                     attrs["class"] = (attrs.get("class", "") + " is-invalid").strip()
+
+
+# Dates of what has happened (a diagnosis's onset, a past illness, a medicine started): a
+# date after today is a typing slip (2030 for 2023). A medicine's stop may be planned ahead.
+PAST_DATES = ("onset_date", "occurred_on", "started_on")
+
+
+class PastDatesMixin:
+    """Refuses a date still to come in ``PAST_DATES``, and a stop before the start
+    (``started_on`` / ``stopped_on``)."""
+
+    cleaned_data: dict[str, Any]
+
+    def check_dates(self) -> None:
+        from django.utils import timezone
+        from django.utils.translation import gettext as _
+
+        today = timezone.localdate()
+        for name in PAST_DATES:
+            value = self.cleaned_data.get(name)
+            if value is not None and value > today:
+                self.add_error(name, _("This date is still to come."))  # type: ignore[attr-defined]
+        started, stopped = self.cleaned_data.get("started_on"), self.cleaned_data.get("stopped_on")
+        if started and stopped and stopped < started:
+            self.add_error("stopped_on", _("The stop cannot be before the start."))  # type: ignore[attr-defined]

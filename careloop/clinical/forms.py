@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from careloop.clinical.icd10 import catalogue_name
 from careloop.clinical.models import Condition, Encounter
-from careloop.forms import StyledFormMixin
+from careloop.forms import PastDatesMixin, StyledFormMixin
 
 ICD10 = re.compile(r"^[A-Z]\d{2}(\.\d{1,4})?$")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -21,7 +21,7 @@ def clean_icd10(value: str) -> str:
     return code
 
 
-class ConditionForm(StyledFormMixin, forms.ModelForm):
+class ConditionForm(StyledFormMixin, PastDatesMixin, forms.ModelForm):
     """A diagnosis: the Chinese name is filled from the ICD-10 catalogue when left blank."""
 
     class Meta:
@@ -50,6 +50,17 @@ class ConditionForm(StyledFormMixin, forms.ModelForm):
                 )
             else:
                 data["name"] = self.instance.name = catalogued
+        self.check_dates()
+        patient_id = self.instance.patient_id
+        active = Condition.ClinicalStatus.ACTIVE
+        if code and patient_id and data.get("clinical_status") == active:
+            same = Condition.objects.filter(
+                patient_id=patient_id, icd10_code=code, clinical_status=active
+            ).exclude(pk=self.instance.pk)
+            if same.exists():
+                self.add_error(
+                    "icd10_code", _("The record already has this diagnosis, still active.")
+                )
         return data
 
 

@@ -256,6 +256,14 @@ class ConsentForm(StyledFormMixin, forms.Form):
 
 
 class LifestyleForm(StyledFormMixin, forms.ModelForm):
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("smoking") == Lifestyle.Smoking.NEVER and data.get("cigarettes_per_day"):
+            self.add_error(
+                "cigarettes_per_day", _("Someone who never smoked smokes no cigarettes a day.")
+            )
+        return data
+
     class Meta:
         model = Lifestyle
         fields = [

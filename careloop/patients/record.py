@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from careloop.audit.services import changes_between, record
 from careloop.clinical.forms import ConditionForm, EncounterForm, clean_icd10
 from careloop.clinical.models import Condition, Encounter
-from careloop.forms import StyledFormMixin
+from careloop.forms import PastDatesMixin, StyledFormMixin
 from careloop.patients.access import can_change
 from careloop.patients.models import Allergy, FamilyHistory, Medication, PastHistory, Patient
 
@@ -34,11 +34,17 @@ def _model_form(model: type[models.Model], fields: list[str]) -> type[forms.Mode
         name: DATE for name in fields if isinstance(model._meta.get_field(name), models.DateField)
     }
     bases = (
-        (StyledFormMixin, _OptionalIcd10Mixin, forms.ModelForm)
+        (StyledFormMixin, PastDatesMixin, _OptionalIcd10Mixin, forms.ModelForm)
         if "icd10_code" in fields
-        else (StyledFormMixin, forms.ModelForm)
+        else (StyledFormMixin, PastDatesMixin, forms.ModelForm)
     )
-    base_form: Any = type("Form", bases, {})
+
+    def clean(self: Any) -> dict[str, Any]:
+        data = forms.ModelForm.clean(self) or {}
+        self.check_dates()
+        return data
+
+    base_form: Any = type("Form", bases, {"clean": clean})
     return forms.modelform_factory(model, form=base_form, fields=fields, widgets=widgets)
 
 

@@ -334,6 +334,8 @@ def record_item(
         instance = record_kind.items(patient).filter(pk=item_id).first()
         if instance is None:
             raise Http404("no such entry")
+    if instance is None:  # a new entry knows its patient (a diagnosis checks for its twin)
+        instance = record_kind.model(patient=patient)
     form = record_kind.form(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
         do_save_item(request.user, patient, record_kind, form)
