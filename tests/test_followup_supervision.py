@@ -3,7 +3,9 @@ of completed follow-ups with a score."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from html import unescape as html_unescape
 from typing import Any
 
 import pytest
@@ -69,17 +71,26 @@ def test_workload_counts_each_persons_open_and_done_work(
     assert mine.overdue >= 1  # the one made late above is not also "due today"
     page = logged_in(bob).get("/worklist/team/")
     assert page.status_code == 200 and "50.0%" in page.content.decode()
+    # The open-task figure links to a list of exactly those tasks (also those due later).
+    link = re.search(
+        rf'href="([^"]*assignee={alice.pk})" data-testid="open-tasks-of">{open_now}<',
+        page.content.decode(),
+    )
+    assert link is not None
+    listed = logged_in(bob).get(html_unescape(link[1]))
+    assert listed.context["page"].paginator.count == open_now
+    assert len(listed.context["page"].object_list) == min(open_now, 50)
     # The hand-over lists group people by organisation (work moves within one).
     html = page.content.decode()
     assert html.count(f'<optgroup label="{alice.organisation.name}">') == 2
     assert f'<option value="{alice.pk}">{alice}</option>' in html
     # A person's open-task count opens their tasks only.
-    link = f"/worklist/?scope=organisation&amp;section=due&amp;assignee={alice.pk}"
+    link = f"/worklist/?scope=organisation&amp;section=all&amp;assignee={alice.pk}"
     assert link in page.content.decode()
     theirs = logged_in(bob).get(link.replace("&amp;", "&")).context
     shown = {row.assignee_id for row in theirs["page"].object_list}
     assert shown == {alice.pk}
-    assert {k: n for k, _l, n in theirs["sections"]}["due"] == theirs["page"].paginator.count
+    assert {k: n for k, _l, n in theirs["sections"]}["all"] == theirs["page"].paginator.count
     assert logged_in(alice).get("/worklist/team/").status_code == 403
 
 

@@ -136,6 +136,7 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
                 ("today", _("Due today")),
                 ("overdue", _("Overdue")),
                 ("upcoming", _("Next 7 days")),
+                ("all", _("All open")),
             )
         ],
         "scopes": [("mine", _("Mine")), ("team", _("My team's")), ("organisation", _("All"))],

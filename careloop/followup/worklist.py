@@ -32,7 +32,7 @@ RISK_WEIGHT = {"high": 30, "medium": 15}
 # Days overdue → points (a task late a week outranks a fresh medium alert).
 OVERDUE_POINTS = ((7, 40), (3, 25), (1, 15), (0, 5))
 
-SECTIONS = ("due", "today", "overdue", "upcoming")
+SECTIONS = ("due", "today", "overdue", "upcoming", "all")
 SCOPES = ("mine", "team", "organisation")
 
 
@@ -122,7 +122,7 @@ def worklist(user: Any, filters: Filters, *, now: datetime | None = None) -> Que
         tasks = tasks.filter(deadline__lt=now)
     elif filters.section == "upcoming":
         tasks = tasks.filter(due_at__gte=tonight, due_at__lt=tonight + timedelta(days=7))
-    else:
+    elif filters.section != "all":  # "all": every open task, also those due later
         tasks = tasks.filter(due_at__lt=tonight)
     tasks = narrowed(tasks, filters)
     return with_priority(tasks, now).select_related("patient", "plan__pathway", "assignee")
@@ -151,7 +151,8 @@ COUNTS_SQL = (
     "SELECT COUNT(CASE WHEN due_at < %s THEN 1 END),"
     " COUNT(CASE WHEN due_at < %s AND deadline >= %s THEN 1 END),"
     " COUNT(CASE WHEN deadline < %s THEN 1 END),"
-    " COUNT(CASE WHEN due_at >= %s AND due_at < %s THEN 1 END)"
+    " COUNT(CASE WHEN due_at >= %s AND due_at < %s THEN 1 END),"
+    " COUNT(*)"
     " FROM followup_task WHERE {where}"
 )
 
@@ -192,5 +193,6 @@ def _narrowed_counts(tasks: QuerySet[Task], now: datetime) -> dict[str, int]:
             filter=Q(due_at__gte=tonight, due_at__lt=tonight + timedelta(days=7)),
             distinct=True,
         ),
+        all=Count("pk", distinct=True),
     )
     return {key: found[key] or 0 for key in SECTIONS}
