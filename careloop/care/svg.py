@@ -73,9 +73,13 @@ def line_chart(
             f'fill="{colour}">{_fmt(p.value)}</text>'
         )
     shown = {0, len(points) - 1} | set(range(0, len(points), max(1, len(points) // 4)))
+    last = len(points) - 1
     for n in sorted(shown):
+        # The first and last dates run inwards from their points: centred, the last one was
+        # cut at the chart's edge ("2026-1").
+        anchor = "start" if n == 0 and last else "end" if n == last and last else "middle"
         parts.append(
-            f'<text x="{x(n):.1f}" y="{HEIGHT - 8}" text-anchor="middle" fill="#667382">'
+            f'<text x="{x(n):.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}" fill="#667382">'
             f"{escape(points[n].label)}</text>"
         )
     parts.append("</svg>")
