@@ -102,7 +102,7 @@ def _django(text: str) -> Template:
     try:
         return _engine.from_string(text)
     except TemplateSyntaxError as error:
-        raise TemplateError(f"template error: {error}") from error
+        raise TemplateError(f"模板有误：{error}") from error
 
 
 def render(text: str, context: dict[str, Any]) -> str:

@@ -46,7 +46,7 @@ def preview(body: str, subject: str, channel: str, context: dict[str, Any], sign
     except TemplateError as error:
         return Preview(error=str(error))
     except Exception as error:  # a filter that fails while rendering
-        return Preview(error=f"template error: {error}")
+        return Preview(error=f"模板有误：{error}")
     shown = Preview(text=text, subject=title, length=len(text))
     if channel == "sms":
         shown.length = len(f"【{sign}】{text}") if sign else len(text)

@@ -66,7 +66,7 @@ def test_a_draft_previews_for_the_sample_patient_and_errors_are_named(alice: Any
     assert "张阿姨好" in shown.decode()
     assert "回T退订" in shown.decode()  # the warning: an SMS without a way to stop them
     broken = client.post("/outreach/templates/preview/", form("{% if %}")).content.decode()
-    assert "template error" in broken
+    assert "模板有误" in broken  # in Chinese, the template language's own detail after it
     empty = client.post("/outreach/templates/preview/", form(""))
     assert empty.context["form"].errors["body"]
 
