@@ -3,6 +3,7 @@ follow-up on the task page (raise an alert, refer, request a revisit, add a note
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -45,6 +46,9 @@ def test_a_hand_over_accepted_moves_the_patient_and_both_sides_keep_the_history(
     )
     assert referral.status == "pending" and referral.from_organisation == hospital
     assert patients_for(lead).filter(pk=patient.pk).exists()  # they can look before deciding
+    page = logged_in(lead).get("/worklist/referrals/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    accept = re.search(r'<button[^>]*data-testid="referral-accept"[^>]*>', page.content.decode())
+    assert accept is not None and 'data-confirm="确认接收转交？' in accept[0]  # asks first
     assert not patients_for(lead, write=True).filter(pk=patient.pk).exists()
     with pytest.raises(ValidationError):
         do_refer(alice, patient, community, reason="again")  # one waiting referral at a time

@@ -160,3 +160,35 @@ def test_an_outcome_that_stops_every_plan_is_confirmed_first(page: Any, hospital
     page.get_by_test_id("save-attempt").click()
     expect(page.get_by_test_id("task-status")).to_contain_text("已故")
     assert len(asked) == 2 and FollowUpRecord.objects.get().outcome == "deceased"
+
+
+def test_accepting_a_hand_over_is_confirmed_first(
+    page: Any, hospital: Any, community: Any, alice: Any
+) -> None:
+    """Accepting moves the patient and stops the sender's plans: the button asks first (the
+    decline beside it, in the same form, does not)."""
+    from careloop.followup.handoffs import do_refer
+    from careloop.followup.models import Referral
+
+    UserFactory(username="erin", organisation=community, role=Role.COORDINATOR)
+    patient = PatientFactory(organisation=hospital, name="陈转诊")
+    referral = do_refer(alice, patient, community, reason="病情稳定，转社区随访", transfer=True)
+    sign_in(page, "erin")
+    page.goto("/worklist/referrals/")
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss() if len(asked) == 1 else dialog.accept()
+
+    page.on("dialog", answer)
+    page.get_by_test_id("referral-accept").click()
+    page.wait_for_timeout(300)
+    assert len(asked) == 1 and asked[0].startswith("确认接收转交")
+    referral.refresh_from_db()
+    assert referral.status == Referral.Status.PENDING  # dismissed: nothing decided
+    page.get_by_test_id("referral-accept").click()
+    expect(page.get_by_test_id("referral-accept")).to_have_count(0)  # answered: off the list
+    assert len(asked) == 2
+    referral.refresh_from_db()
+    assert referral.status == Referral.Status.ACCEPTED

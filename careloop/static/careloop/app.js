@@ -31,11 +31,13 @@
     });
   });
 
-  // Destructive actions ask first: <form data-confirm="…">; or only when a choice in the
-  // form makes it so: <form data-confirm-if="CSS selector of the choice" data-confirm-if-message="…">.
+  // Destructive actions ask first: <form data-confirm="…">, or <button data-confirm="…"> for
+  // one button of a form; or only when a choice in the form makes it so:
+  // <form data-confirm-if="CSS selector of the choice" data-confirm-if-message="…">.
   document.addEventListener("submit", function (event) {
     const form = event.target;
-    let message = form.getAttribute("data-confirm");
+    const button = event.submitter;
+    let message = (button && button.getAttribute("data-confirm")) || form.getAttribute("data-confirm");
     const when = form.getAttribute("data-confirm-if");
     if (!message && when && form.querySelector(when)) message = form.getAttribute("data-confirm-if-message");
     if (message && !window.confirm(message)) event.preventDefault();
