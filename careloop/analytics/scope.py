@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from careloop.accounts.models import Organisation, Team, User
 from careloop.ids import row_id
@@ -66,7 +67,7 @@ def _day(value: str, field: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ScopeError(field, "须为 YYYY-MM-DD 形式的日期") from None
+        raise ScopeError(field, _("must be a date written YYYY-MM-DD")) from None
 
 
 def visible_organisations(user: Any) -> QuerySet[Organisation]:
@@ -81,13 +82,13 @@ def _organisation(user: Any, value: str) -> Organisation | None:
     allowed = visible_organisations(user)
     if not value:
         if user.organisation is None and not user.is_superuser:
-            raise ScopeError("org", "您的账号未归属任何机构")
+            raise ScopeError("org", _("your account belongs to no organisation"))
         return user.organisation
     pk = row_id(value)
     found = allowed.filter(Q(code=value) | Q(pk=pk) if pk is not None else Q(code=value))
     row = found.first()
     if row is None:
-        raise ScopeError("org", f"没有您可查看的机构 {value}")
+        raise ScopeError("org", _("no organisation %(value)s that you may see") % {"value": value})
     return row
 
 
@@ -101,9 +102,9 @@ def parse_scope(user: Any, params: Any, today: date | None = None) -> Scope:
         params.get("from") or (last - timedelta(days=DEFAULT_DAYS - 1)).isoformat(), "from"
     )
     if first > last:
-        raise ScopeError("from", "开始日期不能晚于结束日期")
+        raise ScopeError("from", _("the start cannot be after the end"))
     if (last - first).days + 1 > MAX_DAYS:
-        raise ScopeError("from", f"时间段最长 {MAX_DAYS} 天")
+        raise ScopeError("from", _("a period is at most %(days)d days") % {"days": MAX_DAYS})
     organisation = _organisation(user, (params.get("org") or "").strip())
     within = Q(organisation__path__startswith=organisation.path) if organisation else Q()
     team = None
@@ -111,11 +112,13 @@ def parse_scope(user: Any, params: Any, today: date | None = None) -> Scope:
         team_id = row_id(value)
         team = Team.objects.filter(within, pk=team_id).first() if team_id is not None else None
         if team is None:
-            raise ScopeError("team", f"该机构下没有团队 {value}")
+            raise ScopeError("team", _("no team %(value)s in this organisation") % {"value": value})
     person = None
     if value := (params.get("person") or "").strip():
         who = Q(pk=row_id(value)) if row_id(value) is not None else Q(username=value)
         person = User.objects.filter(within, who).first()
         if person is None:
-            raise ScopeError("person", f"该机构下没有工作人员 {value}")
+            raise ScopeError(
+                "person", _("no staff member %(value)s in this organisation") % {"value": value}
+            )
     return Scope(first, last, organisation, team, person)

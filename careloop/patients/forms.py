@@ -62,7 +62,7 @@ class PatientForm(StyledFormMixin, forms.Form):
         label=_("Medical record number"),
         required=False,
         max_length=40,
-        help_text=_("门诊号 or 住院号 in your hospital system"),
+        help_text=_("The outpatient or inpatient number in your hospital system"),
     )
     exam_number = forms.CharField(label=_("Exam number"), required=False, max_length=40)
     # Querysets are narrowed to the user's scope in __init__.

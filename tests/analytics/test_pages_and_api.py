@@ -49,6 +49,12 @@ def test_the_dashboard_and_its_lists(tasks: None, bob: Any, alice: Any) -> None:
 
     wrong = client.get("/dashboard/", {"from": "2026-12-01", "to": "2026-11-01"}).content.decode()
     assert "开始日期不能晚于结束日期" in wrong and "from:" not in wrong  # no parameter names
+    english = client.get(
+        "/dashboard/",
+        {"from": "2026-12-01", "to": "2026-11-01"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    ).content.decode()
+    assert "the start cannot be after the end" in english and "开始日期" not in english
     assert client.get("/dashboard/lists/nonsense/", NOVEMBER).status_code == 404
 
     nurse = Client()
