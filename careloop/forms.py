@@ -49,14 +49,15 @@ PAST_DATES = ("onset_date", "occurred_on", "started_on")
 
 class PastDatesMixin:
     """Refuses a date still to come in ``PAST_DATES``, and a stop before the start
-    (``started_on`` / ``stopped_on``)."""
+    (``started_on`` / ``stopped_on``), in the form's ``clean``."""
 
     cleaned_data: dict[str, Any]
 
-    def check_dates(self) -> None:
+    def clean(self) -> dict[str, Any]:
         from django.utils import timezone
         from django.utils.translation import gettext as _
 
+        data = super().clean() or {}  # type: ignore[misc]
         today = timezone.localdate()
         for name in PAST_DATES:
             value = self.cleaned_data.get(name)
@@ -65,3 +66,4 @@ class PastDatesMixin:
         started, stopped = self.cleaned_data.get("started_on"), self.cleaned_data.get("stopped_on")
         if started and stopped and stopped < started:
             self.add_error("stopped_on", _("The stop cannot be before the start."))  # type: ignore[attr-defined]
+        return data

@@ -50,7 +50,6 @@ class ConditionForm(StyledFormMixin, PastDatesMixin, forms.ModelForm):
                 )
             else:
                 data["name"] = self.instance.name = catalogued
-        self.check_dates()
         patient_id = self.instance.patient_id
         active = Condition.ClinicalStatus.ACTIVE
         if code and patient_id and data.get("clinical_status") == active:

@@ -38,13 +38,7 @@ def _model_form(model: type[models.Model], fields: list[str]) -> type[forms.Mode
         if "icd10_code" in fields
         else (StyledFormMixin, PastDatesMixin, forms.ModelForm)
     )
-
-    def clean(self: Any) -> dict[str, Any]:
-        data = forms.ModelForm.clean(self) or {}
-        self.check_dates()
-        return data
-
-    base_form: Any = type("Form", bases, {"clean": clean})
+    base_form: Any = type("Form", bases, {})
     return forms.modelform_factory(model, form=base_form, fields=fields, widgets=widgets)
 
 
