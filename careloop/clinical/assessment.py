@@ -55,14 +55,13 @@ class ImpossibleValue(ValueError):
         self.code, self.name, self.value = code, name, value
 
 
-def check_possible(code: str, value: float | None, catalogue: Catalogue) -> None:
+def check_possible(code: str, value: float | None, name: str) -> None:
     """``ImpossibleValue`` for a negative value of a measured item of the shipped catalogue:
     none of them (concentrations, counts, pressures, rates, pH, INR, sizes) can be below 0.
-    An item an administrator adds may be one that can (base excess), so it is not checked."""
-    if value is None or value >= 0 or code not in shipped_measured_codes():
-        return
-    item = catalogue.item(code)
-    raise ImpossibleValue(code, item.name if item else code, value)
+    An item an administrator adds may be one that can (base excess), so it is not checked.
+    Reads no database (the MLLP listener asks it too); ``name`` names the item in the error."""
+    if value is not None and value < 0 and code in shipped_measured_codes():
+        raise ImpossibleValue(code, name or code, value)
 
 
 @dataclass
@@ -108,8 +107,8 @@ def assess(
     result: ResultInput, *, sex: str, age: int, organisation_path: str, catalogue: Catalogue
 ) -> Assessment:
     code = result.loinc
-    check_possible(code, result.value, catalogue)
     item = catalogue.item(code) if code else None
+    check_possible(code, result.value, item.name if item else result.name)
     value_type = "numeric" if result.value is not None else "text"
     fields: dict[str, Any] = {
         "code_system": LOINC_URI if code else "",

@@ -14,7 +14,6 @@ from fhir.resources.R4B.diagnosticreport import DiagnosticReport as FhirReport
 from fhir.resources.R4B.observation import Observation as FhirObservation
 
 from careloop.audit.services import record
-from careloop.clinical import catalogue
 from careloop.clinical.assessment import ImpossibleValue, ResultInput, check_possible
 from careloop.clinical.models import DiagnosticReport, Observation, Source
 from careloop.clinical.services import assess_for, do_record_results
@@ -224,7 +223,7 @@ class ObservationHandler(Handler):
                 raise required("Observation.valueQuantity.value")
             result.value = float(quantity["value"])
             try:
-                check_possible(loinc, result.value, catalogue.current())
+                check_possible(loinc, result.value, result.name)
             except ImpossibleValue as error:
                 raise FhirError(
                     422, str(error), code="value", expression=["Observation.valueQuantity.value"]

@@ -13,8 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from careloop.clinical.assessment import LOINC_SYSTEMS
-from careloop.clinical.reference_data import shipped_measured_codes
+from careloop.clinical.assessment import LOINC_SYSTEMS, ImpossibleValue, check_possible
 from careloop.interop.hl7.message import (
     SUPPORTED_VERSIONS,
     HL7Error,
@@ -555,13 +554,12 @@ def _result(obx: Segment, default_time: datetime | None) -> Result:
     units = _parts(obx, 6)
     raw_range = fields[7] if len(fields) > 7 else ""
     coding_system = _at(identifier, 3)
-    if (
-        value is not None
-        and value < 0
-        and coding_system.upper() in LOINC_SYSTEMS
-        and code in shipped_measured_codes()
-    ):
-        raise _obx_error(obx, 5, f"{text!r} is negative, which {code} ({name}) cannot be")
+    if coding_system.upper() in LOINC_SYSTEMS:  # a local code is known once mapped
+        try:
+            check_possible(code, value, name)
+        except ImpossibleValue as error:
+            message = f"{text!r} is negative, which {code} ({name}) cannot be"
+            raise _obx_error(obx, 5, message) from error
     observed = parse_ts(_at(_parts(obx, 14), 1), ("OBX", obx.sequence, 14)) or default_time
     return Result(
         set_id=_at(_parts(obx, 1), 1),

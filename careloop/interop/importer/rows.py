@@ -124,14 +124,13 @@ def _not_a_number(row: ParsedRow, target: str, name: str) -> None:
 
 def _check_amount(row: ParsedRow, loinc: str, amount: float | None, name: str) -> None:
     """A number is there for a measured item, and one it can have (not negative)."""
-    from careloop.clinical import catalogue
     from careloop.clinical.assessment import ImpossibleValue, check_possible
 
     if amount is None and _measured(loinc):
         _not_a_number(row, "value", name)
         return
     try:
-        check_possible(loinc, amount, catalogue.current())
+        check_possible(loinc, amount, name)
     except ImpossibleValue:
         row.fail("value", _("%(item)s: a result cannot be negative.") % {"item": name})
 
