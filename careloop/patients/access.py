@@ -92,8 +92,8 @@ def organisations_for(user: Any) -> QuerySet[Organisation]:
 def staff_sees(user_id: int | None, patient: Any) -> bool:
     """Whether staff member ``user_id`` can open ``patient`` (anything with ``pk`` and
     ``organisation_id``): active, allowed to view patients, and the patient in their
-    organisation subtree or shared with it. Whoever owns a patient's alerts, tasks and
-    notices must: an owner who cannot open the patient cannot act on them. One query (alerts
+    organisation subtree or shared with it. Whoever owns a patient's alerts or is told of
+    them must: an owner who cannot open the patient cannot act on them. One query (alerts
     are raised by the hundred in a batch of results)."""
     from django.contrib.auth.models import Permission
 

@@ -29,8 +29,11 @@ GLUCOSE_CONTEXT = [
 CONTEXT_NOTE = {"fasting": "空腹", "after_meal": "餐后2小时", "night": "夜间", "random": "随机"}
 AFTER_MEAL = "[3.9, 7.8)"
 # Home blood pressure: raised from 135/85 (REFERENCE.md §4.1, out-of-office thresholds); the
-# lower bounds are the catalogue's.
-HOME_SBP, HOME_DBP = "[90, 135)", "[60, 85)"
+# lower bounds are the catalogue's. (name, LOINC, form field, range)
+HOME_BP = (
+    ("收缩压", "8480-6", "sbp", "[90, 135)"),
+    ("舒张压", "8462-4", "dbp", "[60, 85)"),
+)
 OLDEST = timedelta(days=366)  # a reading older than this is a typing slip (1990 for 2026)
 # "At night", as the night-hypoglycaemia rule of the default pack reads the time measured.
 NIGHT = (time(22), time(6))
@@ -144,23 +147,15 @@ def results_of(data: dict[str, Any]) -> list[ResultInput]:
         # Measured at home: high from 135/85, not the office 140/90 (REFERENCE.md §4.1).
         found = [
             ResultInput(
-                "收缩压",
+                name,
                 at,
-                loinc="8480-6",
-                value=float(data["sbp"]),
+                loinc=code,
+                value=float(data[key]),
                 unit="mmHg",
-                reference=HOME_SBP,
+                reference=bounds,
                 notes=["患者家庭自测"],
-            ),
-            ResultInput(
-                "舒张压",
-                at,
-                loinc="8462-4",
-                value=float(data["dbp"]),
-                unit="mmHg",
-                reference=HOME_DBP,
-                notes=["患者家庭自测"],
-            ),
+            )
+            for name, code, key, bounds in HOME_BP
         ]
         if data.get("pulse"):
             found.append(

@@ -695,12 +695,12 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
             _within(data, path),
         )
     if kind == "time_window":
-        codes, op, threshold, _ = _series_kind(data, path, known)
+        codes, op, threshold, within = _series_kind(data, path, known)
         return TimeWindow(
             codes,
             op,
             threshold,
-            _within(data, path) if "within_days" in data else TIME_WINDOW_DAYS,
+            within if "within_days" in data else TIME_WINDOW_DAYS,
             start=_clock(data, "from", path),
             end=_clock(data, "to", path),
         )
