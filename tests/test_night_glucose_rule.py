@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from careloop.rules.models import RuleFiring
 from tests.test_rules import GLU, pack, patient, rule_alerts, store  # noqa: F401
+from tests.unit.test_rule_conditions import NIGHT
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = datetime(2026, 12, 3, tzinfo=TZ)
@@ -115,14 +116,7 @@ def test_a_low_each_night_entered_each_morning_alerts_each_night(
             "name": "夜间低血糖（每日一次）",
             "enabled": True,
             "trigger": "observation",
-            "condition": {
-                "kind": "time_window",
-                "code": GLU,
-                "op": "<",
-                "value": 4.0,
-                "from": "22:00",
-                "to": "06:00",
-            },
+            "condition": NIGHT,  # glucose below 4.0 between 22:00 and 06:00
             "actions": [{"type": "alert", "severity": "high", "title": "夜间低血糖"}],
             "cooldown_hours": 24,
         },
