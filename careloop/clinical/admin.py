@@ -45,11 +45,14 @@ class CriticalValueRuleAdmin(admin.ModelAdmin):
     list_display = [
         "code",
         "organisation",
+        "patient_group",
         "low",
         "low_inclusive",
         "high",
         "high_inclusive",
+        "positive",
+        "first_only",
         "active",
     ]
-    list_filter = ["active", "organisation"]
+    list_filter = ["active", "patient_group", "first_only", "organisation"]
     search_fields = ["code"]

@@ -3,7 +3,10 @@ range that applies, and its grade. No database access (the catalogue snapshot is
 
 Rules (REFERENCE.md §4): the sender's reference range wins over the catalogue's; critical
 values are the organisation's (or its nearest parent's, or the defaults); a sender's own
-critical flag (HH, LL, AA) is kept even when our thresholds would not fire.
+critical flag (HH, LL, AA) is kept even when our thresholds would not fire. A newborn (first
+28 days of life) is graded by the newborn rows of the critical values where there are some
+(total bilirubin); a qualitative item whose rule says so (cultures) is critical when its
+result reads positive.
 """
 
 from __future__ import annotations
@@ -26,12 +29,14 @@ from careloop.clinical.grading import (
     censored_grade,
     grade,
     parse_sender_range,
+    reads_positive,
 )
 from careloop.clinical.reference_data import shipped_measured_codes
 from careloop.clinical.units import UnitError, canonical_unit, convert
 
 LOINC_SYSTEMS = {"LN", "LOINC", "HTTP://LOINC.ORG", "2.16.840.1.113883.6.1"}
 LOINC_URI = "http://loinc.org"
+NEONATE_DAYS = 28  # a newborn's critical values apply in the first 28 days of life
 _SENDER_GRADES = {
     "N": NORMAL,
     "L": LOW,
@@ -87,6 +92,9 @@ class ResultInput:
 class Assessment:
     fields: dict[str, Any]
     grade: Grade | None
+    # Critical by a first-occurrence-only threshold (ALT, AST): the caller, which can read
+    # the patient's earlier results, grades a repeat abnormal instead (``clinical.repeats``).
+    first_only: bool = False
 
     @property
     def critical(self) -> bool:
@@ -103,10 +111,23 @@ def _convert_interval(code: str, interval: Interval, unit: str, target: str) -> 
     )
 
 
+def patient_group(days_old: int | None) -> str:
+    """The critical values' patient group of a patient ``days_old`` days old at the result."""
+    return "neonate" if days_old is not None and 0 <= days_old < NEONATE_DAYS else ""
+
+
 def assess(
-    result: ResultInput, *, sex: str, age: int, organisation_path: str, catalogue: Catalogue
+    result: ResultInput,
+    *,
+    sex: str,
+    age: int,
+    organisation_path: str,
+    catalogue: Catalogue,
+    days_old: int | None = None,
 ) -> Assessment:
+    """``age`` in whole years and ``days_old`` (when the birth date is known) at the result."""
     code = result.loinc
+    group = patient_group(days_old)
     item = catalogue.item(code) if code else None
     check_possible(code, result.value, item.name if item else result.name)
     value_type = "numeric" if result.value is not None else "text"
@@ -140,6 +161,11 @@ def assess(
     sender_grade = _SENDER_GRADES.get(result.flags)
     sender_critical = result.flags in _SENDER_CRITICAL
     if result.value is None:
+        bounds = catalogue.critical_bounds(organisation_path, code, group) if code else None
+        if bounds is not None and bounds.positive and reads_positive(result.text):
+            fields.update(interpretation=CRITICAL_HIGH, critical=True)
+            first_only = bounds.first_only and not sender_critical
+            return Assessment(fields, Grade(CRITICAL_HIGH, "阳性"), first_only)
         if sender_grade:
             fields["interpretation"] = sender_grade
             fields["critical"] = sender_critical
@@ -156,7 +182,7 @@ def assess(
             fields["unit_normalised"] = item.unit
             if sender_range is not None:
                 normal = _convert_interval(code, sender_range, result.unit, item.unit)
-            critical = catalogue.critical_bounds(organisation_path, code)
+            critical = catalogue.critical_bounds(organisation_path, code, group)
         except UnitError:
             value = result.value  # graded in the sender's own units against its own range
     if normal is None and item and fields["unit_normalised"]:
@@ -187,6 +213,9 @@ def assess(
         outcome = graded
     else:
         outcome = grade(value, normal, critical)
+    first_only = bool(critical and critical.first_only and outcome.critical)
+    if sender_critical:
+        first_only = False  # the laboratory's own call stands
     if sender_critical and not outcome.critical:
         outcome = Grade(
             sender_grade if sender_grade in (CRITICAL_LOW, CRITICAL_HIGH) else CRITICAL_HIGH,
@@ -199,4 +228,4 @@ def assess(
         outcome = Grade(sender_grade, "")
     fields["interpretation"] = outcome.interpretation
     fields["critical"] = outcome.critical
-    return Assessment(fields, outcome)
+    return Assessment(fields, outcome, first_only)

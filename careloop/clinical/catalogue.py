@@ -33,9 +33,9 @@ class RangeRow:
 class Catalogue:
     items: dict[str, Item] = field(default_factory=dict)
     ranges: dict[str, list[RangeRow]] = field(default_factory=dict)
-    # organisation id (None: defaults) → code → bounds
-    critical: dict[int | None, dict[str, CriticalBounds]] = field(default_factory=dict)
-    _bounds: dict[tuple[str, str], CriticalBounds | None] = field(
+    # organisation id (None: defaults) → (code, patient group) → bounds
+    critical: dict[int | None, dict[tuple[str, str], CriticalBounds]] = field(default_factory=dict)
+    _bounds: dict[tuple[str, str, str], CriticalBounds | None] = field(
         default_factory=dict, repr=False, compare=False
     )
 
@@ -52,20 +52,24 @@ class Catalogue:
                 return row.interval
         return None
 
-    def critical_bounds(self, organisation_path: str, code: str) -> CriticalBounds | None:
-        """The organisation's own threshold, else its nearest parent's, else the default."""
-        key = (organisation_path, code)
+    def critical_bounds(
+        self, organisation_path: str, code: str, group: str = ""
+    ) -> CriticalBounds | None:
+        """The threshold for the patient group (newborns) if any is set, else the one for all
+        patients: each the organisation's own, else its nearest parent's, else the default."""
+        key = (organisation_path, code, group)
         if key not in self._bounds:
-            self._bounds[key] = self._find_bounds(organisation_path, code)
+            found = self._find_bounds(organisation_path, (code, group)) if group else None
+            self._bounds[key] = found or self._find_bounds(organisation_path, (code, ""))
         return self._bounds[key]
 
-    def _find_bounds(self, organisation_path: str, code: str) -> CriticalBounds | None:
+    def _find_bounds(self, organisation_path: str, key: tuple[str, str]) -> CriticalBounds | None:
         ids = [int(part) for part in organisation_path.strip("/").split("/") if part]
         for org_id in reversed(ids):
             rules = self.critical.get(org_id)
-            if rules and code in rules:
-                return rules[code]
-        return self.critical.get(None, {}).get(code)
+            if rules and key in rules:
+                return rules[key]
+        return self.critical.get(None, {}).get(key)
 
 
 _lock = threading.Lock()
@@ -86,7 +90,8 @@ def load() -> Catalogue:
             RangeRow(row.sex, row.age_from, row.age_to, row.interval())
         )
     for rule in CriticalValueRule.objects.filter(active=True):
-        catalogue.critical.setdefault(rule.organisation_id, {})[rule.code] = rule.bounds()
+        key = (rule.code, rule.patient_group)
+        catalogue.critical.setdefault(rule.organisation_id, {})[key] = rule.bounds()
     return catalogue
 
 

@@ -52,12 +52,17 @@ class Interval:
 
 @dataclass(frozen=True)
 class CriticalBounds:
-    """Critical at or beyond a bound (inclusive) or strictly beyond it."""
+    """Critical at or beyond a bound (inclusive) or strictly beyond it; for a qualitative
+    item (a culture), ``positive``: any result that does not read negative. ``first_only``:
+    only the patient's first critical result of the item counts as critical (the caller,
+    which can read the record, decides; grading itself knows no history)."""
 
     low: float | None = None
     high: float | None = None
     low_inclusive: bool = True
     high_inclusive: bool = True
+    positive: bool = False
+    first_only: bool = False
 
     def is_low(self, value: float) -> bool:
         if self.low is None:
@@ -161,6 +166,34 @@ def grade(value: float, normal: Interval | None, critical: CriticalBounds | None
         if normal.above(value):
             return Grade(HIGH, normal.text())
     return Grade(NORMAL, normal.text() if normal else "")
+
+
+# A qualitative result (a culture) reads negative, or names nothing found yet, with one of
+# these; "革兰阴性杆菌" (Gram-negative rods) is a finding, so the Gram stain is read first.
+_GRAM = re.compile(r"革兰\s*[阴阳]性|gram[\s-]*(?:negative|positive)", re.IGNORECASE)
+_NEGATIVE = re.compile(
+    r"阴性|未检出|未见|无(?:细菌|真菌|菌)?生长|未生长|未培养出|无菌|negative|\bneg\b|"
+    r"not\s+detected|no\s+growth|^\s*[-－]\s*$|[(（]\s*[-－]\s*[)）]",
+    re.IGNORECASE,
+)
+_FOUND = re.compile(r"阳性|检出|生长|菌|positive|\bpos\b|growth|detected|\+", re.IGNORECASE)
+_PENDING = re.compile(r"待|培养中|进行中|pending|in\s+progress", re.IGNORECASE)
+
+
+def reads_positive(text: str) -> bool:
+    """Whether a qualitative result reports something found: "阳性", "+", "大肠埃希菌",
+    "Staphylococcus aureus", "革兰阴性杆菌". Not: empty, negative ("阴性", "无细菌生长",
+    "No growth at 48 hours", "-"), or not yet reported ("待报告", "培养中")."""
+    text = text.strip()
+    if not text:
+        return False
+    if _GRAM.search(text):
+        return True
+    if _NEGATIVE.search(text):
+        return False
+    if _FOUND.search(text):
+        return True
+    return not _PENDING.search(text)  # anything else names what grew
 
 
 def _fmt(value: float | None) -> str:

@@ -58,20 +58,27 @@ def load_reference_data() -> None:
         )
     ReferenceRange.objects.bulk_create(new_ranges)
     defaults = set(
-        CriticalValueRule.objects.filter(organisation=None).values_list("code", flat=True)
+        CriticalValueRule.objects.filter(organisation=None).values_list("code", "patient_group")
     )
     new_rules = []
-    for code, low, high, *_ in rows("critical_values.tsv"):
-        if code in defaults:
+    for code, low, high, *rest in rows("critical_values.tsv"):
+        flags = set(rest[0].split(",")) - {""} if rest else set()
+        if flags - {"neonate", "positive", "first"}:
+            raise ValueError(f"critical_values.tsv, {code}: unknown flags {sorted(flags)}")
+        group = "neonate" if "neonate" in flags else ""
+        if (code, group) in defaults:
             continue
         critical = parse_critical(low, high)
         new_rules.append(
             CriticalValueRule(
                 code=code,
+                patient_group=group,
                 low=critical.low,
                 low_inclusive=critical.low_inclusive,
                 high=critical.high,
                 high_inclusive=critical.high_inclusive,
+                positive="positive" in flags,
+                first_only="first" in flags,
             )
         )
     CriticalValueRule.objects.bulk_create(new_rules)

@@ -18,6 +18,7 @@ from careloop.bulk import insert_returning_ids, insert_rows
 from careloop.clinical import catalogue as catalogue_module
 from careloop.clinical.assessment import Assessment, ResultInput, assess
 from careloop.clinical.models import DiagnosticReport, Observation
+from careloop.clinical.repeats import settle_repeats
 from careloop.followup.services import critical_value_alert
 
 OBSERVATION_FIELDS = [
@@ -85,16 +86,20 @@ def assess_for(
     catalogue: catalogue_module.Catalogue | None = None,
 ) -> list[Assessment]:
     catalogue = catalogue or catalogue_module.current()
-    return [
-        assess(
-            result,
-            sex=patient.sex,
-            age=patient.age_on(timezone.localtime(result.observed_at).date()),
-            organisation_path=organisation_path,
-            catalogue=catalogue,
+    assessments = []
+    for result in results:
+        day = timezone.localtime(result.observed_at).date()
+        assessments.append(
+            assess(
+                result,
+                sex=patient.sex,
+                age=patient.age_on(day),
+                organisation_path=organisation_path,
+                catalogue=catalogue,
+                days_old=(day - patient.birth_date).days,
+            )
         )
-        for result in results
-    ]
+    return assessments
 
 
 def do_record_results(
@@ -138,6 +143,7 @@ def do_record_results(
         assessments = assess_for(
             patient, results, organisation_path=patient.organisation.path, catalogue=catalogue
         )
+    settle_repeats((patient.pk, patient.pk, a) for a in assessments)
     outcome = Stored(stored_report)
     common = {
         "patient_id": patient.pk,

@@ -27,6 +27,7 @@ from careloop.audit.models import AuditEvent
 from careloop.bulk import BulkInsert, bulk_cursor, model_row
 from careloop.clinical.assessment import Assessment, assess
 from careloop.clinical.models import DiagnosticReport, Observation, Source
+from careloop.clinical.repeats import settle_repeats
 from careloop.clinical.services import OBSERVATION_FIELDS, observation_row
 from careloop.followup.services import critical_value_alert
 from careloop.interop import patient_locks
@@ -327,25 +328,36 @@ class BatchImporter:
             assert profile is not None
             mapping = self.context.mappings[item.source.pk]
             moment = item.data.sent_at or item.received_at
-            ages: dict[datetime, int] = {}  # by observation time: most results share one
+            ages: dict[datetime, tuple[int, int]] = {}  # by observation time: most share one
             for order in item.data.orders:
                 graded = []
                 for result in order.results:
                     given = _result_input(result, order, mapping, moment)
                     age = ages.get(given.observed_at)
                     if age is None:
-                        age = profile.age_on(timezone.localtime(given.observed_at).date())
-                        ages[given.observed_at] = age
+                        day = timezone.localtime(given.observed_at).date()
+                        age = ages[given.observed_at] = (
+                            profile.age_on(day),
+                            (day - profile.birth_date).days,
+                        )
                     graded.append(
                         assess(
                             given,
                             sex=profile.sex,
-                            age=age,
+                            age=age[0],
                             organisation_path=profile.path,
                             catalogue=catalogue,
+                            days_old=age[1],
                         )
                     )
                 item.graded.append(graded)
+        settle_repeats(
+            (item.profile.pk or ("new", item.new_key), item.profile.pk, assessment)
+            for item in items
+            if item.profile is not None
+            for graded in item.graded
+            for assessment in graded
+        )
 
     # ------------------------------------------------------------------ write
 

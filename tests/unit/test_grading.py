@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from careloop.clinical.assessment import ResultInput, assess
+from careloop.clinical.assessment import Assessment, ResultInput, assess
 from careloop.clinical.catalogue import Catalogue, Item, RangeRow
 from careloop.clinical.grading import (
     CriticalBounds,
@@ -14,6 +14,7 @@ from careloop.clinical.grading import (
     parse_critical,
     parse_interval,
     parse_sender_range,
+    reads_positive,
 )
 from careloop.clinical.reference_data import rows
 from careloop.clinical.units import UnitError, convert
@@ -79,8 +80,9 @@ def test_strict_critical_bounds() -> None:
 def test_every_shipped_range_and_critical_value_parses() -> None:
     for _code, _sex, _age_from, _age_to, interval, *_ in rows("reference_ranges.tsv"):
         parse_interval(interval)
-    for code, low, high, *_ in rows("critical_values.tsv"):
-        assert parse_critical(low, high) != CriticalBounds(), code
+    for code, low, high, *flags in rows("critical_values.tsv"):
+        # a culture's rule has no bounds: a positive result is critical
+        assert parse_critical(low, high) != CriticalBounds() or flags == ["positive"], code
 
 
 @pytest.mark.parametrize(
@@ -204,10 +206,11 @@ def catalogue() -> Catalogue:
         RangeRow("male", 20, 60, parse_interval("[57, 97]")),
     ]
     cat.critical[None] = {
-        "14749-6": parse_critical("<= 2.8", ">= 22.2"),
-        "2345-7": parse_critical("<= 2.8", ">= 22.2"),
+        ("14749-6", ""): parse_critical("<= 2.8", ">= 22.2"),
+        ("2345-7", ""): parse_critical("<= 2.8", ">= 22.2"),
     }
-    cat.critical[7] = {"14749-6": parse_critical("<= 3.0", "")}  # organisation 7's own list
+    # organisation 7's own list
+    cat.critical[7] = {("14749-6", ""): parse_critical("<= 3.0", "")}
     return cat
 
 
@@ -334,3 +337,92 @@ def test_a_laboratorys_own_range_text_is_kept_and_ours_is_read_out() -> None:
     assert shown("(70-110)", "mg/dL", 100) == "(70-110)"  # theirs, as sent
     assert shown("[70,140)", "mg/dL", 100) == "[70,140)"  # theirs, in their unit
     assert shown("[3.9, 7.8)", "mmol/L", 7.5) == "≥3.9 且 <7.8"  # ours, read out
+
+
+@pytest.mark.parametrize(
+    ("text", "positive"),
+    [
+        ("阳性", True),
+        ("+", True),
+        ("大肠埃希菌", True),
+        ("Staphylococcus aureus", True),
+        ("革兰阴性杆菌", True),  # Gram-negative rods: something grew
+        ("革兰阳性球菌，待鉴定", True),
+        ("检出肺炎克雷伯菌", True),
+        ("阴性", False),
+        ("无细菌生长", False),
+        ("培养5天无细菌生长", False),
+        ("未见细菌生长", False),
+        ("No growth at 48 hours", False),
+        ("Negative", False),
+        ("-", False),
+        ("（-）", False),
+        ("未检出", False),
+        ("待报告", False),
+        ("培养中", False),
+        ("pending", False),
+        ("", False),
+    ],
+)
+def test_reading_a_qualitative_result(text: str, positive: bool) -> None:
+    assert reads_positive(text) is positive
+
+
+def groups_catalogue() -> Catalogue:
+    cat = Catalogue()
+    cat.items["14631-6"] = Item("14631-6", "总胆红素", "umol/L", "chemistry")
+    cat.items["1742-6"] = Item("1742-6", "丙氨酸氨基转移酶", "U/L", "chemistry")
+    cat.items["600-7"] = Item("600-7", "血培养", "", "microbiology")
+    cat.ranges["1742-6"] = [RangeRow("any", 18, None, parse_interval("[9, 50]"))]
+    cat.critical[None] = {
+        ("14631-6", "neonate"): parse_critical("", ">= 340"),
+        ("1742-6", ""): CriticalBounds(high=300, first_only=True),
+        ("600-7", ""): CriticalBounds(positive=True),
+    }
+    return cat
+
+
+def test_a_newborns_critical_value_applies_in_the_first_28_days() -> None:
+    def bilirubin(days_old: int | None) -> Assessment:
+        return assess(
+            result(loinc="14631-6", value=350.0, unit="umol/L"),
+            sex="female",
+            age=0,
+            organisation_path="/1/",
+            catalogue=groups_catalogue(),
+            days_old=days_old,
+        )
+
+    assert bilirubin(0).critical and bilirubin(27).critical
+    assert not bilirubin(28).critical and not bilirubin(None).critical
+
+
+def test_a_first_only_critical_value_is_marked_for_the_caller() -> None:
+    def alt(value: float, flags: str = "") -> Assessment:
+        return assess(
+            result(loinc="1742-6", value=value, unit="U/L", flags=flags),
+            sex="male",
+            age=50,
+            organisation_path="/1/",
+            catalogue=groups_catalogue(),
+        )
+
+    assert alt(300).critical and alt(300).first_only
+    assert not alt(299).critical and not alt(299).first_only
+    assert alt(900, "HH").critical and not alt(900, "HH").first_only  # the laboratory's call
+
+
+def test_a_positive_culture_is_critical() -> None:
+    def culture(text: str) -> Assessment:
+        return assess(
+            result(loinc="600-7", text=text),
+            sex="male",
+            age=50,
+            organisation_path="/1/",
+            catalogue=groups_catalogue(),
+        )
+
+    grown = culture("铜绿假单胞菌")
+    assert grown.critical and grown.fields["interpretation"] == "HH"
+    assert grown.grade is not None and grown.grade.threshold == "阳性"
+    assert not culture("无细菌生长").critical

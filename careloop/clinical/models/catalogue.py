@@ -24,6 +24,7 @@ class ObservationDefinition(models.Model):
         CARDIAC = "cardiac", _("cardiac markers")
         COAGULATION = "coagulation", _("coagulation")
         BLOOD_GAS = "blood_gas", _("blood gas")
+        MICROBIOLOGY = "microbiology", _("microbiology")
         OTHER = "other", _("other")
 
     code = models.CharField(_("LOINC code"), max_length=20, unique=True)
@@ -87,7 +88,13 @@ class ReferenceRange(models.Model):
 
 class CriticalValueRule(models.Model):
     """A critical value threshold for an item. Rows without an organisation are the defaults;
-    an organisation's own row (or its nearest parent's) replaces them."""
+    an organisation's own row (or its nearest parent's) replaces them. A row for a patient
+    group (newborns) applies to that group before the row for all patients (REFERENCE §4.5:
+    "patient-group overrides")."""
+
+    class Group(models.TextChoices):
+        ALL = "", _("all patients")
+        NEONATE = "neonate", _("newborns (first 28 days)")
 
     organisation = models.ForeignKey(
         "accounts.Organisation",
@@ -99,20 +106,38 @@ class CriticalValueRule(models.Model):
         help_text=_("empty: the default for every organisation"),
     )
     code = models.CharField(_("LOINC code"), max_length=20)
+    patient_group = models.CharField(
+        _("patient group"), max_length=20, choices=Group.choices, default=Group.ALL, blank=True
+    )
     low = models.FloatField(_("critical low"), null=True, blank=True)
     low_inclusive = models.BooleanField(_("the low value itself is critical"), default=True)
     high = models.FloatField(_("critical high"), null=True, blank=True)
     high_inclusive = models.BooleanField(_("the high value itself is critical"), default=True)
+    positive = models.BooleanField(
+        _("a positive result is critical"),
+        default=False,
+        help_text=_("for qualitative results such as cultures: any result that is not negative"),
+    )
+    first_only = models.BooleanField(
+        _("first occurrence only"),
+        default=False,
+        help_text=_(
+            "only the patient's first critical result of this item raises a critical-value "
+            "alert; later ones are graded abnormal"
+        ),
+    )
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:
         verbose_name = _("critical value")
         verbose_name_plural = _("critical values")
-        ordering = ["organisation_id", "code"]
+        ordering = ["organisation_id", "code", "patient_group"]
         constraints = [
-            models.UniqueConstraint(fields=["organisation", "code"], name="critical_rule_unique"),
             models.UniqueConstraint(
-                fields=["code"],
+                fields=["organisation", "code", "patient_group"], name="critical_rule_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["code", "patient_group"],
                 condition=models.Q(organisation=None),
                 name="critical_default_unique",
             ),
@@ -120,7 +145,19 @@ class CriticalValueRule(models.Model):
 
     def __str__(self) -> str:
         bounds = self.bounds()
-        return f"{self.code} {bounds.low_text()} {bounds.high_text()}".strip()
+        parts = [self.code, bounds.low_text(), bounds.high_text()]
+        if self.positive:
+            parts.append(str(_("positive")))
+        if self.patient_group:
+            parts.append(str(self.get_patient_group_display()))
+        return " ".join(part for part in parts if part)
 
     def bounds(self) -> CriticalBounds:
-        return CriticalBounds(self.low, self.high, self.low_inclusive, self.high_inclusive)
+        return CriticalBounds(
+            self.low,
+            self.high,
+            self.low_inclusive,
+            self.high_inclusive,
+            positive=self.positive,
+            first_only=self.first_only,
+        )

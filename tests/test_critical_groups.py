@@ -1,0 +1,162 @@
+"""The critical values of REFERENCE §4.5 beyond plain thresholds, by every way in: positive
+cultures (blood, CSF, bone marrow), a newborn's total bilirubin, and ALT / AST reported as
+critical on first occurrence only."""
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from careloop.accounts.models import Organisation
+from careloop.clinical.models import CriticalValueRule, Observation
+from careloop.clinical.repeats import REPEAT_NOTE
+from careloop.followup.models import Alert
+from careloop.interop.mllp import MllpServer
+from tests.test_fhir import Fhir, fhir, observation, patient_resource  # noqa: F401
+from tests.test_mllp import hospital_org, mllp, msa, process_all  # noqa: F401
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def oru(control_id: str, *obx: str) -> str:
+    segments = [
+        "MSH|^~\\&|LIS|DEMO-LIS|CARELOOP|CARELOOP|20261123234012||ORU^R01|"
+        f"{control_id}|P|2.4|||AL|NE|CHN|UNICODE UTF-8",
+        "PID|1||MZ00077777^^^DEMO-H1^MR||赵^一鸣||19600101|M",
+        "OBR|1|ORD7|RPT7|MICRO^检验^L|||20261123221500|||||||||||||||20261123234000|||F",
+        *(f"OBX|{i}|{segment}|||F|||20261123221500" for i, segment in enumerate(obx, 1)),
+    ]
+    return "\r".join(segments) + "\r"
+
+
+def send_text(server: MllpServer, text: str) -> str:
+    from hl7.client import MLLPClient
+
+    with MLLPClient("127.0.0.1", server.port, encoding="utf-8") as client:
+        return msa(client.send_message(text))
+
+
+def test_a_positive_blood_culture_is_critical_and_a_negative_one_is_not(
+    mllp: MllpServer,  # noqa: F811
+) -> None:
+    assert (
+        send_text(
+            mllp,
+            oru(
+                "CULT1",
+                "CWE|600-7^血培养^LN||3092008^金黄色葡萄球菌^SCT||||",
+                "ST|606-4^脑脊液培养^LN||培养5天无细菌生长||||",
+                "ST|60258-1^骨髓培养^LN||待报告||||",
+            ),
+        )
+        == "AA"
+    )
+    process_all()
+    results = {o.code: o for o in Observation.objects.all()}
+    blood, csf, marrow = results["600-7"], results["606-4"], results["60258-1"]
+    assert (blood.interpretation, blood.critical) == ("HH", True)
+    assert not csf.critical and not marrow.critical
+    alert = Alert.objects.get(kind="critical_value")
+    assert alert.observation_id == blood.pk
+    assert "血培养" in alert.reason and "阳性" in alert.reason
+
+
+def test_alt_is_critical_on_its_first_occurrence_only(mllp: MllpServer) -> None:  # noqa: F811
+    assert send_text(mllp, oru("ALT1", "NM|1742-6^ALT^LN||520|U/L|9-50|H||")) == "AA"
+    process_all()
+    first = Observation.objects.get()
+    assert (first.interpretation, first.critical) == ("HH", True)
+    assert Alert.objects.filter(kind="critical_value").count() == 1
+    # Two more in one message, and an AST: the ALTs are repeats, the AST is a first.
+    assert (
+        send_text(
+            mllp,
+            oru(
+                "ALT2",
+                "NM|1742-6^ALT^LN||610|U/L|9-50|H||",
+                "NM|1920-8^AST^LN||450|U/L|15-40|H||",
+                "NM|1742-6^ALT^LN||700|U/L|9-50|H||",
+            ),
+        )
+        == "AA"
+    )
+    process_all()
+    later = Observation.objects.exclude(pk=first.pk)
+    assert sorted((o.code, o.value, o.interpretation, o.critical) for o in later) == [
+        ("1742-6", 610, "H", False),
+        ("1742-6", 700, "H", False),
+        ("1920-8", 450, "HH", True),
+    ]
+    assert all(REPEAT_NOTE in o.note for o in later.filter(code="1742-6"))
+    assert sorted(Alert.objects.values_list("observation__code", flat=True)) == [
+        "1742-6",
+        "1920-8",
+    ]
+
+
+def test_the_laboratorys_own_critical_flag_on_a_repeat_stands(
+    mllp: MllpServer,  # noqa: F811
+) -> None:
+    send_text(mllp, oru("ALT3", "NM|1742-6^ALT^LN||520|U/L|9-50|H||"))
+    send_text(mllp, oru("ALT4", "NM|1742-6^ALT^LN||900|U/L|9-50|HH||"))
+    process_all()
+    assert Alert.objects.filter(kind="critical_value").count() == 2
+
+
+def test_a_newborns_bilirubin_has_its_own_critical_value(fhir: Fhir) -> None:  # noqa: F811
+    born = timezone.localdate() - timedelta(days=5)
+    newborn = patient_resource(birthDate=born.isoformat(), identifier=[], name=[{"text": "婴儿"}])
+    baby = fhir.call("POST", "/Patient", newborn)[1]["id"]
+    adult = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    when = (timezone.localtime() - timedelta(hours=1)).isoformat()
+    status, body, _ = fhir.call(
+        "POST", "/Observation", observation(f"Patient/{baby}", "14631-6", 350, "umol/L", when)
+    )
+    assert status == 201, body
+    assert body["interpretation"][0]["coding"][0]["code"] == "HH"
+    grown = fhir.call(
+        "POST", "/Observation", observation(f"Patient/{adult}", "14631-6", 350, "umol/L", when)
+    )[1]
+    assert not Observation.objects.get(pk=grown["id"]).critical  # no threshold past 28 days
+    alert = Alert.objects.get(kind="critical_value")
+    assert alert.patient_id == int(baby) and "≥340" in alert.reason
+
+
+def test_an_organisations_own_newborn_threshold_wins(
+    fhir: Fhir,  # noqa: F811
+    cardiology: Organisation,
+) -> None:
+    CriticalValueRule.objects.create(
+        organisation=cardiology, code="14631-6", patient_group="neonate", high=300
+    )
+    from careloop.clinical import catalogue
+
+    catalogue.invalidate()
+    born = timezone.localdate() - timedelta(days=3)
+    baby = fhir.call(
+        "POST", "/Patient", patient_resource(birthDate=born.isoformat(), identifier=[])
+    )[1]["id"]
+    when = (timezone.localtime() - timedelta(hours=1)).isoformat()
+    body = fhir.call(
+        "POST", "/Observation", observation(f"Patient/{baby}", "14631-6", 320, "umol/L", when)
+    )[1]
+    assert body["interpretation"][0]["coding"][0]["code"] == "HH"
+
+
+def test_a_corrected_first_alt_stays_critical(fhir: Fhir) -> None:  # noqa: F811
+    patient = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    resource: dict[str, Any] = observation(f"Patient/{patient}", "1742-6", 520, "U/L")
+    first = fhir.call("POST", "/Observation", resource)[1]
+    assert first["interpretation"][0]["coding"][0]["code"] == "HH"
+    resource["valueQuantity"]["value"] = 540
+    status, corrected, _ = fhir.call(
+        "PUT", f"/Observation/{first['id']}", resource | {"id": first["id"]}
+    )
+    assert status == 200, corrected
+    assert corrected["interpretation"][0]["coding"][0]["code"] == "HH"
+    again = fhir.call(
+        "POST", "/Observation", observation(f"Patient/{patient}", "1742-6", 600, "U/L")
+    )[1]
+    assert again["interpretation"][0]["coding"][0]["code"] == "H"
+    assert Alert.objects.filter(kind="critical_value").count() == 1
