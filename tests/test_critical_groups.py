@@ -59,7 +59,23 @@ def test_a_positive_blood_culture_is_critical_and_a_negative_one_is_not(
     assert not csf.critical and not marrow.critical
     alert = Alert.objects.get(kind="critical_value")
     assert alert.observation_id == blood.pk
-    assert "血培养" in alert.reason and "阳性" in alert.reason
+    assert alert.reason.startswith("血培养：金黄色葡萄球菌，为危急值（阳性）。")
+    assert alert.assignee is None  # no doctor at the hospital to own it
+
+
+def test_a_new_patients_critical_value_has_an_owner_at_once(
+    mllp: MllpServer,  # noqa: F811
+    hospital_org: Organisation,  # noqa: F811
+) -> None:
+    from careloop.accounts.roles import Role
+    from tests.factories import UserFactory
+
+    doctor = UserFactory(organisation=hospital_org, role=Role.DOCTOR)
+    send_text(mllp, oru("K1", "NM|2823-3^钾^LN||6.9|mmol/L|3.5-5.3|||"))
+    process_all()
+    alert = Alert.objects.get(kind="critical_value")
+    assert alert.patient.responsible_doctor_id is None  # enrolled by the message
+    assert alert.assignee_id == doctor.pk
 
 
 def test_alt_is_critical_on_its_first_occurrence_only(mllp: MllpServer) -> None:  # noqa: F811

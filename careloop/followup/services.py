@@ -44,6 +44,10 @@ def new_alert(
     owner = None if unassigned else (assignee_id or patient.responsible_doctor_id)
     if owner is not None and not staff_sees(owner, patient):
         owner = nearest_owner(patient)
+    elif owner is None and not unassigned and severity == Alert.Severity.CRITICAL:
+        # No responsible doctor yet (a patient a laboratory's message enrolled): a critical
+        # alert cannot wait in a queue for its deadline to escalate it; someone owns it now.
+        owner = nearest_owner(patient)
     return Alert(
         patient_id=patient.pk,
         organisation_id=patient.organisation_id,
@@ -84,13 +88,16 @@ def critical_value_alert(patient: Any, observation: Any, threshold: str, source:
     """危急值: raised the moment the result is stored, saying what, how much and why."""
     value = observation.display_value
     when = timezone.localtime(observation.effective_at).strftime("%Y-%m-%d %H:%M")
-    direction = "过低" if observation.interpretation == "LL" else "过高"
     unit = observation.unit_normalised or observation.unit
-    reason = (
-        f"{observation.name} {value}，{direction}，达到危急值（{threshold}"
-        f"{' ' + unit if unit and threshold[-1:].isdigit() else ''}）。"
-        f"检测时间 {when}，来源 {source}。请立即联系患者并通知责任医生。"
-    )
+    if observation.value is None:  # a qualitative result: a positive culture, or flagged
+        what = f"{observation.name}：{value}，为危急值（{threshold or '检验科标记'}）"
+    else:
+        direction = "过低" if observation.interpretation == "LL" else "过高"
+        what = (
+            f"{observation.name} {value}，{direction}，达到危急值（{threshold}"
+            f"{' ' + unit if unit and threshold[-1:].isdigit() else ''}）"
+        )
+    reason = f"{what}。检测时间 {when}，来源 {source}。请立即联系患者并通知责任医生。"
     return raise_alert(
         patient,
         kind=Alert.Kind.CRITICAL_VALUE,
