@@ -68,14 +68,23 @@ def test_a_new_patients_critical_value_has_an_owner_at_once(
     hospital_org: Organisation,  # noqa: F811
 ) -> None:
     from careloop.accounts.roles import Role
+    from careloop.followup.services import raise_alert
+    from careloop.followup.tasks import sweep_alerts
     from tests.factories import UserFactory
 
-    doctor = UserFactory(organisation=hospital_org, role=Role.DOCTOR)
+    busy, doctor = (UserFactory(organisation=hospital_org, role=Role.DOCTOR) for _ in "12")
     send_text(mllp, oru("K1", "NM|2823-3^钾^LN||6.9|mmol/L|3.5-5.3|||"))
     process_all()
     alert = Alert.objects.get(kind="critical_value")
     assert alert.patient.responsible_doctor_id is None  # enrolled by the message
-    assert alert.assignee_id == doctor.pk
+    raise_alert(
+        alert.patient, kind="manual", severity="low", title="t", reason="r", assignee_id=busy.pk
+    )
+    assert sweep_alerts.call()["owned"] == 1  # the per-minute sweep, not its deadline
+    alert.refresh_from_db()
+    assert alert.assignee_id == doctor.pk  # the less busy of the two
+    assert alert.events.get().note == f"患者尚无责任医生，分配给{doctor}"
+    assert sweep_alerts.call()["owned"] == 0
 
 
 def test_alt_is_critical_on_its_first_occurrence_only(mllp: MllpServer) -> None:  # noqa: F811

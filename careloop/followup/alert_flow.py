@@ -281,6 +281,39 @@ def escalate(alert: Alert, now: datetime) -> bool:
     return True
 
 
+def own_critical_values(*, now: datetime | None = None, batch: int = 200) -> int:
+    """The sweep (every minute): a critical-value alert nobody owns — its patient has no
+    responsible doctor yet, say one a laboratory's message has just enrolled — goes at once to
+    the least busy doctor, else supervisor, of its organisation or the nearest above it,
+    rather than waiting for its deadline to escalate it; the owner is then told like any
+    other (``outreach.staff_notify``). Done here, not as results are stored, so the result
+    processor's write lock is never held for it. Rows another worker holds are skipped."""
+    now = now or timezone.now()
+    done = 0
+    with transaction.atomic():
+        alerts = list(
+            Alert.objects.select_for_update(of=("self",), skip_locked=True)
+            .filter(
+                kind=Alert.Kind.CRITICAL_VALUE,
+                status__in=OPEN_STATUSES,
+                assignee=None,
+                escalation_level=0,
+            )
+            .select_related("organisation")
+            .order_by("created_at")[:batch]
+        )
+        for alert in alerts:
+            orgs = _ancestors(alert.organisation)
+            owner = least_busy(Role.DOCTOR, orgs, None) or least_busy(Role.SUPERVISOR, orgs, None)
+            if owner is None:
+                continue  # nobody to give it to: the organisation's queue, then escalation
+            alert.assignee = owner
+            alert.save(update_fields=["assignee", "updated_at"])
+            note_on(alert, f"患者尚无责任医生，分配给{owner}", action=Action.ASSIGN, at=now)
+            done += 1
+    return done
+
+
 def escalate_overdue(*, now: datetime | None = None, batch: int = 200) -> int:
     """The sweep (every minute): escalate every open alert past its deadline. Rows another
     worker holds are skipped; the next sweep gets them."""

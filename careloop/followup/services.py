@@ -44,10 +44,6 @@ def new_alert(
     owner = None if unassigned else (assignee_id or patient.responsible_doctor_id)
     if owner is not None and not staff_sees(owner, patient):
         owner = nearest_owner(patient)
-    elif owner is None and not unassigned and severity == Alert.Severity.CRITICAL:
-        # No responsible doctor yet (a patient a laboratory's message enrolled): a critical
-        # alert cannot wait in a queue for its deadline to escalate it; someone owns it now.
-        owner = nearest_owner(patient)
     return Alert(
         patient_id=patient.pk,
         organisation_id=patient.organisation_id,

@@ -17,12 +17,14 @@ def extend_plans() -> dict[str, int]:
 
 @task()
 def sweep_alerts() -> dict[str, int]:
-    """Every minute: escalate alerts past their deadline, raise alerts for high-risk
-    follow-ups left overdue and for booked revisits the patient missed. Idempotent."""
-    from careloop.followup.alert_flow import escalate_overdue
+    """Every minute: give critical-value alerts nobody owns an owner, escalate alerts past
+    their deadline, raise alerts for high-risk follow-ups left overdue and for booked
+    revisits the patient missed. Idempotent."""
+    from careloop.followup.alert_flow import escalate_overdue, own_critical_values
     from careloop.followup.alert_sources import flag_missed_revisits, raise_overdue_alerts
 
     return {
+        "owned": own_critical_values(),
         "escalated": escalate_overdue(),
         "overdue": raise_overdue_alerts(),
         "missed_revisits": flag_missed_revisits(),
