@@ -55,7 +55,7 @@ def test_a_positive_blood_culture_is_critical_and_a_negative_one_is_not(
     process_all()
     results = {o.code: o for o in Observation.objects.all()}
     blood, csf, marrow = results["600-7"], results["606-4"], results["60258-1"]
-    assert (blood.interpretation, blood.critical) == ("HH", True)
+    assert (blood.interpretation, blood.critical) == ("A", True)
     assert not csf.critical and not marrow.critical
     alert = Alert.objects.get(kind="critical_value")
     assert alert.observation_id == blood.pk
@@ -185,3 +185,41 @@ def test_a_corrected_first_alt_stays_critical(fhir: Fhir) -> None:  # noqa: F811
     )[1]
     assert again["interpretation"][0]["coding"][0]["code"] == "H"
     assert Alert.objects.filter(kind="critical_value").count() == 1
+
+
+def test_a_newborns_bilirubin_in_mg_dl_and_an_alt_sent_as_text_are_critical(
+    mllp: MllpServer,  # noqa: F811
+) -> None:
+    born = (timezone.localdate() - timedelta(days=3)).strftime("%Y%m%d")
+    taken = (timezone.localtime() - timedelta(hours=1)).strftime("%Y%m%d%H%M%S")
+    text = (
+        oru("BIL1", "NM|14631-6^总胆红素^LN||20.5|mg/dL|0.2-1.2|||")
+        .replace("19600101", born)
+        .replace("20261123221500", taken)
+    )
+    assert send_text(mllp, text) == "AA"
+    assert send_text(mllp, oru("ALTX", "ST|1742-6^ALT^LN||>1000|U/L|9-50|||")) == "AA"
+    process_all()
+    bilirubin = Observation.objects.get(code="14631-6")
+    assert bilirubin.value_normalised == pytest.approx(350.55)  # 20.5 mg/dL × 17.1
+    assert (bilirubin.interpretation, bilirubin.critical) == ("HH", True)
+    alt = Observation.objects.get(code="1742-6")
+    assert (alt.comparator, alt.value, alt.critical) == (">", 1000, True)
+    assert Alert.objects.filter(kind="critical_value").count() == 2
+
+
+def test_an_administrators_critical_value_must_make_sense(cardiology: Organisation) -> None:
+    from django.core.exceptions import ValidationError
+
+    def problems(**fields: Any) -> dict[str, list[str]]:
+        rule = CriticalValueRule(**{"organisation": cardiology, **fields})
+        with pytest.raises(ValidationError) as raised:
+            rule.full_clean()
+        return raised.value.message_dict
+
+    assert "low" in problems(code="2823-3")  # nothing would be critical any more
+    assert "high" in problems(code="2951-2", low=170, high=110)
+    assert "code" in problems(code="9999-9", high=5)
+    CriticalValueRule(code="2823-3", organisation=cardiology, high=6.5).full_clean()
+    duplicate = problems(organisation=None, code="14631-6", patient_group="neonate", high=330)
+    assert duplicate["__all__"] == ["该代码和患者人群的默认危急值已存在，请修改已有的那一条。"]

@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
+from careloop.clinical import catalogue
 from careloop.clinical.models import (
     CriticalValueRule,
     Icd10Code,
@@ -44,6 +46,7 @@ class CriticalValueRuleAdmin(admin.ModelAdmin):
 
     list_display = [
         "code",
+        "item_name",
         "organisation",
         "patient_group",
         "low",
@@ -54,5 +57,10 @@ class CriticalValueRuleAdmin(admin.ModelAdmin):
         "first_only",
         "active",
     ]
-    list_filter = ["active", "patient_group", "first_only", "organisation"]
+    list_filter = ["active", "patient_group", "positive", "first_only", "organisation"]
     search_fields = ["code"]
+
+    @admin.display(description=_("exam item"))
+    def item_name(self, rule: CriticalValueRule) -> str:
+        item = catalogue.current().item(rule.code)
+        return item.name if item else ""

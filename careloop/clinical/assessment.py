@@ -37,6 +37,7 @@ from careloop.clinical.units import UnitError, canonical_unit, convert
 LOINC_SYSTEMS = {"LN", "LOINC", "HTTP://LOINC.ORG", "2.16.840.1.113883.6.1"}
 LOINC_URI = "http://loinc.org"
 NEONATE_DAYS = 28  # a newborn's critical values apply in the first 28 days of life
+ABNORMAL = "A"  # a qualitative result that is not normal (HL7 table 0078)
 _SENDER_GRADES = {
     "N": NORMAL,
     "L": LOW,
@@ -45,8 +46,8 @@ _SENDER_GRADES = {
     "HH": CRITICAL_HIGH,
     "<": LOW,
     ">": HIGH,
-    "A": "A",
-    "AA": "A",
+    "A": ABNORMAL,
+    "AA": ABNORMAL,
 }
 _SENDER_CRITICAL = {"LL", "HH", "AA"}
 
@@ -163,9 +164,10 @@ def assess(
     if result.value is None:
         bounds = catalogue.critical_bounds(organisation_path, code, group) if code else None
         if bounds is not None and bounds.positive and reads_positive(result.text):
-            fields.update(interpretation=CRITICAL_HIGH, critical=True)
+            # abnormal and critical, as a laboratory's own "AA" is: not a "high" value
+            fields.update(interpretation=ABNORMAL, critical=True)
             first_only = bounds.first_only and not sender_critical
-            return Assessment(fields, Grade(CRITICAL_HIGH, "阳性"), first_only)
+            return Assessment(fields, Grade(ABNORMAL, "阳性"), first_only)
         if sender_grade:
             fields["interpretation"] = sender_grade
             fields["critical"] = sender_critical

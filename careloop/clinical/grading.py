@@ -172,28 +172,29 @@ def grade(value: float, normal: Interval | None, critical: CriticalBounds | None
 # these; "革兰阴性杆菌" (Gram-negative rods) is a finding, so the Gram stain is read first.
 _GRAM = re.compile(r"革兰\s*[阴阳]性|gram[\s-]*(?:negative|positive)", re.IGNORECASE)
 _NEGATIVE = re.compile(
-    r"阴性|未检出|未见|无(?:细菌|真菌|菌)?生长|未生长|未培养出|无菌|negative|\bneg\b|"
-    r"not\s+detected|no\s+growth|^\s*[-－]\s*$|[(（]\s*[-－]\s*[)）]",
+    r"阴性|未检出|未见|无[^，,；;。]{0,12}生长|未生长|未分离|未培养出|无菌|无致病菌|正常|"
+    r"negative|\bneg\b|not\s+detected|not\s+isolated|no\s+growth|no\s+\w*\s*organisms?|"
+    r"no\s+\w*\s*bacteria|^\s*[-－]\s*$|[(（]\s*[-－]\s*[)）]",
     re.IGNORECASE,
 )
-_FOUND = re.compile(r"阳性|检出|生长|菌|positive|\bpos\b|growth|detected|\+", re.IGNORECASE)
-_PENDING = re.compile(r"待|培养中|进行中|pending|in\s+progress", re.IGNORECASE)
+_PENDING = re.compile(
+    r"待|未出|未报|培养中|进行中|pending|in\s+progress|to\s+follow|not\s+reported",
+    re.IGNORECASE,
+)
 
 
 def reads_positive(text: str) -> bool:
     """Whether a qualitative result reports something found: "阳性", "+", "大肠埃希菌",
-    "Staphylococcus aureus", "革兰阴性杆菌". Not: empty, negative ("阴性", "无细菌生长",
-    "No growth at 48 hours", "-"), or not yet reported ("待报告", "培养中")."""
+    "Staphylococcus aureus", "革兰阴性杆菌", "革兰阳性球菌，待鉴定". Not: empty, negative ("阴性",
+    "无细菌生长", "无致病菌生长", "未分离出病原菌", "No growth at 48 hours", "No organisms
+    isolated", "正常", "-"), or not reported yet ("待报告", "报告未出", "培养中")."""
     text = text.strip()
     if not text:
         return False
     if _GRAM.search(text):
         return True
-    if _NEGATIVE.search(text):
-        return False
-    if _FOUND.search(text):
-        return True
-    return not _PENDING.search(text)  # anything else names what grew
+    # Anything else names what grew: a positive culture missed costs more than one checked.
+    return not (_NEGATIVE.search(text) or _PENDING.search(text))
 
 
 def _fmt(value: float | None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 
 from careloop.clinical.assessment import Assessment
-from careloop.clinical.grading import CRITICAL_LOW, HIGH, LOW, Grade
+from careloop.clinical.grading import CRITICAL_HIGH, CRITICAL_LOW, HIGH, LOW, Grade
 
 REPEAT_NOTE = "此前已报告过该项目的危急值，本次按异常处理（该项目仅首次出现时为危急值）"
 
@@ -54,8 +54,9 @@ def settle_repeats(
 
 def demote(assessment: Assessment) -> None:
     """A repeated first-only critical value: abnormal, not critical, and saying why."""
-    low = assessment.fields["interpretation"] == CRITICAL_LOW
-    interpretation = LOW if low else HIGH
+    interpretation = {CRITICAL_LOW: LOW, CRITICAL_HIGH: HIGH}.get(
+        assessment.fields["interpretation"], assessment.fields["interpretation"]
+    )
     threshold = assessment.grade.threshold if assessment.grade else ""
     note = assessment.fields.get("note") or ""
     assessment.fields.update(

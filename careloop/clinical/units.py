@@ -4,7 +4,8 @@ Chinese laboratories report SI units (mmol/L, μmol/L); results from elsewhere m
 mg/dL. Factors: glucose 18.0 mg/dL per mmol/L; cholesterols (TC, LDL-C, HDL-C, non-HDL-C)
 mmol/L = mg/dL × 0.0259 (REFERENCE.md §2.1: mg/dL = mmol/L ÷ 0.0259); triglycerides
 mmol/L = mg/dL × 0.0113; creatinine μmol/L = mg/dL × 88.4 (REFERENCE.md §4.4); uric acid
-μmol/L = mg/dL × 59.48. Potassium, sodium and chloride carry one charge: 1 mEq/L is 1 mmol/L.
+μmol/L = mg/dL × 59.48; total bilirubin μmol/L = mg/dL × 17.1 (molar mass 584.7 g/mol).
+Potassium, sodium and chloride carry one charge: 1 mEq/L is 1 mmol/L.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ CHOLESTEROL = {
 TRIGLYCERIDES = {"14927-8", "2571-8"}
 CREATININE = {"14682-9", "2160-0"}
 URIC_ACID = {"14933-6", "3084-1"}
+BILIRUBIN = {"14631-6", "1975-2"}
 MONOVALENT_IONS = {"2823-3", "6298-4", "2951-2", "2947-0", "2075-0", "2069-3"}
 
 # (analyte codes, from unit, to unit, factor): value_to = value_from × factor
@@ -35,6 +37,7 @@ _FACTORS: list[tuple[set[str], str, str, float]] = [
     (TRIGLYCERIDES, "mg/dl", "mmol/l", 0.0113),
     (CREATININE, "mg/dl", "umol/l", 88.4),
     (URIC_ACID, "mg/dl", "umol/l", 59.48),
+    (BILIRUBIN, "mg/dl", "umol/l", 17.1),
     (MONOVALENT_IONS, "meq/l", "mmol/l", 1.0),
 ]
 _SPELLINGS = {

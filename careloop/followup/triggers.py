@@ -203,8 +203,15 @@ def queue_abnormal(patient_ids: list[int]) -> None:
     enrol_abnormal.enqueue(ids)
 
 
+# How the plan's reason names a result's flag (it is stored as Chinese text).
+FLAG_WORDS = {"L": "偏低", "H": "偏高", "LL": "危急低值", "HH": "危急高值", "A": "异常"}
+
+
 def _describe(observations: list[Observation]) -> str:
-    items = "、".join(f"{o.name} {o.display_value}（{o.interpretation}）" for o in observations[:5])
+    items = "、".join(
+        f"{o.name} {o.display_value}（{FLAG_WORDS.get(o.interpretation, o.interpretation)}）"
+        for o in observations[:5]
+    )
     more = f"等 {len(observations)} 项" if len(observations) > 5 else ""
     return f"检查结果异常：{items}{more}"
 

@@ -186,3 +186,28 @@ def test_error_acks_carry_an_err_segment_for_each_version() -> None:
     assert err[8] == "OBX-5: 'x' is not a number"
     bare = build_ack(None, "AR", HL7Error("no MSH", code=100, reject=True))
     assert "\rMSA|AR\r" in bare
+
+
+@pytest.mark.parametrize(
+    ("value_type", "sent", "value", "comparator", "text"),
+    [
+        ("ST", "5.6", 5.6, "", "5.6"),
+        ("ST", ">1000", 1000.0, ">", ">1000"),
+        ("TX", "<0.01", 0.01, "<", "<0.01"),
+        ("ST", "≥ 33.3", 33.3, ">=", "≥ 33.3"),
+        ("ST", "1:80", None, "", "1:80"),  # a titre stays text
+        ("ST", "阴性", None, "", "阴性"),
+        ("FT", "5.6", None, "", "5.6"),  # formatted text is not read for a number
+    ],
+)
+def test_a_number_sent_as_a_string_is_read_as_one(
+    value_type: str, sent: str, value: float | None, comparator: str, text: str
+) -> None:
+    message = parse(
+        "MSH|^~\\&|LIS|DEMO-LIS|CARELOOP|CARELOOP|20261123234012||ORU^R01|S1|P|2.4\r"
+        "PID|1||MZ1^^^DEMO-H1^MR||王^建国||19500315|M\r"
+        "OBR|1|O1|R1|BIO^生化^L|||20261123221500\r"
+        f"OBX|1|{value_type}|1742-6^ALT^LN||{sent}|U/L|9-50||||F\r"
+    )
+    [result] = read(message).orders[0].results
+    assert (result.value, result.comparator, result.text) == (value, comparator, text)

@@ -3,6 +3,9 @@ critical values (危急值) each organisation sets."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -140,6 +143,10 @@ class CriticalValueRule(models.Model):
                 fields=["code", "patient_group"],
                 condition=models.Q(organisation=None),
                 name="critical_default_unique",
+                violation_error_message=_(
+                    "A default critical value for this code and patient group already "
+                    "exists: change that one instead."
+                ),
             ),
         ]
 
@@ -151,6 +158,24 @@ class CriticalValueRule(models.Model):
         if self.patient_group:
             parts.append(str(self.get_patient_group_display()))
         return " ".join(part for part in parts if part)
+
+    def clean(self) -> None:
+        """An administrator's row must say when a result is critical, sensibly, for an item
+        the catalogue knows (grading never looks up a code it does not know)."""
+        errors: dict[str, Any] = {}
+        if self.low is None and self.high is None and not self.positive:
+            errors["low"] = _(
+                "Set a critical low, a critical high, or that a positive result is critical: "
+                "a row with none of them would turn the item's critical value off."
+            )
+        if self.low is not None and self.high is not None and self.low >= self.high:
+            errors["high"] = _("The critical high must be above the critical low.")
+        if self.code and not ObservationDefinition.objects.filter(code=self.code).exists():
+            errors["code"] = _(
+                "%(code)s is not an item of the exam catalogue: add the item first."
+            ) % {"code": self.code}
+        if errors:
+            raise ValidationError(errors)
 
     def bounds(self) -> CriticalBounds:
         return CriticalBounds(

@@ -427,6 +427,8 @@ def _diagnosis(dg1: Segment) -> Diagnosis:
     )
 
 
+_STRING_NUMBER = re.compile(r"^(<=|>=|<|>|≤|≥|＜|＞)?\s*([-+]?\d+(?:\.\d+)?)$")
+_COMPARATORS = {"≤": "<=", "≥": ">=", "＜": "<", "＞": ">"}
 _STATUS = {
     "F": "final",
     "C": "corrected",
@@ -548,6 +550,10 @@ def _result(obx: Segment, default_time: datetime | None) -> Result:
         text = _at(parts, 2) or _at(parts, 1)
     elif value_type not in ("ST", "TX", "FT", "DT", "TS", "TM", "ID", "IS", ""):
         raise _obx_error(obx, 2, f"value type {value_type!r} is not supported", 103)
+    if value_type in ("ST", "TX", "") and (number := _STRING_NUMBER.match(text)):
+        # A number sent as a string, as many laboratories do ("5.6", ">1000", "<0.01"):
+        # read as the number it is, so it is graded (and a critical one alerted).
+        comparator, value = _COMPARATORS.get(number[1], number[1] or ""), float(number[2])
     status = _at(_parts(obx, 11), 1).upper()
     if status not in _STATUS:
         raise _obx_error(obx, 11, f"result status {status!r} is not valid", 103)

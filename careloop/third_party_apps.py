@@ -1,0 +1,22 @@
+"""The third-party apps under names an administrator reads in their own language (the
+administration's index lists apps by these names; the apps themselves give none, or an
+English one). Same app names and labels, so nothing else about them changes."""
+
+from __future__ import annotations
+
+from axes.apps import AppConfig as AxesAppConfig
+from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.apps import DefaultConfig as TotpAppConfig
+from django_tasks_db.apps import TasksAppConfig
+
+
+class Axes(AxesAppConfig):
+    verbose_name = _("Login lockout")
+
+
+class Totp(TotpAppConfig):
+    verbose_name = _("Two-factor login devices")
+
+
+class TaskQueue(TasksAppConfig):
+    verbose_name = _("Background job queue")  # type: ignore[assignment]  # lazy, as Django takes it
