@@ -230,3 +230,36 @@ def test_followup_refuses_impossible_values(field: str, value: float) -> None:
     with pytest.raises(InputError) as error:
         dm(**{field: value})
     assert error.value.field == field
+
+
+@pytest.mark.parametrize(
+    "symptom",
+    [
+        "无头痛，但有胸闷",
+        "无明显不适，偶有心悸",
+        "没有头晕，有视力模糊",
+        "未见异常，近日恶心呕吐",
+        "昏迷",
+        "神志不清",
+        "头痛剧烈",
+        "严重头晕",
+        "眼睛痛",
+        "心慌",
+        "喘憋，不能平卧",
+        "胸闷无明显加重",  # still there
+    ],
+)
+def test_htn_danger_signs_however_the_note_words_them(symptom: str) -> None:
+    assert htn_followup(htn(symptoms=(symptom,))).urgent_referral is True
+
+
+@pytest.mark.parametrize(
+    "symptom", ["无头痛、胸闷", "否认胸闷心悸", "不恶心", "胸闷已消失", "心悸没有了", "头痛头晕"]
+)
+def test_htn_denied_or_mild_symptoms_do_not(symptom: str) -> None:
+    assert htn_followup(htn(symptoms=(symptom,))).urgent_referral is False
+
+
+@pytest.mark.parametrize("symptom", ["昏迷", "神志不清", "呼吸深大", "心慌", "无口干，但多尿"])
+def test_dm_danger_signs_however_the_note_words_them(symptom: str) -> None:
+    assert dm_followup(dm(symptoms=(symptom,))).urgent_referral is True

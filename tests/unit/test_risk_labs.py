@@ -96,8 +96,8 @@ def test_egfr_refuses_impossible_inputs(field: str, value: float) -> None:
         (5.0, 7.7, "normal"),
         (6.0, 7.8, "IGT"),
         (6.1, 7.7, "IFG"),
-        (6.1, 7.8, "IFG+IGT"),
-        (6.9, 11.0, "IFG+IGT"),
+        (6.1, 7.8, "IGT"),  # the table's IGT row: FPG <7.0
+        (6.9, 11.0, "IGT"),
         (7.0, 5.0, "diabetes"),
         (5.0, 11.1, "diabetes"),
     ],

@@ -134,7 +134,7 @@ def test_the_contract_outputs_for_the_sample_inputs() -> None:
     assert assess("bp-grade", VALID["bp-grade"])["category"] == "1级高血压"
     assert assess("bmi", VALID["bmi"])["category"] == "超重"
     assert assess("egfr", VALID["egfr"])["category"] == "G1"
-    assert assess("glucose", VALID["glucose"])["glucose_category"] == "IFG+IGT"
+    assert assess("glucose", VALID["glucose"])["glucose_category"] == "IGT"
     lipids = assess("lipids", VALID["lipids"])
     assert (lipids["non_hdl_c"], lipids["non_hdl_c_value"], lipids["tg"]) == (
         "边缘升高",

@@ -25,13 +25,16 @@ Control: hypertension SBP <140 and DBP <90, strictly; at age ≥65 the BPHS elde
 150/90 by default (UNVERIFIED in REFERENCE, hence a parameter). Diabetes FPG <7.0 mmol/L, so
 exactly 7.0 is not controlled.
 
-Danger symptoms are matched as the spec words them (a symptom counts when it contains one of the
-spec's terms, e.g. "心悸胸闷" contains 心悸). Entries that start with a negation ("无胸闷") and
-the form's milder items (头痛头晕 without 剧烈, 眼花耳鸣, 四肢发麻 …) do not trigger.
+Danger symptoms are matched as the spec words them, and as notes commonly word them (a symptom
+counts when it contains one of the terms, e.g. "心悸胸闷" contains 心悸; 昏迷 and 神志不清 are
+altered consciousness, 头痛剧烈 a severe headache, 心慌 palpitations). A negation covers its
+clause ("无胸闷", "无头痛、胸闷", "胸闷已消失") and not the next one ("无头痛，但有胸闷"); the
+form's milder items (头痛头晕 without 剧烈, 眼花耳鸣, 四肢发麻 …) do not trigger.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -70,19 +73,40 @@ ELDERLY_TARGET = BpTarget(150, 90)  # BPHS, age ≥65; UNVERIFIED (§1.1), confi
 ELDERLY_FROM_AGE = 65
 
 # §1.1: 意识改变、剧烈头痛或头晕、恶心呕吐、视力模糊、眼痛、心悸、胸闷、喘憋不能平卧.
-HTN_DANGER_TERMS = (
+# Altered consciousness, as notes also write it.
+CONSCIOUSNESS_TERMS = (
     "意识改变",
     "意识障碍",
     "意识不清",
     "意识模糊",
+    "意识丧失",
+    "昏迷",
+    "神志不清",
+    "神志模糊",
+    "神志改变",
+    "昏睡",
+    "嗜睡",
+    "晕厥",
+    "昏厥",
+)
+EYE_PAIN_TERMS = ("眼痛", "眼睛痛", "眼睛疼", "眼疼", "眼胀痛", "眼部疼痛")
+PALPITATION_TERMS = ("心悸", "心慌")
+HTN_DANGER_TERMS = (
+    *CONSCIOUSNESS_TERMS,
     "剧烈头痛",
     "剧烈头晕",
+    "头痛剧烈",
+    "头晕剧烈",
+    "严重头痛",
+    "严重头晕",
+    "头痛严重",
+    "头晕严重",
     "恶心",
     "呕吐",
     "视力模糊",
     "视物模糊",
-    "眼痛",
-    "心悸",
+    *EYE_PAIN_TERMS,
+    *PALPITATION_TERMS,
     "胸闷",
     "喘憋",
     "不能平卧",
@@ -90,14 +114,11 @@ HTN_DANGER_TERMS = (
 # §1.2: 意识或行为改变、呼气有烂苹果样丙酮味、心悸、出汗、食欲减退、恶心、呕吐、多饮、多尿、
 # 腹痛、有深大呼吸、皮肤潮红; sudden abnormalities such as 视力突然骤降 / 视力模糊 / 眼痛.
 DM_DANGER_TERMS = (
-    "意识改变",
-    "意识障碍",
-    "意识不清",
-    "意识模糊",
+    *CONSCIOUSNESS_TERMS,
     "行为改变",
     "烂苹果",
     "丙酮",
-    "心悸",
+    *PALPITATION_TERMS,
     "出汗",
     "大汗",
     "食欲减退",
@@ -108,14 +129,22 @@ DM_DANGER_TERMS = (
     "多尿",
     "腹痛",
     "深大呼吸",
+    "呼吸深大",
+    "深快呼吸",
+    "呼吸深快",
     "皮肤潮红",
     "视力骤降",
     "视力突然",
     "视力模糊",
     "视物模糊",
-    "眼痛",
+    *EYE_PAIN_TERMS,
 )
-NEGATIONS = ("无", "否认", "没有", "未")
+# A clause that starts with a negation denies what it lists ("无头痛、胸闷"; "不" but not "不能").
+_NEGATED = re.compile(r"^(?:无|否认|没有|没|未|不(?!能))")
+# A symptom said to be gone: "胸闷已消失", "心悸没有了".
+_GONE = re.compile(r"\s*(?:已|已经|现已)?(?:消失|没有了|没了|缓解)")
+# Clauses: a negation does not reach past a comma, a full stop or a "but".
+_CLAUSE_BREAK = re.compile(r"[，,。；;！!？?\n]|但是|但|不过|可是|然而")
 
 ACTION_URGENT = "处理后紧急转诊，2周内主动随访转诊情况"
 ACTION_REFERRAL = "建议转诊到上级医院，2周内主动随访转诊情况"
@@ -129,16 +158,27 @@ EDUCATION = (
 
 
 def danger_symptoms(symptoms: Iterable[str], terms: Iterable[str]) -> list[str]:
-    """The symptoms that are danger signs: they contain a spec term and are not negated."""
+    """The symptoms that are danger signs: they contain a spec term (or one of its common
+    wordings) and are not negated. A negation reaches to the end of its clause, so "无头痛、
+    胸闷" is none of them, while in "无头痛，但有胸闷" or "无明显不适，偶有心悸" the second
+    clause still counts."""
     terms = tuple(terms)
     found = []
     for symptom in symptoms:
         text = symptom.strip()
-        if not text or text.startswith(NEGATIONS):
-            continue
-        if any(term in text for term in terms):
+        if any(_names_danger(clause.strip(), terms) for clause in _CLAUSE_BREAK.split(text)):
             found.append(text)
     return found
+
+
+def _names_danger(clause: str, terms: tuple[str, ...]) -> bool:
+    if not clause or _NEGATED.match(clause):
+        return False
+    for term in terms:
+        at = clause.find(term)
+        if at >= 0 and not _GONE.match(clause, at + len(term)):
+            return True
+    return False
 
 
 def _check_common(
@@ -218,13 +258,13 @@ class FollowupResult(ModelResult):
 @dataclass(frozen=True, kw_only=True)
 class HtnFollowupResult(FollowupResult):
     MODEL = "htn-followup"
-    VERSION = "htn-followup/bphs-3rd-2017/1"
+    VERSION = "htn-followup/bphs-3rd-2017/2"
 
 
 @dataclass(frozen=True, kw_only=True)
 class DmFollowupResult(FollowupResult):
     MODEL = "dm-followup"
-    VERSION = "dm-followup/bphs-3rd-2017/1"
+    VERSION = "dm-followup/bphs-3rd-2017/2"
 
 
 @dataclass(frozen=True)

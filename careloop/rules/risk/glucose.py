@@ -1,7 +1,9 @@
 """Glucose category, WHO 1999 as adopted by the Chinese Diabetes Society (REFERENCE.md §4.2).
 
 Venous plasma, mmol/L: normal FPG <6.1 and 2-h OGTT <7.8; IFG FPG 6.1–<7.0 with 2-h <7.8;
-IGT FPG <7.0 with 2-h 7.8–<11.1; both together IFG+IGT; diabetes range FPG ≥7.0 or 2-h ≥11.1.
+IGT FPG <7.0 with 2-h 7.8–<11.1 (so an FPG of 6.1–<7.0 with a 2-h of 7.8–<11.1 is IGT, as the
+table has it; the explanation says the FPG is impaired too); diabetes range FPG ≥7.0 or 2-h
+≥11.1.
 HbA1c ≥6.5 % is the other diagnostic route (CDS 2020) and is reported on its own
 (``hba1c_ge_6_5``), not folded into ``glucose_category``.
 
@@ -16,12 +18,11 @@ from dataclasses import dataclass
 
 from careloop.rules.risk.base import InputError, ModelResult, check_number, fmt
 
-NORMAL, IFG, IGT, IFG_IGT, DIABETES = "normal", "IFG", "IGT", "IFG+IGT", "diabetes"
+NORMAL, IFG, IGT, DIABETES = "normal", "IFG", "IGT", "diabetes"
 LABELS = {
     NORMAL: "正常",
     IFG: "空腹血糖受损（IFG）",
     IGT: "糖耐量减低（IGT）",
-    IFG_IGT: "空腹血糖受损合并糖耐量减低（IFG+IGT）",
     DIABETES: "达到糖尿病诊断切点",
 }
 
@@ -54,9 +55,9 @@ class GlucoseInput:
 @dataclass(frozen=True, kw_only=True)
 class GlucoseResult(ModelResult):
     MODEL = "glucose"
-    VERSION = "glucose/who1999-cds/1"
+    VERSION = "glucose/who1999-cds/2"
 
-    glucose_category: str | None  # normal / IFG / IGT / IFG+IGT / diabetes; null without glucose
+    glucose_category: str | None  # normal / IFG / IGT / diabetes; null without glucose
     hba1c_ge_6_5: bool | None  # null without HbA1c
 
 
@@ -68,14 +69,10 @@ def classify(fpg: float | None, ogtt_2h: float | None) -> str | None:
         ogtt_2h is not None and ogtt_2h >= OGTT_DIABETES_FROM
     ):
         return DIABETES
-    impaired_fasting = fpg is not None and fpg >= FPG_IFG_FROM
-    impaired_tolerance = ogtt_2h is not None and ogtt_2h >= OGTT_IGT_FROM
-    if impaired_fasting and impaired_tolerance:
-        return IFG_IGT
-    if impaired_fasting:
+    if ogtt_2h is not None and ogtt_2h >= OGTT_IGT_FROM:
+        return IGT  # whatever the FPG below 7.0 (the table's IGT row)
+    if fpg is not None and fpg >= FPG_IFG_FROM:
         return IFG
-    if impaired_tolerance:
-        return IGT
     return NORMAL
 
 
@@ -99,6 +96,8 @@ def glucose_category(inputs: GlucoseInput) -> GlucoseResult:
             f"空腹6.1–<7.0为空腹血糖受损，2小时7.8–<11.1为糖耐量减低，"
             f"空腹≥7.0或2小时≥11.1达糖尿病切点），血糖状态为{LABELS[category]}。"
         )
+        if category == IGT and inputs.fpg is not None and inputs.fpg >= FPG_IFG_FROM:
+            parts.append("空腹血糖也在受损范围（6.1–<7.0）。")
         if category == DIABETES:
             parts.append("无典型症状者需改日复查确认后才能诊断糖尿病。")
         if category != DIABETES and inputs.ogtt_2h is None:
