@@ -385,3 +385,14 @@ def test_direct_ldl_and_creatinine_in_mass_units_are_assessed(
     egfr = _latest(man, "egfr")
     assert egfr is not None and egfr.inputs["creatinine_umol_L"] == 88.4
     assert egfr.result["egfr_ckd_epi_2021"] == 92  # a 50-year-old man at 88.4 µmol/L
+
+
+def test_a_waist_result_classes_central_obesity_on_the_record(
+    cardiology: Any, patient_factory: Any
+) -> None:
+    woman = patient_factory(organisation=cardiology, sex="female", birth_date=_aged(50))
+    _results(woman, **{"8280_0": 83})
+    stored = _latest(woman, "waist")
+    assert stored is not None and stored.category == "中心型肥胖前期"
+    _results(woman, **{"8280_0": 86})
+    assert (latest := _latest(woman, "waist")) is not None and latest.category == "中心型肥胖"

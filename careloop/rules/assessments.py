@@ -71,6 +71,13 @@ def _bmi(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any
     return {"height_cm": height, "weight_kg": weight}
 
 
+def _waist(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any] | None:
+    waist = latest(WAIST)
+    if waist is None or sex not in ("male", "female"):
+        return None
+    return {"sex": sex, "waist_cm": waist}
+
+
 def _egfr(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any] | None:
     creatinine = latest(CREATININE)
     if creatinine is None or age is None or sex not in ("male", "female"):
@@ -173,6 +180,7 @@ Inputs = Callable[..., dict[str, Any] | Stopped | None]
 MODELS: dict[str, tuple[tuple[str, ...], Inputs, Category]] = {
     "bp-grade": (SBP + DBP, _bp, "category"),
     "bmi": (HEIGHT + WEIGHT, _bmi, "category"),
+    "waist": (WAIST, _waist, "category"),
     "egfr": (CREATININE, _egfr, "category"),
     "glucose": (FPG + HBA1C, _glucose, "glucose_category"),
     "lipids": (TC + LDL + HDL + TG, _lipids, "ldl_c"),
@@ -402,6 +410,7 @@ def latest_values(
 LABELS = {
     "bp-grade": "血压分级",
     "bmi": "体重指数（BMI）",
+    "waist": "腰围（中心型肥胖）",
     "egfr": "肾功能（eGFR / CKD 分期）",
     "glucose": "血糖状态",
     "lipids": "血脂（LDL-C 分层）",

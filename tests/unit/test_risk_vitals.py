@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from careloop.rules.risk.base import InputError
 from careloop.rules.risk.blood_pressure import BpInput, bp_grade
 from careloop.rules.risk.bmi import BmiInput, bmi_class, classify_bmi
+from careloop.rules.risk.waist import WaistInput, waist_class
 
 
 @pytest.mark.parametrize(
@@ -138,3 +139,50 @@ def test_impossible_height_or_weight_is_refused(field: str, value: float) -> Non
     with pytest.raises(InputError) as error:
         BmiInput(**values)
     assert error.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("sbp", "dbp", "category", "hypertension", "isolated"),
+    [
+        (129, 79, "正常血压", False, False),
+        (130, 79, "1级高血压", True, True),
+        (125, 80, "1级高血压", True, False),
+        (139, 89, "1级高血压", True, False),
+        (140, 85, "2级高血压", True, False),
+        (140, 75, "2级高血压", True, True),
+        (135, 90, "2级高血压", True, False),
+        (185, 115, "2级高血压", True, False),  # two grades only
+    ],
+)
+def test_the_2022_standard_grades_from_130_80(
+    sbp: float, dbp: float, category: str, hypertension: bool, isolated: bool
+) -> None:
+    result = bp_grade(
+        BpInput(sbp_mmHg=sbp, dbp_mmHg=dbp, on_antihypertensive=False, standard="2022")
+    )
+    assert (result.category, result.hypertension) == (category, hypertension)
+    assert result.isolated_systolic_hypertension is isolated
+    assert "2022" in result.explanation
+    # the default stays the 2018 guideline, which BPHS uses
+    assert bp_grade(BpInput(sbp_mmHg=135, dbp_mmHg=85, on_antihypertensive=False)).category == (
+        "正常高值"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sex", "waist", "category"),
+    [
+        ("male", 84.9, "正常"),
+        ("male", 85, "中心型肥胖前期"),
+        ("male", 89.9, "中心型肥胖前期"),
+        ("male", 90, "中心型肥胖"),
+        ("female", 79.9, "正常"),
+        ("female", 80, "中心型肥胖前期"),
+        ("female", 84.9, "中心型肥胖前期"),
+        ("female", 85, "中心型肥胖"),
+    ],
+)
+def test_waist_classes_by_sex(sex: str, waist: float, category: str) -> None:
+    result = waist_class(WaistInput(sex=sex, waist_cm=waist))  # type: ignore[arg-type]
+    assert result.category == category
+    assert category in result.explanation

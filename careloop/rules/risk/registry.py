@@ -33,6 +33,7 @@ from careloop.rules.risk.followup import (
 from careloop.rules.risk.glucose import GlucoseInput, glucose_category
 from careloop.rules.risk.lipids import LipidInput, lipid_categories
 from careloop.rules.risk.tcm import TcmInput, tcm_constitution
+from careloop.rules.risk.waist import WaistInput, waist_class
 
 
 class UnknownModel(KeyError):
@@ -85,8 +86,8 @@ MODELS: dict[str, Model] = {
             "bp-grade",
             BpInput,
             bp_grade,
-            "office BP grade, 2018 Chinese guideline (§4.1)",
-            "sbp_mmHg, dbp_mmHg, on_antihypertensive",
+            "office BP grade, 2018 Chinese guideline, or the 2022 one (§4.1)",
+            "sbp_mmHg, dbp_mmHg, on_antihypertensive [standard (2018|2022), default 2018]",
         ),
         Model(
             "bmi",
@@ -94,6 +95,13 @@ MODELS: dict[str, Model] = {
             bmi_class,
             "BMI and its Chinese adult class (§4.1)",
             "height_cm, weight_kg",
+        ),
+        Model(
+            "waist",
+            WaistInput,
+            waist_class,
+            "waist circumference and central obesity, Chinese adults (§4.1)",
+            "sex (male|female), waist_cm",
         ),
         Model(
             "egfr",
