@@ -61,3 +61,14 @@ def test_the_source_column_is_named_apart_from_the_start_date(bob: Any) -> None:
     page = logged_in(bob).get("/audit/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     header = page.split('data-testid="audit-table"', 1)[1].split("</thead>", 1)[0]
     assert header.count("<th scope") == 7 and ">来源</th>" in header and "起始" not in header
+
+
+def test_what_an_event_concerns_is_named_in_the_readers_language(
+    alice: Any, bob: Any, patient_factory: Any
+) -> None:
+    patient = patient_factory(organisation=alice.organisation)
+    record(alice, "view", "observation", 7, patient_id=patient.pk)
+    record(alice, "view", "something_new", 8, patient_id=patient.pk)
+    page = logged_in(bob).get("/audit/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "结果 #7" in page and "observation #7" not in page
+    assert "something_new #8" in page  # a kind the page has no name for is shown as stored

@@ -7,6 +7,43 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+# What the log names by ``object_type``, as the audit page shows it (others shown as stored).
+OBJECT_TYPES = {
+    "alert": _("alert"),
+    "api_token": _("API token"),
+    "consent": _("consent"),
+    "dashboard": _("dashboard"),
+    "diagnosis": _("diagnosis"),
+    "encounter": _("encounter"),
+    "followup_record": _("follow-up record"),
+    "health_plan": _("health plan"),
+    "health_report": _("health report"),
+    "import": _("import"),
+    "inbound_message": _("inbound message"),
+    "lifestyle": _("lifestyle"),
+    "observation": _("result"),
+    "pathway": _("pathway"),
+    "patient": _("patient"),
+    "plan": _("follow-up plan"),
+    "portal_link": _("patient link"),
+    "programme_enrolment": _("programme enrolment"),
+    "quality_review": _("quality review"),
+    "questionnaire": _("questionnaire"),
+    "questionnaire_response": _("questionnaire answers"),
+    "recording": _("call recording"),
+    "redemption": _("points exchange"),
+    "referral": _("referral"),
+    "reply": _("patient reply"),
+    "report": _("report"),
+    "revisit": _("revisit"),
+    "rule": _("rule"),
+    "share": _("record sharing"),
+    "stage_summary": _("stage summary"),
+    "task": _("follow-up task"),
+    "task_note": _("task note"),
+    "user": _("staff member"),
+}
+
 
 class AuditEvent(models.Model):
     """One access to or change of personal data, or a security event.
@@ -65,3 +102,7 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}"
+
+    @property
+    def object_type_label(self) -> str:
+        return str(OBJECT_TYPES.get(self.object_type, self.object_type))
