@@ -69,6 +69,10 @@ def test_what_an_event_concerns_is_named_in_the_readers_language(
     patient = patient_factory(organisation=alice.organisation)
     record(alice, "view", "observation", 7, patient_id=patient.pk)
     record(alice, "view", "something_new", 8, patient_id=patient.pk)
+    record(alice, "login", summary="wrong two-factor code")
+    record(alice, "view", "patient", patient.pk, summary="trend 14749-6")
     page = logged_in(bob).get("/audit/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "结果 #7" in page and "observation #7" not in page
     assert "something_new #8" in page  # a kind the page has no name for is shown as stored
+    assert "两步验证码错误" in page and "wrong two-factor code" not in page
+    assert "trend 14749-6" in page  # a summary with figures in it is shown as written

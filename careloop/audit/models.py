@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 # What the log names by ``object_type``, as the audit page shows it (others shown as stored).
@@ -43,6 +44,40 @@ OBJECT_TYPES = {
     "task_note": _("task note"),
     "user": _("staff member"),
 }
+
+
+# The summaries written as fixed words, shown in the reader's language (those with figures in
+# them are shown as written).
+FIXED_SUMMARIES = frozenset(
+    (
+        gettext_noop("FHIR conditional create: found"),
+        gettext_noop("call recording played"),
+        gettext_noop("changed patient details"),
+        gettext_noop("consent history"),
+        gettext_noop("enrolled patient, issued member card"),
+        gettext_noop("error report downloaded"),
+        gettext_noop("import started"),
+        gettext_noop("lifestyle changed"),
+        gettext_noop("message template previewed for the patient"),
+        gettext_noop("password accepted"),
+        gettext_noop("password changed"),
+        gettext_noop("programme stopped"),
+        gettext_noop("raised by hand"),
+        gettext_noop("raw message shown"),
+        gettext_noop("recently opened, on the home page"),
+        gettext_noop("referral withdrawn"),
+        gettext_noop("registered from an inbound message"),
+        gettext_noop("reply entered from the outbox as the patient"),
+        gettext_noop("reply marked handled"),
+        gettext_noop("revisit booked"),
+        gettext_noop("two-factor code accepted"),
+        gettext_noop("two-factor login turned off"),
+        gettext_noop("two-factor login turned on"),
+        gettext_noop("updated from an inbound message"),
+        gettext_noop("wrong two-factor code"),
+        gettext_noop("wrong username or password"),
+    )
+)
 
 
 class AuditEvent(models.Model):
@@ -106,3 +141,7 @@ class AuditEvent(models.Model):
     @property
     def object_type_label(self) -> str:
         return str(OBJECT_TYPES.get(self.object_type, self.object_type))
+
+    @property
+    def summary_label(self) -> str:
+        return gettext(self.summary) if self.summary in FIXED_SUMMARIES else self.summary
