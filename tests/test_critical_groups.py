@@ -223,3 +223,45 @@ def test_an_administrators_critical_value_must_make_sense(cardiology: Organisati
     CriticalValueRule(code="2823-3", organisation=cardiology, high=6.5).full_clean()
     duplicate = problems(organisation=None, code="14631-6", patient_group="neonate", high=330)
     assert duplicate["__all__"] == ["该代码和患者人群的默认危急值已存在，请修改已有的那一条。"]
+
+
+def test_a_reports_results_keep_the_laboratorys_order_critical_or_not(
+    mllp: MllpServer,  # noqa: F811
+    patient_factory: Any,
+    cardiology: Organisation,
+) -> None:
+    from careloop.clinical.assessment import ResultInput
+    from careloop.clinical.services import do_record_results
+
+    send_text(
+        mllp,
+        oru(
+            "ORD1",
+            "NM|14749-6^葡萄糖^LN||5.0|mmol/L|3.9-6.1|||",
+            "NM|2823-3^钾^LN||6.9|mmol/L|3.5-5.3|||",
+            "NM|2951-2^钠^LN||140|mmol/L|137-147|||",
+        ),
+    )
+    process_all()
+    assert list(Observation.objects.order_by("pk").values_list("code", flat=True)) == [
+        "14749-6",
+        "2823-3",
+        "2951-2",
+    ]
+    patient = patient_factory(organisation=cardiology)
+    when = timezone.now() - timedelta(hours=1)
+    stored = do_record_results(
+        patient,
+        None,
+        [
+            ResultInput("钠", when, loinc="2951-2", value=140, unit="mmol/L"),
+            ResultInput("钾", when, loinc="2823-3", value=2.5, unit="mmol/L"),
+            ResultInput("葡萄糖", when, loinc="14749-6", value=5.0, unit="mmol/L"),
+        ],
+        source="manual",
+        source_label="test",
+    )
+    mine = Observation.objects.filter(patient=patient).order_by("pk")
+    assert list(mine.values_list("code", flat=True)) == ["2951-2", "2823-3", "14749-6"]
+    [alert] = stored.alerts
+    assert alert.observation_id == mine[1].pk and "2.5" in alert.reason

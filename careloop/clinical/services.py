@@ -167,11 +167,18 @@ def do_record_results(
         critical = [
             (obs, a) for obs, (_, a) in zip(outcome.created, rows, strict=True) if a.critical
         ]
+    elif any(a.critical for _, a in rows):  # in the order received; the critical ones' ids
+        values = [observation_row(row) for row, _ in rows]
+        ids = insert_returning_ids(Observation, OBSERVATION_FIELDS, values)
+        critical = [
+            (Observation(pk=pk, **row), a)
+            for pk, (row, a) in zip(ids, rows, strict=True)
+            if a.critical
+        ]
     else:
-        critical = [(Observation.objects.create(**row), a) for row, a in rows if a.critical]
-        plain = [observation_row(row) for row, a in rows if not a.critical]
-        if plain:
-            insert_rows(Observation, OBSERVATION_FIELDS, plain)
+        critical = []
+        if rows:
+            insert_rows(Observation, OBSERVATION_FIELDS, [observation_row(row) for row, _ in rows])
     for observation, assessment in critical:
         outcome.critical.append(observation)
         threshold = assessment.grade.threshold if assessment.grade else ""

@@ -146,7 +146,8 @@ class Writes:
     new_audits: list[tuple[str, list[Any]]] = field(default_factory=list)
     reports: list[tuple[Item, list[Any]]] = field(default_factory=list)
     observations: list[tuple[Item, int, list[Any]]] = field(default_factory=list)
-    critical: list[tuple[Item, int, dict[str, Any], Assessment]] = field(default_factory=list)
+    # the critical ones among them: (index in ``observations``, their fields, assessment)
+    critical: list[tuple[int, dict[str, Any], Assessment]] = field(default_factory=list)
 
 
 @dataclass
@@ -455,14 +456,13 @@ class BatchImporter:
                         ),
                     )
                 )
-                for assessment in graded:
+                for assessment in graded:  # in the laboratory's order, critical or not
                     row = assessment.fields | common
                     if assessment.critical:
-                        w.critical.append((item, report, row, assessment))
-                    else:
-                        w.observations.append(
-                            (item, report, w.observation.prepare(observation_row(row)))
-                        )
+                        w.critical.append((len(w.observations), row, assessment))
+                    w.observations.append(
+                        (item, report, w.observation.prepare(observation_row(row)))
+                    )
         return w
 
     def _identifier_row(self, pk: int | None, kind: str, system: str, value: str) -> list[Any]:
@@ -505,20 +505,25 @@ class BatchImporter:
         for item, report, row in w.observations:
             assert item.profile is not None
             row[patient_col], row[report_col] = item.profile.pk, report_ids[report]
-        w.observation.execute([row for _, _, row in w.observations])
-        for item, report, fields, assessment in w.critical:
-            assert item.profile is not None
-            fields |= {"patient_id": item.profile.pk, "report_id": report_ids[report]}
-            observation = Observation.objects.create(**fields)
-            threshold = assessment.grade.threshold if assessment.grade else ""
-            critical_value_alert(
-                item.profile, observation, threshold, item.source.name or item.facility
-            )
+        rows = [row for _, _, row in w.observations]
+        if not w.critical:
+            w.observation.execute(rows)
+        else:  # the critical ones' ids are needed for their alerts
+            ids = w.observation.returning_ids(rows)
+            for index, fields, assessment in w.critical:
+                item, report, _ = w.observations[index]
+                assert item.profile is not None
+                fields |= {"patient_id": item.profile.pk, "report_id": report_ids[report]}
+                observation = Observation(pk=ids[index], **fields)
+                threshold = assessment.grade.threshold if assessment.grade else ""
+                critical_value_alert(
+                    item.profile, observation, threshold, item.source.name or item.facility
+                )
         _mark_processed(
             [(item.message_id, item.profile.pk if item.profile else None) for item in items],
             self.now,
         )
-        return len(w.observations) + len(w.critical), len(w.critical)
+        return len(w.observations), len(w.critical)
 
 
 def _mark_processed(messages: list[tuple[int, int | None]], now: datetime) -> None:
