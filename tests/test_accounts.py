@@ -65,8 +65,10 @@ def test_an_administrator_must_set_up_two_factor(hospital: Any) -> None:
     assert response["Location"].startswith("/accounts/2fa/setup/")
     # Every other page sends them back to the set-up until it is done.
     assert client.get("/patients/")["Location"].startswith("/accounts/2fa/setup/")
-    assert client.get("/admin/")["Location"].startswith("/accounts/2fa/setup/")
-    page = client.get("/accounts/2fa/setup/").content.decode()
+    from_admin = client.get("/admin/")["Location"]
+    assert from_admin == "/accounts/2fa/setup/?next=%2Fadmin%2F"  # and back there after
+    page = client.get(from_admin).content.decode()
+    assert 'name="next" value="/admin/"' in page
     assert "<svg" in page  # the QR code
     device = TOTPDevice.objects.get(user__username="root")
     wrong = "000000" if code_for(device) != "000000" else "111111"
@@ -74,7 +76,8 @@ def test_an_administrator_must_set_up_two_factor(hospital: Any) -> None:
     assert bad.status_code == 200 and 'role="alert"' in bad.content.decode()
     device.refresh_from_db()
     device.throttle_reset()  # django-otp makes a wrong code wait; the test does not
-    assert client.post("/accounts/2fa/setup/", {"token": code_for(device)}).status_code == 302
+    done = client.post("/accounts/2fa/setup/", {"token": code_for(device), "next": "/admin/"})
+    assert done["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
     device.refresh_from_db()
     assert device.confirmed

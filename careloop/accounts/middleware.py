@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
 from django_otp import user_has_device
 
 # Paths a half-logged-in user may still reach: log-in and log-out, the two pages that take
@@ -37,7 +39,15 @@ class TwoFactorRequiredMiddleware:
             and not getattr(user, "is_verified", lambda: False)()
         ):
             if user_has_device(user, confirmed=True):
-                return redirect("accounts:otp_verify")
+                return _to(request, "accounts:otp_verify")
             if getattr(user, "requires_two_factor", False):
-                return redirect("accounts:otp_setup")
+                return _to(request, "accounts:otp_setup")
         return self.get_response(request)
+
+
+def _to(request: HttpRequest, name: str) -> HttpResponse:
+    """The code page, coming back afterwards to the page asked for (/admin/ …) when it was
+    a page to read (a form sent before the code is not sent again)."""
+    if request.method != "GET":
+        return redirect(name)
+    return redirect(f"{reverse(name)}?{urlencode({'next': request.get_full_path()})}")
