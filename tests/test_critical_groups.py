@@ -25,9 +25,16 @@ def oru(control_id: str, *obx: str) -> str:
         f"{control_id}|P|2.4|||AL|NE|CHN|UNICODE UTF-8",
         "PID|1||MZ00077777^^^DEMO-H1^MR||赵^一鸣||19600101|M",
         "OBR|1|ORD7|RPT7|MICRO^检验^L|||20261123221500|||||||||||||||20261123234000|||F",
-        *(f"OBX|{i}|{segment}|||F|||20261123221500" for i, segment in enumerate(obx, 1)),
+        *(f"OBX|{i}|{_to_obx_8(segment)}|||F|||20261123221500" for i, segment in enumerate(obx, 1)),
     ]
     return "\r".join(segments) + "\r"
+
+
+def _to_obx_8(fields: str) -> str:
+    """OBX-2 … OBX-8 (value type … abnormal flag), so that status and time fall in OBX-11
+    and OBX-14."""
+    parts = fields.rstrip("|").split("|")
+    return "|".join(parts + [""] * (7 - len(parts)))
 
 
 def send_text(server: MllpServer, text: str) -> str:
@@ -265,3 +272,23 @@ def test_a_reports_results_keep_the_laboratorys_order_critical_or_not(
     assert list(mine.values_list("code", flat=True)) == ["2951-2", "2823-3", "14749-6"]
     [alert] = stored.alerts
     assert alert.observation_id == mine[1].pk and "2.5" in alert.reason
+
+
+def test_first_occurrence_is_within_30_days_and_never_a_cancelled_result(
+    mllp: MllpServer,  # noqa: F811
+) -> None:
+    # A cancelled result (OBX-11 D) is never critical, nor an earlier occurrence.
+    cancelled = oru("ALTD", "NM|1742-6^ALT^LN||520|U/L|9-50|||").replace("|||F|||", "|||D|||", 1)
+    assert send_text(mllp, cancelled) == "AA"
+    # A critical ALT months ago is not this episode's.
+    months_ago = oru("ALTOLD", "NM|1742-6^ALT^LN||480|U/L|9-50|||").replace(
+        "20261123221500", "20260801080000"
+    )
+    assert send_text(mllp, months_ago) == "AA"
+    assert send_text(mllp, oru("ALTNEW", "NM|1742-6^ALT^LN||2400|U/L|9-50|||")) == "AA"
+    process_all()
+    by_value = {o.value: o for o in Observation.objects.all()}
+    assert (by_value[520].status, by_value[520].critical) == ("cancelled", False)
+    assert by_value[520].interpretation == "H"
+    assert by_value[480].critical and by_value[2400].critical
+    assert Alert.objects.filter(kind="critical_value").count() == 2

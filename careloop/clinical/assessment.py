@@ -126,7 +126,30 @@ def assess(
     catalogue: Catalogue,
     days_old: int | None = None,
 ) -> Assessment:
-    """``age`` in whole years and ``days_old`` (when the birth date is known) at the result."""
+    """``age`` in whole years and ``days_old`` (when the birth date is known) at the result.
+    A cancelled result (OBX-11 D or X) is graded but never critical: nobody is called for a
+    value the laboratory has withdrawn."""
+    assessment = _assess(result, sex, age, organisation_path, catalogue, days_old)
+    if result.status == "cancelled" and assessment.critical:
+        interpretation = _NOT_CRITICAL.get(assessment.fields["interpretation"], "")
+        assessment.fields.update(critical=False, interpretation=interpretation)
+        threshold = assessment.grade.threshold if assessment.grade else ""
+        assessment.grade = Grade(interpretation, threshold) if interpretation else None
+        assessment.first_only = False
+    return assessment
+
+
+_NOT_CRITICAL = {CRITICAL_HIGH: HIGH, CRITICAL_LOW: LOW, ABNORMAL: ABNORMAL}
+
+
+def _assess(
+    result: ResultInput,
+    sex: str,
+    age: int,
+    organisation_path: str,
+    catalogue: Catalogue,
+    days_old: int | None,
+) -> Assessment:
     code = result.loinc
     group = patient_group(days_old)
     item = catalogue.item(code) if code else None

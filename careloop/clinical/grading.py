@@ -168,13 +168,20 @@ def grade(value: float, normal: Interval | None, critical: CriticalBounds | None
     return Grade(NORMAL, normal.text() if normal else "")
 
 
-# A qualitative result (a culture) reads negative, or names nothing found yet, with one of
-# these; "革兰阴性杆菌" (Gram-negative rods) is a finding, so the Gram stain is read first.
-_GRAM = re.compile(r"革兰\s*[阴阳]性|gram[\s-]*(?:negative|positive)", re.IGNORECASE)
+# Reading a qualitative result (a culture) clause by clause: a report often adds what is not
+# there to what is ("大肠埃希菌，未检出其他致病菌", "需氧瓶阳性，厌氧瓶阴性", "阳性，待鉴定").
+_CLAUSES = re.compile(r"[，,；;。、()（）\[\]【】/\n]")
+# Names of organisms that carry a stain or test result: a finding, whatever the word after.
+_NAMED = re.compile(
+    r"革兰\s*[阴阳]性|凝固酶\s*[阴阳]性|gram[\s-]*(?:negative|positive)|"
+    r"coagulase[\s-]*(?:negative|positive)",
+    re.IGNORECASE,
+)
+_POSITIVE = re.compile(r"阳性|positive|\bpos\b|\+|(?<!未)检出", re.IGNORECASE)
 _NEGATIVE = re.compile(
     r"阴性|未检出|未见|无[^，,；;。]{0,12}生长|未生长|未分离|未培养出|无菌|无致病菌|正常|"
-    r"negative|\bneg\b|not\s+detected|not\s+isolated|no\s+growth|no\s+\w*\s*organisms?|"
-    r"no\s+\w*\s*bacteria|^\s*[-－]\s*$|[(（]\s*[-－]\s*[)）]",
+    r"negative|\bneg\b|not\s+detected|not\s+isolated|no\s+growth|no\s+(?:\w+\s+)?organisms?|"
+    r"no\s+(?:\w+\s+)?bacteria|^\s*[-－]\s*$",
     re.IGNORECASE,
 )
 _PENDING = re.compile(
@@ -185,16 +192,25 @@ _PENDING = re.compile(
 
 def reads_positive(text: str) -> bool:
     """Whether a qualitative result reports something found: "阳性", "+", "大肠埃希菌",
-    "Staphylococcus aureus", "革兰阴性杆菌", "革兰阳性球菌，待鉴定". Not: empty, negative ("阴性",
+    "Staphylococcus aureus", "革兰阴性杆菌", "凝固酶阴性葡萄球菌", "阳性，待鉴定",
+    "大肠埃希菌，未检出其他致病菌", "需氧瓶阳性，厌氧瓶阴性". Not: empty, negative ("阴性",
     "无细菌生长", "无致病菌生长", "未分离出病原菌", "No growth at 48 hours", "No organisms
-    isolated", "正常", "-"), or not reported yet ("待报告", "报告未出", "培养中")."""
-    text = text.strip()
-    if not text:
-        return False
-    if _GRAM.search(text):
+    isolated", "正常", "-", "（-）"), or not reported yet ("待报告", "报告未出", "培养中").
+
+    Any clause that finds something makes the result positive; a clause that only says what
+    is absent or still to come does not; a clause that is neither names what grew (a missed
+    positive culture costs more than one checked)."""
+    if _NAMED.search(text):
         return True
-    # Anything else names what grew: a positive culture missed costs more than one checked.
-    return not (_NEGATIVE.search(text) or _PENDING.search(text))
+    return any(_clause_finds(clause.strip()) for clause in _CLAUSES.split(text))
+
+
+def _clause_finds(clause: str) -> bool:
+    if not clause or clause in ("-", "－"):
+        return False
+    if _POSITIVE.search(clause):
+        return True
+    return not (_NEGATIVE.search(clause) or _PENDING.search(clause))
 
 
 def _fmt(value: float | None) -> str:

@@ -2,17 +2,21 @@
 
 Grading knows no history, so it marks such a critical result ``first_only``; the code that
 stores results, which can read the record, grades it abnormal (H / L) instead when the
-patient already has a critical result of the item, or an earlier one in the same batch.
+patient already has a critical result of the item taken in the 30 days before it (a cancelled
+one does not count), or an earlier one in the same batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
+from datetime import datetime, timedelta
 
 from careloop.clinical.assessment import Assessment
 from careloop.clinical.grading import CRITICAL_HIGH, CRITICAL_LOW, HIGH, LOW, Grade
 
-REPEAT_NOTE = "此前已报告过该项目的危急值，本次按异常处理（该项目仅首次出现时为危急值）"
+REPEAT_NOTE = "30天内已报告过该项目的危急值，本次按异常处理（该项目仅首次出现时为危急值）"
+# "First occurrence" within an episode: a critical ALT a year after the last one is news.
+EPISODE = timedelta(days=30)
 
 
 def settle_repeats(
@@ -28,27 +32,29 @@ def settle_repeats(
     if not wanted:
         return 0
     patients = {pk for _, pk, _ in wanted if pk is not None}
-    seen: set[tuple[Hashable, str]] = set()
+    # (person, code) → when each of their critical results of it was taken
+    earlier: dict[tuple[Hashable, str], list[datetime]] = {}
     if patients:
+        since = min(a.fields["effective_at"] for _, _, a in wanted) - EPISODE
         stored = Observation.objects.filter(
             patient_id__in=patients,
             code__in={a.fields["code"] for _, _, a in wanted},
             critical=True,
-        )
+            effective_at__gte=since,
+        ).exclude(status=Observation.Status.CANCELLED)
         if exclude is not None:
             stored = stored.exclude(pk=exclude)
         by_patient = {pk: person for person, pk, _ in wanted if pk is not None}
-        seen = {
-            (by_patient[pk], code)
-            for pk, code in stored.values_list("patient_id", "code").distinct()
-        }
+        for pk, code, at in stored.values_list("patient_id", "code", "effective_at"):
+            earlier.setdefault((by_patient[pk], code), []).append(at)
     demoted = 0
     for person, _, assessment in wanted:
-        key = (person, assessment.fields["code"])
-        if key in seen:
+        key, at = (person, assessment.fields["code"]), assessment.fields["effective_at"]
+        if any(abs(at - before) <= EPISODE for before in earlier.get(key, ())):
             demote(assessment)
             demoted += 1
-        seen.add(key)
+        else:
+            earlier.setdefault(key, []).append(at)
     return demoted
 
 

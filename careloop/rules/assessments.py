@@ -72,8 +72,9 @@ def _bmi(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any
 
 
 def _waist(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any] | None:
+    """Adults only: the cut-offs are for adults (WS/T 428-2013)."""
     waist = latest(WAIST)
-    if waist is None or sex not in ("male", "female"):
+    if waist is None or sex not in ("male", "female") or age is None or age < 18:
         return None
     return {"sex": sex, "waist_cm": waist}
 

@@ -349,6 +349,15 @@ def test_a_laboratorys_own_range_text_is_kept_and_ours_is_read_out() -> None:
         ("革兰阴性杆菌", True),  # Gram-negative rods: something grew
         ("革兰阳性球菌，待鉴定", True),
         ("检出肺炎克雷伯菌", True),
+        ("凝固酶阴性葡萄球菌", True),  # the commonest blood-culture isolate
+        ("Coagulase-negative Staphylococcus", True),
+        ("阳性，待鉴定", True),
+        ("大肠埃希菌，药敏待报", True),
+        ("Escherichia coli, susceptibility to follow", True),
+        ("需氧瓶阳性，厌氧瓶阴性", True),
+        ("肺炎克雷伯菌（ESBL阴性）", True),
+        ("大肠埃希菌，未检出其他致病菌", True),
+        ("Staphylococcus aureus; no other organisms isolated", True),
         ("阴性", False),
         ("无细菌生长", False),
         ("培养5天无细菌生长", False),

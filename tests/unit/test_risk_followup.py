@@ -247,6 +247,15 @@ def test_followup_refuses_impossible_values(field: str, value: float) -> None:
         "心慌",
         "喘憋，不能平卧",
         "胸闷无明显加重",  # still there
+        "不停呕吐",
+        "不断呕吐",
+        "不规律服药后头痛剧烈、呕吐",
+        "没吃降压药后心悸",
+        "胸闷缓解后又加重",
+        "胸闷缓解不明显",
+        "心悸缓解后再发",
+        "无明显诱因出现头晕、恶心、呕吐",
+        "无心悸、有胸闷",
     ],
 )
 def test_htn_danger_signs_however_the_note_words_them(symptom: str) -> None:
@@ -254,12 +263,23 @@ def test_htn_danger_signs_however_the_note_words_them(symptom: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "symptom", ["无头痛、胸闷", "否认胸闷心悸", "不恶心", "胸闷已消失", "心悸没有了", "头痛头晕"]
+    "symptom",
+    [
+        "无头痛、胸闷",
+        "否认胸闷心悸",
+        "否认有胸闷",
+        "胸闷已消失",
+        "心悸没有了",
+        "胸闷缓解",
+        "头痛头晕",
+    ],
 )
 def test_htn_denied_or_mild_symptoms_do_not(symptom: str) -> None:
     assert htn_followup(htn(symptoms=(symptom,))).urgent_referral is False
 
 
-@pytest.mark.parametrize("symptom", ["昏迷", "神志不清", "呼吸深大", "心慌", "无口干，但多尿"])
+@pytest.mark.parametrize(
+    "symptom", ["昏迷", "神志不清", "呼吸深大", "心慌", "无口干，但多尿", "不停出汗"]
+)
 def test_dm_danger_signs_however_the_note_words_them(symptom: str) -> None:
     assert dm_followup(dm(symptoms=(symptom,))).urgent_referral is True

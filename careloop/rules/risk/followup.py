@@ -139,10 +139,15 @@ DM_DANGER_TERMS = (
     "视物模糊",
     *EYE_PAIN_TERMS,
 )
-# A clause that starts with a negation denies what it lists ("无头痛、胸闷"; "不" but not "不能").
-_NEGATED = re.compile(r"^(?:无|否认|没有|没|未|不(?!能))")
-# A symptom said to be gone: "胸闷已消失", "心悸没有了".
-_GONE = re.compile(r"\s*(?:已|已经|现已)?(?:消失|没有了|没了|缓解)")
+# A clause that starts with a negation denies what it lists ("无头痛、胸闷", "否认胸闷心悸") up
+# to an affirmation ("无心悸、有胸闷"); "无明显诱因出现头晕" says nothing is denied; a bare
+# 不 or 没 is not a negation here (不停呕吐, 不断呕吐, 没吃药后心悸).
+_NEGATED = re.compile(r"^(?:无|否认|没有|未|不伴)")
+_NO_CAUSE = re.compile(r"无(?:明显)?(?:诱因|原因)")
+_AFFIRMED = re.compile(r"(?<![没无认])有|伴有|出现|感到|自觉")
+# A symptom said to be gone, with nothing after it: "胸闷已消失", "心悸没有了" (but not
+# "胸闷缓解后又加重", "胸闷缓解不明显").
+_GONE = re.compile(r"\s*(?:已|已经|现已)?(?:消失|没有了|没了|缓解)了?\s*$")
 # Clauses: a negation does not reach past a comma, a full stop or a "but".
 _CLAUSE_BREAK = re.compile(r"[，,。；;！!？?\n]|但是|但|不过|可是|然而")
 
@@ -172,8 +177,14 @@ def danger_symptoms(symptoms: Iterable[str], terms: Iterable[str]) -> list[str]:
 
 
 def _names_danger(clause: str, terms: tuple[str, ...]) -> bool:
-    if not clause or _NEGATED.match(clause):
+    clause = _NO_CAUSE.sub("", clause).strip()
+    if not clause:
         return False
+    if _NEGATED.match(clause):  # denied, up to an affirmation: "无心悸、有胸闷"
+        affirmed = _AFFIRMED.search(clause)
+        if affirmed is None:
+            return False
+        clause = clause[affirmed.end() :]
     for term in terms:
         at = clause.find(term)
         if at >= 0 and not _GONE.match(clause, at + len(term)):

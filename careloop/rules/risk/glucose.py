@@ -24,6 +24,7 @@ LABELS = {
     IFG: "空腹血糖受损（IFG）",
     IGT: "糖耐量减低（IGT）",
     DIABETES: "达到糖尿病诊断切点",
+    "IFG+IGT": "空腹血糖受损合并糖耐量减低（IFG+IGT）",  # stored by version 1; shown as it was
 }
 
 FPG_IFG_FROM = 6.1
