@@ -152,7 +152,7 @@ def test_a_newborns_bilirubin_has_its_own_critical_value(fhir: Fhir) -> None:  #
     )[1]
     assert not Observation.objects.get(pk=grown["id"]).critical  # no threshold past 28 days
     alert = Alert.objects.get(kind="critical_value")
-    assert alert.patient_id == int(baby) and "≥340" in alert.reason
+    assert alert.patient_id == int(baby) and "（新生儿≥340 umol/L）" in alert.reason
 
 
 def test_an_organisations_own_newborn_threshold_wins(

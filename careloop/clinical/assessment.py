@@ -37,6 +37,7 @@ from careloop.clinical.units import UnitError, canonical_unit, convert
 LOINC_SYSTEMS = {"LN", "LOINC", "HTTP://LOINC.ORG", "2.16.840.1.113883.6.1"}
 LOINC_URI = "http://loinc.org"
 NEONATE_DAYS = 28  # a newborn's critical values apply in the first 28 days of life
+GROUP_WORDS = {"neonate": "新生儿"}
 ABNORMAL = "A"  # a qualitative result that is not normal (HL7 table 0078)
 _SENDER_GRADES = {
     "N": NORMAL,
@@ -239,6 +240,12 @@ def _assess(
     else:
         outcome = grade(value, normal, critical)
     first_only = bool(critical and critical.first_only and outcome.critical)
+    if (
+        outcome.critical
+        and group
+        and critical is not catalogue.critical_bounds(organisation_path, code)
+    ):  # the group's own threshold decided: say so ("新生儿≥340")
+        outcome = Grade(outcome.interpretation, f"{GROUP_WORDS[group]}{outcome.threshold}")
     if sender_critical:
         first_only = False  # the laboratory's own call stands
     if sender_critical and not outcome.critical:
