@@ -153,6 +153,14 @@ def test_a_newborns_bilirubin_has_its_own_critical_value(fhir: Fhir) -> None:  #
     assert not Observation.objects.get(pk=grown["id"]).critical  # no threshold past 28 days
     alert = Alert.objects.get(kind="critical_value")
     assert alert.patient_id == int(baby) and "（新生儿≥340 umol/L）" in alert.reason
+    from django.test import Client
+
+    from careloop.accounts.models import User
+
+    staff = Client()
+    staff.force_login(User.objects.get(username="carol"))
+    page = staff.get(f"/alerts/{alert.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "· 5天 ·" in page  # not "0岁"
 
 
 def test_an_organisations_own_newborn_threshold_wins(

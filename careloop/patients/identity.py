@@ -177,3 +177,17 @@ def mask_name(value: str | None) -> str:
 
 def age_on(birth: date, today: date) -> int:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def age_text(birth: date, today: date) -> str:
+    """The age as staff read it: "72岁"; for a baby "5个月", in the first month "5天" (in the
+    reader's language)."""
+    from django.utils.translation import gettext
+
+    years = age_on(birth, today)
+    if years >= 1:
+        return gettext("%(age)s y") % {"age": years}
+    months = (today.year - birth.year) * 12 + today.month - birth.month - (today.day < birth.day)
+    if months >= 1:
+        return gettext("%(months)s mo") % {"months": months}
+    return gettext("%(days)s d") % {"days": max((today - birth).days, 0)}

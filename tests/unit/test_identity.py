@@ -152,3 +152,21 @@ def test_non_ascii_digits_never_pass_as_digits() -> None:
 )
 def test_an_address_is_masked_below_its_district(address: str, shown: str) -> None:
     assert identity.mask_address(address) == shown
+
+
+@pytest.mark.parametrize(
+    ("birth", "today", "shown"),
+    [
+        (date(2026, 12, 1), date(2026, 12, 6), "5天"),
+        (date(2026, 11, 7), date(2026, 12, 6), "29天"),
+        (date(2026, 11, 6), date(2026, 12, 6), "1个月"),
+        (date(2026, 1, 7), date(2026, 12, 6), "10个月"),
+        (date(2025, 12, 6), date(2026, 12, 6), "1岁"),
+        (date(1950, 3, 15), date(2026, 12, 6), "76岁"),
+    ],
+)
+def test_a_babys_age_is_shown_in_days_or_months(birth: date, today: date, shown: str) -> None:
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        assert identity.age_text(birth, today) == shown

@@ -168,6 +168,12 @@ class Patient(models.Model):
         return identity.age_on(self.birth_date, timezone.localdate())
 
     @property
+    def age_text(self) -> str:
+        """The age as staff read it: years, or for a baby months, or in the first month days
+        (a newborn is "5天", not "0岁")."""
+        return identity.age_text(self.birth_date, timezone.localdate())
+
+    @property
     def masked_id_number(self) -> str:
         return identity.mask_id_number(self.id_number)
 
