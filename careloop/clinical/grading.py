@@ -168,49 +168,58 @@ def grade(value: float, normal: Interval | None, critical: CriticalBounds | None
     return Grade(NORMAL, normal.text() if normal else "")
 
 
-# Reading a qualitative result (a culture) clause by clause: a report often adds what is not
-# there to what is ("大肠埃希菌，未检出其他致病菌", "需氧瓶阳性，厌氧瓶阴性", "阳性，待鉴定").
-_CLAUSES = re.compile(r"[，,；;。、()（）\[\]【】/\n]")
-# Names of organisms that carry a stain or test result: a finding, whatever the word after.
-_NAMED = re.compile(
-    r"革兰\s*[阴阳]性|凝固酶\s*[阴阳]性|gram[\s-]*(?:negative|positive)|"
-    r"coagulase[\s-]*(?:negative|positive)",
+# Reading a qualitative result (a culture) sentence by sentence: a report often adds what is
+# not there to what is ("大肠埃希菌，未检出其他致病菌", "需氧瓶报阳 厌氧瓶未生长").
+_SENTENCES = re.compile(
+    r"[，,；;。\n]|(?<=[\u4e00-\u9fff）)])\s+(?=[\u4e00-\u9fff])|(?<![A-Z])\.(?:\s+|$)|\s+-\s+"
+)
+# Words that qualify an organism or its susceptibility, not the culture: read as neutral.
+_QUALIFIERS = re.compile(
+    r"(?:ESBL|MRSA|MSSA|CRKP|CRE|KPC|VRE|碳青霉烯酶|头孢西丁筛选|超广谱β-内酰胺酶|carbapenemase)"
+    r"\s*(?:阴性|阳性|negative|positive|not\s+detected|detected)?|凝固酶\s*[阴阳]性|"
+    r"coagulase[\s-]*(?:negative|positive)|革兰\s*[阴阳]性|gram[\s-]*(?:negative|positive)",
     re.IGNORECASE,
 )
-_POSITIVE = re.compile(r"阳性|positive|\bpos\b|\+|(?<!未)检出", re.IGNORECASE)
-_NEGATIVE = re.compile(
-    r"阴性|未检出|未见|无[^，,；;。]{0,12}生长|未生长|未分离|未培养出|无菌|无致病菌|正常|"
-    r"negative|\bneg\b|not\s+detected|not\s+isolated|no\s+growth|no\s+(?:\w+\s+)?organisms?|"
-    r"no\s+(?:\w+\s+)?bacteria|^\s*[-－]\s*$",
+_NAMES_WITH_NEGATION = re.compile(r"无(?=乳链球菌|色杆菌)")  # 无乳链球菌, 无色杆菌: organisms
+# What is found: an organism (…菌, a binomial, a genus) or a positive signal.
+_FOUND = re.compile(
+    r"菌|霉|酵母|念珠|支原体|阳性|报阳|(?<![未没])检出|(?<![未没])找到|生长|污染|"
+    r"\bpos(?:itive)?\b|isolated|growth|detected|\bseen\b|cocci|coccus|bacill|\brods?\b|"
+    r"yeast|candida|organisms?|contaminant|species|\bspp\b|"
+    r"\b(?!(?:Gram|Final|Negative|No|Not|Sterile|Aerobic|Anaerobic|Culture|Blood|Bottle|"
+    r"Specimen|Sample|Preliminary|Report|Incubat\w*|Susceptibility|Sensitivities|"
+    r"Identification|After|Growth)\b)[A-Z][a-z]{2,}\s+[a-z]{3,}|\b[A-Z]\.\s?[a-z]{3,}",
+)
+# What denies it, when it comes first: "无细菌生长", "未见革兰阴性杆菌", "No growth".
+_DENIED = re.compile(
+    r"阴性|未检出|未见|未发现|未找到|未分离|未培养出|未生长|未|无|没有|"
+    r"\bno\b|\bnot\b|negative|\bneg\b|sterile|[(（]\s*[-－]\s*[)）]|^\s*[-－]\s*$",
     re.IGNORECASE,
 )
-_PENDING = re.compile(
-    r"待|未出|未报|培养中|进行中|pending|in\s+progress|to\s+follow|not\s+reported",
-    re.IGNORECASE,
-)
+_PLUS = re.compile(r"^\s*[(（]?\s*[+＋]+\s*[)）]?\s*$")
 
 
 def reads_positive(text: str) -> bool:
     """Whether a qualitative result reports something found: "阳性", "+", "大肠埃希菌",
-    "Staphylococcus aureus", "革兰阴性杆菌", "凝固酶阴性葡萄球菌", "阳性，待鉴定",
-    "大肠埃希菌，未检出其他致病菌", "需氧瓶阳性，厌氧瓶阴性". Not: empty, negative ("阴性",
-    "无细菌生长", "无致病菌生长", "未分离出病原菌", "No growth at 48 hours", "No organisms
-    isolated", "正常", "-", "（-）"), or not reported yet ("待报告", "报告未出", "培养中").
+    "Staphylococcus aureus isolated", "革兰阴性杆菌", "凝固酶阴性葡萄球菌", "需氧瓶报阳待鉴定",
+    "大肠埃希菌ESBL阴性", "大肠埃希菌，未检出其他致病菌", "考虑污染". Not: negative ("阴性",
+    "无细菌生长", "未见革兰阴性杆菌", "No growth after 5 days", "No organisms isolated", "-"),
+    nothing found yet ("待报告", "培养中", "Incubating"), or words that name nothing
+    ("标本不合格", "需氧瓶、厌氧瓶均阴性").
 
-    Any clause that finds something makes the result positive; a clause that only says what
-    is absent or still to come does not; a clause that is neither names what grew (a missed
-    positive culture costs more than one checked)."""
-    if _NAMED.search(text):
+    A sentence reports a finding when it names one before anything that denies it."""
+    return any(_sentence_finds(sentence) for sentence in _SENTENCES.split(text or ""))
+
+
+def _sentence_finds(sentence: str) -> bool:
+    if _PLUS.match(sentence):
         return True
-    return any(_clause_finds(clause.strip()) for clause in _CLAUSES.split(text))
-
-
-def _clause_finds(clause: str) -> bool:
-    if not clause or clause in ("-", "－"):
+    sentence = _NAMES_WITH_NEGATION.sub("", _QUALIFIERS.sub(" ", sentence))
+    found = _FOUND.search(sentence)
+    if found is None:
         return False
-    if _POSITIVE.search(clause):
-        return True
-    return not (_NEGATIVE.search(clause) or _PENDING.search(clause))
+    denied = _DENIED.search(sentence)
+    return denied is None or found.start() < denied.start()
 
 
 def _fmt(value: float | None) -> str:

@@ -256,6 +256,17 @@ def test_followup_refuses_impossible_values(field: str, value: float) -> None:
         "心悸缓解后再发",
         "无明显诱因出现头晕、恶心、呕吐",
         "无心悸、有胸闷",
+        "患者未诉不适，偶有心悸",
+        "无头痛头晕偶感心悸",
+        "未规律服药后头痛剧烈",
+        "头痛欲裂",
+        "视物不清",
+        "胸口发闷",
+        "心里发慌",
+        "端坐呼吸",
+        "叫不醒",
+        "家属诉患者近日嗜睡",
+        "除偶有心悸外无其他不适",
     ],
 )
 def test_htn_danger_signs_however_the_note_words_them(symptom: str) -> None:
@@ -272,6 +283,21 @@ def test_htn_danger_signs_however_the_note_words_them(symptom: str) -> None:
         "心悸没有了",
         "胸闷缓解",
         "头痛头晕",
+        "患者无头痛、胸闷",
+        "本次随访无胸闷、心悸等不适",
+        "头痛、胸闷均无",
+        "胸闷(-)，心悸(-)",
+        "恶心呕吐：无",
+        "未出现恶心呕吐",
+        "不伴有恶心呕吐",
+        "未自觉心悸",
+        "胸闷、心悸未再发作",
+        "心悸症状已消失",
+        "不恶心，不胸闷",
+        "嘱出现胸闷、心悸等不适及时就诊",
+        "问：有无胸闷？答：无",
+        "其母有心悸病史",
+        "既往有晕厥史，此次无不适",
     ],
 )
 def test_htn_denied_or_mild_symptoms_do_not(symptom: str) -> None:
@@ -279,7 +305,21 @@ def test_htn_denied_or_mild_symptoms_do_not(symptom: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "symptom", ["昏迷", "神志不清", "呼吸深大", "心慌", "无口干，但多尿", "不停出汗"]
+    "symptom",
+    [
+        "昏迷",
+        "神志不清",
+        "呼吸深大",
+        "心慌",
+        "无口干，但多尿",
+        "不停出汗",
+        "纳差",
+        "三多一少症状明显",
+        "出冷汗",
+        "肚子痛",
+        "面色潮红",
+        "低血糖反应：偶尔，表现为心慌出汗",
+    ],
 )
 def test_dm_danger_signs_however_the_note_words_them(symptom: str) -> None:
     assert dm_followup(dm(symptoms=(symptom,))).urgent_referral is True

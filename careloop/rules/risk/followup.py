@@ -88,9 +88,15 @@ CONSCIOUSNESS_TERMS = (
     "嗜睡",
     "晕厥",
     "昏厥",
+    "意识欠清",
+    "叫不醒",
+    "胡言乱语",
+    "反应迟钝",
 )
-EYE_PAIN_TERMS = ("眼痛", "眼睛痛", "眼睛疼", "眼疼", "眼胀痛", "眼部疼痛")
-PALPITATION_TERMS = ("心悸", "心慌")
+EYE_PAIN_TERMS = ("眼痛", "眼睛痛", "眼睛疼", "眼疼", "眼胀痛", "眼睛胀痛", "眼部疼痛")
+PALPITATION_TERMS = ("心悸", "心慌", "心里发慌", "心里慌", "心跳快", "心跳加快")
+NAUSEA_TERMS = ("恶心", "呕吐", "呕", "吐了", "想吐")
+BLURRED_VISION_TERMS = ("视力模糊", "视物模糊", "视物不清", "看东西模糊", "看不清")
 HTN_DANGER_TERMS = (
     *CONSCIOUSNESS_TERMS,
     "剧烈头痛",
@@ -101,15 +107,19 @@ HTN_DANGER_TERMS = (
     "严重头晕",
     "头痛严重",
     "头晕严重",
-    "恶心",
-    "呕吐",
-    "视力模糊",
-    "视物模糊",
+    "头痛欲裂",
+    "头痛难忍",
+    *NAUSEA_TERMS,
+    *BLURRED_VISION_TERMS,
     *EYE_PAIN_TERMS,
     *PALPITATION_TERMS,
     "胸闷",
+    "胸口发闷",
+    "胸口闷",
+    "憋闷",
     "喘憋",
     "不能平卧",
+    "端坐呼吸",
 )
 # §1.2: 意识或行为改变、呼气有烂苹果样丙酮味、心悸、出汗、食欲减退、恶心、呕吐、多饮、多尿、
 # 腹痛、有深大呼吸、皮肤潮红; sudden abnormalities such as 视力突然骤降 / 视力模糊 / 眼痛.
@@ -118,36 +128,59 @@ DM_DANGER_TERMS = (
     "行为改变",
     "烂苹果",
     "丙酮",
+    "烦躁",
     *PALPITATION_TERMS,
     "出汗",
     "大汗",
+    "多汗",
+    "冷汗",
+    "盗汗",
     "食欲减退",
-    "恶心",
-    "呕吐",
+    "食欲不振",
+    "食欲差",
+    "纳差",
+    "胃口差",
+    *NAUSEA_TERMS,
     "多饮",
     "口渴",
     "多尿",
+    "尿量增多",
+    "三多一少",
     "腹痛",
+    "腹部疼痛",
+    "肚子痛",
     "深大呼吸",
     "呼吸深大",
     "深快呼吸",
     "呼吸深快",
     "皮肤潮红",
+    "面色潮红",
     "视力骤降",
     "视力突然",
-    "视力模糊",
-    "视物模糊",
+    *BLURRED_VISION_TERMS,
     *EYE_PAIN_TERMS,
 )
-# A clause that starts with a negation denies what it lists ("无头痛、胸闷", "否认胸闷心悸") up
-# to an affirmation ("无心悸、有胸闷"); "无明显诱因出现头晕" says nothing is denied; a bare
-# 不 or 没 is not a negation here (不停呕吐, 不断呕吐, 没吃药后心悸).
-_NEGATED = re.compile(r"^(?:无|否认|没有|未|不伴)")
+# Reading a note clause by clause. A negation denies the symptoms after it in its clause
+# ("患者无头痛、胸闷", "未出现恶心呕吐", "不伴有恶心") up to an affirmation ("无心悸、有胸闷",
+# "无头痛头晕偶感心悸", "未规律服药后头痛剧烈"); a bare 不 or 没 denies only the word right after
+# it ("不恶心", but not "不停呕吐", "不明原因晕厥" or "没吃药后心悸"); "无明显诱因出现头晕"
+# denies nothing. A symptom followed by its denial ("胸闷(-)", "头痛、胸闷均无", "恶心呕吐：无",
+# "心悸未再发作") or by its end ("胸闷已消失", but not "胸闷缓解后又加重") is not there.
+# Advice ("嘱出现胸闷及时就诊"), questions ("有无胸闷"), another person's symptoms
+# ("其母有心悸") and past history ("既往有晕厥史") are not the patient's state now.
+_NEGATORS = re.compile(r"未再|没有|否认|不伴|并无|亦无|也无|未|无")
+# After one of these the negation before it no longer holds ("未规律服药后头痛剧烈").
+_AFFIRMATIONS = re.compile(r"伴有|出现|感到|自觉|偶感|偶有|时有|自述|有|后")
+_NOT_AFFIRMING = "无没未不否再有认伴"  # an affirmation right after one of these is negated too
 _NO_CAUSE = re.compile(r"无(?:明显)?(?:诱因|原因)")
-_AFFIRMED = re.compile(r"(?<![没无认])有|伴有|出现|感到|自觉")
-# A symptom said to be gone, with nothing after it: "胸闷已消失", "心悸没有了" (but not
-# "胸闷缓解后又加重", "胸闷缓解不明显").
-_GONE = re.compile(r"\s*(?:已|已经|现已)?(?:消失|没有了|没了|缓解)了?\s*$")
+_DENIED_AFTER = re.compile(
+    r"^[^，,]{0,12}?(?:均无|都无|皆无|亦无|也无|[：:]\s*无|[(（]\s*[-－]\s*[)）]|未再发作|未再出现|未发作)"
+)
+_GONE = re.compile(r"^\s*(?:症状)?\s*(?:已|已经|现已)?(?:消失|没有了|没了|缓解)了?\s*$")
+_NOT_NOW = re.compile(
+    r"嘱|告知|如有|若有|如出现|若出现|一旦|及时就诊|立即就诊|有无|是否|其母|其父|母亲|父亲|"
+    r"家族|既往|病史"
+)
 # Clauses: a negation does not reach past a comma, a full stop or a "but".
 _CLAUSE_BREAK = re.compile(r"[，,。；;！!？?\n]|但是|但|不过|可是|然而")
 
@@ -178,18 +211,32 @@ def danger_symptoms(symptoms: Iterable[str], terms: Iterable[str]) -> list[str]:
 
 def _names_danger(clause: str, terms: tuple[str, ...]) -> bool:
     clause = _NO_CAUSE.sub("", clause).strip()
-    if not clause:
+    if not clause or _NOT_NOW.search(clause):
         return False
-    if _NEGATED.match(clause):  # denied, up to an affirmation: "无心悸、有胸闷"
-        affirmed = _AFFIRMED.search(clause)
-        if affirmed is None:
-            return False
-        clause = clause[affirmed.end() :]
     for term in terms:
         at = clause.find(term)
-        if at >= 0 and not _GONE.match(clause, at + len(term)):
-            return True
+        while at >= 0:
+            if not _denied(clause, at, at + len(term)):
+                return True
+            at = clause.find(term, at + 1)
     return False
+
+
+def _denied(clause: str, start: int, end: int) -> bool:
+    """Whether the symptom at clause[start:end] is denied or said to be gone."""
+    after = clause[end:]
+    if _DENIED_AFTER.match(after) or _GONE.match(after):
+        return True
+    if start > 0 and clause[start - 1] in "不没":
+        return True  # "不恶心", "没胸闷"
+    negators = list(_NEGATORS.finditer(clause, 0, start))
+    if not negators:
+        return False
+    # Denied unless affirmed after the negation ("无心悸、有胸闷"; "未出现" affirms nothing).
+    return all(
+        clause[match.start() - 1] in _NOT_AFFIRMING
+        for match in _AFFIRMATIONS.finditer(clause, negators[-1].end(), start)
+    )
 
 
 def _check_common(
