@@ -39,6 +39,7 @@ LOINC_URI = "http://loinc.org"
 NEONATE_DAYS = 28  # a newborn's critical values apply in the first 28 days of life
 GROUP_WORDS = {"neonate": "新生儿"}
 ABNORMAL = "A"  # a qualitative result that is not normal (HL7 table 0078)
+_NOT_CRITICAL = {CRITICAL_HIGH: HIGH, CRITICAL_LOW: LOW, ABNORMAL: ABNORMAL}
 _SENDER_GRADES = {
     "N": NORMAL,
     "L": LOW,
@@ -102,6 +103,18 @@ class Assessment:
     def critical(self) -> bool:
         return bool(self.fields["critical"])
 
+    def lower(self, note: str = "") -> None:
+        """Not critical after all (a cancelled result, a repeat of a first-only one): graded
+        abnormal at the same side (HH → H, LL → L), ``note`` added to the result's note."""
+        interpretation = _NOT_CRITICAL.get(self.fields["interpretation"], "")
+        self.fields.update(critical=False, interpretation=interpretation)
+        if note:
+            before = self.fields.get("note") or ""
+            self.fields["note"] = f"{before}\n{note}" if before else note
+        threshold = self.grade.threshold if self.grade else ""
+        self.grade = Grade(interpretation, threshold) if interpretation else None
+        self.first_only = False
+
 
 @functools.lru_cache(maxsize=1024)
 def _convert_interval(code: str, interval: Interval, unit: str, target: str) -> Interval:
@@ -132,15 +145,8 @@ def assess(
     value the laboratory has withdrawn."""
     assessment = _assess(result, sex, age, organisation_path, catalogue, days_old)
     if result.status == "cancelled" and assessment.critical:
-        interpretation = _NOT_CRITICAL.get(assessment.fields["interpretation"], "")
-        assessment.fields.update(critical=False, interpretation=interpretation)
-        threshold = assessment.grade.threshold if assessment.grade else ""
-        assessment.grade = Grade(interpretation, threshold) if interpretation else None
-        assessment.first_only = False
+        assessment.lower()
     return assessment
-
-
-_NOT_CRITICAL = {CRITICAL_HIGH: HIGH, CRITICAL_LOW: LOW, ABNORMAL: ABNORMAL}
 
 
 def _assess(
@@ -239,15 +245,14 @@ def _assess(
         outcome = graded
     else:
         outcome = grade(value, normal, critical)
-    first_only = bool(critical and critical.first_only and outcome.critical)
+    # the laboratory's own critical call stands, repeat or not
+    first_only = bool(critical and critical.first_only and outcome.critical and not sender_critical)
     if (
         outcome.critical
         and group
         and critical is not catalogue.critical_bounds(organisation_path, code)
     ):  # the group's own threshold decided: say so ("新生儿≥340")
         outcome = Grade(outcome.interpretation, f"{GROUP_WORDS[group]}{outcome.threshold}")
-    if sender_critical:
-        first_only = False  # the laboratory's own call stands
     if sender_critical and not outcome.critical:
         outcome = Grade(
             sender_grade if sender_grade in (CRITICAL_LOW, CRITICAL_HIGH) else CRITICAL_HIGH,

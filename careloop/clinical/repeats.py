@@ -12,7 +12,6 @@ from collections.abc import Hashable, Iterable
 from datetime import datetime, timedelta
 
 from careloop.clinical.assessment import Assessment
-from careloop.clinical.grading import CRITICAL_HIGH, CRITICAL_LOW, HIGH, LOW, Grade
 
 REPEAT_NOTE = "30天内已报告过该项目的危急值，本次按异常处理（该项目仅首次出现时为危急值）"
 # "First occurrence" within an episode: a critical ALT a year after the last one is news.
@@ -60,15 +59,4 @@ def settle_repeats(
 
 def demote(assessment: Assessment) -> None:
     """A repeated first-only critical value: abnormal, not critical, and saying why."""
-    interpretation = {CRITICAL_LOW: LOW, CRITICAL_HIGH: HIGH}.get(
-        assessment.fields["interpretation"], assessment.fields["interpretation"]
-    )
-    threshold = assessment.grade.threshold if assessment.grade else ""
-    note = assessment.fields.get("note") or ""
-    assessment.fields.update(
-        interpretation=interpretation,
-        critical=False,
-        note=f"{note}\n{REPEAT_NOTE}" if note else REPEAT_NOTE,
-    )
-    assessment.grade = Grade(interpretation, threshold)
-    assessment.first_only = False
+    assessment.lower(REPEAT_NOTE)
