@@ -156,29 +156,21 @@ def do_record_results(
     rows = [(common | assessment.fields, assessment) for assessment in assessments]
     outcome.observations = len(rows)
     outcome.abnormal = sum(1 for row, _ in rows if row["interpretation"] not in ("", "N"))
-    if return_observations:
-        # The caller needs the new rows: one INSERT … RETURNING gives their ids.
-        values = [observation_row(row) for row, _ in rows]
+    values = [observation_row(row) for row, _ in rows]
+    critical: list[tuple[Observation, Assessment]] = []
+    if return_observations or any(a.critical for _, a in rows):
+        # The new rows' ids (for the caller, or for the critical ones' alerts): one INSERT …
+        # RETURNING, the rows in the order received.
         ids = insert_returning_ids(Observation, OBSERVATION_FIELDS, values)
-        outcome.created = [
+        created = [
             Observation.from_db("default", ["id", *OBSERVATION_FIELDS], [pk, *row])
             for pk, row in zip(ids, values, strict=True)
         ]
-        critical = [
-            (obs, a) for obs, (_, a) in zip(outcome.created, rows, strict=True) if a.critical
-        ]
-    elif any(a.critical for _, a in rows):  # in the order received; the critical ones' ids
-        values = [observation_row(row) for row, _ in rows]
-        ids = insert_returning_ids(Observation, OBSERVATION_FIELDS, values)
-        critical = [
-            (Observation(pk=pk, **row), a)
-            for pk, (row, a) in zip(ids, rows, strict=True)
-            if a.critical
-        ]
-    else:
-        critical = []
-        if rows:
-            insert_rows(Observation, OBSERVATION_FIELDS, [observation_row(row) for row, _ in rows])
+        if return_observations:
+            outcome.created = created
+        critical = [(obs, a) for obs, (_, a) in zip(created, rows, strict=True) if a.critical]
+    elif values:
+        insert_rows(Observation, OBSERVATION_FIELDS, values)
     for observation, assessment in critical:
         outcome.critical.append(observation)
         threshold = assessment.grade.threshold if assessment.grade else ""
