@@ -20,7 +20,7 @@ from careloop.accounts.models import Organisation, User
 from careloop.accounts.roles import Role
 from careloop.audit.services import record
 from careloop.followup.models import OPEN_STATUSES, Alert, AlertEvent
-from careloop.followup.services import RESPONSE_TIME
+from careloop.followup.services import RESPONSE_TIME, nearest_owner
 from careloop.patients.access import staff_sees
 
 S = Alert.Status
@@ -299,17 +299,17 @@ def own_critical_values(*, now: datetime | None = None, batch: int = 200) -> int
                 assignee=None,
                 escalation_level=0,
             )
-            .select_related("organisation")
             .order_by("created_at")[:batch]
         )
         for alert in alerts:
-            orgs = _ancestors(alert.organisation)
-            owner = least_busy(Role.DOCTOR, orgs, None) or least_busy(Role.SUPERVISOR, orgs, None)
-            if owner is None:
+            owner_id = nearest_owner(alert.organisation_id)
+            if owner_id is None:
                 continue  # nobody to give it to: the organisation's queue, then escalation
-            alert.assignee = owner
+            alert.assignee = User.objects.get(pk=owner_id)
             alert.save(update_fields=["assignee", "updated_at"])
-            note_on(alert, f"患者尚无责任医生，分配给{owner}", action=Action.ASSIGN, at=now)
+            note_on(
+                alert, f"患者尚无责任医生，分配给{alert.assignee}", action=Action.ASSIGN, at=now
+            )
             done += 1
     return done
 

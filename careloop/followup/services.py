@@ -43,7 +43,7 @@ def new_alert(
     now = timezone.now()
     owner = None if unassigned else (assignee_id or patient.responsible_doctor_id)
     if owner is not None and not staff_sees(owner, patient):
-        owner = nearest_owner(patient)
+        owner = nearest_owner(patient.organisation_id)
     return Alert(
         patient_id=patient.pk,
         organisation_id=patient.organisation_id,
@@ -60,12 +60,12 @@ def new_alert(
     )
 
 
-def nearest_owner(patient: Any) -> int | None:
-    """The least busy doctor, else supervisor, of the patient's organisation or the nearest
-    above it (they see the patient); None when there is none (the organisation's queue)."""
+def nearest_owner(organisation_id: int) -> int | None:
+    """The least busy doctor, else supervisor, of the organisation (a patient's) or the
+    nearest above it (they see its patients); None when there is none (its queue)."""
     from careloop.followup.alert_flow import ESCALATE_TO, least_busy
 
-    organisation = Organisation.objects.get(pk=patient.organisation_id)
+    organisation = Organisation.objects.get(pk=organisation_id)
     for role in ESCALATE_TO:
         found = least_busy(role, organisation.lineage[::-1], None)
         if found is not None:
