@@ -42,7 +42,13 @@ class Standard:
 
 
 STANDARDS = {
-    "2018": Standard(SBP_BANDS, DBP_BANDS, 140, 90, "《中国高血压防治指南（2018年修订版）》"),
+    "2018": Standard(
+        SBP_BANDS,
+        DBP_BANDS,
+        HYPERTENSION_SBP,
+        HYPERTENSION_DBP,
+        "《中国高血压防治指南（2018年修订版）》",
+    ),
     "2022": Standard(
         ((0, NORMAL), (130, GRADE_1), (140, GRADE_2)),
         ((0, NORMAL), (80, GRADE_1), (90, GRADE_2)),

@@ -197,9 +197,7 @@ EDUCATION = (
 
 def danger_symptoms(symptoms: Iterable[str], terms: Iterable[str]) -> list[str]:
     """The symptoms that are danger signs: they contain a spec term (or one of its common
-    wordings) and are not negated. A negation reaches to the end of its clause, so "无头痛、
-    胸闷" is none of them, while in "无头痛，但有胸闷" or "无明显不适，偶有心悸" the second
-    clause still counts."""
+    wordings) not denied in its clause (how a note is read: the comment above ``_NEGATORS``)."""
     terms = tuple(terms)
     found = []
     for symptom in symptoms:
