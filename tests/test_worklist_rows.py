@@ -140,3 +140,18 @@ def test_someone_who_sees_no_organisation_counts_nothing(
 def test_the_scope_buttons_keep_the_filters(alice: Any) -> None:
     html = logged_in(alice).get("/worklist/?scope=team&section=due&channel=sms").content.decode()
     assert 'href="?scope=mine&section=due&channel=sms"' in html
+
+
+def test_a_babys_row_gives_months_or_days_not_zero_years(
+    hospital: Any, patient_factory: Any, alice: Any
+) -> None:
+    today = timezone.localdate()
+    baby = patient_factory(name="小宝", organisation=hospital, birth_date=today - timedelta(days=5))
+    adult = patient_factory(
+        name="老张", organisation=hospital, birth_date=today.replace(year=today.year - 70)
+    )
+    _tasks(baby, 1, late=timedelta(hours=1), assignee=alice)
+    _tasks(adult, 1, late=timedelta(hours=1), assignee=alice)
+    html = logged_in(alice).get("/worklist/?scope=mine&section=due").content.decode()
+    assert "男 · 5天<" in html and "· 0岁" not in html
+    assert "男 · 70岁<" in html

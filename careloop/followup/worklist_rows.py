@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from careloop.followup.models import Purpose
-from careloop.patients.identity import age_on
+from careloop.patients.identity import age_on, age_text
 from careloop.patients.models import Channel, Sex, Tier
 
 ROW = (
@@ -114,13 +114,19 @@ class Labels:
         )
 
 
+def _age(birth: date, labels: Labels) -> str:
+    """Whole years with the page's word; a baby's months or days as the patient page says."""
+    years = age_on(birth, labels.today)
+    return labels.age % {"age": years} if years >= 1 else age_text(birth, labels.today)
+
+
 def row_html(task: Any, labels: Labels) -> SafeString:
     """One row: priority and its parts, patient, follow-up, due (how late, tries), channel,
     assignee. ``task`` is a row of ``ROW_FIELDS``."""
     now, sex, tier = labels.now, task.patient__sex, task.patient__risk_tier
     who = [
         labels.sexes.get(sex, sex),
-        labels.age % {"age": age_on(task.patient__birth_date, labels.today)},
+        _age(task.patient__birth_date, labels),
     ]
     if tier:
         who.append(f"{labels.risk} {labels.tiers.get(tier, tier)}")
