@@ -50,3 +50,19 @@ def _drop_if_invalid(schema_editor: Any, name: str) -> None:
         invalid = cursor.fetchone() is not None
     if invalid:
         schema_editor.execute(f"DROP INDEX CONCURRENTLY {schema_editor.quote_name(name)}")
+
+
+def schema_behind(using: str = "default", plan: Any = None) -> bool:
+    """For a post_migrate handler that reads or writes tables through today's models: true when
+    the migrate just run left the schema short of the latest migrations (rolled back, or
+    migrated to a named earlier one), where today's columns may not exist. A test flush (no
+    plan) and a full migrate are not behind."""
+    if not plan:
+        return False
+    if any(backwards for _migration, backwards in plan):
+        return True
+    from django.db import connections
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connections[using])
+    return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))

@@ -72,3 +72,25 @@ def test_the_open_task_index_is_built_without_blocking_writes_on_postgresql(
     online = connection.vendor == "postgresql"
     assert ("CREATE INDEX CONCURRENTLY" in sql) is online
     assert "BEGIN" not in sql  # not in a transaction (CONCURRENTLY refuses one)
+
+
+def test_the_clinical_schema_goes_back_a_migration_and_forward_again(
+    transactional_db: None,
+) -> None:
+    """A migrate back to before the critical values' patient groups: the groups' rows are
+    dropped before the one-per-item constraint returns, and nothing reads today's columns on
+    the way (the reference data is loaded again only when the schema is current)."""
+    from careloop.clinical.models import CriticalValueRule
+
+    assert CriticalValueRule.objects.filter(patient_group="neonate").exists()
+    call_command("migrate", "clinical", "0006", verbosity=0)
+    with connection.cursor() as cursor:
+        columns = {
+            c.name
+            for c in connection.introspection.get_table_description(
+                cursor, "clinical_criticalvaluerule"
+            )
+        }
+    assert "patient_group" not in columns
+    call_command("migrate", verbosity=0)
+    assert CriticalValueRule.objects.filter(patient_group="neonate", code="14631-6").exists()

@@ -1,17 +1,22 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 from django.utils.translation import gettext_lazy as _
 
 
-def _sync_roles(sender: AppConfig, **kwargs: object) -> None:
+def _sync_roles(
+    sender: AppConfig, using: str = "default", plan: Any = None, **kwargs: object
+) -> None:
     # post_migrate is sent once per app, and each app's permissions are created by its own
     # sending: sync once, after the last app with models, when every permission exists.
     from django.apps import apps
 
     from careloop.accounts.roles import sync_roles
+    from careloop.migration_ops import schema_behind
 
     with_models = [config for config in apps.get_app_configs() if config.models_module]
-    if with_models and sender.label == with_models[-1].label:
+    if with_models and sender.label == with_models[-1].label and not schema_behind(using, plan):
         sync_roles()
 
 

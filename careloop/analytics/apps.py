@@ -21,8 +21,10 @@ def _keep_triggers(using: str = "default", **kwargs: object) -> None:
 
     from django.db import connections
 
+    from careloop.migration_ops import schema_behind
+
     connection = connections[using]
-    if connection.vendor != "sqlite":
+    if connection.vendor != "sqlite" or schema_behind(using, kwargs.get("plan")):
         return
     made = import_module("careloop.analytics.migrations.0003_task_change_triggers")
     tables = connection.introspection.table_names()

@@ -3,6 +3,13 @@
 from django.db import migrations, models
 
 
+def drop_group_rows(apps, schema_editor):  # type: ignore[no-untyped-def]
+    """Backwards: before 0007 an item had one critical value per organisation, so the patient
+    groups' rows (a newborn's bilirubin) go before the one-per-item constraints come back."""
+    rule = apps.get_model("clinical", "CriticalValueRule")
+    rule.objects.exclude(patient_group="").delete()
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0003_organisation_region"),
@@ -93,4 +100,5 @@ class Migration(migrations.Migration):
                 name="critical_default_unique",
             ),
         ),
+        migrations.RunPython(migrations.RunPython.noop, drop_group_rows),
     ]
