@@ -300,3 +300,61 @@ def test_first_occurrence_is_within_30_days_and_never_a_cancelled_result(
     assert by_value[520].interpretation == "H"
     assert by_value[480].critical and by_value[2400].critical
     assert Alert.objects.filter(kind="critical_value").count() == 2
+
+
+def test_a_haematology_patients_blood_count_has_its_own_critical_values(
+    mllp: MllpServer,  # noqa: F811
+) -> None:
+    """REFERENCE §4.5: white count critical at ≤ 0.5 and platelets at ≤ 10 ×10⁹/L for a
+    haematology or chemotherapy patient (≤ 2.0 and ≤ 30 for everyone else)."""
+    from careloop.clinical.models import Condition
+
+    counts = (
+        "NM|6690-2^白细胞^LN||1.2|10*9/L|3.5-9.5|L||",
+        "NM|777-3^血小板^LN||20|10*9/L|125-350|L||",
+    )
+    assert send_text(mllp, oru("WBC1", *counts)) == "AA"
+    process_all()
+    before = {o.code: o for o in Observation.objects.all()}
+    assert before["6690-2"].critical and before["777-3"].critical  # not known as one yet
+    patient = before["6690-2"].patient
+    Condition.objects.create(patient=patient, icd10_code="C92.0", name="急性髓系白血病")
+    assert (
+        send_text(mllp, oru("WBC2", *counts, "NM|6690-2^白细胞^LN||0.4|10*9/L|3.5-9.5|L||")) == "AA"
+    )
+    process_all()
+    wbc, platelets, lowest = Observation.objects.exclude(
+        pk__in=[o.pk for o in before.values()]
+    ).order_by("pk")
+    assert (wbc.interpretation, wbc.critical) == ("L", False)
+    assert (platelets.interpretation, platelets.critical) == ("L", False)
+    assert "血液病/化疗患者" in wbc.note
+    assert (lowest.interpretation, lowest.critical) == ("LL", True)
+    alert = Alert.objects.get(kind="critical_value", observation=lowest)
+    assert "血液病/化疗≤0.5" in alert.reason
+    assert Alert.objects.filter(kind="critical_value").count() == 3  # the first message's two
+
+
+def test_a_resolved_diagnosis_or_another_one_keeps_everyones_critical_values(
+    fhir: Fhir,  # noqa: F811
+) -> None:
+    from careloop.clinical.models import Condition
+
+    patient = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    Condition.objects.create(patient_id=patient, icd10_code="I10", name="高血压")
+    Condition.objects.create(
+        patient_id=patient,
+        icd10_code="C91.1",
+        name="慢性淋巴细胞白血病",
+        clinical_status="resolved",
+    )
+    body = fhir.call(
+        "POST", "/Observation", observation(f"Patient/{patient}", "6690-2", 1.5, "10*9/L")
+    )[1]
+    assert body["interpretation"][0]["coding"][0]["code"] == "LL"
+    Condition.objects.create(patient_id=patient, icd10_code="Z51.1", name="肿瘤化疗")
+    body = fhir.call(
+        "POST", "/Observation", observation(f"Patient/{patient}", "6690-2", 1.5, "10*9/L")
+    )[1]
+    assert not Observation.objects.get(pk=body["id"]).critical  # no range sent: not graded L
+    assert Alert.objects.filter(kind="critical_value").count() == 1  # the first one's

@@ -23,6 +23,7 @@ from careloop.clinical.grading import (
     HIGH,
     LOW,
     NORMAL,
+    CriticalBounds,
     Grade,
     Interval,
     censored_critical,
@@ -37,7 +38,11 @@ from careloop.clinical.units import UnitError, canonical_unit, convert
 LOINC_SYSTEMS = {"LN", "LOINC", "HTTP://LOINC.ORG", "2.16.840.1.113883.6.1"}
 LOINC_URI = "http://loinc.org"
 NEONATE_DAYS = 28  # a newborn's critical values apply in the first 28 days of life
-GROUP_WORDS = {"neonate": "新生儿"}
+# Patient groups read from the record (their diagnoses), not from the result itself: grading
+# marks a result with the group's own grade where it differs, and the code that stores it,
+# which can read the patient's diagnoses, applies it (``clinical.patient_groups``).
+RECORD_GROUPS = ("haematology",)
+GROUP_WORDS = {"neonate": "新生儿", "haematology": "血液病/化疗"}
 ABNORMAL = "A"  # a qualitative result that is not normal (HL7 table 0078)
 _NOT_CRITICAL = {CRITICAL_HIGH: HIGH, CRITICAL_LOW: LOW, ABNORMAL: ABNORMAL}
 _SENDER_GRADES = {
@@ -98,10 +103,21 @@ class Assessment:
     # Critical by a first-occurrence-only threshold (ALT, AST): the caller, which can read
     # the patient's earlier results, grades a repeat abnormal instead (``clinical.repeats``).
     first_only: bool = False
+    # By a record group (haematology): the grade (and first-only) its own critical values
+    # give, where that differs from the all-patients grade above.
+    alternatives: dict[str, tuple[Grade, bool]] = field(default_factory=dict)
 
     @property
     def critical(self) -> bool:
         return bool(self.fields["critical"])
+
+    def take_group(self, group: str, note: str) -> None:
+        """Graded by ``group``'s own critical values (the patient belongs to it)."""
+        outcome, first_only = self.alternatives.pop(group)
+        self.fields.update(interpretation=outcome.interpretation, critical=outcome.critical)
+        before = self.fields.get("note") or ""
+        self.fields["note"] = f"{before}\n{note}" if before else note
+        self.grade, self.first_only = outcome, first_only
 
     def lower(self, note: str = "") -> None:
         """Not critical after all (a cancelled result, a repeat of a first-only one): graded
@@ -232,37 +248,51 @@ def _assess(
         same_unit = canonical_unit(result.unit) == canonical_unit(fields["unit_normalised"])
         if not fields["ref_text"] or (ours and same_unit and sender_range is not None):
             fields["ref_text"] = normal.text()[:60]
-    graded: Grade | None
-    if result.comparator in ("<", "<=", ">", ">="):  # censored: every value it allows
-        graded = censored_critical(result.comparator, value, critical) or censored_grade(
-            result.comparator, value, normal
-        )
-        if graded is None:  # straddles a bound: the laboratory's flag, or not graded
-            if sender_grade:
-                fields.update(interpretation=sender_grade, critical=sender_critical)
-                return Assessment(fields, Grade(sender_grade, ""))
-            return Assessment(fields, None)
-        outcome = graded
-    else:
-        outcome = grade(value, normal, critical)
-    # the laboratory's own critical call stands, repeat or not
-    first_only = bool(critical and critical.first_only and outcome.critical and not sender_critical)
-    if (
-        outcome.critical
-        and group
-        and critical is not catalogue.critical_bounds(organisation_path, code)
-    ):  # the group's own threshold decided: say so ("新生儿≥340")
-        outcome = Grade(outcome.interpretation, f"{GROUP_WORDS[group]}{outcome.threshold}")
-    if sender_critical and not outcome.critical:
-        outcome = Grade(
-            sender_grade if sender_grade in (CRITICAL_LOW, CRITICAL_HIGH) else CRITICAL_HIGH,
-            "检验科标记为危急值",
-        )
+    converted = bool(fields["unit_normalised"])  # critical values are in the catalogue's unit
+    everyone = catalogue.critical_bounds(organisation_path, code) if converted else None
+
+    def decide(bounds: CriticalBounds | None, group: str) -> tuple[Grade, bool] | None:
+        """The grade by these critical bounds (and whether first-only), None when a censored
+        value straddles a bound."""
+        if result.comparator in ("<", "<=", ">", ">="):  # censored: every value it allows
+            graded = censored_critical(result.comparator, value, bounds) or censored_grade(
+                result.comparator, value, normal
+            )
+            if graded is None:
+                return None
+            outcome = graded
+        else:
+            outcome = grade(value, normal, bounds)
+        # the laboratory's own critical call stands, repeat or not
+        first_only = bool(bounds and bounds.first_only and outcome.critical and not sender_critical)
+        if outcome.critical and group and bounds is not everyone:
+            # the group's own threshold decided: say so ("新生儿≥340")
+            outcome = Grade(outcome.interpretation, f"{GROUP_WORDS[group]}{outcome.threshold}")
+        if sender_critical and not outcome.critical:
+            outcome = Grade(
+                sender_grade if sender_grade in (CRITICAL_LOW, CRITICAL_HIGH) else CRITICAL_HIGH,
+                "检验科标记为危急值",
+            )
+        if normal is None and outcome.interpretation == NORMAL and sender_grade:
+            outcome = Grade(sender_grade, "")
+        return outcome, first_only
+
+    decided = decide(critical, group)
+    if decided is None:  # straddles a bound: the laboratory's flag, or not graded
+        if sender_grade:
+            fields.update(interpretation=sender_grade, critical=sender_critical)
+            return Assessment(fields, Grade(sender_grade, ""))
+        return Assessment(fields, None)
     if normal is None and critical is None and not sender_grade:
         fields["interpretation"] = ""  # nothing to grade against
         return Assessment(fields, None)
-    if normal is None and outcome.interpretation == NORMAL and sender_grade:
-        outcome = Grade(sender_grade, "")
+    outcome, first_only = decided
     fields["interpretation"] = outcome.interpretation
     fields["critical"] = outcome.critical
-    return Assessment(fields, outcome, first_only)
+    assessment = Assessment(fields, outcome, first_only)
+    for other in RECORD_GROUPS if converted and not group else ():
+        bounds = catalogue.critical_bounds(organisation_path, code, other)
+        alternative = decide(bounds, other) if bounds is not critical else None
+        if alternative is not None and alternative[0] != outcome:  # or the bound that decided
+            assessment.alternatives[other] = alternative
+    return assessment

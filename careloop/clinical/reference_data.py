@@ -63,9 +63,10 @@ def load_reference_data() -> None:
     new_rules = []
     for code, low, high, *rest in rows("critical_values.tsv"):
         flags = set(rest[0].split(",")) - {""} if rest else set()
-        if flags - {"neonate", "positive", "first"}:
+        groups = flags & {"neonate", "haematology"}
+        if flags - groups - {"positive", "first"} or len(groups) > 1:
             raise ValueError(f"critical_values.tsv, {code}: unknown flags {sorted(flags)}")
-        group = "neonate" if "neonate" in flags else ""
+        group = groups.pop() if groups else ""
         if (code, group) in defaults:
             continue
         critical = parse_critical(low, high)

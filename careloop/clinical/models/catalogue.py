@@ -92,12 +92,14 @@ class ReferenceRange(models.Model):
 class CriticalValueRule(models.Model):
     """A critical value threshold for an item. Rows without an organisation are the defaults;
     an organisation's own row (or its nearest parent's) replaces them. A row for a patient
-    group (newborns) applies to that group before the row for all patients (REFERENCE §4.5:
-    "patient-group overrides")."""
+    group (newborns; haematology or chemotherapy patients, known from their diagnoses) applies
+    to that group before the row for all patients (REFERENCE §4.5: "patient-group
+    overrides")."""
 
     class Group(models.TextChoices):
         ALL = "", _("all patients")
         NEONATE = "neonate", _("newborns (first 28 days)")
+        HAEMATOLOGY = "haematology", _("haematology or chemotherapy patients")
 
     organisation = models.ForeignKey(
         "accounts.Organisation",
