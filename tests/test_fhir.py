@@ -230,6 +230,10 @@ def test_search_patients_with_paging(fhir: Fhir) -> None:
     born = fhir.call("GET", "/Patient?birthdate=ge1951-01-01&birthdate=lt1952")[1]
     assert [e["resource"]["id"] for e in born["entry"]] == [ids[1]]
     assert fhir.call("GET", "/Patient?_count=-1")[0] == 400
+    # _count=0: the total alone, and no page to follow (a "next" equal to "self" looped)
+    counted = fhir.call("GET", "/Patient?name=" + quote("测试") + "&_count=0&_offset=1")[1]
+    assert counted["total"] == 3 and not counted.get("entry")
+    assert [link["relation"] for link in counted["link"]] == ["self"]
 
 
 def test_observations_are_graded_and_critical_values_alerted(fhir: Fhir) -> None:
@@ -421,6 +425,35 @@ def test_encounters_and_conditions(fhir: Fhir) -> None:
     assert status == 422 and "encounter" in body["issue"][0]["diagnostics"]
     missing = dict(elsewhere, encounter={"reference": "Encounter/99999"})
     assert fhir.call("POST", "/Condition", missing)[0] == 422
+
+    # A date search matches the whole stay (1–10 November), not only the day it began.
+    def found_by(*dates: str) -> int:
+        query = "&".join(f"date={d}" for d in dates)
+        return fhir.call("GET", f"/Encounter?patient={patient_id}&{query}")[1]["total"]
+
+    assert found_by("2026-11") == 1 and found_by("2026-11-05") == 0  # not inside one day
+    assert found_by("ge2026-11-05") == 1 and found_by("le2026-11-05") == 1
+    assert found_by("ge2026-11-05", "le2026-11-06") == 1
+    assert found_by("gt2026-11-10") == 0 and found_by("lt2026-11-01") == 0
+    assert found_by("sa2026-10-31") == 1 and found_by("eb2026-11-11") == 1
+    # A diagnosis dated in the future is refused; a date alone (valid FHIR) is read.
+    future = condition_resource(patient_id, "I10", "高血压", onsetDateTime="2030-01-01")
+    status, body, _ = fhir.call("POST", "/Condition", future)
+    assert status == 422 and "future" in body["issue"][0]["diagnostics"]
+    dated = condition_resource(patient_id, "I10", "高血压", onsetDateTime="2020-03")
+    status, made, _ = fhir.call("POST", "/Condition", dated)
+    assert status == 201 and made["onsetDateTime"] == "2020-03-01"
+
+
+def test_an_observation_dated_by_its_day_alone_is_accepted(fhir: Fhir) -> None:
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    resource = observation(f"Patient/{patient_id}", "14749-6", 5.1, "mmol/L", "2026-11-20")
+    status, made, _ = fhir.call("POST", "/Observation", resource)
+    assert status == 201, made
+    assert made["effectiveDateTime"].startswith("2026-11-20T00:00:00+08:00")
+    resource["effectiveDateTime"] = "2026-11-31"
+    status, body, _ = fhir.call("POST", "/Observation", resource)
+    assert status == 400 and "effectiveDateTime" in body["issue"][0]["diagnostics"]
 
 
 def test_a_condition_without_display_is_named_from_the_catalogue_or_its_category(

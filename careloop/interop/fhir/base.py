@@ -21,10 +21,23 @@ from careloop.interop.fhir.outcome import FhirError, from_pydantic, required
 from careloop.patients.access import get_patient_for
 from careloop.patients.models import Patient
 
+_PARTIAL_DATE = re.compile(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
+
 
 def fhir_datetime(value: str | None, path: str) -> datetime | None:
+    """A FHIR dateTime: with a time it needs a time zone; a date alone ("2026-12-01", also
+    "2026-12" or "2026") is valid FHIR and read as the start of that day, month or year in
+    the local time zone."""
     if not value:
         return None
+    if partial := _PARTIAL_DATE.fullmatch(value):
+        year, month, day = (int(part) if part else 1 for part in partial.groups())
+        try:
+            return datetime(year, month, day, tzinfo=timezone.get_current_timezone())
+        except ValueError as exc:
+            raise FhirError(
+                422, f"{path}: {value!r} is not a date", code="value", expression=[path]
+            ) from exc
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
@@ -271,6 +284,38 @@ def date_filter(field: str, values: list[str]) -> Q:
             "ge": Q(**{f"{field}__gte": start}),
             "le": Q(**{f"{field}__lt": end}),
         }[prefix]
+    return condition
+
+
+def period_filter(start: str, end: str, values: list[str]) -> Q:
+    """FHIR date search against a Period (an encounter's stay; no end yet: still going on).
+    Per the FHIR search rules a day "eq" matches a period inside that day; "ge", "le", "gt"
+    and "lt" match a period that reaches past, or into, the range above or below it; "sa" and
+    "eb" one that starts after or ends before it."""
+    condition = Q()
+    ongoing = Q(**{f"{end}__isnull": True})
+    for value in values:
+        match = _DATE.match(value.strip())
+        if not match:
+            raise FhirError(
+                400,
+                f"date: {value!r} is not a FHIR date search value",
+                code="value",
+                expression=["date"],
+            )
+        prefix, year, month, day, hour, minute, second, zone = match.groups()
+        low, high = _period(year, month, day, hour, minute, second, zone)
+        inside = Q(**{f"{start}__gte": low, f"{end}__lt": high})
+        condition &= {
+            "eq": inside,
+            "ne": ~inside,
+            "gt": Q(**{f"{end}__gte": high}) | ongoing,
+            "ge": Q(**{f"{end}__gte": low}) | ongoing,
+            "lt": Q(**{f"{start}__lt": low}),
+            "le": Q(**{f"{start}__lt": high}),
+            "sa": Q(**{f"{start}__gte": high}),
+            "eb": Q(**{f"{end}__lt": low}),
+        }[prefix or "eq"]
     return condition
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import QueryDict
+from django.utils import timezone
 from fhir.resources.R4B.condition import Condition as FhirCondition
 from fhir.resources.R4B.encounter import Encounter as FhirEncounter
 
@@ -20,6 +20,7 @@ from careloop.interop.fhir.base import (
     date_filter,
     fhir_datetime,
     patient_filter,
+    period_filter,
     reference_id,
     require_permission,
     token,
@@ -77,7 +78,7 @@ class EncounterHandler(Handler):
         if (condition := patient_filter(params)) is not None:
             queryset = queryset.filter(condition)
         if values := params.getlist("date"):
-            queryset = queryset.filter(date_filter("started_at", values))
+            queryset = queryset.filter(period_filter("started_at", "ended_at", values))
         if status := params.get("status"):
             queryset = queryset.filter(status=codes.ENCOUNTER_STATUS.get(status, status))
         if value := params.get("identifier"):
@@ -250,7 +251,14 @@ class ConditionHandler(Handler):
                 code="code-invalid",
                 expression=["Condition.clinicalStatus"],
             )
-        onset = data.get("onsetDateTime") or ""
+        onset = fhir_datetime(data.get("onsetDateTime"), "Condition.onsetDateTime")
+        if onset is not None and timezone.localdate(onset) > timezone.localdate():
+            raise FhirError(
+                422,
+                f"Condition.onsetDateTime {data['onsetDateTime']} is in the future",
+                code="value",
+                expression=["Condition.onsetDateTime"],
+            )
         encounter = None
         if reference := (data.get("encounter") or {}).get("reference"):
             if reference in refs.created:
@@ -270,7 +278,7 @@ class ConditionHandler(Handler):
             "icd10_code": code,
             "name": name[:100],
             "clinical_status": codes.CLINICAL_STATUS[clinical],
-            "onset_date": date.fromisoformat(onset[:10]) if onset else None,
+            "onset_date": timezone.localdate(onset) if onset else None,
             "encounter": encounter,
             "note": "; ".join(n.get("text", "") for n in data.get("note", []))[:200],
         }

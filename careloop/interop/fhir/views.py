@@ -373,9 +373,9 @@ def search(request: HttpRequest, handler: Handler) -> HttpResponse:
         return {"relation": relation, "url": f"{base}/{handler.resource_type}?{query}"}
 
     links = [link("self", offset)]
-    if offset + count < total:
+    if count > 0 and offset + count < total:  # _count=0 asks for the total alone: no pages
         links.append(link("next", offset + count))
-    if offset > 0:
+    if count > 0 and offset > 0:
         links.append(link("previous", max(0, offset - count)))
     return respond(
         {
