@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from hl7 import parse as hl7_parse
 
 from careloop.clinical.models import Condition, Encounter
 from careloop.followup.models import FollowUpRecord, Holiday, Pathway, Plan, Task
@@ -555,3 +556,63 @@ def test_a_programme_visit_due_within_two_weeks_is_never_moved_past_them(
     second = plan.tasks.get(status=Task.Status.OPEN)
     assert timezone.localtime(second.due_at).date() == fourteenth - timedelta(days=2)
     assert timezone.localtime(second.deadline).date() == fourteenth
+
+
+def _a03(control_id: str, pv1: str) -> str:
+    from tests.test_mllp import fixture
+
+    lines = fixture("adt_a03_discharge.hl7").decode().split("\r")
+    lines[0] = lines[0].replace("HIS-A03-0001", control_id)
+    lines[3] = pv1
+    return "\r".join(lines)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "pv1",
+    [
+        # no discharge time (PV1-45): discharged when the event happened (EVN-2)
+        "PV1|1|I|心内科^0301^05||||D001^张^医生|||CARD|||||||||ZY20261101001|||||||||||||||||||||||||20261101083000",
+        # no visit number (PV1-19) either
+        "PV1|1|I|心内科^0301^05||||D001^张^医生|||CARD",
+    ],
+    ids=["no-discharge-time", "no-visit-number"],
+)
+def test_a_discharge_without_its_time_or_visit_number_still_enrols(
+    mllp: MllpServer,  # noqa: F811
+    clock: Clock,
+    pack: None,
+    pv1: str,
+) -> None:
+    from hl7.client import MLLPClient
+
+    from tests.test_mllp import msa
+
+    with MLLPClient("127.0.0.1", mllp.port, encoding="utf-8") as client:
+        assert msa(hl7_parse(client.send_message(_a03("A03-PARTIAL", pv1)))) == "AA"
+    process_all()
+    encounter = Encounter.objects.get()
+    assert encounter.status == "finished" and encounter.ended_at == DISCHARGED
+    assert Plan.objects.filter(pathway__code="discharge-heart").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_discharge_before_its_admission_is_refused(
+    mllp: MllpServer,  # noqa: F811
+    clock: Clock,
+    pack: None,
+) -> None:
+    from hl7.client import MLLPClient
+
+    from careloop.interop.models import InboundMessage
+    from tests.test_mllp import msa
+
+    backwards = (
+        "PV1|1|I|心内科^0301^05||||D001^张^医生|||CARD|||||||||ZY20261101001|||||||||||||||||||||||||"
+        "20261101083000|20261031150000"
+    )
+    with MLLPClient("127.0.0.1", mllp.port, encoding="utf-8") as client:
+        reply = hl7_parse(client.send_message(_a03("A03-BACK", backwards)))
+    assert msa(reply) == "AE" and "PV1-45" in str(reply.segment("ERR"))
+    assert not Encounter.objects.exists() and not Plan.objects.exists()
+    assert InboundMessage.objects.get().status == "rejected"  # stored, never imported

@@ -387,16 +387,30 @@ _CLASS_KIND = {
 
 
 def _encounter_for(
-    patient: Any, visit: Visit | None, moment: datetime, *, create: bool
+    patient: Any, visit: Visit | None, moment: datetime, *, create: bool, event: str = ""
 ) -> Encounter | None:
-    if visit is None or not visit.visit_number:
+    """The stay a message is about, by its visit number (PV1-19). An admission or discharge
+    without one is still a stay: a discharge closes the patient's latest open stay of that
+    class, else one is made, so the discharge (and what it enrols) is not lost."""
+    if visit is None:
         return None
-    encounter = Encounter.objects.filter(patient=patient, visit_number=visit.visit_number).first()
+    kind = _CLASS_KIND.get(visit.patient_class, Encounter.Kind.OUTPATIENT)
+    if visit.visit_number:
+        encounter = Encounter.objects.filter(
+            patient=patient, visit_number=visit.visit_number
+        ).first()
+    elif create and event in ("A01", "A03"):
+        open_stays = Encounter.objects.filter(
+            patient=patient, kind=kind, status=Encounter.Status.IN_PROGRESS
+        )
+        encounter = open_stays.order_by("-started_at").first() if event == "A03" else None
+    else:
+        return None
     if encounter is None and create:
         encounter = Encounter.objects.create(
             patient=patient,
             organisation_id=patient.organisation_id,
-            kind=_CLASS_KIND.get(visit.patient_class, Encounter.Kind.OUTPATIENT),
+            kind=kind,
             status=Encounter.Status.IN_PROGRESS,
             department=visit.department[:50],
             started_at=visit.admitted_at or moment,
@@ -417,7 +431,7 @@ def apply_adt(
     """A01 admit, A04 register, A03 discharge (with its diagnoses), A08 update."""
     if data.event in ("A01", "A04", "A08"):
         update_demographics(patient, data.patient, facility)
-    encounter = _encounter_for(patient, data.visit, moment, create=True)
+    encounter = _encounter_for(patient, data.visit, moment, create=True, event=data.event)
     if encounter is not None:
         visit = data.visit
         assert visit is not None
@@ -430,6 +444,13 @@ def apply_adt(
         if data.event == "A03":
             encounter.ended_at = visit.discharged_at or moment
             encounter.status = Encounter.Status.FINISHED
+            if encounter.ended_at < encounter.started_at:
+                raise HL7Error(
+                    "PV1-45: the discharge time is before the stay's admission time",
+                    code=102,
+                    segment="PV1",
+                    field=45,
+                )
         encounter.save()
     added = False
     for diagnosis in data.diagnoses:

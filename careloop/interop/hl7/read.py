@@ -383,7 +383,7 @@ def _classify(
 
 
 def _visit(pv1: Segment) -> Visit:
-    return Visit(
+    visit = Visit(
         visit_number=pv1.component(19).strip(),
         patient_class=pv1.component(2).strip().upper(),
         department=(pv1.component(3, 1) or pv1.component(10)).strip(),
@@ -391,6 +391,15 @@ def _visit(pv1: Segment) -> Visit:
         discharged_at=parse_ts(pv1.component(45), ("PV1", pv1.sequence, 45)),
         charges=_charges(pv1),
     )
+    if visit.admitted_at and visit.discharged_at and visit.discharged_at < visit.admitted_at:
+        raise HL7Error(
+            "PV1-45: the discharge time is before the admission time (PV1-44)",
+            code=102,
+            segment="PV1",
+            sequence=pv1.sequence,
+            field=45,
+        )
+    return visit
 
 
 def _charges(pv1: Segment) -> Decimal | None:
