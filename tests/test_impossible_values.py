@@ -142,3 +142,58 @@ def test_an_item_an_administrator_adds_may_be_negative(db: None) -> None:
     result = ResultInput("碱剩余", timezone.now(), loinc="11555-0", value=-4.2, unit="mmol/L")
     found = assess(result, sex="male", age=60, organisation_path="/", catalogue=catalogue.current())
     assert found.fields["value"] == -4.2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("OBX|1|NM|GLU^葡萄糖^L||3.2|mmol/L|3.9-6.1|L|||F|", "|20300101080000", "OBX^6^14"),
+        ("OBR|", "OBR|", "OBR"),
+    ],
+    ids=["OBX-14", "OBR-7"],
+)
+def test_a_result_dated_in_the_future_over_hl7_is_refused_naming_its_field(
+    mllp: Any,  # noqa: F811
+    old: str,
+    new: str,
+    field: str,
+) -> None:
+    text = fixture("lis_utf8_oru_r01.hl7").decode()
+    if field == "OBR":  # the order's observation time (OBR-7), which its results inherit
+        obr = next(line for line in text.split("\r") if line.startswith("OBR|"))
+        parts = obr.split("|")
+        parts[7] = "20300101080000"
+        text = text.replace(obr, "|".join(parts))
+        field = "OBR^"
+    else:
+        obx = next(line for line in text.split("\r") if line.startswith(old))
+        parts = obx.split("|") + [""] * 15
+        parts[14] = new.strip("|")
+        text = text.replace(obx, "|".join(parts).rstrip("|"))
+    [ack] = send_raw(mllp, b"\x0b" + text.encode() + b"\x1c\r", expect=1)
+    err = next(line for line in ack.split("\r") if line.startswith("ERR|"))
+    assert (
+        msa(ack) == "AE"
+        and err.startswith(f"ERR|{field}")
+        and "2030-01-01 08:00 is in the future" in err
+    )
+    assert InboundMessage.objects.get().raw and not Observation.objects.exists()
+
+
+def test_an_import_row_dated_in_the_future_is_a_row_error(bob: Any) -> None:
+    from datetime import datetime
+
+    from django.utils import translation
+
+    from careloop.interop.importer.runner import Importer
+    from tests.test_import import create, long_rows, xlsx
+
+    good = long_rows(bad=False)
+    future = [*good[0][:6], datetime(2030, 11, 30, 8, 0), *good[0][7:]]
+    with translation.override("zh-hans"):
+        job = Importer(create(bob, xlsx([future, good[1]]), name="future.xlsx")).run()
+        report = load_workbook(io.BytesIO(job.error_report.read())).active
+        lines = list(report.iter_rows(values_only=True))
+    assert (job.imported_rows, job.error_rows) == (1, 1)
+    assert "检查日期晚于当前时间" in lines[1][-1]

@@ -21,6 +21,7 @@ from careloop.interop.hl7.message import (
     Segment,
     unescape,
 )
+from careloop.interop.times import in_the_future
 from careloop.patients.identity import (
     IdentifierError,
     ResidentId,
@@ -467,6 +468,14 @@ def _orders(message: Message, sent_at: datetime | None) -> list[Order]:
                 observed_at=parse_ts(_at(_parts(segment, 7), 1), ("OBR", segment.sequence, 7)),
                 status=_at(_parts(segment, 25), 1).upper(),
             )
+            if current.observed_at is not None and in_the_future(current.observed_at):
+                raise HL7Error(
+                    f"OBR-7: {current.observed_at:%Y-%m-%d %H:%M} is in the future",
+                    code=102,
+                    segment="OBR",
+                    sequence=segment.sequence,
+                    field=7,
+                )
             orders.append(current)
             last_result = None
         elif segment.name == "OBX":
@@ -575,7 +584,10 @@ def _result(obx: Segment, default_time: datetime | None) -> Result:
         except ImpossibleValue as error:
             message = f"{text!r} is negative, which {code} ({name}) cannot be"
             raise _obx_error(obx, 5, message) from error
-    observed = parse_ts(_at(_parts(obx, 14), 1), ("OBX", obx.sequence, 14)) or default_time
+    given = parse_ts(_at(_parts(obx, 14), 1), ("OBX", obx.sequence, 14))
+    if given is not None and in_the_future(given):
+        raise _obx_error(obx, 14, f"{given:%Y-%m-%d %H:%M} is in the future")
+    observed = given or default_time
     return Result(
         set_id=_at(_parts(obx, 1), 1),
         value_type=value_type or "ST",

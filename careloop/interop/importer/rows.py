@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from django.utils.translation import gettext as _
 
 from careloop.interop.importer.columns import ITEM, ColumnMap, name_key
+from careloop.interop.times import in_the_future
 from careloop.patients import identity
 from careloop.patients.validation import identifier_message
 
@@ -201,6 +202,8 @@ def parse_row(
     row.effective_at = parse_when(when)
     if row.effective_at is None:
         row.fail("effective_at", _("The exam date is missing or not a date (use 2026-11-20)."))
+    elif in_the_future(row.effective_at):
+        row.fail("effective_at", _("The exam date is in the future."))
     row.report = text(cell("report"))[:200]
 
     if mapping.is_long:
