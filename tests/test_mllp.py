@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -320,6 +321,18 @@ def test_malformed_input_is_answered_and_the_listener_keeps_serving(mllp: MllpSe
         with pytest.raises(HL7Error, match="only part of this message arrived"):
             reprocess(message)
     assert not Observation.objects.exists() and not Patient.objects.exists()
+
+
+def test_a_frame_cut_by_the_sender_hanging_up_is_stored(mllp: MllpServer) -> None:
+    cut = b"\x0bMSH|^~\\&|LIS|X|||20260101||ORU^R01|H1CUT|P|2.4\rPID|||1"
+    with socket.create_connection(("127.0.0.1", mllp.port), timeout=10) as sock:
+        sock.sendall(cut)
+    deadline = time.monotonic() + 10
+    while not InboundMessage.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stored = InboundMessage.objects.get()
+    assert (stored.control_id, stored.accepted, stored.status) == ("H1CUT", False, "rejected")
+    assert bytes(stored.raw) == cut[1:] and "incomplete" in stored.error
 
 
 def test_a_frame_left_incomplete_is_rejected_when_the_line_goes_quiet(mllp: MllpServer) -> None:

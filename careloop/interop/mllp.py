@@ -156,6 +156,15 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.server.connections.discard(self)
+        self.server.store_cut(self)  # the sender hung up mid-frame: keep what arrived
+
+    def take_cut(self) -> Frame | None:
+        """The frame begun and never ended (its start byte and what followed), taken out."""
+        if not self.frames.pending():
+            return None
+        cut = Frame(bytes(self.frames.buffer[1:]), "truncated")
+        self.frames.buffer.clear()
+        return cut
 
     # A sender that does not read its ACKs is not read from until it does.
     def pause_writing(self) -> None:
@@ -259,6 +268,12 @@ class MllpServer:
             info = self.django.submit(source_for, facility, self.sources).result()
         return info
 
+    def store_cut(self, conn: Connection) -> None:
+        """Store (and answer AR, if the sender is still there) a frame left incomplete."""
+        cut = conn.take_cut()
+        if cut is not None and cut.data.strip():
+            self.submit(conn, rejected_frame(cut, conn.peer, self.sources, self.max_frame))
+
     def _tick_interval(self) -> float:
         return max(0.05, min(1.0, self.idle_timeout / 4))
 
@@ -268,9 +283,7 @@ class MllpServer:
         now = time.monotonic()
         for conn in list(self.connections):
             if conn.went_quiet(now, self.idle_timeout):
-                cut = Frame(bytes(conn.frames.buffer[1:]), "truncated")
-                conn.frames.buffer.clear()
-                self.submit(conn, rejected_frame(cut, conn.peer, self.sources, self.max_frame))
+                self.store_cut(conn)
         if self.sources.stale() and not self.refreshing:
             self.refreshing = True
             future = loop.run_in_executor(self.django, self.sources.load)
