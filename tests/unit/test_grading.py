@@ -468,3 +468,16 @@ def test_a_positive_culture_is_critical() -> None:
     assert grown.critical and grown.fields["interpretation"] == "A"  # not a "high" value
     assert grown.grade is not None and grown.grade.threshold == "阳性"
     assert not culture("无细菌生长").critical
+
+
+@pytest.mark.parametrize(
+    ("comparator", "text", "shown"),
+    [(">", ">30", ">30 mmol/L"), (">", "30", ">30 mmol/L"), ("", "5.6", "5.6 mmol/L")],
+)
+def test_a_censored_value_shows_its_comparator_once(comparator: str, text: str, shown: str) -> None:
+    from careloop.clinical.models import Observation
+
+    result = Observation(
+        value_type="numeric", value=30.0, comparator=comparator, value_text=text, unit="mmol/L"
+    )
+    assert result.display_value == shown

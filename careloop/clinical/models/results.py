@@ -176,7 +176,9 @@ class Observation(models.Model):
     def display_value(self) -> str:
         if self.value_type == self.ValueType.NUMERIC and self.value is not None:
             shown = self.value_text or f"{self.value:g}"
-            return f"{self.comparator}{shown} {self.unit}".strip()
+            if not shown.startswith(("<", ">", "≤", "≥", "＜", "＞")):  # ">30" sent as text
+                shown = f"{self.comparator}{shown}"
+            return f"{shown} {self.unit}".strip()
         return self.value_text
 
     @property
