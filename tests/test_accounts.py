@@ -138,6 +138,13 @@ def test_apitoken_command_creates_lists_and_revokes(alice: Any) -> None:
     prefix = token.split("_")[1]
     call_command("apitoken", "revoke", prefix, stdout=StringIO())
     assert user_for_token(token) is None
+    # as the token begins, or the whole token, also name it
+    for named in (lambda t: "_".join(t.split("_")[:2]), lambda t: t):
+        out = StringIO()
+        call_command("apitoken", "create", "alice", stdout=out)
+        another = out.getvalue().strip()
+        call_command("apitoken", "revoke", named(another), stdout=StringIO())
+        assert user_for_token(another) is None
 
 
 def test_apitoken_for_an_unknown_user_fails(db: None) -> None:

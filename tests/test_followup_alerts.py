@@ -360,6 +360,13 @@ def test_the_apis_refusals_name_the_choices_in_chinese(
     assert action.status_code == 422 and action.json()["detail"].startswith("action 须为以下之一")
     status = nurse.get("/api/v1/alerts", {"status": "bogus"})  # was an empty list, 200
     assert status.status_code == 422 and "in_progress" in status.json()["detail"]
+    # A patient out of reach is not found, as on /api/v1/tasks (was an empty list, 200)
+    assert nurse.get("/api/v1/alerts", {"patient": 999999}).status_code == 404
+    assert nurse.get("/api/v1/tasks", {"patient": 999999}).status_code == 404
+    assert nurse.get("/api/v1/alerts", {"patient": alert.patient_id}).json()["count"] == 1
+    for page in (0, -1):  # was echoed back while page 1 was served
+        assert nurse.get("/api/v1/alerts", {"page": page}).status_code == 422
+        assert nurse.get("/api/v1/tasks", {"page": page}).status_code == 422
     nobody = nurse.post(
         f"/api/v1/alerts/{alert.pk}/transition", {"action": "assign", "assignee": "nobody"}
     )

@@ -59,6 +59,10 @@ def do_create_token(
 
 
 def do_revoke_token(prefix: str, *, actor: Any = None) -> ApiToken:
+    """``prefix`` as listed ("e697288f"), as the token begins ("cl_e697288f") or the whole
+    token."""
+    if prefix.startswith("cl_"):
+        prefix = prefix[3:].split("_", 1)[0]
     item = ApiToken.objects.get(prefix=prefix)
     if item.revoked_at is None:
         item.revoked_at = timezone.now()

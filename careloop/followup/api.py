@@ -27,8 +27,8 @@ router = Router()
 class AlertParams(Schema):
     patient: int | None = Field(None, ge=1, le=2**63 - 1, description="a patient id")
     status: str | None = None
-    page: int = 1
-    page_size: int = 50
+    page: int = Field(1, ge=1, le=2**31 - 1, description="from 1")
+    page_size: int = Field(50, ge=1, description="at most 200")
 
 
 class ObservationRef(Schema):
@@ -138,6 +138,7 @@ def list_alerts(request: HttpRequest, params: Query[AlertParams]) -> AlertPage:
         raise PermissionDenied
     alerts = Alert.objects.filter(patient__in=patients_for(request.user).values("pk"))
     if params.patient is not None:
+        get_patient_for(request.user, params.patient)  # 404 outside the user's reach, as tasks
         alerts = alerts.filter(patient_id=params.patient)
     if params.status:
         if params.status not in Alert.Status.values:

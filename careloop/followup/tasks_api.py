@@ -13,7 +13,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
 
-from careloop.api import ERROR_RESPONSES, page_of
+from careloop.api import ERROR_RESPONSES, ErrorOut, page_of
 from careloop.audit.services import record
 from careloop.followup.forms import answers_form
 from careloop.followup.models import Outcome, Task
@@ -27,8 +27,8 @@ class TaskParams(Schema):
     patient: int | None = Field(None, ge=1, le=2**63 - 1, description="a patient id")
     status: str | None = Field(None, description="open, done, failed or cancelled")
     assignee: str | None = Field(None, description="a username, or 'me'")
-    page: int = 1
-    page_size: int = 50
+    page: int = Field(1, ge=1, le=2**31 - 1, description="from 1")
+    page_size: int = Field(50, ge=1, description="at most 200")
 
 
 class TaskOut(Schema):
@@ -127,7 +127,7 @@ def list_tasks(request: HttpRequest, params: Query[TaskParams]) -> TaskPage:
 
 @router.post(
     "/{task_id}/outcome",
-    response={201: OutcomeOut, **ERROR_RESPONSES},
+    response={201: OutcomeOut, 409: ErrorOut, **ERROR_RESPONSES},
     summary="Record a follow-up attempt",
 )
 def post_outcome(request: HttpRequest, task_id: int, body: OutcomeIn) -> Status:

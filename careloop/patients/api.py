@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, Paginator
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from careloop.accounts.models import Organisation
@@ -38,8 +38,8 @@ MAX_PAGE_SIZE = 200
 
 class ListParams(Schema):
     search: str = ""
-    page: int = 1
-    page_size: int = 25
+    page: int = Field(1, ge=1, le=2**31 - 1, description="from 1")
+    page_size: int = Field(25, ge=1, description="at most 200")
 
 
 def _require(request: HttpRequest, permission: str) -> None:
