@@ -184,6 +184,10 @@ def test_error_acks_carry_an_err_segment_for_each_version() -> None:
     err = next(s for s in new.split("\r") if s.startswith("ERR")).split("|")
     assert err[2] == "OBX^6^5" and err[3] == "102^Data type error^HL70357" and err[4] == "E"
     assert err[8] == "OBX-5: 'x' is not a number"
+    # answered as the application and facility addressed (C, D), back to the sender (A, B)
+    assert new.split("\r")[0].split("|")[2:6] == ["C", "D", "A", "B"]
+    unreadable = build_ack(None, "AR", error, raw=b"MSH|^~\\&|A|B|C|D|20260101||ORU^R01|42|P|2.4")
+    assert unreadable.split("\r")[0].split("|")[2:6] == ["C", "D", "A", "B"]
     bare = build_ack(None, "AR", HL7Error("no MSH", code=100, reject=True))
     assert "\rMSA|AR\r" in bare
 

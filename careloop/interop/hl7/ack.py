@@ -45,13 +45,14 @@ def _control_id() -> str:
 _VERSION = re.compile(r"2\.\d(\.\d)?")
 
 
-def _echo(raw: bytes | None) -> tuple[str, str, str, str, str]:
-    """(sending application, facility, control id, version, trigger event) read from the
-    raw MSH of a message that could not be parsed, so its ACK still names the message
-    (MSA-2) and goes back to its sender; blanks for what cannot be read."""
+def _echo(raw: bytes | None) -> tuple[str, str, str, str, str, str, str]:
+    """(sending application, facility, receiving application, facility, control id, version,
+    trigger event) read from the raw MSH of a message that could not be parsed, so its ACK
+    still names the message (MSA-2) and goes back to its sender; blanks for what cannot be
+    read."""
     parts = header_fields(raw) if raw else None
     if parts is None or len(parts) < 10:
-        return "", "", "", "2.5", ""
+        return "", "", "", "", "", "2.5", ""
     component = parts[1][:1] or b"^"
 
     def text(n: int) -> str:
@@ -63,6 +64,8 @@ def _echo(raw: bytes | None) -> tuple[str, str, str, str, str]:
     return (
         text(2),
         text(3),
+        text(4),
+        text(5),
         header_text(parts[9], raw or b"")[:64],
         version if _VERSION.fullmatch(version) else "2.5",
         trigger if trigger.isalnum() else "",
@@ -83,18 +86,20 @@ def build_ack(
     stamp = (now or datetime.now()).strftime("%Y%m%d%H%M%S")  # noqa: DTZ005 - local time
     if message is not None:
         sender_app, sender_facility = message.sending_application, message.sending_facility
+        our_app, our_facility = message.receiving_application, message.receiving_facility
         control, version = message.control_id, message.version or "2.5"
         trigger, charset = message.trigger_event, message.msh[18]
     else:
-        sender_app, sender_facility, control, version, trigger = _echo(raw)
+        sender_app, sender_facility, our_app, our_facility, control, version, trigger = _echo(raw)
         charset = ""
     f = d.field
     msh = f.join(
         [
             "MSH",
             f"{d.component}{d.repetition}{d.escape}{d.subcomponent}",
-            "CARELOOP",
-            "CARELOOP",
+            # we answer as the application and facility the sender addressed (MSH-5, MSH-6)
+            escape(our_app, d) or "CARELOOP",
+            escape(our_facility, d) or "CARELOOP",
             escape(sender_app, d),
             escape(sender_facility, d),
             stamp,

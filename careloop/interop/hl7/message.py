@@ -243,6 +243,14 @@ class Message:
     def sending_facility(self) -> str:
         return self.msh.component(4)
 
+    @property
+    def receiving_application(self) -> str:
+        return self.msh.component(5)
+
+    @property
+    def receiving_facility(self) -> str:
+        return self.msh.component(6)
+
 
 def parse(text: str) -> Message:
     """Split a message into segments and fields; HL7Error when it is not HL7 v2."""
