@@ -1,6 +1,7 @@
 """The words of symptom detection in patients' replies: canonical symptoms with their
 synonyms and colloquial forms, the body-part + sensation pairs people split them into
-("胸口有点痛", "头也不晕了"), and the words of negation, questions and bare answers.
+("胸口有点痛", "头也不晕了"), the words of negation, double negation, questions, bare
+answers and time (以前…现在没有了), and the traditional characters read as simplified.
 
 Data only; the detector is careloop/outreach/symptoms.py.
 """
@@ -33,6 +34,12 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "胸口发紧",
         "压榨感",
         "胸口憋闷",
+        "胸口堵",
+        "心口堵",
+        "胸口发堵",
+        "心口窝疼",
+        "胸口堵得慌",
+        "心口堵得慌",
     ),
     "呼吸困难": (
         "呼吸困难",
@@ -58,8 +65,31 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "躺不平",
         "端坐呼吸",
         "喘",
+        "上气不接下气",
+        "气上不来",
+        "倒不上气",
+        "喘不动",
+        "喘不匀",
+        "出不来气",
     ),
-    "头痛": ("头痛", "头疼", "偏头痛", "脑袋疼", "脑袋痛", "头胀痛", "头胀", "头部疼痛"),
+    "头痛": (
+        "头痛",
+        "头疼",
+        "偏头痛",
+        "脑袋疼",
+        "脑袋痛",
+        "头胀痛",
+        "头胀",
+        "头部疼痛",
+        "脑壳疼",
+        "脑壳痛",
+        "脑仁疼",
+        "头疼欲裂",
+        "头痛欲裂",
+        "头要炸了",
+        "太阳穴疼",
+        "后脑勺疼",
+    ),
     "头晕": (
         "头晕",
         "头昏",
@@ -72,6 +102,14 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "站不稳",
         "头晕眼花",
         "晕",
+        "头昏脑胀",
+        "眼冒金星",
+        "眼前冒金星",
+        "晕晕乎乎",
+        "晕头转向",
+        "犯晕",
+        "脑壳晕",
+        "脑壳昏",
     ),
     "心悸": (
         "心悸",
@@ -91,8 +129,24 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "心乱跳",
         "心动过速",
         "心发慌",
+        "心怦怦跳",
+        "心突突跳",
+        "心里扑腾",
+        "心跳得慌",
     ),
-    "恶心呕吐": ("恶心", "呕吐", "想吐", "吐了", "反胃", "干呕", "作呕", "犯恶心"),
+    "恶心呕吐": (
+        "恶心",
+        "呕吐",
+        "想吐",
+        "吐了",
+        "反胃",
+        "干呕",
+        "作呕",
+        "犯恶心",
+        "想呕",
+        "恶心想吐",
+        "吐得厉害",
+    ),
     "视物模糊": (
         "视物模糊",
         "视力模糊",
@@ -107,6 +161,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "眼前发黑",
         "眼前发花",
         "头晕眼花",
+        "看不真切",
+        "眼睛发花",
+        "眼睛花",
+        "眼前一片模糊",
     ),
     "水肿": (
         "水肿",
@@ -120,6 +178,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "腿脚肿",
         "肿",
         "按下去一个坑",
+        "一按一个坑",
+        "脚脖子肿",
+        "鞋穿不进",
+        "鞋子穿不上",
     ),
     "发热": (
         "发热",
@@ -133,6 +195,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "寒战",
         "打寒颤",
         "烧起来",
+        "打摆子",
+        "忽冷忽热",
+        "发冷发热",
+        "浑身发烫",
+        "身上发烫",
+        "打冷颤",
+        "打寒战",
     ),
     "伤口异常": (
         "伤口红肿",
@@ -155,6 +224,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "刀口化脓",
         "切口红肿",
         "切口裂开",
+        "刀口发红",
     ),
     "出血": (
         "出血",
@@ -176,6 +246,11 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "瘀斑",
         "出血点",
         "阴道出血",
+        "淤青",
+        "淤斑",
+        "青一块紫一块",
+        "拉血",
+        "解黑便",
     ),
     "情绪问题": (
         "情绪低落",
@@ -202,6 +277,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "提不起劲",
         "紧张",
         "孤独",
+        "发愁",
+        "胡思乱想",
+        "憋屈",
+        "没心思",
     ),
     "自伤风险": (
         "不想活",
@@ -223,28 +302,101 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "想不开",
         "了结自己",
         "自残",
+        "活够了",
+        "活腻了",
+        "活腻歪了",
+        "不想活下去",
+        "活着没劲",
+        "活着太累",
+        "没活头",
+        "没有活头",
+        "一死了之",
+        "死了干净",
+        "还不如死了",
+        "想去死",
+        "寻短见",
+        "早死早超生",
+        "不想醒来",
+        "喝农药",
+        "上吊",
+        "跳河",
     ),
 }
 
 CANONICAL: tuple[str, ...] = tuple(SYNONYMS)
 
+# Words that hold a symptom word but say something else, kept whole so it never fires
+# inside them (as 肿 never does inside 肿瘤): 干活够了 is work, not 活够了.
+NOT_SYMPTOMS = frozenset({"干活够了", "农活够了", "活儿够了"})
+
 # Body part + sensation, said apart with degree words or a negation between them:
 # 胸口有点痛 (fires), 胸不痛了 (negated), 伤口没有红肿 (negated).
 PAIRS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "胸痛胸闷": (
-        ("胸", "胸口", "心口", "胸部", "前胸", "心前区"),
-        ("痛", "疼", "闷", "发闷", "憋", "憋闷", "紧", "发紧", "疼痛", "刺痛", "难受", "不舒服"),
+        ("胸", "胸口", "心口", "胸部", "前胸", "心前区", "心口窝"),
+        (
+            "痛",
+            "疼",
+            "闷",
+            "发闷",
+            "憋",
+            "憋闷",
+            "紧",
+            "发紧",
+            "疼痛",
+            "刺痛",
+            "难受",
+            "不舒服",
+            # 胸口像压了块石头, 心口堵得慌
+            "压",
+            "压着",
+            "压得慌",
+            "堵",
+            "发堵",
+            "堵得慌",
+            "针扎",
+        ),
     ),
-    "头痛": (("头", "脑袋", "头部"), ("痛", "疼", "胀", "胀痛", "疼痛")),
-    "头晕": (("头", "脑袋"), ("晕", "昏", "发晕", "昏沉", "沉")),
+    "头痛": (
+        ("头", "脑袋", "头部", "脑壳", "脑瓜", "脑瓜子", "脑仁", "太阳穴", "后脑勺"),
+        ("痛", "疼", "胀", "胀痛", "疼痛"),
+    ),
+    "头晕": (("头", "脑袋", "脑壳", "脑瓜", "脑瓜子"), ("晕", "昏", "发晕", "昏沉", "沉", "发沉")),
     "呼吸困难": (("呼吸", "喘气", "出气"), ("困难", "费力", "急促", "不畅", "费劲")),
-    "心悸": (("心", "心跳", "心脏"), ("慌", "快", "乱跳", "加速", "不规律", "跳得厉害")),
-    "视物模糊": (("眼睛", "眼", "视力", "看东西"), ("模糊", "花", "发花", "看不清", "下降")),
+    "心悸": (
+        ("心", "心跳", "心脏", "心里"),
+        (
+            "慌",
+            "快",
+            "乱跳",
+            "加速",
+            "不规律",
+            "跳得厉害",
+            # 心里扑通扑通的, 心怦怦的
+            "扑通",
+            "扑通扑通",
+            "怦怦",
+            "怦怦跳",
+            "突突",
+            "突突跳",
+            "咚咚",
+            "扑腾",
+        ),
+    ),
+    "视物模糊": (
+        ("眼睛", "眼", "视力", "看东西", "看字"),
+        ("模糊", "花", "发花", "看不清", "下降", "模模糊糊", "模糊不清", "雾蒙蒙", "蒙"),
+    ),
     "水肿": (
-        ("脚", "腿", "脚踝", "脸", "眼皮", "下肢", "双腿", "小腿", "双脚", "腿脚"),
+        ("脚", "腿", "脚踝", "脸", "眼皮", "下肢", "双腿", "小腿", "双脚", "腿脚", "脚脖子"),
         ("肿", "浮肿", "水肿", "发肿", "肿胀"),
     ),
     "发热": (("体温",), ("高", "升高", "偏高")),
+    # 尿里有血, 大便带血丝: where the blood is, then the blood.
+    "出血": (
+        ("尿", "小便", "大便", "便", "屎", "痰", "鼻涕", "牙龈", "牙", "鼻子"),
+        ("血", "带血", "出血", "有血", "血丝", "带血丝", "血块"),
+    ),
     "伤口异常": (
         ("伤口", "刀口", "切口"),
         (
@@ -262,7 +414,9 @@ PAIRS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "疼",
             "痛",
             "流水",
+            "流黄水",
             "不愈合",
+            "长不好",
         ),
     ),
 }
@@ -292,6 +446,9 @@ NEGATORS = frozenset(
         "没得",
     }
 )
+# Deny a statement, so a negation after them is taken back: 不是没有胸痛, 不能说没有胸痛.
+# Alone they negate like any negator (不是胸痛，是胸闷).
+DENIALS = frozenset({"不是", "并不是", "也不是", "并非", "不能说", "不是说", "谁说"})
 # Said after it: 胸痛没有了, 头晕好了, 发热已经消失. (胸痛没有缓解 is not a negation.)
 POST_NEGATIONS = frozenset(
     {
@@ -309,8 +466,47 @@ POST_NEGATIONS = frozenset(
         "不再",
         "无",
         "已愈",
+        "退了",
     }
 )
+# A clause of only one of these (and fillers) says the symptoms of the clause before are
+# gone: 以前胸痛，现在没有了; 前两天发烧，今天好了. (A bare 没有 is an answer, not this.)
+GONE = frozenset(
+    {"没有了", "没了", "消失了", "好了", "全好了", "都好了", "不见了", "痊愈", "已愈", "退了"}
+    | {"没事了", "好利索了", "好啦"}
+)
+# A clause with one of these speaks of the past: 以前胸痛, 前两天发烧. A symptom said only
+# of the past is taken back by a later denial (以前头晕，现在不晕了).
+PAST = frozenset(
+    {
+        "以前",
+        "之前",
+        "从前",
+        "原来",
+        "本来",
+        "当时",
+        "那时",
+        "那时候",
+        "前两天",
+        "前几天",
+        "前天",
+        "昨天",
+        "上周",
+        "上个月",
+        "上次",
+        "刚出院",
+        "出院时",
+        "刚开始",
+        "一开始",
+        "起初",
+    }
+)
+# Said of the past, these stay present though denied now (以前想死，现在好了): a history
+# of self-harm thoughts is itself the risk, and missing it is the worst miss.
+NEVER_TAKEN_BACK = frozenset({"自伤风险"})
+# A negation about "the others" leaves the symptom said alone: 除了腿肿没别的.
+OTHERS = frozenset({"别的", "其他", "其它", "其他的", "其它的", "其余", "别", "另外"})
+EXCEPT = frozenset({"除了", "除开", "除去", "只有"})
 # After a post-negation these mean the symptom is still there: 没有缓解, 没好.
 STILL_THERE = frozenset({"缓解", "好转", "减轻", "改善", "好", "消失", "停", "退", "变化"})
 # Between a negator and the symptom, or between the words of a pair.
@@ -399,6 +595,12 @@ FILLERS = frozenset(
         "要",
         "再有",
         "出现什么",
+        "像",
+        "里",
+        "里面",
+        "得",
+        "目前",
+        "如今",
     }
 )
 # A clause holding one of these is a question (often ours, quoted back), not a statement.
@@ -429,6 +631,25 @@ NEGATIVE = frozenset(
         "一切正常",
     }
 )
+# Who a bare answer is about, and words that leave it bare: 我没有, 他都没有, 现在没有.
+ANSWER_FILLERS = frozenset(
+    {"我", "俺", "咱", "本人", "他", "她", "老人", "病人", "患者", "都", "也", "还", "现在"}
+    | {"目前", "暂时", "今天", "一直", "从来", "基本", "基本上", "完全", "倒是", "确实"}
+)
 PARTICLES = frozenset({"了", "啊", "呢", "的", "呀", "哦", "喔", "吧", "哈", "啦", "嗯嗯", "~"})
 # Clause boundaries inside a sentence: "没有胸痛，但是头晕".
 CONTRAST = frozenset({"但", "但是", "可是", "不过", "只是", "然而", "却"})
+
+# Traditional characters of the words above, read as simplified (胸悶 → 胸闷, 頭暈 → 头晕).
+# Only characters that simplified text never uses, so a simplified reply is left as it is
+# (著 is not here: simplified writes 显著 with it).
+TRADITIONAL = str.maketrans(
+    "與東個麼樂亂從傷體會興減幾動勁區卻厲壓發髮變嗎嘔噁惡夠頭對尋爾帶乾幹並開張總戰撲無時顯暈"
+    "殺來樓殘氣沒漲滲溫煩燒熱點獨現穩緊紅線經結絞緒緩腫脹臟髒腦膿腳臉慮見規視覺認請費轉輕較過"
+    "還這適鬱裡裏問悶陰陣難顫齊齦癒殼擺燙們醫說兩別為後樣塊絲糞藥當該讓異讀紮慣愛臥夢聽話鬧憂"
+    "歲歡腸膽腎癢療喚頸頰嚨膩農陽騰霧濛矇針窩勻進渾黃長",
+    "与东个么乐乱从伤体会兴减几动劲区却厉压发发变吗呕恶恶够头对寻尔带干干并开张总战扑无时显晕"
+    "杀来楼残气没涨渗温烦烧热点独现稳紧红线经结绞绪缓肿胀脏脏脑脓脚脸虑见规视觉认请费转轻较过"
+    "还这适郁里里问闷阴阵难颤齐龈愈壳摆烫们医说两别为后样块丝粪药当该让异读扎惯爱卧梦听话闹忧"
+    "岁欢肠胆肾痒疗唤颈颊咙腻农阳腾雾蒙蒙针窝匀进浑黄长",
+)

@@ -5,10 +5,18 @@ with every symptom word added to its dictionary. A symptom word, or a body part 
 sensation said apart (胸口有点痛), fires unless
 
 - a negator comes before it with only filler words between (没有胸痛, 不头晕, 没有胸痛、气短),
-- a negation follows it (胸痛没有了, 头晕好了; but 胸痛没有缓解 still fires),
+  unless a denial takes the negator back (不是没有胸痛, 不能说没有胸痛),
+- a negation follows it (胸痛没有了, 头晕好了; but 胸痛没有缓解 still fires, and 腿肿没别的,
+  头晕没有胸痛, 除了腿肿都没有了 deny the others, not it),
 - the negation sits between the body part and the sensation (胸不痛了, 伤口没有红肿),
-- the clause is a question (您最近有没有胸痛？ quoted back from our message) — a bare
-  answer right after it (有 / 没有) then says whether the asked symptoms are there.
+- the clause is a question (您最近有没有胸痛？ quoted back from our message, or reported:
+  你问我头晕不晕) — a bare answer right after it (有 / 我没有, or 不痛 for a pain asked
+  about) then says whether the asked symptoms are there,
+- it was said of the past and is denied now: 以前胸痛，现在没有了 (a clause saying only
+  that it is gone makes the clause before it past); 前两天发烧，今天好了.
+
+A symptom both denied and reported now counts as present: missing one is the worse error.
+Traditional characters are read as simplified first (胸悶 → 胸闷).
 
 ``detect("心口疼，没有发热")`` → ``Detection(symptoms=("胸痛胸闷",), negated=("发热",))``.
 """
@@ -25,7 +33,8 @@ from typing import Any
 from careloop.outreach import symptom_words as words
 
 _PUNCTUATION = ",.;!?:\n\r。！？；：…"
-_CLAUSE = re.compile(f"(?:[^{_PUNCTUATION}]|(?<=\\d)\\.(?=\\d))+[{_PUNCTUATION}]*")
+# 38.5 and 体温:38.5 stay in one clause.
+_CLAUSE = re.compile(f"(?:[^{_PUNCTUATION}]|(?<=\\d)\\.(?=\\d)|:(?=\\s*\\d))+[{_PUNCTUATION}]*")
 # 体温38.5 — a temperature said as a number; 37.3 °C and above is a fever.
 _TEMPERATURE = re.compile(r"(?:体温|发烧|烧到|温度)\D{0,4}?(\d{2}(?:\.\d+)?)")
 FEVER_FROM = 37.3
@@ -44,6 +53,16 @@ class Detection:
 class _Clause:
     tokens: list[str]
     question: bool
+    past: bool  # 以前胸痛: said of the past, so a denial now takes it back
+
+
+@dataclass
+class _Said:
+    """One symptom said there or not, in one clause."""
+
+    symptom: str
+    there: bool
+    past: bool = False
 
 
 @cache
@@ -64,7 +83,9 @@ def _tokenizer() -> Any:
     vocabulary = set(_symptoms_of_word())
     for bodies, sensations in words.PAIRS.values():
         vocabulary.update(bodies, sensations)
-    vocabulary.update(words.NEGATORS, words.POST_NEGATIONS, words.QUESTION_MARKERS)
+    vocabulary.update(words.NEGATORS, words.DENIALS, words.POST_NEGATIONS, words.GONE)
+    vocabulary.update(words.QUESTION_MARKERS, words.PAST, words.OTHERS, words.EXCEPT)
+    vocabulary.update(words.NOT_SYMPTOMS)
     for word in sorted(vocabulary):
         tokenizer.add_word(word, freq=100_000)
     return tokenizer
@@ -74,8 +95,13 @@ def tokens(text: str) -> list[str]:
     return [t for t in _tokenizer().lcut(text, HMM=False) if t.strip()]
 
 
+def _normalised(text: str) -> str:
+    """Full-width forms folded (NFKC), traditional characters made simplified."""
+    return unicodedata.normalize("NFKC", text).translate(words.TRADITIONAL)
+
+
 def _clauses(text: str) -> list[_Clause]:
-    text = unicodedata.normalize("NFKC", text)
+    text = _normalised(text)
     clauses = []
     for match in _CLAUSE.finditer(text):
         chunk = match.group(0)
@@ -97,32 +123,69 @@ def _clauses(text: str) -> list[_Clause]:
 
 
 def _clause(tokens_: list[str], ends_with_question: bool) -> _Clause:
-    asks = any(t in words.QUESTION_MARKERS for t in tokens_)
+    asks = any(t in words.QUESTION_MARKERS for t in tokens_) or _either_or(tokens_)
     # "我胸痛怎么办？" is the patient's own statement, not our question quoted back.
-    return _Clause(tokens_, question=asks or (ends_with_question and "我" not in tokens_))
+    return _Clause(
+        tokens_,
+        question=asks or (ends_with_question and "我" not in tokens_),
+        past=any(t in words.PAST for t in tokens_),
+    )
+
+
+def _either_or(tokens_: list[str]) -> bool:
+    """头晕不晕, 痛不痛: a word, a negator, the word again is a question (你问我头晕不晕)."""
+    return any(
+        tokens_[i] in words.NEGATORS
+        and tokens_[i + 1] not in words.NEGATORS
+        and tokens_[i - 1].endswith(tokens_[i + 1])
+        for i in range(1, len(tokens_) - 1)
+    )
 
 
 def _negated_before(clause: list[str], start: int, mentioned: set[int]) -> bool:
-    i = start - 1
-    while i >= 0:
+    """A negator before ``start`` with only fillers between; a denial before the negator
+    takes it back (不是没有胸痛: the patient says there is chest pain)."""
+    negated = False
+    for i in range(start - 1, -1, -1):
         token = clause[i]
+        if token in words.DENIALS:
+            return not negated
         if token in words.NEGATORS:
-            return True
-        if token in words.FILLERS or i in mentioned:
-            i -= 1
-            continue
-        return False
-    return False
+            negated = True
+        elif token not in words.FILLERS and i not in mentioned:
+            break
+    return negated
 
 
-def _negated_after(clause: list[str], end: int) -> bool:
+def _negated_after(clause: list[str], start: int, end: int, mentioned: set[int]) -> bool:
     i = end
     while i < len(clause) and clause[i] in words.FILLERS:
         i += 1
     if i >= len(clause) or clause[i] not in words.POST_NEGATIONS:
         return False
+    if _excepted(clause, start) or _negates_what_follows(clause, i, mentioned):
+        return False
     rest = clause[i + 1 : i + 3]
     return not any(t in words.STILL_THERE for t in rest)
+
+
+def _excepted(clause: list[str], start: int) -> bool:
+    """除了腿肿(都没有了): the symptom is the exception to the negation that follows."""
+    i = start - 1
+    while i >= 0 and clause[i] in words.FILLERS:
+        i -= 1
+    return i >= 0 and clause[i] in words.EXCEPT
+
+
+def _negates_what_follows(clause: list[str], i: int, mentioned: set[int]) -> bool:
+    """The negation at ``i`` is about what comes after it: the others (腿肿没别的) or the
+    next symptom (头晕没有胸痛), not the symptom before it."""
+    for j in range(i + 1, len(clause)):
+        if clause[j] in words.OTHERS or j in mentioned:
+            return True
+        if clause[j] not in words.FILLERS:
+            return False
+    return False
 
 
 def _pair_at(clause: list[str], i: int) -> tuple[str, int, bool] | None:
@@ -135,9 +198,10 @@ def _pair_at(clause: list[str], i: int) -> tuple[str, int, bool] | None:
             token = clause[j]
             if token in sensations:
                 return symptom, j + 1, negated
-            if token in words.NEGATORS:
-                negated = True
-            elif token not in words.FILLERS:
+            if token in words.NEGATORS or token in words.DENIALS:
+                negated = not negated  # 胸口不是不痛: two negations cancel
+            # 眼睛看东西模糊: a second word for the body part
+            elif token not in words.FILLERS and token not in bodies:
                 break
     return None
 
@@ -161,20 +225,43 @@ def _mentions(clause: list[str]) -> list[tuple[str, bool]]:
     return [
         (
             symptom,
-            inside or _negated_before(clause, start, mentioned) or _negated_after(clause, end),
+            inside
+            or _negated_before(clause, start, mentioned)
+            or _negated_after(clause, start, end, mentioned),
         )
         for symptom, start, end, inside in found
     ]
 
 
-def _bare_answer(clause: list[str]) -> bool | None:
-    """True for a bare yes (有), False for a bare no (没有), None for anything else."""
-    said = "".join(t for t in clause if t not in words.PARTICLES)
-    if said in words.AFFIRMATIVE:
-        return True
-    if said in words.NEGATIVE:
+def _bare_answer(clause: list[str], asked: list[str]) -> dict[str, bool]:
+    """The asked symptoms a bare answer speaks of, each True if there: a yes or no (有,
+    我没有) answers them all, a sensation (疼 / 不疼) those felt that way."""
+    said = [t for t in clause if t not in words.PARTICLES and t not in words.ANSWER_FILLERS]
+    if "".join(said) in words.AFFIRMATIVE:
+        return dict.fromkeys(asked, True)
+    if "".join(said) in words.NEGATIVE:
+        return dict.fromkeys(asked, False)
+    if not said:
+        return {}
+    *before, sensation = said
+    negators = [t for t in before if t not in words.FILLERS]
+    if not all(t in words.NEGATORS for t in negators):
+        return {}
+    felt = [s for s in asked if s in words.PAIRS and sensation in words.PAIRS[s][1]]
+    return dict.fromkeys(felt, len(negators) % 2 == 0)
+
+
+def _gone(clause: list[str]) -> bool:
+    """现在没有了, 今天好了: the clause says only that what was said before is gone (but
+    其他都好了 speaks of the others)."""
+    if any(t in words.OTHERS for t in clause):
         return False
-    return None
+    said = [
+        t
+        for t in clause
+        if t not in words.FILLERS and t not in words.PARTICLES and t not in words.ANSWER_FILLERS
+    ]
+    return bool(said) and all(t in words.GONE for t in said)
 
 
 def _temperature(text: str) -> bool | None:
@@ -183,29 +270,53 @@ def _temperature(text: str) -> bool | None:
     return max(readings) >= FEVER_FROM if readings else None
 
 
-def detect(text: str) -> Detection:
-    text = unicodedata.normalize("NFKC", text)
-    present: set[str] = set()
-    absent: set[str] = set()
-    fever = _temperature(text)
-    if fever is not None:
-        (present if fever else absent).add("发热")
+def _fever(clause: list[str]) -> list[tuple[str, bool]]:
+    """A temperature in the clause as a mention of 发热 (negated below 37.3), so that it
+    is read with its clause: 前天烧到39度，今天好了 is a fever gone."""
+    fever = _temperature("".join(clause))
+    return [] if fever is None else [("发热", not fever)]
+
+
+def _said(text: str) -> list[_Said]:
+    """Every symptom said there or not, in reading order."""
+    said: list[_Said] = []
     asked: list[str] = []  # symptoms of the last question, until a statement intervenes
+    before: list[_Said] = []  # what the statement before said, unless it excepted (除了)
     for clause in _clauses(text):
-        mentions = _mentions(clause.tokens)
+        mentions = _mentions(clause.tokens) + _fever(clause.tokens)
         if clause.question:
             asked = [symptom for symptom, _negated in mentions] or asked
             continue
-        answer = _bare_answer(clause.tokens) if not mentions else None
-        if answer is not None and asked:
-            (present if answer else absent).update(asked)
+        answer = _bare_answer(clause.tokens, asked) if asked and not mentions else {}
+        if answer:
+            said.extend(_Said(symptom, there) for symptom, there in answer.items())
             asked = []
+            continue
+        if not mentions and before and _gone(clause.tokens):
+            for item in before:  # 以前胸痛，现在没有了: it was there, it is gone now
+                item.past = True
+            said.extend(_Said(item.symptom, False) for item in before if item.there)
+            before = []
             continue
         if mentions:
             asked = []
-        for symptom, negated in mentions:
-            (absent if negated else present).add(symptom)
+            before = [_Said(symptom, not negated, clause.past) for symptom, negated in mentions]
+            said.extend(before)
+            if any(t in words.EXCEPT for t in clause.tokens):
+                before = []
+    return said
+
+
+def detect(text: str) -> Detection:
+    """Present: said there now, or said of the past and not denied since (self-harm said
+    of the past always). Negated: denied and not present."""
+    said = _said(_normalised(text))
+    now = {item.symptom for item in said if item.there and not item.past}
+    earlier = {item.symptom for item in said if item.there and item.past}
+    denied_now = {item.symptom for item in said if not item.there and not item.past}
+    denied = {item.symptom for item in said if not item.there}
+    present = now | (earlier - denied_now) | (earlier & words.NEVER_TAKEN_BACK)
     return Detection(
         symptoms=tuple(s for s in words.CANONICAL if s in present),
-        negated=tuple(s for s in words.CANONICAL if s in absent and s not in present),
+        negated=tuple(s for s in words.CANONICAL if s in denied and s not in present),
     )

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from careloop.cli import main
+from careloop.outreach import symptom_words as words
 from careloop.outreach.symptoms import detect
 
 CASES = [
@@ -44,12 +45,99 @@ CASES = [
     ("我胸痛怎么办？", ["胸痛胸闷"], []),
 ]
 
+# Misreadings an outside tester found, each standing for a rule.
+TESTER_CASES = [
+    # a negation of "the others" leaves the symptom said alone
+    ("除了腿肿没别的", ["水肿"], []),
+    # double negatives: a denial takes the negation back
+    ("不是没有胸痛", ["胸痛胸闷"], []),
+    ("不能说没有胸痛", ["胸痛胸闷"], []),
+    # self-harm, said every way: always an urgent alert
+    ("活够了", ["自伤风险"], []),
+    ("不想活了", ["自伤风险"], []),
+    ("活着没意思", ["自伤风险"], []),
+    ("想死", ["自伤风险"], []),
+    ("一了百了", ["自伤风险"], []),
+    ("不如死了算了", ["自伤风险"], []),
+    # colloquial forms
+    ("脑壳疼", ["头痛"], []),
+    ("眼睛看东西模模糊糊的", ["视物模糊"], []),
+    ("尿里有血", ["出血"], []),
+    ("胸口像压了块石头", ["胸痛胸闷"], []),
+    ("心里扑通扑通的", ["心悸"], []),
+    ("心口堵得慌", ["胸痛胸闷"], []),
+    ("上气不接下气", ["呼吸困难"], []),
+    ("头昏脑胀", ["头晕"], []),
+    ("眼冒金星", ["头晕"], []),
+    ("打摆子", ["发热"], []),
+    # traditional characters
+    ("胸悶", ["胸痛胸闷"], []),
+    ("頭暈心慌", ["头晕", "心悸"], []),
+    # a reported question (头晕不晕) then its answer
+    ("你问我头晕不晕，不晕", [], ["头晕"]),
+    # said of the past, gone now
+    ("以前胸痛，现在没有了", [], ["胸痛胸闷"]),
+    ("前两天发烧，今天好了", [], ["发热"]),
+    # a bare answer: a sensation denied, or 我没有
+    ("头痛吗？不痛", [], ["头痛"]),
+    ("医生问我有没有胸痛，我没有", [], ["胸痛胸闷"]),
+]
 
-@pytest.mark.parametrize(("text", "present", "negated"), CASES)
+# More of the same rules, and what they must leave alone.
+MORE_CASES = [
+    ("头晕没有胸痛", ["头晕"], ["胸痛胸闷"]),
+    ("除了腿肿，其他都好了", ["水肿"], []),
+    ("除了腿肿都没有了", ["水肿"], []),
+    ("不是头痛，是头晕", ["头晕"], ["头痛"]),
+    ("不不不，我没有胸痛", [], ["胸痛胸闷"]),
+    ("以前头晕，现在不晕了", [], ["头晕"]),
+    ("胸痛，现在好了", [], ["胸痛胸闷"]),
+    ("昨天胸闷，今天又头晕", ["胸痛胸闷", "头晕"], []),
+    ("以前胸痛，现在还有", ["胸痛胸闷"], []),
+    ("前天烧到39度，今天退了", [], ["发热"]),
+    ("体温：38.5", ["发热"], []),
+    ("有没有胸痛、头晕？不痛", [], ["胸痛胸闷"]),
+    ("有没有胸痛？有点疼", ["胸痛胸闷"], []),
+    ("有没有胸痛？一点也不疼", [], ["胸痛胸闷"]),
+    ("您最近有没有头晕？他没有", [], ["头晕"]),
+    ("我这辈子活够了", ["自伤风险"], []),
+    ("今天干活够了，腰酸", [], []),
+    ("没想过一死了之", [], ["自伤风险"]),
+    ("以前想死，现在好了", ["自伤风险"], []),
+    ("前几天不想活了，今天不想死了", ["自伤风险"], []),
+    ("我不想活下去了", ["自伤风险"], []),
+    ("脚脖子肿得像馒头", ["水肿"], []),
+    ("鞋子穿不上了", ["水肿"], []),
+    ("大便带血丝", ["出血"], []),
+    ("身上青一块紫一块", ["出血"], []),
+    ("太阳穴疼", ["头痛"], []),
+    ("心怦怦跳", ["心悸"], []),
+    ("吃完饭恶心想吐", ["恶心呕吐"], []),
+    ("看东西雾蒙蒙的", ["视物模糊"], []),
+    ("晚上忽冷忽热", ["发热"], []),
+    ("刀口流黄水", ["伤口异常"], []),
+    ("走两步就喘不动", ["呼吸困难"], []),
+    ("整天胡思乱想", ["情绪问题"], []),
+    ("這幾天頭痛，傷口紅腫", ["头痛", "伤口异常"], []),
+    ("血糖偏高，大便正常，尿检正常", [], []),
+    ("病情显著好转", [], []),
+]
+
+
+@pytest.mark.parametrize(("text", "present", "negated"), CASES + TESTER_CASES + MORE_CASES)
 def test_detects_symptoms_and_negation(text: str, present: list[str], negated: list[str]) -> None:
     found = detect(text)
     assert list(found.symptoms) == present
     assert list(found.negated) == negated
+
+
+def test_traditional_characters_never_stand_for_simplified_text() -> None:
+    """A character read as simplified must not be one the simplified vocabulary uses."""
+    vocabulary = "".join(w for synonyms in words.SYNONYMS.values() for w in synonyms)
+    vocabulary += "".join(w for pair in words.PAIRS.values() for side in pair for w in side)
+    converted = {chr(code) for code in words.TRADITIONAL}
+    assert not converted & set(vocabulary)
+    assert "胸悶頭暈".translate(words.TRADITIONAL) == "胸闷头晕"
 
 
 def test_a_symptom_both_denied_and_reported_counts_as_present() -> None:
