@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -191,10 +192,12 @@ def submit(
     actor: Any = None,
     task: Task | None = None,
     channel: str = "",
+    submitted_at: datetime | None = None,
 ) -> Submitted:
     """Check and score ``raw`` (``AnswerError`` names every wrong item, nothing is stored),
     then store the answers, raise the flags as one alert, run the questionnaire rules and,
-    when ``task`` is open, record it as reached with the answers. One transaction."""
+    when ``task`` is open, record it as reached with the answers. One transaction.
+    ``submitted_at``: when the patient answered, if not now (a FHIR ``authored``)."""
     from careloop.followup.outcomes import Attempt, do_record_attempt
     from careloop.rules.engine import run_for_answers
     from careloop.rules.models import Trigger
@@ -215,6 +218,7 @@ def submit(
             flags=[f.title for f in result.flags],
             source=source,
             submitted_by=user,
+            **({"submitted_at": submitted_at} if submitted_at else {}),
         )
         if assessed is not None:
             _keep_assessment(patient, assessed)

@@ -52,6 +52,9 @@ def test_read_and_search_questionnaires(fhir: Fhir) -> None:
     assert status == 200 and same["title"] == "GAD-7 焦虑症筛查量表"
     status, shipped, _ = fhir.call("GET", "/Questionnaire?status=active")
     assert shipped["total"] == 5
+    assert fhir.call("GET", "/Questionnaire?status=retired,draft")[1]["total"] == 0
+    status, outcome, _ = fhir.call("GET", "/Questionnaire?status=bogus")  # as Task?status=
+    assert status == 400 and "bogus" in outcome["issue"][0]["diagnostics"]
 
 
 def test_an_answer_is_scored_flagged_and_readable(
@@ -140,3 +143,32 @@ def test_a_bundle_updates_a_questionnaire_and_refuses_without_the_permission(
     assert status == 200, answer
     assert answer["entry"][0]["response"]["status"] == "200 OK"
     assert Questionnaire.objects.get(code="gad7").version == 2
+
+
+def test_an_answer_keeps_when_it_was_authored_and_names_items_not_asked(
+    fhir: Fhir, cardiology: Any, patient_factory: Any
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    patient = patient_factory(organisation=cardiology)
+    body = {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": GAD7,
+        "status": "completed",
+        "subject": {"reference": f"Patient/{patient.pk}"},
+        "authored": "2026-12-01T10:00:00+08:00",
+        "item": gad7_answers(0, 0, 0, 0, 0, 0, 0),
+    }
+    status, made, _ = fhir.call("POST", "/QuestionnaireResponse", body)
+    assert status == 201, made
+    stored = QuestionnaireResponse.objects.get()
+    assert stored.submitted_at == datetime(2026, 12, 1, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert made["authored"].startswith("2026-12-01T")
+    future = {**body, "authored": "2030-01-01T10:00:00+08:00"}
+    status, outcome, _ = fhir.call("POST", "/QuestionnaireResponse", future)
+    assert status == 422 and "in the future" in outcome["issue"][0]["diagnostics"]
+    stray = {**body, "item": [*body["item"], {"linkId": "q99", "answer": [{"valueInteger": 1}]}]}
+    status, outcome, _ = fhir.call("POST", "/QuestionnaireResponse", stray)
+    assert status == 422 and "q99" in outcome["issue"][0]["diagnostics"]
+    assert QuestionnaireResponse.objects.count() == 1

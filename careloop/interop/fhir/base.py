@@ -444,3 +444,22 @@ def _matching_ids(query: str) -> list[int]:
         return list(matches.order_by("pk").values_list("pk", flat=True)[:LOCKED_AT_MOST])
     except FhirError:
         return []  # refused when the entry is read
+
+
+def status_filter(params: QueryDict, allowed: set[str], ours: dict[str, str]) -> list[list[str]]:
+    """Each ``status`` parameter (repeated: all must hold; "a,b": either) as our statuses.
+    A FHIR code we never send matches nothing; a code outside the value set is a 400."""
+    wanted = []
+    for value in params.getlist("status"):
+        statuses = []
+        for code in (token(part)[1].strip() for part in value.split(",")):
+            if code not in allowed:
+                raise FhirError(
+                    400,
+                    f"status: {code!r} is not a status ({', '.join(sorted(allowed))})",
+                    code="value",
+                    expression=["status"],
+                )
+            statuses += [mine for mine, theirs in ours.items() if theirs == code]
+        wanted.append(statuses)
+    return wanted

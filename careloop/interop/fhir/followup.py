@@ -19,32 +19,18 @@ from fhir.resources.R4B.task import Task as FhirTask
 
 from careloop.followup.models import Alert, FollowUpRecord, Plan, Task
 from careloop.interop.fhir import codes
-from careloop.interop.fhir.base import Handler, patient_filter, require_permission, token
+from careloop.interop.fhir.base import (
+    Handler,
+    patient_filter,
+    require_permission,
+    status_filter,
+)
 from careloop.interop.fhir.outcome import FhirError
 from careloop.patients.access import patients_for
 
 
 def _instant(value: datetime) -> str:
     return value.isoformat()
-
-
-def _status_filter(params: QueryDict, allowed: set[str], ours: dict[str, str]) -> list[list[str]]:
-    """Each ``status`` parameter (repeated: all must hold; "a,b": either) as our statuses.
-    A FHIR code we never send matches nothing; a code outside the value set is a 400."""
-    wanted = []
-    for value in params.getlist("status"):
-        statuses = []
-        for code in (token(part)[1].strip() for part in value.split(",")):
-            if code not in allowed:
-                raise FhirError(
-                    400,
-                    f"status: {code!r} is not a status ({', '.join(sorted(allowed))})",
-                    code="value",
-                    expression=["status"],
-                )
-            statuses += [mine for mine, theirs in ours.items() if theirs == code]
-        wanted.append(statuses)
-    return wanted
 
 
 class ReadOnlyHandler(Handler):
@@ -74,7 +60,7 @@ class ReadOnlyHandler(Handler):
         queryset = self.queryset(user)
         if (condition := patient_filter(params)) is not None:
             queryset = queryset.filter(condition)
-        for statuses in _status_filter(params, self.statuses, self.status_out):
+        for statuses in status_filter(params, self.statuses, self.status_out):
             queryset = queryset.filter(status__in=statuses)
         return queryset
 

@@ -14,13 +14,22 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import QueryDict
+from django.utils import timezone
 from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
 from fhir.resources.R4B.questionnaireresponse import (
     QuestionnaireResponse as FhirQuestionnaireResponse,
 )
 
-from careloop.interop.fhir.base import Handler, References, patient_filter, require_permission
+from careloop.interop.fhir.base import (
+    Handler,
+    References,
+    fhir_datetime,
+    patient_filter,
+    require_permission,
+    status_filter,
+)
 from careloop.interop.fhir.outcome import FhirError, issue
+from careloop.interop.fhir.results import CLOCK_SKEW
 from careloop.patients.access import patients_for
 from careloop.questionnaires.definition import AnswerError, DefinitionError
 from careloop.questionnaires.fhir import (
@@ -65,8 +74,9 @@ class QuestionnaireHandler(Handler):
             queryset = queryset.filter(code=canonical_code(url)[0])
         for name in params.getlist("name"):
             queryset = queryset.filter(code__iexact=name.replace("_", "-"))
-        for status in params.getlist("status"):
-            queryset = queryset.filter(status__in=status.split(","))
+        publication = {code: code for code in Questionnaire.Status.values}
+        for statuses in status_filter(params, {*publication, "unknown"}, publication):
+            queryset = queryset.filter(status__in=statuses)
         return queryset
 
     def _save(self, user: Any, data: dict[str, Any], code: str | None = None) -> Questionnaire:
@@ -149,12 +159,40 @@ class QuestionnaireResponseHandler(Handler):
                 code="value",
                 expression=["QuestionnaireResponse.status"],
             )
+        authored = fhir_datetime(data.get("authored"), "QuestionnaireResponse.authored")
+        if authored is not None and authored > timezone.now() + CLOCK_SKEW:
+            raise FhirError(
+                422,
+                f"QuestionnaireResponse.authored {data['authored']} is in the future",
+                code="value",
+                expression=["QuestionnaireResponse.authored"],
+            )
         patient = self.patient(user, data, refs, "QuestionnaireResponse.subject")
         version = self._version(data)
-        raw = answers_from_response(definition_of(version), data)
+        definition = definition_of(version)
+        known = {item.key for item in definition.items}
+        unknown = [
+            str(entry.get("linkId"))
+            for entry in data.get("item", [])
+            if entry.get("linkId") not in known
+        ]
+        if unknown:
+            raise FhirError(
+                422,
+                f"QuestionnaireResponse.item: {', '.join(unknown)} not an item of "
+                f"{definition.code}",
+                code="value",
+                expression=[f"QuestionnaireResponse.item.where(linkId='{unknown[0]}')"],
+            )
+        raw = answers_from_response(definition, data)
         try:
             done = submit(
-                version, patient, raw, source=QuestionnaireResponse.Source.FHIR, actor=user
+                version,
+                patient,
+                raw,
+                source=QuestionnaireResponse.Source.FHIR,
+                actor=user,
+                submitted_at=authored,
             )
         except AnswerError as error:
             raise FhirError(
