@@ -34,6 +34,16 @@ def gad7_answers(*scores: int) -> list[dict[str, Any]]:
     ]
 
 
+def gad7_response(patient: Any, *scores: int) -> dict[str, Any]:
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": GAD7,
+        "status": "completed",
+        "subject": {"reference": f"Patient/{patient.pk}"},
+        "item": gad7_answers(*scores),
+    }
+
+
 def gad7_retitled(fhir: Fhir) -> tuple[dict[str, Any], dict[str, Any]]:
     """The shipped GAD-7 as served, and the same with a new title."""
     _status, current, _ = fhir.call("GET", f"/Questionnaire?url={GAD7}")
@@ -91,13 +101,7 @@ def test_wrong_answers_are_named_by_link_id(
     fhir: Fhir, cardiology: Any, patient_factory: Any
 ) -> None:
     patient = patient_factory(organisation=cardiology)
-    body = {
-        "resourceType": "QuestionnaireResponse",
-        "questionnaire": GAD7,
-        "status": "completed",
-        "subject": {"reference": f"Patient/{patient.pk}"},
-        "item": gad7_answers(9, 0, 0, 0, 0, 0),
-    }
+    body = gad7_response(patient, 9, 0, 0, 0, 0, 0)
     status, outcome, _ = fhir.call("POST", "/QuestionnaireResponse", body)
     assert status == 422
     problems = {i["diagnostics"] for i in outcome["issue"]}
@@ -152,14 +156,7 @@ def test_an_answer_keeps_when_it_was_authored_and_names_items_not_asked(
     from zoneinfo import ZoneInfo
 
     patient = patient_factory(organisation=cardiology)
-    body = {
-        "resourceType": "QuestionnaireResponse",
-        "questionnaire": GAD7,
-        "status": "completed",
-        "subject": {"reference": f"Patient/{patient.pk}"},
-        "authored": "2026-12-01T10:00:00+08:00",
-        "item": gad7_answers(0, 0, 0, 0, 0, 0, 0),
-    }
+    body = gad7_response(patient, 0, 0, 0, 0, 0, 0, 0) | {"authored": "2026-12-01T10:00:00+08:00"}
     status, made, _ = fhir.call("POST", "/QuestionnaireResponse", body)
     assert status == 201, made
     stored = QuestionnaireResponse.objects.get()
