@@ -141,6 +141,32 @@ def test_a_task_shows_a_personalised_script(programme: Task, carol: Any) -> None
     )
 
 
+def test_the_script_names_the_programmes_own_next_visit(programme: Task, carol: Any) -> None:
+    """A hypertension visit's script gives the plan's next visit when it comes before the
+    next revisit reminder (of another plan), not the reminder's day."""
+    now = timezone.now()
+
+    def coming(days: int, **fields: Any) -> None:
+        Task.objects.create(
+            patient=programme.patient,
+            organisation=programme.organisation,
+            channel="phone",
+            channels=["phone"],
+            due_at=now + timedelta(days=days),
+            deadline=now + timedelta(days=days + 2),
+            **fields,
+        )
+
+    coming(20, title="复查提醒", purpose="revisit_reminder")
+    page = logged_in(carol).get(f"/worklist/tasks/{programme.pk}/")
+    reminder = timezone.localtime(now + timedelta(days=20))
+    assert f"下次随访在{reminder:%-m月%-d日}之前" in dict(page.context["script"])["复诊提醒"]
+    coming(10, title="高血压随访", purpose=programme.purpose, plan=programme.plan, node="next")
+    page = logged_in(carol).get(f"/worklist/tasks/{programme.pk}/")
+    visit = timezone.localtime(now + timedelta(days=10))
+    assert f"下次随访在{visit:%-m月%-d日}之前" in dict(page.context["script"])["复诊提醒"]
+
+
 def test_answers_typed_before_a_missed_call_are_said_not_kept(programme: Task, carol: Any) -> None:
     client = logged_in(carol)
     missed = {"outcome": "no_answer", "a-method": "电话", "a-sbp": "150"}

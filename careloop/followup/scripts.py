@@ -14,12 +14,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.db.models import Q
 from django.template import Context, Engine, TemplateSyntaxError
 from django.utils import timezone
 
 from careloop.accounts.models import Organisation
 from careloop.followup.definition import SCRIPT_PARTS
 from careloop.followup.models import Plan, Purpose, Task
+from careloop.followup.models.pathways import TriggerKind
 from careloop.followup.pathways import definition_of
 
 COMPOUND_SURNAMES = (
@@ -77,14 +79,16 @@ def variables(task: Task, staff: Any) -> dict[str, Any]:
     root_pk = organisation.lineage[0]
     top = organisation if root_pk == organisation.pk else Organisation.objects.get(pk=root_pk)
     plan: Plan | None = task.plan
+    # The next revisit reminder; in a programme (hypertension, diabetes) also the plan's own
+    # next visit, whichever comes first: its script says "下次随访在…之前".
+    coming = Q(purpose=Purpose.REVISIT_REMINDER)
+    if plan is not None and plan.pathway.trigger in (TriggerKind.DIAGNOSIS, TriggerKind.PROGRAMME):
+        coming |= Q(plan=plan)
     next_revisit = (
-        Task.objects.filter(
-            patient=patient,
-            status=Task.Status.OPEN,
-            purpose=Purpose.REVISIT_REMINDER,
-            due_at__gt=timezone.now(),
-        )
+        Task.objects.filter(coming, patient=patient, status=Task.Status.OPEN)
+        .filter(due_at__gt=timezone.now())
         .exclude(pk=task.pk)
+        .order_by("due_at")
         .values_list("due_at", flat=True)
         .first()
     )
