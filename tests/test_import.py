@@ -510,3 +510,22 @@ def test_the_import_pages_say_how_many_rows_were_stored_before(bob: Any, client:
     detail = client.get(f"/interop/imports/{again.pk}/progress/").content.decode()
     assert "5 行的结果此前已入库" in detail
     assert "5 行此前已入库" in client.get("/interop/imports/").content.decode()
+
+
+def test_the_preview_shows_a_patient_of_another_organisation(
+    bob: Any, patient_factory: Any, community: Any
+) -> None:
+    """The preview finds the rows' patients as the import will: one of another organisation
+    is an error before the import starts, not only in its report."""
+    from careloop.interop.importer.jobs import preview
+
+    rows = long_rows(bad=False)
+    theirs = patient_factory(organisation=community, id_number=rows[0][4])
+    job = create(bob, xlsx(rows))
+    _mapping, parsed = preview(job)
+    errors = [" ".join(message for _column, message in row.errors) for row in parsed]
+    mine = [row for row in parsed if row.patient.get("id_number") == theirs.id_number]
+    assert mine and all(row.errors for row in mine)
+    assert any("another organisation" in text or "其他机构" in text for text in errors)
+    assert not [row for row in parsed if row not in mine and row.errors]
+    assert Patient.objects.count() == 1  # nobody enrolled by looking

@@ -15,7 +15,7 @@ from careloop.clinical import catalogue as catalogue_module
 from careloop.interop.importer.columns import IGNORE, ITEM, ColumnMap, distinct, guess, name_key
 from careloop.interop.importer.reader import ReadError, Sheet, blank
 from careloop.interop.importer.rows import ParsedRow, parse_row, text
-from careloop.interop.importer.runner import item_codes
+from careloop.interop.importer.runner import Importer, item_codes
 from careloop.interop.ingest import default_organisation
 from careloop.interop.models import ImportJob, ImportMapping, SourceSystem
 from careloop.patients.access import scope_organisation_ids
@@ -150,6 +150,9 @@ def preview(job: ImportJob, limit: int = 10) -> tuple[ColumnMap, list[ParsedRow]
                 ((n, v) for n, v in enumerate(rows, start=2) if not blank(v)), limit
             )
         ]
+        # Whose rows they are, as the import will find them (nothing is enrolled here): a
+        # patient of another organisation, or one who cannot be enrolled, shows now.
+        Importer(job).check_patients([row for row in parsed if not row.errors])
         return mapping, parsed
     finally:
         sheet.close()

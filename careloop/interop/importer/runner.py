@@ -300,6 +300,11 @@ class Importer:
 
     # ------------------------------------------------------------------ patients
 
+    def check_patients(self, rows: list[ParsedRow]) -> None:
+        """The errors the import will give these rows' patients (another organisation's, or
+        not enrolled and not enough to enrol them), enrolling nobody: for the preview."""
+        self._patients(rows, create=False)
+
     def _patients(self, rows: list[ParsedRow], *, create: bool) -> dict[int, Patient | None]:
         """Each row's patient, found by identifier (batched) or, with ``create``, enrolled.
         A row whose patient can be neither found nor enrolled gets an error."""
