@@ -445,6 +445,15 @@ def test_encounters_and_conditions(fhir: Fhir) -> None:
     assert status == 201 and made["onsetDateTime"] == "2020-03-01"
 
 
+def test_an_observation_with_a_mistyped_loinc_code_is_refused(fhir: Fhir) -> None:
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    resource = observation(f"Patient/{patient_id}", "99999-9", 5.1, "mmol/L")
+    status, body, _ = fhir.call("POST", "/Observation", resource)
+    assert status == 422 and body["issue"][0]["code"] == "code-invalid"
+    assert "99999-9" in body["issue"][0]["diagnostics"]
+    assert not Observation.objects.exists()
+
+
 def test_an_observation_dated_by_its_day_alone_is_accepted(fhir: Fhir) -> None:
     patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
     resource = observation(f"Patient/{patient_id}", "14749-6", 5.1, "mmol/L", "2026-11-20")

@@ -197,3 +197,25 @@ def test_an_import_row_dated_in_the_future_is_a_row_error(bob: Any) -> None:
         lines = list(report.iter_rows(values_only=True))
     assert (job.imported_rows, job.error_rows) == (1, 1)
     assert "检查日期晚于当前时间" in lines[1][-1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mistyped_loinc_code_is_refused_by_every_way_in(
+    mllp: Any,  # noqa: F811
+    bob: Any,
+) -> None:
+    """99999-9 cannot be a LOINC code (its check digit would be 5): refused naming it, not
+    stored as an item nobody can grade. A local code (GLU) is still taken."""
+    from careloop.clinical.loinc import loinc_problem
+    from careloop.interop.importer.runner import Importer
+    from tests.test_import import create, long_rows, xlsx
+
+    assert loinc_problem("14749-6") == "" and "would be 5" in loinc_problem("99999-9")
+    [ack] = send_raw(mllp, _lis("OBX|1|NM|99999-9^葡萄糖^LN||5.2|mmol/L|3.9-6.1||||F|"), expect=1)
+    err = next(line for line in ack.split("\r") if line.startswith("ERR|"))
+    assert msa(ack) == "AE" and err.startswith("ERR|OBX^6^3^103") and "99999-9" in err
+    good = long_rows(bad=False)
+    typo = [*good[0][:7], "99999-9", "", *good[0][9:]]
+    job = Importer(create(bob, xlsx([typo, good[1]]), name="typo.xlsx")).run()
+    assert (job.imported_rows, job.error_rows) == (1, 1)
+    assert not Observation.objects.filter(code="99999-9").exists()

@@ -15,6 +15,7 @@ from fhir.resources.R4B.observation import Observation as FhirObservation
 
 from careloop.audit.services import record
 from careloop.clinical.assessment import ImpossibleValue, ResultInput, check_possible
+from careloop.clinical.loinc import loinc_problem
 from careloop.clinical.models import DiagnosticReport, Observation, Source
 from careloop.clinical.patient_groups import settle_groups
 from careloop.clinical.repeats import settle_repeats
@@ -178,6 +179,13 @@ class ObservationHandler(Handler):
             (c.get("code", "") for c in code.get("coding", []) if c.get("system") == codes.LOINC),
             "",
         )
+        if loinc and (problem := loinc_problem(loinc)):
+            raise FhirError(
+                422,
+                f"Observation.code: {problem}",
+                code="code-invalid",
+                expression=["Observation.code.coding"],
+            )
         local: dict[str, Any] = next(
             (c for c in code.get("coding", []) if c.get("system") != codes.LOINC), {}
         )

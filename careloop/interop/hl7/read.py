@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from careloop.clinical.assessment import LOINC_SYSTEMS, ImpossibleValue, check_possible
+from careloop.clinical.loinc import loinc_problem
 from careloop.interop.hl7.message import (
     SUPPORTED_VERSIONS,
     HL7Error,
@@ -579,6 +580,8 @@ def _result(obx: Segment, default_time: datetime | None) -> Result:
     raw_range = fields[7] if len(fields) > 7 else ""
     coding_system = _at(identifier, 3)
     if coding_system.upper() in LOINC_SYSTEMS:  # a local code is known once mapped
+        if problem := loinc_problem(code):
+            raise _obx_error(obx, 3, problem, 103)
         try:
             check_possible(code, value, name)
         except ImpossibleValue as error:

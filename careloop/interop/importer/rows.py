@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 
+from careloop.clinical.loinc import loinc_problem, looks_like_loinc
 from careloop.interop.importer.columns import ITEM, ColumnMap, name_key
 from careloop.interop.times import in_the_future
 from careloop.patients import identity
@@ -217,6 +218,11 @@ def parse_row(
             loinc = item_codes.get(name_key(code)) or item_codes.get(name_key(item)) or ""
             amount, comparator, written, arrow = parse_value(raw)
             _check_amount(row, loinc, amount, item or code)
+            if not loinc and looks_like_loinc(code) and loinc_problem(code):
+                row.fail(
+                    "item_code",
+                    _("%(code)s is not a LOINC code (its check digit is wrong).") % {"code": code},
+                )
             row.results.append(
                 Cell(
                     code=loinc or code,
