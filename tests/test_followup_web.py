@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 from datetime import date, datetime, time, timedelta
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -151,6 +152,56 @@ def test_answers_typed_before_a_missed_call_are_said_not_kept(programme: Task, c
         f"/worklist/tasks/{programme.pk}/", {"outcome": "busy", "a-method": "电话"}, follow=True
     )
     assert not any("未保存" in str(m) for m in quiet.context["messages"])  # nothing typed
+
+
+class _UntouchedForm(HTMLParser):
+    """What a browser posts for the answers fieldset when nobody touches it: each list's
+    selected option (else its first), ticked boxes, filled inputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.posted: dict[str, list[str]] = {}
+        self.select: str | None = None
+        self.options: list[tuple[str, bool]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        name = a.get("name") or ""
+        if tag == "select" and name.startswith("a-"):
+            self.select, self.options = name, []
+        elif tag == "option" and self.select:
+            self.options.append((a.get("value") or "", "selected" in a))
+        elif tag == "input" and name.startswith("a-"):
+            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                return
+            if a.get("value"):
+                self.posted.setdefault(name, []).append(a["value"] or "on")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select" and self.select:
+            chosen = [v for v, on in self.options if on] or [v for v, _ in self.options[:1]]
+            if chosen and chosen[0]:
+                self.posted[self.select] = chosen[:1]
+            self.select = None
+
+
+def test_a_missed_call_with_the_form_untouched_warns_of_nothing(
+    programme: Task, carol: Any
+) -> None:
+    client = logged_in(carol)
+    parser = _UntouchedForm()
+    parser.feed(client.get(f"/worklist/tasks/{programme.pk}/").content.decode())
+    untouched = parser.posted
+    assert untouched.get("a-medication_adherence") == ["规律"]  # the list's preset
+    page = client.post(
+        f"/worklist/tasks/{programme.pk}/", {"outcome": "no_answer", **untouched}, follow=True
+    )
+    said = [str(m) for m in page.context["messages"]]
+    assert said and not any("未保存" in m for m in said), said
+    # Choosing another adherence is an answer typed: the warning stays.
+    changed = {**untouched, "outcome": "busy", "a-medication_adherence": "间断"}
+    page = client.post(f"/worklist/tasks/{programme.pk}/", changed, follow=True)
+    assert any("未保存" in str(m) for m in page.context["messages"])
 
 
 def test_reached_with_the_national_form_classifies_and_plans_the_next_visit(

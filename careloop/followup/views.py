@@ -194,13 +194,11 @@ def assign(request: AuthedRequest) -> HttpResponse:
     return redirect(request.POST.get("next") or reverse("followup:worklist"))
 
 
-def _typed_answers(request: AuthedRequest) -> bool:
-    """Whether the nurse typed or ticked anything in the task's form (beyond the preset
-    随访方式)."""
-    return any(
-        key.startswith("a-") and key != "a-method" and any(v.strip() for v in values)
-        for key, values in request.POST.lists()
-    )
+def _typed_answers(answers: Any) -> bool:
+    """Whether the nurse typed, ticked or chose anything in the task's form: answers that
+    differ from the form's presets (a list's first option), 随访方式 aside (it tells how the
+    call was made, preset from the channel, which a retry may change)."""
+    return answers is not None and answers.typed(ignore=("method",))
 
 
 def _next_task(user: Any, after: Task) -> Task | None:
@@ -253,7 +251,7 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
             else:
                 task.refresh_from_db()
                 messages.success(request, _outcome_message(task, entry))
-                if not reached and _typed_answers(request):
+                if not reached and _typed_answers(answers):
                     messages.warning(
                         request,
                         _(
