@@ -99,6 +99,29 @@ def test_bulk_assign_needs_the_permission(
     assert set(Task.objects.filter(pk__in=ids[:2]).values_list("assignee", flat=True)) == {bob.pk}
 
 
+def test_bulk_actions_with_no_task_ticked_ask_for_one_and_do_nothing(
+    hospital: Any, patient_factory: Any, alice: Any, bob: Any, team: Any
+) -> None:
+    load_pack()
+    patient = patient_factory(organisation=hospital, care_team=team)
+    enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual")
+    client = logged_in(bob)
+    back = "/worklist/?scope=organisation"
+    for posted in (
+        {"assignee": "me", "next": back},  # 领取所选
+        {"next": back},  # 分派所选: the list stays disabled until a row is ticked
+        {"assignee": str(alice.pk), "next": back},
+    ):
+        page = client.post("/worklist/assign/", posted, follow=True)
+        said = [(m.level_tag, str(m)) for m in page.context["messages"]]
+        assert said == [("warning", "请先勾选任务。")], said
+    assert not Task.objects.filter(assignee__isnull=False).exists()
+    english = client.post(
+        "/worklist/assign/", {"assignee": "me"}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert [str(m) for m in english.context["messages"]] == ["Select at least one task first."]
+
+
 def test_results_on_the_task_and_alert_pages_show_their_unit_once(
     programme: Task, carol: Any
 ) -> None:

@@ -162,19 +162,23 @@ def assign(request: AuthedRequest) -> HttpResponse:
     # "Take the selected" sends "me" beside whatever the assign list holds: taking wins.
     targets = request.POST.getlist("assignee")
     target = "me" if "me" in targets else (targets[-1] if targets else "")
+    back = request.POST.get("next") or reverse("followup:worklist")
+    if target != "me" and not request.user.has_perm("followup.assign_task"):
+        raise PermissionDenied
+    if not ids:
+        messages.warning(request, _("Select at least one task first."))
+        return redirect(back)
     assignee: User | None
     if target == "me":
         assignee = request.user
     else:
-        if not request.user.has_perm("followup.assign_task"):
-            raise PermissionDenied
         assignee = next(
             (u for u in list(staff_who_can(request.user, "change_task")) if str(u.pk) == target),
             None,
         )
         if assignee is None:
             messages.error(request, _("Choose whom to assign the tasks to."))
-            return redirect(request.POST.get("next") or reverse("followup:worklist"))
+            return redirect(back)
     org_ids = scope_organisation_ids(request.user)
     tasks = Task.objects.filter(pk__in=ids, status=Task.Status.OPEN)
     if org_ids is not None:
@@ -191,7 +195,7 @@ def assign(request: AuthedRequest) -> HttpResponse:
         request,
         _("%(n)d tasks assigned to %(who)s.") % {"n": changed, "who": assignee},
     )
-    return redirect(request.POST.get("next") or reverse("followup:worklist"))
+    return redirect(back)
 
 
 def _typed_answers(answers: Any) -> bool:
