@@ -79,6 +79,19 @@ def _visible_task(user: Any, pk: int) -> Task:
     return task
 
 
+def _assignee_shown(user: Any, pk: int | None) -> str:
+    """Whose tasks the list is narrowed to (the team page's drill-down), by name; someone
+    outside the user's organisations is not named."""
+    if not pk:
+        return ""
+    people = User.objects.filter(pk=pk)
+    org_ids = scope_organisation_ids(user)
+    if org_ids is not None:
+        people = people.filter(organisation_id__in=org_ids)
+    person = people.first()
+    return str(person) if person is not None else _("someone outside your organisations")
+
+
 @login_required
 @permission_required("followup.view_task", raise_exception=True)
 def worklist_page(request: AuthedRequest) -> HttpResponse:
@@ -120,6 +133,12 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
     alert_count = alerts.count() if len(open_alerts) == ALERTS_SHOWN else len(open_alerts)
     context = {
         "filters": filters,
+        "assignee_shown": _assignee_shown(request.user, filters.assignee),
+        # The list without the one person's narrowing (the badge's ×).
+        "without_assignee": urlencode(
+            {k: v for k, v in query.items() if k not in ("assignee", "section")}
+            | {"section": filters.section}
+        ),
         "page": page,
         "querystring": urlencode(query),
         "base_query": {k: v for k, v in query.items() if k != "section"},
