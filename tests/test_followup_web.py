@@ -155,6 +155,11 @@ def test_a_task_shows_a_personalised_script(programme: Task, carol: Any) -> None
     assert script["开场白"].startswith("张阿姨您好，我是第一人民医院")
     assert "李可" in script["开场白"]
     assert "苯磺酸" not in script["康复指导"] and "请按医嘱按时服药" in script["康复指导"]
+    assert list(script)[:3] == ["开场白", "问题询问", "康复指导"]
+    english = logged_in(carol).get(f"/worklist/tasks/{programme.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+    titles = [title for title, _text in english.context["script"]]
+    assert titles[:3] == ["Opening", "Questions", "Advice"], titles
+    assert set(titles) <= {"Opening", "Questions", "Advice", "Revisit reminder", "Closing"}
     assert page.context["answers_form"] is not None  # the national hypertension form
     from careloop.followup.views import METHOD_OF_CHANNEL
 
