@@ -184,3 +184,19 @@ def test_one_persons_list_says_so_and_keeps_the_person_through_filters_tabs_and_
     # Without the narrowing: no badge, no hidden field.
     everyone = logged_in(bob).get("/worklist/?scope=organisation&section=all").content.decode()
     assert "assignee-filter" not in everyone and 'type="hidden" name="assignee"' not in everyone
+
+
+def test_the_keyboard_hint_says_enter_opens_the_task(
+    hospital: Any, patient_factory: Any, alice: Any
+) -> None:
+    import re
+
+    _tasks(patient_factory(organisation=hospital), 1, late=timedelta(hours=1), assignee=alice)
+    html = logged_in(alice).get("/worklist/?scope=mine").content.decode()
+    hint = re.search(r'class="[^"]*kbd-hint">(.*?)</span>', html, re.S)
+    assert hint is not None and "<kbd>Enter</kbd> 打开" in hint[1], hint
+    assert "待处理" not in hint[1]
+    client = logged_in(alice)
+    client.cookies["django_language"] = "en"
+    english = client.get("/worklist/?scope=mine").content.decode()
+    assert "<kbd>Enter</kbd> open" in english
