@@ -342,3 +342,27 @@ def test_a_home_blood_pressure_is_graded_by_the_home_thresholds(
         ("8480-6", 128, "N"),
         ("8462-4", 82, "N"),
     ]
+
+
+def test_the_reading_kinds_are_large_touch_targets_like_the_questionnaire_options(
+    patient: Any,
+) -> None:
+    import re
+
+    token = make_token(patient.pk, "readings")
+    client = Client()
+    opened(client, token)
+    page = client.get(f"/p/{token}/readings/").content.decode()
+    # As a questionnaire's options: a whole row (label.form-check) around a Tabler-sized box.
+    options = re.findall(
+        r'<label class="form-check"[^>]*>\s*<input class="form-check-input" type="radio" '
+        r'name="kind" value="(\w+)"[^>]*>\s*<span class="form-check-label">([^<]+)</span>',
+        page,
+    )
+    assert options == [("bp", "血压"), ("glucose", "血糖"), ("weight", "体重"), ("steps", "步数")]
+    assert 'type="radio" name="kind" value="bp" required id="id_kind_0"' not in page  # bare
+    # A refused reading keeps the kind chosen.
+    again = client.post(
+        f"/p/{token}/readings/", {"kind": "weight", "measured_at": "2026-12-03T19:30"}
+    ).content.decode()
+    assert re.search(r'name="kind" value="weight" id="id_kind_2" checked>', again)
