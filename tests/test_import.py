@@ -510,3 +510,23 @@ def test_the_import_pages_say_how_many_rows_were_stored_before(bob: Any, client:
     detail = client.get(f"/interop/imports/{again.pk}/progress/").content.decode()
     assert "5 行的结果此前已入库" in detail
     assert "5 行此前已入库" in client.get("/interop/imports/").content.decode()
+
+
+def test_an_uploaded_file_is_labelled_by_its_own_type_not_the_default_source(
+    bob: Any, client: Any
+) -> None:
+    import re
+
+    client.force_login(bob)
+    text = io.StringIO()
+    csv.writer(text).writerows([HEADER, long_rows(bad=False)[0]])
+    upload = io.BytesIO(text.getvalue().encode("utf-8"))
+    upload.name = "imp.csv"
+    page = client.post(
+        "/interop/imports/", {"file": upload, "source": "Excel", "mode": "skip"}, follow=True
+    )
+    heading = re.search(r'data-testid="import-kind">([^<]*)<', page.content.decode())
+    assert heading is not None and heading[1] == "· CSV · 来源：Excel", heading
+    sheet = create(bob, xlsx(long_rows(bad=False)), name="imp.xlsx")
+    other = client.get(f"/interop/imports/{sheet.pk}/").content.decode()
+    assert 'data-testid="import-kind">· Excel · 来源：体检中心<' in other
