@@ -73,6 +73,29 @@ def test_a_hand_over_accepted_moves_the_patient_and_both_sides_keep_the_history(
         do_decide(lead, referral, accept=False, note="late")  # already answered
 
 
+def test_a_nurse_sees_who_answers_an_incoming_referral(
+    task: Any, alice: Any, dave: Any, lead: Any, community: Any
+) -> None:
+    from careloop.accounts.roles import ROLE_PERMISSIONS
+
+    # The hint names the roles that hold the permission to answer (roles.py decides).
+    answering = {r for r, perms in ROLE_PERMISSIONS.items() if "followup.change_referral" in perms}
+    assert answering == {Role.DOCTOR, Role.SUPERVISOR, Role.COORDINATOR}
+    do_refer(alice, task.patient, community, reason="病情稳定，转社区随访", transfer=True)
+    nurse = logged_in(dave).get("/worklist/referrals/").content.decode()
+    assert 'data-testid="referral-status">待接收' in nurse
+    assert "referral-accept" not in nurse
+    hint = re.search(r'data-testid="referral-who-decides">([^<]+)<', nurse)
+    assert hint is not None and hint[1] == "由医生、主管或协调岗接收或拒绝。"
+    english = logged_in(dave).get("/worklist/referrals/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "A doctor, supervisor or coordinator accepts or declines it." in english.content.decode()
+    # Who can answer sees the buttons, not the hint; the sender sees "withdraw".
+    coordinator = logged_in(lead).get("/worklist/referrals/").content.decode()
+    assert "referral-accept" in coordinator and "referral-who-decides" not in coordinator
+    sender = logged_in(alice).get("/worklist/referrals/?box=out").content.decode()
+    assert "referral-withdraw" in sender and "referral-who-decides" not in sender
+
+
 def test_a_declined_referral_needs_a_reason_and_withdraws_the_share(
     task: Any, alice: Any, lead: Any, community: Any
 ) -> None:

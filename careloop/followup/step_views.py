@@ -217,6 +217,8 @@ def referral_list(request: AuthedRequest) -> HttpResponse:
             "box": box,
             "status": status,
             "statuses": Referral.Status.choices,
+            # Without it (a nurse, a health manager): the list says who answers instead.
+            "can_answer": request.user.has_perm("followup.change_referral"),
             "querystring": f"box={box}&status={status}",
         },
     )
