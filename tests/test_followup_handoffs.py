@@ -193,6 +193,41 @@ def test_the_task_page_next_steps(task: Any, alice: Any, lead: Any, community: A
     assert "患者下午方便接电话" in html and "骨科门诊" in html
 
 
+def test_a_revisit_of_a_patient_handed_over_is_not_offered_for_booking(
+    task: Any, alice: Any, lead: Any, community: Any, hospital: Any
+) -> None:
+    wanted = (timezone.localdate() + timedelta(days=5)).isoformat()
+    logged_in(alice).post(
+        f"/worklist/tasks/{task.pk}/revisit/",
+        {"revisit-wanted_on": wanted, "revisit-department": "骨科门诊"},
+    )
+    revisit = RevisitRequest.objects.get(patient=task.patient)
+    coordinator = logged_in(UserFactory(organisation=hospital, role=Role.COORDINATOR))
+    before = coordinator.get("/worklist/revisits/").content.decode()
+    assert 'data-testid="book-form"' in before and "revisit-handed-over" not in before
+    referral = do_refer(alice, task.patient, community, reason="转社区", transfer=True)
+    do_decide(lead, referral, accept=True)
+    page = coordinator.get("/worklist/revisits/").content.decode()
+    assert 'data-testid="book-form"' not in page  # no live 预约 button
+    assert 'data-testid="revisit-handed-over">已移交<' in page
+    assert f"由{community.name}预约" in page
+    # A stale page's POST: said plainly, not a bare 403; nothing booked.
+    answer = coordinator.post(
+        f"/worklist/revisits/{revisit.pk}/book/", {"appointment_at": f"{wanted}T09:30"}, follow=True
+    )
+    assert answer.status_code == 200
+    said = [(m.level_tag, str(m)) for m in answer.context["messages"]]
+    assert said and said[-1][0] == "error" and "已移交" in said[-1][1], said
+    revisit.refresh_from_db()
+    assert revisit.status == "requested" and revisit.appointment_at is None
+    # The receiving organisation books it.
+    theirs = logged_in(lead)
+    assert 'data-testid="book-form"' in theirs.get("/worklist/revisits/").content.decode()
+    theirs.post(f"/worklist/revisits/{revisit.pk}/book/", {"appointment_at": f"{wanted}T09:30"})
+    revisit.refresh_from_db()
+    assert revisit.status == "booked"
+
+
 def test_a_patient_is_not_referred_to_an_organisation_above_their_own(
     hospital: Any, cardiology: Any, community: Any, patient_factory: Any
 ) -> None:
