@@ -235,8 +235,17 @@ def test_the_alert_pages_list_mine_and_a_supervisor_verifies(
         f"/alerts/{alert.pk}/",
         {"action": "resolve", "resolution": "handled", "outcome": "已联系"},
     )
-    assert "verify" not in nurse.get(f"/alerts/{alert.pk}/").context["actions"]
+    resolved = nurse.get(f"/alerts/{alert.pk}/")
+    assert "verify" not in resolved.context["actions"]
+    # Said on the page: a supervisor verifies next (not only "add a note").
+    assert (
+        '<p class="alert alert-info" role="status" data-testid="awaiting-verification">'
+        "等待主管核实</p>" in resolved.content.decode()
+    )
+    english = nurse.get(f"/alerts/{alert.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Waiting for a supervisor to verify" in english
     supervisor = logged_in(bob)
+    assert "awaiting-verification" not in supervisor.get(f"/alerts/{alert.pk}/").content.decode()
     waiting = supervisor.get("/alerts/?scope=all&status=resolved").context["page"].object_list
     assert [a.pk for a in waiting] == [alert.pk]
     supervisor.post(f"/alerts/{alert.pk}/", {"action": "verify"})

@@ -73,6 +73,29 @@ def test_a_hand_over_accepted_moves_the_patient_and_both_sides_keep_the_history(
         do_decide(lead, referral, accept=False, note="late")  # already answered
 
 
+def test_a_nurse_sees_who_answers_an_incoming_referral(
+    task: Any, alice: Any, dave: Any, lead: Any, community: Any
+) -> None:
+    from careloop.accounts.roles import ROLE_PERMISSIONS
+
+    # The hint names the roles that hold the permission to answer (roles.py decides).
+    answering = {r for r, perms in ROLE_PERMISSIONS.items() if "followup.change_referral" in perms}
+    assert answering == {Role.DOCTOR, Role.SUPERVISOR, Role.COORDINATOR}
+    do_refer(alice, task.patient, community, reason="病情稳定，转社区随访", transfer=True)
+    nurse = logged_in(dave).get("/worklist/referrals/").content.decode()
+    assert 'data-testid="referral-status">待接收' in nurse
+    assert "referral-accept" not in nurse
+    hint = re.search(r'data-testid="referral-who-decides">([^<]+)<', nurse)
+    assert hint is not None and hint[1] == "由医生、主管或协调岗接收或拒绝。"
+    english = logged_in(dave).get("/worklist/referrals/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "A doctor, supervisor or coordinator accepts or declines it." in english.content.decode()
+    # Who can answer sees the buttons, not the hint; the sender sees "withdraw".
+    coordinator = logged_in(lead).get("/worklist/referrals/").content.decode()
+    assert "referral-accept" in coordinator and "referral-who-decides" not in coordinator
+    sender = logged_in(alice).get("/worklist/referrals/?box=out").content.decode()
+    assert "referral-withdraw" in sender and "referral-who-decides" not in sender
+
+
 def test_a_declined_referral_needs_a_reason_and_withdraws_the_share(
     task: Any, alice: Any, lead: Any, community: Any
 ) -> None:
@@ -168,6 +191,41 @@ def test_the_task_page_next_steps(task: Any, alice: Any, lead: Any, community: A
     assert referral.status == "accepted"
     html = nurse.get(f"/worklist/tasks/{task.pk}/").content.decode()
     assert "患者下午方便接电话" in html and "骨科门诊" in html
+
+
+def test_a_revisit_of_a_patient_handed_over_is_not_offered_for_booking(
+    task: Any, alice: Any, lead: Any, community: Any, hospital: Any
+) -> None:
+    wanted = (timezone.localdate() + timedelta(days=5)).isoformat()
+    logged_in(alice).post(
+        f"/worklist/tasks/{task.pk}/revisit/",
+        {"revisit-wanted_on": wanted, "revisit-department": "骨科门诊"},
+    )
+    revisit = RevisitRequest.objects.get(patient=task.patient)
+    coordinator = logged_in(UserFactory(organisation=hospital, role=Role.COORDINATOR))
+    before = coordinator.get("/worklist/revisits/").content.decode()
+    assert 'data-testid="book-form"' in before and "revisit-handed-over" not in before
+    referral = do_refer(alice, task.patient, community, reason="转社区", transfer=True)
+    do_decide(lead, referral, accept=True)
+    page = coordinator.get("/worklist/revisits/").content.decode()
+    assert 'data-testid="book-form"' not in page  # no live 预约 button
+    assert 'data-testid="revisit-handed-over">已移交<' in page
+    assert f"由{community.name}预约" in page
+    # A stale page's POST: said plainly, not a bare 403; nothing booked.
+    answer = coordinator.post(
+        f"/worklist/revisits/{revisit.pk}/book/", {"appointment_at": f"{wanted}T09:30"}, follow=True
+    )
+    assert answer.status_code == 200
+    said = [(m.level_tag, str(m)) for m in answer.context["messages"]]
+    assert said and said[-1][0] == "error" and "已移交" in said[-1][1], said
+    revisit.refresh_from_db()
+    assert revisit.status == "requested" and revisit.appointment_at is None
+    # The receiving organisation books it.
+    theirs = logged_in(lead)
+    assert 'data-testid="book-form"' in theirs.get("/worklist/revisits/").content.decode()
+    theirs.post(f"/worklist/revisits/{revisit.pk}/book/", {"appointment_at": f"{wanted}T09:30"})
+    revisit.refresh_from_db()
+    assert revisit.status == "booked"
 
 
 def test_a_patient_is_not_referred_to_an_organisation_above_their_own(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 from datetime import date, datetime, time, timedelta
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -98,6 +99,29 @@ def test_bulk_assign_needs_the_permission(
     assert set(Task.objects.filter(pk__in=ids[:2]).values_list("assignee", flat=True)) == {bob.pk}
 
 
+def test_bulk_actions_with_no_task_ticked_ask_for_one_and_do_nothing(
+    hospital: Any, patient_factory: Any, alice: Any, bob: Any, team: Any
+) -> None:
+    load_pack()
+    patient = patient_factory(organisation=hospital, care_team=team)
+    enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual")
+    client = logged_in(bob)
+    back = "/worklist/?scope=organisation"
+    for posted in (
+        {"assignee": "me", "next": back},  # 领取所选
+        {"next": back},  # 分派所选: the list stays disabled until a row is ticked
+        {"assignee": str(alice.pk), "next": back},
+    ):
+        page = client.post("/worklist/assign/", posted, follow=True)
+        said = [(m.level_tag, str(m)) for m in page.context["messages"]]
+        assert said == [("warning", "请先勾选任务。")], said
+    assert not Task.objects.filter(assignee__isnull=False).exists()
+    english = client.post(
+        "/worklist/assign/", {"assignee": "me"}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert [str(m) for m in english.context["messages"]] == ["Select at least one task first."]
+
+
 def test_results_on_the_task_and_alert_pages_show_their_unit_once(
     programme: Task, carol: Any
 ) -> None:
@@ -131,6 +155,11 @@ def test_a_task_shows_a_personalised_script(programme: Task, carol: Any) -> None
     assert script["开场白"].startswith("张阿姨您好，我是第一人民医院")
     assert "李可" in script["开场白"]
     assert "苯磺酸" not in script["康复指导"] and "请按医嘱按时服药" in script["康复指导"]
+    assert list(script)[:3] == ["开场白", "问题询问", "康复指导"]
+    english = logged_in(carol).get(f"/worklist/tasks/{programme.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+    titles = [title for title, _text in english.context["script"]]
+    assert titles[:3] == ["Opening", "Questions", "Advice"], titles
+    assert set(titles) <= {"Opening", "Questions", "Advice", "Revisit reminder", "Closing"}
     assert page.context["answers_form"] is not None  # the national hypertension form
     from careloop.followup.views import METHOD_OF_CHANNEL
 
@@ -177,6 +206,56 @@ def test_answers_typed_before_a_missed_call_are_said_not_kept(programme: Task, c
         f"/worklist/tasks/{programme.pk}/", {"outcome": "busy", "a-method": "电话"}, follow=True
     )
     assert not any("未保存" in str(m) for m in quiet.context["messages"])  # nothing typed
+
+
+class _UntouchedForm(HTMLParser):
+    """What a browser posts for the answers fieldset when nobody touches it: each list's
+    selected option (else its first), ticked boxes, filled inputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.posted: dict[str, list[str]] = {}
+        self.select: str | None = None
+        self.options: list[tuple[str, bool]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        name = a.get("name") or ""
+        if tag == "select" and name.startswith("a-"):
+            self.select, self.options = name, []
+        elif tag == "option" and self.select:
+            self.options.append((a.get("value") or "", "selected" in a))
+        elif tag == "input" and name.startswith("a-"):
+            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                return
+            if a.get("value"):
+                self.posted.setdefault(name, []).append(a["value"] or "on")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select" and self.select:
+            chosen = [v for v, on in self.options if on] or [v for v, _ in self.options[:1]]
+            if chosen and chosen[0]:
+                self.posted[self.select] = chosen[:1]
+            self.select = None
+
+
+def test_a_missed_call_with_the_form_untouched_warns_of_nothing(
+    programme: Task, carol: Any
+) -> None:
+    client = logged_in(carol)
+    parser = _UntouchedForm()
+    parser.feed(client.get(f"/worklist/tasks/{programme.pk}/").content.decode())
+    untouched = parser.posted
+    assert untouched.get("a-medication_adherence") == ["规律"]  # the list's preset
+    page = client.post(
+        f"/worklist/tasks/{programme.pk}/", {"outcome": "no_answer", **untouched}, follow=True
+    )
+    said = [str(m) for m in page.context["messages"]]
+    assert said and not any("未保存" in m for m in said), said
+    # Choosing another adherence is an answer typed: the warning stays.
+    changed = {**untouched, "outcome": "busy", "a-medication_adherence": "间断"}
+    page = client.post(f"/worklist/tasks/{programme.pk}/", changed, follow=True)
+    assert any("未保存" in str(m) for m in page.context["messages"])
 
 
 def test_reached_with_the_national_form_classifies_and_plans_the_next_visit(

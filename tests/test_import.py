@@ -529,3 +529,23 @@ def test_the_preview_shows_a_patient_of_another_organisation(
     assert any("another organisation" in text or "其他机构" in text for text in errors)
     assert not [row for row in parsed if row not in mine and row.errors]
     assert Patient.objects.count() == 1  # nobody enrolled by looking
+
+
+def test_an_uploaded_file_is_labelled_by_its_own_type_not_the_default_source(
+    bob: Any, client: Any
+) -> None:
+    import re
+
+    client.force_login(bob)
+    text = io.StringIO()
+    csv.writer(text).writerows([HEADER, long_rows(bad=False)[0]])
+    upload = io.BytesIO(text.getvalue().encode("utf-8"))
+    upload.name = "imp.csv"
+    page = client.post(
+        "/interop/imports/", {"file": upload, "source": "Excel", "mode": "skip"}, follow=True
+    )
+    heading = re.search(r'data-testid="import-kind">([^<]*)<', page.content.decode())
+    assert heading is not None and heading[1] == "· CSV · 来源：Excel", heading
+    sheet = create(bob, xlsx(long_rows(bad=False)), name="imp.xlsx")
+    other = client.get(f"/interop/imports/{sheet.pk}/").content.decode()
+    assert 'data-testid="import-kind">· Excel · 来源：体检中心<' in other

@@ -155,3 +155,48 @@ def test_a_babys_row_gives_months_or_days_not_zero_years(
     html = logged_in(alice).get("/worklist/?scope=mine&section=due").content.decode()
     assert "男 · 5天<" in html and "· 0岁" not in html
     assert "男 · 70岁<" in html
+
+
+def test_one_persons_list_says_so_and_keeps_the_person_through_filters_tabs_and_pages(
+    hospital: Any, patient_factory: Any, alice: Any, bob: Any
+) -> None:
+    import re
+    from html import unescape
+
+    patient = patient_factory(organisation=hospital)
+    _tasks(patient, 55, late=timedelta(hours=1), assignee=alice)
+    _tasks(patient, 3, late=timedelta(hours=1), assignee=bob)
+    page = logged_in(bob).get(f"/worklist/?scope=organisation&section=all&assignee={alice.pk}")
+    html = page.content.decode()
+    badge = re.search(r'data-testid="assignee-filter">(.*?)</p>', html, re.S)
+    assert badge is not None and "仅显示：王爱丽的任务" in badge[1]
+    remove = re.search(r'href="\?([^"]*)" [^>]*data-testid="assignee-filter-remove"', html)
+    assert remove is not None and "assignee" not in remove[1]
+    assert "scope=organisation" in unescape(remove[1])
+    # The filter form carries the person on; so do the tabs, the scope buttons and pages.
+    form = re.search(r'<form method="get".*?</form>', html, re.S)
+    assert form is not None
+    assert f'<input type="hidden" name="assignee" value="{alice.pk}">' in form[0]
+    tabs = re.findall(r'href="([^"]*)" data-testid="section-\w+"', html)
+    assert tabs and all(f"assignee={alice.pk}" in unescape(t) for t in tabs)
+    pages = re.findall(r'class="page-link" href="([^"]*page=\d+)"', html)
+    assert pages and all(f"assignee={alice.pk}" in unescape(p) for p in pages)
+    # Without the narrowing: no badge, no hidden field.
+    everyone = logged_in(bob).get("/worklist/?scope=organisation&section=all").content.decode()
+    assert "assignee-filter" not in everyone and 'type="hidden" name="assignee"' not in everyone
+
+
+def test_the_keyboard_hint_says_enter_opens_the_task(
+    hospital: Any, patient_factory: Any, alice: Any
+) -> None:
+    import re
+
+    _tasks(patient_factory(organisation=hospital), 1, late=timedelta(hours=1), assignee=alice)
+    html = logged_in(alice).get("/worklist/?scope=mine").content.decode()
+    hint = re.search(r'class="[^"]*kbd-hint">(.*?)</span>', html, re.S)
+    assert hint is not None and "<kbd>Enter</kbd> 打开" in hint[1], hint
+    assert "待处理" not in hint[1]
+    client = logged_in(alice)
+    client.cookies["django_language"] = "en"
+    english = client.get("/worklist/?scope=mine").content.decode()
+    assert "<kbd>Enter</kbd> open" in english

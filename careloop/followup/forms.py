@@ -111,6 +111,42 @@ class AnswersForm(StyledFormMixin, forms.Form):
             data[key] = value.isoformat() if isinstance(value, date) else value
         return data
 
+    def preset(self, name: str) -> list[str]:
+        """What a browser posts for the field when nobody touched it: its initial value,
+        else a drop-down's first option (a list without a blank one shows that)."""
+        field = self.fields[name]
+        initial = self.get_initial_for_field(field, name)
+        if isinstance(field, forms.BooleanField):
+            return ["on"] if initial else []
+        if initial not in (None, "", [], ()):
+            values = initial if isinstance(initial, list | tuple) else [initial]
+            return [str(v) for v in values]
+        widget = field.widget
+        if isinstance(widget, forms.Select) and not isinstance(widget, forms.SelectMultiple):
+            for value, label in getattr(field, "choices", ()):
+                if isinstance(label, list | tuple):  # an option group: its first option
+                    value = label[0][0] if label else ""
+                return [str(value)] if str(value) else []
+        return []
+
+    def typed(self, ignore: tuple[str, ...] = ()) -> bool:
+        """Whether the bound data differs from the untouched form (what was typed, ticked or
+        chosen, not the presets a browser sends back as they are); ``ignore`` names fields
+        that do not count."""
+        getlist = getattr(self.data, "getlist", None)
+        for name in self.fields:
+            if name in ignore:
+                continue
+            key = self.add_prefix(name)
+            if key not in self.data and not isinstance(self.fields[name], forms.BooleanField):
+                continue  # nothing sent (a box left unticked is sent as nothing too)
+            raw = getlist(key) if getlist else self.data.get(key)
+            values = raw if isinstance(raw, list | tuple) else ([] if raw is None else [raw])
+            posted = sorted(str(v).strip() for v in values if str(v).strip())
+            if posted != sorted(self.preset(name)):
+                return True
+        return False
+
 
 class CareGuideForm(AnswersForm):
     understood = forms.BooleanField(

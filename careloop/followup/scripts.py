@@ -17,6 +17,7 @@ from typing import Any
 from django.db.models import Q
 from django.template import Context, Engine, TemplateSyntaxError
 from django.utils import timezone
+from django.utils.translation import pgettext_lazy
 
 from careloop.accounts.models import Organisation
 from careloop.followup.definition import SCRIPT_PARTS
@@ -40,11 +41,11 @@ COMPOUND_SURNAMES = (
     "长孙",
 )
 PART_TITLES = {
-    "opening": "开场白",
-    "questions": "问题询问",
-    "advice": "康复指导",
-    "revisit": "复诊提醒",
-    "closing": "结束语",
+    "opening": pgettext_lazy("script part", "Opening"),
+    "questions": pgettext_lazy("script part", "Questions"),
+    "advice": pgettext_lazy("script part", "Advice"),
+    "revisit": pgettext_lazy("script part", "Revisit reminder"),
+    "closing": pgettext_lazy("script part", "Closing"),
 }
 _engine = Engine(autoescape=True)
 
@@ -135,5 +136,5 @@ def render_script(task: Task, staff: Any) -> list[tuple[str, str]]:
             rendered = str(_engine.from_string(text).render(context))
         except TemplateSyntaxError:
             rendered = text
-        parts.append((PART_TITLES[part], rendered.strip()))
+        parts.append((str(PART_TITLES[part]), rendered.strip()))
     return parts

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpResponse, QueryDict
@@ -39,7 +39,7 @@ from careloop.followup.step_forms import (
     RevisitForm,
 )
 from careloop.followup.views import _visible_task
-from careloop.patients.access import get_patient_for, scope_organisation_ids
+from careloop.patients.access import get_patient_for, patients_for, scope_organisation_ids
 from careloop.typing import AuthedRequest
 
 PAGE_SIZE = 50
@@ -217,6 +217,8 @@ def referral_list(request: AuthedRequest) -> HttpResponse:
             "box": box,
             "status": status,
             "statuses": Referral.Status.choices,
+            # Without it (a nurse, a health manager): the list says who answers instead.
+            "can_answer": request.user.has_perm("followup.change_referral"),
             "querystring": f"box={box}&status={status}",
         },
     )
@@ -276,17 +278,38 @@ def _revisits_in_scope(user: Any) -> Any:
 @permission_required("followup.view_revisitrequest", raise_exception=True)
 def revisit_list(request: AuthedRequest) -> HttpResponse:
     status = request.GET.get("status", "requested")
-    revisits = _revisits_in_scope(request.user).select_related("patient", "requested_by")
+    revisits = _revisits_in_scope(request.user).select_related(
+        "patient__organisation", "requested_by"
+    )
     if status in RevisitRequest.Status.values:
         revisits = revisits.filter(status=status)
     page = Paginator(revisits.order_by("wanted_on", "pk"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    # Booked only for patients still in the user's care: one handed over to another
+    # organisation (a referral accepted with hand-over) is theirs to book now.
+    writable = set(
+        patients_for(request.user, write=True)
+        .filter(pk__in=[v.patient_id for v in page])
+        .values_list("pk", flat=True)
+    )
+    org_ids = scope_organisation_ids(request.user)
+    rows = [
+        (
+            v,
+            v.patient_id in writable,
+            v.patient.organisation
+            if org_ids is not None and v.patient.organisation_id not in org_ids
+            else None,
+        )
+        for v in page
+    ]
     return render(
         request,
         "followup/revisit_list.html",
         {
             "page": page,
+            "rows": rows,
             "status": status,
             "statuses": RevisitRequest.Status.choices,
             "can_book": request.user.has_perm("followup.change_revisitrequest"),
@@ -300,7 +323,17 @@ def revisit_list(request: AuthedRequest) -> HttpResponse:
 @permission_required("followup.change_revisitrequest", raise_exception=True)
 def revisit_book(request: AuthedRequest, pk: int) -> HttpResponse:
     revisit = get_object_or_404(_revisits_in_scope(request.user), pk=pk)
-    get_patient_for(request.user, revisit.patient_id, write=True)
+    try:
+        get_patient_for(request.user, revisit.patient_id, write=True)
+    except PermissionDenied:
+        messages.error(
+            request,
+            _(
+                "This revisit cannot be booked here: the patient is no longer in your "
+                "organisation's care (handed over), so their organisation books it."
+            ),
+        )
+        return redirect("followup:revisits")
     form = BookForm(request.POST)
     if not form.is_valid():
         _errors(request, form)

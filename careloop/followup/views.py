@@ -79,6 +79,19 @@ def _visible_task(user: Any, pk: int) -> Task:
     return task
 
 
+def _assignee_shown(user: Any, pk: int | None) -> str:
+    """Whose tasks the list is narrowed to (the team page's drill-down), by name; someone
+    outside the user's organisations is not named."""
+    if not pk:
+        return ""
+    people = User.objects.filter(pk=pk)
+    org_ids = scope_organisation_ids(user)
+    if org_ids is not None:
+        people = people.filter(organisation_id__in=org_ids)
+    person = people.first()
+    return str(person) if person is not None else _("someone outside your organisations")
+
+
 @login_required
 @permission_required("followup.view_task", raise_exception=True)
 def worklist_page(request: AuthedRequest) -> HttpResponse:
@@ -120,6 +133,12 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
     alert_count = alerts.count() if len(open_alerts) == ALERTS_SHOWN else len(open_alerts)
     context = {
         "filters": filters,
+        "assignee_shown": _assignee_shown(request.user, filters.assignee),
+        # The list without the one person's narrowing (the badge's ×).
+        "without_assignee": urlencode(
+            {k: v for k, v in query.items() if k not in ("assignee", "section")}
+            | {"section": filters.section}
+        ),
         "page": page,
         "querystring": urlencode(query),
         "base_query": {k: v for k, v in query.items() if k != "section"},
@@ -162,19 +181,23 @@ def assign(request: AuthedRequest) -> HttpResponse:
     # "Take the selected" sends "me" beside whatever the assign list holds: taking wins.
     targets = request.POST.getlist("assignee")
     target = "me" if "me" in targets else (targets[-1] if targets else "")
+    back = request.POST.get("next") or reverse("followup:worklist")
+    if target != "me" and not request.user.has_perm("followup.assign_task"):
+        raise PermissionDenied
+    if not ids:
+        messages.warning(request, _("Select at least one task first."))
+        return redirect(back)
     assignee: User | None
     if target == "me":
         assignee = request.user
     else:
-        if not request.user.has_perm("followup.assign_task"):
-            raise PermissionDenied
         assignee = next(
             (u for u in list(staff_who_can(request.user, "change_task")) if str(u.pk) == target),
             None,
         )
         if assignee is None:
             messages.error(request, _("Choose whom to assign the tasks to."))
-            return redirect(request.POST.get("next") or reverse("followup:worklist"))
+            return redirect(back)
     org_ids = scope_organisation_ids(request.user)
     tasks = Task.objects.filter(pk__in=ids, status=Task.Status.OPEN)
     if org_ids is not None:
@@ -191,16 +214,14 @@ def assign(request: AuthedRequest) -> HttpResponse:
         request,
         _("%(n)d tasks assigned to %(who)s.") % {"n": changed, "who": assignee},
     )
-    return redirect(request.POST.get("next") or reverse("followup:worklist"))
+    return redirect(back)
 
 
-def _typed_answers(request: AuthedRequest) -> bool:
-    """Whether the nurse typed or ticked anything in the task's form (beyond the preset
-    随访方式)."""
-    return any(
-        key.startswith("a-") and key != "a-method" and any(v.strip() for v in values)
-        for key, values in request.POST.lists()
-    )
+def _typed_answers(answers: Any) -> bool:
+    """Whether the nurse typed, ticked or chose anything in the task's form: answers that
+    differ from the form's presets (a list's first option), 随访方式 aside (it tells how the
+    call was made, preset from the channel, which a retry may change)."""
+    return answers is not None and answers.typed(ignore=("method",))
 
 
 def _next_task(user: Any, after: Task) -> Task | None:
@@ -253,7 +274,7 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
             else:
                 task.refresh_from_db()
                 messages.success(request, _outcome_message(task, entry))
-                if not reached and _typed_answers(request):
+                if not reached and _typed_answers(answers):
                     messages.warning(
                         request,
                         _(

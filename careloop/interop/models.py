@@ -229,6 +229,16 @@ class ImportJob(models.Model):
         return self.filename
 
     @property
+    def file_type(self) -> str:
+        """What kind of spreadsheet the file is, as the reader reads it: CSV or Excel."""
+        from careloop.interop.importer.reader import ReadError, _kind
+
+        try:
+            return "Excel" if _kind(self.filename) == "xlsx" else "CSV"
+        except ReadError:
+            return ""
+
+    @property
     def percent(self) -> int:
         if not self.total_rows:
             return 0

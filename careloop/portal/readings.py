@@ -38,6 +38,8 @@ OLDEST = timedelta(days=366)  # a reading older than this is a typing slip (1990
 # "At night", as the night-hypoglycaemia rule of the default pack reads the time measured.
 NIGHT = (time(22), time(6))
 WORDS = {"L": "偏低", "LL": "明显偏低", "H": "偏高", "HH": "明显偏高"}
+# Glucose below 3.9 mmol/L is hypoglycaemia, said as such (not just "low").
+HYPOGLYCAEMIA_BELOW = 3.9
 
 
 def _reading(
@@ -203,6 +205,19 @@ def advice_for(code: str, interpretation: str, alerted: bool = False) -> str:
     return "继续保持，按时记录。"
 
 
+def words_for(observation: Any) -> str:
+    """The reading in a word: 正常 / 偏低 / 偏高 …, and 低血糖 for a glucose below 3.9."""
+    if (
+        observation.code == "41653-7"
+        and observation.value is not None
+        and observation.value < HYPOGLYCAEMIA_BELOW
+    ):
+        return "低血糖"
+    if not observation.interpretation:
+        return "已记录"
+    return WORDS.get(observation.interpretation, "正常")
+
+
 def store(patient: Any, data: dict[str, Any]) -> list[Feedback]:
     """Store the reading (call inside a transaction); what to say back for each value."""
     started = timezone.now()
@@ -223,7 +238,7 @@ def store(patient: Any, data: dict[str, Any]) -> list[Feedback]:
         Feedback(
             name=o.name,
             value=o.display_value,
-            words=WORDS.get(o.interpretation, "正常") if o.interpretation else "已记录",
+            words=words_for(o),
             advice=advice_for(o.code, o.interpretation, alerted),
         )
         for o in stored.created

@@ -80,6 +80,25 @@ def test_alert_response_time(hospital: Any, patient_factory: Any, bob: Any) -> N
     lists_agree(scope, figure)
 
 
+def test_the_dashboard_says_the_p90_in_the_pages_language(
+    hospital: Any, patient_factory: Any, bob: Any
+) -> None:
+    from django.test import Client
+
+    from tests.analytics.conftest import NOVEMBER
+
+    patient = patient_factory(organisation=hospital)
+    alert(patient, at(2), 10)
+    alert(patient, at(3), 30)
+    client = Client()
+    client.force_login(bob)
+    chinese = client.get("/dashboard/", NOVEMBER).content.decode()
+    assert 'data-testid="p90">90%分位数 28.0 分钟<' in chinese
+    assert " min<" not in chinese
+    english = client.get("/dashboard/", NOVEMBER, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'data-testid="p90">P90 28.0 min<' in english
+
+
 def message(patient: Any, n: int, channel: str, status: str) -> Message:
     return Message.objects.create(
         organisation=patient.organisation,

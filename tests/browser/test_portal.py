@@ -70,7 +70,7 @@ def test_the_patient_answers_phq9_and_a_low_night_glucose_reaches_the_nurse(
     phone.get_by_test_id("save-reading").click()
     feedback = phone.get_by_test_id("feedback")
     expect(feedback).to_contain_text("3.5 mmol/L")
-    expect(feedback).to_contain_text("偏低")
+    expect(feedback).to_contain_text("低血糖")
 
     sign_in(page, "alice")
     page.goto("/worklist/?scope=team")

@@ -147,7 +147,7 @@ def test_a_night_glucose_of_3_5_raises_the_alert_with_feedback(
         },
     )
     body = answer.content.decode()
-    assert "末梢血糖 3.5 mmol/L" in body and "偏低" in body and "含糖食物" in body
+    assert "末梢血糖 3.5 mmol/L</strong>：低血糖<" in body and "含糖食物" in body
     assert "医生会尽快联系您" in body  # the alert below: someone will call
     reading = Observation.objects.get(patient=patient)
     assert (reading.source, reading.code, reading.interpretation) == ("patient", "41653-7", "L")
@@ -187,8 +187,12 @@ def test_a_low_reading_promises_a_call_only_when_an_alert_was_raised(
     night = client.post(f"/p/{token}/readings/", {**glucose, "context": "night"})
     assert "22:00" in night.content.decode() and not Observation.objects.exists()
     body = client.post(f"/p/{token}/readings/", {**glucose, "context": "fasting"}).content
-    assert "偏低" in body.decode() and not Alert.objects.filter(patient=patient).exists()
+    assert "：低血糖<" in body.decode() and not Alert.objects.filter(patient=patient).exists()
     assert "医生会尽快联系您" not in body.decode() and "如反复偏低，请联系医生" in body.decode()
+    # Other low readings keep "偏低" (低血糖 is glucose's word alone).
+    low_bp = {"kind": "bp", "sbp": "85", "dbp": "55", "measured_at": "2026-12-03T19:31"}
+    low = client.post(f"/p/{token}/readings/", low_bp).content.decode()
+    assert "：偏低<" in low and "低血糖" not in low
     after_meal = {"kind": "glucose", "context": "after_meal", "measured_at": "2026-12-03T19:30"}
     client.post(f"/p/{token}/readings/", {**after_meal, "glucose": "7.5"})
     client.post(f"/p/{token}/readings/", {**after_meal, "glucose": "8.2"})
@@ -342,3 +346,27 @@ def test_a_home_blood_pressure_is_graded_by_the_home_thresholds(
         ("8480-6", 128, "N"),
         ("8462-4", 82, "N"),
     ]
+
+
+def test_the_reading_kinds_are_large_touch_targets_like_the_questionnaire_options(
+    patient: Any,
+) -> None:
+    import re
+
+    token = make_token(patient.pk, "readings")
+    client = Client()
+    opened(client, token)
+    page = client.get(f"/p/{token}/readings/").content.decode()
+    # As a questionnaire's options: a whole row (label.form-check) around a Tabler-sized box.
+    options = re.findall(
+        r'<label class="form-check"[^>]*>\s*<input class="form-check-input" type="radio" '
+        r'name="kind" value="(\w+)"[^>]*>\s*<span class="form-check-label">([^<]+)</span>',
+        page,
+    )
+    assert options == [("bp", "血压"), ("glucose", "血糖"), ("weight", "体重"), ("steps", "步数")]
+    assert 'type="radio" name="kind" value="bp" required id="id_kind_0"' not in page  # bare
+    # A refused reading keeps the kind chosen.
+    again = client.post(
+        f"/p/{token}/readings/", {"kind": "weight", "measured_at": "2026-12-03T19:30"}
+    ).content.decode()
+    assert re.search(r'name="kind" value="weight" id="id_kind_2" checked>', again)
