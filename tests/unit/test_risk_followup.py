@@ -173,6 +173,19 @@ def test_dm_urgent_glucose_limits_are_inclusive(fpg: float, urgent: bool) -> Non
     assert dm_followup(dm(fpg=fpg)).urgent_referral is urgent
 
 
+@pytest.mark.parametrize(
+    ("fpg", "urgent"), [(6.0, False), (6.1, True), (7.5, True)], ids=["normal", "6.1", "7.5"]
+)
+def test_dm_pregnant_or_breastfeeding_with_glucose_above_normal_is_urgent(
+    fpg: float, urgent: bool
+) -> None:
+    """§1.2: pregnant or breastfeeding with glucose above normal (fasting ≥ 6.1, §4.2)."""
+    result = dm_followup(dm(fpg=fpg, pregnant_or_lactating=True))
+    assert result.urgent_referral is urgent
+    assert ("妊娠期或哺乳期" in result.explanation) is urgent
+    assert dm_followup(dm(fpg=7.5)).urgent_referral is False  # not pregnant: uncontrolled only
+
+
 def test_dm_glucose_3_9_is_urgent_yet_controlled() -> None:
     result = dm_followup(dm(fpg=3.9))
     assert result.classification == "控制满意" and result.urgent_referral is True

@@ -48,6 +48,9 @@ PreviousClassification = Literal["控制满意", "控制不满意"]
 URGENT_SBP, URGENT_DBP = 180, 110  # mmHg, inclusive (§1.1, §1.2)
 DM_URGENT_GLUCOSE_HIGH, DM_URGENT_GLUCOSE_LOW = 16.7, 3.9  # mmol/L, inclusive (§1.2)
 DM_CONTROLLED_BELOW = 7.0  # FPG, mmol/L (§1.2)
+# Pregnant or breastfeeding "with glucose above normal" refers urgently (§1.2); normal is the
+# §4.2 fasting limit (<6.1 mmol/L).
+DM_PREGNANCY_FPG_FROM = 6.1
 TACHYCARDIA_ABOVE = 100  # persistent HR >100/min (§1.2)
 FEVER_ABOVE = 39.0  # °C (§1.2)
 # "Pregnant or breastfeeding with BP above normal": the spec's "above normal" is the
@@ -285,6 +288,7 @@ class DmFollowupInput:
     hr: float | None = None  # heart rate, /min
     hr_persistent: bool = False  # the tachycardia persists
     temperature_c: float | None = None
+    pregnant_or_lactating: bool = False
     other_emergency: bool = False
 
     def __post_init__(self) -> None:
@@ -320,7 +324,7 @@ class HtnFollowupResult(FollowupResult):
 @dataclass(frozen=True, kw_only=True)
 class DmFollowupResult(FollowupResult):
     MODEL = "dm-followup"
-    VERSION = "dm-followup/bphs-3rd-2017/2"
+    VERSION = "dm-followup/bphs-3rd-2017/3"
 
 
 @dataclass(frozen=True)
@@ -498,6 +502,10 @@ def dm_followup(inputs: DmFollowupInput) -> DmFollowupResult:
             )
     if inputs.temperature_c is not None and inputs.temperature_c > FEVER_ABOVE:
         urgent_reasons.append(f"体温超过{fmt(FEVER_ABOVE)}℃")
+    if inputs.pregnant_or_lactating and inputs.fpg >= DM_PREGNANCY_FPG_FROM:
+        urgent_reasons.append(
+            f"妊娠期或哺乳期且血糖高于正常（空腹≥{fmt(DM_PREGNANCY_FPG_FROM)} mmol/L）"
+        )
     if inputs.other_emergency:
         urgent_reasons.append("存在基层不能处理的其他情况")
 
