@@ -183,6 +183,19 @@ def on_duplicate(request: HttpRequest, exc: DuplicatePatientError) -> HttpRespon
     return api.create_response(request, body, status=409)
 
 
+class InvalidFields(Exception):
+    """Fields of a request body that are not valid, by name: a 422 listing each."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@api.exception_handler(InvalidFields)
+def on_invalid_fields(request: HttpRequest, exc: InvalidFields) -> HttpResponse:
+    return error_response(request, 422, _("Some fields are not valid."), exc.errors)
+
+
 @api.exception_handler(ScopeError)
 def on_scope_error(request: HttpRequest, exc: ScopeError) -> HttpResponse:
     return error_response(request, 422, _("Some fields are not valid."), {exc.field: [exc.message]})

@@ -330,7 +330,17 @@ def test_tasks_api_lists_and_records_outcomes(programme: Task, carol: Any, api_a
     assert item["pathway"] == "htn-programme" and item["channel"] == "clinic"
     assert item["due_at"].endswith("+08:00") or item["due_at"].endswith("Z")
     bad = api.post(f"/api/v1/tasks/{programme.pk}/outcome", {"outcome": "reached", "answers": {}})
-    assert bad.status_code == 422 and "sbp" in bad.json()["detail"]
+    assert bad.status_code == 422
+    assert "answers.sbp" in {e["field"] for e in bad.json()["errors"]}
+    wrong = api.post(
+        f"/api/v1/tasks/{programme.pk}/outcome",
+        {
+            "outcome": "reached",
+            "answers": {"method": "门诊", "sbp": 128, "dbp": 78, "medication_adherence": "按时"},
+        },
+    )
+    [problem] = [e for e in wrong.json()["errors"] if e["field"] == "answers.medication_adherence"]
+    assert "规律, 间断, 不服药" in problem["message"]
     done = api.post(
         f"/api/v1/tasks/{programme.pk}/outcome",
         {

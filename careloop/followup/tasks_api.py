@@ -13,7 +13,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
 
-from careloop.api import ERROR_RESPONSES, ErrorOut, page_of
+from careloop.api import ERROR_RESPONSES, ErrorOut, InvalidFields, page_of
 from careloop.audit.services import record
 from careloop.followup.forms import answers_form
 from careloop.followup.models import Outcome, Task
@@ -58,7 +58,16 @@ class TaskPage(Schema):
 
 class OutcomeIn(Schema):
     outcome: str = Field(description=" / ".join(Outcome.values))
-    answers: dict[str, Any] = Field(default_factory=dict, description="the task's form fields")
+    answers: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "with outcome reached: the answers of the task's form (its ``form``), by field "
+            "name: a number, a text, a choice's value, a list for several choices, true/false; "
+            'e.g. for the form htn {"method": "电话", "sbp": 150, "dbp": 95, '
+            '"medication_adherence": "规律"}. A field that is not valid is named in the '
+            "422's ``errors`` (as ``answers.<field>``), a choice with the values it may take"
+        ),
+    )
     notes: str = ""
 
 
@@ -147,8 +156,7 @@ def post_outcome(request: HttpRequest, task_id: int, body: OutcomeIn) -> Status:
         form = answers_form(task.form, _as_form_data(body.answers), prefix="")
         if form is not None:
             if not form.is_valid():
-                problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
-                raise HttpError(422, f"answers: {problems}")
+                raise InvalidFields(form_errors(form))
             answers = form.answers()
     try:
         entry = do_record_attempt(
@@ -159,6 +167,20 @@ def post_outcome(request: HttpRequest, task_id: int, body: OutcomeIn) -> Status:
     task.refresh_from_db()
     out = OutcomeOut(record=entry.pk, task=task_out(task), classification=entry.classification)
     return Status(201, out)
+
+
+def form_errors(form: Any) -> dict[str, list[str]]:
+    """The form's errors by ``answers.<field>``; a choice not offered names those that are."""
+    errors: dict[str, list[str]] = {}
+    for name, problems in form.errors.as_data().items():
+        field = form.fields.get(name)
+        choices = [str(value) for value, _label in getattr(field, "choices", ()) if value != ""]
+        for problem in problems:
+            message = " ".join(problem.messages)
+            if problem.code == "invalid_choice" and choices:
+                message += " " + _("(one of: %(choices)s)") % {"choices": ", ".join(choices)}
+            errors.setdefault(f"answers.{name}", []).append(message)
+    return errors
 
 
 def _as_form_data(answers: dict[str, Any]) -> Any:
