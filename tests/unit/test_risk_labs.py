@@ -181,3 +181,12 @@ def test_lipids_refuse_hdl_above_tc() -> None:
     with pytest.raises(InputError) as error:
         LipidInput(tc=3.0, hdl_c=3.5)
     assert error.value.field == "hdl_c"
+
+
+@pytest.mark.parametrize(("fpg", "warned"), [(1.0, True), (3.9, True), (4.0, False)])
+def test_a_low_glucose_keeps_the_tables_category_and_is_warned_about(
+    fpg: float, warned: bool
+) -> None:
+    result = glucose_category(GlucoseInput(fpg=fpg, ogtt_2h=5.0))
+    assert result.glucose_category == "normal"  # the §4.2 table has no low row
+    assert any("低血糖" in w for w in result.warnings) is warned

@@ -32,6 +32,9 @@ FPG_DIABETES_FROM = 7.0
 OGTT_IGT_FROM = 7.8
 OGTT_DIABETES_FROM = 11.1
 HBA1C_DIABETES_FROM = 6.5  # %
+# The §4.2 table has no low row: ≤3.9 mmol/L is hypoglycaemia in a diabetic patient (the BPHS
+# urgent-referral limit, §1.2), said as a warning beside the category the table gives.
+HYPOGLYCAEMIA_FROM = 3.9
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +110,16 @@ def glucose_category(inputs: GlucoseInput) -> GlucoseResult:
             warnings.append("缺少空腹血糖，不能排除空腹血糖受损或空腹血糖达到糖尿病切点。")
     else:
         parts.append("没有空腹或OGTT 2小时血糖，无法判断血糖分类。")
+    low = [
+        f"{label}{fmt(value)} mmol/L"
+        for label, value in (("空腹血糖", inputs.fpg), ("OGTT 2小时血糖", inputs.ogtt_2h))
+        if value is not None and value <= HYPOGLYCAEMIA_FROM
+    ]
+    if low:
+        warnings.append(
+            f"{'、'.join(low)}，不高于{fmt(HYPOGLYCAEMIA_FROM)} mmol/L，为低血糖范围，"
+            "需及时处理（糖尿病患者血糖≤3.9 mmol/L应紧急转诊）。"
+        )
     if hba1c_high is not None:
         parts.append(
             f"糖化血红蛋白{'≥' if hba1c_high else '<'}6.5%，"
