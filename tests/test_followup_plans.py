@@ -567,22 +567,36 @@ def _a03(control_id: str, pv1: str) -> str:
     return "\r".join(lines)
 
 
+_PV1 = "PV1|1|I|心内科^0301^05||||D001^张^医生|||CARD|||||||||"
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
-    "pv1",
+    ("pv1", "ended"),
     [
         # no discharge time (PV1-45): discharged when the event happened (EVN-2)
-        "PV1|1|I|心内科^0301^05||||D001^张^医生|||CARD|||||||||ZY20261101001|||||||||||||||||||||||||20261101083000",
+        (f"{_PV1}ZY20261101001|||||||||||||||||||||||||20261101083000", DISCHARGED),
         # no visit number (PV1-19) either
-        "PV1|1|I|心内科^0301^05||||D001^张^医生|||CARD",
+        ("PV1|1|I|心内科^0301^05||||D001^张^医生|||CARD", DISCHARGED),
+        # a stay first heard of at its discharge, a minute before the message (no PV1-44)
+        (
+            f"{_PV1}ZY20261101009||||||||||||||||||||||||||20261110145900",
+            DISCHARGED.replace(hour=14, minute=59),
+        ),
+        # a discharge dated by its day alone, on the day of a 10:30 admission
+        (
+            f"{_PV1}ZY20261101008|||||||||||||||||||||||||202611101030|20261110",
+            DISCHARGED.replace(hour=10, minute=30),
+        ),
     ],
-    ids=["no-discharge-time", "no-visit-number"],
+    ids=["no-discharge-time", "no-visit-number", "no-admission-time", "discharge-day-only"],
 )
 def test_a_discharge_without_its_time_or_visit_number_still_enrols(
     mllp: MllpServer,  # noqa: F811
     clock: Clock,
     pack: None,
     pv1: str,
+    ended: datetime,
 ) -> None:
     from hl7.client import MLLPClient
 
@@ -592,7 +606,8 @@ def test_a_discharge_without_its_time_or_visit_number_still_enrols(
         assert msa(hl7_parse(client.send_message(_a03("A03-PARTIAL", pv1)))) == "AA"
     process_all()
     encounter = Encounter.objects.get()
-    assert encounter.status == "finished" and encounter.ended_at == DISCHARGED
+    assert encounter.status == "finished" and encounter.ended_at == ended
+    assert encounter.started_at <= encounter.ended_at
     assert Plan.objects.filter(pathway__code="discharge-heart").count() == 1
 
 

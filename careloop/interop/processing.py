@@ -413,7 +413,10 @@ def _encounter_for(
             kind=kind,
             status=Encounter.Status.IN_PROGRESS,
             department=visit.department[:50],
-            started_at=visit.admitted_at or moment,
+            # a stay first heard of at its discharge began no later than it ended
+            started_at=visit.admitted_at
+            or (visit.discharged_at if event == "A03" else None)
+            or moment,
             visit_number=visit.visit_number[:50],
             source=Source.HL7,
         )
@@ -444,6 +447,12 @@ def apply_adt(
         if data.event == "A03":
             encounter.ended_at = visit.discharged_at or moment
             encounter.status = Encounter.Status.FINISHED
+            if encounter.ended_at < encounter.started_at:  # the stored admission is later
+                same_day = timezone.localdate(encounter.ended_at) == timezone.localdate(
+                    encounter.started_at
+                )
+                if same_day:
+                    encounter.ended_at = encounter.started_at  # a discharge dated by its day
             if encounter.ended_at < encounter.started_at:
                 raise HL7Error(
                     "PV1-45: the discharge time is before the stay's admission time",

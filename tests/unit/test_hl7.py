@@ -215,3 +215,15 @@ def test_a_number_sent_as_a_string_is_read_as_one(
     )
     [result] = read(message).orders[0].results
     assert (result.value, result.comparator, result.text) == (value, comparator, text)
+
+
+def test_a_stay_ending_before_it_begins_refuses_an_adt_but_not_a_results_message() -> None:
+    backwards = "PV1|1|I|心内科||||||||||||||||ZY1|||||||||||||||||||||||||20261110103000|20261109"
+    oru = load("lis_utf8_oru_r01.hl7")[0]
+    header, rest = oru.split("\r", 1)
+    pid, after = rest.split("\r", 1)
+    assert read(parse("\r".join([header, pid, backwards, after]))).orders  # results kept
+    adt = load("adt_a03_discharge.hl7")[0].split("\r")
+    adt[3] = backwards
+    with pytest.raises(HL7Error, match="PV1-45"):
+        read(parse("\r".join(adt)))

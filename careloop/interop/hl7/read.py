@@ -256,6 +256,8 @@ def read(message: Message, *, exam_types: frozenset[str] = DEFAULT_EXAM_TYPES) -
             raise HL7Error(
                 f"ADT^{message.trigger_event} needs a PV1 segment", code=100, segment="PV1"
             )
+        if pv1 is not None and visit is not None:
+            _check_stay(pv1, visit)
         result.diagnoses = [_diagnosis(dg1) for dg1 in message.all("DG1")]
     return result
 
@@ -393,7 +395,22 @@ def _visit(pv1: Segment) -> Visit:
         discharged_at=parse_ts(pv1.component(45), ("PV1", pv1.sequence, 45)),
         charges=_charges(pv1),
     )
-    if visit.admitted_at and visit.discharged_at and visit.discharged_at < visit.admitted_at:
+    return visit
+
+
+def _check_stay(pv1: Segment, visit: Visit) -> None:
+    """An admission or discharge message's stay must not end before it begins, compared at
+    the precision sent: a discharge dated by its day alone ("20261110") ends that day, after
+    an admission at 10:30 of it. (A result's PV1 is not checked: its results still count.)"""
+    if not (visit.admitted_at and visit.discharged_at):
+        return
+    admitted, discharged = visit.admitted_at, visit.discharged_at
+    if min(len(pv1.component(44).strip()), len(pv1.component(45).strip())) <= 8:
+        admitted, discharged = admitted.astimezone(LOCAL_TZ), discharged.astimezone(LOCAL_TZ)
+        early = discharged.date() < admitted.date()
+    else:
+        early = discharged < admitted
+    if early:
         raise HL7Error(
             "PV1-45: the discharge time is before the admission time (PV1-44)",
             code=102,
@@ -401,7 +418,6 @@ def _visit(pv1: Segment) -> Visit:
             sequence=pv1.sequence,
             field=45,
         )
-    return visit
 
 
 def _charges(pv1: Segment) -> Decimal | None:
