@@ -436,6 +436,18 @@ def test_encounters_and_conditions(fhir: Fhir) -> None:
     assert found_by("ge2026-11-05", "le2026-11-06") == 1
     assert found_by("gt2026-11-10") == 0 and found_by("lt2026-11-01") == 0
     assert found_by("sa2026-10-31") == 1 and found_by("eb2026-11-11") == 1
+    # A visit recorded without an end is the moment it began; an inpatient stay still going
+    # on reaches every later day.
+    visit = dict(encounter, status="in-progress", period={"start": "2026-11-20T09:00:00+08:00"})
+    visit["class"] = dict(encounter["class"], code="AMB")
+    visit["identifier"] = [{"value": "MZ001"}]
+    assert fhir.call("POST", "/Encounter", visit)[0] == 201
+    stay = dict(visit, period={"start": "2026-11-25T09:00:00+08:00"}, identifier=[{"value": "ZY2"}])
+    stay["class"] = encounter["class"]
+    assert fhir.call("POST", "/Encounter", stay)[0] == 201
+    assert found_by("2026-11-20") == 1 and found_by("2026-11-21") == 0  # the visit
+    assert found_by("ge2026-11-30") == 1  # the stay going on
+    assert found_by("2026-11-25") == 0  # a day does not contain a stay still going on
     # A diagnosis dated in the future is refused; a date alone (valid FHIR) is read.
     future = condition_resource(patient_id, "I10", "高血压", onsetDateTime="2030-01-01")
     status, body, _ = fhir.call("POST", "/Condition", future)

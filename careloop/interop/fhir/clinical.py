@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Case, DateTimeField, F, Q, QuerySet, Value, When
 from django.http import QueryDict
 from django.utils import timezone
 from fhir.resources.R4B.condition import Condition as FhirCondition
@@ -78,7 +78,16 @@ class EncounterHandler(Handler):
         if (condition := patient_filter(params)) is not None:
             queryset = queryset.filter(condition)
         if values := params.getlist("date"):
-            queryset = queryset.filter(period_filter("started_at", "ended_at", values))
+            # A stay still going on has no end; a visit recorded without one (a registration,
+            # an outpatient visit) is the moment it began.
+            still_in = Q(kind=Encounter.Kind.INPATIENT, status=Encounter.Status.IN_PROGRESS)
+            queryset = queryset.annotate(
+                period_end=Case(
+                    When(ended_at__isnull=False, then=F("ended_at")),
+                    When(still_in, then=Value(None, output_field=DateTimeField())),
+                    default=F("started_at"),
+                )
+            ).filter(period_filter("started_at", "period_end", values))
         if status := params.get("status"):
             queryset = queryset.filter(status=codes.ENCOUNTER_STATUS.get(status, status))
         if value := params.get("identifier"):
