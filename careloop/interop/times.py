@@ -1,6 +1,7 @@
-"""When a result's date is not believable: later than now, a sender's clock a little ahead
-aside. HL7 and imported sheets carry a laboratory's or a person's dates; a result dated in
-the future is a wrong date, refused naming the field (FHIR refuses such an Observation too)."""
+"""When a date sent in is not believable: later than now, a sender's clock a little ahead
+aside (an hour: a laboratory's clock adrift must not cost a critical value). A result or an
+answer dated in the future is a wrong date, refused naming the field, by every way in: HL7
+(OBX-14, OBR-7), FHIR (Observation.effective, QuestionnaireResponse.authored), imports."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from careloop.clinical.models import Source
 from careloop.clinical.services import do_record_results
 from careloop.followup.models import Alert
 from careloop.forms import StyledFormMixin
+from careloop.rules.risk.glucose import HYPOGLYCAEMIA_FROM
 
 GLUCOSE_CONTEXT = [
     ("fasting", _("fasting (before breakfast)")),
@@ -38,8 +39,6 @@ OLDEST = timedelta(days=366)  # a reading older than this is a typing slip (1990
 # "At night", as the night-hypoglycaemia rule of the default pack reads the time measured.
 NIGHT = (time(22), time(6))
 WORDS = {"L": "偏低", "LL": "明显偏低", "H": "偏高", "HH": "明显偏高"}
-# Glucose below 3.9 mmol/L is hypoglycaemia, said as such (not just "low").
-HYPOGLYCAEMIA_BELOW = 3.9
 
 
 def _reading(
@@ -210,7 +209,7 @@ def words_for(observation: Any) -> str:
     if (
         observation.code == "41653-7"
         and observation.value is not None
-        and observation.value < HYPOGLYCAEMIA_BELOW
+        and observation.value <= HYPOGLYCAEMIA_FROM  # said as such, not just "low"
     ):
         return "低血糖"
     if not observation.interpretation:

@@ -14,7 +14,6 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import QueryDict
-from django.utils import timezone
 from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
 from fhir.resources.R4B.questionnaireresponse import (
     QuestionnaireResponse as FhirQuestionnaireResponse,
@@ -29,7 +28,7 @@ from careloop.interop.fhir.base import (
     status_filter,
 )
 from careloop.interop.fhir.outcome import FhirError, issue
-from careloop.interop.fhir.results import CLOCK_SKEW
+from careloop.interop.times import in_the_future
 from careloop.patients.access import patients_for
 from careloop.questionnaires.definition import AnswerError, DefinitionError
 from careloop.questionnaires.fhir import (
@@ -160,7 +159,7 @@ class QuestionnaireResponseHandler(Handler):
                 expression=["QuestionnaireResponse.status"],
             )
         authored = fhir_datetime(data.get("authored"), "QuestionnaireResponse.authored")
-        if authored is not None and authored > timezone.now() + CLOCK_SKEW:
+        if authored is not None and in_the_future(authored):
             raise FhirError(
                 422,
                 f"QuestionnaireResponse.authored {data['authored']} is in the future",

@@ -4,12 +4,10 @@ graded, and a critical value alerted, exactly as one arriving over HL7."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import QueryDict
-from django.utils import timezone
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport as FhirReport
 from fhir.resources.R4B.observation import Observation as FhirObservation
 
@@ -35,6 +33,7 @@ from careloop.interop.fhir.base import (
     token,
 )
 from careloop.interop.fhir.outcome import FhirError, not_accepted, required
+from careloop.interop.times import in_the_future
 from careloop.patients.access import patients_for
 from careloop.rules.engine import (
     Pending,
@@ -44,8 +43,6 @@ from careloop.rules.engine import (
     pending_results,
 )
 from careloop.rules.engine import Profile as RuleProfile
-
-CLOCK_SKEW = timedelta(minutes=5)  # a sender's clock a little ahead is not the future
 
 
 def _range_in_value_units(obs: Observation) -> tuple[str, Callable[[float], Any]]:
@@ -213,7 +210,7 @@ class ObservationHandler(Handler):
         )
         if moment is None:
             raise required("Observation.effectiveDateTime")
-        if moment > timezone.now() + CLOCK_SKEW:
+        if in_the_future(moment):
             raise FhirError(
                 422,
                 f"Observation.effectiveDateTime {moment.isoformat()} is in the future",

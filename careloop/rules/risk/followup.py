@@ -40,17 +40,19 @@ from dataclasses import dataclass
 from typing import Literal
 
 from careloop.rules.risk.base import InputError, ModelResult, check_number, fmt
+from careloop.rules.risk.glucose import FPG_IFG_FROM, HYPOGLYCAEMIA_FROM
 
 SATISFACTORY, UNSATISFACTORY = "控制满意", "控制不满意"
 ADVERSE_REACTION, COMPLICATION = "不良反应", "并发症"
 PreviousClassification = Literal["控制满意", "控制不满意"]
 
 URGENT_SBP, URGENT_DBP = 180, 110  # mmHg, inclusive (§1.1, §1.2)
-DM_URGENT_GLUCOSE_HIGH, DM_URGENT_GLUCOSE_LOW = 16.7, 3.9  # mmol/L, inclusive (§1.2)
+DM_URGENT_GLUCOSE_HIGH = 16.7  # mmol/L, inclusive (§1.2)
+DM_URGENT_GLUCOSE_LOW = HYPOGLYCAEMIA_FROM  # 3.9, inclusive (§1.2)
 DM_CONTROLLED_BELOW = 7.0  # FPG, mmol/L (§1.2)
 # Pregnant or breastfeeding "with glucose above normal" refers urgently (§1.2); normal is the
 # §4.2 fasting limit (<6.1 mmol/L).
-DM_PREGNANCY_FPG_FROM = 6.1
+DM_PREGNANCY_FPG_FROM = FPG_IFG_FROM
 TACHYCARDIA_ABOVE = 100  # persistent HR >100/min (§1.2)
 FEVER_ABOVE = 39.0  # °C (§1.2)
 # "Pregnant or breastfeeding with BP above normal": the spec's "above normal" is the

@@ -150,7 +150,7 @@ MODELS: dict[str, Model] = {
             "age, sbp, dbp, fpg, symptoms (list, may be empty), adverse_reaction, "
             "adverse_reaction_hard_to_control, new_or_worse_complication "
             "[previous_classification, hr (/min, null), hr_persistent (default false), "
-            "temperature_c (null), other_emergency]",
+            "temperature_c (null), pregnant_or_lactating (default false), other_emergency]",
         ),
     )
 }
