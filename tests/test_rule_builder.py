@@ -68,3 +68,16 @@ def test_a_rule_raises_one_alert() -> None:
     alert = {"type": "alert", "severity": "high", "title": "复查"}
     with pytest.raises(RuleError, match=r"actions\[2\]"):
         compile_actions([alert, {"type": "tag", "tag": "x"}, alert])
+
+
+def test_an_item_sent_under_several_codes_is_offered_as_all_of_them(db: None) -> None:
+    """空腹血糖 is 14771-0 (mmol/L) or 1558-6 (mg/dL), both stored in mmol/L: a rule written
+    on one code alone never sees the other, so both together come first."""
+    offered = builder_spec()["codes"]
+    together = [code for code, _name in offered if "," in code]
+    assert "14771-0, 1558-6" in together or "1558-6, 14771-0" in together
+    assert offered.index(next(o for o in offered if "," not in o[0])) == len(together)
+    fasting = next(o for o in offered if "14771-0" in o[0] and "," in o[0])
+    compile_condition(
+        {"kind": "consecutive", "code": fasting[0].split(", "), "count": 2, "op": ">=", "value": 7}
+    )

@@ -260,6 +260,21 @@ def action_types(pathways: list[list[str]]) -> dict[str, dict[str, Any]]:
     }
 
 
+def code_options(items: dict[str, Any]) -> list[list[str]]:
+    """The codes offered for an item: one item sent under several codes (空腹血糖 as 14771-0
+    in mmol/L or 1558-6 in mg/dL, both stored in mmol/L) first as all of them together, so a
+    rule reads it whichever code the laboratory sends; then each code alone."""
+    by_item: dict[tuple[str, str], list[str]] = {}
+    for code, item in sorted(items.items()):
+        by_item.setdefault((item.name, item.unit), []).append(code)
+    together = [
+        [", ".join(codes), str(_("%(item)s (all %(n)s codes)") % {"item": name, "n": len(codes)})]
+        for (name, _unit), codes in sorted(by_item.items())
+        if len(codes) > 1
+    ]
+    return together + [[code, item.name] for code, item in sorted(items.items())]
+
+
 def builder_spec() -> dict[str, Any]:
     """Everything the page's builder needs, as one JSON object (``json_script``)."""
     from careloop.followup.models import Pathway
@@ -270,7 +285,7 @@ def builder_spec() -> dict[str, Any]:
         "kinds": condition_kinds(),
         "actions": action_types(pathways),
         "ops": [[op, text] for op, text in OP_TEXT.items()],
-        "codes": [[code, item.name] for code, item in sorted(items.items())],
+        "codes": code_options(items),
         "labels": {
             "all": _("all of these hold"),
             "any": _("any of these holds"),
