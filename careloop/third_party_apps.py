@@ -17,6 +17,13 @@ class Axes(AxesAppConfig):
 class Totp(TotpAppConfig):
     verbose_name = _("Two-factor login devices")
 
+    def ready(self) -> None:
+        super().ready()
+        # django-otp names its model in plain English ("TOTP device"), untranslatable
+        meta = self.get_model("TOTPDevice")._meta
+        meta.verbose_name = _("authenticator app")
+        meta.verbose_name_plural = _("authenticator apps")
+
 
 class TaskQueue(TasksAppConfig):
     verbose_name = _("Background job queue")  # type: ignore[assignment]  # lazy, as Django takes it

@@ -45,7 +45,12 @@ class Pathway(models.Model):
     enabled = models.BooleanField(_("enabled"), default=True)
     version = models.PositiveIntegerField(_("version"), default=1)
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("updated by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
@@ -60,14 +65,19 @@ class Pathway(models.Model):
 
 class PathwayVersion(models.Model):
     pathway = models.ForeignKey(Pathway, on_delete=models.CASCADE, related_name="versions")
-    version = models.PositiveIntegerField()
-    name = models.CharField(max_length=200)
-    trigger = models.CharField(max_length=20, choices=TriggerKind.choices)
-    definition = models.JSONField()
+    version = models.PositiveIntegerField(_("version"))
+    name = models.CharField(_("name"), max_length=200)
+    trigger = models.CharField(_("trigger"), max_length=20, choices=TriggerKind.choices)
+    definition = models.JSONField(_("definition"))
     saved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("saved by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    saved_at = models.DateTimeField(default=timezone.now)
+    saved_at = models.DateTimeField(_("saved at"), default=timezone.now)
     note = models.CharField(_("what changed"), max_length=200, blank=True)
 
     class Meta:
