@@ -447,7 +447,8 @@ NEGATORS = frozenset(
     }
 )
 # Deny a statement, so a negation after them is taken back: 不是没有胸痛, 不能说没有胸痛.
-# Alone they negate like any negator (不是胸痛，是胸闷).
+# Alone they do not negate (胸口不是很痛, 不是一直胸痛, 我不是想死 all fire), except in a
+# correction said right before the symptom word: 不是头痛，是头晕 (never for 自伤风险).
 DENIALS = frozenset({"不是", "并不是", "也不是", "并非", "不能说", "不是说", "谁说"})
 # Said after it: 胸痛没有了, 头晕好了, 发热已经消失. (胸痛没有缓解 is not a negation.)
 POST_NEGATIONS = frozenset(
@@ -471,19 +472,29 @@ POST_NEGATIONS = frozenset(
 )
 # A clause of only one of these (and fillers) says the symptoms of the clause before are
 # gone: 以前胸痛，现在没有了; 前两天发烧，今天好了. (A bare 没有 is an answer, not this.)
+# It takes them back only if they were said of the past or it says "now" (NOW); a bare
+# 胸痛，好了 is not enough, and 好了一点 (DEGREE) is better, not gone.
 GONE = frozenset(
     {"没有了", "没了", "消失了", "好了", "全好了", "都好了", "不见了", "痊愈", "已愈", "退了"}
     | {"没事了", "好利索了", "好啦"}
 )
+# "Now" in a gone clause: 胸痛，现在好了 takes 胸痛 back.
+NOW = frozenset({"现在", "今天", "目前", "如今", "已经", "早就", "已", "这两天", "这几天"})
+# Better, not gone: 胸口疼，现在好了一点; 好多了.
+DEGREE = frozenset(
+    {"一点", "点", "些", "一些", "多了", "好多", "很多", "一点点", "点儿", "一点儿", "不少"}
+    | {"许多", "些许", "稍微", "一半", "大半"}
+)
 # A clause with one of these speaks of the past: 以前胸痛, 前两天发烧. A symptom said only
-# of the past is taken back by a later denial (以前头晕，现在不晕了).
+# of the past is taken back by a gone clause (以前胸痛，现在没有了) or by a later denial of
+# the same word that says it changed (以前头晕，现在不晕了) — not by any later negation
+# (昨天开始胸痛，但没有胸闷 keeps the chest pain). 原来/本来 are not here: 原来是胸痛 is a
+# discovery, not the past; a time word before 开始/起 says when it started (SINCE).
 PAST = frozenset(
     {
         "以前",
         "之前",
         "从前",
-        "原来",
-        "本来",
         "当时",
         "那时",
         "那时候",
@@ -501,6 +512,18 @@ PAST = frozenset(
         "起初",
     }
 )
+# 昨天开始胸痛, 从昨天起发烧: it started then and is still there.
+SINCE = frozenset({"开始", "起", "以来", "至今", "到现在", "到今天"})
+# A denial that says the symptom changed (不晕了, 不再, 没有了): only this takes back a past
+# mention of the same word.
+CHANGED = frozenset({"了", "不再", "没再", "没了", "没有了", "好了", "消失了", "不见了"})
+# Back again: 胸痛退了又来了, 以前胸痛，现在没有了，但是昨天又痛了. After a post-negation,
+# one of AGAIN then (past fillers) one of RETURNS says it is back.
+AGAIN = frozenset({"又", "再", "还", "又是", "再次", "重新"})
+RETURNS = frozenset(
+    {"来", "来了", "犯", "犯了", "发作", "开始", "出现", "回来", "痛", "疼", "闷", "晕", "肿"}
+    | {"烧", "慌", "有", "喘", "复发", "反复"}
+)
 # Said of the past, these stay present though denied now (以前想死，现在好了): a history
 # of self-harm thoughts is itself the risk, and missing it is the worst miss.
 NEVER_TAKEN_BACK = frozenset({"自伤风险"})
@@ -509,6 +532,11 @@ OTHERS = frozenset({"别的", "其他", "其它", "其他的", "其它的", "其
 EXCEPT = frozenset({"除了", "除开", "除去", "只有"})
 # After a post-negation these mean the symptom is still there: 没有缓解, 没好.
 STILL_THERE = frozenset({"缓解", "好转", "减轻", "改善", "好", "消失", "停", "退", "变化"})
+# 胸口疼得没有办法睡觉: what follows 得 says how much, so a negation after it is not about
+# the symptom before it.
+COMPLEMENT = frozenset({"得"})
+# 不是头痛，是头晕 / 不是头痛而是头晕: a correction, which lets the denial negate.
+CORRECTION = frozenset({"是", "而是"})
 # Between a negator and the symptom, or between the words of a pair.
 FILLERS = frozenset(
     {
@@ -608,7 +636,12 @@ QUESTION_MARKERS = frozenset(
     {"有没有", "有无", "是否", "是不是", "会不会", "吗", "么", "嘛", "请问", "您", "可否"}
 )
 # A reply that is only one of these answers the question before it.
-AFFIRMATIVE = frozenset({"有", "有的", "是", "是的", "对", "嗯", "有点", "有一点", "会", "偶尔有"})
+# A repeated verb (想不想死？想 / 有没有想过伤害自己？想过) says yes too; a repeated
+# sensation (有没有胸痛？痛) is read by the detector for the symptoms felt so.
+AFFIRMATIVE = frozenset(
+    {"有", "有的", "是", "是的", "对", "嗯", "有点", "有一点", "会", "偶尔有"}
+    | {"想", "想过", "有过", "想了"}
+)
 NEGATIVE = frozenset(
     {
         "没有",
@@ -631,6 +664,8 @@ NEGATIVE = frozenset(
         "一切正常",
     }
 )
+# A bare no to a wish asked about (想不想死？不想); only the detector reads these.
+NEGATIVE_WISH = frozenset({"不想", "没想过", "没有想过", "从没想过", "从来没想过", "没有过"})
 # Who a bare answer is about, and words that leave it bare: 我没有, 他都没有, 现在没有.
 ANSWER_FILLERS = frozenset(
     {"我", "俺", "咱", "本人", "他", "她", "老人", "病人", "患者", "都", "也", "还", "现在"}

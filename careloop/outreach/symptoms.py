@@ -5,17 +5,27 @@ with every symptom word added to its dictionary. A symptom word, or a body part 
 sensation said apart (胸口有点痛), fires unless
 
 - a negator comes before it with only filler words between (没有胸痛, 不头晕, 没有胸痛、气短),
-  unless a denial takes the negator back (不是没有胸痛, 不能说没有胸痛),
-- a negation follows it (胸痛没有了, 头晕好了; but 胸痛没有缓解 still fires, and 腿肿没别的,
-  头晕没有胸痛, 除了腿肿都没有了 deny the others, not it),
+  unless a denial takes the negator back (不是没有胸痛, 不能说没有胸痛); a denial alone
+  does not negate (胸口不是很痛, 不是一直胸痛, 我不是想死), except a correction right
+  before the word (不是头痛，是头晕),
+- a negation follows it (胸痛没有了, 头晕好了; but 胸痛没有缓解, 胸痛好了一点, 胸痛退了又来了
+  and 胸口疼得没有办法睡觉 still fire, and 腿肿没别的, 头晕没有胸痛, 除了腿肿都没有了
+  deny the others, not it),
 - the negation sits between the body part and the sensation (胸不痛了, 伤口没有红肿),
 - the clause is a question (您最近有没有胸痛？ quoted back from our message, or reported:
   你问我头晕不晕) — a bare answer right after it (有 / 我没有, or 不痛 for a pain asked
-  about) then says whether the asked symptoms are there,
-- it was said of the past and is denied now: 以前胸痛，现在没有了 (a clause saying only
-  that it is gone makes the clause before it past); 前两天发烧，今天好了.
+  about, 想过 for a wish) then says whether the asked symptoms are there; a question about
+  self-harm left unanswered or answered unclearly counts as self-harm,
+- it is taken back: a clause saying only that it is gone (现在没有了, 今天好了, not 好了一点)
+  takes back the clause before when that was said of the past (以前, 前两天; not 昨天开始)
+  or the gone clause says "now" (胸痛，现在好了); a later denial takes back a past mention
+  only of the same word, saying it changed (以前头晕，现在不晕了 — but 昨天开始胸痛，没有
+  胸闷 keeps the chest pain); and a later clause saying it is back (以前胸痛，现在没有了，
+  但是昨天又痛了) undoes the taking back.
 
 A symptom both denied and reported now counts as present: missing one is the worse error.
+Self-harm (自伤风险) is negated only directly (没有想过自杀, 不想死): never by the past, a
+gone clause, a negation after it or a denial.
 Traditional characters are read as simplified first (胸悶 → 胸闷).
 
 ``detect("心口疼，没有发热")`` → ``Detection(symptoms=("胸痛胸闷",), negated=("发热",))``.
@@ -63,6 +73,15 @@ class _Said:
     symptom: str
     there: bool
     past: bool = False
+    surface: str = ""  # the words that said it (头晕, or 脸肿 for 脸不肿)
+    taken_back: bool = False  # said, and said since to be gone
+
+
+@dataclass(frozen=True)
+class _Mention:
+    symptom: str
+    negated: bool
+    surface: str
 
 
 @cache
@@ -128,28 +147,40 @@ def _clause(tokens_: list[str], ends_with_question: bool) -> _Clause:
     return _Clause(
         tokens_,
         question=asks or (ends_with_question and "我" not in tokens_),
-        past=any(t in words.PAST for t in tokens_),
+        past=_of_the_past(tokens_),
+    )
+
+
+def _of_the_past(tokens_: list[str]) -> bool:
+    """以前胸痛, 前两天发烧 — but 昨天开始胸痛, 从昨天起 say when it started, not that it
+    is over."""
+    return any(
+        t in words.PAST and not any(u in words.SINCE for u in tokens_[i + 1 : i + 3])
+        for i, t in enumerate(tokens_)
     )
 
 
 def _either_or(tokens_: list[str]) -> bool:
-    """头晕不晕, 痛不痛: a word, a negator, the word again is a question (你问我头晕不晕)."""
+    """头晕不晕, 痛不痛, 想不想死: a word, a negator, the word again is a question
+    (你问我头晕不晕)."""
     return any(
         tokens_[i] in words.NEGATORS
         and tokens_[i + 1] not in words.NEGATORS
-        and tokens_[i - 1].endswith(tokens_[i + 1])
+        and tokens_[i - 1] not in words.PARTICLES
+        and (tokens_[i - 1].endswith(tokens_[i + 1]) or tokens_[i + 1].startswith(tokens_[i - 1]))
         for i in range(1, len(tokens_) - 1)
     )
 
 
-def _negated_before(clause: list[str], start: int, mentioned: set[int]) -> bool:
+def _negated_before(clause: list[str], start: int, mentioned: set[int], corrected: bool) -> bool:
     """A negator before ``start`` with only fillers between; a denial before the negator
-    takes it back (不是没有胸痛: the patient says there is chest pain)."""
+    takes it back (不是没有胸痛: the patient says there is chest pain). A denial alone
+    negates only a correction right before the word (不是头痛，是头晕: ``corrected``)."""
     negated = False
     for i in range(start - 1, -1, -1):
         token = clause[i]
         if token in words.DENIALS:
-            return not negated
+            return not negated and corrected and i == start - 1
         if token in words.NEGATORS:
             negated = True
         elif token not in words.FILLERS and i not in mentioned:
@@ -159,14 +190,31 @@ def _negated_before(clause: list[str], start: int, mentioned: set[int]) -> bool:
 
 def _negated_after(clause: list[str], start: int, end: int, mentioned: set[int]) -> bool:
     i = end
-    while i < len(clause) and clause[i] in words.FILLERS:
+    while i < len(clause) and clause[i] in words.FILLERS and clause[i] not in words.COMPLEMENT:
         i += 1
     if i >= len(clause) or clause[i] not in words.POST_NEGATIONS:
         return False
     if _excepted(clause, start) or _negates_what_follows(clause, i, mentioned):
         return False
     rest = clause[i + 1 : i + 3]
-    return not any(t in words.STILL_THERE for t in rest)
+    if any(t in words.STILL_THERE or t in words.DEGREE for t in rest):
+        return False  # 胸痛没有缓解, 胸痛好了一点
+    return not _back_again(clause[i + 1 : i + 4])  # 胸痛退了又来了
+
+
+def _back_again(tokens_: list[str]) -> bool:
+    """又来了, 又痛了, 再犯: it is back (but not 再也没痛过)."""
+    for k, token in enumerate(tokens_):
+        if token not in words.AGAIN:
+            continue
+        for after in tokens_[k + 1 : k + 4]:
+            if after in words.NEGATORS:
+                break
+            if after in words.RETURNS:
+                return True
+            if after not in words.FILLERS and after not in words.PARTICLES:
+                break
+    return False
 
 
 def _excepted(clause: list[str], start: int) -> bool:
@@ -194,20 +242,27 @@ def _pair_at(clause: list[str], i: int) -> tuple[str, int, bool] | None:
         if clause[i] not in bodies:
             continue
         negated = False
+        denied = False  # a denial before a negator takes it back: 胸口不是不痛
         for j in range(i + 1, min(i + 5, len(clause))):
             token = clause[j]
             if token in sensations:
                 return symptom, j + 1, negated
-            if token in words.NEGATORS or token in words.DENIALS:
-                negated = not negated  # 胸口不是不痛: two negations cancel
+            if token in words.DENIALS:
+                denied = True  # alone it does not negate: 胸口不是很痛
+            elif token in words.NEGATORS:
+                if denied:
+                    denied = False
+                else:
+                    negated = not negated
             # 眼睛看东西模糊: a second word for the body part
             elif token not in words.FILLERS and token not in bodies:
                 break
     return None
 
 
-def _mentions(clause: list[str]) -> list[tuple[str, bool]]:
-    """(symptom, negated) for each mention in one clause."""
+def _mentions(clause: list[str], corrected_next: bool = False) -> list[_Mention]:
+    """Each mention in one clause; ``corrected_next``: the next clause corrects this one
+    (不是头痛，是头晕)."""
     found: list[tuple[str, int, int, bool]] = []  # symptom, start, end, negated inside
     index = _symptoms_of_word()
     i = 0
@@ -222,15 +277,30 @@ def _mentions(clause: list[str]) -> list[tuple[str, bool]]:
             found.append((symptom, i, i + 1, False))
         i += 1
     mentioned = {k for _s, start, end, _n in found for k in range(start, end)}
-    return [
-        (
-            symptom,
-            inside
-            or _negated_before(clause, start, mentioned)
-            or _negated_after(clause, start, end, mentioned),
-        )
-        for symptom, start, end, inside in found
-    ]
+    mentions = []
+    for symptom, start, end, inside in found:
+        if symptom in words.NEVER_TAKEN_BACK:
+            # self-harm is negated only directly: 没有想过自杀, 不想死
+            negated = _negated_before(clause, start, mentioned, corrected=False)
+        else:
+            corrected = corrected_next or any(t in words.CORRECTION for t in clause[end:])
+            negated = (
+                inside
+                or _negated_before(clause, start, mentioned, corrected)
+                or _negated_after(clause, start, end, mentioned)
+            )
+        surface = "".join(t for t in clause[start:end] if t in _vocabulary())
+        mentions.append(_Mention(symptom, negated, surface))
+    return mentions
+
+
+@cache
+def _vocabulary() -> frozenset[str]:
+    """Symptom words, body parts and sensations: what a mention's surface is made of."""
+    found = set(_symptoms_of_word())
+    for bodies, sensations in words.PAIRS.values():
+        found.update(bodies, sensations)
+    return frozenset(found)
 
 
 def _bare_answer(clause: list[str], asked: list[str]) -> dict[str, bool]:
@@ -239,7 +309,7 @@ def _bare_answer(clause: list[str], asked: list[str]) -> dict[str, bool]:
     said = [t for t in clause if t not in words.PARTICLES and t not in words.ANSWER_FILLERS]
     if "".join(said) in words.AFFIRMATIVE:
         return dict.fromkeys(asked, True)
-    if "".join(said) in words.NEGATIVE:
+    if "".join(said) in words.NEGATIVE or "".join(said) in words.NEGATIVE_WISH:
         return dict.fromkeys(asked, False)
     if not said:
         return {}
@@ -253,8 +323,8 @@ def _bare_answer(clause: list[str], asked: list[str]) -> dict[str, bool]:
 
 def _gone(clause: list[str]) -> bool:
     """现在没有了, 今天好了: the clause says only that what was said before is gone (but
-    其他都好了 speaks of the others)."""
-    if any(t in words.OTHERS for t in clause):
+    其他都好了 speaks of the others, and 好了一点 says it is better, not gone)."""
+    if any(t in words.OTHERS or t in words.DEGREE for t in clause):
         return False
     said = [
         t
@@ -270,52 +340,99 @@ def _temperature(text: str) -> bool | None:
     return max(readings) >= FEVER_FROM if readings else None
 
 
-def _fever(clause: list[str]) -> list[tuple[str, bool]]:
+def _fever(clause: list[str]) -> list[_Mention]:
     """A temperature in the clause as a mention of 发热 (negated below 37.3), so that it
     is read with its clause: 前天烧到39度，今天好了 is a fever gone."""
     fever = _temperature("".join(clause))
-    return [] if fever is None else [("发热", not fever)]
+    return [] if fever is None else [_Mention("发热", not fever, "")]
+
+
+def _same_words(a: str, b: str) -> bool:
+    """头晕 and 晕, 发烧 and 发烧: one says the other; 胸痛 and 胸闷, 腿肿 and 脸肿 do not."""
+    return bool(a) and bool(b) and (a in b or b in a)
 
 
 def _said(text: str) -> list[_Said]:
     """Every symptom said there or not, in reading order."""
     said: list[_Said] = []
     asked: list[str] = []  # symptoms of the last question, until a statement intervenes
+    self_harm_asked = False  # a question about self-harm not yet answered
     before: list[_Said] = []  # what the statement before said, unless it excepted (除了)
-    for clause in _clauses(text):
-        mentions = _mentions(clause.tokens) + _fever(clause.tokens)
+    taken: list[_Said] = []  # what the last gone clause took back
+    clauses = _clauses(text)
+    for n, clause in enumerate(clauses):
+        corrected_next = n + 1 < len(clauses) and clauses[n + 1].tokens[0] in words.CORRECTION
+        mentions = _mentions(clause.tokens, corrected_next) + _fever(clause.tokens)
         if clause.question:
-            asked = [symptom for symptom, _negated in mentions] or asked
+            asked = [mention.symptom for mention in mentions] or asked
+            self_harm_asked |= any(m.symptom in words.NEVER_TAKEN_BACK for m in mentions)
             continue
         answer = _bare_answer(clause.tokens, asked) if asked and not mentions else {}
         if answer:
             said.extend(_Said(symptom, there) for symptom, there in answer.items())
+            if any(symptom in words.NEVER_TAKEN_BACK for symptom in answer):
+                self_harm_asked = False
             asked = []
-            continue
-        if not mentions and before and _gone(clause.tokens):
-            for item in before:  # 以前胸痛，现在没有了: it was there, it is gone now
-                item.past = True
-            said.extend(_Said(item.symptom, False) for item in before if item.there)
             before = []
             continue
-        if mentions:
-            asked = []
-            before = [_Said(symptom, not negated, clause.past) for symptom, negated in mentions]
-            said.extend(before)
-            if any(t in words.EXCEPT for t in clause.tokens):
+        if not mentions:
+            if before and _gone(clause.tokens) and _takes_back(clause, before):
+                # 以前胸痛，现在没有了: it was there, it is gone now
+                taken = [item for item in before if item.there]
+                for item in taken:
+                    item.taken_back = True
+                said.extend(_Said(item.symptom, False, past=True) for item in taken)
                 before = []
+            elif _back_again(clause.tokens) and not _denies(clause.tokens):
+                for item in taken:  # …但是昨天又痛了: it is back
+                    item.taken_back = False
+                taken = []
+                before = []
+            else:
+                # a gone clause takes back a past clause further on, not any other
+                before = [item for item in before if item.past]
+            continue
+        asked = []
+        if any(m.symptom in words.NEVER_TAKEN_BACK for m in mentions):
+            self_harm_asked = False
+        items = [_Said(m.symptom, not m.negated, clause.past, surface=m.surface) for m in mentions]
+        if any(t in words.CHANGED for t in clause.tokens):
+            for denial in (item for item in items if not item.there):
+                for item in said:  # 以前头晕，现在不晕了: the same word, changed since
+                    if (
+                        item.there
+                        and item.past
+                        and item.symptom == denial.symptom
+                        and _same_words(item.surface, denial.surface)
+                    ):
+                        item.taken_back = True
+        said.extend(items)
+        before = [] if any(t in words.EXCEPT for t in clause.tokens) else items
+    if self_harm_asked:  # asked about self-harm and not answered: it counts
+        said.append(_Said("自伤风险", True))
     return said
 
 
+def _takes_back(gone: _Clause, before: list[_Said]) -> bool:
+    """A gone clause takes back a clause said of the past (以前胸痛，现在没有了), or the
+    clause before it when it says now (胸痛，现在好了) — a bare 胸痛，好了 is not enough."""
+    return any(item.past for item in before) or any(t in words.NOW for t in gone.tokens)
+
+
+def _denies(clause: list[str]) -> bool:
+    return any(t in words.NEGATORS for t in clause)
+
+
 def detect(text: str) -> Detection:
-    """Present: said there now, or said of the past and not denied since (self-harm said
-    of the past always). Negated: denied and not present."""
+    """Present: said there and not taken back since (self-harm always). Negated: denied
+    and not present."""
     said = _said(_normalised(text))
-    now = {item.symptom for item in said if item.there and not item.past}
-    earlier = {item.symptom for item in said if item.there and item.past}
-    denied_now = {item.symptom for item in said if not item.there and not item.past}
+    present = {
+        item.symptom
+        for item in said
+        if item.there and (not item.taken_back or item.symptom in words.NEVER_TAKEN_BACK)
+    }
     denied = {item.symptom for item in said if not item.there}
-    present = now | (earlier - denied_now) | (earlier & words.NEVER_TAKEN_BACK)
     return Detection(
         symptoms=tuple(s for s in words.CANONICAL if s in present),
         negated=tuple(s for s in words.CANONICAL if s in denied and s not in present),

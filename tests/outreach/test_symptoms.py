@@ -123,8 +123,62 @@ MORE_CASES = [
     ("病情显著好转", [], []),
 ]
 
+# Regressions a reviewer found in the rules above, each now narrowed.
+REVIEW_CASES = [
+    # what follows 得 says how much: the negation after it is not about the symptom
+    ("胸口疼得没有办法睡觉", ["胸痛胸闷"], []),
+    ("胸闷得没有力气", ["胸痛胸闷"], []),
+    ("喘得没有力气说话", ["呼吸困难"], []),
+    ("头疼得没了精神", ["头痛"], []),
+    # a later denial of another word of the same symptom does not take a past one back;
+    # a time word before 开始 says when it started; 原来 is not the past
+    ("昨天开始胸痛，但没有胸闷", ["胸痛胸闷"], []),
+    ("昨天开始发烧，没有寒战", ["发热"], []),
+    ("昨天开始发烧38度，没有打寒战", ["发热"], []),
+    ("刚出院腿就肿了，脸不肿", ["水肿"], []),
+    ("前两天开始心慌，不心悸", ["心悸"], []),
+    ("我以为是胃疼，原来是胸痛，不过没有胸闷", ["胸痛胸闷"], []),
+    ("当时就胸痛，一直没有好，没有胸闷", ["胸痛胸闷"], []),
+    # a bit better is not gone
+    ("胸口疼，现在好了一点", ["胸痛胸闷"], []),
+    ("胸痛，好了一点", ["胸痛胸闷"], []),
+    ("胸口疼，今天好了些", ["胸痛胸闷"], []),
+    # back again undoes the taking back; a bare 好了 after an unmarked symptom is not enough
+    ("以前胸痛，现在没有了，但是昨天又痛了", ["胸痛胸闷"], []),
+    ("胸痛，好了，头晕，没有了", ["胸痛胸闷", "头晕"], []),
+    # a denial alone does not negate
+    ("胸口不是很痛", ["胸痛胸闷"], []),
+    ("不是很胸闷", ["胸痛胸闷"], []),
+    ("不是一直胸痛", ["胸痛胸闷"], []),
+    ("头不是很晕", ["头晕"], []),
+    ("胸口不是特别痛，就是闷", ["胸痛胸闷"], []),
+    ("不是头晕就是恶心", ["头晕", "恶心呕吐"], []),
+    ("我不是想死", ["自伤风险"], []),
+    ("我并不是想死，只是太累了", ["自伤风险"], []),
+    # gone, then back
+    ("胸痛退了又来了", ["胸痛胸闷"], []),
+    ("胸痛，没有了又来了", ["胸痛胸闷"], []),
+    ("胸痛没有了又来了", ["胸痛胸闷"], []),
+    # reported questions about self-harm: a repeated verb says yes, no answer counts
+    ("你问我想不想死，想", ["自伤风险"], []),
+    ("有没有想过伤害自己？想过", ["自伤风险"], []),
+    ("有没有想过伤害自己？不知道", ["自伤风险"], []),
+    ("你问我想不想死，不想", [], ["自伤风险"]),
+    ("您最近有没有想过伤害自己？没有", [], ["自伤风险"]),
+    # self-harm is negated only directly
+    ("想死的念头没有了", ["自伤风险"], []),
+    ("没有想死的念头", [], ["自伤风险"]),
+    ("不想死", [], ["自伤风险"]),
+    # and what the narrowed rules still read as gone
+    ("以前胸痛，现在没有了，再也没痛过", [], ["胸痛胸闷"]),
+    ("不是头痛而是头晕", ["头晕"], ["头痛"]),
+    ("你问我有没有胸痛", [], []),
+]
 
-@pytest.mark.parametrize(("text", "present", "negated"), CASES + TESTER_CASES + MORE_CASES)
+
+@pytest.mark.parametrize(
+    ("text", "present", "negated"), CASES + TESTER_CASES + MORE_CASES + REVIEW_CASES
+)
 def test_detects_symptoms_and_negation(text: str, present: list[str], negated: list[str]) -> None:
     found = detect(text)
     assert list(found.symptoms) == present
