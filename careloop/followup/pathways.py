@@ -31,14 +31,32 @@ def current_version(pathway: Pathway) -> PathwayVersion:
     return PathwayVersion.objects.get(pathway=pathway, version=pathway.version)
 
 
+def check_pathway(definition: Any) -> Definition:
+    """``compile_definition`` and what it cannot see without Django: every script part
+    compiles as the template it is rendered with. ``DefinitionError`` names the node and
+    the part."""
+    from careloop.followup.scripts import template_error
+
+    compiled = compile_definition(definition)
+    for i, node in enumerate(compiled.nodes):
+        for part, text in node.script.items():
+            error = template_error(text) if text else ""
+            if error:
+                raise DefinitionError(
+                    f"nodes[{i}].script.{part}", f"模板有误（请检查 {{% %}} 标签是否成对）：{error}"
+                )
+    return compiled
+
+
 def do_save_pathway(
     actor: Any, code: str, data: dict[str, Any], *, note: str = ""
 ) -> tuple[Pathway, bool]:
     """Create or change pathway ``code``: a new version only when the definition, name or
     trigger differ (running plans keep the version they started with). Returns (pathway,
-    whether a version was added); ``DefinitionError`` when the definition is wrong."""
+    whether a version was added); ``DefinitionError`` when the definition is wrong
+    (``check_pathway``)."""
     definition = data["definition"]
-    compiled = compile_definition(definition)
+    compiled = check_pathway(definition)
     fields = {
         "name": str(data["name"]).strip(),
         "description": str(data.get("description", "")),
