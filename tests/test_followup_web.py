@@ -471,3 +471,50 @@ def test_the_diabetes_forms_urgent_referral_items_can_be_recorded(
         assert form.is_valid(), form.errors
         result = classify(programme, form.answers())
         assert result is not None and result["urgent_referral"] is urgent, extra
+
+
+def test_the_care_guide_topics_are_shown_in_the_users_language(
+    cardiology: Any, patient_factory: Any, carol: Any
+) -> None:
+    from careloop.followup.pathways import do_save_pathway
+
+    pathway, _ = do_save_pathway(
+        None,
+        "guide-only",
+        {
+            "name": "出院指导",
+            "definition": {
+                "trigger": {"kind": "manual"},
+                "nodes": [
+                    {
+                        "key": "guide",
+                        "title": "出院护理指导",
+                        "purpose": "rehab_guidance",
+                        "role": "doctor",
+                        "form": "care_guide",
+                    }
+                ],
+            },
+        },
+    )
+    patient = patient_factory(organisation=cardiology, responsible_doctor=carol)
+    plan = enrol(patient, pathway, trigger="manual")
+    assert plan is not None
+    task = plan.tasks.get()
+    url = f"/worklist/tasks/{task.pk}/"
+    chinese = logged_in(carol).get(url).content.decode()
+    assert "体重监测" in chinese and "紧急情况处理" in chinese
+    english = logged_in(carol).get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    for label in (
+        "Medication",
+        "Diet",
+        "Activity",
+        "Weight monitoring",
+        "Wound care",
+        "Revisit date",
+        "What to do in an emergency",
+    ):
+        assert label in english
+    for stored in ("用药", "饮食", "体重监测", "紧急情况处理"):  # still the values posted back
+        assert f'value="{stored}"' in english
+        assert stored not in english.replace(f'value="{stored}"', "")

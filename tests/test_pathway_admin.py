@@ -7,12 +7,16 @@ import json
 import re
 from typing import Any
 
+import pytest
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from careloop.followup.definition import DefinitionError
 from careloop.followup.models import Pathway
-from careloop.followup.pathways import load_pack
+from careloop.followup.pathways import do_save_pathway, load_pack, pack_pathways
+from careloop.questionnaires.services import load_pack as load_questionnaires
+from careloop.questionnaires.services import pack_questionnaires
 from tests.factories import UserFactory
 
 
@@ -57,3 +61,83 @@ def test_saving_a_pathway_in_the_administration_keeps_a_new_version(hospital: An
     pathway.refresh_from_db()
     assert pathway.version == 2 and pathway.definition["nodes"][0]["count"] == 10
     assert pathway.versions.get(version=2).note == "伤口观察缩短为10天"
+
+
+def _post_definition(client: Client, pathway: Pathway, definition: dict[str, Any]) -> Any:
+    url = f"/admin/followup/pathway/{pathway.pk}/change/"
+    page = client.get(url)
+    data = {
+        "name": pathway.name,
+        "description": pathway.description,
+        "organisation": "",
+        "enabled": "on",
+        "definition": json.dumps(definition, ensure_ascii=False),
+        "note": "",
+        "_continue": "1",
+        **_form_fields(page.content.decode()),
+    }
+    return client.post(url, data)
+
+
+def test_a_script_template_that_does_not_compile_is_refused(hospital: Any) -> None:
+    load_pack()
+    pathway = Pathway.objects.get(code="post-op")
+    definition = json.loads(json.dumps(pathway.definition))
+    definition["nodes"][1]["script"] = {"opening": "{% if x %}未闭合"}
+    saved = _post_definition(_admin_client(hospital), pathway, definition)
+    assert saved.status_code == 200
+    errors = " ".join(re.findall(r"errorlist[^>]*>(.*?)</ul>", saved.content.decode(), re.S))
+    assert "nodes[1].script.opening: 模板有误" in errors
+    pathway.refresh_from_db()
+    assert pathway.version == 1
+
+
+def test_saving_a_pathway_elsewhere_checks_its_script_templates(db: None) -> None:
+    definition = {
+        "trigger": {"kind": "manual"},
+        "nodes": [
+            {"key": "a", "title": "一", "purpose": "condition_tracking"},
+            {
+                "key": "b",
+                "title": "二",
+                "purpose": "condition_tracking",
+                "script": {"opening": "{{ salutation }}您好", "closing": "{{ name|nofilter }}"},
+            },
+        ],
+    }
+    with pytest.raises(DefinitionError) as raised:
+        do_save_pathway(None, "bad-script", {"name": "坏话术", "definition": definition})
+    assert raised.value.path == "nodes[1].script.closing"
+    assert raised.value.message.startswith("模板有误")
+    assert not Pathway.objects.filter(code="bad-script").exists()
+
+
+def test_a_questionnaire_that_does_not_exist_is_refused(hospital: Any) -> None:
+    load_pack()  # the shipped pathways load before (without) the questionnaire pack
+    pathway = Pathway.objects.get(code="post-op")
+    definition = json.loads(json.dumps(pathway.definition))
+    definition["nodes"][0]["questionnaire"] = "nope"
+    saved = _post_definition(_admin_client(hospital), pathway, definition)
+    assert saved.status_code == 200
+    errors = " ".join(re.findall(r"errorlist[^>]*>(.*?)</ul>", saved.content.decode(), re.S))
+    assert "nodes[0].questionnaire" in errors and "nope" in errors
+    pathway.refresh_from_db()
+    assert pathway.version == 1
+    with pytest.raises(DefinitionError) as raised:
+        do_save_pathway(None, "post-op", {"name": pathway.name, "definition": definition})
+    assert raised.value.path == "nodes[0].questionnaire"
+    load_questionnaires()
+    definition["nodes"][0]["questionnaire"] = "satisfaction"
+    saved = _post_definition(_admin_client(hospital), pathway, definition)
+    assert saved.status_code == 302
+
+
+def test_the_shipped_pathways_name_only_shipped_questionnaires() -> None:
+    shipped = {q["code"] for q in pack_questionnaires()}
+    named = {
+        node["questionnaire"]
+        for item in pack_pathways()
+        for node in item["definition"]["nodes"]
+        if node.get("questionnaire")
+    }
+    assert named and named <= shipped

@@ -112,3 +112,13 @@ def test_a_dry_run_shows_only_patients_the_viewer_may_see(
     inside = logged_in(editor).post("/rules/new/", data).context["matches"]
     outside = logged_in(outsider).post("/rules/new/", data).context["matches"]
     assert len(inside) == 1 and outside == []
+
+
+def test_without_the_permission_the_builder_says_why_there_is_no_save(
+    bob: Any, editor: Any
+) -> None:
+    page = logged_in(bob).get("/rules/new/").content.decode()
+    assert 'data-testid="dry-run"' in page and 'data-testid="save-rule"' not in page
+    assert "你可以试运行，保存规则需要管理员权限" in page
+    page = logged_in(editor).get("/rules/new/").content.decode()
+    assert 'data-testid="save-rule"' in page and "保存规则需要管理员权限" not in page

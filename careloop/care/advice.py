@@ -9,6 +9,7 @@ and ``sex``, when given."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -28,6 +29,7 @@ TOPICS = {
     "sleep": "睡眠",
     "tcm": "中医体质调养",
 }
+_NO_NAMES: Mapping[str, str] = {}
 WHEN_KEYS = ("icd10", "high", "low", "assessment", "smoking", "phq9_at_least", "tags")
 
 
@@ -66,8 +68,18 @@ class Entry:
     def topic_label(self) -> str:
         return TOPICS[self.topic]
 
-    def reasons(self, person: Profile) -> list[str]:
-        """Why the entry applies to ``person`` (empty: it does not)."""
+    def reasons(
+        self,
+        person: Profile,
+        item_names: Mapping[str, str] = _NO_NAMES,
+        model_names: Mapping[str, str] = _NO_NAMES,
+    ) -> list[str]:
+        """Why the entry applies to ``person`` (empty: it does not), results and risk models
+        by their names when ``item_names`` (LOINC → name) and ``model_names`` have them."""
+
+        def item(code: str) -> str:
+            return item_names.get(code) or f"{code} "
+
         if self.age_min is not None and person.age < self.age_min:
             return []
         if self.age_max is not None and person.age > self.age_max:
@@ -77,11 +89,11 @@ class Entry:
         when, why = self.when, []
         codes = [c for c in person.icd10 if any(c.startswith(p) for p in when.get("icd10", []))]
         why += [f"诊断 {c}" for c in codes]
-        why += [f"{c} 偏高" for c in sorted(person.high & set(when.get("high", [])))]
-        why += [f"{c} 偏低" for c in sorted(person.low & set(when.get("low", [])))]
+        why += [f"{item(c)}偏高" for c in sorted(person.high & set(when.get("high", [])))]
+        why += [f"{item(c)}偏低" for c in sorted(person.low & set(when.get("low", [])))]
         for model, categories in when.get("assessment", {}).items():
             if person.assessments.get(model) in categories:
-                why.append(f"{model}：{person.assessments[model]}")
+                why.append(f"{model_names.get(model, model)}：{person.assessments[model]}")
         if when.get("smoking") and person.smoker:
             why.append("吸烟")
         floor = when.get("phq9_at_least")
@@ -152,7 +164,12 @@ def library() -> tuple[Entry, ...]:
     return read_library({"entries": [*data["entries"], *_regimens()]})
 
 
-def advise(person: Profile) -> list[tuple[Entry, list[str]]]:
-    """The entries that fit ``person`` with the reasons, in library order."""
-    found = [(entry, entry.reasons(person)) for entry in library()]
+def advise(
+    person: Profile,
+    item_names: Mapping[str, str] = _NO_NAMES,
+    model_names: Mapping[str, str] = _NO_NAMES,
+) -> list[tuple[Entry, list[str]]]:
+    """The entries that fit ``person`` with the reasons, in library order (results and risk
+    models named as ``Entry.reasons`` says)."""
+    found = [(entry, entry.reasons(person, item_names, model_names)) for entry in library()]
     return [(entry, why) for entry, why in found if why]

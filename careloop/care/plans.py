@@ -12,7 +12,9 @@ from careloop.audit.services import record
 from careloop.care.advice import CATEGORIES, advise
 from careloop.care.models import HealthPlan
 from careloop.care.profile import profile_of
+from careloop.clinical import catalogue
 from careloop.patients.models import Patient
+from careloop.rules.assessments import LABELS as MODEL_LABELS
 
 MAX_SECTIONS = 40
 
@@ -22,8 +24,10 @@ class PlanError(ValueError):
 
 
 def draft_sections(patient: Patient) -> list[dict[str, str]]:
-    """One section per fitting advice entry, diet first, with why it was chosen."""
-    found = advise(profile_of(patient))
+    """One section per fitting advice entry, diet first, with why it was chosen (results by
+    their catalogue names, risk models by theirs)."""
+    items = {code: item.name for code, item in catalogue.current().items.items()}
+    found = advise(profile_of(patient), items, MODEL_LABELS)
     found.sort(key=lambda pair: CATEGORIES.index(pair[0].category))
     return [
         {
@@ -55,6 +59,9 @@ def clean_sections(sections: list[dict[str, Any]]) -> list[dict[str, str]]:
                 "source": str(section.get("source", ""))[:40],
             }
         )
+        why = str(section.get("why", "")).strip()
+        if why:  # why the advice was drafted, kept through edits
+            out[-1]["why"] = why[:500]
     if len(out) > MAX_SECTIONS:
         raise PlanError(f"最多 {MAX_SECTIONS} 条建议")
     return out

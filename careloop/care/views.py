@@ -28,14 +28,19 @@ MAX_BATCH = 5000
 
 def _posted_sections(request: AuthedRequest) -> list[dict[str, Any]]:
     post = request.POST
+    titles = post.getlist("title")
+    why = post.getlist("why")
+    if len(why) != len(titles):  # not posted by the page: no reasons rather than wrong ones
+        why = [""] * len(titles)
     rows = zip(
         post.getlist("category"),
-        post.getlist("title"),
+        titles,
         post.getlist("text"),
         post.getlist("source"),
+        why,
         strict=False,
     )
-    return [{"category": c, "title": t, "text": x, "source": s} for c, t, x, s in rows]
+    return [{"category": c, "title": t, "text": x, "source": s, "why": w} for c, t, x, s, w in rows]
 
 
 @login_required

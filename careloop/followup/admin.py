@@ -11,9 +11,9 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from careloop.followup.definition import DefinitionError, compile_definition
+from careloop.followup.definition import DefinitionError
 from careloop.followup.models import Holiday, Pathway, PathwayVersion, Plan, Task
-from careloop.followup.pathways import do_save_pathway
+from careloop.followup.pathways import check_pathway, do_save_pathway
 
 
 class PathwayForm(forms.ModelForm):
@@ -31,7 +31,7 @@ class PathwayForm(forms.ModelForm):
     def clean_definition(self) -> Any:
         definition = self.cleaned_data["definition"]
         try:
-            compile_definition(definition)
+            check_pathway(definition)
         except DefinitionError as exc:
             raise forms.ValidationError(f"{exc.path}: {exc.message}") from exc
         return definition

@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from careloop.followup.models import Outcome
 from careloop.followup.recordings import sniff
@@ -148,6 +149,18 @@ class AnswersForm(StyledFormMixin, forms.Form):
         return False
 
 
+# Stored as the Chinese words (answers, reports and rules read them); shown translated.
+CARE_GUIDE_TOPICS = [
+    ("用药", pgettext_lazy("care guide topic", "Medication")),
+    ("饮食", pgettext_lazy("care guide topic", "Diet")),
+    ("活动", pgettext_lazy("care guide topic", "Activity")),
+    ("体重监测", pgettext_lazy("care guide topic", "Weight monitoring")),
+    ("伤口护理", pgettext_lazy("care guide topic", "Wound care")),
+    ("复诊时间", pgettext_lazy("care guide topic", "Revisit date")),
+    ("紧急情况处理", pgettext_lazy("care guide topic", "What to do in an emergency")),
+]
+
+
 class CareGuideForm(AnswersForm):
     understood = forms.BooleanField(
         label=_("The patient understood the care guide"), required=False
@@ -156,9 +169,7 @@ class CareGuideForm(AnswersForm):
         label=_("Covered"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        choices=_choices(
-            ["用药", "饮食", "活动", "体重监测", "伤口护理", "复诊时间", "紧急情况处理"]
-        ),
+        choices=CARE_GUIDE_TOPICS,
     )
 
 

@@ -31,14 +31,46 @@ def current_version(pathway: Pathway) -> PathwayVersion:
     return PathwayVersion.objects.get(pathway=pathway, version=pathway.version)
 
 
+def check_pathway(definition: Any, *, questionnaires: bool = True) -> Definition:
+    """``compile_definition`` and what it cannot see without Django: every script part
+    compiles as the template it is rendered with, and (with ``questionnaires``) each node's
+    questionnaire exists. ``DefinitionError`` names the node and the part."""
+    from careloop.followup.scripts import template_error
+    from careloop.questionnaires.models import Questionnaire
+
+    compiled = compile_definition(definition)
+    for i, node in enumerate(compiled.nodes):
+        for part, text in node.script.items():
+            error = template_error(text) if text else ""
+            if error:
+                raise DefinitionError(
+                    f"nodes[{i}].script.{part}", f"模板有误（请检查 {{% %}} 标签是否成对）：{error}"
+                )
+    if questionnaires:
+        codes = {node.questionnaire for node in compiled.nodes if node.questionnaire}
+        known = set(Questionnaire.objects.filter(code__in=codes).values_list("code", flat=True))
+        for i, node in enumerate(compiled.nodes):
+            if node.questionnaire and node.questionnaire not in known:
+                raise DefinitionError(
+                    f"nodes[{i}].questionnaire", f"没有代码为 {node.questionnaire!r} 的问卷"
+                )
+    return compiled
+
+
 def do_save_pathway(
-    actor: Any, code: str, data: dict[str, Any], *, note: str = ""
+    actor: Any,
+    code: str,
+    data: dict[str, Any],
+    *,
+    note: str = "",
+    check_questionnaires: bool = True,
 ) -> tuple[Pathway, bool]:
     """Create or change pathway ``code``: a new version only when the definition, name or
     trigger differ (running plans keep the version they started with). Returns (pathway,
-    whether a version was added); ``DefinitionError`` when the definition is wrong."""
+    whether a version was added); ``DefinitionError`` when the definition is wrong
+    (``check_pathway``; ``check_questionnaires=False`` leaves the questionnaires unchecked)."""
     definition = data["definition"]
-    compiled = compile_definition(definition)
+    compiled = check_pathway(definition, questionnaires=check_questionnaires)
     fields = {
         "name": str(data["name"]).strip(),
         "description": str(data.get("description", "")),
@@ -108,10 +140,14 @@ def pack_pathways() -> list[dict[str, Any]]:
 
 
 def load_pack(actor: Any = None) -> list[dict[str, Any]]:
-    """Save every shipped pathway (a new version only where it differs)."""
+    """Save every shipped pathway (a new version only where it differs). The questionnaires
+    its nodes name are those of the questionnaire pack (a test holds them to it), which may
+    be loaded after this: they are not looked up here."""
     done = []
     for item in pack_pathways():
         data = {k: v for k, v in item.items() if k != "code"}
-        pathway, changed = do_save_pathway(actor, item["code"], data, note="默认路径包")
+        pathway, changed = do_save_pathway(
+            actor, item["code"], data, note="默认路径包", check_questionnaires=False
+        )
         done.append({"code": pathway.code, "version": pathway.version, "changed": changed})
     return done

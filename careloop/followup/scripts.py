@@ -50,6 +50,15 @@ PART_TITLES = {
 _engine = Engine(autoescape=True)
 
 
+def template_error(text: str) -> str:
+    """Why ``text`` does not compile as a script template, or "" when it does."""
+    try:
+        _engine.from_string(text)
+    except TemplateSyntaxError as exc:
+        return str(exc)
+    return ""
+
+
 def surname(name: str) -> str:
     return name[:2] if name.startswith(COMPOUND_SURNAMES) else name[:1]
 

@@ -33,6 +33,10 @@ DEFAULT_TEXT = {
 _engine = Engine(autoescape=False)
 
 
+# Before the template language's own (English) detail: what to look at, in Chinese.
+TEMPLATE_ERROR = "模板有误（请检查 {% %} 标签是否成对、{{ }} 中的变量和过滤器是否写对）："
+
+
 class TemplateError(ValueError):
     """A template that cannot be rendered (the message names where)."""
 
@@ -102,7 +106,7 @@ def _django(text: str) -> Template:
     try:
         return _engine.from_string(text)
     except TemplateSyntaxError as error:
-        raise TemplateError(f"模板有误：{error}") from error
+        raise TemplateError(f"{TEMPLATE_ERROR}{error}") from error
 
 
 def render(text: str, context: dict[str, Any]) -> str:

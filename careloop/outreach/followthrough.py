@@ -160,7 +160,7 @@ def opt_out(patient_id: int, channel: str, how: str, note: str = "") -> int:
     )
     return Message.objects.filter(
         patient_id=patient_id, channel=channel, status=Message.Status.QUEUED
-    ).update(status=Message.Status.CANCELLED, error="患者已退订该渠道")
+    ).update(status=Message.Status.CANCELLED, error=Message.OPTED_OUT)
 
 
 def opt_out_all(messages: list[Any], how: str) -> None:

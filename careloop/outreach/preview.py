@@ -11,7 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from careloop.outreach.compose import OPT_OUT_FOOTER, TemplateError, render
+from careloop.outreach.compose import OPT_OUT_FOOTER, TEMPLATE_ERROR, TemplateError, render
 
 SMS_SINGLE = 70  # characters of a one-part Chinese SMS (signature included)
 SMS_PART = 67  # characters per part of a longer one
@@ -46,7 +46,7 @@ def preview(body: str, subject: str, channel: str, context: dict[str, Any], sign
     except TemplateError as error:
         return Preview(error=str(error))
     except Exception as error:  # a filter that fails while rendering
-        return Preview(error=f"模板有误：{error}")
+        return Preview(error=f"{TEMPLATE_ERROR}{error}")
     shown = Preview(text=text, subject=title, length=len(text))
     if channel == "sms":
         shown.length = len(f"【{sign}】{text}") if sign else len(text)

@@ -81,28 +81,31 @@ def template_preview(request: AuthedRequest, pk: int | None = None) -> HttpRespo
                 "body": template.body if template else default_text(purpose, channel),
             }
         )
-    shown, who = None, None
+    shown, who, matched = None, None, 0
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
-        who = _chosen_patient(request, form, data["patient"])
+        who, matched = _chosen_patient(request, form, data["patient"])
         if not form.errors:
             shown = _render(request, data, who)
     return render(
         request,
         "outreach/template_preview.html",
-        {"form": form, "template": template, "shown": shown, "who": who},
+        {"form": form, "template": template, "shown": shown, "who": who, "matched": matched},
     )
 
 
-def _chosen_patient(request: AuthedRequest, form: PreviewForm, query: str) -> Any:
-    """The patient to preview for (None: the sample one); an error on the form when the
+def _chosen_patient(request: AuthedRequest, form: PreviewForm, query: str) -> tuple[Any, int]:
+    """The patient to preview for (None: the sample one) and how many the query matched (the
+    first is shown; the page says so when there are more); an error on the form when the
     query matches nobody the user may see."""
     if not query:
-        return None
-    found = search_patients(patients_for(request.user), query).first()
+        return None, 0
+    found_all = search_patients(patients_for(request.user), query).order_by("name", "pk")
+    matched = found_all.count()
+    found = found_all.first() if matched else None
     if found is None:
         form.add_error("patient", _("No patient you may see matches this."))
-        return None
+        return None, 0
     record(
         request.user,
         "view",
@@ -111,7 +114,7 @@ def _chosen_patient(request: AuthedRequest, form: PreviewForm, query: str) -> An
         patient_id=found.pk,
         summary="message template previewed for the patient",
     )
-    return found
+    return found, matched
 
 
 def _render(request: AuthedRequest, data: dict[str, Any], who: Any) -> Any:

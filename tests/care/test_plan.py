@@ -4,6 +4,8 @@ mistakes named; a nurse reads it but may not change it."""
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 import pytest
@@ -76,3 +78,44 @@ def test_drafting_editing_and_finalising_a_plan(examined: Any, bob: Any, alice: 
     nurse = signed_in(alice)
     assert "每天散步" in nurse.get(url).content.decode()
     assert nurse.post(url, form).status_code == 403
+
+
+def posted(page: str, name: str) -> list[str]:
+    """The values the page's hidden inputs called ``name`` post back, in order."""
+    found = re.findall(rf'<input type="hidden" name="{name}" value="([^"]*)">', page)
+    return [html.unescape(value) for value in found]
+
+
+def test_reasons_are_named_and_kept_through_draft_and_final(examined: Any, bob: Any) -> None:
+    drafted = draft_sections(examined)
+    salt = next(s for s in drafted if s["source"] == "htn-salt")
+    assert "收缩压偏高" in salt["why"] and "血压分级：1级高血压" in salt["why"]
+    assert "8480-6" not in salt["why"] and "bp-grade" not in salt["why"]
+    lipid = next(s for s in drafted if s["source"] == "lipid-diet")
+    assert "低密度脂蛋白胆固醇偏高" in lipid["why"]
+
+    client = signed_in(bob)
+    url = f"/care/patients/{examined.pk}/plan/"
+    page = client.get(url).content.decode()
+    why = posted(page, "why")
+    assert salt["why"] in why
+    form = {
+        "goals": "",
+        "category": [s["category"] for s in drafted] + ["diet"],
+        "title": [s["title"] for s in drafted] + [""],
+        "text": [s["text"] for s in drafted] + [""],
+        "source": posted(page, "source"),
+        "why": why,
+        "status": "draft",
+    }
+    assert client.post(url, form).status_code == 302
+    saved = HealthPlan.objects.get(patient=examined)
+    assert [s.get("why", "") for s in saved.sections] == [s["why"] for s in drafted]
+    shown = client.get(url).content.decode()
+    assert "收缩压偏高" in shown
+    # Finalising the saved draft as the page shows it keeps them again.
+    form.update(source=posted(shown, "source"), why=posted(shown, "why"), status="final")
+    assert client.post(url, form).status_code == 302
+    final = HealthPlan.objects.filter(patient=examined).first()
+    assert final.status == "final"
+    assert [s.get("why", "") for s in final.sections] == [s["why"] for s in drafted]

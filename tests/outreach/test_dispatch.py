@@ -462,3 +462,22 @@ def test_a_questionnaire_task_sends_a_link_and_the_patients_answer_completes_it(
     assert task.status == Task.Status.DONE
     record = FollowUpRecord.objects.get(task=task)
     assert (record.channel, record.answers["questionnaire"]) == ("app", "discharge-symptoms")
+
+
+def test_a_message_cancelled_by_an_opt_out_says_so_in_the_users_language(
+    at_noon: datetime, patient_factory: Any, hospital: Any, alice: Any
+) -> None:
+    patient = patient_factory(organisation=hospital, phone="13700001112")
+    make_task(patient)
+    queue_due()
+    receive("sms", "T", provider="aliyun_sms", sender="13700001112")
+    assert Message.objects.get().error == Message.OPTED_OUT  # stored as written
+    client = Client()
+    client.force_login(alice)
+    chinese = client.get("/outreach/outbox/?status=cancelled").content.decode()
+    assert "患者已退订该渠道" in chinese
+    english = client.get(
+        "/outreach/outbox/?status=cancelled", HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    assert "The patient opted out of this channel" in english
+    assert "患者已退订该渠道" not in english

@@ -80,3 +80,26 @@ def test_a_patient_of_another_organisation_is_not_found(
     )
     assert page.context["form"].errors["patient"]
     assert page.context["shown"] is None
+
+
+def test_a_search_matching_several_patients_says_which_one_is_shown(
+    alice: Any, hospital: Any, patient_factory: Any
+) -> None:
+    first = patient_factory(organisation=hospital, name="王秀兰")
+    patient_factory(organisation=hospital, name="王秀英")
+    patient_factory(organisation=hospital, name="王秀芳")
+    client = signed_in(alice)
+    page = client.post("/outreach/templates/preview/", form("{{ salutation }}好", "王秀"))
+    text = page.content.decode()
+    assert page.context["who"] == first and page.context["matched"] == 3
+    assert f"匹配到 3 位患者，显示第一位：王秀兰 ({first.card_number})" in text
+    assert "请输入更完整的姓名或卡号" in text
+    one = client.post("/outreach/templates/preview/", form("{{ salutation }}好", "王秀英"))
+    assert one.context["matched"] == 1 and "匹配到" not in one.content.decode()
+
+
+def test_a_template_error_is_explained_in_chinese_before_the_detail(alice: Any) -> None:
+    page = signed_in(alice).post("/outreach/templates/preview/", form("{% if x %}未闭合"))
+    error = page.context["shown"].error
+    assert error.startswith("模板有误（请检查 {% %} 标签是否成对")
+    assert "endif" in error  # the template language's own detail is kept

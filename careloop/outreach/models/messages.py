@@ -21,6 +21,10 @@ class Message(models.Model):
     queued → sending → sent → delivered, or failed; cancelled when it must not go out
     (no consent, opted out, task closed)."""
 
+    # Why a queued message was cancelled: stored as written (the API and exports show it),
+    # shown translated (``error_shown``).
+    OPTED_OUT = "患者已退订该渠道"
+
     class Status(models.TextChoices):
         QUEUED = "queued", pgettext_lazy("message status", "queued")
         SENDING = "sending", pgettext_lazy("message status", "sending")
@@ -81,6 +85,13 @@ class Message(models.Model):
     @property
     def channel_label(self) -> str:
         return channel_label(self.channel)
+
+    @property
+    def error_shown(self) -> str:
+        """``error`` in the user's language when it is one of CareLoop's own reasons."""
+        if self.error == self.OPTED_OUT:
+            return str(_("The patient opted out of this channel"))
+        return self.error
 
 
 class Reply(models.Model):
