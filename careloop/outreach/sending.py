@@ -82,7 +82,7 @@ def claimable(now: datetime) -> Q:
     return Q(status=S.QUEUED, next_try_at__lte=now) | Q(status=S.SENDING, lease_until__lt=now)
 
 
-MOOT = "随访任务已结束，不再发送"  # why a queued message of a closed task was not sent
+MOOT = Message.TASK_CLOSED  # why a queued message of a closed task was not sent
 
 
 def claim(batch: int, *, now: datetime | None = None) -> tuple[str, list[Message]]:

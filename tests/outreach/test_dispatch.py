@@ -481,3 +481,20 @@ def test_a_message_cancelled_by_an_opt_out_says_so_in_the_users_language(
     ).content.decode()
     assert "The patient opted out of this channel" in english
     assert "患者已退订该渠道" not in english
+
+
+def test_a_message_of_a_closed_follow_up_says_so_in_the_users_language(
+    at_noon: datetime, patient_factory: Any, hospital: Any, alice: Any
+) -> None:
+    patient = patient_factory(organisation=hospital, phone="13700001113")
+    task = make_task(patient)
+    queue_due()
+    Task.objects.filter(pk=task.pk).update(status=Task.Status.CANCELLED)
+    dispatch()
+    assert Message.objects.get().error == Message.TASK_CLOSED  # stored as written
+    client = Client()
+    client.force_login(alice)
+    english = client.get(
+        "/outreach/outbox/?status=cancelled", HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    assert "The follow-up was closed; not sent" in english and "随访任务已结束" not in english

@@ -24,6 +24,7 @@ class Message(models.Model):
     # Why a queued message was cancelled: stored as written (the API and exports show it),
     # shown translated (``error_shown``).
     OPTED_OUT = "患者已退订该渠道"
+    TASK_CLOSED = "随访任务已结束，不再发送"
 
     class Status(models.TextChoices):
         QUEUED = "queued", pgettext_lazy("message status", "queued")
@@ -91,6 +92,8 @@ class Message(models.Model):
         """``error`` in the user's language when it is one of CareLoop's own reasons."""
         if self.error == self.OPTED_OUT:
             return str(_("The patient opted out of this channel"))
+        if self.error == self.TASK_CLOSED:
+            return str(_("The follow-up was closed; not sent"))
         return self.error
 
 
