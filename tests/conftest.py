@@ -29,6 +29,15 @@ def _fast_passwords(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _site_language_after_each_test() -> Iterator[None]:
+    # A request in English (Accept-Language) leaves English active in the thread.
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_catalogue() -> Iterator[None]:
     # The catalogue snapshot is cached per process; each test starts from the database.
     from careloop.clinical import catalogue

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils import translation
 
 from careloop.accounts.models import User
 from careloop.followup.models import Alert
@@ -54,9 +55,12 @@ def notify_new_owners(batch: int = 500) -> int:
         )
         for alert in alerts:
             assert alert.assignee is not None
+            # stored words: in the site's language, whatever a job's thread last served
+            with translation.override(settings.LANGUAGE_CODE):
+                severity = alert.get_severity_display()
             notify(
                 alert.assignee,
-                f"{alert.get_severity_display()}预警：{alert.title}",
+                f"{severity}预警：{alert.title}",
                 f"{alert.patient.name}：{alert.reason[:300]}",
                 reverse("alerts:detail", args=[alert.pk]),
                 alert,
