@@ -260,40 +260,21 @@ _DATE = re.compile(
 
 
 def date_filter(field: str, values: list[str]) -> Q:
-    """FHIR date search: each value is a prefix and a date of any precision."""
-    condition = Q()
-    for value in values:
-        match = _DATE.match(value.strip())
-        if not match:
-            raise FhirError(
-                400,
-                f"date: {value!r} is not a FHIR date search value",
-                code="value",
-                expression=["date"],
-            )
-        prefix, year, month, day, hour, minute, second, zone = match.groups()
-        start, end = _period(year, month, day, hour, minute, second, zone)
-        prefix = prefix or "eq"
-        condition &= {
-            "eq": Q(**{f"{field}__gte": start, f"{field}__lt": end}),
-            "ne": ~Q(**{f"{field}__gte": start, f"{field}__lt": end}),
-            "gt": Q(**{f"{field}__gte": end}),
-            "sa": Q(**{f"{field}__gte": end}),
-            "lt": Q(**{f"{field}__lt": start}),
-            "eb": Q(**{f"{field}__lt": start}),
-            "ge": Q(**{f"{field}__gte": start}),
-            "le": Q(**{f"{field}__lt": end}),
-        }[prefix]
-    return condition
+    """FHIR date search on one date or time: a period that begins and ends there."""
+    return period_filter(field, field, values, open_ended=False)
 
 
-def period_filter(start: str, end: str, values: list[str]) -> Q:
-    """FHIR date search against a Period (an encounter's stay; no end yet: still going on).
-    Per the FHIR search rules a day "eq" matches a period inside that day; "ge", "le", "gt"
-    and "lt" match a period that reaches past, or into, the range above or below it; "sa" and
-    "eb" one that starts after or ends before it."""
+def period_filter(start: str, end: str, values: list[str], *, open_ended: bool = True) -> Q:
+    """FHIR date search against a Period (an encounter's stay; with ``open_ended``, no end
+    yet: still going on); each value is a prefix and a date of any precision. Per the FHIR
+    search rules a day "eq" matches a period inside that day; "ge", "le", "gt" and "lt" match
+    a period that reaches past, or into, the range above or below it; "sa" and "eb" one that
+    starts after or ends before it."""
     condition = Q()
-    ongoing = Q(**{f"{end}__isnull": True})
+
+    def or_ongoing(q: Q) -> Q:
+        return q | Q(**{f"{end}__isnull": True}) if open_ended else q
+
     for value in values:
         match = _DATE.match(value.strip())
         if not match:
@@ -309,8 +290,8 @@ def period_filter(start: str, end: str, values: list[str]) -> Q:
         condition &= {
             "eq": inside,
             "ne": ~inside,
-            "gt": Q(**{f"{end}__gte": high}) | ongoing,
-            "ge": Q(**{f"{end}__gte": low}) | ongoing,
+            "gt": or_ongoing(Q(**{f"{end}__gte": high})),
+            "ge": or_ongoing(Q(**{f"{end}__gte": low})),
             "lt": Q(**{f"{start}__lt": low}),
             "le": Q(**{f"{start}__lt": high}),
             "sa": Q(**{f"{start}__gte": high}),
