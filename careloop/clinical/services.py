@@ -18,8 +18,7 @@ from careloop.bulk import insert_returning_ids, insert_rows
 from careloop.clinical import catalogue as catalogue_module
 from careloop.clinical.assessment import Assessment, ResultInput, assess
 from careloop.clinical.models import DiagnosticReport, Observation
-from careloop.clinical.patient_groups import settle_groups
-from careloop.clinical.repeats import settle_repeats
+from careloop.clinical.settle import settle
 from careloop.followup.services import critical_value_alert
 
 OBSERVATION_FIELDS = [
@@ -144,8 +143,7 @@ def do_record_results(
         assessments = assess_for(
             patient, results, organisation_path=patient.organisation.path, catalogue=catalogue
         )
-    settle_groups((patient.pk, a) for a in assessments)
-    settle_repeats((patient.pk, patient.pk, a) for a in assessments)
+    settle((patient.pk, patient.pk, a) for a in assessments)
     outcome = Stored(stored_report)
     common = {
         "patient_id": patient.pk,

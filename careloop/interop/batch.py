@@ -27,9 +27,8 @@ from careloop.audit.models import AuditEvent
 from careloop.bulk import BulkInsert, bulk_cursor, model_row
 from careloop.clinical.assessment import Assessment, assess
 from careloop.clinical.models import DiagnosticReport, Observation, Source
-from careloop.clinical.patient_groups import settle_groups
-from careloop.clinical.repeats import settle_repeats
 from careloop.clinical.services import OBSERVATION_FIELDS, observation_row
+from careloop.clinical.settle import settle
 from careloop.followup.services import critical_value_alert
 from careloop.interop import patient_locks
 from careloop.interop.hl7.message import decode, parse
@@ -353,14 +352,7 @@ class BatchImporter:
                         )
                     )
                 item.graded.append(graded)
-        settle_groups(
-            (item.profile.pk, assessment)
-            for item in items
-            if item.profile is not None
-            for graded in item.graded
-            for assessment in graded
-        )
-        settle_repeats(
+        settle(
             (item.profile.pk or ("new", item.new_key), item.profile.pk, assessment)
             for item in items
             if item.profile is not None

@@ -15,9 +15,8 @@ from careloop.audit.services import record
 from careloop.clinical.assessment import ImpossibleValue, ResultInput, check_possible
 from careloop.clinical.loinc import loinc_problem
 from careloop.clinical.models import DiagnosticReport, Observation, Source
-from careloop.clinical.patient_groups import settle_groups
-from careloop.clinical.repeats import settle_repeats
 from careloop.clinical.services import assess_for, do_record_results
+from careloop.clinical.settle import settle
 from careloop.clinical.units import UnitError, canonical_unit, convert
 from careloop.interop.fhir import codes
 from careloop.interop.fhir.base import (
@@ -347,8 +346,7 @@ class ObservationHandler(Handler):
         [assessment] = assess_for(
             patient, [self.result_input(data)], organisation_path=patient.organisation.path
         )
-        settle_groups([(patient.pk, assessment)])
-        settle_repeats([(patient.pk, patient.pk, assessment)], exclude=obs.pk)
+        settle([(patient.pk, patient.pk, assessment)], exclude=obs.pk)
         was_critical = obs.critical
         for key, value in assessment.fields.items():
             setattr(obs, key, value)
