@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from careloop import crypto
@@ -131,8 +131,9 @@ class BulkInsert:
         self, rows: Sequence[Sequence[Any]], *, chunk: int = 5000, ignore_conflicts: bool = False
     ) -> int:
         """INSERT prepared rows (COPY on PostgreSQL); returns how many. ``ignore_conflicts``:
-        a row that would break a unique constraint is left out (``ON CONFLICT DO NOTHING``,
-        one statement per row sent as one batch; COPY has no such clause)."""
+        a row that would break a unique constraint is left out (``ON CONFLICT DO NOTHING``:
+        on SQLite one statement per row sent as one batch; on PostgreSQL, whose COPY has no
+        such clause, COPYed into a temporary table first)."""
         if not rows:
             return 0
         if connection.vendor == "postgresql" and not ignore_conflicts:
@@ -143,6 +144,9 @@ class BulkInsert:
                 for row in rows:
                     copy.write_row(row)
             return len(rows)
+        if connection.vendor == "postgresql":
+            self._copy_skipping_conflicts(rows)
+            return len(rows)
         sql = f"INSERT INTO {self.table} ({self.columns}) VALUES {self.one}"  # noqa: S608
         if ignore_conflicts:
             sql += " ON CONFLICT DO NOTHING"
@@ -150,6 +154,26 @@ class BulkInsert:
             for start in range(0, len(rows), chunk):
                 cursor.executemany(sql, rows[start : start + chunk])
         return len(rows)
+
+    def _copy_skipping_conflicts(self, rows: Sequence[Sequence[Any]]) -> None:
+        """PostgreSQL: the rows COPYed into a temporary table of this session, then one
+        ``INSERT … SELECT … ON CONFLICT DO NOTHING``. (An INSERT per row, even sent as one
+        batch, is parsed and planned row by row: Django's connections prepare nothing, for
+        the sake of connection poolers; ~130 µs of the server's time per outreach message.)"""
+        stage = connection.ops.quote_name(f"careloop_stage_{self.model._meta.db_table}")
+        with transaction.atomic(), bulk_cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "  # noqa: S608
+                f"SELECT {self.columns} FROM {self.table} WITH NO DATA"
+            )
+            with cursor.copy(f"COPY {stage} ({self.columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {self.table} ({self.columns}) "  # noqa: S608
+                f"SELECT {self.columns} FROM {stage} ON CONFLICT DO NOTHING"
+            )
+            cursor.execute(f"DELETE FROM {stage}")  # noqa: S608 (another batch may follow)
 
     def returning_ids(self, rows: Sequence[Sequence[Any]], *, chunk: int = 500) -> list[int]:
         """INSERT prepared rows and return their new primary keys, in order (ascending).

@@ -23,7 +23,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from careloop.bulk import BulkInsert
+from careloop.bulk import BulkInsert, bulk_cursor, concrete_field
 from careloop.outreach import followthrough
 from careloop.outreach.config import Resolved, channel_config, transport_for
 from careloop.outreach.http_batches import (
@@ -303,17 +303,32 @@ STORED = (
 
 
 def _store(messages: list[Message]) -> None:
-    """One parameterised UPDATE per message, sent as one batch (``bulk_update`` builds a
-    CASE per row and field: most of a batch's CPU at 2,000 messages). Values are converted
-    as bulk inserts do: the batch's shared times once each."""
+    """The messages' new state. PostgreSQL: one UPDATE for the batch, its values as one array
+    per column (a statement per message cost the server ~130 µs each, planned and run
+    row by row). SQLite: one prepared UPDATE run per message (cheap in-process; ``bulk_update``
+    builds a CASE per row and field: most of a batch's CPU at 2,000 messages). Values are
+    converted as bulk inserts do: the batch's shared times once each."""
     if not messages:
         return
     prepare = BulkInsert(Message, STORED).prepare
     db = databases[DEFAULT_DB_ALIAS]  # not the proxy: a thread-local lookup per value
-    table = db.ops.quote_name(Message._meta.db_table)
-    columns = ", ".join(f"{db.ops.quote_name(name)} = %s" for name in STORED)
+    quote = db.ops.quote_name
+    table = quote(Message._meta.db_table)
     rows = [[*prepare([getattr(m, name) for name in STORED]), m.pk] for m in messages]
-    with db.cursor() as cursor:
+    with bulk_cursor() as cursor:
+        if db.vendor == "postgresql":
+            fields = [concrete_field(Message, name) for name in STORED]
+            arrays = ", ".join(f"%s::{field.db_type(db)}[]" for field in fields)
+            cursor.execute(
+                f"UPDATE {table} AS m SET "  # noqa: S608
+                + ", ".join(f"{quote(name)} = v.{quote(name)}" for name in STORED)
+                + f" FROM unnest({arrays}, %s::bigint[]) AS v("
+                + ", ".join(quote(name) for name in STORED)
+                + ", id) WHERE m.id = v.id",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+            return
+        columns = ", ".join(f"{quote(name)} = %s" for name in STORED)
         cursor.executemany(f"UPDATE {table} SET {columns} WHERE id = %s", rows)  # noqa: S608
 
 

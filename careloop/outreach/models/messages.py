@@ -34,16 +34,19 @@ class Message(models.Model):
         FAILED = "failed", pgettext_lazy("message status", "failed")
         CANCELLED = "cancelled", pgettext_lazy("message status", "cancelled")
 
+    # No index of their own: "message_org_created" and "message_patient_sent" begin with
+    # them. A message changes state twice after it is stored, and each change writes every
+    # index of the row again (the state is indexed), so none is kept twice.
     organisation = models.ForeignKey(
-        "accounts.Organisation", on_delete=models.PROTECT, related_name="+"
+        "accounts.Organisation", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.CASCADE, related_name="messages"
+        "patients.Patient", on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     task = models.ForeignKey(
         "followup.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
-    key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+    key = models.CharField(_("idempotency key"), max_length=100)  # unique: see Meta
     channel = models.CharField(_("channel"), max_length=20)
     provider = models.CharField(_("provider"), max_length=20, blank=True)
     purpose = models.CharField(_("purpose"), max_length=20, blank=True)
@@ -79,6 +82,9 @@ class Message(models.Model):
             models.Index(fields=["patient", "sent_at"], name="message_patient_sent"),
             models.Index(fields=["organisation", "-created_at"], name="message_org_created"),
         ]
+        # A constraint rather than ``unique=True``: on PostgreSQL that would add a second
+        # index on the key, for LIKE searches, which nothing makes.
+        constraints = [models.UniqueConstraint(fields=["key"], name="message_key_unique")]
 
     def __str__(self) -> str:
         return f"{self.key} ({self.status})"
