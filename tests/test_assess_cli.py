@@ -73,6 +73,13 @@ def test_input_from_a_file_and_from_stdin(tmp_path: Path) -> None:
     assert result["next_followup_max_days"] == 14
 
 
+HTN_VISIT = {
+    "age": 60, "sbp": 128, "dbp": 78, "symptoms": [], "pregnant_or_lactating": False,
+    "adverse_reaction": False, "adverse_reaction_hard_to_control": False,
+    "new_or_worse_complication": False, "previous_classification": "控制满意",
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("model", "text", "named"),
     [
@@ -85,6 +92,10 @@ def test_input_from_a_file_and_from_stdin(tmp_path: Path) -> None:
         ("china-par", json.dumps({**GUIDELINE_MAN, "sex": "m"}), "sex"),
         ("bp-grade", '{"sbp_mmHg": -120, "dbp_mmHg": 80, "on_antihypertensive": false}',
          "sbp_mmHg"),
+        # a diastolic at or above the systolic: the two swapped or one mistyped
+        ("bp-grade", '{"sbp_mmHg": 80, "dbp_mmHg": 120, "on_antihypertensive": false}',
+         "dbp_mmHg must be below sbp_mmHg"),
+        ("htn-followup", json.dumps({**HTN_VISIT, "sbp": 90, "dbp": 90}), "dbp must be below sbp"),
         ("egfr", '{"age": 50, "sex": "male", "creatinine_umol_L": "80"}', "creatinine_umol_L"),
         ("glucose", "[6.1]", "input"),
     ],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from careloop.rules.risk.base import InputError
@@ -68,7 +68,9 @@ def test_the_explanation_names_the_grade_that_wins() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("sbp_mmHg", -120), ("dbp_mmHg", 0), ("sbp_mmHg", 400)]
+    ("field", "value"),
+    # the last two: a diastolic not below the systolic of 120 (swapped or mistyped)
+    [("sbp_mmHg", -120), ("dbp_mmHg", 0), ("sbp_mmHg", 400), ("dbp_mmHg", 120), ("dbp_mmHg", 180)],
 )
 def test_impossible_bp_is_refused(field: str, value: float) -> None:
     values = {"sbp_mmHg": 120.0, "dbp_mmHg": 80.0, field: value}
@@ -79,6 +81,7 @@ def test_impossible_bp_is_refused(field: str, value: float) -> None:
 
 @given(sbp=st.integers(60, 260), dbp=st.integers(30, 160), extra=st.integers(0, 40))
 def test_a_higher_reading_never_grades_lower(sbp: int, dbp: int, extra: int) -> None:
+    assume(dbp < sbp)  # a diastolic at or above the systolic is refused (above)
     order = ["正常血压", "正常高值", "1级高血压", "2级高血压", "3级高血压"]
     low = bp_grade(BpInput(sbp_mmHg=sbp, dbp_mmHg=dbp, on_antihypertensive=False))
     high = bp_grade(BpInput(sbp_mmHg=sbp + extra, dbp_mmHg=dbp, on_antihypertensive=False))

@@ -66,6 +66,14 @@ def check_below(field: str, value: float, low: float, below: float, unit: str = 
         raise InputError(field, f"must be from {fmt(low)} to under {fmt(below)}{suffix}")
 
 
+def check_diastolic_below(sbp_field: str, sbp: float, dbp_field: str, dbp: float) -> None:
+    """A diastolic pressure at or above the systolic is a reading mistyped or swapped."""
+    if dbp >= sbp:
+        raise InputError(
+            dbp_field, f"must be below {sbp_field} ({fmt(dbp)} ≥ {fmt(sbp)}: swapped or mistyped?)"
+        )
+
+
 def require(field: str, value: object, why: str = "") -> None:
     if value is None:
         raise InputError(field, f"is required{why}")

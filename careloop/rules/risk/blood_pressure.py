@@ -19,7 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from careloop.rules.risk.base import ModelResult, band, check_number, fmt
+from careloop.rules.risk.base import (
+    ModelResult,
+    band,
+    check_diastolic_below,
+    check_number,
+    fmt,
+)
 
 NORMAL, HIGH_NORMAL = "正常血压", "正常高值"
 GRADE_1, GRADE_2, GRADE_3 = "1级高血压", "2级高血压", "3级高血压"
@@ -69,6 +75,7 @@ class BpInput:
     def __post_init__(self) -> None:
         check_number("sbp_mmHg", self.sbp_mmHg, 40, 300, "mmHg")
         check_number("dbp_mmHg", self.dbp_mmHg, 20, 200, "mmHg")
+        check_diastolic_below("sbp_mmHg", self.sbp_mmHg, "dbp_mmHg", self.dbp_mmHg)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -39,7 +39,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from careloop.rules.risk.base import InputError, ModelResult, check_number, fmt
+from careloop.rules.risk.base import (
+    InputError,
+    ModelResult,
+    check_diastolic_below,
+    check_number,
+    fmt,
+)
 from careloop.rules.risk.glucose import FPG_IFG_FROM, HYPOGLYCAEMIA_FROM
 
 SATISFACTORY, UNSATISFACTORY = "控制满意", "控制不满意"
@@ -251,6 +257,7 @@ def _check_common(
     check_number("age", age, 1, 120, "years")
     check_number("sbp", sbp, 40, 300, "mmHg")
     check_number("dbp", dbp, 20, 200, "mmHg")
+    check_diastolic_below("sbp", sbp, "dbp", dbp)
     if not all(isinstance(item, str) for item in symptoms):
         raise InputError("symptoms", "must be a list of symptom words (strings)")
 
