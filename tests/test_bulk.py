@@ -65,7 +65,8 @@ def test_insert_rows_can_leave_out_rows_that_break_a_unique_constraint(
     patient_factory: Any,
 ) -> None:
     """``ignore_conflicts``: a row whose unique key is already there is left out, the others
-    go in; values are converted as for any insert (the encrypted recipient, JSON)."""
+    go in and are counted; values are converted as for any insert (the encrypted recipient,
+    JSON)."""
     from careloop.bulk import insert_rows
     from careloop.outreach.models import Message
     from careloop.outreach.queueing import MESSAGE_DEFAULTS, MESSAGE_FIELDS
@@ -79,10 +80,9 @@ def test_insert_rows_can_leave_out_rows_that_break_a_unique_constraint(
             "13800000000", "", body, "", {"name": "张阿姨"}, {}, "", now, now, *MESSAGE_DEFAULTS,
         )  # fmt: skip
 
-    insert_rows(Message, MESSAGE_FIELDS, [row("k1", "first")], ignore_conflicts=True)
-    insert_rows(
-        Message, MESSAGE_FIELDS, [row("k1", "again"), row("k2", "second")], ignore_conflicts=True
-    )
+    assert insert_rows(Message, MESSAGE_FIELDS, [row("k1", "first")], ignore_conflicts=True) == 1
+    again = [row("k1", "again"), row("k2", "second")]
+    assert insert_rows(Message, MESSAGE_FIELDS, again, ignore_conflicts=True) == 1  # k2 alone
     stored = {m.key: m for m in Message.objects.all()}
     assert {k: m.body for k, m in stored.items()} == {"k1": "first", "k2": "second"}
     assert stored["k2"].to == "13800000000" and stored["k2"].params == {"name": "张阿姨"}

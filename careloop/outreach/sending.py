@@ -23,7 +23,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from careloop.bulk import BulkInsert, bulk_cursor, concrete_field
+from careloop.bulk import BulkInsert, array_type, bulk_cursor, concrete_field
 from careloop.outreach import followthrough
 from careloop.outreach.config import Resolved, channel_config, transport_for
 from careloop.outreach.http_batches import (
@@ -318,7 +318,7 @@ def _store(messages: list[Message]) -> None:
     with bulk_cursor() as cursor:
         if db.vendor == "postgresql":
             fields = [concrete_field(Message, name) for name in STORED]
-            arrays = ", ".join(f"%s::{field.db_type(db)}[]" for field in fields)
+            arrays = ", ".join(f"%s::{array_type(field, db)}" for field in fields)
             cursor.execute(
                 f"UPDATE {table} AS m SET "  # noqa: S608
                 + ", ".join(f"{quote(name)} = v.{quote(name)}" for name in STORED)
