@@ -307,6 +307,29 @@ def test_patch_to_another_patients_id_is_a_duplicate(alice: Any, api_as: Any) ->
     assert response.status_code == 409
 
 
+def test_the_same_passport_is_refused_but_a_patient_keeps_its_own(
+    alice: Any, api_as: Any
+) -> None:
+    client = api_as(alice)
+    body = {"name": "李明", "sex": "male", "birth_date": "1970-01-01", "passport": "E12345678"}
+    first = client.post("/api/v1/patients", body).json()
+    again = client.post("/api/v1/patients", {**body, "name": "李明明"})
+    assert again.status_code == 409
+    assert again.json()["field"] == "passport"
+    assert again.json()["existing"]["id"] == first["id"]
+    # Sending its own identifiers again is no duplicate of itself.
+    same = client.patch(
+        f"/api/v1/patients/{first['id']}", {"passport": "E12345678", "phone": "13700002222"}
+    )
+    assert same.status_code == 200
+    sibling = client.post(
+        "/api/v1/patients",
+        {"name": "李明", "sex": "male", "birth_date": "1972-01-01", "phone": "13700002222"},
+    )
+    assert sibling.status_code == 409
+    assert sibling.json()["field"] == "phone"
+
+
 # ------------------------------------------------------------------------------- search
 
 

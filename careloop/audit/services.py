@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
+
+from django.db import connection
+from django.db.models import Field
+from django.utils import timezone
 
 from careloop.audit.context import current_origin
 from careloop.audit.models import AuditEvent
@@ -32,7 +37,8 @@ def record(
     """Append one event. ``actor`` is a staff user or None (system, command line)."""
     origin = current_origin()
     user = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditEvent.objects.create(
+    event = AuditEvent(
+        at=timezone.now(),
         actor=user,
         actor_label=actor_label or (user.get_username() if user else origin.via),
         organisation_id=getattr(user, "organisation_id", None),
@@ -45,4 +51,27 @@ def record(
         via=origin.via,
         ip=origin.ip,
         user_agent=origin.user_agent,
+    )
+    fields, sql = _insert(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
+        )
+        event.pk = cursor.fetchone()[0]
+    event._state.adding, event._state.db = False, "default"
+    return event
+
+
+@functools.cache
+def _insert(vendor: str) -> tuple[list[Field], str]:
+    """The audit row's INSERT … RETURNING, with its fields in order. Written out once: an
+    event is recorded with almost every request (each page view of personal data), and
+    ``objects.create`` spent ~0.3 ms of Python building the statement each time; the values
+    are converted by the fields themselves (``get_db_prep_save``), as the ORM does."""
+    fields = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    return fields, (
+        f"INSERT INTO {quote(AuditEvent._meta.db_table)} "  # noqa: S608
+        f"({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote('id')}"
     )

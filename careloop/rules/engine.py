@@ -199,14 +199,26 @@ _lock = threading.Lock()
 _compiled: dict[str, tuple[list[tuple[Any, ...]], list[CompiledRule]]] = {}
 
 
+def _stamp(trigger: str) -> list[tuple[Any, ...]]:
+    """What tells a saved change of the trigger's enabled rules: each one's id, code,
+    version and time of change. Written by hand: it runs with every batch of results (a
+    FHIR Bundle, a result typed in), and Django took ~10× the query's own time to build
+    it."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(quote(c) for c in ('id', 'code', 'version', 'updated_at'))} "  # noqa: S608
+            f"FROM {quote(Rule._meta.db_table)} "
+            f"WHERE {quote('enabled')} = %s AND {quote('trigger')} = %s ORDER BY {quote('id')}",
+            [True, trigger],
+        )
+        return [tuple(row) for row in cursor.fetchall()]
+
+
 def rules_for(trigger: str) -> list[CompiledRule]:
     """The enabled rules of a trigger, compiled once per saved version (one small query to
     see whether any changed)."""
-    stamp = list(
-        Rule.objects.filter(enabled=True, trigger=trigger)
-        .order_by("pk")
-        .values_list("pk", "code", "version", "updated_at")
-    )
+    stamp = _stamp(trigger)
     with _lock:
         cached = _compiled.get(trigger)
         if cached is not None and cached[0] == stamp:
