@@ -51,6 +51,8 @@ def parse_addr(value: str, name: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit():
         raise ConfigurationError(f"{name} must look like HOST:PORT, got {value!r}")
+    if not 0 <= int(port) <= 65535:
+        raise ConfigurationError(f"{name}: the port must be from 0 to 65535, got {port}")
     return host.strip("[]") or "127.0.0.1", int(port)
 
 

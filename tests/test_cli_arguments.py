@@ -33,3 +33,19 @@ def test_reports_refuse_an_output_folder_that_is_not_there_before_printing(
         call_command("reports", "print", "--out", str(out), "--patient", str(patient.pk))
     assert refused.value.returncode == 2
     assert not ReportBatch.objects.exists()  # nothing printed, archived or audited
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_listener_names_an_address_it_cannot_take(settings: Any) -> None:
+    import socket
+
+    from careloop.env import ConfigurationError, parse_addr
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings.MLLP_ADDR = taken.getsockname()
+        with pytest.raises(CommandError, match=r"cannot listen on 127\.0\.0\.1:\d+"):
+            call_command("mllp", processors=0)
+    with pytest.raises(ConfigurationError, match="port must be from 0 to 65535"):
+        parse_addr("127.0.0.1:99999", "CARELOOP_MLLP_ADDR")

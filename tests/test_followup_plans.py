@@ -20,6 +20,7 @@ from careloop.followup.planning import enrol, extend_plans, replan_tiers
 from careloop.followup.triggers import on_diagnosis, on_discharge
 from careloop.interop.mllp import MllpServer
 from careloop.patients.models import Patient
+from careloop.patients.services import do_update_patient
 from tests.test_mllp import hospital_org, mllp, process_all, send  # noqa: F401 (fixtures)
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -94,7 +95,7 @@ def test_a_heart_failure_discharge_over_hl7_enrols_the_patient(
 
 
 def test_a_discharge_without_a_specific_pathway_takes_the_tier_matrix(
-    hospital: Any, patient_factory: Any, clock: Clock, pack: None
+    hospital: Any, bob: Any, patient_factory: Any, clock: Clock, pack: None
 ) -> None:
     patient = patient_factory(organisation=hospital, risk_tier="high", value_tier="high")
     stay = Encounter.objects.create(
@@ -115,10 +116,12 @@ def test_a_discharge_without_a_specific_pathway_takes_the_tier_matrix(
     # The pathway's channel rules: high risk is called first (DOMAIN.md F9, seed 003).
     first = plan.tasks.filter(node="tiered").first()
     assert (first.channel, first.channels) == ("phone", ["phone", "voice", "sms"])
-    # The doctor lowers the risk: future tiered tasks are re-planned at the new frequency.
+    # The value tier falls, and staff lower the risk on the patient's record: future tiered
+    # tasks are re-planned at the new frequency.
     clock.set(DISCHARGED + timedelta(days=8))
-    Patient.objects.filter(pk=patient.pk).update(risk_tier="low", value_tier="medium")
-    assert replan_tiers([patient.pk]) == 1
+    Patient.objects.filter(pk=patient.pk).update(value_tier="medium")
+    do_update_patient(bob, patient, {"risk_tier": "low"})
+    assert replan_tiers([patient.pk]) == 0  # done already, by the change itself
     replanned = plan.tasks.filter(node="tiered", status=Task.Status.OPEN, revision=1)
     offsets = [(timezone.localtime(t.due_at).date() - DISCHARGED.date()).days for t in replanned]
     assert offsets == [30]  # low risk + medium value: monthly for 2 months (day 61 comes later)

@@ -308,6 +308,22 @@ def test_a_wrong_form_or_a_fake_recording_is_refused_with_reasons(
     assert not FollowUpRecord.objects.exists()
 
 
+def test_a_fake_recording_on_a_missed_call_names_only_the_recording(
+    programme: Task, carol: Any
+) -> None:
+    fake = SimpleUploadedFile("call.wav", b"<html>not audio</html>" * 10)
+    response = logged_in(carol).post(
+        f"/worklist/tasks/{programme.pk}/",
+        {"outcome": "no_answer", "a-method": "电话", "a-sbp": "150", "recording": fake},
+    )
+    assert response.status_code == 200
+    assert response.context["outcome_form"].errors["recording"]
+    page = response.content.decode()
+    assert not response.context["answers_form"].errors  # the form is for a reached call
+    assert 'value="150"' in page  # what was typed is shown again
+    assert not FollowUpRecord.objects.exists()
+
+
 def test_no_answer_needs_no_form(programme: Task, carol: Any) -> None:
     response = logged_in(carol).post(f"/worklist/tasks/{programme.pk}/", {"outcome": "no_answer"})
     assert response.status_code == 302

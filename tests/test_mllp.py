@@ -219,6 +219,25 @@ def test_two_chinese_hospitals_with_the_same_control_id_are_two_senders(
     assert Patient.objects.count() == 2
 
 
+def test_a_lab_sending_the_id_number_as_its_patient_number_finds_the_patient(
+    mllp: MllpServer,
+) -> None:
+    assert msa(send(mllp, "lis_utf8_oru_r01.hl7")) == "AA"
+    process_all()
+    # Another laboratory's only identifier is the resident ID number, typed PI.
+    text = fixture("lis_utf8_oru_r01.hl7").decode()
+    text = text.replace("|DEMO-LIS|", "|区中心LIS|").replace("LIS202611230001", "QZX1")
+    text = text.replace(
+        "MZ00012345^^^DEMO-H1^MR~11010119500315003X^^^^NI", "11010119500315003X^^^CHN^PI"
+    )
+    [ack] = send_raw(mllp, b"\x0b" + text.encode() + b"\x1c\r", expect=1)
+    assert msa(ack) == "AA"
+    process_all()
+    patient = Patient.objects.get()  # the same person, not a second record
+    assert [i.value for i in patient.identifiers.all()] == ["MZ00012345"]
+    assert Observation.objects.filter(patient=patient).count() == 10
+
+
 def test_an_upgrade_reads_again_the_chinese_names_stored_mangled(mllp: MllpServer) -> None:
     import importlib
 

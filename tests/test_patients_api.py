@@ -285,6 +285,19 @@ def test_patch_changes_only_what_is_sent_and_audits_old_and_new(alice: Any, api_
     assert "13911112222" not in str(event.changes)
 
 
+def test_staff_set_the_risk_tier_and_it_is_audited(alice: Any, api_as: Any) -> None:
+    client = api_as(alice)
+    created = client.post("/api/v1/patients", enrol_body()).json()
+    assert created["risk_tier"] == ""
+    response = client.patch(f"/api/v1/patients/{created['id']}", {"risk_tier": "high"})
+    assert response.status_code == 200 and response.json()["risk_tier"] == "high"
+    event = AuditEvent.objects.filter(action="update", patient_id=created["id"]).get()
+    assert event.changes["risk_tier"] == ["", "high"]
+    wrong = client.patch(f"/api/v1/patients/{created['id']}", {"risk_tier": "extreme"})
+    assert wrong.status_code == 422 and "risk_tier" in wrong.content.decode()
+    assert Patient.objects.get(pk=created["id"]).risk_tier == "high"
+
+
 def test_patch_cannot_contradict_the_id_number(alice: Any, api_as: Any) -> None:
     client = api_as(alice)
     created = client.post("/api/v1/patients", enrol_body()).json()
@@ -307,9 +320,7 @@ def test_patch_to_another_patients_id_is_a_duplicate(alice: Any, api_as: Any) ->
     assert response.status_code == 409
 
 
-def test_the_same_passport_is_refused_but_a_patient_keeps_its_own(
-    alice: Any, api_as: Any
-) -> None:
+def test_the_same_passport_is_refused_but_a_patient_keeps_its_own(alice: Any, api_as: Any) -> None:
     client = api_as(alice)
     body = {"name": "李明", "sex": "male", "birth_date": "1970-01-01", "passport": "E12345678"}
     first = client.post("/api/v1/patients", body).json()

@@ -143,6 +143,29 @@ def test_reveal_returns_the_value_for_an_allowed_role_only(
     assert logged_in(bob).get(url).status_code == 405
 
 
+def test_record_numbers_are_masked_until_revealed(
+    alice: Any, bob: Any, patient_factory: Any
+) -> None:
+    from careloop.patients.models import PatientIdentifier
+
+    patient = patient_factory(organisation=alice.organisation)
+    PatientIdentifier.objects.create(
+        patient=patient, kind="mrn", system="LIS9", value="ZY2026000123"
+    )
+    page = logged_in(alice).get(f"/patients/{patient.pk}/").content.decode()
+    assert "ZY********23" in page and "ZY2026000123" not in page
+    assert 'data-testid="reveal-record_numbers"' not in page  # nurses may not reveal them
+    url = f"/patients/{patient.pk}/reveal/record_numbers/"
+    assert logged_in(alice).post(url).status_code == 403
+    assert (
+        'data-testid="reveal-record_numbers"'
+        in logged_in(bob).get(f"/patients/{patient.pk}/").content.decode()
+    )
+    revealed = logged_in(bob).post(url).content.decode()
+    assert "(LIS9): ZY2026000123" in revealed
+    assert AuditEvent.objects.filter(actor=bob, summary="revealed record_numbers").count() == 1
+
+
 def test_another_organisations_patient_is_not_found(
     dave: Any, patient_factory: Any, hospital: Any
 ) -> None:

@@ -181,6 +181,8 @@ def test_a_high_blood_pressure_alerts_the_doctor_and_says_why(pack: None, patien
     assert {a["type"] for a in firing.actions} == {"alert", "risk_tier"}
     patient.refresh_from_db()
     assert patient.risk_tier == "high"
+    tiered = AuditEvent.objects.get(patient_id=patient.pk, actor_label="rule:bp-urgent-referral")
+    assert tiered.summary.startswith("风险分层设为 高（规则 bp-urgent-referral")
     store(patient, SBP, 186, now + timedelta(minutes=5))  # within the quiet period
     assert len(rule_alerts(patient)) == 1
     RuleFiring.objects.update(fired_at=now - timedelta(hours=13))  # the quiet period passes

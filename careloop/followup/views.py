@@ -257,6 +257,10 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
         reached = request.POST.get("outcome") == "reached"
         valid = outcome_form.is_valid()
         valid = (answers.is_valid() if (answers is not None and reached) else True) and valid
+        if answers is not None and not reached:
+            # Not reached: the answers are neither checked nor kept; shown again as typed,
+            # they must not say "required" when the page comes back for another reason.
+            answers.errors.clear()
         if valid:
             upload = outcome_form.cleaned_data.get("recording")
             attempt = Attempt(

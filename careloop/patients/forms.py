@@ -20,6 +20,7 @@ from careloop.patients.models import (
     Patient,
     PatientContact,
     Sex,
+    Tier,
 )
 from careloop.patients.validation import OWNER_FIELDS, PatientDataError
 
@@ -89,6 +90,12 @@ class PatientForm(StyledFormMixin, forms.Form):
         label=_("Digital literacy"), choices=DigitalLiteracy.choices, initial=DigitalLiteracy.MEDIUM
     )
     lives_alone = forms.BooleanField(label=_("Lives alone"), required=False)
+    risk_tier = forms.ChoiceField(
+        label=_("Risk tier"),
+        required=False,
+        choices=[("", _("not stratified")), *Tier.choices],
+        help_text=_("Rules set it too, when a result or an assessment calls for it"),
+    )
     consents = forms.MultipleChoiceField(
         label=_("Consent given"),
         required=False,
@@ -193,6 +200,7 @@ def initial_for(patient: Patient) -> dict[str, Any]:
             "quiet_hours_end",
             "digital_literacy",
             "lives_alone",
+            "risk_tier",
         )
     }
     initial.update(record_numbers(patient))

@@ -22,6 +22,7 @@ PreferredChannel = Literal[
     "", "phone", "sms", "wechat", "wecom", "app", "voice", "email", "home_visit", "letter"
 ]
 LiteracyCode = Literal["high", "medium", "low"]
+TierCode = Literal["high", "medium", "low", ""]
 PurposeCode = Literal["followup", "education", "research", "marketing"]
 MethodCode = Literal["written", "verbal", "electronic", "reply"]
 RelationCode = Literal["spouse", "child", "parent", "sibling", "grandchild", "caregiver", "other"]
@@ -64,6 +65,7 @@ class PatientFields(Schema):
     digital_literacy: LiteracyCode | None = None
     lives_alone: bool | None = None
     deceased_on: date | None = None
+    risk_tier: TierCode | None = Field(None, description="'' for not stratified")
     contacts: list[ContactIn] | None = None
 
 
@@ -137,6 +139,7 @@ class PatientOut(Schema):
     digital_literacy: str
     lives_alone: bool
     deceased_on: date | None
+    risk_tier: str = Field(description="high, medium, low, or '' (not stratified)")
     contacts: list[ContactOut]
     consents: list[ConsentOut] = Field(description="current answer per purpose and channel")
     created_at: datetime
@@ -197,6 +200,7 @@ def patient_out(patient: Patient, *, consents: list[ConsentRecord] | None = None
         digital_literacy=patient.digital_literacy,
         lives_alone=patient.lives_alone,
         deceased_on=patient.deceased_on,
+        risk_tier=patient.risk_tier,
         contacts=[
             ContactOut(
                 name=c.name,

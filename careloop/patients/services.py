@@ -52,12 +52,14 @@ PATIENT_FIELDS = [
     "digital_literacy",
     "lives_alone",
     "deceased_on",
+    "risk_tier",
 ]
 REVEAL_PERMISSIONS = {
     "phone": "patients.reveal_phone",
     "address": "patients.reveal_phone",  # contact details, as the phone
     "id_number": "patients.reveal_identifier",
     "passport": "patients.reveal_identifier",
+    "record_numbers": "patients.reveal_identifier",  # MRNs and exam numbers, together
 }
 
 
@@ -228,6 +230,7 @@ def audit_snapshot(patient: Patient, numbers: Mapping[str, str] | None = None) -
         "digital_literacy": patient.digital_literacy,
         "lives_alone": patient.lives_alone,
         "deceased_on": patient.deceased_on.isoformat() if patient.deceased_on else None,
+        "risk_tier": patient.risk_tier,
     }
 
 
@@ -362,6 +365,7 @@ def do_update_patient(actor: Any, patient: Patient, data: Mapping[str, Any]) -> 
             if duplicate:
                 raise duplicate
             before = audit_snapshot(locked)
+            tier_before = locked.risk_tier
             changed = [field for field in PATIENT_FIELDS if field in cleaned]
             for field in changed:
                 setattr(locked, field, cleaned[field])
@@ -384,6 +388,10 @@ def do_update_patient(actor: Any, patient: Patient, data: Mapping[str, Any]) -> 
                 summary="changed patient details",
                 changes=changes,
             )
+            if locked.risk_tier != tier_before:  # the risk × value follow-ups planned anew
+                from careloop.followup.planning import replan_tiers
+
+                replan_tiers([locked.pk])
     except IntegrityError:
         duplicate = find_duplicate(
             dict(data),
@@ -575,11 +583,17 @@ def do_reveal(actor: Any, patient: Patient, field: str) -> str:
     """The full value of a masked identifier, for a role allowed to see it; audited."""
     if not can_reveal(actor, field):
         raise PermissionDenied("no permission to reveal this field")
-    value = getattr(patient, field)
+    if field == "record_numbers":
+        value = "；".join(
+            f"{item.get_kind_display()} ({item.system}): {item.value}"
+            for item in patient.identifiers.all()
+        )
+    else:
+        value = str(getattr(patient, field))
     record(
         actor, "reveal", "patient", patient.pk, patient_id=patient.pk, summary=f"revealed {field}"
     )
-    return str(value)
+    return value
 
 
 def search_patients(queryset: QuerySet[Patient], query: str) -> QuerySet[Patient]:

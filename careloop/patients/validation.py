@@ -17,7 +17,14 @@ from django.utils.translation import gettext as _
 from careloop.accounts.models import Organisation, Team, User
 from careloop.patients import identity
 from careloop.patients.access import is_owner, organisations_for
-from careloop.patients.models import Channel, ConsentRecord, DigitalLiteracy, Patient, Sex
+from careloop.patients.models import (
+    Channel,
+    ConsentRecord,
+    DigitalLiteracy,
+    Patient,
+    Sex,
+    Tier,
+)
 from careloop.patients.models import PatientContact as Contact
 
 
@@ -273,6 +280,11 @@ def _clean_preferences(data: Mapping[str, Any], out: dict[str, Any], errors: _Er
                 out[field] = value
     if "lives_alone" in data:
         out["lives_alone"] = bool(data["lives_alone"])
+    if "risk_tier" in data:  # set by staff as well as by rules ("" for not stratified)
+        value = data["risk_tier"] or ""
+        if value and value not in Tier.values:
+            errors.add("risk_tier", _("Risk tier must be high, medium or low."))
+        out["risk_tier"] = value
 
 
 def _clean_contacts(items: list[Mapping[str, Any]], errors: _Errors) -> list[dict[str, Any]]:

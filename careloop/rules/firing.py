@@ -157,6 +157,10 @@ class _Plan:
         return {"type": "alert", "severity": action.severity}
 
 
+# The audit summary is stored in Chinese, as the log's other summaries written by rules.
+TIER_WORDS = {"high": "高", "medium": "中", "low": "低", "": "未分层"}
+
+
 def _write_tiers(plan: _Plan) -> None:
     if not plan.tiers:
         return
@@ -164,6 +168,7 @@ def _write_tiers(plan: _Plan) -> None:
         Patient.objects.filter(pk__in=[p.pk for p, _, _ in changes]).update(**{field: value})
         for patient, before, match in changes:
             kind = "风险分层" if field == "risk_tier" else "价值分层"
+            shown = TIER_WORDS.get(value, value)
             record(
                 None,
                 "update",
@@ -171,7 +176,7 @@ def _write_tiers(plan: _Plan) -> None:
                 patient.pk,
                 patient_id=patient.pk,
                 actor_label=f"rule:{match.rule.code}"[:150],
-                summary=f"{kind}设为 {value}（规则 {match.rule.code} v{match.rule.version}）",
+                summary=f"{kind}设为 {shown}（规则 {match.rule.code} v{match.rule.version}）",
                 changes={field: [before, value]},
             )
 

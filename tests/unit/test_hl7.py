@@ -164,6 +164,41 @@ def test_malformed_messages_name_their_problem(text: str, code: int, reject: boo
     assert str(error.value)
 
 
+@pytest.mark.parametrize("kind", ["PI", "MR", "RRI", ""])
+def test_a_resident_id_number_under_another_type_is_read_as_the_id_number(kind: str) -> None:
+    text = (
+        "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\r"
+        f"PID|1||MZ001^^^H1^MR~11010119500315003X^^^CHN^{kind}~11010119500315003X^^^^NI"
+        "||王^建国||19500315|M\rOBR|1\rOBX|1|NM|GLU||5.1"
+    )
+    patient = read(parse(text)).patient
+    assert patient.id_number == "11010119500315003X"
+    # Only the hospital's own number is a record number; the ID number is never one.
+    assert [i.value for i in patient.record_numbers] == ["MZ001"]
+
+
+def test_an_id_shaped_number_that_is_no_valid_id_stays_a_record_number() -> None:
+    text = (
+        "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\r"
+        "PID|1||110101195003150031^^^H1^PI||王^建国||19500315|M\rOBR|1\rOBX|1|NM|GLU||5.1"
+    )
+    patient = read(parse(text)).patient
+    assert patient.id_number == ""
+    assert [i.value for i in patient.record_numbers] == ["110101195003150031"]
+
+
+def test_an_error_is_located_by_the_segments_occurrence_not_its_line() -> None:
+    text = (
+        "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.5\rPID|||X||张^三||19500101|M\r"
+        "OBR|1\rOBX|1|NM|GLU||5.1\rNTE|1||ok\rOBX|2|NM|K||高"
+    )
+    with pytest.raises(HL7Error) as error:
+        read(parse(text))
+    assert (error.value.segment, error.value.sequence, error.value.field) == ("OBX", 2, 5)
+    ack = build_ack(parse(text), "AE", error.value)
+    assert next(s for s in ack.split("\r") if s.startswith("ERR")).split("|")[2] == "OBX^2^5"
+
+
 def test_ack_accepts_in_the_senders_version() -> None:
     message = parse(load("lis_utf8_oru_r01.hl7")[0])
     ack = build_ack(message, "AA", now=datetime(2026, 11, 23, 23, 40, 13))

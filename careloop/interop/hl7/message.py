@@ -282,19 +282,22 @@ def parse(text: str) -> Message:
     special = (encoding[1], encoding[2], encoding[3])
     lines = _SEGMENT_SPLIT.split(text) if "\n" in text else text.split("\r")
     segments = []
-    for sequence, line in enumerate(lines, start=1):
+    # A segment's sequence in an error's location (ERR-2, ERL.2) is its occurrence among the
+    # segments of its name (the second OBX is OBX^2), not its line.
+    occurrences: dict[str, int] = {}
+    for line_number, line in enumerate(lines, start=1):
         name = line[:3]
         if name not in _NAMES_SEEN or (len(line) > 3 and line[3] != separator):
             if not line.strip():
                 continue
             if not _SEGMENT_NAME.fullmatch(name) or (len(line) > 3 and line[3] != separator):
                 raise HL7Error(
-                    f"segment {sequence} ({line[:10]!r}) is not an HL7 segment",
+                    f"segment {line_number} ({line[:10]!r}) is not an HL7 segment",
                     code=100,
                     segment=name[:3],
-                    sequence=sequence,
                 )
             _NAMES_SEEN.add(name)
+        occurrences[name] = sequence = occurrences.get(name, 0) + 1
         parts = line.split(separator)
         if name == "MSH":
             # MSH-1 is the separator itself: make MSH-n land at index n.

@@ -380,10 +380,29 @@ def _classify(
             ) from None
     elif item.type_code in PASSPORT_TYPES:
         data.passport = item.value.upper()
+    elif _resident_id(item.value, data):
+        # A valid resident ID number under another type (PI, MR, RRI: many Chinese systems
+        # use it as their patient number): read as the ID number, so the patient is matched
+        # by it, and never kept as a record number in the clear.
+        pass
     elif item.type_code in exam_types:
         data.exam_numbers.append(item)
     else:
         data.record_numbers.append(item)
+
+
+def _resident_id(value: str, data: PatientData) -> bool:
+    """Whether ``value`` is a valid resident ID number (read into ``data`` unless one was
+    read already; the same number again is not a second identifier)."""
+    if not _ID_SHAPE.match(value):
+        return False
+    try:
+        resident = parse_id_number(value)
+    except IdentifierError:
+        return False
+    if not data.id_number:
+        data.resident, data.id_number = resident, resident.number
+    return resident.number == data.id_number
 
 
 def _visit(pv1: Segment) -> Visit:

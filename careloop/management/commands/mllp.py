@@ -3,7 +3,7 @@ import subprocess
 import sys
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from careloop.interop.mllp import serve_forever
 from careloop.interop.processing import default_processors
@@ -40,6 +40,10 @@ class Command(BaseCommand):
         ]
         try:
             asyncio.run(serve_forever(host, port))
+        except OSError as error:  # the address taken, or not one of this machine's
+            raise CommandError(
+                f"cannot listen on {host}:{port} (CARELOOP_MLLP_ADDR): {error.strerror or error}"
+            ) from None
         finally:
             # Well inside `careloop serve`'s grace (10 s), so no processor outlives us: one
             # stuck in the database would otherwise be left running when serve kills us.

@@ -37,6 +37,6 @@ class Command(BaseCommand):
             f"FHIR R4: http://{shown}:{port}/fhir/R4"
         )
         if not options["no_demo"]:
-            self.stdout.write("Demo log-ins: see above, or var/demo-logins.txt")
+            self.stdout.write(f"Demo log-ins: see above, or {settings.VAR_DIR / 'demo-logins.txt'}")
         self.stdout.write("Press Ctrl-C to stop.\n")
         raise SystemExit(supervisor.wait())

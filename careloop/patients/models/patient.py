@@ -239,6 +239,10 @@ class PatientIdentifier(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.system}"
 
+    @property
+    def masked_value(self) -> str:
+        return identity.mask_passport(self.value)
+
     @classmethod
     def index_hashes(cls, value: str) -> Sequence[str]:
         return index_field(cls, "value_hash").lookup_hashes(value)
