@@ -202,7 +202,10 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "patient": patient,
             "numbers": services.record_numbers(patient),
-            "identifiers": patient.identifiers.all(),
+            "record_numbers": [
+                f"{item.get_kind_display()} ({item.system}): {item.masked_value}"
+                for item in patient.identifiers.all()
+            ],
             "contacts": patient.contacts.all(),
             "consents": sorted(
                 services.current_consents(patient).values(), key=lambda c: (c.purpose, c.channel)
