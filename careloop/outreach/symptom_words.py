@@ -629,6 +629,13 @@ FILLERS = frozenset(
         "得",
         "目前",
         "如今",
+        # 胸口那里有点闷: where on the body part
+        "这里",
+        "那里",
+        "这儿",
+        "那儿",
+        "这块",
+        "那块",
     }
 )
 # A clause holding one of these is a question (often ours, quoted back), not a statement.
@@ -673,7 +680,26 @@ ANSWER_FILLERS = frozenset(
 )
 PARTICLES = frozenset({"了", "啊", "呢", "的", "呀", "哦", "喔", "吧", "哈", "啦", "嗯嗯", "~"})
 # Clause boundaries inside a sentence: "没有胸痛，但是头晕".
-CONTRAST = frozenset({"但", "但是", "可是", "不过", "只是", "然而", "却"})
+CONTRAST = frozenset({"但", "但是", "可是", "不过", "只是", "就是", "然而", "却"})
+# Ends a negation's scope inside a clause without cutting it (是胸痛还是头晕 stays one
+# question): 没有胸痛还是头晕, 胸口不疼了还是闷.
+SCOPE_ENDS = frozenset({"还是"}) | CONTRAST
+# Between the items of a list: 胸口不疼和闷 reads the list's negation on, 胸口不疼了还有点闷
+# does not.
+LIST_JOINS = frozenset({"、", "和", "或", "或者", "及", "以及", "与", "跟"})
+# The condition of a piece of advice (医生说如果胸痛就来医院): what is said between one of
+# these and the end of the condition (就, 的话, 那么 or the clause's end) does not fire —
+# but self-harm does (如果我想死怎么办), and what follows 就 does (我要是走路就胸闷).
+CONDITIONAL = frozenset(
+    {"如果", "要是", "一旦", "万一", "假如", "假设", "倘若", "如若", "若是", "假若"}
+)
+CONDITION_ENDS = frozenset({"就", "的话", "那么", "那", "则", "便"})
+# A bare 没有 after a symptom is an answer, not "gone" — unless it says now (现在没有,
+# 已经没有): 以前有过胸痛，现在没有.
+GONE_NOW = frozenset({"没有", "没", "没得"})
+# Sentence ends: a sensation said alone (还有点闷) takes its body part (胸口) from the clause
+# before it only within the sentence.
+SENTENCE_ENDS = "。.!?\n\r"
 
 # Traditional characters of the words above, read as simplified (胸悶 → 胸闷, 頭暈 → 头晕).
 # Only characters that simplified text never uses, so a simplified reply is left as it is

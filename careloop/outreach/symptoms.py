@@ -1,10 +1,15 @@
 """Symptoms in a patient's reply, in Chinese, with negation (pure: no Django).
 
-The reply is cut into clauses (punctuation and 但是/不过…), each clause into words by jieba
-with every symptom word added to its dictionary. A symptom word, or a body part and a
-sensation said apart (胸口有点痛), fires unless
+The reply is cut into clauses (punctuation and 但是/不过/就是…), each clause into words by
+jieba with every symptom word added to its dictionary. A symptom word, or a body part and a
+sensation said apart (胸口有点痛), fires — and so does a further sensation of the same body
+part (胸口不疼了还有点闷), or a sensation said alone after the clause that named the body part
+in the same sentence (胸口不疼了，但还有点闷; 胸口痛吗？不痛，就是有点闷: 闷 is the chest only
+after the chest) — unless
 
-- a negator comes before it with only filler words between (没有胸痛, 不头晕, 没有胸痛、气短),
+- a negator comes before it with only filler words between (没有胸痛, 不头晕, 没有胸痛、气短;
+  not past 还是: 没有胸痛还是头晕), but when items of the list before it carry their own
+  negator, an item without one is affirmed (无胸痛、无发热、头痛),
   unless a denial takes the negator back (不是没有胸痛, 不能说没有胸痛); a denial alone
   does not negate (胸口不是很痛, 不是一直胸痛, 我不是想死), except a correction right
   before the word (不是头痛，是头晕),
@@ -12,11 +17,13 @@ sensation said apart (胸口有点痛), fires unless
   and 胸口疼得没有办法睡觉 still fire, and 腿肿没别的, 头晕没有胸痛, 除了腿肿都没有了
   deny the others, not it),
 - the negation sits between the body part and the sensation (胸不痛了, 伤口没有红肿),
+- it is the condition of advice (医生说如果胸痛就来医院; but 我要是走路就胸闷 fires),
 - the clause is a question (您最近有没有胸痛？ quoted back from our message, or reported:
   你问我头晕不晕) — a bare answer right after it (有 / 我没有, or 不痛 for a pain asked
   about, 想过 for a wish) then says whether the asked symptoms are there; a question about
   self-harm left unanswered or answered unclearly counts as self-harm,
-- it is taken back: a clause saying only that it is gone (现在没有了, 今天好了, not 好了一点)
+- it is taken back: a clause saying only that it is gone (现在没有了, 今天好了, 现在没有 —
+  a bare 没有 only with "now" —, not 好了一点)
   takes back the clause before when that was said of the past (以前, 前两天; not 昨天开始)
   or the gone clause says "now" (胸痛，现在好了); a later denial takes back a past mention
   only of the same word, saying it changed (以前头晕，现在不晕了 — but 昨天开始胸痛，没有
@@ -25,7 +32,8 @@ sensation said apart (胸口有点痛), fires unless
 
 A symptom both denied and reported now counts as present: missing one is the worse error.
 Self-harm (自伤风险) is negated only directly (没有想过自杀, 不想死): never by the past, a
-gone clause, a negation after it or a denial.
+gone clause, a negation after it or a denial; a condition does not silence it (如果我想死).
+A family member's symptom (我妈妈有胸痛) still fires: it may matter, and staff read it.
 Traditional characters are read as simplified first (胸悶 → 胸闷).
 
 ``detect("心口疼，没有发热")`` → ``Detection(symptoms=("胸痛胸闷",), negated=("发热",))``.
@@ -64,6 +72,7 @@ class _Clause:
     tokens: list[str]
     question: bool
     past: bool  # 以前胸痛: said of the past, so a denial now takes it back
+    sentence: int = 0  # which sentence (。？！ or a new line end one) it is in
 
 
 @dataclass
@@ -104,7 +113,7 @@ def _tokenizer() -> Any:
         vocabulary.update(bodies, sensations)
     vocabulary.update(words.NEGATORS, words.DENIALS, words.POST_NEGATIONS, words.GONE)
     vocabulary.update(words.QUESTION_MARKERS, words.PAST, words.OTHERS, words.EXCEPT)
-    vocabulary.update(words.NOT_SYMPTOMS)
+    vocabulary.update(words.NOT_SYMPTOMS, words.CONDITIONAL)
     for word in sorted(vocabulary):
         tokenizer.add_word(word, freq=100_000)
     return tokenizer
@@ -122,32 +131,36 @@ def _normalised(text: str) -> str:
 def _clauses(text: str) -> list[_Clause]:
     text = _normalised(text)
     clauses = []
+    sentence = 0
     for match in _CLAUSE.finditer(text):
         chunk = match.group(0)
         ends_with_question = "?" in chunk
         body = chunk.strip(_PUNCTUATION + " ")
-        if not body:
-            continue
-        part: list[str] = []
-        for token in tokens(body):
-            if token in words.CONTRAST:
-                if part:
-                    clauses.append(_clause(part, ends_with_question=False))
-                part = []
-            else:
-                part.append(token)
-        if part:
-            clauses.append(_clause(part, ends_with_question))
+        if body:
+            part: list[str] = []
+            for token in tokens(body):
+                if token in words.CONTRAST:
+                    if part:
+                        clauses.append(_clause(part, ends_with_question=False, sentence=sentence))
+                    part = []
+                else:
+                    part.append(token)
+            if part:
+                clauses.append(_clause(part, ends_with_question, sentence))
+        ending = chunk[len(chunk.rstrip(_PUNCTUATION + " ")) :]  # the punctuation after it
+        if any(c in words.SENTENCE_ENDS for c in ending):
+            sentence += 1
     return clauses
 
 
-def _clause(tokens_: list[str], ends_with_question: bool) -> _Clause:
+def _clause(tokens_: list[str], ends_with_question: bool, sentence: int = 0) -> _Clause:
     asks = any(t in words.QUESTION_MARKERS for t in tokens_) or _either_or(tokens_)
     # "我胸痛怎么办？" is the patient's own statement, not our question quoted back.
     return _Clause(
         tokens_,
         question=asks or (ends_with_question and "我" not in tokens_),
         past=_of_the_past(tokens_),
+        sentence=sentence,
     )
 
 
@@ -173,19 +186,34 @@ def _either_or(tokens_: list[str]) -> bool:
 
 
 def _negated_before(clause: list[str], start: int, mentioned: set[int], corrected: bool) -> bool:
-    """A negator before ``start`` with only fillers between; a denial before the negator
-    takes it back (不是没有胸痛: the patient says there is chest pain). A denial alone
-    negates only a correction right before the word (不是头痛，是头晕: ``corrected``)."""
+    """A negator before ``start`` with only fillers (and other mentions: 没有胸痛、气短)
+    between; a denial before the negator takes it back (不是没有胸痛: the patient says
+    there is chest pain). A denial alone negates only a correction right before the word
+    (不是头痛，是头晕: ``corrected``). When two items of the list before it carry their own
+    negator (无胸痛、无发热、头痛), one without its own is affirmed; a contrast word ends the
+    negation's scope (没有胸痛还是头晕)."""
     negated = False
+    own = False  # a negator between the word and the item before it
+    item_negators = 0  # items of the list before the word with a negator of their own
+    counted = True  # the negator run met belongs to an item already counted
+    item_before = max((k for k in mentioned if k < start), default=-1)
     for i in range(start - 1, -1, -1):
         token = clause[i]
+        if i in mentioned:
+            counted = False
+            continue
         if token in words.DENIALS:
             return not negated and corrected and i == start - 1
         if token in words.NEGATORS:
             negated = True
-        elif token not in words.FILLERS and i not in mentioned:
+            if i > item_before:
+                own = True
+            elif not counted:
+                item_negators += 1
+                counted = True
+        elif token in words.SCOPE_ENDS or token not in words.FILLERS:
             break
-    return negated
+    return negated and (own or item_negators < 2)
 
 
 def _negated_after(clause: list[str], start: int, end: int, mentioned: set[int]) -> bool:
@@ -238,48 +266,79 @@ def _negates_what_follows(clause: list[str], i: int, mentioned: set[int]) -> boo
 
 def _pair_at(clause: list[str], i: int) -> tuple[str, int, bool] | None:
     """A body part at ``i`` with its sensation a few words on: (symptom, end, negated)."""
-    for symptom, (bodies, sensations) in words.PAIRS.items():
+    for symptom, (bodies, _sensations) in words.PAIRS.items():
         if clause[i] not in bodies:
             continue
-        negated = False
-        denied = False  # a denial before a negator takes it back: 胸口不是不痛
-        for j in range(i + 1, min(i + 5, len(clause))):
-            token = clause[j]
-            if token in sensations:
-                return symptom, j + 1, negated
-            if token in words.DENIALS:
-                denied = True  # alone it does not negate: 胸口不是很痛
-            elif token in words.NEGATORS:
-                if denied:
-                    denied = False
-                else:
-                    negated = not negated
-            # 眼睛看东西模糊: a second word for the body part
-            elif token not in words.FILLERS and token not in bodies:
-                break
+        found = _sensation_from(clause, i + 1, symptom)
+        if found is not None:
+            return symptom, found[0], found[1]
+    return None
+
+
+def _sensation_from(
+    clause: list[str], start: int, symptom: str, limit: int = 4
+) -> tuple[int, bool, bool] | None:
+    """A sensation of ``symptom``'s pair within ``limit`` words from ``start``, with only
+    fillers, negators and more words for the body part before it: (end, negated, joined
+    — a list word such as 和 or 、 comes before it)."""
+    bodies, sensations = words.PAIRS[symptom]
+    negated = False
+    denied = False  # a denial before a negator takes it back: 胸口不是不痛
+    joined = False
+    for j in range(start, min(start + limit, len(clause))):
+        token = clause[j]
+        if token in sensations:
+            return j + 1, negated, joined
+        if token in words.DENIALS:
+            denied = True  # alone it does not negate: 胸口不是很痛
+        elif token in words.NEGATORS:
+            if denied:
+                denied = False
+            else:
+                negated = not negated
+        elif token in words.LIST_JOINS:
+            joined = True
+        # 眼睛看东西模糊: a second word for the body part
+        elif token not in words.FILLERS and token not in bodies:
+            break
     return None
 
 
 def _mentions(clause: list[str], corrected_next: bool = False) -> list[_Mention]:
     """Each mention in one clause; ``corrected_next``: the next clause corrects this one
     (不是头痛，是头晕)."""
-    found: list[tuple[str, int, int, bool]] = []  # symptom, start, end, negated inside
+    # symptom, start, end, negated inside, the pair mention it continues (胸口不疼了还有点闷:
+    # 闷 goes on from 胸口不疼) and whether it takes that one's negation (胸口不疼和闷)
+    found: list[tuple[str, int, int, bool, int | None, bool]] = []
     index = _symptoms_of_word()
     i = 0
     while i < len(clause):
         pair = _pair_at(clause, i)
         if pair is not None:
             symptom, end, inside = pair
-            found.append((symptom, i, end, inside))
+            found.append((symptom, i, end, inside, None, False))
+            first = len(found) - 1
+            # more sensations of the same body part: 胸口不疼了还是闷, 胸不痛不闷
+            while (more := _sensation_from(clause, end, symptom)) is not None:
+                found.append((symptom, end, more[0], more[1], first, more[2]))
+                end = more[0]
             i = end
             continue
         for symptom in sorted(index.get(clause[i], ())):
-            found.append((symptom, i, i + 1, False))
+            found.append((symptom, i, i + 1, False, None, False))
         i += 1
-    mentioned = {k for _s, start, end, _n in found for k in range(start, end)}
-    mentions = []
-    for symptom, start, end, inside in found:
-        if symptom in words.NEVER_TAKEN_BACK:
+    conditional = _in_condition(clause)
+    mentioned = {k for _s, start, end, *_rest in found for k in range(start, end)}
+    mentions: list[_Mention] = []
+    negations: list[bool] = []  # each found one's, by its place in ``found``
+    for symptom, start, end, inside, head, joined in found:
+        if start in conditional and symptom not in words.NEVER_TAKEN_BACK:
+            negations.append(False)  # 如果胸痛就来医院: advice, not a report
+            continue
+        if head is not None:
+            negated = inside or (joined and not _negates(clause[start:end]) and negations[head])
+            negated = negated or _negated_after(clause, start, end, mentioned)
+        elif symptom in words.NEVER_TAKEN_BACK:
             # self-harm is negated only directly: 没有想过自杀, 不想死
             negated = _negated_before(clause, start, mentioned, corrected=False)
         else:
@@ -291,7 +350,62 @@ def _mentions(clause: list[str], corrected_next: bool = False) -> list[_Mention]
             )
         surface = "".join(t for t in clause[start:end] if t in _vocabulary())
         mentions.append(_Mention(symptom, negated, surface))
+        negations.append(negated)
     return mentions
+
+
+def _negates(tokens_: list[str]) -> bool:
+    return any(t in words.NEGATORS for t in tokens_)
+
+
+def _in_condition(clause: list[str]) -> set[int]:
+    """The words of a condition (如果胸痛就来医院: 胸痛): from a conditional word to 就,
+    的话 or the clause's end."""
+    inside: set[int] = set()
+    within = False
+    for i, token in enumerate(clause):
+        if token in words.CONDITIONAL:
+            within = True
+        elif token in words.CONDITION_ENDS:
+            within = False
+        elif within:
+            inside.add(i)
+    return inside
+
+
+def _elliptic(clause: list[str], before: list[str]) -> list[_Mention]:
+    """A sensation said alone (但还有点闷) read with the body part of the clause before it
+    in the sentence (胸口不疼了): 闷 is the chest only after the chest."""
+    body = _last_body(before)
+    if body is None:
+        return []
+    virtual = [body, *clause]
+    pair = _pair_at(virtual, 0)
+    if pair is None:
+        return []
+    symptom, end, inside = pair
+    negated = inside or _negated_after(virtual, 0, end, set(range(end)))
+    surface = "".join(t for t in virtual[:end] if t in _vocabulary())
+    return [_Mention(symptom, negated, surface)]
+
+
+def _last_body(clause: list[str]) -> str | None:
+    """The body part last said in a clause: a body word (胸口), or the one a symptom word
+    starts with (胸痛 → 胸, 心口疼 → 心口)."""
+    bodies = _bodies()
+    for token in reversed(clause):
+        if token in bodies:
+            return token
+        if token in _symptoms_of_word():
+            starts = [b for b in bodies if token.startswith(b)]
+            if starts:
+                return max(starts, key=len)
+    return None
+
+
+@cache
+def _bodies() -> frozenset[str]:
+    return frozenset(b for bodies, _sensations in words.PAIRS.values() for b in bodies)
 
 
 @cache
@@ -331,7 +445,10 @@ def _gone(clause: list[str]) -> bool:
         for t in clause
         if t not in words.FILLERS and t not in words.PARTICLES and t not in words.ANSWER_FILLERS
     ]
-    return bool(said) and all(t in words.GONE for t in said)
+    if said and all(t in words.GONE for t in said):
+        return True
+    # 现在没有, 已经没有: a bare 没有 says gone when it says now
+    return len(said) == 1 and said[0] in words.GONE_NOW and any(t in words.NOW for t in clause)
 
 
 def _temperature(text: str) -> bool | None:
@@ -359,17 +476,27 @@ def _said(text: str) -> list[_Said]:
     self_harm_asked = False  # a question about self-harm not yet answered
     before: list[_Said] = []  # what the statement before said, unless it excepted (除了)
     taken: list[_Said] = []  # what the last gone clause took back
+    # the statement before in the sentence, whose body part a sensation said alone takes
+    # (胸口不疼了，但还有点闷); after a bare answer, the question it answers (胸口痛吗？不痛，
+    # 就是有点闷)
+    context: tuple[int, list[str]] | None = None
+    question_said: list[str] = []
     clauses = _clauses(text)
     for n, clause in enumerate(clauses):
         corrected_next = n + 1 < len(clauses) and clauses[n + 1].tokens[0] in words.CORRECTION
         mentions = _mentions(clause.tokens, corrected_next) + _fever(clause.tokens)
+        if not mentions and not clause.question and context and context[0] == clause.sentence:
+            mentions = _elliptic(clause.tokens, context[1])
+        context = None if clause.question else (clause.sentence, clause.tokens)
         if clause.question:
+            question_said = clause.tokens if mentions else question_said
             asked = [mention.symptom for mention in mentions] or asked
             self_harm_asked |= any(m.symptom in words.NEVER_TAKEN_BACK for m in mentions)
             continue
         answer = _bare_answer(clause.tokens, asked) if asked and not mentions else {}
         if answer:
             said.extend(_Said(symptom, there) for symptom, there in answer.items())
+            context = (clause.sentence, question_said)
             if any(symptom in words.NEVER_TAKEN_BACK for symptom in answer):
                 self_harm_asked = False
             asked = []
