@@ -231,3 +231,165 @@ def test_a_resource_found_by_a_conditional_create_is_audited_as_read(client: Fhi
     client.call("POST", "/Patient", person, headers=header)
     read = AuditEvent.objects.filter(action="view", object_type="patient", object_id=made["id"])
     assert read.count() == 1
+
+
+LIS_MRN = "urn:careloop:sid:mrn:LIS9"
+
+
+def _someone(n: int, *numbers: dict[str, str]) -> dict[str, Any]:
+    """A patient of their own (resident ID, name and phone of their own) with ``numbers``."""
+    from datetime import date
+
+    from tests.factories import valid_id
+
+    born = date(1960 + n, 3, 1)
+    return patient_resource(
+        identifier=[{"system": RESIDENT, "value": valid_id(born, male=True)}, *numbers],
+        name=[{"text": f"病人{n}"}],
+        birthDate=born.isoformat(),
+        telecom=[{"system": "phone", "value": f"1390000{n:04d}"}],
+    )
+
+
+def _total(client: Fhir, query: str) -> int:
+    from urllib.parse import quote
+
+    status, body, _ = client.call("GET", "/Patient?identifier=" + quote(query))
+    assert status == 200, body
+    return int(body["total"])
+
+
+def test_a_record_number_keeps_the_issuer_it_was_sent_with(client: Fhir) -> None:
+    from careloop.patients.models import PatientIdentifier
+
+    numbers = [
+        {"system": LIS_MRN, "value": "TX-01"},
+        {"system": "urn:careloop:sid:exam:PEC2", "value": "E-77"},
+        {"system": "urn:careloop:sid:mrn:H1-CARD", "value": "OWN-5"},  # carol's own: as before
+    ]
+    person = _someone(1, *numbers)
+    status, made, _ = client.call("POST", "/Patient", person)
+    assert status == 201, made
+    stored = {(i.kind, i.system, i.value) for i in PatientIdentifier.objects.all()}
+    assert stored == {
+        ("mrn", "LIS9", "TX-01"),
+        ("exam", "PEC2", "E-77"),
+        ("mrn", "H1-CARD", "OWN-5"),
+    }
+    served = client.call("GET", f"/Patient/{made['id']}")[1]["identifier"]
+    assert all(number in served for number in numbers), served
+    # Found by the system it was sent with, or by the kind alone; not under another issuer.
+    assert _total(client, f"{LIS_MRN}|TX-01") == 1
+    assert _total(client, "urn:careloop:sid:mrn|TX-01") == 1
+    assert _total(client, "urn:careloop:sid:exam:PEC2|E-77") == 1
+    assert _total(client, "urn:careloop:sid:mrn:H1-CARD|TX-01") == 0
+    assert _total(client, "urn:careloop:sid:exam:LIS9|TX-01") == 0
+    # Sent again: the stored one answers, by the header and by a transaction's ifNoneExist.
+    header = {"If-None-Exist": f"identifier={LIS_MRN}|TX-01"}
+    status, again, _ = client.call("POST", "/Patient", person, headers=header)
+    assert status == 200 and again["id"] == made["id"], again
+    bundle = transaction_bundle()
+    bundle["entry"][0]["resource"] = person
+    bundle["entry"][0]["request"]["ifNoneExist"] = f"identifier={LIS_MRN}|TX-01"
+    status, body, _ = client.call("POST", "", bundle)
+    assert status == 200, body
+    assert body["entry"][0]["response"]["status"] == "200 OK"
+    assert body["entry"][0]["response"]["location"].startswith(f"Patient/{made['id']}")
+    assert Patient.objects.count() == 1
+
+
+def test_a_record_number_is_a_duplicate_only_under_the_same_issuer(client: Fhir) -> None:
+    from careloop.interop.hl7.read import Identifier, PatientData
+    from careloop.interop.patients import match_patient
+    from careloop.patients.models import PatientIdentifier
+
+    first = client.call("POST", "/Patient", _someone(1, {"system": LIS_MRN, "value": "TX-01"}))
+    assert first[0] == 201, first[1]
+    status, body, _ = client.call(
+        "POST", "/Patient", _someone(2, {"system": LIS_MRN, "value": "tx-01"})
+    )
+    assert status == 409 and f"Patient/{first[1]['id']}" in body["issue"][0]["diagnostics"]
+    for n, system in ((3, "urn:careloop:sid:mrn:LIS8"), (4, "urn:careloop:sid:mrn:H1-CARD")):
+        status, body, _ = client.call(
+            "POST", "/Patient", _someone(n, {"system": system, "value": "TX-01"})
+        )
+        assert status == 201, (system, body)
+    # As HL7 keeps a record number (PID-3 with its assigning authority): one number.
+    hl7 = PatientData(record_numbers=[Identifier("TX-01", "MR", "LIS9")])
+    assert str(match_patient(hl7, "OTHER-FACILITY").pk) == first[1]["id"]
+    kept_by_hl7 = Patient.objects.get(pk=first[1]["id"])
+    PatientIdentifier.objects.create(patient=kept_by_hl7, kind="exam", system="PEC2", value="E-9")
+    assert _total(client, "urn:careloop:sid:exam:PEC2|E-9") == 1
+    status, body, _ = client.call(
+        "POST", "/Patient", _someone(5, {"system": "urn:careloop:sid:exam:PEC2", "value": "E-9"})
+    )
+    assert status == 409 and body["issue"][0]["code"] == "duplicate"
+    long_issuer = "urn:careloop:sid:mrn:" + "X" * 65
+    status, body, _ = client.call(
+        "POST", "/Patient", _someone(6, {"system": long_issuer, "value": "1"})
+    )
+    assert status == 422 and "64" in body["issue"][0]["diagnostics"]
+
+
+def test_an_update_replaces_the_number_of_the_issuer_named_only(client: Fhir) -> None:
+    from careloop.patients.models import PatientIdentifier
+
+    own = {"system": "urn:careloop:sid:mrn:H1-CARD", "value": "OWN-5"}
+    made = client.call("POST", "/Patient", _someone(1, own, {"system": LIS_MRN, "value": "TX-01"}))[
+        1
+    ]
+    served = client.call("GET", f"/Patient/{made['id']}")[1]
+    status, body, _ = client.call("PUT", f"/Patient/{made['id']}", served)  # sent back as served
+    assert status == 200, body
+    changed = dict(served)
+    changed["identifier"] = [
+        i if i["system"] != LIS_MRN else {"system": LIS_MRN, "value": "TX-02"}
+        for i in served["identifier"]
+    ]
+    status, body, _ = client.call("PUT", f"/Patient/{made['id']}", changed)
+    assert status == 200, body
+    stored = {(i.kind, i.system, i.value) for i in PatientIdentifier.objects.all()}
+    assert stored == {("mrn", "H1-CARD", "OWN-5"), ("mrn", "LIS9", "TX-02")}
+    assert _total(client, f"{LIS_MRN}|TX-01") == 0 and _total(client, f"{LIS_MRN}|TX-02") == 1
+
+
+def test_an_identifier_search_matches_the_system_and_the_value(client: Fhir) -> None:
+    person = _someone(1, {"system": LIS_MRN, "value": "AUD-MRN-001"})
+    made = client.call("POST", "/Patient", person)[1]
+    resident = person["identifier"][0]["value"]
+    assert _total(client, "AUD-MRN-001") == 1  # the value alone: any system
+    assert _total(client, "urn:bogus|AUD-MRN-001") == 0
+    assert _total(client, "|AUD-MRN-001") == 0  # no system: none of ours
+    assert _total(client, f"urn:bogus|{resident}") == 0
+    assert _total(client, f"urn:careloop:sid:card|{resident}") == 0
+    assert _total(client, f"{RESIDENT}|{resident}") == 1
+    assert _total(client, "urn:careloop:sid:mrnx|AUD-MRN-001") == 0
+    # An Encounter's visit number likewise.
+    visit = {
+        "resourceType": "Encounter",
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "subject": {"reference": f"Patient/{made['id']}"},
+        "period": {"start": "2026-11-20T08:00:00+08:00"},
+        "identifier": [{"system": "urn:careloop:sid:visit", "value": "MZ-7"}],
+    }
+    assert client.call("POST", "/Encounter", visit)[0] == 201
+
+    def visits(query: str) -> int:
+        return int(client.call("GET", f"/Encounter?identifier={query}")[1]["total"])
+
+    assert visits("MZ-7") == 1 and visits("urn:careloop:sid:visit|MZ-7") == 1
+    assert visits("urn:bogus|MZ-7") == 0 and visits("|MZ-7") == 0
+    # A conditional create by a system the visit number is not kept under would never match
+    # (and store a copy each time): refused.
+    status, body, _ = client.call(
+        "POST", "/Encounter", visit, headers={"If-None-Exist": "identifier=urn:his:visit|MZ-7"}
+    )
+    assert status == 400 and "urn:careloop:sid:visit" in body["issue"][0]["diagnostics"]
+    status, found, _ = client.call(
+        "POST",
+        "/Encounter",
+        visit,
+        headers={"If-None-Exist": "identifier=urn:careloop:sid:visit|MZ-7"},
+    )
+    assert status == 200, found

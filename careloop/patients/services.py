@@ -147,6 +147,24 @@ def record_numbers(patient: Patient) -> dict[str, str]:
     return found
 
 
+def given_record_numbers(
+    cleaned: Mapping[str, Any], organisation: Any
+) -> list[tuple[str, str, str, str]]:
+    """The record numbers ``cleaned`` gives, as (field, kind, issuer, number): "mrn" and
+    "exam_number" issued by ``organisation`` (the patient's), "issued_numbers" by the
+    organisation named with each (FHIR's urn:careloop:sid:mrn:<issuer>). A number given
+    empty ("mrn": "") is kept: an update removes the ones of that kind and issuer."""
+    given = [
+        (field, str(kind), organisation.code, cleaned[field] or "")
+        for field, kind in RECORD_NUMBER_FIELDS.items()
+        if field in cleaned
+    ]
+    for item in cleaned.get("issued_numbers") or []:
+        field = item["field"]
+        given.append((field, str(RECORD_NUMBER_FIELDS[field]), item["system"], item["value"]))
+    return given
+
+
 def _identity_hits(
     wanted: dict[str, set[str]], name: str, exclude_pk: int | None
 ) -> list[tuple[Any, ...]]:
@@ -194,12 +212,12 @@ def find_duplicate(
             for hit in hits:
                 if hit[column] in wanted.get(field, ()) and (field != "phone" or hit[4] == name):
                     return DuplicatePatientError(field, Patient.objects.get(pk=hit[0]))
-    for field, kind in RECORD_NUMBER_FIELDS.items():
-        if cleaned.get(field):
+    for field, kind, system, value in given_record_numbers(cleaned, organisation):
+        if value:
             match = PatientIdentifier.objects.filter(
                 kind=kind,
-                system=organisation.code,
-                value_hash__in=PatientIdentifier.index_hashes(cleaned[field]),
+                system=system,
+                value_hash__in=PatientIdentifier.index_hashes(value),
             )
             if exclude_pk is not None:
                 match = match.exclude(patient_id=exclude_pk)
@@ -250,9 +268,9 @@ def _lock_identities(cleaned: Mapping[str, Any], name: str, organisation: Any) -
     if cleaned.get("phone") and name:
         keys.append(f"phone:{cleaned['phone']}:{name}")
     keys += [
-        f"{field}:{organisation.code}:{cleaned[field].upper()}"
-        for field in RECORD_NUMBER_FIELDS
-        if cleaned.get(field)
+        f"{field}:{system}:{value.upper()}"
+        for field, _kind, system, value in given_record_numbers(cleaned, organisation)
+        if value
     ]
     lock_ids = sorted(
         {int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big", signed=True) for k in keys}
@@ -292,14 +310,12 @@ class Enrolment:
                 if duplicate:
                     raise duplicate
                 patient.save()
-                numbers = {field: cleaned.get(field) or "" for field in RECORD_NUMBER_FIELDS}
+                given = _distinct(given_record_numbers(cleaned, patient.organisation))
                 PatientIdentifier.objects.bulk_create(
-                    PatientIdentifier(
-                        patient=patient, kind=kind, system=patient.organisation.code, value=value
-                    )
-                    for field, kind in RECORD_NUMBER_FIELDS.items()
-                    if (value := numbers[field])
+                    PatientIdentifier(patient=patient, kind=kind, system=system, value=value)
+                    for _field, kind, system, value in given
                 )
+                numbers = _audit_numbers(given, patient.organisation)
                 PatientContact.objects.bulk_create(
                     PatientContact(patient=patient, **c) for c in cleaned.get("contacts", [])
                 )
@@ -405,19 +421,52 @@ def do_update_patient(actor: Any, patient: Patient, data: Mapping[str, Any]) -> 
     return locked
 
 
+def _distinct(given: list[tuple[str, str, str, str]]) -> list[tuple[str, str, str, str]]:
+    """The numbers given that are not empty, each (kind, issuer, number) once."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for field, kind, system, value in given:
+        key = (kind, system, identity.normalise_plain(value))
+        if value and key not in seen:
+            seen.add(key)
+            out.append((field, kind, system, value))
+    return out
+
+
+def _audit_numbers(given: list[tuple[str, str, str, str]], organisation: Any) -> dict[str, str]:
+    """The MRN and exam number the audit record shows: the organisation's own, else the
+    first one given by another issuer."""
+    numbers = {field: "" for field in RECORD_NUMBER_FIELDS}
+    for field, _kind, _system, value in sorted(given, key=lambda g: g[2] != organisation.code):
+        numbers[field] = numbers[field] or value
+    return numbers
+
+
 def _save_record_numbers(patient: Patient, cleaned: Mapping[str, Any]) -> None:
-    for field, kind in RECORD_NUMBER_FIELDS.items():
-        if field not in cleaned:
-            continue
-        current = patient.identifiers.filter(kind=kind, system=patient.organisation.code)
-        if cleaned[field]:
-            item = current.first() or PatientIdentifier(
-                patient=patient, kind=kind, system=patient.organisation.code
+    """The numbers of each kind and issuer given replace the patient's of that kind and
+    issuer (none given, "mrn": "", removes them); other issuers' are left alone."""
+    given = given_record_numbers(cleaned, patient.organisation)
+    for kind, system in dict.fromkeys((kind, system) for _f, kind, system, _v in given):
+        wanted = {
+            identity.normalise_plain(value): value
+            for _f, k, s, value in given
+            if value and (k, s) == (kind, system)
+        }
+        current = list(patient.identifiers.filter(kind=kind, system=system).order_by("pk"))
+        spare = [item for item in current if identity.normalise_plain(item.value) not in wanted]
+        kept = {identity.normalise_plain(item.value) for item in current} & set(wanted)
+        for key, value in wanted.items():
+            if key in kept:
+                continue
+            item = (
+                spare.pop(0)
+                if spare
+                else PatientIdentifier(patient=patient, kind=kind, system=system)
             )
-            item.value = cleaned[field]
+            item.value = value
             item.save()
-        else:
-            current.delete()
+        for item in spare:
+            item.delete()
 
 
 def _replace_contacts(patient: Patient, contacts: list[dict[str, Any]]) -> None:

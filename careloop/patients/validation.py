@@ -85,6 +85,8 @@ def clean_patient_data(
             if len(value) > limit:
                 errors.add(field, _("At most %(limit)d characters.") % {"limit": limit})
             out[field] = value
+    if "issued_numbers" in data:
+        out["issued_numbers"] = _clean_issued_numbers(data["issued_numbers"] or [], errors)
     if (creating or "name" in data) and not out.get("name"):
         errors.add("name", _("Enter the patient's name."))
 
@@ -154,6 +156,27 @@ def clean_patient_data(
     if errors:
         raise PatientDataError(dict(errors))
     return out
+
+
+def _clean_issued_numbers(items: list[Mapping[str, Any]], errors: _Errors) -> list[dict[str, str]]:
+    """Record numbers with the organisation that issued them, {field: "mrn" or
+    "exam_number", system: the issuer's code, value} (FHIR's urn:careloop:sid:mrn:<issuer>,
+    as HL7's PID-3 with its assigning authority): kept under that issuer, not ours."""
+    cleaned = []
+    for item in items:
+        field, system, value = (
+            item.get("field"),
+            _text(item.get("system")),
+            _text(item.get("value")),
+        )
+        if field not in ("mrn", "exam_number") or not system or len(system) > 64:
+            raise ValueError(f"not an issued record number: {item!r}")  # a caller's mistake
+        limit = STRING_LIMITS[field]
+        if len(value) > limit:
+            errors.add(field, _("At most %(limit)d characters.") % {"limit": limit})
+        if value:
+            cleaned.append({"field": field, "system": system, "value": value})
+    return cleaned
 
 
 def _check_derived(

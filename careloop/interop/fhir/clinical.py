@@ -90,8 +90,14 @@ class EncounterHandler(Handler):
             ).filter(period_filter("started_at", "period_end", values))
         if status := params.get("status"):
             queryset = queryset.filter(status=codes.ENCOUNTER_STATUS.get(status, status))
-        if value := params.get("identifier"):
-            queryset = queryset.filter(visit_number=token(value)[1])
+        for value in params.getlist("identifier"):
+            # A visit number is kept under our system only: "value" or "<VISIT>|value"
+            # matches it, any other system (or "|value", no system) nothing.
+            system, code = token(value)
+            if system is None or system == codes.VISIT:
+                queryset = queryset.filter(visit_number=code)
+            else:
+                queryset = queryset.none()
         for value in params.getlist("class"):  # a token: "IMP" or "<system>|IMP"
             code = token(value)[1]
             kinds = [kind for kind, out in codes.ENCOUNTER_CLASS_OUT.items() if out == code]

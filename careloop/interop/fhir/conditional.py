@@ -12,7 +12,8 @@ from typing import Any
 from django.http import QueryDict
 
 from careloop.audit.services import record
-from careloop.interop.fhir.base import Handler, patient_of
+from careloop.interop.fhir import codes
+from careloop.interop.fhir.base import Handler, patient_of, token
 from careloop.interop.fhir.outcome import FhirError
 from careloop.interop.fhir.patient import kept_identifier
 
@@ -42,6 +43,18 @@ def existing(handler: Handler, user: Any, query: str, where: str) -> Any | None:
             )
         for value in params.getlist("identifier"):
             kept_identifier(value, where, 400)
+    if handler.resource_type == "Encounter":
+        # The visit number is kept without the sender's system and served under ours: a
+        # search by another system matches nothing, so the create would store a copy.
+        for value in params.getlist("identifier"):
+            if token(value)[0] not in (None, codes.VISIT):
+                raise FhirError(
+                    400,
+                    f"{where}: an Encounter's identifier is searched as value or "
+                    f"{codes.VISIT}|value (CareLoop keeps the visit number, not its "
+                    f"system), not {value!r}",
+                    code="not-supported",
+                )
     found = list(handler.search(user, params).order_by("pk")[:2])
     if len(found) > 1:
         raise FhirError(

@@ -24,6 +24,8 @@ from careloop.patients.access import patients_for
 from careloop.patients.models import Patient, PatientIdentifier
 from careloop.patients.validation import PatientDataError
 
+ISSUER_LIMIT = PatientIdentifier._meta.get_field("system").max_length or 64
+
 # Where each CareLoop field lives in a FHIR Patient, for error messages.
 FIELD_PATHS = {
     "name": "Patient.name",
@@ -228,10 +230,9 @@ def kept_identifier(value: str, what: str, status: int) -> tuple[str, str]:
     keep, could name someone else who happens to have that number."""
     system, code = token(value)
     named = system or ""
-    issued = named.startswith((f"{codes.MRN}:", f"{codes.EXAM}:"))
+    issued = issued_system(named)
     if not code or (
-        named not in (codes.CARD, codes.RESIDENT_ID, codes.PASSPORT)
-        and not (issued and named.rsplit(":", 1)[1])
+        named not in (codes.CARD, codes.RESIDENT_ID, codes.PASSPORT) and not (issued and issued[1])
     ):
         raise FhirError(
             status,
@@ -243,31 +244,45 @@ def kept_identifier(value: str, what: str, status: int) -> tuple[str, str]:
     return named, code
 
 
+def issued_system(system: str) -> tuple[str, str] | None:
+    """The kind ("mrn" or "exam") and issuer of a record-number system:
+    urn:careloop:sid:mrn:LIS9 → ("mrn", "LIS9"), urn:careloop:sid:exam → ("exam", "");
+    None for any other system."""
+    for prefix, kind in (
+        (codes.MRN, PatientIdentifier.Kind.MRN),
+        (codes.EXAM, PatientIdentifier.Kind.EXAM),
+    ):
+        if system == prefix:
+            return str(kind), ""
+        if system.startswith(f"{prefix}:"):
+            return str(kind), system[len(prefix) + 1 :]
+    return None
+
+
 def _identifier_filter(system: str | None, value: str) -> Q:
+    """A token search: "value" matches any identifier we keep, "system|value" only one of
+    that system (an unknown system, or "|value" for no system, matches nothing)."""
     card = Q(card_number=value)
     resident = Q(id_number_hash__in=Patient.index_hashes("id_number", value))
     passport = Q(passport_hash__in=Patient.index_hashes("passport", value))
     numbers = PatientIdentifier.objects.filter(
         patient=OuterRef("pk"), value_hash__in=PatientIdentifier.index_hashes(value)
     )
+    if system is None:
+        return card | resident | passport | Q(Exists(numbers))
     if system == codes.CARD:
         return card
     if system == codes.RESIDENT_ID:
         return resident
     if system == codes.PASSPORT:
         return passport
-    if system and system.startswith((codes.MRN, codes.EXAM)):
-        kind = (
-            PatientIdentifier.Kind.EXAM
-            if system.startswith(codes.EXAM)
-            else PatientIdentifier.Kind.MRN
-        )
+    if issued := issued_system(system):
+        kind, issuer = issued
         numbers = numbers.filter(kind=kind)
-        issuer = system.split(":", 4)[-1] if system.count(":") >= 4 else ""
         if issuer:
             numbers = numbers.filter(system=issuer)
         return Q(Exists(numbers))
-    return card | resident | passport | Q(Exists(numbers))
+    return Q(pk__in=[])
 
 
 def from_fhir(data: dict[str, Any]) -> dict[str, Any]:
@@ -278,10 +293,22 @@ def from_fhir(data: dict[str, Any]) -> dict[str, Any]:
         if not value or "*" in value or system == codes.CARD:  # masked, or ours: unchanged
             continue
         field = codes.SYSTEM_FIELDS.get(system)
-        if field is None and system.startswith(f"{codes.MRN}:"):
-            field = "mrn"
-        if field is None and system.startswith(f"{codes.EXAM}:"):
-            field = "exam_number"
+        issued = issued_system(system)
+        if field is None and issued:
+            field = "exam_number" if issued[0] == PatientIdentifier.Kind.EXAM else "mrn"
+            if issued[1]:  # the issuer named: kept as the number's system, as HL7's PID-3.4
+                if len(issued[1]) > ISSUER_LIMIT:
+                    raise FhirError(
+                        422,
+                        f"Patient.identifier[{index}]: the issuer in {system} is longer than "
+                        f"{ISSUER_LIMIT} characters",
+                        code="value",
+                        expression=[f"Patient.identifier[{index}].system"],
+                    )
+                out.setdefault("issued_numbers", []).append(
+                    {"field": field, "system": issued[1], "value": value}
+                )
+                continue
         if field is None:
             type_codes = [c.get("code") for c in (item.get("type") or {}).get("coding", [])]
             field = next((codes.TYPE_FIELDS[c] for c in type_codes if c in codes.TYPE_FIELDS), None)
