@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 from django.utils.functional import lazy
-from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from careloop.clinical.assessment import ResultInput
@@ -38,7 +38,22 @@ HOME_BP = (
 OLDEST = timedelta(days=366)  # a reading older than this is a typing slip (1990 for 2026)
 # "At night", as the night-hypoglycaemia rule of the default pack reads the time measured.
 NIGHT = (time(22), time(6))
-WORDS = {"L": "偏低", "LL": "明显偏低", "H": "偏高", "HH": "明显偏高"}
+# What the patient reads back, in the page's language (the results are stored in Chinese).
+WORDS = {
+    "L": pgettext_lazy("reading", "low"),
+    "LL": pgettext_lazy("reading", "very low"),
+    "H": pgettext_lazy("reading", "high"),
+    "HH": pgettext_lazy("reading", "very high"),
+}
+NAMES = {
+    "8480-6": pgettext_lazy("reading", "Systolic BP"),
+    "8462-4": pgettext_lazy("reading", "Diastolic BP"),
+    "8867-4": pgettext_lazy("reading", "Heart rate"),
+    "41653-7": pgettext_lazy("reading", "Blood glucose"),
+    "29463-7": pgettext_lazy("reading", "Weight"),
+    "55423-8": pgettext_lazy("reading", "Steps"),
+}
+UNITS = {"steps": pgettext_lazy("reading", "steps")}
 
 
 def _reading(
@@ -187,21 +202,35 @@ def advice_for(code: str, interpretation: str, alerted: bool = False) -> str:
     """What to do, in plain words. "The doctor will contact you" only when this reading
     raised an alert (someone will): the patient must not wait for a call that is not coming."""
     if code == "41653-7" and interpretation in ("L", "LL"):
-        then = "医生会尽快联系您。" if alerted else "如反复偏低，请联系医生。"
-        return (
-            f"如有心慌、出汗、手抖、头晕，请立即吃些含糖食物（如糖块、果汁），15分钟后再测；{then}"
+        if alerted:
+            return gettext(
+                "If you feel your heart racing, sweat, shake or feel dizzy, eat something "
+                "sugary now (sweets, fruit juice) and measure again in 15 minutes. The doctor "
+                "will contact you soon."
+            )
+        return gettext(
+            "If you feel your heart racing, sweat, shake or feel dizzy, eat something sugary "
+            "now (sweets, fruit juice) and measure again in 15 minutes. If it is low again and "
+            "again, contact your doctor."
         )
     if code == "41653-7" and interpretation in ("H", "HH"):
-        return "请注意饮食，按时用药；如持续偏高或口渴、多尿明显，请联系医生。"
+        return gettext(
+            "Watch what you eat and take your medicines on time; if it stays high, or you are "
+            "very thirsty or pass water often, contact your doctor."
+        )
     if code in ("8480-6", "8462-4") and interpretation in ("H", "HH"):
         if alerted:
-            return (
-                "血压很高，请尽快就医；如伴有头痛、胸闷、视物模糊，请立即拨打120。医生也会联系您。"
+            return gettext(
+                "Your blood pressure is very high: see a doctor soon. With a headache, chest "
+                "tightness or blurred vision, call 120 now. The doctor will contact you too."
             )
-        return "请休息5分钟后再测一次；如伴有头痛、胸闷、视物模糊，请立即就医。"
+        return gettext(
+            "Rest for 5 minutes and measure again. With a headache, chest tightness or blurred "
+            "vision, see a doctor now."
+        )
     if code in ("8480-6", "8462-4") and interpretation in ("L", "LL"):
-        return "起身时动作放慢；如有头晕、乏力，请联系医生。"
-    return "继续保持，按时记录。"
+        return gettext("Get up slowly; if you feel dizzy or weak, contact your doctor.")
+    return gettext("Keep it up and keep recording.")
 
 
 def words_for(observation: Any) -> str:
@@ -211,10 +240,10 @@ def words_for(observation: Any) -> str:
         and observation.value is not None
         and observation.value <= HYPOGLYCAEMIA_FROM  # said as such, not just "low"
     ):
-        return "低血糖"
+        return gettext("hypoglycaemia")
     if not observation.interpretation:
-        return "已记录"
-    return WORDS.get(observation.interpretation, "正常")
+        return pgettext("reading", "recorded")
+    return str(WORDS.get(observation.interpretation, pgettext("reading", "normal")))
 
 
 def store(patient: Any, data: dict[str, Any]) -> list[Feedback]:
@@ -235,8 +264,10 @@ def store(patient: Any, data: dict[str, Any]) -> list[Feedback]:
     )
     return [
         Feedback(
-            name=o.name,
-            value=o.display_value,
+            name=str(NAMES.get(o.code, o.name)),
+            value=f"{o.value:g} {UNITS.get(o.unit, o.unit)}"
+            if o.value is not None
+            else o.display_value,
             words=words_for(o),
             advice=advice_for(o.code, o.interpretation, alerted),
         )

@@ -173,6 +173,24 @@ def test_a_night_glucose_of_3_5_raises_the_alert_with_feedback(
     assert PointsEntry.objects.get().points == 1  # one check-in a day
 
 
+def test_reading_feedback_speaks_the_pages_language(patient: Any) -> None:
+    token = make_token(patient.pk, "readings")
+    steps = {
+        "kind": "steps",
+        "steps": "3000",
+        "measured_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+    }
+    chinese = Client()
+    opened(chinese, token)
+    said = chinese.post(f"/p/{token}/readings/", steps).content.decode()
+    assert "步数 3000 步</strong>：已记录<" in said and "继续保持，按时记录。" in said
+    english = Client(HTTP_ACCEPT_LANGUAGE="en")
+    opened(english, token)
+    said = english.post(f"/p/{token}/readings/", steps).content.decode()
+    assert "Steps 3000 steps</strong>" in said and "Keep it up and keep recording." in said
+    assert "步" not in said.split('data-testid="feedback"')[1].split("</div>")[0]
+
+
 def test_a_low_reading_promises_a_call_only_when_an_alert_was_raised(
     patient: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
