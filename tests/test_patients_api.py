@@ -307,9 +307,7 @@ def test_patch_to_another_patients_id_is_a_duplicate(alice: Any, api_as: Any) ->
     assert response.status_code == 409
 
 
-def test_the_same_passport_is_refused_but_a_patient_keeps_its_own(
-    alice: Any, api_as: Any
-) -> None:
+def test_the_same_passport_is_refused_but_a_patient_keeps_its_own(alice: Any, api_as: Any) -> None:
     client = api_as(alice)
     body = {"name": "李明", "sex": "male", "birth_date": "1970-01-01", "passport": "E12345678"}
     first = client.post("/api/v1/patients", body).json()
