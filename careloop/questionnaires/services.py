@@ -148,10 +148,11 @@ def by_canonical(reference: str) -> tuple[Questionnaire | None, QuestionnaireVer
     versions = row.versions.order_by("-version")
     if not wanted:
         return row, versions.first()
-    for version in versions:
-        if version.fhir_version == wanted:
-            return row, version
-    return row, None
+    # The author's version first; a number names one saved without (in the browser, say).
+    found = versions.filter(label=wanted).first()
+    if found is None and wanted.isdecimal():
+        found = versions.filter(label="", version=int(wanted)).first()
+    return row, found
 
 
 def pack_questionnaires() -> list[dict[str, Any]]:
