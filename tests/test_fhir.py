@@ -490,6 +490,17 @@ def test_a_condition_without_display_is_named_from_the_catalogue_or_its_category
     del unknown["code"]["coding"][0]["display"]
     status, body, _ = fhir.call("POST", "/Condition", unknown)
     assert status == 422 and "Q99.9" in body["issue"][0]["diagnostics"]
+    # With a display it is kept under it; what is not an ICD-10 code is refused even with one
+    # (as the staff form and HL7's DG1 refuse it).
+    status, made, _ = fhir.call(
+        "POST", "/Condition", condition_resource(patient_id, "Q99.9", "某病")
+    )
+    assert status == 201 and made["code"]["coding"][0]["display"] == "某病"
+    malformed = condition_resource(patient_id, "ZZZ.ZZ", "ZZZ.ZZ")
+    status, body, _ = fhir.call("POST", "/Condition", malformed)
+    assert status == 422 and body["issue"][0]["expression"] == ["Condition.code"]
+    assert "ZZZ.ZZ is not an ICD-10 code" in body["issue"][0]["diagnostics"]
+    assert not Condition.objects.filter(icd10_code="ZZZ.ZZ").exists()
 
 
 def test_a_transaction_is_stored_raw_and_marked_processed_with_its_rows(fhir: Fhir) -> None:

@@ -525,6 +525,34 @@ def test_admission_discharge_registration_and_update(mllp: MllpServer) -> None:
     assert registered.address == "湖北省武汉市建设路66号"
 
 
+def test_a_diagnosis_is_checked_as_a_fhir_condition_is(mllp: MllpServer) -> None:
+    """DG1-3 must be an ICD-10 code, named in DG1-3.2 or DG1-4 when the catalogue does not
+    know it: else AE with an ERR naming DG1-3, and nothing is imported."""
+    discharge = fixture("adt_a03_discharge.hl7").decode()
+    second = "DG1|2||I10^原发性高血压^I10|原发性高血压|20261110|F"
+
+    def sent(n: int, dg1: str) -> hl7.Message:
+        text = discharge.replace(second, dg1).replace("HIS-A03-0001", f"HIS-A03-DG{n}")
+        with MLLPClient("127.0.0.1", mllp.port, encoding="utf-8") as client:
+            return hl7.parse(client.send_message(text))
+
+    refused = {
+        "DG1|2||ZZZ.ZZ^^I10": "ZZZ.ZZ is not an ICD-10 code",
+        "DG1|2||ZZZ.ZZ^某病^I10|某病": "ZZZ.ZZ is not an ICD-10 code",
+        "DG1|2||Q99.9^^I10||20261110": "Q99.9 is not in the catalogue",
+    }
+    for n, (dg1, problem) in enumerate(refused.items()):
+        ack = sent(n, dg1)
+        assert msa(ack) == "AE", dg1
+        err = str(ack.segment("ERR"))
+        assert "DG1^6^3" in err and problem in err, err  # the 6th segment, its field 3
+    for n, dg1 in enumerate(("DG1|2||Q99.9^某罕见病^I10", "DG1|2||Q99.8^^I10|另一罕见病"), 5):
+        assert msa(sent(n, dg1)) == "AA", dg1
+    assert process_all().failed == 0
+    kept = dict(Condition.objects.values_list("icd10_code", "name"))
+    assert kept == {"I50.9": "心力衰竭", "Q99.9": "某罕见病", "Q99.8": "另一罕见病"}
+
+
 def test_a_failed_message_is_kept_and_reprocessed_without_duplicates(
     mllp: MllpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

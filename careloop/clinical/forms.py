@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from careloop.clinical.icd10 import WELL_FORMED as ICD10
 from careloop.clinical.icd10 import catalogue_name
 from careloop.clinical.models import Condition, Encounter
 from careloop.forms import PastDatesMixin, StyledFormMixin
 
-ICD10 = re.compile(r"^[A-Z]\d{2}(\.\d{1,4})?$")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 

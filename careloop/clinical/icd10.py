@@ -1,7 +1,10 @@
-"""The shipped ICD-10 starter catalogue (data/icd10_common.tsv)."""
+"""The shipped ICD-10 starter catalogue (data/icd10_common.tsv), and the check every way a
+coded diagnosis comes in shares (the staff form, FHIR Condition, HL7 DG1)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
 
 CATALOGUE = Path(__file__).with_name("data") / "icd10_common.tsv"
@@ -26,6 +29,40 @@ def catalogue_name(code: str) -> str | None:
         Icd10Code.objects.filter(code__in={code, code.split(".")[0]}).values_list("code", "name")
     )
     return names.get(code) or names.get(code.split(".")[0])
+
+
+WELL_FORMED = re.compile(r"^[A-Z]\d{2}(\.\d{1,4})?$")
+
+
+class UnknownDiagnosis(ValueError):
+    """A diagnosis code that cannot be kept: ``malformed`` when it is not an ICD-10 code at
+    all, else not in the catalogue and sent without a name."""
+
+    def __init__(self, code: str, *, malformed: bool) -> None:
+        super().__init__(
+            f"{code} is not an ICD-10 code (like I10, E11.9 or I25.1)"
+            if malformed
+            else f"{code} is not in the catalogue"
+        )
+        self.malformed = malformed
+
+
+def diagnosis_name(code: str, given: str = "", names: Mapping[str, str] | None = None) -> str:
+    """The name a coded diagnosis is kept under: the one sent with it, else the catalogue's
+    (of the code or its category). ``UnknownDiagnosis`` when the code is not a well-formed
+    ICD-10 code, or is not in the catalogue and came without a name. ``names``: a snapshot of
+    the catalogue (code → name) when the caller holds one, else it is looked up."""
+    if not WELL_FORMED.match(code):
+        raise UnknownDiagnosis(code, malformed=True)
+    if given.strip():
+        return given.strip()
+    if names is None:
+        found = catalogue_name(code)
+    else:
+        found = names.get(code) or names.get(code.split(".")[0])
+    if not found:
+        raise UnknownDiagnosis(code, malformed=False)
+    return found
 
 
 def load_catalogue() -> int:

@@ -249,7 +249,11 @@ class BatchImporter:
             items.append(
                 Item(
                     pk,
-                    read(parse(text), exam_types=self.context.exam_types(source)),
+                    read(
+                        parse(text),
+                        exam_types=self.context.exam_types(source),
+                        icd10=self.context.icd10,
+                    ),
                     facility or source.facility,
                     source,
                     received_at,

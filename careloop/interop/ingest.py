@@ -15,6 +15,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from careloop.clinical.models import Icd10Code
 from careloop.interop.hl7.ack import build_ack, frame
 from careloop.interop.hl7.message import (
     HL7Error,
@@ -60,12 +61,14 @@ class SourceInfo:
 
 
 class SourceCache:
-    """Sending systems by facility, read from the database now and then (not per message)."""
+    """Sending systems by facility, and the ICD-10 catalogue a diagnosis sent without a name
+    must be in, read from the database now and then (not per message)."""
 
     REFRESH = 10.0
 
     def __init__(self) -> None:
         self._by_facility: dict[str, SourceInfo] = {}
+        self._icd10: dict[str, str] | None = None  # not read yet: codes checked for form only
         self._loaded = 0.0
         self._lock = threading.Lock()
 
@@ -74,9 +77,16 @@ class SourceCache:
         for source in SourceSystem.objects.all():
             types = exam_types_of(source.exam_identifier_types)
             found[source.facility] = SourceInfo(source.pk, source.default_encoding, types)
+        icd10 = dict(Icd10Code.objects.values_list("code", "name"))
         with self._lock:
             self._by_facility = found
+            self._icd10 = icd10
             self._loaded = time.monotonic()
+
+    @property
+    def icd10(self) -> dict[str, str] | None:
+        with self._lock:
+            return self._icd10
 
     def stale(self) -> bool:
         return time.monotonic() - self._loaded > self.REFRESH
@@ -164,7 +174,11 @@ def examine(raw: bytes, peer: str, sources: SourceCache) -> Incoming:
     try:
         text, incoming.encoding = decode(raw, info.default_encoding if info else "utf-8")
         incoming.message = parse(text)
-        data = read(incoming.message, exam_types=info.exam_types if info else DEFAULT_EXAM_TYPES)
+        data = read(
+            incoming.message,
+            exam_types=info.exam_types if info else DEFAULT_EXAM_TYPES,
+            icd10=sources.icd10,
+        )
         incoming.shard = shard_of(data.patient, incoming.facility)
     except HL7Error as error:
         incoming.error = error

@@ -299,7 +299,7 @@ def import_message(
     ``taker``: the patient is taken first (another processor holding them: PatientBusy)."""
     source = context.source(message)
     text, _codec = decode(bytes(message.raw), message.encoding or source.default_encoding)
-    data = read(parse(text), exam_types=context.exam_types(source))
+    data = read(parse(text), exam_types=context.exam_types(source), icd10=context.icd10)
     facility = message.sending_facility or source.facility
     patient = match_patient(data.patient, facility)
     if patient is None:
@@ -512,7 +512,7 @@ def reprocess(message: InboundMessage) -> BatchResult:
             # sending system's default encoding as it is now (the fix may be just that).
             default = message.source.default_encoding if message.source else "utf-8"
             text, _ = decode(bytes(message.raw), message.encoding or default)
-            read(parse(text))
+            read(parse(text), icd10=dict(Icd10Code.objects.values_list("code", "name")))
         InboundMessage.objects.filter(pk=message.pk).update(
             status=InboundMessage.Status.PROCESSING, claimed_at=timezone.now()
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from careloop.ids import row_id
 from careloop.questionnaires.definition import Definition, DefinitionError, Item
 
 SD = "http://hl7.org/fhir/StructureDefinition"
@@ -137,16 +136,24 @@ def _item(item: Item, by_key: dict[str, Item]) -> dict[str, Any]:
 
 
 def to_questionnaire(
-    definition: Definition, source: dict[str, Any], version: int, status: str = "active"
+    definition: Definition,
+    source: dict[str, Any],
+    version: int,
+    status: str = "active",
+    *,
+    url: str = "",
+    label: str = "",
 ) -> dict[str, Any]:
-    """The FHIR Questionnaire of a definition (``source`` is its JSON, for the extension)."""
+    """The FHIR Questionnaire of a definition (``source`` is its JSON, for the extension).
+    ``url`` and ``label``: the canonical URL and version its author gave it (an import);
+    empty, ours (``urn:careloop:questionnaire:<code>``, the version number)."""
     by_key = {i.key: i for i in definition.items}
     extra = {k: source[k] for k in ("scoring", "flags", "nps", "assessment") if source.get(k)}
     resource: dict[str, Any] = {
         "resourceType": "Questionnaire",
         "id": f"{definition.code}-{version}",
-        "url": f"{CANONICAL}{definition.code}",
-        "version": str(version),
+        "url": url or f"{CANONICAL}{definition.code}",
+        "version": label or str(version),
         "name": definition.code.replace("-", "_"),
         "title": definition.title,
         "status": status,
@@ -256,14 +263,39 @@ def _condition_from(conditions: list[dict[str, Any]], behaviour: Any, path: str)
     return {"item": question, op: _code(first)}
 
 
+MAX_URL = 255  # Questionnaire.url's column
+MAX_LABEL = 64  # QuestionnaireVersion.label's
+
+
+def canonical_of(resource: dict[str, Any]) -> tuple[str, str]:
+    """(url, version) a Questionnaire from elsewhere names itself by, kept when it is saved
+    (answers refer to it as ``url|version``): ("", "") for ours (``urn:careloop:…``, whose
+    version is our number) or when it gives none."""
+    url, version = resource.get("url") or "", resource.get("version") or ""
+    if not isinstance(url, str) or len(url.strip()) > MAX_URL or "|" in url:
+        raise DefinitionError("url", f"须为不含 | 的 URL，最多 {MAX_URL} 个字符")
+    if not isinstance(version, str) or len(version.strip()) > MAX_LABEL or "|" in version:
+        raise DefinitionError("version", f"须为不含 | 的文字，最多 {MAX_LABEL} 个字符")
+    url = url.strip()
+    if not url or url.startswith(CANONICAL):
+        return "", ""
+    return url, version.strip()
+
+
 def from_questionnaire(resource: dict[str, Any]) -> dict[str, Any]:
-    """A definition's JSON from a FHIR Questionnaire (check it with ``compile_definition``)."""
+    """A definition's JSON from a FHIR Questionnaire (check it with ``compile_definition``).
+    Its code: ours from the URL, else the name, the id or the URL's last part (the URL
+    itself is kept apart, ``canonical_of``)."""
     if resource.get("resourceType") != "Questionnaire":
         raise DefinitionError("resourceType", "须为 Questionnaire")
     url = str(resource.get("url", ""))
-    code = url.removeprefix(CANONICAL) if url.startswith(CANONICAL) else resource.get("name", "")
+    code = (
+        url.removeprefix(CANONICAL)
+        if url.startswith(CANONICAL)
+        else resource.get("name") or resource.get("id") or url.rstrip("/").rpartition("/")[2]
+    )
     data: dict[str, Any] = {
-        "code": str(code or resource.get("id", "")).replace("_", "-").lower(),
+        "code": str(code or "").replace("_", "-").lower(),
         "title": resource.get("title") or resource.get("name") or "",
         "intro": resource.get("description", ""),
         "items": [
@@ -284,8 +316,10 @@ def to_response(
     response_id: int,
     patient_id: int,
     authored: str,
+    canonical: str = "",
 ) -> dict[str, Any]:
-    """A QuestionnaireResponse of stored (checked) answers."""
+    """A QuestionnaireResponse of stored (checked) answers; ``canonical``: the
+    questionnaire's ``url|version`` when it is not ours."""
     items = []
     for item in definition.items:
         if item.key not in answers:
@@ -311,7 +345,7 @@ def to_response(
     return {
         "resourceType": "QuestionnaireResponse",
         "id": str(response_id),
-        "questionnaire": f"{CANONICAL}{definition.code}|{version}",
+        "questionnaire": canonical or f"{CANONICAL}{definition.code}|{version}",
         "status": "completed",
         "subject": {"reference": f"Patient/{patient_id}"},
         "authored": authored,
@@ -348,10 +382,3 @@ def answers_from_response(definition: Definition, resource: dict[str, Any]) -> d
         values = [_answer(a) for a in entry.get("answer", [])]
         raw[item.key] = values if item.type == "multi" else (values[0] if values else None)
     return raw
-
-
-def canonical_code(reference: str) -> tuple[str, int | None]:
-    """``urn:careloop:questionnaire:phq9|2`` → ("phq9", 2); without a version, None."""
-    url, _sep, version = reference.partition("|")
-    code = url.removeprefix(CANONICAL).rpartition("/")[2]
-    return code, row_id(version)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -30,15 +31,35 @@ class Questionnaire(models.Model):
         related_name="+",
         help_text=_("Empty: every organisation."),
     )
+    # A Questionnaire imported over FHIR keeps the canonical URL its author gave it (answers
+    # refer to it); empty for ours, whose URL is urn:careloop:questionnaire:<code>.
+    url = models.CharField(
+        _("canonical URL"),
+        max_length=255,
+        blank=True,
+        help_text=_("The FHIR canonical URL it was imported with; empty: one of ours."),
+    )
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
     class Meta:
         verbose_name = _("questionnaire")
         verbose_name_plural = _("questionnaires")
         ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["url"], condition=~Q(url=""), name="questionnaire_url_once"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.title} (v{self.version})"
+
+    @property
+    def canonical(self) -> str:
+        """Its FHIR canonical URL: the one it was imported with, else ours."""
+        from careloop.questionnaires.fhir import CANONICAL
+
+        return self.url or f"{CANONICAL}{self.code}"
 
     def latest(self) -> QuestionnaireVersion:
         """The newest saved version (a questionnaire is saved with its first)."""
@@ -52,6 +73,9 @@ class QuestionnaireVersion(models.Model):
         Questionnaire, on_delete=models.CASCADE, related_name="versions"
     )
     version = models.PositiveIntegerField(_("version"))
+    # The FHIR Questionnaire.version its author gave this version (an import); empty: ours,
+    # served as the version number.
+    label = models.CharField(_("FHIR version"), max_length=64, blank=True)
     definition = models.JSONField(_("definition"))
     saved_at = models.DateTimeField(_("saved"), default=timezone.now)
     saved_by = models.ForeignKey(
@@ -65,11 +89,21 @@ class QuestionnaireVersion(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["questionnaire", "version"], name="questionnaire_version_once"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["questionnaire", "label"],
+                condition=~Q(label=""),
+                name="questionnaire_label_once",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.questionnaire.code} v{self.version}"
+
+    @property
+    def fhir_version(self) -> str:
+        """Questionnaire.version as served: the author's, else the version number."""
+        return self.label or str(self.version)
 
 
 class QuestionnaireResponse(models.Model):

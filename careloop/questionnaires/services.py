@@ -19,10 +19,12 @@ from careloop.followup.models import Alert, Task
 from careloop.questionnaires.definition import (
     AnswerError,
     Definition,
+    DefinitionError,
     Result,
     compile_definition,
     evaluate,
 )
+from careloop.questionnaires.fhir import CANONICAL
 from careloop.questionnaires.models import (
     Questionnaire,
     QuestionnaireResponse,
@@ -53,29 +55,70 @@ def current(code: str) -> QuestionnaireVersion | None:
     )
 
 
+class Conflict(DefinitionError):
+    """Saving would give a canonical URL, or one of its versions, a second meaning (FHIR
+    answers 409): another questionnaire has the code, or ``url|version`` is already saved
+    with other questions."""
+
+
 def do_save_questionnaire(
-    actor: Any, data: dict[str, Any], *, status: str = Questionnaire.Status.ACTIVE
+    actor: Any,
+    data: dict[str, Any],
+    *,
+    status: str = Questionnaire.Status.ACTIVE,
+    url: str = "",
+    label: str = "",
 ) -> tuple[Questionnaire, bool]:
     """Create the questionnaire ``data["code"]`` or save a new version when the definition
-    changed; ``DefinitionError`` when it is wrong. Returns (questionnaire, changed)."""
-    definition = compile_definition(data)
+    changed; ``DefinitionError`` when it is wrong. Returns (questionnaire, changed).
+
+    ``url`` and ``label``: the canonical URL and version an imported FHIR Questionnaire
+    names itself by. One URL is one questionnaire: saved again, it is a new version of the
+    same one (whatever code its name gives) as our own are, and that version keeps the
+    ``label`` (a new label is a new version even with the same questions; a label already
+    saved must come with the same questions, else ``Conflict``). A questionnaire keeps its
+    URL: a code already used by a questionnaire of another URL (or by one of ours) is a
+    ``Conflict``. Without a URL (ours, our JSON, the browser) the questionnaire keeps the
+    URL it has."""
     user = actor if getattr(actor, "is_authenticated", False) else None
     with transaction.atomic():
-        row = Questionnaire.objects.select_for_update().filter(code=definition.code).first()
+        row = None
+        if url:
+            row = Questionnaire.objects.select_for_update().filter(url=url).first()
+            if row is not None:
+                data = {**data, "code": row.code}  # the same questionnaire, whatever its name
+        definition = compile_definition(data)
+        if row is None:
+            row = Questionnaire.objects.select_for_update().filter(code=definition.code).first()
+            if row is not None and url and row.url != url:
+                raise Conflict(
+                    "name",
+                    f"{definition.code} 已是另一问卷（{row.canonical}）的代码；"
+                    f"请换一个 name 再导入 {url}",
+                )
         creating = row is None
         if row is None:
-            row = Questionnaire(code=definition.code, title=definition.title)
+            row = Questionnaire(code=definition.code, title=definition.title, url=url)
         last = row.versions.order_by("-version").first() if not creating else None
-        if last is not None and last.definition == data and row.status == status:
+        new_version = last is None or last.definition != data
+        if label and not creating:
+            same = row.versions.filter(label=label).first()
+            if same is not None and same.definition != data:
+                raise Conflict(
+                    "version",
+                    f"{row.canonical}|{label} 已保存为不同的题目；修改后的问卷须用新的 version",
+                )
+            new_version = same is None
+        if not new_version and row.status == status:
             return row, False
         row.title, row.status = definition.title, status
-        if last is None or last.definition != data:
+        if new_version:
             row.version += 1
         row.updated_at = timezone.now()
         row.save()
-        if last is None or last.definition != data:
+        if new_version:
             QuestionnaireVersion.objects.create(
-                questionnaire=row, version=row.version, definition=data, saved_by=user
+                questionnaire=row, version=row.version, label=label, definition=data, saved_by=user
             )
         record(
             user,
@@ -83,9 +126,33 @@ def do_save_questionnaire(
             "questionnaire",
             row.code,
             actor_label="" if user else "cli",
-            summary=f"questionnaire {row.code} v{row.version} ({row.status})",
+            summary=f"questionnaire {row.code} v{row.version} ({row.status})"
+            + (f" {row.url}|{label}" if row.url and label else ""),
         )
     return row, True
+
+
+def by_canonical(reference: str) -> tuple[Questionnaire | None, QuestionnaireVersion | None]:
+    """The questionnaire a canonical reference (``url`` or ``url|version``) names and the
+    version: ours by ``urn:careloop:questionnaire:<code>[|<number>]``, an imported one by
+    the URL it came with and its author's version (or our number where it gave none).
+    Without a version, the newest; (None, None) when there is none, (row, None) when the
+    questionnaire is here but not that version."""
+    url, _sep, wanted = reference.partition("|")
+    if url.startswith(CANONICAL):
+        row = Questionnaire.objects.filter(code=url.removeprefix(CANONICAL), url="").first()
+    else:
+        row = Questionnaire.objects.filter(url=url).first() if url else None
+    if row is None:
+        return None, None
+    versions = row.versions.order_by("-version")
+    if not wanted:
+        return row, versions.first()
+    # The author's version first; a number names one saved without (in the browser, say).
+    found = versions.filter(label=wanted).first()
+    if found is None and wanted.isdecimal():
+        found = versions.filter(label="", version=int(wanted)).first()
+    return row, found
 
 
 def pack_questionnaires() -> list[dict[str, Any]]:

@@ -132,7 +132,12 @@ def questionnaire_fhir(request: AuthedRequest, code: str) -> HttpResponse:
     row = get_object_or_404(Questionnaire, code=code)
     version = row.latest()
     resource = to_questionnaire(
-        definition_of(version), version.definition, version.version, row.status
+        definition_of(version),
+        version.definition,
+        version.version,
+        row.status,
+        url=row.url,
+        label=version.label,
     )
     response = JsonResponse(resource, json_dumps_params={"ensure_ascii": False, "indent": 2})
     response["Content-Disposition"] = f'attachment; filename="{row.code}-v{version.version}.json"'

@@ -5,6 +5,7 @@ token's patients), wrong answers named by linkId."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -169,3 +170,119 @@ def test_an_answer_keeps_when_it_was_authored_and_names_items_not_asked(
     status, outcome, _ = fhir.call("POST", "/QuestionnaireResponse", stray)
     assert status == 422 and "q99" in outcome["issue"][0]["diagnostics"]
     assert QuestionnaireResponse.objects.count() == 1
+
+
+AUDIT = "https://audit.example/Questionnaire/a1"
+
+
+def audit_questionnaire(version: str = "1.0", text: str = "今天头痛吗？", **more: Any) -> dict:
+    return {
+        "resourceType": "Questionnaire",
+        "url": AUDIT,
+        "version": version,
+        "name": "audit_a1",
+        "title": "头痛随访",
+        "status": "active",
+        "item": [
+            {
+                "linkId": "q1",
+                "text": text,
+                "type": "choice",
+                "required": True,
+                "answerOption": [
+                    {"valueCoding": {"code": "yes", "display": "有"}},
+                    {"valueCoding": {"code": "no", "display": "没有"}},
+                ],
+            }
+        ],
+        **more,
+    }
+
+
+def answered(patient: Any, questionnaire: str) -> dict[str, Any]:
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": questionnaire,
+        "status": "completed",
+        "subject": {"reference": f"Patient/{patient.pk}"},
+        "item": [{"linkId": "q1", "answer": [{"valueCoding": {"code": "no"}}]}],
+    }
+
+
+def test_an_imported_questionnaire_keeps_its_canonical_url_and_version(
+    fhir: Fhir, carol: Any, cardiology: Any, patient_factory: Any
+) -> None:
+    carol.user_permissions.add(Permission.objects.get(codename="change_questionnaire"))
+    status, made, _ = fhir.call("POST", "/Questionnaire", audit_questionnaire())
+    assert status == 201, made
+    assert (made["url"], made["version"]) == (AUDIT, "1.0")
+    row = Questionnaire.objects.get(url=AUDIT)
+    assert row.code == "audit-a1" and row.latest().label == "1.0"
+    status, found, _ = fhir.call("GET", f"/Questionnaire?url={quote(AUDIT)}")
+    assert status == 200 and found["total"] == 1
+    assert found["entry"][0]["resource"]["url"] == AUDIT
+    assert fhir.call("GET", f"/Questionnaire?url={quote(AUDIT + '|1.0')}")[1]["total"] == 1
+    assert fhir.call("GET", f"/Questionnaire?url={quote(AUDIT + '|2.0')}")[1]["total"] == 0
+    assert fhir.call("GET", f"/Questionnaire?url={quote(GAD7)}")[1]["total"] == 1  # ours too
+
+    patient = patient_factory(organisation=cardiology)
+    for reference in (AUDIT, f"{AUDIT}|1.0"):
+        status, response, _ = fhir.call(
+            "POST", "/QuestionnaireResponse", answered(patient, reference)
+        )
+        assert status == 201, response
+        assert response["questionnaire"] == f"{AUDIT}|1.0"
+    status, outcome, _ = fhir.call(
+        "POST", "/QuestionnaireResponse", answered(patient, f"{AUDIT}|9.9")
+    )
+    assert status == 422 and "is not a questionnaire here" in outcome["issue"][0]["diagnostics"]
+    search = f"/QuestionnaireResponse?questionnaire={quote(AUDIT)}"
+    assert fhir.call("GET", search)[1]["total"] == 2
+
+    # The same URL again is a new version of the same questionnaire, whatever its name...
+    status, made, _ = fhir.call(
+        "POST", "/Questionnaire", audit_questionnaire("1.1", "头痛加重了吗？", name="renamed")
+    )
+    assert status == 201, made
+    row.refresh_from_db()
+    assert (row.code, row.version, made["version"]) == ("audit-a1", 2, "1.1")
+    assert Questionnaire.objects.filter(url=AUDIT).count() == 1
+    assert fhir.call("GET", search + quote("|1.0"))[1]["total"] == 2  # answered before 1.1
+    # ... the same version again with the same questions changes nothing, with others is 409.
+    assert fhir.call("POST", "/Questionnaire", audit_questionnaire("1.1", "头痛加重了吗？"))[0] in (
+        200,
+        201,
+    )
+    assert row.versions.count() == 2
+    status, outcome, _ = fhir.call("POST", "/Questionnaire", audit_questionnaire("1.0", "改了"))
+    assert status == 409 and outcome["issue"][0]["expression"] == ["Questionnaire.version"]
+    # A code taken by another questionnaire (ours) is 409, not a new version of ours.
+    other = audit_questionnaire(url="https://elsewhere.example/Questionnaire/gad7", name="gad7")
+    status, outcome, _ = fhir.call("POST", "/Questionnaire", other)
+    assert status == 409 and outcome["issue"][0]["expression"] == ["Questionnaire.name"]
+    gad7 = Questionnaire.objects.get(code="gad7")
+    assert (gad7.version, gad7.url) == (1, "")
+    # A questionnaire keeps its URL.
+    resource, _changed = gad7_retitled(fhir)
+    status, outcome, _ = fhir.call(
+        "PUT", f"/Questionnaire/{resource['id']}", {**resource, "url": AUDIT}
+    )
+    assert status == 409 and outcome["issue"][0]["expression"] == ["Questionnaire.url"]
+    assert Questionnaire.objects.get(code="gad7").version == 1
+
+
+def test_a_wrong_questionnaire_is_named_by_its_fhir_path(fhir: Fhir, carol: Any) -> None:
+    carol.user_permissions.add(Permission.objects.get(codename="change_questionnaire"))
+    bogus = {"resourceType": "Questionnaire", "name": "x", "status": "bogus"}
+    status, outcome, _ = fhir.call("POST", "/Questionnaire", bogus)
+    assert status == 422 and outcome["issue"][0]["expression"] == ["Questionnaire.status"]
+    assert "bogus" in outcome["issue"][0]["diagnostics"]
+    status, outcome, _ = fhir.call("POST", "/Questionnaire", {**bogus, "status": "draft"})
+    assert status == 422 and outcome["issue"][0]["expression"] == ["Questionnaire.item"]
+    assert outcome["issue"][0]["diagnostics"].startswith("Questionnaire.item:")
+    no_option = audit_questionnaire()
+    no_option["item"][0]["answerOption"] = []
+    status, outcome, _ = fhir.call("POST", "/Questionnaire", no_option)
+    assert status == 422
+    assert outcome["issue"][0]["expression"][0].startswith("Questionnaire.item[0].answerOption")
+    assert not Questionnaire.objects.filter(code__in=("x", "audit-a1")).exists()

@@ -122,7 +122,12 @@ def test_cli_exports_and_imports_fhir(tmp_path: Any) -> None:
     path.write_text(json.dumps(resource, ensure_ascii=False), encoding="utf-8")
     saved = io.StringIO()
     call_command("questionnaires", "import", str(path), stdout=saved)
-    assert json.loads(saved.getvalue()) == {"code": "satisfaction", "version": 2, "changed": True}
+    assert json.loads(saved.getvalue()) == {
+        "code": "satisfaction",
+        "version": 2,
+        "url": "urn:careloop:questionnaire:satisfaction",
+        "changed": True,
+    }
     assert Questionnaire.objects.get(code="satisfaction").title == "出院满意度调查"
     path.write_text('{"resourceType": "Questionnaire", "item": [{"linkId": "a", "type": "url"}]}')
     with pytest.raises(CommandError) as raised:

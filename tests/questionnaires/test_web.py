@@ -3,15 +3,18 @@ one in for a patient with errors named, the answer page, FHIR export, who may do
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from careloop.followup.models import Alert
 from careloop.questionnaires.models import Questionnaire, QuestionnaireResponse
 from careloop.questionnaires.services import load_pack
+from tests.questionnaires.test_fhir_api import AUDIT, audit_questionnaire
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +135,35 @@ def test_a_supervisor_creates_a_questionnaire_and_its_code_is_checked(bob: Any, 
     again = client.post("/questionnaires/new/", {"definition": json.dumps(data)})
     assert "knee-rehab 已被使用" in again.content.decode()
     assert signed_in(alice).get("/questionnaires/new/").status_code == 403
+
+
+def test_an_imported_questionnaire_keeps_its_url_through_the_cli_and_the_pages(
+    tmp_path: Any, bob: Any
+) -> None:
+    """Imported (CLI as FHIR), exported from its page, and edited in the browser as a new
+    version: the URL its author gave it stays; a changed copy of the same version is refused."""
+    path = tmp_path / "a1.json"
+    path.write_text(json.dumps(audit_questionnaire("3"), ensure_ascii=False), encoding="utf-8")
+    out = io.StringIO()
+    call_command("questionnaires", "import", str(path), stdout=out)
+    assert json.loads(out.getvalue())["url"] == AUDIT
+    client = signed_in(bob)
+    exported = client.get("/questionnaires/audit-a1/fhir/").json()
+    assert (exported["url"], exported["version"]) == (AUDIT, "3")
+    data = Questionnaire.objects.get(url=AUDIT).latest().definition
+    changed = dict(data, title="头痛随访（修订）")
+    client.post(
+        "/questionnaires/audit-a1/", {"definition": json.dumps(changed), "status": "active"}
+    )
+    exported = client.get("/questionnaires/audit-a1/fhir/").json()
+    assert (exported["url"], exported["version"], exported["title"]) == (
+        AUDIT,
+        "2",
+        "头痛随访（修订）",
+    )
+    out = io.StringIO()
+    call_command("questionnaires", "export", "audit-a1", stdout=out)
+    assert json.loads(out.getvalue())["url"] == AUDIT
+    path.write_text(json.dumps(audit_questionnaire("3", "改了"), ensure_ascii=False))
+    with pytest.raises(CommandError, match="version"):
+        call_command("questionnaires", "import", str(path), stdout=io.StringIO())

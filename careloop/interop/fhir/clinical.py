@@ -11,7 +11,7 @@ from fhir.resources.R4B.condition import Condition as FhirCondition
 from fhir.resources.R4B.encounter import Encounter as FhirEncounter
 
 from careloop.audit.services import record
-from careloop.clinical.icd10 import catalogue_name
+from careloop.clinical.icd10 import UnknownDiagnosis, diagnosis_name
 from careloop.clinical.models import Condition, Encounter, Source
 from careloop.interop.fhir import codes
 from careloop.interop.fhir.base import (
@@ -247,15 +247,17 @@ class ConditionHandler(Handler):
                 code="required",
                 expression=["Condition.code.coding"],
             )
-        code = coding["code"].upper()[:10]
-        name = coding.get("display") or (data.get("code") or {}).get("text") or catalogue_name(code)
-        if not name:
+        code = str(coding["code"]).strip().upper()
+        given = coding.get("display") or (data.get("code") or {}).get("text") or ""
+        try:
+            name = diagnosis_name(code, str(given))
+        except UnknownDiagnosis as error:
             raise FhirError(
                 422,
-                f"Condition.code: {code} is not in the catalogue; send a display",
-                code="required",
+                f"Condition.code: {error}" + ("" if error.malformed else "; send a display"),
+                code="value" if error.malformed else "required",
                 expression=["Condition.code"],
-            )
+            ) from error
         clinical = next(
             (c.get("code") for c in (data.get("clinicalStatus") or {}).get("coding", [])), "active"
         )

@@ -1,8 +1,10 @@
 """FHIR Questionnaire and QuestionnaireResponse ← CareLoop questionnaires (F10).
 
-Questionnaire: read, search (``url``, ``name``, ``status``), create and update — a created
-or changed Questionnaire is saved as a new version (scoring travels in the CareLoop
-extension; one from elsewhere is saved without scores). Needs the permission to change
+Questionnaire: read, search (``url``, ``url|version``, ``name``, ``status``), create and
+update — a created or changed Questionnaire is saved as a new version (scoring travels in the
+CareLoop extension; one from elsewhere is saved without scores, and keeps its canonical
+``url`` and ``version``: the same URL again is a new version of it, a version already saved
+with other questions or a code taken by another URL is 409). Needs the permission to change
 questionnaires. QuestionnaireResponse: read, search (``patient``, ``questionnaire``), create —
 the answers are checked, scored and acted on as if entered by staff (flags raise an alert,
 the questionnaire rules run); an answer that does not fit names its ``linkId``.
@@ -10,9 +12,10 @@ the questionnaire rules run); an answer that does not fit names its ``linkId``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import QueryDict
 from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
 from fhir.resources.R4B.questionnaireresponse import (
@@ -34,7 +37,7 @@ from careloop.questionnaires.definition import AnswerError, DefinitionError
 from careloop.questionnaires.fhir import (
     CANONICAL,
     answers_from_response,
-    canonical_code,
+    canonical_of,
     from_questionnaire,
     to_questionnaire,
     to_response,
@@ -44,11 +47,45 @@ from careloop.questionnaires.models import (
     QuestionnaireResponse,
     QuestionnaireVersion,
 )
-from careloop.questionnaires.services import definition_of, do_save_questionnaire, submit
+from careloop.questionnaires.services import (
+    Conflict,
+    by_canonical,
+    definition_of,
+    do_save_questionnaire,
+    submit,
+)
+
+# Questionnaire.status (FHIR publication status) → ours; "unknown" is taken as in use.
+STATUSES = {**{s: s for s in Questionnaire.Status.values}, "unknown": "active"}
+
+# A definition's path (items[0].options[1].value) as the Questionnaire's (item[0].answerOption[1]
+# .value): what a FHIR client sent has the second names.
+_FHIR_NAMES = [
+    (re.compile(r"^questionnaire\.code\b"), "name"),
+    (re.compile(r"^questionnaire\.intro\b"), "description"),
+    (re.compile(r"^questionnaire\.?"), ""),
+    (re.compile(r"^items\b"), "item"),
+    (re.compile(r"^(scoring|flags|nps|assessment)\b.*"), "extension"),
+    (re.compile(r"\.options\b"), ".answerOption"),
+    (re.compile(r"\.key\b"), ".linkId"),
+    (re.compile(r"\.max_length\b"), ".maxLength"),
+    (re.compile(r"\.rows\b"), ".item"),
+    (re.compile(r"\.enable_when\b"), ".enableWhen"),
+]
+
+
+def fhir_path(path: str) -> str:
+    """``Questionnaire.<path>`` of a ``DefinitionError``'s path."""
+    for pattern, name in _FHIR_NAMES:
+        path = pattern.sub(name, path)
+    return f"Questionnaire.{path}" if path else "Questionnaire"
 
 
 def _definition_error(error: DefinitionError) -> FhirError:
-    return FhirError(422, str(error), code="invalid", expression=[f"Questionnaire.{error.path}"])
+    path = fhir_path(error.path)
+    if isinstance(error, Conflict):
+        return FhirError(409, f"{path}: {error.message}", code="duplicate", expression=[path])
+    return FhirError(422, f"{path}: {error.message}", code="invalid", expression=[path])
 
 
 class QuestionnaireHandler(Handler):
@@ -63,14 +100,32 @@ class QuestionnaireHandler(Handler):
     def to_fhir(self, row: Questionnaire) -> dict[str, Any]:
         version = row.latest()
         resource = to_questionnaire(
-            definition_of(version), version.definition, version.version, row.status
+            definition_of(version),
+            version.definition,
+            version.version,
+            row.status,
+            url=row.url,
+            label=version.label,
         )
         return {**resource, "id": str(row.pk)}
 
     def search(self, user: Any, params: QueryDict) -> QuerySet[Questionnaire]:
         queryset = self.queryset(user)
-        for url in params.getlist("url"):
-            queryset = queryset.filter(code=canonical_code(url)[0])
+        for value in params.getlist("url"):
+            # ``url|version``: only when that is the version served (the newest).
+            url, _sep, version = value.partition("|")
+            if url.startswith(CANONICAL):
+                queryset = queryset.filter(code=url.removeprefix(CANONICAL), url="")
+            else:
+                queryset = queryset.filter(url=url) if url else queryset.none()
+            if version:
+                newest = QuestionnaireVersion.objects.filter(questionnaire=OuterRef("pk"))
+                queryset = queryset.annotate(
+                    served_label=Subquery(newest.order_by("-version").values("label")[:1])
+                ).filter(
+                    Q(served_label=version)
+                    | Q(served_label="", version=int(version) if version.isdecimal() else -1)
+                )
         for name in params.getlist("name"):
             queryset = queryset.filter(code__iexact=name.replace("_", "-"))
         publication = {code: code for code in Questionnaire.Status.values}
@@ -78,15 +133,30 @@ class QuestionnaireHandler(Handler):
             queryset = queryset.filter(status__in=statuses)
         return queryset
 
-    def _save(self, user: Any, data: dict[str, Any], code: str | None = None) -> Questionnaire:
+    def _save(
+        self, user: Any, data: dict[str, Any], updating: Questionnaire | None = None
+    ) -> Questionnaire:
         require_permission(user, "questionnaires.change_questionnaire")
+        given = data.get("status") or "active"
+        if not isinstance(given, str) or given not in STATUSES:
+            raise FhirError(
+                422,
+                f"Questionnaire.status: {given!r} is not one of draft, active, retired, unknown",
+                code="code-invalid",
+                expression=["Questionnaire.status"],
+            )
         try:
+            url, label = canonical_of(data)
             definition = from_questionnaire(data)
-            if code is not None:
-                definition["code"] = code
-            given = str(data.get("status", ""))
-            status = given if given in Questionnaire.Status.values else "active"
-            row, _changed = do_save_questionnaire(user, definition, status=status)
+            if updating is not None:
+                if url and url != updating.url:
+                    raise Conflict(
+                        "url", f"须为 {updating.canonical}（问卷的 URL 不变；新的 URL 请用 POST）"
+                    )
+                definition["code"] = updating.code
+            row, _changed = do_save_questionnaire(
+                user, definition, status=STATUSES[given], url=url, label=label
+            )
         except DefinitionError as error:
             raise _definition_error(error) from error
         return row
@@ -95,7 +165,7 @@ class QuestionnaireHandler(Handler):
         return self._save(user, data)
 
     def update(self, user: Any, obj: Questionnaire, data: dict[str, Any], refs: References) -> Any:
-        return self._save(user, data, code=obj.code)
+        return self._save(user, data, updating=obj)
 
 
 class QuestionnaireResponseHandler(Handler):
@@ -117,6 +187,11 @@ class QuestionnaireResponseHandler(Handler):
             response_id=response.pk,
             patient_id=response.patient_id,
             authored=response.submitted_at.isoformat(),
+            canonical=(
+                f"{response.version.questionnaire.url}|{response.version.fhir_version}"
+                if response.version.questionnaire.url
+                else ""
+            ),
         )
 
     def search(self, user: Any, params: QueryDict) -> QuerySet[QuestionnaireResponse]:
@@ -124,26 +199,23 @@ class QuestionnaireResponseHandler(Handler):
         if (condition := patient_filter(params)) is not None:
             queryset = queryset.filter(condition)
         for reference in params.getlist("questionnaire"):
-            code, version = canonical_code(reference)
-            queryset = queryset.filter(version__questionnaire__code=code)
-            if version is not None:
-                queryset = queryset.filter(version__version=version)
+            row, version = by_canonical(reference)
+            if row is None or (version is None and "|" in reference):
+                return queryset.none()
+            if "|" in reference:
+                queryset = queryset.filter(version=version)
+            else:
+                queryset = queryset.filter(version__questionnaire=row)
         return queryset
 
     def _version(self, data: dict[str, Any]) -> QuestionnaireVersion:
         reference = str(data.get("questionnaire") or "")
-        code, number = canonical_code(reference)
-        versions = QuestionnaireVersion.objects.filter(questionnaire__code=code)
-        found = (
-            versions.filter(version=number).first()
-            if number is not None
-            else versions.order_by("-version").first()
-        )
-        if not reference.startswith(CANONICAL) or found is None:
+        _row, found = by_canonical(reference)
+        if found is None:
             raise FhirError(
                 422,
                 f"QuestionnaireResponse.questionnaire: {reference!r} is not a questionnaire here "
-                f"({CANONICAL}<code>|<version>)",
+                f"({CANONICAL}<code>|<version>, or the url|version it was imported with)",
                 code="not-found",
                 expression=["QuestionnaireResponse.questionnaire"],
             )

@@ -8,12 +8,14 @@ before it acknowledges it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from careloop.clinical.assessment import LOINC_SYSTEMS, ImpossibleValue, check_possible
+from careloop.clinical.icd10 import WELL_FORMED, UnknownDiagnosis, diagnosis_name
 from careloop.clinical.loinc import loinc_problem
 from careloop.interop.hl7.message import (
     SUPPORTED_VERSIONS,
@@ -237,7 +239,14 @@ def exam_types_of(listed: str) -> frozenset[str]:
     return frozenset(t.strip().upper() for t in listed.split(",") if t.strip())
 
 
-def read(message: Message, *, exam_types: frozenset[str] = DEFAULT_EXAM_TYPES) -> ReadMessage:
+def read(
+    message: Message,
+    *,
+    exam_types: frozenset[str] = DEFAULT_EXAM_TYPES,
+    icd10: Mapping[str, str] | None = None,
+) -> ReadMessage:
+    """``icd10``: the ICD-10 catalogue (code → name) a DG1's code must be in when it comes
+    without a name; None (no catalogue at hand) checks only that it is an ICD-10 code."""
     check_header(message)
     sent_at = parse_ts(message.msh.component(7), ("MSH", 1, 7))
     pid = message.first("PID")
@@ -258,7 +267,7 @@ def read(message: Message, *, exam_types: frozenset[str] = DEFAULT_EXAM_TYPES) -
             )
         if pv1 is not None and visit is not None:
             _check_stay(pv1, visit)
-        result.diagnoses = [_diagnosis(dg1) for dg1 in message.all("DG1")]
+        result.diagnoses = [_diagnosis(dg1, icd10) for dg1 in message.all("DG1")]
     return result
 
 
@@ -454,7 +463,10 @@ def _charges(pv1: Segment) -> Decimal | None:
     return value
 
 
-def _diagnosis(dg1: Segment) -> Diagnosis:
+def _diagnosis(dg1: Segment, icd10: Mapping[str, str] | None) -> Diagnosis:
+    """A DG1's diagnosis, checked as a FHIR Condition's is (``diagnosis_name``): an ICD-10
+    code, named in DG1-3.2 or DG1-4 or else by the catalogue (``icd10``, a snapshot of it;
+    None: the name is looked up where it is stored)."""
     code = dg1.component(3, 1).strip().upper()
     name = dg1.component(3, 2).strip() or dg1.text(4).strip()
     if not code:
@@ -465,6 +477,19 @@ def _diagnosis(dg1: Segment) -> Diagnosis:
             sequence=dg1.sequence,
             field=3,
         )
+    try:
+        if icd10 is not None:
+            name = diagnosis_name(code, name, icd10)
+        elif not WELL_FORMED.match(code):
+            raise UnknownDiagnosis(code, malformed=True)
+    except UnknownDiagnosis as error:
+        raise HL7Error(
+            f"DG1-3: {error}" + ("" if error.malformed else "; send its name in DG1-3.2 or DG1-4"),
+            code=102 if error.malformed else 103,
+            segment="DG1",
+            sequence=dg1.sequence,
+            field=3,
+        ) from error
     return Diagnosis(
         code=code,
         name=name,

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from careloop.questionnaires.definition import DefinitionError
-from careloop.questionnaires.fhir import from_questionnaire, to_questionnaire
+from careloop.questionnaires.fhir import canonical_of, from_questionnaire, to_questionnaire
 from careloop.questionnaires.models import Questionnaire
 from careloop.questionnaires.services import do_save_questionnaire, load_pack
 
@@ -52,17 +52,22 @@ class Command(BaseCommand):
     def do_load_pack(self, options: dict[str, Any]) -> list[dict[str, Any]]:
         return load_pack()
 
-    def _saved(self, data: Any) -> dict[str, Any]:
+    def _saved(self, data: Any, url: str = "", label: str = "") -> dict[str, Any]:
         if not isinstance(data, dict):
             raise DefinitionError("questionnaire", "须为一个对象（JSON object）")
-        row, changed = do_save_questionnaire(None, data)
-        return {"code": row.code, "version": row.version, "changed": changed}
+        row, changed = do_save_questionnaire(None, data, url=url, label=label)
+        return {"code": row.code, "version": row.version, "url": row.canonical, "changed": changed}
 
     def do_save(self, options: dict[str, Any]) -> dict[str, Any]:
         return self._saved(self._read(options["file"]))
 
     def do_import(self, options: dict[str, Any]) -> dict[str, Any]:
-        return self._saved(from_questionnaire(self._read(options["file"])))
+        """A FHIR Questionnaire, saved as the FHIR API saves one (its url and version kept)."""
+        resource = self._read(options["file"])
+        if not isinstance(resource, dict):
+            raise DefinitionError("questionnaire", "须为一个对象（JSON object）")
+        url, label = canonical_of(resource)
+        return self._saved(from_questionnaire(resource), url, label)
 
     def do_export(self, options: dict[str, Any]) -> dict[str, Any]:
         from careloop.questionnaires.services import definition_of
@@ -72,5 +77,10 @@ class Command(BaseCommand):
             raise CommandError(f"no questionnaire {options['code']!r}", returncode=2)
         version = row.latest()
         return to_questionnaire(
-            definition_of(version), version.definition, version.version, row.status
+            definition_of(version),
+            version.definition,
+            version.version,
+            row.status,
+            url=row.url,
+            label=version.label,
         )
