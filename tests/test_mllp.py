@@ -545,12 +545,25 @@ def test_a_diagnosis_is_checked_as_a_fhir_condition_is(mllp: MllpServer) -> None
         ack = sent(n, dg1)
         assert msa(ack) == "AE", dg1
         err = str(ack.segment("ERR"))
-        assert "DG1^6^3" in err and problem in err, err  # the 6th segment, its field 3
-    for n, dg1 in enumerate(("DG1|2||Q99.9^某罕见病^I10", "DG1|2||Q99.8^^I10|另一罕见病"), 5):
+        assert "DG1^2^3" in err and problem in err, err  # the second DG1, its field 3
+    kept_as_sent = (
+        "DG1|2||Q99.9^某罕见病^I10",
+        "DG1|2||Q99.8^^I10|另一罕见病",
+        # The national clinical edition's codes (国家临床版 2.0), as Chinese HIS send them.
+        "DG1|2||I10.x00x002^^ICD10-GB",
+        "DG1|2||E11.900^^ICD10-GB",
+    )
+    for n, dg1 in enumerate(kept_as_sent, 5):
         assert msa(sent(n, dg1)) == "AA", dg1
     assert process_all().failed == 0
     kept = dict(Condition.objects.values_list("icd10_code", "name"))
-    assert kept == {"I50.9": "心力衰竭", "Q99.9": "某罕见病", "Q99.8": "另一罕见病"}
+    assert kept == {
+        "I50.9": "心力衰竭",
+        "Q99.9": "某罕见病",
+        "Q99.8": "另一罕见病",
+        "I10.X00X002": "原发性高血压",  # named by its category in the catalogue
+        "E11.900": "2型糖尿病",
+    }
 
 
 def test_a_failed_message_is_kept_and_reprocessed_without_duplicates(

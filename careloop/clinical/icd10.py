@@ -31,7 +31,11 @@ def catalogue_name(code: str) -> str | None:
     return names.get(code) or names.get(code.split(".")[0])
 
 
-WELL_FORMED = re.compile(r"^[A-Z]\d{2}(\.\d{1,4})?$")
+# An ICD-10 code: a category (I10), with up to four characters after the point (E11.9,
+# I25.103), and the national clinical edition's extension (国家临床版 2.0: I10.x00x002,
+# I50.900x007), as Chinese hospital systems send them.
+WELL_FORMED = re.compile(r"^[A-Z]\d{2}(\.[0-9Xx]{1,4}([Xx]\d{3})?)?$")
+CODE_LENGTH = 16  # the longest a column holding one takes
 
 
 class UnknownDiagnosis(ValueError):

@@ -463,7 +463,7 @@ def apply_adt(
         encounter.save()
     added = False
     for diagnosis in data.diagnoses:
-        code = diagnosis.code[:10]
+        code = diagnosis.code  # well formed (read.py): at most 12 characters
         exists = Condition.objects.filter(
             patient=patient, icd10_code=code, encounter=encounter
         ).exists()

@@ -22,7 +22,7 @@ class Source(models.TextChoices):
 class Icd10Code(models.Model):
     """An ICD-10 code with its Chinese name (国家临床版 naming), for diagnosis entry."""
 
-    code = models.CharField(_("code"), max_length=10, unique=True)
+    code = models.CharField(_("code"), max_length=16, unique=True)
     name = models.CharField(_("Chinese name"), max_length=100)
     name_en = models.CharField(_("English name"), max_length=150, blank=True)
 
@@ -108,7 +108,7 @@ class Condition(models.Model):
     patient = models.ForeignKey(
         "patients.Patient", on_delete=models.CASCADE, related_name="conditions"
     )
-    icd10_code = models.CharField(_("ICD-10 code"), max_length=10, db_index=True)
+    icd10_code = models.CharField(_("ICD-10 code"), max_length=16, db_index=True)
     name = models.CharField(_("diagnosis"), max_length=100)
     clinical_status = models.CharField(
         _("status"), max_length=20, choices=ClinicalStatus.choices, default=ClinicalStatus.ACTIVE

@@ -44,7 +44,7 @@ class PastHistory(RecordItem):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="past_history")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     name = models.CharField(_("description"), max_length=100)
-    icd10_code = models.CharField(_("ICD-10 code"), max_length=10, blank=True)
+    icd10_code = models.CharField(_("ICD-10 code"), max_length=16, blank=True)
     occurred_on = models.DateField(_("date"), null=True, blank=True)
 
     class Meta(RecordItem.Meta):
@@ -69,7 +69,7 @@ class FamilyHistory(RecordItem):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="family_history")
     relation = models.CharField(_("relative"), max_length=20, choices=Relation.choices)
     condition = models.CharField(_("condition"), max_length=100)
-    icd10_code = models.CharField(_("ICD-10 code"), max_length=10, blank=True)
+    icd10_code = models.CharField(_("ICD-10 code"), max_length=16, blank=True)
 
     class Meta(RecordItem.Meta):
         verbose_name = _("family history")
