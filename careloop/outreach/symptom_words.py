@@ -694,6 +694,10 @@ CONDITIONAL = frozenset(
     {"如果", "要是", "一旦", "万一", "假如", "假设", "倘若", "如若", "若是", "假若"}
 )
 CONDITION_ENDS = frozenset({"就", "的话", "那么", "那", "则", "便"})
+# A condition is advice, not a report, when advice is quoted before it (医生说如果…) or
+# what follows is to seek care (…就来医院, …就打120).
+ADVICE_QUOTED = ("说", "让", "叫", "嘱", "告诉", "提醒", "交代", "建议")
+SEEK_CARE = ("医院", "就医", "就诊", "急诊", "120", "看医生", "找医生", "联系医生", "来院")
 # A bare 没有 after a symptom is an answer, not "gone" — unless it says now (现在没有,
 # 已经没有): 以前有过胸痛，现在没有.
 GONE_NOW = frozenset({"没有", "没", "没得"})

@@ -304,9 +304,11 @@ def _sensation_from(
     return None
 
 
-def _mentions(clause: list[str], corrected_next: bool = False) -> list[_Mention]:
+def _mentions(
+    clause: list[str], corrected_next: bool = False, around: tuple[str, str] = ("", "")
+) -> list[_Mention]:
     """Each mention in one clause; ``corrected_next``: the next clause corrects this one
-    (不是头痛，是头晕)."""
+    (不是头痛，是头晕); ``around``: the text of the sentence's clauses before and after it."""
     # symptom, start, end, negated inside, the pair mention it continues (胸口不疼了还有点闷:
     # 闷 goes on from 胸口不疼) and whether it takes that one's negation (胸口不疼和闷)
     found: list[tuple[str, int, int, bool, int | None, bool]] = []
@@ -327,7 +329,7 @@ def _mentions(clause: list[str], corrected_next: bool = False) -> list[_Mention]
         for symptom in sorted(index.get(clause[i], ())):
             found.append((symptom, i, i + 1, False, None, False))
         i += 1
-    conditional = _in_condition(clause)
+    conditional = _in_condition(clause, *around)
     mentioned = {k for _s, start, end, *_rest in found for k in range(start, end)}
     mentions: list[_Mention] = []
     negations: list[bool] = []  # each found one's, by its place in ``found``
@@ -358,18 +360,27 @@ def _negates(tokens_: list[str]) -> bool:
     return any(t in words.NEGATORS for t in tokens_)
 
 
-def _in_condition(clause: list[str]) -> set[int]:
-    """The words of a condition (如果胸痛就来医院: 胸痛): from a conditional word to 就,
-    的话 or the clause's end."""
+def _in_condition(clause: list[str], before: str = "", after: str = "") -> set[int]:
+    """The words of a condition given as advice (医生说如果胸痛就来医院, 一旦胸痛就来医院:
+    胸痛): from a conditional word to 就, 的话 or the clause's end, when advice is quoted
+    before it (说, 嘱咐 …) or what follows is to seek care, not said of the patient's own
+    self (如果我胸痛…). A patient's own "if" is a report and fires: 要是走快了胸口就闷,
+    如果爬楼梯会胸闷, 如果胸口疼我就含硝酸甘油 (missing one is the worse error).
+    ``before``/``after``: the sentence's text before and after the clause."""
     inside: set[int] = set()
-    within = False
-    for i, token in enumerate(clause):
-        if token in words.CONDITIONAL:
-            within = True
-        elif token in words.CONDITION_ENDS:
-            within = False
-        elif within:
-            inside.add(i)
+    i = 0
+    while i < len(clause):
+        if clause[i] in words.CONDITIONAL:
+            end = i + 1
+            while end < len(clause) and clause[end] not in words.CONDITION_ENDS:
+                end += 1
+            quoted = any(m in before + "".join(clause[:i]) for m in words.ADVICE_QUOTED)
+            then = "".join(clause[end:]) if end < len(clause) else after
+            seeks_care = any(w in then for w in words.SEEK_CARE)
+            if quoted or (seeks_care and "我" not in clause[i + 1 : end]):
+                inside.update(range(i + 1, end))
+            i = end
+        i += 1
     return inside
 
 
@@ -484,7 +495,11 @@ def _said(text: str) -> list[_Said]:
     clauses = _clauses(text)
     for n, clause in enumerate(clauses):
         corrected_next = n + 1 < len(clauses) and clauses[n + 1].tokens[0] in words.CORRECTION
-        mentions = _mentions(clause.tokens, corrected_next) + _fever(clause.tokens)
+        around = (
+            "".join(t for c in clauses[:n] if c.sentence == clause.sentence for t in c.tokens),
+            "".join(t for c in clauses[n + 1 :] if c.sentence == clause.sentence for t in c.tokens),
+        )
+        mentions = _mentions(clause.tokens, corrected_next, around) + _fever(clause.tokens)
         if not mentions and not clause.question and context and context[0] == clause.sentence:
             mentions = _elliptic(clause.tokens, context[1])
         context = None if clause.question else (clause.sentence, clause.tokens)
