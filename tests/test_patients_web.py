@@ -208,6 +208,38 @@ def test_edit_keeps_identifiers_left_blank(alice: Any, patient_factory: Any) -> 
     assert patient.id_number
 
 
+def test_record_numbers_stay_hidden_in_the_edit_form_and_an_edit_keeps_the_others(
+    alice: Any, patient_factory: Any
+) -> None:
+    from careloop.patients.models import PatientIdentifier
+
+    patient = patient_factory(organisation=alice.organisation)
+    for value in ("MZ2026001", "ZY2026002"):  # an outpatient and an inpatient number
+        PatientIdentifier.objects.create(
+            patient=patient, kind="mrn", system=alice.organisation.code, value=value
+        )
+    client = logged_in(alice)
+    url = f"/patients/{patient.pk}/edit/"
+    page = client.get(url).content.decode()
+    assert "MZ2026001" not in page and "MZ*****01" in page
+    data = enrol_form(
+        name="新名字",
+        id_number="",
+        phone="",
+        mrn="",
+        sex="male",
+        birth_date="1960-05-01",
+        organisation=alice.organisation.pk,
+        **{"contacts-0-name": "", "contacts-0-phone": ""},
+    )
+    assert client.post(url, data).status_code == 302
+    numbers = PatientIdentifier.objects.filter(patient=patient)
+    assert sorted(n.value for n in numbers) == ["MZ2026001", "ZY2026002"]
+    # A number typed takes the first one's place; the inpatient number stays.
+    assert client.post(url, {**data, "mrn": "MZ2026009"}).status_code == 302
+    assert sorted(n.value for n in numbers.all()) == ["MZ2026009", "ZY2026002"]
+
+
 def test_a_diagnosis_is_named_from_the_icd10_catalogue(carol: Any, patient_factory: Any) -> None:
     patient = patient_factory(organisation=carol.organisation)
     client = logged_in(carol)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from careloop.accounts.models import Organisation, Team, User
 from careloop.accounts.roles import Role
 from careloop.forms import StyledFormMixin
+from careloop.patients import identity
 from careloop.patients.access import is_owner, organisations_for
 from careloop.patients.models import (
     Channel,
@@ -28,7 +29,7 @@ DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 CONSENT_CHANNELS = [Channel.PHONE, Channel.SMS, Channel.WECHAT, Channel.VOICE, Channel.APP]
 CONSENT_PURPOSES = [ConsentRecord.Purpose.FOLLOWUP, ConsentRecord.Purpose.EDUCATION]
-IDENTIFIER_FIELDS = ("id_number", "phone", "passport")
+IDENTIFIER_FIELDS = ("id_number", "phone", "passport", "mrn", "exam_number")
 
 
 def _ids(*values: int | None) -> list[int]:
@@ -143,8 +144,14 @@ class PatientForm(StyledFormMixin, forms.Form):
         if patient is not None:
             del self.fields["consents"]
             # Stored identifiers are never put into the page: a blank field keeps them.
+            from careloop.patients.services import record_numbers
+
+            numbers = record_numbers(patient)
             for field in IDENTIFIER_FIELDS:
-                masked = getattr(patient, f"masked_{field}")
+                if field in numbers:
+                    masked = identity.mask_record_number(numbers[field])
+                else:
+                    masked = getattr(patient, f"masked_{field}")
                 if masked:
                     self.fields[field].widget.attrs["placeholder"] = masked
                     self.fields[field].help_text = _("Leave blank to keep %(value)s.") % {
@@ -182,8 +189,6 @@ class PatientForm(StyledFormMixin, forms.Form):
 
 
 def initial_for(patient: Patient) -> dict[str, Any]:
-    from careloop.patients.services import record_numbers
-
     initial = {
         field: getattr(patient, field)
         for field in (
@@ -203,7 +208,6 @@ def initial_for(patient: Patient) -> dict[str, Any]:
             "risk_tier",
         )
     }
-    initial.update(record_numbers(patient))
     return initial
 
 

@@ -166,6 +166,15 @@ def mask_passport(value: str | None) -> str:
     return value[:2] + "*" * max(len(value) - 4, 1) + value[-2:]
 
 
+def mask_record_number(value: str | None) -> str:
+    """A hospital's record or exam number with at least half of it hidden: ZY2026000123 →
+    ZY********23, MZ0012 → M****2; four characters or fewer wholly."""
+    if not value:
+        return ""
+    keep = 2 if len(value) >= 8 else (1 if len(value) >= 5 else 0)
+    return value[:keep] + "*" * (len(value) - 2 * keep) + (value[-keep:] if keep else "")
+
+
 def mask_name(value: str | None) -> str:
     """张三 → 张*, 张三丰 → 张*丰 (for printed and exported lists)."""
     if not value:

@@ -139,9 +139,10 @@ def new_card_number() -> str:
 
 
 def record_numbers(patient: Patient) -> dict[str, str]:
-    """The patient's MRN and exam number issued by their own organisation."""
+    """The patient's MRN and exam number issued by their own organisation (the first of
+    each kind, the one a number typed in the form replaces)."""
     found = {"mrn": "", "exam_number": ""}
-    for item in patient.identifiers.filter(system=patient.organisation.code):
+    for item in patient.identifiers.filter(system=patient.organisation.code).order_by("-pk"):
         field = "mrn" if item.kind == PatientIdentifier.Kind.MRN else "exam_number"
         found[field] = item.value
     return found
@@ -443,9 +444,20 @@ def _audit_numbers(given: list[tuple[str, str, str, str]], organisation: Any) ->
 
 
 def _save_record_numbers(patient: Patient, cleaned: Mapping[str, Any]) -> None:
-    """The numbers of each kind and issuer given replace the patient's of that kind and
-    issuer (none given, "mrn": "", removes them); other issuers' are left alone."""
-    given = given_record_numbers(cleaned, patient.organisation)
+    """A number given in "mrn" or "exam_number" (the form's and the JSON API's one field of
+    each) is the patient's of that kind from their organisation: kept when they have it
+    already, else it takes the place of the first one ("" removes them); the patient's
+    others of that kind (an inpatient number beside an outpatient one) are left alone.
+    The numbers FHIR gives under an issuer replace the patient's of that kind and issuer;
+    other issuers' are left alone."""
+    own = patient.organisation.code
+    for field, own_kind in RECORD_NUMBER_FIELDS.items():
+        if field in cleaned:
+            _set_own_number(patient, str(own_kind), own, cleaned[field] or "")
+    given = [
+        (item["field"], str(RECORD_NUMBER_FIELDS[item["field"]]), item["system"], item["value"])
+        for item in cleaned.get("issued_numbers") or []
+    ]
     for kind, system in dict.fromkeys((kind, system) for _f, kind, system, _v in given):
         wanted = {
             identity.normalise_plain(value): value
@@ -467,6 +479,20 @@ def _save_record_numbers(patient: Patient, cleaned: Mapping[str, Any]) -> None:
             item.save()
         for item in spare:
             item.delete()
+
+
+def _set_own_number(patient: Patient, kind: str, system: str, value: str) -> None:
+    current = list(patient.identifiers.filter(kind=kind, system=system).order_by("pk"))
+    if not value:
+        for item in current:
+            item.delete()
+        return
+    key = identity.normalise_plain(value)
+    if any(identity.normalise_plain(item.value) == key for item in current):
+        return
+    item = current[0] if current else PatientIdentifier(patient=patient, kind=kind, system=system)
+    item.value = value
+    item.save()
 
 
 def _replace_contacts(patient: Patient, contacts: list[dict[str, Any]]) -> None:

@@ -201,7 +201,6 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "patients/detail.html",
         {
             "patient": patient,
-            "numbers": services.record_numbers(patient),
             "record_numbers": [
                 f"{item.get_kind_display()} ({item.system}): {item.masked_value}"
                 for item in patient.identifiers.all()

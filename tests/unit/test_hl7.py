@@ -177,6 +177,18 @@ def test_a_resident_id_number_under_another_type_is_read_as_the_id_number(kind: 
     assert [i.value for i in patient.record_numbers] == ["MZ001"]
 
 
+def test_two_id_numbers_read_the_same_whatever_their_order() -> None:
+    typed, untyped = "11010119500315003X^^^^NI", "110101195003150056^^^LIS^PI"
+    for ids in (f"{typed}~{untyped}", f"{untyped}~{typed}"):
+        text = (
+            "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\r"
+            f"PID|1||{ids}||王^建国||19500315|M\rOBR|1\rOBX|1|NM|GLU||5.1"
+        )
+        patient = read(parse(text)).patient
+        assert patient.id_number == "11010119500315003X", ids
+        assert [i.value for i in patient.record_numbers] == ["110101195003150056"], ids
+
+
 def test_an_id_shaped_number_that_is_no_valid_id_stays_a_record_number() -> None:
     text = (
         "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\r"

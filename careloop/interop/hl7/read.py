@@ -284,6 +284,10 @@ def _patient(pid: Segment, exam_types: frozenset[str]) -> PatientData:
             pid.component(field_no, 4, rep).strip(),
         )
         data.identifiers.append(item)
+    # Typed ID numbers and passports first: an untyped one then reads the same whatever
+    # the order the repetitions came in.
+    typed = NATIONAL_ID_TYPES | PASSPORT_TYPES
+    for item in sorted(data.identifiers, key=lambda i: i.type_code not in typed):
         _classify(item, data, exam_types, pid)
     # Some Chinese systems put the resident ID number in PID-19 (SSN) or PID-4; elsewhere
     # those fields hold other numbers, so only an 18-character ID-shaped value is read.

@@ -241,7 +241,7 @@ class PatientIdentifier(models.Model):
 
     @property
     def masked_value(self) -> str:
-        return identity.mask_passport(self.value)
+        return identity.mask_record_number(self.value)
 
     @classmethod
     def index_hashes(cls, value: str) -> Sequence[str]:
