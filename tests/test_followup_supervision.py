@@ -162,9 +162,18 @@ def test_form_answers_are_shown_by_their_labels_and_in_words() -> None:
 
     from careloop.followup.forms import answer_rows
 
+    answers = {"wound": "红肿", "pain": 3, "fever": True, "x": ["a", "b"]}
     with translation.override("en"):
-        rows = answer_rows("wound", {"wound": "红肿", "pain": 3, "fever": True, "x": ["a", "b"]})
-    assert rows == [("Wound", "红肿"), ("Pain (0–10)", "3"), ("Fever", "yes"), ("x", "a、b")]
+        rows = answer_rows("wound", answers)
+    assert rows == [
+        ("Wound", "Red and swollen"),  # stored as the Chinese word, shown in the page's language
+        ("Pain (0–10)", "3"),
+        ("Fever", "yes"),
+        ("x", "a, b"),
+    ]
+    with translation.override("zh-hans"):
+        rows = answer_rows("wound", answers)
+    assert rows[0] == ("伤口", "红肿") and rows[-1] == ("x", "a、b")
 
 
 def test_odd_ids_in_the_address_are_ignored_not_a_server_error(bob: Any) -> None:

@@ -12,6 +12,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import override
 
 from careloop.accounts.models import Team, User
 from careloop.analytics import charts
@@ -102,7 +103,16 @@ def drill(request: AuthedRequest, key: str) -> HttpResponse:
         raise Http404("no such list") from None
     label = list_label(key)
     if request.GET.get("format") == "xlsx":
-        record(request.user, "export", "dashboard", key, summary=f"list {key} {scope.params()}")
+        with override("en"):  # summaries are written in English, shown translated
+            english = list_label(key)
+        record(
+            request.user,
+            "export",
+            "dashboard",
+            key,
+            summary=f"list “{english}” exported, {scope.first} to {scope.last}"
+            + "".join(f", {k} {v}" for k, v in scope.params().items() if k not in ("from", "to")),
+        )
         body = list_workbook(label, rows, lambda chunk: only_visible(chunk, request.user))
         return _xlsx(body, f"{key.replace(':', '-')}-{scope.first}-{scope.last}")
     page = Paginator(rows, 50).get_page(request.GET.get("page"))  # type: ignore[arg-type,var-annotated]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext, gettext_noop, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 # What the log names by ``object_type``, as the audit page shows it (others shown as stored).
@@ -79,6 +81,75 @@ FIXED_SUMMARIES = frozenset(
     )
 )
 
+# The summaries written with figures in a fixed pattern (in English, as all summaries), shown
+# in the reader's language: the pattern's parts by name, the filters' words translated.
+PATTERNED_SUMMARIES = (
+    (
+        re.compile(r"^alerts (?P<scope>\w+)/(?P<status>\w+) \((?P<n>\d+) shown\)$"),
+        gettext_noop("alerts, %(scope)s, %(status)s (%(n)s shown)"),
+    ),
+    (
+        re.compile(r"^worklist (?P<scope>\w+)/(?P<section>\w+) \((?P<n>\d+) shown\)$"),
+        gettext_noop("worklist, %(scope)s, %(section)s (%(n)s shown)"),
+    ),
+    (
+        re.compile(r"^trend chart of (?P<code>\S+)$"),
+        gettext_noop("trend chart of %(code)s"),
+    ),
+    (
+        re.compile(
+            r"^list “(?P<list>[^”]+)” exported, (?P<first>\S+) to (?P<last>\S+)"
+            r"(?P<more>(, \w+ \d+)*)$"
+        ),
+        gettext_noop("list “%(list)s” exported, %(first)s to %(last)s%(more)s"),
+    ),
+)
+FILTER_WORDS = {
+    "mine": pgettext_lazy("audit filter", "mine"),
+    "team": pgettext_lazy("audit filter", "my team's"),
+    "organisation": pgettext_lazy("audit filter", "the organisation's"),
+    "all": pgettext_lazy("audit filter", "all"),
+    "open": pgettext_lazy("audit filter", "open"),
+    "resolved": pgettext_lazy("audit filter", "resolved"),
+    "verified": pgettext_lazy("audit filter", "verified"),
+    "due": pgettext_lazy("audit filter", "due"),
+    "today": pgettext_lazy("audit filter", "today"),
+    "overdue": pgettext_lazy("audit filter", "overdue"),
+    "upcoming": pgettext_lazy("audit filter", "upcoming"),
+}
+
+
+SCOPE_WORDS = {
+    "org": pgettext_lazy("audit scope", "organisation"),
+    "team": pgettext_lazy("audit scope", "team"),
+    "person": pgettext_lazy("audit scope", "staff member"),
+}
+
+
+def _summary_part(name: str, value: str) -> str:
+    if name == "more":  # ", org 1, team 2": the scope's other parts
+        return "".join(
+            pgettext("audit scope", ", %(what)s %(id)s")
+            % {"what": SCOPE_WORDS.get(what, what), "id": pk}
+            for what, pk in re.findall(r", (\w+) (\d+)", value)
+        )
+    if name == "list":  # a list's English label, its channel first: each part translated
+        return " · ".join(gettext(part) for part in value.split(" · "))
+    return str(FILTER_WORDS.get(value, value)) if name in ("scope", "status", "section") else value
+
+
+def summary_label(summary: str) -> str:
+    """``summary`` in the reader's language when written as fixed words or in a known
+    pattern; as written otherwise."""
+    if summary in FIXED_SUMMARIES:
+        return gettext(summary)
+    for pattern, text in PATTERNED_SUMMARIES:
+        found = pattern.match(summary)
+        if found:
+            parts = {k: _summary_part(k, v) for k, v in found.groupdict().items()}
+            return gettext(text) % parts
+    return summary
+
 
 class AuditEvent(models.Model):
     """One access to or change of personal data, or a security event.
@@ -144,4 +215,4 @@ class AuditEvent(models.Model):
 
     @property
     def summary_label(self) -> str:
-        return gettext(self.summary) if self.summary in FIXED_SUMMARIES else self.summary
+        return summary_label(self.summary)

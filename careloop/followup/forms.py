@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import pgettext, pgettext_lazy
 
 from careloop.followup.models import Outcome
 from careloop.followup.recordings import sniff
@@ -56,8 +56,64 @@ CHECK_SYMPTOMS = [
 RED_FLAGS = {"胸痛胸闷", "呼吸困难", "出血"}
 
 
-def _choices(values: list[str]) -> list[tuple[str, str]]:
-    return [(v, v) for v in values]
+# Stored as the Chinese words (answers, reports and rules read them); shown translated.
+LABELS = {
+    "无症状": pgettext_lazy("follow-up form", "No symptoms"),
+    "头痛头晕": pgettext_lazy("follow-up form", "Headache or dizziness"),
+    "恶心呕吐": pgettext_lazy("follow-up form", "Nausea or vomiting"),
+    "眼花耳鸣": pgettext_lazy("follow-up form", "Blurred vision or ringing in the ears"),
+    "呼吸困难": pgettext_lazy("follow-up form", "Shortness of breath"),
+    "心悸胸闷": pgettext_lazy("follow-up form", "Palpitations or chest tightness"),
+    "鼻衄出血不止": pgettext_lazy("follow-up form", "Nosebleed that does not stop"),
+    "四肢发麻": pgettext_lazy("follow-up form", "Numb limbs"),
+    "下肢水肿": pgettext_lazy("follow-up form", "Oedema of the legs"),
+    "多饮": pgettext_lazy("follow-up form", "Drinks much more"),
+    "多食": pgettext_lazy("follow-up form", "Eats much more"),
+    "多尿": pgettext_lazy("follow-up form", "Passes much more urine"),
+    "视力模糊": pgettext_lazy("follow-up form", "Blurred eyesight"),
+    "感染": pgettext_lazy("follow-up form", "Infection"),
+    "手脚麻木": pgettext_lazy("follow-up form", "Numb hands or feet"),
+    "下肢浮肿": pgettext_lazy("follow-up form", "Swollen legs"),
+    "体重明显下降": pgettext_lazy("follow-up form", "Marked weight loss"),
+    "无不适": pgettext_lazy("follow-up form", "No complaints"),
+    "胸痛胸闷": pgettext_lazy("follow-up form", "Chest pain or tightness"),
+    "头痛": pgettext_lazy("follow-up form", "Headache"),
+    "头晕": pgettext_lazy("follow-up form", "Dizziness"),
+    "心悸": pgettext_lazy("follow-up form", "Palpitations"),
+    "视物模糊": pgettext_lazy("follow-up form", "Blurred vision"),
+    "水肿": pgettext_lazy("follow-up form", "Oedema"),
+    "发热": pgettext_lazy("follow-up form", "Fever"),
+    "伤口异常": pgettext_lazy("follow-up form", "Wound problem"),
+    "出血": pgettext_lazy("follow-up form", "Bleeding"),
+    "情绪问题": pgettext_lazy("follow-up form", "Emotional problems"),
+    "良好": pgettext_lazy("follow-up form", "Good"),
+    "一般": pgettext_lazy("follow-up form", "Fair"),
+    "差": pgettext_lazy("follow-up form", "Poor"),
+    "规律": pgettext_lazy("follow-up form", "Regularly"),
+    "间断": pgettext_lazy("follow-up form", "On and off"),
+    "不服药": pgettext_lazy("follow-up form", "Not taking them"),
+    "愈合良好": pgettext_lazy("follow-up form", "Healing well"),
+    "红肿": pgettext_lazy("follow-up form", "Red and swollen"),
+    "渗液": pgettext_lazy("follow-up form", "Oozing"),
+    "裂开": pgettext_lazy("follow-up form", "Opened up"),
+    "门诊": pgettext_lazy("follow-up form", "Clinic visit"),
+    "家庭": pgettext_lazy("follow-up form", "Home visit"),
+    "电话": pgettext_lazy("follow-up form", "Phone"),
+    "轻": pgettext_lazy("follow-up form", "Light"),
+    "中": pgettext_lazy("follow-up form", "Moderate"),
+    "重": pgettext_lazy("follow-up form", "Heavy"),
+    "触及正常": pgettext_lazy("follow-up form", "Felt, normal"),
+    "减弱": pgettext_lazy("follow-up form", "Weak"),
+    "消失": pgettext_lazy("follow-up form", "Absent"),
+    "无": pgettext_lazy("follow-up form", "None"),
+    "偶尔": pgettext_lazy("follow-up form", "Occasional"),
+    "频繁": pgettext_lazy("follow-up form", "Frequent"),
+}
+
+
+def _choices(values: list[str]) -> list[tuple[str, Any]]:
+    """Choices stored as the Chinese word, labelled in the page's language."""
+    return [(v, LABELS.get(v, v)) for v in values]
 
 
 THREE = _choices(["良好", "一般", "差"])
@@ -149,7 +205,7 @@ class AnswersForm(StyledFormMixin, forms.Form):
         return False
 
 
-# Stored as the Chinese words (answers, reports and rules read them); shown translated.
+# Stored as the Chinese words too (see LABELS).
 CARE_GUIDE_TOPICS = [
     ("用药", pgettext_lazy("care guide topic", "Medication")),
     ("饮食", pgettext_lazy("care guide topic", "Diet")),
@@ -352,6 +408,7 @@ def answer_rows(kind: str, answers: dict[str, Any] | None) -> list[tuple[str, st
     words (choices by their labels, yes/no, lists joined); keys the form does not know
     (a reply's text, a questionnaire's summary) as they are."""
     form = answers_form(kind)
+    separator = pgettext("list separator", ", ")
     rows = []
     for key, value in (answers or {}).items():
         field = form.fields.get(key) if form is not None else None
@@ -364,5 +421,5 @@ def answer_rows(kind: str, answers: dict[str, Any] | None) -> list[tuple[str, st
                 shown.append(str(_("yes") if one else _("no")))
             else:
                 shown.append(choices.get(str(one), "" if one is None else str(one)))
-        rows.append((label, "、".join(s for s in shown if s)))
+        rows.append((label, separator.join(s for s in shown if s)))
     return rows

@@ -321,7 +321,7 @@ def _outcome_message(task: Task, entry: FollowUpRecord) -> str:
     if task.status == Task.Status.DONE:
         text = _("Recorded: %(outcome)s.") % {"outcome": entry.get_outcome_display()}
         if entry.classification:
-            text += " " + _("Classification: %(c)s.") % {"c": entry.classification}
+            text += " " + _("Classification: %(c)s.") % {"c": entry.classification_label}
         return text
     if task.status == Task.Status.FAILED:
         return _("Recorded. Every try and channel is used up: the task is closed as not reached.")

@@ -396,7 +396,9 @@ def lifestyle_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def trend_data(request: HttpRequest, pk: int, key: str) -> JsonResponse:
     """One indicator's points and reference band, for the chart."""
     patient = get_patient_for(request.user, pk)
-    record(request.user, "view", "observation", patient_id=patient.pk, summary=f"trend {key}")
+    record(
+        request.user, "view", "observation", patient_id=patient.pk, summary=f"trend chart of {key}"
+    )
     return JsonResponse(trends.series(patient, key))
 
 

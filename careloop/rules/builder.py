@@ -18,11 +18,10 @@ from careloop.rules.actions import (
     PURPOSES,
     ROLES,
     SEVERITIES,
-    SEVERITY_TEXT,
     TASK_CHANNELS,
 )
 from careloop.rules.assessments import LABELS as MODEL_LABELS
-from careloop.rules.conditions import KINDS, OP_TEXT, OUTCOMES, TIER_TEXT, TIERS
+from careloop.rules.conditions import KINDS, OP_TEXT, OUTCOMES, TIERS
 
 Field = dict[str, Any]
 
@@ -35,6 +34,22 @@ def _choices(values: tuple[str, ...] | list[str], texts: dict[str, str]) -> list
     return [[v, texts.get(v, v)] for v in values]
 
 
+def _tiers() -> list[list[str]]:
+    """Risk and value tiers, stored as high/medium/low (``TIER_TEXT`` explains firings)."""
+    return _choices(TIERS, {"high": _("high"), "medium": _("medium"), "low": _("low")})
+
+
+def _severities() -> list[list[str]]:
+    texts = {"critical": _("critical"), "high": _("high"), "medium": _("medium"), "low": _("low")}
+    return _choices(SEVERITIES, texts)
+
+
+def _outcomes() -> list[list[str]]:
+    from careloop.followup.models import Outcome
+
+    return [[o, str(Outcome(o).label) if o in Outcome.values else o] for o in OUTCOMES]
+
+
 def condition_kinds() -> dict[str, dict[str, Any]]:
     """Kind → its label and fields, in ``KINDS`` order."""
     code = _f("code", "codes", _("Item (LOINC code)"), "8480-6")
@@ -42,7 +57,7 @@ def condition_kinds() -> dict[str, dict[str, Any]]:
     value = _f("value", "number", _("Value (in the catalogue's unit)"), 140)
     within = _f("within_days", "int", _("Newest reading within (days)"), None, optional=True)
     count = _f("count", "int", _("Readings"), 3)
-    tiers = _choices(TIERS, TIER_TEXT)
+    tiers = _tiers()
     spec = {
         "latest": (_("Latest value"), [code, op, value, within]),
         "consecutive": (_("N consecutive readings"), [code, count, op, value, within]),
@@ -160,7 +175,7 @@ def condition_kinds() -> dict[str, dict[str, Any]]:
                     "multi",
                     _("Outcomes"),
                     ["no_answer"],
-                    choices=_choices(list(OUTCOMES), OUTCOMES),
+                    choices=_outcomes(),
                 )
             ],
         ),
@@ -170,7 +185,7 @@ def condition_kinds() -> dict[str, dict[str, Any]]:
 
 def action_types(pathways: list[list[str]]) -> dict[str, dict[str, Any]]:
     """Action type → its label and fields."""
-    tiers = _choices(TIERS, TIER_TEXT)
+    tiers = _tiers()
     assignees = {
         "responsible_doctor": _("the responsible doctor"),
         "health_manager": _("the health manager"),
@@ -197,7 +212,7 @@ def action_types(pathways: list[list[str]]) -> dict[str, dict[str, Any]]:
                     "choice",
                     _("Severity"),
                     "high",
-                    choices=_choices(SEVERITIES, SEVERITY_TEXT),
+                    choices=_severities(),
                 ),
                 title,
                 _f(

@@ -103,6 +103,7 @@ def rule_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
                 "actions": '[{"type": "tag", "tag": "血压偏高"}]',
             }
         )
+    spec = builder_spec()
     return render(
         request,
         "rules/rule_edit.html",
@@ -113,8 +114,8 @@ def rule_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
             "matches": matches,
             "days": days,
             "day_choices": DRY_RUN_DAYS,
-            "kinds": KINDS,
-            "builder_spec": builder_spec(),
+            "kinds": [(kind, spec["kinds"][kind]["label"]) for kind in KINDS],
+            "builder_spec": spec,
             "versions": rule.versions.select_related("saved_by")[:20] if rule else [],
         },
     )

@@ -100,3 +100,20 @@ def test_a_patient_now_elsewhere_is_counted_but_not_shown(
     exported = client.get("/dashboard/lists/done/", {**NOVEMBER, "format": "xlsx"})
     rows = list(load_workbook(BytesIO(exported.content)).active.iter_rows(values_only=True))
     assert len(rows) == 4 and moved.card_number not in {r[2] for r in rows}
+
+
+def test_an_exported_list_is_logged_in_words_shown_in_the_readers_language(
+    tasks: None, bob: Any
+) -> None:
+    from django.utils import translation
+
+    client = Client()
+    client.force_login(bob)
+    client.get(
+        "/dashboard/lists/managed/", {**NOVEMBER, "format": "xlsx"}, HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    event = AuditEvent.objects.filter(action="export", object_id="managed").latest("id")
+    assert event.summary.startswith("list “patients under follow-up” exported, 2026-11-01 to ")
+    assert "{" not in event.summary  # no query parameters as code
+    with translation.override("zh-hans"):
+        assert event.summary_label.startswith("导出名单“在管患者”，2026-11-01 至 ")

@@ -119,3 +119,11 @@ def test_reasons_are_named_and_kept_through_draft_and_final(examined: Any, bob: 
     final = HealthPlan.objects.filter(patient=examined).first()
     assert final.status == "final"
     assert [s.get("why", "") for s in final.sections] == [s["why"] for s in drafted]
+
+
+def test_why_advice_was_chosen_is_punctuated_in_the_pages_language(examined: Any, bob: Any) -> None:
+    url = f"/care/patients/{examined.pk}/plan/"
+    english = signed_in(bob).get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    chinese = signed_in(bob).get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "Why: " in english and "Why：" not in english
+    assert "原因：" in chinese and "Why" not in chinese

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from careloop.followup.models.pathways import Pathway, PathwayVersion, Purpose
 
@@ -180,6 +181,20 @@ class Task(models.Model):
         return self.is_open and self.deadline < timezone.now()
 
 
+# The national follow-up classifications, stored as the Chinese words (rules, reports and the
+# next visit read them); shown in the reader's language.
+CLASSIFICATION_LABELS = {
+    "控制满意": pgettext_lazy("follow-up classification", "controlled"),
+    "控制不满意": pgettext_lazy("follow-up classification", "not controlled"),
+    "不良反应": pgettext_lazy("follow-up classification", "adverse drug reaction"),
+    "并发症": pgettext_lazy("follow-up classification", "complication"),
+}
+
+
+def classification_label(value: str) -> str:
+    return str(CLASSIFICATION_LABELS.get(value, value))
+
+
 class FollowUpRecord(models.Model):
     """One attempt at a task (随访记录): how, with what outcome, what the form found."""
 
@@ -220,6 +235,10 @@ class FollowUpRecord(models.Model):
     @property
     def channel_label(self) -> str:
         return channel_label(self.channel)
+
+    @property
+    def classification_label(self) -> str:
+        return classification_label(self.classification)
 
 
 class TaskNote(models.Model):

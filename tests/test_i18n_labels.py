@@ -1,0 +1,126 @@
+"""Choices stored as Chinese words or as codes are shown in the page's language: the
+follow-up forms' answers, the rule builder's tiers, severities and outcomes, the kinds of
+condition on the rule page, a follow-up's classification and the audit log's summaries. The
+Chinese page reads as before; what is stored does not change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.utils import translation
+
+from careloop.accounts.roles import Role
+from careloop.audit.models import summary_label
+from careloop.followup import forms
+from careloop.followup.models import FollowUpRecord, Task
+from careloop.rules.builder import builder_spec
+from careloop.rules.conditions import KINDS
+from tests.factories import UserFactory
+from tests.test_patients_web import logged_in
+
+
+def _has_chinese(text: str) -> bool:
+    return any("\u4e00" <= c <= "\u9fff" for c in text)
+
+
+def test_every_chinese_choice_of_the_follow_up_forms_has_an_english_label() -> None:
+    for form_class in forms.ANSWER_FORMS.values():
+        for name, field in form_class.base_fields.items():
+            for value, label in getattr(field, "choices", ()):
+                if not _has_chinese(str(value)):
+                    continue
+                with translation.override("en"):
+                    assert not _has_chinese(str(label)), (form_class.__name__, name, value)
+                with translation.override("zh-hans"):
+                    assert str(label) == value, (form_class.__name__, name, value)
+
+
+def test_the_chronic_form_in_english_and_in_chinese_stores_the_chinese_words() -> None:
+    with translation.override("en"):
+        page = forms.HtnForm(prefix="a").as_p()
+        assert '<option value="良好">Good</option>' in page  # stored as the Chinese word
+        assert '<option value="门诊">Clinic visit</option>' in page
+        assert "Headache or dizziness" in page
+    with translation.override("zh-hans"):
+        page = forms.HtnForm(prefix="a").as_p()
+        assert '<option value="良好">良好</option>' in page
+        assert '<option value="门诊">门诊</option>' in page and "Clinic visit" not in page
+    data = {"a-method": "门诊", "a-sbp": "130", "a-dbp": "80", "a-medication_adherence": "规律"}
+    data |= {"a-psychology": "良好", "a-symptoms": ["头痛头晕"], "a-salt": "中"}
+    with translation.override("en"):
+        form = forms.HtnForm(data, prefix="a")
+        assert form.is_valid(), form.errors
+    assert form.cleaned_data["psychology"] == "良好" and form.cleaned_data["salt"] == "中"
+    assert form.cleaned_data["symptoms"] == ["头痛头晕"]
+
+
+@pytest.mark.django_db
+def test_the_rule_builder_names_tiers_severities_and_outcomes_in_the_pages_language() -> None:
+    def choices(spec: dict[str, Any]) -> dict[str, dict[str, str]]:
+        fields = {f["key"]: f for f in spec["kinds"]["risk_tier"]["fields"]}
+        alert = {f["key"]: f for f in spec["actions"]["alert"]["fields"]}
+        outcome = {f["key"]: f for f in spec["kinds"]["outcome"]["fields"]}
+        return {
+            "tier": dict(fields["value"]["choices"]),
+            "severity": dict(alert["severity"]["choices"]),
+            "outcome": dict(outcome["outcomes"]["choices"]),
+        }
+
+    with translation.override("en"):
+        english = choices(builder_spec())
+    with translation.override("zh-hans"):
+        chinese = choices(builder_spec())
+    assert english["tier"] == {"high": "high", "medium": "medium", "low": "low"}
+    assert chinese["tier"] == {"high": "高", "medium": "中", "low": "低"}
+    assert (
+        english["severity"]["critical"] == "critical" and chinese["severity"]["critical"] == "危急"
+    )
+    assert english["outcome"]["no_answer"] == "no answer"
+    assert chinese["outcome"]["no_answer"] == "无人接听"
+    assert not any(_has_chinese(v) for kind in english.values() for v in kind.values())
+
+
+@pytest.mark.django_db
+def test_the_rule_page_lists_the_condition_kinds_by_name(hospital: Any) -> None:
+    user = UserFactory(organisation=hospital, role=Role.SUPERVISOR)
+    user.user_permissions.add(Permission.objects.get(codename="change_rule"))
+    client = logged_in(user)
+    chinese = client.get("/rules/new/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    kinds = chinese.split('data-testid="condition-kinds"', 1)[1].split("</p>", 1)[0]
+    assert "最近一次结果 <code>latest</code>" in kinds
+    assert kinds.count("<code>") == len(KINDS)
+    english = client.get("/rules/new/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    kinds = english.split('data-testid="condition-kinds"', 1)[1].split("</p>", 1)[0]
+    assert "Latest value <code>latest</code>" in kinds and not _has_chinese(kinds)
+
+
+def test_a_classification_is_stored_in_chinese_and_shown_in_the_pages_language() -> None:
+    from careloop.followup.views import _outcome_message
+
+    entry = FollowUpRecord(outcome="reached", classification="控制满意")
+    task = Task(status=Task.Status.DONE)
+    with translation.override("en"):
+        assert entry.classification_label == "controlled"
+        assert _outcome_message(task, entry) == "Recorded: reached. Classification: controlled."
+    with translation.override("zh-hans"):
+        assert entry.classification_label == "控制满意"
+        assert "随访分类：控制满意。" in _outcome_message(task, entry)
+    assert FollowUpRecord(classification="other").classification_label == "other"
+
+
+def test_audit_summaries_with_figures_in_a_known_pattern_are_shown_translated() -> None:
+    alerts, worklist = "alerts all/open (11 shown)", "worklist mine/overdue (3 shown)"
+    trend = "trend chart of 8480-6"
+    export = "list “patients under follow-up” exported, 2026-11-01 to 2026-11-30, org 1"
+    with translation.override("en"):
+        assert summary_label(alerts) == "alerts, all, open (11 shown)"
+        assert summary_label(trend) == "trend chart of 8480-6"
+        assert summary_label(export) == export.replace("org 1", "organisation 1")
+    with translation.override("zh-hans"):
+        assert summary_label(alerts) == "预警列表：全部，待处理（显示 11 条）"
+        assert summary_label(worklist) == "工作列表：我的，已逾期（显示 3 条）"
+        assert summary_label(trend) == "8480-6 的趋势图"
+        assert summary_label(export) == ("导出名单“在管患者”，2026-11-01 至 2026-11-30，机构 1")
+        assert summary_label("trend 14749-6") == "trend 14749-6"  # others as written
