@@ -41,11 +41,15 @@ def test_the_listener_names_an_address_it_cannot_take(settings: Any) -> None:
 
     from careloop.env import ConfigurationError, parse_addr
 
-    with socket.socket() as taken:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with socket.socket() as taken, ThreadPoolExecutor(1) as thread:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         settings.MLLP_ADDR = taken.getsockname()
+        # In a thread of its own, as on the command line: no event loop running there.
+        run = thread.submit(call_command, "mllp", processors=0)
         with pytest.raises(CommandError, match=r"cannot listen on 127\.0\.0\.1:\d+"):
-            call_command("mllp", processors=0)
+            run.result(timeout=60)
     with pytest.raises(ConfigurationError, match="port must be from 0 to 65535"):
         parse_addr("127.0.0.1:99999", "CARELOOP_MLLP_ADDR")

@@ -43,7 +43,7 @@ def test_a_negative_loinc_coded_glucose_over_hl7_is_answered_ae_naming_obx_5(
 ) -> None:
     [ack] = send_raw(mllp, _lis("OBX|1|NM|14749-6^葡萄糖^LN||-3|mmol/L|3.9-6.1|L|||F|"), expect=1)
     err = next(line for line in ack.split("\r") if line.startswith("ERR|"))
-    assert msa(ack) == "AE" and err.startswith("ERR|OBX^6^5^102")  # the 6th segment, field 5
+    assert msa(ack) == "AE" and err.startswith("ERR|OBX^1^5^102")  # the first OBX, field 5
     assert "'-3' is negative, which 14749-6 (葡萄糖) cannot be" in err
     message = InboundMessage.objects.get()
     assert message.raw  # kept as it came
@@ -148,7 +148,7 @@ def test_an_item_an_administrator_adds_may_be_negative(db: None) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "field"),
     [
-        ("OBX|1|NM|GLU^葡萄糖^L||3.2|mmol/L|3.9-6.1|L|||F|", "|20300101080000", "OBX^6^14"),
+        ("OBX|1|NM|GLU^葡萄糖^L||3.2|mmol/L|3.9-6.1|L|||F|", "|20300101080000", "OBX^1^14"),
         ("OBR|", "OBR|", "OBR"),
     ],
     ids=["OBX-14", "OBR-7"],
@@ -213,7 +213,7 @@ def test_a_mistyped_loinc_code_is_refused_by_every_way_in(
     assert loinc_problem("14749-6") == "" and "would be 5" in loinc_problem("99999-9")
     [ack] = send_raw(mllp, _lis("OBX|1|NM|99999-9^葡萄糖^LN||5.2|mmol/L|3.9-6.1||||F|"), expect=1)
     err = next(line for line in ack.split("\r") if line.startswith("ERR|"))
-    assert msa(ack) == "AE" and err.startswith("ERR|OBX^6^3^103") and "99999-9" in err
+    assert msa(ack) == "AE" and err.startswith("ERR|OBX^1^3^103") and "99999-9" in err
     good = long_rows(bad=False)
     typo = [*good[0][:7], "99999-9", "", *good[0][9:]]
     job = Importer(create(bob, xlsx([typo, good[1]]), name="typo.xlsx")).run()
