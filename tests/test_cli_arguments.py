@@ -38,10 +38,9 @@ def test_reports_refuse_an_output_folder_that_is_not_there_before_printing(
 @pytest.mark.django_db(transaction=True)
 def test_the_listener_names_an_address_it_cannot_take(settings: Any) -> None:
     import socket
+    from concurrent.futures import ThreadPoolExecutor
 
     from careloop.env import ConfigurationError, parse_addr
-
-    from concurrent.futures import ThreadPoolExecutor
 
     with socket.socket() as taken, ThreadPoolExecutor(1) as thread:
         taken.bind(("127.0.0.1", 0))
