@@ -8,7 +8,7 @@ import pytest
 from careloop.audit.models import AuditEvent
 from careloop.patients.models import ConsentRecord, Patient
 from careloop.patients.services import luhn_check_digit
-from tests.factories import valid_id
+from tests.factories import TeamFactory, valid_id
 
 ID = valid_id(date(1958, 6, 15), male=False)  # a woman born 1958-06-15
 
@@ -296,6 +296,22 @@ def test_staff_set_the_risk_tier_and_it_is_audited(alice: Any, api_as: Any) -> N
     wrong = client.patch(f"/api/v1/patients/{created['id']}", {"risk_tier": "extreme"})
     assert wrong.status_code == 422 and "risk_tier" in wrong.content.decode()
     assert Patient.objects.get(pk=created["id"]).risk_tier == "high"
+
+
+def test_a_team_kept_from_elsewhere_does_not_block_an_edit(
+    dave: Any, team: Any, patient_factory: Any, api_as: Any
+) -> None:
+    # A community patient followed by the hospital's specialist team (as in the demo).
+    patient = patient_factory(organisation=dave.organisation, care_team=team)
+    client = api_as(dave)
+    kept = client.patch(
+        f"/api/v1/patients/{patient.pk}", {"care_team": team.pk, "risk_tier": "high"}
+    )
+    assert kept.status_code == 200, kept.content
+    assert kept.json()["care_team"]["id"] == team.pk and kept.json()["risk_tier"] == "high"
+    other = TeamFactory(organisation=team.organisation, name="另一个组")
+    moved = client.patch(f"/api/v1/patients/{patient.pk}", {"care_team": other.pk})
+    assert moved.status_code == 422 and "care_team" in moved.content.decode()
 
 
 def test_patch_cannot_contradict_the_id_number(alice: Any, api_as: Any) -> None:

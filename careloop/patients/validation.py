@@ -229,15 +229,25 @@ def _clean_care(
             out["organisation"] = organisation
     organisation = out.get("organisation") or (existing.organisation if existing else None)
 
+    moved = existing is not None and organisation != existing.organisation
     if "care_team" in data:
         team = _resolve(Team, data["care_team"])
+        # The team kept as it is (the patient staying where they are) is not asked again:
+        # a patient shared from a specialist team (心内科随访组) can be edited elsewhere.
+        kept = (
+            existing is not None
+            and not moved
+            and _ref_pk(data["care_team"]) == _ref_pk(existing.care_team)
+        )
         if team is False or (
-            team and organisation and not team.organisation.path.startswith(organisation.path)
+            team
+            and organisation
+            and not kept
+            and not team.organisation.path.startswith(organisation.path)
         ):
             errors.add("care_team", _("Choose a team of the patient's organisation."))
         else:
             out["care_team"] = team
-    moved = existing is not None and organisation != existing.organisation
     for field in ("responsible_doctor", "health_manager"):
         if field in data:
             user = _resolve(User, data[field])

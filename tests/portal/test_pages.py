@@ -187,7 +187,9 @@ def test_reading_feedback_speaks_the_pages_language(patient: Any) -> None:
     english = Client(HTTP_ACCEPT_LANGUAGE="en")
     opened(english, token)
     said = english.post(f"/p/{token}/readings/", steps).content.decode()
-    assert "Steps 3000 steps</strong>" in said and "Keep it up and keep recording." in said
+    assert (
+        "Steps 3000 steps</strong>: recorded<" in said and "Keep it up and keep recording." in said
+    )
     assert "步" not in said.split('data-testid="feedback"')[1].split("</div>")[0]
 
 
