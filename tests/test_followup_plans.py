@@ -411,16 +411,21 @@ def test_abnormal_lab_results_over_hl7_enrol_through_a_queued_job(
     assert not Plan.objects.exists()
     queued = DBTaskResult.objects.filter(task_path__endswith="enrol_abnormal")
     assert queued.count() == 1
+    from careloop.followup.triggers import on_abnormal
+
+    # The job looks first without writing (no transaction, no write lock when nothing to do).
+    [would] = on_abnormal([Patient.objects.get().pk], dry_run=True)
+    assert would.pk is None and would.pathway.code == "exam-abnormal"
+    assert not Plan.objects.exists()
     call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
     plan = Plan.objects.get()
+    assert on_abnormal([plan.patient_id], dry_run=True) == []
     assert (plan.pathway.code, plan.trigger) == ("exam-abnormal", "abnormal")
     assert "钾 6.8" in plan.reason and "葡萄糖 3.2" in plan.reason
     assert plan.anchor == datetime(2026, 11, 23, 22, 15, tzinfo=SH)
     assert days(plan) == {"explain": 1, "recheck-reminder": 30}
     # The same results again enrol nobody twice; a hand-entered high reading alone does not
     # enrol (the trigger reads exam and lab reports).
-    from careloop.followup.triggers import on_abnormal
-
     assert on_abnormal([plan.patient_id]) == []
     other = Patient.objects.create(
         name="钱手录",

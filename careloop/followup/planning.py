@@ -196,6 +196,19 @@ def generate(
     return tasks
 
 
+def may_enrol(patient: Patient, pathway: Pathway, *, trigger: str, trigger_ref: str) -> bool:
+    """Whether ``enrol`` would put the patient on the pathway (reads only)."""
+    if patient.is_deceased or not pathway.enabled:
+        return False
+    plans = Plan.objects.filter(patient=patient, pathway=pathway)
+    if plans.filter(status=Plan.Status.ACTIVE).exists():
+        return False
+    automatic = trigger not in ("manual", "programme")
+    if automatic and plans.filter(stop_reason=Plan.StopReason.OPTED_OUT).exists():
+        return False  # they said no to this pathway: only staff put them back on it
+    return not (trigger_ref and plans.filter(trigger_ref=trigger_ref).exists())
+
+
 def enrol(
     patient: Patient,
     pathway: Pathway,
@@ -209,15 +222,7 @@ def enrol(
 ) -> Plan | None:
     """Put ``patient`` on ``pathway`` (its current version) counted from ``anchor``; None
     when they are already on it, were already enrolled for this very event, or are dead."""
-    if patient.is_deceased or not pathway.enabled:
-        return None
-    plans = Plan.objects.filter(patient=patient, pathway=pathway)
-    if plans.filter(status=Plan.Status.ACTIVE).exists():
-        return None
-    automatic = trigger not in ("manual", "programme")
-    if automatic and plans.filter(stop_reason=Plan.StopReason.OPTED_OUT).exists():
-        return None  # they said no to this pathway: only staff put them back on it
-    if trigger_ref and plans.filter(trigger_ref=trigger_ref).exists():
+    if not may_enrol(patient, pathway, trigger=trigger, trigger_ref=trigger_ref):
         return None
     now = now or timezone.now()
     with transaction.atomic():

@@ -18,7 +18,7 @@ from careloop.followup.alert_sources import mark_attended
 from careloop.followup.definition import TriggerSpec
 from careloop.followup.models import Pathway, PathwayVersion, Plan
 from careloop.followup.pathways import definition_of
-from careloop.followup.planning import cancel_moot_reminders, enrol, stop_plan
+from careloop.followup.planning import cancel_moot_reminders, enrol, may_enrol, stop_plan
 from careloop.patients.models import Patient
 
 
@@ -216,12 +216,14 @@ def _describe(observations: list[Observation]) -> str:
     return f"检查结果异常：{items}{more}"
 
 
-def on_abnormal(patient_ids: Iterable[int], *, now: datetime | None = None) -> list[Plan]:
+def on_abnormal(
+    patient_ids: Iterable[int], *, now: datetime | None = None, dry_run: bool = False
+) -> list[Plan]:
     """Patients with results graded abnormal within a pathway's ``within_days`` (its grades,
     and its LOINC codes when it lists any; results of an exam or lab report unless it says
     ``any_result``) are enrolled, counted from the latest such result.
     The same result never enrols twice; a later abnormal result may, once the earlier plan
-    has ended."""
+    has ended. ``dry_run``: nothing written; the plans that would be made, unsaved."""
     now = now or timezone.now()
     pathways = _pathways("abnormal")
     ids = sorted(set(patient_ids))
@@ -255,6 +257,11 @@ def on_abnormal(patient_ids: Iterable[int], *, now: datetime | None = None) -> l
                 and o.effective_at >= now - timedelta(days=spec.within_days)
             ]
             if not matching or not _applies(pathway, patient, spec, matching[0].effective_at):
+                continue
+            if dry_run:
+                ref = f"observation:{matching[0].pk}"
+                if may_enrol(patient, pathway, trigger="abnormal", trigger_ref=ref):
+                    plans.append(Plan(patient=patient, pathway=pathway, trigger_ref=ref))
                 continue
             plan = enrol(
                 patient,
