@@ -124,3 +124,32 @@ def test_audit_summaries_with_figures_in_a_known_pattern_are_shown_translated() 
         assert summary_label(trend) == "8480-6 的趋势图"
         assert summary_label(export) == ("导出名单“在管患者”，2026-11-01 至 2026-11-30，机构 1")
         assert summary_label("trend 14749-6") == "trend 14749-6"  # others as written
+
+
+def test_more_audit_summaries_read_in_the_pages_language() -> None:
+    cases = {
+        "revealed record_numbers": ("revealed record numbers", "查看完整病历号"),
+        "enrolled in discharge-general v1 (2 tasks)": (
+            "enrolled in discharge-general v1 (2 tasks)",
+            "入组随访路径 discharge-general v1（2 个任务）",
+        ),
+        "search by ID-like number (page 1)": (
+            "search by an ID number (page 1)",
+            "按身份证号检索（第 1 页）",
+        ),
+        "list (page 2)": ("list (page 2)", "患者列表（第 2 页）"),
+        "added tag 血糖监测": ("added tag 血糖监测", "添加标签 血糖监测"),
+        "reading uploaded by the patient (steps)": (
+            "reading uploaded by the patient (steps)",
+            "患者上传自测数据（steps）",
+        ),
+        "patient link made (readings)": (
+            "patient link made (readings)",
+            "生成患者链接（readings）",
+        ),
+    }
+    for stored, (english, chinese) in cases.items():
+        with translation.override("en"):
+            assert summary_label(stored) == english, stored
+        with translation.override("zh-hans"):
+            assert summary_label(stored) == chinese, stored

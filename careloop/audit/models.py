@@ -103,7 +103,39 @@ PATTERNED_SUMMARIES = (
         ),
         gettext_noop("list “%(list)s” exported, %(first)s to %(last)s%(more)s"),
     ),
+    (re.compile(r"^revealed (?P<field>\w+)$"), gettext_noop("revealed %(field)s")),
+    (
+        re.compile(r"^enrolled in (?P<pathway>\S+) v(?P<version>\d+) \((?P<n>\d+) tasks\)$"),
+        gettext_noop("enrolled in %(pathway)s v%(version)s (%(n)s tasks)"),
+    ),
+    (
+        re.compile(r"^patient link made \((?P<purpose>[^)]+)\)$"),
+        gettext_noop("patient link made (%(purpose)s)"),
+    ),
+    (
+        re.compile(r"^reading uploaded by the patient \((?P<kind>\w+)\)$"),
+        gettext_noop("reading uploaded by the patient (%(kind)s)"),
+    ),
+    (
+        re.compile(r"^(?P<search>list|search by [\w -]+) \(page (?P<page>\d+)\)$"),
+        gettext_noop("%(search)s (page %(page)s)"),
+    ),
+    (re.compile(r"^added tag (?P<tag>.+)$"), gettext_noop("added tag %(tag)s")),
+    (re.compile(r"^removed tag (?P<tag>.+)$"), gettext_noop("removed tag %(tag)s")),
 )
+# The words inside those patterns (a field revealed, a kind of search), translated.
+PART_WORDS = {
+    "phone": pgettext_lazy("audit part", "phone"),
+    "address": pgettext_lazy("audit part", "address"),
+    "id_number": pgettext_lazy("audit part", "ID number"),
+    "passport": pgettext_lazy("audit part", "passport number"),
+    "record_numbers": pgettext_lazy("audit part", "record numbers"),
+    "list": pgettext_lazy("audit part", "list"),
+    "search by phone-like number": pgettext_lazy("audit part", "search by a phone number"),
+    "search by ID-like number": pgettext_lazy("audit part", "search by an ID number"),
+    "search by number": pgettext_lazy("audit part", "search by a number"),
+    "search by name or text": pgettext_lazy("audit part", "search by name or text"),
+}
 FILTER_WORDS = {
     "mine": pgettext_lazy("audit filter", "mine"),
     "team": pgettext_lazy("audit filter", "my team's"),
@@ -135,6 +167,8 @@ def _summary_part(name: str, value: str) -> str:
         )
     if name == "list":  # a list's English label, its channel first: each part translated
         return " · ".join(gettext(part) for part in value.split(" · "))
+    if name in ("field", "search"):
+        return str(PART_WORDS.get(value, value))
     return str(FILTER_WORDS.get(value, value)) if name in ("scope", "status", "section") else value
 
 
