@@ -160,10 +160,15 @@ def given_record_numbers(
         for field, kind in RECORD_NUMBER_FIELDS.items()
         if field in cleaned
     ]
-    for item in cleaned.get("issued_numbers") or []:
-        field = item["field"]
-        given.append((field, str(RECORD_NUMBER_FIELDS[field]), item["system"], item["value"]))
-    return given
+    return given + _issued_numbers(cleaned)
+
+
+def _issued_numbers(cleaned: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The numbers FHIR gave under their issuer, as (field, kind, issuer, number)."""
+    return [
+        (item["field"], str(RECORD_NUMBER_FIELDS[item["field"]]), item["system"], item["value"])
+        for item in cleaned.get("issued_numbers") or []
+    ]
 
 
 def _identity_hits(
@@ -454,10 +459,7 @@ def _save_record_numbers(patient: Patient, cleaned: Mapping[str, Any]) -> None:
     for field, own_kind in RECORD_NUMBER_FIELDS.items():
         if field in cleaned:
             _set_own_number(patient, str(own_kind), own, cleaned[field] or "")
-    given = [
-        (item["field"], str(RECORD_NUMBER_FIELDS[item["field"]]), item["system"], item["value"])
-        for item in cleaned.get("issued_numbers") or []
-    ]
+    given = _issued_numbers(cleaned)
     for kind, system in dict.fromkeys((kind, system) for _f, kind, system, _v in given):
         wanted = {
             identity.normalise_plain(value): value

@@ -230,19 +230,22 @@ def _clean_care(
     organisation = out.get("organisation") or (existing.organisation if existing else None)
 
     moved = existing is not None and organisation != existing.organisation
-    if "care_team" in data:
-        team = _resolve(Team, data["care_team"])
-        # The team kept as it is (the patient staying where they are) is not asked again:
-        # a patient shared from a specialist team (心内科随访组) can be edited elsewhere.
-        kept = (
+
+    def kept(field: str) -> bool:
+        """The value stored kept as it is, the patient staying where they are: not asked
+        again (a patient followed by a specialist team — 心内科随访组 — is edited elsewhere)."""
+        return (
             existing is not None
             and not moved
-            and _ref_pk(data["care_team"]) == _ref_pk(existing.care_team)
+            and _ref_pk(data[field]) == _ref_pk(getattr(existing, field))
         )
+
+    if "care_team" in data:
+        team = _resolve(Team, data["care_team"])
         if team is False or (
             team
             and organisation
-            and not kept
+            and not kept("care_team")
             and not team.organisation.path.startswith(organisation.path)
         ):
             errors.add("care_team", _("Choose a team of the patient's organisation."))
@@ -251,16 +254,11 @@ def _clean_care(
     for field in ("responsible_doctor", "health_manager"):
         if field in data:
             user = _resolve(User, data[field])
-            kept = (
-                existing is not None
-                and not moved
-                and _ref_pk(data[field]) == _ref_pk(getattr(existing, field))
-            )
             # They must be able to open the patient: of its organisation or one above it
             # (asked of a new choice, or of the one kept when the patient moves: one set
             # before this rule stays until someone changes it, and the record can be edited).
             if user is False or (
-                not kept
+                not kept(field)
                 and user
                 and organisation
                 and (

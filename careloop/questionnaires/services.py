@@ -24,7 +24,7 @@ from careloop.questionnaires.definition import (
     compile_definition,
     evaluate,
 )
-from careloop.questionnaires.fhir import CANONICAL
+from careloop.questionnaires.fhir import CANONICAL, to_questionnaire
 from careloop.questionnaires.models import (
     Questionnaire,
     QuestionnaireResponse,
@@ -42,6 +42,20 @@ def _compiled(version_id: int, text: str) -> Definition:
 
 def definition_of(version: QuestionnaireVersion) -> Definition:
     return _compiled(version.pk, json.dumps(version.definition, sort_keys=True))
+
+
+def as_fhir(row: Questionnaire, version: QuestionnaireVersion | None = None) -> dict[str, Any]:
+    """The questionnaire's ``version`` (its latest unless given) as a FHIR Questionnaire,
+    under the canonical url and version its author gave it (an import) or ours."""
+    version = version or row.latest()
+    return to_questionnaire(
+        definition_of(version),
+        version.definition,
+        version.version,
+        row.status,
+        url=row.url,
+        label=version.label,
+    )
 
 
 def current(code: str) -> QuestionnaireVersion | None:

@@ -19,12 +19,17 @@ from careloop.patients.access import get_patient_for
 from careloop.questionnaires.answers import from_post, shown_items
 from careloop.questionnaires.builder import CODE, builder_labels
 from careloop.questionnaires.definition import AnswerError, DefinitionError
-from careloop.questionnaires.fhir import to_questionnaire
 from careloop.questionnaires.models import (
     Questionnaire,
     QuestionnaireResponse,
 )
-from careloop.questionnaires.services import current, definition_of, do_save_questionnaire, submit
+from careloop.questionnaires.services import (
+    as_fhir,
+    current,
+    definition_of,
+    do_save_questionnaire,
+    submit,
+)
 from careloop.typing import AuthedRequest
 
 
@@ -131,14 +136,7 @@ def questionnaire_new(request: AuthedRequest) -> HttpResponse:
 def questionnaire_fhir(request: AuthedRequest, code: str) -> HttpResponse:
     row = get_object_or_404(Questionnaire, code=code)
     version = row.latest()
-    resource = to_questionnaire(
-        definition_of(version),
-        version.definition,
-        version.version,
-        row.status,
-        url=row.url,
-        label=version.label,
-    )
+    resource = as_fhir(row, version)
     response = JsonResponse(resource, json_dumps_params={"ensure_ascii": False, "indent": 2})
     response["Content-Disposition"] = f'attachment; filename="{row.code}-v{version.version}.json"'
     return response

@@ -39,7 +39,6 @@ from careloop.questionnaires.fhir import (
     answers_from_response,
     canonical_of,
     from_questionnaire,
-    to_questionnaire,
     to_response,
 )
 from careloop.questionnaires.models import (
@@ -49,6 +48,7 @@ from careloop.questionnaires.models import (
 )
 from careloop.questionnaires.services import (
     Conflict,
+    as_fhir,
     by_canonical,
     definition_of,
     do_save_questionnaire,
@@ -98,16 +98,7 @@ class QuestionnaireHandler(Handler):
         return Questionnaire.objects.all()
 
     def to_fhir(self, row: Questionnaire) -> dict[str, Any]:
-        version = row.latest()
-        resource = to_questionnaire(
-            definition_of(version),
-            version.definition,
-            version.version,
-            row.status,
-            url=row.url,
-            label=version.label,
-        )
-        return {**resource, "id": str(row.pk)}
+        return {**as_fhir(row), "id": str(row.pk)}
 
     def search(self, user: Any, params: QueryDict) -> QuerySet[Questionnaire]:
         queryset = self.queryset(user)

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from careloop.questionnaires.definition import DefinitionError
-from careloop.questionnaires.fhir import canonical_of, from_questionnaire, to_questionnaire
+from careloop.questionnaires.fhir import canonical_of, from_questionnaire
 from careloop.questionnaires.models import Questionnaire
 from careloop.questionnaires.services import do_save_questionnaire, load_pack
 
@@ -70,17 +70,9 @@ class Command(BaseCommand):
         return self._saved(from_questionnaire(resource), url, label)
 
     def do_export(self, options: dict[str, Any]) -> dict[str, Any]:
-        from careloop.questionnaires.services import definition_of
+        from careloop.questionnaires.services import as_fhir
 
         row = Questionnaire.objects.filter(code=options["code"]).first()
         if row is None:
             raise CommandError(f"no questionnaire {options['code']!r}", returncode=2)
-        version = row.latest()
-        return to_questionnaire(
-            definition_of(version),
-            version.definition,
-            version.version,
-            row.status,
-            url=row.url,
-            label=version.label,
-        )
+        return as_fhir(row)
