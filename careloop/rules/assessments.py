@@ -27,6 +27,7 @@ from careloop.patients.identity import age_on
 from careloop.rules.models import RiskAssessment
 from careloop.rules.record_inputs import Record, has_prefix, load_records
 from careloop.rules.risk.base import InputError
+from careloop.rules.risk.bmi import bmi_value
 from careloop.rules.risk.registry import get_model
 
 LOOKBACK_DAYS = 365  # an input older than a year is not used
@@ -97,11 +98,13 @@ def _lipids(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, 
 
 
 def _body(latest: Latest) -> tuple[float, float] | None:
-    """BMI (one decimal, as the BMI model gives it) and waist, when both are known."""
+    """BMI (one decimal, rounded half up exactly as the BMI model gives it, so the BMI the
+    diabetes scores use is the one the patient's BMI result shows) and waist, when both are
+    known."""
     height, weight, waist = latest(HEIGHT), latest(WEIGHT), latest(WAIST)
     if height is None or weight is None or waist is None or height <= 0:
         return None
-    return round(weight / (height / 100) ** 2, 1), waist
+    return bmi_value(height, weight), waist
 
 
 def _china_par(latest: Latest, sex: str, age: int | None, r: Record) -> dict[str, Any] | None:

@@ -321,3 +321,42 @@ def test_findrisc_total_is_within_0_to_26(
         else "very_high"
     )
     assert result.category == expected
+
+
+@pytest.mark.parametrize(
+    ("height", "weight", "bmi", "cdrs_points", "findrisc_points"),
+    [
+        (200, 95.8, 24.0, 3, 0),  # 23.95 → 24.0: 超重 and the CDRS band 24.0–29.9
+        (200, 87.8, 22.0, 1, 0),  # 21.95 → 22.0: the CDRS band 22.0–23.9
+        (200, 119.8, 30.0, 5, 1),  # 29.95 → 30.0: CDRS ≥30.0; FINDRISC 25–30
+    ],
+)
+def test_the_record_scores_use_the_bmi_the_bmi_result_shows(
+    height: float, weight: float, bmi: float, cdrs_points: int, findrisc_points: int
+) -> None:
+    """The diabetes scores read from the record round BMI half up to one decimal, as the BMI
+    result does (REFERENCE §3.1 bands 22.0–23.9 / 24.0–29.9 / ≥30.0, §4.1), not Python's
+    round(), which gives 23.9 for 23.95 and scored the 超重 patient as 22.0–23.9."""
+    from careloop.rules import assessments
+    from careloop.rules.record_inputs import Record
+    from careloop.rules.risk.bmi import BmiInput, bmi_class
+
+    values = {"8302-2": height, "29463-7": weight, "8280-0": 80.0, "8480-6": 125.0}
+
+    def latest(codes: tuple[str, ...]) -> float | None:
+        return next((values[c] for c in codes if c in values), None)
+
+    assert bmi_class(BmiInput(height_cm=height, weight_kg=weight)).bmi == bmi
+    record = Record(
+        smoking="never",
+        exercise_times_per_week=7,
+        exercise_minutes=30,
+        vegetables_fruit_daily=True,
+    )
+    cdrs_inputs = assessments._cdrs(latest, "male", 50, record)
+    assert isinstance(cdrs_inputs, dict)
+    assert cdrs_inputs["bmi"] == bmi
+    assert cdrs_score(CdrsInput(**cdrs_inputs)).points["bmi"] == cdrs_points
+    findrisc_inputs = assessments._findrisc(latest, "male", 50, record)
+    assert isinstance(findrisc_inputs, dict)
+    assert findrisc_score(FindriscInput(**findrisc_inputs)).points["bmi"] == findrisc_points
