@@ -320,6 +320,8 @@ def test_a_missed_revisit_raises_an_alert_and_a_visit_closes_it(
         revisits[patient.pk] = do_book_revisit(
             bob, revisit, timezone.make_aware(datetime(2026, 12, 8, 9, 0))
         )
+    # Requested on the test's clock, not the machine's (the field's default is the real one).
+    RevisitRequest.objects.update(requested_at=clock.now)
     clock.advance(timedelta(days=7, hours=2))
     Encounter.objects.create(patient=came, kind="outpatient", started_at=timezone.now())
     clock.advance(timedelta(days=1))

@@ -16,7 +16,6 @@ import binascii
 import hashlib
 import os
 import struct
-import time
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+from django.utils import timezone
 
 SALT = "careloop.portal.link"
 PURPOSES = ("home", "questionnaire", "readings", "report")
@@ -87,11 +87,16 @@ def make_token(
         raise ValueError(f"purpose must be one of {', '.join(PURPOSES)}")
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"days must be 1–{MAX_DAYS}")
-    expires = int((now or time.time()) + days * 86400)
+    expires = int((now if now is not None else _now()) + days * 86400)
     plain = FIXED.pack(PURPOSES.index(purpose), expires, patient_id, task_id or 0)
     nonce = os.urandom(NONCE)
     sealed = _ciphers()[0].encrypt(nonce, plain + questionnaire.encode(), VERSION)
     return base64.urlsafe_b64encode(VERSION + nonce + sealed).rstrip(b"=").decode()
+
+
+def _now() -> float:
+    """The application's clock (``timezone.now``), the one that stamped the link's task."""
+    return timezone.now().timestamp()
 
 
 def link_path(token: str) -> str:
@@ -100,7 +105,7 @@ def link_path(token: str) -> str:
 
 def read(token: str, *, now: float | None = None) -> Link:
     link = _read_signed(token) if ":" in token else _open(token)
-    if link.expires < (now or time.time()):
+    if link.expires < (now if now is not None else _now()):
         raise LinkError(tampered=False)
     return link
 
