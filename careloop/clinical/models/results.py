@@ -116,6 +116,14 @@ class Observation(models.Model):
         related_name="observations",
         db_index=False,  # obs_encounter, only where there is one
     )
+    panel = models.ForeignKey(  # a component's panel (a blood pressure's systolic, diastolic)
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="components",
+        db_index=False,  # obs_panel, only where there is one
+    )
     code_system = models.CharField(
         max_length=100, blank=True, help_text=_("http://loinc.org when the item is mapped")
     )
@@ -166,6 +174,9 @@ class Observation(models.Model):
                 fields=["encounter"],
                 condition=models.Q(encounter__isnull=False),
                 name="obs_encounter",
+            ),
+            models.Index(
+                fields=["panel"], condition=models.Q(panel__isnull=False), name="obs_panel"
             ),
         ]
 

@@ -79,15 +79,103 @@ def _number(value: float | None) -> float | int | None:
     return int(value) if float(value).is_integer() else value
 
 
+# What a panel's component shares with the panel, and what is its own.
+PANEL_SHARED = ("subject", "status", "effectiveDateTime", "effectivePeriod", "issued")
+COMPONENT_OWN = (
+    "code",
+    "valueQuantity",
+    "valueString",
+    "valueCodeableConcept",
+    "interpretation",
+    "referenceRange",
+)
+
+
+def _component_resources(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A panel's components (a blood pressure's systolic and diastolic: LOINC 85354-9 with
+    8480-6 and 8462-4) as Observations of their own, each graded and read by the rules as a
+    result sent alone; they take the panel's patient, time and status."""
+    shared = {key: data[key] for key in PANEL_SHARED if key in data}
+    return [
+        {"resourceType": "Observation", **shared}
+        | {key: value for key, value in component.items() if key in COMPONENT_OWN}
+        for component in data.get("component") or []
+    ]
+
+
+def _in_component(index: int, error: FhirError) -> FhirError:
+    """``error`` of a component, named as a path within the panel."""
+    path = f"Observation.component[{index}]."
+    for issue in error.issues:
+        if "diagnostics" in issue:
+            issue["diagnostics"] = issue["diagnostics"].replace("Observation.", path)
+        if "expression" in issue:
+            issue["expression"] = [e.replace("Observation.", path) for e in issue["expression"]]
+    return error
+
+
+def _panel_text(parts: list[ResultInput]) -> str:
+    """The panel's value as the patient's record shows it: ``138/88 mmHg``."""
+    shown = [f"{p.comparator}{_number(p.value)}" if p.value is not None else p.text for p in parts]
+    units = {p.unit for p in parts}
+    unit = f" {units.pop()}" if len(units) == 1 and parts[0].unit else ""
+    return ("/".join(shown) + unit)[:500]
+
+
+def _split(rows: list[Observation], sizes: list[int]) -> list[list[Observation]]:
+    """The stored rows back into the items that gave them (a panel: it and its components)."""
+    groups, start = [], 0
+    for size in sizes:
+        groups.append(rows[start : start + size])
+        start += size
+    return groups
+
+
+def _with_components(rows: list[Observation]) -> Observation:
+    """The item's stored row, its components (stored after it) linked to it."""
+    panel, components = rows[0], rows[1:]
+    if components:
+        Observation.objects.filter(pk__in=[c.pk for c in components]).update(panel=panel)
+        for component in components:
+            component.panel_id = panel.pk
+    vars(panel)["_prefetched_objects_cache"] = {"components": components}  # read by to_fhir
+    return panel
+
+
 class ObservationHandler(Handler):
     resource_type = "Observation"
     fhir_class = FhirObservation
     search_params = ["patient", "subject", "code", "date", "category", "status"]
 
     def queryset(self, user: Any) -> QuerySet[Observation]:
-        return Observation.objects.filter(patient__in=patients_for(user).values("pk"))
+        return Observation.objects.filter(
+            patient__in=patients_for(user).values("pk")
+        ).prefetch_related("components")
 
     def to_fhir(self, obs: Observation) -> dict[str, Any]:
+        category = "vital-signs" if obs.code in codes.VITAL_CODES else "laboratory"
+        resource: dict[str, Any] = {
+            "resourceType": "Observation",
+            "id": str(obs.pk),
+            "status": codes.OBSERVATION_STATUS_OUT.get(obs.status, "final"),
+            "category": [{"coding": [{"system": codes.OBSERVATION_CATEGORY, "code": category}]}],
+            **self._result(obs),
+            "subject": {"reference": f"Patient/{obs.patient_id}"},
+            "effectiveDateTime": obs.effective_at.isoformat(),
+        }
+        if components := sorted(obs.components.all(), key=lambda c: c.pk):  # as sent
+            resource.pop("valueString", None)  # the components' values, as text
+            resource["component"] = [self._result(c) for c in components]
+        if obs.panel_id:
+            resource["derivedFrom"] = [{"reference": f"Observation/{obs.panel_id}"}]
+        if obs.encounter_id:
+            resource["encounter"] = {"reference": f"Encounter/{obs.encounter_id}"}
+        if obs.note:
+            resource["note"] = [{"text": obs.note}]
+        return resource
+
+    def _result(self, obs: Observation) -> dict[str, Any]:
+        """What an Observation and a panel's component both have: code, value, grade."""
         coding = []
         if obs.code:
             coding.append(
@@ -100,15 +188,8 @@ class ObservationHandler(Handler):
                     "code": obs.local_code,
                 }
             )
-        category = "vital-signs" if obs.code in codes.VITAL_CODES else "laboratory"
         resource: dict[str, Any] = {
-            "resourceType": "Observation",
-            "id": str(obs.pk),
-            "status": codes.OBSERVATION_STATUS_OUT.get(obs.status, "final"),
-            "category": [{"coding": [{"system": codes.OBSERVATION_CATEGORY, "code": category}]}],
             "code": {"coding": coding, "text": obs.name} if coding else {"text": obs.name},
-            "subject": {"reference": f"Patient/{obs.patient_id}"},
-            "effectiveDateTime": obs.effective_at.isoformat(),
         }
         if obs.value is not None:
             quantity: dict[str, Any] = {"value": _number(obs.value)}
@@ -141,10 +222,6 @@ class ObservationHandler(Handler):
             if obs.ref_text:
                 reference["text"] = obs.ref_text
             resource["referenceRange"] = [reference]
-        if obs.encounter_id:
-            resource["encounter"] = {"reference": f"Encounter/{obs.encounter_id}"}
-        if obs.note:
-            resource["note"] = [{"text": obs.note}]
         return resource
 
     def search(self, user: Any, params: QueryDict) -> QuerySet[Observation]:
@@ -168,6 +245,19 @@ class ObservationHandler(Handler):
         if status := params.get("status"):
             queryset = queryset.filter(status=codes.OBSERVATION_STATUS.get(status, status))
         return queryset
+
+    def result_inputs(self, data: dict[str, Any]) -> list[ResultInput]:
+        """The Observation's result, then its components' (a panel's text is their values)."""
+        result = self.result_input(data)
+        parts = []
+        for index, component in enumerate(_component_resources(data)):
+            try:
+                parts.append(self.result_input(component))
+            except FhirError as error:
+                raise _in_component(index, error) from error
+        if parts and result.value is None and not result.text:
+            result.text = _panel_text(parts)
+        return [result, *parts]
 
     def result_input(self, data: dict[str, Any]) -> ResultInput:
         code = data.get("code") or {}
@@ -264,7 +354,9 @@ class ObservationHandler(Handler):
         """Read and grade every Observation now; the write stores them, one batch per
         patient (a patient enrolled by the same Bundle gets its id by then)."""
         require_permission(user, "patients.change_patient")
-        by_patient: dict[str, tuple[Any, list[int], list[ResultInput]]] = {}
+        # patient, the items' indexes, their results (a panel's components after it), and how
+        # many results each item gave
+        by_patient: dict[str, tuple[Any, list[int], list[ResultInput], list[int]]] = {}
         for index, data in enumerate(items):
             reference = str((data.get("subject") or {}).get("reference"))
             try:
@@ -273,24 +365,24 @@ class ObservationHandler(Handler):
                     if reference in by_patient
                     else self.patient(user, data, refs, "Observation.subject")
                 )
-                result = self.result_input(data)
+                results = self.result_inputs(data)
             except FhirError as error:
                 raise indexed(index, error) from error
-            group = by_patient.setdefault(reference, (patient, [], []))
+            group = by_patient.setdefault(reference, (patient, [], [], []))
             group[1].append(index)
-            group[2].append(result)
+            group[2].extend(results)
+            group[3].append(len(results))
         graded = {
             key: assess_for(patient, results, organisation_path=patient.organisation.path)
-            for key, (patient, _, results) in by_patient.items()
+            for key, (patient, _, results, _) in by_patient.items()
         }
         # Risk models and rules too, before the lock; a patient enrolled by the same Bundle
         # is known by a negative id until it is saved.
         ids = {
-            key: patient.pk or -(n + 1)
-            for n, (key, (patient, _, _)) in enumerate(by_patient.items())
+            key: patient.pk or -(n + 1) for n, (key, (patient, *_)) in enumerate(by_patient.items())
         }
         pending = Pending()
-        for key, (patient, _, _) in by_patient.items():
+        for key, (patient, *_) in by_patient.items():
             if patient.pk is None:
                 pending.profiles[ids[key]] = RuleProfile(
                     patient.sex, patient.birth_date, patient.risk_tier, patient.organisation.path
@@ -302,7 +394,7 @@ class ObservationHandler(Handler):
 
         def write() -> list[Observation]:
             created: list[Observation | None] = [None] * len(items)
-            for key, (patient, indexes, results) in by_patient.items():
+            for key, (patient, indexes, results, sizes) in by_patient.items():
                 stored = do_record_results(
                     patient,
                     None,
@@ -313,8 +405,8 @@ class ObservationHandler(Handler):
                     assessments=graded[key],
                     run_rules=False,
                 )
-                for index, observation in zip(indexes, stored.created, strict=True):
-                    created[index] = observation
+                for index, rows in zip(indexes, _split(stored.created, sizes), strict=True):
+                    created[index] = _with_components(rows)
                 record(
                     user,
                     "create",
@@ -322,7 +414,7 @@ class ObservationHandler(Handler):
                     patient_id=patient.pk,
                     summary=f"{len(results)} results by FHIR",
                 )
-            apply(found, enrolled={ids[key]: p.pk for key, (p, _, _) in by_patient.items()})
+            apply(found, enrolled={ids[key]: p.pk for key, (p, *_) in by_patient.items()})
             return [obs for obs in created if obs is not None]
 
         return Prepared(write)
@@ -343,9 +435,21 @@ class ObservationHandler(Handler):
         require_permission(user, "patients.change_patient")
         patient = self.patient(user, data, refs, "Observation.subject")
         _unmoved(patient, obs.patient_id, "Observation.subject")
-        [assessment] = assess_for(
-            patient, [self.result_input(data)], organisation_path=patient.organisation.path
-        )
+        result, *parts = self.result_inputs(data)
+        stored = {c.code or c.local_code: c for c in obs.components.all()}
+        for index, part in enumerate(parts):
+            if (part.loinc or part.local_code) not in stored:
+                raise FhirError(
+                    422,
+                    f"Observation.component[{index}].code: the panel has no component "
+                    f"{part.loinc or part.local_code} (its components are corrected, not added)",
+                    code="value",
+                    expression=[f"Observation.component[{index}].code"],
+                )
+        for component in _component_resources(data):
+            part = parts.pop(0)
+            self.update(user, stored[part.loinc or part.local_code], component, refs)
+        [assessment] = assess_for(patient, [result], organisation_path=patient.organisation.path)
         settle([(patient.pk, patient.pk, assessment)], exclude=obs.pk)
         was_critical = obs.critical
         for key, value in assessment.fields.items():

@@ -1,0 +1,124 @@
+"""A FHIR panel (a blood pressure: LOINC 85354-9 with its systolic and diastolic as
+``component``s, as the FHIR vital-signs profile sends it): each component stored, graded and
+read by the rules as a result of its own, the panel read back with its components."""
+
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from fhir.resources.R4B.observation import Observation as FhirObservation
+
+from careloop.accounts.tokens import do_create_token
+from careloop.clinical.models import Observation
+from careloop.rules.models import RiskAssessment, RuleFiring
+from careloop.rules.pack import load_pack
+from tests.test_fhir import LOINC, Fhir, patient_resource
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def fhir(live_server: Any, carol: Any) -> Fhir:
+    _, token = do_create_token(carol)
+    return Fhir(live_server.url, token)
+
+
+def component(code: str, value: float) -> dict[str, Any]:
+    return {
+        "code": {"coding": [{"system": LOINC, "code": code}]},
+        "valueQuantity": {
+            "value": value,
+            "unit": "mmHg",
+            "system": "http://unitsofmeasure.org",
+            "code": "mm[Hg]",
+        },
+    }
+
+
+def blood_pressure(patient_ref: str, systolic: float, diastolic: float) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "vital-signs",
+                    }
+                ]
+            }
+        ],
+        "code": {"coding": [{"system": LOINC, "code": "85354-9"}], "text": "血压"},
+        "subject": {"reference": patient_ref},
+        # Now: the rules look at readings of the last three days.
+        "effectiveDateTime": timezone.now().replace(microsecond=0).isoformat(),
+        "component": [component("8480-6", systolic), component("8462-4", diastolic)],
+    }
+
+
+def test_a_blood_pressure_panels_values_are_stored_graded_and_read_back(fhir: Fhir) -> None:
+    load_pack()
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    ref = f"Patient/{patient_id}"
+    status, panel, _ = fhir.call("POST", "/Observation", blood_pressure(ref, 186, 112))
+    assert status == 201, panel
+    FhirObservation.model_validate(panel)
+    assert "valueString" not in panel and "valueQuantity" not in panel
+    systolic, diastolic = panel["component"]
+    assert systolic["code"]["coding"][0]["code"] == "8480-6"
+    assert systolic["valueQuantity"]["value"] == 186
+    assert diastolic["valueQuantity"] == {"value": 112, "unit": "mmHg"}
+    assert systolic["interpretation"][0]["coding"][0]["code"] in ("H", "HH")
+    assert diastolic["interpretation"][0]["coding"][0]["code"] in ("H", "HH")
+
+    stored = Observation.objects.get(pk=panel["id"])
+    assert stored.display_value == "186/112 mmHg"  # as the patient's record shows it
+    rows = {o.code: o for o in Observation.objects.filter(panel=stored)}
+    assert (rows["8480-6"].value, rows["8462-4"].value) == (186, 112)
+    assert rows["8480-6"].interpretation in ("H", "HH")
+
+    # Searched by the component's code, as a result of its own, naming its panel.
+    found = fhir.call("GET", f"/Observation?patient={patient_id}&code={LOINC}|8480-6")[1]
+    [entry] = found["entry"]
+    assert entry["resource"]["valueQuantity"]["value"] == 186
+    assert entry["resource"]["derivedFrom"] == [{"reference": f"Observation/{panel['id']}"}]
+    status, read, _ = fhir.call("GET", f"/Observation/{panel['id']}")
+    assert status == 200 and [c["valueQuantity"]["value"] for c in read["component"]] == [
+        186,
+        112,
+    ]
+    # The risk models and the default rules read the pressures as sent alone.
+    assessment = RiskAssessment.objects.get(patient_id=patient_id, model="bp-grade")
+    assert assessment.category == "3级高血压"
+    firing = RuleFiring.objects.get(patient_id=patient_id)
+    assert firing.rule.code == "bp-urgent-referral" and firing.alert is not None
+
+
+def test_a_wrong_component_is_named_and_nothing_is_stored(fhir: Fhir) -> None:
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    resource = blood_pressure(f"Patient/{patient_id}", 138, 88)
+    resource["component"][1]["code"]["coding"][0]["code"] = "8462-5"  # a wrong check digit
+    status, body, _ = fhir.call("POST", "/Observation", resource)
+    assert status == 422, body
+    assert body["issue"][0]["expression"] == ["Observation.component[1].code.coding"]
+    assert "8462-5" in body["issue"][0]["diagnostics"]
+    assert not Observation.objects.exists()
+
+
+def test_a_panel_is_corrected_by_update_component_by_component(fhir: Fhir) -> None:
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    ref = f"Patient/{patient_id}"
+    panel = fhir.call("POST", "/Observation", blood_pressure(ref, 138, 88))[1]
+    corrected = {**blood_pressure(ref, 138, 96), "id": panel["id"], "status": "corrected"}
+    status, body, _ = fhir.call("PUT", f"/Observation/{panel['id']}", corrected)
+    assert status == 200, body
+    assert [c["valueQuantity"]["value"] for c in body["component"]] == [138, 96]
+    diastolic = Observation.objects.get(panel_id=panel["id"], code="8462-4")
+    assert (diastolic.value, diastolic.status) == (96, "corrected")
+    assert Observation.objects.get(pk=panel["id"]).display_value == "138/96 mmHg"
+    assert Observation.objects.count() == 3  # corrected in place, none added
+
+    added = {**corrected, "component": [*corrected["component"], component("8867-4", 72)]}
+    status, body, _ = fhir.call("PUT", f"/Observation/{panel['id']}", added)
+    assert status == 422 and body["issue"][0]["expression"] == ["Observation.component[2].code"]
