@@ -122,3 +122,17 @@ def test_a_panel_is_corrected_by_update_component_by_component(fhir: Fhir) -> No
     added = {**corrected, "component": [*corrected["component"], component("8867-4", 72)]}
     status, body, _ = fhir.call("PUT", f"/Observation/{panel['id']}", added)
     assert status == 422 and body["issue"][0]["expression"] == ["Observation.component[2].code"]
+
+
+def test_a_blood_pressure_sent_as_text_is_read_as_its_two_pressures(fhir: Fhir) -> None:
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    resource = blood_pressure(f"Patient/{patient_id}", 0, 0)
+    del resource["component"]
+    resource["valueString"] = "158/96 mmHg"
+    status, panel, _ = fhir.call("POST", "/Observation", resource)
+    assert status == 201, panel
+    assert [c["valueQuantity"]["value"] for c in panel["component"]] == [158, 96]
+    assert [c["code"]["coding"][0]["code"] for c in panel["component"]] == ["8480-6", "8462-4"]
+    assert Observation.objects.get(pk=panel["id"]).value_text == "158/96 mmHg"  # as sent
+    systolic = Observation.objects.get(code="8480-6")
+    assert systolic.panel_id == int(panel["id"]) and systolic.interpretation == "H"

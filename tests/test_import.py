@@ -230,6 +230,27 @@ def test_a_wide_gb18030_csv_and_known_patients(bob: Any, patient_factory: Any) -
     assert len(by_code) == 4
 
 
+def test_a_blood_pressure_column_is_read_as_its_two_pressures(
+    bob: Any, patient_factory: Any
+) -> None:
+    known = patient_factory(organisation=bob.organisation, name="老病人")
+    PatientIdentifier.objects.create(
+        patient=known, kind="exam", system=bob.organisation.code, value="TJ901"
+    )
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["体检号", "姓名", "体检日期", "血压(mmHg)"])
+    writer.writerow(["TJ901", "老病人", "2026-11-01", "146/92"])
+    job = create(bob, text.getvalue().encode(), name="bp.csv")
+    assert job.columns["血压(mmHg)"] == "item:85354-9"
+    job = Importer(job).run()
+    assert (job.status, job.imported_rows, job.error_rows) == ("done", 1, 0)
+    rows = {o.code: o for o in Observation.objects.filter(patient=known)}
+    assert rows["85354-9"].value_text == "146/92"
+    assert (rows["8480-6"].value, rows["8462-4"].value) == (146, 92)
+    assert rows["8480-6"].interpretation == "H" and rows["8462-4"].interpretation == "H"
+
+
 def test_columns_that_cannot_work_are_refused(bob: Any) -> None:
     content = xlsx([["x", 1]], header=["备注", "数值"])
     job = Importer(create(bob, content)).run()

@@ -733,3 +733,24 @@ def test_an_update_whose_patient_another_processor_has_is_put_back_to_wait(
     assert process_batch(claim()).processed == 1
     registered.refresh_from_db()
     assert registered.phone == "15099998888"
+
+
+def test_a_blood_pressure_sent_as_one_value_is_read_as_its_two_pressures(
+    mllp: MllpServer,
+) -> None:
+    text = fixture("lis_utf8_oru_r01.hl7").decode()
+    head = text[: text.index("OBX|1|")]
+    exam = head + "OBX|1|ST|85354-9^血压^LN||186/112|mmHg|||||F|||20261123221500\r"
+    [ack] = send_raw(mllp, b"\x0b" + exam.encode() + b"\x1c\r", expect=1)
+    assert msa(ack) == "AA"
+    assert process_all().observations == 3
+    rows = {o.code: o for o in Observation.objects.all()}
+    assert rows["85354-9"].display_value == "186/112"  # as sent, kept
+    assert (rows["8480-6"].value, rows["8462-4"].value) == (186, 112)
+    assert rows["8480-6"].interpretation in ("H", "HH")
+    assert rows["8462-4"].unit == "mmHg" and rows["8462-4"].interpretation in ("H", "HH")
+    # Imported again one by one (after a fix), the same rows.
+    reprocess(InboundMessage.objects.get())
+    assert sorted(Observation.objects.values_list("code", "value")) == sorted(
+        [("85354-9", None), ("8480-6", 186.0), ("8462-4", 112.0)]
+    )

@@ -325,6 +325,7 @@ class BatchImporter:
                 )
 
     def _grade(self, items: list[Item]) -> None:
+        from careloop.clinical.panels import with_pressures
         from careloop.interop.processing import _result_input
 
         catalogue = self.context.catalogue
@@ -336,8 +337,8 @@ class BatchImporter:
             ages: dict[datetime, tuple[int, int]] = {}  # by observation time: most share one
             for order in item.data.orders:
                 graded = []
-                for result in order.results:
-                    given = _result_input(result, order, mapping, moment)
+                given_all = [_result_input(r, order, mapping, moment) for r in order.results]
+                for given in with_pressures(given_all):
                     age = ages.get(given.observed_at)
                     if age is None:
                         day = timezone.localtime(given.observed_at).date()

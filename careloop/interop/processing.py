@@ -33,6 +33,7 @@ from careloop.bulk import bulk_cursor
 from careloop.clinical import catalogue as catalogue_module
 from careloop.clinical.assessment import LOINC_SYSTEMS, ResultInput
 from careloop.clinical.models import Condition, Encounter, Icd10Code, Source
+from careloop.clinical.panels import with_pressures
 from careloop.clinical.services import ReportInput, do_record_results
 from careloop.interop import patient_locks
 from careloop.interop.hl7.message import HL7Error, decode, parse
@@ -328,10 +329,12 @@ def import_message(
                 filler_order_number=order.filler_number or order.placer_number,
                 issued_at=data.sent_at,
             ),
-            [
-                _result_input(result, order, context.mappings[source.pk], moment)
-                for result in order.results
-            ],
+            with_pressures(
+                [
+                    _result_input(result, order, context.mappings[source.pk], moment)
+                    for result in order.results
+                ]
+            ),
             source=Source.HL7,
             source_label=source.name or facility,
             message_id=message.pk,

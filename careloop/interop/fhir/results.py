@@ -15,6 +15,7 @@ from careloop.audit.services import record
 from careloop.clinical.assessment import ImpossibleValue, ResultInput, check_possible
 from careloop.clinical.loinc import loinc_problem
 from careloop.clinical.models import DiagnosticReport, Observation, Source
+from careloop.clinical.panels import pressures
 from careloop.clinical.services import assess_for, do_record_results
 from careloop.clinical.settle import settle
 from careloop.clinical.units import UnitError, canonical_unit, convert
@@ -257,7 +258,7 @@ class ObservationHandler(Handler):
                 raise _in_component(index, error) from error
         if parts and result.value is None and not result.text:
             result.text = _panel_text(parts)
-        return [result, *parts]
+        return [result, *(parts or pressures(result))]
 
     def result_input(self, data: dict[str, Any]) -> ResultInput:
         code = data.get("code") or {}
@@ -428,10 +429,8 @@ class ObservationHandler(Handler):
     ) -> Observation:
         """A corrected or amended result: read and graded again as a new one would be; a
         value critical now and not before raises the critical-value alert (an alert already
-        raised for it stays with whoever handles it); the rules run again."""
-        from careloop.followup.services import critical_value_alert
-        from careloop.rules.engine import run_for_results
-
+        raised for it stays with whoever handles it); the rules run again. A panel's
+        components are corrected each the same way."""
         require_permission(user, "patients.change_patient")
         patient = self.patient(user, data, refs, "Observation.subject")
         _unmoved(patient, obs.patient_id, "Observation.subject")
@@ -446,9 +445,16 @@ class ObservationHandler(Handler):
                     code="value",
                     expression=[f"Observation.component[{index}].code"],
                 )
-        for component in _component_resources(data):
-            part = parts.pop(0)
-            self.update(user, stored[part.loinc or part.local_code], component, refs)
+        for part in parts:
+            self._correct(user, patient, stored[part.loinc or part.local_code], part)
+        return self._correct(user, patient, obs, result)
+
+    def _correct(
+        self, user: Any, patient: Any, obs: Observation, result: ResultInput
+    ) -> Observation:
+        from careloop.followup.services import critical_value_alert
+        from careloop.rules.engine import run_for_results
+
         [assessment] = assess_for(patient, [result], organisation_path=patient.organisation.path)
         settle([(patient.pk, patient.pk, assessment)], exclude=obs.pk)
         was_critical = obs.critical

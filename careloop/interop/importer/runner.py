@@ -23,6 +23,7 @@ from careloop.audit.models import AuditEvent
 from careloop.clinical import catalogue as catalogue_module
 from careloop.clinical.assessment import ResultInput
 from careloop.clinical.models import Source
+from careloop.clinical.panels import with_pressures
 from careloop.clinical.services import ReportInput, do_record_results
 from careloop.interop.importer.columns import (
     FIELD_LABELS,
@@ -447,23 +448,25 @@ class Importer:
         LOINC codes stored (rules and risk models run once per chunk, on them)."""
         row = rows[0]
         assert patient is not None and row.effective_at is not None
-        results = [
-            ResultInput(
-                name=cell.name or cell.code,
-                observed_at=row.effective_at,
-                loinc=cell.code if self.catalogue.item(cell.code) else "",
-                local_code="" if self.catalogue.item(cell.code) else cell.code[:50],
-                local_system="" if self.catalogue.item(cell.code) else "import",
-                value=cell.value,
-                comparator=cell.comparator,
-                text=cell.text,
-                unit=cell.unit,
-                reference=cell.reference,
-                flags=cell.flags,
-            )
-            for visit_row in rows
-            for cell in visit_row.results
-        ]
+        results = with_pressures(
+            [
+                ResultInput(
+                    name=cell.name or cell.code,
+                    observed_at=row.effective_at,
+                    loinc=cell.code if self.catalogue.item(cell.code) else "",
+                    local_code="" if self.catalogue.item(cell.code) else cell.code[:50],
+                    local_system="" if self.catalogue.item(cell.code) else "import",
+                    value=cell.value,
+                    comparator=cell.comparator,
+                    text=cell.text,
+                    unit=cell.unit,
+                    reference=cell.reference,
+                    flags=cell.flags,
+                )
+                for visit_row in rows
+                for cell in visit_row.results
+            ]
+        )
         stored = do_record_results(
             patient,
             ReportInput(name=row.report or UNNAMED_REPORT, effective_at=row.effective_at),
