@@ -81,3 +81,23 @@ def test_an_item_sent_under_several_codes_is_offered_as_all_of_them(db: None) ->
     compile_condition(
         {"kind": "consecutive", "code": fasting[0].split(", "), "count": 2, "op": ">=", "value": 7}
     )
+
+
+def test_symptoms_are_offered_in_the_pages_language_and_stored_in_chinese() -> None:
+    from django.utils import translation
+
+    from careloop.outreach.symptom_words import CANONICAL
+
+    def offered() -> list[list[str]]:
+        [field] = builder_spec()["kinds"]["symptom"]["fields"]
+        return list(field["choices"])
+
+    with translation.override("en"):
+        english = offered()
+    with translation.override("zh-hans"):
+        chinese = offered()
+    assert [value for value, _ in english] == list(CANONICAL)  # what a rule stores
+    assert ["胸痛胸闷", "Chest pain or tightness"] in english
+    assert ["自伤风险", "Risk of self-harm"] in english
+    assert all(not any("\u4e00" <= c <= "\u9fff" for c in label) for _, label in english)
+    assert chinese == [[s, s] for s in CANONICAL]

@@ -86,6 +86,7 @@ LABELS = {
     "伤口异常": pgettext_lazy("follow-up form", "Wound problem"),
     "出血": pgettext_lazy("follow-up form", "Bleeding"),
     "情绪问题": pgettext_lazy("follow-up form", "Emotional problems"),
+    "自伤风险": pgettext_lazy("follow-up form", "Risk of self-harm"),
     "良好": pgettext_lazy("follow-up form", "Good"),
     "一般": pgettext_lazy("follow-up form", "Fair"),
     "差": pgettext_lazy("follow-up form", "Poor"),

@@ -44,6 +44,13 @@ def _severities() -> list[list[str]]:
     return _choices(SEVERITIES, texts)
 
 
+def _symptoms() -> list[list[str]]:
+    """The detector's symptoms, stored as their Chinese names, shown in the page's language."""
+    from careloop.followup.forms import LABELS
+
+    return [[s, str(LABELS[s]) if s in LABELS else s] for s in CANONICAL]
+
+
 def _outcomes() -> list[list[str]]:
     from careloop.followup.models import Outcome
 
@@ -163,7 +170,7 @@ def condition_kinds() -> dict[str, dict[str, Any]]:
                     "choice",
                     _("Symptom"),
                     CANONICAL[0],
-                    choices=[[s, s] for s in CANONICAL],
+                    choices=_symptoms(),
                 )
             ],
         ),

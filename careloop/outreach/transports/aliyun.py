@@ -18,6 +18,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import ClassVar
 
+from django.utils.translation import pgettext_lazy
+
 from careloop.outreach.transports.base import (
     HttpRequest,
     HttpResponse,
@@ -175,7 +177,7 @@ class AliyunSms(AliyunBase):
     parameters; OutId carries our idempotency key into the delivery report."""
 
     name = "aliyun_sms"
-    label = "阿里云短信"
+    label = pgettext_lazy("provider", "Aliyun SMS")
     channel = "sms"
     REQUIRED_SETTINGS = ("sign_name",)
     ENDPOINT = "https://dysmsapi.aliyuncs.com"
@@ -201,7 +203,7 @@ class AliyunVoice(AliyunBase):
     keypad choices, IvrCall plays it and reports the key pressed in its call report."""
 
     name = "aliyun_voice"
-    label = "阿里云语音通知"
+    label = pgettext_lazy("provider", "Aliyun voice notification")
     channel = "voice"
     REQUIRED_SETTINGS = ("show_number",)
     ENDPOINT = "https://dyvmsapi.aliyuncs.com"

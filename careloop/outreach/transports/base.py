@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from django.utils.functional import Promise
+
 
 class TransportError(Exception):
     """The provider refused or could not be reached. ``permanent``: retrying the same
@@ -93,7 +95,7 @@ class Transport:
     its decrypted secrets. Subclasses name what they need in REQUIRED_*."""
 
     name: ClassVar[str]
-    label: ClassVar[str]
+    label: ClassVar[str | Promise]  # the provider's name, in the page's language
     channel: ClassVar[str]
     REQUIRED_SETTINGS: ClassVar[tuple[str, ...]] = ()
     REQUIRED_SECRETS: ClassVar[tuple[str, ...]] = ()

@@ -6,12 +6,14 @@ import smtplib
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+from django.utils.translation import pgettext_lazy
+
 from careloop.outreach.transports.base import Outgoing, Receipt, Transport, TransportError
 
 
 class Smtp(Transport):
     name = "smtp"
-    label = "SMTP 邮件"
+    label = pgettext_lazy("provider", "SMTP e-mail")
     channel = "email"
     REQUIRED_SETTINGS = ("host", "sender")
 

@@ -4,12 +4,14 @@ No provider account needed, so the system works out of the box."""
 
 from __future__ import annotations
 
+from django.utils.translation import pgettext_lazy
+
 from careloop.outreach.transports.base import Outgoing, Receipt, Transport
 
 
 class Outbox(Transport):
     name = "outbox"
-    label = "站内发件箱"
+    label = pgettext_lazy("provider", "Built-in outbox")
     channel = "*"
 
     def send(self, message: Outgoing) -> Receipt:

@@ -16,6 +16,8 @@ import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from django.utils.translation import pgettext_lazy
+
 from careloop.outreach.transports.base import (
     HttpRequest,
     HttpResponse,
@@ -79,7 +81,7 @@ def _error(code: str, text: str) -> TransportError:
 
 class TencentSms(HttpTransport):
     name = "tencent_sms"
-    label = "腾讯云短信"
+    label = pgettext_lazy("provider", "Tencent Cloud SMS")
     channel = "sms"
     REQUIRED_SETTINGS = ("sdk_app_id", "sign_name")
     REQUIRED_SECRETS = ("secret_id", "secret_key")

@@ -15,6 +15,8 @@ import hmac
 import json
 import time
 
+from django.utils.translation import pgettext_lazy
+
 from careloop.outreach.transports.base import (
     HttpRequest,
     HttpResponse,
@@ -33,7 +35,7 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 class Webhook(HttpTransport):
     name = "webhook"
-    label = "Webhook（App 推送）"
+    label = pgettext_lazy("provider", "Webhook (app push)")
     channel = "app"
     REQUIRED_SETTINGS = ("url",)
     REQUIRED_SECRETS = ("secret",)

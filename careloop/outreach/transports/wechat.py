@@ -10,6 +10,8 @@ import json
 import time
 from typing import Any, ClassVar, Protocol
 
+from django.utils.translation import pgettext_lazy
+
 from careloop.outreach.transports.base import (
     HttpRequest,
     HttpResponse,
@@ -104,7 +106,7 @@ class WechatOfficialAccount(TokenTransport):
     which several processes may call without invalidating each other's token."""
 
     name = "wechat_mp"
-    label = "微信公众号"
+    label = pgettext_lazy("provider", "WeChat Official Account")
     channel = "wechat"
     REQUIRED_SETTINGS = ("app_id",)
     REQUIRED_SECRETS = ("app_secret",)
@@ -158,7 +160,7 @@ class WecomApp(TokenTransport):
     UserID. Tokens from /cgi-bin/gettoken with the corp id and the app's secret."""
 
     name = "wecom"
-    label = "企业微信"
+    label = pgettext_lazy("provider", "WeCom")
     channel = "wecom"
     REQUIRED_SETTINGS = ("corp_id", "agent_id")
     REQUIRED_SECRETS = ("corp_secret",)
