@@ -23,7 +23,7 @@ from careloop.interop import batch, patient_locks
 from careloop.interop.hl7.message import HL7Error
 from careloop.interop.mllp import MllpServer
 from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
-from careloop.interop.processing import Part, claim, process_batch, reprocess
+from careloop.interop.processing import Part, claim, claim_urgent, process_batch, reprocess
 from careloop.patients.models import Patient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -753,4 +753,68 @@ def test_a_blood_pressure_sent_as_one_value_is_read_as_its_two_pressures(
     reprocess(InboundMessage.objects.get())
     assert sorted(Observation.objects.values_list("code", "value")) == sorted(
         [("85354-9", None), ("8480-6", 186.0), ("8462-4", 112.0)]
+    )
+
+
+def _ordinary(frame: bytes) -> bytes:
+    """The LIS fixture's result without its critical potassium."""
+    return frame.replace(b"|6.8|mmol/L|3.5-5.3|HH|", b"|4.2|mmol/L|3.5-5.3|N|")
+
+
+def test_a_critical_value_is_taken_before_the_backlog_with_its_patients_messages(
+    mllp: MllpServer,
+) -> None:
+    frames = [_ordinary(_result_for(person, f"B{person}-0")) for person in range(6)]
+    frames += [_ordinary(_result_for(2, "B2-1")), _result_for(2, "B2-2")]  # potassium 6.8
+    frames += [_ordinary(_result_for(person, f"B{person}-1")) for person in (0, 1)]
+    assert set(map(msa, send_raw(mllp, *frames, expect=len(frames)))) == {"AA"}
+    urgent = InboundMessage.objects.get(urgent=True)
+    assert urgent.control_id == "B2-2"
+
+    taken = claim_urgent()
+    by_id = dict(InboundMessage.objects.values_list("pk", "control_id"))
+    controls = [by_id[pk] for pk in taken]
+    # Person 2's messages, in the order received (and those of anyone sharing the shard).
+    assert [c for c in controls if c.startswith("B2-")] == ["B2-0", "B2-1", "B2-2"]
+    shards = set(InboundMessage.objects.filter(pk__in=taken).values_list("shard", flat=True))
+    assert shards == {urgent.shard}
+    assert claim_urgent() == []  # nothing critical waits now
+    assert process_batch(taken).processed == len(taken)
+    assert Alert.objects.get().observation.patient.identifiers.get().value == "MZ000002"
+
+    rest = claim(limit=100)
+    assert sorted(taken + rest) == sorted(by_id)  # the backlog, all of it, after
+    assert process_batch(rest).processed == len(rest)
+    assert InboundMessage.objects.exclude(status="processed").count() == 0
+
+
+def test_the_processor_takes_a_critical_value_first(
+    mllp: MllpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from careloop.interop import processing
+
+    frames = [_ordinary(_result_for(person, f"Q{person}")) for person in range(5)]
+    frames.append(_result_for(3, "Q3-K"))  # potassium 6.8, behind the others
+    assert set(map(msa, send_raw(mllp, *frames, expect=len(frames)))) == {"AA"}
+    batches: list[list[str]] = []
+    real = processing.process_batch
+    stop = threading.Event()
+
+    def recorded(ids: list[int], context: Any = None) -> Any:
+        by_id = dict(InboundMessage.objects.filter(pk__in=ids).values_list("pk", "control_id"))
+        batches.append([by_id[pk] for pk in ids])
+        result = real(ids, context)
+        if not InboundMessage.objects.filter(status="received").exists():
+            stop.set()
+        return result
+
+    monkeypatch.setattr(processing, "process_batch", recorded)
+    thread = threading.Thread(target=processing.run_forever, args=(stop,), kwargs={"poll": 0.01})
+    thread.start()
+    assert stop.wait(30)
+    thread.join(10)
+    assert [c for c in batches[0] if c.startswith("Q3")] == ["Q3", "Q3-K"]
+    assert "Q0" not in batches[0]  # ahead of it in the queue, another patient's: after
+    assert sorted(c for batch in batches for c in batch) == sorted(
+        ["Q0", "Q1", "Q2", "Q3", "Q4", "Q3-K"]
     )

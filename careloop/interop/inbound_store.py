@@ -120,6 +120,7 @@ class InboundStore:
             str(item.error) if item.error else "",
             0,
             item.shard,
+            item.urgent,
         )
 
 

@@ -27,6 +27,7 @@ from careloop.interop.hl7.message import (
 )
 from careloop.interop.hl7.read import DEFAULT_EXAM_TYPES, PatientData, exam_types_of, read
 from careloop.interop.models import SourceSystem
+from careloop.interop.urgency import is_urgent
 from careloop.patients.identity import normalise_id_number, normalise_passport, normalise_plain
 
 COLUMNS = [
@@ -47,6 +48,7 @@ COLUMNS = [
     "error",
     "attempts",
     "shard",
+    "urgent",
 ]
 # Messages are spread over this many shards by patient; processor k of n imports the shards
 # whose number is k modulo n (see processing.claim).
@@ -110,6 +112,7 @@ class Incoming:
     error: HL7Error | None = None
     facility: str = ""
     shard: int = 0
+    urgent: bool = False
 
     @property
     def ack_code(self) -> str:
@@ -180,6 +183,7 @@ def examine(raw: bytes, peer: str, sources: SourceCache) -> Incoming:
             icd10=sources.icd10,
         )
         incoming.shard = shard_of(data.patient, incoming.facility)
+        incoming.urgent = is_urgent(data)
     except HL7Error as error:
         incoming.error = error
     except Exception as exc:  # a defect of ours must still give the sender an answer

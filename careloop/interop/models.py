@@ -130,6 +130,9 @@ class InboundMessage(models.Model):
     # the messages naming one patient by the same identifier are imported by the same
     # processor, in order (interop.ingest.shard_of).
     shard = models.PositiveSmallIntegerField(default=0)
+    # Carries a critical value (interop.urgency): imported before the messages waiting ahead
+    # of it, with those of its shard.
+    urgent = models.BooleanField(default=False)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     patient = models.ForeignKey(
         "patients.Patient", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -139,7 +142,14 @@ class InboundMessage(models.Model):
         verbose_name = _("inbound message")
         verbose_name_plural = _("inbound messages")
         ordering = ["-id"]
-        indexes = [models.Index(fields=["status", "id"], name="inbound_status_id")]
+        indexes = [
+            models.Index(fields=["status", "id"], name="inbound_status_id"),
+            models.Index(
+                fields=["shard"],
+                condition=models.Q(status="received", urgent=True),
+                name="inbound_urgent_waiting",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["sending_facility", "control_id"],

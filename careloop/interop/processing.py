@@ -134,22 +134,55 @@ def claim(limit: int = BATCH, part: Part = WHOLE, after: int = 0) -> list[int]:
         )
         if cursor.fetchone() is None:
             return []
+    return _take(ours, params, limit)
+
+
+def _take(where: str, params: list[Any], limit: int) -> list[int]:
+    """Mark the first ``limit`` waiting messages (by id) that ``where`` also selects as being
+    processed by us; return their ids."""
+    table = connection.ops.quote_name(InboundMessage._meta.db_table)
     skip_locked = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     with write_gate(queue="processors"), transaction.atomic(), bulk_cursor() as cursor:
         relaxed_commit()
         cursor.execute(
             f"UPDATE {table} SET status = %s, claimed_at = %s WHERE id IN ("  # noqa: S608
-            f"SELECT id FROM {table} WHERE status = %s{ours} ORDER BY id LIMIT %s{skip_locked}"
+            f"SELECT id FROM {table} WHERE status = %s{where} ORDER BY id LIMIT %s{skip_locked}"
             ") RETURNING id",
             [
                 InboundMessage.Status.PROCESSING,
                 connection.ops.adapt_datetimefield_value(timezone.now()),
-                waiting,
+                InboundMessage.Status.RECEIVED,
                 *params,
                 limit,
             ],
         )
         return sorted(row[0] for row in cursor.fetchall())
+
+
+URGENT_SHARDS = 20  # shards with a critical value taken at once
+
+
+def claim_urgent(limit: int = BATCH, part: Part = WHOLE) -> list[int]:
+    """Like ``claim``, the messages waiting in the shards of our part that hold a critical
+    value (``InboundMessage.urgent``), in id order: each such message with the messages of
+    its patients waiting before it, so a critical value jumps a backlog of ordinary results
+    and every patient's messages are still imported in the order received."""
+    table = connection.ops.quote_name(InboundMessage._meta.db_table)
+    waiting = InboundMessage.Status.RECEIVED
+    ours, params = part.condition()
+    with connection.cursor() as cursor:  # inbound_urgent_waiting: empty when none waits
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE status = %s AND urgent = %s{ours} LIMIT 1",  # noqa: S608
+            [waiting, True, *params],
+        )
+        if cursor.fetchone() is None:
+            return []
+    shards = f"SELECT shard FROM {table} WHERE status = %s AND urgent = %s{ours} LIMIT %s"  # noqa: S608
+    return _take(
+        f"{ours} AND shard IN ({shards})",
+        [*params, waiting, True, *params, URGENT_SHARDS],
+        limit,
+    )
 
 
 def default_processors() -> int:
@@ -536,9 +569,13 @@ def run_forever(stop: threading.Event, *, poll: float = 0.05, part: Part = WHOLE
             last_sweep = time.monotonic()
         if time.monotonic() - last_full_search > FULL_SEARCH:
             after, last_full_search = 0, time.monotonic()
-        ids = claim(part=part, after=after)
+        # Critical values first; ``after`` stays: ordinary messages still wait above it.
+        ids = claim_urgent(part=part)
+        urgent = bool(ids)
+        if not urgent:
+            ids = claim(part=part, after=after)
         if ids:
-            after = ids[-1]
+            after = after if urgent else ids[-1]
             if context is None or time.monotonic() - context.read_at > CONTEXT_KEPT:
                 context = Context()
             result = process_batch(ids, context)
@@ -546,7 +583,7 @@ def run_forever(stop: threading.Event, *, poll: float = 0.05, part: Part = WHOLE
                 after = 0
             heap.settle_once()  # the first batch has loaded everything kept from now on
             logger.debug("processed %d, failed %d", result.processed, result.failed)
-            if len(ids) < SMALL_CLAIM:
+            if len(ids) < SMALL_CLAIM and not urgent:
                 stop.wait(GATHER)
         else:
             stop.wait(poll)
