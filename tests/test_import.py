@@ -3,14 +3,14 @@
 import csv
 import io
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.files import File
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 from openpyxl import Workbook, load_workbook
 
 from careloop.clinical.models import DiagnosticReport, Observation
@@ -238,9 +238,12 @@ def test_columns_that_cannot_work_are_refused(bob: Any) -> None:
 
 def test_the_same_file_is_not_imported_twice(bob: Any) -> None:
     content = xlsx(long_rows(bad=False))
-    Importer(create(bob, content)).run()
-    with pytest.raises(AlreadyImported):
+    first = Importer(create(bob, content)).run()
+    with pytest.raises(AlreadyImported) as refused:
         create(bob, content)
+    # The time of the first import as the pages show times (local, not UTC).
+    assert f"{timezone.localtime(first.created_at):%Y-%m-%d %H:%M}" in str(refused.value)
+    assert f"{first.created_at.astimezone(UTC):%H:%M}" not in str(refused.value)
 
 
 def test_the_cli_refuses_to_import_without_any_organisation(tmp_path: Path, db: None) -> None:
@@ -301,6 +304,20 @@ def test_an_import_started_on_the_page_runs_on_the_worker(bob: Any, transactiona
     call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
     job.refresh_from_db()
     assert job.status == "done" and job.imported_rows == 5
+
+
+def test_an_import_runs_in_the_language_of_the_page_that_started_it(
+    bob: Any, transactional_db: None
+) -> None:
+    job = create(bob, xlsx(long_rows()), mode="all")
+    with translation.override("en"):
+        do_start_import(bob, job, job.columns)
+    call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert job.message == "2 rows are wrong, so nothing was imported: see the error report."
+    sheet = load_workbook(job.error_report.open("rb")).active
+    assert sheet.title == "Rows not imported"
 
 
 @pytest.mark.parametrize("write_only", [False, True])
