@@ -193,6 +193,8 @@ def test_the_review_form_speaks_the_request_language_and_is_styled(
     form = client.get(f"/worklist/quality/{entry.pk}/").context["form"]
     assert str(form.fields["comments"].label) == "Comments"
     assert "form-control" in form.fields["script"].widget.attrs["class"]
+    assert str(form.fields["script"].label).endswith(") (0–40)")  # not "…)（0–40）"
     client.cookies["django_language"] = "zh-hans"
     form = client.get(f"/worklist/quality/{entry.pk}/").context["form"]
     assert str(form.fields["comments"].label) != "Comments"
+    assert str(form.fields["script"].label).endswith("（0–40）")

@@ -46,7 +46,10 @@ class ReviewForm(StyledFormMixin, forms.Form):
             widget = forms.NumberInput()
             widget.attrs["class"] = widget_class(widget)  # added after the mixin styled
             self.fields[key] = forms.IntegerField(
-                label=f"{label}（0–{top}）", min_value=0, max_value=top, widget=widget
+                label=_("%(criterion)s (0–%(top)s)") % {"criterion": label, "top": top},
+                min_value=0,
+                max_value=top,
+                widget=widget,
             )
         self.order_fields([*CRITERIA, "comments"])
 
