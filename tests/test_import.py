@@ -566,3 +566,15 @@ def test_an_uploaded_file_is_labelled_by_its_own_type_not_the_default_source(
     sheet = create(bob, xlsx(long_rows(bad=False)), name="imp.xlsx")
     other = client.get(f"/interop/imports/{sheet.pk}/").content.decode()
     assert 'data-testid="import-kind">· Excel · 来源：体检中心<' in other
+
+
+def test_every_import_stays_reachable_from_the_list_page(bob: Any, client: Any) -> None:
+    for n in range(23):  # more than a page
+        rows = [[f"TJ9{n:02}", *row[1:]] for row in long_rows(bad=False)]  # each file its own
+        create(bob, xlsx(rows), name=f"体检{n:02}.xlsx")
+    client.force_login(bob)
+    first = client.get("/interop/imports/").content.decode()
+    assert "体检22.xlsx" in first and "体检00.xlsx" not in first  # newest first
+    assert "?page=2" in first
+    second = client.get("/interop/imports/", {"page": 2}).content.decode()
+    assert "体检00.xlsx" in second and "体检22.xlsx" not in second
