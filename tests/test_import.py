@@ -192,11 +192,14 @@ def test_a_long_sheet_imports_good_rows_and_reports_bad_ones(bob: Any) -> None:
     assert ImportMapping.objects.get(source=job.source).columns == job.columns
 
 
-def test_all_or_nothing_imports_nothing_when_a_row_is_wrong(bob: Any) -> None:
+def test_all_or_nothing_imports_nothing_when_a_row_is_wrong(bob: Any, client: Any) -> None:
     job = Importer(create(bob, xlsx(long_rows()), mode="all")).run()
     assert job.status == "failed" and job.error_rows == 2
     assert not Patient.objects.exists() and not Observation.objects.exists()
     assert job.error_report
+    client.force_login(bob)  # its page says "see the error report": it offers it
+    page = client.get(f"/interop/imports/{job.pk}/").content.decode()
+    assert "错误报告" in page and f'href="/interop/imports/{job.pk}/errors/"' in page
     again = Importer(job).run()  # started again: counted afresh, not "4 of 2 rows read"
     assert (again.processed_rows, again.error_rows) == (job.total_rows, 2)
     good = Importer(create(bob, xlsx(long_rows(bad=False)), name="good.xlsx", mode="all")).run()
