@@ -55,3 +55,19 @@ def test_a_code_mapping_to_a_loinc_code_is_saved_without_spaces(hospital: Any) -
     )
     assert saved.status_code == 302
     assert CodeMapping.objects.get().loinc == "2823-3"
+
+
+@pytest.mark.parametrize(
+    ("url", "english"),
+    [
+        ("/admin/interop/sourcesystem/add/", "Created at:"),
+        ("/admin/accounts/organisation/add/", "Path:"),
+    ],
+)
+def test_the_chinese_administration_names_every_field_in_chinese(
+    hospital: Any, url: str, english: str
+) -> None:
+    client = _admin_client(hospital)
+    client.cookies["django_language"] = "zh-hans"
+    page = client.get(url).content.decode()
+    assert english not in page

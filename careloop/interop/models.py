@@ -43,7 +43,7 @@ class SourceSystem(models.Model):
         help_text=_("PID-3 identifier type codes meaning 体检号, comma-separated"),
     )
     active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
         verbose_name = _("sending system")
