@@ -55,7 +55,13 @@ def _save_posted(
     text = request.POST.get("definition", "")
     status = request.POST.get("status", row.status if row else Questionnaire.Status.DRAFT)
     try:
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:  # said in the page's language, not Python's
+            return None, _("The JSON cannot be read at line %(line)d, column %(column)d.") % {
+                "line": exc.lineno,
+                "column": exc.colno,
+            }
         if not isinstance(data, dict):
             raise DefinitionError("questionnaire", "须为一个对象（JSON object）")
         code = data.get("code")

@@ -139,6 +139,11 @@ def test_a_supervisor_creates_a_questionnaire_and_its_code_is_checked(bob: Any, 
 
 def test_a_refused_definition_keeps_the_status_chosen_with_it(pack: None, bob: Any) -> None:
     client = signed_in(bob)
+    unreadable = client.post(
+        "/questionnaires/new/", {"definition": '{"code": "x", ', "status": "draft"}
+    ).content.decode()
+    assert "JSON 无法读取：第 1 行第 15 列有误。" in unreadable
+    assert "Expecting property name" not in unreadable  # not Python's words
     data = {"code": "phq9", "title": "重复", "items": [{"key": "q1", "type": "text"}]}
     refused = client.post(
         "/questionnaires/new/", {"definition": json.dumps(data), "status": "active"}
