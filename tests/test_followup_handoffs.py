@@ -108,6 +108,15 @@ def test_a_declined_referral_needs_a_reason_and_withdraws_the_share(
     assert not patients_for(lead).filter(pk=patient.pk).exists()
     referral.refresh_from_db()
     assert (referral.status, referral.decided_by) == ("declined", lead)
+    # Both sides read the answer, its colon in the page's language.
+    chinese = logged_in(alice).get("/worklist/referrals/?box=out&status=all").content.decode()
+    assert "意见：不在本中心服务范围" in chinese
+    english = (
+        logged_in(lead)
+        .get("/worklist/referrals/?box=in&status=all", HTTP_ACCEPT_LANGUAGE="en")
+        .content.decode()
+    )
+    assert "Answer: 不在本中心服务范围" in english
 
 
 def test_shared_care_accepted_lets_the_receiver_edit_and_withdrawal_undoes_a_referral(

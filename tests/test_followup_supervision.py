@@ -112,6 +112,17 @@ def test_hand_over_moves_open_tasks_and_alerts(
     )
     assert Task.objects.filter(assignee=alice, status="open").count() == tasks
     assert response.status_code == 200
+    said = [str(m) for m in response.context["messages"]]
+    assert said == [f"已将 {tasks} 个任务和 1 条预警从{colleague}移交给{alice}。"]
+    Task.objects.filter(assignee=alice).exclude(pk=busy[0].pk).update(assignee=colleague)
+    english = logged_in(bob).post(
+        "/worklist/team/hand-over/",
+        {"source": alice.pk, "target": colleague.pk},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    said = [str(m) for m in english.context["messages"]]
+    assert said == [f"1 task and 1 alert moved from {alice} to {colleague}."]  # not "1 tasks"
 
 
 def test_quality_review_scores_a_completed_follow_up(
@@ -193,6 +204,8 @@ def test_the_review_form_speaks_the_request_language_and_is_styled(
     form = client.get(f"/worklist/quality/{entry.pk}/").context["form"]
     assert str(form.fields["comments"].label) == "Comments"
     assert "form-control" in form.fields["script"].widget.attrs["class"]
+    assert str(form.fields["script"].label).endswith(") (0–40)")  # not "…)（0–40）"
     client.cookies["django_language"] = "zh-hans"
     form = client.get(f"/worklist/quality/{entry.pk}/").context["form"]
     assert str(form.fields["comments"].label) != "Comments"
+    assert str(form.fields["script"].label).endswith("（0–40）")

@@ -94,6 +94,17 @@ def test_bulk_assign_needs_the_permission(
     assert Task.objects.filter(assignee=alice).count() == 3
     logged_in(alice).post("/worklist/assign/", {"task": ids[:1], "assignee": "me"})
     assert Task.objects.filter(assignee=alice).count() == 3
+    english = logged_in(bob).post(
+        "/worklist/assign/",
+        {"task": ids[:1], "assignee": str(alice.pk)},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert [str(m) for m in english.context["messages"]] == [f"1 task assigned to {alice}."]
+    two = logged_in(bob).post(
+        "/worklist/assign/", {"task": ids[:2], "assignee": str(alice.pk)}, follow=True
+    )
+    assert [str(m) for m in two.context["messages"]] == [f"已将 2 个任务分派给 {alice}。"]
     # "Take the selected" with someone chosen in the assign list: Bob takes them himself.
     logged_in(bob).post("/worklist/assign/", {"task": ids[:2], "assignee": ["me", str(alice.pk)]})
     assert set(Task.objects.filter(pk__in=ids[:2]).values_list("assignee", flat=True)) == {bob.pk}

@@ -3,14 +3,14 @@
 import csv
 import io
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.files import File
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 from openpyxl import Workbook, load_workbook
 
 from careloop.clinical.models import DiagnosticReport, Observation
@@ -192,11 +192,14 @@ def test_a_long_sheet_imports_good_rows_and_reports_bad_ones(bob: Any) -> None:
     assert ImportMapping.objects.get(source=job.source).columns == job.columns
 
 
-def test_all_or_nothing_imports_nothing_when_a_row_is_wrong(bob: Any) -> None:
+def test_all_or_nothing_imports_nothing_when_a_row_is_wrong(bob: Any, client: Any) -> None:
     job = Importer(create(bob, xlsx(long_rows()), mode="all")).run()
     assert job.status == "failed" and job.error_rows == 2
     assert not Patient.objects.exists() and not Observation.objects.exists()
     assert job.error_report
+    client.force_login(bob)  # its page says "see the error report": it offers it
+    page = client.get(f"/interop/imports/{job.pk}/").content.decode()
+    assert "错误报告" in page and f'href="/interop/imports/{job.pk}/errors/"' in page
     again = Importer(job).run()  # started again: counted afresh, not "4 of 2 rows read"
     assert (again.processed_rows, again.error_rows) == (job.total_rows, 2)
     good = Importer(create(bob, xlsx(long_rows(bad=False)), name="good.xlsx", mode="all")).run()
@@ -259,9 +262,12 @@ def test_columns_that_cannot_work_are_refused(bob: Any) -> None:
 
 def test_the_same_file_is_not_imported_twice(bob: Any) -> None:
     content = xlsx(long_rows(bad=False))
-    Importer(create(bob, content)).run()
-    with pytest.raises(AlreadyImported):
+    first = Importer(create(bob, content)).run()
+    with pytest.raises(AlreadyImported) as refused:
         create(bob, content)
+    # The time of the first import as the pages show times (local, not UTC).
+    assert f"{timezone.localtime(first.created_at):%Y-%m-%d %H:%M}" in str(refused.value)
+    assert f"{first.created_at.astimezone(UTC):%H:%M}" not in str(refused.value)
 
 
 def test_the_cli_refuses_to_import_without_any_organisation(tmp_path: Path, db: None) -> None:
@@ -322,6 +328,20 @@ def test_an_import_started_on_the_page_runs_on_the_worker(bob: Any, transactiona
     call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
     job.refresh_from_db()
     assert job.status == "done" and job.imported_rows == 5
+
+
+def test_an_import_runs_in_the_language_of_the_page_that_started_it(
+    bob: Any, transactional_db: None
+) -> None:
+    job = create(bob, xlsx(long_rows()[:-1]), mode="all")  # one wrong row
+    with translation.override("en"):
+        do_start_import(bob, job, job.columns)
+    call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert job.message == "1 row is wrong, so nothing was imported: see the error report."
+    sheet = load_workbook(job.error_report.open("rb")).active
+    assert sheet.title == "Rows not imported"
 
 
 @pytest.mark.parametrize("write_only", [False, True])
@@ -570,3 +590,15 @@ def test_an_uploaded_file_is_labelled_by_its_own_type_not_the_default_source(
     sheet = create(bob, xlsx(long_rows(bad=False)), name="imp.xlsx")
     other = client.get(f"/interop/imports/{sheet.pk}/").content.decode()
     assert 'data-testid="import-kind">· Excel · 来源：体检中心<' in other
+
+
+def test_every_import_stays_reachable_from_the_list_page(bob: Any, client: Any) -> None:
+    for n in range(23):  # more than a page
+        rows = [[f"TJ9{n:02}", *row[1:]] for row in long_rows(bad=False)]  # each file its own
+        create(bob, xlsx(rows), name=f"体检{n:02}.xlsx")
+    client.force_login(bob)
+    first = client.get("/interop/imports/").content.decode()
+    assert "体检22.xlsx" in first and "体检00.xlsx" not in first  # newest first
+    assert "?page=2" in first
+    second = client.get("/interop/imports/", {"page": 2}).content.decode()
+    assert "体检00.xlsx" in second and "体检22.xlsx" not in second

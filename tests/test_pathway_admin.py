@@ -43,6 +43,7 @@ def test_saving_a_pathway_in_the_administration_keeps_a_new_version(hospital: An
     url = f"/admin/followup/pathway/{pathway.pk}/change/"
     page = client.get(url)
     assert page.status_code == 200
+    assert "\n  &quot;trigger&quot;: {\n" in page.content.decode()  # laid out, not one line
     definition = json.loads(json.dumps(pathway.definition))
     definition["nodes"][0]["count"] = 10
     data = {

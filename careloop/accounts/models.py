@@ -36,7 +36,9 @@ class Organisation(models.Model):
         related_name="children",
     )
     # Materialised path of primary keys, "/1/4/9/": the subtree is one indexed prefix query.
-    path = models.CharField(max_length=255, editable=False, db_index=True, default="")
+    path = models.CharField(
+        _("tree path"), max_length=255, editable=False, db_index=True, default=""
+    )
     is_active = models.BooleanField(_("active"), default=True)
     # Where the residents it serves live, for China-PAR (unknown: the model is not run).
     region_north = models.BooleanField(

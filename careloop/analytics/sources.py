@@ -74,7 +74,12 @@ def patients(scope: Scope) -> QuerySet[Patient]:
 
 def alerts(scope: Scope) -> QuerySet[Any]:  # Alert with responded_at
     """Alerts raised in the period, with ``responded_at``: the first move out of "open"."""
-    first = AlertEvent.objects.filter(alert=OuterRef("pk"), from_status=Alert.Status.OPEN)
+    # Staying open is no answer: the sweep giving it to a doctor, an escalation past its
+    # deadline or a note leave it open (counted as answered, an escalation after 30 minutes
+    # gave a response time of 30 minutes to an alert nobody had touched).
+    first = AlertEvent.objects.filter(alert=OuterRef("pk"), from_status=Alert.Status.OPEN).exclude(
+        to_status=Alert.Status.OPEN
+    )
     rows = Alert.objects.filter(scope.by_organisation(), scope.in_period("created_at"))
     rows = _narrow(rows, scope, "patient__care_team", "assignee")
     return rows.annotate(responded_at=Subquery(first.order_by("at").values("at")[:1]))

@@ -58,6 +58,12 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
     scope, error = _scope_or_error(request)
     if scope is None:
         scope = parse_scope(request.user, {})
+    # The period as typed stays in its fields beside the error (not the default period
+    # the figures fell back to, which made "the start cannot be after the end" look wrong).
+    typed = {
+        key: request.GET.get(key, "") if error else day.isoformat()
+        for key, day in (("from", scope.first), ("to", scope.last))
+    }
     shown = figures(scope)
     if request.GET.get("format") == "xlsx":
         record(request.user, "export", "dashboard", "", summary=f"dashboard {scope.params()}")
@@ -76,6 +82,7 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
         {
             "scope": scope,
             "error": error,
+            "typed": typed,
             "figures": shown,
             "query": query,
             "ranges": [

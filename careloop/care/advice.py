@@ -93,7 +93,12 @@ class Entry:
         why += [f"{item(c)}偏低" for c in sorted(person.low & set(when.get("low", [])))]
         for model, categories in when.get("assessment", {}).items():
             if person.assessments.get(model) in categories:
-                why.append(f"{model_names.get(model, model)}：{person.assessments[model]}")
+                category = person.assessments[model]
+                if model == "glucose":  # kept as codes (diabetes, IFG …), read in words
+                    from careloop.rules.risk.glucose import LABELS as GLUCOSE
+
+                    category = GLUCOSE.get(category, category)
+                why.append(f"{model_names.get(model, model)}：{category}")
         if when.get("smoking") and person.smoker:
             why.append("吸烟")
         floor = when.get("phq9_at_least")

@@ -12,9 +12,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import override
 
 from careloop.audit.services import record
 from careloop.care.models import PrintedReport, ReportBatch
@@ -81,7 +83,10 @@ def render_pdf(patient: Patient) -> Rendered:
         from weasyprint import HTML  # type: ignore[import-untyped]
     except OSError as exc:  # the Pango libraries are not installed
         raise PdfUnavailable(str(exc)) from exc
-    html = render_to_string("care/report.html", context(patient))
+    # The report is a Chinese document for the patient, whoever prints it: printed from an
+    # English page it read "性别：male  年龄：65 y".
+    with override(settings.LANGUAGE_CODE):
+        html = render_to_string("care/report.html", context(patient))
     document = HTML(string=html).render()
     return Rendered(document.write_pdf() or b"", len(document.pages))
 

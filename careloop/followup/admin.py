@@ -16,8 +16,18 @@ from careloop.followup.models import Holiday, Pathway, PathwayVersion, Plan, Tas
 from careloop.followup.pathways import check_pathway, do_save_pathway
 
 
+class IndentedJSONField(forms.JSONField):
+    """JSON laid out one key a line: a pathway's definition came as one line of thousands of
+    characters, where the paths the checks name (nodes[3].script.revisit) could not be found."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value  # what was typed, as typed
+        return json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
+
+
 class PathwayForm(forms.ModelForm):
-    definition = forms.JSONField(
+    definition = IndentedJSONField(
         label=_("Definition"),
         widget=forms.Textarea(attrs={"rows": 30, "cols": 100, "class": "font-monospace"}),
         help_text=_("Trigger and nodes as JSON; see docs/pathways.md."),

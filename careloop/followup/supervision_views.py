@@ -10,7 +10,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from careloop.audit.services import record
@@ -46,7 +46,10 @@ class ReviewForm(StyledFormMixin, forms.Form):
             widget = forms.NumberInput()
             widget.attrs["class"] = widget_class(widget)  # added after the mixin styled
             self.fields[key] = forms.IntegerField(
-                label=f"{label}（0–{top}）", min_value=0, max_value=top, widget=widget
+                label=_("%(criterion)s (0–%(top)s)") % {"criterion": label, "top": top},
+                min_value=0,
+                max_value=top,
+                widget=widget,
             )
         self.order_fields([*CRITERIA, "comments"])
 
@@ -91,8 +94,13 @@ def hand_over(request: AuthedRequest) -> HttpResponse:
     else:
         messages.success(
             request,
-            _("%(tasks)d tasks and %(alerts)d alerts moved from %(a)s to %(b)s.")
-            % {"tasks": tasks, "alerts": alerts, "a": source, "b": target},
+            _("%(tasks)s and %(alerts)s moved from %(a)s to %(b)s.")
+            % {
+                "tasks": ngettext("%(n)d task", "%(n)d tasks", tasks) % {"n": tasks},
+                "alerts": ngettext("%(n)d alert", "%(n)d alerts", alerts) % {"n": alerts},
+                "a": source,
+                "b": target,
+            },
         )
     return redirect("followup:team")
 

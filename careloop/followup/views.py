@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from careloop.accounts.models import Organisation, User
@@ -212,7 +213,8 @@ def assign(request: AuthedRequest) -> HttpResponse:
     )
     messages.success(
         request,
-        _("%(n)d tasks assigned to %(who)s.") % {"n": changed, "who": assignee},
+        ngettext("%(n)d task assigned to %(who)s.", "%(n)d tasks assigned to %(who)s.", changed)
+        % {"n": changed, "who": assignee},
     )
     return redirect(back)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -88,12 +89,15 @@ def import_list(request: HttpRequest) -> HttpResponse:
             form.add_error("file", str(error))
         else:
             return redirect("interop:import", pk=job.pk)
+    # Every import stays reachable (with its error report), 20 a page, newest first.
+    page = Paginator(_jobs_for(request), 20).get_page(request.GET.get("page"))
     return render(
         request,
         "interop/import_list.html",
         {
             "form": form,
-            "jobs": _jobs_for(request)[:20],
+            "page": page,
+            "jobs": page.object_list,
             "sources": SourceSystem.objects.order_by("facility")[:100],
         },
     )

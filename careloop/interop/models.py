@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from careloop.clinical.loinc import check_digit, looks_like_loinc
 
 
 class SourceSystem(models.Model):
@@ -40,7 +43,7 @@ class SourceSystem(models.Model):
         help_text=_("PID-3 identifier type codes meaning 体检号, comma-separated"),
     )
     active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
         verbose_name = _("sending system")
@@ -74,6 +77,31 @@ class CodeMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}: {self.local_code} → {self.loinc}"
+
+    def clean(self) -> None:
+        """A mapping to something that is not a LOINC code (a typo, a name) would store every
+        result of the local code under it, where nothing grades or charts it."""
+        self.loinc = (self.loinc or "").strip()
+        if not self.loinc:
+            return
+        if not looks_like_loinc(self.loinc):
+            raise ValidationError(
+                {
+                    "loinc": _(
+                        "%(code)s is not a LOINC code: digits, a hyphen and a check digit, "
+                        "as 2345-7."
+                    )
+                    % {"code": self.loinc}
+                }
+            )
+        number, digit = self.loinc.split("-")
+        if int(digit) != check_digit(number):
+            raise ValidationError(
+                {
+                    "loinc": _("%(code)s is not a LOINC code: its check digit would be %(digit)s.")
+                    % {"code": self.loinc, "digit": check_digit(number)}
+                }
+            )
 
 
 class InboundMessage(models.Model):

@@ -55,7 +55,13 @@ def _save_posted(
     text = request.POST.get("definition", "")
     status = request.POST.get("status", row.status if row else Questionnaire.Status.DRAFT)
     try:
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:  # said in the page's language, not Python's
+            return None, _("The JSON cannot be read at line %(line)d, column %(column)d.") % {
+                "line": exc.lineno,
+                "column": exc.colno,
+            }
         if not isinstance(data, dict):
             raise DefinitionError("questionnaire", "须为一个对象（JSON object）")
         code = data.get("code")
@@ -79,11 +85,17 @@ def _save_posted(
     return redirect("questionnaires:detail", code=saved.code), ""
 
 
-def _builder_context(row: Questionnaire | None, text: str, error: str) -> dict[str, Any]:
+def _builder_context(
+    row: Questionnaire | None, text: str, error: str, status: str = ""
+) -> dict[str, Any]:
+    """``status`` is the one posted with a definition that was refused: kept as chosen."""
+    if status not in Questionnaire.Status.values:
+        status = row.status if row else Questionnaire.Status.DRAFT
     return {
         "row": row,
         "text": text,
         "error": error,
+        "status": status,
         "statuses": Questionnaire.Status.choices,
         "builder_labels": builder_labels(),
     }
@@ -94,7 +106,7 @@ def _builder_context(row: Questionnaire | None, text: str, error: str) -> dict[s
 def questionnaire_detail(request: AuthedRequest, code: str) -> HttpResponse:
     row = get_object_or_404(Questionnaire, code=code)
     version = row.latest()
-    error = ""
+    error = status = ""
     text = json.dumps(version.definition, ensure_ascii=False, indent=2)
     if request.method == "POST":
         if not request.user.has_perm("questionnaires.change_questionnaire"):
@@ -102,12 +114,12 @@ def questionnaire_detail(request: AuthedRequest, code: str) -> HttpResponse:
         done, error = _save_posted(request, row)
         if done is not None:
             return done
-        text = request.POST.get("definition", "")
+        text, status = request.POST.get("definition", ""), request.POST.get("status", "")
     return render(
         request,
         "questionnaires/detail.html",
         {
-            **_builder_context(row, text, error),
+            **_builder_context(row, text, error, status),
             "version": version,
             "definition": definition_of(version),
             "shown": shown_items(definition_of(version), {}),
@@ -121,14 +133,14 @@ def questionnaire_detail(request: AuthedRequest, code: str) -> HttpResponse:
 @permission_required("questionnaires.add_questionnaire", raise_exception=True)
 def questionnaire_new(request: AuthedRequest) -> HttpResponse:
     """Build a new questionnaire in the browser (or paste its JSON)."""
-    error = ""
+    error = status = ""
     text = json.dumps(NEW_DEFINITION, ensure_ascii=False, indent=2)
     if request.method == "POST":
         done, error = _save_posted(request, None)
         if done is not None:
             return done
-        text = request.POST.get("definition", "")
-    return render(request, "questionnaires/new.html", _builder_context(None, text, error))
+        text, status = request.POST.get("definition", ""), request.POST.get("status", "")
+    return render(request, "questionnaires/new.html", _builder_context(None, text, error, status))
 
 
 @login_required

@@ -68,9 +68,11 @@ class RuleForm(forms.Form):
         text = self.cleaned_data.get(name, "")
         try:
             return json.loads(text)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:  # in the page's language, not Python's
             raise forms.ValidationError(
-                _("Not valid JSON: %(error)s") % {"error": exc}, code="json"
+                _("The JSON cannot be read at line %(line)d, column %(column)d.")
+                % {"line": exc.lineno, "column": exc.colno},
+                code="json",
             ) from exc
 
     def clean_condition(self) -> Any:

@@ -71,7 +71,15 @@ def test_alert_response_time(hospital: Any, patient_factory: Any, bob: Any) -> N
     patient = patient_factory(organisation=hospital)
     alert(patient, at(2), 10)
     alert(patient, at(3), 30)
-    alert(patient, at(4))  # not answered yet
+    waiting = alert(patient, at(4))  # not answered yet: given to a doctor, escalated, noted
+    for minutes, action in [(0, "assign"), (30, "escalate"), (45, "note")]:
+        AlertEvent.objects.create(
+            alert=waiting,
+            action=action,
+            from_status="open",
+            to_status="open",
+            at=at(4) + timedelta(minutes=minutes),
+        )
     alert(patient, at(28, month=10), 1)  # raised in October
     scope = november(bob)
     figure = metrics.alert_response(scope)

@@ -49,6 +49,8 @@ def test_the_dashboard_and_its_lists(tasks: None, bob: Any, alice: Any) -> None:
 
     wrong = client.get("/dashboard/", {"from": "2026-12-01", "to": "2026-11-01"}).content.decode()
     assert "开始日期不能晚于结束日期" in wrong and "from:" not in wrong  # no parameter names
+    # The period as typed stays beside the error, not the default period it fell back to.
+    assert 'name="from" value="2026-12-01"' in wrong and 'name="to" value="2026-11-01"' in wrong
     english = client.get(
         "/dashboard/",
         {"from": "2026-12-01", "to": "2026-11-01"},

@@ -33,6 +33,17 @@ def test_entries_fit_by_record_and_age() -> None:
     assert "sleep-habits" in codes(Profile(age=30, sex="female", tags=frozenset({"失眠"})))
     found = {e.code: why for e, why in advise(Profile(age=50, sex="male", icd10=("E11.9",)))}
     assert found["dm-diet"] == ["诊断 E11.9"]
+    # A glucose category is read in words ("血糖状态：diabetes" was on the plan page).
+    names = {"glucose": "血糖状态"}
+    found = {
+        e.code: why
+        for e, why in advise(
+            Profile(age=50, sex="male", assessments={"glucose": "diabetes"}), {}, names
+        )
+    }
+    reasons = {reason for why in found.values() for reason in why}
+    assert "血糖状态：达到糖尿病诊断切点" in reasons
+    assert not any("diabetes" in reason for reason in reasons)
 
 
 def test_a_wrong_entry_is_named() -> None:

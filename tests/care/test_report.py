@@ -79,6 +79,18 @@ def test_the_api_and_the_page(
     assert PrintedReport.objects.filter(patient=examined).count() == 2
 
 
+def test_the_report_printed_from_an_english_page_is_chinese_throughout(
+    examined: Any, bob: Any, tmp_path: Path
+) -> None:
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(bob)
+    page = client.get(f"/care/patients/{examined.pk}/report.pdf")
+    text = pdf_text(b"".join(page.streaming_content) if page.streaming else page.content, tmp_path)
+    sex = "男" if examined.sex == "male" else "女"
+    assert f"性别：{sex}" in text and "岁" in text
+    assert "male" not in text and " y " not in text
+
+
 def test_batch_printing(examined: Any, bob: Any, patient_factory: Any, community: Any) -> None:
     other = patient_factory(organisation=examined.organisation, name="东方白")
     hidden = patient_factory(organisation=community)

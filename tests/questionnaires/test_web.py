@@ -137,6 +137,30 @@ def test_a_supervisor_creates_a_questionnaire_and_its_code_is_checked(bob: Any, 
     assert signed_in(alice).get("/questionnaires/new/").status_code == 403
 
 
+def test_a_refused_definition_keeps_the_status_chosen_with_it(pack: None, bob: Any) -> None:
+    client = signed_in(bob)
+    unreadable = client.post(
+        "/questionnaires/new/", {"definition": '{"code": "x", ', "status": "draft"}
+    ).content.decode()
+    assert "JSON 无法读取：第 1 行第 15 列有误。" in unreadable
+    assert "Expecting property name" not in unreadable  # not Python's words
+    data = {"code": "phq9", "title": "重复", "items": [{"key": "q1", "type": "text"}]}
+    refused = client.post(
+        "/questionnaires/new/", {"definition": json.dumps(data), "status": "active"}
+    ).content.decode()
+    assert "已被使用" in refused
+    assert '<option value="active" selected>' in refused  # not back to "draft"
+    assert '<option value="draft" selected>' not in refused
+    current = Questionnaire.objects.get(code="phq9").latest().definition
+    wrong = dict(current, items=[{"key": "q1", "type": "choice", "text": "x", "options": []}])
+    refused = client.post(
+        "/questionnaires/phq9/", {"definition": json.dumps(wrong), "status": "retired"}
+    ).content.decode()
+    assert "items[0].options" in refused
+    assert '<option value="retired" selected>' in refused  # not back to "in use"
+    assert Questionnaire.objects.get(code="phq9").status == "active"
+
+
 def test_an_imported_questionnaire_keeps_its_url_through_the_cli_and_the_pages(
     tmp_path: Any, bob: Any
 ) -> None:

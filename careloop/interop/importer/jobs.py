@@ -8,6 +8,8 @@ from typing import Any
 
 from django.core.files.base import File
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from careloop.audit.services import record
@@ -82,7 +84,11 @@ class AlreadyImported(ValueError):
     def __init__(self, job: ImportJob) -> None:
         super().__init__(
             _("This file was already imported from %(source)s on %(when)s (import %(id)s).")
-            % {"source": job.source, "when": f"{job.created_at:%Y-%m-%d %H:%M}", "id": job.pk}
+            % {
+                "source": job.source,
+                "when": f"{timezone.localtime(job.created_at):%Y-%m-%d %H:%M}",
+                "id": job.pk,
+            }
         )
         self.job = job
 
@@ -187,6 +193,7 @@ def do_start_import(actor: Any, job: ImportJob, columns: dict[str, str]) -> Impo
             job.created_by = actor
         job.save(update_fields=["columns", "status", "created_by"])
         record(actor, "update", "import", job.pk, summary="import started")
-        # Enqueued in the same transaction: the job row and the task commit together.
-        run_import.enqueue(job.pk)
+        # Enqueued in the same transaction: the job row and the task commit together. It
+        # runs in the language of the page it was started from (its message, error report).
+        run_import.enqueue(job.pk, get_language())
     return job

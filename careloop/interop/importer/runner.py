@@ -17,6 +17,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from openpyxl import Workbook
 
 from careloop.audit.models import AuditEvent
@@ -164,9 +165,12 @@ class Importer:
                 if report.count:
                     self._save_report(report)
                     return self._fail(
-                        _(
+                        ngettext(
+                            "%(count)d row is wrong, so nothing was imported: "
+                            "see the error report.",
                             "%(count)d rows are wrong, so nothing was imported: "
-                            "see the error report."
+                            "see the error report.",
+                            report.count,
                         )
                         % {"count": report.count}
                     )
