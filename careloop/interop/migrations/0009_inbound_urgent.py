@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("interop", "0007_import_already_stored"),
+        ("interop", "0008_verbose_names"),
         ("patients", "0007_icd10_clinical_edition_codes"),
     ]
 
