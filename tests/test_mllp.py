@@ -754,3 +754,26 @@ def test_a_blood_pressure_sent_as_one_value_is_read_as_its_two_pressures(
     assert sorted(Observation.objects.values_list("code", "value")) == sorted(
         [("85354-9", None), ("8480-6", 186.0), ("8462-4", 112.0)]
     )
+
+
+def test_a_blood_pressure_sent_also_as_its_two_pressures_is_stored_once(
+    mllp: MllpServer,
+) -> None:
+    """An exam system sending 血压 186/112 and the two pressures alone: each pressure one
+    row (a second at the same time would be a second reading to the rules)."""
+    text = fixture("lis_utf8_oru_r01.hl7").decode()
+    head = text[: text.index("OBX|1|")]
+    exam = (
+        head
+        + "OBX|1|ST|85354-9^血压^LN||186/112|mmHg|||||F|||20261123221500\r"
+        + "OBX|2|NM|8480-6^收缩压^LN||186|mmHg|||||F|||20261123221500\r"
+        + "OBX|3|NM|8462-4^舒张压^LN||112|mmHg|||||F|||20261123221500\r"
+    )
+    [ack] = send_raw(mllp, b"\x0b" + exam.encode() + b"\x1c\r", expect=1)
+    assert msa(ack) == "AA"
+    assert process_all().observations == 3
+    assert sorted(Observation.objects.values_list("code", "value")) == sorted(
+        [("85354-9", None), ("8480-6", 186.0), ("8462-4", 112.0)]
+    )
+    reprocess(InboundMessage.objects.get())  # one by one: the same
+    assert Observation.objects.count() == 3
