@@ -136,3 +136,28 @@ def test_a_blood_pressure_sent_as_text_is_read_as_its_two_pressures(fhir: Fhir) 
     assert Observation.objects.get(pk=panel["id"]).value_text == "158/96 mmHg"  # as sent
     systolic = Observation.objects.get(code="8480-6")
     assert systolic.panel_id == int(panel["id"]) and systolic.interpretation == "H"
+
+
+def test_a_blood_pressure_stored_as_text_alone_is_corrected_by_its_text(fhir: Fhir) -> None:
+    """A blood pressure kept as text without its pressures (stored before they were read, or
+    by an HL7 exam) corrected by a valueString: the value corrected, as before; not refused
+    for components the client never sent."""
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    resource = blood_pressure(f"Patient/{patient_id}", 0, 0)
+    del resource["component"]
+    stored = Observation.objects.create(
+        patient_id=patient_id,
+        code="85354-9",
+        code_system=LOINC,
+        name="血压",
+        value_type="text",
+        value_text="138/88",
+        effective_at=timezone.now().replace(microsecond=0),
+        source="hl7",
+    )
+    corrected = {**resource, "id": str(stored.pk), "status": "corrected"}
+    corrected["valueString"] = "150/95"
+    status, body, _ = fhir.call("PUT", f"/Observation/{stored.pk}", corrected)
+    assert status == 200, body
+    stored.refresh_from_db()
+    assert (stored.value_text, stored.status) == ("150/95", "corrected")

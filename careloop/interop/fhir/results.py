@@ -436,6 +436,10 @@ class ObservationHandler(Handler):
         _unmoved(patient, obs.patient_id, "Observation.subject")
         result, *parts = self.result_inputs(data)
         stored = {c.code or c.local_code: c for c in obs.components.all()}
+        if not stored and not data.get("component"):
+            # A value sent as text (138/88) of a result stored without its pressures (before
+            # they were read, or by HL7): corrected as it was stored, the text alone.
+            parts = []
         for index, part in enumerate(parts):
             if (part.loinc or part.local_code) not in stored:
                 raise FhirError(
