@@ -161,3 +161,30 @@ def test_a_blood_pressure_stored_as_text_alone_is_corrected_by_its_text(fhir: Fh
     assert status == 200, body
     stored.refresh_from_db()
     assert (stored.value_text, stored.status) == ("150/95", "corrected")
+
+
+def test_a_report_naming_a_panel_has_its_components_too(fhir: Fhir) -> None:
+    """A DiagnosticReport whose result names a blood pressure panel: the panel's pressures,
+    graded, are the report's results too (the panel's own row is text, never flagged, so the
+    report showed a 3级 blood pressure as nothing abnormal)."""
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    ref = f"Patient/{patient_id}"
+    panel = fhir.call("POST", "/Observation", blood_pressure(ref, 186, 112))[1]
+    report = {
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "code": {"text": "体检"},
+        "subject": {"reference": ref},
+        "effectiveDateTime": timezone.now().replace(microsecond=0).isoformat(),
+        "result": [{"reference": f"Observation/{panel['id']}"}],
+    }
+    status, body, _ = fhir.call("POST", "/DiagnosticReport", report)
+    assert status == 201, body
+    rows = Observation.objects.filter(report_id=body["id"])
+    assert sorted(rows.values_list("code", flat=True)) == ["8462-4", "8480-6", "85354-9"]
+    assert {o.interpretation for o in rows if o.code != "85354-9"} <= {"H", "HH"}
+    # Updated naming it again: the same three, none lost.
+    report["id"] = body["id"]
+    status, body, _ = fhir.call("PUT", f"/DiagnosticReport/{body['id']}", report)
+    assert status == 200, body
+    assert Observation.objects.filter(report_id=body["id"]).count() == 3

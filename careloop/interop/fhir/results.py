@@ -572,6 +572,10 @@ class DiagnosticReportHandler(Handler):
                     expression=["DiagnosticReport.result"],
                 )
             linked.update(report=report)
+            # A panel's components (its graded pressures) are the report's results too.
+            Observation.objects.filter(panel_id__in=observation_ids, patient=report.patient).update(
+                report=report
+            )
 
     def create(self, user: Any, data: dict[str, Any], refs: References) -> DiagnosticReport:
         require_permission(user, "patients.change_patient")
