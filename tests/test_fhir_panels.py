@@ -188,3 +188,19 @@ def test_a_report_naming_a_panel_has_its_components_too(fhir: Fhir) -> None:
     status, body, _ = fhir.call("PUT", f"/DiagnosticReport/{body['id']}", report)
     assert status == 200, body
     assert Observation.objects.filter(report_id=body["id"]).count() == 3
+
+
+def test_a_component_corrected_alone_is_shown_so_by_its_panel(fhir: Fhir) -> None:
+    """A panel's component corrected by an update of its own (PUT Observation/<systolic>):
+    the panel's value as the record shows it follows (it kept the old 138/88)."""
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    panel = fhir.call("POST", "/Observation", blood_pressure(f"Patient/{patient_id}", 138, 88))[1]
+    systolic = Observation.objects.get(panel_id=panel["id"], code="8480-6")
+    status, resource, _ = fhir.call("GET", f"/Observation/{systolic.pk}")
+    resource["valueQuantity"]["value"] = 170
+    resource["status"] = "corrected"
+    status, body, _ = fhir.call("PUT", f"/Observation/{systolic.pk}", resource)
+    assert status == 200, body
+    assert Observation.objects.get(pk=panel["id"]).display_value == "170/88 mmHg"
+    read = fhir.call("GET", f"/Observation/{panel['id']}")[1]
+    assert [c["valueQuantity"]["value"] for c in read["component"]] == [170, 88]

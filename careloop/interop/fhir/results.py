@@ -451,7 +451,22 @@ class ObservationHandler(Handler):
                 )
         for part in parts:
             self._correct(user, patient, stored[part.loinc or part.local_code], part)
-        return self._correct(user, patient, obs, result)
+        corrected = self._correct(user, patient, obs, result)
+        if obs.panel_id:  # a component corrected alone: its panel shows the values as they are
+            panel = Observation.objects.get(pk=obs.panel_id)
+            shown = [
+                ResultInput(
+                    c.name,
+                    c.effective_at,
+                    value=c.value,
+                    comparator=c.comparator,
+                    text=c.value_text,
+                    unit=c.unit,
+                )
+                for c in sorted(panel.components.all(), key=lambda c: c.pk)
+            ]
+            Observation.objects.filter(pk=panel.pk).update(value_text=_panel_text(shown))
+        return corrected
 
     def _correct(
         self, user: Any, patient: Any, obs: Observation, result: ResultInput
