@@ -204,3 +204,19 @@ def test_a_component_corrected_alone_is_shown_so_by_its_panel(fhir: Fhir) -> Non
     assert Observation.objects.get(pk=panel["id"]).display_value == "170/88 mmHg"
     read = fhir.call("GET", f"/Observation/{panel['id']}")[1]
     assert [c["valueQuantity"]["value"] for c in read["component"]] == [170, 88]
+
+
+def test_a_panel_corrected_is_read_by_the_risk_models_once_whole(fhir: Fhir) -> None:
+    """A panel corrected by update (120/80 → 150/105): the risk models and rules read the
+    corrected pair once, not the systolic corrected beside the diastolic not yet (150/80, a
+    1级 blood pressure the patient never had, kept in the assessments' history)."""
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    ref = f"Patient/{patient_id}"
+    panel = fhir.call("POST", "/Observation", blood_pressure(ref, 120, 80))[1]
+    corrected = {**blood_pressure(ref, 150, 105), "id": panel["id"], "status": "corrected"}
+    status, body, _ = fhir.call("PUT", f"/Observation/{panel['id']}", corrected)
+    assert status == 200, body
+    grades = RiskAssessment.objects.filter(patient_id=patient_id, model="bp-grade")
+    categories = list(grades.order_by("id").values_list("category", flat=True))
+    assert categories[-1] == "2级高血压"
+    assert "1级高血压" not in categories, categories

@@ -449,9 +449,18 @@ class ObservationHandler(Handler):
                     code="value",
                     expression=[f"Observation.component[{index}].code"],
                 )
-        for part in parts:
-            self._correct(user, patient, stored[part.loinc or part.local_code], part)
+        from careloop.rules.engine import run_for_results
+
+        changed = [self._correct(user, patient, stored[p.loinc or p.local_code], p) for p in parts]
         corrected = self._correct(user, patient, obs, result)
+        changed.append(corrected)
+        # The rules and risk models once, on the corrected values together (a panel's
+        # systolic corrected beside its diastolic not yet is a pressure nobody measured).
+        if codes := {o.code for o in changed if o.code}:
+            abnormal = (
+                [patient.pk] if any(o.interpretation not in ("", "N") for o in changed) else []
+            )
+            run_for_results({patient.pk: codes}, abnormal=abnormal)
         if obs.panel_id:  # a component corrected alone: its panel shows the values as they are
             panel = Observation.objects.get(pk=obs.panel_id)
             shown = [
@@ -471,8 +480,8 @@ class ObservationHandler(Handler):
     def _correct(
         self, user: Any, patient: Any, obs: Observation, result: ResultInput
     ) -> Observation:
+        """``obs`` read and graded again as ``result``; the caller runs the rules."""
         from careloop.followup.services import critical_value_alert
-        from careloop.rules.engine import run_for_results
 
         [assessment] = assess_for(patient, [result], organisation_path=patient.organisation.path)
         settle([(patient.pk, patient.pk, assessment)], exclude=obs.pk)
@@ -485,9 +494,6 @@ class ObservationHandler(Handler):
             threshold = assessment.grade.threshold if assessment.grade else ""
             critical_value_alert(patient, obs, threshold, "FHIR")
         record(user, "update", "observation", obs.pk, patient_id=patient.pk)
-        if obs.code:
-            abnormal = [patient.pk] if obs.interpretation not in ("", "N") else []
-            run_for_results({patient.pk: {obs.code}}, abnormal=abnormal)
         return obs
 
 
