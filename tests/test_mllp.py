@@ -777,3 +777,18 @@ def test_a_blood_pressure_sent_also_as_its_two_pressures_is_stored_once(
     )
     reprocess(InboundMessage.objects.get())  # one by one: the same
     assert Observation.objects.count() == 3
+
+
+def test_a_blood_pressure_sent_in_kpa_is_not_read_as_mmhg(mllp: MllpServer) -> None:
+    """18.6/11.2 kPa (a normal blood pressure): its pressures kept in kPa; read as 18.6 mmHg
+    they were graded low (below 90 mmHg) and drawn on the mmHg trend."""
+    text = fixture("lis_utf8_oru_r01.hl7").decode()
+    head = text[: text.index("OBX|1|")]
+    exam = head + "OBX|1|ST|85354-9^血压^LN||18.6/11.2|kPa|||||F|||20261123221500\r"
+    [ack] = send_raw(mllp, b"\x0b" + exam.encode() + b"\x1c\r", expect=1)
+    assert msa(ack) == "AA"
+    process_all()
+    systolic = Observation.objects.get(code="8480-6")
+    assert (systolic.value, systolic.unit) == (18.6, "kPa")
+    assert systolic.interpretation not in ("L", "LL") and systolic.value_normalised is None
+    assert not Alert.objects.exists()

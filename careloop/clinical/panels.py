@@ -36,7 +36,7 @@ def pressures(result: ResultInput) -> list[ResultInput]:
             local_system="",
             value=value,
             text="",
-            unit="mmHg",
+            unit=result.unit or "mmHg",  # as sent (a pair in kPa is not read as mmHg)
             reference="",
             flags="",
         )

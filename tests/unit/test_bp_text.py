@@ -61,3 +61,11 @@ def test_a_pressure_also_sent_alone_is_read_once() -> None:
     # Sent alone at another time: a reading of its own, the panel's read too.
     later = ResultInput("收缩压", AT.replace(hour=11), loinc="8480-6", value=150, unit="mmHg")
     assert [r.loinc for r in with_pressures([panel, later])].count("8480-6") == 2
+
+
+def test_a_pair_sent_in_another_unit_keeps_it() -> None:
+    """18.6/11.2 in kPa (some hospitals' unit): its pressures in kPa, not 18.6 mmHg (which
+    would be graded low and read by the rules and trends as mmHg)."""
+    systolic, diastolic = pressures(bp("18.6/11.2", unit="kPa"))
+    assert (systolic.value, systolic.unit, diastolic.unit) == (18.6, "kPa", "kPa")
+    assert [p.unit for p in pressures(bp("138/88"))] == ["mmHg", "mmHg"]
