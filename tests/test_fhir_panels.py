@@ -220,3 +220,17 @@ def test_a_panel_corrected_is_read_by_the_risk_models_once_whole(fhir: Fhir) -> 
     categories = list(grades.order_by("id").values_list("category", flat=True))
     assert categories[-1] == "2级高血压"
     assert "1级高血压" not in categories, categories
+
+
+def test_a_panel_updated_with_one_component_shows_both(fhir: Fhir) -> None:
+    """A panel's update naming only its diastolic (138/88 → diastolic 96): the systolic is
+    kept, and the panel shows 138/96 (it showed 96 mmHg, the systolic gone from its value)."""
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    ref = f"Patient/{patient_id}"
+    panel = fhir.call("POST", "/Observation", blood_pressure(ref, 138, 88))[1]
+    corrected = {**blood_pressure(ref, 138, 96), "id": panel["id"], "status": "corrected"}
+    corrected["component"] = corrected["component"][1:]
+    status, body, _ = fhir.call("PUT", f"/Observation/{panel['id']}", corrected)
+    assert status == 200, body
+    assert [c["valueQuantity"]["value"] for c in body["component"]] == [138, 96]
+    assert Observation.objects.get(pk=panel["id"]).display_value == "138/96 mmHg"

@@ -461,8 +461,11 @@ class ObservationHandler(Handler):
                 [patient.pk] if any(o.interpretation not in ("", "N") for o in changed) else []
             )
             run_for_results({patient.pk: codes}, abnormal=abnormal)
-        if obs.panel_id:  # a component corrected alone: its panel shows the values as they are
-            panel = Observation.objects.get(pk=obs.panel_id)
+        # A panel shows its components' values as they are now: one corrected alone, or some
+        # of them by the panel's update (the others as they were).
+        sent_alone = not data.get("component") or result.value is not None or "valueString" in data
+        if obs.panel_id or (stored and not sent_alone):
+            panel = Observation.objects.get(pk=obs.panel_id or obs.pk)
             shown = [
                 ResultInput(
                     c.name,
