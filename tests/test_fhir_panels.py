@@ -136,3 +136,101 @@ def test_a_blood_pressure_sent_as_text_is_read_as_its_two_pressures(fhir: Fhir) 
     assert Observation.objects.get(pk=panel["id"]).value_text == "158/96 mmHg"  # as sent
     systolic = Observation.objects.get(code="8480-6")
     assert systolic.panel_id == int(panel["id"]) and systolic.interpretation == "H"
+
+
+def test_a_blood_pressure_stored_as_text_alone_is_corrected_by_its_text(fhir: Fhir) -> None:
+    """A blood pressure kept as text without its pressures (stored before they were read, or
+    by an HL7 exam) corrected by a valueString: the value corrected, as before; not refused
+    for components the client never sent."""
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    resource = blood_pressure(f"Patient/{patient_id}", 0, 0)
+    del resource["component"]
+    stored = Observation.objects.create(
+        patient_id=patient_id,
+        code="85354-9",
+        code_system=LOINC,
+        name="血压",
+        value_type="text",
+        value_text="138/88",
+        effective_at=timezone.now().replace(microsecond=0),
+        source="hl7",
+    )
+    corrected = {**resource, "id": str(stored.pk), "status": "corrected"}
+    corrected["valueString"] = "150/95"
+    status, body, _ = fhir.call("PUT", f"/Observation/{stored.pk}", corrected)
+    assert status == 200, body
+    stored.refresh_from_db()
+    assert (stored.value_text, stored.status) == ("150/95", "corrected")
+
+
+def test_a_report_naming_a_panel_has_its_components_too(fhir: Fhir) -> None:
+    """A DiagnosticReport whose result names a blood pressure panel: the panel's pressures,
+    graded, are the report's results too (the panel's own row is text, never flagged, so the
+    report showed a 3级 blood pressure as nothing abnormal)."""
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    ref = f"Patient/{patient_id}"
+    panel = fhir.call("POST", "/Observation", blood_pressure(ref, 186, 112))[1]
+    report = {
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "code": {"text": "体检"},
+        "subject": {"reference": ref},
+        "effectiveDateTime": timezone.now().replace(microsecond=0).isoformat(),
+        "result": [{"reference": f"Observation/{panel['id']}"}],
+    }
+    status, body, _ = fhir.call("POST", "/DiagnosticReport", report)
+    assert status == 201, body
+    rows = Observation.objects.filter(report_id=body["id"])
+    assert sorted(rows.values_list("code", flat=True)) == ["8462-4", "8480-6", "85354-9"]
+    assert {o.interpretation for o in rows if o.code != "85354-9"} <= {"H", "HH"}
+    # Updated naming it again: the same three, none lost.
+    report["id"] = body["id"]
+    status, body, _ = fhir.call("PUT", f"/DiagnosticReport/{body['id']}", report)
+    assert status == 200, body
+    assert Observation.objects.filter(report_id=body["id"]).count() == 3
+
+
+def test_a_component_corrected_alone_is_shown_so_by_its_panel(fhir: Fhir) -> None:
+    """A panel's component corrected by an update of its own (PUT Observation/<systolic>):
+    the panel's value as the record shows it follows (it kept the old 138/88)."""
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    panel = fhir.call("POST", "/Observation", blood_pressure(f"Patient/{patient_id}", 138, 88))[1]
+    systolic = Observation.objects.get(panel_id=panel["id"], code="8480-6")
+    status, resource, _ = fhir.call("GET", f"/Observation/{systolic.pk}")
+    resource["valueQuantity"]["value"] = 170
+    resource["status"] = "corrected"
+    status, body, _ = fhir.call("PUT", f"/Observation/{systolic.pk}", resource)
+    assert status == 200, body
+    assert Observation.objects.get(pk=panel["id"]).display_value == "170/88 mmHg"
+    read = fhir.call("GET", f"/Observation/{panel['id']}")[1]
+    assert [c["valueQuantity"]["value"] for c in read["component"]] == [170, 88]
+
+
+def test_a_panel_corrected_is_read_by_the_risk_models_once_whole(fhir: Fhir) -> None:
+    """A panel corrected by update (120/80 → 150/105): the risk models and rules read the
+    corrected pair once, not the systolic corrected beside the diastolic not yet (150/80, a
+    1级 blood pressure the patient never had, kept in the assessments' history)."""
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    ref = f"Patient/{patient_id}"
+    panel = fhir.call("POST", "/Observation", blood_pressure(ref, 120, 80))[1]
+    corrected = {**blood_pressure(ref, 150, 105), "id": panel["id"], "status": "corrected"}
+    status, body, _ = fhir.call("PUT", f"/Observation/{panel['id']}", corrected)
+    assert status == 200, body
+    grades = RiskAssessment.objects.filter(patient_id=patient_id, model="bp-grade")
+    categories = list(grades.order_by("id").values_list("category", flat=True))
+    assert categories[-1] == "2级高血压"
+    assert "1级高血压" not in categories, categories
+
+
+def test_a_panel_updated_with_one_component_shows_both(fhir: Fhir) -> None:
+    """A panel's update naming only its diastolic (138/88 → diastolic 96): the systolic is
+    kept, and the panel shows 138/96 (it showed 96 mmHg, the systolic gone from its value)."""
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    ref = f"Patient/{patient_id}"
+    panel = fhir.call("POST", "/Observation", blood_pressure(ref, 138, 88))[1]
+    corrected = {**blood_pressure(ref, 138, 96), "id": panel["id"], "status": "corrected"}
+    corrected["component"] = corrected["component"][1:]
+    status, body, _ = fhir.call("PUT", f"/Observation/{panel['id']}", corrected)
+    assert status == 200, body
+    assert [c["valueQuantity"]["value"] for c in body["component"]] == [138, 96]
+    assert Observation.objects.get(pk=panel["id"]).display_value == "138/96 mmHg"

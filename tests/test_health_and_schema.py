@@ -3,6 +3,7 @@
 import json
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import polib
 import pytest
@@ -94,3 +95,28 @@ def test_the_clinical_schema_goes_back_a_migration_and_forward_again(
     assert "patient_group" not in columns
     call_command("migrate", verbosity=0)
     assert CriticalValueRule.objects.filter(patient_group="neonate", code="14631-6").exists()
+
+
+def test_a_failed_build_of_the_panel_index_is_finished_by_migrating_again(
+    transactional_db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index on a component's panel is built online (not in a transaction): a build that
+    fails half-way (cancelled, a lock timeout) is finished by running migrate again; the
+    panel column, added before it, must not be added a second time."""
+    from careloop import migration_ops
+
+    call_command("migrate", "clinical", "0010", verbosity=0)
+
+    def cancelled(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("canceling statement due to user request")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(migration_ops.AddIndexOnline, "database_forwards", cancelled)
+        with pytest.raises(RuntimeError):
+            call_command("migrate", "clinical", verbosity=0)
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        table = "clinical_observation"
+        columns = {c.name for c in connection.introspection.get_table_description(cursor, table)}
+        indexes = connection.introspection.get_constraints(cursor, table)
+    assert "panel_id" in columns and "obs_panel" in indexes

@@ -254,6 +254,30 @@ def test_a_blood_pressure_column_is_read_as_its_two_pressures(
     assert rows["8480-6"].interpretation == "H" and rows["8462-4"].interpretation == "H"
 
 
+def test_a_blood_pressure_received_as_its_two_pressures_is_not_stored_again(
+    bob: Any, patient_factory: Any
+) -> None:
+    """The exam's blood pressure received first as its two pressures (a FHIR panel's
+    components, HL7 8480-6 and 8462-4), then in the exam file as 血压 146/92: the reading is
+    stored already, not a second time (the rules would count it twice)."""
+    known = patient_factory(organisation=bob.organisation, name="老病人")
+    PatientIdentifier.objects.create(
+        patient=known, kind="exam", system=bob.organisation.code, value="TJ901"
+    )
+    at = timezone.make_aware(datetime(2026, 11, 1))
+    for code, value in (("8480-6", 146.0), ("8462-4", 92.0)):
+        Observation.objects.create(
+            patient=known, code=code, value=value, unit="mmHg", effective_at=at, source="hl7"
+        )
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["体检号", "姓名", "体检日期", "血压(mmHg)"])
+    writer.writerow(["TJ901", "老病人", "2026-11-01", "146/92"])
+    job = Importer(create(bob, text.getvalue().encode(), name="bp.csv")).run()
+    assert (job.status, job.already_stored_rows, job.error_rows) == ("done", 1, 0)
+    assert sorted(Observation.objects.values_list("code", flat=True)) == ["8462-4", "8480-6"]
+
+
 def test_columns_that_cannot_work_are_refused(bob: Any) -> None:
     content = xlsx([["x", 1]], header=["备注", "数值"])
     job = Importer(create(bob, content)).run()

@@ -818,3 +818,41 @@ def test_the_processor_takes_a_critical_value_first(
     assert sorted(c for batch in batches for c in batch) == sorted(
         ["Q0", "Q1", "Q2", "Q3", "Q4", "Q3-K"]
     )
+
+
+def test_a_blood_pressure_sent_also_as_its_two_pressures_is_stored_once(
+    mllp: MllpServer,
+) -> None:
+    """An exam system sending 血压 186/112 and the two pressures alone: each pressure one
+    row (a second at the same time would be a second reading to the rules)."""
+    text = fixture("lis_utf8_oru_r01.hl7").decode()
+    head = text[: text.index("OBX|1|")]
+    exam = (
+        head
+        + "OBX|1|ST|85354-9^血压^LN||186/112|mmHg|||||F|||20261123221500\r"
+        + "OBX|2|NM|8480-6^收缩压^LN||186|mmHg|||||F|||20261123221500\r"
+        + "OBX|3|NM|8462-4^舒张压^LN||112|mmHg|||||F|||20261123221500\r"
+    )
+    [ack] = send_raw(mllp, b"\x0b" + exam.encode() + b"\x1c\r", expect=1)
+    assert msa(ack) == "AA"
+    assert process_all().observations == 3
+    assert sorted(Observation.objects.values_list("code", "value")) == sorted(
+        [("85354-9", None), ("8480-6", 186.0), ("8462-4", 112.0)]
+    )
+    reprocess(InboundMessage.objects.get())  # one by one: the same
+    assert Observation.objects.count() == 3
+
+
+def test_a_blood_pressure_sent_in_kpa_is_not_read_as_mmhg(mllp: MllpServer) -> None:
+    """18.6/11.2 kPa (a normal blood pressure): its pressures kept in kPa; read as 18.6 mmHg
+    they were graded low (below 90 mmHg) and drawn on the mmHg trend."""
+    text = fixture("lis_utf8_oru_r01.hl7").decode()
+    head = text[: text.index("OBX|1|")]
+    exam = head + "OBX|1|ST|85354-9^血压^LN||18.6/11.2|kPa|||||F|||20261123221500\r"
+    [ack] = send_raw(mllp, b"\x0b" + exam.encode() + b"\x1c\r", expect=1)
+    assert msa(ack) == "AA"
+    process_all()
+    systolic = Observation.objects.get(code="8480-6")
+    assert (systolic.value, systolic.unit) == (18.6, "kPa")
+    assert systolic.interpretation not in ("L", "LL") and systolic.value_normalised is None
+    assert not Alert.objects.exists()

@@ -36,7 +36,7 @@ def pressures(result: ResultInput) -> list[ResultInput]:
             local_system="",
             value=value,
             text="",
-            unit="mmHg",
+            unit=result.unit or "mmHg",  # as sent (a pair in kPa is not read as mmHg)
             reference="",
             flags="",
         )
@@ -45,7 +45,14 @@ def pressures(result: ResultInput) -> list[ResultInput]:
 
 
 def with_pressures(results: list[ResultInput]) -> list[ResultInput]:
-    """``results`` with each blood pressure sent as one value followed by its two pressures."""
+    """``results`` with each blood pressure sent as one value followed by its two pressures,
+    but for a pressure also sent alone at the same time (an exam system sending 血压 138/88
+    and 收缩压 138, 舒张压 88): read once, not twice (the rules would count it twice)."""
     if not any(r.loinc == BP_PANEL for r in results):
         return results
-    return [part for r in results for part in (r, *pressures(r))]
+    sent = {(r.loinc, r.observed_at) for r in results if r.loinc in (SYSTOLIC, DIASTOLIC)}
+    return [
+        part
+        for r in results
+        for part in (r, *(p for p in pressures(r) if (p.loinc, p.observed_at) not in sent))
+    ]

@@ -3,12 +3,10 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from careloop.migration_ops import AddIndexOnline
-
 
 class Migration(migrations.Migration):
-    # A large result table goes on taking writes while PostgreSQL builds the index.
-    atomic = False
+    # The column in a transaction of its own; its index is built online by the next
+    # migration, so a build that fails half-way is finished by running migrate again.
 
     dependencies = [
         ("clinical", "0010_icd10_clinical_edition_codes"),
@@ -27,12 +25,6 @@ class Migration(migrations.Migration):
                 on_delete=django.db.models.deletion.CASCADE,
                 related_name="components",
                 to="clinical.observation",
-            ),
-        ),
-        AddIndexOnline(
-            model_name="observation",
-            index=models.Index(
-                condition=models.Q(("panel__isnull", False)), fields=["panel"], name="obs_panel"
             ),
         ),
     ]

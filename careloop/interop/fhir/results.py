@@ -436,6 +436,10 @@ class ObservationHandler(Handler):
         _unmoved(patient, obs.patient_id, "Observation.subject")
         result, *parts = self.result_inputs(data)
         stored = {c.code or c.local_code: c for c in obs.components.all()}
+        if not stored and not data.get("component"):
+            # A value sent as text (138/88) of a result stored without its pressures (before
+            # they were read, or by HL7): corrected as it was stored, the text alone.
+            parts = []
         for index, part in enumerate(parts):
             if (part.loinc or part.local_code) not in stored:
                 raise FhirError(
@@ -445,15 +449,42 @@ class ObservationHandler(Handler):
                     code="value",
                     expression=[f"Observation.component[{index}].code"],
                 )
-        for part in parts:
-            self._correct(user, patient, stored[part.loinc or part.local_code], part)
-        return self._correct(user, patient, obs, result)
+        from careloop.rules.engine import run_for_results
+
+        changed = [self._correct(user, patient, stored[p.loinc or p.local_code], p) for p in parts]
+        corrected = self._correct(user, patient, obs, result)
+        changed.append(corrected)
+        # The rules and risk models once, on the corrected values together (a panel's
+        # systolic corrected beside its diastolic not yet is a pressure nobody measured).
+        if codes := {o.code for o in changed if o.code}:
+            abnormal = (
+                [patient.pk] if any(o.interpretation not in ("", "N") for o in changed) else []
+            )
+            run_for_results({patient.pk: codes}, abnormal=abnormal)
+        # A panel shows its components' values as they are now: one corrected alone, or some
+        # of them by the panel's update (the others as they were).
+        sent_alone = not data.get("component") or result.value is not None or "valueString" in data
+        if obs.panel_id or (stored and not sent_alone):
+            panel = Observation.objects.get(pk=obs.panel_id or obs.pk)
+            shown = [
+                ResultInput(
+                    c.name,
+                    c.effective_at,
+                    value=c.value,
+                    comparator=c.comparator,
+                    text=c.value_text,
+                    unit=c.unit,
+                )
+                for c in sorted(panel.components.all(), key=lambda c: c.pk)
+            ]
+            Observation.objects.filter(pk=panel.pk).update(value_text=_panel_text(shown))
+        return corrected
 
     def _correct(
         self, user: Any, patient: Any, obs: Observation, result: ResultInput
     ) -> Observation:
+        """``obs`` read and graded again as ``result``; the caller runs the rules."""
         from careloop.followup.services import critical_value_alert
-        from careloop.rules.engine import run_for_results
 
         [assessment] = assess_for(patient, [result], organisation_path=patient.organisation.path)
         settle([(patient.pk, patient.pk, assessment)], exclude=obs.pk)
@@ -466,9 +497,6 @@ class ObservationHandler(Handler):
             threshold = assessment.grade.threshold if assessment.grade else ""
             critical_value_alert(patient, obs, threshold, "FHIR")
         record(user, "update", "observation", obs.pk, patient_id=patient.pk)
-        if obs.code:
-            abnormal = [patient.pk] if obs.interpretation not in ("", "N") else []
-            run_for_results({patient.pk: {obs.code}}, abnormal=abnormal)
         return obs
 
 
@@ -568,6 +596,10 @@ class DiagnosticReportHandler(Handler):
                     expression=["DiagnosticReport.result"],
                 )
             linked.update(report=report)
+            # A panel's components (its graded pressures) are the report's results too.
+            Observation.objects.filter(panel_id__in=observation_ids, patient=report.patient).update(
+                report=report
+            )
 
     def create(self, user: Any, data: dict[str, Any], refs: References) -> DiagnosticReport:
         require_permission(user, "patients.change_patient")

@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from datetime import datetime
 
+from careloop.clinical.assessment import ResultInput
 from careloop.clinical.models import Observation
+from careloop.clinical.panels import pressures
 from careloop.interop.importer.rows import Cell, ParsedRow
 
 
@@ -54,7 +56,15 @@ def drop_stored(
         assert row.effective_at is not None
         value = _value_key(cell.value, cell.comparator[:2], cell.text)
         key = (patient_of(row), row.effective_at, code, value)
-        return key in stored
+        if key in stored:
+            return True
+        # A blood pressure sent as one value (138/88): stored already when its two pressures
+        # are (received as a FHIR panel's components, or as HL7 8480-6 and 8462-4).
+        given = ResultInput(cell.name, row.effective_at, loinc=code, text=cell.text)
+        parts = pressures(given) if cell.value is None else []
+        return bool(parts) and all(
+            (key[0], key[1], p.loinc, _value_key(p.value, "", "")) in stored for p in parts
+        )
 
     emptied = []
     for row in rows:
