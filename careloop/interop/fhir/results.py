@@ -87,9 +87,52 @@ COMPONENT_OWN = (
     "valueQuantity",
     "valueString",
     "valueCodeableConcept",
+    "valueInteger",
+    "valueBoolean",
+    "valueDateTime",
+    "valueTime",
+    "valuePeriod",
+    "valueRatio",
+    "valueRange",
+    "valueSampledData",
+    "dataAbsentReason",
     "interpretation",
     "referenceRange",
 )
+
+
+def _bound(quantity: dict[str, Any] | None) -> str:
+    if not quantity or quantity.get("value") is None:
+        return ""
+    return f"{_number(quantity['value'])}"
+
+
+def _value_as_text(data: dict[str, Any]) -> str | None:
+    """A value of a type kept as text, as HL7 keeps an SN ratio or range, a date or a time
+    (1:320, 5-6 mmol/L, true); None when there is none. A value CareLoop cannot keep at all
+    (sampled data) is refused, not dropped."""
+    if "valueBoolean" in data and data["valueBoolean"] is not None:
+        return "true" if data["valueBoolean"] else "false"
+    for key in ("valueDateTime", "valueTime"):
+        if data.get(key):
+            return str(data[key])
+    if period := data.get("valuePeriod"):
+        return f"{period.get('start', '')}/{period.get('end', '')}"
+    if ratio := data.get("valueRatio"):
+        return f"{_bound(ratio.get('numerator'))}:{_bound(ratio.get('denominator'))}"
+    if value_range := data.get("valueRange"):
+        low, high = value_range.get("low") or {}, value_range.get("high") or {}
+        unit = low.get("unit") or high.get("unit") or low.get("code") or high.get("code") or ""
+        return f"{_bound(low)}-{_bound(high)}" + (f" {unit}" if unit else "")
+    if data.get("valueSampledData"):
+        raise FhirError(
+            422,
+            "Observation.valueSampledData is not kept by CareLoop: send valueQuantity, "
+            "valueInteger, valueString or valueCodeableConcept",
+            code="not-supported",
+            expression=["Observation.valueSampledData"],
+        )
+    return None
 
 
 def _component_resources(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -315,7 +358,10 @@ class ObservationHandler(Handler):
             local_system=local.get("system", "")[:100],
             status=status,
         )
-        if quantity := data.get("valueQuantity"):
+        quantity = data.get("valueQuantity")
+        if not quantity and data.get("valueInteger") is not None:  # a count, a score
+            quantity = {"value": data["valueInteger"]}
+        if quantity:
             if quantity.get("value") is None:
                 raise required("Observation.valueQuantity.value")
             result.value = float(quantity["value"])
@@ -333,6 +379,13 @@ class ObservationHandler(Handler):
             result.text = concept.get("text") or next(
                 (c.get("display") or c.get("code") for c in concept.get("coding", [])), ""
             )
+        elif (text := _value_as_text(data)) is not None:
+            result.text = text
+        if reason := data.get("dataAbsentReason"):  # no value, and why: kept as a note
+            why = reason.get("text") or next(
+                (c.get("display") or c.get("code") for c in reason.get("coding", [])), ""
+            )
+            result.notes.append(f"dataAbsentReason: {why}" if why else "dataAbsentReason")
         for reference in data.get("referenceRange", [])[:1]:
             low = (reference.get("low") or {}).get("value")
             high = (reference.get("high") or {}).get("value")
@@ -348,7 +401,7 @@ class ObservationHandler(Handler):
             c.get("code", "") for i in data.get("interpretation", []) for c in i.get("coding", [])
         ]
         result.flags = flags[0] if flags else ""
-        result.notes = [n["text"] for n in data.get("note", []) if n.get("text")]
+        result.notes = [*(n["text"] for n in data.get("note", []) if n.get("text")), *result.notes]
         return result
 
     def prepare_many(self, user: Any, items: list[dict[str, Any]], refs: References) -> Prepared:

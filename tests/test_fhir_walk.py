@@ -1,0 +1,93 @@
+"""What hospital systems send to /fhir/R4 as they usually write it (the vital-signs profile,
+laboratory results, diagnoses with a verification status, a death, searches with parameters
+CareLoop does not support): each either kept or refused naming the element, never accepted
+and dropped."""
+
+from typing import Any
+
+import pytest
+
+from careloop.accounts.tokens import do_create_token
+from careloop.clinical.models import Observation
+from tests.test_fhir import LOINC, Fhir, patient_resource
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def fhir(live_server: Any, carol: Any) -> Fhir:
+    _, token = do_create_token(carol)
+    return Fhir(live_server.url, token)
+
+
+def enrol(fhir: Fhir) -> str:
+    status, body, _ = fhir.call("POST", "/Patient", patient_resource())
+    assert status == 201, body
+    return str(body["id"])
+
+
+def vital(patient_id: str, code: str, **value: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "vital-signs",
+                    }
+                ]
+            }
+        ],
+        "code": {"coding": [{"system": LOINC, "code": code}]},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "effectiveDateTime": "2026-11-23T09:30:00+08:00",
+        **value,
+    }
+
+
+def test_a_value_of_any_kept_type_is_stored_and_an_integer_graded(fhir: Fhir) -> None:
+    patient_id = enrol(fhir)
+    status, body, _ = fhir.call(
+        "POST", "/Observation", vital(patient_id, "8867-4", valueInteger=130)
+    )
+    assert status == 201, body
+    assert body["valueQuantity"]["value"] == 130
+    assert body["interpretation"][0]["coding"][0]["code"] == "H"  # a heart rate of 130
+    stored = Observation.objects.get(pk=body["id"])
+    assert stored.value == 130 and stored.value_normalised == 130
+
+    titre = vital(
+        patient_id,
+        "5334-8",
+        valueRatio={"numerator": {"value": 1}, "denominator": {"value": 320}},
+    )
+    status, body, _ = fhir.call("POST", "/Observation", titre)
+    assert status == 201, body
+    assert body["valueString"] == "1:320"
+
+    absent = vital(
+        patient_id,
+        "8867-4",
+        dataAbsentReason={
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
+                    "code": "not-performed",
+                }
+            ]
+        },
+    )
+    status, body, _ = fhir.call("POST", "/Observation", absent)
+    assert status == 201, body
+    assert body["note"] == [{"text": "dataAbsentReason: not-performed"}]
+
+    sampled = vital(
+        patient_id,
+        "8867-4",
+        valueSampledData={"origin": {"value": 0}, "period": 1000, "dimensions": 1, "data": "72 73"},
+    )
+    status, body, _ = fhir.call("POST", "/Observation", sampled)
+    assert status == 422, body
+    assert body["issue"][0]["expression"] == ["Observation.valueSampledData"]
