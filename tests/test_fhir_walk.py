@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 
 from careloop.accounts.tokens import do_create_token
-from careloop.clinical.models import Observation
-from tests.test_fhir import LOINC, Fhir, patient_resource
+from careloop.clinical.models import Condition, Observation
+from tests.test_fhir import LOINC, Fhir, condition_resource, patient_resource
 
 pytestmark = pytest.mark.django_db(transaction=True)
+CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 
 
 @pytest.fixture
@@ -91,3 +93,33 @@ def test_a_value_of_any_kept_type_is_stored_and_an_integer_graded(fhir: Fhir) ->
     status, body, _ = fhir.call("POST", "/Observation", sampled)
     assert status == 422, body
     assert body["issue"][0]["expression"] == ["Observation.valueSampledData"]
+
+
+def test_a_refuted_or_mistaken_diagnosis_is_refused_not_stored_as_active(fhir: Fhir) -> None:
+    patient_id = enrol(fhir)
+    for verification in ("refuted", "entered-in-error"):
+        condition = condition_resource(
+            int(patient_id),
+            "E11.9",
+            "2型糖尿病",
+            clinicalStatus={"coding": [{"system": CLINICAL, "code": "active"}]},
+            verificationStatus={"coding": [{"system": VERIFICATION, "code": verification}]},
+        )
+        status, body, _ = fhir.call("POST", "/Condition", condition)
+        assert status == 422, body
+        assert body["issue"][0]["expression"] == ["Condition.verificationStatus"]
+    assert not Condition.objects.filter(patient_id=patient_id).exists()
+    confirmed = condition_resource(
+        int(patient_id),
+        "E11.9",
+        "2型糖尿病",
+        verificationStatus={"coding": [{"system": VERIFICATION, "code": "confirmed"}]},
+    )
+    status, body, _ = fhir.call("POST", "/Condition", confirmed)
+    assert status == 201, body
+    ruled_out = {
+        **body,
+        "verificationStatus": {"coding": [{"system": VERIFICATION, "code": "refuted"}]},
+    }
+    status, body, _ = fhir.call("PUT", f"/Condition/{body['id']}", ruled_out)
+    assert status == 422, body

@@ -182,6 +182,10 @@ class EncounterHandler(Handler):
         return encounter
 
 
+# Verification statuses of a diagnosis the patient does not have (condition-ver-status).
+NOT_A_DIAGNOSIS = {"refuted", "entered-in-error"}
+
+
 class ConditionHandler(Handler):
     resource_type = "Condition"
     fhir_class = FhirCondition
@@ -258,6 +262,19 @@ class ConditionHandler(Handler):
                 code="value" if error.malformed else "required",
                 expression=["Condition.code"],
             ) from error
+        verification = next(
+            (c.get("code") for c in (data.get("verificationStatus") or {}).get("coding", [])), ""
+        )
+        if verification in NOT_A_DIAGNOSIS:
+            # CareLoop keeps diagnoses the patient has: stored, it would count as one (a
+            # ruled-out diabetes read by the risk models, the pathways and the rules).
+            raise FhirError(
+                422,
+                f"Condition.verificationStatus {verification!r}: CareLoop keeps diagnoses the "
+                "patient has, not ruled-out or mistaken ones (the diagnosis was not stored)",
+                code="not-supported",
+                expression=["Condition.verificationStatus"],
+            )
         clinical = next(
             (c.get("code") for c in (data.get("clinicalStatus") or {}).get("coding", [])), "active"
         )
