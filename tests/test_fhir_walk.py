@@ -3,12 +3,14 @@ laboratory results, diagnoses with a verification status, a death, searches with
 CareLoop does not support): each either kept or refused naming the element, never accepted
 and dropped."""
 
+from datetime import date
 from typing import Any
 
 import pytest
 
 from careloop.accounts.tokens import do_create_token
 from careloop.clinical.models import Condition, Observation
+from careloop.patients.models import Patient
 from tests.test_fhir import LOINC, Fhir, condition_resource, patient_resource
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -123,3 +125,22 @@ def test_a_refuted_or_mistaken_diagnosis_is_refused_not_stored_as_active(fhir: F
     }
     status, body, _ = fhir.call("PUT", f"/Condition/{body['id']}", ruled_out)
     assert status == 422, body
+
+
+def test_a_death_sent_on_the_patient_is_recorded(fhir: Fhir) -> None:
+    patient_id = enrol(fhir)
+    status, body, _ = fhir.call("GET", f"/Patient/{patient_id}")
+    body.pop("meta")
+    status, body, _ = fhir.call("PUT", f"/Patient/{patient_id}", {**body, "deceasedBoolean": True})
+    assert status == 422, body
+    assert body["issue"][0]["expression"] == ["Patient.deceasedBoolean"]
+    status, body, _ = fhir.call("GET", f"/Patient/{patient_id}")
+    body.pop("meta")
+    died = {**body, "deceasedDateTime": "2026-11-20T03:00:00+08:00"}
+    status, body, _ = fhir.call("PUT", f"/Patient/{patient_id}", died)
+    assert status == 200, body
+    assert body["deceasedDateTime"] == "2026-11-20" and body["active"] is False
+    assert Patient.objects.get(pk=patient_id).deceased_on == date(2026, 11, 20)
+    future = {**body, "deceasedDateTime": "2999-01-01"}
+    status, body, _ = fhir.call("PUT", f"/Patient/{patient_id}", future)
+    assert status == 422 and body["issue"][0]["expression"] == ["Patient.deceasedDateTime"]

@@ -12,12 +12,21 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import QueryDict
+from django.utils import timezone
 from fhir.resources.R4B.patient import Patient as FhirPatient
 
 from careloop.accounts.models import Organisation
 from careloop.ids import row_id
 from careloop.interop.fhir import codes
-from careloop.interop.fhir.base import Handler, Prepared, References, date_filter, indexed, token
+from careloop.interop.fhir.base import (
+    Handler,
+    Prepared,
+    References,
+    date_filter,
+    fhir_datetime,
+    indexed,
+    token,
+)
 from careloop.interop.fhir.outcome import FhirError, issue
 from careloop.patients import services
 from careloop.patients.access import patients_for
@@ -38,6 +47,7 @@ FIELD_PATHS = {
     "phone": "Patient.telecom.where(system='phone').value",
     "address": "Patient.address",
     "organisation": "Patient.managingOrganization",
+    "deceased_on": "Patient.deceasedDateTime",
 }
 
 
@@ -350,6 +360,17 @@ def from_fhir(data: dict[str, Any]) -> dict[str, Any]:
                 code="value",
                 expression=["Patient.birthDate"],
             ) from exc
+    if data.get("deceasedDateTime"):  # kept as the date of death (plans stop, no more calls)
+        moment = fhir_datetime(data["deceasedDateTime"], "Patient.deceasedDateTime")
+        out["deceased_on"] = timezone.localdate(moment) if moment else None
+    elif data.get("deceasedBoolean") is True:
+        raise FhirError(
+            422,
+            "Patient.deceasedBoolean: CareLoop records the date of death; send "
+            "deceasedDateTime (a date alone will do)",
+            code="required",
+            expression=["Patient.deceasedBoolean"],
+        )
     for telecom in data.get("telecom", []):
         value = telecom.get("value") or ""
         if telecom.get("system") == "phone" and value and "*" not in value:
