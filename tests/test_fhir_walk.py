@@ -5,13 +5,16 @@ and dropped."""
 
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from fhir.resources.R4B.bundle import Bundle
 
 from careloop.accounts.tokens import do_create_token
 from careloop.clinical.models import Condition, Observation
 from careloop.patients.models import Patient
-from tests.test_fhir import LOINC, Fhir, condition_resource, patient_resource
+from tests.factories import valid_id
+from tests.test_fhir import LOINC, RESIDENT, Fhir, condition_resource, patient_resource
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
@@ -26,6 +29,21 @@ def fhir(live_server: Any, carol: Any) -> Fhir:
 
 def enrol(fhir: Fhir) -> str:
     status, body, _ = fhir.call("POST", "/Patient", patient_resource())
+    assert status == 201, body
+    return str(body["id"])
+
+
+FIRST_ID = valid_id(date(1956, 4, 1), male=True)  # patient_resource()'s
+
+
+def enrol_another(fhir: Fhir) -> str:
+    other = patient_resource(
+        identifier=[{"system": RESIDENT, "value": valid_id(date(1960, 2, 3), male=False)}],
+        gender="female",
+        birthDate="1960-02-03",
+        telecom=[{"system": "phone", "value": "13911113333"}],
+    )
+    status, body, _ = fhir.call("POST", "/Patient", other)
     assert status == 201, body
     return str(body["id"])
 
@@ -144,3 +162,37 @@ def test_a_death_sent_on_the_patient_is_recorded(fhir: Fhir) -> None:
     future = {**body, "deceasedDateTime": "2999-01-01"}
     status, body, _ = fhir.call("PUT", f"/Patient/{patient_id}", future)
     assert status == 422 and body["issue"][0]["expression"] == ["Patient.deceasedDateTime"]
+
+
+def test_an_unsupported_search_parameter_is_left_out_of_the_self_link_or_refused(
+    fhir: Fhir,
+) -> None:
+    first, second = enrol(fhir), enrol_another(fhir)
+    for patient_id in (first, second):
+        status, body, _ = fhir.call(
+            "POST", "/Observation", vital(patient_id, "8867-4", valueInteger=70)
+        )
+        assert status == 201, body
+    # a chain CareLoop does not support: ignored (both patients' results), and said so
+    chained = f"subject:Patient.identifier={quote(RESIDENT)}%7C{FIRST_ID}"
+    status, body, _ = fhir.call("GET", f"/Observation?{chained}&_sort=-date")
+    assert status == 200, body
+    Bundle.model_validate(body)
+    assert body["total"] == 2
+    [self_link] = [link["url"] for link in body["link"] if link["relation"] == "self"]
+    assert "identifier" not in self_link and "_sort" not in self_link
+    [warning] = [e for e in body["entry"] if e["search"]["mode"] == "outcome"]
+    assert "subject:Patient.identifier" in warning["resource"]["issue"][0]["diagnostics"]
+    status, body, _ = fhir.call(
+        "GET", f"/Observation?{chained}", headers={"Prefer": "handling=strict"}
+    )
+    assert status == 400, body
+    assert body["issue"][0]["expression"] == ["subject:Patient.identifier"]
+    status, body, _ = fhir.call(
+        "GET",
+        f"/Observation?patient={first}&_summary=count&_format=json",
+        headers={"Prefer": "handling=strict"},
+    )
+    assert status == 200 and body["total"] == 1 and not body.get("entry"), body
+    status, body, _ = fhir.call("GET", "/Observation?_format=xml")
+    assert status == 406, body
