@@ -196,3 +196,23 @@ def test_an_unsupported_search_parameter_is_left_out_of_the_self_link_or_refused
     assert status == 200 and body["total"] == 1 and not body.get("entry"), body
     status, body, _ = fhir.call("GET", "/Observation?_format=xml")
     assert status == 406, body
+
+
+def test_a_conditional_update_in_a_bundle_is_refused_as_unsupported(fhir: Fhir) -> None:
+    patient_id = enrol(fhir)
+    resource = vital(patient_id, "8867-4", valueInteger=70)
+    resource["identifier"] = [{"system": "http://lis.example.cn/obs", "value": "X1"}]
+    entry = {
+        "fullUrl": "urn:uuid:3c3151bd-1cbf-4d64-b04d-cd9187a4c6e0",
+        "resource": resource,
+        "request": {"method": "PUT", "url": "Observation?identifier=http://lis.example.cn/obs|X1"},
+    }
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
+    status, body, _ = fhir.call("POST", "", bundle)
+    assert status == 400, body
+    assert body["issue"][0]["code"] == "not-supported"
+    assert "conditional update" in body["issue"][0]["diagnostics"]
+    status, body, _ = fhir.call("POST", "", {**bundle, "type": "batch"})
+    assert status == 200, body
+    assert body["entry"][0]["response"]["status"] == "400 Bad Request"
+    assert not Observation.objects.filter(patient_id=patient_id).exists()

@@ -93,6 +93,18 @@ class Entry:
                 index,
             )
         self.handler = handlers[self.resource_type]
+        if self.method == "PUT" and (self.query or not self.instance_id):
+            # A conditional update (PUT Observation?identifier=…) is not supported (the
+            # CapabilityStatement does not claim it): said so, not "Observation/ is not known".
+            raise _prefixed(
+                FhirError(
+                    400,
+                    f"request.url {self.url!r}: an update names the resource it replaces "
+                    f"({self.resource_type}/<id>); conditional update is not supported",
+                    code="not-supported",
+                ),
+                index,
+            )
         if self.method in ("POST", "PUT"):
             try:
                 self.handler.validate(self.resource)
