@@ -216,3 +216,18 @@ def test_a_conditional_update_in_a_bundle_is_refused_as_unsupported(fhir: Fhir) 
     assert status == 200, body
     assert body["entry"][0]["response"]["status"] == "400 Bad Request"
     assert not Observation.objects.filter(patient_id=patient_id).exists()
+
+
+def test_of_several_names_the_official_one_is_kept(fhir: Fhir) -> None:
+    names = [
+        {"use": "usual", "text": "Zhou Jianhua", "family": "Zhou", "given": ["Jianhua"]},
+        {"use": "official", "family": "周", "given": ["建华"]},
+    ]
+    status, body, _ = fhir.call("POST", "/Patient", patient_resource(name=names))
+    assert status == 201, body
+    assert Patient.objects.get(pk=body["id"]).name == "周建华"
+    body.pop("meta")
+    old = [{"use": "old", "text": "周小华"}, {"text": "周建华"}]
+    status, body, _ = fhir.call("PUT", f"/Patient/{body['id']}", {**body, "name": old})
+    assert status == 200, body
+    assert Patient.objects.get(pk=body["id"]).name == "周建华"

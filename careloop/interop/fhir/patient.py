@@ -51,6 +51,9 @@ FIELD_PATHS = {
 }
 
 
+NOT_THE_NAME = {"old", "anonymous", "temp", "maiden"}  # HumanName.use of a name not to keep
+
+
 def data_error(error: PatientDataError) -> FhirError:
     issues = []
     for field, messages in error.errors.items():
@@ -333,9 +336,14 @@ def from_fhir(data: dict[str, Any]) -> dict[str, Any]:
                 expression=[f"Patient.identifier[{index}]"],
             )
         out[field] = value
-    names = data.get("name") or []
+    names = [n for n in data.get("name") or [] if isinstance(n, dict)]
     if names:
-        name = names[0]
+        # Of several (a pinyin or nickname beside the one on the resident ID): the official
+        # one, else the usual one, else the first that is not an old or anonymous name.
+        name = next(
+            (n for use in ("official", "usual") for n in names if n.get("use") == use),
+            next((n for n in names if n.get("use") not in NOT_THE_NAME), names[0]),
+        )
         out["name"] = name.get("text") or join_name(name.get("family", ""), name.get("given", []))
     if "gender" in data:
         gender = data["gender"]
