@@ -231,3 +231,35 @@ def test_of_several_names_the_official_one_is_kept(fhir: Fhir) -> None:
     status, body, _ = fhir.call("PUT", f"/Patient/{body['id']}", {**body, "name": old})
     assert status == 200, body
     assert Patient.objects.get(pk=body["id"]).name == "周建华"
+
+
+def test_a_stay_ended_by_death_records_the_death(fhir: Fhir) -> None:
+    patient_id, other_id = enrol(fhir), enrol_another(fhir)
+
+    def stay(patient: str, disposition: str) -> dict[str, Any]:
+        return {
+            "resourceType": "Encounter",
+            "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+            "subject": {"reference": f"Patient/{patient}"},
+            "period": {"start": "2026-11-10T09:00:00+08:00", "end": "2026-11-18T23:30:00+08:00"},
+            "hospitalization": {
+                "dischargeDisposition": {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/discharge-disposition",
+                            "code": disposition,
+                        }
+                    ]
+                }
+            },
+        }
+
+    status, body, _ = fhir.call("POST", "/Encounter", stay(other_id, "home"))
+    assert status == 201, body
+    assert Patient.objects.get(pk=other_id).deceased_on is None
+    status, body, _ = fhir.call("POST", "/Encounter", stay(patient_id, "exp"))
+    assert status == 201, body
+    assert Patient.objects.get(pk=patient_id).deceased_on == date(2026, 11, 18)
+    status, body, _ = fhir.call("GET", f"/Patient/{patient_id}")
+    assert body["deceasedDateTime"] == "2026-11-18" and body["active"] is False

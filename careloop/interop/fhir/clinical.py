@@ -31,6 +31,37 @@ from careloop.rules.assessments import reassess_records
 from careloop.rules.engine import run_for_event
 from careloop.rules.models import Trigger
 
+DISCHARGE_DISPOSITION = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
+
+
+def _death_at_discharge(
+    user: Any, patient: Any, encounter: Encounter, data: dict[str, Any]
+) -> None:
+    """A stay ended by death (``hospitalization.dischargeDisposition`` "exp", expired): the
+    death recorded on the patient, on the day the stay ended, and their plans stopped (a
+    discharge would otherwise put them on a follow-up pathway, and their family be called)."""
+    from careloop.followup.models import Plan
+    from careloop.followup.planning import stop_patient_plans
+
+    disposition = (data.get("hospitalization") or {}).get("dischargeDisposition") or {}
+    died = any(
+        c.get("code") == "exp" and c.get("system") in (DISCHARGE_DISPOSITION, None)
+        for c in disposition.get("coding", [])
+    )
+    if not died or patient.deceased_on is not None:
+        return
+    patient.deceased_on = timezone.localdate(encounter.ended_at or encounter.started_at)
+    patient.save(update_fields=["deceased_on", "updated_at"])
+    record(
+        user,
+        "update",
+        "patient",
+        patient.pk,
+        patient_id=patient.pk,
+        summary=f"death at discharge (Encounter/{encounter.pk}, FHIR)",
+    )
+    stop_patient_plans(patient, Plan.StopReason.DECEASED, user)
+
 
 class EncounterHandler(Handler):
     resource_type = "Encounter"
@@ -166,6 +197,7 @@ class EncounterHandler(Handler):
             **self._fields(data),
         )
         record(user, "create", "encounter", encounter.pk, patient_id=patient.pk)
+        _death_at_discharge(user, patient, encounter, data)
         run_for_event(Trigger.ENCOUNTER, [patient.pk])
         return encounter
 
@@ -173,11 +205,13 @@ class EncounterHandler(Handler):
         self, user: Any, encounter: Encounter, data: dict[str, Any], refs: References
     ) -> Encounter:
         require_permission(user, "clinical.change_encounter")
-        self.patient(user, data, refs, "Encounter.subject")
+        patient = self.patient(user, data, refs, "Encounter.subject")
         for key, value in self._fields(data).items():
             setattr(encounter, key, value)
         encounter.save()
         record(user, "update", "encounter", encounter.pk, patient_id=encounter.patient_id)
+        if patient.pk == encounter.patient_id:
+            _death_at_discharge(user, patient, encounter, data)
         run_for_event(Trigger.ENCOUNTER, [encounter.patient_id])
         return encounter
 
