@@ -263,3 +263,52 @@ def test_a_stay_ended_by_death_records_the_death(fhir: Fhir) -> None:
     assert Patient.objects.get(pk=patient_id).deceased_on == date(2026, 11, 18)
     status, body, _ = fhir.call("GET", f"/Patient/{patient_id}")
     assert body["deceasedDateTime"] == "2026-11-18" and body["active"] is False
+
+
+def test_a_result_and_its_report_keep_the_visit_they_name(fhir: Fhir) -> None:
+    patient_id, other_id = enrol(fhir), enrol_another(fhir)
+    visit = {
+        "resourceType": "Encounter",
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "period": {"start": "2026-11-23T08:00:00+08:00", "end": "2026-11-23T09:00:00+08:00"},
+    }
+    result = vital(patient_id, "8867-4", valueInteger=70)
+    result["encounter"] = {"reference": "urn:uuid:7d2c6a1e-0b5e-4a4f-9a43-2f0a3e7f5b10"}
+    report = {
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "code": {"text": "门诊生命体征"},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "encounter": {"reference": "urn:uuid:7d2c6a1e-0b5e-4a4f-9a43-2f0a3e7f5b10"},
+        "effectiveDateTime": "2026-11-23T09:30:00+08:00",
+        "result": [{"reference": "urn:uuid:8d2c6a1e-0b5e-4a4f-9a43-2f0a3e7f5b10"}],
+    }
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": f"urn:uuid:{n}d2c6a1e-0b5e-4a4f-9a43-2f0a3e7f5b10",
+                "resource": resource,
+                "request": {"method": "POST", "url": resource["resourceType"]},
+            }
+            for n, resource in ((7, visit), (8, result), (9, report))
+        ],
+    }
+    status, body, _ = fhir.call("POST", "", bundle)
+    assert status == 200, body
+    encounter = body["entry"][0]["response"]["location"]
+    observation = body["entry"][1]["response"]["location"]
+    status, body, _ = fhir.call("GET", f"/{observation}")
+    assert body["encounter"] == {"reference": encounter}
+    status, body, _ = fhir.call("GET", f"/DiagnosticReport?patient={patient_id}")
+    assert body["entry"][0]["resource"]["encounter"] == {"reference": encounter}
+    # another patient's visit: refused naming it, nothing stored
+    theirs = vital(other_id, "8867-4", valueInteger=71)
+    theirs["encounter"] = {"reference": encounter}
+    status, body, _ = fhir.call("POST", "/Observation", theirs)
+    assert status == 422, body
+    assert body["issue"][0]["expression"] == ["Observation.encounter"]
+    assert not Observation.objects.filter(patient_id=other_id).exists()

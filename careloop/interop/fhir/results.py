@@ -14,7 +14,7 @@ from fhir.resources.R4B.observation import Observation as FhirObservation
 from careloop.audit.services import record
 from careloop.clinical.assessment import ImpossibleValue, ResultInput, check_possible
 from careloop.clinical.loinc import loinc_problem
-from careloop.clinical.models import DiagnosticReport, Observation, Source
+from careloop.clinical.models import DiagnosticReport, Encounter, Observation, Source
 from careloop.clinical.panels import pressures
 from careloop.clinical.services import assess_for, do_record_results
 from careloop.clinical.settle import settle
@@ -72,6 +72,27 @@ def _unmoved(patient: Any, stored_patient_id: int, path: str) -> None:
             code="value",
             expression=[path],
         )
+
+
+def _encounter(data: dict[str, Any], refs: References, patient: Any, path: str) -> Encounter | None:
+    """The visit ``encounter`` names ("Encounter/5" or an earlier entry's fullUrl): one of
+    the patient's, or the resource is refused naming it (not stored without it)."""
+    reference = (data.get("encounter") or {}).get("reference")
+    if not reference:
+        return None
+    if reference in refs.created:
+        encounter = refs.resolve(reference, "Encounter", path)
+    else:
+        encounter = Encounter.objects.filter(pk=reference_id(reference, "Encounter", path)).first()
+    if encounter is None or patient.pk is None or encounter.patient_id != patient.pk:
+        raise FhirError(
+            422,
+            f"{path}: {reference!r} is not an encounter of this patient",
+            code="not-found",
+            expression=[path],
+        )
+    assert isinstance(encounter, Encounter)
+    return encounter
 
 
 def _number(value: float | None) -> float | int | None:
@@ -411,6 +432,7 @@ class ObservationHandler(Handler):
         # patient, the items' indexes, their results (a panel's components after it), and how
         # many results each item gave
         by_patient: dict[str, tuple[Any, list[int], list[ResultInput], list[int]]] = {}
+        visits: dict[int, Encounter] = {}  # the visit each item names
         for index, data in enumerate(items):
             reference = str((data.get("subject") or {}).get("reference"))
             try:
@@ -420,6 +442,8 @@ class ObservationHandler(Handler):
                     else self.patient(user, data, refs, "Observation.subject")
                 )
                 results = self.result_inputs(data)
+                if visit := _encounter(data, refs, patient, "Observation.encounter"):
+                    visits[index] = visit
             except FhirError as error:
                 raise indexed(index, error) from error
             group = by_patient.setdefault(reference, (patient, [], [], []))
@@ -460,6 +484,12 @@ class ObservationHandler(Handler):
                     run_rules=False,
                 )
                 for index, rows in zip(indexes, _split(stored.created, sizes), strict=True):
+                    if visit := visits.get(index):  # the result and its components
+                        Observation.objects.filter(pk__in=[r.pk for r in rows]).update(
+                            encounter=visit
+                        )
+                        for row in rows:
+                            row.encounter = visit
                     created[index] = _with_components(rows)
                 record(
                     user,
@@ -629,6 +659,7 @@ class DiagnosticReportHandler(Handler):
             patient=patient,
             organisation_id=patient.organisation_id,
             source=Source.FHIR,
+            encounter=_encounter(data, refs, patient, "DiagnosticReport.encounter"),
             **self._fields(data),
         )
         self._link_results(report, data, refs)
@@ -645,6 +676,8 @@ class DiagnosticReportHandler(Handler):
         _unmoved(patient, report.patient_id, "DiagnosticReport.subject")
         for key, value in self._fields(data).items():
             setattr(report, key, value)
+        if "encounter" in data:
+            report.encounter = _encounter(data, refs, patient, "DiagnosticReport.encounter")
         report.save()
         if "result" in data:
             Observation.objects.filter(report=report).update(report=None)
