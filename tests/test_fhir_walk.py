@@ -312,3 +312,12 @@ def test_a_result_and_its_report_keep_the_visit_they_name(fhir: Fhir) -> None:
     assert status == 422, body
     assert body["issue"][0]["expression"] == ["Observation.encounter"]
     assert not Observation.objects.filter(patient_id=other_id).exists()
+
+
+def test_a_result_timed_by_an_instant_is_accepted(fhir: Fhir) -> None:
+    patient_id = enrol(fhir)
+    result = vital(patient_id, "8867-4", valueInteger=70)
+    result["effectiveInstant"] = result.pop("effectiveDateTime")
+    status, body, _ = fhir.call("POST", "/Observation", result)
+    assert status == 201, body
+    assert body["effectiveDateTime"] == "2026-11-23T09:30:00+08:00"

@@ -102,7 +102,14 @@ def _number(value: float | None) -> float | int | None:
 
 
 # What a panel's component shares with the panel, and what is its own.
-PANEL_SHARED = ("subject", "status", "effectiveDateTime", "effectivePeriod", "issued")
+PANEL_SHARED = (
+    "subject",
+    "status",
+    "effectiveDateTime",
+    "effectiveInstant",
+    "effectivePeriod",
+    "issued",
+)
 COMPONENT_OWN = (
     "code",
     "valueQuantity",
@@ -358,6 +365,7 @@ class ObservationHandler(Handler):
             raise not_accepted("Observation.status", data.get("status"))
         moment = fhir_datetime(
             data.get("effectiveDateTime")
+            or data.get("effectiveInstant")
             or (data.get("effectivePeriod") or {}).get("start")
             or data.get("issued"),
             "Observation.effectiveDateTime",
