@@ -3,6 +3,7 @@ laboratory results, diagnoses with a verification status, a death, searches with
 CareLoop does not support): each either kept or refused naming the element, never accepted
 and dropped."""
 
+import urllib.request
 from datetime import date
 from typing import Any
 from urllib.parse import quote
@@ -321,3 +322,15 @@ def test_a_result_timed_by_an_instant_is_accepted(fhir: Fhir) -> None:
     status, body, _ = fhir.call("POST", "/Observation", result)
     assert status == 201, body
     assert body["effectiveDateTime"] == "2026-11-23T09:30:00+08:00"
+
+
+def test_head_answers_with_the_headers_of_a_read(fhir: Fhir) -> None:
+    patient_id = enrol(fhir)
+    request = urllib.request.Request(f"{fhir.base}/Patient/{patient_id}", method="HEAD")
+    request.add_header("Authorization", f"Bearer {fhir.token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+        assert response.headers["ETag"].startswith('W/"')
+        assert response.read() == b""
+    _, _, headers = fhir.call("GET", f"/Patient/{patient_id}")
+    assert headers["ETag"] == response.headers["ETag"]

@@ -227,7 +227,10 @@ def root(request: HttpRequest) -> HttpResponse:
 @fhir_view
 def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
     handler = _handler(resource_type)
-    if request.method == "GET":
+    if request.method in (
+        "GET",
+        "HEAD",
+    ):  # HEAD: the headers of the GET (the server drops the body)
         return search(request, handler)
     if request.method != "POST":
         raise FhirError(
@@ -275,7 +278,7 @@ def version_endpoint(
 ) -> HttpResponse:
     """vread: the current version only (earlier ones are not kept)."""
     handler = _handler(resource_type)
-    if request.method != "GET":
+    if request.method not in ("GET", "HEAD"):
         raise FhirError(405, "a version can only be read", code="not-supported")
     obj = handler.get(request.user, pk)
     body = handler.served(obj)
@@ -301,7 +304,7 @@ def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> Http
     handler = _handler(resource_type)
     obj = handler.get(request.user, pk)
     patient_id = patient_of(resource_type, obj)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         record(request.user, "view", resource_type.lower(), obj.pk, patient_id=patient_id)
         return _current(handler, obj)
     if request.method != "PUT":
