@@ -80,18 +80,18 @@ def _encounter(data: dict[str, Any], refs: References, patient: Any, path: str) 
     reference = (data.get("encounter") or {}).get("reference")
     if not reference:
         return None
-    if reference in refs.created:
-        encounter = refs.resolve(reference, "Encounter", path)
-    else:
-        encounter = Encounter.objects.filter(pk=reference_id(reference, "Encounter", path)).first()
-    if encounter is None or patient.pk is None or encounter.patient_id != patient.pk:
+    encounter: Any = (
+        refs.resolve(reference, "Encounter", path)
+        if reference in refs.created
+        else Encounter.objects.filter(pk=reference_id(reference, "Encounter", path)).first()
+    )
+    if not isinstance(encounter, Encounter) or encounter.patient_id != patient.pk or not patient.pk:
         raise FhirError(
             422,
             f"{path}: {reference!r} is not an encounter of this patient",
             code="not-found",
             expression=[path],
         )
-    assert isinstance(encounter, Encounter)
     return encounter
 
 
