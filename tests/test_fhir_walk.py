@@ -334,3 +334,39 @@ def test_head_answers_with_the_headers_of_a_read(fhir: Fhir) -> None:
         assert response.read() == b""
     _, _, headers = fhir.call("GET", f"/Patient/{patient_id}")
     assert headers["ETag"] == response.headers["ETag"]
+
+
+def test_a_visits_department_and_reason_sent_coded_only_are_kept(fhir: Fhir) -> None:
+    patient_id = enrol(fhir)
+    visit = {
+        "resourceType": "Encounter",
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "period": {"start": "2026-11-23T08:00:00+08:00"},
+        "serviceType": {
+            "coding": [
+                {
+                    "system": "urn:oid:2.16.156.10011.2.3.2.1",
+                    "code": "03.01",
+                    "display": "心血管内科",
+                }
+            ]
+        },
+        "reasonCode": [
+            {
+                "coding": [
+                    {
+                        "system": "http://hl7.org/fhir/sid/icd-10",
+                        "code": "I10",
+                        "display": "原发性高血压",
+                    }
+                ]
+            },
+            {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "R51"}]},
+        ],
+    }
+    status, body, _ = fhir.call("POST", "/Encounter", visit)
+    assert status == 201, body
+    assert body["serviceType"] == {"text": "心血管内科"}
+    assert body["reasonCode"] == [{"text": "原发性高血压; R51"}]

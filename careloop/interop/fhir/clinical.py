@@ -31,6 +31,18 @@ from careloop.rules.assessments import reassess_records
 from careloop.rules.engine import run_for_event
 from careloop.rules.models import Trigger
 
+
+def _concept_text(concept: dict[str, Any] | None) -> str:
+    """A CodeableConcept as words: its text, else its first coding's display, else its code
+    (a department or a reason sent coded only is kept, not dropped)."""
+    concept = concept or {}
+    return str(
+        concept.get("text")
+        or next((c.get("display") for c in concept.get("coding", []) if c.get("display")), "")
+        or next((c.get("code") for c in concept.get("coding", []) if c.get("code")), "")
+    )
+
+
 DISCHARGE_DISPOSITION = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
 
 
@@ -181,8 +193,10 @@ class EncounterHandler(Handler):
             "kind": kind,
             "started_at": started,
             "ended_at": ended,
-            "department": ((data.get("serviceType") or {}).get("text") or "")[:50],
-            "reason": "; ".join(r.get("text", "") for r in data.get("reasonCode", []))[:200],
+            "department": _concept_text(data.get("serviceType"))[:50],
+            "reason": "; ".join(
+                text for r in data.get("reasonCode", []) if (text := _concept_text(r))
+            )[:200],
             "visit_number": next((i.get("value", "") for i in data.get("identifier", [])), "")[:50],
         }
 
