@@ -370,3 +370,27 @@ def test_a_visits_department_and_reason_sent_coded_only_are_kept(fhir: Fhir) -> 
     assert status == 201, body
     assert body["serviceType"] == {"text": "心血管内科"}
     assert body["reasonCode"] == [{"text": "原发性高血压; R51"}]
+
+
+def test_a_bundle_search_with_an_unsupported_parameter_is_refused(fhir: Fhir) -> None:
+    first, second = enrol(fhir), enrol_another(fhir)
+    for patient_id in (first, second):
+        status, body, _ = fhir.call(
+            "POST", "/Observation", vital(patient_id, "8867-4", valueInteger=70)
+        )
+        assert status == 201, body
+    chained = f"Observation?subject:Patient.identifier={RESIDENT}|{FIRST_ID}"
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"request": {"method": "GET", "url": chained}},
+            {"request": {"method": "GET", "url": f"Observation?patient={first}"}},
+        ],
+    }
+    status, body, _ = fhir.call("POST", "", bundle)
+    assert status == 200, body
+    refused, found = body["entry"]
+    assert refused["response"]["status"] == "400 Bad Request"
+    assert "subject:Patient.identifier" in refused["response"]["outcome"]["issue"][0]["diagnostics"]
+    assert found["resource"]["total"] == 1
