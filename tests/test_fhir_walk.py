@@ -89,6 +89,13 @@ def test_a_value_of_any_kept_type_is_stored_and_an_integer_graded(fhir: Fhir) ->
     status, body, _ = fhir.call("POST", "/Observation", titre)
     assert status == 201, body
     assert body["valueString"] == "1:320"
+    for value_range, text in (
+        ({"low": {"value": 5}, "high": {"value": 6, "unit": "mmol/L"}}, "5-6 mmol/L"),
+        ({"low": {"value": 5, "unit": "mmol/L"}}, "≥5 mmol/L"),
+    ):
+        sent = vital(patient_id, "14771-0", valueRange=value_range)
+        status, body, _ = fhir.call("POST", "/Observation", sent)
+        assert status == 201 and body["valueString"] == text, body
 
     absent = vital(
         patient_id,

@@ -151,7 +151,15 @@ def _value_as_text(data: dict[str, Any]) -> str | None:
     if value_range := data.get("valueRange"):
         low, high = value_range.get("low") or {}, value_range.get("high") or {}
         unit = low.get("unit") or high.get("unit") or low.get("code") or high.get("code") or ""
-        return f"{_bound(low)}-{_bound(high)}" + (f" {unit}" if unit else "")
+        low_text, high_text = _bound(low), _bound(high)
+        text = (
+            f"{low_text}-{high_text}"
+            if low_text and high_text
+            else f"≥{low_text}"
+            if low_text
+            else f"≤{high_text}"
+        )
+        return text + (f" {unit}" if unit else "")
     if data.get("valueSampledData"):
         raise FhirError(
             422,
