@@ -93,6 +93,18 @@ class Entry:
                 index,
             )
         self.handler = handlers[self.resource_type]
+        if self.method == "PUT" and (self.query or not self.instance_id):
+            # A conditional update (PUT Observation?identifier=…) is not supported (the
+            # CapabilityStatement does not claim it): said so, not "Observation/ is not known".
+            raise _prefixed(
+                FhirError(
+                    400,
+                    f"request.url {self.url!r}: an update names the resource it replaces "
+                    f"({self.resource_type}/<id>); conditional update is not supported",
+                    code="not-supported",
+                ),
+                index,
+            )
         if self.method in ("POST", "PUT"):
             try:
                 self.handler.validate(self.resource)
@@ -297,7 +309,18 @@ def _run(user: Any, entries: list[Entry], refs: References, prepared: dict[str, 
                 if entry.instance_id:
                     entry.result = entry.handler.get(user, entry.instance_id)
                 else:
-                    entry.result = list(entry.handler.search(user, QueryDict(entry.query))[:200])
+                    params = QueryDict(entry.query)
+                    # no self link here to show a parameter was ignored: it is refused
+                    known = {*entry.handler.search_params, "_count", "_offset", "_format"}
+                    if unsupported := sorted(set(params) - known):
+                        raise FhirError(
+                            400,
+                            f"request.url: {', '.join(unsupported)} is not a search parameter "
+                            f"CareLoop supports on {entry.resource_type} "
+                            f"({', '.join(entry.handler.search_params)})",
+                            code="not-supported",
+                        )
+                    entry.result = list(entry.handler.search(user, params)[:200])
                 entry.status = 200
         except FhirError as error:
             raise _prefixed(error, entry.index) from error

@@ -32,6 +32,49 @@ from careloop.rules.engine import run_for_event
 from careloop.rules.models import Trigger
 
 
+def _concept_text(concept: dict[str, Any] | None) -> str:
+    """A CodeableConcept as words: its text, else its first coding's display, else its code
+    (a department or a reason sent coded only is kept, not dropped)."""
+    concept = concept or {}
+    return str(
+        concept.get("text")
+        or next((c.get("display") for c in concept.get("coding", []) if c.get("display")), "")
+        or next((c.get("code") for c in concept.get("coding", []) if c.get("code")), "")
+    )
+
+
+DISCHARGE_DISPOSITION = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
+
+
+def _death_at_discharge(
+    user: Any, patient: Any, encounter: Encounter, data: dict[str, Any]
+) -> None:
+    """A stay ended by death (``hospitalization.dischargeDisposition`` "exp", expired): the
+    death recorded on the patient, on the day the stay ended, and their plans stopped (a
+    discharge would otherwise put them on a follow-up pathway, and their family be called)."""
+    from careloop.followup.models import Plan
+    from careloop.followup.planning import stop_patient_plans
+
+    disposition = (data.get("hospitalization") or {}).get("dischargeDisposition") or {}
+    died = any(
+        c.get("code") == "exp" and c.get("system") in (DISCHARGE_DISPOSITION, None)
+        for c in disposition.get("coding", [])
+    )
+    if not died or patient.deceased_on is not None:
+        return
+    patient.deceased_on = timezone.localdate(encounter.ended_at or encounter.started_at)
+    patient.save(update_fields=["deceased_on", "updated_at"])
+    record(
+        user,
+        "update",
+        "patient",
+        patient.pk,
+        patient_id=patient.pk,
+        summary=f"death at discharge (Encounter/{encounter.pk}, FHIR)",
+    )
+    stop_patient_plans(patient, Plan.StopReason.DECEASED, user)
+
+
 class EncounterHandler(Handler):
     resource_type = "Encounter"
     fhir_class = FhirEncounter
@@ -150,8 +193,10 @@ class EncounterHandler(Handler):
             "kind": kind,
             "started_at": started,
             "ended_at": ended,
-            "department": ((data.get("serviceType") or {}).get("text") or "")[:50],
-            "reason": "; ".join(r.get("text", "") for r in data.get("reasonCode", []))[:200],
+            "department": _concept_text(data.get("serviceType"))[:50],
+            "reason": "; ".join(
+                text for r in data.get("reasonCode", []) if (text := _concept_text(r))
+            )[:200],
             "visit_number": next((i.get("value", "") for i in data.get("identifier", [])), "")[:50],
         }
 
@@ -166,6 +211,7 @@ class EncounterHandler(Handler):
             **self._fields(data),
         )
         record(user, "create", "encounter", encounter.pk, patient_id=patient.pk)
+        _death_at_discharge(user, patient, encounter, data)
         run_for_event(Trigger.ENCOUNTER, [patient.pk])
         return encounter
 
@@ -173,13 +219,19 @@ class EncounterHandler(Handler):
         self, user: Any, encounter: Encounter, data: dict[str, Any], refs: References
     ) -> Encounter:
         require_permission(user, "clinical.change_encounter")
-        self.patient(user, data, refs, "Encounter.subject")
+        patient = self.patient(user, data, refs, "Encounter.subject")
         for key, value in self._fields(data).items():
             setattr(encounter, key, value)
         encounter.save()
         record(user, "update", "encounter", encounter.pk, patient_id=encounter.patient_id)
+        if patient.pk == encounter.patient_id:
+            _death_at_discharge(user, patient, encounter, data)
         run_for_event(Trigger.ENCOUNTER, [encounter.patient_id])
         return encounter
+
+
+# Verification statuses of a diagnosis the patient does not have (condition-ver-status).
+NOT_A_DIAGNOSIS = {"refuted", "entered-in-error"}
 
 
 class ConditionHandler(Handler):
@@ -258,6 +310,19 @@ class ConditionHandler(Handler):
                 code="value" if error.malformed else "required",
                 expression=["Condition.code"],
             ) from error
+        verification = next(
+            (c.get("code") for c in (data.get("verificationStatus") or {}).get("coding", [])), ""
+        )
+        if verification in NOT_A_DIAGNOSIS:
+            # CareLoop keeps diagnoses the patient has: stored, it would count as one (a
+            # ruled-out diabetes read by the risk models, the pathways and the rules).
+            raise FhirError(
+                422,
+                f"Condition.verificationStatus {verification!r}: CareLoop keeps diagnoses the "
+                "patient has, not ruled-out or mistaken ones (the diagnosis was not stored)",
+                code="not-supported",
+                expression=["Condition.verificationStatus"],
+            )
         clinical = next(
             (c.get("code") for c in (data.get("clinicalStatus") or {}).get("coding", [])), "active"
         )

@@ -12,12 +12,21 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import QueryDict
+from django.utils import timezone
 from fhir.resources.R4B.patient import Patient as FhirPatient
 
 from careloop.accounts.models import Organisation
 from careloop.ids import row_id
 from careloop.interop.fhir import codes
-from careloop.interop.fhir.base import Handler, Prepared, References, date_filter, indexed, token
+from careloop.interop.fhir.base import (
+    Handler,
+    Prepared,
+    References,
+    date_filter,
+    fhir_datetime,
+    indexed,
+    token,
+)
 from careloop.interop.fhir.outcome import FhirError, issue
 from careloop.patients import services
 from careloop.patients.access import patients_for
@@ -38,7 +47,11 @@ FIELD_PATHS = {
     "phone": "Patient.telecom.where(system='phone').value",
     "address": "Patient.address",
     "organisation": "Patient.managingOrganization",
+    "deceased_on": "Patient.deceasedDateTime",
 }
+
+
+NOT_THE_NAME = {"old", "anonymous", "temp", "maiden"}  # HumanName.use of a name not to keep
 
 
 def data_error(error: PatientDataError) -> FhirError:
@@ -323,9 +336,14 @@ def from_fhir(data: dict[str, Any]) -> dict[str, Any]:
                 expression=[f"Patient.identifier[{index}]"],
             )
         out[field] = value
-    names = data.get("name") or []
+    names = [n for n in data.get("name") or [] if isinstance(n, dict)]
     if names:
-        name = names[0]
+        # Of several (a pinyin or nickname beside the one on the resident ID): the official
+        # one, else the usual one, else the first that is not an old or anonymous name.
+        name = next(
+            (n for use in ("official", "usual") for n in names if n.get("use") == use),
+            next((n for n in names if n.get("use") not in NOT_THE_NAME), names[0]),
+        )
         out["name"] = name.get("text") or join_name(name.get("family", ""), name.get("given", []))
     if "gender" in data:
         gender = data["gender"]
@@ -350,6 +368,17 @@ def from_fhir(data: dict[str, Any]) -> dict[str, Any]:
                 code="value",
                 expression=["Patient.birthDate"],
             ) from exc
+    if data.get("deceasedDateTime"):  # kept as the date of death (plans stop, no more calls)
+        moment = fhir_datetime(data["deceasedDateTime"], "Patient.deceasedDateTime")
+        out["deceased_on"] = timezone.localdate(moment) if moment else None
+    elif data.get("deceasedBoolean") is True:
+        raise FhirError(
+            422,
+            "Patient.deceasedBoolean: CareLoop records the date of death; send "
+            "deceasedDateTime (a date alone will do)",
+            code="required",
+            expression=["Patient.deceasedBoolean"],
+        )
     for telecom in data.get("telecom", []):
         value = telecom.get("value") or ""
         if telecom.get("system") == "phone" and value and "*" not in value:

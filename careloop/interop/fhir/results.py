@@ -14,7 +14,7 @@ from fhir.resources.R4B.observation import Observation as FhirObservation
 from careloop.audit.services import record
 from careloop.clinical.assessment import ImpossibleValue, ResultInput, check_possible
 from careloop.clinical.loinc import loinc_problem
-from careloop.clinical.models import DiagnosticReport, Observation, Source
+from careloop.clinical.models import DiagnosticReport, Encounter, Observation, Source
 from careloop.clinical.panels import pressures
 from careloop.clinical.services import assess_for, do_record_results
 from careloop.clinical.settle import settle
@@ -74,6 +74,27 @@ def _unmoved(patient: Any, stored_patient_id: int, path: str) -> None:
         )
 
 
+def _encounter(data: dict[str, Any], refs: References, patient: Any, path: str) -> Encounter | None:
+    """The visit ``encounter`` names ("Encounter/5" or an earlier entry's fullUrl): one of
+    the patient's, or the resource is refused naming it (not stored without it)."""
+    reference = (data.get("encounter") or {}).get("reference")
+    if not reference:
+        return None
+    encounter: Any = (
+        refs.resolve(reference, "Encounter", path)
+        if reference in refs.created
+        else Encounter.objects.filter(pk=reference_id(reference, "Encounter", path)).first()
+    )
+    if not isinstance(encounter, Encounter) or encounter.patient_id != patient.pk or not patient.pk:
+        raise FhirError(
+            422,
+            f"{path}: {reference!r} is not an encounter of this patient",
+            code="not-found",
+            expression=[path],
+        )
+    return encounter
+
+
 def _number(value: float | None) -> float | int | None:
     if value is None:
         return None
@@ -81,15 +102,73 @@ def _number(value: float | None) -> float | int | None:
 
 
 # What a panel's component shares with the panel, and what is its own.
-PANEL_SHARED = ("subject", "status", "effectiveDateTime", "effectivePeriod", "issued")
+PANEL_SHARED = (
+    "subject",
+    "status",
+    "effectiveDateTime",
+    "effectiveInstant",
+    "effectivePeriod",
+    "issued",
+)
 COMPONENT_OWN = (
     "code",
     "valueQuantity",
     "valueString",
     "valueCodeableConcept",
+    "valueInteger",
+    "valueBoolean",
+    "valueDateTime",
+    "valueTime",
+    "valuePeriod",
+    "valueRatio",
+    "valueRange",
+    "valueSampledData",
+    "dataAbsentReason",
     "interpretation",
     "referenceRange",
 )
+
+
+def _bound(quantity: dict[str, Any] | None) -> str:
+    if not quantity or quantity.get("value") is None:
+        return ""
+    return f"{_number(quantity['value'])}"
+
+
+def _value_as_text(data: dict[str, Any]) -> str | None:
+    """A value of a type kept as text, as HL7 keeps an SN ratio or range, a date or a time
+    (1:320, 5-6 mmol/L, true); None when there is none. A value CareLoop cannot keep at all
+    (sampled data) is refused, not dropped."""
+    if "valueBoolean" in data and data["valueBoolean"] is not None:
+        return "true" if data["valueBoolean"] else "false"
+    for key in ("valueDateTime", "valueTime"):
+        if data.get(key):
+            return str(data[key])
+    if period := data.get("valuePeriod"):
+        return f"{period.get('start', '')}/{period.get('end', '')}"
+    if ratio := data.get("valueRatio"):
+        return f"{_bound(ratio.get('numerator'))}:{_bound(ratio.get('denominator'))}"
+    if value_range := data.get("valueRange"):
+        low, high = value_range.get("low") or {}, value_range.get("high") or {}
+        unit = low.get("unit") or high.get("unit") or low.get("code") or high.get("code") or ""
+        low_text, high_text = _bound(low), _bound(high)
+        text = (
+            f"{low_text}-{high_text}"
+            if low_text and high_text
+            else f"≥{low_text}"
+            if low_text
+            else f"≤{high_text}"
+        )
+        return text + (f" {unit}" if unit else "")
+    if data.get("valueSampledData"):
+        raise FhirError(
+            422,
+            "Observation.valueSampledData is not kept by CareLoop: send valueQuantity, "
+            "valueInteger, valueString or valueCodeableConcept",
+            code="not-supported",
+            expression=["Observation.valueSampledData"],
+        )
+    return None
 
 
 def _component_resources(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -294,6 +373,7 @@ class ObservationHandler(Handler):
             raise not_accepted("Observation.status", data.get("status"))
         moment = fhir_datetime(
             data.get("effectiveDateTime")
+            or data.get("effectiveInstant")
             or (data.get("effectivePeriod") or {}).get("start")
             or data.get("issued"),
             "Observation.effectiveDateTime",
@@ -315,7 +395,10 @@ class ObservationHandler(Handler):
             local_system=local.get("system", "")[:100],
             status=status,
         )
-        if quantity := data.get("valueQuantity"):
+        quantity = data.get("valueQuantity")
+        if not quantity and data.get("valueInteger") is not None:  # a count, a score
+            quantity = {"value": data["valueInteger"]}
+        if quantity:
             if quantity.get("value") is None:
                 raise required("Observation.valueQuantity.value")
             result.value = float(quantity["value"])
@@ -333,6 +416,13 @@ class ObservationHandler(Handler):
             result.text = concept.get("text") or next(
                 (c.get("display") or c.get("code") for c in concept.get("coding", [])), ""
             )
+        elif (text := _value_as_text(data)) is not None:
+            result.text = text
+        if reason := data.get("dataAbsentReason"):  # no value, and why: kept as a note
+            why = reason.get("text") or next(
+                (c.get("display") or c.get("code") for c in reason.get("coding", [])), ""
+            )
+            result.notes.append(f"dataAbsentReason: {why}" if why else "dataAbsentReason")
         for reference in data.get("referenceRange", [])[:1]:
             low = (reference.get("low") or {}).get("value")
             high = (reference.get("high") or {}).get("value")
@@ -348,7 +438,7 @@ class ObservationHandler(Handler):
             c.get("code", "") for i in data.get("interpretation", []) for c in i.get("coding", [])
         ]
         result.flags = flags[0] if flags else ""
-        result.notes = [n["text"] for n in data.get("note", []) if n.get("text")]
+        result.notes = [*(n["text"] for n in data.get("note", []) if n.get("text")), *result.notes]
         return result
 
     def prepare_many(self, user: Any, items: list[dict[str, Any]], refs: References) -> Prepared:
@@ -358,6 +448,7 @@ class ObservationHandler(Handler):
         # patient, the items' indexes, their results (a panel's components after it), and how
         # many results each item gave
         by_patient: dict[str, tuple[Any, list[int], list[ResultInput], list[int]]] = {}
+        visits: dict[int, Encounter] = {}  # the visit each item names
         for index, data in enumerate(items):
             reference = str((data.get("subject") or {}).get("reference"))
             try:
@@ -367,6 +458,8 @@ class ObservationHandler(Handler):
                     else self.patient(user, data, refs, "Observation.subject")
                 )
                 results = self.result_inputs(data)
+                if visit := _encounter(data, refs, patient, "Observation.encounter"):
+                    visits[index] = visit
             except FhirError as error:
                 raise indexed(index, error) from error
             group = by_patient.setdefault(reference, (patient, [], [], []))
@@ -407,6 +500,12 @@ class ObservationHandler(Handler):
                     run_rules=False,
                 )
                 for index, rows in zip(indexes, _split(stored.created, sizes), strict=True):
+                    if visit := visits.get(index):  # the result and its components
+                        Observation.objects.filter(pk__in=[r.pk for r in rows]).update(
+                            encounter=visit
+                        )
+                        for row in rows:
+                            row.encounter = visit
                     created[index] = _with_components(rows)
                 record(
                     user,
@@ -608,6 +707,7 @@ class DiagnosticReportHandler(Handler):
             patient=patient,
             organisation_id=patient.organisation_id,
             source=Source.FHIR,
+            encounter=_encounter(data, refs, patient, "DiagnosticReport.encounter"),
             **self._fields(data),
         )
         self._link_results(report, data, refs)
@@ -624,6 +724,8 @@ class DiagnosticReportHandler(Handler):
         _unmoved(patient, report.patient_id, "DiagnosticReport.subject")
         for key, value in self._fields(data).items():
             setattr(report, key, value)
+        if "encounter" in data:
+            report.encounter = _encounter(data, refs, patient, "DiagnosticReport.encounter")
         report.save()
         if "result" in data:
             Observation.objects.filter(report=report).update(report=None)

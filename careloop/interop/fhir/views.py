@@ -227,7 +227,10 @@ def root(request: HttpRequest) -> HttpResponse:
 @fhir_view
 def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
     handler = _handler(resource_type)
-    if request.method == "GET":
+    if request.method in (
+        "GET",
+        "HEAD",
+    ):  # HEAD: the headers of the GET (the server drops the body)
         return search(request, handler)
     if request.method != "POST":
         raise FhirError(
@@ -275,7 +278,7 @@ def version_endpoint(
 ) -> HttpResponse:
     """vread: the current version only (earlier ones are not kept)."""
     handler = _handler(resource_type)
-    if request.method != "GET":
+    if request.method not in ("GET", "HEAD"):
         raise FhirError(405, "a version can only be read", code="not-supported")
     obj = handler.get(request.user, pk)
     body = handler.served(obj)
@@ -301,7 +304,7 @@ def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> Http
     handler = _handler(resource_type)
     obj = handler.get(request.user, pk)
     patient_id = patient_of(resource_type, obj)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         record(request.user, "view", resource_type.lower(), obj.pk, patient_id=patient_id)
         return _current(handler, obj)
     if request.method != "PUT":
@@ -345,8 +348,56 @@ def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> Http
     return _current(handler, handler.get(request.user, pk))
 
 
-def search(request: HttpRequest, handler: Handler) -> HttpResponse:
+# Result parameters understood on every search (_summary: count and false only; _format:
+# JSON only).
+RESULT_PARAMS = {"_count", "_offset", "_format", "_summary"}
+JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
+
+
+def _strict(request: HttpRequest) -> bool:
+    """``Prefer: handling=strict``: an unknown or unsupported search parameter is an error
+    (lenient, the default: it is ignored and left out of the self link, as FHIR says)."""
+    prefer = request.headers.get("Prefer", "")
+    return any(
+        part.strip().replace(" ", "").lower() == "handling=strict"
+        for part in prefer.replace(";", ",").split(",")
+    )
+
+
+def _unsupported(request: HttpRequest, handler: Handler) -> list[str]:
+    """The search's parameters CareLoop does not support on this type (a chain such as
+    ``subject:Patient.identifier``, a modifier, ``_sort``, ``_include``, ``_summary=true``)."""
     params = request.GET
+    if any(v.split(";")[0].strip() not in JSON_FORMATS for v in params.getlist("_format")):
+        raise FhirError(
+            406,
+            f"_format {params.get('_format')!r}: CareLoop serves FHIR as JSON only",
+            code="not-supported",
+            expression=["_format"],
+        )
+    known = {*handler.search_params, *RESULT_PARAMS}
+    unsupported = sorted(name for name in params if name not in known)
+    if any(v not in ("count", "false") for v in params.getlist("_summary")):
+        unsupported.append("_summary")
+    if unsupported and _strict(request):
+        raise FhirError(
+            400,
+            f"{', '.join(unsupported)}: not a search parameter CareLoop supports on "
+            f"{handler.resource_type} ({', '.join(handler.search_params)}, _count, _offset, "
+            "_summary=count)",
+            code="not-supported",
+            expression=unsupported,
+        )
+    return unsupported
+
+
+def search(request: HttpRequest, handler: Handler) -> HttpResponse:
+    ignored = _unsupported(request, handler)
+    params = request.GET.copy()
+    for name in ignored:  # not applied, so neither in the links
+        params.pop(name, None)
+    if params.get("_summary") == "count":  # the total alone
+        params.setlist("_count", ["0"])
     try:
         count = min(int(params.get("_count", DEFAULT_COUNT)), MAX_COUNT)
         offset = int(params.get("_offset", 0))
@@ -377,19 +428,33 @@ def search(request: HttpRequest, handler: Handler) -> HttpResponse:
         links.append(link("next", offset + count))
     if count > 0 and offset > 0:
         links.append(link("previous", max(0, offset - count)))
+    entries: list[dict[str, Any]] = [
+        {
+            "fullUrl": f"{base}/{handler.resource_type}/{obj.pk}",
+            "resource": handler.served(obj),
+            "search": {"mode": "match"},
+        }
+        for obj in page
+    ]
+    if ignored:
+        warning = (
+            f"ignored {', '.join(ignored)}: not a search parameter CareLoop supports on "
+            f"{handler.resource_type} (send Prefer: handling=strict to have it refused)"
+        )
+        entries.append(
+            {
+                "resource": outcome(
+                    [{"severity": "warning", "code": "not-supported", "diagnostics": warning}]
+                ),
+                "search": {"mode": "outcome"},
+            }
+        )
     return respond(
         {
             "resourceType": "Bundle",
             "type": "searchset",
             "total": total,
             "link": links,
-            "entry": [
-                {
-                    "fullUrl": f"{base}/{handler.resource_type}/{obj.pk}",
-                    "resource": handler.served(obj),
-                    "search": {"mode": "match"},
-                }
-                for obj in page
-            ],
+            "entry": entries,
         }
     )
