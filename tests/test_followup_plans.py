@@ -639,3 +639,75 @@ def test_a_discharge_before_its_admission_is_refused(
     assert msa(reply) == "AE" and "PV1-45" in str(reply.segment("ERR"))
     assert not Encounter.objects.exists() and not Plan.objects.exists()
     assert InboundMessage.objects.get().status == "rejected"  # stored, never imported
+
+
+def _with_field(segment: str, number: int, value: str) -> str:
+    fields = segment.split("|")
+    fields += [""] * (number + 1 - len(fields))
+    fields[number] = value
+    return "|".join(fields)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_discharge_by_death_over_hl7_records_it_and_enrols_nobody(
+    mllp: MllpServer,  # noqa: F811
+    clock: Clock,
+    pack: None,
+) -> None:
+    """PV1-36 离院方式 5 (死亡, the national front sheet's code): the death recorded on the day
+    the stay ended, before the discharge would have put the patient on the heart pathway."""
+    from hl7.client import MLLPClient
+
+    from careloop.audit.models import AuditEvent
+    from tests.test_mllp import fixture, msa
+
+    pv1 = fixture("adt_a03_discharge.hl7").decode().split("\r")[3]
+    with MLLPClient("127.0.0.1", mllp.port, encoding="utf-8") as client:
+        reply = client.send_message(_a03("A03-DIED", _with_field(pv1, 36, "5")))
+    assert msa(hl7_parse(reply)) == "AA"
+    process_all()
+    patient = Patient.objects.get()
+    assert patient.deceased_on == DISCHARGED.date()
+    assert not Plan.objects.filter(status=Plan.Status.ACTIVE).exists()
+    death = AuditEvent.objects.get(summary="death reported by an inbound message")
+    assert death.patient_id == patient.pk and death.actor_label == "hl7:DEMO-HIS"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_death_reported_in_pid_stops_the_running_plans(
+    mllp: MllpServer,  # noqa: F811
+    clock: Clock,
+    pack: None,
+) -> None:
+    """An ADT^A08 with PID-29 (date of death) and PID-30 "Y" for a patient on follow-up."""
+    from hl7.client import MLLPClient
+
+    from tests.test_mllp import fixture, msa
+
+    assert msa(send(mllp, "adt_a03_discharge.hl7")) == "AA"
+    process_all()
+    patient = Patient.objects.get()
+    assert Plan.objects.filter(patient=patient, status=Plan.Status.ACTIVE).count() == 2
+    lines = fixture("adt_a03_discharge.hl7").decode().split("\r")
+    lines[0] = (
+        lines[0]
+        .replace("ADT^A03^ADT_A03", "ADT^A08^ADT_A01")
+        .replace("HIS-A03-0001", "HIS-A08-DIED")
+    )
+    lines[1] = "EVN|A08|20261110150000"
+    lines[2] = _with_field(_with_field(lines[2], 29, "20261109"), 30, "Y")
+    with MLLPClient("127.0.0.1", mllp.port, encoding="utf-8") as client:
+        assert msa(hl7_parse(client.send_message("\r".join(lines[:4])))) == "AA"
+    process_all()
+    patient.refresh_from_db()
+    assert patient.deceased_on == date(2026, 11, 9)
+    stopped = Plan.objects.filter(patient=patient)
+    assert {p.status for p in stopped} == {"stopped"} and {p.stop_reason for p in stopped} == {
+        "deceased"
+    }
+
+    future = _with_field(lines[2], 29, "20991231")
+    lines[0] = lines[0].replace("HIS-A08-DIED", "HIS-A08-LATER")
+    with MLLPClient("127.0.0.1", mllp.port, encoding="utf-8") as client:
+        reply = hl7_parse(client.send_message("\r".join([lines[0], lines[1], future, lines[3]])))
+    assert msa(reply) == "AE" and "PID-29" in str(reply.segment("ERR"))

@@ -36,6 +36,7 @@ from careloop.clinical.models import Condition, Encounter, Icd10Code, Source
 from careloop.clinical.panels import with_pressures
 from careloop.clinical.services import ReportInput, do_record_results
 from careloop.interop import patient_locks
+from careloop.interop.deaths import record_death
 from careloop.interop.hl7.message import HL7Error, decode, parse
 from careloop.interop.hl7.read import Order, ReadMessage, Visit, exam_types_of, read
 from careloop.interop.ingest import is_incomplete, source_for
@@ -497,6 +498,7 @@ def apply_adt(
                     field=45,
                 )
         encounter.save()
+    _record_death(patient, data, encounter, facility, moment)
     added = False
     for diagnosis in data.diagnoses:
         code = diagnosis.code  # well formed (read.py): at most 12 characters
@@ -522,6 +524,32 @@ def apply_adt(
         run_for_event(Trigger.ENCOUNTER, [patient.pk])
     if added:
         run_for_event(Trigger.DIAGNOSIS, [patient.pk])
+
+
+# PV1-36 discharge dispositions that say the patient died: the national front sheet's 离院方式
+# 5 (死亡), and the UB-04 "expired" codes HL7 table 0112 is commonly filled with.
+DIED_AT_DISCHARGE = frozenset({"5", "20", "40", "41", "42", "死亡"})
+
+
+def _record_death(
+    patient: Any, data: ReadMessage, encounter: Encounter | None, facility: str, moment: datetime
+) -> None:
+    """A death the message reports (PID-30 "Y" or a PID-29 date, or a discharge whose PV1-36
+    says the patient died), recorded before the discharge's events run, which would otherwise
+    put the patient on a follow-up pathway."""
+    visit = data.visit
+    at_discharge = (
+        data.event == "A03" and visit is not None and visit.disposition in DIED_AT_DISCHARGE
+    )
+    if not (data.patient.deceased or at_discharge):
+        return
+    when = data.patient.died_at or (encounter.ended_at if encounter else None) or moment
+    record_death(
+        patient,
+        timezone.localdate(when),
+        summary="death reported by an inbound message",
+        actor_label=f"hl7:{facility}"[:150],
+    )
 
 
 def reprocess(message: InboundMessage) -> BatchResult:

@@ -13,6 +13,7 @@ from fhir.resources.R4B.encounter import Encounter as FhirEncounter
 from careloop.audit.services import record
 from careloop.clinical.icd10 import UnknownDiagnosis, diagnosis_name
 from careloop.clinical.models import Condition, Encounter, Source
+from careloop.interop.deaths import record_death
 from careloop.interop.fhir import codes
 from careloop.interop.fhir.base import (
     Handler,
@@ -52,27 +53,18 @@ def _death_at_discharge(
     """A stay ended by death (``hospitalization.dischargeDisposition`` "exp", expired): the
     death recorded on the patient, on the day the stay ended, and their plans stopped (a
     discharge would otherwise put them on a follow-up pathway, and their family be called)."""
-    from careloop.followup.models import Plan
-    from careloop.followup.planning import stop_patient_plans
-
     disposition = (data.get("hospitalization") or {}).get("dischargeDisposition") or {}
     died = any(
         c.get("code") == "exp" and c.get("system") in (DISCHARGE_DISPOSITION, None)
         for c in disposition.get("coding", [])
     )
-    if not died or patient.deceased_on is not None:
-        return
-    patient.deceased_on = timezone.localdate(encounter.ended_at or encounter.started_at)
-    patient.save(update_fields=["deceased_on", "updated_at"])
-    record(
-        user,
-        "update",
-        "patient",
-        patient.pk,
-        patient_id=patient.pk,
-        summary=f"death at discharge (Encounter/{encounter.pk}, FHIR)",
-    )
-    stop_patient_plans(patient, Plan.StopReason.DECEASED, user)
+    if died:
+        record_death(
+            patient,
+            timezone.localdate(encounter.ended_at or encounter.started_at),
+            summary=f"death at discharge (Encounter/{encounter.pk}, FHIR)",
+            actor=user,
+        )
 
 
 class EncounterHandler(Handler):

@@ -62,6 +62,8 @@ class PatientData:
     phone: str = ""
     address: str = ""
     resident: ResidentId | None = None  # what the resident ID number says, once checked
+    deceased: bool = False  # PID-30 "Y", or a PID-29 death date
+    died_at: datetime | None = None  # PID-29
 
 
 @dataclass
@@ -72,6 +74,7 @@ class Visit:
     admitted_at: datetime | None = None
     discharged_at: datetime | None = None
     charges: Decimal | None = None  # PV1-47 total charges, yuan
+    disposition: str = ""  # PV1-36 discharge disposition, as sent
 
 
 @dataclass
@@ -317,6 +320,17 @@ def _patient(pid: Segment, exam_types: frozenset[str]) -> PatientData:
     data.sex = {"M": "male", "F": "female"}.get(sex)
     birth = parse_ts(pid.component(7), ("PID", pid.sequence, 7))
     data.birth_date = birth.date() if birth else None
+    data.died_at = parse_ts(pid.component(29), ("PID", pid.sequence, 29))
+    if data.died_at is not None and in_the_future(data.died_at):
+        raise HL7Error(
+            f"PID-29: the date of death {data.died_at:%Y-%m-%d %H:%M} is in the future",
+            code=102,
+            segment="PID",
+            sequence=pid.sequence,
+            field=29,
+        )
+    indicator = pid.component(30).strip().upper()  # Y / N
+    data.deceased = indicator == "Y" or (indicator != "N" and data.died_at is not None)
     resident = data.resident
     if resident is not None:
         if data.sex and data.sex != resident.sex:
@@ -426,6 +440,7 @@ def _visit(pv1: Segment) -> Visit:
         admitted_at=parse_ts(pv1.component(44), ("PV1", pv1.sequence, 44)),
         discharged_at=parse_ts(pv1.component(45), ("PV1", pv1.sequence, 45)),
         charges=_charges(pv1),
+        disposition=pv1.component(36).strip(),
     )
     return visit
 
