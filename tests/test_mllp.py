@@ -856,3 +856,33 @@ def test_a_blood_pressure_sent_in_kpa_is_not_read_as_mmhg(mllp: MllpServer) -> N
     assert (systolic.value, systolic.unit) == (18.6, "kPa")
     assert systolic.interpretation not in ("L", "LL") and systolic.value_normalised is None
     assert not Alert.objects.exists()
+
+
+def test_a_stream_of_critical_values_does_not_hold_up_the_others(
+    mllp: MllpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An urgent claim is followed by an ordinary one even while critical values wait."""
+    from careloop.interop import processing
+
+    frames = [_result_for(3, "S3-K"), _ordinary(_result_for(0, "S0")), _result_for(4, "S4-K")]
+    assert set(map(msa, send_raw(mllp, *frames, expect=len(frames)))) == {"AA"}
+    monkeypatch.setattr(processing, "URGENT_SHARDS", 1)  # one critical patient a claim
+    batches: list[list[str]] = []
+    real = processing.process_batch
+    stop = threading.Event()
+
+    def recorded(ids: list[int], context: Any = None) -> Any:
+        by_id = dict(InboundMessage.objects.filter(pk__in=ids).values_list("pk", "control_id"))
+        batches.append([by_id[pk] for pk in ids])
+        result = real(ids, context)
+        if not InboundMessage.objects.filter(status="received").exists():
+            stop.set()
+        return result
+
+    monkeypatch.setattr(processing, "process_batch", recorded)
+    thread = threading.Thread(target=processing.run_forever, args=(stop,), kwargs={"poll": 0.01})
+    thread.start()
+    assert stop.wait(30)
+    thread.join(10)
+    assert len(batches[0]) == 1 and batches[0][0].endswith("-K")  # a critical value first
+    assert "S0" in batches[1]  # then the ordinary ones, the other critical value waiting

@@ -587,6 +587,7 @@ def run_forever(stop: threading.Event, *, poll: float = 0.05, part: Part = WHOLE
     """The processor loop: claim, import, repeat; sleep briefly when there is nothing."""
     last_sweep = last_full_search = 0.0
     after = 0  # the last id claimed: nothing of ours waits below it (see claim)
+    urgent = False  # the last claim was of critical values
     context: Context | None = None
     while not stop.is_set():
         if time.monotonic() - last_sweep > 60:
@@ -597,8 +598,10 @@ def run_forever(stop: threading.Event, *, poll: float = 0.05, part: Part = WHOLE
             last_sweep = time.monotonic()
         if time.monotonic() - last_full_search > FULL_SEARCH:
             after, last_full_search = 0, time.monotonic()
-        # Critical values first; ``after`` stays: ordinary messages still wait above it.
-        ids = claim_urgent(part=part)
+        # Critical values first, but never twice running: a patient whose results keep
+        # coming critical (a monitor in intensive care) must not hold up everyone else's.
+        # ``after`` stays: the ordinary messages still wait above it.
+        ids = [] if urgent else claim_urgent(part=part)
         urgent = bool(ids)
         if not urgent:
             ids = claim(part=part, after=after)
