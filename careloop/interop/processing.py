@@ -160,7 +160,8 @@ def _take(where: str, params: list[Any], limit: int) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
-URGENT_SHARDS = 20  # shards with a critical value taken at once
+URGENT_SHARDS = 20  # shards with a critical value taken at once, the longest waiting first
+ORDINARY_EVERY = 1.0  # seconds: however many critical values wait, an ordinary claim then
 
 
 def claim_urgent(limit: int = BATCH, part: Part = WHOLE) -> list[int]:
@@ -178,7 +179,10 @@ def claim_urgent(limit: int = BATCH, part: Part = WHOLE) -> list[int]:
         )
         if cursor.fetchone() is None:
             return []
-    shards = f"SELECT shard FROM {table} WHERE status = %s AND urgent = %s{ours} LIMIT %s"  # noqa: S608
+    shards = (
+        f"SELECT shard FROM {table} WHERE status = %s AND urgent = %s{ours} "  # noqa: S608
+        "ORDER BY id LIMIT %s"
+    )
     return _take(
         f"{ours} AND shard IN ({shards})",
         [*params, waiting, True, *params, URGENT_SHARDS],
@@ -587,7 +591,7 @@ def run_forever(stop: threading.Event, *, poll: float = 0.05, part: Part = WHOLE
     """The processor loop: claim, import, repeat; sleep briefly when there is nothing."""
     last_sweep = last_full_search = 0.0
     after = 0  # the last id claimed: nothing of ours waits below it (see claim)
-    urgent = False  # the last claim was of critical values
+    last_ordinary = time.monotonic()  # the last claim that was not of critical values
     context: Context | None = None
     while not stop.is_set():
         if time.monotonic() - last_sweep > 60:
@@ -598,13 +602,15 @@ def run_forever(stop: threading.Event, *, poll: float = 0.05, part: Part = WHOLE
             last_sweep = time.monotonic()
         if time.monotonic() - last_full_search > FULL_SEARCH:
             after, last_full_search = 0, time.monotonic()
-        # Critical values first, but never twice running: a patient whose results keep
-        # coming critical (a monitor in intensive care) must not hold up everyone else's.
-        # ``after`` stays: the ordinary messages still wait above it.
-        ids = [] if urgent else claim_urgent(part=part)
+        # Critical values first, but an ordinary claim at least every ORDINARY_EVERY: a
+        # patient whose results keep coming critical (a monitor in intensive care) must not
+        # hold up everyone else's. ``after`` stays: the ordinary messages wait above it.
+        ordinary_due = time.monotonic() - last_ordinary >= ORDINARY_EVERY
+        ids = [] if ordinary_due else claim_urgent(part=part)
         urgent = bool(ids)
         if not urgent:
             ids = claim(part=part, after=after)
+            last_ordinary = time.monotonic()
         if ids:
             after = after if urgent else ids[-1]
             if context is None or time.monotonic() - context.read_at > CONTEXT_KEPT:
