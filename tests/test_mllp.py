@@ -788,14 +788,10 @@ def test_a_critical_value_is_taken_before_the_backlog_with_its_patients_messages
     assert InboundMessage.objects.exclude(status="processed").count() == 0
 
 
-def test_the_processor_takes_a_critical_value_first(
-    mllp: MllpServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _processor_batches(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Run the processor loop until nothing waits; the control ids of each batch it took."""
     from careloop.interop import processing
 
-    frames = [_ordinary(_result_for(person, f"Q{person}")) for person in range(5)]
-    frames.append(_result_for(3, "Q3-K"))  # potassium 6.8, behind the others
-    assert set(map(msa, send_raw(mllp, *frames, expect=len(frames)))) == {"AA"}
     batches: list[list[str]] = []
     real = processing.process_batch
     stop = threading.Event()
@@ -813,6 +809,16 @@ def test_the_processor_takes_a_critical_value_first(
     thread.start()
     assert stop.wait(30)
     thread.join(10)
+    return batches
+
+
+def test_the_processor_takes_a_critical_value_first(
+    mllp: MllpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = [_ordinary(_result_for(person, f"Q{person}")) for person in range(5)]
+    frames.append(_result_for(3, "Q3-K"))  # potassium 6.8, behind the others
+    assert set(map(msa, send_raw(mllp, *frames, expect=len(frames)))) == {"AA"}
+    batches = _processor_batches(monkeypatch)
     assert [c for c in batches[0] if c.startswith("Q3")] == ["Q3", "Q3-K"]
     assert "Q0" not in batches[0]  # ahead of it in the queue, another patient's: after
     assert sorted(c for batch in batches for c in batch) == sorted(
@@ -868,21 +874,5 @@ def test_a_stream_of_critical_values_does_not_hold_up_the_others(
     assert set(map(msa, send_raw(mllp, *frames, expect=len(frames)))) == {"AA"}
     monkeypatch.setattr(processing, "URGENT_SHARDS", 1)  # one critical patient a claim
     monkeypatch.setattr(processing, "ORDINARY_EVERY", 0.0)  # an ordinary claim always due
-    batches: list[list[str]] = []
-    real = processing.process_batch
-    stop = threading.Event()
-
-    def recorded(ids: list[int], context: Any = None) -> Any:
-        by_id = dict(InboundMessage.objects.filter(pk__in=ids).values_list("pk", "control_id"))
-        batches.append([by_id[pk] for pk in ids])
-        result = real(ids, context)
-        if not InboundMessage.objects.filter(status="received").exists():
-            stop.set()
-        return result
-
-    monkeypatch.setattr(processing, "process_batch", recorded)
-    thread = threading.Thread(target=processing.run_forever, args=(stop,), kwargs={"poll": 0.01})
-    thread.start()
-    assert stop.wait(30)
-    thread.join(10)
+    batches = _processor_batches(monkeypatch)
     assert "S0" in batches[0]  # the ordinary claim due, though critical values wait
