@@ -280,11 +280,18 @@ CONTENT_SECURITY_POLICY = {
 }
 
 
+_LOG_LEVEL = env.env_str("CARELOOP_LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact_links": {"()": "careloop.log_privacy.RedactingFilter"}},
+    "filters": {
+        "redact_links": {"()": "careloop.log_privacy.RedactingFilter"},
+        "task_steps": {
+            "()": "careloop.log_noise.TaskSteps",
+            "keep": "DEBUG" if _LOG_LEVEL == "DEBUG" else "WARNING",
+        },
+    },
     "handlers": {
         # Every record redacted: a patient link's token never reaches a log (log_privacy).
         "stderr": {
@@ -293,7 +300,7 @@ LOGGING = {
             "filters": ["redact_links"],
         }
     },
-    "root": {"handlers": ["stderr"], "level": env.env_str("CARELOOP_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["stderr"], "level": _LOG_LEVEL},
     "loggers": {
         # Django's own console handlers (DEBUG, runserver) would print a request's path
         # unredacted: its records go through ours.
@@ -301,6 +308,8 @@ LOGGING = {
         "django.server": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # Every task's start and end (careloop.log_noise); failures still logged.
+        "django_tasks": {"filters": ["task_steps"]},
         # httpx logs every request's full URL at INFO: WeChat tokens and phone numbers live
         # in query strings. Our own client logs host and path only (careloop.outreach.http).
         "httpx": {"level": "WARNING"},
