@@ -7,15 +7,18 @@ Errors are ``{"detail": "...", "errors": [{"field": "id_number", "message": "...
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, Paginator
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.docs import Swagger
 from ninja.security import HttpBearer
 
 from careloop.accounts.tokens import user_for_token
@@ -65,6 +68,21 @@ class TokenAuth(HttpBearer):
         return user
 
 
+class LocalSwagger(Swagger):
+    """The Swagger page from django-ninja's own files (found by settings.NINJA_DIR), never
+    from a CDN: django-ninja picks its CDN page when it is not an installed app, and
+    CareLoop runs offline behind a content security policy."""
+
+    def render_page(self, request: HttpRequest, api: Any, **kwargs: Any) -> HttpResponse:
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        context = {
+            "swagger_settings": json.dumps(self.settings, indent=1),
+            "api": api,
+            "add_csrf": False,  # bearer tokens, no session: nothing for CSRF to protect
+        }
+        return render(request, self.template, context)
+
+
 api = NinjaAPI(
     title="CareLoop API",
     version="1",
@@ -74,6 +92,7 @@ api = NinjaAPI(
     auth=TokenAuth(),
     openapi_url="/openapi.json",
     docs_url="/docs",
+    docs=LocalSwagger(),
 )
 
 _PYDANTIC_MESSAGES = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import tempfile
@@ -39,6 +40,12 @@ ALLOWED_HOSTS = env.env_list(
 )
 CSRF_TRUSTED_ORIGINS = env.env_list("CARELOOP_TRUSTED_ORIGINS")
 
+# django-ninja's Swagger page and its assets, found without importing django-ninja: as an
+# installed app it would be imported (with pydantic) by every process at start-up, ~0.7 s of
+# CPU for each CLI command and worker that never serves the API. The API's docs view renders
+# the page itself (careloop.api.LocalSwagger).
+NINJA_DIR = Path(importlib.util.find_spec("ninja").origin).parent  # type: ignore[arg-type,union-attr]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -49,7 +56,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
-    "ninja",
     "django_otp",
     "careloop.third_party_apps.Totp",
     "careloop.third_party_apps.Axes",
@@ -97,7 +103,7 @@ ASGI_APPLICATION = "careloop.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [NINJA_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -157,7 +163,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [BASE_DIR / "static", NINJA_DIR / "static"]
 MEDIA_ROOT = env.env_str("CARELOOP_MEDIA_ROOT") or str(VAR_DIR / "media")
 STORAGES = {
     "default": {

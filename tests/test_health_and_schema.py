@@ -1,6 +1,10 @@
 """/healthz, the committed OpenAPI schema, migrations and translations that must not drift."""
 
 import json
+import os
+import re
+import subprocess
+import sys
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -44,6 +48,37 @@ def test_the_schema_is_served(db: None) -> None:
     response = Client().get("/api/v1/openapi.json")
     assert response.status_code == 200
     assert "/api/v1/patients" in response.json()["paths"]
+
+
+def test_the_api_docs_page_is_served_with_its_own_assets(db: None) -> None:
+    """Swagger from django-ninja's files, never a CDN (CareLoop runs offline, behind a CSP),
+    though django-ninja is not an installed app (see the next test)."""
+    page = Client().get("/api/v1/docs")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assets = re.findall(r'(?:href|src)="(/static/ninja/[^"]+)"', html)
+    assert {"/static/ninja/swagger-ui-bundle.js", "/static/ninja/swagger-ui.css"} <= set(assets)
+    assert "//cdn" not in html and '"url": "/api/v1/openapi.json"' in html
+    for asset in assets:
+        assert Client().get(asset).status_code == 200, asset
+
+
+def test_a_command_line_process_does_not_load_the_api_at_start_up() -> None:
+    """django-ninja and pydantic (~0.7 s of CPU on this machine) are loaded by the web
+    process's URLs only, not by every CLI command, worker and scheduler at start-up."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django, sys; django.setup(); print(sorted(m for m in "
+            "('ninja', 'pydantic') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "careloop.settings"},
+    )
+    assert loaded.stdout.strip() == "[]"
 
 
 def test_no_model_change_is_missing_a_migration(db: None) -> None:
