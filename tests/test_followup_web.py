@@ -3,6 +3,7 @@ tasks API, through Django's test client."""
 
 from __future__ import annotations
 
+import re
 import struct
 from datetime import date, datetime, time, timedelta
 from html.parser import HTMLParser
@@ -136,8 +137,6 @@ def test_bulk_actions_with_no_task_ticked_ask_for_one_and_do_nothing(
 def test_bulk_assign_asks_whom_instead_of_taking_the_first_name(
     hospital: Any, patient_factory: Any, alice: Any, bob: Any, team: Any
 ) -> None:
-    import re
-
     load_pack()
     patient = patient_factory(organisation=hospital, care_team=team)
     enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual")
