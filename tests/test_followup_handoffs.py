@@ -18,7 +18,7 @@ from careloop.followup.pathways import load_pack
 from careloop.followup.planning import enrol
 from careloop.patients.access import patients_for
 from careloop.patients.models import PatientShare
-from tests.factories import UserFactory
+from tests.factories import OrganisationFactory, UserFactory
 from tests.test_patients_web import logged_in
 
 
@@ -247,3 +247,77 @@ def test_a_patient_is_not_referred_to_an_organisation_above_their_own(
     # The hospital's staff see cardiology's patients too: no one would answer for it alone.
     assert hospital not in targets and cardiology not in targets
     assert community in targets
+
+
+def _referral_rows(html: str) -> list[str]:
+    section = re.search(r'data-testid="patient-referrals".*?</section>', html, re.S)
+    assert section is not None, "no referral history on the patient page"
+    rows = re.findall(r'<tr data-testid="patient-referral">(.*?)</tr>', section[0], re.S)
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in rows]
+
+
+def test_the_patient_page_shows_the_referral_history_to_both_sides(
+    task: Any, alice: Any, lead: Any, dave: Any, community: Any, hospital: Any
+) -> None:
+    from django.contrib.auth.models import Permission
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    patient = task.patient
+    page = f"/patients/{patient.pk}/"
+    declined = do_refer(alice, patient, community, reason="需社区协助监测血压")
+    do_decide(lead, declined, accept=False, note="不在本中心服务范围")
+    Referral.objects.filter(pk=declined.pk).update(
+        requested_at=timezone.now() - timedelta(days=3),
+        decided_at=timezone.now() - timedelta(days=2),
+    )
+    handed = do_refer(
+        alice, patient, community, reason="病情稳定，转社区随访", urgency="urgent", transfer=True
+    )
+    # Waiting: the receiving side opens the patient to decide, and sees the history there.
+    waiting = _referral_rows(logged_in(lead).get(page).content.decode())
+    assert len(waiting) == 2 and "待接收" in waiting[0] and "紧急" in waiting[0]
+    assert "不在本中心服务范围" in waiting[1] and "已拒绝" in waiting[1]
+    do_decide(lead, handed, accept=True, note="同意，下周首访")
+    # Both sides, newest first: from → to, urgency, reason, who asked, status, who answered.
+    for user in (alice, lead):
+        html = logged_in(user).get(page, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+        assert 'id="referrals-title" class="h2">转诊记录<' in html
+        newest, oldest = _referral_rows(html)
+        assert f"{hospital.name} → {community.name}" in newest
+        assert "紧急" in newest and "病情稳定，转社区随访" in newest and "移交随访" in newest
+        assert "王爱丽" in newest and f"已接收 {lead} · " in newest
+        assert "同意，下周首访" in newest
+        assert "常规" in oldest and "已拒绝" in oldest and "不在本中心服务范围" in oldest
+    english = logged_in(lead).get(page, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Referral history" in english and "accepted" in _referral_rows(english)[0]
+    # Staff who cannot open the patient get no page, so no history.
+    assert logged_in(dave).get(page).status_code == 200  # the community centre's own now
+    outsider = UserFactory(organisation=OrganisationFactory(code="X9"), role=Role.SUPERVISOR)
+    assert logged_in(outsider).get(page).status_code == 404
+    # Without the right to read referrals, the section is not there.
+    reader = UserFactory(organisation=community)
+    reader.user_permissions.add(
+        Permission.objects.get(codename="view_patient", content_type__app_label="patients")
+    )
+    assert 'data-testid="patient-referrals"' not in logged_in(reader).get(page).content.decode()
+    # The page's queries do not grow with the number of referrals.
+    client = logged_in(lead)
+    client.get(page)
+    with CaptureQueriesContext(connection) as two:
+        client.get(page)
+    for n in range(5):
+        Referral.objects.create(
+            patient=patient,
+            from_organisation=community,
+            to_organisation=hospital,
+            reason=f"复诊{n}",
+            requested_by=UserFactory(organisation=community),
+            decided_by=UserFactory(organisation=hospital),
+            decided_at=timezone.now(),
+            status="declined",
+        )
+    with CaptureQueriesContext(connection) as seven:
+        html = client.get(page).content.decode()
+    assert len(_referral_rows(html)) == 7
+    assert len(seven) == len(two), [q["sql"] for q in seven.captured_queries]

@@ -209,3 +209,50 @@ def test_the_review_form_speaks_the_request_language_and_is_styled(
     form = client.get(f"/worklist/quality/{entry.pk}/").context["form"]
     assert str(form.fields["comments"].label) != "Comments"
     assert str(form.fields["script"].label).endswith("（0–40）")
+
+
+def test_the_latest_reviews_are_paged_apart_from_the_queue(
+    busy: list[Task], alice: Any, bob: Any
+) -> None:
+    from careloop.followup.models import FollowUpRecord
+
+    task = busy[0]
+    now = timezone.now()
+    records = FollowUpRecord.objects.bulk_create(
+        FollowUpRecord(
+            task=task,
+            patient=task.patient,
+            channel="phone",
+            outcome="reached",
+            by=alice,
+            at=now - timedelta(hours=n + 1),
+        )
+        for n in range(80)
+    )
+    # 25 reviewed (two pages of reviews), 55 waiting (two pages of the queue).
+    for n, entry in enumerate(records[:25]):
+        QualityReview.objects.create(
+            record=entry,
+            staff=alice,
+            script=40,
+            content=40,
+            feedback=n % 21,
+            reviewer=bob,
+            reviewed_at=now - timedelta(minutes=n),
+        )
+    client = logged_in(bob)
+    first = client.get("/worklist/quality/")
+    html = html_unescape(first.content.decode())
+    assert 'href="?reviews=2"' in html and 'href="?page=2"' in html
+    shown = [v.pk for v in first.context["reviews_page"].object_list]
+    newest = list(QualityReview.objects.order_by("-reviewed_at").values_list("pk", flat=True))
+    assert shown == newest[:20]
+    assert 'aria-label="最近评审的分页"' in html
+    # The second page of each, with a filter: each pager keeps the other list's page.
+    second = client.get(f"/worklist/quality/?staff={alice.pk}&page=2&reviews=2")
+    assert [v.pk for v in second.context["reviews_page"].object_list] == newest[20:]
+    assert len(second.context["page"].object_list) == 5
+    html = html_unescape(second.content.decode())
+    assert f'href="?staff={alice.pk}&page=2&reviews=1"' in html
+    assert f'href="?staff={alice.pk}&reviews=2&page=1"' in html
+    assert 'href="?page=' not in html and 'href="?reviews=' not in html

@@ -3,6 +3,7 @@ tasks API, through Django's test client."""
 
 from __future__ import annotations
 
+import re
 import struct
 from datetime import date, datetime, time, timedelta
 from html.parser import HTMLParser
@@ -131,6 +132,39 @@ def test_bulk_actions_with_no_task_ticked_ask_for_one_and_do_nothing(
         "/worklist/assign/", {"assignee": "me"}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
     )
     assert [str(m) for m in english.context["messages"]] == ["Select at least one task first."]
+
+
+def test_bulk_assign_asks_whom_instead_of_taking_the_first_name(
+    hospital: Any, patient_factory: Any, alice: Any, bob: Any, team: Any
+) -> None:
+    load_pack()
+    patient = patient_factory(organisation=hospital, care_team=team)
+    enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual")
+    client = logged_in(bob)
+    back = "/worklist/?scope=organisation&section=all"
+    html = client.get(back).content.decode()
+    select = re.search(r'<select id="assign-to"[^>]*>(.*?)</select>', html, re.S)
+    assert select is not None
+    assert " required" in select[0].split(">", 1)[0]
+    # Nobody is chosen until the supervisor chooses.
+    options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select[1])
+    assert options[0] == ("", " selected", "—— 请选择 ——")
+    assert not any(chosen for _value, chosen, _name in options[1:])
+    assert {value for value, _c, _n in options[1:]} >= {str(alice.pk), str(bob.pk)}
+    assert 'data-required-message="请选择分派给谁。"' in select[0]
+    # Taking the selected does not need anyone chosen in the list.
+    take = re.search(r'<button[^>]*data-testid="take"[^>]*>', html)
+    assert take is not None and "formnovalidate" in take[0]
+    english = client.get(back, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<option value="" selected>— choose —</option>' in english
+    # Sent without a choice anyway (no script, an old page): said, and nothing assigned.
+    ids = [str(pk) for pk in Task.objects.values_list("pk", flat=True)[:2]]
+    page = client.post(
+        "/worklist/assign/", {"task": ids, "assignee": "", "next": back}, follow=True
+    )
+    said = [(m.level_tag, str(m)) for m in page.context["messages"]]
+    assert said == [("error", "请选择分派给谁。")], said
+    assert not Task.objects.filter(assignee__isnull=False).exists()
 
 
 def test_results_on_the_task_and_alert_pages_show_their_unit_once(

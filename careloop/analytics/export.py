@@ -18,6 +18,11 @@ from careloop.patients.identity import mask_name
 MAX_ROWS = 100_000
 CHUNK = 2_000
 
+# A figure's value is written as a number (a rate as its fraction) so a supervisor can
+# compute with it; the cell's number format shows it as the dashboard does.
+NUMBER_FORMATS = {"%": "0.0%", "¥": '"¥"#,##0.00'}
+PLAIN_NUMBER = "0.0"
+
 
 def _saved(book: Workbook) -> bytes:
     out = BytesIO()
@@ -38,7 +43,10 @@ def figures_workbook(scope: Scope, figures: list[Figure]) -> bytes:
     sheet.append([_("Period"), f"{scope.first} – {scope.last}", where])
     sheet.append([_("Figure"), _("Value"), _("Part"), _("Count")])
     for figure in figures:
-        sheet.append([figure.label, figure.shown, "", ""])
+        sheet.append([figure.label, figure.shown if figure.value is None else figure.value, "", ""])
+        if figure.value is not None:
+            value = sheet.cell(row=sheet.max_row, column=2)
+            value.number_format = NUMBER_FORMATS.get(figure.unit, PLAIN_NUMBER)
         for part in figure.parts:
             sheet.append(["", "", part.label, part.count])
     sheet.column_dimensions["A"].width = 40

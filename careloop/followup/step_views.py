@@ -224,6 +224,22 @@ def referral_list(request: AuthedRequest) -> HttpResponse:
     )
 
 
+def patient_referrals_context(user: Any, patient: Any) -> dict[str, Any]:
+    """The referral history section of the patient page: every referral of the patient,
+    newest first, for whoever may open the patient (the caller reached it through
+    ``get_patient_for``) and read referrals, the same history the task page's next steps
+    show. One query, however many referrals there are."""
+    if not user.has_perm("followup.view_referral"):
+        return {}
+    referrals = Referral.objects.filter(patient=patient).select_related(
+        "from_organisation", "to_organisation", "requested_by", "decided_by"
+    )
+    return {
+        "show_referrals": True,
+        "patient_referrals": referrals.order_by("-requested_at", "-id")[:50],
+    }
+
+
 def _referral(request: AuthedRequest, pk: int) -> Referral:
     return get_object_or_404(referrals_for(request.user), pk=pk)
 

@@ -30,6 +30,7 @@ from careloop.patients.access import get_patient_for
 from careloop.typing import AuthedRequest
 
 PAGE_SIZE = 50
+REVIEWS_PAGE_SIZE = 20
 
 
 class ReviewForm(StyledFormMixin, forms.Form):
@@ -117,18 +118,28 @@ def quality_page(request: AuthedRequest) -> HttpResponse:
     page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
     reviews = QualityReview.objects.filter(
         staff__in=staff_who_can(request.user, "change_task")
-    ).select_related("staff", "reviewer", "record__task")[:20]
+    ).select_related("staff", "reviewer", "record__task")
+    # Two lists, each with its own page number; turning one keeps the other where it is.
+    reviews_page = Paginator(reviews, REVIEWS_PAGE_SIZE).get_page(request.GET.get("reviews"))
     return render(
         request,
         "followup/quality.html",
         {
             "page": page,
-            "reviews": reviews,
+            "reviews_page": reviews_page,
             "staff": staff_who_can(request.user, "change_task"),
             "staff_id": staff_id,
-            "querystring": f"staff={staff_id}" if staff_id else "",
+            "querystring": _keeping(request, "page"),
+            "reviews_querystring": _keeping(request, "reviews"),
         },
     )
+
+
+def _keeping(request: AuthedRequest, turned: str) -> str:
+    """The page's address parameters but the page number of the list being turned."""
+    params = request.GET.copy()
+    params.pop(turned, None)
+    return params.urlencode()
 
 
 @login_required

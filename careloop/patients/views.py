@@ -19,6 +19,7 @@ from careloop.audit.services import record
 from careloop.clinical import trends
 from careloop.clinical.models import DiagnosticReport, Icd10Code
 from careloop.followup.models import Alert
+from careloop.followup.step_views import patient_referrals_context
 from careloop.followup.views import patient_plans_context
 from careloop.patients import services
 from careloop.patients.access import (
@@ -231,6 +232,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "assessments": risk_assessments.for_patient(patient.pk),
             "can_share": services.can_share(user, patient),
             **patient_plans_context(user, patient),
+            **patient_referrals_context(user, patient),
         },
     )
 

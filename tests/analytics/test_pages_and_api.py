@@ -39,12 +39,13 @@ def test_the_dashboard_and_its_lists(tasks: None, bob: Any, alice: Any) -> None:
     rows = list(load_workbook(BytesIO(exported.content)).active.iter_rows(values_only=True))
     assert len(rows) == 3 and {r[1] for r in rows[1:]} == {"欧**娜"}  # masked in files
     whole = client.get("/dashboard/", {**NOVEMBER, "format": "xlsx"})
-    cells = [
-        c
-        for r in load_workbook(BytesIO(whole.content)).active.iter_rows(values_only=True)
-        for c in r
+    values = [
+        r[1]
+        for r in load_workbook(BytesIO(whole.content)).active.iter_rows(min_row=3)
+        if r[0].value
     ]
-    assert "66.7%" in cells
+    completion = next(c for c in values if c.value == 0.6667)  # a number, not "66.7%"
+    assert completion.number_format == "0.0%"
     assert AuditEvent.objects.filter(action="export", object_type="dashboard").count() == 2
 
     wrong = client.get("/dashboard/", {"from": "2026-12-01", "to": "2026-11-01"}).content.decode()
@@ -68,6 +69,34 @@ def test_the_dashboard_and_its_lists(tasks: None, bob: Any, alice: Any) -> None:
         load_workbook(BytesIO(people.content)).active.iter_rows(values_only=True)
     )
     assert person[2] and person[3] != person[2]
+
+
+def test_the_dashboard_export_writes_its_figures_as_numbers(tasks: None, bob: Any) -> None:
+    """A supervisor computes with the exported figures: each value is a numeric cell whose
+    number format shows it as the dashboard does (a rate as a percentage); a figure with
+    nothing to count stays "—"."""
+    client = Client()
+    client.force_login(bob)
+    page = client.get("/dashboard/", NOVEMBER).content.decode()
+    whole = client.get("/dashboard/", {**NOVEMBER, "format": "xlsx"})
+    sheet = load_workbook(BytesIO(whole.content)).active
+    figures = {r[0].value: r[1] for r in sheet.iter_rows(min_row=3) if r[0].value}
+    assert len(figures) >= 10
+    for label, cell in figures.items():
+        assert label in page  # the rows are the dashboard's figures
+        if cell.value == "—":
+            continue
+        assert isinstance(cell.value, int | float) and not isinstance(cell.value, bool), label
+    rates = {label: c for label, c in figures.items() if c.number_format == "0.0%"}
+    assert rates and all(c.value == "—" or 0 <= c.value <= 1 for c in rates.values())
+    completion = next(c for c in rates.values() if c.value == 0.6667)
+    assert completion.data_type == "n"
+    cost = [c for c in figures.values() if c.number_format == '"¥"#,##0.00']
+    assert [c.value for c in cost] == [0.0]  # nothing spent on the two done follow-ups
+    assert not any(isinstance(c.value, str) and c.value.endswith("%") for c in figures.values())
+    # The parts stay whole counts.
+    counts = [r[3].value for r in sheet.iter_rows(min_row=3) if r[2].value]
+    assert counts and all(isinstance(n, int) for n in counts)
 
 
 def test_the_metrics_api(tasks: None, bob: Any, alice: Any, api_as: Any, community: Any) -> None:

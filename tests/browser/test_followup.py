@@ -126,6 +126,62 @@ def test_worklist_keys_move_select_and_open_but_leave_a_focused_button_alone(
     expect(page).to_have_url(f"{page.url.split('/worklist/')[0]}/worklist/tasks/{first_task}/")
 
 
+def test_bulk_assign_with_nobody_chosen_is_stopped_and_taking_still_works(
+    page: Any, hospital: Any
+) -> None:
+    lead = UserFactory(
+        username="lena", display_name="林主管", organisation=hospital, role=Role.SUPERVISOR
+    )
+    nurse = UserFactory(
+        username="abby", display_name="艾护士", organisation=hospital, role=Role.NURSE
+    )
+    patient = PatientFactory(organisation=hospital, name="周术后")
+    now = timezone.now()
+    Task.objects.bulk_create(
+        Task(
+            patient=patient,
+            organisation=hospital,
+            title=f"伤口检查 {n}",
+            purpose="condition_tracking",
+            channel="phone",
+            channels=["phone"],
+            due_at=now - timedelta(hours=2 + n),
+            deadline=now + timedelta(hours=20),
+        )
+        for n in range(2)
+    )
+    sign_in(page, "lena")
+    page.goto("/worklist/?scope=organisation&section=due")
+    rows = page.locator("[data-row]")
+    choice = page.get_by_test_id("assign-to")
+    expect(choice).to_be_disabled()
+    page.keyboard.press("j")
+    page.keyboard.press("x")  # ticking a row enables the list, with nobody chosen
+    expect(choice).to_be_enabled()
+    expect(choice.locator("option:checked")).to_have_text("—— 请选择 ——")
+    page.get_by_test_id("assign").click()
+    # The browser keeps the form and says why; nothing is assigned.
+    assert choice.evaluate("(s) => [s.form.checkValidity(), s.validationMessage]") == [
+        False,
+        "请选择分派给谁。",
+    ]
+    assert "/worklist/" in page.url and page.locator(".messages").count() == 0
+    assert not Task.objects.filter(assignee__isnull=False).exists()
+    first_task = rows.first.locator("input[name=task]").get_attribute("value")
+    choice.select_option(label="艾护士")
+    page.get_by_test_id("assign").click()
+    expect(page.locator(".messages")).to_contain_text("艾护士")
+    assert Task.objects.get(pk=first_task).assignee_id == nurse.pk
+    # "Take the selected" needs no one chosen in the list.
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    expect(choice.locator("option:checked")).to_have_text("—— 请选择 ——")
+    page.get_by_test_id("take").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".messages")).to_contain_text("林主管")
+    assert Task.objects.get(pk=first_task).assignee_id == lead.pk
+
+
 def test_an_outcome_that_stops_every_plan_is_confirmed_first(page: Any, hospital: Any) -> None:
     nurse = UserFactory(
         username="dora", display_name="杜护士", organisation=hospital, role=Role.NURSE

@@ -1,4 +1,4 @@
-/* Worklist: J/K move, Enter opens (the highlighted row, not a focused button or link), X selects; the assignee list is enabled once a task is ticked. */
+/* Worklist: J/K move, Enter opens (the highlighted row, not a focused button or link), X selects; the assignee list is enabled once a task is ticked, and asks for a choice before assigning. */
 (function () {
   var rows = Array.prototype.slice.call(document.querySelectorAll("[data-row]"));
   var at = -1;
@@ -14,6 +14,9 @@
   var all = document.querySelector("[data-check-all]");
   var select = document.getElementById("assign-to");
   function sync() { if (select) select.disabled = !document.querySelector("input[name=task]:checked"); }
+  // "Assign the selected" with nobody chosen: the browser stops it, saying so in the page's words.
+  function said() { if (select) select.setCustomValidity(select.value ? "" : select.dataset.requiredMessage || ""); }
+  if (select) { select.addEventListener("change", said); said(); }
   if (all) all.addEventListener("change", function () { document.querySelectorAll("input[name=task]").forEach(function (c) { c.checked = all.checked; }); sync(); });
   document.querySelectorAll("input[name=task]").forEach(function (c) { c.addEventListener("change", sync); });
 })();
