@@ -48,7 +48,10 @@ class ProviderServer:
                     self.rfile.read(length),
                 )
                 server.seen.append(seen)
-                status, body = server.answer(seen)
+                if len(self.headers.get_all("Host") or []) != 1:
+                    status, body = 400, b"one Host header line is required (RFC 9112, 3.2)"
+                else:
+                    status, body = server.answer(seen)
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
