@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import pytest
 
@@ -76,7 +76,10 @@ def test_aliyun_sms_request_is_signed_as_documented(provider: ProviderServer) ->
         ("isp.SYSTEM_ERROR", False, False),
         ("isv.MOBILE_NUMBER_ILLEGAL", True, False),
         ("isv.SMS_TEMPLATE_ILLEGAL", True, False),
-        ("isv.BLACK_KEY_CONTROL_LIMIT", True, True),
+        # A blacklisted keyword in a template variable: the message's fault, the patient
+        # has not opted out (Aliyun's SendSms error codes).
+        ("isv.BLACK_KEY_CONTROL_LIMIT", True, False),
+        ("isp.RAM_PERMISSION_DENY", True, False),  # the AccessKey's permission: a setting
     ],
 )
 def test_aliyun_error_codes(
@@ -195,6 +198,7 @@ def test_tencent_sms_request_is_signed_as_documented(provider: ProviderServer) -
             {"Response": {"SendStatusSet": [{"Code": "FailedOperation.PhoneNumberInBlacklist"}]}},
             True,
         ),
+        ({"Response": {"Error": {"Code": "UnknownParameter", "Message": "x"}}}, True),
     ],
 )
 def test_tencent_errors(body: dict, permanent: bool) -> None:
@@ -355,3 +359,88 @@ def test_aliyun_percent_encoding_keeps_only_unreserved_characters() -> None:
     assert percent("a b*c/d+e") == "a%20b%2Ac%2Fd%2Be"  # space %20, * and / escaped
     assert percent("张") == "%E5%BC%A0"
     assert percent("") == ""
+
+
+def test_aliyun_signature_matches_the_published_example() -> None:
+    """Aliyun's signature document (API 签名机制, RPC): DescribeRegions with AccessKeyId
+    "testid", AccessKeySecret "testsecret", GET; the documented result."""
+    from careloop.outreach.transports.aliyun import sign
+
+    params = {
+        "AccessKeyId": "testid",
+        "Action": "DescribeRegions",
+        "Format": "XML",
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureNonce": "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf",
+        "SignatureVersion": "1.0",
+        "TimeStamp": "2016-02-23T12:46:24Z",
+        "Version": "2014-05-26",
+    }
+    assert sign(params, "testsecret", "GET") == "CT9X0VtwR86fNWSnsc6v8YGOjuE="
+
+
+def test_aliyun_request_signature_is_the_one_of_its_parameters() -> None:
+    """The request as sent: the signature over the POST body's own parameters, computed by
+    the documented algorithm (``sign``, proven above), and the documented common values."""
+    from careloop.outreach.transports.aliyun import rpc_request, sign
+
+    request = rpc_request(
+        "https://dysmsapi.aliyuncs.com",
+        "SendSms",
+        "2017-05-25",
+        {"PhoneNumbers": "13800138000", "TemplateParam": '{"name":"张 阿姨*"}'},
+        key_id="testid",
+        secret="testsecret",
+        now=datetime(2026, 12, 3, 4, 5, 6),
+        nonce="3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf",
+    )
+    assert (request.method, request.url) == ("POST", "https://dysmsapi.aliyuncs.com/")
+    body = request.body.decode()
+    assert "+" not in body and "%20" in body and "%2A" in body  # RFC 3986, space as %20
+    form = dict(parse_qsl(body))
+    signature = form.pop("Signature")
+    assert signature == sign(form, "testsecret", "POST")
+    assert form["Timestamp"] == "2026-12-03T04:05:06Z"
+    assert form["TemplateParam"] == '{"name":"张 阿姨*"}'  # a JSON string, as documented
+
+
+# Tencent Cloud's "Signature v3" document (签名方法 v3): CVM DescribeInstances at timestamp
+# 1551113065 with this body; the page gives the hashed payload, the hashed canonical request
+# and the signature. Its older text has the key ending in "EXAMPLE"; the current one masks it
+# as "*******" and shows the signature that key gives.
+TC3_BODY = (
+    b'{"Limit": 1, "Filters": [{"Values": ["\\u672a\\u547d\\u540d"], "Name": "instance-name"}]}'
+)
+
+
+@pytest.mark.parametrize(
+    ("secret_key", "expected"),
+    [
+        (
+            "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE",
+            "72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168",
+        ),
+        (
+            "Gu5t9xGARNpq86cd98joQYCN3*******",
+            "2230eefd229f582d8b1b891af7107b91597240707d778ab3738f756258d7652c",
+        ),
+    ],
+)
+def test_tencent_signature_matches_the_published_example(secret_key: str, expected: str) -> None:
+    from careloop.outreach.transports.tencent import authorization
+
+    assert hashlib.sha256(TC3_BODY).hexdigest() == (
+        "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064"
+    )
+    header = authorization(
+        "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
+        secret_key,
+        "cvm.tencentcloudapi.com",
+        TC3_BODY,
+        1551113065,
+        service="cvm",
+    )
+    assert header == (
+        "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/"
+        f"tc3_request, SignedHeaders=content-type;host, Signature={expected}"
+    )

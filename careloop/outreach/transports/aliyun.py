@@ -29,11 +29,11 @@ from careloop.outreach.transports.base import (
     TransportError,
 )
 
-# Codes Aliyun documents as "try again later"; any other non-OK code is permanent.
+# Codes Aliyun documents as "try again later"; any other non-OK code is permanent
+# (isp.RAM_PERMISSION_DENY: the AccessKey lacks the permission, a setting to fix).
 TEMPORARY_CODES = frozenset(
     {
         "isp.SYSTEM_ERROR",
-        "isp.RAM_PERMISSION_DENY",
         "isv.BUSINESS_LIMIT_CONTROL",
         "isv.DAY_LIMIT_CONTROL",
         "isv.AMOUNT_NOT_ENOUGH",
@@ -44,7 +44,9 @@ TEMPORARY_CODES = frozenset(
         "InternalError",
     }
 )
-UNSUBSCRIBED_CODES = frozenset({"isv.BLACK_KEY_CONTROL_LIMIT", "isv.PHONE_NUMBER_BLACK"})
+# Not isv.BLACK_KEY_CONTROL_LIMIT: that is a blacklisted keyword in a template variable
+# (模板变量中存在黑名单关键字), the message's fault, not the patient leaving.
+UNSUBSCRIBED_CODES = frozenset({"isv.PHONE_NUMBER_BLACK"})
 
 
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
