@@ -256,14 +256,15 @@ def test_wechat_template_message_fetches_the_token_once(provider: ProviderServer
     }
 
 
-def test_wechat_expired_token_is_dropped_and_unsubscribed_user_is_an_opt_out(
-    provider: ProviderServer,
+@pytest.mark.parametrize("expired", [40001, 40014, 42001])
+def test_wechat_expired_token_is_renewed_and_the_message_sent_once_more(
+    provider: ProviderServer, expired: int
 ) -> None:
     tokens = iter(["OLD", "NEW"])
     answers = iter(
         [
-            {"errcode": 42001, "errmsg": "access_token expired"},
-            {"errcode": 43004, "errmsg": "require subscribe"},
+            {"errcode": expired, "errmsg": "access_token expired"},
+            {"errcode": 0, "errmsg": "ok", "msgid": 7},
         ]
     )
 
@@ -275,15 +276,44 @@ def test_wechat_expired_token_is_dropped_and_unsubscribed_user_is_an_opt_out(
     provider.answer = answer
     channel = wechat(provider, kind="subscribe")
     message = Outgoing(key="k", to="o1", text="t", template_code="T", params={"thing1": "x"})
-    with pytest.raises(TransportError) as first:
-        channel.send(message)
-    assert first.value.permanent is False  # a new token is fetched on the next try
-    with pytest.raises(TransportError) as second:
-        channel.send(message)
-    assert (second.value.permanent, second.value.opted_out) == (True, True)
+    assert channel.send(message).provider_id == "7"
     sends = [s for s in provider.seen if s.path.startswith("/cgi-bin/message")]
     assert [s.path for s in sends] == ["/cgi-bin/message/subscribe/bizsend"] * 2
     assert [s.query["access_token"] for s in sends] == ["OLD", "NEW"]
+    assert channel.tokens.get("wechat:wx123") == "NEW"  # type: ignore[attr-defined]
+
+
+def test_wechat_a_token_refused_twice_is_tried_once_more_only(provider: ProviderServer) -> None:
+    def answer(seen: Seen) -> tuple[int, object]:
+        if seen.path == "/cgi-bin/stable_token":
+            return 200, {"access_token": f"T{len(provider.seen)}", "expires_in": 7200}
+        return 200, {"errcode": 42001, "errmsg": "access_token expired"}
+
+    provider.answer = answer
+    with pytest.raises(TransportError) as error:
+        wechat(provider).send(Outgoing(key="k", to="o1", text="t", template_code="T"))
+    assert (error.value.permanent, error.value.code) == (False, "42001")  # later, again
+    assert len([s for s in provider.seen if s.path.startswith("/cgi-bin/message")]) == 2
+
+
+@pytest.mark.parametrize(
+    ("errcode", "permanent", "opted_out"),
+    [
+        (43004, True, True),  # require subscribe: the patient unfollowed the account
+        (43101, True, True),  # the user refused the subscribe message
+        (40003, True, False),  # invalid openid: a wrong address, not an opt-out
+        (44002, True, False),  # empty post data: the request's fault
+        (40037, True, False),  # invalid template_id
+        (-1, False, False),  # system busy
+        (45009, False, False),  # daily API quota
+    ],
+)
+def test_wechat_error_codes(errcode: int, permanent: bool, opted_out: bool) -> None:
+    channel = transport("wechat_mp", {"app_id": "wx1"}, {"app_secret": "s"})
+    body = json.dumps({"errcode": errcode, "errmsg": "x"}).encode()
+    with pytest.raises(TransportError) as error:
+        channel.parse(HttpResponse(200, body))  # type: ignore[attr-defined]
+    assert (error.value.permanent, error.value.opted_out) == (permanent, opted_out)
 
 
 def test_wecom_application_message(provider: ProviderServer) -> None:
