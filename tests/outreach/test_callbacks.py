@@ -373,6 +373,29 @@ def test_a_keypad_answer_on_a_voice_call_is_read_as_its_meaning(
     assert Alert.objects.filter(patient=patient, kind=Alert.Kind.REPLY).exists()
 
 
+def test_a_keypad_answer_during_the_call_without_out_id_is_matched_by_its_call_id(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    """VoiceCallReport while the call goes on (no callee), for a call sent without OutId
+    (Dyvmsapi takes 15 bytes at most, task:10000:voice is 16): matched by call_id."""
+    row = config("aliyun_voice", "voice", access_key_id="k", access_key_secret="s")
+    patient = patient_factory(organisation=hospital, phone="13600003333")
+    task = make_task(patient, channel="voice", form="symptom_check")
+    sent(task, "aliyun_voice", provider_id="118^100", keys={"1": "没有不舒服", "2": "有胸闷"})
+    during = [
+        {
+            "status_code": "300000",
+            "dtmf": "2",
+            "status_time": "2026-12-03 12:00:20",
+            "out_id": "",
+            "call_id": "118^100",
+        }
+    ]
+    assert post(callback_urls(row)["report"], during).json()["code"] == 0
+    reply = Reply.objects.get()
+    assert (reply.text, reply.task) == ("有胸闷", task)
+
+
 def test_an_unanswered_call_fails_its_message(
     at_noon: datetime, patient_factory: Any, hospital: Any
 ) -> None:

@@ -382,6 +382,26 @@ def test_aliyun_voice_with_keypad_uses_ivr_call(provider: ProviderServer) -> Non
     assert form["OutId"] == "task:5:voice"
 
 
+@pytest.mark.parametrize("keypad", [{}, {"1": "fine"}])
+def test_aliyun_voice_out_id_is_at_most_15_bytes(provider: ProviderServer, keypad: dict) -> None:
+    """SingleCallByTts and IvrCall document OutId as 1 to 15 bytes: a longer key is not sent
+    (the call report is matched by its call_id instead)."""
+    provider.answer = lambda _s: (200, {"Code": "OK", "CallId": "116012354^1", "RequestId": "r"})
+    voice = transport(
+        "aliyun_voice",
+        {"show_number": "057188773344", "endpoint": provider.url},
+        {"access_key_id": "LTAIkey", "access_key_secret": "the-secret"},
+    )
+    call = Outgoing(
+        key="task:12345:voice", to="13800138000", text="t", template_code="TTS_1", keys=keypad
+    )
+    assert voice.send(call).provider_id == "116012354^1"
+    form = provider.seen[0].form()
+    assert form["Action"] == ("IvrCall" if keypad else "SingleCallByTts")
+    assert len(form.get("OutId", "").encode()) <= 15
+    assert form.pop("Signature") == aliyun_signature(form, "the-secret")
+
+
 def test_aliyun_percent_encoding_keeps_only_unreserved_characters() -> None:
     from careloop.outreach.transports.aliyun import percent
 

@@ -200,6 +200,9 @@ class AliyunSms(AliyunBase):
         return answer(response, "BizId")
 
 
+OUT_ID_MAX = 15
+
+
 class AliyunVoice(AliyunBase):
     """Dyvmsapi voice notification: SingleCallByTts reads an approved TTS template; with
     keypad choices, IvrCall plays it and reports the key pressed in its call report."""
@@ -214,9 +217,13 @@ class AliyunVoice(AliyunBase):
         params = {
             "CalledShowNumber": self.settings["show_number"],
             "CalledNumber": message.to,
-            "OutId": message.key,
             "PlayTimes": str(self.settings.get("play_times", 2)),
         }
+        # Dyvmsapi takes an OutId of 1 to 15 bytes only (SingleCallByTts, IvrCall): a longer
+        # key (task:10000:voice and on) is left out, and the call report is matched by its
+        # call_id, the CallId the call was answered with.
+        if len(message.key.encode()) <= OUT_ID_MAX:
+            params["OutId"] = message.key
         tts = _json(message.params)
         if not message.keys:
             params.update(TtsCode=message.template_code, TtsParam=tts)
