@@ -267,8 +267,7 @@ def test_tencent_report_by_session_context_and_an_opt_out_reply(
             "report_status": "SUCCESS",
             "errmsg": "DELIVRD",
             "description": "用户短信送达成功",
-            "sid": "2019:1234",
-            "ext": message.key,
+            "sid": "2019:1234",  # the SerialNo SendSms answered: Tencent documents no "ext"
         }
     ]
     answer = post(callback_urls(row)["report"], report)
@@ -333,9 +332,20 @@ def test_wechat_url_check_text_reply_delivery_and_unsubscribe(
     post(wechat_url(row), text)  # WeChat retries when slow: read once
     reply = Reply.objects.get()
     assert (reply.patient, reply.kind, reply.negated) == (patient, Reply.Kind.ANSWER, ["头晕"])
+    # The user refused the account's template messages: a failed delivery, and an opt-out.
+    blocked = xml(
+        FromUserName="oPENID1",
+        MsgType="event",
+        Event="TEMPLATESENDJOBFINISH",
+        MsgID="200228333",
+        Status="failed:user block",
+    )
+    assert post(wechat_url(row), blocked).content == b"success"
+    assert Reply.objects.filter(kind=Reply.Kind.OPT_OUT, patient=patient).exists()
+    assert ConsentRecord.objects.filter(patient=patient, channel="wechat", granted=False).exists()
     leave = xml(FromUserName="oPENID1", MsgType="event", Event="unsubscribe")
     assert post(wechat_url(row), leave).status_code == 200
-    assert Reply.objects.filter(kind=Reply.Kind.OPT_OUT, patient=patient).exists()
+    assert Reply.objects.filter(kind=Reply.Kind.OPT_OUT, patient=patient).count() == 2
     assert ConsentRecord.objects.filter(patient=patient, channel="wechat", granted=False).exists()
     stale = wechat_url(row, timestamp=str(int(time.time()) - 3600))
     assert post(stale, text).status_code == 403
