@@ -22,6 +22,7 @@ class Seen:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    raw_query: str = ""  # as sent, before decoding
 
     def form(self) -> dict[str, str]:
         return dict(parse_qsl(self.body.decode(), keep_blank_values=True))
@@ -43,9 +44,10 @@ class ProviderServer:
                 seen = Seen(
                     self.command,
                     parts.path,
-                    dict(parse_qsl(parts.query)),
+                    dict(parse_qsl(parts.query, keep_blank_values=True)),
                     {k.lower(): v for k, v in self.headers.items()},
                     self.rfile.read(length),
+                    parts.query,
                 )
                 server.seen.append(seen)
                 if len(self.headers.get_all("Host") or []) != 1:

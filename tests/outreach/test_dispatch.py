@@ -89,7 +89,7 @@ def test_the_round_claims_the_next_batch_while_one_waits_for_the_provider(
     monkeypatch: Any,
 ) -> None:
     aliyun(provider)
-    provider.answer = lambda seen: (200, {"Code": "OK", "BizId": seen.form()["OutId"]})
+    provider.answer = lambda seen: (200, {"Code": "OK", "BizId": seen.query["OutId"]})
     tasks = [make_task(patient_factory(organisation=hospital)) for _ in range(5)]
     steps: list[str] = []
     claim_next, record = sending.send_next, sending.finish
@@ -114,7 +114,7 @@ def test_the_round_claims_the_next_batch_while_one_waits_for_the_provider(
         "claim 0",
     ]
     assert (totals["queued"], totals["sent"]) == (5, 5)
-    sent = sorted(s.form()["OutId"] for s in provider.seen)
+    sent = sorted(s.query["OutId"] for s in provider.seen)
     assert sent == sorted(f"task:{t.pk}:sms" for t in tasks)  # each once
     assert not Task.objects.filter(status=Task.Status.OPEN).exists()
 
@@ -127,7 +127,7 @@ def test_a_round_that_fails_records_the_batch_it_had_sent_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     aliyun(provider)
-    provider.answer = lambda seen: (200, {"Code": "OK", "BizId": seen.form()["OutId"]})
+    provider.answer = lambda seen: (200, {"Code": "OK", "BizId": seen.query["OutId"]})
     for _ in range(3):
         make_task(patient_factory(organisation=hospital))
     rounds: list[int] = []
@@ -244,7 +244,7 @@ def test_temporary_errors_retry_then_fall_back_to_the_next_channel(
     task.refresh_from_db()
     assert (message.status, message.tries) == (Message.Status.FAILED, 3)
     assert len(busy_provider.seen) == 3
-    assert {s.form()["OutId"] for s in busy_provider.seen} == {message.key}
+    assert {s.query["OutId"] for s in busy_provider.seen} == {message.key}
     assert task.channel == "phone"
 
 

@@ -50,9 +50,12 @@ def test_aliyun_sms_request_is_signed_as_documented(provider: ProviderServer) ->
     receipt = aliyun_sms(provider).send(MESSAGE)
     assert receipt.provider_id == "900619746936"
     seen = provider.seen[0]
-    assert seen.method == "POST"
-    assert seen.headers["content-type"].startswith("application/x-www-form-urlencoded")
-    form = seen.form()
+    assert (seen.method, seen.path, seen.body) == ("POST", "/", b"")
+    # The parameters in the query string (SendSms's OpenAPI metadata: "in": "query"),
+    # percent-encoded by RFC 3986: a space as %20, never +.
+    assert "+" not in seen.raw_query
+    form = seen.query
+    assert form["RegionId"] == "cn-hangzhou"
     signature = form.pop("Signature")
     assert signature == aliyun_signature(form, "the-secret")
     assert form["Action"] == "SendSms"
@@ -373,7 +376,7 @@ def test_aliyun_voice_with_keypad_uses_ivr_call(provider: ProviderServer) -> Non
         keys={"1": "fine", "2": "unwell"},
     )
     assert voice.send(call).provider_id == "116012354^1"
-    form = provider.seen[0].form()
+    form = provider.seen[0].query
     assert form.pop("Signature") == aliyun_signature(form, "the-secret")
     assert form["Action"] == "IvrCall"
     assert form["CalledNumber"] == "13800138000"
@@ -396,7 +399,7 @@ def test_aliyun_voice_out_id_is_at_most_15_bytes(provider: ProviderServer, keypa
         key="task:12345:voice", to="13800138000", text="t", template_code="TTS_1", keys=keypad
     )
     assert voice.send(call).provider_id == "116012354^1"
-    form = provider.seen[0].form()
+    form = provider.seen[0].query
     assert form["Action"] == ("IvrCall" if keypad else "SingleCallByTts")
     assert len(form.get("OutId", "").encode()) <= 15
     assert form.pop("Signature") == aliyun_signature(form, "the-secret")
@@ -444,10 +447,10 @@ def test_aliyun_request_signature_is_the_one_of_its_parameters() -> None:
         now=datetime(2026, 12, 3, 4, 5, 6),
         nonce="3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf",
     )
-    assert (request.method, request.url) == ("POST", "https://dysmsapi.aliyuncs.com/")
-    body = request.body.decode()
-    assert "+" not in body and "%20" in body and "%2A" in body  # RFC 3986, space as %20
-    form = dict(parse_qsl(body))
+    where, _, query = request.url.partition("?")
+    assert (request.method, where, request.body) == ("POST", "https://dysmsapi.aliyuncs.com/", b"")
+    assert "+" not in query and "%20" in query and "%2A" in query  # RFC 3986, space as %20
+    form = dict(parse_qsl(query))
     signature = form.pop("Signature")
     assert signature == sign(form, "testsecret", "POST")
     assert form["Timestamp"] == "2026-12-03T04:05:06Z"

@@ -131,12 +131,14 @@ def rpc_request(
     }
     encoded = {_name(k): percent(v) for k, v in {**common, **params}.items()}
     encoded["Signature"] = percent(_signature(encoded, secret, "POST"))
-    body = "&".join(f"{k}={v}" for k, v in encoded.items())
+    # In the query string, as Dysmsapi/Dyvmsapi's OpenAPI metadata places these parameters
+    # ("in": "query") and Aliyun's own SDK sends them (POST, no body); already encoded as
+    # the signature has them (RFC 3986: %20, not +).
+    query = "&".join(f"{k}={v}" for k, v in encoded.items())
     return HttpRequest(
         "POST",
-        endpoint.rstrip("/") + "/",
+        f"{endpoint.rstrip('/')}/?{query}",
         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
-        body=body.encode(),
     )
 
 
