@@ -89,7 +89,8 @@ async def handle(reader, writer):
             else:
                 await asyncio.sleep(LATENCY)
                 state["requests"] += 1
-                out_id = parse_qs(body.decode()).get("OutId", [""])[0]
+                target = line.split(b" ")[1].decode()  # the parameters are in the query
+                out_id = parse_qs(target.partition("?")[2]).get("OutId", [""])[0]
                 if rng.random() < ERROR_RATE:
                     state["injected_5xx"] += 1
                     status, data = 500, {"Code": "InternalError", "Message": "injected"}
@@ -318,7 +319,7 @@ def baseline(url: str, count: int, concurrency: int) -> tuple[float, float]:
     )
     started_cpu = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    bodies = [
+    targets = [
         sms.build(
             Outgoing(
                 key=f"baseline:{i}",
@@ -327,17 +328,18 @@ def baseline(url: str, count: int, concurrency: int) -> tuple[float, float]:
                 template_code="SMS_BENCH",
                 params={"name": "张阿姨"},
             )
-        ).body
+        ).url.encode()
         for i in range(count)
     ]
     where = urlsplit(url)
 
     async def connection(share: list[bytes]) -> None:
         reader, writer = await asyncio.open_connection(where.hostname, where.port)
-        for body in share:
+        for target in share:
+            path = target[target.index(b"/", len(b"http://")) :]
             writer.write(
-                b"POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded"
-                b"\r\nContent-Length: %d\r\n\r\n%s" % (where.netloc.encode(), len(body), body)
+                b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded"
+                b"\r\nContent-Length: 0\r\n\r\n" % (path, where.netloc.encode())
             )
             await writer.drain()
             await reader.readline()
@@ -349,7 +351,7 @@ def baseline(url: str, count: int, concurrency: int) -> tuple[float, float]:
         writer.close()
 
     async def send_all() -> None:
-        await asyncio.gather(*(connection(bodies[n::concurrency]) for n in range(concurrency)))
+        await asyncio.gather(*(connection(targets[n::concurrency]) for n in range(concurrency)))
 
     asyncio.run(send_all())
     seconds = time.perf_counter() - started

@@ -105,8 +105,7 @@ class Lanes:
                 batch.answer(message.pk, LEASE_RAN_OUT)
                 continue
             try:
-                response = await self.client.request(transport.build(outgoing(message)))
-                result = transport.parse(response)
+                result = await self._send(message, transport)
             except TransportError as error:
                 result = error
             except Exception as error:  # a fault of ours: this message fails, not the batch
@@ -115,6 +114,17 @@ class Lanes:
                     f"internal error: {type(error).__name__}", permanent=True, code="internal"
                 )
             batch.answer(message.pk, result)
+
+    async def _send(self, message: Message, transport: HttpTransport) -> Receipt:
+        request = transport.build(outgoing(message))
+        try:
+            return transport.parse(await self.client.request(request))
+        except TransportError as error:
+            if not error.renew:
+                raise
+        # The access token had expired: a new one (one fetch for the whole batch), once more.
+        await transport.renew_async(self.client, request)
+        return transport.parse(await self.client.request(transport.build(outgoing(message))))
 
 
 async def send_http(pairs: Pairs, concurrency: int, hold: Hold | None = None) -> Answers:

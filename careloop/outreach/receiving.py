@@ -162,7 +162,7 @@ def apply_inbound(config: ChannelConfig, channel: str, item: Inbound, raw: str) 
         and Reply.objects.filter(provider=provider, external_id=item.external_id).exists()
     ):
         return None
-    message = _message(config, item.key, "") if item.key else None
+    message = _message(config, item.key, item.provider_id)
     text = item.text
     if item.keypad:
         keys = message.keys if message is not None else {}

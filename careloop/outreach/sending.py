@@ -151,6 +151,7 @@ class InFlight:
     renew_at: float = float("inf")  # time.monotonic() when the lease is renewed next
     coming: Waiter | None = None
     own: Connections | None = None  # connections of this batch alone, closed with it
+    transports: list[HttpTransport] = field(default_factory=list)  # settled once answered
 
     def claimed(self, at: float) -> None:
         """The lease was taken (or renewed) at ``at`` (``time.monotonic()``)."""
@@ -170,11 +171,22 @@ class InFlight:
                 if got is not None:
                     self.results.update(got)
                     self.coming = None
+                    self.settle()
         finally:
             if self.own is not None:
                 self.own.close()
                 self.own = None
         return self.results
+
+    def settle(self) -> None:
+        """The event loop has stopped, so the database can be used again: keep the access
+        tokens renewed during the batch for the next ones (a failure here loses nothing but
+        the token: the next batch fetches one again)."""
+        for transport in self.transports:
+            try:
+                transport.settle()
+            except DatabaseError as error:
+                logger.warning("could not keep a renewed token: %s", type(error).__name__)
 
 
 def keep(flights: Iterable[InFlight | None]) -> None:
@@ -238,6 +250,7 @@ def start_sending(
         if connections is None:
             connections = flight.own = Connections()
         flight.coming = connections.start(http, concurrency, flight.hold)
+        flight.transports = list({id(t): t for _m, t in http}.values())
     return flight
 
 

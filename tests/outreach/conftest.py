@@ -22,6 +22,7 @@ class Seen:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    raw_query: str = ""  # as sent, before decoding
 
     def form(self) -> dict[str, str]:
         return dict(parse_qsl(self.body.decode(), keep_blank_values=True))
@@ -43,12 +44,16 @@ class ProviderServer:
                 seen = Seen(
                     self.command,
                     parts.path,
-                    dict(parse_qsl(parts.query)),
+                    dict(parse_qsl(parts.query, keep_blank_values=True)),
                     {k.lower(): v for k, v in self.headers.items()},
                     self.rfile.read(length),
+                    parts.query,
                 )
                 server.seen.append(seen)
-                status, body = server.answer(seen)
+                if len(self.headers.get_all("Host") or []) != 1:
+                    status, body = 400, b"one Host header line is required (RFC 9112, 3.2)"
+                else:
+                    status, body = server.answer(seen)
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

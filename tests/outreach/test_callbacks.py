@@ -267,8 +267,7 @@ def test_tencent_report_by_session_context_and_an_opt_out_reply(
             "report_status": "SUCCESS",
             "errmsg": "DELIVRD",
             "description": "用户短信送达成功",
-            "sid": "2019:1234",
-            "ext": message.key,
+            "sid": "2019:1234",  # the SerialNo SendSms answered: Tencent documents no "ext"
         }
     ]
     answer = post(callback_urls(row)["report"], report)
@@ -333,9 +332,20 @@ def test_wechat_url_check_text_reply_delivery_and_unsubscribe(
     post(wechat_url(row), text)  # WeChat retries when slow: read once
     reply = Reply.objects.get()
     assert (reply.patient, reply.kind, reply.negated) == (patient, Reply.Kind.ANSWER, ["头晕"])
+    # The user refused the account's template messages: a failed delivery, and an opt-out.
+    blocked = xml(
+        FromUserName="oPENID1",
+        MsgType="event",
+        Event="TEMPLATESENDJOBFINISH",
+        MsgID="200228333",
+        Status="failed:user block",
+    )
+    assert post(wechat_url(row), blocked).content == b"success"
+    assert Reply.objects.filter(kind=Reply.Kind.OPT_OUT, patient=patient).exists()
+    assert ConsentRecord.objects.filter(patient=patient, channel="wechat", granted=False).exists()
     leave = xml(FromUserName="oPENID1", MsgType="event", Event="unsubscribe")
     assert post(wechat_url(row), leave).status_code == 200
-    assert Reply.objects.filter(kind=Reply.Kind.OPT_OUT, patient=patient).exists()
+    assert Reply.objects.filter(kind=Reply.Kind.OPT_OUT, patient=patient).count() == 2
     assert ConsentRecord.objects.filter(patient=patient, channel="wechat", granted=False).exists()
     stale = wechat_url(row, timestamp=str(int(time.time()) - 3600))
     assert post(stale, text).status_code == 403
@@ -371,6 +381,29 @@ def test_a_keypad_answer_on_a_voice_call_is_read_as_its_meaning(
     reply = Reply.objects.get()
     assert (reply.text, reply.symptoms, reply.task) == ("有胸闷", ["胸痛胸闷"], task)
     assert Alert.objects.filter(patient=patient, kind=Alert.Kind.REPLY).exists()
+
+
+def test_a_keypad_answer_during_the_call_without_out_id_is_matched_by_its_call_id(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    """VoiceCallReport while the call goes on (no callee), for a call sent without OutId
+    (Dyvmsapi takes 15 bytes at most, task:10000:voice is 16): matched by call_id."""
+    row = config("aliyun_voice", "voice", access_key_id="k", access_key_secret="s")
+    patient = patient_factory(organisation=hospital, phone="13600003333")
+    task = make_task(patient, channel="voice", form="symptom_check")
+    sent(task, "aliyun_voice", provider_id="118^100", keys={"1": "没有不舒服", "2": "有胸闷"})
+    during = [
+        {
+            "status_code": "300000",
+            "dtmf": "2",
+            "status_time": "2026-12-03 12:00:20",
+            "out_id": "",
+            "call_id": "118^100",
+        }
+    ]
+    assert post(callback_urls(row)["report"], during).json()["code"] == 0
+    reply = Reply.objects.get()
+    assert (reply.text, reply.task) == ("有胸闷", task)
 
 
 def test_an_unanswered_call_fails_its_message(

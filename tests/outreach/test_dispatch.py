@@ -89,7 +89,7 @@ def test_the_round_claims_the_next_batch_while_one_waits_for_the_provider(
     monkeypatch: Any,
 ) -> None:
     aliyun(provider)
-    provider.answer = lambda seen: (200, {"Code": "OK", "BizId": seen.form()["OutId"]})
+    provider.answer = lambda seen: (200, {"Code": "OK", "BizId": seen.query["OutId"]})
     tasks = [make_task(patient_factory(organisation=hospital)) for _ in range(5)]
     steps: list[str] = []
     claim_next, record = sending.send_next, sending.finish
@@ -114,7 +114,7 @@ def test_the_round_claims_the_next_batch_while_one_waits_for_the_provider(
         "claim 0",
     ]
     assert (totals["queued"], totals["sent"]) == (5, 5)
-    sent = sorted(s.form()["OutId"] for s in provider.seen)
+    sent = sorted(s.query["OutId"] for s in provider.seen)
     assert sent == sorted(f"task:{t.pk}:sms" for t in tasks)  # each once
     assert not Task.objects.filter(status=Task.Status.OPEN).exists()
 
@@ -127,7 +127,7 @@ def test_a_round_that_fails_records_the_batch_it_had_sent_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     aliyun(provider)
-    provider.answer = lambda seen: (200, {"Code": "OK", "BizId": seen.form()["OutId"]})
+    provider.answer = lambda seen: (200, {"Code": "OK", "BizId": seen.query["OutId"]})
     for _ in range(3):
         make_task(patient_factory(organisation=hospital))
     rounds: list[int] = []
@@ -244,7 +244,7 @@ def test_temporary_errors_retry_then_fall_back_to_the_next_channel(
     task.refresh_from_db()
     assert (message.status, message.tries) == (Message.Status.FAILED, 3)
     assert len(busy_provider.seen) == 3
-    assert {s.form()["OutId"] for s in busy_provider.seen} == {message.key}
+    assert {s.query["OutId"] for s in busy_provider.seen} == {message.key}
     assert task.channel == "phone"
 
 
@@ -498,3 +498,48 @@ def test_a_message_of_a_closed_follow_up_says_so_in_the_users_language(
         "/outreach/outbox/?status=cancelled", HTTP_ACCEPT_LANGUAGE="en"
     ).content.decode()
     assert "The follow-up was closed; not sent" in english and "随访任务已结束" not in english
+
+
+def test_an_expired_wechat_token_is_renewed_once_in_a_batch_and_the_messages_go_out(
+    at_noon: datetime, patient_factory: Any, hospital: Any, provider: ProviderServer
+) -> None:
+    """WeChat answers 42001 "access_token expired" (40001 / 40014 alike): a new token is
+    fetched (once for the whole batch, in its event loop, without the database) and each
+    message is sent once more with it; the new token is kept for the next batches."""
+    from careloop.outreach.models import AccessToken, MessageTemplate
+
+    row = ChannelConfig(
+        channel="wechat", provider="wechat_mp", settings={"app_id": "wx1", "api": provider.url}
+    )
+    row.set_secrets({"app_secret": "s3"})
+    row.save()
+    MessageTemplate.objects.create(
+        purpose="revisit_reminder",
+        channel="wechat",
+        name="复诊提醒",
+        body="{{ salutation }}您好，请按时复诊。",
+        provider_template="TPL",
+        params={"thing1": "{{ salutation }}"},
+        approved=True,
+    )
+    AccessToken.objects.create(name="wechat:wx1", token="OLD", expires_at=NOON + timedelta(hours=1))
+    for n in range(3):
+        patient = patient_factory(organisation=hospital)
+        ChannelAddress.objects.create(patient=patient, channel="wechat", address=f"oOPEN{n}")
+        make_task(patient, channel="wechat")
+
+    def answer(seen: Any) -> tuple[int, object]:
+        if seen.path == "/cgi-bin/stable_token":
+            return 200, {"access_token": "NEW", "expires_in": 7200}
+        if seen.query["access_token"] == "OLD":
+            return 200, {"errcode": 42001, "errmsg": "access_token expired"}
+        return 200, {"errcode": 0, "errmsg": "ok", "msgid": 200228332}
+
+    provider.answer = answer
+    queue_due()
+    assert send_due().sent == 3
+    assert set(Message.objects.values_list("status", flat=True)) == {Message.Status.SENT}
+    assert [s.path for s in provider.seen].count("/cgi-bin/stable_token") == 1
+    sends = [s.query["access_token"] for s in provider.seen if s.path.startswith("/cgi-bin/m")]
+    assert sorted(sends) == ["NEW"] * 3 + ["OLD"] * 3
+    assert AccessToken.objects.get(name="wechat:wx1").token == "NEW"

@@ -63,7 +63,7 @@ def queue_reminders(count: int, patient_factory: Any, hospital: Any) -> None:
 def answer_after(seconds: float) -> Any:
     def answer(seen: Any) -> tuple[int, Any]:
         time.sleep(seconds)
-        return 200, {"Code": "OK", "BizId": seen.form()["OutId"]}
+        return 200, {"Code": "OK", "BizId": seen.query["OutId"]}
 
     return answer
 

@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import pytest
 
@@ -50,9 +50,12 @@ def test_aliyun_sms_request_is_signed_as_documented(provider: ProviderServer) ->
     receipt = aliyun_sms(provider).send(MESSAGE)
     assert receipt.provider_id == "900619746936"
     seen = provider.seen[0]
-    assert seen.method == "POST"
-    assert seen.headers["content-type"].startswith("application/x-www-form-urlencoded")
-    form = seen.form()
+    assert (seen.method, seen.path, seen.body) == ("POST", "/", b"")
+    # The parameters in the query string (SendSms's OpenAPI metadata: "in": "query"),
+    # percent-encoded by RFC 3986: a space as %20, never +.
+    assert "+" not in seen.raw_query
+    form = seen.query
+    assert form["RegionId"] == "cn-hangzhou"
     signature = form.pop("Signature")
     assert signature == aliyun_signature(form, "the-secret")
     assert form["Action"] == "SendSms"
@@ -76,7 +79,10 @@ def test_aliyun_sms_request_is_signed_as_documented(provider: ProviderServer) ->
         ("isp.SYSTEM_ERROR", False, False),
         ("isv.MOBILE_NUMBER_ILLEGAL", True, False),
         ("isv.SMS_TEMPLATE_ILLEGAL", True, False),
-        ("isv.BLACK_KEY_CONTROL_LIMIT", True, True),
+        # A blacklisted keyword in a template variable: the message's fault, the patient
+        # has not opted out (Aliyun's SendSms error codes).
+        ("isv.BLACK_KEY_CONTROL_LIMIT", True, False),
+        ("isp.RAM_PERMISSION_DENY", True, False),  # the AccessKey's permission: a setting
     ],
 )
 def test_aliyun_error_codes(
@@ -195,6 +201,7 @@ def test_tencent_sms_request_is_signed_as_documented(provider: ProviderServer) -
             {"Response": {"SendStatusSet": [{"Code": "FailedOperation.PhoneNumberInBlacklist"}]}},
             True,
         ),
+        ({"Response": {"Error": {"Code": "UnknownParameter", "Message": "x"}}}, True),
     ],
 )
 def test_tencent_errors(body: dict, permanent: bool) -> None:
@@ -252,14 +259,15 @@ def test_wechat_template_message_fetches_the_token_once(provider: ProviderServer
     }
 
 
-def test_wechat_expired_token_is_dropped_and_unsubscribed_user_is_an_opt_out(
-    provider: ProviderServer,
+@pytest.mark.parametrize("expired", [40001, 40014, 42001])
+def test_wechat_expired_token_is_renewed_and_the_message_sent_once_more(
+    provider: ProviderServer, expired: int
 ) -> None:
     tokens = iter(["OLD", "NEW"])
     answers = iter(
         [
-            {"errcode": 42001, "errmsg": "access_token expired"},
-            {"errcode": 43004, "errmsg": "require subscribe"},
+            {"errcode": expired, "errmsg": "access_token expired"},
+            {"errcode": 0, "errmsg": "ok", "msgid": 7},
         ]
     )
 
@@ -271,15 +279,44 @@ def test_wechat_expired_token_is_dropped_and_unsubscribed_user_is_an_opt_out(
     provider.answer = answer
     channel = wechat(provider, kind="subscribe")
     message = Outgoing(key="k", to="o1", text="t", template_code="T", params={"thing1": "x"})
-    with pytest.raises(TransportError) as first:
-        channel.send(message)
-    assert first.value.permanent is False  # a new token is fetched on the next try
-    with pytest.raises(TransportError) as second:
-        channel.send(message)
-    assert (second.value.permanent, second.value.opted_out) == (True, True)
+    assert channel.send(message).provider_id == "7"
     sends = [s for s in provider.seen if s.path.startswith("/cgi-bin/message")]
     assert [s.path for s in sends] == ["/cgi-bin/message/subscribe/bizsend"] * 2
     assert [s.query["access_token"] for s in sends] == ["OLD", "NEW"]
+    assert channel.tokens.get("wechat:wx123") == "NEW"  # type: ignore[attr-defined]
+
+
+def test_wechat_a_token_refused_twice_is_tried_once_more_only(provider: ProviderServer) -> None:
+    def answer(seen: Seen) -> tuple[int, object]:
+        if seen.path == "/cgi-bin/stable_token":
+            return 200, {"access_token": f"T{len(provider.seen)}", "expires_in": 7200}
+        return 200, {"errcode": 42001, "errmsg": "access_token expired"}
+
+    provider.answer = answer
+    with pytest.raises(TransportError) as error:
+        wechat(provider).send(Outgoing(key="k", to="o1", text="t", template_code="T"))
+    assert (error.value.permanent, error.value.code) == (False, "42001")  # later, again
+    assert len([s for s in provider.seen if s.path.startswith("/cgi-bin/message")]) == 2
+
+
+@pytest.mark.parametrize(
+    ("errcode", "permanent", "opted_out"),
+    [
+        (43004, True, True),  # require subscribe: the patient unfollowed the account
+        (43101, True, True),  # the user refused the subscribe message
+        (40003, True, False),  # invalid openid: a wrong address, not an opt-out
+        (44002, True, False),  # empty post data: the request's fault
+        (40037, True, False),  # invalid template_id
+        (-1, False, False),  # system busy
+        (45009, False, False),  # daily API quota
+    ],
+)
+def test_wechat_error_codes(errcode: int, permanent: bool, opted_out: bool) -> None:
+    channel = transport("wechat_mp", {"app_id": "wx1"}, {"app_secret": "s"})
+    body = json.dumps({"errcode": errcode, "errmsg": "x"}).encode()
+    with pytest.raises(TransportError) as error:
+        channel.parse(HttpResponse(200, body))  # type: ignore[attr-defined]
+    assert (error.value.permanent, error.value.opted_out) == (permanent, opted_out)
 
 
 def test_wecom_application_message(provider: ProviderServer) -> None:
@@ -339,13 +376,33 @@ def test_aliyun_voice_with_keypad_uses_ivr_call(provider: ProviderServer) -> Non
         keys={"1": "fine", "2": "unwell"},
     )
     assert voice.send(call).provider_id == "116012354^1"
-    form = provider.seen[0].form()
+    form = provider.seen[0].query
     assert form.pop("Signature") == aliyun_signature(form, "the-secret")
     assert form["Action"] == "IvrCall"
     assert form["CalledNumber"] == "13800138000"
     assert form["StartCode"] == "TTS_1"
     assert (form["MenuKeyMap.1.Key"], form["MenuKeyMap.2.Key"]) == ("1", "2")
     assert form["OutId"] == "task:5:voice"
+
+
+@pytest.mark.parametrize("keypad", [{}, {"1": "fine"}])
+def test_aliyun_voice_out_id_is_at_most_15_bytes(provider: ProviderServer, keypad: dict) -> None:
+    """SingleCallByTts and IvrCall document OutId as 1 to 15 bytes: a longer key is not sent
+    (the call report is matched by its call_id instead)."""
+    provider.answer = lambda _s: (200, {"Code": "OK", "CallId": "116012354^1", "RequestId": "r"})
+    voice = transport(
+        "aliyun_voice",
+        {"show_number": "057188773344", "endpoint": provider.url},
+        {"access_key_id": "LTAIkey", "access_key_secret": "the-secret"},
+    )
+    call = Outgoing(
+        key="task:12345:voice", to="13800138000", text="t", template_code="TTS_1", keys=keypad
+    )
+    assert voice.send(call).provider_id == "116012354^1"
+    form = provider.seen[0].query
+    assert form["Action"] == ("IvrCall" if keypad else "SingleCallByTts")
+    assert len(form.get("OutId", "").encode()) <= 15
+    assert form.pop("Signature") == aliyun_signature(form, "the-secret")
 
 
 def test_aliyun_percent_encoding_keeps_only_unreserved_characters() -> None:
@@ -355,3 +412,88 @@ def test_aliyun_percent_encoding_keeps_only_unreserved_characters() -> None:
     assert percent("a b*c/d+e") == "a%20b%2Ac%2Fd%2Be"  # space %20, * and / escaped
     assert percent("张") == "%E5%BC%A0"
     assert percent("") == ""
+
+
+def test_aliyun_signature_matches_the_published_example() -> None:
+    """Aliyun's signature document (API 签名机制, RPC): DescribeRegions with AccessKeyId
+    "testid", AccessKeySecret "testsecret", GET; the documented result."""
+    from careloop.outreach.transports.aliyun import sign
+
+    params = {
+        "AccessKeyId": "testid",
+        "Action": "DescribeRegions",
+        "Format": "XML",
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureNonce": "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf",
+        "SignatureVersion": "1.0",
+        "TimeStamp": "2016-02-23T12:46:24Z",
+        "Version": "2014-05-26",
+    }
+    assert sign(params, "testsecret", "GET") == "CT9X0VtwR86fNWSnsc6v8YGOjuE="
+
+
+def test_aliyun_request_signature_is_the_one_of_its_parameters() -> None:
+    """The request as sent: the signature over the POST body's own parameters, computed by
+    the documented algorithm (``sign``, proven above), and the documented common values."""
+    from careloop.outreach.transports.aliyun import rpc_request, sign
+
+    request = rpc_request(
+        "https://dysmsapi.aliyuncs.com",
+        "SendSms",
+        "2017-05-25",
+        {"PhoneNumbers": "13800138000", "TemplateParam": '{"name":"张 阿姨*"}'},
+        key_id="testid",
+        secret="testsecret",
+        now=datetime(2026, 12, 3, 4, 5, 6),
+        nonce="3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf",
+    )
+    where, _, query = request.url.partition("?")
+    assert (request.method, where, request.body) == ("POST", "https://dysmsapi.aliyuncs.com/", b"")
+    assert "+" not in query and "%20" in query and "%2A" in query  # RFC 3986, space as %20
+    form = dict(parse_qsl(query))
+    signature = form.pop("Signature")
+    assert signature == sign(form, "testsecret", "POST")
+    assert form["Timestamp"] == "2026-12-03T04:05:06Z"
+    assert form["TemplateParam"] == '{"name":"张 阿姨*"}'  # a JSON string, as documented
+
+
+# Tencent Cloud's "Signature v3" document (签名方法 v3): CVM DescribeInstances at timestamp
+# 1551113065 with this body; the page gives the hashed payload, the hashed canonical request
+# and the signature. Its older text has the key ending in "EXAMPLE"; the current one masks it
+# as "*******" and shows the signature that key gives.
+TC3_BODY = (
+    b'{"Limit": 1, "Filters": [{"Values": ["\\u672a\\u547d\\u540d"], "Name": "instance-name"}]}'
+)
+
+
+@pytest.mark.parametrize(
+    ("secret_key", "expected"),
+    [
+        (
+            "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE",
+            "72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168",
+        ),
+        (
+            "Gu5t9xGARNpq86cd98joQYCN3*******",
+            "2230eefd229f582d8b1b891af7107b91597240707d778ab3738f756258d7652c",
+        ),
+    ],
+)
+def test_tencent_signature_matches_the_published_example(secret_key: str, expected: str) -> None:
+    from careloop.outreach.transports.tencent import authorization
+
+    assert hashlib.sha256(TC3_BODY).hexdigest() == (
+        "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064"
+    )
+    header = authorization(
+        "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
+        secret_key,
+        "cvm.tencentcloudapi.com",
+        TC3_BODY,
+        1551113065,
+        service="cvm",
+    )
+    assert header == (
+        "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/"
+        f"tc3_request, SignedHeaders=content-type;host, Signature={expected}"
+    )

@@ -105,6 +105,23 @@ def test_the_request_as_written_and_keep_alive_reuse() -> None:
     assert body == b'{"a": 1}'
 
 
+def test_a_signed_host_header_is_sent_once() -> None:
+    # Tencent Cloud signs the Host header, so its request carries one; the request line
+    # must still have a single Host (a server answers 400 to two: RFC 9112, 3.2).
+    from careloop.outreach.transports.tencent import TencentSms
+
+    sms = TencentSms(
+        {"sdk_app_id": "1400006666", "sign_name": "某某医院", "endpoint": "http://127.0.0.1:PORT"},
+        {"secret_id": "AKIDid", "secret_key": "k"},
+    )
+    built = sms.build(Outgoing(key="k", to="13800138000", text="t", template_code="1"))
+    _results, seen, _connections = run(lambda n: OK, [built])
+    head = seen[0].partition(b"\r\n\r\n")[0].split(b"\r\n")
+    hosts = [line for line in head if line.lower().startswith(b"host:")]
+    assert hosts == [b"Host: 127.0.0.1:PORT"]  # the signed value, as the signature has it
+    assert len([line for line in head if line.lower().startswith(b"content-length:")]) == 1
+
+
 def test_chunked_body_and_connection_close() -> None:
     chunked = (
         b"HTTP/1.1 500 Internal\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"

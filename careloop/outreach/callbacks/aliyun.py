@@ -80,6 +80,7 @@ class AliyunVoiceReader(Reader):
                         key=key,
                         keypad=keys,
                         external_id=f"{call_id}:{keys}",
+                        provider_id=call_id,  # also when the key was too long for OutId
                     )
                 )
         return reading

@@ -47,6 +47,7 @@ class Inbound:
     keypad: str = ""
     unsubscribe: bool = False
     external_id: str = ""  # the provider's id, so a re-sent push is not read twice
+    provider_id: str = ""  # the provider's id of the message it answers (a call's CallId)
 
 
 @dataclass

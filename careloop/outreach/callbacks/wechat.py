@@ -31,6 +31,9 @@ from careloop.outreach.callbacks.base import (
 )
 
 MAX_SKEW = 600  # seconds
+# TEMPLATESENDJOBFINISH's Status when the user refuses the account's template messages
+# (用户拒收); "failed: system failed" is any other failure.
+USER_BLOCK = "failed:user block"
 
 
 def signature(token: str, timestamp: str, nonce: str) -> str:
@@ -140,6 +143,15 @@ class WechatReader(Reader):
                     error="" if status == "success" else status,
                 )
             )
+            if status == USER_BLOCK:  # the patient refuses the account's template messages
+                sender = fields.get("FromUserName", "")
+                reading.inbound.append(
+                    Inbound(
+                        sender=sender,
+                        unsubscribe=True,
+                        external_id=f"block:{sender}:{fields.get('MsgID', '')}",
+                    )
+                )
         return reading
 
     def verify(self, request: CallbackRequest) -> None:

@@ -29,11 +29,11 @@ from careloop.outreach.transports.base import (
     TransportError,
 )
 
-# Codes Aliyun documents as "try again later"; any other non-OK code is permanent.
+# Codes Aliyun documents as "try again later"; any other non-OK code is permanent
+# (isp.RAM_PERMISSION_DENY: the AccessKey lacks the permission, a setting to fix).
 TEMPORARY_CODES = frozenset(
     {
         "isp.SYSTEM_ERROR",
-        "isp.RAM_PERMISSION_DENY",
         "isv.BUSINESS_LIMIT_CONTROL",
         "isv.DAY_LIMIT_CONTROL",
         "isv.AMOUNT_NOT_ENOUGH",
@@ -44,7 +44,9 @@ TEMPORARY_CODES = frozenset(
         "InternalError",
     }
 )
-UNSUBSCRIBED_CODES = frozenset({"isv.BLACK_KEY_CONTROL_LIMIT", "isv.PHONE_NUMBER_BLACK"})
+# Not isv.BLACK_KEY_CONTROL_LIMIT: that is a blacklisted keyword in a template variable
+# (模板变量中存在黑名单关键字), the message's fault, not the patient leaving.
+UNSUBSCRIBED_CODES = frozenset({"isv.PHONE_NUMBER_BLACK"})
 
 
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
@@ -129,12 +131,14 @@ def rpc_request(
     }
     encoded = {_name(k): percent(v) for k, v in {**common, **params}.items()}
     encoded["Signature"] = percent(_signature(encoded, secret, "POST"))
-    body = "&".join(f"{k}={v}" for k, v in encoded.items())
+    # In the query string, as Dysmsapi/Dyvmsapi's OpenAPI metadata places these parameters
+    # ("in": "query") and Aliyun's own SDK sends them (POST, no body); already encoded as
+    # the signature has them (RFC 3986: %20, not +).
+    query = "&".join(f"{k}={v}" for k, v in encoded.items())
     return HttpRequest(
         "POST",
-        endpoint.rstrip("/") + "/",
+        f"{endpoint.rstrip('/')}/?{query}",
         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
-        body=body.encode(),
     )
 
 
@@ -198,6 +202,9 @@ class AliyunSms(AliyunBase):
         return answer(response, "BizId")
 
 
+OUT_ID_MAX = 15
+
+
 class AliyunVoice(AliyunBase):
     """Dyvmsapi voice notification: SingleCallByTts reads an approved TTS template; with
     keypad choices, IvrCall plays it and reports the key pressed in its call report."""
@@ -212,9 +219,13 @@ class AliyunVoice(AliyunBase):
         params = {
             "CalledShowNumber": self.settings["show_number"],
             "CalledNumber": message.to,
-            "OutId": message.key,
             "PlayTimes": str(self.settings.get("play_times", 2)),
         }
+        # Dyvmsapi takes an OutId of 1 to 15 bytes only (SingleCallByTts, IvrCall): a longer
+        # key (task:10000:voice and on) is left out, and the call report is matched by its
+        # call_id, the CallId the call was answered with.
+        if len(message.key.encode()) <= OUT_ID_MAX:
+            params["OutId"] = message.key
         tts = _json(message.params)
         if not message.keys:
             params.update(TtsCode=message.template_code, TtsParam=tts)

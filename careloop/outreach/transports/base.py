@@ -17,15 +17,24 @@ from django.utils.functional import Promise
 class TransportError(Exception):
     """The provider refused or could not be reached. ``permanent``: retrying the same
     message will not help (bad number, unapproved template, user unsubscribed);
-    ``opted_out``: the recipient told the provider they want no more messages."""
+    ``opted_out``: the recipient told the provider they want no more messages; ``renew``: the
+    provider says the credential (an access token) has expired or is invalid, so the sender
+    fetches a new one and sends the message once more at once."""
 
     def __init__(
-        self, message: str, *, permanent: bool, code: str = "", opted_out: bool = False
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        code: str = "",
+        opted_out: bool = False,
+        renew: bool = False,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.code = code
         self.opted_out = opted_out
+        self.renew = renew
 
 
 class ConfigError(ValueError):
@@ -126,11 +135,27 @@ class HttpTransport(Transport):
     def prepare(self, client: Any) -> None:
         """Get what the requests need before building them (an access token)."""
 
+    def renew(self, client: Any) -> None:
+        """After an answer with ``renew``: get a new credential (may use the database)."""
+
+    async def renew_async(self, client: Any, request: HttpRequest) -> None:
+        """The same from a batch's event loop, where the database cannot be used: a new
+        credential unless another request (``request`` is the refused one) got it already."""
+
+    def settle(self) -> None:
+        """After a batch, outside its event loop: keep what ``renew_async`` got."""
+
     def send(self, message: Outgoing) -> Receipt:
         from careloop.outreach.transports.http import sync_client
 
         client = sync_client()
         self.prepare(client)
+        try:
+            return self.parse(client.request(self.build(message)))
+        except TransportError as error:
+            if not error.renew:
+                raise
+        self.renew(client)  # the token had expired: a new one, and once more
         return self.parse(client.request(self.build(message)))
 
 

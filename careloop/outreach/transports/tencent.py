@@ -31,8 +31,9 @@ SERVICE = "sms"
 VERSION = "2021-01-11"
 CONTENT_TYPE = "application/json; charset=utf-8"
 TEMPORARY_PREFIXES = ("InternalError", "LimitExceeded", "RequestLimitExceeded")
+# UnknownParameter (a parameter the API does not know) is the request's fault: permanent.
 TEMPORARY_CODES = frozenset(
-    {"FailedOperation.InsufficientBalanceInSmsPackage", "UnknownParameter", "ResourceUnavailable"}
+    {"FailedOperation.InsufficientBalanceInSmsPackage", "ResourceUnavailable"}
 )
 UNSUBSCRIBED_CODES = frozenset({"FailedOperation.PhoneNumberInBlacklist"})
 
@@ -41,7 +42,14 @@ def _hmac(key: bytes, text: str) -> bytes:
     return hmac.new(key, text.encode(), hashlib.sha256).digest()
 
 
-def authorization(secret_id: str, secret_key: str, host: str, body: bytes, timestamp: int) -> str:
+def authorization(
+    secret_id: str,
+    secret_key: str,
+    host: str,
+    body: bytes,
+    timestamp: int,
+    service: str = SERVICE,
+) -> str:
     day = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
     canonical = "\n".join(
         [
@@ -53,11 +61,11 @@ def authorization(secret_id: str, secret_key: str, host: str, body: bytes, times
             hashlib.sha256(body).hexdigest(),
         ]
     )
-    scope = f"{day}/{SERVICE}/tc3_request"
+    scope = f"{day}/{service}/tc3_request"
     to_sign = "\n".join(
         ["TC3-HMAC-SHA256", str(timestamp), scope, hashlib.sha256(canonical.encode()).hexdigest()]
     )
-    key = _hmac(_hmac(_hmac(f"TC3{secret_key}".encode(), day), SERVICE), "tc3_request")
+    key = _hmac(_hmac(_hmac(f"TC3{secret_key}".encode(), day), service), "tc3_request")
     signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     return (
         f"TC3-HMAC-SHA256 Credential={secret_id}/{scope}, "

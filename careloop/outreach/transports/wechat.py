@@ -1,11 +1,12 @@
 """WeChat Official Account (微信公众号) template and subscribe messages, and WeCom (企业微信)
 application messages. Both need an access token, fetched once and shared by every worker
-through the token store until shortly before it expires; an "invalid token" answer drops it
-so the next try fetches a new one.
+through the token store until shortly before it expires. An "invalid or expired token"
+answer (40001, 40014, 42001) fetches a new one and sends the message once more at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any, ClassVar, Protocol
@@ -22,9 +23,12 @@ from careloop.outreach.transports.base import (
 )
 
 TOKEN_INVALID = frozenset({40001, 40014, 42001})
-TEMPORARY = frozenset({-1, 45009, 45011, 45047, 44002}) | TOKEN_INVALID
-# The user unsubscribed (43004), refused subscribe messages (43101) or blocked the account.
-UNSUBSCRIBED = frozenset({43004, 43101, 40003})
+# System busy (-1) and the API quotas (45009 a day, 45011 a minute, 45047); not 44002
+# ("empty post data"), the request's fault.
+TEMPORARY = frozenset({-1, 45009, 45011, 45047}) | TOKEN_INVALID
+# The user unfollowed the account (43004 "require subscribe") or refused its subscribe
+# messages (43101). Not 40003 ("invalid openid"): a wrong address, not the patient leaving.
+UNSUBSCRIBED = frozenset({43004, 43101})
 EARLY = 300  # seconds before expiry a token is renewed
 
 
@@ -58,6 +62,9 @@ class TokenTransport(HttpTransport):
     API: ClassVar[str]
     tokens: TokenStore = _memory
     token: str = ""
+    fresh: tuple[str, int] | None = None  # renewed in a batch, for the store (``settle``)
+    stale: bool = False  # a batch was told the stored token is no good
+    lock: asyncio.Lock | None = None
 
     def token_name(self) -> str:
         raise NotImplementedError
@@ -69,25 +76,50 @@ class TokenTransport(HttpTransport):
         name = self.token_name()
         token = self.tokens.get(name)
         if token is None:
-            data = client.request(self.token_request()).json()
-            if not data.get("access_token"):
-                self.fail(data)
-            token = str(data["access_token"])
-            self.tokens.put(name, token, max(60, int(data.get("expires_in", 7200)) - EARLY))
+            token, ttl = self.take(client.request(self.token_request()))
+            self.tokens.put(name, token, ttl)
         self.token = token
+
+    def take(self, response: HttpResponse) -> tuple[str, int]:
+        """The token of a token endpoint's answer, and how long to keep it."""
+        data = response.json()
+        if not data.get("access_token"):
+            self.fail(data)
+        return str(data["access_token"]), max(60, int(data.get("expires_in", 7200)) - EARLY)
+
+    def renew(self, client: Any) -> None:
+        self.tokens.drop(self.token_name())
+        self.prepare(client)
+
+    async def renew_async(self, client: Any, request: HttpRequest) -> None:
+        self.lock = self.lock or asyncio.Lock()
+        async with self.lock:  # the batch's other requests with the old token wait for it
+            if request.params.get("access_token", self.token) != self.token:
+                return  # renewed already, by an earlier refused request
+            self.stale = True
+            self.token, ttl = self.take(await client.request(self.token_request()))
+            self.fresh = (self.token, ttl)
+
+    def settle(self) -> None:
+        if self.fresh:
+            self.tokens.put(self.token_name(), *self.fresh)
+        elif self.stale:
+            self.tokens.drop(self.token_name())
+        self.fresh, self.stale = None, False
 
     def api(self) -> str:
         return (self.settings.get("api") or self.API).rstrip("/")
 
     def fail(self, data: dict[str, Any]) -> Receipt:
+        """Raise the error an errcode means. Only raises: called while a batch's event loop
+        runs, where the token store (the database) cannot be used."""
         code = int(data.get("errcode", -1))
-        if code in TOKEN_INVALID:
-            self.tokens.drop(self.token_name())
         raise TransportError(
             f"{self.label} errcode {code}: {data.get('errmsg', '')}",
             permanent=code not in TEMPORARY,
             code=str(code),
             opted_out=code in UNSUBSCRIBED,
+            renew=code in TOKEN_INVALID,
         )
 
     def parse(self, response: HttpResponse) -> Receipt:

@@ -57,11 +57,18 @@ def _head(
     method: str, host: str, port: int, scheme: str, target: str, request: HttpRequest
 ) -> bytes:
     default = 443 if scheme == "https" else 80
+    # One Host line (a server must refuse a request with two: RFC 9112, 3.2): the request's
+    # own when it names one (Tencent Cloud signs the Host header), else the URL's.
+    given = {name.lower(): value for name, value in request.headers.items()}
     lines = [
         f"{method} {target} HTTP/1.1",
-        f"Host: {host if port == default else f'{host}:{port}'}",
+        f"Host: {given.get('host') or (host if port == default else f'{host}:{port}')}",
     ]
-    lines += [f"{name}: {value}" for name, value in request.headers.items()]
+    lines += [
+        f"{name}: {value}"
+        for name, value in request.headers.items()
+        if name.lower() not in ("host", "content-length")
+    ]
     if request.body or method in ("POST", "PUT", "PATCH"):
         lines.append(f"Content-Length: {len(request.body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
