@@ -500,12 +500,18 @@ def test_a_message_of_a_closed_follow_up_says_so_in_the_users_language(
     assert "The follow-up was closed; not sent" in english and "随访任务已结束" not in english
 
 
+@pytest.mark.parametrize("offered", ["/cgi-bin/stable_token", "/cgi-bin/token"])
 def test_an_expired_wechat_token_is_renewed_once_in_a_batch_and_the_messages_go_out(
-    at_noon: datetime, patient_factory: Any, hospital: Any, provider: ProviderServer
+    at_noon: datetime,
+    patient_factory: Any,
+    hospital: Any,
+    provider: ProviderServer,
+    offered: str,
 ) -> None:
     """WeChat answers 42001 "access_token expired" (40001 / 40014 alike): a new token is
     fetched (once for the whole batch, in its event loop, without the database) and each
-    message is sent once more with it; the new token is kept for the next batches."""
+    message is sent once more with it; the new token is kept for the next batches. From
+    /cgi-bin/token when the server has no /cgi-bin/stable_token (a hospital's gateway)."""
     from careloop.outreach.models import AccessToken, MessageTemplate
 
     row = ChannelConfig(
@@ -529,7 +535,9 @@ def test_an_expired_wechat_token_is_renewed_once_in_a_batch_and_the_messages_go_
         make_task(patient, channel="wechat")
 
     def answer(seen: Any) -> tuple[int, object]:
-        if seen.path == "/cgi-bin/stable_token":
+        if seen.path in ("/cgi-bin/stable_token", "/cgi-bin/token"):
+            if seen.path != offered:
+                return 404, b"Not Found"
             return 200, {"access_token": "NEW", "expires_in": 7200}
         if seen.query["access_token"] == "OLD":
             return 200, {"errcode": 42001, "errmsg": "access_token expired"}
@@ -539,7 +547,13 @@ def test_an_expired_wechat_token_is_renewed_once_in_a_batch_and_the_messages_go_
     queue_due()
     assert send_due().sent == 3
     assert set(Message.objects.values_list("status", flat=True)) == {Message.Status.SENT}
-    assert [s.path for s in provider.seen].count("/cgi-bin/stable_token") == 1
+    assert [s.path for s in provider.seen].count(offered) == 1
+    if offered == "/cgi-bin/token":  # the older endpoint: GET, the credentials in the query
+        (asked,) = [s for s in provider.seen if s.path == offered]
+        assert (asked.method, asked.query) == (
+            "GET",
+            {"grant_type": "client_credential", "appid": "wx1", "secret": "s3"},
+        )
     sends = [s.query["access_token"] for s in provider.seen if s.path.startswith("/cgi-bin/m")]
     assert sorted(sends) == ["NEW"] * 3 + ["OLD"] * 3
     assert AccessToken.objects.get(name="wechat:wx1").token == "NEW"

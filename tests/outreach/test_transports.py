@@ -259,6 +259,31 @@ def test_wechat_template_message_fetches_the_token_once(provider: ProviderServer
     }
 
 
+def test_wechat_token_from_the_older_endpoint_when_the_stable_one_is_missing(
+    provider: ProviderServer,
+) -> None:
+    """A gateway offering only /cgi-bin/token (404 for /cgi-bin/stable_token)."""
+
+    def answer(seen: Seen) -> tuple[int, object]:
+        if seen.path == "/cgi-bin/stable_token":
+            return 404, b"Not Found"
+        if seen.path == "/cgi-bin/token":
+            return 200, {"access_token": "CLASSIC", "expires_in": 7200}
+        return 200, {"errcode": 0, "errmsg": "ok", "msgid": 5}
+
+    provider.answer = answer
+    channel = wechat(provider)
+    message = Outgoing(key="k", to="o1", text="t", template_code="T", params={"thing1": "x"})
+    assert channel.send(message).provider_id == "5"
+    assert channel.send(message).provider_id == "5"
+    asked = [s for s in provider.seen if s.path == "/cgi-bin/token"]
+    assert [(s.method, s.query) for s in asked] == [
+        ("GET", {"grant_type": "client_credential", "appid": "wx123", "secret": "s3"})
+    ]
+    sent = [s for s in provider.seen if s.path == "/cgi-bin/message/template/send"]
+    assert [s.query["access_token"] for s in sent] == ["CLASSIC", "CLASSIC"]
+
+
 @pytest.mark.parametrize("expired", [40001, 40014, 42001])
 def test_wechat_expired_token_is_renewed_and_the_message_sent_once_more(
     provider: ProviderServer, expired: int

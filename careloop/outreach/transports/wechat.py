@@ -69,14 +69,20 @@ class TokenTransport(HttpTransport):
     def token_name(self) -> str:
         raise NotImplementedError
 
-    def token_request(self) -> HttpRequest:
+    def token_requests(self) -> list[HttpRequest]:
+        """Where a token is asked for, in order: the next one only when a server has no such
+        endpoint (HTTP 404)."""
         raise NotImplementedError
 
     def prepare(self, client: Any) -> None:
         name = self.token_name()
         token = self.tokens.get(name)
         if token is None:
-            token, ttl = self.take(client.request(self.token_request()))
+            for request in self.token_requests():
+                response = client.request(request)
+                if response.status != 404:
+                    break
+            token, ttl = self.take(response)
             self.tokens.put(name, token, ttl)
         self.token = token
 
@@ -97,7 +103,11 @@ class TokenTransport(HttpTransport):
             if request.params.get("access_token", self.token) != self.token:
                 return  # renewed already, by an earlier refused request
             self.stale = True
-            self.token, ttl = self.take(await client.request(self.token_request()))
+            for token_request in self.token_requests():
+                response = await client.request(token_request)
+                if response.status != 404:
+                    break
+            self.token, ttl = self.take(response)
             self.fresh = (self.token, ttl)
 
     def settle(self) -> None:
@@ -135,7 +145,9 @@ class WechatOfficialAccount(TokenTransport):
     """Template message (模板消息, /cgi-bin/message/template/send) or, when the channel is
     configured with ``kind: subscribe``, subscribe message (/cgi-bin/message/subscribe/bizsend).
     ``to`` is the patient's openid for this account. Tokens come from /cgi-bin/stable_token,
-    which several processes may call without invalidating each other's token."""
+    which several processes may call without invalidating each other's token, or, from a
+    server without it (a hospital's WeChat gateway may offer only the older one), from
+    /cgi-bin/token."""
 
     name = "wechat_mp"
     label = pgettext_lazy("provider", "WeChat Official Account")
@@ -148,19 +160,19 @@ class WechatOfficialAccount(TokenTransport):
     def token_name(self) -> str:
         return f"wechat:{self.settings['app_id']}"
 
-    def token_request(self) -> HttpRequest:
-        body = {
+    def token_requests(self) -> list[HttpRequest]:
+        credentials = {
             "grant_type": "client_credential",
             "appid": self.settings["app_id"],
             "secret": self.secrets["app_secret"],
-            "force_refresh": False,
         }
-        return HttpRequest(
+        stable = HttpRequest(
             "POST",
             f"{self.api()}/cgi-bin/stable_token",
             headers={"Content-Type": "application/json"},
-            body=json.dumps(body).encode(),
+            body=json.dumps({**credentials, "force_refresh": False}).encode(),
         )
+        return [stable, HttpRequest("GET", f"{self.api()}/cgi-bin/token", params=credentials)]
 
     def build(self, message: Outgoing) -> HttpRequest:
         data = {key: {"value": value} for key, value in message.params.items()}
@@ -201,12 +213,17 @@ class WecomApp(TokenTransport):
     def token_name(self) -> str:
         return f"wecom:{self.settings['corp_id']}:{self.settings['agent_id']}"
 
-    def token_request(self) -> HttpRequest:
-        return HttpRequest(
-            "GET",
-            f"{self.api()}/cgi-bin/gettoken",
-            params={"corpid": self.settings["corp_id"], "corpsecret": self.secrets["corp_secret"]},
-        )
+    def token_requests(self) -> list[HttpRequest]:
+        return [
+            HttpRequest(
+                "GET",
+                f"{self.api()}/cgi-bin/gettoken",
+                params={
+                    "corpid": self.settings["corp_id"],
+                    "corpsecret": self.secrets["corp_secret"],
+                },
+            )
+        ]
 
     def build(self, message: Outgoing) -> HttpRequest:
         text = f"{message.text}\n{message.link}" if message.link else message.text
