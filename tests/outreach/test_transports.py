@@ -72,11 +72,25 @@ def test_aliyun_sms_request_is_signed_as_documented(provider: ProviderServer) ->
     datetime.strptime(form["Timestamp"], "%Y-%m-%dT%H:%M:%SZ")  # ISO 8601 UTC
 
 
+def test_aliyun_a_number_s_daily_flow_control_is_not_retried(provider: ProviderServer) -> None:
+    """The same code says minute, hour or day in its message; only the day's is final."""
+    for text, permanent in (("触发分钟级流控Permits:1", False), ("触发天级流控Permits:10", True)):
+        provider.answer = lambda _s, t=text: (
+            200,
+            {"Code": "isv.BUSINESS_LIMIT_CONTROL", "Message": t, "RequestId": "r"},
+        )
+        with pytest.raises(TransportError) as error:
+            aliyun_sms(provider).send(MESSAGE)
+        assert error.value.permanent is permanent, text
+
+
 @pytest.mark.parametrize(
     ("code", "permanent", "opted_out"),
     [
         ("isv.BUSINESS_LIMIT_CONTROL", False, False),
         ("isp.SYSTEM_ERROR", False, False),
+        # A day's limit: no retry within the hour can work, the next channel at once.
+        ("isv.DAY_LIMIT_CONTROL", True, False),
         ("isv.MOBILE_NUMBER_ILLEGAL", True, False),
         ("isv.SMS_TEMPLATE_ILLEGAL", True, False),
         # A blacklisted keyword in a template variable: the message's fault, the patient
@@ -195,6 +209,10 @@ def test_tencent_sms_request_is_signed_as_documented(provider: ProviderServer) -
         ({"Response": {"Error": {"Code": "InternalError.Timeout", "Message": "x"}}}, False),
         (
             {"Response": {"SendStatusSet": [{"Code": "LimitExceeded.PhoneNumberDailyLimit"}]}},
+            True,  # the number's limit for the day: the next channel, not a retry within the hour
+        ),
+        (
+            {"Response": {"SendStatusSet": [{"Code": "LimitExceeded.PhoneNumberOneHourLimit"}]}},
             False,
         ),
         (

@@ -34,8 +34,7 @@ from careloop.outreach.transports.base import (
 TEMPORARY_CODES = frozenset(
     {
         "isp.SYSTEM_ERROR",
-        "isv.BUSINESS_LIMIT_CONTROL",
-        "isv.DAY_LIMIT_CONTROL",
+        "isv.BUSINESS_LIMIT_CONTROL",  # per-minute or per-hour flow control: later
         "isv.AMOUNT_NOT_ENOUGH",
         "isv.OUT_OF_SERVICE",
         "Throttling.User",
@@ -47,6 +46,14 @@ TEMPORARY_CODES = frozenset(
 # Not isv.BLACK_KEY_CONTROL_LIMIT: that is a blacklisted keyword in a template variable
 # (模板变量中存在黑名单关键字), the message's fault, not the patient leaving.
 UNSUBSCRIBED_CODES = frozenset({"isv.PHONE_NUMBER_BLACK"})
+# A day's limit reached (isv.DAY_LIMIT_CONTROL; the flow control "触发天级流控" for one number):
+# retrying within the backoff's hour cannot work, so the next channel is tried at once.
+
+
+def permanent(code: str, text: str) -> bool:
+    if code == "isv.BUSINESS_LIMIT_CONTROL":
+        return "天级" in text
+    return code not in TEMPORARY_CODES
 
 
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
@@ -152,7 +159,7 @@ def answer(response: HttpResponse, id_field: str) -> Receipt:
         raise response.unexpected("a Code")
     raise TransportError(
         f"Aliyun {code}: {data.get('Message', '')}",
-        permanent=code not in TEMPORARY_CODES,
+        permanent=permanent(code, str(data.get("Message", ""))),
         code=code,
         opted_out=code in UNSUBSCRIBED_CODES,
     )

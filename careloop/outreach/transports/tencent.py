@@ -79,6 +79,8 @@ def e164(phone: str) -> str:
 
 def _error(code: str, text: str) -> TransportError:
     temporary = code in TEMPORARY_CODES or code.startswith(TEMPORARY_PREFIXES)
+    if code.endswith("DailyLimit"):  # a day's limit (of the number, the app, the account):
+        temporary = False  # retrying within the backoff's hour cannot work; the next channel
     return TransportError(
         f"Tencent Cloud {code}: {text}",
         permanent=not temporary,
