@@ -142,7 +142,9 @@ class QuestionnaireHandler(Handler):
             if updating is not None:
                 if url and url != updating.url:
                     raise Conflict(
-                        "url", f"须为 {updating.canonical}（问卷的 URL 不变；新的 URL 请用 POST）"
+                        "url",
+                        "must be %(url)s (a questionnaire keeps its URL; POST one with a new URL)",
+                        url=updating.canonical,
                     )
                 definition["code"] = updating.code
             row, _changed = do_save_questionnaire(
