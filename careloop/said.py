@@ -16,13 +16,13 @@ from collections.abc import Mapping
 def said(template: str, params: Mapping[str, object] | None = None) -> str:
     """``template`` in the active language, with ``params`` put in."""
     try:
-        from django.core.exceptions import ImproperlyConfigured
+        from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
         from django.utils.translation import gettext, pgettext
     except ImportError:  # pragma: no cover - the checks used on their own
         return _filled(template, ", ", params)
     try:
         return _filled(gettext(template), pgettext("list separator", ", "), params)
-    except ImproperlyConfigured:  # no settings: English, as written
+    except (ImproperlyConfigured, AppRegistryNotReady):  # no settings: English, as written
         return _filled(template, ", ", params)
 
 
