@@ -44,9 +44,13 @@ def test_an_escalation_note_is_stored_in_chinese_and_read_in_the_pages_language(
     monkeypatch.setattr(timezone, "now", lambda: NOON)
     patient = patient_factory(organisation=cardiology, responsible_doctor=carol)
     alert = raise_alert(
-        patient, kind="rule", severity="critical", title="血钾 6.8", reason="危急",
+        patient,
+        kind="rule",
+        severity="critical",
+        title="血钾 6.8",
+        reason="危急",
         assignee_id=alice.pk,
-    )  # fmt: skip
+    )
     monkeypatch.setattr(timezone, "now", lambda: NOON + timedelta(minutes=31))
     with translation.override("en"):  # whoever runs the sweep, the row reads the same
         assert escalate_overdue() == 1
@@ -64,9 +68,13 @@ def test_notes_stored_before_read_in_english_and_typed_notes_as_typed(
 ) -> None:
     patient = patient_factory(organisation=hospital)
     alert = raise_alert(
-        patient, kind=Alert.Kind.RULE, severity=Alert.Severity.HIGH, title="收缩压 182",
-        reason="收缩压≥180 mmHg", assignee_id=alice.pk,
-    )  # fmt: skip
+        patient,
+        kind=Alert.Kind.RULE,
+        severity=Alert.Severity.HIGH,
+        title="收缩压 182",
+        reason="收缩压≥180 mmHg",
+        assignee_id=alice.pk,
+    )
     for note in (
         "超过处理时限，没有更高一级的人员，仍由未分配处理",
         f"{alice} → {bob}（工作移交）",
