@@ -1,16 +1,22 @@
 """What the Django-free checks (pathway, rule and questionnaire definitions) say, in the
 reader's language.
 
-The checks raise with an English msgid (``"must be one of %(choices)s"``) and its
-parameters; the text is looked up when it is read, so a page shows it in the page's language
-and a command in the default one (Chinese), while the checks keep no Django import at module
-level and still read in English without settings. A list or tuple parameter is joined with
-the language's separator (", " / "、"). The msgids and their Chinese are in the .po like any
-other."""
+The checks raise with an English msgid, marked for ``make messages``
+(``gettext_noop("must be one of %(choices)s")``), and its parameters; the text is looked up
+when it is read, so a page shows it in the page's language and a command in the default one
+(Chinese), while the checks keep no Django import at module level and still read in English
+without settings. A list or tuple parameter is joined with the language's separator
+(", " / "、"). The msgids and their Chinese are in the .po like any other."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+
+def gettext_noop(message: str) -> str:
+    """Marks a msgid for ``make messages`` (makemessages extracts ``gettext_noop("…")``)
+    where Django is not imported; the text is looked up when it is read (``said``)."""
+    return message
 
 
 def said(template: str, params: Mapping[str, object] | None = None) -> str:
@@ -39,7 +45,8 @@ def _filled(text: str, separator: str, params: Mapping[str, object] | None) -> s
 class CheckError(ValueError):
     """A definition that cannot be used: ``path`` names the part (``nodes[1].window``),
     ``message`` says what is wrong in the reader's language. Raise with the English msgid and
-    its parameters: ``CheckError("nodes[0].day", "at most %(limit)s characters", limit=60)``."""
+    its parameters, marked for extraction:
+    ``CheckError("nodes[0].key", gettext_noop("at most %(limit)s characters"), limit=40)``."""
 
     def __init__(self, path: str, message: str, **params: object) -> None:
         super().__init__(path, message)

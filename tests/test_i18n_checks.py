@@ -218,3 +218,60 @@ def test_a_pathway_check_lists_choices_with_the_languages_separator() -> None:
         assert raised.value.message.startswith("must be one of condition_tracking, ")
     with translation.override("zh-hans"):
         assert raised.value.message.startswith("须为 condition_tracking、")
+
+
+CHECK_MODULES = [
+    "careloop/followup/definition.py",
+    "careloop/followup/pathways.py",
+    "careloop/rules/conditions.py",
+    "careloop/rules/actions.py",
+    "careloop/rules/engine.py",
+    "careloop/questionnaires/definition.py",
+    "careloop/questionnaires/fhir.py",
+    "careloop/questionnaires/services.py",
+    "careloop/questionnaires/views.py",
+    "careloop/interop/fhir/questionnaires.py",
+]
+ERRORS = {"DefinitionError", "RuleError", "Conflict", "CheckError"}
+
+
+def test_every_check_message_is_marked_for_make_messages_and_translated() -> None:
+    """``make messages`` keeps only the msgids it finds marked (``gettext_noop("…")``): a
+    message passed bare would be dropped from the .po and read in English on Chinese pages."""
+    import ast
+    from pathlib import Path
+
+    import polib
+
+    root = Path(__file__).resolve().parent.parent
+    catalogue = polib.pofile(str(root / "careloop/locale/zh_Hans/LC_MESSAGES/django.po"))
+    translated = {e.msgid for e in catalogue.translated_entries() if e.msgctxt is None}
+    found, bare = set(), []
+    for module in CHECK_MODULES:
+        for node in ast.walk(ast.parse((root / module).read_text())):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+                continue
+            name = node.func.id
+            message = (
+                node.args[1]
+                if name in ERRORS and len(node.args) > 1
+                else node.args[0]
+                if name == "said" and node.args
+                else None
+            )
+            parts = [message.body, message.orelse] if isinstance(message, ast.IfExp) else [message]
+            for part in parts:
+                if part is None:
+                    continue
+                if (
+                    isinstance(part, ast.Call)
+                    and isinstance(part.func, ast.Name)
+                    and part.func.id == "gettext_noop"
+                    and isinstance(part.args[0], ast.Constant)
+                ):
+                    found.add(part.args[0].value)
+                else:
+                    bare.append(f"{module}:{part.lineno}")
+    assert not bare, bare
+    assert len(found) > 90
+    assert not found - translated, sorted(found - translated)

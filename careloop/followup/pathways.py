@@ -13,6 +13,7 @@ from django.utils import timezone
 from careloop.audit.services import record
 from careloop.followup.definition import Definition, DefinitionError, compile_definition
 from careloop.followup.models import Pathway, PathwayVersion
+from careloop.said import gettext_noop
 
 PACK = Path(__file__).resolve().parent / "data" / "pathways.json"
 
@@ -45,7 +46,10 @@ def check_pathway(definition: Any, *, questionnaires: bool = True) -> Definition
             if error:
                 raise DefinitionError(
                     f"nodes[{i}].script.{part}",
-                    "the template is wrong (check that the {%% %%} tags come in pairs): %(error)s",
+                    gettext_noop(
+                        "the template is wrong (check that the {%% %%} tags come in pairs): "
+                        "%(error)s"
+                    ),
                     error=error,
                 )
     if questionnaires:
@@ -55,7 +59,7 @@ def check_pathway(definition: Any, *, questionnaires: bool = True) -> Definition
             if node.questionnaire and node.questionnaire not in known:
                 raise DefinitionError(
                     f"nodes[{i}].questionnaire",
-                    "there is no questionnaire with the code %(code)s",
+                    gettext_noop("there is no questionnaire with the code %(code)s"),
                     code=repr(node.questionnaire),
                 )
     return compiled
@@ -82,7 +86,7 @@ def do_save_pathway(
         "definition": definition,
     }
     if not fields["name"]:
-        raise DefinitionError("name", "must not be empty")
+        raise DefinitionError("name", gettext_noop("must not be empty"))
     with transaction.atomic():
         pathway = Pathway.objects.select_for_update().filter(code=code).first()
         if pathway is not None and all(

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from careloop.said import CheckError, said
+from careloop.said import CheckError, gettext_noop, said
 
 TYPES = ("choice", "multi", "number", "text", "date", "scale", "matrix")
 CONDITIONS = ("equals", "not_equals", "in", "gt", "lt")
@@ -160,12 +160,14 @@ class Result:
 def _text(data: Mapping[str, Any], key: str, path: str, limit: int, required: bool = True) -> str:
     value = data.get(key, "")
     if not isinstance(value, str):
-        raise DefinitionError(f"{path}.{key}", "must be text")
+        raise DefinitionError(f"{path}.{key}", gettext_noop("must be text"))
     value = value.strip()
     if required and not value:
-        raise DefinitionError(f"{path}.{key}", "must not be empty")
+        raise DefinitionError(f"{path}.{key}", gettext_noop("must not be empty"))
     if len(value) > limit:
-        raise DefinitionError(f"{path}.{key}", "at most %(limit)s characters", limit=limit)
+        raise DefinitionError(
+            f"{path}.{key}", gettext_noop("at most %(limit)s characters"), limit=limit
+        )
     return value
 
 
@@ -174,22 +176,24 @@ def _number(data: Mapping[str, Any], key: str, path: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DefinitionError(f"{path}.{key}", "must be a number")
+        raise DefinitionError(f"{path}.{key}", gettext_noop("must be a number"))
     return float(value)
 
 
 def _options(data: Any, path: str) -> tuple[Option, ...]:
     if not isinstance(data, list) or not data:
-        raise DefinitionError(path, "must be a non-empty list of options")
+        raise DefinitionError(path, gettext_noop("must be a non-empty list of options"))
     options, seen = [], set()
     for n, item in enumerate(data):
         where = f"{path}[{n}]"
         if not isinstance(item, Mapping):
-            raise DefinitionError(where, "must be an object with value and label")
+            raise DefinitionError(where, gettext_noop("must be an object with value and label"))
         value = _text(item, "value", where, 40)
         if value in seen:
             raise DefinitionError(
-                f"{where}.value", "the option value %(value)s appears twice", value=repr(value)
+                f"{where}.value",
+                gettext_noop("the option value %(value)s appears twice"),
+                value=repr(value),
             )
         seen.add(value)
         options.append(
@@ -200,32 +204,38 @@ def _options(data: Any, path: str) -> tuple[Option, ...]:
 
 def _condition(data: Any, path: str, earlier: Mapping[str, Item]) -> Condition:
     if not isinstance(data, Mapping) or "item" not in data:
-        raise DefinitionError(path, "must be an object with item and one condition")
+        raise DefinitionError(path, gettext_noop("must be an object with item and one condition"))
     key = data["item"]
     if key not in earlier:
         raise DefinitionError(
-            f"{path}.item", "must be an earlier question (%(key)s is not)", key=repr(key)
+            f"{path}.item",
+            gettext_noop("must be an earlier question (%(key)s is not)"),
+            key=repr(key),
         )
     ops = [op for op in CONDITIONS if op in data]
     if len(ops) != 1:
         raise DefinitionError(
-            path, "must have exactly one condition: %(conditions)s", conditions=tuple(CONDITIONS)
+            path,
+            gettext_noop("must have exactly one condition: %(conditions)s"),
+            conditions=tuple(CONDITIONS),
         )
     op, value = ops[0], data[ops[0]]
     if op in ("gt", "lt") and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise DefinitionError(f"{path}.{op}", "must be a number")
+        raise DefinitionError(f"{path}.{op}", gettext_noop("must be a number"))
     if op == "in" and not isinstance(value, list):
-        raise DefinitionError(f"{path}.in", "must be a list")
+        raise DefinitionError(f"{path}.in", gettext_noop("must be a list"))
     target = earlier[key]
     if target.type == "matrix":
-        raise DefinitionError(f"{path}.item", "a matrix question cannot be a condition")
+        raise DefinitionError(
+            f"{path}.item", gettext_noop("a matrix question cannot be a condition")
+        )
     if target.type in ("choice", "multi") and op in ("equals", "not_equals", "in"):
         allowed = {o.value for o in target.options}
         wrong = [v for v in (value if op == "in" else [value]) if v not in allowed]
         if wrong:
             raise DefinitionError(
                 f"{path}.{op}",
-                "%(value)s is not an option of %(key)s",
+                gettext_noop("%(value)s is not an option of %(key)s"),
                 value=repr(wrong[0]),
                 key=key,
             )
@@ -234,28 +244,36 @@ def _condition(data: Any, path: str, earlier: Mapping[str, Item]) -> Condition:
 
 def _item(data: Any, path: str, earlier: Mapping[str, Item]) -> Item:
     if not isinstance(data, Mapping):
-        raise DefinitionError(path, "must be a JSON object")
+        raise DefinitionError(path, gettext_noop("must be a JSON object"))
     key = _text(data, "key", path, 40)
     if not key.replace("_", "").replace("-", "").isalnum() or not key.isascii():
-        raise DefinitionError(f"{path}.key", "may contain only English letters, digits, - and _")
+        raise DefinitionError(
+            f"{path}.key", gettext_noop("may contain only English letters, digits, - and _")
+        )
     if key in earlier:
-        raise DefinitionError(f"{path}.key", "question %(key)s appears twice", key=repr(key))
+        raise DefinitionError(
+            f"{path}.key", gettext_noop("question %(key)s appears twice"), key=repr(key)
+        )
     kind = data.get("type")
     if kind not in TYPES:
-        raise DefinitionError(f"{path}.type", "must be one of %(choices)s", choices=tuple(TYPES))
+        raise DefinitionError(
+            f"{path}.type", gettext_noop("must be one of %(choices)s"), choices=tuple(TYPES)
+        )
     required = data.get("required", True)
     if not isinstance(required, bool):
-        raise DefinitionError(f"{path}.required", "must be true or false")
+        raise DefinitionError(f"{path}.required", gettext_noop("must be true or false"))
     low, high = _number(data, "min", path), _number(data, "max", path)
     if kind == "scale":
         low, high = (0.0 if low is None else low), (10.0 if high is None else high)
     if low is not None and high is not None and low >= high:
-        raise DefinitionError(f"{path}.max", "must be greater than min")
+        raise DefinitionError(f"{path}.max", gettext_noop("must be greater than min"))
     rows: tuple[tuple[str, str], ...] = ()
     if kind == "matrix":
         raw_rows = data.get("rows")
         if not isinstance(raw_rows, list) or not raw_rows:
-            raise DefinitionError(f"{path}.rows", "a matrix question must list its rows")
+            raise DefinitionError(
+                f"{path}.rows", gettext_noop("a matrix question must list its rows")
+            )
         rows = tuple(
             (_text(r, "key", f"{path}.rows[{n}]", 40), _text(r, "text", f"{path}.rows[{n}]", 200))
             if isinstance(r, Mapping)
@@ -291,23 +309,27 @@ def _item(data: Any, path: str, earlier: Mapping[str, Item]) -> Item:
 
 
 def _bad_row(path: str) -> tuple[str, str]:
-    raise DefinitionError(path, "must be an object with key and text")
+    raise DefinitionError(path, gettext_noop("must be an object with key and text"))
 
 
 def _flag(data: Any, path: str, items: Mapping[str, Item]) -> Flag:
     if not isinstance(data, Mapping):
-        raise DefinitionError(path, "must be an object")
+        raise DefinitionError(path, gettext_noop("must be an object"))
     severity = data.get("severity", "high")
     if severity not in SEVERITIES:
         raise DefinitionError(
-            f"{path}.severity", "must be one of %(choices)s", choices=tuple(SEVERITIES)
+            f"{path}.severity",
+            gettext_noop("must be one of %(choices)s"),
+            choices=tuple(SEVERITIES),
         )
     total = _number(data, "total_at_least", path)
     condition = None
     if "item" in data:
         condition = _condition(data, path, items)
     elif total is None:
-        raise DefinitionError(path, "must give item and a condition, or total_at_least")
+        raise DefinitionError(
+            path, gettext_noop("must give item and a condition, or total_at_least")
+        )
     return Flag(
         title=_text(data, "title", path, 200),
         severity=severity,
@@ -321,43 +343,45 @@ def _flag(data: Any, path: str, items: Mapping[str, Item]) -> Flag:
 def compile_definition(data: Any) -> Definition:
     """Check a questionnaire; ``DefinitionError`` says what is wrong and where."""
     if not isinstance(data, Mapping):
-        raise DefinitionError("questionnaire", "must be a JSON object")
+        raise DefinitionError("questionnaire", gettext_noop("must be a JSON object"))
     raw_items = data.get("items")
     if not isinstance(raw_items, list) or not raw_items:
-        raise DefinitionError("items", "must be a non-empty list")
+        raise DefinitionError("items", gettext_noop("must be a non-empty list"))
     if len(raw_items) > MAX_ITEMS:
-        raise DefinitionError("items", "at most %(count)s questions", count=MAX_ITEMS)
+        raise DefinitionError("items", gettext_noop("at most %(count)s questions"), count=MAX_ITEMS)
     items: dict[str, Item] = {}
     for n, raw in enumerate(raw_items):
         item = _item(raw, f"items[{n}]", items)
         items[item.key] = item
     scoring = data.get("scoring") or {}
     if not isinstance(scoring, Mapping):
-        raise DefinitionError("scoring", "must be an object")
+        raise DefinitionError("scoring", gettext_noop("must be an object"))
     scored = tuple(scoring.get("items", []))
     for n, key in enumerate(scored):
         if key not in items or items[key].type not in ("choice", "scale", "matrix", "multi"):
             raise DefinitionError(
-                f"scoring.items[{n}]", "%(key)s is not a question that can be scored", key=repr(key)
+                f"scoring.items[{n}]",
+                gettext_noop("%(key)s is not a question that can be scored"),
+                key=repr(key),
             )
     bands = []
     for n, band in enumerate(scoring.get("bands", [])):
         where = f"scoring.bands[{n}]"
         if not isinstance(band, Mapping):
-            raise DefinitionError(where, "must be an object with min, max and label")
+            raise DefinitionError(where, gettext_noop("must be an object with min, max and label"))
         low, high = _number(band, "min", where), _number(band, "max", where)
         if low is None or high is None or low > high:
-            raise DefinitionError(where, "must give min ≤ max")
+            raise DefinitionError(where, gettext_noop("must give min ≤ max"))
         bands.append(Band(low, high, _text(band, "label", where, 40)))
     flags = tuple(_flag(f, f"flags[{n}]", items) for n, f in enumerate(data.get("flags", [])))
     nps = data.get("nps", "")
     assessment = data.get("assessment", "")
     if assessment and assessment not in ASSESSMENTS:
         raise DefinitionError(
-            "assessment", "must be one of %(choices)s", choices=tuple(ASSESSMENTS)
+            "assessment", gettext_noop("must be one of %(choices)s"), choices=tuple(ASSESSMENTS)
         )
     if nps and (nps not in items or items[nps].type != "scale"):
-        raise DefinitionError("nps", "must be the key of a 0–10 scale question")
+        raise DefinitionError("nps", gettext_noop("must be the key of a 0–10 scale question"))
     return Definition(
         code=_text(data, "code", "questionnaire", 40),
         title=_text(data, "title", "questionnaire", 200),
@@ -383,29 +407,33 @@ def _check(item: Item, value: Any) -> tuple[Any, str]:
     """(the value as stored, "" or what is wrong)."""
     if item.type == "choice":
         value = str(value)
-        return value, "" if item.option(value) else said("is not one of the answers offered")
+        return value, "" if item.option(value) else said(
+            gettext_noop("is not one of the answers offered")
+        )
     if item.type == "multi":
         values = value if isinstance(value, list) else [value]
         values = list(dict.fromkeys(str(v) for v in values))  # each option once
         bad = [v for v in values if item.option(v) is None]
         return values, said(
-            "are not among the answers offered: %(values)s", {"values": bad}
+            gettext_noop("are not among the answers offered: %(values)s"), {"values": bad}
         ) if bad else ""
     if item.type == "matrix":
         if not isinstance(value, Mapping):
-            return value, said("choose one answer on each row")
+            return value, said(gettext_noop("choose one answer on each row"))
         rows = {row: str(value.get(row, "")) for row, _text in item.rows}
         missing = [text for row, text in item.rows if item.option(rows[row]) is None]
-        return rows, said("choose one answer for “%(row)s”", {"row": missing[0]}) if missing else ""
+        return rows, said(
+            gettext_noop("choose one answer for “%(row)s”"), {"row": missing[0]}
+        ) if missing else ""
     if item.type in ("number", "scale"):
         try:
             number = float(value)
         except (TypeError, ValueError):
-            return value, said("must be a number")
+            return value, said(gettext_noop("must be a number"))
         if not math.isfinite(number):
-            return value, said("must be a number")
+            return value, said(gettext_noop("must be a number"))
         if item.type == "scale" and number != int(number):
-            return value, said("must be a whole number")
+            return value, said(gettext_noop("must be a whole number"))
         too_low = item.min is not None and number < item.min
         too_high = item.max is not None and number > item.max
         if too_low or too_high:
@@ -415,11 +443,11 @@ def _check(item: Item, value: Any) -> tuple[Any, str]:
         try:
             return date.fromisoformat(str(value)).isoformat(), ""
         except ValueError:
-            return value, said("must be a date as YYYY-MM-DD")
+            return value, said(gettext_noop("must be a date as YYYY-MM-DD"))
     text = str(value).strip()
     too_long = len(text) > item.max_length
     return text, said(
-        "at most %(limit)s characters", {"limit": item.max_length}
+        gettext_noop("at most %(limit)s characters"), {"limit": item.max_length}
     ) if too_long else ""
 
 
@@ -431,12 +459,16 @@ def _range(item: Item) -> str:
     unit = item.unit
     if item.min is not None and item.max is not None:
         return said(
-            "must be between %(low)s and %(high)s",
+            gettext_noop("must be between %(low)s and %(high)s"),
             {"low": _plain(item.min), "high": f"{_plain(item.max)}{unit}"},
         )
     if item.min is not None:
-        return said("must not be less than %(low)s", {"low": f"{_plain(item.min)}{unit}"})
-    return said("must not be more than %(high)s", {"high": f"{_plain(item.max or 0)}{unit}"})
+        return said(
+            gettext_noop("must not be less than %(low)s"), {"low": f"{_plain(item.min)}{unit}"}
+        )
+    return said(
+        gettext_noop("must not be more than %(high)s"), {"high": f"{_plain(item.max or 0)}{unit}"}
+    )
 
 
 def _empty(value: Any) -> bool:
@@ -454,7 +486,7 @@ def evaluate(definition: Definition, raw: Mapping[str, Any]) -> Result:
         value = raw.get(item.key)
         if _empty(value):
             if item.required:
-                errors[item.key] = said("an answer is required")
+                errors[item.key] = said(gettext_noop("an answer is required"))
             continue
         stored, problem = _check(item, value)
         if problem:

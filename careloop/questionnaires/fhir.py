@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from careloop.questionnaires.definition import Definition, DefinitionError, Item
+from careloop.said import gettext_noop
 
 SD = "http://hl7.org/fhir/StructureDefinition"
 SCORING = "https://careloop.org.cn/fhir/StructureDefinition/questionnaire-scoring"
@@ -188,7 +189,9 @@ def _options_from(entries: list[dict[str, Any]], path: str) -> list[dict[str, An
         coding = entry.get("valueCoding") or {}
         value = coding.get("code") or entry.get("valueString") or entry.get("valueInteger")
         if value is None:
-            raise DefinitionError(f"{path}.answerOption[{n}]", "must have valueCoding.code")
+            raise DefinitionError(
+                f"{path}.answerOption[{n}]", gettext_noop("must have valueCoding.code")
+            )
         option: dict[str, Any] = {"value": str(value), "label": coding.get("display") or str(value)}
         ordinal = _ext(entry, "ordinalValue") or _ext(entry, "itemWeight")
         if ordinal is not None:
@@ -236,7 +239,7 @@ def _item_from(element: dict[str, Any], path: str) -> dict[str, Any]:
     elif kind == "group" and "gtable" in codes:
         rows = element.get("item", [])
         if not rows:
-            raise DefinitionError(path, "a matrix (gtable) must have rows")
+            raise DefinitionError(path, gettext_noop("a matrix (gtable) must have rows"))
         out["type"] = "matrix"
         out["rows"] = [
             {"key": str(r["linkId"]).rpartition(".")[2], "text": r.get("text", "")} for r in rows
@@ -244,7 +247,9 @@ def _item_from(element: dict[str, Any], path: str) -> dict[str, Any]:
         out["options"] = _options_from(rows[0].get("answerOption", []), f"{path}.item[0]")
     else:
         raise DefinitionError(
-            f"{path}.type", "the question type %(kind)s is not supported", kind=repr(kind)
+            f"{path}.type",
+            gettext_noop("the question type %(kind)s is not supported"),
+            kind=repr(kind),
         )
     conditions = element.get("enableWhen", [])
     if conditions:
@@ -258,12 +263,15 @@ def _condition_from(conditions: list[dict[str, Any]], behaviour: Any, path: str)
     if len(conditions) > 1:
         if behaviour != "any" or any(c.get("operator") != "=" for c in conditions):
             raise DefinitionError(
-                f"{path}.enableWhen", "only a single condition, or “any equals”, is supported"
+                f"{path}.enableWhen",
+                gettext_noop("only a single condition, or “any equals”, is supported"),
             )
         return {"item": question, "in": [_code(c) for c in conditions]}
     op = FROM_OPERATOR.get(first.get("operator", ""))
     if op is None:
-        raise DefinitionError(f"{path}.enableWhen[0].operator", "only =, !=, > and < are supported")
+        raise DefinitionError(
+            f"{path}.enableWhen[0].operator", gettext_noop("only =, !=, > and < are supported")
+        )
     return {"item": question, op: _code(first)}
 
 
@@ -278,11 +286,15 @@ def canonical_of(resource: dict[str, Any]) -> tuple[str, str]:
     url, version = resource.get("url") or "", resource.get("version") or ""
     if not isinstance(url, str) or len(url.strip()) > MAX_URL or "|" in url:
         raise DefinitionError(
-            "url", "must be a URL without |, at most %(limit)s characters", limit=MAX_URL
+            "url",
+            gettext_noop("must be a URL without |, at most %(limit)s characters"),
+            limit=MAX_URL,
         )
     if not isinstance(version, str) or len(version.strip()) > MAX_LABEL or "|" in version:
         raise DefinitionError(
-            "version", "must be a text without |, at most %(limit)s characters", limit=MAX_LABEL
+            "version",
+            gettext_noop("must be a text without |, at most %(limit)s characters"),
+            limit=MAX_LABEL,
         )
     url = url.strip()
     if not url or url.startswith(CANONICAL):
@@ -295,7 +307,7 @@ def from_questionnaire(resource: dict[str, Any]) -> dict[str, Any]:
     Its code: ours from the URL, else the name, the id or the URL's last part (the URL
     itself is kept apart, ``canonical_of``)."""
     if resource.get("resourceType") != "Questionnaire":
-        raise DefinitionError("resourceType", "must be Questionnaire")
+        raise DefinitionError("resourceType", gettext_noop("must be Questionnaire"))
     url = str(resource.get("url", ""))
     code = (
         url.removeprefix(CANONICAL)

@@ -30,6 +30,7 @@ from careloop.questionnaires.models import (
     QuestionnaireResponse,
     QuestionnaireVersion,
 )
+from careloop.said import gettext_noop
 
 PACK = Path(__file__).resolve().parent / "data" / "pack.json"
 SEVERITY_ORDER = ("low", "medium", "high", "critical")
@@ -107,8 +108,10 @@ def do_save_questionnaire(
             if row is not None and url and row.url != url:
                 raise Conflict(
                     "name",
-                    "%(code)s is already the code of another questionnaire (%(canonical)s); "
-                    "give it another name to import %(url)s",
+                    gettext_noop(
+                        "%(code)s is already the code of another questionnaire (%(canonical)s); "
+                        "give it another name to import %(url)s"
+                    ),
                     code=definition.code,
                     canonical=row.canonical,
                     url=url,
@@ -123,8 +126,10 @@ def do_save_questionnaire(
             if same is not None and same.definition != data:
                 raise Conflict(
                     "version",
-                    "%(canonical)s|%(label)s is saved with other questions; a changed "
-                    "questionnaire needs a new version",
+                    gettext_noop(
+                        "%(canonical)s|%(label)s is saved with other questions; a changed "
+                        "questionnaire needs a new version"
+                    ),
                     canonical=row.canonical,
                     label=label,
                 )

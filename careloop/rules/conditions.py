@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, NamedTuple
 
-from careloop.said import CheckError
+from careloop.said import CheckError, gettext_noop
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
@@ -167,17 +167,20 @@ def _number(data: Mapping[str, Any], key: str, path: str, *, whole: bool = False
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RuleError(
-            f"{path}.{key}", "a number is needed" if not whole else "a whole number is needed"
+            f"{path}.{key}",
+            gettext_noop("a number is needed")
+            if not whole
+            else gettext_noop("a whole number is needed"),
         )
     if whole and not isinstance(value, int):
-        raise RuleError(f"{path}.{key}", "a whole number is needed")
+        raise RuleError(f"{path}.{key}", gettext_noop("a whole number is needed"))
     return value
 
 
 def _text(data: Mapping[str, Any], key: str, path: str) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise RuleError(f"{path}.{key}", "must not be empty")
+        raise RuleError(f"{path}.{key}", gettext_noop("must not be empty"))
     return value.strip()
 
 
@@ -186,7 +189,7 @@ def _op(data: Mapping[str, Any], path: str) -> str:
     if op not in OPS:
         raise RuleError(
             f"{path}.op",
-            "the comparison must be one of %(ops)s, not %(op)s",
+            gettext_noop("the comparison must be one of %(ops)s, not %(op)s"),
             ops=" ".join(OPS),
             op=repr(op),
         )
@@ -196,7 +199,9 @@ def _op(data: Mapping[str, Any], path: str) -> str:
 def _count(data: Mapping[str, Any], key: str, path: str, low: int, high: int) -> int:
     value = int(_number(data, key, path, whole=True))
     if not low <= value <= high:
-        raise RuleError(f"{path}.{key}", "must be from %(low)s to %(high)s", low=low, high=high)
+        raise RuleError(
+            f"{path}.{key}", gettext_noop("must be from %(low)s to %(high)s"), low=low, high=high
+        )
     return value
 
 
@@ -209,7 +214,7 @@ def _clock(data: Mapping[str, Any], key: str, path: str) -> time:
         return time.fromisoformat(text)
     except ValueError as exc:
         raise RuleError(
-            f"{path}.{key}", "must be a time as HH:MM (local time, no time zone)"
+            f"{path}.{key}", gettext_noop("must be a time as HH:MM (local time, no time zone)")
         ) from exc
 
 
@@ -657,12 +662,16 @@ def _codes(data: Mapping[str, Any], path: str, known: set[str] | None) -> tuple[
     given = data.get("code")
     items = given if isinstance(given, list) else [given]
     if not items or not all(isinstance(c, str) and c.strip() for c in items):
-        raise RuleError(f"{path}.code", "must not be empty (a code, or a list of codes)")
+        raise RuleError(
+            f"{path}.code", gettext_noop("must not be empty (a code, or a list of codes)")
+        )
     codes = tuple(c.strip() for c in items)
     for code in codes:
         if known is not None and code not in known:
             raise RuleError(
-                f"{path}.code", "%(code)s is not in the catalogue of tests", code=repr(code)
+                f"{path}.code",
+                gettext_noop("%(code)s is not in the catalogue of tests"),
+                code=repr(code),
             )
     return codes
 
@@ -696,7 +705,7 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
     if kind == "trend":
         direction = data.get("direction")
         if direction not in ("rising", "falling"):
-            raise RuleError(f"{path}.direction", "must be rising or falling")
+            raise RuleError(f"{path}.direction", gettext_noop("must be rising or falling"))
         return Trend(
             _codes(data, path, known),
             _count(data, "count", path, 2, MAX_COUNT),
@@ -718,7 +727,7 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
     if kind == "change":
         percent = data.get("percent", False)
         if not isinstance(percent, bool):
-            raise RuleError(f"{path}.percent", "must be true or false")
+            raise RuleError(f"{path}.percent", gettext_noop("must be true or false"))
         return Change(*_series_kind(data, path, known), percent=percent)
     if kind == "tag":
         return HasTag(_text(data, "tag", path))
@@ -726,11 +735,11 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
         return Age(_op(data, path), _count(data, "value", path, 0, 150))
     if kind == "sex":
         if data.get("value") not in ("male", "female"):
-            raise RuleError(f"{path}.value", "must be male or female")
+            raise RuleError(f"{path}.value", gettext_noop("must be male or female"))
         return Sex(str(data["value"]))
     if kind == "risk_tier":
         if data.get("value") not in TIERS:
-            raise RuleError(f"{path}.value", "must be high, medium or low")
+            raise RuleError(f"{path}.value", gettext_noop("must be high, medium or low"))
         return RiskTier(str(data["value"]))
     if kind == "risk":
         return Risk(_text(data, "model", path), _text(data, "category", path))
@@ -739,7 +748,8 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
         items = given if isinstance(given, list) else [given]
         if not items or not all(isinstance(p, str) and p.strip() for p in items):
             raise RuleError(
-                f"{path}.prefix", "must be an ICD-10 code prefix (as I50), or a list of prefixes"
+                f"{path}.prefix",
+                gettext_noop("must be an ICD-10 code prefix (as I50), or a list of prefixes"),
             )
         return Diagnosis(tuple(p.strip().upper() for p in items))
     if kind == "discharged":
@@ -747,7 +757,7 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
     if kind == "answer":
         value = data.get("value")
         if not isinstance(value, int | float | str) or isinstance(value, bool):
-            raise RuleError(f"{path}.value", "a number or a text is needed")
+            raise RuleError(f"{path}.value", gettext_noop("a number or a text is needed"))
         return Answer(
             _text(data, "questionnaire", path), _text(data, "item", path), _op(data, path), value
         )
@@ -758,13 +768,13 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
         if not isinstance(given, list) or not given or any(o not in OUTCOMES for o in given):
             raise RuleError(
                 f"{path}.outcomes",
-                "must be a list of these outcomes: %(outcomes)s",
+                gettext_noop("must be a list of these outcomes: %(outcomes)s"),
                 outcomes=tuple(OUTCOMES),
             )
         return TaskOutcome(tuple(given))
     raise RuleError(
         f"{path}.kind",
-        "unknown kind of condition %(kind)s (available: %(kinds)s)",
+        gettext_noop("unknown kind of condition %(kind)s (available: %(kinds)s)"),
         kind=repr(kind),
         kinds=" ".join(KINDS),
     )
@@ -775,13 +785,14 @@ def compile_condition(
 ) -> Condition:
     """Check ``data`` and build the condition; ``RuleError`` names what is wrong."""
     if not isinstance(data, Mapping):
-        raise RuleError(path, "must be a JSON object")
+        raise RuleError(path, gettext_noop("must be a JSON object"))
     for word, cls in (("all", All), ("any", Any_)):
         if word in data:
             parts = data[word]
             if len(data) != 1 or not isinstance(parts, list) or not parts:
                 raise RuleError(
-                    f"{path}.{word}", "must be a non-empty list, with no other key beside it"
+                    f"{path}.{word}",
+                    gettext_noop("must be a non-empty list, with no other key beside it"),
                 )
             return cls(
                 [
@@ -791,6 +802,6 @@ def compile_condition(
             )
     if "not" in data:
         if len(data) != 1:
-            raise RuleError(f"{path}.not", "cannot have other keys beside it")
+            raise RuleError(f"{path}.not", gettext_noop("cannot have other keys beside it"))
         return Not(compile_condition(data["not"], f"{path}.not", known_codes=known_codes))
     return _compile_kind(data, path, known_codes)

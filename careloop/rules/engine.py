@@ -48,6 +48,7 @@ from careloop.rules.conditions import (
     compile_condition,
 )
 from careloop.rules.models import Rule, Trigger
+from careloop.said import gettext_noop
 from careloop.sql_lists import SHORT, in_sql, pg_array
 
 logger = logging.getLogger("careloop.rules")
@@ -122,14 +123,16 @@ def _refuse_unavailable(data: Any, trigger: str, path: str = "condition") -> Non
         if data.get("kind") == "risk" and data.get("model") not in ASSESSMENTS:
             raise RuleError(
                 f"{path}.model",
-                "must be one of the models assessed automatically: %(models)s",
+                gettext_noop("must be one of the models assessed automatically: %(models)s"),
                 models=tuple(ASSESSMENTS),
             )
         needs = KIND_TRIGGER.get(data.get("kind", ""))
         if needs is not None and trigger != needs:
             raise RuleError(
                 f"{path}.kind",
-                "a “%(kind)s” condition can be used only in rules triggered by “%(trigger)s”",
+                gettext_noop(
+                    "a “%(kind)s” condition can be used only in rules triggered by “%(trigger)s”"
+                ),
                 kind=data["kind"],
                 trigger=needs.label,
             )
@@ -155,11 +158,13 @@ def compile_definition(
     """Check a rule definition (as saved or as typed in a form); ``RuleError`` says what is
     wrong, with the path of the part."""
     if trigger not in Trigger.values:
-        raise RuleError("trigger", "unknown trigger %(trigger)s", trigger=repr(trigger))
+        raise RuleError(
+            "trigger", gettext_noop("unknown trigger %(trigger)s"), trigger=repr(trigger)
+        )
     if trigger not in AVAILABLE_TRIGGERS:
         raise RuleError(
             "trigger",
-            "the trigger “%(trigger)s” is not available in this version",
+            gettext_noop("the trigger “%(trigger)s” is not available in this version"),
             trigger=Trigger(trigger).label,
         )
     known = set(catalogue_module.current().items)
@@ -168,8 +173,10 @@ def compile_definition(
     if trigger == Trigger.SWEEP and _sweep_codes(compiled) is None:
         raise RuleError(
             "condition",
-            "a scheduled sweep rule must have “no result for N days” (no_reading) as its "
-            "condition, or combine it with others under all",
+            gettext_noop(
+                "a scheduled sweep rule must have “no result for N days” (no_reading) as its "
+                "condition, or combine it with others under all"
+            ),
         )
     return CompiledRule(
         pk,
@@ -191,7 +198,7 @@ def _check_pathways(actions: list[Action]) -> list[Action]:
         if isinstance(action, Enrol) and not Pathway.objects.filter(code=action.pathway).exists():
             raise RuleError(
                 f"actions[{i}].pathway",
-                "there is no follow-up pathway with the code %(code)s",
+                gettext_noop("there is no follow-up pathway with the code %(code)s"),
                 code=repr(action.pathway),
             )
     return actions

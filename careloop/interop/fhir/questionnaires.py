@@ -54,6 +54,7 @@ from careloop.questionnaires.services import (
     do_save_questionnaire,
     submit,
 )
+from careloop.said import gettext_noop
 
 # Questionnaire.status (FHIR publication status) → ours; "unknown" is taken as in use.
 STATUSES = {**{s: s for s in Questionnaire.Status.values}, "unknown": "active"}
@@ -143,7 +144,10 @@ class QuestionnaireHandler(Handler):
                 if url and url != updating.url:
                     raise Conflict(
                         "url",
-                        "must be %(url)s (a questionnaire keeps its URL; POST one with a new URL)",
+                        gettext_noop(
+                            "must be %(url)s (a questionnaire keeps its URL; POST one with a "
+                            "new URL)"
+                        ),
                         url=updating.canonical,
                     )
                 definition["code"] = updating.code
