@@ -11,8 +11,11 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from careloop.admin_labels import labelled_column, labelled_filter
 from careloop.followup.definition import DefinitionError
 from careloop.followup.models import Holiday, Pathway, PathwayVersion, Plan, Task
+from careloop.followup.models.pathways import TriggerKind
+from careloop.followup.models.plans import channel_label
 from careloop.followup.pathways import check_pathway, do_save_pathway
 
 
@@ -108,15 +111,33 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def trigger_label(code: str) -> Any:
+    return TriggerKind(code).label if code in TriggerKind.values else code
+
+
 @admin.register(Plan)
 class PlanAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "pathway", "status", "trigger", "anchor", "started_at"]
-    list_filter = ["status", "pathway", "trigger"]
+    list_display = [
+        "pk",
+        "pathway",
+        "status",
+        labelled_column("trigger", _("trigger"), trigger_label),
+        "anchor",
+        "started_at",
+    ]
+    list_filter = ["status", "pathway", ("trigger", labelled_filter(trigger_label))]
     raw_id_fields = ["patient"]
 
 
 @admin.register(Task)
 class TaskAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "title", "status", "channel", "due_at", "assignee"]
-    list_filter = ["status", "purpose", "channel"]
+    list_display = [
+        "pk",
+        "title",
+        "status",
+        labelled_column("channel", _("channel"), channel_label),
+        "due_at",
+        "assignee",
+    ]
+    list_filter = ["status", "purpose", ("channel", labelled_filter(channel_label))]
     raw_id_fields = ["patient", "plan"]

@@ -22,6 +22,7 @@ from careloop.audit.services import record
 from careloop.followup.models import OPEN_STATUSES, Alert, AlertEvent
 from careloop.followup.services import RESPONSE_TIME, nearest_owner
 from careloop.patients.access import staff_sees
+from careloop.system_texts import ESCALATED, NO_DOCTOR_YET, NOBODY_HIGHER, UNASSIGNED, stored
 
 S = Alert.Status
 
@@ -273,9 +274,9 @@ def escalate(alert: Alert, now: datetime) -> bool:
     alert.due_at = now + RESPONSE_TIME[Alert.Severity(alert.severity)]
     if owner is not None:
         alert.assignee = owner
-        note = f"超过处理时限，由{before or '未分配'}升级至{owner}"
+        note = stored(ESCALATED, before=before or UNASSIGNED, owner=owner)
     else:
-        note = f"超过处理时限，没有更高一级的人员，仍由{before or '未分配'}处理"
+        note = stored(NOBODY_HIGHER, before=before or UNASSIGNED)
     alert.save(update_fields=["escalation_level", "due_at", "assignee", "updated_at"])
     note_on(alert, note, action="escalate", at=now)
     return True
@@ -308,7 +309,7 @@ def own_critical_values(*, now: datetime | None = None, batch: int = 200) -> int
             alert.assignee = User.objects.get(pk=owner_id)
             alert.save(update_fields=["assignee", "updated_at"])
             note_on(
-                alert, f"患者尚无责任医生，分配给{alert.assignee}", action=Action.ASSIGN, at=now
+                alert, stored(NO_DOCTOR_YET, owner=alert.assignee), action=Action.ASSIGN, at=now
             )
             done += 1
     return done

@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any
 
+from careloop.said import CheckError, gettext_noop
+
 PURPOSES = {
     "condition_tracking": "病情跟踪",
     "rehab_guidance": "康复指导",
@@ -79,11 +81,9 @@ SCRIPT_PARTS = ("opening", "questions", "advice", "revisit", "closing")
 MAX_OCCURRENCES = 400
 
 
-class DefinitionError(ValueError):
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
-        self.message = message
+class DefinitionError(CheckError):
+    """A pathway definition that cannot be used (``path``: ``message``, in the reader's
+    language)."""
 
 
 @dataclass(frozen=True)
@@ -176,37 +176,52 @@ def _int(data: Mapping[str, Any], key: str, path: str, low: int, high: int) -> i
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise DefinitionError(f"{path}.{key}", f"须为 {low}–{high} 的整数")
+        raise DefinitionError(
+            f"{path}.{key}",
+            gettext_noop("must be a whole number from %(low)s to %(high)s"),
+            low=low,
+            high=high,
+        )
     return value
 
 
 def _text(data: Mapping[str, Any], key: str, path: str, limit: int, required: bool = True) -> str:
     value = data.get(key, "")
     if not isinstance(value, str):
-        raise DefinitionError(f"{path}.{key}", "须为文字")
+        raise DefinitionError(f"{path}.{key}", gettext_noop("must be text"))
     value = value.strip()
     if required and not value:
-        raise DefinitionError(f"{path}.{key}", "不能为空")
+        raise DefinitionError(f"{path}.{key}", gettext_noop("must not be empty"))
     if len(value) > limit:
-        raise DefinitionError(f"{path}.{key}", f"最多 {limit} 个字")
+        raise DefinitionError(
+            f"{path}.{key}", gettext_noop("at most %(limit)s characters"), limit=limit
+        )
     return value
 
 
 def _choice(data: Mapping[str, Any], key: str, path: str, allowed: Any, default: str) -> str:
     value = data.get(key, default)
     if value not in allowed:
-        raise DefinitionError(f"{path}.{key}", f"须为 {'、'.join(a for a in allowed if a)} 之一")
+        raise DefinitionError(
+            f"{path}.{key}",
+            gettext_noop("must be one of %(choices)s"),
+            choices=tuple(a for a in allowed if a),
+        )
     return str(value)
 
 
 def _strings(data: Mapping[str, Any], key: str, path: str, allowed: Any = None) -> tuple[str, ...]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise DefinitionError(f"{path}.{key}", "须为文字列表")
+        raise DefinitionError(f"{path}.{key}", gettext_noop("must be a list of texts"))
     if allowed is not None:
         for i, item in enumerate(value):
             if item not in allowed:
-                raise DefinitionError(f"{path}.{key}[{i}]", f"须为 {'、'.join(allowed)} 之一")
+                raise DefinitionError(
+                    f"{path}.{key}[{i}]",
+                    gettext_noop("must be one of %(choices)s"),
+                    choices=tuple(allowed),
+                )
     return tuple(v.strip() for v in value)
 
 
@@ -215,16 +230,18 @@ def _time(text: Any, path: str) -> time:
         hours, minutes = str(text).split(":")
         return time(int(hours), int(minutes))
     except ValueError as exc:
-        raise DefinitionError(path, "须为 HH:MM 形式的时间") from exc
+        raise DefinitionError(path, gettext_noop("must be a time as HH:MM")) from exc
 
 
 def _trigger(data: Any) -> TriggerSpec:
     if not isinstance(data, Mapping):
-        raise DefinitionError("trigger", "须为一个对象（JSON object）")
+        raise DefinitionError("trigger", gettext_noop("must be a JSON object"))
     kind = _choice(data, "kind", "trigger", TRIGGERS, "")
     icd10 = tuple(c.upper() for c in _strings(data, "icd10", "trigger"))
     if kind == "diagnosis" and not icd10:
-        raise DefinitionError("trigger.icd10", "新诊断触发须列出 ICD-10 编码前缀")
+        raise DefinitionError(
+            "trigger.icd10", gettext_noop("a new-diagnosis trigger must list ICD-10 code prefixes")
+        )
     grades = _strings(data, "grades", "trigger", GRADES)
     if kind == "abnormal" and not grades:
         grades = ("L", "H", "LL", "HH", "A")
@@ -242,7 +259,7 @@ def _trigger(data: Any) -> TriggerSpec:
 def _flag(data: Mapping[str, Any], key: str, path: str) -> bool:
     value = data.get(key, False)
     if not isinstance(value, bool):
-        raise DefinitionError(f"{path}.{key}", "须为 true 或 false")
+        raise DefinitionError(f"{path}.{key}", gettext_noop("must be true or false"))
     return value
 
 
@@ -250,11 +267,15 @@ def _script(data: Any, path: str) -> dict[str, str]:
     if data in (None, ""):
         return {}
     if not isinstance(data, Mapping):
-        raise DefinitionError(path, "须为一个对象，含 opening/questions/advice/revisit/closing")
+        raise DefinitionError(
+            path, gettext_noop("must be an object with opening/questions/advice/revisit/closing")
+        )
     unknown = sorted(set(data) - set(SCRIPT_PARTS))
     if unknown:
         raise DefinitionError(
-            f"{path}.{unknown[0]}", f"未知的话术部分（可用：{' '.join(SCRIPT_PARTS)}）"
+            f"{path}.{unknown[0]}",
+            gettext_noop("unknown script part (available: %(parts)s)"),
+            parts=" ".join(SCRIPT_PARTS),
         )
     return {part: _text(data, part, path, 2000, required=False) for part in SCRIPT_PARTS}
 
@@ -263,23 +284,25 @@ def _channel_rules(data: Any, path: str) -> tuple[ChannelRule, ...]:
     if data in (None, []):
         return ()
     if not isinstance(data, list):
-        raise DefinitionError(path, "须为规则列表")
+        raise DefinitionError(path, gettext_noop("must be a list of rules"))
     rules = []
     for i, item in enumerate(data):
         where = f"{path}[{i}]"
         if not isinstance(item, Mapping):
-            raise DefinitionError(where, "须为一个对象，含 when 和 channels")
+            raise DefinitionError(where, gettext_noop("must be an object with when and channels"))
         when = item.get("when", {})
         if not isinstance(when, Mapping) or not when:
-            raise DefinitionError(f"{where}.when", "须为一个非空对象")
+            raise DefinitionError(f"{where}.when", gettext_noop("must be a non-empty object"))
         unknown = sorted(set(when) - set(RULE_KEYS))
         if unknown:
             raise DefinitionError(
-                f"{where}.when.{unknown[0]}", f"未知的条件（可用：{' '.join(RULE_KEYS)}）"
+                f"{where}.when.{unknown[0]}",
+                gettext_noop("unknown condition (available: %(keys)s)"),
+                keys=" ".join(RULE_KEYS),
             )
         channels = _strings(item, "channels", where, CHANNELS)
         if not channels:
-            raise DefinitionError(f"{where}.channels", "至少列出一个渠道")
+            raise DefinitionError(f"{where}.channels", gettext_noop("list at least one channel"))
         alone = when.get("lives_alone")
         rules.append(
             ChannelRule(
@@ -299,7 +322,7 @@ def _channel_rules(data: Any, path: str) -> tuple[ChannelRule, ...]:
 
 def _node(data: Any, path: str, default_rules: tuple[ChannelRule, ...] = ()) -> Node:
     if not isinstance(data, Mapping):
-        raise DefinitionError(path, "须为一个对象（JSON object）")
+        raise DefinitionError(path, gettext_noop("must be a JSON object"))
     every = _choice(data, "every", path, ("", *EVERY), "")
     count = _int(data, "count", path, 1, MAX_OCCURRENCES)
     for_days = _int(data, "for_days", path, 1, 3660)
@@ -308,27 +331,37 @@ def _node(data: Any, path: str, default_rules: tuple[ChannelRule, ...] = ()) -> 
         try:
             until = date.fromisoformat(str(data["until"]))
         except ValueError as exc:
-            raise DefinitionError(f"{path}.until", "须为 YYYY-MM-DD 形式的日期") from exc
+            raise DefinitionError(
+                f"{path}.until", gettext_noop("must be a date as YYYY-MM-DD")
+            ) from exc
     if every in ("daily", "weekly", "monthly", "quarterly") and not (count or for_days or until):
         raise DefinitionError(
-            f"{path}.count", "重复的节点须给出次数（count）或截止（for_days、until）"
+            f"{path}.count",
+            gettext_noop("a repeating node needs a count (count) or an end (for_days, until)"),
         )
     window = data.get("window", ["09:00", "17:00"])
     if not isinstance(window, list) or len(window) != 2:
-        raise DefinitionError(f"{path}.window", "须为 [开始, 结束] 两个时间")
+        raise DefinitionError(f"{path}.window", gettext_noop("must be two times, [start, end]"))
     start, end = _time(window[0], f"{path}.window[0]"), _time(window[1], f"{path}.window[1]")
     if end <= start:
-        raise DefinitionError(f"{path}.window", "结束时间须晚于开始时间")
+        raise DefinitionError(
+            f"{path}.window", gettext_noop("the end must be later than the start")
+        )
     channels = _strings(data, "channels", path, CHANNELS) or ("phone",)
     programme = _choice(data, "programme", path, ("", *PROGRAMMES), "")
     if every == "programme" and not programme:
-        raise DefinitionError(f"{path}.programme", "慢病项目节点须指明项目（htn 或 dm）")
+        raise DefinitionError(
+            f"{path}.programme",
+            gettext_noop("a chronic-programme node must name its programme (htn or dm)"),
+        )
     skip = data.get("skip_holidays", True)
     if not isinstance(skip, bool):
-        raise DefinitionError(f"{path}.skip_holidays", "须为 true 或 false")
+        raise DefinitionError(f"{path}.skip_holidays", gettext_noop("must be true or false"))
     key = _text(data, "key", path, 40)
     if not key.replace("_", "").replace("-", "").isalnum():
-        raise DefinitionError(f"{path}.key", "只能用字母、数字、- 和 _")
+        raise DefinitionError(
+            f"{path}.key", gettext_noop("may contain only letters, digits, - and _")
+        )
     return Node(
         key=key,
         title=_text(data, "title", path, 200),
@@ -363,16 +396,18 @@ def _node(data: Any, path: str, default_rules: tuple[ChannelRule, ...] = ()) -> 
 def compile_definition(data: Any) -> Definition:
     """Check a pathway definition; ``DefinitionError`` says what is wrong and where."""
     if not isinstance(data, Mapping):
-        raise DefinitionError("definition", "须为一个对象（JSON object）")
+        raise DefinitionError("definition", gettext_noop("must be a JSON object"))
     trigger = _trigger(data.get("trigger"))
     nodes_data = data.get("nodes")
     if not isinstance(nodes_data, list) or not nodes_data:
-        raise DefinitionError("nodes", "须为一个非空列表")
+        raise DefinitionError("nodes", gettext_noop("must be a non-empty list"))
     rules = _channel_rules(data.get("channel_rules"), "channel_rules")
     nodes = tuple(_node(item, f"nodes[{i}]", rules) for i, item in enumerate(nodes_data))
     seen: set[str] = set()
     for i, node in enumerate(nodes):
         if node.key in seen:
-            raise DefinitionError(f"nodes[{i}].key", f"节点 {node.key!r} 重复")
+            raise DefinitionError(
+                f"nodes[{i}].key", gettext_noop("node %(key)s appears twice"), key=repr(node.key)
+            )
         seen.add(node.key)
     return Definition(trigger, nodes)

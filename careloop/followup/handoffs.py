@@ -19,6 +19,7 @@ from careloop.followup.models import OPEN_STATUSES, Alert, Plan, Referral, Revis
 from careloop.followup.planning import stop_plan
 from careloop.patients.access import is_owner, scope_organisation_ids
 from careloop.patients.models import Patient, PatientShare
+from careloop.system_texts import REFERRAL_WAITING, TRANSFERRED_TO, stored
 
 R = Referral.Status
 
@@ -77,7 +78,7 @@ def do_refer(
         _share, created = PatientShare.objects.get_or_create(
             patient=patient,
             organisation=to,
-            defaults={"can_edit": False, "reason": "转诊待接收", "shared_by": actor},
+            defaults={"can_edit": False, "reason": stored(REFERRAL_WAITING), "shared_by": actor},
         )
         referral = Referral.objects.create(
             patient=patient,
@@ -178,7 +179,11 @@ def do_decide(actor: Any, referral: Referral, *, accept: bool, note: str = "") -
                 PatientShare.objects.update_or_create(
                     patient=patient,
                     organisation=old,
-                    defaults={"can_edit": False, "reason": f"已转至{to.name}", "shared_by": actor},
+                    defaults={
+                        "can_edit": False,
+                        "reason": stored(TRANSFERRED_TO, organisation=to.name),
+                        "shared_by": actor,
+                    },
                 )
         else:
             PatientShare.objects.filter(patient=patient, organisation=to).update(can_edit=True)

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from careloop.audit.services import record
 from careloop.clinical.assessment import ResultInput
@@ -180,7 +181,9 @@ def do_record_attempt(task: Task, actor: Any, attempt: Attempt) -> FollowUpRecor
             .get(pk=task.pk)
         )
         if not task.is_open:
-            raise ValidationError("该随访任务已结束，不能再记录")
+            raise ValidationError(
+                _("This follow-up task has ended: nothing more can be recorded on it.")
+            )
         result = classify(task, attempt.answers) if attempt.outcome == Outcome.REACHED else None
         entry = FollowUpRecord(
             task=task,

@@ -13,6 +13,7 @@ from django.utils import timezone
 from careloop.audit.services import record
 from careloop.followup.definition import Definition, DefinitionError, compile_definition
 from careloop.followup.models import Pathway, PathwayVersion
+from careloop.said import gettext_noop
 
 PACK = Path(__file__).resolve().parent / "data" / "pathways.json"
 
@@ -44,7 +45,12 @@ def check_pathway(definition: Any, *, questionnaires: bool = True) -> Definition
             error = template_error(text) if text else ""
             if error:
                 raise DefinitionError(
-                    f"nodes[{i}].script.{part}", f"模板有误（请检查 {{% %}} 标签是否成对）：{error}"
+                    f"nodes[{i}].script.{part}",
+                    gettext_noop(
+                        "the template is wrong (check that the {%% %%} tags come in pairs): "
+                        "%(error)s"
+                    ),
+                    error=error,
                 )
     if questionnaires:
         codes = {node.questionnaire for node in compiled.nodes if node.questionnaire}
@@ -52,7 +58,9 @@ def check_pathway(definition: Any, *, questionnaires: bool = True) -> Definition
         for i, node in enumerate(compiled.nodes):
             if node.questionnaire and node.questionnaire not in known:
                 raise DefinitionError(
-                    f"nodes[{i}].questionnaire", f"没有代码为 {node.questionnaire!r} 的问卷"
+                    f"nodes[{i}].questionnaire",
+                    gettext_noop("there is no questionnaire with the code %(code)s"),
+                    code=repr(node.questionnaire),
                 )
     return compiled
 
@@ -78,7 +86,7 @@ def do_save_pathway(
         "definition": definition,
     }
     if not fields["name"]:
-        raise DefinitionError("name", "不能为空")
+        raise DefinitionError("name", gettext_noop("must not be empty"))
     with transaction.atomic():
         pathway = Pathway.objects.select_for_update().filter(code=code).first()
         if pathway is not None and all(

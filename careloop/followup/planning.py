@@ -18,6 +18,7 @@ from careloop.followup.models import Holiday, Pathway, Plan, Purpose, Task
 from careloop.followup.pathways import current_version, definition_of
 from careloop.followup.schedule import due_by, due_window, occurrence_days, tier_key
 from careloop.patients.models import Patient
+from careloop.system_texts import PLAN_STOPPED, REMINDER_MOOT, TIERS_CHANGED, stored
 from careloop.write_gate import write_gate
 
 HORIZON = timedelta(days=30)  # tasks exist this far ahead of their due time
@@ -256,11 +257,10 @@ def stop_plan(plan: Plan, reason: str, actor: Any = None, *, note: str = "") -> 
     if not plan.is_active:
         return 0
     now = timezone.now()
-    label = Plan.StopReason(reason).label
     with transaction.atomic():
         cancelled = plan.tasks.filter(status=Task.Status.OPEN).update(
             status=Task.Status.CANCELLED,
-            cancel_reason=f"计划已停止：{label}"[:200],
+            cancel_reason=stored(PLAN_STOPPED, reason=Plan.StopReason(reason).label)[:200],
             closed_at=now,
         )
         plan.status, plan.stop_reason, plan.ended_at = Plan.Status.STOPPED, reason, now
@@ -303,7 +303,7 @@ def replan_tiers(patient_ids: Iterable[int], *, now: datetime | None = None) -> 
         for node in nodes:
             plan.tasks.filter(node=node.key, status=Task.Status.OPEN, due_at__gt=now).update(
                 status=Task.Status.CANCELLED,
-                cancel_reason="风险/价值分层变化，已按新频率重新安排",
+                cancel_reason=stored(TIERS_CHANGED),
                 closed_at=now,
             )
             before = plan.state.get(node.key, {"rev": 0})
@@ -316,7 +316,7 @@ def replan_tiers(patient_ids: Iterable[int], *, now: datetime | None = None) -> 
 MOOT_WITHIN = timedelta(days=14)
 
 
-def cancel_moot_reminders(patient_id: int, visit_at: datetime, what: str) -> int:
+def cancel_moot_reminders(patient_id: int, visit_at: datetime, what: Any) -> int:
     """A revisit or admission happened: revisit reminders already due or due within the next
     two weeks are moot."""
     return Task.objects.filter(
@@ -326,7 +326,9 @@ def cancel_moot_reminders(patient_id: int, visit_at: datetime, what: str) -> int
         due_at__lte=visit_at + MOOT_WITHIN,
     ).update(
         status=Task.Status.CANCELLED,
-        cancel_reason=f"患者已{what}（{timezone.localtime(visit_at):%Y-%m-%d}），提醒不再需要",
+        cancel_reason=stored(
+            REMINDER_MOOT, what=what, day=f"{timezone.localtime(visit_at):%Y-%m-%d}"
+        ),
         closed_at=timezone.now(),
     )
 

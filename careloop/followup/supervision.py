@@ -28,6 +28,7 @@ from careloop.followup.models import (
 from careloop.followup.staff import staff_who_can
 from careloop.followup.worklist import end_of_today
 from careloop.patients.access import patients_for
+from careloop.system_texts import HANDED_OVER, stored
 
 
 @dataclass
@@ -119,11 +120,9 @@ def do_hand_over(actor: Any, source: User, target: User) -> tuple[int, int]:
         alerts = Alert.objects.filter(assignee=source, status__in=OPEN_STATUSES)
         moved = list(alerts.values_list("pk", flat=True))
         alerts.update(assignee=target)
+        note = stored(HANDED_OVER, source=source, target=target)
         AlertEvent.objects.bulk_create(
-            AlertEvent(
-                alert_id=pk, action="assign", actor=actor, note=f"{source} → {target}（工作移交）"
-            )
-            for pk in moved
+            AlertEvent(alert_id=pk, action="assign", actor=actor, note=note) for pk in moved
         )
         record(
             actor,

@@ -20,6 +20,7 @@ from careloop.followup.models import Pathway, PathwayVersion, Plan
 from careloop.followup.pathways import definition_of
 from careloop.followup.planning import cancel_moot_reminders, enrol, may_enrol, stop_plan
 from careloop.patients.models import Patient
+from careloop.system_texts import ADMISSION, VISIT
 
 
 def _pathways(kind: str) -> list[tuple[Pathway, TriggerSpec]]:
@@ -150,7 +151,7 @@ def on_visit(patient_ids: Iterable[int], *, now: datetime | None = None) -> int:
         started_at__gte=now - timedelta(days=1),
         started_at__lte=now + timedelta(hours=1),
     ).exclude(status=Encounter.Status.CANCELLED):
-        what = "入院" if encounter.kind == Encounter.Kind.INPATIENT else "就诊"
+        what = ADMISSION if encounter.kind == Encounter.Kind.INPATIENT else VISIT
         cancelled += cancel_moot_reminders(encounter.patient_id, encounter.started_at, what)
         mark_attended(encounter.patient_id, encounter.started_at)
     return cancelled

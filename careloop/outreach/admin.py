@@ -11,7 +11,10 @@ from django.contrib import admin
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
+from careloop.admin_labels import labelled_column, labelled_filter
+from careloop.followup.models.plans import channel_label
 from careloop.outreach.models import (
     ChannelConfig,
     Message,
@@ -21,6 +24,27 @@ from careloop.outreach.models import (
 )
 from careloop.outreach.receiving import callback_urls
 from careloop.outreach.transports import TRANSPORTS, ConfigError, transport
+
+# The kinds of push a provider sends to its callback address (``reader.kinds``).
+CALLBACK_KINDS = {
+    "report": pgettext_lazy("callback kind", "delivery report"),
+    "reply": pgettext_lazy("callback kind", "reply"),
+    "events": pgettext_lazy("callback kind", "event push"),
+}
+
+
+def provider_label(name: str) -> Any:
+    return TRANSPORTS[name].label if name in TRANSPORTS else name
+
+
+def callback_kind_label(kind: str) -> Any:
+    return CALLBACK_KINDS.get(kind, kind)
+
+
+PROVIDER = labelled_column("provider", _("provider"), provider_label)
+PROVIDER_FILTER = ("provider", labelled_filter(provider_label))
+CHANNEL = labelled_column("channel", _("channel"), channel_label)
+CHANNEL_FILTER = ("channel", labelled_filter(channel_label))
 
 
 class ChannelConfigForm(forms.ModelForm):
@@ -62,7 +86,7 @@ class ChannelConfigForm(forms.ModelForm):
 @admin.register(ChannelConfig)
 class ChannelConfigAdmin(admin.ModelAdmin):
     form = ChannelConfigForm
-    list_display = ["channel", "provider", "organisation", "weekly_cap", "enabled", "secret_names"]
+    list_display = ["channel", PROVIDER, "organisation", "weekly_cap", "enabled", "secret_names"]
     readonly_fields = ["callback_addresses"]
 
     @admin.display(description=_("callback addresses"))
@@ -87,23 +111,31 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["key", "channel", "provider", "status", "tries", "created_at", "sent_at"]
-    list_filter = ["status", "channel", "provider"]
+    list_display = ["key", CHANNEL, PROVIDER, "status", "tries", "created_at", "sent_at"]
+    list_filter = ["status", CHANNEL_FILTER, PROVIDER_FILTER]
     readonly_fields = [f.name for f in Message._meta.fields if f.name != "to"]
     exclude = ["to"]
 
 
 @admin.register(Reply)
 class ReplyAdmin(admin.ModelAdmin):
-    list_display = ["received_at", "channel", "kind", "patient", "handled_at"]
-    list_filter = ["kind", "channel"]
+    list_display = ["received_at", CHANNEL, "kind", "patient", "handled_at"]
+    list_filter = ["kind", CHANNEL_FILTER]
     exclude = ["sender"]
 
 
 @admin.register(ProviderCallback)
 class ProviderCallbackAdmin(admin.ModelAdmin):
-    list_display = ["received_at", "provider", "kind", "status", "reports", "replies", "error"]
-    list_filter = ["status", "provider", "kind"]
+    list_display = [
+        "received_at",
+        PROVIDER,
+        labelled_column("kind", _("kind"), callback_kind_label),
+        "status",
+        "reports",
+        "replies",
+        "error",
+    ]
+    list_filter = ["status", PROVIDER_FILTER, ("kind", labelled_filter(callback_kind_label))]
     exclude = ["body"]
     readonly_fields = [f.name for f in ProviderCallback._meta.fields if f.name != "body"]
 

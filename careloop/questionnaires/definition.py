@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from careloop.said import CheckError, gettext_noop, said
+
 TYPES = ("choice", "multi", "number", "text", "date", "scale", "matrix")
 CONDITIONS = ("equals", "not_equals", "in", "gt", "lt")
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -43,11 +45,9 @@ MAX_ITEMS = 200
 ASSESSMENTS = ("tcm-constitution",)
 
 
-class DefinitionError(ValueError):
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
-        self.message = message
+class DefinitionError(CheckError):
+    """A questionnaire that cannot be used (``path``: ``message``, in the reader's
+    language)."""
 
 
 class AnswerError(ValueError):
@@ -160,12 +160,14 @@ class Result:
 def _text(data: Mapping[str, Any], key: str, path: str, limit: int, required: bool = True) -> str:
     value = data.get(key, "")
     if not isinstance(value, str):
-        raise DefinitionError(f"{path}.{key}", "须为文字")
+        raise DefinitionError(f"{path}.{key}", gettext_noop("must be text"))
     value = value.strip()
     if required and not value:
-        raise DefinitionError(f"{path}.{key}", "不能为空")
+        raise DefinitionError(f"{path}.{key}", gettext_noop("must not be empty"))
     if len(value) > limit:
-        raise DefinitionError(f"{path}.{key}", f"最多 {limit} 个字")
+        raise DefinitionError(
+            f"{path}.{key}", gettext_noop("at most %(limit)s characters"), limit=limit
+        )
     return value
 
 
@@ -174,21 +176,25 @@ def _number(data: Mapping[str, Any], key: str, path: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DefinitionError(f"{path}.{key}", "须为数字")
+        raise DefinitionError(f"{path}.{key}", gettext_noop("must be a number"))
     return float(value)
 
 
 def _options(data: Any, path: str) -> tuple[Option, ...]:
     if not isinstance(data, list) or not data:
-        raise DefinitionError(path, "须为非空的选项列表")
+        raise DefinitionError(path, gettext_noop("must be a non-empty list of options"))
     options, seen = [], set()
     for n, item in enumerate(data):
         where = f"{path}[{n}]"
         if not isinstance(item, Mapping):
-            raise DefinitionError(where, "须为一个对象，含 value 和 label")
+            raise DefinitionError(where, gettext_noop("must be an object with value and label"))
         value = _text(item, "value", where, 40)
         if value in seen:
-            raise DefinitionError(f"{where}.value", f"选项值 {value!r} 重复")
+            raise DefinitionError(
+                f"{where}.value",
+                gettext_noop("the option value %(value)s appears twice"),
+                value=repr(value),
+            )
         seen.add(value)
         options.append(
             Option(value, _text(item, "label", where, 200), _number(item, "score", where))
@@ -198,53 +204,76 @@ def _options(data: Any, path: str) -> tuple[Option, ...]:
 
 def _condition(data: Any, path: str, earlier: Mapping[str, Item]) -> Condition:
     if not isinstance(data, Mapping) or "item" not in data:
-        raise DefinitionError(path, "须为一个对象，含 item 和一个条件")
+        raise DefinitionError(path, gettext_noop("must be an object with item and one condition"))
     key = data["item"]
     if key not in earlier:
-        raise DefinitionError(f"{path}.item", f"须为前面的题目（{key!r} 不是）")
+        raise DefinitionError(
+            f"{path}.item",
+            gettext_noop("must be an earlier question (%(key)s is not)"),
+            key=repr(key),
+        )
     ops = [op for op in CONDITIONS if op in data]
     if len(ops) != 1:
-        raise DefinitionError(path, f"须恰好有一个条件：{'、'.join(CONDITIONS)}")
+        raise DefinitionError(
+            path,
+            gettext_noop("must have exactly one condition: %(conditions)s"),
+            conditions=tuple(CONDITIONS),
+        )
     op, value = ops[0], data[ops[0]]
     if op in ("gt", "lt") and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise DefinitionError(f"{path}.{op}", "须为数字")
+        raise DefinitionError(f"{path}.{op}", gettext_noop("must be a number"))
     if op == "in" and not isinstance(value, list):
-        raise DefinitionError(f"{path}.in", "须为列表")
+        raise DefinitionError(f"{path}.in", gettext_noop("must be a list"))
     target = earlier[key]
     if target.type == "matrix":
-        raise DefinitionError(f"{path}.item", "矩阵题不能作为条件")
+        raise DefinitionError(
+            f"{path}.item", gettext_noop("a matrix question cannot be a condition")
+        )
     if target.type in ("choice", "multi") and op in ("equals", "not_equals", "in"):
         allowed = {o.value for o in target.options}
         wrong = [v for v in (value if op == "in" else [value]) if v not in allowed]
         if wrong:
-            raise DefinitionError(f"{path}.{op}", f"{wrong[0]!r} 不是 {key} 的选项")
+            raise DefinitionError(
+                f"{path}.{op}",
+                gettext_noop("%(value)s is not an option of %(key)s"),
+                value=repr(wrong[0]),
+                key=key,
+            )
     return Condition(key, op, value)
 
 
 def _item(data: Any, path: str, earlier: Mapping[str, Item]) -> Item:
     if not isinstance(data, Mapping):
-        raise DefinitionError(path, "须为一个对象（JSON object）")
+        raise DefinitionError(path, gettext_noop("must be a JSON object"))
     key = _text(data, "key", path, 40)
     if not key.replace("_", "").replace("-", "").isalnum() or not key.isascii():
-        raise DefinitionError(f"{path}.key", "只能用英文字母、数字、- 和 _")
+        raise DefinitionError(
+            f"{path}.key", gettext_noop("may contain only English letters, digits, - and _")
+        )
     if key in earlier:
-        raise DefinitionError(f"{path}.key", f"题目 {key!r} 重复")
+        raise DefinitionError(
+            f"{path}.key", gettext_noop("question %(key)s appears twice"), key=repr(key)
+        )
     kind = data.get("type")
     if kind not in TYPES:
-        raise DefinitionError(f"{path}.type", f"须为 {'、'.join(TYPES)} 之一")
+        raise DefinitionError(
+            f"{path}.type", gettext_noop("must be one of %(choices)s"), choices=tuple(TYPES)
+        )
     required = data.get("required", True)
     if not isinstance(required, bool):
-        raise DefinitionError(f"{path}.required", "须为 true 或 false")
+        raise DefinitionError(f"{path}.required", gettext_noop("must be true or false"))
     low, high = _number(data, "min", path), _number(data, "max", path)
     if kind == "scale":
         low, high = (0.0 if low is None else low), (10.0 if high is None else high)
     if low is not None and high is not None and low >= high:
-        raise DefinitionError(f"{path}.max", "须大于 min")
+        raise DefinitionError(f"{path}.max", gettext_noop("must be greater than min"))
     rows: tuple[tuple[str, str], ...] = ()
     if kind == "matrix":
         raw_rows = data.get("rows")
         if not isinstance(raw_rows, list) or not raw_rows:
-            raise DefinitionError(f"{path}.rows", "矩阵题须列出各行")
+            raise DefinitionError(
+                f"{path}.rows", gettext_noop("a matrix question must list its rows")
+            )
         rows = tuple(
             (_text(r, "key", f"{path}.rows[{n}]", 40), _text(r, "text", f"{path}.rows[{n}]", 200))
             if isinstance(r, Mapping)
@@ -280,21 +309,27 @@ def _item(data: Any, path: str, earlier: Mapping[str, Item]) -> Item:
 
 
 def _bad_row(path: str) -> tuple[str, str]:
-    raise DefinitionError(path, "须为一个对象，含 key 和 text")
+    raise DefinitionError(path, gettext_noop("must be an object with key and text"))
 
 
 def _flag(data: Any, path: str, items: Mapping[str, Item]) -> Flag:
     if not isinstance(data, Mapping):
-        raise DefinitionError(path, "须为一个对象")
+        raise DefinitionError(path, gettext_noop("must be an object"))
     severity = data.get("severity", "high")
     if severity not in SEVERITIES:
-        raise DefinitionError(f"{path}.severity", f"须为 {'、'.join(SEVERITIES)} 之一")
+        raise DefinitionError(
+            f"{path}.severity",
+            gettext_noop("must be one of %(choices)s"),
+            choices=tuple(SEVERITIES),
+        )
     total = _number(data, "total_at_least", path)
     condition = None
     if "item" in data:
         condition = _condition(data, path, items)
     elif total is None:
-        raise DefinitionError(path, "须给出 item 与条件，或 total_at_least")
+        raise DefinitionError(
+            path, gettext_noop("must give item and a condition, or total_at_least")
+        )
     return Flag(
         title=_text(data, "title", path, 200),
         severity=severity,
@@ -308,39 +343,45 @@ def _flag(data: Any, path: str, items: Mapping[str, Item]) -> Flag:
 def compile_definition(data: Any) -> Definition:
     """Check a questionnaire; ``DefinitionError`` says what is wrong and where."""
     if not isinstance(data, Mapping):
-        raise DefinitionError("questionnaire", "须为一个对象（JSON object）")
+        raise DefinitionError("questionnaire", gettext_noop("must be a JSON object"))
     raw_items = data.get("items")
     if not isinstance(raw_items, list) or not raw_items:
-        raise DefinitionError("items", "须为一个非空列表")
+        raise DefinitionError("items", gettext_noop("must be a non-empty list"))
     if len(raw_items) > MAX_ITEMS:
-        raise DefinitionError("items", f"最多 {MAX_ITEMS} 题")
+        raise DefinitionError("items", gettext_noop("at most %(count)s questions"), count=MAX_ITEMS)
     items: dict[str, Item] = {}
     for n, raw in enumerate(raw_items):
         item = _item(raw, f"items[{n}]", items)
         items[item.key] = item
     scoring = data.get("scoring") or {}
     if not isinstance(scoring, Mapping):
-        raise DefinitionError("scoring", "须为一个对象")
+        raise DefinitionError("scoring", gettext_noop("must be an object"))
     scored = tuple(scoring.get("items", []))
     for n, key in enumerate(scored):
         if key not in items or items[key].type not in ("choice", "scale", "matrix", "multi"):
-            raise DefinitionError(f"scoring.items[{n}]", f"{key!r} 不是可计分的题目")
+            raise DefinitionError(
+                f"scoring.items[{n}]",
+                gettext_noop("%(key)s is not a question that can be scored"),
+                key=repr(key),
+            )
     bands = []
     for n, band in enumerate(scoring.get("bands", [])):
         where = f"scoring.bands[{n}]"
         if not isinstance(band, Mapping):
-            raise DefinitionError(where, "须为一个对象，含 min、max 和 label")
+            raise DefinitionError(where, gettext_noop("must be an object with min, max and label"))
         low, high = _number(band, "min", where), _number(band, "max", where)
         if low is None or high is None or low > high:
-            raise DefinitionError(where, "须给出 min ≤ max")
+            raise DefinitionError(where, gettext_noop("must give min ≤ max"))
         bands.append(Band(low, high, _text(band, "label", where, 40)))
     flags = tuple(_flag(f, f"flags[{n}]", items) for n, f in enumerate(data.get("flags", [])))
     nps = data.get("nps", "")
     assessment = data.get("assessment", "")
     if assessment and assessment not in ASSESSMENTS:
-        raise DefinitionError("assessment", f"须为 {'、'.join(ASSESSMENTS)} 之一")
+        raise DefinitionError(
+            "assessment", gettext_noop("must be one of %(choices)s"), choices=tuple(ASSESSMENTS)
+        )
     if nps and (nps not in items or items[nps].type != "scale"):
-        raise DefinitionError("nps", "须为一道 0–10 量表题的 key")
+        raise DefinitionError("nps", gettext_noop("must be the key of a 0–10 scale question"))
     return Definition(
         code=_text(data, "code", "questionnaire", 40),
         title=_text(data, "title", "questionnaire", 200),
@@ -366,27 +407,33 @@ def _check(item: Item, value: Any) -> tuple[Any, str]:
     """(the value as stored, "" or what is wrong)."""
     if item.type == "choice":
         value = str(value)
-        return value, "" if item.option(value) else "不是可选的答案"
+        return value, "" if item.option(value) else said(
+            gettext_noop("is not one of the answers offered")
+        )
     if item.type == "multi":
         values = value if isinstance(value, list) else [value]
         values = list(dict.fromkeys(str(v) for v in values))  # each option once
         bad = [v for v in values if item.option(v) is None]
-        return values, f"不是可选的答案：{'、'.join(bad)}" if bad else ""
+        return values, said(
+            gettext_noop("are not among the answers offered: %(values)s"), {"values": bad}
+        ) if bad else ""
     if item.type == "matrix":
         if not isinstance(value, Mapping):
-            return value, "须为每一行选择一项"
+            return value, said(gettext_noop("choose one answer on each row"))
         rows = {row: str(value.get(row, "")) for row, _text in item.rows}
         missing = [text for row, text in item.rows if item.option(rows[row]) is None]
-        return rows, f"请为“{missing[0]}”选择一项" if missing else ""
+        return rows, said(
+            gettext_noop("choose one answer for “%(row)s”"), {"row": missing[0]}
+        ) if missing else ""
     if item.type in ("number", "scale"):
         try:
             number = float(value)
         except (TypeError, ValueError):
-            return value, "须为数字"
+            return value, said(gettext_noop("must be a number"))
         if not math.isfinite(number):
-            return value, "须为数字"
+            return value, said(gettext_noop("must be a number"))
         if item.type == "scale" and number != int(number):
-            return value, "须为整数"
+            return value, said(gettext_noop("must be a whole number"))
         too_low = item.min is not None and number < item.min
         too_high = item.max is not None and number > item.max
         if too_low or too_high:
@@ -396,9 +443,12 @@ def _check(item: Item, value: Any) -> tuple[Any, str]:
         try:
             return date.fromisoformat(str(value)).isoformat(), ""
         except ValueError:
-            return value, "须为 YYYY-MM-DD 形式的日期"
+            return value, said(gettext_noop("must be a date as YYYY-MM-DD"))
     text = str(value).strip()
-    return text, f"最多 {item.max_length} 个字" if len(text) > item.max_length else ""
+    too_long = len(text) > item.max_length
+    return text, said(
+        gettext_noop("at most %(limit)s characters"), {"limit": item.max_length}
+    ) if too_long else ""
 
 
 def _plain(number: float) -> str:
@@ -408,10 +458,17 @@ def _plain(number: float) -> str:
 def _range(item: Item) -> str:
     unit = item.unit
     if item.min is not None and item.max is not None:
-        return f"须在 {_plain(item.min)}–{_plain(item.max)}{unit} 之间"
+        return said(
+            gettext_noop("must be between %(low)s and %(high)s"),
+            {"low": _plain(item.min), "high": f"{_plain(item.max)}{unit}"},
+        )
     if item.min is not None:
-        return f"不能小于 {_plain(item.min)}{unit}"
-    return f"不能大于 {_plain(item.max or 0)}{unit}"
+        return said(
+            gettext_noop("must not be less than %(low)s"), {"low": f"{_plain(item.min)}{unit}"}
+        )
+    return said(
+        gettext_noop("must not be more than %(high)s"), {"high": f"{_plain(item.max or 0)}{unit}"}
+    )
 
 
 def _empty(value: Any) -> bool:
@@ -429,7 +486,7 @@ def evaluate(definition: Definition, raw: Mapping[str, Any]) -> Result:
         value = raw.get(item.key)
         if _empty(value):
             if item.required:
-                errors[item.key] = "必答题"
+                errors[item.key] = said(gettext_noop("an answer is required"))
             continue
         stored, problem = _check(item, value)
         if problem:

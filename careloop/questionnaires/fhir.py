@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from careloop.questionnaires.definition import Definition, DefinitionError, Item
+from careloop.said import gettext_noop
 
 SD = "http://hl7.org/fhir/StructureDefinition"
 SCORING = "https://careloop.org.cn/fhir/StructureDefinition/questionnaire-scoring"
@@ -188,7 +189,9 @@ def _options_from(entries: list[dict[str, Any]], path: str) -> list[dict[str, An
         coding = entry.get("valueCoding") or {}
         value = coding.get("code") or entry.get("valueString") or entry.get("valueInteger")
         if value is None:
-            raise DefinitionError(f"{path}.answerOption[{n}]", "须有 valueCoding.code")
+            raise DefinitionError(
+                f"{path}.answerOption[{n}]", gettext_noop("must have valueCoding.code")
+            )
         option: dict[str, Any] = {"value": str(value), "label": coding.get("display") or str(value)}
         ordinal = _ext(entry, "ordinalValue") or _ext(entry, "itemWeight")
         if ordinal is not None:
@@ -236,14 +239,18 @@ def _item_from(element: dict[str, Any], path: str) -> dict[str, Any]:
     elif kind == "group" and "gtable" in codes:
         rows = element.get("item", [])
         if not rows:
-            raise DefinitionError(path, "矩阵（gtable）须有行")
+            raise DefinitionError(path, gettext_noop("a matrix (gtable) must have rows"))
         out["type"] = "matrix"
         out["rows"] = [
             {"key": str(r["linkId"]).rpartition(".")[2], "text": r.get("text", "")} for r in rows
         ]
         out["options"] = _options_from(rows[0].get("answerOption", []), f"{path}.item[0]")
     else:
-        raise DefinitionError(f"{path}.type", f"不支持的题型 {kind!r}")
+        raise DefinitionError(
+            f"{path}.type",
+            gettext_noop("the question type %(kind)s is not supported"),
+            kind=repr(kind),
+        )
     conditions = element.get("enableWhen", [])
     if conditions:
         out["enable_when"] = _condition_from(conditions, element.get("enableBehavior"), path)
@@ -255,11 +262,16 @@ def _condition_from(conditions: list[dict[str, Any]], behaviour: Any, path: str)
     question = str(first.get("question", "")).replace(".", "_")
     if len(conditions) > 1:
         if behaviour != "any" or any(c.get("operator") != "=" for c in conditions):
-            raise DefinitionError(f"{path}.enableWhen", "只支持单一条件，或“任一等于”")
+            raise DefinitionError(
+                f"{path}.enableWhen",
+                gettext_noop("only a single condition, or “any equals”, is supported"),
+            )
         return {"item": question, "in": [_code(c) for c in conditions]}
     op = FROM_OPERATOR.get(first.get("operator", ""))
     if op is None:
-        raise DefinitionError(f"{path}.enableWhen[0].operator", "只支持 =、!=、>、<")
+        raise DefinitionError(
+            f"{path}.enableWhen[0].operator", gettext_noop("only =, !=, > and < are supported")
+        )
     return {"item": question, op: _code(first)}
 
 
@@ -273,9 +285,17 @@ def canonical_of(resource: dict[str, Any]) -> tuple[str, str]:
     version is our number) or when it gives none."""
     url, version = resource.get("url") or "", resource.get("version") or ""
     if not isinstance(url, str) or len(url.strip()) > MAX_URL or "|" in url:
-        raise DefinitionError("url", f"须为不含 | 的 URL，最多 {MAX_URL} 个字符")
+        raise DefinitionError(
+            "url",
+            gettext_noop("must be a URL without |, at most %(limit)s characters"),
+            limit=MAX_URL,
+        )
     if not isinstance(version, str) or len(version.strip()) > MAX_LABEL or "|" in version:
-        raise DefinitionError("version", f"须为不含 | 的文字，最多 {MAX_LABEL} 个字符")
+        raise DefinitionError(
+            "version",
+            gettext_noop("must be a text without |, at most %(limit)s characters"),
+            limit=MAX_LABEL,
+        )
     url = url.strip()
     if not url or url.startswith(CANONICAL):
         return "", ""
@@ -287,7 +307,7 @@ def from_questionnaire(resource: dict[str, Any]) -> dict[str, Any]:
     Its code: ours from the URL, else the name, the id or the URL's last part (the URL
     itself is kept apart, ``canonical_of``)."""
     if resource.get("resourceType") != "Questionnaire":
-        raise DefinitionError("resourceType", "须为 Questionnaire")
+        raise DefinitionError("resourceType", gettext_noop("must be Questionnaire"))
     url = str(resource.get("url", ""))
     code = (
         url.removeprefix(CANONICAL)

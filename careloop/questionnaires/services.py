@@ -30,6 +30,7 @@ from careloop.questionnaires.models import (
     QuestionnaireResponse,
     QuestionnaireVersion,
 )
+from careloop.said import gettext_noop
 
 PACK = Path(__file__).resolve().parent / "data" / "pack.json"
 SEVERITY_ORDER = ("low", "medium", "high", "critical")
@@ -107,8 +108,13 @@ def do_save_questionnaire(
             if row is not None and url and row.url != url:
                 raise Conflict(
                     "name",
-                    f"{definition.code} 已是另一问卷（{row.canonical}）的代码；"
-                    f"请换一个 name 再导入 {url}",
+                    gettext_noop(
+                        "%(code)s is already the code of another questionnaire (%(canonical)s); "
+                        "give it another name to import %(url)s"
+                    ),
+                    code=definition.code,
+                    canonical=row.canonical,
+                    url=url,
                 )
         creating = row is None
         if row is None:
@@ -120,7 +126,12 @@ def do_save_questionnaire(
             if same is not None and same.definition != data:
                 raise Conflict(
                     "version",
-                    f"{row.canonical}|{label} 已保存为不同的题目；修改后的问卷须用新的 version",
+                    gettext_noop(
+                        "%(canonical)s|%(label)s is saved with other questions; a changed "
+                        "questionnaire needs a new version"
+                    ),
+                    canonical=row.canonical,
+                    label=label,
                 )
             new_version = same is None
         if not new_version and row.status == status:

@@ -30,6 +30,7 @@ from careloop.questionnaires.services import (
     do_save_questionnaire,
     submit,
 )
+from careloop.said import gettext_noop
 from careloop.typing import AuthedRequest
 
 
@@ -63,14 +64,21 @@ def _save_posted(
                 "column": exc.colno,
             }
         if not isinstance(data, dict):
-            raise DefinitionError("questionnaire", "须为一个对象（JSON object）")
+            raise DefinitionError("questionnaire", gettext_noop("must be a JSON object"))
         code = data.get("code")
         if row is not None and code != row.code:
-            raise DefinitionError("code", f"须保持为 {row.code}")
+            raise DefinitionError("code", gettext_noop("must stay %(code)s"), code=row.code)
         if row is None and (code == "new" or Questionnaire.objects.filter(code=code).exists()):
-            raise DefinitionError("code", f"{code} 已被使用，请换一个")
+            raise DefinitionError(
+                "code", gettext_noop("%(code)s is taken: choose another"), code=str(code)
+            )
         if row is None and not (isinstance(code, str) and CODE.fullmatch(code)):
-            raise DefinitionError("code", "只能用小写英文字母、数字和 -，如 knee-rehab")
+            raise DefinitionError(
+                "code",
+                gettext_noop(
+                    "may contain only lower-case English letters, digits and -, as knee-rehab"
+                ),
+            )
         saved, changed = do_save_questionnaire(
             request.user,
             data,

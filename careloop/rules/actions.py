@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from careloop.rules.conditions import TIER_TEXT, TIERS, RuleError
+from careloop.said import gettext_noop
 
 SEVERITIES = ("critical", "high", "medium", "low")
 SEVERITY_TEXT = {"critical": "危急", "high": "高", "medium": "中", "low": "低"}
@@ -110,36 +111,43 @@ Action = AddTag | RemoveTag | SetTier | RaiseAlert | Enrol | CreateTask | Notify
 def _text(data: Mapping[str, Any], key: str, path: str, limit: int) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise RuleError(f"{path}.{key}", "不能为空")
+        raise RuleError(f"{path}.{key}", gettext_noop("must not be empty"))
     if len(value.strip()) > limit:
-        raise RuleError(f"{path}.{key}", f"最多 {limit} 个字")
+        raise RuleError(f"{path}.{key}", gettext_noop("at most %(limit)s characters"), limit=limit)
     return value.strip()
 
 
 def _compile_one(data: Any, path: str) -> Action:
     if not isinstance(data, Mapping):
-        raise RuleError(path, "须为一个对象（JSON object）")
+        raise RuleError(path, gettext_noop("must be a JSON object"))
     kind = data.get("type")
     if not isinstance(kind, str):
         raise RuleError(
-            f"{path}.type", "须为文字（tag、untag、risk_tier、value_tier、alert、enrol、task）"
+            f"{path}.type",
+            gettext_noop("must be a text (tag, untag, risk_tier, value_tier, alert, enrol, task)"),
         )
     if kind in ("tag", "untag"):
         tag = _text(data, "tag", path, 50)
         return AddTag(tag) if kind == "tag" else RemoveTag(tag)
     if kind in ("risk_tier", "value_tier"):
         if data.get("value") not in TIERS:
-            raise RuleError(f"{path}.value", "须为 high、medium 或 low")
+            raise RuleError(f"{path}.value", gettext_noop("must be high, medium or low"))
         return SetTier(str(kind), str(data["value"]))
     if kind == "alert":
         if data.get("severity") not in SEVERITIES:
-            raise RuleError(f"{path}.severity", f"须为 {'、'.join(SEVERITIES)} 之一")
+            raise RuleError(
+                f"{path}.severity", gettext_noop("must be one of %(choices)s"), choices=SEVERITIES
+            )
         assignee = data.get("assignee", "responsible_doctor")
         if assignee not in ASSIGNEES:
-            raise RuleError(f"{path}.assignee", f"须为 {'、'.join(ASSIGNEES)} 之一")
+            raise RuleError(
+                f"{path}.assignee", gettext_noop("must be one of %(choices)s"), choices=ASSIGNEES
+            )
         due = data.get("due_hours")
         if due is not None and (isinstance(due, bool) or not isinstance(due, int) or due < 1):
-            raise RuleError(f"{path}.due_hours", "须为正整数（小时）")
+            raise RuleError(
+                f"{path}.due_hours", gettext_noop("must be a positive whole number (hours)")
+            )
         return RaiseAlert(str(data["severity"]), _text(data, "title", path, 200), assignee, due)
     if kind == "enrol":
         return Enrol(_text(data, "pathway", path, 60))
@@ -148,15 +156,27 @@ def _compile_one(data: Any, path: str) -> Action:
     if kind == "notify":
         to = data.get("to", "responsible_doctor")
         if to not in NOTIFY_TO:
-            raise RuleError(f"{path}.to", f"须为 {'、'.join(NOTIFY_TO)} 之一")
+            raise RuleError(
+                f"{path}.to", gettext_noop("must be one of %(choices)s"), choices=NOTIFY_TO
+            )
         return Notify(_text(data, "title", path, 200), str(to))
     if kind in NOT_YET:
         raise RuleError(
-            f"{path}.type", f"“{NOT_YET[kind]}”（{kind}）本版本尚不支持：它所需的功能尚未上线"
+            f"{path}.type",
+            gettext_noop(
+                "“%(name)s” (%(kind)s) is not supported in this version: what it needs is not "
+                "available yet"
+            ),
+            name=NOT_YET[kind],
+            kind=kind,
         )
     raise RuleError(
         f"{path}.type",
-        f"未知的动作 {kind!r}（可用：tag untag risk_tier value_tier alert enrol task notify）",
+        gettext_noop(
+            "unknown action %(kind)s (available: tag untag risk_tier value_tier alert enrol task "
+            "notify)"
+        ),
+        kind=repr(kind),
     )
 
 
@@ -166,19 +186,23 @@ def _task(data: Mapping[str, Any], path: str) -> CreateTask:
     for key, allowed in choices.items():
         value = data.get(key, CreateTask.__dataclass_fields__[key].default)
         if value not in allowed:
-            raise RuleError(f"{path}.{key}", f"须为 {'、'.join(allowed)} 之一")
+            raise RuleError(
+                f"{path}.{key}", gettext_noop("must be one of %(choices)s"), choices=tuple(allowed)
+            )
         values[key] = str(value)
     due = data.get("due_hours", 24)
     if isinstance(due, bool) or not isinstance(due, int) or not 1 <= due <= 24 * 30:
-        raise RuleError(f"{path}.due_hours", "须为 1 到 720 之间的整数（小时）")
+        raise RuleError(
+            f"{path}.due_hours", gettext_noop("must be a whole number from 1 to 720 (hours)")
+        )
     return CreateTask(_text(data, "title", path, 200), due_hours=due, **values)
 
 
 def compile_actions(data: Any, path: str = "actions") -> list[Action]:
     if not isinstance(data, list) or not data:
-        raise RuleError(path, "须为一个非空列表")
+        raise RuleError(path, gettext_noop("must be a non-empty list"))
     actions = [_compile_one(item, f"{path}[{i}]") for i, item in enumerate(data)]
     alerts = [i for i, action in enumerate(actions) if isinstance(action, RaiseAlert)]
     if len(alerts) > 1:  # a firing points at one alert
-        raise RuleError(f"{path}[{alerts[1]}]", "一条规则只能发出一个预警（alert）")
+        raise RuleError(f"{path}[{alerts[1]}]", gettext_noop("a rule can raise only one alert"))
     return actions

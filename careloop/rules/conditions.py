@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, NamedTuple
 
+from careloop.said import CheckError, gettext_noop
+
 OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -75,13 +77,9 @@ OUTCOMES = {
 }
 
 
-class RuleError(ValueError):
-    """A rule that cannot be used; ``path`` names the part (``condition.all[1].value``)."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
-        self.message = message
+class RuleError(CheckError):
+    """A rule that cannot be used; ``path`` names the part (``condition.all[1].value``),
+    ``message`` what is wrong (in the reader's language)."""
 
 
 class Reading(NamedTuple):
@@ -168,30 +166,42 @@ class Outcome:
 def _number(data: Mapping[str, Any], key: str, path: str, *, whole: bool = False) -> Any:
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RuleError(f"{path}.{key}", "需要一个数字" if not whole else "需要一个整数")
+        raise RuleError(
+            f"{path}.{key}",
+            gettext_noop("a number is needed")
+            if not whole
+            else gettext_noop("a whole number is needed"),
+        )
     if whole and not isinstance(value, int):
-        raise RuleError(f"{path}.{key}", "需要一个整数")
+        raise RuleError(f"{path}.{key}", gettext_noop("a whole number is needed"))
     return value
 
 
 def _text(data: Mapping[str, Any], key: str, path: str) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise RuleError(f"{path}.{key}", "不能为空")
+        raise RuleError(f"{path}.{key}", gettext_noop("must not be empty"))
     return value.strip()
 
 
 def _op(data: Mapping[str, Any], path: str) -> str:
     op = data.get("op")
     if op not in OPS:
-        raise RuleError(f"{path}.op", f"比较符须为 {' '.join(OPS)} 之一，而不是 {op!r}")
+        raise RuleError(
+            f"{path}.op",
+            gettext_noop("the comparison must be one of %(ops)s, not %(op)s"),
+            ops=" ".join(OPS),
+            op=repr(op),
+        )
     return str(op)
 
 
 def _count(data: Mapping[str, Any], key: str, path: str, low: int, high: int) -> int:
     value = int(_number(data, key, path, whole=True))
     if not low <= value <= high:
-        raise RuleError(f"{path}.{key}", f"须在 {low} 到 {high} 之间")
+        raise RuleError(
+            f"{path}.{key}", gettext_noop("must be from %(low)s to %(high)s"), low=low, high=high
+        )
     return value
 
 
@@ -203,7 +213,9 @@ def _clock(data: Mapping[str, Any], key: str, path: str) -> time:
             raise ValueError(text)
         return time.fromisoformat(text)
     except ValueError as exc:
-        raise RuleError(f"{path}.{key}", "须为 HH:MM 时间（当地时间，不带时区）") from exc
+        raise RuleError(
+            f"{path}.{key}", gettext_noop("must be a time as HH:MM (local time, no time zone)")
+        ) from exc
 
 
 def _fmt(value: float | None) -> str:
@@ -650,11 +662,17 @@ def _codes(data: Mapping[str, Any], path: str, known: set[str] | None) -> tuple[
     given = data.get("code")
     items = given if isinstance(given, list) else [given]
     if not items or not all(isinstance(c, str) and c.strip() for c in items):
-        raise RuleError(f"{path}.code", "不能为空（一个代码，或代码列表）")
+        raise RuleError(
+            f"{path}.code", gettext_noop("must not be empty (a code, or a list of codes)")
+        )
     codes = tuple(c.strip() for c in items)
     for code in codes:
         if known is not None and code not in known:
-            raise RuleError(f"{path}.code", f"{code!r} 不在检验项目目录中")
+            raise RuleError(
+                f"{path}.code",
+                gettext_noop("%(code)s is not in the catalogue of tests"),
+                code=repr(code),
+            )
     return codes
 
 
@@ -687,7 +705,7 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
     if kind == "trend":
         direction = data.get("direction")
         if direction not in ("rising", "falling"):
-            raise RuleError(f"{path}.direction", "须为 rising（升高）或 falling（下降）")
+            raise RuleError(f"{path}.direction", gettext_noop("must be rising or falling"))
         return Trend(
             _codes(data, path, known),
             _count(data, "count", path, 2, MAX_COUNT),
@@ -709,7 +727,7 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
     if kind == "change":
         percent = data.get("percent", False)
         if not isinstance(percent, bool):
-            raise RuleError(f"{path}.percent", "须为 true 或 false")
+            raise RuleError(f"{path}.percent", gettext_noop("must be true or false"))
         return Change(*_series_kind(data, path, known), percent=percent)
     if kind == "tag":
         return HasTag(_text(data, "tag", path))
@@ -717,11 +735,11 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
         return Age(_op(data, path), _count(data, "value", path, 0, 150))
     if kind == "sex":
         if data.get("value") not in ("male", "female"):
-            raise RuleError(f"{path}.value", "须为 male 或 female")
+            raise RuleError(f"{path}.value", gettext_noop("must be male or female"))
         return Sex(str(data["value"]))
     if kind == "risk_tier":
         if data.get("value") not in TIERS:
-            raise RuleError(f"{path}.value", "须为 high、medium 或 low")
+            raise RuleError(f"{path}.value", gettext_noop("must be high, medium or low"))
         return RiskTier(str(data["value"]))
     if kind == "risk":
         return Risk(_text(data, "model", path), _text(data, "category", path))
@@ -729,14 +747,17 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
         given = data.get("prefix")
         items = given if isinstance(given, list) else [given]
         if not items or not all(isinstance(p, str) and p.strip() for p in items):
-            raise RuleError(f"{path}.prefix", "须为 ICD-10 编码前缀（如 I50），或前缀列表")
+            raise RuleError(
+                f"{path}.prefix",
+                gettext_noop("must be an ICD-10 code prefix (as I50), or a list of prefixes"),
+            )
         return Diagnosis(tuple(p.strip().upper() for p in items))
     if kind == "discharged":
         return Discharged(_count(data, "days", path, 0, MAX_DAYS))
     if kind == "answer":
         value = data.get("value")
         if not isinstance(value, int | float | str) or isinstance(value, bool):
-            raise RuleError(f"{path}.value", "需要一个数字或文字")
+            raise RuleError(f"{path}.value", gettext_noop("a number or a text is needed"))
         return Answer(
             _text(data, "questionnaire", path), _text(data, "item", path), _op(data, path), value
         )
@@ -745,9 +766,18 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
     if kind == "outcome":
         given = data.get("outcomes")
         if not isinstance(given, list) or not given or any(o not in OUTCOMES for o in given):
-            raise RuleError(f"{path}.outcomes", f"须为以下结果的列表：{'、'.join(OUTCOMES)}")
+            raise RuleError(
+                f"{path}.outcomes",
+                gettext_noop("must be a list of these outcomes: %(outcomes)s"),
+                outcomes=tuple(OUTCOMES),
+            )
         return TaskOutcome(tuple(given))
-    raise RuleError(f"{path}.kind", f"未知的条件类型 {kind!r}（可用：{' '.join(KINDS)}）")
+    raise RuleError(
+        f"{path}.kind",
+        gettext_noop("unknown kind of condition %(kind)s (available: %(kinds)s)"),
+        kind=repr(kind),
+        kinds=" ".join(KINDS),
+    )
 
 
 def compile_condition(
@@ -755,12 +785,15 @@ def compile_condition(
 ) -> Condition:
     """Check ``data`` and build the condition; ``RuleError`` names what is wrong."""
     if not isinstance(data, Mapping):
-        raise RuleError(path, "须为一个对象（JSON object）")
+        raise RuleError(path, gettext_noop("must be a JSON object"))
     for word, cls in (("all", All), ("any", Any_)):
         if word in data:
             parts = data[word]
             if len(data) != 1 or not isinstance(parts, list) or not parts:
-                raise RuleError(f"{path}.{word}", "须为一个非空列表，且不与其他键并列")
+                raise RuleError(
+                    f"{path}.{word}",
+                    gettext_noop("must be a non-empty list, with no other key beside it"),
+                )
             return cls(
                 [
                     compile_condition(p, f"{path}.{word}[{i}]", known_codes=known_codes)
@@ -769,6 +802,6 @@ def compile_condition(
             )
     if "not" in data:
         if len(data) != 1:
-            raise RuleError(f"{path}.not", "不能与其他键并列")
+            raise RuleError(f"{path}.not", gettext_noop("cannot have other keys beside it"))
         return Not(compile_condition(data["not"], f"{path}.not", known_codes=known_codes))
     return _compile_kind(data, path, known_codes)

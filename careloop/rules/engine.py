@@ -48,6 +48,7 @@ from careloop.rules.conditions import (
     compile_condition,
 )
 from careloop.rules.models import Rule, Trigger
+from careloop.said import gettext_noop
 from careloop.sql_lists import SHORT, in_sql, pg_array
 
 logger = logging.getLogger("careloop.rules")
@@ -120,11 +121,20 @@ def _reads(condition: Condition, kinds: tuple[type, ...]) -> bool:
 def _refuse_unavailable(data: Any, trigger: str, path: str = "condition") -> None:
     if isinstance(data, dict):
         if data.get("kind") == "risk" and data.get("model") not in ASSESSMENTS:
-            raise RuleError(f"{path}.model", f"须为自动评估的模型之一：{'、'.join(ASSESSMENTS)}")
+            raise RuleError(
+                f"{path}.model",
+                gettext_noop("must be one of the models assessed automatically: %(models)s"),
+                models=tuple(ASSESSMENTS),
+            )
         needs = KIND_TRIGGER.get(data.get("kind", ""))
         if needs is not None and trigger != needs:
             raise RuleError(
-                f"{path}.kind", f"“{data['kind']}”条件只能用于“{needs.label}”触发的规则"
+                f"{path}.kind",
+                gettext_noop(
+                    "a “%(kind)s” condition can be used only in rules triggered by “%(trigger)s”"
+                ),
+                kind=data["kind"],
+                trigger=needs.label,
             )
         for key in ("all", "any"):
             for i, part in enumerate(data.get(key) or []):
@@ -148,16 +158,25 @@ def compile_definition(
     """Check a rule definition (as saved or as typed in a form); ``RuleError`` says what is
     wrong, with the path of the part."""
     if trigger not in Trigger.values:
-        raise RuleError("trigger", f"未知的触发时机 {trigger!r}")
+        raise RuleError(
+            "trigger", gettext_noop("unknown trigger %(trigger)s"), trigger=repr(trigger)
+        )
     if trigger not in AVAILABLE_TRIGGERS:
-        raise RuleError("trigger", f"“{Trigger(trigger).label}”触发本版本尚不可用")
+        raise RuleError(
+            "trigger",
+            gettext_noop("the trigger “%(trigger)s” is not available in this version"),
+            trigger=Trigger(trigger).label,
+        )
     known = set(catalogue_module.current().items)
     compiled = compile_condition(condition, known_codes=known)
     _refuse_unavailable(condition, trigger)
     if trigger == Trigger.SWEEP and _sweep_codes(compiled) is None:
         raise RuleError(
             "condition",
-            "定时巡检规则须以“无某项结果 N 天”（no_reading）为条件，或以 all 把它与其他条件组合",
+            gettext_noop(
+                "a scheduled sweep rule must have “no result for N days” (no_reading) as its "
+                "condition, or combine it with others under all"
+            ),
         )
     return CompiledRule(
         pk,
@@ -177,7 +196,11 @@ def _check_pathways(actions: list[Action]) -> list[Action]:
 
     for i, action in enumerate(actions):
         if isinstance(action, Enrol) and not Pathway.objects.filter(code=action.pathway).exists():
-            raise RuleError(f"actions[{i}].pathway", f"没有代码为 {action.pathway!r} 的随访路径")
+            raise RuleError(
+                f"actions[{i}].pathway",
+                gettext_noop("there is no follow-up pathway with the code %(code)s"),
+                code=repr(action.pathway),
+            )
     return actions
 
 

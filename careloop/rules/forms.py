@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from careloop.accounts.models import Organisation
@@ -98,4 +99,6 @@ class RuleForm(forms.Form):
         """Show a ``RuleError`` on the field its path starts with."""
         head = error.path.split(".", 1)[0].split("[", 1)[0]
         field = head if head in ("condition", "actions", "trigger") else None
-        self.add_error(field, f"{error.path}：{error.message}")
+        self.add_error(
+            field, gettext("%(path)s: %(message)s") % {"path": error.path, "message": error.message}
+        )

@@ -268,6 +268,15 @@ def test_an_imported_questionnaire_keeps_its_canonical_url_and_version(
         "PUT", f"/Questionnaire/{resource['id']}", {**resource, "url": AUDIT}
     )
     assert status == 409 and outcome["issue"][0]["expression"] == ["Questionnaire.url"]
+    assert "问卷的 URL 不变" in outcome["issue"][0]["diagnostics"]  # the default language
+    status, outcome, _ = fhir.call(
+        "PUT",
+        f"/Questionnaire/{resource['id']}",
+        {**resource, "url": AUDIT},
+        headers={"Accept-Language": "en"},
+    )
+    assert status == 409
+    assert "a questionnaire keeps its URL" in outcome["issue"][0]["diagnostics"]
     assert Questionnaire.objects.get(code="gad7").version == 1
 
 

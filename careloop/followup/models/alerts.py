@@ -169,6 +169,14 @@ class AlertEvent(models.Model):
         return str(EVENT_LABELS.get(self.action, self.action))
 
     @property
+    def note_shown(self) -> str:
+        """The note in the reader's language when the system wrote it (an escalation, a
+        hand-over); as typed otherwise."""
+        from careloop.system_texts import shown
+
+        return shown(self.note)
+
+    @property
     def status_change(self) -> str:
         """ "已确认 → 处理中" when the step moved the alert, else empty."""
         if not self.from_status or self.from_status == self.to_status:

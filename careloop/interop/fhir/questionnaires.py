@@ -54,6 +54,7 @@ from careloop.questionnaires.services import (
     do_save_questionnaire,
     submit,
 )
+from careloop.said import gettext_noop
 
 # Questionnaire.status (FHIR publication status) → ours; "unknown" is taken as in use.
 STATUSES = {**{s: s for s in Questionnaire.Status.values}, "unknown": "active"}
@@ -142,7 +143,12 @@ class QuestionnaireHandler(Handler):
             if updating is not None:
                 if url and url != updating.url:
                     raise Conflict(
-                        "url", f"须为 {updating.canonical}（问卷的 URL 不变；新的 URL 请用 POST）"
+                        "url",
+                        gettext_noop(
+                            "must be %(url)s (a questionnaire keeps its URL; POST one with a "
+                            "new URL)"
+                        ),
+                        url=updating.canonical,
                     )
                 definition["code"] = updating.code
             row, _changed = do_save_questionnaire(

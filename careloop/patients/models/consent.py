@@ -93,3 +93,11 @@ class PatientShare(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient_id} → {self.organisation}"
+
+    @property
+    def reason_shown(self) -> str:
+        """The reason in the reader's language when the system wrote it (a referral); as
+        typed otherwise."""
+        from careloop.system_texts import shown
+
+        return shown(self.reason)

@@ -1,0 +1,62 @@
+"""What the Django-free checks (pathway, rule and questionnaire definitions) say, in the
+reader's language.
+
+The checks raise with an English msgid, marked for ``make messages``
+(``gettext_noop("must be one of %(choices)s")``), and its parameters; the text is looked up
+when it is read, so a page shows it in the page's language and a command in the default one
+(Chinese), while the checks keep no Django import at module level and still read in English
+without settings. A list or tuple parameter is joined with the language's separator
+(", " / "、"). The msgids and their Chinese are in the .po like any other."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def gettext_noop(message: str) -> str:
+    """Marks a msgid for ``make messages`` (makemessages extracts ``gettext_noop("…")``)
+    where Django is not imported; the text is looked up when it is read (``said``)."""
+    return message
+
+
+def said(template: str, params: Mapping[str, object] | None = None) -> str:
+    """``template`` in the active language, with ``params`` put in."""
+    try:
+        from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
+        from django.utils.translation import gettext, pgettext
+    except ImportError:  # pragma: no cover - the checks used on their own
+        return _filled(template, ", ", params)
+    try:
+        return _filled(gettext(template), pgettext("list separator", ", "), params)
+    except (ImproperlyConfigured, AppRegistryNotReady):  # no settings: English, as written
+        return _filled(template, ", ", params)
+
+
+def _filled(text: str, separator: str, params: Mapping[str, object] | None) -> str:
+    if not params:
+        return text
+    values = {
+        k: separator.join(str(x) for x in v) if isinstance(v, list | tuple) else v
+        for k, v in params.items()
+    }
+    return text % values
+
+
+class CheckError(ValueError):
+    """A definition that cannot be used: ``path`` names the part (``nodes[1].window``),
+    ``message`` says what is wrong in the reader's language. Raise with the English msgid and
+    its parameters, marked for extraction:
+    ``CheckError("nodes[0].key", gettext_noop("at most %(limit)s characters"), limit=40)``."""
+
+    def __init__(self, path: str, message: str, **params: object) -> None:
+        super().__init__(path, message)
+        self.path = path
+        self.template = message
+        self.params = params
+
+    @property
+    def message(self) -> str:
+        return said(self.template, self.params)
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
