@@ -71,7 +71,7 @@ def database_from_url(url: str, base_dir: Path) -> dict[str, Any]:
         path = Path(raw_path[1:]) if raw_path.startswith("//") else base_dir / raw_path.lstrip("/")
         path.parent.mkdir(parents=True, exist_ok=True)
         return {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "careloop.db.sqlite3",  # Django's, through the write gate
             "NAME": str(path),
             # Kept open between requests: opening one (and running the PRAGMAs) costs more
             # than a small request's own work.

@@ -7,6 +7,9 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from careloop.write_gate import write_gate
 
@@ -59,3 +62,83 @@ def test_a_second_processor_waits_in_its_queue_and_the_listener_at_the_gate(
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         finally:
             os.close(fd)
+
+
+def _gated_connection(database: str) -> Any:
+    """A connection of CareLoop's SQLite backend to ``database`` (a file), as the web,
+    worker and scheduler processes open theirs (careloop.env)."""
+    from django.db import connection
+
+    from careloop.db.sqlite3.base import DatabaseWrapper
+
+    return DatabaseWrapper({**connection.settings_dict, "NAME": database}, alias="gated")
+
+
+@pytest.fixture
+def unblocked(django_db_blocker: Any) -> Any:
+    """Connections of the tests' own to a file of their own (not the test database)."""
+    with django_db_blocker.unblock():
+        yield
+
+
+def test_a_django_transaction_holds_the_gate_until_it_ends(tmp_path: Path, unblocked: None) -> None:
+    """A job's transaction (any Django transaction on SQLite) takes the gate at BEGIN and
+    lets go at COMMIT or ROLLBACK: the listener, waiting at the gate, is woken at once
+    instead of sleeping in SQLite's busy handler through the gaps between transactions."""
+    database = str(tmp_path / "careloop.db")
+    gate = Path(f"{database}.write-gate")
+    began, end, ended = threading.Event(), threading.Event(), []
+    outcome: list[str] = []
+
+    def job(finish: str) -> None:
+        conn = _gated_connection(database)
+        try:
+            conn.set_autocommit(False, force_begin_transaction_with_broken_autocommit=True)
+            with conn.cursor() as cursor:
+                cursor.execute("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+                cursor.execute("INSERT INTO t VALUES (1)")
+            began.set()
+            end.wait(10)
+            conn.commit() if finish == "commit" else conn.rollback()
+            ended.append(finish)
+            conn.set_autocommit(True)
+        finally:
+            conn.close()
+
+    def listener() -> None:
+        with write_gate(database):
+            outcome.append("stored after " + ",".join(ended))
+
+    for finish in ("commit", "rollback"):
+        began.clear(), end.clear(), ended.clear(), outcome.clear()
+        worker = threading.Thread(target=job, args=(finish,))
+        worker.start()
+        assert began.wait(5)
+        waiting = threading.Thread(target=listener)
+        waiting.start()
+        _until(lambda: _waiters(gate) == 1)  # held by the open transaction
+        end.set()
+        for thread in (worker, waiting):
+            thread.join(5)
+        assert outcome == [f"stored after {finish}"]
+
+
+def test_a_transaction_inside_the_gate_does_not_take_it_again(
+    tmp_path: Path, unblocked: None
+) -> None:
+    """The result processors hold the gate around their transactions themselves."""
+    database = str(tmp_path / "careloop.db")
+    conn = _gated_connection(database)
+    try:
+        with write_gate(database):
+            conn.set_autocommit(False, force_begin_transaction_with_broken_autocommit=True)
+            conn.commit()
+            conn.set_autocommit(True)
+            fd = os.open(f"{database}.write-gate", os.O_RDWR)
+            try:  # still held by this thread's outer gate: another holder is refused
+                with pytest.raises(BlockingIOError):
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            finally:
+                os.close(fd)
+    finally:
+        conn.close()
