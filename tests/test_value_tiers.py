@@ -108,6 +108,31 @@ def test_a_new_value_tier_replans_the_matrix_follow_ups(
     assert cancelled.count() == 4 and "分层" in cancelled.first().cancel_reason  # type: ignore[union-attr]
 
 
+def test_many_changes_are_written_a_part_at_a_time_each_whole(
+    hospital: Any, patient_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each part's tiers and re-planning commit together, a part at a time (the listener
+    writes between them on SQLite); every patient of every part is reached."""
+    from django.db import connection
+
+    import careloop.patients.value_tiers as value_tiers
+
+    monkeypatch.setattr(value_tiers, "PART", 2)
+    moving = [patient_factory(organisation=hospital) for _ in range(5)]
+    for patient in moving:
+        _visit(patient, 3)
+    replanned: list[tuple[list[int], bool]] = []
+    monkeypatch.setattr(
+        "careloop.followup.planning.replan_tiers",
+        lambda ids, now: replanned.append((list(ids), connection.in_atomic_block)) or 0,
+    )
+    assert update_value_tiers()["changed"] == 5
+    assert {p.value_tier for p in Patient.objects.filter(pk__in=[p.pk for p in moving])} == {"low"}
+    assert [len(ids) for ids, _ in replanned] == [2, 2, 1]
+    assert sorted(pk for ids, _ in replanned for pk in ids) == sorted(p.pk for p in moving)
+    assert all(inside for _, inside in replanned)  # with its part's tiers, in one transaction
+
+
 def test_charges_come_from_pv1_47() -> None:
     text, _codec = decode((FIXTURES / "adt_a03_discharge.hl7").read_bytes(), "utf-8")
     lines = text.split("\r")

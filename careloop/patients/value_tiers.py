@@ -23,6 +23,7 @@ from django.utils import timezone
 from careloop.patients.models import Patient, Tier
 
 WINDOW = timedelta(days=365)
+PART = 500  # patients whose tier changes, per transaction
 LOWEST = Tier.LOW
 
 
@@ -99,18 +100,22 @@ def update_value_tiers(*, now: datetime | None = None) -> dict[str, Any]:
         if tier != current:
             moves.setdefault(tier, []).append(pk)
     changed = [pk for ids in moves.values() for pk in ids]
-    with transaction.atomic():
-        for tier, ids in moves.items():
-            for start in range(0, len(ids), 5_000):
-                Patient.objects.filter(pk__in=ids[start : start + 5_000]).update(value_tier=tier)
-        replan_tiers(changed, now=now)
-        if changed:
-            record(
-                None,
-                "update",
-                "patient",
-                "",
-                actor_label="value-tiers",
-                summary=f"价值分层按近 12 个月消费和就诊次数更新：{len(changed)} 人变化",
-            )
+    for tier, ids in moves.items():
+        for start in range(0, len(ids), PART):
+            part = ids[start : start + PART]
+            # A part at a time, its tiers and re-planned follow-ups together: on SQLite one
+            # transaction for everyone (the first run, or new thresholds) would hold the
+            # write lock for as long, and the MLLP listener's ACKs would wait behind it.
+            with transaction.atomic():
+                Patient.objects.filter(pk__in=part).update(value_tier=tier)
+                replan_tiers(part, now=now)
+    if changed:
+        record(
+            None,
+            "update",
+            "patient",
+            "",
+            actor_label="value-tiers",
+            summary=f"价值分层按近 12 个月消费和就诊次数更新：{len(changed)} 人变化",
+        )
     return {"patients": total, "changed": len(changed), **{str(k): v for k, v in counts.items()}}
