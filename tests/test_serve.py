@@ -61,9 +61,13 @@ def test_serve_runs_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         with pytest.raises(urllib.error.HTTPError):
             fetch(f"http://127.0.0.1:{port}/p/{token}/q/phq9/")
         children = subprocess.run(
-            ["pgrep", "-g", str(process.pid), "-f", "careloop"], capture_output=True, text=True
-        ).stdout.split()
+            ["pgrep", "-a", "-g", str(process.pid), "-f", "careloop"],
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines()
         assert len(children) >= 3  # serve, worker, scheduler (+ gunicorn)
+        for name in ("worker", "scheduler", "mllp"):  # serve ran Django's checks once for all
+            assert any(f"careloop {name} --skip-checks" in line for line in children), name
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         output = process.communicate(timeout=30)[0].decode()
