@@ -321,3 +321,21 @@ def test_the_patient_page_shows_the_referral_history_to_both_sides(
         html = client.get(page).content.decode()
     assert len(_referral_rows(html)) == 7
     assert len(seven) == len(two), [q["sql"] for q in seven.captured_queries]
+
+
+def test_the_referral_history_shows_an_organisation_only_its_own_referrals(
+    task: Any, alice: Any, lead: Any, community: Any, hospital: Any
+) -> None:
+    """A third organisation asked to take the patient opens the page to decide: it sees the
+    referral to itself, not the hospital's earlier referral to the community centre, with its
+    reason and the centre's answer (only the two sides of a referral read it)."""
+    patient = task.patient
+    page = f"/patients/{patient.pk}/"
+    earlier = do_refer(alice, patient, community, reason="需社区协助监测血压")
+    do_decide(lead, earlier, accept=False, note="本中心床位已满")
+    third = OrganisationFactory(code="T3", name="第三医院")
+    do_refer(alice, patient, third, reason="请专科会诊")
+    coordinator = UserFactory(organisation=third, role=Role.COORDINATOR)
+    rows = _referral_rows(logged_in(coordinator).get(page).content.decode())
+    assert len(rows) == 1 and "请专科会诊" in rows[0]
+    assert len(_referral_rows(logged_in(alice).get(page).content.decode())) == 2

@@ -225,15 +225,14 @@ def referral_list(request: AuthedRequest) -> HttpResponse:
 
 
 def patient_referrals_context(user: Any, patient: Any) -> dict[str, Any]:
-    """The referral history section of the patient page: every referral of the patient,
-    newest first, for whoever may open the patient (the caller reached it through
-    ``get_patient_for``) and read referrals, the same history the task page's next steps
-    show. One query, however many referrals there are."""
+    """The referral history section of the patient page: the patient's referrals the user's
+    organisations sent or received (``referrals_for``: a share of the patient with a third
+    organisation does not show it the others' reasons and answers), newest first, for whoever
+    may open the patient (the caller reached it through ``get_patient_for``) and read
+    referrals. One query, however many referrals there are."""
     if not user.has_perm("followup.view_referral"):
         return {}
-    referrals = Referral.objects.filter(patient=patient).select_related(
-        "from_organisation", "to_organisation", "requested_by", "decided_by"
-    )
+    referrals = referrals_for(user).filter(patient=patient)
     return {
         "show_referrals": True,
         "patient_referrals": referrals.order_by("-requested_at", "-id")[:50],

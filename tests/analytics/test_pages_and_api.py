@@ -148,3 +148,23 @@ def test_an_exported_list_is_logged_in_words_shown_in_the_readers_language(
     assert "{" not in event.summary  # no query parameters as code
     with translation.override("zh-hans"):
         assert event.summary_label.startswith("导出名单“在管患者”，2026-11-01 至 ")
+
+
+def test_a_long_list_names_its_page_links_as_pages(
+    hospital: Any, patient_factory: Any, bob: Any
+) -> None:
+    """The list page's own ``label`` (the list's name) is not taken for the page links'
+    name: a screen reader announces "Pages", as on every other list."""
+    patient = patient_factory(organisation=hospital, name="欧阳娜娜")
+    for n in range(51):
+        task(patient, at(1 + n % 28))
+    client = Client()
+    client.force_login(bob)
+    html = client.get(
+        "/dashboard/lists/planned/", NOVEMBER, HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    assert html.count('data-testid="row"') == 50
+    assert (
+        '<nav class="d-flex align-items-center justify-content-between mt-3" aria-label="Pages">'
+        in html
+    )

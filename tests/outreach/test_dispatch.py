@@ -557,3 +557,46 @@ def test_an_expired_wechat_token_is_renewed_once_in_a_batch_and_the_messages_go_
     sends = [s.query["access_token"] for s in provider.seen if s.path.startswith("/cgi-bin/m")]
     assert sorted(sends) == ["NEW"] * 3 + ["OLD"] * 3
     assert AccessToken.objects.get(name="wechat:wx1").token == "NEW"
+
+
+def test_a_wechat_token_that_cannot_be_renewed_is_asked_for_once_in_a_batch(
+    at_noon: datetime, patient_factory: Any, hospital: Any, provider: ProviderServer
+) -> None:
+    """Every message of a batch is refused with the expired token and the token endpoint is
+    busy: the renewal is tried once, not once more for each message (WeChat counts token
+    calls, and each may wait out its timeout); the messages wait for their next try and the
+    dead token is not kept."""
+    from careloop.outreach.models import AccessToken, MessageTemplate
+
+    row = ChannelConfig(
+        channel="wechat", provider="wechat_mp", settings={"app_id": "wx1", "api": provider.url}
+    )
+    row.set_secrets({"app_secret": "s3"})
+    row.save()
+    MessageTemplate.objects.create(
+        purpose="revisit_reminder",
+        channel="wechat",
+        name="复诊提醒",
+        body="{{ salutation }}您好，请按时复诊。",
+        provider_template="TPL",
+        params={"thing1": "{{ salutation }}"},
+        approved=True,
+    )
+    AccessToken.objects.create(name="wechat:wx1", token="OLD", expires_at=NOON + timedelta(hours=1))
+    for n in range(4):
+        patient = patient_factory(organisation=hospital)
+        ChannelAddress.objects.create(patient=patient, channel="wechat", address=f"oOPEN{n}")
+        make_task(patient, channel="wechat")
+
+    def answer(seen: Any) -> tuple[int, object]:
+        if seen.path == "/cgi-bin/stable_token":
+            return 200, {"errcode": -1, "errmsg": "system error"}
+        return 200, {"errcode": 42001, "errmsg": "access_token expired"}
+
+    provider.answer = answer
+    queue_due()
+    assert send_due().sent == 0
+    assert [s.path for s in provider.seen].count("/cgi-bin/stable_token") == 1
+    messages = Message.objects.all()
+    assert {(m.status, m.error_code) for m in messages} == {(Message.Status.QUEUED, "-1")}
+    assert not AccessToken.objects.filter(name="wechat:wx1").exists()

@@ -362,3 +362,25 @@ def test_time_the_round_spends_on_the_database_does_not_count_against_a_request(
     assert len(seen) == 3
     assert answers is not None and len(answers) == 3
     assert all(isinstance(answer, Receipt) for answer in answers.values()), answers
+
+
+def test_aliyun_requests_keep_no_phone_numbers_in_the_address_cache() -> None:
+    """Aliyun's parameters (numbers, the template's names) are in each request's query
+    string: the cache of split addresses holds the endpoint once, not each request's query
+    (it would hold the last 64 recipients and miss every time)."""
+    sms = AliyunSms(
+        {"sign_name": "某某医院", "endpoint": "https://dysmsapi.aliyuncs.com"},
+        {"access_key_id": "LTAIkey", "access_key_secret": "the-secret"},
+    )
+    wire._split.cache_clear()
+    targets = []
+    for n in range(3):
+        built = sms.build(
+            Outgoing(key=f"task:{n}:sms", to=f"1380013800{n}", text="t", template_code="SMS_1")
+        )
+        scheme, host, port, target = wire._target(built)
+        assert (scheme, host, port) == ("https", "dysmsapi.aliyuncs.com", 443)
+        assert target == "/?" + built.url.partition("?")[2]  # the query as signed
+        targets.append(target)
+    assert len(set(targets)) == 3
+    assert wire._split.cache_info().currsize == 1

@@ -65,6 +65,10 @@ class TokenTransport(HttpTransport):
     fresh: tuple[str, int] | None = None  # renewed in a batch, for the store (``settle``)
     stale: bool = False  # a batch was told the stored token is no good
     lock: asyncio.Lock | None = None
+    # Each token a batch renewed, with the error when its renewal failed: the batch's other
+    # requests refused with it do not fetch again (WeChat counts token calls; each may wait
+    # out its timeout): they are sent once more with the new token, or fail as it did.
+    renewed: dict[str, TransportError | None] | None = None
 
     def token_name(self) -> str:
         raise NotImplementedError
@@ -100,14 +104,25 @@ class TokenTransport(HttpTransport):
     async def renew_async(self, client: Any, request: HttpRequest) -> None:
         self.lock = self.lock or asyncio.Lock()
         async with self.lock:  # the batch's other requests with the old token wait for it
-            if request.params.get("access_token", self.token) != self.token:
+            used = request.params.get("access_token", self.token)
+            self.renewed = self.renewed if self.renewed is not None else {}
+            if used in self.renewed:  # tried already, by an earlier refused request
+                if (failed := self.renewed[used]) is not None:
+                    raise TransportError(str(failed), permanent=failed.permanent, code=failed.code)
+                return
+            if used != self.token:
                 return  # renewed already, by an earlier refused request
             self.stale = True
-            for token_request in self.token_requests():
-                response = await client.request(token_request)
-                if response.status != 404:
-                    break
-            self.token, ttl = self.take(response)
+            try:
+                for token_request in self.token_requests():
+                    response = await client.request(token_request)
+                    if response.status != 404:
+                        break
+                self.token, ttl = self.take(response)
+            except TransportError as error:
+                self.renewed[used] = error
+                raise
+            self.renewed[used] = None
             self.fresh = (self.token, ttl)
 
     def settle(self) -> None:
@@ -115,7 +130,7 @@ class TokenTransport(HttpTransport):
             self.tokens.put(self.token_name(), *self.fresh)
         elif self.stale:
             self.tokens.drop(self.token_name())
-        self.fresh, self.stale = None, False
+        self.fresh, self.stale, self.renewed = None, False, None
 
     def api(self) -> str:
         return (self.settings.get("api") or self.API).rstrip("/")

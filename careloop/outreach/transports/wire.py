@@ -35,7 +35,12 @@ class NothingBack(Exception):
 
 
 def _target(request: HttpRequest) -> tuple[str, str, int, str]:
-    scheme, host, port, target = _split(request.url)
+    # The query apart from the cached split: Aliyun's carries each message's parameters (a
+    # number, names), which would fill the cache and never be found in it again.
+    where, _, query = request.url.partition("?")
+    scheme, host, port, target = _split(where)
+    if query:
+        target += f"?{query}"
     if request.params:
         query = urlencode(request.params)
         target += f"&{query}" if "?" in target else f"?{query}"
