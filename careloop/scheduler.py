@@ -1,14 +1,27 @@
 """The scheduler: enqueues periodic jobs for the task worker.
 
-It holds no state: a job that is due is enqueued, and the worker runs it. Periodic jobs are
-idempotent, so a restart or a second scheduler costs at most a repeated run. Follow-up work
+It holds no state: a job that is due is enqueued, and the worker runs it. Follow-up work
 with due times lives in the database as rows with ``due_at`` (claimed by their own sweeps),
 never in this process's memory.
+
+One scheduler per database enqueues: a city runs ``careloop serve`` on several machines
+against one PostgreSQL, each with its own scheduler, and without this every job would run
+once per machine (a daily job twice a day, the every-minute ones side by side). The
+scheduler that holds the cluster's scheduler lock (``SchedulerLock``: a session advisory
+lock on PostgreSQL, an ``flock`` beside the database file on SQLite) enqueues; the others
+stand by and try again every ``STANDBY_RETRY`` seconds, so when the machine holding it stops
+(its connection closes, and PostgreSQL lets go of the lock), another takes over within that.
+Periodic jobs are still written to be safe when run twice or side by side: a restart, or a
+takeover, runs each job once more, and a slow job may still run when its next turn is
+enqueued.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import signal
 import threading
 import time
@@ -18,6 +31,12 @@ from datetime import timedelta
 from typing import Any
 
 logger = logging.getLogger("careloop.scheduler")
+
+# The scheduler's advisory lock (two int4 keys): a namespace of its own ("CS"), apart from
+# the patient locks' ("CL", careloop.interop.patient_locks), whose keys are patient ids.
+LOCK_NAMESPACE = 0x4353
+LOCK_KEY = 1
+STANDBY_RETRY = 10.0  # seconds between a standing-by scheduler's tries to take over
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,98 @@ def periodic_jobs() -> list[PeriodicJob]:
     ]
 
 
+class ClusterLock:
+    """A lock one process of the whole deployment holds at a time, tried without waiting.
+
+    PostgreSQL: a session advisory lock ``(namespace, key)`` on a connection of its own,
+    held while that connection lives (a stopped or cut-off machine's is let go by the
+    server). SQLite: an exclusive ``flock`` on ``<database>.<name>``, held while this process
+    lives. An in-memory SQLite database lives in one process: nobody to share it with.
+
+    ``sqlite_database``: the database file, when it is not Django's connection's (tests)."""
+
+    def __init__(
+        self, namespace: int, key: int, name: str, sqlite_database: str | None = None
+    ) -> None:
+        from django.db import connection
+
+        from careloop.write_gate import sqlite_file
+
+        self.namespace, self.key, self.name = namespace, key, name
+        self.vendor = "sqlite" if sqlite_database else connection.vendor
+        self._connection: Any = None
+        self._fd: int | None = None
+        database = None if self.vendor == "postgresql" else sqlite_file(sqlite_database)
+        self._path = None if database is None else f"{database}.{name}"
+
+    def acquire(self) -> bool:
+        """Whether we hold the lock now: kept if held (and still alive), else tried once."""
+        if self.vendor == "postgresql":
+            return self._acquire_postgresql()
+        if self._path is None:
+            return True
+        if self._fd is None:
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # another process on this machine holds it
+                os.close(fd)
+                return False
+            self._fd = fd
+        return True
+
+    def _acquire_postgresql(self) -> bool:
+        from django.db import connections
+
+        if self._connection is not None:
+            try:  # still ours? (a connection lost, even one opened again, lost the lock)
+                with self._connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
+                        "pid = pg_backend_pid() AND classid = %s AND objid = %s AND "
+                        "objsubid = 2 AND granted",
+                        [self.namespace, self.key],
+                    )
+                    if cursor.fetchone()[0]:
+                        return True
+                logger.warning("%s lock lost", self.name)
+            except Exception as exc:
+                logger.warning(
+                    "%s lock lost with its connection: %s", self.name, type(exc).__name__
+                )
+            self.release()
+        connection = connections.create_connection("default")
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [self.namespace, self.key])
+                taken = bool(cursor.fetchone()[0])
+        except Exception as exc:
+            logger.warning("could not try the %s lock: %s", self.name, type(exc).__name__)
+            taken = False
+        if taken:
+            self._connection = connection
+        else:
+            connection.close()
+        return taken
+
+    def release(self) -> None:
+        if self._connection is not None:
+            # The session's advisory lock goes with it (already broken: nothing to let go of).
+            with contextlib.suppress(Exception):
+                self._connection.close()
+            self._connection = None
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor lets go of the flock
+            self._fd = None
+
+
+class SchedulerLock(ClusterLock):
+    """The cluster's one scheduler lock."""
+
+    def __init__(self, sqlite_database: str | None = None) -> None:
+        super().__init__(LOCK_NAMESPACE, LOCK_KEY, "scheduler", sqlite_database)
+
+
 class Scheduler:
     def __init__(
         self,
@@ -61,12 +172,43 @@ class Scheduler:
         *,
         clock: Callable[[], float] = time.monotonic,
         first_run_after: float = 60.0,
+        lock: ClusterLock | None = None,
     ) -> None:
         self.jobs = jobs
         self.clock = clock
+        self.first_run_after = first_run_after
+        self.lock = lock
         self.stop_event = threading.Event()
-        start = clock()
-        self.next_run = {job.name: start + first_run_after for job in jobs}
+        self.leading = lock is None
+        self.next_try = clock()
+        self._restart_schedule()
+
+    def _restart_schedule(self) -> None:
+        start = self.clock()
+        self.next_run = {job.name: start + self.first_run_after for job in self.jobs}
+
+    def turn(self) -> list[str]:
+        """One turn of the loop: if we hold the scheduler lock (taking it when free), enqueue
+        every job that is due; standing by, try the lock every ``STANDBY_RETRY`` seconds."""
+        if self.lock is None:
+            return self.run_due()
+        now = self.clock()
+        if not self.leading and now < self.next_try:
+            return []
+        held = self.lock.acquire()
+        if held and not self.leading:
+            logger.info("scheduler holds the scheduler lock: this one enqueues periodic jobs")
+            self._restart_schedule()  # as after a start: every job once the delay has passed
+        elif not held and (self.leading or self.next_try == 0):
+            logger.info(
+                "another scheduler holds the scheduler lock and enqueues the periodic jobs; "
+                "standing by"
+            )
+        self.leading = held
+        if not held:
+            self.next_try = now + STANDBY_RETRY
+            return []
+        return self.run_due()
 
     def run_due(self) -> list[str]:
         """Enqueue every job that is due; return their names."""
@@ -86,7 +228,12 @@ class Scheduler:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop_event.set())
         logger.info("scheduler started with %d periodic jobs", len(self.jobs))
-        while not self.stop_event.is_set():
-            self.run_due()
-            self.stop_event.wait(tick)
+        self.next_try = 0  # the first turn says where we stand
+        try:
+            while not self.stop_event.is_set():
+                self.turn()
+                self.stop_event.wait(tick)
+        finally:
+            if self.lock is not None:
+                self.lock.release()
         logger.info("scheduler stopped")

@@ -19,4 +19,22 @@ def _load_urls() -> None:
     get_resolver().url_patterns  # noqa: B018 - imports the URLconf and its views
 
 
+def _verify_keys() -> None:
+    """A web worker given other keys than the database's other machines does not boot
+    (careloop/keycheck.py): gunicorn then stops, and `careloop serve` with it. (Tests that
+    import this module have no database at import time: their own tests check keys.)"""
+    from django.conf import settings
+    from django.db import connection
+
+    from careloop.keycheck import verify_keys
+
+    if settings.TESTING:
+        return
+    try:
+        verify_keys()
+    finally:
+        connection.close()  # not kept open into the worker's requests
+
+
 _load_urls()
+_verify_keys()

@@ -711,3 +711,56 @@ def test_a_death_reported_in_pid_stops_the_running_plans(
     with MLLPClient("127.0.0.1", mllp.port, encoding="utf-8") as client:
         reply = hl7_parse(client.send_message("\r".join([lines[0], lines[1], future, lines[3]])))
     assert msa(reply) == "AE" and "PID-29" in str(reply.segment("ERR"))
+
+
+def test_an_enrolment_another_worker_made_meanwhile_is_taken_as_done(
+    pack: None, clock: Clock, monkeypatch: Any
+) -> None:
+    """Two workers enrol one patient at once (two abnormal-result jobs for them, on two
+    machines): the one that loses the race finds the patient on the pathway, instead of an
+    IntegrityError that failed its job, and with it the enrolment of the job's other
+    patients."""
+    from careloop.followup import planning
+    from tests.factories import PatientFactory
+
+    pathway = Pathway.objects.get(code="exam-abnormal")
+    raced, other = PatientFactory(name="甲"), PatientFactory(name="乙")
+    winner = enrol(raced, pathway, trigger="abnormal", trigger_ref="observation:1")
+    assert winner is not None
+    # What this worker read before the other one committed: nobody on the pathway yet.
+    monkeypatch.setattr(planning, "may_enrol", lambda *args, **kwargs: True)
+    assert enrol(raced, pathway, trigger="abnormal", trigger_ref="observation:1") is None
+    mine = enrol(other, pathway, trigger="abnormal", trigger_ref="observation:2")
+    assert mine is not None and mine.tasks.exists()
+    assert list(Plan.objects.filter(patient=raced)) == [winner]
+    assert Plan.objects.filter(patient=other).count() == 1
+
+
+def test_the_nightly_job_goes_on_when_a_discharge_enrolled_one_of_its_batch_meanwhile(
+    pack: None, clock: Clock, monkeypatch: Any
+) -> None:
+    """The nightly job checks who is on the pathway, then inserts its batch; a discharge
+    over HL7 (another process) enrolling one of them in between made the index refuse the
+    whole batch, and the job failed there, the rest of the night's patients not enrolled.
+    Now the batch is read and tried again."""
+    from careloop.followup import bulk_enrol
+    from tests.factories import PatientFactory
+
+    patients = [PatientFactory(name=n, birth_date=date(1950, 1, 1)) for n in "甲乙丙"]
+    for patient in patients:
+        Condition.objects.create(patient=patient, icd10_code="I10", name="原发性高血压")
+    pathway = Pathway.objects.get(code="htn-programme")
+    insert = bulk_enrol.insert_returning_ids
+    raced: list[int] = []
+
+    def another_process_enrols_first(model: Any, fields: Any, rows: Any) -> Any:
+        if not raced:  # between the batch's check and its insert
+            raced.append(enrol(patients[0], pathway, trigger="manual").pk)  # type: ignore[union-attr]
+        return insert(model, fields, rows)
+
+    monkeypatch.setattr(bulk_enrol, "insert_returning_ids", another_process_enrols_first)
+    assert bulk_enrol.enrol_eligible()["htn-programme"]["enrolled"] == 3
+    assert raced and all(
+        Plan.objects.filter(patient=p, pathway=pathway, status="active").count() == 1
+        for p in patients
+    )

@@ -203,3 +203,40 @@ def test_a_write_whose_patients_keep_changing_gives_up_busy(held: list[list[int]
     ):
         pytest.fail("the block must not run")
     assert held == [[1], [1, 2], [1, 2, 3], [1, 2, 3, 4]]  # taken again, then given up
+
+
+def test_a_part_is_one_processor_s_on_every_machine_and_a_stopped_one_s_claims_come_back(
+    tmp_path: Path,
+) -> None:
+    # Two machines each run `careloop serve`, whose `careloop mllp` starts processors 0/2
+    # and 1/2: one part must be one processor's at a time (else a patient's messages are
+    # imported by two at once, out of order); the other machine's stands by.
+    from django.utils import timezone
+
+    from careloop.interop.models import InboundMessage
+    from careloop.interop.processing import Part, part_lock, release_claims_of
+
+    sqlite = None if connection.vendor == "postgresql" else str(tmp_path / "careloop.db")
+    here, there = part_lock(Part(0, 2), sqlite), part_lock(Part(0, 2), sqlite)
+    other_part = part_lock(Part(1, 2), sqlite)
+    try:
+        assert here.acquire() and other_part.acquire()
+        assert not there.acquire()  # standing by
+        here.release()  # that machine stopped (or was killed: its connection closed)
+        assert there.acquire()
+    finally:
+        for lock in (here, there, other_part):
+            lock.release()
+    # What the stopped processor had claimed is put back at once by the one taking over,
+    # not after STALE_CLAIM (five minutes of results, critical values among them, waiting).
+    for shard in range(4):
+        InboundMessage.objects.create(
+            raw=b"MSH", shard=shard, status="processing", claimed_at=timezone.now()
+        )
+    assert release_claims_of(Part(0, 2)) == 2
+    assert sorted(InboundMessage.objects.values_list("shard", "status")) == [
+        (0, "received"),
+        (1, "processing"),
+        (2, "received"),
+        (3, "processing"),
+    ]

@@ -1,15 +1,25 @@
 """The scheduler enqueues due periodic jobs; the worker runs them."""
 
+import threading
+import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
+from django.db import connection, connections
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from careloop.analytics.models import RollupState
-from careloop.scheduler import PeriodicJob, Scheduler, periodic_jobs
+from careloop.scheduler import (
+    STANDBY_RETRY,
+    PeriodicJob,
+    Scheduler,
+    SchedulerLock,
+    periodic_jobs,
+)
 
 
 class FakeClock:
@@ -76,3 +86,82 @@ def test_housekeeping_jobs_are_enqueued_and_run_by_the_worker(
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
     assert not Session.objects.filter(session_key="old").exists()
     assert RollupState.objects.get().built_at is not None  # the dashboard's counts were built
+
+
+def test_of_two_schedulers_on_one_database_one_enqueues_and_the_other_takes_over(
+    db: None, tmp_path: Path
+) -> None:
+    # Two `careloop serve` machines against one database: each job once per period, not
+    # once per machine; when the machine that enqueues stops, the other takes over.
+    sqlite = None if connection.vendor == "postgresql" else str(tmp_path / "careloop.db")
+    clock, ran = FakeClock(), []
+
+    def schedulers_job(name: str) -> list[PeriodicJob]:
+        return [PeriodicJob("tick", timedelta(minutes=1), lambda: ran.append(name))]
+
+    first = Scheduler(
+        schedulers_job("first"), clock=clock, first_run_after=0, lock=SchedulerLock(sqlite)
+    )
+    second = Scheduler(
+        schedulers_job("second"), clock=clock, first_run_after=0, lock=SchedulerLock(sqlite)
+    )
+    try:
+        for _ in range(3):
+            first.turn()
+            second.turn()
+            clock.now += 60
+        assert ran == ["first"] * 3
+        assert second.turn() == []
+        first.lock.release()  # type: ignore[union-attr]  # the first machine stops
+        assert second.turn() == []  # standing by, it tries again only so often
+        clock.now += STANDBY_RETRY
+        assert second.turn() == ["tick"]
+        assert first.turn() == []  # back again: now the other one enqueues
+        clock.now += 60
+        first.turn()
+        second.turn()
+        assert ran == ["first"] * 3 + ["second"] * 2
+    finally:
+        first.lock.release()  # type: ignore[union-attr]
+        second.lock.release()  # type: ignore[union-attr]
+
+
+def test_machines_started_together_migrate_one_after_the_other(transactional_db: None) -> None:
+    # `careloop serve` migrates at its start: two machines started at once must not apply
+    # the same migration side by side (the second failed, "relation … already exists").
+    from careloop.management.commands.migrate import MIGRATE_KEY
+    from careloop.scheduler import LOCK_NAMESPACE
+
+    done: list[str] = []
+
+    def migrate() -> None:
+        try:
+            call_command("migrate", verbosity=0)
+            done.append("migrated")
+        finally:
+            connection.close()  # this thread's own
+
+    if connection.vendor == "postgresql":
+        other = connections.create_connection("default")  # the first machine, migrating
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, MIGRATE_KEY])
+        second = threading.Thread(target=migrate)
+        second.start()
+        waiting = False
+        deadline = time.monotonic() + 30
+        while not waiting and time.monotonic() < deadline and second.is_alive():
+            with other.cursor() as cursor:  # the second one's request for the lock, queued
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND classid = %s AND objid = %s AND NOT granted",
+                    [LOCK_NAMESPACE, MIGRATE_KEY],
+                )
+                waiting = cursor.fetchone()[0] == 1
+            time.sleep(0.05)
+        assert waiting and done == []  # it waits for the first one to finish
+        other.close()
+    else:  # SQLite: one machine
+        second = threading.Thread(target=migrate)
+        second.start()
+    second.join(60)
+    assert done == ["migrated"]

@@ -10,6 +10,8 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from careloop.fields import EncryptedTextField
+
 
 class Organisation(models.Model):
     """An organisation (机构): hospital, department, exam centre, community centre or
@@ -213,3 +215,16 @@ class ApiToken(models.Model):
     def is_active(self) -> bool:
         now = timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class KeyCheck(models.Model):
+    """One row: proof of the keys the machines of this database share (careloop/keycheck.py).
+    ``field_key_proof`` is a known text encrypted under CARELOOP_FIELD_KEY, re-encrypted by
+    ``careloop rotatekeys``; ``secret_key_digest`` an HMAC under CARELOOP_SECRET_KEY."""
+
+    field_key_proof = EncryptedTextField()
+    secret_key_digest = models.CharField(max_length=64)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"keys recorded {self.recorded_at:%Y-%m-%d %H:%M}"

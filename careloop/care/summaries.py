@@ -6,6 +6,7 @@ demand or each quarter; staff add their words and finalise; every save is a vers
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -203,12 +204,29 @@ def make_due_summaries(today: date | None = None) -> int:
     """Draft last quarter's summary for every patient under follow-up (an active plan or
     programme) who has none for it yet; returns how many were made."""
     first, last = quarter_before(today or timezone.localdate())
+    made = 0
+    for patient in _undrafted(first, last):
+        made += _draft_unless_done(patient, first, last)
+    return made
+
+
+def _undrafted(first: date, last: date) -> Iterator[Patient]:
+    """The patients under follow-up without a summary for the period, as of this query."""
     done = StageSummary.objects.filter(patient=OuterRef("pk"), period_start=first, period_end=last)
     followed = Patient.objects.filter(
         Q(plans__status=Plan.Status.ACTIVE) | Q(programmes__status=ProgrammeEnrolment.Status.ACTIVE)
     ).exclude(Exists(done))
-    made = 0
-    for patient in followed.distinct().iterator():
+    return followed.distinct().iterator()
+
+
+def _draft_unless_done(patient: Patient, first: date, last: date) -> bool:
+    """Draft the period's summary unless the patient has one, asked while holding them: the
+    job run twice at once (two schedulers, a restart) must not make a second version."""
+    with transaction.atomic():
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()
+        if StageSummary.objects.filter(
+            patient=patient, period_start=first, period_end=last
+        ).exists():
+            return False
         do_save_summary(None, patient, first, last)
-        made += 1
-    return made
+    return True

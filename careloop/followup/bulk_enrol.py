@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.db.models.functions import Mod
 from django.utils import timezone
@@ -318,8 +318,24 @@ def enrol_eligible(
         spec = definition_of(current_version(pathway)).trigger
         total = BulkResult()
         for wanted in _diagnosis_candidates(pathway, spec, now, batch, shard):
-            total.add(enrol_batch(pathway, wanted, trigger="diagnosis", now=now))
+            total.add(_enrol_batch_again_if_raced(pathway, wanted, now))
             if progress is not None:
                 progress(pathway.code, total)
         results[pathway.code] = {"enrolled": total.enrolled, "tasks": total.tasks}
     return results
+
+
+def _enrol_batch_again_if_raced(
+    pathway: Pathway, wanted: list[tuple[int, str, str]], now: datetime
+) -> BulkResult:
+    """``enrol_batch``, once more when another process (a discharge over HL7, a second
+    worker) enrolled one of the batch in the pathway between its check and its insert: the
+    one-active-plan index refuses the whole batch, and the second try, reading again, leaves
+    that patient out. Without it the night's job failed there, the rest not enrolled."""
+    for attempt in range(3):
+        try:
+            return enrol_batch(pathway, wanted, trigger="diagnosis", now=now)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -227,18 +227,29 @@ def enrol(
         return None
     now = now or timezone.now()
     with transaction.atomic():
-        plan = Plan.objects.create(
-            patient=patient,
-            organisation_id=patient.organisation_id,
-            pathway=pathway,
-            version=current_version(pathway),
-            trigger=trigger,
-            trigger_ref=trigger_ref[:100],
-            reason=reason[:300],
-            anchor=anchor or now,
-            started_at=now,
-            enrolled_by=actor if getattr(actor, "pk", None) else None,
-        )
+        try:
+            with transaction.atomic():  # a savepoint: losing the race below undoes only this
+                plan = Plan.objects.create(
+                    patient=patient,
+                    organisation_id=patient.organisation_id,
+                    pathway=pathway,
+                    version=current_version(pathway),
+                    trigger=trigger,
+                    trigger_ref=trigger_ref[:100],
+                    reason=reason[:300],
+                    anchor=anchor or now,
+                    started_at=now,
+                    enrolled_by=actor if getattr(actor, "pk", None) else None,
+                )
+        except IntegrityError:
+            # Another process (a second worker, another machine) enrolled them in the same
+            # pathway since ``may_enrol`` looked, and committed: they are on it, as asked.
+            # Anything else is a real error.
+            if Plan.objects.filter(
+                patient=patient, pathway=pathway, status=Plan.Status.ACTIVE
+            ).exists():
+                return None
+            raise
         tasks = generate(plan, patient, now=now)
         record(
             actor,

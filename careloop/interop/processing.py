@@ -197,6 +197,39 @@ def default_processors() -> int:
     return 2 if connection.vendor == "postgresql" else 1
 
 
+PART_NAMESPACE = 0x4350  # "CP": the advisory locks of processor parts (careloop.scheduler)
+
+
+def part_lock(part: Part, sqlite_database: str | None = None) -> Any:
+    """The lock a processor holds for its part, on every machine of the deployment.
+
+    Every machine running `careloop serve` (or `careloop mllp`) starts processors 0/2 and
+    1/2: without this, two processors would take one part, and one patient's messages could
+    be imported by two processors at once, out of the order received. The processor that
+    holds its part's lock imports; one started for the same part elsewhere stands by and
+    takes over when the holder stops."""
+    from careloop.scheduler import ClusterLock
+
+    key = part.count * 65536 + part.index
+    return ClusterLock(
+        PART_NAMESPACE, key, f"processor-{part.index}-of-{part.count}", sqlite_database
+    )
+
+
+def release_claims_of(part: Part) -> int:
+    """Taking a part's lock: claims of the part still marked as being processed were made by
+    a processor that stopped (no other holds the part): put them back at once, rather than
+    after ``STALE_CLAIM``."""
+    ours, params = part.condition()
+    table = connection.ops.quote_name(InboundMessage._meta.db_table)
+    with write_gate(queue="processors"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, claimed_at = NULL WHERE status = %s{ours}",  # noqa: S608
+            [InboundMessage.Status.RECEIVED, InboundMessage.Status.PROCESSING, *params],
+        )
+        return cursor.rowcount
+
+
 def release_stale_claims() -> int:
     """Claims older than STALE_CLAIM belong to a processor that died: put them back."""
     return InboundMessage.objects.filter(

@@ -163,13 +163,18 @@ def queue_due(*, now: datetime | None = None, limit: int = BATCH) -> Queued:
     for channel, group in by_channel.items():
         with transaction.atomic():
             passing = _queue_channel(channel, group, now, done, (organisations, hospitals))
-            _pass_on_all(passing, now)
+            _pass_on_all(passing, channel, now)
     return done
 
 
-def _pass_on_all(passing: dict[int, str], now: datetime) -> None:
-    """Pass each task on to its next channel (task id → why)."""
-    still_open = Task.objects.filter(pk__any_of=passing, status=Task.Status.OPEN)
+def _pass_on_all(passing: dict[int, str], channel: str, now: datetime) -> None:
+    """Pass each task on from ``channel`` to its next one (task id → why). Only a task still
+    open on that channel, its row held: another dispatcher (a second worker, a job run
+    twice) that read the task at the same time may have passed it on already, and passing
+    it again would skip a channel or mark the follow-up failed."""
+    still_open = Task.objects.filter(
+        pk__any_of=passing, status=Task.Status.OPEN, channel=channel
+    ).select_for_update(of=("self",))
     for task in still_open.select_related("patient").order_by("pk"):
         pass_on(task, passing[task.pk], now)
 

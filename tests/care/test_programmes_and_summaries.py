@@ -153,3 +153,23 @@ def test_the_quarterly_job(on_programme: ProgrammeEnrolment) -> None:
     row = StageSummary.objects.get(patient=on_programme.patient)
     assert row.status == "draft" and row.period_start == date(2026, 10, 1)
     assert "继续努力" not in row.next_steps  # both goals met
+
+
+def test_the_quarterly_job_run_twice_at_once_drafts_each_summary_once(
+    on_programme: ProgrammeEnrolment, monkeypatch: Any
+) -> None:
+    # Two schedulers (two machines), or a restart, run the job side by side: the other run
+    # drafts a patient's summary after this one listed the patient, before it got to them.
+    from careloop.care import summaries
+
+    listed = summaries._undrafted
+
+    def other_run_meanwhile(first: date, last: date) -> Any:
+        for patient in listed(first, last):
+            summaries.do_save_summary(None, patient, first, last)  # the other run's draft
+            yield patient
+
+    monkeypatch.setattr(summaries, "_undrafted", other_run_meanwhile)
+    assert make_due_summaries(date(2027, 1, 15)) == 0
+    [row] = StageSummary.objects.filter(patient=on_programme.patient)
+    assert row.version == 1 and row.status == "draft"

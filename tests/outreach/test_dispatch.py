@@ -179,6 +179,22 @@ def test_without_consent_the_task_moves_to_the_next_channel(
     assert not Message.objects.exists()
 
 
+def test_two_dispatchers_that_read_a_task_at_once_pass_it_on_once(
+    at_noon: datetime, patient_factory: Any, hospital: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two workers (two machines) queue due follow-ups side by side and read the same task;
+    # the first passes it on from SMS (no consent) to the nurse's phone call. The second,
+    # acting on what it read, must not pass it on again: from the phone there is nothing
+    # left, and the follow-up would be marked failed, gone from the worklist.
+    task = make_task(patient_factory(organisation=hospital), consent=False)
+    read_by_the_other = queueing.due_tasks(timezone.now(), 500)
+    assert queue_due().passed_on == {"consent": 1}
+    monkeypatch.setattr(queueing, "due_tasks", lambda now, limit: read_by_the_other)
+    queue_due()
+    task.refresh_from_db()
+    assert (task.channel, task.status) == ("phone", Task.Status.OPEN)
+
+
 def test_quiet_hours_defer_the_message(
     monkeypatch: pytest.MonkeyPatch, patient_factory: Any, hospital: Any
 ) -> None:

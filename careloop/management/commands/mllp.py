@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from careloop.interop.mllp import serve_forever
 from careloop.interop.processing import default_processors
+from careloop.keycheck import verify_for_command
 from careloop.supervisor import stop_processes
 
 PROCESSORS_GRACE = 5.0  # seconds the processors get to finish their batch when we stop
@@ -29,6 +30,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        verify_for_command()
         host, port = settings.MLLP_ADDR
         count = options["processors"]
         count = default_processors() if count is None else max(0, count)

@@ -6,7 +6,9 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 
 from careloop import heap
-from careloop.interop.processing import Part, run_forever
+from careloop.interop.processing import Part, part_lock, release_claims_of, run_forever
+from careloop.keycheck import verify_for_command
+from careloop.scheduler import STANDBY_RETRY
 
 logger = logging.getLogger("careloop.interop")
 
@@ -38,11 +40,35 @@ class Command(BaseCommand):
             part = Part.parse(options["part"])
         except ValueError as error:
             raise CommandError(str(error)) from None
+        verify_for_command()
         if options["nice"] > 0:
             os.nice(options["nice"])
         heap.long_running()
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
+        lock = part_lock(part)
+        if not lock.acquire():
+            logger.info(
+                "inbound processor %d of %d runs on another machine: standing by",
+                part.index,
+                part.count,
+            )
+            while not stop.is_set() and not lock.acquire():
+                stop.wait(STANDBY_RETRY)
+            if stop.is_set():
+                return
+        released = release_claims_of(part)
+        if released:
+            logger.warning(
+                "inbound processor %d of %d: %d messages a stopped processor had claimed "
+                "put back to wait",
+                part.index,
+                part.count,
+                released,
+            )
         logger.info("inbound processor %d of %d started", part.index, part.count)
-        run_forever(stop, poll=options["poll"], part=part)
+        try:
+            run_forever(stop, poll=options["poll"], part=part)
+        finally:
+            lock.release()

@@ -1,10 +1,15 @@
 from django.core.management.base import BaseCommand
 
-from careloop.scheduler import Scheduler, periodic_jobs
+from careloop.keycheck import verify_for_command
+from careloop.scheduler import Scheduler, SchedulerLock, periodic_jobs
 
 
 class Command(BaseCommand):
-    help = "Run the scheduler: enqueue periodic jobs for the task worker."
+    help = (
+        "Run the scheduler: enqueue periodic jobs for the task worker. One scheduler per "
+        "database enqueues (it holds the scheduler lock); others stand by to take over."
+    )
 
     def handle(self, *args, **options):
-        Scheduler(periodic_jobs()).run_forever()
+        verify_for_command()
+        Scheduler(periodic_jobs(), lock=SchedulerLock()).run_forever()

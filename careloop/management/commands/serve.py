@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from careloop.keycheck import verify_for_command
 from careloop.supervisor import Child, Supervisor, careloop_argv, default_web_workers, web_argv
 
 
@@ -18,6 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         self.stdout.write("careloop: applying migrations …")
         call_command("migrate", interactive=False, verbosity=0)
+        verify_for_command()  # the same keys as the database's other machines
         if not options["no_demo"]:
             call_command("demo", patients=options["demo_patients"], quiet_if_loaded=True)
         host, port = settings.HTTP_ADDR

@@ -2,6 +2,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from careloop import heap
+from careloop.keycheck import verify_for_command
 
 
 class Command(BaseCommand):
@@ -16,6 +17,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        verify_for_command()
         heap.long_running()
         call_command(
             "db_worker",
