@@ -353,6 +353,75 @@ def test_wechat_url_check_text_reply_delivery_and_unsubscribe(
     assert post(wechat_url(row), entity).status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("event", "container", "item"),
+    [
+        # WeChat's samples (订阅通知的事件推送); the change event's own sample nests its list
+        # under SubscribeMsgPopupEvent.
+        (
+            "subscribe_msg_popup_event",
+            "SubscribeMsgPopupEvent",
+            "<SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString>"
+            "<PopupScene>2</PopupScene>",
+        ),
+        (
+            "subscribe_msg_change_event",
+            "SubscribeMsgPopupEvent",
+            "<SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString>",
+        ),
+        (
+            "subscribe_msg_sent_event",
+            "SubscribeMsgSentEvent",
+            "<MsgID>1700827132819554304</MsgID><ErrorCode>43101</ErrorCode>"
+            "<ErrorStatus><![CDATA[fail]]></ErrorStatus>",
+        ),
+    ],
+)
+def test_a_declined_wechat_subscription_is_an_opt_out(
+    patient_factory: Any, hospital: Any, event: str, container: str, item: str
+) -> None:
+    row = config("wechat_mp", "wechat", app_secret="s", callback_token="tok")
+    row.settings = {"app_id": "wx1", "kind": "subscribe"}
+    row.save()
+    patient = patient_factory(organisation=hospital)
+    ChannelAddress.objects.create(patient=patient, channel="wechat", address="oPENID1")
+
+    def push(status_item: str) -> bytes:
+        return (
+            "<xml><ToUserName><![CDATA[gh_1]]></ToUserName>"
+            "<FromUserName><![CDATA[oPENID1]]></FromUserName><CreateTime>1610969440</CreateTime>"
+            f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>"
+            f"<{container}><List><TemplateId><![CDATA[T1]]></TemplateId>{status_item}</List>"
+            f"</{container}></xml>"
+        ).encode()
+
+    accepted = item.replace("reject", "accept").replace(">43101<", ">0<")
+    assert post(wechat_url(row), push(accepted)).content == b"success"
+    assert not ConsentRecord.objects.filter(patient=patient, channel="wechat").exists()
+    assert post(wechat_url(row), push(item)).content == b"success"
+    assert Reply.objects.filter(kind=Reply.Kind.OPT_OUT, patient=patient).count() == 1
+    assert ConsentRecord.objects.filter(patient=patient, channel="wechat", granted=False).exists()
+
+
+def test_a_declined_subscription_leaves_a_template_message_channel_alone(
+    patient_factory: Any, hospital: Any
+) -> None:
+    """The account's template messages are another permission than its subscribe messages."""
+    row = config("wechat_mp", "wechat", app_secret="s", callback_token="tok")
+    row.settings = {"app_id": "wx1"}
+    row.save()
+    patient = patient_factory(organisation=hospital)
+    ChannelAddress.objects.create(patient=patient, channel="wechat", address="oPENID1")
+    change = (
+        b"<xml><FromUserName>oPENID1</FromUserName><MsgType>event</MsgType>"
+        b"<Event>subscribe_msg_change_event</Event><SubscribeMsgChangeEvent><List>"
+        b"<TemplateId>T1</TemplateId><SubscribeStatusString>reject</SubscribeStatusString>"
+        b"</List></SubscribeMsgChangeEvent></xml>"
+    )
+    assert post(wechat_url(row), change).content == b"success"
+    assert not ConsentRecord.objects.filter(patient=patient, channel="wechat").exists()
+
+
 def test_a_keypad_answer_on_a_voice_call_is_read_as_its_meaning(
     at_noon: datetime, patient_factory: Any, hospital: Any
 ) -> None:

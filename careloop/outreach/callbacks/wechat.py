@@ -6,8 +6,9 @@ plaintext mode as they are, in safe mode (安全模式) inside ``Encrypt`` with 
 (``wxcrypt``: the channel's ``encoding_aes_key`` secret, the AppID its ``app_id`` setting);
 compatible mode carries both and is read from the encrypted part when the key is set. A text
 message is a reply, the ``unsubscribe`` event means the patient left the account,
-``TEMPLATESENDJOBFINISH`` is the delivery report of a template message. WeChat expects
-``success`` back.
+``TEMPLATESENDJOBFINISH`` is the delivery report of a template message, and for a channel of
+subscribe messages a declined subscription (``reject``, or 43101 as one was sent) an opt-out.
+WeChat expects ``success`` back.
 
 WeCom: always encrypted (the same scheme, the CorpID as receiver); the URL is verified by a GET
 whose ``echostr`` is encrypted and answered decrypted. A member's text message is a reply, the
@@ -34,6 +35,12 @@ MAX_SKEW = 600  # seconds
 # TEMPLATESENDJOBFINISH's Status when the user refuses the account's template messages
 # (用户拒收); "failed: system failed" is any other failure.
 USER_BLOCK = "failed:user block"
+# Subscribe-message events (订阅通知的事件推送): the user's answer to a subscription popup, a
+# change in their notification settings, and the outcome of a message sent. bizsend answers
+# no msgid, so the last cannot be matched to a message: only a refusal is read from them.
+SUBSCRIBE_EVENTS = frozenset(
+    {"subscribe_msg_popup_event", "subscribe_msg_change_event", "subscribe_msg_sent_event"}
+)
 
 
 def signature(token: str, timestamp: str, nonce: str) -> str:
@@ -61,9 +68,20 @@ def _secret(request: CallbackRequest, name: str) -> str:
 
 
 def xml_fields(body: bytes) -> dict[str, str]:
-    """The child elements of the root, as text. WeChat and WeCom send UTF-8: the body is
-    decoded as such first, so a DOCTYPE (where entities are declared) is found whatever the
-    encoding it came in, and refused; so are other encodings and NUL characters."""
+    """The child elements of the root, as text."""
+    return {child.tag: (child.text or "").strip() for child in _root(body)}
+
+
+def subscribe_items(body: bytes) -> list[dict[str, str]]:
+    """The ``List`` items of a subscribe-message event, wherever they are nested (WeChat's
+    own sample of the change event nests them under ``SubscribeMsgPopupEvent``)."""
+    return [{c.tag: (c.text or "").strip() for c in item} for item in _root(body).iter("List")]
+
+
+def _root(body: bytes) -> ET.Element:
+    """WeChat and WeCom send UTF-8: the body is decoded as such first, so a DOCTYPE (where
+    entities are declared) is found whatever the encoding it came in, and refused; so are
+    other encodings and NUL characters."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -76,7 +94,7 @@ def xml_fields(body: bytes) -> dict[str, str]:
         root = ET.fromstring(text)  # noqa: S314 (no DOCTYPE, so no entities: checked above)
     except ET.ParseError as error:
         raise CallbackError(f"the body is not XML: {error}") from error
-    return {child.tag: (child.text or "").strip() for child in root}
+    return root
 
 
 def _opened(request: CallbackRequest, outer: dict[str, str], receiver: str) -> dict[str, str]:
@@ -130,9 +148,29 @@ class WechatReader(Reader):
             # With a key the account is in safe or compatible mode, which always encrypt; a
             # plain body is signed only through its URL, and is refused.
             raise CallbackError("Encrypt is missing: the channel has an encoding_aes_key")
+        body = request.body
         if "Encrypt" in fields:
-            fields = _opened(request, fields, request.settings.get("app_id", ""))
+            body = _opened_text(request, fields["Encrypt"], request.settings.get("app_id", ""))
+            fields = xml_fields(body)
         reading = _messages(fields, Reading(answer=b"success", content_type="text/plain"))
+        event = fields.get("Event", "") if fields.get("MsgType") == "event" else ""
+        if event in SUBSCRIBE_EVENTS and request.settings.get("kind") == "subscribe":
+            # The patient declined the account's subscribe messages (a popup's 取消, turned
+            # off in the notification settings, or a message refused as it was sent): an
+            # opt-out, as WeChat would refuse every one sent from now on (43101).
+            items = subscribe_items(body)
+            if any(
+                i.get("SubscribeStatusString") == "reject" or i.get("ErrorCode") == "43101"
+                for i in items
+            ):
+                sender = fields.get("FromUserName", "")
+                reading.inbound.append(
+                    Inbound(
+                        sender=sender,
+                        unsubscribe=True,
+                        external_id=f"{event}:{sender}:{fields.get('CreateTime', '')}",
+                    )
+                )
         if fields.get("MsgType") == "event" and fields.get("Event") == "TEMPLATESENDJOBFINISH":
             status = fields.get("Status", "")
             reading.reports.append(
