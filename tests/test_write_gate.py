@@ -87,7 +87,8 @@ def test_a_django_transaction_holds_the_gate_until_it_ends(tmp_path: Path, unblo
     instead of sleeping in SQLite's busy handler through the gaps between transactions."""
     database = str(tmp_path / "careloop.db")
     gate = Path(f"{database}.write-gate")
-    began, end, ended = threading.Event(), threading.Event(), []
+    began, end = threading.Event(), threading.Event()
+    finishing: list[str] = []  # set just before COMMIT/ROLLBACK: the gate is let go inside
     outcome: list[str] = []
 
     def job(finish: str) -> None:
@@ -99,18 +100,18 @@ def test_a_django_transaction_holds_the_gate_until_it_ends(tmp_path: Path, unblo
                 cursor.execute("INSERT INTO t VALUES (1)")
             began.set()
             end.wait(10)
+            finishing.append(finish)
             conn.commit() if finish == "commit" else conn.rollback()
-            ended.append(finish)
             conn.set_autocommit(True)
         finally:
             conn.close()
 
     def listener() -> None:
         with write_gate(database):
-            outcome.append("stored after " + ",".join(ended))
+            outcome.append("stored while " + ",".join(finishing or ["the transaction was open"]))
 
     for finish in ("commit", "rollback"):
-        began.clear(), end.clear(), ended.clear(), outcome.clear()
+        began.clear(), end.clear(), finishing.clear(), outcome.clear()
         worker = threading.Thread(target=job, args=(finish,))
         worker.start()
         assert began.wait(5)
@@ -120,7 +121,7 @@ def test_a_django_transaction_holds_the_gate_until_it_ends(tmp_path: Path, unblo
         end.set()
         for thread in (worker, waiting):
             thread.join(5)
-        assert outcome == [f"stored after {finish}"]
+        assert outcome == [f"stored while {finish}"]
 
 
 def test_a_transaction_inside_the_gate_does_not_take_it_again(
