@@ -11,9 +11,14 @@ scheduler that holds the cluster's scheduler lock (``SchedulerLock``: a session 
 lock on PostgreSQL, an ``flock`` beside the database file on SQLite) enqueues; the others
 stand by and try again every ``STANDBY_RETRY`` seconds, so when the machine holding it stops
 (its connection closes, and PostgreSQL lets go of the lock), another takes over within that.
-Periodic jobs are still written to be safe when run twice or side by side: a restart, or a
-takeover, runs each job once more, and a slow job may still run when its next turn is
-enqueued.
+Periodic jobs are still written to be safe when run twice or side by side: a slow job may
+still run when its next turn is enqueued.
+
+A scheduler starting (or taking over) counts each job's next turn from when it was last
+enqueued, read from the task queue's own records (``last_enqueued``): a restart, a takeover or
+an upgrade does not run the daily jobs again (on a large database the quarter's stage
+summaries alone take many minutes). A job never enqueued, or whose record is gone, runs once
+the start-up delay has passed.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 logger = logging.getLogger("careloop.scheduler")
@@ -44,6 +49,25 @@ class PeriodicJob:
     name: str
     every: timedelta
     enqueue: Callable[[], Any]
+
+    @property
+    def task_path(self) -> str:
+        """The background task's path in the queue's records ("" for a plain callable)."""
+        return str(getattr(getattr(self.enqueue, "__self__", None), "module_path", ""))
+
+
+def last_enqueued(paths: list[str]) -> dict[str, datetime]:
+    """When each of these tasks was last enqueued (the queue keeps 14 days of records)."""
+    from django.db.models import Max
+    from django_tasks_db.models import DBTaskResult
+
+    rows = (
+        DBTaskResult.objects.filter(task_path__in=paths)
+        .values("task_path")
+        .annotate(last=Max("enqueued_at"))
+        .order_by()
+    )
+    return {row["task_path"]: row["last"] for row in rows}
 
 
 def periodic_jobs() -> list[PeriodicJob]:
@@ -173,11 +197,13 @@ class Scheduler:
         clock: Callable[[], float] = time.monotonic,
         first_run_after: float = 60.0,
         lock: ClusterLock | None = None,
+        history: Callable[[list[str]], dict[str, datetime]] | None = None,
     ) -> None:
         self.jobs = jobs
         self.clock = clock
         self.first_run_after = first_run_after
         self.lock = lock
+        self.history = history  # last_enqueued, or None to run every job after the delay
         self.stop_event = threading.Event()
         self.leading = lock is None
         self.next_try = clock()
@@ -186,6 +212,20 @@ class Scheduler:
     def _restart_schedule(self) -> None:
         start = self.clock()
         self.next_run = {job.name: start + self.first_run_after for job in self.jobs}
+        if self.history is None:
+            return
+        from django.utils import timezone
+
+        try:
+            last = self.history([job.task_path for job in self.jobs if job.task_path])
+        except Exception as exc:  # the database away: as if nothing had run
+            logger.warning("could not read when the jobs last ran: %s", type(exc).__name__)
+            return
+        now = timezone.now()
+        for job in self.jobs:
+            if job.task_path in last:
+                due_in = (last[job.task_path] + job.every - now).total_seconds()
+                self.next_run[job.name] = start + max(self.first_run_after, due_in)
 
     def turn(self) -> list[str]:
         """One turn of the loop: if we hold the scheduler lock (taking it when free), enqueue

@@ -18,6 +18,7 @@ from careloop.scheduler import (
     PeriodicJob,
     Scheduler,
     SchedulerLock,
+    last_enqueued,
     periodic_jobs,
 )
 
@@ -86,6 +87,38 @@ def test_housekeeping_jobs_are_enqueued_and_run_by_the_worker(
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
     assert not Session.objects.filter(session_key="old").exists()
     assert RollupState.objects.get().built_at is not None  # the dashboard's counts were built
+
+
+def test_a_restarted_scheduler_counts_from_when_each_job_last_ran(db: None) -> None:
+    """A restart (or an upgrade, or a takeover) does not run the daily jobs again: each job's
+    next turn counts from when it was last enqueued; one that never ran, or ran a day ago,
+    runs once the start-up delay has passed."""
+    jobs = {job.name: job for job in periodic_jobs()}
+    jobs["stage_summaries"].enqueue()  # an hour ago, by the scheduler before the restart
+    DBTaskResult.objects.update(enqueued_at=timezone.now() - timedelta(hours=1))
+    jobs["value_tiers"].enqueue()  # 25 hours ago: due
+    DBTaskResult.objects.filter(task_path__endswith="update_value_tiers").update(
+        enqueued_at=timezone.now() - timedelta(hours=25)
+    )
+    clock = FakeClock()
+    scheduler = Scheduler(
+        list(jobs.values()), clock=clock, first_run_after=60, history=last_enqueued
+    )
+    clock.now += 61
+    ran = scheduler.run_due()
+    assert "value_tiers" in ran and "sweep_alerts" in ran and "stage_summaries" not in ran
+    clock.now += 23 * 3600 - 61 - 60  # a minute before a day after its last run
+    assert "stage_summaries" not in scheduler.run_due()
+    clock.now += 61
+    assert "stage_summaries" in scheduler.run_due()
+
+    # Without the queue's records (the database away) every job runs after the delay.
+    def away(paths: list[str]) -> dict[str, Any]:
+        raise RuntimeError("no database")
+
+    blind = Scheduler(list(jobs.values()), clock=clock, first_run_after=60, history=away)
+    clock.now += 61
+    assert "stage_summaries" in blind.run_due()
 
 
 def test_of_two_schedulers_on_one_database_one_enqueues_and_the_other_takes_over(

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from careloop.keycheck import verify_for_command
-from careloop.scheduler import Scheduler, SchedulerLock, periodic_jobs
+from careloop.scheduler import Scheduler, SchedulerLock, last_enqueued, periodic_jobs
 
 
 class Command(BaseCommand):
@@ -12,4 +12,4 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         verify_for_command()
-        Scheduler(periodic_jobs(), lock=SchedulerLock()).run_forever()
+        Scheduler(periodic_jobs(), lock=SchedulerLock(), history=last_enqueued).run_forever()
