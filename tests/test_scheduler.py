@@ -198,3 +198,12 @@ def test_machines_started_together_migrate_one_after_the_other(transactional_db:
         second.start()
     second.join(60)
     assert done == ["migrated"]
+
+
+def test_housekeeping_jobs_print_nothing_to_the_console(db: None, capsys: Any) -> None:
+    """The worker's console is the operator's log: a daily job's "No logs found." is noise."""
+    from careloop import tasks
+
+    tasks.prune_login_logs.call()
+    tasks.prune_finished_jobs.call()
+    assert capsys.readouterr().out == ""
