@@ -321,14 +321,7 @@ def _patient(pid: Segment, exam_types: frozenset[str]) -> PatientData:
     birth = parse_ts(pid.component(7), ("PID", pid.sequence, 7))
     data.birth_date = birth.date() if birth else None
     data.died_at = parse_ts(pid.component(29), ("PID", pid.sequence, 29))
-    if data.died_at is not None and in_the_future(data.died_at):
-        raise HL7Error(
-            f"PID-29: the date of death {data.died_at:%Y-%m-%d %H:%M} is in the future",
-            code=102,
-            segment="PID",
-            sequence=pid.sequence,
-            field=29,
-        )
+    _not_in_future(pid, 29, data.died_at, "the date of death ")
     indicator = pid.component(30).strip().upper()  # Y / N
     data.deceased = indicator == "Y" or (indicator != "N" and data.died_at is not None)
     resident = data.resident
@@ -548,14 +541,7 @@ def _orders(message: Message, sent_at: datetime | None) -> list[Order]:
                 observed_at=parse_ts(_at(_parts(segment, 7), 1), ("OBR", segment.sequence, 7)),
                 status=_at(_parts(segment, 25), 1).upper(),
             )
-            if current.observed_at is not None and in_the_future(current.observed_at):
-                raise HL7Error(
-                    f"OBR-7: {current.observed_at:%Y-%m-%d %H:%M} is in the future",
-                    code=102,
-                    segment="OBR",
-                    sequence=segment.sequence,
-                    field=7,
-                )
+            _not_in_future(segment, 7, current.observed_at)
             orders.append(current)
             last_result = None
         elif segment.name == "OBX":
@@ -599,14 +585,22 @@ def _at(parts: list[str], number: int) -> str:
     return parts[number - 1].strip() if number <= len(parts) else ""
 
 
-def _obx_error(obx: Segment, field_no: int, message: str, code: int = 102) -> HL7Error:
+def _field_error(segment: Segment, field_no: int, message: str, code: int = 102) -> HL7Error:
     return HL7Error(
-        f"OBX-{field_no}: {message}",
+        f"{segment.name}-{field_no}: {message}",
         code=code,
-        segment="OBX",
-        sequence=obx.sequence,
+        segment=segment.name,
+        sequence=segment.sequence,
         field=field_no,
     )
+
+
+def _not_in_future(
+    segment: Segment, field_no: int, moment: datetime | None, what: str = ""
+) -> None:
+    """A time the message gives must not lie ahead: AE naming its field."""
+    if moment is not None and in_the_future(moment):
+        raise _field_error(segment, field_no, f"{what}{moment:%Y-%m-%d %H:%M} is in the future")
 
 
 def _result(obx: Segment, default_time: datetime | None) -> Result:
@@ -614,7 +608,7 @@ def _result(obx: Segment, default_time: datetime | None) -> Result:
     identifier = _parts(obx, 3)
     code, name = _at(identifier, 1), _at(identifier, 2)
     if not code and not name:
-        raise _obx_error(obx, 3, "the observation identifier is missing", 101)
+        raise _field_error(obx, 3, "the observation identifier is missing", 101)
     value: float | None = None
     comparator = ""
     fields = obx.fields
@@ -622,7 +616,7 @@ def _result(obx: Segment, default_time: datetime | None) -> Result:
     text = (unescape(raw, obx.delimiters) if obx.delimiters.escape in raw else raw).strip()
     if value_type == "NM":
         if text and not _NUMBER.match(text):
-            raise _obx_error(obx, 5, f"{text!r} is not a number (OBX-2 says NM)")
+            raise _field_error(obx, 5, f"{text!r} is not a number (OBX-2 says NM)")
         value = float(text) if text else None
     elif value_type == "SN":
         parts = _parts(obx, 5)
@@ -633,9 +627,9 @@ def _result(obx: Segment, default_time: datetime | None) -> Result:
             _at(parts, 4),
         )
         if first and not _NUMBER.match(first):
-            raise _obx_error(obx, 5, f"{first!r} is not a number (OBX-2 says SN)")
+            raise _field_error(obx, 5, f"{first!r} is not a number (OBX-2 says SN)")
         if comparator and comparator not in ("<", ">", "<=", ">=", "=", "<>"):
-            raise _obx_error(obx, 5, f"{comparator!r} is not an SN comparator")
+            raise _field_error(obx, 5, f"{comparator!r} is not an SN comparator")
         if first and not separator:
             value = float(first)
             comparator = "" if comparator == "=" else comparator
@@ -647,28 +641,27 @@ def _result(obx: Segment, default_time: datetime | None) -> Result:
         parts = _parts(obx, 5)
         text = _at(parts, 2) or _at(parts, 1)
     elif value_type not in ("ST", "TX", "FT", "DT", "TS", "TM", "ID", "IS", ""):
-        raise _obx_error(obx, 2, f"value type {value_type!r} is not supported", 103)
+        raise _field_error(obx, 2, f"value type {value_type!r} is not supported", 103)
     if value_type in ("ST", "TX", "") and (number := _STRING_NUMBER.match(text)):
         # A number sent as a string, as many laboratories do ("5.6", ">1000", "<0.01"):
         # read as the number it is, so it is graded (and a critical one alerted).
         comparator, value = _COMPARATORS.get(number[1], number[1] or ""), float(number[2])
     status = _at(_parts(obx, 11), 1).upper()
     if status not in _STATUS:
-        raise _obx_error(obx, 11, f"result status {status!r} is not valid", 103)
+        raise _field_error(obx, 11, f"result status {status!r} is not valid", 103)
     units = _parts(obx, 6)
     raw_range = fields[7] if len(fields) > 7 else ""
     coding_system = _at(identifier, 3)
     if coding_system.upper() in LOINC_SYSTEMS:  # a local code is known once mapped
         if problem := loinc_problem(code):
-            raise _obx_error(obx, 3, problem, 103)
+            raise _field_error(obx, 3, problem, 103)
         try:
             check_possible(code, value, name)
         except ImpossibleValue as error:
             message = f"{text!r} is negative, which {code} ({name}) cannot be"
-            raise _obx_error(obx, 5, message) from error
+            raise _field_error(obx, 5, message) from error
     given = parse_ts(_at(_parts(obx, 14), 1), ("OBX", obx.sequence, 14))
-    if given is not None and in_the_future(given):
-        raise _obx_error(obx, 14, f"{given:%Y-%m-%d %H:%M} is in the future")
+    _not_in_future(obx, 14, given)
     observed = given or default_time
     return Result(
         set_id=_at(_parts(obx, 1), 1),

@@ -110,6 +110,12 @@ def _opened_text(request: CallbackRequest, encrypted: str, receiver: str) -> byt
     return wxcrypt.decrypt(key, encrypted, receiver)
 
 
+def _leaving(sender: str, why: str, when: str) -> Inbound:
+    """The patient leaving the channel; ``why`` and ``when`` keep a resent push from counting
+    twice."""
+    return Inbound(sender=sender, unsubscribe=True, external_id=f"{why}:{sender}:{when}")
+
+
 def _messages(fields: dict[str, str], reading: Reading) -> Reading:
     """A text message → a reply; the unsubscribe event → leaving the channel."""
     sender, kind_of = fields.get("FromUserName", ""), fields.get("MsgType", "")
@@ -122,13 +128,7 @@ def _messages(fields: dict[str, str], reading: Reading) -> Reading:
             )
         )
     elif kind_of == "event" and fields.get("Event", "") == "unsubscribe":
-        reading.inbound.append(
-            Inbound(
-                sender=sender,
-                unsubscribe=True,
-                external_id=f"unsubscribe:{sender}:{fields.get('CreateTime', '')}",
-            )
-        )
+        reading.inbound.append(_leaving(sender, "unsubscribe", fields.get("CreateTime", "")))
     return reading
 
 
@@ -164,13 +164,7 @@ class WechatReader(Reader):
                 for i in items
             ):
                 sender = fields.get("FromUserName", "")
-                reading.inbound.append(
-                    Inbound(
-                        sender=sender,
-                        unsubscribe=True,
-                        external_id=f"{event}:{sender}:{fields.get('CreateTime', '')}",
-                    )
-                )
+                reading.inbound.append(_leaving(sender, event, fields.get("CreateTime", "")))
         if fields.get("MsgType") == "event" and fields.get("Event") == "TEMPLATESENDJOBFINISH":
             status = fields.get("Status", "")
             reading.reports.append(
@@ -183,13 +177,7 @@ class WechatReader(Reader):
             )
             if status == USER_BLOCK:  # the patient refuses the account's template messages
                 sender = fields.get("FromUserName", "")
-                reading.inbound.append(
-                    Inbound(
-                        sender=sender,
-                        unsubscribe=True,
-                        external_id=f"block:{sender}:{fields.get('MsgID', '')}",
-                    )
-                )
+                reading.inbound.append(_leaving(sender, "block", fields.get("MsgID", "")))
         return reading
 
     def verify(self, request: CallbackRequest) -> None:
