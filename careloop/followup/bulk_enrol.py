@@ -26,7 +26,6 @@ from careloop.followup.planning import holidays_for, node_tasks, task_values
 from careloop.patients import identity
 from careloop.patients.models import Patient
 from careloop.sql_lists import covering
-from careloop.write_gate import write_gate
 
 BATCH = 2_000
 TASK_FIELDS = [
@@ -140,7 +139,7 @@ def enrol_batch(
         "cancel_reason": "",
         "created_at": now,
     }
-    with write_gate(), transaction.atomic():
+    with transaction.atomic():
         ids = [pk for pk, _ref, _reason in wanted]
         busy = set(
             Plan.objects.filter(

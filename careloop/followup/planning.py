@@ -19,7 +19,6 @@ from careloop.followup.pathways import current_version, definition_of
 from careloop.followup.schedule import due_by, due_window, occurrence_days, tier_key
 from careloop.patients.models import Patient
 from careloop.system_texts import PLAN_STOPPED, REMINDER_MOOT, TIERS_CHANGED, stored
-from careloop.write_gate import write_gate
 
 HORIZON = timedelta(days=30)  # tasks exist this far ahead of their due time
 PHONE_CHANNELS = {"phone", "sms", "voice"}
@@ -365,7 +364,7 @@ def extend_plans(*, now: datetime | None = None, batch: int = 500) -> dict[str, 
         )
         if not plans:
             break
-        with write_gate(), transaction.atomic():  # one batch at a time: ingest goes on between
+        with transaction.atomic():  # one batch at a time: ingest goes on between
             for plan in plans:
                 org = plan.patient.organisation_id
                 if org not in holidays:

@@ -523,13 +523,11 @@ def _reassess_in_batches(patients: QuerySet[Any], models: tuple[str, ...], now: 
     """``reassess_models`` for the living ``patients``, a batch per transaction."""
     from django.db import transaction
 
-    from careloop.write_gate import write_gate
-
     ids = list(
         patients.filter(deceased_on__isnull=True).order_by("pk").values_list("pk", flat=True)
     )
     stored = 0
     for start in range(0, len(ids), BATCH_SIZE):
-        with write_gate(), transaction.atomic():
+        with transaction.atomic():
             stored += reassess_models(ids[start : start + BATCH_SIZE], models, now=now)
     return stored

@@ -5,8 +5,6 @@ from __future__ import annotations
 from django.db import transaction
 from django_tasks import task
 
-from careloop.write_gate import write_gate
-
 
 @task()
 def sweep_rules() -> int:
@@ -17,7 +15,7 @@ def sweep_rules() -> int:
     from careloop.rules.models import Trigger
 
     matches = sweep_matches()  # the reading, before the write lock
-    with write_gate(), transaction.atomic():
+    with transaction.atomic():
         return fire(matches, trigger=Trigger.SWEEP)
 
 

@@ -25,7 +25,6 @@ from careloop.interop.fhir.base import (
     patients_named,
 )
 from careloop.interop.fhir.outcome import FhirError, outcome
-from careloop.write_gate import write_gate
 
 _T = TypeVar("_T")
 ORDER = ["Patient", "Encounter", "Condition", "Observation", "DiagnosticReport"]
@@ -138,7 +137,7 @@ def process(
         with holding_patients(partial(_patients, user, entries)):
             _match_existing(user, entries, refs)
             prepared = _prepare(user, entries, refs)
-            with write_gate(), transaction.atomic():
+            with transaction.atomic():
                 _run(user, entries, refs, prepared)
                 if finish is not None:
                     finish()
@@ -153,7 +152,7 @@ def process(
             with holding_patients(partial(_patients, user, [entry], refs)):
                 _match_existing(user, [entry], refs)
                 prepared = _prepare(user, [entry], refs)
-                with write_gate(), transaction.atomic():
+                with transaction.atomic():
                     _run(user, [entry], refs, prepared)
             responses.append(_entry_response(entry, base))
         except FhirError as error:

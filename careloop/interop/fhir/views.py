@@ -246,7 +246,7 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
             named = patients_named([(resource_type, "", data)])
             return [*named, *conditional.patients_matched(handler, request.user, query)]
 
-        with holding_patients(concerned), write_gate(), transaction.atomic():
+        with holding_patients(concerned), transaction.atomic():
             found = (
                 conditional.found(handler, request.user, query, "If-None-Exist") if query else None
             )
@@ -331,7 +331,7 @@ def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> Http
             now = patient_of(resource_type, stored[0])
             return {*named, now} if now else set(named)
 
-        with holding_patients(concerned), write_gate(), transaction.atomic():
+        with holding_patients(concerned), transaction.atomic():
             patient_id = patient_of(resource_type, stored[0])
             if_match = request.headers.get("If-Match", "")
             if if_match:  # against the resource as it is now, inside the write
