@@ -14,7 +14,14 @@ from django.utils import timezone
 
 from careloop.followup.models import Alert, FollowUpRecord, Task
 from careloop.outreach import queueing, sending
-from careloop.outreach.models import ChannelAddress, ChannelConfig, Message, Reply
+from careloop.outreach.models import (
+    AccessToken,
+    ChannelAddress,
+    ChannelConfig,
+    Message,
+    MessageTemplate,
+    Reply,
+)
 from careloop.outreach.queueing import queue_due
 from careloop.outreach.replies import receive
 from careloop.outreach.sending import claim, send_due
@@ -516,20 +523,11 @@ def test_a_message_of_a_closed_follow_up_says_so_in_the_users_language(
     assert "The follow-up was closed; not sent" in english and "随访任务已结束" not in english
 
 
-@pytest.mark.parametrize("offered", ["/cgi-bin/stable_token", "/cgi-bin/token"])
-def test_an_expired_wechat_token_is_renewed_once_in_a_batch_and_the_messages_go_out(
-    at_noon: datetime,
-    patient_factory: Any,
-    hospital: Any,
-    provider: ProviderServer,
-    offered: str,
+def _wechat_with_an_expired_token(
+    provider: ProviderServer, hospital: Any, patient_factory: Any, patients: int
 ) -> None:
-    """WeChat answers 42001 "access_token expired" (40001 / 40014 alike): a new token is
-    fetched (once for the whole batch, in its event loop, without the database) and each
-    message is sent once more with it; the new token is kept for the next batches. From
-    /cgi-bin/token when the server has no /cgi-bin/stable_token (a hospital's gateway)."""
-    from careloop.outreach.models import AccessToken, MessageTemplate
-
+    """A WeChat channel whose stored token ("OLD") the provider has expired, an approved
+    template, and a due follow-up for each of ``patients`` patients with an openid."""
     row = ChannelConfig(
         channel="wechat", provider="wechat_mp", settings={"app_id": "wx1", "api": provider.url}
     )
@@ -545,10 +543,25 @@ def test_an_expired_wechat_token_is_renewed_once_in_a_batch_and_the_messages_go_
         approved=True,
     )
     AccessToken.objects.create(name="wechat:wx1", token="OLD", expires_at=NOON + timedelta(hours=1))
-    for n in range(3):
+    for n in range(patients):
         patient = patient_factory(organisation=hospital)
         ChannelAddress.objects.create(patient=patient, channel="wechat", address=f"oOPEN{n}")
         make_task(patient, channel="wechat")
+
+
+@pytest.mark.parametrize("offered", ["/cgi-bin/stable_token", "/cgi-bin/token"])
+def test_an_expired_wechat_token_is_renewed_once_in_a_batch_and_the_messages_go_out(
+    at_noon: datetime,
+    patient_factory: Any,
+    hospital: Any,
+    provider: ProviderServer,
+    offered: str,
+) -> None:
+    """WeChat answers 42001 "access_token expired" (40001 / 40014 alike): a new token is
+    fetched (once for the whole batch, in its event loop, without the database) and each
+    message is sent once more with it; the new token is kept for the next batches. From
+    /cgi-bin/token when the server has no /cgi-bin/stable_token (a hospital's gateway)."""
+    _wechat_with_an_expired_token(provider, hospital, patient_factory, patients=3)
 
     def answer(seen: Any) -> tuple[int, object]:
         if seen.path in ("/cgi-bin/stable_token", "/cgi-bin/token"):
@@ -582,27 +595,7 @@ def test_a_wechat_token_that_cannot_be_renewed_is_asked_for_once_in_a_batch(
     busy: the renewal is tried once, not once more for each message (WeChat counts token
     calls, and each may wait out its timeout); the messages wait for their next try and the
     dead token is not kept."""
-    from careloop.outreach.models import AccessToken, MessageTemplate
-
-    row = ChannelConfig(
-        channel="wechat", provider="wechat_mp", settings={"app_id": "wx1", "api": provider.url}
-    )
-    row.set_secrets({"app_secret": "s3"})
-    row.save()
-    MessageTemplate.objects.create(
-        purpose="revisit_reminder",
-        channel="wechat",
-        name="复诊提醒",
-        body="{{ salutation }}您好，请按时复诊。",
-        provider_template="TPL",
-        params={"thing1": "{{ salutation }}"},
-        approved=True,
-    )
-    AccessToken.objects.create(name="wechat:wx1", token="OLD", expires_at=NOON + timedelta(hours=1))
-    for n in range(4):
-        patient = patient_factory(organisation=hospital)
-        ChannelAddress.objects.create(patient=patient, channel="wechat", address=f"oOPEN{n}")
-        make_task(patient, channel="wechat")
+    _wechat_with_an_expired_token(provider, hospital, patient_factory, patients=4)
 
     def answer(seen: Any) -> tuple[int, object]:
         if seen.path == "/cgi-bin/stable_token":
