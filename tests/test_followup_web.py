@@ -535,9 +535,13 @@ def test_the_diabetes_forms_urgent_referral_items_can_be_recorded(
 
 
 def test_the_care_guide_topics_are_shown_in_the_users_language(
-    cardiology: Any, patient_factory: Any, carol: Any
+    cardiology: Any, patient_factory: Any, carol: Any, monkeypatch: Any
 ) -> None:
     from careloop.followup.pathways import do_save_pathway
+
+    # Mid-morning: the guide is due today (enrolled after its window it was not planned today).
+    morning = timezone.make_aware(datetime.combine(timezone.localdate(), time(10, 30)))
+    monkeypatch.setattr(timezone, "now", lambda: morning)
 
     pathway, _ = do_save_pathway(
         None,
