@@ -5,7 +5,7 @@ change, stopping, and cancelling reminders a visit made moot."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -152,10 +152,34 @@ def node_tasks(
         if day > limit:
             break
         due = due_window(day, node, tz, quiet=quiet, holidays=holidays, grace_days=grace)
+        if due[1] < now:
+            due = _late_same_day(days, state["next"], node, due, now, tz, quiet, holidays)
         if due[1] >= now:  # an occurrence already past when planned is not created
             tasks.append(build(plan, patient, node, state["next"], due))
         state["next"] += 1
     return tasks
+
+
+def _late_same_day(
+    days: list[tuple[date, int]],
+    index: int,
+    node: Node,
+    due: tuple[datetime, datetime],
+    now: datetime,
+    tz: tzinfo,
+    quiet: tuple[time, time],
+    holidays: frozenset[date],
+) -> tuple[datetime, datetime]:
+    """An occurrence planned on its own day after its window (a day-0 call for a patient
+    enrolled at 17:40) is due in the next day's window, unless the node's next occurrence
+    falls by then; any other past one keeps its window (and is not created)."""
+    day, grace = days[index]
+    tomorrow = timezone.localtime(now, tz).date() + timedelta(days=1)
+    if day < tomorrow - timedelta(days=1) or (
+        index + 1 < len(days) and days[index + 1][0] <= tomorrow
+    ):
+        return due
+    return due_window(tomorrow, node, tz, quiet=quiet, holidays=holidays, grace_days=grace)
 
 
 def _exhausted(plan: Plan) -> bool:
