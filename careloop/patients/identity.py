@@ -93,6 +93,8 @@ def normalise_phone(value: str) -> str:
         digits = digits[3:]
     elif digits.startswith("0086"):
         digits = digits[4:]
+    elif len(digits) == 13 and digits.startswith("861"):  # the country code without "+"
+        digits = digits[2:]
     return digits
 
 

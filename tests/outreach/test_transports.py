@@ -15,6 +15,7 @@ import pytest
 
 from careloop.outreach.transports import ConfigError, Outgoing, TransportError, transport
 from careloop.outreach.transports.base import HttpResponse
+from careloop.outreach.transports.tencent import e164
 from careloop.outreach.transports.wechat import MemoryTokens
 from tests.outreach.conftest import ProviderServer, Seen
 
@@ -159,6 +160,11 @@ def tencent_check(seen: Seen, secret_key: str) -> None:
         f"TC3-HMAC-SHA256 Credential=AKIDid/{day}/sms/tc3_request, "
         f"SignedHeaders=content-type;host, Signature={expected}"
     )
+
+
+@pytest.mark.parametrize("phone", ["13800138000", "8613800138000", "+8613800138000"])
+def test_tencent_numbers_carry_the_country_code_once(phone: str) -> None:
+    assert e164(phone) == "+8613800138000"
 
 
 def test_tencent_sms_request_is_signed_as_documented(provider: ProviderServer) -> None:

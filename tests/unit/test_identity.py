@@ -90,6 +90,8 @@ def test_changing_one_digit_breaks_the_check(position: int, replacement: str) ->
         ("138 0013 8000", "13800138000"),
         ("+86 138-0013-8000", "13800138000"),
         ("0086 19912345678", "19912345678"),
+        ("86 138 0013 8000", "13800138000"),
+        ("8613800138000", "13800138000"),
     ],
 )
 def test_mobile_numbers_are_normalised(raw: str, expected: str) -> None:

@@ -26,6 +26,7 @@ from careloop.outreach.transports.base import (
     Receipt,
     TransportError,
 )
+from careloop.patients.identity import normalise_phone
 
 SERVICE = "sms"
 VERSION = "2021-01-11"
@@ -74,7 +75,7 @@ def authorization(
 
 
 def e164(phone: str) -> str:
-    return phone if phone.startswith("+") else f"+86{phone}"
+    return phone if phone.startswith("+") else f"+86{normalise_phone(phone)}"
 
 
 def _error(code: str, text: str) -> TransportError:
