@@ -4,11 +4,15 @@ Patient names are masked in exported files."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from io import BytesIO
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import Cell
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from careloop.analytics.figure import Figure
 from careloop.analytics.listing import Listing, Row
@@ -22,6 +26,7 @@ CHUNK = 2_000
 # compute with it; the cell's number format shows it as the dashboard does.
 NUMBER_FORMATS = {"%": "0.0%", "¥": '"¥"#,##0.00'}
 PLAIN_NUMBER = "0.0"
+TIME_FORMAT = "yyyy-mm-dd hh:mm"
 
 
 def _saved(book: Workbook) -> bytes:
@@ -63,11 +68,10 @@ def list_workbook(
     sheet.append([_("Time"), _("Patient"), _("Card number"), _("What"), _("State")])
     chunks = (shown(rows[n : min(n + CHUNK, MAX_ROWS)]) for n in range(0, MAX_ROWS, CHUNK))
     for row in (row for chunk in chunks for row in chunk):
-        when = timezone.localtime(row.when).strftime("%Y-%m-%d %H:%M") if row.when else ""
         patient = row.patient
         sheet.append(
             [
-                when,
+                _time_cell(sheet, row.when) if row.when else "",
                 mask_name(patient.name) if patient else "",
                 patient.card_number if patient else "",
                 row.what,
@@ -75,3 +79,11 @@ def list_workbook(
             ]
         )
     return _saved(book)
+
+
+def _time_cell(sheet: WriteOnlyWorksheet, when: datetime) -> Cell:
+    """A time as a date cell (local time: Excel has no time zones) a reader can sort and
+    compute with, shown as on the screen."""
+    cell = WriteOnlyCell(sheet, value=timezone.localtime(when).replace(tzinfo=None))
+    cell.number_format = TIME_FORMAT
+    return cell

@@ -38,6 +38,8 @@ def test_the_dashboard_and_its_lists(tasks: None, bob: Any, alice: Any) -> None:
     exported = client.get("/dashboard/lists/done/", {**NOVEMBER, "format": "xlsx"})
     rows = list(load_workbook(BytesIO(exported.content)).active.iter_rows(values_only=True))
     assert len(rows) == 3 and {r[1] for r in rows[1:]} == {"欧**娜"}  # masked in files
+    # Times as date cells in local time, shown as on the screen.
+    assert {r[0] for r in rows[1:]} == {at(5).replace(tzinfo=None), at(6).replace(tzinfo=None)}
     whole = client.get("/dashboard/", {**NOVEMBER, "format": "xlsx"})
     values = [
         r[1]
