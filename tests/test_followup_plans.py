@@ -196,6 +196,62 @@ def test_due_dates_skip_holidays_and_respect_quiet_hours(
     assert timezone.localtime(task.due_at) == datetime(2026, 11, 13, 9, 30, tzinfo=SH)
 
 
+def _same_day_pathway(key: str, **node: Any) -> Pathway:
+    pathway, _ = do_save_pathway(
+        None,
+        key,
+        {
+            "name": "当天随访",
+            "definition": {
+                "trigger": {"kind": "manual"},
+                "nodes": [
+                    {"key": "a", "title": "当天电话", "purpose": "emotional_care", "day": 0, **node}
+                ],
+            },
+        },
+    )
+    return pathway
+
+
+def test_a_same_day_node_enrolled_after_its_window_is_due_the_next_morning(
+    hospital: Any, patient_factory: Any, clock: Clock
+) -> None:
+    """Enrolled at 17:40, after the day-0 node's 09:00–17:00 window: the call is due the next
+    morning, not skipped (which completed the plan with nothing done)."""
+    clock.set(datetime(2026, 11, 10, 17, 40, tzinfo=SH))
+    pathway = _same_day_pathway("same-day")
+    plan = enrol(patient_factory(organisation=hospital), pathway, trigger="manual")
+    assert plan is not None and plan.status == Plan.Status.ACTIVE
+    task = plan.tasks.get()
+    assert timezone.localtime(task.due_at) == datetime(2026, 11, 11, 9, 0, tzinfo=SH)
+    assert timezone.localtime(task.deadline) == datetime(2026, 11, 11, 17, 0, tzinfo=SH)
+
+
+def test_a_daily_node_enrolled_after_its_window_does_not_double_the_next_day(
+    hospital: Any, patient_factory: Any, clock: Clock
+) -> None:
+    """A daily node's missed first occurrence is not moved onto the day of its second."""
+    clock.set(datetime(2026, 11, 10, 17, 40, tzinfo=SH))
+    pathway = _same_day_pathway("same-day-daily", every="daily", count=3)
+    plan = enrol(patient_factory(organisation=hospital), pathway, trigger="manual")
+    assert plan is not None
+    due = [timezone.localtime(t.due_at).date() for t in plan.tasks.order_by("due_at")]
+    assert due == [date(2026, 11, 11), date(2026, 11, 12)]
+
+
+def test_a_day_0_node_of_a_past_discharge_is_not_created(
+    hospital: Any, patient_factory: Any, clock: Clock
+) -> None:
+    """A discharge learnt of days later: its day-0 call is past and not created."""
+    clock.set(DISCHARGED + timedelta(days=2))
+    pathway = _same_day_pathway("same-day-past", grace_days=0)
+    plan = enrol(
+        patient_factory(organisation=hospital), pathway, trigger="manual", anchor=DISCHARGED
+    )
+    assert plan is not None and not plan.tasks.exists()
+    assert plan.status == Plan.Status.COMPLETED
+
+
 def test_no_answer_retries_three_times_then_the_next_channel(
     hospital: Any, patient_factory: Any, alice: Any, clock: Clock, pack: None
 ) -> None:

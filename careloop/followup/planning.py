@@ -146,16 +146,27 @@ def node_tasks(
     risk, _, value = state.get("tiers", "/").partition("/")
     days = occurrence_days(node, anchor, risk=risk, value=value)
     tasks = []
+    today = timezone.localtime(now, tz).date()
     limit = (now + HORIZON).date()
     while state["next"] < len(days):
         day, grace = days[state["next"]]
         if day > limit:
             break
         due = due_window(day, node, tz, quiet=quiet, holidays=holidays, grace_days=grace)
+        if due[1] < now and day >= today and _next_day_free(days, state["next"], today):
+            # Planned on its own day after its window (enrolled at 17:40, a day-0 call):
+            # the next day's window, unless the node's next occurrence is due by then.
+            tomorrow = today + timedelta(days=1)
+            due = due_window(tomorrow, node, tz, quiet=quiet, holidays=holidays, grace_days=grace)
         if due[1] >= now:  # an occurrence already past when planned is not created
             tasks.append(build(plan, patient, node, state["next"], due))
         state["next"] += 1
     return tasks
+
+
+def _next_day_free(days: list[tuple[date, int]], index: int, today: date) -> bool:
+    """Whether the occurrence after ``days[index]`` falls later than tomorrow."""
+    return index + 1 >= len(days) or days[index + 1][0] > today + timedelta(days=1)
 
 
 def _exhausted(plan: Plan) -> bool:
