@@ -41,8 +41,6 @@ _FACTORS: list[tuple[set[str], str, str, float]] = [
     (MONOVALENT_IONS, "meq/l", "mmol/l", 1.0),
 ]
 _SPELLINGS = {
-    "µmol/l": "umol/l",
-    "μmol/l": "umol/l",
     "umol/l": "umol/l",
     "mmol/l": "mmol/l",
     "meq/l": "meq/l",
@@ -65,17 +63,17 @@ _SPELLINGS = {
     "kg/㎡": "kg/m2",
     "10*9/l": "10*9/l",
     "10^9/l": "10*9/l",
-    "×10^9/l": "10*9/l",
+    "x10*9/l": "10*9/l",
     "x10^9/l": "10*9/l",
     "ng/ml": "ng/ml",
     "ng/l": "ng/l",
     "miu/l": "miu/l",
     "uiu/ml": "miu/l",
-    "μiu/ml": "miu/l",
     "s": "s",
     "sec": "s",
     "秒": "s",
     "ml/min/1.73m2": "ml/min/1.73m2",
+    "ml/min/1.73m^2": "ml/min/1.73m2",
 }
 
 
@@ -83,9 +81,15 @@ class UnitError(ValueError):
     """The unit cannot be converted to the catalogue's unit for this item."""
 
 
+# Before the look-up: the micro sign (U+00B5) and the Greek mu (U+03BC) are both "u",
+# superscript powers are written with "^", and "×" is "x" (laboratory systems print
+# "×10⁹/L", "µIU/mL", "mL/min/1.73m²").
+_FOLD = str.maketrans({"µ": "u", "μ": "u", "²": "^2", "³": "^3", "⁹": "^9", "×": "x"})
+
+
 @functools.lru_cache(maxsize=1024)
 def canonical_unit(unit: str) -> str:
-    key = (unit or "").strip().replace(" ", "").lower()
+    key = (unit or "").strip().replace(" ", "").lower().translate(_FOLD)
     return _SPELLINGS.get(key, key)
 
 

@@ -17,7 +17,7 @@ from careloop.clinical.grading import (
     reads_positive,
 )
 from careloop.clinical.reference_data import rows
-from careloop.clinical.units import UnitError, convert
+from careloop.clinical.units import UnitError, canonical_unit, convert
 
 WHEN = datetime(2026, 11, 23, 23, 40, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -101,6 +101,39 @@ def test_every_shipped_range_and_critical_value_parses() -> None:
 )
 def test_unit_conversion(code: str, value: float, unit: str, target: str, expected: float) -> None:
     assert convert(code, value, unit, target) == pytest.approx(expected, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("unit", "catalogue_unit"),
+    [
+        # As laboratory systems print them: superscripts, the micro sign (U+00B5) as well as
+        # the Greek mu (U+03BC), × or x before the power of ten.
+        ("×10⁹/L", "10*9/L"),
+        ("10⁹/L", "10*9/L"),
+        ("x10⁹/L", "10*9/L"),
+        ("µIU/mL", "mIU/L"),
+        ("μIU/mL", "mIU/L"),
+        ("mL/min/1.73m²", "mL/min/1.73m2"),
+        ("ml/min/1.73m^2", "mL/min/1.73m2"),
+        ("kg/m²", "kg/m2"),
+    ],
+)
+def test_common_spellings_of_a_unit_are_the_catalogues_unit(unit: str, catalogue_unit: str) -> None:
+    assert canonical_unit(unit) == canonical_unit(catalogue_unit)
+
+
+def test_a_white_count_in_superscript_units_is_graded_by_the_critical_values() -> None:
+    cat = Catalogue()
+    cat.items["6690-2"] = Item("6690-2", "白细胞", "10*9/L", "haematology")
+    cat.critical[None] = {("6690-2", ""): parse_critical("<= 2.0", ">= 30")}
+    outcome = assess(
+        ResultInput(name="白细胞", observed_at=WHEN, loinc="6690-2", value=1.5, unit="×10⁹/L"),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=cat,
+    )
+    assert outcome.fields["interpretation"] == "LL" and outcome.critical
 
 
 @pytest.mark.parametrize(
