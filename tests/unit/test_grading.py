@@ -77,6 +77,23 @@ def test_strict_critical_bounds() -> None:
     assert grade(3.6, None, inr).threshold == ">3.5"
 
 
+# Every LOINC code of the REFERENCE.md §4 tables (4.1 vitals, 4.2 glucose, 4.3 lipids, 4.4
+# other chemistry), the ones it says are "also seen" included.
+REFERENCE_CODES = """
+8480-6 8462-4 85354-9 8867-4 8302-2 29463-7 39156-5 8280-0
+14771-0 1558-6 2345-7 14749-6 2339-0 15074-8 41653-7 4548-4 17856-6 59261-8
+2093-3 14647-2 2089-1 13457-7 18262-6 22748-8 2085-9 14646-4 2571-8 14927-8 43396-1
+3084-1 14933-6 1742-6 1920-8 2160-0 14682-9 98979-8 62238-1 48642-3 48643-1 33914-3
+3016-3 11580-8 1834-1 2039-6 2823-3 2951-2 718-7 777-3 6690-2 10839-9 89579-7 6598-7
+67151-1 6301-6
+"""
+
+
+def test_the_catalogue_has_every_code_of_the_reference() -> None:
+    shipped = {code for code, *_ in rows("observation_catalogue.tsv")}
+    assert sorted(set(REFERENCE_CODES.split()) - shipped) == []
+
+
 def test_every_shipped_range_and_critical_value_parses() -> None:
     for _code, _sex, _age_from, _age_to, interval, *_ in rows("reference_ranges.tsv"):
         parse_interval(interval)
