@@ -5,7 +5,8 @@ mg/dL. Factors: glucose 18.0 mg/dL per mmol/L; cholesterols (TC, LDL-C, HDL-C, n
 mmol/L = mg/dL × 0.0259 (REFERENCE.md §2.1: mg/dL = mmol/L ÷ 0.0259); triglycerides
 mmol/L = mg/dL × 0.0113; creatinine μmol/L = mg/dL × 88.4 (REFERENCE.md §4.4); uric acid
 μmol/L = mg/dL × 59.48; total bilirubin μmol/L = mg/dL × 17.1 (molar mass 584.7 g/mol).
-Potassium, sodium and chloride carry one charge: 1 mEq/L is 1 mmol/L.
+Potassium, sodium and chloride carry one charge: 1 mEq/L is 1 mmol/L. Haemoglobin 1 g/dL is
+10 g/L (Chinese laboratories report g/L, the unit of its critical values, REFERENCE.md §4.5).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ CREATININE = {"14682-9", "2160-0"}
 URIC_ACID = {"14933-6", "3084-1"}
 BILIRUBIN = {"14631-6", "1975-2"}
 MONOVALENT_IONS = {"2823-3", "6298-4", "2951-2", "2947-0", "2075-0", "2069-3"}
+HAEMOGLOBIN = {"718-7"}
 
 # (analyte codes, from unit, to unit, factor): value_to = value_from × factor
 _FACTORS: list[tuple[set[str], str, str, float]] = [
@@ -39,6 +41,7 @@ _FACTORS: list[tuple[set[str], str, str, float]] = [
     (URIC_ACID, "mg/dl", "umol/l", 59.48),
     (BILIRUBIN, "mg/dl", "umol/l", 17.1),
     (MONOVALENT_IONS, "meq/l", "mmol/l", 1.0),
+    (HAEMOGLOBIN, "g/dl", "g/l", 10.0),
 ]
 _SPELLINGS = {
     "umol/l": "umol/l",
@@ -47,6 +50,7 @@ _SPELLINGS = {
     "mg/dl": "mg/dl",
     "mg%": "mg/dl",
     "g/l": "g/l",
+    "g/dl": "g/dl",
     "u/l": "u/l",
     "iu/l": "u/l",
     "mmhg": "mmhg",

@@ -114,6 +114,7 @@ def test_every_shipped_range_and_critical_value_parses() -> None:
         ("14749-6", 5.5, "mmol/l", "mmol/L", 5.5),
         ("2823-3", 6.5, "mEq/L", "mmol/L", 6.5),  # one charge: mEq is mmol
         ("2951-2", 140.0, "meq/l", "mmol/L", 140.0),
+        ("718-7", 5.5, "g/dL", "g/L", 55.0),  # 1 g/dL is 10 g/L
     ],
 )
 def test_unit_conversion(code: str, value: float, unit: str, target: str, expected: float) -> None:
