@@ -142,3 +142,17 @@ def test_the_shipped_pathways_name_only_shipped_questionnaires() -> None:
         if node.get("questionnaire")
     }
     assert named and named <= shipped
+
+
+def test_the_programme_scripts_give_the_urgent_limits_inclusively() -> None:
+    # REFERENCE §1.3: the urgent limits are inclusive (BP ≥180/110, glucose ≥16.7 or ≤3.9):
+    # a patient told "above 180" or "above 16.7" would not come in at exactly the limit.
+    closing = {
+        item["code"]: item["definition"]["nodes"][0]["script"]["closing"]
+        for item in pack_pathways()
+        if item["code"] in ("htn-programme", "dm-programme")
+    }
+    assert "达到或超过180/110" in closing["htn-programme"]
+    assert "16.7及以上或3.9及以下" in closing["dm-programme"]
+    for text in closing.values():
+        assert not re.search(r"(超过|高于|低于)(180|16\.7|3\.9)", text.replace("达到或超过", ""))

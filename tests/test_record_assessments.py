@@ -396,3 +396,31 @@ def test_a_waist_result_classes_central_obesity_on_the_record(
     assert stored is not None and stored.category == "中心型肥胖前期"
     _results(woman, **{"8280_0": 86})
     assert (latest := _latest(woman, "waist")) is not None and latest.category == "中心型肥胖"
+
+
+def test_the_adult_bp_grades_are_not_given_to_a_child(
+    cardiology: Any, patient_factory: Any
+) -> None:
+    # The grades of 中国高血压防治指南 (REFERENCE §4.1) are adults': a 12-year-old's 125/80
+    # is not 正常高值 by them (the catalogue's BP ranges, too, start at 18).
+    child = patient_factory(organisation=cardiology, sex="female", birth_date=_aged(12))
+    _results(child, **{"8480_6": 125, "8462_4": 80})
+    assert _latest(child, "bp-grade") is None
+    adult = patient_factory(organisation=cardiology, sex="female", birth_date=_aged(18))
+    _results(adult, **{"8480_6": 125, "8462_4": 80})
+    stored = _latest(adult, "bp-grade")
+    assert stored is not None and stored.category == "正常高值"
+
+
+def test_the_adult_bmi_classes_are_not_given_to_a_child(
+    cardiology: Any, patient_factory: Any
+) -> None:
+    # WS/T 428-2013 (REFERENCE §4.1) classes adults' BMI: a 12-year-old's is not 正常 or
+    # 超重 by it (as for the waist, whose cut-offs are adults' too).
+    child = patient_factory(organisation=cardiology, sex="male", birth_date=_aged(12))
+    _results(child, **{"8302_2": 150, "29463_7": 55})
+    assert _latest(child, "bmi") is None
+    adult = patient_factory(organisation=cardiology, sex="male", birth_date=_aged(18))
+    _results(adult, **{"8302_2": 150, "29463_7": 55})
+    stored = _latest(adult, "bmi")
+    assert stored is not None and stored.category == "超重"  # 55 ÷ 1.5² = 24.4

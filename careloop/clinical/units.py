@@ -5,7 +5,8 @@ mg/dL. Factors: glucose 18.0 mg/dL per mmol/L; cholesterols (TC, LDL-C, HDL-C, n
 mmol/L = mg/dL × 0.0259 (REFERENCE.md §2.1: mg/dL = mmol/L ÷ 0.0259); triglycerides
 mmol/L = mg/dL × 0.0113; creatinine μmol/L = mg/dL × 88.4 (REFERENCE.md §4.4); uric acid
 μmol/L = mg/dL × 59.48; total bilirubin μmol/L = mg/dL × 17.1 (molar mass 584.7 g/mol).
-Potassium, sodium and chloride carry one charge: 1 mEq/L is 1 mmol/L.
+Potassium, sodium and chloride carry one charge: 1 mEq/L is 1 mmol/L. Haemoglobin 1 g/dL is
+10 g/L (Chinese laboratories report g/L, the unit of its critical values, REFERENCE.md §4.5).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ CREATININE = {"14682-9", "2160-0"}
 URIC_ACID = {"14933-6", "3084-1"}
 BILIRUBIN = {"14631-6", "1975-2"}
 MONOVALENT_IONS = {"2823-3", "6298-4", "2951-2", "2947-0", "2075-0", "2069-3"}
+HAEMOGLOBIN = {"718-7"}
 
 # (analyte codes, from unit, to unit, factor): value_to = value_from × factor
 _FACTORS: list[tuple[set[str], str, str, float]] = [
@@ -39,16 +41,16 @@ _FACTORS: list[tuple[set[str], str, str, float]] = [
     (URIC_ACID, "mg/dl", "umol/l", 59.48),
     (BILIRUBIN, "mg/dl", "umol/l", 17.1),
     (MONOVALENT_IONS, "meq/l", "mmol/l", 1.0),
+    (HAEMOGLOBIN, "g/dl", "g/l", 10.0),
 ]
 _SPELLINGS = {
-    "µmol/l": "umol/l",
-    "μmol/l": "umol/l",
     "umol/l": "umol/l",
     "mmol/l": "mmol/l",
     "meq/l": "meq/l",
     "mg/dl": "mg/dl",
     "mg%": "mg/dl",
     "g/l": "g/l",
+    "g/dl": "g/dl",
     "u/l": "u/l",
     "iu/l": "u/l",
     "mmhg": "mmhg",
@@ -65,17 +67,17 @@ _SPELLINGS = {
     "kg/㎡": "kg/m2",
     "10*9/l": "10*9/l",
     "10^9/l": "10*9/l",
-    "×10^9/l": "10*9/l",
+    "x10*9/l": "10*9/l",
     "x10^9/l": "10*9/l",
     "ng/ml": "ng/ml",
     "ng/l": "ng/l",
     "miu/l": "miu/l",
     "uiu/ml": "miu/l",
-    "μiu/ml": "miu/l",
     "s": "s",
     "sec": "s",
     "秒": "s",
     "ml/min/1.73m2": "ml/min/1.73m2",
+    "ml/min/1.73m^2": "ml/min/1.73m2",
 }
 
 
@@ -83,9 +85,15 @@ class UnitError(ValueError):
     """The unit cannot be converted to the catalogue's unit for this item."""
 
 
+# Before the look-up: the micro sign (U+00B5) and the Greek mu (U+03BC) are both "u",
+# superscript powers are written with "^", and "×" is "x" (laboratory systems print
+# "×10⁹/L", "µIU/mL", "mL/min/1.73m²").
+_FOLD = str.maketrans({"µ": "u", "μ": "u", "²": "^2", "³": "^3", "⁹": "^9", "×": "x"})
+
+
 @functools.lru_cache(maxsize=1024)
 def canonical_unit(unit: str) -> str:
-    key = (unit or "").strip().replace(" ", "").lower()
+    key = (unit or "").strip().replace(" ", "").lower().translate(_FOLD)
     return _SPELLINGS.get(key, key)
 
 

@@ -31,6 +31,7 @@ from careloop.rules.risk.bmi import bmi_value
 from careloop.rules.risk.registry import get_model
 
 LOOKBACK_DAYS = 365  # an input older than a year is not used
+ADULT_FROM = 18  # BP grades, BMI and waist classes are adults'
 SBP, DBP = ("8480-6",), ("8462-4",)
 HEIGHT, WEIGHT = ("8302-2",), ("29463-7",)
 CREATININE = ("14682-9", "2160-0")
@@ -58,16 +59,18 @@ KNOWN_DIABETES = Stopped("known_diabetes", "已确诊糖尿病（诊断或在服
 
 def _bp(latest: Latest, sex: str, age: int | None, r: Record) -> dict[str, Any] | None:
     """The grade of the reading; a patient whose record has an antihypertensive medicine
-    taken now is hypertensive whatever the reading (REFERENCE §4.1)."""
+    taken now is hypertensive whatever the reading (REFERENCE §4.1). Adults only: the grades
+    of the Chinese hypertension guideline are adults'."""
     sbp, dbp = latest(SBP), latest(DBP)
-    if sbp is None or dbp is None:
+    if sbp is None or dbp is None or age is None or age < ADULT_FROM:
         return None
     return {"sbp_mmHg": sbp, "dbp_mmHg": dbp, "on_antihypertensive": r.antihypertensive_now}
 
 
 def _bmi(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any] | None:
+    """Adults only: the classes are adults' (WS/T 428-2013), as the waist's are."""
     height, weight = latest(HEIGHT), latest(WEIGHT)
-    if height is None or weight is None:
+    if height is None or weight is None or age is None or age < ADULT_FROM:
         return None
     return {"height_cm": height, "weight_kg": weight}
 
@@ -75,7 +78,7 @@ def _bmi(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any
 def _waist(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any] | None:
     """Adults only: the cut-offs are for adults (WS/T 428-2013)."""
     waist = latest(WAIST)
-    if waist is None or sex not in ("male", "female") or age is None or age < 18:
+    if waist is None or sex not in ("male", "female") or age is None or age < ADULT_FROM:
         return None
     return {"sex": sex, "waist_cm": waist}
 

@@ -17,7 +17,7 @@ from careloop.clinical.grading import (
     reads_positive,
 )
 from careloop.clinical.reference_data import rows
-from careloop.clinical.units import UnitError, convert
+from careloop.clinical.units import UnitError, canonical_unit, convert
 
 WHEN = datetime(2026, 11, 23, 23, 40, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -77,6 +77,23 @@ def test_strict_critical_bounds() -> None:
     assert grade(3.6, None, inr).threshold == ">3.5"
 
 
+# Every LOINC code of the REFERENCE.md §4 tables (4.1 vitals, 4.2 glucose, 4.3 lipids, 4.4
+# other chemistry), the ones it says are "also seen" included.
+REFERENCE_CODES = """
+8480-6 8462-4 85354-9 8867-4 8302-2 29463-7 39156-5 8280-0
+14771-0 1558-6 2345-7 14749-6 2339-0 15074-8 41653-7 4548-4 17856-6 59261-8
+2093-3 14647-2 2089-1 13457-7 18262-6 22748-8 2085-9 14646-4 2571-8 14927-8 43396-1
+3084-1 14933-6 1742-6 1920-8 2160-0 14682-9 98979-8 62238-1 48642-3 48643-1 33914-3
+3016-3 11580-8 1834-1 2039-6 2823-3 2951-2 718-7 777-3 6690-2 10839-9 89579-7 6598-7
+67151-1 6301-6
+"""
+
+
+def test_the_catalogue_has_every_code_of_the_reference() -> None:
+    shipped = {code for code, *_ in rows("observation_catalogue.tsv")}
+    assert sorted(set(REFERENCE_CODES.split()) - shipped) == []
+
+
 def test_every_shipped_range_and_critical_value_parses() -> None:
     for _code, _sex, _age_from, _age_to, interval, *_ in rows("reference_ranges.tsv"):
         parse_interval(interval)
@@ -97,10 +114,44 @@ def test_every_shipped_range_and_critical_value_parses() -> None:
         ("14749-6", 5.5, "mmol/l", "mmol/L", 5.5),
         ("2823-3", 6.5, "mEq/L", "mmol/L", 6.5),  # one charge: mEq is mmol
         ("2951-2", 140.0, "meq/l", "mmol/L", 140.0),
+        ("718-7", 5.5, "g/dL", "g/L", 55.0),  # 1 g/dL is 10 g/L
     ],
 )
 def test_unit_conversion(code: str, value: float, unit: str, target: str, expected: float) -> None:
     assert convert(code, value, unit, target) == pytest.approx(expected, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("unit", "catalogue_unit"),
+    [
+        # As laboratory systems print them: superscripts, the micro sign (U+00B5) as well as
+        # the Greek mu (U+03BC), × or x before the power of ten.
+        ("×10⁹/L", "10*9/L"),
+        ("10⁹/L", "10*9/L"),
+        ("x10⁹/L", "10*9/L"),
+        ("µIU/mL", "mIU/L"),
+        ("μIU/mL", "mIU/L"),
+        ("mL/min/1.73m²", "mL/min/1.73m2"),
+        ("ml/min/1.73m^2", "mL/min/1.73m2"),
+        ("kg/m²", "kg/m2"),
+    ],
+)
+def test_common_spellings_of_a_unit_are_the_catalogues_unit(unit: str, catalogue_unit: str) -> None:
+    assert canonical_unit(unit) == canonical_unit(catalogue_unit)
+
+
+def test_a_white_count_in_superscript_units_is_graded_by_the_critical_values() -> None:
+    cat = Catalogue()
+    cat.items["6690-2"] = Item("6690-2", "白细胞", "10*9/L", "haematology")
+    cat.critical[None] = {("6690-2", ""): parse_critical("<= 2.0", ">= 30")}
+    outcome = assess(
+        ResultInput(name="白细胞", observed_at=WHEN, loinc="6690-2", value=1.5, unit="×10⁹/L"),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=cat,
+    )
+    assert outcome.fields["interpretation"] == "LL" and outcome.critical
 
 
 @pytest.mark.parametrize(

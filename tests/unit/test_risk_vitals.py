@@ -127,6 +127,24 @@ def test_bmi_from_height_and_weight(
     assert f"{bmi:.1f}" in result.explanation and category in result.explanation
 
 
+@pytest.mark.parametrize(
+    ("height", "weight", "bmi", "category"),
+    [
+        # Exactly half-way values (worked by hand), rounded half up like any other BMI:
+        (160, 60.8, 23.8, "正常"),  # 60.8 ÷ 2.56 = 23.75
+        (160, 35.2, 13.8, "体重过低"),  # 35.2 ÷ 2.56 = 13.75
+        (184, 105.8, 31.3, "肥胖"),  # 105.8 ÷ 3.3856 = 31.25
+        (187, 83.750755, 24.0, "超重"),  # 23.95 × 3.4969 = 83.750755
+        (186, 63.82962, 18.5, "正常"),  # 18.45 × 3.4596 = 63.82962
+    ],
+)
+def test_a_bmi_exactly_half_way_rounds_up(
+    height: float, weight: float, bmi: float, category: str
+) -> None:
+    result = bmi_class(BmiInput(height_cm=height, weight_kg=weight))
+    assert (result.bmi, result.category) == (bmi, category)
+
+
 def test_the_shown_bmi_is_the_one_classified() -> None:
     # 69.2444 kg at 1.70 m is 23.96, shown as 24.0 (one decimal, half up): 超重, so the number
     # a nurse reads agrees with its class.

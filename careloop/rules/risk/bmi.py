@@ -9,8 +9,9 @@ reported value is classed, so the number a nurse sees always agrees with its cla
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
-from careloop.rules.risk.base import ModelResult, band, check_number, fmt, round_half_up
+from careloop.rules.risk.base import ModelResult, band, check_number, fmt
 
 UNDERWEIGHT, NORMAL, OVERWEIGHT, OBESE = "体重过低", "正常", "超重", "肥胖"
 # (lower bound, class), ascending. WS/T 428-2013.
@@ -43,8 +44,12 @@ class BmiResult(ModelResult):
 
 
 def bmi_value(height_cm: float, weight_kg: float) -> float:
-    """weight (kg) ÷ height (m)², to one decimal, half up."""
-    return round_half_up(weight_kg / (height_cm / 100) ** 2, 1)
+    """weight (kg) ÷ height (m)², to one decimal, half up. Worked in decimal on the numbers
+    as written: in binary floating point 60.8 kg at 160 cm is 23.7499…, not 23.75, and
+    would round down."""
+    height_m = Decimal(repr(height_cm)) / 100
+    bmi = Decimal(repr(weight_kg)) / (height_m * height_m)
+    return float(bmi.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 def classify_bmi(bmi: float) -> str:
