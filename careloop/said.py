@@ -32,6 +32,49 @@ def said(template: str, params: Mapping[str, object] | None = None) -> str:
         return _filled(template, ", ", params)
 
 
+def pgettext(context: str, message: str) -> str:
+    """``message`` (a msgid) in the active language, told apart by ``context`` from the same
+    English said otherwise; English without settings. Named like Django's so that ``make
+    messages`` extracts the context."""
+    try:
+        from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
+        from django.utils import translation
+    except ImportError:  # pragma: no cover - the checks used on their own
+        return message
+    try:
+        return translation.pgettext(context, message)
+    except (ImproperlyConfigured, AppRegistryNotReady):
+        return message
+
+
+def ngettext(singular: str, plural: str, number: int) -> str:
+    """The msgid for ``number`` in the active language (English without settings); named like
+    Django's so that ``make messages`` extracts both forms."""
+    english = singular if number == 1 else plural
+    try:
+        from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
+        from django.utils import translation
+    except ImportError:  # pragma: no cover - the checks used on their own
+        return english
+    try:
+        return translation.ngettext(singular, plural, number)
+    except (ImproperlyConfigured, AppRegistryNotReady):
+        return english
+
+
+def language() -> str:
+    """The active language's code ("zh-hans", "en"); "en" without settings."""
+    try:
+        from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
+        from django.utils import translation
+    except ImportError:  # pragma: no cover - the checks used on their own
+        return "en"
+    try:
+        return translation.get_language() or "en"
+    except (ImproperlyConfigured, AppRegistryNotReady):
+        return "en"
+
+
 def _filled(text: str, separator: str, params: Mapping[str, object] | None) -> str:
     if not params:
         return text

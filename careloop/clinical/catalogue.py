@@ -19,6 +19,7 @@ class Item:
     name: str
     unit: str
     category: str
+    name_en: str = ""  # the English name, when the catalogue has one
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,10 @@ def load() -> Catalogue:
     from careloop.clinical.models import CriticalValueRule, ObservationDefinition, ReferenceRange
 
     catalogue = Catalogue()
-    for code, name, unit, category in ObservationDefinition.objects.values_list(
-        "code", "name", "unit", "category"
+    for code, name, unit, category, name_en in ObservationDefinition.objects.values_list(
+        "code", "name", "unit", "category", "name_en"
     ):
-        catalogue.items[code] = Item(code, name, unit, category)
+        catalogue.items[code] = Item(code, name, unit, category, name_en)
     # More specific rows (one sex, narrower age) first, so they win over "any".
     for row in ReferenceRange.objects.order_by("code", "-sex", "-age_from"):
         catalogue.ranges.setdefault(row.code, []).append(

@@ -3,7 +3,9 @@
 A condition is one of the kinds below, or ``{"all": [...]}``, ``{"any": [...]}``,
 ``{"not": {...}}``. ``compile_condition`` checks it and says exactly what is wrong (with the
 path of the offending part); a compiled condition evaluates against a patient's ``Facts``
-and explains itself in plain Chinese. Values are in the catalogue's unit for the code (the
+and explains itself in plain words, in the language active when the explanation is written
+(English msgids, their Chinese in the .po; item names in English when the catalogue has one
+and the language is English). Values are in the catalogue's unit for the code (the
 normalised value of every observation).
 
     {"kind": "latest", "code": "8480-6", "op": ">=", "value": 180}
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, NamedTuple
 
-from careloop.said import CheckError, gettext_noop
+from careloop.said import CheckError, gettext_noop, language, ngettext, pgettext, said
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
@@ -44,7 +46,7 @@ OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 OP_TEXT = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠"}
 TIERS = ("high", "medium", "low")
-TIER_TEXT = {"high": "高", "medium": "中", "low": "低"}
+TIER_TEXT = {"high": "高", "medium": "中", "low": "低"}  # the actions' descriptions (Chinese)
 MAX_COUNT, MAX_DAYS = 20, 3650
 DEFAULT_WITHIN_DAYS = 30
 TIME_WINDOW_DAYS = 1  # a time_window looks at the last day's readings unless told otherwise
@@ -66,15 +68,9 @@ KINDS = [
     "symptom",
     "outcome",
 ]
-# Follow-up outcomes (followup.models.Outcome) with the words used to explain a firing.
-OUTCOMES = {
-    "reached": "已联系上",
-    "no_answer": "无人接听",
-    "busy": "占线",
-    "wrong_number": "号码错误",
-    "refused": "拒绝随访",
-    "deceased": "已故",
-}
+# Follow-up outcomes (followup.models.Outcome) a rule may ask about (``_outcome_words``
+# explains a firing).
+OUTCOMES = ("reached", "no_answer", "busy", "wrong_number", "refused", "deceased")
 
 
 class RuleError(CheckError):
@@ -111,6 +107,7 @@ class Facts:
     last_discharge: datetime | None = None  # end of the last inpatient stay
     names: Mapping[str, str] = field(default_factory=dict)  # code → Chinese name
     tz: tzinfo | None = None  # local time for time-of-day windows and explanations
+    names_en: Mapping[str, str] = field(default_factory=dict)  # code → English name, if any
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.tz) if self.tz is not None else moment
@@ -129,8 +126,11 @@ class Facts:
         return max(found) if found else None
 
     def name(self, codes: tuple[str, ...], reading: Reading | None = None) -> str:
-        """The item's Chinese name: of the reading's own code when it has one."""
+        """The item's name, of the reading's own code when it has one: in Chinese, or in
+        English when the active language is and the catalogue has an English name."""
         code = reading.code if reading is not None and reading.code else codes[0]
+        if self.names_en and language().startswith("en") and (english := self.names_en.get(code)):
+            return english
         return self.names.get(code, code)
 
 
@@ -228,15 +228,60 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
+# The explanations below are written only when asked for (``Outcome.reasons``), in the
+# language active then: each a msgid marked for ``make messages`` with named parameters, so
+# that the words may come in another order; a list parameter is joined with the language's
+# separator (", " / "、").
+
+
+def _days(days: int) -> str:
+    """3 days / 3 天."""
+    return ngettext("%(count)s day", "%(count)s days", days) % {"count": days}
+
+
+def _tier_word(tier: str) -> str:
+    words = {
+        "high": pgettext("risk tier, in a rule's explanation", "high"),
+        "medium": pgettext("risk tier, in a rule's explanation", "medium"),
+        "low": pgettext("risk tier, in a rule's explanation", "low"),
+    }
+    return words.get(tier) or pgettext("risk tier, in a rule's explanation", "not stratified")
+
+
+def _outcome_words() -> dict[str, str]:
+    return {
+        "reached": pgettext("follow-up outcome, in a rule's explanation", "reached"),
+        "no_answer": pgettext("follow-up outcome, in a rule's explanation", "no answer"),
+        "busy": pgettext("follow-up outcome, in a rule's explanation", "busy"),
+        "wrong_number": pgettext("follow-up outcome, in a rule's explanation", "wrong number"),
+        "refused": pgettext("follow-up outcome, in a rule's explanation", "refused"),
+        "deceased": pgettext("follow-up outcome, in a rule's explanation", "deceased"),
+    }
+
+
+def _versus(matched: bool, comparison: str) -> str:
+    """≥ 180 when it matched, "not ≥ 180" (未≥ 180) when not."""
+    return (
+        comparison
+        if matched
+        else said(gettext_noop("not %(comparison)s"), {"comparison": comparison})
+    )
+
+
 def _compared(matched: bool, op: str, value: float, suffix: str = "") -> str:
-    """The comparison: ≥ 180 when it matched, 未≥ 180 when not."""
-    return f"{'' if matched else '未'}{OP_TEXT[op]} {_fmt(value)}{suffix}"
+    """The comparison: ≥ 180 when it matched, not ≥ 180 (未≥ 180) when not."""
+    return _versus(matched, f"{OP_TEXT[op]} {_fmt(value)}{suffix}")
 
 
-def _reading(label: str, reading: Reading, facts: Facts) -> str:
-    """The reading with its label and time: 最近一次收缩压 182 mmHg（2026-11-23 08:00）."""
-    moment = _when(facts.local(reading.at))
-    return f"{label} {_fmt(reading.value)} {reading.unit}".rstrip() + f"（{moment}）"
+def _reading(reading: Reading, facts: Facts) -> str:
+    """The reading's value with its unit and time: 182 mmHg (2026-11-23 08:00)."""
+    return said(
+        gettext_noop("%(value)s (%(when)s)"),
+        {
+            "value": f"{_fmt(reading.value)} {reading.unit}".rstrip(),
+            "when": _when(facts.local(reading.at)),
+        },
+    )
 
 
 def _stale(
@@ -249,9 +294,22 @@ def _stale(
     return Outcome(
         False,
         lambda: [
-            f"最近一次{facts.name(codes, reading)}在 {_when(facts.local(reading.at))}，"
-            f"早于 {within_days} 天"
+            said(
+                gettext_noop("%(item)s, latest at %(when)s: more than %(days)s ago"),
+                {
+                    "item": facts.name(codes, reading),
+                    "when": _when(facts.local(reading.at)),
+                    "days": _days(within_days),
+                },
+            )
         ],
+    )
+
+
+def _too_few(facts: Facts, codes: tuple[str, ...], count: int) -> str:
+    return said(
+        gettext_noop("%(item)s: fewer than %(count)s results"),
+        {"item": facts.name(codes), "count": count},
     )
 
 
@@ -325,7 +383,10 @@ class Not(Condition):
 
     def evaluate(self, facts: Facts) -> Outcome:
         result = self.part.evaluate(facts)
-        return Outcome(not result.matched, lambda: [f"并非：{r}" for r in result.reasons])
+        return Outcome(
+            not result.matched,
+            lambda: [said(gettext_noop("Not: %(reason)s"), {"reason": r}) for r in result.reasons],
+        )
 
     def codes(self) -> set[str]:
         return self.part.codes()
@@ -351,7 +412,12 @@ class Latest(Condition):
         """The newest reading, or the no-match when there is none or it is too old."""
         series = facts.series(self.code)
         if not series:
-            return Outcome(False, lambda: [f"无{facts.name(self.code)}结果"])
+            return Outcome(
+                False,
+                lambda: [
+                    said(gettext_noop("%(item)s: no result"), {"item": facts.name(self.code)})
+                ],
+            )
         return _stale(self.code, self.within_days, facts, series[-1]) or series[-1]
 
     def evaluate(self, facts: Facts) -> Outcome:
@@ -362,8 +428,14 @@ class Latest(Condition):
         return Outcome(
             matched,
             lambda: [
-                _reading(f"最近一次{facts.name(self.code, last)}", last, facts)
-                + _compared(matched, self.op, self.value)
+                said(
+                    gettext_noop("%(item)s, latest: %(reading)s %(comparison)s"),
+                    {
+                        "item": facts.name(self.code, last),
+                        "reading": _reading(last, facts),
+                        "comparison": _compared(matched, self.op, self.value),
+                    },
+                )
             ],
         )
 
@@ -381,17 +453,30 @@ class Consecutive(Latest):
     def evaluate(self, facts: Facts) -> Outcome:
         series = facts.series(self.code)[-self.count :]
         if len(series) < self.count:
-            return Outcome(False, lambda: [f"{facts.name(self.code)}不足 {self.count} 次"])
+            return Outcome(False, lambda: [_too_few(facts, self.code, self.count)])
         if (old := _stale(self.code, self.within_days, facts, series[-1])) is not None:
             return old
         matched = all(OPS[self.op](r.value, self.value) for r in series)
 
         def explain() -> list[str]:
-            values = "、".join(_fmt(r.value) for r in series)
-            verdict = "均" if matched else "并非均"
             return [
-                f"最近 {self.count} 次{facts.name(self.code)}（{values}）{verdict}"
-                + _compared(True, self.op, self.value)
+                said(
+                    (
+                        gettext_noop(
+                            "%(item)s, last %(count)s results (%(values)s): all %(comparison)s"
+                        )
+                        if matched
+                        else gettext_noop(
+                            "%(item)s, last %(count)s results (%(values)s): not all %(comparison)s"
+                        )
+                    ),
+                    {
+                        "item": facts.name(self.code),
+                        "count": self.count,
+                        "values": [_fmt(r.value) for r in series],
+                        "comparison": _compared(True, self.op, self.value),
+                    },
+                )
             ]
 
         return Outcome(matched, explain)
@@ -410,7 +495,7 @@ class Trend(Condition):
     def evaluate(self, facts: Facts) -> Outcome:
         series = facts.series(self.code)[-self.count :]
         if len(series) < self.count:
-            return Outcome(False, lambda: [f"{facts.name(self.code)}不足 {self.count} 次"])
+            return Outcome(False, lambda: [_too_few(facts, self.code, self.count)])
         if (old := _stale(self.code, self.within_days, facts, series[-1])) is not None:
             return old
         step = operator.lt if self.direction == "rising" else operator.gt
@@ -418,10 +503,35 @@ class Trend(Condition):
         matched = all(step(a, b) for a, b in itertools.pairwise(numbers))
 
         def explain() -> list[str]:
-            word = "升高" if self.direction == "rising" else "下降"
-            values = " → ".join(_fmt(r.value) for r in series)
-            name = facts.name(self.code)
-            return [f"{name}连续 {self.count} 次{'' if matched else '并非'}逐次{word}（{values}）"]
+            said_of = {
+                "item": facts.name(self.code),
+                "count": self.count,
+                "values": " → ".join(_fmt(r.value) for r in series),
+            }
+            if self.direction == "rising":
+                return [
+                    said(
+                        gettext_noop(
+                            "%(item)s rose at each of the last %(count)s results (%(values)s)"
+                        )
+                        if matched
+                        else gettext_noop(
+                            "%(item)s did not rise at each of the last %(count)s results"
+                            " (%(values)s)"
+                        ),
+                        said_of,
+                    )
+                ]
+            return [
+                said(
+                    gettext_noop("%(item)s fell at each of the last %(count)s results (%(values)s)")
+                    if matched
+                    else gettext_noop(
+                        "%(item)s did not fall at each of the last %(count)s results (%(values)s)"
+                    ),
+                    said_of,
+                )
+            ]
 
         return Outcome(matched, explain)
 
@@ -455,15 +565,31 @@ class TimeWindow(Latest):
         if not taken:
             return Outcome(
                 False,
-                lambda: [f"近 {self.within_days} 天无 {window} 内的{facts.name(self.code)}结果"],
+                lambda: [
+                    said(
+                        gettext_noop("%(item)s: no result within %(window)s in the last %(days)s"),
+                        {
+                            "item": facts.name(self.code),
+                            "window": window,
+                            "days": _days(self.within_days),
+                        },
+                    )
+                ],
             )
         hits = [r for r in taken if OPS[self.op](r.value, self.value)]
         shown = hits[-1] if hits else taken[-1]
         return Outcome(
             bool(hits),
             lambda: [
-                _reading(f"{window} 内{facts.name(self.code, shown)}", shown, facts)
-                + _compared(bool(hits), self.op, self.value)
+                said(
+                    gettext_noop("%(item)s within %(window)s: %(reading)s %(comparison)s"),
+                    {
+                        "item": facts.name(self.code, shown),
+                        "window": window,
+                        "reading": _reading(shown, facts),
+                        "comparison": _compared(bool(hits), self.op, self.value),
+                    },
+                )
             ],
             shown if hits else None,
         )
@@ -480,14 +606,35 @@ class NoReading(Condition):
     def evaluate(self, facts: Facts) -> Outcome:
         found = facts.last_at(self.code)
         if found is None:
-            return Outcome(False, lambda: [f"从未有{facts.name(self.code)}结果，不属于监测中"])
+            return Outcome(
+                False,
+                lambda: [
+                    said(
+                        gettext_noop("%(item)s: never a result, so not being monitored"),
+                        {"item": facts.name(self.code)},
+                    )
+                ],
+            )
         last, code = found
         matched = facts.now - last >= timedelta(days=self.days)
 
         def explain() -> list[str]:
-            name = facts.name((code,))
-            since = f"上次{name}在 {_when(facts.local(last))}"
-            return [f"{self.days} 天{'' if matched else '内并非'}无{name}结果（{since}）"]
+            return [
+                said(
+                    (
+                        gettext_noop("%(item)s: no result for %(days)s (the last at %(when)s)")
+                        if matched
+                        else gettext_noop(
+                            "%(item)s: a result within the last %(days)s (the last at %(when)s)"
+                        )
+                    ),
+                    {
+                        "item": facts.name((code,)),
+                        "days": _days(self.days),
+                        "when": _when(facts.local(last)),
+                    },
+                )
+            ]
 
         return Outcome(matched, explain)
 
@@ -507,9 +654,16 @@ class Change(Latest):
 
     def evaluate(self, facts: Facts) -> Outcome:
         series = facts.series(self.code)
-        name = facts.name(self.code)
         if len(series) < 2:
-            return Outcome(False, [f"{name}不足 2 次，无法比较"])
+            return Outcome(
+                False,
+                lambda: [
+                    said(
+                        gettext_noop("%(item)s: fewer than 2 results, nothing to compare"),
+                        {"item": facts.name(self.code)},
+                    )
+                ],
+            )
         before, last = series[-2], series[-1]
         if (old := _stale(self.code, self.within_days, facts, last)) is not None:
             return old
@@ -517,13 +671,41 @@ class Change(Latest):
         change = last.value - before.value
         if self.percent:
             if before.value == 0:
-                return Outcome(False, [f"上次{name}为 0，无法计算变化百分比"])
+                return Outcome(
+                    False,
+                    lambda: [
+                        said(
+                            gettext_noop(
+                                "%(item)s: the previous result was 0, no percentage change"
+                            ),
+                            {"item": facts.name(self.code)},
+                        )
+                    ],
+                )
             change = change / abs(before.value) * 100
         matched = OPS[self.op](change, self.value)
-        unit = "%" if self.percent else f" {last.unit}".rstrip()
-        seen = f"{name}较上次变化 {change:+.4g}{unit}（{_fmt(before.value)} → {_fmt(last.value)}）"
-        limit = _compared(matched, self.op, self.value, "%" if self.percent else "")
-        return Outcome(matched, [seen + limit])
+
+        def explain() -> list[str]:
+            unit = "%" if self.percent else f" {last.unit}".rstrip()
+            return [
+                said(
+                    gettext_noop(
+                        "%(item)s changed by %(change)s from the previous result"
+                        " (%(before)s → %(last)s): %(comparison)s"
+                    ),
+                    {
+                        "item": facts.name(self.code),
+                        "change": f"{change:+.4g}{unit}",
+                        "before": _fmt(before.value),
+                        "last": _fmt(last.value),
+                        "comparison": _compared(
+                            matched, self.op, self.value, "%" if self.percent else ""
+                        ),
+                    },
+                )
+            ]
+
+        return Outcome(matched, explain)
 
     def depth(self) -> int:
         return 2
@@ -535,7 +717,19 @@ class HasTag(Condition):
 
     def evaluate(self, facts: Facts) -> Outcome:
         matched = self.tag in facts.tags
-        return Outcome(matched, [f"{'有' if matched else '无'}标签“{self.tag}”"])
+        return Outcome(
+            matched,
+            lambda: [
+                said(
+                    (
+                        gettext_noop("Has the tag “%(tag)s”")
+                        if matched
+                        else gettext_noop("Does not have the tag “%(tag)s”")
+                    ),
+                    {"tag": self.tag},
+                )
+            ],
+        )
 
 
 @dataclass
@@ -544,12 +738,21 @@ class Age(Condition):
     value: int
 
     def evaluate(self, facts: Facts) -> Outcome:
-        if facts.age is None:
-            return Outcome(False, ["年龄不详"])
-        matched = OPS[self.op](facts.age, self.value)
+        age = facts.age
+        if age is None:
+            return Outcome(False, lambda: [said(gettext_noop("Age unknown"))])
+        matched = OPS[self.op](age, self.value)
         return Outcome(
             matched,
-            [f"年龄 {facts.age} 岁{'' if matched else '未'}{OP_TEXT[self.op]} {self.value}"],
+            lambda: [
+                said(
+                    gettext_noop("Age %(age)s: %(comparison)s"),
+                    {
+                        "age": age,
+                        "comparison": _versus(matched, f"{OP_TEXT[self.op]} {self.value}"),
+                    },
+                )
+            ],
         )
 
 
@@ -559,8 +762,16 @@ class Sex(Condition):
 
     def evaluate(self, facts: Facts) -> Outcome:
         matched = facts.sex == self.value
-        word = {"male": "男", "female": "女"}
-        return Outcome(matched, [f"性别{word.get(facts.sex, '不详')}"])
+
+        def explain() -> list[str]:
+            words = {
+                "male": pgettext("sex, in a rule's explanation", "male"),
+                "female": pgettext("sex, in a rule's explanation", "female"),
+            }
+            sex = words.get(facts.sex) or pgettext("sex, in a rule's explanation", "unknown")
+            return [said(gettext_noop("Sex: %(sex)s"), {"sex": sex})]
+
+        return Outcome(matched, explain)
 
 
 @dataclass
@@ -569,10 +780,20 @@ class RiskTier(Condition):
 
     def evaluate(self, facts: Facts) -> Outcome:
         matched = facts.risk_tier == self.value
-        now = TIER_TEXT.get(facts.risk_tier, "未分层")
-        return Outcome(
-            matched, [f"风险分层为{now}{'' if matched else '，不是' + TIER_TEXT[self.value]}"]
-        )
+
+        def explain() -> list[str]:
+            if matched:
+                return [
+                    said(gettext_noop("Risk tier: %(tier)s"), {"tier": _tier_word(facts.risk_tier)})
+                ]
+            return [
+                said(
+                    gettext_noop("Risk tier: %(tier)s, not %(wanted)s"),
+                    {"tier": _tier_word(facts.risk_tier), "wanted": _tier_word(self.value)},
+                )
+            ]
+
+        return Outcome(matched, explain)
 
 
 @dataclass
@@ -583,7 +804,20 @@ class Risk(Condition):
     def evaluate(self, facts: Facts) -> Outcome:
         found = facts.risks.get(self.model)
         matched = found == self.category
-        return Outcome(matched, [f"{self.model} 评估为{found or '未评估'}"])
+        if not found:
+            return Outcome(
+                matched,
+                lambda: [said(gettext_noop("%(model)s: not assessed"), {"model": self.model})],
+            )
+        return Outcome(
+            matched,
+            lambda: [
+                said(
+                    gettext_noop("%(model)s assessed as %(category)s"),
+                    {"model": self.model, "category": found},
+                )
+            ],
+        )
 
 
 @dataclass
@@ -592,10 +826,21 @@ class Diagnosis(Condition):
 
     def evaluate(self, facts: Facts) -> Outcome:
         hits = sorted(c for c in facts.diagnoses if c.upper().startswith(self.prefixes))
-        wanted = "、".join(self.prefixes)
+        wanted = list(self.prefixes)
         if hits:
-            return Outcome(True, lambda: [f"诊断 {'、'.join(hits)}（属 {wanted}）"])
-        return Outcome(False, lambda: [f"无 {wanted} 类诊断"])
+            return Outcome(
+                True,
+                lambda: [
+                    said(
+                        gettext_noop("Diagnosis %(codes)s (under %(prefixes)s)"),
+                        {"codes": hits, "prefixes": wanted},
+                    )
+                ],
+            )
+        return Outcome(
+            False,
+            lambda: [said(gettext_noop("No diagnosis under %(prefixes)s"), {"prefixes": wanted})],
+        )
 
 
 @dataclass
@@ -605,12 +850,19 @@ class Discharged(Condition):
     def evaluate(self, facts: Facts) -> Outcome:
         last = facts.last_discharge
         if last is None:
-            return Outcome(False, lambda: ["无出院记录"])
+            return Outcome(False, lambda: [said(gettext_noop("No discharge on record"))])
         matched = facts.now - last <= timedelta(days=self.days)
         return Outcome(
             matched,
             lambda: [
-                f"{_when(facts.local(last))} 出院，{'在' if matched else '不在'} {self.days} 天内"
+                said(
+                    (
+                        gettext_noop("Discharged %(when)s: within the last %(days)s")
+                        if matched
+                        else gettext_noop("Discharged %(when)s: not within the last %(days)s")
+                    ),
+                    {"when": _when(facts.local(last)), "days": _days(self.days)},
+                )
             ],
         )
 
@@ -624,16 +876,35 @@ class Answer(Condition):
 
     def evaluate(self, facts: Facts) -> Outcome:
         given = facts.answers.get(self.questionnaire, {}).get(self.item)
-        label = f"{self.questionnaire} 第 {self.item} 题"
         if given is None:
-            return Outcome(False, [f"{label}未作答"])
+            return Outcome(
+                False,
+                lambda: [
+                    said(gettext_noop("%(question)s: not answered"), {"question": self.question()})
+                ],
+            )
         try:
             matched = OPS[self.op](given, self.value)
         except TypeError:
             matched = False
         return Outcome(
             matched,
-            [f"{label}答 {given}，{'' if matched else '未'}{OP_TEXT[self.op]} {self.value}"],
+            lambda: [
+                said(
+                    gettext_noop("%(question)s: answered %(answer)s, %(comparison)s"),
+                    {
+                        "question": self.question(),
+                        "answer": f"{given}",
+                        "comparison": _versus(matched, f"{OP_TEXT[self.op]} {self.value}"),
+                    },
+                )
+            ],
+        )
+
+    def question(self) -> str:
+        return said(
+            gettext_noop("%(questionnaire)s item %(item)s"),
+            {"questionnaire": self.questionnaire, "item": self.item},
         )
 
 
@@ -643,9 +914,25 @@ class TaskOutcome(Condition):
 
     def evaluate(self, facts: Facts) -> Outcome:
         matched = facts.outcome in self.outcomes
-        said = OUTCOMES.get(facts.outcome, facts.outcome or "无")
-        wanted = "、".join(OUTCOMES[o] for o in self.outcomes)
-        return Outcome(matched, [f"随访结果为“{said}”，{'属于' if matched else '不属于'}{wanted}"])
+
+        def explain() -> list[str]:
+            words = _outcome_words()
+            none = pgettext("follow-up outcome, in a rule's explanation", "none")
+            return [
+                said(
+                    (
+                        gettext_noop("Follow-up outcome “%(outcome)s”: one of %(wanted)s")
+                        if matched
+                        else gettext_noop("Follow-up outcome “%(outcome)s”: not one of %(wanted)s")
+                    ),
+                    {
+                        "outcome": words.get(facts.outcome, facts.outcome or none),
+                        "wanted": [words[o] for o in self.outcomes],
+                    },
+                )
+            ]
+
+        return Outcome(matched, explain)
 
 
 @dataclass
@@ -654,7 +941,19 @@ class Symptom(Condition):
 
     def evaluate(self, facts: Facts) -> Outcome:
         matched = self.symptom in facts.symptoms
-        return Outcome(matched, [f"回复中{'提到' if matched else '未提到'}{self.symptom}"])
+        return Outcome(
+            matched,
+            lambda: [
+                said(
+                    (
+                        gettext_noop("The reply mentions %(symptom)s")
+                        if matched
+                        else gettext_noop("The reply does not mention %(symptom)s")
+                    ),
+                    {"symptom": self.symptom},
+                )
+            ],
+        )
 
 
 def _codes(data: Mapping[str, Any], path: str, known: set[str] | None) -> tuple[str, ...]:

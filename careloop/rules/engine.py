@@ -13,15 +13,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Max, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from careloop.accounts.models import Organisation
 from careloop.clinical import catalogue as catalogue_module
@@ -337,6 +339,7 @@ def load_facts(
     codes = sorted(set(codes))
     catalogue = catalogue_module.current()
     names = {code: item.name for code, item in catalogue.items.items()}
+    names_en = {code: item.name_en for code, item in catalogue.items.items() if item.name_en}
     since = now - timedelta(days=history_days)
     profiles, tags, readings, last = (
         _stored(ids, codes, since, until, no_reading_codes, codes_of) if ids else ({}, {}, {}, {})
@@ -366,6 +369,7 @@ def load_facts(
             last_discharge=discharges.get(pk),
             last_reading_at=last.get(pk, {}),
             names=names,
+            names_en=names_en,
             tz=tz,
         )
     return facts, profiles
@@ -612,34 +616,45 @@ def evaluate(
     facts: dict[int, Facts],
     profiles: dict[int, Profile],
     new_codes: dict[int, set[str]] | None = None,
+    *,
+    for_reader: bool = False,
 ) -> list[Match]:
     """Every (rule, patient) that matches. With ``new_codes`` (the trigger "result saved"),
-    a rule is only asked about patients with a new result of a code it reads."""
+    a rule is only asked about patients with a new result of a code it reads.
+
+    The reasons are written in the default language, as they are stored with the firing and
+    its alert (whoever's request or import fired it); ``for_reader`` (a dry run, read and
+    not stored): in the active language."""
     matches = []
-    for pk, given in facts.items():
-        path = profiles[pk].organisation_path
-        for rule in rules:
-            if not rule.applies_to(path):
-                continue
-            if new_codes is not None and rule.codes and not (rule.codes & new_codes.get(pk, set())):
-                continue
-            outcome = rule.condition.evaluate(given)
-            if outcome.matched:
-                seen = _seen(rule, given)
-                about = outcome.about
-                if about is not None:  # the reading it is about, which may not be the newest
-                    seen["about"] = about.at.isoformat()
-                    seen["about_reading"] = [about.at.isoformat(), about.value, about.unit]
-                matches.append(
-                    Match(
-                        rule,
-                        pk,
-                        given.now,
-                        outcome.reasons,
-                        seen,
-                        about=about.at if about is not None else None,
+    with nullcontext() if for_reader else translation.override(settings.LANGUAGE_CODE):
+        for pk, given in facts.items():
+            path = profiles[pk].organisation_path
+            for rule in rules:
+                if not rule.applies_to(path):
+                    continue
+                if (
+                    new_codes is not None
+                    and rule.codes
+                    and not (rule.codes & new_codes.get(pk, set()))
+                ):
+                    continue
+                outcome = rule.condition.evaluate(given)
+                if outcome.matched:
+                    seen = _seen(rule, given)
+                    about = outcome.about
+                    if about is not None:  # the reading it is about, maybe not the newest
+                        seen["about"] = about.at.isoformat()
+                        seen["about_reading"] = [about.at.isoformat(), about.value, about.unit]
+                    matches.append(
+                        Match(
+                            rule,
+                            pk,
+                            given.now,
+                            outcome.reasons,
+                            seen,
+                            about=about.at if about is not None else None,
+                        )
                     )
-                )
     return matches
 
 
@@ -891,7 +906,7 @@ def dry_run(rule: CompiledRule, *, days: int, now: datetime | None = None) -> li
                     facts, profiles = facts_for([rule], [pk], now=moment, until=moment)
                 else:
                     facts = {pk: _as_of(loaded[pk], moment)} if pk in loaded else {}
-                found = evaluate([rule], facts, profiles)
+                found = evaluate([rule], facts, profiles, for_reader=True)
                 if found:
                     matches.append(found[0])
                     break
@@ -944,7 +959,7 @@ def _replay(rule: CompiledRule, start: datetime, now: datetime) -> list[Match]:
         facts, profiles = facts_for([rule], [pk], now=moment, until=moment)
         if pk not in facts:
             continue
-        found = evaluate([rule], {pk: replace(facts[pk], **brought)}, profiles)
+        found = evaluate([rule], {pk: replace(facts[pk], **brought)}, profiles, for_reader=True)
         if found:
             matches.append(found[0])
             seen.add(pk)
