@@ -1,6 +1,6 @@
 """Runs the system's processes as one group (``careloop serve``): web (gunicorn), task
-worker and scheduler. Ctrl-C or SIGTERM stops them all; if one dies, the rest are stopped too,
-so a half-running system never looks healthy.
+worker, scheduler and the MLLP listener. Ctrl-C or SIGTERM stops them all; if one dies, the
+rest are stopped too, so a half-running system never looks healthy.
 """
 
 from __future__ import annotations

@@ -58,6 +58,9 @@ class Command(BaseCommand):
                     )
                 )
             if not ids:
+                if options["failed"]:  # nothing failed: nothing to do, not an error
+                    self.stdout.write("no failed messages")
+                    return
                 raise CommandError("give message ids, or --failed")
             failures = 0
             for message in InboundMessage.objects.filter(pk__in=ids).order_by("id"):

@@ -9,7 +9,7 @@ from careloop.supervisor import Child, Supervisor, careloop_argv, default_web_wo
 class Command(BaseCommand):
     help = (
         "Run the whole system in one process group: migrate, load demo data once, then "
-        "web, task worker and scheduler. Ctrl-C stops everything."
+        "web, task worker, scheduler and the HL7 MLLP listener. Ctrl-C stops everything."
     )
 
     def add_arguments(self, parser):
