@@ -97,3 +97,17 @@ def test_messages_callbacks_and_audit_records_show_labels(
     assert _cells(callbacks, "kind_label") == [kind]
     audit = client.get("/admin/audit/auditevent/?object_type=plan")
     assert record in _cells(audit, "object_type_label")
+
+
+def test_a_reply_is_read_only_in_the_administration(hospital: Any) -> None:
+    """What a patient said is not edited, nor made up, in the administration."""
+    reply = Reply.objects.create(
+        channel="sms", provider="aliyun_sms", received_at=NOON, text="好的"
+    )
+    client = _admin_client(hospital)
+    page = client.get(f"/admin/outreach/reply/{reply.pk}/change/")
+    assert page.status_code == 200 and 'name="text"' not in page.content.decode()
+    client.post(f"/admin/outreach/reply/{reply.pk}/change/", {"text": "胸痛", "channel": "sms"})
+    reply.refresh_from_db()
+    assert reply.text == "好的"
+    assert client.get("/admin/outreach/reply/add/").status_code == 403

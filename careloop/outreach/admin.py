@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from careloop.admin_labels import labelled_column, labelled_filter
+from careloop.followup.admin import ReadOnlyAdmin
 from careloop.followup.models.plans import channel_label
 from careloop.outreach.models import (
     ChannelConfig,
@@ -118,7 +119,9 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reply)
-class ReplyAdmin(admin.ModelAdmin):
+class ReplyAdmin(ReadOnlyAdmin):
+    """Read only: a reply is what the patient said (handled in the reply inbox)."""
+
     list_display = ["received_at", CHANNEL, "kind", "patient", "handled_at"]
     list_filter = ["kind", CHANNEL_FILTER]
     exclude = ["sender"]
