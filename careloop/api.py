@@ -161,6 +161,18 @@ def error_response(
     return api.create_response(request, body, status=status)
 
 
+@api.get("/", auth=None, include_in_schema=False)
+def root(request: HttpRequest) -> dict[str, str]:
+    """Where an integrator pointing at the API's base address finds its way on."""
+    return {
+        "name": "CareLoop API",
+        "version": "1",
+        "openapi": request.build_absolute_uri("openapi.json"),
+        "docs": request.build_absolute_uri("docs"),
+        "fhir": request.build_absolute_uri("/fhir/R4"),
+    }
+
+
 @api.exception_handler(ValidationError)
 def on_schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors: dict[str, list[str]] = {}

@@ -50,6 +50,16 @@ def test_the_schema_is_served(db: None) -> None:
     assert "/api/v1/patients" in response.json()["paths"]
 
 
+def test_the_api_base_address_points_to_its_schema_and_docs(db: None) -> None:
+    root = Client().get("/api/v1/")
+    assert root.status_code == 200
+    body = root.json()
+    assert body["openapi"] == "http://testserver/api/v1/openapi.json"
+    assert body["docs"] == "http://testserver/api/v1/docs"
+    assert body["fhir"] == "http://testserver/fhir/R4"
+    assert Client().get(body["openapi"]).status_code == 200
+
+
 def test_the_api_docs_page_is_served_with_its_own_assets(db: None) -> None:
     """Swagger from django-ninja's files, never a CDN (CareLoop runs offline, behind a CSP),
     though django-ninja is not an installed app (see the next test)."""
