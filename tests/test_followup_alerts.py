@@ -333,6 +333,20 @@ def test_a_missed_revisit_raises_an_alert_and_a_visit_closes_it(
     assert flag_missed_revisits() == 0
 
 
+def test_a_booked_consultation_is_not_a_missed_visit(
+    clock: Clock, hospital: Any, patient_factory: Any, alice: Any, bob: Any
+) -> None:
+    """A consultation may be by telephone: no visit to miss."""
+    patient = patient_factory(organisation=hospital)
+    asked = do_request_revisit(alice, patient, wanted_on=date(2026, 12, 8))
+    RevisitRequest.objects.filter(pk=asked.pk).update(kind="consultation")
+    asked.refresh_from_db()
+    do_book_revisit(bob, asked, timezone.make_aware(datetime(2026, 12, 8, 9, 0)))
+    clock.advance(timedelta(days=9))
+    assert flag_missed_revisits() == 0
+    assert not Alert.objects.filter(kind=Alert.Kind.MISSED_REVISIT).exists()
+
+
 def test_a_revisit_cannot_be_booked_in_the_past(
     clock: Clock, hospital: Any, patient_factory: Any, alice: Any, bob: Any
 ) -> None:

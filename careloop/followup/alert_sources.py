@@ -166,7 +166,9 @@ def flag_missed_revisits(*, now: datetime | None = None) -> int:
     ).exclude(status=Encounter.Status.CANCELLED)
     missed = 0
     due = RevisitRequest.objects.filter(
-        status=RevisitRequest.Status.BOOKED, appointment_at__lt=now - REVISIT_GRACE
+        kind=RevisitRequest.Kind.REVISIT,  # a consultation may be by telephone: no visit
+        status=RevisitRequest.Status.BOOKED,
+        appointment_at__lt=now - REVISIT_GRACE,
     ).annotate(came=Exists(visited))
     for revisit in due.select_related("patient")[:1000]:
         with transaction.atomic():

@@ -308,6 +308,16 @@ def reports_for(patient: Patient) -> list[dict[str, Any]]:
 
 
 class RevisitForm(StyledFormMixin, forms.Form):
+    kind = forms.ChoiceField(
+        label=gettext_lazy("What would you like?"),
+        choices=[
+            (RevisitRequest.Kind.REVISIT, gettext_lazy("A revisit appointment")),
+            (RevisitRequest.Kind.CONSULTATION, gettext_lazy("A consultation with a doctor")),
+        ],
+        initial=RevisitRequest.Kind.REVISIT,
+        required=False,  # a page opened before the choice was offered asks for a revisit
+        widget=forms.RadioSelect,
+    )
     wanted_on = forms.DateField(
         label=gettext_lazy("Which day suits you?"), widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -317,6 +327,9 @@ class RevisitForm(StyledFormMixin, forms.Form):
         max_length=300,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data["kind"] or RevisitRequest.Kind.REVISIT
 
     def clean_wanted_on(self) -> date:
         wanted: date = self.cleaned_data["wanted_on"]
@@ -338,11 +351,15 @@ def revisit(request: HttpRequest, token: str) -> HttpResponse:
     done = None
     if request.method == "POST" and form.is_valid():
         wanted_on, why = form.cleaned_data["wanted_on"], form.cleaned_data["reason"].strip()
+        kind = form.cleaned_data["kind"]
         with transaction.atomic():
             # One request at a time per patient: two taps sent together make one request.
             Patient.objects.select_for_update().filter(pk=patient.pk).first()
             waiting = RevisitRequest.objects.filter(
-                patient=patient, wanted_on=wanted_on, status=RevisitRequest.Status.REQUESTED
+                patient=patient,
+                kind=kind,
+                wanted_on=wanted_on,
+                status=RevisitRequest.Status.REQUESTED,
             ).first()
             if waiting is not None:  # asked again (a second tap, a reload): the same request
                 if why and why not in waiting.reason:  # with what was added this time
@@ -354,6 +371,7 @@ def revisit(request: HttpRequest, token: str) -> HttpResponse:
             done = RevisitRequest.objects.create(
                 patient=patient,
                 organisation_id=patient.organisation_id,
+                kind=kind,
                 wanted_on=wanted_on,
                 reason=(f"患者页面申请：{why}" if why else "患者页面申请")[:300],
             )
@@ -365,7 +383,7 @@ def revisit(request: HttpRequest, token: str) -> HttpResponse:
             done.pk,
             patient_id=patient.pk,
             actor_label="patient page",
-            summary=f"revisit requested by the patient for {done.wanted_on}",
+            summary=f"{done.kind} requested by the patient for {done.wanted_on}",
         )
     elif request.method != "POST":
         _event(link, patient, E.VIEW, "revisit")

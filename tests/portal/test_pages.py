@@ -298,6 +298,33 @@ def test_the_patient_asks_for_a_revisit(patient: Any) -> None:
     assert RevisitRequest.objects.get(wanted_on=other_day).reason == "患者页面申请"
 
 
+def test_the_patient_asks_for_a_consultation(patient: Any, bob: Any) -> None:
+    """F11/F20: a consultation (咨询) asked for on the patient's pages reaches the
+    coordinators' list beside the revisits, marked as one."""
+    from careloop.followup.models import RevisitRequest
+
+    token = make_token(patient.pk)
+    client = Client()
+    opened(client, token)
+    form = client.get(f"/p/{token}/revisit/").content.decode()
+    assert "咨询医生" in form and "复诊预约" in form
+    day = (timezone.localdate() + timezone.timedelta(days=3)).isoformat()
+    done = client.post(
+        f"/p/{token}/revisit/", {"kind": "consultation", "wanted_on": day, "reason": "降压药怎么吃"}
+    ).content.decode()
+    assert 'data-testid="revisit-done"' in done and "咨询时间" in done
+    client.post(f"/p/{token}/revisit/", {"kind": "revisit", "wanted_on": day})
+    kinds = dict(RevisitRequest.objects.values_list("kind", "reason"))
+    assert kinds == {"consultation": "患者页面申请：降压药怎么吃", "revisit": "患者页面申请"}
+    refused = client.post(f"/p/{token}/revisit/", {"kind": "surgery", "wanted_on": day})
+    assert "revisit-done" not in refused.content.decode()
+    assert RevisitRequest.objects.count() == 2
+    staff = Client()
+    staff.force_login(bob)
+    listed = staff.get("/worklist/revisits/").content.decode()
+    assert listed.count('data-testid="revisit-kind"') == 1 and ">咨询<" in listed
+
+
 def test_points_are_exchanged_when_staff_approve(patient: Any, bob: Any) -> None:
     from careloop.portal.models import Redemption
 

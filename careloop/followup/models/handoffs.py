@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Referral(models.Model):
@@ -80,7 +81,13 @@ class Referral(models.Model):
 
 class RevisitRequest(models.Model):
     """复诊预约申请: asked for during a follow-up, booked by a coordinator; a booked revisit
-    the patient does not come to raises a missed-revisit alert."""
+    the patient does not come to raises a missed-revisit alert. A patient may also ask for a
+    consultation (咨询): a doctor's time to answer their questions, booked the same way, by
+    telephone or in person, so not checked against visits."""
+
+    class Kind(models.TextChoices):
+        REVISIT = "revisit", pgettext_lazy("booking", "revisit")
+        CONSULTATION = "consultation", pgettext_lazy("booking", "consultation")
 
     class Status(models.TextChoices):
         REQUESTED = "requested", _("requested")
@@ -97,6 +104,9 @@ class RevisitRequest(models.Model):
     )
     task = models.ForeignKey(
         "followup.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(
+        pgettext_lazy("booking", "kind"), max_length=12, choices=Kind.choices, default=Kind.REVISIT
     )
     department = models.CharField(_("department"), max_length=100, blank=True)
     wanted_on = models.DateField(_("wanted on"))
