@@ -256,3 +256,6 @@ def test_the_latest_reviews_are_paged_apart_from_the_queue(
     assert f'href="?staff={alice.pk}&page=2&reviews=1"' in html
     assert f'href="?staff={alice.pk}&reviews=2&page=1"' in html
     assert 'href="?page=' not in html and 'href="?reviews=' not in html
+    # Someone else's: neither their queue nor their reviews hold alice's follow-ups.
+    other = client.get(f"/worklist/quality/?staff={bob.pk}")
+    assert not other.context["reviews_page"].object_list and not other.context["page"].object_list

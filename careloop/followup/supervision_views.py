@@ -111,14 +111,14 @@ def hand_over(request: AuthedRequest) -> HttpResponse:
 def quality_page(request: AuthedRequest) -> HttpResponse:
     """质控: completed follow-ups waiting for review, and the latest reviews."""
     staff_id = request.GET.get("staff", "")
-    queue = review_queue(
-        request.user,
-        staff_id=row_id(staff_id),
-    )
+    chosen = row_id(staff_id)
+    queue = review_queue(request.user, staff_id=chosen)
     page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
     reviews = QualityReview.objects.filter(
         staff__in=staff_who_can(request.user, "change_task")
     ).select_related("staff", "reviewer", "record__task")
+    if chosen is not None:  # the staff filter narrows both lists
+        reviews = reviews.filter(staff_id=chosen)
     # Two lists, each with its own page number; turning one keeps the other where it is.
     reviews_page = Paginator(reviews, REVIEWS_PAGE_SIZE).get_page(request.GET.get("reviews"))
     return render(
