@@ -321,6 +321,24 @@ def test_the_patient_page_shows_the_referral_history_to_both_sides(
         html = client.get(page).content.decode()
     assert len(_referral_rows(html)) == 7
     assert len(seven) == len(two), [q["sql"] for q in seven.captured_queries]
+    assert 'data-testid="more-referrals"' not in html
+    # Past 50, the newest 50 and a word that there are more.
+    asker = UserFactory(organisation=community)
+    Referral.objects.bulk_create(
+        Referral(
+            patient=patient,
+            from_organisation=community,
+            to_organisation=hospital,
+            reason=f"早年{n}",
+            requested_by=asker,
+            requested_at=timezone.now() - timedelta(days=30 + n),
+            status="cancelled",
+        )
+        for n in range(44)
+    )
+    html = client.get(page).content.decode()
+    assert len(_referral_rows(html)) == 50 and "早年43" not in html and "早年42" in html
+    assert "仅显示最近 50 条转诊" in html
 
 
 def test_the_referral_history_shows_an_organisation_only_its_own_referrals(

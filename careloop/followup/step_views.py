@@ -224,6 +224,9 @@ def referral_list(request: AuthedRequest) -> HttpResponse:
     )
 
 
+SHOWN_REFERRALS = 50  # on the patient page, newest first
+
+
 def patient_referrals_context(user: Any, patient: Any) -> dict[str, Any]:
     """The referral history section of the patient page: the patient's referrals the user's
     organisations sent or received (``referrals_for``: a share of the patient with a third
@@ -232,10 +235,15 @@ def patient_referrals_context(user: Any, patient: Any) -> dict[str, Any]:
     referrals. One query, however many referrals there are."""
     if not user.has_perm("followup.view_referral"):
         return {}
-    referrals = referrals_for(user).filter(patient=patient)
+    referrals = list(
+        referrals_for(user)
+        .filter(patient=patient)
+        .order_by("-requested_at", "-id")[: SHOWN_REFERRALS + 1]
+    )
     return {
         "show_referrals": True,
-        "patient_referrals": referrals.order_by("-requested_at", "-id")[:50],
+        "patient_referrals": referrals[:SHOWN_REFERRALS],
+        "more_referrals": len(referrals) > SHOWN_REFERRALS,
     }
 
 
