@@ -6,8 +6,28 @@ from __future__ import annotations
 
 from axes.apps import AppConfig as AxesAppConfig
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 from django_otp.plugins.otp_totp.apps import DefaultConfig as TotpAppConfig
 from django_tasks_db.apps import TasksAppConfig
+
+# Strings of the third-party apps and of Django's administration that CareLoop translates
+# itself (their catalogues have no Chinese for them): named here so that `make messages`,
+# which reads only CareLoop's files, keeps them in CareLoop's catalogue.
+THEIR_TEXTS = (
+    gettext_noop("access attempt"),
+    gettext_noop("access attempts"),
+    gettext_noop("access attempt expiration"),
+    gettext_noop("access attempt expirations"),
+    gettext_noop("access failure"),
+    gettext_noop("access failures"),
+    gettext_noop("access log"),
+    gettext_noop("access logs"),
+    gettext_noop("Task Result"),
+    gettext_noop("Task Results"),
+    gettext_noop("Model name"),
+    gettext_noop("Add link"),
+    gettext_noop("Change or view list link"),
+)
 
 
 class Axes(AxesAppConfig):
