@@ -80,3 +80,27 @@ def test_the_patient_answers_phq9_and_a_low_night_glucose_reaches_the_nurse(
     phone.goto(f"/p/{token[:-3]}abc/")
     expect(phone.get_by_test_id("link-invalid")).to_be_visible()
     expect(phone.locator("body")).not_to_contain_text("周美华")
+
+
+def test_the_patient_asks_for_a_consultation_and_the_coordinator_sees_it(
+    phone: Any, page: Any, hospital: Any, bob: Any
+) -> None:
+    patient = PatientFactory(organisation=hospital, name="钱秀兰", sex="female")
+    token = make_token(patient.pk)
+    phone.goto(f"/p/{token}/")
+    phone.get_by_label("出生日期或身份证后4位").fill("1960-05-01")
+    phone.get_by_role("button", name="继续").click()
+    phone.get_by_role("link", name="预约复诊或咨询").click()
+    phone.get_by_label("咨询医生").check()
+    day = timezone.localdate() + timedelta(days=2)
+    phone.get_by_label("您希望哪一天？").fill(day.isoformat())
+    phone.get_by_label("想请医生看什么问题？").fill("血压药早上吃还是晚上吃")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scroll
+    phone.get_by_role("button", name="提交申请").click()
+    expect(phone.get_by_test_id("revisit-done")).to_contain_text("咨询时间")
+
+    sign_in(page, "bob")
+    page.goto("/worklist/revisits/")
+    row = page.get_by_test_id("revisit-list").get_by_role("row").filter(has_text="钱秀兰")
+    expect(row.get_by_test_id("revisit-kind")).to_have_text("咨询")
+    expect(row).to_contain_text("血压药早上吃还是晚上吃")
