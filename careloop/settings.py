@@ -25,6 +25,8 @@ DATABASES = {"default": env.database_from_url(DATABASE_URL, BASE_DIR)}
 EMBEDDED = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 
 DEBUG = env.env_bool("CARELOOP_DEBUG")
+# Two-factor login for every staff member, not only administrators (a hospital policy).
+TWO_FACTOR_ALL_STAFF = env.env_bool("CARELOOP_TWO_FACTOR_ALL_STAFF")
 SECRET_KEY = env.secret_key(VAR_DIR, EMBEDDED)
 FIELD_ENCRYPTION_KEYS = env.field_keys(VAR_DIR, EMBEDDED)
 

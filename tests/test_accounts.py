@@ -83,6 +83,15 @@ def test_an_administrator_must_set_up_two_factor(hospital: Any) -> None:
     assert device.confirmed
 
 
+def test_two_factor_can_be_required_of_every_staff_member(alice: Any, settings: Any) -> None:
+    """CARELOOP_TWO_FACTOR_ALL_STAFF: a nurse too sets it up before any other page."""
+    assert login(Client(), "alice")["Location"] == "/"  # off by default: only administrators
+    settings.TWO_FACTOR_ALL_STAFF = True
+    client = Client()
+    assert login(client, "alice")["Location"].startswith("/accounts/2fa/setup/")
+    assert client.get("/worklist/")["Location"].startswith("/accounts/2fa/setup/")
+
+
 def test_a_user_with_two_factor_is_asked_for_the_code(alice: Any) -> None:
     device = TOTPDevice.objects.create(user=alice, name="phone", confirmed=True)
     client = Client()

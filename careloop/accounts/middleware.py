@@ -1,4 +1,5 @@
-"""Two-factor login: administrators must use it; anyone who turned it on must pass it."""
+"""Two-factor login: administrators must use it (every staff member with
+``CARELOOP_TWO_FACTOR_ALL_STAFF``); anyone who turned it on must pass it."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models, transaction
 from django.utils import timezone
@@ -173,6 +174,8 @@ class User(AbstractUser):
     def requires_two_factor(self) -> bool:
         from careloop.accounts.roles import Role
 
+        if settings.TWO_FACTOR_ALL_STAFF:
+            return True
         return self.is_superuser or self.has_role(Role.ADMIN)
 
 
