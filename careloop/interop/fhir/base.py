@@ -15,6 +15,7 @@ from django.http import Http404, QueryDict
 from django.utils import timezone
 from pydantic import ValidationError
 
+from careloop.ids import row_id
 from careloop.interop import patient_locks
 from careloop.interop.fhir import versions
 from careloop.interop.fhir.outcome import FhirError, from_pydantic, required
@@ -354,11 +355,13 @@ def patient_filter(params: QueryDict, field: str = "patient") -> Q | None:
     ids = []
     for value in values:
         value = value.split("/")[-1]
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             raise FhirError(
                 400, f"patient: {value!r} is not a Patient id", code="value", expression=["patient"]
             )
-        ids.append(int(value))
+        pk = row_id(value)
+        if pk is not None:  # a number too long to be a row's id matches no one
+            ids.append(pk)
     return Q(**{f"{field}_id__in": ids})
 
 
