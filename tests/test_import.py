@@ -192,6 +192,24 @@ def test_a_long_sheet_imports_good_rows_and_reports_bad_ones(bob: Any) -> None:
     assert ImportMapping.objects.get(source=job.source).columns == job.columns
 
 
+def test_a_short_or_long_csv_row_keeps_its_problem_under_the_problem_column(bob: Any) -> None:
+    """A CSV row with fewer cells than the header put "what is wrong" under a data column
+    (here 性别), so the report's last column was empty for it."""
+    undated = f"TJ009,吴国平,男,1965-02-03,{ID_A},13812340001,昨天,14771-0,空腹血糖,6.4,mmol/L,"
+    content = ",".join(HEADER) + "\nTJ010,吴国平\n" + undated + ",extra\n"
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert job.error_rows == 2
+    lines = list(
+        load_workbook(io.BytesIO(job.error_report.read())).active.iter_rows(values_only=True)
+    )
+    problem_column = len(HEADER) + 1  # after the row number and the file's own columns
+    assert lines[0][problem_column] in ("错误原因", "What is wrong")
+    short, long = lines[1], lines[2]
+    assert short[:3] == (2, "TJ010", "吴国平") and short[3] is None
+    assert short[problem_column]  # the problem, where the header says it is
+    assert long[problem_column] and long[problem_column + 1] == "extra"  # nothing dropped
+
+
 def test_all_or_nothing_imports_nothing_when_a_row_is_wrong(bob: Any, client: Any) -> None:
     job = Importer(create(bob, xlsx(long_rows()), mode="all")).run()
     assert job.status == "failed" and job.error_rows == 2

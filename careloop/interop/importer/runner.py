@@ -77,7 +77,12 @@ class ErrorReport:
         problems = "; ".join(
             f"{FIELD_LABELS.get(column, column)}: {message}" for column, message in row.errors
         )
-        self.sheet.append([row.number, *[_cell(v) for v in row.values], problems])
+        # The problem goes under its own header whatever the row's length: a short CSV row
+        # is padded, and a long one's extra cells follow the problem (kept, not dropped).
+        values = [_cell(v) for v in row.values]
+        width = len(self.header)
+        cells = values[:width] + [None] * (width - len(values))
+        self.sheet.append([row.number, *cells, problems, *values[width:]])
         self.count += 1
 
     def content(self) -> bytes:
