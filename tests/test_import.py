@@ -192,6 +192,19 @@ def test_a_long_sheet_imports_good_rows_and_reports_bad_ones(bob: Any) -> None:
     assert ImportMapping.objects.get(source=job.source).columns == job.columns
 
 
+def test_an_exam_dated_before_1900_is_a_row_error(bob: Any) -> None:
+    """Year 1 is year 0 in UTC: storing it raised OverflowError, a traceback, and the
+    import stayed "running" for ever."""
+    early = f"TJ011,吴国平,男,1965-02-03,{ID_A},13812340001,0001-01-01,14771-0,空腹血糖,6.4,mmol/L,"
+    content = ",".join(HEADER) + "\n" + early + "\n"
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert (job.status, job.imported_rows, job.error_rows) == ("done", 0, 1)
+    lines = list(
+        load_workbook(io.BytesIO(job.error_report.read())).active.iter_rows(values_only=True)
+    )
+    assert "1900" in lines[1][-1]
+
+
 def test_a_short_or_long_csv_row_keeps_its_problem_under_the_problem_column(bob: Any) -> None:
     """A CSV row with fewer cells than the header put "what is wrong" under a data column
     (here 性别), so the report's last column was empty for it."""

@@ -179,6 +179,23 @@ def test_a_time_with_an_impossible_offset_names_its_field(offset: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("field", "segments"),
+    [
+        ("OBX-14", "OBR|1\rOBX|1|NM|GLU^葡萄糖||5.1||||||F|||00010101000000"),
+        ("OBR-7", "OBR|1||||||00010101\rOBX|1|NM|GLU^葡萄糖||5.1"),
+    ],
+)
+def test_a_time_before_1900_is_refused_naming_its_field(field: str, segments: str) -> None:
+    """Year 1 (a blank date field's) was acknowledged AA, then failed to import with "date
+    value out of range" (in UTC it falls before year 1), naming nothing."""
+    text = f"MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\rPID|||X||张^三||19500101|M\r{segments}"
+    with pytest.raises(HL7Error) as error:
+        read(parse(text))
+    assert error.value.code == 102 and str(error.value).startswith(f"{field}: ")
+    assert "before 1900" in str(error.value)
+
+
+@pytest.mark.parametrize(
     ("birth", "problem"), [("20991231", "in the future"), ("18000101", "before 1900")]
 )
 def test_a_birth_date_the_patient_pages_would_refuse_is_refused_naming_pid_7(

@@ -19,6 +19,7 @@ from careloop.ids import row_id
 from careloop.interop import patient_locks
 from careloop.interop.fhir import versions
 from careloop.interop.fhir.outcome import FhirError, from_pydantic, required
+from careloop.interop.times import EARLIEST_YEAR, too_early
 from careloop.patients.access import get_patient_for
 from careloop.patients.models import Patient
 
@@ -34,11 +35,12 @@ def fhir_datetime(value: str | None, path: str) -> datetime | None:
     if partial := _PARTIAL_DATE.fullmatch(value):
         year, month, day = (int(part) if part else 1 for part in partial.groups())
         try:
-            return datetime(year, month, day, tzinfo=timezone.get_current_timezone())
+            moment = datetime(year, month, day, tzinfo=timezone.get_current_timezone())
         except ValueError as exc:
             raise FhirError(
                 422, f"{path}: {value!r} is not a date", code="value", expression=[path]
             ) from exc
+        return _not_too_early(moment, value, path)
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
@@ -48,6 +50,14 @@ def fhir_datetime(value: str | None, path: str) -> datetime | None:
     if moment.tzinfo is None:
         raise FhirError(
             422, f"{path}: a date-time needs a time zone", code="value", expression=[path]
+        )
+    return _not_too_early(moment, value, path)
+
+
+def _not_too_early(moment: datetime, value: str, path: str) -> datetime:
+    if too_early(moment):
+        raise FhirError(
+            422, f"{path}: {value!r} is before {EARLIEST_YEAR}", code="value", expression=[path]
         )
     return moment
 

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from careloop.clinical.loinc import loinc_problem, looks_like_loinc
 from careloop.interop.importer.columns import ITEM, ColumnMap, name_key
-from careloop.interop.times import in_the_future
+from careloop.interop.times import in_the_future, too_early
 from careloop.patients import identity
 from careloop.patients.validation import identifier_message
 
@@ -205,6 +205,8 @@ def parse_row(
         row.fail("effective_at", _("The exam date is missing or not a date (use 2026-11-20)."))
     elif in_the_future(row.effective_at):
         row.fail("effective_at", _("The exam date is in the future."))
+    elif too_early(row.effective_at):
+        row.fail("effective_at", _("The exam date is before 1900."))
     row.report = text(cell("report"))[:200]
 
     if mapping.is_long:
