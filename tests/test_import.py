@@ -205,6 +205,24 @@ def test_an_exam_dated_before_1900_is_a_row_error(bob: Any) -> None:
     assert "1900" in lines[1][-1]
 
 
+@pytest.mark.parametrize("mode", ["skip", "all"])
+def test_an_unexpected_failure_ends_the_import_failed_not_running(
+    bob: Any, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """An exception while storing left the job "running" for ever (the worker never runs a
+    running job again) and the command printed a traceback."""
+    from careloop.interop.importer import runner
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(runner, "do_record_results", broken)
+    job = Importer(create(bob, xlsx(long_rows(bad=False)), mode=mode)).run()
+    job.refresh_from_db()
+    assert job.status == "failed" and "OverflowError" in job.message
+    assert job.imported_rows == 0 and not Observation.objects.exists()
+
+
 def test_a_short_or_long_csv_row_keeps_its_problem_under_the_problem_column(bob: Any) -> None:
     """A CSV row with fewer cells than the header put "what is wrong" under a data column
     (here 性别), so the report's last column was empty for it."""

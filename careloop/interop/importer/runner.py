@@ -9,6 +9,7 @@ the reason, in an Excel error report.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from io import BytesIO
 from typing import Any
@@ -46,6 +47,18 @@ CHUNK = 2000
 
 # A report the sheet does not name (patients read it on their pages: not the file's name).
 UNNAMED_REPORT = "检查检验结果"
+
+
+logger = logging.getLogger("careloop.import")
+# What an import has stored, saved after each chunk it commits.
+COUNTS = [
+    "processed_rows",
+    "imported_rows",
+    "error_rows",
+    "patients_created",
+    "alerts_raised",
+    "already_stored_rows",
+]
 
 
 def mark_failed(job: ImportJob, message: str) -> ImportJob:
@@ -201,6 +214,20 @@ class Importer:
                     self._save_report(report)
         except MappingError as error:
             return self._fail(str(error))
+        except Exception as error:
+            # A defect of ours, or the database failing, must not leave the import "running"
+            # for ever (nothing runs a running one again): failed, saying so. What chunks
+            # committed before it (skip bad rows) stays imported, and is counted.
+            logger.error("import %s stopped: %s", job.pk, type(error).__name__)
+            job.refresh_from_db(fields=COUNTS)
+            return self._fail(
+                _(
+                    "The import stopped on an unexpected error (%(problem)s): the rows "
+                    "counted as imported are kept, the others are not. Please tell your "
+                    "administrator."
+                )
+                % {"problem": type(error).__name__}
+            )
         finally:
             sheet.close()
         job.status, job.finished_at = ImportJob.Status.DONE, timezone.now()
