@@ -178,6 +178,16 @@ def test_a_time_with_an_impossible_offset_names_its_field(offset: str) -> None:
     assert f"OBX-14: '20260101100000{offset}'" in str(error.value)
 
 
+def test_a_nul_character_is_refused_naming_its_field() -> None:
+    """A NUL in PID-5 was acknowledged AA: SQLite stored '张\\x00三' as the patient's name,
+    PostgreSQL (whose text cannot hold it) failed the import."""
+    text = "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\rPID|||X||张\x00^三||19500101|M\rOBR|1"
+    with pytest.raises(HL7Error) as error:
+        read(parse(text))
+    assert (error.value.code, error.value.segment, error.value.field) == (102, "PID", 5)
+    assert str(error.value).startswith("PID-5: a NUL character")
+
+
 @pytest.mark.parametrize(
     ("field", "segments"),
     [
