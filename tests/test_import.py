@@ -223,6 +223,20 @@ def test_an_unexpected_failure_ends_the_import_failed_not_running(
     assert job.imported_rows == 0 and not Observation.objects.exists()
 
 
+def test_a_cell_with_a_nul_character_is_a_row_error_shown_in_the_report(bob: Any) -> None:
+    """A NUL in a new patient's name was stored on SQLite (PostgreSQL fails the chunk); in
+    the error report it made openpyxl refuse the workbook."""
+    row = f"TJ012,新\x00人,男,1965-02-03,{ID_A},13812340001,2026-11-20,14771-0,空腹血糖,6.4,mmol/L,"
+    content = ",".join(HEADER) + "\n" + row + "\n"
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert (job.status, job.imported_rows, job.error_rows) == ("done", 0, 1)
+    assert not Patient.objects.exists()
+    lines = list(
+        load_workbook(io.BytesIO(job.error_report.read())).active.iter_rows(values_only=True)
+    )
+    assert lines[1][2] == "新\N{REPLACEMENT CHARACTER}人" and "NUL" in lines[1][-1]
+
+
 def test_a_short_or_long_csv_row_keeps_its_problem_under_the_problem_column(bob: Any) -> None:
     """A CSV row with fewer cells than the header put "what is wrong" under a data column
     (here 性别), so the report's last column was empty for it."""

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from careloop.audit.models import AuditEvent
 from careloop.clinical import catalogue as catalogue_module
@@ -106,6 +107,8 @@ class ErrorReport:
 
 
 def _cell(value: Any) -> Any:
+    if isinstance(value, str):  # a control character (NUL …) cannot go in a workbook
+        return ILLEGAL_CHARACTERS_RE.sub("\N{REPLACEMENT CHARACTER}", value)
     return value.replace(tzinfo=None) if hasattr(value, "tzinfo") and value.tzinfo else value
 
 
