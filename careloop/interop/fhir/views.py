@@ -140,6 +140,8 @@ def _body(request: HttpRequest) -> Any:
         return json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise FhirError(400, f"the body is not JSON: {exc}", code="structure") from exc
+    except RecursionError as exc:  # [[[[…]]]] thousands deep: it was a 500
+        raise FhirError(400, "the body is nested too deeply to be read", code="structure") from exc
 
 
 def _handler(resource_type: str) -> Handler:
