@@ -89,3 +89,15 @@ def test_fhir_json_nested_too_deeply_is_a_400(carol: Any) -> None:
     )
     assert refused.status_code == 400
     assert "nested too deeply" in refused.json()["issue"][0]["diagnostics"]
+    # Valid JSON, extensions of extensions 200 deep: validating it exceeded Python's limit.
+    nested = '{"url": "x", "extension": [' * 200 + '{"url": "y", "valueString": "z"}' + "]}" * 200
+    patient = '{"resourceType": "Patient", "extension": [' + nested + "]}"
+    for path, body in (
+        ("/fhir/R4/Patient", patient),
+        ("/fhir/R4", '{"resourceType": "Bundle", "type": "batch", "entry": [' + patient + "]}"),
+    ):
+        refused = Client(raise_request_exception=False).post(
+            path, body, "application/fhir+json", **_bearer(carol)
+        )
+        assert refused.status_code == 400, path
+        assert "more than 64 levels" in refused.json()["issue"][0]["diagnostics"]
