@@ -103,8 +103,10 @@ def _active(entry: Entry, path: str, urls: dict[str, str]) -> bool:
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
-    user = request.user
-    if not user.is_authenticated:
+    # An error page for a request refused before the user was read (by a middleware ahead
+    # of authentication) has none: without this it failed to render, a 500.
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
         return {}
     urls = _paths(get_script_prefix())
     items = [

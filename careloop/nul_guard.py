@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
 # A JSON escape for NUL: \u0000 after an even number of backslashes (\\u0000 is text).
@@ -41,22 +43,34 @@ class NulQueryMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        name = nul_parameter(request)
+        try:
+            name = nul_parameter(request)
+        except RequestDataTooBig:
+            # Read here, before the user is known: left to Django, its 400 page failed to
+            # render (no request.user) and the sender got a 500 naming nothing.
+            limit = (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0) // 1024
+            message = _("The request body is larger than %(limit)d KB.") % {"limit": limit}
+            return _refused(request, 413, "body", message)
         if name is None:
             return self.get_response(request)
         if name == "body":
             message = _("The request body contains a NUL (0x00) character.")
         else:
             message = _("The parameter contains a NUL (0x00) character.")
-        if request.path.startswith("/api/"):
-            from careloop.api import error_response
+        return _refused(request, 400, name, message)
 
-            return error_response(request, 400, message, {name: [message]})
-        if request.path.startswith("/fhir/"):
-            from careloop.interop.fhir.outcome import issue, outcome
-            from careloop.interop.fhir.views import respond
 
-            return respond(outcome([issue(f"{name}: {message}")]), 400)
-        return HttpResponseBadRequest(
-            f"{name}: {message}", content_type="text/plain; charset=utf-8"
-        )
+def _refused(request: HttpRequest, status: int, name: str, message: str) -> HttpResponse:
+    """The refusal in the error shape of the part of the site the request was for."""
+    if request.path.startswith("/api/"):
+        from careloop.api import error_response
+
+        return error_response(request, status, message, {name: [message]})
+    if request.path.startswith("/fhir/"):
+        from careloop.interop.fhir.outcome import issue, outcome
+        from careloop.interop.fhir.views import respond
+
+        return respond(outcome([issue(f"{name}: {message}")]), status)
+    return HttpResponse(
+        f"{name}: {message}", status=status, content_type="text/plain; charset=utf-8"
+    )

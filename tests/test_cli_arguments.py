@@ -52,3 +52,16 @@ def test_the_listener_names_an_address_it_cannot_take(settings: Any) -> None:
             run.result(timeout=60)
     with pytest.raises(ConfigurationError, match="port must be from 0 to 65535"):
         parse_addr("127.0.0.1:99999", "CARELOOP_MLLP_ADDR")
+
+
+def test_reprocessing_names_a_message_id_that_is_not_one(db: None) -> None:
+    """A 23-digit id reached the query (SQLite: "too large to convert", a traceback), and an
+    id of no message was passed over in silence with exit status 0."""
+    with pytest.raises(CommandError, match="is not a message id"):
+        call_command("inbound", "reprocess", "9" * 23, stdout=io.StringIO())
+    with pytest.raises(CommandError, match="is not a message id"):
+        call_command("inbound", "show", "9" * 23, stdout=io.StringIO())
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="1 message"):
+        call_command("inbound", "reprocess", "424242", stdout=out)
+    assert out.getvalue().strip() == "424242: no such message"

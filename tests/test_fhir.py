@@ -236,6 +236,31 @@ def test_search_patients_with_paging(fhir: Fhir) -> None:
     assert [link["relation"] for link in counted["link"]] == ["self"]
 
 
+def test_a_search_by_a_patient_id_too_long_to_be_one_finds_nothing(fhir: Fhir) -> None:
+    """A 23-digit id is no row's: SQLite refused it ("too large to convert"), a 500."""
+    huge = "9" * 23
+    for path in (
+        f"/Observation?patient={huge}",
+        f"/Task?patient={huge}",
+        f"/CarePlan?subject=Patient/{huge}",
+    ):
+        status, bundle, _ = fhir.call("GET", path)
+        assert status == 200, path
+        assert bundle["total"] == 0
+    assert fhir.call("GET", "/Observation?patient=abc")[0] == 400
+
+
+def test_an_observation_dated_before_1900_is_refused_naming_the_field(fhir: Fhir) -> None:
+    """0001-01-01 in Shanghai is year 0 in UTC: storing it failed with a 500."""
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    resource = observation(f"Patient/{patient_id}", "2345-7", 5.5, "mmol/L", when="0001-01-01")
+    status, outcome, _ = fhir.call("POST", "/Observation", resource)
+    assert status == 422, outcome
+    assert outcome["issue"][0]["expression"] == ["Observation.effectiveDateTime"]
+    assert "before 1900" in outcome["issue"][0]["diagnostics"]
+    assert not Observation.objects.exists()
+
+
 def test_observations_are_graded_and_critical_values_alerted(fhir: Fhir) -> None:
     patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
     ref = f"Patient/{patient_id}"

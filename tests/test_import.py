@@ -192,6 +192,69 @@ def test_a_long_sheet_imports_good_rows_and_reports_bad_ones(bob: Any) -> None:
     assert ImportMapping.objects.get(source=job.source).columns == job.columns
 
 
+def test_an_exam_dated_before_1900_is_a_row_error(bob: Any) -> None:
+    """Year 1 is year 0 in UTC: storing it raised OverflowError, a traceback, and the
+    import stayed "running" for ever."""
+    early = f"TJ011,吴国平,男,1965-02-03,{ID_A},13812340001,0001-01-01,14771-0,空腹血糖,6.4,mmol/L,"
+    content = ",".join(HEADER) + "\n" + early + "\n"
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert (job.status, job.imported_rows, job.error_rows) == ("done", 0, 1)
+    lines = list(
+        load_workbook(io.BytesIO(job.error_report.read())).active.iter_rows(values_only=True)
+    )
+    assert "1900" in lines[1][-1]
+
+
+@pytest.mark.parametrize("mode", ["skip", "all"])
+def test_an_unexpected_failure_ends_the_import_failed_not_running(
+    bob: Any, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """An exception while storing left the job "running" for ever (the worker never runs a
+    running job again) and the command printed a traceback."""
+    from careloop.interop.importer import runner
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(runner, "do_record_results", broken)
+    job = Importer(create(bob, xlsx(long_rows(bad=False)), mode=mode)).run()
+    job.refresh_from_db()
+    assert job.status == "failed" and "OverflowError" in job.message
+    assert job.imported_rows == 0 and not Observation.objects.exists()
+
+
+def test_a_cell_with_a_nul_character_is_a_row_error_shown_in_the_report(bob: Any) -> None:
+    """A NUL in a new patient's name was stored on SQLite (PostgreSQL fails the chunk); in
+    the error report it made openpyxl refuse the workbook."""
+    row = f"TJ012,新\x00人,男,1965-02-03,{ID_A},13812340001,2026-11-20,14771-0,空腹血糖,6.4,mmol/L,"
+    content = ",".join(HEADER) + "\n" + row + "\n"
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert (job.status, job.imported_rows, job.error_rows) == ("done", 0, 1)
+    assert not Patient.objects.exists()
+    lines = list(
+        load_workbook(io.BytesIO(job.error_report.read())).active.iter_rows(values_only=True)
+    )
+    assert lines[1][2] == "新\N{REPLACEMENT CHARACTER}人" and "NUL" in lines[1][-1]
+
+
+def test_a_short_or_long_csv_row_keeps_its_problem_under_the_problem_column(bob: Any) -> None:
+    """A CSV row with fewer cells than the header put "what is wrong" under a data column
+    (here 性别), so the report's last column was empty for it."""
+    undated = f"TJ009,吴国平,男,1965-02-03,{ID_A},13812340001,昨天,14771-0,空腹血糖,6.4,mmol/L,"
+    content = ",".join(HEADER) + "\nTJ010,吴国平\n" + undated + ",extra\n"
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert job.error_rows == 2
+    lines = list(
+        load_workbook(io.BytesIO(job.error_report.read())).active.iter_rows(values_only=True)
+    )
+    problem_column = len(HEADER) + 1  # after the row number and the file's own columns
+    assert lines[0][problem_column] in ("错误原因", "What is wrong")
+    short, long = lines[1], lines[2]
+    assert short[:3] == (2, "TJ010", "吴国平") and short[3] is None
+    assert short[problem_column]  # the problem, where the header says it is
+    assert long[problem_column] and long[problem_column + 1] == "extra"  # nothing dropped
+
+
 def test_all_or_nothing_imports_nothing_when_a_row_is_wrong(bob: Any, client: Any) -> None:
     job = Importer(create(bob, xlsx(long_rows()), mode="all")).run()
     assert job.status == "failed" and job.error_rows == 2

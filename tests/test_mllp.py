@@ -188,6 +188,26 @@ def test_a_resent_message_is_not_imported_twice(mllp: MllpServer) -> None:
     assert DiagnosticReport.objects.count() == 1 and Alert.objects.count() == 1
 
 
+def test_a_control_id_used_again_for_another_message_is_refused_and_kept(
+    mllp: MllpServer,
+) -> None:
+    """A LIS whose counter restarted sends new results under a control id it used before:
+    they were answered AA and dropped (the unique index absorbed them as a resend)."""
+    original = fixture("lis_utf8_oru_r01.hl7")
+    assert msa(send(mllp, "lis_utf8_oru_r01.hl7")) == "AA"
+    restamped = original.replace(b"|20261123234012|", b"|20261124080000|", 1)
+    other = original.replace(b"MZ00012345", b"MZ00099999")  # another patient's results
+    acks = send_raw(mllp, b"\x0b" + restamped + b"\x1c\r", b"\x0b" + other + b"\x1c\r", expect=2)
+    assert [msa(a) for a in acks] == ["AA", "AR"], acks  # a resend stamped again is one
+    err = str(hl7.parse(acks[1]).segment("ERR"))  # v2.4: ERR-1, location^code&text
+    assert err.startswith("ERR|MSH^1^10^205&") and "MSH-10: control id LIS202611230001" in err
+    assert InboundMessage.objects.count() == 2
+    kept = InboundMessage.objects.get(accepted=False)
+    assert bytes(kept.raw) == other and (kept.status, kept.ack_code) == ("rejected", "AR")
+    assert "LIS202611230001" in kept.error
+    assert process_all().processed == 1
+
+
 def _as_hospital(facility: str, record: str, id_number: str, *, newline: bytes = b"\r") -> bytes:
     """The LIS sample as sent by another hospital, the same control id, another patient."""
     text = fixture("lis_utf8_oru_r01.hl7").decode()

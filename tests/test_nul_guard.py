@@ -66,3 +66,38 @@ def test_fhir_refuses_a_resource_with_nul(carol: Any) -> None:
     )
     assert refused.status_code == 400
     assert refused.json()["issue"][0]["diagnostics"].startswith("body:")
+
+
+def test_a_body_over_the_size_limit_is_a_413_in_each_parts_shape(carol: Any, settings: Any) -> None:
+    """Read by this middleware, before the user is known, a body over the limit raised
+    RequestDataTooBig; Django's 400 page then failed to render (no request.user): a 500."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    big = '{"resourceType": "Patient", "name": [{"text": "' + "x" * 2048 + '"}]}'
+    client = Client(raise_request_exception=False)
+    fhir = client.post("/fhir/R4/Patient", big, "application/fhir+json", **_bearer(carol))
+    assert fhir.status_code == 413 and fhir.json()["resourceType"] == "OperationOutcome"
+    assert "1 KB" in fhir.json()["issue"][0]["diagnostics"]
+    api = client.post("/api/v1/patients", big, "application/json", **_bearer(carol))
+    assert api.status_code == 413 and "1 KB" in api.json()["detail"]
+
+
+def test_fhir_json_nested_too_deeply_is_a_400(carol: Any) -> None:
+    """json.loads raised RecursionError on [[[…]]] 100,000 deep: a 500."""
+    deep = "[" * 100_000 + "]" * 100_000
+    refused = Client(raise_request_exception=False).post(
+        "/fhir/R4/Patient", deep, "application/fhir+json", **_bearer(carol)
+    )
+    assert refused.status_code == 400
+    assert "nested too deeply" in refused.json()["issue"][0]["diagnostics"]
+    # Valid JSON, extensions of extensions 200 deep: validating it exceeded Python's limit.
+    nested = '{"url": "x", "extension": [' * 200 + '{"url": "y", "valueString": "z"}' + "]}" * 200
+    patient = '{"resourceType": "Patient", "extension": [' + nested + "]}"
+    for path, body in (
+        ("/fhir/R4/Patient", patient),
+        ("/fhir/R4", '{"resourceType": "Bundle", "type": "batch", "entry": [' + patient + "]}"),
+    ):
+        refused = Client(raise_request_exception=False).post(
+            path, body, "application/fhir+json", **_bearer(carol)
+        )
+        assert refused.status_code == 400, path
+        assert "more than 64 levels" in refused.json()["issue"][0]["diagnostics"]

@@ -186,6 +186,15 @@ def test_list_search_and_pagination(alice: Any, patient_factory: Any) -> None:
     assert "13600001111" not in event.summary
 
 
+def test_a_list_filtered_by_an_organisation_id_too_long_to_be_one_is_empty(
+    alice: Any, patient_factory: Any
+) -> None:
+    """?organisation= with 23 digits reached SQLite ("too large to convert"): a 500."""
+    patient_factory(organisation=alice.organisation, name="钱多多")
+    page = logged_in(alice).get("/patients/", {"organisation": "9" * 23})
+    assert page.status_code == 200 and "钱多多" not in page.content.decode()
+
+
 def test_edit_keeps_identifiers_left_blank(alice: Any, patient_factory: Any) -> None:
     patient = patient_factory(organisation=alice.organisation, phone="13712345678")
     client = logged_in(alice)

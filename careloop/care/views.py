@@ -20,6 +20,7 @@ from careloop.care.advice import CATEGORIES
 from careloop.care.models import HealthPlan, ReportBatch
 from careloop.care.plans import PlanError, current_plan, do_save_plan, draft_sections
 from careloop.care.report import PdfUnavailable, print_report
+from careloop.ids import row_id
 from careloop.patients.access import get_patient_for, patients_for
 from careloop.typing import AuthedRequest
 
@@ -113,7 +114,7 @@ def report_pdf(request: AuthedRequest, pk: int) -> HttpResponseBase:
 def batch_start(request: AuthedRequest) -> HttpResponse:
     from careloop.care.tasks import print_batch
 
-    wanted = [int(v) for v in request.POST.getlist("patient") if v.isdecimal()]
+    wanted = [pk for v in request.POST.getlist("patient") if (pk := row_id(v)) is not None]
     ids = list(patients_for(request.user).filter(pk__in=wanted).values_list("pk", flat=True))
     if not ids:
         messages.error(request, _("Choose at least one patient."))

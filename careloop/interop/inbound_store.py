@@ -5,7 +5,10 @@ DB-API connection of its own, opened through Django's backend (same settings, sa
 adapters) but driven directly from the listener's event loop: no thread hand-off, no ORM.
 Each batch is one transaction with one durable commit (group commit); an accepted
 (facility, control id) seen before is absorbed by the unique index (``ON CONFLICT DO
-NOTHING``) and answered AA again without a new row.
+NOTHING``) and answered AA again without a new row — when it is the same message (stamped
+again in MSH-7, perhaps). A *different* message under a control id already taken (a sender
+whose counter restarted) is stored as rejected and answered AR naming MSH-10: never
+acknowledged and dropped.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from django.db import connections
 
+from careloop.interop.hl7.message import HL7Error
 from careloop.interop.ingest import COLUMNS, Incoming, SourceCache, SourceInfo
 from careloop.interop.models import InboundMessage
 from careloop.write_gate import write_gate
@@ -38,6 +42,11 @@ class InboundStore:
             f"INSERT INTO {quote(InboundMessage._meta.db_table)} "  # noqa: S608
             f"({', '.join(quote(c) for c in COLUMNS)}) "
             f"VALUES ({', '.join([marker] * len(COLUMNS))}) ON CONFLICT DO NOTHING"
+        )
+        self.stored_raw = (
+            f"SELECT {quote('raw')} FROM {quote(InboundMessage._meta.db_table)} "  # noqa: S608
+            f"WHERE {quote('sending_facility')} = {marker} AND {quote('control_id')} = {marker} "
+            f"AND {quote('accepted')} ORDER BY {quote('id')} LIMIT 1"
         )
         name = str(self.wrapper.settings_dict["NAME"])
         self.sqlite_file = name if self.vendor == "sqlite" else None
@@ -73,24 +82,68 @@ class InboundStore:
         try:
             with write_gate(self.sqlite_file):
                 if self.vendor == "sqlite":
-                    self._write_sqlite(rows)
+                    self._write_sqlite(rows, items, source_of, adapt)
                 else:
                     import psycopg  # server-side binding: no quoting of each value in Python
 
                     with self.raw.transaction(), psycopg.Cursor(self.raw) as cursor:
                         cursor.executemany(self.sql, rows)
+                        if cursor.rowcount < len(rows):  # some absorbed: resent, or reused?
+                            fetch = lambda sql, params: cursor.execute(sql, params).fetchone()  # noqa: E731
+                            for row in self._reused(items, fetch, source_of, adapt):
+                                cursor.execute(self.sql, row)
         except Exception:
             self.close()  # a broken connection is reopened on the next batch
             raise
 
-    def _write_sqlite(self, rows: list[tuple[Any, ...]]) -> None:
+    def _write_sqlite(
+        self,
+        rows: list[tuple[Any, ...]],
+        items: list[Incoming],
+        source_of: Callable[[str], SourceInfo | None],
+        adapt: Callable[[Any], Any],
+    ) -> None:
         self.raw.execute("BEGIN IMMEDIATE")
         try:
-            self.raw.executemany(self.sql, rows)
+            if self.raw.executemany(self.sql, rows).rowcount < len(rows):
+                fetch = lambda sql, params: self.raw.execute(sql, params).fetchone()  # noqa: E731
+                for row in self._reused(items, fetch, source_of, adapt):
+                    self.raw.execute(self.sql, row)
         except BaseException:
             self.raw.execute("ROLLBACK")
             raise
         self.raw.execute("COMMIT")
+
+    def _reused(
+        self,
+        items: list[Incoming],
+        fetch: Callable[[str, tuple[Any, ...]], Any],
+        source_of: Callable[[str], SourceInfo | None],
+        adapt: Callable[[Any], Any],
+    ) -> list[tuple[Any, ...]]:
+        """The rows, as rejected, of accepted messages whose control id an earlier,
+        different message of their sender holds (each marked AR naming MSH-10). Run only
+        when the batch stored fewer rows than it had: rare, so one look-up per message."""
+        rows = []
+        for item in items:
+            message = item.message
+            if item.error is not None or message is None or not message.control_id:
+                continue
+            found = fetch(self.stored_raw, (item.facility[:100], message.control_id[:64]))
+            if found is None or same_message(bytes(found[0]), item.raw):
+                continue
+            item.error = HL7Error(
+                f"MSH-10: control id {message.control_id} was already used by another message "
+                f"from {item.facility}; this one is kept but not imported: send it again under "
+                "a control id of its own",
+                code=205,  # duplicate key identifier
+                segment="MSH",
+                sequence=1,
+                field=10,
+                reject=True,
+            )
+            rows.append(self._row(item, source_of, adapt))
+        return rows
 
     def _row(
         self,
@@ -124,4 +177,22 @@ class InboundStore:
         )
 
 
-__all__ = ["InboundStore", "SourceCache"]
+def same_message(stored: bytes, received: bytes) -> bool:
+    """Whether a message under a control id already taken is the stored one sent again:
+    the same bytes, but for the segment ends (CR, LF, CRLF) and MSH-7, the time the
+    message was made, which a sender may stamp again when it resends."""
+    return stored == received or _comparable(stored) == _comparable(received)
+
+
+def _comparable(raw: bytes) -> bytes:
+    text = raw.replace(b"\r\n", b"\r").replace(b"\n", b"\r").rstrip(b"\r")
+    head, end, rest = text.partition(b"\r")
+    if head.startswith(b"MSH") and len(head) > 3:
+        fields = head.split(head[3:4])
+        if len(fields) > 6:
+            fields[6] = b""  # MSH-7
+        head = head[3:4].join(fields)
+    return head + end + rest
+
+
+__all__ = ["InboundStore", "SourceCache", "same_message"]

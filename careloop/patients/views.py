@@ -21,6 +21,7 @@ from careloop.clinical.models import DiagnosticReport, Icd10Code
 from careloop.followup.models import Alert
 from careloop.followup.step_views import patient_referrals_context
 from careloop.followup.views import patient_plans_context
+from careloop.ids import row_id
 from careloop.patients import services
 from careloop.patients.access import (
     can_change,
@@ -51,9 +52,10 @@ view_required = permission_required("patients.view_patient", raise_exception=Tru
 def patient_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     queryset = services.search_patients(patients_for(request.user), query)
-    organisation_id = request.GET.get("organisation", "")
-    if organisation_id.isdigit():
-        queryset = queryset.filter(organisation_id=int(organisation_id))
+    organisation_id = request.GET.get("organisation", "").strip()
+    if organisation_id.isascii() and organisation_id.isdigit():
+        # A number too long to be an organisation's id is none of them: nothing listed.
+        queryset = queryset.filter(organisation_id=row_id(organisation_id) or 0)
     sex = request.GET.get("sex", "")
     if sex in Sex.values:
         queryset = queryset.filter(sex=sex)

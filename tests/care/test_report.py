@@ -111,3 +111,11 @@ def test_batch_printing(examined: Any, bob: Any, patient_factory: Any, community
     assert PrintedReport.objects.filter(batch=batch).count() == 2
     assert print_batch.call(batch.pk) == "done"  # run twice: nothing printed again
     assert PrintedReport.objects.count() == 2
+
+
+def test_a_batch_of_ids_too_long_to_be_patients_prints_nothing(bob: Any) -> None:
+    """A 23-digit id in the form reached SQLite ("too large to convert"): a 500."""
+    client = Client()
+    client.force_login(bob)
+    answer = client.post("/care/reports/batch/", {"patient": ["9" * 23], "next": "/patients/"})
+    assert answer.status_code == 302 and not ReportBatch.objects.exists()

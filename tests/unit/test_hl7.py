@@ -164,6 +164,64 @@ def test_malformed_messages_name_their_problem(text: str, code: int, reject: boo
     assert str(error.value)
 
 
+@pytest.mark.parametrize("offset", ["+9999", "+2400", "-1260"])
+def test_a_time_with_an_impossible_offset_names_its_field(offset: str) -> None:
+    """An offset past ±24 h (or with 60 minutes) was a ValueError: an AE 207 "could not be
+    read (ValueError)" that named nothing."""
+    text = (
+        "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\rPID|||X||张^三||19500101|M\r"
+        f"OBR|1\rOBX|1|NM|GLU^葡萄糖||5.1||||||F|||20260101100000{offset}"
+    )
+    with pytest.raises(HL7Error) as error:
+        read(parse(text))
+    assert (error.value.code, error.value.segment, error.value.field) == (102, "OBX", 14)
+    assert f"OBX-14: '20260101100000{offset}'" in str(error.value)
+
+
+def test_a_nul_character_is_refused_naming_its_field() -> None:
+    """A NUL in PID-5 was acknowledged AA: SQLite stored '张\\x00三' as the patient's name,
+    PostgreSQL (whose text cannot hold it) failed the import."""
+    text = "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\rPID|||X||张\x00^三||19500101|M\rOBR|1"
+    with pytest.raises(HL7Error) as error:
+        read(parse(text))
+    assert (error.value.code, error.value.segment, error.value.field) == (102, "PID", 5)
+    assert str(error.value).startswith("PID-5: a NUL character")
+
+
+@pytest.mark.parametrize(
+    ("field", "segments"),
+    [
+        ("OBX-14", "OBR|1\rOBX|1|NM|GLU^葡萄糖||5.1||||||F|||00010101000000"),
+        ("OBR-7", "OBR|1||||||00010101\rOBX|1|NM|GLU^葡萄糖||5.1"),
+    ],
+)
+def test_a_time_before_1900_is_refused_naming_its_field(field: str, segments: str) -> None:
+    """Year 1 (a blank date field's) was acknowledged AA, then failed to import with "date
+    value out of range" (in UTC it falls before year 1), naming nothing."""
+    text = f"MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\rPID|||X||张^三||19500101|M\r{segments}"
+    with pytest.raises(HL7Error) as error:
+        read(parse(text))
+    assert error.value.code == 102 and str(error.value).startswith(f"{field}: ")
+    assert "before 1900" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("birth", "problem"), [("20991231", "in the future"), ("18000101", "before 1900")]
+)
+def test_a_birth_date_the_patient_pages_would_refuse_is_refused_naming_pid_7(
+    birth: str, problem: str
+) -> None:
+    """A patient born in 2099 was registered over HL7 (the API, FHIR and the forms refuse it)."""
+    text = (
+        "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\r"
+        f"PID|||X||张^三||{birth}|M\rOBR|1\rOBX|1|NM|GLU^葡萄糖||5.1"
+    )
+    with pytest.raises(HL7Error) as error:
+        read(parse(text))
+    assert (error.value.code, error.value.segment, error.value.field) == (102, "PID", 7)
+    assert problem in str(error.value)
+
+
 @pytest.mark.parametrize("kind", ["PI", "MR", "RRI", ""])
 def test_a_resident_id_number_under_another_type_is_read_as_the_id_number(kind: str) -> None:
     text = (

@@ -15,9 +15,11 @@ from django.http import Http404, QueryDict
 from django.utils import timezone
 from pydantic import ValidationError
 
+from careloop.ids import row_id
 from careloop.interop import patient_locks
 from careloop.interop.fhir import versions
 from careloop.interop.fhir.outcome import FhirError, from_pydantic, required
+from careloop.interop.times import EARLIEST_YEAR, too_early
 from careloop.patients.access import get_patient_for
 from careloop.patients.models import Patient
 
@@ -33,11 +35,12 @@ def fhir_datetime(value: str | None, path: str) -> datetime | None:
     if partial := _PARTIAL_DATE.fullmatch(value):
         year, month, day = (int(part) if part else 1 for part in partial.groups())
         try:
-            return datetime(year, month, day, tzinfo=timezone.get_current_timezone())
+            moment = datetime(year, month, day, tzinfo=timezone.get_current_timezone())
         except ValueError as exc:
             raise FhirError(
                 422, f"{path}: {value!r} is not a date", code="value", expression=[path]
             ) from exc
+        return _not_too_early(moment, value, path)
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
@@ -47,6 +50,14 @@ def fhir_datetime(value: str | None, path: str) -> datetime | None:
     if moment.tzinfo is None:
         raise FhirError(
             422, f"{path}: a date-time needs a time zone", code="value", expression=[path]
+        )
+    return _not_too_early(moment, value, path)
+
+
+def _not_too_early(moment: datetime, value: str, path: str) -> datetime:
+    if too_early(moment):
+        raise FhirError(
+            422, f"{path}: {value!r} is before {EARLIEST_YEAR}", code="value", expression=[path]
         )
     return moment
 
@@ -354,11 +365,13 @@ def patient_filter(params: QueryDict, field: str = "patient") -> Q | None:
     ids = []
     for value in values:
         value = value.split("/")[-1]
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             raise FhirError(
                 400, f"patient: {value!r} is not a Patient id", code="value", expression=["patient"]
             )
-        ids.append(int(value))
+        pk = row_id(value)
+        if pk is not None:  # a number too long to be a row's id matches no one
+            ids.append(pk)
     return Q(**{f"{field}_id__in": ids})
 
 

@@ -137,9 +137,40 @@ def _body(request: HttpRequest) -> Any:
             code="not-supported",
         )
     try:
-        return json.loads(request.body or b"null")
+        data = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise FhirError(400, f"the body is not JSON: {exc}", code="structure") from exc
+    except RecursionError as exc:  # [[[[…]]]] thousands deep: it was a 500
+        raise FhirError(400, "the body is nested too deeply to be read", code="structure") from exc
+    if _deeper_than(data, MAX_DEPTH):  # validating it recursed past Python's limit: a 500
+        raise FhirError(
+            400,
+            f"the body is nested too deeply to be read (more than {MAX_DEPTH} levels)",
+            code="structure",
+        )
+    return data
+
+
+# No resource CareLoop reads nests this deep (a questionnaire's items some ten levels);
+# extensions of extensions 100 deep made the FHIR classes' validation exceed Python's
+# recursion limit.
+MAX_DEPTH = 64
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _handler(resource_type: str) -> Handler:

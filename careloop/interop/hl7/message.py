@@ -298,6 +298,17 @@ def parse(text: str) -> Message:
                 )
             _NAMES_SEEN.add(name)
         occurrences[name] = sequence = occurrences.get(name, 0) + 1
+        if "\x00" in line:
+            # PostgreSQL text cannot hold NUL (the import failed there; SQLite stored a name
+            # with a NUL in it): refused, naming the field, as the API and FHIR refuse it.
+            field = line[: line.index("\x00")].count(separator) + (name == "MSH")
+            raise HL7Error(
+                f"{name}-{field}: a NUL character (0x00) is not allowed in a message",
+                code=102,
+                segment=name,
+                sequence=sequence,
+                field=field,
+            )
         parts = line.split(separator)
         if name == "MSH":
             # MSH-1 is the separator itself: make MSH-n land at index n.

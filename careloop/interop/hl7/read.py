@@ -24,7 +24,7 @@ from careloop.interop.hl7.message import (
     Segment,
     unescape,
 )
-from careloop.interop.times import in_the_future
+from careloop.interop.times import EARLIEST_YEAR, in_the_future, too_early
 from careloop.patients.identity import (
     IdentifierError,
     ResidentId,
@@ -174,7 +174,23 @@ def _parse_ts(value: str, where: tuple[str, int, int]) -> datetime | None:
             sequence=where[1],
             field=where[2],
         ) from exc
+    if too_early(moment):
+        raise HL7Error(
+            f"{where[0]}-{where[2]}: {value!r} is before {EARLIEST_YEAR}",
+            code=102,
+            segment=where[0],
+            sequence=where[1],
+            field=where[2],
+        )
     if offset:
+        if int(offset[1:3]) > 14 or int(offset[3:5]) > 59:  # UTC-12:00 … UTC+14:00
+            raise HL7Error(
+                f"{where[0]}-{where[2]}: {value!r} has an impossible time-zone offset",
+                code=102,
+                segment=where[0],
+                sequence=where[1],
+                field=where[2],
+            )
         sign = 1 if offset[0] == "+" else -1
         delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
         return moment.replace(tzinfo=timezone(sign * delta))
@@ -320,6 +336,8 @@ def _patient(pid: Segment, exam_types: frozenset[str]) -> PatientData:
     data.sex = {"M": "male", "F": "female"}.get(sex)
     birth = parse_ts(pid.component(7), ("PID", pid.sequence, 7))
     data.birth_date = birth.date() if birth else None
+    # As every other way in refuses them (patients.validation): never a patient born later.
+    _not_in_future(pid, 7, birth, "the date of birth ")
     data.died_at = parse_ts(pid.component(29), ("PID", pid.sequence, 29))
     _not_in_future(pid, 29, data.died_at, "the date of death ")
     indicator = pid.component(30).strip().upper()  # Y / N

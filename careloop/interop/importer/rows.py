@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from django.utils.translation import gettext as _
 
 from careloop.clinical.loinc import loinc_problem, looks_like_loinc
-from careloop.interop.importer.columns import ITEM, ColumnMap, name_key
-from careloop.interop.times import in_the_future
+from careloop.interop.importer.columns import IGNORE, ITEM, ColumnMap, name_key
+from careloop.interop.times import in_the_future, too_early
 from careloop.patients import identity
 from careloop.patients.validation import identifier_message
 
@@ -142,6 +142,14 @@ def parse_row(
 ) -> ParsedRow:
     """``item_codes`` turns an item code or name the sheet uses into a LOINC code."""
     row = ParsedRow(number, values)
+    for index, value in enumerate(values[: len(mapping.targets)]):
+        target = mapping.targets[index]
+        if isinstance(value, str) and "\x00" in value and target != IGNORE:
+            # PostgreSQL text cannot hold it (the chunk failed there; SQLite stored it).
+            row.fail(
+                "value" if target.startswith(ITEM) else target,
+                _("The cell holds a NUL character (0x00): remove it and import the row again."),
+            )
 
     def cell(target: str) -> Any:
         index = mapping.index(target)
@@ -205,6 +213,8 @@ def parse_row(
         row.fail("effective_at", _("The exam date is missing or not a date (use 2026-11-20)."))
     elif in_the_future(row.effective_at):
         row.fail("effective_at", _("The exam date is in the future."))
+    elif too_early(row.effective_at):
+        row.fail("effective_at", _("The exam date is before 1900."))
     row.report = text(cell("report"))[:200]
 
     if mapping.is_long:

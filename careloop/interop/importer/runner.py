@@ -9,6 +9,7 @@ the reason, in an Excel error report.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from io import BytesIO
 from typing import Any
@@ -19,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from careloop.audit.models import AuditEvent
 from careloop.clinical import catalogue as catalogue_module
@@ -46,6 +48,18 @@ CHUNK = 2000
 
 # A report the sheet does not name (patients read it on their pages: not the file's name).
 UNNAMED_REPORT = "检查检验结果"
+
+
+logger = logging.getLogger("careloop.import")
+# What an import has stored, saved after each chunk it commits.
+COUNTS = [
+    "processed_rows",
+    "imported_rows",
+    "error_rows",
+    "patients_created",
+    "alerts_raised",
+    "already_stored_rows",
+]
 
 
 def mark_failed(job: ImportJob, message: str) -> ImportJob:
@@ -77,7 +91,12 @@ class ErrorReport:
         problems = "; ".join(
             f"{FIELD_LABELS.get(column, column)}: {message}" for column, message in row.errors
         )
-        self.sheet.append([row.number, *[_cell(v) for v in row.values], problems])
+        # The problem goes under its own header whatever the row's length: a short CSV row
+        # is padded, and a long one's extra cells follow the problem (kept, not dropped).
+        values = [_cell(v) for v in row.values]
+        width = len(self.header)
+        cells = values[:width] + [None] * (width - len(values))
+        self.sheet.append([row.number, *cells, problems, *values[width:]])
         self.count += 1
 
     def content(self) -> bytes:
@@ -88,6 +107,8 @@ class ErrorReport:
 
 
 def _cell(value: Any) -> Any:
+    if isinstance(value, str):  # a control character (NUL …) cannot go in a workbook
+        return ILLEGAL_CHARACTERS_RE.sub("\N{REPLACEMENT CHARACTER}", value)
     return value.replace(tzinfo=None) if hasattr(value, "tzinfo") and value.tzinfo else value
 
 
@@ -196,6 +217,20 @@ class Importer:
                     self._save_report(report)
         except MappingError as error:
             return self._fail(str(error))
+        except Exception as error:
+            # A defect of ours, or the database failing, must not leave the import "running"
+            # for ever (nothing runs a running one again): failed, saying so. What chunks
+            # committed before it (skip bad rows) stays imported, and is counted.
+            logger.error("import %s stopped: %s", job.pk, type(error).__name__)
+            job.refresh_from_db(fields=COUNTS)
+            return self._fail(
+                _(
+                    "The import stopped on an unexpected error (%(problem)s): the rows "
+                    "counted as imported are kept, the others are not. Please tell your "
+                    "administrator."
+                )
+                % {"problem": type(error).__name__}
+            )
         finally:
             sheet.close()
         job.status, job.finished_at = ImportJob.Status.DONE, timezone.now()

@@ -1,10 +1,21 @@
+import argparse
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
 from careloop.audit.services import record
+from careloop.ids import row_id
 from careloop.interop.models import InboundMessage
 from careloop.interop.processing import reprocess
+
+
+def message_id(text: str) -> int:
+    """A message id as typed; a number too long to be a row's is refused here (SQLite
+    refused it in the query, a traceback)."""
+    pk = row_id(text)
+    if pk is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a message id")
+    return pk
 
 
 class Command(BaseCommand):
@@ -16,9 +27,9 @@ class Command(BaseCommand):
         listing.add_argument("--status", choices=InboundMessage.Status.values)
         listing.add_argument("--limit", type=int, default=50)
         show = sub.add_parser("show", help="one message with its raw text")
-        show.add_argument("id", type=int)
+        show.add_argument("id", type=message_id)
         again = sub.add_parser("reprocess", help="import messages again")
-        again.add_argument("ids", type=int, nargs="*")
+        again.add_argument("ids", type=message_id, nargs="*")
         again.add_argument("--failed", action="store_true", help="every failed message")
 
     def handle(self, *args, **options):
@@ -62,8 +73,12 @@ class Command(BaseCommand):
                     self.stdout.write("no failed messages")
                     return
                 raise CommandError("give message ids, or --failed")
-            failures = 0
-            for message in InboundMessage.objects.filter(pk__in=ids).order_by("id"):
+            stored = list(InboundMessage.objects.filter(pk__in=ids).order_by("id"))
+            missing = sorted(set(ids) - {message.pk for message in stored})
+            for pk in missing:
+                self.stdout.write(f"{pk}: no such message")
+            failures = len(missing)
+            for message in stored:
                 try:
                     result = reprocess(message)
                 except Exception as exc:
