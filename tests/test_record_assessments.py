@@ -424,3 +424,17 @@ def test_the_adult_bmi_classes_are_not_given_to_a_child(
     _results(adult, **{"8302_2": 150, "29463_7": 55})
     stored = _latest(adult, "bmi")
     assert stored is not None and stored.category == "超重"  # 55 ÷ 1.5² = 24.4
+
+
+def test_a_high_hba1c_reported_in_ifcc_units_is_a_high_glucose_ever(
+    cardiology: Any, patient_factory: Any
+) -> None:
+    """An HbA1c the laboratory reports in mmol/mol (IFCC, 59261-8) and flags high is a high
+    glucose on the record, as one in % is (FINDRISC's "history of high blood glucose")."""
+    from careloop.clinical.models import Observation
+    from careloop.rules.record_inputs import load_records
+
+    patient = patient_factory(organisation=cardiology)
+    _results(patient, **{"8480_6": 150})
+    Observation.objects.filter(patient=patient).update(code="59261-8", interpretation="H")
+    assert load_records([patient.pk])[patient.pk].high_glucose_ever is True
