@@ -438,3 +438,23 @@ def test_a_high_hba1c_reported_in_ifcc_units_is_a_high_glucose_ever(
     _results(patient, **{"8480_6": 150})
     Observation.objects.filter(patient=patient).update(code="59261-8", interpretation="H")
     assert load_records([patient.pk])[patient.pk].high_glucose_ever is True
+
+
+def test_an_adult_grade_standing_for_a_child_is_closed_by_the_next_reading(
+    cardiology: Any, patient_factory: Any
+) -> None:
+    """A BP grade or BMI class stored for a child before they were adults only (or before
+    the birth date was corrected) is closed by the child's next reading, not left standing
+    as the current one (rules and advice read it)."""
+    from careloop.patients.models import Patient
+
+    child = patient_factory(organisation=cardiology, sex="male", birth_date=_aged(30))
+    _results(child, **{"8480_6": 125, "8462_4": 80, "8302_2": 150, "29463_7": 55})
+    assert _latest(child, "bp-grade").category == "正常高值"  # type: ignore[union-attr]
+    assert _latest(child, "bmi").category == "超重"  # type: ignore[union-attr]
+    Patient.objects.filter(pk=child.pk).update(birth_date=_aged(12))
+    child.refresh_from_db()
+    _results(child, **{"8480_6": 126, "8462_4": 81, "8302_2": 151, "29463_7": 55})
+    for model in ("bp-grade", "bmi"):
+        closed = _latest(child, model)
+        assert closed is not None and closed.category == "不适用", model
