@@ -458,3 +458,18 @@ def test_an_adult_grade_standing_for_a_child_is_closed_by_the_next_reading(
     for model in ("bp-grade", "bmi"):
         closed = _latest(child, model)
         assert closed is not None and closed.category == "不适用", model
+
+
+def test_the_adult_grades_come_on_the_18th_birthday(cardiology: Any, patient_factory: Any) -> None:
+    """Adults only: the BP grade, BMI and waist classes of readings taken at 17 are given on
+    the 18th birthday, as the other models that read age are re-run, not only when the next
+    reading comes."""
+    from careloop.rules.assessments import reassess_birthdays
+
+    teen = patient_factory(organisation=cardiology, sex="male", birth_date=_turning(18, 2))
+    _results(teen, **{"8480_6": 150, "8462_4": 95, "8302_2": 170, "29463_7": 80, "8280_0": 95})
+    assert all(_latest(teen, m) is None for m in ("bp-grade", "bmi", "waist"))
+    reassess_birthdays(now=timezone.now() + timedelta(days=2))
+    assert _latest(teen, "bp-grade") is not None
+    assert _latest(teen, "bmi").category == "超重"  # type: ignore[union-attr]  # 27.7
+    assert _latest(teen, "waist") is not None

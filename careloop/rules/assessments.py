@@ -491,7 +491,9 @@ def reassess_records(patient_ids: Iterable[int], *, now: datetime | None = None)
     return reassess_models(patient_ids, RECORD_MODELS, now=now)
 
 
-AGE_MODELS = ("egfr", "china-par", "cdrs", "findrisc")  # age is one of their inputs
+# Age is one of their inputs, or (BP grade, BMI and waist classes: adults only) decides
+# whether they apply: re-run on birthdays.
+AGE_MODELS = ("egfr", "china-par", "cdrs", "findrisc", "bp-grade", "bmi", "waist")
 REGION_MODELS = ("china-par",)  # the organisation's region and urban setting are inputs
 BATCH_SIZE = 1_000
 
@@ -506,7 +508,8 @@ def birthdays_on(day: date) -> list[tuple[int, int]]:
 
 
 def reassess_birthdays(*, now: datetime | None = None, days: int = 2) -> int:
-    """Age is an input of eGFR, China-PAR, CDRS and FINDRISC: re-run them for the living
+    """Age is an input of eGFR, China-PAR, CDRS and FINDRISC, and the BP grade, BMI and
+    waist classes are adults' (given from the 18th birthday): re-run them for the living
     patients whose age went up in the last ``days`` days (the daily job looks back two, so
     a missed run is caught up; a repeat stores nothing). Returns how many were stored."""
     from careloop.patients.models import Patient
