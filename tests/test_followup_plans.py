@@ -255,6 +255,23 @@ def test_a_late_first_occurrence_is_not_doubled_onto_the_next_one_after_a_holida
     assert due == [date(2026, 11, 18)]
 
 
+def test_a_node_moved_off_a_holiday_onto_today_and_planned_after_its_window_is_due_next_day(
+    hospital: Any, patient_factory: Any, clock: Clock
+) -> None:
+    """Discharged on the 10th; the day-1 call falls on a holiday (the 11th) and so is due on
+    the 12th; the discharge reaches CareLoop on the 12th at 17:40, after that day's window:
+    the call is due the next morning, as any same-day call planned late, not dropped."""
+    Holiday.objects.create(day=date(2026, 11, 11), name="测试假日")
+    clock.set(datetime(2026, 11, 12, 17, 40, tzinfo=SH))
+    pathway = _same_day_pathway("moved-day", day=1)
+    plan = enrol(
+        patient_factory(organisation=hospital), pathway, trigger="manual", anchor=DISCHARGED
+    )
+    assert plan is not None and plan.status == Plan.Status.ACTIVE
+    task = plan.tasks.get()
+    assert timezone.localtime(task.due_at) == datetime(2026, 11, 13, 9, 0, tzinfo=SH)
+
+
 def test_a_day_0_node_of_a_past_discharge_is_not_created(
     hospital: Any, patient_factory: Any, clock: Clock
 ) -> None:

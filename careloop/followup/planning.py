@@ -175,9 +175,11 @@ def _late_same_day(
     falls due by then (compared once both are moved off holidays: on the eve of a week's
     holiday both land on the first working day); any other past one keeps its window (and
     is not created)."""
-    day, grace = days[index]
-    tomorrow = timezone.localtime(now, tz).date() + timedelta(days=1)
-    if day < tomorrow - timedelta(days=1):
+    _day, grace = days[index]
+    today = timezone.localtime(now, tz).date()
+    tomorrow = today + timedelta(days=1)
+    # Its own day is the one it is due (a day-1 call moved off a holiday onto today is today's).
+    if timezone.localtime(due[0], tz).date() < today:
         return due
     moved = due_window(tomorrow, node, tz, quiet=quiet, holidays=holidays, grace_days=grace)
     if index + 1 < len(days):
