@@ -111,3 +111,6 @@ def test_a_reply_is_read_only_in_the_administration(hospital: Any) -> None:
     reply.refresh_from_db()
     assert reply.text == "好的"
     assert client.get("/admin/outreach/reply/add/").status_code == 403
+    # nor removed there (an unhandled "胸痛" would leave the inbox, unaudited)
+    assert client.post(f"/admin/outreach/reply/{reply.pk}/delete/", {"post": "yes"}).status_code
+    assert Reply.objects.filter(pk=reply.pk).exists()

@@ -239,6 +239,39 @@ def test_a_daily_node_enrolled_after_its_window_does_not_double_the_next_day(
     assert due == [date(2026, 11, 11), date(2026, 11, 12)]
 
 
+def test_a_late_first_occurrence_is_not_doubled_onto_the_next_one_after_a_holiday(
+    hospital: Any, patient_factory: Any, clock: Clock
+) -> None:
+    """Enrolled at 17:40 on the eve of a week's holiday (国庆): the weekly node's missed
+    first call, moved to the next day, is moved off the holiday onto the first working day,
+    which is where its second occurrence falls too: one call that day, not two."""
+    for offset in range(7):
+        Holiday.objects.create(day=date(2026, 11, 11) + timedelta(days=offset), name="测试假日")
+    clock.set(datetime(2026, 11, 10, 17, 40, tzinfo=SH))
+    pathway = _same_day_pathway("same-day-weekly", every="weekly", count=2)
+    plan = enrol(patient_factory(organisation=hospital), pathway, trigger="manual")
+    assert plan is not None
+    due = [timezone.localtime(t.due_at).date() for t in plan.tasks.order_by("due_at")]
+    assert due == [date(2026, 11, 18)]
+
+
+def test_a_node_moved_off_a_holiday_onto_today_and_planned_after_its_window_is_due_next_day(
+    hospital: Any, patient_factory: Any, clock: Clock
+) -> None:
+    """Discharged on the 10th; the day-1 call falls on a holiday (the 11th) and so is due on
+    the 12th; the discharge reaches CareLoop on the 12th at 17:40, after that day's window:
+    the call is due the next morning, as any same-day call planned late, not dropped."""
+    Holiday.objects.create(day=date(2026, 11, 11), name="测试假日")
+    clock.set(datetime(2026, 11, 12, 17, 40, tzinfo=SH))
+    pathway = _same_day_pathway("moved-day", day=1)
+    plan = enrol(
+        patient_factory(organisation=hospital), pathway, trigger="manual", anchor=DISCHARGED
+    )
+    assert plan is not None and plan.status == Plan.Status.ACTIVE
+    task = plan.tasks.get()
+    assert timezone.localtime(task.due_at) == datetime(2026, 11, 13, 9, 0, tzinfo=SH)
+
+
 def test_a_day_0_node_of_a_past_discharge_is_not_created(
     hospital: Any, patient_factory: Any, clock: Clock
 ) -> None:

@@ -3,6 +3,7 @@ save page, two-factor verified, as an administrator uses it)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import Any
@@ -156,3 +157,41 @@ def test_the_programme_scripts_give_the_urgent_limits_inclusively() -> None:
     assert "16.7及以上或3.9及以下" in closing["dm-programme"]
     for text in closing.values():
         assert not re.search(r"(超过|高于|低于)(180|16\.7|3\.9)", text.replace("达到或超过", ""))
+
+
+@pytest.mark.django_db
+def test_a_deployments_programme_scripts_get_the_inclusive_limits_on_upgrade() -> None:
+    """The pack reaches a database only by ``pathways load-pack``: the migration gives a
+    programme still saying "超过180/110" a new version saying "达到或超过180/110" (new plans
+    use it), leaves an edited closing alone, and does nothing the second time."""
+    import importlib
+
+    from django.apps import apps
+
+    from careloop.followup.models import Pathway, PathwayVersion
+
+    migration = importlib.import_module(
+        "careloop.followup.migrations.0013_programme_scripts_inclusive_limits"
+    )
+    old_htn, old_dm = migration.CORRECTED
+    shipped = {item["code"]: item for item in pack_pathways()}
+
+    def save(code: str, closing: str) -> None:
+        item = copy.deepcopy(shipped[code])
+        item["definition"]["nodes"][0]["script"]["closing"] = closing
+        data = {k: v for k, v in item.items() if k != "code"}
+        do_save_pathway(None, code, data, check_questionnaires=False)
+
+    save("htn-programme", old_htn)
+    save("dm-programme", "血糖高于16.7请马上就医。")  # edited by the hospital
+    migration.correct_scripts(apps, None)
+    migration.correct_scripts(apps, None)
+
+    htn = Pathway.objects.get(code="htn-programme")
+    assert htn.version == 2
+    closing = htn.versions.get(version=2).definition["nodes"][0]["script"]["closing"]
+    assert closing == shipped["htn-programme"]["definition"]["nodes"][0]["script"]["closing"]
+    assert htn.versions.get(version=1).definition["nodes"][0]["script"]["closing"] == old_htn
+    assert PathwayVersion.objects.filter(pathway__code="dm-programme").count() == 1
+    dm_now = shipped["dm-programme"]["definition"]["nodes"][0]["script"]["closing"]
+    assert migration.CORRECTED[old_dm] == dm_now  # what the pack says now

@@ -424,3 +424,52 @@ def test_the_adult_bmi_classes_are_not_given_to_a_child(
     _results(adult, **{"8302_2": 150, "29463_7": 55})
     stored = _latest(adult, "bmi")
     assert stored is not None and stored.category == "超重"  # 55 ÷ 1.5² = 24.4
+
+
+def test_a_high_hba1c_reported_in_ifcc_units_is_a_high_glucose_ever(
+    cardiology: Any, patient_factory: Any
+) -> None:
+    """An HbA1c the laboratory reports in mmol/mol (IFCC, 59261-8) and flags high is a high
+    glucose on the record, as one in % is (FINDRISC's "history of high blood glucose")."""
+    from careloop.clinical.models import Observation
+    from careloop.rules.record_inputs import load_records
+
+    patient = patient_factory(organisation=cardiology)
+    _results(patient, **{"8480_6": 150})
+    Observation.objects.filter(patient=patient).update(code="59261-8", interpretation="H")
+    assert load_records([patient.pk])[patient.pk].high_glucose_ever is True
+
+
+def test_an_adult_grade_standing_for_a_child_is_closed_by_the_next_reading(
+    cardiology: Any, patient_factory: Any
+) -> None:
+    """A BP grade or BMI class stored for a child before they were adults only (or before
+    the birth date was corrected) is closed by the child's next reading, not left standing
+    as the current one (rules and advice read it)."""
+    from careloop.patients.models import Patient
+
+    child = patient_factory(organisation=cardiology, sex="male", birth_date=_aged(30))
+    _results(child, **{"8480_6": 125, "8462_4": 80, "8302_2": 150, "29463_7": 55})
+    assert _latest(child, "bp-grade").category == "正常高值"  # type: ignore[union-attr]
+    assert _latest(child, "bmi").category == "超重"  # type: ignore[union-attr]
+    Patient.objects.filter(pk=child.pk).update(birth_date=_aged(12))
+    child.refresh_from_db()
+    _results(child, **{"8480_6": 126, "8462_4": 81, "8302_2": 151, "29463_7": 55})
+    for model in ("bp-grade", "bmi"):
+        closed = _latest(child, model)
+        assert closed is not None and closed.category == "不适用", model
+
+
+def test_the_adult_grades_come_on_the_18th_birthday(cardiology: Any, patient_factory: Any) -> None:
+    """Adults only: the BP grade, BMI and waist classes of readings taken at 17 are given on
+    the 18th birthday, as the other models that read age are re-run, not only when the next
+    reading comes."""
+    from careloop.rules.assessments import reassess_birthdays
+
+    teen = patient_factory(organisation=cardiology, sex="male", birth_date=_turning(18, 2))
+    _results(teen, **{"8480_6": 150, "8462_4": 95, "8302_2": 170, "29463_7": 80, "8280_0": 95})
+    assert all(_latest(teen, m) is None for m in ("bp-grade", "bmi", "waist"))
+    reassess_birthdays(now=timezone.now() + timedelta(days=2))
+    assert _latest(teen, "bp-grade") is not None
+    assert _latest(teen, "bmi").category == "超重"  # type: ignore[union-attr]  # 27.7
+    assert _latest(teen, "waist") is not None

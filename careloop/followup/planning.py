@@ -172,14 +172,24 @@ def _late_same_day(
 ) -> tuple[datetime, datetime]:
     """An occurrence planned on its own day after its window (a day-0 call for a patient
     enrolled at 17:40) is due in the next day's window, unless the node's next occurrence
-    falls by then; any other past one keeps its window (and is not created)."""
-    day, grace = days[index]
-    tomorrow = timezone.localtime(now, tz).date() + timedelta(days=1)
-    if day < tomorrow - timedelta(days=1) or (
-        index + 1 < len(days) and days[index + 1][0] <= tomorrow
-    ):
+    falls due by then (compared once both are moved off holidays: on the eve of a week's
+    holiday both land on the first working day); any other past one keeps its window (and
+    is not created)."""
+    _day, grace = days[index]
+    today = timezone.localtime(now, tz).date()
+    tomorrow = today + timedelta(days=1)
+    # Its own day is the one it is due (a day-1 call moved off a holiday onto today is today's).
+    if timezone.localtime(due[0], tz).date() < today:
         return due
-    return due_window(tomorrow, node, tz, quiet=quiet, holidays=holidays, grace_days=grace)
+    moved = due_window(tomorrow, node, tz, quiet=quiet, holidays=holidays, grace_days=grace)
+    if index + 1 < len(days):
+        after, after_grace = days[index + 1]
+        following = due_window(
+            after, node, tz, quiet=quiet, holidays=holidays, grace_days=after_grace
+        )
+        if timezone.localtime(following[0], tz).date() <= timezone.localtime(moved[0], tz).date():
+            return due
+    return moved
 
 
 def _exhausted(plan: Plan) -> bool:

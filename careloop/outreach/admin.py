@@ -120,11 +120,15 @@ class MessageAdmin(admin.ModelAdmin):
 
 @admin.register(Reply)
 class ReplyAdmin(ReadOnlyAdmin):
-    """Read only: a reply is what the patient said (handled in the reply inbox)."""
+    """Read only: a reply is what the patient said (handled in the reply inbox); not deleted
+    here either, where nothing is scoped or audited (an unhandled "胸痛" would vanish)."""
 
     list_display = ["received_at", CHANNEL, "kind", "patient", "handled_at"]
     list_filter = ["kind", CHANNEL_FILTER]
     exclude = ["sender"]
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(ProviderCallback)

@@ -55,23 +55,30 @@ class Stopped:
 
 AGED_OUT = Stopped("age", "年龄已超出本模型的适用范围，不再评估。")
 KNOWN_DIABETES = Stopped("known_diabetes", "已确诊糖尿病（诊断或在服降糖药），不再评估糖尿病风险。")
+# A grade or class of adults' standards: one standing for a child (stored before they were
+# adults only, or before the birth date was corrected) is closed, not left as current.
+NOT_ADULT = Stopped("not_adult", "本标准适用于18岁及以上成人，不用于未成年人。")
 
 
-def _bp(latest: Latest, sex: str, age: int | None, r: Record) -> dict[str, Any] | None:
+def _bp(latest: Latest, sex: str, age: int | None, r: Record) -> dict[str, Any] | Stopped | None:
     """The grade of the reading; a patient whose record has an antihypertensive medicine
     taken now is hypertensive whatever the reading (REFERENCE §4.1). Adults only: the grades
     of the Chinese hypertension guideline are adults'."""
     sbp, dbp = latest(SBP), latest(DBP)
-    if sbp is None or dbp is None or age is None or age < ADULT_FROM:
+    if sbp is None or dbp is None or age is None:
         return None
+    if age < ADULT_FROM:
+        return NOT_ADULT
     return {"sbp_mmHg": sbp, "dbp_mmHg": dbp, "on_antihypertensive": r.antihypertensive_now}
 
 
-def _bmi(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any] | None:
+def _bmi(latest: Latest, sex: str, age: int | None, _r: Record) -> dict[str, Any] | Stopped | None:
     """Adults only: the classes are adults' (WS/T 428-2013), as the waist's are."""
     height, weight = latest(HEIGHT), latest(WEIGHT)
-    if height is None or weight is None or age is None or age < ADULT_FROM:
+    if height is None or weight is None or age is None:
         return None
+    if age < ADULT_FROM:
+        return NOT_ADULT
     return {"height_cm": height, "weight_kg": weight}
 
 
@@ -484,7 +491,9 @@ def reassess_records(patient_ids: Iterable[int], *, now: datetime | None = None)
     return reassess_models(patient_ids, RECORD_MODELS, now=now)
 
 
-AGE_MODELS = ("egfr", "china-par", "cdrs", "findrisc")  # age is one of their inputs
+# Age is one of their inputs, or (BP grade, BMI and waist classes: adults only) decides
+# whether they apply: re-run on birthdays.
+AGE_MODELS = ("egfr", "china-par", "cdrs", "findrisc", "bp-grade", "bmi", "waist")
 REGION_MODELS = ("china-par",)  # the organisation's region and urban setting are inputs
 BATCH_SIZE = 1_000
 
@@ -499,7 +508,8 @@ def birthdays_on(day: date) -> list[tuple[int, int]]:
 
 
 def reassess_birthdays(*, now: datetime | None = None, days: int = 2) -> int:
-    """Age is an input of eGFR, China-PAR, CDRS and FINDRISC: re-run them for the living
+    """Age is an input of eGFR, China-PAR, CDRS and FINDRISC, and the BP grade, BMI and
+    waist classes are adults' (given from the 18th birthday): re-run them for the living
     patients whose age went up in the last ``days`` days (the daily job looks back two, so
     a missed run is caught up; a repeat stores nothing). Returns how many were stored."""
     from careloop.patients.models import Patient

@@ -53,7 +53,7 @@ NAMED: tuple[tuple[str, str], ...] = (
     ("脑卒中", "I64"),
 )
 NAMED += (("中风", "I64"), ("脑梗", "I63"), ("脑出血", "I61"))
-GLUCOSE_CODES = ("14771-0", "1558-6", "4548-4", "17856-6")
+GLUCOSE_CODES = ("14771-0", "1558-6", "4548-4", "17856-6", "59261-8")  # flagged high: any unit
 DAILY_SESSIONS, DAILY_MINUTES = 7, 30
 
 

@@ -62,3 +62,12 @@ def test_a_wrong_entry_is_named() -> None:
         read_library({"entries": [dict(good, when={"weather": "rain"})]})
     with pytest.raises(AdviceError, match="code 重复"):
         read_library({"entries": [good, good]})
+
+
+def test_a_high_hba1c_in_ifcc_units_brings_the_diabetes_advice() -> None:
+    """The catalogue's HbA1c by IFCC (59261-8, mmol/mol) flagged high: the same advice as an
+    HbA1c in % flagged high."""
+    percent = codes(Profile(age=50, sex="male", high=frozenset({"4548-4"})))
+    ifcc = codes(Profile(age=50, sex="male", high=frozenset({"59261-8"})))
+    assert {"dm-diet", "dm-exercise", "dm-monitor"} <= percent
+    assert ifcc == percent
