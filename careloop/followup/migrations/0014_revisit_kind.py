@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("followup", "0012_pathway_field_names"),
+        ("followup", "0013_programme_scripts_inclusive_limits"),
     ]
 
     operations = [
