@@ -272,6 +272,22 @@ def test_a_node_moved_off_a_holiday_onto_today_and_planned_after_its_window_is_d
     assert timezone.localtime(task.due_at) == datetime(2026, 11, 13, 9, 0, tzinfo=SH)
 
 
+def test_a_discharge_late_at_night_imported_after_midnight_keeps_its_day_0_call(
+    hospital: Any, patient_factory: Any, clock: Clock
+) -> None:
+    """Discharged at 23:50, the message imported at 00:10: the day-0 call is due that
+    morning (the next day's window), as it would have been had it been planned at 23:50."""
+    discharged = datetime(2026, 11, 10, 23, 50, tzinfo=SH)
+    clock.set(discharged + timedelta(minutes=20))
+    pathway = _same_day_pathway("same-day-midnight")
+    plan = enrol(
+        patient_factory(organisation=hospital), pathway, trigger="manual", anchor=discharged
+    )
+    assert plan is not None and plan.status == Plan.Status.ACTIVE
+    task = plan.tasks.get()
+    assert timezone.localtime(task.due_at) == datetime(2026, 11, 11, 9, 0, tzinfo=SH)
+
+
 def test_a_day_0_node_of_a_past_discharge_is_not_created(
     hospital: Any, patient_factory: Any, clock: Clock
 ) -> None:

@@ -153,14 +153,14 @@ def node_tasks(
             break
         due = due_window(day, node, tz, quiet=quiet, holidays=holidays, grace_days=grace)
         if due[1] < now:
-            due = _late_same_day(days, state["next"], node, due, now, tz, quiet, holidays)
+            due = _planned_late(days, state["next"], node, due, now, tz, quiet, holidays)
         if due[1] >= now:  # an occurrence already past when planned is not created
             tasks.append(build(plan, patient, node, state["next"], due))
         state["next"] += 1
     return tasks
 
 
-def _late_same_day(
+def _planned_late(
     days: list[tuple[date, int]],
     index: int,
     node: Node,
@@ -170,18 +170,20 @@ def _late_same_day(
     quiet: tuple[time, time],
     holidays: frozenset[date],
 ) -> tuple[datetime, datetime]:
-    """An occurrence planned on its own day after its window (a day-0 call for a patient
-    enrolled at 17:40) is due in the next day's window, unless the node's next occurrence
-    falls due by then (compared once both are moved off holidays: on the eve of a week's
-    holiday both land on the first working day); any other past one keeps its window (and
-    is not created)."""
+    """An occurrence planned after its window — a day-0 call for a patient enrolled at 17:40,
+    a discharge at 23:50 imported after midnight, a diagnosis the nightly job enrols — is due
+    in the next day's window instead, unless that has passed too (a discharge learnt of days
+    later) or the node's next occurrence falls due by then (compared once both are moved off
+    holidays: on the eve of a week's holiday both land on the first working day). Otherwise
+    the past window stays, and the occurrence is not created."""
     _day, grace = days[index]
-    today = timezone.localtime(now, tz).date()
-    tomorrow = today + timedelta(days=1)
-    # Its own day is the one it is due (a day-1 call moved off a holiday onto today is today's).
-    if timezone.localtime(due[0], tz).date() < today:
+    # Its own day is the one it is due (a day-1 call moved off a holiday is that day's).
+    own_day = timezone.localtime(due[0], tz).date()
+    moved = due_window(
+        own_day + timedelta(days=1), node, tz, quiet=quiet, holidays=holidays, grace_days=grace
+    )
+    if moved[1] < now:
         return due
-    moved = due_window(tomorrow, node, tz, quiet=quiet, holidays=holidays, grace_days=grace)
     if index + 1 < len(days):
         after, after_grace = days[index + 1]
         following = due_window(
