@@ -390,6 +390,10 @@ def test_tasks_api_lists_and_records_outcomes(programme: Task, carol: Any, api_a
     [item] = listed.json()["results"]
     assert item["pathway"] == "htn-programme" and item["channel"] == "clinic"
     assert item["due_at"].endswith("+08:00") or item["due_at"].endswith("Z")
+    long = api.post(
+        f"/api/v1/tasks/{programme.pk}/outcome", {"outcome": "busy", "notes": "忙" * 2001}
+    )
+    assert long.status_code == 422 and long.json()["errors"][0]["field"] == "notes"
     bad = api.post(f"/api/v1/tasks/{programme.pk}/outcome", {"outcome": "reached", "answers": {}})
     assert bad.status_code == 422
     assert "answers.sbp" in {e["field"] for e in bad.json()["errors"]}

@@ -68,7 +68,7 @@ class OutcomeIn(Schema):
             "422's ``errors`` (as ``answers.<field>``), a choice with the values it may take"
         ),
     )
-    notes: str = ""
+    notes: str = Field("", max_length=2000, description="as the task page's notes: at most 2000")
 
 
 class OutcomeOut(Schema):
