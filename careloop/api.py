@@ -115,6 +115,16 @@ _PYDANTIC_MESSAGES = {
     "string_too_long": gettext_noop("At most %(max_length)s characters."),
     "string_too_short": gettext_noop("At least %(min_length)s characters."),
     "string_pattern_mismatch": gettext_noop("Not in the expected format."),
+    "less_than_equal": gettext_noop("At most %(le)s."),
+    "less_than": gettext_noop("Less than %(lt)s."),
+    "greater_than_equal": gettext_noop("At least %(ge)s."),
+    "greater_than": gettext_noop("More than %(gt)s."),
+    "float_parsing": gettext_noop("Must be a number."),
+    "float_type": gettext_noop("Must be a number."),
+    "finite_number": gettext_noop("Must be a finite number."),
+    "datetime_parsing": gettext_noop("Enter a date and time as YYYY-MM-DDTHH:MM."),
+    "datetime_from_date_parsing": gettext_noop("Enter a date and time as YYYY-MM-DDTHH:MM."),
+    "datetime_type": gettext_noop("Enter a date and time as YYYY-MM-DDTHH:MM."),
 }
 
 

@@ -392,6 +392,9 @@ def test_the_apis_refusals_name_the_choices_in_chinese(
     for page in (0, -1):  # was echoed back while page 1 was served
         assert nurse.get("/api/v1/alerts", {"page": page}).status_code == 422
         assert nurse.get("/api/v1/tasks", {"page": page}).status_code == 422
+    # Said in the reader's language, as the other field errors (was pydantic's English).
+    [zero] = nurse.get("/api/v1/alerts", {"page": 0}).json()["errors"]
+    assert zero == {"field": "page", "message": "不能小于 1。"}
     nobody = nurse.post(
         f"/api/v1/alerts/{alert.pk}/transition", {"action": "assign", "assignee": "nobody"}
     )
