@@ -143,18 +143,23 @@ def parse_ts(value: str, where: tuple[str, int, int]) -> datetime | None:
     return moment
 
 
+def _ts_error(value: str, where: tuple[str, int, int], why: str) -> HL7Error:
+    """A time field that cannot be taken (AE 102 naming the field)."""
+    return HL7Error(
+        f"{where[0]}-{where[2]}: {value!r} {why}",
+        code=102,
+        segment=where[0],
+        sequence=where[1],
+        field=where[2],
+    )
+
+
 def _parse_ts(value: str, where: tuple[str, int, int]) -> datetime | None:
     if not value:
         return None
     match = _TS.match(value)
     if not match:
-        raise HL7Error(
-            f"{where[0]}-{where[2]}: {value!r} is not an HL7 date/time",
-            code=102,
-            segment=where[0],
-            sequence=where[1],
-            field=where[2],
-        )
+        raise _ts_error(value, where, "is not an HL7 date/time")
     year, month, day, hour, minute, second, fraction, offset = match.groups()
     try:
         moment = datetime(  # noqa: DTZ001 - the zone is attached below
@@ -167,30 +172,12 @@ def _parse_ts(value: str, where: tuple[str, int, int]) -> datetime | None:
             int((fraction or "0").ljust(6, "0")[:6]),
         )
     except ValueError as exc:
-        raise HL7Error(
-            f"{where[0]}-{where[2]}: {value!r} is not a valid date",
-            code=102,
-            segment=where[0],
-            sequence=where[1],
-            field=where[2],
-        ) from exc
+        raise _ts_error(value, where, "is not a valid date") from exc
     if too_early(moment):
-        raise HL7Error(
-            f"{where[0]}-{where[2]}: {value!r} is before {EARLIEST_YEAR}",
-            code=102,
-            segment=where[0],
-            sequence=where[1],
-            field=where[2],
-        )
+        raise _ts_error(value, where, f"is before {EARLIEST_YEAR}")
     if offset:
         if int(offset[1:3]) > 14 or int(offset[3:5]) > 59:  # UTC-12:00 … UTC+14:00
-            raise HL7Error(
-                f"{where[0]}-{where[2]}: {value!r} has an impossible time-zone offset",
-                code=102,
-                segment=where[0],
-                sequence=where[1],
-                field=where[2],
-            )
+            raise _ts_error(value, where, "has an impossible time-zone offset")
         sign = 1 if offset[0] == "+" else -1
         delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
         return moment.replace(tzinfo=timezone(sign * delta))

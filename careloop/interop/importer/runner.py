@@ -154,18 +154,7 @@ class Importer:
         # Counted afresh (a failed import started again counted on from the last run).
         job.processed_rows = job.imported_rows = job.error_rows = 0
         job.patients_created = job.alerts_raised = job.already_stored_rows = 0
-        job.save(
-            update_fields=[
-                "status",
-                "started_at",
-                "processed_rows",
-                "imported_rows",
-                "error_rows",
-                "patients_created",
-                "alerts_raised",
-                "already_stored_rows",
-            ]
-        )
+        job.save(update_fields=["status", "started_at", *COUNTS])
         try:
             sheet = Sheet(job.file.open("rb"), job.filename)
         except ReadError as error:
