@@ -78,6 +78,8 @@ _SPELLINGS = {
     "秒": "s",
     "ml/min/1.73m2": "ml/min/1.73m2",
     "ml/min/1.73m^2": "ml/min/1.73m2",
+    "ml/min/{1.73_m2}": "ml/min/1.73m2",  # UCUM, as FHIR senders write it
+    "ml/min/{1.73m2}": "ml/min/1.73m2",
 }
 
 

@@ -133,6 +133,7 @@ def test_unit_conversion(code: str, value: float, unit: str, target: str, expect
         ("μIU/mL", "mIU/L"),
         ("mL/min/1.73m²", "mL/min/1.73m2"),
         ("ml/min/1.73m^2", "mL/min/1.73m2"),
+        ("mL/min/{1.73_m2}", "mL/min/1.73m2"),  # UCUM
         ("kg/m²", "kg/m2"),
     ],
 )
