@@ -689,3 +689,18 @@ def test_every_import_stays_reachable_from_the_list_page(bob: Any, client: Any) 
     assert "?page=2" in first
     second = client.get("/interop/imports/", {"page": 2}).content.decode()
     assert "体检00.xlsx" in second and "体检22.xlsx" not in second
+
+
+def test_a_header_with_a_control_character_does_not_stop_the_error_report(bob: Any) -> None:
+    """A control character in the file's own header (a CSV's "备注\\x01") made openpyxl refuse
+    the error report's header row: the import ended failed, "IllegalCharacterError", though
+    only one row was wrong."""
+    header = [*HEADER[:-1], HEADER[-1] + "\x01"]
+    undated = f"TJ009,吴国平,男,1965-02-03,{ID_A},13812340001,昨天,14771-0,空腹血糖,6.4,mmol/L,"
+    content = ",".join(header) + "\n" + undated + "\n"
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert (job.status, job.error_rows) == ("done", 1), job.message
+    lines = list(
+        load_workbook(io.BytesIO(job.error_report.read())).active.iter_rows(values_only=True)
+    )
+    assert lines[0][len(HEADER)] == HEADER[-1] + "\N{REPLACEMENT CHARACTER}"

@@ -87,7 +87,7 @@ class ErrorReport:
         if self.workbook is None:
             self.workbook = Workbook(write_only=True)
             self.sheet = self.workbook.create_sheet(_("Rows not imported"))
-            self.sheet.append([_("Row"), *self.header, _("What is wrong")])
+            self.sheet.append([_("Row"), *[_cell(h) for h in self.header], _("What is wrong")])
         problems = "; ".join(
             f"{FIELD_LABELS.get(column, column)}: {message}" for column, message in row.errors
         )
@@ -96,7 +96,7 @@ class ErrorReport:
         values = [_cell(v) for v in row.values]
         width = len(self.header)
         cells = values[:width] + [None] * (width - len(values))
-        self.sheet.append([row.number, *cells, problems, *values[width:]])
+        self.sheet.append([row.number, *cells, _cell(problems), *values[width:]])
         self.count += 1
 
     def content(self) -> bytes:
