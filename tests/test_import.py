@@ -704,3 +704,29 @@ def test_a_header_with_a_control_character_does_not_stop_the_error_report(bob: A
         load_workbook(io.BytesIO(job.error_report.read())).active.iter_rows(values_only=True)
     )
     assert lines[0][len(HEADER)] == HEADER[-1] + "\N{REPLACEMENT CHARACTER}"
+
+
+def test_an_import_stopped_by_an_unexpected_error_keeps_the_report_of_its_committed_chunks(
+    bob: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Skipping bad rows, a chunk committed with a wrong row, then the next one failed: the
+    job ended failed with 0 rows wrong and no error report, so the wrong row, not imported,
+    was named nowhere."""
+    from careloop.interop.importer import runner
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(runner, "CHUNK", 1)
+    monkeypatch.setattr(runner, "do_record_results", broken)
+    undated = f"TJ009,吴国平,男,1965-02-03,{ID_A},13812340001,昨天,14771-0,空腹血糖,6.4,mmol/L,"
+    good = f"TJ009,吴国平,男,1965-02-03,{ID_A},13812340001,2026-11-20,14771-0,空腹血糖,6.4,mmol/L,"
+    content = ",".join(HEADER) + "\n" + undated + "\n" + good + "\n"
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    job.refresh_from_db()
+    assert job.status == "failed" and "OverflowError" in job.message
+    assert job.error_rows == 1 and job.error_report
+    lines = list(
+        load_workbook(io.BytesIO(job.error_report.read())).active.iter_rows(values_only=True)
+    )
+    assert [line[0] for line in lines[1:]] == [2]

@@ -170,6 +170,7 @@ class Importer:
             sheet = Sheet(job.file.open("rb"), job.filename)
         except ReadError as error:
             return self._fail(str(error))
+        report: ErrorReport | None = None
         try:
             rows = sheet.rows()
             header = distinct([text(h) for h in next(rows, [])])
@@ -223,6 +224,12 @@ class Importer:
             # committed before it (skip bad rows) stays imported, and is counted.
             logger.error("import %s stopped: %s", job.pk, type(error).__name__)
             job.refresh_from_db(fields=COUNTS)
+            if report is not None and report.count:
+                # The wrong rows of the chunks committed before it: not imported, so named.
+                try:
+                    self._save_report(report)
+                except Exception as failed:  # the failing storage, say: failed all the same
+                    logger.error("import %s: no error report: %s", job.pk, type(failed).__name__)
             return self._fail(
                 _(
                     "The import stopped on an unexpected error (%(problem)s): the rows "
