@@ -730,3 +730,16 @@ def test_an_import_stopped_by_an_unexpected_error_keeps_the_report_of_its_commit
         load_workbook(io.BytesIO(job.error_report.read())).active.iter_rows(values_only=True)
     )
     assert [line[0] for line in lines[1:]] == [2]
+
+
+@pytest.mark.parametrize("born", ["2099-01-01", "1899-12-31", "0001-01-01"])
+def test_a_new_patients_date_of_birth_in_the_future_or_before_1900_is_a_row_error(
+    bob: Any, born: str
+) -> None:
+    """Enrolled from a row without an ID number, a patient born in 2099 (or in year 1) was
+    registered: the forms, the API, FHIR and HL7 refuse that date of birth."""
+    row = f"TJ013,新病人,男,{born},,13812340001,2026-11-20,14771-0,空腹血糖,6.4,mmol/L,"
+    content = ",".join(HEADER) + "\n" + row + "\n"
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert (job.status, job.imported_rows, job.error_rows) == ("done", 0, 1)
+    assert not Patient.objects.exists()
