@@ -1010,3 +1010,28 @@ def test_the_patients_a_write_names_are_read_as_references_are() -> None:
         ]
     )
     assert named == [5, 7, 9, 13, 15]
+
+
+def test_a_read_or_update_by_an_id_too_long_to_be_one_is_not_found(fhir: Fhir) -> None:
+    """A 23-digit id (or a digit that is not 0–9, "²") in a read or an update reached the
+    query: SQLite refused the number ("too large to convert"), int("²") failed, a 500."""
+    huge = "9" * 23
+    for path in (f"/Patient/{huge}", f"/Observation/{huge}", "/Patient/%C2%B2"):
+        status, body, _ = fhir.call("GET", path)
+        assert status == 404, (path, body)
+        assert body["resourceType"] == "OperationOutcome"
+    status, body, _ = fhir.call("PUT", f"/Patient/{huge}", patient_resource(id=huge))
+    assert status in (400, 404, 422), (status, body)
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {
+                "resource": observation("Patient/1", "2345-7", 5.1, "mmol/L") | {"id": huge},
+                "request": {"method": "PUT", "url": f"Observation/{huge}"},
+            }
+        ],
+    }
+    status, body, _ = fhir.call("POST", "", bundle)
+    assert status == 200, body
+    assert not body["entry"][0]["response"]["status"].startswith("500"), body

@@ -301,6 +301,34 @@ def test_a_day_0_node_of_a_past_discharge_is_not_created(
     assert plan.status == Plan.Status.COMPLETED
 
 
+def test_an_occurrence_whose_grace_days_passed_before_it_was_planned_is_not_created(
+    hospital: Any, patient_factory: Any, clock: Clock
+) -> None:
+    """A day-0 call with 2 grace days, the discharge learnt of 3 days later: its day and its
+    grace are past, so it is not created (it was, due two days before it was planned, with
+    a day more than its grace: the next day's window counted its grace days as its own)."""
+    clock.set(DISCHARGED + timedelta(days=3))
+    pathway = _same_day_pathway("same-day-grace-past", grace_days=2)
+    plan = enrol(
+        patient_factory(organisation=hospital), pathway, trigger="manual", anchor=DISCHARGED
+    )
+    assert plan is not None and not plan.tasks.exists()
+
+
+def test_a_weekly_occurrence_planned_after_its_grace_is_not_doubled_onto_the_next(
+    hospital: Any, patient_factory: Any, clock: Clock
+) -> None:
+    """Weekly calls with 6 grace days, the discharge learnt of 7 days later: the first
+    call's week has passed, so only the second is due (both were created, open together)."""
+    clock.set(DISCHARGED.replace(hour=10, minute=0) + timedelta(days=7))
+    pathway = _same_day_pathway("weekly-grace-past", every="weekly", count=4, grace_days=6)
+    plan = enrol(
+        patient_factory(organisation=hospital), pathway, trigger="manual", anchor=DISCHARGED
+    )
+    assert plan is not None
+    assert sorted(plan.tasks.values_list("occurrence", flat=True)) == [1, 2, 3]
+
+
 def test_no_answer_retries_three_times_then_the_next_channel(
     hospital: Any, patient_factory: Any, alice: Any, clock: Clock, pack: None
 ) -> None:

@@ -689,3 +689,57 @@ def test_every_import_stays_reachable_from_the_list_page(bob: Any, client: Any) 
     assert "?page=2" in first
     second = client.get("/interop/imports/", {"page": 2}).content.decode()
     assert "体检00.xlsx" in second and "体检22.xlsx" not in second
+
+
+def test_a_header_with_a_control_character_does_not_stop_the_error_report(bob: Any) -> None:
+    """A control character in the file's own header (a CSV's "备注\\x01") made openpyxl refuse
+    the error report's header row: the import ended failed, "IllegalCharacterError", though
+    only one row was wrong."""
+    header = [*HEADER[:-1], HEADER[-1] + "\x01"]
+    undated = f"TJ009,吴国平,男,1965-02-03,{ID_A},13812340001,昨天,14771-0,空腹血糖,6.4,mmol/L,"
+    content = ",".join(header) + "\n" + undated + "\n"
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert (job.status, job.error_rows) == ("done", 1), job.message
+    lines = list(
+        load_workbook(io.BytesIO(job.error_report.read())).active.iter_rows(values_only=True)
+    )
+    assert lines[0][len(HEADER)] == HEADER[-1] + "\N{REPLACEMENT CHARACTER}"
+
+
+def test_an_import_stopped_by_an_unexpected_error_keeps_the_report_of_its_committed_chunks(
+    bob: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Skipping bad rows, a chunk committed with a wrong row, then the next one failed: the
+    job ended failed with 0 rows wrong and no error report, so the wrong row, not imported,
+    was named nowhere."""
+    from careloop.interop.importer import runner
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(runner, "CHUNK", 1)
+    monkeypatch.setattr(runner, "do_record_results", broken)
+    undated = f"TJ009,吴国平,男,1965-02-03,{ID_A},13812340001,昨天,14771-0,空腹血糖,6.4,mmol/L,"
+    good = f"TJ009,吴国平,男,1965-02-03,{ID_A},13812340001,2026-11-20,14771-0,空腹血糖,6.4,mmol/L,"
+    content = ",".join(HEADER) + "\n" + undated + "\n" + good + "\n"
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    job.refresh_from_db()
+    assert job.status == "failed" and "OverflowError" in job.message
+    assert job.error_rows == 1 and job.error_report
+    lines = list(
+        load_workbook(io.BytesIO(job.error_report.read())).active.iter_rows(values_only=True)
+    )
+    assert [line[0] for line in lines[1:]] == [2]
+
+
+@pytest.mark.parametrize("born", ["2099-01-01", "1899-12-31", "0001-01-01"])
+def test_a_new_patients_date_of_birth_in_the_future_or_before_1900_is_a_row_error(
+    bob: Any, born: str
+) -> None:
+    """Enrolled from a row without an ID number, a patient born in 2099 (or in year 1) was
+    registered: the forms, the API, FHIR and HL7 refuse that date of birth."""
+    row = f"TJ013,新病人,男,{born},,13812340001,2026-11-20,14771-0,空腹血糖,6.4,mmol/L,"
+    content = ",".join(HEADER) + "\n" + row + "\n"
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert (job.status, job.imported_rows, job.error_rows) == ("done", 0, 1)
+    assert not Patient.objects.exists()

@@ -7,8 +7,8 @@ Definitions (the period is whole local days, see ``scope``):
 - coverage = patients with a done task ÷ patients with a planned task;
 - satisfaction = NPS: % promoters (9–10) − % detractors (0–6) of answered NPS questions;
 - revisit conversion = patients reminded (a done 复诊提醒 task) who then came (a revisit
-  request attended) ÷ patients reminded; bookings (requested within 30 days after the
-  reminder) are shown between the two;
+  request, not a consultation, attended) ÷ patients reminded; bookings (requested within 30
+  days after the reminder) are shown between the two;
 - alert response time = raised → first acknowledgement (or any move out of "open"):
   median and 90th percentile, in minutes, over alerts answered;
 - connect rate per channel = attempts that reached the patient ÷ attempts: staff records
@@ -59,8 +59,8 @@ def _patients(ids: QuerySet[Any]) -> QuerySet[Patient]:
 
 
 def _booked(scope: Scope) -> QuerySet[RevisitRequest]:
-    """Revisit requests booked (or attended, or missed) after a reminder in the period, at
-    most 30 days after it."""
+    """Revisit requests (not consultations) booked (or attended, or missed) after a reminder
+    in the period, at most 30 days after it."""
     reminded = sources.reminders(scope).filter(
         patient=OuterRef("patient_id"),
         closed_at__lte=OuterRef("requested_at"),
@@ -68,6 +68,7 @@ def _booked(scope: Scope) -> QuerySet[RevisitRequest]:
     )
     return RevisitRequest.objects.filter(
         Exists(reminded),
+        kind=RevisitRequest.Kind.REVISIT,  # a consultation (by telephone, maybe) is no visit
         status__in=[
             RevisitRequest.Status.BOOKED,
             RevisitRequest.Status.ATTENDED,

@@ -179,11 +179,13 @@ def _planned_late(
     _day, grace = days[index]
     # Its own day is the one it is due (a day-1 call moved off a holiday is that day's).
     own_day = timezone.localtime(due[0], tz).date()
-    moved = due_window(
-        own_day + timedelta(days=1), node, tz, quiet=quiet, holidays=holidays, grace_days=grace
-    )
-    if moved[1] < now:
+    following_day = own_day + timedelta(days=1)
+    # Still to come: that day's own window, grace days apart (one with grace days planned
+    # after them has passed that day too; counting them gave it a day more than its grace,
+    # due days before it was planned, open beside the next occurrence).
+    if due_window(following_day, node, tz, quiet=quiet, holidays=holidays, grace_days=0)[1] < now:
         return due
+    moved = due_window(following_day, node, tz, quiet=quiet, holidays=holidays, grace_days=grace)
     if index + 1 < len(days):
         after, after_grace = days[index + 1]
         following = due_window(

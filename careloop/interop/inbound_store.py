@@ -14,6 +14,7 @@ acknowledged and dropped.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -179,20 +180,25 @@ class InboundStore:
 
 def same_message(stored: bytes, received: bytes) -> bool:
     """Whether a message under a control id already taken is the stored one sent again:
-    the same bytes, but for the segment ends (CR, LF, CRLF) and MSH-7, the time the
-    message was made, which a sender may stamp again when it resends."""
+    the same bytes, but for what the parser passes over (segment ends CR, LF or CRLF, blank
+    lines, whitespace around the message) and MSH-7, the time the message was made, which
+    a sender may stamp again when it resends."""
     return stored == received or _comparable(stored) == _comparable(received)
 
 
+_LINES = re.compile(rb"\r\n|\r|\n")
+
+
 def _comparable(raw: bytes) -> bytes:
-    text = raw.replace(b"\r\n", b"\r").replace(b"\n", b"\r").rstrip(b"\r")
-    head, end, rest = text.partition(b"\r")
-    if head.startswith(b"MSH") and len(head) > 3:
-        fields = head.split(head[3:4])
+    # As hl7.message.parse reads it: stripped, split on any segment end, blank lines skipped.
+    lines = [line for line in _LINES.split(raw.strip(b"\x0b\x1c \t\r\n")) if line.strip()]
+    if lines and lines[0].startswith(b"MSH") and len(lines[0]) > 3:
+        separator = lines[0][3:4]
+        fields = lines[0].split(separator)
         if len(fields) > 6:
             fields[6] = b""  # MSH-7
-        head = head[3:4].join(fields)
-    return head + end + rest
+        lines[0] = separator.join(fields)
+    return b"\r".join(lines)
 
 
 __all__ = ["InboundStore", "SourceCache", "same_message"]

@@ -240,3 +240,27 @@ def test_thirty_day_readmissions(hospital: Any, patient_factory: Any, bob: Any) 
     assert parts(figure) == {"discharges": 4, "readmitted": 1}
     assert figure.value == 0.25
     lists_agree(scope, figure)
+
+
+def test_a_consultation_is_not_a_revisit_booked(
+    hospital: Any, patient_factory: Any, bob: Any
+) -> None:
+    """Given a reminded patient who asked for a consultation (maybe by telephone) instead,
+    when the revisit conversion is counted, then it is no revisit booked (nor came, when a
+    visit closes it as attended)."""
+    asked, came = (patient_factory(organisation=hospital) for _ in range(2))
+    for patient in (asked, came):
+        task(patient, at(10), "done", closed=at(10, 11), purpose="revisit_reminder")
+    for patient, status in ((asked, "booked"), (came, "attended")):
+        RevisitRequest.objects.create(
+            patient=patient,
+            organisation=hospital,
+            kind=RevisitRequest.Kind.CONSULTATION,
+            wanted_on=date(2026, 11, 20),
+            status=status,
+            requested_at=at(11),
+        )
+    scope = november(bob)
+    revisits = metrics.revisits(scope)
+    assert parts(revisits) == {"reminded": 2, "booked": 0, "visited": 0}
+    lists_agree(scope, revisits)

@@ -176,9 +176,11 @@ class Handler:
         raise NotImplementedError
 
     def get(self, user: Any, pk: str) -> Any:
-        if not pk.isdigit():
+        # "²" is a digit int() refuses, 23 digits a number SQLite refuses: no row's id.
+        row = row_id(pk) if pk.isdigit() else None
+        if row is None:
             raise FhirError(404, f"{self.resource_type}/{pk} is not known", code="not-found")
-        obj = self.queryset(user).filter(pk=int(pk)).first()
+        obj = self.queryset(user).filter(pk=row).first()
         if obj is None:
             raise FhirError(404, f"{self.resource_type}/{pk} is not known", code="not-found")
         return obj

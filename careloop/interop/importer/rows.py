@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from careloop.clinical.loinc import loinc_problem, looks_like_loinc
 from careloop.interop.importer.columns import IGNORE, ITEM, ColumnMap, name_key
-from careloop.interop.times import in_the_future, too_early
+from careloop.interop.times import EARLIEST_YEAR, in_the_future, too_early
 from careloop.patients import identity
 from careloop.patients.validation import identifier_message
 
@@ -168,6 +168,10 @@ def parse_row(
         born = parse_when(cell("birth_date"))
         if born is None:
             row.fail("birth_date", _("The date of birth is not a date (use 1960-05-01)."))
+        elif born.date() > datetime.now(LOCAL_TZ).date():  # as the forms and the API refuse it
+            row.fail("birth_date", _("The date of birth cannot be in the future."))
+        elif born.year < EARLIEST_YEAR:
+            row.fail("birth_date", _("The date of birth is too early."))
         else:
             row.patient["birth_date"] = born.date()
     if raw_id := text(cell("id_number")):

@@ -87,7 +87,7 @@ class ErrorReport:
         if self.workbook is None:
             self.workbook = Workbook(write_only=True)
             self.sheet = self.workbook.create_sheet(_("Rows not imported"))
-            self.sheet.append([_("Row"), *self.header, _("What is wrong")])
+            self.sheet.append([_("Row"), *[_cell(h) for h in self.header], _("What is wrong")])
         problems = "; ".join(
             f"{FIELD_LABELS.get(column, column)}: {message}" for column, message in row.errors
         )
@@ -96,7 +96,7 @@ class ErrorReport:
         values = [_cell(v) for v in row.values]
         width = len(self.header)
         cells = values[:width] + [None] * (width - len(values))
-        self.sheet.append([row.number, *cells, problems, *values[width:]])
+        self.sheet.append([row.number, *cells, _cell(problems), *values[width:]])
         self.count += 1
 
     def content(self) -> bytes:
@@ -159,6 +159,7 @@ class Importer:
             sheet = Sheet(job.file.open("rb"), job.filename)
         except ReadError as error:
             return self._fail(str(error))
+        report: ErrorReport | None = None
         try:
             rows = sheet.rows()
             header = distinct([text(h) for h in next(rows, [])])
@@ -212,6 +213,12 @@ class Importer:
             # committed before it (skip bad rows) stays imported, and is counted.
             logger.error("import %s stopped: %s", job.pk, type(error).__name__)
             job.refresh_from_db(fields=COUNTS)
+            if report is not None and report.count:
+                # The wrong rows of the chunks committed before it: not imported, so named.
+                try:
+                    self._save_report(report)
+                except Exception as failed:  # the failing storage, say: failed all the same
+                    logger.error("import %s: no error report: %s", job.pk, type(failed).__name__)
             return self._fail(
                 _(
                     "The import stopped on an unexpected error (%(problem)s): the rows "
