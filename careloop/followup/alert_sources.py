@@ -204,9 +204,11 @@ def flag_missed_revisits(*, now: datetime | None = None) -> int:
 
 
 def mark_attended(patient_id: int, visit_at: datetime) -> int:
-    """A visit happened: the patient's booked or requested revisits are attended."""
+    """A visit happened: the patient's booked or requested revisits are attended (not a
+    consultation: a visit for something else does not answer it)."""
     return RevisitRequest.objects.filter(
         patient_id=patient_id,
+        kind=RevisitRequest.Kind.REVISIT,
         status__in=[RevisitRequest.Status.REQUESTED, RevisitRequest.Status.BOOKED],
         requested_at__lte=visit_at,
     ).update(status=RevisitRequest.Status.ATTENDED, closed_at=timezone.now())

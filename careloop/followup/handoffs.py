@@ -285,3 +285,30 @@ def do_book_revisit(actor: Any, revisit: RevisitRequest, at: datetime) -> Revisi
         summary="revisit booked",
     )
     return revisit
+
+
+def do_hold_consultation(actor: Any, consultation: RevisitRequest) -> RevisitRequest:
+    """A booked consultation took place (by telephone or in person: no visit record tells)."""
+    if not actor.has_perm("followup.change_revisitrequest"):
+        raise PermissionDenied("no permission to close consultations")
+    with transaction.atomic():
+        consultation = RevisitRequest.objects.select_for_update().get(pk=consultation.pk)
+        if (
+            consultation.kind != RevisitRequest.Kind.CONSULTATION
+            or consultation.status != RevisitRequest.Status.BOOKED
+        ):
+            raise ValidationError(_("Only a booked consultation can be marked held."))
+        consultation.status, consultation.closed_at = (
+            RevisitRequest.Status.ATTENDED,
+            timezone.now(),
+        )
+        consultation.save(update_fields=["status", "closed_at"])
+    record(
+        actor,
+        "update",
+        "revisit",
+        consultation.pk,
+        patient_id=consultation.patient_id,
+        summary="consultation held",
+    )
+    return consultation

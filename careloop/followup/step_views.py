@@ -23,6 +23,7 @@ from careloop.followup.handoffs import (
     can_withdraw,
     do_book_revisit,
     do_decide,
+    do_hold_consultation,
     do_refer,
     do_request_revisit,
     do_withdraw,
@@ -285,6 +286,22 @@ def referral_withdraw(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 # ---------------------------------------------------------------- revisits
+
+
+@login_required
+@require_POST
+@permission_required("followup.change_revisitrequest", raise_exception=True)
+def consultation_held(request: AuthedRequest, pk: int) -> HttpResponse:
+    consultation = get_object_or_404(_revisits_in_scope(request.user), pk=pk)
+    get_patient_for(request.user, consultation.patient_id, write=True)
+    try:
+        do_hold_consultation(request.user, consultation)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("Consultation marked held."))
+    return redirect("followup:revisits")
 
 
 def _revisits_in_scope(user: Any) -> Any:

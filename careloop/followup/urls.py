@@ -24,4 +24,5 @@ urlpatterns = [
     path("quality/<int:pk>/", supervision_views.review_page, name="review"),
     path("revisits/", step_views.revisit_list, name="revisits"),
     path("revisits/<int:pk>/book/", step_views.revisit_book, name="revisit_book"),
+    path("revisits/<int:pk>/held/", step_views.consultation_held, name="consultation_held"),
 ]

@@ -323,6 +323,25 @@ def test_the_patient_asks_for_a_consultation(patient: Any, bob: Any) -> None:
     staff.force_login(bob)
     listed = staff.get("/worklist/revisits/").content.decode()
     assert listed.count('data-testid="revisit-kind"') == 1 and ">咨询<" in listed
+    # A visit for something else does not answer it; the coordinator books it, then marks
+    # it held (by telephone: no visit record would tell).
+    from careloop.followup.alert_sources import mark_attended
+
+    consultation = RevisitRequest.objects.get(kind="consultation")
+    assert mark_attended(patient.pk, timezone.now()) == 1  # the revisit only
+    consultation.refresh_from_db()
+    assert consultation.status == "requested"
+    assert staff.post(f"/worklist/revisits/{consultation.pk}/held/").status_code == 302
+    consultation.refresh_from_db()
+    assert consultation.status == "requested"  # not booked yet: refused
+    when = (timezone.localtime() + timezone.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    staff.post(f"/worklist/revisits/{consultation.pk}/book/", {"appointment_at": when})
+    assert (
+        'data-testid="held-form"' in staff.get("/worklist/revisits/?status=booked").content.decode()
+    )
+    staff.post(f"/worklist/revisits/{consultation.pk}/held/")
+    consultation.refresh_from_db()
+    assert consultation.status == "attended" and consultation.closed_at is not None
 
 
 def test_points_are_exchanged_when_staff_approve(patient: Any, bob: Any) -> None:
