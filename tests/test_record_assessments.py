@@ -473,3 +473,18 @@ def test_the_adult_grades_come_on_the_18th_birthday(cardiology: Any, patient_fac
     assert _latest(teen, "bp-grade") is not None
     assert _latest(teen, "bmi").category == "超重"  # type: ignore[union-attr]  # 27.7
     assert _latest(teen, "waist") is not None
+
+
+def test_the_adult_grades_are_not_rerun_on_later_birthdays(
+    cardiology: Any, patient_factory: Any
+) -> None:
+    """Only the 18th birthday changes them: a 31st does not re-run them (the daily job had
+    three more models to run for everyone with a birthday)."""
+    from careloop.rules.assessments import reassess_birthdays
+    from careloop.rules.models import RiskAssessment
+
+    adult = patient_factory(organisation=cardiology, sex="male", birth_date=_turning(31, 2))
+    _results(adult, **{"8480_6": 150, "8462_4": 95})
+    RiskAssessment.objects.filter(patient=adult, model="bp-grade").delete()
+    reassess_birthdays(now=timezone.now() + timedelta(days=2))
+    assert _latest(adult, "bp-grade") is None

@@ -493,7 +493,8 @@ def reassess_records(patient_ids: Iterable[int], *, now: datetime | None = None)
 
 # Age is one of their inputs, or (BP grade, BMI and waist classes: adults only) decides
 # whether they apply: re-run on birthdays.
-AGE_MODELS = ("egfr", "china-par", "cdrs", "findrisc", "bp-grade", "bmi", "waist")
+AGE_MODELS = ("egfr", "china-par", "cdrs", "findrisc")
+ADULT_MODELS = ("bp-grade", "bmi", "waist")  # adults' classes: only the 18th birthday changes them
 REGION_MODELS = ("china-par",)  # the organisation's region and urban setting are inputs
 BATCH_SIZE = 1_000
 
@@ -516,11 +517,18 @@ def reassess_birthdays(*, now: datetime | None = None, days: int = 2) -> int:
 
     now = now or timezone.now()
     today = timezone.localtime(now).date()
-    born = Q()
+    born, came_of_age = Q(), Q()
     for back in range(days):
-        for month, day in birthdays_on(today - timedelta(days=back)):
+        birthday = today - timedelta(days=back)
+        for month, day in birthdays_on(birthday):
             born |= Q(birth_date__month=month, birth_date__day=day)
-    return _reassess_in_batches(Patient.objects.filter(born), AGE_MODELS, now)
+            came_of_age |= Q(
+                birth_date__year=birthday.year - ADULT_FROM,
+                birth_date__month=month,
+                birth_date__day=day,
+            )
+    stored = _reassess_in_batches(Patient.objects.filter(born), AGE_MODELS, now)
+    return stored + _reassess_in_batches(Patient.objects.filter(came_of_age), ADULT_MODELS, now)
 
 
 def reassess_organisation(organisation_id: int, *, now: datetime | None = None) -> int:
