@@ -10,7 +10,10 @@ without settings. A list or tuple parameter is joined with the language's separa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def gettext_noop(message: str) -> str:
@@ -21,58 +24,45 @@ def gettext_noop(message: str) -> str:
 
 def said(template: str, params: Mapping[str, object] | None = None) -> str:
     """``template`` in the active language, with ``params`` put in."""
-    try:
-        from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
-        from django.utils.translation import gettext, pgettext
-    except ImportError:  # pragma: no cover - the checks used on their own
-        return _filled(template, ", ", params)
-    try:
-        return _filled(gettext(template), pgettext("list separator", ", "), params)
-    except (ImproperlyConfigured, AppRegistryNotReady):  # no settings: English, as written
-        return _filled(template, ", ", params)
+    return _translated(
+        lambda t: _filled(t.gettext(template), t.pgettext("list separator", ", "), params),
+        lambda: _filled(template, ", ", params),
+    )
 
 
 def pgettext(context: str, message: str) -> str:
     """``message`` (a msgid) in the active language, told apart by ``context`` from the same
     English said otherwise; English without settings. Named like Django's so that ``make
     messages`` extracts the context."""
-    try:
-        from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
-        from django.utils import translation
-    except ImportError:  # pragma: no cover - the checks used on their own
-        return message
-    try:
-        return translation.pgettext(context, message)
-    except (ImproperlyConfigured, AppRegistryNotReady):
-        return message
+    return _translated(lambda t: t.pgettext(context, message), lambda: message)
 
 
 def ngettext(singular: str, plural: str, number: int) -> str:
     """The msgid for ``number`` in the active language (English without settings); named like
     Django's so that ``make messages`` extracts both forms."""
-    english = singular if number == 1 else plural
-    try:
-        from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
-        from django.utils import translation
-    except ImportError:  # pragma: no cover - the checks used on their own
-        return english
-    try:
-        return translation.ngettext(singular, plural, number)
-    except (ImproperlyConfigured, AppRegistryNotReady):
-        return english
+    return _translated(
+        lambda t: t.ngettext(singular, plural, number),
+        lambda: singular if number == 1 else plural,
+    )
 
 
 def language() -> str:
     """The active language's code ("zh-hans", "en"); "en" without settings."""
+    return _translated(lambda t: t.get_language() or "en", lambda: "en")
+
+
+def _translated(look_up: Callable[[Any], T], english: Callable[[], T]) -> T:
+    """``look_up(django.utils.translation)``; ``english()`` without Django or its settings
+    (the checks used on their own read English, as written)."""
     try:
         from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
         from django.utils import translation
     except ImportError:  # pragma: no cover - the checks used on their own
-        return "en"
+        return english()
     try:
-        return translation.get_language() or "en"
+        return look_up(translation)
     except (ImproperlyConfigured, AppRegistryNotReady):
-        return "en"
+        return english()
 
 
 def _filled(text: str, separator: str, params: Mapping[str, object] | None) -> str:

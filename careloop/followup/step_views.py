@@ -297,8 +297,7 @@ def consultation_held(request: AuthedRequest, pk: int) -> HttpResponse:
     try:
         do_hold_consultation(request.user, consultation)
     except ValidationError as exc:
-        for message in exc.messages:
-            messages.error(request, message)
+        _errors(request, exc=exc)
     else:
         messages.success(request, _("Consultation marked held."))
     return redirect("followup:revisits")
@@ -381,8 +380,7 @@ def revisit_book(request: AuthedRequest, pk: int) -> HttpResponse:
     try:
         do_book_revisit(request.user, revisit, form.cleaned_data["appointment_at"])
     except ValidationError as exc:
-        for message in exc.messages:
-            messages.error(request, message)
+        _errors(request, exc=exc)
     else:
         messages.success(request, _("Revisit booked."))
     return redirect("followup:revisits")
