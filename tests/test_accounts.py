@@ -35,11 +35,47 @@ def test_production_hasher_is_argon2(settings: Any) -> None:
 def test_a_nurse_logs_in_and_out(alice: Any) -> None:
     client = Client()
     response = login(client, "alice")
-    assert response.status_code == 302 and response["Location"] == "/"
+    assert response.status_code == 302 and response["Location"] == "/worklist/"
+    assert client.get("/worklist/").status_code == 200
     assert client.get("/").status_code == 200
     assert AuditEvent.objects.filter(actor=alice, action="login").exists()
     client.post("/accounts/logout/")
     assert client.get("/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("role", "landing"),
+    [
+        (Role.NURSE, "/worklist/"),
+        (Role.HEALTH_MANAGER, "/worklist/"),
+        (Role.DOCTOR, "/worklist/"),
+        (Role.SUPERVISOR, "/dashboard/"),
+        (Role.COORDINATOR, "/worklist/revisits/"),
+    ],
+)
+def test_each_role_lands_on_the_page_of_its_day(hospital: Any, role: str, landing: str) -> None:
+    UserFactory(username="someone", organisation=hospital, role=role)
+    client = Client()
+    assert login(client, "someone")["Location"] == landing
+    assert client.get(landing).status_code == 200
+    # Already logged in, the log-in page sends them there too; a page asked for wins.
+    assert client.get("/accounts/login/")["Location"] == landing
+    client.post("/accounts/logout/")
+    asked = client.post(
+        "/accounts/login/?next=/patients/", {"username": "someone", "password": PASSWORD}
+    )
+    assert asked["Location"] == "/patients/"
+    client.post("/accounts/logout/")
+    # Opening the site's address asks for no page in particular.
+    opened = client.get("/")
+    assert opened["Location"] == "/accounts/login/?next=/"
+    signed_in = client.post(opened["Location"], {"username": "someone", "password": PASSWORD})
+    assert signed_in["Location"] == landing
+
+
+def test_a_user_without_a_role_lands_on_the_home_page(hospital: Any) -> None:
+    UserFactory(username="plain", organisation=hospital)
+    assert login(Client(), "plain")["Location"] == "/"
 
 
 def test_a_wrong_password_is_refused_and_audited(alice: Any) -> None:
@@ -85,7 +121,9 @@ def test_an_administrator_must_set_up_two_factor(hospital: Any) -> None:
 
 def test_two_factor_can_be_required_of_every_staff_member(alice: Any, settings: Any) -> None:
     """CARELOOP_TWO_FACTOR_ALL_STAFF: a nurse too sets it up before any other page."""
-    assert login(Client(), "alice")["Location"] == "/"  # off by default: only administrators
+    assert (
+        login(Client(), "alice")["Location"] == "/worklist/"
+    )  # off by default: only administrators
     settings.TWO_FACTOR_ALL_STAFF = True
     client = Client()
     assert login(client, "alice")["Location"].startswith("/accounts/2fa/setup/")

@@ -75,14 +75,15 @@ def test_demo_records_read_back_through_the_orm(db: None) -> Any:
 
 
 def test_demo_patients_have_a_year_of_graded_results_and_some_critical_alerts(db: None) -> None:
-    from careloop.clinical.models import DiagnosticReport, Observation
+    from careloop.clinical.models import DiagnosticReport, Observation, Source
     from careloop.demo.results import HOME_GLUCOSE, ITEMS, VISITS
     from careloop.followup.models import Alert
     from careloop.patients.models import PatientTag
 
     load_demo(90)
     assert DiagnosticReport.objects.count() == 90 * VISITS
-    exams = Observation.objects.exclude(code=HOME_GLUCOSE)
+    # Beside the exams: home glucose, and what the teams' follow-up calls measured.
+    exams = Observation.objects.exclude(code=HOME_GLUCOSE).exclude(source=Source.MANUAL)
     assert exams.count() == 90 * VISITS * len(ITEMS)
     # Patients 5, 45 and 85 monitor glucose at home; 5 had a low reading last night.
     assert PatientTag.objects.filter(tag__name="血糖监测").count() == 3
@@ -136,3 +137,45 @@ def test_every_demo_patients_doctor_and_health_manager_can_open_them(db: None) -
         assert patient.responsible_doctor_id is not None
         for owner in (patient.responsible_doctor_id, patient.health_manager_id):
             assert owner is None or staff_sees(owner, patient), (patient.organisation, owner)
+
+
+def test_demo_patients_are_stratified_so_the_worklist_orders_by_risk(db: None) -> None:
+    from careloop.clinical.models import Condition
+    from careloop.followup.worklist import RISK_WEIGHT
+
+    load_demo(120)
+    tiers = dict(Patient.objects.values_list("pk", "risk_tier"))
+    assert {"high", "medium", "low"} <= set(tiers.values())
+    cardiac = set(
+        Condition.objects.filter(
+            icd10_code__regex=r"^(I25|I50|I63)", patient_id__in=list(tiers)
+        ).values_list("patient_id", flat=True)
+    )
+    assert cardiac and all(tiers[pk] == "high" for pk in cardiac)
+    assert RISK_WEIGHT["high"] > RISK_WEIGHT["medium"] > RISK_WEIGHT.get("low", 0)
+
+
+def test_demo_teams_have_a_history_of_follow_ups_to_show(db: None) -> None:
+    from django.utils import timezone
+
+    from careloop.followup.models import FollowUpRecord, Outcome, Plan, Task
+
+    load_demo(80)
+    now = timezone.now()
+    records = list(FollowUpRecord.objects.select_related("task", "task__plan"))
+    outcomes = {r.outcome for r in records}
+    assert Outcome.REACHED in outcomes and outcomes & {Outcome.NO_ANSWER, Outcome.BUSY}
+    for r in records:
+        # Made when the task was due, not when the demo was loaded, by someone on the team.
+        assert r.at < now and r.by is not None
+        assert r.task.plan is not None and r.at >= r.task.plan.started_at
+        if r.outcome == Outcome.REACHED:
+            assert r.task.status == Task.Status.DONE and r.task.closed_at == r.at
+    assert any(r.classification for r in records)  # the national forms were filled in
+    # Some work is left undone: overdue on the worklist.
+    assert Task.objects.filter(status=Task.Status.OPEN, due_at__lt=now).exists()
+    programme = Plan.objects.filter(pathway__code="htn-programme").first()
+    assert programme is not None and programme.started_at == programme.anchor
+    assert FollowUpRecord.objects.count() == len(records)
+    load_demo(80)  # loaded again: no second history
+    assert FollowUpRecord.objects.count() == len(records)

@@ -22,23 +22,54 @@ from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from careloop.accounts.forms import LoginForm, TokenForm
+from careloop.accounts.roles import Role
 from careloop.audit.services import record
 from careloop.typing import AuthedRequest
+
+# Where each role starts its day (the first that applies, and only with the page's
+# permission): those doing follow-ups on the worklist (DOMAIN F8, the nurse's home page),
+# supervisors on the dashboard, coordinators on the revisit bookings; others on 工作台.
+LANDINGS = (
+    ((Role.NURSE, Role.HEALTH_MANAGER, Role.DOCTOR), "followup.view_task", "followup:worklist"),
+    ((Role.SUPERVISOR,), "analytics.view_dashboard", "analytics:dashboard"),
+    ((Role.COORDINATOR,), "followup.view_revisitrequest", "followup:revisits"),
+)
+
+
+def landing_url(user: Any) -> str:
+    """The page a user lands on after logging in when no other page was asked for."""
+    for roles, permission, name in LANDINGS:
+        if user.has_role(*roles) and user.has_perm(permission):
+            return reverse(name)
+    return reverse("home")
 
 
 def _next_url(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    if (
+        target
+        and target != reverse("home")  # the site's address: the role's own page instead
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         return target
-    return reverse("home")
+    return landing_url(request.user)
 
 
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def get_redirect_url(self) -> str:
+        # Opening the site's address sends the log-in back there (``?next=/``): that asks
+        # for no page in particular, so each role starts on its own (``landing_url``).
+        target = super().get_redirect_url()
+        return "" if target == reverse("home") else target
+
+    def get_default_redirect_url(self) -> str:
+        return landing_url(self.request.user)
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)

@@ -22,6 +22,7 @@ from careloop.bulk import insert_rows
 from careloop.care.programmes import load_programmes
 from careloop.clinical.models import Condition, Encounter, Source
 from careloop.demo.followup import enrol_demo_patients
+from careloop.demo.history import add_demo_history
 from careloop.demo.people import demo_card_number, person, rng_for
 from careloop.demo.record import demo_record
 from careloop.demo.results import add_demo_results, add_home_glucose
@@ -157,6 +158,7 @@ def load_demo(patients: int, progress: Callable[[int, int], None] | None = None)
                 add_demo_results(todo, dict(zip(indices, cards, strict=True)))
                 add_home_glucose(todo, dict(zip(indices, cards, strict=True)))
                 enrol_demo_patients([demo_card_number(i) for i in todo])
+                add_demo_history(todo, dict(zip(indices, cards, strict=True)))
             result.patients_created += len(todo)
         if progress:
             progress(indices[-1] + 1, patients)
@@ -192,6 +194,7 @@ PATIENT_FIELDS = [
     "quiet_hours_end",
     "digital_literacy",
     "lives_alone",
+    "risk_tier",
     "created_at",
     "updated_at",
 ]
@@ -251,6 +254,7 @@ def _create_patients(indices: list[int], structure: dict[str, Any]) -> None:
                 time(8, 0),
                 rec.preferences["digital_literacy"],
                 rec.preferences["lives_alone"],
+                rec.risk_tier,
                 created,
                 now,
             )

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.db.models import F
 from django.utils import timezone
 
 from careloop.clinical.models import Condition, Encounter
 from careloop.demo.people import rng_for
 from careloop.followup.bulk_enrol import enrol_batch
-from careloop.followup.models import Pathway
+from careloop.followup.models import Pathway, Plan
 from careloop.patients.identity import age_on
 from careloop.patients.models import Patient
 
@@ -75,4 +76,8 @@ def enrol_demo_patients(cards: list[str]) -> int:
                 pathways[code], rows, trigger=trigger, now=now, anchors=anchors[code]
             )
             started += result.enrolled
+            # Enrolled back then, as the demo tells it (the nightly job would say today).
+            Plan.objects.filter(pathway=pathways[code], patient_id__in=list(anchors[code])).update(
+                started_at=F("anchor")
+            )
     return started

@@ -58,6 +58,16 @@ class DemoRecord:
     consents: list[tuple[str, str, bool]] = field(default_factory=list)
     preferences: dict = field(default_factory=dict)
 
+    @property
+    def risk_tier(self) -> str:
+        """The tier a team would set by hand for the demo (rules raise it on new data):
+        high with established cardiovascular disease (coronary disease, heart failure,
+        stroke), medium with a chronic disease under management, low otherwise."""
+        codes = {c["icd10_code"].split(".")[0] for c in self.conditions}
+        if codes & {"I25", "I50", "I63"}:
+            return "high"
+        return "medium" if codes & {"I10", "E11", "J44"} else "low"
+
 
 def _at(day: date, hour: int) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(hour, 0)))

@@ -169,11 +169,14 @@ def _advance(task: Task, result: dict[str, Any] | None, now: datetime) -> None:
     generate(plan, task.patient, now=now)
 
 
-def do_record_attempt(task: Task, actor: Any, attempt: Attempt) -> FollowUpRecord:
+def do_record_attempt(
+    task: Task, actor: Any, attempt: Attempt, at: datetime | None = None
+) -> FollowUpRecord:
     """Record one attempt at an open task, then close, retry or pass it to the next channel,
-    and move its plan on. ``ValidationError`` when the task is closed or the form is
+    and move its plan on. ``at``: when the attempt was made, if not now (the demo's history
+    of past calls). ``ValidationError`` when the task is closed or the form is
     inconsistent."""
-    now = timezone.now()
+    now = at or timezone.now()
     with transaction.atomic():
         task = (
             Task.objects.select_for_update(of=("self",))
