@@ -58,6 +58,11 @@ def test_import_errors_report_and_trend_chart(page: Any, hospital: Any, tmp_path
         ".getOption().series[0].data.length"
     )
     assert count == 2  # fasting glucose in 2025 and 2026
+    low, high = page.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('trend-chart'))"
+        ".getModel().getComponent('yAxis').axis.scale.getExtent()"
+    )
+    assert low <= 3.9 and high >= 6.1  # the reference band 3.9–6.1 in sight, not only the values
     expect(page.get_by_test_id("year-over-year")).to_contain_text("空腹血糖")
     page.get_by_test_id("reports").get_by_role("link").first.click()
     expect(page.get_by_test_id("report-table")).to_contain_text("↑")

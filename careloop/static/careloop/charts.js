@@ -13,6 +13,7 @@
       };
     });
     const band = data.band;
+    const edges = band ? [band.low, band.high].filter(function (x) { return x !== null; }) : [];
     const markArea = band && (band.low !== null || band.high !== null) ? {
       silent: true,
       itemStyle: { color: "rgba(47, 179, 68, 0.12)" },
@@ -26,7 +27,11 @@
       title: { text: data.name + (data.unit ? " (" + data.unit + ")" : ""), left: "center",
                textStyle: { fontSize: 13 } },
       xAxis: { type: "time" },
-      yAxis: { type: "value", scale: true },
+      // The band's edges within the axis, so values are read against it (an axis fitted
+      // to the values alone left a band of 90–139 below points of 141–150 out of sight).
+      yAxis: { type: "value", scale: true,
+               min: function (v) { return Math.min.apply(null, [v.min].concat(edges)); },
+               max: function (v) { return Math.max.apply(null, [v.max].concat(edges)); } },
       series: [{ type: "line", name: data.name, data: points, markArea: markArea,
                  lineStyle: { color: "#0f766e" }, itemStyle: { color: "#0f766e" } }],
     }, true);
