@@ -5,6 +5,10 @@ a log holds the link, with only the identity check between them and the patient'
 The web server's access log and Django's request warnings ("Not Found: /p/…") name paths,
 so both go through ``redact``: the token becomes "…" (staff pages under ``/p/staff/`` keep
 their paths). Records elsewhere name a link by its fingerprint (portal.links).
+
+gunicorn's own error log quotes a request line it cannot parse and names the URI of a request
+that failed outside Django: there the query string goes too (a search by phone or ID number,
+an identity-check answer), as it never reaches the access log.
 """
 
 from __future__ import annotations
@@ -16,11 +20,18 @@ from typing import Any
 from gunicorn.glogging import Logger
 
 _PATIENT_LINK = re.compile(r"(/p/)(?!staff/)[^/?#\s\"']+")
+# A query string: up to the request line's HTTP version, a closing quote or the line's end.
+_QUERY = re.compile(r"(?<=\S)\?.*?(?=\s+HTTP/\d|[\"']?$)", re.MULTILINE)
 
 
 def redact(text: str) -> str:
     """``text`` with every patient-link token replaced by "…"."""
     return _PATIENT_LINK.sub(r"\1…", text) if "/p/" in text else text
+
+
+def redact_request(text: str) -> str:
+    """``text`` with every query string and patient-link token replaced by "…"."""
+    return redact(_QUERY.sub("?…", text) if "?" in text else text)
 
 
 class RedactingFilter(logging.Filter):
@@ -34,8 +45,24 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class ServerErrorFilter(logging.Filter):
+    """For gunicorn's error log: the message and its traceback, query strings redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact_request(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact_request(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
 class AccessLogger(Logger):
-    """gunicorn's logger with the path, request line and referrer redacted."""
+    """gunicorn's logger with the path, request line and referrer redacted; its error log
+    without query strings."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        if not any(isinstance(f, ServerErrorFilter) for f in self.error_log.filters):
+            self.error_log.addFilter(ServerErrorFilter())
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms = super().atoms(resp, req, environ, request_time)
