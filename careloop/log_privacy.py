@@ -6,9 +6,10 @@ The web server's access log and Django's request warnings ("Not Found: /p/…") 
 so both go through ``redact``: the token becomes "…" (staff pages under ``/p/staff/`` keep
 their paths). Records elsewhere name a link by its fingerprint (portal.links).
 
-gunicorn's own error log quotes a request line it cannot parse and names the URI of a request
-that failed outside Django: there the query string goes too (a search by phone or ID number,
-an identity-check answer), as it never reaches the access log.
+A query string never reaches a log either (a search by phone or ID number, an
+identity-check answer): the access log names paths only, and the request lines that
+gunicorn's error log quotes (a line it cannot parse, a request that failed outside Django)
+and that ``careloop runserver`` logs (django.server) lose theirs to ``redact_request``.
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ def redact_request(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """For Django's request loggers: the message and its string arguments redacted."""
+    """For every record (the stderr handler's): the message and its string arguments
+    redacted, tokens and query strings (django.server's request lines carry them)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
+            # A format with arguments keeps its "?": a placeholder after one must survive.
+            record.msg = redact(record.msg) if record.args else redact_request(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(redact_request(a) if isinstance(a, str) else a for a in record.args)
         return True
 
 

@@ -20,6 +20,22 @@ def test_a_request_warning_is_redacted() -> None:
     assert record.getMessage() == "Not Found: /p/…/"
 
 
+def test_the_development_servers_request_line_is_logged_without_its_query() -> None:
+    """Given `careloop runserver`, when it logs a search (django.server, through the
+    redacting handler), then the phone or ID number searched for is not in the line."""
+    for line in (
+        "GET /patients/?q=13900001234 HTTP/1.1",
+        "GET /api/v1/patients?search=110101198503077311&page=2 HTTP/1.1",
+    ):
+        record = logging.LogRecord(
+            "django.server", logging.INFO, __file__, 1, '"%s" %s %s', (line, "200", "1234"), None
+        )
+        assert RedactingFilter().filter(record)
+        shown = record.getMessage()
+        assert "13900001234" not in shown and "110101198503077311" not in shown
+        assert shown.startswith('"GET /') and '?… HTTP/1.1" 200 1234' in shown
+
+
 def _server_log() -> tuple[logging.Logger, list[str]]:
     """gunicorn's error log as ``careloop serve`` sets it up, and what reaches its output."""
     from gunicorn.config import Config
