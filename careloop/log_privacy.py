@@ -59,8 +59,8 @@ class ServerErrorFilter(logging.Filter):
 
 
 class AccessLogger(Logger):
-    """gunicorn's logger with the path, request line and referrer redacted; its error log
-    without query strings."""
+    """gunicorn's logger with the path, request line and referrer redacted (tokens and query
+    strings); its error log without query strings."""
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
@@ -68,8 +68,13 @@ class AccessLogger(Logger):
             self.error_log.addFilter(ServerErrorFilter())
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        # Whatever the format (careloop serve's names the path alone; gunicorn's default
+        # the request line and the referrer): paths without tokens, no query string.
         atoms = super().atoms(resp, req, environ, request_time)
-        for key in ("U", "r", "f", "{referer}i"):
+        for key in ("U", "r", "f", "{referer}i", "{raw_uri}e", "{http_referer}e"):
             if isinstance(atoms.get(key), str):
-                atoms[key] = redact(atoms[key])
+                atoms[key] = redact_request(atoms[key])
+        for key in ("q", "{query_string}e"):
+            if atoms.get(key):
+                atoms[key] = "…"
         return atoms

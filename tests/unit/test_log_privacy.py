@@ -89,3 +89,58 @@ def test_a_request_that_failed_in_the_server_is_logged_without_its_query() -> No
     assert lines and "110101198503077311" not in lines[0]
     assert "Error handling request GET /api/v1/patients?…" in lines[0]
     assert "RuntimeError: cannot answer /api/v1/patients?…" in lines[0]
+
+
+def test_the_access_log_has_no_query_string_whatever_its_format() -> None:
+    """Given gunicorn run by hand with CareLoop's logger but gunicorn's default access-log
+    format (the request line "%(r)s", the referrer), when a search by phone number from a
+    page found by ID number is logged, then neither number is in the line; the path is."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from careloop.log_privacy import AccessLogger
+
+    config = Config()
+    config.set("accesslog", "-")
+    config.set("access_log_format", Config().access_log_format + " %(q)s %({raw_uri}e)s")
+    server_log = AccessLogger(config)
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    server_log.access_log.addHandler(Keep())
+    referrer = "https://followup.example/patients/?q=110101198503077311"
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/api/v1/patients?search=13900001234",
+        "PATH_INFO": "/api/v1/patients",
+        "QUERY_STRING": "search=13900001234",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_REFERER": referrer,
+    }
+    response = SimpleNamespace(status="200 OK", sent=42, headers=[])
+    request = SimpleNamespace(headers=[("REFERER", referrer)])
+    server_log.access(response, request, environ, timedelta(milliseconds=3))
+
+    assert len(lines) == 1
+    assert "13900001234" not in lines[0] and "110101198503077311" not in lines[0]
+    assert '"GET /api/v1/patients?… HTTP/1.1" 200' in lines[0]
+
+
+def test_the_readmes_gunicorn_command_uses_careloops_logger() -> None:
+    """gunicorn run apart from `careloop serve`, as the README says, logs through the same
+    redacting logger."""
+    from pathlib import Path
+
+    from careloop.supervisor import web_argv
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("gunicorn careloop.wsgi:application")
+    command = readme[start : readme.index("\n#   careloop worker", start)]
+    argv = web_argv("127.0.0.1", 8000, 2)
+    assert f"--logger-class {argv[argv.index('--logger-class') + 1]}" in command
