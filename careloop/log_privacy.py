@@ -52,7 +52,11 @@ class ServerErrorFilter(logging.Filter):
     """For gunicorn's error log: the message and its traceback, query strings redacted."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact_request(record.getMessage()), None
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # arguments that do not fit: never raise from here
+            message = str(record.msg)
+        record.msg, record.args = redact_request(message), None
         if record.exc_info and not record.exc_text:
             record.exc_text = redact_request(logging.Formatter().formatException(record.exc_info))
         return True

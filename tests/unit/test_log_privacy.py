@@ -144,3 +144,9 @@ def test_the_readmes_gunicorn_command_uses_careloops_logger() -> None:
     command = readme[start : readme.index("\n#   careloop worker", start)]
     argv = web_argv("127.0.0.1", 8000, 2)
     assert f"--logger-class {argv[argv.index('--logger-class') + 1]}" in command
+
+
+def test_a_server_message_whose_arguments_do_not_fit_is_still_logged_redacted() -> None:
+    server_log, lines = _server_log()
+    server_log.warning("Invalid request %s %s: /api/v1/patients?search=13900001234", "x")
+    assert lines and "13900001234" not in lines[0] and "patients?…" in lines[0]
