@@ -170,7 +170,14 @@ MEDIA_ROOT = env.env_str("CARELOOP_MEDIA_ROOT") or str(VAR_DIR / "media")
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": MEDIA_ROOT},
+        # Uploaded sheets and their error reports hold full ID and phone numbers; recordings
+        # and printed reports are personal too. Only CareLoop's own processes read them
+        # (served through its views, never from the folder): no one else on the machine.
+        "OPTIONS": {
+            "location": MEDIA_ROOT,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }

@@ -743,3 +743,29 @@ def test_a_new_patients_date_of_birth_in_the_future_or_before_1900_is_a_row_erro
     job = Importer(create(bob, content.encode(), name="results.csv")).run()
     assert (job.status, job.imported_rows, job.error_rows) == ("done", 0, 1)
     assert not Patient.objects.exists()
+
+
+def test_the_uploaded_sheet_and_its_error_report_are_readable_by_careloop_alone(
+    bob: Any, tmp_path: Path, settings: Any
+) -> None:
+    """Given a media directory, when a sheet with full ID and phone numbers is imported with
+    bad rows, then the stored upload, its error report and their folders are not readable
+    by other users of the machine (whatever the process's umask)."""
+    import os
+    import stat
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            **settings.STORAGES["default"],
+            "OPTIONS": {**settings.STORAGES["default"]["OPTIONS"], "location": str(tmp_path)},
+        },
+    }
+    job = Importer(create(bob, xlsx(long_rows()))).run()
+    assert job.error_report
+
+    for name in (job.file.name, job.error_report.name):
+        path = Path(job.file.storage.path(name))
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, name
+        for folder in path.relative_to(tmp_path).parents[:-1]:
+            assert stat.S_IMODE(os.stat(tmp_path / folder).st_mode) == 0o700, folder

@@ -444,6 +444,37 @@ def test_reveal_is_allowed_by_role_and_audited(alice: Any, bob: Any, api_as: Any
     assert api_as(bob).post(url, {"field": "address"}).status_code == 422
 
 
+def test_record_numbers_leave_masked_and_are_revealed_by_role(
+    alice: Any, bob: Any, api_as: Any
+) -> None:
+    """Given a patient enrolled with an outpatient and an exam number, when the API returns
+    them, then both are masked (as on the patient page); a role that may see identifiers
+    reveals them (audited), and a masked number sent back in a change keeps the stored one."""
+    nurse = api_as(alice)
+    created = nurse.post("/api/v1/patients", enrol_body(mrn="MZ20261234", exam_number="TJ778899"))
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert (body["mrn"], body["exam_number"]) == ("MZ******34", "TJ****99")
+    read = nurse.get(f"/api/v1/patients/{body['id']}").json()
+    assert "MZ20261234" not in str(read) and "TJ778899" not in str(read)
+    listed = nurse.get("/api/v1/patients", {"search": "MZ20261234"}).json()["results"]
+    assert [p["mrn"] for p in listed] == ["MZ******34"]
+
+    url = f"/api/v1/patients/{body['id']}/reveal"
+    assert nurse.post(url, {"field": "record_numbers"}).status_code == 403
+    shown = api_as(bob).post(url, {"field": "record_numbers"}).json()["value"]
+    assert "MZ20261234" in shown and "TJ778899" in shown
+    assert AuditEvent.objects.filter(
+        action="reveal", patient_id=body["id"], summary="revealed record_numbers"
+    ).exists()
+
+    as_read = {"mrn": read["mrn"], "exam_number": read["exam_number"], "lives_alone": True}
+    changed = nurse.patch(f"/api/v1/patients/{body['id']}", as_read)
+    assert changed.status_code == 200, changed.content
+    patient = Patient.objects.get(pk=body["id"])
+    assert sorted(i.value for i in patient.identifiers.all()) == ["MZ20261234", "TJ778899"]
+
+
 # ------------------------------------------------------------------------------- consent
 
 

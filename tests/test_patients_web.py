@@ -249,6 +249,38 @@ def test_record_numbers_stay_hidden_in_the_edit_form_and_an_edit_keeps_the_other
     assert sorted(n.value for n in numbers.all()) == ["MZ2026009", "ZY2026002"]
 
 
+def test_the_address_stays_masked_in_the_edit_form_and_blank_keeps_it(
+    alice: Any, patient_factory: Any
+) -> None:
+    """Given a patient whose address the page shows down to its district until an audited
+    reveal, when the edit form is opened, then it does not hold the address either (its
+    masked value is the hint); left blank the address is kept, typed it is replaced."""
+    patient = patient_factory(
+        organisation=alice.organisation, address="北京市东城区幸福路18号3单元"
+    )
+    client = logged_in(alice)
+    url = f"/patients/{patient.pk}/edit/"
+    page = client.get(url).content.decode()
+    assert "幸福路18号" not in page and "北京市东城区****" in page
+    assert not AuditEvent.objects.filter(action="reveal", patient_id=patient.pk).exists()
+    data = enrol_form(
+        name="新名字",
+        id_number="",
+        phone="",
+        address="",
+        sex="male",
+        birth_date="1960-05-01",
+        organisation=alice.organisation.pk,
+        **{"contacts-0-name": "", "contacts-0-phone": ""},
+    )
+    assert client.post(url, data).status_code == 302
+    patient.refresh_from_db()
+    assert (patient.name, patient.address) == ("新名字", "北京市东城区幸福路18号3单元")
+    assert client.post(url, {**data, "address": "北京市西城区和平里2号"}).status_code == 302
+    patient.refresh_from_db()
+    assert patient.address == "北京市西城区和平里2号"
+
+
 def test_a_diagnosis_is_named_from_the_icd10_catalogue(carol: Any, patient_factory: Any) -> None:
     patient = patient_factory(organisation=carol.organisation)
     client = logged_in(carol)

@@ -139,3 +139,30 @@ def test_the_webhook_is_off_without_a_secret(settings: Any, programme: Task) -> 
     settings.CARELOOP_TELEPHONY_SECRET = ""
     response = post({"call_id": "x", "task": programme.pk, "recording": wav_bytes(0.1)})
     assert response.status_code == 404
+
+
+def test_a_recording_is_not_kept_under_the_call_centres_file_name(
+    programme: Task, carol: Any
+) -> None:
+    """Given a call centre that names its recordings by the number it called, when a call is
+    posted with its outcome and another recording is attached to a saved attempt, then
+    neither the stored file's name nor its column holds the phone number."""
+    from django.db import connection
+
+    named = {"recording": SimpleUploadedFile("13900001234_20261206093000.wav", wav_bytes())}
+    first = post({"call_id": "CC-P1", "task": programme.pk, "outcome": "busy", **named})
+    assert first.status_code == 201, first.content
+    do_record_attempt(programme, carol, Attempt(outcome="busy"))
+    named = {"recording": SimpleUploadedFile("13900001234-2.wav", wav_bytes(0.2))}
+    attached = post({"call_id": "CC-P2", "task": programme.pk, **named})
+    assert attached.status_code == 201 and attached.json()["attached"] is True
+
+    entries = FollowUpRecord.objects.filter(call_id__in=["CC-P1", "CC-P2"])
+    assert len(entries) == 2
+    for entry in entries:
+        assert entry.recording.name.endswith(".wav")
+        assert "13900001234" not in entry.recording.name
+        assert entry.recording.read()[:4] == b"RIFF"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT recording FROM {FollowUpRecord._meta.db_table}")
+        assert not [row for row in cursor.fetchall() if "13900001234" in row[0]]

@@ -23,6 +23,7 @@ from careloop.followup.definition import Node
 from careloop.followup.models import FollowUpRecord, Outcome, Plan, Task
 from careloop.followup.pathways import definition_of
 from careloop.followup.planning import generate, next_channel, stop_patient_plans
+from careloop.followup.recordings import stored_name
 from careloop.followup.schedule import programme_next, retry_at
 from careloop.rules.risk import assess
 from careloop.rules.risk.base import InputError
@@ -203,9 +204,7 @@ def do_record_attempt(
             at=now,
         )
         if attempt.recording is not None:
-            entry.recording.save(
-                attempt.recording.name or "recording", attempt.recording, save=False
-            )
+            entry.recording.save(stored_name(attempt.recording_type), attempt.recording, save=False)
         entry.save()
         if attempt.outcome in (Outcome.REACHED, Outcome.REFUSED, Outcome.DECEASED):
             task.status, task.outcome = Task.Status.DONE, attempt.outcome

@@ -33,6 +33,13 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+def stored_name(kind: str) -> str:
+    """The name a recording is kept under: never the uploaded file's, which a call centre
+    often makes of the number it called (13900001234_20261206.wav); the storage adds what
+    makes it unique."""
+    return f"call.{kind}" if kind in CONTENT_TYPES else "call"
+
+
 def _chunks(handle: IO[bytes], start: int, length: int) -> Iterator[bytes]:
     handle.seek(start)
     left = length

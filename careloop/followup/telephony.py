@@ -36,7 +36,7 @@ from careloop.accounts.models import User
 from careloop.audit.services import record
 from careloop.followup.models import FollowUpRecord, Outcome, Task
 from careloop.followup.outcomes import Attempt, do_record_attempt
-from careloop.followup.recordings import sniff
+from careloop.followup.recordings import sniff, stored_name
 
 MAX_SKEW = 300  # seconds either side of now a signed request is accepted
 CHUNK = 64 * 1024
@@ -174,7 +174,7 @@ def _store(
         )
         if latest is None:
             return None, False
-        latest.recording.save(upload.name or "recording", upload, save=False)
+        latest.recording.save(stored_name(kind), upload, save=False)
         latest.recording_type, latest.call_id = kind, call_id
         latest.save(update_fields=["recording", "recording_type", "call_id"])
         return latest, True

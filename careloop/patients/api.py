@@ -115,9 +115,11 @@ def get_patient(request: HttpRequest, patient_id: int) -> PatientOut:
 )
 def update_patient(request: HttpRequest, patient_id: int, payload: PatientPatch) -> PatientOut:
     patient = get_patient_for(request.user, patient_id, write=True)
-    patient = services.do_update_patient(
-        request.user, patient, payload.model_dump(exclude_unset=True)
-    )
+    data = payload.model_dump(exclude_unset=True)
+    for field in ("mrn", "exam_number"):  # sent back masked, as read: unchanged (as FHIR)
+        if "*" in (data.get(field) or ""):
+            del data[field]
+    patient = services.do_update_patient(request.user, patient, data)
     return patient_out(patient)
 
 
@@ -129,7 +131,7 @@ def update_patient(request: HttpRequest, patient_id: int, payload: PatientPatch)
 def reveal(request: HttpRequest, patient_id: int, payload: RevealIn) -> RevealOut:
     patient = get_patient_for(request.user, patient_id)
     if payload.field not in services.REVEAL_PERMISSIONS:
-        raise PatientDataError({"field": ["id_number | phone | passport"]})
+        raise PatientDataError({"field": ["id_number | phone | passport | record_numbers"]})
     return RevealOut(
         field=payload.field, value=services.do_reveal(request.user, patient, payload.field)
     )

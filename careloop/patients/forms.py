@@ -29,7 +29,9 @@ DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 CONSENT_CHANNELS = [Channel.PHONE, Channel.SMS, Channel.WECHAT, Channel.VOICE, Channel.APP]
 CONSENT_PURPOSES = [ConsentRecord.Purpose.FOLLOWUP, ConsentRecord.Purpose.EDUCATION]
-IDENTIFIER_FIELDS = ("id_number", "phone", "passport", "mrn", "exam_number")
+# Masked on the patient page until an audited reveal, so never put into the edit page either:
+# a blank field keeps the stored value.
+IDENTIFIER_FIELDS = ("id_number", "phone", "passport", "mrn", "exam_number", "address")
 
 
 def _ids(*values: int | None) -> list[int]:
@@ -195,7 +197,6 @@ def initial_for(patient: Patient) -> dict[str, Any]:
             "name",
             "sex",
             "birth_date",
-            "address",
             "organisation",
             "care_team",
             "responsible_doctor",

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from ninja import Field, Schema
 
+from careloop.patients import identity
 from careloop.patients.models import ConsentRecord, Patient, PatientShare
 
 # A wall-clock time "HH:MM" in the patient's local time (quiet hours); JSON Schema's "time"
@@ -127,8 +128,8 @@ class PatientOut(Schema):
     phone: str = Field(description="masked, e.g. 138****8000")
     passport: str = Field(description="masked")
     address: str
-    mrn: str
-    exam_number: str
+    mrn: str = Field(description="masked, e.g. MZ******34")
+    exam_number: str = Field(description="masked")
     organisation: Ref
     care_team: Ref | None
     responsible_doctor: Ref | None
@@ -157,7 +158,7 @@ class PatientPage(Schema):
 
 
 class RevealIn(Schema):
-    field: Literal["id_number", "phone", "passport"]
+    field: Literal["id_number", "phone", "passport", "record_numbers"]
 
 
 class RevealOut(Schema):
@@ -188,8 +189,8 @@ def patient_out(patient: Patient, *, consents: list[ConsentRecord] | None = None
         phone=patient.masked_phone,
         passport=patient.masked_passport,
         address=patient.address,
-        mrn=numbers["mrn"],
-        exam_number=numbers["exam_number"],
+        mrn=identity.mask_record_number(numbers["mrn"]),
+        exam_number=identity.mask_record_number(numbers["exam_number"]),
         organisation=Ref(id=patient.organisation.pk, name=patient.organisation.name),
         care_team=_ref(patient.care_team),
         responsible_doctor=_ref(patient.responsible_doctor),
