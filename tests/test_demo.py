@@ -75,6 +75,8 @@ def test_demo_records_read_back_through_the_orm(db: None) -> Any:
 
 
 def test_demo_patients_have_a_year_of_graded_results_and_some_critical_alerts(db: None) -> None:
+    from django.utils import timezone
+
     from careloop.clinical.models import DiagnosticReport, Observation, Source
     from careloop.demo.results import HOME_GLUCOSE, ITEMS, VISITS
     from careloop.followup.models import Alert
@@ -82,6 +84,11 @@ def test_demo_patients_have_a_year_of_graded_results_and_some_critical_alerts(db
 
     load_demo(90)
     assert DiagnosticReport.objects.count() == 90 * VISITS
+    # Last year's annual exam is in an earlier year, for the year-over-year table.
+    today = timezone.localdate()
+    for patient in Patient.objects.filter(reports__isnull=False).distinct():
+        years = {timezone.localtime(r.effective_at).year for r in patient.reports.all()}
+        assert min(years) < today.year, patient.pk
     # Beside the exams: home glucose, and what the teams' follow-up calls measured.
     exams = Observation.objects.exclude(code=HOME_GLUCOSE).exclude(source=Source.MANUAL)
     assert exams.count() == 90 * VISITS * len(ITEMS)

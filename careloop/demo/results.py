@@ -1,6 +1,7 @@
-"""Demo exam and lab results: a year of quarterly check-ups for the first demo patients, so
-trends have points to draw, some values are abnormal, and a few critical values have raised
-alerts on the worklist. Deterministic per patient, like the rest of the demo data."""
+"""Demo exam and lab results: last year's annual exam and the quarterly check-ups since, for
+the first demo patients, so trends and the year-over-year table have points to show, some
+values are abnormal, and a few critical values have raised alerts on the worklist.
+Deterministic per patient, like the rest of the demo data."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ from careloop.demo.people import rng_for
 from careloop.patients.models import Patient
 
 WITH_RESULTS = 300  # demo patients 0 … 299 have results
-VISITS = 4
+# Days before today of each visit (a few more days each, at random): last year's annual exam
+# (over a year ago, so always in an earlier year: the year-over-year table compares it), then
+# quarterly check-ups.
+DAYS_AGO = (400, 270, 180, 90, 0)
+VISITS = len(DAYS_AGO)
 # LOINC, name, unit, usual low, usual high (a person's level drifts inside or a little out)
 ITEMS = [
     ("8480-6", "收缩压", "mmHg", 112, 158),
@@ -52,7 +57,7 @@ def add_demo_results(indices: list[int], cards: dict[int, str]) -> int:
         rng = rng_for(index, "results")
         levels = {code: rng.uniform(low, high) for code, _, _, low, high in ITEMS}
         for visit in range(VISITS):
-            day = today - timedelta(days=90 * (VISITS - 1 - visit) + rng.randint(3, 20))
+            day = today - timedelta(days=DAYS_AGO[visit] + rng.randint(3, 20))
             moment = timezone.make_aware(datetime.combine(day, time(8, rng.randint(0, 50))))
             latest = visit == VISITS - 1
             results = []
