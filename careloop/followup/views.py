@@ -30,7 +30,7 @@ from careloop.followup.staff import staff_who_can
 from careloop.followup.worklist import SCOPES, SECTIONS, Filters, counts, worklist
 from careloop.followup.worklist_rows import ROW_FIELDS, Labels, row_html
 from careloop.ids import row_id
-from careloop.patients.access import get_patient_for, scope_organisation_ids
+from careloop.patients.access import can_change, get_patient_for, scope_organisation_ids
 from careloop.patients.models import Channel, Tag
 from careloop.typing import AuthedRequest
 
@@ -253,8 +253,10 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
     answers = answers_form(task.form, request.POST if request.method == "POST" else None)
     if answers is not None and "method" in answers.fields and task.channel in METHOD_OF_CHANNEL:
         answers.fields["method"].initial = METHOD_OF_CHANNEL[task.channel]  # 随访方式
+    # Recording a try changes the patient's record: not on a share that only lets them read.
+    may_record = request.user.has_perm("followup.change_task") and can_change(request.user, patient)
     if request.method == "POST":
-        if not request.user.has_perm("followup.change_task"):
+        if not may_record:
             raise PermissionDenied
         reached = request.POST.get("outcome") == "reached"
         valid = outcome_form.is_valid()
@@ -309,7 +311,7 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
         "results": patient.observations.order_by("-effective_at")[:12],
         "conditions": patient.conditions.filter(clinical_status="active")[:8],
         "plan_tasks": (task.plan.tasks.order_by("due_at")[:40] if task.plan is not None else []),
-        "can_record": task.is_open and request.user.has_perm("followup.change_task"),
+        "can_record": task.is_open and may_record,
         "red_flags": sorted(RED_FLAGS),
         "questionnaires": _questionnaires(request.user),
     }
