@@ -3,10 +3,16 @@ read-only share, other organisations' pathways, records and counts (F16, F19).""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Any
+
+import pytest
+from django.utils import timezone
 
 from careloop.followup.models import FollowUpRecord, Task
 from careloop.patients.models import PatientShare
+from tests.factories import PatientFactory
 from tests.test_followup_web import programme  # noqa: F401 (a fixture)
 from tests.test_patients_web import logged_in
 
@@ -47,3 +53,69 @@ def test_given_an_editable_share_when_recording_a_follow_up_then_recorded(
     assert by_api.status_code == 201
     programme.refresh_from_db()
     assert programme.attempts == 1
+
+
+def _fhir_put(user: Any, path: str, resource: dict[str, Any]) -> Any:
+    from django.test import Client
+
+    from careloop.accounts.tokens import do_create_token
+
+    _, token = do_create_token(user)
+    return Client().put(
+        f"/fhir/R4/{path}",
+        json.dumps(resource),
+        content_type="application/fhir+json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_given_a_read_only_share_when_a_fhir_update_names_another_patient_then_refused(
+    hospital: Any, cardiology: Any, carol: Any
+) -> None:
+    """Carol (cardiology) may read the hospital's patient, not change them: an update of
+    their visit or diagnosis naming one of her own patients as subject changed it."""
+    from careloop.clinical.models import Condition, Encounter
+
+    shared = PatientFactory(organisation=hospital)
+    PatientShare.objects.create(patient=shared, organisation=cardiology, can_edit=False)
+    own = PatientFactory(organisation=cardiology)
+    visit = Encounter.objects.create(
+        patient=shared,
+        organisation=hospital,
+        kind="inpatient",
+        started_at=timezone.now() - timedelta(days=3),
+        department="心内科",
+    )
+    diagnosis = Condition.objects.create(patient=shared, icd10_code="I10", name="原发性高血压")
+    encounter = {
+        "resourceType": "Encounter",
+        "id": str(visit.pk),
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+        "subject": {"reference": f"Patient/{own.pk}"},
+        "period": {"start": "2026-11-01T09:00:00+08:00"},
+        "serviceType": {"text": "骨科"},
+    }
+    answer = _fhir_put(carol, f"Encounter/{visit.pk}", encounter)
+    assert answer.status_code == 403, answer.content
+    visit.refresh_from_db()
+    assert (visit.patient_id, visit.department) == (shared.pk, "心内科")
+    condition = {
+        "resourceType": "Condition",
+        "id": str(diagnosis.pk),
+        "subject": {"reference": f"Patient/{own.pk}"},
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": "resolved",
+                }
+            ]
+        },
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "E11"}]},
+    }
+    answer = _fhir_put(carol, f"Condition/{diagnosis.pk}", condition)
+    assert answer.status_code == 403, answer.content
+    diagnosis.refresh_from_db()
+    assert (diagnosis.icd10_code, diagnosis.clinical_status) == ("I10", "active")
