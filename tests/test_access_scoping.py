@@ -119,3 +119,36 @@ def test_given_a_read_only_share_when_a_fhir_update_names_another_patient_then_r
     assert answer.status_code == 403, answer.content
     diagnosis.refresh_from_db()
     assert (diagnosis.icd10_code, diagnosis.clinical_status) == ("I10", "active")
+
+
+def test_given_a_read_only_share_then_another_organisations_supervisor_does_not_score_the_call(
+    programme: Task,  # noqa: F811
+    carol: Any,
+    bob: Any,
+    community: Any,
+) -> None:
+    """Quality review scores the reviewer's own staff: the community centre's supervisor,
+    who can read the hospital's patient, neither sees the hospital doctor's call in the
+    queue nor scores it (nor overwrites the hospital's review of it)."""
+    from careloop.accounts.roles import Role
+    from careloop.followup.models import QualityReview
+    from tests.factories import UserFactory
+
+    _share(programme, community)
+    entry = FollowUpRecord.objects.create(
+        task=programme, patient=programme.patient, channel="phone", outcome="reached", by=carol
+    )
+    outsider = logged_in(
+        UserFactory(username="frank", organisation=community, role=Role.SUPERVISOR)
+    )
+    queue = outsider.get("/worklist/quality/")
+    assert queue.status_code == 200
+    assert entry.pk not in [r.pk for r in queue.context["page"].object_list]
+    assert carol.display_name not in queue.content.decode()
+    assert outsider.get(f"/worklist/quality/{entry.pk}/").status_code == 404
+    scores = {"script": 0, "content": 0, "feedback": 0, "comments": "差"}
+    assert outsider.post(f"/worklist/quality/{entry.pk}/", scores).status_code == 404
+    assert not QualityReview.objects.exists()
+    # The hospital's own supervisor still reviews it.
+    assert entry.pk in [r.pk for r in logged_in(bob).get("/worklist/quality/").context["page"]]
+    assert logged_in(bob).get(f"/worklist/quality/{entry.pk}/").status_code == 200
