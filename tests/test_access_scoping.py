@@ -152,3 +152,56 @@ def test_given_a_read_only_share_then_another_organisations_supervisor_does_not_
     # The hospital's own supervisor still reviews it.
     assert entry.pk in [r.pk for r in logged_in(bob).get("/worklist/quality/").context["page"]]
     assert logged_in(bob).get(f"/worklist/quality/{entry.pk}/").status_code == 200
+
+
+def test_another_organisations_pathway_is_neither_listed_nor_used_to_enrol(
+    hospital: Any, alice: Any, dave: Any, community: Any
+) -> None:
+    """A pathway set for the hospital applies to it and those below it: the community
+    centre's nurse neither sees it (nor how many of the hospital's patients are on it) nor
+    puts a patient of the centre on it."""
+    from careloop.followup.models import Pathway, Plan
+    from careloop.followup.pathways import load_pack
+    from careloop.followup.planning import enrol
+
+    load_pack()
+    Pathway.objects.filter(code="post-op").update(
+        organisation=hospital, name="骨科术后随访（本院）"
+    )
+    private = Pathway.objects.get(code="post-op")
+    for _ in range(3):
+        enrol(PatientFactory(organisation=hospital), private, trigger="manual")
+    resident = PatientFactory(organisation=community)
+    nurse = logged_in(dave)
+    listing = nurse.get("/worklist/pathways/")
+    assert listing.status_code == 200
+    assert "post-op" not in listing.content.decode()
+    assert "骨科术后随访（本院）" not in listing.content.decode()
+    assert "post-op" not in [
+        code for code, _name in nurse.get(f"/patients/{resident.pk}/").context["pathways"]
+    ]
+    posted = nurse.post(f"/worklist/patients/{resident.pk}/enrol/", {"pathway": "post-op"})
+    assert posted.status_code == 404
+    assert not Plan.objects.filter(patient=resident).exists()
+    # The hospital's own nurse sees it, with its three plans, and uses it.
+    hospital_list = logged_in(alice).get("/worklist/pathways/")
+    assert {p.code: p.active for p in hospital_list.context["pathways"]}["post-op"] == 3
+    own = PatientFactory(organisation=hospital)
+    logged_in(alice).post(f"/worklist/patients/{own.pk}/enrol/", {"pathway": "post-op"})
+    assert Plan.objects.filter(patient=own, pathway=private).exists()
+
+
+def test_the_pathway_list_counts_only_the_plans_of_patients_in_reach(
+    hospital: Any, dave: Any, community: Any
+) -> None:
+    from careloop.followup.models import Pathway
+    from careloop.followup.pathways import load_pack
+    from careloop.followup.planning import enrol
+
+    load_pack()
+    shared = Pathway.objects.get(code="post-op")  # every organisation's
+    for _ in range(2):
+        enrol(PatientFactory(organisation=hospital), shared, trigger="manual")
+    enrol(PatientFactory(organisation=community), shared, trigger="manual")
+    listing = logged_in(dave).get("/worklist/pathways/")
+    assert {p.code: p.active for p in listing.context["pathways"]}["post-op"] == 1

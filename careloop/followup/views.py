@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -69,6 +70,27 @@ def _organisations(user: Any) -> list[tuple[int, str]]:
         organisations = organisations.filter(pk__in=org_ids)
     choices = list(organisations.values_list("pk", "name")[:200])
     return choices if len(choices) > 1 else []
+
+
+def pathways_for(user: Any) -> QuerySet[Pathway]:
+    """Pathways that apply to the user's organisations: every organisation's, those set for
+    their organisation or one above it, and those set for one below it."""
+    org_ids = scope_organisation_ids(user)
+    if org_ids is None:
+        return Pathway.objects.all()
+    organisation = getattr(user, "organisation", None)
+    lineage = organisation.lineage if organisation is not None else []
+    return Pathway.objects.filter(
+        Q(organisation__isnull=True) | Q(organisation_id__in=[*lineage, *org_ids])
+    )
+
+
+def pathways_of(patient: Any) -> QuerySet[Pathway]:
+    """Pathways a patient may be put on: every organisation's, and those set for the
+    patient's organisation or one above it (as the triggers apply them)."""
+    return Pathway.objects.filter(
+        Q(organisation__isnull=True) | Q(organisation_id__in=patient.organisation.lineage)
+    )
 
 
 def _visible_task(user: Any, pk: int) -> Task:
@@ -161,7 +183,7 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
         ],
         "scopes": [("mine", _("Mine")), ("team", _("My team's")), ("organisation", _("All"))],
         "channels": Channel.choices,
-        "pathways": Pathway.objects.order_by("name").values_list("code", "name"),
+        "pathways": pathways_for(request.user).order_by("name").values_list("code", "name"),
         "tags": Tag.objects.order_by("name").values_list("name", flat=True)[:200],
         "organisations": _organisations(request.user),
         "can_assign": request.user.has_perm("followup.assign_task"),
@@ -363,7 +385,9 @@ def recording(request: AuthedRequest, pk: int) -> HttpResponse | StreamingHttpRe
 @permission_required("followup.add_plan", raise_exception=True)
 def plan_enrol(request: AuthedRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk, write=True)
-    pathway = get_object_or_404(Pathway, code=request.POST.get("pathway", ""), enabled=True)
+    pathway = get_object_or_404(
+        pathways_of(patient), code=request.POST.get("pathway", ""), enabled=True
+    )
     plan = enrol(
         patient,
         pathway,
@@ -402,10 +426,17 @@ def plan_stop(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required("followup.view_pathway", raise_exception=True)
 def pathway_list(request: AuthedRequest) -> HttpResponse:
-    from django.db.models import Count, Q
+    from django.db.models import Count
 
-    pathways = Pathway.objects.select_related("organisation").annotate(
-        active=Count("plans", filter=Q(plans__status=Plan.Status.ACTIVE))
+    # Counted over the plans of the user's organisations only (not everyone's).
+    active = Q(plans__status=Plan.Status.ACTIVE)
+    org_ids = scope_organisation_ids(request.user)
+    if org_ids is not None:
+        active &= Q(plans__organisation_id__in=org_ids)
+    pathways = (
+        pathways_for(request.user)
+        .select_related("organisation")
+        .annotate(active=Count("plans", filter=active))
     )
     return render(request, "followup/pathway_list.html", {"pathways": pathways})
 
@@ -433,5 +464,5 @@ def patient_plans_context(user: Any, patient: Any) -> dict[str, Any]:
         "can_enrol": user.has_perm("followup.add_plan"),
         "can_stop_plan": user.has_perm("followup.change_plan"),
         "stop_reasons": [c for c in Plan.StopReason.choices if c[0] != "superseded"],
-        "pathways": Pathway.objects.filter(enabled=True).values_list("code", "name"),
+        "pathways": pathways_of(patient).filter(enabled=True).values_list("code", "name"),
     }
