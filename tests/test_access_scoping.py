@@ -205,3 +205,23 @@ def test_the_pathway_list_counts_only_the_plans_of_patients_in_reach(
     enrol(PatientFactory(organisation=community), shared, trigger="manual")
     listing = logged_in(dave).get("/worklist/pathways/")
     assert {p.code: p.active for p in listing.context["pathways"]}["post-op"] == 1
+
+
+def test_the_questionnaire_list_counts_only_answers_of_patients_in_reach(
+    hospital: Any, alice: Any, dave: Any, community: Any
+) -> None:
+    from careloop.questionnaires.services import current, load_pack, submit
+
+    load_pack()
+    calm = {f"q{n}": "0" for n in range(1, 8)}
+    for _ in range(3):
+        submit(current("gad7"), PatientFactory(organisation=hospital), calm, source="patient")
+    submit(current("gad7"), PatientFactory(organisation=community), calm, source="patient")
+
+    def answered(user: Any) -> int:
+        page = logged_in(user).get("/questionnaires/")
+        assert page.status_code == 200
+        return {q.code: q.answered for q in page.context["rows"]}["gad7"]
+
+    assert answered(dave) == 1  # the hospital's three are not the centre's business
+    assert answered(alice) == 3
