@@ -225,3 +225,31 @@ def test_the_questionnaire_list_counts_only_answers_of_patients_in_reach(
 
     assert answered(dave) == 1  # the hospital's three are not the centre's business
     assert answered(alice) == 3
+
+
+def test_the_task_page_shows_a_shared_reader_no_referral_between_other_organisations(
+    programme: Task,  # noqa: F811
+    hospital: Any,
+    cardiology: Any,
+    dave: Any,
+    community: Any,
+) -> None:
+    """As the patient page's referral history: the community centre, reading the patient
+    through a share, does not learn where else the hospital referred them."""
+    from careloop.followup.models import Referral
+    from tests.factories import OrganisationFactory
+
+    _share(programme, community)
+    elsewhere = OrganisationFactory(code="P9", name="市精神卫生中心", kind="hospital")
+    Referral.objects.create(
+        patient=programme.patient,
+        from_organisation=cardiology,
+        to_organisation=elsewhere,
+        reason="抑郁筛查阳性",
+    )
+    page = logged_in(dave).get(f"/worklist/tasks/{programme.pk}/")
+    assert page.status_code == 200
+    assert list(page.context["referrals"]) == []
+    assert "→ 市精神卫生中心" not in page.content.decode()
+    own = logged_in(programme.assignee or programme.patient.responsible_doctor)
+    assert "→ 市精神卫生中心" in own.get(f"/worklist/tasks/{programme.pk}/").content.decode()
