@@ -253,3 +253,38 @@ def test_the_task_page_shows_a_shared_reader_no_referral_between_other_organisat
     assert "→ 市精神卫生中心" not in page.content.decode()
     own = logged_in(programme.assignee or programme.patient.responsible_doctor)
     assert "→ 市精神卫生中心" in own.get(f"/worklist/tasks/{programme.pk}/").content.decode()
+
+
+def test_the_rule_list_counts_only_firings_on_patients_in_reach(
+    hospital: Any, bob: Any, community: Any
+) -> None:
+    from careloop.accounts.roles import Role
+    from careloop.rules.models import Rule, RuleFiring
+    from careloop.rules.pack import load_pack
+    from tests.factories import UserFactory
+
+    load_pack()
+    rule = Rule.objects.order_by("code").first()
+    assert rule is not None
+    for _ in range(4):
+        RuleFiring.objects.create(
+            rule=rule,
+            version=rule.version,
+            patient=PatientFactory(organisation=hospital),
+            trigger=rule.trigger,
+        )
+    RuleFiring.objects.create(
+        rule=rule,
+        version=rule.version,
+        patient=PatientFactory(organisation=community),
+        trigger=rule.trigger,
+    )
+    centre = UserFactory(username="frank", organisation=community, role=Role.SUPERVISOR)
+
+    def fired(user: Any) -> int:
+        page = logged_in(user).get("/rules/")
+        assert page.status_code == 200
+        return {r.code: r.recent for r in page.context["rules"]}[rule.code]
+
+    assert fired(centre) == 1
+    assert fired(bob) == 4
