@@ -288,3 +288,32 @@ def test_the_rule_list_counts_only_firings_on_patients_in_reach(
 
     assert fired(centre) == 1
     assert fired(bob) == 4
+
+
+def test_given_a_read_only_share_then_another_organisation_does_not_decide_a_redemption(
+    hospital: Any, bob: Any, community: Any
+) -> None:
+    """Points are spent by the patient's own organisation (or one that may change the
+    record): a read-only share does not let the community centre approve the exchange."""
+    from careloop.accounts.roles import Role
+    from careloop.portal.models import PointsEntry, Redemption
+    from tests.factories import UserFactory
+
+    patient = PatientFactory(organisation=hospital)
+    PatientShare.objects.create(patient=patient, organisation=community, can_edit=False)
+    PointsEntry.objects.create(patient=patient, points=500, reason="自测打卡")
+    asked = Redemption.objects.create(patient=patient, points=300, item="免费血脂检查")
+    centre = logged_in(UserFactory(username="erin", organisation=community, role=Role.COORDINATOR))
+    listing = centre.get("/p/staff/redemptions/")
+    assert listing.status_code == 200
+    assert asked not in listing.context["page"].object_list
+    assert patient.name not in listing.content.decode()
+    posted = centre.post("/p/staff/redemptions/", {"redemption": asked.pk, "decision": "approve"})
+    assert posted.status_code == 404
+    asked.refresh_from_db()
+    assert asked.status == Redemption.Status.REQUESTED
+    assert not PointsEntry.objects.filter(points__lt=0).exists()
+    # The hospital's supervisor decides it.
+    logged_in(bob).post("/p/staff/redemptions/", {"redemption": asked.pk, "decision": "approve"})
+    asked.refresh_from_db()
+    assert asked.status == Redemption.Status.APPROVED
