@@ -317,3 +317,30 @@ def test_given_a_read_only_share_then_another_organisation_does_not_decide_a_red
     logged_in(bob).post("/p/staff/redemptions/", {"redemption": asked.pk, "decision": "approve"})
     asked.refresh_from_db()
     assert asked.status == Redemption.Status.APPROVED
+
+
+def test_given_a_read_only_share_then_staff_do_not_answer_as_the_patient(
+    hospital: Any, dave: Any, community: Any, alice: Any
+) -> None:
+    """Typing the patient's reply from the outbox reads it as theirs (alerts, answers on
+    the follow-up): not for a patient the user may only read."""
+    from careloop.outreach.models import Message, Reply
+
+    patient = PatientFactory(organisation=hospital)
+    PatientShare.objects.create(patient=patient, organisation=community, can_edit=False)
+    message = Message.objects.create(
+        organisation=hospital,
+        patient=patient,
+        key="test-1",
+        channel="sms",
+        provider="outbox",
+        body="您好，请问最近血压如何？",
+        status=Message.Status.SENT,
+    )
+    centre = logged_in(dave)
+    assert message.body in centre.get("/outreach/outbox/").content.decode()  # may read it
+    posted = centre.post(f"/outreach/outbox/{message.pk}/answer/", {"text": "胸痛"})
+    assert posted.status_code == 404
+    assert not Reply.objects.exists()
+    mine = logged_in(alice).post(f"/outreach/outbox/{message.pk}/answer/", {"text": "还好"})
+    assert mine.status_code == 302 and Reply.objects.count() == 1

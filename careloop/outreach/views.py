@@ -56,7 +56,12 @@ def outbox(request: AuthedRequest) -> HttpResponse:
 @require_POST
 def answer_as_patient(request: AuthedRequest, pk: int) -> HttpResponse:
     """Demo and training: type the patient's reply to a message of the outbox."""
-    message = get_object_or_404(visible_messages(request.user), pk=pk, provider="outbox")
+    # The reply is read as the patient's (alerts, the follow-up's answers): not on a share
+    # that only lets the user read the patient.
+    writable = patients_for(request.user, write=True).values("pk")
+    message = get_object_or_404(
+        Message.objects.filter(patient__in=writable), pk=pk, provider="outbox"
+    )
     text = request.POST.get("text", "").strip()
     if not text:
         messages.error(request, _("Type the patient's reply first."))
