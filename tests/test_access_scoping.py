@@ -344,3 +344,37 @@ def test_given_a_read_only_share_then_staff_do_not_answer_as_the_patient(
     assert not Reply.objects.exists()
     mine = logged_in(alice).post(f"/outreach/outbox/{message.pk}/answer/", {"text": "还好"})
     assert mine.status_code == 302 and Reply.objects.count() == 1
+
+
+def test_a_reply_from_an_unknown_sender_waits_in_the_inbox_of_the_organisation_it_was_sent_to(
+    hospital: Any, alice: Any, dave: Any, community: Any
+) -> None:
+    """An SMS to the hospital's number from a number no patient has is the hospital's to
+    read, not every organisation's; one through a platform-wide setting stays for all."""
+    from careloop.outreach.callbacks.base import Inbound
+    from careloop.outreach.models import ChannelConfig, Reply
+    from careloop.outreach.receiving import apply_inbound
+
+    hospitals = ChannelConfig(channel="sms", provider="aliyun_sms", organisation=hospital)
+    hospitals.set_secrets({"access_key_id": "k", "access_key_secret": "s"})
+    hospitals.save()
+    platform = ChannelConfig(channel="wechat", provider="wechat_mp")
+    platform.save()
+    text = "我是王建国的女儿，我爸昨晚胸口疼"
+    unknown = apply_inbound(hospitals, "sms", Inbound(sender="13600002222", text=text), "")
+    assert unknown is not None and unknown.kind == Reply.Kind.UNMATCHED
+    anyone = apply_inbound(platform, "wechat", Inbound(sender="oX1", text="你好在吗"), "")
+    assert anyone is not None and anyone.kind == Reply.Kind.UNMATCHED
+    centre = logged_in(dave)
+    page = centre.get("/outreach/inbox/")
+    assert page.status_code == 200
+    assert text not in page.content.decode() and "13600002222" not in page.content.decode()
+    assert "你好在吗" in page.content.decode()
+    assert centre.post(f"/outreach/inbox/{unknown.pk}/handled/").status_code == 404
+    unknown.refresh_from_db()
+    assert unknown.handled_at is None
+    own = logged_in(alice)
+    assert text in own.get("/outreach/inbox/").content.decode()
+    own.post(f"/outreach/inbox/{unknown.pk}/handled/")
+    unknown.refresh_from_db()
+    assert unknown.handled_by == alice

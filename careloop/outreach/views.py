@@ -3,10 +3,12 @@ demo) and the inbox of replies that need a person to read them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,7 +19,7 @@ from careloop.audit.services import record
 from careloop.outreach.models import Message, Reply, StaffNotification
 from careloop.outreach.models.channels import AUTOMATED
 from careloop.outreach.replies import receive
-from careloop.patients.access import patients_for
+from careloop.patients.access import patients_for, scope_organisation_ids
 from careloop.typing import AuthedRequest
 
 PAGE_SIZE = 50
@@ -25,6 +27,16 @@ PAGE_SIZE = 50
 
 def visible_messages(user: object) -> QuerySet[Message]:
     return Message.objects.filter(patient__in=patients_for(user).values("pk"))
+
+
+def unmatched_replies(user: Any) -> QuerySet[Reply]:
+    """Replies from senders nobody recognised, received by a channel setting of the user's
+    organisations or by a platform-wide one (no organisation)."""
+    replies = Reply.objects.filter(patient__isnull=True)
+    org_ids = scope_organisation_ids(user)
+    if org_ids is None:
+        return replies
+    return replies.filter(Q(organisation__isnull=True) | Q(organisation_id__in=org_ids))
 
 
 @login_required
@@ -89,8 +101,9 @@ def inbox(request: AuthedRequest) -> HttpResponse:
     show = show if show in ("todo", "all") else "todo"
     replies = Reply.objects.filter(patient__in=patients_for(request.user).values("pk"))
     if request.user.has_perm("outreach.change_reply"):
-        # Senders nobody recognised belong to no patient: the staff who handle replies see them.
-        replies = replies | Reply.objects.filter(patient__isnull=True)
+        # Senders nobody recognised belong to no patient: the staff who handle replies see
+        # those their organisations' channels received.
+        replies = replies | unmatched_replies(request.user)
     if show == "todo":
         replies = replies.filter(
             handled_at__isnull=True, kind__in=[Reply.Kind.UNMATCHED, Reply.Kind.UNCLEAR]
@@ -106,7 +119,7 @@ def inbox(request: AuthedRequest) -> HttpResponse:
 @require_POST
 def mark_handled(request: AuthedRequest, pk: int) -> HttpResponse:
     visible = Reply.objects.filter(patient__in=patients_for(request.user).values("pk"))
-    reply = get_object_or_404(visible | Reply.objects.filter(patient__isnull=True), pk=pk)
+    reply = get_object_or_404(visible | unmatched_replies(request.user), pk=pk)
     if reply.handled_at is None:
         reply.handled_at, reply.handled_by = timezone.now(), request.user
         reply.save(update_fields=["handled_at", "handled_by"])
