@@ -378,3 +378,47 @@ def test_a_reply_from_an_unknown_sender_waits_in_the_inbox_of_the_organisation_i
     own.post(f"/outreach/inbox/{unknown.pk}/handled/")
     unknown.refresh_from_db()
     assert unknown.handled_by == alice
+
+
+def _fhir_post(user: Any, path: str, resource: dict[str, Any]) -> Any:
+    from django.test import Client
+
+    from careloop.accounts.tokens import do_create_token
+
+    _, token = do_create_token(user)
+    return Client().post(
+        f"/fhir/R4/{path}",
+        json.dumps(resource),
+        content_type="application/fhir+json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fhir_duplicate_of_another_organisations_patient_does_not_name_its_id(
+    hospital: Any, alice: Any, dave: Any
+) -> None:
+    """As the JSON API and the enrolment page: that the person is enrolled is said, but
+    the record of an organisation the token cannot see is not pointed at."""
+    from datetime import date
+
+    from tests.factories import valid_id
+
+    number = valid_id(date(1956, 4, 1), male=True)
+    theirs = PatientFactory(organisation=hospital, id_number=number)
+    resource = {
+        "resourceType": "Patient",
+        "identifier": [{"system": "urn:careloop:sid:resident-id", "value": number}],
+        "name": [{"text": "周建华"}],
+        "gender": "male",
+        "birthDate": "1956-04-01",
+    }
+    answer = _fhir_post(dave, "Patient", resource)
+    assert answer.status_code == 409
+    said = answer.json()["issue"][0]["diagnostics"]
+    assert f"Patient/{theirs.pk}" not in said
+    assert "another organisation" in said
+    own = _fhir_post(alice, "Patient", resource)
+    assert own.status_code == 409
+    assert f"Patient/{theirs.pk}" in own.json()["issue"][0]["diagnostics"]
