@@ -422,3 +422,40 @@ def test_a_fhir_duplicate_of_another_organisations_patient_does_not_name_its_id(
     own = _fhir_post(alice, "Patient", resource)
     assert own.status_code == 409
     assert f"Patient/{theirs.pk}" in own.json()["issue"][0]["diagnostics"]
+
+
+def test_an_alert_is_not_assigned_to_someone_who_cannot_open_its_patient(
+    hospital: Any, bob: Any, carol: Any, alice: Any, api_as: Any
+) -> None:
+    """Bob (hospital supervisor) oversees cardiology too, but Carol (cardiology) cannot
+    open a patient of the hospital itself: the alert would wait with someone who cannot
+    act on it, as the rules already avoid."""
+    from careloop.followup.models import Alert
+    from careloop.followup.services import raise_alert
+
+    alert = raise_alert(
+        PatientFactory(organisation=hospital),
+        kind=Alert.Kind.MANUAL,
+        severity=Alert.Severity.HIGH,
+        title="血压 186/104",
+        reason="复测仍高",
+        unassigned=True,
+    )
+    answer = api_as(bob).post(
+        f"/api/v1/alerts/{alert.pk}/transition", {"action": "assign", "assignee": "carol"}
+    )
+    assert answer.status_code == 422
+    alert.refresh_from_db()
+    assert alert.assignee is None
+    page = logged_in(bob).post(
+        f"/alerts/{alert.pk}/", {"action": "assign", "assignee": carol.pk}, follow=True
+    )
+    assert page.status_code == 200
+    alert.refresh_from_db()
+    assert alert.assignee is None
+    done = api_as(bob).post(
+        f"/api/v1/alerts/{alert.pk}/transition", {"action": "assign", "assignee": "alice"}
+    )
+    assert done.status_code == 200
+    alert.refresh_from_db()
+    assert alert.assignee == alice
