@@ -459,3 +459,32 @@ def test_an_alert_is_not_assigned_to_someone_who_cannot_open_its_patient(
     assert done.status_code == 200
     alert.refresh_from_db()
     assert alert.assignee == alice
+
+
+def test_tasks_are_not_assigned_to_someone_who_cannot_open_their_patient(
+    hospital: Any, bob: Any, carol: Any, alice: Any
+) -> None:
+    from careloop.followup.models import Pathway
+    from careloop.followup.pathways import load_pack
+    from careloop.followup.planning import enrol
+
+    load_pack()
+    plan = enrol(
+        PatientFactory(organisation=hospital),
+        Pathway.objects.get(code="post-op"),
+        trigger="manual",
+    )
+    assert plan is not None
+    task = plan.tasks.order_by("due_at").first()
+    assert task is not None
+    supervisor = logged_in(bob)
+    page = supervisor.post(
+        "/worklist/assign/", {"task": [task.pk], "assignee": carol.pk}, follow=True
+    )
+    assert page.status_code == 200
+    task.refresh_from_db()
+    assert task.assignee is None  # Carol (cardiology) cannot open the hospital's patient
+    assert any(m.level_tag == "warning" for m in page.context["messages"])
+    supervisor.post("/worklist/assign/", {"task": [task.pk], "assignee": alice.pk})
+    task.refresh_from_db()
+    assert task.assignee == alice

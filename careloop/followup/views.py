@@ -31,7 +31,12 @@ from careloop.followup.staff import staff_who_can
 from careloop.followup.worklist import SCOPES, SECTIONS, Filters, counts, worklist
 from careloop.followup.worklist_rows import ROW_FIELDS, Labels, row_html
 from careloop.ids import row_id
-from careloop.patients.access import can_change, get_patient_for, scope_organisation_ids
+from careloop.patients.access import (
+    can_change,
+    get_patient_for,
+    patients_for,
+    scope_organisation_ids,
+)
 from careloop.patients.models import Channel, Tag
 from careloop.typing import AuthedRequest
 
@@ -225,7 +230,21 @@ def assign(request: AuthedRequest) -> HttpResponse:
     tasks = Task.objects.filter(pk__in=ids, status=Task.Status.OPEN)
     if org_ids is not None:
         tasks = tasks.filter(organisation_id__in=org_ids)
-    changed = tasks.update(assignee=assignee)
+    # Not to someone who cannot open the patient (of a department below, say): the task
+    # would wait on a worklist that never shows it.
+    reachable = patients_for(assignee).values("pk")
+    skipped = tasks.exclude(patient__in=reachable).count()
+    changed = tasks.filter(patient__in=reachable).update(assignee=assignee)
+    if skipped:
+        messages.warning(
+            request,
+            ngettext(
+                "%(n)d task was not assigned: %(who)s cannot open its patient.",
+                "%(n)d tasks were not assigned: %(who)s cannot open their patients.",
+                skipped,
+            )
+            % {"n": skipped, "who": assignee},
+        )
     record(
         request.user,
         "update",
