@@ -488,3 +488,32 @@ def test_tasks_are_not_assigned_to_someone_who_cannot_open_their_patient(
     supervisor.post("/worklist/assign/", {"task": [task.pk], "assignee": alice.pk})
     task.refresh_from_db()
     assert task.assignee == alice
+
+
+def test_given_a_read_only_share_then_another_organisation_does_not_mark_a_reply_handled(
+    hospital: Any, dave: Any, community: Any, alice: Any
+) -> None:
+    """A reply that needs reading waits in the hospital's inbox until the hospital handles
+    it: the community centre, which may read the patient, does not take it off the list."""
+    from careloop.outreach.models import Reply
+
+    patient = PatientFactory(organisation=hospital)
+    PatientShare.objects.create(patient=patient, organisation=community, can_edit=False)
+    reply = Reply.objects.create(
+        organisation=hospital,
+        patient=patient,
+        channel="sms",
+        sender="13600002222",
+        text="下周三能改期吗",
+        kind=Reply.Kind.UNCLEAR,
+    )
+    centre = logged_in(dave)
+    inbox = centre.get("/outreach/inbox/").content.decode()
+    assert reply.text in inbox  # may read it
+    assert f"/outreach/inbox/{reply.pk}/handled/" not in inbox
+    assert centre.post(f"/outreach/inbox/{reply.pk}/handled/").status_code == 404
+    reply.refresh_from_db()
+    assert reply.handled_at is None
+    logged_in(alice).post(f"/outreach/inbox/{reply.pk}/handled/")
+    reply.refresh_from_db()
+    assert reply.handled_by == alice

@@ -111,15 +111,24 @@ def inbox(request: AuthedRequest) -> HttpResponse:
     page = Paginator(
         replies.select_related("patient", "alert").order_by("-received_at", "-id"), PAGE_SIZE
     ).get_page(request.GET.get("page"))
-    return render(request, "outreach/inbox.html", {"page": page, "show": show})
+    # Handled by those who may change the patient's record, not by a read-only share.
+    writable = set(
+        patients_for(request.user, write=True)
+        .filter(pk__in=[r.patient_id for r in page if r.patient_id])
+        .values_list("pk", flat=True)
+    )
+    handleable = {r.pk for r in page if r.patient_id is None or r.patient_id in writable}
+    return render(
+        request, "outreach/inbox.html", {"page": page, "show": show, "handleable": handleable}
+    )
 
 
 @login_required
 @permission_required("outreach.change_reply", raise_exception=True)
 @require_POST
 def mark_handled(request: AuthedRequest, pk: int) -> HttpResponse:
-    visible = Reply.objects.filter(patient__in=patients_for(request.user).values("pk"))
-    reply = get_object_or_404(visible | unmatched_replies(request.user), pk=pk)
+    mine = Reply.objects.filter(patient__in=patients_for(request.user, write=True).values("pk"))
+    reply = get_object_or_404(mine | unmatched_replies(request.user), pk=pk)
     if reply.handled_at is None:
         reply.handled_at, reply.handled_by = timezone.now(), request.user
         reply.save(update_fields=["handled_at", "handled_by"])
