@@ -517,3 +517,32 @@ def test_given_a_read_only_share_then_another_organisation_does_not_mark_a_reply
     logged_in(alice).post(f"/outreach/inbox/{reply.pk}/handled/")
     reply.refresh_from_db()
     assert reply.handled_by == alice
+
+
+def test_the_alerts_api_lists_alerts_only_for_those_allowed_to_view_alerts(
+    hospital: Any, alice: Any, api_as: Any
+) -> None:
+    """Reading a patient's record is not reading their alerts: one alert by id already
+    asked for the alert permission, the list did not."""
+    from django.contrib.auth.models import Permission
+
+    from careloop.followup.models import Alert
+    from careloop.followup.services import raise_alert
+    from tests.factories import UserFactory
+
+    raise_alert(
+        PatientFactory(organisation=hospital),
+        kind=Alert.Kind.MANUAL,
+        severity=Alert.Severity.HIGH,
+        title="自伤风险",
+        reason="PHQ-9 第 9 题阳性",
+        unassigned=True,
+    )
+    registrar = UserFactory(organisation=hospital)
+    registrar.user_permissions.add(
+        Permission.objects.get(codename="view_patient", content_type__app_label="patients")
+    )
+    refused = api_as(registrar).get("/api/v1/alerts")
+    assert refused.status_code == 403
+    assert "自伤风险" not in refused.content.decode()
+    assert api_as(alice).get("/api/v1/alerts").json()["count"] == 1
