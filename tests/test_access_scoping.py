@@ -546,3 +546,19 @@ def test_the_alerts_api_lists_alerts_only_for_those_allowed_to_view_alerts(
     assert refused.status_code == 403
     assert "自伤风险" not in refused.content.decode()
     assert api_as(alice).get("/api/v1/alerts").json()["count"] == 1
+
+
+def test_the_import_page_suggests_only_the_sending_systems_of_the_users_organisations(
+    hospital: Any, community: Any
+) -> None:
+    from careloop.accounts.roles import Role
+    from careloop.interop.models import SourceSystem
+    from tests.factories import UserFactory
+
+    SourceSystem.objects.create(facility="HIS-第一人民医院", name="HIS", organisation=hospital)
+    SourceSystem.objects.create(facility="和平社区体检", name="体检", organisation=community)
+    manager = UserFactory(organisation=community, role=Role.HEALTH_MANAGER)
+    page = logged_in(manager).get("/interop/imports/")
+    assert page.status_code == 200
+    assert [s.facility for s in page.context["sources"]] == ["和平社区体检"]
+    assert "HIS-第一人民医院" not in page.content.decode()
