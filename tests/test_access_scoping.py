@@ -562,3 +562,47 @@ def test_the_import_page_suggests_only_the_sending_systems_of_the_users_organisa
     assert page.status_code == 200
     assert [s.facility for s in page.context["sources"]] == ["和平社区体检"]
     assert "HIS-第一人民医院" not in page.content.decode()
+
+
+def test_a_patient_moved_to_another_department_takes_their_open_work_along(
+    programme: Task,  # noqa: F811
+    hospital: Any,
+    carol: Any,
+    bob: Any,
+    api_as: Any,
+) -> None:
+    """Moved from cardiology to endocrinology, the patient's open follow-up and alert
+    leave cardiology's worklist (which showed the name of a patient it can no longer
+    open) and reach endocrinology's."""
+    from careloop.accounts.roles import Role
+    from careloop.followup.models import Alert
+    from careloop.followup.services import raise_alert
+    from tests.factories import OrganisationFactory, UserFactory
+
+    endocrinology = OrganisationFactory(
+        code="H1-ENDO", name="内分泌科", kind="department", parent=hospital
+    )
+    alert = raise_alert(
+        programme.patient,
+        kind=Alert.Kind.MANUAL,
+        severity=Alert.Severity.HIGH,
+        title="空腹血糖 13.2",
+        reason="复测仍高",
+    )
+    name = programme.patient.name
+    assert (
+        name in logged_in(carol).get("/worklist/?scope=organisation&section=all").content.decode()
+    )
+    moved = api_as(bob).patch(
+        f"/api/v1/patients/{programme.patient_id}",
+        {"organisation": endocrinology.pk, "responsible_doctor": None},
+    )
+    assert moved.status_code == 200, moved.content
+    worklist = logged_in(carol).get("/worklist/?scope=organisation&section=all")
+    assert worklist.status_code == 200
+    assert name not in worklist.content.decode()
+    assert worklist.context["open_alert_count"] == 0
+    theirs = UserFactory(username="gina", organisation=endocrinology, role=Role.NURSE)
+    page = logged_in(theirs).get("/worklist/?scope=organisation&section=all")
+    assert name in page.content.decode()
+    assert [a.pk for a in page.context["open_alerts"]] == [alert.pk]
