@@ -146,8 +146,14 @@ def _check(alert: Alert, actor: Any, step: Step) -> None:
         raise ValidationError({"note": [_("Say why the alert is sent back.")]})
     if step.action == Action.NOTE and not step.note.strip():
         raise ValidationError({"note": [_("The note is empty.")]})
-    if step.action == Action.ASSIGN and step.assignee is None:
-        raise ValidationError({"assignee": [_("Choose whom to assign the alert to.")]})
+    if step.action == Action.ASSIGN:
+        if step.assignee is None:
+            raise ValidationError({"assignee": [_("Choose whom to assign the alert to.")]})
+        if not staff_sees(step.assignee.pk, alert.patient):
+            # An owner who cannot open the patient cannot act on it (as new alerts avoid).
+            raise ValidationError(
+                {"assignee": [_("Choose someone who can open this patient's record.")]}
+            )
 
 
 def do_transition(alert: Alert, actor: Any, step: Step) -> Alert:

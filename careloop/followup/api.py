@@ -134,7 +134,7 @@ def alert_out(alert: Alert) -> AlertOut:
 def list_alerts(request: HttpRequest, params: Query[AlertParams]) -> AlertPage:
     """Alerts on patients you can see, newest first; filter by ``patient`` and ``status``
     (open, acknowledged, in_progress, resolved, verified)."""
-    if not request.user.has_perm("patients.view_patient"):
+    if not request.user.has_perm("followup.view_alert"):  # as one alert (``_visible``)
         raise PermissionDenied
     alerts = Alert.objects.filter(patient__in=patients_for(request.user).values("pk"))
     if params.patient is not None:

@@ -410,3 +410,30 @@ def extend_plans(*, now: datetime | None = None, batch: int = 500) -> dict[str, 
                 created += len(generate(plan, plan.patient, now=now, holidays=holidays[org]))
         last = plans[-1].pk
     return {"tasks_created": created, "patients_stopped": stopped}
+
+
+def follow_the_move(patient: Patient) -> None:
+    """The patient now belongs to ``patient.organisation`` (moved by its owner, within
+    their organisations): their active plans, open follow-ups and open alerts go with them,
+    so the new organisation's worklists show them and the old one's (whose staff may no
+    longer open the patient) do not; work left with someone who cannot open the patient
+    waits unassigned for the new organisation."""
+    from careloop.followup.models import OPEN_STATUSES, Alert
+    from careloop.patients.access import staff_sees
+
+    organisation_id = patient.organisation_id
+    Plan.objects.filter(patient=patient, status=Plan.Status.ACTIVE).update(
+        organisation_id=organisation_id
+    )
+    tasks = Task.objects.filter(patient=patient, status=Task.Status.OPEN)
+    alerts = Alert.objects.filter(patient=patient, status__in=OPEN_STATUSES)
+    tasks.update(organisation_id=organisation_id)
+    alerts.update(organisation_id=organisation_id)
+    owners = {
+        *tasks.values_list("assignee_id", flat=True),
+        *alerts.values_list("assignee_id", flat=True),
+    }
+    gone = [pk for pk in owners if pk is not None and not staff_sees(pk, patient)]
+    if gone:
+        tasks.filter(assignee_id__in=gone).update(assignee=None)
+        alerts.filter(assignee_id__in=gone).update(assignee=None)

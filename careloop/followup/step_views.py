@@ -104,9 +104,8 @@ def next_steps_context(request: Any, task: Task) -> dict[str, Any]:
         if user.has_perm("followup.add_tasknote")
         else None,
         "task_notes": task.notes.select_related("by"),
-        "referrals": task.patient.referrals.select_related("from_organisation", "to_organisation")[
-            :5
-        ],
+        # Those the user's organisations sent or received, as the patient page's history.
+        "referrals": referrals_for(user).filter(patient=task.patient)[:5],
         "revisits": task.patient.revisit_requests.all()[:5],
     }
 

@@ -27,7 +27,7 @@ from careloop.followup.models import (
 )
 from careloop.followup.staff import staff_who_can
 from careloop.followup.worklist import end_of_today
-from careloop.patients.access import patients_for
+from careloop.patients.access import patients_for, scope_organisation_ids
 from careloop.system_texts import HANDED_OVER, stored
 
 
@@ -137,14 +137,27 @@ def do_hand_over(actor: Any, source: User, target: User) -> tuple[int, int]:
 # ---------------------------------------------------------------- quality review
 
 
+def reviewable(user: Any) -> QuerySet[FollowUpRecord]:
+    """Follow-up records ``user`` may review: on patients they can open, made by staff of
+    their organisations (or, recorded from a patient's reply, on one of their organisations'
+    tasks). A share of the patient lets another organisation read the record, not score
+    the work of staff who are not theirs."""
+    records = FollowUpRecord.objects.filter(patient__in=patients_for(user).values("pk"))
+    org_ids = scope_organisation_ids(user)
+    if org_ids is None:
+        return records
+    return records.filter(
+        Q(by__organisation_id__in=org_ids) | Q(by__isnull=True, task__organisation_id__in=org_ids)
+    )
+
+
 def review_queue(user: Any, *, days: int = 30, staff_id: int | None = None) -> QuerySet:
     """Completed follow-ups (patient reached) of the last ``days`` days in ``user``'s
     scope that nobody has reviewed yet, newest first."""
-    records = FollowUpRecord.objects.filter(
+    records = reviewable(user).filter(
         outcome=Outcome.REACHED,
         at__gte=timezone.now() - timedelta(days=days),
         review__isnull=True,
-        patient__in=patients_for(user).values("pk"),
     )
     if staff_id:
         records = records.filter(by_id=staff_id)

@@ -15,18 +15,18 @@ from django.views.decorators.http import require_POST
 
 from careloop.audit.services import record
 from careloop.followup.forms import answer_rows
-from careloop.followup.models import CRITERIA, FollowUpRecord, QualityReview
+from careloop.followup.models import CRITERIA, QualityReview
 from careloop.followup.scripts import render_script
 from careloop.followup.staff import staff_who_can
 from careloop.followup.supervision import (
     do_hand_over,
     do_review,
     review_queue,
+    reviewable,
     workload,
 )
 from careloop.forms import StyledFormMixin, widget_class
 from careloop.ids import row_id
-from careloop.patients.access import get_patient_for
 from careloop.typing import AuthedRequest
 
 PAGE_SIZE = 50
@@ -146,9 +146,8 @@ def _keeping(request: AuthedRequest, turned: str) -> str:
 @permission_required("followup.add_qualityreview", raise_exception=True)
 def review_page(request: AuthedRequest, pk: int) -> HttpResponse:
     entry = get_object_or_404(
-        FollowUpRecord.objects.select_related("task__plan__version", "patient", "by"), pk=pk
+        reviewable(request.user).select_related("task__plan__version", "patient", "by"), pk=pk
     )
-    get_patient_for(request.user, entry.patient_id)
     existing = QualityReview.objects.filter(record=entry).first()
     initial = {k: getattr(existing, k) for k in [*CRITERIA, "comments"]} if existing else None
     form = ReviewForm(request.POST or None, initial=initial)

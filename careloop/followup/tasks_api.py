@@ -146,7 +146,7 @@ def post_outcome(request: HttpRequest, task_id: int, body: OutcomeIn) -> Status:
     if not request.user.has_perm("followup.change_task"):
         raise PermissionDenied
     task = get_object_or_404(Task.objects.select_related("plan__pathway"), pk=task_id)
-    get_patient_for(request.user, task.patient_id)
+    get_patient_for(request.user, task.patient_id, write=True)  # not on a read share
     if body.outcome not in Outcome.values:
         raise HttpError(
             422, _("outcome must be one of: %(choices)s") % {"choices": ", ".join(Outcome.values)}

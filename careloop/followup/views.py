@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -30,7 +31,12 @@ from careloop.followup.staff import staff_who_can
 from careloop.followup.worklist import SCOPES, SECTIONS, Filters, counts, worklist
 from careloop.followup.worklist_rows import ROW_FIELDS, Labels, row_html
 from careloop.ids import row_id
-from careloop.patients.access import get_patient_for, scope_organisation_ids
+from careloop.patients.access import (
+    can_change,
+    get_patient_for,
+    patients_for,
+    scope_organisation_ids,
+)
 from careloop.patients.models import Channel, Tag
 from careloop.typing import AuthedRequest
 
@@ -69,6 +75,27 @@ def _organisations(user: Any) -> list[tuple[int, str]]:
         organisations = organisations.filter(pk__in=org_ids)
     choices = list(organisations.values_list("pk", "name")[:200])
     return choices if len(choices) > 1 else []
+
+
+def pathways_for(user: Any) -> QuerySet[Pathway]:
+    """Pathways that apply to the user's organisations: every organisation's, those set for
+    their organisation or one above it, and those set for one below it."""
+    org_ids = scope_organisation_ids(user)
+    if org_ids is None:
+        return Pathway.objects.all()
+    organisation = getattr(user, "organisation", None)
+    lineage = organisation.lineage if organisation is not None else []
+    return Pathway.objects.filter(
+        Q(organisation__isnull=True) | Q(organisation_id__in=[*lineage, *org_ids])
+    )
+
+
+def pathways_of(patient: Any) -> QuerySet[Pathway]:
+    """Pathways a patient may be put on: every organisation's, and those set for the
+    patient's organisation or one above it (as the triggers apply them)."""
+    return Pathway.objects.filter(
+        Q(organisation__isnull=True) | Q(organisation_id__in=patient.organisation.lineage)
+    )
 
 
 def _visible_task(user: Any, pk: int) -> Task:
@@ -161,7 +188,7 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
         ],
         "scopes": [("mine", _("Mine")), ("team", _("My team's")), ("organisation", _("All"))],
         "channels": Channel.choices,
-        "pathways": Pathway.objects.order_by("name").values_list("code", "name"),
+        "pathways": pathways_for(request.user).order_by("name").values_list("code", "name"),
         "tags": Tag.objects.order_by("name").values_list("name", flat=True)[:200],
         "organisations": _organisations(request.user),
         "can_assign": request.user.has_perm("followup.assign_task"),
@@ -203,7 +230,21 @@ def assign(request: AuthedRequest) -> HttpResponse:
     tasks = Task.objects.filter(pk__in=ids, status=Task.Status.OPEN)
     if org_ids is not None:
         tasks = tasks.filter(organisation_id__in=org_ids)
-    changed = tasks.update(assignee=assignee)
+    # Not to someone who cannot open the patient (of a department below, say): the task
+    # would wait on a worklist that never shows it.
+    reachable = patients_for(assignee).values("pk")
+    skipped = tasks.exclude(patient__in=reachable).count()
+    changed = tasks.filter(patient__in=reachable).update(assignee=assignee)
+    if skipped:
+        messages.warning(
+            request,
+            ngettext(
+                "%(n)d task was not assigned: %(who)s cannot open its patient.",
+                "%(n)d tasks were not assigned: %(who)s cannot open their patients.",
+                skipped,
+            )
+            % {"n": skipped, "who": assignee},
+        )
     record(
         request.user,
         "update",
@@ -253,8 +294,10 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
     answers = answers_form(task.form, request.POST if request.method == "POST" else None)
     if answers is not None and "method" in answers.fields and task.channel in METHOD_OF_CHANNEL:
         answers.fields["method"].initial = METHOD_OF_CHANNEL[task.channel]  # 随访方式
+    # Recording a try changes the patient's record: not on a share that only lets them read.
+    may_record = request.user.has_perm("followup.change_task") and can_change(request.user, patient)
     if request.method == "POST":
-        if not request.user.has_perm("followup.change_task"):
+        if not may_record:
             raise PermissionDenied
         reached = request.POST.get("outcome") == "reached"
         valid = outcome_form.is_valid()
@@ -309,7 +352,7 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
         "results": patient.observations.order_by("-effective_at")[:12],
         "conditions": patient.conditions.filter(clinical_status="active")[:8],
         "plan_tasks": (task.plan.tasks.order_by("due_at")[:40] if task.plan is not None else []),
-        "can_record": task.is_open and request.user.has_perm("followup.change_task"),
+        "can_record": task.is_open and may_record,
         "red_flags": sorted(RED_FLAGS),
         "questionnaires": _questionnaires(request.user),
     }
@@ -361,7 +404,9 @@ def recording(request: AuthedRequest, pk: int) -> HttpResponse | StreamingHttpRe
 @permission_required("followup.add_plan", raise_exception=True)
 def plan_enrol(request: AuthedRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk, write=True)
-    pathway = get_object_or_404(Pathway, code=request.POST.get("pathway", ""), enabled=True)
+    pathway = get_object_or_404(
+        pathways_of(patient), code=request.POST.get("pathway", ""), enabled=True
+    )
     plan = enrol(
         patient,
         pathway,
@@ -400,10 +445,17 @@ def plan_stop(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required("followup.view_pathway", raise_exception=True)
 def pathway_list(request: AuthedRequest) -> HttpResponse:
-    from django.db.models import Count, Q
+    from django.db.models import Count
 
-    pathways = Pathway.objects.select_related("organisation").annotate(
-        active=Count("plans", filter=Q(plans__status=Plan.Status.ACTIVE))
+    # Counted over the plans of the user's organisations only (not everyone's).
+    active = Q(plans__status=Plan.Status.ACTIVE)
+    org_ids = scope_organisation_ids(request.user)
+    if org_ids is not None:
+        active &= Q(plans__organisation_id__in=org_ids)
+    pathways = (
+        pathways_for(request.user)
+        .select_related("organisation")
+        .annotate(active=Count("plans", filter=active))
     )
     return render(request, "followup/pathway_list.html", {"pathways": pathways})
 
@@ -431,5 +483,5 @@ def patient_plans_context(user: Any, patient: Any) -> dict[str, Any]:
         "can_enrol": user.has_perm("followup.add_plan"),
         "can_stop_plan": user.has_perm("followup.change_plan"),
         "stop_reasons": [c for c in Plan.StopReason.choices if c[0] != "superseded"],
-        "pathways": Pathway.objects.filter(enabled=True).values_list("code", "name"),
+        "pathways": pathways_of(patient).filter(enabled=True).values_list("code", "name"),
     }

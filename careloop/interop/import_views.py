@@ -26,6 +26,7 @@ from careloop.interop.importer.jobs import (
 )
 from careloop.interop.importer.reader import ReadError
 from careloop.interop.models import ImportJob, SourceSystem
+from careloop.patients.access import scope_organisation_ids
 
 MAX_UPLOAD = 50 * 1024 * 1024
 
@@ -71,6 +72,14 @@ def _jobs_for(request: HttpRequest) -> QuerySet[ImportJob]:
     return jobs
 
 
+def _sources_for(request: HttpRequest) -> QuerySet[SourceSystem]:
+    """The sending systems of the user's organisations (those an upload's source name
+    finds, ``source_named``): another organisation's are not suggested."""
+    sources = SourceSystem.objects.order_by("facility")
+    org_ids = scope_organisation_ids(request.user)
+    return sources if org_ids is None else sources.filter(organisation_id__in=org_ids)
+
+
 @login_required
 @permission_required("interop.add_importjob", raise_exception=True)
 def import_list(request: HttpRequest) -> HttpResponse:
@@ -98,7 +107,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "jobs": page.object_list,
-            "sources": SourceSystem.objects.order_by("facility")[:100],
+            "sources": _sources_for(request)[:100],
         },
     )
 

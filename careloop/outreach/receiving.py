@@ -177,6 +177,7 @@ def apply_inbound(config: ChannelConfig, channel: str, item: Inbound, raw: str) 
             message=message,
             unsubscribe=item.unsubscribe,
             external_id=item.external_id,
+            organisation_id=config.organisation_id,
         )
     except IntegrityError:  # the same push, read at the same moment by another worker
         if (

@@ -47,11 +47,15 @@ def receive(
     message: Message | None = None,
     unsubscribe: bool = False,
     external_id: str = "",
+    organisation_id: int | None = None,
 ) -> Reply:
     """Store the reply as received, then read it (in its own transaction: a failure while
     reading leaves the stored reply for the inbox, never loses it). ``unsubscribe``: the
-    patient left the channel (WeChat unsubscribe event), an opt-out whatever the text."""
+    patient left the channel (WeChat unsubscribe event), an opt-out whatever the text.
+    ``organisation_id``: the organisation whose channel setting received it (None: a
+    platform-wide one), whose staff read it when the sender is not recognised."""
     reply = Reply.objects.create(
+        organisation_id=organisation_id,
         channel=channel,
         provider=provider,
         sender=sender,

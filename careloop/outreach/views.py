@@ -3,10 +3,12 @@ demo) and the inbox of replies that need a person to read them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,7 +19,7 @@ from careloop.audit.services import record
 from careloop.outreach.models import Message, Reply, StaffNotification
 from careloop.outreach.models.channels import AUTOMATED
 from careloop.outreach.replies import receive
-from careloop.patients.access import patients_for
+from careloop.patients.access import patients_for, scope_organisation_ids
 from careloop.typing import AuthedRequest
 
 PAGE_SIZE = 50
@@ -25,6 +27,16 @@ PAGE_SIZE = 50
 
 def visible_messages(user: object) -> QuerySet[Message]:
     return Message.objects.filter(patient__in=patients_for(user).values("pk"))
+
+
+def unmatched_replies(user: Any) -> QuerySet[Reply]:
+    """Replies from senders nobody recognised, received by a channel setting of the user's
+    organisations or by a platform-wide one (no organisation)."""
+    replies = Reply.objects.filter(patient__isnull=True)
+    org_ids = scope_organisation_ids(user)
+    if org_ids is None:
+        return replies
+    return replies.filter(Q(organisation__isnull=True) | Q(organisation_id__in=org_ids))
 
 
 @login_required
@@ -56,7 +68,12 @@ def outbox(request: AuthedRequest) -> HttpResponse:
 @require_POST
 def answer_as_patient(request: AuthedRequest, pk: int) -> HttpResponse:
     """Demo and training: type the patient's reply to a message of the outbox."""
-    message = get_object_or_404(visible_messages(request.user), pk=pk, provider="outbox")
+    # The reply is read as the patient's (alerts, the follow-up's answers): not on a share
+    # that only lets the user read the patient.
+    writable = patients_for(request.user, write=True).values("pk")
+    message = get_object_or_404(
+        Message.objects.filter(patient__in=writable), pk=pk, provider="outbox"
+    )
     text = request.POST.get("text", "").strip()
     if not text:
         messages.error(request, _("Type the patient's reply first."))
@@ -84,8 +101,9 @@ def inbox(request: AuthedRequest) -> HttpResponse:
     show = show if show in ("todo", "all") else "todo"
     replies = Reply.objects.filter(patient__in=patients_for(request.user).values("pk"))
     if request.user.has_perm("outreach.change_reply"):
-        # Senders nobody recognised belong to no patient: the staff who handle replies see them.
-        replies = replies | Reply.objects.filter(patient__isnull=True)
+        # Senders nobody recognised belong to no patient: the staff who handle replies see
+        # those their organisations' channels received.
+        replies = replies | unmatched_replies(request.user)
     if show == "todo":
         replies = replies.filter(
             handled_at__isnull=True, kind__in=[Reply.Kind.UNMATCHED, Reply.Kind.UNCLEAR]
@@ -93,15 +111,24 @@ def inbox(request: AuthedRequest) -> HttpResponse:
     page = Paginator(
         replies.select_related("patient", "alert").order_by("-received_at", "-id"), PAGE_SIZE
     ).get_page(request.GET.get("page"))
-    return render(request, "outreach/inbox.html", {"page": page, "show": show})
+    # Handled by those who may change the patient's record, not by a read-only share.
+    writable = set(
+        patients_for(request.user, write=True)
+        .filter(pk__in=[r.patient_id for r in page if r.patient_id])
+        .values_list("pk", flat=True)
+    )
+    handleable = {r.pk for r in page if r.patient_id is None or r.patient_id in writable}
+    return render(
+        request, "outreach/inbox.html", {"page": page, "show": show, "handleable": handleable}
+    )
 
 
 @login_required
 @permission_required("outreach.change_reply", raise_exception=True)
 @require_POST
 def mark_handled(request: AuthedRequest, pk: int) -> HttpResponse:
-    visible = Reply.objects.filter(patient__in=patients_for(request.user).values("pk"))
-    reply = get_object_or_404(visible | Reply.objects.filter(patient__isnull=True), pk=pk)
+    mine = Reply.objects.filter(patient__in=patients_for(request.user, write=True).values("pk"))
+    reply = get_object_or_404(mine | unmatched_replies(request.user), pk=pk)
     if reply.handled_at is None:
         reply.handled_at, reply.handled_by = timezone.now(), request.user
         reply.save(update_fields=["handled_at", "handled_by"])

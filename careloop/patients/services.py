@@ -387,7 +387,7 @@ def do_update_patient(actor: Any, patient: Patient, data: Mapping[str, Any]) -> 
             if duplicate:
                 raise duplicate
             before = audit_snapshot(locked)
-            tier_before = locked.risk_tier
+            tier_before, before_organisation = locked.risk_tier, locked.organisation_id
             changed = [field for field in PATIENT_FIELDS if field in cleaned]
             for field in changed:
                 setattr(locked, field, cleaned[field])
@@ -410,6 +410,10 @@ def do_update_patient(actor: Any, patient: Patient, data: Mapping[str, Any]) -> 
                 summary="changed patient details",
                 changes=changes,
             )
+            if locked.organisation_id != before_organisation:  # their open work goes along
+                from careloop.followup.planning import follow_the_move
+
+                follow_the_move(locked)
             if locked.risk_tier != tier_before:  # the risk × value follow-ups planned anew
                 from careloop.followup.planning import replan_tiers
 

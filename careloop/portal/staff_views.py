@@ -49,8 +49,10 @@ def make_link(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required("portal.change_redemption", raise_exception=True)
 def redemptions(request: AuthedRequest) -> HttpResponse:
-    """Patients' requests to exchange points, for the patients the user may see."""
-    visible = Redemption.objects.filter(patient__in=patients_for(request.user).values("pk"))
+    """Patients' requests to exchange points, for the patients the user may change (a
+    read-only share does not spend another organisation's patient's points)."""
+    writable = patients_for(request.user, write=True).values("pk")
+    visible = Redemption.objects.filter(patient__in=writable)
     if request.method == "POST":
         chosen = get_object_or_404(visible, pk=request.POST.get("redemption", "0"))
         try:

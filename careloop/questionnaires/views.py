@@ -9,13 +9,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from careloop.followup.models import Task
-from careloop.patients.access import get_patient_for
+from careloop.patients.access import get_patient_for, patients_for
 from careloop.questionnaires.answers import from_post, shown_items
 from careloop.questionnaires.builder import CODE, builder_labels
 from careloop.questionnaires.definition import AnswerError, DefinitionError
@@ -37,7 +37,11 @@ from careloop.typing import AuthedRequest
 @login_required
 @permission_required("questionnaires.view_questionnaire", raise_exception=True)
 def questionnaire_list(request: AuthedRequest) -> HttpResponse:
-    rows = Questionnaire.objects.annotate(answered=Count("versions__responses"))
+    # Answers of the patients the user can see: not how many other organisations had.
+    visible = patients_for(request.user).values("pk")
+    rows = Questionnaire.objects.annotate(
+        answered=Count("versions__responses", filter=Q(versions__responses__patient__in=visible))
+    )
     return render(request, "questionnaires/list.html", {"rows": rows})
 
 

@@ -33,8 +33,12 @@ DRY_RUN_DAYS = (7, 30, 90, 365)
 @permission_required("rules.view_rule", raise_exception=True)
 def rule_list(request: HttpRequest) -> HttpResponse:
     since = timezone.now() - timedelta(days=30)
+    # Firings on the patients the user can see: not how often it fired elsewhere.
+    visible = patients_for(request.user).values("pk")
     rules = Rule.objects.select_related("organisation").annotate(
-        recent=Count("firings", filter=Q(firings__fired_at__gte=since))
+        recent=Count(
+            "firings", filter=Q(firings__fired_at__gte=since, firings__patient__in=visible)
+        )
     )
     return render(
         request,

@@ -237,6 +237,20 @@ class Handler:
             ) from exc
 
 
+def check_stored_writable(user: Any, patient_id: int, path: str) -> None:
+    """An update changes the stored resource, in its patient's record: the writer must be
+    allowed to change that record, whichever patient the new version names (a share that
+    only lets them read does not)."""
+    try:
+        get_patient_for(user, patient_id, write=True)
+    except Http404 as exc:
+        raise FhirError(404, f"{path}: the stored resource is not known", code="not-found") from exc
+    except PermissionDenied as exc:
+        raise FhirError(
+            403, f"{path}: you may not change Patient/{patient_id}", code="forbidden"
+        ) from exc
+
+
 def conditional_query(reference: str) -> str | None:
     """The query of a conditional reference "Patient?identifier=…" (None for others)."""
     match = CONDITIONAL_PATIENT.fullmatch(reference)

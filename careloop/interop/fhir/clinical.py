@@ -18,6 +18,7 @@ from careloop.interop.fhir import codes
 from careloop.interop.fhir.base import (
     Handler,
     References,
+    check_stored_writable,
     date_filter,
     fhir_datetime,
     patient_filter,
@@ -211,6 +212,7 @@ class EncounterHandler(Handler):
         self, user: Any, encounter: Encounter, data: dict[str, Any], refs: References
     ) -> Encounter:
         require_permission(user, "clinical.change_encounter")
+        check_stored_writable(user, encounter.patient_id, "Encounter.subject")
         patient = self.patient(user, data, refs, "Encounter.subject")
         for key, value in self._fields(data).items():
             setattr(encounter, key, value)
@@ -372,6 +374,7 @@ class ConditionHandler(Handler):
         self, user: Any, condition: Condition, data: dict[str, Any], refs: References
     ) -> Condition:
         require_permission(user, "clinical.change_condition")
+        check_stored_writable(user, condition.patient_id, "Condition.subject")
         self.patient(user, data, refs, "Condition.subject")
         for key, value in self._fields(user, data, refs, condition.patient_id).items():
             setattr(condition, key, value)

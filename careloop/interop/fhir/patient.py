@@ -161,11 +161,13 @@ class PatientHandler(Handler):
                 try:
                     enrolled.append(enrolment.save())
                 except services.DuplicatePatientError as error:
+                    # The record is named only when the token may open it.
+                    said, existing = services.duplicate_explanation(user, error)
                     raise indexed(
                         index,
                         FhirError(
                             409,
-                            f"{error.message()} (Patient/{error.existing.pk})",
+                            f"{said} (Patient/{existing.pk})" if existing else said,
                             code="duplicate",
                             expression=[FIELD_PATHS.get(error.field, "Patient")],
                         ),
