@@ -132,6 +132,10 @@ def test_bulk_actions_with_no_task_ticked_ask_for_one_and_do_nothing(
         "/worklist/assign/", {"assignee": "me"}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
     )
     assert [str(m) for m in english.context["messages"]] == ["Select at least one task first."]
+    # Back to the worklist only: never to another site named in "next".
+    for elsewhere in ("https://evil.example/", "//evil.example/worklist/"):
+        away = client.post("/worklist/assign/", {"assignee": "me", "next": elsewhere})
+        assert away["Location"] == "/worklist/", elsewhere
 
 
 def test_bulk_assign_asks_whom_instead_of_taking_the_first_name(

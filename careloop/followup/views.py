@@ -15,6 +15,7 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -209,7 +210,9 @@ def assign(request: AuthedRequest) -> HttpResponse:
     # "Take the selected" sends "me" beside whatever the assign list holds: taking wins.
     targets = request.POST.getlist("assignee")
     target = "me" if "me" in targets else (targets[-1] if targets else "")
-    back = request.POST.get("next") or reverse("followup:worklist")
+    back = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        back = reverse("followup:worklist")  # never elsewhere (an open redirect)
     if target != "me" and not request.user.has_perm("followup.assign_task"):
         raise PermissionDenied
     if not ids:
