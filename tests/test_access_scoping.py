@@ -32,6 +32,10 @@ def test_given_a_read_only_share_when_recording_a_follow_up_then_refused(
     page = nurse.get(f"/worklist/tasks/{programme.pk}/")
     assert page.status_code == 200  # the share lets the community centre read the task
     assert page.context["can_record"] is False
+    # Nor are the next steps offered, which would be refused (they change the record).
+    steps = ("raise_form", "refer_form", "revisit_form", "note_form")
+    assert [page.context[step] for step in steps] == [None] * 4
+    assert 'data-testid="revisit-form"' not in page.content.decode()
     posted = nurse.post(f"/worklist/tasks/{programme.pk}/", {"outcome": "deceased"})
     assert posted.status_code == 403
     by_api = api_as(dave).post(f"/api/v1/tasks/{programme.pk}/outcome", {"outcome": "refused"})
@@ -48,7 +52,8 @@ def test_given_an_editable_share_when_recording_a_follow_up_then_recorded(
     api_as: Any,
 ) -> None:
     _share(programme, community, can_edit=True)
-    assert logged_in(dave).get(f"/worklist/tasks/{programme.pk}/").context["can_record"] is True
+    page = logged_in(dave).get(f"/worklist/tasks/{programme.pk}/")
+    assert page.context["can_record"] is True and page.context["note_form"] is not None
     by_api = api_as(dave).post(f"/api/v1/tasks/{programme.pk}/outcome", {"outcome": "busy"})
     assert by_api.status_code == 201
     programme.refresh_from_db()

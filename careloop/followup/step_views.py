@@ -40,7 +40,12 @@ from careloop.followup.step_forms import (
     RevisitForm,
 )
 from careloop.followup.views import _visible_task
-from careloop.patients.access import get_patient_for, patients_for, scope_organisation_ids
+from careloop.patients.access import (
+    can_change,
+    get_patient_for,
+    patients_for,
+    scope_organisation_ids,
+)
 from careloop.typing import AuthedRequest
 
 PAGE_SIZE = 50
@@ -88,20 +93,22 @@ def next_steps_context(request: Any, task: Task) -> dict[str, Any]:
     """The forms of the task page's "next steps" card (one refused a moment ago shows what
     was typed, with its errors)."""
     user = request.user
+    # Each step changes the patient's record: none on a share that only lets them read.
+    may = can_change(user, task.patient)
     return {
         "raise_form": RaiseAlertForm(_draft(request, task, "alert"), prefix="alert")
-        if user.has_perm("followup.add_alert")
+        if may and user.has_perm("followup.add_alert")
         else None,
         "refer_form": ReferForm(
             _draft(request, task, "refer"), prefix="refer", targets=referral_targets(task.patient)
         )
-        if user.has_perm("followup.add_referral")
+        if may and user.has_perm("followup.add_referral")
         else None,
         "revisit_form": RevisitForm(_draft(request, task, "revisit"), prefix="revisit")
-        if user.has_perm("followup.add_revisitrequest")
+        if may and user.has_perm("followup.add_revisitrequest")
         else None,
         "note_form": NoteForm(_draft(request, task, "note"), prefix="note")
-        if user.has_perm("followup.add_tasknote")
+        if may and user.has_perm("followup.add_tasknote")
         else None,
         "task_notes": task.notes.select_related("by"),
         # Those the user's organisations sent or received, as the patient page's history.
