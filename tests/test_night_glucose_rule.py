@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from careloop.clinical.assessment import ResultInput
+from careloop.clinical.services import do_record_results
 from careloop.rules.models import RuleFiring
 from tests.test_rules import GLU, pack, patient, rule_alerts, store  # noqa: F401
 from tests.unit.test_rule_conditions import NIGHT
@@ -125,3 +127,36 @@ def test_a_low_each_night_entered_each_morning_alerts_each_night(
         clock.at(24 * night + 8)
         store(patient, GLU, 3.4, DAY + timedelta(hours=24 * night + 2))
     assert len(night_alerts(patient)) == 3
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "unit"), [("14771-0", 3.2, "mmol/L"), ("1558-6", 58, "mg/dL")]
+)
+def test_a_fasting_glucose_low_at_night_alerts_the_family_doctor(
+    pack: None,  # noqa: F811
+    patient: Any,  # noqa: F811
+    clock: Clock,
+    code: str,
+    value: float,
+    unit: str,
+) -> None:
+    """A laboratory reports its glucose under the fasting code (空腹血糖), drawn at 23:40: a
+    night low is a night low whatever the code says about the meal."""
+    clock.at(23.75)
+    do_record_results(
+        patient,
+        None,
+        [
+            ResultInput(
+                "空腹血糖",
+                DAY + timedelta(hours=23, minutes=40),
+                loinc=code,
+                value=value,
+                unit=unit,
+            )
+        ],
+        source="hl7",
+        source_label="LIS",
+    )
+    [reason] = night_alerts(patient)
+    assert "2026-12-03 23:40" in reason
