@@ -141,11 +141,34 @@ def test_more_audit_summaries_read_in_the_pages_language() -> None:
         "added tag 血糖监测": ("added tag 血糖监测", "添加标签 血糖监测"),
         "reading uploaded by the patient (steps)": (
             "reading uploaded by the patient (steps)",
-            "患者上传自测数据（steps）",
+            "患者上传自测数据（步数）",
         ),
         "patient link made (readings)": (
             "patient link made (readings)",
             "生成患者链接（readings）",
+        ),
+    }
+    for stored, (english, chinese) in cases.items():
+        with translation.override("en"):
+            assert summary_label(stored) == english, stored
+        with translation.override("zh-hans"):
+            assert summary_label(stored) == chinese, stored
+
+
+def test_a_revisit_request_and_a_questionnaire_answered_read_in_the_pages_language() -> None:
+    """The supervisor reading the audit log in Chinese met these two in English."""
+    cases = {
+        "revisit requested for 2026-12-10": (
+            "revisit requested for 2026-12-10",
+            "申请 2026-12-10 复诊",
+        ),
+        "phq9 v1 answered (patient)": (
+            "questionnaire phq9 v1 answered (patient page)",
+            "问卷 phq9 v1 已作答（患者页面）",
+        ),
+        "reading uploaded by the patient (glucose)": (
+            "reading uploaded by the patient (blood glucose)",
+            "患者上传自测数据（血糖）",
         ),
     }
     for stored, (english, chinese) in cases.items():

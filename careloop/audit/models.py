@@ -120,6 +120,14 @@ PATTERNED_SUMMARIES = (
         re.compile(r"^(?P<search>list|search by [\w -]+) \(page (?P<page>\d+)\)$"),
         gettext_noop("%(search)s (page %(page)s)"),
     ),
+    (
+        re.compile(r"^revisit requested for (?P<day>\d{4}-\d{2}-\d{2})$"),
+        gettext_noop("revisit requested for %(day)s"),
+    ),
+    (
+        re.compile(r"^(?P<code>\S+) v(?P<version>\d+) answered \((?P<source>\w+)\)$"),
+        gettext_noop("questionnaire %(code)s v%(version)s answered (%(source)s)"),
+    ),
     (re.compile(r"^added tag (?P<tag>.+)$"), gettext_noop("added tag %(tag)s")),
     (re.compile(r"^removed tag (?P<tag>.+)$"), gettext_noop("removed tag %(tag)s")),
 )
@@ -135,6 +143,17 @@ PART_WORDS = {
     "search by ID-like number": pgettext_lazy("audit part", "search by an ID number"),
     "search by number": pgettext_lazy("audit part", "search by a number"),
     "search by name or text": pgettext_lazy("audit part", "search by name or text"),
+}
+# What a patient recorded (portal.readings.ReadingForm) and where a questionnaire was
+# answered (questionnaires.models.QuestionnaireResponse.Source), as those pages name them.
+ENTRY_WORDS = {
+    "bp": _("blood pressure"),
+    "glucose": _("blood glucose"),
+    "weight": _("weight"),
+    "steps": _("steps"),
+    "staff": _("entered by staff"),
+    "patient": _("patient page"),
+    "voice": _("voice call"),
 }
 FILTER_WORDS = {
     "mine": pgettext_lazy("audit filter", "mine"),
@@ -169,6 +188,8 @@ def _summary_part(name: str, value: str) -> str:
         return " · ".join(gettext(part) for part in value.split(" · "))
     if name in ("field", "search"):
         return str(PART_WORDS.get(value, value))
+    if name in ("kind", "source"):
+        return str(ENTRY_WORDS.get(value, value))
     return str(FILTER_WORDS.get(value, value)) if name in ("scope", "status", "section") else value
 
 
