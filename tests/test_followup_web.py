@@ -357,6 +357,29 @@ def test_a_wrong_form_or_a_fake_recording_is_refused_with_reasons(
     assert not FollowUpRecord.objects.exists()
 
 
+def test_a_good_recording_sent_with_a_missing_answer_asks_to_be_chosen_again(
+    programme: Task, carol: Any
+) -> None:
+    """The nurse attached the call's recording but left the blood pressure empty: the page
+    comes back with the file input empty (a browser never keeps a chosen file), so it says
+    the recording was not kept rather than letting a later save drop it silently."""
+    good = SimpleUploadedFile("call.wav", wav_bytes(), content_type="audio/wav")
+    response = logged_in(carol).post(
+        f"/worklist/tasks/{programme.pk}/",
+        {
+            "outcome": "reached",
+            "a-method": "电话",
+            "a-medication_adherence": "规律",
+            "recording": good,
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["answers_form"].errors["sbp"]
+    [said] = response.context["outcome_form"].errors["recording"]
+    assert "请重新选择录音文件" in said
+    assert not FollowUpRecord.objects.exists()
+
+
 def test_a_fake_recording_on_a_missed_call_names_only_the_recording(
     programme: Task, carol: Any
 ) -> None:

@@ -341,6 +341,13 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
                     messages.info(request, _("No other task is due: back to the worklist."))
                     return redirect("followup:worklist")
                 return redirect("followup:task", pk=following.pk)
+        if request.FILES.get("recording") and "recording" not in outcome_form.errors:
+            # Nothing was saved and a browser never keeps a chosen file when the page comes
+            # back: said, so that the next save does not go without the recording unnoticed.
+            outcome_form.add_error(
+                "recording",
+                _("The recording was not kept as nothing was saved: choose it again."),
+            )
     record(request.user, "view", "task", task.pk, patient_id=patient.pk)
     context = {
         "task": task,
