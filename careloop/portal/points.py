@@ -30,12 +30,27 @@ def held(patient: Any) -> int:
     return pending.aggregate(n=Sum("points"))["n"] or 0
 
 
-def request(patient: Any, item: str) -> Redemption:
+def latest(patient: Any) -> int:
+    """The id of the patient's latest request (0 without one): what a page asking for more
+    has seen."""
+    found = Redemption.objects.filter(patient=patient).order_by("-pk").values_list("pk")[:1]
+    return found[0][0] if found else 0
+
+
+def request(patient: Any, item: str, seen: int | None = None) -> Redemption:
+    """Ask for ``item``. ``seen``: the latest request the page asking showed (``latest``); a
+    request for the same item made since is this page's, sent again (a double tap, back and
+    submit), and is what is returned: the points are held once."""
     price = dict(rewards()).get(item)
     if price is None:
         raise ValidationError("没有这个兑换项目")
     with transaction.atomic():
         type(patient).objects.select_for_update().filter(pk=patient.pk).first()
+        if seen is not None:
+            again = Redemption.objects.filter(patient=patient, item=item, pk__gt=seen)
+            sent = again.order_by("pk").first()
+            if sent is not None:
+                return sent
         if balance(patient) - held(patient) < price:
             raise ValidationError("积分不足")
         return Redemption.objects.create(patient=patient, points=price, item=item)
