@@ -234,12 +234,24 @@ def do_request_revisit(
     reason: str = "",
     task: Task | None = None,
 ) -> RevisitRequest:
-    """Ask for a revisit booking (a coordinator books it)."""
+    """Ask for a revisit booking (a coordinator books it). One already waiting for the same
+    day and department (the form sent twice, or a colleague's) is returned instead of a
+    second: it was requested before this call began."""
     if not actor.has_perm("followup.add_revisitrequest"):
         raise PermissionDenied("no permission to request revisits")
     if wanted_on < timezone.localdate():
         raise ValidationError({"wanted_on": [_("The date is in the past.")]})
     with transaction.atomic():
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()
+        waiting = RevisitRequest.objects.filter(
+            patient=patient,
+            kind=RevisitRequest.Kind.REVISIT,
+            wanted_on=wanted_on,
+            department=department.strip()[:100],
+            status=RevisitRequest.Status.REQUESTED,
+        ).first()
+        if waiting is not None:
+            return waiting
         revisit = RevisitRequest.objects.create(
             patient=patient,
             organisation=patient.organisation,
