@@ -3,13 +3,20 @@ what happened."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
-from careloop.followup.models import Alert, Pathway, RevisitRequest, TaskNote
+from careloop.followup.models import (
+    Alert,
+    FollowUpRecord,
+    Pathway,
+    RevisitRequest,
+    TaskNote,
+)
 from careloop.followup.pathways import load_pack
 from careloop.followup.planning import enrol
 from tests.test_patients_web import logged_in
@@ -50,3 +57,35 @@ def test_next_steps_sent_twice_are_done_once(task: Any, alice: Any, bob: Any) ->
     again = nurse.post(f"/worklist/tasks/{task.pk}/note/", note, follow=True)
     assert TaskNote.objects.filter(task=task).count() == 1
     assert said(again)[-1].startswith("这条备注已于")
+
+
+def seen_on(page: Any) -> str:
+    found = re.search(r'name="seen" value="(\d+)"', page.content.decode())
+    assert found is not None
+    return found.group(1)
+
+
+def test_an_outcome_saved_twice_is_recorded_once(task: Any, alice: Any, bob: Any) -> None:
+    """Given the task page, when a nurse double-clicks "save" on "no answer", then one
+    attempt is recorded (one retry planned) and the second click is told it was; when a
+    colleague who opened the task before records it too, they are told who did what."""
+    nurse, colleague = logged_in(alice), logged_in(bob)
+    url = f"/worklist/tasks/{task.pk}/"
+    form = {"outcome": "no_answer", "seen": seen_on(nurse.get(url))}
+    theirs = {"outcome": "refused", "seen": seen_on(colleague.get(url))}
+    nurse.post(url, form)
+    again = nurse.post(url, form)
+    assert again.status_code == 200
+    assert FollowUpRecord.objects.filter(task=task).count() == 1
+    task.refresh_from_db()
+    assert (task.status, task.attempts) == ("open", 1)
+    error = " ".join(again.context["outcome_form"].non_field_errors())
+    assert "王爱丽" in error and "无人接听" in error
+    refused = colleague.post(url, theirs)
+    assert "王爱丽" in " ".join(refused.context["outcome_form"].non_field_errors())
+    assert FollowUpRecord.objects.filter(task=task).count() == 1
+    # Read again, the colleague records what they found: the page shown since is current.
+    theirs["seen"] = seen_on(refused)
+    assert colleague.post(url, theirs).status_code == 302
+    task.refresh_from_db()
+    assert (task.status, task.outcome) == ("done", "refused")

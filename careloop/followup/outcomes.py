@@ -52,6 +52,9 @@ class Attempt:
     recording_type: str = ""
     channel: str = ""
     opt_out: bool = False
+    # The task's latest record when the page (or program) recording this was shown it: one
+    # since is someone else's, or this one sent twice, and this one is refused.
+    seen: int | None = None
 
 
 def _node(task: Task) -> Node | None:
@@ -169,6 +172,37 @@ def _advance(task: Task, result: dict[str, Any] | None, now: datetime) -> None:
     generate(plan, task.patient, now=now)
 
 
+def latest_record(task: Task) -> int:
+    """The id of the task's latest record (0 without one): what a page recording an
+    attempt has seen (``Attempt.seen``)."""
+    found = FollowUpRecord.objects.filter(task=task).order_by("-pk").values_list("pk")[:1]
+    return found[0][0] if found else 0
+
+
+def _check_not_overtaken(task: Task, seen: int | None) -> None:
+    """Refuse an attempt when the task was recorded after ``seen`` (the form sent twice, or
+    a colleague recorded it meanwhile), saying by whom, when and what."""
+    if seen is None:
+        return
+    later = (
+        FollowUpRecord.objects.filter(task=task, pk__gt=seen).select_related("by").order_by("pk")
+    ).last()
+    if later is None:
+        return
+    raise ValidationError(
+        _(
+            "%(who)s recorded “%(outcome)s” on this task at %(when)s, after this page was "
+            "opened: nothing more was recorded. Read the task again before recording."
+        )
+        % {
+            "who": later.by or _("The system"),
+            "outcome": later.get_outcome_display(),
+            "when": timezone.localtime(later.at).strftime("%H:%M:%S"),
+        },
+        code="conflict",
+    )
+
+
 def do_record_attempt(task: Task, actor: Any, attempt: Attempt) -> FollowUpRecord:
     """Record one attempt at an open task, then close, retry or pass it to the next channel,
     and move its plan on. ``ValidationError`` when the task is closed or the form is
@@ -180,6 +214,7 @@ def do_record_attempt(task: Task, actor: Any, attempt: Attempt) -> FollowUpRecor
             .select_related("patient", "plan__version")
             .get(pk=task.pk)
         )
+        _check_not_overtaken(task, attempt.seen)
         if not task.is_open:
             raise ValidationError(
                 _("This follow-up task has ended: nothing more can be recorded on it.")
