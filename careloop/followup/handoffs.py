@@ -70,11 +70,35 @@ def do_refer(
         errors["urgency"] = [_("Choose routine or urgent.")]
     if not referral_targets(patient).filter(pk=to.pk).exists():
         errors["to_organisation"] = [_("Choose an active organisation outside the patient's own.")]
-    elif Referral.objects.filter(patient=patient, to_organisation=to, status=R.PENDING).exists():
-        errors["to_organisation"] = [_("A referral to this organisation is already waiting.")]
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
+        # One referral at a time per patient: the form sent twice, or two colleagues at
+        # once, make one waiting referral; the second is told who sent it.
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()
+        waiting = (
+            Referral.objects.filter(patient=patient, to_organisation=to, status=R.PENDING)
+            .select_related("requested_by")
+            .first()
+        )
+        if waiting is not None:
+            raise ValidationError(
+                {
+                    "to_organisation": [
+                        _(
+                            "A referral to this organisation is already waiting (sent by "
+                            "%(who)s at %(when)s)."
+                        )
+                        % {
+                            "who": waiting.requested_by or "—",
+                            "when": timezone.localtime(waiting.requested_at).strftime(
+                                "%m-%d %H:%M"
+                            ),
+                        }
+                    ]
+                },
+                code="conflict",
+            )
         _share, created = PatientShare.objects.get_or_create(
             patient=patient,
             organisation=to,
