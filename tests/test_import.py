@@ -743,3 +743,22 @@ def test_a_new_patients_date_of_birth_in_the_future_or_before_1900_is_a_row_erro
     job = Importer(create(bob, content.encode(), name="results.csv")).run()
     assert (job.status, job.imported_rows, job.error_rows) == ("done", 0, 1)
     assert not Patient.objects.exists()
+
+
+def test_an_import_started_twice_at_once_is_queued_once(bob: Any) -> None:
+    """Given an uploaded sheet, when "start" is clicked twice (both requests read the job
+    before either started it), then it is queued to run once and the second is told."""
+    from django_tasks_db.models import DBTaskResult
+
+    from careloop.interop.importer.jobs import AlreadyStarted
+
+    job = create(bob, xlsx(long_rows(bad=False)))
+    first, second = ImportJob.objects.get(pk=job.pk), ImportJob.objects.get(pk=job.pk)
+    do_start_import(bob, first, first.columns)
+    told = ""
+    try:
+        do_start_import(bob, second, second.columns)
+    except AlreadyStarted as started:
+        told = str(started)
+    assert DBTaskResult.objects.filter(task_path__endswith="run_import").count() == 1
+    assert "已开始" in told and "等待" in told
