@@ -89,3 +89,26 @@ def test_an_outcome_saved_twice_is_recorded_once(task: Any, alice: Any, bob: Any
     assert colleague.post(url, theirs).status_code == 302
     task.refresh_from_db()
     assert (task.status, task.outcome) == ("done", "refused")
+
+
+def test_an_api_outcome_retried_with_its_key_is_recorded_once(
+    task: Any, alice: Any, api_as: Any
+) -> None:
+    """Given an integrator recording "no answer" over the API with an Idempotency-Key, when
+    it sends the request again after a timeout, then the attempt is recorded once and the
+    retry is answered 200 with the same record; another key is another attempt."""
+    api = api_as(alice)
+    url = f"/api/v1/tasks/{task.pk}/outcome"
+    api.headers["HTTP_IDEMPOTENCY_KEY"] = "call-2026-12-06-0001"
+    first = api.post(url, {"outcome": "no_answer"})
+    again = api.post(url, {"outcome": "no_answer"})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["record"] == first.json()["record"]
+    task.refresh_from_db()
+    assert task.attempts == 1 and again.json()["task"]["attempts"] == 1
+    assert FollowUpRecord.objects.filter(task=task).count() == 1
+    api.headers["HTTP_IDEMPOTENCY_KEY"] = "call-2026-12-06-0002"
+    assert api.post(url, {"outcome": "no_answer"}).status_code == 201
+    assert FollowUpRecord.objects.filter(task=task).count() == 2
+    api.headers["HTTP_IDEMPOTENCY_KEY"] = "k" * 65
+    assert api.post(url, {"outcome": "no_answer"}).status_code == 422

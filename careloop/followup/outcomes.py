@@ -55,6 +55,16 @@ class Attempt:
     # The task's latest record when the page (or program) recording this was shown it: one
     # since is someone else's, or this one sent twice, and this one is refused.
     seen: int | None = None
+    # An API caller's Idempotency-Key: the attempt already recorded with it is not again.
+    request_key: str = ""
+
+
+class AlreadyRecorded(Exception):
+    """The attempt was recorded already with this request key (``entry``): a retry."""
+
+    def __init__(self, entry: FollowUpRecord) -> None:
+        super().__init__(f"already recorded as {entry.pk}")
+        self.entry = entry
 
 
 def _node(task: Task) -> Node | None:
@@ -206,7 +216,7 @@ def _check_not_overtaken(task: Task, seen: int | None) -> None:
 def do_record_attempt(task: Task, actor: Any, attempt: Attempt) -> FollowUpRecord:
     """Record one attempt at an open task, then close, retry or pass it to the next channel,
     and move its plan on. ``ValidationError`` when the task is closed or the form is
-    inconsistent."""
+    inconsistent; ``AlreadyRecorded`` when ``attempt.request_key`` was recorded before."""
     now = timezone.now()
     with transaction.atomic():
         task = (
@@ -214,6 +224,10 @@ def do_record_attempt(task: Task, actor: Any, attempt: Attempt) -> FollowUpRecor
             .select_related("patient", "plan__version")
             .get(pk=task.pk)
         )
+        if attempt.request_key:
+            done = FollowUpRecord.objects.filter(task=task, request_key=attempt.request_key)
+            if (entry := done.first()) is not None:
+                raise AlreadyRecorded(entry)
         _check_not_overtaken(task, attempt.seen)
         if not task.is_open:
             raise ValidationError(
@@ -231,6 +245,7 @@ def do_record_attempt(task: Task, actor: Any, attempt: Attempt) -> FollowUpRecor
             assessment=result or {},
             notes=attempt.notes,
             recording_type=attempt.recording_type,
+            request_key=attempt.request_key,
             by=actor,
             at=now,
         )
