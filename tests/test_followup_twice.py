@@ -112,3 +112,35 @@ def test_an_api_outcome_retried_with_its_key_is_recorded_once(
     assert FollowUpRecord.objects.filter(task=task).count() == 2
     api.headers["HTTP_IDEMPOTENCY_KEY"] = "k" * 65
     assert api.post(url, {"outcome": "no_answer"}).status_code == 422
+
+
+def test_an_alert_handled_twice_moves_once_and_says_who_was_first(
+    task: Any, alice: Any, bob: Any, api_as: Any
+) -> None:
+    """Given an open alert, when two people acknowledge it (or one clicks twice, or an
+    integrator retries), then it is acknowledged once and the others are told by whom;
+    resolved twice, it is resolved once."""
+    from careloop.followup.services import raise_alert
+
+    alert = raise_alert(
+        task.patient,
+        kind=Alert.Kind.RULE,
+        severity=Alert.Severity.HIGH,
+        title="收缩压 182",
+        reason="收缩压≥180 mmHg",
+        assignee_id=alice.pk,
+    )
+    url = f"/alerts/{alert.pk}/"
+    logged_in(alice).post(url, {"action": "acknowledge"})
+    late = logged_in(bob).post(url, {"action": "acknowledge"}, follow=True)
+    assert "王爱丽" in said(late)[-1]
+    retried = api_as(alice).post(f"/api/v1/alerts/{alert.pk}/transition", {"action": "acknowledge"})
+    assert retried.status_code == 409 and "王爱丽" in retried.json()["detail"]
+    resolve = {"action": "resolve", "resolution": "handled", "outcome": "已电话随访"}
+    nurse = logged_in(alice)
+    nurse.post(url, resolve)
+    again = nurse.post(url, resolve, follow=True)
+    assert "王爱丽" in said(again)[-1]
+    alert.refresh_from_db()
+    assert alert.status == "resolved"
+    assert [e.action for e in alert.events.all()] == ["acknowledge", "resolve"]
