@@ -82,3 +82,118 @@ def test_a_referral_sent_twice_at_once_waits_once(
     refused = [r for r in results if isinstance(r, ValidationError)]
     assert len(refused) == 1, results
     assert "already waiting" in str(refused[0]) or "已有" in str(refused[0])
+
+
+def test_a_redemption_approved_by_two_at_once_spends_the_points_once(
+    hospital: Any, bob: Any, patient_factory: Any
+) -> None:
+    """Given a request for 30 points, when two staff approve it at the same moment, then the
+    points are spent once and the second is told it was decided."""
+    from careloop.accounts.roles import Role
+    from careloop.portal import points
+    from careloop.portal.models import PointsEntry
+    from tests.factories import UserFactory
+
+    patient = patient_factory(organisation=hospital)
+    PointsEntry.objects.create(patient=patient, points=100, reason="完成问卷")
+    asked = points.request(patient, "血压计袖带")
+    other = UserFactory(organisation=hospital, role=Role.SUPERVISOR)
+    results = together(
+        *((lambda who=who: points.decide(who, asked, approve=True)) for who in (bob, other))
+    )
+    assert points.balance(patient) == 70
+    assert sum(isinstance(r, ValidationError) for r in results) == 1, results
+
+
+def test_an_exchange_tapped_twice_at_once_holds_the_points_once(
+    hospital: Any, patient_factory: Any
+) -> None:
+    """Given a page showing no request yet, when two taps on "exchange" arrive together,
+    then one request holds the points."""
+    from careloop.portal import points
+    from careloop.portal.models import PointsEntry, Redemption
+
+    patient = patient_factory(organisation=hospital)
+    PointsEntry.objects.create(patient=patient, points=100, reason="完成问卷")
+    seen = points.latest(patient)
+    results = together(*(lambda: points.request(patient, "血压计袖带", seen=seen),) * 2)
+    assert Redemption.objects.filter(patient=patient).count() == 1
+    assert results[0].pk == results[1].pk
+
+
+def test_an_outcome_recorded_by_two_at_once_is_recorded_once(
+    hospital: Any, alice: Any, bob: Any, patient_factory: Any
+) -> None:
+    """Given a task both nurses opened, when both save "no answer" at the same moment, then
+    one attempt is recorded and the other is told who recorded it."""
+    from careloop.followup.models import FollowUpRecord
+    from careloop.followup.outcomes import Attempt, do_record_attempt, latest_record
+    from tests.test_rules_events import open_task
+
+    task = open_task(patient_factory(organisation=hospital))
+    seen = latest_record(task)
+    results = together(
+        *(
+            (lambda who=who: do_record_attempt(task, who, Attempt("no_answer", seen=seen)))
+            for who in (alice, bob)
+        )
+    )
+    assert FollowUpRecord.objects.filter(task=task).count() == 1
+    task.refresh_from_db()
+    assert task.attempts == 1
+    [refused] = [r for r in results if isinstance(r, ValidationError)]
+    assert "conflict" in {e.code for e in refused.error_list}
+
+
+def test_an_alert_acknowledged_by_two_at_once_moves_once(
+    hospital: Any, alice: Any, bob: Any, patient_factory: Any
+) -> None:
+    from careloop.followup.alert_flow import AlertConflict, Step, do_transition
+    from careloop.followup.models import Alert
+    from careloop.followup.services import raise_alert
+
+    alert = raise_alert(
+        patient_factory(organisation=hospital),
+        kind=Alert.Kind.RULE,
+        severity=Alert.Severity.HIGH,
+        title="收缩压 182",
+        reason="收缩压≥180 mmHg",
+    )
+    results = together(
+        *((lambda who=who: do_transition(alert, who, Step("acknowledge"))) for who in (alice, bob))
+    )
+    assert alert.events.filter(action="acknowledge").count() == 1
+    assert sum(isinstance(r, AlertConflict) for r in results) == 1, results
+
+
+def test_a_questionnaire_sent_twice_at_once_is_answered_once(
+    hospital: Any, patient_factory: Any
+) -> None:
+    """Two taps on "submit" at once, on a link for a follow-up: one answer, the task closed
+    once, both pages thanked (no error)."""
+    from django.test import Client
+
+    from careloop.followup.models import FollowUpRecord
+    from careloop.portal.links import make_token
+    from careloop.questionnaires.models import QuestionnaireResponse
+    from careloop.questionnaires.services import load_pack
+    from tests.portal.test_twice import BORN, hidden
+    from tests.test_rules_events import open_task
+
+    load_pack()
+    patient = patient_factory(organisation=hospital)
+    task = open_task(patient)
+    token = make_token(patient.pk, "questionnaire", questionnaire="phq9", task_id=task.pk)
+    client = Client()
+    client.post(f"/p/{token}/check/", {"answer": BORN.isoformat()})
+    page = client.get(f"/p/{token}/q/phq9/").content.decode()
+    form = {**{f"q{n}": "0" for n in range(1, 10)}, "seen": hidden(page, "seen")}
+    other = Client()
+    other.cookies = client.cookies  # the same phone's session
+    results = together(
+        *((lambda c=c: c.post(f"/p/{token}/q/phq9/", form)) for c in (client, other))
+    )
+    assert [r.status_code for r in results] == [200, 200], results
+    assert all('data-testid="thanks"' in r.content.decode() for r in results)
+    assert QuestionnaireResponse.objects.filter(patient=patient).count() == 1
+    assert FollowUpRecord.objects.filter(task=task).count() == 1
