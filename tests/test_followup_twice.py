@@ -144,3 +144,38 @@ def test_an_alert_handled_twice_moves_once_and_says_who_was_first(
     alert.refresh_from_db()
     assert alert.status == "resolved"
     assert [e.action for e in alert.events.all()] == ["acknowledge", "resolve"]
+
+
+def test_a_revisit_booked_by_two_coordinators_keeps_the_first_and_says_so(
+    task: Any, alice: Any
+) -> None:
+    """Given a requested revisit on two coordinators' lists, when one books 09:30 (with a
+    double click) and the other then books 10:00 from the page they had open, then it stays
+    at 09:30 and the second is told who booked it for when; from the page shown since they
+    can move it."""
+    from careloop.accounts.roles import Role
+    from careloop.followup.handoffs import do_request_revisit
+    from tests.factories import UserFactory
+
+    day = timezone.localdate() + timedelta(days=5)
+    revisit = do_request_revisit(alice, task.patient, wanted_on=day)
+    first, second = (
+        logged_in(UserFactory(organisation=task.patient.organisation, role=Role.COORDINATOR))
+        for _ in range(2)
+    )
+    for page in (first.get("/worklist/revisits/"), second.get("/worklist/revisits/")):
+        assert 'name="shown" value=""' in page.content.decode()
+    url = f"/worklist/revisits/{revisit.pk}/book/"
+    first.post(url, {"appointment_at": f"{day}T09:30", "shown": ""})
+    twice = first.post(url, {"appointment_at": f"{day}T09:30", "shown": ""}, follow=True)
+    assert said(twice)[-1] == "已预约复诊。"
+    late = second.post(url, {"appointment_at": f"{day}T10:00", "shown": ""}, follow=True)
+    revisit.refresh_from_db()
+    assert timezone.localtime(revisit.appointment_at).strftime("%H:%M") == "09:30"
+    assert f"{day} 09:30" in said(late)[-1] and str(revisit.booked_by) in said(late)[-1]
+    shown = f"{day}T09:30"
+    booked = second.get("/worklist/revisits/?status=booked").content.decode()
+    assert f'name="shown" value="{shown}"' in booked
+    second.post(url, {"appointment_at": f"{day}T10:00", "shown": shown})
+    revisit.refresh_from_db()
+    assert timezone.localtime(revisit.appointment_at).strftime("%H:%M") == "10:00"

@@ -296,14 +296,39 @@ def do_request_revisit(
     return revisit
 
 
-def do_book_revisit(actor: Any, revisit: RevisitRequest, at: datetime) -> RevisitRequest:
-    """Book (or move) the appointment of a requested revisit."""
+def _minute(at: datetime | None) -> str:
+    return timezone.localtime(at).strftime("%Y-%m-%dT%H:%M") if at is not None else ""
+
+
+def do_book_revisit(
+    actor: Any, revisit: RevisitRequest, at: datetime, *, shown: str | None = None
+) -> RevisitRequest:
+    """Book (or move) the appointment of a requested revisit. ``shown``: the appointment the
+    page showed (``%Y-%m-%dT%H:%M`` local, "" for none); when someone has booked or moved it
+    since, to another time, the booking is refused naming them (the same time again is
+    the same booking: a double click)."""
     if not actor.has_perm("followup.change_revisitrequest"):
         raise PermissionDenied("no permission to book revisits")
     with transaction.atomic():
-        revisit = RevisitRequest.objects.select_for_update().get(pk=revisit.pk)
+        revisit = (
+            RevisitRequest.objects.select_for_update(of=("self",))
+            .select_related("booked_by")
+            .get(pk=revisit.pk)
+        )
         if revisit.status not in (RevisitRequest.Status.REQUESTED, RevisitRequest.Status.BOOKED):
             raise ValidationError(_("This revisit is already closed."), code="conflict")
+        current = _minute(revisit.appointment_at)
+        if shown is not None and shown != current:
+            if current == _minute(at):
+                return revisit  # booked so a moment ago: this is the same booking
+            raise ValidationError(
+                _(
+                    "%(who)s booked this revisit for %(when)s after the page was shown: "
+                    "look at it again before moving it."
+                )
+                % {"who": revisit.booked_by or "—", "when": current.replace("T", " ")},
+                code="conflict",
+            )
         if at <= timezone.now():  # it would be "missed" at once, and raise its alert
             raise ValidationError(_("Book the appointment for a time still to come."))
         revisit.status, revisit.appointment_at, revisit.booked_by = (

@@ -415,7 +415,12 @@ def revisit_book(request: AuthedRequest, pk: int) -> HttpResponse:
         _errors(request, form)
         return redirect("followup:revisits")
     try:
-        do_book_revisit(request.user, revisit, form.cleaned_data["appointment_at"])
+        do_book_revisit(
+            request.user,
+            revisit,
+            form.cleaned_data["appointment_at"],
+            shown=request.POST.get("shown"),
+        )
     except ValidationError as exc:
         _errors(request, exc=exc)
     else:
