@@ -12,7 +12,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="followuprecord",
             name="request_key",
-            field=models.CharField(blank=True, max_length=64, verbose_name="request key"),
+            field=models.CharField(
+                blank=True, db_default="", default="", max_length=64, verbose_name="request key"
+            ),
         ),
         migrations.AddConstraint(
             model_name="followuprecord",

@@ -214,7 +214,11 @@ class FollowUpRecord(models.Model):
     call_id = models.CharField(_("call id"), max_length=64, blank=True)
     # The API caller's Idempotency-Key: the same request sent again (a retry after a
     # timeout) is answered with this record instead of recording the attempt twice.
-    request_key = models.CharField(_("request key"), max_length=64, blank=True)
+    # db_default: rows inserted in bulk without it (the dispatcher's), and by processes of the
+    # version before it during an upgrade.
+    request_key = models.CharField(
+        _("request key"), max_length=64, blank=True, default="", db_default=""
+    )
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
