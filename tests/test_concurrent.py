@@ -197,3 +197,105 @@ def test_a_questionnaire_sent_twice_at_once_is_answered_once(
     assert all('data-testid="thanks"' in r.content.decode() for r in results)
     assert QuestionnaireResponse.objects.filter(patient=patient).count() == 1
     assert FollowUpRecord.objects.filter(task=task).count() == 1
+
+
+def wait_for_a_waiter(timeout: float = 10.0) -> None:
+    """Until another transaction waits for a lock (the other request has got as far as it
+    can while this one holds what it needs)."""
+    import time
+
+    end = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < end:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+
+
+def test_a_plan_stopped_while_a_nurse_records_its_task_leaves_nothing_open(
+    hospital: Any, alice: Any, bob: Any, patient_factory: Any, monkeypatch: Any
+) -> None:
+    """Given a nurse saving a follow-up whose plan plans the next one, when a supervisor
+    stops the plan at that moment (the patient asks to stop), then no follow-up of the
+    stopped plan is left open for someone to call."""
+    from careloop.followup.models import Pathway, Plan, Task
+    from careloop.followup.outcomes import Attempt, do_record_attempt
+    from careloop.followup.pathways import load_pack
+    from careloop.followup.planning import enrol, stop_plan
+
+    load_pack()
+    patient = patient_factory(organisation=hospital)
+    plan = enrol(patient, Pathway.objects.get(code="htn-programme"), trigger="manual")
+    [task] = plan.tasks.all()
+    planned = threading.Event()
+    create = Task.objects.bulk_create
+
+    def planned_then_held(*args: Any, **kwargs: Any) -> Any:
+        made = create(*args, **kwargs)
+        if made and not planned.is_set():  # the next visit, not committed yet
+            planned.set()  # the supervisor stops the plan now
+            wait_for_a_waiter()  # they wait for the task the nurse holds
+        return made
+
+    monkeypatch.setattr(Task.objects, "bulk_create", planned_then_held)
+
+    def nurse() -> Any:
+        return do_record_attempt(task, alice, Attempt("refused"))
+
+    def supervisor() -> Any:
+        planned.wait(timeout=10)
+        return stop_plan(Plan.objects.get(pk=plan.pk), Plan.StopReason.OPTED_OUT, bob)
+
+    results = together(nurse, supervisor)
+    assert not any(isinstance(r, Exception) for r in results), results
+    plan.refresh_from_db()
+    assert plan.status == "stopped"
+    assert not plan.tasks.filter(status="open").exists()
+
+
+def test_a_plan_stopped_while_the_nightly_job_plans_it_keeps_nothing_planned(
+    hospital: Any, bob: Any, patient_factory: Any, monkeypatch: Any
+) -> None:
+    """Given the nightly job planning a plan's next follow-up, when a supervisor stops the
+    plan and commits first, then what the job planned is not kept (nor the plan marked
+    completed)."""
+    from careloop.followup.models import Pathway, Plan, Task
+    from careloop.followup.pathways import load_pack
+    from careloop.followup.planning import enrol, generate, stop_plan
+
+    load_pack()
+    patient = patient_factory(organisation=hospital)
+    plan = enrol(patient, Pathway.objects.get(code="htn-programme"), trigger="manual")
+    Task.objects.filter(plan=plan).delete()  # to be planned again by the job
+    Plan.objects.filter(pk=plan.pk).update(state={})
+    planned, stopped = threading.Event(), threading.Event()
+    create = Task.objects.bulk_create
+
+    def planned_then_held(*args: Any, **kwargs: Any) -> Any:
+        made = create(*args, **kwargs)
+        if made:
+            planned.set()
+            stopped.wait(timeout=10)  # the supervisor's stop commits first
+        return made
+
+    monkeypatch.setattr(Task.objects, "bulk_create", planned_then_held)
+
+    def job() -> Any:
+        from django.db import transaction
+
+        with transaction.atomic():
+            return generate(Plan.objects.get(pk=plan.pk), patient)
+
+    def supervisor() -> Any:
+        planned.wait(timeout=10)
+        try:
+            return stop_plan(Plan.objects.get(pk=plan.pk), Plan.StopReason.OPTED_OUT, bob)
+        finally:
+            stopped.set()
+
+    results = together(job, supervisor)
+    assert planned.is_set() and results[0] == [], results
+    plan.refresh_from_db()
+    assert (plan.status, plan.stop_reason) == ("stopped", "opted_out")
+    assert not plan.tasks.exists()
