@@ -179,3 +179,30 @@ def test_a_revisit_booked_by_two_coordinators_keeps_the_first_and_says_so(
     second.post(url, {"appointment_at": f"{day}T10:00", "shown": shown})
     revisit.refresh_from_db()
     assert timezone.localtime(revisit.appointment_at).strftime("%H:%M") == "10:00"
+
+
+def test_a_referral_accepted_by_one_and_declined_by_another_stays_accepted(
+    task: Any, alice: Any, community: Any
+) -> None:
+    """Given a waiting referral, when one coordinator of the receiving side accepts it and
+    another then declines it from the page they had open, then it stays accepted and the
+    second is told who accepted it."""
+    from careloop.accounts.roles import Role
+    from careloop.followup.handoffs import do_refer
+    from careloop.patients.models import PatientShare
+    from tests.factories import UserFactory
+
+    referral = do_refer(alice, task.patient, community, reason="转社区")
+    first, second = (
+        UserFactory(organisation=community, role=Role.COORDINATOR, display_name=name)
+        for name in ("钱接收", "孙拒绝")
+    )
+    url = f"/worklist/referrals/{referral.pk}/decide/"
+    logged_in(first).post(url, {"decision": "accept", "decision_note": "好"})
+    late = logged_in(second).post(
+        url, {"decision": "decline", "decision_note": "床位已满"}, follow=True
+    )
+    referral.refresh_from_db()
+    assert (referral.status, referral.decided_by) == ("accepted", first)
+    assert "钱接收" in said(late)[-1]
+    assert PatientShare.objects.filter(patient=task.patient, organisation=community).exists()

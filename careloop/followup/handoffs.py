@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from careloop.accounts.models import Organisation
+from careloop.accounts.models import Organisation, User
 from careloop.audit.services import record
 from careloop.followup.models import OPEN_STATUSES, Alert, Plan, Referral, RevisitRequest, Task
 from careloop.followup.planning import stop_plan
@@ -150,8 +150,20 @@ def _locked_pending(referral: Referral) -> Referral:
         .get(pk=referral.pk)
     )
     if referral.status != R.PENDING:
+        if referral.decided_by_id is None or referral.decided_at is None:
+            raise ValidationError(
+                _("This referral is already %(status)s.")
+                % {"status": referral.get_status_display()},
+                code="conflict",
+            )
+        # Answered by someone at the same moment, or this answer sent twice: say who.
         raise ValidationError(
-            _("This referral is already %(status)s.") % {"status": referral.get_status_display()},
+            _("This referral is already %(status)s (by %(who)s at %(when)s).")
+            % {
+                "status": referral.get_status_display(),
+                "who": User.objects.get(pk=referral.decided_by_id),
+                "when": timezone.localtime(referral.decided_at).strftime("%m-%d %H:%M"),
+            },
             code="conflict",
         )
     return referral
