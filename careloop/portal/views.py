@@ -35,8 +35,13 @@ from careloop.portal.models import PointsEntry, PortalEvent, Redemption
 from careloop.portal.readings import ReadingForm, store
 from careloop.questionnaires.answers import from_post, shown_items
 from careloop.questionnaires.definition import AnswerError
-from careloop.questionnaires.models import QuestionnaireResponse
-from careloop.questionnaires.services import current, definition_of, submit
+from careloop.questionnaires.services import (
+    answered_since,
+    current,
+    definition_of,
+    latest_answer,
+    submit,
+)
 
 MAX_FAILURES = 5  # wrong tries per link in LOCK_WINDOW
 LOCK_WINDOW = timedelta(minutes=15)
@@ -206,7 +211,7 @@ def questionnaire(request: HttpRequest, token: str, code: str) -> HttpResponse:
                 # One answer at a time per patient: a second tap waits for the first, then
                 # finds it (and the task it completed closed).
                 Patient.objects.select_for_update().filter(pk=patient.pk).first()
-                sent = _answered_since(patient, code, row_id(request.POST.get("seen")))
+                sent = answered_since(patient, code, "patient", row_id(request.POST.get("seen")))
                 if sent is not None:  # this page's answers, sent again: stored once
                     crisis = sent.alert is not None and "自伤风险" in sent.alert.reason
                 else:
@@ -246,31 +251,9 @@ def questionnaire(request: HttpRequest, token: str, code: str) -> HttpResponse:
             "token": token,
             "definition": definition,
             "shown": shown_items(definition, given, errors),
-            "seen": _latest_answer(patient, code),
+            "seen": latest_answer(patient, code, "patient"),
         },
     )
-
-
-def _answered(patient: Patient, code: str) -> Any:
-    return QuestionnaireResponse.objects.filter(
-        patient=patient, version__questionnaire__code=code, source="patient"
-    )
-
-
-def _latest_answer(patient: Patient, code: str) -> int:
-    """The id of the patient's latest answers to ``code`` (0 without): what the page shows
-    the questionnaire after."""
-    found = _answered(patient, code).order_by("-pk").values_list("pk")[:1]
-    return found[0][0] if found else 0
-
-
-def _answered_since(patient: Patient, code: str, seen: int | None) -> Any:
-    """Answers to ``code`` stored after the page that sends them was shown (``seen``): the
-    same page sent twice (a double tap, back and submit). None when there are none, or the
-    page did not say (one shown before this was added)."""
-    if seen is None:
-        return None
-    return _answered(patient, code).filter(pk__gt=seen).select_related("alert").first()
 
 
 def readings(request: HttpRequest, token: str) -> HttpResponse:
