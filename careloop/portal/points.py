@@ -58,9 +58,19 @@ def request(patient: Any, item: str, seen: int | None = None) -> Redemption:
 
 def decide(actor: Any, redemption: Redemption, approve: bool) -> Redemption:
     with transaction.atomic():
-        redemption = Redemption.objects.select_for_update().get(pk=redemption.pk)
+        redemption = (
+            Redemption.objects.select_for_update(of=("self",))
+            .select_related("decided_by")
+            .get(pk=redemption.pk)
+        )
         if redemption.status != Redemption.Status.REQUESTED:
-            raise ValidationError("这项兑换已处理")
+            # Decided by a colleague at the same moment, or this decision sent twice.
+            when = redemption.decided_at
+            raise ValidationError(
+                f"这项兑换已由 {redemption.decided_by or '—'} "
+                + (f"于 {timezone.localtime(when):%m-%d %H:%M} " if when else "")
+                + f"处理（{redemption.get_status_display()}），本次未更改"
+            )
         redemption.status = Redemption.Status.APPROVED if approve else Redemption.Status.DECLINED
         redemption.decided_at, redemption.decided_by = timezone.now(), actor
         redemption.save(update_fields=["status", "decided_at", "decided_by"])

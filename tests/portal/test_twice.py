@@ -104,3 +104,23 @@ def test_a_reading_sent_twice_is_stored_once(patient: Any) -> None:
     assert feedback.findall(first) and feedback.findall(first) == feedback.findall(again)
     client.post(f"/p/{token}/readings/", {**form, "sbp": "148"})
     assert readings.count() == 4
+
+
+def test_a_redemption_approved_by_two_staff_spends_the_points_once(
+    patient: Any, bob: Any, hospital: Any
+) -> None:
+    """Given a request for 30 points on two supervisors' lists, when both approve it, then
+    the points are spent once and the second is told who approved it."""
+    from careloop.accounts.roles import Role
+    from careloop.portal import points
+    from tests.factories import UserFactory
+    from tests.test_patients_web import logged_in
+
+    PointsEntry.objects.create(patient=patient, points=100, reason="完成问卷")
+    asked = points.request(patient, "血压计袖带")
+    other = UserFactory(organisation=hospital, role=Role.SUPERVISOR, display_name="吴复核")
+    form = {"redemption": asked.pk, "decision": "approve"}
+    logged_in(bob).post("/p/staff/redemptions/", form)
+    late = logged_in(other).post("/p/staff/redemptions/", form, follow=True)
+    assert points.balance(patient) == 70
+    assert "周博" in [str(m) for m in late.context["messages"]][-1]
