@@ -769,3 +769,22 @@ def test_the_uploaded_sheet_and_its_error_report_are_readable_by_careloop_alone(
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, name
         for folder in path.relative_to(tmp_path).parents[:-1]:
             assert stat.S_IMODE(os.stat(tmp_path / folder).st_mode) == 0o700, folder
+
+
+def test_an_import_started_twice_at_once_is_queued_once(bob: Any) -> None:
+    """Given an uploaded sheet, when "start" is clicked twice (both requests read the job
+    before either started it), then it is queued to run once and the second is told."""
+    from django_tasks_db.models import DBTaskResult
+
+    from careloop.interop.importer.jobs import AlreadyStarted
+
+    job = create(bob, xlsx(long_rows(bad=False)))
+    first, second = ImportJob.objects.get(pk=job.pk), ImportJob.objects.get(pk=job.pk)
+    do_start_import(bob, first, first.columns)
+    told = ""
+    try:
+        do_start_import(bob, second, second.columns)
+    except AlreadyStarted as started:
+        told = str(started)
+    assert DBTaskResult.objects.filter(task_path__endswith="run_import").count() == 1
+    assert "已开始" in told and "等待" in told

@@ -896,3 +896,33 @@ def test_a_stream_of_critical_values_does_not_hold_up_the_others(
     monkeypatch.setattr(processing, "ORDINARY_EVERY", 0.0)  # an ordinary claim always due
     batches = _processor_batches(monkeypatch)
     assert "S0" in batches[0]  # the ordinary claim due, though critical values wait
+
+
+def test_reprocess_clicked_twice_imports_the_message_once(
+    mllp: MllpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a stored result, when "reprocess" is clicked twice (the second while the first
+    is importing it), then its results are stored once and the second click is told the
+    message is being imported."""
+    from careloop.interop import processing
+
+    send(mllp, "lis_utf8_oru_r01.hl7")
+    process_all()
+    message = InboundMessage.objects.get()
+    import_ = processing.process_batch
+    second: list[object] = []
+
+    def clicked_again_meanwhile(ids: Any, context: Any = None) -> Any:
+        if not second:
+            second.append(None)
+            try:
+                second[0] = processing.reprocess(InboundMessage.objects.get())
+            except processing.BeingImported as busy:
+                second[0] = busy
+        return import_(ids, context)
+
+    monkeypatch.setattr(processing, "process_batch", clicked_again_meanwhile)
+    assert processing.reprocess(message).processed == 1
+    assert Observation.objects.count() == 5 and DiagnosticReport.objects.count() == 1
+    assert Alert.objects.filter(kind="critical_value").count() == 1
+    assert isinstance(second[0], processing.BeingImported)

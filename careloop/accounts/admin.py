@@ -3,18 +3,60 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from careloop.accounts.models import ApiToken, Organisation, Team, User
+from careloop.patients.access import scope_organisation_ids
+
+
+class WithinOrganisations:
+    """For an administrator bound to an organisation (not a superuser): the rows of their
+    organisation and those below it only, and choices of organisations and teams there only,
+    so that no one can be moved, nor an organisation hung, outside their scope (a user moved to
+    the root would see every patient of the installation)."""
+
+    scope_field = "organisation_id"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        rows = super().get_queryset(request)  # type: ignore[misc]
+        scope = scope_organisation_ids(request.user)
+        return rows if scope is None else rows.filter(**{f"{self.scope_field}__in": scope})
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        scope = scope_organisation_ids(request.user)
+        if scope is not None and db_field.name in ("organisation", "parent"):
+            kwargs["queryset"] = Organisation.objects.filter(pk__in=scope)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        scope = scope_organisation_ids(request.user)
+        if scope is not None and db_field.name == "teams":
+            kwargs["queryset"] = Team.objects.filter(organisation_id__in=scope)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(WithinOrganisations, admin.ModelAdmin):
+    scope_field = "pk"
     list_display = ["name", "code", "kind", "parent", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "code"]
     readonly_fields = ["path"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Their own organisation stays where it hangs: moving it would take them out of
+        # (or above) the scope they were given.
+        fields = list(super().get_readonly_fields(request, obj))
+        user = request.user
+        if (
+            obj is not None
+            and not user.is_superuser
+            and obj.pk == getattr(user, "organisation_id", None)
+        ):
+            fields.append("parent")
+        return fields
 
     def save_model(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -29,14 +71,14 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(WithinOrganisations, admin.ModelAdmin):
     list_display = ["name", "organisation"]
     list_filter = ["organisation"]
     search_fields = ["name"]
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(WithinOrganisations, BaseUserAdmin):
     list_display = ["username", "display_name", "organisation", "is_active", "is_staff"]
     list_filter = ["groups", "organisation", "is_active", "is_staff"]
     search_fields = ["username", "display_name"]
@@ -56,7 +98,8 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(WithinOrganisations, admin.ModelAdmin):
+    scope_field = "user__organisation_id"
     list_display = [
         "prefix",
         "user",

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -130,9 +130,26 @@ def _check(alert: Alert, actor: Any, step: Step) -> None:
         raise PermissionDenied("only a supervisor assigns an alert to someone else")
     sources, _target = TRANSITIONS[step.action]
     if alert.status not in sources:
+        # Whoever got there first (a colleague, or this same click sent twice), and when.
+        last = (
+            alert.events.filter(to_status=alert.status, actor__isnull=False)
+            .exclude(from_status=F("to_status"))
+            .select_related("actor")
+            .order_by("-at", "-pk")
+            .first()
+        )
+        said = {"action": Action(step.action).label, "status": alert.get_status_display()}
+        if last is None:
+            raise AlertConflict(
+                _("Cannot %(action)s an alert that is %(status)s.") % said, code="conflict"
+            )
         raise AlertConflict(
-            _("Cannot %(action)s an alert that is %(status)s.")
-            % {"action": Action(step.action).label, "status": alert.get_status_display()},
+            _("Cannot %(action)s an alert that is %(status)s: %(who)s made it so at %(when)s.")
+            % {
+                **said,
+                "who": last.actor,
+                "when": timezone.localtime(last.at).strftime("%m-%d %H:%M"),
+            },
             code="conflict",
         )
     if step.action == Action.VERIFY and _resolved_by(alert, actor):

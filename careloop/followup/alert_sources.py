@@ -15,7 +15,14 @@ from django.utils import timezone
 from careloop.audit.services import record
 from careloop.clinical.models import Encounter
 from careloop.followup.forms import RED_FLAGS
-from careloop.followup.models import Alert, AlertEvent, FollowUpRecord, RevisitRequest, Task
+from careloop.followup.models import (
+    OPEN_STATUSES,
+    Alert,
+    AlertEvent,
+    FollowUpRecord,
+    RevisitRequest,
+    Task,
+)
 from careloop.followup.services import new_alert, raise_alert
 from careloop.patients.models import Tier
 
@@ -105,8 +112,21 @@ def alerts_from_record(task: Task, entry: FollowUpRecord, result: dict[str, Any]
 def raise_by_hand(
     patient: Any, actor: Any, *, severity: str, title: str, reason: str, task: Task | None
 ) -> Alert:
-    """A nurse raises an alert from a follow-up (next step "raise an alert")."""
+    """A nurse raises an alert from a follow-up (next step "raise an alert"). The same alert
+    still open (the form sent twice, or a colleague's with the same words) is returned
+    instead of a second: it was raised before this call began."""
     with transaction.atomic():
+        type(patient).objects.select_for_update().filter(pk=patient.pk).first()
+        same = Alert.objects.filter(
+            patient=patient,
+            kind=Alert.Kind.MANUAL,
+            task=task,
+            title=title[:200],
+            reason=reason,
+            status__in=OPEN_STATUSES,
+        ).first()
+        if same is not None:
+            return same
         alert = raise_alert(
             patient,
             kind=Alert.Kind.MANUAL,

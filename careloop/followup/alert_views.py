@@ -129,6 +129,7 @@ def alert_page(request: AuthedRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
+            alert.refresh_from_db()  # as someone else left it: the buttons that apply now
         except NotTheResolver as exc:  # a stale page's verify button: said on the page
             messages.error(request, str(exc))
         else:

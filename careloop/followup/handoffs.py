@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from careloop.accounts.models import Organisation
+from careloop.accounts.models import Organisation, User
 from careloop.audit.services import record
 from careloop.followup.models import OPEN_STATUSES, Alert, Plan, Referral, RevisitRequest, Task
 from careloop.followup.planning import stop_plan
@@ -70,11 +70,35 @@ def do_refer(
         errors["urgency"] = [_("Choose routine or urgent.")]
     if not referral_targets(patient).filter(pk=to.pk).exists():
         errors["to_organisation"] = [_("Choose an active organisation outside the patient's own.")]
-    elif Referral.objects.filter(patient=patient, to_organisation=to, status=R.PENDING).exists():
-        errors["to_organisation"] = [_("A referral to this organisation is already waiting.")]
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
+        # One referral at a time per patient: the form sent twice, or two colleagues at
+        # once, make one waiting referral; the second is told who sent it.
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()
+        waiting = (
+            Referral.objects.filter(patient=patient, to_organisation=to, status=R.PENDING)
+            .select_related("requested_by")
+            .first()
+        )
+        if waiting is not None:
+            raise ValidationError(
+                {
+                    "to_organisation": [
+                        _(
+                            "A referral to this organisation is already waiting (sent by "
+                            "%(who)s at %(when)s)."
+                        )
+                        % {
+                            "who": waiting.requested_by or "—",
+                            "when": timezone.localtime(waiting.requested_at).strftime(
+                                "%m-%d %H:%M"
+                            ),
+                        }
+                    ]
+                },
+                code="conflict",
+            )
         _share, created = PatientShare.objects.get_or_create(
             patient=patient,
             organisation=to,
@@ -126,8 +150,20 @@ def _locked_pending(referral: Referral) -> Referral:
         .get(pk=referral.pk)
     )
     if referral.status != R.PENDING:
+        if referral.decided_by_id is None or referral.decided_at is None:
+            raise ValidationError(
+                _("This referral is already %(status)s.")
+                % {"status": referral.get_status_display()},
+                code="conflict",
+            )
+        # Answered by someone at the same moment, or this answer sent twice: say who.
         raise ValidationError(
-            _("This referral is already %(status)s.") % {"status": referral.get_status_display()},
+            _("This referral is already %(status)s (by %(who)s at %(when)s).")
+            % {
+                "status": referral.get_status_display(),
+                "who": User.objects.get(pk=referral.decided_by_id),
+                "when": timezone.localtime(referral.decided_at).strftime("%m-%d %H:%M"),
+            },
             code="conflict",
         )
     return referral
@@ -234,12 +270,24 @@ def do_request_revisit(
     reason: str = "",
     task: Task | None = None,
 ) -> RevisitRequest:
-    """Ask for a revisit booking (a coordinator books it)."""
+    """Ask for a revisit booking (a coordinator books it). One already waiting for the same
+    day and department (the form sent twice, or a colleague's) is returned instead of a
+    second: it was requested before this call began."""
     if not actor.has_perm("followup.add_revisitrequest"):
         raise PermissionDenied("no permission to request revisits")
     if wanted_on < timezone.localdate():
         raise ValidationError({"wanted_on": [_("The date is in the past.")]})
     with transaction.atomic():
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()
+        waiting = RevisitRequest.objects.filter(
+            patient=patient,
+            kind=RevisitRequest.Kind.REVISIT,
+            wanted_on=wanted_on,
+            department=department.strip()[:100],
+            status=RevisitRequest.Status.REQUESTED,
+        ).first()
+        if waiting is not None:
+            return waiting
         revisit = RevisitRequest.objects.create(
             patient=patient,
             organisation=patient.organisation,
@@ -260,14 +308,39 @@ def do_request_revisit(
     return revisit
 
 
-def do_book_revisit(actor: Any, revisit: RevisitRequest, at: datetime) -> RevisitRequest:
-    """Book (or move) the appointment of a requested revisit."""
+def _minute(at: datetime | None) -> str:
+    return timezone.localtime(at).strftime("%Y-%m-%dT%H:%M") if at is not None else ""
+
+
+def do_book_revisit(
+    actor: Any, revisit: RevisitRequest, at: datetime, *, shown: str | None = None
+) -> RevisitRequest:
+    """Book (or move) the appointment of a requested revisit. ``shown``: the appointment the
+    page showed (``%Y-%m-%dT%H:%M`` local, "" for none); when someone has booked or moved it
+    since, to another time, the booking is refused naming them (the same time again is
+    the same booking: a double click)."""
     if not actor.has_perm("followup.change_revisitrequest"):
         raise PermissionDenied("no permission to book revisits")
     with transaction.atomic():
-        revisit = RevisitRequest.objects.select_for_update().get(pk=revisit.pk)
+        revisit = (
+            RevisitRequest.objects.select_for_update(of=("self",))
+            .select_related("booked_by")
+            .get(pk=revisit.pk)
+        )
         if revisit.status not in (RevisitRequest.Status.REQUESTED, RevisitRequest.Status.BOOKED):
             raise ValidationError(_("This revisit is already closed."), code="conflict")
+        current = _minute(revisit.appointment_at)
+        if shown is not None and shown != current:
+            if current == _minute(at):
+                return revisit  # booked so a moment ago: this is the same booking
+            raise ValidationError(
+                _(
+                    "%(who)s booked this revisit for %(when)s after the page was shown: "
+                    "look at it again before moving it."
+                )
+                % {"who": revisit.booked_by or "—", "when": current.replace("T", " ")},
+                code="conflict",
+            )
         if at <= timezone.now():  # it would be "missed" at once, and raise its alert
             raise ValidationError(_("Book the appointment for a time still to come."))
         revisit.status, revisit.appointment_at, revisit.booked_by = (

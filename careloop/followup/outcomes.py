@@ -53,6 +53,19 @@ class Attempt:
     recording_type: str = ""
     channel: str = ""
     opt_out: bool = False
+    # The task's latest record when the page (or program) recording this was shown it: one
+    # since is someone else's, or this one sent twice, and this one is refused.
+    seen: int | None = None
+    # An API caller's Idempotency-Key: the attempt already recorded with it is not again.
+    request_key: str = ""
+
+
+class AlreadyRecorded(Exception):
+    """The attempt was recorded already with this request key (``entry``): a retry."""
+
+    def __init__(self, entry: FollowUpRecord) -> None:
+        super().__init__(f"already recorded as {entry.pk}")
+        self.entry = entry
 
 
 def _node(task: Task) -> Node | None:
@@ -170,13 +183,44 @@ def _advance(task: Task, result: dict[str, Any] | None, now: datetime) -> None:
     generate(plan, task.patient, now=now)
 
 
+def latest_record(task: Task) -> int:
+    """The id of the task's latest record (0 without one): what a page recording an
+    attempt has seen (``Attempt.seen``)."""
+    found = FollowUpRecord.objects.filter(task=task).order_by("-pk").values_list("pk")[:1]
+    return found[0][0] if found else 0
+
+
+def _check_not_overtaken(task: Task, seen: int | None) -> None:
+    """Refuse an attempt when the task was recorded after ``seen`` (the form sent twice, or
+    a colleague recorded it meanwhile), saying by whom, when and what."""
+    if seen is None:
+        return
+    later = (
+        FollowUpRecord.objects.filter(task=task, pk__gt=seen).select_related("by").order_by("pk")
+    ).last()
+    if later is None:
+        return
+    raise ValidationError(
+        _(
+            "%(who)s recorded “%(outcome)s” on this task at %(when)s, after this page was "
+            "opened: nothing more was recorded. Read the task again before recording."
+        )
+        % {
+            "who": later.by or _("The system"),
+            "outcome": later.get_outcome_display(),
+            "when": timezone.localtime(later.at).strftime("%H:%M:%S"),
+        },
+        code="conflict",
+    )
+
+
 def do_record_attempt(
     task: Task, actor: Any, attempt: Attempt, at: datetime | None = None
 ) -> FollowUpRecord:
     """Record one attempt at an open task, then close, retry or pass it to the next channel,
     and move its plan on. ``at``: when the attempt was made, if not now (the demo's history
     of past calls). ``ValidationError`` when the task is closed or the form is
-    inconsistent."""
+    inconsistent; ``AlreadyRecorded`` when ``attempt.request_key`` was recorded before."""
     now = at or timezone.now()
     with transaction.atomic():
         task = (
@@ -184,6 +228,11 @@ def do_record_attempt(
             .select_related("patient", "plan__version")
             .get(pk=task.pk)
         )
+        if attempt.request_key:
+            done = FollowUpRecord.objects.filter(task=task, request_key=attempt.request_key)
+            if (entry := done.first()) is not None:
+                raise AlreadyRecorded(entry)
+        _check_not_overtaken(task, attempt.seen)
         if not task.is_open:
             raise ValidationError(
                 _("This follow-up task has ended: nothing more can be recorded on it.")
@@ -200,6 +249,7 @@ def do_record_attempt(
             assessment=result or {},
             notes=attempt.notes,
             recording_type=attempt.recording_type,
+            request_key=attempt.request_key,
             by=actor,
             at=now,
         )

@@ -226,11 +226,17 @@ def generate(
     definition = definition_of(plan.version)
     tasks = [t for n in definition.nodes for t in node_tasks(plan, patient, n, now, holidays)]
     Task.objects.bulk_create(tasks)
-    fields = ["state"]
+    fields: dict[str, Any] = {"state": plan.state}
     if not tasks and _exhausted(plan) and not plan.tasks.filter(status=Task.Status.OPEN).exists():
-        plan.status, plan.ended_at = Plan.Status.COMPLETED, now
-        fields += ["status", "ended_at"]
-    plan.save(update_fields=fields)
+        fields.update(status=Plan.Status.COMPLETED, ended_at=now)
+    # Saved only while the plan is active: one stopped meanwhile (a supervisor at the same
+    # moment, ``stop_plan``) keeps nothing planned here, and is not marked completed.
+    if not Plan.objects.filter(pk=plan.pk, status=Plan.Status.ACTIVE).update(**fields):
+        Task.objects.filter(pk__in=[t.pk for t in tasks if t.pk is not None]).delete()
+        plan.refresh_from_db(fields=["status", "stop_reason", "ended_at"])
+        return []
+    for name, value in fields.items():
+        setattr(plan, name, value)
     return tasks
 
 
@@ -306,13 +312,24 @@ def stop_plan(plan: Plan, reason: str, actor: Any = None, *, note: str = "") -> 
         return 0
     now = timezone.now()
     with transaction.atomic():
-        cancelled = plan.tasks.filter(status=Task.Status.OPEN).update(
-            status=Task.Status.CANCELLED,
-            cancel_reason=stored(PLAN_STOPPED, reason=Plan.StopReason(reason).label)[:200],
-            closed_at=now,
+        open_tasks = Task.objects.filter(plan=plan, status=Task.Status.OPEN)
+        cancel = {
+            "status": Task.Status.CANCELLED,
+            "cancel_reason": stored(PLAN_STOPPED, reason=Plan.StopReason(reason).label)[:200],
+            "closed_at": now,
+        }
+        cancelled = open_tasks.update(**cancel)
+        # Stopped only if still active (stopped or completed by someone at the same moment:
+        # theirs stands). A follow-up being saved that planned the next one (``generate``)
+        # has committed it once this update has the plan's row: cancelled by the second.
+        stopped = Plan.objects.filter(pk=plan.pk, status=Plan.Status.ACTIVE).update(
+            status=Plan.Status.STOPPED, stop_reason=reason, ended_at=now
         )
+        if not stopped:
+            plan.refresh_from_db(fields=["status", "stop_reason", "ended_at"])
+            return cancelled
+        cancelled += open_tasks.update(**cancel)
         plan.status, plan.stop_reason, plan.ended_at = Plan.Status.STOPPED, reason, now
-        plan.save(update_fields=["status", "stop_reason", "ended_at"])
         record(
             actor,
             "update",

@@ -9,10 +9,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Q
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -59,6 +61,10 @@ def _errors(request: AuthedRequest, form: Any = None, exc: ValidationError | Non
             problems += [f"{label}：{e}" if label else str(e) for e in errors]
     for problem in problems:
         messages.error(request, problem)
+
+
+def _at(moment: Any) -> str:
+    return timezone.localtime(moment).strftime("%m-%d %H:%M")
 
 
 def _back(task: Task) -> HttpResponse:
@@ -127,7 +133,16 @@ def task_raise_alert(request: AuthedRequest, pk: int) -> HttpResponse:
         _errors(request, form)
         _keep(request, task, "alert")
         return _back(task)
+    asked_at = timezone.now()
     alert = raise_by_hand(task.patient, request.user, task=task, **form.cleaned_data)
+    if alert.created_at < asked_at:  # sent twice, or a colleague was first
+        raised = alert.events.filter(action="raise").select_related("actor").first()
+        messages.info(
+            request,
+            _("This alert was already raised by %(who)s at %(when)s.")
+            % {"who": (raised and raised.actor) or "—", "when": _at(alert.created_at)},
+        )
+        return _back(task)
     messages.success(request, _("Alert raised: %(title)s.") % {"title": alert.title})
     return _back(task)
 
@@ -175,7 +190,19 @@ def task_revisit(request: AuthedRequest, pk: int) -> HttpResponse:
         _errors(request, form)
         _keep(request, task, "revisit")
         return _back(task)
+    asked_at = timezone.now()
     revisit = do_request_revisit(request.user, task.patient, task=task, **form.cleaned_data)
+    if revisit.requested_at < asked_at:  # sent twice, or a colleague was first
+        messages.info(
+            request,
+            _("A revisit for %(day)s was already requested by %(who)s at %(when)s.")
+            % {
+                "day": revisit.wanted_on.isoformat(),
+                "who": revisit.requested_by or _("the patient"),
+                "when": _at(revisit.requested_at),
+            },
+        )
+        return _back(task)
     messages.success(
         request, _("Revisit requested for %(day)s.") % {"day": revisit.wanted_on.isoformat()}
     )
@@ -192,8 +219,18 @@ def task_note(request: AuthedRequest, pk: int) -> HttpResponse:
         _errors(request, form)
         _keep(request, task, "note")
         return _back(task)
-    note = TaskNote.objects.create(task=task, text=form.cleaned_data["text"], by=request.user)
-    record(request.user, "create", "task_note", note.pk, patient_id=task.patient_id)
+    with transaction.atomic():
+        Task.objects.select_for_update().filter(pk=task.pk).first()
+        text = form.cleaned_data["text"]
+        same = TaskNote.objects.filter(task=task, text=text, by=request.user).first()
+        if same is None:
+            note = TaskNote.objects.create(task=task, text=text, by=request.user)
+            record(request.user, "create", "task_note", note.pk, patient_id=task.patient_id)
+    if same is not None:  # the form sent twice: the note is there once
+        messages.info(
+            request, _("This note was already added at %(when)s.") % {"when": _at(same.at)}
+        )
+        return _back(task)
     messages.success(request, _("Note added."))
     return _back(task)
 
@@ -384,7 +421,12 @@ def revisit_book(request: AuthedRequest, pk: int) -> HttpResponse:
         _errors(request, form)
         return redirect("followup:revisits")
     try:
-        do_book_revisit(request.user, revisit, form.cleaned_data["appointment_at"])
+        do_book_revisit(
+            request.user,
+            revisit,
+            form.cleaned_data["appointment_at"],
+            shown=request.POST.get("shown"),
+        )
     except ValidationError as exc:
         _errors(request, exc=exc)
     else:

@@ -17,7 +17,7 @@ from careloop.api import ERROR_RESPONSES, ErrorOut, InvalidFields, page_of
 from careloop.audit.services import record
 from careloop.followup.forms import answers_form
 from careloop.followup.models import Outcome, Task
-from careloop.followup.outcomes import Attempt, do_record_attempt
+from careloop.followup.outcomes import AlreadyRecorded, Attempt, do_record_attempt
 from careloop.patients.access import get_patient_for, scope_organisation_ids
 
 router = Router()
@@ -136,15 +136,22 @@ def list_tasks(request: HttpRequest, params: Query[TaskParams]) -> TaskPage:
 
 @router.post(
     "/{task_id}/outcome",
-    response={201: OutcomeOut, 409: ErrorOut, **ERROR_RESPONSES},
+    response={200: OutcomeOut, 201: OutcomeOut, 409: ErrorOut, **ERROR_RESPONSES},
     summary="Record a follow-up attempt",
 )
 def post_outcome(request: HttpRequest, task_id: int, body: OutcomeIn) -> Status:
     """Record one attempt at an open task: ``reached`` (with the task's ``form`` answers),
     ``no_answer`` / ``busy`` (retried at another time, three tries, then the next channel),
-    ``wrong_number``, ``refused``, ``deceased`` (stops the patient's plans)."""
+    ``wrong_number``, ``refused``, ``deceased`` (stops the patient's plans).
+
+    Send an ``Idempotency-Key`` header (at most 64 characters, new for each attempt) to retry
+    safely after a timeout: a request with a key already recorded on the task records
+    nothing and is answered 200 with that record and the task as it is now."""
     if not request.user.has_perm("followup.change_task"):
         raise PermissionDenied
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 64:
+        raise InvalidFields({"Idempotency-Key": [_("At most 64 characters.")]})
     task = get_object_or_404(Task.objects.select_related("plan__pathway"), pk=task_id)
     get_patient_for(request.user, task.patient_id, write=True)  # not on a read share
     if body.outcome not in Outcome.values:
@@ -158,15 +165,20 @@ def post_outcome(request: HttpRequest, task_id: int, body: OutcomeIn) -> Status:
             if not form.is_valid():
                 raise InvalidFields(form_errors(form))
             answers = form.answers()
+    status = 201
     try:
         entry = do_record_attempt(
-            task, request.user, Attempt(outcome=body.outcome, answers=answers, notes=body.notes)
+            task,
+            request.user,
+            Attempt(outcome=body.outcome, answers=answers, notes=body.notes, request_key=key),
         )
+    except AlreadyRecorded as retried:
+        entry, status = retried.entry, 200
     except ValidationError as exc:
         raise HttpError(409, " ".join(exc.messages)) from exc
     task.refresh_from_db()
     out = OutcomeOut(record=entry.pk, task=task_out(task), classification=entry.classification)
-    return Status(201, out)
+    return Status(status, out)
 
 
 def form_errors(form: Any) -> dict[str, list[str]]:

@@ -24,7 +24,7 @@ from careloop.accounts.models import Organisation, User
 from careloop.audit.services import record
 from careloop.followup.forms import RED_FLAGS, OutcomeForm, answers_form
 from careloop.followup.models import Alert, FollowUpRecord, Pathway, Plan, Task
-from careloop.followup.outcomes import Attempt, do_record_attempt
+from careloop.followup.outcomes import Attempt, do_record_attempt, latest_record
 from careloop.followup.planning import enrol, stop_plan
 from careloop.followup.recordings import ranged_response
 from careloop.followup.scripts import render_script
@@ -318,11 +318,13 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
                 recording=upload,
                 recording_type=getattr(upload, "careloop_type", "") if upload else "",
                 opt_out=outcome_form.cleaned_data["opt_out"],
+                seen=row_id(request.POST.get("seen")),
             )
             try:
                 entry = do_record_attempt(task, request.user, attempt)
             except ValidationError as exc:
                 outcome_form.add_error(None, exc)
+                task.refresh_from_db()  # as it is now: closed, or retried at another time
             else:
                 task.refresh_from_db()
                 messages.success(request, _outcome_message(task, entry))
@@ -363,6 +365,7 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
         "conditions": patient.conditions.filter(clinical_status="active")[:8],
         "plan_tasks": (task.plan.tasks.order_by("due_at")[:40] if task.plan is not None else []),
         "can_record": task.is_open and may_record,
+        "seen": latest_record(task),
         "red_flags": sorted(RED_FLAGS),
         "questionnaires": _questionnaires(request.user),
     }

@@ -19,6 +19,7 @@ from careloop.forms import StyledFormMixin
 from careloop.interop.importer.columns import FIELD_LABELS, MappingError
 from careloop.interop.importer.jobs import (
     AlreadyImported,
+    AlreadyStarted,
     choices,
     do_create_import,
     do_start_import,
@@ -125,6 +126,9 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if "start" in request.POST:
             try:
                 do_start_import(request.user, job, columns)
+            except AlreadyStarted as started:  # clicked twice: the page shows its progress
+                messages.info(request, str(started))
+                return redirect("interop:import", pk=job.pk)
             except MappingError as error:
                 messages.error(request, str(error))
                 job.columns = columns

@@ -589,12 +589,22 @@ def _record_death(
     )
 
 
+class BeingImported(Exception):
+    """The message is being imported right now (a reprocess clicked twice, or a processor has
+    claimed it): importing it again beside that would store its results twice."""
+
+    def __init__(self, since: datetime) -> None:
+        super().__init__(f"it is being imported right now (since {since.isoformat()})")
+        self.since = since
+
+
 def reprocess(message: InboundMessage) -> BatchResult:
     """Import a stored message again (after a fix to a mapping or a sending system).
 
     What an earlier run created from it (reports, observations, and critical-value alerts
     nobody has picked up yet) is removed first, so a message is never imported twice; an
-    alert someone has already acknowledged or handled is kept with its history."""
+    alert someone has already acknowledged or handled is kept with its history.
+    ``BeingImported`` while it is being imported (claimed less than ``STALE_CLAIM`` ago)."""
     from careloop.clinical.models import DiagnosticReport, Observation
     from careloop.followup.models import Alert
 
@@ -605,6 +615,18 @@ def reprocess(message: InboundMessage) -> BatchResult:
             reject=True,
         )
     with transaction.atomic():
+        status, claimed_at = (
+            InboundMessage.objects.select_for_update()
+            .filter(pk=message.pk)
+            .values_list("status", "claimed_at")
+            .get()
+        )
+        if (
+            status == InboundMessage.Status.PROCESSING
+            and claimed_at is not None
+            and claimed_at > timezone.now() - STALE_CLAIM  # else its processor has stopped
+        ):
+            raise BeingImported(claimed_at)
         Alert.objects.filter(observation__source_message=message, status=Alert.Status.OPEN).delete()
         Observation.objects.filter(source_message=message).delete()
         DiagnosticReport.objects.filter(source_message=message).delete()

@@ -7,7 +7,7 @@ older, and a time that early could not even be stored (in UTC it fell before yea
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 FUTURE_SKEW = timedelta(hours=1)
 EARLIEST_YEAR = 1900
@@ -15,6 +15,13 @@ EARLIEST_YEAR = 1900
 
 def in_the_future(moment: datetime) -> bool:
     return moment > datetime.now(UTC) + FUTURE_SKEW
+
+
+def after_today(day: date, zone: tzinfo | None) -> bool:
+    """A date that is a day, not a moment (a birth date): later than today where it was sent
+    from. (As a moment, tomorrow's midnight fell within the clock's hour of grace in the last
+    hour of today.)"""
+    return day > datetime.now(zone or UTC).date()
 
 
 def too_early(moment: datetime) -> bool:

@@ -7,13 +7,14 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from careloop.audit.services import record
 from careloop.interop.hl7.message import HL7Error
 from careloop.interop.models import InboundMessage
-from careloop.interop.processing import reprocess
+from careloop.interop.processing import BeingImported, reprocess
 
 
 @login_required
@@ -89,6 +90,12 @@ def message_reprocess(request: HttpRequest, pk: int) -> HttpResponse:
         result = reprocess(message)
     except HL7Error as error:
         messages.error(request, _("The message still cannot be read: %(error)s") % {"error": error})
+    except BeingImported as busy:  # clicked twice, or a processor has it: once is enough
+        messages.info(
+            request,
+            _("This message is being imported right now (since %(when)s): look again in a moment.")
+            % {"when": timezone.localtime(busy.since).strftime("%H:%M:%S")},
+        )
     else:
         message.refresh_from_db()
         record(

@@ -30,12 +30,27 @@ def held(patient: Any) -> int:
     return pending.aggregate(n=Sum("points"))["n"] or 0
 
 
-def request(patient: Any, item: str) -> Redemption:
+def latest(patient: Any) -> int:
+    """The id of the patient's latest request (0 without one): what a page asking for more
+    has seen."""
+    found = Redemption.objects.filter(patient=patient).order_by("-pk").values_list("pk")[:1]
+    return found[0][0] if found else 0
+
+
+def request(patient: Any, item: str, seen: int | None = None) -> Redemption:
+    """Ask for ``item``. ``seen``: the latest request the page asking showed (``latest``); a
+    request for the same item made since is this page's, sent again (a double tap, back and
+    submit), and is what is returned: the points are held once."""
     price = dict(rewards()).get(item)
     if price is None:
         raise ValidationError("没有这个兑换项目")
     with transaction.atomic():
         type(patient).objects.select_for_update().filter(pk=patient.pk).first()
+        if seen is not None:
+            again = Redemption.objects.filter(patient=patient, item=item, pk__gt=seen)
+            sent = again.order_by("pk").first()
+            if sent is not None:
+                return sent
         if balance(patient) - held(patient) < price:
             raise ValidationError("积分不足")
         return Redemption.objects.create(patient=patient, points=price, item=item)
@@ -43,9 +58,19 @@ def request(patient: Any, item: str) -> Redemption:
 
 def decide(actor: Any, redemption: Redemption, approve: bool) -> Redemption:
     with transaction.atomic():
-        redemption = Redemption.objects.select_for_update().get(pk=redemption.pk)
+        redemption = (
+            Redemption.objects.select_for_update(of=("self",))
+            .select_related("decided_by")
+            .get(pk=redemption.pk)
+        )
         if redemption.status != Redemption.Status.REQUESTED:
-            raise ValidationError("这项兑换已处理")
+            # Decided by a colleague at the same moment, or this decision sent twice.
+            when = redemption.decided_at
+            raise ValidationError(
+                f"这项兑换已由 {redemption.decided_by or '—'} "
+                + (f"于 {timezone.localtime(when):%m-%d %H:%M} " if when else "")
+                + f"处理（{redemption.get_status_display()}），本次未更改"
+            )
         redemption.status = Redemption.Status.APPROVED if approve else Redemption.Status.DECLINED
         redemption.decided_at, redemption.decided_by = timezone.now(), actor
         redemption.save(update_fields=["status", "decided_at", "decided_by"])

@@ -15,7 +15,7 @@ from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from careloop.clinical.assessment import ResultInput
-from careloop.clinical.models import Source
+from careloop.clinical.models import Observation, Source
 from careloop.clinical.services import do_record_results
 from careloop.followup.models import Alert
 from careloop.forms import StyledFormMixin
@@ -246,22 +246,49 @@ def words_for(observation: Any) -> str:
     return str(WORDS.get(observation.interpretation, pgettext("reading", "normal")))
 
 
+def _stored_already(patient: Any, results: list[ResultInput]) -> list[Any] | None:
+    """The patient's own readings with these values at this time, in the order given, when
+    every one is stored already (the same reading sent twice: a double tap, back and
+    submit); else None."""
+    found = {
+        o.code: o
+        for o in Observation.objects.filter(
+            patient=patient,
+            source=Source.PATIENT,
+            effective_at=results[0].observed_at,
+            code__in=[r.loinc for r in results],
+        ).order_by("pk")
+    }
+    same = [found.get(r.loinc) for r in results]
+    if all(o is not None and o.value == r.value for o, r in zip(same, results, strict=True)):
+        return same
+    return None
+
+
 def store(patient: Any, data: dict[str, Any]) -> list[Feedback]:
-    """Store the reading (call inside a transaction); what to say back for each value."""
+    """Store the reading (call inside a transaction, the patient held); what to say back for
+    each value. The same reading sent again is stored once and answered the same way."""
     started = timezone.now()
-    stored = do_record_results(
-        patient,
-        None,
-        results_of(data),
-        source=Source.PATIENT,
-        source_label="患者自测",
-        return_observations=True,
-    )
-    # Raised by this reading: a critical value, or a rule it set off (an open alert since).
-    alerted = (
-        bool(stored.alerts)
-        or Alert.objects.filter(patient=patient, created_at__gte=started).exists()
-    )
+    results = results_of(data)
+    created = _stored_already(patient, results)
+    if created is not None:
+        started = min(o.created_at for o in created)
+        alerted = Alert.objects.filter(patient=patient, created_at__gte=started).exists()
+    else:
+        stored = do_record_results(
+            patient,
+            None,
+            results,
+            source=Source.PATIENT,
+            source_label="患者自测",
+            return_observations=True,
+        )
+        created = stored.created
+        # Raised by this reading: a critical value, or a rule it set off (an open alert since).
+        alerted = (
+            bool(stored.alerts)
+            or Alert.objects.filter(patient=patient, created_at__gte=started).exists()
+        )
     return [
         Feedback(
             name=str(NAMES.get(o.code, o.name)),
@@ -271,5 +298,5 @@ def store(patient: Any, data: dict[str, Any]) -> list[Feedback]:
             words=words_for(o),
             advice=advice_for(o.code, o.interpretation, alerted),
         )
-        for o in stored.created
+        for o in created
     ]

@@ -26,6 +26,7 @@ from careloop.care.programmes import active_progress
 from careloop.clinical.trends import latest_reports
 from careloop.followup.models import RevisitRequest, Task
 from careloop.forms import StyledFormMixin
+from careloop.ids import row_id
 from careloop.patients.models import Patient
 from careloop.portal import points
 from careloop.portal.explanations import explain
@@ -34,7 +35,13 @@ from careloop.portal.models import PointsEntry, PortalEvent, Redemption
 from careloop.portal.readings import ReadingForm, store
 from careloop.questionnaires.answers import from_post, shown_items
 from careloop.questionnaires.definition import AnswerError
-from careloop.questionnaires.services import current, definition_of, submit
+from careloop.questionnaires.services import (
+    answered_since,
+    current,
+    definition_of,
+    latest_answer,
+    submit,
+)
 
 MAX_FAILURES = 5  # wrong tries per link in LOCK_WINDOW
 LOCK_WINDOW = timedelta(minutes=15)
@@ -199,18 +206,28 @@ def questionnaire(request: HttpRequest, token: str, code: str) -> HttpResponse:
     errors: dict[str, str] = {}
     if request.method == "POST":
         given = from_post(definition, request.POST)
-        task = None
-        if link.task_id and link.questionnaire == code:
-            task = Task.objects.filter(pk=link.task_id, patient=patient).first()
         try:
             with transaction.atomic():
-                done = submit(version, patient, given, source="patient", task=task, channel="app")
-                _event(link, patient, E.QUESTIONNAIRE, code)
-                reason = f"完成问卷：{definition.title}"[:100]
-                if not PointsEntry.objects.filter(
-                    patient=patient, reason=reason, at__date=timezone.localdate()
-                ).exists():  # once a day per questionnaire
-                    _award(patient, settings.CARELOOP_POINTS_QUESTIONNAIRE, reason)
+                # One answer at a time per patient: a second tap waits for the first, then
+                # finds it (and the task it completed closed).
+                Patient.objects.select_for_update().filter(pk=patient.pk).first()
+                sent = answered_since(patient, code, "patient", row_id(request.POST.get("seen")))
+                if sent is not None:  # this page's answers, sent again: stored once
+                    crisis = sent.alert is not None and "自伤风险" in sent.alert.reason
+                else:
+                    task = None
+                    if link.task_id and link.questionnaire == code:
+                        task = Task.objects.filter(pk=link.task_id, patient=patient).first()
+                    done = submit(
+                        version, patient, given, source="patient", task=task, channel="app"
+                    )
+                    crisis = "自伤风险" in done.symptoms
+                    _event(link, patient, E.QUESTIONNAIRE, code)
+                    reason = f"完成问卷：{definition.title}"[:100]
+                    if not PointsEntry.objects.filter(
+                        patient=patient, reason=reason, at__date=timezone.localdate()
+                    ).exists():  # once a day per questionnaire
+                        _award(patient, settings.CARELOOP_POINTS_QUESTIONNAIRE, reason)
         except AnswerError as error:
             errors = error.errors
         else:
@@ -222,7 +239,7 @@ def questionnaire(request: HttpRequest, token: str, code: str) -> HttpResponse:
                     "title": definition.title,
                     "points": points.balance(patient),
                     # Thoughts of self-harm in the answers: where to turn now, not only later.
-                    "crisis": "自伤风险" in done.symptoms,
+                    "crisis": crisis,
                 },
             )
     else:
@@ -230,7 +247,12 @@ def questionnaire(request: HttpRequest, token: str, code: str) -> HttpResponse:
     return render(
         request,
         "portal/questionnaire.html",
-        {"token": token, "definition": definition, "shown": shown_items(definition, given, errors)},
+        {
+            "token": token,
+            "definition": definition,
+            "shown": shown_items(definition, given, errors),
+            "seen": latest_answer(patient, code, "patient"),
+        },
     )
 
 
@@ -246,6 +268,8 @@ def readings(request: HttpRequest, token: str) -> HttpResponse:
     feedback = None
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
+            # One reading at a time per patient: the same one sent twice is stored once.
+            Patient.objects.select_for_update().filter(pk=patient.pk).first()
             feedback = store(patient, form.cleaned_data)
             _event(link, patient, E.READING, form.cleaned_data["kind"])
             if not PointsEntry.objects.filter(
@@ -399,7 +423,9 @@ def points_page(request: HttpRequest, token: str) -> HttpResponse:
     error, asked = "", None
     if request.method == "POST":
         try:
-            asked = points.request(patient, request.POST.get("item", ""))
+            asked = points.request(
+                patient, request.POST.get("item", ""), seen=row_id(request.POST.get("seen"))
+            )
         except ValidationError as exc:
             error = " ".join(exc.messages)
     else:
@@ -416,5 +442,6 @@ def points_page(request: HttpRequest, token: str) -> HttpResponse:
             "requests": Redemption.objects.filter(patient=patient)[:20],
             "error": error,
             "asked": asked,
+            "seen": points.latest(patient),
         },
     )

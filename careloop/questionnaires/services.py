@@ -275,6 +275,29 @@ def _written_symptoms(
     return alert, found
 
 
+def _answered(patient: Any, code: str, source: str) -> Any:
+    return QuestionnaireResponse.objects.filter(
+        patient=patient, version__questionnaire__code=code, source=source
+    )
+
+
+def latest_answer(patient: Any, code: str, source: str) -> int:
+    """The id of the patient's latest answers to ``code`` from ``source`` (0 without): what
+    a page asking them again has seen."""
+    found = _answered(patient, code, source).order_by("-pk").values_list("pk")[:1]
+    return found[0][0] if found else 0
+
+
+def answered_since(patient: Any, code: str, source: str, seen: int | None) -> Any:
+    """Answers to ``code`` from ``source`` stored after the page sending more was shown
+    (``seen``, from ``latest_answer``): the same page sent twice (a double tap, back and
+    submit). None when there are none, or the page did not say (one shown before this)."""
+    if seen is None:
+        return None
+    answered = _answered(patient, code, source).filter(pk__gt=seen)
+    return answered.select_related("alert", "submitted_by").first()
+
+
 def submit(
     version: QuestionnaireVersion,
     patient: Any,

@@ -9,13 +9,17 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from careloop.followup.models import Task
+from careloop.ids import row_id
 from careloop.patients.access import get_patient_for, patients_for
+from careloop.patients.models import Patient
 from careloop.questionnaires.answers import from_post, shown_items
 from careloop.questionnaires.builder import CODE, builder_labels
 from careloop.questionnaires.definition import AnswerError, DefinitionError
@@ -24,10 +28,12 @@ from careloop.questionnaires.models import (
     QuestionnaireResponse,
 )
 from careloop.questionnaires.services import (
+    answered_since,
     as_fhir,
     current,
     definition_of,
     do_save_questionnaire,
+    latest_answer,
     submit,
 )
 from careloop.said import gettext_noop
@@ -183,11 +189,31 @@ def fill(request: AuthedRequest, code: str, patient_id: int) -> HttpResponse:
     if request.method == "POST":
         given = from_post(definition, request.POST)
         try:
-            done = submit(version, patient, given, source="staff", actor=request.user, task=task)
+            with transaction.atomic():
+                # One at a time per patient: a second click waits for the first, then finds
+                # it (and the follow-up it completed closed).
+                Patient.objects.select_for_update().filter(pk=patient.pk).first()
+                sent = answered_since(patient, code, "staff", row_id(request.POST.get("seen")))
+                if sent is None:
+                    if task is not None:
+                        task.refresh_from_db()
+                    done = submit(
+                        version, patient, given, source="staff", actor=request.user, task=task
+                    )
         except AnswerError as exc:
             errors = exc.errors
             messages.error(request, _("Some answers are missing or wrong: see the marked items."))
         else:
+            if sent is not None:  # the form sent twice: stored once
+                messages.info(
+                    request,
+                    _("These answers were already saved by %(who)s at %(when)s.")
+                    % {
+                        "who": sent.submitted_by or "—",
+                        "when": timezone.localtime(sent.submitted_at).strftime("%H:%M:%S"),
+                    },
+                )
+                return redirect("patients:detail", pk=patient.pk)
             text = _("Answers saved: %(result)s.") % {"result": done.result.band or _("no score")}
             if done.response.alert_id:
                 messages.warning(request, text + " " + _("It raised an alert."))
@@ -203,6 +229,7 @@ def fill(request: AuthedRequest, code: str, patient_id: int) -> HttpResponse:
             "definition": definition,
             "shown": shown_items(definition, given, errors),
             "task": task,
+            "seen": latest_answer(patient, code, "staff"),
         },
     )
 

@@ -21,6 +21,8 @@ def test_enrol_search_reveal_and_audit(page: Any, hospital: Any) -> None:
     UserFactory(username="bob", display_name="周博", organisation=hospital, role=Role.SUPERVISOR)
     id_number = valid_id(date(1961, 8, 20), male=False)
     sign_in(page, "bob")
+    expect(page).to_have_url("/dashboard/")  # a supervisor starts on the dashboard
+    page.goto("/")
     expect(page.locator("h1")).to_contain_text("周博")
 
     # Enrol from the keyboard shortcut N.

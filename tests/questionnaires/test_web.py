@@ -191,3 +191,31 @@ def test_an_imported_questionnaire_keeps_its_url_through_the_cli_and_the_pages(
     path.write_text(json.dumps(audit_questionnaire("3", "改了"), ensure_ascii=False))
     with pytest.raises(CommandError, match="version"):
         call_command("questionnaires", "import", str(path), stdout=io.StringIO())
+
+
+def test_a_questionnaire_saved_twice_by_staff_is_stored_once(
+    pack: None, alice: Any, hospital: Any, patient_factory: Any
+) -> None:
+    """Given the symptom check open on a nurse's screen, when she double-clicks "save" with
+    chest pain 8/10, then one answer and one alert are stored and the second click is told
+    they were saved."""
+    import re
+
+    patient = patient_factory(organisation=hospital)
+    client = signed_in(alice)
+    url = f"/questionnaires/discharge-symptoms/patients/{patient.pk}/"
+    seen = re.search(r'name="seen" value="(\d+)"', client.get(url).content.decode())
+    assert seen is not None
+    form = {
+        "chest_pain": "yes",
+        "chest_pain_score": "8",
+        "dyspnoea": "no",
+        "oedema": "no",
+        "medication": "regular",
+        "seen": seen.group(1),
+    }
+    client.post(url, form)
+    again = client.post(url, form, follow=True)
+    assert QuestionnaireResponse.objects.filter(patient=patient).count() == 1
+    assert Alert.objects.filter(patient=patient).count() == 1
+    assert "未重复保存" in [str(m) for m in again.context["messages"]][-1]

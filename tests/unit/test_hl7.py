@@ -2,6 +2,7 @@
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import hl7
@@ -220,6 +221,29 @@ def test_a_birth_date_the_patient_pages_would_refuse_is_refused_naming_pid_7(
         read(parse(text))
     assert (error.value.code, error.value.segment, error.value.field) == (102, "PID", 7)
     assert problem in str(error.value)
+
+
+def test_a_birth_date_of_tomorrow_is_refused_in_the_last_hour_of_today(monkeypatch: Any) -> None:
+    from careloop.interop import times
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+
+    class LateEvening(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return datetime(2026, 12, 6, 23, 30, tzinfo=shanghai).astimezone(tz)
+
+    monkeypatch.setattr(times, "datetime", LateEvening)
+    text = (
+        "MSH|^~\\&|A|B|C|D|20261206233000||ORU^R01|1|P|2.4\r"
+        "PID|||X||张^三||20261207|M\rOBR|1\rOBX|1|NM|GLU^葡萄糖||5.1"
+    )
+    with pytest.raises(HL7Error) as error:
+        read(parse(text))
+    assert (error.value.segment, error.value.field) == ("PID", 7)
+    assert "2026-12-07 is in the future" in str(error.value)
+    today = text.replace("20261207", "20261206")  # born today: fine
+    assert read(parse(today)).patient.birth_date == date(2026, 12, 6)
 
 
 @pytest.mark.parametrize("kind", ["PI", "MR", "RRI", ""])

@@ -212,6 +212,13 @@ class FollowUpRecord(models.Model):
     recording = models.FileField(_("call recording"), upload_to="recordings/%Y/%m/", blank=True)
     recording_type = models.CharField(max_length=20, blank=True)
     call_id = models.CharField(_("call id"), max_length=64, blank=True)
+    # The API caller's Idempotency-Key: the same request sent again (a retry after a
+    # timeout) is answered with this record instead of recording the attempt twice.
+    # db_default: rows inserted in bulk without it (the dispatcher's), and by processes of the
+    # version before it during an upgrade.
+    request_key = models.CharField(
+        _("request key"), max_length=64, blank=True, default="", db_default=""
+    )
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -226,7 +233,12 @@ class FollowUpRecord(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["call_id"], condition=~Q(call_id=""), name="record_unique_call"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["task", "request_key"],
+                condition=~Q(request_key=""),
+                name="record_unique_request",
+            ),
         ]
 
     def __str__(self) -> str:

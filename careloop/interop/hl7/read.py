@@ -24,7 +24,7 @@ from careloop.interop.hl7.message import (
     Segment,
     unescape,
 )
-from careloop.interop.times import EARLIEST_YEAR, in_the_future, too_early
+from careloop.interop.times import EARLIEST_YEAR, after_today, in_the_future, too_early
 from careloop.patients.identity import (
     IdentifierError,
     ResidentId,
@@ -325,6 +325,8 @@ def _patient(pid: Segment, exam_types: frozenset[str]) -> PatientData:
     data.birth_date = birth.date() if birth else None
     # As every other way in refuses them (patients.validation): never a patient born later.
     _not_in_future(pid, 7, birth, "the date of birth ")
+    if birth is not None and after_today(birth.date(), birth.tzinfo):
+        raise _field_error(pid, 7, f"the date of birth {birth:%Y-%m-%d} is in the future")
     data.died_at = parse_ts(pid.component(29), ("PID", pid.sequence, 29))
     _not_in_future(pid, 29, data.died_at, "the date of death ")
     indicator = pid.component(30).strip().upper()  # Y / N

@@ -177,14 +177,32 @@ def choices() -> list[tuple[str, str]]:
     return options
 
 
+class AlreadyStarted(ValueError):
+    """The import was started already (the button clicked twice, or by a colleague)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(
+            _("This import was already started (now: %(status)s).")
+            % {"status": ImportJob.Status(status).label}
+        )
+
+
 def do_start_import(actor: Any, job: ImportJob, columns: dict[str, str]) -> ImportJob:
     """Check the mapping, then queue the import for the task worker (MappingError if the
-    columns cannot work)."""
+    columns cannot work, AlreadyStarted when it is queued, running or done already)."""
     from careloop.interop.tasks import run_import
 
     mapping = ColumnMap.build(list(columns), columns)
     mapping.check()
     with transaction.atomic():
+        status = (
+            ImportJob.objects.select_for_update()
+            .filter(pk=job.pk)
+            .values_list("status", flat=True)
+            .get()
+        )
+        if status not in (ImportJob.Status.UPLOADED, ImportJob.Status.FAILED):
+            raise AlreadyStarted(status)
         job.columns = columns
         job.status = ImportJob.Status.QUEUED
         if job.created_by is None and getattr(actor, "is_authenticated", False):

@@ -1,0 +1,96 @@
+"""The administration for an administrator bound to an organisation (not a superuser): users,
+teams, organisations and API tokens of their organisation and below only, and no way to move
+anyone (themselves included) or an organisation outside that scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from careloop.accounts.models import ApiToken, Organisation, Team, User
+from careloop.accounts.roles import Role
+from careloop.accounts.tokens import do_create_token
+from tests.factories import UserFactory
+
+
+def _signed_in(user: Any) -> Client:
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+def _user_form(user: User, **changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "username": user.username,
+        "display_name": user.display_name,
+        "organisation": user.organisation_id or "",
+        "is_active": "on",
+        "is_staff": "on" if user.is_staff else "",
+        "groups": [g.pk for g in user.groups.all()],
+        "teams": [t.pk for t in user.teams.all()],
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "08:00:00",
+        "wecom_userid": "",
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v != ""}
+
+
+def test_an_organisations_administrator_sees_and_edits_only_its_own_staff(
+    hospital: Any, cardiology: Any, community: Any
+) -> None:
+    admin = UserFactory(username="hadmin", organisation=hospital, role=Role.ADMIN, is_staff=True)
+    nurse = UserFactory(username="cardnurse", organisation=cardiology, role=Role.NURSE)
+    other = UserFactory(username="cnurse", organisation=community, role=Role.NURSE)
+    Team.objects.create(name="社区团队", organisation=community)
+    do_create_token(other)
+    client = _signed_in(admin)
+
+    users = client.get("/admin/accounts/user/").content.decode()
+    assert "cardnurse" in users and "cnurse" not in users
+    assert client.get(f"/admin/accounts/user/{other.pk}/change/").status_code == 302  # not found
+    teams = client.get("/admin/accounts/team/").content.decode()
+    assert "社区团队" not in teams
+    organisations = client.get("/admin/accounts/organisation/").content.decode()
+    assert hospital.name in organisations and community.name not in organisations
+    tokens = client.get("/admin/accounts/apitoken/").content.decode()
+    assert ApiToken.objects.get(user=other).prefix not in tokens
+
+    # The form offers organisations of the scope only; one outside it is refused.
+    page = client.get(f"/admin/accounts/user/{nurse.pk}/change/").content.decode()
+    assert cardiology.name in page and community.name not in page
+    moved = client.post(
+        f"/admin/accounts/user/{admin.pk}/change/", _user_form(admin, organisation=community.pk)
+    )
+    assert moved.status_code == 200  # the form again, with the error
+    admin.refresh_from_db()
+    assert admin.organisation_id == hospital.pk
+    # Within the scope it works as before.
+    kept = client.post(
+        f"/admin/accounts/user/{nurse.pk}/change/", _user_form(nurse, organisation=hospital.pk)
+    )
+    assert kept.status_code == 302, kept.content.decode()[:2000]
+    nurse.refresh_from_db()
+    assert nurse.organisation_id == hospital.pk
+
+
+def test_an_organisations_administrator_cannot_hang_their_organisation_elsewhere(
+    hospital: Any, cardiology: Any, community: Any
+) -> None:
+    admin = UserFactory(username="cadmin", organisation=cardiology, role=Role.ADMIN, is_staff=True)
+    client = _signed_in(admin)
+    own = client.get(f"/admin/accounts/organisation/{cardiology.pk}/change/").content.decode()
+    assert 'name="parent"' not in own  # shown, not editable
+    assert client.get(f"/admin/accounts/organisation/{hospital.pk}/change/").status_code == 302
+    # A superuser still sees and moves everything.
+    root = UserFactory(username="root", organisation=None, is_staff=True, is_superuser=True)
+    everything = _signed_in(root).get("/admin/accounts/organisation/").content.decode()
+    assert community.name in everything and hospital.name in everything
+    assert Organisation.objects.get(pk=cardiology.pk).parent_id == hospital.pk
