@@ -611,3 +611,33 @@ def test_a_patient_moved_to_another_department_takes_their_open_work_along(
     page = logged_in(theirs).get("/worklist/?scope=organisation&section=all")
     assert name in page.content.decode()
     assert [a.pk for a in page.context["open_alerts"]] == [alert.pk]
+
+
+def test_given_a_patient_moved_with_a_new_care_team_then_their_open_follow_up_is_that_teams(
+    programme: Task,  # noqa: F811
+    hospital: Any,
+    bob: Any,
+    api_as: Any,
+) -> None:
+    """The moved follow-up is on the new care team's worklist ("My team's"), not left with
+    a team of the organisation the patient left (seen by no one's team scope)."""
+    from careloop.accounts.roles import Role
+    from tests.factories import OrganisationFactory, TeamFactory, UserFactory
+
+    endocrinology = OrganisationFactory(
+        code="H1-ENDO", name="内分泌科", kind="department", parent=hospital
+    )
+    old_team = TeamFactory(organisation=programme.organisation, name="心内科随访组")
+    Task.objects.filter(pk=programme.pk).update(team=old_team)
+    new_team = TeamFactory(organisation=endocrinology, name="内分泌随访组")
+    moved = api_as(bob).patch(
+        f"/api/v1/patients/{programme.patient_id}",
+        {"organisation": endocrinology.pk, "care_team": new_team.pk, "responsible_doctor": None},
+    )
+    assert moved.status_code == 200, moved.content
+    programme.refresh_from_db()
+    assert programme.team_id == new_team.pk
+    theirs = UserFactory(username="gina", organisation=endocrinology, role=Role.NURSE)
+    theirs.teams.add(new_team)
+    page = logged_in(theirs).get("/worklist/?scope=team&section=all")
+    assert programme.patient.name in page.content.decode()

@@ -427,7 +427,8 @@ def follow_the_move(patient: Patient) -> None:
     )
     tasks = Task.objects.filter(patient=patient, status=Task.Status.OPEN)
     alerts = Alert.objects.filter(patient=patient, status__in=OPEN_STATUSES)
-    tasks.update(organisation_id=organisation_id)
+    # And to their care team there (the team scope of the worklist shows a team's tasks).
+    tasks.update(organisation_id=organisation_id, team_id=patient.care_team_id)
     alerts.update(organisation_id=organisation_id)
     owners = {
         *tasks.values_list("assignee_id", flat=True),
