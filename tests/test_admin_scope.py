@@ -94,3 +94,29 @@ def test_an_organisations_administrator_cannot_hang_their_organisation_elsewhere
     everything = _signed_in(root).get("/admin/accounts/organisation/").content.decode()
     assert community.name in everything and hospital.name in everything
     assert Organisation.objects.get(pk=cardiology.pk).parent_id == hospital.pk
+
+
+def test_an_organisations_administrator_cannot_take_over_a_superuser_or_give_away_a_token(
+    hospital: Any, cardiology: Any, community: Any
+) -> None:
+    """A superuser who happens to be of the organisation is not theirs to edit (a new
+    password would make them the superuser), and a token of their organisation cannot be
+    pointed at a user outside it (its holder would act as that user)."""
+    admin = UserFactory(username="cadmin", organisation=cardiology, role=Role.ADMIN, is_staff=True)
+    root = UserFactory(username="root", organisation=cardiology, is_staff=True, is_superuser=True)
+    other = UserFactory(username="cnurse", organisation=community, role=Role.NURSE)
+    token, _ = do_create_token(admin)
+    client = _signed_in(admin)
+
+    assert ">root</a>" not in client.get("/admin/accounts/user/").content.decode()
+    assert client.get(f"/admin/accounts/user/{root.pk}/change/").status_code == 302
+    assert client.get(f"/admin/accounts/user/{root.pk}/password/").status_code == 404
+    page = client.get(f"/admin/accounts/apitoken/{token.pk}/change/").content.decode()
+    assert "cnurse" not in page and ">root<" not in page
+    for target in (root, other):
+        client.post(
+            f"/admin/accounts/apitoken/{token.pk}/change/",
+            {"user": target.pk, "name": token.name or "t"},
+        )
+        token.refresh_from_db()
+        assert token.user_id == admin.pk

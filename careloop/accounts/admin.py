@@ -28,6 +28,8 @@ class WithinOrganisations:
         scope = scope_organisation_ids(request.user)
         if scope is not None and db_field.name in ("organisation", "parent"):
             kwargs["queryset"] = Organisation.objects.filter(pk__in=scope)
+        if scope is not None and db_field.name == "user":  # a token's: never given away
+            kwargs["queryset"] = User.objects.filter(organisation_id__in=scope, is_superuser=False)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
@@ -87,6 +89,11 @@ class UserAdmin(WithinOrganisations, BaseUserAdmin):
         (_("CareLoop"), {"fields": ("display_name", "organisation", "teams", "wecom_userid")}),
     )
     filter_horizontal = ["groups", "user_permissions", "teams"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # Nor a superuser of their organisation: a new password would make them one.
+        rows = super().get_queryset(request)
+        return rows if request.user.is_superuser else rows.filter(is_superuser=False)
 
     def get_readonly_fields(self, request, obj=None):
         # Only a superuser grants superuser status or direct permissions: an administrator
