@@ -641,3 +641,40 @@ def test_given_a_patient_moved_with_a_new_care_team_then_their_open_follow_up_is
     theirs.teams.add(new_team)
     page = logged_in(theirs).get("/worklist/?scope=team&section=all")
     assert programme.patient.name in page.content.decode()
+
+
+def test_given_a_read_only_share_then_its_readers_are_not_given_the_patients_work(
+    hospital: Any, cardiology: Any, bob: Any, carol: Any, api_as: Any
+) -> None:
+    """Carol (cardiology) may read the hospital's patient through a share, not change the
+    record: a follow-up or an alert assigned to her would wait with someone who can neither
+    record it nor act on it (nor see the follow-up on her worklist)."""
+    from careloop.followup.models import Alert, Pathway
+    from careloop.followup.pathways import load_pack
+    from careloop.followup.planning import enrol
+    from careloop.followup.services import raise_alert
+
+    load_pack()
+    patient = PatientFactory(organisation=hospital)
+    PatientShare.objects.create(patient=patient, organisation=cardiology, can_edit=False)
+    plan = enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual")
+    assert plan is not None
+    task = plan.tasks.order_by("due_at").first()
+    assert task is not None
+    logged_in(bob).post("/worklist/assign/", {"task": [task.pk], "assignee": carol.pk})
+    task.refresh_from_db()
+    assert task.assignee is None
+    alert = raise_alert(
+        patient,
+        kind=Alert.Kind.MANUAL,
+        severity=Alert.Severity.HIGH,
+        title="血压 186/104",
+        reason="复测仍高",
+        unassigned=True,
+    )
+    answer = api_as(bob).post(
+        f"/api/v1/alerts/{alert.pk}/transition", {"action": "assign", "assignee": "carol"}
+    )
+    assert answer.status_code == 422
+    alert.refresh_from_db()
+    assert alert.assignee is None
