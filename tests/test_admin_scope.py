@@ -120,3 +120,27 @@ def test_an_organisations_administrator_cannot_take_over_a_superuser_or_give_awa
         )
         token.refresh_from_db()
         assert token.user_id == admin.pk
+
+
+def test_an_organisations_administrator_adds_a_user_to_their_organisation(
+    hospital: Any, cardiology: Any
+) -> None:
+    """The add form asks for a username and password only: the new user is of the
+    administrator's organisation (of none, they would vanish from the administrator's own
+    list the moment they were saved, never to be given an organisation or a role)."""
+    admin = UserFactory(username="cadmin", organisation=cardiology, role=Role.ADMIN, is_staff=True)
+    client = _signed_in(admin)
+    added = client.post(
+        "/admin/accounts/user/add/",
+        {
+            "username": "newnurse",
+            "usable_password": "true",
+            "password1": "Sui-fang-2026!",
+            "password2": "Sui-fang-2026!",
+            "_continue": "1",
+        },
+    )
+    assert added.status_code == 302, added.content.decode()[:3000]
+    user = User.objects.get(username="newnurse")
+    assert user.organisation_id == cardiology.pk
+    assert client.get(f"/admin/accounts/user/{user.pk}/change/").status_code == 200

@@ -90,6 +90,13 @@ class UserAdmin(WithinOrganisations, BaseUserAdmin):
     )
     filter_horizontal = ["groups", "user_permissions", "teams"]
 
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        # The add form asks for no organisation: an organisation's administrator adds to
+        # theirs (of none, the user would leave their scope, and their list, at once).
+        if not change and obj.organisation_id is None and not request.user.is_superuser:
+            obj.organisation_id = getattr(request.user, "organisation_id", None)
+        super().save_model(request, obj, form, change)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # Nor a superuser of their organisation: a new password would make them one.
         rows = super().get_queryset(request)
