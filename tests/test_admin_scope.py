@@ -144,3 +144,21 @@ def test_an_organisations_administrator_adds_a_user_to_their_organisation(
     user = User.objects.get(username="newnurse")
     assert user.organisation_id == cardiology.pk
     assert client.get(f"/admin/accounts/user/{user.pk}/change/").status_code == 200
+
+
+def test_an_organisations_administrator_adds_organisations_below_their_own_only(
+    hospital: Any, cardiology: Any
+) -> None:
+    """Without a parent, a new organisation would be a tree of its own, out of the
+    administrator's scope (as would one of theirs moved to the top)."""
+    admin = UserFactory(username="cadmin", organisation=cardiology, role=Role.ADMIN, is_staff=True)
+    client = _signed_in(admin)
+    base = {"name": "心内一病区", "kind": "department", "is_active": "on"}
+    top = client.post("/admin/accounts/organisation/add/", {**base, "code": "TOP"})
+    assert top.status_code == 200  # the form again, with the error
+    assert not Organisation.objects.filter(code="TOP").exists()
+    below = client.post(
+        "/admin/accounts/organisation/add/", {**base, "code": "H1-CARD-1", "parent": cardiology.pk}
+    )
+    assert below.status_code == 302, below.content.decode()[:3000]
+    assert Organisation.objects.get(code="H1-CARD-1").parent_id == cardiology.pk

@@ -28,6 +28,8 @@ class WithinOrganisations:
         scope = scope_organisation_ids(request.user)
         if scope is not None and db_field.name in ("organisation", "parent"):
             kwargs["queryset"] = Organisation.objects.filter(pk__in=scope)
+        if scope is not None and db_field.name == "parent":  # no tree of its own outside
+            kwargs["required"] = True
         if scope is not None and db_field.name == "user":  # a token's: never given away
             kwargs["queryset"] = User.objects.filter(organisation_id__in=scope, is_superuser=False)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
