@@ -678,3 +678,25 @@ def test_given_a_read_only_share_then_its_readers_are_not_given_the_patients_wor
     assert answer.status_code == 422
     alert.refresh_from_db()
     assert alert.assignee is None
+
+
+def test_given_a_read_only_share_when_the_patient_moves_then_its_readers_keep_none_of_the_work(
+    programme: Task,  # noqa: F811
+    hospital: Any,
+    community: Any,
+    dave: Any,
+    bob: Any,
+    api_as: Any,
+) -> None:
+    """Work left with someone of an organisation the record is only shared with (assigned
+    before that was refused) waits unassigned for the new organisation: they could not
+    record it."""
+    _share(programme, community)
+    Task.objects.filter(pk=programme.pk).update(assignee=dave)
+    moved = api_as(bob).patch(
+        f"/api/v1/patients/{programme.patient_id}",
+        {"organisation": hospital.pk, "responsible_doctor": None},
+    )
+    assert moved.status_code == 200, moved.content
+    programme.refresh_from_db()
+    assert (programme.organisation_id, programme.assignee_id) == (hospital.pk, None)
