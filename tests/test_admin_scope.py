@@ -162,3 +162,14 @@ def test_an_organisations_administrator_adds_organisations_below_their_own_only(
     )
     assert below.status_code == 302, below.content.decode()[:3000]
     assert Organisation.objects.get(code="H1-CARD-1").parent_id == cardiology.pk
+
+
+def test_an_organisations_administrator_filters_by_the_organisations_in_scope_only(
+    hospital: Any, cardiology: Any, community: Any
+) -> None:
+    admin = UserFactory(username="cadmin", organisation=cardiology, role=Role.ADMIN, is_staff=True)
+    UserFactory(username="cnurse", organisation=community, role=Role.NURSE)
+    Team.objects.create(name="社区团队", organisation=community)
+    client = _signed_in(admin)
+    for page in ("/admin/accounts/user/", "/admin/accounts/team/"):
+        assert community.name not in client.get(page).content.decode(), page

@@ -77,14 +77,19 @@ class OrganisationAdmin(WithinOrganisations, admin.ModelAdmin):
 @admin.register(Team)
 class TeamAdmin(WithinOrganisations, admin.ModelAdmin):
     list_display = ["name", "organisation"]
-    list_filter = ["organisation"]
+    list_filter = [("organisation", admin.RelatedOnlyFieldListFilter)]  # those in scope
     search_fields = ["name"]
 
 
 @admin.register(User)
 class UserAdmin(WithinOrganisations, BaseUserAdmin):
     list_display = ["username", "display_name", "organisation", "is_active", "is_staff"]
-    list_filter = ["groups", "organisation", "is_active", "is_staff"]
+    list_filter = [
+        "groups",
+        ("organisation", admin.RelatedOnlyFieldListFilter),  # those in scope
+        "is_active",
+        "is_staff",
+    ]
     search_fields = ["username", "display_name"]
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
