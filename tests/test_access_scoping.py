@@ -611,3 +611,92 @@ def test_a_patient_moved_to_another_department_takes_their_open_work_along(
     page = logged_in(theirs).get("/worklist/?scope=organisation&section=all")
     assert name in page.content.decode()
     assert [a.pk for a in page.context["open_alerts"]] == [alert.pk]
+
+
+def test_given_a_patient_moved_with_a_new_care_team_then_their_open_follow_up_is_that_teams(
+    programme: Task,  # noqa: F811
+    hospital: Any,
+    bob: Any,
+    api_as: Any,
+) -> None:
+    """The moved follow-up is on the new care team's worklist ("My team's"), not left with
+    a team of the organisation the patient left (seen by no one's team scope)."""
+    from careloop.accounts.roles import Role
+    from tests.factories import OrganisationFactory, TeamFactory, UserFactory
+
+    endocrinology = OrganisationFactory(
+        code="H1-ENDO", name="内分泌科", kind="department", parent=hospital
+    )
+    old_team = TeamFactory(organisation=programme.organisation, name="心内科随访组")
+    Task.objects.filter(pk=programme.pk).update(team=old_team)
+    new_team = TeamFactory(organisation=endocrinology, name="内分泌随访组")
+    moved = api_as(bob).patch(
+        f"/api/v1/patients/{programme.patient_id}",
+        {"organisation": endocrinology.pk, "care_team": new_team.pk, "responsible_doctor": None},
+    )
+    assert moved.status_code == 200, moved.content
+    programme.refresh_from_db()
+    assert programme.team_id == new_team.pk
+    theirs = UserFactory(username="gina", organisation=endocrinology, role=Role.NURSE)
+    theirs.teams.add(new_team)
+    page = logged_in(theirs).get("/worklist/?scope=team&section=all")
+    assert programme.patient.name in page.content.decode()
+
+
+def test_given_a_read_only_share_then_its_readers_are_not_given_the_patients_work(
+    hospital: Any, cardiology: Any, bob: Any, carol: Any, api_as: Any
+) -> None:
+    """Carol (cardiology) may read the hospital's patient through a share, not change the
+    record: a follow-up or an alert assigned to her would wait with someone who can neither
+    record it nor act on it (nor see the follow-up on her worklist)."""
+    from careloop.followup.models import Alert, Pathway
+    from careloop.followup.pathways import load_pack
+    from careloop.followup.planning import enrol
+    from careloop.followup.services import raise_alert
+
+    load_pack()
+    patient = PatientFactory(organisation=hospital)
+    PatientShare.objects.create(patient=patient, organisation=cardiology, can_edit=False)
+    plan = enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual")
+    assert plan is not None
+    task = plan.tasks.order_by("due_at").first()
+    assert task is not None
+    logged_in(bob).post("/worklist/assign/", {"task": [task.pk], "assignee": carol.pk})
+    task.refresh_from_db()
+    assert task.assignee is None
+    alert = raise_alert(
+        patient,
+        kind=Alert.Kind.MANUAL,
+        severity=Alert.Severity.HIGH,
+        title="血压 186/104",
+        reason="复测仍高",
+        unassigned=True,
+    )
+    answer = api_as(bob).post(
+        f"/api/v1/alerts/{alert.pk}/transition", {"action": "assign", "assignee": "carol"}
+    )
+    assert answer.status_code == 422
+    alert.refresh_from_db()
+    assert alert.assignee is None
+
+
+def test_given_a_read_only_share_when_the_patient_moves_then_its_readers_keep_none_of_the_work(
+    programme: Task,  # noqa: F811
+    hospital: Any,
+    community: Any,
+    dave: Any,
+    bob: Any,
+    api_as: Any,
+) -> None:
+    """Work left with someone of an organisation the record is only shared with (assigned
+    before that was refused) waits unassigned for the new organisation: they could not
+    record it."""
+    _share(programme, community)
+    Task.objects.filter(pk=programme.pk).update(assignee=dave)
+    moved = api_as(bob).patch(
+        f"/api/v1/patients/{programme.patient_id}",
+        {"organisation": hospital.pk, "responsible_doctor": None},
+    )
+    assert moved.status_code == 200, moved.content
+    programme.refresh_from_db()
+    assert (programme.organisation_id, programme.assignee_id) == (hospital.pk, None)

@@ -94,3 +94,82 @@ def test_an_organisations_administrator_cannot_hang_their_organisation_elsewhere
     everything = _signed_in(root).get("/admin/accounts/organisation/").content.decode()
     assert community.name in everything and hospital.name in everything
     assert Organisation.objects.get(pk=cardiology.pk).parent_id == hospital.pk
+
+
+def test_an_organisations_administrator_cannot_take_over_a_superuser_or_give_away_a_token(
+    hospital: Any, cardiology: Any, community: Any
+) -> None:
+    """A superuser who happens to be of the organisation is not theirs to edit (a new
+    password would make them the superuser), and a token of their organisation cannot be
+    pointed at a user outside it (its holder would act as that user)."""
+    admin = UserFactory(username="cadmin", organisation=cardiology, role=Role.ADMIN, is_staff=True)
+    root = UserFactory(username="root", organisation=cardiology, is_staff=True, is_superuser=True)
+    other = UserFactory(username="cnurse", organisation=community, role=Role.NURSE)
+    token, _ = do_create_token(admin)
+    client = _signed_in(admin)
+
+    assert ">root</a>" not in client.get("/admin/accounts/user/").content.decode()
+    assert client.get(f"/admin/accounts/user/{root.pk}/change/").status_code == 302
+    assert client.get(f"/admin/accounts/user/{root.pk}/password/").status_code == 404
+    page = client.get(f"/admin/accounts/apitoken/{token.pk}/change/").content.decode()
+    assert "cnurse" not in page and ">root<" not in page
+    for target in (root, other):
+        client.post(
+            f"/admin/accounts/apitoken/{token.pk}/change/",
+            {"user": target.pk, "name": token.name or "t"},
+        )
+        token.refresh_from_db()
+        assert token.user_id == admin.pk
+
+
+def test_an_organisations_administrator_adds_a_user_to_their_organisation(
+    hospital: Any, cardiology: Any
+) -> None:
+    """The add form asks for a username and password only: the new user is of the
+    administrator's organisation (of none, they would vanish from the administrator's own
+    list the moment they were saved, never to be given an organisation or a role)."""
+    admin = UserFactory(username="cadmin", organisation=cardiology, role=Role.ADMIN, is_staff=True)
+    client = _signed_in(admin)
+    added = client.post(
+        "/admin/accounts/user/add/",
+        {
+            "username": "newnurse",
+            "usable_password": "true",
+            "password1": "Sui-fang-2026!",
+            "password2": "Sui-fang-2026!",
+            "_continue": "1",
+        },
+    )
+    assert added.status_code == 302, added.content.decode()[:3000]
+    user = User.objects.get(username="newnurse")
+    assert user.organisation_id == cardiology.pk
+    assert client.get(f"/admin/accounts/user/{user.pk}/change/").status_code == 200
+
+
+def test_an_organisations_administrator_adds_organisations_below_their_own_only(
+    hospital: Any, cardiology: Any
+) -> None:
+    """Without a parent, a new organisation would be a tree of its own, out of the
+    administrator's scope (as would one of theirs moved to the top)."""
+    admin = UserFactory(username="cadmin", organisation=cardiology, role=Role.ADMIN, is_staff=True)
+    client = _signed_in(admin)
+    base = {"name": "心内一病区", "kind": "department", "is_active": "on"}
+    top = client.post("/admin/accounts/organisation/add/", {**base, "code": "TOP"})
+    assert top.status_code == 200  # the form again, with the error
+    assert not Organisation.objects.filter(code="TOP").exists()
+    below = client.post(
+        "/admin/accounts/organisation/add/", {**base, "code": "H1-CARD-1", "parent": cardiology.pk}
+    )
+    assert below.status_code == 302, below.content.decode()[:3000]
+    assert Organisation.objects.get(code="H1-CARD-1").parent_id == cardiology.pk
+
+
+def test_an_organisations_administrator_filters_by_the_organisations_in_scope_only(
+    hospital: Any, cardiology: Any, community: Any
+) -> None:
+    admin = UserFactory(username="cadmin", organisation=cardiology, role=Role.ADMIN, is_staff=True)
+    UserFactory(username="cnurse", organisation=community, role=Role.NURSE)
+    Team.objects.create(name="社区团队", organisation=community)
+    client = _signed_in(admin)
+    for page in ("/admin/accounts/user/", "/admin/accounts/team/"):
+        assert community.name not in client.get(page).content.decode(), page

@@ -357,3 +357,32 @@ def test_the_referral_history_shows_an_organisation_only_its_own_referrals(
     rows = _referral_rows(logged_in(coordinator).get(page).content.decode())
     assert len(rows) == 1 and "请专科会诊" in rows[0]
     assert len(_referral_rows(logged_in(alice).get(page).content.decode())) == 2
+
+
+def test_a_hand_over_accepted_takes_the_patients_open_follow_ups_outside_plans_along(
+    task: Any, alice: Any, dave: Any, lead: Any, community: Any
+) -> None:
+    """A follow-up a rule created (no plan to stop) goes to the receiving organisation,
+    unassigned: left with the sender, who may now only read the record, nobody could
+    record it and the receiving worklists would never show it."""
+    from careloop.followup.models import Task
+
+    patient = task.patient
+    now = timezone.now()
+    ruled = Task.objects.create(
+        patient=patient,
+        organisation=patient.organisation,
+        node="rule:bp-high",
+        title="血压复测",
+        channel="phone",
+        channels=["phone"],
+        assignee=alice,
+        due_at=now,
+        deadline=now + timedelta(hours=8),
+    )
+    referral = do_refer(alice, patient, community, reason="病情稳定，转社区随访", transfer=True)
+    do_decide(lead, referral, accept=True, note="已接收")
+    ruled.refresh_from_db()
+    assert (ruled.status, ruled.organisation, ruled.assignee) == ("open", community, None)
+    page = logged_in(dave).get("/worklist/?scope=organisation&section=all")
+    assert patient.name in page.content.decode()

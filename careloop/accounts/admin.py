@@ -28,6 +28,10 @@ class WithinOrganisations:
         scope = scope_organisation_ids(request.user)
         if scope is not None and db_field.name in ("organisation", "parent"):
             kwargs["queryset"] = Organisation.objects.filter(pk__in=scope)
+        if scope is not None and db_field.name == "parent":  # no tree of its own outside
+            kwargs["required"] = True
+        if scope is not None and db_field.name == "user":  # a token's: never given away
+            kwargs["queryset"] = User.objects.filter(organisation_id__in=scope, is_superuser=False)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
@@ -73,20 +77,37 @@ class OrganisationAdmin(WithinOrganisations, admin.ModelAdmin):
 @admin.register(Team)
 class TeamAdmin(WithinOrganisations, admin.ModelAdmin):
     list_display = ["name", "organisation"]
-    list_filter = ["organisation"]
+    list_filter = [("organisation", admin.RelatedOnlyFieldListFilter)]  # those in scope
     search_fields = ["name"]
 
 
 @admin.register(User)
 class UserAdmin(WithinOrganisations, BaseUserAdmin):
     list_display = ["username", "display_name", "organisation", "is_active", "is_staff"]
-    list_filter = ["groups", "organisation", "is_active", "is_staff"]
+    list_filter = [
+        "groups",
+        ("organisation", admin.RelatedOnlyFieldListFilter),  # those in scope
+        "is_active",
+        "is_staff",
+    ]
     search_fields = ["username", "display_name"]
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
         (_("CareLoop"), {"fields": ("display_name", "organisation", "teams", "wecom_userid")}),
     )
     filter_horizontal = ["groups", "user_permissions", "teams"]
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        # The add form asks for no organisation: an organisation's administrator adds to
+        # theirs (of none, the user would leave their scope, and their list, at once).
+        if not change and obj.organisation_id is None and not request.user.is_superuser:
+            obj.organisation_id = getattr(request.user, "organisation_id", None)
+        super().save_model(request, obj, form, change)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # Nor a superuser of their organisation: a new password would make them one.
+        rows = super().get_queryset(request)
+        return rows if request.user.is_superuser else rows.filter(is_superuser=False)
 
     def get_readonly_fields(self, request, obj=None):
         # Only a superuser grants superuser status or direct permissions: an administrator

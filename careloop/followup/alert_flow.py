@@ -21,7 +21,7 @@ from careloop.accounts.roles import Role
 from careloop.audit.services import record
 from careloop.followup.models import OPEN_STATUSES, Alert, AlertEvent
 from careloop.followup.services import RESPONSE_TIME, nearest_owner
-from careloop.patients.access import staff_sees
+from careloop.patients.access import can_change, staff_sees
 from careloop.system_texts import ESCALATED, NO_DOCTOR_YET, NOBODY_HIGHER, UNASSIGNED, stored
 
 S = Alert.Status
@@ -166,8 +166,9 @@ def _check(alert: Alert, actor: Any, step: Step) -> None:
     if step.action == Action.ASSIGN:
         if step.assignee is None:
             raise ValidationError({"assignee": [_("Choose whom to assign the alert to.")]})
-        if not staff_sees(step.assignee.pk, alert.patient):
-            # An owner who cannot open the patient cannot act on it (as new alerts avoid).
+        if not can_change(step.assignee, alert.patient):
+            # An owner who cannot open the patient cannot act on it (as new alerts avoid),
+            # nor one who may only read it through a share (acting changes the record).
             raise ValidationError(
                 {"assignee": [_("Choose someone who can open this patient's record.")]}
             )

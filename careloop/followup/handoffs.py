@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from careloop.accounts.models import Organisation, User
 from careloop.audit.services import record
 from careloop.followup.models import OPEN_STATUSES, Alert, Plan, Referral, RevisitRequest, Task
-from careloop.followup.planning import stop_plan
+from careloop.followup.planning import follow_the_move, stop_plan
 from careloop.patients.access import is_owner, scope_organisation_ids
 from careloop.patients.models import Patient, PatientShare
 from careloop.system_texts import REFERRAL_WAITING, TRANSFERRED_TO, stored
@@ -210,6 +210,9 @@ def do_decide(actor: Any, referral: Referral, *, accept: bool, note: str = "") -
             Alert.objects.filter(patient=patient, status__in=OPEN_STATUSES).update(
                 organisation=to, assignee=None
             )
+            # Their other open work too (a rule's follow-up has no plan to stop): the
+            # sender, about to only read the record, could no longer record it.
+            follow_the_move(patient)
             PatientShare.objects.filter(patient=patient, organisation=to).delete()
             if not to.path.startswith(old.path):
                 PatientShare.objects.update_or_create(

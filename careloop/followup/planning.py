@@ -433,10 +433,11 @@ def follow_the_move(patient: Patient) -> None:
     """The patient now belongs to ``patient.organisation`` (moved by its owner, within
     their organisations): their active plans, open follow-ups and open alerts go with them,
     so the new organisation's worklists show them and the old one's (whose staff may no
-    longer open the patient) do not; work left with someone who cannot open the patient
-    waits unassigned for the new organisation."""
+    longer open the patient) do not; work left with someone who cannot change the patient's
+    record waits unassigned for the new organisation."""
+    from careloop.accounts.models import User
     from careloop.followup.models import OPEN_STATUSES, Alert
-    from careloop.patients.access import staff_sees
+    from careloop.patients.access import can_change
 
     organisation_id = patient.organisation_id
     Plan.objects.filter(patient=patient, status=Plan.Status.ACTIVE).update(
@@ -444,13 +445,15 @@ def follow_the_move(patient: Patient) -> None:
     )
     tasks = Task.objects.filter(patient=patient, status=Task.Status.OPEN)
     alerts = Alert.objects.filter(patient=patient, status__in=OPEN_STATUSES)
-    tasks.update(organisation_id=organisation_id)
+    # And to their care team there (the team scope of the worklist shows a team's tasks).
+    tasks.update(organisation_id=organisation_id, team_id=patient.care_team_id)
     alerts.update(organisation_id=organisation_id)
     owners = {
         *tasks.values_list("assignee_id", flat=True),
         *alerts.values_list("assignee_id", flat=True),
     }
-    gone = [pk for pk in owners if pk is not None and not staff_sees(pk, patient)]
+    # Nor one who may only read it through a share: they could not record nor act on it.
+    gone = [u.pk for u in User.objects.filter(pk__in=owners) if not can_change(u, patient)]
     if gone:
         tasks.filter(assignee_id__in=gone).update(assignee=None)
         alerts.filter(assignee_id__in=gone).update(assignee=None)

@@ -233,9 +233,10 @@ def assign(request: AuthedRequest) -> HttpResponse:
     tasks = Task.objects.filter(pk__in=ids, status=Task.Status.OPEN)
     if org_ids is not None:
         tasks = tasks.filter(organisation_id__in=org_ids)
-    # Not to someone who cannot open the patient (of a department below, say): the task
-    # would wait on a worklist that never shows it.
-    reachable = patients_for(assignee).values("pk")
+    # Not to someone who cannot open the patient (of a department below, say), nor to a
+    # reader through a share: the task would wait on a worklist that never shows it, with
+    # someone who may not record it.
+    reachable = patients_for(assignee, write=True).values("pk")
     skipped = tasks.exclude(patient__in=reachable).count()
     changed = tasks.filter(patient__in=reachable).update(assignee=assignee)
     if skipped:

@@ -66,3 +66,47 @@ def test_import_errors_report_and_trend_chart(page: Any, hospital: Any, tmp_path
     expect(page.get_by_test_id("year-over-year")).to_contain_text("空腹血糖")
     page.get_by_test_id("reports").get_by_role("link").first.click()
     expect(page.get_by_test_id("report-table")).to_contain_text("↑")
+
+
+# The shaded reference band, in the chart's values (its lowest and highest y).
+SHADED_BAND = """() => {
+  const chart = echarts.getInstanceByDom(document.getElementById('trend-chart'));
+  const band = chart.getZr().storage.getDisplayList()
+    .filter((e) => e.style && e.style.fill === 'rgba(47, 179, 68, 0.12)')[0];
+  if (!band) return null;
+  const ys = band.shape.points.map((p) => chart.convertFromPixel({ gridIndex: 0 }, p)[1]);
+  return [Math.min(...ys), Math.max(...ys)];
+}"""
+
+
+def test_a_band_with_one_edge_shades_the_side_of_the_range(page: Any, hospital: Any) -> None:
+    """LDL below 3.4 is the range (no lower edge); both values are above it. The band is
+    shaded from the axis's foot up to 3.4, not between 3.4 and the lowest value (which
+    would show 3.4–4.0, out of range, as in range)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from careloop.clinical.models import Observation
+    from tests.factories import PatientFactory
+
+    UserFactory(username="bob", organisation=hospital, role=Role.SUPERVISOR)
+    patient = PatientFactory(organisation=hospital, name="钱血脂")
+    for days, value in ((200, 4.0), (10, 4.5)):
+        Observation.objects.create(
+            patient=patient,
+            code="13457-7",
+            name="低密度脂蛋白胆固醇",
+            value=value,
+            unit="mmol/L",
+            ref_high=3.4,
+            interpretation="H",
+            effective_at=timezone.now() - timedelta(days=days),
+            source="manual",
+        )
+    sign_in(page, "bob")
+    page.goto(f"/patients/{patient.pk}/")
+    expect(page.get_by_test_id("trend-chart")).to_have_attribute("data-loaded", "2")
+    low, high = page.evaluate(SHADED_BAND)
+    assert abs(high - 3.4) < 0.01, (low, high)
+    assert low < 3.4 - 0.1  # a band to see, below the edge

@@ -13,13 +13,26 @@
       };
     });
     const band = data.band;
-    const edges = band ? [band.low, band.high].filter(function (x) { return x !== null; }) : [];
-    const markArea = band && (band.low !== null || band.high !== null) ? {
-      silent: true,
-      itemStyle: { color: "rgba(47, 179, 68, 0.12)" },
-      data: [[{ yAxis: band.low === null ? "min" : band.low, name: el.dataset.labelBand },
-              { yAxis: band.high === null ? "max" : band.high }]],
-    } : undefined;
+    let edges = band ? [band.low, band.high].filter(function (x) { return x !== null; }) : [];
+    let markArea;
+    if (edges.length) {
+      // A band with one edge is open on the other side: shaded from the edge past every
+      // value that way ("min"/"max" would be the values' own, shading the stretch between
+      // the edge and the nearest value, out of range, as the range).
+      const all = data.points.map(function (p) { return p.value; })
+        .filter(function (v) { return v !== null; }).concat(edges).map(Number);
+      const lo = Math.min.apply(null, all);
+      const hi = Math.max.apply(null, all);
+      const pad = (hi - lo) * 0.1 || Math.abs(hi) * 0.1 || 1;
+      const low = band.low === null ? lo - pad : band.low;
+      const high = band.high === null ? hi + pad : band.high;
+      edges = [low, high];
+      markArea = {
+        silent: true,
+        itemStyle: { color: "rgba(47, 179, 68, 0.12)" },
+        data: [[{ yAxis: low, name: el.dataset.labelBand }, { yAxis: high }]],
+      };
+    }
     chart.setOption({
       animation: false,
       grid: { left: 48, right: 16, top: 32, bottom: 32 },
