@@ -2,6 +2,7 @@
 
 from io import StringIO
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.hashers import make_password
@@ -138,6 +139,26 @@ def test_a_user_with_two_factor_is_asked_for_the_code(alice: Any) -> None:
     assert client.get("/patients/")["Location"].startswith("/accounts/2fa/verify/")
     client.post("/accounts/2fa/verify/", {"token": code_for(device), "next": "/patients/"})
     assert client.get("/patients/").status_code == 200
+
+
+def test_a_page_asked_for_with_its_own_query_survives_the_two_factor_step(alice: Any) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    TOTPDevice.objects.create(user=alice, name="phone", confirmed=True)
+    asked = "/worklist/?scope=team&section=overdue"
+    response = Client().post(
+        f"/accounts/login/?next={quote(asked)}", {"username": "alice", "password": PASSWORD}
+    )
+    where = urlsplit(response["Location"])
+    assert where.path == "/accounts/2fa/verify/"
+    assert parse_qs(where.query)["next"] == [asked]  # not cut at its "&"
+
+
+def test_the_log_in_page_asked_for_after_logging_in_is_no_loop(alice: Any) -> None:
+    client = Client()
+    login(client, "alice")
+    again = client.get("/accounts/login/?next=/accounts/login/")
+    assert again.status_code == 302 and again["Location"] == "/worklist/"
 
 
 def test_an_administrator_cannot_turn_two_factor_off(hospital: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from base64 import b32encode
 from typing import Any
+from urllib.parse import urlencode
 
 import qrcode
 import qrcode.image.svg
@@ -65,8 +66,11 @@ class LoginView(auth_views.LoginView):
     def get_redirect_url(self) -> str:
         # Opening the site's address sends the log-in back there (``?next=/``): that asks
         # for no page in particular, so each role starts on its own (``landing_url``).
+        # The log-in page itself asks for nothing either (Django would refuse it as a loop,
+        # answering 500 to someone already logged in).
         target = super().get_redirect_url()
-        return "" if target == reverse("home") else target
+        asked = target.split("?")[0]
+        return "" if asked in (reverse("home"), reverse("accounts:login")) else target
 
     def get_default_redirect_url(self) -> str:
         return landing_url(self.request.user)
@@ -75,10 +79,12 @@ class LoginView(auth_views.LoginView):
         response = super().form_valid(form)
         user = form.get_user()
         record(user, "login", "user", user.pk, summary="password accepted")
+        # The page asked for, encoded: its own query (a worklist filter) stays whole.
+        after = urlencode({"next": self.get_success_url()})
         if user_has_device(user, confirmed=True):
-            return redirect(f"{reverse('accounts:otp_verify')}?next={self.get_success_url()}")
+            return redirect(f"{reverse('accounts:otp_verify')}?{after}")
         if user.requires_two_factor:
-            return redirect(f"{reverse('accounts:otp_setup')}?next={self.get_success_url()}")
+            return redirect(f"{reverse('accounts:otp_setup')}?{after}")
         return response
 
     def form_invalid(self, form: Any) -> HttpResponse:
