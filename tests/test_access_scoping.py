@@ -676,6 +676,7 @@ def test_given_a_read_only_share_then_its_readers_are_not_given_the_patients_wor
         f"/api/v1/alerts/{alert.pk}/transition", {"action": "assign", "assignee": "carol"}
     )
     assert answer.status_code == 422
+    assert "能修改该患者档案" in json.dumps(answer.json(), ensure_ascii=False)  # not "open"
     alert.refresh_from_db()
     assert alert.assignee is None
 

@@ -170,7 +170,7 @@ def _check(alert: Alert, actor: Any, step: Step) -> None:
             # An owner who cannot open the patient cannot act on it (as new alerts avoid),
             # nor one who may only read it through a share (acting changes the record).
             raise ValidationError(
-                {"assignee": [_("Choose someone who can open this patient's record.")]}
+                {"assignee": [_("Choose someone who can change this patient's record.")]}
             )
 
 
