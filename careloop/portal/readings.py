@@ -289,7 +289,7 @@ def store(patient: Any, data: dict[str, Any]) -> list[Feedback]:
             bool(stored.alerts)
             or Alert.objects.filter(patient=patient, created_at__gte=started).exists()
         )
-    return [
+    feedback = [
         Feedback(
             name=str(NAMES.get(o.code, o.name)),
             value=f"{o.value:g} {UNITS.get(o.unit, o.unit)}"
@@ -300,3 +300,9 @@ def store(patient: Any, data: dict[str, Any]) -> list[Feedback]:
         )
         for o in created
     ]
+    said: set[str] = set()
+    for f in feedback:  # a blood pressure's two values, both high: its advice said once
+        if f.advice in said:
+            f.advice = ""
+        said.add(f.advice)
+    return feedback

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from careloop.clinical.models import Observation
 from careloop.followup.models import Alert
 from careloop.portal.links import make_token
 from careloop.portal.models import PointsEntry, PortalEvent
+from careloop.portal.readings import advice_for
 from careloop.questionnaires.models import QuestionnaireResponse
 from careloop.questionnaires.services import load_pack
 from careloop.rules.pack import load_pack as load_rules
@@ -399,7 +400,10 @@ def test_a_home_blood_pressure_is_graded_by_the_home_thresholds(
     client = Client()
     opened(client, token)
     reading = {"kind": "bp", "measured_at": "2026-12-03T19:30"}
-    client.post(f"/p/{token}/readings/", {**reading, "sbp": "136", "dbp": "86"})
+    raised = client.post(f"/p/{token}/readings/", {**reading, "sbp": "136", "dbp": "86"})
+    with translation.override("zh-hans"):
+        advice = advice_for("8480-6", "H")
+    assert raised.content.decode().count(advice) == 1  # both values high: said once
     client.post(f"/p/{token}/readings/", {**reading, "sbp": "128", "dbp": "82"})
     graded = list(
         Observation.objects.filter(patient=patient)
