@@ -224,6 +224,7 @@ def test_the_alert_pages_list_mine_and_a_supervisor_verifies(
     listing = nurse.get("/alerts/")
     assert listing.status_code == 200
     assert [a.pk for a in listing.context["page"].object_list] == [alert.pk]
+    assert alert.reason and alert.reason[:60] in listing.content.decode()  # why, at a glance
     assert not logged_in(bob).get("/alerts/?scope=mine").context["page"].object_list
     assert nurse.get(f"/alerts/{alert.pk}/").context["actions"][:2] == ["acknowledge", "start"]
     nurse.post(f"/alerts/{alert.pk}/", {"action": "acknowledge"})
