@@ -25,11 +25,14 @@ def test_a_new_database_and_its_wal_are_readable_by_their_owner_alone(
     from django.db import connection
 
     from careloop.db.sqlite3.base import DatabaseWrapper
+    from careloop.env import database_from_url
 
     database = tmp_path / "careloop.db"
     previous = os.umask(0o022)
     try:
-        conn = DatabaseWrapper({**connection.settings_dict, "NAME": str(database)}, alias="own")
+        # As CareLoop configures SQLite (WAL), whatever the suite runs on (PostgreSQL too).
+        own = database_from_url(f"sqlite:///{database}", tmp_path)
+        conn = DatabaseWrapper({**connection.settings_dict, **own}, alias="own")
         try:
             with conn.cursor() as cursor:
                 cursor.execute("CREATE TABLE t (x TEXT)")
