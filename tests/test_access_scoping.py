@@ -611,6 +611,9 @@ def test_a_patient_moved_to_another_department_takes_their_open_work_along(
     page = logged_in(theirs).get("/worklist/?scope=organisation&section=all")
     assert name in page.content.decode()
     assert [a.pk for a in page.context["open_alerts"]] == [alert.pk]
+    # Its history says so, and who moved the patient.
+    event = alert.events.order_by("pk").last()
+    assert event is not None and event.note == "已转至内分泌科" and event.actor == bob
 
 
 def test_given_a_patient_moved_with_a_new_care_team_then_their_open_follow_up_is_that_teams(

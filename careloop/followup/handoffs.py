@@ -212,7 +212,7 @@ def do_decide(actor: Any, referral: Referral, *, accept: bool, note: str = "") -
             )
             # Their other open work too (a rule's follow-up has no plan to stop): the
             # sender, about to only read the record, could no longer record it.
-            follow_the_move(patient)
+            follow_the_move(patient, actor)
             PatientShare.objects.filter(patient=patient, organisation=to).delete()
             if not to.path.startswith(old.path):
                 PatientShare.objects.update_or_create(

@@ -429,15 +429,16 @@ def extend_plans(*, now: datetime | None = None, batch: int = 500) -> dict[str, 
     return {"tasks_created": created, "patients_stopped": stopped}
 
 
-def follow_the_move(patient: Patient) -> None:
+def follow_the_move(patient: Patient, actor: Any = None) -> None:
     """The patient now belongs to ``patient.organisation`` (moved by its owner, within
     their organisations): their active plans, open follow-ups and open alerts go with them,
     so the new organisation's worklists show them and the old one's (whose staff may no
     longer open the patient) do not; work left with someone who cannot change the patient's
     record waits unassigned for the new organisation."""
     from careloop.accounts.models import User
-    from careloop.followup.models import OPEN_STATUSES, Alert
+    from careloop.followup.models import OPEN_STATUSES, Alert, AlertEvent
     from careloop.patients.access import can_change
+    from careloop.system_texts import TRANSFERRED_TO, stored
 
     organisation_id = patient.organisation_id
     Plan.objects.filter(patient=patient, status=Plan.Status.ACTIVE).update(
@@ -454,6 +455,15 @@ def follow_the_move(patient: Patient) -> None:
     }
     # Nor one who may only read it through a share: they could not record nor act on it.
     gone = [u.pk for u in User.objects.filter(pk__in=owners) if not can_change(u, patient)]
+    # Each alert's history says it moved (and, left unassigned, why its owner let go).
+    note = stored(TRANSFERRED_TO, organisation=patient.organisation.name)
+    unassigned = set(alerts.filter(assignee_id__in=gone).values_list("pk", flat=True))
+    AlertEvent.objects.bulk_create(
+        AlertEvent(
+            alert_id=pk, action="assign" if pk in unassigned else "note", actor=actor, note=note
+        )
+        for pk in alerts.values_list("pk", flat=True)
+    )
     if gone:
         tasks.filter(assignee_id__in=gone).update(assignee=None)
         alerts.filter(assignee_id__in=gone).update(assignee=None)

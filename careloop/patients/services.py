@@ -413,7 +413,7 @@ def do_update_patient(actor: Any, patient: Patient, data: Mapping[str, Any]) -> 
             if locked.organisation_id != before_organisation:  # their open work goes along
                 from careloop.followup.planning import follow_the_move
 
-                follow_the_move(locked)
+                follow_the_move(locked, actor)
             if locked.risk_tier != tier_before:  # the risk × value follow-ups planned anew
                 from careloop.followup.planning import replan_tiers
 
