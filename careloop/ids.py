@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 # Above this, an id cannot be a row's (a 64-bit integer has 19 digits): SQLite refuses the
 # number outright ("too large to convert"), so it must never reach a query.
 MAX_DIGITS = 18
@@ -14,3 +16,10 @@ def row_id(value: object) -> int | None:
     if text.isascii() and text.isdecimal() and len(text) <= MAX_DIGITS:
         return int(text)
     return None
+
+
+def latest_id(rows: Any) -> int:
+    """The id of the newest of ``rows`` (a queryset), 0 when there is none: what a page shows
+    it has seen, so that the same form sent twice is told from a new one."""
+    found = rows.order_by("-pk").values_list("pk")[:1]
+    return found[0][0] if found else 0

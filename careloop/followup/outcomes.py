@@ -25,6 +25,7 @@ from careloop.followup.pathways import definition_of
 from careloop.followup.planning import generate, next_channel, stop_patient_plans
 from careloop.followup.recordings import stored_name
 from careloop.followup.schedule import programme_next, retry_at
+from careloop.ids import latest_id
 from careloop.rules.risk import assess
 from careloop.rules.risk.base import InputError
 
@@ -186,8 +187,7 @@ def _advance(task: Task, result: dict[str, Any] | None, now: datetime) -> None:
 def latest_record(task: Task) -> int:
     """The id of the task's latest record (0 without one): what a page recording an
     attempt has seen (``Attempt.seen``)."""
-    found = FollowUpRecord.objects.filter(task=task).order_by("-pk").values_list("pk")[:1]
-    return found[0][0] if found else 0
+    return latest_id(FollowUpRecord.objects.filter(task=task))
 
 
 def _check_not_overtaken(task: Task, seen: int | None) -> None:

@@ -13,6 +13,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from careloop.audit.services import record
+from careloop.ids import latest_id
 from careloop.portal.models import PointsEntry, Redemption
 
 
@@ -33,8 +34,7 @@ def held(patient: Any) -> int:
 def latest(patient: Any) -> int:
     """The id of the patient's latest request (0 without one): what a page asking for more
     has seen."""
-    found = Redemption.objects.filter(patient=patient).order_by("-pk").values_list("pk")[:1]
-    return found[0][0] if found else 0
+    return latest_id(Redemption.objects.filter(patient=patient))
 
 
 def request(patient: Any, item: str, seen: int | None = None) -> Redemption:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from careloop.audit.services import record
 from careloop.followup.models import Alert, Task
+from careloop.ids import latest_id
 from careloop.questionnaires.definition import (
     AnswerError,
     Definition,
@@ -284,8 +285,7 @@ def _answered(patient: Any, code: str, source: str) -> Any:
 def latest_answer(patient: Any, code: str, source: str) -> int:
     """The id of the patient's latest answers to ``code`` from ``source`` (0 without): what
     a page asking them again has seen."""
-    found = _answered(patient, code, source).order_by("-pk").values_list("pk")[:1]
-    return found[0][0] if found else 0
+    return latest_id(_answered(patient, code, source))
 
 
 def answered_since(patient: Any, code: str, source: str, seen: int | None) -> Any:
