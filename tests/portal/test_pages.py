@@ -18,17 +18,10 @@ from careloop.portal.links import make_token
 from careloop.portal.models import PointsEntry, PortalEvent
 from careloop.portal.readings import advice_for
 from careloop.questionnaires.models import QuestionnaireResponse
-from careloop.questionnaires.services import load_pack
 from careloop.rules.pack import load_pack as load_rules
 
 pytestmark = pytest.mark.django_db
 BORN = date(1960, 5, 1)  # the factory's birth date
-
-
-@pytest.fixture
-def patient(hospital: Any, patient_factory: Any) -> Any:
-    load_pack()
-    return patient_factory(organisation=hospital, name="孙桂兰", sex="female")
 
 
 def opened(client: Client, token: str, answer: str = "1960-05-01") -> Any:

@@ -4,7 +4,7 @@ one answer, one reading, points held and earned once, and says so."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,21 +13,9 @@ from django.utils import timezone
 
 from careloop.portal.links import make_token
 from careloop.portal.models import PointsEntry, Redemption
-from careloop.questionnaires.services import load_pack
+from tests.portal.test_pages import opened
 
 pytestmark = pytest.mark.django_db
-BORN = date(1960, 5, 1)  # the factory's birth date
-
-
-@pytest.fixture
-def patient(hospital: Any, patient_factory: Any) -> Any:
-    load_pack()
-    return patient_factory(organisation=hospital, name="孙桂兰", sex="female")
-
-
-def opened(client: Client, token: str) -> None:
-    client.get(f"/p/{token}/check/")
-    client.post(f"/p/{token}/check/", {"answer": BORN.isoformat()})
 
 
 def hidden(page: str, name: str) -> str:
