@@ -1,12 +1,17 @@
-"""Factories for tests: organisations, staff with roles, patients with valid identifiers."""
+"""Factories for tests: organisations, staff with roles, patients with valid identifiers;
+a client signed in past two-factor login."""
 
 from __future__ import annotations
 
 import itertools
 from datetime import date
+from typing import Any
 
 import factory
 from django.contrib.auth.models import Group
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from careloop.accounts.models import Organisation, Team, User
 from careloop.accounts.roles import Role
@@ -81,3 +86,15 @@ class PatientFactory(factory.django.DjangoModelFactory):
     def card_number(self) -> str:
         body = f"7{next(_sequence):010d}"
         return body + luhn_check_digit(body)
+
+
+def two_factor_client(user: Any, **headers: Any) -> Client:
+    """A client signed in as ``user`` with a confirmed authenticator, its code given (as the
+    administration asks of administrators)."""
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    client = Client(**headers)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client

@@ -6,24 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.test import Client
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
-
 from careloop.accounts.models import ApiToken, Organisation, Team, User
 from careloop.accounts.roles import Role
 from careloop.accounts.tokens import do_create_token
-from tests.factories import UserFactory
-
-
-def _signed_in(user: Any) -> Client:
-    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    client.force_login(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
-    return client
+from tests.factories import UserFactory, two_factor_client
 
 
 def _user_form(user: User, **changes: Any) -> dict[str, Any]:
@@ -51,7 +37,7 @@ def test_an_organisations_administrator_sees_and_edits_only_its_own_staff(
     other = UserFactory(username="cnurse", organisation=community, role=Role.NURSE)
     Team.objects.create(name="社区团队", organisation=community)
     do_create_token(other)
-    client = _signed_in(admin)
+    client = two_factor_client(admin, HTTP_ACCEPT_LANGUAGE="en")
 
     users = client.get("/admin/accounts/user/").content.decode()
     assert "cardnurse" in users and "cnurse" not in users
@@ -85,13 +71,17 @@ def test_an_organisations_administrator_cannot_hang_their_organisation_elsewhere
     hospital: Any, cardiology: Any, community: Any
 ) -> None:
     admin = UserFactory(username="cadmin", organisation=cardiology, role=Role.ADMIN, is_staff=True)
-    client = _signed_in(admin)
+    client = two_factor_client(admin, HTTP_ACCEPT_LANGUAGE="en")
     own = client.get(f"/admin/accounts/organisation/{cardiology.pk}/change/").content.decode()
     assert 'name="parent"' not in own  # shown, not editable
     assert client.get(f"/admin/accounts/organisation/{hospital.pk}/change/").status_code == 302
     # A superuser still sees and moves everything.
     root = UserFactory(username="root", organisation=None, is_staff=True, is_superuser=True)
-    everything = _signed_in(root).get("/admin/accounts/organisation/").content.decode()
+    everything = (
+        two_factor_client(root, HTTP_ACCEPT_LANGUAGE="en")
+        .get("/admin/accounts/organisation/")
+        .content.decode()
+    )
     assert community.name in everything and hospital.name in everything
     assert Organisation.objects.get(pk=cardiology.pk).parent_id == hospital.pk
 
@@ -106,7 +96,7 @@ def test_an_organisations_administrator_cannot_take_over_a_superuser_or_give_awa
     root = UserFactory(username="root", organisation=cardiology, is_staff=True, is_superuser=True)
     other = UserFactory(username="cnurse", organisation=community, role=Role.NURSE)
     token, _ = do_create_token(admin)
-    client = _signed_in(admin)
+    client = two_factor_client(admin, HTTP_ACCEPT_LANGUAGE="en")
 
     assert ">root</a>" not in client.get("/admin/accounts/user/").content.decode()
     assert client.get(f"/admin/accounts/user/{root.pk}/change/").status_code == 302
@@ -129,7 +119,7 @@ def test_an_organisations_administrator_adds_a_user_to_their_organisation(
     administrator's organisation (of none, they would vanish from the administrator's own
     list the moment they were saved, never to be given an organisation or a role)."""
     admin = UserFactory(username="cadmin", organisation=cardiology, role=Role.ADMIN, is_staff=True)
-    client = _signed_in(admin)
+    client = two_factor_client(admin, HTTP_ACCEPT_LANGUAGE="en")
     added = client.post(
         "/admin/accounts/user/add/",
         {
@@ -152,7 +142,7 @@ def test_an_organisations_administrator_adds_organisations_below_their_own_only(
     """Without a parent, a new organisation would be a tree of its own, out of the
     administrator's scope (as would one of theirs moved to the top)."""
     admin = UserFactory(username="cadmin", organisation=cardiology, role=Role.ADMIN, is_staff=True)
-    client = _signed_in(admin)
+    client = two_factor_client(admin, HTTP_ACCEPT_LANGUAGE="en")
     base = {"name": "心内一病区", "kind": "department", "is_active": "on"}
     top = client.post("/admin/accounts/organisation/add/", {**base, "code": "TOP"})
     assert top.status_code == 200  # the form again, with the error
@@ -170,6 +160,6 @@ def test_an_organisations_administrator_filters_by_the_organisations_in_scope_on
     admin = UserFactory(username="cadmin", organisation=cardiology, role=Role.ADMIN, is_staff=True)
     UserFactory(username="cnurse", organisation=community, role=Role.NURSE)
     Team.objects.create(name="社区团队", organisation=community)
-    client = _signed_in(admin)
+    client = two_factor_client(admin, HTTP_ACCEPT_LANGUAGE="en")
     for page in ("/admin/accounts/user/", "/admin/accounts/team/"):
         assert community.name not in client.get(page).content.decode(), page

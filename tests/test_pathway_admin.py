@@ -10,26 +10,18 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from careloop.followup.definition import DefinitionError
 from careloop.followup.models import Pathway
 from careloop.followup.pathways import do_save_pathway, load_pack, pack_pathways
 from careloop.questionnaires.services import load_pack as load_questionnaires
 from careloop.questionnaires.services import pack_questionnaires
-from tests.factories import UserFactory
+from tests.factories import UserFactory, two_factor_client
 
 
 def _admin_client(hospital: Any) -> Client:
     admin = UserFactory(organisation=hospital, role="admin", is_staff=True, is_superuser=True)
-    device = TOTPDevice.objects.create(user=admin, name="phone", confirmed=True)
-    client = Client()
-    client.force_login(admin)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
-    return client
+    return two_factor_client(admin)
 
 
 def _form_fields(html: str) -> dict[str, str]:

@@ -7,22 +7,14 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from careloop.interop.models import CodeMapping, SourceSystem
-from tests.factories import UserFactory
+from tests.factories import UserFactory, two_factor_client
 
 
 def _admin_client(hospital: Any) -> Client:
     admin = UserFactory(organisation=hospital, role="admin", is_staff=True, is_superuser=True)
-    device = TOTPDevice.objects.create(user=admin, name="phone", confirmed=True)
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    client.force_login(admin)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
-    return client
+    return two_factor_client(admin, HTTP_ACCEPT_LANGUAGE="en")
 
 
 @pytest.mark.parametrize(
