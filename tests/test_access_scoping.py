@@ -60,17 +60,19 @@ def test_given_an_editable_share_when_recording_a_follow_up_then_recorded(
     assert programme.attempts == 1
 
 
-def _fhir_put(user: Any, path: str, resource: dict[str, Any]) -> Any:
+def _fhir(user: Any, method: str, path: str, resource: dict[str, Any]) -> Any:
+    """``method`` (put, post) of ``resource`` to /fhir/R4/``path`` with a token of ``user``'s."""
     from django.test import Client
 
     from careloop.accounts.tokens import do_create_token
 
     _, token = do_create_token(user)
-    return Client().put(
+    return getattr(Client(), method)(
         f"/fhir/R4/{path}",
         json.dumps(resource),
         content_type="application/fhir+json",
         HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_ACCEPT_LANGUAGE="en",
     )
 
 
@@ -102,7 +104,7 @@ def test_given_a_read_only_share_when_a_fhir_update_names_another_patient_then_r
         "period": {"start": "2026-11-01T09:00:00+08:00"},
         "serviceType": {"text": "骨科"},
     }
-    answer = _fhir_put(carol, f"Encounter/{visit.pk}", encounter)
+    answer = _fhir(carol, "put", f"Encounter/{visit.pk}", encounter)
     assert answer.status_code == 403, answer.content
     visit.refresh_from_db()
     assert (visit.patient_id, visit.department) == (shared.pk, "心内科")
@@ -120,7 +122,7 @@ def test_given_a_read_only_share_when_a_fhir_update_names_another_patient_then_r
         },
         "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "E11"}]},
     }
-    answer = _fhir_put(carol, f"Condition/{diagnosis.pk}", condition)
+    answer = _fhir(carol, "put", f"Condition/{diagnosis.pk}", condition)
     assert answer.status_code == 403, answer.content
     diagnosis.refresh_from_db()
     assert (diagnosis.icd10_code, diagnosis.clinical_status) == ("I10", "active")
@@ -385,21 +387,6 @@ def test_a_reply_from_an_unknown_sender_waits_in_the_inbox_of_the_organisation_i
     assert unknown.handled_by == alice
 
 
-def _fhir_post(user: Any, path: str, resource: dict[str, Any]) -> Any:
-    from django.test import Client
-
-    from careloop.accounts.tokens import do_create_token
-
-    _, token = do_create_token(user)
-    return Client().post(
-        f"/fhir/R4/{path}",
-        json.dumps(resource),
-        content_type="application/fhir+json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-        HTTP_ACCEPT_LANGUAGE="en",
-    )
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_fhir_duplicate_of_another_organisations_patient_does_not_name_its_id(
     hospital: Any, alice: Any, dave: Any
@@ -419,12 +406,12 @@ def test_a_fhir_duplicate_of_another_organisations_patient_does_not_name_its_id(
         "gender": "male",
         "birthDate": "1956-04-01",
     }
-    answer = _fhir_post(dave, "Patient", resource)
+    answer = _fhir(dave, "post", "Patient", resource)
     assert answer.status_code == 409
     said = answer.json()["issue"][0]["diagnostics"]
     assert f"Patient/{theirs.pk}" not in said
     assert "another organisation" in said
-    own = _fhir_post(alice, "Patient", resource)
+    own = _fhir(alice, "post", "Patient", resource)
     assert own.status_code == 409
     assert f"Patient/{theirs.pk}" in own.json()["issue"][0]["diagnostics"]
 
