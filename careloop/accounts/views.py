@@ -45,14 +45,21 @@ def landing_url(user: Any) -> str:
     return reverse("home")
 
 
+def _asks_for_a_page(target: str) -> bool:
+    """Whether a ``next`` names a page to go back to. Opening the site's address sends the
+    log-in back there (``?next=/``), which asks for no page in particular: each role starts
+    on its own (``landing_url``). Nor does the log-in page itself (Django refuses it as a
+    loop, answering 500 to someone already logged in)."""
+    return bool(target) and target.split("?")[0] not in (
+        reverse("home"),
+        reverse("accounts:login"),
+    )
+
+
 def _next_url(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if (
-        target
-        and target != reverse("home")  # the site's address: the role's own page instead
-        and url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        )
+    if _asks_for_a_page(target) and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
     return landing_url(request.user)
@@ -64,13 +71,8 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def get_redirect_url(self) -> str:
-        # Opening the site's address sends the log-in back there (``?next=/``): that asks
-        # for no page in particular, so each role starts on its own (``landing_url``).
-        # The log-in page itself asks for nothing either (Django would refuse it as a loop,
-        # answering 500 to someone already logged in).
         target = super().get_redirect_url()
-        asked = target.split("?")[0]
-        return "" if asked in (reverse("home"), reverse("accounts:login")) else target
+        return target if _asks_for_a_page(target) else ""
 
     def get_default_redirect_url(self) -> str:
         return landing_url(self.request.user)
