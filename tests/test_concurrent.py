@@ -174,7 +174,8 @@ def test_a_questionnaire_sent_twice_at_once_is_answered_once(
     from careloop.portal.links import make_token
     from careloop.questionnaires.models import QuestionnaireResponse
     from careloop.questionnaires.services import load_pack
-    from tests.portal.test_twice import BORN, hidden
+    from tests.portal.test_pages import BORN
+    from tests.portal.test_twice import hidden
     from tests.test_rules_events import open_task
 
     load_pack()
