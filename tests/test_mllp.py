@@ -258,6 +258,54 @@ def test_a_lab_sending_the_id_number_as_its_patient_number_finds_the_patient(
     assert Observation.objects.filter(patient=patient).count() == 10
 
 
+def _record_number_only(control_id: str, record_number: str) -> bytes:
+    """A LIS result naming its patient by the hospital's record number alone (no name,
+    birth date, sex or resident ID number), as many laboratory systems send them."""
+    text = fixture("lis_utf8_oru_r01.hl7").decode().replace("LIS202611230001", control_id)
+    pid = next(line for line in text.split("\r") if line.startswith("PID|"))
+    text = text.replace(pid, f"PID|1||{record_number}^^^DEMO-H1^MR")
+    return b"\x0b" + text.encode() + b"\x1c\r"
+
+
+def test_a_known_patients_result_by_record_number_alone_is_imported(mllp: MllpServer) -> None:
+    assert msa(send(mllp, "lis_utf8_oru_r01.hl7")) == "AA"
+    process_all()
+    [ack] = send_raw(mllp, _record_number_only("MRONLY1", "MZ00012345"), expect=1)
+    assert msa(ack) == "AA"
+    process_all()  # on the batch path
+    patient = Patient.objects.get()  # the same person, the name kept
+    assert patient.name == "王建国"
+    assert Observation.objects.filter(patient=patient).count() == 10
+    stored = InboundMessage.objects.get(control_id="MRONLY1")
+    assert (stored.status, stored.patient) == ("processed", patient)
+
+
+def test_an_unknown_patient_by_record_number_alone_is_refused_naming_what_is_missing(
+    mllp: MllpServer,
+) -> None:
+    [ack] = send_raw(mllp, _record_number_only("MRONLY2", "MZ99999999"), expect=1)
+    assert msa(ack) == "AE"
+    assert "PID-5" in ack and "not known by these identifiers" in ack
+    assert not Patient.objects.exists()
+    stored = InboundMessage.objects.get()
+    assert (stored.control_id, stored.accepted) == ("MRONLY2", False)
+
+
+def test_a_result_accepted_for_a_patient_erased_before_its_import_fails_by_itself(
+    mllp: MllpServer,
+) -> None:
+    assert msa(send(mllp, "lis_utf8_oru_r01.hl7")) == "AA"
+    process_all()
+    [ack] = send_raw(mllp, _record_number_only("MRONLY3", "MZ00012345"), expect=1)
+    assert msa(ack) == "AA"
+    Patient.objects.all().delete()  # gone between the answer and the import
+    result = process_all(fast=False)
+    assert (result.processed, result.failed) == (0, 1)
+    stored = InboundMessage.objects.get(control_id="MRONLY3")
+    assert stored.status == "failed" and "PID-5" in stored.error
+    assert not Patient.objects.exists()
+
+
 def test_an_upgrade_reads_again_the_chinese_names_stored_mangled(mllp: MllpServer) -> None:
     import importlib
 

@@ -294,6 +294,8 @@ class BatchImporter:
                     .first()
                 )
             if pk is None:
+                if data.unregistrable is not None:  # one by one, where it fails on its own
+                    raise data.unregistrable
                 item.new_key = _identity(data, item.facility)
                 self.new.setdefault(item.new_key, (data, item.source))
                 continue
@@ -313,7 +315,7 @@ class BatchImporter:
                 item.profile = profiles[found[index]]
             else:
                 data = item.data.patient
-                assert data.sex and data.birth_date  # hl7.read guarantees them
+                assert data.sex and data.birth_date  # registrable (checked above)
                 organisation = item.source.organisation_id
                 item.profile = Profile(
                     None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -169,8 +170,16 @@ def shard_of(patient: PatientData, facility: str) -> int:
     return zlib.crc32(key.encode()) % SHARDS
 
 
-def examine(raw: bytes, peer: str, sources: SourceCache) -> Incoming:
-    """Decode, parse and read the message (no database), noting any problem for the ACK."""
+def examine(
+    raw: bytes,
+    peer: str,
+    sources: SourceCache,
+    known: Callable[[PatientData, str], bool] | None = None,
+) -> Incoming:
+    """Decode, parse and read the message (no database), noting any problem for the ACK.
+    A PID without what registering a new patient takes (a name, birth date and sex) is
+    accepted for a patient already enrolled under its identifiers: ``known`` says whether
+    one is (the one database lookup, made only then); without it such a message is refused."""
     incoming = Incoming(raw=raw, peer=peer, received_at=timezone.now())
     incoming.facility = facility_of(raw)
     info = sources.get(incoming.facility)
@@ -182,6 +191,9 @@ def examine(raw: bytes, peer: str, sources: SourceCache) -> Incoming:
             exam_types=info.exam_types if info else DEFAULT_EXAM_TYPES,
             icd10=sources.icd10,
         )
+        gap = data.patient.unregistrable
+        if gap is not None and not (known and known(data.patient, incoming.facility)):
+            raise gap
         incoming.shard = shard_of(data.patient, incoming.facility)
         incoming.urgent = is_urgent(data)
     except HL7Error as error:

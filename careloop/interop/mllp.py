@@ -24,6 +24,7 @@ from django.db import connection
 from careloop import heap
 from careloop.interop.hl7.ack import build_ack, frame
 from careloop.interop.hl7.message import HL7Error
+from careloop.interop.hl7.read import PatientData
 from careloop.interop.inbound_store import InboundStore
 from careloop.interop.ingest import (
     INCOMPLETE_FRAME,
@@ -33,6 +34,7 @@ from careloop.interop.ingest import (
     examine,
     source_for,
 )
+from careloop.interop.patients import match_patient
 
 logger = logging.getLogger("careloop.mllp")
 VT, FS, CR = 0x0B, 0x1C, 0x0D
@@ -147,7 +149,8 @@ class Connection(asyncio.Protocol):
                     )
                     self.server.submit(self, rejected)
                 else:
-                    self.server.submit(self, examine(item.data, self.peer, self.server.sources))
+                    examined = examine(item.data, self.peer, self.server.sources, self.server.knows)
+                    self.server.submit(self, examined)
         except Exception:  # one connection's failure must not touch the others
             logger.exception("MLLP connection from %s failed", self.peer)
             if self.transport:
@@ -268,6 +271,11 @@ class MllpServer:
             info = self.django.submit(source_for, facility, self.sources).result()
         return info
 
+    def knows(self, patient: PatientData, facility: str) -> bool:
+        """Whether a patient is enrolled under these identifiers: asked only of a message
+        that could not register a new one (a LIS sending no birth date), so it may block."""
+        return bool(self.django.submit(_is_enrolled, patient, facility).result())
+
     def store_cut(self, conn: Connection) -> None:
         """Store (and answer AR, if the sender is still there) a frame left incomplete."""
         cut = conn.take_cut()
@@ -294,6 +302,10 @@ class MllpServer:
         self.refreshing = False
         if future.exception():
             logger.warning("could not refresh the sending systems: %s", future.exception())
+
+
+def _is_enrolled(patient: PatientData, facility: str) -> bool:
+    return match_patient(patient, facility) is not None
 
 
 def _close_django_connection() -> None:

@@ -73,7 +73,9 @@ def add_identifiers(patient: Patient, data: PatientData, facility: str) -> None:
 
 def register_patient(data: PatientData, organisation: Any, facility: str) -> Patient:
     """A patient first seen in a message: enrolled in the sending system's organisation."""
-    assert data.sex and data.birth_date  # guaranteed by hl7.read
+    if data.unregistrable is not None:  # known when acknowledged, not now (merged, erased)
+        raise data.unregistrable
+    assert data.sex and data.birth_date  # guaranteed by hl7.read when registrable
     patient = Patient(
         card_number=new_card_number(),
         name=data.name[:50],

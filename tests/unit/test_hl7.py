@@ -138,12 +138,6 @@ def test_our_parser_agrees_with_python_hl7() -> None:
             False,
         ),  # NM not a number
         (
-            "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\rPID|||X||张^三|||M\r"
-            "OBR|1\rOBX|1|NM|GLU||5.1",
-            101,
-            False,
-        ),  # no birth date, no ID
-        (
             "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\rPID|||110101195003150031^^^^NI||张^三\r"
             "OBR|1\rOBX|1|NM|GLU||5.1",
             102,
@@ -163,6 +157,19 @@ def test_malformed_messages_name_their_problem(text: str, code: int, reject: boo
     assert error.value.code == code
     assert error.value.reject is reject
     assert str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("pid", "field"),
+    [("PID|||X||张^三|||M", 7), ("PID|||X||张^三||19500101", 8), ("PID|||X||||19500101|M", 5)],
+)
+def test_a_pid_that_cannot_register_a_patient_says_what_it_lacks(pid: str, field: int) -> None:
+    """Read all the same (a patient enrolled under the identifier needs none of it); what
+    registering a new patient lacks is kept for the listener's answer."""
+    text = f"MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\r{pid}\rOBR|1\rOBX|1|NM|GLU||5.1"
+    gap = read(parse(text)).patient.unregistrable
+    assert gap is not None and (gap.code, gap.field) == (101, field)
+    assert f"PID-{field}" in str(gap) and not gap.reject
 
 
 @pytest.mark.parametrize("offset", ["+9999", "+2400", "-1260"])

@@ -64,6 +64,9 @@ class PatientData:
     resident: ResidentId | None = None  # what the resident ID number says, once checked
     deceased: bool = False  # PID-30 "Y", or a PID-29 death date
     died_at: datetime | None = None  # PID-29
+    # Why a patient not known yet could not be registered from this PID (no name, birth
+    # date or sex): a known one is matched by identifier and needs none of them.
+    unregistrable: HL7Error | None = None
 
 
 @dataclass
@@ -350,23 +353,7 @@ def _patient(pid: Segment, exam_types: frozenset[str]) -> PatientData:
                 field=7,
             )
         data.sex, data.birth_date = resident.sex, resident.birth_date
-    if not data.name:
-        raise HL7Error(
-            "PID-5: the patient name is missing",
-            code=101,
-            segment="PID",
-            sequence=pid.sequence,
-            field=5,
-        )
-    if data.birth_date is None or data.sex is None:
-        missing = "PID-7 (date of birth)" if data.birth_date is None else "PID-8 (sex)"
-        raise HL7Error(
-            f"{missing} is needed to register the patient (or a resident ID number)",
-            code=101,
-            segment="PID",
-            sequence=pid.sequence,
-            field=7 if data.birth_date is None else 8,
-        )
+    data.unregistrable = _registration_gap(data, pid)
     for rep in range(len(pid.repetitions(13))):
         for component in (1, 12):
             try:
@@ -379,6 +366,31 @@ def _patient(pid: Segment, exam_types: frozenset[str]) -> PatientData:
     parts = [pid.component(11, n) for n in (4, 3, 9, 1, 2)]
     data.address = "".join(p.strip() for p in parts if p.strip())[:200]
     return data
+
+
+def _registration_gap(data: PatientData, pid: Segment) -> HL7Error | None:
+    """What a new patient's record would lack (checked when no enrolled patient has the
+    PID's identifiers)."""
+    if not data.name:
+        return HL7Error(
+            "PID-5: the patient name is missing (needed to register a patient not known by "
+            "these identifiers)",
+            code=101,
+            segment="PID",
+            sequence=pid.sequence,
+            field=5,
+        )
+    if data.birth_date is None or data.sex is None:
+        missing = "PID-7 (date of birth)" if data.birth_date is None else "PID-8 (sex)"
+        return HL7Error(
+            f"{missing} is needed to register a patient not known by these identifiers "
+            "(or a resident ID number)",
+            code=101,
+            segment="PID",
+            sequence=pid.sequence,
+            field=7 if data.birth_date is None else 8,
+        )
+    return None
 
 
 def _identifier_problem(value: str) -> str:
