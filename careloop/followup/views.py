@@ -281,12 +281,14 @@ def _next_task(user: Any, after: Task) -> Task | None:
     return None
 
 
-def _questionnaires(user: Any) -> list[Any]:
+def _questionnaires(user: Any, patient: Any) -> list[Any]:
+    from careloop.questionnaires.access import usable_for
     from careloop.questionnaires.models import Questionnaire
 
     if not user.has_perm("questionnaires.add_questionnaireresponse"):
         return []
-    return list(Questionnaire.objects.filter(status=Questionnaire.Status.ACTIVE))
+    usable = usable_for(patient.organisation)
+    return list(Questionnaire.objects.filter(usable, status=Questionnaire.Status.ACTIVE))
 
 
 @login_required
@@ -368,7 +370,7 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
         "can_record": task.is_open and may_record,
         "seen": latest_record(task),
         "red_flags": sorted(RED_FLAGS),
-        "questionnaires": _questionnaires(request.user),
+        "questionnaires": _questionnaires(request.user, patient),
     }
     from careloop.followup.step_views import next_steps_context
 

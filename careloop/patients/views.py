@@ -240,13 +240,16 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def questionnaires_context(user: Any, patient: Patient) -> dict[str, Any]:
+    from careloop.questionnaires.access import usable_for
     from careloop.questionnaires.models import Questionnaire, QuestionnaireResponse
 
     if not user.has_perm("questionnaires.view_questionnaireresponse"):
         return {}
     can_fill = user.has_perm("questionnaires.add_questionnaireresponse")
     return {
-        "questionnaires": Questionnaire.objects.filter(status=Questionnaire.Status.ACTIVE)
+        "questionnaires": Questionnaire.objects.filter(
+            usable_for(patient.organisation), status=Questionnaire.Status.ACTIVE
+        )
         if can_fill
         else [],
         "answered": QuestionnaireResponse.objects.filter(patient=patient).select_related(

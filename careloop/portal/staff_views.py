@@ -17,7 +17,7 @@ from careloop.patients.access import get_patient_for, patients_for
 from careloop.portal import points
 from careloop.portal.links import link_path, make_token
 from careloop.portal.models import Redemption
-from careloop.questionnaires.services import current
+from careloop.questionnaires.access import in_use_for
 from careloop.typing import AuthedRequest
 
 
@@ -28,7 +28,7 @@ def make_link(request: AuthedRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk, write=True)
     what = request.POST.get("what", "home")
     code = what.removeprefix("q:") if what.startswith("q:") else ""
-    if code and current(code) is None:
+    if code and in_use_for(code, patient.organisation) is None:
         messages.error(request, _("There is no such questionnaire in use."))
         return redirect("patients:detail", pk=patient.pk)
     purpose = "questionnaire" if code else (what if what in ("readings", "report") else "home")

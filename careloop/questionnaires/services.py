@@ -11,12 +11,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from careloop.audit.services import record
 from careloop.followup.models import Alert, Task
 from careloop.ids import latest_id
+from careloop.questionnaires.access import may_change, owner_of_new
 from careloop.questionnaires.definition import (
     AnswerError,
     Definition,
@@ -119,7 +121,17 @@ def do_save_questionnaire(
                 )
         creating = row is None
         if row is None:
-            row = Questionnaire(code=definition.code, title=definition.title, url=url)
+            row = Questionnaire(
+                code=definition.code,
+                title=definition.title,
+                url=url,
+                organisation=owner_of_new(user),
+            )
+        elif not may_change(user, row):
+            raise PermissionDenied(
+                f"questionnaire {row.code} belongs to another organisation (or to every "
+                "one): only its own staff change it"
+            )
         last = row.versions.order_by("-version").first() if not creating else None
         new_version = last is None or last.definition != data
         if label and not creating:

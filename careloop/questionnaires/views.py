@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpResponse, JsonResponse
@@ -20,6 +21,7 @@ from careloop.followup.models import Task
 from careloop.ids import row_id
 from careloop.patients.access import get_patient_for, patients_for
 from careloop.patients.models import Patient
+from careloop.questionnaires.access import in_use_for, may_change, visible_to
 from careloop.questionnaires.answers import from_post, shown_items
 from careloop.questionnaires.builder import CODE, builder_labels
 from careloop.questionnaires.definition import AnswerError, DefinitionError
@@ -30,7 +32,6 @@ from careloop.questionnaires.models import (
 from careloop.questionnaires.services import (
     answered_since,
     as_fhir,
-    current,
     definition_of,
     do_save_questionnaire,
     latest_answer,
@@ -45,8 +46,14 @@ from careloop.typing import AuthedRequest
 def questionnaire_list(request: AuthedRequest) -> HttpResponse:
     # Answers of the patients the user can see: not how many other organisations had.
     visible = patients_for(request.user).values("pk")
-    rows = Questionnaire.objects.annotate(
-        answered=Count("versions__responses", filter=Q(versions__responses__patient__in=visible))
+    rows = (
+        visible_to(request.user)
+        .select_related("organisation")
+        .annotate(
+            answered=Count(
+                "versions__responses", filter=Q(versions__responses__patient__in=visible)
+            )
+        )
     )
     return render(request, "questionnaires/list.html", {"rows": rows})
 
@@ -122,13 +129,13 @@ def _builder_context(
 @login_required
 @permission_required("questionnaires.view_questionnaire", raise_exception=True)
 def questionnaire_detail(request: AuthedRequest, code: str) -> HttpResponse:
-    row = get_object_or_404(Questionnaire, code=code)
+    row = get_object_or_404(visible_to(request.user), code=code)
     version = row.latest()
     error = status = ""
     text = json.dumps(version.definition, ensure_ascii=False, indent=2)
     if request.method == "POST":
-        if not request.user.has_perm("questionnaires.change_questionnaire"):
-            return HttpResponse(status=403)
+        if not may_change(request.user, row):
+            raise PermissionDenied
         done, error = _save_posted(request, row)
         if done is not None:
             return done
@@ -142,7 +149,8 @@ def questionnaire_detail(request: AuthedRequest, code: str) -> HttpResponse:
             "definition": definition_of(version),
             "shown": shown_items(definition_of(version), {}),
             "versions": row.versions.select_related("saved_by"),
-            "can_change": request.user.has_perm("questionnaires.change_questionnaire"),
+            "can_change": may_change(request.user, row),
+            "owner": row.organisation,
         },
     )
 
@@ -164,7 +172,7 @@ def questionnaire_new(request: AuthedRequest) -> HttpResponse:
 @login_required
 @permission_required("questionnaires.view_questionnaire", raise_exception=True)
 def questionnaire_fhir(request: AuthedRequest, code: str) -> HttpResponse:
-    row = get_object_or_404(Questionnaire, code=code)
+    row = get_object_or_404(visible_to(request.user), code=code)
     version = row.latest()
     resource = as_fhir(row, version)
     response = JsonResponse(resource, json_dumps_params={"ensure_ascii": False, "indent": 2})
@@ -177,7 +185,7 @@ def questionnaire_fhir(request: AuthedRequest, code: str) -> HttpResponse:
 def fill(request: AuthedRequest, code: str, patient_id: int) -> HttpResponse:
     """Staff fill a questionnaire with the patient (a phone call, a visit)."""
     patient = get_patient_for(request.user, patient_id, write=True)
-    version = current(code)
+    version = in_use_for(code, patient.organisation)
     if version is None:
         return render(request, "questionnaires/missing.html", {"code": code}, status=404)
     task = None

@@ -115,8 +115,9 @@ def test_wrong_answers_are_named_by_link_id(
 
 
 def test_importing_a_questionnaire_needs_the_permission_and_saves_a_version(
-    fhir: Fhir, carol: Any
+    fhir: Fhir, carol: Any, cardiology: Any
 ) -> None:
+    Questionnaire.objects.filter(code="gad7").update(organisation=cardiology)  # carol's own
     resource, changed = gad7_retitled(fhir)
     status, _refused, _ = fhir.call("PUT", f"/Questionnaire/{resource['id']}", changed)
     assert status == 403
@@ -131,9 +132,10 @@ def test_importing_a_questionnaire_needs_the_permission_and_saves_a_version(
 
 
 def test_a_bundle_updates_a_questionnaire_and_refuses_without_the_permission(
-    fhir: Fhir, carol: Any
+    fhir: Fhir, carol: Any, cardiology: Any
 ) -> None:
     # A Questionnaire has no patient: updating it in a Bundle holds none.
+    Questionnaire.objects.filter(code="gad7").update(organisation=cardiology)  # carol's own
     resource, changed = gad7_retitled(fhir)
     entry = {
         "resource": changed,
@@ -148,6 +150,26 @@ def test_a_bundle_updates_a_questionnaire_and_refuses_without_the_permission(
     assert status == 200, answer
     assert answer["entry"][0]["response"]["status"] == "200 OK"
     assert Questionnaire.objects.get(code="gad7").version == 2
+
+
+def test_a_questionnaire_for_every_organisation_is_not_changed_by_one_departments_staff(
+    fhir: Fhir, carol: Any, community: Any
+) -> None:
+    """Any supervisor anywhere could change the shipped GAD-7 every organisation uses."""
+    carol.user_permissions.add(Permission.objects.get(codename="change_questionnaire"))
+    resource, changed = gad7_retitled(fhir)
+    status, refused, _ = fhir.call("PUT", f"/Questionnaire/{resource['id']}", changed)
+    assert status == 403 and "only its own staff" in refused["issue"][0]["diagnostics"]
+    # Posted as new under the same canonical URL, it is the same questionnaire: refused too.
+    status, refused, _ = fhir.call("POST", "/Questionnaire", {**changed, "id": None})
+    assert status == 403
+    assert Questionnaire.objects.get(code="gad7").version == 1
+    # Nor is another organisation's seen at all.
+    Questionnaire.objects.filter(code="gad7").update(organisation=community)
+    status, found, _ = fhir.call("GET", f"/Questionnaire?url={GAD7}")
+    assert status == 200 and found["total"] == 0
+    status, _missing, _ = fhir.call("GET", f"/Questionnaire/{resource['id']}")
+    assert status == 404
 
 
 def test_an_answer_keeps_when_it_was_authored_and_names_items_not_asked(

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.urls import reverse
 
+from careloop.audit.models import AuditEvent
 from careloop.followup.models import Alert
 from careloop.questionnaires.models import Questionnaire, QuestionnaireResponse
 from careloop.questionnaires.services import load_pack
@@ -135,6 +137,53 @@ def test_a_supervisor_creates_a_questionnaire_and_its_code_is_checked(bob: Any, 
     again = client.post("/questionnaires/new/", {"definition": json.dumps(data)})
     assert "knee-rehab 已被使用" in again.content.decode()
     assert signed_in(alice).get("/questionnaires/new/").status_code == 403
+
+
+def test_questionnaires_are_their_organisations(
+    pack: None, bob: Any, alice: Any, dave: Any, hospital: Any, community: Any, patient_factory: Any
+) -> None:
+    """The organisation of a questionnaire was never read: a supervisor of one hospital
+    changed the PHQ-9 every organisation uses, and saw, filled and sent the questionnaires
+    other organisations made."""
+    client = signed_in(bob)  # a hospital supervisor; the community centre is another tree
+    phq9 = Questionnaire.objects.get(code="phq9")
+    page = client.get("/questionnaires/phq9/").content.decode()
+    assert 'data-builder="q-definition"' not in page and "仅所属机构的人员可修改" in page
+    changed = dict(phq9.versions.get().definition, title="改过的 PHQ-9")
+    refused = client.post("/questionnaires/phq9/", {"definition": json.dumps(changed)})
+    assert refused.status_code == 403 and Questionnaire.objects.get(code="phq9").version == 1
+    data = {
+        "code": "knee-rehab",
+        "title": "膝关节术后康复",
+        "items": [{"key": "pain", "type": "scale", "text": "今天的疼痛", "min": 0, "max": 10}],
+    }
+    made = client.post("/questionnaires/new/", {"definition": json.dumps(data), "status": "active"})
+    assert made.status_code == 302
+    assert Questionnaire.objects.get(code="knee-rehab").organisation == hospital
+    page = client.get("/questionnaires/knee-rehab/").content.decode()
+    assert 'data-builder="q-definition"' in page and "第一人民医院及其下属机构" in page
+    retitled = dict(data, title="膝关节置换术后康复")
+    assert (
+        client.post(
+            "/questionnaires/knee-rehab/", {"definition": json.dumps(retitled), "status": "active"}
+        ).status_code
+        == 302
+    )
+    # The hospital's staff offer it to their patients; the community centre's never see it.
+    ours = patient_factory(organisation=hospital)
+    assert "膝关节置换术后康复" in signed_in(alice).get(f"/patients/{ours.pk}/").content.decode()
+    other = signed_in(dave)
+    theirs = patient_factory(organisation=community)
+    assert "膝关节" not in other.get("/questionnaires/").content.decode()
+    assert other.get("/questionnaires/knee-rehab/").status_code == 404
+    assert other.get("/questionnaires/knee-rehab/fhir/").status_code == 404
+    assert other.get(f"/questionnaires/knee-rehab/patients/{theirs.pk}/").status_code == 404
+    assert "膝关节" not in other.get(f"/patients/{theirs.pk}/").content.decode()
+    link = reverse("portal:make-link", args=[theirs.pk])
+    sent = other.post(link, {"what": "q:knee-rehab"}, follow=True).content.decode()
+    assert "没有使用中的此问卷" in sent
+    assert not AuditEvent.objects.filter(object_type="portal_link").exists()  # no link made
+    assert "PHQ-9" in other.get("/questionnaires/").content.decode()  # everyone's stays
 
 
 def test_a_refused_definition_keeps_the_status_chosen_with_it(pack: None, bob: Any) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import QueryDict
 from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
@@ -33,6 +34,7 @@ from careloop.interop.fhir.base import (
 from careloop.interop.fhir.outcome import FhirError, issue
 from careloop.interop.times import in_the_future
 from careloop.patients.access import patients_for
+from careloop.questionnaires.access import visible_to
 from careloop.questionnaires.definition import AnswerError, DefinitionError
 from careloop.questionnaires.fhir import (
     CANONICAL,
@@ -96,7 +98,7 @@ class QuestionnaireHandler(Handler):
 
     def queryset(self, user: Any) -> QuerySet[Questionnaire]:
         require_permission(user, "questionnaires.view_questionnaire")
-        return Questionnaire.objects.all()
+        return visible_to(user)
 
     def to_fhir(self, row: Questionnaire) -> dict[str, Any]:
         return {**as_fhir(row), "id": str(row.pk)}
@@ -156,6 +158,8 @@ class QuestionnaireHandler(Handler):
             )
         except DefinitionError as error:
             raise _definition_error(error) from error
+        except PermissionDenied as error:
+            raise FhirError(403, str(error), code="forbidden") from error
         return row
 
     def create(self, user: Any, data: dict[str, Any], refs: References) -> Questionnaire:

@@ -1,0 +1,72 @@
+"""Whose questionnaires are whose (as pathways are): one without an organisation is for
+every organisation; one of an organisation is for it and those below it, seen by their staff
+and by the staff above it, and changed only by staff whose organisations hold it. One for
+every organisation is changed only by staff whose organisations are all of them (a
+superuser, the top of the one tree)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from careloop.accounts.models import Organisation
+from careloop.patients.access import scope_organisation_ids
+from careloop.questionnaires.models import Questionnaire
+
+
+def usable_for(organisation: Organisation | None) -> Q:
+    """Questionnaires for the patients of ``organisation``: everyone's, its own and those
+    of the organisations above it."""
+    if organisation is None:
+        return Q(organisation__isnull=True)
+    return Q(organisation__isnull=True) | Q(organisation_id__in=organisation.lineage)
+
+
+def visible_to(user: Any) -> QuerySet[Questionnaire]:
+    """Those usable in the user's organisation and those of the organisations below it."""
+    scope = scope_organisation_ids(user)
+    if scope is None:
+        return Questionnaire.objects.all()
+    own = getattr(user, "organisation", None)
+    return Questionnaire.objects.filter(usable_for(own) | Q(organisation_id__in=scope))
+
+
+def covers_every_organisation(user: Any) -> bool:
+    scope = scope_organisation_ids(user)
+    return scope is None or (
+        bool(scope) and not Organisation.objects.exclude(pk__in=scope).exists()
+    )
+
+
+def may_change(user: Any, row: Questionnaire) -> bool:
+    """A new version or status of ``row`` by ``user`` (None: the command line, may)."""
+    if user is None:
+        return True
+    if not user.has_perm("questionnaires.change_questionnaire"):
+        return False
+    if row.organisation_id is None:
+        return covers_every_organisation(user)
+    scope = scope_organisation_ids(user)
+    return scope is None or row.organisation_id in scope
+
+
+def owner_of_new(user: Any) -> Organisation | None:
+    """A new questionnaire is its author's organisation's (for everyone when they are
+    everyone's staff, and from the command line)."""
+    if user is None or covers_every_organisation(user):
+        return None
+    organisation: Organisation | None = getattr(user, "organisation", None)
+    return organisation
+
+
+def in_use_for(code: str, organisation: Organisation | None) -> Any:
+    """The version in use of questionnaire ``code``, if its patients of ``organisation``
+    may be asked it; else None."""
+    from careloop.questionnaires.services import current
+
+    version = current(code)
+    usable = Questionnaire.objects.filter(usable_for(organisation))
+    if version is None or not usable.filter(pk=version.questionnaire_id).exists():
+        return None
+    return version
