@@ -9,7 +9,7 @@ from typing import Any
 from careloop.accounts.models import ApiToken, Organisation, Team, User
 from careloop.accounts.roles import Role
 from careloop.accounts.tokens import do_create_token
-from tests.factories import UserFactory, two_factor_client
+from tests.factories import PatientFactory, UserFactory, two_factor_client
 
 
 def _user_form(user: User, **changes: Any) -> dict[str, Any]:
@@ -163,3 +163,61 @@ def test_an_organisations_administrator_filters_by_the_organisations_in_scope_on
     client = two_factor_client(admin, HTTP_ACCEPT_LANGUAGE="en")
     for page in ("/admin/accounts/user/", "/admin/accounts/team/"):
         assert community.name not in client.get(page).content.decode(), page
+
+
+def test_an_organisations_administrator_reads_only_its_own_rows_on_the_other_pages(
+    hospital: Any, community: Any
+) -> None:
+    """The other administration pages were not scoped: an administrator of the hospital read
+    the community centre's messages to patients (their names in the text), replies, audit
+    records and HL7 messages, and changed the platform's SMS provider and the ICD-10 catalogue
+    every organisation uses."""
+    from careloop.audit.services import record
+    from careloop.clinical.models import Icd10Code
+    from careloop.interop.models import InboundMessage, SourceSystem
+    from careloop.outreach.models import ChannelConfig, Message
+
+    admin = UserFactory(username="hadmin", organisation=hospital, role=Role.ADMIN, is_staff=True)
+    client = two_factor_client(admin, HTTP_ACCEPT_LANGUAGE="en")
+    theirs = PatientFactory(organisation=community)
+    ours = PatientFactory(organisation=hospital)
+    for patient, body in ((theirs, "社区的短信正文"), (ours, "医院的短信正文")):
+        Message.objects.create(
+            organisation=patient.organisation,
+            patient=patient,
+            key=f"adm-{patient.pk}",
+            channel="sms",
+            provider="outbox",
+            body=body,
+            status=Message.Status.SENT,
+        )
+    lis = SourceSystem.objects.create(facility="COMMUNITY-LIS", organisation=community)
+    InboundMessage.objects.create(raw=b"MSH", source=lis, control_id="CTRL-COMMUNITY")
+    record(None, "view", "patient", theirs.pk, patient_id=theirs.pk, summary="x")
+    platform = ChannelConfig.objects.create(channel="sms", provider="outbox", weekly_cap=3)
+    code, _ = Icd10Code.objects.update_or_create(code="I10", defaults={"name": "原发性高血压"})
+
+    messages = client.get("/admin/outreach/message/").content.decode()
+    assert f"adm-{ours.pk}" in messages and f"adm-{theirs.pk}" not in messages
+    assert "COMMUNITY-LIS" not in client.get("/admin/interop/sourcesystem/").content.decode()
+    assert "CTRL-COMMUNITY" not in client.get("/admin/interop/inboundmessage/").content.decode()
+    audit = client.get("/admin/audit/auditevent/").content.decode()
+    assert f">{theirs.pk}<" not in audit
+    # The platform's SMS setting is shown, not changed; nor is the shared catalogue.
+    assert client.get("/admin/outreach/channelconfig/").status_code == 200
+    page = client.get(f"/admin/outreach/channelconfig/{platform.pk}/change/")
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    refused = client.post(
+        f"/admin/outreach/channelconfig/{platform.pk}/change/",
+        {"channel": "sms", "provider": "outbox", "weekly_cap": 99, "enabled": "on"},
+    )
+    assert refused.status_code == 403
+    platform.refresh_from_db()
+    assert platform.weekly_cap == 3
+    shared = f"/admin/clinical/icd10code/{code.pk}/change/"
+    assert client.get(shared).status_code == 200
+    assert client.post(shared, {"code": "I10", "name": "改"}).status_code == 403
+    assert client.get("/admin/clinical/icd10code/add/").status_code == 403
+    # A setting of its own is for its own organisation, never for every one.
+    form = client.get("/admin/outreach/channelconfig/add/").content.decode()
+    assert hospital.name in form and community.name not in form

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from careloop.admin_labels import labelled_column, labelled_filter
+from careloop.admin_scope import ScopedToOrganisations
 from careloop.audit.models import OBJECT_TYPES, AuditEvent
 
 
@@ -10,8 +11,10 @@ def object_type_label(code: str) -> object:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ScopedToOrganisations, admin.ModelAdmin):
     """Read-only: the audit log is append-only."""
+
+    scope_path = "organisation_id"
 
     list_display = [
         "at",

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from careloop.admin_scope import PlatformWide, ScopedToOrganisations
 from careloop.clinical import catalogue
 from careloop.clinical.models import (
     CriticalValueRule,
@@ -11,20 +12,20 @@ from careloop.clinical.models import (
 
 
 @admin.register(Icd10Code)
-class Icd10CodeAdmin(admin.ModelAdmin):
+class Icd10CodeAdmin(PlatformWide, admin.ModelAdmin):
     list_display = ["code", "name", "name_en"]
     search_fields = ["code", "name", "name_en"]
 
 
 @admin.register(ObservationDefinition)
-class ObservationDefinitionAdmin(admin.ModelAdmin):
+class ObservationDefinitionAdmin(PlatformWide, admin.ModelAdmin):
     list_display = ["code", "name", "name_en", "category", "unit"]
     list_filter = ["category"]
     search_fields = ["code", "name", "name_en"]
 
 
 @admin.register(ReferenceRange)
-class ReferenceRangeAdmin(admin.ModelAdmin):
+class ReferenceRangeAdmin(PlatformWide, admin.ModelAdmin):
     list_display = [
         "code",
         "sex",
@@ -41,8 +42,10 @@ class ReferenceRangeAdmin(admin.ModelAdmin):
 
 
 @admin.register(CriticalValueRule)
-class CriticalValueRuleAdmin(admin.ModelAdmin):
+class CriticalValueRuleAdmin(ScopedToOrganisations, admin.ModelAdmin):
     """Changes reach every process within 30 seconds (the catalogue snapshot's lifetime)."""
+
+    shared_when_empty = True
 
     list_display = [
         "code",

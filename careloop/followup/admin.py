@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from careloop.admin_labels import labelled_column, labelled_filter
+from careloop.admin_scope import ScopedToOrganisations
 from careloop.followup.definition import DefinitionError
 from careloop.followup.models import Holiday, Pathway, PathwayVersion, Plan, Task
 from careloop.followup.models.pathways import TriggerKind
@@ -63,7 +64,8 @@ class VersionInline(admin.TabularInline):
 
 
 @admin.register(Pathway)
-class PathwayAdmin(admin.ModelAdmin):
+class PathwayAdmin(ScopedToOrganisations, admin.ModelAdmin):
+    shared_when_empty = True
     form = PathwayForm
     list_display = ["code", "name", "trigger", "version", "enabled", "organisation"]
     list_filter = ["trigger", "enabled"]
@@ -97,7 +99,8 @@ class PathwayAdmin(admin.ModelAdmin):
 
 
 @admin.register(Holiday)
-class HolidayAdmin(admin.ModelAdmin):
+class HolidayAdmin(ScopedToOrganisations, admin.ModelAdmin):
+    shared_when_empty = True
     list_display = ["day", "name", "organisation"]
     list_filter = ["organisation"]
     date_hierarchy = "day"
@@ -116,7 +119,7 @@ def trigger_label(code: str) -> Any:
 
 
 @admin.register(Plan)
-class PlanAdmin(ReadOnlyAdmin):
+class PlanAdmin(ScopedToOrganisations, ReadOnlyAdmin):
     list_display = [
         "pk",
         "pathway",
@@ -130,7 +133,7 @@ class PlanAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(ReadOnlyAdmin):
+class TaskAdmin(ScopedToOrganisations, ReadOnlyAdmin):
     list_display = [
         "pk",
         "title",

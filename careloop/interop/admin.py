@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from careloop.admin_scope import ScopedToOrganisations
 from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
 
 
@@ -9,7 +10,7 @@ class CodeMappingInline(admin.TabularInline):
 
 
 @admin.register(SourceSystem)
-class SourceSystemAdmin(admin.ModelAdmin):
+class SourceSystemAdmin(ScopedToOrganisations, admin.ModelAdmin):
     list_display = ["facility", "name", "organisation", "default_encoding", "active", "created_at"]
     list_filter = ["active", "default_encoding"]
     search_fields = ["facility", "name"]
@@ -17,15 +18,18 @@ class SourceSystemAdmin(admin.ModelAdmin):
 
 
 @admin.register(CodeMapping)
-class CodeMappingAdmin(admin.ModelAdmin):
+class CodeMappingAdmin(ScopedToOrganisations, admin.ModelAdmin):
+    scope_path = "source__organisation"
     list_display = ["source", "local_code", "local_name", "loinc"]
     list_filter = ["source"]
     search_fields = ["local_code", "local_name", "loinc"]
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(admin.ModelAdmin):
+class InboundMessageAdmin(ScopedToOrganisations, admin.ModelAdmin):
     """Read-only here: the raw text and reprocessing live on the staff page (audited)."""
+
+    scope_path = "source__organisation"
 
     list_display = [
         "id",

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from careloop.admin_labels import labelled_column, labelled_filter
+from careloop.admin_scope import PlatformWide, ScopedToOrganisations
 from careloop.followup.admin import ReadOnlyAdmin
 from careloop.followup.models.plans import channel_label
 from careloop.outreach.models import (
@@ -85,7 +86,8 @@ class ChannelConfigForm(forms.ModelForm):
 
 
 @admin.register(ChannelConfig)
-class ChannelConfigAdmin(admin.ModelAdmin):
+class ChannelConfigAdmin(ScopedToOrganisations, admin.ModelAdmin):
+    shared_when_empty = True
     form = ChannelConfigForm
     list_display = ["channel", PROVIDER, "organisation", "weekly_cap", "enabled", "secret_names"]
     readonly_fields = ["callback_addresses"]
@@ -105,13 +107,14 @@ class ChannelConfigAdmin(admin.ModelAdmin):
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(admin.ModelAdmin):
+class MessageTemplateAdmin(ScopedToOrganisations, admin.ModelAdmin):
+    shared_when_empty = True
     list_display = ["name", "purpose", "channel", "organisation", "provider_template", "approved"]
     list_filter = ["channel", "purpose", "approved"]
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ScopedToOrganisations, admin.ModelAdmin):
     list_display = ["key", CHANNEL, PROVIDER, "status", "tries", "created_at", "sent_at"]
     list_filter = ["status", CHANNEL_FILTER, PROVIDER_FILTER]
     readonly_fields = [f.name for f in Message._meta.fields if f.name != "to"]
@@ -119,7 +122,7 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reply)
-class ReplyAdmin(ReadOnlyAdmin):
+class ReplyAdmin(ScopedToOrganisations, ReadOnlyAdmin):
     """Read only: a reply is what the patient said (handled in the reply inbox); not deleted
     here either, where nothing is scoped or audited (an unhandled "胸痛" would vanish)."""
 
@@ -132,7 +135,7 @@ class ReplyAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ProviderCallback)
-class ProviderCallbackAdmin(admin.ModelAdmin):
+class ProviderCallbackAdmin(PlatformWide, admin.ModelAdmin):
     list_display = [
         "received_at",
         PROVIDER,
