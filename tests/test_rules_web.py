@@ -1,10 +1,12 @@
 """The rules pages and the tags on a patient's page, through Django's test client."""
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -12,7 +14,8 @@ from careloop.accounts.roles import Role
 from careloop.patients.models import TagEvent
 from careloop.rules.models import Rule
 from careloop.rules.pack import load_pack
-from tests.factories import PatientFactory, UserFactory
+from careloop.rules.services import do_save_rule
+from tests.factories import PatientFactory, UserFactory, two_factor_client
 from tests.test_patients_web import logged_in
 from tests.test_rules import SBP, store
 
@@ -123,3 +126,41 @@ def test_without_the_permission_the_builder_says_why_there_is_no_save(
     assert "你可以试运行，保存规则需要管理员权限" in page
     page = logged_in(editor).get("/rules/new/").content.decode()
     assert 'data-testid="save-rule"' in page and "保存规则需要管理员权限" not in page
+
+
+def test_a_rule_is_changed_only_by_staff_of_the_organisations_it_is_for(
+    hospital: Any, cardiology: Any, community: Any
+) -> None:
+    """Anyone with the permission changed any rule: an administrator of one hospital among
+    several changed the default rules every organisation runs, or gave a rule to another."""
+    load_pack()
+    shared = Rule.objects.filter(organisation__isnull=True).first()
+    assert shared is not None
+    admin = UserFactory(organisation=hospital, role=Role.ADMIN)
+    client = two_factor_client(admin)  # administrators log in with a second factor
+    page = client.get(f"/rules/{shared.code}/")
+    assert page.context["can_change"] is False
+    form = rule_form(code=shared.code, name="改过的规则", condition=json.dumps(shared.condition))
+    refused = client.post(f"/rules/{shared.code}/", form)
+    assert [str(m) for m in refused.context["messages"]] == [
+        gettext(
+            "You may look at this rule but not change it: it is for every organisation, "
+            "or for another one."
+        )
+    ]
+    assert Rule.objects.get(pk=shared.pk).version == shared.version
+    # A new one is the hospital's (not every organisation's, never the community centre's).
+    choices = client.get("/rules/new/").context["form"].fields["organisation"].queryset
+    assert set(choices) == {hospital, cardiology}
+    assert client.post("/rules/new/", rule_form(organisation="")).status_code == 200
+    assert client.post("/rules/new/", rule_form(organisation=community.pk)).status_code == 200
+    assert not Rule.objects.filter(code="sbp-165").exists()
+    made = client.post("/rules/new/", rule_form(organisation=cardiology.pk))
+    assert made.status_code == 302
+    assert Rule.objects.get(code="sbp-165").organisation == cardiology
+    # The community centre's administrator does not change it either.
+    theirs = two_factor_client(UserFactory(organisation=community, role=Role.ADMIN))
+    theirs.post("/rules/sbp-165/", rule_form(name="别人的", organisation=community.pk))
+    assert Rule.objects.get(code="sbp-165").name == "收缩压 ≥ 165"
+    with pytest.raises(PermissionDenied):
+        do_save_rule(admin, shared.code, {"name": "改过的规则"})

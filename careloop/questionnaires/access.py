@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from careloop.accounts.models import Organisation
+from careloop.accounts.ownership import may_change_owned
 from careloop.patients.access import scope_organisation_ids
 from careloop.questionnaires.models import Questionnaire
 
@@ -32,32 +33,11 @@ def visible_to(user: Any) -> QuerySet[Questionnaire]:
     return Questionnaire.objects.filter(usable_for(own) | Q(organisation_id__in=scope))
 
 
-def covers_every_organisation(user: Any) -> bool:
-    scope = scope_organisation_ids(user)
-    return scope is None or (
-        bool(scope) and not Organisation.objects.exclude(pk__in=scope).exists()
-    )
-
-
 def may_change(user: Any, row: Questionnaire) -> bool:
     """A new version or status of ``row`` by ``user`` (None: the command line, may)."""
-    if user is None:
-        return True
-    if not user.has_perm("questionnaires.change_questionnaire"):
+    if user is not None and not user.has_perm("questionnaires.change_questionnaire"):
         return False
-    if row.organisation_id is None:
-        return covers_every_organisation(user)
-    scope = scope_organisation_ids(user)
-    return scope is None or row.organisation_id in scope
-
-
-def owner_of_new(user: Any) -> Organisation | None:
-    """A new questionnaire is its author's organisation's (for everyone when they are
-    everyone's staff, and from the command line)."""
-    if user is None or covers_every_organisation(user):
-        return None
-    organisation: Organisation | None = getattr(user, "organisation", None)
-    return organisation
+    return may_change_owned(user, row.organisation_id)
 
 
 def in_use_for(code: str, organisation: Organisation | None) -> Any:

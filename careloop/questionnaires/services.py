@@ -15,10 +15,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from careloop.accounts.ownership import owner_of_new
 from careloop.audit.services import record
 from careloop.followup.models import Alert, Task
 from careloop.ids import latest_id
-from careloop.questionnaires.access import may_change, owner_of_new
+from careloop.questionnaires.access import may_change
 from careloop.questionnaires.definition import (
     AnswerError,
     Definition,

@@ -11,6 +11,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from careloop.accounts.models import Organisation
+from careloop.accounts.ownership import organisations_to_choose
 from careloop.rules.conditions import RuleError
 from careloop.rules.engine import AVAILABLE_TRIGGERS
 from careloop.rules.models import Trigger
@@ -49,8 +50,12 @@ class RuleForm(forms.Form):
     )
     enabled = forms.BooleanField(label=_("Enabled"), required=False)
 
-    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, editing: bool = False, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if user is not None:  # a rule for organisations of the user's scope only
+            choice = self.fields["organisation"]
+            assert isinstance(choice, forms.ModelChoiceField)
+            choice.queryset = organisations_to_choose(user)
         for field in self.fields.values():
             if not isinstance(field.widget, forms.CheckboxInput | forms.Textarea | forms.Select):
                 field.widget.attrs.setdefault("class", "form-control")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from careloop.accounts.ownership import may_change_owned
 from careloop.audit.services import record
 from careloop.patients.models import Patient, PatientTag, Tag, TagEvent
 from careloop.rules.engine import compile_rule
@@ -40,6 +42,12 @@ def do_save_rule(actor: Any, code: str, data: dict[str, Any]) -> tuple[Rule, boo
         if rule is None:
             rule = Rule(code=code, version=0)
         before = {f: getattr(rule, f) for f in RULE_FIELDS} | {"organisation": rule.organisation_id}
+        user = actor if getattr(actor, "is_authenticated", False) else None
+        given = data.get("organisation", rule.organisation)
+        if not creating and not may_change_owned(user, rule.organisation_id):
+            raise PermissionDenied(f"rule {code} is for another organisation (or every one)")
+        if not may_change_owned(user, given.pk if given is not None else None):
+            raise PermissionDenied(f"rule {code} cannot be given to that organisation")
         for field in RULE_FIELDS:
             if field in data:
                 setattr(rule, field, data[field])

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from careloop.accounts.ownership import may_change_owned, owner_of_new
 from careloop.audit.services import record
 from careloop.patients.access import get_patient_for, patients_for
 from careloop.patients.models import PatientTag
@@ -53,12 +54,17 @@ def rule_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
     rule = (
         get_object_or_404(Rule.objects.select_related("organisation"), code=code) if code else None
     )
-    can_change = request.user.has_perm("rules.change_rule")
+    can_change = request.user.has_perm("rules.change_rule") and (
+        rule is None or may_change_owned(request.user, rule.organisation_id)
+    )
     matches = None
     days = _days(request)
     if request.method == "POST":
         form = RuleForm(
-            request.POST, initial={"code": rule.code} if rule else None, editing=rule is not None
+            request.POST,
+            initial={"code": rule.code} if rule else None,
+            editing=rule is not None,
+            user=request.user,
         )
         if form.is_valid():
             definition = form.definition()
@@ -68,10 +74,26 @@ def rule_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
                     compiled = compile_rule(draft_rule(code, definition))
                     matches = _described(request.user, dry_run(compiled, days=days))
                     record(request.user, "view", "rule", code, summary=f"dry run, {days} days")
-                elif not can_change:
+                elif not request.user.has_perm("rules.change_rule"):
                     messages.error(request, _("You may look at rules but not change them."))
+                elif not can_change:
+                    messages.error(
+                        request,
+                        _(
+                            "You may look at this rule but not change it: it is for every "
+                            "organisation, or for another one."
+                        ),
+                    )
                 elif rule is None and Rule.objects.filter(code=code).exists():
                     form.add_error("code", _("A rule with this code exists."))
+                elif not may_change_owned(request.user, _pk(definition["organisation"])):
+                    form.add_error(
+                        "organisation",
+                        _(
+                            "Choose an organisation: a rule for every organisation is set by "
+                            "the staff over all of them."
+                        ),
+                    )
                 else:
                     saved, changed = do_save_rule(request.user, code, definition)
                     if changed:
@@ -99,13 +121,16 @@ def rule_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
                 "enabled": rule.enabled,
             },
             editing=True,
+            user=request.user,
         )
     else:
         form = RuleForm(
             initial={
                 "condition": '{"kind": "latest", "code": "8480-6", "op": ">=", "value": 160}',
                 "actions": '[{"type": "tag", "tag": "血压偏高"}]',
-            }
+                "organisation": owner_of_new(request.user),
+            },
+            user=request.user,
         )
     spec = builder_spec()
     return render(
@@ -123,6 +148,10 @@ def rule_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
             "versions": rule.versions.select_related("saved_by")[:20] if rule else [],
         },
     )
+
+
+def _pk(row: Any) -> int | None:
+    return row.pk if row is not None else None
 
 
 def _days(request: HttpRequest) -> int:
