@@ -18,7 +18,7 @@ from careloop.audit.services import record
 from careloop.followup.forms import answers_form
 from careloop.followup.models import Outcome, Task
 from careloop.followup.outcomes import AlreadyRecorded, Attempt, do_record_attempt
-from careloop.patients.access import get_patient_for, scope_organisation_ids
+from careloop.patients.access import get_patient_for, patients_for
 
 router = Router()
 
@@ -103,13 +103,13 @@ def list_tasks(request: HttpRequest, params: Query[TaskParams]) -> TaskPage:
     ``assignee`` (a username or ``me``)."""
     if not request.user.has_perm("followup.view_task"):
         raise PermissionDenied
-    tasks = Task.objects.all()
-    org_ids = scope_organisation_ids(request.user)
+    # The tasks of the patients the user can open, as the alerts (and as ``?patient=``):
+    # those shared with their organisation too, and none of a patient moved out of it (its
+    # closed tasks stay with the organisation that did them).
+    tasks = Task.objects.filter(patient__in=patients_for(request.user).values("pk"))
     if params.patient is not None:
         get_patient_for(request.user, params.patient)  # 404 outside the user's reach
         tasks = tasks.filter(patient_id=params.patient)
-    elif org_ids is not None:
-        tasks = tasks.filter(organisation_id__in=org_ids)
     if params.status:
         if params.status not in Task.Status.values:
             raise HttpError(
