@@ -1,8 +1,9 @@
 """The JSON API at /api/v1/ (django-ninja): bearer tokens, one error format everywhere.
 
 Errors are ``{"detail": "...", "errors": [{"field": "id_number", "message": "..."}]}``:
-400 malformed request, 401 no or bad token, 403 not allowed, 404 not found (or not visible),
-409 duplicate, 422 invalid data.
+400 malformed request, 401 no or bad token, 403 not allowed, 404 not found (or not visible;
+also an address the API does not have), 405 a method the address does not take, 409
+duplicate, 422 invalid data (careloop.api_middleware answers the 404 and 405 of addresses).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -240,6 +241,12 @@ def on_invalid_fields(request: HttpRequest, exc: InvalidFields) -> HttpResponse:
 @api.exception_handler(ScopeError)
 def on_scope_error(request: HttpRequest, exc: ScopeError) -> HttpResponse:
     return error_response(request, 422, _("Some fields are not valid."), {exc.field: [exc.message]})
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    # The same answer whether the object does not exist or is another organisation's.
+    return error_response(request, 404, _("Not found, or not visible to you."))
 
 
 @api.exception_handler(PermissionDenied)

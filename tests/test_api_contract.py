@@ -46,3 +46,27 @@ def test_the_task_list_shows_the_tasks_of_the_patients_the_user_can_open(
     daves = api_as(dave)
     assert daves.get("/api/v1/tasks", {"patient": patient.pk}).json()["count"] >= 1
     assert patient.pk in _listed(daves, "/api/v1/tasks")
+
+
+def test_an_address_or_a_method_the_api_does_not_have_is_answered_in_json(
+    programme: Task,  # noqa: F811
+    carol: Any,
+    dave: Any,
+    api_as: Any,
+) -> None:
+    api = api_as(carol)
+    for path in ("/api/v1/task", f"/api/v1/tasks/{programme.pk}", "/api/v1/tasks/", "/api/v2/"):
+        response = api.get(path)  # was the staff site's HTML "page not found"
+        assert response.status_code == 404, path
+        assert response["Content-Type"].startswith("application/json"), path
+        assert "openapi.json" in response.json()["detail"]
+    not_allowed = api.client.delete("/api/v1/tasks", **api.headers)  # was text, not JSON
+    assert not_allowed.status_code == 405
+    assert not_allowed["Content-Type"].startswith("application/json")
+    assert not_allowed["Allow"] == "GET" and "DELETE" in not_allowed.json()["detail"]
+    # An object not found, or another organisation's, in the same format, the same words.
+    unknown = api.post("/api/v1/tasks/999999/outcome", {"outcome": "busy"})
+    others = api_as(dave).post(f"/api/v1/tasks/{programme.pk}/outcome", {"outcome": "busy"})
+    assert unknown.status_code == others.status_code == 404
+    assert unknown.json() == others.json()
+    assert unknown.json()["errors"] == [] and unknown.json()["detail"] != "Not Found"
