@@ -143,6 +143,24 @@ def page_of(
     return items, paginator.count, size
 
 
+def page_links(
+    request: HttpRequest, page: int, size: int, count: int
+) -> tuple[str | None, str | None]:
+    """The ``next`` and ``previous`` pages' addresses of a list, with the same filters
+    (None past either end), as the patient list gives them."""
+    last = max(1, -(-count // size))
+
+    def link(number: int) -> str:
+        query = request.GET.copy()
+        query["page"], query["page_size"] = str(number), str(size)
+        return f"{request.path}?{query.urlencode()}"
+
+    return (
+        link(page + 1) if page < last else None,
+        link(page - 1) if 1 < page <= last else None,
+    )
+
+
 def _field_name(loc: list[Any]) -> str:
     # ("body", "payload", "contacts", 0, "phone") → "contacts[0].phone"
     # Union branches appear in the location as tags such as "literal['a','b']": not fields.

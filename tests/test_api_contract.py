@@ -70,3 +70,39 @@ def test_an_address_or_a_method_the_api_does_not_have_is_answered_in_json(
     assert unknown.status_code == others.status_code == 404
     assert unknown.json() == others.json()
     assert unknown.json()["errors"] == [] and unknown.json()["detail"] != "Not Found"
+
+
+def test_the_task_and_alert_lists_link_their_pages_as_the_patient_list(
+    hospital: Any, patient_factory: Any, alice: Any, api_as: Any
+) -> None:
+    from careloop.followup.models import Alert
+    from careloop.followup.services import raise_alert
+
+    patient = patient_factory(organisation=hospital)
+    for number in range(5):
+        raise_alert(patient, kind=Alert.Kind.RULE, severity="high", title=f"#{number}", reason="")
+        Task.objects.create(
+            patient=patient,
+            organisation=hospital,
+            title=f"#{number}",
+            purpose="condition_tracking",
+            due_at=patient.created_at,
+            deadline=patient.created_at,
+            channel="phone",
+        )
+    api = api_as(alice)
+    for path in ("/api/v1/tasks", "/api/v1/alerts"):
+        query = {"patient": patient.pk, "status": "open", "page_size": 2}
+        first = api.get(path, query).json()
+        assert (first["count"], first["previous"]) == (5, None)
+        # Followed to the end, with the filters kept: every item once, then no next page.
+        seen, address = [i["id"] for i in first["results"]], first["next"]
+        while address:
+            assert f"patient={patient.pk}" in address and "status=open" in address
+            page = api.get(address).json()
+            assert page["previous"] and page["count"] == 5
+            seen += [i["id"] for i in page["results"]]
+            address = page["next"]
+        assert len(seen) == len(set(seen)) == 5, path
+        past = api.get(path, {**query, "page": 9}).json()
+        assert (past["results"], past["next"], past["previous"]) == ([], None, None)

@@ -14,7 +14,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from careloop.accounts.models import User
-from careloop.api import ERROR_RESPONSES, ErrorOut, page_of
+from careloop.api import ERROR_RESPONSES, ErrorOut, page_links, page_of
 from careloop.audit.services import record
 from careloop.followup.alert_flow import TRANSITIONS, AlertConflict, Step, do_transition
 from careloop.followup.models import Alert
@@ -93,6 +93,8 @@ class AlertPage(Schema):
     count: int
     page: int
     page_size: int
+    next: str | None = Field(description="the next page's address, with the same filters")
+    previous: str | None = Field(description="the previous page's address")
     results: list[AlertOut]
 
 
@@ -157,10 +159,13 @@ def list_alerts(request: HttpRequest, params: Query[AlertParams]) -> AlertPage:
         patient_id=params.patient,
         summary=f"alerts ({len(items)} shown)",
     )
+    next_page, previous_page = page_links(request, params.page, size, count)
     return AlertPage(
         count=count,
         page=params.page,
         page_size=size,
+        next=next_page,
+        previous=previous_page,
         results=[alert_out(a) for a in items],
     )
 

@@ -13,7 +13,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
 
-from careloop.api import ERROR_RESPONSES, ErrorOut, InvalidFields, page_of
+from careloop.api import ERROR_RESPONSES, ErrorOut, InvalidFields, page_links, page_of
 from careloop.audit.services import record
 from careloop.followup.forms import answers_form
 from careloop.followup.models import Outcome, Task
@@ -53,6 +53,8 @@ class TaskPage(Schema):
     count: int
     page: int
     page_size: int
+    next: str | None = Field(description="the next page's address, with the same filters")
+    previous: str | None = Field(description="the previous page's address")
     results: list[TaskOut]
 
 
@@ -126,10 +128,13 @@ def list_tasks(request: HttpRequest, params: Query[TaskParams]) -> TaskPage:
     tasks = tasks.select_related("plan__pathway", "assignee").order_by("due_at", "pk")
     items, count, size = page_of(tasks, params.page, params.page_size)
     record(request.user, "list", "task", patient_id=params.patient, summary=f"tasks ({len(items)})")
+    next_page, previous_page = page_links(request, params.page, size, count)
     return TaskPage(
         count=count,
         page=params.page,
         page_size=size,
+        next=next_page,
+        previous=previous_page,
         results=[task_out(t) for t in items],
     )
 
