@@ -545,3 +545,23 @@ def test_a_search_with_a_nul_character_is_refused_naming_the_parameter(
     response = api_as(alice).get("/api/v1/patients", {"search": "王\x00小明"})
     assert response.status_code == 400
     assert error_fields(response) == {"search"}
+
+
+def test_a_note_or_reason_too_long_is_refused_not_cut(
+    alice: Any, bob: Any, community: Any, api_as: Any
+) -> None:
+    long = "长" * 201  # each is kept in 200 characters: the rest was dropped without a word
+    contact = {"name": "李四", "relation": "child", "phone": "13900139000", "note": long}
+    enrolled = api_as(alice).post("/api/v1/patients", enrol_body(contacts=[contact]))
+    assert enrolled.status_code == 422 and error_fields(enrolled) == {"contacts[0].note"}
+    patient = api_as(alice).post("/api/v1/patients", enrol_body()).json()["id"]
+    consent = {"purpose": "followup", "channel": "sms", "granted": False, "note": long}
+    refused = api_as(alice).post(f"/api/v1/patients/{patient}/consents", consent)
+    assert refused.status_code == 422 and error_fields(refused) == {"note"}
+    share = {"organisation": community.pk, "reason": long}
+    unshared = api_as(bob).post(f"/api/v1/patients/{patient}/shares", share)
+    assert unshared.status_code == 422 and error_fields(unshared) == {"reason"}
+    assert not ConsentRecord.objects.filter(patient_id=patient, channel="sms").exists()
+    assert not Patient.objects.get(pk=patient).shares.exists()
+    kept = api_as(alice).post(f"/api/v1/patients/{patient}/consents", {**consent, "note": long[1:]})
+    assert kept.status_code == 201 and kept.json()["note"] == long[1:]
