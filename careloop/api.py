@@ -244,16 +244,23 @@ def on_duplicate(request: HttpRequest, exc: DuplicatePatientError) -> HttpRespon
 
 
 class InvalidFields(Exception):
-    """Fields of a request body that are not valid, by name: a 422 listing each."""
+    """Fields of a request body that are not valid, by name: a 422 listing each (``detail``
+    says it in a sentence where one field's message says it all)."""
 
-    def __init__(self, errors: dict[str, list[str]]) -> None:
+    def __init__(self, errors: dict[str, list[str]], detail: str = "") -> None:
         super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
         self.errors = errors
+        self.detail = detail
+
+
+def invalid_field(field: str, message: str) -> InvalidFields:
+    """One field not valid: the message as ``detail`` and under the field's name."""
+    return InvalidFields({field: [message]}, detail=message)
 
 
 @api.exception_handler(InvalidFields)
 def on_invalid_fields(request: HttpRequest, exc: InvalidFields) -> HttpResponse:
-    return error_response(request, 422, _("Some fields are not valid."), exc.errors)
+    return error_response(request, 422, exc.detail or _("Some fields are not valid."), exc.errors)
 
 
 @api.exception_handler(ScopeError)

@@ -106,3 +106,34 @@ def test_the_task_and_alert_lists_link_their_pages_as_the_patient_list(
         assert len(seen) == len(set(seen)) == 5, path
         past = api.get(path, {**query, "page": 9}).json()
         assert (past["results"], past["next"], past["previous"]) == ([], None, None)
+
+
+def test_each_refusal_of_a_value_names_its_field(
+    programme: Task,  # noqa: F811
+    carol: Any,
+    api_as: Any,
+) -> None:
+    from careloop.followup.models import Alert
+    from careloop.followup.services import raise_alert
+
+    api = api_as(carol)
+    alert = raise_alert(
+        programme.patient, kind=Alert.Kind.RULE, severity="high", title="高", reason=""
+    )
+    transition = f"/api/v1/alerts/{alert.pk}/transition"
+    api.post(transition, {"action": "start"})
+    refusals = {
+        "status": [api.get("/api/v1/tasks", {"status": "late"})],
+        "outcome": [api.post(f"/api/v1/tasks/{programme.pk}/outcome", {"outcome": "gone"})],
+        "action": [api.post(transition, {"action": "fly"})],
+        "assignee": [api.post(transition, {"action": "assign", "assignee": "nobody"})],
+        "resolution": [api.post(transition, {"action": "resolve", "outcome": "已电话随访"})],
+        "note": [api.post(transition, {"action": "note", "note": " "})],
+    }
+    refusals["status"].append(api.get("/api/v1/alerts", {"status": "late"}))
+    for field, responses in refusals.items():
+        for response in responses:  # the errors list was empty: only the sentence said it
+            assert response.status_code == 422, field
+            body = response.json()
+            assert [e["field"] for e in body["errors"]] == [field], body
+            assert body["detail"] == body["errors"][0]["message"]

@@ -14,7 +14,14 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from careloop.accounts.models import User
-from careloop.api import ERROR_RESPONSES, ErrorOut, page_links, page_of
+from careloop.api import (
+    ERROR_RESPONSES,
+    ErrorOut,
+    InvalidFields,
+    invalid_field,
+    page_links,
+    page_of,
+)
 from careloop.audit.services import record
 from careloop.followup.alert_flow import TRANSITIONS, AlertConflict, Step, do_transition
 from careloop.followup.models import Alert
@@ -144,8 +151,8 @@ def list_alerts(request: HttpRequest, params: Query[AlertParams]) -> AlertPage:
         alerts = alerts.filter(patient_id=params.patient)
     if params.status:
         if params.status not in Alert.Status.values:
-            raise HttpError(
-                422,
+            raise invalid_field(
+                "status",
                 _("status must be one of: %(choices)s")
                 % {"choices": ", ".join(Alert.Status.values)},
             )
@@ -217,8 +224,8 @@ def post_transition(request: HttpRequest, alert_id: int, body: TransitionIn) -> 
     alert = _visible(request, alert_id)
     get_patient_for(request.user, alert.patient_id, write=True)  # not on a read share
     if body.action not in TRANSITIONS:
-        raise HttpError(
-            422, _("action must be one of: %(choices)s") % {"choices": ", ".join(TRANSITIONS)}
+        raise invalid_field(
+            "action", _("action must be one of: %(choices)s") % {"choices": ", ".join(TRANSITIONS)}
         )
     assignee: User | None = None
     if body.assignee == "me":
@@ -228,7 +235,9 @@ def post_transition(request: HttpRequest, alert_id: int, body: TransitionIn) -> 
             staff_who_can(request.user, "change_alert").filter(username=body.assignee).first()
         )
         if assignee is None:
-            raise HttpError(422, _("assignee: not someone in your organisation who handles alerts"))
+            raise invalid_field(
+                "assignee", _("assignee: not someone in your organisation who handles alerts")
+            )
     step = Step(
         action=body.action,
         note=body.note,
@@ -240,6 +249,7 @@ def post_transition(request: HttpRequest, alert_id: int, body: TransitionIn) -> 
         alert = do_transition(alert, request.user, step)
     except AlertConflict as exc:
         raise HttpError(409, " ".join(exc.messages)) from exc
-    except ValidationError as exc:
-        raise HttpError(422, " ".join(exc.messages)) from exc
+    except ValidationError as exc:  # names the field missing (resolution, outcome, note …)
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"action": exc.messages}
+        raise InvalidFields(errors, detail=" ".join(exc.messages)) from exc
     return alert_detail(_visible(request, alert.pk))

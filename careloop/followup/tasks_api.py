@@ -13,7 +13,14 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
 
-from careloop.api import ERROR_RESPONSES, ErrorOut, InvalidFields, page_links, page_of
+from careloop.api import (
+    ERROR_RESPONSES,
+    ErrorOut,
+    InvalidFields,
+    invalid_field,
+    page_links,
+    page_of,
+)
 from careloop.audit.services import record
 from careloop.followup.forms import answers_form
 from careloop.followup.models import Outcome, Task
@@ -114,8 +121,8 @@ def list_tasks(request: HttpRequest, params: Query[TaskParams]) -> TaskPage:
         tasks = tasks.filter(patient_id=params.patient)
     if params.status:
         if params.status not in Task.Status.values:
-            raise HttpError(
-                422,
+            raise invalid_field(
+                "status",
                 _("status must be one of: %(choices)s")
                 % {"choices": ", ".join(Task.Status.values)},
             )
@@ -160,8 +167,9 @@ def post_outcome(request: HttpRequest, task_id: int, body: OutcomeIn) -> Status:
     task = get_object_or_404(Task.objects.select_related("plan__pathway"), pk=task_id)
     get_patient_for(request.user, task.patient_id, write=True)  # not on a read share
     if body.outcome not in Outcome.values:
-        raise HttpError(
-            422, _("outcome must be one of: %(choices)s") % {"choices": ", ".join(Outcome.values)}
+        raise invalid_field(
+            "outcome",
+            _("outcome must be one of: %(choices)s") % {"choices": ", ".join(Outcome.values)},
         )
     answers: dict[str, Any] = {}
     if body.outcome == Outcome.REACHED:
