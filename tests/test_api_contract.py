@@ -137,3 +137,22 @@ def test_each_refusal_of_a_value_names_its_field(
             body = response.json()
             assert [e["field"] for e in body["errors"]] == [field], body
             assert body["detail"] == body["errors"][0]["message"]
+
+
+def test_a_fault_of_the_server_is_answered_in_json_and_logged(
+    alice: Any, api_as: Any, monkeypatch: Any, caplog: Any
+) -> None:
+    import careloop.api  # noqa: F401 (loads the routers first)
+    import careloop.followup.api as alerts_api
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(alerts_api, "patients_for", broken)
+    api = api_as(alice)
+    api.client.raise_request_exception = False  # as a real server: answered, not raised
+    response = api.get("/api/v1/alerts")
+    assert response.status_code == 500  # was Django's HTML error page
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["errors"] == [] and "a bug" not in response.json()["detail"]
+    assert any(r.exc_info and "a bug" in str(r.exc_info[1]) for r in caplog.records)
