@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from careloop.followup.models import Task
 from careloop.followup.outcomes import Attempt, do_record_attempt
 from careloop.patients.models import PatientShare
@@ -156,3 +158,22 @@ def test_a_fault_of_the_server_is_answered_in_json_and_logged(
     assert response["Content-Type"].startswith("application/json")
     assert response.json()["errors"] == [] and "a bug" not in response.json()["detail"]
     assert any(r.exc_info and "a bug" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_assigning_an_alert_to_no_one_names_the_assignee_missing(
+    alert_on_alices_patient: Any, alice: Any, api_as: Any
+) -> None:
+    path = f"/api/v1/alerts/{alert_on_alices_patient.pk}/transition"
+    response = api_as(alice).post(path, {"action": "assign"})
+    assert response.status_code == 422  # was 403, as if a nurse might not assign (to herself)
+    assert [e["field"] for e in response.json()["errors"]] == ["assignee"]
+    assert api_as(alice).post(path, {"action": "assign", "assignee": "me"}).status_code == 200
+
+
+@pytest.fixture
+def alert_on_alices_patient(hospital: Any, patient_factory: Any) -> Any:
+    from careloop.followup.models import Alert
+    from careloop.followup.services import raise_alert
+
+    patient = patient_factory(organisation=hospital)
+    return raise_alert(patient, kind=Alert.Kind.RULE, severity="high", title="高", reason="")
