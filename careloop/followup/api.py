@@ -33,7 +33,9 @@ router = Router()
 
 class AlertParams(Schema):
     patient: int | None = Field(None, ge=1, le=2**63 - 1, description="a patient id")
-    status: str | None = None
+    status: str | None = Field(
+        None, description="open, acknowledged, in_progress, resolved or verified"
+    )
     page: int = Field(1, ge=1, le=2**31 - 1, description="from 1")
     page_size: int = Field(50, ge=1, description="at most 200")
 
