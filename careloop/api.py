@@ -1,8 +1,9 @@
 """The JSON API at /api/v1/ (django-ninja): bearer tokens, one error format everywhere.
 
 Errors are ``{"detail": "...", "errors": [{"field": "id_number", "message": "..."}]}``:
-400 malformed request, 401 no or bad token, 403 not allowed, 404 not found (or not visible),
-409 duplicate, 422 invalid data.
+400 malformed request, 401 no or bad token, 403 not allowed, 404 not found (or not visible;
+also an address the API does not have), 405 a method the address does not take, 409
+duplicate, 422 invalid data (careloop.api_middleware answers the 404 and 405 of addresses).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -142,6 +143,24 @@ def page_of(
     return items, paginator.count, size
 
 
+def page_links(
+    request: HttpRequest, page: int, size: int, count: int
+) -> tuple[str | None, str | None]:
+    """The ``next`` and ``previous`` pages' addresses of a list, with the same filters
+    (None past either end), as the patient list gives them."""
+    last = max(1, -(-count // size))
+
+    def link(number: int) -> str:
+        query = request.GET.copy()
+        query["page"], query["page_size"] = str(number), str(size)
+        return f"{request.path}?{query.urlencode()}"
+
+    return (
+        link(page + 1) if page < last else None,
+        link(page - 1) if 1 < page <= last else None,
+    )
+
+
 def _field_name(loc: list[Any]) -> str:
     # ("body", "payload", "contacts", 0, "phone") → "contacts[0].phone"
     # Union branches appear in the location as tags such as "literal['a','b']": not fields.
@@ -225,21 +244,34 @@ def on_duplicate(request: HttpRequest, exc: DuplicatePatientError) -> HttpRespon
 
 
 class InvalidFields(Exception):
-    """Fields of a request body that are not valid, by name: a 422 listing each."""
+    """Fields of a request body that are not valid, by name: a 422 listing each (``detail``
+    says it in a sentence where one field's message says it all)."""
 
-    def __init__(self, errors: dict[str, list[str]]) -> None:
+    def __init__(self, errors: dict[str, list[str]], detail: str = "") -> None:
         super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
         self.errors = errors
+        self.detail = detail
+
+
+def invalid_field(field: str, message: str) -> InvalidFields:
+    """One field not valid: the message as ``detail`` and under the field's name."""
+    return InvalidFields({field: [message]}, detail=message)
 
 
 @api.exception_handler(InvalidFields)
 def on_invalid_fields(request: HttpRequest, exc: InvalidFields) -> HttpResponse:
-    return error_response(request, 422, _("Some fields are not valid."), exc.errors)
+    return error_response(request, 422, exc.detail or _("Some fields are not valid."), exc.errors)
 
 
 @api.exception_handler(ScopeError)
 def on_scope_error(request: HttpRequest, exc: ScopeError) -> HttpResponse:
     return error_response(request, 422, _("Some fields are not valid."), {exc.field: [exc.message]})
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    # The same answer whether the object does not exist or is another organisation's.
+    return error_response(request, 404, _("Not found, or not visible to you."))
 
 
 @api.exception_handler(PermissionDenied)

@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "careloop.audit.middleware.RequestContextMiddleware",
+    "careloop.api_middleware.ApiErrorsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 

@@ -260,6 +260,27 @@ def test_read_is_masked_and_audited(alice: Any, api_as: Any) -> None:
     assert AuditEvent.objects.filter(action="view", patient_id=created["id"], via="api").exists()
 
 
+def test_a_patient_read_changed_and_sent_back_keeps_its_masked_identifiers(
+    alice: Any, bob: Any, api_as: Any
+) -> None:
+    """GET, change a field, PATCH it all back: the masked ID number, phone and passport
+    mean "unchanged", as the record numbers and as FHIR (they were refused as not valid)."""
+    client = api_as(alice)
+    created = client.post("/api/v1/patients", enrol_body(passport="E12345678")).json()
+    read = client.get(f"/api/v1/patients/{created['id']}").json()
+    assert "*" in read["id_number"] and "*" in read["phone"] and "*" in read["passport"]
+    sent = {k: read[k] for k in ("id_number", "phone", "passport", "mrn", "name")}
+    changed = client.patch(f"/api/v1/patients/{created['id']}", {**sent, "name": "张秀兰"})
+    assert changed.status_code == 200, changed.content
+    patient = Patient.objects.get(pk=created["id"])
+    assert (patient.name, patient.id_number) == ("张秀兰", ID)
+    assert (patient.phone, patient.passport) == ("13812348000", "E12345678")
+    revealed = api_as(bob).post(f"/api/v1/patients/{patient.pk}/reveal", {"field": "phone"})
+    assert revealed.json()["value"] == "13812348000"
+    event = AuditEvent.objects.filter(action="update", patient_id=patient.pk).get()
+    assert set(event.changes) == {"name"}
+
+
 def test_another_organisations_patient_is_404(alice: Any, dave: Any, api_as: Any) -> None:
     created = api_as(alice).post("/api/v1/patients", enrol_body()).json()
     assert api_as(dave).get(f"/api/v1/patients/{created['id']}").status_code == 404
@@ -545,3 +566,23 @@ def test_a_search_with_a_nul_character_is_refused_naming_the_parameter(
     response = api_as(alice).get("/api/v1/patients", {"search": "王\x00小明"})
     assert response.status_code == 400
     assert error_fields(response) == {"search"}
+
+
+def test_a_note_or_reason_too_long_is_refused_not_cut(
+    alice: Any, bob: Any, community: Any, api_as: Any
+) -> None:
+    long = "长" * 201  # each is kept in 200 characters: the rest was dropped without a word
+    contact = {"name": "李四", "relation": "child", "phone": "13900139000", "note": long}
+    enrolled = api_as(alice).post("/api/v1/patients", enrol_body(contacts=[contact]))
+    assert enrolled.status_code == 422 and error_fields(enrolled) == {"contacts[0].note"}
+    patient = api_as(alice).post("/api/v1/patients", enrol_body()).json()["id"]
+    consent = {"purpose": "followup", "channel": "sms", "granted": False, "note": long}
+    refused = api_as(alice).post(f"/api/v1/patients/{patient}/consents", consent)
+    assert refused.status_code == 422 and error_fields(refused) == {"note"}
+    share = {"organisation": community.pk, "reason": long}
+    unshared = api_as(bob).post(f"/api/v1/patients/{patient}/shares", share)
+    assert unshared.status_code == 422 and error_fields(unshared) == {"reason"}
+    assert not ConsentRecord.objects.filter(patient_id=patient, channel="sms").exists()
+    assert not Patient.objects.get(pk=patient).shares.exists()
+    kept = api_as(alice).post(f"/api/v1/patients/{patient}/consents", {**consent, "note": long[1:]})
+    assert kept.status_code == 201 and kept.json()["note"] == long[1:]

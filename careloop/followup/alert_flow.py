@@ -126,7 +126,8 @@ def _check(alert: Alert, actor: Any, step: Step) -> None:
     if step.action in LEAD_ACTIONS and not actor.has_perm("followup.verify_alert"):
         raise PermissionDenied("only a supervisor verifies or sends back an alert")
     lead = actor.has_perm("followup.assign_task")
-    if step.action == Action.ASSIGN and step.assignee != actor and not lead:
+    # Whom to, when not said, is a field missing (below), not a role's refusal.
+    if step.action == Action.ASSIGN and step.assignee not in (None, actor) and not lead:
         raise PermissionDenied("only a supervisor assigns an alert to someone else")
     sources, _target = TRANSITIONS[step.action]
     if alert.status not in sources:

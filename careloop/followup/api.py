@@ -14,7 +14,14 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from careloop.accounts.models import User
-from careloop.api import ERROR_RESPONSES, ErrorOut, page_of
+from careloop.api import (
+    ERROR_RESPONSES,
+    ErrorOut,
+    InvalidFields,
+    invalid_field,
+    page_links,
+    page_of,
+)
 from careloop.audit.services import record
 from careloop.followup.alert_flow import TRANSITIONS, AlertConflict, Step, do_transition
 from careloop.followup.models import Alert
@@ -26,7 +33,9 @@ router = Router()
 
 class AlertParams(Schema):
     patient: int | None = Field(None, ge=1, le=2**63 - 1, description="a patient id")
-    status: str | None = None
+    status: str | None = Field(
+        None, description="open, acknowledged, in_progress, resolved or verified"
+    )
     page: int = Field(1, ge=1, le=2**31 - 1, description="from 1")
     page_size: int = Field(50, ge=1, description="at most 200")
 
@@ -93,6 +102,8 @@ class AlertPage(Schema):
     count: int
     page: int
     page_size: int
+    next: str | None = Field(description="the next page's address, with the same filters")
+    previous: str | None = Field(description="the previous page's address")
     results: list[AlertOut]
 
 
@@ -142,8 +153,8 @@ def list_alerts(request: HttpRequest, params: Query[AlertParams]) -> AlertPage:
         alerts = alerts.filter(patient_id=params.patient)
     if params.status:
         if params.status not in Alert.Status.values:
-            raise HttpError(
-                422,
+            raise invalid_field(
+                "status",
                 _("status must be one of: %(choices)s")
                 % {"choices": ", ".join(Alert.Status.values)},
             )
@@ -157,10 +168,13 @@ def list_alerts(request: HttpRequest, params: Query[AlertParams]) -> AlertPage:
         patient_id=params.patient,
         summary=f"alerts ({len(items)} shown)",
     )
+    next_page, previous_page = page_links(request, params.page, size, count)
     return AlertPage(
         count=count,
         page=params.page,
         page_size=size,
+        next=next_page,
+        previous=previous_page,
         results=[alert_out(a) for a in items],
     )
 
@@ -212,8 +226,8 @@ def post_transition(request: HttpRequest, alert_id: int, body: TransitionIn) -> 
     alert = _visible(request, alert_id)
     get_patient_for(request.user, alert.patient_id, write=True)  # not on a read share
     if body.action not in TRANSITIONS:
-        raise HttpError(
-            422, _("action must be one of: %(choices)s") % {"choices": ", ".join(TRANSITIONS)}
+        raise invalid_field(
+            "action", _("action must be one of: %(choices)s") % {"choices": ", ".join(TRANSITIONS)}
         )
     assignee: User | None = None
     if body.assignee == "me":
@@ -223,7 +237,9 @@ def post_transition(request: HttpRequest, alert_id: int, body: TransitionIn) -> 
             staff_who_can(request.user, "change_alert").filter(username=body.assignee).first()
         )
         if assignee is None:
-            raise HttpError(422, _("assignee: not someone in your organisation who handles alerts"))
+            raise invalid_field(
+                "assignee", _("assignee: not someone in your organisation who handles alerts")
+            )
     step = Step(
         action=body.action,
         note=body.note,
@@ -235,6 +251,7 @@ def post_transition(request: HttpRequest, alert_id: int, body: TransitionIn) -> 
         alert = do_transition(alert, request.user, step)
     except AlertConflict as exc:
         raise HttpError(409, " ".join(exc.messages)) from exc
-    except ValidationError as exc:
-        raise HttpError(422, " ".join(exc.messages)) from exc
+    except ValidationError as exc:  # names the field missing (resolution, outcome, note …)
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"action": exc.messages}
+        raise InvalidFields(errors, detail=" ".join(exc.messages)) from exc
     return alert_detail(_visible(request, alert.pk))

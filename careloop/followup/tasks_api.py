@@ -13,12 +13,19 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
 
-from careloop.api import ERROR_RESPONSES, ErrorOut, InvalidFields, page_of
+from careloop.api import (
+    ERROR_RESPONSES,
+    ErrorOut,
+    InvalidFields,
+    invalid_field,
+    page_links,
+    page_of,
+)
 from careloop.audit.services import record
 from careloop.followup.forms import answers_form
 from careloop.followup.models import Outcome, Task
 from careloop.followup.outcomes import AlreadyRecorded, Attempt, do_record_attempt
-from careloop.patients.access import get_patient_for, scope_organisation_ids
+from careloop.patients.access import get_patient_for, patients_for
 
 router = Router()
 
@@ -53,6 +60,8 @@ class TaskPage(Schema):
     count: int
     page: int
     page_size: int
+    next: str | None = Field(description="the next page's address, with the same filters")
+    previous: str | None = Field(description="the previous page's address")
     results: list[TaskOut]
 
 
@@ -103,17 +112,17 @@ def list_tasks(request: HttpRequest, params: Query[TaskParams]) -> TaskPage:
     ``assignee`` (a username or ``me``)."""
     if not request.user.has_perm("followup.view_task"):
         raise PermissionDenied
-    tasks = Task.objects.all()
-    org_ids = scope_organisation_ids(request.user)
+    # The tasks of the patients the user can open, as the alerts (and as ``?patient=``):
+    # those shared with their organisation too, and none of a patient moved out of it (its
+    # closed tasks stay with the organisation that did them).
+    tasks = Task.objects.filter(patient__in=patients_for(request.user).values("pk"))
     if params.patient is not None:
         get_patient_for(request.user, params.patient)  # 404 outside the user's reach
         tasks = tasks.filter(patient_id=params.patient)
-    elif org_ids is not None:
-        tasks = tasks.filter(organisation_id__in=org_ids)
     if params.status:
         if params.status not in Task.Status.values:
-            raise HttpError(
-                422,
+            raise invalid_field(
+                "status",
                 _("status must be one of: %(choices)s")
                 % {"choices": ", ".join(Task.Status.values)},
             )
@@ -126,10 +135,13 @@ def list_tasks(request: HttpRequest, params: Query[TaskParams]) -> TaskPage:
     tasks = tasks.select_related("plan__pathway", "assignee").order_by("due_at", "pk")
     items, count, size = page_of(tasks, params.page, params.page_size)
     record(request.user, "list", "task", patient_id=params.patient, summary=f"tasks ({len(items)})")
+    next_page, previous_page = page_links(request, params.page, size, count)
     return TaskPage(
         count=count,
         page=params.page,
         page_size=size,
+        next=next_page,
+        previous=previous_page,
         results=[task_out(t) for t in items],
     )
 
@@ -155,8 +167,9 @@ def post_outcome(request: HttpRequest, task_id: int, body: OutcomeIn) -> Status:
     task = get_object_or_404(Task.objects.select_related("plan__pathway"), pk=task_id)
     get_patient_for(request.user, task.patient_id, write=True)  # not on a read share
     if body.outcome not in Outcome.values:
-        raise HttpError(
-            422, _("outcome must be one of: %(choices)s") % {"choices": ", ".join(Outcome.values)}
+        raise invalid_field(
+            "outcome",
+            _("outcome must be one of: %(choices)s") % {"choices": ", ".join(Outcome.values)},
         )
     answers: dict[str, Any] = {}
     if body.outcome == Outcome.REACHED:

@@ -114,9 +114,12 @@ def get_patient(request: HttpRequest, patient_id: int) -> PatientOut:
     summary="Change a patient (only the fields sent)",
 )
 def update_patient(request: HttpRequest, patient_id: int, payload: PatientPatch) -> PatientOut:
+    """An identifier sent back masked, as read (``id_number``, ``phone``, ``passport``,
+    ``mrn``, ``exam_number``), is kept unchanged."""
     patient = get_patient_for(request.user, patient_id, write=True)
     data = payload.model_dump(exclude_unset=True)
-    for field in ("mrn", "exam_number"):  # sent back masked, as read: unchanged (as FHIR)
+    # Identifiers sent back masked, as read (a GET changed and sent back): unchanged, as FHIR.
+    for field in ("id_number", "phone", "passport", "mrn", "exam_number"):
         if "*" in (data.get(field) or ""):
             del data[field]
     patient = services.do_update_patient(request.user, patient, data)

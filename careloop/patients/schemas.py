@@ -36,7 +36,7 @@ class ContactIn(Schema):
     phone: str | None = None
     is_guardian: bool = False
     is_emergency: bool = False
-    note: str | None = None
+    note: str | None = Field(None, max_length=200)
 
 
 class ConsentIn(Schema):
@@ -44,7 +44,7 @@ class ConsentIn(Schema):
     channel: ChannelCode
     granted: bool = True
     method: MethodCode | None = None
-    note: str | None = None
+    note: str | None = Field(None, max_length=200)
 
 
 class PatientFields(Schema):
@@ -223,7 +223,7 @@ def patient_out(patient: Patient, *, consents: list[ConsentRecord] | None = None
 class ShareIn(Schema):
     organisation: int = Field(description="id of the organisation to share with")
     can_edit: bool = False
-    reason: str = ""
+    reason: str = Field("", max_length=200)
 
 
 class ShareOut(Schema):
