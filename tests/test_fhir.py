@@ -106,6 +106,14 @@ def observation(
     }
 
 
+def test_another_method_on_metadata_is_a_fhir_405_not_a_csrf_page(fhir: Fhir) -> None:
+    """DELETE or POST /fhir/R4/metadata was answered by Django's CSRF check with an HTML 403."""
+    for method in ("DELETE", "POST"):
+        status, body, headers = fhir.call(method, "/metadata")
+        assert status == 405 and body["resourceType"] == "OperationOutcome"
+        assert headers["Allow"] == "GET, HEAD"
+
+
 def test_metadata_is_public_and_matches_the_committed_statement(fhir: Fhir) -> None:
     status, body, headers = Fhir(fhir.base.removesuffix("/fhir/R4"), None).call("GET", "/metadata")
     assert status == 200 and headers["Content-Type"].startswith("application/fhir+json")

@@ -32,7 +32,7 @@ from careloop.interop.fhir.base import (
 from careloop.interop.fhir.capability import capability_statement
 from careloop.interop.fhir.clinical import ConditionHandler, EncounterHandler
 from careloop.interop.fhir.followup import CarePlanHandler, FlagHandler, TaskHandler
-from careloop.interop.fhir.outcome import FhirError, outcome
+from careloop.interop.fhir.outcome import FhirError, issue, outcome
 from careloop.interop.fhir.patient import PatientHandler
 from careloop.interop.fhir.questionnaires import (
     QuestionnaireHandler,
@@ -226,7 +226,11 @@ def _finish(
         )
 
 
+@csrf_exempt  # nothing is changed here: any other method is a FHIR 405, not a CSRF page
 def metadata(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        text = f"{request.method} is not supported on metadata (GET the CapabilityStatement)"
+        return respond(outcome([issue(text, code="not-supported")]), 405, Allow="GET, HEAD")
     return respond(capability_statement(base_url(request)))
 
 
