@@ -281,6 +281,34 @@ def test_a_patient_read_changed_and_sent_back_keeps_its_masked_identifiers(
     assert set(event.changes) == {"name"}
 
 
+def test_contacts_read_and_sent_back_keep_their_masked_phones(alice: Any, api_as: Any) -> None:
+    """Contacts are replaced whole by a PATCH: one read (its phone masked) and sent back was
+    refused as not a valid number, so no read-change-write of a patient with contacts worked."""
+    client = api_as(alice)
+    contacts = [
+        {"name": "李强", "relation": "child", "phone": "13911112222", "is_emergency": True},
+        {"name": "李梅", "relation": "child", "phone": "13733334444"},
+    ]
+    created = client.post("/api/v1/patients", enrol_body(contacts=contacts)).json()
+    read = client.get(f"/api/v1/patients/{created['id']}").json()
+    sent = [dict(c) for c in read["contacts"]]
+    assert [c["phone"] for c in sent] == ["139****2222", "137****4444"]
+    sent[1]["note"] = "周末联系"
+    sent.append({"name": "王芳", "relation": "spouse", "phone": "13655556666"})
+    changed = client.patch(f"/api/v1/patients/{created['id']}", {"contacts": sent})
+    assert changed.status_code == 200, changed.content
+    stored = Patient.objects.get(pk=created["id"]).contacts.order_by("pk")
+    assert [(c.name, c.phone, c.note) for c in stored] == [
+        ("李强", "13911112222", ""),
+        ("李梅", "13733334444", "周末联系"),
+        ("王芳", "13655556666", ""),
+    ]
+    # A masked number that is no stored contact's is named, not guessed.
+    wrong = [{"name": "李强", "relation": "child", "phone": "139****9999"}]
+    refused = client.patch(f"/api/v1/patients/{created['id']}", {"contacts": wrong})
+    assert refused.status_code == 422 and error_fields(refused) == {"contacts[0].phone"}
+
+
 def test_another_organisations_patient_is_404(alice: Any, dave: Any, api_as: Any) -> None:
     created = api_as(alice).post("/api/v1/patients", enrol_body()).json()
     assert api_as(dave).get(f"/api/v1/patients/{created['id']}").status_code == 404

@@ -17,6 +17,7 @@ from careloop.api import ERROR_RESPONSES, DuplicateOut, ErrorOut
 from careloop.audit.services import record
 from careloop.patients import services
 from careloop.patients.access import get_patient_for, patients_for
+from careloop.patients.identity import mask_phone
 from careloop.patients.schemas import (
     ConsentIn,
     ConsentOut,
@@ -122,8 +123,26 @@ def update_patient(request: HttpRequest, patient_id: int, payload: PatientPatch)
     for field in ("id_number", "phone", "passport", "mrn", "exam_number"):
         if "*" in (data.get(field) or ""):
             del data[field]
+    for index, contact in enumerate(data.get("contacts") or []):
+        if "*" in (contact.get("phone") or ""):
+            contact["phone"] = _stored_contact_phone(patient, index, contact)
     patient = services.do_update_patient(request.user, patient, data)
     return patient_out(patient)
+
+
+def _stored_contact_phone(patient: Any, index: int, contact: dict[str, Any]) -> str:
+    """The phone of the stored contact a masked one was read from (the same name and the
+    same masked number): contacts are replaced whole, so one read and sent back is kept."""
+    for stored in patient.contacts.all():
+        if stored.name == contact.get("name") and mask_phone(stored.phone) == contact["phone"]:
+            return str(stored.phone)
+    raise PatientDataError(
+        {
+            f"contacts[{index}].phone": [
+                _("A masked number is kept only as read from this contact: send the full number.")
+            ]
+        }
+    )
 
 
 @router.post(
