@@ -189,7 +189,9 @@ class Observation(models.Model):
             shown = self.value_text or f"{self.value:g}"
             if not shown.startswith(("<", ">", "≤", "≥", "＜", "＞")):  # ">30" sent as text
                 shown = f"{self.comparator}{shown}"
-            return f"{shown} {self.unit}".strip()
+            # A value sent without a unit was read in the catalogue's (unit_normalised).
+            unit = self.unit or (self.unit_normalised if self.value_normalised is not None else "")
+            return f"{shown} {unit}".strip()
         return self.value_text
 
     @property
