@@ -184,15 +184,26 @@ class Observation(models.Model):
         return f"{self.name} {self.display_value}"
 
     @property
-    def display_value(self) -> str:
+    def shown_number(self) -> str:
+        """The value as written on a report: "5.6", ">30" (censored), "阴性", "138/88"."""
         if self.value_type == self.ValueType.NUMERIC and self.value is not None:
             shown = self.value_text or f"{self.value:g}"
             if not shown.startswith(("<", ">", "≤", "≥", "＜", "＞")):  # ">30" sent as text
                 shown = f"{self.comparator}{shown}"
-            # A value sent without a unit was read in the catalogue's (unit_normalised).
-            unit = self.unit or (self.unit_normalised if self.value_normalised is not None else "")
-            return f"{shown} {unit}".strip()
+            return shown
         return self.value_text
+
+    @property
+    def shown_unit(self) -> str:
+        """The unit of ``shown_number``: as sent, or, for a number sent without one, the
+        catalogue's unit it was read in (unit_normalised)."""
+        if self.value_type == self.ValueType.NUMERIC and self.value is not None:
+            return self.unit or (self.unit_normalised if self.value_normalised is not None else "")
+        return ""
+
+    @property
+    def display_value(self) -> str:
+        return f"{self.shown_number} {self.shown_unit}".strip()
 
     @property
     def abnormal(self) -> bool:
