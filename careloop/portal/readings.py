@@ -136,9 +136,8 @@ class ReadingForm(StyledFormMixin, forms.Form):
                 for kind, names in self.VALUES_OF.items()
                 if any(str(self.data.get(name) or "").strip() for name in names)
             }
-            if len(typed) == 1:
-                self.data = self.data.copy()
-                self.data["kind"] = typed.pop()
+            if len(typed) == 1:  # no field of this form takes several values
+                self.data = {**dict(self.data.items()), "kind": typed.pop()}
 
     def with_kinds(self) -> list[tuple[Any, str]]:
         """Each field with the kind of reading it belongs to ("" for all): the page shows
