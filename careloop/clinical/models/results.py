@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from careloop.clinical.grading import Interval
 from careloop.clinical.models.records import Source
+from careloop.clinical.units import canonical_unit
 
 LOINC = "http://loinc.org"
 
@@ -204,6 +205,24 @@ class Observation(models.Model):
     @property
     def display_value(self) -> str:
         return f"{self.shown_number} {self.shown_unit}".strip()
+
+    @property
+    def display_normalised(self) -> str:
+        """The value in the item's normalised unit where it was converted to it (2.0 mg/dL
+        of creatinine: "176.8 umol/L"); else as ``display_value``. For a table whose row
+        names the unit, beside values sent in it."""
+        converted = (
+            self.value_type == self.ValueType.NUMERIC
+            and self.value_normalised is not None
+            and self.unit_normalised
+            and self.unit
+            and canonical_unit(self.unit) != canonical_unit(self.unit_normalised)
+        )
+        if not converted:
+            return self.display_value
+        first = self.shown_number[:1]
+        comparator = first if first and first in "<>≤≥＜＞" else ""
+        return f"{comparator}{round(self.value_normalised or 0, 2):g} {self.unit_normalised}"
 
     @property
     def abnormal(self) -> bool:
