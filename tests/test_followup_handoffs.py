@@ -386,3 +386,45 @@ def test_a_hand_over_accepted_takes_the_patients_open_follow_ups_outside_plans_a
     assert (ruled.status, ruled.organisation, ruled.assignee) == ("open", community, None)
     page = logged_in(dave).get("/worklist/?scope=organisation&section=all")
     assert patient.name in page.content.decode()
+
+
+def test_a_patient_without_a_follow_up_is_referred_from_their_page(
+    hospital: Any, patient_factory: Any, alice: Any, dave: Any, lead: Any, community: Any
+) -> None:
+    """A patient just enrolled, in no pathway yet (a stable discharge the hospital hands to
+    the community centre): referral was offered only on a follow-up task's page."""
+    patient = patient_factory(name="林稳定", organisation=hospital)
+    nurse = logged_in(alice)
+    page = nurse.get(f"/patients/{patient.pk}/")
+    assert 'data-testid="patient-refer-form"' in page.content.decode()
+    refused = nurse.post(
+        f"/worklist/patients/{patient.pk}/refer/",
+        {"refer-to_organisation": community.pk, "refer-urgency": "routine", "refer-reason": ""},
+        follow=True,
+    )
+    assert [m.level_tag for m in refused.context["messages"]] == ["error"]
+    assert not Referral.objects.exists()
+    nurse.post(
+        f"/worklist/patients/{patient.pk}/refer/",
+        {
+            "refer-to_organisation": community.pk,
+            "refer-urgency": "routine",
+            "refer-transfer": "on",
+            "refer-reason": "出院后病情稳定，转社区随访",
+        },
+    )
+    referral = Referral.objects.get(patient=patient)
+    assert (referral.requested_by, referral.to_organisation, referral.transfer) == (
+        alice,
+        community,
+        True,
+    )
+    assert referral.task_id is None
+    # The other side may read the record to decide, but does not refer it on.
+    assert (
+        "patient-refer-form" not in logged_in(lead).get(f"/patients/{patient.pk}/").content.decode()
+    )
+    assert logged_in(dave).post(
+        f"/worklist/patients/{patient.pk}/refer/",
+        {"refer-to_organisation": hospital.pk, "refer-urgency": "routine", "refer-reason": "x"},
+    ).status_code in (403, 404)

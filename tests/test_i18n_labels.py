@@ -176,3 +176,42 @@ def test_a_revisit_request_and_a_questionnaire_answered_read_in_the_pages_langua
             assert summary_label(stored) == english, stored
         with translation.override("zh-hans"):
             assert summary_label(stored) == chinese, stored
+
+
+def test_alert_steps_printed_reports_and_patients_requests_read_in_the_pages_language() -> None:
+    """The supervisor reading the audit log in Chinese after a walk met these in English:
+    an alert acknowledged and started, a report printed, a revisit asked for on the
+    patient's pages, and the patient page named as who did it."""
+    from careloop.audit.models import AuditEvent
+
+    cases = {
+        "alert acknowledge: open→acknowledged": (
+            "alert Acknowledge: open → acknowledged",
+            "预警“确认”：待处理 → 已确认",
+        ),
+        "alert start: acknowledged→in_progress": (
+            "alert Start handling: acknowledged → in progress",
+            "预警“开始处理”：已确认 → 处理中",
+        ),
+        "health report printed (2 pages)": (
+            "health report printed (2 pages)",
+            "打印健康报告（2 页）",
+        ),
+        "revisit requested by the patient for 2026-12-20": (
+            "revisit requested by the patient for 2026-12-20",
+            "患者申请 2026-12-20 复诊",
+        ),
+        "consultation requested by the patient for 2026-12-21": (
+            "consultation requested by the patient for 2026-12-21",
+            "患者申请 2026-12-21 咨询",
+        ),
+    }
+    for stored, (english, chinese) in cases.items():
+        with translation.override("en"):
+            assert summary_label(stored) == english, stored
+        with translation.override("zh-hans"):
+            assert summary_label(stored) == chinese, stored
+    by_patient = AuditEvent(actor_label="patient page")
+    with translation.override("zh-hans"):
+        assert by_patient.actor_display == "患者页面"
+        assert AuditEvent(actor_label="nurse").actor_display == "nurse"

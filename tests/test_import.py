@@ -296,6 +296,26 @@ def test_a_wide_gb18030_csv_and_known_patients(bob: Any, patient_factory: Any) -
     assert len(by_code) == 4
 
 
+def test_a_value_sent_without_its_unit_is_shown_in_the_unit_it_was_read_in(
+    bob: Any, patient_factory: Any
+) -> None:
+    """A sheet whose headers name no unit (收缩压, 空腹血糖): the catalogue's unit is assumed
+    when the value is graded, and shown with it ("150 mmHg", not a bare "150")."""
+    known = patient_factory(organisation=bob.organisation, name="老病人")
+    PatientIdentifier.objects.create(
+        patient=known, kind="exam", system=bob.organisation.code, value="TJ902"
+    )
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["体检号", "姓名", "体检日期", "收缩压", "空腹血糖"])
+    writer.writerow(["TJ902", "老病人", "2026-11-01", "150", "7.2"])
+    job = Importer(create(bob, text.getvalue().encode(), name="bare.csv")).run()
+    assert (job.status, job.imported_rows) == ("done", 1)
+    rows = {o.code: o for o in Observation.objects.filter(patient=known)}
+    assert rows["8480-6"].display_value == "150 mmHg"
+    assert rows["14771-0"].display_value == "7.2 mmol/L"
+
+
 def test_a_blood_pressure_column_is_read_as_its_two_pressures(
     bob: Any, patient_factory: Any
 ) -> None:

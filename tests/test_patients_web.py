@@ -382,3 +382,36 @@ def test_a_supervisor_shares_a_record_from_the_patient_page(
     assert share.can_edit and share.shared_by == bob
     client.post(f"/patients/{patient.pk}/shares/{share.pk}/delete/")
     assert logged_in(dave).get(f"/patients/{patient.pk}/").status_code == 404
+
+
+def test_the_year_over_year_table_shows_each_value_in_the_rows_unit(
+    alice: Any, patient_factory: Any
+) -> None:
+    """Creatinine sent as 2.0 mg/dL this year, 150 µmol/L last year: the row reads umol/L,
+    so both cells show umol/L (176.8, not "2.0 mg/dL" beside a change of +26.8)."""
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    from careloop.clinical.models import Observation
+
+    patient = patient_factory(organisation=alice.organisation)
+    for year, value, unit, normalised in (
+        (2025, 150.0, "umol/L", 150.0),
+        (2026, 2.0, "mg/dL", 176.8),
+    ):
+        Observation.objects.create(
+            patient=patient,
+            code="2160-0",
+            name="肌酐",
+            value=value,
+            unit=unit,
+            value_normalised=normalised,
+            unit_normalised="umol/L",
+            interpretation="N",
+            effective_at=timezone.make_aware(datetime(year, 6, 1, 9)),
+        )
+    html = logged_in(alice).get(f"/patients/{patient.pk}/").content.decode()
+    table = html.split('data-testid="year-over-year"')[1].split("</table>")[0]
+    assert "176.8 umol/L" in table and "150 umol/L" in table
+    assert "mg/dL" not in table and "+26.8" in table

@@ -17,7 +17,8 @@ Definitions (the period is whole local days, see ``scope``):
 - report view rate = reports issued whose patient opened the report page within 72 h;
 - time to first intervention = hours from a high-risk patient's enrolment to the first done
   follow-up (median);
-- patients per staff member = patients with an active plan ÷ active staff with a role;
+- patients per staff member = patients with an active plan ÷ active staff with a role
+  other than administrator;
 - cost per follow-up = Σ attempts × the channel's unit cost ÷ done tasks;
 - 30-day readmission = hospital stays ended in the period followed by another stay of the
   patient starting within 30 days ÷ stays ended.

@@ -15,6 +15,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from careloop.accounts.models import User
+from careloop.accounts.roles import Role
 from careloop.analytics.scope import Scope
 from careloop.clinical.models import DiagnosticReport, Encounter
 from careloop.followup.models import Alert, AlertEvent, FollowUpRecord, Plan, Task
@@ -166,9 +167,11 @@ def high_risk_plans(scope: Scope) -> QuerySet[Any]:  # Plan with first_contact
 
 
 def staff(scope: Scope) -> QuerySet[User]:
-    """Active staff with a role in the organisation (or the team, or the one person)."""
+    """Active staff with a role in the organisation (or the team, or the one person); an
+    administrator, who configures the system and follows no patients, only with another."""
+    caring = [role.value for role in Role if role != Role.ADMIN]
     rows = User.objects.filter(
-        scope.by_organisation(), is_active=True, groups__isnull=False
+        scope.by_organisation(), is_active=True, groups__name__in=caring
     ).distinct()
     if scope.team is not None:
         rows = rows.filter(teams=scope.team)

@@ -128,6 +128,21 @@ PATTERNED_SUMMARIES = (
         re.compile(r"^(?P<code>\S+) v(?P<version>\d+) answered \((?P<source>\w+)\)$"),
         gettext_noop("questionnaire %(code)s v%(version)s answered (%(source)s)"),
     ),
+    (
+        re.compile(r"^alert (?P<step>\w+): (?P<before>\w+)→(?P<after>\w+)$"),
+        gettext_noop("alert %(step)s: %(before)s → %(after)s"),
+    ),
+    (
+        re.compile(r"^health report printed \((?P<n>\d+) pages\)$"),
+        gettext_noop("health report printed (%(n)s pages)"),
+    ),
+    (
+        re.compile(
+            r"^(?P<booking>revisit|consultation) requested by the patient for "
+            r"(?P<day>\d{4}-\d{2}-\d{2})$"
+        ),
+        gettext_noop("%(booking)s requested by the patient for %(day)s"),
+    ),
     (re.compile(r"^added tag (?P<tag>.+)$"), gettext_noop("added tag %(tag)s")),
     (re.compile(r"^removed tag (?P<tag>.+)$"), gettext_noop("removed tag %(tag)s")),
 )
@@ -170,6 +185,32 @@ FILTER_WORDS = {
 }
 
 
+# An alert's steps and statuses (followup.alert_flow.Action, followup.models.Alert.Status),
+# as the alert page names them.
+ALERT_STEP_WORDS = {
+    "acknowledge": _("Acknowledge"),
+    "start": _("Start handling"),
+    "resolve": _("Resolve"),
+    "verify": pgettext_lazy("alert", "Verify"),
+    "reopen": _("Send back"),
+    "assign": _("Reassign"),
+    "note": _("Add a note"),
+}
+ALERT_STATUS_WORDS = {
+    "open": pgettext_lazy("alert status", "open"),
+    "acknowledged": pgettext_lazy("alert status", "acknowledged"),
+    "in_progress": pgettext_lazy("alert status", "in progress"),
+    "resolved": pgettext_lazy("alert status", "resolved"),
+    "verified": pgettext_lazy("alert status", "verified"),
+}
+BOOKING_WORDS = {
+    "revisit": pgettext_lazy("booking", "revisit"),
+    "consultation": pgettext_lazy("booking", "consultation"),
+}
+# Who acted where no staff member did (written as the actor's label).
+ACTOR_WORDS = {"patient page": _("patient page")}
+
+
 SCOPE_WORDS = {
     "org": pgettext_lazy("audit scope", "organisation"),
     "team": pgettext_lazy("audit scope", "team"),
@@ -188,6 +229,12 @@ def _summary_part(name: str, value: str) -> str:
         return " · ".join(gettext(part) for part in value.split(" · "))
     if name in ("field", "search"):
         return str(PART_WORDS.get(value, value))
+    if name == "step":
+        return str(ALERT_STEP_WORDS.get(value, value))
+    if name in ("before", "after"):
+        return str(ALERT_STATUS_WORDS.get(value, value))
+    if name == "booking":
+        return str(BOOKING_WORDS.get(value, value))
     if name in ("kind", "source"):
         return str(ENTRY_WORDS.get(value, value))
     return str(FILTER_WORDS.get(value, value)) if name in ("scope", "status", "section") else value
@@ -271,3 +318,8 @@ class AuditEvent(models.Model):
     @property
     def summary_label(self) -> str:
         return summary_label(self.summary)
+
+    @property
+    def actor_display(self) -> str:
+        """The actor's label, in the reader's language where it is a word of ours."""
+        return str(ACTOR_WORDS.get(self.actor_label, self.actor_label))

@@ -31,6 +31,18 @@ def quarter_before(day: date) -> tuple[date, date]:
     return date(last.year, 3 * ((last.month - 1) // 3) + 1, 1), last
 
 
+def _shown(value: float) -> float | int:
+    """Rounded to 2 places, a whole number as one (127, not 127.0, on the page)."""
+    value = round(float(value), 2)
+    return int(value) if value.is_integer() else value
+
+
+def _in_unit(result: Observation) -> float | int | None:
+    """The value in the item's normalised unit (the row's), as sent when it has none."""
+    value = result.value_normalised if result.value_normalised is not None else result.value
+    return None if value is None else _shown(value)
+
+
 def _indicators(patient: Patient, first: date, last: date) -> list[dict[str, Any]]:
     rows = (
         Observation.objects.filter(
@@ -54,13 +66,13 @@ def _indicators(patient: Patient, first: date, last: date) -> list[dict[str, Any
                 "code": code,
                 "name": end.name,
                 "unit": end.unit_normalised or end.unit,
-                "first": start.value,
-                "last": end.value,
-                "change": round((end.value or 0) - (start.value or 0), 2),
+                "first": _in_unit(start),
+                "last": _in_unit(end),
+                "change": _shown((_in_unit(end) or 0) - (_in_unit(start) or 0)),
                 "count": len(values),
                 "abnormal": sum(1 for v in values if v.abnormal),
                 "points": [
-                    [timezone.localtime(v.effective_at).strftime("%Y-%m-%d"), v.value]
+                    [timezone.localtime(v.effective_at).strftime("%Y-%m-%d"), _in_unit(v)]
                     for v in values
                 ],
             }

@@ -45,6 +45,7 @@ from careloop.followup.views import _visible_task
 from careloop.patients.access import (
     can_change,
     get_patient_for,
+    is_owner,
     patients_for,
     scope_organisation_ids,
 )
@@ -284,11 +285,48 @@ def patient_referrals_context(user: Any, patient: Any) -> dict[str, Any]:
         .filter(patient=patient)
         .order_by("-requested_at", "-id")[: SHOWN_REFERRALS + 1]
     )
+    # The patient's own organisation refers them, also when no follow-up of theirs is open.
+    may_refer = user.has_perm("followup.add_referral") and is_owner(user, patient)
     return {
         "show_referrals": True,
         "patient_referrals": referrals[:SHOWN_REFERRALS],
         "more_referrals": len(referrals) > SHOWN_REFERRALS,
+        "patient_refer_form": ReferForm(prefix="refer", targets=referral_targets(patient))
+        if may_refer
+        else None,
     }
+
+
+@login_required
+@require_POST
+@permission_required("followup.add_referral", raise_exception=True)
+def patient_refer(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Refer a patient from their page (``do_refer`` checks it is their own organisation)."""
+    patient = get_patient_for(request.user, pk, write=True)
+    back = redirect(reverse("patients:detail", args=[patient.pk]) + "#referrals")
+    form = ReferForm(request.POST, prefix="refer", targets=referral_targets(patient))
+    if not form.is_valid():
+        _errors(request, form)
+        return back
+    data = form.cleaned_data
+    try:
+        referral = do_refer(
+            request.user,
+            patient,
+            data["to_organisation"],
+            reason=data["reason"],
+            urgency=data["urgency"],
+            transfer=data["transfer"],
+        )
+    except ValidationError as exc:
+        _errors(request, exc=exc)
+    else:
+        messages.success(
+            request,
+            _("Referred to %(org)s; waiting for them to accept.")
+            % {"org": referral.to_organisation.name},
+        )
+    return back
 
 
 def _referral(request: AuthedRequest, pk: int) -> Referral:

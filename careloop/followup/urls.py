@@ -15,6 +15,7 @@ urlpatterns = [
     path("tasks/<int:pk>/refer/", step_views.task_refer, name="task_refer"),
     path("tasks/<int:pk>/revisit/", step_views.task_revisit, name="task_revisit"),
     path("tasks/<int:pk>/note/", step_views.task_note, name="task_note"),
+    path("patients/<int:pk>/refer/", step_views.patient_refer, name="patient_refer"),
     path("referrals/", step_views.referral_list, name="referrals"),
     path("referrals/<int:pk>/decide/", step_views.referral_decide, name="referral_decide"),
     path("referrals/<int:pk>/withdraw/", step_views.referral_withdraw, name="referral_withdraw"),

@@ -90,6 +90,7 @@ class ReadingForm(StyledFormMixin, forms.Form):
             ("steps", _("steps")),
         ],
         widget=forms.RadioSelect,
+        error_messages={"required": _("Please choose what you measured.")},
     )
     measured_at = forms.DateTimeField(
         label=_("When"),
@@ -116,6 +117,27 @@ class ReadingForm(StyledFormMixin, forms.Form):
         "weight": ("weight",),
         "steps": ("steps",),
     }
+
+    # The numbers a patient types for each kind (the glucose context always has a value).
+    VALUES_OF = {
+        "bp": ("sbp", "dbp", "pulse"),
+        "glucose": ("glucose",),
+        "weight": ("weight",),
+        "steps": ("steps",),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.is_bound and not self.data.get("kind"):
+            # Every field shows before a kind is chosen: numbers typed for one kind only
+            # say which it is (an older patient types the pressures and taps 保存).
+            typed = {
+                kind
+                for kind, names in self.VALUES_OF.items()
+                if any(str(self.data.get(name) or "").strip() for name in names)
+            }
+            if len(typed) == 1:  # no field of this form takes several values
+                self.data = {**dict(self.data.items()), "kind": typed.pop()}
 
     def with_kinds(self) -> list[tuple[Any, str]]:
         """Each field with the kind of reading it belongs to ("" for all): the page shows

@@ -264,3 +264,19 @@ def test_a_consultation_is_not_a_revisit_booked(
     revisits = metrics.revisits(scope)
     assert parts(revisits) == {"reminded": 2, "booked": 0, "visited": 0}
     lists_agree(scope, revisits)
+
+
+def test_patients_per_staff_member_counts_those_who_care_for_patients(
+    hospital: Any, bob: Any
+) -> None:
+    """The organisation's administrator configures the system and follows no patients: the
+    demo's 141 patients were divided among 6 staff, the administrator one of them."""
+    from careloop.accounts.roles import Role
+    from tests.factories import UserFactory
+
+    UserFactory(username="nurse1", organisation=hospital, role=Role.NURSE)
+    UserFactory(username="admin1", organisation=hospital, role=Role.ADMIN)
+    scope = november(bob)
+    figure = metrics.staffing(scope)
+    assert parts(figure)["staff"] == 2  # the supervisor and the nurse
+    lists_agree(scope, figure)

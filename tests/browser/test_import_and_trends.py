@@ -110,3 +110,52 @@ def test_a_band_with_one_edge_shades_the_side_of_the_range(page: Any, hospital: 
     low, high = page.evaluate(SHADED_BAND)
     assert abs(high - 3.4) < 0.01, (low, high)
     assert low < 3.4 - 0.1  # a band to see, below the edge
+
+
+# Each text drawn on the chart with its box in pixels: [text, x, y, width, height].
+CHART_TEXTS = """() => {
+  const chart = echarts.getInstanceByDom(document.getElementById('trend-chart'));
+  return chart.getZr().storage.getDisplayList()
+    .filter((e) => e.style && typeof e.style.text === 'string' && e.style.text)
+    .map((e) => {
+      const box = e.getBoundingRect().clone();
+      const m = e.getComputedTransform();
+      if (m) box.applyTransform(m);
+      return [e.style.text, box.x, box.y, box.width, box.height];
+    });
+}"""
+
+
+def test_the_band_label_does_not_cover_the_charts_title(page: Any, hospital: Any) -> None:
+    """Readings inside the band reach its top edge, which is the top of the chart: the
+    label 参考范围 was drawn above that edge, over the title 收缩压 (mmHg)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from careloop.clinical.models import Observation
+    from tests.factories import PatientFactory
+
+    UserFactory(username="bob", organisation=hospital, role=Role.SUPERVISOR)
+    patient = PatientFactory(organisation=hospital, name="孙血压")
+    for days, value in ((300, 129), (200, 127), (100, 135), (10, 141)):
+        Observation.objects.create(
+            patient=patient,
+            code="8480-6",
+            name="收缩压",
+            value=value,
+            unit="mmHg",
+            ref_low=90,
+            ref_high=139,
+            interpretation="H" if value > 139 else "N",
+            effective_at=timezone.now() - timedelta(days=days),
+            source="manual",
+        )
+    sign_in(page, "bob")
+    page.goto(f"/patients/{patient.pk}/")
+    expect(page.get_by_test_id("trend-chart")).to_have_attribute("data-loaded", "4")
+    boxes = {text: (x, y, w, h) for text, x, y, w, h in page.evaluate(CHART_TEXTS)}
+    tx, ty, tw, th = boxes["收缩压 (mmHg)"]
+    bx, by, bw, bh = boxes["参考范围"]
+    apart = bx >= tx + tw or tx >= bx + bw or by >= ty + th or ty >= by + bh
+    assert apart, (boxes["收缩压 (mmHg)"], boxes["参考范围"])

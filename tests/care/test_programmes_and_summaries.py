@@ -173,3 +173,40 @@ def test_the_quarterly_job_run_twice_at_once_drafts_each_summary_once(
     assert make_due_summaries(date(2027, 1, 15)) == 0
     [row] = StageSummary.objects.filter(patient=on_programme.patient)
     assert row.version == 1 and row.status == "draft"
+
+
+def test_a_stage_summary_counts_an_indicators_change_in_one_unit(
+    hospital: Any, patient_factory: Any, bob: Any
+) -> None:
+    """Creatinine sent as 150 µmol/L, then as 2.0 mg/dL (176.8 µmol/L): the summary's row
+    reads umol/L, so its first, last and change are in umol/L (not 150 → 2.0, −148), and
+    whole numbers show without ".0"."""
+    patient = patient_factory(organisation=hospital, name="上官肾")
+    for day, value, unit, normalised in (
+        (date(2026, 10, 5), 150.0, "umol/L", 150.0),
+        (date(2026, 12, 5), 2.0, "mg/dL", 176.8),
+    ):
+        Observation.objects.create(
+            patient=patient,
+            code="2160-0",
+            name="肌酐",
+            value=value,
+            unit=unit,
+            value_normalised=normalised,
+            unit_normalised="umol/L",
+            interpretation="N",
+            effective_at=at(day),
+        )
+    client = Client()
+    client.force_login(bob)
+    client.post(
+        f"/care/patients/{patient.pk}/summaries/", {"from": "2026-10-01", "to": "2026-12-31"}
+    )
+    row = StageSummary.objects.get(patient=patient)
+    [creatinine] = row.content["indicators"]
+    assert creatinine["unit"] == "umol/L"
+    assert (creatinine["first"], creatinine["last"], creatinine["change"]) == (150, 176.8, 26.8)
+    assert [value for _day, value in creatinine["points"]] == [150, 176.8]
+    page = client.get(f"/care/summaries/{row.pk}/").content.decode()
+    table = page.split('data-testid="indicators"')[1].split("</table>")[0]
+    assert "<td>150</td>" in table and "<td>176.8</td>" in table and "+26.8" in table

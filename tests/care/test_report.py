@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from careloop.audit.models import AuditEvent
 from careloop.care.models import PrintedReport, ReportBatch
@@ -119,3 +120,29 @@ def test_a_batch_of_ids_too_long_to_be_patients_prints_nothing(bob: Any) -> None
     client.force_login(bob)
     answer = client.post("/care/reports/batch/", {"patient": ["9" * 23], "next": "/patients/"})
     assert answer.status_code == 302 and not ReportBatch.objects.exists()
+
+
+def test_results_are_printed_as_read_with_their_comparator_and_unit(
+    hospital: Any, patient_factory: Any, bob: Any, tmp_path: Path
+) -> None:
+    """A censored value prints ">1000", not the bare bound; a value sent without a unit
+    prints in the catalogue unit it was read in; a whole number prints without ".0"."""
+    from careloop.clinical.models import DiagnosticReport, Observation
+
+    patient = patient_factory(organisation=hospital, name="欧阳春")
+    report = DiagnosticReport.objects.create(
+        patient=patient, name="体检", effective_at=timezone.now()
+    )
+    common = {"patient": patient, "report": report, "effective_at": report.effective_at}
+    Observation.objects.create(
+        **common, code="8480-6", name="收缩压", value=150.0, value_normalised=150.0,
+        unit="", unit_normalised="mmHg", interpretation="H",
+    )  # fmt: skip
+    Observation.objects.create(
+        **common, code="1742-6", name="丙氨酸氨基转移酶", value=1000.0, comparator=">",
+        value_text=">1000", unit="U/L", unit_normalised="U/L", interpretation="HH",
+    )  # fmt: skip
+    text = pdf_text(print_report(bob, patient).file.open("rb").read(), tmp_path)
+    rows = {line.split()[0]: line.split()[1:3] for line in text.splitlines() if line.strip()}
+    assert rows["收缩压"] == ["150", "mmHg"]
+    assert rows["丙氨酸氨基转移酶"] == [">1000", "U/L"]

@@ -433,3 +433,28 @@ def test_the_reading_kinds_are_large_touch_targets_like_the_questionnaire_option
         f"/p/{token}/readings/", {"kind": "weight", "measured_at": "2026-12-03T19:30"}
     ).content.decode()
     assert re.search(r'name="kind" value="weight" id="id_kind_2" checked>', again)
+
+
+def test_numbers_typed_without_choosing_what_was_measured_are_read_as_that_kind(
+    patient: Any,
+) -> None:
+    """Every field shows until a kind is chosen: pressures typed and 保存 tapped store a
+    blood pressure; nothing typed asks what was measured in words, not "此项为必填项"."""
+    token = make_token(patient.pk, "readings")
+    client = Client()
+    opened(client, token)
+    now = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+    client.post(
+        f"/p/{token}/readings/",
+        {"sbp": "150", "dbp": "92", "context": "fasting", "measured_at": now},
+    )
+    stored = dict(Observation.objects.filter(patient=patient).values_list("code", "value"))
+    assert stored == {"8480-6": 150, "8462-4": 92}
+    nothing = client.post(
+        f"/p/{token}/readings/", {"context": "fasting", "measured_at": now}
+    ).content.decode()
+    assert "请选择您测量的项目" in nothing
+    both = client.post(
+        f"/p/{token}/readings/", {"sbp": "150", "dbp": "92", "weight": "60", "measured_at": now}
+    ).content.decode()
+    assert "请选择您测量的项目" in both and Observation.objects.count() == 2

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from careloop.clinical.grading import Interval
 from careloop.clinical.models.records import Source
+from careloop.clinical.units import canonical_unit
 
 LOINC = "http://loinc.org"
 
@@ -184,13 +185,44 @@ class Observation(models.Model):
         return f"{self.name} {self.display_value}"
 
     @property
-    def display_value(self) -> str:
+    def shown_number(self) -> str:
+        """The value as written on a report: "5.6", ">30" (censored), "阴性", "138/88"."""
         if self.value_type == self.ValueType.NUMERIC and self.value is not None:
             shown = self.value_text or f"{self.value:g}"
             if not shown.startswith(("<", ">", "≤", "≥", "＜", "＞")):  # ">30" sent as text
                 shown = f"{self.comparator}{shown}"
-            return f"{shown} {self.unit}".strip()
+            return shown
         return self.value_text
+
+    @property
+    def shown_unit(self) -> str:
+        """The unit of ``shown_number``: as sent, or, for a number sent without one, the
+        catalogue's unit it was read in (unit_normalised)."""
+        if self.value_type == self.ValueType.NUMERIC and self.value is not None:
+            return self.unit or (self.unit_normalised if self.value_normalised is not None else "")
+        return ""
+
+    @property
+    def display_value(self) -> str:
+        return f"{self.shown_number} {self.shown_unit}".strip()
+
+    @property
+    def display_normalised(self) -> str:
+        """The value in the item's normalised unit where it was converted to it (2.0 mg/dL
+        of creatinine: "176.8 umol/L"); else as ``display_value``. For a table whose row
+        names the unit, beside values sent in it."""
+        converted = (
+            self.value_type == self.ValueType.NUMERIC
+            and self.value_normalised is not None
+            and self.unit_normalised
+            and self.unit
+            and canonical_unit(self.unit) != canonical_unit(self.unit_normalised)
+        )
+        if not converted:
+            return self.display_value
+        first = self.shown_number[:1]
+        comparator = first if first and first in "<>≤≥＜＞" else ""
+        return f"{comparator}{round(self.value_normalised or 0, 2):g} {self.unit_normalised}"
 
     @property
     def abnormal(self) -> bool:

@@ -30,6 +30,9 @@
       markArea = {
         silent: true,
         itemStyle: { color: "rgba(47, 179, 68, 0.12)" },
+        // Inside the band: above its top edge (the chart's top when readings are in
+        // range) the label covered the title.
+        label: { position: "insideTopRight", color: "#2f7d3a" },
         data: [[{ yAxis: low, name: el.dataset.labelBand }, { yAxis: high }]],
       };
     }
