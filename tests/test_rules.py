@@ -611,3 +611,34 @@ def test_a_long_list_of_patients_reads_the_same_readings_as_short_ones(hospital:
     assert [(r.value, r.code) for r in first[SBP]] == [(120, SBP), (130, SBP)]
     assert [r.at for r in first[SBP]] == [now - timedelta(days=5), now - timedelta(days=2)]
     assert [r.value for r in first[GLU]] == [5.0]
+
+
+def test_the_pack_tags_hypertension_and_a_borderline_glucose(
+    pack: None, carol: Any, cardiology: Any
+) -> None:
+    """DOMAIN F5's example tags 高血压 and 血糖临界 were set by no shipped rule."""
+    patient = PatientFactory(organisation=cardiology)
+    tags = lambda: sorted(patient.tags.values_list("tag__name", flat=True))  # noqa: E731
+    added = logged_in(carol).post(
+        f"/patients/{patient.pk}/record/diagnosis/add/",
+        {"icd10_code": "I10", "name": "", "clinical_status": "active", "note": ""},
+    )
+    assert added.status_code == 302 and tags() == ["高血压"]
+    now = timezone.now()
+    fasting = "14771-0"
+    do_record_results(
+        patient,
+        None,
+        [ResultInput("空腹血糖", now - timedelta(days=2), loinc=fasting, value=6.5, unit="mmol/L")],
+        source="manual",
+        source_label="test",
+    )
+    assert tags() == ["血糖临界", "高血压"]  # impaired fasting glucose (6.1–<7.0)
+    do_record_results(
+        patient,
+        None,
+        [ResultInput("空腹血糖", now, loinc=fasting, value=7.4, unit="mmol/L")],
+        source="manual",
+        source_label="test",
+    )
+    assert tags() == ["高血压"]  # the diabetes range now: no longer borderline
