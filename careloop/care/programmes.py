@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from careloop.audit.services import record
 from careloop.care.models import Programme, ProgrammeEnrolment
@@ -41,17 +42,25 @@ class ProgrammeError(ValueError):
 
 def check_goals(goals: Any) -> list[dict[str, Any]]:
     if not isinstance(goals, list) or not goals:
-        raise ProgrammeError("至少需要一个目标")
+        raise ProgrammeError(_("At least one goal is needed."))
     out = []
     for n, goal in enumerate(goals):
-        where = f"第 {n + 1} 个目标"
+        where = _("Goal %(n)s") % {"n": n + 1}
         if not isinstance(goal, dict) or goal.get("indicator") not in INDICATORS:
-            raise ProgrammeError(f"{where}：指标须为 {'、'.join(INDICATORS)} 之一")
+            raise ProgrammeError(
+                _("%(where)s: the indicator must be one of %(names)s")
+                % {"where": where, "names": ", ".join(INDICATORS)}
+            )
         if goal.get("direction") not in DIRECTIONS:
-            raise ProgrammeError(f"{where}：方向须为 {'、'.join(DIRECTIONS)} 之一")
+            raise ProgrammeError(
+                _("%(where)s: the direction must be one of %(names)s")
+                % {"where": where, "names": ", ".join(DIRECTIONS)}
+            )
         target = goal.get("target")
         if isinstance(target, bool) or not isinstance(target, int | float) or target <= 0:
-            raise ProgrammeError(f"{where}：目标值须为正数")
+            raise ProgrammeError(
+                _("%(where)s: the target must be a positive number") % {"where": where}
+            )
         out.append(
             {"indicator": goal["indicator"], "direction": goal["direction"], "target": target}
         )
@@ -86,7 +95,9 @@ def do_enrol(
         if ProgrammeEnrolment.objects.filter(
             patient=patient, programme=programme, status=ProgrammeEnrolment.Status.ACTIVE
         ).exists():
-            raise ProgrammeError(f"患者已在“{programme.name}”项目中")
+            raise ProgrammeError(
+                _("The patient is already in “%(name)s”.") % {"name": programme.name}
+            )
         row = ProgrammeEnrolment.objects.create(
             patient=patient,
             programme=programme,

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from careloop.audit.services import record
 from careloop.care.models import ProgrammeEnrolment, StageSummary
@@ -22,6 +23,10 @@ from careloop.followup.models import Alert, FollowUpRecord, Plan, Task
 from careloop.patients.models import Patient
 
 INDICATORS = 6
+
+
+class PeriodError(ValueError):
+    """The period asked for is not one (its start after its end)."""
 
 
 def quarter_before(day: date) -> tuple[date, date]:
@@ -169,7 +174,7 @@ def do_save_summary(
     """A new version for the period: the figures generated now (the first time or when
     ``regenerate``) else kept; the staff's words given or kept."""
     if first > last:
-        raise ValueError("开始日期不能晚于结束日期")
+        raise PeriodError(_("the start cannot be after the end"))
     with transaction.atomic():
         Patient.objects.select_for_update().filter(pk=patient.pk).first()
         before = latest(patient, first, last)

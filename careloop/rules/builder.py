@@ -140,7 +140,9 @@ def condition_kinds() -> dict[str, dict[str, Any]]:
                     "choice",
                     _("Model"),
                     "bp-grade",
-                    choices=_choices(list(MODEL_LABELS), MODEL_LABELS),
+                    choices=_choices(
+                        list(MODEL_LABELS), {k: str(v) for k, v in MODEL_LABELS.items()}
+                    ),
                 ),
                 _f("category", "text", _("Category (as shown on the patient page)"), "3级高血压"),
             ],
