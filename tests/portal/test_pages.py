@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone, translation
 
@@ -433,3 +434,29 @@ def test_the_reading_kinds_are_large_touch_targets_like_the_questionnaire_option
         f"/p/{token}/readings/", {"kind": "weight", "measured_at": "2026-12-03T19:30"}
     ).content.decode()
     assert re.search(r'name="kind" value="weight" id="id_kind_2" checked>', again)
+
+
+def test_an_exchange_refused_is_said_in_the_pages_language(patient: Any) -> None:
+    PointsEntry.objects.create(patient=patient, points=10, reason="完成问卷")
+    token = make_token(patient.pk)
+    client = Client()
+    opened(client, token)
+    english = {"HTTP_ACCEPT_LANGUAGE": "en"}
+    too_dear = client.post(f"/p/{token}/points/", {"item": "血压计袖带"}, **english)  # 30
+    assert "Not enough points." in too_dear.content.decode()
+    assert "积分不足" not in too_dear.content.decode()
+    unknown = client.post(f"/p/{token}/points/", {"item": "金条"}, **english)
+    assert "There is no such reward." in unknown.content.decode()
+
+
+def test_a_decision_made_twice_is_refused_in_the_pages_language(patient: Any, bob: Any) -> None:
+    from careloop.portal import points
+    from careloop.portal.models import Redemption
+
+    PointsEntry.objects.create(patient=patient, points=40, reason="完成问卷")
+    asked = Redemption.objects.create(patient=patient, points=30, item="血压计袖带")
+    points.decide(bob, asked, approve=True)
+    with translation.override("en"), pytest.raises(ValidationError) as refused:
+        points.decide(bob, asked, approve=False)
+    said = " ".join(refused.value.messages)
+    assert "already decided this request (approved" in said and "已由" not in said
