@@ -16,7 +16,9 @@ from typing import Any
 from django.db import transaction
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from careloop.audit.services import record
 from careloop.care.models import Programme, ProgrammeEnrolment
@@ -24,14 +26,14 @@ from careloop.clinical.models import Observation, Source
 from careloop.patients.models import Patient
 
 PACK = Path(__file__).with_name("data") / "programmes.json"
-# indicator → (LOINC codes, name, unit)
-INDICATORS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "sbp": (("8480-6",), "收缩压", "mmHg"),
-    "dbp": (("8462-4",), "舒张压", "mmHg"),
-    "weight": (("29463-7",), "体重", "kg"),
-    "steps": (("55423-8",), "每日步数", "步"),
-    "hba1c": (("4548-4", "17856-6"), "糖化血红蛋白", "%"),
-    "fpg": (("14771-0",), "空腹血糖", "mmol/L"),
+# indicator → (LOINC codes, name, unit), in the page's language
+INDICATORS: dict[str, tuple[tuple[str, ...], str | Promise, str | Promise]] = {
+    "sbp": (("8480-6",), pgettext_lazy("reading", "Systolic BP"), "mmHg"),
+    "dbp": (("8462-4",), pgettext_lazy("reading", "Diastolic BP"), "mmHg"),
+    "weight": (("29463-7",), pgettext_lazy("reading", "Weight"), "kg"),
+    "steps": (("55423-8",), gettext_lazy("Daily steps"), pgettext_lazy("unit", "steps")),
+    "hba1c": (("4548-4", "17856-6"), gettext_lazy("HbA1c"), "%"),
+    "fpg": (("14771-0",), gettext_lazy("Fasting glucose"), "mmol/L"),
 }
 DIRECTIONS = {"below": "<", "at_most": "≤", "at_least": "≥", "above": ">"}
 
@@ -201,8 +203,8 @@ def progress(enrolment: ProgrammeEnrolment, today: date | None = None) -> Progre
         goals.append(
             GoalProgress(
                 goal["indicator"],
-                name,
-                unit,
+                str(name),
+                str(unit),
                 goal["direction"],
                 goal["target"],
                 baseline,

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from careloop.audit.services import record
@@ -139,6 +140,13 @@ def _next_steps(patient: Patient, last: date, goals: list[dict[str, Any]]) -> li
 
 
 def generate(patient: Patient, first: date, last: date) -> dict[str, Any]:
+    # A Chinese document, kept as generated: its words (goals, alerts' states) in Chinese
+    # whichever page's language asked for it.
+    with translation.override(settings.LANGUAGE_CODE):
+        return _generate(patient, first, last)
+
+
+def _generate(patient: Patient, first: date, last: date) -> dict[str, Any]:
     goals = _goals(patient, first, last)
     return {
         "period": {"from": first.isoformat(), "to": last.isoformat()},
