@@ -85,3 +85,14 @@ def test_the_rule_builder_names_the_risk_models_in_the_pages_language() -> None:
         assert models()["bp-grade"] == "Blood pressure grade"
     with translation.override("zh-hans"):
         assert models()["bp-grade"] == "血压分级"
+
+
+def test_the_message_templates_name_what_a_follow_up_is_for_in_the_pages_language(
+    alice: Any,
+) -> None:
+    client = logged_in(alice)
+    english = client.get("/outreach/templates/", **EN).content.decode()
+    assert "condition tracking" in english and "revisit reminder" in english
+    assert "病情跟踪" not in english and "复诊提醒" not in english
+    chinese = client.get("/outreach/templates/", **ZH).content.decode()
+    assert "病情跟踪" in chinese and "condition tracking" not in chinese
