@@ -173,3 +173,17 @@ def test_the_quarterly_job_run_twice_at_once_drafts_each_summary_once(
     assert make_due_summaries(date(2027, 1, 15)) == 0
     [row] = StageSummary.objects.filter(patient=on_programme.patient)
     assert row.version == 1 and row.status == "draft"
+
+
+def test_the_patient_page_reads_a_goals_latest_value_as_the_latest_reading(
+    on_programme: ProgrammeEnrolment,
+) -> None:
+    # Chinese read "（最迟 74.8）" ("at the latest", the word of a deadline); English had
+    # Chinese brackets around it.
+    token = make_token(on_programme.patient_id, "home")
+    session = Client()
+    session.post(f"/p/{token}/check/", {"answer": on_programme.patient.birth_date.isoformat()})
+    chinese = session.get(f"/p/{token}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "体重 ≤ 75 kg（最新 74.8）" in chinese and "最迟" not in chinese
+    english = session.get(f"/p/{token}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Weight ≤ 75 kg (latest reading: 74.8)" in english and "kg（" not in english
