@@ -4,13 +4,16 @@ the code, showed Chinese to an English reader."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from django.utils import translation
+from django.utils import timezone, translation
 
-from careloop.followup.models import Alert
+from careloop.followup.models import Alert, Pathway
+from careloop.followup.pathways import load_pack as load_pathways
+from careloop.followup.planning import enrol
 from careloop.followup.services import raise_alert
-from careloop.rules.builder import condition_kinds
+from careloop.rules.builder import action_types, condition_kinds
 from careloop.rules.models import RiskAssessment
 from tests.test_patients_web import logged_in
 
@@ -96,3 +99,24 @@ def test_the_message_templates_name_what_a_follow_up_is_for_in_the_pages_languag
     assert "病情跟踪" not in english and "复诊提醒" not in english
     chinese = client.get("/outreach/templates/", **ZH).content.decode()
     assert "病情跟踪" in chinese and "condition tracking" not in chinese
+
+
+def test_a_plan_on_the_patient_page_reads_from_its_start_not_from_a_sender(
+    hospital: Any, patient_factory: Any, alice: Any
+) -> None:
+    # "from 2026-11-17" was the message's "from" (来自, sent by): "来自 2026-11-17".
+    load_pathways()
+    patient = patient_factory(organisation=hospital)
+    anchor = timezone.now() - timedelta(days=1)
+    enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual", anchor=anchor)
+    day = timezone.localtime(anchor).strftime("%Y-%m-%d")
+    client = logged_in(alice)
+    chinese = client.get(f"/patients/{patient.pk}/", **ZH).content.decode()
+    assert f"{day} 起" in chinese and f"来自 {day}" not in chinese
+    assert f"from {day}" in client.get(f"/patients/{patient.pk}/", **EN).content.decode()
+
+
+def test_the_rule_builder_asks_whom_to_notify_not_when_a_period_ends() -> None:
+    with translation.override("zh-hans"):
+        to = action_types([])["notify"]["fields"][1]
+    assert to["key"] == "to" and to["label"] == "通知对象"
