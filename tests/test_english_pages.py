@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.test import Client
 from django.utils import timezone, translation
 
 from careloop.followup.models import Alert, Pathway
@@ -120,3 +121,14 @@ def test_the_rule_builder_asks_whom_to_notify_not_when_a_period_ends() -> None:
     with translation.override("zh-hans"):
         to = action_types([])["notify"]["fields"][1]
     assert to["key"] == "to" and to["label"] == "通知对象"
+
+
+def test_the_language_switch_names_english_in_english_on_the_chinese_pages(alice: Any) -> None:
+    # Django's language names are translated: a reader of English looking for their language
+    # on the Chinese log-in page found only "简体中文" and "英语".
+    login = Client().get("/accounts/login/", **ZH).content.decode()
+    assert '<option value="en" lang="en">English</option>' in login and "英语" not in login
+    page = logged_in(alice).get("/patients/", **ZH).content.decode()
+    assert '<option value="en" lang="en">English</option>' in page and "英语" not in page
+    english = logged_in(alice).get("/patients/", **EN).content.decode()
+    assert '<option value="zh-hans" lang="zh-hans">简体中文</option>' in english
