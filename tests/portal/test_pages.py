@@ -460,3 +460,32 @@ def test_a_decision_made_twice_is_refused_in_the_pages_language(patient: Any, bo
         points.decide(bob, asked, approve=False)
     said = " ".join(refused.value.messages)
     assert "already decided this request (approved" in said and "已由" not in said
+
+
+def test_a_reference_range_of_two_bounds_reads_in_the_pages_language(patient: Any) -> None:
+    from careloop.clinical.models import DiagnosticReport
+
+    report = DiagnosticReport.objects.create(
+        patient=patient, name="复查", effective_at=timezone.now() - timezone.timedelta(days=1)
+    )
+    for code, name, value, text in (
+        ("14771-0", "空腹血糖", 7.5, "≥3.9 且 <6.1"),  # ours: two bounds joined by 且
+        ("2823-3", "钾", 4.2, "3.5–5.3"),
+    ):
+        Observation.objects.create(
+            patient=patient,
+            report=report,
+            code=code,
+            name=name,
+            value=value,
+            unit="mmol/L",
+            ref_text=text,
+            effective_at=report.effective_at,
+        )
+    token = make_token(patient.pk, "report")
+    client = Client()
+    opened(client, token)
+    english = client.get(f"/p/{token}/report/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "≥3.9 and &lt;6.1" in english and "且" not in english and "3.5–5.3" in english
+    chinese = client.get(f"/p/{token}/report/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "≥3.9 且 &lt;6.1" in chinese
