@@ -808,3 +808,14 @@ def test_an_import_started_twice_at_once_is_queued_once(bob: Any) -> None:
         told = str(started)
     assert DBTaskResult.objects.filter(task_path__endswith="run_import").count() == 1
     assert "已开始" in told and "等待" in told
+
+
+def test_headers_named_as_the_column_page_names_its_fields_are_recognised() -> None:
+    # An English sheet headed with the page's own words ("Exam date" …) was left unmapped,
+    # then refused: "A column with the exam date is needed."
+    from careloop.interop.importer.columns import FIELD_LABELS, IGNORE, guess
+
+    fields = [f for f in FIELD_LABELS if f != IGNORE]
+    with translation.override("en"):
+        headers = [str(FIELD_LABELS[f]) for f in fields]
+    assert guess(headers, {}) == dict(zip(headers, fields, strict=True))

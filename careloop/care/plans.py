@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from careloop.audit.services import record
 from careloop.care.advice import CATEGORIES, advise
@@ -27,7 +29,11 @@ def draft_sections(patient: Patient) -> list[dict[str, str]]:
     """One section per fitting advice entry, diet first, with why it was chosen (results by
     their catalogue names, risk models by theirs)."""
     items = {code: item.name for code, item in catalogue.current().items.items()}
-    found = advise(profile_of(patient), items, MODEL_LABELS)
+    # The plan is a Chinese document (its reasons are kept with it and printed): the models'
+    # names in it are too, whatever the language of the page that drafted it.
+    with translation.override(settings.LANGUAGE_CODE):
+        models = {model: str(label) for model, label in MODEL_LABELS.items()}
+    found = advise(profile_of(patient), items, models)
     found.sort(key=lambda pair: CATEGORIES.index(pair[0].category))
     return [
         {
@@ -49,7 +55,7 @@ def clean_sections(sections: list[dict[str, Any]]) -> list[dict[str, str]]:
         if not title and not text:
             continue  # an emptied section is removed
         if not title or not text:
-            raise PlanError(f"第 {n + 1} 条建议须有标题和内容")
+            raise PlanError(_("Advice %(n)s needs a title and a text.") % {"n": n + 1})
         category = section.get("category", "lifestyle")
         out.append(
             {
@@ -63,7 +69,7 @@ def clean_sections(sections: list[dict[str, Any]]) -> list[dict[str, str]]:
         if why:  # why the advice was drafted, kept through edits
             out[-1]["why"] = why[:500]
     if len(out) > MAX_SECTIONS:
-        raise PlanError(f"最多 {MAX_SECTIONS} 条建议")
+        raise PlanError(_("At most %(n)s pieces of advice.") % {"n": MAX_SECTIONS})
     return out
 
 
@@ -80,9 +86,9 @@ def do_save_plan(
     """Save a new version (PlanError names what is wrong)."""
     cleaned = clean_sections(sections)
     if not cleaned:
-        raise PlanError("健康计划至少需要一条建议")
+        raise PlanError(_("A health plan needs at least one piece of advice."))
     if status not in HealthPlan.Status.values:
-        raise PlanError("状态不正确")
+        raise PlanError(_("Unknown status."))
     with transaction.atomic():
         Patient.objects.select_for_update().filter(pk=patient.pk).first()
         last = HealthPlan.objects.filter(patient=patient).first()

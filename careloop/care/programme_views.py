@@ -79,6 +79,8 @@ def programmes_page(request: AuthedRequest, pk: int) -> HttpResponse:
             "programmes": Programme.objects.filter(is_active=True),
             "today": timezone.localdate(),
             "error": error,
+            # What was typed, kept when the enrolment is refused.
+            "posted": request.POST if error else {},
             "can_change": request.user.has_perm("care.change_healthplan"),
         },
     )

@@ -16,6 +16,9 @@ from typing import Any
 from django.db import transaction
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from careloop.audit.services import record
 from careloop.care.models import Programme, ProgrammeEnrolment
@@ -23,14 +26,14 @@ from careloop.clinical.models import Observation, Source
 from careloop.patients.models import Patient
 
 PACK = Path(__file__).with_name("data") / "programmes.json"
-# indicator → (LOINC codes, name, unit)
-INDICATORS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "sbp": (("8480-6",), "收缩压", "mmHg"),
-    "dbp": (("8462-4",), "舒张压", "mmHg"),
-    "weight": (("29463-7",), "体重", "kg"),
-    "steps": (("55423-8",), "每日步数", "步"),
-    "hba1c": (("4548-4", "17856-6"), "糖化血红蛋白", "%"),
-    "fpg": (("14771-0",), "空腹血糖", "mmol/L"),
+# indicator → (LOINC codes, name, unit), in the page's language
+INDICATORS: dict[str, tuple[tuple[str, ...], str | Promise, str | Promise]] = {
+    "sbp": (("8480-6",), pgettext_lazy("reading", "Systolic BP"), "mmHg"),
+    "dbp": (("8462-4",), pgettext_lazy("reading", "Diastolic BP"), "mmHg"),
+    "weight": (("29463-7",), pgettext_lazy("reading", "Weight"), "kg"),
+    "steps": (("55423-8",), gettext_lazy("Daily steps"), pgettext_lazy("unit", "steps")),
+    "hba1c": (("4548-4", "17856-6"), gettext_lazy("HbA1c"), "%"),
+    "fpg": (("14771-0",), gettext_lazy("Fasting glucose"), "mmol/L"),
 }
 DIRECTIONS = {"below": "<", "at_most": "≤", "at_least": "≥", "above": ">"}
 
@@ -41,17 +44,25 @@ class ProgrammeError(ValueError):
 
 def check_goals(goals: Any) -> list[dict[str, Any]]:
     if not isinstance(goals, list) or not goals:
-        raise ProgrammeError("至少需要一个目标")
+        raise ProgrammeError(_("At least one goal is needed."))
     out = []
     for n, goal in enumerate(goals):
-        where = f"第 {n + 1} 个目标"
+        where = _("Goal %(n)s") % {"n": n + 1}
         if not isinstance(goal, dict) or goal.get("indicator") not in INDICATORS:
-            raise ProgrammeError(f"{where}：指标须为 {'、'.join(INDICATORS)} 之一")
+            raise ProgrammeError(
+                _("%(where)s: the indicator must be one of %(names)s")
+                % {"where": where, "names": ", ".join(INDICATORS)}
+            )
         if goal.get("direction") not in DIRECTIONS:
-            raise ProgrammeError(f"{where}：方向须为 {'、'.join(DIRECTIONS)} 之一")
+            raise ProgrammeError(
+                _("%(where)s: the direction must be one of %(names)s")
+                % {"where": where, "names": ", ".join(DIRECTIONS)}
+            )
         target = goal.get("target")
         if isinstance(target, bool) or not isinstance(target, int | float) or target <= 0:
-            raise ProgrammeError(f"{where}：目标值须为正数")
+            raise ProgrammeError(
+                _("%(where)s: the target must be a positive number") % {"where": where}
+            )
         out.append(
             {"indicator": goal["indicator"], "direction": goal["direction"], "target": target}
         )
@@ -86,7 +97,9 @@ def do_enrol(
         if ProgrammeEnrolment.objects.filter(
             patient=patient, programme=programme, status=ProgrammeEnrolment.Status.ACTIVE
         ).exists():
-            raise ProgrammeError(f"患者已在“{programme.name}”项目中")
+            raise ProgrammeError(
+                _("The patient is already in “%(name)s”.") % {"name": programme.name}
+            )
         row = ProgrammeEnrolment.objects.create(
             patient=patient,
             programme=programme,
@@ -190,8 +203,8 @@ def progress(enrolment: ProgrammeEnrolment, today: date | None = None) -> Progre
         goals.append(
             GoalProgress(
                 goal["indicator"],
-                name,
-                unit,
+                str(name),
+                str(unit),
                 goal["direction"],
                 goal["target"],
                 baseline,

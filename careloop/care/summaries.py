@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from careloop.audit.services import record
 from careloop.care.models import ProgrammeEnrolment, StageSummary
@@ -22,6 +24,10 @@ from careloop.followup.models import Alert, FollowUpRecord, Plan, Task
 from careloop.patients.models import Patient
 
 INDICATORS = 6
+
+
+class PeriodError(ValueError):
+    """The period asked for is not one (its start after its end)."""
 
 
 def quarter_before(day: date) -> tuple[date, date]:
@@ -146,6 +152,13 @@ def _next_steps(patient: Patient, last: date, goals: list[dict[str, Any]]) -> li
 
 
 def generate(patient: Patient, first: date, last: date) -> dict[str, Any]:
+    # A Chinese document, kept as generated: its words (goals, alerts' states) in Chinese
+    # whichever page's language asked for it.
+    with translation.override(settings.LANGUAGE_CODE):
+        return _generate(patient, first, last)
+
+
+def _generate(patient: Patient, first: date, last: date) -> dict[str, Any]:
     goals = _goals(patient, first, last)
     return {
         "period": {"from": first.isoformat(), "to": last.isoformat()},
@@ -181,7 +194,7 @@ def do_save_summary(
     """A new version for the period: the figures generated now (the first time or when
     ``regenerate``) else kept; the staff's words given or kept."""
     if first > last:
-        raise ValueError("开始日期不能晚于结束日期")
+        raise PeriodError(_("the start cannot be after the end"))
     with transaction.atomic():
         Patient.objects.select_for_update().filter(pk=patient.pk).first()
         before = latest(patient, first, last)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from careloop.care.access import refused
 from careloop.care.models import StageSummary
-from careloop.care.summaries import do_save_summary, quarter_before
+from careloop.care.summaries import PeriodError, do_save_summary, quarter_before
 from careloop.care.svg import Point, line_chart
 from careloop.patients.access import get_patient_for
 from careloop.typing import AuthedRequest
@@ -33,7 +33,7 @@ def summaries_page(request: AuthedRequest, pk: int) -> HttpResponse:
             last = date.fromisoformat(request.POST.get("to", ""))
             row = do_save_summary(request.user, patient, first, last, regenerate=True)
         except ValueError as exc:
-            error = str(exc) if "日期" in str(exc) else _("Dates must be YYYY-MM-DD.")
+            error = str(exc) if isinstance(exc, PeriodError) else _("Dates must be YYYY-MM-DD.")
         else:
             return redirect("care:summary", pk=row.pk)
     rows = StageSummary.objects.filter(patient=patient).select_related("saved_by")

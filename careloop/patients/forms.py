@@ -6,6 +6,7 @@ from datetime import time
 from typing import Any
 
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from careloop.accounts.models import Organisation, Team, User
@@ -104,7 +105,11 @@ class PatientForm(StyledFormMixin, forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
         choices=[
-            (f"{purpose.value}:{channel.value}", f"{purpose.label} · {channel.label}")
+            # Lazily joined: an f-string here froze the labels in the language of import.
+            (
+                f"{purpose.value}:{channel.value}",
+                format_lazy("{} · {}", purpose.label, channel.label),
+            )
             for purpose in CONSENT_PURPOSES
             for channel in CONSENT_CHANNELS
         ],

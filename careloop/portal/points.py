@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from careloop.audit.services import record
 from careloop.ids import latest_id
@@ -43,7 +44,7 @@ def request(patient: Any, item: str, seen: int | None = None) -> Redemption:
     submit), and is what is returned: the points are held once."""
     price = dict(rewards()).get(item)
     if price is None:
-        raise ValidationError("没有这个兑换项目")
+        raise ValidationError(_("There is no such reward."))
     with transaction.atomic():
         type(patient).objects.select_for_update().filter(pk=patient.pk).first()
         if seen is not None:
@@ -52,7 +53,7 @@ def request(patient: Any, item: str, seen: int | None = None) -> Redemption:
             if sent is not None:
                 return sent
         if balance(patient) - held(patient) < price:
-            raise ValidationError("积分不足")
+            raise ValidationError(_("Not enough points."))
         return Redemption.objects.create(patient=patient, points=price, item=item)
 
 
@@ -67,9 +68,12 @@ def decide(actor: Any, redemption: Redemption, approve: bool) -> Redemption:
             # Decided by a colleague at the same moment, or this decision sent twice.
             when = redemption.decided_at
             raise ValidationError(
-                f"这项兑换已由 {redemption.decided_by or '—'} "
-                + (f"于 {timezone.localtime(when):%m-%d %H:%M} " if when else "")
-                + f"处理（{redemption.get_status_display()}），本次未更改"
+                _("%(who)s already decided this request (%(status)s, %(when)s): not changed.")
+                % {
+                    "who": redemption.decided_by or "—",
+                    "status": redemption.get_status_display(),
+                    "when": f"{timezone.localtime(when):%m-%d %H:%M}" if when else "—",
+                }
             )
         redemption.status = Redemption.Status.APPROVED if approve else Redemption.Status.DECLINED
         redemption.decided_at, redemption.decided_by = timezone.now(), actor

@@ -305,6 +305,15 @@ def report(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "portal/report.html", {"token": token, "reports": reports_for(patient)})
 
 
+def shown_range(text: str) -> str:
+    """A reference range in the page's language: ours are stored as people read them in
+    Chinese, two bounds joined by 且 ("≥3.9 且 <6.1"); a sender's is shown as sent."""
+    low, joined, high = text.partition(" 且 ")
+    if not joined:
+        return text
+    return _("%(low)s and %(high)s") % {"low": low, "high": high}
+
+
 def reports_for(patient: Patient) -> list[dict[str, Any]]:
     shown = []
     for found in latest_reports(patient):
@@ -316,7 +325,7 @@ def reports_for(patient: Patient) -> list[dict[str, Any]]:
                     "name": o.name,
                     "value": o.display_value,
                     "flag": flag,
-                    "range": o.ref_text,
+                    "range": shown_range(o.ref_text),
                     "explanation": explain(o.code, o.interpretation),
                 }
             )

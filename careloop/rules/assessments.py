@@ -21,6 +21,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Max, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from careloop.bulk import BulkInsert
 from careloop.patients.identity import age_on
@@ -421,17 +422,18 @@ def latest_values(
     ]
 
 
+# The page's language (a Chinese report prints them in Chinese: care.report renders in it).
 LABELS = {
-    "bp-grade": "血压分级",
-    "bmi": "体重指数（BMI）",
-    "waist": "腰围（中心型肥胖）",
-    "egfr": "肾功能（eGFR / CKD 分期）",
-    "glucose": "血糖状态",
-    "lipids": "血脂（LDL-C 分层）",
-    "china-par": "心血管病 10 年风险（China-PAR）",
-    "cdrs": "糖尿病风险评分（中国）",
-    "findrisc": "糖尿病风险评分（FINDRISC）",
-    "tcm-constitution": "中医体质",
+    "bp-grade": _("Blood pressure grade"),  # 血压分级
+    "bmi": _("Body mass index (BMI)"),  # 体重指数（BMI）
+    "waist": _("Waist (central obesity)"),  # 腰围（中心型肥胖）
+    "egfr": _("Kidney function (eGFR / CKD stage)"),  # 肾功能（eGFR / CKD 分期）
+    "glucose": _("Glucose status"),  # 血糖状态
+    "lipids": _("Lipids (LDL-C category)"),  # 血脂（LDL-C 分层）
+    "china-par": _("10-year cardiovascular risk (China-PAR)"),  # 心血管病 10 年风险（China-PAR）
+    "cdrs": _("Diabetes risk score (China)"),  # 糖尿病风险评分（中国）
+    "findrisc": _("Diabetes risk score (FINDRISC)"),  # 糖尿病风险评分（FINDRISC）
+    "tcm-constitution": _("TCM constitution"),  # 中医体质
 }
 
 
@@ -450,7 +452,7 @@ def for_patient(patient_id: int) -> list[Shown]:
     ):
         by_model.setdefault(item.model, []).append(item)
     return [
-        Shown(LABELS.get(model, model), items[0], items[1:10])
+        Shown(str(LABELS.get(model, model)), items[0], items[1:10])
         for model, items in sorted(by_model.items(), key=lambda kv: _order(kv[0]))
     ]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from careloop.clinical import catalogue
 from careloop.outreach.symptom_words import CANONICAL
@@ -140,7 +141,9 @@ def condition_kinds() -> dict[str, dict[str, Any]]:
                     "choice",
                     _("Model"),
                     "bp-grade",
-                    choices=_choices(list(MODEL_LABELS), MODEL_LABELS),
+                    choices=_choices(
+                        list(MODEL_LABELS), {k: str(v) for k, v in MODEL_LABELS.items()}
+                    ),
                 ),
                 _f("category", "text", _("Category (as shown on the patient page)"), "3级高血压"),
             ],
@@ -273,7 +276,7 @@ def action_types(pathways: list[list[str]]) -> dict[str, dict[str, Any]]:
                 _f(
                     "to",
                     "choice",
-                    _("To"),
+                    pgettext("notify", "To"),  # whom; the plain "To" ends a period (截止)
                     "responsible_doctor",
                     choices=_choices(NOTIFY_TO, assignees),
                 ),

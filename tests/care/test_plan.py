@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from careloop.audit.models import AuditEvent
 from careloop.care.models import HealthPlan
@@ -127,3 +128,10 @@ def test_why_advice_was_chosen_is_punctuated_in_the_pages_language(examined: Any
     chinese = signed_in(bob).get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "Why: " in english and "Why：" not in english
     assert "原因：" in chinese and "Why" not in chinese
+
+
+def test_a_plan_drafted_from_an_english_page_names_its_reasons_in_chinese(examined: Any) -> None:
+    # The plan is a Chinese document; the risk models' names are English on an English page.
+    with translation.override("en"):
+        salt = next(s for s in draft_sections(examined) if s["source"] == "htn-salt")
+    assert "血压分级：1级高血压" in salt["why"] and "Blood pressure grade" not in salt["why"]

@@ -210,3 +210,17 @@ def test_a_stage_summary_counts_an_indicators_change_in_one_unit(
     page = client.get(f"/care/summaries/{row.pk}/").content.decode()
     table = page.split('data-testid="indicators"')[1].split("</table>")[0]
     assert "<td>150</td>" in table and "<td>176.8</td>" in table and "+26.8" in table
+
+
+def test_the_patient_page_reads_a_goals_latest_value_as_the_latest_reading(
+    on_programme: ProgrammeEnrolment,
+) -> None:
+    # Chinese read "（最迟 74.8）" ("at the latest", the word of a deadline); English had
+    # Chinese brackets around it.
+    token = make_token(on_programme.patient_id, "home")
+    session = Client()
+    session.post(f"/p/{token}/check/", {"answer": on_programme.patient.birth_date.isoformat()})
+    chinese = session.get(f"/p/{token}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "体重 ≤ 75 kg（最新 74.8）" in chinese and "最迟" not in chinese
+    english = session.get(f"/p/{token}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Weight ≤ 75 kg (latest reading: 74.8)" in english and "kg（" not in english

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone, translation
 
@@ -458,3 +459,58 @@ def test_numbers_typed_without_choosing_what_was_measured_are_read_as_that_kind(
         f"/p/{token}/readings/", {"sbp": "150", "dbp": "92", "weight": "60", "measured_at": now}
     ).content.decode()
     assert "请选择您测量的项目" in both and Observation.objects.count() == 2
+
+
+def test_an_exchange_refused_is_said_in_the_pages_language(patient: Any) -> None:
+    PointsEntry.objects.create(patient=patient, points=10, reason="完成问卷")
+    token = make_token(patient.pk)
+    client = Client()
+    opened(client, token)
+    english = {"HTTP_ACCEPT_LANGUAGE": "en"}
+    too_dear = client.post(f"/p/{token}/points/", {"item": "血压计袖带"}, **english)  # 30
+    assert "Not enough points." in too_dear.content.decode()
+    assert "积分不足" not in too_dear.content.decode()
+    unknown = client.post(f"/p/{token}/points/", {"item": "金条"}, **english)
+    assert "There is no such reward." in unknown.content.decode()
+
+
+def test_a_decision_made_twice_is_refused_in_the_pages_language(patient: Any, bob: Any) -> None:
+    from careloop.portal import points
+    from careloop.portal.models import Redemption
+
+    PointsEntry.objects.create(patient=patient, points=40, reason="完成问卷")
+    asked = Redemption.objects.create(patient=patient, points=30, item="血压计袖带")
+    points.decide(bob, asked, approve=True)
+    with translation.override("en"), pytest.raises(ValidationError) as refused:
+        points.decide(bob, asked, approve=False)
+    said = " ".join(refused.value.messages)
+    assert "already decided this request (approved" in said and "已由" not in said
+
+
+def test_a_reference_range_of_two_bounds_reads_in_the_pages_language(patient: Any) -> None:
+    from careloop.clinical.models import DiagnosticReport
+
+    report = DiagnosticReport.objects.create(
+        patient=patient, name="复查", effective_at=timezone.now() - timezone.timedelta(days=1)
+    )
+    for code, name, value, text in (
+        ("14771-0", "空腹血糖", 7.5, "≥3.9 且 <6.1"),  # ours: two bounds joined by 且
+        ("2823-3", "钾", 4.2, "3.5–5.3"),
+    ):
+        Observation.objects.create(
+            patient=patient,
+            report=report,
+            code=code,
+            name=name,
+            value=value,
+            unit="mmol/L",
+            ref_text=text,
+            effective_at=report.effective_at,
+        )
+    token = make_token(patient.pk, "report")
+    client = Client()
+    opened(client, token)
+    english = client.get(f"/p/{token}/report/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "≥3.9 and &lt;6.1" in english and "且" not in english and "3.5–5.3" in english
+    chinese = client.get(f"/p/{token}/report/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "≥3.9 且 &lt;6.1" in chinese

@@ -10,11 +10,13 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Purpose(models.TextChoices):
-    CONDITION_TRACKING = "condition_tracking", "病情跟踪"
-    REHAB_GUIDANCE = "rehab_guidance", "康复指导"
-    REVISIT_REMINDER = "revisit_reminder", "复诊提醒"
-    EMOTIONAL_CARE = "emotional_care", "情感关怀"
-    SATISFACTION = "satisfaction", "满意度"
+    """What a follow-up is for, named in the page's language."""
+
+    CONDITION_TRACKING = "condition_tracking", _("condition tracking")  # 病情跟踪
+    REHAB_GUIDANCE = "rehab_guidance", _("rehabilitation guidance")  # 康复指导
+    REVISIT_REMINDER = "revisit_reminder", _("revisit reminder")  # 复诊提醒
+    EMOTIONAL_CARE = "emotional_care", _("emotional care")  # 情感关怀
+    SATISFACTION = "satisfaction", _("satisfaction")  # 满意度
 
 
 class TriggerKind(models.TextChoices):

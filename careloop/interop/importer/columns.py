@@ -60,11 +60,12 @@ SYNONYMS: dict[str, list[str]] = {
         "id number",
         "id_number",
         "resident id",
+        "resident id number",
     ],
-    "phone": ["手机号", "手机", "手机号码", "联系电话", "电话", "phone", "mobile"],
+    "phone": ["手机号", "手机", "手机号码", "联系电话", "电话", "phone", "mobile", "mobile phone"],
     "mrn": ["门诊号", "住院号", "病历号", "病案号", "mrn", "medical record number"],
     "exam_number": ["体检号", "体检编号", "exam number", "exam_number"],
-    "passport": ["护照号", "护照", "passport"],
+    "passport": ["护照号", "护照", "passport", "passport number"],
     "effective_at": [
         "检查日期",
         "体检日期",
@@ -75,6 +76,7 @@ SYNONYMS: dict[str, list[str]] = {
         "检查时间",
         "日期",
         "date",
+        "exam date",  # what the page calls it (FIELD_LABELS)
         "effective_at",
         "observed at",
     ],
@@ -93,8 +95,8 @@ SYNONYMS: dict[str, list[str]] = {
     "value": ["结果", "结果值", "检验结果", "测定值", "检查结果", "value", "result"],
     "unit": ["单位", "unit", "units"],
     "reference": ["参考范围", "参考值", "参考区间", "reference", "reference range"],
-    "flags": ["异常标识", "提示", "结果提示", "标识", "异常提示", "flag", "flags"],
-    "report": ["报告", "报告名称", "套餐", "套餐名称", "report"],
+    "flags": ["异常标识", "提示", "结果提示", "标识", "异常提示", "flag", "flags", "abnormal flag"],
+    "report": ["报告", "报告名称", "套餐", "套餐名称", "report", "report name"],
 }
 FIELD_LABELS = {
     "name": gettext_lazy("Name"),
