@@ -162,6 +162,20 @@ def test_demo_patients_are_stratified_so_the_worklist_orders_by_risk(db: None) -
     assert RISK_WEIGHT["high"] > RISK_WEIGHT["medium"] > RISK_WEIGHT.get("low", 0)
 
 
+def test_demo_patients_living_alone_or_with_low_digital_literacy_are_tagged(db: None) -> None:
+    """Demo patient 4 lived alone with low digital literacy and carried no tag (F5)."""
+    from careloop.patients.models import PatientTag
+
+    load_demo(120)
+    tagged = set(PatientTag.objects.values_list("patient_id", "tag__name"))
+    alone = Patient.objects.filter(lives_alone=True).values_list("pk", flat=True)
+    low = Patient.objects.filter(digital_literacy="low").values_list("pk", flat=True)
+    assert alone and low
+    assert all((pk, "独居") in tagged for pk in alone)
+    assert all((pk, "数字素养低") in tagged for pk in low)
+    assert not any(name == "独居" and pk not in set(alone) for pk, name in tagged)
+
+
 def test_demo_teams_have_a_history_of_follow_ups_to_show(db: None) -> None:
     from django.utils import timezone
 

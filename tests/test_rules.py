@@ -642,3 +642,52 @@ def test_the_pack_tags_hypertension_and_a_borderline_glucose(
         source_label="test",
     )
     assert tags() == ["高血压"]  # the diabetes range now: no longer borderline
+
+
+def test_the_pack_tags_living_alone_low_digital_literacy_and_a_follow_up_not_reached(
+    pack: None, alice: Any, hospital: Any
+) -> None:
+    """DOMAIN F5's 独居, 数字素养低 and 失访史: no rule condition read the contact preferences
+    or the follow-up history, so a patient living alone with low digital literacy, never
+    reached, carried none of them."""
+    from careloop.followup.models import Task
+    from careloop.followup.outcomes import Attempt, do_record_attempt
+    from careloop.patients.services import do_enrol_patient, do_update_patient
+    from tests.factories import fresh_phone, valid_id
+
+    patient = do_enrol_patient(
+        alice,
+        {
+            "name": "孤老汉",
+            "id_number": valid_id(),
+            "phone": fresh_phone(),
+            "organisation": hospital.pk,
+            "lives_alone": True,
+            "digital_literacy": "low",
+        },
+    )
+    tags = lambda: sorted(patient.tags.values_list("tag__name", flat=True))  # noqa: E731
+    assert tags() == ["数字素养低", "独居"]
+    firing = RuleFiring.objects.filter(rule__code="lives-alone-tag").get()
+    assert firing.trigger == "record"
+    do_update_patient(alice, patient, {"lives_alone": False, "digital_literacy": "medium"})
+    assert tags() == []
+    now = timezone.now()
+    task = Task.objects.create(
+        patient=patient,
+        organisation=hospital,
+        title="出院随访",
+        purpose="condition_tracking",
+        channel="phone",
+        channels=["phone"],
+        attempts=2,
+        due_at=now,
+        deadline=now + timedelta(days=1),
+    )
+    do_record_attempt(task, alice, Attempt(outcome="no_answer"))
+    task.refresh_from_db()
+    assert task.status == Task.Status.FAILED and tags() == ["失访史"]
+    [rule] = [compile_rule(Rule.objects.get(code="lives-alone-tag"))]
+    do_update_patient(alice, patient, {"lives_alone": True})
+    assert [m.patient_id for m in dry_run(rule, days=1)] == []  # tagged already: not again
+    assert tags() == ["失访史", "独居"]

@@ -14,6 +14,7 @@ from datetime import time, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from careloop.accounts.models import Organisation, Team, User
@@ -155,6 +156,7 @@ def load_demo(patients: int, progress: Callable[[int, int], None] | None = None)
         if todo:
             with transaction.atomic():
                 _create_patients(todo, structure)
+                _tag_how_they_live([demo_card_number(i) for i in todo])
                 add_demo_results(todo, dict(zip(indices, cards, strict=True)))
                 add_home_glucose(todo, dict(zip(indices, cards, strict=True)))
                 enrol_demo_patients([demo_card_number(i) for i in todo])
@@ -171,6 +173,17 @@ def load_demo(patients: int, progress: Callable[[int, int], None] | None = None)
         organisation__code__in=[code for code, *_ in ORGANISATIONS], card_number__startswith="9"
     ).count()
     return result
+
+
+def _tag_how_they_live(cards: list[str]) -> None:
+    """The record rules (独居, 数字素养低) for the patients just loaded in bulk, as an
+    enrolment runs them."""
+    from careloop.rules.engine import run_for_record
+
+    living = Patient.objects.filter(card_number__in=cards).filter(
+        Q(lives_alone=True) | Q(digital_literacy="low")
+    )
+    run_for_record(living.values_list("pk", flat=True))
 
 
 PATIENT_FIELDS = [

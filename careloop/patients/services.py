@@ -336,6 +336,7 @@ class Enrolment:
                     summary="enrolled patient, issued member card",
                     changes=changes_between({}, audit_snapshot(patient, numbers)),
                 )
+                _record_rules(patient)
         except IntegrityError:
             # A unique identifier taken at the same moment (a race the locks do not cover).
             patient.pk = None
@@ -353,6 +354,13 @@ def prepare_enrolment(actor: Any, data: Mapping[str, Any]) -> Enrolment:
     if not actor.has_perm("patients.add_patient"):
         raise PermissionDenied("no permission to enrol patients")
     return Enrolment(actor, clean_patient_data(data, actor=actor), new_card_number())
+
+
+def _record_rules(patient: Patient) -> None:
+    """The rules run when a record changes (lives alone, digital literacy: F5's tags)."""
+    from careloop.rules.engine import run_for_record
+
+    run_for_record([patient.pk])
 
 
 def do_enrol_patient(actor: Any, data: Mapping[str, Any]) -> Patient:
@@ -410,6 +418,7 @@ def do_update_patient(actor: Any, patient: Patient, data: Mapping[str, Any]) -> 
                 summary="changed patient details",
                 changes=changes,
             )
+            _record_rules(locked)
             if locked.organisation_id != before_organisation:  # their open work goes along
                 from careloop.followup.planning import follow_the_move
 

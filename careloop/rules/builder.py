@@ -22,7 +22,7 @@ from careloop.rules.actions import (
     TASK_CHANNELS,
 )
 from careloop.rules.assessments import LABELS as MODEL_LABELS
-from careloop.rules.conditions import KINDS, OP_TEXT, OUTCOMES, TIERS
+from careloop.rules.conditions import KINDS, LITERACY, OP_TEXT, OUTCOMES, TIERS
 
 Field = dict[str, Any]
 
@@ -188,6 +188,25 @@ def condition_kinds() -> dict[str, dict[str, Any]]:
                     choices=_outcomes(),
                 )
             ],
+        ),
+        "lives_alone": (_("Lives alone"), []),
+        "digital_literacy": (
+            _("Digital literacy"),
+            [
+                _f(
+                    "value",
+                    "choice",
+                    _("Level"),
+                    "low",
+                    choices=_choices(
+                        LITERACY, {"high": _("high"), "medium": _("medium"), "low": _("low")}
+                    ),
+                )
+            ],
+        ),
+        "not_reached": (
+            _("Follow-ups not reached"),
+            [_f("count", "int", _("At least"), 1), _f("days", "int", _("Within days"), 365)],
         ),
     }
     return {kind: {"label": spec[kind][0], "fields": spec[kind][1]} for kind in KINDS}

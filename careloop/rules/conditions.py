@@ -23,6 +23,8 @@ normalised value of every observation).
     {"kind": "diagnosis", "prefix": ["I50", "I11.0"]}   {"kind": "discharged", "days": 7}
     {"kind": "answer", "questionnaire": "PHQ-9", "item": "9", "op": ">=", "value": 1}
     {"kind": "symptom", "symptom": "自伤风险"}
+    {"kind": "lives_alone"}   {"kind": "digital_literacy", "value": "low"}
+    {"kind": "not_reached", "count": 1, "days": 365}   (follow-ups closed as not reached)
 """
 
 from __future__ import annotations
@@ -67,7 +69,11 @@ KINDS = [
     "answer",
     "symptom",
     "outcome",
+    "lives_alone",
+    "digital_literacy",
+    "not_reached",
 ]
+LITERACY = ("high", "medium", "low")
 # Follow-up outcomes (followup.models.Outcome) a rule may ask about (``_outcome_words``
 # explains a firing).
 OUTCOMES = ("reached", "no_answer", "busy", "wrong_number", "refused", "deceased")
@@ -108,6 +114,9 @@ class Facts:
     names: Mapping[str, str] = field(default_factory=dict)  # code → Chinese name
     tz: tzinfo | None = None  # local time for time-of-day windows and explanations
     names_en: Mapping[str, str] = field(default_factory=dict)  # code → English name, if any
+    lives_alone: bool = False  # the record's contact preferences
+    digital_literacy: str = ""
+    not_reached: tuple[datetime, ...] = ()  # when follow-ups were closed as not reached
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.tz) if self.tz is not None else moment
@@ -936,6 +945,67 @@ class TaskOutcome(Condition):
 
 
 @dataclass
+class LivesAlone(Condition):
+    def evaluate(self, facts: Facts) -> Outcome:
+        alone = facts.lives_alone
+        return Outcome(
+            alone,
+            lambda: [
+                said(gettext_noop("Lives alone"))
+                if alone
+                else said(gettext_noop("Lives with others"))
+            ],
+        )
+
+
+@dataclass
+class DigitalLiteracy(Condition):
+    value: str
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        matched = facts.digital_literacy == self.value
+
+        def explain() -> list[str]:
+            words = _literacy_words()
+            return [
+                said(
+                    gettext_noop("Digital literacy %(level)s"),
+                    {"level": words.get(facts.digital_literacy, facts.digital_literacy)},
+                )
+            ]
+
+        return Outcome(matched, explain)
+
+
+@dataclass
+class NotReached(Condition):
+    count: int
+    days: int
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        since = facts.now - timedelta(days=self.days)
+        found = sum(1 for moment in facts.not_reached if since <= moment <= facts.now)
+        matched = found >= self.count
+        return Outcome(
+            matched,
+            lambda: [
+                said(
+                    gettext_noop("Follow-ups not reached in the last %(days)s: %(found)s"),
+                    {"days": _days(self.days), "found": found},
+                )
+            ],
+        )
+
+
+def _literacy_words() -> dict[str, str]:
+    return {
+        "high": pgettext("digital literacy, in a rule's explanation", "high"),
+        "medium": pgettext("digital literacy, in a rule's explanation", "medium"),
+        "low": pgettext("digital literacy, in a rule's explanation", "low"),
+    }
+
+
+@dataclass
 class Symptom(Condition):
     symptom: str
 
@@ -1062,6 +1132,16 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
         )
     if kind == "symptom":
         return Symptom(_text(data, "symptom", path))
+    if kind == "lives_alone":
+        return LivesAlone()
+    if kind == "digital_literacy":
+        if data.get("value") not in LITERACY:
+            raise RuleError(f"{path}.value", gettext_noop("must be high, medium or low"))
+        return DigitalLiteracy(str(data["value"]))
+    if kind == "not_reached":
+        return NotReached(
+            _count(data, "count", path, 1, MAX_COUNT), _count(data, "days", path, 1, MAX_DAYS)
+        )
     if kind == "outcome":
         given = data.get("outcomes")
         if not isinstance(given, list) or not given or any(o not in OUTCOMES for o in given):

@@ -40,10 +40,13 @@ from careloop.rules.conditions import (
     All,
     Condition,
     Diagnosis,
+    DigitalLiteracy,
     Discharged,
     Facts,
     HasTag,
+    LivesAlone,
     NoReading,
+    NotReached,
     Reading,
     Risk,
     RuleError,
@@ -66,6 +69,7 @@ AVAILABLE_TRIGGERS = (
     Trigger.QUESTIONNAIRE,
     Trigger.REPLY,
     Trigger.TASK_OUTCOME,
+    Trigger.RECORD,
 )
 # Conditions that read what only one trigger brings: the answers submitted, the reply's symptoms.
 KIND_TRIGGER = {
@@ -97,7 +101,9 @@ class CompiledRule:
         self.codes = frozenset(self.condition.codes())
         self.series_codes = frozenset(self.condition.series_codes())
         self.reads_risk = _reads(self.condition, (Risk,))
-        self.reads_record = _reads(self.condition, (Diagnosis, Discharged))
+        self.reads_record = _reads(
+            self.condition, (Diagnosis, Discharged, LivesAlone, DigitalLiteracy, NotReached)
+        )
         self.history_days = max(self.condition.history_days(), DEFAULT_HISTORY_DAYS)
         self.depth = max(self.condition.depth(), 1)
 
@@ -352,7 +358,7 @@ def load_facts(
                 mine.extend(new)
                 mine.sort(key=lambda r: r.at)
     categories = current_categories(ids) if risks and ids else {}
-    diagnoses, discharges = _record(ids) if record and ids else ({}, {})
+    diagnoses, discharges, living = _record(ids) if record and ids else ({}, {}, {})
     facts = {}
     tz = timezone.get_current_timezone()
     today = now.astimezone(tz).date()
@@ -371,6 +377,7 @@ def load_facts(
             names=names,
             names_en=names_en,
             tz=tz,
+            **living.get(pk, {}),
         )
     return facts, profiles
 
@@ -512,8 +519,27 @@ def _readings(
     }
 
 
-def _record(ids: list[int]) -> tuple[dict[int, set[str]], dict[int, datetime]]:
-    """Current diagnoses (ICD-10 codes) and the end of the last inpatient stay."""
+def _record(
+    ids: list[int],
+) -> tuple[dict[int, set[str]], dict[int, datetime], dict[int, dict[str, Any]]]:
+    """Current diagnoses (ICD-10 codes), the end of the last inpatient stay, and how the
+    patient lives (alone, digital literacy) and when follow-ups were closed not reached."""
+    from careloop.followup.models import Task
+
+    living: dict[int, dict[str, Any]] = {
+        pk: {"lives_alone": alone, "digital_literacy": literacy}
+        for pk, alone, literacy in Patient.objects.filter(pk__any_of=ids).values_list(
+            "pk", "lives_alone", "digital_literacy"
+        )
+    }
+    missed: dict[int, list[datetime]] = {}
+    for pk, closed in Task.objects.filter(
+        patient_id__any_of=ids, status=Task.Status.FAILED, closed_at__isnull=False
+    ).values_list("patient_id", "closed_at"):
+        if closed is not None:
+            missed.setdefault(pk, []).append(closed)
+    for pk, moments in missed.items():
+        living.setdefault(pk, {})["not_reached"] = tuple(sorted(moments))
     diagnoses: dict[int, set[str]] = {}
     for pk, code in (
         Condition_.objects.filter(patient_id__any_of=ids)
@@ -529,7 +555,7 @@ def _record(ids: list[int]) -> tuple[dict[int, set[str]], dict[int, datetime]]:
         .annotate(last=Max("ended_at"))
         .values_list("patient_id", "last")
     )
-    return diagnoses, discharges
+    return diagnoses, discharges, living
 
 
 def _date(value: date | str | None) -> date | None:
@@ -773,6 +799,21 @@ def run_for_event(trigger: str, patient_ids: Iterable[int], *, now: datetime | N
     return fire(evaluate(rules, facts, profiles), trigger=trigger)
 
 
+def run_for_record(patient_ids: Iterable[int], *, now: datetime | None = None) -> int:
+    """The trigger "patient record changed" (enrolled, details changed: lives alone,
+    digital literacy …): the rules of that trigger for these patients. Call inside the
+    transaction that changed the record; returns how many rules fired."""
+    from careloop.rules.firing import fire
+
+    rules = rules_for(Trigger.RECORD)
+    ids = sorted(set(patient_ids))
+    if not rules or not ids:
+        return 0
+    now = now or timezone.now()
+    facts, profiles = facts_for(rules, ids, now=now)
+    return fire(evaluate(rules, facts, profiles), trigger=Trigger.RECORD)
+
+
 def run_for_answers(
     trigger: str,
     patient_id: int,
@@ -884,6 +925,13 @@ def dry_run(rule: CompiledRule, *, days: int, now: datetime | None = None) -> li
             day += timedelta(days=1)
     elif rule.trigger in (Trigger.ENCOUNTER, Trigger.DIAGNOSIS):
         moments_by_patient = _event_moments(rule.trigger, start, now)
+    elif rule.trigger == Trigger.RECORD:  # records changed in the period, as they are now
+        moments_by_patient = {
+            pk: [min(changed, now)]
+            for pk, changed in Patient.objects.filter(
+                updated_at__range=(start, now), deceased_on__isnull=True
+            ).values_list("pk", "updated_at")
+        }
     elif rule.trigger in (Trigger.REPLY, Trigger.QUESTIONNAIRE, Trigger.TASK_OUTCOME):
         return _replay(rule, start, now)
     else:

@@ -17,6 +17,7 @@ class Trigger(models.TextChoices):
     REPLY = "reply", _("reply received")
     TASK_OUTCOME = "task_outcome", _("follow-up outcome")
     SWEEP = "sweep", _("scheduled sweep")
+    RECORD = "record", _("patient record changed")
 
 
 class Rule(models.Model):
