@@ -691,3 +691,21 @@ def test_the_pack_tags_living_alone_low_digital_literacy_and_a_follow_up_not_rea
     do_update_patient(alice, patient, {"lives_alone": True})
     assert [m.patient_id for m in dry_run(rule, days=1)] == []  # tagged already: not again
     assert tags() == ["失访史", "独居"]
+
+
+def test_a_rule_on_a_stored_assessment_runs_on_the_results_its_model_reads(db: None) -> None:
+    """A rule reading a risk assessment read no code, so it ran (and loaded every patient's
+    assessments) on every result of every HL7 batch: it runs on the model's inputs now."""
+    from careloop.rules.assessments import MODELS
+
+    rule = compile_rule(
+        Rule(
+            code="borderline",
+            name="血糖临界",
+            trigger="observation",
+            condition={"kind": "risk", "model": "glucose", "category": "IFG"},
+            actions=[{"type": "tag", "tag": "血糖临界"}],
+        )
+    )
+    assert rule.codes == frozenset(MODELS["glucose"][0]) and not rule.series_codes
+    assert "8480-6" not in rule.codes  # a blood pressure does not run it

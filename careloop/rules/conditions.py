@@ -810,6 +810,17 @@ class Risk(Condition):
     model: str
     category: str
 
+    def codes(self) -> set[str]:
+        """The results the model reads: a result rule on it runs when one of them arrives
+        (when the stored assessment may change), not on every result."""
+        from careloop.rules.assessments import MODELS
+
+        inputs = MODELS.get(self.model)
+        return set(inputs[0]) if inputs else set()
+
+    def series_codes(self) -> set[str]:
+        return set()  # the stored category is read, not the readings
+
     def evaluate(self, facts: Facts) -> Outcome:
         found = facts.risks.get(self.model)
         matched = found == self.category
