@@ -24,11 +24,17 @@ def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
 
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off"}
+
+
 def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value.strip().lower() not in TRUE | FALSE:
+        raise ConfigurationError(f"{name} must be 1 or 0 (on or off), got {value.strip()!r}")
+    return value.strip().lower() in TRUE
 
 
 def env_int(name: str, default: int, low: int, high: int) -> int:
@@ -148,4 +154,14 @@ def field_keys(var_dir: Path, embedded: bool) -> list[str]:
     keys = [key.strip() for key in value.split(",") if key.strip()]
     if not keys:
         raise ConfigurationError("CARELOOP_FIELD_KEY is empty")
+    from cryptography.fernet import Fernet
+
+    for number, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            raise ConfigurationError(
+                f"CARELOOP_FIELD_KEY: key {number} of {len(keys)} is not a Fernet key "
+                "(32 bytes in url-safe base64, 44 characters)"
+            ) from None
     return keys
