@@ -9,6 +9,28 @@ import sys
 ALIASES = {"reply-check": "reply_check", "value-tiers": "value_tiers"}
 
 
+def _database() -> str:
+    """Where the default database is, for a message (never its password)."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if "sqlite" in db["ENGINE"]:
+        return str(db["NAME"])
+    return f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def database_problem(error: Exception) -> str:
+    """One sentence for a database error a command met, naming the database and, when its
+    tables are not there yet, what to run."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return (
+            f"the database {_database()} has not been migrated yet ({text}): "
+            "run `careloop migrate` first"
+        )
+    return f"the database {_database()} cannot be used: {text} (see CARELOOP_DATABASE_URL)"
+
+
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careloop.settings")
     args = list(sys.argv[1:] if argv is None else argv)
@@ -18,10 +40,25 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         from django.core.management import execute_from_command_line
+        from django.db import DatabaseError
+
+        from careloop.crypto import DecryptionError
 
         execute_from_command_line(["careloop", *args])
     except ConfigurationError as exc:
         print(f"careloop: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except DatabaseError as exc:  # a traceback tells an administrator nothing they can do
+        if "--traceback" in args:
+            raise
+        print(f"careloop: {database_problem(exc)}", file=sys.stderr)
+        sys.exit(1)
+    except DecryptionError:
+        if "--traceback" in args:
+            raise
+        from careloop.keycheck import FIELD_KEY_MISMATCH
+
+        print(f"careloop: {FIELD_KEY_MISMATCH}", file=sys.stderr)
         sys.exit(2)
 
 
