@@ -223,6 +223,35 @@ def test_an_unexpected_failure_ends_the_import_failed_not_running(
     assert job.imported_rows == 0 and not Observation.objects.exists()
 
 
+def test_ctrl_c_during_a_cli_import_ends_it_failed_and_the_file_can_be_imported_again(
+    tmp_path: Path, hospital: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C printed a traceback and left the import "running" for ever, with a part of
+    its rows stored."""
+    from django.core.management.base import CommandError
+
+    from careloop.interop.importer import runner
+
+    real = runner.do_record_results
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    path = tmp_path / "results.xlsx"
+    path.write_bytes(xlsx(long_rows(bad=False)))
+    monkeypatch.setattr(runner, "do_record_results", interrupted)
+    with pytest.raises(CommandError, match="interrupted: 0 of 5 rows imported") as error:
+        call_command("import", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    assert error.value.returncode == 130
+    job = ImportJob.objects.get()
+    assert job.status == "failed" and job.finished_at is not None
+    assert not Observation.objects.exists()
+    monkeypatch.setattr(runner, "do_record_results", real)
+    out = io.StringIO()
+    call_command("import", str(path), stdout=out, stderr=io.StringIO())  # no --force needed
+    assert json.loads(out.getvalue())["imported_rows"] == 5
+
+
 def test_a_cell_with_a_nul_character_is_a_row_error_shown_in_the_report(bob: Any) -> None:
     """A NUL in a new patient's name was stored on SQLite (PostgreSQL fails the chunk); in
     the error report it made openpyxl refuse the workbook."""

@@ -112,7 +112,16 @@ class Command(BaseCommand):
             def progress(current: ImportJob) -> None:
                 bar.update(task, total=current.total_rows or None, completed=current.processed_rows)
 
-            job = Importer(job, user=user, progress=progress).run()
+            try:
+                job = Importer(job, user=user, progress=progress).run()
+            except KeyboardInterrupt:
+                job.refresh_from_db()
+                raise CommandError(
+                    f"interrupted: {job.imported_rows} of {job.total_rows} rows imported "
+                    f"(import {job.pk}, marked failed); run the same command again to "
+                    "import the rest",
+                    returncode=130,
+                ) from None
         summary = {
             "import": job.pk,
             "status": job.status,
