@@ -53,6 +53,11 @@ def main(argv: list[str] | None = None) -> None:
             raise
         print(f"careloop: {database_problem(exc)}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:  # Ctrl-C: what each command keeps is its own affair
+        if "--traceback" in args:
+            raise
+        print("careloop: interrupted", file=sys.stderr)
+        sys.exit(130)
     except DecryptionError:
         if "--traceback" in args:
             raise

@@ -78,3 +78,26 @@ def test_a_switch_with_a_wrong_value_is_named(tmp_path: Path) -> None:
     done = careloop("rules", "list", tmp_path=tmp_path, CARELOOP_DEBUG="maybe")
     assert done.returncode == 2
     assert done.stderr.strip() == "careloop: CARELOOP_DEBUG must be 1 or 0 (on or off), got 'maybe'"
+
+
+def test_ctrl_c_is_one_line_and_exit_status_130(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CARELOOP_")}
+    clean.update(CARELOOP_VAR_DIR=str(tmp_path))
+    waiting = subprocess.Popen(  # reading the reply from stdin, which never comes
+        [sys.executable, "-m", "careloop", "reply-check", "-"],
+        env=clean,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    time.sleep(8)  # Django set up, the command waiting on stdin
+    waiting.send_signal(signal.SIGINT)
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 130
+    assert "Traceback" not in err and err.splitlines()[-1] == "careloop: interrupted"
+    assert out == ""
