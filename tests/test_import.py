@@ -252,6 +252,27 @@ def test_ctrl_c_during_a_cli_import_ends_it_failed_and_the_file_can_be_imported_
     assert json.loads(out.getvalue())["imported_rows"] == 5
 
 
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (xlsx(long_rows()), "是 Excel（.xlsx）工作簿"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00", "不是 CSV 文本文件"),
+        (",".join(HEADER).encode("utf-16"), "不是 CSV 文本文件"),
+    ],
+    ids=["workbook", "picture", "utf-16"],
+)
+def test_a_file_named_csv_that_is_not_text_is_refused_as_such(
+    bob: Any, content: bytes, said: str
+) -> None:
+    """A picture was read as GB18030 (any bytes are) and refused for want of an ID column,
+    its "headers" shown as mojibake; a workbook was said to be in an unknown character set."""
+    from careloop.interop.importer.reader import ReadError
+
+    with pytest.raises(ReadError, match=said):
+        create(bob, content, name="results.csv")
+    assert not ImportJob.objects.exists()
+
+
 def test_a_cell_with_a_nul_character_is_a_row_error_shown_in_the_report(bob: Any) -> None:
     """A NUL in a new patient's name was stored on SQLite (PostgreSQL fails the chunk); in
     the error report it made openpyxl refuse the workbook."""

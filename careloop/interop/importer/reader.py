@@ -58,6 +58,17 @@ def _kind(name: str) -> str:
 def _csv_text(handle: BinaryIO) -> io.TextIOWrapper:
     head = handle.read(65536)
     handle.seek(0)
+    if head.startswith(b"PK\x03\x04"):  # a workbook (a zip) saved under a .csv name
+        raise ReadError(
+            _("This file is an Excel (.xlsx) workbook named .csv: rename it .xlsx and import it.")
+        )
+    if b"\x00" in head:  # no text CSV holds NUL: a picture, a PDF, UTF-16 text…
+        raise ReadError(
+            _(
+                "This file is not a CSV text file (it holds binary data): save it as CSV "
+                "(UTF-8) or as .xlsx."
+            )
+        )
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             head.decode(encoding)
