@@ -62,6 +62,20 @@ def parse_addr(value: str, name: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def media_root(value: str, default: Path) -> str:
+    """CARELOOP_MEDIA_ROOT (or the default), made if missing: a folder that cannot be is named
+    at start, not by a traceback on the first upload or printed report."""
+    path = Path(value) if value else default
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigurationError(
+            f"CARELOOP_MEDIA_ROOT: cannot use {str(path)!r} as the folder for uploaded files "
+            f"({error.strerror or type(error).__name__})"
+        ) from None
+    return str(path)
+
+
 def database_from_url(url: str, base_dir: Path) -> dict[str, Any]:
     """Translate CARELOOP_DATABASE_URL into a Django DATABASES entry.
 

@@ -101,3 +101,13 @@ def test_ctrl_c_is_one_line_and_exit_status_130(tmp_path: Path) -> None:
     assert waiting.returncode == 130
     assert "Traceback" not in err and err.splitlines()[-1] == "careloop: interrupted"
     assert out == ""
+
+
+def test_a_media_folder_that_cannot_be_used_is_named(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    done = careloop(
+        "rules", "list", tmp_path=tmp_path, CARELOOP_MEDIA_ROOT=str(tmp_path / "a-file" / "m")
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "CARELOOP_MEDIA_ROOT: cannot use" in done.stderr

@@ -88,3 +88,12 @@ def test_a_switch_set_to_a_word_it_does_not_know_is_named(
     for word, meant in (("On", True), ("yes", True), ("0", False), ("off", False)):
         monkeypatch.setenv("CARELOOP_DEBUG", word)
         assert env.env_bool("CARELOOP_DEBUG") is meant
+
+
+def test_a_media_folder_that_cannot_be_made_is_named(tmp_path: Path) -> None:
+    """It was taken, and the first upload or printed report failed with a traceback."""
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(env.ConfigurationError, match="CARELOOP_MEDIA_ROOT: cannot use"):
+        env.media_root(str(tmp_path / "a-file" / "media"), tmp_path / "default")
+    assert env.media_root("", tmp_path / "default") == str(tmp_path / "default")
+    assert (tmp_path / "default").is_dir()
