@@ -65,3 +65,30 @@ def test_reprocessing_names_a_message_id_that_is_not_one(db: None) -> None:
     with pytest.raises(CommandError, match="1 message"):
         call_command("inbound", "reprocess", "424242", stdout=out)
     assert out.getvalue().strip() == "424242: no such message"
+
+
+@pytest.mark.parametrize("taken_one", ["HTTP_ADDR", "MLLP_ADDR"])
+def test_serve_names_an_address_it_cannot_take_before_starting_anything(
+    settings: Any, taken_one: str
+) -> None:
+    """The web server alone found its address taken: after "CareLoop is running" was
+    printed, the worker, scheduler and listener started, in gunicorn's five retries."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings.HTTP_ADDR = settings.MLLP_ADDR = ("127.0.0.1", 0)  # any free port
+        setattr(settings, taken_one, taken.getsockname())
+        out = io.StringIO()
+        with pytest.raises(
+            CommandError, match=rf"cannot listen on 127\.0\.0\.1:\d+ \(CARELOOP_{taken_one}\)"
+        ):
+            call_command("serve", "--no-demo", stdout=out)
+    assert out.getvalue() == ""  # not migrated, nothing started
+
+
+def test_serve_refuses_a_negative_number_of_demo_patients_by_its_own_name() -> None:
+    with pytest.raises(CommandError, match="--demo-patients must be between") as refused:
+        call_command("serve", "--demo-patients", "-1", stdout=io.StringIO())
+    assert refused.value.returncode == 2
