@@ -92,3 +92,12 @@ def test_serve_refuses_a_negative_number_of_demo_patients_by_its_own_name() -> N
     with pytest.raises(CommandError, match="--demo-patients must be between") as refused:
         call_command("serve", "--demo-patients", "-1", stdout=io.StringIO())
     assert refused.value.returncode == 2
+
+
+def test_listing_the_tokens_of_a_user_that_is_not_there_names_them(alice: Any) -> None:
+    """A mistyped user name listed nothing with exit status 0, as for a user without tokens."""
+    with pytest.raises(CommandError, match="no user named 'alcie'"):
+        call_command("apitoken", "list", "alcie", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("apitoken", "list", "alice", stdout=out)  # there, without tokens
+    assert out.getvalue() == ""
