@@ -442,6 +442,18 @@ def test_the_cli_imports_and_exits_by_outcome(tmp_path: Path, hospital: Any) -> 
     assert Observation.objects.filter(code="14647-2").count() == 1  # stored once
 
 
+def test_the_cli_prints_its_summary_alone_on_stdout(
+    tmp_path: Path, hospital: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The progress bar was drawn on stdout, and ended there with a blank line before the
+    JSON summary."""
+    path = tmp_path / "results.xlsx"
+    path.write_bytes(xlsx(long_rows(bad=False)))
+    call_command("import", str(path))
+    out, _ = capfd.readouterr()
+    assert out.startswith("{") and json.loads(out)["imported_rows"] == 5
+
+
 def test_results_stored_before_are_not_stored_again_from_another_file(bob: Any) -> None:
     Importer(create(bob, xlsx(long_rows(bad=False)))).run()
     stored = Observation.objects.count()
