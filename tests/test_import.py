@@ -454,6 +454,30 @@ def test_the_cli_prints_its_summary_alone_on_stdout(
     assert out.startswith("{") and json.loads(out)["imported_rows"] == 5
 
 
+@pytest.mark.parametrize("show_columns", [False, True])
+def test_a_file_without_a_header_row_is_named_without_printing_its_first_patient(
+    tmp_path: Path, hospital: Any, show_columns: bool
+) -> None:
+    """The first row was listed as the file's "columns" on the terminal: the first patient's
+    ID number, name and phone number in full."""
+    from django.core.management.base import CommandError
+
+    path = tmp_path / "no-header.csv"
+    path.write_text(f"{ID_A},吴国平,13812340001,2026-11-03,5.5\n", encoding="utf-8")
+    err = io.StringIO()
+    options = ["--show-columns"] if show_columns else []
+    with pytest.raises(CommandError, match="not column headers: add a header row") as error:
+        call_command("import", str(path), *options, stdout=io.StringIO(), stderr=err)
+    assert error.value.returncode == 2
+    assert ID_A not in err.getvalue() and "13812340001" not in err.getvalue()
+    assert "吴国平" not in err.getvalue() and "吴国平" not in str(error.value)
+    assert not Observation.objects.exists()
+    loinc = tmp_path / "wide.csv"  # a LOINC code as a header is a header
+    loinc.write_text("身份证号,体检日期,14771-0\n", encoding="utf-8")
+    call_command("import", str(loinc), "--show-columns", stderr=err)
+    assert "14771-0" in err.getvalue()
+
+
 def test_results_stored_before_are_not_stored_again_from_another_file(bob: Any) -> None:
     Importer(create(bob, xlsx(long_rows(bad=False)))).run()
     stored = Observation.objects.count()
