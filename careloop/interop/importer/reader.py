@@ -55,6 +55,17 @@ def _kind(name: str) -> str:
     )
 
 
+_BINARY = (
+    b"\x89PNG",
+    b"%PDF",
+    b"\xff\xd8\xff",
+    b"GIF8",
+    b"\xd0\xcf\x11\xe0",
+    b"\xff\xfe",
+    b"\xfe\xff",
+)
+
+
 def _csv_text(handle: BinaryIO) -> io.TextIOWrapper:
     head = handle.read(65536)
     handle.seek(0)
@@ -62,7 +73,9 @@ def _csv_text(handle: BinaryIO) -> io.TextIOWrapper:
         raise ReadError(
             _("This file is an Excel (.xlsx) workbook named .csv: rename it .xlsx and import it.")
         )
-    if b"\x00" in head:  # no text CSV holds NUL: a picture, a PDF, UTF-16 text…
+    # Not text: a picture, a PDF, an old .xls, UTF-16 text (a NUL every other byte). A stray
+    # NUL in a cell of a text file is that row's error, not the file's.
+    if head.startswith(_BINARY) or head.count(b"\x00") > len(head) // 20:
         raise ReadError(
             _(
                 "This file is not a CSV text file (it holds binary data): save it as CSV "
