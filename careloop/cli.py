@@ -19,16 +19,21 @@ def _database() -> str:
     return f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
-def database_problem(error: Exception) -> str:
+def database_problem(error: Exception) -> str | None:
     """One sentence for a database error a command met, naming the database and, when its
-    tables are not there yet, what to run."""
+    tables are not there yet, what to run; None for an error that is not about reaching the
+    database (a defect of ours: its traceback is the report)."""
+    from django.db import OperationalError
+
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     if "no such table" in text or ("relation" in text and "does not exist" in text):
         return (
             f"the database {_database()} has not been migrated yet ({text}): "
             "run `careloop migrate` first"
         )
-    return f"the database {_database()} cannot be used: {text} (see CARELOOP_DATABASE_URL)"
+    if isinstance(error, OperationalError):
+        return f"the database {_database()} cannot be used: {text} (see CARELOOP_DATABASE_URL)"
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,22 +41,22 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if args:
         args[0] = ALIASES.get(args[0], args[0])
+    from django.core.management import execute_from_command_line
+    from django.db import OperationalError, ProgrammingError
+
+    from careloop.crypto import DecryptionError
     from careloop.env import ConfigurationError
 
     try:
-        from django.core.management import execute_from_command_line
-        from django.db import DatabaseError
-
-        from careloop.crypto import DecryptionError
-
         execute_from_command_line(["careloop", *args])
     except ConfigurationError as exc:
         print(f"careloop: {exc}", file=sys.stderr)
         sys.exit(2)
-    except DatabaseError as exc:  # a traceback tells an administrator nothing they can do
-        if "--traceback" in args:
+    except (OperationalError, ProgrammingError) as exc:  # not migrated, not reachable
+        problem = database_problem(exc)
+        if problem is None or "--traceback" in args:
             raise
-        print(f"careloop: {database_problem(exc)}", file=sys.stderr)
+        print(f"careloop: {problem}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:  # Ctrl-C: what each command keeps is its own affair
         if "--traceback" in args:

@@ -111,3 +111,16 @@ def test_a_media_folder_that_cannot_be_used_is_named(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "CARELOOP_MEDIA_ROOT: cannot use" in done.stderr
+
+
+def test_only_errors_about_reaching_the_database_are_shortened() -> None:
+    """A defect of ours (SQL the database refuses) keeps its traceback: it is the report."""
+    from django.db import OperationalError, ProgrammingError
+
+    from careloop.cli import database_problem
+
+    assert database_problem(ProgrammingError("syntax error at or near 'SELEC'")) is None
+    missing = database_problem(ProgrammingError('relation "rules_rule" does not exist'))
+    assert missing is not None and "run `careloop migrate` first" in missing
+    closed = database_problem(OperationalError("connection refused"))
+    assert closed is not None and "cannot be used: connection refused" in closed
