@@ -101,3 +101,9 @@ def test_listing_the_tokens_of_a_user_that_is_not_there_names_them(alice: Any) -
     out = io.StringIO()
     call_command("apitoken", "list", "alice", stdout=out)  # there, without tokens
     assert out.getvalue() == ""
+
+
+def test_enrolling_the_eligible_with_no_workers_is_refused(db: None) -> None:
+    """--workers 0 was taken as the default, one (and -1 refused)."""
+    with pytest.raises(CommandError, match="--workers must be between 1 and 32"):
+        call_command("pathways", "enrol-eligible", "--workers", "0", stdout=io.StringIO())
