@@ -107,3 +107,11 @@ def test_enrolling_the_eligible_with_no_workers_is_refused(db: None) -> None:
     """--workers 0 was taken as the default, one (and -1 refused)."""
     with pytest.raises(CommandError, match="--workers must be between 1 and 32"):
         call_command("pathways", "enrol-eligible", "--workers", "0", stdout=io.StringIO())
+
+
+@pytest.mark.parametrize("count", ["-1", "65"])
+def test_the_listener_refuses_a_number_of_processors_it_cannot_run(count: str) -> None:
+    """-1 was taken for 0: every message acknowledged and stored, none ever imported."""
+    with pytest.raises(CommandError, match="--processors must be from 0 to 64") as refused:
+        call_command("mllp", "--processors", count)
+    assert refused.value.returncode == 2
