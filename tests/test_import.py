@@ -273,6 +273,37 @@ def test_a_file_named_csv_that_is_not_text_is_refused_as_such(
     assert not ImportJob.objects.exists()
 
 
+def test_a_cli_import_stopped_by_sigterm_ends_failed_not_running(
+    tmp_path: Path, hospital: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kill`, `timeout` or a service manager stopping the import left it "running"."""
+    import os
+    import signal
+
+    from django.core.management.base import CommandError
+
+    from careloop.interop.importer import runner
+
+    def stopped(*args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def unhandled(signum: int, frame: object) -> None:  # not the test run's end
+        raise RuntimeError("SIGTERM not handled by the import")
+
+    path = tmp_path / "results.xlsx"
+    path.write_bytes(xlsx(long_rows(bad=False)))
+    monkeypatch.setattr(runner, "do_record_results", stopped)
+    before = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        with pytest.raises(CommandError, match="interrupted") as error:
+            call_command("import", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+        assert signal.getsignal(signal.SIGTERM) is unhandled  # given back
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert error.value.returncode == 130
+    assert ImportJob.objects.get().status == "failed"
+
+
 def test_a_cell_with_a_nul_character_is_a_row_error_shown_in_the_report(bob: Any) -> None:
     """A NUL in a new patient's name was stored on SQLite (PostgreSQL fails the chunk); in
     the error report it made openpyxl refuse the workbook."""

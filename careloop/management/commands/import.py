@@ -1,5 +1,6 @@
 import json
 import re
+import signal
 from pathlib import Path
 
 from django.core.files import File
@@ -22,6 +23,10 @@ _A_NUMBER = re.compile(r"\+?[\d \-]+[Xx]?")
 def _a_number(header: object) -> bool:
     text = str(header).strip()
     return bool(_A_NUMBER.fullmatch(text)) and sum(c.isdigit() for c in text) >= 8
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _columns(given: str) -> dict[str, str]:
@@ -134,6 +139,9 @@ class Command(BaseCommand):
             def progress(current: ImportJob) -> None:
                 bar.update(task, total=current.total_rows or None, completed=current.processed_rows)
 
+            # `kill`, `timeout` or a service manager stopping us: as Ctrl-C, the import ends
+            # failed instead of "running" for ever.
+            stopped = signal.signal(signal.SIGTERM, _interrupt)
             try:
                 job = Importer(job, user=user, progress=progress).run()
             except KeyboardInterrupt:
@@ -144,6 +152,8 @@ class Command(BaseCommand):
                     "import the rest",
                     returncode=130,
                 ) from None
+            finally:
+                signal.signal(signal.SIGTERM, stopped)
         summary = {
             "import": job.pk,
             "status": job.status,
