@@ -9,19 +9,66 @@ import sys
 ALIASES = {"reply-check": "reply_check", "value-tiers": "value_tiers"}
 
 
+def _database() -> str:
+    """Where the default database is, for a message (never its password)."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if "sqlite" in db["ENGINE"]:
+        return str(db["NAME"])
+    return f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def database_problem(error: Exception) -> str | None:
+    """One sentence for a database error a command met, naming the database and, when its
+    tables are not there yet, what to run; None for an error that is not about reaching the
+    database (a defect of ours: its traceback is the report)."""
+    from django.db import OperationalError
+
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return (
+            f"the database {_database()} has not been migrated yet ({text}): "
+            "run `careloop migrate` first"
+        )
+    if isinstance(error, OperationalError):
+        return f"the database {_database()} cannot be used: {text} (see CARELOOP_DATABASE_URL)"
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careloop.settings")
     args = list(sys.argv[1:] if argv is None else argv)
     if args:
         args[0] = ALIASES.get(args[0], args[0])
+    from django.core.management import execute_from_command_line
+    from django.db import OperationalError, ProgrammingError
+
+    from careloop.crypto import DecryptionError
     from careloop.env import ConfigurationError
 
     try:
-        from django.core.management import execute_from_command_line
-
         execute_from_command_line(["careloop", *args])
     except ConfigurationError as exc:
         print(f"careloop: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except (OperationalError, ProgrammingError) as exc:  # not migrated, not reachable
+        problem = database_problem(exc)
+        if problem is None or "--traceback" in args:
+            raise
+        print(f"careloop: {problem}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:  # Ctrl-C: what each command keeps is its own affair
+        if "--traceback" in args:
+            raise
+        print("careloop: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except DecryptionError:
+        if "--traceback" in args:
+            raise
+        from careloop.keycheck import FIELD_KEY_MISMATCH
+
+        print(f"careloop: {FIELD_KEY_MISMATCH}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -24,11 +24,17 @@ def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
 
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off"}
+
+
 def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value.strip().lower() not in TRUE | FALSE:
+        raise ConfigurationError(f"{name} must be 1 or 0 (on or off), got {value.strip()!r}")
+    return value.strip().lower() in TRUE
 
 
 def env_int(name: str, default: int, low: int, high: int) -> int:
@@ -54,6 +60,20 @@ def parse_addr(value: str, name: str) -> tuple[str, int]:
     if not 0 <= int(port) <= 65535:
         raise ConfigurationError(f"{name}: the port must be from 0 to 65535, got {port}")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def media_root(value: str, default: Path) -> str:
+    """CARELOOP_MEDIA_ROOT (or the default), made if missing: a folder that cannot be is named
+    at start, not by a traceback on the first upload or printed report."""
+    path = Path(value) if value else default
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigurationError(
+            f"CARELOOP_MEDIA_ROOT: cannot use {str(path)!r} as the folder for uploaded files "
+            f"({error.strerror or type(error).__name__})"
+        ) from None
+    return str(path)
 
 
 def database_from_url(url: str, base_dir: Path) -> dict[str, Any]:
@@ -148,4 +168,14 @@ def field_keys(var_dir: Path, embedded: bool) -> list[str]:
     keys = [key.strip() for key in value.split(",") if key.strip()]
     if not keys:
         raise ConfigurationError("CARELOOP_FIELD_KEY is empty")
+    from cryptography.fernet import Fernet
+
+    for number, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            raise ConfigurationError(
+                f"CARELOOP_FIELD_KEY: key {number} of {len(keys)} is not a Fernet key "
+                "(32 bytes in url-safe base64, 44 characters)"
+            ) from None
     return keys

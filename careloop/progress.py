@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 
@@ -13,4 +14,7 @@ def progress_bar(*, disable: bool = False) -> Progress:
         TimeElapsedColumn(),
         transient=True,
         disable=disable,
+        # Rich's default console is stdout, where the commands print their JSON: the bar
+        # (or, off a terminal, the blank line it ends with) would be mixed into it.
+        console=Console(stderr=True),
     )

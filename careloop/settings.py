@@ -167,7 +167,11 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static", NINJA_DIR / "static"]
-MEDIA_ROOT = env.env_str("CARELOOP_MEDIA_ROOT") or str(VAR_DIR / "media")
+MEDIA_ROOT = (
+    env.env_str("CARELOOP_MEDIA_ROOT") or str(VAR_DIR / "media")
+    if env.env_str("CARELOOP_S3_BUCKET")  # media in the bucket: the folder is not used
+    else env.media_root(env.env_str("CARELOOP_MEDIA_ROOT"), VAR_DIR / "media")
+)
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",

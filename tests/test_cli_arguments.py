@@ -65,3 +65,53 @@ def test_reprocessing_names_a_message_id_that_is_not_one(db: None) -> None:
     with pytest.raises(CommandError, match="1 message"):
         call_command("inbound", "reprocess", "424242", stdout=out)
     assert out.getvalue().strip() == "424242: no such message"
+
+
+@pytest.mark.parametrize("taken_one", ["HTTP_ADDR", "MLLP_ADDR"])
+def test_serve_names_an_address_it_cannot_take_before_starting_anything(
+    settings: Any, taken_one: str
+) -> None:
+    """The web server alone found its address taken: after "CareLoop is running" was
+    printed, the worker, scheduler and listener started, in gunicorn's five retries."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings.HTTP_ADDR = settings.MLLP_ADDR = ("127.0.0.1", 0)  # any free port
+        setattr(settings, taken_one, taken.getsockname())
+        out = io.StringIO()
+        with pytest.raises(
+            CommandError, match=rf"cannot listen on 127\.0\.0\.1:\d+ \(CARELOOP_{taken_one}\)"
+        ):
+            call_command("serve", "--no-demo", stdout=out)
+    assert out.getvalue() == ""  # not migrated, nothing started
+
+
+def test_serve_refuses_a_negative_number_of_demo_patients_by_its_own_name() -> None:
+    with pytest.raises(CommandError, match="--demo-patients must be between") as refused:
+        call_command("serve", "--demo-patients", "-1", stdout=io.StringIO())
+    assert refused.value.returncode == 2
+
+
+def test_listing_the_tokens_of_a_user_that_is_not_there_names_them(alice: Any) -> None:
+    """A mistyped user name listed nothing with exit status 0, as for a user without tokens."""
+    with pytest.raises(CommandError, match="no user named 'alcie'"):
+        call_command("apitoken", "list", "alcie", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("apitoken", "list", "alice", stdout=out)  # there, without tokens
+    assert out.getvalue() == ""
+
+
+def test_enrolling_the_eligible_with_no_workers_is_refused(db: None) -> None:
+    """--workers 0 was taken as the default, one (and -1 refused)."""
+    with pytest.raises(CommandError, match="--workers must be between 1 and 32"):
+        call_command("pathways", "enrol-eligible", "--workers", "0", stdout=io.StringIO())
+
+
+@pytest.mark.parametrize("count", ["-1", "65"])
+def test_the_listener_refuses_a_number_of_processors_it_cannot_run(count: str) -> None:
+    """-1 was taken for 0: every message acknowledged and stored, none ever imported."""
+    with pytest.raises(CommandError, match="--processors must be from 0 to 64") as refused:
+        call_command("mllp", "--processors", count)
+    assert refused.value.returncode == 2

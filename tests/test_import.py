@@ -223,6 +223,87 @@ def test_an_unexpected_failure_ends_the_import_failed_not_running(
     assert job.imported_rows == 0 and not Observation.objects.exists()
 
 
+def test_ctrl_c_during_a_cli_import_ends_it_failed_and_the_file_can_be_imported_again(
+    tmp_path: Path, hospital: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C printed a traceback and left the import "running" for ever, with a part of
+    its rows stored."""
+    from django.core.management.base import CommandError
+
+    from careloop.interop.importer import runner
+
+    real = runner.do_record_results
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    path = tmp_path / "results.xlsx"
+    path.write_bytes(xlsx(long_rows(bad=False)))
+    monkeypatch.setattr(runner, "do_record_results", interrupted)
+    with pytest.raises(CommandError, match="interrupted: 0 of 5 rows imported") as error:
+        call_command("import", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    assert error.value.returncode == 130
+    job = ImportJob.objects.get()
+    assert job.status == "failed" and job.finished_at is not None
+    assert not Observation.objects.exists()
+    monkeypatch.setattr(runner, "do_record_results", real)
+    out = io.StringIO()
+    call_command("import", str(path), stdout=out, stderr=io.StringIO())  # no --force needed
+    assert json.loads(out.getvalue())["imported_rows"] == 5
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (xlsx(long_rows()), "是 Excel（.xlsx）工作簿"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00", "不是 CSV 文本文件"),
+        (",".join(HEADER).encode("utf-16"), "不是 CSV 文本文件"),
+    ],
+    ids=["workbook", "picture", "utf-16"],
+)
+def test_a_file_named_csv_that_is_not_text_is_refused_as_such(
+    bob: Any, content: bytes, said: str
+) -> None:
+    """A picture was read as GB18030 (any bytes are) and refused for want of an ID column,
+    its "headers" shown as mojibake; a workbook was said to be in an unknown character set."""
+    from careloop.interop.importer.reader import ReadError
+
+    with pytest.raises(ReadError, match=said):
+        create(bob, content, name="results.csv")
+    assert not ImportJob.objects.exists()
+
+
+def test_a_cli_import_stopped_by_sigterm_ends_failed_not_running(
+    tmp_path: Path, hospital: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kill`, `timeout` or a service manager stopping the import left it "running"."""
+    import os
+    import signal
+
+    from django.core.management.base import CommandError
+
+    from careloop.interop.importer import runner
+
+    def stopped(*args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def unhandled(signum: int, frame: object) -> None:  # not the test run's end
+        raise RuntimeError("SIGTERM not handled by the import")
+
+    path = tmp_path / "results.xlsx"
+    path.write_bytes(xlsx(long_rows(bad=False)))
+    monkeypatch.setattr(runner, "do_record_results", stopped)
+    before = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        with pytest.raises(CommandError, match="interrupted") as error:
+            call_command("import", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+        assert signal.getsignal(signal.SIGTERM) is unhandled  # given back
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert error.value.returncode == 130
+    assert ImportJob.objects.get().status == "failed"
+
+
 def test_a_cell_with_a_nul_character_is_a_row_error_shown_in_the_report(bob: Any) -> None:
     """A NUL in a new patient's name was stored on SQLite (PostgreSQL fails the chunk); in
     the error report it made openpyxl refuse the workbook."""
@@ -410,6 +491,42 @@ def test_the_cli_imports_and_exits_by_outcome(tmp_path: Path, hospital: Any) -> 
     summary = json.loads(again.getvalue())
     assert (summary["imported_rows"], summary["already_stored_rows"]) == (0, 2)
     assert Observation.objects.filter(code="14647-2").count() == 1  # stored once
+
+
+def test_the_cli_prints_its_summary_alone_on_stdout(
+    tmp_path: Path, hospital: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The progress bar was drawn on stdout, and ended there with a blank line before the
+    JSON summary."""
+    path = tmp_path / "results.xlsx"
+    path.write_bytes(xlsx(long_rows(bad=False)))
+    call_command("import", str(path))
+    out, _ = capfd.readouterr()
+    assert out.startswith("{") and json.loads(out)["imported_rows"] == 5
+
+
+@pytest.mark.parametrize("show_columns", [False, True])
+def test_a_file_without_a_header_row_is_named_without_printing_its_first_patient(
+    tmp_path: Path, hospital: Any, show_columns: bool
+) -> None:
+    """The first row was listed as the file's "columns" on the terminal: the first patient's
+    ID number, name and phone number in full."""
+    from django.core.management.base import CommandError
+
+    path = tmp_path / "no-header.csv"
+    path.write_text(f"{ID_A},吴国平,13812340001,2026-11-03,5.5\n", encoding="utf-8")
+    err = io.StringIO()
+    options = ["--show-columns"] if show_columns else []
+    with pytest.raises(CommandError, match="not column headers: add a header row") as error:
+        call_command("import", str(path), *options, stdout=io.StringIO(), stderr=err)
+    assert error.value.returncode == 2
+    assert ID_A not in err.getvalue() and "13812340001" not in err.getvalue()
+    assert "吴国平" not in err.getvalue() and "吴国平" not in str(error.value)
+    assert not Observation.objects.exists()
+    loinc = tmp_path / "wide.csv"  # a LOINC code as a header is a header
+    loinc.write_text("身份证号,体检日期,14771-0\n", encoding="utf-8")
+    call_command("import", str(loinc), "--show-columns", stderr=err)
+    assert "14771-0" in err.getvalue()
 
 
 def test_results_stored_before_are_not_stored_again_from_another_file(bob: Any) -> None:

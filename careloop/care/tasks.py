@@ -67,8 +67,10 @@ def run_batch(batch_id: int, progress: Callable[[int, int], None] | None = None)
             batch.archive.save(f"reports-{batch.pk}.zip", File(spool), save=False)
             batch.status, batch.finished_at = ReportBatch.Status.DONE, timezone.now()
             batch.save(update_fields=["status", "finished_at", "archive", "printed"])
-        except Exception as exc:  # the page says so instead of showing "running" forever
+        except (Exception, KeyboardInterrupt) as exc:  # the page says so, not "running" forever
             batch.status, batch.message = ReportBatch.Status.FAILED, str(exc)[:300]
+            if isinstance(exc, KeyboardInterrupt):  # Ctrl-C on `careloop reports print`
+                batch.message = f"interrupted after {batch.printed} of {batch.total}"
             batch.finished_at = timezone.now()
             batch.save(update_fields=["status", "message", "finished_at"])
             raise

@@ -9,7 +9,9 @@ import os
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,3 +56,25 @@ def test_printing_an_organisation_in_worker_processes(demo: dict[str, str], tmp_
         text=True,
     )
     assert wrong.returncode == 2 and "no organisation NOPE" in wrong.stderr
+
+
+def test_ctrl_c_while_printing_ends_the_batch_failed_not_running(
+    patient_factory: Any, hospital: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C on `careloop reports print` left the batch "running" for ever."""
+    from careloop.care import tasks
+    from careloop.care.models import ReportBatch
+
+    patient = patient_factory(organisation=hospital)
+
+    def interrupted(patient_ids: list[int]) -> Iterator[tuple[Any, Any]]:
+        raise KeyboardInterrupt
+        yield  # a generator, as the real one
+
+    monkeypatch.setattr(tasks, "_rendered", interrupted)
+    batch = ReportBatch.objects.create(patient_ids=[patient.pk], total=1)
+    with pytest.raises(KeyboardInterrupt):
+        tasks.run_batch(batch.pk)
+    batch.refresh_from_db()
+    assert batch.status == ReportBatch.Status.FAILED and batch.finished_at is not None
+    assert batch.message == "interrupted after 0 of 1"

@@ -64,5 +64,36 @@ def test_production_mode_refuses_to_start_without_keys(
 
 
 def test_several_field_keys_newest_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("CARELOOP_FIELD_KEY", "new, old")
-    assert env.field_keys(tmp_path, embedded=False) == ["new", "old"]
+    new, old = env.new_fernet_key(), env.new_fernet_key()
+    monkeypatch.setenv("CARELOOP_FIELD_KEY", f"{new}, {old}")
+    assert env.field_keys(tmp_path, embedded=False) == [new, old]
+
+
+def test_a_field_key_that_is_not_one_is_named_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """It was taken, and the first identifier read or written failed with a traceback."""
+    monkeypatch.setenv("CARELOOP_FIELD_KEY", f"{env.new_fernet_key()},notakey")
+    with pytest.raises(env.ConfigurationError, match="CARELOOP_FIELD_KEY: key 2 of 2 is not"):
+        env.field_keys(tmp_path, embedded=False)
+
+
+def test_a_switch_set_to_a_word_it_does_not_know_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CARELOOP_DEBUG=maybe (or a typo of "on") was taken for off in silence."""
+    monkeypatch.setenv("CARELOOP_DEBUG", "maybe")
+    with pytest.raises(env.ConfigurationError, match="CARELOOP_DEBUG must be 1 or 0"):
+        env.env_bool("CARELOOP_DEBUG")
+    for word, meant in (("On", True), ("yes", True), ("0", False), ("off", False)):
+        monkeypatch.setenv("CARELOOP_DEBUG", word)
+        assert env.env_bool("CARELOOP_DEBUG") is meant
+
+
+def test_a_media_folder_that_cannot_be_made_is_named(tmp_path: Path) -> None:
+    """It was taken, and the first upload or printed report failed with a traceback."""
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(env.ConfigurationError, match="CARELOOP_MEDIA_ROOT: cannot use"):
+        env.media_root(str(tmp_path / "a-file" / "media"), tmp_path / "default")
+    assert env.media_root("", tmp_path / "default") == str(tmp_path / "default")
+    assert (tmp_path / "default").is_dir()

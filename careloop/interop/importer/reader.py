@@ -55,9 +55,33 @@ def _kind(name: str) -> str:
     )
 
 
+_BINARY = (
+    b"\x89PNG",
+    b"%PDF",
+    b"\xff\xd8\xff",
+    b"GIF8",
+    b"\xd0\xcf\x11\xe0",
+    b"\xff\xfe",
+    b"\xfe\xff",
+)
+
+
 def _csv_text(handle: BinaryIO) -> io.TextIOWrapper:
     head = handle.read(65536)
     handle.seek(0)
+    if head.startswith(b"PK\x03\x04"):  # a workbook (a zip) saved under a .csv name
+        raise ReadError(
+            _("This file is an Excel (.xlsx) workbook named .csv: rename it .xlsx and import it.")
+        )
+    # Not text: a picture, a PDF, an old .xls, UTF-16 text (a NUL every other byte). A stray
+    # NUL in a cell of a text file is that row's error, not the file's.
+    if head.startswith(_BINARY) or head.count(b"\x00") > len(head) // 20:
+        raise ReadError(
+            _(
+                "This file is not a CSV text file (it holds binary data): save it as CSV "
+                "(UTF-8) or as .xlsx."
+            )
+        )
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             head.decode(encoding)

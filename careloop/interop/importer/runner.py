@@ -207,6 +207,18 @@ class Importer:
                     self._save_report(report)
         except MappingError as error:
             return self._fail(str(error))
+        except KeyboardInterrupt:
+            # Ctrl-C on `careloop import`: the chunk under way is rolled back with its
+            # transaction; the import must not stay "running" for ever. Failed, saying so;
+            # the same file is imported again (its stored rows counted as already stored).
+            job.refresh_from_db(fields=COUNTS)
+            self._fail(
+                _(
+                    "The import was interrupted: the rows counted as imported are kept, the "
+                    "others are not. Import the file again to add them."
+                )
+            )
+            raise
         except Exception as error:
             # A defect of ours, or the database failing, must not leave the import "running"
             # for ever (nothing runs a running one again): failed, saying so. What chunks

@@ -48,6 +48,8 @@ class Command(BaseCommand):
         elif action == "list":
             tokens = ApiToken.objects.select_related("user").order_by("-created_at")
             if options.get("username"):
+                if not User.objects.filter(username=options["username"]).exists():
+                    raise CommandError(f"no user named {options['username']!r}")
                 tokens = tokens.filter(user__username=options["username"])
             for item in tokens:
                 self.stdout.write(

@@ -1,4 +1,6 @@
 import json
+import re
+import signal
 from pathlib import Path
 
 from django.core.files import File
@@ -11,6 +13,20 @@ from careloop.interop.importer.reader import ReadError
 from careloop.interop.importer.runner import Importer, mark_failed
 from careloop.interop.models import ImportJob
 from careloop.progress import progress_bar
+
+# A "header" of eight digits or more is a value: an ID, phone or record number of the first
+# patient of a file without a header row, not to be printed on the terminal. (A LOINC code,
+# 14771-0, has seven at most.)
+_A_NUMBER = re.compile(r"\+?[\d \-]+[Xx]?")
+
+
+def _a_number(header: object) -> bool:
+    text = str(header).strip()
+    return bool(_A_NUMBER.fullmatch(text)) and sum(c.isdigit() for c in text) >= 8
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _columns(given: str) -> dict[str, str]:
@@ -92,6 +108,17 @@ class Command(BaseCommand):
         if given:
             job.columns.update(given)
             job.save(update_fields=["columns"])
+        if any(_a_number(header) for header in job.columns):
+            if options["show_columns"]:  # a look, not an import: the upload goes
+                job.file.delete(save=False)
+                job.delete()
+            else:
+                mark_failed(job, "the first row holds numbers, not column headers")
+            raise CommandError(
+                "the first row holds an ID, phone or record number, not column headers: "
+                "add a header row (身份证号, 姓名, 体检日期, …) and import the file again",
+                returncode=2,
+            )
         self.stderr.write("columns:")
         for header, target in job.columns.items():
             self.stderr.write(f"  {header} → {FIELD_LABELS.get(target, target)}")
@@ -112,7 +139,21 @@ class Command(BaseCommand):
             def progress(current: ImportJob) -> None:
                 bar.update(task, total=current.total_rows or None, completed=current.processed_rows)
 
-            job = Importer(job, user=user, progress=progress).run()
+            # `kill`, `timeout` or a service manager stopping us: as Ctrl-C, the import ends
+            # failed instead of "running" for ever.
+            stopped = signal.signal(signal.SIGTERM, _interrupt)
+            try:
+                job = Importer(job, user=user, progress=progress).run()
+            except KeyboardInterrupt:
+                job.refresh_from_db()
+                raise CommandError(
+                    f"interrupted: {job.imported_rows} of {job.total_rows} rows imported "
+                    f"(import {job.pk}, marked failed); run the same command again to "
+                    "import the rest",
+                    returncode=130,
+                ) from None
+            finally:
+                signal.signal(signal.SIGTERM, stopped)
         summary = {
             "import": job.pk,
             "status": job.status,

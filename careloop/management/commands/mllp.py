@@ -30,10 +30,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        count = options["processors"]
+        if count is not None and not 0 <= count <= 64:
+            # -1 was taken for 0: messages stored and acknowledged, never imported.
+            raise CommandError("--processors must be from 0 to 64", returncode=2)
         verify_for_command()
         host, port = settings.MLLP_ADDR
-        count = options["processors"]
-        count = default_processors() if count is None else max(0, count)
+        count = default_processors() if count is None else count
         children = [
             subprocess.Popen(  # noqa: S603 - our own interpreter and command
                 [sys.executable, "-m", "careloop", "process_inbound", "--part", f"{k}/{count}"]

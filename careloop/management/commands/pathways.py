@@ -122,7 +122,8 @@ class Command(BaseCommand):
                 f"\r{code}: {total.enrolled:,} enrolled, {total.tasks:,} tasks", ending=""
             )
 
-        workers = options.get("workers") or 1
+        workers = options.get("workers")
+        workers = 1 if workers is None else workers  # 0 is a wrong number, not the default
         if workers < 1 or workers > 32:
             raise CommandError("--workers must be between 1 and 32", returncode=2)
         if workers == 1:
