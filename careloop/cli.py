@@ -9,6 +9,12 @@ import sys
 ALIASES = {"reply-check": "reply_check", "value-tiers": "value_tiers"}
 
 
+def spelled(subcommand: str) -> str:
+    """A command as the user types it (``reply-check``) for Django's name (``reply_check``):
+    what its usage line says."""
+    return {name: typed for typed, name in ALIASES.items()}.get(subcommand, subcommand)
+
+
 def _database() -> str:
     """Where the default database is, for a message (never its password)."""
     from django.conf import settings

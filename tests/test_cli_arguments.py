@@ -115,3 +115,17 @@ def test_the_listener_refuses_a_number_of_processors_it_cannot_run(count: str) -
     with pytest.raises(CommandError, match="--processors must be from 0 to 64") as refused:
         call_command("mllp", "--processors", count)
     assert refused.value.returncode == 2
+
+
+@pytest.mark.parametrize("typed", ["reply-check", "value-tiers"])
+def test_a_hyphenated_command_names_itself_as_typed_in_its_usage(
+    typed: str, capsys: Any, db: None
+) -> None:
+    """``careloop reply-check --help`` said "usage: careloop reply_check", a name that the
+    documentation never gives."""
+    from careloop.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main([typed, "--help"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: careloop {typed} ")

@@ -1,8 +1,10 @@
 import json
 import sys
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from careloop.cli import spelled
 from careloop.outreach.symptoms import detect
 
 
@@ -15,6 +17,9 @@ class Command(BaseCommand):
     # Pure text analysis: no system checks, no database.
     requires_system_checks: list[str] = []
     stealth_options = ("stdin",)
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        return super().create_parser(prog_name, spelled(subcommand), **kwargs)
 
     def add_arguments(self, parser):
         parser.add_argument("text", help="the reply, or - for stdin")

@@ -1,8 +1,9 @@
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from careloop.cli import spelled
 from careloop.patients.value_tiers import TierSettingError, update_value_tiers
 
 
@@ -12,6 +13,9 @@ class Command(BaseCommand):
         "the last 12 months (thresholds CARELOOP_VALUE_TIERS); prints JSON "
         "{patients, changed, high, medium, low}."
     )
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        return super().create_parser(prog_name, spelled(subcommand), **kwargs)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
