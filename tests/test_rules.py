@@ -709,3 +709,19 @@ def test_a_rule_on_a_stored_assessment_runs_on_the_results_its_model_reads(db: N
     )
     assert rule.codes == frozenset(MODELS["glucose"][0]) and not rule.series_codes
     assert "8480-6" not in rule.codes  # a blood pressure does not run it
+
+
+def test_the_rules_commands_times_are_local_with_one_offset(db: None) -> None:
+    """``rules dry-run`` gave a match's time in UTC (+00:00) beside the versions' local ones."""
+    load_pack()
+    patient = PatientFactory()
+    store(patient, "8480-6", 185, timezone.now() - timedelta(days=1))
+    out = StringIO()
+    call_command("rules", "dry-run", "bp-urgent-referral", "--days", "7", stdout=out)
+    [match] = json.loads(out.getvalue())["matches"]
+    offset = timezone.localtime().strftime("%z")
+    assert match["at"].endswith(f"{offset[:3]}:{offset[3:]}")
+    out = StringIO()
+    call_command("rules", "show", "bp-urgent-referral", stdout=out)
+    saved = json.loads(out.getvalue())["versions"][0]["saved_at"]
+    assert saved.endswith(f"{offset[:3]}:{offset[3:]}")

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from careloop.rules.conditions import RuleError
 from careloop.rules.engine import compile_rule, dry_run, sweep
@@ -91,7 +92,11 @@ class Command(BaseCommand):
         fields = ["code", *RULE_FIELDS, "version"]
         return {f: getattr(rule, f) for f in fields} | {
             "versions": [
-                {"version": v.version, "saved_at": v.saved_at.isoformat(), "enabled": v.enabled}
+                {
+                    "version": v.version,
+                    "saved_at": timezone.localtime(v.saved_at).isoformat(),
+                    "enabled": v.enabled,
+                }
                 for v in rule.versions.all()
             ]
         }
@@ -125,7 +130,11 @@ class Command(BaseCommand):
             "days": options["days"],
             "patients": len(matches),
             "matches": [
-                {"patient": m.patient_id, "at": m.at.isoformat(), "reasons": m.reasons}
+                {
+                    "patient": m.patient_id,
+                    "at": timezone.localtime(m.at).isoformat(),  # one offset for all
+                    "reasons": m.reasons,
+                }
                 for m in matches
             ],
         }
