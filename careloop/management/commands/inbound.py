@@ -77,7 +77,7 @@ class Command(BaseCommand):
             missing = sorted(set(ids) - {message.pk for message in stored})
             for pk in missing:
                 self.stdout.write(f"{pk}: no such message")
-            failures = len(missing)
+            failures = 0
             for message in stored:
                 try:
                     result = reprocess(message)
@@ -92,8 +92,11 @@ class Command(BaseCommand):
                 else:
                     note = f" ({message.error})" if message.error else ""
                 self.stdout.write(f"{message.pk}: {message.status}{note}")
+            problems = [f"{len(missing)} message(s) not found"] if missing else []
             if failures:
-                raise CommandError(f"{failures} message(s) failed again")
+                problems.append(f"{failures} message(s) failed again")
+            if problems:
+                raise CommandError(", ".join(problems))
 
 
 def summary(message):
