@@ -152,6 +152,24 @@ def test_a_bundle_updates_a_questionnaire_and_refuses_without_the_permission(
     assert Questionnaire.objects.get(code="gad7").version == 2
 
 
+def test_an_answer_to_another_organisations_questionnaire_is_refused(
+    fhir: Fhir, cardiology: Any, community: Any, patient_factory: Any
+) -> None:
+    """A QuestionnaireResponse found its questionnaire by URL whoever it belonged to."""
+    Questionnaire.objects.filter(code="gad7").update(organisation=community)
+    patient = patient_factory(organisation=cardiology)
+    status, outcome, _ = fhir.call(
+        "POST", "/QuestionnaireResponse", gad7_response(patient, 0, 0, 0, 0, 0, 0, 0)
+    )
+    assert status == 422 and "is not a questionnaire here" in outcome["issue"][0]["diagnostics"]
+    assert not QuestionnaireResponse.objects.exists()
+    Questionnaire.objects.filter(code="gad7").update(organisation=cardiology)
+    status, _saved, _ = fhir.call(
+        "POST", "/QuestionnaireResponse", gad7_response(patient, 0, 0, 0, 0, 0, 0, 0)
+    )
+    assert status == 201 and QuestionnaireResponse.objects.count() == 1
+
+
 def test_a_questionnaire_for_every_organisation_is_not_changed_by_one_departments_staff(
     fhir: Fhir, carol: Any, community: Any
 ) -> None:

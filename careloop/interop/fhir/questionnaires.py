@@ -34,7 +34,7 @@ from careloop.interop.fhir.base import (
 from careloop.interop.fhir.outcome import FhirError, issue
 from careloop.interop.times import in_the_future
 from careloop.patients.access import patients_for
-from careloop.questionnaires.access import visible_to
+from careloop.questionnaires.access import usable_for, visible_to
 from careloop.questionnaires.definition import AnswerError, DefinitionError
 from careloop.questionnaires.fhir import (
     CANONICAL,
@@ -209,9 +209,13 @@ class QuestionnaireResponseHandler(Handler):
                 queryset = queryset.filter(version__questionnaire=row)
         return queryset
 
-    def _version(self, data: dict[str, Any]) -> QuestionnaireVersion:
+    def _version(self, data: dict[str, Any], patient: Any) -> QuestionnaireVersion:
+        """The version answered, of a questionnaire the patient's organisation uses."""
         reference = str(data.get("questionnaire") or "")
-        _row, found = by_canonical(reference)
+        row, found = by_canonical(reference)
+        usable = Questionnaire.objects.filter(usable_for(patient.organisation))
+        if row is not None and not usable.filter(pk=row.pk).exists():
+            found = None  # another organisation's: as if not here
         if found is None:
             raise FhirError(
                 422,
@@ -240,7 +244,7 @@ class QuestionnaireResponseHandler(Handler):
                 expression=["QuestionnaireResponse.authored"],
             )
         patient = self.patient(user, data, refs, "QuestionnaireResponse.subject")
-        version = self._version(data)
+        version = self._version(data, patient)
         definition = definition_of(version)
         known = {item.key for item in definition.items}
         unknown = [
