@@ -14,7 +14,7 @@ from fhir.resources.R4B.bundle import Bundle
 from careloop.accounts.tokens import do_create_token
 from careloop.followup.models import Alert
 from careloop.questionnaires.models import Questionnaire, QuestionnaireResponse
-from careloop.questionnaires.services import load_pack
+from careloop.questionnaires.services import do_save_questionnaire, load_pack
 from tests.test_fhir import Fhir
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -317,3 +317,31 @@ def test_a_wrong_questionnaire_is_named_by_its_fhir_path(fhir: Fhir, carol: Any)
     assert status == 422
     assert outcome["issue"][0]["expression"][0].startswith("Questionnaire.item[0].answerOption")
     assert not Questionnaire.objects.filter(code__in=("x", "audit-a1")).exists()
+
+
+def test_an_answer_to_another_organisations_questionnaire_is_refused(
+    live_server: Any, bob: Any, dave: Any, hospital: Any, community: Any, patient_factory: Any
+) -> None:
+    """A questionnaire of an organisation is for it and those below it: the community
+    centre's staff cannot see the hospital's, nor fill it on their page, but the FHIR API
+    took their answers to it (and named its items to them)."""
+    load_pack()
+    definition = {
+        "code": "knee-rehab",
+        "title": "膝关节术后康复",
+        "items": [{"key": "pain", "type": "scale", "text": "今天的疼痛", "min": 0, "max": 10}],
+    }
+    do_save_questionnaire(bob, definition)
+    assert Questionnaire.objects.get(code="knee-rehab").organisation == hospital
+    _, token = do_create_token(dave)
+    theirs = patient_factory(organisation=community)
+    body = {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": "urn:careloop:questionnaire:knee-rehab",
+        "status": "completed",
+        "subject": {"reference": f"Patient/{theirs.pk}"},
+        "item": [{"linkId": "pain", "answer": [{"valueInteger": 3}]}],
+    }
+    status, outcome, _ = Fhir(live_server.url, token).call("POST", "/QuestionnaireResponse", body)
+    assert status == 422 and "is not a questionnaire here" in outcome["issue"][0]["diagnostics"]
+    assert not QuestionnaireResponse.objects.exists()

@@ -34,7 +34,7 @@ from careloop.interop.fhir.base import (
 from careloop.interop.fhir.outcome import FhirError, issue
 from careloop.interop.times import in_the_future
 from careloop.patients.access import patients_for
-from careloop.questionnaires.access import visible_to
+from careloop.questionnaires.access import usable_for, visible_to
 from careloop.questionnaires.definition import AnswerError, DefinitionError
 from careloop.questionnaires.fhir import (
     CANONICAL,
@@ -209,10 +209,13 @@ class QuestionnaireResponseHandler(Handler):
                 queryset = queryset.filter(version__questionnaire=row)
         return queryset
 
-    def _version(self, data: dict[str, Any]) -> QuestionnaireVersion:
+    def _version(self, data: dict[str, Any], patient: Any) -> QuestionnaireVersion:
+        """The version answered, of a questionnaire the patient's organisation may ask (one
+        of another organisation is not named, as on the staff pages)."""
         reference = str(data.get("questionnaire") or "")
-        _row, found = by_canonical(reference)
-        if found is None:
+        row, found = by_canonical(reference)
+        usable = Questionnaire.objects.filter(usable_for(patient.organisation))
+        if found is None or row is None or not usable.filter(pk=row.pk).exists():
             raise FhirError(
                 422,
                 f"QuestionnaireResponse.questionnaire: {reference!r} is not a questionnaire here "
@@ -240,7 +243,7 @@ class QuestionnaireResponseHandler(Handler):
                 expression=["QuestionnaireResponse.authored"],
             )
         patient = self.patient(user, data, refs, "QuestionnaireResponse.subject")
-        version = self._version(data)
+        version = self._version(data, patient)
         definition = definition_of(version)
         known = {item.key for item in definition.items}
         unknown = [
