@@ -709,3 +709,30 @@ def test_a_rule_on_a_stored_assessment_runs_on_the_results_its_model_reads(db: N
     )
     assert rule.codes == frozenset(MODELS["glucose"][0]) and not rule.series_codes
     assert "8480-6" not in rule.codes  # a blood pressure does not run it
+
+
+def test_a_follow_up_its_channels_failed_to_reach_is_a_history_of_not_reached(
+    pack: None, hospital: Any
+) -> None:
+    """An automated follow-up whose last channel failed (an SMS not delivered, no other
+    channel) ends not reached as a recorded one does, but no rule ran: 失访史 waited for the
+    next outcome a person recorded."""
+    from careloop.followup.models import Task
+    from careloop.outreach.queueing import pass_on
+
+    patient = PatientFactory(organisation=hospital)
+    now = timezone.now()
+    task = Task.objects.create(
+        patient=patient,
+        organisation=hospital,
+        title="复诊提醒",
+        purpose="revisit_reminder",
+        channel="sms",
+        channels=["sms"],
+        due_at=now,
+        deadline=now + timedelta(days=1),
+    )
+    pass_on(task, "短信：号码无效", now)
+    task.refresh_from_db()
+    assert task.status == Task.Status.FAILED
+    assert list(patient.tags.values_list("tag__name", flat=True)) == ["失访史"]
