@@ -221,3 +221,25 @@ def test_an_organisations_administrator_reads_only_its_own_rows_on_the_other_pag
     # A setting of its own is for its own organisation, never for every one.
     form = client.get("/admin/outreach/channelconfig/add/").content.decode()
     assert hospital.name in form and community.name not in form
+
+
+def test_an_organisations_administrator_is_not_shown_the_platforms_callback_addresses(
+    hospital: Any,
+) -> None:
+    """The platform's SMS setting is shown read only to an administrator of one
+    organisation, with its callback addresses: their token is all that authenticates an
+    Aliyun or Tencent push, so they could send delivery reports and patients' replies for
+    every organisation's messages."""
+    from careloop.outreach.models import ChannelConfig
+    from careloop.outreach.receiving import callback_token
+
+    platform = ChannelConfig.objects.create(channel="sms", provider="aliyun_sms", weekly_cap=3)
+    own = ChannelConfig.objects.create(
+        channel="sms", provider="aliyun_sms", weekly_cap=3, organisation=hospital
+    )
+    admin = UserFactory(username="hadmin", organisation=hospital, role=Role.ADMIN, is_staff=True)
+    client = two_factor_client(admin, HTTP_ACCEPT_LANGUAGE="en")
+    page = client.get(f"/admin/outreach/channelconfig/{platform.pk}/change/")
+    assert page.status_code == 200 and callback_token(platform.pk) not in page.content.decode()
+    mine = client.get(f"/admin/outreach/channelconfig/{own.pk}/change/").content.decode()
+    assert callback_token(own.pk) in mine  # their own organisation's, to give the provider

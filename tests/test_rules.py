@@ -725,3 +725,30 @@ def test_the_rules_commands_times_are_local_with_one_offset(db: None) -> None:
     call_command("rules", "show", "bp-urgent-referral", stdout=out)
     saved = json.loads(out.getvalue())["versions"][0]["saved_at"]
     assert saved.endswith(f"{offset[:3]}:{offset[3:]}")
+
+
+def test_a_follow_up_its_channels_failed_to_reach_is_a_history_of_not_reached(
+    pack: None, hospital: Any
+) -> None:
+    """An automated follow-up whose last channel failed (an SMS not delivered, no other
+    channel) ends not reached as a recorded one does, but no rule ran: 失访史 waited for the
+    next outcome a person recorded."""
+    from careloop.followup.models import Task
+    from careloop.outreach.queueing import pass_on
+
+    patient = PatientFactory(organisation=hospital)
+    now = timezone.now()
+    task = Task.objects.create(
+        patient=patient,
+        organisation=hospital,
+        title="复诊提醒",
+        purpose="revisit_reminder",
+        channel="sms",
+        channels=["sms"],
+        due_at=now,
+        deadline=now + timedelta(days=1),
+    )
+    pass_on(task, "短信：号码无效", now)
+    task.refresh_from_db()
+    assert task.status == Task.Status.FAILED
+    assert list(patient.tags.values_list("tag__name", flat=True)) == ["失访史"]

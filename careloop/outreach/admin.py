@@ -92,6 +92,15 @@ class ChannelConfigAdmin(ScopedToOrganisations, admin.ModelAdmin):
     list_display = ["channel", PROVIDER, "organisation", "weekly_cap", "enabled", "secret_names"]
     readonly_fields = ["callback_addresses"]
 
+    def get_fields(self, request: Any, obj: Any = None) -> Any:
+        """The callback addresses carry the token that authenticates a provider's pushes:
+        shown to those who may change the setting only (not the platform's, read only to
+        an organisation's administrator)."""
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            fields = [f for f in fields if f != "callback_addresses"]
+        return fields
+
     @admin.display(description=_("callback addresses"))
     def callback_addresses(self, obj: ChannelConfig) -> str:
         urls = callback_urls(obj)

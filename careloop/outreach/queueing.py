@@ -109,6 +109,11 @@ def pass_on(task: Task, reason: str, now: datetime) -> None:
     task.save(
         update_fields=["status", "closed_at", "cancel_reason", "channel", "attempts", "due_at"]
     )
+    if index < 0:  # not reached, as an outcome recorded by a person (失访史)
+        from careloop.rules.engine import run_for_answers
+        from careloop.rules.models import Trigger
+
+        run_for_answers(Trigger.TASK_OUTCOME, task.patient_id, now=now)
 
 
 def patient_link(task: Due, now: datetime) -> str:

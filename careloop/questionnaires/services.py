@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from careloop.accounts.ownership import owner_of_new
+from careloop.accounts.ownership import may_change_owned, owner_of_new
 from careloop.audit.services import record
 from careloop.followup.models import Alert, Task
 from careloop.ids import latest_id
@@ -122,11 +122,13 @@ def do_save_questionnaire(
                 )
         creating = row is None
         if row is None:
+            owner = owner_of_new(user)
+            if not may_change_owned(user, owner.pk if owner is not None else None):
+                raise PermissionDenied(  # a user of no organisation: not every one's either
+                    "a questionnaire for every organisation is made by staff over all of them"
+                )
             row = Questionnaire(
-                code=definition.code,
-                title=definition.title,
-                url=url,
-                organisation=owner_of_new(user),
+                code=definition.code, title=definition.title, url=url, organisation=owner
             )
         elif not may_change(user, row):
             raise PermissionDenied(

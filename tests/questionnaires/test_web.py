@@ -268,3 +268,25 @@ def test_a_questionnaire_saved_twice_by_staff_is_stored_once(
     assert QuestionnaireResponse.objects.filter(patient=patient).count() == 1
     assert Alert.objects.filter(patient=patient).count() == 1
     assert "未重复保存" in [str(m) for m in again.context["messages"]][-1]
+
+
+def test_a_supervisor_of_no_organisation_does_not_make_one_for_every_organisation(
+    pack: None, hospital: Any
+) -> None:
+    """A staff account not given an organisation yet sees no organisation's patients; the
+    questionnaire it made was for every organisation (none was taken for 'every one'),
+    which only staff over all of them may make."""
+    from careloop.accounts.roles import Role
+    from tests.factories import UserFactory
+
+    nobody = UserFactory(username="erin", organisation=None, role=Role.SUPERVISOR)
+    data = {
+        "code": "knee-rehab",
+        "title": "膝关节术后康复",
+        "items": [{"key": "pain", "type": "scale", "text": "今天的疼痛", "min": 0, "max": 10}],
+    }
+    made = signed_in(nobody).post(
+        "/questionnaires/new/", {"definition": json.dumps(data), "status": "active"}
+    )
+    assert made.status_code == 403
+    assert not Questionnaire.objects.filter(code="knee-rehab").exists()
