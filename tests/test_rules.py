@@ -637,11 +637,23 @@ def test_the_pack_tags_hypertension_and_a_borderline_glucose(
     do_record_results(
         patient,
         None,
-        [ResultInput("空腹血糖", now, loinc=fasting, value=7.4, unit="mmol/L")],
+        [
+            ResultInput(
+                "空腹血糖", now - timedelta(hours=1), loinc=fasting, value=7.4, unit="mmol/L"
+            )
+        ],
         source="manual",
         source_label="test",
     )
     assert tags() == ["高血压"]  # the diabetes range now: no longer borderline
+    do_record_results(
+        patient,
+        None,
+        [ResultInput("空腹血糖", now, loinc=fasting, value=6.3, unit="mmol/L")],
+        source="manual",
+        source_label="test",
+    )
+    assert tags() == ["血糖临界", "高血压"]  # borderline again within the day: tagged again
 
 
 def test_the_pack_tags_living_alone_low_digital_literacy_and_a_follow_up_not_reached(
