@@ -158,9 +158,13 @@ def test_a_rule_is_changed_only_by_staff_of_the_organisations_it_is_for(
     made = client.post("/rules/new/", rule_form(organisation=cardiology.pk))
     assert made.status_code == 302
     assert Rule.objects.get(code="sbp-165").organisation == cardiology
-    # The community centre's administrator does not change it either.
+    # The community centre's administrator neither sees nor changes it (the pack's, yes).
     theirs = two_factor_client(UserFactory(organisation=community, role=Role.ADMIN))
+    listing = theirs.get("/rules/").content.decode()
+    assert "sbp-165" not in listing and shared.code in listing
+    assert theirs.get("/rules/sbp-165/").status_code == 404
     theirs.post("/rules/sbp-165/", rule_form(name="别人的", organisation=community.pk))
     assert Rule.objects.get(code="sbp-165").name == "收缩压 ≥ 165"
+    assert "sbp-165" in client.get("/rules/").content.decode()  # the hospital's own, listed
     with pytest.raises(PermissionDenied):
         do_save_rule(admin, shared.code, {"name": "改过的规则"})

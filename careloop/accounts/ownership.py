@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from careloop.accounts.models import Organisation
 from careloop.patients.access import scope_organisation_ids
@@ -44,3 +44,14 @@ def organisations_to_choose(user: Any) -> QuerySet[Organisation]:
     scope = scope_organisation_ids(user)
     rows = Organisation.objects.filter(is_active=True).order_by("path")
     return rows if scope is None else rows.filter(pk__in=scope)
+
+
+def seen_by(user: Any) -> Q:
+    """The rows ``user`` sees: everyone's, those of their organisation and the ones above it
+    (which apply to them), and those of the organisations below it."""
+    scope = scope_organisation_ids(user)
+    if scope is None:
+        return Q()
+    own: Organisation | None = getattr(user, "organisation", None)
+    lineage = own.lineage if own is not None else []
+    return Q(organisation__isnull=True) | Q(organisation_id__in=[*lineage, *scope])

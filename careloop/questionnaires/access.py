@@ -11,8 +11,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from careloop.accounts.models import Organisation
-from careloop.accounts.ownership import may_change_owned
-from careloop.patients.access import scope_organisation_ids
+from careloop.accounts.ownership import may_change_owned, seen_by
 from careloop.questionnaires.models import Questionnaire
 
 
@@ -26,11 +25,7 @@ def usable_for(organisation: Organisation | None) -> Q:
 
 def visible_to(user: Any) -> QuerySet[Questionnaire]:
     """Those usable in the user's organisation and those of the organisations below it."""
-    scope = scope_organisation_ids(user)
-    if scope is None:
-        return Questionnaire.objects.all()
-    own = getattr(user, "organisation", None)
-    return Questionnaire.objects.filter(usable_for(own) | Q(organisation_id__in=scope))
+    return Questionnaire.objects.filter(seen_by(user))
 
 
 def may_change(user: Any, row: Questionnaire) -> bool:

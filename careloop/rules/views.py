@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from careloop.accounts.ownership import may_change_owned, owner_of_new
+from careloop.accounts.ownership import may_change_owned, owner_of_new, seen_by
 from careloop.audit.services import record
 from careloop.patients.access import get_patient_for, patients_for
 from careloop.patients.models import PatientTag
@@ -36,9 +36,13 @@ def rule_list(request: HttpRequest) -> HttpResponse:
     since = timezone.now() - timedelta(days=30)
     # Firings on the patients the user can see: not how often it fired elsewhere.
     visible = patients_for(request.user).values("pk")
-    rules = Rule.objects.select_related("organisation").annotate(
-        recent=Count(
-            "firings", filter=Q(firings__fired_at__gte=since, firings__patient__in=visible)
+    rules = (
+        Rule.objects.filter(seen_by(request.user))
+        .select_related("organisation")
+        .annotate(
+            recent=Count(
+                "firings", filter=Q(firings__fired_at__gte=since, firings__patient__in=visible)
+            )
         )
     )
     return render(
@@ -52,7 +56,11 @@ def rule_list(request: HttpRequest) -> HttpResponse:
 @permission_required("rules.view_rule", raise_exception=True)
 def rule_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
     rule = (
-        get_object_or_404(Rule.objects.select_related("organisation"), code=code) if code else None
+        get_object_or_404(
+            Rule.objects.filter(seen_by(request.user)).select_related("organisation"), code=code
+        )
+        if code
+        else None
     )
     can_change = request.user.has_perm("rules.change_rule") and (
         rule is None or may_change_owned(request.user, rule.organisation_id)
