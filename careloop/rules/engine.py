@@ -94,6 +94,7 @@ class CompiledRule:
     series_codes: frozenset[str] = field(init=False)
     reads_risk: bool = field(init=False)
     reads_record: bool = field(init=False)  # diagnoses, discharges
+    reads_living: bool = field(init=False)  # lives alone, digital literacy, not reached
     history_days: int = field(init=False)
     depth: int = field(init=False)
 
@@ -101,9 +102,8 @@ class CompiledRule:
         self.codes = frozenset(self.condition.codes())
         self.series_codes = frozenset(self.condition.series_codes())
         self.reads_risk = _reads(self.condition, (Risk,))
-        self.reads_record = _reads(
-            self.condition, (Diagnosis, Discharged, LivesAlone, DigitalLiteracy, NotReached)
-        )
+        self.reads_record = _reads(self.condition, (Diagnosis, Discharged))
+        self.reads_living = _reads(self.condition, (LivesAlone, DigitalLiteracy, NotReached))
         self.history_days = max(self.condition.history_days(), DEFAULT_HISTORY_DAYS)
         self.depth = max(self.condition.depth(), 1)
 
@@ -330,6 +330,7 @@ def load_facts(
     until: datetime | None = None,
     risks: bool = True,
     record: bool = True,
+    living: bool = True,
     pending: Pending | None = None,
     codes_of: Mapping[int, frozenset[str]] | None = None,
 ) -> tuple[dict[int, Facts], dict[int, Profile]]:
@@ -358,7 +359,8 @@ def load_facts(
                 mine.extend(new)
                 mine.sort(key=lambda r: r.at)
     categories = current_categories(ids) if risks and ids else {}
-    diagnoses, discharges, living = _record(ids) if record and ids else ({}, {}, {})
+    diagnoses, discharges = _record(ids) if record and ids else ({}, {})
+    lives = _living(ids) if living and ids else {}
     facts = {}
     tz = timezone.get_current_timezone()
     today = now.astimezone(tz).date()
@@ -377,7 +379,7 @@ def load_facts(
             names=names,
             names_en=names_en,
             tz=tz,
-            **living.get(pk, {}),
+            **lives.get(pk, {}),
         )
     return facts, profiles
 
@@ -519,11 +521,29 @@ def _readings(
     }
 
 
-def _record(
-    ids: list[int],
-) -> tuple[dict[int, set[str]], dict[int, datetime], dict[int, dict[str, Any]]]:
-    """Current diagnoses (ICD-10 codes), the end of the last inpatient stay, and how the
-    patient lives (alone, digital literacy) and when follow-ups were closed not reached."""
+def _record(ids: list[int]) -> tuple[dict[int, set[str]], dict[int, datetime]]:
+    """Current diagnoses (ICD-10 codes) and the end of the last inpatient stay."""
+    diagnoses: dict[int, set[str]] = {}
+    for pk, code in (
+        Condition_.objects.filter(patient_id__any_of=ids)
+        .exclude(clinical_status=Condition_.ClinicalStatus.RESOLVED)
+        .values_list("patient_id", "icd10_code")
+    ):
+        diagnoses.setdefault(pk, set()).add(code)
+    discharges = dict(
+        Encounter.objects.filter(
+            patient_id__any_of=ids, kind=Encounter.Kind.INPATIENT, ended_at__isnull=False
+        )
+        .values("patient_id")
+        .annotate(last=Max("ended_at"))
+        .values_list("patient_id", "last")
+    )
+    return diagnoses, discharges
+
+
+def _living(ids: list[int]) -> dict[int, dict[str, Any]]:
+    """How the patients live (alone, digital literacy) and when follow-ups were closed not
+    reached: ``Facts`` fields by patient."""
     from careloop.followup.models import Task
 
     living: dict[int, dict[str, Any]] = {
@@ -540,22 +560,7 @@ def _record(
             missed.setdefault(pk, []).append(closed)
     for pk, moments in missed.items():
         living.setdefault(pk, {})["not_reached"] = tuple(sorted(moments))
-    diagnoses: dict[int, set[str]] = {}
-    for pk, code in (
-        Condition_.objects.filter(patient_id__any_of=ids)
-        .exclude(clinical_status=Condition_.ClinicalStatus.RESOLVED)
-        .values_list("patient_id", "icd10_code")
-    ):
-        diagnoses.setdefault(pk, set()).add(code)
-    discharges = dict(
-        Encounter.objects.filter(
-            patient_id__any_of=ids, kind=Encounter.Kind.INPATIENT, ended_at__isnull=False
-        )
-        .values("patient_id")
-        .annotate(last=Max("ended_at"))
-        .values_list("patient_id", "last")
-    )
-    return diagnoses, discharges, living
+    return living
 
 
 def _date(value: date | str | None) -> date | None:
@@ -594,6 +599,7 @@ def facts_for(
         until=until,
         risks=any(r.reads_risk for r in rules),
         record=any(r.reads_record for r in rules),
+        living=any(r.reads_living for r in rules),
         pending=pending,
         codes_of=codes_of,
     )
