@@ -52,6 +52,11 @@ def seen_by(user: Any) -> Q:
     scope = scope_organisation_ids(user)
     if scope is None:
         return Q()
-    own: Organisation | None = getattr(user, "organisation", None)
-    lineage = own.lineage if own is not None else []
-    return Q(organisation__isnull=True) | Q(organisation_id__in=[*lineage, *scope])
+    return applying_to(getattr(user, "organisation", None)) | Q(organisation_id__in=scope)
+
+
+def applying_to(organisation: Organisation | None) -> Q:
+    """The rows for ``organisation``: everyone's, its own and those of the ones above it."""
+    if organisation is None:
+        return Q(organisation__isnull=True)
+    return Q(organisation__isnull=True) | Q(organisation_id__in=organisation.lineage)

@@ -8,19 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from careloop.accounts.models import Organisation
+from careloop.accounts.ownership import applying_to as usable_for
 from careloop.accounts.ownership import may_change_owned, seen_by
 from careloop.questionnaires.models import Questionnaire
-
-
-def usable_for(organisation: Organisation | None) -> Q:
-    """Questionnaires for the patients of ``organisation``: everyone's, its own and those
-    of the organisations above it."""
-    if organisation is None:
-        return Q(organisation__isnull=True)
-    return Q(organisation__isnull=True) | Q(organisation_id__in=organisation.lineage)
 
 
 def visible_to(user: Any) -> QuerySet[Questionnaire]:
