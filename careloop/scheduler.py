@@ -75,6 +75,7 @@ def periodic_jobs() -> list[PeriodicJob]:
     from careloop.analytics.tasks import refresh_dashboard
     from careloop.care.tasks import draft_stage_summaries
     from careloop.followup.tasks import enrol_eligible, extend_plans, sweep_alerts
+    from careloop.interop.tasks import deliver_webhooks
     from careloop.outreach.tasks import dispatch_messages
     from careloop.patients.tasks import update_value_tiers
     from careloop.rules.tasks import reassess_birthdays, sweep_rules
@@ -84,6 +85,7 @@ def periodic_jobs() -> list[PeriodicJob]:
         PeriodicJob("reassess_birthdays", timedelta(hours=24), reassess_birthdays.enqueue),
         PeriodicJob("sweep_alerts", timedelta(minutes=1), sweep_alerts.enqueue),
         PeriodicJob("dispatch_messages", timedelta(minutes=1), dispatch_messages.enqueue),
+        PeriodicJob("deliver_webhooks", timedelta(minutes=1), deliver_webhooks.enqueue),
         PeriodicJob("enrol_eligible", timedelta(hours=24), enrol_eligible.enqueue),
         PeriodicJob("refresh_dashboard", timedelta(minutes=1), refresh_dashboard.enqueue),
         PeriodicJob("value_tiers", timedelta(hours=24), update_value_tiers.enqueue),

@@ -19,8 +19,12 @@ def clear_expired_sessions() -> int:
 
 @task()
 def prune_finished_jobs() -> None:
-    """Results of finished background jobs are kept for 14 days."""
+    """Results of finished background jobs are kept for 14 days; webhook deliveries
+    delivered or given up, for 30 (``WEBHOOKS_KEPT``)."""
+    from careloop.interop.webhook_delivery import prune
+
     call_command("prune_db_task_results", min_age_days=14, verbosity=0)
+    prune()
 
 
 @task()

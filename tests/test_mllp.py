@@ -24,6 +24,7 @@ from careloop.interop.hl7.message import HL7Error
 from careloop.interop.mllp import MllpServer
 from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
 from careloop.interop.processing import Part, claim, claim_urgent, process_batch, reprocess
+from careloop.interop.webhook_models import WebhookEndpoint
 from careloop.patients.models import Patient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -130,6 +131,22 @@ def test_a_lis_result_is_stored_acknowledged_and_imported(mllp: MllpServer) -> N
     assert "钾" in alert.title and "6.8" in alert.reason
     stored.refresh_from_db()
     assert stored.status == "processed" and stored.patient == patient
+
+
+def test_a_critical_value_from_the_lis_is_told_to_the_webhook_endpoint(
+    mllp: MllpServer, hospital_org: Organisation
+) -> None:
+    hook = WebhookEndpoint.objects.create(
+        name="集成平台", url="http://127.0.0.1:9/hook", events=["alert.created"]
+    )
+    assert msa(send(mllp, "lis_utf8_oru_r01.hl7")) == "AA"
+    process_all()
+    [delivery] = hook.deliveries.all()
+    alert = delivery.payload["data"]["alert"]
+    assert alert["kind"] == "critical_value" and alert["severity"] == "critical"
+    assert "钾" in alert["title"] and "6.8" in alert["reason"]
+    assert alert["patient"] == Patient.objects.get().pk
+    assert "王建国" not in str(delivery.payload)  # the patient by id, never by name
 
 
 def test_a_batch_enrols_each_new_patient_once(mllp: MllpServer) -> None:

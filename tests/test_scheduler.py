@@ -70,6 +70,7 @@ def test_housekeeping_jobs_are_enqueued_and_run_by_the_worker(
     scheduler = Scheduler(periodic_jobs(), clock=clock, first_run_after=0)
     assert set(scheduler.run_due()) == {
         "clear_expired_sessions",
+        "deliver_webhooks",
         "dispatch_messages",
         "enrol_eligible",
         "extend_plans",
@@ -82,7 +83,7 @@ def test_housekeeping_jobs_are_enqueued_and_run_by_the_worker(
         "sweep_rules",
         "value_tiers",
     }
-    assert DBTaskResult.objects.count() == 12
+    assert DBTaskResult.objects.count() == 13
     call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
     assert not Session.objects.filter(session_key="old").exists()

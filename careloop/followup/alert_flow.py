@@ -21,6 +21,7 @@ from careloop.accounts.roles import Role
 from careloop.audit.services import record
 from careloop.followup.models import OPEN_STATUSES, Alert, AlertEvent
 from careloop.followup.services import RESPONSE_TIME, nearest_owner
+from careloop.interop.webhook_events import alert_events
 from careloop.patients.access import can_change, staff_sees
 from careloop.system_texts import ESCALATED, NO_DOCTOR_YET, NOBODY_HIGHER, UNASSIGNED, stored
 
@@ -108,7 +109,7 @@ def note_on(
 ) -> AlertEvent:
     """An event on ``alert``'s history that leaves its status as it is (no one's action: an
     escalation, the patient saying it again)."""
-    return AlertEvent.objects.create(
+    event = AlertEvent.objects.create(
         alert=alert,
         action=action,
         from_status=alert.status,
@@ -116,6 +117,8 @@ def note_on(
         note=text,
         at=at or timezone.now(),
     )
+    alert_events([event])
+    return event
 
 
 def _check(alert: Alert, actor: Any, step: Step) -> None:
@@ -210,14 +213,18 @@ def do_transition(alert: Alert, actor: Any, step: Step) -> Alert:
             )
         if step.action == Action.ASSIGN and step.assignee is not None:
             note = f"→ {step.assignee}" + (f"：{note}" if note else "")
-        AlertEvent.objects.create(
-            alert=alert,
-            action=step.action,
-            from_status=before,
-            to_status=alert.status,
-            actor=actor,
-            note=note,
-            at=now,
+        alert_events(
+            [
+                AlertEvent.objects.create(
+                    alert=alert,
+                    action=step.action,
+                    from_status=before,
+                    to_status=alert.status,
+                    actor=actor,
+                    note=note,
+                    at=now,
+                )
+            ]
         )
         record(
             actor,

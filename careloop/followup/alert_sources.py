@@ -24,6 +24,7 @@ from careloop.followup.models import (
     Task,
 )
 from careloop.followup.services import new_alert, raise_alert
+from careloop.interop.webhook_events import alert_events, alerts_created
 from careloop.patients.models import Tier
 
 SEV = Alert.Severity
@@ -136,8 +137,12 @@ def raise_by_hand(
             details={"task": task.pk} if task else {},
             task_id=task.pk if task else None,
         )
-        AlertEvent.objects.create(
-            alert=alert, action="raise", to_status=alert.status, actor=actor, note=reason
+        alert_events(
+            [
+                AlertEvent.objects.create(
+                    alert=alert, action="raise", to_status=alert.status, actor=actor, note=reason
+                )
+            ]
         )
         record(actor, "create", "alert", alert.pk, patient_id=patient.pk, summary="raised by hand")
     return alert
@@ -172,6 +177,14 @@ def raise_overdue_alerts(*, now: datetime | None = None) -> int:
     # A unique constraint (one overdue alert per task) makes a second sweep at the same time
     # harmless.
     Alert.objects.bulk_create(alerts, ignore_conflicts=True)
+    if alerts:  # those this sweep inserted (read only when an endpoint listens)
+        alerts_created(
+            Alert.objects.filter(
+                kind=Alert.Kind.OVERDUE_TASK,
+                task_id__in=[a.task_id for a in alerts],
+                created_at__gte=min(a.created_at for a in alerts),
+            ).values_list("pk", flat=True)
+        )
     return len(alerts)
 
 

@@ -24,7 +24,7 @@ from careloop.api import (
 )
 from careloop.audit.services import record
 from careloop.followup.alert_flow import TRANSITIONS, AlertConflict, Step, do_transition
-from careloop.followup.models import Alert
+from careloop.followup.models import Alert, AlertEvent
 from careloop.followup.staff import staff_who_can
 from careloop.patients.access import get_patient_for, patients_for
 
@@ -189,18 +189,19 @@ def _visible(request: HttpRequest, alert_id: int) -> Alert:
     return alert
 
 
+def event_out(event: AlertEvent) -> EventOut:
+    return EventOut(
+        action=event.action,
+        from_status=event.from_status,
+        to_status=event.to_status,
+        actor=event.actor.get_username() if event.actor else None,
+        note=event.note,
+        at=event.at,
+    )
+
+
 def alert_detail(alert: Alert) -> AlertDetail:
-    events = [
-        EventOut(
-            action=e.action,
-            from_status=e.from_status,
-            to_status=e.to_status,
-            actor=e.actor.get_username() if e.actor else None,
-            note=e.note,
-            at=e.at,
-        )
-        for e in alert.events.select_related("actor")
-    ]
+    events = [event_out(e) for e in alert.events.select_related("actor")]
     return AlertDetail(**alert_out(alert).dict(), events=events)
 
 

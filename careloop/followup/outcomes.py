@@ -26,6 +26,7 @@ from careloop.followup.planning import generate, next_channel, stop_patient_plan
 from careloop.followup.recordings import stored_name
 from careloop.followup.schedule import programme_next, retry_at
 from careloop.ids import latest_id
+from careloop.interop.webhook_events import tasks_completed
 from careloop.rules.risk import assess
 from careloop.rules.risk.base import InputError
 
@@ -263,6 +264,8 @@ def do_record_attempt(
         else:
             _retry_or_next_channel(task, attempt.outcome, now)
         task.save()
+        if task.status == Task.Status.DONE:
+            tasks_completed([task.pk])
         if attempt.outcome == Outcome.REACHED:
             _store_measurements(task, attempt.answers, now)
             alerts_from_record(task, entry, result)

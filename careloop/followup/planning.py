@@ -17,6 +17,7 @@ from careloop.followup.definition import Node, Profile
 from careloop.followup.models import Holiday, Pathway, Plan, Purpose, Task
 from careloop.followup.pathways import current_version, definition_of
 from careloop.followup.schedule import due_by, due_window, occurrence_days, tier_key
+from careloop.interop.webhook_events import alert_events
 from careloop.patients.models import Patient
 from careloop.system_texts import PLAN_STOPPED, REMINDER_MOOT, TIERS_CHANGED, stored
 
@@ -458,7 +459,7 @@ def follow_the_move(patient: Patient, actor: Any = None) -> None:
     # Each alert's history says it moved (and, left unassigned, why its owner let go).
     note = stored(TRANSFERRED_TO, organisation=patient.organisation.name)
     unassigned = set(alerts.filter(assignee_id__in=gone).values_list("pk", flat=True))
-    AlertEvent.objects.bulk_create(
+    steps = AlertEvent.objects.bulk_create(
         AlertEvent(
             alert_id=pk, action="assign" if pk in unassigned else "note", actor=actor, note=note
         )
@@ -467,3 +468,4 @@ def follow_the_move(patient: Patient, actor: Any = None) -> None:
     if gone:
         tasks.filter(assignee_id__in=gone).update(assignee=None)
         alerts.filter(assignee_id__in=gone).update(assignee=None)
+    alert_events(steps)

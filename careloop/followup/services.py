@@ -75,8 +75,11 @@ def nearest_owner(organisation_id: int) -> int | None:
 
 def raise_alert(patient: Any, **fields: Any) -> Alert:
     """Open an alert now (see ``new_alert`` for the fields)."""
+    from careloop.interop.webhook_events import alerts_created
+
     alert = new_alert(patient, **fields)
     alert.save()
+    alerts_created([alert.pk])
     return alert
 
 

@@ -27,6 +27,7 @@ from careloop.followup.models import (
 )
 from careloop.followup.staff import staff_who_can
 from careloop.followup.worklist import end_of_today
+from careloop.interop.webhook_events import alert_events
 from careloop.patients.access import patients_for, scope_organisation_ids
 from careloop.system_texts import HANDED_OVER, stored
 
@@ -121,8 +122,10 @@ def do_hand_over(actor: Any, source: User, target: User) -> tuple[int, int]:
         moved = list(alerts.values_list("pk", flat=True))
         alerts.update(assignee=target)
         note = stored(HANDED_OVER, source=source, target=target)
-        AlertEvent.objects.bulk_create(
-            AlertEvent(alert_id=pk, action="assign", actor=actor, note=note) for pk in moved
+        alert_events(
+            AlertEvent.objects.bulk_create(
+                AlertEvent(alert_id=pk, action="assign", actor=actor, note=note) for pk in moved
+            )
         )
         record(
             actor,

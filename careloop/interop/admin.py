@@ -49,3 +49,6 @@ class InboundMessageAdmin(ScopedToOrganisations, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+from careloop.interop import webhook_admin  # noqa: E402,F401  (registers the webhook pages)

@@ -281,3 +281,16 @@ class ImportJob(models.Model):
         if not self.total_rows:
             return 0
         return min(100, round(100 * self.processed_rows / self.total_rows))
+
+
+from careloop.interop.webhook_models import WebhookDelivery, WebhookEndpoint  # noqa: E402
+
+__all__ = [
+    "CodeMapping",
+    "ImportJob",
+    "ImportMapping",
+    "InboundMessage",
+    "SourceSystem",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

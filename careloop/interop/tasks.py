@@ -21,3 +21,12 @@ def run_import(job_id: int, language: str | None = None) -> str:
         return job.status
     with override(language or settings.LANGUAGE_CODE):
         return Importer(job).run().status
+
+
+@task()
+def deliver_webhooks() -> dict[str, int]:
+    """Send the webhook events that are due (enqueued when one is stored, and every minute
+    by the scheduler for the tries after a wait)."""
+    from careloop.interop.webhook_delivery import deliver
+
+    return deliver()

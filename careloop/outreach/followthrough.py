@@ -16,6 +16,7 @@ from careloop.bulk import insert_rows
 from careloop.clinical.models import Encounter
 from careloop.followup.models import FollowUpRecord, Outcome, Plan, Purpose, Task
 from careloop.followup.planning import MOOT_WITHIN, generate
+from careloop.interop.webhook_events import tasks_completed
 from careloop.outreach.models import Message
 from careloop.patients.models import ConsentRecord
 
@@ -63,6 +64,7 @@ def after_send(messages: list[Message], now: datetime) -> int:
     Task.objects.filter(pk__any_of=closed, status=Task.Status.OPEN).update(
         status=Task.Status.DONE, outcome=Outcome.REACHED, closed_at=now
     )
+    tasks_completed(closed, closed_at=now)
     plan_ids = {plan_id for _m, (_p, plan_id, _c) in closing if plan_id}
     for plan in Plan.objects.filter(pk__any_of=plan_ids, status=Plan.Status.ACTIVE).select_related(
         "patient", "version"

@@ -17,6 +17,7 @@ from careloop.audit.services import record
 from careloop.bulk import create_instances
 from careloop.followup.models import Alert
 from careloop.followup.services import new_alert
+from careloop.interop.webhook_events import alerts_created
 from careloop.patients.access import staff_sees
 from careloop.patients.models import Patient, PatientTag, Tag, TagEvent
 from careloop.rules.actions import (
@@ -284,6 +285,7 @@ def fire(matches: list[Match], *, trigger: str) -> int:
     # Alerts first, so each firing is inserted already pointing at its alert.
     alerts = {index: _alert(action, patient, m) for index, action, patient, m in plan.alerts}
     create_instances(list(alerts.values()))
+    alerts_created(a.pk for a in alerts.values())
     firings = []
     for index, match in enumerate(due):
         assert match.rule.pk is not None  # only saved rules fire

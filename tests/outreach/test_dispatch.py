@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from careloop.followup.models import Alert, FollowUpRecord, Task
+from careloop.interop.webhook_models import WebhookEndpoint
 from careloop.outreach import queueing, sending
 from careloop.outreach.models import (
     AccessToken,
@@ -52,6 +53,21 @@ def test_a_reminder_goes_out_once_through_the_outbox_and_the_task_is_done(
     assert task.status == Task.Status.DONE
     assert FollowUpRecord.objects.get(task=task).channel == "sms"
     assert send_due().results == {}
+
+
+def test_reminders_closed_by_their_send_are_task_completed_events(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    hook = WebhookEndpoint.objects.create(
+        name="平台", url="http://127.0.0.1:9/hook", organisation=hospital, events=["task.completed"]
+    )
+    sent = [make_task(patient_factory(organisation=hospital)) for _ in range(2)]
+    queue_due()
+    assert send_due().sent == 2
+    events = hook.deliveries.order_by("pk")
+    assert [d.payload["data"]["task"]["id"] for d in events] == [t.pk for t in sent]
+    assert {d.payload["data"]["task"]["outcome"] for d in events} == {"reached"}
+    assert {d.event for d in events} == {"task.completed"}
 
 
 def test_a_queued_message_of_a_follow_up_done_meanwhile_is_not_sent(
