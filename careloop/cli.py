@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 # Commands spelt with a hyphen on the command line (a Python module name cannot be).
-ALIASES = {"reply-check": "reply_check", "value-tiers": "value_tiers"}
+ALIASES = {"reply-check": "reply_check", "value-tiers": "value_tiers", "faq-check": "faq_check"}
 
 
 def spelled(subcommand: str) -> str:
     """A command as the user types it (``reply-check``) for Django's name (``reply_check``):
     what its usage line says."""
     return {name: typed for typed, name in ALIASES.items()}.get(subcommand, subcommand)
+
+
+def reply_text(options: dict[str, Any]) -> str:
+    """A command's TEXT argument, read from stdin when it is "-"; refused when empty."""
+    from django.core.management.base import CommandError
+
+    text = str(options["text"])
+    if text == "-":
+        text = (options.get("stdin") or sys.stdin).read()
+    if not text.strip():
+        raise CommandError("the reply is empty: give the text to check", returncode=2)
+    return text
 
 
 def _database() -> str:

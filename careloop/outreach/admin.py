@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +20,7 @@ from careloop.followup.admin import ReadOnlyAdmin
 from careloop.followup.models.plans import channel_label
 from careloop.outreach.models import (
     ChannelConfig,
+    FaqEntry,
     Message,
     MessageTemplate,
     ProviderCallback,
@@ -120,6 +122,23 @@ class MessageTemplateAdmin(ScopedToOrganisations, admin.ModelAdmin):
     shared_when_empty = True
     list_display = ["name", "purpose", "channel", "organisation", "provider_template", "approved"]
     list_filter = ["channel", "purpose", "approved"]
+
+
+@admin.register(FaqEntry)
+class FaqEntryAdmin(ScopedToOrganisations, admin.ModelAdmin):
+    """The knowledge base: entries for every organisation (empty) are shown to an
+    administrator bound to one, and changed only by a superuser."""
+
+    shared_when_empty = True
+    list_display = ["question", "organisation", "active", "times_used", "updated_at"]
+    list_filter = ["active"]
+    search_fields = ["question", "variants", "answer"]
+    readonly_fields = ["times_used", "updated_at"]
+    fields = ["question", "variants", "answer", "organisation", "active", *readonly_fields]
+
+    def save_model(self, request: Any, obj: FaqEntry, form: Any, change: bool) -> None:
+        obj.updated_at = timezone.now()
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Message)

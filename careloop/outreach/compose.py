@@ -29,6 +29,8 @@ DEFAULT_TEXT = {
     "{{ hospital }}随访中心关心您，有任何需要请回复。",
     "satisfaction": "{{ salutation }}您好，感谢您选择{{ hospital }}。请回复0-10分评价本次"
     "就医体验（10分为非常满意），也欢迎留言。",
+    "faq_answer": "{{ salutation }}您好，{{ answer }}（{{ hospital }}自动回复；如有不适请及时就医，"
+    "或回复说明情况）",
 }
 _engine = Engine(autoescape=False)
 

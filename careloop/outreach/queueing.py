@@ -133,7 +133,7 @@ def patient_link(task: Due, now: datetime) -> str:
     return settings.CARELOOP_PUBLIC_URL + link_path(token)
 
 
-def _hospital(organisation_id: int, cache: dict[int, str]) -> str:
+def hospital_name(organisation_id: int, cache: dict[int, str]) -> str:
     if organisation_id not in cache:
         org = Organisation.objects.only("path").get(pk=organisation_id)
         cache[organisation_id] = Organisation.objects.get(pk=org.lineage[0]).name
@@ -224,7 +224,7 @@ def _queue_channel(
             templates[key] = template_for(organisation, task.purpose, channel)
         link = patient_link(task, now)
         try:
-            hospital = _hospital(task.organisation_id, hospitals)
+            hospital = hospital_name(task.organisation_id, hospitals)
             context = context_for(task, task, hospital, link, local_now)
             words = compose(templates[key], task.purpose, channel, context)
         except TemplateError:

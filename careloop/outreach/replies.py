@@ -17,6 +17,8 @@ from careloop.followup.alert_flow import note_on
 from careloop.followup.models import OPEN_STATUSES, Alert, Task
 from careloop.followup.outcomes import Attempt, do_record_attempt
 from careloop.followup.services import raise_alert
+from careloop.outreach.faq import suggest
+from careloop.outreach.faq_reply import answer
 from careloop.outreach.followthrough import opt_out
 from careloop.outreach.models import ChannelAddress, Message, Reply
 from careloop.outreach.symptom_words import NEGATIVE
@@ -201,4 +203,20 @@ def process(reply: Reply, *, unsubscribe: bool = False) -> None:
         )
         understood = True
     reply.kind = Reply.Kind.ANSWER if understood else Reply.Kind.UNCLEAR
+    if not understood and not reply.symptoms:
+        _ask_the_knowledge_base(reply, patient)
     reply.save()
+
+
+def _ask_the_knowledge_base(reply: Reply, patient: Patient) -> None:
+    """A question the knowledge base answers clearly is answered at once (F18); otherwise
+    the closest entry waits beside the reply in the inbox, for whoever reads it. Never a
+    reply that tells of a symptom: a person reads that."""
+    found = suggest(reply.text, patient.organisation)
+    if found is None:
+        return
+    reply.faq, reply.faq_score = found.entry, found.score
+    if found.confident:
+        reply.answer_message = answer(reply, patient, found.entry)
+        if reply.answer_message is not None:
+            reply.kind = Reply.Kind.FAQ

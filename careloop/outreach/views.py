@@ -109,7 +109,8 @@ def inbox(request: AuthedRequest) -> HttpResponse:
             handled_at__isnull=True, kind__in=[Reply.Kind.UNMATCHED, Reply.Kind.UNCLEAR]
         )
     page = Paginator(
-        replies.select_related("patient", "alert").order_by("-received_at", "-id"), PAGE_SIZE
+        replies.select_related("patient", "alert", "faq").order_by("-received_at", "-id"),
+        PAGE_SIZE,
     ).get_page(request.GET.get("page"))
     # Handled by those who may change the patient's record, not by a read-only share.
     writable = set(

@@ -1,10 +1,9 @@
 import json
-import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from careloop.cli import spelled
+from careloop.cli import reply_text, spelled
 from careloop.outreach.symptoms import detect
 
 
@@ -25,9 +24,5 @@ class Command(BaseCommand):
         parser.add_argument("text", help="the reply, or - for stdin")
 
     def handle(self, *args, **options):
-        text = options["text"]
-        if text == "-":
-            text = (options.get("stdin") or sys.stdin).read()
-        if not text.strip():
-            raise CommandError("the reply is empty: give the text to check", returncode=2)
+        text = reply_text(options)
         self.stdout.write(json.dumps(detect(text).as_json(), ensure_ascii=False))

@@ -5,6 +5,7 @@ from careloop.outreach.models.channels import (
     ChannelConfig,
     MessageTemplate,
 )
+from careloop.outreach.models.faq import FaqEntry
 from careloop.outreach.models.messages import Message, Reply
 from careloop.outreach.models.notifications import StaffNotification
 
@@ -12,6 +13,7 @@ __all__ = [
     "AccessToken",
     "ChannelAddress",
     "ChannelConfig",
+    "FaqEntry",
     "Message",
     "MessageTemplate",
     "ProviderCallback",

@@ -63,6 +63,12 @@ class ChannelConfig(models.Model):
         self.secrets = json.dumps({k: str(v) for k, v in values.items() if v})
 
 
+# A follow-up's purposes, and the automatic answer to a common question (its text holds
+# {{ answer }}).
+FAQ_ANSWER = "faq_answer"
+TEMPLATE_PURPOSES = [*Purpose.choices, (FAQ_ANSWER, _("answer to a common question"))]
+
+
 class MessageTemplate(models.Model):
     """The words of a message for a purpose on a channel (Django template language with the
     patient's variables). SMS and WeChat providers send only templates they approved: such a
@@ -72,7 +78,7 @@ class MessageTemplate(models.Model):
     organisation = models.ForeignKey(
         "accounts.Organisation", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
-    purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices)
+    purpose = models.CharField(_("purpose"), max_length=20, choices=TEMPLATE_PURPOSES)
     channel = models.CharField(_("channel"), max_length=20, choices=AUTOMATED)
     name = models.CharField(_("name"), max_length=100)
     subject = models.CharField(_("subject"), max_length=200, blank=True)

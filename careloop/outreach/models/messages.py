@@ -113,6 +113,7 @@ class Reply(models.Model):
         OPT_OUT = "opt_out", _("opt-out")
         UNMATCHED = "unmatched", _("sender not recognised")
         UNCLEAR = "unclear", _("needs reading")
+        FAQ = "faq", _("answered from the knowledge base")
 
     organisation = models.ForeignKey(
         "accounts.Organisation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -142,6 +143,20 @@ class Reply(models.Model):
     handled_at = models.DateTimeField(_("handled"), null=True, blank=True)
     handled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The closest common question (answered with it when kind is "faq"; else a suggestion
+    # for the staff reading it) and how close, 0–1.
+    faq = models.ForeignKey(
+        "outreach.FaqEntry",
+        verbose_name=_("common question"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replies",
+    )
+    faq_score = models.FloatField(null=True, blank=True)
+    answer_message = models.ForeignKey(
+        "outreach.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:

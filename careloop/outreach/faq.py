@@ -1,0 +1,135 @@
+"""Which common question a patient's reply asks (F18), and how sure we are.
+
+A wording and the reply are each read as a set of features: their words (jieba, with the
+symptom vocabulary) and their two-character runs (Chinese words are cut differently from
+one sentence to the next; the runs still meet). Features are weighted by how rare they are
+among all the wordings (a word every question has, 吗 or 医生, weighs little), and a reply's
+closeness to a wording is the weighted overlap of the two sets (Dice, 0–1); to an entry, that
+of its closest wording. The reply is answered automatically only when it asks something (a
+question mark or a question word), its closest entry is at least ``CONFIDENT`` close and
+ahead of the next entry by ``MARGIN``; otherwise a person reads it, the closest entry shown
+as a suggestion."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from careloop.outreach import symptom_words as words
+from careloop.outreach.models import FaqEntry
+from careloop.outreach.symptoms import _normalised as fold
+from careloop.outreach.symptoms import tokens
+
+CONFIDENT = 0.35
+MARGIN = 0.1
+SUGGEST = 0.2  # below this, nothing is suggested to the staff either
+QUESTION_WORDS = frozenset(
+    {
+        *words.QUESTION_MARKERS,
+        "呢",
+        "怎么",
+        "怎样",
+        "如何",
+        "什么",
+        "几",
+        "几点",
+        "哪",
+        "哪里",
+        "哪儿",
+        "多少",
+        "多久",
+        "能不能",
+        "可不可以",
+        "可以",
+        "能否",
+        "要不要",
+        "需不需要",
+        "需要",
+        "为什么",
+        "咋",
+        "咋办",
+        "怎么办",
+        "啥",
+        "什么时候",
+        "行不行",
+        "好不好",
+        "对不对",
+    }
+)
+ENDINGS = ("没有", "没", "不", "未")  # 报告出来没有 / 能吃不: a question without a mark
+_PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
+_IGNORED = frozenset(
+    {"我", "你", "您", "的", "了", "吗", "呢", "啊", "吧", "呀", "是", "请问", "一下"}
+)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    entry: FaqEntry
+    score: float  # 0–1
+    confident: bool  # answered automatically
+
+
+def _normalised(text: str) -> str:
+    return _PUNCTUATION.sub("", fold(text).lower())
+
+
+def features(text: str) -> set[str]:
+    plain = _normalised(text)
+    found = {t for t in tokens(plain) if t not in _IGNORED}
+    found.update(plain[i : i + 2] for i in range(len(plain) - 1))
+    return found
+
+
+def asks(text: str) -> bool:
+    """Whether the reply asks something (a question mark, or a question word)."""
+    if "?" in text or "？" in text:
+        return True
+    plain = _normalised(text)
+    return plain.endswith(ENDINGS) or any(t in QUESTION_WORDS for t in tokens(plain))
+
+
+def _closeness(a: set[str], b: set[str], weight: dict[str, float]) -> float:
+    shared = sum(weight.get(f, 1.0) for f in a & b)
+    total = sum(weight.get(f, 1.0) for f in a) + sum(weight.get(f, 1.0) for f in b)
+    return 2 * shared / total if total else 0.0
+
+
+def rank(text: str, entries: list[FaqEntry]) -> list[tuple[float, FaqEntry]]:
+    """Entries by closeness to ``text``, closest first."""
+    wordings = [(entry, features(w)) for entry in entries for w in entry.wordings]
+    if not wordings:
+        return []
+    counts: dict[str, int] = {}
+    for _entry, found in wordings:
+        for feature in found:
+            counts[feature] = counts.get(feature, 0) + 1
+    weight = {f: math.log(1 + len(wordings) / n) for f, n in counts.items()}
+    reply = features(text)
+    best: dict[int, tuple[float, FaqEntry]] = {}
+    for entry, found in wordings:
+        score = _closeness(reply, found, weight)
+        if entry.pk not in best or score > best[entry.pk][0]:
+            best[entry.pk] = (score, entry)
+    return sorted(best.values(), key=lambda pair: (-pair[0], pair[1].pk))
+
+
+def entries_for(organisation: Any) -> list[FaqEntry]:
+    """The active entries that answer ``organisation``'s patients: every organisation's, its
+    own and those of the organisations above it."""
+    from careloop.accounts.ownership import applying_to
+
+    return list(FaqEntry.objects.filter(applying_to(organisation), active=True))
+
+
+def suggest(text: str, organisation: Any) -> Suggestion | None:
+    """The closest common question, if any is close enough to show."""
+    ranked = rank(text, entries_for(organisation))
+    if not ranked or ranked[0][0] < SUGGEST:
+        return None
+    score, entry = ranked[0]
+    runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
+    confident = score >= CONFIDENT and score - runner_up >= MARGIN and asks(text)
+    return Suggestion(entry, round(score, 3), confident)

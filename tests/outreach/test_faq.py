@@ -1,0 +1,186 @@
+"""The knowledge base (F18): a patient's clear question is answered at once on the channel it
+came on; a question that tells of a symptom, or one not clear enough, is read by a person,
+the closest common question shown beside it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from careloop.outreach.faq import suggest
+from careloop.outreach.faq_pack import load_faq_pack
+from careloop.outreach.models import ChannelConfig, FaqEntry, Message, MessageTemplate, Reply
+from careloop.outreach.replies import receive
+from careloop.outreach.sending import send_due
+from careloop.patients.models import ConsentRecord
+from tests.factories import OrganisationFactory
+from tests.outreach.helpers import NOON
+
+pytestmark = pytest.mark.django_db
+FASTING = "复查抽血前需要空腹吗？"
+
+
+@pytest.fixture
+def pack(db: None) -> int:
+    return load_faq_pack()
+
+
+def consenting(patient: Any, channel: str = "sms") -> Any:
+    ConsentRecord.objects.create(
+        patient=patient,
+        purpose="followup",
+        channel=channel,
+        granted=True,
+        recorded_at=NOON - timedelta(days=1),
+    )
+    return patient
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("明天复查要不要空腹？", FASTING),
+        ("抽血前能吃饭吗", FASTING),
+        ("我的报告出来了没", "体检报告什么时候出？"),
+        ("降压药忘吃了咋办", "降压药漏服了怎么办？"),
+        ("伤口可以碰水吗？", "出院后伤口可以洗澡吗？"),
+    ],
+)
+def test_a_clear_question_is_answered_with_its_entry(pack: int, text: str, question: str) -> None:
+    found = suggest(text, None)
+    assert found is not None and found.entry.question == question and found.confident
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "报告上血糖高怎么办",  # close to no entry enough
+        "我明天去复查",  # tells, does not ask
+        "想改一下复诊的时间",  # a request: a person arranges it
+    ],
+)
+def test_what_is_not_clearly_a_known_question_is_not_answered(pack: int, text: str) -> None:
+    found = suggest(text, None)
+    assert found is None or not found.confident
+
+
+def test_nothing_close_is_no_suggestion(pack: int) -> None:
+    assert suggest("好的谢谢", None) is None
+    assert suggest("我今天头有点晕", None) is None
+
+
+def test_an_organisations_entries_answer_only_its_patients_and_those_below(
+    hospital: Any, cardiology: Any, community: Any
+) -> None:
+    FaqEntry.objects.create(
+        organisation=hospital, question="停车场在哪里？", answer="门诊楼东侧地下停车场。"
+    )
+    FaqEntry.objects.create(question="停车场收费吗？", answer="…", active=False)
+    found = suggest("医院停车场在哪里？", cardiology)
+    assert found is not None and found.entry.question == "停车场在哪里？" and found.confident
+    assert suggest("医院停车场在哪里？", community) is None
+
+
+def test_the_answer_goes_back_by_sms_at_once_and_the_reply_is_not_left_to_read(
+    at_noon: datetime, pack: int, patient_factory: Any, hospital: Any, bob: Any
+) -> None:
+    patient = consenting(
+        patient_factory(organisation=hospital, name="王秀兰", sex="female", phone="13600002222")
+    )
+    reply = receive("sms", "明天复查要不要空腹？", provider="outbox", sender="13600002222")
+
+    assert reply.kind == Reply.Kind.FAQ and reply.faq is not None
+    assert reply.faq.question == FASTING
+    assert FaqEntry.objects.get(pk=reply.faq.pk).times_used == 1
+    message = Message.objects.get()
+    assert reply.answer_message == message
+    assert (message.patient, message.channel, message.purpose, message.to) == (
+        patient,
+        "sms",
+        "faq_answer",
+        "13600002222",
+    )
+    assert message.body.startswith("王阿姨您好，查血糖、血脂、肝功能等需空腹8～12小时")
+    assert "自动回复" in message.body and message.body.endswith("回T退订")
+    assert send_due().sent == 1
+    message.refresh_from_db()
+    assert message.status == Message.Status.DELIVERED
+
+    client = Client()
+    client.force_login(bob)
+    assert "明天复查要不要空腹" not in client.get("/outreach/inbox/").content.decode()
+    everything = client.get("/outreach/inbox/?show=all").content.decode()
+    assert "已用知识库自动回复" in everything and FASTING in everything
+
+
+def test_a_question_that_tells_of_a_symptom_is_read_by_a_person(
+    at_noon: datetime, pack: int, patient_factory: Any, hospital: Any
+) -> None:
+    consenting(patient_factory(organisation=hospital, phone="13600002223"))
+    reply = receive("sms", "伤口发红流脓了，可以洗澡吗？", provider="outbox", sender="13600002223")
+    assert reply.symptoms == ["伤口异常"] and reply.alert is not None
+    assert reply.kind != Reply.Kind.FAQ and not Message.objects.exists()
+
+
+def test_without_consent_the_closest_answer_waits_beside_the_reply_in_the_inbox(
+    at_noon: datetime, pack: int, patient_factory: Any, hospital: Any, bob: Any
+) -> None:
+    patient_factory(organisation=hospital, phone="13600002224")
+    reply = receive("sms", "明天复查要不要空腹？", provider="outbox", sender="13600002224")
+    assert reply.kind == Reply.Kind.UNCLEAR and reply.faq is not None
+    assert not Message.objects.exists()
+    client = Client()
+    client.force_login(bob)
+    page = client.get("/outreach/inbox/").content.decode()
+    assert "明天复查要不要空腹" in page and "最接近的常见问题" in page and FASTING in page
+
+
+def test_an_sms_provider_answers_only_through_an_approved_template(
+    at_noon: datetime, pack: int, patient_factory: Any, hospital: Any
+) -> None:
+    config = ChannelConfig(channel="sms", provider="aliyun_sms", settings={"sign_name": "测试医院"})
+    config.set_secrets({"access_key_id": "k", "access_key_secret": "s"})
+    config.save()
+    consenting(patient_factory(organisation=hospital, phone="13600002225"))
+    first = receive("sms", "明天复查要不要空腹？", provider="aliyun_sms", sender="13600002225")
+    assert first.kind == Reply.Kind.UNCLEAR and not Message.objects.exists()
+
+    MessageTemplate.objects.create(
+        purpose="faq_answer",
+        channel="sms",
+        name="常见问题自动回复",
+        body="{{ salutation }}您好，{{ answer }}",
+        provider_template="SMS_FAQ",
+        params={"answer": "{{ answer }}"},
+        approved=True,
+    )
+    again = receive("sms", "抽血前能吃饭吗", provider="aliyun_sms", sender="13600002225")
+    assert again.kind == Reply.Kind.FAQ
+    message = Message.objects.get()
+    assert message.template_code == "SMS_FAQ"
+    assert message.params["answer"].startswith("查血糖、血脂、肝功能等需空腹")
+
+
+def test_faq_check_prints_what_a_reply_would_get(pack: int) -> None:
+    out = StringIO()
+    call_command("faq_check", "明天复查要不要空腹？", stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["asks"] and result["answered"] and result["question"] == FASTING
+    assert result["answer"].startswith("查血糖") and len(result["others"]) == 3
+    OrganisationFactory(code="H9")
+    out = StringIO()
+    call_command("faq_check", "好的谢谢", "--organisation", "H9", stdout=out)
+    assert json.loads(out.getvalue())["question"] is None
+
+
+def test_the_pack_is_loaded_once_and_an_edited_entry_kept(pack: int) -> None:
+    assert pack == 8
+    FaqEntry.objects.filter(question=FASTING).update(answer="本院的说法")
+    assert load_faq_pack() == 0
+    assert FaqEntry.objects.get(question=FASTING).answer == "本院的说法"
