@@ -117,7 +117,7 @@ def test_the_listener_refuses_a_number_of_processors_it_cannot_run(count: str) -
     assert refused.value.returncode == 2
 
 
-@pytest.mark.parametrize("typed", ["reply-check", "value-tiers"])
+@pytest.mark.parametrize("typed", ["reply-check", "value-tiers", "faq-check"])
 def test_a_hyphenated_command_names_itself_as_typed_in_its_usage(
     typed: str, capsys: Any, db: None
 ) -> None:
