@@ -200,6 +200,7 @@ def test_results_on_the_task_and_alert_pages_show_their_unit_once(
 def test_a_task_shows_a_personalised_script(programme: Task, carol: Any) -> None:
     page = logged_in(carol).get(f"/worklist/tasks/{programme.pk}/")
     assert page.status_code == 200
+    assert not page.context["script_drafted"]  # the pathway's own words, not a draft
     script = dict(page.context["script"])
     assert script["开场白"].startswith("张阿姨您好，我是第一人民医院")
     assert "李可" in script["开场白"]

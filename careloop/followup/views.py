@@ -27,6 +27,7 @@ from careloop.followup.models import Alert, FollowUpRecord, Pathway, Plan, Task
 from careloop.followup.outcomes import Attempt, do_record_attempt, latest_record
 from careloop.followup.planning import enrol, stop_plan
 from careloop.followup.recordings import ranged_response
+from careloop.followup.script_draft import draft_script
 from careloop.followup.scripts import render_script
 from careloop.followup.staff import staff_who_can
 from careloop.followup.worklist import SCOPES, SECTIONS, Filters, counts, worklist
@@ -354,10 +355,12 @@ def task_page(request: AuthedRequest, pk: int) -> HttpResponse:
                 _("The recording was not kept as nothing was saved: choose it again."),
             )
     record(request.user, "view", "task", task.pk, patient_id=patient.pk)
+    script = render_script(task, request.user)
     context = {
         "task": task,
         "patient": patient,
-        "script": render_script(task, request.user),
+        "script": script or draft_script(task, request.user),
+        "script_drafted": not script,
         "outcome_form": outcome_form,
         "answers_form": answers,
         "records": task.records.select_related("by"),
