@@ -1,13 +1,16 @@
-"""Answering a patient's question from the knowledge base (F18): the entry's answer goes
-back on the channel the question came on, as any message does (consent for the channel, an
-approved template where the provider needs one); when it cannot go, a person answers."""
+"""Answering a patient's reply in words: the knowledge base's answer (F18), or what a member
+of staff writes in the inbox. The answer goes back on the channel the reply came on, as any
+message does (consent for the channel, an approved template where the provider sends only
+those: the purpose 常见问题自动回复, its text holding ``{{ answer }}``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from careloop.outreach.compose import TemplateError, compose, context_for, template_for
 from careloop.outreach.config import channel_config
@@ -17,43 +20,58 @@ from careloop.outreach.policy import consents
 from careloop.outreach.queueing import hospital_name
 from careloop.outreach.transports import TRANSPORTS
 
+# The channels a patient writes text on and can be answered in text.
+TEXT_CHANNELS = frozenset({"sms", "wechat", "wecom", "email", "app"})
 
-def answer(reply: Reply, patient: Any, entry: FaqEntry) -> Message | None:
-    """Queue ``entry``'s answer to ``reply``'s sender; None when it cannot be sent."""
+
+@dataclass(frozen=True)
+class NotSent:
+    why: str
+
+
+def queue_answer(reply: Reply, patient: Any, text: str, key: str) -> Message | NotSent:
+    """Queue ``text`` to ``reply``'s sender under the idempotency ``key``, or say why not."""
     channel, to = reply.channel, reply.sender
     if not to or channel not in TEXT_CHANNELS:
-        return None
+        return NotSent(str(_("This channel cannot carry a written answer.")))
     if not consents([patient.pk], channel).get(patient.pk, False):
-        return None
+        return NotSent(str(_("The patient has not agreed to follow-up on this channel.")))
     config = channel_config(patient.organisation_id, channel)
     context = context_for(patient, None, hospital_name(patient.organisation_id, {}))
-    context["answer"] = entry.answer
+    context["answer"] = text
+    template = template_for(patient.organisation, FAQ_ANSWER, channel)
     try:
-        words = compose(
-            template_for(patient.organisation, FAQ_ANSWER, channel), FAQ_ANSWER, channel, context
-        )
+        words = compose(template, FAQ_ANSWER, channel, context)
     except TemplateError:
-        return None
+        return NotSent(str(_("The answer template cannot be rendered.")))
     if TRANSPORTS[config.provider].needs_template and not (words.has_template and words.approved):
-        return None
-    message = Message.objects.create(
-        organisation_id=patient.organisation_id,
-        patient=patient,
-        key=f"faq:{reply.pk}",
-        channel=channel,
-        provider=config.provider,
-        purpose=FAQ_ANSWER,
-        to=to,
-        subject=words.subject,
-        body=words.text,
-        template_code=words.template_code,
-        params=words.params,
-        keys=words.keys,
-        next_try_at=timezone.now(),
+        return NotSent(
+            str(_("This provider sends only approved templates: none is approved for answers."))
+        )
+    message, _created = Message.objects.get_or_create(
+        key=key,
+        defaults={
+            "organisation_id": patient.organisation_id,
+            "patient": patient,
+            "channel": channel,
+            "provider": config.provider,
+            "purpose": FAQ_ANSWER,
+            "to": to,
+            "subject": words.subject,
+            "body": words.text,
+            "template_code": words.template_code,
+            "params": words.params,
+            "keys": words.keys,
+            "next_try_at": timezone.now(),
+        },
     )
-    FaqEntry.objects.filter(pk=entry.pk).update(times_used=F("times_used") + 1)
     return message
 
 
-# The channels a patient writes text on and can be answered in text.
-TEXT_CHANNELS = frozenset({"sms", "wechat", "wecom", "email", "app"})
+def answer(reply: Reply, patient: Any, entry: FaqEntry) -> Message | None:
+    """Queue ``entry``'s answer to ``reply``; None when it cannot be sent."""
+    queued = queue_answer(reply, patient, entry.answer, f"faq:{reply.pk}")
+    if isinstance(queued, NotSent):
+        return None
+    FaqEntry.objects.filter(pk=entry.pk).update(times_used=F("times_used") + 1)
+    return queued

@@ -13,6 +13,7 @@ urlpatterns = [
     path("templates/preview/", template_views.template_preview, name="template-try"),
     path("templates/<int:pk>/preview/", template_views.template_preview, name="template-preview"),
     path("inbox/<int:pk>/handled/", views.mark_handled, name="handled"),
+    path("inbox/<int:pk>/answer/", views.answer_reply, name="answer-reply"),
     path(
         "callbacks/<int:config_id>/<str:token>/<str:kind>/",
         callback_views.callback,

@@ -16,8 +16,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from careloop.audit.services import record
+from careloop.outreach.faq_reply import NotSent, queue_answer
 from careloop.outreach.models import Message, Reply, StaffNotification
 from careloop.outreach.models.channels import AUTOMATED
+from careloop.outreach.models.faq import ANSWER_LIMIT
 from careloop.outreach.replies import receive
 from careloop.patients.access import patients_for, scope_organisation_ids
 from careloop.typing import AuthedRequest
@@ -142,6 +144,42 @@ def mark_handled(request: AuthedRequest, pk: int) -> HttpResponse:
             summary="reply marked handled",
         )
     messages.success(request, _("Marked as handled."))
+    return redirect("outreach:inbox")
+
+
+@login_required
+@permission_required("outreach.change_reply", raise_exception=True)
+@require_POST
+def answer_reply(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Answer a patient's reply in words from the inbox (the closest common question's
+    answer offered to start from): sent back on its channel, the reply then handled."""
+    mine = Reply.objects.filter(patient__in=patients_for(request.user, write=True).values("pk"))
+    reply = get_object_or_404(mine.select_related("patient"), pk=pk)
+    text = request.POST.get("text", "").strip()
+    if not text or len(text) > ANSWER_LIMIT:
+        messages.error(
+            request, _("Write the answer, at most %(n)d characters.") % {"n": ANSWER_LIMIT}
+        )
+        return redirect("outreach:inbox")
+    key = f"answer:{reply.pk}"
+    if Message.objects.filter(key=key).exists():
+        messages.info(request, _("This reply has been answered already."))
+        return redirect("outreach:inbox")
+    queued = queue_answer(reply, reply.patient, text, key)
+    if isinstance(queued, NotSent):
+        messages.error(request, _("Not sent: %(why)s") % {"why": queued.why})
+        return redirect("outreach:inbox")
+    reply.handled_at, reply.handled_by = timezone.now(), request.user
+    reply.save(update_fields=["handled_at", "handled_by"])
+    record(
+        request.user,
+        "create",
+        "message",
+        queued.pk,
+        patient_id=reply.patient_id,
+        summary=f"answer to reply {reply.pk}",
+    )
+    messages.success(request, _("The answer is on its way to the patient."))
     return redirect("outreach:inbox")
 
 

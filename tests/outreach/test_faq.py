@@ -184,3 +184,53 @@ def test_the_pack_is_loaded_once_and_an_edited_entry_kept(pack: int) -> None:
     FaqEntry.objects.filter(question=FASTING).update(answer="本院的说法")
     assert load_faq_pack() == 0
     assert FaqEntry.objects.get(question=FASTING).answer == "本院的说法"
+
+
+def test_staff_answer_a_reply_from_the_inbox_starting_from_the_closest_entry(
+    at_noon: datetime, pack: int, patient_factory: Any, hospital: Any, bob: Any
+) -> None:
+    patient = consenting(patient_factory(organisation=hospital, phone="13600002226"))
+    reply = receive("sms", "吃了早饭还能抽血吗？", provider="outbox", sender="13600002226")
+    assert reply.kind == Reply.Kind.UNCLEAR and reply.faq is not None  # a suggestion only
+    client = Client()
+    client.force_login(bob)
+    page = client.get("/outreach/inbox/").content.decode()
+    assert "回复患者" in page and f"{reply.faq.answer}</textarea>" in page
+
+    empty = client.post(f"/outreach/inbox/{reply.pk}/answer/", {"text": " "}, follow=True)
+    assert "请填写回复内容，最多 300 字" in empty.content.decode()
+    sent = client.post(
+        f"/outreach/inbox/{reply.pk}/answer/",
+        {"text": "吃过早饭的话，血糖和血脂会不准，请改天空腹来。"},
+    )
+    assert sent.status_code == 302
+    message = Message.objects.get()
+    assert (message.patient, message.to, message.key) == (
+        patient,
+        "13600002226",
+        f"answer:{reply.pk}",
+    )
+    assert "血糖和血脂会不准" in message.body
+    reply.refresh_from_db()
+    assert reply.handled_by == bob and not reply.needs_reading
+    again = client.post(f"/outreach/inbox/{reply.pk}/answer/", {"text": "再说一遍"}, follow=True)
+    assert "这条回复已经答复过了" in again.content.decode() and Message.objects.count() == 1
+
+
+def test_an_answer_that_cannot_go_says_why_and_leaves_the_reply_to_read(
+    at_noon: datetime, patient_factory: Any, hospital: Any, bob: Any, dave: Any
+) -> None:
+    patient_factory(organisation=hospital, phone="13600002227")  # no consent
+    reply = receive("sms", "你好，我想问个事", provider="outbox", sender="13600002227")
+    client = Client()
+    client.force_login(bob)
+    refused = client.post(f"/outreach/inbox/{reply.pk}/answer/", {"text": "请讲"}, follow=True)
+    assert "未发送：患者未同意通过该渠道随访" in refused.content.decode()
+    reply.refresh_from_db()
+    assert reply.needs_reading and not Message.objects.exists()
+    other = Client()
+    other.force_login(dave)  # another organisation's nurse
+    assert other.post(f"/outreach/inbox/{reply.pk}/answer/", {"text": "x"}).status_code in (
+        403,
+        404,
+    )
