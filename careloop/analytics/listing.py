@@ -189,6 +189,8 @@ def listing(scope: Scope, key: str) -> Listing:
     """The list ``key`` (a Part's key) in ``scope``; UnknownList when there is none."""
     if ":" in key:
         kind, _sep, channel = key.partition(":")
+        if kind == "done":
+            return Listing([LISTS["done"](scope).filter(channel=channel)])
         if kind not in ("attempts", "connected"):
             raise UnknownList(key)
         return Listing(list(channel_list(scope, channel, connected=kind == "connected")))

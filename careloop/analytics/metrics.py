@@ -318,13 +318,20 @@ def unit_costs() -> dict[str, float]:
     return dict(settings.CARELOOP_CHANNEL_COSTS)
 
 
-def cost(scope: Scope) -> Figure:
-    prices = unit_costs()
-    total, attempts = 0.0, 0
+def _attempts_by_channel(scope: Scope) -> dict[str, int]:
+    """Contact attempts per channel: staff records and messages handed to a provider."""
+    attempts: dict[str, int] = {}
     for rows in (sources.records(scope), sources.messages(scope)):
         for row in rows.values("channel").annotate(n=Count("pk")):
-            attempts += row["n"]
-            total += row["n"] * prices.get(row["channel"], 0.0)
+            attempts[row["channel"]] = attempts.get(row["channel"], 0) + row["n"]
+    return attempts
+
+
+def cost(scope: Scope) -> Figure:
+    prices = unit_costs()
+    by_channel = _attempts_by_channel(scope)
+    attempts = sum(by_channel.values())
+    total = sum(n * prices.get(channel, 0.0) for channel, n in by_channel.items())
     done = _part(scope, "done")
     return Figure(
         "cost_per_followup",
@@ -334,6 +341,33 @@ def cost(scope: Scope) -> Figure:
         [done],
         extra={"total": round(total, 2), "attempts": attempts},
     )
+
+
+def costs_by_channel(scope: Scope) -> list[Figure]:
+    """Per channel: the cost of its attempts ÷ the follow-ups done on it (a task is done on
+    the channel it was on when closed; attempts that passed it on to another channel count
+    on theirs, so a channel whose tries all failed has a cost and no figure)."""
+    prices = unit_costs()
+    attempts = _attempts_by_channel(scope)
+    done = dict(sources.done(scope).order_by().values_list("channel").annotate(n=Count("pk")))
+    figures = []
+    for channel in sorted(set(attempts) | set(done)):
+        n, finished = attempts.get(channel, 0), done.get(channel, 0)
+        total = n * prices.get(channel, 0.0)
+        figures.append(
+            Figure(
+                f"cost_per_followup:{channel}",
+                _("Cost per follow-up: %(channel)s") % {"channel": _channel(channel)},
+                round(total / finished, 2) if finished else None,
+                "¥",
+                [
+                    Part(f"done:{channel}", str(LABELS["done"]), finished),
+                    Part(f"attempts:{channel}", str(LABELS["attempts"]), n),
+                ],
+                extra={"total": round(total, 2), "attempts": n},
+            )
+        )
+    return figures
 
 
 PANELS: list[Callable[[Scope], Figure]] = [
@@ -352,4 +386,9 @@ PANELS: list[Callable[[Scope], Figure]] = [
 
 
 def figures(scope: Scope) -> list[Figure]:
-    return [panel(scope) for panel in PANELS] + connect_rates(scope) + national.figures(scope)
+    return (
+        [panel(scope) for panel in PANELS]
+        + connect_rates(scope)
+        + costs_by_channel(scope)
+        + national.figures(scope)
+    )

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from careloop.analytics import metrics
 from careloop.analytics.listing import listing
@@ -25,7 +26,7 @@ from careloop.followup.pathways import load_pack as load_pathways
 from careloop.outreach.models import Message
 from careloop.portal.models import PortalEvent
 from careloop.questionnaires.services import current, load_pack, submit
-from tests.analytics.conftest import at, november, task
+from tests.analytics.conftest import NOVEMBER, at, november, task
 
 pytestmark = pytest.mark.django_db
 
@@ -91,9 +92,6 @@ def test_alert_response_time(hospital: Any, patient_factory: Any, bob: Any) -> N
 def test_the_dashboard_says_the_p90_in_the_pages_language(
     hospital: Any, patient_factory: Any, bob: Any
 ) -> None:
-    from django.test import Client
-
-    from tests.analytics.conftest import NOVEMBER
 
     patient = patient_factory(organisation=hospital)
     alert(patient, at(2), 10)
@@ -146,6 +144,24 @@ def test_connect_rates_and_cost(
     cost = metrics.cost(scope)
     assert cost.extra["total"] == 2 * 2.0 + 3 * 0.5 + 0.1  # 5.6 over one done task
     assert cost.value == 5.6
+    by_channel = {f.key: f for f in metrics.costs_by_channel(scope)}
+    assert set(by_channel) == {
+        "cost_per_followup:phone",
+        "cost_per_followup:voice",
+        "cost_per_followup:sms",
+    }
+    phone = by_channel["cost_per_followup:phone"]
+    assert (phone.value, phone.extra["total"]) == (4.0, 4.0)  # two calls for the done task
+    assert parts(phone) == {"done:phone": 1, "attempts:phone": 2}
+    # Tries that closed nothing on their own channel: a cost, no follow-up to divide by.
+    voice = by_channel["cost_per_followup:voice"]
+    assert (voice.value, voice.extra["total"]) == (None, 1.5)
+    for figure in by_channel.values():
+        lists_agree(scope, figure)
+    page = Client()
+    page.force_login(bob)
+    shown = page.get("/dashboard/", NOVEMBER).content.decode()
+    assert "单次随访成本：电话" in shown
 
 
 def test_report_views_within_72_hours(hospital: Any, patient_factory: Any, bob: Any) -> None:

@@ -93,8 +93,9 @@ def test_the_dashboard_export_writes_its_figures_as_numbers(tasks: None, bob: An
     assert rates and all(c.value == "—" or 0 <= c.value <= 1 for c in rates.values())
     completion = next(c for c in rates.values() if c.value == 0.6667)
     assert completion.data_type == "n"
-    cost = [c for c in figures.values() if c.number_format == '"¥"#,##0.00']
-    assert [c.value for c in cost] == [0.0]  # nothing spent on the two done follow-ups
+    cost = {label: c for label, c in figures.items() if c.number_format == '"¥"#,##0.00'}
+    assert cost["单次随访成本"].value == 0.0  # nothing spent on the two done follow-ups
+    assert all(label.startswith("单次随访成本") for label in cost)  # and per channel
     assert not any(isinstance(c.value, str) and c.value.endswith("%") for c in figures.values())
     # The parts stay whole counts.
     counts = [r[3].value for r in sheet.iter_rows(min_row=3) if r[2].value]
