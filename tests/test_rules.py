@@ -618,7 +618,8 @@ def test_the_pack_tags_hypertension_and_a_borderline_glucose(
 ) -> None:
     """DOMAIN F5's example tags 高血压 and 血糖临界 were set by no shipped rule."""
     patient = PatientFactory(organisation=cardiology)
-    tags = lambda: sorted(patient.tags.values_list("tag__name", flat=True))  # noqa: E731
+    # (新确诊, which the first hypertension diagnosis also sets, has a test of its own.)
+    tags = lambda: sorted(set(patient.tags.values_list("tag__name", flat=True)) - {"新确诊"})  # noqa: E731
     added = logged_in(carol).post(
         f"/patients/{patient.pk}/record/diagnosis/add/",
         {"icd10_code": "I10", "name": "", "clinical_status": "active", "note": ""},
@@ -764,3 +765,56 @@ def test_a_follow_up_its_channels_failed_to_reach_is_a_history_of_not_reached(
     task.refresh_from_db()
     assert task.status == Task.Status.FAILED
     assert list(patient.tags.values_list("tag__name", flat=True)) == ["失访史"]
+
+
+def test_a_first_chronic_diagnosis_is_tagged_new_and_untagged_by_the_sweep_after_three_months(
+    pack: None, carol: Any, cardiology: Any
+) -> None:
+    """DOMAIN F5's 新确诊: no condition told a first diagnosis from one sent again."""
+    from careloop.clinical.models import Condition
+
+    def add(patient: Any, code: str) -> None:
+        page = logged_in(carol).post(
+            f"/patients/{patient.pk}/record/diagnosis/add/",
+            {"icd10_code": code, "name": "", "clinical_status": "active", "onset_date": ""},
+        )
+        assert page.status_code == 302
+
+    def tags(patient: Any) -> set[str]:
+        return set(patient.tags.values_list("tag__name", flat=True))
+
+    first = PatientFactory(organisation=cardiology)
+    add(first, "I10")
+    assert "新确诊" in tags(first) and "高血压" in tags(first)
+    firing = RuleFiring.objects.get(rule__code="new-diagnosis-tag", patient=first)
+    assert "I10" in str(firing.reasons)
+
+    known = PatientFactory(organisation=cardiology)  # hypertension known for two years
+    Condition.objects.create(
+        patient=known,
+        icd10_code="I10",
+        name="高血压",
+        clinical_status="resolved",
+        recorded_at=timezone.now() - timedelta(days=730),
+    )
+    add(known, "I11.9")
+    assert "新确诊" not in tags(known) and "高血压" in tags(known)
+
+    assert sweep(now=timezone.now() + timedelta(days=30)) == 0  # still new
+    assert "新确诊" in tags(first)
+    assert sweep(now=timezone.now() + timedelta(days=91)) == 1
+    assert "新确诊" not in tags(first) and "高血压" in tags(first)
+
+
+def test_a_sweep_rule_needs_a_no_result_part_or_a_tag(pack: None) -> None:
+    with pytest.raises(RuleError, match="no_reading"):
+        do_save_rule(
+            None,
+            "sweep-age",
+            {
+                "name": "x",
+                "trigger": "sweep",
+                "condition": {"kind": "age", "op": ">=", "value": 65},
+                "actions": [{"type": "tag", "tag": "老年"}],
+            },
+        )

@@ -152,6 +152,13 @@ def condition_kinds() -> dict[str, dict[str, Any]]:
             _("Diagnosis (ICD-10 prefix)"),
             [_f("prefix", "list", _("ICD-10 prefixes, comma separated"), "I50")],
         ),
+        "new_diagnosis": (
+            _("New diagnosis (first made within N days)"),
+            [
+                _f("prefix", "list", _("ICD-10 prefixes, comma separated"), "I10"),
+                _f("days", "int", _("Within days"), 90),
+            ],
+        ),
         "discharged": (
             _("Discharged within N days"),
             [_f("days", "int", _("Days"), 7)],

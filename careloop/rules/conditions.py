@@ -21,6 +21,7 @@ normalised value of every observation).
     {"kind": "risk_tier", "value": "high"}
     {"kind": "risk", "model": "bp-grade", "category": "3级高血压"}
     {"kind": "diagnosis", "prefix": ["I50", "I11.0"]}   {"kind": "discharged", "days": 7}
+    {"kind": "new_diagnosis", "prefix": ["I10", "E11"], "days": 90}   (first made within N days)
     {"kind": "answer", "questionnaire": "PHQ-9", "item": "9", "op": ">=", "value": 1}
     {"kind": "symptom", "symptom": "自伤风险"}
     {"kind": "lives_alone"}   {"kind": "digital_literacy", "value": "low"}
@@ -65,6 +66,7 @@ KINDS = [
     "risk_tier",
     "risk",
     "diagnosis",
+    "new_diagnosis",
     "discharged",
     "answer",
     "symptom",
@@ -110,6 +112,9 @@ class Facts:
     symptoms: frozenset[str] = frozenset()
     outcome: str = ""  # the follow-up outcome just recorded (trigger "task_outcome")
     diagnoses: frozenset[str] = frozenset()  # ICD-10 codes of current diagnoses
+    # ICD-10 code → when it was first known (its onset date, else when first recorded),
+    # over every diagnosis ever recorded, resolved ones included.
+    diagnosed_at: Mapping[str, datetime] = field(default_factory=dict)
     last_discharge: datetime | None = None  # end of the last inpatient stay
     names: Mapping[str, str] = field(default_factory=dict)  # code → Chinese name
     tz: tzinfo | None = None  # local time for time-of-day windows and explanations
@@ -864,6 +869,50 @@ class Diagnosis(Condition):
 
 
 @dataclass
+class NewDiagnosis(Condition):
+    """A current diagnosis under the prefixes whose first one (any code under them, ever
+    recorded) was made within the last ``days``: 新确诊, not a diagnosis sent again."""
+
+    prefixes: tuple[str, ...]
+    days: int
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        wanted = list(self.prefixes)
+        current = any(c.upper().startswith(self.prefixes) for c in facts.diagnoses)
+        first = min(
+            (at for c, at in facts.diagnosed_at.items() if c.upper().startswith(self.prefixes)),
+            default=None,
+        )
+        if not current or first is None:
+            return Outcome(
+                False,
+                lambda: [
+                    said(gettext_noop("No diagnosis under %(prefixes)s"), {"prefixes": wanted})
+                ],
+            )
+        matched = facts.now - first <= timedelta(days=self.days)
+        when = f"{facts.local(first):%Y-%m-%d}"
+        return Outcome(
+            matched,
+            lambda: [
+                said(
+                    (
+                        gettext_noop(
+                            "First diagnosed under %(prefixes)s on %(when)s: within the last "
+                            "%(days)s"
+                        )
+                        if matched
+                        else gettext_noop(
+                            "First diagnosed under %(prefixes)s on %(when)s: more than %(days)s ago"
+                        )
+                    ),
+                    {"prefixes": wanted, "when": when, "days": _days(self.days)},
+                )
+            ],
+        )
+
+
+@dataclass
 class Discharged(Condition):
     days: int
 
@@ -1123,13 +1172,17 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
         return RiskTier(str(data["value"]))
     if kind == "risk":
         return Risk(_text(data, "model", path), _text(data, "category", path))
-    if kind == "diagnosis":
+    if kind in ("diagnosis", "new_diagnosis"):
         given = data.get("prefix")
         items = given if isinstance(given, list) else [given]
         if not items or not all(isinstance(p, str) and p.strip() for p in items):
             raise RuleError(
                 f"{path}.prefix",
                 gettext_noop("must be an ICD-10 code prefix (as I50), or a list of prefixes"),
+            )
+        if kind == "new_diagnosis":
+            return NewDiagnosis(
+                tuple(p.strip().upper() for p in items), _count(data, "days", path, 1, MAX_DAYS)
             )
         return Diagnosis(tuple(p.strip().upper() for p in items))
     if kind == "discharged":

@@ -45,6 +45,7 @@ from careloop.rules.conditions import (
     Facts,
     HasTag,
     LivesAlone,
+    NewDiagnosis,
     NoReading,
     NotReached,
     Reading,
@@ -102,7 +103,7 @@ class CompiledRule:
         self.codes = frozenset(self.condition.codes())
         self.series_codes = frozenset(self.condition.series_codes())
         self.reads_risk = _reads(self.condition, (Risk,))
-        self.reads_record = _reads(self.condition, (Diagnosis, Discharged))
+        self.reads_record = _reads(self.condition, (Diagnosis, NewDiagnosis, Discharged))
         self.reads_living = _reads(self.condition, (LivesAlone, DigitalLiteracy, NotReached))
         self.history_days = max(self.condition.history_days(), DEFAULT_HISTORY_DAYS)
         self.depth = max(self.condition.depth(), 1)
@@ -178,12 +179,12 @@ def compile_definition(
     known = set(catalogue_module.current().items)
     compiled = compile_condition(condition, known_codes=known)
     _refuse_unavailable(condition, trigger)
-    if trigger == Trigger.SWEEP and _sweep_codes(compiled) is None:
+    if trigger == Trigger.SWEEP and _sweep_codes(compiled) is None and not _tags_required(compiled):
         raise RuleError(
             "condition",
             gettext_noop(
-                "a scheduled sweep rule must have “no result for N days” (no_reading) as its "
-                "condition, or combine it with others under all"
+                "a scheduled sweep rule must have “no result for N days” (no_reading) or a "
+                "tag as its condition, or combine one with others under all"
             ),
         )
     return CompiledRule(
@@ -359,7 +360,7 @@ def load_facts(
                 mine.extend(new)
                 mine.sort(key=lambda r: r.at)
     categories = current_categories(ids) if risks and ids else {}
-    diagnoses, discharges = _record(ids) if record and ids else ({}, {})
+    diagnoses, diagnosed_at, discharges = _record(ids) if record and ids else ({}, {}, {})
     lives = _living(ids) if living and ids else {}
     facts = {}
     tz = timezone.get_current_timezone()
@@ -374,6 +375,7 @@ def load_facts(
             readings=readings.get(pk, {}),
             risks=categories.get(pk, {}),
             diagnoses=frozenset(diagnoses.get(pk, ())),
+            diagnosed_at=diagnosed_at.get(pk, {}),
             last_discharge=discharges.get(pk),
             last_reading_at=last.get(pk, {}),
             names=names,
@@ -521,15 +523,23 @@ def _readings(
     }
 
 
-def _record(ids: list[int]) -> tuple[dict[int, set[str]], dict[int, datetime]]:
-    """Current diagnoses (ICD-10 codes) and the end of the last inpatient stay."""
+def _record(
+    ids: list[int],
+) -> tuple[dict[int, set[str]], dict[int, dict[str, datetime]], dict[int, datetime]]:
+    """Current diagnoses (ICD-10 codes), when each code was first known (onset date, else
+    first recorded; resolved diagnoses too) and the end of the last inpatient stay."""
     diagnoses: dict[int, set[str]] = {}
-    for pk, code in (
-        Condition_.objects.filter(patient_id__any_of=ids)
-        .exclude(clinical_status=Condition_.ClinicalStatus.RESOLVED)
-        .values_list("patient_id", "icd10_code")
-    ):
-        diagnoses.setdefault(pk, set()).add(code)
+    first: dict[int, dict[str, datetime]] = {}
+    tz = timezone.get_current_timezone()
+    for pk, code, status, onset, recorded in Condition_.objects.filter(
+        patient_id__any_of=ids
+    ).values_list("patient_id", "icd10_code", "clinical_status", "onset_date", "recorded_at"):
+        if status != Condition_.ClinicalStatus.RESOLVED:
+            diagnoses.setdefault(pk, set()).add(code)
+        known = datetime.combine(onset, time.min, tz) if onset is not None else recorded
+        mine = first.setdefault(pk, {})
+        if code not in mine or known < mine[code]:
+            mine[code] = known
     discharges = dict(
         Encounter.objects.filter(
             patient_id__any_of=ids, kind=Encounter.Kind.INPATIENT, ended_at__isnull=False
@@ -538,7 +548,7 @@ def _record(ids: list[int]) -> tuple[dict[int, set[str]], dict[int, datetime]]:
         .annotate(last=Max("ended_at"))
         .values_list("patient_id", "last")
     )
-    return diagnoses, discharges
+    return diagnoses, first, discharges
 
 
 def _living(ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -862,16 +872,30 @@ def _sweep_codes(condition: Condition) -> list[NoReading] | None:
     return None
 
 
+def _tags_required(condition: Condition) -> list[str]:
+    """The tags a condition requires: itself a tag, or ``tag`` parts of a top-level all."""
+    if isinstance(condition, HasTag):
+        return [condition.tag]
+    if type(condition) is All:
+        return [p.tag for p in condition.parts if isinstance(p, HasTag)]
+    return []
+
+
 def sweep_candidates(rule: CompiledRule, now: datetime) -> list[int]:
     """Patients whose last reading of the code is at least N days old: one GROUP BY over
     the observations (the index on patient, code, time), never a loop over patients. Tags
-    the rule requires (``tag`` parts of a top-level all) narrow it in the same query."""
+    the rule requires (``tag`` parts of a top-level all) narrow it in the same query; a rule
+    with no "no reading" part sweeps the living patients with its tags (a tag to take off
+    once it no longer holds, 新确诊 after three months)."""
     parts = _sweep_codes(rule.condition) or []
-    required = (
-        [p.tag for p in rule.condition.parts if isinstance(p, HasTag)]
-        if type(rule.condition) is All
-        else []
-    )
+    required = _tags_required(rule.condition)
+    if not parts:
+        tagged = PatientTag.objects.filter(patient__deceased_on__isnull=True)
+        found_tags: set[int] | None = None
+        for name in required:
+            ids = set(tagged.filter(tag__name=name).values_list("patient_id", flat=True))
+            found_tags = ids if found_tags is None else found_tags & ids
+        return sorted(found_tags or ())
     found: set[int] | None = None
     for part in parts:
         cutoff = now - timedelta(days=part.days)
