@@ -818,3 +818,28 @@ def test_a_sweep_rule_needs_a_no_result_part_or_a_tag(pack: None) -> None:
                 "actions": [{"type": "tag", "tag": "老年"}],
             },
         )
+
+
+def test_a_post_operative_state_is_tagged_for_thirty_days_each_kind_apart(
+    pack: None, carol: Any, cardiology: Any
+) -> None:
+    """DOMAIN F5's 术后: a stent three years ago does not stop a new operation's tag."""
+    from careloop.clinical.models import Condition
+
+    patient = PatientFactory(organisation=cardiology)
+    Condition.objects.create(
+        patient=patient,
+        icd10_code="Z95.5",
+        name="冠状动脉支架植入后状态",
+        recorded_at=timezone.now() - timedelta(days=1100),
+    )
+    page = logged_in(carol).post(
+        f"/patients/{patient.pk}/record/diagnosis/add/",
+        {"icd10_code": "Z98.8", "name": "", "clinical_status": "active", "onset_date": ""},
+    )
+    assert page.status_code == 302
+    assert Condition.objects.get(icd10_code="Z98.8").name == "其他特指的手术后状态"
+    assert "术后" in set(patient.tags.values_list("tag__name", flat=True))
+    assert sweep(now=timezone.now() + timedelta(days=20)) == 0
+    assert sweep(now=timezone.now() + timedelta(days=31)) == 1
+    assert "术后" not in set(patient.tags.values_list("tag__name", flat=True))
