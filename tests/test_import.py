@@ -936,3 +936,30 @@ def test_headers_named_as_the_column_page_names_its_fields_are_recognised() -> N
     with translation.override("en"):
         headers = [str(FIELD_LABELS[f]) for f in fields]
     assert guess(headers, {}) == dict(zip(headers, fields, strict=True))
+
+
+def test_a_sheet_under_a_merged_title_row_finds_its_header_and_numbers_rows_as_excel(
+    bob: Any,
+) -> None:
+    """Exam centres export a title merged across the columns and an export date above the
+    header: the first row was taken as the header, and the file was refused for having no
+    column of ID numbers."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["XX市健康体检中心 2026年3月体检结果汇总"])
+    sheet.merge_cells("A1:E1")
+    sheet.append([])
+    sheet.append(["导出时间：2026-03-10 09:00"])
+    sheet.append(["体检号", "姓名", "身份证号", "体检日期", "空腹血糖(mmol/L)"])
+    sheet.append(["TJ001", "吴国平", ID_A, "2026/3/5", 5.2])
+    sheet.append(["TJ002", "郑小红", ID_B, "2026年3月5日", "葡萄糖"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    job = create(bob, buffer.getvalue())
+    assert job.columns["身份证号"] == "id_number" and job.columns["体检日期"] == "effective_at"
+    job = Importer(job).run()
+    assert (job.status, job.total_rows, job.imported_rows, job.error_rows) == ("done", 2, 1, 1)
+    assert Observation.objects.get(code="14771-0").value == 5.2
+    lines = list(load_workbook(io.BytesIO(job.error_report.read())).active.values)
+    assert lines[0][1:6] == ("体检号", "姓名", "身份证号", "体检日期", "空腹血糖(mmol/L)")
+    assert lines[1][0] == 6  # the row as Excel numbers it

@@ -222,5 +222,10 @@ def guess(headers: Iterable[object], item_names: Mapping[str, str]) -> dict[str,
     return guessed
 
 
+def known_fields(cells: Iterable[object]) -> int:
+    """How many cells of a row name a patient or result field as a header does."""
+    return sum(1 for cell in cells if _key(cell) in _BY_SYNONYM)
+
+
 def name_key(name: str) -> str:
     return _key(name)

@@ -7,6 +7,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -15,8 +16,11 @@ from openpyxl import load_workbook
 from openpyxl.utils.cell import range_boundaries
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
+from careloop.interop.importer.columns import known_fields
+
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([^"]+)"')
 _ROW = re.compile(rb"<(?:\w+:)?row[\s>/]")
+HEAD_ROWS = 10  # how far down the header row is looked for
 
 
 def _size_from_head(self: Any) -> None:
@@ -122,14 +126,30 @@ class Sheet:
             finally:
                 text.detach()
 
-    def count(self) -> int:
-        """Data rows (without the header), for the progress bar."""
+    def table(self) -> tuple[int, list[Any], Iterator[tuple[int, list[Any]]]]:
+        """The header row's number (as Excel numbers rows), its cells, and the rows under
+        it with their numbers. The header is the first of the top rows that names at least
+        two known fields (姓名, 身份证号, 体检日期 …): exam centres put a title above it,
+        often merged across the columns ("XX体检中心体检结果汇总"), and an export date;
+        without such a row, the first row that is not blank."""
+        rows = enumerate(self.rows(), start=1)
+        head = list(islice(rows, HEAD_ROWS))
+        filled = [(number, values) for number, values in head if not blank(values)]
+        chosen = next(
+            ((n, v) for n, v in filled if known_fields(v) >= 2),
+            filled[0] if filled else (1, []),
+        )
+        after = ((n, v) for n, v in head if n > chosen[0])
+        return chosen[0], chosen[1], chain(after, rows)
+
+    def count(self, header_number: int = 1) -> int:
+        """Data rows (those under the header), for the progress bar."""
         if self.kind == "xlsx":
             sheet = self._workbook.worksheets[0]
             if sheet.max_row and sheet.max_row > 1:
-                return int(sheet.max_row) - 1
-            return max(0, self._xml_rows(sheet) - 1)
-        return max(0, sum(1 for _ in self.rows()) - 1)
+                return max(0, int(sheet.max_row) - header_number)
+            return max(0, self._xml_rows(sheet) - header_number)
+        return max(0, sum(1 for _ in self.rows()) - header_number)
 
     def _xml_rows(self, sheet: Any) -> int:
         """Row elements in the sheet's XML, counted without parsing it."""

@@ -161,13 +161,13 @@ class Importer:
             return self._fail(str(error))
         report: ErrorReport | None = None
         try:
-            rows = sheet.rows()
-            header = distinct([text(h) for h in next(rows, [])])
+            header_number, cells, _rows = sheet.table()
+            header = distinct([text(h) for h in cells])
             if not any(header):
                 return self._fail(_("The file is empty."))
             mapping = ColumnMap.build(header, job.columns)
             mapping.check()
-            job.total_rows = sheet.count()
+            job.total_rows = sheet.count(header_number)
             job.save(update_fields=["total_rows"])
             codes = item_codes(self.source.pk)
             report = ErrorReport(header)
@@ -267,11 +267,9 @@ class Importer:
         *,
         write: bool,
     ) -> None:
-        rows = sheet.rows()
-        next(rows, None)
         chunk: list[ParsedRow] = []
         first_seen: dict[str, int] = {}  # a row's cells → the row they were first in
-        for number, values in enumerate(rows, start=2):
+        for number, values in sheet.table()[2]:
             if blank(values):
                 continue
             row = parse_row(number, values, mapping, codes)
