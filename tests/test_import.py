@@ -963,3 +963,19 @@ def test_a_sheet_under_a_merged_title_row_finds_its_header_and_numbers_rows_as_e
     lines = list(load_workbook(io.BytesIO(job.error_report.read())).active.values)
     assert lines[0][1:6] == ("体检号", "姓名", "身份证号", "体检日期", "空腹血糖(mmol/L)")
     assert lines[1][0] == 6  # the row as Excel numbers it
+
+
+@pytest.mark.parametrize(
+    ("written", "flag"),
+    [("↑6.8", "H"), ("6.8 H", "H"), ("6.8↑", "H"), ("↓3.5", "L"), ("3.5L", "L")],
+)
+def test_a_result_with_its_flag_before_or_after_the_number_is_read_as_the_number(
+    bob: Any, written: str, flag: str
+) -> None:
+    """Exam-centre exports write the flag with the value: "↑6.8" and "6.8 H" were refused
+    as "not a number"."""
+    content = f"姓名,身份证号,体检日期,空腹血糖(mmol/L)\n吴国平,{ID_A},2026-03-05,{written}\n"
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert (job.status, job.imported_rows, job.error_rows) == ("done", 1, 0)
+    glucose = Observation.objects.get(code="14771-0")
+    assert (glucose.value, glucose.interpretation) == (float(written.strip("↑↓ HL")), flag)

@@ -29,7 +29,11 @@ _SEX = {
     "female": "female",
     "2": "female",
 }
-_NUMBER = re.compile(r"^([<>]=?|≤|≥)?\s*([-+]?\d+(?:\.\d+)?)\s*([↑↓]*)$")
+# A flag written with the number, as exam-centre and LIS exports do: an arrow after it or
+# before it ("6.8↑", "↑6.8"), or a letter after it ("6.8 H", "2.1L", "25.0 HH").
+_NUMBER = re.compile(
+    r"^([↑↓]*)\s*([<>]=?|≤|≥)?\s*([-+]?\d+(?:\.\d+)?)\s*([↑↓]*|HH?|LL?)$", re.IGNORECASE
+)
 _DATE = re.compile(
     r"^(\d{4})[-/.年]?(\d{1,2})[-/.月]?(\d{1,2})日?(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
 )
@@ -76,9 +80,10 @@ def parse_when(value: Any) -> datetime | None:
         return value if value.tzinfo else value.replace(tzinfo=LOCAL_TZ)
     if isinstance(value, date):
         return datetime.combine(value, time(0, 0), tzinfo=LOCAL_TZ)
+    written = text(value)
     if isinstance(value, int | float) and 20000 < value < 80000:
         return (EXCEL_EPOCH + timedelta(days=float(value))).replace(tzinfo=LOCAL_TZ)
-    match = _DATE.match(text(value))
+    match = _DATE.match(written)
     if not match:
         return None
     year, month, day, hour, minute, second = match.groups()
@@ -106,10 +111,13 @@ def parse_value(raw: Any) -> tuple[float | None, str, str, str]:
     match = _NUMBER.match(written)
     if not match:
         return None, "", written, ""
-    comparator = {"≤": "<=", "≥": ">="}.get(match[1] or "", match[1] or "")
-    arrows = match[3]
-    flag = "H" if "↑" in arrows else ("L" if "↓" in arrows else "")
-    return float(match[2]), comparator, match[2], flag
+    before, comparator, number, after = match.groups()
+    comparator = {"≤": "<=", "≥": ">="}.get(comparator or "", comparator or "")
+    if before and after:  # "↑6.8↓": which is it?
+        return None, "", written, ""
+    marks = (before or after).upper()
+    flag = "H" if "↑" in marks else ("L" if "↓" in marks else marks)
+    return float(number), comparator, number, flag
 
 
 def _measured(code: str) -> bool:
