@@ -979,3 +979,20 @@ def test_a_result_with_its_flag_before_or_after_the_number_is_read_as_the_number
     assert (job.status, job.imported_rows, job.error_rows) == ("done", 1, 0)
     glucose = Observation.objects.get(code="14771-0")
     assert (glucose.value, glucose.interpretation) == (float(written.strip("↑↓ HL")), flag)
+
+
+def test_a_utf8_csv_longer_than_the_head_read_to_tell_its_character_set_is_read(
+    bob: Any,
+) -> None:
+    """The first 64 KiB were decoded to tell UTF-8 from GB18030; cut inside a Chinese
+    character (three bytes in UTF-8), the file was refused as of an unknown character set."""
+
+    def content(pad: int) -> bytes:
+        lines = ["身份证号,体检日期,空腹血糖(mmol/L),备注", f"{ID_A},2026-03-01,5.0,{' ' * pad}"]
+        lines += [f"{ID_A},2026-03-02,5.{n % 10},体检结果正常建议复查" for n in range(2000)]
+        return "\n".join(lines).encode("utf-8")
+
+    # the 64 KiB head ends inside a character (on a continuation byte)
+    cut = next(c for c in map(content, range(3)) if 0x80 <= c[65536] < 0xC0)
+    job = create(bob, cut, name="results.csv")
+    assert job.columns["身份证号"] == "id_number" and job.columns["备注"] == "ignore"

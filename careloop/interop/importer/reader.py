@@ -3,6 +3,7 @@ and .csv (UTF-8, UTF-8 with BOM, or GB18030 as Excel in China saves it)."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -88,7 +89,9 @@ def _csv_text(handle: BinaryIO) -> io.TextIOWrapper:
         )
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            head.decode(encoding)
+            # Not final: the head ends where it was cut, often inside a character of a file
+            # longer than it (a UTF-8 Chinese character is three bytes).
+            codecs.getincrementaldecoder(encoding)().decode(head, final=False)
         except UnicodeDecodeError:
             continue
         return io.TextIOWrapper(handle, encoding=encoding, newline="")
