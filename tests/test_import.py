@@ -996,3 +996,13 @@ def test_a_utf8_csv_longer_than_the_head_read_to_tell_its_character_set_is_read(
     cut = next(c for c in map(content, range(3)) if 0x80 <= c[65536] < 0xC0)
     job = create(bob, cut, name="results.csv")
     assert job.columns["身份证号"] == "id_number" and job.columns["备注"] == "ignore"
+
+
+def test_an_exam_date_written_as_an_excel_serial_in_text_is_read_as_that_date(bob: Any) -> None:
+    """A date column formatted 常规 in Excel is saved to CSV (or kept as a text cell) as its
+    serial, 46086: refused as "not a date", while the same serial as a number was read."""
+    content = f"姓名,身份证号,体检日期,空腹血糖(mmol/L)\n吴国平,{ID_A},46086,5.2\n"
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert (job.status, job.imported_rows, job.error_rows) == ("done", 1, 0)
+    glucose = Observation.objects.get(code="14771-0")
+    assert timezone.localtime(glucose.effective_at).date() == date(2026, 3, 5)

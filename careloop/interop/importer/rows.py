@@ -37,6 +37,7 @@ _NUMBER = re.compile(
 _DATE = re.compile(
     r"^(\d{4})[-/.年]?(\d{1,2})[-/.月]?(\d{1,2})日?(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
 )
+_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")  # 46086 is 2026-03-05, 46086.5 its noon
 EXCEL_EPOCH = datetime(1899, 12, 30)  # noqa: DTZ001 - Excel serial dates count from here
 
 
@@ -81,6 +82,8 @@ def parse_when(value: Any) -> datetime | None:
     if isinstance(value, date):
         return datetime.combine(value, time(0, 0), tzinfo=LOCAL_TZ)
     written = text(value)
+    if _SERIAL.match(written):  # a serial stored as text: a CSV Excel saved, a text cell
+        value = float(written)
     if isinstance(value, int | float) and 20000 < value < 80000:
         return (EXCEL_EPOCH + timedelta(days=float(value))).replace(tzinfo=LOCAL_TZ)
     match = _DATE.match(written)
