@@ -1006,3 +1006,21 @@ def test_an_exam_date_written_as_an_excel_serial_in_text_is_read_as_that_date(bo
     assert (job.status, job.imported_rows, job.error_rows) == ("done", 1, 0)
     glucose = Observation.objects.get(code="14771-0")
     assert timezone.localtime(glucose.effective_at).date() == date(2026, 3, 5)
+
+
+def test_the_error_report_names_the_files_own_columns(bob: Any) -> None:
+    """The report named the field a column was mapped to (检查日期 for the file's 体检日期),
+    and a row without results under the internal key "item:"."""
+    content = (
+        "姓名,身份证号,体检日期,空腹血糖(mmol/L)\n"
+        f"吴国平,{ID_A},三月五日,5.2\n"
+        f"郑小红,{ID_B},2026-03-05,\n"
+        f"吴国平,{ID_A},2026-03-06,阴性\n"
+    )
+    with translation.override("zh-hans"):
+        job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    lines = list(load_workbook(io.BytesIO(job.error_report.read())).active.values)
+    problems = {line[0]: line[-1] for line in lines[1:]}
+    assert problems[2].startswith("体检日期: ")  # not "检查日期: "
+    assert problems[3] == "此行没有结果。"
+    assert problems[4].startswith("空腹血糖(mmol/L)：")  # the message names its column

@@ -30,6 +30,7 @@ from careloop.clinical.panels import with_pressures
 from careloop.clinical.services import ReportInput, do_record_results
 from careloop.interop.importer.columns import (
     FIELD_LABELS,
+    ITEM,
     ColumnMap,
     MappingError,
     distinct,
@@ -78,10 +79,25 @@ class ErrorReport:
     """The wrong rows, as they were, with a column saying what is wrong. The workbook is
     made on the first wrong row (an import without errors writes no report)."""
 
-    def __init__(self, header: list[Any]) -> None:
+    def __init__(self, header: list[Any], mapping: ColumnMap | None = None) -> None:
         self.header = header
+        self.mapping = mapping
         self.workbook: Workbook | None = None
         self.count = 0
+
+    def column(self, target: str) -> str:
+        """How the report names the column a problem is in: by its header in the file
+        ("体检日期", not the field "检查日期" it was mapped to), else by the field's name;
+        "" where the message names the column itself (an item's column of a wide sheet)."""
+        if self.mapping is not None and target in self.mapping.targets:
+            index = self.mapping.targets.index(target)
+            if header := self.mapping.headers[index]:
+                return str(header)
+        if target.startswith(ITEM) or (
+            target == "value" and self.mapping is not None and not self.mapping.is_long
+        ):
+            return ""
+        return str(FIELD_LABELS.get(target, target))
 
     def add(self, row: ParsedRow) -> None:
         if self.workbook is None:
@@ -89,7 +105,8 @@ class ErrorReport:
             self.sheet = self.workbook.create_sheet(_("Rows not imported"))
             self.sheet.append([_("Row"), *[_cell(h) for h in self.header], _("What is wrong")])
         problems = "; ".join(
-            f"{FIELD_LABELS.get(column, column)}: {message}" for column, message in row.errors
+            f"{named}: {message}" if (named := self.column(column)) else message
+            for column, message in row.errors
         )
         # The problem goes under its own header whatever the row's length: a short CSV row
         # is padded, and a long one's extra cells follow the problem (kept, not dropped).
@@ -170,7 +187,7 @@ class Importer:
             job.total_rows = sheet.count(header_number)
             job.save(update_fields=["total_rows"])
             codes = item_codes(self.source.pk)
-            report = ErrorReport(header)
+            report = ErrorReport(header, mapping)
             if job.mode == ImportJob.Mode.ALL_OR_NOTHING:
                 self._pass(sheet, mapping, codes, report, write=False)
                 if report.count:
