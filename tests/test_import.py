@@ -1024,3 +1024,23 @@ def test_the_error_report_names_the_files_own_columns(bob: Any) -> None:
     assert problems[2].startswith("体检日期: ")  # not "检查日期: "
     assert problems[3] == "此行没有结果。"
     assert problems[4].startswith("空腹血糖(mmol/L)：")  # the message names its column
+
+
+@pytest.mark.parametrize("known", [False, True])
+def test_a_result_given_twice_in_a_file_is_stored_once(
+    bob: Any, patient_factory: Any, known: bool
+) -> None:
+    """Two rows apart only in a column not imported (the export's 序号) are the same result:
+    both were stored, for a patient enrolled by the import and for one known before."""
+    if known:
+        born = date(1965, 2, 3)
+        patient_factory(organisation=bob.organisation, birth_date=born, id_number=ID_A)
+    content = (
+        "序号,姓名,身份证号,体检日期,空腹血糖(mmol/L)\n"
+        f"1,吴国平,{ID_A},2026-03-01,5.5\n"
+        f"2,吴国平,{ID_A},2026-03-01,5.5\n"
+        f"3,吴国平,{ID_A},2026-03-02,5.5\n"
+    )
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert (job.status, job.imported_rows, job.already_stored_rows) == ("done", 2, 1)
+    assert Observation.objects.filter(code="14771-0").count() == 2

@@ -161,7 +161,7 @@ class Importer:
         self.scope = scope_organisation_ids(self.user) if self.user is not None else None
         self.catalogue = catalogue_module.current()
         self.abnormal: set[int] = set()  # patients of the chunk with an abnormal result
-        self.enrolled: set[int] = set()  # patients this import enrolled: nothing stored before
+        self.enrolled: set[int] = set()  # patients the chunk enrolled: nothing stored before
 
     # ------------------------------------------------------------------ the run
 
@@ -310,6 +310,7 @@ class Importer:
         in_transaction = transaction.get_connection().in_atomic_block
         with transaction.atomic():
             good = [row for row in rows if not row.errors]
+            self.enrolled = set()  # those of earlier chunks have their results stored
             patients = self._patients(good, create=write)
             if write:
 
@@ -318,14 +319,8 @@ class Importer:
                     assert patient is not None  # a row without one has an error
                     return patient.pk
 
-                dated = [
-                    r
-                    for r in good
-                    if not r.errors
-                    and r.effective_at is not None
-                    and patient_pk(r) not in self.enrolled
-                ]
-                emptied = drop_stored(dated, patient_pk, self.catalogue.item)
+                dated = [r for r in good if not r.errors and r.effective_at is not None]
+                emptied = drop_stored(dated, patient_pk, self.catalogue.item, self.enrolled)
                 skipped = {id(row) for row in emptied}
                 job.already_stored_rows += len(skipped)
                 visits: dict[tuple[Any, ...], list[ParsedRow]] = {}
