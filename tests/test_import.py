@@ -37,6 +37,7 @@ HEADER = [
 ]
 ID_A = valid_id(date(1965, 2, 3), male=True)
 ID_B = valid_id(date(1972, 7, 9), male=False)
+SHORT = ["姓名", "身份证号", "体检日期", "空腹血糖(mmol/L)"]
 
 
 def long_rows(bad: bool = True) -> list[list[Any]]:
@@ -1044,3 +1045,15 @@ def test_a_result_given_twice_in_a_file_is_stored_once(
     job = Importer(create(bob, content.encode(), name="results.csv")).run()
     assert (job.status, job.imported_rows, job.already_stored_rows) == ("done", 2, 1)
     assert Observation.objects.filter(code="14771-0").count() == 2
+
+
+def test_an_id_number_excel_stored_as_a_number_is_said_to_have_lost_its_digits(
+    bob: Any,
+) -> None:
+    """Typed into a number cell, an ID number keeps 15 digits (1.10101E+17): the report said
+    only that its check digit was wrong, which no retyping of the same cell fixes."""
+    with translation.override("zh-hans"):
+        job = Importer(create(bob, xlsx([["吴国平", int(ID_A), "2026-03-01", 5.5]], SHORT))).run()
+    lines = list(load_workbook(io.BytesIO(job.error_report.read())).active.values)
+    assert (job.imported_rows, job.error_rows) == (0, 1)
+    assert "15 位" in lines[1][-1] and "文本" in lines[1][-1] and "校验位" not in lines[1][-1]

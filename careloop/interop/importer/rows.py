@@ -185,7 +185,19 @@ def parse_row(
             row.fail("birth_date", _("The date of birth is too early."))
         else:
             row.patient["birth_date"] = born.date()
-    if raw_id := text(cell("id_number")):
+    raw_id = text(cell("id_number"))
+    if isinstance(cell("id_number"), int | float) and len(raw_id) > 15:
+        # Excel keeps 15 digits of a number: an ID number typed into a number cell has lost
+        # its last ones (1.10101E+17), and no check digit can say more.
+        row.fail(
+            "id_number",
+            _(
+                "The ID number was stored by Excel as a number, which keeps only 15 digits: "
+                "format the column as text (文本), type the numbers again and import the file "
+                "again."
+            ),
+        )
+    elif raw_id:
         try:
             resident = identity.parse_id_number(raw_id)
         except identity.IdentifierError as exc:
