@@ -1057,3 +1057,12 @@ def test_an_id_number_excel_stored_as_a_number_is_said_to_have_lost_its_digits(
     lines = list(load_workbook(io.BytesIO(job.error_report.read())).active.values)
     assert (job.imported_rows, job.error_rows) == (0, 1)
     assert "15 位" in lines[1][-1] and "文本" in lines[1][-1] and "校验位" not in lines[1][-1]
+
+
+def test_headers_padded_with_full_width_spaces_are_recognised(bob: Any) -> None:
+    """Exam centres pad two-character headers to the column's width ("姓　　名", "性　别"):
+    they were not recognised, and the sheet had no column of names."""
+    content = f"姓　　名,性　别,身份证号,体检日期,空 腹 血 糖\n吴国平,男,{ID_A},2026-03-05,5.2\n"
+    job = create(bob, content.encode(), name="results.csv")
+    assert job.columns["姓  名"] == "name" and job.columns["性 别"] == "sex"  # NFKC: U+3000 → " "
+    assert job.columns["空 腹 血 糖"] == "item:14771-0"
