@@ -1066,3 +1066,27 @@ def test_headers_padded_with_full_width_spaces_are_recognised(bob: Any) -> None:
     job = create(bob, content.encode(), name="results.csv")
     assert job.columns["姓  名"] == "name" and job.columns["性 别"] == "sex"  # NFKC: U+3000 → " "
     assert job.columns["空 腹 血 糖"] == "item:14771-0"
+
+
+def test_the_columns_of_an_all_or_nothing_import_stopped_by_a_wrong_row_are_remembered(
+    bob: Any,
+) -> None:
+    """The clerk maps the file's own columns, one row is wrong, nothing is imported: the
+    corrected file from the same source was proposed the guessed columns again (a mapping
+    was remembered only when an import finished)."""
+    header = "客户编号,客户名称,证件号码,到检日期,空腹血糖(mmol/L)\n"
+    wrong = f"K001,吴国平,{ID_A},2026-03-05,5.2\nK002,郑小红,{ID_B},三月五日,5.6\n"
+    job = create(bob, (header + wrong).encode(), name="results.csv", mode="all")
+    columns = {
+        **job.columns,
+        "客户编号": "exam_number",
+        "客户名称": "name",
+        "证件号码": "id_number",
+        "到检日期": "effective_at",
+    }
+    do_start_import(bob, job, columns)
+    job = Importer(ImportJob.objects.get(pk=job.pk)).run()
+    assert (job.status, job.error_rows) == ("failed", 1) and not Observation.objects.exists()
+    fixed = header + wrong.replace("三月五日", "2026-03-05")
+    again = create(bob, fixed.encode(), name="results-fixed.csv", mode="all")
+    assert again.columns == columns

@@ -184,6 +184,11 @@ class Importer:
                 return self._fail(_("The file is empty."))
             mapping = ColumnMap.build(header, job.columns)
             mapping.check()
+            # Remembered for the source's next file once it can work, whatever the rows say:
+            # an all-or-nothing import stopped by one wrong row is imported again corrected.
+            ImportMapping.objects.update_or_create(
+                source=self.source, defaults={"columns": job.columns}
+            )
             job.total_rows = sheet.count(header_number)
             job.save(update_fields=["total_rows"])
             codes = item_codes(self.source.pk)
@@ -261,9 +266,6 @@ class Importer:
         job.status, job.finished_at = ImportJob.Status.DONE, timezone.now()
         job.error_rows = report.count
         job.save()
-        ImportMapping.objects.update_or_create(
-            source=self.source, defaults={"columns": job.columns}
-        )
         return job
 
     def _fail(self, message: str) -> ImportJob:
