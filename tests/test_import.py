@@ -1090,3 +1090,16 @@ def test_the_columns_of_an_all_or_nothing_import_stopped_by_a_wrong_row_are_reme
     fixed = header + wrong.replace("三月五日", "2026-03-05")
     again = create(bob, fixed.encode(), name="results-fixed.csv", mode="all")
     assert again.columns == columns
+
+
+def test_a_sex_written_as_a_word_is_read(bob: Any) -> None:
+    """性别 男性 / 女性, as some exports write it: the row was refused ("must be 男/女")."""
+    content = (
+        "姓名,性别,出生日期,体检号,体检日期,空腹血糖(mmol/L)\n"
+        "吴国平,男性,1965-02-03,TJ001,2026-03-05,5.2\n"
+        "郑小红,女性,1972-07-09,TJ002,2026-03-05,5.6\n"
+    )
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert (job.status, job.imported_rows, job.error_rows) == ("done", 2, 0)
+    sexes = dict(Patient.objects.values_list("name", "sex"))
+    assert sexes == {"吴国平": "male", "郑小红": "female"}

@@ -21,6 +21,8 @@ from careloop.patients.validation import identifier_message
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 _SEX = {
     "男": "male",
+    "男性": "male",  # as some exam-centre and HIS exports write it
+    "女性": "female",
     "m": "male",
     "male": "male",
     "1": "male",
