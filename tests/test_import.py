@@ -1103,3 +1103,23 @@ def test_a_sex_written_as_a_word_is_read(bob: Any) -> None:
     assert (job.status, job.imported_rows, job.error_rows) == ("done", 2, 0)
     sexes = dict(Patient.objects.values_list("name", "sex"))
     assert sexes == {"吴国平": "male", "郑小红": "female"}
+
+
+def test_patient_cells_merged_down_beside_their_items_are_read_on_each_row(bob: Any) -> None:
+    """A long sheet names the patient and the exam date once, merged down beside the exam's
+    items: the rows under the first had no ID number nor date, and were refused."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["姓名", "身份证号", "体检日期", "项目名称", "结果", "单位"])
+    sheet.append(["吴国平", ID_A, "2026-10-01", "空腹血糖", 5.5, "mmol/L"])
+    sheet.append([None, None, None, "总胆固醇", 4.4, "mmol/L"])
+    sheet.append([None, None, None, "甘油三酯", "", "mmol/L"])
+    for column in "ABC":
+        sheet.merge_cells(f"{column}2:{column}4")
+    buffer = io.BytesIO()
+    book.save(buffer)
+    job = Importer(create(bob, buffer.getvalue())).run()
+    assert (job.status, job.imported_rows, job.error_rows) == ("done", 2, 1)
+    assert set(Observation.objects.values_list("code", flat=True)) == {"14771-0", "14647-2"}
+    lines = list(load_workbook(io.BytesIO(job.error_report.read())).active.values)
+    assert lines[1][:4] == (4, "吴国平", ID_A, "2026-10-01")  # the empty result: its patient

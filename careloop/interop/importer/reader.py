@@ -21,6 +21,7 @@ from careloop.interop.importer.columns import known_fields
 
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([^"]+)"')
 _ROW = re.compile(rb"<(?:\w+:)?row[\s>/]")
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([^"]+)"')
 HEAD_ROWS = 10  # how far down the header row is looked for
 
 
@@ -107,6 +108,7 @@ class Sheet:
         self.kind = _kind(name)
         self.handle = handle
         self._workbook: Any = None
+        self._merged: list[tuple[int, int, int, int]] | None = None
         if self.kind == "xlsx":
             try:
                 self._workbook = load_workbook(handle, read_only=True, data_only=True)
@@ -119,8 +121,28 @@ class Sheet:
     def rows(self) -> Iterator[list[Any]]:
         if self.kind == "xlsx":
             sheet = self._workbook.worksheets[0]
-            for row in sheet.iter_rows(values_only=True):
-                yield list(row)
+            if self._merged is None:
+                self._merged = self._vertical_merges(sheet)
+            starting: dict[int, list[tuple[int, int, int]]] = {}
+            for first_col, first_row, last_col, last_row in self._merged:
+                starting.setdefault(first_row, []).append((first_col, last_col, last_row))
+            spans: list[tuple[int, int, int, Any]] = []  # merges over this row, their value
+            for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+                row = list(cells)
+                for first_col, last_col, last_row in starting.get(number, ()):
+                    value = row[first_col - 1] if first_col <= len(row) else None
+                    spans.append((first_col, last_col, last_row, value))
+                if spans:
+                    # A cell merged down over several rows (an exam's name, ID number and
+                    # date beside each of its items) holds its value in the first row
+                    # alone: each row under it reads it too.
+                    row += [None] * (max(last for _, last, _, _ in spans) - len(row))
+                    for first_col, last_col, _, value in spans:
+                        for column in range(first_col - 1, last_col):
+                            if row[column] is None:
+                                row[column] = value
+                    spans = [merge for merge in spans if merge[2] > number]
+                yield row
         else:
             self.handle.seek(0)
             text = _csv_text(self.handle)
@@ -153,6 +175,30 @@ class Sheet:
                 return max(0, int(sheet.max_row) - header_number)
             return max(0, self._xml_rows(sheet) - header_number)
         return max(0, sum(1 for _ in self.rows()) - header_number)
+
+    def _vertical_merges(self, sheet: Any) -> list[tuple[int, int, int, int]]:
+        """The sheet's merged ranges over more than one row, as (first column, first row,
+        last column, last row): read from its XML, whose <mergeCells> follow the rows
+        (openpyxl's read-only sheets do not give them)."""
+        found: list[bytes] = []
+        rest = b""
+        with self._workbook._archive.open(sheet._worksheet_path) as source:
+            while chunk := source.read(1 << 20):
+                data = rest + chunk
+                cut = data.rfind(b"<")
+                data, rest = (data[:cut], data[cut:]) if cut >= 0 else (data, b"")
+                found += _MERGE.findall(data)
+        found += _MERGE.findall(rest)
+        merges = []
+        for ref in found:
+            try:
+                first_col, first_row, last_col, last_row = range_boundaries(ref.decode())
+            except (ValueError, TypeError):
+                continue
+            # (None for a range of whole rows or columns: not a cell's.)
+            if first_col and first_row and last_col and last_row and last_row > first_row:
+                merges.append((first_col, first_row, last_col, last_row))
+        return merges
 
     def _xml_rows(self, sheet: Any) -> int:
         """Row elements in the sheet's XML, counted without parsing it."""
