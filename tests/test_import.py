@@ -37,6 +37,7 @@ HEADER = [
 ]
 ID_A = valid_id(date(1965, 2, 3), male=True)
 ID_B = valid_id(date(1972, 7, 9), male=False)
+SHORT = ["姓名", "身份证号", "体检日期", "空腹血糖(mmol/L)"]
 
 
 def long_rows(bad: bool = True) -> list[list[Any]]:
@@ -936,3 +937,189 @@ def test_headers_named_as_the_column_page_names_its_fields_are_recognised() -> N
     with translation.override("en"):
         headers = [str(FIELD_LABELS[f]) for f in fields]
     assert guess(headers, {}) == dict(zip(headers, fields, strict=True))
+
+
+def test_a_sheet_under_a_merged_title_row_finds_its_header_and_numbers_rows_as_excel(
+    bob: Any,
+) -> None:
+    """Exam centres export a title merged across the columns and an export date above the
+    header: the first row was taken as the header, and the file was refused for having no
+    column of ID numbers."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["XX市健康体检中心 2026年3月体检结果汇总"])
+    sheet.merge_cells("A1:E1")
+    sheet.append([])
+    sheet.append(["导出时间：2026-03-10 09:00"])
+    sheet.append(["体检号", "姓名", "身份证号", "体检日期", "空腹血糖(mmol/L)"])
+    sheet.append(["TJ001", "吴国平", ID_A, "2026/3/5", 5.2])
+    sheet.append(["TJ002", "郑小红", ID_B, "2026年3月5日", "葡萄糖"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    job = create(bob, buffer.getvalue())
+    assert job.columns["身份证号"] == "id_number" and job.columns["体检日期"] == "effective_at"
+    job = Importer(job).run()
+    assert (job.status, job.total_rows, job.imported_rows, job.error_rows) == ("done", 2, 1, 1)
+    assert Observation.objects.get(code="14771-0").value == 5.2
+    lines = list(load_workbook(io.BytesIO(job.error_report.read())).active.values)
+    assert lines[0][1:6] == ("体检号", "姓名", "身份证号", "体检日期", "空腹血糖(mmol/L)")
+    assert lines[1][0] == 6  # the row as Excel numbers it
+
+
+@pytest.mark.parametrize(
+    ("written", "flag"),
+    [("↑6.8", "H"), ("6.8 H", "H"), ("6.8↑", "H"), ("↓3.5", "L"), ("3.5L", "L")],
+)
+def test_a_result_with_its_flag_before_or_after_the_number_is_read_as_the_number(
+    bob: Any, written: str, flag: str
+) -> None:
+    """Exam-centre exports write the flag with the value: "↑6.8" and "6.8 H" were refused
+    as "not a number"."""
+    content = f"姓名,身份证号,体检日期,空腹血糖(mmol/L)\n吴国平,{ID_A},2026-03-05,{written}\n"
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert (job.status, job.imported_rows, job.error_rows) == ("done", 1, 0)
+    glucose = Observation.objects.get(code="14771-0")
+    assert (glucose.value, glucose.interpretation) == (float(written.strip("↑↓ HL")), flag)
+
+
+def test_a_utf8_csv_longer_than_the_head_read_to_tell_its_character_set_is_read(
+    bob: Any,
+) -> None:
+    """The first 64 KiB were decoded to tell UTF-8 from GB18030; cut inside a Chinese
+    character (three bytes in UTF-8), the file was refused as of an unknown character set."""
+
+    def content(pad: int) -> bytes:
+        lines = ["身份证号,体检日期,空腹血糖(mmol/L),备注", f"{ID_A},2026-03-01,5.0,{' ' * pad}"]
+        lines += [f"{ID_A},2026-03-02,5.{n % 10},体检结果正常建议复查" for n in range(2000)]
+        return "\n".join(lines).encode("utf-8")
+
+    # the 64 KiB head ends inside a character (on a continuation byte)
+    cut = next(c for c in map(content, range(3)) if 0x80 <= c[65536] < 0xC0)
+    job = create(bob, cut, name="results.csv")
+    assert job.columns["身份证号"] == "id_number" and job.columns["备注"] == "ignore"
+
+
+def test_an_exam_date_written_as_an_excel_serial_in_text_is_read_as_that_date(bob: Any) -> None:
+    """A date column formatted 常规 in Excel is saved to CSV (or kept as a text cell) as its
+    serial, 46086: refused as "not a date", while the same serial as a number was read."""
+    content = f"姓名,身份证号,体检日期,空腹血糖(mmol/L)\n吴国平,{ID_A},46086,5.2\n"
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert (job.status, job.imported_rows, job.error_rows) == ("done", 1, 0)
+    glucose = Observation.objects.get(code="14771-0")
+    assert timezone.localtime(glucose.effective_at).date() == date(2026, 3, 5)
+
+
+def test_the_error_report_names_the_files_own_columns(bob: Any) -> None:
+    """The report named the field a column was mapped to (检查日期 for the file's 体检日期),
+    and a row without results under the internal key "item:"."""
+    content = (
+        "姓名,身份证号,体检日期,空腹血糖(mmol/L)\n"
+        f"吴国平,{ID_A},三月五日,5.2\n"
+        f"郑小红,{ID_B},2026-03-05,\n"
+        f"吴国平,{ID_A},2026-03-06,阴性\n"
+    )
+    with translation.override("zh-hans"):
+        job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    lines = list(load_workbook(io.BytesIO(job.error_report.read())).active.values)
+    problems = {line[0]: line[-1] for line in lines[1:]}
+    assert problems[2].startswith("体检日期: ")  # not "检查日期: "
+    assert problems[3] == "此行没有结果。"
+    assert problems[4].startswith("空腹血糖(mmol/L)：")  # the message names its column
+
+
+@pytest.mark.parametrize("known", [False, True])
+def test_a_result_given_twice_in_a_file_is_stored_once(
+    bob: Any, patient_factory: Any, known: bool
+) -> None:
+    """Two rows apart only in a column not imported (the export's 序号) are the same result:
+    both were stored, for a patient enrolled by the import and for one known before."""
+    if known:
+        born = date(1965, 2, 3)
+        patient_factory(organisation=bob.organisation, birth_date=born, id_number=ID_A)
+    content = (
+        "序号,姓名,身份证号,体检日期,空腹血糖(mmol/L)\n"
+        f"1,吴国平,{ID_A},2026-03-01,5.5\n"
+        f"2,吴国平,{ID_A},2026-03-01,5.5\n"
+        f"3,吴国平,{ID_A},2026-03-02,5.5\n"
+    )
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert (job.status, job.imported_rows, job.already_stored_rows) == ("done", 2, 1)
+    assert Observation.objects.filter(code="14771-0").count() == 2
+
+
+def test_an_id_number_excel_stored_as_a_number_is_said_to_have_lost_its_digits(
+    bob: Any,
+) -> None:
+    """Typed into a number cell, an ID number keeps 15 digits (1.10101E+17): the report said
+    only that its check digit was wrong, which no retyping of the same cell fixes."""
+    with translation.override("zh-hans"):
+        job = Importer(create(bob, xlsx([["吴国平", int(ID_A), "2026-03-01", 5.5]], SHORT))).run()
+    lines = list(load_workbook(io.BytesIO(job.error_report.read())).active.values)
+    assert (job.imported_rows, job.error_rows) == (0, 1)
+    assert "15 位" in lines[1][-1] and "文本" in lines[1][-1] and "校验位" not in lines[1][-1]
+
+
+def test_headers_padded_with_full_width_spaces_are_recognised(bob: Any) -> None:
+    """Exam centres pad two-character headers to the column's width ("姓　　名", "性　别"):
+    they were not recognised, and the sheet had no column of names."""
+    content = f"姓　　名,性　别,身份证号,体检日期,空 腹 血 糖\n吴国平,男,{ID_A},2026-03-05,5.2\n"
+    job = create(bob, content.encode(), name="results.csv")
+    assert job.columns["姓  名"] == "name" and job.columns["性 别"] == "sex"  # NFKC: U+3000 → " "
+    assert job.columns["空 腹 血 糖"] == "item:14771-0"
+
+
+def test_the_columns_of_an_all_or_nothing_import_stopped_by_a_wrong_row_are_remembered(
+    bob: Any,
+) -> None:
+    """The clerk maps the file's own columns, one row is wrong, nothing is imported: the
+    corrected file from the same source was proposed the guessed columns again (a mapping
+    was remembered only when an import finished)."""
+    header = "客户编号,客户名称,证件号码,到检日期,空腹血糖(mmol/L)\n"
+    wrong = f"K001,吴国平,{ID_A},2026-03-05,5.2\nK002,郑小红,{ID_B},三月五日,5.6\n"
+    job = create(bob, (header + wrong).encode(), name="results.csv", mode="all")
+    columns = {
+        **job.columns,
+        "客户编号": "exam_number",
+        "客户名称": "name",
+        "证件号码": "id_number",
+        "到检日期": "effective_at",
+    }
+    do_start_import(bob, job, columns)
+    job = Importer(ImportJob.objects.get(pk=job.pk)).run()
+    assert (job.status, job.error_rows) == ("failed", 1) and not Observation.objects.exists()
+    fixed = header + wrong.replace("三月五日", "2026-03-05")
+    again = create(bob, fixed.encode(), name="results-fixed.csv", mode="all")
+    assert again.columns == columns
+
+
+def test_a_sex_written_as_a_word_is_read(bob: Any) -> None:
+    """性别 男性 / 女性, as some exports write it: the row was refused ("must be 男/女")."""
+    content = (
+        "姓名,性别,出生日期,体检号,体检日期,空腹血糖(mmol/L)\n"
+        "吴国平,男性,1965-02-03,TJ001,2026-03-05,5.2\n"
+        "郑小红,女性,1972-07-09,TJ002,2026-03-05,5.6\n"
+    )
+    job = Importer(create(bob, content.encode(), name="results.csv")).run()
+    assert (job.status, job.imported_rows, job.error_rows) == ("done", 2, 0)
+    sexes = dict(Patient.objects.values_list("name", "sex"))
+    assert sexes == {"吴国平": "male", "郑小红": "female"}
+
+
+def test_patient_cells_merged_down_beside_their_items_are_read_on_each_row(bob: Any) -> None:
+    """A long sheet names the patient and the exam date once, merged down beside the exam's
+    items: the rows under the first had no ID number nor date, and were refused."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["姓名", "身份证号", "体检日期", "项目名称", "结果", "单位"])
+    sheet.append(["吴国平", ID_A, "2026-10-01", "空腹血糖", 5.5, "mmol/L"])
+    sheet.append([None, None, None, "总胆固醇", 4.4, "mmol/L"])
+    sheet.append([None, None, None, "甘油三酯", "", "mmol/L"])
+    for column in "ABC":
+        sheet.merge_cells(f"{column}2:{column}4")
+    buffer = io.BytesIO()
+    book.save(buffer)
+    job = Importer(create(bob, buffer.getvalue())).run()
+    assert (job.status, job.imported_rows, job.error_rows) == ("done", 2, 1)
+    assert set(Observation.objects.values_list("code", flat=True)) == {"14771-0", "14647-2"}
+    lines = list(load_workbook(io.BytesIO(job.error_report.read())).active.values)
+    assert lines[1][:4] == (4, "吴国平", ID_A, "2026-10-01")  # the empty result: its patient

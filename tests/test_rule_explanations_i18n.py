@@ -121,8 +121,8 @@ CASES: list[tuple[dict[str, Any], str, str]] = [
     ({"kind": "risk_tier", "value": "high"}, "风险分层为中，不是高", "Risk tier: medium, not high"),
     (
         {"kind": "risk", "model": "bp-grade", "category": "3级"},
-        "bp-grade 评估为未评估",
-        "not assessed",
+        "血压分级 评估为未评估",  # the model's name, not its key "bp-grade"
+        "Blood pressure grade: not assessed",
     ),
     (
         {"kind": "diagnosis", "prefix": ["I50", "I11.0"]},

@@ -374,7 +374,7 @@ def test_a_rule_can_use_the_stored_risk(db: None, patient: Any) -> None:
     store(patient, SBP, 181, timezone.now())
     patient.refresh_from_db()
     assert patient.risk_tier == "high"
-    assert RuleFiring.objects.get().reasons == ["bp-grade 评估为3级高血压"]
+    assert RuleFiring.objects.get().reasons == ["血压分级 评估为3级高血压"]
 
 
 def test_results_without_enabled_rules_cost_one_query(

@@ -832,17 +832,34 @@ class Risk(Condition):
         if not found:
             return Outcome(
                 matched,
-                lambda: [said(gettext_noop("%(model)s: not assessed"), {"model": self.model})],
+                lambda: [
+                    said(gettext_noop("%(model)s: not assessed"), {"model": _named(self.model)})
+                ],
             )
         return Outcome(
             matched,
             lambda: [
                 said(
                     gettext_noop("%(model)s assessed as %(category)s"),
-                    {"model": self.model, "category": found},
+                    {"model": _named(self.model), "category": found},
                 )
             ],
         )
+
+
+def _named(model: str) -> str:
+    """A risk model as the reader's language names it (血糖状态, not its key "glucose" on a
+    Chinese page); its key where Django is not set up (the checks used on their own)."""
+    try:
+        from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
+
+        from careloop.rules.assessments import LABELS
+    except ImportError:  # pragma: no cover - the checks used on their own
+        return model
+    try:
+        return str(LABELS.get(model, model))
+    except (ImproperlyConfigured, AppRegistryNotReady):
+        return model
 
 
 @dataclass

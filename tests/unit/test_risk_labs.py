@@ -190,3 +190,12 @@ def test_a_low_glucose_keeps_the_tables_category_and_is_warned_about(
     result = glucose_category(GlucoseInput(fpg=fpg, ogtt_2h=5.0))
     assert result.glucose_category == "normal"  # the §4.2 table has no low row
     assert any("低血糖" in w for w in result.warnings) is warned
+
+
+def test_a_value_converted_from_another_unit_is_explained_to_two_decimals() -> None:
+    """232 mg/dL of cholesterol is 6.0088 mmol/L: the printed report said so to the patient."""
+    result = lipid_categories(LipidInput(tc=232 * 0.0259, tg=1.2))
+    assert "总胆固醇 6.01 mmol/L" in result.explanation and "6.0088" not in result.explanation
+    assert "甘油三酯 1.2 mmol/L" in result.explanation
+    glucose = glucose_category(GlucoseInput(fpg=126 * 0.0555))
+    assert "6.99 mmol/L" in glucose.explanation and "6.993" not in glucose.explanation

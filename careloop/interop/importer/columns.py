@@ -125,6 +125,14 @@ def _key(text: object) -> str:
 
 
 _BY_SYNONYM = {_key(word): target for target, words in SYNONYMS.items() for word in words}
+# Without spaces: exam centres pad short headers to the column's width with full-width
+# spaces ("姓　　名", "性　别"), and some split words ("出生 日期").
+_BY_COMPACT = {key.replace(" ", ""): target for key, target in _BY_SYNONYM.items()}
+
+
+def _field(key: str) -> str | None:
+    """The field a header (as ``_key`` gives it) names, if any."""
+    return _BY_SYNONYM.get(key) or _BY_COMPACT.get(key.replace(" ", ""))
 
 
 class MappingError(ValueError):
@@ -206,20 +214,31 @@ def guess(headers: Iterable[object], item_names: Mapping[str, str]) -> dict[str,
     (item_names: normalised Chinese/English name → LOINC) for wide sheets."""
     guessed: dict[str, str] = {}
     used: set[str] = set()
+    compact = {name.replace(" ", ""): code for name, code in item_names.items()}
     for header in headers:
         text = str(header or "").strip()
         if not text:
             continue
         key = _key(text)
-        target = _BY_SYNONYM.get(key)
+        target = _field(key)
         if target and target not in used:
             guessed[text] = target
             used.add(target)
             continue
         bare = _key(re.sub(r"\s*[(（\[].*$", "", text))  # "空腹血糖(mmol/L)" → "空腹血糖"
-        code = item_names.get(key) or item_names.get(bare)
+        code = (
+            item_names.get(key)
+            or item_names.get(bare)
+            or compact.get(key.replace(" ", ""))
+            or compact.get(bare.replace(" ", ""))
+        )
         guessed[text] = f"{ITEM}{code}" if code else IGNORE
     return guessed
+
+
+def known_fields(cells: Iterable[object]) -> int:
+    """How many cells of a row name a patient or result field as a header does."""
+    return sum(1 for cell in cells if _field(_key(cell)))
 
 
 def name_key(name: str) -> str:

@@ -62,7 +62,7 @@ def source_named(name: str, actor: Any) -> SourceSystem:
 def headers_of(job: ImportJob) -> list[str]:
     sheet = Sheet(job.file.open("rb"), job.filename)
     try:
-        return distinct([text(h) for h in next(sheet.rows(), [])])
+        return distinct([text(h) for h in sheet.table()[1]])
     finally:
         sheet.close()
 
@@ -146,15 +146,12 @@ def do_create_import(
 def preview(job: ImportJob, limit: int = 10) -> tuple[ColumnMap, list[ParsedRow]]:
     sheet = Sheet(job.file.open("rb"), job.filename)
     try:
-        rows = sheet.rows()
-        headers = [text(h) for h in next(rows, [])]
-        mapping = ColumnMap.build(headers, job.columns)
+        _, header, rows = sheet.table()
+        mapping = ColumnMap.build(distinct([text(h) for h in header]), job.columns)
         codes = item_codes(job.source_id)
         parsed = [
             parse_row(number, values, mapping, codes)
-            for number, values in islice(
-                ((n, v) for n, v in enumerate(rows, start=2) if not blank(v)), limit
-            )
+            for number, values in islice(((n, v) for n, v in rows if not blank(v)), limit)
         ]
         # Whose rows they are, as the import will find them (nothing is enrolled here): a
         # patient of another organisation, or one who cannot be enrolled, shows now.

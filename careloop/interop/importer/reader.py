@@ -3,10 +3,12 @@ and .csv (UTF-8, UTF-8 with BOM, or GB18030 as Excel in China saves it)."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
 from collections.abc import Iterator
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -15,8 +17,12 @@ from openpyxl import load_workbook
 from openpyxl.utils.cell import range_boundaries
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
+from careloop.interop.importer.columns import known_fields
+
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([^"]+)"')
 _ROW = re.compile(rb"<(?:\w+:)?row[\s>/]")
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([^"]+)"')
+HEAD_ROWS = 10  # how far down the header row is looked for
 
 
 def _size_from_head(self: Any) -> None:
@@ -84,7 +90,9 @@ def _csv_text(handle: BinaryIO) -> io.TextIOWrapper:
         )
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            head.decode(encoding)
+            # Not final: the head ends where it was cut, often inside a character of a file
+            # longer than it (a UTF-8 Chinese character is three bytes).
+            codecs.getincrementaldecoder(encoding)().decode(head, final=False)
         except UnicodeDecodeError:
             continue
         return io.TextIOWrapper(handle, encoding=encoding, newline="")
@@ -100,6 +108,7 @@ class Sheet:
         self.kind = _kind(name)
         self.handle = handle
         self._workbook: Any = None
+        self._merged: list[tuple[int, int, int, int]] | None = None
         if self.kind == "xlsx":
             try:
                 self._workbook = load_workbook(handle, read_only=True, data_only=True)
@@ -112,8 +121,28 @@ class Sheet:
     def rows(self) -> Iterator[list[Any]]:
         if self.kind == "xlsx":
             sheet = self._workbook.worksheets[0]
-            for row in sheet.iter_rows(values_only=True):
-                yield list(row)
+            if self._merged is None:
+                self._merged = self._vertical_merges(sheet)
+            starting: dict[int, list[tuple[int, int, int]]] = {}
+            for first_col, first_row, last_col, last_row in self._merged:
+                starting.setdefault(first_row, []).append((first_col, last_col, last_row))
+            spans: list[tuple[int, int, int, Any]] = []  # merges over this row, their value
+            for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+                row = list(cells)
+                for first_col, last_col, last_row in starting.get(number, ()):
+                    value = row[first_col - 1] if first_col <= len(row) else None
+                    spans.append((first_col, last_col, last_row, value))
+                if spans:
+                    # A cell merged down over several rows (an exam's name, ID number and
+                    # date beside each of its items) holds its value in the first row
+                    # alone: each row under it reads it too.
+                    row += [None] * (max(last for _, last, _, _ in spans) - len(row))
+                    for first_col, last_col, _, value in spans:
+                        for column in range(first_col - 1, last_col):
+                            if row[column] is None:
+                                row[column] = value
+                    spans = [merge for merge in spans if merge[2] > number]
+                yield row
         else:
             self.handle.seek(0)
             text = _csv_text(self.handle)
@@ -122,14 +151,54 @@ class Sheet:
             finally:
                 text.detach()
 
-    def count(self) -> int:
-        """Data rows (without the header), for the progress bar."""
+    def table(self) -> tuple[int, list[Any], Iterator[tuple[int, list[Any]]]]:
+        """The header row's number (as Excel numbers rows), its cells, and the rows under
+        it with their numbers. The header is the first of the top rows that names at least
+        two known fields (姓名, 身份证号, 体检日期 …): exam centres put a title above it,
+        often merged across the columns ("XX体检中心体检结果汇总"), and an export date;
+        without such a row, the first row that is not blank."""
+        rows = enumerate(self.rows(), start=1)
+        head = list(islice(rows, HEAD_ROWS))
+        filled = [(number, values) for number, values in head if not blank(values)]
+        chosen = next(
+            ((n, v) for n, v in filled if known_fields(v) >= 2),
+            filled[0] if filled else (1, []),
+        )
+        after = ((n, v) for n, v in head if n > chosen[0])
+        return chosen[0], chosen[1], chain(after, rows)
+
+    def count(self, header_number: int = 1) -> int:
+        """Data rows (those under the header), for the progress bar."""
         if self.kind == "xlsx":
             sheet = self._workbook.worksheets[0]
             if sheet.max_row and sheet.max_row > 1:
-                return int(sheet.max_row) - 1
-            return max(0, self._xml_rows(sheet) - 1)
-        return max(0, sum(1 for _ in self.rows()) - 1)
+                return max(0, int(sheet.max_row) - header_number)
+            return max(0, self._xml_rows(sheet) - header_number)
+        return max(0, sum(1 for _ in self.rows()) - header_number)
+
+    def _vertical_merges(self, sheet: Any) -> list[tuple[int, int, int, int]]:
+        """The sheet's merged ranges over more than one row, as (first column, first row,
+        last column, last row): read from its XML, whose <mergeCells> follow the rows
+        (openpyxl's read-only sheets do not give them)."""
+        found: list[bytes] = []
+        rest = b""
+        with self._workbook._archive.open(sheet._worksheet_path) as source:
+            while chunk := source.read(1 << 20):
+                data = rest + chunk
+                cut = data.rfind(b"<")
+                data, rest = (data[:cut], data[cut:]) if cut >= 0 else (data, b"")
+                found += _MERGE.findall(data)
+        found += _MERGE.findall(rest)
+        merges = []
+        for ref in found:
+            try:
+                first_col, first_row, last_col, last_row = range_boundaries(ref.decode())
+            except (ValueError, TypeError):
+                continue
+            # (None for a range of whole rows or columns: not a cell's.)
+            if first_col and first_row and last_col and last_row and last_row > first_row:
+                merges.append((first_col, first_row, last_col, last_row))
+        return merges
 
     def _xml_rows(self, sheet: Any) -> int:
         """Row elements in the sheet's XML, counted without parsing it."""

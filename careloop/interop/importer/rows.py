@@ -21,6 +21,8 @@ from careloop.patients.validation import identifier_message
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 _SEX = {
     "男": "male",
+    "男性": "male",  # as some exam-centre and HIS exports write it
+    "女性": "female",
     "m": "male",
     "male": "male",
     "1": "male",
@@ -29,10 +31,15 @@ _SEX = {
     "female": "female",
     "2": "female",
 }
-_NUMBER = re.compile(r"^([<>]=?|≤|≥)?\s*([-+]?\d+(?:\.\d+)?)\s*([↑↓]*)$")
+# A flag written with the number, as exam-centre and LIS exports do: an arrow after it or
+# before it ("6.8↑", "↑6.8"), or a letter after it ("6.8 H", "2.1L", "25.0 HH").
+_NUMBER = re.compile(
+    r"^([↑↓]*)\s*([<>]=?|≤|≥)?\s*([-+]?\d+(?:\.\d+)?)\s*([↑↓]*|HH?|LL?)$", re.IGNORECASE
+)
 _DATE = re.compile(
     r"^(\d{4})[-/.年]?(\d{1,2})[-/.月]?(\d{1,2})日?(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
 )
+_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")  # 46086 is 2026-03-05, 46086.5 its noon
 EXCEL_EPOCH = datetime(1899, 12, 30)  # noqa: DTZ001 - Excel serial dates count from here
 
 
@@ -76,9 +83,12 @@ def parse_when(value: Any) -> datetime | None:
         return value if value.tzinfo else value.replace(tzinfo=LOCAL_TZ)
     if isinstance(value, date):
         return datetime.combine(value, time(0, 0), tzinfo=LOCAL_TZ)
+    written = text(value)
+    if _SERIAL.match(written):  # a serial stored as text: a CSV Excel saved, a text cell
+        value = float(written)
     if isinstance(value, int | float) and 20000 < value < 80000:
         return (EXCEL_EPOCH + timedelta(days=float(value))).replace(tzinfo=LOCAL_TZ)
-    match = _DATE.match(text(value))
+    match = _DATE.match(written)
     if not match:
         return None
     year, month, day, hour, minute, second = match.groups()
@@ -106,10 +116,13 @@ def parse_value(raw: Any) -> tuple[float | None, str, str, str]:
     match = _NUMBER.match(written)
     if not match:
         return None, "", written, ""
-    comparator = {"≤": "<=", "≥": ">="}.get(match[1] or "", match[1] or "")
-    arrows = match[3]
-    flag = "H" if "↑" in arrows else ("L" if "↓" in arrows else "")
-    return float(match[2]), comparator, match[2], flag
+    before, comparator, number, after = match.groups()
+    comparator = {"≤": "<=", "≥": ">="}.get(comparator or "", comparator or "")
+    if before and after:  # "↑6.8↓": which is it?
+        return None, "", written, ""
+    marks = (before or after).upper()
+    flag = "H" if "↑" in marks else ("L" if "↓" in marks else marks)
+    return float(number), comparator, number, flag
 
 
 def _measured(code: str) -> bool:
@@ -174,7 +187,19 @@ def parse_row(
             row.fail("birth_date", _("The date of birth is too early."))
         else:
             row.patient["birth_date"] = born.date()
-    if raw_id := text(cell("id_number")):
+    raw_id = text(cell("id_number"))
+    if isinstance(cell("id_number"), int | float) and len(raw_id) > 15:
+        # Excel keeps 15 digits of a number: an ID number typed into a number cell has lost
+        # its last ones (1.10101E+17), and no check digit can say more.
+        row.fail(
+            "id_number",
+            _(
+                "The ID number was stored by Excel as a number, which keeps only 15 digits: "
+                "format the column as text (文本), type the numbers again and import the file "
+                "again."
+            ),
+        )
+    elif raw_id:
         try:
             resident = identity.parse_id_number(raw_id)
         except identity.IdentifierError as exc:

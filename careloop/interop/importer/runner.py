@@ -30,6 +30,7 @@ from careloop.clinical.panels import with_pressures
 from careloop.clinical.services import ReportInput, do_record_results
 from careloop.interop.importer.columns import (
     FIELD_LABELS,
+    ITEM,
     ColumnMap,
     MappingError,
     distinct,
@@ -78,10 +79,25 @@ class ErrorReport:
     """The wrong rows, as they were, with a column saying what is wrong. The workbook is
     made on the first wrong row (an import without errors writes no report)."""
 
-    def __init__(self, header: list[Any]) -> None:
+    def __init__(self, header: list[Any], mapping: ColumnMap | None = None) -> None:
         self.header = header
+        self.mapping = mapping
         self.workbook: Workbook | None = None
         self.count = 0
+
+    def column(self, target: str) -> str:
+        """How the report names the column a problem is in: by its header in the file
+        ("体检日期", not the field "检查日期" it was mapped to), else by the field's name;
+        "" where the message names the column itself (an item's column of a wide sheet)."""
+        if self.mapping is not None and target in self.mapping.targets:
+            index = self.mapping.targets.index(target)
+            if header := self.mapping.headers[index]:
+                return str(header)
+        if target.startswith(ITEM) or (
+            target == "value" and self.mapping is not None and not self.mapping.is_long
+        ):
+            return ""
+        return str(FIELD_LABELS.get(target, target))
 
     def add(self, row: ParsedRow) -> None:
         if self.workbook is None:
@@ -89,7 +105,8 @@ class ErrorReport:
             self.sheet = self.workbook.create_sheet(_("Rows not imported"))
             self.sheet.append([_("Row"), *[_cell(h) for h in self.header], _("What is wrong")])
         problems = "; ".join(
-            f"{FIELD_LABELS.get(column, column)}: {message}" for column, message in row.errors
+            f"{named}: {message}" if (named := self.column(column)) else message
+            for column, message in row.errors
         )
         # The problem goes under its own header whatever the row's length: a short CSV row
         # is padded, and a long one's extra cells follow the problem (kept, not dropped).
@@ -144,7 +161,7 @@ class Importer:
         self.scope = scope_organisation_ids(self.user) if self.user is not None else None
         self.catalogue = catalogue_module.current()
         self.abnormal: set[int] = set()  # patients of the chunk with an abnormal result
-        self.enrolled: set[int] = set()  # patients this import enrolled: nothing stored before
+        self.enrolled: set[int] = set()  # patients the chunk enrolled: nothing stored before
 
     # ------------------------------------------------------------------ the run
 
@@ -161,16 +178,21 @@ class Importer:
             return self._fail(str(error))
         report: ErrorReport | None = None
         try:
-            rows = sheet.rows()
-            header = distinct([text(h) for h in next(rows, [])])
+            header_number, cells, _rows = sheet.table()
+            header = distinct([text(h) for h in cells])
             if not any(header):
                 return self._fail(_("The file is empty."))
             mapping = ColumnMap.build(header, job.columns)
             mapping.check()
-            job.total_rows = sheet.count()
+            # Remembered for the source's next file once it can work, whatever the rows say:
+            # an all-or-nothing import stopped by one wrong row is imported again corrected.
+            ImportMapping.objects.update_or_create(
+                source=self.source, defaults={"columns": job.columns}
+            )
+            job.total_rows = sheet.count(header_number)
             job.save(update_fields=["total_rows"])
             codes = item_codes(self.source.pk)
-            report = ErrorReport(header)
+            report = ErrorReport(header, mapping)
             if job.mode == ImportJob.Mode.ALL_OR_NOTHING:
                 self._pass(sheet, mapping, codes, report, write=False)
                 if report.count:
@@ -244,9 +266,6 @@ class Importer:
         job.status, job.finished_at = ImportJob.Status.DONE, timezone.now()
         job.error_rows = report.count
         job.save()
-        ImportMapping.objects.update_or_create(
-            source=self.source, defaults={"columns": job.columns}
-        )
         return job
 
     def _fail(self, message: str) -> ImportJob:
@@ -267,11 +286,9 @@ class Importer:
         *,
         write: bool,
     ) -> None:
-        rows = sheet.rows()
-        next(rows, None)
         chunk: list[ParsedRow] = []
         first_seen: dict[str, int] = {}  # a row's cells → the row they were first in
-        for number, values in enumerate(rows, start=2):
+        for number, values in sheet.table()[2]:
             if blank(values):
                 continue
             row = parse_row(number, values, mapping, codes)
@@ -295,6 +312,7 @@ class Importer:
         in_transaction = transaction.get_connection().in_atomic_block
         with transaction.atomic():
             good = [row for row in rows if not row.errors]
+            self.enrolled = set()  # those of earlier chunks have their results stored
             patients = self._patients(good, create=write)
             if write:
 
@@ -303,14 +321,8 @@ class Importer:
                     assert patient is not None  # a row without one has an error
                     return patient.pk
 
-                dated = [
-                    r
-                    for r in good
-                    if not r.errors
-                    and r.effective_at is not None
-                    and patient_pk(r) not in self.enrolled
-                ]
-                emptied = drop_stored(dated, patient_pk, self.catalogue.item)
+                dated = [r for r in good if not r.errors and r.effective_at is not None]
+                emptied = drop_stored(dated, patient_pk, self.catalogue.item, self.enrolled)
                 skipped = {id(row) for row in emptied}
                 job.already_stored_rows += len(skipped)
                 visits: dict[tuple[Any, ...], list[ParsedRow]] = {}

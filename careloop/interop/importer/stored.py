@@ -5,7 +5,7 @@ is not stored twice."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Set
 from datetime import datetime
 
 from careloop.clinical.assessment import ResultInput
@@ -22,12 +22,15 @@ def drop_stored(
     rows: list[ParsedRow],
     patient_of: Callable[[ParsedRow], int],
     catalogued: Callable[[str], object],
+    new: Set[int] = frozenset(),
 ) -> list[ParsedRow]:
-    """Take from each row the results its patient already has; returns the rows left with
-    none (to be counted, not stored)."""
-    patients = {patient_of(row) for row in rows}
+    """Take from each row the results its patient already has, or an earlier of the rows
+    gives (two rows apart only in a column not imported, such as 序号: the result is stored
+    once); returns the rows left with none (to be counted, not stored). ``new``: patients
+    with nothing stored yet (just enrolled), not looked up."""
+    patients = {patient_of(row) for row in rows} - new
     times = {row.effective_at for row in rows if row.effective_at is not None}
-    if not patients or not times:
+    if not times:
         return []
     stored: set[tuple[int, datetime, str, Hashable]] = set()
     for patient, when, code, local, name, value, comparator, text in Observation.objects.filter(
@@ -45,8 +48,6 @@ def drop_stored(
         key = _value_key(value, comparator, text)
         item = code or (f"local:{local}" if local else f"name:{name}")
         stored.add((patient, when, item, key))
-    if not stored:
-        return []
 
     def is_stored(row: ParsedRow, cell: Cell) -> bool:
         if catalogued(cell.code):
@@ -58,6 +59,7 @@ def drop_stored(
         key = (patient_of(row), row.effective_at, code, value)
         if key in stored:
             return True
+        stored.add(key)  # taken from this row: stored already for a later one
         # A blood pressure sent as one value (138/88): stored already when its two pressures
         # are (received as a FHIR panel's components, or as HL7 8480-6 and 8462-4).
         given = ResultInput(cell.name, row.effective_at, loinc=code, text=cell.text)

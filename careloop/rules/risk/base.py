@@ -80,8 +80,10 @@ def require(field: str, value: object, why: str = "") -> None:
 
 
 def fmt(value: float) -> str:
-    """A number as an explanation shows it: 5.2, 140, 5.439 (no float noise)."""
-    return f"{value:g}"
+    """A number as an explanation shows it: 5.2, 140, 5.44 (no float noise, and no more than
+    two decimals: a value converted from another unit, 232 mg/dL of cholesterol, is 6.01
+    mmol/L on the patient's report, not 6.0088)."""
+    return f"{round(value, 2):g}"
 
 
 SEX_LABELS = {"male": "男", "female": "女"}
