@@ -218,9 +218,13 @@ def check_header(message: Message) -> None:
             reject=True,
         )
     if message.message_type not in SUPPORTED:
+        # HL7 table 0357: a message type CareLoop takes with an event it does not (an ADT^A02
+        # transfer, an A11 cancelled admission) is 201, unsupported event code; another
+        # message type (ORM, QRY) is 200.
+        known_type = any(t.startswith(f"{message.message_code}^") for t in SUPPORTED)
         raise HL7Error(
             f"MSH-9: {message.message_type} is not supported (ORU^R01, ADT^A01/A03/A04/A08)",
-            code=200,
+            code=201 if known_type else 200,
             segment="MSH",
             sequence=1,
             field=9,
