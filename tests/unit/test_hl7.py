@@ -382,3 +382,17 @@ def test_an_event_not_taken_of_a_type_taken_is_an_unsupported_event(
     ack = build_ack(message, "AR", error.value)
     err = next(s for s in ack.split("\r") if s.startswith("ERR")).split("|")
     assert err[3].split("^")[0] == str(code)
+
+@pytest.mark.parametrize(
+    ("sent", "status"),
+    [("U", "final"), ("W", "cancelled"), ("N", "cancelled"), ("O", "preliminary")],
+)
+def test_every_result_status_of_table_0085_is_taken(sent: str, status: str) -> None:
+    """U (now final), W (posted as wrong), N (not asked) and O (order detail only) are valid
+    OBX-11 values from 2.3 to 2.5.1: they were refused AE 103 "result status is not valid"."""
+    message = parse(
+        "MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.5.1\rPID|||X||张^三||19500101|M\r"
+        f"OBR|1|O1|R1|BIO\rOBX|1|NM|GLU^葡萄糖^L||5.1|mmol/L|3.9-6.1||||{sent}\r"
+    )
+    [result] = read(message).orders[0].results
+    assert result.status == status

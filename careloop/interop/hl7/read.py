@@ -535,15 +535,20 @@ def _diagnosis(dg1: Segment, icd10: Mapping[str, str] | None) -> Diagnosis:
 
 _STRING_NUMBER = re.compile(r"^(<=|>=|<|>|≤|≥|＜|＞)?\s*([-+]?\d+(?:\.\d+)?)$")
 _COMPARATORS = {"≤": "<=", "≥": ">=", "＜": "<", "＞": ">"}
+# OBX-11, HL7 table 0085 (every value of 2.3-2.5.1), as the v2-to-FHIR mapping reads it.
 _STATUS = {
     "F": "final",
+    "U": "final",  # now final, the value sent before as preliminary
     "C": "corrected",
     "P": "preliminary",
     "R": "preliminary",
     "I": "preliminary",
     "S": "preliminary",
+    "O": "preliminary",  # order detail only, no result yet
     "X": "cancelled",
     "D": "cancelled",
+    "W": "cancelled",  # posted as wrong (the wrong patient): FHIR entered-in-error
+    "N": "cancelled",  # not asked: no result
     "": "final",
 }
 
