@@ -396,3 +396,12 @@ def test_every_result_status_of_table_0085_is_taken(sent: str, status: str) -> N
     )
     [result] = read(message).orders[0].results
     assert result.status == status
+
+@pytest.mark.parametrize("processing", ["P", "T", "D"])
+def test_the_ack_answers_in_the_senders_processing_id(processing: str) -> None:
+    """A test system (MSH-11 T) was answered P, as if its message went to production."""
+    message = parse(f"MSH|^~\\&|A|B|C|D|20260101||ORU^R01|42|{processing}|2.5.1")
+    assert build_ack(message, "AA").split("\r")[0].split("|")[10] == processing
+    raw = f"MSH|^~\\&|A|B|C|D|20260101||ORU^R01|42|{processing}|2.5.1".encode()
+    unreadable = build_ack(None, "AR", HL7Error("x", reject=True), raw=raw)
+    assert unreadable.split("\r")[0].split("|")[10] == "P"
