@@ -245,12 +245,12 @@ class BatchImporter:
         )
         for pk, raw, encoding, source_id, facility, received_at in rows:
             source = self.context.source_by_id(source_id, facility)
-            text, _codec = decode(bytes(raw), encoding or source.default_encoding)
+            text, codec = decode(bytes(raw), encoding or source.default_encoding)
             items.append(
                 Item(
                     pk,
                     read(
-                        parse(text),
+                        parse(text, codec),
                         exam_types=self.context.exam_types(source),
                         icd10=self.context.icd10,
                     ),

@@ -370,8 +370,8 @@ def import_message(
     """Import one message; returns (observations stored, alerts raised, patient id).
     ``taker``: the patient is taken first (another processor holding them: PatientBusy)."""
     source = context.source(message)
-    text, _codec = decode(bytes(message.raw), message.encoding or source.default_encoding)
-    data = read(parse(text), exam_types=context.exam_types(source), icd10=context.icd10)
+    text, codec = decode(bytes(message.raw), message.encoding or source.default_encoding)
+    data = read(parse(text, codec), exam_types=context.exam_types(source), icd10=context.icd10)
     facility = message.sending_facility or source.facility
     patient = match_patient(data.patient, facility)
     if patient is None:
@@ -634,8 +634,8 @@ def reprocess(message: InboundMessage) -> BatchResult:
             # A rejected message comes in again through the listener's checks, in the
             # sending system's default encoding as it is now (the fix may be just that).
             default = message.source.default_encoding if message.source else "utf-8"
-            text, _ = decode(bytes(message.raw), message.encoding or default)
-            read(parse(text), icd10=dict(Icd10Code.objects.values_list("code", "name")))
+            text, codec = decode(bytes(message.raw), message.encoding or default)
+            read(parse(text, codec), icd10=dict(Icd10Code.objects.values_list("code", "name")))
         InboundMessage.objects.filter(pk=message.pk).update(
             status=InboundMessage.Status.PROCESSING, claimed_at=timezone.now()
         )

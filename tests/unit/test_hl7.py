@@ -405,3 +405,20 @@ def test_the_ack_answers_in_the_senders_processing_id(processing: str) -> None:
     raw = f"MSH|^~\\&|A|B|C|D|20260101||ORU^R01|42|{processing}|2.5.1".encode()
     unreadable = build_ack(None, "AR", HL7Error("x", reject=True), raw=raw)
     assert unreadable.split("\r")[0].split("|")[10] == "P"
+
+def test_a_hex_escape_is_read_in_the_messages_character_set() -> None:
+    """\\XD6D0\\ is 中 in GB18030: a GB18030 message's hex escapes were read as UTF-8 (two
+    replacement characters stored as the result)."""
+    raw = (
+        "MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.4|||||CHN|GB18030\r"
+        "PID|||X||张^三||19500101|M\rOBR|1|O1|R1|BIO\r"
+        "OBX|1|ST|NOTE^说明^L||\\XD6D0\\文||||||F\r"
+    ).encode("gb18030")
+    text, codec = decode(raw)
+    [result] = read(parse(text, codec)).orders[0].results
+    assert result.text == "中文"
+    utf8 = parse(
+        "MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.4\rPID|||X||张^三||19500101|M\r"
+        "OBR|1|O1|R1|BIO\rOBX|1|ST|NOTE^说明^L||\\XE4B8AD\\文||||||F\r"
+    )
+    assert read(utf8).orders[0].results[0].text == "中文"

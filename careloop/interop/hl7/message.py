@@ -65,6 +65,9 @@ class Delimiters:
     repetition: str = "~"
     escape: str = "\\"
     subcomponent: str = "&"
+    # The message's character set (a Python codec): what a hex escape's bytes (\Xhh..\)
+    # are text in (HL7 v2.5.1 2.7.4: the character set of MSH-18).
+    charset: str = "utf-8"
 
 
 _SEGMENT_SPLIT = re.compile(r"\r\n|\r|\n")
@@ -252,8 +255,9 @@ class Message:
         return self.msh.component(6)
 
 
-def parse(text: str) -> Message:
-    """Split a message into segments and fields; HL7Error when it is not HL7 v2."""
+def parse(text: str, charset: str = "utf-8") -> Message:
+    """Split a message into segments and fields; HL7Error when it is not HL7 v2.
+    ``charset``: the codec the message was decoded with (``decode``), for hex escapes."""
     text = text.strip("\x0b\x1c \t\r\n")
     if not text.startswith("MSH"):
         raise HL7Error(
@@ -278,7 +282,9 @@ def parse(text: str) -> Message:
             field=2,
             reject=True,
         )
-    delimiters = Delimiters(separator, encoding[0], encoding[1], encoding[2], encoding[3])
+    delimiters = Delimiters(
+        separator, encoding[0], encoding[1], encoding[2], encoding[3], charset or "utf-8"
+    )
     special = (encoding[1], encoding[2], encoding[3])
     lines = _SEGMENT_SPLIT.split(text) if "\n" in text else text.split("\r")
     segments = []
@@ -343,8 +349,8 @@ def unescape(value: str, delimiters: Delimiters) -> str:
         }.get(code)
         if replacement is None and (match := _HEX.fullmatch(code)):
             try:
-                replacement = bytes.fromhex(match[1]).decode("utf-8", "replace")
-            except ValueError:
+                replacement = bytes.fromhex(match[1]).decode(delimiters.charset, "replace")
+            except (ValueError, LookupError):
                 replacement = ""
         out.append(replacement if replacement is not None else "")
         out.append(pieces[index + 1])
