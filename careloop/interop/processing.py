@@ -47,6 +47,7 @@ from careloop.interop.patients import (
     register_patient,
     update_demographics,
 )
+from careloop.interop.replaced import replace_earlier, sent_again
 from careloop.rules.engine import run_for_event
 from careloop.rules.models import Trigger
 from careloop.write_gate import relaxed_commit, write_gate
@@ -388,24 +389,30 @@ def import_message(
     encounter = _encounter_for(patient, data.visit, moment, create=True)
     observations = alerts = 0
     for order in data.orders:
+        results = with_pressures(
+            [
+                _result_input(result, order, context.mappings[source.pk], moment)
+                for result in order.results
+            ]
+        )
+        order_number = order.filler_number or order.placer_number
+        reported_at = order.observed_at or moment
+        # The laboratory's results of this order sent again replace those sent before.
+        again = sent_again(patient.pk, source.pk, order_number, reported_at, results)
+        replace_earlier([again], [message.pk])
         stored = do_record_results(
             patient,
             ReportInput(
                 name=order.name or order.code,
                 code=order.code,
                 code_system=order.coding_system,
-                effective_at=order.observed_at or moment,
+                effective_at=reported_at,
                 status=_report_status(order),
                 conclusion="\n".join(order.notes),
-                filler_order_number=order.filler_number or order.placer_number,
+                filler_order_number=order_number,
                 issued_at=data.sent_at,
             ),
-            with_pressures(
-                [
-                    _result_input(result, order, context.mappings[source.pk], moment)
-                    for result in order.results
-                ]
-            ),
+            results,
             source=Source.HL7,
             source_label=source.name or facility,
             message_id=message.pk,
