@@ -383,6 +383,7 @@ def test_an_event_not_taken_of_a_type_taken_is_an_unsupported_event(
     err = next(s for s in ack.split("\r") if s.startswith("ERR")).split("|")
     assert err[3].split("^")[0] == str(code)
 
+
 @pytest.mark.parametrize(
     ("sent", "status"),
     [("U", "final"), ("W", "cancelled"), ("N", "cancelled"), ("O", "preliminary")],
@@ -397,6 +398,7 @@ def test_every_result_status_of_table_0085_is_taken(sent: str, status: str) -> N
     [result] = read(message).orders[0].results
     assert result.status == status
 
+
 @pytest.mark.parametrize("processing", ["P", "T", "D"])
 def test_the_ack_answers_in_the_senders_processing_id(processing: str) -> None:
     """A test system (MSH-11 T) was answered P, as if its message went to production."""
@@ -405,6 +407,7 @@ def test_the_ack_answers_in_the_senders_processing_id(processing: str) -> None:
     raw = f"MSH|^~\\&|A|B|C|D|20260101||ORU^R01|42|{processing}|2.5.1".encode()
     unreadable = build_ack(None, "AR", HL7Error("x", reject=True), raw=raw)
     assert unreadable.split("\r")[0].split("|")[10] == "P"
+
 
 def test_a_hex_escape_is_read_in_the_messages_character_set() -> None:
     """\\XD6D0\\ is 中 in GB18030: a GB18030 message's hex escapes were read as UTF-8 (two
