@@ -3,6 +3,7 @@ imports results (graded, critical values alerted) and admissions/discharges."""
 
 import asyncio
 import contextlib
+import io
 import socket
 import threading
 import time
@@ -12,7 +13,10 @@ from typing import Any
 
 import hl7
 import pytest
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from hl7.client import MLLPClient
 
 from careloop.accounts.models import Organisation
@@ -25,6 +29,7 @@ from careloop.interop.mllp import MllpServer
 from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
 from careloop.interop.processing import Part, claim, claim_urgent, process_batch, reprocess
 from careloop.patients.models import Patient
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hl7"
@@ -660,13 +665,25 @@ def test_a_failed_message_is_kept_and_reprocessed_without_duplicates(
 
 
 def test_a_message_refused_for_its_encoding_is_taken_once_the_senders_default_is_set(
-    mllp: MllpServer,
+    mllp: MllpServer, hospital_org: Organisation
 ) -> None:
     raw = fixture("exam_gb18030_oru_r01.hl7").replace(b"|GB18030\r", b"|\r", 1)
     [ack] = send_raw(mllp, b"\x0b" + raw + b"\x1c\r", expect=1)
     assert msa(ack) == "AR"  # not UTF-8, and no MSH-18 to say otherwise
     SourceSystem.objects.filter(facility="DEMO-EXAM").update(default_encoding="gb18030")
-    assert reprocess(InboundMessage.objects.get()).processed == 1
+    # Its page and `careloop inbound show` read it as Chinese (they showed replacement
+    # characters: it was decoded as UTF-8, the only character set known of it).
+    stored = InboundMessage.objects.get()
+    staff = UserFactory(organisation=hospital_org)
+    staff.user_permissions.add(*Permission.objects.filter(codename="view_inboundmessage"))
+    client = Client()
+    client.force_login(staff)
+    page = client.get(f"/interop/messages/{stored.pk}/").content.decode()
+    assert "陈" in page and "\ufffd" not in page
+    out = io.StringIO()
+    call_command("inbound", "show", str(stored.pk), stdout=out)
+    assert "陈^秀英" in out.getvalue() and "\ufffd" not in out.getvalue()
+    assert reprocess(stored).processed == 1
     assert Patient.objects.get().name == "陈秀英"
 
 

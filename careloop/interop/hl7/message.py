@@ -115,6 +115,23 @@ def header_text(value: bytes, raw: bytes) -> str:
     return value.decode("utf-8", "replace")
 
 
+def shown_text(raw: bytes, encoding: str, default_encoding: str = "utf-8") -> str:
+    """A stored message as text for people to read: in the character set it was read in;
+    one refused before it was read (no MSH-18, not in its sender's default then) in MSH-18's
+    character set, else UTF-8, else its sender's default now, else GB18030, else with what
+    cannot be read replaced (a GB18030 message was shown as replacement characters)."""
+    if encoding:
+        return raw.decode(encoding, "replace")
+    name = charset_of(raw)
+    for codec in (CHARSETS.get(name or ""), "utf-8", default_encoding, "gb18030"):
+        if codec:
+            try:
+                return raw.decode(codec)
+            except (UnicodeDecodeError, LookupError):
+                continue
+    return raw.decode("utf-8", "replace")
+
+
 def decode(raw: bytes, default_encoding: str = "utf-8") -> tuple[str, str]:
     """The message text and the codec used: MSH-18 when present, else the sender's default."""
     raw = raw.lstrip(b"\x0b \t\r\n")
