@@ -425,3 +425,25 @@ def test_a_hex_escape_is_read_in_the_messages_character_set() -> None:
         "OBR|1|O1|R1|BIO\rOBX|1|ST|NOTE^说明^L||\\XE4B8AD\\文||||||F\r"
     )
     assert read(utf8).orders[0].results[0].text == "中文"
+
+
+@pytest.mark.parametrize(
+    ("sent", "unit"),
+    [
+        ("10^9/L", "10^9/L"),
+        ("×10^12/L", "×10^12/L"),
+        ("10\\S\\9/L", "10^9/L"),  # escaped, as the standard has it
+        ("10*9/L", "10*9/L"),
+        ("mmol/L^毫摩尔每升^UCUM", "mmol/L"),
+        ("^g/L", "g/L"),
+    ],
+)
+def test_a_unit_with_a_power_of_ten_sent_unescaped_is_read_whole(sent: str, unit: str) -> None:
+    """A platelet count of 25 in "10^9/L" (the caret unescaped, as many LIS send it) was read
+    in unit "10": not converted, so not found critical (≤ 30 × 10⁹/L)."""
+    message = parse(
+        "MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.5\rPID|||X||张^三||19500101|M\r"
+        f"OBR|1|O1|R1|CBC\rOBX|1|NM|777-3^血小板^LN||25|{sent}|125-350|L|||F\r"
+    )
+    [result] = read(message).orders[0].results
+    assert result.unit == unit

@@ -631,6 +631,22 @@ def _not_in_future(
         raise _field_error(segment, field_no, f"{what}{moment:%Y-%m-%d %H:%M} is in the future")
 
 
+# "10^9/L" sent in OBX-6 as it is written, its caret unescaped (many Chinese LIS do): read as
+# components it is "10", and the unit of a count (platelets, white cells) was lost with it,
+# so the count was neither converted nor checked against its critical values.
+_POWER_BASE = re.compile(r"[xX×*]?10")
+_POWER_REST = re.compile(r"\d{1,2}\s*/\s*\S+")
+
+
+def _unit(units: list[str]) -> str:
+    """OBX-6: the unit's identifier, else its text; a power of ten split at its caret
+    ("10^9/L", "×10^12/L") read whole."""
+    first, second = _at(units, 1), _at(units, 2)
+    if _POWER_BASE.fullmatch(first) and _POWER_REST.fullmatch(second):
+        return f"{first}^{second}"
+    return first or second
+
+
 def _result(obx: Segment, default_time: datetime | None) -> Result:
     value_type = _at(_parts(obx, 2), 1).upper()
     identifier = _parts(obx, 3)
@@ -700,7 +716,7 @@ def _result(obx: Segment, default_time: datetime | None) -> Result:
         value=value,
         comparator=comparator,
         text=text,
-        unit=_at(units, 1) or _at(units, 2),
+        unit=_unit(units),
         reference=(
             unescape(raw_range, obx.delimiters) if obx.delimiters.escape in raw_range else raw_range
         ).strip(),
