@@ -447,3 +447,32 @@ def test_a_unit_with_a_power_of_ten_sent_unescaped_is_read_whole(sent: str, unit
     )
     [result] = read(message).orders[0].results
     assert result.unit == unit
+
+
+def test_an_embedded_report_beside_the_results_does_not_cost_them() -> None:
+    """A LIS sends the report's PDF (OBX-2 ED) or a PACS link (RP) beside its results: the
+    whole message was refused AE 103, its glucose lost with it. They are passed over (their
+    notes go to the order); other value types of table 0125 are kept as text."""
+    message = parse(
+        "MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.5\rPID|||X||张^三||19500101|M\r"
+        "OBR|1|O1|R1|BIO\r"
+        "OBX|1|NM|GLU^葡萄糖^L||5.6|mmol/L|3.9-6.1||||F\r"
+        "OBX|2|ED|PDF^报告^L||^AP^PDF^Base64^JVBERi0xLjQK||||||F\r"
+        "NTE|1||报告PDF\r"
+        "OBX|3|RP|IMG^影像^L||http://pacs/1^^IMAGE^JPEG||||||F\r"
+        "OBX|4|MO|FEE^费用^L||25.50^CNY||||||F\r"
+        "OBX|5|DTM|TIME^采样时间^L||20251231080000||||||F\r"
+    )
+    [order] = read(message).orders
+    assert [(r.code, r.value, r.text) for r in order.results] == [
+        ("GLU", 5.6, "5.6"),
+        ("FEE", None, "25.50 CNY"),
+        ("TIME", None, "20251231080000"),
+    ]
+    assert order.results[0].notes == [] and order.notes == ["报告PDF"]
+    unknown = (
+        "MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.5\rPID|||X||张^三||19500101|M\r"
+        "OBR|1|O1|R1|BIO\rOBX|1|ZZ|X^x^L||1||||||F\r"
+    )
+    with pytest.raises(HL7Error, match="value type 'ZZ' is not supported"):
+        read(parse(unknown))

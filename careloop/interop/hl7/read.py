@@ -533,6 +533,17 @@ def _diagnosis(dg1: Segment, icd10: Mapping[str, str] | None) -> Diagnosis:
     )
 
 
+# OBX-2 value types (HL7 table 0125) that are no result to grade or show: an embedded
+# document (ED: the report's PDF, sent beside its results by many LIS), a reference pointer
+# to one (RP: an image on the PACS), numeric and multiplexed arrays (NA, MA: waveforms).
+# Their OBX is passed over; the message's results are imported (the whole message was
+# refused AE 103 for one of them).
+NOT_RESULTS = frozenset({"ED", "RP", "NA", "MA"})
+# Value types of table 0125 kept as text, their components joined (a money amount, a
+# person's or place's name, a telephone number, an identifier).
+TEXT_OF_PARTS = frozenset(
+    {"AD", "CK", "CN", "CP", "CX", "DR", "MO", "PN", "TN", "XAD", "XCN", "XON", "XPN", "XTN"}
+)
 _STRING_NUMBER = re.compile(r"^(<=|>=|<|>|≤|≥|＜|＞)?\s*([-+]?\d+(?:\.\d+)?)$")
 _COMPARATORS = {"≤": "<=", "≥": ">=", "＜": "<", "＞": ">"}
 # OBX-11, HL7 table 0085 (every value of 2.3-2.5.1), as the v2-to-FHIR mapping reads it.
@@ -580,6 +591,9 @@ def _orders(message: Message, sent_at: datetime | None) -> list[Order]:
                     segment="OBX",
                     sequence=segment.sequence,
                 )
+            if _at(_parts(segment, 2), 1).upper() in NOT_RESULTS:
+                last_result = None  # its NTEs are the order's
+                continue
             last_result = _result(segment, current.observed_at or sent_at)
             current.results.append(last_result)
         elif segment.name == "NTE":
@@ -681,10 +695,12 @@ def _result(obx: Segment, default_time: datetime | None) -> Result:
         else:
             text = "".join([comparator, first, separator, second])
             comparator = ""
-    elif value_type in ("CE", "CWE", "CNE"):
+    elif value_type in ("CE", "CWE", "CNE", "CF"):
         parts = _parts(obx, 5)
         text = _at(parts, 2) or _at(parts, 1)
-    elif value_type not in ("ST", "TX", "FT", "DT", "TS", "TM", "ID", "IS", ""):
+    elif value_type in TEXT_OF_PARTS:
+        text = " ".join(p.strip() for p in _parts(obx, 5) if p.strip())
+    elif value_type not in ("ST", "TX", "FT", "DT", "DTM", "TS", "TM", "ID", "IS", ""):
         raise _field_error(obx, 2, f"value type {value_type!r} is not supported", 103)
     if value_type in ("ST", "TX", "") and (number := _STRING_NUMBER.match(text)):
         # A number sent as a string, as many laboratories do ("5.6", ">1000", "<0.01"):
