@@ -1059,3 +1059,14 @@ def test_a_sample_number_used_again_another_day_is_another_order(mllp: MllpServe
     send_raw(mllp, _potassium("K-D2", "F", "4.4", observed="20261123081500"), expect=1)
     process_all()
     assert sorted(Observation.objects.values_list("value", flat=True)) == [4.1, 4.4]
+
+
+def test_a_message_behind_a_byte_order_mark_is_taken(mllp: MllpServer) -> None:
+    """A Windows HIS writing UTF-8 with a byte order mark: the message was refused AR ("does
+    not start with an MSH segment") and its ACK named no control id to resend."""
+    raw = b"\xef\xbb\xbf" + fixture("lis_utf8_oru_r01.hl7")
+    [ack] = send_raw(mllp, b"\x0b" + raw + b"\x1c\r", expect=1)
+    assert msa(ack) == "AA" and str(hl7.parse(ack).segment("MSA")[2]) == "LIS202611230001"
+    stored = InboundMessage.objects.get()
+    assert bytes(stored.raw) == raw and stored.sending_facility == "DEMO-LIS"
+    assert process_all().observations == 5

@@ -77,13 +77,22 @@ _HEX = re.compile(r"X([0-9A-Fa-f]+)")
 
 
 _SEGMENT_END = re.compile(rb"\r|\n")
+_BOM = b"\xef\xbb\xbf"
+
+
+def _start(raw: bytes) -> bytes:
+    """The message from its MSH: past the frame's start, blank lines, and a UTF-8 byte order
+    mark (which Windows systems write before the text; the message was refused AR 100 "does
+    not start with an MSH segment", naming no control id)."""
+    raw = raw.lstrip(b"\x0b \t\r\n")
+    return raw[len(_BOM) :].lstrip(b" \t\r\n") if raw.startswith(_BOM) else raw
 
 
 def header_fields(raw: bytes) -> list[bytes] | None:
     """The MSH segment's fields as raw bytes (``[0]`` is "MSH", ``[n]`` is MSH-(n+1), as
     the field separator is MSH-1), or None when the message does not start with MSH.
     Segments may end in CR, LF or CRLF."""
-    raw = raw.lstrip(b"\x0b \t\r\n")
+    raw = _start(raw)
     end = _SEGMENT_END.search(raw)
     header = raw[: end.start() if end else 2048]
     if not header.startswith(b"MSH") or len(header) < 8:
@@ -134,7 +143,7 @@ def shown_text(raw: bytes, encoding: str, default_encoding: str = "utf-8") -> st
 
 def decode(raw: bytes, default_encoding: str = "utf-8") -> tuple[str, str]:
     """The message text and the codec used: MSH-18 when present, else the sender's default."""
-    raw = raw.lstrip(b"\x0b \t\r\n")
+    raw = _start(raw)
     name = charset_of(raw)
     if name is not None and name not in CHARSETS:
         raise HL7Error(
@@ -275,7 +284,7 @@ class Message:
 def parse(text: str, charset: str = "utf-8") -> Message:
     """Split a message into segments and fields; HL7Error when it is not HL7 v2.
     ``charset``: the codec the message was decoded with (``decode``), for hex escapes."""
-    text = text.strip("\x0b\x1c \t\r\n")
+    text = text.strip("\x0b\x1c \t\r\n").lstrip("\ufeff")
     if not text.startswith("MSH"):
         raise HL7Error(
             "the message does not start with an MSH segment",
