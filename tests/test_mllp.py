@@ -1070,3 +1070,16 @@ def test_a_message_behind_a_byte_order_mark_is_taken(mllp: MllpServer) -> None:
     stored = InboundMessage.objects.get()
     assert bytes(stored.raw) == raw and stored.sending_facility == "DEMO-LIS"
     assert process_all().observations == 5
+
+
+def test_a_result_reprocessed_after_its_correction_does_not_replace_it(
+    mllp: MllpServer,
+) -> None:
+    send_raw(mllp, _potassium("K-F", "F", "6.9"), expect=1)
+    send_raw(mllp, _potassium("K-C", "C", "4.2"), expect=1)
+    process_all(fast=False)
+    reprocess(InboundMessage.objects.get(control_id="K-F"))  # the older one again
+    assert sorted(Observation.objects.values_list("value", "status")) == [
+        (4.2, "corrected"),
+        (6.9, "final"),
+    ]

@@ -506,7 +506,9 @@ class BatchImporter:
                         raise SentAgainInBatch
                     earlier.append((item.message_id, at))
                 if item.profile.pk is not None:
-                    w.sent_again.append(Sent(item.profile.pk, item.source.pk, number, at, reported))
+                    w.sent_again.append(
+                        Sent(item.message_id, item.profile.pk, item.source.pk, number, at, reported)
+                    )
 
     def _identifier_row(self, pk: int | None, kind: str, system: str, value: str) -> list[Any]:
         return model_row(
@@ -518,7 +520,7 @@ class BatchImporter:
 
     def _write(self, items: list[Item], w: Writes) -> tuple[int, int]:
         """Inside the transaction: statements only, new ids filled in as they come back."""
-        replace_earlier(w.sent_again, [item.message_id for item in items])
+        replace_earlier(w.sent_again)
         if w.numbers:
             w.identifier.execute(w.numbers)
         enrolled = dict(zip(w.new_keys, w.patient.returning_ids(w.patients), strict=True))

@@ -398,8 +398,9 @@ def import_message(
         order_number = order.filler_number or order.placer_number
         reported_at = order.observed_at or moment
         # The laboratory's results of this order sent again replace those sent before.
-        again = sent_again(patient.pk, source.pk, order_number, reported_at, results)
-        replace_earlier([again], [message.pk])
+        replace_earlier(
+            [sent_again(message.pk, patient.pk, source.pk, order_number, reported_at, results)]
+        )
         stored = do_record_results(
             patient,
             ReportInput(

@@ -43,8 +43,9 @@ def item_of(local_system: str, local_code: str, code: str) -> Item:
 
 @dataclass(frozen=True)
 class Sent:
-    """Results about to be stored for one order of one patient."""
+    """Results about to be stored for one order of one patient, from one message."""
 
+    message_id: int  # only what messages received before it sent is replaced
     patient_id: int
     source_id: int  # the sending system: order numbers are each laboratory's own
     order_number: str
@@ -52,10 +53,11 @@ class Sent:
     items: frozenset[Item]
 
 
-def replace_earlier(sent: Iterable[Sent], message_ids: Iterable[int]) -> int:
-    """Remove the earlier results (from other messages than ``message_ids``) of the items
-    ``sent`` reports again; returns how many were removed. Call inside the transaction that
-    stores the new ones."""
+def replace_earlier(sent: Iterable[Sent]) -> int:
+    """Remove the earlier results (from messages received before) of the items ``sent``
+    reports again; returns how many were removed. Call inside the transaction that stores
+    the new ones. A message imported again after a later one about its order (a failed
+    result reprocessed once its correction was in) replaces nothing: both are kept."""
     orders = [s for s in sent if s.order_number and s.items]
     if not orders:
         return 0
@@ -69,9 +71,10 @@ def replace_earlier(sent: Iterable[Sent], message_ids: Iterable[int]) -> int:
             source=Source.HL7,
             source_message__source_id__in={s.source_id for s in orders},
         )
-        .exclude(source_message_id__in=list(message_ids))
+        .filter(source_message_id__lt=max(s.message_id for s in orders))
         .values_list(
             "pk",
+            "source_message_id",
             "patient_id",
             "source_message__source_id",
             "report_id",
@@ -84,10 +87,14 @@ def replace_earlier(sent: Iterable[Sent], message_ids: Iterable[int]) -> int:
     )
     gone: list[int] = []
     reports: set[int] = set()
-    for pk, patient_id, source_id, report_id, number, reported_at, *code in rows:
+    for pk, message_id, patient_id, source_id, report_id, number, reported_at, *code in rows:
         item = item_of(*code)
         for s in by_order.get((patient_id, source_id, number), ()):
-            if item in s.items and same_order(s.reported_at, reported_at):
+            if (
+                message_id < s.message_id
+                and item in s.items
+                and same_order(s.reported_at, reported_at)
+            ):
                 gone.append(pk)
                 reports.add(report_id)
                 break
@@ -102,6 +109,7 @@ def replace_earlier(sent: Iterable[Sent], message_ids: Iterable[int]) -> int:
 
 
 def sent_again(
+    message_id: int,
     patient_id: int,
     source_id: int,
     order_number: str,
@@ -110,7 +118,7 @@ def sent_again(
 ) -> Sent:
     """An order's results (as ``ResultInput``s) as ``replace_earlier`` takes them."""
     items = frozenset(item_of(r.local_system, r.local_code, r.loinc) for r in results)
-    return Sent(patient_id, source_id, order_number, reported_at, items)
+    return Sent(message_id, patient_id, source_id, order_number, reported_at, items)
 
 
 class SentAgainInBatch(Exception):
