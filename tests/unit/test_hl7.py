@@ -476,3 +476,19 @@ def test_an_embedded_report_beside_the_results_does_not_cost_them() -> None:
     )
     with pytest.raises(HL7Error, match="value type 'ZZ' is not supported"):
         read(parse(unknown))
+
+
+def test_a_message_with_several_patients_is_refused_naming_the_second() -> None:
+    """An ORU^R01 whose PATIENT_RESULT group repeats (a LIS sending two patients' results at
+    once): the second patient's potassium was stored on the first patient's record."""
+    text = (
+        "MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.5\r"
+        "PID|1||FZ01^^^FZ^MR||林^一||19700303|M\rOBR|1|A|R1|BIO\r"
+        "OBX|1|NM|K^钾^L||6.9|mmol/L|3.5-5.3|HH|||F\r"
+        "PID|2||FZ02^^^FZ^MR||林^二||19800404|F\rOBR|1|B|R2|BIO\r"
+        "OBX|1|NM|K^钾^L||4.0|mmol/L|3.5-5.3||||F\r"
+    )
+    with pytest.raises(HL7Error) as error:
+        read(parse(text))
+    assert (error.value.segment, error.value.sequence, error.value.reject) == ("PID", 2, False)
+    assert "2 patients in one message" in str(error.value)

@@ -265,6 +265,16 @@ def read(
     pid = message.first("PID")
     if pid is None:
         raise HL7Error("the PID segment is missing", code=100, segment="PID")
+    if len(pids := message.all("PID")) > 1:
+        # An ORU^R01 may carry several patients' results (its PATIENT_RESULT group repeats):
+        # every OBR was read as the first patient's, another person's results on their record.
+        raise HL7Error(
+            f"PID: {len(pids)} patients in one message; CareLoop takes one patient's results "
+            "per message (send each patient's in a message of its own)",
+            code=100,
+            segment="PID",
+            sequence=2,
+        )
     patient = _patient(pid, exam_types)
     pv1 = message.first("PV1")
     visit = _visit(pv1) if pv1 else None
