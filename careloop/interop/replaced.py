@@ -64,47 +64,51 @@ def replace_earlier(sent: Iterable[Sent]) -> int:
     by_order: dict[tuple[int, int, str], list[Sent]] = {}
     for s in orders:
         by_order.setdefault((s.patient_id, s.source_id, s.order_number[:64]), []).append(s)
-    rows = (
-        Observation.objects.filter(
+    # The earlier reports of these orders first (few: found by patient), then their results.
+    reports = (
+        DiagnosticReport.objects.filter(
             patient_id__in={s.patient_id for s in orders},
-            report__filler_order_number__in={s.order_number[:64] for s in orders},
+            filler_order_number__in={s.order_number[:64] for s in orders},
             source=Source.HL7,
-            source_message__source_id__in={s.source_id for s in orders},
+            source_message_id__lt=max(s.message_id for s in orders),
         )
-        .filter(source_message_id__lt=max(s.message_id for s in orders))
+        .filter(source_message__source_id__in={s.source_id for s in orders})
         .values_list(
             "pk",
             "source_message_id",
             "patient_id",
             "source_message__source_id",
-            "report_id",
-            "report__filler_order_number",
-            "report__effective_at",
-            "local_system",
-            "local_code",
-            "code",
+            "filler_order_number",
+            "effective_at",
         )
     )
+    replacing: dict[int, list[Sent]] = {}  # an earlier report → what replaces its results
+    for pk, message_id, patient_id, source_id, number, reported_at in reports:
+        found = [
+            s
+            for s in by_order.get((patient_id, source_id, number), ())
+            if message_id < s.message_id and same_order(s.reported_at, reported_at)
+        ]
+        if found:
+            replacing[pk] = found
+    if not replacing:
+        return 0
     gone: list[int] = []
-    reports: set[int] = set()
-    for pk, message_id, patient_id, source_id, report_id, number, reported_at, *code in rows:
+    emptied: set[int] = set()
+    for pk, report_id, *code in Observation.objects.filter(
+        report_id__in=list(replacing)
+    ).values_list("pk", "report_id", "local_system", "local_code", "code"):
         item = item_of(*code)
-        for s in by_order.get((patient_id, source_id, number), ()):
-            if (
-                message_id < s.message_id
-                and item in s.items
-                and same_order(s.reported_at, reported_at)
-            ):
-                gone.append(pk)
-                reports.add(report_id)
-                break
+        if any(item in s.items for s in replacing[report_id]):
+            gone.append(pk)
+            emptied.add(report_id)
     if not gone:
         return 0
     Alert.objects.filter(observation_id__in=gone, status=Alert.Status.OPEN).delete()
     Observation.objects.filter(panel_id__in=gone).delete()
     Observation.objects.filter(pk__in=gone).delete()
     # A report whose every result was sent again is the new report's: not kept empty.
-    DiagnosticReport.objects.filter(pk__in=reports, observations__isnull=True).delete()
+    DiagnosticReport.objects.filter(pk__in=emptied, observations__isnull=True).delete()
     return len(gone)
 
 
