@@ -492,3 +492,21 @@ def test_a_message_with_several_patients_is_refused_naming_the_second() -> None:
         read(parse(text))
     assert (error.value.segment, error.value.sequence, error.value.reject) == ("PID", 2, False)
     assert "2 patients in one message" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["GB 18030", "GB-18030", "GB18030-2022", "gb18030", "CP936", "GB_2312"]
+)
+def test_msh_18_is_read_as_senders_spell_it(name: str) -> None:
+    """A LIS naming its character set GB18030-2022 (the current edition), "GB 18030" or CP936
+    had every message refused AR "unsupported character set"."""
+    raw = (
+        f"MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.4|||||CHN|{name}\r"
+        "PID|||X||陈^秀英||19500101|F\r"
+    ).encode("gb18030")
+    text, codec = decode(raw)
+    assert codec == "gb18030" and "陈^秀英" in text
+    utf8 = "MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.4|||||CHN|utf8\rPID|||X||陈^秀英"
+    assert decode(utf8.encode()) == (utf8, "utf-8")
+    with pytest.raises(HL7Error, match="unsupported character set 'EBCDIC'"):
+        decode(b"MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.4|||||CHN|EBCDIC\r")

@@ -29,6 +29,28 @@ CHARSETS = {
     "8859/1": "latin-1",
     "ISO-8859-1": "latin-1",
 }
+# The same names as senders spell them (GB 18030, GB-18030, UTF8, utf-8, CP936) and newer
+# editions (GB18030-2022, which the codec reads: it changed a handful of rare characters'
+# mappings), compared without case, spaces, hyphens or underscores.
+_PLAIN_CHARSETS = {re.sub(r"[\s_-]", "", name): codec for name, codec in CHARSETS.items()} | {
+    "CP936": "gb18030",
+    "MS936": "gb18030",
+    "EUCCN": "gb18030",
+    "ISO88591": "latin-1",
+    "LATIN1": "latin-1",
+}
+
+
+def codec_for(name: str | None) -> str | None:
+    """The Python codec of an MSH-18 character set name, None when CareLoop cannot read it."""
+    if not name:
+        return None
+    if codec := CHARSETS.get(name):
+        return codec
+    plain = re.sub(r"[\s_-]", "", name.upper())
+    if plain.startswith("GB18030"):
+        return "gb18030"
+    return _PLAIN_CHARSETS.get(plain)
 
 
 class HL7Error(ValueError):
@@ -115,7 +137,8 @@ def header_text(value: bytes, raw: bytes) -> str:
     set when it names one we know, else UTF-8, else GB18030 (both strict, so a name in one
     is not misread as the other), else with the undecodable bytes replaced."""
     name = charset_of(raw)
-    codecs = [CHARSETS[name]] if name in CHARSETS else []
+    codec = codec_for(name)
+    codecs = [codec] if codec else []
     for codec in (*codecs, "utf-8", "gb18030"):
         try:
             return value.decode(codec)
@@ -132,7 +155,7 @@ def shown_text(raw: bytes, encoding: str, default_encoding: str = "utf-8") -> st
     if encoding:
         return raw.decode(encoding, "replace")
     name = charset_of(raw)
-    for codec in (CHARSETS.get(name or ""), "utf-8", default_encoding, "gb18030"):
+    for codec in (codec_for(name), "utf-8", default_encoding, "gb18030"):
         if codec:
             try:
                 return raw.decode(codec)
@@ -145,7 +168,8 @@ def decode(raw: bytes, default_encoding: str = "utf-8") -> tuple[str, str]:
     """The message text and the codec used: MSH-18 when present, else the sender's default."""
     raw = _start(raw)
     name = charset_of(raw)
-    if name is not None and name not in CHARSETS:
+    declared = codec_for(name)
+    if name is not None and declared is None:
         raise HL7Error(
             f"MSH-18: unsupported character set {name!r}",
             code=103,
@@ -154,14 +178,13 @@ def decode(raw: bytes, default_encoding: str = "utf-8") -> tuple[str, str]:
             field=18,
             reject=True,
         )
-    codec = CHARSETS[name] if name else default_encoding
+    codec = declared or default_encoding
     try:
         return raw.decode(codec), codec
     except UnicodeDecodeError as exc:
-        declared = f"MSH-18 says {name}" if name else f"the sender's default is {codec}"
+        said = f"MSH-18 says {name}" if name else f"the sender's default is {codec}"
         raise HL7Error(
-            f"the message is not valid {codec} text ({declared}); byte {exc.start} "
-            f"cannot be decoded",
+            f"the message is not valid {codec} text ({said}); byte {exc.start} cannot be decoded",
             code=102,
             segment="MSH",
             sequence=1,
