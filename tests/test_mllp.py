@@ -1034,6 +1034,8 @@ def test_a_corrected_result_replaces_the_one_it_corrects(mllp: MllpServer) -> No
     assert (potassium.value, potassium.status, potassium.critical) == (6.9, "final", True)
     kept, new = Alert.objects.order_by("id")
     assert kept.status == "acknowledged" and kept.observation is None
+    # whoever handles it is told on the alert that its value is gone
+    assert "检验科已重新发送此结果" in kept.events.get(action="note").note
     assert new.status == "open" and new.observation == potassium
     # withdrawn (X): the value is gone from the record, the cancellation kept
     [ack] = send_raw(mllp, _potassium("K-X", "X", ""), expect=1)
