@@ -1085,3 +1085,15 @@ def test_a_result_reprocessed_after_its_correction_does_not_replace_it(
         (4.2, "corrected"),
         (6.9, "final"),
     ]
+
+
+def test_frames_ended_by_fs_alone_are_taken(mllp: MllpServer) -> None:
+    """A sender ending its frames with <FS> and no <CR>: each was answered AR "not complete"
+    (the first when the next began, the last after the line had been quiet 30 s), for ever.
+    A frame is now whole when the next <VT> follows its <FS>, or the line goes quiet."""
+    first = fixture("lis_utf8_oru_r01.hl7")
+    second = fixture("adt_a04_register.hl7")
+    acks = send_raw(mllp, b"\x0b" + first + b"\x1c" + b"\x0b" + second + b"\x1c", expect=2)
+    assert [msa(a) for a in acks] == ["AA", "AA"], acks
+    assert {bytes(m.raw) for m in InboundMessage.objects.all()} == {first, second}
+    assert process_all(fast=False).processed == 2
