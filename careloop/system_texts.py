@@ -31,6 +31,10 @@ TIERS_CHANGED = gettext_noop("risk/value tier changed: rescheduled at the new fr
 REMINDER_MOOT = gettext_noop(
     "the patient has had %(what)s (%(day)s): the reminder is no longer needed"
 )
+RESULT_SENT_AGAIN = gettext_noop(
+    "the laboratory has sent this result again (corrected, final or withdrawn): the value "
+    "alerted is no longer on the record; see the patient's latest results"
+)
 
 TEXTS = (
     ESCALATED,
@@ -42,6 +46,7 @@ TEXTS = (
     PLAN_STOPPED,
     TIERS_CHANGED,
     REMINDER_MOOT,
+    RESULT_SENT_AGAIN,
 )
 
 # Words the system puts into them (as msgids: stored in Chinese, shown in the reader's).

@@ -24,7 +24,9 @@ def oru(control_id: str, *obx: str) -> str:
         "MSH|^~\\&|LIS|DEMO-LIS|CARELOOP|CARELOOP|20261123234012||ORU^R01|"
         f"{control_id}|P|2.4|||AL|NE|CHN|UNICODE UTF-8",
         "PID|1||MZ00077777^^^DEMO-H1^MR||赵^一鸣||19600101|M",
-        "OBR|1|ORD7|RPT7|MICRO^检验^L|||20261123221500|||||||||||||||20261123234000|||F",
+        # a report of its own (results sent again under one report replace those before)
+        f"OBR|1|ORD7|RPT-{control_id}|MICRO^检验^L|||20261123221500|||||||||||||||"
+        "20261123234000|||F",
         *(f"OBX|{i}|{_to_obx_8(segment)}|||F|||20261123221500" for i, segment in enumerate(obx, 1)),
     ]
     return "\r".join(segments) + "\r"

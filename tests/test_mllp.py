@@ -3,6 +3,7 @@ imports results (graded, critical values alerted) and admissions/discharges."""
 
 import asyncio
 import contextlib
+import io
 import socket
 import threading
 import time
@@ -12,7 +13,10 @@ from typing import Any
 
 import hl7
 import pytest
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from hl7.client import MLLPClient
 
 from careloop.accounts.models import Organisation
@@ -26,6 +30,7 @@ from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
 from careloop.interop.processing import Part, claim, claim_urgent, process_batch, reprocess
 from careloop.interop.webhook_models import WebhookEndpoint
 from careloop.patients.models import Patient
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hl7"
@@ -152,7 +157,9 @@ def test_a_critical_value_from_the_lis_is_told_to_the_webhook_endpoint(
 def test_a_batch_enrols_each_new_patient_once(mllp: MllpServer) -> None:
     text = fixture("lis_utf8_oru_r01.hl7")
     frames = [
-        b"\x0b" + text.replace(b"LIS202611230001", f"LIS-B{n}".encode()) + b"\x1c\r"
+        b"\x0b"
+        + text.replace(b"LIS202611230001", f"LIS-B{n}".encode()).replace(b"RPT0001", b"RPT%d" % n)
+        + b"\x1c\r"
         for n in range(3)
     ]
     assert [msa(a) for a in send_raw(mllp, *frames, expect=3)] == ["AA"] * 3
@@ -279,6 +286,7 @@ def _record_number_only(control_id: str, record_number: str) -> bytes:
     """A LIS result naming its patient by the hospital's record number alone (no name,
     birth date, sex or resident ID number), as many laboratory systems send them."""
     text = fixture("lis_utf8_oru_r01.hl7").decode().replace("LIS202611230001", control_id)
+    text = text.replace("RPT0001", f"RPT-{control_id}")  # a report of its own
     pid = next(line for line in text.split("\r") if line.startswith("PID|"))
     text = text.replace(pid, f"PID|1||{record_number}^^^DEMO-H1^MR")
     return b"\x0b" + text.encode() + b"\x1c\r"
@@ -335,7 +343,7 @@ def test_an_upgrade_reads_again_the_chinese_names_stored_mangled(mllp: MllpServe
     def sent(control: bytes) -> bytes:  # a record number with no issuer: the facility issues it
         frame = _as_hospital("人民医院", "MZ1", "110101195003150056")
         frame = frame.replace(b"^^^DEMO-H1^MR~110101195003150056^^^^NI", b"^^^^MR")
-        return frame.replace(b"LIS202611230001", control)
+        return frame.replace(b"LIS202611230001", control).replace(b"RPT0001", control)
 
     mangled = "人民医院".encode().decode("ascii", "replace")  # as it was stored before
     source = SourceSystem.objects.create(
@@ -490,7 +498,8 @@ def _result_for(person: int, control_id: str, *, with_id_number: bool = True) ->
     )
     lines = fixture("lis_utf8_oru_r01.hl7").split(b"\r")
     lines[1] = pid.encode()
-    return b"\x0b" + b"\r".join(lines).replace(b"LIS202611230001", control_id.encode()) + b"\x1c\r"
+    text = b"\r".join(lines).replace(b"LIS202611230001", control_id.encode())
+    return b"\x0b" + text.replace(b"RPT0001", control_id.encode()) + b"\x1c\r"
 
 
 def test_processors_side_by_side_each_take_whole_patients_in_order(mllp: MllpServer) -> None:
@@ -673,13 +682,25 @@ def test_a_failed_message_is_kept_and_reprocessed_without_duplicates(
 
 
 def test_a_message_refused_for_its_encoding_is_taken_once_the_senders_default_is_set(
-    mllp: MllpServer,
+    mllp: MllpServer, hospital_org: Organisation
 ) -> None:
     raw = fixture("exam_gb18030_oru_r01.hl7").replace(b"|GB18030\r", b"|\r", 1)
     [ack] = send_raw(mllp, b"\x0b" + raw + b"\x1c\r", expect=1)
     assert msa(ack) == "AR"  # not UTF-8, and no MSH-18 to say otherwise
     SourceSystem.objects.filter(facility="DEMO-EXAM").update(default_encoding="gb18030")
-    assert reprocess(InboundMessage.objects.get()).processed == 1
+    # Its page and `careloop inbound show` read it as Chinese (they showed replacement
+    # characters: it was decoded as UTF-8, the only character set known of it).
+    stored = InboundMessage.objects.get()
+    staff = UserFactory(organisation=hospital_org)
+    staff.user_permissions.add(*Permission.objects.filter(codename="view_inboundmessage"))
+    client = Client()
+    client.force_login(staff)
+    page = client.get(f"/interop/messages/{stored.pk}/").content.decode()
+    assert "陈" in page and "\ufffd" not in page
+    out = io.StringIO()
+    call_command("inbound", "show", str(stored.pk), stdout=out)
+    assert "陈^秀英" in out.getvalue() and "\ufffd" not in out.getvalue()
+    assert reprocess(stored).processed == 1
     assert Patient.objects.get().name == "陈秀英"
 
 
@@ -991,3 +1012,105 @@ def test_reprocess_clicked_twice_imports_the_message_once(
     assert Observation.objects.count() == 5 and DiagnosticReport.objects.count() == 1
     assert Alert.objects.filter(kind="critical_value").count() == 1
     assert isinstance(second[0], processing.BeingImported)
+
+
+def _potassium(
+    control_id: str, status: str, value: str, *, observed: str = "20261123221500"
+) -> bytes:
+    """The LIS sample's report RPT0001 sent again: its potassium alone, with OBX-11 ``status``."""
+    header, pid, pv1, orc, obr, *_ = fixture("lis_utf8_oru_r01.hl7").decode().split("\r")
+    header = header.replace("LIS202611230001", control_id)
+    obr = obr.replace("20261123221500", observed).replace("|||F", f"|||{status}")
+    flag = "HH" if float(value or 0) > 6.2 else ""
+    obx = f"OBX|1|NM|K^钾^L||{value}|mmol/L|3.5-5.3|{flag}|||{status}|||{observed}"
+    return b"\x0b" + "\r".join([header, pid, pv1, orc, obr, obx, ""]).encode() + b"\x1c\r"
+
+
+def test_a_corrected_result_replaces_the_one_it_corrects(mllp: MllpServer) -> None:
+    """A potassium of 6.8 the laboratory corrected to 4.2 (OBX-11 C, the same report RPT0001)
+    stayed on the record beside its correction with its critical-value alert open; a
+    preliminary result and its final one were two results with two alerts."""
+    assert msa(send(mllp, "lis_utf8_oru_r01.hl7")) == "AA"
+    process_all()
+    assert Alert.objects.filter(status="open").count() == 1  # the potassium of 6.8
+    [ack] = send_raw(mllp, _potassium("K-C1", "C", "4.2"), expect=1)
+    assert msa(ack) == "AA"
+    process_all()
+    [potassium] = Observation.objects.filter(local_code="K")
+    assert (potassium.value, potassium.status, potassium.critical) == (4.2, "corrected", False)
+    assert not Alert.objects.exists()  # nobody is called for a value the laboratory withdrew
+    # the report's other results stay; the raw messages keep what was sent each time
+    assert Observation.objects.count() == 5 and InboundMessage.objects.count() == 2
+    # preliminary then final: one result, one alert; an alert already picked up is kept
+    [ack] = send_raw(mllp, _potassium("K-P", "P", "6.9"), expect=1)
+    process_all()
+    Alert.objects.update(status="acknowledged")
+    [ack] = send_raw(mllp, _potassium("K-F", "F", "6.9"), expect=1)
+    process_all()
+    [potassium] = Observation.objects.filter(local_code="K")
+    assert (potassium.value, potassium.status, potassium.critical) == (6.9, "final", True)
+    kept, new = Alert.objects.order_by("id")
+    assert kept.status == "acknowledged" and kept.observation is None
+    # whoever handles it is told on the alert that its value is gone
+    assert "检验科已重新发送此结果" in kept.events.get(action="note").note
+    assert new.status == "open" and new.observation == potassium
+    # withdrawn (X): the value is gone from the record, the cancellation kept
+    [ack] = send_raw(mllp, _potassium("K-X", "X", ""), expect=1)
+    process_all()
+    [potassium] = Observation.objects.filter(local_code="K")
+    assert (potassium.value, potassium.status) == (None, "cancelled")
+
+
+def test_a_result_and_its_correction_waiting_together_are_imported_in_order(
+    mllp: MllpServer,
+) -> None:
+    acks = send_raw(mllp, _potassium("K-F", "F", "6.9"), _potassium("K-C", "C", "4.2"), expect=2)
+    assert [msa(a) for a in acks] == ["AA", "AA"]
+    process_all(fast=False)
+    [potassium] = Observation.objects.filter(local_code="K")
+    assert (potassium.value, potassium.status) == (4.2, "corrected")
+    assert not Alert.objects.filter(status="open").exists()
+
+
+def test_a_sample_number_used_again_another_day_is_another_order(mllp: MllpServer) -> None:
+    """Sample numbers that start again each day: yesterday's result is not replaced."""
+    send_raw(mllp, _potassium("K-D1", "F", "4.1", observed="20261122081500"), expect=1)
+    send_raw(mllp, _potassium("K-D2", "F", "4.4", observed="20261123081500"), expect=1)
+    process_all()
+    assert sorted(Observation.objects.values_list("value", flat=True)) == [4.1, 4.4]
+
+
+def test_a_message_behind_a_byte_order_mark_is_taken(mllp: MllpServer) -> None:
+    """A Windows HIS writing UTF-8 with a byte order mark: the message was refused AR ("does
+    not start with an MSH segment") and its ACK named no control id to resend."""
+    raw = b"\xef\xbb\xbf" + fixture("lis_utf8_oru_r01.hl7")
+    [ack] = send_raw(mllp, b"\x0b" + raw + b"\x1c\r", expect=1)
+    assert msa(ack) == "AA" and str(hl7.parse(ack).segment("MSA")[2]) == "LIS202611230001"
+    stored = InboundMessage.objects.get()
+    assert bytes(stored.raw) == raw and stored.sending_facility == "DEMO-LIS"
+    assert process_all().observations == 5
+
+
+def test_a_result_reprocessed_after_its_correction_does_not_replace_it(
+    mllp: MllpServer,
+) -> None:
+    send_raw(mllp, _potassium("K-F", "F", "6.9"), expect=1)
+    send_raw(mllp, _potassium("K-C", "C", "4.2"), expect=1)
+    process_all(fast=False)
+    reprocess(InboundMessage.objects.get(control_id="K-F"))  # the older one again
+    assert sorted(Observation.objects.values_list("value", "status")) == [
+        (4.2, "corrected"),
+        (6.9, "final"),
+    ]
+
+
+def test_frames_ended_by_fs_alone_are_taken(mllp: MllpServer) -> None:
+    """A sender ending its frames with <FS> and no <CR>: each was answered AR "not complete"
+    (the first when the next began, the last after the line had been quiet 30 s), for ever.
+    A frame is now whole when the next <VT> follows its <FS>, or the line goes quiet."""
+    first = fixture("lis_utf8_oru_r01.hl7")
+    second = fixture("adt_a04_register.hl7")
+    acks = send_raw(mllp, b"\x0b" + first + b"\x1c" + b"\x0b" + second + b"\x1c", expect=2)
+    assert [msa(a) for a in acks] == ["AA", "AA"], acks
+    assert {bytes(m.raw) for m in InboundMessage.objects.all()} == {first, second}
+    assert process_all(fast=False).processed == 2

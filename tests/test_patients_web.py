@@ -415,3 +415,34 @@ def test_the_year_over_year_table_shows_each_value_in_the_rows_unit(
     table = html.split('data-testid="year-over-year"')[1].split("</table>")[0]
     assert "176.8 umol/L" in table and "150 umol/L" in table
     assert "mg/dL" not in table and "+26.8" in table
+
+
+def test_a_withdrawn_result_is_neither_drawn_nor_compared(alice: Any, patient_factory: Any) -> None:
+    """A sodium the laboratory withdrew (OBX-11 X with its value still sent) was drawn on the
+    trend chart and shown as this year's value."""
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    from careloop.clinical.models import Observation
+    from careloop.clinical.trends import indicators, series, year_over_year
+
+    patient = patient_factory(organisation=alice.organisation)
+    for day, value, status in ((1, 138.0, "final"), (2, 152.0, "cancelled")):
+        Observation.objects.create(
+            patient=patient,
+            code="2951-2",
+            name="钠",
+            value=value,
+            unit="mmol/L",
+            interpretation="N",
+            status=status,
+            effective_at=timezone.make_aware(datetime(2026, 6, day, 9)),
+        )
+    assert [p["value"] for p in series(patient, "2951-2")["points"]] == [138.0]
+    assert [(i.key, i.count) for i in indicators(patient)] == [("2951-2", 1)]
+    _year, [row] = year_over_year(patient)
+    assert row.this.value == 138.0
+    html = logged_in(alice).get(f"/patients/{patient.pk}/").content.decode()
+    table = html.split('data-testid="year-over-year"')[1].split("</table>")[0]
+    assert "138" in table and "152" not in table

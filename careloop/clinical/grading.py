@@ -231,6 +231,9 @@ def _fmt(value: float | None) -> str:
 _NUMBER = r"[-+]?\d+(?:\.\d+)?"
 _INTERVAL = re.compile(rf"^\s*([\[(])\s*({_NUMBER})?\s*,\s*({_NUMBER})?\s*([\])])\s*$")
 _RANGE = re.compile(rf"^\s*({_NUMBER})\s*(?:-{{1,2}}|~|～|—|–|至|到)\s*({_NUMBER})\s*$")
+# One separator and a signed second bound: "-3.0--1.0" is -3.0 to -1.0 (read by _RANGE alone
+# as -3.0 to 1.0, its "--" taken for the separator); "3.9--6.1" still reads as _RANGE does.
+_SIGNED_RANGE = re.compile(rf"^\s*({_NUMBER})\s*(?:-|~|～|—|–|至|到)\s*({_NUMBER})\s*$")
 _ONE_SIDED = re.compile(rf"^\s*(<=|>=|≤|≥|<|>|＜|＞)\s*({_NUMBER})\s*$")
 
 
@@ -264,6 +267,8 @@ def _sender_range(text: str) -> Interval | None:
     if _INTERVAL.match(text):  # our own notation, "[3.9, 7.8)" (the patient pages send it)
         interval = parse_interval(text)
         return interval if interval.low is not None or interval.high is not None else None
+    if (match := _SIGNED_RANGE.match(text)) and float(match[1]) < float(match[2]):
+        return Interval(low=float(match[1]), high=float(match[2]))
     if match := _RANGE.match(text):
         low, high = float(match[1]), float(match[2])
         if low > high:

@@ -13,6 +13,15 @@ from careloop.clinical.models import Observation
 from careloop.clinical.units import canonical_unit
 
 
+def _values(patient: Any) -> Any:
+    """The patient's results with a number, but those the laboratory withdrew (cancelled:
+    OBX-11 X, D or W, FHIR cancelled or entered-in-error), which some send with their value
+    still in them: a value nobody stands by is neither drawn nor compared."""
+    return Observation.objects.filter(patient=patient, value__isnull=False).exclude(
+        status=Observation.Status.CANCELLED
+    )
+
+
 def item_key(observation: Observation) -> str:
     return observation.code or f"local:{observation.local_code}"
 
@@ -34,7 +43,7 @@ class Indicator:
 def indicators(patient: Any) -> list[Indicator]:
     """Numeric items the patient has, most measured first."""
     rows = (
-        Observation.objects.filter(patient=patient, value__isnull=False)
+        _values(patient)
         .values("code", "local_code")
         .annotate(count=Count("id"), last=Max("effective_at"), name=Max("name"))
         .order_by("-count", "-last")
@@ -61,11 +70,7 @@ def _one_unit(points: list[Observation]) -> tuple[list[Observation], str]:
 def series(patient: Any, key: str) -> dict[str, Any]:
     """Points in the item's normalised unit (or as sent when it has none); ``omitted``:
     how many values in another unit are left out."""
-    found = list(
-        Observation.objects.filter(patient=patient, value__isnull=False, **_filter(key)).order_by(
-            "effective_at", "id"
-        )
-    )
+    found = list(_values(patient).filter(**_filter(key)).order_by("effective_at", "id"))
     if not found:
         return {"key": key, "name": "", "unit": "", "points": [], "band": None, "omitted": 0}
     points, unit = _one_unit(found)
@@ -118,9 +123,7 @@ class YearRow:
 def year_over_year(patient: Any) -> tuple[int | None, list[YearRow]]:
     """Each item's latest value of the latest year with results, beside its latest value of
     an earlier year (体检结果逐年对比)."""
-    numeric = Observation.objects.filter(patient=patient, value__isnull=False).order_by(
-        "-effective_at", "-id"
-    )
+    numeric = _values(patient).order_by("-effective_at", "-id")
     latest_by_key: dict[str, Observation] = {}
     earlier_by_key: dict[str, Observation] = {}
     year = None

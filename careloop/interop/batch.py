@@ -34,6 +34,13 @@ from careloop.interop import patient_locks
 from careloop.interop.hl7.message import decode, parse
 from careloop.interop.hl7.read import PatientData, ReadMessage, read
 from careloop.interop.models import InboundMessage
+from careloop.interop.replaced import (
+    Sent,
+    SentAgainInBatch,
+    item_of,
+    replace_earlier,
+    same_order,
+)
 from careloop.patients.identity import age_on
 from careloop.patients.models import Patient, PatientIdentifier
 from careloop.patients.services import new_card_numbers
@@ -148,6 +155,8 @@ class Writes:
     observations: list[tuple[Item, int, list[Any]]] = field(default_factory=list)
     # the critical ones among them: (index in ``observations``, their fields, assessment)
     critical: list[tuple[int, dict[str, Any], Assessment]] = field(default_factory=list)
+    # known patients' orders reported again: their earlier results are replaced
+    sent_again: list[Sent] = field(default_factory=list)
 
 
 @dataclass
@@ -245,12 +254,12 @@ class BatchImporter:
         )
         for pk, raw, encoding, source_id, facility, received_at in rows:
             source = self.context.source_by_id(source_id, facility)
-            text, _codec = decode(bytes(raw), encoding or source.default_encoding)
+            text, codec = decode(bytes(raw), encoding or source.default_encoding)
             items.append(
                 Item(
                     pk,
                     read(
-                        parse(text),
+                        parse(text, codec),
                         exam_types=self.context.exam_types(source),
                         icd10=self.context.icd10,
                     ),
@@ -428,6 +437,7 @@ class BatchImporter:
                     ),
                 )
             )
+        self._sent_again(items, w)
         for item in items:
             assert item.profile is not None
             moment = item.data.sent_at or item.received_at
@@ -472,6 +482,34 @@ class BatchImporter:
                     )
         return w
 
+    def _sent_again(self, items: list[Item], w: Writes) -> None:
+        """The known patients' orders, whose earlier results the new ones replace
+        (``replaced``); SentAgainInBatch when two of the batch's messages report one item of
+        one order (to be imported one by one, in order)."""
+        seen: dict[tuple[Any, str, tuple[str, str, str]], list[tuple[int, datetime]]] = {}
+        for item in items:
+            assert item.profile is not None
+            moment = item.data.sent_at or item.received_at
+            who = (item.profile.pk or item.new_key, item.source.pk)
+            for order, graded in zip(item.data.orders, item.graded, strict=True):
+                number = (order.filler_number or order.placer_number)[:64]
+                if not number:
+                    continue
+                reported = frozenset(
+                    item_of(a.fields["local_system"], a.fields["local_code"], a.fields["code"])
+                    for a in graded
+                )
+                at = order.observed_at or moment
+                for one in reported:
+                    earlier = seen.setdefault((who, number, one), [])
+                    if any(m != item.message_id and same_order(t, at) for m, t in earlier):
+                        raise SentAgainInBatch
+                    earlier.append((item.message_id, at))
+                if item.profile.pk is not None:
+                    w.sent_again.append(
+                        Sent(item.message_id, item.profile.pk, item.source.pk, number, at, reported)
+                    )
+
     def _identifier_row(self, pk: int | None, kind: str, system: str, value: str) -> list[Any]:
         return model_row(
             PatientIdentifier,
@@ -482,6 +520,7 @@ class BatchImporter:
 
     def _write(self, items: list[Item], w: Writes) -> tuple[int, int]:
         """Inside the transaction: statements only, new ids filled in as they come back."""
+        replace_earlier(w.sent_again)
         if w.numbers:
             w.identifier.execute(w.numbers)
         enrolled = dict(zip(w.new_keys, w.patient.returning_ids(w.patients), strict=True))

@@ -185,7 +185,7 @@ def examine(
     info = sources.get(incoming.facility)
     try:
         text, incoming.encoding = decode(raw, info.default_encoding if info else "utf-8")
-        incoming.message = parse(text)
+        incoming.message = parse(text, incoming.encoding)
         data = read(
             incoming.message,
             exam_types=info.exam_types if info else DEFAULT_EXAM_TYPES,

@@ -41,6 +41,9 @@ VT, FS, CR = 0x0B, 0x1C, 0x0D
 MAX_FRAME = 4 * 1024 * 1024
 KEPT_OF_OVERSIZED = 64 * 1024  # what of a frame over MAX_FRAME is stored (its start)
 IDLE_TIMEOUT = 30.0
+# A sender ending its frames with <FS> alone (no <CR>: not MLLP, but some do): its frame is
+# taken as whole when the next <VT> follows, or when the line stays quiet this long after it.
+UNTERMINATED_GRACE = 0.5
 MAX_BATCH = 500
 
 
@@ -79,7 +82,10 @@ class FrameReader:
             end = self.buffer.find(bytes((FS, CR)), 1)
             restart = self.buffer.find(VT, 1)
             if restart >= 0 and (end < 0 or restart < end):
-                frames.append(Frame(bytes(self.buffer[1:restart]), "truncated"))
+                if self.buffer[restart - 1] == FS:  # ended by <FS> alone, the next one begun
+                    frames.append(Frame(bytes(self.buffer[1 : restart - 1])))
+                else:
+                    frames.append(Frame(bytes(self.buffer[1:restart]), "truncated"))
                 del self.buffer[:restart]
                 continue
             if end < 0:
@@ -96,6 +102,15 @@ class FrameReader:
 
     def pending(self) -> bool:
         return bool(self.buffer) and not self.skipping
+
+    def unterminated(self) -> bool:
+        """Whether what waits is a frame ended by <FS> alone (its <CR> may yet come)."""
+        return self.pending() and len(self.buffer) > 1 and self.buffer[-1] == FS
+
+    def take_unterminated(self) -> Frame:
+        frame = Frame(bytes(self.buffer[1:-1]))
+        self.buffer.clear()
+        return frame
 
 
 def rejected_frame(item: Frame, peer: str, sources: SourceCache, max_frame: int) -> Incoming:
@@ -162,9 +177,12 @@ class Connection(asyncio.Protocol):
         self.server.store_cut(self)  # the sender hung up mid-frame: keep what arrived
 
     def take_cut(self) -> Frame | None:
-        """The frame begun and never ended (its start byte and what followed), taken out."""
+        """The frame begun and never ended (its start byte and what followed), taken out;
+        one ended by <FS> alone is whole."""
         if not self.frames.pending():
             return None
+        if self.frames.unterminated():
+            return self.frames.take_unterminated()
         cut = Frame(bytes(self.frames.buffer[1:]), "truncated")
         self.frames.buffer.clear()
         return cut
@@ -183,6 +201,8 @@ class Connection(asyncio.Protocol):
             self.transport.write(data)
 
     def went_quiet(self, now: float, idle_timeout: float) -> bool:
+        if self.frames.unterminated():
+            return now - self.last_data > min(UNTERMINATED_GRACE, idle_timeout)
         return self.frames.pending() and now - self.last_data > idle_timeout
 
 
@@ -277,13 +297,18 @@ class MllpServer:
         return bool(self.django.submit(_is_enrolled, patient, facility).result())
 
     def store_cut(self, conn: Connection) -> None:
-        """Store (and answer AR, if the sender is still there) a frame left incomplete."""
+        """Store (and answer AR, if the sender is still there) a frame left incomplete; one
+        ended by <FS> alone is taken as a whole message."""
         cut = conn.take_cut()
-        if cut is not None and cut.data.strip():
+        if cut is None or not cut.data.strip():
+            return
+        if cut.problem:
             self.submit(conn, rejected_frame(cut, conn.peer, self.sources, self.max_frame))
+        else:
+            self.submit(conn, examine(cut.data, conn.peer, self.sources, self.knows))
 
     def _tick_interval(self) -> float:
-        return max(0.05, min(1.0, self.idle_timeout / 4))
+        return max(0.05, min(UNTERMINATED_GRACE / 2, self.idle_timeout / 4))
 
     def _tick(self) -> None:
         """Now and then: answer frames left incomplete on a quiet line; refresh senders."""

@@ -47,6 +47,7 @@ from careloop.interop.patients import (
     register_patient,
     update_demographics,
 )
+from careloop.interop.replaced import replace_earlier, sent_again
 from careloop.rules.engine import run_for_event
 from careloop.rules.models import Trigger
 from careloop.write_gate import relaxed_commit, write_gate
@@ -370,8 +371,8 @@ def import_message(
     """Import one message; returns (observations stored, alerts raised, patient id).
     ``taker``: the patient is taken first (another processor holding them: PatientBusy)."""
     source = context.source(message)
-    text, _codec = decode(bytes(message.raw), message.encoding or source.default_encoding)
-    data = read(parse(text), exam_types=context.exam_types(source), icd10=context.icd10)
+    text, codec = decode(bytes(message.raw), message.encoding or source.default_encoding)
+    data = read(parse(text, codec), exam_types=context.exam_types(source), icd10=context.icd10)
     facility = message.sending_facility or source.facility
     patient = match_patient(data.patient, facility)
     if patient is None:
@@ -388,24 +389,31 @@ def import_message(
     encounter = _encounter_for(patient, data.visit, moment, create=True)
     observations = alerts = 0
     for order in data.orders:
+        results = with_pressures(
+            [
+                _result_input(result, order, context.mappings[source.pk], moment)
+                for result in order.results
+            ]
+        )
+        order_number = order.filler_number or order.placer_number
+        reported_at = order.observed_at or moment
+        # The laboratory's results of this order sent again replace those sent before.
+        replace_earlier(
+            [sent_again(message.pk, patient.pk, source.pk, order_number, reported_at, results)]
+        )
         stored = do_record_results(
             patient,
             ReportInput(
                 name=order.name or order.code,
                 code=order.code,
                 code_system=order.coding_system,
-                effective_at=order.observed_at or moment,
+                effective_at=reported_at,
                 status=_report_status(order),
                 conclusion="\n".join(order.notes),
-                filler_order_number=order.filler_number or order.placer_number,
+                filler_order_number=order_number,
                 issued_at=data.sent_at,
             ),
-            with_pressures(
-                [
-                    _result_input(result, order, context.mappings[source.pk], moment)
-                    for result in order.results
-                ]
-            ),
+            results,
             source=Source.HL7,
             source_label=source.name or facility,
             message_id=message.pk,
@@ -634,8 +642,8 @@ def reprocess(message: InboundMessage) -> BatchResult:
             # A rejected message comes in again through the listener's checks, in the
             # sending system's default encoding as it is now (the fix may be just that).
             default = message.source.default_encoding if message.source else "utf-8"
-            text, _ = decode(bytes(message.raw), message.encoding or default)
-            read(parse(text), icd10=dict(Icd10Code.objects.values_list("code", "name")))
+            text, codec = decode(bytes(message.raw), message.encoding or default)
+            read(parse(text, codec), icd10=dict(Icd10Code.objects.values_list("code", "name")))
         InboundMessage.objects.filter(pk=message.pk).update(
             status=InboundMessage.Status.PROCESSING, claimed_at=timezone.now()
         )

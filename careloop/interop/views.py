@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from careloop.audit.services import record
-from careloop.interop.hl7.message import HL7Error
+from careloop.interop.hl7.message import HL7Error, shown_text
 from careloop.interop.models import InboundMessage
 from careloop.interop.processing import BeingImported, reprocess
 
@@ -66,7 +66,8 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
         patient_id=message.patient_id,
         summary="raw message shown",
     )
-    text = bytes(message.raw).decode(message.encoding or "utf-8", "replace")
+    default = message.source.default_encoding if message.source else "utf-8"
+    text = shown_text(bytes(message.raw), message.encoding, default)
     return render(
         request,
         "interop/message_detail.html",

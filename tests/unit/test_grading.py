@@ -28,6 +28,9 @@ WHEN = datetime(2026, 11, 23, 23, 40, tzinfo=ZoneInfo("Asia/Shanghai"))
         ("3.9-6.1", Interval(3.9, 6.1)),
         ("3.9~6.1", Interval(3.9, 6.1)),
         ("3.9--6.1", Interval(3.9, 6.1)),
+        ("-3.0--1.0", Interval(-3.0, -1.0)),  # was -3.0 to 1.0
+        ("-3~3", Interval(-3.0, 3.0)),
+        ("-3-+3", Interval(-3.0, 3.0)),
         ("<5.2", Interval(high=5.2, high_inclusive=False)),
         ("≤5.2", Interval(high=5.2)),
         (">1.0", Interval(low=1.0, low_inclusive=False)),

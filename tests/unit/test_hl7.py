@@ -363,3 +363,150 @@ def test_a_stay_ending_before_it_begins_refuses_an_adt_but_not_a_results_message
     adt[3] = backwards
     with pytest.raises(HL7Error, match="PV1-45"):
         read(parse("\r".join(adt)))
+
+
+@pytest.mark.parametrize(
+    ("message_type", "code"),
+    [("ADT^A02", 201), ("ADT^A11", 201), ("ADT^A13", 201), ("ADT^A40", 201), ("ORM^O01", 200)],
+)
+def test_an_event_not_taken_of_a_type_taken_is_an_unsupported_event(
+    message_type: str, code: int
+) -> None:
+    """A HIS sends every ADT event (transfers, cancellations, merges): one CareLoop does not
+    take is refused as an unsupported event code (HL7 table 0357: 201), not as a message
+    type it does not take (200), which ADT is not."""
+    message = parse(f"MSH|^~\\&|HIS|H|C|D|20260101||{message_type}|7|P|2.5\rPID|||X||张^三")
+    with pytest.raises(HL7Error) as error:
+        read(message)
+    assert (error.value.code, error.value.field, error.value.reject) == (code, 9, True)
+    ack = build_ack(message, "AR", error.value)
+    err = next(s for s in ack.split("\r") if s.startswith("ERR")).split("|")
+    assert err[3].split("^")[0] == str(code)
+
+
+@pytest.mark.parametrize(
+    ("sent", "status"),
+    [("U", "final"), ("W", "cancelled"), ("N", "cancelled"), ("O", "preliminary")],
+)
+def test_every_result_status_of_table_0085_is_taken(sent: str, status: str) -> None:
+    """U (now final), W (posted as wrong), N (not asked) and O (order detail only) are valid
+    OBX-11 values from 2.3 to 2.5.1: they were refused AE 103 "result status is not valid"."""
+    message = parse(
+        "MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.5.1\rPID|||X||张^三||19500101|M\r"
+        f"OBR|1|O1|R1|BIO\rOBX|1|NM|GLU^葡萄糖^L||5.1|mmol/L|3.9-6.1||||{sent}\r"
+    )
+    [result] = read(message).orders[0].results
+    assert result.status == status
+
+
+@pytest.mark.parametrize("processing", ["P", "T", "D"])
+def test_the_ack_answers_in_the_senders_processing_id(processing: str) -> None:
+    """A test system (MSH-11 T) was answered P, as if its message went to production."""
+    message = parse(f"MSH|^~\\&|A|B|C|D|20260101||ORU^R01|42|{processing}|2.5.1")
+    assert build_ack(message, "AA").split("\r")[0].split("|")[10] == processing
+    raw = f"MSH|^~\\&|A|B|C|D|20260101||ORU^R01|42|{processing}|2.5.1".encode()
+    unreadable = build_ack(None, "AR", HL7Error("x", reject=True), raw=raw)
+    assert unreadable.split("\r")[0].split("|")[10] == "P"
+
+
+def test_a_hex_escape_is_read_in_the_messages_character_set() -> None:
+    """\\XD6D0\\ is 中 in GB18030: a GB18030 message's hex escapes were read as UTF-8 (two
+    replacement characters stored as the result)."""
+    raw = (
+        "MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.4|||||CHN|GB18030\r"
+        "PID|||X||张^三||19500101|M\rOBR|1|O1|R1|BIO\r"
+        "OBX|1|ST|NOTE^说明^L||\\XD6D0\\文||||||F\r"
+    ).encode("gb18030")
+    text, codec = decode(raw)
+    [result] = read(parse(text, codec)).orders[0].results
+    assert result.text == "中文"
+    utf8 = parse(
+        "MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.4\rPID|||X||张^三||19500101|M\r"
+        "OBR|1|O1|R1|BIO\rOBX|1|ST|NOTE^说明^L||\\XE4B8AD\\文||||||F\r"
+    )
+    assert read(utf8).orders[0].results[0].text == "中文"
+
+
+@pytest.mark.parametrize(
+    ("sent", "unit"),
+    [
+        ("10^9/L", "10^9/L"),
+        ("×10^12/L", "×10^12/L"),
+        ("10\\S\\9/L", "10^9/L"),  # escaped, as the standard has it
+        ("10*9/L", "10*9/L"),
+        ("mmol/L^毫摩尔每升^UCUM", "mmol/L"),
+        ("^g/L", "g/L"),
+    ],
+)
+def test_a_unit_with_a_power_of_ten_sent_unescaped_is_read_whole(sent: str, unit: str) -> None:
+    """A platelet count of 25 in "10^9/L" (the caret unescaped, as many LIS send it) was read
+    in unit "10": not converted, so not found critical (≤ 30 × 10⁹/L)."""
+    message = parse(
+        "MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.5\rPID|||X||张^三||19500101|M\r"
+        f"OBR|1|O1|R1|CBC\rOBX|1|NM|777-3^血小板^LN||25|{sent}|125-350|L|||F\r"
+    )
+    [result] = read(message).orders[0].results
+    assert result.unit == unit
+
+
+def test_an_embedded_report_beside_the_results_does_not_cost_them() -> None:
+    """A LIS sends the report's PDF (OBX-2 ED) or a PACS link (RP) beside its results: the
+    whole message was refused AE 103, its glucose lost with it. They are passed over (their
+    notes go to the order); other value types of table 0125 are kept as text."""
+    message = parse(
+        "MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.5\rPID|||X||张^三||19500101|M\r"
+        "OBR|1|O1|R1|BIO\r"
+        "OBX|1|NM|GLU^葡萄糖^L||5.6|mmol/L|3.9-6.1||||F\r"
+        "OBX|2|ED|PDF^报告^L||^AP^PDF^Base64^JVBERi0xLjQK||||||F\r"
+        "NTE|1||报告PDF\r"
+        "OBX|3|RP|IMG^影像^L||http://pacs/1^^IMAGE^JPEG||||||F\r"
+        "OBX|4|MO|FEE^费用^L||25.50^CNY||||||F\r"
+        "OBX|5|DTM|TIME^采样时间^L||20251231080000||||||F\r"
+    )
+    [order] = read(message).orders
+    assert [(r.code, r.value, r.text) for r in order.results] == [
+        ("GLU", 5.6, "5.6"),
+        ("FEE", None, "25.50 CNY"),
+        ("TIME", None, "20251231080000"),
+    ]
+    assert order.results[0].notes == [] and order.notes == ["报告PDF"]
+    unknown = (
+        "MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.5\rPID|||X||张^三||19500101|M\r"
+        "OBR|1|O1|R1|BIO\rOBX|1|ZZ|X^x^L||1||||||F\r"
+    )
+    with pytest.raises(HL7Error, match="value type 'ZZ' is not supported"):
+        read(parse(unknown))
+
+
+def test_a_message_with_several_patients_is_refused_naming_the_second() -> None:
+    """An ORU^R01 whose PATIENT_RESULT group repeats (a LIS sending two patients' results at
+    once): the second patient's potassium was stored on the first patient's record."""
+    text = (
+        "MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.5\r"
+        "PID|1||FZ01^^^FZ^MR||林^一||19700303|M\rOBR|1|A|R1|BIO\r"
+        "OBX|1|NM|K^钾^L||6.9|mmol/L|3.5-5.3|HH|||F\r"
+        "PID|2||FZ02^^^FZ^MR||林^二||19800404|F\rOBR|1|B|R2|BIO\r"
+        "OBX|1|NM|K^钾^L||4.0|mmol/L|3.5-5.3||||F\r"
+    )
+    with pytest.raises(HL7Error) as error:
+        read(parse(text))
+    assert (error.value.segment, error.value.sequence, error.value.reject) == ("PID", 2, False)
+    assert "2 patients in one message" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["GB 18030", "GB-18030", "GB18030-2022", "gb18030", "CP936", "GB_2312"]
+)
+def test_msh_18_is_read_as_senders_spell_it(name: str) -> None:
+    """A LIS naming its character set GB18030-2022 (the current edition), "GB 18030" or CP936
+    had every message refused AR "unsupported character set"."""
+    raw = (
+        f"MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.4|||||CHN|{name}\r"
+        "PID|||X||陈^秀英||19500101|F\r"
+    ).encode("gb18030")
+    text, codec = decode(raw)
+    assert codec == "gb18030" and "陈^秀英" in text
+    utf8 = "MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.4|||||CHN|utf8\rPID|||X||陈^秀英"
+    assert decode(utf8.encode()) == (utf8, "utf-8")
+    with pytest.raises(HL7Error, match="unsupported character set 'EBCDIC'"):
+        decode(b"MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.4|||||CHN|EBCDIC\r")

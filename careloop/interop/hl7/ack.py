@@ -89,9 +89,13 @@ def build_ack(
         our_app, our_facility = message.receiving_application, message.receiving_facility
         control, version = message.control_id, message.version or "2.5"
         trigger, charset = message.trigger_event, message.msh[18]
+        processing = message.msh.component(11)
     else:
         sender_app, sender_facility, our_app, our_facility, control, version, trigger = _echo(raw)
-        charset = ""
+        charset, processing = "", ""
+    # MSH-11 as the sender's: a test system (T) or one debugging (D) is answered as one, not
+    # told that its message was taken as production.
+    processing = processing if processing in ("P", "T", "D") else "P"
     f = d.field
     msh = f.join(
         [
@@ -106,7 +110,7 @@ def build_ack(
             "",
             f"ACK{d.component}{trigger}{d.component}ACK" if trigger else "ACK",
             _control_id(),
-            "P",
+            processing,
             version,
             "",
             "",

@@ -29,6 +29,28 @@ CHARSETS = {
     "8859/1": "latin-1",
     "ISO-8859-1": "latin-1",
 }
+# The same names as senders spell them (GB 18030, GB-18030, UTF8, utf-8, CP936) and newer
+# editions (GB18030-2022, which the codec reads: it changed a handful of rare characters'
+# mappings), compared without case, spaces, hyphens or underscores.
+_PLAIN_CHARSETS = {re.sub(r"[\s_-]", "", name): codec for name, codec in CHARSETS.items()} | {
+    "CP936": "gb18030",
+    "MS936": "gb18030",
+    "EUCCN": "gb18030",
+    "ISO88591": "latin-1",
+    "LATIN1": "latin-1",
+}
+
+
+def codec_for(name: str | None) -> str | None:
+    """The Python codec of an MSH-18 character set name, None when CareLoop cannot read it."""
+    if not name:
+        return None
+    if codec := CHARSETS.get(name):
+        return codec
+    plain = re.sub(r"[\s_-]", "", name.upper())
+    if plain.startswith("GB18030"):
+        return "gb18030"
+    return _PLAIN_CHARSETS.get(plain)
 
 
 class HL7Error(ValueError):
@@ -65,6 +87,9 @@ class Delimiters:
     repetition: str = "~"
     escape: str = "\\"
     subcomponent: str = "&"
+    # The message's character set (a Python codec): what a hex escape's bytes (\Xhh..\)
+    # are text in (HL7 v2.5.1 2.7.4: the character set of MSH-18).
+    charset: str = "utf-8"
 
 
 _SEGMENT_SPLIT = re.compile(r"\r\n|\r|\n")
@@ -74,13 +99,22 @@ _HEX = re.compile(r"X([0-9A-Fa-f]+)")
 
 
 _SEGMENT_END = re.compile(rb"\r|\n")
+_BOM = b"\xef\xbb\xbf"
+
+
+def _start(raw: bytes) -> bytes:
+    """The message from its MSH: past the frame's start, blank lines, and a UTF-8 byte order
+    mark (which Windows systems write before the text; the message was refused AR 100 "does
+    not start with an MSH segment", naming no control id)."""
+    raw = raw.lstrip(b"\x0b \t\r\n")
+    return raw[len(_BOM) :].lstrip(b" \t\r\n") if raw.startswith(_BOM) else raw
 
 
 def header_fields(raw: bytes) -> list[bytes] | None:
     """The MSH segment's fields as raw bytes (``[0]`` is "MSH", ``[n]`` is MSH-(n+1), as
     the field separator is MSH-1), or None when the message does not start with MSH.
     Segments may end in CR, LF or CRLF."""
-    raw = raw.lstrip(b"\x0b \t\r\n")
+    raw = _start(raw)
     end = _SEGMENT_END.search(raw)
     header = raw[: end.start() if end else 2048]
     if not header.startswith(b"MSH") or len(header) < 8:
@@ -103,7 +137,8 @@ def header_text(value: bytes, raw: bytes) -> str:
     set when it names one we know, else UTF-8, else GB18030 (both strict, so a name in one
     is not misread as the other), else with the undecodable bytes replaced."""
     name = charset_of(raw)
-    codecs = [CHARSETS[name]] if name in CHARSETS else []
+    codec = codec_for(name)
+    codecs = [codec] if codec else []
     for codec in (*codecs, "utf-8", "gb18030"):
         try:
             return value.decode(codec)
@@ -112,11 +147,29 @@ def header_text(value: bytes, raw: bytes) -> str:
     return value.decode("utf-8", "replace")
 
 
+def shown_text(raw: bytes, encoding: str, default_encoding: str = "utf-8") -> str:
+    """A stored message as text for people to read: in the character set it was read in;
+    one refused before it was read (no MSH-18, not in its sender's default then) in MSH-18's
+    character set, else UTF-8, else its sender's default now, else GB18030, else with what
+    cannot be read replaced (a GB18030 message was shown as replacement characters)."""
+    if encoding:
+        return raw.decode(encoding, "replace")
+    name = charset_of(raw)
+    for codec in (codec_for(name), "utf-8", default_encoding, "gb18030"):
+        if codec:
+            try:
+                return raw.decode(codec)
+            except (UnicodeDecodeError, LookupError):
+                continue
+    return raw.decode("utf-8", "replace")
+
+
 def decode(raw: bytes, default_encoding: str = "utf-8") -> tuple[str, str]:
     """The message text and the codec used: MSH-18 when present, else the sender's default."""
-    raw = raw.lstrip(b"\x0b \t\r\n")
+    raw = _start(raw)
     name = charset_of(raw)
-    if name is not None and name not in CHARSETS:
+    declared = codec_for(name)
+    if name is not None and declared is None:
         raise HL7Error(
             f"MSH-18: unsupported character set {name!r}",
             code=103,
@@ -125,14 +178,13 @@ def decode(raw: bytes, default_encoding: str = "utf-8") -> tuple[str, str]:
             field=18,
             reject=True,
         )
-    codec = CHARSETS[name] if name else default_encoding
+    codec = declared or default_encoding
     try:
         return raw.decode(codec), codec
     except UnicodeDecodeError as exc:
-        declared = f"MSH-18 says {name}" if name else f"the sender's default is {codec}"
+        said = f"MSH-18 says {name}" if name else f"the sender's default is {codec}"
         raise HL7Error(
-            f"the message is not valid {codec} text ({declared}); byte {exc.start} "
-            f"cannot be decoded",
+            f"the message is not valid {codec} text ({said}); byte {exc.start} cannot be decoded",
             code=102,
             segment="MSH",
             sequence=1,
@@ -252,9 +304,10 @@ class Message:
         return self.msh.component(6)
 
 
-def parse(text: str) -> Message:
-    """Split a message into segments and fields; HL7Error when it is not HL7 v2."""
-    text = text.strip("\x0b\x1c \t\r\n")
+def parse(text: str, charset: str = "utf-8") -> Message:
+    """Split a message into segments and fields; HL7Error when it is not HL7 v2.
+    ``charset``: the codec the message was decoded with (``decode``), for hex escapes."""
+    text = text.strip("\x0b\x1c \t\r\n").lstrip("\ufeff")
     if not text.startswith("MSH"):
         raise HL7Error(
             "the message does not start with an MSH segment",
@@ -278,7 +331,9 @@ def parse(text: str) -> Message:
             field=2,
             reject=True,
         )
-    delimiters = Delimiters(separator, encoding[0], encoding[1], encoding[2], encoding[3])
+    delimiters = Delimiters(
+        separator, encoding[0], encoding[1], encoding[2], encoding[3], charset or "utf-8"
+    )
     special = (encoding[1], encoding[2], encoding[3])
     lines = _SEGMENT_SPLIT.split(text) if "\n" in text else text.split("\r")
     segments = []
@@ -343,8 +398,8 @@ def unescape(value: str, delimiters: Delimiters) -> str:
         }.get(code)
         if replacement is None and (match := _HEX.fullmatch(code)):
             try:
-                replacement = bytes.fromhex(match[1]).decode("utf-8", "replace")
-            except ValueError:
+                replacement = bytes.fromhex(match[1]).decode(delimiters.charset, "replace")
+            except (ValueError, LookupError):
                 replacement = ""
         out.append(replacement if replacement is not None else "")
         out.append(pieces[index + 1])

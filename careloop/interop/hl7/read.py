@@ -218,9 +218,13 @@ def check_header(message: Message) -> None:
             reject=True,
         )
     if message.message_type not in SUPPORTED:
+        # HL7 table 0357: a message type CareLoop takes with an event it does not (an ADT^A02
+        # transfer, an A11 cancelled admission) is 201, unsupported event code; another
+        # message type (ORM, QRY) is 200.
+        known_type = any(t.startswith(f"{message.message_code}^") for t in SUPPORTED)
         raise HL7Error(
             f"MSH-9: {message.message_type} is not supported (ORU^R01, ADT^A01/A03/A04/A08)",
-            code=200,
+            code=201 if known_type else 200,
             segment="MSH",
             sequence=1,
             field=9,
@@ -261,6 +265,16 @@ def read(
     pid = message.first("PID")
     if pid is None:
         raise HL7Error("the PID segment is missing", code=100, segment="PID")
+    if len(pids := message.all("PID")) > 1:
+        # An ORU^R01 may carry several patients' results (its PATIENT_RESULT group repeats):
+        # every OBR was read as the first patient's, another person's results on their record.
+        raise HL7Error(
+            f"PID: {len(pids)} patients in one message; CareLoop takes one patient's results "
+            "per message (send each patient's in a message of its own)",
+            code=100,
+            segment="PID",
+            sequence=2,
+        )
     patient = _patient(pid, exam_types)
     pv1 = message.first("PV1")
     visit = _visit(pv1) if pv1 else None
@@ -529,17 +543,33 @@ def _diagnosis(dg1: Segment, icd10: Mapping[str, str] | None) -> Diagnosis:
     )
 
 
+# OBX-2 value types (HL7 table 0125) that are no result to grade or show: an embedded
+# document (ED: the report's PDF, sent beside its results by many LIS), a reference pointer
+# to one (RP: an image on the PACS), numeric and multiplexed arrays (NA, MA: waveforms).
+# Their OBX is passed over; the message's results are imported (the whole message was
+# refused AE 103 for one of them).
+NOT_RESULTS = frozenset({"ED", "RP", "NA", "MA"})
+# Value types of table 0125 kept as text, their components joined (a money amount, a
+# person's or place's name, a telephone number, an identifier).
+TEXT_OF_PARTS = frozenset(
+    {"AD", "CK", "CN", "CP", "CX", "DR", "MO", "PN", "TN", "XAD", "XCN", "XON", "XPN", "XTN"}
+)
 _STRING_NUMBER = re.compile(r"^(<=|>=|<|>|≤|≥|＜|＞)?\s*([-+]?\d+(?:\.\d+)?)$")
 _COMPARATORS = {"≤": "<=", "≥": ">=", "＜": "<", "＞": ">"}
+# OBX-11, HL7 table 0085 (every value of 2.3-2.5.1), as the v2-to-FHIR mapping reads it.
 _STATUS = {
     "F": "final",
+    "U": "final",  # now final, the value sent before as preliminary
     "C": "corrected",
     "P": "preliminary",
     "R": "preliminary",
     "I": "preliminary",
     "S": "preliminary",
+    "O": "preliminary",  # order detail only, no result yet
     "X": "cancelled",
     "D": "cancelled",
+    "W": "cancelled",  # posted as wrong (the wrong patient): FHIR entered-in-error
+    "N": "cancelled",  # not asked: no result
     "": "final",
 }
 
@@ -571,6 +601,9 @@ def _orders(message: Message, sent_at: datetime | None) -> list[Order]:
                     segment="OBX",
                     sequence=segment.sequence,
                 )
+            if _at(_parts(segment, 2), 1).upper() in NOT_RESULTS:
+                last_result = None  # its NTEs are the order's
+                continue
             last_result = _result(segment, current.observed_at or sent_at)
             current.results.append(last_result)
         elif segment.name == "NTE":
@@ -622,6 +655,22 @@ def _not_in_future(
         raise _field_error(segment, field_no, f"{what}{moment:%Y-%m-%d %H:%M} is in the future")
 
 
+# "10^9/L" sent in OBX-6 as it is written, its caret unescaped (many Chinese LIS do): read as
+# components it is "10", and the unit of a count (platelets, white cells) was lost with it,
+# so the count was neither converted nor checked against its critical values.
+_POWER_BASE = re.compile(r"[xX×*]?10")
+_POWER_REST = re.compile(r"\d{1,2}\s*/\s*\S+")
+
+
+def _unit(units: list[str]) -> str:
+    """OBX-6: the unit's identifier, else its text; a power of ten split at its caret
+    ("10^9/L", "×10^12/L") read whole."""
+    first, second = _at(units, 1), _at(units, 2)
+    if _POWER_BASE.fullmatch(first) and _POWER_REST.fullmatch(second):
+        return f"{first}^{second}"
+    return first or second
+
+
 def _result(obx: Segment, default_time: datetime | None) -> Result:
     value_type = _at(_parts(obx, 2), 1).upper()
     identifier = _parts(obx, 3)
@@ -656,10 +705,12 @@ def _result(obx: Segment, default_time: datetime | None) -> Result:
         else:
             text = "".join([comparator, first, separator, second])
             comparator = ""
-    elif value_type in ("CE", "CWE", "CNE"):
+    elif value_type in ("CE", "CWE", "CNE", "CF"):
         parts = _parts(obx, 5)
         text = _at(parts, 2) or _at(parts, 1)
-    elif value_type not in ("ST", "TX", "FT", "DT", "TS", "TM", "ID", "IS", ""):
+    elif value_type in TEXT_OF_PARTS:
+        text = " ".join(p.strip() for p in _parts(obx, 5) if p.strip())
+    elif value_type not in ("ST", "TX", "FT", "DT", "DTM", "TS", "TM", "ID", "IS", ""):
         raise _field_error(obx, 2, f"value type {value_type!r} is not supported", 103)
     if value_type in ("ST", "TX", "") and (number := _STRING_NUMBER.match(text)):
         # A number sent as a string, as many laboratories do ("5.6", ">1000", "<0.01"):
@@ -691,7 +742,7 @@ def _result(obx: Segment, default_time: datetime | None) -> Result:
         value=value,
         comparator=comparator,
         text=text,
-        unit=_at(units, 1) or _at(units, 2),
+        unit=_unit(units),
         reference=(
             unescape(raw_range, obx.delimiters) if obx.delimiters.escape in raw_range else raw_range
         ).strip(),

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from careloop.audit.services import record
 from careloop.ids import row_id
+from careloop.interop.hl7.message import shown_text
 from careloop.interop.models import InboundMessage
 from careloop.interop.processing import reprocess
 
@@ -55,11 +56,9 @@ class Command(BaseCommand):
                 summary="raw message shown",
             )
             self.stdout.write(json.dumps(summary(message), ensure_ascii=False))
-            self.stdout.write(
-                bytes(message.raw)
-                .decode(message.encoding or "utf-8", "replace")
-                .replace("\r", "\n")
-            )
+            default = message.source.default_encoding if message.source else "utf-8"
+            text = shown_text(bytes(message.raw), message.encoding, default)
+            self.stdout.write(text.replace("\r", "\n"))
         else:
             ids = list(options["ids"])
             if options["failed"]:
