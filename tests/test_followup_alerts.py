@@ -400,3 +400,24 @@ def test_the_apis_refusals_name_the_choices_in_chinese(
         f"/api/v1/alerts/{alert.pk}/transition", {"action": "assign", "assignee": "nobody"}
     )
     assert nobody.status_code == 422 and "不是本机构" in nobody.json()["detail"]
+
+
+def test_an_alert_raised_by_hand_is_raised_once_in_its_history(
+    hospital: Any, patient_factory: Any, alice: Any
+) -> None:
+    """The page's own "raised" line stood above the nurse's raising step (who, why): the
+    history said 发起 twice for one alert."""
+    from careloop.followup.alert_sources import raise_by_hand
+
+    patient = patient_factory(name="钱手报", organisation=hospital)
+    alert = raise_by_hand(
+        patient, alice, severity="high", title="血压控制不佳", reason="150/95", task=None
+    )
+    page = logged_in(alice).get(f"/alerts/{alert.pk}/")
+    history = page.content.decode().split('data-testid="alert-history"')[1].split("</ul>")[0]
+    assert history.count("<strong>发起</strong>") == 1
+    assert "王爱丽" in history and "150/95" in history  # the step kept: who raised it, why
+    # An alert a rule or a result raised has no raising step: the page's line stays.
+    automatic = raise_alert(patient, kind=Alert.Kind.RULE, severity="high", title="t", reason="r")
+    other = logged_in(alice).get(f"/alerts/{automatic.pk}/").content.decode()
+    assert other.split('data-testid="alert-history"')[1].count("<strong>发起</strong>") == 1
