@@ -259,3 +259,27 @@ def test_the_latest_reviews_are_paged_apart_from_the_queue(
     # Someone else's: neither their queue nor their reviews hold alice's follow-ups.
     other = client.get(f"/worklist/quality/?staff={bob.pk}")
     assert not other.context["reviews_page"].object_list and not other.context["page"].object_list
+
+
+def test_the_review_shows_the_script_as_the_nurse_read_it_during_the_call(
+    hospital: Any, patient_factory: Any, alice: Any, bob: Any
+) -> None:
+    """The review rendered the script with today's data: the next visit the call itself
+    planned (下次随访在…之前 where the nurse had read 我们会提前通知您), the blood pressure it
+    stored among the abnormal items, a medicine added afterwards."""
+    from careloop.followup.scripts import render_script
+    from careloop.patients.models import Medication
+
+    load_pack()
+    patient = patient_factory(name="孙审阅", organisation=hospital)
+    Medication.objects.create(patient=patient, name="氨氯地平片", frequency="每日1次")
+    plan = enrol(patient, Pathway.objects.get(code="htn-programme"), trigger="manual")
+    [task] = plan.tasks.all()
+    read = render_script(task, alice)  # what the task page showed during the call
+    assert "下次随访我们会提前通知您" in "".join(text for _title, text in read)
+    form = {"sbp": 152, "dbp": 92, "symptoms": ["无症状"], "heart_rate": 76, "weight_kg": 70}
+    entry = do_record_attempt(task, alice, Attempt(outcome="reached", answers=form))
+    assert plan.tasks.filter(status="open").exists()  # the next visit, planned by the call
+    Medication.objects.create(patient=patient, name="缬沙坦胶囊", frequency="每日1次")
+    page = logged_in(bob).get(f"/worklist/quality/{entry.pk}/")
+    assert page.context["script"] == read

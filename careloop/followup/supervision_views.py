@@ -172,7 +172,7 @@ def review_page(request: AuthedRequest, pk: int) -> HttpResponse:
             "entry": entry,
             "task": entry.task,
             # As the nurse who made the call read it (their name in the opening), not ours.
-            "script": render_script(entry.task, entry.by or request.user),
+            "script": render_script(entry.task, entry.by or request.user, at=entry.at),
             "answers": answer_rows(entry.task.form, entry.answers),
             "form": form,
             "existing": existing,
