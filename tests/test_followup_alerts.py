@@ -421,3 +421,30 @@ def test_an_alert_raised_by_hand_is_raised_once_in_its_history(
     automatic = raise_alert(patient, kind=Alert.Kind.RULE, severity="high", title="t", reason="r")
     other = logged_in(alice).get(f"/alerts/{automatic.pk}/").content.decode()
     assert other.split('data-testid="alert-history"')[1].count("<strong>发起</strong>") == 1
+
+
+def test_an_urgent_referral_alert_reads_as_sentences() -> None:
+    """The reason ran the classification's reason into its action: "…舒张压≥110 mmHg处理：
+    处理后紧急转诊…"."""
+    from careloop.followup.alert_sources import findings
+    from careloop.followup.models import Task
+
+    result = {
+        "urgent_referral": True,
+        "classification": "控制不满意",
+        "reason": "收缩压≥180 mmHg；舒张压≥110 mmHg",
+        "action": "处理后紧急转诊，2周内主动随访转诊情况",
+    }
+    [urgent] = findings(Task(), {"symptoms": ["无症状"]}, result)
+    assert urgent["reason"] == (
+        "随访表判定需紧急转诊：收缩压≥180 mmHg；舒张压≥110 mmHg。"
+        "处理：处理后紧急转诊，2周内主动随访转诊情况。"
+    )
+    referral = {
+        **result,
+        "urgent_referral": False,
+        "referral": True,
+        "reason": "连续两次控制不满意",
+    }
+    [refer] = findings(Task(), {}, referral)
+    assert refer["reason"] == "随访表判定需转诊：连续两次控制不满意。"
