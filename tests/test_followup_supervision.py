@@ -283,3 +283,26 @@ def test_the_review_shows_the_script_as_the_nurse_read_it_during_the_call(
     Medication.objects.create(patient=patient, name="缬沙坦胶囊", frequency="每日1次")
     page = logged_in(bob).get(f"/worklist/quality/{entry.pk}/")
     assert page.context["script"] == read
+
+
+def test_one_persons_worklist_shows_their_open_alerts_not_everyones(
+    busy: list[Task], alice: Any, bob: Any, hospital: Any, patient_factory: Any
+) -> None:
+    """From the team page a supervisor opens one person's tasks: the list's open alerts
+    (badge and panel) were every alert of the organisation, not that person's, as the team
+    page counts them."""
+    colleague = UserFactory(organisation=hospital, role=Role.DOCTOR)
+    raise_alert(
+        patient_factory(name="丙某", organisation=hospital),
+        kind="rule",
+        severity="high",
+        title="其他人的预警",
+        reason="r",
+        assignee_id=colleague.pk,
+    )
+    page = logged_in(bob).get(f"/worklist/?scope=organisation&section=all&assignee={alice.pk}")
+    assert page.context["open_alert_count"] == 1  # Alice's one (busy), as on the team page
+    assert [a.title for a in page.context["open_alerts"]] == ["t"]
+    assert {load.user: load for load in workload(bob)}[alice].open_alerts == 1
+    everyone = logged_in(bob).get("/worklist/?scope=organisation&section=all")
+    assert everyone.context["open_alert_count"] == 2
