@@ -448,3 +448,19 @@ def test_an_urgent_referral_alert_reads_as_sentences() -> None:
     }
     [refer] = findings(Task(), {}, referral)
     assert refer["reason"] == "随访表判定需转诊：连续两次控制不满意。"
+
+
+def test_an_alert_sent_back_no_longer_shows_how_it_ended(
+    alert: Alert, alice: Any, bob: Any
+) -> None:
+    """Sent back to 处理中, the page (and the API) still gave the refused resolution as the
+    alert's 处理结果; it stays in the history, where the resolving step records it."""
+    do_transition(alert, alice, step("acknowledge"))
+    do_transition(alert, alice, step("resolve", resolution="no_action", outcome="误报"))
+    alert = do_transition(alert, bob, step("reopen", note="血压仍高，需复测"))
+    assert (alert.status, alert.resolution, alert.outcome) == ("in_progress", "", "")
+    html = logged_in(alice).get(f"/alerts/{alert.pk}/").content.decode()
+    assert 'data-testid="alert-outcome"' not in html
+    assert "误报" in html.split('data-testid="alert-history"')[1]  # the earlier step kept
+    detail = logged_in(alice).get(f"/alerts/{alert.pk}/").context["alert"]
+    assert detail.resolution == "" and detail.outcome == ""
