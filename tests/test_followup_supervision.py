@@ -306,3 +306,19 @@ def test_one_persons_worklist_shows_their_open_alerts_not_everyones(
     assert {load.user: load for load in workload(bob)}[alice].open_alerts == 1
     everyone = logged_in(bob).get("/worklist/?scope=organisation&section=all")
     assert everyone.context["open_alert_count"] == 2
+
+
+def test_a_try_that_did_not_reach_the_patient_is_not_scored(
+    busy: list[Task], alice: Any, bob: Any
+) -> None:
+    """The queue lists reached follow-ups only, but a no-answer try opened by its address
+    could be scored, and the score counted in the nurse's average."""
+    missed = do_record_attempt(busy[0], alice, Attempt(outcome="no_answer"))
+    supervisor = logged_in(bob)
+    assert supervisor.get(f"/worklist/quality/{missed.pk}/").status_code == 404
+    scores = {"script": 10, "content": 10, "feedback": 5}
+    assert supervisor.post(f"/worklist/quality/{missed.pk}/", scores).status_code == 404
+    with pytest.raises(ValidationError):
+        do_review(bob, missed, scores)
+    assert not QualityReview.objects.exists()
+    assert {load.user: load.average_score for load in workload(bob)}[alice] is None
