@@ -464,3 +464,18 @@ def test_an_alert_sent_back_no_longer_shows_how_it_ended(
     assert "误报" in html.split('data-testid="alert-history"')[1]  # the earlier step kept
     detail = logged_in(alice).get(f"/alerts/{alert.pk}/").context["alert"]
     assert detail.resolution == "" and detail.outcome == ""
+
+
+def test_an_alert_sent_back_before_the_fix_does_not_show_its_old_resolution(
+    alert: Alert, alice: Any
+) -> None:
+    """Alerts sent back before the resolution was cleared on sending back still hold it:
+    the page shows how an alert ended only once it is resolved or verified."""
+    Alert.objects.filter(pk=alert.pk).update(
+        status="in_progress", resolution="no_action", outcome="误报"
+    )
+    html = logged_in(alice).get(f"/alerts/{alert.pk}/").content.decode()
+    assert 'data-testid="alert-outcome"' not in html
+    Alert.objects.filter(pk=alert.pk).update(status="verified")
+    html = logged_in(alice).get(f"/alerts/{alert.pk}/").content.decode()
+    assert 'data-testid="alert-outcome">' in html and "：误报</dd>" in html
