@@ -222,7 +222,7 @@ def test_the_follow_up_work_a_nurse_and_a_supervisor_did_reads_in_chinese_in_the
 ):
     """Walking a nurse's and a supervisor's day, the audit log (zh-hans) showed these in
     English: taking or assigning tasks, each try's outcome, a hand-over, a quality score,
-    a referral and its answer."""
+    a referral and its answer, the plans a death stopped."""
     cases = {
         "assigned 3 tasks to 7": (
             "assigned 3 tasks to staff member #7",
@@ -248,6 +248,11 @@ def test_the_follow_up_work_a_nurse_and_a_supervisor_did_reads_in_chinese_in_the
         "referred to C1": ("referred to C1", "转诊至 C1"),
         "referral accepted": ("referral accepted", "转诊已接收"),
         "referral cancelled": ("referral withdrawn", "转诊已撤回"),
+        "plan stopped: deceased": ("plan stopped: deceased", "随访计划停止：已故"),
+        "plan stopped: by_staff (家属要求)": (
+            "plan stopped: stopped by staff (家属要求)",
+            "随访计划停止：工作人员停止（家属要求）",
+        ),
     }
     for stored, (english, chinese) in cases.items():
         with translation.override("en"):

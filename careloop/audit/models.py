@@ -179,6 +179,11 @@ PATTERNED_SUMMARIES = (
     ),
     (re.compile(r"^referred to (?P<code>\S+)$"), gettext_noop("referred to %(code)s")),
     (re.compile(r"^referral (?P<referral>\w+)$"), gettext_noop("referral %(referral)s")),
+    (
+        re.compile(r"^plan stopped: (?P<stop>\w+) \((?P<note>.*)\)$", re.S),
+        gettext_noop("plan stopped: %(stop)s (%(note)s)"),
+    ),
+    (re.compile(r"^plan stopped: (?P<stop>\w+)$"), gettext_noop("plan stopped: %(stop)s")),
 )
 # The words inside those patterns (a field revealed, a kind of search), translated.
 PART_WORDS = {
@@ -241,8 +246,8 @@ BOOKING_WORDS = {
     "revisit": pgettext_lazy("booking", "revisit"),
     "consultation": pgettext_lazy("booking", "consultation"),
 }
-# A follow-up try's outcome (followup.models.Outcome) and a referral's status
-# (followup.models.Referral.Status), as the task and referral pages name them.
+# A follow-up try's outcome (followup.models.Outcome), a referral's status
+# (followup.models.Referral.Status) and why a plan stopped, as their pages name them.
 OUTCOME_WORDS = {
     "reached": _("reached"),
     "no_answer": _("no answer"),
@@ -250,6 +255,14 @@ OUTCOME_WORDS = {
     "wrong_number": _("wrong number"),
     "refused": _("refused"),
     "deceased": _("deceased"),
+}
+STOP_WORDS = {  # followup.models.Plan.StopReason
+    "deceased": _("deceased"),
+    "opted_out": _("opted out"),
+    "goal_met": _("goal met"),
+    "transferred": _("transferred"),
+    "by_staff": _("stopped by staff"),
+    "superseded": _("replaced by a more specific pathway"),
 }
 REFERRAL_WORDS = {
     "pending": _("waiting for the receiving team"),
@@ -289,6 +302,8 @@ def _summary_part(name: str, value: str) -> str:
         return str(OUTCOME_WORDS.get(value, value))
     if name == "referral":
         return str(REFERRAL_WORDS.get(value, value))
+    if name == "stop":
+        return str(STOP_WORDS.get(value, value))
     if name == "classification":  # stored in Chinese, shown in the reader's language
         from careloop.followup.models.plans import classification_label
 
