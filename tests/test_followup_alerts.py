@@ -400,3 +400,82 @@ def test_the_apis_refusals_name_the_choices_in_chinese(
         f"/api/v1/alerts/{alert.pk}/transition", {"action": "assign", "assignee": "nobody"}
     )
     assert nobody.status_code == 422 and "不是本机构" in nobody.json()["detail"]
+
+
+def test_an_alert_raised_by_hand_is_raised_once_in_its_history(
+    hospital: Any, patient_factory: Any, alice: Any
+) -> None:
+    """The page's own "raised" line stood above the nurse's raising step (who, why): the
+    history said 发起 twice for one alert."""
+    from careloop.followup.alert_sources import raise_by_hand
+
+    patient = patient_factory(name="钱手报", organisation=hospital)
+    alert = raise_by_hand(
+        patient, alice, severity="high", title="血压控制不佳", reason="150/95", task=None
+    )
+    page = logged_in(alice).get(f"/alerts/{alert.pk}/")
+    history = page.content.decode().split('data-testid="alert-history"')[1].split("</ul>")[0]
+    assert history.count("<strong>发起</strong>") == 1
+    assert "王爱丽" in history and "150/95" in history  # the step kept: who raised it, why
+    # An alert a rule or a result raised has no raising step: the page's line stays.
+    automatic = raise_alert(patient, kind=Alert.Kind.RULE, severity="high", title="t", reason="r")
+    other = logged_in(alice).get(f"/alerts/{automatic.pk}/").content.decode()
+    assert other.split('data-testid="alert-history"')[1].count("<strong>发起</strong>") == 1
+
+
+def test_an_urgent_referral_alert_reads_as_sentences() -> None:
+    """The reason ran the classification's reason into its action: "…舒张压≥110 mmHg处理：
+    处理后紧急转诊…"."""
+    from careloop.followup.alert_sources import findings
+    from careloop.followup.models import Task
+
+    result = {
+        "urgent_referral": True,
+        "classification": "控制不满意",
+        "reason": "收缩压≥180 mmHg；舒张压≥110 mmHg",
+        "action": "处理后紧急转诊，2周内主动随访转诊情况",
+    }
+    [urgent] = findings(Task(), {"symptoms": ["无症状"]}, result)
+    assert urgent["reason"] == (
+        "随访表判定需紧急转诊：收缩压≥180 mmHg；舒张压≥110 mmHg。"
+        "处理：处理后紧急转诊，2周内主动随访转诊情况。"
+    )
+    referral = {
+        **result,
+        "urgent_referral": False,
+        "referral": True,
+        "reason": "连续两次控制不满意",
+    }
+    [refer] = findings(Task(), {}, referral)
+    assert refer["reason"] == "随访表判定需转诊：连续两次控制不满意。"
+
+
+def test_an_alert_sent_back_no_longer_shows_how_it_ended(
+    alert: Alert, alice: Any, bob: Any
+) -> None:
+    """Sent back to 处理中, the page (and the API) still gave the refused resolution as the
+    alert's 处理结果; it stays in the history, where the resolving step records it."""
+    do_transition(alert, alice, step("acknowledge"))
+    do_transition(alert, alice, step("resolve", resolution="no_action", outcome="误报"))
+    alert = do_transition(alert, bob, step("reopen", note="血压仍高，需复测"))
+    assert (alert.status, alert.resolution, alert.outcome) == ("in_progress", "", "")
+    html = logged_in(alice).get(f"/alerts/{alert.pk}/").content.decode()
+    assert 'data-testid="alert-outcome"' not in html
+    assert "误报" in html.split('data-testid="alert-history"')[1]  # the earlier step kept
+    detail = logged_in(alice).get(f"/alerts/{alert.pk}/").context["alert"]
+    assert detail.resolution == "" and detail.outcome == ""
+
+
+def test_an_alert_sent_back_before_the_fix_does_not_show_its_old_resolution(
+    alert: Alert, alice: Any
+) -> None:
+    """Alerts sent back before the resolution was cleared on sending back still hold it:
+    the page shows how an alert ended only once it is resolved or verified."""
+    Alert.objects.filter(pk=alert.pk).update(
+        status="in_progress", resolution="no_action", outcome="误报"
+    )
+    html = logged_in(alice).get(f"/alerts/{alert.pk}/").content.decode()
+    assert 'data-testid="alert-outcome"' not in html
+    Alert.objects.filter(pk=alert.pk).update(status="verified")
+    html = logged_in(alice).get(f"/alerts/{alert.pk}/").content.decode()
+    assert 'data-testid="alert-outcome">' in html and "：误报</dd>" in html

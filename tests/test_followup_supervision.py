@@ -259,3 +259,66 @@ def test_the_latest_reviews_are_paged_apart_from_the_queue(
     # Someone else's: neither their queue nor their reviews hold alice's follow-ups.
     other = client.get(f"/worklist/quality/?staff={bob.pk}")
     assert not other.context["reviews_page"].object_list and not other.context["page"].object_list
+
+
+def test_the_review_shows_the_script_as_the_nurse_read_it_during_the_call(
+    hospital: Any, patient_factory: Any, alice: Any, bob: Any
+) -> None:
+    """The review rendered the script with today's data: the next visit the call itself
+    planned (下次随访在…之前 where the nurse had read 我们会提前通知您), the blood pressure it
+    stored among the abnormal items, a medicine added afterwards."""
+    from careloop.followup.scripts import render_script
+    from careloop.patients.models import Medication
+
+    load_pack()
+    patient = patient_factory(name="孙审阅", organisation=hospital)
+    Medication.objects.create(patient=patient, name="氨氯地平片", frequency="每日1次")
+    plan = enrol(patient, Pathway.objects.get(code="htn-programme"), trigger="manual")
+    [task] = plan.tasks.all()
+    read = render_script(task, alice)  # what the task page showed during the call
+    assert "下次随访我们会提前通知您" in "".join(text for _title, text in read)
+    form = {"sbp": 152, "dbp": 92, "symptoms": ["无症状"], "heart_rate": 76, "weight_kg": 70}
+    entry = do_record_attempt(task, alice, Attempt(outcome="reached", answers=form))
+    assert plan.tasks.filter(status="open").exists()  # the next visit, planned by the call
+    Medication.objects.create(patient=patient, name="缬沙坦胶囊", frequency="每日1次")
+    page = logged_in(bob).get(f"/worklist/quality/{entry.pk}/")
+    assert page.context["script"] == read
+
+
+def test_one_persons_worklist_shows_their_open_alerts_not_everyones(
+    busy: list[Task], alice: Any, bob: Any, hospital: Any, patient_factory: Any
+) -> None:
+    """From the team page a supervisor opens one person's tasks: the list's open alerts
+    (badge and panel) were every alert of the organisation, not that person's, as the team
+    page counts them."""
+    colleague = UserFactory(organisation=hospital, role=Role.DOCTOR)
+    raise_alert(
+        patient_factory(name="丙某", organisation=hospital),
+        kind="rule",
+        severity="high",
+        title="其他人的预警",
+        reason="r",
+        assignee_id=colleague.pk,
+    )
+    page = logged_in(bob).get(f"/worklist/?scope=organisation&section=all&assignee={alice.pk}")
+    assert page.context["open_alert_count"] == 1  # Alice's one (busy), as on the team page
+    assert [a.title for a in page.context["open_alerts"]] == ["t"]
+    assert {load.user: load for load in workload(bob)}[alice].open_alerts == 1
+    everyone = logged_in(bob).get("/worklist/?scope=organisation&section=all")
+    assert everyone.context["open_alert_count"] == 2
+
+
+def test_a_try_that_did_not_reach_the_patient_is_not_scored(
+    busy: list[Task], alice: Any, bob: Any
+) -> None:
+    """The queue lists reached follow-ups only, but a no-answer try opened by its address
+    could be scored, and the score counted in the nurse's average."""
+    missed = do_record_attempt(busy[0], alice, Attempt(outcome="no_answer"))
+    supervisor = logged_in(bob)
+    assert supervisor.get(f"/worklist/quality/{missed.pk}/").status_code == 404
+    scores = {"script": 10, "content": 10, "feedback": 5}
+    assert supervisor.post(f"/worklist/quality/{missed.pk}/", scores).status_code == 404
+    with pytest.raises(ValidationError):
+        do_review(bob, missed, scores)
+    assert not QualityReview.objects.exists()
+    assert {load.user: load.average_score for load in workload(bob)}[alice] is None

@@ -615,3 +615,22 @@ def test_the_care_guide_topics_are_shown_in_the_users_language(
     for stored in ("用药", "饮食", "体重监测", "紧急情况处理"):  # still the values posted back
         assert f'value="{stored}"' in english
         assert stored not in english.replace(f'value="{stored}"', "")
+
+
+def test_the_task_page_speaks_chinese_in_its_history_and_requested_revisits(
+    programme: Task, carol: Any
+) -> None:
+    """The tries were headed 尝试次数 (a count, as in the team table) over a list of them, and
+    a requested revisit read "心内科: 已申请" with an English colon."""
+    client = logged_in(carol)
+    wanted = (timezone.localdate() + timedelta(days=5)).isoformat()
+    client.post(
+        f"/worklist/tasks/{programme.pk}/revisit/",
+        {"revisit-wanted_on": wanted, "revisit-department": "心内科", "revisit-reason": "复查"},
+    )
+    html = client.get(f"/worklist/tasks/{programme.pk}/").content.decode()
+    assert f"{wanted} 心内科：已申请" in html and "心内科:" not in html
+    tries = html.split('data-testid="attempts"')[1]
+    assert '<h2 class="card-title">随访记录</h2>' in tries and "尝试次数" not in tries
+    english = client.get(f"/worklist/tasks/{programme.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert '<h2 class="card-title">Attempts</h2>' in english.content.decode()

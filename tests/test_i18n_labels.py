@@ -215,3 +215,47 @@ def test_alert_steps_printed_reports_and_patients_requests_read_in_the_pages_lan
     with translation.override("zh-hans"):
         assert by_patient.actor_display == "患者页面"
         assert AuditEvent(actor_label="nurse").actor_display == "nurse"
+
+
+def test_the_follow_up_work_a_nurse_and_a_supervisor_did_reads_in_chinese_in_the_audit_log() -> (
+    None
+):
+    """Walking a nurse's and a supervisor's day, the audit log (zh-hans) showed these in
+    English: taking or assigning tasks, each try's outcome, a hand-over, a quality score,
+    a referral and its answer, the plans a death stopped."""
+    cases = {
+        "assigned 3 tasks to 7": (
+            "assigned 3 tasks to staff member #7",
+            "将 3 个任务分派给员工 #7",
+        ),
+        "handed over 3 tasks and 0 alerts from 3 to 4": (
+            "handed over 3 tasks and 0 alerts from staff member #3 to staff member #4",
+            "将 3 个任务和 0 条预警从员工 #3 移交给员工 #4",
+        ),
+        "task 71: reached (控制不满意)": (
+            "task 71: reached (not controlled)",
+            "任务 71：已联系上（控制不满意）",
+        ),
+        "task 6: no_answer": ("task 6: no answer", "任务 6：无人接听"),
+        "record 55 scored 83": (
+            "follow-up record 55 scored 83",
+            "随访记录 55 质控评分 83",
+        ),
+        "referred to C1 (hand over)": (
+            "referred to C1, follow-up handed over",
+            "转诊至 C1，移交随访",
+        ),
+        "referred to C1": ("referred to C1", "转诊至 C1"),
+        "referral accepted": ("referral accepted", "转诊已接收"),
+        "referral cancelled": ("referral withdrawn", "转诊已撤回"),
+        "plan stopped: deceased": ("plan stopped: deceased", "随访计划停止：已故"),
+        "plan stopped: by_staff (家属要求)": (
+            "plan stopped: stopped by staff (家属要求)",
+            "随访计划停止：工作人员停止（家属要求）",
+        ),
+    }
+    for stored, (english, chinese) in cases.items():
+        with translation.override("en"):
+            assert summary_label(stored) == english, stored
+        with translation.override("zh-hans"):
+            assert summary_label(stored) == chinese, stored

@@ -145,6 +145,45 @@ PATTERNED_SUMMARIES = (
     ),
     (re.compile(r"^added tag (?P<tag>.+)$"), gettext_noop("added tag %(tag)s")),
     (re.compile(r"^removed tag (?P<tag>.+)$"), gettext_noop("removed tag %(tag)s")),
+    # Follow-up work (followup.views, .outcomes, .supervision, .handoffs); people by their
+    # staff number, as the log's records name them.
+    (
+        re.compile(r"^assigned (?P<n>\d+) tasks to (?P<who>\d+)$"),
+        gettext_noop("assigned %(n)s tasks to staff member #%(who)s"),
+    ),
+    (
+        re.compile(
+            r"^handed over (?P<n>\d+) tasks and (?P<m>\d+) alerts "
+            r"from (?P<source>\d+) to (?P<target>\d+)$"
+        ),
+        gettext_noop(
+            "handed over %(n)s tasks and %(m)s alerts from staff member #%(source)s to "
+            "staff member #%(target)s"
+        ),
+    ),
+    (
+        re.compile(r"^task (?P<task>\d+): (?P<outcome>\w+) \((?P<classification>[^)]+)\)$"),
+        gettext_noop("task %(task)s: %(outcome)s (%(classification)s)"),
+    ),
+    (
+        re.compile(r"^task (?P<task>\d+): (?P<outcome>\w+)$"),
+        gettext_noop("task %(task)s: %(outcome)s"),
+    ),
+    (
+        re.compile(r"^record (?P<record>\d+) scored (?P<score>\d+)$"),
+        gettext_noop("follow-up record %(record)s scored %(score)s"),
+    ),
+    (
+        re.compile(r"^referred to (?P<code>\S+) \(hand over\)$"),
+        gettext_noop("referred to %(code)s, follow-up handed over"),
+    ),
+    (re.compile(r"^referred to (?P<code>\S+)$"), gettext_noop("referred to %(code)s")),
+    (re.compile(r"^referral (?P<referral>\w+)$"), gettext_noop("referral %(referral)s")),
+    (
+        re.compile(r"^plan stopped: (?P<stop>\w+) \((?P<note>.*)\)$", re.S),
+        gettext_noop("plan stopped: %(stop)s (%(note)s)"),
+    ),
+    (re.compile(r"^plan stopped: (?P<stop>\w+)$"), gettext_noop("plan stopped: %(stop)s")),
 )
 # The words inside those patterns (a field revealed, a kind of search), translated.
 PART_WORDS = {
@@ -207,6 +246,30 @@ BOOKING_WORDS = {
     "revisit": pgettext_lazy("booking", "revisit"),
     "consultation": pgettext_lazy("booking", "consultation"),
 }
+# A follow-up try's outcome (followup.models.Outcome), a referral's status
+# (followup.models.Referral.Status) and why a plan stopped, as their pages name them.
+OUTCOME_WORDS = {
+    "reached": _("reached"),
+    "no_answer": _("no answer"),
+    "busy": _("busy"),
+    "wrong_number": _("wrong number"),
+    "refused": _("refused"),
+    "deceased": _("deceased"),
+}
+STOP_WORDS = {  # followup.models.Plan.StopReason
+    "deceased": _("deceased"),
+    "opted_out": _("opted out"),
+    "goal_met": _("goal met"),
+    "transferred": _("transferred"),
+    "by_staff": _("stopped by staff"),
+    "superseded": _("replaced by a more specific pathway"),
+}
+REFERRAL_WORDS = {
+    "pending": _("waiting for the receiving team"),
+    "accepted": _("accepted"),
+    "declined": _("declined"),
+    "cancelled": _("withdrawn"),
+}
 # Who acted where no staff member did (written as the actor's label).
 ACTOR_WORDS = {"patient page": _("patient page")}
 
@@ -235,6 +298,16 @@ def _summary_part(name: str, value: str) -> str:
         return str(ALERT_STATUS_WORDS.get(value, value))
     if name == "booking":
         return str(BOOKING_WORDS.get(value, value))
+    if name == "outcome":
+        return str(OUTCOME_WORDS.get(value, value))
+    if name == "referral":
+        return str(REFERRAL_WORDS.get(value, value))
+    if name == "stop":
+        return str(STOP_WORDS.get(value, value))
+    if name == "classification":  # stored in Chinese, shown in the reader's language
+        from careloop.followup.models.plans import classification_label
+
+        return classification_label(value)
     if name in ("kind", "source"):
         return str(ENTRY_WORDS.get(value, value))
     return str(FILTER_WORDS.get(value, value)) if name in ("scope", "status", "section") else value

@@ -200,7 +200,8 @@ def do_transition(alert: Alert, actor: Any, step: Step) -> Alert:
                 now,
             )
         if step.action == Action.REOPEN:
-            alert.resolved_at = None
+            # Sent back: no longer how it ended (the resolving step keeps it in the history).
+            alert.resolution, alert.outcome, alert.resolved_at = "", "", None
         if step.action == Action.VERIFY:
             alert.verified_by, alert.verified_at = actor, now
         if step.action == Action.ASSIGN:

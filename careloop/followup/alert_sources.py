@@ -33,6 +33,11 @@ LOW_SATISFACTION = 6  # 0–10 likelihood to recommend: 0–6 are detractors (NP
 REVISIT_GRACE = timedelta(days=1)  # a booked revisit counts as missed a day after
 
 
+def _sentence(text: str) -> str:
+    """``text`` ended with a full stop (the classification's reason and action have none)."""
+    return text if not text or text.endswith(("。", "！", "？")) else text + "。"
+
+
 def findings(task: Task, answers: dict[str, Any], result: dict[str, Any] | None) -> list[dict]:
     """What in a reached patient's answers needs a human, each as alert fields."""
     found: list[dict[str, Any]] = []
@@ -41,8 +46,8 @@ def findings(task: Task, answers: dict[str, Any], result: dict[str, Any] | None)
             {
                 "severity": SEV.CRITICAL,
                 "title": f"需紧急转诊：{result.get('classification', '')}",
-                "reason": f"随访表判定需紧急转诊：{result.get('reason', '')}"
-                f"处理：{result.get('action', '')}",
+                "reason": f"随访表判定需紧急转诊：{_sentence(result.get('reason', ''))}"
+                f"处理：{_sentence(result.get('action', ''))}",
             }
         )
     elif result and result.get("referral"):
@@ -50,7 +55,7 @@ def findings(task: Task, answers: dict[str, Any], result: dict[str, Any] | None)
             {
                 "severity": SEV.HIGH,
                 "title": f"需转诊：{result.get('classification', '')}",
-                "reason": f"随访表判定需转诊：{result.get('reason', '')}",
+                "reason": f"随访表判定需转诊：{_sentence(result.get('reason', ''))}",
             }
         )
     flags = sorted(RED_FLAGS.intersection(answers.get("symptoms") or []))

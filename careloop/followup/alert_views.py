@@ -139,10 +139,13 @@ def alert_page(request: AuthedRequest, pk: int) -> HttpResponse:
             return redirect("alerts:detail", pk=alert.pk)
     record(request.user, "view", "alert", alert.pk, patient_id=alert.patient_id)
     actions = allowed_actions(alert, request.user)
+    events = list(alert.events.select_related("actor"))
     context = {
         "alert": alert,
         "patient": alert.patient,
-        "events": alert.events.select_related("actor"),
+        "events": events,
+        # Raised by hand, the raising is a step of its own (who, why): not said twice.
+        "raised_as_step": any(e.action == "raise" for e in events),
         "actions": actions,
         "form": form,
         "staff": staff if request.user.has_perm("followup.assign_task") else [],

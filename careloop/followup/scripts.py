@@ -11,7 +11,7 @@ closing, rendered with the patient's variables. Variables (Django template langu
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q
@@ -75,16 +75,25 @@ def salutation(name: str, sex: str, age: int) -> str:
     return family + ("先生" if male else "女士")
 
 
-def _medication_timing(patient: Any) -> str:
+def _medication_timing(patient: Any, at: datetime | None = None) -> str:
+    taken = patient.medications.filter(stopped_on__isnull=True)
+    if at is not None:  # as they were then: recorded by then, not stopped before that day
+        day = timezone.localdate(at)
+        taken = patient.medications.filter(
+            Q(stopped_on__isnull=True) | Q(stopped_on__gt=day), recorded_at__lte=at
+        )
     medicines = [
         f"{m.name}{('（' + m.frequency + '）') if getattr(m, 'frequency', '') else ''}"
-        for m in patient.medications.filter(stopped_on__isnull=True)[:4]
+        for m in taken[:4]
     ]
     return f"请按时服用{'、'.join(medicines)}。" if medicines else "请按医嘱按时服药。"
 
 
-def variables(task: Task, staff: Any) -> dict[str, Any]:
+def variables(task: Task, staff: Any, at: datetime | None = None) -> dict[str, Any]:
+    """The script's variables now, or ``at`` a past moment (a call a supervisor reviews: the
+    script as it read then, not with the visit that call has planned since)."""
     patient = task.patient
+    now = at or timezone.now()
     organisation = patient.organisation
     root_pk = organisation.lineage[0]
     top = organisation if root_pk == organisation.pk else Organisation.objects.get(pk=root_pk)
@@ -94,22 +103,24 @@ def variables(task: Task, staff: Any) -> dict[str, Any]:
     coming = Q(purpose=Purpose.REVISIT_REMINDER)
     if plan is not None and plan.pathway.trigger in (TriggerKind.DIAGNOSIS, TriggerKind.PROGRAMME):
         coming |= Q(plan=plan)
+    upcoming = Task.objects.filter(coming, patient=patient, status=Task.Status.OPEN)
+    if at is not None:  # open then: made before it, not closed by then
+        upcoming = Task.objects.filter(coming, patient=patient, created_at__lt=at).filter(
+            Q(status=Task.Status.OPEN) | Q(closed_at__gt=at)
+        )
     next_revisit = (
-        Task.objects.filter(coming, patient=patient, status=Task.Status.OPEN)
-        .filter(due_at__gt=timezone.now())
+        upcoming.filter(due_at__gt=now)
         .exclude(pk=task.pk)
         .order_by("due_at")
         .values_list("due_at", flat=True)
         .first()
     )
-    since = timezone.now() - timedelta(days=90)
-    abnormal = list(
-        patient.observations.filter(
-            effective_at__gte=since, interpretation__in=["H", "L", "HH", "LL"]
-        )
-        .order_by("-effective_at")
-        .values_list("name", flat=True)[:20]
+    flagged = patient.observations.filter(
+        effective_at__gte=now - timedelta(days=90), interpretation__in=["H", "L", "HH", "LL"]
     )
+    if at is not None:  # not those the call itself stored (its blood pressure, say)
+        flagged = flagged.filter(effective_at__lt=at)
+    abnormal = list(flagged.order_by("-effective_at").values_list("name", flat=True)[:20])
     return {
         "salutation": salutation(patient.name, patient.sex, patient.age),
         "name": patient.name,
@@ -122,20 +133,21 @@ def variables(task: Task, staff: Any) -> dict[str, Any]:
             else ""
         ),
         "next_revisit": f"{timezone.localtime(next_revisit):%-m月%-d日}" if next_revisit else "",
-        "medication_timing": _medication_timing(patient),
+        "medication_timing": _medication_timing(patient, at),
         "abnormal_items": "、".join(dict.fromkeys(abnormal)) or "（无近期异常结果）",
     }
 
 
-def render_script(task: Task, staff: Any) -> list[tuple[str, str]]:
+def render_script(task: Task, staff: Any, at: datetime | None = None) -> list[tuple[str, str]]:
     """The task's script as (part title, text) in order; parts left empty are skipped. A
-    template that does not render shows as written, so a typo never hides the script."""
+    template that does not render shows as written, so a typo never hides the script.
+    ``at``: as it read at that moment (see ``variables``)."""
     if task.plan is None:
         return []
     node = definition_of(task.plan.version).node(task.node)
     if node is None or not node.script:
         return []
-    context = Context(variables(task, staff))
+    context = Context(variables(task, staff, at))
     parts = []
     for part in SCRIPT_PARTS:
         text = node.script.get(part, "")

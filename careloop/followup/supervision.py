@@ -175,6 +175,8 @@ def do_review(
         raise PermissionDenied("only a supervisor reviews follow-ups")
     if entry.by_id == actor.pk:
         raise ValidationError(_("You cannot review your own follow-up."))
+    if entry.outcome != Outcome.REACHED:  # no call to score: it would weigh on their average
+        raise ValidationError(_("Only a follow-up that reached the patient is reviewed."))
     errors = {
         key: [_("Give a score from 0 to %(max)d.") % {"max": top}]
         for key, (_label, top) in CRITERIA.items()

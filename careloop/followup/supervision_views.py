@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from careloop.audit.services import record
 from careloop.followup.forms import answer_rows
-from careloop.followup.models import CRITERIA, QualityReview
+from careloop.followup.models import CRITERIA, Outcome, QualityReview
 from careloop.followup.scripts import render_script
 from careloop.followup.staff import staff_who_can
 from careloop.followup.supervision import (
@@ -146,7 +146,10 @@ def _keeping(request: AuthedRequest, turned: str) -> str:
 @permission_required("followup.add_qualityreview", raise_exception=True)
 def review_page(request: AuthedRequest, pk: int) -> HttpResponse:
     entry = get_object_or_404(
-        reviewable(request.user).select_related("task__plan__version", "patient", "by"), pk=pk
+        reviewable(request.user)
+        .filter(outcome=Outcome.REACHED)  # as the queue: a try that reached nobody is not scored
+        .select_related("task__plan__version", "patient", "by"),
+        pk=pk,
     )
     existing = QualityReview.objects.filter(record=entry).first()
     initial = {k: getattr(existing, k) for k in [*CRITERIA, "comments"]} if existing else None
@@ -172,7 +175,7 @@ def review_page(request: AuthedRequest, pk: int) -> HttpResponse:
             "entry": entry,
             "task": entry.task,
             # As the nurse who made the call read it (their name in the opening), not ours.
-            "script": render_script(entry.task, entry.by or request.user),
+            "script": render_script(entry.task, entry.by or request.user, at=entry.at),
             "answers": answer_rows(entry.task.form, entry.answers),
             "form": form,
             "existing": existing,

@@ -155,6 +155,8 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
         alerts = alerts.filter(organisation_id__in=org_ids)
     if filters.scope == "mine":
         alerts = alerts.filter(assignee=request.user)
+    if filters.assignee:  # one person's list (the team page's drill-down): their alerts too
+        alerts = alerts.filter(assignee_id=filters.assignee)
     # The first ten (what the list shows of each: no patient loaded whole, so none of their
     # identifiers decrypted); counted apart only when there may be more.
     open_alerts = list(

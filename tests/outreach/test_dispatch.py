@@ -625,3 +625,21 @@ def test_a_wechat_token_that_cannot_be_renewed_is_asked_for_once_in_a_batch(
     messages = Message.objects.all()
     assert {(m.status, m.error_code) for m in messages} == {(Message.Status.QUEUED, "-1")}
     assert not AccessToken.objects.filter(name="wechat:wx1").exists()
+
+
+def test_the_outbox_names_the_provider_in_the_pages_language(
+    at_noon: datetime, patient_factory: Any, hospital: Any, alice: Any
+) -> None:
+    """Under each message's channel the outbox showed the provider's code ("outbox") on
+    the Chinese page."""
+    make_task(patient_factory(organisation=hospital), form="symptom_check")
+    queue_due()
+    send_due()
+    assert Message.objects.get().provider == "outbox"
+    client = Client()
+    client.force_login(alice)
+    page = client.get("/outreach/outbox/").content.decode()
+    assert '<div class="small text-secondary">站内发件箱</div>' in page
+    assert ">outbox<" not in page
+    english = client.get("/outreach/outbox/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<div class="small text-secondary">Built-in outbox</div>' in english

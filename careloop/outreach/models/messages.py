@@ -94,6 +94,14 @@ class Message(models.Model):
         return channel_label(self.channel)
 
     @property
+    def provider_label(self) -> str:
+        """The provider as the channel settings name it (站内发件箱, not "outbox")."""
+        from careloop.outreach.transports import TRANSPORTS
+
+        found = TRANSPORTS.get(self.provider)
+        return str(found.label) if found is not None else self.provider
+
+    @property
     def error_shown(self) -> str:
         """``error`` in the user's language when it is one of CareLoop's own reasons."""
         if self.error == self.OPTED_OUT:
