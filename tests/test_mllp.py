@@ -1061,6 +1061,23 @@ def test_a_corrected_result_replaces_the_one_it_corrects(mllp: MllpServer) -> No
     assert (potassium.value, potassium.status) == (None, "cancelled")
 
 
+def test_an_alert_being_handled_is_told_to_the_webhook_when_its_result_is_sent_again(
+    mllp: MllpServer,
+) -> None:
+    hook = WebhookEndpoint.objects.create(
+        name="集成平台", url="http://127.0.0.1:9/hook", events=["alert.updated"]
+    )
+    send_raw(mllp, _potassium("K-P", "P", "6.9"), expect=1)
+    process_all()
+    Alert.objects.update(status="acknowledged")
+    send_raw(mllp, _potassium("K-F", "F", "6.9"), expect=1)
+    process_all()
+    [delivery] = hook.deliveries.all()
+    change = delivery.payload["data"]["change"]
+    assert change["action"] == "note" and "检验科已重新发送此结果" in change["note"]
+    assert delivery.payload["data"]["alert"]["status"] == "acknowledged"
+
+
 def test_a_result_and_its_correction_waiting_together_are_imported_in_order(
     mllp: MllpServer,
 ) -> None:

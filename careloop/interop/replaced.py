@@ -25,6 +25,7 @@ from careloop.clinical.assessment import ResultInput
 from careloop.clinical.models import DiagnosticReport, Observation, Source
 from careloop.followup.models import Alert, AlertEvent
 from careloop.followup.models.alerts import OPEN_STATUSES
+from careloop.interop.webhook_events import alert_events
 from careloop.system_texts import RESULT_SENT_AGAIN, stored
 
 SAME_ORDER_WITHIN = timedelta(hours=12)
@@ -108,12 +109,14 @@ def replace_earlier(sent: Iterable[Sent]) -> int:
         return 0
     Alert.objects.filter(observation_id__in=gone, status=Alert.Status.OPEN).delete()
     # Whoever is handling one already is told, on the alert, that its value is gone.
-    AlertEvent.objects.bulk_create(
-        AlertEvent(alert_id=pk, action="note", from_status=status, to_status=status, note=note)
-        for note in [stored(RESULT_SENT_AGAIN)]
-        for pk, status in Alert.objects.filter(
-            observation_id__in=gone, status__in=OPEN_STATUSES
-        ).values_list("pk", "status")
+    alert_events(
+        AlertEvent.objects.bulk_create(
+            AlertEvent(alert_id=pk, action="note", from_status=status, to_status=status, note=note)
+            for note in [stored(RESULT_SENT_AGAIN)]
+            for pk, status in Alert.objects.filter(
+                observation_id__in=gone, status__in=OPEN_STATUSES
+            ).values_list("pk", "status")
+        )
     )
     Observation.objects.filter(panel_id__in=gone).delete()
     Observation.objects.filter(pk__in=gone).delete()
