@@ -71,6 +71,13 @@ _READING = re.compile(
     r"|\d{2,3}/\d{2,3}"
     r"|\d(\.\d+)?(mmol|mmhg|毫摩尔|毫米汞柱|°c|度)"
 )
+# Nor one telling the patient is unwell, or of an event, in words the symptom vocabulary
+# does not hold (还是不舒服, 人很难受, 吃了药还是不见好, 摔了一跤, 晕倒过一次, 住院了):
+# before the knowledge base it waited in the inbox; answered, it would leave it unread.
+_UNWELL = re.compile(
+    r"不舒服|难受|不见好|没见好|没好|不好转|没好转|加重|严重|厉害|身体不|不太好|痒"
+    r"|摔|跌倒|晕倒|昏倒|昏迷|晕过去|住院|急诊|120|抢救|去世|过世"
+)
 _WRONG_DOSE = re.compile(
     r"双倍|两倍|吃多了|多吃了|服多了|多服了|吃错|服错|误服|吃了两(次|遍|回|顿)"
 )
@@ -107,9 +114,10 @@ def asks(text: str) -> bool:
 
 
 def for_a_person(text: str) -> bool:
-    """Whether the reply tells a reading or a dose taken wrongly: a person reads it."""
+    """Whether the reply tells a reading, a dose taken wrongly or of being unwell: a person
+    reads it."""
     plain = fold(text).lower().replace(" ", "")
-    return bool(_READING.search(plain) or _WRONG_DOSE.search(plain))
+    return any(p.search(plain) for p in (_READING, _WRONG_DOSE, _UNWELL))
 
 
 def _closeness(a: set[str], b: set[str], weight: dict[str, float]) -> float:

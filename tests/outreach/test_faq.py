@@ -78,9 +78,18 @@ def test_what_is_not_clearly_a_known_question_is_not_answered(pack: int, text: s
         "今天体温38.5℃，报告什么时候出",
         "我吃了两倍的降压药怎么办",  # the answer to a missed tablet does not fit
         "“复查前需要空腹吗？”收到",  # our question quoted back asks nothing
+        # unwell, or an event, in words that are no symptom's: a person reads it
+        "还是不舒服，药吃完了去哪里开",
+        "人很难受，报告什么时候出",
+        "吃了药还是不见好，降压药漏服了怎么办",
+        "老人摔了一跤，复查要空腹吗",
+        "最近晕倒过一次，报告什么时候出",
+        "我爸住院了，复查还要空腹吗",
     ],
 )
-def test_a_reading_a_wrong_dose_or_a_quoted_question_is_not_answered(pack: int, text: str) -> None:
+def test_a_reading_a_wrong_dose_being_unwell_or_a_quoted_question_is_not_answered(
+    pack: int, text: str
+) -> None:
     found = suggest(text, None)
     assert found is not None and not found.confident
 
