@@ -325,3 +325,53 @@ def test_deliveries_done_with_are_forgotten_after_a_month(
     WebhookDelivery.objects.filter(pk=third.pk).update(status=D.FAILED)
     prune_finished_jobs.call()
     assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {second.pk, third.pk}
+
+
+def test_an_overdue_alert_another_sweep_inserted_first_is_not_sent_again_by_this_one(
+    hospital: Any, patient_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from careloop.followup import alert_sources
+
+    endpoint("http://127.0.0.1:9", hospital, ["alert.created"])
+    patient = patient_factory(organisation=hospital, risk_tier="high")
+    now = timezone.now()
+    task = Task.objects.create(
+        patient=patient,
+        organisation=hospital,
+        title="出院第3天电话随访",
+        purpose="condition_tracking",
+        channel="phone",
+        channels=["phone"],
+        due_at=now - timedelta(days=3),
+        deadline=now - timedelta(days=2),
+    )
+    built = alert_sources.new_alert
+
+    def second_sweep_first(*args: Any, **kwargs: Any) -> Alert:
+        mine = built(*args, **kwargs)
+        # Another worker's sweep, a moment later, inserts (and sends) this task's alert
+        # before ours: our insert is then ignored as a conflict.
+        theirs = built(*args, **kwargs)
+        theirs.save()
+        return mine
+
+    monkeypatch.setattr(alert_sources, "new_alert", second_sweep_first)
+    alert_sources.raise_overdue_alerts(now=now)
+
+    assert Alert.objects.filter(task=task).count() == 1
+    assert not WebhookDelivery.objects.exists()  # that sweep's to send, not ours
+
+    monkeypatch.undo()
+    later = Task.objects.create(
+        patient=patient,
+        organisation=hospital,
+        title="出院第7天电话随访",
+        purpose="condition_tracking",
+        channel="phone",
+        channels=["phone"],
+        due_at=now - timedelta(days=3),
+        deadline=now - timedelta(days=2),
+    )
+    alert_sources.raise_overdue_alerts(now=now)
+    sent = WebhookDelivery.objects.get()  # its own, once
+    assert sent.payload["data"]["alert"]["id"] == Alert.objects.get(task=later).pk

@@ -20,6 +20,7 @@ from careloop.analytics.scope import Scope
 from careloop.clinical.models import DiagnosticReport, Encounter
 from careloop.followup.models import Alert, AlertEvent, FollowUpRecord, Plan, Task
 from careloop.outreach.models import Message
+from careloop.outreach.models.channels import AUTOMATED
 from careloop.patients.models import Patient
 from careloop.portal.models import PortalEvent
 from careloop.questionnaires.models import QuestionnaireResponse
@@ -87,10 +88,13 @@ def alerts(scope: Scope) -> QuerySet[Any]:  # Alert with responded_at
 
 
 def records(scope: Scope) -> QuerySet[FollowUpRecord]:
-    """Staff contact attempts (calls, visits) recorded in the period."""
+    """Staff contact attempts (calls, visits) recorded in the period. Not what the system
+    recorded on an automated channel (a reminder closed by its send, the patient's reply or
+    questionnaire answering a message, a voice call's result): there the attempt is the
+    message, counted in ``messages``."""
     rows = FollowUpRecord.objects.filter(
         scope.by_organisation("task__organisation"), scope.in_period("at")
-    )
+    ).exclude(by__isnull=True, channel__in=[value for value, _label in AUTOMATED])
     return _narrow(rows, scope, "task__team", "by")
 
 

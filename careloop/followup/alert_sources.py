@@ -182,13 +182,16 @@ def raise_overdue_alerts(*, now: datetime | None = None) -> int:
     # A unique constraint (one overdue alert per task) makes a second sweep at the same time
     # harmless.
     Alert.objects.bulk_create(alerts, ignore_conflicts=True)
-    if alerts:  # those this sweep inserted (read only when an endpoint listens)
+    if alerts:  # those this sweep inserted (read only when an endpoint listens): each
+        # known by its task and the very moment it was made, not one a sweep running at
+        # the same time inserted first (that one sends its own)
+        made = {(a.task_id, a.created_at) for a in alerts}
         alerts_created(
-            Alert.objects.filter(
-                kind=Alert.Kind.OVERDUE_TASK,
-                task_id__in=[a.task_id for a in alerts],
-                created_at__gte=min(a.created_at for a in alerts),
-            ).values_list("pk", flat=True)
+            pk
+            for pk, task_id, at in Alert.objects.filter(
+                kind=Alert.Kind.OVERDUE_TASK, task_id__in=[a.task_id for a in alerts]
+            ).values_list("pk", "task_id", "created_at")
+            if (task_id, at) in made
         )
     return len(alerts)
 

@@ -60,6 +60,27 @@ QUESTION_WORDS = frozenset(
 )
 ENDINGS = ("没有", "没", "不", "未")  # 报告出来没有 / 能吃不: a question without a mark
 _PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
+# Words put in quotation marks are someone else's: a patient quoting our message back
+# (“复查前需要空腹吗？”收到) asks nothing by it.
+_QUOTED = re.compile(r"“[^”]*”|「[^」]*」|『[^』]*』|\"[^\"]*\"|‘[^’]*’")
+# A reply telling a reading (血压180/100, 血糖2.8, 体温38.5度) or a dose taken wrongly (吃了两倍,
+# 吃错药) is read by a person even when it asks a common question too: it names no symptom
+# word, yet the answer written for everyone may not fit the patient's state.
+_READING = re.compile(
+    r"(血压|高压|低压|收缩压|舒张压|血糖|心率|心跳|脉搏|体温|血氧|体重)[^\d，。,;；!！?？]{0,5}\d"
+    r"|\d{2,3}/\d{2,3}"
+    r"|\d(\.\d+)?(mmol|mmhg|毫摩尔|毫米汞柱|°c|度)"
+)
+# Nor one telling the patient is unwell, or of an event, in words the symptom vocabulary
+# does not hold (还是不舒服, 人很难受, 吃了药还是不见好, 摔了一跤, 晕倒过一次, 住院了):
+# before the knowledge base it waited in the inbox; answered, it would leave it unread.
+_UNWELL = re.compile(
+    r"不舒服|难受|不见好|没见好|没好|不好转|没好转|加重|严重|厉害|身体不|不太好|痒"
+    r"|摔|跌倒|晕倒|昏倒|昏迷|晕过去|住院|急诊|120|抢救|去世|过世"
+)
+_WRONG_DOSE = re.compile(
+    r"双倍|两倍|吃多了|多吃了|服多了|多服了|吃错|服错|误服|吃了两(次|遍|回|顿)"
+)
 _IGNORED = frozenset(
     {"我", "你", "您", "的", "了", "吗", "呢", "啊", "吧", "呀", "是", "请问", "一下"}
 )
@@ -85,10 +106,18 @@ def features(text: str) -> set[str]:
 
 def asks(text: str) -> bool:
     """Whether the reply asks something (a question mark, or a question word)."""
+    text = _QUOTED.sub("", fold(text))
     if "?" in text or "？" in text:
         return True
     plain = _normalised(text)
     return plain.endswith(ENDINGS) or any(t in QUESTION_WORDS for t in tokens(plain))
+
+
+def for_a_person(text: str) -> bool:
+    """Whether the reply tells a reading, a dose taken wrongly or of being unwell: a person
+    reads it."""
+    plain = fold(text).lower().replace(" ", "")
+    return any(p.search(plain) for p in (_READING, _WRONG_DOSE, _UNWELL))
 
 
 def _closeness(a: set[str], b: set[str], weight: dict[str, float]) -> float:
@@ -132,4 +161,5 @@ def suggest(text: str, organisation: Any) -> Suggestion | None:
     score, entry = ranked[0]
     runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
     confident = score >= CONFIDENT and score - runner_up >= MARGIN and asks(text)
+    confident = confident and not for_a_person(text)
     return Suggestion(entry, round(score, 3), confident)

@@ -643,3 +643,28 @@ def test_the_outbox_names_the_provider_in_the_pages_language(
     assert ">outbox<" not in page
     english = client.get("/outreach/outbox/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert '<div class="small text-secondary">Built-in outbox</div>' in english
+
+
+def test_a_reminder_closed_by_its_send_is_one_attempt_in_the_cost_per_follow_up(
+    at_noon: datetime, patient_factory: Any, hospital: Any, bob: Any, settings: Any
+) -> None:
+    from careloop.analytics import metrics
+    from careloop.analytics.scope import parse_scope
+
+    settings.CARELOOP_CHANNEL_COSTS = {"sms": 0.05, "phone": 1.5}
+    task = make_task(patient_factory(organisation=hospital))  # a reminder: no form
+    queue_due()
+    assert send_due().sent == 1
+    task.refresh_from_db()
+    assert task.status == Task.Status.DONE  # closed by its send, with a record saying so
+    assert FollowUpRecord.objects.filter(task=task, by__isnull=True).count() == 1
+
+    scope = parse_scope(bob, {"from": "2026-12-01", "to": "2026-12-31"})
+    sms = {f.key: f for f in metrics.costs_by_channel(scope)}["cost_per_followup:sms"]
+    assert (sms.value, sms.extra["attempts"]) == (0.05, 1)  # the message, not it and its record
+    assert metrics.cost(scope).value == 0.05
+    rates = {f.key: f for f in metrics.connect_rates(scope)}
+    assert {p.key: p.count for p in rates["connect_rate:sms"].parts} == {
+        "attempts:sms": 1,
+        "connected:sms": 1,
+    }

@@ -70,6 +70,39 @@ def test_what_is_not_clearly_a_known_question_is_not_answered(pack: int, text: s
     assert found is None or not found.confident
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "血压180/110，降压药漏服了怎么办",  # a reading: no symptom word, yet not for everyone
+        "血糖2.8，药吃完了去哪里开？",
+        "今天体温38.5℃，报告什么时候出",
+        "我吃了两倍的降压药怎么办",  # the answer to a missed tablet does not fit
+        "“复查前需要空腹吗？”收到",  # our question quoted back asks nothing
+        # unwell, or an event, in words that are no symptom's: a person reads it
+        "还是不舒服，药吃完了去哪里开",
+        "人很难受，报告什么时候出",
+        "吃了药还是不见好，降压药漏服了怎么办",
+        "老人摔了一跤，复查要空腹吗",
+        "最近晕倒过一次，报告什么时候出",
+        "我爸住院了，复查还要空腹吗",
+    ],
+)
+def test_a_reading_a_wrong_dose_being_unwell_or_a_quoted_question_is_not_answered(
+    pack: int, text: str
+) -> None:
+    found = suggest(text, None)
+    assert found is not None and not found.confident
+
+
+def test_a_reply_telling_a_reading_stays_to_be_read(
+    at_noon: datetime, pack: int, patient_factory: Any, hospital: Any
+) -> None:
+    consenting(patient_factory(organisation=hospital, phone="13600002229"))
+    reply = receive("sms", "血压180了，降压药漏服了怎么办", provider="outbox", sender="13600002229")
+    assert reply.kind == Reply.Kind.UNCLEAR and reply.faq is not None
+    assert not Message.objects.exists()
+
+
 def test_nothing_close_is_no_suggestion(pack: int) -> None:
     assert suggest("好的谢谢", None) is None
     assert suggest("我今天头有点晕", None) is None
