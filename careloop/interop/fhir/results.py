@@ -129,6 +129,22 @@ COMPONENT_OWN = (
 )
 
 
+def _quantity_unit(quantity: dict[str, Any]) -> str:
+    """The unit a Quantity is in. ``unit`` is for people (毫摩尔/升, mmol/L), its UCUM
+    ``code`` for machines (mmol/L): the code is what the value is graded and converted by
+    when the words are not the same unit (a glucose of 30 with unit 毫摩尔/升 was stored
+    ungraded, its critical value not alerted)."""
+    unit = str(quantity.get("unit") or "")
+    code = str(quantity.get("code") or "")
+    if not code:
+        return unit
+    if not unit or (
+        quantity.get("system") == codes.UCUM and canonical_unit(unit) != canonical_unit(code)
+    ):
+        return code
+    return unit
+
+
 def _bound(quantity: dict[str, Any] | None) -> str:
     if not quantity or quantity.get("value") is None:
         return ""
@@ -409,7 +425,7 @@ class ObservationHandler(Handler):
                     422, str(error), code="value", expression=["Observation.valueQuantity.value"]
                 ) from error
             result.comparator = quantity.get("comparator", "")
-            result.unit = quantity.get("unit") or quantity.get("code") or ""
+            result.unit = _quantity_unit(quantity)
         elif "valueString" in data:
             result.text = data["valueString"]
         elif concept := data.get("valueCodeableConcept"):
