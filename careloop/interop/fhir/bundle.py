@@ -3,8 +3,9 @@
 A transaction is all or nothing: the first failing entry rolls everything back and the
 answer is that entry's OperationOutcome (its expressions prefixed with Bundle.entry[n]).
 A batch processes entries independently and answers each. Creates are done in dependency
-order (Patient, Encounter, Condition, Observation, DiagnosticReport) so "urn:uuid:"
-references between entries resolve; Observations are stored per patient in one batch.
+order (Patient, Encounter, Condition, Observation, DiagnosticReport, Questionnaire,
+QuestionnaireResponse) so "urn:uuid:" references between entries resolve; Observations are
+stored per patient in one batch.
 """
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from careloop.interop.fhir.base import (
 from careloop.interop.fhir.outcome import FhirError, outcome
 
 _T = TypeVar("_T")
-ORDER = ["Patient", "Encounter", "Condition", "Observation", "DiagnosticReport"]
+# Every type CareLoop creates: one left out was never created, its entry a 500.
+ORDER = [
+    "Patient",
+    "Encounter",
+    "Condition",
+    "Observation",
+    "DiagnosticReport",
+    "Questionnaire",
+    "QuestionnaireResponse",
+]
 STATUS_TEXT = {
     200: "200 OK",
     201: "201 Created",
