@@ -3,6 +3,7 @@ quantities with UCUM codes beside words for people, Bundles carrying every resou
 CareLoop takes, and the errors they meet."""
 
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -61,3 +62,65 @@ def test_a_quantity_in_words_for_people_is_graded_by_its_ucum_code(fhir: Fhir) -
     status, body, _ = fhir.call("POST", "/Observation", pressure)
     assert status == 201, body
     assert body["valueQuantity"]["unit"] == "mmHg"
+
+
+def test_a_comma_in_a_search_value_means_either(fhir: Fhir, cardiology: Any) -> None:
+    """FHIR search reads "a,b" as a or b. `_id=1,2`, `status=final,amended`,
+    `code=I10,E11.9`, `gender=<system>|male` and `patient=1,2` each matched nothing (or were
+    refused) as one value never stored."""
+    from tests.factories import PatientFactory
+    from tests.test_fhir import condition_resource
+
+    first, second = (PatientFactory(organisation=cardiology) for _ in range(2))
+    for patient, code in ((first, "I10"), (second, "E11.9")):
+        status, body, _ = fhir.call(
+            "POST", "/Condition", condition_resource(patient.pk, code, "诊断")
+        )
+        assert status == 201, body
+    status, body, _ = fhir.call("POST", "/Observation", glucose(str(first.pk), {"value": 5}))
+    assert status == 201, body
+    corrected = body | {"status": "corrected", "valueQuantity": {"value": 5.5}}
+    assert fhir.call("PUT", f"/Observation/{body['id']}", corrected)[0] == 200
+    status, body, _ = fhir.call("POST", "/Observation", glucose(str(second.pk), {"value": 6}))
+    assert status == 201, body
+
+    for patient, stay in ((first, "finished"), (second, "in-progress")):
+        visit = {
+            "resourceType": "Encounter",
+            "status": stay,
+            "class": {"code": "AMB"},
+            "subject": {"reference": f"Patient/{patient.pk}"},
+            "period": {"start": "2026-11-20T09:00:00+08:00"},
+        }
+        assert fhir.call("POST", "/Encounter", visit)[0] == 201
+        report = {
+            "resourceType": "DiagnosticReport",
+            "status": "final" if stay == "finished" else "preliminary",
+            "code": {"coding": [{"code": "LIPID" if stay == "finished" else "GLU"}]},
+            "subject": {"reference": f"Patient/{patient.pk}"},
+            "effectiveDateTime": "2026-11-20T09:00:00+08:00",
+        }
+        assert fhir.call("POST", "/DiagnosticReport", report)[0] == 201
+
+    def total(query: str) -> int:
+        status, bundle, _ = fhir.call("GET", query)
+        assert status == 200, bundle
+        return int(bundle["total"])
+
+    assert total(f"/Patient?_id={first.pk},{second.pk}") == 2
+    assert total(f"/Patient?_id={first.pk}&_id={second.pk}") == 0  # repeated: both at once
+    assert total("/Condition?code=I10,E11.9") == 2
+    assert total(f"/Condition?code={quote('http://hl7.org/fhir/sid/icd-10|I10')}") == 1
+    assert total("/Condition?clinical-status=active,recurrence") == 2
+    assert total("/Observation?status=final,amended") == 2
+    assert total("/Observation?status=amended") == 1
+    assert total(f"/Observation?patient={first.pk},{second.pk}") == 2
+    assert total("/Observation?category=laboratory,vital-signs") == 2
+    assert total("/Encounter?status=finished,in-progress") == 2
+    assert total("/Encounter?class=AMB,IMP") == 2
+    assert total("/DiagnosticReport?status=final,preliminary") == 2
+    assert total("/DiagnosticReport?code=LIPID,GLU") == 2
+    sex = "male" if first.sex == "male" else "female"
+    gender = quote(f"http://hl7.org/fhir/administrative-gender|{sex}")
+    assert total(f"/Patient?_id={first.pk}&gender={gender}") == 1
+    assert total(f"/Patient?_id={first.pk}&gender=male,female") == 1

@@ -366,6 +366,20 @@ def _period(
     )
 
 
+def either(value: str) -> list[str]:
+    """A search value's alternatives: in FHIR search "a,b" means a or b ("\\," is a comma
+    within a value). Searches that took "final,amended" as one status matched nothing."""
+    return [part.replace("\\,", ",") for part in re.split(r"(?<!\\),", value)]
+
+
+def any_of(values: Iterable[Q]) -> Q:
+    """The conditions OR-ed (none: a condition nothing meets)."""
+    first, *others = [*values] or [Q(pk__in=[])]
+    for other in others:
+        first |= other
+    return first
+
+
 def token(value: str) -> tuple[str | None, str]:
     """ "system|code" → (system, code); "code" → (None, code); "|code" → ("", code)."""
     if "|" in value:
@@ -379,7 +393,7 @@ def patient_filter(params: QueryDict, field: str = "patient") -> Q | None:
     if not values:
         return None
     ids = []
-    for value in values:
+    for value in (alternative for given in values for alternative in either(given)):
         value = value.split("/")[-1]
         if not (value.isascii() and value.isdigit()):
             raise FhirError(

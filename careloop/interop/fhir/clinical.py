@@ -18,8 +18,10 @@ from careloop.interop.fhir import codes
 from careloop.interop.fhir.base import (
     Handler,
     References,
+    any_of,
     check_stored_writable,
     date_filter,
+    either,
     fhir_datetime,
     patient_filter,
     period_filter,
@@ -124,27 +126,34 @@ class EncounterHandler(Handler):
                     default=F("started_at"),
                 )
             ).filter(period_filter("started_at", "period_end", values))
-        if status := params.get("status"):
-            queryset = queryset.filter(status=codes.ENCOUNTER_STATUS.get(status, status))
+        # Each parameter repeated: all must hold; "a,b" within one: either.
+        for value in params.getlist("status"):
+            statuses = [token(v)[1] for v in either(value)]
+            queryset = queryset.filter(
+                status__in=[codes.ENCOUNTER_STATUS.get(s, s) for s in statuses]
+            )
         for value in params.getlist("identifier"):
             # A visit number is kept under our system only: "value" or "<VISIT>|value"
             # matches it, any other system (or "|value", no system) nothing.
-            system, code = token(value)
-            if system is None or system == codes.VISIT:
-                queryset = queryset.filter(visit_number=code)
-            else:
-                queryset = queryset.none()
+            numbers = [
+                code
+                for system, code in map(token, either(value))
+                if system is None or system == codes.VISIT
+            ]
+            queryset = queryset.filter(visit_number__in=numbers)
         for value in params.getlist("class"):  # a token: "IMP" or "<system>|IMP"
-            code = token(value)[1]
-            kinds = [kind for kind, out in codes.ENCOUNTER_CLASS_OUT.items() if out == code]
-            if not kinds:
-                raise FhirError(
-                    400,
-                    f"class: {code!r} is not an encounter class CareLoop keeps "
-                    f"({', '.join(sorted(set(codes.ENCOUNTER_CLASS_OUT.values())))})",
-                    code="value",
-                    expression=["class"],
-                )
+            kinds = []
+            for code in (token(v)[1] for v in either(value)):
+                found = [kind for kind, out in codes.ENCOUNTER_CLASS_OUT.items() if out == code]
+                if not found:
+                    raise FhirError(
+                        400,
+                        f"class: {code!r} is not an encounter class CareLoop keeps "
+                        f"({', '.join(sorted(set(codes.ENCOUNTER_CLASS_OUT.values())))})",
+                        code="value",
+                        expression=["class"],
+                    )
+                kinds += found
             queryset = queryset.filter(kind__in=kinds)
         return queryset
 
@@ -268,9 +277,14 @@ class ConditionHandler(Handler):
         if (condition := patient_filter(params)) is not None:
             queryset = queryset.filter(condition)
         for value in params.getlist("code"):
-            queryset = queryset.filter(icd10_code__iexact=token(value)[1])
-        if status := params.get("clinical-status"):
-            queryset = queryset.filter(clinical_status=codes.CLINICAL_STATUS.get(status, status))
+            queryset = queryset.filter(
+                any_of(Q(icd10_code__iexact=token(v)[1]) for v in either(value))
+            )
+        for value in params.getlist("clinical-status"):
+            statuses = [token(v)[1] for v in either(value)]
+            queryset = queryset.filter(
+                clinical_status__in=[codes.CLINICAL_STATUS.get(s, s) for s in statuses]
+            )
         if values := params.getlist("onset-date"):
             queryset = queryset.filter(date_filter("onset_date", values))
         return queryset

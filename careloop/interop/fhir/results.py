@@ -25,6 +25,7 @@ from careloop.interop.fhir.base import (
     Prepared,
     References,
     date_filter,
+    either,
     fhir_datetime,
     indexed,
     patient_filter,
@@ -325,21 +326,23 @@ class ObservationHandler(Handler):
         if (condition := patient_filter(params)) is not None:
             queryset = queryset.filter(condition)
         for value in params.getlist("code"):
-            codes_wanted = [token(v)[1] for v in value.split(",")]
+            codes_wanted = [token(v)[1] for v in either(value)]
             queryset = queryset.filter(code__in=codes_wanted) | queryset.filter(
                 local_code__in=codes_wanted
             )
         if values := params.getlist("date"):
             queryset = queryset.filter(date_filter("effective_at", values))
-        if category := params.get("category"):
-            vital = token(category)[1] == "vital-signs"
-            queryset = (
-                queryset.filter(code__in=codes.VITAL_CODES)
-                if vital
-                else queryset.exclude(code__in=codes.VITAL_CODES)
+        for value in params.getlist("category"):  # vital-signs, or laboratory (the others)
+            vital = {token(v)[1] == "vital-signs" for v in either(value)}
+            if vital == {True}:
+                queryset = queryset.filter(code__in=codes.VITAL_CODES)
+            elif vital == {False}:
+                queryset = queryset.exclude(code__in=codes.VITAL_CODES)
+        for value in params.getlist("status"):  # "final,amended": either
+            statuses = [token(v)[1] for v in either(value)]
+            queryset = queryset.filter(
+                status__in=[codes.OBSERVATION_STATUS.get(s, s) for s in statuses]
             )
-        if status := params.get("status"):
-            queryset = queryset.filter(status=codes.OBSERVATION_STATUS.get(status, status))
         return queryset
 
     def result_inputs(self, data: dict[str, Any]) -> list[ResultInput]:
@@ -657,11 +660,11 @@ class DiagnosticReportHandler(Handler):
         if (condition := patient_filter(params)) is not None:
             queryset = queryset.filter(condition)
         for value in params.getlist("code"):
-            queryset = queryset.filter(code=token(value)[1])
+            queryset = queryset.filter(code__in=[token(v)[1] for v in either(value)])
         if values := params.getlist("date"):
             queryset = queryset.filter(date_filter("effective_at", values))
-        if status := params.get("status"):
-            queryset = queryset.filter(status=status)
+        for value in params.getlist("status"):
+            queryset = queryset.filter(status__in=[token(v)[1] for v in either(value)])
         return queryset
 
     def _fields(self, data: dict[str, Any]) -> dict[str, Any]:
