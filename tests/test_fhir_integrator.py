@@ -2,6 +2,7 @@
 quantities with UCUM codes beside words for people, Bundles carrying every resource type
 CareLoop takes, and the errors they meet."""
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -124,3 +125,70 @@ def test_a_comma_in_a_search_value_means_either(fhir: Fhir, cardiology: Any) -> 
     gender = quote(f"http://hl7.org/fhir/administrative-gender|{sex}")
     assert total(f"/Patient?_id={first.pk}&gender={gender}") == 1
     assert total(f"/Patient?_id={first.pk}&gender=male,female") == 1
+
+
+def test_a_search_posted_to_search_is_answered_as_by_get(fhir: Fhir, cardiology: Any) -> None:
+    """POST [type]/_search with the parameters in a form body (what FHIR clients send when
+    the query holds identifiers they keep out of URLs and logs) was a 404 "Patient/_search is
+    not known"; FHIR asks a server that searches by GET to search by POST too."""
+    import urllib.request
+    from urllib.parse import urlencode
+
+    from tests.factories import PatientFactory
+
+    first, second = (PatientFactory(organisation=cardiology) for _ in range(2))
+
+    def post(path: str, form: dict[str, str], kind: str) -> tuple[int, Any]:
+        request = urllib.request.Request(
+            fhir.base + path, data=urlencode(form).encode(), method="POST"
+        )
+        request.add_header("Content-Type", kind)
+        request.add_header("Authorization", f"Bearer {fhir.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    form = {"identifier": f"urn:careloop:sid:card|{first.card_number}"}
+    status, bundle = post("/Patient/_search", form, "application/x-www-form-urlencoded")
+    assert status == 200, bundle
+    assert bundle["type"] == "searchset" and bundle["total"] == 1
+    assert bundle["entry"][0]["resource"]["id"] == str(first.pk)
+    # parameters in the URL and the body together: both apply
+    form_kind = "application/x-www-form-urlencoded"
+    status, bundle = post(f"/Patient/_search?_id={first.pk}", {"gender": first.sex}, form_kind)
+    assert status == 200 and bundle["total"] == 1
+    status, bundle = post(f"/Patient/_search?_id={first.pk}", {"_id": str(second.pk)}, form_kind)
+    assert status == 200 and bundle["total"] == 0
+    status, outcome = post("/Patient/_search", form, "application/fhir+json")
+    assert status == 415 and outcome["resourceType"] == "OperationOutcome"
+    status, outcome = post("/Bogus/_search", form, "application/x-www-form-urlencoded")
+    assert status == 404 and outcome["resourceType"] == "OperationOutcome"
+
+
+def test_other_paths_and_failures_are_answered_with_an_operation_outcome(
+    fhir: Fhir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET Patient/5/_history (a client checking for versions), Patient/5/$everything, and
+    a failure of ours were answered with the staff pages' HTML 404 or 500, which a FHIR
+    client cannot read."""
+    from careloop.interop.fhir.patient import PatientHandler
+
+    patient = enrol(fhir)
+    for path in (f"/Patient/{patient}/_history", f"/Patient/{patient}/$everything"):
+        status, outcome, headers = fhir.call("GET", path)
+        assert status == 404 and outcome["resourceType"] == "OperationOutcome", path
+        assert headers["Content-Type"].startswith("application/fhir+json")
+    assert (
+        "not kept" in fhir.call("GET", f"/Patient/{patient}/_history")[1]["issue"][0]["diagnostics"]
+    )
+
+    def broken(*_args: Any) -> Any:
+        raise RuntimeError("a defect")
+
+    monkeypatch.setattr(PatientHandler, "to_fhir", broken)
+    status, outcome, headers = fhir.call("GET", f"/Patient/{patient}")
+    assert status == 500 and outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["code"] == "exception"
+    assert "a defect" not in json.dumps(outcome)  # the traceback is for the log

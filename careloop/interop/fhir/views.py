@@ -8,6 +8,7 @@ lost even when it is refused.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -15,7 +16,7 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
@@ -58,6 +59,7 @@ HANDLERS: dict[str, Handler] = {
     )
 }
 FHIR_JSON = "application/fhir+json; charset=utf-8"
+logger = logging.getLogger(__name__)
 
 DEFAULT_COUNT, MAX_COUNT = 20, 200
 SERVER_FAILURE = FhirError(500, "the server failed while storing it", code="exception")
@@ -119,6 +121,13 @@ def fhir_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
                 ),
                 403,
             )
+        except Http404:
+            return respond(outcome([issue("not found", code="not-found")]), 404)
+        except Exception:
+            # A defect of ours: logged with its traceback, and answered as FHIR (a client
+            # reads an OperationOutcome, not the staff pages' HTML error page).
+            logger.exception("FHIR %s %s failed", request.method, request.path)
+            return respond(outcome(SERVER_FAILURE.issues), 500)
 
     return wrapper
 
@@ -302,6 +311,48 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
     return respond(body, 200 if found else 201, Location=location, ETag=versions.etag(body))
 
 
+@fhir_view
+def search_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
+    """``POST [type]/_search``: the search's parameters in a form body (and the URL), as FHIR
+    asks of every server that searches by GET."""
+    handler = _handler(resource_type)
+    if request.method not in ("POST", "GET", "HEAD"):
+        raise FhirError(
+            405,
+            f"{request.method} is not supported on {resource_type}/_search",
+            code="not-supported",
+        )
+    if request.method != "POST":
+        return search(request, handler)
+    if request.body and request.content_type != "application/x-www-form-urlencoded":
+        raise FhirError(
+            415,
+            f"Content-Type {request.content_type or '(none)'} is not accepted: send the search's "
+            "parameters as application/x-www-form-urlencoded",
+            code="not-supported",
+        )
+    params = request.GET.copy()
+    for name, values in request.POST.lists():
+        for value in values:
+            params.appendlist(name, value)
+    return search(request, handler, params)
+
+
+@fhir_view
+def not_served(request: HttpRequest) -> HttpResponse:
+    path = request.path.removeprefix("/fhir/R4/")
+    if "/_history" in f"/{path}":
+        text = (
+            f"{path}: earlier versions are not kept, so there is no history; read the "
+            "resource for its current version (meta.versionId)"
+        )
+    else:
+        text = (
+            f"{path} is not a FHIR interaction CareLoop serves (see {base_url(request)}/metadata)"
+        )
+    raise FhirError(404, text, code="not-supported")
+
+
 def _current(handler: Handler, obj: Any) -> HttpResponse:
     body = handler.served(obj)
     return respond(body, ETag=versions.etag(body))
@@ -399,10 +450,9 @@ def _strict(request: HttpRequest) -> bool:
     )
 
 
-def _unsupported(request: HttpRequest, handler: Handler) -> list[str]:
+def _unsupported(request: HttpRequest, handler: Handler, params: QueryDict) -> list[str]:
     """The search's parameters CareLoop does not support on this type (a chain such as
     ``subject:Patient.identifier``, a modifier, ``_sort``, ``_include``, ``_summary=true``)."""
-    params = request.GET
     if any(v.split(";")[0].strip() not in JSON_FORMATS for v in params.getlist("_format")):
         raise FhirError(
             406,
@@ -426,9 +476,11 @@ def _unsupported(request: HttpRequest, handler: Handler) -> list[str]:
     return unsupported
 
 
-def search(request: HttpRequest, handler: Handler) -> HttpResponse:
-    ignored = _unsupported(request, handler)
-    params = request.GET.copy()
+def search(request: HttpRequest, handler: Handler, given: QueryDict | None = None) -> HttpResponse:
+    """A search of ``given`` (by default the URL's query)."""
+    given = request.GET if given is None else given
+    ignored = _unsupported(request, handler, given)
+    params = given.copy()
     for name in ignored:  # not applied, so neither in the links
         params.pop(name, None)
     if params.get("_summary") == "count":  # the total alone
