@@ -975,8 +975,9 @@ def test_an_update_also_holds_the_patient_a_write_meanwhile_moved_the_resource_t
 
     monkeypatch.setattr(patient_locks, "holding", holding)
     moved = condition_resource(second, "I10", "高血压", id=made["id"])
-    assert fhir.call("PUT", f"/Condition/{made['id']}", moved)[0] == 200
-    # Held again with the third, whose record the update then reassesses.
+    # Refused once held: it names the second, and is the third's now (it is not moved).
+    assert fhir.call("PUT", f"/Condition/{made['id']}", moved)[0] == 422
+    # Held again with the third, whose record it is read from.
     assert held == [sorted([first, second]), sorted([first, second, third])]
     assert Condition.objects.get(pk=int(made["id"])).patient_id == third
 

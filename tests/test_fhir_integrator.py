@@ -192,3 +192,70 @@ def test_other_paths_and_failures_are_answered_with_an_operation_outcome(
     assert status == 500 and outcome["resourceType"] == "OperationOutcome"
     assert outcome["issue"][0]["code"] == "exception"
     assert "a defect" not in json.dumps(outcome)  # the traceback is for the log
+
+
+def test_a_visit_or_diagnosis_updated_under_another_patient_is_refused(
+    fhir: Fhir, cardiology: Any
+) -> None:
+    """A PUT of an Encounter or a Condition naming another patient was answered 200 and
+    left under the first (the sender believed it moved); a result's update is refused so."""
+    from careloop.clinical.models import Condition, Encounter
+    from tests.factories import PatientFactory
+    from tests.test_fhir import condition_resource
+
+    first, second = (PatientFactory(organisation=cardiology) for _ in range(2))
+    visit = {
+        "resourceType": "Encounter",
+        "status": "finished",
+        "class": {"code": "AMB"},
+        "subject": {"reference": f"Patient/{first.pk}"},
+        "period": {"start": "2026-11-20T09:00:00+08:00"},
+    }
+    status, made, _ = fhir.call("POST", "/Encounter", visit)
+    assert status == 201, made
+    moved = visit | {"id": made["id"], "subject": {"reference": f"Patient/{second.pk}"}}
+    status, outcome, _ = fhir.call("PUT", f"/Encounter/{made['id']}", moved)
+    assert status == 422, outcome
+    assert outcome["issue"][0]["expression"] == ["Encounter.subject"]
+    assert Encounter.objects.get(pk=made["id"]).patient_id == first.pk
+
+    status, made, _ = fhir.call("POST", "/Condition", condition_resource(first.pk, "I10", "高血压"))
+    assert status == 201, made
+    moved = condition_resource(second.pk, "I10", "高血压", id=made["id"])
+    status, outcome, _ = fhir.call("PUT", f"/Condition/{made['id']}", moved)
+    assert status == 422, outcome
+    assert outcome["issue"][0]["expression"] == ["Condition.subject"]
+    assert Condition.objects.get(pk=made["id"]).patient_id == first.pk
+    # the same patient: updated as before
+    same = condition_resource(first.pk, "I10", "高血压", id=made["id"], note=[{"text": "复查"}])
+    assert fhir.call("PUT", f"/Condition/{made['id']}", same)[0] == 200
+
+
+def test_a_report_dated_in_the_future_is_refused(fhir: Fhir) -> None:
+    """A DiagnosticReport dated in 2030 was stored, while its results and an HL7 report
+    (OBR-7) dated so are refused."""
+    from careloop.clinical.models import DiagnosticReport
+
+    patient = enrol(fhir)
+    report = {
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "code": {"text": "血脂"},
+        "subject": {"reference": f"Patient/{patient}"},
+        "effectiveDateTime": "2030-01-01T09:00:00+08:00",
+    }
+    status, outcome, _ = fhir.call("POST", "/DiagnosticReport", report)
+    assert status == 422, outcome
+    assert outcome["issue"][0]["expression"] == ["DiagnosticReport.effectiveDateTime"]
+    today = report | {"effectiveDateTime": "2026-11-20T09:00:00+08:00"}
+    status, outcome, _ = fhir.call(
+        "POST", "/DiagnosticReport", today | {"issued": "2030-01-01T09:00:00+08:00"}
+    )
+    assert status == 422 and outcome["issue"][0]["expression"] == ["DiagnosticReport.issued"]
+    status, made, _ = fhir.call("POST", "/DiagnosticReport", today)
+    assert status == 201, made
+    status, outcome, _ = fhir.call("PUT", f"/DiagnosticReport/{made['id']}", report | made)
+    assert status == 200  # made's own date: unchanged
+    later = made | {"effectiveDateTime": "2030-01-01T09:00:00+08:00"}
+    assert fhir.call("PUT", f"/DiagnosticReport/{made['id']}", later)[0] == 422
+    assert DiagnosticReport.objects.get().effective_at.year == 2026

@@ -237,6 +237,20 @@ class Handler:
             ) from exc
 
 
+def unmoved(patient: Any, stored_patient_id: int, path: str) -> None:
+    """An update names the patient the resource already belongs to: moving a result, a
+    visit or a diagnosis would take it from a record the writer may only read, with what
+    was decided from it (alerts, plans, risk results) left behind. Refused, not ignored (an
+    Encounter or Condition naming another patient was answered 200 and left where it was)."""
+    if patient.pk != stored_patient_id:
+        raise FhirError(
+            422,
+            f"{path} cannot change (what is recorded stays in its patient's record)",
+            code="value",
+            expression=[path],
+        )
+
+
 def check_stored_writable(user: Any, patient_id: int, path: str) -> None:
     """An update changes the stored resource, in its patient's record: the writer must be
     allowed to change that record, whichever patient the new version names (a share that

@@ -28,6 +28,7 @@ from careloop.interop.fhir.base import (
     reference_id,
     require_permission,
     token,
+    unmoved,
 )
 from careloop.interop.fhir.outcome import FhirError, not_accepted, required
 from careloop.patients.access import patients_for
@@ -223,12 +224,12 @@ class EncounterHandler(Handler):
         require_permission(user, "clinical.change_encounter")
         check_stored_writable(user, encounter.patient_id, "Encounter.subject")
         patient = self.patient(user, data, refs, "Encounter.subject")
+        unmoved(patient, encounter.patient_id, "Encounter.subject")
         for key, value in self._fields(data).items():
             setattr(encounter, key, value)
         encounter.save()
         record(user, "update", "encounter", encounter.pk, patient_id=encounter.patient_id)
-        if patient.pk == encounter.patient_id:
-            _death_at_discharge(user, patient, encounter, data)
+        _death_at_discharge(user, patient, encounter, data)
         run_for_event(Trigger.ENCOUNTER, [encounter.patient_id])
         return encounter
 
@@ -389,7 +390,8 @@ class ConditionHandler(Handler):
     ) -> Condition:
         require_permission(user, "clinical.change_condition")
         check_stored_writable(user, condition.patient_id, "Condition.subject")
-        self.patient(user, data, refs, "Condition.subject")
+        patient = self.patient(user, data, refs, "Condition.subject")
+        unmoved(patient, condition.patient_id, "Condition.subject")
         for key, value in self._fields(user, data, refs, condition.patient_id).items():
             setattr(condition, key, value)
         condition.save()

@@ -32,6 +32,7 @@ from careloop.interop.fhir.base import (
     reference_id,
     require_permission,
     token,
+    unmoved,
 )
 from careloop.interop.fhir.outcome import FhirError, not_accepted, required
 from careloop.interop.times import in_the_future
@@ -61,18 +62,6 @@ def _range_in_value_units(obs: Observation) -> tuple[str, Callable[[float], Any]
             code, to, unit = obs.code, obs.unit_normalised, obs.unit
             return unit, lambda v: _number(round(convert(code, v, to, unit), 2))
     return stored, lambda v: _number(round(v, 4))
-
-
-def _unmoved(patient: Any, stored_patient_id: int, path: str) -> None:
-    """An update names the patient the result already belongs to: moving it would take it
-    from a record the writer may only read, with its report and alerts left behind."""
-    if patient.pk != stored_patient_id:
-        raise FhirError(
-            422,
-            f"{path} cannot change (a result stays in its patient's record)",
-            code="value",
-            expression=[path],
-        )
 
 
 def _encounter(data: dict[str, Any], refs: References, patient: Any, path: str) -> Encounter | None:
@@ -551,7 +540,7 @@ class ObservationHandler(Handler):
         components are corrected each the same way."""
         require_permission(user, "patients.change_patient")
         patient = self.patient(user, data, refs, "Observation.subject")
-        _unmoved(patient, obs.patient_id, "Observation.subject")
+        unmoved(patient, obs.patient_id, "Observation.subject")
         result, *parts = self.result_inputs(data)
         stored = {c.code or c.local_code: c for c in obs.components.all()}
         if not stored and not data.get("component"):
@@ -677,6 +666,16 @@ class DiagnosticReportHandler(Handler):
         )
         if moment is None:
             raise required("DiagnosticReport.effectiveDateTime")
+        issued = fhir_datetime(data.get("issued"), "DiagnosticReport.issued")
+        # As its results and an HL7 report (OBR-7): a report dated in the future is refused.
+        for path, when in (("effectiveDateTime", moment), ("issued", issued)):
+            if when is not None and in_the_future(when):
+                raise FhirError(
+                    422,
+                    f"DiagnosticReport.{path} {when.isoformat()} is in the future",
+                    code="value",
+                    expression=[f"DiagnosticReport.{path}"],
+                )
         code = data.get("code") or {}
         coding = (code.get("coding") or [{}])[0]
         return {
@@ -685,7 +684,7 @@ class DiagnosticReportHandler(Handler):
             "name": (code.get("text") or coding.get("display") or coding.get("code", ""))[:200],
             "status": status,
             "effective_at": moment,
-            "issued_at": fhir_datetime(data.get("issued"), "DiagnosticReport.issued"),
+            "issued_at": issued,
             "conclusion": data.get("conclusion", ""),
             "filler_order_number": next(
                 (i.get("value", "") for i in data.get("identifier", [])), ""
@@ -740,7 +739,7 @@ class DiagnosticReportHandler(Handler):
         its Observations (those no longer named leave it)."""
         require_permission(user, "patients.change_patient")
         patient = self.patient(user, data, refs, "DiagnosticReport.subject")
-        _unmoved(patient, report.patient_id, "DiagnosticReport.subject")
+        unmoved(patient, report.patient_id, "DiagnosticReport.subject")
         for key, value in self._fields(data).items():
             setattr(report, key, value)
         if "encounter" in data:
