@@ -3,6 +3,7 @@ quantities with UCUM codes beside words for people, Bundles carrying every resou
 CareLoop takes, and the errors they meet."""
 
 import json
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -11,7 +12,9 @@ import pytest
 from careloop.accounts.tokens import do_create_token
 from careloop.clinical.models import Observation
 from careloop.followup.models import Alert
-from tests.test_fhir import LOINC, Fhir, patient_resource
+from careloop.patients.models import Patient
+from tests.factories import valid_id
+from tests.test_fhir import LOINC, RESIDENT, Fhir, patient_resource
 
 pytestmark = pytest.mark.django_db(transaction=True)
 UCUM = "http://unitsofmeasure.org"
@@ -259,3 +262,62 @@ def test_a_report_dated_in_the_future_is_refused(fhir: Fhir) -> None:
     later = made | {"effectiveDateTime": "2030-01-01T09:00:00+08:00"}
     assert fhir.call("PUT", f"/DiagnosticReport/{made['id']}", later)[0] == 422
     assert DiagnosticReport.objects.get().effective_at.year == 2026
+
+
+def test_a_conditional_reference_names_the_patient_its_bundle_enrols(fhir: Fhir) -> None:
+    """A laboratory's transaction: the Patient (created if none has its record number) and
+    results naming it by "Patient?identifier=…". The first time, when the patient was new,
+    the whole transaction was refused: "no Patient matches" (only stored patients were
+    searched)."""
+    mrn = "urn:careloop:sid:mrn:LIS9"
+    query = f"identifier={mrn}|A1001"
+    patient = patient_resource(identifier=[{"system": mrn, "value": "A1001"}])
+    result = glucose("0", {"value": 5.2, "unit": "mmol/L"}) | {
+        "subject": {"reference": f"Patient?{query}"}
+    }
+    transaction = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": result, "request": {"method": "POST", "url": "Observation"}},
+            {
+                "resource": patient,  # no fullUrl: named by its identifier alone
+                "request": {"method": "POST", "url": "Patient", "ifNoneExist": query},
+            },
+        ],
+    }
+    status, body, _ = fhir.call("POST", "/", transaction)
+    assert status == 200, body
+    assert [e["response"]["status"] for e in body["entry"]] == ["201 Created", "201 Created"]
+    enrolled = Patient.objects.get()
+    assert Observation.objects.get().patient_id == enrolled.pk
+    # sent again: the patient found, a second result stored under them
+    status, body, _ = fhir.call("POST", "/", transaction)
+    assert status == 200, body
+    assert [e["response"]["status"] for e in body["entry"]] == ["201 Created", "200 OK"]
+    assert Patient.objects.count() == 1
+    assert list(Observation.objects.values_list("patient_id", flat=True)) == [enrolled.pk] * 2
+    # in a batch, an earlier entry's new patient
+    other = patient_resource(
+        identifier=[
+            {"system": mrn, "value": "A1002"},
+            {"system": RESIDENT, "value": valid_id(date(1970, 5, 6), male=False)},
+        ],
+        gender="female",
+        birthDate="1970-05-06",
+        telecom=[{"system": "phone", "value": "13911114444"}],
+    )
+    later = result | {"subject": {"reference": f"Patient?identifier={mrn}|A1002"}}
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"resource": other, "request": {"method": "POST", "url": "Patient"}},
+            {"resource": later, "request": {"method": "POST", "url": "Observation"}},
+        ],
+    }
+    status, body, _ = fhir.call("POST", "/", batch)
+    assert status == 200, body
+    assert [e["response"]["status"] for e in body["entry"]] == ["201 Created", "201 Created"]
+    second = Patient.objects.exclude(pk=enrolled.pk).get()
+    assert Observation.objects.filter(patient=second).count() == 1

@@ -74,6 +74,29 @@ class References:
     def __init__(self) -> None:
         self.created: dict[str, tuple[str, Model]] = {}
         self.found: set[str] = set()  # fullUrls of resources a conditional create found stored
+        # The identifiers (system, value) of the Patients the Bundle enrols or finds, by fullUrl
+        self.identified: list[tuple[set[tuple[str | None, str]], str]] = []
+
+    def identify(self, full_url: str, patient: dict[str, Any]) -> None:
+        """A Patient entry's identifiers: a conditional reference of a later entry
+        ("Patient?identifier=system|value") names it, as FHIR resolves one in a transaction
+        (it matched only stored patients, so a new patient's results were refused)."""
+        numbers: set[tuple[str | None, str]] = {
+            (str(i.get("system") or ""), str(i.get("value") or "").strip())
+            for i in patient.get("identifier") or []
+            if isinstance(i, dict)
+        }
+        if full_url and numbers:
+            self.identified.append((numbers, full_url))
+
+    def named_by(self, query: str) -> str | None:
+        """The fullUrl of the one Patient entry a conditional reference's query names."""
+        params = QueryDict(query)
+        if set(params) != {"identifier"}:
+            return None
+        wanted = {token(value) for value in params.getlist("identifier")}
+        hits = {url for numbers, url in self.identified if wanted <= numbers}
+        return hits.pop() if len(hits) == 1 and next(iter(hits)) in self.created else None
 
     def add(self, full_url: str, resource_type: str, obj: Model, *, stored: bool = False) -> None:
         """``stored``: found already stored (a conditional create), so what refers to it is
@@ -215,6 +238,8 @@ class Handler:
         self, user: Any, data: dict[str, Any], refs: References, path: str, *, write: bool = True
     ) -> Patient:
         reference = (data.get("subject") or data.get("patient") or {}).get("reference")
+        if reference and (query := conditional_query(reference)) is not None:
+            reference = refs.named_by(query) or reference  # a Patient of this Bundle
         if reference and reference in refs.created:
             patient = refs.resolve(reference, "Patient", path)
             assert isinstance(patient, Patient)

@@ -119,6 +119,9 @@ class Entry:
                 self.handler.validate(self.resource)
             except FhirError as error:
                 raise _prefixed(error, index) from error
+        if self.method == "POST" and self.resource_type == "Patient" and not self.full_url:
+            # named so a conditional reference of another entry can resolve to it
+            self.full_url = f"urn:careloop:bundle-entry:{index}"
         self.status = 0
         self.result: Any = None
 
@@ -144,6 +147,9 @@ def process(
     if kind == "transaction":
         entries = [Entry(i, raw, handlers) for i, raw in enumerate(raw_entries)]
         refs = References()
+        for entry in entries:
+            if entry.method == "POST" and entry.resource_type == "Patient":
+                refs.identify(entry.full_url, entry.resource)
         with holding_patients(partial(_patients, user, entries)):
             _match_existing(user, entries, refs)
             prepared = _prepare(user, entries, refs)
@@ -164,6 +170,8 @@ def process(
                 prepared = _prepare(user, [entry], refs)
                 with transaction.atomic():
                     _run(user, [entry], refs, prepared)
+            if entry.method == "POST" and entry.resource_type == "Patient":
+                refs.identify(entry.full_url, entry.resource)
             responses.append(_entry_response(entry, base))
         except FhirError as error:
             # Prepared, never stored: not referable; what an earlier entry stored stays so
