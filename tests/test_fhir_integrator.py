@@ -321,3 +321,22 @@ def test_a_conditional_reference_names_the_patient_its_bundle_enrols(fhir: Fhir)
     assert [e["response"]["status"] for e in body["entry"]] == ["201 Created", "201 Created"]
     second = Patient.objects.exclude(pk=enrolled.pk).get()
     assert Observation.objects.filter(patient=second).count() == 1
+
+
+def test_a_name_search_matches_in_any_case(fhir: Fhir, carol: Any) -> None:
+    """FHIR's string search ignores case: Patient?name=zhang found no "Zhang Wei", and
+    Questionnaire?name=GAD (the start of its name) no gad7."""
+    from careloop.questionnaires.services import load_pack
+
+    load_pack()
+    patient = patient_resource(name=[{"family": "Zhang", "given": ["Wei"]}])
+    status, made, _ = fhir.call("POST", "/Patient", patient)
+    assert status == 201, made
+    for query in ("zhang", "WEI", "wei zhang"):
+        status, bundle, _ = fhir.call("GET", f"/Patient?name={quote(query)}")
+        assert status == 200 and bundle["total"] == 1, query
+    assert fhir.call("GET", "/Patient?name=li")[1]["total"] == 0
+    status, bundle, _ = fhir.call("GET", "/Questionnaire?name=GAD")
+    assert status == 200, bundle
+    assert [e["resource"]["name"] for e in bundle["entry"]] == ["gad7"]
+    assert fhir.call("GET", "/Questionnaire?name=tcm_constitution")[1]["total"] == 1

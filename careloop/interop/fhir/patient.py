@@ -137,7 +137,8 @@ class PatientHandler(Handler):
         for value in params.getlist("identifier"):
             queryset = queryset.filter(any_of(_identifier_filter(*token(v)) for v in either(value)))
         for value in params.getlist("name"):
-            queryset = queryset.filter(any_of(Q(name__contains=v.strip()) for v in either(value)))
+            # a string search: any case ("zhang" finds Zhang Wei; it found only "Zhang")
+            queryset = queryset.filter(any_of(Q(name__icontains=v.strip()) for v in either(value)))
         for value in params.getlist("phone"):
             queryset = queryset.filter(
                 any_of(

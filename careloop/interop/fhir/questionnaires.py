@@ -121,7 +121,8 @@ class QuestionnaireHandler(Handler):
                     | Q(served_label="", version=int(version) if version.isdecimal() else -1)
                 )
         for name in params.getlist("name"):
-            queryset = queryset.filter(code__iexact=name.replace("_", "-"))
+            # a string search: what the name starts with, in any case ("GAD" finds gad7)
+            queryset = queryset.filter(code__istartswith=name.strip().replace("_", "-"))
         publication = {code: code for code in Questionnaire.Status.values}
         for statuses in status_filter(params, {*publication, "unknown"}, publication):
             queryset = queryset.filter(status__in=statuses)
