@@ -340,3 +340,30 @@ def test_a_name_search_matches_in_any_case(fhir: Fhir, carol: Any) -> None:
     assert status == 200, bundle
     assert [e["resource"]["name"] for e in bundle["entry"]] == ["gad7"]
     assert fhir.call("GET", "/Questionnaire?name=tcm_constitution")[1]["total"] == 1
+
+
+def test_a_search_in_a_batch_keeps_its_count_and_tells_the_total(fhir: Fhir) -> None:
+    """A batch's GET Observation?patient=…&_count=1 (the latest result) answered up to 200
+    results, its _count ignored, and said total 200 when there were thousands (the page's
+    length); now a page as a search by GET gives, with its total and next link."""
+    patient = enrol(fhir)
+    for value in (5.1, 5.2, 5.3):
+        status, body, _ = fhir.call("POST", "/Observation", glucose(patient, {"value": value}))
+        assert status == 201, body
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "GET", "url": f"Observation?patient={patient}&_count=1"}}],
+    }
+    status, body, _ = fhir.call("POST", "/", batch)
+    assert status == 200, body
+    page = body["entry"][0]["resource"]
+    assert page["total"] == 3
+    assert [e["resource"]["valueQuantity"]["value"] for e in page["entry"]] == [5.3]
+    [next_url] = [link["url"] for link in page["link"] if link["relation"] == "next"]
+    status, following, _ = fhir.call("GET", next_url.split("/fhir/R4", 1)[1])
+    assert status == 200
+    assert [e["resource"]["valueQuantity"]["value"] for e in following["entry"]] == [5.2]
+    batch["entry"][0]["request"]["url"] = f"Observation?patient={patient}"
+    page = fhir.call("POST", "/", batch)[1]["entry"][0]["resource"]
+    assert page["total"] == 3 and len(page["entry"]) == 3
