@@ -367,3 +367,42 @@ def test_a_search_in_a_batch_keeps_its_count_and_tells_the_total(fhir: Fhir) -> 
     batch["entry"][0]["request"]["url"] = f"Observation?patient={patient}"
     page = fhir.call("POST", "/", batch)[1]["entry"][0]["resource"]
     assert page["total"] == 3 and len(page["entry"]) == 3
+
+
+def test_the_version_a_create_answers_is_the_one_an_update_is_checked_against(
+    fhir: Fhir,
+) -> None:
+    """Create, then update with If-Match the ETag the create answered: refused 412 for a
+    result, a visit or a report sent with local times (+08:00), whose created version was
+    a digest of the times as sent and every later read's of the times in UTC."""
+    patient = enrol(fhir)
+    visit = {
+        "resourceType": "Encounter",
+        "status": "finished",
+        "class": {"code": "AMB"},
+        "subject": {"reference": f"Patient/{patient}"},
+        "period": {"start": "2026-11-20T09:00:00+08:00"},
+    }
+    report = {
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "code": {"text": "血糖"},
+        "subject": {"reference": f"Patient/{patient}"},
+        "effectiveDateTime": "2026-11-20T09:00:00+08:00",
+        "issued": "2026-11-20T10:00:00+08:00",
+    }
+    result = glucose(patient, {"value": 5.2, "unit": "mmol/L"})
+    for resource in (result, visit, report):
+        kind = resource["resourceType"]
+        status, made, headers = fhir.call("POST", f"/{kind}", resource)
+        assert status == 201, made
+        _status, read, read_headers = fhir.call("GET", f"/{kind}/{made['id']}")
+        assert headers["ETag"] == read_headers["ETag"], kind
+        assert made["meta"]["versionId"] == read["meta"]["versionId"], kind
+        changed = resource | {"id": made["id"], "status": "amended"}
+        if kind == "Encounter":
+            changed["status"] = "cancelled"
+        status, body, _ = fhir.call(
+            "PUT", f"/{kind}/{made['id']}", changed, headers={"If-Match": headers["ETag"]}
+        )
+        assert status == 200, (kind, body)

@@ -307,8 +307,19 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
         patient_of(resource_type, obj),
     )
     location = f"{base_url(request)}/{resource_type}/{obj.pk}"
-    body = handler.served(obj)
+    body = handler.served(_as_stored(handler, request.user, obj))
     return respond(body, 200 if found else 201, Location=location, ETag=versions.etag(body))
+
+
+def _as_stored(handler: Handler, user: Any, obj: Any) -> Any:
+    """``obj`` read back as a read serves it, so the version (``meta.versionId``, the ETag)
+    answered to a create is the one an update's ``If-Match`` is checked against: served
+    from memory, its times were in the sender's offset (+08:00), read back in UTC, so an
+    update with the create's ETag was refused 412."""
+    try:
+        return handler.get(user, str(obj.pk))
+    except FhirError:  # created where the token cannot read (another organisation's)
+        return obj
 
 
 @fhir_view
