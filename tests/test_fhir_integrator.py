@@ -406,3 +406,22 @@ def test_the_version_a_create_answers_is_the_one_an_update_is_checked_against(
             "PUT", f"/{kind}/{made['id']}", changed, headers={"If-Match": headers["ETag"]}
         )
         assert status == 200, (kind, body)
+
+
+def test_every_type_is_searched_by_id(fhir: Fhir) -> None:
+    """_id is a search parameter of every resource type; on any but Patient it was ignored
+    with a warning, so Observation?_id=5 answered every result the token may read."""
+    patient = enrol(fhir)
+    made = [
+        fhir.call("POST", "/Observation", glucose(patient, {"value": v}))[1]["id"]
+        for v in (5.1, 5.2, 5.3)
+    ]
+    status, bundle, _ = fhir.call("GET", f"/Observation?_id={made[0]},{made[2]}")
+    assert status == 200
+    assert sorted(e["resource"]["id"] for e in bundle["entry"]) == sorted([made[0], made[2]])
+    assert bundle["total"] == 2
+    assert fhir.call("GET", f"/Observation?_id={made[1]}&patient={patient}")[1]["total"] == 1
+    assert fhir.call("GET", "/Condition?_id=999999")[1]["total"] == 0
+    statement = fhir.call("GET", "/metadata")[1]
+    for resource in statement["rest"][0]["resource"]:
+        assert "_id" in [p["name"] for p in resource["searchParam"]], resource["type"]

@@ -218,6 +218,15 @@ class Handler:
     def search(self, user: Any, params: QueryDict) -> QuerySet[Any]:
         raise NotImplementedError
 
+    def find(self, user: Any, params: QueryDict) -> QuerySet[Any]:
+        """:meth:`search`, and ``_id`` (ids, "1,2": either), which every type has (on any
+        type but Patient it was ignored, so Observation?_id=5 answered every result)."""
+        queryset = self.search(user, params)
+        for value in params.getlist("_id"):
+            ids = [row_id(token(v)[1]) for v in either(value)]
+            queryset = queryset.filter(pk__in=[i for i in ids if i is not None])
+        return queryset
+
     def create(self, user: Any, data: dict[str, Any], refs: References) -> Any:
         raise NotImplementedError
 

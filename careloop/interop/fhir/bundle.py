@@ -369,7 +369,7 @@ def _search(user: Any, entry: Entry) -> Page:
         raise FhirError(400, "_count and _offset cannot be negative", code="value")
     # As a search by GET: its _count and _offset, newest first, the total of all matches
     # (_count was ignored, and the total was the page's length: 200 of thousands).
-    found = entry.handler.search(user, params).order_by("-pk")
+    found = entry.handler.find(user, params).order_by("-pk")
     rows = list(found[offset : offset + count]) if count > 0 else []
     return Page(rows, found.count(), params, count, offset)
 

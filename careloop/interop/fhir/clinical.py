@@ -74,7 +74,7 @@ def _death_at_discharge(
 class EncounterHandler(Handler):
     resource_type = "Encounter"
     fhir_class = FhirEncounter
-    search_params = ["patient", "subject", "date", "status", "class", "identifier"]
+    search_params = ["_id", "patient", "subject", "date", "status", "class", "identifier"]
 
     def queryset(self, user: Any) -> QuerySet[Encounter]:
         return Encounter.objects.filter(patient__in=patients_for(user).values("pk"))
@@ -241,7 +241,7 @@ NOT_A_DIAGNOSIS = {"refuted", "entered-in-error"}
 class ConditionHandler(Handler):
     resource_type = "Condition"
     fhir_class = FhirCondition
-    search_params = ["patient", "subject", "code", "clinical-status", "onset-date"]
+    search_params = ["_id", "patient", "subject", "code", "clinical-status", "onset-date"]
 
     def queryset(self, user: Any) -> QuerySet[Condition]:
         return Condition.objects.filter(patient__in=patients_for(user).values("pk"))

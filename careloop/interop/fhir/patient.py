@@ -131,9 +131,6 @@ class PatientHandler(Handler):
     def search(self, user: Any, params: QueryDict) -> QuerySet[Patient]:
         queryset = self.queryset(user)
         # Each parameter repeated: all must hold; "a,b" within one: either.
-        for value in params.getlist("_id"):
-            ids = [token(i)[1] for i in either(value)]
-            queryset = queryset.filter(pk__in=[i for i in map(row_id, ids) if i is not None])
         for value in params.getlist("identifier"):
             queryset = queryset.filter(any_of(_identifier_filter(*token(v)) for v in either(value)))
         for value in params.getlist("name"):

@@ -94,7 +94,7 @@ def _definition_error(error: DefinitionError) -> FhirError:
 class QuestionnaireHandler(Handler):
     resource_type = "Questionnaire"
     fhir_class = FhirQuestionnaire
-    search_params = ["url", "name", "status"]
+    search_params = ["_id", "url", "name", "status"]
 
     def queryset(self, user: Any) -> QuerySet[Questionnaire]:
         require_permission(user, "questionnaires.view_questionnaire")
@@ -173,7 +173,7 @@ class QuestionnaireHandler(Handler):
 class QuestionnaireResponseHandler(Handler):
     resource_type = "QuestionnaireResponse"
     fhir_class = FhirQuestionnaireResponse
-    search_params = ["patient", "subject", "questionnaire"]
+    search_params = ["_id", "patient", "subject", "questionnaire"]
 
     def queryset(self, user: Any) -> QuerySet[QuestionnaireResponse]:
         require_permission(user, "questionnaires.view_questionnaireresponse")

@@ -231,7 +231,7 @@ def _with_components(rows: list[Observation]) -> Observation:
 class ObservationHandler(Handler):
     resource_type = "Observation"
     fhir_class = FhirObservation
-    search_params = ["patient", "subject", "code", "date", "category", "status"]
+    search_params = ["_id", "patient", "subject", "code", "date", "category", "status"]
 
     def queryset(self, user: Any) -> QuerySet[Observation]:
         return Observation.objects.filter(
@@ -610,7 +610,7 @@ class ObservationHandler(Handler):
 class DiagnosticReportHandler(Handler):
     resource_type = "DiagnosticReport"
     fhir_class = FhirReport
-    search_params = ["patient", "subject", "code", "date", "status"]
+    search_params = ["_id", "patient", "subject", "code", "date", "status"]
 
     def queryset(self, user: Any) -> QuerySet[DiagnosticReport]:
         return DiagnosticReport.objects.filter(

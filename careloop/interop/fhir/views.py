@@ -503,7 +503,7 @@ def search(request: HttpRequest, handler: Handler, given: QueryDict | None = Non
         raise FhirError(400, "_count and _offset must be whole numbers", code="value") from exc
     if count < 0 or offset < 0:
         raise FhirError(400, "_count and _offset cannot be negative", code="value")
-    queryset = handler.search(request.user, params).order_by("-pk")
+    queryset = handler.find(request.user, params).order_by("-pk")
     total = queryset.count()
     page = list(queryset[offset : offset + count]) if count > 0 else []
     record(
