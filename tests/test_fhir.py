@@ -5,7 +5,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -504,7 +504,9 @@ def test_an_observation_dated_by_its_day_alone_is_accepted(fhir: Fhir) -> None:
     resource = observation(f"Patient/{patient_id}", "14749-6", 5.1, "mmol/L", "2026-11-20")
     status, made, _ = fhir.call("POST", "/Observation", resource)
     assert status == 201, made
-    assert made["effectiveDateTime"].startswith("2026-11-20T00:00:00+08:00")
+    # local midnight (served as stored, in UTC)
+    served = datetime.fromisoformat(made["effectiveDateTime"])
+    assert served == datetime.fromisoformat("2026-11-20T00:00:00+08:00")
     resource["effectiveDateTime"] = "2026-11-31"
     status, body, _ = fhir.call("POST", "/Observation", resource)
     assert status == 400 and "effectiveDateTime" in body["issue"][0]["diagnostics"]
