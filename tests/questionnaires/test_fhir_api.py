@@ -402,3 +402,22 @@ def test_answers_and_questionnaires_in_a_bundle_are_stored(fhir: Fhir, carol: An
     assert status == 200, body
     assert body["entry"][0]["response"]["status"] == "201 Created"
     assert Questionnaire.objects.filter(url=imported["url"]).exists()
+
+
+def test_answers_are_searched_by_the_questionnaire_read_here(
+    fhir: Fhir, cardiology: Any, patient_factory: Any
+) -> None:
+    """QuestionnaireResponse?questionnaire=Questionnaire/2 (the reference to the
+    Questionnaire a client read here) matched nothing: only its canonical URL was matched."""
+    patient = patient_factory(organisation=cardiology)
+    status, body, _ = fhir.call("POST", "/QuestionnaireResponse", gad7_response(patient, *[0] * 7))
+    assert status == 201, body
+    gad7 = Questionnaire.objects.get(code="gad7")
+    phq9 = Questionnaire.objects.get(code="phq9")
+    for reference in (f"Questionnaire/{gad7.pk}", f"{fhir.base}/Questionnaire/{gad7.pk}", GAD7):
+        status, bundle, _ = fhir.call("GET", f"/QuestionnaireResponse?questionnaire={reference}")
+        assert status == 200 and bundle["total"] == 1, reference
+    status, bundle, _ = fhir.call(
+        "GET", f"/QuestionnaireResponse?questionnaire=Questionnaire/{phq9.pk}"
+    )
+    assert status == 200 and bundle["total"] == 0

@@ -58,6 +58,8 @@ from careloop.questionnaires.services import (
 )
 from careloop.said import gettext_noop
 
+QUESTIONNAIRE_REFERENCE = re.compile(r"(?:.*/)?Questionnaire/([0-9]{1,18})")
+
 # Questionnaire.status (FHIR publication status) → ours; "unknown" is taken as in use.
 STATUSES = {**{s: s for s in Questionnaire.Status.values}, "unknown": "active"}
 
@@ -201,6 +203,11 @@ class QuestionnaireResponseHandler(Handler):
         if (condition := patient_filter(params)) is not None:
             queryset = queryset.filter(condition)
         for reference in params.getlist("questionnaire"):
+            if local := QUESTIONNAIRE_REFERENCE.fullmatch(reference):
+                # "Questionnaire/2", as read here (the parameter is a reference; only its
+                # canonical URL was matched, so the id a client read matched nothing)
+                queryset = queryset.filter(version__questionnaire_id=int(local[1]))
+                continue
             row, version = by_canonical(reference)
             if row is None or (version is None and "|" in reference):
                 return queryset.none()
