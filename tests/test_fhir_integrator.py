@@ -425,3 +425,24 @@ def test_every_type_is_searched_by_id(fhir: Fhir) -> None:
     statement = fhir.call("GET", "/metadata")[1]
     for resource in statement["rest"][0]["resource"]:
         assert "_id" in [p["name"] for p in resource["searchParam"]], resource["type"]
+
+
+def test_a_format_other_than_json_is_refused_on_every_interaction(fhir: Fhir) -> None:
+    """A read with _format=xml, or Accept: application/fhir+xml, was answered with JSON as if
+    XML had been served (a search refused _format=xml with 406)."""
+    patient = enrol(fhir)
+    for path, headers in (
+        (f"/Patient/{patient}?_format=xml", {}),
+        (f"/Patient/{patient}", {"Accept": "application/fhir+xml"}),
+        ("/Patient", {"Accept": "application/fhir+xml"}),
+    ):
+        status, outcome, _ = fhir.call("GET", path, headers=headers)
+        assert status == 406 and outcome["resourceType"] == "OperationOutcome", path
+    for accept in (
+        "application/fhir+json",
+        "application/fhir+json; fhirVersion=4.0",
+        "application/fhir+xml;q=0.9, application/json;q=0.8",
+        "*/*",
+    ):
+        assert fhir.call("GET", f"/Patient/{patient}", headers={"Accept": accept})[0] == 200
+    assert fhir.call("GET", f"/Patient/{patient}?_format=json")[0] == 200

@@ -105,6 +105,7 @@ def fhir_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             )
         request.user = user
         try:
+            _json_wanted(request)
             return view(request, *args, **kwargs)
         except FhirError as error:
             return respond(outcome(error.issues), error.status)
@@ -451,6 +452,30 @@ RESULT_PARAMS = {"_count", "_offset", "_format", "_summary"}
 JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
 
 
+def _json_wanted(request: HttpRequest) -> None:
+    """406 when the client asks for a format other than JSON: by ``_format`` on any
+    interaction (a read with ``_format=xml`` was answered JSON, only a search refused it), or
+    by an ``Accept`` header that takes no JSON (``application/fhir+xml`` alone)."""
+    formats = request.GET.getlist("_format")
+    if any(v.split(";")[0].strip() not in JSON_FORMATS for v in formats):
+        raise FhirError(
+            406,
+            f"_format {formats[0]!r}: CareLoop serves FHIR as JSON only",
+            code="not-supported",
+            expression=["_format"],
+        )
+    accept = request.headers.get("Accept", "").strip()
+    if not accept or formats:  # _format overrides Accept
+        return
+    kinds = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    if not any(k in JSON_FORMATS or k in ("*/*", "application/*") for k in kinds):
+        raise FhirError(
+            406,
+            f"Accept {accept!r}: CareLoop serves FHIR as JSON only (application/fhir+json)",
+            code="not-supported",
+        )
+
+
 def _strict(request: HttpRequest) -> bool:
     """``Prefer: handling=strict``: an unknown or unsupported search parameter is an error
     (lenient, the default: it is ignored and left out of the self link, as FHIR says)."""
@@ -465,6 +490,7 @@ def _unsupported(request: HttpRequest, handler: Handler, params: QueryDict) -> l
     """The search's parameters CareLoop does not support on this type (a chain such as
     ``subject:Patient.identifier``, a modifier, ``_sort``, ``_include``, ``_summary=true``)."""
     if any(v.split(";")[0].strip() not in JSON_FORMATS for v in params.getlist("_format")):
+        # a POST _search's _format in its body (one in the URL was refused before the view)
         raise FhirError(
             406,
             f"_format {params.get('_format')!r}: CareLoop serves FHIR as JSON only",
