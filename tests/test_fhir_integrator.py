@@ -446,3 +446,15 @@ def test_a_format_other_than_json_is_refused_on_every_interaction(fhir: Fhir) ->
     ):
         assert fhir.call("GET", f"/Patient/{patient}", headers={"Accept": accept})[0] == 200
     assert fhir.call("GET", f"/Patient/{patient}?_format=json")[0] == 200
+
+
+def test_a_subject_of_another_type_names_no_patient(fhir: Fhir) -> None:
+    """Observation?subject=Group/5 answered Patient/5's results (the id was read whatever
+    type the reference named)."""
+    patient = enrol(fhir)
+    assert fhir.call("POST", "/Observation", glucose(patient, {"value": 5.1}))[0] == 201
+    for subject in (f"Patient/{patient}", patient, f"{fhir.base}/Patient/{patient}"):
+        assert fhir.call("GET", f"/Observation?subject={subject}")[1]["total"] == 1, subject
+    for subject in (f"Group/{patient}", f"Device/{patient}"):
+        status, bundle, _ = fhir.call("GET", f"/Observation?subject={subject}")
+        assert status == 200 and bundle["total"] == 0, subject

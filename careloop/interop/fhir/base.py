@@ -442,7 +442,9 @@ def patient_filter(params: QueryDict, field: str = "patient") -> Q | None:
         return None
     ids = []
     for value in (alternative for given in values for alternative in either(given)):
-        value = value.split("/")[-1]
+        kind, _, value = value.rpartition("/")
+        if kind and kind.rsplit("/", 1)[-1] != "Patient":
+            continue  # "Group/5", "Device/5": no patient (it was taken for Patient/5)
         if not (value.isascii() and value.isdigit()):
             raise FhirError(
                 400, f"patient: {value!r} is not a Patient id", code="value", expression=["patient"]
