@@ -458,3 +458,17 @@ def test_a_subject_of_another_type_names_no_patient(fhir: Fhir) -> None:
     for subject in (f"Group/{patient}", f"Device/{patient}"):
         status, bundle, _ = fhir.call("GET", f"/Observation?subject={subject}")
         assert status == 200 and bundle["total"] == 0, subject
+
+
+def test_a_date_searched_with_an_unescaped_offset_is_read_as_sent(fhir: Fhir) -> None:
+    """date=ge2026-11-23T07:00:00+08:00 written into the URL as is: its "+" arrives as a
+    space, and the search was refused 400 as not a date."""
+    patient = enrol(fhir)  # glucose() is at 2026-11-23T08:00:00+08:00
+    assert fhir.call("POST", "/Observation", glucose(patient, {"value": 5.1}))[0] == 201
+    for when, found in (("07:00:00", 1), ("09:00", 0)):
+        for offset in ("+08:00", "%2B08:00"):
+            status, bundle, _ = fhir.call(
+                "GET", f"/Observation?patient={patient}&date=ge2026-11-23T{when}{offset}"
+            )
+            assert status == 200, bundle
+            assert bundle["total"] == found, (when, offset)

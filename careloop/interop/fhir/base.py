@@ -334,6 +334,9 @@ _DATE = re.compile(
 )
 
 
+_UNESCAPED_OFFSET = re.compile(r"(T\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?) (\d{2}:\d{2})$")
+
+
 def date_filter(field: str, values: list[str]) -> Q:
     """FHIR date search on one date or time: a period that begins and ends there."""
     return period_filter(field, field, values, open_ended=False)
@@ -351,7 +354,9 @@ def period_filter(start: str, end: str, values: list[str], *, open_ended: bool =
         return q | Q(**{f"{end}__isnull": True}) if open_ended else q
 
     for value in values:
-        match = _DATE.match(value.strip())
+        # "+08:00" written into a URL unescaped arrives as " 08:00" (a "+" is a space in a
+        # query): read as the offset it was (it was refused as not a date)
+        match = _DATE.match(_UNESCAPED_OFFSET.sub(r"\1+\2", value.strip()))
         if not match:
             raise FhirError(
                 400,
