@@ -5,7 +5,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -504,7 +504,9 @@ def test_an_observation_dated_by_its_day_alone_is_accepted(fhir: Fhir) -> None:
     resource = observation(f"Patient/{patient_id}", "14749-6", 5.1, "mmol/L", "2026-11-20")
     status, made, _ = fhir.call("POST", "/Observation", resource)
     assert status == 201, made
-    assert made["effectiveDateTime"].startswith("2026-11-20T00:00:00+08:00")
+    # local midnight (served as stored, in UTC)
+    served = datetime.fromisoformat(made["effectiveDateTime"])
+    assert served == datetime.fromisoformat("2026-11-20T00:00:00+08:00")
     resource["effectiveDateTime"] = "2026-11-31"
     status, body, _ = fhir.call("POST", "/Observation", resource)
     assert status == 400 and "effectiveDateTime" in body["issue"][0]["diagnostics"]
@@ -975,8 +977,9 @@ def test_an_update_also_holds_the_patient_a_write_meanwhile_moved_the_resource_t
 
     monkeypatch.setattr(patient_locks, "holding", holding)
     moved = condition_resource(second, "I10", "高血压", id=made["id"])
-    assert fhir.call("PUT", f"/Condition/{made['id']}", moved)[0] == 200
-    # Held again with the third, whose record the update then reassesses.
+    # Refused once held: it names the second, and is the third's now (it is not moved).
+    assert fhir.call("PUT", f"/Condition/{made['id']}", moved)[0] == 422
+    # Held again with the third, whose record it is read from.
     assert held == [sorted([first, second]), sorted([first, second, third])]
     assert Condition.objects.get(pk=int(made["id"])).patient_id == third
 

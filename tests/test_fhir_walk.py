@@ -4,7 +4,7 @@ CareLoop does not support): each either kept or refused naming the element, neve
 and dropped."""
 
 import urllib.request
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -328,7 +328,9 @@ def test_a_result_timed_by_an_instant_is_accepted(fhir: Fhir) -> None:
     result["effectiveInstant"] = result.pop("effectiveDateTime")
     status, body, _ = fhir.call("POST", "/Observation", result)
     assert status == 201, body
-    assert body["effectiveDateTime"] == "2026-11-23T09:30:00+08:00"
+    # the same moment (served as stored, in UTC)
+    served = datetime.fromisoformat(body["effectiveDateTime"])
+    assert served == datetime.fromisoformat("2026-11-23T09:30:00+08:00")
 
 
 def test_head_answers_with_the_headers_of_a_read(fhir: Fhir) -> None:

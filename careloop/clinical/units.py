@@ -31,6 +31,10 @@ URIC_ACID = {"14933-6", "3084-1"}
 BILIRUBIN = {"14631-6", "1975-2"}
 MONOVALENT_IONS = {"2823-3", "6298-4", "2951-2", "2947-0", "2075-0", "2069-3"}
 HAEMOGLOBIN = {"718-7"}
+# Body weight, and body height and waist (the FHIR vital-signs profile allows g and [lb_av],
+# and [in_i]: such a weight was stored unconverted, so read by neither BMI nor the risk models)
+WEIGHT = {"29463-7", "3141-9"}
+LENGTHS = {"8302-2", "8280-0"}
 
 # (analyte codes, from unit, to unit, factor): value_to = value_from × factor
 _FACTORS: list[tuple[set[str], str, str, float]] = [
@@ -42,6 +46,12 @@ _FACTORS: list[tuple[set[str], str, str, float]] = [
     (BILIRUBIN, "mg/dl", "umol/l", 17.1),
     (MONOVALENT_IONS, "meq/l", "mmol/l", 1.0),
     (HAEMOGLOBIN, "g/dl", "g/l", 10.0),
+    (WEIGHT, "g", "kg", 0.001),
+    (WEIGHT, "[lb_av]", "kg", 0.45359237),
+    (WEIGHT, "斤", "kg", 0.5),
+    (LENGTHS, "m", "cm", 100.0),
+    (LENGTHS, "mm", "cm", 0.1),
+    (LENGTHS, "[in_i]", "cm", 2.54),
 ]
 _SPELLINGS = {
     "umol/l": "umol/l",
@@ -57,7 +67,18 @@ _SPELLINGS = {
     "mm[hg]": "mmhg",
     "%": "%",
     "cm": "cm",
+    "厘米": "cm",
     "kg": "kg",
+    "千克": "kg",
+    "公斤": "kg",
+    "克": "g",
+    "[lb_av]": "[lb_av]",
+    "lb": "[lb_av]",
+    "lbs": "[lb_av]",
+    "米": "m",
+    "毫米": "mm",
+    "[in_i]": "[in_i]",
+    "in": "[in_i]",
     "/min": "/min",
     "bpm": "/min",
     "次/分": "/min",

@@ -335,3 +335,89 @@ def test_a_wrong_questionnaire_is_named_by_its_fhir_path(fhir: Fhir, carol: Any)
     assert status == 422
     assert outcome["issue"][0]["expression"][0].startswith("Questionnaire.item[0].answerOption")
     assert not Questionnaire.objects.filter(code__in=("x", "audit-a1")).exists()
+
+
+def test_answers_and_questionnaires_in_a_bundle_are_stored(fhir: Fhir, carol: Any) -> None:
+    """A QuestionnaireResponse or a Questionnaire POSTed in a transaction or batch Bundle
+    was answered 500 with an HTML page and nothing stored (the Bundle created only patients,
+    visits, diagnoses and results); answers of a patient the same Bundle enrols are stored."""
+    from tests.test_fhir import patient_resource
+
+    new = "urn:uuid:5b0c2e1a-8f0e-4c1d-9c55-2a7d0b1e6f31"
+    answers = {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": GAD7,
+        "status": "completed",
+        "subject": {"reference": new},
+        "item": gad7_answers(1, 1, 1, 1, 1, 1, 1),
+    }
+    transaction = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "resource": answers,
+                "request": {"method": "POST", "url": "QuestionnaireResponse"},
+            },
+            {
+                "fullUrl": new,
+                "resource": patient_resource(),
+                "request": {"method": "POST", "url": "Patient"},
+            },
+        ],
+    }
+    status, body, _ = fhir.call("POST", "/", transaction)
+    assert status == 200, body
+    assert body["entry"][0]["response"]["status"] == "201 Created"
+    stored = QuestionnaireResponse.objects.get()
+    assert body["entry"][0]["response"]["location"] == f"QuestionnaireResponse/{stored.pk}"
+    assert f"Patient/{stored.patient_id}" == body["entry"][1]["response"]["location"]
+
+    imported = {
+        "resourceType": "Questionnaire",
+        "url": "http://hospital.example/fhir/Questionnaire/pain",
+        "version": "1",
+        "name": "pain",
+        "status": "active",
+        "item": [{"linkId": "p1", "text": "疼痛程度", "type": "integer"}],
+    }
+    again = answers | {
+        "subject": {"reference": f"Patient/{stored.patient_id}"},
+        "item": gad7_answers(0, 0, 0, 0, 0, 0, 0),
+    }
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"resource": imported, "request": {"method": "POST", "url": "Questionnaire"}},
+            {"resource": again, "request": {"method": "POST", "url": "QuestionnaireResponse"}},
+        ],
+    }
+    status, body, _ = fhir.call("POST", "/", batch)
+    assert status == 200, body  # each entry answered: carol may not save questionnaires
+    assert [e["response"]["status"] for e in body["entry"]] == ["403 Forbidden", "201 Created"]
+    assert QuestionnaireResponse.objects.count() == 2
+    carol.user_permissions.add(Permission.objects.get(codename="change_questionnaire"))
+    status, body, _ = fhir.call("POST", "/", batch | {"entry": batch["entry"][:1]})
+    assert status == 200, body
+    assert body["entry"][0]["response"]["status"] == "201 Created"
+    assert Questionnaire.objects.filter(url=imported["url"]).exists()
+
+
+def test_answers_are_searched_by_the_questionnaire_read_here(
+    fhir: Fhir, cardiology: Any, patient_factory: Any
+) -> None:
+    """QuestionnaireResponse?questionnaire=Questionnaire/2 (the reference to the
+    Questionnaire a client read here) matched nothing: only its canonical URL was matched."""
+    patient = patient_factory(organisation=cardiology)
+    status, body, _ = fhir.call("POST", "/QuestionnaireResponse", gad7_response(patient, *[0] * 7))
+    assert status == 201, body
+    gad7 = Questionnaire.objects.get(code="gad7")
+    phq9 = Questionnaire.objects.get(code="phq9")
+    for reference in (f"Questionnaire/{gad7.pk}", f"{fhir.base}/Questionnaire/{gad7.pk}", GAD7):
+        status, bundle, _ = fhir.call("GET", f"/QuestionnaireResponse?questionnaire={reference}")
+        assert status == 200 and bundle["total"] == 1, reference
+    status, bundle, _ = fhir.call(
+        "GET", f"/QuestionnaireResponse?questionnaire=Questionnaire/{phq9.pk}"
+    )
+    assert status == 200 and bundle["total"] == 0

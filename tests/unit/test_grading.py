@@ -118,6 +118,15 @@ def test_every_shipped_range_and_critical_value_parses() -> None:
         ("2823-3", 6.5, "mEq/L", "mmol/L", 6.5),  # one charge: mEq is mmol
         ("2951-2", 140.0, "meq/l", "mmol/L", 140.0),
         ("718-7", 5.5, "g/dL", "g/L", 55.0),  # 1 g/dL is 10 g/L
+        # the FHIR vital-signs profile's other units of weight and height, and 斤 and 米
+        ("29463-7", 70500.0, "g", "kg", 70.5),
+        ("29463-7", 150.0, "[lb_av]", "kg", 68.04),
+        ("29463-7", 130.0, "斤", "kg", 65.0),
+        ("29463-7", 65.0, "公斤", "kg", 65.0),
+        ("8302-2", 1.72, "m", "cm", 172.0),
+        ("8302-2", 1.72, "米", "cm", 172.0),
+        ("8302-2", 68.0, "[in_i]", "cm", 172.72),
+        ("8280-0", 850.0, "mm", "cm", 85.0),
     ],
 )
 def test_unit_conversion(code: str, value: float, unit: str, target: str, expected: float) -> None:

@@ -74,6 +74,29 @@ class References:
     def __init__(self) -> None:
         self.created: dict[str, tuple[str, Model]] = {}
         self.found: set[str] = set()  # fullUrls of resources a conditional create found stored
+        # The identifiers (system, value) of the Patients the Bundle enrols or finds, by fullUrl
+        self.identified: list[tuple[set[tuple[str | None, str]], str]] = []
+
+    def identify(self, full_url: str, patient: dict[str, Any]) -> None:
+        """A Patient entry's identifiers: a conditional reference of a later entry
+        ("Patient?identifier=system|value") names it, as FHIR resolves one in a transaction
+        (it matched only stored patients, so a new patient's results were refused)."""
+        numbers: set[tuple[str | None, str]] = {
+            (str(i.get("system") or ""), str(i.get("value") or "").strip())
+            for i in patient.get("identifier") or []
+            if isinstance(i, dict)
+        }
+        if full_url and numbers:
+            self.identified.append((numbers, full_url))
+
+    def named_by(self, query: str) -> str | None:
+        """The fullUrl of the one Patient entry a conditional reference's query names."""
+        params = QueryDict(query)
+        if set(params) != {"identifier"}:
+            return None
+        wanted = {token(value) for value in params.getlist("identifier")}
+        hits = {url for numbers, url in self.identified if wanted <= numbers}
+        return hits.pop() if len(hits) == 1 and next(iter(hits)) in self.created else None
 
     def add(self, full_url: str, resource_type: str, obj: Model, *, stored: bool = False) -> None:
         """``stored``: found already stored (a conditional create), so what refers to it is
@@ -195,6 +218,15 @@ class Handler:
     def search(self, user: Any, params: QueryDict) -> QuerySet[Any]:
         raise NotImplementedError
 
+    def find(self, user: Any, params: QueryDict) -> QuerySet[Any]:
+        """:meth:`search`, and ``_id`` (ids, "1,2": either), which every type has (on any
+        type but Patient it was ignored, so Observation?_id=5 answered every result)."""
+        queryset = self.search(user, params)
+        for value in params.getlist("_id"):
+            ids = [row_id(token(v)[1]) for v in either(value)]
+            queryset = queryset.filter(pk__in=[i for i in ids if i is not None])
+        return queryset
+
     def create(self, user: Any, data: dict[str, Any], refs: References) -> Any:
         raise NotImplementedError
 
@@ -215,6 +247,8 @@ class Handler:
         self, user: Any, data: dict[str, Any], refs: References, path: str, *, write: bool = True
     ) -> Patient:
         reference = (data.get("subject") or data.get("patient") or {}).get("reference")
+        if reference and (query := conditional_query(reference)) is not None:
+            reference = refs.named_by(query) or reference  # a Patient of this Bundle
         if reference and reference in refs.created:
             patient = refs.resolve(reference, "Patient", path)
             assert isinstance(patient, Patient)
@@ -235,6 +269,20 @@ class Handler:
             raise FhirError(
                 403, f"{path}: you may not change Patient/{pk}", code="forbidden"
             ) from exc
+
+
+def unmoved(patient: Any, stored_patient_id: int, path: str) -> None:
+    """An update names the patient the resource already belongs to: moving a result, a
+    visit or a diagnosis would take it from a record the writer may only read, with what
+    was decided from it (alerts, plans, risk results) left behind. Refused, not ignored (an
+    Encounter or Condition naming another patient was answered 200 and left where it was)."""
+    if patient.pk != stored_patient_id:
+        raise FhirError(
+            422,
+            f"{path} cannot change (what is recorded stays in its patient's record)",
+            code="value",
+            expression=[path],
+        )
 
 
 def check_stored_writable(user: Any, patient_id: int, path: str) -> None:
@@ -286,6 +334,9 @@ _DATE = re.compile(
 )
 
 
+_UNESCAPED_OFFSET = re.compile(r"(T\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?) (\d{2}:\d{2})$")
+
+
 def date_filter(field: str, values: list[str]) -> Q:
     """FHIR date search on one date or time: a period that begins and ends there."""
     return period_filter(field, field, values, open_ended=False)
@@ -303,7 +354,9 @@ def period_filter(start: str, end: str, values: list[str], *, open_ended: bool =
         return q | Q(**{f"{end}__isnull": True}) if open_ended else q
 
     for value in values:
-        match = _DATE.match(value.strip())
+        # "+08:00" written into a URL unescaped arrives as " 08:00" (a "+" is a space in a
+        # query): read as the offset it was (it was refused as not a date)
+        match = _DATE.match(_UNESCAPED_OFFSET.sub(r"\1+\2", value.strip()))
         if not match:
             raise FhirError(
                 400,
@@ -366,6 +419,20 @@ def _period(
     )
 
 
+def either(value: str) -> list[str]:
+    """A search value's alternatives: in FHIR search "a,b" means a or b ("\\," is a comma
+    within a value). Searches that took "final,amended" as one status matched nothing."""
+    return [part.replace("\\,", ",") for part in re.split(r"(?<!\\),", value)]
+
+
+def any_of(values: Iterable[Q]) -> Q:
+    """The conditions OR-ed (none: a condition nothing meets)."""
+    first, *others = [*values] or [Q(pk__in=[])]
+    for other in others:
+        first |= other
+    return first
+
+
 def token(value: str) -> tuple[str | None, str]:
     """ "system|code" → (system, code); "code" → (None, code); "|code" → ("", code)."""
     if "|" in value:
@@ -379,8 +446,10 @@ def patient_filter(params: QueryDict, field: str = "patient") -> Q | None:
     if not values:
         return None
     ids = []
-    for value in values:
-        value = value.split("/")[-1]
+    for value in (alternative for given in values for alternative in either(given)):
+        kind, _, value = value.rpartition("/")
+        if kind and kind.rsplit("/", 1)[-1] != "Patient":
+            continue  # "Group/5", "Device/5": no patient (it was taken for Patient/5)
         if not (value.isascii() and value.isdigit()):
             raise FhirError(
                 400, f"patient: {value!r} is not a Patient id", code="value", expression=["patient"]

@@ -3,15 +3,18 @@
 A transaction is all or nothing: the first failing entry rolls everything back and the
 answer is that entry's OperationOutcome (its expressions prefixed with Bundle.entry[n]).
 A batch processes entries independently and answers each. Creates are done in dependency
-order (Patient, Encounter, Condition, Observation, DiagnosticReport) so "urn:uuid:"
-references between entries resolve; Observations are stored per patient in one batch.
+order (Patient, Encounter, Condition, Observation, DiagnosticReport, Questionnaire,
+QuestionnaireResponse) so "urn:uuid:" references between entries resolve; Observations are
+stored per patient in one batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from django.db import transaction
 from django.http import QueryDict
@@ -27,7 +30,16 @@ from careloop.interop.fhir.base import (
 from careloop.interop.fhir.outcome import FhirError, outcome
 
 _T = TypeVar("_T")
-ORDER = ["Patient", "Encounter", "Condition", "Observation", "DiagnosticReport"]
+# Every type CareLoop creates: one left out was never created, its entry a 500.
+ORDER = [
+    "Patient",
+    "Encounter",
+    "Condition",
+    "Observation",
+    "DiagnosticReport",
+    "Questionnaire",
+    "QuestionnaireResponse",
+]
 STATUS_TEXT = {
     200: "200 OK",
     201: "201 Created",
@@ -109,6 +121,9 @@ class Entry:
                 self.handler.validate(self.resource)
             except FhirError as error:
                 raise _prefixed(error, index) from error
+        if self.method == "POST" and self.resource_type == "Patient" and not self.full_url:
+            # named so a conditional reference of another entry can resolve to it
+            self.full_url = f"urn:careloop:bundle-entry:{index}"
         self.status = 0
         self.result: Any = None
 
@@ -134,6 +149,9 @@ def process(
     if kind == "transaction":
         entries = [Entry(i, raw, handlers) for i, raw in enumerate(raw_entries)]
         refs = References()
+        for entry in entries:
+            if entry.method == "POST" and entry.resource_type == "Patient":
+                refs.identify(entry.full_url, entry.resource)
         with holding_patients(partial(_patients, user, entries)):
             _match_existing(user, entries, refs)
             prepared = _prepare(user, entries, refs)
@@ -154,6 +172,8 @@ def process(
                 prepared = _prepare(user, [entry], refs)
                 with transaction.atomic():
                     _run(user, [entry], refs, prepared)
+            if entry.method == "POST" and entry.resource_type == "Patient":
+                refs.identify(entry.full_url, entry.resource)
             responses.append(_entry_response(entry, base))
         except FhirError as error:
             # Prepared, never stored: not referable; what an earlier entry stored stays so
@@ -308,21 +328,70 @@ def _run(user: Any, entries: list[Entry], refs: References, prepared: dict[str, 
                 if entry.instance_id:
                     entry.result = entry.handler.get(user, entry.instance_id)
                 else:
-                    params = QueryDict(entry.query)
-                    # no self link here to show a parameter was ignored: it is refused
-                    known = {*entry.handler.search_params, "_count", "_offset", "_format"}
-                    if unsupported := sorted(set(params) - known):
-                        raise FhirError(
-                            400,
-                            f"request.url: {', '.join(unsupported)} is not a search parameter "
-                            f"CareLoop supports on {entry.resource_type} "
-                            f"({', '.join(entry.handler.search_params)})",
-                            code="not-supported",
-                        )
-                    entry.result = list(entry.handler.search(user, params)[:200])
+                    entry.result = _search(user, entry)
                 entry.status = 200
         except FhirError as error:
             raise _prefixed(error, entry.index) from error
+
+
+PAGE_AT_MOST = 200  # a search entry's page: what _count asks, at most this (and by default)
+
+
+@dataclass
+class Page:
+    """A search entry's answer: one page of the matches, and how many there are."""
+
+    rows: list[Any]
+    total: int
+    params: QueryDict
+    count: int
+    offset: int
+
+
+def _search(user: Any, entry: Entry) -> Page:
+    params = QueryDict(entry.query)
+    # no self link here to show a parameter was ignored: it is refused
+    known = {*entry.handler.search_params, "_count", "_offset", "_format"}
+    if unsupported := sorted(set(params) - known):
+        raise FhirError(
+            400,
+            f"request.url: {', '.join(unsupported)} is not a search parameter "
+            f"CareLoop supports on {entry.resource_type} "
+            f"({', '.join(entry.handler.search_params)})",
+            code="not-supported",
+        )
+    try:
+        count = min(int(params.get("_count", PAGE_AT_MOST)), PAGE_AT_MOST)
+        offset = int(params.get("_offset", 0))
+    except ValueError as exc:
+        raise FhirError(400, "_count and _offset must be whole numbers", code="value") from exc
+    if count < 0 or offset < 0:
+        raise FhirError(400, "_count and _offset cannot be negative", code="value")
+    # As a search by GET: its _count and _offset, newest first, the total of all matches
+    # (_count was ignored, and the total was the page's length: 200 of thousands).
+    found = entry.handler.find(user, params).order_by("-pk")
+    rows = list(found[offset : offset + count]) if count > 0 else []
+    return Page(rows, found.count(), params, count, offset)
+
+
+def _page_links(entry: Entry, page: Page, base: str) -> list[dict[str, str]]:
+    kept = [
+        (k, v)
+        for k, values in page.params.lists()
+        for v in values
+        if k not in ("_count", "_offset")
+    ]
+
+    def link(relation: str, at: int) -> dict[str, str]:
+        query = urlencode([*kept, ("_count", page.count), ("_offset", at)])
+        return {"relation": relation, "url": f"{base}/{entry.resource_type}?{query}"}
+
+    links = [link("self", page.offset)]
+    if page.count > 0 and page.offset + page.count < page.total:
+        links.append(link("next", page.offset + page.count))
+    if page.count > 0 and page.offset > 0:
+        links.append(link("previous", max(0, page.offset - page.count)))
+    return links
 
 
 def _entry_response(entry: Entry, base: str) -> dict[str, Any]:
@@ -330,17 +399,19 @@ def _entry_response(entry: Entry, base: str) -> dict[str, Any]:
     result: dict[str, Any] = {"response": response}
     if entry.method in ("POST", "PUT"):
         response["location"] = f"{entry.resource_type}/{entry.result.pk}"
-    elif isinstance(entry.result, list):
+    elif isinstance(entry.result, Page):
         result["resource"] = {
             "resourceType": "Bundle",
             "type": "searchset",
-            "total": len(entry.result),
+            "total": entry.result.total,
+            "link": _page_links(entry, entry.result, base),
             "entry": [
                 {
                     "fullUrl": f"{base}/{entry.resource_type}/{obj.pk}",
                     "resource": entry.handler.served(obj),
+                    "search": {"mode": "match"},
                 }
-                for obj in entry.result
+                for obj in entry.result.rows
             ],
         }
     else:

@@ -18,14 +18,17 @@ from careloop.interop.fhir import codes
 from careloop.interop.fhir.base import (
     Handler,
     References,
+    any_of,
     check_stored_writable,
     date_filter,
+    either,
     fhir_datetime,
     patient_filter,
     period_filter,
     reference_id,
     require_permission,
     token,
+    unmoved,
 )
 from careloop.interop.fhir.outcome import FhirError, not_accepted, required
 from careloop.patients.access import patients_for
@@ -71,7 +74,7 @@ def _death_at_discharge(
 class EncounterHandler(Handler):
     resource_type = "Encounter"
     fhir_class = FhirEncounter
-    search_params = ["patient", "subject", "date", "status", "class", "identifier"]
+    search_params = ["_id", "patient", "subject", "date", "status", "class", "identifier"]
 
     def queryset(self, user: Any) -> QuerySet[Encounter]:
         return Encounter.objects.filter(patient__in=patients_for(user).values("pk"))
@@ -124,27 +127,34 @@ class EncounterHandler(Handler):
                     default=F("started_at"),
                 )
             ).filter(period_filter("started_at", "period_end", values))
-        if status := params.get("status"):
-            queryset = queryset.filter(status=codes.ENCOUNTER_STATUS.get(status, status))
+        # Each parameter repeated: all must hold; "a,b" within one: either.
+        for value in params.getlist("status"):
+            statuses = [token(v)[1] for v in either(value)]
+            queryset = queryset.filter(
+                status__in=[codes.ENCOUNTER_STATUS.get(s, s) for s in statuses]
+            )
         for value in params.getlist("identifier"):
             # A visit number is kept under our system only: "value" or "<VISIT>|value"
             # matches it, any other system (or "|value", no system) nothing.
-            system, code = token(value)
-            if system is None or system == codes.VISIT:
-                queryset = queryset.filter(visit_number=code)
-            else:
-                queryset = queryset.none()
+            numbers = [
+                code
+                for system, code in map(token, either(value))
+                if system is None or system == codes.VISIT
+            ]
+            queryset = queryset.filter(visit_number__in=numbers)
         for value in params.getlist("class"):  # a token: "IMP" or "<system>|IMP"
-            code = token(value)[1]
-            kinds = [kind for kind, out in codes.ENCOUNTER_CLASS_OUT.items() if out == code]
-            if not kinds:
-                raise FhirError(
-                    400,
-                    f"class: {code!r} is not an encounter class CareLoop keeps "
-                    f"({', '.join(sorted(set(codes.ENCOUNTER_CLASS_OUT.values())))})",
-                    code="value",
-                    expression=["class"],
-                )
+            kinds = []
+            for code in (token(v)[1] for v in either(value)):
+                found = [kind for kind, out in codes.ENCOUNTER_CLASS_OUT.items() if out == code]
+                if not found:
+                    raise FhirError(
+                        400,
+                        f"class: {code!r} is not an encounter class CareLoop keeps "
+                        f"({', '.join(sorted(set(codes.ENCOUNTER_CLASS_OUT.values())))})",
+                        code="value",
+                        expression=["class"],
+                    )
+                kinds += found
             queryset = queryset.filter(kind__in=kinds)
         return queryset
 
@@ -214,12 +224,12 @@ class EncounterHandler(Handler):
         require_permission(user, "clinical.change_encounter")
         check_stored_writable(user, encounter.patient_id, "Encounter.subject")
         patient = self.patient(user, data, refs, "Encounter.subject")
+        unmoved(patient, encounter.patient_id, "Encounter.subject")
         for key, value in self._fields(data).items():
             setattr(encounter, key, value)
         encounter.save()
         record(user, "update", "encounter", encounter.pk, patient_id=encounter.patient_id)
-        if patient.pk == encounter.patient_id:
-            _death_at_discharge(user, patient, encounter, data)
+        _death_at_discharge(user, patient, encounter, data)
         run_for_event(Trigger.ENCOUNTER, [encounter.patient_id])
         return encounter
 
@@ -231,7 +241,7 @@ NOT_A_DIAGNOSIS = {"refuted", "entered-in-error"}
 class ConditionHandler(Handler):
     resource_type = "Condition"
     fhir_class = FhirCondition
-    search_params = ["patient", "subject", "code", "clinical-status", "onset-date"]
+    search_params = ["_id", "patient", "subject", "code", "clinical-status", "onset-date"]
 
     def queryset(self, user: Any) -> QuerySet[Condition]:
         return Condition.objects.filter(patient__in=patients_for(user).values("pk"))
@@ -268,9 +278,14 @@ class ConditionHandler(Handler):
         if (condition := patient_filter(params)) is not None:
             queryset = queryset.filter(condition)
         for value in params.getlist("code"):
-            queryset = queryset.filter(icd10_code__iexact=token(value)[1])
-        if status := params.get("clinical-status"):
-            queryset = queryset.filter(clinical_status=codes.CLINICAL_STATUS.get(status, status))
+            queryset = queryset.filter(
+                any_of(Q(icd10_code__iexact=token(v)[1]) for v in either(value))
+            )
+        for value in params.getlist("clinical-status"):
+            statuses = [token(v)[1] for v in either(value)]
+            queryset = queryset.filter(
+                clinical_status__in=[codes.CLINICAL_STATUS.get(s, s) for s in statuses]
+            )
         if values := params.getlist("onset-date"):
             queryset = queryset.filter(date_filter("onset_date", values))
         return queryset
@@ -375,7 +390,8 @@ class ConditionHandler(Handler):
     ) -> Condition:
         require_permission(user, "clinical.change_condition")
         check_stored_writable(user, condition.patient_id, "Condition.subject")
-        self.patient(user, data, refs, "Condition.subject")
+        patient = self.patient(user, data, refs, "Condition.subject")
+        unmoved(patient, condition.patient_id, "Condition.subject")
         for key, value in self._fields(user, data, refs, condition.patient_id).items():
             setattr(condition, key, value)
         condition.save()

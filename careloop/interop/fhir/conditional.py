@@ -55,7 +55,7 @@ def existing(handler: Handler, user: Any, query: str, where: str) -> Any | None:
                     f"system), not {value!r}",
                     code="not-supported",
                 )
-    found = list(handler.search(user, params).order_by("pk")[:2])
+    found = list(handler.find(user, params).order_by("pk")[:2])
     if len(found) > 1:
         raise FhirError(
             412,

@@ -42,7 +42,7 @@ class ReadOnlyHandler(Handler):
     permission: str
     statuses: set[str]
     status_out: dict[str, str]
-    search_params = ["patient", "subject", "status"]
+    search_params = ["_id", "patient", "subject", "status"]
 
     def validate(self, data: Any) -> dict[str, Any]:
         raise FhirError(

@@ -22,7 +22,9 @@ from careloop.interop.fhir.base import (
     Handler,
     Prepared,
     References,
+    any_of,
     date_filter,
+    either,
     fhir_datetime,
     indexed,
     token,
@@ -128,19 +130,23 @@ class PatientHandler(Handler):
 
     def search(self, user: Any, params: QueryDict) -> QuerySet[Patient]:
         queryset = self.queryset(user)
-        if ids := params.getlist("_id"):
-            queryset = queryset.filter(pk__in=[i for i in map(row_id, ids) if i is not None])
+        # Each parameter repeated: all must hold; "a,b" within one: either.
         for value in params.getlist("identifier"):
-            system, code = token(value)
-            queryset = queryset.filter(_identifier_filter(system, code))
+            queryset = queryset.filter(any_of(_identifier_filter(*token(v)) for v in either(value)))
         for value in params.getlist("name"):
-            queryset = queryset.filter(name__contains=value.strip())
+            # a string search: any case ("zhang" finds Zhang Wei; it found only "Zhang")
+            queryset = queryset.filter(any_of(Q(name__icontains=v.strip()) for v in either(value)))
         for value in params.getlist("phone"):
-            queryset = queryset.filter(phone_hash__in=Patient.index_hashes("phone", value))
+            queryset = queryset.filter(
+                any_of(
+                    Q(phone_hash__in=Patient.index_hashes("phone", token(v)[1]))
+                    for v in either(value)
+                )
+            )
         if values := params.getlist("birthdate"):
             queryset = queryset.filter(date_filter("birth_date", values))
-        if gender := params.get("gender"):
-            queryset = queryset.filter(sex=gender)
+        for value in params.getlist("gender"):  # "male" or "<system>|male"
+            queryset = queryset.filter(sex__in=[token(v)[1] for v in either(value)])
         return queryset
 
     def prepare_many(self, user: Any, items: list[dict[str, Any]], refs: References) -> Prepared:

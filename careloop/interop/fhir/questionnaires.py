@@ -58,6 +58,8 @@ from careloop.questionnaires.services import (
 )
 from careloop.said import gettext_noop
 
+QUESTIONNAIRE_REFERENCE = re.compile(r"(?:.*/)?Questionnaire/([0-9]{1,18})")
+
 # Questionnaire.status (FHIR publication status) → ours; "unknown" is taken as in use.
 STATUSES = {**{s: s for s in Questionnaire.Status.values}, "unknown": "active"}
 
@@ -94,7 +96,7 @@ def _definition_error(error: DefinitionError) -> FhirError:
 class QuestionnaireHandler(Handler):
     resource_type = "Questionnaire"
     fhir_class = FhirQuestionnaire
-    search_params = ["url", "name", "status"]
+    search_params = ["_id", "url", "name", "status"]
 
     def queryset(self, user: Any) -> QuerySet[Questionnaire]:
         require_permission(user, "questionnaires.view_questionnaire")
@@ -121,7 +123,8 @@ class QuestionnaireHandler(Handler):
                     | Q(served_label="", version=int(version) if version.isdecimal() else -1)
                 )
         for name in params.getlist("name"):
-            queryset = queryset.filter(code__iexact=name.replace("_", "-"))
+            # a string search: what the name starts with, in any case ("GAD" finds gad7)
+            queryset = queryset.filter(code__istartswith=name.strip().replace("_", "-"))
         publication = {code: code for code in Questionnaire.Status.values}
         for statuses in status_filter(params, {*publication, "unknown"}, publication):
             queryset = queryset.filter(status__in=statuses)
@@ -172,7 +175,7 @@ class QuestionnaireHandler(Handler):
 class QuestionnaireResponseHandler(Handler):
     resource_type = "QuestionnaireResponse"
     fhir_class = FhirQuestionnaireResponse
-    search_params = ["patient", "subject", "questionnaire"]
+    search_params = ["_id", "patient", "subject", "questionnaire"]
 
     def queryset(self, user: Any) -> QuerySet[QuestionnaireResponse]:
         require_permission(user, "questionnaires.view_questionnaireresponse")
@@ -200,6 +203,11 @@ class QuestionnaireResponseHandler(Handler):
         if (condition := patient_filter(params)) is not None:
             queryset = queryset.filter(condition)
         for reference in params.getlist("questionnaire"):
+            if local := QUESTIONNAIRE_REFERENCE.fullmatch(reference):
+                # "Questionnaire/2", as read here (the parameter is a reference; only its
+                # canonical URL was matched, so the id a client read matched nothing)
+                queryset = queryset.filter(version__questionnaire_id=int(local[1]))
+                continue
             row, version = by_canonical(reference)
             if row is None or (version is None and "|" in reference):
                 return queryset.none()

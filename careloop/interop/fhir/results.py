@@ -25,12 +25,14 @@ from careloop.interop.fhir.base import (
     Prepared,
     References,
     date_filter,
+    either,
     fhir_datetime,
     indexed,
     patient_filter,
     reference_id,
     require_permission,
     token,
+    unmoved,
 )
 from careloop.interop.fhir.outcome import FhirError, not_accepted, required
 from careloop.interop.times import in_the_future
@@ -60,18 +62,6 @@ def _range_in_value_units(obs: Observation) -> tuple[str, Callable[[float], Any]
             code, to, unit = obs.code, obs.unit_normalised, obs.unit
             return unit, lambda v: _number(round(convert(code, v, to, unit), 2))
     return stored, lambda v: _number(round(v, 4))
-
-
-def _unmoved(patient: Any, stored_patient_id: int, path: str) -> None:
-    """An update names the patient the result already belongs to: moving it would take it
-    from a record the writer may only read, with its report and alerts left behind."""
-    if patient.pk != stored_patient_id:
-        raise FhirError(
-            422,
-            f"{path} cannot change (a result stays in its patient's record)",
-            code="value",
-            expression=[path],
-        )
 
 
 def _encounter(data: dict[str, Any], refs: References, patient: Any, path: str) -> Encounter | None:
@@ -127,6 +117,22 @@ COMPONENT_OWN = (
     "interpretation",
     "referenceRange",
 )
+
+
+def _quantity_unit(quantity: dict[str, Any]) -> str:
+    """The unit a Quantity is in. ``unit`` is for people (毫摩尔/升, mmol/L), its UCUM
+    ``code`` for machines (mmol/L): the code is what the value is graded and converted by
+    when the words are not the same unit (a glucose of 30 with unit 毫摩尔/升 was stored
+    ungraded, its critical value not alerted)."""
+    unit = str(quantity.get("unit") or "")
+    code = str(quantity.get("code") or "")
+    if not code:
+        return unit
+    if not unit or (
+        quantity.get("system") == codes.UCUM and canonical_unit(unit) != canonical_unit(code)
+    ):
+        return code
+    return unit
 
 
 def _bound(quantity: dict[str, Any] | None) -> str:
@@ -225,7 +231,7 @@ def _with_components(rows: list[Observation]) -> Observation:
 class ObservationHandler(Handler):
     resource_type = "Observation"
     fhir_class = FhirObservation
-    search_params = ["patient", "subject", "code", "date", "category", "status"]
+    search_params = ["_id", "patient", "subject", "code", "date", "category", "status"]
 
     def queryset(self, user: Any) -> QuerySet[Observation]:
         return Observation.objects.filter(
@@ -309,21 +315,23 @@ class ObservationHandler(Handler):
         if (condition := patient_filter(params)) is not None:
             queryset = queryset.filter(condition)
         for value in params.getlist("code"):
-            codes_wanted = [token(v)[1] for v in value.split(",")]
+            codes_wanted = [token(v)[1] for v in either(value)]
             queryset = queryset.filter(code__in=codes_wanted) | queryset.filter(
                 local_code__in=codes_wanted
             )
         if values := params.getlist("date"):
             queryset = queryset.filter(date_filter("effective_at", values))
-        if category := params.get("category"):
-            vital = token(category)[1] == "vital-signs"
-            queryset = (
-                queryset.filter(code__in=codes.VITAL_CODES)
-                if vital
-                else queryset.exclude(code__in=codes.VITAL_CODES)
+        for value in params.getlist("category"):  # vital-signs, or laboratory (the others)
+            vital = {token(v)[1] == "vital-signs" for v in either(value)}
+            if vital == {True}:
+                queryset = queryset.filter(code__in=codes.VITAL_CODES)
+            elif vital == {False}:
+                queryset = queryset.exclude(code__in=codes.VITAL_CODES)
+        for value in params.getlist("status"):  # "final,amended": either
+            statuses = [token(v)[1] for v in either(value)]
+            queryset = queryset.filter(
+                status__in=[codes.OBSERVATION_STATUS.get(s, s) for s in statuses]
             )
-        if status := params.get("status"):
-            queryset = queryset.filter(status=codes.OBSERVATION_STATUS.get(status, status))
         return queryset
 
     def result_inputs(self, data: dict[str, Any]) -> list[ResultInput]:
@@ -409,7 +417,7 @@ class ObservationHandler(Handler):
                     422, str(error), code="value", expression=["Observation.valueQuantity.value"]
                 ) from error
             result.comparator = quantity.get("comparator", "")
-            result.unit = quantity.get("unit") or quantity.get("code") or ""
+            result.unit = _quantity_unit(quantity)
         elif "valueString" in data:
             result.text = data["valueString"]
         elif concept := data.get("valueCodeableConcept"):
@@ -532,7 +540,7 @@ class ObservationHandler(Handler):
         components are corrected each the same way."""
         require_permission(user, "patients.change_patient")
         patient = self.patient(user, data, refs, "Observation.subject")
-        _unmoved(patient, obs.patient_id, "Observation.subject")
+        unmoved(patient, obs.patient_id, "Observation.subject")
         result, *parts = self.result_inputs(data)
         stored = {c.code or c.local_code: c for c in obs.components.all()}
         if not stored and not data.get("component"):
@@ -602,7 +610,7 @@ class ObservationHandler(Handler):
 class DiagnosticReportHandler(Handler):
     resource_type = "DiagnosticReport"
     fhir_class = FhirReport
-    search_params = ["patient", "subject", "code", "date", "status"]
+    search_params = ["_id", "patient", "subject", "code", "date", "status"]
 
     def queryset(self, user: Any) -> QuerySet[DiagnosticReport]:
         return DiagnosticReport.objects.filter(
@@ -641,11 +649,11 @@ class DiagnosticReportHandler(Handler):
         if (condition := patient_filter(params)) is not None:
             queryset = queryset.filter(condition)
         for value in params.getlist("code"):
-            queryset = queryset.filter(code=token(value)[1])
+            queryset = queryset.filter(code__in=[token(v)[1] for v in either(value)])
         if values := params.getlist("date"):
             queryset = queryset.filter(date_filter("effective_at", values))
-        if status := params.get("status"):
-            queryset = queryset.filter(status=status)
+        for value in params.getlist("status"):
+            queryset = queryset.filter(status__in=[token(v)[1] for v in either(value)])
         return queryset
 
     def _fields(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -658,6 +666,16 @@ class DiagnosticReportHandler(Handler):
         )
         if moment is None:
             raise required("DiagnosticReport.effectiveDateTime")
+        issued = fhir_datetime(data.get("issued"), "DiagnosticReport.issued")
+        # As its results and an HL7 report (OBR-7): a report dated in the future is refused.
+        for path, when in (("effectiveDateTime", moment), ("issued", issued)):
+            if when is not None and in_the_future(when):
+                raise FhirError(
+                    422,
+                    f"DiagnosticReport.{path} {when.isoformat()} is in the future",
+                    code="value",
+                    expression=[f"DiagnosticReport.{path}"],
+                )
         code = data.get("code") or {}
         coding = (code.get("coding") or [{}])[0]
         return {
@@ -666,7 +684,7 @@ class DiagnosticReportHandler(Handler):
             "name": (code.get("text") or coding.get("display") or coding.get("code", ""))[:200],
             "status": status,
             "effective_at": moment,
-            "issued_at": fhir_datetime(data.get("issued"), "DiagnosticReport.issued"),
+            "issued_at": issued,
             "conclusion": data.get("conclusion", ""),
             "filler_order_number": next(
                 (i.get("value", "") for i in data.get("identifier", [])), ""
@@ -721,7 +739,7 @@ class DiagnosticReportHandler(Handler):
         its Observations (those no longer named leave it)."""
         require_permission(user, "patients.change_patient")
         patient = self.patient(user, data, refs, "DiagnosticReport.subject")
-        _unmoved(patient, report.patient_id, "DiagnosticReport.subject")
+        unmoved(patient, report.patient_id, "DiagnosticReport.subject")
         for key, value in self._fields(data).items():
             setattr(report, key, value)
         if "encounter" in data:

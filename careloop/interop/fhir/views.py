@@ -8,6 +8,7 @@ lost even when it is refused.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -15,7 +16,7 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
@@ -58,6 +59,7 @@ HANDLERS: dict[str, Handler] = {
     )
 }
 FHIR_JSON = "application/fhir+json; charset=utf-8"
+logger = logging.getLogger(__name__)
 
 DEFAULT_COUNT, MAX_COUNT = 20, 200
 SERVER_FAILURE = FhirError(500, "the server failed while storing it", code="exception")
@@ -103,6 +105,7 @@ def fhir_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             )
         request.user = user
         try:
+            _json_wanted(request)
             return view(request, *args, **kwargs)
         except FhirError as error:
             return respond(outcome(error.issues), error.status)
@@ -119,6 +122,13 @@ def fhir_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
                 ),
                 403,
             )
+        except Http404:
+            return respond(outcome([issue("not found", code="not-found")]), 404)
+        except Exception:
+            # A defect of ours: logged with its traceback, and answered as FHIR (a client
+            # reads an OperationOutcome, not the staff pages' HTML error page).
+            logger.exception("FHIR %s %s failed", request.method, request.path)
+            return respond(outcome(SERVER_FAILURE.issues), 500)
 
     return wrapper
 
@@ -298,8 +308,61 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
         patient_of(resource_type, obj),
     )
     location = f"{base_url(request)}/{resource_type}/{obj.pk}"
-    body = handler.served(obj)
+    body = handler.served(_as_stored(handler, request.user, obj))
     return respond(body, 200 if found else 201, Location=location, ETag=versions.etag(body))
+
+
+def _as_stored(handler: Handler, user: Any, obj: Any) -> Any:
+    """``obj`` read back as a read serves it, so the version (``meta.versionId``, the ETag)
+    answered to a create is the one an update's ``If-Match`` is checked against: served
+    from memory, its times were in the sender's offset (+08:00), read back in UTC, so an
+    update with the create's ETag was refused 412."""
+    try:
+        return handler.get(user, str(obj.pk))
+    except FhirError:  # created where the token cannot read (another organisation's)
+        return obj
+
+
+@fhir_view
+def search_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
+    """``POST [type]/_search``: the search's parameters in a form body (and the URL), as FHIR
+    asks of every server that searches by GET."""
+    handler = _handler(resource_type)
+    if request.method not in ("POST", "GET", "HEAD"):
+        raise FhirError(
+            405,
+            f"{request.method} is not supported on {resource_type}/_search",
+            code="not-supported",
+        )
+    if request.method != "POST":
+        return search(request, handler)
+    if request.body and request.content_type != "application/x-www-form-urlencoded":
+        raise FhirError(
+            415,
+            f"Content-Type {request.content_type or '(none)'} is not accepted: send the search's "
+            "parameters as application/x-www-form-urlencoded",
+            code="not-supported",
+        )
+    params = request.GET.copy()
+    for name, values in request.POST.lists():
+        for value in values:
+            params.appendlist(name, value)
+    return search(request, handler, params)
+
+
+@fhir_view
+def not_served(request: HttpRequest) -> HttpResponse:
+    path = request.path.removeprefix("/fhir/R4/")
+    if "/_history" in f"/{path}":
+        text = (
+            f"{path}: earlier versions are not kept, so there is no history; read the "
+            "resource for its current version (meta.versionId)"
+        )
+    else:
+        text = (
+            f"{path} is not a FHIR interaction CareLoop serves (see {base_url(request)}/metadata)"
+        )
+    raise FhirError(404, text, code="not-supported")
 
 
 def _current(handler: Handler, obj: Any) -> HttpResponse:
@@ -389,6 +452,30 @@ RESULT_PARAMS = {"_count", "_offset", "_format", "_summary"}
 JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
 
 
+def _json_wanted(request: HttpRequest) -> None:
+    """406 when the client asks for a format other than JSON: by ``_format`` on any
+    interaction (a read with ``_format=xml`` was answered JSON, only a search refused it), or
+    by an ``Accept`` header that takes no JSON (``application/fhir+xml`` alone)."""
+    formats = request.GET.getlist("_format")
+    if any(v.split(";")[0].strip() not in JSON_FORMATS for v in formats):
+        raise FhirError(
+            406,
+            f"_format {formats[0]!r}: CareLoop serves FHIR as JSON only",
+            code="not-supported",
+            expression=["_format"],
+        )
+    accept = request.headers.get("Accept", "").strip()
+    if not accept or formats:  # _format overrides Accept
+        return
+    kinds = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    if not any(k in JSON_FORMATS or k in ("*/*", "application/*") for k in kinds):
+        raise FhirError(
+            406,
+            f"Accept {accept!r}: CareLoop serves FHIR as JSON only (application/fhir+json)",
+            code="not-supported",
+        )
+
+
 def _strict(request: HttpRequest) -> bool:
     """``Prefer: handling=strict``: an unknown or unsupported search parameter is an error
     (lenient, the default: it is ignored and left out of the self link, as FHIR says)."""
@@ -399,11 +486,11 @@ def _strict(request: HttpRequest) -> bool:
     )
 
 
-def _unsupported(request: HttpRequest, handler: Handler) -> list[str]:
+def _unsupported(request: HttpRequest, handler: Handler, params: QueryDict) -> list[str]:
     """The search's parameters CareLoop does not support on this type (a chain such as
     ``subject:Patient.identifier``, a modifier, ``_sort``, ``_include``, ``_summary=true``)."""
-    params = request.GET
     if any(v.split(";")[0].strip() not in JSON_FORMATS for v in params.getlist("_format")):
+        # a POST _search's _format in its body (one in the URL was refused before the view)
         raise FhirError(
             406,
             f"_format {params.get('_format')!r}: CareLoop serves FHIR as JSON only",
@@ -426,9 +513,11 @@ def _unsupported(request: HttpRequest, handler: Handler) -> list[str]:
     return unsupported
 
 
-def search(request: HttpRequest, handler: Handler) -> HttpResponse:
-    ignored = _unsupported(request, handler)
-    params = request.GET.copy()
+def search(request: HttpRequest, handler: Handler, given: QueryDict | None = None) -> HttpResponse:
+    """A search of ``given`` (by default the URL's query)."""
+    given = request.GET if given is None else given
+    ignored = _unsupported(request, handler, given)
+    params = given.copy()
     for name in ignored:  # not applied, so neither in the links
         params.pop(name, None)
     if params.get("_summary") == "count":  # the total alone
@@ -440,7 +529,7 @@ def search(request: HttpRequest, handler: Handler) -> HttpResponse:
         raise FhirError(400, "_count and _offset must be whole numbers", code="value") from exc
     if count < 0 or offset < 0:
         raise FhirError(400, "_count and _offset cannot be negative", code="value")
-    queryset = handler.search(request.user, params).order_by("-pk")
+    queryset = handler.find(request.user, params).order_by("-pk")
     total = queryset.count()
     page = list(queryset[offset : offset + count]) if count > 0 else []
     record(
