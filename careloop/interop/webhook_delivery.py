@@ -143,12 +143,11 @@ WEBHOOKS_KEPT = timedelta(days=30)
 
 
 def prune(now: datetime | None = None) -> int:
-    """Forget deliveries delivered or given up more than ``WEBHOOKS_KEPT`` ago (their
-    content is a patient's alert or follow-up); those still waiting are kept."""
+    """Forget deliveries made more than ``WEBHOOKS_KEPT`` ago, whatever became of them
+    (their content is a patient's alert or follow-up): delivered, given up, or still
+    waiting for an endpoint switched off since (tries end after about a day)."""
     before = (now or timezone.now()) - WEBHOOKS_KEPT
-    deleted, _ = WebhookDelivery.objects.filter(
-        status__in=[S.DELIVERED, S.FAILED], created_at__lt=before
-    ).delete()
+    deleted, _ = WebhookDelivery.objects.filter(created_at__lt=before).delete()
     return deleted
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -154,23 +155,27 @@ def answer_reply(request: AuthedRequest, pk: int) -> HttpResponse:
     """Answer a patient's reply in words from the inbox (the closest common question's
     answer offered to start from): sent back on its channel, the reply then handled."""
     mine = Reply.objects.filter(patient__in=patients_for(request.user, write=True).values("pk"))
-    reply = get_object_or_404(mine.select_related("patient"), pk=pk)
     text = request.POST.get("text", "").strip()
     if not text or len(text) > ANSWER_LIMIT:
+        get_object_or_404(mine, pk=pk)
         messages.error(
             request, _("Write the answer, at most %(n)d characters.") % {"n": ANSWER_LIMIT}
         )
         return redirect("outreach:inbox")
-    key = f"answer:{reply.pk}"
-    if Message.objects.filter(key=key).exists():
-        messages.info(request, _("This reply has been answered already."))
-        return redirect("outreach:inbox")
-    queued = queue_answer(reply, reply.patient, text, key)
-    if isinstance(queued, NotSent):
-        messages.error(request, _("Not sent: %(why)s") % {"why": queued.why})
-        return redirect("outreach:inbox")
-    reply.handled_at, reply.handled_by = timezone.now(), request.user
-    reply.save(update_fields=["handled_at", "handled_by"])
+    with transaction.atomic():  # two people answering at once: the second is told so
+        reply = get_object_or_404(
+            mine.select_for_update(of=("self",)).select_related("patient"), pk=pk
+        )
+        key = f"answer:{reply.pk}"
+        if Message.objects.filter(key=key).exists():
+            messages.info(request, _("This reply has been answered already."))
+            return redirect("outreach:inbox")
+        queued = queue_answer(reply, reply.patient, text, key)
+        if isinstance(queued, NotSent):
+            messages.error(request, _("Not sent: %(why)s") % {"why": queued.why})
+            return redirect("outreach:inbox")
+        reply.handled_at, reply.handled_by = timezone.now(), request.user
+        reply.save(update_fields=["handled_at", "handled_by"])
     record(
         request.user,
         "create",
