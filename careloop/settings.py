@@ -254,6 +254,12 @@ CARELOOP_CHANNEL_COSTS = {
 CARELOOP_VALUE_TIERS = env.env_str("CARELOOP_VALUE_TIERS", "high:10000:12,medium:2000:4")
 # Processes that render a batch of printed reports (WeasyPrint is CPU-bound).
 CARELOOP_REPORT_PROCESSES = env.env_int("CARELOOP_REPORT_PROCESSES", os.cpu_count() or 1, 1, 64)
+# A language model the hospital runs itself (OpenAI-compatible chat completions), drafting
+# answers to patients' questions the knowledge base does not answer, for staff to check; off
+# when no address is set. docs/knowledge.md.
+CARELOOP_LLM_URL = env.env_str("CARELOOP_LLM_URL").rstrip("/")
+CARELOOP_LLM_MODEL = env.env_str("CARELOOP_LLM_MODEL", "qwen2.5-7b-instruct")
+CARELOOP_LLM_API_KEY = env.env_str("CARELOOP_LLM_API_KEY")
 CARELOOP_SEND_BATCH = env.env_int("CARELOOP_SEND_BATCH", 500, 1, 20_000)
 CARELOOP_SEND_CONCURRENCY = env.env_int("CARELOOP_SEND_CONCURRENCY", 100, 1, 5_000)
 CARELOOP_SEND_LEASE_SECONDS = env.env_int("CARELOOP_SEND_LEASE_SECONDS", 120, 10, 3_600)

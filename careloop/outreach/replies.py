@@ -17,6 +17,7 @@ from careloop.followup.alert_flow import note_on
 from careloop.followup.models import OPEN_STATUSES, Alert, Task
 from careloop.followup.outcomes import Attempt, do_record_attempt
 from careloop.followup.services import raise_alert
+from careloop.outreach import assistant
 from careloop.outreach.faq import suggest
 from careloop.outreach.faq_reply import answer
 from careloop.outreach.followthrough import opt_out
@@ -213,10 +214,15 @@ def _ask_the_knowledge_base(reply: Reply, patient: Patient) -> None:
     the closest entry waits beside the reply in the inbox, for whoever reads it. Never a
     reply that tells of a symptom: a person reads that."""
     found = suggest(reply.text, patient.organisation)
-    if found is None:
-        return
-    reply.faq, reply.faq_score = found.entry, found.score
-    if found.confident:
-        reply.answer_message = answer(reply, patient, found.entry)
-        if reply.answer_message is not None:
-            reply.kind = Reply.Kind.FAQ
+    if found is not None:
+        reply.faq, reply.faq_score = found.entry, found.score
+        if found.confident:
+            reply.answer_message = answer(reply, patient, found.entry)
+            if reply.answer_message is not None:
+                reply.kind = Reply.Kind.FAQ
+    if reply.kind == Reply.Kind.UNCLEAR and assistant.enabled():
+        # A draft from the hospital's language model, for staff to check (never sent by
+        # itself): asked once the reply is stored, outside this transaction.
+        from careloop.outreach.tasks import draft_reply
+
+        transaction.on_commit(lambda: draft_reply.enqueue(reply.pk))

@@ -65,3 +65,23 @@ def dispatch(seconds: float = ROUND_SECONDS, batch: int | None = None) -> dict[s
 def dispatch_messages() -> dict[str, int]:
     """Every minute. Safe to run in several workers at once (claims with leases)."""
     return dispatch()
+
+
+@task()
+def draft_reply(reply_id: int) -> bool:
+    """Ask the hospital's language model for a draft answer to a reply still to be read
+    (docs/knowledge.md); whether one was stored."""
+    from careloop.outreach.assistant import draft_answer
+    from careloop.outreach.faq import entries_for, rank
+    from careloop.outreach.models import Reply
+    from careloop.outreach.queueing import hospital_name
+
+    reply = Reply.objects.select_related("patient__organisation").filter(pk=reply_id).first()
+    if reply is None or reply.patient is None or not reply.needs_reading or reply.draft_answer:
+        return False
+    closest = rank(reply.text, entries_for(reply.patient.organisation))[:5]
+    hospital = hospital_name(reply.patient.organisation_id, {})
+    text = draft_answer(reply.text, hospital, [entry for _score, entry in closest])
+    if text is None:
+        return False
+    return bool(Reply.objects.filter(pk=reply.pk, draft_answer="").update(draft_answer=text))

@@ -163,6 +163,8 @@ class Reply(models.Model):
         related_name="replies",
     )
     faq_score = models.FloatField(null=True, blank=True)
+    # A draft answer from the hospital's language model (outreach.assistant), for staff.
+    draft_answer = models.TextField(_("draft answer"), blank=True)
     answer_message = models.ForeignKey(
         "outreach.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
