@@ -83,3 +83,17 @@ def test_without_any_record_the_draft_still_opens_and_asks(
     assert parts["问题询问"] == "药都按时吃了吗？有没有漏服或者自己停药？最近还有哪里不舒服吗？"
     assert "异常" not in parts["康复指导"] and "少盐" not in parts["康复指导"]
     assert "复诊提醒" not in parts  # no revisit coming
+
+
+def test_the_reminder_names_a_revisit_or_the_next_follow_up_as_it_is(
+    hospital: Any, patient_factory: Any, alice: Any
+) -> None:
+    patient = patient_factory(organisation=hospital, name="李建国", sex="male")
+    task = handmade_task(patient, alice)
+    later = handmade_task(patient, alice)
+    Task.objects.filter(pk=later.pk).update(due_at=timezone.now() + timedelta(days=20))
+    when = f"{timezone.localtime(timezone.now() + timedelta(days=20)):%-m月%-d日}"
+    assert dict(draft_script(task, alice)).get("复诊提醒") is None  # a call, not a revisit
+    Task.objects.filter(pk=later.pk).update(purpose="revisit_reminder")
+    parts = dict(draft_script(task, alice))
+    assert parts["复诊提醒"] == f"您下次复诊在{when}之前，记得带上病历和检查结果。"

@@ -12,7 +12,7 @@ from typing import Any
 from django.utils import timezone
 
 from careloop.clinical.models import Condition, Encounter
-from careloop.followup.models import Task
+from careloop.followup.models import Purpose, Task
 from careloop.followup.scripts import PART_TITLES, variables
 
 # Questions by the ICD-10 prefixes of a condition, in this order when several apply.
@@ -67,6 +67,28 @@ def _visit_sentence(visit: Encounter, diagnoses: list[str]) -> str:
     return f"您{day:%-m月%-d日}{what}{told}。"
 
 
+def _coming(task: Task, when: str) -> str:
+    """The reminder of what comes next: a revisit (复诊) when the next date is a revisit
+    reminder's, else the programme's next follow-up."""
+    if not when:
+        return ""
+    revisit = (
+        Task.objects.filter(
+            patient_id=task.patient_id,
+            purpose=Purpose.REVISIT_REMINDER,
+            status=Task.Status.OPEN,
+            due_at__gt=timezone.now(),
+        )
+        .exclude(pk=task.pk)
+        .order_by("due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )
+    if revisit is not None and f"{timezone.localtime(revisit):%-m月%-d日}" == when:
+        return f"您下次复诊在{when}之前，记得带上病历和检查结果。"
+    return f"下次随访在{when}之前，我们会提前联系您。"
+
+
 def draft_script(task: Task, staff: Any) -> list[tuple[str, str]]:
     """The draft as (part title, text), in the order of a pathway's script."""
     patient = task.patient
@@ -96,11 +118,7 @@ def draft_script(task: Task, staff: Any) -> list[tuple[str, str]]:
         "opening": opening,
         "questions": "".join([*questions, ALWAYS_ASKED]),
         "advice": "".join(advice),
-        "revisit": (
-            f"您下次复诊在{known['next_revisit']}之前，记得带上病历和检查结果。"
-            if known["next_revisit"]
-            else ""
-        ),
+        "revisit": _coming(task, known["next_revisit"]),
         "closing": f"感谢您的配合。如有不适请及时就医，也可以随时联系{known['hospital']}随访中心。",
     }
     return [(str(PART_TITLES[part]), text) for part, text in parts.items() if text]
