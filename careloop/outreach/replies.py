@@ -18,7 +18,7 @@ from careloop.followup.models import OPEN_STATUSES, Alert, Task
 from careloop.followup.outcomes import Attempt, do_record_attempt
 from careloop.followup.services import raise_alert
 from careloop.outreach import assistant
-from careloop.outreach.faq import suggest
+from careloop.outreach.faq import asks, suggest
 from careloop.outreach.faq_reply import answer
 from careloop.outreach.followthrough import opt_out
 from careloop.outreach.models import ChannelAddress, Message, Reply
@@ -204,7 +204,11 @@ def process(reply: Reply, *, unsubscribe: bool = False) -> None:
         )
         understood = True
     reply.kind = Reply.Kind.ANSWER if understood else Reply.Kind.UNCLEAR
-    if not understood and not reply.symptoms:
+    if understood and not reply.symptoms and asks(reply.text):
+        # An answer with a question beside it (不头晕了，报告什么时候出？): the answer is
+        # recorded, and the question is answered by the knowledge base or read by a person.
+        reply.kind = Reply.Kind.UNCLEAR
+    if reply.kind == Reply.Kind.UNCLEAR and not reply.symptoms:
         _ask_the_knowledge_base(reply, patient)
     reply.save()
 

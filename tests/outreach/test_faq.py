@@ -267,3 +267,18 @@ def test_an_answer_that_cannot_go_says_why_and_leaves_the_reply_to_read(
         403,
         404,
     )
+
+
+def test_a_question_beside_an_answer_is_answered_not_dropped(
+    at_noon: datetime, pack: int, patient_factory: Any, hospital: Any
+) -> None:
+    """ "不头晕了，报告什么时候出？" was read as an answer (the negation) and left no one to
+    answer its question."""
+    consenting(patient_factory(organisation=hospital, phone="13600002230"))
+    reply = receive("sms", "不头晕了，报告什么时候出？", provider="outbox", sender="13600002230")
+    assert reply.negated == ["头晕"] and reply.kind == Reply.Kind.FAQ
+    assert reply.faq is not None and reply.faq.question == "体检报告什么时候出？"
+    plain = receive("sms", "不头晕了，谢谢", provider="outbox", sender="13600002230")
+    assert plain.kind == Reply.Kind.ANSWER and plain.faq is None  # nothing asked
+    other = receive("sms", "没有胸闷了，食堂几点开门？", provider="outbox", sender="13600002230")
+    assert other.kind == Reply.Kind.UNCLEAR and other.needs_reading  # a person answers it
