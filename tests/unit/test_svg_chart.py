@@ -18,3 +18,24 @@ def test_the_first_and_last_dates_run_inwards_from_their_points() -> None:
     assert float(dates[-1][0]) <= WIDTH  # "end": the text ends at the last point
     one = line_chart("体重（kg）", [Point("2026-12", 70, False)])
     assert 'text-anchor="middle" fill="#667382">2026-12<' in one
+
+
+def _texts(svg: str, fill: str) -> list[str]:
+    return re.findall(rf'fill="{fill}">([^<]+)</text>', svg)
+
+
+def test_points_are_labelled_with_their_values_as_measured() -> None:
+    # A lipid chart of a stage summary: 1.98 was labelled "2" and 1.66 (normal, < 1.7)
+    # "1.7", against the table beside the chart.
+    values = (("2026-03", 1.85), ("2026-06", 1.98), ("2026-09", 1.66))
+    svg = line_chart("低密度脂蛋白胆固醇（mmol/L）", [Point(d, v) for d, v in values])
+    assert _texts(svg, "#206bc4") == ["1.85", "1.98", "1.66"]
+    assert "135" in _texts(line_chart("收缩压（mmHg）", [Point("2026-03", 135)]), "#206bc4")
+
+
+def test_axis_labels_are_told_apart() -> None:
+    values = (("2025-10", 4.47), ("2026-03", 4.3), ("2026-06", 4.23), ("2026-11", 4.45))
+    svg = line_chart("总胆固醇（mmol/L）", [Point(d, v) for d, v in values])
+    ticks = [t for t in _texts(svg, "#667382") if not re.fullmatch(r"\d{4}-\d{2}", t)]
+    assert len(ticks) == 5
+    assert len(set(ticks)) == 5, ticks
