@@ -91,8 +91,11 @@ def line_chart(
             f'<text x="{x(n):.1f}" y="{y(p.value) - 5:.1f}" text-anchor="middle" '
             f'fill="{colour}">{_value(p.value)}</text>'
         )
-    shown = {0, len(points) - 1} | set(range(0, len(points), max(1, len(points) // 4)))
+    # At most five dates, none closer to the last than the step between them: the last runs
+    # inwards from its point and ran into the one before it ("2026-112026-12" at 7 points).
     last = len(points) - 1
+    step = max(1, -(-last // 4))
+    shown = {n for n in range(0, last, step) if last - n >= step} | {0, last}
     for n in sorted(shown):
         # The first and last dates run inwards from their points: centred, the last one was
         # cut at the chart's edge ("2026-1").

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from careloop.care.svg import WIDTH, Point, line_chart
 
@@ -39,3 +40,21 @@ def test_axis_labels_are_told_apart() -> None:
     ticks = [t for t in _texts(svg, "#667382") if not re.fullmatch(r"\d{4}-\d{2}", t)]
     assert len(ticks) == 5
     assert len(set(ticks)) == 5, ticks
+
+
+def test_the_dates_below_do_not_run_into_each_other() -> None:
+    for count in range(1, 14):
+        labels = [f"2026-{n + 1:02d}" for n in range(count)]
+        svg = line_chart("收缩压（mmHg）", [Point(d, 120 + n) for n, d in enumerate(labels)])
+        dates = re.findall(
+            r'<text x="([\d.]+)" y="\d+" text-anchor="(\w+)"[^>]*>(\d{4}-\d{2})<', svg
+        )
+        assert dates[0][2] == labels[0] and dates[-1][2] == labels[-1]
+        assert len(dates) <= 5
+        # Each label is about 35 px wide; where each starts and ends by its anchor.
+        spans = []
+        for x, anchor, _label in dates:
+            start = {"start": 0.0, "middle": -17.5, "end": -35.0}[anchor] + float(x)
+            spans.append((start, start + 35.0))
+        for (_a, end), (start, _b) in pairwise(spans):
+            assert end <= start, (count, dates)
