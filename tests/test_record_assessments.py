@@ -145,6 +145,9 @@ def test_diabetes_risk_scores_from_results_lifestyle_and_family(
     assert findrisc.result["total"] == 14
     assert findrisc.category == "moderate"
     assert findrisc.inputs["family_history"] == "first_degree"
+    page = logged_in(carol).get(f"/patients/{woman.pk}/").content.decode()
+    assert "中度风险" in page  # shown in words, not its code "moderate"
+    assert ">moderate<" not in page
 
     diagnosis = _entry(carol, woman, "diagnosis", icd10_code="E11.9", clinical_status="active")
     # Known diabetes: both scores are closed as 不适用 (their last result no longer current).
@@ -338,6 +341,11 @@ def test_the_glucose_category_is_shown_in_words(cardiology: Any, patient_factory
     stored = RiskAssessment(model="glucose", category="IFG")
     assert stored.category_label == "空腹血糖受损（IFG）"
     assert RiskAssessment(model="bp-grade", category="1级高血压").category_label == "1级高血压"
+    # FINDRISC keeps codes as the glucose model does; the page showed "slightly_elevated".
+    words = {"low": "低风险", "slightly_elevated": "轻度升高风险", "very_high": "很高风险"}
+    for code, label in words.items():
+        assert RiskAssessment(model="findrisc", category=code).category_label == label
+    assert RiskAssessment(model="findrisc", category="不适用").category_label == "不适用"
 
 
 def test_the_bp_grade_reads_the_antihypertensive_medicines_on_the_record(

@@ -189,6 +189,8 @@ def listing(scope: Scope, key: str) -> Listing:
     """The list ``key`` (a Part's key) in ``scope``; UnknownList when there is none."""
     if ":" in key:
         kind, _sep, channel = key.partition(":")
+        if not channel:  # "attempts:" typed by hand was a server error (no label for it)
+            raise UnknownList(key)
         if kind == "done":
             return Listing([LISTS["done"](scope).filter(channel=channel)])
         if kind not in ("attempts", "connected"):

@@ -22,8 +22,26 @@ def _ticks(low: float, high: float) -> list[float]:
     return [low + step * n for n in range(5)]
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}".rstrip("0").rstrip(".")
+def _fmt(value: float, places: int = 1) -> str:
+    if abs(value) >= 100 and places <= 1:
+        return f"{value:.0f}"
+    return f"{value:.{places}f}".rstrip("0").rstrip(".")
+
+
+def _value(value: float) -> str:
+    """A point's value as measured (up to three decimals): rounded to one, a LDL-C of
+    1.98 read "2" and a triglyceride of 1.66, normal, "1.7", against the table beside it."""
+    return _fmt(value, 3)
+
+
+def _tick_labels(ticks: list[float]) -> list[str]:
+    """The axis labels with as few decimals as keep them apart (a 4.2–4.5 axis read
+    4.2, 4.3, 4.3, 4.4, 4.5 at one decimal)."""
+    for places in range(1, 4):
+        labels = [_fmt(tick, places) for tick in ticks]
+        if len(set(labels)) == len(labels):
+            return labels
+    return labels
 
 
 def line_chart(
@@ -56,12 +74,13 @@ def line_chart(
             f'<rect x="{LEFT}" y="{top:.1f}" width="{plot_w}" height="{max(bottom - top, 0):.1f}" '
             'fill="#2fb344" fill-opacity="0.12"/>'
         )
-    for tick in _ticks(low, high):
+    ticks = _ticks(low, high)
+    for tick, tick_label in zip(ticks, _tick_labels(ticks), strict=True):
         parts.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
             'stroke="#e6e7e9" stroke-width="0.5"/>'
             f'<text x="{LEFT - 4}" y="{y(tick) + 3:.1f}" text-anchor="end" fill="#667382">'
-            f"{_fmt(tick)}</text>"
+            f"{tick_label}</text>"
         )
     line = " ".join(f"{x(n):.1f},{y(p.value):.1f}" for n, p in enumerate(points))
     parts.append(f'<polyline points="{line}" fill="none" stroke="#206bc4" stroke-width="1.5"/>')
@@ -70,10 +89,13 @@ def line_chart(
         parts.append(f'<circle cx="{x(n):.1f}" cy="{y(p.value):.1f}" r="2.5" fill="{colour}"/>')
         parts.append(
             f'<text x="{x(n):.1f}" y="{y(p.value) - 5:.1f}" text-anchor="middle" '
-            f'fill="{colour}">{_fmt(p.value)}</text>'
+            f'fill="{colour}">{_value(p.value)}</text>'
         )
-    shown = {0, len(points) - 1} | set(range(0, len(points), max(1, len(points) // 4)))
+    # At most five dates, none closer to the last than the step between them: the last runs
+    # inwards from its point and ran into the one before it ("2026-112026-12" at 7 points).
     last = len(points) - 1
+    step = max(1, -(-last // 4))
+    shown = {n for n in range(0, last, step) if last - n >= step} | {0, last}
     for n in sorted(shown):
         # The first and last dates run inwards from their points: centred, the last one was
         # cut at the chart's edge ("2026-1").

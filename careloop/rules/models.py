@@ -151,4 +151,9 @@ class RiskAssessment(models.Model):
             from careloop.rules.risk.glucose import LABELS
 
             return LABELS.get(self.category, self.category)
+        if self.model == "findrisc":  # codes too (low … very_high): "slightly_elevated" showed
+            from careloop.rules.risk.findrisc import CATEGORIES
+
+            words = {code: f"{label}风险" for _lowest, code, label, _risk in CATEGORIES}
+            return words.get(self.category, self.category)
         return self.category

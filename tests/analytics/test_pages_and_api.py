@@ -61,6 +61,8 @@ def test_the_dashboard_and_its_lists(tasks: None, bob: Any, alice: Any) -> None:
     ).content.decode()
     assert "the start cannot be after the end" in english and "开始日期" not in english
     assert client.get("/dashboard/lists/nonsense/", NOVEMBER).status_code == 404
+    for key in ("attempts:", "connected:", "done:", ":phone"):  # no channel, or no list
+        assert client.get(f"/dashboard/lists/{key}/", NOVEMBER).status_code == 404, key
 
     nurse = Client()
     nurse.force_login(alice)
