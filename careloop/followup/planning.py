@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from careloop.audit.services import record
@@ -148,10 +148,16 @@ def node_tasks(
     days = occurrence_days(node, anchor, risk=risk, value=value)
     tasks = []
     limit = (now + HORIZON).date()
+    # After a tier change: the follow-ups the earlier frequency made, or still has open,
+    # stand for the new frequency's occurrences up to the last of them.
+    kept = date.fromisoformat(state["after"]) if state.get("after") else None
     while state["next"] < len(days):
         day, grace = days[state["next"]]
         if day > limit:
             break
+        if kept is not None and day <= kept:
+            state["next"] += 1
+            continue
         due = due_window(day, node, tz, quiet=quiet, holidays=holidays, grace_days=grace)
         if due[1] < now:
             due = _planned_late(days, state["next"], node, due, now, tz, quiet, holidays)
@@ -374,6 +380,16 @@ def replan_tiers(patient_ids: Iterable[int], *, now: datetime | None = None) -> 
             )
             before = plan.state.get(node.key, {"rev": 0})
             plan.state[node.key] = {"rev": before["rev"] + 1, "next": 0, "tiers": tiers}
+            # What was made, tried or is still open at the old frequency is not planned
+            # again: the new one goes on after the last of those (a call made yesterday is
+            # not repeated today because the new frequency has one on yesterday's day).
+            last = (
+                plan.tasks.filter(node=node.key)
+                .exclude(status=Task.Status.CANCELLED)
+                .aggregate(last=Max("due_at"))["last"]
+            )
+            if last is not None:
+                plan.state[node.key]["after"] = timezone.localtime(last).date().isoformat()
         generate(plan, patient, now=now)
         changed += 1
     return changed
