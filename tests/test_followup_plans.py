@@ -942,3 +942,30 @@ def test_a_tier_change_does_not_plan_again_a_follow_up_already_made_or_open(
     Patient.objects.filter(pk=other.pk).update(value_tier="low")
     do_update_patient(bob, other, {"risk_tier": "low"})
     assert plan.tasks.filter(node="tiered", status=Task.Status.OPEN).count() == 1
+
+
+def test_a_programme_visit_is_face_to_face_whatever_channel_the_patient_prefers(
+    hospital: Any, patient_factory: Any, carol: Any, clock: Clock, pack: None
+) -> None:
+    """REFERENCE §1.1, §1.2: at least four face-to-face follow-ups a year. A patient who
+    prefers the telephone had every programme visit planned as a call (none face to face);
+    the visit is planned in the clinic, and the policy's other channels follow it when three
+    tries there fail."""
+    patient = patient_factory(
+        organisation=hospital, birth_date=date(1960, 5, 1), preferred_channel="phone"
+    )
+    Condition.objects.create(patient=patient, icd10_code="I10", name="原发性高血压")
+    [plan] = on_diagnosis([patient.pk])
+    first = plan.tasks.get()
+    assert first.channel == "clinic"
+    clock.set(first.due_at + timedelta(hours=1))
+    form = {"sbp": 128, "dbp": 80, "symptoms": ["无症状"], "heart_rate": 76, "weight_kg": 70}
+    do_record_attempt(first, carol, Attempt(outcome="reached", answers=form, channel="clinic"))
+    assert plan.tasks.get(status=Task.Status.OPEN).channel == "clinic"
+    # A patient who prefers a home visit has it: it is face to face.
+    home = patient_factory(
+        organisation=hospital, birth_date=date(1950, 5, 1), preferred_channel="home_visit"
+    )
+    Condition.objects.create(patient=home, icd10_code="E11.9", name="2型糖尿病")
+    [plan] = on_diagnosis([home.pk])
+    assert plan.tasks.get().channel == "home_visit"

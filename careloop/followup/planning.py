@@ -44,6 +44,26 @@ def choose_channel(patient: Patient, channels: Iterable[str], start: int = 0) ->
     return chosen, start + policy.index(chosen)
 
 
+# The national programmes' visits are face to face, at least four a year (REFERENCE §1.1,
+# §1.2): the clinic or a home visit, whatever channel the patient prefers for the rest.
+FACE_TO_FACE = ("clinic", "home_visit")
+FACE_TO_FACE_FORMS = ("htn", "dm")
+
+
+def first_channel(patient: Patient, channels: Iterable[str], form: str = "") -> tuple[str, int]:
+    """The channel a task starts on: for a national programme visit (form ``htn``/``dm``)
+    the patient's preferred one if it is face to face, else the policy's first face-to-face
+    one; otherwise ``choose_channel``."""
+    policy = list(channels)
+    if form in FACE_TO_FACE_FORMS:
+        if patient.preferred_channel in FACE_TO_FACE and patient.preferred_channel in policy:
+            return patient.preferred_channel, policy.index(patient.preferred_channel)
+        for index, channel in enumerate(policy):
+            if channel in FACE_TO_FACE:
+                return channel, index
+    return choose_channel(patient, policy)
+
+
 def profile(patient: Patient) -> Profile:
     return Profile(
         age=patient.age,
@@ -60,7 +80,7 @@ def next_channel(task: Task) -> tuple[str, int]:
     end, then from its start, until every channel the patient can be reached on has been
     tried. (channel, index in the policy); index -1 when none is left."""
     policy = list(task.channels)
-    _first, start = choose_channel(task.patient, policy)
+    _first, start = first_channel(task.patient, policy, task.form)
     if start < 0:
         return ("", -1)
     order = policy[start:] + policy[:start]
@@ -88,7 +108,7 @@ def task_values(
 ) -> dict[str, Any]:
     """The fields of a plan's task for one occurrence of ``node`` (the plan itself apart)."""
     channels = node.channels_for(profile(patient))
-    channel, _index = choose_channel(patient, channels)
+    channel, _index = first_channel(patient, channels, node.form)
     return {
         "patient_id": patient.pk,
         "organisation_id": patient.organisation_id,
