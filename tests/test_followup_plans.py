@@ -897,3 +897,75 @@ def test_the_nightly_job_goes_on_when_a_discharge_enrolled_one_of_its_batch_mean
         Plan.objects.filter(patient=p, pathway=pathway, status="active").count() == 1
         for p in patients
     )
+
+
+def test_a_tier_change_does_not_plan_again_a_follow_up_already_made_or_open(
+    hospital: Any, bob: Any, patient_factory: Any, clock: Clock, pack: None
+) -> None:
+    patient = patient_factory(organisation=hospital, risk_tier="high", value_tier="medium")
+    stay = Encounter.objects.create(
+        patient=patient,
+        organisation=hospital,
+        kind=Encounter.Kind.INPATIENT,
+        started_at=DISCHARGED - timedelta(days=5),
+        ended_at=DISCHARGED,
+    )
+    Condition.objects.create(patient=patient, icd10_code="K35.8", name="急性阑尾炎", encounter=stay)
+    [plan] = on_discharge([patient.pk])
+    tiered = plan.tasks.filter(node="tiered").order_by("due_at")
+    assert [(timezone.localtime(t.due_at).date() - DISCHARGED.date()).days for t in tiered] == [
+        7,
+        14,
+    ]  # high risk + medium value: weekly for 2 weeks
+    # The day-14 call is made; the next morning the risk falls to medium: every 2 weeks for 2
+    # weeks is the day-14 call, made already, so nothing is planned again.
+    clock.set(DISCHARGED.replace(hour=10) + timedelta(days=14))
+    day7, day14 = tiered
+    for task in (day7, day14):
+        do_record_attempt(task, bob, Attempt(outcome="reached", channel=task.channel))
+    clock.set(DISCHARGED.replace(hour=10) + timedelta(days=15))
+    do_update_patient(bob, patient, {"risk_tier": "medium"})
+    assert plan.tasks.filter(node="tiered", status=Task.Status.OPEN).count() == 0
+    # A day-7 call still open (not reached yet) when the risk falls to low: the low-risk
+    # "once within a month" is that call, not a second one beside it.
+    other = patient_factory(organisation=hospital, risk_tier="high", value_tier="medium")
+    stay = Encounter.objects.create(
+        patient=other,
+        organisation=hospital,
+        kind=Encounter.Kind.INPATIENT,
+        started_at=clock.now - timedelta(days=5),
+        ended_at=clock.now - timedelta(hours=2),
+    )
+    Condition.objects.create(patient=other, icd10_code="K35.8", name="急性阑尾炎", encounter=stay)
+    [plan] = on_discharge([other.pk])
+    clock.set(clock.now + timedelta(days=8))
+    Patient.objects.filter(pk=other.pk).update(value_tier="low")
+    do_update_patient(bob, other, {"risk_tier": "low"})
+    assert plan.tasks.filter(node="tiered", status=Task.Status.OPEN).count() == 1
+
+
+def test_a_programme_visit_is_face_to_face_whatever_channel_the_patient_prefers(
+    hospital: Any, patient_factory: Any, carol: Any, clock: Clock, pack: None
+) -> None:
+    """REFERENCE §1.1, §1.2: at least four face-to-face follow-ups a year. A patient who
+    prefers the telephone had every programme visit planned as a call (none face to face);
+    the visit is planned in the clinic, and the policy's other channels follow it when three
+    tries there fail."""
+    patient = patient_factory(
+        organisation=hospital, birth_date=date(1960, 5, 1), preferred_channel="phone"
+    )
+    Condition.objects.create(patient=patient, icd10_code="I10", name="原发性高血压")
+    [plan] = on_diagnosis([patient.pk])
+    first = plan.tasks.get()
+    assert first.channel == "clinic"
+    clock.set(first.due_at + timedelta(hours=1))
+    form = {"sbp": 128, "dbp": 80, "symptoms": ["无症状"], "heart_rate": 76, "weight_kg": 70}
+    do_record_attempt(first, carol, Attempt(outcome="reached", answers=form, channel="clinic"))
+    assert plan.tasks.get(status=Task.Status.OPEN).channel == "clinic"
+    # A patient who prefers a home visit has it: it is face to face.
+    home = patient_factory(
+        organisation=hospital, birth_date=date(1950, 5, 1), preferred_channel="home_visit"
+    )
+    Condition.objects.create(patient=home, icd10_code="E11.9", name="2型糖尿病")
+    [plan] = on_diagnosis([home.pk])
+    assert plan.tasks.get().channel == "home_visit"

@@ -634,3 +634,23 @@ def test_the_task_page_speaks_chinese_in_its_history_and_requested_revisits(
     assert '<h2 class="card-title">随访记录</h2>' in tries and "尝试次数" not in tries
     english = client.get(f"/worklist/tasks/{programme.pk}/", HTTP_ACCEPT_LANGUAGE="en")
     assert '<h2 class="card-title">Attempts</h2>' in english.content.decode()
+
+
+def test_a_plan_stopped_as_the_patient_died_stops_the_others_and_records_the_death(
+    programme: Task, carol: Any
+) -> None:
+    """Stopping one plan with 已故 left the patient's other plans calling them, and the
+    record saying they were alive."""
+    patient = programme.patient
+    other = enrol(patient, Pathway.objects.get(code="post-op"), trigger="manual")
+    assert other is not None and other.tasks.filter(status=Task.Status.OPEN).exists()
+    response = logged_in(carol).post(
+        f"/worklist/plans/{programme.plan_id}/stop/", {"reason": "deceased", "note": ""}
+    )
+    assert response.status_code == 302
+    patient.refresh_from_db()
+    assert patient.deceased_on == timezone.localdate()
+    assert not patient.plans.filter(status="active").exists()
+    assert not Task.objects.filter(patient=patient, status=Task.Status.OPEN).exists()
+    other.refresh_from_db()
+    assert other.stop_reason == "deceased"

@@ -187,3 +187,16 @@ def test_a_deployments_programme_scripts_get_the_inclusive_limits_on_upgrade() -
     assert PathwayVersion.objects.filter(pathway__code="dm-programme").count() == 1
     dm_now = shipped["dm-programme"]["definition"]["nodes"][0]["script"]["closing"]
     assert migration.CORRECTED[old_dm] == dm_now  # what the pack says now
+
+
+def test_a_trigger_within_no_days_is_refused_not_read_as_seven(hospital: Any) -> None:
+    """``within_days: 0`` was accepted and then planned as the default 7 days: a pathway
+    meant for discharges of the day enrolled a week's."""
+    definition = {
+        "trigger": {"kind": "discharge", "icd10": ["I50"], "within_days": 0},
+        "nodes": [{"key": "a", "title": "一", "purpose": "condition_tracking", "day": 1}],
+    }
+    with pytest.raises(DefinitionError) as raised:
+        do_save_pathway(None, "same-day", {"name": "当日出院", "definition": definition})
+    assert raised.value.path == "trigger.within_days"
+    assert not Pathway.objects.filter(code="same-day").exists()

@@ -843,3 +843,44 @@ def test_a_post_operative_state_is_tagged_for_thirty_days_each_kind_apart(
     assert sweep(now=timezone.now() + timedelta(days=20)) == 0
     assert sweep(now=timezone.now() + timedelta(days=31)) == 1
     assert "术后" not in set(patient.tags.values_list("tag__name", flat=True))
+
+
+def test_a_rules_enrolment_keeps_to_the_organisations_a_pathway_is_set_for(
+    db: None, hospital: Any, cardiology: Any, community: Any
+) -> None:
+    from careloop.followup.models import Pathway, Plan
+    from careloop.followup.pathways import do_save_pathway
+
+    do_save_pathway(
+        None,
+        "card-bp",
+        {
+            "name": "心内科血压随访",
+            "definition": {
+                "trigger": {"kind": "rule"},
+                "nodes": [{"key": "call", "title": "血压随访", "purpose": "condition_tracking"}],
+            },
+        },
+    )
+    Pathway.objects.filter(code="card-bp").update(organisation=cardiology)  # as the admin sets
+    do_save_rule(
+        None,
+        "bp-enrol",
+        {
+            "name": "收缩压高纳入随访",
+            "trigger": "observation",
+            "condition": {"kind": "latest", "code": SBP, "op": ">=", "value": 160},
+            "actions": [{"type": "enrol", "pathway": "card-bp"}],
+            "enabled": True,
+        },
+    )
+    inside, outside = (
+        PatientFactory(organisation=cardiology),
+        PatientFactory(organisation=community),
+    )
+    for p in (inside, outside):
+        store(p, SBP, 170, timezone.now())
+    # The cardiology pathway is the cardiology department's: the community centre's patient
+    # is not put on it (as a discharge, a diagnosis or staff on the patient page would not).
+    assert Plan.objects.filter(patient=inside).count() == 1
+    assert Plan.objects.filter(patient=outside).count() == 0

@@ -250,7 +250,7 @@ def _trigger(data: Any) -> TriggerSpec:
         icd10=icd10,
         codes=_strings(data, "codes", "trigger"),
         grades=grades,
-        within_days=_int(data, "within_days", "trigger", 0, 365) or 7,
+        within_days=_int(data, "within_days", "trigger", 1, 365) or 7,
         min_age=_int(data, "min_age", "trigger", 0, 130),
         any_result=_flag(data, "any_result", "trigger"),
     )

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from careloop.audit.services import record
@@ -44,6 +44,26 @@ def choose_channel(patient: Patient, channels: Iterable[str], start: int = 0) ->
     return chosen, start + policy.index(chosen)
 
 
+# The national programmes' visits are face to face, at least four a year (REFERENCE §1.1,
+# §1.2): the clinic or a home visit, whatever channel the patient prefers for the rest.
+FACE_TO_FACE = ("clinic", "home_visit")
+FACE_TO_FACE_FORMS = ("htn", "dm")
+
+
+def first_channel(patient: Patient, channels: Iterable[str], form: str = "") -> tuple[str, int]:
+    """The channel a task starts on: for a national programme visit (form ``htn``/``dm``)
+    the patient's preferred one if it is face to face, else the policy's first face-to-face
+    one; otherwise ``choose_channel``."""
+    policy = list(channels)
+    if form in FACE_TO_FACE_FORMS:
+        if patient.preferred_channel in FACE_TO_FACE and patient.preferred_channel in policy:
+            return patient.preferred_channel, policy.index(patient.preferred_channel)
+        for index, channel in enumerate(policy):
+            if channel in FACE_TO_FACE:
+                return channel, index
+    return choose_channel(patient, policy)
+
+
 def profile(patient: Patient) -> Profile:
     return Profile(
         age=patient.age,
@@ -60,7 +80,7 @@ def next_channel(task: Task) -> tuple[str, int]:
     end, then from its start, until every channel the patient can be reached on has been
     tried. (channel, index in the policy); index -1 when none is left."""
     policy = list(task.channels)
-    _first, start = choose_channel(task.patient, policy)
+    _first, start = first_channel(task.patient, policy, task.form)
     if start < 0:
         return ("", -1)
     order = policy[start:] + policy[:start]
@@ -88,7 +108,7 @@ def task_values(
 ) -> dict[str, Any]:
     """The fields of a plan's task for one occurrence of ``node`` (the plan itself apart)."""
     channels = node.channels_for(profile(patient))
-    channel, _index = choose_channel(patient, channels)
+    channel, _index = first_channel(patient, channels, node.form)
     return {
         "patient_id": patient.pk,
         "organisation_id": patient.organisation_id,
@@ -148,10 +168,16 @@ def node_tasks(
     days = occurrence_days(node, anchor, risk=risk, value=value)
     tasks = []
     limit = (now + HORIZON).date()
+    # After a tier change: the follow-ups the earlier frequency made, or still has open,
+    # stand for the new frequency's occurrences up to the last of them.
+    kept = date.fromisoformat(state["after"]) if state.get("after") else None
     while state["next"] < len(days):
         day, grace = days[state["next"]]
         if day > limit:
             break
+        if kept is not None and day <= kept:
+            state["next"] += 1
+            continue
         due = due_window(day, node, tz, quiet=quiet, holidays=holidays, grace_days=grace)
         if due[1] < now:
             due = _planned_late(days, state["next"], node, due, now, tz, quiet, holidays)
@@ -374,6 +400,16 @@ def replan_tiers(patient_ids: Iterable[int], *, now: datetime | None = None) -> 
             )
             before = plan.state.get(node.key, {"rev": 0})
             plan.state[node.key] = {"rev": before["rev"] + 1, "next": 0, "tiers": tiers}
+            # What was made, tried or is still open at the old frequency is not planned
+            # again: the new one goes on after the last of those (a call made yesterday is
+            # not repeated today because the new frequency has one on yesterday's day).
+            last = (
+                plan.tasks.filter(node=node.key)
+                .exclude(status=Task.Status.CANCELLED)
+                .aggregate(last=Max("due_at"))["last"]
+            )
+            if last is not None:
+                plan.state[node.key]["after"] = timezone.localtime(last).date().isoformat()
         generate(plan, patient, now=now)
         changed += 1
     return changed

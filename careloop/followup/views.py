@@ -457,6 +457,20 @@ def plan_stop(request: AuthedRequest, pk: int) -> HttpResponse:
         messages.error(request, _("Choose why the plan stops."))
     else:
         cancelled = stop_plan(plan, reason, request.user, note=request.POST.get("note", ""))
+        if reason == Plan.StopReason.DECEASED:
+            # A death ends every plan, and goes on the record (as a "deceased" outcome or an
+            # interface's report does): the patient's other plans would call them still.
+            from careloop.followup.planning import stop_patient_plans
+            from careloop.interop.deaths import record_death
+
+            patient = plan.patient
+            cancelled += stop_patient_plans(patient, Plan.StopReason.DECEASED, request.user)
+            record_death(
+                patient,
+                timezone.localdate(),
+                summary=f"died (plan {plan.pk} stopped as deceased)",
+                actor=request.user,
+            )
         messages.success(
             request, _("Plan stopped; %(n)d open follow-ups cancelled.") % {"n": cancelled}
         )

@@ -197,9 +197,16 @@ def _enrol(plan: _Plan) -> None:
     )
     for action, patient_id, match in plan.enrolments:
         pathway = pathways.get(action.pathway)
-        if pathway is not None:
+        patient = patients[patient_id]
+        # A pathway set for an organisation is for it and those below it, as the triggers
+        # and the patient page apply it: a rule of every organisation does not put another
+        # organisation's patients on it.
+        if pathway is not None and (
+            pathway.organisation_id is None
+            or pathway.organisation_id in patient.organisation.lineage
+        ):
             enrol(
-                patients[patient_id],
+                patient,
                 pathway,
                 trigger="rule",
                 reason="；".join(match.reasons)[:250] + f"（规则 {match.rule.code}）",
