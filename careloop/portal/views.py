@@ -7,6 +7,7 @@ page and nothing of the patient. Opens and page views are recorded."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, timedelta
 from typing import Any
 
@@ -129,14 +130,19 @@ def check(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "portal/check.html", {"error": error, "token": token})
 
 
-_BIRTH_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+# Separators as people type them on a phone: - / . and the Chinese 年 月, a comma or 、, a
+# space, a dash of the Chinese keyboard (—); the day ends in 日 or 号 (1956年4月1号).
+_BIRTH_DATE = re.compile(
+    r"(\d{4})\s*(?:[-/.,、—–~年]|\s)\s*(\d{1,2})\s*(?:[-/.,、—–~月]|\s)\s*(\d{1,2})\s*[日号]?"
+)
 
 
 def read_answer(text: str) -> date | str | None:
     """The identity answer as a birth date (1956-04-01, 1956-4-1, 1956/4/1, 1956.4.1,
-    1956年4月1日, 19560401) or the last 4 characters of the ID number; None when it is
-    neither (a typing slip: not counted as a wrong try)."""
-    given = text.strip().upper().replace("／", "/").replace("－", "-")
+    1956年4月1日, 1956年4月1号, 19560401) or the last 4 characters of the ID number; None
+    when it is neither (a typing slip: not counted as a wrong try). Full-width characters
+    of a Chinese keyboard (１２３Ｘ, 。) are read as their plain forms."""
+    given = unicodedata.normalize("NFKC", text).strip().upper().replace("。", ".")
     if len(given) == 4 and given.isalnum():
         return given
     parts: tuple[str, ...]

@@ -55,6 +55,22 @@ def test_a_birth_date_is_read_as_people_write_it(patient: Any, answer: str) -> N
     assert opened(Client(), token, answer)["Location"] == f"/p/{token}/"
 
 
+@pytest.mark.parametrize("answer", ["1960年5月1号", "1960 5 1", "1960，5，1", "１９６０年５月１日"])
+def test_a_birth_date_typed_on_a_chinese_keyboard_is_read(patient: Any, answer: str) -> None:
+    token = make_token(patient.pk, "readings")
+    assert opened(Client(), token, answer)["Location"] == f"/p/{token}/"
+    assert not PortalEvent.objects.filter(kind="check_failed").exists()
+
+
+def test_the_id_last_4_in_full_width_characters_is_not_a_wrong_try(patient: Any) -> None:
+    """A Chinese keyboard in full-width mode types １２３Ｘ: the same characters, not a
+    mismatch counted towards the lock."""
+    token = make_token(patient.pk, "readings")
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in patient.id_number[-4:])
+    assert opened(Client(), token, wide)["Location"] == f"/p/{token}/"
+    assert not PortalEvent.objects.filter(kind="check_failed").exists()
+
+
 def test_a_typing_slip_is_explained_and_not_counted_as_a_wrong_try(patient: Any) -> None:
     token = make_token(patient.pk, "readings")
     slip = opened(Client(), token, "abc")
