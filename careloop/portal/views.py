@@ -250,14 +250,19 @@ def questionnaire(request: HttpRequest, token: str, code: str) -> HttpResponse:
             )
     else:
         _event(link, patient, E.VIEW, f"questionnaire:{code}")
+    shown = shown_items(definition, given, errors)
     return render(
         request,
         "portal/questionnaire.html",
         {
             "token": token,
             "definition": definition,
-            "shown": shown_items(definition, given, errors),
+            "shown": shown,
             "seen": latest_answer(patient, code, "patient"),
+            # Said at the top of the page the patient comes back to, with the way to the
+            # first one: a missed item far down a long form is otherwise not seen at all.
+            "missing": sum(1 for s in shown if s["error"]) or len(errors),
+            "first_missing": next((s["item"].key for s in shown if s["error"]), ""),
         },
     )
 

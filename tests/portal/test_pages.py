@@ -121,6 +121,24 @@ def test_a_questionnaire_by_link_earns_points(patient: Any) -> None:
     )
 
 
+def test_a_question_left_out_is_said_at_the_top_with_the_way_to_it(patient: Any) -> None:
+    """The page comes back at its top: an older patient who missed question 7 of PHQ-9
+    must be told there, not only beside the question far below."""
+    token = make_token(patient.pk, "questionnaire", questionnaire="phq9")
+    client = Client()
+    opened(client, token)
+    answers = {f"q{n}": "0" for n in range(1, 10) if n != 7}
+    page = client.post(f"/p/{token}/q/phq9/", answers, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    html = page.content.decode()
+    assert page.status_code == 200
+    top = html.index('data-testid="answers-missing"')
+    assert top < html.index('data-testid="item-q1"')
+    assert "还有 1 道题没有回答" in html[top:]
+    assert '<a href="#item-q7">去填写</a>' in html
+    assert 'id="item-q7"' in html
+    assert not QuestionnaireResponse.objects.exists()
+
+
 def test_words_the_patient_writes_in_a_questionnaire_are_read_for_symptoms(
     patient: Any,
 ) -> None:
