@@ -269,6 +269,27 @@ def test_staff_make_a_link_from_the_patient_page(patient: Any, alice: Any) -> No
     assert opened(Client(), token)["Location"] == f"/p/{token}/"
 
 
+def test_points_and_revisits_are_reached_from_the_links_staff_make(
+    patient: Any, alice: Any
+) -> None:
+    """Staff could make links for readings, reports or a questionnaire only, each opening
+    its own page: the points (and their exchange) were reached from none of them."""
+    client = Client()
+    client.force_login(alice)
+    assert '<option value="home">' in client.get(f"/patients/{patient.pk}/").content.decode()
+    made = client.post(f"/p/staff/patients/{patient.pk}/link/", {"what": "home"}, follow=True)
+    url = next(str(m) for m in made.context["messages"] if "/p/" in str(m))
+    home = url.split("http://testserver")[1].split("/")[2]
+    patient_browser = Client()
+    opened(patient_browser, home)
+    assert f'href="/p/{home}/points/"' in patient_browser.get(f"/p/{home}/").content.decode()
+    token = make_token(patient.pk, "readings")
+    opened(patient_browser, token)
+    readings = patient_browser.get(f"/p/{token}/readings/").content.decode()
+    assert f'href="/p/{token}/points/"' in readings
+    assert f'href="/p/{token}/revisit/"' in readings
+
+
 def test_the_exam_report_explains_each_abnormal_item(patient: Any) -> None:
     from django.db import transaction
 
