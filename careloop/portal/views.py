@@ -93,14 +93,23 @@ def _locked(recent: int, ever: int) -> bool:
     return recent >= MAX_FAILURES or ever >= MAX_FAILURES_EVER
 
 
+def _locked_page(request: HttpRequest, ever: int) -> HttpResponse:
+    """Too many wrong tries: wait 15 minutes, or, past the limit on all the patient's links
+    (no wait opens them again), ask the care team for a new link."""
+    return render(
+        request, "portal/locked.html", {"for_good": ever >= MAX_FAILURES_EVER}, status=429
+    )
+
+
 def check(request: HttpRequest, token: str) -> HttpResponse:
     opened = _opened(request, token)
     if isinstance(opened, HttpResponse):
         return opened
     link, patient = opened
     if request.method != "POST":
-        if _locked(*_failures(link, patient)):
-            return render(request, "portal/locked.html", status=429)
+        recent, ever = _failures(link, patient)
+        if _locked(recent, ever):
+            return _locked_page(request, ever)
         _event(link, patient, E.OPEN)
         return render(request, "portal/check.html", {"error": "", "token": token})
     with transaction.atomic():
@@ -109,7 +118,7 @@ def check(request: HttpRequest, token: str) -> HttpResponse:
         Patient.objects.select_for_update().filter(pk=patient.pk).first()
         recent, ever = _failures(link, patient)
         if _locked(recent, ever):
-            return render(request, "portal/locked.html", status=429)
+            return _locked_page(request, ever)
         answer = read_answer(request.POST.get("answer", ""))
         if answer is None:  # not a date or 4 characters: said how, no try counted
             error = _(
@@ -125,7 +134,7 @@ def check(request: HttpRequest, token: str) -> HttpResponse:
         return redirect("portal:home", token=token)
     left = min(MAX_FAILURES - recent, MAX_FAILURES_EVER - ever) - 1
     if left <= 0:
-        return render(request, "portal/locked.html", status=429)
+        return _locked_page(request, ever + 1)
     error = _("This does not match our records. %(n)s tries left.") % {"n": left}
     return render(request, "portal/check.html", {"error": error, "token": token})
 

@@ -5,7 +5,7 @@ completes nothing it should not, readings stored with feedback (a night glucose 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -47,6 +47,28 @@ def test_the_identity_check_by_birth_date_or_id_and_its_limit(patient: Any) -> N
         opened(other, token, "19990101")
     locked = other.post(f"/p/{token}/check/", {"answer": "1960-05-01"})
     assert locked.status_code == 429
+
+
+def test_a_patient_locked_out_of_all_links_is_not_told_to_wait_15_minutes(
+    patient: Any,
+) -> None:
+    """20 wrong tries on the patient's links lock them until staff look into it: waiting
+    opens nothing, so the page says to ask for a new link."""
+    hour_ago = timezone.now() - timedelta(hours=1)
+    PortalEvent.objects.bulk_create(
+        PortalEvent(patient=patient, kind="check_failed", link=f"old{n}", at=hour_ago)
+        for n in range(19)
+    )
+    token = make_token(patient.pk, "readings")
+    last = opened(Client(), token, "1999-01-01")  # the 20th
+    assert last.status_code == 429
+    for page in (last, Client().get(f"/p/{token}/check/")):
+        html = page.content.decode()
+        assert page.status_code == 429
+        assert "15分钟后再试" not in html
+        assert "此链接已无法打开，请联系随访人员获取新链接" in html
+    other = make_token(patient.pk, "home")
+    assert "此链接已无法打开" in Client().get(f"/p/{other}/check/").content.decode()
 
 
 @pytest.mark.parametrize("answer", ["1960-5-1", "1960年5月1日", "1960/05/01", "19600501"])
