@@ -53,7 +53,7 @@ NAMES = {
     "29463-7": pgettext_lazy("reading", "Weight"),
     "55423-8": pgettext_lazy("reading", "Steps"),
 }
-UNITS = {"steps": pgettext_lazy("reading", "steps")}
+UNITS = {"steps": pgettext_lazy("reading", "steps"), "/min": pgettext_lazy("reading", "/min")}
 
 
 def _reading(
@@ -99,7 +99,7 @@ class ReadingForm(StyledFormMixin, forms.Form):
     )
     sbp = _reading(_("Systolic (high) mmHg"), 50, 300, "mmHg")
     dbp = _reading(_("Diastolic (low) mmHg"), 30, 200, "mmHg")
-    pulse = _reading(_("Pulse /min"), 20, 250, "/min")
+    pulse = _reading(_("Pulse /min"), 20, 250, pgettext_lazy("reading", "/min"))
     glucose = _reading(_("Glucose mmol/L"), 0.5, 40, "mmol/L", decimal=True)
     context = forms.ChoiceField(label=_("Measured"), required=False, choices=GLUCOSE_CONTEXT)
     weight = _reading(_("Weight kg"), 20, 300, "kg", decimal=True)
@@ -252,6 +252,14 @@ def advice_for(code: str, interpretation: str, alerted: bool = False) -> str:
         )
     if code in ("8480-6", "8462-4") and interpretation in ("L", "LL"):
         return gettext("Get up slowly; if you feel dizzy or weak, contact your doctor.")
+    if code == "8867-4" and interpretation in ("L", "LL", "H", "HH"):
+        return gettext(
+            "Sit quietly for 5 minutes and measure again. If it stays like this, or your heart "
+            "races or flutters, or you feel chest pain, dizziness or short of breath, see a "
+            "doctor now."
+        )
+    if interpretation in ("L", "LL", "H", "HH"):  # never "keep it up" for an abnormal value
+        return gettext("Measure again; if it stays like this, contact your doctor.")
     return gettext("Keep it up and keep recording.")
 
 

@@ -244,6 +244,23 @@ def test_reading_feedback_speaks_the_pages_language(patient: Any) -> None:
     assert "步" not in said.split('data-testid="feedback"')[1].split("</div>")[0]
 
 
+def test_a_pulse_out_of_range_is_not_praised_and_reads_in_chinese_units(patient: Any) -> None:
+    """A pulse of 130 was answered "心率 130 /min：偏高" and, beside a high blood pressure,
+    "继续保持，按时记录。" (keep it up)."""
+    token = make_token(patient.pk, "readings")
+    client = Client()
+    opened(client, token)
+    now = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+    reading = {"kind": "bp", "sbp": "150", "dbp": "95", "pulse": "130", "measured_at": now}
+    html = client.post(f"/p/{token}/readings/", reading).content.decode()
+    assert "心率 130 次/分</strong>：偏高" in html
+    assert "/min" not in html
+    assert "继续保持" not in html
+    assert "请安静坐5分钟后再测一次" in html
+    wrong = client.post(f"/p/{token}/readings/", {**reading, "pulse": "300"}).content.decode()
+    assert "20 到 250 次/分" in wrong
+
+
 def test_a_low_reading_promises_a_call_only_when_an_alert_was_raised(
     patient: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
