@@ -75,8 +75,14 @@ def _reading(
         "max_value": high,
         "error_messages": {"min_value": message, "max_value": message},
     }
+    # Django's own words ("输入整数。", "确认小数不超过 1 位.") are terse for an older patient.
     if decimal:
+        limits["error_messages"] |= {
+            "invalid": _("Please enter a number, such as 6.5."),
+            "max_decimal_places": _("Please give one digit after the point at most, such as 6.5."),
+        }
         return forms.DecimalField(decimal_places=1, **limits)
+    limits["error_messages"]["invalid"] = _("Please enter a whole number, without a point.")
     return forms.IntegerField(**limits)
 
 

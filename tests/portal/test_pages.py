@@ -261,6 +261,23 @@ def test_a_pulse_out_of_range_is_not_praised_and_reads_in_chinese_units(patient:
     assert "20 到 250 次/分" in wrong
 
 
+def test_a_number_typed_with_too_many_decimals_is_explained_in_plain_words(
+    patient: Any,
+) -> None:
+    token = make_token(patient.pk, "readings")
+    client = Client()
+    opened(client, token)
+    now = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+    weight = client.post(
+        f"/p/{token}/readings/", {"kind": "weight", "weight": "65.55", "measured_at": now}
+    ).content.decode()
+    assert "小数点后最多填 1 位，例如 6.5。" in weight and "确认小数不超过" not in weight
+    bp = {"kind": "bp", "sbp": "120.5", "dbp": "80", "measured_at": now}
+    pressure = client.post(f"/p/{token}/readings/", bp).content.decode()
+    assert "请填写整数，不带小数点。" in pressure and "输入整数。" not in pressure
+    assert not Observation.objects.exists()
+
+
 def test_a_low_reading_promises_a_call_only_when_an_alert_was_raised(
     patient: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
