@@ -53,7 +53,7 @@ NAMES = {
     "29463-7": pgettext_lazy("reading", "Weight"),
     "55423-8": pgettext_lazy("reading", "Steps"),
 }
-UNITS = {"steps": pgettext_lazy("reading", "steps")}
+UNITS = {"steps": pgettext_lazy("reading", "steps"), "/min": pgettext_lazy("reading", "/min")}
 
 
 def _reading(
@@ -75,8 +75,14 @@ def _reading(
         "max_value": high,
         "error_messages": {"min_value": message, "max_value": message},
     }
+    # Django's own words ("输入整数。", "确认小数不超过 1 位.") are terse for an older patient.
     if decimal:
+        limits["error_messages"] |= {
+            "invalid": _("Please enter a number, such as 6.5."),
+            "max_decimal_places": _("Please give one digit after the point at most, such as 6.5."),
+        }
         return forms.DecimalField(decimal_places=1, **limits)
+    limits["error_messages"]["invalid"] = _("Please enter a whole number, without a point.")
     return forms.IntegerField(**limits)
 
 
@@ -99,7 +105,7 @@ class ReadingForm(StyledFormMixin, forms.Form):
     )
     sbp = _reading(_("Systolic (high) mmHg"), 50, 300, "mmHg")
     dbp = _reading(_("Diastolic (low) mmHg"), 30, 200, "mmHg")
-    pulse = _reading(_("Pulse /min"), 20, 250, "/min")
+    pulse = _reading(_("Pulse /min"), 20, 250, pgettext_lazy("reading", "/min"))
     glucose = _reading(_("Glucose mmol/L"), 0.5, 40, "mmol/L", decimal=True)
     context = forms.ChoiceField(label=_("Measured"), required=False, choices=GLUCOSE_CONTEXT)
     weight = _reading(_("Weight kg"), 20, 300, "kg", decimal=True)
@@ -252,6 +258,14 @@ def advice_for(code: str, interpretation: str, alerted: bool = False) -> str:
         )
     if code in ("8480-6", "8462-4") and interpretation in ("L", "LL"):
         return gettext("Get up slowly; if you feel dizzy or weak, contact your doctor.")
+    if code == "8867-4" and interpretation in ("L", "LL", "H", "HH"):
+        return gettext(
+            "Sit quietly for 5 minutes and measure again. If it stays like this, or your heart "
+            "races or flutters, or you feel chest pain, dizziness or short of breath, see a "
+            "doctor now."
+        )
+    if interpretation in ("L", "LL", "H", "HH"):  # never "keep it up" for an abnormal value
+        return gettext("Measure again; if it stays like this, contact your doctor.")
     return gettext("Keep it up and keep recording.")
 
 

@@ -7,6 +7,7 @@ page and nothing of the patient. Opens and page views are recorded."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, timedelta
 from typing import Any
 
@@ -92,14 +93,23 @@ def _locked(recent: int, ever: int) -> bool:
     return recent >= MAX_FAILURES or ever >= MAX_FAILURES_EVER
 
 
+def _locked_page(request: HttpRequest, ever: int) -> HttpResponse:
+    """Too many wrong tries: wait 15 minutes, or, past the limit on all the patient's links
+    (no wait opens them again), ask the care team for a new link."""
+    return render(
+        request, "portal/locked.html", {"for_good": ever >= MAX_FAILURES_EVER}, status=429
+    )
+
+
 def check(request: HttpRequest, token: str) -> HttpResponse:
     opened = _opened(request, token)
     if isinstance(opened, HttpResponse):
         return opened
     link, patient = opened
     if request.method != "POST":
-        if _locked(*_failures(link, patient)):
-            return render(request, "portal/locked.html", status=429)
+        recent, ever = _failures(link, patient)
+        if _locked(recent, ever):
+            return _locked_page(request, ever)
         _event(link, patient, E.OPEN)
         return render(request, "portal/check.html", {"error": "", "token": token})
     with transaction.atomic():
@@ -108,7 +118,7 @@ def check(request: HttpRequest, token: str) -> HttpResponse:
         Patient.objects.select_for_update().filter(pk=patient.pk).first()
         recent, ever = _failures(link, patient)
         if _locked(recent, ever):
-            return render(request, "portal/locked.html", status=429)
+            return _locked_page(request, ever)
         answer = read_answer(request.POST.get("answer", ""))
         if answer is None:  # not a date or 4 characters: said how, no try counted
             error = _(
@@ -124,19 +134,24 @@ def check(request: HttpRequest, token: str) -> HttpResponse:
         return redirect("portal:home", token=token)
     left = min(MAX_FAILURES - recent, MAX_FAILURES_EVER - ever) - 1
     if left <= 0:
-        return render(request, "portal/locked.html", status=429)
+        return _locked_page(request, ever + 1)
     error = _("This does not match our records. %(n)s tries left.") % {"n": left}
     return render(request, "portal/check.html", {"error": error, "token": token})
 
 
-_BIRTH_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+# Separators as people type them on a phone: - / . and the Chinese 年 月, a comma or 、, a
+# space, a dash of the Chinese keyboard (—); the day ends in 日 or 号 (1956年4月1号).
+_BIRTH_DATE = re.compile(
+    r"(\d{4})\s*(?:[-/.,、—–~年]|\s)\s*(\d{1,2})\s*(?:[-/.,、—–~月]|\s)\s*(\d{1,2})\s*[日号]?"
+)
 
 
 def read_answer(text: str) -> date | str | None:
     """The identity answer as a birth date (1956-04-01, 1956-4-1, 1956/4/1, 1956.4.1,
-    1956年4月1日, 19560401) or the last 4 characters of the ID number; None when it is
-    neither (a typing slip: not counted as a wrong try)."""
-    given = text.strip().upper().replace("／", "/").replace("－", "-")
+    1956年4月1日, 1956年4月1号, 19560401) or the last 4 characters of the ID number; None
+    when it is neither (a typing slip: not counted as a wrong try). Full-width characters
+    of a Chinese keyboard (１２３Ｘ, 。) are read as their plain forms."""
+    given = unicodedata.normalize("NFKC", text).strip().upper().replace("。", ".")
     if len(given) == 4 and given.isalnum():
         return given
     parts: tuple[str, ...]
@@ -244,14 +259,19 @@ def questionnaire(request: HttpRequest, token: str, code: str) -> HttpResponse:
             )
     else:
         _event(link, patient, E.VIEW, f"questionnaire:{code}")
+    shown = shown_items(definition, given, errors)
     return render(
         request,
         "portal/questionnaire.html",
         {
             "token": token,
             "definition": definition,
-            "shown": shown_items(definition, given, errors),
+            "shown": shown,
             "seen": latest_answer(patient, code, "patient"),
+            # Said at the top of the page the patient comes back to, with the way to the
+            # first one: a missed item far down a long form is otherwise not seen at all.
+            "missing": sum(1 for s in shown if s["error"]) or len(errors),
+            "first_missing": next((s["item"].key for s in shown if s["error"]), ""),
         },
     )
 

@@ -5,7 +5,7 @@ completes nothing it should not, readings stored with feedback (a night glucose 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -49,10 +49,48 @@ def test_the_identity_check_by_birth_date_or_id_and_its_limit(patient: Any) -> N
     assert locked.status_code == 429
 
 
+def test_a_patient_locked_out_of_all_links_is_not_told_to_wait_15_minutes(
+    patient: Any,
+) -> None:
+    """20 wrong tries on the patient's links lock them until staff look into it: waiting
+    opens nothing, so the page says to ask for a new link."""
+    hour_ago = timezone.now() - timedelta(hours=1)
+    PortalEvent.objects.bulk_create(
+        PortalEvent(patient=patient, kind="check_failed", link=f"old{n}", at=hour_ago)
+        for n in range(19)
+    )
+    token = make_token(patient.pk, "readings")
+    last = opened(Client(), token, "1999-01-01")  # the 20th
+    assert last.status_code == 429
+    for page in (last, Client().get(f"/p/{token}/check/")):
+        html = page.content.decode()
+        assert page.status_code == 429
+        assert "15分钟后再试" not in html
+        assert "此链接已无法打开，请联系随访人员获取新链接" in html
+    other = make_token(patient.pk, "home")
+    assert "此链接已无法打开" in Client().get(f"/p/{other}/check/").content.decode()
+
+
 @pytest.mark.parametrize("answer", ["1960-5-1", "1960年5月1日", "1960/05/01", "19600501"])
 def test_a_birth_date_is_read_as_people_write_it(patient: Any, answer: str) -> None:
     token = make_token(patient.pk, "readings")
     assert opened(Client(), token, answer)["Location"] == f"/p/{token}/"
+
+
+@pytest.mark.parametrize("answer", ["1960年5月1号", "1960 5 1", "1960，5，1", "１９６０年５月１日"])
+def test_a_birth_date_typed_on_a_chinese_keyboard_is_read(patient: Any, answer: str) -> None:
+    token = make_token(patient.pk, "readings")
+    assert opened(Client(), token, answer)["Location"] == f"/p/{token}/"
+    assert not PortalEvent.objects.filter(kind="check_failed").exists()
+
+
+def test_the_id_last_4_in_full_width_characters_is_not_a_wrong_try(patient: Any) -> None:
+    """A Chinese keyboard in full-width mode types １２３Ｘ: the same characters, not a
+    mismatch counted towards the lock."""
+    token = make_token(patient.pk, "readings")
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in patient.id_number[-4:])
+    assert opened(Client(), token, wide)["Location"] == f"/p/{token}/"
+    assert not PortalEvent.objects.filter(kind="check_failed").exists()
 
 
 def test_a_typing_slip_is_explained_and_not_counted_as_a_wrong_try(patient: Any) -> None:
@@ -103,6 +141,24 @@ def test_a_questionnaire_by_link_earns_points(patient: Any) -> None:
     assert (
         'data-testid="crisis"' in worried.content.decode() and "12356" in worried.content.decode()
     )
+
+
+def test_a_question_left_out_is_said_at_the_top_with_the_way_to_it(patient: Any) -> None:
+    """The page comes back at its top: an older patient who missed question 7 of PHQ-9
+    must be told there, not only beside the question far below."""
+    token = make_token(patient.pk, "questionnaire", questionnaire="phq9")
+    client = Client()
+    opened(client, token)
+    answers = {f"q{n}": "0" for n in range(1, 10) if n != 7}
+    page = client.post(f"/p/{token}/q/phq9/", answers, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    html = page.content.decode()
+    assert page.status_code == 200
+    top = html.index('data-testid="answers-missing"')
+    assert top < html.index('data-testid="item-q1"')
+    assert "还有 1 道题没有回答" in html[top:]
+    assert '<a href="#item-q7">去填写</a>' in html
+    assert 'id="item-q7"' in html
+    assert not QuestionnaireResponse.objects.exists()
 
 
 def test_words_the_patient_writes_in_a_questionnaire_are_read_for_symptoms(
@@ -188,6 +244,40 @@ def test_reading_feedback_speaks_the_pages_language(patient: Any) -> None:
     assert "步" not in said.split('data-testid="feedback"')[1].split("</div>")[0]
 
 
+def test_a_pulse_out_of_range_is_not_praised_and_reads_in_chinese_units(patient: Any) -> None:
+    """A pulse of 130 was answered "心率 130 /min：偏高" and, beside a high blood pressure,
+    "继续保持，按时记录。" (keep it up)."""
+    token = make_token(patient.pk, "readings")
+    client = Client()
+    opened(client, token)
+    now = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+    reading = {"kind": "bp", "sbp": "150", "dbp": "95", "pulse": "130", "measured_at": now}
+    html = client.post(f"/p/{token}/readings/", reading).content.decode()
+    assert "心率 130 次/分</strong>：偏高" in html
+    assert "/min" not in html
+    assert "继续保持" not in html
+    assert "请安静坐5分钟后再测一次" in html
+    wrong = client.post(f"/p/{token}/readings/", {**reading, "pulse": "300"}).content.decode()
+    assert "20 到 250 次/分" in wrong
+
+
+def test_a_number_typed_with_too_many_decimals_is_explained_in_plain_words(
+    patient: Any,
+) -> None:
+    token = make_token(patient.pk, "readings")
+    client = Client()
+    opened(client, token)
+    now = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+    weight = client.post(
+        f"/p/{token}/readings/", {"kind": "weight", "weight": "65.55", "measured_at": now}
+    ).content.decode()
+    assert "小数点后最多填 1 位，例如 6.5。" in weight and "确认小数不超过" not in weight
+    bp = {"kind": "bp", "sbp": "120.5", "dbp": "80", "measured_at": now}
+    pressure = client.post(f"/p/{token}/readings/", bp).content.decode()
+    assert "请填写整数，不带小数点。" in pressure and "输入整数。" not in pressure
+    assert not Observation.objects.exists()
+
+
 def test_a_low_reading_promises_a_call_only_when_an_alert_was_raised(
     patient: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -233,6 +323,27 @@ def test_staff_make_a_link_from_the_patient_page(patient: Any, alice: Any) -> No
     url = next(m for m in shown if "/p/" in m).split("http://testserver")[1]
     token = url.split("/")[2]
     assert opened(Client(), token)["Location"] == f"/p/{token}/"
+
+
+def test_points_and_revisits_are_reached_from_the_links_staff_make(
+    patient: Any, alice: Any
+) -> None:
+    """Staff could make links for readings, reports or a questionnaire only, each opening
+    its own page: the points (and their exchange) were reached from none of them."""
+    client = Client()
+    client.force_login(alice)
+    assert '<option value="home">' in client.get(f"/patients/{patient.pk}/").content.decode()
+    made = client.post(f"/p/staff/patients/{patient.pk}/link/", {"what": "home"}, follow=True)
+    url = next(str(m) for m in made.context["messages"] if "/p/" in str(m))
+    home = url.split("http://testserver")[1].split("/")[2]
+    patient_browser = Client()
+    opened(patient_browser, home)
+    assert f'href="/p/{home}/points/"' in patient_browser.get(f"/p/{home}/").content.decode()
+    token = make_token(patient.pk, "readings")
+    opened(patient_browser, token)
+    readings = patient_browser.get(f"/p/{token}/readings/").content.decode()
+    assert f'href="/p/{token}/points/"' in readings
+    assert f'href="/p/{token}/revisit/"' in readings
 
 
 def test_the_exam_report_explains_each_abnormal_item(patient: Any) -> None:

@@ -68,7 +68,10 @@
 
   // Focus the first field with an error after a failed submit.
   document.addEventListener("DOMContentLoaded", function () {
-    const invalid = document.querySelector(".is-invalid");
+    // (a questionnaire item marks its fieldset: its first answer is focused, in view)
+    const invalid = document.querySelector(
+      ".is-invalid, fieldset[aria-invalid='true'] :is(input, textarea, select):not([disabled])"
+    );
     if (invalid) invalid.focus();
   });
 })();
