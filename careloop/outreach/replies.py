@@ -17,7 +17,7 @@ from careloop.followup.alert_flow import note_on
 from careloop.followup.models import OPEN_STATUSES, Alert, Task
 from careloop.followup.outcomes import Attempt, do_record_attempt
 from careloop.followup.services import raise_alert
-from careloop.outreach.faq import suggest
+from careloop.outreach.faq import asks, suggest
 from careloop.outreach.faq_reply import answer
 from careloop.outreach.followthrough import opt_out
 from careloop.outreach.models import ChannelAddress, Message, Reply
@@ -202,6 +202,10 @@ def process(reply: Reply, *, unsubscribe: bool = False) -> None:
             ),
         )
         understood = True
+    # A question beside the answer (没有胸痛，复查要空腹吗？) is read: by the knowledge base,
+    # else by a person; an alert already takes a reply with a symptom to a person.
+    if not reply.symptoms and asks(reply.text):
+        understood = False
     reply.kind = Reply.Kind.ANSWER if understood else Reply.Kind.UNCLEAR
     if not understood and not reply.symptoms:
         _ask_the_knowledge_base(reply, patient)

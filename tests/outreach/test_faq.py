@@ -267,3 +267,25 @@ def test_an_answer_that_cannot_go_says_why_and_leaves_the_reply_to_read(
         403,
         404,
     )
+
+
+@pytest.mark.parametrize("text", ["没有胸痛，复查要空腹吗？", "头晕好了。明天复查要不要空腹？"])
+def test_a_question_asked_beside_a_denied_symptom_is_answered_not_dropped(
+    at_noon: datetime, pack: int, patient_factory: Any, hospital: Any, text: str
+) -> None:
+    consenting(patient_factory(organisation=hospital, phone="13600002226"))
+    reply = receive("sms", text, provider="outbox", sender="13600002226")
+    assert reply.negated and not reply.symptoms
+    assert reply.kind == Reply.Kind.FAQ and reply.faq is not None
+    assert reply.faq.question == FASTING and Message.objects.get().purpose == "faq_answer"
+
+
+def test_a_question_beside_a_denied_symptom_not_known_to_the_base_is_left_to_read(
+    at_noon: datetime, pack: int, patient_factory: Any, hospital: Any, bob: Any
+) -> None:
+    patient_factory(organisation=hospital, phone="13600002227")
+    reply = receive("sms", "没有胸痛了，我能不能停药？", provider="outbox", sender="13600002227")
+    assert reply.kind == Reply.Kind.UNCLEAR and reply.needs_reading
+    client = Client()
+    client.force_login(bob)
+    assert "我能不能停药" in client.get("/outreach/inbox/").content.decode()
