@@ -105,6 +105,19 @@ def _patient(reply: Reply) -> Patient | None:
     return address.patient if address else None
 
 
+def _sharing_the_phone(reply: Reply, patient: Patient) -> list[int]:
+    """Who an opt-out by text message stops: the number's holder asked for nothing more on
+    it, so every patient of the organisation with that phone (a family sharing one), not
+    only the one it was matched to."""
+    if reply.channel not in ("sms", "voice") or not reply.sender:
+        return [patient.pk]
+    others = Patient.objects.filter(
+        organisation_id=patient.organisation_id,
+        phone_hash__in=Patient.index_hashes("phone", reply.sender),
+    ).values_list("pk", flat=True)
+    return sorted({patient.pk, *others})
+
+
 def _answered_message(reply: Reply, patient: Patient) -> Message | None:
     if reply.message_id:
         return reply.message
@@ -176,7 +189,8 @@ def process(reply: Reply, *, unsubscribe: bool = False) -> None:
     message = _answered_message(reply, patient)
     reply.message = message
     if unsubscribe or is_opt_out(reply.text):
-        opt_out(patient.pk, reply.channel, reply.provider or reply.channel)
+        for patient_id in _sharing_the_phone(reply, patient):
+            opt_out(patient_id, reply.channel, reply.provider or reply.channel)
         reply.kind = Reply.Kind.OPT_OUT
         reply.save()
         return

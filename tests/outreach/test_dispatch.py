@@ -668,3 +668,20 @@ def test_a_reminder_closed_by_its_send_is_one_attempt_in_the_cost_per_follow_up(
         "attempts:sms": 1,
         "connected:sms": 1,
     }
+
+
+def test_an_opt_out_from_a_family_phone_stops_every_patient_on_that_number(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    husband = patient_factory(organisation=hospital, phone="13700002222")
+    wife = patient_factory(organisation=hospital, phone="13700002222")
+    make_task(husband)
+    make_task(wife)
+    queue_due()
+    assert Message.objects.filter(status=Message.Status.QUEUED).count() == 2
+    reply = receive("sms", "退订", provider="aliyun_sms", sender="13700002222")
+    assert reply.kind == Reply.Kind.OPT_OUT
+    assert set(Message.objects.values_list("status", flat=True)) == {Message.Status.CANCELLED}
+    for patient in (husband, wife):
+        latest = ConsentRecord.objects.filter(patient=patient, channel="sms", purpose="followup")
+        assert not latest.latest("recorded_at", "id").granted
