@@ -68,6 +68,15 @@ def _json_object(value: Any) -> dict[str, Any]:
     return value
 
 
+# Names that are secrets whatever the provider: typed into the plain settings they would be
+# stored unencrypted and shown back in full.
+SECRET_NAMES = frozenset(
+    {"password", "callback_token", "encoding_aes_key"}.union(
+        *(t.REQUIRED_SECRETS for t in TRANSPORTS.values())
+    )
+)
+
+
 class ChannelConfigForm(forms.ModelForm):
     provider = forms.ChoiceField(
         label=_("provider"), choices=[(name, t.label) for name, t in TRANSPORTS.items()]
@@ -87,7 +96,14 @@ class ChannelConfigForm(forms.ModelForm):
         fields = ["organisation", "channel", "provider", "settings", "weekly_cap", "enabled"]
 
     def clean_settings(self) -> dict[str, Any]:
-        return _json_object(self.cleaned_data.get("settings"))
+        settings = _json_object(self.cleaned_data.get("settings"))
+        secret = sorted(SECRET_NAMES.intersection(settings))
+        if secret:
+            raise forms.ValidationError(
+                _("%(names)s is a secret: put it in the secrets, which are kept encrypted.")
+                % {"names": ", ".join(secret)}
+            )
+        return settings
 
     def clean_new_secrets(self) -> dict[str, Any]:
         return _json_object(self.cleaned_data.get("new_secrets"))

@@ -93,3 +93,13 @@ def test_the_callback_addresses_are_whole_addresses_named_in_chinese(
     ).decode()
     assert f"发送回执: <code>https://followup.example.cn/outreach/callbacks/{row.pk}/" in text
     assert "report:" not in text
+
+
+def test_a_secret_typed_into_the_plain_settings_is_refused(hospital: Any) -> None:
+    page = _admin_client(hospital).post(
+        "/admin/outreach/channelconfig/add/",
+        _form(settings='{"sign_name": "某某医院", "access_key_secret": "s3cr3t-VALUE-42"}'),
+    )
+    assert page.status_code == 200
+    assert "access_key_secret 是密钥：请填在“密钥”中" in page.content.decode()
+    assert not ChannelConfig.objects.exists()
