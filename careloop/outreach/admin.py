@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.utils import timezone
 from django.utils.html import format_html_join
@@ -51,6 +52,31 @@ CHANNEL = labelled_column("channel", _("channel"), channel_label)
 CHANNEL_FILTER = ("channel", labelled_filter(channel_label))
 
 
+class WriteOnlyTextarea(forms.Textarea):
+    """A box for secrets: what was typed is never written back into the page (a form shown
+    again for another field's error would otherwise hold the secrets in full)."""
+
+    def format_value(self, value: Any) -> str | None:
+        return None
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise forms.ValidationError(_('Enter a JSON object: {"name": "value", …}.'))
+    return value
+
+
+# Names that are secrets whatever the provider: typed into the plain settings they would be
+# stored unencrypted and shown back in full.
+SECRET_NAMES = frozenset(
+    {"password", "callback_token", "encoding_aes_key"}.union(
+        *(t.REQUIRED_SECRETS for t in TRANSPORTS.values())
+    )
+)
+
+
 class ChannelConfigForm(forms.ModelForm):
     provider = forms.ChoiceField(
         label=_("provider"), choices=[(name, t.label) for name, t in TRANSPORTS.items()]
@@ -58,6 +84,7 @@ class ChannelConfigForm(forms.ModelForm):
     new_secrets = forms.JSONField(
         label=_("secrets"),
         required=False,
+        widget=WriteOnlyTextarea,
         help_text=_(
             'JSON, e.g. {"access_key_id": "…", "access_key_secret": "…"}. '
             "Leave empty to keep the stored secrets."
@@ -67,6 +94,19 @@ class ChannelConfigForm(forms.ModelForm):
     class Meta:
         model = ChannelConfig
         fields = ["organisation", "channel", "provider", "settings", "weekly_cap", "enabled"]
+
+    def clean_settings(self) -> dict[str, Any]:
+        settings = _json_object(self.cleaned_data.get("settings"))
+        secret = sorted(SECRET_NAMES.intersection(settings))
+        if secret:
+            raise forms.ValidationError(
+                _("%(names)s is a secret: put it in the secrets, which are kept encrypted.")
+                % {"names": ", ".join(secret)}
+            )
+        return settings
+
+    def clean_new_secrets(self) -> dict[str, Any]:
+        return _json_object(self.cleaned_data.get("new_secrets"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -92,7 +132,7 @@ class ChannelConfigAdmin(ScopedToOrganisations, admin.ModelAdmin):
     shared_when_empty = True
     form = ChannelConfigForm
     list_display = ["channel", PROVIDER, "organisation", "weekly_cap", "enabled", "secret_names"]
-    readonly_fields = ["callback_addresses"]
+    readonly_fields = ["secret_names", "callback_addresses"]
 
     def get_fields(self, request: Any, obj: Any = None) -> Any:
         """The callback addresses carry the token that authenticates a provider's pushes:
@@ -109,7 +149,12 @@ class ChannelConfigAdmin(ScopedToOrganisations, admin.ModelAdmin):
         if not urls:
             return "—"
         return format_html_join(
-            mark_safe("<br>"), "{}: <code>{}</code>", ((kind, url) for kind, url in urls.items())
+            mark_safe("<br>"),
+            "{}: <code>{}</code>",
+            (
+                (callback_kind_label(kind), settings.CARELOOP_PUBLIC_URL.rstrip("/") + url)
+                for kind, url in urls.items()
+            ),
         )
 
     @admin.display(description=_("secrets set"))

@@ -32,8 +32,14 @@ class NotSent:
 def queue_answer(reply: Reply, patient: Any, text: str, key: str) -> Message | NotSent:
     """Queue ``text`` to ``reply``'s sender under the idempotency ``key``, or say why not."""
     channel, to = reply.channel, reply.sender
-    if not to or channel not in TEXT_CHANNELS:
+    if not to and reply.message is not None and reply.message.channel == channel:
+        # A reply typed in for the patient (the outbox) has no sender: it answers our message,
+        # whose recipient is where the patient is on that channel.
+        to = reply.message.to
+    if channel not in TEXT_CHANNELS:
         return NotSent(str(_("This channel cannot carry a written answer.")))
+    if not to:
+        return NotSent(str(_("The patient's address on this channel is not known.")))
     if not consents([patient.pk], channel).get(patient.pk, False):
         return NotSent(str(_("The patient has not agreed to follow-up on this channel.")))
     config = channel_config(patient.organisation_id, channel)

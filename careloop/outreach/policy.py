@@ -13,6 +13,7 @@ from django.utils import timezone
 from careloop.fields import sealed
 from careloop.followup.schedule import in_quiet
 from careloop.outreach.models import ChannelAddress, Message
+from careloop.outreach.models.channels import FAQ_ANSWER
 from careloop.patients.models import ConsentRecord
 
 SENT = (Message.Status.SENDING, Message.Status.SENT, Message.Status.DELIVERED)
@@ -52,11 +53,14 @@ def sealed_addresses(tasks: list[Any], channel: str) -> dict[int, str]:
 
 
 def sent_this_week(patient_ids: list[int], channel: str, now: datetime) -> dict[int, tuple]:
-    """patient → (messages in the last 7 days on ``channel``, when the oldest went)."""
+    """patient → (messages in the last 7 days on ``channel``, when the oldest went). Answers
+    to the patient's own questions (the knowledge base's or staff's) are not counted: asked
+    for, they must not hold back the follow-up."""
     rows = (
         Message.objects.filter(
             patient_id__any_of=patient_ids, channel=channel, status__in=SENT, sent_at__gt=now - WEEK
         )
+        .exclude(purpose=FAQ_ANSWER)
         .values("patient_id")
         .annotate(n=Count("id"), first=Min("sent_at"))
     )

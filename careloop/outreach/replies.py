@@ -106,6 +106,19 @@ def _patient(reply: Reply) -> Patient | None:
     return address.patient if address else None
 
 
+def _sharing_the_phone(reply: Reply, patient: Patient) -> list[int]:
+    """Who an opt-out by text message stops: the number's holder asked for nothing more on
+    it, so every patient of the organisation with that phone (a family sharing one), not
+    only the one it was matched to."""
+    if reply.channel not in ("sms", "voice") or not reply.sender:
+        return [patient.pk]
+    others = Patient.objects.filter(
+        organisation_id=patient.organisation_id,
+        phone_hash__in=Patient.index_hashes("phone", reply.sender),
+    ).values_list("pk", flat=True)
+    return sorted({patient.pk, *others})
+
+
 def _answered_message(reply: Reply, patient: Patient) -> Message | None:
     if reply.message_id:
         return reply.message
@@ -177,7 +190,8 @@ def process(reply: Reply, *, unsubscribe: bool = False) -> None:
     message = _answered_message(reply, patient)
     reply.message = message
     if unsubscribe or is_opt_out(reply.text):
-        opt_out(patient.pk, reply.channel, reply.provider or reply.channel)
+        for patient_id in _sharing_the_phone(reply, patient):
+            opt_out(patient_id, reply.channel, reply.provider or reply.channel)
         reply.kind = Reply.Kind.OPT_OUT
         reply.save()
         return
@@ -203,11 +217,11 @@ def process(reply: Reply, *, unsubscribe: bool = False) -> None:
             ),
         )
         understood = True
+    # A question beside the answer (没有胸痛，复查要空腹吗？) is read: by the knowledge base,
+    # else by a person; an alert already takes a reply with a symptom to a person.
+    if not reply.symptoms and asks(reply.text):
+        understood = False
     reply.kind = Reply.Kind.ANSWER if understood else Reply.Kind.UNCLEAR
-    if understood and not reply.symptoms and asks(reply.text):
-        # An answer with a question beside it (不头晕了，报告什么时候出？): the answer is
-        # recorded, and the question is answered by the knowledge base or read by a person.
-        reply.kind = Reply.Kind.UNCLEAR
     if reply.kind == Reply.Kind.UNCLEAR and not reply.symptoms:
         _ask_the_knowledge_base(reply, patient)
     reply.save()

@@ -668,3 +668,41 @@ def test_a_reminder_closed_by_its_send_is_one_attempt_in_the_cost_per_follow_up(
         "attempts:sms": 1,
         "connected:sms": 1,
     }
+
+
+def test_an_opt_out_from_a_family_phone_stops_every_patient_on_that_number(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    husband = patient_factory(organisation=hospital, phone="13700002222")
+    wife = patient_factory(organisation=hospital, phone="13700002222")
+    make_task(husband)
+    make_task(wife)
+    queue_due()
+    assert Message.objects.filter(status=Message.Status.QUEUED).count() == 2
+    reply = receive("sms", "退订", provider="aliyun_sms", sender="13700002222")
+    assert reply.kind == Reply.Kind.OPT_OUT
+    assert set(Message.objects.values_list("status", flat=True)) == {Message.Status.CANCELLED}
+    for patient in (husband, wife):
+        latest = ConsentRecord.objects.filter(patient=patient, channel="sms", purpose="followup")
+        assert not latest.latest("recorded_at", "id").granted
+
+
+def test_answers_to_the_patients_questions_do_not_count_against_the_weekly_cap(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    ChannelConfig.objects.create(channel="sms", provider="outbox", weekly_cap=1)
+    patient = patient_factory(organisation=hospital)
+    Message.objects.create(
+        organisation=hospital,
+        patient=patient,
+        key="answer:1",
+        channel="sms",
+        provider="outbox",
+        purpose="faq_answer",
+        body="您好，门诊复查可以使用医保卡结算",
+        status=Message.Status.SENT,
+        sent_at=NOON - timedelta(hours=2),
+    )
+    task = make_task(patient)
+    assert queue_due().deferred == 0
+    assert Message.objects.get(task=task).next_try_at <= NOON

@@ -282,3 +282,54 @@ def test_a_question_beside_an_answer_is_answered_not_dropped(
     assert plain.kind == Reply.Kind.ANSWER and plain.faq is None  # nothing asked
     other = receive("sms", "没有胸闷了，食堂几点开门？", provider="outbox", sender="13600002230")
     assert other.kind == Reply.Kind.UNCLEAR and other.needs_reading  # a person answers it
+
+
+@pytest.mark.parametrize("text", ["没有胸痛，复查要空腹吗？", "头晕好了。明天复查要不要空腹？"])
+def test_a_question_asked_beside_a_denied_symptom_is_answered_not_dropped(
+    at_noon: datetime, pack: int, patient_factory: Any, hospital: Any, text: str
+) -> None:
+    consenting(patient_factory(organisation=hospital, phone="13600002226"))
+    reply = receive("sms", text, provider="outbox", sender="13600002226")
+    assert reply.negated and not reply.symptoms
+    assert reply.kind == Reply.Kind.FAQ and reply.faq is not None
+    assert reply.faq.question == FASTING and Message.objects.get().purpose == "faq_answer"
+
+
+def test_a_question_beside_a_denied_symptom_not_known_to_the_base_is_left_to_read(
+    at_noon: datetime, pack: int, patient_factory: Any, hospital: Any, bob: Any
+) -> None:
+    patient_factory(organisation=hospital, phone="13600002227")
+    reply = receive("sms", "没有胸痛了，我能不能停药？", provider="outbox", sender="13600002227")
+    assert reply.kind == Reply.Kind.UNCLEAR and reply.needs_reading
+    client = Client()
+    client.force_login(bob)
+    assert "我能不能停药" in client.get("/outreach/inbox/").content.decode()
+
+
+def test_a_reply_typed_in_from_the_outbox_is_answered_at_the_messages_address(
+    at_noon: datetime, patient_factory: Any, hospital: Any, bob: Any
+) -> None:
+    patient = consenting(patient_factory(organisation=hospital, phone="13600002228"))
+    ours = Message.objects.create(
+        organisation=hospital,
+        patient=patient,
+        key="demo:1",
+        channel="sms",
+        provider="outbox",
+        body="您好",
+        to="13600002228",
+        status=Message.Status.SENT,
+    )
+    client = Client()
+    client.force_login(bob)
+    client.post(f"/outreach/outbox/{ours.pk}/answer/", {"text": "我想问个事，找谁？"})
+    reply = Reply.objects.get()
+    assert reply.sender == "" and reply.needs_reading
+    page = client.post(
+        f"/outreach/inbox/{reply.pk}/answer/", {"text": "请致电随访中心"}, follow=True
+    )
+    assert "该渠道无法发送文字回复" not in page.content.decode()
+    answer = Message.objects.get(key=f"answer:{reply.pk}")
+    assert (answer.channel, answer.to, answer.patient) == ("sms", "13600002228", patient)
+    reply.refresh_from_db()
+    assert reply.handled_at is not None
