@@ -61,9 +61,13 @@ def _charts(patient: Patient) -> list[str]:
 
 
 def context(patient: Patient) -> dict[str, Any]:
+    reports = trends.latest_reports(patient, limit=REPORTS)
     results = [
         (report, [(o, explain(o.code, o.interpretation)) for o in report.observations.all()])
-        for report in trends.latest_reports(patient, limit=REPORTS)
+        for report in reports
+    ]
+    measured = [
+        (o, explain(o.code, o.interpretation)) for o in trends.measurements_since(patient, reports)
     ]
     plan = current_plan(patient, final=True)
     return {
@@ -71,6 +75,7 @@ def context(patient: Patient) -> dict[str, Any]:
         "organisation": patient.organisation,
         "printed_at": timezone.localtime(),
         "results": results,
+        "measured": measured,
         "charts": _charts(patient),
         "assessments": assessments.for_patient(patient.pk),
         "plan": plan,

@@ -4,6 +4,7 @@ reference band, abnormal points, and this year's results against earlier years'.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import Count, Max
@@ -141,6 +142,32 @@ def year_over_year(patient: Any) -> tuple[int | None, list[YearRow]]:
         for key, obs in latest_by_key.items()
     ]
     return year, rows
+
+
+def measurements_since(
+    patient: Any, reports: list[Any], days: int = 365, limit: int = 12
+) -> list[Any]:
+    """The newest value of each item measured outside an exam report in the last ``days``
+    (a reading on the patient pages, a follow-up's blood pressure, a vital sign over FHIR)
+    and newer than the shown ``reports``' value of the same item, newest first."""
+    shown: dict[str, Any] = {}
+    for report in reports:
+        for o in report.observations.all():
+            key = item_key(o)
+            if key not in shown or o.effective_at > shown[key]:
+                shown[key] = o.effective_at
+    since = timezone.now() - timedelta(days=days)
+    latest: dict[str, Any] = {}
+    for o in (
+        _values(patient)
+        .filter(report__isnull=True, effective_at__gte=since)
+        .order_by("-effective_at", "-id")[:500]
+    ):
+        key = item_key(o)
+        if key in latest or (key in shown and shown[key] >= o.effective_at):
+            continue
+        latest[key] = o
+    return list(latest.values())[:limit]
 
 
 def latest_reports(patient: Any, limit: int = 5) -> list[Any]:

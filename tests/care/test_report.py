@@ -146,3 +146,38 @@ def test_results_are_printed_as_read_with_their_comparator_and_unit(
     rows = {line.split()[0]: line.split()[1:3] for line in text.splitlines() if line.strip()}
     assert rows["收缩压"] == ["150", "mmHg"]
     assert rows["丙氨酸氨基转移酶"] == [">1000", "U/L"]
+
+
+def test_measurements_outside_an_exam_report_are_printed_when_newer(examined: Any) -> None:
+    """A blood pressure taken on a follow-up or sent over FHIR after the last exam was left
+    off the report's results, while its risk assessment already used it."""
+    from datetime import timedelta
+
+    from django.template.loader import render_to_string
+
+    from careloop.care.report import context
+    from careloop.clinical.models import Observation
+
+    now = timezone.now()
+
+    def measured(code: str, name: str, value: float, unit: str, days: int, **extra: Any) -> None:
+        Observation.objects.create(
+            patient=examined,
+            code=code,
+            name=name,
+            value=value,
+            unit=unit,
+            effective_at=now - timedelta(days=days),
+            source="manual",
+            **extra,
+        )
+
+    measured("8480-6", "收缩压", 146, "mmHg", 3, interpretation="H")
+    measured("8480-6", "收缩压", 141, "mmHg", 9)  # an older one of the same item
+    measured("29463-7", "体重", 63.5, "kg", 20)
+    measured("2089-1", "低密度脂蛋白胆固醇", 2.0, "mmol/L", 200)  # before the exam (06-10)
+    measured("2093-3", "总胆固醇", 9.9, "mmol/L", 2, status="cancelled")  # withdrawn
+    rows = [(o.name, o.value) for o, _note in context(examined)["measured"]]
+    assert rows == [("收缩压", 146), ("体重", 63.5)]
+    html = render_to_string("care/report.html", context(examined))
+    assert "近期测量" in html and "146" in html and "↑ 偏高" in html
