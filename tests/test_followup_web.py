@@ -654,3 +654,33 @@ def test_a_plan_stopped_as_the_patient_died_stops_the_others_and_records_the_dea
     assert not Task.objects.filter(patient=patient, status=Task.Status.OPEN).exists()
     other.refresh_from_db()
     assert other.stop_reason == "deceased"
+
+
+def test_the_worklists_alerts_show_the_most_severe_first(
+    hospital: Any, patient_factory: Any, alice: Any
+) -> None:
+    """The worklist's card of open alerts went by deadline alone: a fresh 危急值 came below
+    day-old medium alerts, and off the card when ten were waiting."""
+    late = timezone.now() - timedelta(days=1)
+    for n in range(10):
+        raise_alert(
+            patient_factory(organisation=hospital),
+            kind="manual",
+            severity="medium",
+            title=f"血压偏高{n}",
+            reason="收缩压 150 mmHg",
+            assignee_id=alice.pk,
+            due_in=late - timezone.now(),
+        )
+    raise_alert(
+        patient_factory(organisation=hospital),
+        kind="critical_value",
+        severity="critical",
+        title="危急值：血钾 6.8",
+        reason="血钾 6.8 mmol/L",
+        assignee_id=alice.pk,
+    )
+    page = logged_in(alice).get("/worklist/?scope=mine")
+    shown = [a.title for a in page.context["open_alerts"]]
+    assert shown[0] == "危急值：血钾 6.8" and len(shown) == 10
+    assert page.context["open_alert_count"] == 11

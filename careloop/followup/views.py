@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from careloop.accounts.models import Organisation, User
 from careloop.audit.services import record
+from careloop.followup.alert_views import SEVERITY_ORDER
 from careloop.followup.forms import RED_FLAGS, OutcomeForm, answers_form
 from careloop.followup.models import Alert, FollowUpRecord, Pathway, Plan, Task
 from careloop.followup.outcomes import Attempt, do_record_attempt, latest_record
@@ -157,10 +158,13 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
         alerts = alerts.filter(assignee=request.user)
     if filters.assignee:  # one person's list (the team page's drill-down): their alerts too
         alerts = alerts.filter(assignee_id=filters.assignee)
-    # The first ten (what the list shows of each: no patient loaded whole, so none of their
-    # identifiers decrypted); counted apart only when there may be more.
+    # The first ten as the alerts page orders them, the most severe first, then by their
+    # deadline (a new 危急值 above a day-old medium one); no patient loaded whole, so none of
+    # their identifiers decrypted; counted apart only when there may be more.
     open_alerts = list(
-        alerts.select_related("patient").only(*ALERT_FIELDS).order_by("due_at")[:ALERTS_SHOWN]
+        alerts.select_related("patient")
+        .only(*ALERT_FIELDS)
+        .order_by(SEVERITY_ORDER, "due_at", "-id")[:ALERTS_SHOWN]
     )
     alert_count = alerts.count() if len(open_alerts) == ALERTS_SHOWN else len(open_alerts)
     context = {
