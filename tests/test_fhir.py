@@ -145,7 +145,12 @@ def test_a_token_is_required(fhir: Fhir) -> None:
 def test_create_and_read_a_patient(fhir: Fhir) -> None:
     status, created, headers = fhir.call("POST", "/Patient", patient_resource())
     assert status == 201, created
-    assert headers["Location"].endswith(f"/fhir/R4/Patient/{created['id']}")
+    version = created["meta"]["versionId"]
+    assert headers["Location"].endswith(f"/fhir/R4/Patient/{created['id']}/_history/{version}")
+    assert headers["ETag"] == f'W/"{version}"'
+    # the version the Location names is read as the current one
+    status, read, _ = fhir.call("GET", headers["Location"].split("/fhir/R4")[1])
+    assert status == 200 and read["id"] == created["id"]
     FhirPatient.model_validate(created)
     status, read, _ = fhir.call("GET", f"/Patient/{created['id']}")
     assert status == 200

@@ -40,7 +40,9 @@ def test_a_patient_posted_again_with_if_none_exist_is_answered_with_the_stored_o
     assert status == 201
     status, again, headers = client.call("POST", "/Patient", person, headers=header)
     assert status == 200 and again["id"] == made["id"], again
-    assert headers["Location"].endswith(f"/Patient/{made['id']}")
+    assert headers["Location"].endswith(
+        f"/Patient/{made['id']}/_history/{made['meta']['versionId']}"
+    )
     assert Patient.objects.count() == 1
     assert InboundMessage.objects.filter(status="processed").count() == 2
     # Without the header the same person is still refused as a duplicate.

@@ -307,8 +307,10 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
         None,
         patient_of(resource_type, obj),
     )
-    location = f"{base_url(request)}/{resource_type}/{obj.pk}"
     body = handler.served(_as_stored(handler, request.user, obj))
+    # The version created, as FHIR's create asks: [base]/[type]/[id]/_history/[vid].
+    version = body["meta"]["versionId"]
+    location = f"{base_url(request)}/{resource_type}/{obj.pk}/_history/{version}"
     return respond(body, 200 if found else 201, Location=location, ETag=versions.etag(body))
 
 
