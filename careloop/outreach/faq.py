@@ -104,12 +104,18 @@ def features(text: str) -> set[str]:
     return found
 
 
+# A verb asked as "A-not-A" (要不要空腹, 能不能吃, 去没去): the same character either side.
+_A_NOT_A = re.compile(r"([\u4e00-\u9fff])[不没]\1")
+
+
 def asks(text: str) -> bool:
     """Whether the reply asks something (a question mark, or a question word)."""
     text = _QUOTED.sub("", fold(text))
     if "?" in text or "？" in text:
         return True
     plain = _normalised(text)
+    if _A_NOT_A.search(plain):  # 要不要, 能不能, 去没去: however jieba cuts them
+        return True
     return plain.endswith(ENDINGS) or any(t in QUESTION_WORDS for t in tokens(plain))
 
 

@@ -333,3 +333,19 @@ def test_a_reply_typed_in_from_the_outbox_is_answered_at_the_messages_address(
     assert (answer.channel, answer.to, answer.patient) == ("sms", "13600002228", patient)
     reply.refresh_from_db()
     assert reply.handled_at is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [
+        ("明天复查要不要空腹", True),  # 要不要: jieba cut it so that no question word was left
+        ("能不能吃早饭", True),
+        ("报告出来没", True),
+        ("好的谢谢", False),
+        ("我明天去复查", False),
+    ],
+)
+def test_a_question_without_a_question_mark_is_heard(text: str, asked: bool) -> None:
+    from careloop.outreach.faq import asks
+
+    assert asks(text) is asked
