@@ -700,8 +700,12 @@ def test_a_message_refused_for_its_encoding_is_taken_once_the_senders_default_is
     out = io.StringIO()
     call_command("inbound", "show", str(stored.pk), stdout=out)
     assert "陈^秀英" in out.getvalue() and "\ufffd" not in out.getvalue()
+    assert not stored.message_type and not stored.control_id  # refused before reading MSH
     assert reprocess(stored).processed == 1
     assert Patient.objects.get().name == "陈秀英"
+    stored.refresh_from_db()  # what it is, now it has been read (the lists showed blanks)
+    assert (stored.message_type, stored.encoding) == ("ORU^R01", "gb18030")
+    assert stored.control_id and stored.version
 
 
 def test_reprocessing_a_critical_result_does_not_alert_twice(mllp: MllpServer) -> None:

@@ -643,7 +643,18 @@ def reprocess(message: InboundMessage) -> BatchResult:
             # sending system's default encoding as it is now (the fix may be just that).
             default = message.source.default_encoding if message.source else "utf-8"
             text, codec = decode(bytes(message.raw), message.encoding or default)
-            read(parse(text, codec), icd10=dict(Icd10Code.objects.values_list("code", "name")))
+            parsed = parse(text, codec)
+            read(parsed, icd10=dict(Icd10Code.objects.values_list("code", "name")))
+            # What the listener could not read when it refused the message, for its page and
+            # the lists (they showed a reprocessed message with no type nor control id).
+            InboundMessage.objects.filter(pk=message.pk).update(
+                message_type=parsed.message_type[:20],
+                control_id=parsed.control_id[:64],
+                version=parsed.version[:10],
+                sending_application=parsed.sending_application[:100],
+                sending_facility=message.sending_facility or parsed.sending_facility[:100],
+                encoding=codec,
+            )
         InboundMessage.objects.filter(pk=message.pk).update(
             status=InboundMessage.Status.PROCESSING, claimed_at=timezone.now()
         )
