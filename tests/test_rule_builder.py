@@ -101,3 +101,27 @@ def test_symptoms_are_offered_in_the_pages_language_and_stored_in_chinese() -> N
     assert ["自伤风险", "Risk of self-harm"] in english
     assert all(not any("\u4e00" <= c <= "\u9fff" for c in label) for _, label in english)
     assert chinese == [[s, s] for s in CANONICAL]
+
+
+def test_the_builder_offers_the_pathways_the_user_sees_not_another_organisations(
+    bob: Any, hospital: Any, community: Any
+) -> None:
+    from careloop.followup.models import Pathway
+    from careloop.followup.pathways import load_pack
+
+    load_pack()
+    theirs = Pathway.objects.get(code="post-op")
+    Pathway.objects.filter(pk=theirs.pk).update(organisation=community)
+    offered = {code for code, _label in _pathways(builder_spec(bob))}
+    assert offered and "post-op" not in offered  # the community centre's
+    assert "post-op" in {c for c, _ in _pathways(builder_spec())}
+
+
+def _pathways(spec: dict[str, Any]) -> list[list[str]]:
+    return [
+        choice
+        for action in spec["actions"].values()
+        for field in action["fields"]
+        if field["key"] == "pathway"
+        for choice in field.get("choices") or []
+    ]

@@ -326,11 +326,15 @@ def code_options(items: dict[str, Any]) -> list[list[str]]:
     return together + [[code, item.name] for code, item in sorted(items.items())]
 
 
-def builder_spec() -> dict[str, Any]:
-    """Everything the page's builder needs, as one JSON object (``json_script``)."""
+def builder_spec(user: Any = None) -> dict[str, Any]:
+    """Everything the page's builder needs, as one JSON object (``json_script``); the
+    pathways offered to enrol in are those ``user`` sees (every organisation's, theirs, those
+    above and below them), not another organisation's."""
+    from careloop.accounts.ownership import seen_by
     from careloop.followup.models import Pathway
 
-    pathways = [[c, f"{n} ({c})"] for c, n in Pathway.objects.values_list("code", "name")]
+    rows = Pathway.objects.all() if user is None else Pathway.objects.filter(seen_by(user))
+    pathways = [[c, f"{n} ({c})"] for c, n in rows.order_by("code").values_list("code", "name")]
     items = catalogue.current().items
     return {
         "kinds": condition_kinds(),

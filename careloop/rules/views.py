@@ -140,7 +140,7 @@ def rule_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
             },
             user=request.user,
         )
-    spec = builder_spec()
+    spec = builder_spec(request.user)
     return render(
         request,
         "rules/rule_edit.html",
