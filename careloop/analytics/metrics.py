@@ -248,19 +248,25 @@ def alert_response(scope: Scope) -> Figure:
     )
 
 
-def connect_rates(scope: Scope) -> list[Figure]:
-    attempts: dict[str, list[int]] = {}
+def attempts_by_channel(scope: Scope) -> dict[str, tuple[int, int]]:
+    """Contact attempts per channel and those that connected: staff records (reached) and
+    messages handed to a provider (delivered). Read once for the connect rates and the
+    costs (``figures``)."""
+    attempts: dict[str, tuple[int, int]] = {}
     records = sources.records(scope).values("channel")
-    for row in records.annotate(n=Count("pk"), ok=Count("pk", filter=Q(outcome=Outcome.REACHED))):
-        attempts.setdefault(row["channel"], [0, 0])
-        attempts[row["channel"]][0] += row["n"]
-        attempts[row["channel"]][1] += row["ok"]
     messages = sources.messages(scope).values("channel")
-    delivered = Q(status=Message.Status.DELIVERED)
-    for row in messages.annotate(n=Count("pk"), ok=Count("pk", filter=delivered)):
-        attempts.setdefault(row["channel"], [0, 0])
-        attempts[row["channel"]][0] += row["n"]
-        attempts[row["channel"]][1] += row["ok"]
+    for rows in (
+        records.annotate(n=Count("pk"), ok=Count("pk", filter=Q(outcome=Outcome.REACHED))),
+        messages.annotate(n=Count("pk"), ok=Count("pk", filter=Q(status=Message.Status.DELIVERED))),
+    ):
+        for row in rows:
+            n, ok = attempts.get(row["channel"], (0, 0))
+            attempts[row["channel"]] = (n + row["n"], ok + row["ok"])
+    return attempts
+
+
+def connect_rates(scope: Scope, attempts: dict[str, tuple[int, int]] | None = None) -> list[Figure]:
+    attempts = attempts if attempts is not None else attempts_by_channel(scope)
     figures = []
     for channel, (n, ok) in sorted(attempts.items()):
         value = ratio(ok, n)
@@ -318,18 +324,10 @@ def unit_costs() -> dict[str, float]:
     return dict(settings.CARELOOP_CHANNEL_COSTS)
 
 
-def _attempts_by_channel(scope: Scope) -> dict[str, int]:
-    """Contact attempts per channel: staff records and messages handed to a provider."""
-    attempts: dict[str, int] = {}
-    for rows in (sources.records(scope), sources.messages(scope)):
-        for row in rows.values("channel").annotate(n=Count("pk")):
-            attempts[row["channel"]] = attempts.get(row["channel"], 0) + row["n"]
-    return attempts
-
-
-def cost(scope: Scope) -> Figure:
+def cost(scope: Scope, attempts_made: dict[str, tuple[int, int]] | None = None) -> Figure:
     prices = unit_costs()
-    by_channel = _attempts_by_channel(scope)
+    made = attempts_made if attempts_made is not None else attempts_by_channel(scope)
+    by_channel = {channel: n for channel, (n, _ok) in made.items()}
     attempts = sum(by_channel.values())
     total = sum(n * prices.get(channel, 0.0) for channel, n in by_channel.items())
     done = _part(scope, "done")
@@ -343,12 +341,15 @@ def cost(scope: Scope) -> Figure:
     )
 
 
-def costs_by_channel(scope: Scope) -> list[Figure]:
+def costs_by_channel(
+    scope: Scope, attempts_made: dict[str, tuple[int, int]] | None = None
+) -> list[Figure]:
     """Per channel: the cost of its attempts ÷ the follow-ups done on it (a task is done on
     the channel it was on when closed; attempts that passed it on to another channel count
     on theirs, so a channel whose tries all failed has a cost and no figure)."""
     prices = unit_costs()
-    attempts = _attempts_by_channel(scope)
+    made = attempts_made if attempts_made is not None else attempts_by_channel(scope)
+    attempts = {channel: n for channel, (n, _ok) in made.items()}
     done = dict(sources.done(scope).order_by().values_list("channel").annotate(n=Count("pk")))
     figures = []
     for channel in sorted(set(attempts) | set(done)):
@@ -381,14 +382,15 @@ PANELS: list[Callable[[Scope], Figure]] = [
     first_intervention,
     readmissions,
     staffing,
-    cost,
 ]
 
 
 def figures(scope: Scope) -> list[Figure]:
+    attempts = attempts_by_channel(scope)  # the connect rates' and both costs'
     return (
         [panel(scope) for panel in PANELS]
-        + connect_rates(scope)
-        + costs_by_channel(scope)
+        + [cost(scope, attempts)]
+        + connect_rates(scope, attempts)
+        + costs_by_channel(scope, attempts)
         + national.figures(scope)
     )
