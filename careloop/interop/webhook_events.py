@@ -97,8 +97,7 @@ def alert_events(events: Iterable[Any]) -> int:
     endpoints = listening("alert.updated")
     if not endpoints:
         return 0
-    import careloop.api  # noqa: F401  (first: it imports the routers, event_out's among them)
-    from careloop.followup.api import event_out
+    event_out = _api().event_out
 
     steps = list(events)
     alerts = {a.pk: a for a in _alerts(e.alert_id for e in steps)}
@@ -122,9 +121,9 @@ def tasks_completed(task_ids: Iterable[int | None], *, closed_at: Any = None) ->
     endpoints = listening("task.completed")
     if not endpoints:
         return 0
-    import careloop.api  # noqa: F401  (first: it imports the routers, task_out's among them)
     from careloop.followup.models import Task
-    from careloop.followup.tasks_api import task_out
+
+    task_out = _tasks_api().task_out
 
     done = Task.objects.filter(pk__in=list(task_ids), status=Task.Status.DONE)
     if closed_at is not None:
@@ -167,8 +166,21 @@ def _alerts(alert_ids: Iterable[int | None]) -> Any:
 
 
 def _alert(alert: Any) -> dict[str, Any]:
-    import careloop.api  # noqa: F401  (first: it imports the routers, alert_out's among them)
-    from careloop.followup.api import alert_out
-
-    data: dict[str, Any] = alert_out(alert).model_dump(mode="json")
+    data: dict[str, Any] = _api().alert_out(alert).model_dump(mode="json")
     return data
+
+
+def _api() -> Any:
+    """The JSON API's alert serialisers (careloop.api first: it imports every router, and
+    importing followup.api before it is circular)."""
+    import careloop.api  # noqa: F401
+    from careloop.followup import api
+
+    return api
+
+
+def _tasks_api() -> Any:
+    import careloop.api  # noqa: F401  (as in _api)
+    from careloop.followup import tasks_api
+
+    return tasks_api
