@@ -63,6 +63,7 @@ ENTRIES = (
     Entry(
         _("Questionnaires"), "ui-checks", "questionnaires:list", "questionnaires.view_questionnaire"
     ),
+    Entry(_("Health lectures"), "easel", "care:lectures", "care.view_lecture"),
     Entry(_("Points redemptions"), "gift", "portal:redemptions", "portal.change_redemption"),
     Entry(_("Pathways"), "signpost-split", "followup:pathways", "followup.view_pathway"),
     Entry(_("Dashboard"), "bar-chart-line", "analytics:dashboard", "analytics.view_dashboard"),

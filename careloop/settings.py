@@ -224,6 +224,7 @@ CARELOOP_PUBLIC_URL = env.env_str(
 # Points a patient earns on their pages: a questionnaire completed, the first reading of a day.
 CARELOOP_POINTS_QUESTIONNAIRE = env.env_int("CARELOOP_POINTS_QUESTIONNAIRE", 5, 0, 1000)
 CARELOOP_POINTS_CHECKIN = env.env_int("CARELOOP_POINTS_CHECKIN", 1, 0, 1000)
+CARELOOP_POINTS_LECTURE = env.env_int("CARELOOP_POINTS_LECTURE", 10, 0, 1000)
 # What patients may exchange points for: "name:points,name:points".
 CARELOOP_POINTS_REWARDS = [
     (name.strip(), int(points))

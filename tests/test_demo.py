@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.utils import timezone
+
 from careloop.accounts.models import User
 from careloop.accounts.roles import Role
 from careloop.demo import load_demo
@@ -200,3 +202,16 @@ def test_demo_teams_have_a_history_of_follow_ups_to_show(db: None) -> None:
     assert FollowUpRecord.objects.count() == len(records)
     load_demo(80)  # loaded again: no second history
     assert FollowUpRecord.objects.count() == len(records)
+
+
+def test_demo_has_lectures_to_sign_up_for_and_one_held_with_points_earned(db: None) -> None:
+    from careloop.care.models import Lecture
+    from careloop.portal.models import PointsEntry
+
+    load_demo(30)
+    load_demo(30)  # loaded again: no second copy
+    assert Lecture.objects.count() == 4
+    held = Lecture.objects.get(title="合理膳食，吃出健康")
+    assert held.seats.filter(attended_at__isnull=False).count() == 5
+    assert PointsEntry.objects.filter(reason__startswith="参加健康讲座").count() == 5
+    assert Lecture.objects.filter(starts_at__gt=timezone.now()).count() == 3

@@ -68,9 +68,18 @@ _FOLLOWUP = [
     "care.view_healthplan",
     "care.view_printedreport",
     "care.add_printedreport",
+    "care.view_lecture",
+    "care.add_lectureseat",
+    "care.change_lectureseat",
 ]
 # Health plans are written by health managers, doctors and leads.
-_CARE = ["care.add_healthplan", "care.change_healthplan", "care.add_reportbatch"]
+_CARE = [
+    "care.add_healthplan",
+    "care.change_healthplan",
+    "care.add_reportbatch",
+    "care.add_lecture",
+    "care.change_lecture",
+]
 # Leads assign work, answer referrals, book revisits and verify resolved alerts.
 _FOLLOWUP_LEAD = [
     *_FOLLOWUP,
@@ -119,7 +128,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_IMPORT,
         *_FOLLOWUP_LEAD,
     ],
-    Role.COORDINATOR: [*_PATIENT_BASE, "patients.share_patient", *_IMPORT, *_FOLLOWUP_LEAD],
+    Role.COORDINATOR: [
+        *_PATIENT_BASE,
+        "patients.share_patient",
+        *_IMPORT,
+        *_FOLLOWUP_LEAD,
+        "care.add_lecture",
+        "care.change_lecture",
+    ],
 }
 
 # Administrators configure the system: every permission of these apps.

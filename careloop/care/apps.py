@@ -6,3 +6,6 @@ class CareConfig(AppConfig):
     name = "careloop.care"
     label = "care"
     verbose_name = _("Health plans and reports")
+
+    def ready(self) -> None:
+        from careloop.care import timeline  # noqa: F401 - registers the timeline source

@@ -195,3 +195,72 @@ class StageSummary(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient_id} {self.period_start}–{self.period_end} v{self.version}"
+
+
+class Lecture(models.Model):
+    """健康讲座: a health education lecture an organisation holds (in a room or online).
+    Patients sign up on their pages or staff sign them up; attending earns points."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("scheduled")
+        CANCELLED = "cancelled", _("cancelled")
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.PROTECT, related_name="lectures"
+    )
+    title = models.CharField(_("title"), max_length=100)
+    topic = models.CharField(_("topic"), max_length=40, blank=True)
+    speaker = models.CharField(_("speaker"), max_length=60, blank=True)
+    place = models.CharField(_("place"), max_length=200)
+    starts_at = models.DateTimeField(_("starts at"))
+    minutes = models.PositiveSmallIntegerField(_("length (minutes)"), default=60)
+    capacity = models.PositiveIntegerField(_("seats"), null=True, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    points = models.PositiveSmallIntegerField(_("points for attending"), default=10)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.SCHEDULED
+    )
+    cancel_reason = models.CharField(_("why cancelled"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("health lecture")
+        verbose_name_plural = _("health lectures")
+        ordering = ["-starts_at", "-id"]
+        indexes = [models.Index(fields=["organisation", "starts_at"], name="lecture_org_start")]
+
+    def __str__(self) -> str:
+        return f"{self.starts_at:%Y-%m-%d} {self.title}"
+
+
+class LectureSeat(models.Model):
+    """A patient signed up for a lecture (by themselves on their page, or by staff), and
+    whether they came. A seat given up keeps its row (``cancelled_at``)."""
+
+    lecture = models.ForeignKey(Lecture, on_delete=models.CASCADE, related_name="seats")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.CASCADE, related_name="lecture_seats"
+    )
+    registered_at = models.DateTimeField(_("signed up"), default=timezone.now)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )  # None: the patient on their page
+    cancelled_at = models.DateTimeField(_("gave up the seat"), null=True, blank=True)
+    attended_at = models.DateTimeField(_("attended"), null=True, blank=True)
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("lecture seat")
+        verbose_name_plural = _("lecture seats")
+        ordering = ["registered_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["lecture", "patient"], name="lecture_seat_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lecture_id} · {self.patient_id}"

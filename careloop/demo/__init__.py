@@ -24,6 +24,7 @@ from careloop.care.programmes import load_programmes
 from careloop.clinical.models import Condition, Encounter, Source
 from careloop.demo.followup import enrol_demo_patients
 from careloop.demo.history import add_demo_history
+from careloop.demo.lectures import add_demo_lectures
 from careloop.demo.people import demo_card_number, person, rng_for
 from careloop.demo.record import demo_record
 from careloop.demo.results import add_demo_results, add_home_glucose
@@ -166,6 +167,8 @@ def load_demo(patients: int, progress: Callable[[int, int], None] | None = None)
             result.patients_created += len(todo)
         if progress:
             progress(indices[-1] + 1, patients)
+    with transaction.atomic():
+        add_demo_lectures(structure)
     if result.patients_created:
         # As after any bulk load: fresh planner statistics, or the database may plan the
         # first hours of real use as if the tables were empty.

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from careloop.portal import staff_views, views
+from careloop.portal import lecture_views, staff_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -13,4 +13,5 @@ urlpatterns = [
     path("<str:token>/report/", views.report, name="report"),
     path("<str:token>/revisit/", views.revisit, name="revisit"),
     path("<str:token>/points/", views.points_page, name="points"),
+    path("<str:token>/lectures/", lecture_views.lectures_page, name="lectures"),
 ]

@@ -104,3 +104,42 @@ def test_the_patient_asks_for_a_consultation_and_the_coordinator_sees_it(
     row = page.get_by_test_id("revisit-list").get_by_role("row").filter(has_text="钱秀兰")
     expect(row.get_by_test_id("revisit-kind")).to_have_text("咨询")
     expect(row).to_contain_text("血压药早上吃还是晚上吃")
+
+
+def test_a_lecture_planned_by_staff_is_signed_up_for_on_the_phone_and_attending_earns_points(
+    phone: Any, page: Any, hospital: Any, bob: Any
+) -> None:
+    patient = PatientFactory(organisation=hospital, name="吴淑珍", sex="female")
+    sign_in(page, "bob")
+    page.get_by_role("link", name="健康讲座").click()
+    page.get_by_test_id("new-lecture").click()
+    page.get_by_label("标题").fill("高血压患者的自我管理")
+    starts = timezone.localtime() + timedelta(minutes=20)
+    page.get_by_label("开始时间").fill(starts.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("地点").fill("门诊楼三楼会议室")
+    page.get_by_label("名额").fill("30")
+    page.get_by_role("button", name="保存").click()
+    expect(page.get_by_test_id("lecture-taken")).to_have_text("0 / 30")
+
+    token = make_token(patient.pk)
+    phone.goto(f"/p/{token}/")
+    phone.get_by_label("出生日期或身份证后4位").fill("1960-05-01")
+    phone.get_by_role("button", name="继续").click()
+    phone.get_by_test_id("lectures-link").click()
+    talk = phone.get_by_test_id("open-lectures").locator("form").filter(has_text="自我管理")
+    expect(talk).to_contain_text("剩余 30 个名额")
+    talk.get_by_role("button", name="报名").click()
+    expect(phone.get_by_test_id("lecture-done")).to_contain_text("报名成功")
+    expect(phone.get_by_test_id("my-lectures")).to_contain_text("已报名")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scroll
+
+    page.reload()
+    expect(page.get_by_test_id("lecture-taken")).to_have_text("1 / 30")
+    page.get_by_label("吴淑珍 已签到").check()
+    page.get_by_test_id("save-attendance").click()
+    expect(page.locator(".alert-success")).to_contain_text("新签到 1 人")
+
+    phone.reload()
+    expect(phone.get_by_test_id("my-lecture-status")).to_contain_text("已参加 · 10 积分")
+    phone.goto(f"/p/{token}/points/")
+    expect(phone.get_by_test_id("balance")).to_have_text("10")
