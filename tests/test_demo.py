@@ -204,8 +204,9 @@ def test_demo_teams_have_a_history_of_follow_ups_to_show(db: None) -> None:
     assert FollowUpRecord.objects.count() == len(records)
 
 
-def test_demo_has_lectures_to_sign_up_for_and_one_held_with_points_earned(db: None) -> None:
+def test_demo_has_lectures_to_sign_up_for_and_exam_packages_to_book(db: None) -> None:
     from careloop.care.models import Lecture
+    from careloop.followup.models import ExamPackage
     from careloop.portal.models import PointsEntry
 
     load_demo(30)
@@ -215,3 +216,4 @@ def test_demo_has_lectures_to_sign_up_for_and_one_held_with_points_earned(db: No
     assert held.seats.filter(attended_at__isnull=False).count() == 5
     assert PointsEntry.objects.filter(reason__startswith="参加健康讲座").count() == 5
     assert Lecture.objects.filter(starts_at__gt=timezone.now()).count() == 3
+    assert ExamPackage.objects.filter(is_active=True).count() == 5

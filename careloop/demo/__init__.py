@@ -29,6 +29,7 @@ from careloop.demo.people import demo_card_number, person, rng_for
 from careloop.demo.record import demo_record
 from careloop.demo.results import add_demo_results, add_home_glucose
 from careloop.fields import index_field
+from careloop.followup.exam_packages import load_packages
 from careloop.followup.pathways import load_pack as load_pathway_pack
 from careloop.outreach.faq_pack import load_faq_pack
 from careloop.patients.models import (
@@ -149,6 +150,7 @@ def load_demo(patients: int, progress: Callable[[int, int], None] | None = None)
         load_questionnaire_pack()
         load_programmes()
         load_faq_pack()
+        load_packages()
     for start in range(0, patients, BATCH):
         indices = list(range(start, min(patients, start + BATCH)))
         cards = [demo_card_number(i) for i in indices]

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from careloop.admin_labels import labelled_column, labelled_filter
 from careloop.admin_scope import ScopedToOrganisations
 from careloop.followup.definition import DefinitionError
-from careloop.followup.models import Holiday, Pathway, PathwayVersion, Plan, Task
+from careloop.followup.models import ExamPackage, Holiday, Pathway, PathwayVersion, Plan, Task
 from careloop.followup.models.pathways import TriggerKind
 from careloop.followup.models.plans import channel_label
 from careloop.followup.pathways import check_pathway, do_save_pathway
@@ -104,6 +104,14 @@ class HolidayAdmin(ScopedToOrganisations, admin.ModelAdmin):
     list_display = ["day", "name", "organisation"]
     list_filter = ["organisation"]
     date_hierarchy = "day"
+
+
+@admin.register(ExamPackage)
+class ExamPackageAdmin(ScopedToOrganisations, admin.ModelAdmin):
+    shared_when_empty = True
+    list_display = ["name", "price", "sex", "min_age", "max_age", "is_active", "organisation"]
+    list_filter = ["is_active", "organisation"]
+    search_fields = ["name", "code"]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -364,16 +364,17 @@ def do_book_revisit(
 
 
 def do_hold_consultation(actor: Any, consultation: RevisitRequest) -> RevisitRequest:
-    """A booked consultation took place (by telephone or in person: no visit record tells)."""
+    """A booked consultation took place (by telephone or in person: no visit record tells),
+    or the patient came for a booked exam (before its report arrives)."""
     if not actor.has_perm("followup.change_revisitrequest"):
         raise PermissionDenied("no permission to close consultations")
     with transaction.atomic():
         consultation = RevisitRequest.objects.select_for_update().get(pk=consultation.pk)
         if (
-            consultation.kind != RevisitRequest.Kind.CONSULTATION
+            consultation.kind not in (RevisitRequest.Kind.CONSULTATION, RevisitRequest.Kind.EXAM)
             or consultation.status != RevisitRequest.Status.BOOKED
         ):
-            raise ValidationError(_("Only a booked consultation can be marked held."))
+            raise ValidationError(_("Only a booked consultation or exam can be marked held."))
         consultation.status, consultation.closed_at = (
             RevisitRequest.Status.ATTENDED,
             timezone.now(),
@@ -385,6 +386,6 @@ def do_hold_consultation(actor: Any, consultation: RevisitRequest) -> RevisitReq
         "revisit",
         consultation.pk,
         patient_id=consultation.patient_id,
-        summary="consultation held",
+        summary=f"{consultation.kind} held",
     )
     return consultation

@@ -15,6 +15,7 @@ from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -380,7 +381,12 @@ def consultation_held(request: AuthedRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         _errors(request, exc=exc)
     else:
-        messages.success(request, _("Consultation marked held."))
+        messages.success(
+            request,
+            _("Consultation marked held.")
+            if consultation.kind == RevisitRequest.Kind.CONSULTATION
+            else _("Marked as come for the exam."),
+        )
     return redirect("followup:revisits")
 
 
@@ -398,11 +404,14 @@ def _revisits_in_scope(user: Any) -> Any:
 @permission_required("followup.view_revisitrequest", raise_exception=True)
 def revisit_list(request: AuthedRequest) -> HttpResponse:
     status = request.GET.get("status", "requested")
+    kind = request.GET.get("kind", "")
     revisits = _revisits_in_scope(request.user).select_related(
-        "patient__organisation", "requested_by"
+        "patient__organisation", "requested_by", "package"
     )
     if status in RevisitRequest.Status.values:
         revisits = revisits.filter(status=status)
+    if kind in RevisitRequest.Kind.values:
+        revisits = revisits.filter(kind=kind)
     page = Paginator(revisits.order_by("wanted_on", "pk"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -432,8 +441,10 @@ def revisit_list(request: AuthedRequest) -> HttpResponse:
             "rows": rows,
             "status": status,
             "statuses": RevisitRequest.Status.choices,
+            "kind": kind,
+            "kinds": RevisitRequest.Kind.choices,
             "can_book": request.user.has_perm("followup.change_revisitrequest"),
-            "querystring": f"status={status}",
+            "querystring": urlencode({"status": status, "kind": kind}),
         },
     )
 
@@ -468,5 +479,8 @@ def revisit_book(request: AuthedRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         _errors(request, exc=exc)
     else:
-        messages.success(request, _("Revisit booked."))
+        messages.success(
+            request,
+            _("Exam booked.") if revisit.kind == RevisitRequest.Kind.EXAM else _("Revisit booked."),
+        )
     return redirect("followup:revisits")

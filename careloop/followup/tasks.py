@@ -19,15 +19,18 @@ def extend_plans() -> dict[str, int]:
 def sweep_alerts() -> dict[str, int]:
     """Every minute: give critical-value alerts nobody owns an owner, escalate alerts past
     their deadline, raise alerts for high-risk follow-ups left overdue and for booked
-    revisits the patient missed. Idempotent."""
+    revisits the patient missed, close exam bookings an exam visit or report followed.
+    Idempotent."""
     from careloop.followup.alert_flow import escalate_overdue, own_critical_values
     from careloop.followup.alert_sources import flag_missed_revisits, raise_overdue_alerts
+    from careloop.followup.exam_packages import close_attended
 
     return {
         "owned": own_critical_values(),
         "escalated": escalate_overdue(),
         "overdue": raise_overdue_alerts(),
         "missed_revisits": flag_missed_revisits(),
+        "exams_attended": close_attended(),
     }
 
 

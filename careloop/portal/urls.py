@@ -1,6 +1,6 @@
 from django.urls import path
 
-from careloop.portal import lecture_views, staff_views, views
+from careloop.portal import exam_views, lecture_views, staff_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -14,4 +14,5 @@ urlpatterns = [
     path("<str:token>/revisit/", views.revisit, name="revisit"),
     path("<str:token>/points/", views.points_page, name="points"),
     path("<str:token>/lectures/", lecture_views.lectures_page, name="lectures"),
+    path("<str:token>/exams/", exam_views.exams_page, name="exams"),
 ]

@@ -143,3 +143,46 @@ def test_a_lecture_planned_by_staff_is_signed_up_for_on_the_phone_and_attending_
     expect(phone.get_by_test_id("my-lecture-status")).to_contain_text("已参加 · 10 积分")
     phone.goto(f"/p/{token}/points/")
     expect(phone.get_by_test_id("balance")).to_have_text("10")
+
+
+def test_the_patient_books_the_exam_package_recommended_by_a_high_ldl(
+    phone: Any, page: Any, hospital: Any, bob: Any
+) -> None:
+    from careloop.clinical.models import Observation
+    from careloop.followup.exam_packages import load_packages
+
+    load_packages()
+    patient = PatientFactory(organisation=hospital, name="郑建华")
+    Observation.objects.create(
+        patient=patient,
+        code="2089-1",
+        name="低密度脂蛋白胆固醇",
+        value=4.5,
+        unit="mmol/L",
+        interpretation="H",
+        effective_at=timezone.now() - timedelta(days=2),
+    )
+    token = make_token(patient.pk)
+    phone.goto(f"/p/{token}/")
+    phone.get_by_label("出生日期或身份证后4位").fill("1960-05-01")
+    phone.get_by_role("button", name="继续").click()
+    phone.get_by_test_id("exams-link").click()
+    first = phone.get_by_test_id("exam-package").first
+    expect(first).to_contain_text("心脑血管风险筛查套餐")
+    expect(first.get_by_test_id("recommended")).to_have_text("为您推荐")
+    expect(first).to_contain_text("低密度脂蛋白胆固醇结果异常")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scroll
+    day = timezone.localdate() + timedelta(days=7)
+    first.get_by_label("您希望哪一天？").fill(day.isoformat())
+    first.get_by_role("button", name="预约这个套餐").click()
+    expect(phone.get_by_test_id("exam-done")).to_contain_text("预约申请已提交")
+    expect(phone.get_by_test_id("my-exams")).to_contain_text("心脑血管风险筛查套餐")
+
+    sign_in(page, "bob")
+    page.goto("/worklist/revisits/?kind=exam")
+    row = page.get_by_test_id("revisit-list").get_by_role("row").filter(has_text="郑建华")
+    expect(row.get_by_test_id("revisit-kind")).to_have_text("体检")
+    row.get_by_label("预约时间").fill(f"{day.isoformat()}T08:00")
+    row.get_by_role("button", name="预约").click()
+    phone.reload()
+    expect(phone.get_by_test_id("my-exam-status")).to_contain_text(f"已预约 {day:%Y-%m-%d} 08:00")

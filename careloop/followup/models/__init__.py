@@ -2,6 +2,7 @@
 
 from careloop.followup.models.alerts import OPEN_STATUSES, Alert, AlertEvent
 from careloop.followup.models.handoffs import Referral, RevisitRequest
+from careloop.followup.models.packages import ExamPackage
 from careloop.followup.models.pathways import Holiday, Pathway, PathwayVersion, Purpose
 from careloop.followup.models.plans import FollowUpRecord, Outcome, Plan, Task, TaskNote
 from careloop.followup.models.quality import CRITERIA, QualityReview
@@ -11,6 +12,7 @@ __all__ = [
     "OPEN_STATUSES",
     "Alert",
     "AlertEvent",
+    "ExamPackage",
     "FollowUpRecord",
     "Holiday",
     "Outcome",

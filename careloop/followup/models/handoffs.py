@@ -83,11 +83,14 @@ class RevisitRequest(models.Model):
     """复诊预约申请: asked for during a follow-up, booked by a coordinator; a booked revisit
     the patient does not come to raises a missed-revisit alert. A patient may also ask for a
     consultation (咨询): a doctor's time to answer their questions, booked the same way, by
-    telephone or in person, so not checked against visits."""
+    telephone or in person, so not checked against visits. Or a health exam (体检) of a
+    package from the organisation's catalogue, attended when an exam visit or report of the
+    patient's follows the request."""
 
     class Kind(models.TextChoices):
         REVISIT = "revisit", pgettext_lazy("booking", "revisit")
         CONSULTATION = "consultation", pgettext_lazy("booking", "consultation")
+        EXAM = "exam", pgettext_lazy("booking", "health exam")
 
     class Status(models.TextChoices):
         REQUESTED = "requested", _("requested")
@@ -109,6 +112,14 @@ class RevisitRequest(models.Model):
         pgettext_lazy("booking", "kind"), max_length=12, choices=Kind.choices, default=Kind.REVISIT
     )
     department = models.CharField(_("department"), max_length=100, blank=True)
+    package = models.ForeignKey(
+        "followup.ExamPackage",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="bookings",
+        verbose_name=_("exam package"),
+    )
     wanted_on = models.DateField(_("wanted on"))
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     status = models.CharField(
