@@ -59,6 +59,8 @@ class SmokeFreeForm(StyledFormMixin, forms.Form):
         field = self.fields["cigarettes"]
         field.required = True
         field.error_messages["required"] = _("Please fill in how many: 0 if you smoked none.")
+        out_of_range = _("Please check the number: 0 to %(most)s cigarettes.") % {"most": MOST}
+        field.error_messages.update(min_value=out_of_range, max_value=out_of_range)
         field.widget.attrs.update({"inputmode": "numeric", "min": 0, "max": MOST})
 
 

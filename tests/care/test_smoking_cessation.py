@@ -135,11 +135,12 @@ def test_the_patient_checks_in_on_their_page(quitting: ProgrammeEnrolment) -> No
     client, token = opened(patient)
     home = client.get(f"/p/{token}/").content.decode()
     assert f'href="/p/{token}/smoke-free/"' in home and "戒烟打卡" in home
+    assert f'href="/p/{token}/smoke-free/"' in client.get(f"/p/{token}/readings/").content.decode()
     url = f"/p/{token}/smoke-free/"
     for typed, said in (
         ("3.5", "请填写整数，不带小数点。"),
-        ("101", "请核对数字：应在 0 到 100 支 之间。"),
-        ("-1", "请核对数字：应在 0 到 100 支 之间。"),
+        ("101", "请核对支数：应在 0 到 100 支之间。"),
+        ("-1", "请核对支数：应在 0 到 100 支之间。"),
         ("", "请填写支数：一支也没吸就填 0。"),
     ):
         page = client.post(url, {"day": "today", "cigarettes": typed}).content.decode()
