@@ -331,7 +331,9 @@ def smoke_free(request: HttpRequest, token: str) -> HttpResponse:
     enrolment = smoking.smoking_enrolment(patient)
     if enrolment is None:  # not (or no longer) on the programme
         return redirect("portal:home", token=token)
-    form = smoking.SmokeFreeForm(request.POST or None)
+    # After the programme's last day its days are counted no more: no check-in is taken.
+    ended = enrolment.ends_on < timezone.localdate()
+    form = smoking.SmokeFreeForm(None if ended else request.POST or None)
     said: list[str] = []
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -362,7 +364,7 @@ def smoke_free(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "portal/smoke_free.html",
-        {"token": token, "form": form, "said": said, "done": done},
+        {"token": token, "form": form, "said": said, "done": done, "ended": ended},
     )
 
 

@@ -215,6 +215,11 @@ def test_a_former_smoker_is_recorded_only_when_staff_confirm(
         starts_on=today - timedelta(days=90), ends_on=today - timedelta(days=1)
     )
     assert 'data-testid="former-smoker"' in client.get(url).content.decode()
+    # The patient's check-in is closed: days after the end would count for nothing.
+    patient_page, token = opened(patient)
+    page = patient_page.post(f"/p/{token}/smoke-free/", {"day": "today", "cigarettes": "0"})
+    assert "已于 " + (today - timedelta(days=1)).isoformat() + " 结束" in page.content.decode()
+    assert not Observation.objects.filter(patient=patient, effective_at__date=today).exists()
     nurse = Client()
     nurse.force_login(alice)
     assert nurse.post(confirm).status_code == 403
