@@ -1,5 +1,6 @@
 """Staff pages of intervention programmes: a patient's programmes with their progress
-(goals, charts, check-ins), putting them on one with their own targets, stopping one."""
+(goals, charts, check-ins), putting them on one with their own targets, stopping one, and
+after a smoking-cessation programme met, recording the patient as a former smoker."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from careloop.care.programmes import (
     load_programmes,
     progress,
 )
+from careloop.care.quit_smoking import do_record_former_smoker, offers_former_smoker
 from careloop.care.svg import Point, line_chart
 from careloop.patients.access import get_patient_for
 from careloop.typing import AuthedRequest
@@ -69,7 +71,7 @@ def programmes_page(request: AuthedRequest, pk: int) -> HttpResponse:
             for g in done.goals
             if len(g.points) >= 2
         ]
-        shown.append((done, charts))
+        shown.append((done, charts, offers_former_smoker(done)))
     return render(
         request,
         "care/programmes.html",
@@ -94,4 +96,20 @@ def programme_stop(request: AuthedRequest, pk: int) -> HttpResponse:
     get_patient_for(request.user, row.patient_id, write=True)
     do_stop(request.user, row)
     messages.success(request, _("The programme was stopped."))
+    return redirect("care:programmes", pk=row.patient_id)
+
+
+@login_required
+@require_POST
+@permission_required("care.change_healthplan", raise_exception=True)
+def programme_former_smoker(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Staff confirm: the record says former smoker (offered after the goal was met)."""
+    row = get_object_or_404(ProgrammeEnrolment.objects.select_related("programme"), pk=pk)
+    row.patient = get_patient_for(request.user, row.patient_id, write=True)
+    try:
+        do_record_former_smoker(request.user, row)
+    except ProgrammeError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("The health record now says former smoker."))
     return redirect("care:programmes", pk=row.patient_id)

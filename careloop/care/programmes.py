@@ -3,7 +3,10 @@ enrolment with their own targets, and progress — each goal's baseline, latest 
 whether it is met, check-ins (days with a reading from the patient page) against expected.
 
 Goals: ``{"indicator": "weight", "direction": "at_most", "target": 70}``; directions
-``below`` (<), ``at_most`` (≤), ``at_least`` (≥), ``above`` (>)."""
+``below`` (<), ``at_most`` (≤), ``at_least`` (≥), ``above`` (>). A goal with ``for_days``
+is met when the patient's daily reports meet it that many days in a row, to the latest
+(smoking cessation: ``{"indicator": "cigarettes", "direction": "at_most", "target": 0,
+"for_days": 28}``, 28 smoke-free days)."""
 
 from __future__ import annotations
 
@@ -22,8 +25,9 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from careloop.audit.services import record
 from careloop.care.models import Programme, ProgrammeEnrolment
+from careloop.care.streaks import Streak, by_day, streak_of
 from careloop.clinical.models import Observation, Source
-from careloop.patients.models import Patient
+from careloop.patients.models import Lifestyle, Patient
 
 PACK = Path(__file__).with_name("data") / "programmes.json"
 # indicator → (LOINC codes, name, unit), in the page's language
@@ -34,7 +38,17 @@ INDICATORS: dict[str, tuple[tuple[str, ...], str | Promise, str | Promise]] = {
     "steps": (("55423-8",), gettext_lazy("Daily steps"), pgettext_lazy("unit", "steps")),
     "hba1c": (("4548-4", "17856-6"), gettext_lazy("HbA1c"), "%"),
     "fpg": (("14771-0",), gettext_lazy("Fasting glucose"), "mmol/L"),
+    # LOINC 64218-1 "How many cigarettes do you smoke per day now [PhenX]"
+    "cigarettes": (
+        ("64218-1",),
+        pgettext_lazy("indicator", "Cigarettes a day"),
+        pgettext_lazy("unit", "cigarettes/day"),
+    ),
 }
+# Counts whose goal can be none at all (to quit: at most 0 cigarettes a day), each with the
+# most that is believable as a target.
+CAN_BE_NONE = {"cigarettes": 100}
+LONGEST_RUN = 366  # days in a row a goal can ask for
 DIRECTIONS = {"below": "<", "at_most": "≤", "at_least": "≥", "above": ">"}
 
 
@@ -59,14 +73,45 @@ def check_goals(goals: Any) -> list[dict[str, Any]]:
                 % {"where": where, "names": ", ".join(DIRECTIONS)}
             )
         target = goal.get("target")
-        if isinstance(target, bool) or not isinstance(target, int | float) or target <= 0:
+        if goal["indicator"] in CAN_BE_NONE:
+            target = _check_count(where, goal["direction"], target, CAN_BE_NONE[goal["indicator"]])
+        elif isinstance(target, bool) or not isinstance(target, int | float) or target <= 0:
             raise ProgrammeError(
                 _("%(where)s: the target must be a positive number") % {"where": where}
             )
-        out.append(
-            {"indicator": goal["indicator"], "direction": goal["direction"], "target": target}
-        )
+        checked = {"indicator": goal["indicator"], "direction": goal["direction"], "target": target}
+        if "for_days" in goal:
+            days = goal["for_days"]
+            if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= LONGEST_RUN:
+                raise ProgrammeError(
+                    _("%(where)s: the days in a row must be a whole number from 1 to %(most)s")
+                    % {"where": where, "most": LONGEST_RUN}
+                )
+            checked["for_days"] = days
+        out.append(checked)
     return out
+
+
+def _check_count(where: str, direction: str, target: Any, most: int) -> int:
+    """A count that can be none (cigarettes): a whole number from 0 to ``most``, and a goal
+    that can be met and missed (below 0 never is, at least 0 always is)."""
+    if (
+        isinstance(target, bool)
+        or not isinstance(target, int | float)
+        or target != int(target)
+        or not 0 <= target <= most
+    ):
+        raise ProgrammeError(
+            _("%(where)s: the target must be a whole number from 0 to %(most)s")
+            % {"where": where, "most": most}
+        )
+    if target == 0 and direction == "below":
+        raise ProgrammeError(_("%(where)s: nobody has fewer than 0; use “≤ 0”") % {"where": where})
+    if target == 0 and direction == "at_least":
+        raise ProgrammeError(
+            _("%(where)s: “≥ 0” is met by everyone; give a target above 0") % {"where": where}
+        )
+    return int(target)
 
 
 def load_programmes() -> int:
@@ -152,10 +197,29 @@ class GoalProgress:
     latest: float | None
     met: bool
     points: list[tuple[str, float]] = field(default_factory=list)
+    for_days: int | None = None  # met when the daily reports meet it this many days in a row
+    streak: Streak | None = None  # the run of days, for a goal with ``for_days``
 
     @property
     def goal_text(self) -> str:
-        return f"{self.name} {DIRECTIONS[self.direction]} {self.target:g} {self.unit}"
+        text = f"{self.name} {DIRECTIONS[self.direction]} {self.target:g} {self.unit}"
+        if self.for_days:
+            return _("%(goal)s, %(n)s days in a row") % {"goal": text, "n": self.for_days}
+        return text
+
+    @property
+    def baseline_text(self) -> str:
+        return "—" if self.baseline is None else f"{self.baseline:g}"
+
+    @property
+    def latest_text(self) -> str:  # 0 cigarettes, not 0.0
+        return "—" if self.latest is None else f"{self.latest:g}"
+
+    @property
+    def days_left(self) -> int:
+        """Days in a row still to go for a ``for_days`` goal."""
+        done = self.streak.days if self.streak else 0
+        return max((self.for_days or 0) - done, 0)
 
 
 @dataclass
@@ -168,6 +232,11 @@ class Progress:
     @property
     def goals_met(self) -> int:
         return sum(g.met for g in self.goals)
+
+    @property
+    def smoking(self) -> GoalProgress | None:
+        """The goal on cigarettes a day (a smoking-cessation programme), if any."""
+        return next((g for g in self.goals if g.indicator == "cigarettes"), None)
 
 
 def _values(patient: Patient, codes: tuple[str, ...], first: date, last: date) -> list[Any]:
@@ -199,7 +268,19 @@ def progress(enrolment: ProgrammeEnrolment, today: date | None = None) -> Progre
             .first()
         )
         baseline = before if before is not None else (values[0].value if values else None)
+        if before is None and goal["indicator"] == "cigarettes":
+            # Before the quit date the record's 吸烟量 says how much the patient smoked.
+            said = Lifestyle.objects.filter(patient=patient).first()
+            if said is not None and said.cigarettes_per_day is not None:
+                baseline = float(said.cigarettes_per_day)
         latest = values[-1].value if values else None
+        is_met = latest is not None and met(goal["direction"], latest, goal["target"])
+        streak = None
+        if goal.get("for_days"):
+            streak = streak_of(
+                by_day(values), lambda v, g=goal: met(g["direction"], v, g["target"])
+            )
+            is_met = streak.days >= goal["for_days"]
         goals.append(
             GoalProgress(
                 goal["indicator"],
@@ -209,8 +290,10 @@ def progress(enrolment: ProgrammeEnrolment, today: date | None = None) -> Progre
                 goal["target"],
                 baseline,
                 latest,
-                latest is not None and met(goal["direction"], latest, goal["target"]),
+                is_met,
                 [(timezone.localtime(o.effective_at).strftime("%m-%d"), o.value) for o in values],
+                goal.get("for_days"),
+                streak,
             )
         )
     days = checkin_days(patient, first, last)

@@ -50,10 +50,13 @@ def line_chart(
     values = [p.value for p in points]
     edges = [v for v in (band or (None, None)) if v is not None]
     low, high = min(values + edges), max(values + edges)
+    least = low
     if high == low:
         low, high = low - 1, high + 1
     pad = (high - low) * 0.1
     low, high = low - pad, high + pad
+    if least >= 0 > low:  # nothing below 0 (cigarettes, steps): the axis stops at 0, not -0.8
+        low = 0.0
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(n: int) -> float:

@@ -9,6 +9,11 @@ urlpatterns = [
     path("patients/<int:pk>/summaries/", summary_views.summaries_page, name="summaries"),
     path("summaries/<int:pk>/", summary_views.summary_page, name="summary"),
     path("programmes/<int:pk>/stop/", programme_views.programme_stop, name="programme_stop"),
+    path(
+        "programmes/<int:pk>/former-smoker/",
+        programme_views.programme_former_smoker,
+        name="programme_former_smoker",
+    ),
     path("patients/<int:pk>/report.pdf", views.report_pdf, name="report"),
     path("lectures/", lecture_views.lecture_list, name="lectures"),
     path("lectures/new/", lecture_views.lecture_new, name="lecture_new"),

@@ -10,6 +10,7 @@ urlpatterns = [
     path("<str:token>/check/", views.check, name="check"),
     path("<str:token>/q/<slug:code>/", views.questionnaire, name="questionnaire"),
     path("<str:token>/readings/", views.readings, name="readings"),
+    path("<str:token>/smoke-free/", views.smoke_free, name="smoke-free"),
     path("<str:token>/report/", views.report, name="report"),
     path("<str:token>/revisit/", views.revisit, name="revisit"),
     path("<str:token>/points/", views.points_page, name="points"),

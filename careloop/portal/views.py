@@ -23,13 +23,14 @@ from django.utils.translation import gettext_lazy
 
 from careloop.audit.services import record
 from careloop.care.plans import current_plan
-from careloop.care.programmes import active_progress
+from careloop.care.programmes import active_progress, progress
 from careloop.clinical.trends import latest_reports
 from careloop.followup.models import RevisitRequest, Task
 from careloop.forms import StyledFormMixin
 from careloop.ids import row_id
 from careloop.patients.models import Patient
 from careloop.portal import points
+from careloop.portal import smoke_free as smoking
 from careloop.portal.explanations import explain
 from careloop.portal.links import MAX_DAYS, Link, LinkError, read
 from careloop.portal.models import PointsEntry, PortalEvent, Redemption
@@ -311,7 +312,59 @@ def readings(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "portal/readings.html",
-        {"token": token, "form": form, "feedback": feedback, "points": points.balance(patient)},
+        {
+            "token": token,
+            "form": form,
+            "feedback": feedback,
+            "points": points.balance(patient),
+            "smoking": smoking.smoking_enrolment(patient) is not None,
+        },
+    )
+
+
+def smoke_free(request: HttpRequest, token: str) -> HttpResponse:
+    """The smoking-cessation check-in (戒烟打卡), for a patient on such a programme."""
+    opened = _guarded(request, token)
+    if isinstance(opened, HttpResponse):
+        return opened
+    link, patient = opened
+    enrolment = smoking.smoking_enrolment(patient)
+    if enrolment is None:  # not (or no longer) on the programme
+        return redirect("portal:home", token=token)
+    # After the programme's last day its days are counted no more: no check-in is taken.
+    ended = enrolment.ends_on < timezone.localdate()
+    form = smoking.SmokeFreeForm(None if ended else request.POST or None)
+    said: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            # One report at a time per patient: the same one sent twice is stored once.
+            Patient.objects.select_for_update().filter(pk=patient.pk).first()
+            smoking.store(patient, form.cleaned_data)
+            _event(link, patient, E.READING, "cigarettes")
+            if not PointsEntry.objects.filter(
+                patient=patient, reason="自测打卡", at__date=timezone.localdate()
+            ).exists():
+                _award(patient, settings.CARELOOP_POINTS_CHECKIN, "自测打卡")
+        record(
+            None,
+            "create",
+            "observation",
+            patient.pk,
+            patient_id=patient.pk,
+            actor_label="patient page",
+            summary="cigarettes a day reported by the patient",
+        )
+    elif request.method != "POST":
+        _event(link, patient, E.VIEW, "smoke-free")
+    done = progress(enrolment)
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        said = smoking.feedback(done, data["day"], data["cigarettes"], data.get("cravings", ""))
+        form = smoking.SmokeFreeForm()
+    return render(
+        request,
+        "portal/smoke_free.html",
+        {"token": token, "form": form, "said": said, "done": done, "ended": ended},
     )
 
 

@@ -58,3 +58,15 @@ def test_the_dates_below_do_not_run_into_each_other() -> None:
             spans.append((start, start + 35.0))
         for (_a, end), (start, _b) in pairwise(spans):
             assert end <= start, (count, dates)
+
+
+def test_an_axis_of_counts_never_goes_below_0() -> None:
+    # Cigarettes a day falling to none: the axis read -0.8 under the smoke-free days.
+    values = (("11-17", 8), ("11-18", 2), ("11-19", 0), ("11-20", 0))
+    svg = line_chart("每日吸烟量", [Point(d, v) for d, v in values])
+    ticks = [t for t in _texts(svg, "#667382") if not re.fullmatch(r"\d{2}-\d{2}", t)]
+    assert "0" in ticks and not any(t.startswith("-") for t in ticks)
+    low = line_chart("体重（kg）", [Point("2026-11", 70), Point("2026-12", 68)])
+    assert "67.8" in _texts(low, "#667382")  # measurements far from 0 keep their margin
+    none = line_chart("每日吸烟量", [Point("12-01", 0), Point("12-02", 0)])
+    assert not any(t.startswith("-") for t in _texts(none, "#667382"))  # smoke-free throughout
