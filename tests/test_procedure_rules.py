@@ -101,3 +101,24 @@ def test_the_procedure_condition_is_checked_and_explains_itself() -> None:
     assert compile_condition(anything).evaluate(facts).matched
     under = {"kind": "procedure", "days": 30, "prefix": ["81"]}
     assert not compile_condition(under).evaluate(facts).matched
+
+
+def test_a_dry_run_of_the_post_operative_rule_finds_an_operation(
+    pack: None, cardiology: Any
+) -> None:
+    """A diagnosis rule is replayed at each procedure too, as at each diagnosis."""
+    from careloop.rules.engine import compile_rule, dry_run
+    from careloop.rules.models import Rule
+
+    patient = PatientFactory(organisation=cardiology)
+    Procedure.objects.create(
+        patient=patient,
+        code="51.2300",
+        name="腹腔镜下胆囊切除术",
+        is_surgery=True,
+        performed_at=timezone.now() - timedelta(days=3),
+    )
+    rule = compile_rule(Rule.objects.get(code="post-operative-tag"))
+    [match] = dry_run(rule, days=10)
+    assert match.patient_id == patient.pk
+    assert not dry_run(rule, days=2)  # the operation was before the period
