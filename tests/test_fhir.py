@@ -125,6 +125,7 @@ def test_metadata_is_public_and_matches_the_committed_statement(fhir: Fhir) -> N
         "Patient",
         "Encounter",
         "Condition",
+        "Procedure",
         "Observation",
         "DiagnosticReport",
         "Task",

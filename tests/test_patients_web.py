@@ -311,6 +311,19 @@ def test_a_diagnosis_is_named_from_the_icd10_catalogue(carol: Any, patient_facto
     assert AuditEvent.objects.filter(action="delete", object_type="diagnosis").exists()
 
 
+def test_a_new_record_entry_s_page_says_add_and_an_existing_one_s_change(
+    carol: Any, patient_factory: Any
+) -> None:
+    """The form of a new entry was headed 修改：诊断 (Change), as an existing one's is."""
+    patient = patient_factory(organisation=carol.organisation)
+    client = logged_in(carol)
+    new = client.get(f"/patients/{patient.pk}/record/diagnosis/add/").content.decode()
+    assert "添加：诊断" in new and "修改：诊断" not in new
+    condition = Condition.objects.create(patient=patient, icd10_code="I10", name="原发性高血压")
+    url = f"/patients/{patient.pk}/record/diagnosis/{condition.pk}/"
+    assert "修改：诊断" in client.get(url).content.decode()
+
+
 def test_nurses_record_history_but_not_diagnoses(alice: Any, patient_factory: Any) -> None:
     patient = patient_factory(organisation=alice.organisation)
     client = logged_in(alice)

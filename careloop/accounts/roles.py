@@ -28,6 +28,7 @@ _PATIENT_BASE = [
     "patients.add_consentrecord",
     "clinical.view_encounter",
     "clinical.view_condition",
+    "clinical.view_procedure",
 ]
 _CLINICAL_EDIT = [
     "clinical.add_encounter",
@@ -36,6 +37,9 @@ _CLINICAL_EDIT = [
     "clinical.add_condition",
     "clinical.change_condition",
     "clinical.delete_condition",
+    "clinical.add_procedure",
+    "clinical.change_procedure",
+    "clinical.delete_procedure",
 ]
 
 _IMPORT = ["interop.add_importjob", "interop.view_importjob"]

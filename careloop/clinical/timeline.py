@@ -1,10 +1,10 @@
-"""Encounters and diagnoses on the patient timeline."""
+"""Encounters, diagnoses and procedures on the patient timeline."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from careloop.clinical.models import Condition, Encounter
+from careloop.clinical.models import Condition, Encounter, Procedure
 from careloop.patients.models import Patient
 from careloop.patients.timeline import TimelineEntry, at_day, timeline_source
 
@@ -24,4 +24,12 @@ def clinical_entries(patient: Patient) -> Iterable[TimelineEntry]:
             "clipboard2-pulse",
             f"{condition.icd10_code} {condition.name}",
             condition.get_clinical_status_display(),
+        )
+    for procedure in Procedure.objects.filter(patient=patient):
+        yield TimelineEntry(
+            procedure.performed_at,
+            "procedure",
+            "scissors",
+            f"{procedure.code} {procedure.name}".strip(),
+            procedure.get_status_display(),
         )

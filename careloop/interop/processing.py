@@ -32,7 +32,7 @@ from careloop import heap
 from careloop.bulk import bulk_cursor
 from careloop.clinical import catalogue as catalogue_module
 from careloop.clinical.assessment import LOINC_SYSTEMS, ResultInput
-from careloop.clinical.models import Condition, Encounter, Icd10Code, Source
+from careloop.clinical.models import Condition, Encounter, Icd10Code, Procedure, Source
 from careloop.clinical.panels import with_pressures
 from careloop.clinical.services import ReportInput, do_record_results
 from careloop.interop import patient_locks
@@ -513,7 +513,8 @@ def apply_adt(
     message_id: int,
     context: Context,
 ) -> None:
-    """A01 admit, A04 register, A03 discharge (with its diagnoses), A08 update."""
+    """A01 admit, A04 register, A03 discharge (with its diagnoses and procedures), A08
+    update."""
     if data.event in ("A01", "A04", "A08"):
         update_demographics(patient, data.patient, facility)
     encounter = _encounter_for(patient, data.visit, moment, create=True, event=data.event)
@@ -564,11 +565,44 @@ def apply_adt(
             source=Source.HL7,
         )
         added = True
+    added = _add_procedures(patient, data, encounter, message_id) or added
     # Events after the diagnoses, so a discharge enrols by the stay's diagnoses.
     if encounter is not None and data.event in ("A01", "A03"):
         run_for_event(Trigger.ENCOUNTER, [patient.pk])
     if added:
         run_for_event(Trigger.DIAGNOSIS, [patient.pk])
+
+
+def _add_procedures(
+    patient: Any, data: ReadMessage, encounter: Encounter | None, message_id: int
+) -> bool:
+    """The message's PR1 procedures not stored yet (the same code, visit and time: an A08
+    sending the stay's procedures again adds none); whether any was added."""
+    added = False
+    for done in data.procedures:
+        exists = Procedure.objects.filter(
+            patient=patient,
+            code_system=done.coding_system,
+            code=done.code,
+            encounter=encounter,
+            performed_at=done.performed_at,
+        ).exists()
+        if exists:
+            continue
+        Procedure.objects.create(
+            patient=patient,
+            organisation_id=patient.organisation_id,
+            encounter=encounter,
+            code_system=done.coding_system,
+            code=done.code,
+            name=done.name,
+            is_surgery=done.surgery,
+            performed_at=done.performed_at,
+            source=Source.HL7,
+            source_message_id=message_id,
+        )
+        added = True
+    return added
 
 
 # PV1-36 discharge dispositions that say the patient died: the national front sheet's 离院方式

@@ -14,8 +14,8 @@ from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
 from careloop.audit.services import changes_between, record
-from careloop.clinical.forms import ConditionForm, EncounterForm, clean_icd10
-from careloop.clinical.models import Condition, Encounter
+from careloop.clinical.forms import ConditionForm, EncounterForm, ProcedureForm, clean_icd10
+from careloop.clinical.models import Condition, Encounter, Procedure
 from careloop.forms import PastDatesMixin, StyledFormMixin
 from careloop.patients.access import can_change
 from careloop.patients.models import Allergy, FamilyHistory, Medication, PastHistory, Patient
@@ -66,6 +66,7 @@ RECORD_KINDS: dict[str, RecordKind] = {
     kind.slug: kind
     for kind in [
         RecordKind("diagnosis", _("Diagnosis"), Condition, ConditionForm, "clinical.condition"),
+        RecordKind("procedure", _("Procedure"), Procedure, ProcedureForm, "clinical.procedure"),
         RecordKind("encounter", _("Encounter"), Encounter, EncounterForm, "clinical.encounter"),
         RecordKind(
             "history",
@@ -111,9 +112,9 @@ def check_can(actor: Any, patient: Patient, kind: RecordKind, action: str) -> No
         raise PermissionDenied(f"no permission to {action} this entry")
 
 
-# Record entries that trigger rules: a new diagnosis; an encounter added or changed
-# (an admission, a discharge).
-_TRIGGERS = {Condition: "diagnosis", Encounter: "encounter"}
+# Record entries that trigger rules: a new diagnosis or procedure (the trigger "diagnosis":
+# 术后 is set by either); an encounter added or changed (an admission, a discharge).
+_TRIGGERS = {Condition: "diagnosis", Procedure: "diagnosis", Encounter: "encounter"}
 
 
 def do_save_item(
@@ -129,7 +130,7 @@ def do_save_item(
         for field in ("recorded_by", "created_by"):
             if hasattr(item, field):
                 setattr(item, field, actor)
-        if isinstance(item, Encounter) and item.organisation_id is None:
+        if isinstance(item, Encounter | Procedure) and item.organisation_id is None:
             item.organisation = patient.organisation
     with transaction.atomic():
         item = form.save()

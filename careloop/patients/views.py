@@ -357,7 +357,7 @@ def record_item(
             "patient": patient,
             "kind": record_kind,
             "form": form,
-            "instance": instance,
+            "instance": instance if instance.pk is not None else None,  # "Add" or "Change"
             "icd10": Icd10Code.objects.all() if "icd10_code" in form.fields else [],
         },
     )

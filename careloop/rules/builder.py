@@ -159,6 +159,20 @@ def condition_kinds() -> dict[str, dict[str, Any]]:
                 _f("days", "int", _("Within days"), 90),
             ],
         ),
+        "procedure": (
+            _("Procedure done within N days"),
+            [
+                _f("days", "int", _("Within days"), 30),
+                _f(
+                    "prefix",
+                    "list",
+                    _("Procedure code prefixes (ICD-9-CM-3), comma separated"),
+                    None,
+                    optional=True,
+                ),
+                _f("surgery", "bool", _("Operations only"), True),
+            ],
+        ),
         "discharged": (
             _("Discharged within N days"),
             [_f("days", "int", _("Days"), 7)],

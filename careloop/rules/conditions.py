@@ -22,6 +22,8 @@ normalised value of every observation).
     {"kind": "risk", "model": "bp-grade", "category": "3级高血压"}
     {"kind": "diagnosis", "prefix": ["I50", "I11.0"]}   {"kind": "discharged", "days": 7}
     {"kind": "new_diagnosis", "prefix": ["I10", "E11"], "days": 90}   (first made within N days)
+    {"kind": "procedure", "days": 30}   (an operation done within N days: 术后)
+    {"kind": "procedure", "prefix": ["36.06"], "days": 30, "surgery": false}   (any procedure)
     {"kind": "answer", "questionnaire": "PHQ-9", "item": "9", "op": ">=", "value": 1}
     {"kind": "symptom", "symptom": "自伤风险"}
     {"kind": "lives_alone"}   {"kind": "digital_literacy", "value": "low"}
@@ -67,6 +69,7 @@ KINDS = [
     "risk",
     "diagnosis",
     "new_diagnosis",
+    "procedure",
     "discharged",
     "answer",
     "symptom",
@@ -116,6 +119,9 @@ class Facts:
     # over every diagnosis ever recorded, resolved ones included.
     diagnosed_at: Mapping[str, datetime] = field(default_factory=dict)
     last_discharge: datetime | None = None  # end of the last inpatient stay
+    # Procedures recorded (HL7 PR1, FHIR Procedure, the patient page): (when done, code,
+    # whether an operation), newest first.
+    procedures: tuple[tuple[datetime, str, bool], ...] = ()
     names: Mapping[str, str] = field(default_factory=dict)  # code → Chinese name
     tz: tzinfo | None = None  # local time for time-of-day windows and explanations
     names_en: Mapping[str, str] = field(default_factory=dict)  # code → English name, if any
@@ -930,6 +936,57 @@ class NewDiagnosis(Condition):
 
 
 @dataclass
+class RecentProcedure(Condition):
+    """A procedure done within the last ``days`` (not later than now): an operation unless
+    ``surgery`` is false, of a code under ``prefixes`` when given (术后, DOMAIN F5)."""
+
+    prefixes: tuple[str, ...]
+    days: int
+    surgery: bool = True
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        wanted = list(self.prefixes)
+        done = next(
+            (
+                (at, code)
+                for at, code, operation in facts.procedures
+                if at <= facts.now
+                and (operation or not self.surgery)
+                and (not self.prefixes or code.upper().startswith(self.prefixes))
+            ),
+            None,
+        )
+        if done is None:
+            return Outcome(
+                False,
+                lambda: [
+                    said(gettext_noop("No procedure under %(prefixes)s"), {"prefixes": wanted})
+                    if wanted
+                    else said(
+                        gettext_noop("No operation on record")
+                        if self.surgery
+                        else gettext_noop("No procedure on record")
+                    )
+                ],
+            )
+        at, code = done
+        matched = facts.now - at <= timedelta(days=self.days)
+        return Outcome(
+            matched,
+            lambda: [
+                said(
+                    (
+                        gettext_noop("Procedure %(code)s on %(when)s: within the last %(days)s")
+                        if matched
+                        else gettext_noop("Procedure %(code)s on %(when)s: more than %(days)s ago")
+                    ),
+                    {"code": code, "when": f"{facts.local(at):%Y-%m-%d}", "days": _days(self.days)},
+                )
+            ],
+        )
+
+
+@dataclass
 class Discharged(Condition):
     days: int
 
@@ -1202,6 +1259,22 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
                 tuple(p.strip().upper() for p in items), _count(data, "days", path, 1, MAX_DAYS)
             )
         return Diagnosis(tuple(p.strip().upper() for p in items))
+    if kind == "procedure":
+        given = data.get("prefix", [])
+        items = given if isinstance(given, list) else [given]
+        if not all(isinstance(p, str) and p.strip() for p in items):
+            raise RuleError(
+                f"{path}.prefix",
+                gettext_noop("must be a procedure code prefix (as 36.06), or a list of prefixes"),
+            )
+        surgery = data.get("surgery", True)
+        if not isinstance(surgery, bool):
+            raise RuleError(f"{path}.surgery", gettext_noop("must be true or false"))
+        return RecentProcedure(
+            tuple(p.strip().upper() for p in items),
+            _count(data, "days", path, 1, MAX_DAYS),
+            surgery,
+        )
     if kind == "discharged":
         return Discharged(_count(data, "days", path, 0, MAX_DAYS))
     if kind == "answer":

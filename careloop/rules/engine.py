@@ -28,7 +28,7 @@ from django.utils import timezone, translation
 from careloop.accounts.models import Organisation
 from careloop.clinical import catalogue as catalogue_module
 from careloop.clinical.models import Condition as Condition_
-from careloop.clinical.models import Encounter, Observation
+from careloop.clinical.models import Encounter, Observation, Procedure
 from careloop.patients.identity import age_on
 from careloop.patients.models import Patient, PatientTag, Tag
 from careloop.rules.actions import Action, Enrol, compile_actions
@@ -49,6 +49,7 @@ from careloop.rules.conditions import (
     NoReading,
     NotReached,
     Reading,
+    RecentProcedure,
     Risk,
     RuleError,
     compile_condition,
@@ -94,7 +95,7 @@ class CompiledRule:
     codes: frozenset[str] = field(init=False)
     series_codes: frozenset[str] = field(init=False)
     reads_risk: bool = field(init=False)
-    reads_record: bool = field(init=False)  # diagnoses, discharges
+    reads_record: bool = field(init=False)  # diagnoses, procedures, discharges
     reads_living: bool = field(init=False)  # lives alone, digital literacy, not reached
     history_days: int = field(init=False)
     depth: int = field(init=False)
@@ -103,7 +104,9 @@ class CompiledRule:
         self.codes = frozenset(self.condition.codes())
         self.series_codes = frozenset(self.condition.series_codes())
         self.reads_risk = _reads(self.condition, (Risk,))
-        self.reads_record = _reads(self.condition, (Diagnosis, NewDiagnosis, Discharged))
+        self.reads_record = _reads(
+            self.condition, (Diagnosis, NewDiagnosis, RecentProcedure, Discharged)
+        )
         self.reads_living = _reads(self.condition, (LivesAlone, DigitalLiteracy, NotReached))
         self.history_days = max(self.condition.history_days(), DEFAULT_HISTORY_DAYS)
         self.depth = max(self.condition.depth(), 1)
@@ -360,7 +363,9 @@ def load_facts(
                 mine.extend(new)
                 mine.sort(key=lambda r: r.at)
     categories = current_categories(ids) if risks and ids else {}
-    diagnoses, diagnosed_at, discharges = _record(ids) if record and ids else ({}, {}, {})
+    diagnoses, diagnosed_at, discharges, procedures = (
+        _record(ids) if record and ids else ({}, {}, {}, {})
+    )
     lives = _living(ids) if living and ids else {}
     facts = {}
     tz = timezone.get_current_timezone()
@@ -377,6 +382,7 @@ def load_facts(
             diagnoses=frozenset(diagnoses.get(pk, ())),
             diagnosed_at=diagnosed_at.get(pk, {}),
             last_discharge=discharges.get(pk),
+            procedures=procedures.get(pk, ()),
             last_reading_at=last.get(pk, {}),
             names=names,
             names_en=names_en,
@@ -525,9 +531,15 @@ def _readings(
 
 def _record(
     ids: list[int],
-) -> tuple[dict[int, set[str]], dict[int, dict[str, datetime]], dict[int, datetime]]:
+) -> tuple[
+    dict[int, set[str]],
+    dict[int, dict[str, datetime]],
+    dict[int, datetime],
+    dict[int, tuple[tuple[datetime, str, bool], ...]],
+]:
     """Current diagnoses (ICD-10 codes), when each code was first known (onset date, else
-    first recorded; resolved diagnoses too) and the end of the last inpatient stay."""
+    first recorded; resolved diagnoses too), the end of the last inpatient stay, and the
+    procedures (when done, code, whether an operation; newest first)."""
     diagnoses: dict[int, set[str]] = {}
     first: dict[int, dict[str, datetime]] = {}
     tz = timezone.get_current_timezone()
@@ -548,7 +560,19 @@ def _record(
         .annotate(last=Max("ended_at"))
         .values_list("patient_id", "last")
     )
-    return diagnoses, first, discharges
+    procedures: dict[int, list[tuple[datetime, str, bool]]] = {}
+    for pk, at, code, surgery in (
+        Procedure.objects.filter(patient_id__any_of=ids)
+        .order_by("-performed_at")
+        .values_list("patient_id", "performed_at", "code", "is_surgery")
+    ):
+        procedures.setdefault(pk, []).append((at, code, surgery))
+    return (
+        diagnoses,
+        first,
+        discharges,
+        {pk: tuple(done) for pk, done in procedures.items()},
+    )
 
 
 def _living(ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -1045,7 +1069,8 @@ def _replay(rule: CompiledRule, start: datetime, now: datetime) -> list[Match]:
 
 
 def _event_moments(trigger: str, start: datetime, now: datetime) -> dict[int, list[datetime]]:
-    """When admissions and discharges (or new diagnoses, by their date) happened."""
+    """When admissions and discharges (or new diagnoses, by their date, and procedures)
+    happened."""
     moments: dict[int, list[datetime]] = {}
     if trigger == Trigger.ENCOUNTER:
         for pk, began, ended in Encounter.objects.filter(
@@ -1063,6 +1088,10 @@ def _event_moments(trigger: str, start: datetime, now: datetime) -> dict[int, li
                 continue
             moment = datetime.combine(day, time(12), tzinfo=tz)
             moments.setdefault(pk, []).append(min(moment, now))
+        for pk, done in Procedure.objects.filter(performed_at__range=(start, now)).values_list(
+            "patient_id", "performed_at"
+        ):
+            moments.setdefault(pk, []).append(done)
     return {pk: sorted(times) for pk, times in moments.items()}
 
 

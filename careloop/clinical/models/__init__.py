@@ -3,7 +3,7 @@ from careloop.clinical.models.catalogue import (
     ObservationDefinition,
     ReferenceRange,
 )
-from careloop.clinical.models.records import Condition, Encounter, Icd10Code, Source
+from careloop.clinical.models.records import Condition, Encounter, Icd10Code, Procedure, Source
 from careloop.clinical.models.results import DiagnosticReport, Interpretation, Observation
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "Interpretation",
     "Observation",
     "ObservationDefinition",
+    "Procedure",
     "ReferenceRange",
     "Source",
 ]

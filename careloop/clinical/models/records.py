@@ -1,4 +1,4 @@
-"""Clinical data: the ICD-10 catalogue, encounters and diagnoses."""
+"""Clinical data: the ICD-10 catalogue, encounters, diagnoses and procedures."""
 
 from __future__ import annotations
 
@@ -142,3 +142,65 @@ class Condition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.icd10_code} {self.name}"
+
+
+class Procedure(models.Model):
+    """A procedure or operation (手术操作), coded in ICD-9-CM-3 (国家临床版) or another
+    system; an operation in the last 30 days makes the patient 术后 (DOMAIN F5)."""
+
+    class Status(models.TextChoices):
+        COMPLETED = "completed", _("completed")
+        IN_PROGRESS = "in_progress", _("in progress")
+        STOPPED = "stopped", _("stopped before completion")
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.CASCADE, related_name="procedures"
+    )
+    organisation = models.ForeignKey(
+        "accounts.Organisation",
+        verbose_name=_("organisation"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    encounter = models.ForeignKey(
+        Encounter,
+        verbose_name=_("encounter"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="procedures",
+    )
+    code_system = models.CharField(_("code system"), max_length=100, default="ICD-9-CM-3")
+    code = models.CharField(_("procedure code"), max_length=32, db_index=True)
+    name = models.CharField(_("procedure"), max_length=100, blank=True)
+    is_surgery = models.BooleanField(_("operation"), default=False)
+    performed_at = models.DateTimeField(_("performed at"))
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.COMPLETED
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    source = models.CharField(
+        _("source"), max_length=10, choices=Source.choices, default=Source.MANUAL
+    )
+    source_message = models.ForeignKey(
+        "interop.InboundMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("procedure")
+        verbose_name_plural = _("procedures")
+        ordering = ["-performed_at", "-id"]
+        indexes = [models.Index(fields=["patient", "-performed_at"], name="procedure_patient_time")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}".strip()

@@ -3,7 +3,7 @@
 A transaction is all or nothing: the first failing entry rolls everything back and the
 answer is that entry's OperationOutcome (its expressions prefixed with Bundle.entry[n]).
 A batch processes entries independently and answers each. Creates are done in dependency
-order (Patient, Encounter, Condition, Observation, DiagnosticReport, Questionnaire,
+order (Patient, Encounter, Condition, Procedure, Observation, DiagnosticReport, Questionnaire,
 QuestionnaireResponse) so "urn:uuid:" references between entries resolve; Observations are
 stored per patient in one batch.
 """
@@ -35,6 +35,7 @@ ORDER = [
     "Patient",
     "Encounter",
     "Condition",
+    "Procedure",
     "Observation",
     "DiagnosticReport",
     "Questionnaire",

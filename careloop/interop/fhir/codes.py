@@ -136,3 +136,12 @@ FLAG_STATUS_OUT = {
     "verified": "inactive",
 }
 FLAG_STATUSES = {"active", "inactive", "entered-in-error"}
+
+# Procedures: ICD-9-CM (its volume 3, procedures; 手术操作分类代码国家临床版 extends it), and
+# SNOMED CT's "surgical procedure" as a Procedure.category.
+ICD9CM = "http://hl7.org/fhir/sid/icd-9-cm"
+ICD9CM_SYSTEMS = {ICD9CM, "urn:oid:2.16.840.1.113883.6.104", "urn:oid:2.16.840.1.113883.6.2"}
+SNOMED = "http://snomed.info/sct"
+SURGICAL_PROCEDURE = "387713003"
+PROCEDURE_STATUS = {"completed": "completed", "in-progress": "in_progress", "stopped": "stopped"}
+PROCEDURE_STATUS_OUT = {ours: theirs for theirs, ours in PROCEDURE_STATUS.items()}

@@ -35,6 +35,7 @@ from careloop.interop.fhir.clinical import ConditionHandler, EncounterHandler
 from careloop.interop.fhir.followup import CarePlanHandler, FlagHandler, TaskHandler
 from careloop.interop.fhir.outcome import FhirError, issue, outcome
 from careloop.interop.fhir.patient import PatientHandler
+from careloop.interop.fhir.procedures import ProcedureHandler
 from careloop.interop.fhir.questionnaires import (
     QuestionnaireHandler,
     QuestionnaireResponseHandler,
@@ -49,6 +50,7 @@ HANDLERS: dict[str, Handler] = {
         PatientHandler(),
         EncounterHandler(),
         ConditionHandler(),
+        ProcedureHandler(),
         ObservationHandler(),
         DiagnosticReportHandler(),
         TaskHandler(),

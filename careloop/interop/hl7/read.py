@@ -1,4 +1,5 @@
-"""What a message says, as plain data: patient, visit, diagnoses, orders and results.
+"""What a message says, as plain data: patient, visit, diagnoses, procedures, orders and
+results.
 
 ``read()`` validates as it goes and raises HL7Error naming the segment and field, so a
 message that reads is one the processor can import: the listener reads every message
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 from careloop.clinical.assessment import LOINC_SYSTEMS, ImpossibleValue, check_possible
 from careloop.clinical.icd10 import WELL_FORMED, UnknownDiagnosis, diagnosis_name
 from careloop.clinical.loinc import loinc_problem
+from careloop.clinical.procedures import BadProcedureCode, is_surgery, procedure_code
 from careloop.interop.hl7.message import (
     SUPPORTED_VERSIONS,
     HL7Error,
@@ -89,6 +91,15 @@ class Diagnosis:
 
 
 @dataclass
+class ProcedureDone:
+    code: str
+    name: str
+    coding_system: str  # as kept (procedures.procedure_code)
+    surgery: bool
+    performed_at: datetime
+
+
+@dataclass
 class Result:
     set_id: str
     value_type: str
@@ -127,6 +138,7 @@ class ReadMessage:
     patient: PatientData
     visit: Visit | None
     diagnoses: list[Diagnosis] = field(default_factory=list)
+    procedures: list[ProcedureDone] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)
 
 
@@ -291,6 +303,7 @@ def read(
         if pv1 is not None and visit is not None:
             _check_stay(pv1, visit)
         result.diagnoses = [_diagnosis(dg1, icd10) for dg1 in message.all("DG1")]
+        result.procedures = [_procedure(pr1) for pr1 in message.all("PR1")]
     return result
 
 
@@ -540,6 +553,29 @@ def _diagnosis(dg1: Segment, icd10: Mapping[str, str] | None) -> Diagnosis:
         name=name,
         coding_system=dg1.component(3, 3).strip(),
         recorded_at=parse_ts(dg1.component(5), ("DG1", dg1.sequence, 5)),
+    )
+
+
+def _procedure(pr1: Segment) -> ProcedureDone:
+    """A PR1's procedure: PR1-3 a code (ICD-9-CM-3, 国家临床版, checked as the staff form and
+    FHIR Procedure check it; another system's kept as sent), named in PR1-3.2 or PR1-4;
+    PR1-5 when it was done, required, not in the future."""
+    code = pr1.component(3, 1).strip()
+    system = pr1.component(3, 3).strip()
+    try:
+        code, system = procedure_code(code, system)
+    except BadProcedureCode as error:
+        raise _field_error(pr1, 3, str(error), 101 if not code else 102) from error
+    performed = parse_ts(pr1.component(5), ("PR1", pr1.sequence, 5))
+    if performed is None:
+        raise _field_error(pr1, 5, "the procedure date/time is missing", 101)
+    _not_in_future(pr1, 5, performed)
+    return ProcedureDone(
+        code=code,
+        name=(pr1.component(3, 2).strip() or pr1.text(4).strip())[:100],
+        coding_system=system,
+        surgery=is_surgery(code, system),
+        performed_at=performed,
     )
 
 
