@@ -95,7 +95,6 @@ def test_a_malformed_procedure_is_refused_naming_its_field(
     refused = {
         f"PR1|2||^支架置入术^ICD-9-CM-3||{recent}": ("PR1^2^3", "code is missing"),
         f"PR1|2||ABC^某手术^ICD-9-CM-3||{recent}": ("PR1^2^3", "not an ICD-9-CM-3 code"),
-        f"PR1|2||{STENT}||": ("PR1^2^5", "date/time is missing"),
         f"PR1|2||{STENT}||20261399": ("PR1^2^5", "not a valid date"),
         f"PR1|2||{STENT}||yesterday": ("PR1^2^5", "not an HL7 date/time"),
         f"PR1|2||{STENT}||{future}": ("PR1^2^5", "is in the future"),
@@ -107,3 +106,23 @@ def test_a_malformed_procedure_is_refused_naming_its_field(
         assert where in err and problem in err, err
     process_all()
     assert not Procedure.objects.exists()
+
+
+def test_a_procedure_sent_without_its_date_is_kept_at_the_admission_and_said_so(
+    mllp: MllpServer,  # noqa: F811
+) -> None:
+    """Many HIS leave PR1-5 empty: the discharge is not refused for it (the stay and its
+    diagnoses would be lost with it); the admission (PV1-44) stands for the date. Without an
+    admission time either, PR1-5 is named."""
+    ack = _send(mllp, _discharge("HIS-A03-NODATE", f"PR1|1||{STENT}||"))
+    assert msa(ack) == "AA", str(ack)
+    assert process_all().failed == 0
+    done = Procedure.objects.get()
+    assert timezone.localtime(done.performed_at).strftime("%Y%m%d%H%M") == "202611010830"
+    assert "PR1-5" in done.note
+    no_admission = _discharge("HIS-A03-NODATE2", f"PR1|1||{STENT}||").replace(
+        "|20261101083000|20261110150000", "||20261110150000"
+    )
+    refused = _send(mllp, no_admission)
+    assert msa(refused) == "AE"
+    assert "PR1^1^5" in str(refused.segment("ERR"))

@@ -598,6 +598,7 @@ def _add_procedures(
             name=done.name,
             is_surgery=done.surgery,
             performed_at=done.performed_at,
+            note=done.note,
             source=Source.HL7,
             source_message_id=message_id,
         )

@@ -97,6 +97,7 @@ class ProcedureDone:
     coding_system: str  # as kept (procedures.procedure_code)
     surgery: bool
     performed_at: datetime
+    note: str = ""
 
 
 @dataclass
@@ -303,7 +304,8 @@ def read(
         if pv1 is not None and visit is not None:
             _check_stay(pv1, visit)
         result.diagnoses = [_diagnosis(dg1, icd10) for dg1 in message.all("DG1")]
-        result.procedures = [_procedure(pr1) for pr1 in message.all("PR1")]
+        admitted = visit.admitted_at if visit is not None else None
+        result.procedures = [_procedure(pr1, admitted) for pr1 in message.all("PR1")]
     return result
 
 
@@ -556,10 +558,12 @@ def _diagnosis(dg1: Segment, icd10: Mapping[str, str] | None) -> Diagnosis:
     )
 
 
-def _procedure(pr1: Segment) -> ProcedureDone:
+def _procedure(pr1: Segment, admitted: datetime | None) -> ProcedureDone:
     """A PR1's procedure: PR1-3 a code (ICD-9-CM-3, 国家临床版, checked as the staff form and
     FHIR Procedure check it; another system's kept as sent), named in PR1-3.2 or PR1-4;
-    PR1-5 when it was done, required, not in the future."""
+    PR1-5 when it was done, not in the future. Many HIS leave PR1-5 empty: the stay's
+    admission (PV1-44) then stands for it, said in the note (refusing the message would
+    lose the discharge with it); with neither, the message is refused naming PR1-5."""
     code = pr1.component(3, 1).strip()
     system = pr1.component(3, 3).strip()
     try:
@@ -567,8 +571,13 @@ def _procedure(pr1: Segment) -> ProcedureDone:
     except BadProcedureCode as error:
         raise _field_error(pr1, 3, str(error), 101 if not code else 102) from error
     performed = parse_ts(pr1.component(5), ("PR1", pr1.sequence, 5))
+    note = ""
+    if performed is None and admitted is not None:
+        performed, note = admitted, "手术操作日期未发送（PR1-5），按入院时间（PV1-44）记录"
     if performed is None:
-        raise _field_error(pr1, 5, "the procedure date/time is missing", 101)
+        raise _field_error(
+            pr1, 5, "the procedure date/time is missing (and no admission time in PV1-44)", 101
+        )
     _not_in_future(pr1, 5, performed)
     return ProcedureDone(
         code=code,
@@ -576,6 +585,7 @@ def _procedure(pr1: Segment) -> ProcedureDone:
         coding_system=system,
         surgery=is_surgery(code, system),
         performed_at=performed,
+        note=note,
     )
 
 
