@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -89,6 +89,12 @@ def _lecture(request: AuthedRequest, pk: int) -> Lecture:
     return get_object_or_404(lectures.seen_by(request.user), pk=pk)
 
 
+def _visible_seats(request: AuthedRequest, lecture: Lecture) -> QuerySet[LectureSeat]:
+    """The seats of patients the user may see (a hospital's lecture has patients of its
+    departments and centres: a department's nurse sees her own)."""
+    return lecture.seats.filter(patient__in=patients_for(request.user).values("pk"))
+
+
 @login_required
 @permission_required("care.change_lecture", raise_exception=True)
 def lecture_edit(request: AuthedRequest, pk: int) -> HttpResponse:
@@ -111,9 +117,9 @@ def lecture_page(request: AuthedRequest, pk: int) -> HttpResponse:
         found = search_patients(patients_for(request.user, write=True), query)[:10]
         record(request.user, "search", "patient", summary="lecture sign-up search")
     seats = (
-        lecture.seats.select_related("patient", "registered_by", "marked_by")
+        _visible_seats(request, lecture)
+        .select_related("patient", "registered_by", "marked_by")
         .order_by("cancelled_at", "registered_at", "pk")
-        .all()
     )
     return render(
         request,
@@ -122,6 +128,8 @@ def lecture_page(request: AuthedRequest, pk: int) -> HttpResponse:
             "lecture": lecture,
             "seats": seats,
             "taken": lectures.taken(lecture),
+            # Signed up from organisations the user does not see: counted, not named.
+            "others": lectures.taken(lecture) - seats.filter(cancelled_at__isnull=True).count(),
             "ends_at": lectures.ends_at(lecture),
             "query": query,
             "found": found,
@@ -174,9 +182,12 @@ def lecture_give_up(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 def lecture_attendance(request: AuthedRequest, pk: int) -> HttpResponse:
     lecture = _lecture(request, pk)
-    came = {int(v) for v in request.POST.getlist("came") if v.isdigit()}
+    came = {n for v in request.POST.getlist("came") if (n := row_id(v)) is not None}
+    shown = set(_visible_seats(request, lecture).values_list("pk", flat=True))
     try:
-        marked, undone = lectures.mark_attendance(lecture, came, by=request.user)
+        marked, undone = lectures.mark_attendance(
+            lecture, came & shown, by=request.user, among=shown
+        )
     except lectures.LectureError as error:
         messages.error(request, str(error))
     else:

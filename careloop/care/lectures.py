@@ -171,9 +171,12 @@ def _reason(lecture: Lecture, undone: bool = False) -> str:
     return f"{said}：{lecture.title}"[:100]
 
 
-def mark_attendance(lecture: Lecture, came: set[int], by: Any) -> tuple[int, int]:
-    """Mark the seats ``came`` (seat ids) attended and the lecture's other seats not;
-    returns (newly marked, marks undone). Each mark earns the lecture's points once."""
+def mark_attendance(
+    lecture: Lecture, came: set[int], by: Any, among: set[int] | None = None
+) -> tuple[int, int]:
+    """Mark the seats ``came`` (seat ids) attended and the lecture's other seats — of those
+    ``among`` (the seats the page showed; None: all) — not; returns (newly marked, marks
+    undone). Each mark earns the lecture's points once."""
     now = timezone.now()
     marked = undone = 0
     with transaction.atomic():
@@ -185,6 +188,8 @@ def mark_attendance(lecture: Lecture, came: set[int], by: Any) -> tuple[int, int
         if ends_at(lecture) + MARK_UNTIL < now:
             raise LectureError(_("Attendance can be marked until 7 days after the lecture."))
         seats = LectureSeat.objects.filter(lecture=lecture, cancelled_at__isnull=True)
+        if among is not None:
+            seats = seats.filter(pk__in=among)
         for seat in seats:
             if seat.pk in came and seat.attended_at is None:
                 seat.attended_at, seat.marked_by = now, by

@@ -186,3 +186,21 @@ def test_lectures_show_on_the_patients_timeline(
     assert "参加健康讲座" in page and "上周的讲座" in page
     assert "报名健康讲座" in page and "下周的讲座" in page
     assert "不去的讲座" not in page
+
+
+def test_a_departments_nurse_sees_and_marks_only_her_patients_at_the_hospitals_lecture(
+    carol: Any, bob: Any, hospital: Any, cardiology: Any, patient_factory: Any
+) -> None:
+    held = lecture(hospital, starts_at=timezone.now() - timedelta(minutes=5))
+    hers = patient_factory(organisation=cardiology, name="心内科患者")
+    other = patient_factory(organisation=hospital, name="医院本部患者")
+    theirs = lectures.sign_up(held, other, by=bob)
+    lectures.mark_attendance(held, {theirs.pk}, bob)
+    mine = lectures.sign_up(held, hers, by=bob)
+    client = signed_in(carol)
+    page = client.get(f"/care/lectures/{held.pk}/").content.decode()
+    assert "心内科患者" in page and "医院本部患者" not in page
+    assert 'data-testid="seats-elsewhere"' in page
+    client.post(f"/care/lectures/{held.pk}/attendance/", {"came": [mine.pk]})
+    assert balance(hers) == 10
+    assert balance(other) == 10  # not taken back: it was not on her page
