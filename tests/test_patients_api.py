@@ -203,6 +203,42 @@ def test_the_same_id_number_with_spaces_and_lower_x_is_still_a_duplicate(
     assert again.status_code == 409
 
 
+def test_a_first_generation_15_digit_id_number_is_enrolled_as_its_18_digit_number(
+    alice: Any, api_as: Any
+) -> None:
+    # 一代身份证: 110105 + 491231 (1949-12-31) + 002 (even: a woman), no check character.
+    response = api_as(alice).post(
+        "/api/v1/patients", {"name": "王淑珍", "id_number": "110105491231002"}
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["sex"] == "female" and body["birth_date"] == "1949-12-31"
+    assert body["id_number"] == "110105********002X"
+    assert Patient.objects.get(pk=body["id"]).id_number == "11010519491231002X"
+
+
+def test_the_15_and_18_digit_forms_of_one_id_number_are_one_person(alice: Any, api_as: Any) -> None:
+    client = api_as(alice)
+    first = client.post("/api/v1/patients", {"name": "甲", "id_number": "11010519491231002X"})
+    again = client.post("/api/v1/patients", {"name": "乙", "id_number": "110105491231002"})
+    assert again.status_code == 409, again.content
+    assert again.json()["existing"]["id"] == first.json()["id"]
+    found = client.get("/api/v1/patients", {"search": "110105491231002"}).json()
+    assert [p["id"] for p in found["results"]] == [first.json()["id"]]
+
+
+def test_a_15_digit_id_number_with_an_impossible_date_is_refused_naming_it(
+    alice: Any, api_as: Any
+) -> None:
+    response = api_as(alice).post(
+        "/api/v1/patients", {"name": "甲", "id_number": "110105490230002"}
+    )
+    assert response.status_code == 422
+    [error] = [e for e in response.json()["errors"] if e["field"] == "id_number"]
+    assert "15" in error["message"] and "出生日期" in error["message"]
+    assert Patient.objects.count() == 0
+
+
 def test_the_same_phone_and_name_is_refused(alice: Any, api_as: Any) -> None:
     client = api_as(alice)
     client.post(

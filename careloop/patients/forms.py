@@ -50,7 +50,10 @@ class PatientForm(StyledFormMixin, forms.Form):
         label=_("Resident ID number"),
         required=False,
         max_length=30,
-        help_text=_("18 characters. Sex and date of birth are taken from it."),
+        help_text=_(
+            "18 characters, or the 15 digits of a first-generation ID card (converted to 18). "
+            "Sex and date of birth are taken from it."
+        ),
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text"}),
     )
     sex = forms.ChoiceField(label=_("Sex"), required=False, choices=[("", "—"), *Sex.choices])

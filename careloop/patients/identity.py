@@ -3,6 +3,12 @@
 居民身份证 (GB 11643-1999): 6-digit region code, 8-digit birth date, 3-digit sequence whose
 last digit is odd for men and even for women, and an ISO 7064 MOD 11-2 check character
 (0-9 or X).
+
+First-generation numbers (一代身份证, issued until 2004 and still on the records of elderly
+patients) have 15 digits: the region code, the birth date as YYMMDD (the century 19
+implied), the sequence, no check character. GB 11643-1999 converts one to its 18-character
+number by putting "19" before the year and computing the check character: CareLoop keeps,
+hashes and matches that number, so both forms of one person's number are one person.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ _CHECK_CHARS = "10X98765432"
 # ASCII only: full-width digits from Chinese input methods are folded first (NFKC), so one
 # number has one spelling for checking, hashing and duplicate detection.
 _ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
+_ID15_SHAPE = re.compile(r"^[0-9]{15}$")
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 
 
@@ -42,6 +49,8 @@ class ResidentId:
     region: str
     birth_date: date
     sex: str  # "male" | "female"
+    # The 15-digit first-generation number ``number`` was converted from, if it was one.
+    converted_from: str = ""
 
 
 def id_check_char(first17: str) -> str:
@@ -54,17 +63,61 @@ def id_check_char(first17: str) -> str:
 _SPACE = re.compile(r"\s+")
 
 
-def normalise_id_number(value: str) -> str:
+def _id_spelling(value: str) -> str:
     if value.isascii() and value.isalnum():  # the common case: nothing to fold or strip
         return value.upper()
     return _SPACE.sub("", fold(value)).upper()
 
 
+def upgrade_id_number(number15: str) -> str:
+    """A 15-digit first-generation ID number as its 18-character number (GB 11643-1999):
+    110101490307001 → 11010119490307001X ("19" before the year, the check character)."""
+    first17 = number15[:6] + "19" + number15[6:]
+    return first17 + id_check_char(first17)
+
+
+def normalise_id_number(value: str) -> str:
+    """One spelling per person: ASCII, upper-case, and a 15-digit first-generation number
+    as the 18-character number it became (what is stored, hashed and matched)."""
+    number = _id_spelling(value)
+    if _ID15_SHAPE.match(number):
+        return upgrade_id_number(number)
+    return number
+
+
+def is_first_generation(value: str) -> bool:
+    """Whether ``value`` is written as a 15-digit first-generation ID number."""
+    return bool(_ID15_SHAPE.match(_id_spelling(value)))
+
+
+def _parse_id15(number: str, today: date | None) -> ResidentId:
+    if number[0] == "0":
+        raise IdentifierError("id_region", "身份证号的地区码无效")
+    try:
+        date(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
+    except ValueError as exc:
+        raise IdentifierError("id15_birth_date", "15位（一代）身份证号中的出生日期无效") from exc
+    resident = parse_id_number(upgrade_id_number(number), today=today)
+    return ResidentId(
+        number=resident.number,
+        region=resident.region,
+        birth_date=resident.birth_date,
+        sex=resident.sex,
+        converted_from=number,
+    )
+
+
 def parse_id_number(value: str, *, today: date | None = None) -> ResidentId:
-    """Validate an 18-character resident ID and derive birth date and sex from it."""
-    number = normalise_id_number(value)
+    """Validate a resident ID number and derive birth date and sex from it: 18 characters,
+    or 15 digits of a first-generation card (converted to its 18-character number, which
+    ``number`` is; ``converted_from`` keeps what was written)."""
+    number = _id_spelling(value)
+    if len(number) == 15:
+        if not _ID15_SHAPE.match(number):
+            raise IdentifierError("id15_format", "15位（一代）身份证号应全为数字")
+        return _parse_id15(number, today)
     if len(number) != 18:
-        raise IdentifierError("id_length", "身份证号应为18位")
+        raise IdentifierError("id_length", "身份证号应为18位（一代身份证为15位）")
     if not _ID_SHAPE.match(number):
         raise IdentifierError("id_format", "身份证号前17位应为数字，最后一位为数字或X")
     if number[0] == "0":

@@ -50,7 +50,11 @@ class ConsentIn(Schema):
 class PatientFields(Schema):
     sex: SexCode | None = Field(None, description="derived from id_number if absent")
     birth_date: date | None = Field(None, description="derived from id_number if absent")
-    id_number: str | None = Field(None, description="居民身份证, 18 characters")
+    id_number: str | None = Field(
+        None,
+        description="居民身份证, 18 characters, or the 15 digits of a first-generation card "
+        "(stored as the 18-character number it converts to)",
+    )
     phone: str | None = Field(None, description="mainland mobile number")
     passport: str | None = None
     address: str | None = None

@@ -38,7 +38,12 @@ class PatientDataError(Exception):
 
 def identifier_message(exc: identity.IdentifierError) -> str:
     messages = {
-        "id_length": _("An ID number has 18 characters."),
+        "id_length": _("An ID number has 18 characters (15 digits on a first-generation ID card)."),
+        "id15_format": _("A 15-digit first-generation ID number contains digits only."),
+        "id15_birth_date": _(
+            "The date of birth in this 15-digit first-generation ID number (YYMMDD after the "
+            "region code) is not a valid date."
+        ),
         "id_format": _("An ID number is 17 digits followed by a digit or X."),
         "id_region": _("The region code of this ID number is not valid."),
         "id_birth_date": _("The date of birth in this ID number is not a valid date."),

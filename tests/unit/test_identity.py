@@ -172,3 +172,36 @@ def test_a_babys_age_is_shown_in_days_or_months(birth: date, today: date, shown:
 
     with translation.override("zh-hans"):
         assert identity.age_text(birth, today) == shown
+
+
+# First-generation (一代) numbers: 15 digits, YYMMDD in the 19th century's stead, no check.
+def test_a_first_generation_number_is_converted_to_its_18_character_number() -> None:
+    resident = identity.parse_id_number("110105491231002")  # the GB 11643-1999 example's
+    assert resident.number == "11010519491231002X"
+    assert resident.converted_from == "110105491231002"
+    assert resident.birth_date == date(1949, 12, 31)
+    assert resident.sex == "female"
+    assert identity.parse_id_number(" ３２０１０２７００１０１００１ ").sex == "male"
+
+
+def test_both_forms_of_one_number_normalise_alike() -> None:
+    assert identity.normalise_id_number("110105491231002") == "11010519491231002X"
+    assert identity.normalise_id_number("11010519491231002x") == "11010519491231002X"
+    assert identity.is_first_generation("110105491231002")
+    assert not identity.is_first_generation("11010519491231002X")
+
+
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [
+        ("110105490230002", "id15_birth_date"),  # 30 February 1949
+        ("110105491331002", "id15_birth_date"),  # month 13
+        ("11010549123100X", "id15_format"),
+        ("010105491231002", "id_region"),
+    ],
+)
+def test_a_bad_first_generation_number_is_refused_naming_why(number: str, code: str) -> None:
+    with pytest.raises(identity.IdentifierError) as error:
+        identity.parse_id_number(number)
+    assert error.value.code == code
+    assert number not in str(error.value)

@@ -411,7 +411,7 @@ def _identifier_problem(value: str) -> str:
     try:
         parse_id_number(value)
     except IdentifierError as exc:
-        return exc.code.replace("id_", "").replace("_", " ")
+        return exc.code.replace("id15_", "15-digit ").replace("id_", "").replace("_", " ")
     return "valid"
 
 

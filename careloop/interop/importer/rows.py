@@ -64,6 +64,7 @@ class ParsedRow:
     report: str = ""
     results: list[Cell] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was read other than as written
 
     def fail(self, column: str, message: str) -> None:
         self.errors.append((column, message))
@@ -206,6 +207,13 @@ def parse_row(
             row.fail("id_number", identifier_message(exc))
         else:
             row.patient["id_number"] = resident.number
+            if resident.converted_from:
+                row.notes.append(
+                    _(
+                        "The 15-digit first-generation ID number was converted to its "
+                        "18-digit number."
+                    )
+                )
             for key, derived in (("sex", resident.sex), ("birth_date", resident.birth_date)):
                 if row.patient.get(key, derived) != derived:
                     row.fail(
