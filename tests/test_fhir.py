@@ -238,6 +238,18 @@ def test_a_first_generation_15_digit_id_number_is_kept_as_its_18_digit_number(
     assert status == 422 and "15" in body["issue"][0]["diagnostics"]
 
 
+def test_a_patient_with_only_a_landline_is_kept_and_served_as_a_home_phone(fhir: Fhir) -> None:
+    resource = patient_resource(
+        telecom=[{"system": "phone", "value": "021 6234 5678", "use": "home"}]
+    )
+    status, created, _ = fhir.call("POST", "/Patient", resource)
+    assert status == 201, created
+    assert created["telecom"] == [{"system": "phone", "value": "021-****5678", "use": "home"}]
+    assert Patient.objects.get().phone_kind == "landline"
+    status, found, _ = fhir.call("GET", "/Patient?phone=021-62345678")
+    assert [e["resource"]["id"] for e in found["entry"]] == [created["id"]]
+
+
 def test_search_patients_with_paging(fhir: Fhir) -> None:
     ids, numbers = [], [valid_id(date(1950 + n, 1, 1)) for n in range(3)]
     for n in range(3):

@@ -1206,3 +1206,46 @@ def test_a_first_generation_15_digit_id_number_is_read_converted_and_matched(
     assert Observation.objects.filter(patient=known).count() == 2
     li = Patient.objects.get(name="李福来")
     assert (li.id_number, li.birth_date, li.sex) == ("320102193601010017", date(1936, 1, 1), "male")
+
+
+def test_a_landline_in_the_phone_column_is_imported_and_a_local_number_said_to_need_its_area_code(
+    bob: Any,
+) -> None:
+    when = datetime(2026, 11, 20, 8, 30)
+    rows = [
+        [
+            "TJ201",
+            "刘桂英",
+            "女",
+            date(1938, 5, 1),
+            "",
+            "010-62345678",
+            when,
+            "14771-0",
+            "空腹血糖",
+            5.1,
+            "mmol/L",
+            "",
+        ],
+        [
+            "TJ202",
+            "周福生",
+            "男",
+            date(1940, 2, 2),
+            "",
+            "62345678",
+            when,
+            "14771-0",
+            "空腹血糖",
+            5.3,
+            "mmol/L",
+            "",
+        ],
+    ]
+    job = Importer(create(bob, xlsx(rows, header=[*HEADER[:5], "联系电话", *HEADER[6:]]))).run()
+    assert (job.imported_rows, job.error_rows) == (1, 1)
+    liu = Patient.objects.get(name="刘桂英")
+    assert (liu.phone, liu.phone_kind) == ("010-62345678", "landline")
+    report = load_workbook(io.BytesIO(job.error_report.read())).active
+    lines = list(report.iter_rows(values_only=True))
+    assert "区号" in lines[1][-1] or "area code" in lines[1][-1]

@@ -299,6 +299,16 @@ def test_a_first_generation_id_number_finds_the_patient_enrolled_by_the_new_one(
     assert Observation.objects.filter(patient=patient).count() == 10
 
 
+def test_a_patient_with_only_a_landline_is_registered_with_it(mllp: MllpServer) -> None:
+    text = fixture("lis_utf8_oru_r01.hl7").decode()
+    text = text.replace("||13800138000^PRN^PH", "||010-62345678^PRN^PH")
+    [ack] = send_raw(mllp, b"\x0b" + text.encode() + b"\x1c\r", expect=1)
+    assert msa(ack) == "AA"
+    process_all()  # enrolled on the batch path, its rows written column by column
+    patient = Patient.objects.get()
+    assert (patient.phone, patient.phone_kind) == ("010-62345678", "landline")
+
+
 def _record_number_only(control_id: str, record_number: str) -> bytes:
     """A LIS result naming its patient by the hospital's record number alone (no name,
     birth date, sex or resident ID number), as many laboratory systems send them."""

@@ -258,6 +258,40 @@ def test_the_same_phone_and_name_is_refused(alice: Any, api_as: Any) -> None:
     assert family.status_code == 201  # a relative may share the phone
 
 
+def test_a_landline_is_accepted_stored_masked_and_matched_however_it_is_written(
+    alice: Any, api_as: Any
+) -> None:
+    client = api_as(alice)
+    body = {"name": "刘桂英", "sex": "female", "birth_date": "1938-05-01"}
+    response = client.post("/api/v1/patients", body | {"phone": "010 6234 5678"})
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert (created["phone"], created["phone_kind"]) == ("010-****5678", "landline")
+    patient = Patient.objects.get()
+    assert (patient.phone, patient.phone_kind) == ("010-62345678", "landline")
+    # The same person enrolled again with the number written another way: a duplicate.
+    again = client.post("/api/v1/patients", body | {"phone": "(010)62345678"})
+    assert again.status_code == 409 and again.json()["field"] == "phone"
+    found = client.get("/api/v1/patients", {"search": "010-62345678"}).json()["results"]
+    assert [p["id"] for p in found] == [created["id"]]
+    contact = client.patch(
+        f"/api/v1/patients/{created['id']}",
+        {"contacts": [{"name": "刘强", "relation": "child", "phone": "0755-12345678转8001"}]},
+    )
+    assert contact.status_code == 200, contact.content
+    assert contact.json()["contacts"][0]["phone"] == "0755-****5678转8001"
+
+
+def test_a_landline_without_its_area_code_is_refused_asking_for_it(alice: Any, api_as: Any) -> None:
+    response = api_as(alice).post(
+        "/api/v1/patients",
+        {"name": "刘桂英", "sex": "female", "birth_date": "1938-05-01", "phone": "62345678"},
+    )
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "phone" and "区号" in error["message"]
+
+
 def test_the_same_mrn_is_refused(alice: Any, api_as: Any) -> None:
     client = api_as(alice)
     client.post(

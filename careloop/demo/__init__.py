@@ -30,6 +30,7 @@ from careloop.demo.results import add_demo_results, add_home_glucose
 from careloop.fields import index_field
 from careloop.followup.pathways import load_pack as load_pathway_pack
 from careloop.outreach.faq_pack import load_faq_pack
+from careloop.patients.identity import phone_kind
 from careloop.patients.models import (
     Allergy,
     ConsentRecord,
@@ -199,6 +200,7 @@ PATIENT_FIELDS = [
     "passport_hash",
     "phone",
     "phone_hash",
+    "phone_kind",
     "address",
     "organisation",
     "care_team",
@@ -259,6 +261,7 @@ def _create_patients(indices: list[int], structure: dict[str, Any]) -> None:
                 _index("passport", passport),
                 phone,
                 _index("phone", phone),
+                phone_kind(phone),
                 p.address,
                 org.pk,
                 team.pk,

@@ -140,7 +140,105 @@ def make_id_number(region: str, birth: date, sequence: int) -> str:
     return first17 + id_check_char(first17)
 
 
+# Landlines (座机): a trunk 0 and an area code — 010 Beijing and 020–029 have two digits
+# after the 0, every other code three (03xx–09xx); the codes are prefix-free, so the digits
+# alone say where the area code ends — then a local number of 7 or 8 digits not starting
+# with 0, and perhaps an extension (转123, -123, ext 123).
+_LANDLINE = re.compile(r"^(0(?:10|2[0-9]))([1-9][0-9]{7})$|^(0[3-9][0-9]{2})([1-9][0-9]{6,7})$")
+_LOCAL = re.compile(r"^[2-9][0-9]{6,7}$")
+_EXTENSION = re.compile(r"^(.*?)\s*(?:转|分机|ext\.?|x|#)\s*([0-9]{1,6})$", re.IGNORECASE)
+
+
+def _landline_parts(value: str) -> tuple[str, str, str] | None:
+    """(area code, local number, extension) of a landline, or None when ``value`` is none."""
+    text = fold(value).strip()
+    extension = ""
+    if match := _EXTENSION.match(text):
+        text, extension = match.group(1), match.group(2)
+    text = re.sub(r"[\s()（）]", "", text)
+    for prefix in ("+86", "0086"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :].lstrip("-")
+            text = text if text.startswith("0") else "0" + text
+    parts = text.split("-")
+    # 010-62345678-123: the last part an extension when the rest is a whole number
+    last = parts[-1]
+    if not extension and len(parts) > 1 and last.isdigit() and len(last) <= 6:
+        whole = "".join(parts[:-1])
+        extension, parts = (last, parts[:-1]) if _LANDLINE.match(whole) else ("", parts)
+    digits = "".join(parts)
+    match = _LANDLINE.match(digits) if digits.isascii() else None
+    if not match:
+        return None
+    area, local = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
+    return area, local, extension
+
+
+def is_landline(value: str | None) -> bool:
+    """Whether a phone number as stored (``validate_phone``'s) is a landline."""
+    return bool(value) and str(value).startswith("0")
+
+
+def landline_extension(value: str | None) -> str:
+    """The extension of a landline as stored ("" when there is none)."""
+    return str(value).partition("转")[2] if is_landline(value) else ""
+
+
+def phone_kind(value: str) -> str:
+    """ "mobile", "landline", "extension" (a landline reached through an extension) or ""
+    for no phone: what ``Patient.phone_kind`` holds."""
+    if not value:
+        return ""
+    if not is_landline(value):
+        return "mobile"
+    return "extension" if landline_extension(value) else "landline"
+
+
+def dialled_digits(value: str) -> str:
+    """A phone number as stored, as a provider dials it: a mobile as it is, a landline as
+    its area code and number in digits (010-62345678 → 01062345678, without extension)."""
+    return value.partition("转")[0].replace("-", "") if is_landline(value) else value
+
+
+def validate_landline(value: str) -> str:
+    """A mainland landline with its area code: "010-62345678", with an extension
+    "010-62345678转123"; IdentifierError otherwise (a local number without its area code
+    said as such)."""
+    parts = _landline_parts(value)
+    if parts is None:
+        bare = re.sub(r"[\s\-()]", "", fold(value))
+        if _LOCAL.match(bare):
+            raise IdentifierError("landline_area_code", "座机号码请加上区号，如 010-62345678")
+        raise IdentifierError("landline_format", "座机号码应为区号加7-8位号码，如 010-62345678")
+    area, local, extension = parts
+    return f"{area}-{local}" + (f"转{extension}" if extension else "")
+
+
+def validate_phone(value: str) -> str:
+    """A patient's or contact's phone: a mainland mobile number (as strict as
+    ``validate_mobile``), or a landline with its area code (``validate_landline``)."""
+    try:
+        return validate_mobile(value)
+    except IdentifierError as mobile_error:
+        bare = normalise_phone(value)
+        if bare.startswith("1") and bare.isascii() and bare.isdigit() and len(bare) >= 9:
+            raise  # a mobile number mistyped: said as one
+        try:
+            return validate_landline(value)
+        except IdentifierError as exc:
+            if exc.code == "landline_area_code":
+                raise
+            raise IdentifierError(
+                "phone_or_landline", "请输入11位手机号，或带区号的座机号码（如 010-62345678）"
+            ) from mobile_error
+
+
 def normalise_phone(value: str) -> str:
+    """One spelling per number (for the blind index and lookups): a mobile's 11 digits, a
+    landline as ``validate_landline`` writes it (however it was typed)."""
+    if (parts := _landline_parts(value)) is not None:
+        area, local, extension = parts
+        return f"{area}-{local}" + (f"转{extension}" if extension else "")
     digits = re.sub(r"[\s\-()]", "", fold(value))
     if digits.startswith("+86"):
         digits = digits[3:]
@@ -186,9 +284,14 @@ def mask_id_number(value: str | None) -> str:
 
 
 def mask_phone(value: str | None) -> str:
-    """13812348000 → 138****8000."""
+    """13812348000 → 138****8000; a landline 010-62345678转123 → 010-****5678转123."""
     if not value:
         return ""
+    if is_landline(value) and "-" in value:
+        number, _sep, extension = value.partition("转")
+        area, _dash, local = number.partition("-")
+        masked = f"{area}-{'*' * max(len(local) - 4, 0)}{local[-4:]}"
+        return masked + (f"转{extension}" if extension else "")
     if len(value) < 7:
         return "*" * len(value)
     return value[:3] + "*" * (len(value) - 7) + value[-4:]

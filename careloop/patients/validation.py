@@ -50,6 +50,17 @@ def identifier_message(exc: identity.IdentifierError) -> str:
         "id_check_digit": _("The check digit of this ID number is wrong; please check it."),
         "phone_digits": _("A mobile number contains digits only."),
         "phone_format": _("Enter an 11-digit mainland mobile number starting with 13–19."),
+        "phone_or_landline": _(
+            "Enter an 11-digit mobile number (starting with 13–19) or a landline with its "
+            "area code, such as 010-62345678."
+        ),
+        "landline_area_code": _(
+            "Add the area code to this landline number, such as 010-62345678 (0755-… in Shenzhen)."
+        ),
+        "landline_format": _(
+            "A landline number is its area code and 7 or 8 digits, such as 010-62345678 "
+            "(an extension after 转)."
+        ),
         "passport_format": _("A passport number has 5–17 letters or digits."),
     }
     return messages.get(exc.code, str(exc))
@@ -134,7 +145,7 @@ def clean_patient_data(
             errors.add("birth_date", _("Enter the date of birth, or an ID number to derive it."))
 
     for field, check in (
-        ("phone", identity.validate_mobile),
+        ("phone", identity.validate_phone),
         ("passport", identity.validate_passport),
     ):
         if field in data:
@@ -338,7 +349,7 @@ def _clean_contacts(items: list[Mapping[str, Any]], errors: _Errors) -> list[dic
             errors.add(prefix + "relation", _("Unknown relation."))
         if phone:
             try:
-                phone = identity.validate_mobile(phone)
+                phone = identity.validate_phone(phone)
             except identity.IdentifierError as exc:
                 errors.add(prefix + "phone", identifier_message(exc))
         cleaned.append(

@@ -545,3 +545,20 @@ def test_a_15_digit_number_not_typed_as_an_id_number_stays_a_record_number() -> 
     patient = read(parse(text)).patient
     assert patient.id_number == ""
     assert [i.value for i in patient.record_numbers] == ["110101500315003"]
+
+
+@pytest.mark.parametrize(
+    ("pid13", "phone"),
+    [
+        ("010-62345678^PRN^PH", "010-62345678"),  # a landline only
+        ("^PRN^PH^^86^755^12345678^8001", "0755-12345678转8001"),  # given in its parts
+        ("010-62345678^PRN^PH~13812348000^PRN^CP", "13812348000"),  # a mobile preferred
+        ("010-62345678^PRN^FX", ""),  # a fax is no way to reach anyone
+    ],
+)
+def test_a_landline_in_pid_13_is_read_when_there_is_no_mobile(pid13: str, phone: str) -> None:
+    text = (
+        "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\r"
+        f"PID|1||MZ001^^^H1^MR||王^建国||19500315|M|||||{pid13}\rOBR|1\rOBX|1|NM|GLU||5.1"
+    )
+    assert read(parse(text)).patient.phone == phone

@@ -225,7 +225,7 @@ def parse_row(
                 row.patient[key] = derived
     if raw_phone := text(cell("phone")):
         try:
-            row.patient["phone"] = identity.validate_mobile(raw_phone)
+            row.patient["phone"] = identity.validate_phone(raw_phone)
         except identity.IdentifierError as exc:
             row.fail("phone", identifier_message(exc))
     for key in ("mrn", "exam_number", "passport"):
