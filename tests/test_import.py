@@ -1241,11 +1241,27 @@ def test_a_landline_in_the_phone_column_is_imported_and_a_local_number_said_to_n
             "mmol/L",
             "",
         ],
+        # 0755-12345678 typed into a number cell: Excel dropped the leading 0
+        [
+            "TJ203",
+            "陈秀兰",
+            "女",
+            date(1941, 3, 3),
+            "",
+            75512345678,
+            when,
+            "14771-0",
+            "空腹血糖",
+            5.4,
+            "mmol/L",
+            "",
+        ],
     ]
     job = Importer(create(bob, xlsx(rows, header=[*HEADER[:5], "联系电话", *HEADER[6:]]))).run()
-    assert (job.imported_rows, job.error_rows) == (1, 1)
+    assert (job.imported_rows, job.error_rows) == (2, 1)
     liu = Patient.objects.get(name="刘桂英")
     assert (liu.phone, liu.phone_kind) == ("010-62345678", "landline")
+    assert Patient.objects.get(name="陈秀兰").phone == "0755-12345678"
     report = load_workbook(io.BytesIO(job.error_report.read())).active
     lines = list(report.iter_rows(values_only=True))
     assert "区号" in lines[1][-1] or "area code" in lines[1][-1]
