@@ -272,7 +272,7 @@ def model_row(
 ) -> list[Any]:
     """A row for ``fields`` from ``values``, the rest as Django would fill them on save: the
     field's default, now for ``auto_now`` fields, a blind index from its plaintext."""
-    from careloop.fields import BlindIndexField
+    from careloop.fields import BlindIndexField, DerivedCharField
 
     row = []
     for name in fields:
@@ -282,6 +282,8 @@ def model_row(
         field = concrete_field(model, name)
         if isinstance(field, BlindIndexField):
             row.append(field.index_of(values.get(field.source)))
+        elif isinstance(field, DerivedCharField):
+            row.append(field.derive(values.get(field.source)))
         elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             row.append(now)
         else:
@@ -298,10 +300,11 @@ def create_instances(objs: Sequence[models.Model]) -> None:
         return
     model = type(objs[0])
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    from careloop.fields import BlindIndexField
+    from careloop.fields import BlindIndexField, DerivedCharField
 
     plain = not any(
-        isinstance(f, BlindIndexField) or f.db_default is not models.NOT_PROVIDED for f in fields
+        isinstance(f, BlindIndexField | DerivedCharField) or f.db_default is not models.NOT_PROVIDED
+        for f in fields
     )
     if not plain:  # fields that need Django's save path
         model._default_manager.bulk_create(objs)

@@ -89,6 +89,38 @@ class BlindIndexField(models.CharField):
         return digest
 
 
+class DerivedCharField(models.CharField):
+    """A plain value worked out from another field on every save, as a blind index is
+    (``save()``, ``bulk_create()`` and ``bulk.model_row`` alike): what can be read without
+    decrypting the field it comes from. ``deriver`` is the dotted path of a function
+    str → str."""
+
+    def __init__(self, *args: Any, source: str = "", deriver: str = "", **kwargs: Any) -> None:
+        self.source = source
+        self.deriver = deriver
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs.update(source=self.source, deriver=self.deriver)
+        kwargs.pop("editable", None)
+        return name, path, args, kwargs
+
+    @functools.cached_property
+    def _deriver(self) -> Callable[[str], str]:
+        func: Callable[[str], str] = import_string(self.deriver)
+        return func
+
+    def derive(self, value: str | None) -> str:
+        return self._deriver(value or "")
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        value = self.derive(getattr(model_instance, self.source))
+        setattr(model_instance, self.attname, value)
+        return value
+
+
 def index_field(model: type[models.Model], name: str) -> BlindIndexField:
     field = model._meta.get_field(name)
     if not isinstance(field, BlindIndexField):

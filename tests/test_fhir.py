@@ -217,6 +217,40 @@ def test_a_duplicate_patient_is_a_409(fhir: Fhir) -> None:
     assert status == 409 and body["issue"][0]["code"] == "duplicate"
 
 
+def test_a_first_generation_15_digit_id_number_is_kept_as_its_18_digit_number(
+    fhir: Fhir,
+) -> None:
+    old = patient_resource(
+        identifier=[{"system": RESIDENT, "value": "110105491231002"}],
+        name=[{"text": "王淑珍"}],
+        gender="female",
+        birthDate="1949-12-31",
+    )
+    status, created, _ = fhir.call("POST", "/Patient", old)
+    assert status == 201, created
+    assert Patient.objects.get().id_number == "11010519491231002X"
+    again = old | {"identifier": [{"system": RESIDENT, "value": "11010519491231002X"}]}
+    status, body, _ = fhir.call("POST", "/Patient", again)
+    assert status == 409 and body["issue"][0]["code"] == "duplicate"
+    status, found, _ = fhir.call("GET", f"/Patient?identifier={RESIDENT}|110105491231002")
+    assert [e["resource"]["id"] for e in found["entry"]] == [created["id"]]
+    bad = old | {"identifier": [{"system": RESIDENT, "value": "110105490230002"}]}
+    status, body, _ = fhir.call("POST", "/Patient", bad)
+    assert status == 422 and "15" in body["issue"][0]["diagnostics"]
+
+
+def test_a_patient_with_only_a_landline_is_kept_and_served_as_a_home_phone(fhir: Fhir) -> None:
+    resource = patient_resource(
+        telecom=[{"system": "phone", "value": "021 6234 5678", "use": "home"}]
+    )
+    status, created, _ = fhir.call("POST", "/Patient", resource)
+    assert status == 201, created
+    assert created["telecom"] == [{"system": "phone", "value": "021-****5678", "use": "home"}]
+    assert Patient.objects.get().phone_kind == "landline"
+    status, found, _ = fhir.call("GET", "/Patient?phone=021-62345678")
+    assert [e["resource"]["id"] for e in found["entry"]] == [created["id"]]
+
+
 def test_search_patients_with_paging(fhir: Fhir) -> None:
     ids, numbers = [], [valid_id(date(1950 + n, 1, 1)) for n in range(3)]
     for n in range(3):

@@ -969,3 +969,32 @@ def test_a_programme_visit_is_face_to_face_whatever_channel_the_patient_prefers(
     Condition.objects.create(patient=home, icd10_code="E11.9", name="2型糖尿病")
     [plan] = on_diagnosis([home.pk])
     assert plan.tasks.get().channel == "home_visit"
+
+
+def test_a_patient_whose_only_number_is_a_landline_is_never_planned_on_sms(
+    hospital: Any, patient_factory: Any, alice: Any, clock: Clock, pack: None
+) -> None:
+    """A landline takes no SMS: the channel choice passes over it, whether a plan is made
+    one patient at a time or in a batch (a discharge over HL7), and when a call goes
+    unanswered."""
+    from careloop.followup.bulk_enrol import enrol_batch
+
+    pathway = Pathway.objects.get(code="post-op")
+    mobile = patient_factory(organisation=hospital, preferred_channel="sms")
+    landline = patient_factory(organisation=hospital, preferred_channel="sms", phone="010-62345678")
+    assert landline.phone_kind == "landline"
+    texted = enrol(mobile, pathway, trigger="manual")
+    called = enrol(landline, pathway, trigger="manual")
+    assert texted is not None and called is not None
+    assert texted.tasks.get(node="stitches").channel == "sms"
+    task = called.tasks.get(node="stitches")
+    assert (task.channel, task.channels) == ("phone", ["phone", "sms"])
+    for _ in range(3):
+        clock.set(task.due_at + timedelta(minutes=5))
+        do_record_attempt(task, alice, Attempt(outcome="no_answer"))
+        task.refresh_from_db()
+    assert task.status == Task.Status.FAILED  # not passed on to an SMS it cannot get
+    Plan.objects.all().delete()
+    batch = patient_factory(organisation=hospital, preferred_channel="sms", phone="0755-12345678")
+    enrol_batch(pathway, [(batch.pk, "", "")], trigger="manual", now=clock.now)
+    assert Task.objects.get(patient=batch, node="stitches").channel == "phone"

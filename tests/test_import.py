@@ -1123,3 +1123,145 @@ def test_patient_cells_merged_down_beside_their_items_are_read_on_each_row(bob: 
     assert set(Observation.objects.values_list("code", flat=True)) == {"14771-0", "14647-2"}
     lines = list(load_workbook(io.BytesIO(job.error_report.read())).active.values)
     assert lines[1][:4] == (4, "吴国平", ID_A, "2026-10-01")  # the empty result: its patient
+
+
+def test_a_first_generation_15_digit_id_number_is_read_converted_and_matched(
+    bob: Any, patient_factory: Any, client: Any
+) -> None:
+    """Old records of elderly patients hold 一代身份证 numbers (15 digits, no check
+    character): converted to the 18-digit number, found as the patient already enrolled
+    under it, and said in the preview."""
+    from careloop.interop.importer.jobs import preview
+
+    known = patient_factory(organisation=bob.organisation, id_number="11010519491231002X")
+    when = datetime(2026, 11, 20, 8, 30)
+    rows = [
+        # the known patient's number, typed into a text cell and into a number cell
+        [
+            "TJ101",
+            "王淑珍",
+            "女",
+            None,
+            "110105491231002",
+            "",
+            when,
+            "14771-0",
+            "空腹血糖",
+            5.1,
+            "mmol/L",
+            "",
+        ],
+        [
+            "TJ102",
+            "王淑珍",
+            "",
+            None,
+            110105491231002,
+            "",
+            when,
+            "2345-7",
+            "血糖",
+            5.2,
+            "mmol/L",
+            "",
+        ],
+        [
+            "TJ103",
+            "李福来",
+            "",
+            None,
+            "320102360101001",
+            "",
+            when,
+            "14771-0",
+            "空腹血糖",
+            6.0,
+            "mmol/L",
+            "",
+        ],
+        [
+            "TJ104",
+            "赵大年",
+            "",
+            None,
+            "320102360230001",
+            "",
+            when,
+            "14771-0",
+            "空腹血糖",
+            6.0,
+            "mmol/L",
+            "",
+        ],
+    ]
+    job = create(bob, xlsx(rows))
+    _mapping, parsed = preview(job)
+    assert [bool(row.notes) for row in parsed] == [True, True, True, False]
+    assert "15" in parsed[3].errors[0][1] and parsed[3].errors[0][0] == "id_number"
+    client.force_login(bob)
+    page = client.get(f"/interop/imports/{job.pk}/").content.decode()
+    assert "15位（一代）身份证号已转换为18位身份证号" in page
+    job = Importer(job).run()
+    assert (job.imported_rows, job.error_rows, job.patients_created) == (3, 1, 1)
+    assert Observation.objects.filter(patient=known).count() == 2
+    li = Patient.objects.get(name="李福来")
+    assert (li.id_number, li.birth_date, li.sex) == ("320102193601010017", date(1936, 1, 1), "male")
+
+
+def test_a_landline_in_the_phone_column_is_imported_and_a_local_number_said_to_need_its_area_code(
+    bob: Any,
+) -> None:
+    when = datetime(2026, 11, 20, 8, 30)
+    rows = [
+        [
+            "TJ201",
+            "刘桂英",
+            "女",
+            date(1938, 5, 1),
+            "",
+            "010-62345678",
+            when,
+            "14771-0",
+            "空腹血糖",
+            5.1,
+            "mmol/L",
+            "",
+        ],
+        [
+            "TJ202",
+            "周福生",
+            "男",
+            date(1940, 2, 2),
+            "",
+            "62345678",
+            when,
+            "14771-0",
+            "空腹血糖",
+            5.3,
+            "mmol/L",
+            "",
+        ],
+        # 0755-12345678 typed into a number cell: Excel dropped the leading 0
+        [
+            "TJ203",
+            "陈秀兰",
+            "女",
+            date(1941, 3, 3),
+            "",
+            75512345678,
+            when,
+            "14771-0",
+            "空腹血糖",
+            5.4,
+            "mmol/L",
+            "",
+        ],
+    ]
+    job = Importer(create(bob, xlsx(rows, header=[*HEADER[:5], "联系电话", *HEADER[6:]]))).run()
+    assert (job.imported_rows, job.error_rows) == (2, 1)
+    liu = Patient.objects.get(name="刘桂英")
+    assert (liu.phone, liu.phone_kind) == ("010-62345678", "landline")
+    assert Patient.objects.get(name="陈秀兰").phone == "0755-12345678"
+    report = load_workbook(io.BytesIO(job.error_report.read())).active
+    lines = list(report.iter_rows(values_only=True))
+    assert "区号" in lines[1][-1] or "area code" in lines[1][-1]

@@ -282,6 +282,33 @@ def test_a_lab_sending_the_id_number_as_its_patient_number_finds_the_patient(
     assert Observation.objects.filter(patient=patient).count() == 10
 
 
+def test_a_first_generation_id_number_finds_the_patient_enrolled_by_the_new_one(
+    mllp: MllpServer,
+) -> None:
+    assert msa(send(mllp, "lis_utf8_oru_r01.hl7")) == "AA"
+    process_all()
+    # An old system still sends the 15-digit 一代身份证 number of the same person.
+    text = fixture("lis_utf8_oru_r01.hl7").decode()
+    text = text.replace("|DEMO-LIS|", "|老院区HIS|").replace("LIS202611230001", "OLD1")
+    text = text.replace("MZ00012345^^^DEMO-H1^MR~11010119500315003X^^^^NI", "110101500315003^^^^NI")
+    [ack] = send_raw(mllp, b"\x0b" + text.encode() + b"\x1c\r", expect=1)
+    assert msa(ack) == "AA"
+    process_all()
+    patient = Patient.objects.get()  # the same person, not a second record
+    assert patient.id_number == "11010119500315003X"
+    assert Observation.objects.filter(patient=patient).count() == 10
+
+
+def test_a_patient_with_only_a_landline_is_registered_with_it(mllp: MllpServer) -> None:
+    text = fixture("lis_utf8_oru_r01.hl7").decode()
+    text = text.replace("||13800138000^PRN^PH", "||010-62345678^PRN^PH")
+    [ack] = send_raw(mllp, b"\x0b" + text.encode() + b"\x1c\r", expect=1)
+    assert msa(ack) == "AA"
+    process_all()  # enrolled on the batch path, its rows written column by column
+    patient = Patient.objects.get()
+    assert (patient.phone, patient.phone_kind) == ("010-62345678", "landline")
+
+
 def _record_number_only(control_id: str, record_number: str) -> bytes:
     """A LIS result naming its patient by the hospital's record number alone (no name,
     birth date, sex or resident ID number), as many laboratory systems send them."""

@@ -203,6 +203,42 @@ def test_the_same_id_number_with_spaces_and_lower_x_is_still_a_duplicate(
     assert again.status_code == 409
 
 
+def test_a_first_generation_15_digit_id_number_is_enrolled_as_its_18_digit_number(
+    alice: Any, api_as: Any
+) -> None:
+    # 一代身份证: 110105 + 491231 (1949-12-31) + 002 (even: a woman), no check character.
+    response = api_as(alice).post(
+        "/api/v1/patients", {"name": "王淑珍", "id_number": "110105491231002"}
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["sex"] == "female" and body["birth_date"] == "1949-12-31"
+    assert body["id_number"] == "110105********002X"
+    assert Patient.objects.get(pk=body["id"]).id_number == "11010519491231002X"
+
+
+def test_the_15_and_18_digit_forms_of_one_id_number_are_one_person(alice: Any, api_as: Any) -> None:
+    client = api_as(alice)
+    first = client.post("/api/v1/patients", {"name": "甲", "id_number": "11010519491231002X"})
+    again = client.post("/api/v1/patients", {"name": "乙", "id_number": "110105491231002"})
+    assert again.status_code == 409, again.content
+    assert again.json()["existing"]["id"] == first.json()["id"]
+    found = client.get("/api/v1/patients", {"search": "110105491231002"}).json()
+    assert [p["id"] for p in found["results"]] == [first.json()["id"]]
+
+
+def test_a_15_digit_id_number_with_an_impossible_date_is_refused_naming_it(
+    alice: Any, api_as: Any
+) -> None:
+    response = api_as(alice).post(
+        "/api/v1/patients", {"name": "甲", "id_number": "110105490230002"}
+    )
+    assert response.status_code == 422
+    [error] = [e for e in response.json()["errors"] if e["field"] == "id_number"]
+    assert "15" in error["message"] and "出生日期" in error["message"]
+    assert Patient.objects.count() == 0
+
+
 def test_the_same_phone_and_name_is_refused(alice: Any, api_as: Any) -> None:
     client = api_as(alice)
     client.post(
@@ -220,6 +256,40 @@ def test_the_same_phone_and_name_is_refused(alice: Any, api_as: Any) -> None:
         {"name": "刘强", "sex": "male", "birth_date": "1958-01-01", "phone": "13700001234"},
     )
     assert family.status_code == 201  # a relative may share the phone
+
+
+def test_a_landline_is_accepted_stored_masked_and_matched_however_it_is_written(
+    alice: Any, api_as: Any
+) -> None:
+    client = api_as(alice)
+    body = {"name": "刘桂英", "sex": "female", "birth_date": "1938-05-01"}
+    response = client.post("/api/v1/patients", body | {"phone": "010 6234 5678"})
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert (created["phone"], created["phone_kind"]) == ("010-****5678", "landline")
+    patient = Patient.objects.get()
+    assert (patient.phone, patient.phone_kind) == ("010-62345678", "landline")
+    # The same person enrolled again with the number written another way: a duplicate.
+    again = client.post("/api/v1/patients", body | {"phone": "(010)62345678"})
+    assert again.status_code == 409 and again.json()["field"] == "phone"
+    found = client.get("/api/v1/patients", {"search": "010-62345678"}).json()["results"]
+    assert [p["id"] for p in found] == [created["id"]]
+    contact = client.patch(
+        f"/api/v1/patients/{created['id']}",
+        {"contacts": [{"name": "刘强", "relation": "child", "phone": "0755-12345678转8001"}]},
+    )
+    assert contact.status_code == 200, contact.content
+    assert contact.json()["contacts"][0]["phone"] == "0755-****5678转8001"
+
+
+def test_a_landline_without_its_area_code_is_refused_asking_for_it(alice: Any, api_as: Any) -> None:
+    response = api_as(alice).post(
+        "/api/v1/patients",
+        {"name": "刘桂英", "sex": "female", "birth_date": "1938-05-01", "phone": "62345678"},
+    )
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "phone" and "区号" in error["message"]
 
 
 def test_the_same_mrn_is_refused(alice: Any, api_as: Any) -> None:

@@ -105,6 +105,44 @@ def test_a_duplicate_shows_a_link_to_the_existing_record(alice: Any) -> None:
     assert Patient.objects.count() == 1
 
 
+def test_a_15_digit_id_number_typed_in_the_form_is_converted_and_said_so(alice: Any) -> None:
+    client = logged_in(alice)
+    data = enrol_form(organisation=alice.organisation.pk, id_number="110105491231002")
+    response = client.post("/patients/new/", data, follow=True)
+    patient = Patient.objects.get()
+    assert patient.id_number == "11010519491231002X"
+    assert (patient.sex, patient.birth_date) == ("female", date(1949, 12, 31))
+    page = response.content.decode()
+    assert "15位（一代）身份证号已转换为18位身份证号 110105********002X" in page
+    again = client.post(
+        "/patients/new/",
+        enrol_form(organisation=alice.organisation.pk, name="王", id_number="11010519491231002X"),
+    )
+    assert 'data-testid="duplicate"' in again.content.decode()
+    assert Patient.objects.count() == 1
+
+
+def test_a_landline_typed_in_the_form_is_kept_and_the_page_says_no_sms_goes_to_it(
+    alice: Any,
+) -> None:
+    client = logged_in(alice)
+    data = enrol_form(
+        organisation=alice.organisation.pk, phone="0755-1234 5678", **{"contacts-0-phone": ""}
+    )
+    response = client.post("/patients/new/", data, follow=True)
+    patient = Patient.objects.get()
+    assert (patient.phone, patient.phone_kind) == ("0755-12345678", "landline")
+    page = response.content.decode()
+    assert "0755-****5678" in page and "0755-12345678" not in page
+    assert "座机：可电话随访和自动语音外呼，不发短信。" in page
+    refused = client.post(
+        "/patients/new/",
+        enrol_form(organisation=alice.organisation.pk, name="王", id_number="", phone="62345678"),
+    )
+    assert 'id="id_phone_error"' in refused.content.decode()
+    assert "区号" in refused.content.decode()
+
+
 def test_the_patient_page_masks_and_audits(alice: Any, patient_factory: Any) -> None:
     patient = patient_factory(organisation=alice.organisation, phone="13712345678")
     response = logged_in(alice).get(f"/patients/{patient.pk}/")

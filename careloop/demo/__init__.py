@@ -32,6 +32,7 @@ from careloop.fields import index_field
 from careloop.followup.exam_packages import load_packages
 from careloop.followup.pathways import load_pack as load_pathway_pack
 from careloop.outreach.faq_pack import load_faq_pack
+from careloop.patients.identity import phone_kind
 from careloop.patients.models import (
     Allergy,
     ConsentRecord,
@@ -204,6 +205,7 @@ PATIENT_FIELDS = [
     "passport_hash",
     "phone",
     "phone_hash",
+    "phone_kind",
     "address",
     "organisation",
     "care_team",
@@ -264,6 +266,7 @@ def _create_patients(indices: list[int], structure: dict[str, Any]) -> None:
                 _index("passport", passport),
                 phone,
                 _index("phone", phone),
+                phone_kind(phone),
                 p.address,
                 org.pk,
                 team.pk,

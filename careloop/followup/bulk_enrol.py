@@ -81,6 +81,7 @@ class Resident:
     health_manager_id: int | None
     preferred_channel: str
     phone_hash: str
+    phone_kind: str
     quiet_hours_start: Any
     quiet_hours_end: Any
     risk_tier: str

@@ -25,6 +25,23 @@ HORIZON = timedelta(days=30)  # tasks exist this far ahead of their due time
 PHONE_CHANNELS = {"phone", "sms", "voice"}
 
 
+def reachable(patient: Any, channel: str) -> bool:
+    """Whether ``channel`` can reach ``patient`` by their phone (channels other than the
+    phone's always can, as far as planning knows): a call needs a number; an SMS a mobile,
+    never a landline; an automated voice call a line that reaches the patient, not one
+    behind an extension (a switchboard would hear it). ``patient`` is a Patient or a row
+    with ``phone_hash`` and ``phone_kind``."""
+    if channel not in PHONE_CHANNELS:
+        return True
+    if not patient.phone_hash:
+        return False
+    if channel == "sms":
+        return patient.phone_kind == "mobile"
+    if channel == "voice":
+        return patient.phone_kind != "extension"
+    return True
+
+
 def holidays_for(organisation_id: int | None) -> frozenset[date]:
     query = Q(organisation__isnull=True)
     if organisation_id is not None:
@@ -37,7 +54,7 @@ def choose_channel(patient: Patient, channels: Iterable[str], start: int = 0) ->
     one when the policy allows it, else the first they can be reached on. (channel, index);
     index -1 when none is left."""
     policy = list(channels)[start:]
-    usable = [c for c in policy if c not in PHONE_CHANNELS or patient.phone_hash]
+    usable = [c for c in policy if reachable(patient, c)]
     if not usable:
         return ("", -1)
     chosen = patient.preferred_channel if patient.preferred_channel in usable else usable[0]
@@ -80,16 +97,20 @@ def next_channel(task: Task) -> tuple[str, int]:
     end, then from its start, until every channel the patient can be reached on has been
     tried. (channel, index in the policy); index -1 when none is left."""
     policy = list(task.channels)
-    _first, start = first_channel(task.patient, policy, task.form)
+    first, start = first_channel(task.patient, policy, task.form)
     if start < 0:
         return ("", -1)
+    if not reachable(task.patient, task.channel):
+        # On a channel that cannot reach the patient (an SMS task of a patient whose number
+        # has become a landline): the one the policy would have started on.
+        return first, start
     order = policy[start:] + policy[:start]
     try:
         position = order.index(task.channel) + 1
     except ValueError:
         position = len(order)
     for channel in order[position:]:
-        if channel not in PHONE_CHANNELS or task.patient.phone_hash:
+        if reachable(task.patient, channel):
             return channel, policy.index(channel)
     return ("", -1)
 

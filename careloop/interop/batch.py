@@ -107,6 +107,7 @@ ENROL_FIELDS = [
     "passport_hash",
     "phone",
     "phone_hash",
+    "phone_kind",
     "address",
     "organisation_id",
     "preferred_channel",

@@ -75,12 +75,14 @@ class Due:
     quiet_hours_start: time
     quiet_hours_end: time
     sealed_phone: str
+    phone_kind: str  # Patient.phone_kind: SMS to a mobile only, voice not to an extension
 
 
 DUE_COLUMNS = (
     *("pk", "patient_id", "patient__organisation_id", "title", "purpose", "channel"),
     *("questionnaire", "deadline", "patient__name", "patient__sex", "patient__birth_date"),
     *("patient__quiet_hours_start", "patient__quiet_hours_end", "sealed_phone"),
+    "patient__phone_kind",
 )
 
 
@@ -217,6 +219,13 @@ def _queue_channel(
             continue
         if not address.get(task.patient_id):
             give_up(task, "address", "no address on this channel")
+            continue
+        if channel == "sms" and task.phone_kind != "mobile":
+            # A landline takes no SMS: the task moves on (a call, or voice) at once.
+            give_up(task, "landline", "the phone is a landline: no SMS")
+            continue
+        if channel == "voice" and task.phone_kind == "extension":
+            give_up(task, "landline", "the landline has an extension: no automated call")
             continue
         key = (task.organisation_id, task.purpose)
         if key not in templates:

@@ -50,15 +50,22 @@ class PatientForm(StyledFormMixin, forms.Form):
         label=_("Resident ID number"),
         required=False,
         max_length=30,
-        help_text=_("18 characters. Sex and date of birth are taken from it."),
+        help_text=_(
+            "18 characters, or the 15 digits of a first-generation ID card (converted to 18). "
+            "Sex and date of birth are taken from it."
+        ),
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text"}),
     )
     sex = forms.ChoiceField(label=_("Sex"), required=False, choices=[("", "—"), *Sex.choices])
     birth_date = forms.DateField(label=_("Date of birth"), required=False, widget=DATE)
     phone = forms.CharField(
-        label=_("Mobile phone"),
+        label=_("Phone"),
         required=False,
-        max_length=20,
+        max_length=30,
+        help_text=_(
+            "A mobile number, or a landline with its area code (010-62345678, an extension "
+            "after 转). SMS goes to a mobile only."
+        ),
         widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
     )
     passport = forms.CharField(label=_("Passport number"), required=False, max_length=20)
@@ -225,7 +232,7 @@ class ContactForm(StyledFormMixin, forms.Form):
         choices=PatientContact.Relation.choices,
         initial=PatientContact.Relation.CHILD,
     )
-    phone = forms.CharField(label=_("Mobile phone"), max_length=20, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=30, required=False)
     is_guardian = forms.BooleanField(label=_("Guardian"), required=False)
     is_emergency = forms.BooleanField(label=_("Emergency contact"), required=False)
 

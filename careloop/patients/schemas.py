@@ -50,8 +50,16 @@ class ConsentIn(Schema):
 class PatientFields(Schema):
     sex: SexCode | None = Field(None, description="derived from id_number if absent")
     birth_date: date | None = Field(None, description="derived from id_number if absent")
-    id_number: str | None = Field(None, description="居民身份证, 18 characters")
-    phone: str | None = Field(None, description="mainland mobile number")
+    id_number: str | None = Field(
+        None,
+        description="居民身份证, 18 characters, or the 15 digits of a first-generation card "
+        "(stored as the 18-character number it converts to)",
+    )
+    phone: str | None = Field(
+        None,
+        description="a mainland mobile number, or a landline with its area code "
+        "(010-62345678; an extension after 转 or -), never sent an SMS",
+    )
     passport: str | None = None
     address: str | None = None
     mrn: str | None = Field(None, description="门诊号/住院号 issued by the patient's organisation")
@@ -125,7 +133,12 @@ class PatientOut(Schema):
     birth_date: date
     age: int
     id_number: str = Field(description="masked, e.g. 110101********0014")
-    phone: str = Field(description="masked, e.g. 138****8000")
+    phone: str = Field(description="masked, e.g. 138****8000 or 010-****5678")
+    phone_kind: str = Field(
+        description="mobile, landline or extension (a landline reached through an "
+        "extension); empty without a phone. SMS goes to a mobile only, an automated voice "
+        "call not to an extension"
+    )
     passport: str = Field(description="masked")
     address: str
     mrn: str = Field(description="masked, e.g. MZ******34")
@@ -187,6 +200,7 @@ def patient_out(patient: Patient, *, consents: list[ConsentRecord] | None = None
         age=patient.age,
         id_number=patient.masked_id_number,
         phone=patient.masked_phone,
+        phone_kind=patient.phone_kind,
         passport=patient.masked_passport,
         address=patient.address,
         mrn=identity.mask_record_number(numbers["mrn"]),

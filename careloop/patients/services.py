@@ -401,7 +401,7 @@ def do_update_patient(actor: Any, patient: Patient, data: Mapping[str, Any]) -> 
                 setattr(locked, field, cleaned[field])
             hashes = [
                 f"{field}_hash" for field in ("id_number", "passport", "phone") if field in changed
-            ]
+            ] + (["phone_kind"] if "phone" in changed else [])
             locked.save(update_fields=[*changed, *hashes, "updated_at"])
             _save_record_numbers(locked, cleaned)
             if "contacts" in cleaned:

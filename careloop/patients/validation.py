@@ -38,13 +38,29 @@ class PatientDataError(Exception):
 
 def identifier_message(exc: identity.IdentifierError) -> str:
     messages = {
-        "id_length": _("An ID number has 18 characters."),
+        "id_length": _("An ID number has 18 characters (15 digits on a first-generation ID card)."),
+        "id15_format": _("A 15-digit first-generation ID number contains digits only."),
+        "id15_birth_date": _(
+            "The date of birth in this 15-digit first-generation ID number (YYMMDD after the "
+            "region code) is not a valid date."
+        ),
         "id_format": _("An ID number is 17 digits followed by a digit or X."),
         "id_region": _("The region code of this ID number is not valid."),
         "id_birth_date": _("The date of birth in this ID number is not a valid date."),
         "id_check_digit": _("The check digit of this ID number is wrong; please check it."),
         "phone_digits": _("A mobile number contains digits only."),
         "phone_format": _("Enter an 11-digit mainland mobile number starting with 13–19."),
+        "phone_or_landline": _(
+            "Enter an 11-digit mobile number (starting with 13–19) or a landline with its "
+            "area code, such as 010-62345678."
+        ),
+        "landline_area_code": _(
+            "Add the area code to this landline number, such as 010-62345678 (0755-… in Shenzhen)."
+        ),
+        "landline_format": _(
+            "A landline number is its area code and 7 or 8 digits, such as 010-62345678 "
+            "(an extension after 转)."
+        ),
         "passport_format": _("A passport number has 5–17 letters or digits."),
     }
     return messages.get(exc.code, str(exc))
@@ -129,7 +145,7 @@ def clean_patient_data(
             errors.add("birth_date", _("Enter the date of birth, or an ID number to derive it."))
 
     for field, check in (
-        ("phone", identity.validate_mobile),
+        ("phone", identity.validate_phone),
         ("passport", identity.validate_passport),
     ):
         if field in data:
@@ -333,7 +349,7 @@ def _clean_contacts(items: list[Mapping[str, Any]], errors: _Errors) -> list[dic
             errors.add(prefix + "relation", _("Unknown relation."))
         if phone:
             try:
-                phone = identity.validate_mobile(phone)
+                phone = identity.validate_phone(phone)
             except identity.IdentifierError as exc:
                 errors.add(prefix + "phone", identifier_message(exc))
         cleaned.append(

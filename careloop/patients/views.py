@@ -22,7 +22,7 @@ from careloop.followup.models import Alert
 from careloop.followup.step_views import patient_referrals_context
 from careloop.followup.views import patient_plans_context
 from careloop.ids import row_id
-from careloop.patients import services
+from careloop.patients import identity, services
 from careloop.patients.access import (
     can_change,
     get_patient_for,
@@ -98,6 +98,19 @@ def _duplicate_message(request: HttpRequest, error: services.DuplicatePatientErr
     )
 
 
+def _tell_converted(request: HttpRequest, form: PatientForm, patient: Patient) -> None:
+    """A 15-digit first-generation ID number typed is kept as its 18-digit number: say so."""
+    if identity.is_first_generation(form.cleaned_data.get("id_number") or ""):
+        messages.info(
+            request,
+            _(
+                "The 15-digit first-generation ID number was converted to its 18-digit "
+                "number %(number)s; the sex and date of birth were taken from it."
+            )
+            % {"number": patient.masked_id_number},
+        )
+
+
 @login_required
 @permission_required("patients.add_patient", raise_exception=True)
 def patient_create(request: HttpRequest) -> HttpResponse:
@@ -119,6 +132,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
                 _("%(name)s is enrolled. Member card number: %(card)s.")
                 % {"name": patient.name, "card": patient.formatted_card_number},
             )
+            _tell_converted(request, form, patient)
             return redirect(patient)
     return render(
         request,
@@ -168,6 +182,7 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
             duplicate = _duplicate_message(request, error)
         else:
             messages.success(request, _("Changes saved."))
+            _tell_converted(request, form, patient)
             return redirect(patient)
     return render(
         request,

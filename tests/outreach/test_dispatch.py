@@ -190,6 +190,25 @@ def test_the_address_is_the_phone_for_sms_and_the_openid_for_wechat(
     assert no_openid.channel == "phone"
 
 
+def test_a_landline_takes_no_sms_and_the_task_moves_on_saying_why(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    """A task put on SMS before the patient's number became a landline (or by hand): no
+    message to a landline; the follow-up moves to the next channel, a call."""
+    landline = patient_factory(organisation=hospital, phone="010-62345678")
+    task = make_task(landline)
+    done = queue_due()
+    assert (done.messages, done.passed_on) == (0, {"landline": 1})
+    task.refresh_from_db()
+    assert task.channel == "phone"
+    assert not Message.objects.exists()
+    behind = patient_factory(organisation=hospital, phone="010-62345678转123")
+    voice = make_task(behind, channel="voice")
+    assert queue_due().passed_on == {"landline": 1}  # a switchboard would hear the call
+    voice.refresh_from_db()
+    assert voice.channel == "phone"
+
+
 def test_without_consent_the_task_moves_to_the_next_channel(
     at_noon: datetime, patient_factory: Any, hospital: Any
 ) -> None:

@@ -434,6 +434,22 @@ def test_aliyun_voice_with_keypad_uses_ivr_call(provider: ProviderServer) -> Non
     assert form["OutId"] == "task:5:voice"
 
 
+def test_aliyun_voice_calls_a_landline_by_its_area_code_and_number(
+    provider: ProviderServer,
+) -> None:
+    provider.answer = lambda _s: (200, {"Code": "OK", "CallId": "116012354^2", "RequestId": "r"})
+    voice = transport(
+        "aliyun_voice",
+        {"show_number": "057188773344", "endpoint": provider.url},
+        {"access_key_id": "LTAIkey", "access_key_secret": "the-secret"},
+    )
+    call = Outgoing(key="task:6:voice", to="0755-12345678", text="t", template_code="TTS_1")
+    assert voice.send(call).provider_id == "116012354^2"
+    form = provider.seen[0].query
+    assert form["Action"] == "SingleCallByTts"
+    assert form["CalledNumber"] == "075512345678"
+
+
 @pytest.mark.parametrize("keypad", [{}, {"1": "fine"}])
 def test_aliyun_voice_out_id_is_at_most_15_bytes(provider: ProviderServer, keypad: dict) -> None:
     """SingleCallByTts and IvrCall document OutId as 1 to 15 bytes: a longer key is not sent

@@ -510,3 +510,55 @@ def test_msh_18_is_read_as_senders_spell_it(name: str) -> None:
     assert decode(utf8.encode()) == (utf8, "utf-8")
     with pytest.raises(HL7Error, match="unsupported character set 'EBCDIC'"):
         decode(b"MSH|^~\\&|LIS|L|C|D|20260101||ORU^R01|1|P|2.4|||||CHN|EBCDIC\r")
+
+
+def test_a_first_generation_15_digit_id_number_typed_ni_is_read_as_its_18_digit_number() -> None:
+    text = (
+        "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\r"
+        "PID|1||MZ001^^^H1^MR~110101500315003^^^^NI||王^建国\rOBR|1\rOBX|1|NM|GLU||5.1"
+    )
+    patient = read(parse(text)).patient
+    assert patient.id_number == "11010119500315003X"
+    assert (patient.sex, patient.birth_date) == ("male", date(1950, 3, 15))
+    assert patient.unregistrable is None  # sex and birth date come from it
+    assert [i.value for i in patient.record_numbers] == ["MZ001"]
+
+
+def test_a_15_digit_id_number_with_an_impossible_date_is_refused_naming_it() -> None:
+    text = (
+        "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\r"
+        "PID|1||110101500230003^^^^NI||王^建国\rOBR|1\rOBX|1|NM|GLU||5.1"
+    )
+    with pytest.raises(HL7Error) as error:
+        read(parse(text))
+    assert (error.value.segment, error.value.field) == ("PID", 3)
+    assert "15-digit birth date" in str(error.value)
+
+
+def test_a_15_digit_number_not_typed_as_an_id_number_stays_a_record_number() -> None:
+    # Without a check character a 15-digit record number could pass for one: only a typed
+    # one (NI, ID, SFZ …) is read as an ID number.
+    text = (
+        "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\r"
+        "PID|1||110101500315003^^^H1^MR||王^建国||19500315|M\rOBR|1\rOBX|1|NM|GLU||5.1"
+    )
+    patient = read(parse(text)).patient
+    assert patient.id_number == ""
+    assert [i.value for i in patient.record_numbers] == ["110101500315003"]
+
+
+@pytest.mark.parametrize(
+    ("pid13", "phone"),
+    [
+        ("010-62345678^PRN^PH", "010-62345678"),  # a landline only
+        ("^PRN^PH^^86^755^12345678^8001", "0755-12345678转8001"),  # given in its parts
+        ("010-62345678^PRN^PH~13812348000^PRN^CP", "13812348000"),  # a mobile preferred
+        ("010-62345678^PRN^FX", ""),  # a fax is no way to reach anyone
+    ],
+)
+def test_a_landline_in_pid_13_is_read_when_there_is_no_mobile(pid13: str, phone: str) -> None:
+    text = (
+        "MSH|^~\\&|A|B|C|D|20260101||ORU^R01|1|P|2.4\r"
+        f"PID|1||MZ001^^^H1^MR||王^建国||19500315|M|||||{pid13}\rOBR|1\rOBX|1|NM|GLU||5.1"
+    )
+    assert read(parse(text)).patient.phone == phone

@@ -172,3 +172,98 @@ def test_a_babys_age_is_shown_in_days_or_months(birth: date, today: date, shown:
 
     with translation.override("zh-hans"):
         assert identity.age_text(birth, today) == shown
+
+
+# First-generation (一代) numbers: 15 digits, YYMMDD in the 19th century's stead, no check.
+def test_a_first_generation_number_is_converted_to_its_18_character_number() -> None:
+    resident = identity.parse_id_number("110105491231002")  # the GB 11643-1999 example's
+    assert resident.number == "11010519491231002X"
+    assert resident.converted_from == "110105491231002"
+    assert resident.birth_date == date(1949, 12, 31)
+    assert resident.sex == "female"
+    assert identity.parse_id_number(" ３２０１０２７００１０１００１ ").sex == "male"
+
+
+def test_both_forms_of_one_number_normalise_alike() -> None:
+    assert identity.normalise_id_number("110105491231002") == "11010519491231002X"
+    assert identity.normalise_id_number("11010519491231002x") == "11010519491231002X"
+    assert identity.is_first_generation("110105491231002")
+    assert not identity.is_first_generation("11010519491231002X")
+
+
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [
+        ("110105490230002", "id15_birth_date"),  # 30 February 1949
+        ("110105491331002", "id15_birth_date"),  # month 13
+        ("11010549123100X", "id15_format"),
+        ("010105491231002", "id_region"),
+    ],
+)
+def test_a_bad_first_generation_number_is_refused_naming_why(number: str, code: str) -> None:
+    with pytest.raises(identity.IdentifierError) as error:
+        identity.parse_id_number(number)
+    assert error.value.code == code
+    assert number not in str(error.value)
+
+
+# Landlines (座机): many elderly patients have no mobile.
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("010-62345678", "010-62345678"),
+        ("0755-12345678", "0755-12345678"),
+        ("021 6234 5678", "021-62345678"),
+        ("(0571)8877334", "0571-8877334"),
+        ("01062345678", "010-62345678"),
+        ("+86 10 6234 5678", "010-62345678"),
+        ("010-62345678转123", "010-62345678转123"),
+        ("010-62345678-123", "010-62345678转123"),
+        ("０７５５－１２３４５６７８ ext 8001", "0755-12345678转8001"),
+    ],
+)
+def test_a_landline_with_its_area_code_is_accepted_in_one_spelling(
+    written: str, stored: str
+) -> None:
+    assert identity.validate_phone(written) == stored
+    assert identity.normalise_phone(written) == identity.normalise_phone(stored)
+    assert identity.phone_kind(stored) == ("extension" if "转" in stored else "landline")
+
+
+def test_a_mobile_stays_as_strict_as_before_and_is_no_landline() -> None:
+    assert identity.validate_phone("+86 138 1234 8000") == "13812348000"
+    assert identity.phone_kind("13812348000") == "mobile"
+    for landline in ("010-62345678", "0755-12345678"):
+        with pytest.raises(identity.IdentifierError):
+            identity.validate_mobile(landline)
+    for wrong in ("1381234800", "12812348000", "138123480001"):
+        with pytest.raises(identity.IdentifierError) as error:
+            identity.validate_phone(wrong)
+        assert error.value.code == "phone_format"  # said as a mobile number mistyped
+
+
+@pytest.mark.parametrize(
+    ("written", "code"),
+    [
+        ("62345678", "landline_area_code"),  # a local number: which city?
+        ("6234567", "landline_area_code"),
+        ("012-62345678", "phone_or_landline"),  # no such area code
+        ("400-123-4567", "phone_or_landline"),
+        ("010-6234", "phone_or_landline"),
+        ("12345", "phone_or_landline"),
+    ],
+)
+def test_what_is_neither_a_mobile_nor_a_landline_is_refused_naming_why(
+    written: str, code: str
+) -> None:
+    with pytest.raises(identity.IdentifierError) as error:
+        identity.validate_phone(written)
+    assert error.value.code == code
+
+
+def test_a_landline_is_masked_keeping_its_area_code_and_dialled_as_digits() -> None:
+    assert identity.mask_phone("010-62345678") == "010-****5678"
+    assert identity.mask_phone("0571-8877334转12") == "0571-***7334转12"
+    assert identity.dialled_digits("0755-12345678") == "075512345678"
+    assert identity.dialled_digits("010-62345678转123") == "01062345678"
+    assert identity.dialled_digits("13812348000") == "13812348000"

@@ -120,7 +120,12 @@ class PatientHandler(Handler):
             del resource["name"][0]["given"]
         if patient.phone:
             resource["telecom"] = [
-                {"system": "phone", "value": patient.masked_phone, "use": "mobile"}
+                {
+                    "system": "phone",
+                    "value": patient.masked_phone,
+                    # a landline is the home's line (ContactPoint.use has no "landline")
+                    "use": "mobile" if patient.phone_kind == "mobile" else "home",
+                }
             ]
         if patient.address:
             resource["address"] = [{"text": patient.address}]

@@ -31,6 +31,7 @@ from careloop.patients.identity import (
     IdentifierError,
     ResidentId,
     parse_id_number,
+    validate_landline,
     validate_mobile,
 )
 
@@ -383,18 +384,41 @@ def _patient(pid: Segment, exam_types: frozenset[str]) -> PatientData:
             )
         data.sex, data.birth_date = resident.sex, resident.birth_date
     data.unregistrable = _registration_gap(data, pid)
-    for rep in range(len(pid.repetitions(13))):
-        for component in (1, 12):
-            try:
-                data.phone = validate_mobile(pid.component(13, component, rep))
-                break
-            except IdentifierError:
-                continue
-        if data.phone:
-            break
+    data.phone = _phone(pid)
     parts = [pid.component(11, n) for n in (4, 3, 9, 1, 2)]
     data.address = "".join(p.strip() for p in parts if p.strip())[:200]
     return data
+
+
+def _phone(pid: Segment) -> str:
+    """PID-13's mobile number, else its landline (a fax, XTN-3 FX, passed over): many
+    elderly patients have only a landline. A number is read from XTN-1 or XTN-12, or a
+    landline from its parts (XTN-6 area code, XTN-7 local number, XTN-8 extension)."""
+    landline = ""
+    for rep in range(len(pid.repetitions(13))):
+        if pid.component(13, 3, rep).strip().upper() == "FX":
+            continue
+        written = [pid.component(13, component, rep) for component in (1, 12)]
+        area, local = pid.component(13, 6, rep).strip(), pid.component(13, 7, rep).strip()
+        if area and local:
+            extension = pid.component(13, 8, rep).strip()
+            written.append(
+                ("" if area.startswith("0") else "0")
+                + f"{area}-{local}"
+                + (f"转{extension}" if extension else "")
+            )
+        for value in written:
+            if not value.strip():
+                continue
+            try:
+                return validate_mobile(value)
+            except IdentifierError:
+                pass
+            try:
+                landline = landline or validate_landline(value)
+            except IdentifierError:
+                continue
+    return landline
 
 
 def _registration_gap(data: PatientData, pid: Segment) -> HL7Error | None:
@@ -426,7 +450,7 @@ def _identifier_problem(value: str) -> str:
     try:
         parse_id_number(value)
     except IdentifierError as exc:
-        return exc.code.replace("id_", "").replace("_", " ")
+        return exc.code.replace("id15_", "15-digit ").replace("id_", "").replace("_", " ")
     return "valid"
 
 

@@ -62,7 +62,11 @@ SYNONYMS: dict[str, list[str]] = {
         "resident id",
         "resident id number",
     ],
-    "phone": ["手机号", "手机", "手机号码", "联系电话", "电话", "phone", "mobile", "mobile phone"],
+    "phone": [
+        *("手机号", "手机", "手机号码", "联系电话", "电话", "座机", "固话", "固定电话", "家庭电话"),
+        *("phone", "mobile", "mobile phone", "landline", "telephone"),
+        *("phone (mobile or landline)", "电话（手机或座机）"),  # the column page's own words
+    ],
     "mrn": ["门诊号", "住院号", "病历号", "病案号", "mrn", "medical record number"],
     "exam_number": ["体检号", "体检编号", "exam number", "exam_number"],
     "passport": ["护照号", "护照", "passport", "passport number"],
@@ -103,7 +107,7 @@ FIELD_LABELS = {
     "sex": gettext_lazy("Sex"),
     "birth_date": gettext_lazy("Date of birth"),
     "id_number": gettext_lazy("Resident ID number"),
-    "phone": gettext_lazy("Mobile phone"),
+    "phone": gettext_lazy("Phone (mobile or landline)"),
     "mrn": gettext_lazy("Medical record number"),
     "exam_number": gettext_lazy("Exam number"),
     "passport": gettext_lazy("Passport number"),

@@ -64,6 +64,7 @@ class ParsedRow:
     report: str = ""
     results: list[Cell] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was read other than as written
 
     def fail(self, column: str, message: str) -> None:
         self.errors.append((column, message))
@@ -150,6 +151,16 @@ def _check_amount(row: ParsedRow, loinc: str, amount: float | None, name: str) -
         row.fail("value", _("%(item)s: a result cannot be negative.") % {"item": name})
 
 
+def _landline_from_number(value: Any, written: str) -> str:
+    mobile_like = written.startswith("1") and not written.startswith("10")
+    if not isinstance(value, int | float) or mobile_like:
+        return ""
+    try:
+        return identity.validate_landline("0" + written)
+    except identity.IdentifierError:
+        return ""
+
+
 def parse_row(
     number: int, values: list[Any], mapping: ColumnMap, item_codes: dict[str, str]
 ) -> ParsedRow:
@@ -206,6 +217,13 @@ def parse_row(
             row.fail("id_number", identifier_message(exc))
         else:
             row.patient["id_number"] = resident.number
+            if resident.converted_from:
+                row.notes.append(
+                    _(
+                        "The 15-digit first-generation ID number was converted to its "
+                        "18-digit number."
+                    )
+                )
             for key, derived in (("sex", resident.sex), ("birth_date", resident.birth_date)):
                 if row.patient.get(key, derived) != derived:
                     row.fail(
@@ -217,9 +235,15 @@ def parse_row(
                 row.patient[key] = derived
     if raw_phone := text(cell("phone")):
         try:
-            row.patient["phone"] = identity.validate_mobile(raw_phone)
+            row.patient["phone"] = identity.validate_phone(raw_phone)
         except identity.IdentifierError as exc:
-            row.fail("phone", identifier_message(exc))
+            # A landline typed into a number cell has lost its leading 0 (010-62345678 →
+            # 1062345678; no mobile starts 10, 2–9): put back, as no other number is meant.
+            restored = _landline_from_number(cell("phone"), raw_phone)
+            if restored:
+                row.patient["phone"] = restored
+            else:
+                row.fail("phone", identifier_message(exc))
     for key in ("mrn", "exam_number", "passport"):
         if value := text(cell(key)):
             row.patient[key] = value[:40].upper() if key == "passport" else value[:40]

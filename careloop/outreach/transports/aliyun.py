@@ -28,6 +28,7 @@ from careloop.outreach.transports.base import (
     Receipt,
     TransportError,
 )
+from careloop.patients.identity import dialled_digits
 
 # Codes Aliyun documents as "try again later"; any other non-OK code is permanent
 # (isp.RAM_PERMISSION_DENY: the AccessKey lacks the permission, a setting to fix).
@@ -225,7 +226,9 @@ class AliyunVoice(AliyunBase):
     def build(self, message: Outgoing) -> HttpRequest:
         params = {
             "CalledShowNumber": self.settings["show_number"],
-            "CalledNumber": message.to,
+            # A landline as its area code and number in digits (010-62345678 → 01062345678),
+            # as Dyvmsapi takes a fixed-line number; a mobile as it is.
+            "CalledNumber": dialled_digits(message.to),
             "PlayTimes": str(self.settings.get("play_times", 2)),
         }
         # Dyvmsapi takes an OutId of 1 to 15 bytes only (SingleCallByTts, IvrCall): a longer

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from careloop.fields import BlindIndexField, EncryptedTextField, index_field
+from careloop.fields import BlindIndexField, DerivedCharField, EncryptedTextField, index_field
 from careloop.patients import identity
 
 _NORMALISE = "careloop.patients.identity."
@@ -37,6 +37,16 @@ class Channel(models.TextChoices):
     CLINIC = "clinic", _("clinic visit")
     VIDEO = "video", _("video call")
     LETTER = "letter", _("letter")
+
+
+class PhoneKind(models.TextChoices):
+    """What the patient's phone is (``identity.phone_kind``): SMS needs a mobile, and an
+    automated voice call a line that reaches the patient, not a switchboard."""
+
+    NONE = "", _("no phone")
+    MOBILE = "mobile", _("mobile")
+    LANDLINE = "landline", _("landline")
+    EXTENSION = "extension", _("landline with an extension")
 
 
 class DigitalLiteracy(models.TextChoices):
@@ -79,9 +89,21 @@ class Patient(models.Model):
     passport_hash = BlindIndexField(
         source="passport", normaliser=_NORMALISE + "normalise_passport", unique=True
     )
-    phone = EncryptedTextField(_("mobile phone"), blank=True, default="")
+    phone = EncryptedTextField(_("phone number"), blank=True, default="")  # mobile or landline
     phone_hash = BlindIndexField(
         source="phone", normaliser=_NORMALISE + "normalise_phone", db_index=True
+    )
+    # Set from the phone on every save (never typed): read by channel choice without
+    # decrypting the phone.
+    phone_kind = DerivedCharField(
+        _("kind of phone"),
+        max_length=10,
+        choices=PhoneKind.choices,
+        blank=True,
+        default="",
+        db_default="",
+        source="phone",
+        deriver=_NORMALISE + "phone_kind",
     )
     address = EncryptedTextField(_("address"), blank=True, default="")
 
@@ -263,7 +285,7 @@ class PatientContact(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="contacts")
     name = models.CharField(_("name"), max_length=50)
     relation = models.CharField(_("relation"), max_length=20, choices=Relation.choices)
-    phone = EncryptedTextField(_("mobile phone"), blank=True, default="")
+    phone = EncryptedTextField(_("phone number"), blank=True, default="")  # mobile or landline
     is_guardian = models.BooleanField(_("guardian"), default=False)
     is_emergency = models.BooleanField(_("emergency contact"), default=False)
     note = models.CharField(_("note"), max_length=200, blank=True)
