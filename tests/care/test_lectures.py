@@ -204,3 +204,13 @@ def test_a_departments_nurse_sees_and_marks_only_her_patients_at_the_hospitals_l
     client.post(f"/care/lectures/{held.pk}/attendance/", {"came": [mine.pk]})
     assert balance(hers) == 10
     assert balance(other) == 10  # not taken back: it was not on her page
+
+
+def test_the_lecture_pages_read_english_on_an_english_page(bob: Any, hospital: Any) -> None:
+    held = lecture(hospital)
+    client = signed_in(bob)
+    english = client.get(f"/care/lectures/{held.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Who signed up" in english and "Points for attending" in english
+    assert "报名名单" not in english and "参加可得积分" not in english
+    listed = client.get("/care/lectures/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "New lecture" in listed and "新建讲座" not in listed

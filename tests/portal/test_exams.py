@@ -158,3 +158,10 @@ def test_a_package_with_an_unknown_item_code_or_no_items_is_refused(hospital: An
     with pytest.raises(ValidationError) as error:
         package.full_clean()
     assert set(error.value.message_dict) == {"items", "recommend_for"}
+
+
+def test_the_exam_page_reads_english_on_an_english_page(patient: Any) -> None:
+    client, url = opened(patient)
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Book this package" in english and "items checked" in english
+    assert "预约这个套餐" not in english and "项检查" not in english
