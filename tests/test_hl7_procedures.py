@@ -126,3 +126,32 @@ def test_a_procedure_sent_without_its_date_is_kept_at_the_admission_and_said_so(
     refused = _send(mllp, no_admission)
     assert msa(refused) == "AE"
     assert "PR1^1^5" in str(refused.segment("ERR"))
+
+
+def test_a_discharge_after_an_operation_enrols_the_patient_on_the_post_operative_pathway(
+    mllp: MllpServer,  # noqa: F811
+) -> None:
+    from careloop.followup.models import Plan
+    from careloop.followup.pathways import load_pack as load_pathways
+
+    load_pathways()
+    load_pack()
+    now = timezone.now()
+    stay = f"|{_ts(now - timedelta(days=5))}|{_ts(now - timedelta(hours=2))}"
+    operated = _ts(now - timedelta(days=3))
+    text = _discharge("HIS-A03-OP", f"PR1|1||{STENT}||{operated}")
+    assert msa(_send(mllp, text.replace("|20261101083000|20261110150000", stay))) == "AA"
+    assert process_all().failed == 0
+    patient = Patient.objects.get(name="李国强")
+    pathways = set(Plan.objects.filter(patient=patient).values_list("pathway__code", flat=True))
+    assert "post-op" in pathways
+    # A discharge with no operation (the same stay sent as another patient) enrols no one on it.
+    other = text.replace("|20261101083000|20261110150000", stay).replace(
+        f"\rPR1|1||{STENT}||{operated}", ""
+    ).replace("ZY00055555", "ZY00066666").replace("510104194811020152", "").replace(
+        "李^国强", "王^建军"
+    ).replace("HIS-A03-OP", "HIS-A03-NOOP")
+    assert msa(_send(mllp, other)) == "AA"
+    assert process_all().failed == 0
+    plain = Patient.objects.get(name="王建军")
+    assert not Plan.objects.filter(patient=plain, pathway__code="post-op").exists()

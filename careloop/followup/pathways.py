@@ -147,6 +147,21 @@ def pack_pathways() -> list[dict[str, Any]]:
     ]
 
 
+def load_missing(codes: set[str], actor: Any = None) -> list[str]:
+    """Save the shipped pathways of ``codes`` that are not there yet (those there, perhaps
+    changed by an administrator, are left as they are); returns the codes saved."""
+    there = set(Pathway.objects.filter(code__in=codes).values_list("code", flat=True))
+    saved = []
+    for item in pack_pathways():
+        if item["code"] in codes and item["code"] not in there:
+            data = {k: v for k, v in item.items() if k != "code"}
+            do_save_pathway(
+                actor, item["code"], data, note="默认路径包", check_questionnaires=False
+            )
+            saved.append(item["code"])
+    return saved
+
+
 def load_pack(actor: Any = None) -> list[dict[str, Any]]:
     """Save every shipped pathway (a new version only where it differs). The questionnaires
     its nodes name are those of the questionnaire pack (a test holds them to it), which may
