@@ -297,3 +297,65 @@ def test_a_plan_stopped_while_the_nightly_job_plans_it_keeps_nothing_planned(
     plan.refresh_from_db()
     assert (plan.status, plan.stop_reason) == ("stopped", "opted_out")
     assert not plan.tasks.exists()
+
+
+def _admission(control_id: str, pid: str) -> bytes:
+    return "\r".join(
+        [
+            "MSH|^~\\&|HIS|DEMO-HIS|CARELOOP|CARELOOP|20261206080000||ADT^A01^ADT_A01|"
+            f"{control_id}|P|2.5.1|||AL|NE|CHN|UNICODE UTF-8",
+            "EVN|A01|20261206080000",
+            pid,
+            f"PV1|1|I|心内科||||||||||||||||V{control_id}",
+        ]
+    ).encode()
+
+
+def test_one_new_patient_in_two_messages_at_once_is_registered_once(
+    hospital: Any, monkeypatch: Any
+) -> None:
+    """Given two messages about one person nobody knows yet — the registration desk's naming
+    them by ID number and record number, the ward's by the record number alone — taken by
+    two processors at once (their shards differ), when the desk's is committed after the
+    ward's looked for the patient, then the ward's finds that patient: one patient, both
+    messages imported (the ward's used to enrol a second patient with no identifier)."""
+    from careloop.interop import processing
+    from careloop.interop.models import InboundMessage, SourceSystem
+    from careloop.patients.models import Patient
+
+    source = SourceSystem.objects.create(facility="DEMO-HIS", name="HIS", organisation=hospital)
+    name = "PID|1||ZY0042^^^DEMO-H1^MR{}||李^国强||19481102|M"
+    desk, ward = (
+        InboundMessage.objects.create(
+            raw=_admission(control, name.format(extra)),
+            sending_facility="DEMO-HIS",
+            control_id=control,
+            source=source,
+            message_type="ADT^A01",
+        )
+        for control, extra in (("DESK1", "~510104194811020152^^^^NI"), ("WARD1", ""))
+    )
+    desk_done = threading.Event()
+    match = processing.match_patient
+
+    def ward_looks_before_the_desk_commits(data: Any, facility: str) -> Any:
+        found = match(data, facility)
+        if found is None and not data.id_number:  # the ward's, the first time it looks
+            desk_done.wait(timeout=10)
+        return found
+
+    monkeypatch.setattr(processing, "match_patient", ward_looks_before_the_desk_commits)
+
+    def desk_processor() -> Any:
+        try:
+            return processing.process_batch([desk.pk])
+        finally:
+            desk_done.set()
+
+    results = together(desk_processor, lambda: processing.process_batch([ward.pk]))
+    assert [r.processed for r in results] == [1, 1], results
+    patient = Patient.objects.get()
+    assert patient.identifiers.count() == 1
+    assert set(InboundMessage.objects.values_list("status", "patient")) == {
+        ("processed", patient.pk)
+    }
