@@ -359,3 +359,39 @@ def test_one_new_patient_in_two_messages_at_once_is_registered_once(
     assert set(InboundMessage.objects.values_list("status", "patient")) == {
         ("processed", patient.pk)
     }
+
+
+def test_two_rule_sweeps_at_once_fire_a_rule_once(hospital: Any, monkeypatch: Any) -> None:
+    """Given a patient the hourly sweep finds without a glucose reading for three days, when
+    two sweeps run at once (an operator's `careloop rules sweep` beside the scheduled one, or
+    two sweep jobs that waited behind a long import, one per worker), then the rule fires
+    once: one alert, not two (nor two of its messages and tasks)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from careloop.followup.models import Alert
+    from careloop.rules import engine
+    from careloop.rules.models import RuleFiring
+    from careloop.rules.pack import load_pack
+    from careloop.rules.services import do_tag_patient
+    from careloop.rules.tasks import sweep_rules
+    from tests.factories import PatientFactory
+    from tests.test_rules import GLU, store
+
+    load_pack()
+    quiet = PatientFactory(organisation=hospital)
+    store(quiet, GLU, 6.1, timezone.now() - timedelta(days=4))
+    do_tag_patient(None, quiet, "血糖监测")
+    meet, matches = meeting(2), engine.sweep_matches
+
+    def matched_then_met(**kwargs: Any) -> Any:
+        found = matches(**kwargs)
+        meet()  # both sweeps have read who matches before either fires
+        return found
+
+    monkeypatch.setattr(engine, "sweep_matches", matched_then_met)
+    results = together(sweep_rules.call, lambda: engine.sweep())
+    assert sorted(results) == [0, 1], results
+    assert RuleFiring.objects.filter(patient=quiet).count() == 1
+    assert Alert.objects.filter(patient=quiet, kind=Alert.Kind.RULE).count() == 1
