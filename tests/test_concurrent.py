@@ -395,3 +395,34 @@ def test_two_rule_sweeps_at_once_fire_a_rule_once(hospital: Any, monkeypatch: An
     assert sorted(results) == [0, 1], results
     assert RuleFiring.objects.filter(patient=quiet).count() == 1
     assert Alert.objects.filter(patient=quiet, kind=Alert.Kind.RULE).count() == 1
+
+
+def test_a_job_left_running_by_a_killed_worker_is_run_again(hospital: Any) -> None:
+    """Given two workers each running a job — enrolling the patients of an abnormal result,
+    queued once with the results — when one is killed mid-job (after ``careloop serve``'s
+    grace time, or out of memory), then the scheduler's next turn queues its job again and a
+    worker runs it; the live worker's job is left to it. It stayed "running" for ever."""
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+
+    from careloop.followup.tasks import enrol_abnormal
+    from careloop.orphans import WorkerLock
+    from careloop.scheduler import periodic_jobs
+
+    alive = WorkerLock("the-live-worker")
+    assert alive.acquire()
+    try:
+        killed, running = (enrol_abnormal.enqueue([]).id for _ in range(2))
+        for pk, worker in ((killed, "the-killed-worker"), (running, "the-live-worker")):
+            DBTaskResult.objects.filter(pk=pk).update(status="RUNNING", worker_ids=[worker])
+        [job] = [job for job in periodic_jobs() if job.name == "requeue_orphans"]
+        job.enqueue()
+        assert {str(pk): s for pk, s in DBTaskResult.objects.values_list("pk", "status")} == {
+            killed: "READY",
+            running: "RUNNING",
+        }
+        call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
+        assert DBTaskResult.objects.get(pk=killed).status == "SUCCESSFUL"
+        assert DBTaskResult.objects.get(pk=running).status == "RUNNING"
+    finally:
+        alive.release()

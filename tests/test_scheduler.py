@@ -78,6 +78,7 @@ def test_housekeeping_jobs_are_enqueued_and_run_by_the_worker(
         "prune_login_logs",
         "reassess_birthdays",
         "refresh_dashboard",
+        "requeue_orphans",
         "stage_summaries",
         "sweep_alerts",
         "sweep_rules",
