@@ -928,8 +928,9 @@ def sweep_matches(*, now: datetime | None = None) -> list[Match]:
     return matches
 
 
-# The sweeps' advisory lock (two int4 keys): the scheduler's namespace ("CS"), key 2.
-SWEEP_LOCK = (0x4353, 2)
+# The sweeps' advisory lock (two int4 keys): the scheduler's namespace ("CS"), key 3 (1 is
+# the scheduler's, 2 the migrations').
+SWEEP_LOCK = (0x4353, 3)
 
 
 def sweep(*, now: datetime | None = None) -> int:
