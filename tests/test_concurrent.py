@@ -426,3 +426,49 @@ def test_a_job_left_running_by_a_killed_worker_is_run_again(hospital: Any) -> No
         assert DBTaskResult.objects.get(pk=running).status == "RUNNING"
     finally:
         alive.release()
+
+
+def test_a_machine_waiting_to_migrate_does_not_deadlock_the_one_migrating(
+    hospital: Any,
+) -> None:
+    """Given two machines started together, one migrating (holding the migrations' lock) and
+    the other waiting for it, when a migration builds an index CONCURRENTLY (which waits for
+    every transaction open when it starts), then it does not wait for the other machine:
+    that one waited inside a statement, PostgreSQL found a deadlock, and the migrating
+    machine's `careloop serve` stopped half-way through the migrations."""
+    import time
+
+    from django.core.management import call_command
+    from django.db import connections
+
+    from careloop.management.commands.migrate import MIGRATE_KEY
+    from careloop.scheduler import LOCK_NAMESPACE
+
+    migrating = connections.create_connection("default")
+    with migrating.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, MIGRATE_KEY])
+    waited: list[Any] = []
+
+    def other_machine() -> None:
+        try:
+            call_command("migrate", verbosity=0)
+            waited.append("migrated")
+        except Exception as exc:
+            waited.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_machine)
+    thread.start()
+    try:
+        time.sleep(1.0)  # the other machine waits for the lock
+        assert not waited
+        with migrating.cursor() as cursor:
+            cursor.execute(
+                "CREATE INDEX CONCURRENTLY test_waiting_machine ON accounts_organisation (name)"
+            )
+            cursor.execute("DROP INDEX test_waiting_machine")
+    finally:
+        migrating.close()  # lets go of the lock
+        thread.join(timeout=120)
+    assert waited == ["migrated"]
