@@ -76,6 +76,7 @@ def periodic_jobs() -> list[PeriodicJob]:
     from careloop.care.tasks import draft_stage_summaries
     from careloop.followup.tasks import enrol_eligible, extend_plans, sweep_alerts
     from careloop.interop.tasks import deliver_webhooks
+    from careloop.orphans import requeue_orphans
     from careloop.outreach.tasks import dispatch_messages
     from careloop.patients.tasks import update_value_tiers
     from careloop.rules.tasks import reassess_birthdays, sweep_rules
@@ -96,6 +97,8 @@ def periodic_jobs() -> list[PeriodicJob]:
         ),
         PeriodicJob("prune_finished_jobs", timedelta(hours=24), tasks.prune_finished_jobs.enqueue),
         PeriodicJob("prune_login_logs", timedelta(hours=24), tasks.prune_login_logs.enqueue),
+        # Not a job for the workers: done here, a query or two (a stopped worker's jobs).
+        PeriodicJob("requeue_orphans", timedelta(minutes=1), requeue_orphans),
     ]
 
 

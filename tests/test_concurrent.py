@@ -297,3 +297,178 @@ def test_a_plan_stopped_while_the_nightly_job_plans_it_keeps_nothing_planned(
     plan.refresh_from_db()
     assert (plan.status, plan.stop_reason) == ("stopped", "opted_out")
     assert not plan.tasks.exists()
+
+
+def _admission(control_id: str, pid: str) -> bytes:
+    return "\r".join(
+        [
+            "MSH|^~\\&|HIS|DEMO-HIS|CARELOOP|CARELOOP|20261206080000||ADT^A01^ADT_A01|"
+            f"{control_id}|P|2.5.1|||AL|NE|CHN|UNICODE UTF-8",
+            "EVN|A01|20261206080000",
+            pid,
+            f"PV1|1|I|心内科||||||||||||||||V{control_id}",
+        ]
+    ).encode()
+
+
+def test_one_new_patient_in_two_messages_at_once_is_registered_once(
+    hospital: Any, monkeypatch: Any
+) -> None:
+    """Given two messages about one person nobody knows yet — the registration desk's naming
+    them by ID number and record number, the ward's by the record number alone — taken by
+    two processors at once (their shards differ), when the desk's is committed after the
+    ward's looked for the patient, then the ward's finds that patient: one patient, both
+    messages imported (the ward's used to enrol a second patient with no identifier)."""
+    from careloop.interop import processing
+    from careloop.interop.models import InboundMessage, SourceSystem
+    from careloop.patients.models import Patient
+
+    source = SourceSystem.objects.create(facility="DEMO-HIS", name="HIS", organisation=hospital)
+    name = "PID|1||ZY0042^^^DEMO-H1^MR{}||李^国强||19481102|M"
+    desk, ward = (
+        InboundMessage.objects.create(
+            raw=_admission(control, name.format(extra)),
+            sending_facility="DEMO-HIS",
+            control_id=control,
+            source=source,
+            message_type="ADT^A01",
+        )
+        for control, extra in (("DESK1", "~510104194811020152^^^^NI"), ("WARD1", ""))
+    )
+    desk_done = threading.Event()
+    match = processing.match_patient
+
+    def ward_looks_before_the_desk_commits(data: Any, facility: str) -> Any:
+        found = match(data, facility)
+        if found is None and not data.id_number:  # the ward's, the first time it looks
+            desk_done.wait(timeout=10)
+        return found
+
+    monkeypatch.setattr(processing, "match_patient", ward_looks_before_the_desk_commits)
+
+    def desk_processor() -> Any:
+        try:
+            return processing.process_batch([desk.pk])
+        finally:
+            desk_done.set()
+
+    results = together(desk_processor, lambda: processing.process_batch([ward.pk]))
+    assert [r.processed for r in results] == [1, 1], results
+    patient = Patient.objects.get()
+    assert patient.identifiers.count() == 1
+    assert set(InboundMessage.objects.values_list("status", "patient")) == {
+        ("processed", patient.pk)
+    }
+
+
+def test_two_rule_sweeps_at_once_fire_a_rule_once(hospital: Any, monkeypatch: Any) -> None:
+    """Given a patient the hourly sweep finds without a glucose reading for three days, when
+    two sweeps run at once (an operator's `careloop rules sweep` beside the scheduled one, or
+    two sweep jobs that waited behind a long import, one per worker), then the rule fires
+    once: one alert, not two (nor two of its messages and tasks)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from careloop.followup.models import Alert
+    from careloop.rules import engine
+    from careloop.rules.models import RuleFiring
+    from careloop.rules.pack import load_pack
+    from careloop.rules.services import do_tag_patient
+    from careloop.rules.tasks import sweep_rules
+    from tests.factories import PatientFactory
+    from tests.test_rules import GLU, store
+
+    load_pack()
+    quiet = PatientFactory(organisation=hospital)
+    store(quiet, GLU, 6.1, timezone.now() - timedelta(days=4))
+    do_tag_patient(None, quiet, "血糖监测")
+    meet, matches = meeting(2), engine.sweep_matches
+
+    def matched_then_met(**kwargs: Any) -> Any:
+        found = matches(**kwargs)
+        meet()  # both sweeps have read who matches before either fires
+        return found
+
+    monkeypatch.setattr(engine, "sweep_matches", matched_then_met)
+    results = together(sweep_rules.call, lambda: engine.sweep())
+    assert sorted(results) == [0, 1], results
+    assert RuleFiring.objects.filter(patient=quiet).count() == 1
+    assert Alert.objects.filter(patient=quiet, kind=Alert.Kind.RULE).count() == 1
+
+
+def test_a_job_left_running_by_a_killed_worker_is_run_again(hospital: Any) -> None:
+    """Given two workers each running a job — enrolling the patients of an abnormal result,
+    queued once with the results — when one is killed mid-job (after ``careloop serve``'s
+    grace time, or out of memory), then the scheduler's next turn queues its job again and a
+    worker runs it; the live worker's job is left to it. It stayed "running" for ever."""
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+
+    from careloop.followup.tasks import enrol_abnormal
+    from careloop.orphans import WorkerLock
+    from careloop.scheduler import periodic_jobs
+
+    alive = WorkerLock("the-live-worker")
+    assert alive.acquire()
+    try:
+        killed, running = (enrol_abnormal.enqueue([]).id for _ in range(2))
+        for pk, worker in ((killed, "the-killed-worker"), (running, "the-live-worker")):
+            DBTaskResult.objects.filter(pk=pk).update(status="RUNNING", worker_ids=[worker])
+        [job] = [job for job in periodic_jobs() if job.name == "requeue_orphans"]
+        job.enqueue()
+        assert {str(pk): s for pk, s in DBTaskResult.objects.values_list("pk", "status")} == {
+            killed: "READY",
+            running: "RUNNING",
+        }
+        call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
+        assert DBTaskResult.objects.get(pk=killed).status == "SUCCESSFUL"
+        assert DBTaskResult.objects.get(pk=running).status == "RUNNING"
+    finally:
+        alive.release()
+
+
+def test_a_machine_waiting_to_migrate_does_not_deadlock_the_one_migrating(
+    hospital: Any,
+) -> None:
+    """Given two machines started together, one migrating (holding the migrations' lock) and
+    the other waiting for it, when a migration builds an index CONCURRENTLY (which waits for
+    every transaction open when it starts), then it does not wait for the other machine:
+    that one waited inside a statement, PostgreSQL found a deadlock, and the migrating
+    machine's `careloop serve` stopped half-way through the migrations."""
+    import time
+
+    from django.core.management import call_command
+    from django.db import connections
+
+    from careloop.management.commands.migrate import MIGRATE_KEY
+    from careloop.scheduler import LOCK_NAMESPACE
+
+    migrating = connections.create_connection("default")
+    with migrating.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, MIGRATE_KEY])
+    waited: list[Any] = []
+
+    def other_machine() -> None:
+        try:
+            call_command("migrate", verbosity=0)
+            waited.append("migrated")
+        except Exception as exc:
+            waited.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_machine)
+    thread.start()
+    try:
+        time.sleep(1.0)  # the other machine waits for the lock
+        assert not waited
+        with migrating.cursor() as cursor:
+            cursor.execute(
+                "CREATE INDEX CONCURRENTLY test_waiting_machine ON accounts_organisation (name)"
+            )
+            cursor.execute("DROP INDEX test_waiting_machine")
+    finally:
+        migrating.close()  # lets go of the lock
+        thread.join(timeout=120)
+    assert waited == ["migrated"]

@@ -24,6 +24,24 @@ def test_healthz_reports_the_database(db: None) -> None:
     assert response.json()["database"] == "ok"
 
 
+def test_healthz_answers_a_load_balancer_probing_a_machine_by_its_address(
+    db: None, settings: Any
+) -> None:
+    """Given the README's production settings (CARELOOP_ALLOWED_HOSTS=followup.hospital.cn,
+    and perhaps CARELOOP_SSL_REDIRECT=1), when the balancer probes each machine by its own
+    address over plain HTTP, then /healthz answers 200: it was 400 (a host not allowed) or
+    301 (to HTTPS), and the balancer took every machine out of service."""
+    settings.ALLOWED_HOSTS = ["followup.hospital.cn"]
+    settings.SECURE_SSL_REDIRECT = True
+    response = Client().get("/healthz", HTTP_HOST="10.0.0.5:8000")
+    assert response.status_code == 200, response.status_code
+    assert response.json()["database"] == "ok"
+    assert "no-cache" in response["Cache-Control"]
+    # Every other page still checks the host and redirects to HTTPS.
+    assert Client().get("/api/v1/", HTTP_HOST="10.0.0.5:8000").status_code == 400
+    assert Client().get("/api/v1/", HTTP_HOST="followup.hospital.cn").status_code == 301
+
+
 def test_healthz_reports_a_broken_database(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
     from django.db import connection
 

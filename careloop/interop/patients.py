@@ -6,6 +6,7 @@ from typing import Any
 
 from careloop.audit.services import record
 from careloop.interop.hl7.read import PatientData
+from careloop.patients.identity import normalise_plain
 from careloop.patients.models import Patient, PatientIdentifier
 from careloop.patients.services import audit_snapshot, new_card_number
 
@@ -46,12 +47,15 @@ def match_patient(data: PatientData, facility: str) -> Patient | None:
     return None
 
 
-def add_identifiers(patient: Patient, data: PatientData, facility: str) -> None:
-    """Record numbers seen for the first time are added to the patient."""
-    numbered = [(PatientIdentifier.Kind.MRN, item) for item in data.record_numbers] + [
+def _numbered(data: PatientData) -> list[tuple[PatientIdentifier.Kind, Any]]:
+    return [(PatientIdentifier.Kind.MRN, item) for item in data.record_numbers] + [
         (PatientIdentifier.Kind.EXAM, item) for item in data.exam_numbers
     ]
-    for kind, item in numbered:
+
+
+def add_identifiers(patient: Patient, data: PatientData, facility: str) -> None:
+    """Record numbers seen for the first time are added to the patient."""
+    for kind, item in _numbered(data):
         system = _system(item.authority, facility)
         exists = PatientIdentifier.objects.filter(
             kind=kind, system=system, value_hash__in=PatientIdentifier.index_hashes(item.value)
@@ -88,7 +92,19 @@ def register_patient(data: PatientData, organisation: Any, facility: str) -> Pat
         organisation=organisation,
     )
     patient.save()
-    add_identifiers(patient, data, facility)
+    # Created without looking first: none of them was on record when the patient was looked
+    # for, so one found now is another processor's, registering the same person at the same
+    # moment (by another identifier: another shard). The unique index then refuses this
+    # registration, once the other has committed, and the message is imported again
+    # (processing._one_by_one), finding that patient; looking first would have missed the
+    # other's row until its commit, or, after it, skipped the number and enrolled the
+    # person a second time with no identifier.
+    created = set()
+    for kind, item in _numbered(data):
+        system, value = _system(item.authority, facility), item.value[:64]
+        if (kind, system, normalise_plain(value)) not in created:  # a number sent twice
+            created.add((kind, system, normalise_plain(value)))
+            PatientIdentifier.objects.create(patient=patient, kind=kind, system=system, value=value)
     record(
         None,
         "create",

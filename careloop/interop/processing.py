@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from careloop import heap
@@ -339,8 +339,15 @@ def _one_by_one(messages: list[InboundMessage], context: Context, outcome: Batch
     ):
         for message in messages:
             try:
-                with transaction.atomic():
-                    observations, alerts, patient_id = import_message(message, context, taker)
+                try:
+                    with transaction.atomic():
+                        observations, alerts, patient_id = import_message(message, context, taker)
+                except IntegrityError:
+                    # Another processor registered the same person at the same moment (under
+                    # another identifier, so in another shard) and has committed: imported
+                    # again, the message finds that patient (interop.patients).
+                    with transaction.atomic():
+                        observations, alerts, patient_id = import_message(message, context, taker)
             except patient_locks.PatientBusy:  # another processor has the patient: later,
                 busy = [m.pk for m in messages if m.pk >= message.pk]  # with all after it
                 break

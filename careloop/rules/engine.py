@@ -952,11 +952,27 @@ def sweep_matches(*, now: datetime | None = None) -> list[Match]:
     return matches
 
 
+# The sweeps' advisory lock (two int4 keys): the scheduler's namespace ("CS"), key 3 (1 is
+# the scheduler's, 2 the migrations').
+SWEEP_LOCK = (0x4353, 3)
+
+
 def sweep(*, now: datetime | None = None) -> int:
-    """Run the scheduled rules (inside a transaction); returns how many fired."""
+    """Run the scheduled rules; returns how many fired. Who matches is read first, without
+    the write lock; firing is one sweep at a time across the deployment (two at once — the
+    hourly job and an operator's ``careloop rules sweep``, or two jobs that waited behind a
+    long one — would each see no firing of the other's and fire every rule twice): the
+    second waits for the first's commit, and its quiet periods then hold."""
+    from django.db import transaction
+
     from careloop.rules.firing import fire
 
-    return fire(sweep_matches(now=now), trigger=Trigger.SWEEP)
+    matches = sweep_matches(now=now)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":  # SQLite: one writing transaction at a time
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", SWEEP_LOCK)
+        return fire(matches, trigger=Trigger.SWEEP)
 
 
 # ---------------------------------------------------------------- dry run

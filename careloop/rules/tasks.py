@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django_tasks import task
 
 
 @task()
 def sweep_rules() -> int:
     """Run the scheduled rules ("no glucose reading for 3 days"); returns how many fired.
-    Safe to run twice: a rule does not fire again for a patient within its quiet period."""
-    from careloop.rules.engine import sweep_matches
-    from careloop.rules.firing import fire
-    from careloop.rules.models import Trigger
+    Safe to run twice, also at once: a rule does not fire again for a patient within its
+    quiet period (``engine.sweep``)."""
+    from careloop.rules.engine import sweep
 
-    matches = sweep_matches()  # the reading, before the write lock
-    with transaction.atomic():
-        return fire(matches, trigger=Trigger.SWEEP)
+    return sweep()
 
 
 @task()
