@@ -161,19 +161,19 @@ def _facts(patient_ids: list[int], now: datetime) -> dict[int, PatientFacts]:
 
     found: dict[int, PatientFacts] = {}
     for pk, sex, born, alone, literacy, tier, phone_hash in Patient.objects.filter(
-        pk__in=patient_ids
+        pk__any_of=patient_ids
     ).values_list(
         "pk", "sex", "birth_date", "lives_alone", "digital_literacy", "risk_tier", "phone_hash"
     ):
         found[pk] = PatientFacts(sex, born, alone, literacy, tier, bool(phone_hash), False, [], [])
     for pk in ChannelAddress.objects.filter(
-        patient_id__in=patient_ids, channel="wechat"
+        patient_id__any_of=patient_ids, channel="wechat"
     ).values_list("patient_id", flat=True):
         found[pk].wechat = True
     since = now - 2 * YEAR
     for pk, closed, status in (
         Task.objects.filter(
-            patient_id__in=patient_ids,
+            patient_id__any_of=patient_ids,
             closed_at__gte=since,
             status__in=[Task.Status.DONE, Task.Status.FAILED],
         )
@@ -185,11 +185,11 @@ def _facts(patient_ids: list[int], now: datetime) -> dict[int, PatientFacts]:
             found[pk].closed.append((closed, status == Task.Status.FAILED))
     contacts: dict[int, list[datetime]] = {}
     for pk, at in FollowUpRecord.objects.filter(
-        patient_id__in=patient_ids, outcome=Outcome.REACHED, at__gte=since
+        patient_id__any_of=patient_ids, outcome=Outcome.REACHED, at__gte=since
     ).values_list("patient_id", "at"):
         contacts.setdefault(pk, []).append(at)
     for pk, at in Reply.objects.filter(
-        patient_id__in=patient_ids, received_at__gte=since
+        patient_id__any_of=patient_ids, received_at__gte=since
     ).values_list("patient_id", "received_at"):
         if pk is not None:
             contacts.setdefault(pk, []).append(at)
@@ -222,7 +222,7 @@ def examples(now: datetime | None = None) -> list[Example]:
     ids = [t[0] for t in tasks]
     first: dict[int, tuple[datetime, str]] = {}
     for task_id, at, channel in (
-        FollowUpRecord.objects.filter(task_id__in=ids)
+        FollowUpRecord.objects.filter(task_id__any_of=ids)
         .order_by("at", "id")
         .values_list("task_id", "at", "channel")
     ):
@@ -230,7 +230,7 @@ def examples(now: datetime | None = None) -> list[Example]:
     from careloop.outreach.models import Message
 
     sent = dict(
-        Message.objects.filter(task_id__in=ids)
+        Message.objects.filter(task_id__any_of=ids)
         .values("task_id")
         .annotate(at=Min("created_at"))
         .values_list("task_id", "at")
