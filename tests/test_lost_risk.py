@@ -173,7 +173,7 @@ def test_the_patient_page_shows_the_chance_and_its_factors(hospital: Any, alice:
     _scored(patient, 0.62)
     html = logged_in(alice).get(f"/patients/{patient.pk}/").content.decode()
     assert 'data-testid="lost-risk"' in html
-    assert "62%" in html and "近一年 3 次未接通" in html and "独居" in html
+    assert "62%" in html and "主要因素：近一年 3 次未接通；独居；数字素养低" in html
 
 
 def test_a_rule_can_ask_for_a_high_lost_to_follow_up_risk(hospital: Any) -> None:
