@@ -7,7 +7,12 @@ import sys
 from typing import Any
 
 # Commands spelt with a hyphen on the command line (a Python module name cannot be).
-ALIASES = {"reply-check": "reply_check", "value-tiers": "value_tiers", "faq-check": "faq_check"}
+ALIASES = {
+    "reply-check": "reply_check",
+    "value-tiers": "value_tiers",
+    "faq-check": "faq_check",
+    "lost-risk": "lost_risk",
+}
 
 
 def spelled(subcommand: str) -> str:

@@ -74,7 +74,12 @@ def periodic_jobs() -> list[PeriodicJob]:
     from careloop import tasks
     from careloop.analytics.tasks import refresh_dashboard
     from careloop.care.tasks import draft_stage_summaries
-    from careloop.followup.tasks import enrol_eligible, extend_plans, sweep_alerts
+    from careloop.followup.tasks import (
+        enrol_eligible,
+        extend_plans,
+        lost_risk_daily,
+        sweep_alerts,
+    )
     from careloop.interop.tasks import deliver_webhooks
     from careloop.orphans import requeue_orphans
     from careloop.outreach.tasks import dispatch_messages
@@ -89,6 +94,7 @@ def periodic_jobs() -> list[PeriodicJob]:
         PeriodicJob("deliver_webhooks", timedelta(minutes=1), deliver_webhooks.enqueue),
         PeriodicJob("enrol_eligible", timedelta(hours=24), enrol_eligible.enqueue),
         PeriodicJob("refresh_dashboard", timedelta(minutes=1), refresh_dashboard.enqueue),
+        PeriodicJob("lost_risk", timedelta(hours=24), lost_risk_daily.enqueue),
         PeriodicJob("value_tiers", timedelta(hours=24), update_value_tiers.enqueue),
         PeriodicJob("stage_summaries", timedelta(hours=24), draft_stage_summaries.enqueue),
         PeriodicJob("extend_plans", timedelta(hours=6), extend_plans.enqueue),

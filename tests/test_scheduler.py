@@ -74,6 +74,7 @@ def test_housekeeping_jobs_are_enqueued_and_run_by_the_worker(
         "dispatch_messages",
         "enrol_eligible",
         "extend_plans",
+        "lost_risk",
         "prune_finished_jobs",
         "prune_login_logs",
         "reassess_birthdays",
@@ -84,7 +85,7 @@ def test_housekeeping_jobs_are_enqueued_and_run_by_the_worker(
         "sweep_rules",
         "value_tiers",
     }
-    assert DBTaskResult.objects.count() == 13
+    assert DBTaskResult.objects.count() == 14
     call_command("db_worker", batch=True, no_startup_delay=True, reload=False, verbosity=0)
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
     assert not Session.objects.filter(session_key="old").exists()

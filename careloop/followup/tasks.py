@@ -3,6 +3,8 @@ their deadline, raising alerts for overdue high-risk follow-ups and missed revis
 
 from __future__ import annotations
 
+from typing import Any
+
 from django_tasks import task
 
 
@@ -56,3 +58,12 @@ def enrol_eligible() -> dict[str, dict[str, int]]:
     from careloop.followup.bulk_enrol import enrol_eligible as run
 
     return run()
+
+
+@task()
+def lost_risk_daily() -> dict[str, Any]:
+    """Daily: the lost-to-follow-up model trained again when a week old, and the patients
+    with open follow-ups scored (``followup.lost_risk``)."""
+    from careloop.followup.lost_risk import daily
+
+    return daily()

@@ -24,6 +24,7 @@ from careloop.accounts.models import Organisation, User
 from careloop.audit.services import record
 from careloop.followup.alert_views import SEVERITY_ORDER
 from careloop.followup.forms import RED_FLAGS, OutcomeForm, answers_form
+from careloop.followup.lost_risk import lost_scores
 from careloop.followup.models import Alert, FollowUpRecord, Pathway, Plan, Task
 from careloop.followup.outcomes import Attempt, do_record_attempt, latest_record
 from careloop.followup.planning import enrol, stop_plan
@@ -140,6 +141,7 @@ def worklist_page(request: AuthedRequest) -> HttpResponse:
     task_url = reverse("followup:task", args=[0]).removesuffix("0/")
     labels = Labels.for_page(task_url, now)
     shown = [row.patient_id for row in rows]
+    labels.lost = lost_scores(shown)
     if shown:
         record(
             request.user,

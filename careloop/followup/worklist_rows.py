@@ -11,7 +11,7 @@ more than the escaping); the markup is the one the template had.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from careloop.followup.models import Purpose
+from careloop.followup.models.lost_risk import HIGH as LOST_HIGH
 from careloop.patients.identity import age_on, age_text
 from careloop.patients.models import Channel, Sex, Tier
 
@@ -31,7 +32,7 @@ ROW = (
     ' aria-label="{select}"></td>'
     '<td><span class="badge {badge} text-white" data-testid="priority" title="{parts}">'
     '{priority}</span><div class="small text-secondary">{parts}</div></td>'
-    '<td><a href="{url}" data-testid="task-link">{name}</a>'
+    '<td><a href="{url}" data-testid="task-link">{name}</a>{lost}'
     '<div class="small text-secondary">{who}</div></td>'
     '<td>{title}<div class="small text-secondary">{purpose}{pathway}</div></td>'
     "<td>{due}{late}{tries}</td><td>{channel}</td><td>{assignee}</td></tr>"
@@ -62,6 +63,8 @@ ROW_FIELDS = (
 )
 LATE = '<div><span class="badge bg-danger-lt">{} {}</span></div>'
 TRIES = '<div class="small text-secondary">{}</div>'
+# The lost-to-follow-up score (followup.lost_risk): shown only, never part of the priority.
+LOST = ' <span class="badge {} ms-1" data-testid="lost-risk" title="{}">{} {}%</span>'
 
 
 def e(value: Any) -> str:
@@ -94,6 +97,9 @@ class Labels:
     channels: dict[str, str]
     sexes: dict[str, str]
     tiers: dict[str, str]
+    lost_word: str = ""
+    # patient id → (chance of not being reached, its main factors): the page's patients'.
+    lost: dict[int, tuple[float, str]] = field(default_factory=dict)
 
     @classmethod
     def for_page(cls, task_url: str, now: datetime) -> Labels:
@@ -111,6 +117,7 @@ class Labels:
             channels={k: str(v) for k, v in Channel.choices},
             sexes={k: str(v) for k, v in Sex.choices},
             tiers={k: str(v) for k, v in Tier.choices},
+            lost_word=_("lost risk"),
         )
 
 
@@ -136,6 +143,15 @@ def row_html(task: Any, labels: Labels) -> SafeString:
     if task.deadline < now:
         late = LATE.format(e(labels.overdue), e(timesince(task.deadline, now)))
     n = task.attempts
+    lost = ""
+    if (score := labels.lost.get(task.patient_id)) is not None:
+        chance, factors = score
+        lost = LOST.format(
+            "bg-danger-lt" if chance >= LOST_HIGH else "bg-secondary-lt",
+            e(factors),
+            e(labels.lost_word),
+            round(chance * 100),
+        )
     tries = TRIES.format(e(ngettext("%(n)s try", "%(n)s tries", n) % {"n": n})) if n else ""
     return mark_safe(  # noqa: S308 (every value escaped above or here)
         ROW.format(
@@ -146,6 +162,7 @@ def row_html(task: Any, labels: Labels) -> SafeString:
             parts=e(parts),
             priority=task.priority,
             name=e(task.patient__name),
+            lost=lost,
             who=e(" · ".join(who)),
             title=e(task.title),
             purpose=e(labels.purposes.get(task.purpose, task.purpose)),

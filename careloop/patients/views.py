@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from careloop.audit.services import record
 from careloop.clinical import trends
 from careloop.clinical.models import DiagnosticReport, Icd10Code
-from careloop.followup.models import Alert
+from careloop.followup.models import Alert, LostRiskScore
 from careloop.followup.step_views import patient_referrals_context
 from careloop.followup.views import patient_plans_context
 from careloop.ids import row_id
@@ -247,6 +247,9 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "firings": patient.rule_firings.select_related("rule")[:20],
             **questionnaires_context(user, patient),
             "assessments": risk_assessments.for_patient(patient.pk),
+            "lost_risk": LostRiskScore.objects.filter(patient=patient)
+            .select_related("model")
+            .first(),
             "can_share": services.can_share(user, patient),
             **patient_plans_context(user, patient),
             **patient_referrals_context(user, patient),

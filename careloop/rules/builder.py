@@ -229,6 +229,10 @@ def condition_kinds() -> dict[str, dict[str, Any]]:
             _("Follow-ups not reached"),
             [_f("count", "int", _("At least"), 1), _f("days", "int", _("Within days"), 365)],
         ),
+        "lost_risk": (
+            _("Lost-to-follow-up risk"),
+            [_f("at_least", "number", _("At least (0–1)"), 0.5)],
+        ),
     }
     return {kind: {"label": spec[kind][0], "fields": spec[kind][1]} for kind in KINDS}
 

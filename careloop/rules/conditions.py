@@ -28,6 +28,7 @@ normalised value of every observation).
     {"kind": "symptom", "symptom": "自伤风险"}
     {"kind": "lives_alone"}   {"kind": "digital_literacy", "value": "low"}
     {"kind": "not_reached", "count": 1, "days": 365}   (follow-ups closed as not reached)
+    {"kind": "lost_risk", "at_least": 0.5}   (the lost-to-follow-up model's current chance)
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ KINDS = [
     "lives_alone",
     "digital_literacy",
     "not_reached",
+    "lost_risk",
 ]
 LITERACY = ("high", "medium", "low")
 # Follow-up outcomes (followup.models.Outcome) a rule may ask about (``_outcome_words``
@@ -128,6 +130,8 @@ class Facts:
     lives_alone: bool = False  # the record's contact preferences
     digital_literacy: str = ""
     not_reached: tuple[datetime, ...] = ()  # when follow-ups were closed as not reached
+    # The lost-to-follow-up model's chance (followup.lost_risk), None when not scored.
+    lost_risk: float | None = None
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.tz) if self.tz is not None else moment
@@ -1131,6 +1135,28 @@ class NotReached(Condition):
         )
 
 
+@dataclass
+class LostRisk(Condition):
+    at_least: float
+
+    def evaluate(self, facts: Facts) -> Outcome:
+        chance = facts.lost_risk
+        matched = chance is not None and chance >= self.at_least
+        if chance is None:
+            return Outcome(
+                matched, lambda: [said(gettext_noop("Lost-to-follow-up risk not scored"))]
+            )
+        return Outcome(
+            matched,
+            lambda: [
+                said(
+                    gettext_noop("Lost-to-follow-up risk %(chance)s"),
+                    {"chance": f"{round(chance * 100)}%"},
+                )
+            ],
+        )
+
+
 def _literacy_words() -> dict[str, str]:
     return {
         "high": pgettext("digital literacy, in a rule's explanation", "high"),
@@ -1296,6 +1322,11 @@ def _compile_kind(data: Mapping[str, Any], path: str, known: set[str] | None) ->
         return NotReached(
             _count(data, "count", path, 1, MAX_COUNT), _count(data, "days", path, 1, MAX_DAYS)
         )
+    if kind == "lost_risk":
+        at_least = _number(data, "at_least", path)
+        if not 0 < at_least < 1:
+            raise RuleError(f"{path}.at_least", gettext_noop("must be between 0 and 1"))
+        return LostRisk(float(at_least))
     if kind == "outcome":
         given = data.get("outcomes")
         if not isinstance(given, list) or not given or any(o not in OUTCOMES for o in given):

@@ -45,6 +45,7 @@ from careloop.rules.conditions import (
     Facts,
     HasTag,
     LivesAlone,
+    LostRisk,
     NewDiagnosis,
     NoReading,
     NotReached,
@@ -96,7 +97,7 @@ class CompiledRule:
     series_codes: frozenset[str] = field(init=False)
     reads_risk: bool = field(init=False)
     reads_record: bool = field(init=False)  # diagnoses, procedures, discharges
-    reads_living: bool = field(init=False)  # lives alone, digital literacy, not reached
+    reads_living: bool = field(init=False)  # lives alone, literacy, not reached, lost risk
     history_days: int = field(init=False)
     depth: int = field(init=False)
 
@@ -107,7 +108,9 @@ class CompiledRule:
         self.reads_record = _reads(
             self.condition, (Diagnosis, NewDiagnosis, RecentProcedure, Discharged)
         )
-        self.reads_living = _reads(self.condition, (LivesAlone, DigitalLiteracy, NotReached))
+        self.reads_living = _reads(
+            self.condition, (LivesAlone, DigitalLiteracy, NotReached, LostRisk)
+        )
         self.history_days = max(self.condition.history_days(), DEFAULT_HISTORY_DAYS)
         self.depth = max(self.condition.depth(), 1)
 
@@ -594,6 +597,12 @@ def _living(ids: list[int]) -> dict[int, dict[str, Any]]:
             missed.setdefault(pk, []).append(closed)
     for pk, moments in missed.items():
         living.setdefault(pk, {})["not_reached"] = tuple(sorted(moments))
+    from careloop.followup.models import LostRiskScore
+
+    for pk, chance in LostRiskScore.objects.filter(patient_id__any_of=ids).values_list(
+        "patient_id", "probability"
+    ):
+        living.setdefault(pk, {})["lost_risk"] = chance
     return living
 
 

@@ -2,6 +2,7 @@
 
 from careloop.followup.models.alerts import OPEN_STATUSES, Alert, AlertEvent
 from careloop.followup.models.handoffs import Referral, RevisitRequest
+from careloop.followup.models.lost_risk import LostRiskModel, LostRiskScore
 from careloop.followup.models.packages import ExamPackage
 from careloop.followup.models.pathways import Holiday, Pathway, PathwayVersion, Purpose
 from careloop.followup.models.plans import FollowUpRecord, Outcome, Plan, Task, TaskNote
@@ -15,6 +16,8 @@ __all__ = [
     "ExamPackage",
     "FollowUpRecord",
     "Holiday",
+    "LostRiskModel",
+    "LostRiskScore",
     "Outcome",
     "Pathway",
     "PathwayVersion",
