@@ -146,11 +146,14 @@ def test_a_discharge_after_an_operation_enrols_the_patient_on_the_post_operative
     pathways = set(Plan.objects.filter(patient=patient).values_list("pathway__code", flat=True))
     assert "post-op" in pathways
     # A discharge with no operation (the same stay sent as another patient) enrols no one on it.
-    other = text.replace("|20261101083000|20261110150000", stay).replace(
-        f"\rPR1|1||{STENT}||{operated}", ""
-    ).replace("ZY00055555", "ZY00066666").replace("510104194811020152", "").replace(
-        "李^国强", "王^建军"
-    ).replace("HIS-A03-OP", "HIS-A03-NOOP")
+    other = (
+        text.replace("|20261101083000|20261110150000", stay)
+        .replace(f"\rPR1|1||{STENT}||{operated}", "")
+        .replace("ZY00055555", "ZY00066666")
+        .replace("510104194811020152", "")
+        .replace("李^国强", "王^建军")
+        .replace("HIS-A03-OP", "HIS-A03-NOOP")
+    )
     assert msa(_send(mllp, other)) == "AA"
     assert process_all().failed == 0
     plain = Patient.objects.get(name="王建军")

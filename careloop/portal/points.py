@@ -18,9 +18,16 @@ from careloop.ids import latest_id
 from careloop.portal.models import PointsEntry, Redemption
 
 
-def rewards() -> list[tuple[str, int]]:
-    """(what, points) the patient may ask for."""
-    return [(name, int(points)) for name, points in settings.CARELOOP_POINTS_REWARDS]
+def rewards(patient: Any = None) -> list[tuple[str, int]]:
+    """(what, points) the patient may ask for: the organisation's list, and the exam
+    packages offered to the patient that may be had for points (体检套餐：<name>)."""
+    offered = [(name, int(points)) for name, points in settings.CARELOOP_POINTS_REWARDS]
+    if patient is not None:
+        from careloop.followup.exam_packages import offered_to
+
+        packages = offered_to(patient).filter(points__isnull=False)
+        offered += [(f"体检套餐：{p.name}", p.points) for p in packages if p.points]
+    return offered
 
 
 def balance(patient: Any) -> int:
@@ -42,7 +49,7 @@ def request(patient: Any, item: str, seen: int | None = None) -> Redemption:
     """Ask for ``item``. ``seen``: the latest request the page asking showed (``latest``); a
     request for the same item made since is this page's, sent again (a double tap, back and
     submit), and is what is returned: the points are held once."""
-    price = dict(rewards()).get(item)
+    price = dict(rewards(patient)).get(item)
     if price is None:
         raise ValidationError(_("There is no such reward."))
     with transaction.atomic():

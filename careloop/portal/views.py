@@ -520,7 +520,7 @@ def points_page(request: HttpRequest, token: str) -> HttpResponse:
             "token": token,
             "balance": points.balance(patient),
             "available": available,
-            "rewards": [(name, cost, cost <= available) for name, cost in points.rewards()],
+            "rewards": [(name, cost, cost <= available) for name, cost in points.rewards(patient)],
             "requests": Redemption.objects.filter(patient=patient)[:20],
             "error": error,
             "asked": asked,

@@ -165,3 +165,24 @@ def test_the_exam_page_reads_english_on_an_english_page(patient: Any) -> None:
     english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Book this package" in english and "items checked" in english
     assert "预约这个套餐" not in english and "项检查" not in english
+
+
+def test_a_package_offered_for_points_is_exchanged_like_any_reward(
+    patient: Any, patient_factory: Any, hospital: Any
+) -> None:
+    from careloop.portal import points
+    from careloop.portal.models import PointsEntry
+
+    ExamPackage.objects.filter(code="men-50").update(points=500)
+    PointsEntry.objects.create(patient=patient, points=320, reason="测试")
+    assert ("体检套餐：基础健康体检套餐", 300) in points.rewards(patient)
+    client, url = opened(patient)
+    page = client.get(url.replace("/exams/", "/points/")).content.decode()
+    assert "体检套餐：基础健康体检套餐" in page
+    asked = points.request(patient, "体检套餐：基础健康体检套餐")
+    assert asked.points == 300
+    woman = patient_factory(organisation=hospital, sex="female")
+    PointsEntry.objects.create(patient=woman, points=900, reason="测试")
+    assert "体检套餐：男性 50+ 专项体检套餐" not in dict(points.rewards(woman))
+    with pytest.raises(ValidationError):  # not offered to her: no such reward
+        points.request(woman, "体检套餐：男性 50+ 专项体检套餐")

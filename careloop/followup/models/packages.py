@@ -34,6 +34,12 @@ class ExamPackage(models.Model):
     min_age = models.PositiveSmallIntegerField(_("from age"), null=True, blank=True)
     max_age = models.PositiveSmallIntegerField(_("up to age"), null=True, blank=True)
     price = models.DecimalField(_("price (yuan)"), max_digits=8, decimal_places=2)
+    points = models.PositiveIntegerField(
+        _("points to exchange"),
+        null=True,
+        blank=True,
+        help_text=_("Patients may exchange this many points for the package; empty: not."),
+    )
     recommend_for = models.JSONField(
         _("recommended after abnormal results of (LOINC)"), default=list, blank=True
     )
