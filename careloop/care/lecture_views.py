@@ -15,14 +15,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from careloop.audit.services import record
-from careloop.care import lectures
+from careloop.care import lecture_invites, lectures
 from careloop.care.lecture_forms import LectureForm
 from careloop.care.models import Lecture, LectureSeat
 from careloop.ids import row_id
 from careloop.patients.access import patients_for
+from careloop.patients.models import Tag
 from careloop.patients.services import search_patients
 from careloop.typing import AuthedRequest
 
@@ -137,8 +139,53 @@ def lecture_page(request: AuthedRequest, pk: int) -> HttpResponse:
             "can_seat": request.user.has_perm("care.add_lectureseat"),
             "can_mark": request.user.has_perm("care.change_lectureseat"),
             "cancelled": lecture.status == Lecture.Status.CANCELLED,
+            "now": timezone.now(),
+            "tags": Tag.objects.order_by("name").values_list("name", flat=True),
+            "invite_tag": request.GET.get("invite_tag", ""),
+            "to_invite": _to_invite(request, lecture) if "invite_tag" in request.GET else None,
         },
     )
+
+
+def _to_invite(request: AuthedRequest, lecture: Lecture) -> int | None:
+    if not lectures.may_change(request.user, lecture):
+        return None
+    return lecture_invites.candidates(
+        lecture, request.user, request.GET.get("invite_tag", "")
+    ).count()
+
+
+INVITE_REASONS = {
+    "no_address": _lazy("no address on a channel for messages"),
+    "no_consent": _lazy("no consent to health education on their channels"),
+    "cap": _lazy("the week's message limit reached"),
+    "template": _lazy("no usable message template"),
+    "invited": _lazy("invited already"),
+}
+
+
+@login_required
+@permission_required("care.change_lecture", raise_exception=True)
+@require_POST
+def lecture_invite(request: AuthedRequest, pk: int) -> HttpResponse:
+    lecture = _lecture(request, pk)
+    if not lectures.may_change(request.user, lecture):
+        raise PermissionDenied("another organisation's lecture")
+    if lecture.status == Lecture.Status.CANCELLED or lecture.starts_at <= timezone.now():
+        messages.error(request, _("Only a lecture still to come can be announced."))
+        return redirect("care:lecture", pk=lecture.pk)
+    tag = request.POST.get("tag", "")
+    chosen = list(lecture_invites.candidates(lecture, request.user, tag)[: lecture_invites.MOST])
+    done = lecture_invites.invite(lecture, chosen, request.user)
+    why = "；".join(
+        f"{INVITE_REASONS[k]} {n}" for k, n in sorted(done.skipped.items()) if k in INVITE_REASONS
+    )
+    messages.success(
+        request,
+        _("%(n)s invitations queued.") % {"n": done.queued}
+        + (" " + _("Not invited: %(why)s.") % {"why": why} if why else ""),
+    )
+    return redirect("care:lecture", pk=lecture.pk)
 
 
 @login_required

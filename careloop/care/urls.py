@@ -25,6 +25,7 @@ urlpatterns = [
         "lectures/<int:pk>/attendance/", lecture_views.lecture_attendance, name="lecture_attendance"
     ),
     path("lectures/<int:pk>/cancel/", lecture_views.lecture_cancel, name="lecture_cancel"),
+    path("lectures/<int:pk>/invite/", lecture_views.lecture_invite, name="lecture_invite"),
     path("reports/batch/", views.batch_start, name="batch_start"),
     path("reports/batch/<int:pk>/", views.batch_page, name="batch"),
     path("reports/batch/<int:pk>/progress/", views.batch_progress, name="batch_progress"),

@@ -31,6 +31,9 @@ DEFAULT_TEXT = {
     "就医体验（10分为非常满意），也欢迎留言。",
     "faq_answer": "{{ salutation }}您好，{{ answer }}（{{ hospital }}自动回复；如有不适请及时就医，"
     "或回复说明情况）",
+    "lecture_invite": "{{ salutation }}您好，{{ hospital }}将于{{ lecture_time }}"
+    "在{{ lecture_place }}举办健康讲座“{{ lecture_title }}”，欢迎参加，到场签到可获积分。"
+    "在线报名：{{ link }}",
 }
 _engine = Engine(autoescape=False)
 
@@ -58,7 +61,7 @@ def default_text(purpose: str, channel: str, link: bool = False) -> str:
     """The built-in words for a purpose (a template): the link line when there is a link,
     the opt-out footer on SMS."""
     text = DEFAULT_TEXT.get(purpose, DEFAULT_TEXT["condition_tracking"])
-    if link:
+    if link and "{{ link }}" not in text:  # a purpose whose words place the link itself
         text += LINK_LINE
     return text + OPT_OUT_FOOTER if channel == "sms" else text
 

@@ -66,7 +66,12 @@ class ChannelConfig(models.Model):
 # A follow-up's purposes, and the automatic answer to a common question (its text holds
 # {{ answer }}).
 FAQ_ANSWER = "faq_answer"
-TEMPLATE_PURPOSES = [*Purpose.choices, (FAQ_ANSWER, _("answer to a common question"))]
+LECTURE_INVITE = "lecture_invite"
+TEMPLATE_PURPOSES = [
+    *Purpose.choices,
+    (FAQ_ANSWER, _("answer to a common question")),
+    (LECTURE_INVITE, _("health lecture invitation")),
+]
 
 
 class MessageTemplate(models.Model):
