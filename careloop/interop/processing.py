@@ -36,9 +36,17 @@ from careloop.clinical.models import Condition, Encounter, Icd10Code, Procedure,
 from careloop.clinical.panels import with_pressures
 from careloop.clinical.services import ReportInput, do_record_results
 from careloop.interop import patient_locks
+from careloop.interop.adt_events import stay_event, unknown_visit
 from careloop.interop.deaths import record_death
 from careloop.interop.hl7.message import HL7Error, decode, parse
-from careloop.interop.hl7.read import Order, ReadMessage, Visit, exam_types_of, read
+from careloop.interop.hl7.read import (
+    STAY_EVENTS,
+    Order,
+    ReadMessage,
+    Visit,
+    exam_types_of,
+    read,
+)
 from careloop.interop.ingest import is_incomplete, source_for
 from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
 from careloop.interop.patients import (
@@ -375,6 +383,9 @@ def import_message(
     data = read(parse(text, codec), exam_types=context.exam_types(source), icd10=context.icd10)
     facility = message.sending_facility or source.facility
     patient = match_patient(data.patient, facility)
+    if patient is None and data.event in STAY_EVENTS:
+        assert data.visit is not None  # read.py: these events need PV1-19
+        raise unknown_visit(data.visit.visit_number)
     if patient is None:
         patient = register_patient(data.patient, source.organisation, facility)
     else:
@@ -514,7 +525,11 @@ def apply_adt(
     context: Context,
 ) -> None:
     """A01 admit, A04 register, A03 discharge (with its diagnoses and procedures), A08
-    update."""
+    update; A02 transfer, A11 cancel admission, A13 cancel discharge (adt_events)."""
+    if data.event in STAY_EVENTS:
+        assert data.visit is not None
+        stay_event(patient, data.event, data.visit, f"hl7:{facility}"[:150])
+        return
     if data.event in ("A01", "A04", "A08"):
         update_demographics(patient, data.patient, facility)
     encounter = _encounter_for(patient, data.visit, moment, create=True, event=data.event)
@@ -523,6 +538,8 @@ def apply_adt(
         assert visit is not None
         if visit.department:
             encounter.department = visit.department[:50]
+        if visit.location:
+            encounter.location = visit.location[:100]
         if visit.admitted_at:
             encounter.started_at = visit.admitted_at
         if visit.charges is not None:
