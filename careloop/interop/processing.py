@@ -667,6 +667,8 @@ def reprocess(message: InboundMessage) -> BatchResult:
     ``BeingImported`` while it is being imported (claimed less than ``STALE_CLAIM`` ago)."""
     from careloop.clinical.models import DiagnosticReport, Observation
     from careloop.followup.models import Alert
+    from careloop.interop.webhook_events import alerts_withdrawn
+    from careloop.system_texts import RESULT_REIMPORTED, stored
 
     if is_incomplete(message.error):
         raise HL7Error(
@@ -687,7 +689,11 @@ def reprocess(message: InboundMessage) -> BatchResult:
             and claimed_at > timezone.now() - STALE_CLAIM  # else its processor has stopped
         ):
             raise BeingImported(claimed_at)
-        Alert.objects.filter(observation__source_message=message, status=Alert.Status.OPEN).delete()
+        unhandled = Alert.objects.filter(
+            observation__source_message=message, status=Alert.Status.OPEN
+        )
+        alerts_withdrawn(unhandled.values_list("pk", flat=True), stored(RESULT_REIMPORTED))
+        unhandled.delete()
         Observation.objects.filter(source_message=message).delete()
         DiagnosticReport.objects.filter(source_message=message).delete()
         if not message.accepted:
