@@ -50,6 +50,7 @@ AUTOMATIC_STOPS = frozenset(
         Plan.StopReason.SUPERSEDED,
         Plan.StopReason.DISCHARGE_UNDONE,
         Plan.StopReason.ADMISSION_CANCELLED,
+        Plan.StopReason.MERGED,
     }
 )
 # The national forms' 随访方式 as the task's channel suggests it.

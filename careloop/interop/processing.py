@@ -36,7 +36,7 @@ from careloop.clinical.models import Condition, Encounter, Icd10Code, Procedure,
 from careloop.clinical.panels import with_pressures
 from careloop.clinical.services import ReportInput, do_record_results
 from careloop.interop import patient_locks
-from careloop.interop.adt_events import stay_event, unknown_visit
+from careloop.interop.adt_events import stay_event, unknown_prior, unknown_visit
 from careloop.interop.deaths import record_death
 from careloop.interop.hl7.message import HL7Error, decode, parse
 from careloop.interop.hl7.read import (
@@ -393,6 +393,10 @@ def import_message(
             taker.take(patient.pk)
             patient.refresh_from_db()  # as it is now ours: no one else's change overwritten
         add_identifiers(patient, data.patient, facility)
+    if data.prior_patient is not None and taker is not None:  # A40: both records ours
+        prior = match_patient(data.prior_patient, facility)
+        if prior is not None and prior.pk != patient.pk:
+            taker.take(prior.pk)
     moment = data.sent_at or message.received_at
     if data.message_type.startswith("ADT"):
         apply_adt(patient, data, facility, moment, message.pk, context)
@@ -530,6 +534,9 @@ def apply_adt(
         assert data.visit is not None
         stay_event(patient, data.event, data.visit, f"hl7:{facility}"[:150])
         return
+    if data.event == "A40":
+        _merge(patient, data, facility)
+        return
     if data.event in ("A01", "A04", "A08"):
         update_demographics(patient, data.patient, facility)
     encounter = _encounter_for(patient, data.visit, moment, create=True, event=data.event)
@@ -588,6 +595,21 @@ def apply_adt(
         run_for_event(Trigger.ENCOUNTER, [patient.pk])
     if added:
         run_for_event(Trigger.DIAGNOSIS, [patient.pk])
+
+
+def _merge(survivor: Any, data: ReadMessage, facility: str) -> None:
+    """ADT^A40: the patient of MRG-1 merged into the PID's (``interop.merge``); the prior
+    patient not known fails the message naming MRG-1 (as the listener answers it)."""
+    from careloop.interop.merge import merge_patients
+
+    assert data.prior_patient is not None
+    prior = match_patient(data.prior_patient, facility)
+    if prior is None:
+        raise unknown_prior()
+    if prior.pk == survivor.pk:
+        return  # merged already (the message sent again), or one record all along
+    update_demographics(survivor, data.patient, facility)
+    merge_patients(prior, survivor, f"hl7:{facility}"[:150])
 
 
 def _add_procedures(

@@ -44,6 +44,7 @@ SUPPORTED = {
     "ADT^A08",
     "ADT^A11",
     "ADT^A13",
+    "ADT^A40",
 }
 # Events about a stay already known by its visit number (PV1-19): a transfer, a cancelled
 # admission, a cancelled discharge. Without the stay there is nothing to change.
@@ -253,7 +254,7 @@ def check_header(message: Message) -> None:
         known_type = any(t.startswith(f"{message.message_code}^") for t in SUPPORTED)
         raise HL7Error(
             f"MSH-9: {message.message_type} is not supported "
-            "(ORU^R01, ADT^A01/A02/A03/A04/A08/A11/A13)",
+            "(ORU^R01, ADT^A01/A02/A03/A04/A08/A11/A13/A40)",
             code=201 if known_type else 200,
             segment="MSH",
             sequence=1,
