@@ -35,6 +35,9 @@ RESULT_SENT_AGAIN = gettext_noop(
     "the laboratory has sent this result again (corrected, final or withdrawn): the value "
     "alerted is no longer on the record; see the patient's latest results"
 )
+RESULT_REIMPORTED = gettext_noop(
+    "the message of this result was imported again: the value alerted was withdrawn"
+)
 
 TEXTS = (
     ESCALATED,
@@ -47,6 +50,7 @@ TEXTS = (
     TIERS_CHANGED,
     REMINDER_MOOT,
     RESULT_SENT_AGAIN,
+    RESULT_REIMPORTED,
 )
 
 # Words the system puts into them (as msgids: stored in Chinese, shown in the reader's).

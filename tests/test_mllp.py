@@ -1109,6 +1109,33 @@ def test_an_alert_being_handled_is_told_to_the_webhook_when_its_result_is_sent_a
     assert delivery.payload["data"]["alert"]["status"] == "acknowledged"
 
 
+def test_an_alert_nobody_picked_up_is_told_withdrawn_when_its_result_is(
+    mllp: MllpServer,
+) -> None:
+    """A critical potassium withdrawn by the laboratory (OBX-11 X) before anyone picked its
+    alert up: the alert was deleted with no event, the receiver's copy left open."""
+    hook = WebhookEndpoint.objects.create(
+        name="集成平台", url="http://127.0.0.1:9/hook", events=["alert.created", "alert.updated"]
+    )
+    send_raw(mllp, _potassium("K-F", "F", "6.9"), expect=1)
+    process_all()
+    [created] = hook.deliveries.filter(event="alert.created")
+    alert_id = created.payload["data"]["alert"]["id"]
+    send_raw(mllp, _potassium("K-X", "X", ""), expect=1)
+    process_all()
+    assert not Alert.objects.exists()
+    [updated] = hook.deliveries.filter(event="alert.updated")
+    data = updated.payload["data"]
+    assert data["alert"]["id"] == alert_id and data["alert"]["status"] == "withdrawn"
+    change = data["change"]
+    assert (change["action"], change["from_status"], change["to_status"]) == (
+        "withdrawn",
+        "open",
+        "withdrawn",
+    )
+    assert "检验科已重新发送此结果" in change["note"]
+
+
 def test_a_result_and_its_correction_waiting_together_are_imported_in_order(
     mllp: MllpServer,
 ) -> None:

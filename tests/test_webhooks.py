@@ -376,3 +376,54 @@ def test_an_overdue_alert_another_sweep_inserted_first_is_not_sent_again_by_this
     alert_sources.raise_overdue_alerts(now=now)
     sent = WebhookDelivery.objects.get()  # its own, once
     assert sent.payload["data"]["alert"]["id"] == Alert.objects.get(task=later).pk
+
+
+def test_a_reminder_reopened_and_completed_again_is_told_completed_once(
+    hospital: Any, alice: Any, api_as: Any, patient_factory: Any
+) -> None:
+    """A reminder closed by its send (task.completed), reported undelivered by the provider
+    (opened again, no event) and then completed by an outcome recorded on it was told
+    ``task.completed`` twice for one task."""
+    from careloop.outreach.followthrough import after_failure, after_send
+    from careloop.outreach.models import Message
+
+    hook = endpoint("http://127.0.0.1:9", hospital, events=["task.completed"])
+    patient = patient_factory(organisation=hospital)
+    now = timezone.now()
+    task = Task.objects.create(
+        patient=patient,
+        organisation=hospital,
+        title="服药提醒",
+        purpose="condition_tracking",
+        channel="sms",
+        channels=["sms", "phone"],
+        due_at=now,
+        deadline=now + timedelta(days=2),
+        assignee=alice,
+    )
+    message = Message.objects.create(
+        organisation=hospital,
+        patient=patient,
+        task=task,
+        key=f"task:{task.pk}:sms",
+        channel="sms",
+        provider="demo",
+        body="请按时服药",
+        status=Message.Status.SENT,
+        sent_at=now,
+    )
+    assert after_send([message], now) == 1
+    message.status, message.error = Message.Status.FAILED, "号码停机"
+    message.save(update_fields=["status", "error"])
+    after_failure([message], now + timedelta(minutes=5))
+    task.refresh_from_db()
+    assert task.status == Task.Status.OPEN  # reopened: the patient was not reached
+    done = api_as(alice).post(
+        f"/api/v1/tasks/{task.pk}/outcome", {"outcome": "reached", "notes": "电话已联系"}
+    )
+    assert done.status_code in (200, 201), done.content
+    task.refresh_from_db()
+    assert task.status == Task.Status.DONE
+    events = hook.deliveries.filter(event="task.completed")
+    assert events.count() == 1
+    assert events.get().payload["data"]["task"]["id"] == task.pk

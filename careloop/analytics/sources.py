@@ -135,16 +135,16 @@ READMISSION_DAYS = 30
 
 def discharges(scope: Scope) -> QuerySet[Any]:
     """Hospital stays that ended in the period, with ``readmitted``: another stay of the
-    patient began within 30 days after the discharge."""
-    again = Encounter.objects.filter(
+    patient began within 30 days after the discharge (a stay cancelled is neither)."""
+    stays = Encounter.objects.filter(kind=Encounter.Kind.INPATIENT).exclude(
+        status=Encounter.Status.CANCELLED  # cancelled by the hospital (HL7 ADT^A11)
+    )
+    again = stays.filter(
         patient=OuterRef("patient_id"),
-        kind=Encounter.Kind.INPATIENT,
         started_at__gt=OuterRef("ended_at"),
         started_at__lte=OuterRef("ended_at") + timedelta(days=READMISSION_DAYS),
     )
-    rows = Encounter.objects.filter(
-        patient_filter(scope), scope.in_period("ended_at"), kind=Encounter.Kind.INPATIENT
-    )
+    rows = stays.filter(patient_filter(scope), scope.in_period("ended_at"))
     return rows.annotate(readmitted=Exists(again))
 
 

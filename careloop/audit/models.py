@@ -263,6 +263,9 @@ STOP_WORDS = {  # followup.models.Plan.StopReason
     "transferred": _("transferred"),
     "by_staff": _("stopped by staff"),
     "superseded": _("replaced by a more specific pathway"),
+    "discharge_undone": _("discharge cancelled"),
+    "admission_cancelled": _("admission cancelled"),
+    "merged": _("patient records merged"),
 }
 REFERRAL_WORDS = {
     "pending": _("waiting for the receiving team"),

@@ -21,6 +21,8 @@ from careloop.interop.webhook_events import alert_events
 from careloop.patients.models import Patient
 from careloop.system_texts import PLAN_STOPPED, REMINDER_MOOT, TIERS_CHANGED, stored
 
+# Plans stopped because what enrolled them was cancelled by the hospital (HL7 A11, A13).
+UNDONE = (Plan.StopReason.DISCHARGE_UNDONE, Plan.StopReason.ADMISSION_CANCELLED)
 HORIZON = timedelta(days=30)  # tasks exist this far ahead of their due time
 PHONE_CHANNELS = {"phone", "sms", "voice"}
 
@@ -298,7 +300,9 @@ def may_enrol(patient: Patient, pathway: Pathway, *, trigger: str, trigger_ref: 
     automatic = trigger not in ("manual", "programme")
     if automatic and plans.filter(stop_reason=Plan.StopReason.OPTED_OUT).exists():
         return False  # they said no to this pathway: only staff put them back on it
-    return not (trigger_ref and plans.filter(trigger_ref=trigger_ref).exists())
+    # A plan of a stay whose discharge the hospital undid does not stand for its next one.
+    earlier = plans.filter(trigger_ref=trigger_ref).exclude(stop_reason__in=UNDONE)
+    return not (trigger_ref and earlier.exists())
 
 
 def enrol(

@@ -18,7 +18,13 @@ from careloop.followup.alert_sources import mark_attended
 from careloop.followup.definition import TriggerSpec
 from careloop.followup.models import Pathway, PathwayVersion, Plan
 from careloop.followup.pathways import definition_of
-from careloop.followup.planning import cancel_moot_reminders, enrol, may_enrol, stop_plan
+from careloop.followup.planning import (
+    UNDONE,
+    cancel_moot_reminders,
+    enrol,
+    may_enrol,
+    stop_plan,
+)
 from careloop.patients.models import Patient
 from careloop.system_texts import ADMISSION, VISIT
 
@@ -93,7 +99,10 @@ def on_discharge(patient_ids: Iterable[int], *, now: datetime | None = None) -> 
                 continue
             if not _applies(pathway, patient, spec, encounter.ended_at):
                 continue
-            if not specific and Plan.objects.filter(patient=patient, trigger_ref=ref).exists():
+            taken = Plan.objects.filter(patient=patient, trigger_ref=ref).exclude(
+                stop_reason__in=UNDONE
+            )
+            if not specific and taken.exists():
                 continue  # a specific pathway took this stay earlier
             diagnosis = next((c for c in codes if _matches(c, spec.icd10)), "")
             plan = enrol(

@@ -45,6 +45,15 @@ from careloop.patients.models import Channel, Tag
 from careloop.typing import AuthedRequest
 
 PAGE_SIZE = 50
+# Stop reasons CareLoop sets itself, never offered to staff.
+AUTOMATIC_STOPS = frozenset(
+    {
+        Plan.StopReason.SUPERSEDED,
+        Plan.StopReason.DISCHARGE_UNDONE,
+        Plan.StopReason.ADMISSION_CANCELLED,
+        Plan.StopReason.MERGED,
+    }
+)
 # The national forms' 随访方式 as the task's channel suggests it.
 METHOD_OF_CHANNEL = {"phone": "电话", "voice": "电话", "home_visit": "家庭", "clinic": "门诊"}
 ALERTS_SHOWN = 10
@@ -459,7 +468,7 @@ def plan_stop(request: AuthedRequest, pk: int) -> HttpResponse:
     plan = get_object_or_404(Plan, pk=pk)
     get_patient_for(request.user, plan.patient_id, write=True)
     reason = request.POST.get("reason", "")
-    if reason not in Plan.StopReason.values or reason == Plan.StopReason.SUPERSEDED:
+    if reason not in Plan.StopReason.values or reason in AUTOMATIC_STOPS:
         messages.error(request, _("Choose why the plan stops."))
     else:
         cancelled = stop_plan(plan, reason, request.user, note=request.POST.get("note", ""))
@@ -523,6 +532,6 @@ def patient_plans_context(user: Any, patient: Any) -> dict[str, Any]:
         "show_plans": True,
         "can_enrol": user.has_perm("followup.add_plan"),
         "can_stop_plan": user.has_perm("followup.change_plan"),
-        "stop_reasons": [c for c in Plan.StopReason.choices if c[0] != "superseded"],
+        "stop_reasons": [c for c in Plan.StopReason.choices if c[0] not in AUTOMATIC_STOPS],
         "pathways": pathways_of(patient).filter(enabled=True).values_list("code", "name"),
     }

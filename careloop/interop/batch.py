@@ -176,6 +176,11 @@ def _system(authority: str, facility: str) -> str:
     return (authority or facility)[:64]
 
 
+class MergedRecord(Exception):
+    """A message names a patient record merged into another: imported one by one, where
+    ``match_patient`` takes it to the surviving record (rare: not looked for in bulk)."""
+
+
 def _numbers(data: PatientData, facility: str) -> list[tuple[str, str, str]]:
     return [
         (str(PatientIdentifier.Kind.MRN), _system(i.authority, facility), i.value)
@@ -314,12 +319,15 @@ class BatchImporter:
                 if (kind, system, value.upper()) not in by_number:
                     self.missing_numbers.setdefault((kind, system, value[:64]), pk)
         paths = self.context.organisation_paths()
-        profiles = {
-            pk: Profile(pk, sex, birth, org, doctor, paths.get(org, "/"))
-            for pk, sex, birth, org, doctor in Patient.objects.filter(
-                pk__in=set(found.values())
-            ).values_list("pk", "sex", "birth_date", "organisation_id", "responsible_doctor_id")
-        }
+        profiles: dict[int, Profile] = {}
+        for pk, sex, birth, org, doctor, merged in Patient.objects.filter(
+            pk__in=set(found.values())
+        ).values_list(
+            "pk", "sex", "birth_date", "organisation_id", "responsible_doctor_id", "merged_into_id"
+        ):
+            if merged is not None:  # merged into another (ADT^A40): one by one finds it
+                raise MergedRecord(pk)
+            profiles[pk] = Profile(pk, sex, birth, org, doctor, paths.get(org, "/"))
         for index, item in enumerate(items):
             if index in found:
                 item.profile = profiles[found[index]]

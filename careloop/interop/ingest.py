@@ -26,7 +26,14 @@ from careloop.interop.hl7.message import (
     header_text,
     parse,
 )
-from careloop.interop.hl7.read import DEFAULT_EXAM_TYPES, PatientData, exam_types_of, read
+from careloop.interop.hl7.read import (
+    DEFAULT_EXAM_TYPES,
+    STAY_EVENTS,
+    PatientData,
+    ReadMessage,
+    exam_types_of,
+    read,
+)
 from careloop.interop.models import SourceSystem
 from careloop.interop.urgency import is_urgent
 from careloop.patients.identity import normalise_id_number, normalise_passport, normalise_plain
@@ -175,11 +182,15 @@ def examine(
     peer: str,
     sources: SourceCache,
     known: Callable[[PatientData, str], bool] | None = None,
+    check_keys: Callable[[ReadMessage, str, int], HL7Error | None] | None = None,
 ) -> Incoming:
     """Decode, parse and read the message (no database), noting any problem for the ACK.
     A PID without what registering a new patient takes (a name, birth date and sex) is
     accepted for a patient already enrolled under its identifiers: ``known`` says whether
-    one is (the one database lookup, made only then); without it such a message is refused."""
+    one is (the one database lookup, made only then); without it such a message is refused.
+    ``check_keys``: asked only of the rare events that change what is stored under a key
+    (``KEYED_EVENTS``: the stay of PV1-19, the prior patient of MRG-1), so such a message
+    naming one not known is answered AE naming the field (``key_problem``)."""
     incoming = Incoming(raw=raw, peer=peer, received_at=timezone.now())
     incoming.facility = facility_of(raw)
     info = sources.get(incoming.facility)
@@ -196,11 +207,45 @@ def examine(
             raise gap
         incoming.shard = shard_of(data.patient, incoming.facility)
         incoming.urgent = is_urgent(data)
+        if check_keys is not None and data.event in KEYED_EVENTS:
+            problem = check_keys(data, incoming.facility, incoming.shard)
+            if problem is not None:
+                raise problem
     except HL7Error as error:
         incoming.error = error
     except Exception as exc:  # a defect of ours must still give the sender an answer
         incoming.error = HL7Error(f"the message could not be read ({type(exc).__name__})", code=207)
     return incoming
+
+
+KEYED_EVENTS = STAY_EVENTS | {"A40"}
+
+
+def key_problem(data: ReadMessage, facility: str, shard: int) -> HL7Error | None:
+    """Why an A02/A11/A13 (the stay of PV1-19) or an A40 (the patient of MRG-1) names what
+    is not known: None when it is, or when messages of its patients still wait to be
+    imported (the admission it cancels may be one of them: the processor then decides)."""
+    from careloop.clinical.models import Encounter
+    from careloop.interop.adt_events import unknown_prior, unknown_visit
+    from careloop.interop.models import InboundMessage
+    from careloop.interop.patients import match_patient
+
+    waiting = (InboundMessage.Status.RECEIVED, InboundMessage.Status.PROCESSING)
+    if InboundMessage.objects.filter(status__in=waiting, shard=shard).exists():
+        return None
+    if data.event == "A40":
+        assert data.prior_patient is not None
+        known = match_patient(data.prior_patient, facility) is not None
+        return None if known else unknown_prior()
+    assert data.visit is not None
+    patient = match_patient(data.patient, facility)
+    number = data.visit.visit_number
+    if (
+        patient is None
+        or not Encounter.objects.filter(patient=patient, visit_number=number[:50]).exists()
+    ):
+        return unknown_visit(number)
+    return None
 
 
 def default_organisation() -> Any:

@@ -24,7 +24,7 @@ from django.db import connection
 from careloop import heap
 from careloop.interop.hl7.ack import build_ack, frame
 from careloop.interop.hl7.message import HL7Error
-from careloop.interop.hl7.read import PatientData
+from careloop.interop.hl7.read import PatientData, ReadMessage
 from careloop.interop.inbound_store import InboundStore
 from careloop.interop.ingest import (
     INCOMPLETE_FRAME,
@@ -32,6 +32,7 @@ from careloop.interop.ingest import (
     SourceCache,
     SourceInfo,
     examine,
+    key_problem,
     source_for,
 )
 from careloop.interop.patients import match_patient
@@ -164,7 +165,13 @@ class Connection(asyncio.Protocol):
                     )
                     self.server.submit(self, rejected)
                 else:
-                    examined = examine(item.data, self.peer, self.server.sources, self.server.knows)
+                    examined = examine(
+                        item.data,
+                        self.peer,
+                        self.server.sources,
+                        self.server.knows,
+                        self.server.check_keys,
+                    )
                     self.server.submit(self, examined)
         except Exception:  # one connection's failure must not touch the others
             logger.exception("MLLP connection from %s failed", self.peer)
@@ -296,6 +303,11 @@ class MllpServer:
         that could not register a new one (a LIS sending no birth date), so it may block."""
         return bool(self.django.submit(_is_enrolled, patient, facility).result())
 
+    def check_keys(self, data: ReadMessage, facility: str, shard: int) -> HL7Error | None:
+        """What a stay or merge event names, looked up (``ingest.key_problem``): asked only of
+        those rare events, so it may block."""
+        return self.django.submit(key_problem, data, facility, shard).result()
+
     def store_cut(self, conn: Connection) -> None:
         """Store (and answer AR, if the sender is still there) a frame left incomplete; one
         ended by <FS> alone is taken as a whole message."""
@@ -305,7 +317,9 @@ class MllpServer:
         if cut.problem:
             self.submit(conn, rejected_frame(cut, conn.peer, self.sources, self.max_frame))
         else:
-            self.submit(conn, examine(cut.data, conn.peer, self.sources, self.knows))
+            self.submit(
+                conn, examine(cut.data, conn.peer, self.sources, self.knows, self.check_keys)
+            )
 
     def _tick_interval(self) -> float:
         return max(0.05, min(UNTERMINATED_GRACE / 2, self.idle_timeout / 4))

@@ -17,7 +17,17 @@ def _system(authority: str, facility: str) -> str:
 
 def match_patient(data: PatientData, facility: str) -> Patient | None:
     """The enrolled patient with one of these identifiers: resident ID first, then record
-    and exam numbers (per issuing system), then passport."""
+    and exam numbers (per issuing system), then passport. A record merged into another
+    (ADT^A40) stands for that other one."""
+    found = _match(data, facility)
+    for _hop in range(5):  # a merged record's survivor merged in turn
+        if found is None or found.merged_into_id is None:
+            break
+        found = Patient.objects.select_related("organisation").get(pk=found.merged_into_id)
+    return found
+
+
+def _match(data: PatientData, facility: str) -> Patient | None:
     queryset = Patient.objects.select_related("organisation")
     if data.id_number:
         found = queryset.filter(

@@ -36,9 +36,17 @@ from careloop.clinical.models import Condition, Encounter, Icd10Code, Procedure,
 from careloop.clinical.panels import with_pressures
 from careloop.clinical.services import ReportInput, do_record_results
 from careloop.interop import patient_locks
+from careloop.interop.adt_events import stay_event, unknown_prior, unknown_visit
 from careloop.interop.deaths import record_death
 from careloop.interop.hl7.message import HL7Error, decode, parse
-from careloop.interop.hl7.read import Order, ReadMessage, Visit, exam_types_of, read
+from careloop.interop.hl7.read import (
+    STAY_EVENTS,
+    Order,
+    ReadMessage,
+    Visit,
+    exam_types_of,
+    read,
+)
 from careloop.interop.ingest import is_incomplete, source_for
 from careloop.interop.models import CodeMapping, InboundMessage, SourceSystem
 from careloop.interop.patients import (
@@ -382,6 +390,9 @@ def import_message(
     data = read(parse(text, codec), exam_types=context.exam_types(source), icd10=context.icd10)
     facility = message.sending_facility or source.facility
     patient = match_patient(data.patient, facility)
+    if patient is None and data.event in STAY_EVENTS:
+        assert data.visit is not None  # read.py: these events need PV1-19
+        raise unknown_visit(data.visit.visit_number)
     if patient is None:
         patient = register_patient(data.patient, source.organisation, facility)
     else:
@@ -389,6 +400,10 @@ def import_message(
             taker.take(patient.pk)
             patient.refresh_from_db()  # as it is now ours: no one else's change overwritten
         add_identifiers(patient, data.patient, facility)
+    if data.prior_patient is not None and taker is not None:  # A40: both records ours
+        prior = match_patient(data.prior_patient, facility)
+        if prior is not None and prior.pk != patient.pk:
+            taker.take(prior.pk)
     moment = data.sent_at or message.received_at
     if data.message_type.startswith("ADT"):
         apply_adt(patient, data, facility, moment, message.pk, context)
@@ -521,7 +536,14 @@ def apply_adt(
     context: Context,
 ) -> None:
     """A01 admit, A04 register, A03 discharge (with its diagnoses and procedures), A08
-    update."""
+    update; A02 transfer, A11 cancel admission, A13 cancel discharge (adt_events)."""
+    if data.event in STAY_EVENTS:
+        assert data.visit is not None
+        stay_event(patient, data.event, data.visit, f"hl7:{facility}"[:150])
+        return
+    if data.event == "A40":
+        _merge(patient, data, facility)
+        return
     if data.event in ("A01", "A04", "A08"):
         update_demographics(patient, data.patient, facility)
     encounter = _encounter_for(patient, data.visit, moment, create=True, event=data.event)
@@ -530,6 +552,8 @@ def apply_adt(
         assert visit is not None
         if visit.department:
             encounter.department = visit.department[:50]
+        if visit.location:
+            encounter.location = visit.location[:100]
         if visit.admitted_at:
             encounter.started_at = visit.admitted_at
         if visit.charges is not None:
@@ -578,6 +602,21 @@ def apply_adt(
         run_for_event(Trigger.ENCOUNTER, [patient.pk])
     if added:
         run_for_event(Trigger.DIAGNOSIS, [patient.pk])
+
+
+def _merge(survivor: Any, data: ReadMessage, facility: str) -> None:
+    """ADT^A40: the patient of MRG-1 merged into the PID's (``interop.merge``); the prior
+    patient not known fails the message naming MRG-1 (as the listener answers it)."""
+    from careloop.interop.merge import merge_patients
+
+    assert data.prior_patient is not None
+    prior = match_patient(data.prior_patient, facility)
+    if prior is None:
+        raise unknown_prior()
+    if prior.pk == survivor.pk:
+        return  # merged already (the message sent again), or one record all along
+    update_demographics(survivor, data.patient, facility)
+    merge_patients(prior, survivor, f"hl7:{facility}"[:150])
 
 
 def _add_procedures(
@@ -657,6 +696,8 @@ def reprocess(message: InboundMessage) -> BatchResult:
     ``BeingImported`` while it is being imported (claimed less than ``STALE_CLAIM`` ago)."""
     from careloop.clinical.models import DiagnosticReport, Observation
     from careloop.followup.models import Alert
+    from careloop.interop.webhook_events import alerts_withdrawn
+    from careloop.system_texts import RESULT_REIMPORTED, stored
 
     if is_incomplete(message.error):
         raise HL7Error(
@@ -677,7 +718,11 @@ def reprocess(message: InboundMessage) -> BatchResult:
             and claimed_at > timezone.now() - STALE_CLAIM  # else its processor has stopped
         ):
             raise BeingImported(claimed_at)
-        Alert.objects.filter(observation__source_message=message, status=Alert.Status.OPEN).delete()
+        unhandled = Alert.objects.filter(
+            observation__source_message=message, status=Alert.Status.OPEN
+        )
+        alerts_withdrawn(unhandled.values_list("pk", flat=True), stored(RESULT_REIMPORTED))
+        unhandled.delete()
         Observation.objects.filter(source_message=message).delete()
         DiagnosticReport.objects.filter(source_message=message).delete()
         if not message.accepted:

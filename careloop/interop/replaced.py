@@ -25,7 +25,7 @@ from careloop.clinical.assessment import ResultInput
 from careloop.clinical.models import DiagnosticReport, Observation, Source
 from careloop.followup.models import Alert, AlertEvent
 from careloop.followup.models.alerts import OPEN_STATUSES
-from careloop.interop.webhook_events import alert_events
+from careloop.interop.webhook_events import alert_events, alerts_withdrawn
 from careloop.system_texts import RESULT_SENT_AGAIN, stored
 
 SAME_ORDER_WITHIN = timedelta(hours=12)
@@ -107,7 +107,9 @@ def replace_earlier(sent: Iterable[Sent]) -> int:
             emptied.add(report_id)
     if not gone:
         return 0
-    Alert.objects.filter(observation_id__in=gone, status=Alert.Status.OPEN).delete()
+    unhandled = Alert.objects.filter(observation_id__in=gone, status=Alert.Status.OPEN)
+    alerts_withdrawn(unhandled.values_list("pk", flat=True), stored(RESULT_SENT_AGAIN))
+    unhandled.delete()
     # Whoever is handling one already is told, on the alert, that its value is gone.
     alert_events(
         AlertEvent.objects.bulk_create(

@@ -27,9 +27,16 @@ def listening(event: str) -> list[tuple[int, int | None]]:
     return [(pk, organisation) for pk, organisation, events in rows if event in events]
 
 
-def store(event: str, endpoints: list[tuple[int, int | None]], items: list[tuple[int, Any]]) -> int:
+def store(
+    event: str,
+    endpoints: list[tuple[int, int | None]],
+    items: list[tuple[int, Any]],
+    keys: list[str] | None = None,
+) -> int:
     """Store ``event`` once per item (organisation id, data) for each of ``endpoints`` that
-    covers the item's organisation; the worker is told to deliver once committed."""
+    covers the item's organisation; the worker is told to deliver once committed.
+    ``keys`` (one per item): an item whose key an endpoint was already given is not stored
+    for it again (``WebhookDelivery.key``)."""
     from careloop.accounts.models import Organisation
 
     wanted = {organisation for organisation, _ in items}
@@ -38,7 +45,8 @@ def store(event: str, endpoints: list[tuple[int, int | None]], items: list[tuple
     }
     now = timezone.now()
     rows: list[WebhookDelivery] = []
-    for organisation, data in items:
+    for index, (organisation, data) in enumerate(items):
+        key = keys[index] if keys else ""
         event_id = uuid.uuid4()
         payload = {
             "id": str(event_id),
@@ -53,6 +61,7 @@ def store(event: str, endpoints: list[tuple[int, int | None]], items: list[tuple
                 endpoint_id=pk,
                 event=event,
                 event_id=event_id,
+                key=key,
                 payload=payload,
                 created_at=now,
                 next_attempt_at=now,
@@ -60,7 +69,16 @@ def store(event: str, endpoints: list[tuple[int, int | None]], items: list[tuple
             for pk, owner in endpoints
             if owner is None or owner in lineage
         )
-    WebhookDelivery.objects.bulk_create(rows)
+    if keys:
+        given = set(
+            WebhookDelivery.objects.filter(
+                endpoint_id__in=[pk for pk, _ in endpoints], key__in={r.key for r in rows}
+            ).values_list("endpoint_id", "key")
+        )
+        rows = [r for r in rows if (r.endpoint_id, r.key) not in given]
+    # ignore_conflicts: one given meanwhile by a transaction committed since (the index
+    # webhook_event_key_once keeps it once)
+    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=bool(keys))
     if rows:
         deliver_soon()
     return len(rows)
@@ -117,7 +135,9 @@ def alert_events(events: Iterable[Any]) -> int:
 
 def tasks_completed(task_ids: Iterable[int | None], *, closed_at: Any = None) -> int:
     """``task.completed`` for each of these tasks that is done (closed at ``closed_at``,
-    when given: not one closed before by someone else)."""
+    when given: not one closed before by someone else), once per task and endpoint: a
+    reminder closed by its send, opened again when the provider reports it undelivered and
+    completed later (by its next channel, or an outcome recorded on it) is not told twice."""
     endpoints = listening("task.completed")
     if not endpoints:
         return 0
@@ -130,7 +150,35 @@ def tasks_completed(task_ids: Iterable[int | None], *, closed_at: Any = None) ->
         done = done.filter(closed_at=closed_at)
     tasks = done.select_related("plan__pathway", "assignee").order_by("pk")
     items = [(t.organisation_id, {"task": task_out(t).model_dump(mode="json")}) for t in tasks]
-    return store("task.completed", endpoints, items)
+    keys = [f"task.completed:{t.pk}" for t in tasks]
+    return store("task.completed", endpoints, items, keys)
+
+
+WITHDRAWN = "withdrawn"
+
+
+def alerts_withdrawn(alert_ids: Iterable[int], note: str) -> int:
+    """``alert.updated`` with status ``withdrawn`` for alerts about to be deleted because
+    their result was withdrawn (corrected, cancelled or sent again by the laboratory, or its
+    message reprocessed), so the receiver's copy is not left open. Call before deleting."""
+    endpoints = listening("alert.updated")
+    if not endpoints:
+        return 0
+    now = timezone.now().isoformat()
+    items = []
+    for alert in _alerts(alert_ids):
+        data = _alert(alert)
+        change = {
+            "action": WITHDRAWN,
+            "from_status": data["status"],
+            "to_status": WITHDRAWN,
+            "actor": None,
+            "note": note,
+            "at": now,
+        }
+        data["status"] = WITHDRAWN
+        items.append((alert.organisation_id, {"alert": data, "change": change}))
+    return store("alert.updated", endpoints, items)
 
 
 def ping(endpoint: WebhookEndpoint) -> WebhookDelivery:

@@ -99,6 +99,9 @@ class WebhookDelivery(models.Model):
     )
     event = models.CharField(_("event"), max_length=30)
     event_id = models.UUIDField(_("event id"), default=uuid.uuid4, editable=False)
+    # What an event must be told once per endpoint ("task.completed:<task id>"); "" for
+    # events that may repeat (each step of an alert's life is one of its own).
+    key = models.CharField(max_length=80, blank=True, default="", db_default="", editable=False)
     payload = models.JSONField(_("content"), default=dict)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
@@ -125,7 +128,12 @@ class WebhookDelivery(models.Model):
             )
         ]
         constraints = [
-            models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhook_event_once")
+            models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhook_event_once"),
+            models.UniqueConstraint(
+                fields=["endpoint", "key"],
+                condition=~models.Q(key=""),
+                name="webhook_event_key_once",
+            ),
         ]
 
     def __str__(self) -> str:

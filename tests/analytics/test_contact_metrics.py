@@ -258,6 +258,22 @@ def test_thirty_day_readmissions(hospital: Any, patient_factory: Any, bob: Any) 
     lists_agree(scope, figure)
 
 
+def test_a_cancelled_admission_is_no_readmission_nor_discharge(
+    hospital: Any, patient_factory: Any, bob: Any
+) -> None:
+    """A stay the hospital cancelled (HL7 ADT^A11, kept marked cancelled) counted as a
+    30-day readmission of the stay before it, and, discharged, as a discharge."""
+    patient = patient_factory(organisation=hospital)
+    Encounter.objects.create(patient=patient, kind="inpatient", started_at=at(1), ended_at=at(5))
+    Encounter.objects.create(
+        patient=patient, kind="inpatient", started_at=at(12), ended_at=at(14), status="cancelled"
+    )
+    scope = november(bob)
+    figure = metrics.readmissions(scope)
+    assert parts(figure) == {"discharges": 1, "readmitted": 0}
+    lists_agree(scope, figure)
+
+
 def test_a_consultation_is_not_a_revisit_booked(
     hospital: Any, patient_factory: Any, bob: Any
 ) -> None:

@@ -367,12 +367,12 @@ def test_a_stay_ending_before_it_begins_refuses_an_adt_but_not_a_results_message
 
 @pytest.mark.parametrize(
     ("message_type", "code"),
-    [("ADT^A02", 201), ("ADT^A11", 201), ("ADT^A13", 201), ("ADT^A40", 201), ("ORM^O01", 200)],
+    [("ADT^A05", 201), ("ADT^A12", 201), ("ADT^A31", 201), ("ORM^O01", 200)],
 )
 def test_an_event_not_taken_of_a_type_taken_is_an_unsupported_event(
     message_type: str, code: int
 ) -> None:
-    """A HIS sends every ADT event (transfers, cancellations, merges): one CareLoop does not
+    """A HIS sends every ADT event (pre-admissions, cancelled transfers): one CareLoop does not
     take is refused as an unsupported event code (HL7 table 0357: 201), not as a message
     type it does not take (200), which ADT is not."""
     message = parse(f"MSH|^~\\&|HIS|H|C|D|20260101||{message_type}|7|P|2.5\rPID|||X||张^三")

@@ -67,6 +67,10 @@ class Encounter(models.Model):
         related_name="+",
     )
     department = models.CharField(_("department"), max_length=50, blank=True)
+    # Ward, room and bed (HL7 PV1-3: point of care/room/bed), as the sender last said.
+    location = models.CharField(
+        _("ward and bed"), max_length=100, blank=True, default="", db_default=""
+    )
     started_at = models.DateTimeField(_("started at"))
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
     reason = models.CharField(_("reason for visit"), max_length=200, blank=True)

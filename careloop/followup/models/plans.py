@@ -26,6 +26,10 @@ class Plan(models.Model):
         TRANSFERRED = "transferred", _("transferred")
         BY_STAFF = "by_staff", _("stopped by staff")
         SUPERSEDED = "superseded", _("replaced by a more specific pathway")
+        # The stay that enrolled it was undone by the hospital (HL7 ADT^A13, ADT^A11).
+        DISCHARGE_UNDONE = "discharge_undone", _("discharge cancelled")
+        ADMISSION_CANCELLED = "admission_cancelled", _("admission cancelled")
+        MERGED = "merged", _("patient records merged")
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="plans")
     organisation = models.ForeignKey(

@@ -36,7 +36,20 @@ from careloop.patients.identity import (
 )
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-SUPPORTED = {"ORU^R01", "ADT^A01", "ADT^A03", "ADT^A04", "ADT^A08"}
+SUPPORTED = {
+    "ORU^R01",
+    "ADT^A01",
+    "ADT^A02",
+    "ADT^A03",
+    "ADT^A04",
+    "ADT^A08",
+    "ADT^A11",
+    "ADT^A13",
+    "ADT^A40",
+}
+# Events about a stay already known by its visit number (PV1-19): a transfer, a cancelled
+# admission, a cancelled discharge. Without the stay there is nothing to change.
+STAY_EVENTS = frozenset({"A02", "A11", "A13"})
 NATIONAL_ID_TYPES = {"NI", "ID", "SFZ", "NNCHN", "CHNID"}
 PASSPORT_TYPES = {"PPN", "PP", "HZ"}
 MAX_CHARGES = Decimal("1e10")  # Encounter.charges holds 12 digits, 2 after the point
@@ -77,6 +90,8 @@ class Visit:
     visit_number: str = ""
     patient_class: str = ""  # I inpatient, O outpatient, E emergency, P pre-admit
     department: str = ""
+    location: str = ""  # PV1-3 as sent: point of care (ward), room, bed
+    prior_location: str = ""  # PV1-6, where a transferred patient was
     admitted_at: datetime | None = None
     discharged_at: datetime | None = None
     charges: Decimal | None = None  # PV1-47 total charges, yuan
@@ -142,6 +157,8 @@ class ReadMessage:
     diagnoses: list[Diagnosis] = field(default_factory=list)
     procedures: list[ProcedureDone] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)
+    # ADT^A40: the patient merged into this one (MRG-1, read as a PID-3 is).
+    prior_patient: PatientData | None = None
 
 
 _TS_SEEN: dict[str, datetime] = {}  # a message repeats its times in every OBX
@@ -237,7 +254,8 @@ def check_header(message: Message) -> None:
         # message type (ORM, QRY) is 200.
         known_type = any(t.startswith(f"{message.message_code}^") for t in SUPPORTED)
         raise HL7Error(
-            f"MSH-9: {message.message_type} is not supported (ORU^R01, ADT^A01/A03/A04/A08)",
+            f"MSH-9: {message.message_type} is not supported "
+            "(ORU^R01, ADT^A01/A02/A03/A04/A08/A11/A13/A40)",
             code=201 if known_type else 200,
             segment="MSH",
             sequence=1,
@@ -298,10 +316,15 @@ def read(
         if not result.orders:
             raise HL7Error("an ORU^R01 needs at least one OBR segment", code=100, segment="OBR")
     else:
-        if pv1 is None and message.trigger_event in ("A01", "A03", "A04"):
-            raise HL7Error(
-                f"ADT^{message.trigger_event} needs a PV1 segment", code=100, segment="PV1"
+        event = message.trigger_event
+        if pv1 is None and event in ("A01", "A03", "A04", *STAY_EVENTS):
+            raise HL7Error(f"ADT^{event} needs a PV1 segment", code=100, segment="PV1")
+        if event in STAY_EVENTS and pv1 is not None and visit and not visit.visit_number:
+            raise _field_error(
+                pv1, 19, f"ADT^{event} names the stay by its visit number, missing", 101
             )
+        if event == "A40":
+            result.prior_patient = _prior_patient(message, exam_types)
         if pv1 is not None and visit is not None:
             _check_stay(pv1, visit)
         result.diagnoses = [_diagnosis(dg1, icd10) for dg1 in message.all("DG1")]
@@ -497,11 +520,44 @@ def _resident_id(value: str, data: PatientData) -> bool:
     return resident.number == data.id_number
 
 
+def _prior_patient(message: Message, exam_types: frozenset[str]) -> PatientData:
+    """ADT^A40's MRG-1: the identifiers of the patient merged into the PID's, classified as
+    PID-3's are (a resident ID number, record and exam numbers, a passport)."""
+    mrg = message.first("MRG")
+    if mrg is None:
+        raise HL7Error("ADT^A40 needs an MRG segment", code=100, segment="MRG")
+    data = PatientData()
+    for rep in range(len(mrg.repetitions(1))):
+        value = mrg.component(1, 1, rep).strip()
+        if value:
+            item = Identifier(
+                value, mrg.component(1, 5, rep).strip().upper(), mrg.component(1, 4, rep).strip()
+            )
+            data.identifiers.append(item)
+    if not data.identifiers:
+        raise _field_error(mrg, 1, "the prior patient identifier is missing", 101)
+    typed = NATIONAL_ID_TYPES | PASSPORT_TYPES
+    try:
+        for item in sorted(data.identifiers, key=lambda i: i.type_code not in typed):
+            _classify(item, data, exam_types, mrg)
+    except HL7Error as error:
+        raise _field_error(mrg, 1, str(error).removeprefix("PID-3: ")) from error
+    return data
+
+
+def _location(pv1: Segment, field_no: int) -> str:
+    """A PL (point of care^room^bed), its parts joined by "/" as staff write it."""
+    parts = [pv1.component(field_no, n).strip() for n in (1, 2, 3)]
+    return "/".join(p for p in parts if p)[:100]
+
+
 def _visit(pv1: Segment) -> Visit:
     visit = Visit(
         visit_number=pv1.component(19).strip(),
         patient_class=pv1.component(2).strip().upper(),
         department=(pv1.component(3, 1) or pv1.component(10)).strip(),
+        location=_location(pv1, 3),
+        prior_location=_location(pv1, 6),
         admitted_at=parse_ts(pv1.component(44), ("PV1", pv1.sequence, 44)),
         discharged_at=parse_ts(pv1.component(45), ("PV1", pv1.sequence, 45)),
         charges=_charges(pv1),

@@ -156,6 +156,19 @@ class Patient(models.Model):
     risk_tier = _tier_field(_("risk tier"))
     value_tier = _tier_field(_("value tier"))
 
+    # Merged into another record (HL7 ADT^A40): its records were moved there; what could not
+    # be (a duplicate of a result the other has) stays here. Messages naming it by an
+    # identifier it kept find the other record (interop.patients.match_patient).
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_records",
+    )
+    merged_at = models.DateTimeField(_("merged at"), null=True, blank=True)
+
     created_at = models.DateTimeField(_("enrolled at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     created_by = models.ForeignKey(
