@@ -884,3 +884,36 @@ def test_a_rules_enrolment_keeps_to_the_organisations_a_pathway_is_set_for(
     # is not put on it (as a discharge, a diagnosis or staff on the patient page would not).
     assert Plan.objects.filter(patient=inside).count() == 1
     assert Plan.objects.filter(patient=outside).count() == 0
+
+
+@pytest.mark.django_db
+def test_a_stay_cancelled_after_its_discharge_is_no_discharge_to_the_rules(
+    hospital: Any, story_time: datetime
+) -> None:
+    """A discharge undone by the HIS (ADT^A11 cancelling the stay) must not make the patient
+    "discharged within 30 days" for the rules; a real stay does."""
+    from careloop.clinical.models import Encounter
+    from careloop.rules.engine import run_for_event
+    from careloop.rules.models import Trigger
+
+    heart_failure_rules()
+    patient = PatientFactory(organisation=hospital)  # 66 years old
+    stay = {"patient": patient, "kind": Encounter.Kind.INPATIENT}
+    Encounter.objects.create(
+        **stay,
+        started_at=story_time - timedelta(days=5),
+        ended_at=story_time - timedelta(days=2),
+        status=Encounter.Status.CANCELLED,
+    )
+    run_for_event(Trigger.ENCOUNTER, [patient.pk])
+    patient.refresh_from_db()
+    assert patient.risk_tier != "high"
+    Encounter.objects.create(
+        **stay,
+        started_at=story_time - timedelta(days=4),
+        ended_at=story_time - timedelta(days=1),
+        status=Encounter.Status.FINISHED,
+    )
+    run_for_event(Trigger.ENCOUNTER, [patient.pk])
+    patient.refresh_from_db()
+    assert patient.risk_tier == "high"

@@ -559,6 +559,7 @@ def _record(
         Encounter.objects.filter(
             patient_id__any_of=ids, kind=Encounter.Kind.INPATIENT, ended_at__isnull=False
         )
+        .exclude(status=Encounter.Status.CANCELLED)  # a stay the HIS cancelled (ADT^A11)
         .values("patient_id")
         .annotate(last=Max("ended_at"))
         .values_list("patient_id", "last")
@@ -1098,9 +1099,13 @@ def _event_moments(trigger: str, start: datetime, now: datetime) -> dict[int, li
     happened."""
     moments: dict[int, list[datetime]] = {}
     if trigger == Trigger.ENCOUNTER:
-        for pk, began, ended in Encounter.objects.filter(
-            Q(started_at__range=(start, now)) | Q(ended_at__range=(start, now))
-        ).values_list("patient_id", "started_at", "ended_at"):
+        for pk, began, ended in (
+            Encounter.objects.filter(
+                Q(started_at__range=(start, now)) | Q(ended_at__range=(start, now))
+            )
+            .exclude(status=Encounter.Status.CANCELLED)
+            .values_list("patient_id", "started_at", "ended_at")
+        ):
             for moment in (began, ended):
                 if moment is not None and start <= moment <= now:
                     moments.setdefault(pk, []).append(moment)
