@@ -6,6 +6,7 @@ answered AE naming MRG-1."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import hl7
 import pytest
@@ -114,3 +115,20 @@ def test_a_merge_naming_an_unknown_prior_patient_is_refused_naming_mrg_1(
     err = str(ack.segment("ERR"))
     assert "MRG^1^1" in err and "prior patient" in err, err
     assert not Patient.objects.filter(merged_into__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_a_merged_record_is_not_listed_and_its_page_points_to_the_one_kept(
+    hospital: Any, alice: Any
+) -> None:
+    from tests.factories import PatientFactory
+    from tests.test_patients_web import logged_in
+
+    kept = PatientFactory(organisation=hospital, name="刘德明")
+    merged = PatientFactory(organisation=hospital, name="刘德明")
+    Patient.objects.filter(pk=merged.pk).update(merged_into=kept, merged_at=timezone.now())
+    client = logged_in(alice)
+    listed = client.get("/patients/", {"q": "刘德明"}).context["page"].object_list
+    assert [p.pk for p in listed] == [kept.pk]
+    page = client.get(f"/patients/{merged.pk}/").content.decode()
+    assert 'data-testid="merged-into"' in page and f"/patients/{kept.pk}/" in page

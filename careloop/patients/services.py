@@ -687,7 +687,9 @@ def do_reveal(actor: Any, patient: Patient, field: str) -> str:
 
 
 def search_patients(queryset: QuerySet[Patient], query: str) -> QuerySet[Patient]:
-    """Name (contains), or exact card number, ID, phone, passport, MRN or exam number."""
+    """Name (contains), or exact card number, ID, phone, passport, MRN or exam number. A
+    record merged into another (HL7 ADT^A40) is not listed: its survivor is."""
+    queryset = queryset.filter(merged_into__isnull=True)
     # A NUL character matches no name, and PostgreSQL refuses it in a query parameter.
     query = query.replace("\x00", "").strip()
     if not query:
