@@ -189,3 +189,13 @@ def test_a_rule_can_ask_for_a_high_lost_to_follow_up_risk(hospital: Any) -> None
     patient = PatientFactory(organisation=hospital)
     _scored(patient, 0.62)
     assert _living([patient.pk])[patient.pk]["lost_risk"] == 0.62
+
+
+def test_a_landline_alone_counts_as_no_mobile_number(hospital: Any) -> None:
+    mobile = PatientFactory(organisation=hospital)
+    landline = PatientFactory(organisation=hospital, phone="010-62345678")
+    none = PatientFactory(organisation=hospital, phone="")
+    facts = lost_risk._facts([mobile.pk, landline.pk, none.pk], timezone.now())
+    assert facts[mobile.pk].has_phone
+    assert not facts[landline.pk].has_phone  # no SMS reaches it: "no mobile number on record"
+    assert not facts[none.pk].has_phone

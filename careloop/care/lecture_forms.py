@@ -69,6 +69,13 @@ class LectureForm(StyledFormMixin, forms.ModelForm):
         points: int = self.cleaned_data["points"]
         if points > 1000:
             raise forms.ValidationError(_("At most 1,000 points."))
+        # A mark undone takes back the lecture's points as they are then: changed after
+        # someone earned them, it would take back more (or less) than was given.
+        changed = self.instance.pk is not None and points != self.instance.points
+        if changed and self.instance.seats.filter(attended_at__isnull=False).exists():
+            raise forms.ValidationError(
+                _("Attendance has been marked: the points for attending cannot change.")
+            )
         return points
 
     def clean_capacity(self) -> int | None:

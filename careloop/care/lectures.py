@@ -70,10 +70,11 @@ def taken(lecture: Lecture) -> int:
 
 
 def seats_left(lecture: Lecture) -> int | None:
-    """None: no limit."""
+    """None: no limit. A lecture read ``with_counts`` is not counted again (a list page)."""
     if lecture.capacity is None:
         return None
-    return max(lecture.capacity - taken(lecture), 0)
+    held = getattr(lecture, "signed_up", None)
+    return max(lecture.capacity - (taken(lecture) if held is None else held), 0)
 
 
 def not_open_text() -> str:

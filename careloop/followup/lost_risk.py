@@ -160,12 +160,14 @@ def _facts(patient_ids: list[int], now: datetime) -> dict[int, PatientFacts]:
     from careloop.outreach.models import ChannelAddress, Reply
 
     found: dict[int, PatientFacts] = {}
-    for pk, sex, born, alone, literacy, tier, phone_hash in Patient.objects.filter(
+    for pk, sex, born, alone, literacy, tier, phone_kind in Patient.objects.filter(
         pk__any_of=patient_ids
     ).values_list(
-        "pk", "sex", "birth_date", "lives_alone", "digital_literacy", "risk_tier", "phone_hash"
+        "pk", "sex", "birth_date", "lives_alone", "digital_literacy", "risk_tier", "phone_kind"
     ):
-        found[pk] = PatientFacts(sex, born, alone, literacy, tier, bool(phone_hash), False, [], [])
+        # A mobile: a landline takes no SMS (Patient.phone_kind), so it is not one.
+        mobile = phone_kind == "mobile"
+        found[pk] = PatientFacts(sex, born, alone, literacy, tier, mobile, False, [], [])
     for pk in ChannelAddress.objects.filter(
         patient_id__any_of=patient_ids, channel="wechat"
     ).values_list("patient_id", flat=True):

@@ -52,7 +52,7 @@ def lectures_page(request: HttpRequest, token: str) -> HttpResponse:
     held = {s.lecture_id for s in mine if s.cancelled_at is None}
     shown = [
         (lecture, lectures.seats_left(lecture))
-        for lecture in lectures.open_to(patient)[:20]
+        for lecture in lectures.with_counts(lectures.open_to(patient))[:20]
         if lecture.pk not in held
     ]
     return render(

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.conf import settings
@@ -288,23 +289,13 @@ def readings(request: HttpRequest, token: str) -> HttpResponse:
     )
     feedback = None
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            # One reading at a time per patient: the same one sent twice is stored once.
-            Patient.objects.select_for_update().filter(pk=patient.pk).first()
-            feedback = store(patient, form.cleaned_data)
-            _event(link, patient, E.READING, form.cleaned_data["kind"])
-            if not PointsEntry.objects.filter(
-                patient=patient, reason="自测打卡", at__date=timezone.localdate()
-            ).exists():
-                _award(patient, settings.CARELOOP_POINTS_CHECKIN, "自测打卡")
-        record(
-            None,
-            "create",
-            "observation",
-            patient.pk,
-            patient_id=patient.pk,
-            actor_label="patient page",
-            summary=f"reading uploaded by the patient ({form.cleaned_data['kind']})",
+        data = form.cleaned_data
+        feedback = _check_in(
+            link,
+            patient,
+            data["kind"],
+            f"reading uploaded by the patient ({data['kind']})",
+            lambda: store(patient, data),
         )
         form = ReadingForm(initial={"measured_at": now.strftime("%Y-%m-%dT%H:%M")})
     elif request.method != "POST":
@@ -322,6 +313,33 @@ def readings(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
+_T = TypeVar("_T")
+
+
+def _check_in(link: Link, patient: Patient, what: str, summary: str, save: Callable[[], _T]) -> _T:
+    """A reading (or a smoking report) from the patient's page: stored with the patient held
+    (the same one sent twice is stored once), its view event, the day's check-in points once,
+    and the audit record; returns what ``save`` returned."""
+    with transaction.atomic():
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()
+        saved = save()
+        _event(link, patient, E.READING, what)
+        if not PointsEntry.objects.filter(
+            patient=patient, reason="自测打卡", at__date=timezone.localdate()
+        ).exists():
+            _award(patient, settings.CARELOOP_POINTS_CHECKIN, "自测打卡")
+    record(
+        None,
+        "create",
+        "observation",
+        patient.pk,
+        patient_id=patient.pk,
+        actor_label="patient page",
+        summary=summary,
+    )
+    return saved
+
+
 def smoke_free(request: HttpRequest, token: str) -> HttpResponse:
     """The smoking-cessation check-in (戒烟打卡), for a patient on such a programme."""
     opened = _guarded(request, token)
@@ -336,23 +354,13 @@ def smoke_free(request: HttpRequest, token: str) -> HttpResponse:
     form = smoking.SmokeFreeForm(None if ended else request.POST or None)
     said: list[str] = []
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            # One report at a time per patient: the same one sent twice is stored once.
-            Patient.objects.select_for_update().filter(pk=patient.pk).first()
-            smoking.store(patient, form.cleaned_data)
-            _event(link, patient, E.READING, "cigarettes")
-            if not PointsEntry.objects.filter(
-                patient=patient, reason="自测打卡", at__date=timezone.localdate()
-            ).exists():
-                _award(patient, settings.CARELOOP_POINTS_CHECKIN, "自测打卡")
-        record(
-            None,
-            "create",
-            "observation",
-            patient.pk,
-            patient_id=patient.pk,
-            actor_label="patient page",
-            summary="cigarettes a day reported by the patient",
+        data = form.cleaned_data
+        _check_in(
+            link,
+            patient,
+            "cigarettes",
+            "cigarettes a day reported by the patient",
+            lambda: smoking.store(patient, data),
         )
     elif request.method != "POST":
         _event(link, patient, E.VIEW, "smoke-free")

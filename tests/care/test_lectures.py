@@ -214,3 +214,31 @@ def test_the_lecture_pages_read_english_on_an_english_page(bob: Any, hospital: A
     assert "报名名单" not in english and "参加可得积分" not in english
     listed = client.get("/care/lectures/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "New lecture" in listed and "新建讲座" not in listed
+
+
+def test_the_points_cannot_change_once_someone_earned_them(
+    bob: Any, hospital: Any, patient_factory: Any
+) -> None:
+    patient = patient_factory(organisation=hospital)
+    starts = (timezone.now() - timedelta(days=1)).replace(second=0, microsecond=0)
+    held = lecture(hospital, starts_at=starts, points=10)
+    seat = lectures.sign_up(held, patient, by=bob)
+    lectures.mark_attendance(held, {seat.pk}, bob)
+    assert balance(patient) == 10
+    form = {
+        "organisation": hospital.pk,
+        "title": held.title,
+        "starts_at": timezone.localtime(starts).strftime("%Y-%m-%dT%H:%M"),
+        "minutes": 60,
+        "place": held.place,
+        "points": 50,
+    }
+    refused = signed_in(bob).post(f"/care/lectures/{held.pk}/edit/", form)
+    assert set(refused.context["form"].errors) == {"points"}
+    held.refresh_from_db()
+    assert held.points == 10
+    lectures.mark_attendance(held, set(), bob)  # the mark undone: what was given taken back
+    assert balance(patient) == 0
+    form["title"] = "高血压的自我管理（更正）"  # other changes still saved
+    form["points"] = 10
+    assert signed_in(bob).post(f"/care/lectures/{held.pk}/edit/", form).status_code == 302

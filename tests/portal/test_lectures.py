@@ -109,3 +109,26 @@ def test_a_changed_form_value_is_refused_plainly_and_a_reload_sends_nothing_agai
     done = client.post(url, {"action": "sign_up", "lecture": talk.pk})
     assert done.status_code == 302 and done["Location"] == f"{url}?done=signed_up"
     assert 'data-testid="lecture-done"' in client.get(done["Location"]).content.decode()
+
+
+def test_the_lectures_page_counts_the_seats_of_every_lecture_at_once(
+    patient: Any, hospital: Any, patient_factory: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first = planned(hospital, "讲座一", capacity=30)
+    lectures.sign_up(first, patient_factory(organisation=hospital))
+    client, url = opened(patient)
+
+    def queries() -> tuple[int, list[int | None]]:
+        with CaptureQueriesContext(connection) as run:
+            page = client.get(url)
+        return len(run.captured_queries), [left for _lecture, left in page.context["open"]]
+
+    few, _left = queries()
+    for n in range(5):
+        planned(hospital, f"讲座{n + 2}", capacity=30)
+    many, left = queries()
+    assert many == few  # not one count of seats per lecture shown
+    assert sorted(left) == [29, 30, 30, 30, 30, 30]  # the seats left, as before

@@ -141,6 +141,30 @@ class References:
         )
 
 
+def encounter_of(data: dict[str, Any], refs: References, patient_id: int | None, path: str) -> Any:
+    """The visit ``data["encounter"]`` names ("Encounter/5" or an earlier entry's fullUrl),
+    None when it names none: one of the patient's, or the resource is refused naming it (not
+    stored without it)."""
+    from careloop.clinical.models import Encounter
+
+    reference = (data.get("encounter") or {}).get("reference")
+    if not reference:
+        return None
+    encounter: Any = (
+        refs.resolve(reference, "Encounter", path)
+        if reference in refs.created
+        else Encounter.objects.filter(pk=reference_id(reference, "Encounter", path)).first()
+    )
+    if not isinstance(encounter, Encounter) or not patient_id or encounter.patient_id != patient_id:
+        raise FhirError(
+            422,
+            f"{path}: {reference!r} is not an encounter of this patient",
+            code="not-found",
+            expression=[path],
+        )
+    return encounter
+
+
 def patient_of(resource_type: str, obj: Any) -> int | None:
     """The patient a stored resource is about: a Patient's own id, the others' patient."""
     return obj.pk if resource_type == "Patient" else getattr(obj, "patient_id", None)

@@ -22,10 +22,10 @@ from careloop.interop.fhir.base import (
     check_stored_writable,
     date_filter,
     either,
+    encounter_of,
     fhir_datetime,
     patient_filter,
     period_filter,
-    reference_id,
     require_permission,
     token,
     unmoved,
@@ -350,21 +350,7 @@ class ConditionHandler(Handler):
                 code="value",
                 expression=["Condition.onsetDateTime"],
             )
-        encounter = None
-        if reference := (data.get("encounter") or {}).get("reference"):
-            if reference in refs.created:
-                encounter = refs.resolve(reference, "Encounter", "Condition.encounter")
-            else:
-                encounter = Encounter.objects.filter(
-                    pk=reference_id(reference, "Encounter", "Condition.encounter")
-                ).first()
-            if encounter is None or getattr(encounter, "patient_id", None) != patient_id:
-                raise FhirError(
-                    422,
-                    f"Condition.encounter: {reference!r} is not an encounter of this patient",
-                    code="not-found",
-                    expression=["Condition.encounter"],
-                )
+        encounter = encounter_of(data, refs, patient_id, "Condition.encounter")
         return {
             "icd10_code": code,
             "name": name[:100],

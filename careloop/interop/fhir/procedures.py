@@ -11,7 +11,7 @@ from django.http import QueryDict
 from fhir.resources.R4B.procedure import Procedure as FhirProcedure
 
 from careloop.audit.services import record
-from careloop.clinical.models import Encounter, Procedure, Source
+from careloop.clinical.models import Procedure, Source
 from careloop.clinical.procedures import ICD9CM3, BadProcedureCode, is_surgery, procedure_code
 from careloop.interop.fhir import codes
 from careloop.interop.fhir.base import (
@@ -21,9 +21,9 @@ from careloop.interop.fhir.base import (
     check_stored_writable,
     date_filter,
     either,
+    encounter_of,
     fhir_datetime,
     patient_filter,
-    reference_id,
     require_permission,
     token,
     unmoved,
@@ -156,21 +156,7 @@ class ProcedureHandler(Handler):
             raise FhirError(
                 422, f"{path} {given} is in the future", code="value", expression=[path]
             )
-        encounter = None
-        if reference := (data.get("encounter") or {}).get("reference"):
-            if reference in refs.created:
-                encounter = refs.resolve(reference, "Encounter", "Procedure.encounter")
-            else:
-                encounter = Encounter.objects.filter(
-                    pk=reference_id(reference, "Encounter", "Procedure.encounter")
-                ).first()
-            if encounter is None or getattr(encounter, "patient_id", None) != patient_id:
-                raise FhirError(
-                    422,
-                    f"Procedure.encounter: {reference!r} is not an encounter of this patient",
-                    code="not-found",
-                    expression=["Procedure.encounter"],
-                )
+        encounter = encounter_of(data, refs, patient_id, "Procedure.encounter")
         return {
             **self._code(data),
             "status": codes.PROCEDURE_STATUS[status],

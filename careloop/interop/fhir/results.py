@@ -26,6 +26,7 @@ from careloop.interop.fhir.base import (
     References,
     date_filter,
     either,
+    encounter_of,
     fhir_datetime,
     indexed,
     patient_filter,
@@ -65,24 +66,9 @@ def _range_in_value_units(obs: Observation) -> tuple[str, Callable[[float], Any]
 
 
 def _encounter(data: dict[str, Any], refs: References, patient: Any, path: str) -> Encounter | None:
-    """The visit ``encounter`` names ("Encounter/5" or an earlier entry's fullUrl): one of
-    the patient's, or the resource is refused naming it (not stored without it)."""
-    reference = (data.get("encounter") or {}).get("reference")
-    if not reference:
-        return None
-    encounter: Any = (
-        refs.resolve(reference, "Encounter", path)
-        if reference in refs.created
-        else Encounter.objects.filter(pk=reference_id(reference, "Encounter", path)).first()
-    )
-    if not isinstance(encounter, Encounter) or encounter.patient_id != patient.pk or not patient.pk:
-        raise FhirError(
-            422,
-            f"{path}: {reference!r} is not an encounter of this patient",
-            code="not-found",
-            expression=[path],
-        )
-    return encounter
+    """The visit ``encounter`` names: one of the patient's (``base.encounter_of``)."""
+    found: Encounter | None = encounter_of(data, refs, patient.pk, path)
+    return found
 
 
 def _number(value: float | None) -> float | int | None:

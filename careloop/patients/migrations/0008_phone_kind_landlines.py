@@ -5,13 +5,9 @@ from django.db import migrations
 import careloop.fields
 
 
-def mark_mobiles(apps, schema_editor):
-    """Every phone stored so far was checked as a mobile: the kind its save would set."""
-    Patient = apps.get_model("patients", "Patient")
-    Patient.objects.filter(phone_hash__isnull=False).update(phone_kind="mobile")
-
-
 class Migration(migrations.Migration):
+    # The column's constant default adds it without rewriting the table; the phones stored
+    # so far are marked by 0009, batch by batch.
     dependencies = [
         ("patients", "0007_icd10_clinical_edition_codes"),
     ]
@@ -50,5 +46,4 @@ class Migration(migrations.Migration):
                 blank=True, default="", verbose_name="phone number"
             ),
         ),
-        migrations.RunPython(mark_mobiles, migrations.RunPython.noop, elidable=True),
     ]

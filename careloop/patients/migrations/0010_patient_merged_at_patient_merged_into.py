@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("patients", "0008_phone_kind_landlines"),
+        ("patients", "0009_phone_kind_backfill"),
     ]
 
     operations = [
