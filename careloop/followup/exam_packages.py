@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -165,18 +165,33 @@ def cancel(booking: RevisitRequest, by: Any = None) -> RevisitRequest:
 
 
 def close_attended(*, now: datetime | None = None) -> int:
-    """Exam bookings followed by an exam visit or an exam report of the patient's are
-    attended (run by the per-minute sweep: results arrive by every way in)."""
+    """Exam bookings followed by an exam visit or an exam report of the patient's on or
+    after the booked day (the appointment's, else the day wished for) are attended (run by
+    the per-minute sweep: results arrive by every way in). A report before it — a routine
+    test at a clinic visit — does not close the booking."""
     now = now or timezone.now()
-    visit = Encounter.objects.filter(
-        patient_id=OuterRef("patient_id"),
-        kind=Encounter.Kind.EXAM,
-        started_at__gte=OuterRef("requested_at"),
-    ).exclude(status=Encounter.Status.CANCELLED)
-    report = DiagnosticReport.objects.filter(
-        patient_id=OuterRef("patient_id"), effective_at__gte=OuterRef("requested_at")
-    )
-    done = RevisitRequest.objects.filter(kind=RevisitRequest.Kind.EXAM, status__in=OPEN).filter(
-        Exists(visit) | Exists(report)
-    )
-    return done.update(status=RevisitRequest.Status.ATTENDED, closed_at=now)
+    tz = timezone.get_current_timezone()
+    closed = 0
+    rows = RevisitRequest.objects.filter(kind=RevisitRequest.Kind.EXAM, status__in=OPEN)
+    for booking in rows.only("pk", "patient_id", "appointment_at", "wanted_on", "requested_at"):
+        day = (
+            timezone.localtime(booking.appointment_at).date()
+            if booking.appointment_at
+            else booking.wanted_on
+        )
+        since = max(booking.requested_at, datetime.combine(day, time.min, tz))
+        came = (
+            Encounter.objects.filter(
+                patient_id=booking.patient_id, kind=Encounter.Kind.EXAM, started_at__gte=since
+            )
+            .exclude(status=Encounter.Status.CANCELLED)
+            .exists()
+            or DiagnosticReport.objects.filter(
+                patient_id=booking.patient_id, effective_at__gte=since
+            ).exists()
+        )
+        if came:
+            closed += RevisitRequest.objects.filter(pk=booking.pk, status__in=OPEN).update(
+                status=RevisitRequest.Status.ATTENDED, closed_at=now
+            )
+    return closed

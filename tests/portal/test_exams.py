@@ -5,7 +5,7 @@ closed as attended once an exam report follows it."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -142,8 +142,11 @@ def test_the_patient_cancels_and_an_exam_report_closes_a_booking(
         patient=other, name="年度体检", effective_at=timezone.now() - timedelta(days=30)
     )
     kept = exam_packages.book(other, basic, day)
+    # A routine report before the day booked (a clinic's HbA1c) does not close it.
+    DiagnosticReport.objects.create(patient=other, name="糖化血红蛋白", effective_at=timezone.now())
     assert exam_packages.close_attended() == 0
-    DiagnosticReport.objects.create(patient=other, name="年度体检", effective_at=timezone.now())
+    on_the_day = timezone.make_aware(datetime.combine(day, time(9, 30)))
+    DiagnosticReport.objects.create(patient=other, name="年度体检", effective_at=on_the_day)
     assert exam_packages.close_attended() == 1
     kept.refresh_from_db()
     assert kept.status == "attended"
