@@ -214,3 +214,9 @@ def test_the_lecture_pages_read_english_on_an_english_page(bob: Any, hospital: A
     assert "报名名单" not in english and "参加可得积分" not in english
     listed = client.get("/care/lectures/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "New lecture" in listed and "新建讲座" not in listed
+
+
+def test_the_lecture_forms_organisation_is_labelled_in_chinese(bob: Any, hospital: Any) -> None:
+    page = signed_in(bob).get("/care/lectures/new/").content.decode()
+    assert 'for="id_organisation">机构</label>' in page
+    assert "Organisation" not in page
