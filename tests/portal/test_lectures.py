@@ -109,3 +109,13 @@ def test_a_changed_form_value_is_refused_plainly_and_a_reload_sends_nothing_agai
     done = client.post(url, {"action": "sign_up", "lecture": talk.pk})
     assert done.status_code == 302 and done["Location"] == f"{url}?done=signed_up"
     assert 'data-testid="lecture-done"' in client.get(done["Location"]).content.decode()
+
+
+def test_giving_the_seat_up_asks_first(patient: Any, hospital: Any) -> None:
+    talk = planned(hospital, "合理膳食讲座")
+    client, url = opened(patient)
+    client.post(url, {"action": "sign_up", "lecture": talk.pk})
+    shown = client.get(url).content.decode()
+    give_up = shown[: shown.index('value="give_up"')]
+    form = give_up[give_up.rindex("<form") :]
+    assert 'data-confirm="确定不参加这次讲座了吗？名额将让给其他人。"' in form
