@@ -114,3 +114,12 @@ def test_a_reply_is_read_only_in_the_administration(hospital: Any) -> None:
     # nor removed there (an unhandled "胸痛" would leave the inbox, unaudited)
     assert client.post(f"/admin/outreach/reply/{reply.pk}/delete/", {"post": "yes"}).status_code
     assert Reply.objects.filter(pk=reply.pk).exists()
+
+
+def test_an_exam_packages_fields_are_labelled_in_chinese(hospital: Any) -> None:
+    """Its sex field read 兑换项目 (the rewards' "for") and its organisation "Organisation"."""
+    page = _in(_admin_client(hospital), "zh-hans").get("/admin/followup/exampackage/add/")
+    labels = re.findall(
+        r'<label[^>]*for="id_(organisation|sex)"[^>]*>(.*?)</label>', page.content.decode()
+    )
+    assert dict(labels) == {"organisation": "机构:", "sex": "适用人群:"}

@@ -428,3 +428,30 @@ def test_a_patient_without_a_follow_up_is_referred_from_their_page(
         f"/worklist/patients/{patient.pk}/refer/",
         {"refer-to_organisation": hospital.pk, "refer-urgency": "routine", "refer-reason": "x"},
     ).status_code in (403, 404)
+
+
+def test_booking_and_marking_a_revisit_keep_the_lists_filter(
+    task: Any, alice: Any, hospital: Any
+) -> None:
+    """A coordinator working through the exams (kind 体检) was sent back to every request."""
+    wanted = (timezone.localdate() + timedelta(days=5)).isoformat()
+    logged_in(alice).post(
+        f"/worklist/tasks/{task.pk}/revisit/",
+        {"revisit-wanted_on": wanted, "revisit-department": "骨科门诊"},
+    )
+    revisit = RevisitRequest.objects.get(patient=task.patient)
+    coordinator = logged_in(UserFactory(organisation=hospital, role=Role.COORDINATOR))
+    page = coordinator.get("/worklist/revisits/", {"kind": "revisit", "status": ""})
+    form = page.content.decode().split('data-testid="book-form"')[1].split("</form>")[0]
+    assert '<input type="hidden" name="status" value="">' in form
+    assert '<input type="hidden" name="kind" value="revisit">' in form
+    booked = coordinator.post(
+        f"/worklist/revisits/{revisit.pk}/book/",
+        {"appointment_at": f"{wanted}T09:30", "status": "", "kind": "revisit"},
+    )
+    assert booked["Location"] == "/worklist/revisits/?status=&kind=revisit"
+    wrong = coordinator.post(
+        f"/worklist/revisits/{revisit.pk}/book/",
+        {"appointment_at": f"{wanted}T10:30", "status": "x", "kind": "<script>"},
+    )
+    assert wrong["Location"] == "/worklist/revisits/"

@@ -497,3 +497,36 @@ def test_a_withdrawn_result_is_neither_drawn_nor_compared(alice: Any, patient_fa
     html = logged_in(alice).get(f"/patients/{patient.pk}/").content.decode()
     table = html.split('data-testid="year-over-year"')[1].split("</table>")[0]
     assert "138" in table and "152" not in table
+
+
+def test_sms_is_not_taken_as_the_preferred_channel_of_a_landline(alice: Any) -> None:
+    """The page says a landline gets no SMS; the form took 短信 as its preferred channel."""
+    client = logged_in(alice)
+    data = enrol_form(
+        organisation=alice.organisation.pk,
+        phone="010-62345678",
+        preferred_channel="sms",
+        **{"contacts-0-phone": ""},
+    )
+    refused = client.post("/patients/new/", data).content.decode()
+    assert 'id="id_preferred_channel_error"' in refused
+    assert "座机收不到短信：请选择电话或智能语音外呼。" in refused
+    assert not Patient.objects.exists()
+    data |= {"phone": "010-62345678转123", "preferred_channel": "voice"}
+    assert "智能语音外呼无法拨打分机" in client.post("/patients/new/", data).content.decode()
+    data |= {"preferred_channel": "phone"}
+    assert client.post("/patients/new/", data).status_code == 302
+    patient = Patient.objects.get()
+    edit = enrol_form(
+        id_number="",
+        phone="",  # kept: the landline
+        sex="male",
+        birth_date="1960-05-01",
+        organisation=alice.organisation.pk,
+        preferred_channel="sms",
+        **{"contacts-0-name": "", "contacts-0-phone": ""},
+    )
+    page = client.post(f"/patients/{patient.pk}/edit/", edit).content.decode()
+    assert "座机收不到短信" in page
+    patient.refresh_from_db()
+    assert patient.preferred_channel == "phone"

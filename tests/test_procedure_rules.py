@@ -122,3 +122,14 @@ def test_a_dry_run_of_the_post_operative_rule_finds_an_operation(
     [match] = dry_run(rule, days=10)
     assert match.patient_id == patient.pk
     assert not dry_run(rule, days=2)  # the operation was before the period
+
+
+def test_save_sent_twice_records_the_procedure_once(carol: Any, cardiology: Any) -> None:
+    patient = PatientFactory(organisation=cardiology)
+    first = _add(carol, patient, code="36.0601", name="支架")
+    again = _add(carol, patient, code="36.0601", name="支架")  # Save tapped twice
+    assert first.status_code == again.status_code == 302
+    assert Procedure.objects.filter(patient=patient).count() == 1
+    later = timezone.localtime(timezone.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    assert _add(carol, patient, code="36.0601", performed_at=later).status_code == 302
+    assert Procedure.objects.filter(patient=patient).count() == 2

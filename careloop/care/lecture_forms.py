@@ -36,6 +36,7 @@ class LectureForm(StyledFormMixin, forms.ModelForm):
             ),
             "description": forms.Textarea(attrs={"rows": 4}),
         }
+        labels = {"organisation": _("Organisation")}
         help_texts = {
             "place": _("A room and its address, or the link of an online lecture."),
             "capacity": _("Leave empty for no limit."),

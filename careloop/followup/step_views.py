@@ -370,6 +370,20 @@ def referral_withdraw(request: AuthedRequest, pk: int) -> HttpResponse:
 # ---------------------------------------------------------------- revisits
 
 
+def _back_to_revisits(request: AuthedRequest) -> HttpResponse:
+    """The revisit list as the coordinator had filtered it (status, kind), not reset."""
+    kept = {
+        key: request.POST[key]
+        for key, allowed in (
+            ("status", ["", *RevisitRequest.Status.values]),  # "" for every status
+            ("kind", RevisitRequest.Kind.values),
+        )
+        if key in request.POST and request.POST[key] in allowed
+    }
+    url = reverse("followup:revisits")
+    return redirect(f"{url}?{urlencode(kept)}" if kept else url)
+
+
 @login_required
 @require_POST
 @permission_required("followup.change_revisitrequest", raise_exception=True)
@@ -387,7 +401,7 @@ def consultation_held(request: AuthedRequest, pk: int) -> HttpResponse:
             if consultation.kind == RevisitRequest.Kind.CONSULTATION
             else _("Marked as come for the exam."),
         )
-    return redirect("followup:revisits")
+    return _back_to_revisits(request)
 
 
 def _revisits_in_scope(user: Any) -> Any:
@@ -464,11 +478,11 @@ def revisit_book(request: AuthedRequest, pk: int) -> HttpResponse:
                 "organisation's care (handed over), so their organisation books it."
             ),
         )
-        return redirect("followup:revisits")
+        return _back_to_revisits(request)
     form = BookForm(request.POST)
     if not form.is_valid():
         _errors(request, form)
-        return redirect("followup:revisits")
+        return _back_to_revisits(request)
     try:
         do_book_revisit(
             request.user,
@@ -483,4 +497,4 @@ def revisit_book(request: AuthedRequest, pk: int) -> HttpResponse:
             request,
             _("Exam booked.") if revisit.kind == RevisitRequest.Kind.EXAM else _("Revisit booked."),
         )
-    return redirect("followup:revisits")
+    return _back_to_revisits(request)

@@ -133,6 +133,18 @@ def do_save_item(
         if isinstance(item, Encounter | Procedure) and item.organisation_id is None:
             item.organisation = patient.organisation
     with transaction.atomic():
+        if creating and isinstance(item, Procedure):
+            # Save tapped twice (or the form sent again): the same procedure at the same time
+            # is the one already recorded, not a second one (as a resent HL7 PR1 is).
+            Patient.objects.select_for_update().filter(pk=patient.pk).first()
+            twin = Procedure.objects.filter(
+                patient=patient,
+                code_system=item.code_system,
+                code=item.code,
+                performed_at=item.performed_at,
+            ).first()
+            if twin is not None:
+                return twin
         item = form.save()
         record(
             actor,

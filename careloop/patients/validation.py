@@ -159,6 +159,7 @@ def clean_patient_data(
 
     _clean_care(data, out, actor, existing, errors)
     _clean_preferences(data, out, errors)
+    _check_channel_reaches_phone(out, existing, errors)
     if "deceased_on" in data:
         value = data["deceased_on"]
         if value not in (None, "") and (not isinstance(value, date) or value > today):
@@ -300,6 +301,28 @@ def _ref_pk(value: Any) -> Any:
     if value in (None, ""):
         return None
     return getattr(value, "pk", value)
+
+
+def _check_channel_reaches_phone(
+    out: dict[str, Any], existing: Patient | None, errors: _Errors
+) -> None:
+    """A landline gets no SMS, and one behind an extension no automated voice call either:
+    such a preferred channel would never reach the patient (the page saying so beside it)."""
+    channel = out.get("preferred_channel")
+    if channel not in (Channel.SMS, Channel.VOICE) or "preferred_channel" in errors:
+        return
+    phone = out.get("phone", existing.phone if existing else "")
+    kind = identity.phone_kind(phone or "")
+    if channel == Channel.SMS and kind in ("landline", "extension"):
+        errors.add(
+            "preferred_channel",
+            _("A landline gets no SMS: choose phone calls or automated voice calls."),
+        )
+    elif channel == Channel.VOICE and kind == "extension":
+        errors.add(
+            "preferred_channel",
+            _("An automated voice call cannot dial an extension: choose phone calls."),
+        )
 
 
 def _clean_preferences(data: Mapping[str, Any], out: dict[str, Any], errors: _Errors) -> None:

@@ -5,7 +5,7 @@ a row, or, after smoking again, what to do next."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
@@ -32,13 +32,16 @@ CRAVING_NOTE = {"none": "烟瘾：无", "mild": "烟瘾：轻", "strong": "烟�
 YESTERDAY_AT = time(21)  # the time a report for yesterday is stored at
 
 
+DAYS = [
+    ("today", pgettext_lazy("day", "today")),
+    ("yesterday", pgettext_lazy("day", "yesterday")),
+]
+
+
 class SmokeFreeForm(StyledFormMixin, forms.Form):
     day = forms.ChoiceField(
         label=_("Which day?"),
-        choices=[
-            ("today", pgettext_lazy("day", "today")),
-            ("yesterday", pgettext_lazy("day", "yesterday")),
-        ],
+        choices=DAYS,
         initial="today",
         widget=forms.RadioSelect,
         error_messages={
@@ -54,8 +57,14 @@ class SmokeFreeForm(StyledFormMixin, forms.Form):
         widget=forms.RadioSelect,
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, quit_on: date | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if quit_on is not None and quit_on >= timezone.localdate():
+            # On the quit date yesterday is before the programme: it would be praised and
+            # stored but never counted, so it is not offered.
+            day = self.fields["day"]
+            assert isinstance(day, forms.ChoiceField)
+            day.choices = DAYS[:1]
         field = self.fields["cigarettes"]
         field.required = True
         field.error_messages["required"] = _("Please fill in how many: 0 if you smoked none.")

@@ -351,7 +351,9 @@ def smoke_free(request: HttpRequest, token: str) -> HttpResponse:
         return redirect("portal:home", token=token)
     # After the programme's last day its days are counted no more: no check-in is taken.
     ended = enrolment.ends_on < timezone.localdate()
-    form = smoking.SmokeFreeForm(None if ended else request.POST or None)
+    form = smoking.SmokeFreeForm(
+        None if ended else request.POST or None, quit_on=enrolment.starts_on
+    )
     said: list[str] = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -368,7 +370,7 @@ def smoke_free(request: HttpRequest, token: str) -> HttpResponse:
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         said = smoking.feedback(done, data["day"], data["cigarettes"], data.get("cravings", ""))
-        form = smoking.SmokeFreeForm()
+        form = smoking.SmokeFreeForm(quit_on=enrolment.starts_on)
     return render(
         request,
         "portal/smoke_free.html",

@@ -242,3 +242,9 @@ def test_the_points_cannot_change_once_someone_earned_them(
     form["title"] = "高血压的自我管理（更正）"  # other changes still saved
     form["points"] = 10
     assert signed_in(bob).post(f"/care/lectures/{held.pk}/edit/", form).status_code == 302
+
+
+def test_the_lecture_forms_organisation_is_labelled_in_chinese(bob: Any, hospital: Any) -> None:
+    page = signed_in(bob).get("/care/lectures/new/").content.decode()
+    assert 'for="id_organisation">机构</label>' in page
+    assert "Organisation" not in page

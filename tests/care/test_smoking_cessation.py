@@ -229,3 +229,22 @@ def test_a_former_smoker_is_recorded_only_when_staff_confirm(
     assert said.smoking == "former" and said.cigarettes_per_day is None
     assert AuditEvent.objects.filter(patient_id=patient.pk, object_type="lifestyle").exists()
     assert 'data-testid="former-smoker"' not in client.get(url).content.decode()
+
+
+def test_on_the_quit_date_yesterday_is_not_offered_nor_taken(
+    hospital: Any, patient_factory: Any, bob: Any
+) -> None:
+    """Yesterday was before the programme: it was praised (真棒) and stored but never
+    counted, the streak staying at 0 days."""
+    load_programmes()
+    patient = patient_factory(organisation=hospital, name="欧阳建国", sex="male")
+    programme = Programme.objects.get(code="smoking-cessation")
+    do_enrol(bob, patient, programme, timezone.localdate(), {})
+    client, token = opened(patient)
+    url = f"/p/{token}/smoke-free/"
+    assert 'value="yesterday"' not in client.get(url).content.decode()
+    page = client.post(url, {"day": "yesterday", "cigarettes": "0"}).content.decode()
+    assert "请选择是哪一天。" in page and "真棒" not in page
+    assert not Observation.objects.filter(patient=patient, code="64218-1").exists()
+    page = client.post(url, {"day": "today", "cigarettes": "0"}).content.decode()
+    assert "真棒" in page and 'value="yesterday"' not in page

@@ -132,3 +132,13 @@ def test_the_lectures_page_counts_the_seats_of_every_lecture_at_once(
     many, left = queries()
     assert many == few  # not one count of seats per lecture shown
     assert sorted(left) == [29, 30, 30, 30, 30, 30]  # the seats left, as before
+
+
+def test_giving_the_seat_up_asks_first(patient: Any, hospital: Any) -> None:
+    talk = planned(hospital, "合理膳食讲座")
+    client, url = opened(patient)
+    client.post(url, {"action": "sign_up", "lecture": talk.pk})
+    shown = client.get(url).content.decode()
+    give_up = shown[: shown.index('value="give_up"')]
+    form = give_up[give_up.rindex("<form") :]
+    assert 'data-confirm="确定不参加这次讲座了吗？名额将让给其他人。"' in form

@@ -20,6 +20,7 @@ class ExamPackage(models.Model):
 
     organisation = models.ForeignKey(
         "accounts.Organisation",
+        verbose_name=_("organisation"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -30,7 +31,9 @@ class ExamPackage(models.Model):
     name = models.CharField(_("name"), max_length=60)
     description = models.TextField(_("description"), blank=True)
     items = models.JSONField(_("items checked"), default=list)  # ["血常规", "肝功能", …]
-    sex = models.CharField(_("for"), max_length=6, choices=Sex.choices, default=Sex.ANY, blank=True)
+    sex = models.CharField(
+        _("who it is for"), max_length=6, choices=Sex.choices, default=Sex.ANY, blank=True
+    )
     min_age = models.PositiveSmallIntegerField(_("from age"), null=True, blank=True)
     max_age = models.PositiveSmallIntegerField(_("up to age"), null=True, blank=True)
     price = models.DecimalField(_("price (yuan)"), max_digits=8, decimal_places=2)
