@@ -24,7 +24,7 @@ from careloop.outreach.compose import TemplateError, compose, context_for, templ
 from careloop.outreach.config import channel_config
 from careloop.outreach.models import ChannelAddress, Message
 from careloop.outreach.models.channels import LECTURE_INVITE
-from careloop.outreach.policy import after_quiet_hours, sent_this_week
+from careloop.outreach.policy import after_quiet_hours, consents, sent_this_week
 from careloop.outreach.queueing import hospital_name
 from careloop.outreach.transports import TRANSPORTS
 from careloop.patients.access import patients_for
@@ -54,17 +54,13 @@ def candidates(lecture: Lecture, user: Any, tag: str = "") -> QuerySet[Patient]:
 
 def _agreed(patient_ids: list[int]) -> set[tuple[int, str]]:
     """(patient, channel) where the patient's latest answer on health education is yes."""
-    latest: dict[tuple[int, str], bool] = {}
-    rows = (
-        ConsentRecord.objects.filter(
-            patient_id__any_of=patient_ids, purpose=ConsentRecord.Purpose.EDUCATION
-        )
-        .order_by("patient_id", "recorded_at", "id")
-        .values_list("patient_id", "channel", "granted")
-    )
-    for patient_id, channel, granted in rows:
-        latest[(patient_id, channel)] = granted
-    return {key for key, granted in latest.items() if granted}
+    education = ConsentRecord.Purpose.EDUCATION
+    return {
+        (patient_id, channel)
+        for channel in CHANNELS
+        for patient_id, granted in consents(patient_ids, channel, education).items()
+        if granted
+    }
 
 
 def _addresses(patients: list[Patient]) -> dict[tuple[int, str], str]:

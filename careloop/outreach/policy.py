@@ -22,12 +22,15 @@ WEEK = timedelta(days=7)
 CONSENT_PURPOSE = ConsentRecord.Purpose.FOLLOWUP
 
 
-def consents(patient_ids: list[int], channel: str) -> dict[int, bool]:
-    """Each patient's current answer for follow-up on ``channel`` (absent = never asked)."""
+def consents(
+    patient_ids: list[int], channel: str, purpose: str = CONSENT_PURPOSE
+) -> dict[int, bool]:
+    """Each patient's current answer for ``purpose`` (follow-up unless said) on ``channel``
+    (absent = never asked)."""
     latest: dict[int, bool] = {}
     rows = (
         ConsentRecord.objects.filter(
-            patient_id__any_of=patient_ids, purpose=CONSENT_PURPOSE, channel=channel
+            patient_id__any_of=patient_ids, purpose=purpose, channel=channel
         )
         .order_by("patient_id", "recorded_at", "id")
         .values_list("patient_id", "granted")
