@@ -26,7 +26,6 @@ from careloop.outreach.models import ChannelAddress, Message
 from careloop.outreach.models.channels import LECTURE_INVITE
 from careloop.outreach.policy import after_quiet_hours, consents, sent_this_week
 from careloop.outreach.queueing import hospital_name
-from careloop.outreach.transports import TRANSPORTS
 from careloop.patients.access import patients_for
 from careloop.patients.models import ConsentRecord, Patient
 from careloop.portal.links import MAX_DAYS, link_path, make_token
@@ -115,9 +114,7 @@ def invite(lecture: Lecture, patients: list[Patient], by: Any) -> Invited:
         except TemplateError:
             done.skipped["template"] += 1
             continue
-        if TRANSPORTS[config.provider].needs_template and not (
-            words.has_template and words.approved
-        ):
+        if not words.sendable_by(config.provider):
             done.skipped["template"] += 1
             continue
         _message, created = Message.objects.get_or_create(

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from careloop.followup.scripts import salutation
 from careloop.outreach.models import MessageTemplate
+from careloop.outreach.transports import TRANSPORTS
 from careloop.patients import identity
 
 OPT_OUT_FOOTER = "回T退订"
@@ -55,6 +56,10 @@ class Composed:
     keys: dict[str, str] = field(default_factory=dict)
     approved: bool = True  # False: the provider has not approved this template yet
     has_template: bool = False
+
+    def sendable_by(self, provider: str) -> bool:
+        """A provider that sends only templates it approved (SMS, WeChat) needs one."""
+        return not TRANSPORTS[provider].needs_template or (self.has_template and self.approved)
 
 
 def default_text(purpose: str, channel: str, link: bool = False) -> str:

@@ -18,7 +18,6 @@ from careloop.outreach.models import FaqEntry, Message, Reply
 from careloop.outreach.models.channels import FAQ_ANSWER
 from careloop.outreach.policy import consents
 from careloop.outreach.queueing import hospital_name
-from careloop.outreach.transports import TRANSPORTS
 
 # The channels a patient writes text on and can be answered in text.
 TEXT_CHANNELS = frozenset({"sms", "wechat", "wecom", "email", "app"})
@@ -50,7 +49,7 @@ def queue_answer(reply: Reply, patient: Any, text: str, key: str) -> Message | N
         words = compose(template, FAQ_ANSWER, channel, context)
     except TemplateError:
         return NotSent(str(_("The answer template cannot be rendered.")))
-    if TRANSPORTS[config.provider].needs_template and not (words.has_template and words.approved):
+    if not words.sendable_by(config.provider):
         return NotSent(
             str(_("This provider sends only approved templates: none is approved for answers."))
         )

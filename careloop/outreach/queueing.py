@@ -22,7 +22,7 @@ from careloop.outreach import policy
 from careloop.outreach.compose import TemplateError, compose, context_for, template_for
 from careloop.outreach.config import channel_config
 from careloop.outreach.models import Message
-from careloop.outreach.transports import AUTOMATED_CHANNELS, TRANSPORTS
+from careloop.outreach.transports import AUTOMATED_CHANNELS
 from careloop.portal.links import MAX_DAYS, link_path, make_token
 from careloop.questionnaires.services import current as questionnaire_version
 
@@ -239,8 +239,7 @@ def _queue_channel(
         except TemplateError:
             give_up(task, "template", "message template cannot be rendered")
             continue
-        needs_template = TRANSPORTS[config.provider].needs_template
-        if needs_template and not (words.has_template and words.approved):
+        if not words.sendable_by(config.provider):
             give_up(task, "template", "no approved provider template")
             continue
         send_at = policy.after_quiet_hours(task, now, local_now) or now
