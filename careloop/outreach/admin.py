@@ -35,6 +35,9 @@ CALLBACK_KINDS = {
     "report": pgettext_lazy("callback kind", "delivery report"),
     "reply": pgettext_lazy("callback kind", "reply"),
     "events": pgettext_lazy("callback kind", "event push"),
+    # FreeSWITCH: mod_httapi's gateway URL and the hang-up hook's (set on each call placed).
+    "ivr": pgettext_lazy("callback kind", "IVR steps (httapi)"),
+    "hangup": pgettext_lazy("callback kind", "call ended"),
 }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from careloop.accounts.models import Organisation
 from careloop.outreach.models import ChannelConfig
 from careloop.outreach.transports import Transport, transport
+from careloop.outreach.transports.freeswitch import FreeswitchVoice
 from careloop.outreach.transports.wechat import TokenTransport
 
 DEFAULT_CAP = 3
@@ -41,4 +42,8 @@ def transport_for(resolved: Resolved) -> Transport:
         from careloop.outreach.tokens import DatabaseTokens
 
         instance.tokens = DatabaseTokens()
+    if isinstance(instance, FreeswitchVoice) and resolved.config_id is not None:
+        from careloop.outreach.receiving import ivr_urls
+
+        instance.bind(*ivr_urls(resolved.config_id))
     return instance

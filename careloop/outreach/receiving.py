@@ -43,8 +43,25 @@ def token_matches(config_id: int, token: str) -> bool:
     return constant_time_compare(callback_token(config_id), token)
 
 
+def ivr_urls(config_id: int) -> tuple[str, str]:
+    """The whole addresses FreeSWITCH asks for a call's next step and reports its end at."""
+    from django.conf import settings
+
+    token = callback_token(config_id)
+    base = settings.CARELOOP_PUBLIC_URL.rstrip("/")
+    return (
+        base + reverse("outreach:ivr", args=[config_id, token]),
+        base + reverse("outreach:hangup", args=[config_id, token]),
+    )
+
+
 def callback_urls(config: ChannelConfig) -> dict[str, str]:
     """The paths to give the provider's console, one per kind of push."""
+    if config.provider == "freeswitch_voice" and config.pk is not None:
+        token = callback_token(config.pk)
+        return {
+            kind: reverse(f"outreach:{kind}", args=[config.pk, token]) for kind in ("ivr", "hangup")
+        }
     reader = READERS.get(config.provider)
     if reader is None or config.pk is None:
         return {}
@@ -116,7 +133,7 @@ def apply(config: ChannelConfig, channel: str, reading: Reading, stored: Provide
     return early
 
 
-def _message(config: ChannelConfig, key: str, provider_id: str) -> Message | None:
+def sent_message(config: ChannelConfig, key: str, provider_id: str) -> Message | None:
     """The message a push is about, among those the pushing setting could have sent: its
     organisation's and the organisations below (a platform-wide setting: any)."""
     messages = Message.objects.filter(provider=config.provider)
@@ -136,7 +153,7 @@ def apply_reports(config: ChannelConfig, reports: list[Report]) -> tuple[int, in
     changed, early, failed = 0, 0, []
     with transaction.atomic():
         for report in reports:
-            message = _message(config, report.key, report.provider_id)
+            message = sent_message(config, report.key, report.provider_id)
             if message is not None and message.status in (S.QUEUED, S.SENDING):
                 early += 1
             if message is None or message.status != S.SENT:
@@ -162,7 +179,7 @@ def apply_inbound(config: ChannelConfig, channel: str, item: Inbound, raw: str) 
         and Reply.objects.filter(provider=provider, external_id=item.external_id).exists()
     ):
         return None
-    message = _message(config, item.key, item.provider_id)
+    message = sent_message(config, item.key, item.provider_id)
     text = item.text
     if item.keypad:
         keys = message.keys if message is not None else {}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from careloop.outreach import callback_views, template_views, views
+from careloop.outreach import callback_views, ivr_views, template_views, views
 
 app_name = "outreach"
 urlpatterns = [
@@ -14,6 +14,8 @@ urlpatterns = [
     path("templates/<int:pk>/preview/", template_views.template_preview, name="template-preview"),
     path("inbox/<int:pk>/handled/", views.mark_handled, name="handled"),
     path("inbox/<int:pk>/answer/", views.answer_reply, name="answer-reply"),
+    path("callbacks/<int:config_id>/<str:token>/ivr/", ivr_views.ivr_step, name="ivr"),
+    path("callbacks/<int:config_id>/<str:token>/hangup/", ivr_views.hangup, name="hangup"),
     path(
         "callbacks/<int:config_id>/<str:token>/<str:kind>/",
         callback_views.callback,

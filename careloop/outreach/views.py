@@ -45,7 +45,7 @@ def unmatched_replies(user: Any) -> QuerySet[Reply]:
 @login_required
 @permission_required("outreach.view_message", raise_exception=True)
 def outbox(request: AuthedRequest) -> HttpResponse:
-    items = visible_messages(request.user).select_related("patient", "task")
+    items = visible_messages(request.user).select_related("patient", "task", "voice_call")
     status = request.GET.get("status", "")
     if status in Message.Status.values:
         items = items.filter(status=status)

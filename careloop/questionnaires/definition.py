@@ -451,6 +451,12 @@ def _check(item: Item, value: Any) -> tuple[Any, str]:
     ) if too_long else ""
 
 
+def check(item: Item, value: Any) -> tuple[Any, str]:
+    """One answer on its own (a keypad's, as it comes): (the value as stored, "" or what is
+    wrong, in the reader's language)."""
+    return _check(item, value)
+
+
 def _plain(number: float) -> str:
     return str(int(number)) if number == int(number) else str(number)
 

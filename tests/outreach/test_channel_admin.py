@@ -103,3 +103,28 @@ def test_a_secret_typed_into_the_plain_settings_is_refused(hospital: Any) -> Non
     assert page.status_code == 200
     assert "access_key_secret 是密钥：请填在“密钥”中" in page.content.decode()
     assert not ChannelConfig.objects.exists()
+
+
+def test_a_freeswitch_setting_shows_its_ivr_and_hang_up_addresses(
+    hospital: Any, settings: Any
+) -> None:
+    settings.CARELOOP_PUBLIC_URL = "https://followup.example.cn"
+    client = _admin_client(hospital)
+    form = _form(
+        channel="voice",
+        provider="freeswitch_voice",
+        settings='{"esl_host": "10.0.0.8", "gateway": "cucc"}',
+        new_secrets='{"esl_password": "ClueCon-42"}',
+    )
+    page = client.post("/admin/outreach/channelconfig/add/", form)
+    assert "freeswitch_voice: missing tts_engine" in page.content.decode()
+    form["settings"] = '{"esl_host": "10.0.0.8", "gateway": "cucc", "tts_engine": "unimrcp"}'
+    assert client.post("/admin/outreach/channelconfig/add/", form).status_code == 302
+    row = ChannelConfig.objects.get()
+    assert row.secret_values() == {"esl_password": "ClueCon-42"}
+    text = client.get(f"/admin/outreach/channelconfig/{row.pk}/change/").content.decode()
+    base = f"https://followup.example.cn/outreach/callbacks/{row.pk}/"
+    assert f"IVR 逐步应答（httapi）: <code>{base}" in text
+    assert f"通话结束: <code>{base}" in text
+    assert "/ivr/</code>" in text and "/hangup/</code>" in text
+    assert "ClueCon-42" not in text

@@ -8,6 +8,7 @@ from careloop.outreach.models.channels import (
 from careloop.outreach.models.faq import FaqEntry
 from careloop.outreach.models.messages import Message, Reply
 from careloop.outreach.models.notifications import StaffNotification
+from careloop.outreach.models.voice import VoiceCall
 
 __all__ = [
     "AccessToken",
@@ -19,4 +20,5 @@ __all__ = [
     "ProviderCallback",
     "Reply",
     "StaffNotification",
+    "VoiceCall",
 ]

@@ -14,6 +14,7 @@ from careloop.outreach.transports.base import (
     TransportError,
 )
 from careloop.outreach.transports.email import Smtp
+from careloop.outreach.transports.freeswitch import FreeswitchVoice
 from careloop.outreach.transports.outbox import Outbox
 from careloop.outreach.transports.tencent import TencentSms
 from careloop.outreach.transports.webhook import Webhook
@@ -29,6 +30,7 @@ TRANSPORTS: dict[str, type[Transport]] = {
         WecomApp,
         Smtp,
         AliyunVoice,
+        FreeswitchVoice,
         Webhook,
     )
 }

@@ -1,0 +1,459 @@
+"""Automated calls through the hospital's FreeSWITCH: the call placed over a real event
+socket (a local one that checks the login and keeps the command), then run by our IVR as
+``mod_httapi`` would, over HTTP: a whole questionnaire by keypad with its skip logic, a
+message read with keypad answers, an unanswered call and one hung up half-way."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.test import Client
+
+from careloop.followup.models import Alert, Task
+from careloop.outreach.models import ChannelConfig, Message, ProviderCallback, Reply, VoiceCall
+from careloop.outreach.queueing import queue_due
+from careloop.outreach.receiving import callback_urls
+from careloop.outreach.sending import send_due
+from careloop.outreach.transports import ConfigError, Outgoing, TransportError
+from careloop.outreach.transports.freeswitch import FreeswitchVoice
+from careloop.patients.models import ConsentRecord
+from careloop.questionnaires.models import QuestionnaireResponse
+from careloop.questionnaires.services import load_pack
+from tests.outreach.esl_server import EslServer, free_port
+from tests.outreach.helpers import NOON
+
+pytestmark = pytest.mark.django_db
+
+SETTINGS = {
+    "esl_host": "127.0.0.1",
+    "gateway": "cucc",
+    "show_number": "01088886666",
+    "tts_engine": "unimrcp",
+    "tts_voice": "xiaoyun",
+}
+
+
+@pytest.fixture
+def esl() -> Iterator[EslServer]:
+    server = EslServer(password="s3cret")
+    yield server
+    server.close()
+
+
+def freeswitch(esl: EslServer) -> ChannelConfig:
+    row = ChannelConfig(
+        channel="voice", provider="freeswitch_voice", settings={**SETTINGS, "esl_port": esl.port}
+    )
+    row.set_secrets({"esl_password": "s3cret"})
+    row.save()
+    return row
+
+
+def voice_task(patient: Any, questionnaire: str = "", **fields: Any) -> Task:
+    ConsentRecord.objects.create(
+        patient=patient,
+        purpose="followup",
+        channel="voice",
+        granted=True,
+        recorded_at=NOON - timedelta(days=1),
+    )
+    return Task.objects.create(
+        patient=patient,
+        organisation=patient.organisation,
+        title="出院后症状问询",
+        purpose="condition_tracking",
+        channel="voice",
+        channels=["voice", "phone"],
+        questionnaire=questionnaire,
+        due_at=NOON - timedelta(minutes=5),
+        deadline=NOON + timedelta(days=2),
+        **fields,
+    )
+
+
+def placed(esl: EslServer) -> dict[str, str]:
+    """The call the event socket was asked to place: its parts."""
+    [command] = esl.commands
+    found = re.fullmatch(
+        r"bgapi originate \{(?P<vars>.*)\}sofia/gateway/(?P<gateway>\w+)/(?P<number>\d+) "
+        r"&httapi\(\{url=(?P<url>[^,]+),method=POST,careloop_key=(?P<key>[^}]+)\}\)",
+        command,
+    )
+    assert found, command
+    hook = re.search(
+        r"api_hangup_hook='curl (\S+) post careloop_key=([^&]+)&call_id=(\S+)'", command
+    )
+    assert hook, command
+    uuid = re.search(r"origination_uuid=([0-9a-f-]{36})", command)
+    assert uuid
+    return {
+        **found.groupdict(),
+        "hangup": hook.group(1),
+        "hook_key": hook.group(2),
+        "hook_call": hook.group(3),
+        "uuid": uuid.group(1),
+    }
+
+
+def dialled(esl: EslServer, patient: Any, questionnaire: str) -> tuple[Task, dict[str, str]]:
+    """A due follow-up with ``questionnaire`` on the voice channel, sent by the worker: the
+    task and the call placed."""
+    load_pack()
+    freeswitch(esl)
+    task = voice_task(patient, questionnaire)
+    queue_due()
+    assert send_due().sent == 1
+    return task, placed(esl)
+
+
+class Call:
+    """FreeSWITCH's side of one answered call: it posts each step's keys, reads our XML."""
+
+    def __init__(self, url: str, key: str) -> None:
+        self.path, self.key, self.client = urlsplit(url).path, key, Client()
+
+    def step(self, **form: str) -> list[ET.Element]:
+        response = self.client.post(
+            self.path, {"session_id": "b7c1", "careloop_key": self.key, **form}
+        )
+        assert response.status_code == 200, response.content
+        assert response["Content-Type"].startswith("text/xml")
+        root = ET.fromstring(response.content)  # noqa: S314 (our own answer)
+        assert root.tag == "document" and root.get("type") == "xml/freeswitch-httapi"
+        work = root.find("work")
+        assert work is not None
+        return list(work)
+
+
+def asked(work: list[ET.Element]) -> tuple[str, str]:
+    """(the words of the question asked last, the keys it takes)."""
+    speak = work[-1]
+    assert speak.tag == "speak" and speak.get("name") == "answer", ET.tostring(speak)
+    assert (speak.get("engine"), speak.get("voice")) == ("unimrcp", "xiaoyun")
+    bind = speak.find("bind")
+    assert bind is not None
+    return speak.get("text") or "", bind.text or ""
+
+
+def said(work: list[ET.Element]) -> str:
+    return "".join(e.get("text") or "" for e in work if e.tag == "speak")
+
+
+def test_a_due_questionnaire_is_answered_whole_by_keypad_on_a_freeswitch_call(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    load_pack()
+    freeswitch(esl)
+    patient = patient_factory(organisation=hospital, phone="13600004444")
+    task = voice_task(patient, "discharge-symptoms")
+    queue_due()
+    assert send_due().sent == 1
+    assert esl.logins == ["s3cret"]
+    message = Message.objects.get()
+    assert (message.status, message.provider) == (Message.Status.SENT, "freeswitch_voice")
+    call = placed(esl)
+    assert (call["gateway"], call["number"], call["key"]) == ("cucc", "13600004444", message.key)
+    assert call["uuid"] == message.provider_id == call["hook_call"]
+    assert call["hook_key"] == message.key
+    assert "origination_caller_id_number=01088886666" in esl.commands[0]
+    row = ChannelConfig.objects.get()
+    assert urlsplit(call["url"]).path == callback_urls(row)["ivr"]
+    assert urlsplit(call["hangup"]).path == callback_urls(row)["hangup"]
+
+    phone = Call(call["url"], call["key"])
+    work = phone.step()
+    assert said(work).startswith("您好，这里是")
+    assert "随访中心。请您用电话按键回答“出院后症状问询”的几个问题。请根据您出院以来" in said(work)
+    assert asked(work) == ("最近有没有胸痛、胸闷？没有请按1；有请按2。", "~[1-2]")
+    # 有 → the pain score is asked (skip logic), a 0–10 scale ended with #.
+    text, keys = asked(phone.step(answer="2", input_type="dtmf"))
+    assert text.startswith("胸痛程度（0分不痛，10分最痛）。请用按键输入0到10之间的数字")
+    assert keys == "~[0-9*]+#"
+    assert asked(phone.step(answer="11"))[0].startswith(
+        "您输入的是11，须在 0–10 之间。请再说一次。胸痛程度"
+    )
+    assert asked(phone.step(answer="8"))[0].startswith("有没有气短、喘不上气？")
+    assert asked(phone.step(answer="1"))[0].startswith("脚踝或小腿有没有水肿？")
+    weight, keys = asked(phone.step(answer="1"))
+    assert "小数点请按星号键" in weight and "20到300kg之间的" in weight
+    assert asked(phone.step(answer="65*5"))[0].startswith("是否按医嘱服药？")
+    assert not QuestionnaireResponse.objects.exists()  # only once all is answered
+    end = phone.step(answer="1")
+    assert [e.tag for e in end] == ["speak", "hangup"]
+    assert "医护人员会尽快与您联系" in said(end)
+
+    response = QuestionnaireResponse.objects.get()
+    assert response.source == QuestionnaireResponse.Source.VOICE
+    assert response.answers == {
+        "chest_pain": "yes",
+        "chest_pain_score": 8,
+        "dyspnoea": "no",
+        "oedema": "no",
+        "weight_kg": 65.5,
+        "medication": "regular",
+    }
+    alert = Alert.objects.get(patient=patient)
+    assert alert.severity == "critical" and response.alert == alert
+    task.refresh_from_db()
+    assert (task.status, task.outcome) == (Task.Status.DONE, "reached")
+    assert VoiceCall.objects.get().status == VoiceCall.Status.ANSWERED
+    # Every request the switch made is stored before it was read.
+    assert ProviderCallback.objects.filter(kind="ivr").count() == 8
+
+    # The call ends: answered, so delivered.
+    assert (
+        phone.client.post(
+            urlsplit(call["hangup"]).path,
+            {"careloop_key": call["hook_key"], "call_id": call["hook_call"]},
+        ).content
+        == b"OK"
+    )
+    message.refresh_from_db()
+    assert message.status == Message.Status.DELIVERED
+
+
+def test_an_optional_question_left_without_keys_is_passed_over_and_a_wrong_key_asked_again(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    load_pack()
+    freeswitch(esl)
+    voice_task(patient_factory(organisation=hospital), "discharge-symptoms")
+    queue_due()
+    send_due()
+    call = placed(esl)
+    phone = Call(call["url"], call["key"])
+    phone.step()
+    text, keys = asked(phone.step(answer="7"))  # not one of 1–2
+    assert text.startswith("您按的键不在选项中。请再说一次。最近有没有胸痛、胸闷？")
+    assert keys == "~[1-2]"
+    assert asked(phone.step(answer="1"))[0].startswith("有没有气短")  # 没有: no pain score
+    phone.step(answer="1")
+    phone.step(answer="1")  # 水肿: no; then the weight, optional
+    assert asked(phone.step())[0].startswith("是否按医嘱服药？")  # no keys: passed over
+    phone.step(answer="3")
+    response = QuestionnaireResponse.objects.get()
+    assert "weight_kg" not in response.answers and response.answers["medication"] == "stopped"
+
+
+def test_three_unusable_answers_end_the_call_and_the_follow_up_stays_open(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer, alice: Any
+) -> None:
+    task, call = dialled(esl, patient_factory(organisation=hospital), "phq9")
+    phone = Call(call["url"], call["key"])
+    assert asked(phone.step())[1] == "~[1-4]"
+    phone.step()
+    phone.step(answer="invalid", input_type="invalid")
+    end = phone.step()
+    assert [e.tag for e in end] == ["speak", "hangup"]
+    assert "稍后医护人员会与您联系" in said(end)
+    assert VoiceCall.objects.get().status == VoiceCall.Status.GAVE_UP
+    assert not QuestionnaireResponse.objects.exists()
+    task.refresh_from_db()
+    assert task.status == Task.Status.OPEN
+    # Whatever the switch asks afterwards, the call is over.
+    assert [e.tag for e in phone.step(answer="1")] == ["hangup"]
+    # The outbox tells the nurse how the call went.
+    staff = Client()
+    staff.force_login(alice)
+    page = staff.get("/outreach/outbox/").content.decode()
+    assert 'data-testid="voice-call">通话： 按键无法识别，已结束' in page
+
+
+def test_a_positive_ninth_phq9_answer_is_told_where_to_turn_and_raises_a_critical_alert(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    load_pack()
+    freeswitch(esl)
+    patient = patient_factory(organisation=hospital)
+    voice_task(patient, "phq9")
+    queue_due()
+    send_due()
+    call = placed(esl)
+    phone = Call(call["url"], call["key"])
+    phone.step()
+    for _ in range(8):
+        phone.step(answer="1")
+    end = phone.step(answer="3")
+    assert "12356" in said(end)
+    assert QuestionnaireResponse.objects.get().total == 2
+    assert Alert.objects.get(patient=patient).severity == "critical"
+
+
+def test_an_unanswered_call_fails_its_message_and_the_follow_up_moves_to_the_phone(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    task, call = dialled(esl, patient_factory(organisation=hospital), "phq9")
+    # No IVR request came: the call rang out. Its hang-up hook posts.
+    response = Client().post(
+        urlsplit(call["hangup"]).path, {"careloop_key": call["key"], "call_id": call["uuid"]}
+    )
+    assert response.status_code == 200
+    message = Message.objects.get()
+    assert (message.status, message.error) == (Message.Status.FAILED, "未接听")
+    task.refresh_from_db()
+    assert task.channel == "phone"
+    stored = ProviderCallback.objects.get(kind="hangup")
+    assert (stored.status, stored.reports) == (ProviderCallback.Status.PROCESSED, 1)
+
+
+def test_a_hang_up_that_comes_while_the_send_is_recorded_waits_for_it(
+    at_noon: datetime,
+    patient_factory: Any,
+    hospital: Any,
+    esl: EslServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from careloop.outreach import ivr_views
+
+    row = freeswitch(esl)
+    task = voice_task(patient_factory(organisation=hospital), "phq9")
+    message = Message.objects.create(
+        organisation=hospital,
+        patient=task.patient,
+        task=task,
+        key=f"task:{task.pk}:voice",
+        channel="voice",
+        provider="freeswitch_voice",
+        body="您好",
+        status=Message.Status.SENDING,
+    )
+    waits: list[float] = []
+
+    def recorded_meanwhile(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 2:
+            Message.objects.filter(pk=message.pk).update(status=Message.Status.SENT)
+
+    monkeypatch.setattr(ivr_views.time, "sleep", recorded_meanwhile)
+    Client().post(callback_urls(row)["hangup"], {"careloop_key": message.key})
+    assert waits == [0.2, 0.5]
+    message.refresh_from_db()
+    assert (message.status, message.error) == (Message.Status.FAILED, "未接听")
+    assert ProviderCallback.objects.get(kind="hangup").status == ProviderCallback.Status.PROCESSED
+
+
+def test_a_call_hung_up_half_way_keeps_its_answers_and_stores_no_response(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    task, call = dialled(esl, patient_factory(organisation=hospital), "phq9")
+    phone = Call(call["url"], call["key"])
+    phone.step()
+    phone.step(answer="2")
+    gone = phone.client.post(
+        phone.path, {"session_id": "b7c1", "careloop_key": call["key"], "exiting": "true"}
+    )
+    assert gone.content == b"OK"
+    voice = VoiceCall.objects.get()
+    assert (voice.status, voice.answers) == (VoiceCall.Status.HUNG_UP, {"q1": "1"})
+    assert voice.ended_at is not None
+    assert not QuestionnaireResponse.objects.exists()
+    Client().post(urlsplit(call["hangup"]).path, {"careloop_key": call["key"]})
+    assert Message.objects.get().status == Message.Status.DELIVERED  # it was answered
+    task.refresh_from_db()
+    assert task.status == Task.Status.OPEN  # the questionnaire still waits
+
+
+def test_a_message_with_keypad_answers_is_read_and_the_key_received_as_the_reply(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    row = freeswitch(esl)
+    patient = patient_factory(organisation=hospital)
+    task = voice_task(patient, form="symptom_check")
+    message = Message.objects.create(
+        organisation=hospital,
+        patient=patient,
+        task=task,
+        key=f"task:{task.pk}:voice",
+        channel="voice",
+        provider="freeswitch_voice",
+        body="张阿姨您好，这里是随访中心，请问您出院后身体怎么样？",
+        keys={"1": "没有不舒服", "2": "有胸闷"},
+        status=Message.Status.SENT,
+        sent_at=NOON,
+    )
+    phone = Call(callback_urls(row)["ivr"], message.key)
+    work = phone.step()
+    assert work[0].get("text") == message.body
+    assert asked(work) == ("没有不舒服请按1；有胸闷请按2。", "~[12]")
+    assert asked(phone.step(answer="5"))[0].startswith("您按的键不在选项中。")
+    end = phone.step(answer="2")
+    assert [e.tag for e in end] == ["speak", "hangup"]
+    reply = Reply.objects.get()
+    assert (reply.text, reply.symptoms, reply.task) == ("有胸闷", ["胸痛胸闷"], task)
+    assert Alert.objects.filter(patient=patient, kind=Alert.Kind.REPLY).exists()
+    assert VoiceCall.objects.get().status == VoiceCall.Status.DONE
+
+
+def test_the_ivr_answers_only_its_own_setting_with_the_right_token(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    row = freeswitch(esl)
+    url = callback_urls(row)["ivr"]
+    client = Client()
+    assert client.post(url.replace(url.split("/")[-3], "0" * 32), {}).status_code == 404
+    other = ChannelConfig(channel="sms", provider="outbox", settings={})
+    other.save()
+    assert client.post(url.replace(f"/{row.pk}/", f"/{other.pk}/"), {}).status_code == 404
+    # An unknown message: the call is ended, nothing else happens.
+    work = Call(url, "task:999999:voice").step()
+    assert [e.tag for e in work] == ["hangup"]
+    assert not VoiceCall.objects.exists()
+
+
+# -- the event socket ------------------------------------------------------------------------
+
+
+def outgoing(key: str = "task:7:voice", to: str = "13600005555") -> Outgoing:
+    return Outgoing(key=key, to=to, text="您好")
+
+
+def bound(settings: dict[str, Any], secrets: dict[str, str]) -> FreeswitchVoice:
+    transport = FreeswitchVoice(settings, secrets)
+    transport.bind("http://care.example/outreach/ivr/", "http://care.example/outreach/hangup/")
+    return transport
+
+
+def test_a_landline_is_dialled_as_its_digits_and_the_answer_is_the_call_uuid(
+    esl: EslServer,
+) -> None:
+    transport = bound({**SETTINGS, "esl_port": esl.port}, {"esl_password": "s3cret"})
+    receipt = transport.send(outgoing(to="010-62345678"))
+    call = placed(esl)
+    assert call["number"] == "01062345678" and call["uuid"] == receipt.provider_id
+    assert call["url"] == "http://care.example/outreach/ivr/"
+    assert "originate_timeout=45" in esl.commands[0]
+
+
+def test_a_wrong_password_is_permanent_and_an_unreachable_switch_temporary(
+    esl: EslServer,
+) -> None:
+    with pytest.raises(TransportError) as refused:
+        bound({**SETTINGS, "esl_port": esl.port}, {"esl_password": "wrong"}).send(outgoing())
+    assert refused.value.permanent and refused.value.code == "auth"
+    assert esl.commands == []
+    with pytest.raises(TransportError) as down:
+        bound({**SETTINGS, "esl_port": free_port()}, {"esl_password": "s3cret"}).send(outgoing())
+    assert not down.value.permanent
+
+
+def test_a_refused_originate_is_temporary(esl: EslServer) -> None:
+    esl.answer = "-ERR NORMAL_TEMPORARY_FAILURE"
+    transport = bound({**SETTINGS, "esl_port": esl.port}, {"esl_password": "s3cret"})
+    with pytest.raises(TransportError) as refused:
+        transport.send(outgoing())
+    assert not refused.value.permanent and "NORMAL_TEMPORARY_FAILURE" in str(refused.value)
+
+
+def test_settings_that_would_break_the_originate_string_are_refused() -> None:
+    with pytest.raises(ConfigError, match="gateway"):
+        FreeswitchVoice({**SETTINGS, "gateway": "a,b"}, {"esl_password": "x"})
+    with pytest.raises(ConfigError, match="tts_engine"):
+        FreeswitchVoice({**SETTINGS, "tts_engine": ""}, {"esl_password": "x"})
+    with pytest.raises(ConfigError, match="callback"):
+        FreeswitchVoice(SETTINGS, {"esl_password": "x"}).send(outgoing())
