@@ -36,6 +36,29 @@ DEFAULT_TEXT = {
     "在{{ lecture_place }}举办健康讲座“{{ lecture_title }}”，欢迎参加，到场签到可获积分。"
     "在线报名：{{ link }}",
 }
+# Read aloud on an automated call: no link to click, nothing to reply in writing; where a
+# key press answers, the call offers the keys (``DEFAULT_VOICE_KEYS``, read as the reply).
+DEFAULT_VOICE_TEXT = {
+    "condition_tracking": "{{ salutation }}您好，这里是{{ hospital }}随访中心：{{ title }}。"
+    "请问您最近身体怎么样？",
+    "rehab_guidance": "{{ salutation }}您好，{{ hospital }}提醒您：{{ title }}。请按医嘱服药，"
+    "注意休息，如有不适请及时就医。",
+    "revisit_reminder": "{{ salutation }}您好，{{ hospital }}提醒您按时复诊（{{ title }}，"
+    "{{ due_date }}前）。",
+    "emotional_care": "{{ salutation }}您好，近来天气多变，请注意保暖、按时服药。"
+    "{{ hospital }}随访中心关心您，有任何需要请联系我们。",
+    "satisfaction": "{{ salutation }}您好，感谢您选择{{ hospital }}，请您评价本次就医体验。",
+    "faq_answer": "{{ salutation }}您好，{{ answer }}"
+    "（{{ hospital }}智能问答；如有不适请及时就医）",
+    "lecture_invite": "{{ salutation }}您好，{{ hospital }}将于{{ lecture_time }}"
+    "在{{ lecture_place }}举办健康讲座“{{ lecture_title }}”，欢迎参加，到场签到可获积分。",
+}
+DEFAULT_VOICE_KEYS = {
+    "condition_tracking": {"1": "没有不舒服", "2": "有不舒服，请联系我"},
+    "revisit_reminder": {"1": "会按时复诊", "2": "需要改约"},
+    "satisfaction": {"1": "满意", "2": "一般", "3": "不满意"},
+    "lecture_invite": {"1": "我想报名参加"},
+}
 _engine = Engine(autoescape=False)
 
 
@@ -64,7 +87,9 @@ class Composed:
 
 def default_text(purpose: str, channel: str, link: bool = False) -> str:
     """The built-in words for a purpose (a template): the link line when there is a link,
-    the opt-out footer on SMS."""
+    the opt-out footer on SMS; on a call, words to be heard (no link)."""
+    if channel == "voice":
+        return DEFAULT_VOICE_TEXT.get(purpose, DEFAULT_VOICE_TEXT["condition_tracking"])
     text = DEFAULT_TEXT.get(purpose, DEFAULT_TEXT["condition_tracking"])
     if link and "{{ link }}" not in text:  # a purpose whose words place the link itself
         text += LINK_LINE
@@ -153,7 +178,8 @@ def compose(
 ) -> Composed:
     if template is None:
         return Composed(
-            text=render(default_text(purpose, channel, bool(context.get("link"))), context)
+            text=render(default_text(purpose, channel, bool(context.get("link"))), context),
+            keys=dict(DEFAULT_VOICE_KEYS.get(purpose, {})) if channel == "voice" else {},
         )
     return Composed(
         text=render(template.body, context),

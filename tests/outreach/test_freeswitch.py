@@ -457,3 +457,30 @@ def test_settings_that_would_break_the_originate_string_are_refused() -> None:
         FreeswitchVoice({**SETTINGS, "tts_engine": ""}, {"esl_password": "x"})
     with pytest.raises(ConfigError, match="callback"):
         FreeswitchVoice(SETTINGS, {"esl_password": "x"}).send(outgoing())
+
+
+def test_a_due_follow_up_without_a_template_is_read_in_words_meant_to_be_heard(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    """No voice template: the built-in words for a call — no link read out, no "reply in
+    writing" — and its keys; the key pressed is the reply (one the system cannot read
+    goes to the staff inbox)."""
+    freeswitch(esl)
+    patient = patient_factory(organisation=hospital, name="王建国", sex="M")
+    task = voice_task(patient)
+    queue_due()
+    assert send_due().sent == 1
+    message = Message.objects.get()
+    assert "http" not in message.body and "回复" not in message.body
+    assert message.body.endswith("随访中心：出院后症状问询。请问您最近身体怎么样？")
+    call = placed(esl)
+    phone = Call(call["url"], call["key"])
+    work = phone.step()
+    assert work[0].get("text") == message.body
+    assert asked(work) == ("没有不舒服请按1；有不舒服，请联系我请按2。", "~[12]")
+    phone.step(answer="2")
+    reply = Reply.objects.get()
+    assert (reply.text, reply.patient, reply.message) == ("有不舒服，请联系我", patient, message)
+    assert reply.handled_at is None  # waits in the staff inbox
+    task.refresh_from_db()
+    assert task.status == Task.Status.DONE  # the reminder was done by the call, as by an SMS
