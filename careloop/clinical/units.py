@@ -99,6 +99,10 @@ _SPELLINGS = {
     "ng/l": "ng/l",
     "miu/l": "miu/l",
     "uiu/ml": "miu/l",
+    "{inr}": "{inr}",
+    "inr": "{inr}",  # an INR and a pH have no unit; laboratories write their names
+    "[ph]": "[ph]",
+    "ph": "[ph]",
     "s": "s",
     "sec": "s",
     "秒": "s",

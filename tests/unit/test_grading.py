@@ -610,3 +610,29 @@ def test_a_blood_gas_in_kpa_is_graded_by_the_critical_values(
     assert outcome.fields["unit_normalised"] == "mmHg"
     assert outcome.fields["interpretation"] == interpretation
     assert outcome.critical == (interpretation in ("LL", "HH"))
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "unit", "interpretation"),
+    [
+        # An INR and a pH are unitless; laboratories write "INR" and "pH" for them (REFERENCE
+        # §4.5: INR >3.5, pH ≤7.20 / ≥7.60 are critical).
+        ("6301-6", 5.0, "INR", "HH"),
+        ("6301-6", 3.5, "INR", "N"),
+        ("2744-1", 7.1, "pH", "LL"),
+        ("2744-1", 7.65, "PH", "HH"),
+    ],
+)
+def test_an_inr_or_a_ph_written_with_its_name_as_unit_is_graded(
+    code: str, value: float, unit: str, interpretation: str
+) -> None:
+    outcome = assess(
+        result(loinc=code, value=value, unit=unit),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=shipped_catalogue(),
+    )
+    assert outcome.fields["unit_normalised"] != ""
+    assert outcome.fields["interpretation"] == interpretation
+    assert outcome.critical == (interpretation in ("LL", "HH"))
