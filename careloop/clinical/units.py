@@ -95,6 +95,12 @@ _SPELLINGS = {
     "10^9/l": "10*9/l",
     "x10*9/l": "10*9/l",
     "x10^9/l": "10*9/l",
+    # 10³/µL is 10⁹/L: counts as US-style laboratories report them
+    "10*3/ul": "10*9/l",
+    "10^3/ul": "10*9/l",
+    "x10*3/ul": "10*9/l",
+    "x10^3/ul": "10*9/l",
+    "k/ul": "10*9/l",
     "ng/ml": "ng/ml",
     "ng/l": "ng/l",
     "miu/l": "miu/l",

@@ -636,3 +636,28 @@ def test_an_inr_or_a_ph_written_with_its_name_as_unit_is_graded(
     assert outcome.fields["unit_normalised"] != ""
     assert outcome.fields["interpretation"] == interpretation
     assert outcome.critical == (interpretation in ("LL", "HH"))
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "unit", "interpretation"),
+    [
+        # 10³/µL is 10⁹/L: REFERENCE §4.5 WBC ≤2.0, PLT ≤30 and ≥1000 ×10⁹/L.
+        ("6690-2", 1.5, "10*3/uL", "LL"),
+        ("6690-2", 1.5, "10^3/µL", "LL"),
+        ("777-3", 20.0, "x10³/μL", "LL"),
+        ("777-3", 1200.0, "K/uL", "HH"),
+    ],
+)
+def test_a_count_in_thousands_per_microlitre_is_graded_by_the_critical_values(
+    code: str, value: float, unit: str, interpretation: str
+) -> None:
+    outcome = assess(
+        result(loinc=code, value=value, unit=unit),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=shipped_catalogue(),
+    )
+    assert outcome.fields["unit_normalised"] == "10*9/L"
+    assert outcome.fields["interpretation"] == interpretation
+    assert outcome.critical
