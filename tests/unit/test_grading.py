@@ -661,3 +661,29 @@ def test_a_count_in_thousands_per_microlitre_is_graded_by_the_critical_values(
     assert outcome.fields["unit_normalised"] == "10*9/L"
     assert outcome.fields["interpretation"] == interpretation
     assert outcome.critical
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "interpretation"),
+    [
+        # Calcium in mg/dL (molar mass 40.08: 1 mmol/L is 4.008 mg/dL) against REFERENCE §4.5's
+        # mmol/L limits: total Ca ≤1.75 / ≥3.5, ionised Ca ≤0.78 / ≥1.58.
+        ("2000-8", 6.8, "LL"),  # 1.70 mmol/L
+        ("2000-8", 14.5, "HH"),  # 3.62 mmol/L
+        ("2000-8", 9.5, "N"),  # 2.37 mmol/L
+        ("1994-3", 3.0, "LL"),  # 0.75 mmol/L
+        ("1994-3", 6.5, "HH"),  # 1.62 mmol/L
+    ],
+)
+def test_a_calcium_in_mg_per_dl_is_graded_by_the_critical_values(
+    code: str, value: float, interpretation: str
+) -> None:
+    outcome = assess(
+        result(loinc=code, value=value, unit="mg/dL"),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=shipped_catalogue(),
+    )
+    assert outcome.fields["unit_normalised"] == "mmol/L"
+    assert outcome.fields["interpretation"] == interpretation
