@@ -7,6 +7,9 @@ mmol/L = mg/dL × 0.0113; creatinine μmol/L = mg/dL × 88.4 (REFERENCE.md §4.4
 μmol/L = mg/dL × 59.48; total bilirubin μmol/L = mg/dL × 17.1 (molar mass 584.7 g/mol).
 Potassium, sodium and chloride carry one charge: 1 mEq/L is 1 mmol/L. Haemoglobin 1 g/dL is
 10 g/L (Chinese laboratories report g/L, the unit of its critical values, REFERENCE.md §4.5).
+Calcium (total and ionised) mmol/L = mg/dL ÷ 4.008 (molar mass 40.08 g/mol). Blood gases:
+1 kPa is 760/101.325 = 7.50062 mmHg (REFERENCE.md §4.5 gives the PaO₂ and PaCO₂ critical
+values in both: <45 mmHg (6 kPa), <20 (2.66) and >70 (9.33)).
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ URIC_ACID = {"14933-6", "3084-1"}
 BILIRUBIN = {"14631-6", "1975-2"}
 MONOVALENT_IONS = {"2823-3", "6298-4", "2951-2", "2947-0", "2075-0", "2069-3"}
 HAEMOGLOBIN = {"718-7"}
+CALCIUM = {"2000-8", "1994-3"}  # total, ionised
+BLOOD_GAS_PRESSURES = {"2703-7", "2019-8"}  # PaO2, PaCO2
+MMHG_PER_KPA = 760 / 101.325
 # Body weight, and body height and waist (the FHIR vital-signs profile allows g and [lb_av],
 # and [in_i]: such a weight was stored unconverted, so read by neither BMI nor the risk models)
 WEIGHT = {"29463-7", "3141-9"}
@@ -46,6 +52,8 @@ _FACTORS: list[tuple[set[str], str, str, float]] = [
     (BILIRUBIN, "mg/dl", "umol/l", 17.1),
     (MONOVALENT_IONS, "meq/l", "mmol/l", 1.0),
     (HAEMOGLOBIN, "g/dl", "g/l", 10.0),
+    (CALCIUM, "mg/dl", "mmol/l", 1 / 4.008),
+    (BLOOD_GAS_PRESSURES, "kpa", "mmhg", MMHG_PER_KPA),
     (WEIGHT, "g", "kg", 0.001),
     (WEIGHT, "[lb_av]", "kg", 0.45359237),
     (WEIGHT, "斤", "kg", 0.5),
@@ -90,10 +98,20 @@ _SPELLINGS = {
     "10^9/l": "10*9/l",
     "x10*9/l": "10*9/l",
     "x10^9/l": "10*9/l",
+    # 10³/µL is 10⁹/L: counts as US-style laboratories report them
+    "10*3/ul": "10*9/l",
+    "10^3/ul": "10*9/l",
+    "x10*3/ul": "10*9/l",
+    "x10^3/ul": "10*9/l",
+    "k/ul": "10*9/l",
     "ng/ml": "ng/ml",
     "ng/l": "ng/l",
     "miu/l": "miu/l",
     "uiu/ml": "miu/l",
+    "{inr}": "{inr}",
+    "inr": "{inr}",  # an INR and a pH have no unit; laboratories write their names
+    "[ph]": "[ph]",
+    "ph": "[ph]",
     "s": "s",
     "sec": "s",
     "秒": "s",

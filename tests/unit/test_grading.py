@@ -545,3 +545,145 @@ def test_a_censored_value_shows_its_comparator_once(comparator: str, text: str, 
         value_type="numeric", value=30.0, comparator=comparator, value_text=text, unit="mmol/L"
     )
     assert result.display_value == shown
+
+
+def shipped_catalogue() -> Catalogue:
+    """The shipped catalogue and default critical values (data/*.tsv), without the database."""
+    cat = Catalogue()
+    for code, name, name_en, category, unit, *_ in rows("observation_catalogue.tsv"):
+        cat.items[code] = Item(code, name, unit, category, name_en)
+    cat.critical[None] = {}
+    for code, low, high, *rest in rows("critical_values.tsv"):
+        flags = set(rest[0].split(",")) - {""} if rest else set()
+        group = next(iter(flags & {"neonate", "haematology"}), "")
+        bounds = parse_critical(low, high)
+        cat.critical[None][(code, group)] = CriticalBounds(
+            bounds.low,
+            bounds.high,
+            bounds.low_inclusive,
+            bounds.high_inclusive,
+            positive="positive" in flags,
+            first_only="first" in flags,
+        )
+    return cat
+
+
+@pytest.mark.parametrize(
+    ("code", "low", "high"),
+    [
+        # REFERENCE §4.5, the items with one default threshold ("Low ≤ / High ≥").
+        ("2823-3", "<= 2.8", ">= 6.2"),  # K⁺
+        ("2951-2", "<= 120", ">= 160"),  # Na⁺
+        ("1994-3", "<= 0.78", ">= 1.58"),  # ionised Ca
+        ("6301-6", "", "> 3.5"),  # INR
+        ("2744-1", "<= 7.20", ">= 7.60"),  # pH
+        ("2703-7", "< 45", ""),  # PaO₂ (mmHg)
+    ],
+)
+def test_the_default_critical_values_are_the_references(code: str, low: str, high: str) -> None:
+    assert shipped_catalogue().critical[None][(code, "")] == parse_critical(low, high)
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "unit", "interpretation"),
+    [
+        # REFERENCE §4.5 gives the blood-gas limits in kPa too: PaO₂ <45 mmHg (6 kPa),
+        # PaCO₂ <20 mmHg (2.66 kPa) and >70 mmHg (9.33 kPa). 1 kPa = 760/101.325 mmHg.
+        ("2703-7", 5.9, "kPa", "LL"),  # 44.25 mmHg
+        ("2703-7", 6.0, "kPa", "N"),  # 45.0 mmHg: not below 45
+        ("2019-8", 2.6, "kPa", "LL"),  # 19.5 mmHg
+        ("2019-8", 9.4, "kPa", "HH"),  # 70.5 mmHg
+        ("2019-8", 9.3, "kPa", "N"),  # 69.8 mmHg
+        ("2019-8", 5.3, "kPa", "N"),
+    ],
+)
+def test_a_blood_gas_in_kpa_is_graded_by_the_critical_values(
+    code: str, value: float, unit: str, interpretation: str
+) -> None:
+    outcome = assess(
+        result(loinc=code, value=value, unit=unit),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=shipped_catalogue(),
+    )
+    assert outcome.fields["unit_normalised"] == "mmHg"
+    assert outcome.fields["interpretation"] == interpretation
+    assert outcome.critical == (interpretation in ("LL", "HH"))
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "unit", "interpretation"),
+    [
+        # An INR and a pH are unitless; laboratories write "INR" and "pH" for them (REFERENCE
+        # §4.5: INR >3.5, pH ≤7.20 / ≥7.60 are critical).
+        ("6301-6", 5.0, "INR", "HH"),
+        ("6301-6", 3.5, "INR", "N"),
+        ("2744-1", 7.1, "pH", "LL"),
+        ("2744-1", 7.65, "PH", "HH"),
+    ],
+)
+def test_an_inr_or_a_ph_written_with_its_name_as_unit_is_graded(
+    code: str, value: float, unit: str, interpretation: str
+) -> None:
+    outcome = assess(
+        result(loinc=code, value=value, unit=unit),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=shipped_catalogue(),
+    )
+    assert outcome.fields["unit_normalised"] != ""
+    assert outcome.fields["interpretation"] == interpretation
+    assert outcome.critical == (interpretation in ("LL", "HH"))
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "unit", "interpretation"),
+    [
+        # 10³/µL is 10⁹/L: REFERENCE §4.5 WBC ≤2.0, PLT ≤30 and ≥1000 ×10⁹/L.
+        ("6690-2", 1.5, "10*3/uL", "LL"),
+        ("6690-2", 1.5, "10^3/µL", "LL"),
+        ("777-3", 20.0, "x10³/μL", "LL"),
+        ("777-3", 1200.0, "K/uL", "HH"),
+    ],
+)
+def test_a_count_in_thousands_per_microlitre_is_graded_by_the_critical_values(
+    code: str, value: float, unit: str, interpretation: str
+) -> None:
+    outcome = assess(
+        result(loinc=code, value=value, unit=unit),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=shipped_catalogue(),
+    )
+    assert outcome.fields["unit_normalised"] == "10*9/L"
+    assert outcome.fields["interpretation"] == interpretation
+    assert outcome.critical
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "interpretation"),
+    [
+        # Calcium in mg/dL (molar mass 40.08: 1 mmol/L is 4.008 mg/dL) against REFERENCE §4.5's
+        # mmol/L limits: total Ca ≤1.75 / ≥3.5, ionised Ca ≤0.78 / ≥1.58.
+        ("2000-8", 6.8, "LL"),  # 1.70 mmol/L
+        ("2000-8", 14.5, "HH"),  # 3.62 mmol/L
+        ("2000-8", 9.5, "N"),  # 2.37 mmol/L
+        ("1994-3", 3.0, "LL"),  # 0.75 mmol/L
+        ("1994-3", 6.5, "HH"),  # 1.62 mmol/L
+    ],
+)
+def test_a_calcium_in_mg_per_dl_is_graded_by_the_critical_values(
+    code: str, value: float, interpretation: str
+) -> None:
+    outcome = assess(
+        result(loinc=code, value=value, unit="mg/dL"),
+        sex="male",
+        age=50,
+        organisation_path="/1/",
+        catalogue=shipped_catalogue(),
+    )
+    assert outcome.fields["unit_normalised"] == "mmol/L"
+    assert outcome.fields["interpretation"] == interpretation

@@ -421,3 +421,43 @@ def test_risk_does_not_fall_with_age(profile: ChinaParInput, extra: int) -> None
     older = dataclasses.replace(profile, age=min(74, profile.age + extra))
     young, old = china_par_risk(profile).risk10_percent, china_par_risk(older).risk10_percent
     assert young is not None and old is not None and old >= young
+
+
+@pytest.mark.parametrize(
+    ("terms", "published"),
+    [
+        # REFERENCE §2.1, the paper's worked example term by term (60-year-old man, SBP 130
+        # untreated, TC 210 mg/dL, HDL-C 55, waist 80, diabetes, urban north):
+        # 130.88 + 127.28 + 3.32 − 2.78 − 3.12 + 0.36 + 0.48 − 0.16 − 114.21 = 142.04.
+        (("ln_age",), 130.88),
+        (("ln_sbp_untreated",), 127.28),
+        (("ln_tc",), 3.32),
+        (("ln_hdl",), -2.78),
+        (("ln_waist",), -3.12),
+        (("diabetes",), 0.36),
+        (("north",), 0.48),
+        (("urban",), -0.16),
+        (("ln_age_x_ln_sbp_untreated",), -114.21),
+        # Not in the example (no smoking, no family history, untreated): each term is 0.
+        (("smoker", "family_history", "ln_age_x_smoker", "ln_age_x_family_history"), 0.0),
+        (("ln_sbp_treated", "ln_age_x_ln_sbp_treated"), 0.0),
+    ],
+)
+def test_the_papers_worked_example_term_by_term(terms: tuple[str, ...], published: float) -> None:
+    zero = {item.name: 0.0 for item in dataclasses.fields(MEN) if item.name not in terms}
+    only = dataclasses.replace(MEN, **zero)
+    term = linear_predictor(
+        only,
+        age=60,
+        sbp_mmHg=130,
+        treated=False,
+        tc_mg_dl=210,
+        hdl_mg_dl=55,
+        waist_cm=80,
+        smoker=False,
+        diabetes=True,
+        north=True,
+        urban=True,
+        family_history=False,
+    )
+    assert round(term, 2) == published
