@@ -917,3 +917,45 @@ def test_a_stay_cancelled_after_its_discharge_is_no_discharge_to_the_rules(
     run_for_event(Trigger.ENCOUNTER, [patient.pk])
     patient.refresh_from_db()
     assert patient.risk_tier == "high"
+
+
+TC = "2093-3"
+UNITS[TC], NAMES[TC] = "mmol/L", "总胆固醇"
+
+
+def china_par(patient: Any, category: str) -> None:
+    from careloop.rules.models import RiskAssessment
+
+    RiskAssessment.objects.create(
+        patient=patient,
+        model="china-par",
+        version="2016",
+        category=category,
+        inputs={},
+        result={"risk_percent": 12.3 if category == "高危" else 6.0},
+        explanation="",
+    )
+
+
+def test_a_high_cardiovascular_risk_without_a_cholesterol_for_a_year_is_reviewed_yearly(
+    pack: None, hospital: Any, carol: Any
+) -> None:
+    """REFERENCE §2.2: high-risk people are reassessed yearly (2019 guideline, 每年评估1次)."""
+    from careloop.followup.models import Task
+
+    now = timezone.now()
+    due, measured, medium = (
+        PatientFactory(organisation=hospital, responsible_doctor=carol) for _ in range(3)
+    )
+    store(due, TC, 6.2, now - timedelta(days=400))
+    store(measured, TC, 6.2, now - timedelta(days=200))
+    store(medium, TC, 6.2, now - timedelta(days=400))
+    china_par(due, "高危")
+    china_par(measured, "高危")
+    china_par(medium, "中危")
+    assert sweep(now=now) == 1
+    task = Task.objects.get(patient=due, status=Task.Status.OPEN)
+    assert task.title == "年度心血管风险再评估：复查血脂、血压"
+    assert task.assignee == carol
+    assert not Task.objects.filter(patient__in=[measured, medium]).exists()
+    assert sweep(now=now + timedelta(days=30)) == 0  # once a year
