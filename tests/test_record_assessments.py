@@ -496,3 +496,45 @@ def test_the_adult_grades_are_not_rerun_on_later_birthdays(
     RiskAssessment.objects.filter(patient=adult, model="bp-grade").delete()
     reassess_birthdays(now=timezone.now() + timedelta(days=2))
     assert _latest(adult, "bp-grade") is None
+
+
+def test_hypertension_high_risk_from_results_lifestyle_and_family(
+    cardiology: Any, carol: Any, patient_factory: Any
+) -> None:
+    """REFERENCE §1.1: any of six factors makes someone high-risk; a diagnosed patient is
+    managed, not screened (the standing result is closed as 不适用)."""
+    man = patient_factory(organisation=cardiology, sex="male", birth_date=_aged(40))
+    _results(man, **{"8480_6": 126, "8462_4": 82, "8302_2": 175, "29463_7": 70})
+    first = _latest(man, "htn-high-risk")
+    assert first is not None and first.category == "非高危人群"
+    assert first.result["unknown"] == ["饮食摄盐情况", "饮酒量"]  # no lifestyle recorded
+
+    _entry(carol, man, "family", relation="grandparent", condition="高血压")
+    family = _latest(man, "htn-high-risk")
+    assert family is not None and family.category == "高危人群"
+    assert family.result["factors"] == ["高血压家族史（一、二级亲属）"]
+
+    _lifestyle(carol, man, drinking="daily", alcohol_liang_per_day="2", salt_intake="heavy")
+    both = _latest(man, "htn-high-risk")
+    assert both is not None
+    assert both.result["factors"][1:] == ["长期高盐饮食", "长期过量饮酒（每日白酒约 100 mL）"]
+
+    _entry(carol, man, "diagnosis", icd10_code="I10", clinical_status="active")
+    closed = _latest(man, "htn-high-risk")
+    assert closed is not None and closed.category == "不适用"
+    page = logged_in(carol).get(f"/patients/{man.pk}/").content.decode()
+    assert "高血压高危人群筛查" in page
+
+
+def test_the_55th_birthday_makes_someone_high_risk_for_hypertension(
+    cardiology: Any, patient_factory: Any
+) -> None:
+    from careloop.rules.assessments import reassess_birthdays
+
+    man = patient_factory(organisation=cardiology, sex="male", birth_date=_turning(55, 2))
+    _results(man, **{"8480_6": 120, "8462_4": 76, "8302_2": 172, "29463_7": 62})
+    assert _latest(man, "htn-high-risk").category == "非高危人群"  # type: ignore[union-attr]
+    reassess_birthdays(now=timezone.now() + timedelta(days=2))
+    turned = _latest(man, "htn-high-risk")
+    assert turned is not None and turned.category == "高危人群"
+    assert turned.result["factors"] == ["年龄 55 岁（≥55 岁）"]

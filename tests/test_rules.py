@@ -329,19 +329,22 @@ def test_risk_is_reassessed_when_an_input_arrives_and_kept_with_history(
 
     now = timezone.now()
     store(patient, SBP, 150, now - timedelta(days=2))
-    assert not RiskAssessment.objects.exists()  # BP grade needs the diastolic too
+    assert not RiskAssessment.objects.filter(model="bp-grade").exists()  # needs the diastolic
     store(patient, DBP, 95, now - timedelta(days=2))
     first = RiskAssessment.objects.get(model="bp-grade")
     assert first.category == "1级高血压" and first.inputs["sbp_mmHg"] == 150
     assert "按未服药评估" in first.result["warnings"][-1]
     store(patient, SBP, 182, now)
     latest = RiskAssessment.objects.filter(model="bp-grade").first()
-    assert latest.category == "3级高血压" and RiskAssessment.objects.count() == 2
+    assert latest.category == "3级高血压"
+    assert RiskAssessment.objects.filter(model="bp-grade").count() == 2
     page = logged_in(bob).get(f"/patients/{patient.pk}/")
-    shown = page.context["assessments"]
-    assert [(a.latest.category, [e.category for e in a.earlier]) for a in shown] == [
-        ("3级高血压", ["1级高血压"])
-    ]
+    shown = {a.latest.model: a for a in page.context["assessments"]}
+    grade = shown["bp-grade"]
+    assert (grade.latest.category, [e.category for e in grade.earlier]) == (
+        "3级高血压",
+        ["1级高血压"],
+    )
     assert "血压分级" in page.content.decode()
 
 
@@ -959,3 +962,25 @@ def test_a_high_cardiovascular_risk_without_a_cholesterol_for_a_year_is_reviewed
     assert task.assignee == carol
     assert not Task.objects.filter(patient__in=[measured, medium]).exists()
     assert sweep(now=now + timedelta(days=30)) == 0  # once a year
+
+
+def test_hypertension_high_risk_people_without_a_blood_pressure_for_half_a_year_are_called(
+    pack: None, hospital: Any, dave: Any
+) -> None:
+    """REFERENCE §1.1: high-risk people have their blood pressure measured at least every 6
+    months: 180 days without one → a task for the health manager."""
+    from careloop.followup.models import Task
+    from careloop.rules.models import RiskAssessment
+
+    now = timezone.now()
+    due, measured = (PatientFactory(organisation=hospital, health_manager=dave) for _ in range(2))
+    store(due, SBP, 134, now - timedelta(days=200))
+    store(measured, SBP, 134, now - timedelta(days=100))
+    for person in (due, measured):
+        latest = RiskAssessment.objects.filter(patient=person, model="htn-high-risk").first()
+        assert latest is not None and latest.category == "高危人群"  # SBP 130–139
+    assert sweep(now=now) == 1
+    task = Task.objects.get(patient=due)
+    assert task.title == "高血压高危人群：测量血压并做生活方式指导"
+    assert task.assignee == dave
+    assert not Task.objects.filter(patient=measured).exists()

@@ -29,6 +29,7 @@ from careloop.rules.models import RiskAssessment
 from careloop.rules.record_inputs import Record, has_prefix, load_records
 from careloop.rules.risk.base import InputError
 from careloop.rules.risk.bmi import bmi_value
+from careloop.rules.risk.htn_high_risk import OLDER_AGE
 from careloop.rules.risk.registry import get_model
 
 LOOKBACK_DAYS = 365  # an input older than a year is not used
@@ -184,6 +185,37 @@ def _findrisc(
     }
 
 
+HYPERTENSIVE = Stopped(
+    "hypertension", "已确诊高血压（诊断或在服降压药）：按高血压患者健康管理，不再按高危人群筛查。"
+)
+
+
+def _htn_high_risk(
+    latest: Latest, sex: str, age: int | None, r: Record
+) -> dict[str, Any] | Stopped | None:
+    """Hypertension high-risk people (REFERENCE §1.1): adults not known to be hypertensive;
+    what the record does not say counts as absent and is named."""
+    if r.hypertension:
+        return HYPERTENSIVE
+    if age is None or sex not in ("male", "female"):
+        return None
+    if age < ADULT_FROM:
+        return NOT_ADULT
+    height, weight = latest(HEIGHT), latest(WEIGHT)
+    bmi = bmi_value(height, weight) if height and weight and height > 0 else None
+    return {
+        "age": age,
+        "sex": sex,
+        "sbp_mmHg": latest(SBP),
+        "dbp_mmHg": latest(DBP),
+        "bmi": bmi,
+        "waist_cm": latest(WAIST),
+        "family_history_hypertension": r.family_hypertension,
+        "high_salt_diet": None if r.salt_intake is None else r.salt_intake == "heavy",
+        "spirits_ml_per_day": r.spirits_ml_per_day,
+    }
+
+
 def _cdrs_category(result: dict[str, Any]) -> str:
     return "高风险" if result["high_risk"] else "低风险"
 
@@ -202,9 +234,10 @@ MODELS: dict[str, tuple[tuple[str, ...], Inputs, Category]] = {
     "china-par": (SBP + TC + HDL + WAIST, _china_par, "category"),
     "cdrs": (SBP + HEIGHT + WEIGHT + WAIST, _cdrs, _cdrs_category),
     "findrisc": (HEIGHT + WEIGHT + WAIST + FPG + HBA1C, _findrisc, "category"),
+    "htn-high-risk": (SBP + DBP + HEIGHT + WEIGHT + WAIST, _htn_high_risk, "category"),
 }
 # They also read the health record (bp-grade: whether an antihypertensive is taken now).
-RECORD_MODELS = ("bp-grade", "china-par", "cdrs", "findrisc")
+RECORD_MODELS = ("bp-grade", "china-par", "cdrs", "findrisc", "htn-high-risk")
 UNTREATED_NOTE = "档案未记录在服降压药，按未服药评估。"
 UNTREATED_NOTED = ("bp-grade", "china-par")  # they say so when the record has none
 CODES = {code for codes, _, _ in MODELS.values() for code in codes}
@@ -433,6 +466,7 @@ LABELS = {
     "china-par": _("10-year cardiovascular risk (China-PAR)"),  # 心血管病 10 年风险（China-PAR）
     "cdrs": _("Diabetes risk score (China)"),  # 糖尿病风险评分（中国）
     "findrisc": _("Diabetes risk score (FINDRISC)"),  # 糖尿病风险评分（FINDRISC）
+    "htn-high-risk": _("Hypertension high-risk screening"),  # 高血压高危人群筛查
     "tcm-constitution": _("TCM constitution"),  # 中医体质
 }
 
@@ -496,7 +530,12 @@ def reassess_records(patient_ids: Iterable[int], *, now: datetime | None = None)
 # Age is one of their inputs, or (BP grade, BMI and waist classes: adults only) decides
 # whether they apply: re-run on birthdays.
 AGE_MODELS = ("egfr", "china-par", "cdrs", "findrisc")
-ADULT_MODELS = ("bp-grade", "bmi", "waist")  # adults' classes: only the 18th birthday changes them
+ADULT_MODELS = (
+    "bp-grade",
+    "bmi",
+    "waist",
+    "htn-high-risk",
+)  # adults' classes: only the 18th birthday changes them
 REGION_MODELS = ("china-par",)  # the organisation's region and urban setting are inputs
 BATCH_SIZE = 1_000
 
@@ -511,15 +550,16 @@ def birthdays_on(day: date) -> list[tuple[int, int]]:
 
 
 def reassess_birthdays(*, now: datetime | None = None, days: int = 2) -> int:
-    """Age is an input of eGFR, China-PAR, CDRS and FINDRISC, and the BP grade, BMI and
-    waist classes are adults' (given from the 18th birthday): re-run them for the living
+    """Age is an input of eGFR, China-PAR, CDRS and FINDRISC, the BP grade, BMI and waist
+    classes and the hypertension high-risk screening are adults' (given from the 18th
+    birthday), and the screening counts 55 and over as a factor: re-run them for the living
     patients whose age went up in the last ``days`` days (the daily job looks back two, so
     a missed run is caught up; a repeat stores nothing). Returns how many were stored."""
     from careloop.patients.models import Patient
 
     now = now or timezone.now()
     today = timezone.localtime(now).date()
-    born, came_of_age = Q(), Q()
+    born, came_of_age, older = Q(), Q(), Q()
     for back in range(days):
         birthday = today - timedelta(days=back)
         for month, day in birthdays_on(birthday):
@@ -529,8 +569,15 @@ def reassess_birthdays(*, now: datetime | None = None, days: int = 2) -> int:
                 birth_date__month=month,
                 birth_date__day=day,
             )
+            older |= Q(
+                birth_date__year=birthday.year - OLDER_AGE,
+                birth_date__month=month,
+                birth_date__day=day,
+            )
     stored = _reassess_in_batches(Patient.objects.filter(born), AGE_MODELS, now)
-    return stored + _reassess_in_batches(Patient.objects.filter(came_of_age), ADULT_MODELS, now)
+    stored += _reassess_in_batches(Patient.objects.filter(came_of_age), ADULT_MODELS, now)
+    # The hypertension high-risk screening reads age as "55 or older" (REFERENCE §1.1).
+    return stored + _reassess_in_batches(Patient.objects.filter(older), ("htn-high-risk",), now)
 
 
 def reassess_organisation(organisation_id: int, *, now: datetime | None = None) -> int:

@@ -17,6 +17,12 @@ Definitions (documented in docs/rules.md, "Risk assessments on the record"):
   an ICD-10 code counts by its name (糖尿病; 心梗/心肌梗死; 脑卒中/中风/脑梗/脑出血);
 - physical activity ≥ 30 minutes daily: 7 sessions a week of at least 30 minutes;
 - high glucose ever found: a fasting glucose or HbA1c result flagged high, or R73;
+- hypertension (the high-risk screening does not class patients): a diagnosis or past history
+  coded I10–I15, or a current blood-pressure-lowering medicine;
+- family history of hypertension (I10–I15, or an entry named 高血压): a first- or
+  second-degree relative as above;
+- high-salt diet: the lifestyle's salt intake 重; spirits a day: the lifestyle's 两 × 50 mL
+  (0 for someone who never drinks);
 - region and urban: the patient's organisation's settings."""
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ ASCVD: tuple[str, ...] = (
 )
 ASCVD += ("G45", "I70", "I73.9", "Z95.1", "Z95.5")
 MI_OR_STROKE = ("I21", "I22", "I60", "I61", "I62", "I63", "I64")
+HYPERTENSION = ("I10", "I11", "I12", "I13", "I14", "I15")
+ML_PER_LIANG = 50
 PARENTS_AND_SIBLINGS = ("father", "mother", "sibling")
 FIRST_DEGREE = (*PARENTS_AND_SIBLINGS, "child")
 SECOND_DEGREE = ("grandparent", "other")
@@ -52,7 +60,7 @@ NAMED: tuple[tuple[str, str], ...] = (
     ("心梗", "I21"),
     ("脑卒中", "I64"),
 )
-NAMED += (("中风", "I64"), ("脑梗", "I63"), ("脑出血", "I61"))
+NAMED += (("中风", "I64"), ("脑梗", "I63"), ("脑出血", "I61"), ("高血压", "I10"))
 GLUCOSE_CODES = ("14771-0", "1558-6", "4548-4", "17856-6", "59261-8")  # flagged high: any unit
 DAILY_SESSIONS, DAILY_MINUTES = 7, 30
 
@@ -67,6 +75,9 @@ class Record:
     exercise_times_per_week: int | None = None
     exercise_minutes: int | None = None
     vegetables_fruit_daily: bool | None = None
+    salt_intake: str | None = None  # light / moderate / heavy; None: not recorded
+    drinking: str | None = None  # never / occasional / often / daily
+    alcohol_liang_per_day: float | None = None
     antihypertensive_now: bool = False
     antihypertensive_ever: bool = False
     glucose_lowering_now: bool = False
@@ -90,6 +101,23 @@ class Record:
             relation in PARENTS_AND_SIBLINGS and has_prefix([code], MI_OR_STROKE)
             for relation, code in self.family
         )
+
+    @property
+    def hypertension(self) -> bool:
+        return has_prefix(self.diagnoses, HYPERTENSION) or self.antihypertensive_now
+
+    @property
+    def family_hypertension(self) -> bool:
+        return any(
+            relation in (*FIRST_DEGREE, *SECOND_DEGREE) and has_prefix([code], HYPERTENSION)
+            for relation, code in self.family
+        )
+
+    @property
+    def spirits_ml_per_day(self) -> float | None:
+        if self.alcohol_liang_per_day is not None:
+            return float(self.alcohol_liang_per_day) * ML_PER_LIANG
+        return 0.0 if self.drinking == "never" else None
 
     @property
     def family_diabetes(self) -> str:
@@ -157,14 +185,20 @@ def load_records(patient_ids: list[int]) -> dict[int, Record]:
                 "family": set(),
             }
         columns = (
-            "x.smoking, x.exercise_times_per_week, x.exercise_minutes, x.vegetables_fruit_daily"
+            "x.smoking, x.exercise_times_per_week, x.exercise_minutes, x.vegetables_fruit_daily, "
+            "x.salt_intake, x.drinking, x.alcohol_liang_per_day"
         )
-        for pk, smoking, times, minutes, vegetables in rows(name[Lifestyle], columns):
+        for pk, smoking, times, minutes, vegetables, salt, drinking, liang in rows(
+            name[Lifestyle], columns
+        ):
             values[pk].update(
                 smoking=smoking or None,
                 exercise_times_per_week=times,
                 exercise_minutes=minutes,
                 vegetables_fruit_daily=flag(vegetables),
+                salt_intake=salt or None,
+                drinking=drinking or None,
+                alcohol_liang_per_day=None if liang is None else float(liang),
             )
         kinds = (
             Medication.Category.ANTIHYPERTENSIVE.value,

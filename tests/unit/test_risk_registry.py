@@ -82,6 +82,18 @@ VALID: dict[str, dict[str, Any]] = {
     },
 }
 
+VALID["htn-high-risk"] = {
+    "age": 56,
+    "sex": "female",
+    "sbp_mmHg": 132,
+    "dbp_mmHg": 82,
+    "bmi": 23.0,
+    "waist_cm": 80,
+    "family_history_hypertension": False,
+    "high_salt_diet": True,
+    "spirits_ml_per_day": 0,
+}
+
 OUTPUT_KEYS = {
     "china-par": {"risk10_percent", "category"},
     "cdrs": {"total", "high_risk"},
@@ -93,6 +105,7 @@ OUTPUT_KEYS = {
     "glucose": {"glucose_category", "hba1c_ge_6_5"},
     "lipids": {"tc", "ldl_c", "tg", "non_hdl_c", "hdl_c", "non_hdl_c_value"},
     "tcm-constitution": {"converted", "verdicts", "constitutions", "category", "regimen"},
+    "htn-high-risk": {"category", "factors", "unknown"},
     "htn-followup": {
         "classification",
         "urgent_referral",

@@ -31,6 +31,7 @@ from careloop.rules.risk.followup import (
     htn_followup,
 )
 from careloop.rules.risk.glucose import GlucoseInput, glucose_category
+from careloop.rules.risk.htn_high_risk import HtnHighRiskInput, htn_high_risk
 from careloop.rules.risk.lipids import LipidInput, lipid_categories
 from careloop.rules.risk.tcm import TcmInput, tcm_constitution
 from careloop.rules.risk.waist import WaistInput, waist_class
@@ -132,6 +133,15 @@ MODELS: dict[str, Model] = {
             "中医体质分类与判定 ZYYXH/T 157-2009: nine constitutions",
             "sex (male|female), answers: {A1…I7: 1-5} (A 平和质 … I 特禀质; a question shared "
             "by two constitutions may be given under either key)",
+        ),
+        Model(
+            "htn-high-risk",
+            HtnHighRiskInput,
+            htn_high_risk,
+            "hypertension high-risk people, BPHS 3rd edition (§1.1): six factors",
+            "age (18-120), sex (male|female) [sbp_mmHg, dbp_mmHg, bmi, waist_cm, "
+            "family_history_hypertension, high_salt_diet, spirits_ml_per_day: each may be "
+            "left out (counted absent, named as unknown); hypertension: true when diagnosed]",
         ),
         Model(
             "htn-followup",
