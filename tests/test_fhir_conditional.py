@@ -395,3 +395,32 @@ def test_an_identifier_search_matches_the_system_and_the_value(client: Fhir) -> 
         headers={"If-None-Exist": "identifier=urn:careloop:sid:visit|MZ-7"},
     )
     assert status == 200, found
+
+
+def test_a_condition_written_as_the_search_url_finds_the_stored_resource(client: Fhir) -> None:
+    """``If-None-Exist: Patient?identifier=…`` (a search URL, as many senders write it, and
+    FHIR's own transaction examples) was refused 400, "Patient?identifier is not a search
+    parameter of Patient"."""
+    person = patient_resource()
+    made = client.call("POST", "/Patient", person)[1]
+    for query in (
+        f"Patient?{_by_identifier(person)}",
+        f"{client.base}/Patient?{_by_identifier(person)}",
+    ):
+        status, found, _ = client.call("POST", "/Patient", person, headers={"If-None-Exist": query})
+        assert status == 200 and found["id"] == made["id"], found
+    bundle = transaction_bundle()
+    bundle["entry"][0]["request"]["ifNoneExist"] = f"Patient?{_by_identifier(person)}"
+    status, body, _ = client.call("POST", "", bundle)
+    assert status == 200, body
+    assert body["entry"][0]["response"]["status"] == "200 OK"
+    assert body["entry"][0]["response"]["location"] == f"Patient/{made['id']}"
+    assert Patient.objects.count() == 1
+    # A search of another type is not this create's condition.
+    status, body, _ = client.call(
+        "POST",
+        "/Patient",
+        person,
+        headers={"If-None-Exist": f"Observation?{_by_identifier(person)}"},
+    )
+    assert status == 400 and "Observation" in body["issue"][0]["diagnostics"], body
