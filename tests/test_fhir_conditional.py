@@ -424,3 +424,27 @@ def test_a_condition_written_as_the_search_url_finds_the_stored_resource(client:
         headers={"If-None-Exist": f"Observation?{_by_identifier(person)}"},
     )
     assert status == 400 and "Observation" in body["issue"][0]["diagnostics"], body
+
+
+def test_a_create_with_search_parameters_in_its_url_is_a_conditional_create(
+    client: Fhir,
+) -> None:
+    """fhirpy's ``get_or_create`` and ``resource.create(identifier=…)`` send the condition as
+    the URL's query (``POST Observation?patient=…&code=…``): it was ignored, so the result
+    was stored again and answered 201 Created."""
+    person = patient_resource()
+    status, made, _ = client.call("POST", f"/Patient?{_by_identifier(person)}", person)
+    assert status == 201
+    status, again, _ = client.call(
+        "POST", f"/Patient?{_by_identifier(person)}&_format=json", person
+    )
+    assert status == 200 and again["id"] == made["id"], again
+    glucose = observation(f"Patient/{made['id']}", "14749-6", 5.6, "mmol/L")
+    query = f"/Observation?patient={made['id']}&code=14749-6&date=2026-11-23T23:40:00%2B08:00"
+    assert client.call("POST", query, glucose)[0] == 201
+    status, same, _ = client.call("POST", query, glucose)
+    assert status == 200, same
+    assert Observation.objects.filter(code="14749-6").count() == 1
+    # As with the header, a parameter the search does not know is refused, not ignored.
+    status, body, _ = client.call("POST", "/Observation?family=Zhou", glucose)
+    assert status == 400 and "family" in body["issue"][0]["diagnostics"], body

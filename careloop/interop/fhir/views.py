@@ -284,7 +284,7 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
             405, f"{request.method} is not supported on {resource_type}", code="not-supported"
         )
     message = _store_raw(request, f"{resource_type} create")
-    query = request.headers.get("If-None-Exist", "")
+    query = request.headers.get("If-None-Exist", "") or _url_condition(request)
     try:
         data = handler.validate(_body(request))
 
@@ -314,6 +314,20 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
     version = body["meta"]["versionId"]
     location = f"{base_url(request)}/{resource_type}/{obj.pk}/_history/{version}"
     return respond(body, 200 if found else 201, Location=location, ETag=versions.etag(body))
+
+
+def _url_condition(request: HttpRequest) -> str:
+    """A create's search parameters in its URL (``POST Patient?identifier=…``): the
+    conditional create of fhirpy's ``get_or_create`` and ``create(**search)`` (and Aidbox),
+    taken as ``If-None-Exist``. They were ignored, so a resent result was stored again and
+    answered 201 as new."""
+    return urlencode(
+        [(k, v) for k, values in request.GET.lists() if k not in URL_ONLY for v in values]
+    )
+
+
+# Parameters of the request itself, not of a search (a create's URL may carry them).
+URL_ONLY = {"_format", "_pretty"}
 
 
 def _as_stored(handler: Handler, user: Any, obj: Any) -> Any:
