@@ -90,7 +90,9 @@ def capability_statement(base: str = "") -> dict[str, Any]:
                     "several do. meta.versionId and the ETag name the "
                     "current version (a digest of the resource); an update with If-Match "
                     "(request.ifMatch) of another version is refused 412; earlier versions "
-                    "are not kept."
+                    "are not kept. A create or update answers as Prefer: return= asks "
+                    "(minimal: no body; OperationOutcome; representation, the default: the "
+                    "resource)."
                 ),
                 "security": {
                     "service": [
