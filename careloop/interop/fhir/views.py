@@ -243,6 +243,10 @@ def metadata(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         text = f"{request.method} is not supported on metadata (GET the CapabilityStatement)"
         return respond(outcome([issue(text, code="not-supported")]), 405, Allow="GET, HEAD")
+    try:  # asked for XML (_format=xml, Accept: application/fhir+xml), it was answered JSON
+        _json_wanted(request)
+    except FhirError as error:
+        return respond(outcome(error.issues), error.status)
     return respond(capability_statement(base_url(request)))
 
 
