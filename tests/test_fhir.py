@@ -675,7 +675,12 @@ def test_a_value_and_its_range_are_given_in_the_same_unit(fhir: Fhir) -> None:
     sent["referenceRange"] = [{"high": {"value": 200, "unit": "mg/dL"}}]
     status, body, _ = fhir.call("POST", "/Observation", sent)
     assert status == 201, body
-    assert body["valueQuantity"] == {"value": 240, "unit": "mg/dL"}
+    assert body["valueQuantity"] == {
+        "value": 240,
+        "unit": "mg/dL",
+        "system": "http://unitsofmeasure.org",
+        "code": "mg/dL",
+    }
     assert body["referenceRange"][0]["high"] == {"value": 200, "unit": "mg/dL"}
     assert body["interpretation"][0]["coding"][0]["code"] == "H"
 

@@ -395,3 +395,56 @@ def test_an_identifier_search_matches_the_system_and_the_value(client: Fhir) -> 
         headers={"If-None-Exist": "identifier=urn:careloop:sid:visit|MZ-7"},
     )
     assert status == 200, found
+
+
+def test_a_condition_written_as_the_search_url_finds_the_stored_resource(client: Fhir) -> None:
+    """``If-None-Exist: Patient?identifier=…`` (a search URL, as many senders write it, and
+    FHIR's own transaction examples) was refused 400, "Patient?identifier is not a search
+    parameter of Patient"."""
+    person = patient_resource()
+    made = client.call("POST", "/Patient", person)[1]
+    for query in (
+        f"Patient?{_by_identifier(person)}",
+        f"{client.base}/Patient?{_by_identifier(person)}",
+    ):
+        status, found, _ = client.call("POST", "/Patient", person, headers={"If-None-Exist": query})
+        assert status == 200 and found["id"] == made["id"], found
+    bundle = transaction_bundle()
+    bundle["entry"][0]["request"]["ifNoneExist"] = f"Patient?{_by_identifier(person)}"
+    status, body, _ = client.call("POST", "", bundle)
+    assert status == 200, body
+    assert body["entry"][0]["response"]["status"] == "200 OK"
+    assert body["entry"][0]["response"]["location"] == f"Patient/{made['id']}"
+    assert Patient.objects.count() == 1
+    # A search of another type is not this create's condition.
+    status, body, _ = client.call(
+        "POST",
+        "/Patient",
+        person,
+        headers={"If-None-Exist": f"Observation?{_by_identifier(person)}"},
+    )
+    assert status == 400 and "Observation" in body["issue"][0]["diagnostics"], body
+
+
+def test_a_create_with_search_parameters_in_its_url_is_a_conditional_create(
+    client: Fhir,
+) -> None:
+    """fhirpy's ``get_or_create`` and ``resource.create(identifier=…)`` send the condition as
+    the URL's query (``POST Observation?patient=…&code=…``): it was ignored, so the result
+    was stored again and answered 201 Created."""
+    person = patient_resource()
+    status, made, _ = client.call("POST", f"/Patient?{_by_identifier(person)}", person)
+    assert status == 201
+    status, again, _ = client.call(
+        "POST", f"/Patient?{_by_identifier(person)}&_format=json", person
+    )
+    assert status == 200 and again["id"] == made["id"], again
+    glucose = observation(f"Patient/{made['id']}", "14749-6", 5.6, "mmol/L")
+    query = f"/Observation?patient={made['id']}&code=14749-6&date=2026-11-23T23:40:00%2B08:00"
+    assert client.call("POST", query, glucose)[0] == 201
+    status, same, _ = client.call("POST", query, glucose)
+    assert status == 200, same
+    assert Observation.objects.filter(code="14749-6").count() == 1
+    # As with the header, a parameter the search does not know is refused, not ignored.
+    status, body, _ = client.call("POST", "/Observation?family=Zhou", glucose)
+    assert status == 400 and "family" in body["issue"][0]["diagnostics"], body

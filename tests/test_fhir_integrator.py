@@ -448,6 +448,27 @@ def test_a_format_other_than_json_is_refused_on_every_interaction(fhir: Fhir) ->
     assert fhir.call("GET", f"/Patient/{patient}?_format=json")[0] == 200
 
 
+def test_the_capability_statement_is_refused_in_a_format_other_than_json(fhir: Fhir) -> None:
+    """GET metadata?_format=xml (or Accept: application/fhir+xml alone) was answered 200 with
+    JSON, when every other interaction answers 406 to a format CareLoop does not serve."""
+    public = Fhir(fhir.base.removesuffix("/fhir/R4"), None)
+    for path, headers in (
+        ("/metadata?_format=xml", {}),
+        ("/metadata?_format=application/fhir%2Bxml", {}),
+        ("/metadata", {"Accept": "application/fhir+xml"}),
+    ):
+        status, outcome, _ = public.call("GET", path, headers=headers)
+        assert status == 406 and outcome["resourceType"] == "OperationOutcome", path
+    for path, headers in (
+        ("/metadata", {}),
+        ("/metadata?_format=json", {}),
+        ("/metadata", {"Accept": "application/fhir+json"}),
+        ("/metadata", {"Accept": "application/fhir+xml;q=0.9, application/json;q=0.8"}),
+    ):
+        status, statement, _ = public.call("GET", path, headers=headers)
+        assert status == 200 and statement["resourceType"] == "CapabilityStatement", path
+
+
 def test_a_subject_of_another_type_names_no_patient(fhir: Fhir) -> None:
     """Observation?subject=Group/5 answered Patient/5's results (the id was read whatever
     type the reference named)."""

@@ -12,7 +12,7 @@ from careloop.accounts.tokens import do_create_token
 from careloop.clinical.models import Observation
 from careloop.rules.models import RiskAssessment, RuleFiring
 from careloop.rules.pack import load_pack
-from tests.test_fhir import LOINC, Fhir, patient_resource
+from tests.test_fhir import LOINC, Fhir, observation, patient_resource
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -68,7 +68,12 @@ def test_a_blood_pressure_panels_values_are_stored_graded_and_read_back(fhir: Fh
     systolic, diastolic = panel["component"]
     assert systolic["code"]["coding"][0]["code"] == "8480-6"
     assert systolic["valueQuantity"]["value"] == 186
-    assert diastolic["valueQuantity"] == {"value": 112, "unit": "mmHg"}
+    assert diastolic["valueQuantity"] == {
+        "value": 112,
+        "unit": "mmHg",
+        "system": "http://unitsofmeasure.org",
+        "code": "mm[Hg]",
+    }
     assert systolic["interpretation"][0]["coding"][0]["code"] in ("H", "HH")
     assert diastolic["interpretation"][0]["coding"][0]["code"] in ("H", "HH")
 
@@ -234,3 +239,30 @@ def test_a_panel_updated_with_one_component_shows_both(fhir: Fhir) -> None:
     assert status == 200, body
     assert [c["valueQuantity"]["value"] for c in body["component"]] == [138, 96]
     assert Observation.objects.get(pk=panel["id"]).display_value == "138/96 mmHg"
+
+
+def test_values_are_served_with_their_ucum_code_as_the_vital_signs_profile_requires(
+    fhir: Fhir,
+) -> None:
+    """A blood pressure sent with its UCUM code (mm[Hg]) came back with the unit text alone:
+    the FHIR vital-signs profile requires valueQuantity.system and code, so a client checking
+    it refused CareLoop's own answer."""
+    patient_id = fhir.call("POST", "/Patient", patient_resource())[1]["id"]
+    ref = f"Patient/{patient_id}"
+    status, panel, _ = fhir.call("POST", "/Observation", blood_pressure(ref, 128, 82))
+    assert status == 201, panel
+    panel = fhir.call("GET", f"/Observation/{panel['id']}")[1]
+    for part in panel["component"]:
+        quantity = part["valueQuantity"]
+        assert (quantity["system"], quantity["code"]) == ("http://unitsofmeasure.org", "mm[Hg]")
+    weight = observation(ref, "29463-7", 61.5, "公斤")
+    made = fhir.call("POST", "/Observation", weight)[1]
+    assert made["valueQuantity"] == {
+        "value": 61.5,
+        "unit": "公斤",
+        "system": "http://unitsofmeasure.org",
+        "code": "kg",
+    }
+    # A unit CareLoop does not know is served as sent, with no code made up for it.
+    odd = fhir.call("POST", "/Observation", observation(ref, "8867-4", 72, "次/30秒"))[1]
+    assert odd["valueQuantity"] == {"value": 72, "unit": "次/30秒"}

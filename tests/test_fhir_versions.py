@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from typing import Any
 
 import pytest
@@ -92,3 +94,43 @@ def test_a_transaction_with_a_stale_if_match_changes_nothing(client: Fhir, gluco
     status, body, _ = client.call("POST", "", bundle)
     assert status == 200 and body["entry"][0]["response"]["status"] == "200 OK"
     assert Observation.objects.get(pk=glucose).value == 2.8
+
+
+def _sent(client: Fhir, method: str, path: str, body: Any, prefer: str) -> tuple[int, bytes, Any]:
+    request = urllib.request.Request(
+        client.base + path, data=json.dumps(body).encode(), method=method
+    )
+    request.add_header("Content-Type", "application/fhir+json")
+    request.add_header("Authorization", f"Bearer {client.token}")
+    request.add_header("Prefer", prefer)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, response.read(), response.headers
+
+
+def test_a_write_answers_as_prefer_return_asks(client: Fhir) -> None:
+    """``Prefer: return=minimal`` and ``return=OperationOutcome`` were ignored: the resource
+    was always sent back (FHIR: servers SHOULD honour the header)."""
+    patient_id = client.call("POST", "/Patient", patient_resource())[1]["id"]
+    glucose = observation(f"Patient/{patient_id}", "14749-6", 5.2, "mmol/L")
+    status, body, headers = _sent(client, "POST", "/Observation", glucose, "return=minimal")
+    assert status == 201 and body == b""
+    made = Observation.objects.get()
+    version = headers["ETag"].removeprefix('W/"').removesuffix('"')
+    assert headers["Location"].endswith(f"/Observation/{made.pk}/_history/{version}")
+    assert client.call("GET", f"/Observation/{made.pk}")[2]["ETag"] == headers["ETag"]
+
+    corrected = dict(glucose, id=str(made.pk), valueQuantity={"value": 5.9, "unit": "mmol/L"})
+    status, body, headers = _sent(
+        client, "PUT", f"/Observation/{made.pk}", corrected, "return=OperationOutcome"
+    )
+    answer = json.loads(body)
+    assert status == 200 and answer["resourceType"] == "OperationOutcome", answer
+    assert answer["issue"][0]["severity"] == "information"
+    assert f"Observation/{made.pk} updated" in answer["issue"][0]["diagnostics"]
+    made.refresh_from_db()
+    assert made.value == 5.9
+
+    status, body, _ = _sent(
+        client, "PUT", f"/Observation/{made.pk}", corrected, "return=representation"
+    )
+    assert status == 200 and json.loads(body)["valueQuantity"]["value"] == 5.9

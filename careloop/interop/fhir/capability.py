@@ -81,14 +81,18 @@ def capability_statement(base: str = "") -> dict[str, Any]:
                     f"{codes.SURGICAL_PROCEDURE}, is an operation (the tag 术后 for 30 days). "
                     "Task, CarePlan and Flag (follow-up "
                     "tasks, plans and alerts) are read and searched only. A create with "
-                    "If-None-Exist (a Bundle entry's request.ifNoneExist), a search of the "
-                    "type's parameters (a Patient: identifier of a system CareLoop keeps; "
+                    "If-None-Exist (a Bundle entry's request.ifNoneExist; or the search's "
+                    "parameters in the create's URL, POST Patient?identifier=...), a search of the "
+                    "type's parameters, alone or as its URL (Patient?identifier=...) "
+                    "(a Patient: identifier of a system CareLoop keeps; "
                     f"an Encounter's identifier: value or {codes.VISIT}|value), "
                     "is answered 200 with the stored resource when one matches, 412 when "
                     "several do. meta.versionId and the ETag name the "
                     "current version (a digest of the resource); an update with If-Match "
                     "(request.ifMatch) of another version is refused 412; earlier versions "
-                    "are not kept."
+                    "are not kept. A create or update answers as Prefer: return= asks "
+                    "(minimal: no body; OperationOutcome; representation, the default: the "
+                    "resource)."
                 ),
                 "security": {
                     "service": [

@@ -11,6 +11,33 @@ INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpreta
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 UCUM = "http://unitsofmeasure.org"
+# A unit as CareLoop reads it (careloop.clinical.units.canonical_unit) → its UCUM code, served
+# as valueQuantity.system/code: the FHIR vital-signs profile requires them (a blood pressure
+# sent with code mm[Hg] came back with its unit text alone, so failed validation).
+UCUM_CODES = {
+    "mmol/l": "mmol/L",
+    "umol/l": "umol/L",
+    "meq/l": "meq/L",
+    "mg/dl": "mg/dL",
+    "g/l": "g/L",
+    "g/dl": "g/dL",
+    "mmhg": "mm[Hg]",
+    "%": "%",
+    "cm": "cm",
+    "m": "m",
+    "mm": "mm",
+    "[in_i]": "[in_i]",
+    "kg": "kg",
+    "g": "g",
+    "[lb_av]": "[lb_av]",
+    "/min": "/min",
+    "kg/m2": "kg/m2",
+    "10*9/l": "10*9/L",
+    "ng/ml": "ng/mL",
+    "ng/l": "ng/L",
+    "s": "s",
+    "ml/min/1.73m2": "mL/min/{1.73_m2}",
+}
 
 # CareLoop's identifier systems (NamingSystems), documented in the CapabilityStatement.
 RESIDENT_ID = "urn:careloop:sid:resident-id"  # 居民身份证号

@@ -3,7 +3,8 @@
 is answered with that resource (200 OK, nothing stored), so a resent message does not store
 a second copy; more than one match is 412. The query is a search of the type's own
 parameters: any other parameter is refused (400) rather than ignored, as an ignored
-parameter would match everything."""
+parameter would match everything. It may be written as the search's URL (``Patient?identifier=
+…``, as many senders and FHIR's own examples do) as well as its parameters alone."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from careloop.interop.fhir.patient import kept_identifier
 
 def existing(handler: Handler, user: Any, query: str, where: str) -> Any | None:
     """The one stored resource ``query`` matches, or None when there is none."""
-    params = QueryDict(query.lstrip("?"))
+    params = QueryDict(_parameters(handler, query, where))
     if not params:
         raise FhirError(400, f"{where}: the search query is empty", code="invalid")
     unknown = sorted(set(params) - set(handler.search_params))
@@ -63,6 +64,23 @@ def existing(handler: Handler, user: Any, query: str, where: str) -> Any | None:
             code="multiple-matches",
         )
     return found[0] if found else None
+
+
+def _parameters(handler: Handler, query: str, where: str) -> str:
+    """The search parameters of ``query``, also when it is sent as a search URL
+    (``Patient?identifier=…`` or ``[base]/Patient?…``: it was refused, "Patient?identifier is
+    not a search parameter"); one of another type is refused."""
+    path, mark, rest = query.partition("?")
+    if not mark or "=" in path:  # the parameters alone (a "?" within a value)
+        return query
+    named = path.rstrip("/").rsplit("/", 1)[-1]
+    if named and named != handler.resource_type:
+        raise FhirError(
+            400,
+            f"{where}: {query!r} searches {named}, not {handler.resource_type}",
+            code="invalid",
+        )
+    return rest
 
 
 def patients_matched(handler: Handler, user: Any, query: str) -> list[int]:

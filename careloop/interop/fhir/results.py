@@ -267,6 +267,8 @@ class ObservationHandler(Handler):
             quantity: dict[str, Any] = {"value": _number(obs.value)}
             if obs.unit:
                 quantity["unit"] = obs.unit
+                if ucum := codes.UCUM_CODES.get(canonical_unit(obs.unit)):
+                    quantity.update(system=codes.UCUM, code=ucum)
             if obs.comparator:
                 quantity["comparator"] = obs.comparator
             resource["valueQuantity"] = quantity

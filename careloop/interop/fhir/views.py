@@ -243,6 +243,10 @@ def metadata(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         text = f"{request.method} is not supported on metadata (GET the CapabilityStatement)"
         return respond(outcome([issue(text, code="not-supported")]), 405, Allow="GET, HEAD")
+    try:  # asked for XML (_format=xml, Accept: application/fhir+xml), it was answered JSON
+        _json_wanted(request)
+    except FhirError as error:
+        return respond(outcome(error.issues), error.status)
     return respond(capability_statement(base_url(request)))
 
 
@@ -284,7 +288,7 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
             405, f"{request.method} is not supported on {resource_type}", code="not-supported"
         )
     message = _store_raw(request, f"{resource_type} create")
-    query = request.headers.get("If-None-Exist", "")
+    query = request.headers.get("If-None-Exist", "") or _url_condition(request)
     try:
         data = handler.validate(_body(request))
 
@@ -313,7 +317,23 @@ def type_endpoint(request: HttpRequest, resource_type: str) -> HttpResponse:
     # The version created, as FHIR's create asks: [base]/[type]/[id]/_history/[vid].
     version = body["meta"]["versionId"]
     location = f"{base_url(request)}/{resource_type}/{obj.pk}/_history/{version}"
-    return respond(body, 200 if found else 201, Location=location, ETag=versions.etag(body))
+    return _written(
+        request, body, 200 if found else 201, Location=location, ETag=versions.etag(body)
+    )
+
+
+def _url_condition(request: HttpRequest) -> str:
+    """A create's search parameters in its URL (``POST Patient?identifier=…``): the
+    conditional create of fhirpy's ``get_or_create`` and ``create(**search)`` (and Aidbox),
+    taken as ``If-None-Exist``. They were ignored, so a resent result was stored again and
+    answered 201 as new."""
+    return urlencode(
+        [(k, v) for k, values in request.GET.lists() if k not in URL_ONLY for v in values]
+    )
+
+
+# Parameters of the request itself, not of a search (a create's URL may carry them).
+URL_ONLY = {"_format", "_pretty"}
 
 
 def _as_stored(handler: Handler, user: Any, obj: Any) -> Any:
@@ -447,7 +467,41 @@ def instance_endpoint(request: HttpRequest, resource_type: str, pk: str) -> Http
         _finish(message, SERVER_FAILURE, patient_id, failed=True)
         raise
     _finish(message, None, patient_id)
-    return _current(handler, handler.get(request.user, pk))
+    body = handler.served(handler.get(request.user, pk))
+    return _written(request, body, 200, ETag=versions.etag(body))
+
+
+def _written(
+    request: HttpRequest, body: dict[str, Any], status: int, **headers: str
+) -> HttpResponse:
+    """A create's or update's answer as ``Prefer: return=`` asks (FHIR: servers SHOULD
+    honour it; it was ignored, the resource always sent): ``minimal`` no body,
+    ``OperationOutcome`` one saying what was done, ``representation`` (the default) the
+    resource as stored."""
+    wanted = _return_preference(request)
+    if wanted == "minimal":
+        response = HttpResponse(status=status, content_type=FHIR_JSON)
+        for name, value in headers.items():
+            response[name.replace("_", "-")] = value
+        return response
+    if wanted == "operationoutcome":
+        done = (
+            "created" if status == 201 else "already stored" if "Location" in headers else "updated"
+        )
+        text = f"{body['resourceType']}/{body['id']} {done} (version {body['meta']['versionId']})"
+        return respond(
+            outcome([issue(text, code="informational", severity="information")]), status, **headers
+        )
+    return respond(body, status, **headers)
+
+
+def _return_preference(request: HttpRequest) -> str:
+    """The ``return`` of the ``Prefer`` header, lower case ("" when not sent)."""
+    for part in request.headers.get("Prefer", "").replace(";", ",").split(","):
+        name, _, value = part.partition("=")
+        if name.strip().lower() == "return":
+            return value.strip().strip('"').lower()
+    return ""
 
 
 # Result parameters understood on every search (_summary: count and false only; _format:
