@@ -830,7 +830,7 @@ def test_a_bundle_enrolling_a_patient_runs_risk_models_and_rules(fhir: Fhir) -> 
     status, body, _ = fhir.call("POST", "", bundle)
     assert status == 200, body
     patient = Patient.objects.get()
-    assessment = RiskAssessment.objects.get(patient=patient)
+    assessment = RiskAssessment.objects.get(patient=patient, model="bp-grade")
     assert (assessment.model, assessment.category) == ("bp-grade", "3级高血压")
     firing = RuleFiring.objects.get(patient=patient)
     assert firing.rule.code == "bp-urgent-referral" and firing.alert.patient == patient
