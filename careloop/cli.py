@@ -12,6 +12,7 @@ ALIASES = {
     "value-tiers": "value_tiers",
     "faq-check": "faq_check",
     "lost-risk": "lost_risk",
+    "exam-packages": "exam_packages",
 }
 
 
