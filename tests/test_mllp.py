@@ -187,6 +187,21 @@ def test_mapped_local_codes_are_graded_against_the_catalogue(
     assert "≥6.2" in Alert.objects.get().reason  # the default critical value, not the flag
 
 
+def test_gb18030_without_msh_18_from_an_unknown_sender_is_read_as_gb18030(
+    mllp: MllpServer,
+) -> None:
+    """Many Chinese laboratory systems leave MSH-18 empty and write GB18030: not valid UTF-8
+    (the default for a sender not set up), so it was refused AR until an administrator set the
+    sender's character set. Read strictly as GB18030, it is accepted."""
+    raw = fixture("exam_gb18030_oru_r01.hl7").replace(b"|GB18030", b"|", 1)
+    assert b"GB18030" not in raw.split(b"\r")[0]
+    [ack] = send_raw(mllp, b"\x0b" + raw + b"\x1c\r", expect=1)
+    assert msa(ack) == "AA", ack
+    assert InboundMessage.objects.get().encoding == "gb18030"
+    process_all()
+    assert Patient.objects.get().name == "陈秀英"
+
+
 def test_gb18030_exam_results_with_loinc_codes(mllp: MllpServer) -> None:
     assert msa(send(mllp, "exam_gb18030_oru_r01.hl7", encoding="gb18030")) == "AA"
     assert InboundMessage.objects.get().encoding == "gb18030"
@@ -711,23 +726,27 @@ def test_a_failed_message_is_kept_and_reprocessed_without_duplicates(
 def test_a_message_refused_for_its_encoding_is_taken_once_the_senders_default_is_set(
     mllp: MllpServer, hospital_org: Organisation
 ) -> None:
-    raw = fixture("exam_gb18030_oru_r01.hl7").replace(b"|GB18030\r", b"|\r", 1)
+    """A message valid in neither UTF-8 nor GB18030 (no MSH-18) is refused AR, kept, shown
+    as far as it can be read, and taken by reprocessing once the bytes that could not be read
+    are the sender's to fix (here: the administrator corrected the stored copy's source)."""
+    good = fixture("exam_gb18030_oru_r01.hl7").replace(b"|GB18030\r", b"|\r", 1)
+    raw = good.replace("陈".encode("gb18030"), b"\xff\xfe", 1)
     [ack] = send_raw(mllp, b"\x0b" + raw + b"\x1c\r", expect=1)
-    assert msa(ack) == "AR"  # not UTF-8, and no MSH-18 to say otherwise
-    SourceSystem.objects.filter(facility="DEMO-EXAM").update(default_encoding="gb18030")
-    # Its page and `careloop inbound show` read it as Chinese (they showed replacement
-    # characters: it was decoded as UTF-8, the only character set known of it).
+    assert msa(ack) == "AR"  # not UTF-8, not GB18030, and no MSH-18 to say otherwise
+    assert "cannot be decoded" in ack
     stored = InboundMessage.objects.get()
     staff = UserFactory(organisation=hospital_org)
     staff.user_permissions.add(*Permission.objects.filter(codename="view_inboundmessage"))
     client = Client()
     client.force_login(staff)
     page = client.get(f"/interop/messages/{stored.pk}/").content.decode()
-    assert "陈" in page and "\ufffd" not in page
+    assert "秀英" in page  # the rest read as GB18030, the bad bytes replaced
     out = io.StringIO()
     call_command("inbound", "show", str(stored.pk), stdout=out)
-    assert "陈^秀英" in out.getvalue() and "\ufffd" not in out.getvalue()
+    assert "秀英" in out.getvalue()
     assert not stored.message_type and not stored.control_id  # refused before reading MSH
+    InboundMessage.objects.filter(pk=stored.pk).update(raw=good)
+    stored.refresh_from_db()
     assert reprocess(stored).processed == 1
     assert Patient.objects.get().name == "陈秀英"
     stored.refresh_from_db()  # what it is, now it has been read (the lists showed blanks)

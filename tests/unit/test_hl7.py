@@ -73,8 +73,13 @@ def test_a_source_default_encoding_applies_without_msh_18() -> None:
     raw = (FIXTURES / "exam_gb18030_oru_r01.hl7").read_bytes().replace(b"|GB18030", b"|")
     text, codec = decode(raw, "gb18030")
     assert codec == "gb18030" and "陈" in text
-    with pytest.raises(HL7Error) as error:
-        decode(raw, "utf-8")
+    # Not UTF-8, the default of a sender not set up: read strictly as GB18030, as Chinese
+    # laboratory systems that leave MSH-18 empty write it.
+    assert decode(raw, "utf-8") == (text, "gb18030")
+    utf8 = raw.decode("gb18030").encode()
+    assert decode(utf8, "gb18030") == (text, "utf-8")  # and the other way round
+    with pytest.raises(HL7Error) as error:  # valid in neither
+        decode(raw.replace("陈".encode("gb18030"), b"\xff\xfe", 1), "utf-8")
     assert error.value.reject and error.value.field == 18
 
 

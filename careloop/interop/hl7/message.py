@@ -151,7 +151,8 @@ def shown_text(raw: bytes, encoding: str, default_encoding: str = "utf-8") -> st
     """A stored message as text for people to read: in the character set it was read in;
     one refused before it was read (no MSH-18, not in its sender's default then) in MSH-18's
     character set, else UTF-8, else its sender's default now, else GB18030, else with what
-    cannot be read replaced (a GB18030 message was shown as replacement characters)."""
+    cannot be read replaced, in whichever of UTF-8 and GB18030 reads more of it (a GB18030
+    message was shown as replacement characters)."""
     if encoding:
         return raw.decode(encoding, "replace")
     name = charset_of(raw)
@@ -161,11 +162,14 @@ def shown_text(raw: bytes, encoding: str, default_encoding: str = "utf-8") -> st
                 return raw.decode(codec)
             except (UnicodeDecodeError, LookupError):
                 continue
-    return raw.decode("utf-8", "replace")
+    # Valid in none: the reading that leaves fewer characters unreadable.
+    readings = (raw.decode("utf-8", "replace"), raw.decode("gb18030", "replace"))
+    return min(readings, key=lambda text: text.count("\ufffd"))
 
 
 def decode(raw: bytes, default_encoding: str = "utf-8") -> tuple[str, str]:
-    """The message text and the codec used: MSH-18 when present, else the sender's default."""
+    """The message text and the codec used: MSH-18 when present, else the sender's default,
+    else (not valid in it) GB18030 — or UTF-8 for a sender whose default is GB18030."""
     raw = _start(raw)
     name = charset_of(raw)
     declared = codec_for(name)
@@ -182,6 +186,14 @@ def decode(raw: bytes, default_encoding: str = "utf-8") -> tuple[str, str]:
     try:
         return raw.decode(codec), codec
     except UnicodeDecodeError as exc:
+        if name is None:
+            # MSH-18 left empty, as many Chinese laboratory systems leave it while writing
+            # GB18030 (or UTF-8 from a sender set to GB18030): the other, read strictly.
+            other = "gb18030" if codec != "gb18030" else "utf-8"
+            try:
+                return raw.decode(other), other
+            except UnicodeDecodeError:
+                pass
         said = f"MSH-18 says {name}" if name else f"the sender's default is {codec}"
         raise HL7Error(
             f"the message is not valid {codec} text ({said}); byte {exc.start} cannot be decoded",
