@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.test import Client
@@ -484,3 +484,19 @@ def test_a_due_follow_up_without_a_template_is_read_in_words_meant_to_be_heard(
     assert reply.handled_at is None  # waits in the staff inbox
     task.refresh_from_db()
     assert task.status == Task.Status.DONE  # the reminder was done by the call, as by an SMS
+
+
+def test_params_posted_in_the_query_string_are_read_and_stored(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    # Older mod_httapi releases append their params to the URL even for method=POST (an
+    # empty body); later ones post them as a form. Either way the keys are read and kept.
+    _task, call = dialled(esl, patient_factory(organisation=hospital), "phq9")
+    path, client = urlsplit(call["url"]).path, Client()
+    first = client.post(f"{path}?{urlencode({'session_id': 'b7c1', 'careloop_key': call['key']})}")
+    assert first.status_code == 200 and b"speak" in first.content
+    query = urlencode({"session_id": "b7c1", "careloop_key": call["key"], "answer": "2"})
+    client.post(f"{path}?{query}", content_type="application/x-www-form-urlencoded")
+    assert VoiceCall.objects.get().answers == {"q1": "1"}
+    stored = ProviderCallback.objects.filter(kind="ivr").order_by("pk").last()
+    assert stored is not None and b"answer=2" in stored.raw
