@@ -32,6 +32,9 @@ from careloop.questionnaires.definition import (
 MAX_KEYS = 9
 MAX_TRIES = 3
 KEYS_STEP = "keys"  # a message's own keypad answers
+# The question a document asks, set as an httapi param: the switch posts it back with the
+# keys, so a request sent again (a retry, its answer already taken) is told from a new one.
+ASKED = "careloop_asked"
 CRISIS = "如果您有伤害自己的想法，请不要等待，立即拨打120或心理援助热线12356。"
 St = VoiceCall.Status
 
@@ -148,6 +151,7 @@ class Words:
         if settings.get("tts_voice"):
             self.voice["voice"] = str(settings["tts_voice"])
         self.work: list[ET.Element] = []
+        self.params: dict[str, str] = {}
 
     def say(self, text: str) -> None:
         if text.strip():
@@ -174,6 +178,10 @@ class Words:
 
     def document(self) -> bytes:
         root = ET.Element("document", {"type": "xml/freeswitch-httapi"})
+        if self.params:
+            params = ET.SubElement(root, "params")
+            for name, value in self.params.items():
+                ET.SubElement(params, name).text = value
         ET.SubElement(root, "work").extend(self.work or [ET.Element("hangup")])
         return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
@@ -207,12 +215,20 @@ def _hit(config: ChannelConfig, form: dict[str, str], raw: str) -> bytes:
             call = _start(message, form, words)
         elif call.status != St.ASKING:
             words.hang_up()
+        elif form.get(ASKED, _asked(call)) != _asked(call):
+            _repeat(call, message, words)  # its keys were taken: the question now is asked
         else:
             _take(call, message, config, form.get("answer", ""), words, raw)
-        if call.status != St.ASKING and call.ended_at is None:
+        if call.status == St.ASKING:
+            words.params[ASKED] = _asked(call)
+        elif call.ended_at is None:
             call.ended_at = now
         call.save()
     return words.document()
+
+
+def _asked(call: VoiceCall) -> str:
+    return f"{call.step}.{call.tries}"
 
 
 def _definition(call: VoiceCall) -> Definition | None:
@@ -243,8 +259,7 @@ def _start(message: Message, form: dict[str, str], words: Words) -> VoiceCall:
     words.say(message.body)
     if message.keys:
         call.step = KEYS_STEP
-        keys = "；".join(f"{meaning}请按{d}" for d, meaning in sorted(message.keys.items()))
-        words.ask(f"{keys}。", f"~[{''.join(sorted(message.keys))}]")
+        words.ask(_options(message), _keys(message))
     else:
         call.status = St.DONE
         words.say("谢谢，再见。")
@@ -297,6 +312,27 @@ def _take(
     return _ask_next(call, definition, words)
 
 
+def _repeat(call: VoiceCall, message: Message, words: Words) -> None:
+    """The question being asked, asked again as it was (no try counted)."""
+    if call.step == KEYS_STEP:
+        return words.ask(_options(message), _keys(message))
+    definition = _definition(call)
+    step = _step(definition, call.step) if definition is not None else None
+    if step is None:
+        call.status = St.GAVE_UP
+        return words.hang_up()
+    pattern, strip = _pattern(step)
+    return words.ask(prompt(step), pattern, strip)
+
+
+def _options(message: Message) -> str:
+    return "；".join(f"{meaning}请按{d}" for d, meaning in sorted(message.keys.items())) + "。"
+
+
+def _keys(message: Message) -> str:
+    return f"~[{''.join(sorted(message.keys))}]"
+
+
 def _again(call: VoiceCall, words: Words, problem: str, pattern: str, strip: str, ask: str) -> None:
     call.tries += 1
     if call.tries >= MAX_TRIES:
@@ -314,8 +350,7 @@ def _take_reply(
 
     if keys[:1] not in message.keys:
         problem = "未能识别您的按键。" if not keys or keys == "invalid" else "您按的键不在选项中。"
-        options = "；".join(f"{meaning}请按{d}" for d, meaning in sorted(message.keys.items()))
-        return _again(call, words, problem, f"~[{''.join(sorted(message.keys))}]", "", options)
+        return _again(call, words, problem, _keys(message), "", _options(message)[:-1])
     apply_inbound(
         config,
         "voice",

@@ -113,19 +113,29 @@ def dialled(esl: EslServer, patient: Any, questionnaire: str) -> tuple[Task, dic
 
 
 class Call:
-    """FreeSWITCH's side of one answered call: it posts each step's keys, reads our XML."""
+    """FreeSWITCH's side of one answered call: it posts each step's keys, reads our XML,
+    and posts back on every later request the params a document set (``<params>``)."""
 
     def __init__(self, url: str, key: str) -> None:
         self.path, self.key, self.client = urlsplit(url).path, key, Client()
+        self.params: dict[str, str] = {}
+        self.sent: dict[str, str] = {}
 
     def step(self, **form: str) -> list[ET.Element]:
-        response = self.client.post(
-            self.path, {"session_id": "b7c1", "careloop_key": self.key, **form}
-        )
+        self.sent = {"session_id": "b7c1", "careloop_key": self.key, **self.params, **form}
+        return self._post(self.sent)
+
+    def again(self) -> list[ET.Element]:
+        """The last request sent once more, as it was (an HTTP retry)."""
+        return self._post(self.sent)
+
+    def _post(self, form: dict[str, str]) -> list[ET.Element]:
+        response = self.client.post(self.path, form)
         assert response.status_code == 200, response.content
         assert response["Content-Type"].startswith("text/xml")
         root = ET.fromstring(response.content)  # noqa: S314 (our own answer)
         assert root.tag == "document" and root.get("type") == "xml/freeswitch-httapi"
+        self.params.update({p.tag: p.text or "" for p in root.findall("params/*")})
         work = root.find("work")
         assert work is not None
         return list(work)
@@ -500,3 +510,22 @@ def test_params_posted_in_the_query_string_are_read_and_stored(
     assert VoiceCall.objects.get().answers == {"q1": "1"}
     stored = ProviderCallback.objects.filter(kind="ivr").order_by("pk").last()
     assert stored is not None and b"answer=2" in stored.raw
+
+
+def test_a_step_sent_twice_is_answered_once_and_no_question_is_skipped(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    # A request retried (a proxy, a dropped answer) comes again with the keys of a question
+    # already answered: they are not taken as the next question's answer.
+    _task, call = dialled(esl, patient_factory(organisation=hospital), "phq9")
+    phone = Call(call["url"], call["key"])
+    first = asked(phone.step())
+    second = asked(phone.step(answer="2"))
+    assert second[0] != first[0]
+    assert asked(phone.again()) == second  # the second question, asked again as it was
+    assert VoiceCall.objects.get().answers == {"q1": "1"}
+    phone.step(answer="7")  # not a choice: asked again, one try counted
+    assert asked(phone.again())[0] == second[0]  # its retry counts none
+    assert VoiceCall.objects.get().tries == 1
+    phone.step(answer="3")
+    assert VoiceCall.objects.get().answers == {"q1": "1", "q2": "2"}
