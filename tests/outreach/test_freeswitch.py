@@ -529,3 +529,23 @@ def test_a_step_sent_twice_is_answered_once_and_no_question_is_skipped(
     assert VoiceCall.objects.get().tries == 1
     phone.step(answer="3")
     assert VoiceCall.objects.get().answers == {"q1": "1", "q2": "2"}
+
+
+def test_a_gateway_down_or_unknown_is_refused_before_the_call_is_placed(
+    esl: EslServer,
+) -> None:
+    # FreeSWITCH refuses such a call before it has a channel: bgapi still answers +OK and no
+    # hang-up hook ever comes, so the message would stay "sent" for good.
+    transport = bound({**SETTINGS, "esl_port": esl.port}, {"esl_password": "s3cret"})
+    esl.gateways["cucc"] = "DOWN"
+    with pytest.raises(TransportError) as down:
+        transport.send(outgoing())
+    assert (down.value.permanent, down.value.code) == (False, "gateway_down")
+    del esl.gateways["cucc"]
+    with pytest.raises(TransportError) as unknown:
+        transport.send(outgoing())
+    assert (unknown.value.permanent, unknown.value.code) == (True, "gateway")
+    assert esl.commands == []  # no call placed
+    assert esl.apis == ["sofia status gateway cucc"] * 2
+    esl.gateways["cucc"] = "UP"
+    assert transport.send(outgoing()).provider_id == placed(esl)["uuid"]

@@ -100,6 +100,7 @@ class FreeswitchVoice(Transport):
                     raise EslError(
                         "FreeSWITCH refused the event socket password", permanent=True, code="auth"
                     )
+                self._gateway_up(esl)
                 reply = esl.ask(line)
         except (TimeoutError, OSError) as error:
             raise TransportError(
@@ -111,6 +112,25 @@ class FreeswitchVoice(Transport):
             )
         return Receipt(provider_id=call_id)
 
+    def _gateway_up(self, esl: _Esl) -> None:
+        """``bgapi`` answers "+OK Job-UUID" whatever becomes of the call, and a call through a
+        gateway that sofia does not know, or holds down (its registration or pings failing),
+        is refused before it has a channel: no hang-up hook ever says so. Asked first."""
+        gateway = self.settings["gateway"]
+        status = esl.api(f"sofia status gateway {gateway}")
+        if status.strip().startswith("Invalid Gateway"):
+            raise TransportError(
+                "FreeSWITCH has no such sofia gateway", permanent=True, code="gateway"
+            )
+        for row in status.splitlines():
+            name, _, value = row.partition("\t")
+            if name.strip() == "Status" and value.split()[:1] != ["UP"]:
+                raise TransportError(
+                    f"the FreeSWITCH gateway is {value.strip()[:20]}",
+                    permanent=False,
+                    code="gateway_down",
+                )
+
 
 class _Esl:
     """The event socket's plain-text framing: header lines, a blank line, and a body when
@@ -119,6 +139,7 @@ class _Esl:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buffer = b""
+        self.body = ""
 
     def _line(self) -> bytes:
         while b"\n" not in self.buffer:
@@ -130,6 +151,7 @@ class _Esl:
         return line
 
     def read(self) -> dict[str, str]:
+        """The next message's headers; its body, if any, in ``self.body``."""
         headers: dict[str, str] = {}
         while line := self._line().rstrip(b"\r"):
             name, _, value = line.decode("utf-8", "replace").partition(":")
@@ -140,8 +162,16 @@ class _Esl:
             if not chunk:
                 raise EslError("FreeSWITCH closed the event socket", permanent=False)
             self.buffer += chunk
+        self.body = self.buffer[:length].decode("utf-8", "replace")
         self.buffer = self.buffer[length:]
         return headers
+
+    def api(self, command: str) -> str:
+        """Run an API command; what it wrote (``api/response``'s body)."""
+        self.sock.sendall(f"api {command}".encode() + b"\n\n")
+        while self.read().get("Content-Type") != "api/response":
+            pass
+        return self.body
 
     def ask(self, command: str) -> str:
         """Send one command; FreeSWITCH's ``Reply-Text`` (events before it are skipped)."""
