@@ -248,8 +248,13 @@ def _start(message: Message, form: dict[str, str], words: Words) -> VoiceCall:
     version = current(task.questionnaire) if task is not None and task.questionnaire else None
     definition = definition_of(version) if version is not None else None
     if version is not None and definition is not None and by_keypad(definition):
-        call.questionnaire_version = version
         hospital = hospital_name(message.organisation_id, {})
+        if task is not None and not task.is_open:  # answered, or cancelled, while it rang
+            call.status = St.DONE
+            words.say(f"您好，这里是{hospital}随访中心。这次随访无需您再回答问题了，谢谢，再见。")
+            words.hang_up()
+            return call
+        call.questionnaire_version = version
         words.say(
             f"您好，这里是{hospital}随访中心。请您用电话按键回答“{definition.title}”的几个问题。"
             + (_sentence(definition.intro) if definition.intro.strip() else "")

@@ -549,3 +549,17 @@ def test_a_gateway_down_or_unknown_is_refused_before_the_call_is_placed(
     assert esl.apis == ["sofia status gateway cucc"] * 2
     esl.gateways["cucc"] = "UP"
     assert transport.send(outgoing()).provider_id == placed(esl)["uuid"]
+
+
+def test_a_follow_up_closed_while_the_phone_rang_is_not_asked_again(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    # The patient answered on their page (or a nurse closed the task) after the call was
+    # placed: the questionnaire is not asked a second time, nor stored twice.
+    task, call = dialled(esl, patient_factory(organisation=hospital), "phq9")
+    Task.objects.filter(pk=task.pk).update(status=Task.Status.DONE)
+    work = Call(call["url"], call["key"]).step()
+    assert [e.tag for e in work] == ["speak", "hangup"]
+    assert "无需您再回答" in said(work)
+    assert VoiceCall.objects.get().status == VoiceCall.Status.DONE
+    assert not QuestionnaireResponse.objects.exists()
