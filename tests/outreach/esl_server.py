@@ -19,10 +19,18 @@ class EslServer:
         self.apis: list[str] = []
         self.logins: list[str] = []
         self.gateways = {"cucc": "UP"}
+        self.admitted = True  # False: this address is not in the socket's apply-inbound-acl
         outer = self
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
+                if not outer.admitted:
+                    denied = b"Access Denied, go away.\n"
+                    self.wfile.write(
+                        b"Content-Type: text/rude-rejection\nContent-Length: %d\n\n%s"
+                        % (len(denied), denied)
+                    )
+                    return
                 self.wfile.write(b"Content-Type: auth/request\n\n")
                 while command := self._command():
                     if command.startswith("auth "):

@@ -563,3 +563,17 @@ def test_a_follow_up_closed_while_the_phone_rang_is_not_asked_again(
     assert "无需您再回答" in said(work)
     assert VoiceCall.objects.get().status == VoiceCall.Status.DONE
     assert not QuestionnaireResponse.objects.exists()
+
+
+def test_an_address_the_event_socket_does_not_admit_is_a_permanent_error(
+    esl: EslServer,
+) -> None:
+    # The event socket admits only loopback unless its apply-inbound-acl says otherwise: it
+    # greets any other address with a rude rejection, a setting to fix, not a passing fault.
+    esl.admitted = False
+    transport = bound({**SETTINGS, "esl_port": esl.port}, {"esl_password": "s3cret"})
+    with pytest.raises(TransportError) as refused:
+        transport.send(outgoing())
+    assert (refused.value.permanent, refused.value.code) == (True, "acl")
+    assert "apply-inbound-acl" in str(refused.value)
+    assert esl.logins == [] and esl.commands == []

@@ -93,7 +93,14 @@ class FreeswitchVoice(Transport):
             with socket.create_connection((self.settings["esl_host"], port), TIMEOUT) as sock:
                 sock.settimeout(TIMEOUT)
                 esl = _Esl(sock)
-                if esl.read().get("Content-Type") != "auth/request":
+                greeting = esl.read().get("Content-Type")
+                if greeting == "text/rude-rejection":  # this address is not in its ACL
+                    raise EslError(
+                        "FreeSWITCH's event socket does not admit this server (apply-inbound-acl)",
+                        permanent=True,
+                        code="acl",
+                    )
+                if greeting != "auth/request":
                     raise EslError("FreeSWITCH did not ask to log in", permanent=False)
                 reply = esl.ask(f"auth {self.secrets['esl_password']}")
                 if not reply.startswith("+OK"):
