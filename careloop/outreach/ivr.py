@@ -114,14 +114,16 @@ def prompt(step: Step) -> str:
     return f"{head}请用按键输入{between}数字，{point}输完请按井号键。"
 
 
+# A question answered by one key takes any key: one the switch's pattern did not match would
+# not be posted (mod_httapi reads the question again, or goes on without a word), so the
+# patient would never hear why; ours says so, and counts the try.
+ONE_KEY = "~[0-9*#]"
+
+
 def _pattern(step: Step) -> tuple[str, str]:
     """(the keys' pattern for the switch, the character to strip)."""
-    item = step.item
-    if item.type in ("choice", "matrix"):
-        return f"~[1-{len(item.options)}]", ""
-    if _one_digit(item):
-        low, high = _span(item)
-        return f"~[{_plain(low)}-{_plain(high)}]", ""
+    if step.item.type in ("choice", "matrix") or _one_digit(step.item):
+        return ONE_KEY, ""
     return "~[0-9*]+#", "#"
 
 
@@ -164,7 +166,7 @@ class Words:
                 **self.voice,
                 "text": text,
                 "name": "answer",
-                "loops": "1",
+                "loops": "0",  # read once: a try without keys comes back to us
                 "digit-timeout": "3000",
                 "input-timeout": "8000",
             },
@@ -264,7 +266,7 @@ def _start(message: Message, form: dict[str, str], words: Words) -> VoiceCall:
     words.say(message.body)
     if message.keys:
         call.step = KEYS_STEP
-        words.ask(_options(message), _keys(message))
+        words.ask(_options(message), ONE_KEY)
     else:
         call.status = St.DONE
         words.say("谢谢，再见。")
@@ -320,7 +322,7 @@ def _take(
 def _repeat(call: VoiceCall, message: Message, words: Words) -> None:
     """The question being asked, asked again as it was (no try counted)."""
     if call.step == KEYS_STEP:
-        return words.ask(_options(message), _keys(message))
+        return words.ask(_options(message), ONE_KEY)
     definition = _definition(call)
     step = _step(definition, call.step) if definition is not None else None
     if step is None:
@@ -332,10 +334,6 @@ def _repeat(call: VoiceCall, message: Message, words: Words) -> None:
 
 def _options(message: Message) -> str:
     return "；".join(f"{meaning}请按{d}" for d, meaning in sorted(message.keys.items())) + "。"
-
-
-def _keys(message: Message) -> str:
-    return f"~[{''.join(sorted(message.keys))}]"
 
 
 def _again(call: VoiceCall, words: Words, problem: str, pattern: str, strip: str, ask: str) -> None:
@@ -355,7 +353,7 @@ def _take_reply(
 
     if keys[:1] not in message.keys:
         problem = "未能识别您的按键。" if not keys or keys == "invalid" else "您按的键不在选项中。"
-        return _again(call, words, problem, _keys(message), "", _options(message)[:-1])
+        return _again(call, words, problem, ONE_KEY, "", _options(message)[:-1])
     apply_inbound(
         config,
         "voice",

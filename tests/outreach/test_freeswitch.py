@@ -114,14 +114,20 @@ def dialled(esl: EslServer, patient: Any, questionnaire: str) -> tuple[Task, dic
 
 class Call:
     """FreeSWITCH's side of one answered call: it posts each step's keys, reads our XML,
-    and posts back on every later request the params a document set (``<params>``)."""
+    and posts back on every later request the params a document set (``<params>``). As
+    mod_httapi does, keys the last question's ``<bind>`` does not match are not posted."""
 
     def __init__(self, url: str, key: str) -> None:
         self.path, self.key, self.client = urlsplit(url).path, key, Client()
         self.params: dict[str, str] = {}
         self.sent: dict[str, str] = {}
+        self.bind: ET.Element | None = None
 
     def step(self, **form: str) -> list[ET.Element]:
+        if "answer" in form and self.bind is not None:
+            pressed = form["answer"] + (self.bind.get("strip") or "")
+            if not re.fullmatch((self.bind.text or "").removeprefix("~"), pressed):
+                form = {k: v for k, v in form.items() if k not in ("answer", "input_type")}
         self.sent = {"session_id": "b7c1", "careloop_key": self.key, **self.params, **form}
         return self._post(self.sent)
 
@@ -136,6 +142,7 @@ class Call:
         root = ET.fromstring(response.content)  # noqa: S314 (our own answer)
         assert root.tag == "document" and root.get("type") == "xml/freeswitch-httapi"
         self.params.update({p.tag: p.text or "" for p in root.findall("params/*")})
+        self.bind = root.find("work/speak/bind")
         work = root.find("work")
         assert work is not None
         return list(work)
@@ -180,7 +187,7 @@ def test_a_due_questionnaire_is_answered_whole_by_keypad_on_a_freeswitch_call(
     work = phone.step()
     assert said(work).startswith("您好，这里是")
     assert "随访中心。请您用电话按键回答“出院后症状问询”的几个问题。请根据您出院以来" in said(work)
-    assert asked(work) == ("最近有没有胸痛、胸闷？没有请按1；有请按2。", "~[1-2]")
+    assert asked(work) == ("最近有没有胸痛、胸闷？没有请按1；有请按2。", "~[0-9*#]")
     # 有 → the pain score is asked (skip logic), a 0–10 scale ended with #.
     text, keys = asked(phone.step(answer="2", input_type="dtmf"))
     assert text.startswith("胸痛程度（0分不痛，10分最痛）。请用按键输入0到10之间的数字")
@@ -241,7 +248,7 @@ def test_an_optional_question_left_without_keys_is_passed_over_and_a_wrong_key_a
     phone.step()
     text, keys = asked(phone.step(answer="7"))  # not one of 1–2
     assert text.startswith("您按的键不在选项中。请再说一次。最近有没有胸痛、胸闷？")
-    assert keys == "~[1-2]"
+    assert keys == "~[0-9*#]"
     assert asked(phone.step(answer="1"))[0].startswith("有没有气短")  # 没有: no pain score
     phone.step(answer="1")
     phone.step(answer="1")  # 水肿: no; then the weight, optional
@@ -256,7 +263,7 @@ def test_three_unusable_answers_end_the_call_and_the_follow_up_stays_open(
 ) -> None:
     task, call = dialled(esl, patient_factory(organisation=hospital), "phq9")
     phone = Call(call["url"], call["key"])
-    assert asked(phone.step())[1] == "~[1-4]"
+    assert asked(phone.step())[1] == "~[0-9*#]"
     phone.step()
     phone.step(answer="invalid", input_type="invalid")
     end = phone.step()
@@ -390,7 +397,7 @@ def test_a_message_with_keypad_answers_is_read_and_the_key_received_as_the_reply
     phone = Call(callback_urls(row)["ivr"], message.key)
     work = phone.step()
     assert work[0].get("text") == message.body
-    assert asked(work) == ("没有不舒服请按1；有胸闷请按2。", "~[12]")
+    assert asked(work) == ("没有不舒服请按1；有胸闷请按2。", "~[0-9*#]")
     assert asked(phone.step(answer="5"))[0].startswith("您按的键不在选项中。")
     end = phone.step(answer="2")
     assert [e.tag for e in end] == ["speak", "hangup"]
@@ -577,3 +584,19 @@ def test_an_address_the_event_socket_does_not_admit_is_a_permanent_error(
     assert (refused.value.permanent, refused.value.code) == (True, "acl")
     assert "apply-inbound-acl" in str(refused.value)
     assert esl.logins == [] and esl.commands == []
+
+
+def test_a_key_not_offered_reaches_the_ivr_and_the_patient_hears_why(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    # mod_httapi posts only keys its <bind> matches; any other key has it read the question
+    # again without a word. Every key is taken, so ours says what was wrong and counts the
+    # try; and each question is read once a try ("loops" 0: mod_httapi's do…while reads it
+    # loops + 1 times before posting nothing).
+    _task, call = dialled(esl, patient_factory(organisation=hospital), "phq9")
+    phone = Call(call["url"], call["key"])
+    phone.step()
+    work = phone.step(answer="9", input_type="dtmf")
+    assert said(work).startswith("您按的键不在选项中。请再说一次。")
+    assert all(e.get("loops") == "0" for e in work if e.get("name") == "answer")
+    assert VoiceCall.objects.get().tries == 1
