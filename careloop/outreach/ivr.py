@@ -69,7 +69,9 @@ def next_step(definition: Definition, answers: dict[str, Any]) -> Step | None:
         if not askable(item):
             continue
         if item.type == "matrix":
-            given = answers.get(item.key) or {}
+            given = answers.get(item.key, {})
+            if given == "":  # an optional matrix passed over
+                continue
             row = next((r for r in item.rows if r[0] not in given), None)
             if row is not None:
                 return Step(item, row)
@@ -304,12 +306,15 @@ def _take(
         words.hang_up()
         return None
     value, problem = read_keys(step, keys)
+    # An optional question passed over; a matrix only whole, before its first row is
+    # answered (a matrix with a row missing is no answer: the response would be refused).
+    started = step.row is not None and bool(call.answers.get(step.item.key))
     if problem:
-        if not keys and not step.item.required:  # an optional question passed over
+        if not keys and not step.item.required and not started:
             value, problem = "", ""
         else:
             return _again(call, words, problem, *_pattern(step), prompt(step))
-    if step.row is not None:
+    if step.row is not None and value != "":
         call.answers[step.item.key] = {
             **(call.answers.get(step.item.key) or {}),
             step.row[0]: value,

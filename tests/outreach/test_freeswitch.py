@@ -24,7 +24,7 @@ from careloop.outreach.transports import ConfigError, Outgoing, TransportError
 from careloop.outreach.transports.freeswitch import FreeswitchVoice
 from careloop.patients.models import ConsentRecord
 from careloop.questionnaires.models import QuestionnaireResponse
-from careloop.questionnaires.services import load_pack
+from careloop.questionnaires.services import do_save_questionnaire, load_pack
 from tests.outreach.esl_server import EslServer, free_port
 from tests.outreach.helpers import NOON
 
@@ -53,6 +53,9 @@ def freeswitch(esl: EslServer) -> ChannelConfig:
     row.set_secrets({"esl_password": "s3cret"})
     row.save()
     return row
+
+
+YES_NO = [{"value": "no", "label": "没有"}, {"value": "yes", "label": "有"}]
 
 
 def voice_task(patient: Any, questionnaire: str = "", **fields: Any) -> Task:
@@ -600,3 +603,59 @@ def test_a_key_not_offered_reaches_the_ivr_and_the_patient_hears_why(
     assert said(work).startswith("您按的键不在选项中。请再说一次。")
     assert all(e.get("loops") == "0" for e in work if e.get("name") == "answer")
     assert VoiceCall.objects.get().tries == 1
+
+
+def test_an_optional_matrix_is_passed_over_whole_or_answered_whole(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    # A matrix with a row missing is refused as a response: an optional one is passed over
+    # when its first row gets no keys, and once begun its rows are asked until answered.
+    rows = [{"key": "am", "text": "早上"}, {"key": "pm", "text": "晚上"}]
+    mild = [{"value": "1", "label": "轻"}, {"value": "2", "label": "重"}]
+    do_save_questionnaire(
+        None,
+        {
+            "code": "dizzy-check",
+            "title": "头晕随访",
+            "items": [
+                {"key": "dizzy", "type": "choice", "text": "头晕吗", "options": YES_NO},
+                {
+                    "key": "how",
+                    "type": "matrix",
+                    "text": "头晕时",
+                    "rows": rows,
+                    "options": mild,
+                    "required": False,
+                },
+                {"key": "falls", "type": "choice", "text": "摔倒过吗", "options": YES_NO},
+            ],
+        },
+    )
+    freeswitch(esl)
+    patient = patient_factory(organisation=hospital)
+    task = voice_task(patient, "dizzy-check")
+    queue_due()
+    send_due()
+    call = placed(esl)
+    phone = Call(call["url"], call["key"])
+    phone.step()
+    assert asked(phone.step(answer="2"))[0].startswith("头晕时：早上。")
+    assert asked(phone.step())[0].startswith("摔倒过吗")  # no keys: the matrix passed over
+    end = phone.step(answer="1")
+    assert [e.tag for e in end] == ["speak", "hangup"] and "已记录" in said(end)
+    assert QuestionnaireResponse.objects.get().answers == {"dizzy": "yes", "falls": "no"}
+
+    QuestionnaireResponse.objects.all().delete()
+    VoiceCall.objects.all().delete()
+    task.refresh_from_db()
+    task.status = Task.Status.OPEN
+    task.save()
+    phone = Call(call["url"], call["key"])
+    phone.step()
+    phone.step(answer="2")
+    assert asked(phone.step(answer="1"))[0].startswith("头晕时：晚上。")
+    assert "请再说一次。头晕时：晚上。" in asked(phone.step())[0]  # begun: asked again
+    phone.step(answer="2")
+    phone.step(answer="1")
+    answers = QuestionnaireResponse.objects.get().answers
+    assert answers["how"] == {"am": "1", "pm": "2"}
