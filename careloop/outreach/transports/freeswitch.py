@@ -42,8 +42,9 @@ def _safe(value: str, what: str) -> str:
 
 class FreeswitchVoice(Transport):
     """``settings``: esl_host, esl_port (8021), gateway (a sofia gateway's name),
-    show_number (the caller ID shown), answer_seconds (how long it rings, 45), tts_engine and
-    tts_voice (for the IVR: ``unimrcp`` and its profile, ``tts_commandline``…); secret:
+    show_number (the caller ID shown), answer_seconds (how long it rings, 45), tts_engine
+    (for the IVR: ``unimrcp``, or ``unimrcp:<profile>`` for another MRCP profile than its
+    default-tts-profile; ``tts_commandline``…) and tts_voice (the engine's voice); secret:
     esl_password. ``bind`` gives it the URLs of its setting's callbacks."""
 
     name = "freeswitch_voice"
