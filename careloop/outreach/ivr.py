@@ -24,6 +24,7 @@ from careloop.outreach.models import ChannelConfig, Message, VoiceCall
 from careloop.questionnaires.definition import (
     AnswerError,
     Definition,
+    Flag,
     Item,
     check,
     visible,
@@ -217,6 +218,8 @@ def _hit(config: ChannelConfig, form: dict[str, str], raw: str) -> bytes:
             return b"OK"
         if call is None:
             call = _start(message, form, words)
+        elif call.status == St.ANSWERED:
+            _closed_again(call, words)
         elif call.status != St.ASKING:
             words.hang_up()
         elif form.get(ASKED, _asked(call)) != _asked(call):
@@ -398,13 +401,25 @@ def _finish(call: VoiceCall, definition: Definition, words: Words) -> None:
         words.hang_up()
         return
     call.status, call.response, call.step = St.ANSWERED, submitted.response, ""
+    _closing(words, submitted.result.flags)
+
+
+def _closing(words: Words, flags: list[Flag]) -> None:
     closing = "您的回答已记录。"
-    if "自伤风险" in submitted.symptoms:
+    if any(f.symptom == "自伤风险" for f in flags):
         closing += CRISIS
-    if submitted.result.flags:
+    if flags:
         closing += "您的回答提示需要关注，医护人员会尽快与您联系。"
     words.say(f"{closing}感谢您的配合，再见。")
     words.hang_up()
+
+
+def _closed_again(call: VoiceCall, words: Words) -> None:
+    """The last answer sent again (its answer lost on the way): the same closing words (where
+    to turn, after a self-harm answer), nothing stored again."""
+    definition = _definition(call)
+    raised = set(call.response.flags) if call.response is not None else set()
+    _closing(words, [f for f in definition.flags if f.title in raised] if definition else [])
 
 
 def hung_up(config: ChannelConfig, form: dict[str, str]) -> tuple[int, int]:

@@ -303,6 +303,10 @@ def test_a_positive_ninth_phq9_answer_is_told_where_to_turn_and_raises_a_critica
     assert "12356" in said(end)
     assert QuestionnaireResponse.objects.get().total == 2
     assert Alert.objects.get(patient=patient).severity == "critical"
+    # The last answer sent again (its answer lost on the way): told again, stored once.
+    again = phone.again()
+    assert "12356" in said(again) and [e.tag for e in again] == ["speak", "hangup"]
+    assert QuestionnaireResponse.objects.count() == 1 and Alert.objects.count() == 1
 
 
 def test_an_unanswered_call_fails_its_message_and_the_follow_up_moves_to_the_phone(
