@@ -117,13 +117,14 @@ def dialled(esl: EslServer, patient: Any, questionnaire: str) -> tuple[Task, dic
 
 class Call:
     """FreeSWITCH's side of one answered call: it posts each step's keys, reads our XML,
-    and posts back on every later request the params a document set (``<params>``). As
+    and posts back on every later request the params a document set (``<params>``; the
+    call's params, made from the app's {…}, keep every value set, the newest last). As
     mod_httapi does, keys the last question's ``<bind>`` does not match are not posted."""
 
     def __init__(self, url: str, key: str) -> None:
         self.path, self.key, self.client = urlsplit(url).path, key, Client()
-        self.params: dict[str, str] = {}
-        self.sent: dict[str, str] = {}
+        self.params: dict[str, list[str]] = {}
+        self.sent: dict[str, Any] = {}
         self.bind: ET.Element | None = None
 
     def step(self, **form: str) -> list[ET.Element]:
@@ -131,20 +132,22 @@ class Call:
             pressed = form["answer"] + (self.bind.get("strip") or "")
             if not re.fullmatch((self.bind.text or "").removeprefix("~"), pressed):
                 form = {k: v for k, v in form.items() if k not in ("answer", "input_type")}
-        self.sent = {"session_id": "b7c1", "careloop_key": self.key, **self.params, **form}
+        params = {name: list(values) for name, values in self.params.items()}
+        self.sent = {"session_id": "b7c1", "careloop_key": self.key, **params, **form}
         return self._post(self.sent)
 
     def again(self) -> list[ET.Element]:
         """The last request sent once more, as it was (an HTTP retry)."""
         return self._post(self.sent)
 
-    def _post(self, form: dict[str, str]) -> list[ET.Element]:
+    def _post(self, form: dict[str, Any]) -> list[ET.Element]:
         response = self.client.post(self.path, form)
         assert response.status_code == 200, response.content
         assert response["Content-Type"].startswith("text/xml")
         root = ET.fromstring(response.content)  # noqa: S314 (our own answer)
         assert root.tag == "document" and root.get("type") == "xml/freeswitch-httapi"
-        self.params.update({p.tag: p.text or "" for p in root.findall("params/*")})
+        for param in root.findall("params/*"):
+            self.params.setdefault(param.tag, []).append(param.text or "")
         self.bind = root.find("work/speak/bind")
         work = root.find("work")
         assert work is not None
