@@ -162,6 +162,17 @@ class Words:
         if text.strip():
             self.work.append(ET.Element("speak", {**self.voice, "text": text.strip()}))
 
+    def say_before_asking(self, text: str) -> None:
+        """Words before the first question: a key pressed while they are read ends them and is
+        taken by them. Words without a <bind> leave the key queued on the channel, and the
+        question after them takes it as its answer before it is heard."""
+        speak = ET.Element(
+            "speak",
+            {**self.voice, "text": text.strip(), "name": "skipped", "input-timeout": "1"},
+        )
+        ET.SubElement(speak, "bind").text = ONE_KEY
+        self.work.append(speak)
+
     def ask(self, text: str, pattern: str, strip: str = "") -> None:
         speak = ET.Element(
             "speak",
@@ -262,7 +273,7 @@ def _start(message: Message, form: dict[str, str], words: Words) -> VoiceCall:
             words.hang_up()
             return call
         call.questionnaire_version = version
-        words.say(
+        words.say_before_asking(
             f"您好，这里是{hospital}随访中心。请您用电话按键回答“{definition.title}”的几个问题。"
             + (_sentence(definition.intro) if definition.intro.strip() else "")
         )

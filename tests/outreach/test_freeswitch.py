@@ -148,7 +148,7 @@ class Call:
         assert root.tag == "document" and root.get("type") == "xml/freeswitch-httapi"
         for param in root.findall("params/*"):
             self.params.setdefault(param.tag, []).append(param.text or "")
-        self.bind = root.find("work/speak/bind")
+        self.bind = root.find("work/speak[@name='answer']/bind")
         work = root.find("work")
         assert work is not None
         return list(work)
@@ -666,3 +666,50 @@ def test_an_optional_matrix_is_passed_over_whole_or_answered_whole(
     phone.step(answer="1")
     answers = QuestionnaireResponse.objects.get().answers
     assert answers["how"] == {"am": "1", "pm": "2"}
+
+
+
+def test_a_call_that_reads_its_message_reads_no_link(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    # A questionnaire with a required text item is not asked by keypad: the message is read.
+    # Its link (the patient's page, with its token) is no use read aloud, nor to the TTS.
+    do_save_questionnaire(
+        None,
+        {
+            "code": "wound-note",
+            "title": "伤口随访",
+            "items": [
+                {"key": "red", "type": "choice", "text": "伤口红肿吗", "options": YES_NO},
+                {"key": "note", "type": "text", "text": "请描述伤口情况"},
+            ],
+        },
+    )
+    freeswitch(esl)
+    voice_task(patient_factory(organisation=hospital), "wound-note")
+    queue_due()
+    assert send_due().sent == 1
+    message = Message.objects.get()
+    assert message.link  # kept with the message, for the channels that can show it
+    work = Call(placed(esl)["url"], message.key).step()
+    assert "/p/" not in said(work) and "请点击填写" not in said(work)
+    assert "/p/" not in message.body
+
+
+def test_a_key_pressed_during_the_greeting_is_not_taken_as_the_first_answer(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    # FreeSWITCH leaves a key pressed while words without a <bind> are read queued on the
+    # channel: the question after them takes it as its answer before it is heard. The
+    # greeting takes such a key itself (ending it), under a name of its own.
+    _task, call = dialled(esl, patient_factory(organisation=hospital), "phq9")
+    phone = Call(call["url"], call["key"])
+    work = phone.step()
+    greeting = work[0]
+    assert greeting.get("text", "").startswith("您好，这里是")
+    assert greeting.find("bind") is not None and greeting.get("name") == "skipped"
+    assert greeting.get("input-timeout") == "1"  # no wait after it when no key is pressed
+    assert asked(work)[0].startswith("做事时提不起劲")
+    text, _keys = asked(phone.step(skipped="1", input_type="dtmf"))
+    assert text.startswith("未能识别您的按键。请再说一次。做事时提不起劲")
+    assert VoiceCall.objects.get().answers == {}
