@@ -141,7 +141,8 @@ def read_keys(step: Step, keys: str) -> tuple[Any, str]:
         return item.options[int(keys) - 1].value, ""
     value, problem = check(item, keys.replace("*", "."))
     if problem:
-        return None, f"您输入的是{keys.replace('*', '点')}，{problem}。"
+        said = keys.replace("*", "点").replace("#", "井号")  # read as "star", "pound"
+        return None, f"您输入的是{said}，{problem}。"
     return value, ""
 
 
