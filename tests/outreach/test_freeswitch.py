@@ -504,7 +504,7 @@ def test_a_due_follow_up_without_a_template_is_read_in_words_meant_to_be_heard(
     phone = Call(call["url"], call["key"])
     work = phone.step()
     assert work[0].get("text") == message.body
-    assert asked(work) == ("没有不舒服请按1；有不舒服，请联系我请按2。", "~[12]")
+    assert asked(work) == ("没有不舒服请按1；有不舒服，请联系我请按2。", "~[0-9*#]")
     phone.step(answer="2")
     reply = Reply.objects.get()
     assert (reply.text, reply.patient, reply.message) == ("有不舒服，请联系我", patient, message)
@@ -666,7 +666,6 @@ def test_an_optional_matrix_is_passed_over_whole_or_answered_whole(
     phone.step(answer="1")
     answers = QuestionnaireResponse.objects.get().answers
     assert answers["how"] == {"am": "1", "pm": "2"}
-
 
 
 def test_a_call_that_reads_its_message_reads_no_link(
