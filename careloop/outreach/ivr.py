@@ -24,6 +24,7 @@ from careloop.outreach.models import ChannelConfig, Message, VoiceCall
 from careloop.questionnaires.definition import (
     AnswerError,
     Definition,
+    Flag,
     Item,
     check,
     visible,
@@ -32,6 +33,9 @@ from careloop.questionnaires.definition import (
 MAX_KEYS = 9
 MAX_TRIES = 3
 KEYS_STEP = "keys"  # a message's own keypad answers
+# The question a document asks, set as an httapi param: the switch posts it back with the
+# keys, so a request sent again (a retry, its answer already taken) is told from a new one.
+ASKED = "careloop_asked"
 CRISIS = "如果您有伤害自己的想法，请不要等待，立即拨打120或心理援助热线12356。"
 St = VoiceCall.Status
 
@@ -66,7 +70,9 @@ def next_step(definition: Definition, answers: dict[str, Any]) -> Step | None:
         if not askable(item):
             continue
         if item.type == "matrix":
-            given = answers.get(item.key) or {}
+            given = answers.get(item.key, {})
+            if given == "":  # an optional matrix passed over
+                continue
             row = next((r for r in item.rows if r[0] not in given), None)
             if row is not None:
                 return Step(item, row)
@@ -111,14 +117,16 @@ def prompt(step: Step) -> str:
     return f"{head}请用按键输入{between}数字，{point}输完请按井号键。"
 
 
+# A question answered by one key takes any key: one the switch's pattern did not match would
+# not be posted (mod_httapi reads the question again, or goes on without a word), so the
+# patient would never hear why; ours says so, and counts the try.
+ONE_KEY = "~[0-9*#]"
+
+
 def _pattern(step: Step) -> tuple[str, str]:
     """(the keys' pattern for the switch, the character to strip)."""
-    item = step.item
-    if item.type in ("choice", "matrix"):
-        return f"~[1-{len(item.options)}]", ""
-    if _one_digit(item):
-        low, high = _span(item)
-        return f"~[{_plain(low)}-{_plain(high)}]", ""
+    if step.item.type in ("choice", "matrix") or _one_digit(step.item):
+        return ONE_KEY, ""
     return "~[0-9*]+#", "#"
 
 
@@ -133,7 +141,8 @@ def read_keys(step: Step, keys: str) -> tuple[Any, str]:
         return item.options[int(keys) - 1].value, ""
     value, problem = check(item, keys.replace("*", "."))
     if problem:
-        return None, f"您输入的是{keys.replace('*', '点')}，{problem}。"
+        said = keys.replace("*", "点").replace("#", "井号")  # read as "star", "pound"
+        return None, f"您输入的是{said}，{problem}。"
     return value, ""
 
 
@@ -148,10 +157,22 @@ class Words:
         if settings.get("tts_voice"):
             self.voice["voice"] = str(settings["tts_voice"])
         self.work: list[ET.Element] = []
+        self.params: dict[str, str] = {}
 
     def say(self, text: str) -> None:
         if text.strip():
             self.work.append(ET.Element("speak", {**self.voice, "text": text.strip()}))
+
+    def say_before_asking(self, text: str) -> None:
+        """Words before the first question: a key pressed while they are read ends them and is
+        taken by them. Words without a <bind> leave the key queued on the channel, and the
+        question after them takes it as its answer before it is heard."""
+        speak = ET.Element(
+            "speak",
+            {**self.voice, "text": text.strip(), "name": "skipped", "input-timeout": "1"},
+        )
+        ET.SubElement(speak, "bind").text = ONE_KEY
+        self.work.append(speak)
 
     def ask(self, text: str, pattern: str, strip: str = "") -> None:
         speak = ET.Element(
@@ -160,7 +181,7 @@ class Words:
                 **self.voice,
                 "text": text,
                 "name": "answer",
-                "loops": "1",
+                "loops": "0",  # read once: a try without keys comes back to us
                 "digit-timeout": "3000",
                 "input-timeout": "8000",
             },
@@ -174,6 +195,10 @@ class Words:
 
     def document(self) -> bytes:
         root = ET.Element("document", {"type": "xml/freeswitch-httapi"})
+        if self.params:
+            params = ET.SubElement(root, "params")
+            for name, value in self.params.items():
+                ET.SubElement(params, name).text = value
         ET.SubElement(root, "work").extend(self.work or [ET.Element("hangup")])
         return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
@@ -205,14 +230,24 @@ def _hit(config: ChannelConfig, form: dict[str, str], raw: str) -> bytes:
             return b"OK"
         if call is None:
             call = _start(message, form, words)
+        elif call.status == St.ANSWERED:
+            _closed_again(call, words)
         elif call.status != St.ASKING:
             words.hang_up()
+        elif form.get(ASKED, _asked(call)) != _asked(call):
+            _repeat(call, message, words)  # its keys were taken: the question now is asked
         else:
             _take(call, message, config, form.get("answer", ""), words, raw)
-        if call.status != St.ASKING and call.ended_at is None:
+        if call.status == St.ASKING:
+            words.params[ASKED] = _asked(call)
+        elif call.ended_at is None:
             call.ended_at = now
         call.save()
     return words.document()
+
+
+def _asked(call: VoiceCall) -> str:
+    return f"{call.step}.{call.tries}"
 
 
 def _definition(call: VoiceCall) -> Definition | None:
@@ -232,9 +267,14 @@ def _start(message: Message, form: dict[str, str], words: Words) -> VoiceCall:
     version = current(task.questionnaire) if task is not None and task.questionnaire else None
     definition = definition_of(version) if version is not None else None
     if version is not None and definition is not None and by_keypad(definition):
-        call.questionnaire_version = version
         hospital = hospital_name(message.organisation_id, {})
-        words.say(
+        if task is not None and not task.is_open:  # answered, or cancelled, while it rang
+            call.status = St.DONE
+            words.say(f"您好，这里是{hospital}随访中心。这次随访无需您再回答问题了，谢谢，再见。")
+            words.hang_up()
+            return call
+        call.questionnaire_version = version
+        words.say_before_asking(
             f"您好，这里是{hospital}随访中心。请您用电话按键回答“{definition.title}”的几个问题。"
             + (_sentence(definition.intro) if definition.intro.strip() else "")
         )
@@ -243,8 +283,7 @@ def _start(message: Message, form: dict[str, str], words: Words) -> VoiceCall:
     words.say(message.body)
     if message.keys:
         call.step = KEYS_STEP
-        keys = "；".join(f"{meaning}请按{d}" for d, meaning in sorted(message.keys.items()))
-        words.ask(f"{keys}。", f"~[{''.join(sorted(message.keys))}]")
+        words.ask(_options(message), ONE_KEY)
     else:
         call.status = St.DONE
         words.say("谢谢，再见。")
@@ -282,12 +321,15 @@ def _take(
         words.hang_up()
         return None
     value, problem = read_keys(step, keys)
+    # An optional question passed over; a matrix only whole, before its first row is
+    # answered (a matrix with a row missing is no answer: the response would be refused).
+    started = step.row is not None and bool(call.answers.get(step.item.key))
     if problem:
-        if not keys and not step.item.required:  # an optional question passed over
+        if not keys and not step.item.required and not started:
             value, problem = "", ""
         else:
             return _again(call, words, problem, *_pattern(step), prompt(step))
-    if step.row is not None:
+    if step.row is not None and value != "":
         call.answers[step.item.key] = {
             **(call.answers.get(step.item.key) or {}),
             step.row[0]: value,
@@ -295,6 +337,23 @@ def _take(
     else:
         call.answers[step.item.key] = value
     return _ask_next(call, definition, words)
+
+
+def _repeat(call: VoiceCall, message: Message, words: Words) -> None:
+    """The question being asked, asked again as it was (no try counted)."""
+    if call.step == KEYS_STEP:
+        return words.ask(_options(message), ONE_KEY)
+    definition = _definition(call)
+    step = _step(definition, call.step) if definition is not None else None
+    if step is None:
+        call.status = St.GAVE_UP
+        return words.hang_up()
+    pattern, strip = _pattern(step)
+    return words.ask(prompt(step), pattern, strip)
+
+
+def _options(message: Message) -> str:
+    return "；".join(f"{meaning}请按{d}" for d, meaning in sorted(message.keys.items())) + "。"
 
 
 def _again(call: VoiceCall, words: Words, problem: str, pattern: str, strip: str, ask: str) -> None:
@@ -314,8 +373,7 @@ def _take_reply(
 
     if keys[:1] not in message.keys:
         problem = "未能识别您的按键。" if not keys or keys == "invalid" else "您按的键不在选项中。"
-        options = "；".join(f"{meaning}请按{d}" for d, meaning in sorted(message.keys.items()))
-        return _again(call, words, problem, f"~[{''.join(sorted(message.keys))}]", "", options)
+        return _again(call, words, problem, ONE_KEY, "", _options(message)[:-1])
     apply_inbound(
         config,
         "voice",
@@ -355,13 +413,25 @@ def _finish(call: VoiceCall, definition: Definition, words: Words) -> None:
         words.hang_up()
         return
     call.status, call.response, call.step = St.ANSWERED, submitted.response, ""
+    _closing(words, submitted.result.flags)
+
+
+def _closing(words: Words, flags: list[Flag]) -> None:
     closing = "您的回答已记录。"
-    if "自伤风险" in submitted.symptoms:
+    if any(f.symptom == "自伤风险" for f in flags):
         closing += CRISIS
-    if submitted.result.flags:
+    if flags:
         closing += "您的回答提示需要关注，医护人员会尽快与您联系。"
     words.say(f"{closing}感谢您的配合，再见。")
     words.hang_up()
+
+
+def _closed_again(call: VoiceCall, words: Words) -> None:
+    """The last answer sent again (its answer lost on the way): the same closing words (where
+    to turn, after a self-harm answer), nothing stored again."""
+    definition = _definition(call)
+    raised = set(call.response.flags) if call.response is not None else set()
+    _closing(words, [f for f in definition.flags if f.title in raised] if definition else [])
 
 
 def hung_up(config: ChannelConfig, form: dict[str, str]) -> tuple[int, int]:

@@ -34,12 +34,16 @@ def _config(config_id: int, token: str) -> ChannelConfig:
 
 
 def _stored(config: ChannelConfig, kind: str, request: HttpRequest) -> ProviderCallback:
-    raw = request.body if request.method == "POST" else request.META.get("QUERY_STRING", "")
+    # mod_httapi's params come as a form in the body (method=POST) or in the query string
+    # (GET; and POST as well in the releases that append them to the URL whatever the
+    # method): both are kept, as one form.
+    query = request.META.get("QUERY_STRING", "").encode()
+    raw = b"&".join(part for part in (query, request.body) if part)
     return ProviderCallback.objects.create(
         config=config,
         provider=config.provider,
         kind=kind,
-        body=ProviderCallback.encode(raw if isinstance(raw, bytes) else raw.encode()),
+        body=ProviderCallback.encode(raw),
     )
 
 

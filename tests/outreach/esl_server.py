@@ -1,6 +1,7 @@
 """A local FreeSWITCH event socket, as ``mod_event_socket`` documents it: it asks to log in
-(``auth/request``), checks the password, and answers ``bgapi`` commands with a Job-UUID.
-It keeps every command it was sent, to check the call placed."""
+(``auth/request``), checks the password, answers ``bgapi`` commands with a Job-UUID and
+``api sofia status gateway`` as mod_sofia writes it (``gateways``: name → UP or DOWN; any
+other name is not known). It keeps every command it was sent, to check the call placed."""
 
 from __future__ import annotations
 
@@ -15,11 +16,21 @@ class EslServer:
         self.password = password
         self.answer = answer  # a Reply-Text instead of "+OK Job-UUID: …" (a refusal)
         self.commands: list[str] = []
+        self.apis: list[str] = []
         self.logins: list[str] = []
+        self.gateways = {"cucc": "UP"}
+        self.admitted = True  # False: this address is not in the socket's apply-inbound-acl
         outer = self
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
+                if not outer.admitted:
+                    denied = b"Access Denied, go away.\n"
+                    self.wfile.write(
+                        b"Content-Type: text/rude-rejection\nContent-Length: %d\n\n%s"
+                        % (len(denied), denied)
+                    )
+                    return
                 self.wfile.write(b"Content-Type: auth/request\n\n")
                 while command := self._command():
                     if command.startswith("auth "):
@@ -29,6 +40,10 @@ class EslServer:
                         if not ok:
                             self.wfile.write(b"Content-Type: text/disconnect-notice\n\n")
                             return
+                        continue
+                    if command.startswith("api "):
+                        outer.apis.append(command[4:])
+                        self._api(command[4:])
                         continue
                     outer.commands.append(command)
                     if command.startswith("bgapi "):
@@ -52,6 +67,25 @@ class EslServer:
                     if line in (b"\n", b"\r\n"):
                         return "\n".join(lines)
                     lines.append(line.decode().rstrip("\r\n"))
+
+            def _api(self, command: str) -> None:
+                words = command.split()
+                if words[:3] != ["sofia", "status", "gateway"] or len(words) != 4:
+                    body = "-ERR command not found\n"
+                elif words[3] not in outer.gateways:
+                    body = "Invalid Gateway!\n"
+                else:
+                    line = "=" * 97
+                    state = "REGED" if outer.gateways[words[3]] == "UP" else "FAIL_WAIT"
+                    body = (
+                        f"{line}\nName    \t{words[3]}\nProfile \texternal\n"
+                        f"State   \t{state}\nStatus  \t{outer.gateways[words[3]]}\n"
+                        f"CallsOUT\t0\n{line}\n"
+                    )
+                data = body.encode()
+                self.wfile.write(
+                    b"Content-Type: api/response\nContent-Length: %d\n\n%s" % (len(data), data)
+                )
 
             def _reply(self, text: str, job: str = "") -> None:
                 extra = f"Job-UUID: {job}\n" if job else ""

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.test import Client
@@ -24,7 +24,7 @@ from careloop.outreach.transports import ConfigError, Outgoing, TransportError
 from careloop.outreach.transports.freeswitch import FreeswitchVoice
 from careloop.patients.models import ConsentRecord
 from careloop.questionnaires.models import QuestionnaireResponse
-from careloop.questionnaires.services import load_pack
+from careloop.questionnaires.services import do_save_questionnaire, load_pack
 from tests.outreach.esl_server import EslServer, free_port
 from tests.outreach.helpers import NOON
 
@@ -53,6 +53,9 @@ def freeswitch(esl: EslServer) -> ChannelConfig:
     row.set_secrets({"esl_password": "s3cret"})
     row.save()
     return row
+
+
+YES_NO = [{"value": "no", "label": "没有"}, {"value": "yes", "label": "有"}]
 
 
 def voice_task(patient: Any, questionnaire: str = "", **fields: Any) -> Task:
@@ -113,19 +116,39 @@ def dialled(esl: EslServer, patient: Any, questionnaire: str) -> tuple[Task, dic
 
 
 class Call:
-    """FreeSWITCH's side of one answered call: it posts each step's keys, reads our XML."""
+    """FreeSWITCH's side of one answered call: it posts each step's keys, reads our XML,
+    and posts back on every later request the params a document set (``<params>``; the
+    call's params, made from the app's {…}, keep every value set, the newest last). As
+    mod_httapi does, keys the last question's ``<bind>`` does not match are not posted."""
 
     def __init__(self, url: str, key: str) -> None:
         self.path, self.key, self.client = urlsplit(url).path, key, Client()
+        self.params: dict[str, list[str]] = {}
+        self.sent: dict[str, Any] = {}
+        self.bind: ET.Element | None = None
 
     def step(self, **form: str) -> list[ET.Element]:
-        response = self.client.post(
-            self.path, {"session_id": "b7c1", "careloop_key": self.key, **form}
-        )
+        if "answer" in form and self.bind is not None:
+            pressed = form["answer"] + (self.bind.get("strip") or "")
+            if not re.fullmatch((self.bind.text or "").removeprefix("~"), pressed):
+                form = {k: v for k, v in form.items() if k not in ("answer", "input_type")}
+        params = {name: list(values) for name, values in self.params.items()}
+        self.sent = {"session_id": "b7c1", "careloop_key": self.key, **params, **form}
+        return self._post(self.sent)
+
+    def again(self) -> list[ET.Element]:
+        """The last request sent once more, as it was (an HTTP retry)."""
+        return self._post(self.sent)
+
+    def _post(self, form: dict[str, Any]) -> list[ET.Element]:
+        response = self.client.post(self.path, form)
         assert response.status_code == 200, response.content
         assert response["Content-Type"].startswith("text/xml")
         root = ET.fromstring(response.content)  # noqa: S314 (our own answer)
         assert root.tag == "document" and root.get("type") == "xml/freeswitch-httapi"
+        for param in root.findall("params/*"):
+            self.params.setdefault(param.tag, []).append(param.text or "")
+        self.bind = root.find("work/speak[@name='answer']/bind")
         work = root.find("work")
         assert work is not None
         return list(work)
@@ -170,7 +193,7 @@ def test_a_due_questionnaire_is_answered_whole_by_keypad_on_a_freeswitch_call(
     work = phone.step()
     assert said(work).startswith("您好，这里是")
     assert "随访中心。请您用电话按键回答“出院后症状问询”的几个问题。请根据您出院以来" in said(work)
-    assert asked(work) == ("最近有没有胸痛、胸闷？没有请按1；有请按2。", "~[1-2]")
+    assert asked(work) == ("最近有没有胸痛、胸闷？没有请按1；有请按2。", "~[0-9*#]")
     # 有 → the pain score is asked (skip logic), a 0–10 scale ended with #.
     text, keys = asked(phone.step(answer="2", input_type="dtmf"))
     assert text.startswith("胸痛程度（0分不痛，10分最痛）。请用按键输入0到10之间的数字")
@@ -231,7 +254,7 @@ def test_an_optional_question_left_without_keys_is_passed_over_and_a_wrong_key_a
     phone.step()
     text, keys = asked(phone.step(answer="7"))  # not one of 1–2
     assert text.startswith("您按的键不在选项中。请再说一次。最近有没有胸痛、胸闷？")
-    assert keys == "~[1-2]"
+    assert keys == "~[0-9*#]"
     assert asked(phone.step(answer="1"))[0].startswith("有没有气短")  # 没有: no pain score
     phone.step(answer="1")
     phone.step(answer="1")  # 水肿: no; then the weight, optional
@@ -246,7 +269,7 @@ def test_three_unusable_answers_end_the_call_and_the_follow_up_stays_open(
 ) -> None:
     task, call = dialled(esl, patient_factory(organisation=hospital), "phq9")
     phone = Call(call["url"], call["key"])
-    assert asked(phone.step())[1] == "~[1-4]"
+    assert asked(phone.step())[1] == "~[0-9*#]"
     phone.step()
     phone.step(answer="invalid", input_type="invalid")
     end = phone.step()
@@ -283,6 +306,10 @@ def test_a_positive_ninth_phq9_answer_is_told_where_to_turn_and_raises_a_critica
     assert "12356" in said(end)
     assert QuestionnaireResponse.objects.get().total == 2
     assert Alert.objects.get(patient=patient).severity == "critical"
+    # The last answer sent again (its answer lost on the way): told again, stored once.
+    again = phone.again()
+    assert "12356" in said(again) and [e.tag for e in again] == ["speak", "hangup"]
+    assert QuestionnaireResponse.objects.count() == 1 and Alert.objects.count() == 1
 
 
 def test_an_unanswered_call_fails_its_message_and_the_follow_up_moves_to_the_phone(
@@ -380,7 +407,7 @@ def test_a_message_with_keypad_answers_is_read_and_the_key_received_as_the_reply
     phone = Call(callback_urls(row)["ivr"], message.key)
     work = phone.step()
     assert work[0].get("text") == message.body
-    assert asked(work) == ("没有不舒服请按1；有胸闷请按2。", "~[12]")
+    assert asked(work) == ("没有不舒服请按1；有胸闷请按2。", "~[0-9*#]")
     assert asked(phone.step(answer="5"))[0].startswith("您按的键不在选项中。")
     end = phone.step(answer="2")
     assert [e.tag for e in end] == ["speak", "hangup"]
@@ -477,10 +504,211 @@ def test_a_due_follow_up_without_a_template_is_read_in_words_meant_to_be_heard(
     phone = Call(call["url"], call["key"])
     work = phone.step()
     assert work[0].get("text") == message.body
-    assert asked(work) == ("没有不舒服请按1；有不舒服，请联系我请按2。", "~[12]")
+    assert asked(work) == ("没有不舒服请按1；有不舒服，请联系我请按2。", "~[0-9*#]")
     phone.step(answer="2")
     reply = Reply.objects.get()
     assert (reply.text, reply.patient, reply.message) == ("有不舒服，请联系我", patient, message)
     assert reply.handled_at is None  # waits in the staff inbox
     task.refresh_from_db()
     assert task.status == Task.Status.DONE  # the reminder was done by the call, as by an SMS
+
+
+def test_params_posted_in_the_query_string_are_read_and_stored(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    # Older mod_httapi releases append their params to the URL even for method=POST (an
+    # empty body); later ones post them as a form. Either way the keys are read and kept.
+    _task, call = dialled(esl, patient_factory(organisation=hospital), "phq9")
+    path, client = urlsplit(call["url"]).path, Client()
+    first = client.post(f"{path}?{urlencode({'session_id': 'b7c1', 'careloop_key': call['key']})}")
+    assert first.status_code == 200 and b"speak" in first.content
+    query = urlencode({"session_id": "b7c1", "careloop_key": call["key"], "answer": "2"})
+    client.post(f"{path}?{query}", content_type="application/x-www-form-urlencoded")
+    assert VoiceCall.objects.get().answers == {"q1": "1"}
+    stored = ProviderCallback.objects.filter(kind="ivr").order_by("pk").last()
+    assert stored is not None and b"answer=2" in stored.raw
+
+
+def test_a_step_sent_twice_is_answered_once_and_no_question_is_skipped(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    # A request retried (a proxy, a dropped answer) comes again with the keys of a question
+    # already answered: they are not taken as the next question's answer.
+    _task, call = dialled(esl, patient_factory(organisation=hospital), "phq9")
+    phone = Call(call["url"], call["key"])
+    first = asked(phone.step())
+    second = asked(phone.step(answer="2"))
+    assert second[0] != first[0]
+    assert asked(phone.again()) == second  # the second question, asked again as it was
+    assert VoiceCall.objects.get().answers == {"q1": "1"}
+    phone.step(answer="7")  # not a choice: asked again, one try counted
+    assert asked(phone.again())[0] == second[0]  # its retry counts none
+    assert VoiceCall.objects.get().tries == 1
+    phone.step(answer="3")
+    assert VoiceCall.objects.get().answers == {"q1": "1", "q2": "2"}
+
+
+def test_a_gateway_down_or_unknown_is_refused_before_the_call_is_placed(
+    esl: EslServer,
+) -> None:
+    # FreeSWITCH refuses such a call before it has a channel: bgapi still answers +OK and no
+    # hang-up hook ever comes, so the message would stay "sent" for good.
+    transport = bound({**SETTINGS, "esl_port": esl.port}, {"esl_password": "s3cret"})
+    esl.gateways["cucc"] = "DOWN"
+    with pytest.raises(TransportError) as down:
+        transport.send(outgoing())
+    assert (down.value.permanent, down.value.code) == (False, "gateway_down")
+    del esl.gateways["cucc"]
+    with pytest.raises(TransportError) as unknown:
+        transport.send(outgoing())
+    assert (unknown.value.permanent, unknown.value.code) == (True, "gateway")
+    assert esl.commands == []  # no call placed
+    assert esl.apis == ["sofia status gateway cucc"] * 2
+    esl.gateways["cucc"] = "UP"
+    assert transport.send(outgoing()).provider_id == placed(esl)["uuid"]
+
+
+def test_a_follow_up_closed_while_the_phone_rang_is_not_asked_again(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    # The patient answered on their page (or a nurse closed the task) after the call was
+    # placed: the questionnaire is not asked a second time, nor stored twice.
+    task, call = dialled(esl, patient_factory(organisation=hospital), "phq9")
+    Task.objects.filter(pk=task.pk).update(status=Task.Status.DONE)
+    work = Call(call["url"], call["key"]).step()
+    assert [e.tag for e in work] == ["speak", "hangup"]
+    assert "无需您再回答" in said(work)
+    assert VoiceCall.objects.get().status == VoiceCall.Status.DONE
+    assert not QuestionnaireResponse.objects.exists()
+
+
+def test_an_address_the_event_socket_does_not_admit_is_a_permanent_error(
+    esl: EslServer,
+) -> None:
+    # The event socket admits only loopback unless its apply-inbound-acl says otherwise: it
+    # greets any other address with a rude rejection, a setting to fix, not a passing fault.
+    esl.admitted = False
+    transport = bound({**SETTINGS, "esl_port": esl.port}, {"esl_password": "s3cret"})
+    with pytest.raises(TransportError) as refused:
+        transport.send(outgoing())
+    assert (refused.value.permanent, refused.value.code) == (True, "acl")
+    assert "apply-inbound-acl" in str(refused.value)
+    assert esl.logins == [] and esl.commands == []
+
+
+def test_a_key_not_offered_reaches_the_ivr_and_the_patient_hears_why(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    # mod_httapi posts only keys its <bind> matches; any other key has it read the question
+    # again without a word. Every key is taken, so ours says what was wrong and counts the
+    # try; and each question is read once a try ("loops" 0: mod_httapi's do…while reads it
+    # loops + 1 times before posting nothing).
+    _task, call = dialled(esl, patient_factory(organisation=hospital), "phq9")
+    phone = Call(call["url"], call["key"])
+    phone.step()
+    work = phone.step(answer="9", input_type="dtmf")
+    assert said(work).startswith("您按的键不在选项中。请再说一次。")
+    assert all(e.get("loops") == "0" for e in work if e.get("name") == "answer")
+    assert VoiceCall.objects.get().tries == 1
+
+
+def test_an_optional_matrix_is_passed_over_whole_or_answered_whole(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    # A matrix with a row missing is refused as a response: an optional one is passed over
+    # when its first row gets no keys, and once begun its rows are asked until answered.
+    rows = [{"key": "am", "text": "早上"}, {"key": "pm", "text": "晚上"}]
+    mild = [{"value": "1", "label": "轻"}, {"value": "2", "label": "重"}]
+    do_save_questionnaire(
+        None,
+        {
+            "code": "dizzy-check",
+            "title": "头晕随访",
+            "items": [
+                {"key": "dizzy", "type": "choice", "text": "头晕吗", "options": YES_NO},
+                {
+                    "key": "how",
+                    "type": "matrix",
+                    "text": "头晕时",
+                    "rows": rows,
+                    "options": mild,
+                    "required": False,
+                },
+                {"key": "falls", "type": "choice", "text": "摔倒过吗", "options": YES_NO},
+            ],
+        },
+    )
+    freeswitch(esl)
+    patient = patient_factory(organisation=hospital)
+    task = voice_task(patient, "dizzy-check")
+    queue_due()
+    send_due()
+    call = placed(esl)
+    phone = Call(call["url"], call["key"])
+    phone.step()
+    assert asked(phone.step(answer="2"))[0].startswith("头晕时：早上。")
+    assert asked(phone.step())[0].startswith("摔倒过吗")  # no keys: the matrix passed over
+    end = phone.step(answer="1")
+    assert [e.tag for e in end] == ["speak", "hangup"] and "已记录" in said(end)
+    assert QuestionnaireResponse.objects.get().answers == {"dizzy": "yes", "falls": "no"}
+
+    QuestionnaireResponse.objects.all().delete()
+    VoiceCall.objects.all().delete()
+    task.refresh_from_db()
+    task.status = Task.Status.OPEN
+    task.save()
+    phone = Call(call["url"], call["key"])
+    phone.step()
+    phone.step(answer="2")
+    assert asked(phone.step(answer="1"))[0].startswith("头晕时：晚上。")
+    assert "请再说一次。头晕时：晚上。" in asked(phone.step())[0]  # begun: asked again
+    phone.step(answer="2")
+    phone.step(answer="1")
+    answers = QuestionnaireResponse.objects.get().answers
+    assert answers["how"] == {"am": "1", "pm": "2"}
+
+
+def test_a_call_that_reads_its_message_reads_no_link(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    # A questionnaire with a required text item is not asked by keypad: the message is read.
+    # Its link (the patient's page, with its token) is no use read aloud, nor to the TTS.
+    do_save_questionnaire(
+        None,
+        {
+            "code": "wound-note",
+            "title": "伤口随访",
+            "items": [
+                {"key": "red", "type": "choice", "text": "伤口红肿吗", "options": YES_NO},
+                {"key": "note", "type": "text", "text": "请描述伤口情况"},
+            ],
+        },
+    )
+    freeswitch(esl)
+    voice_task(patient_factory(organisation=hospital), "wound-note")
+    queue_due()
+    assert send_due().sent == 1
+    message = Message.objects.get()
+    assert message.link  # kept with the message, for the channels that can show it
+    work = Call(placed(esl)["url"], message.key).step()
+    assert "/p/" not in said(work) and "请点击填写" not in said(work)
+    assert "/p/" not in message.body
+
+
+def test_a_key_pressed_during_the_greeting_is_not_taken_as_the_first_answer(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    # FreeSWITCH leaves a key pressed while words without a <bind> are read queued on the
+    # channel: the question after them takes it as its answer before it is heard. The
+    # greeting takes such a key itself (ending it), under a name of its own.
+    _task, call = dialled(esl, patient_factory(organisation=hospital), "phq9")
+    phone = Call(call["url"], call["key"])
+    work = phone.step()
+    greeting = work[0]
+    assert greeting.get("text", "").startswith("您好，这里是")
+    assert greeting.find("bind") is not None and greeting.get("name") == "skipped"
+    assert greeting.get("input-timeout") == "1"  # no wait after it when no key is pressed
+    assert asked(work)[0].startswith("做事时提不起劲")
+    text, _keys = asked(phone.step(skipped="1", input_type="dtmf"))
+    assert text.startswith("未能识别您的按键。请再说一次。做事时提不起劲")
+    assert VoiceCall.objects.get().answers == {}

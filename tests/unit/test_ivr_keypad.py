@@ -74,3 +74,11 @@ def test_a_small_scale_takes_one_key_and_a_number_its_decimal_point_as_star() ->
     assert read_keys(weight, "70*5") == (70.5, "")
     value, problem = read_keys(weight, "7")
     assert value is None and problem.startswith("您输入的是7，")
+
+
+def test_the_keys_said_back_read_star_and_pound_in_chinese() -> None:
+    # The TTS reads "*" and "#" in a text as "star" and "pound".
+    d = definition({"key": "s", "type": "scale", "text": "疼痛", "min": 0, "max": 5})
+    value, problem = read_keys(Step(d.items[0]), "#")
+    assert value is None and problem.startswith("您输入的是井号，")
+    assert "#" not in problem

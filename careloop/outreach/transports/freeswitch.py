@@ -42,8 +42,9 @@ def _safe(value: str, what: str) -> str:
 
 class FreeswitchVoice(Transport):
     """``settings``: esl_host, esl_port (8021), gateway (a sofia gateway's name),
-    show_number (the caller ID shown), answer_seconds (how long it rings, 45), tts_engine and
-    tts_voice (for the IVR: ``unimrcp`` and its profile, ``tts_commandline``…); secret:
+    show_number (the caller ID shown), answer_seconds (how long it rings, 45), tts_engine
+    (for the IVR: ``unimrcp``, or ``unimrcp:<profile>`` for another MRCP profile than its
+    default-tts-profile; ``tts_commandline``…) and tts_voice (the engine's voice); secret:
     esl_password. ``bind`` gives it the URLs of its setting's callbacks."""
 
     name = "freeswitch_voice"
@@ -93,13 +94,21 @@ class FreeswitchVoice(Transport):
             with socket.create_connection((self.settings["esl_host"], port), TIMEOUT) as sock:
                 sock.settimeout(TIMEOUT)
                 esl = _Esl(sock)
-                if esl.read().get("Content-Type") != "auth/request":
+                greeting = esl.read().get("Content-Type")
+                if greeting == "text/rude-rejection":  # this address is not in its ACL
+                    raise EslError(
+                        "FreeSWITCH's event socket does not admit this server (apply-inbound-acl)",
+                        permanent=True,
+                        code="acl",
+                    )
+                if greeting != "auth/request":
                     raise EslError("FreeSWITCH did not ask to log in", permanent=False)
                 reply = esl.ask(f"auth {self.secrets['esl_password']}")
                 if not reply.startswith("+OK"):
                     raise EslError(
                         "FreeSWITCH refused the event socket password", permanent=True, code="auth"
                     )
+                self._gateway_up(esl)
                 reply = esl.ask(line)
         except (TimeoutError, OSError) as error:
             raise TransportError(
@@ -111,6 +120,25 @@ class FreeswitchVoice(Transport):
             )
         return Receipt(provider_id=call_id)
 
+    def _gateway_up(self, esl: _Esl) -> None:
+        """``bgapi`` answers "+OK Job-UUID" whatever becomes of the call, and a call through a
+        gateway that sofia does not know, or holds down (its registration or pings failing),
+        is refused before it has a channel: no hang-up hook ever says so. Asked first."""
+        gateway = self.settings["gateway"]
+        status = esl.api(f"sofia status gateway {gateway}")
+        if status.strip().startswith("Invalid Gateway"):
+            raise TransportError(
+                "FreeSWITCH has no such sofia gateway", permanent=True, code="gateway"
+            )
+        for row in status.splitlines():
+            name, _, value = row.partition("\t")
+            if name.strip() == "Status" and value.split()[:1] != ["UP"]:
+                raise TransportError(
+                    f"the FreeSWITCH gateway is {value.strip()[:20]}",
+                    permanent=False,
+                    code="gateway_down",
+                )
+
 
 class _Esl:
     """The event socket's plain-text framing: header lines, a blank line, and a body when
@@ -119,6 +147,7 @@ class _Esl:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buffer = b""
+        self.body = ""
 
     def _line(self) -> bytes:
         while b"\n" not in self.buffer:
@@ -130,6 +159,7 @@ class _Esl:
         return line
 
     def read(self) -> dict[str, str]:
+        """The next message's headers; its body, if any, in ``self.body``."""
         headers: dict[str, str] = {}
         while line := self._line().rstrip(b"\r"):
             name, _, value = line.decode("utf-8", "replace").partition(":")
@@ -140,8 +170,16 @@ class _Esl:
             if not chunk:
                 raise EslError("FreeSWITCH closed the event socket", permanent=False)
             self.buffer += chunk
+        self.body = self.buffer[:length].decode("utf-8", "replace")
         self.buffer = self.buffer[length:]
         return headers
+
+    def api(self, command: str) -> str:
+        """Run an API command; what it wrote (``api/response``'s body)."""
+        self.sock.sendall(f"api {command}".encode() + b"\n\n")
+        while self.read().get("Content-Type") != "api/response":
+            pass
+        return self.body
 
     def ask(self, command: str) -> str:
         """Send one command; FreeSWITCH's ``Reply-Text`` (events before it are skipped)."""
