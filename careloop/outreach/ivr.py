@@ -8,7 +8,9 @@ whole on the call, with its skip logic; the answers are stored as the questionna
 response (scored, flags raised as alerts, rules run, the follow-up recorded as reached) once
 the last question is answered. Any other message is read and, with keypad answers, the key
 pressed is received as the patient's reply. A key that is not one of those offered is asked
-again, up to three times."""
+again, up to three times. 0 on a choice asks for a person: the call is put through to the
+hospital's agents when the setting names where (``transfer_to``), else a call-back task goes
+to the follow-up's nurse."""
 
 from __future__ import annotations
 
@@ -36,6 +38,9 @@ KEYS_STEP = "keys"  # a message's own keypad answers
 # The question a document asks, set as an httapi param: the switch posts it back with the
 # keys, so a request sent again (a retry, its answer already taken) is told from a new one.
 ASKED = "careloop_asked"
+PERSON = "0"  # 人工服务: never an answer of a choice (numbered from 1)
+PERSON_OFFER = "如需人工服务，在选择时请按0。"
+CALLBACK_TITLE = "自动语音随访中患者要求人工回电"
 CRISIS = "如果您有伤害自己的想法，请不要等待，立即拨打120或心理援助热线12356。"
 St = VoiceCall.Status
 
@@ -193,6 +198,14 @@ class Words:
     def hang_up(self) -> None:
         self.work.append(ET.Element("hangup"))
 
+    def transfer(self, to: str, context: str = "") -> None:
+        """Put the call through to an extension, hunt group or queue of the switch's
+        dialplan (mod_httapi's <dial>: a transfer in the httapi profile's context, or the
+        one named when the profile lets a document name it)."""
+        dial = ET.Element("dial", {"context": context} if context else {})
+        dial.text = to
+        self.work.append(dial)
+
     def document(self) -> bytes:
         root = ET.Element("document", {"type": "xml/freeswitch-httapi"})
         if self.params:
@@ -277,6 +290,7 @@ def _start(message: Message, form: dict[str, str], words: Words) -> VoiceCall:
         words.say_before_asking(
             f"您好，这里是{hospital}随访中心。请您用电话按键回答“{definition.title}”的几个问题。"
             + (_sentence(definition.intro) if definition.intro.strip() else "")
+            + PERSON_OFFER
         )
         _ask_next(call, definition, words)
         return call
@@ -320,6 +334,8 @@ def _take(
         call.status = St.GAVE_UP
         words.hang_up()
         return None
+    if keys == PERSON and step.item.type in ("choice", "matrix"):
+        return _person(call, message, config, words)
     value, problem = read_keys(step, keys)
     # An optional question passed over; a matrix only whole, before its first row is
     # answered (a matrix with a row missing is no answer: the response would be refused).
@@ -353,7 +369,54 @@ def _repeat(call: VoiceCall, message: Message, words: Words) -> None:
 
 
 def _options(message: Message) -> str:
-    return "；".join(f"{meaning}请按{d}" for d, meaning in sorted(message.keys.items())) + "。"
+    keys = [f"{meaning}请按{d}" for d, meaning in sorted(message.keys.items())]
+    if PERSON not in message.keys:
+        keys.append(f"人工服务请按{PERSON}")
+    return "；".join(keys) + "。"
+
+
+def _person(call: VoiceCall, message: Message, config: ChannelConfig, words: Words) -> None:
+    """The patient asked for a person."""
+    settings = config.settings or {}
+    if settings.get("transfer_to"):
+        call.status = St.TRANSFERRED
+        words.say("正在为您转接医护人员，请稍候。")
+        words.transfer(str(settings["transfer_to"]), str(settings.get("transfer_context") or ""))
+        return
+    call.status = St.CALLBACK
+    _call_back(message)
+    words.say("好的，稍后医护人员会给您回电。谢谢，再见。")
+    words.hang_up()
+
+
+def _call_back(message: Message) -> None:
+    """A phone task for the follow-up's nurse (its assignee, else the patient's), unless the
+    patient has one open already."""
+    from datetime import timedelta
+
+    from careloop.followup.models import Task
+    from careloop.followup.planning import assignee_for
+
+    patient = message.patient
+    asked = Task.objects.filter(patient=patient, title=CALLBACK_TITLE, status=Task.Status.OPEN)
+    if asked.exists():
+        return
+    task, now = message.task, timezone.now()
+    Task.objects.create(
+        patient=patient,
+        organisation_id=patient.organisation_id,
+        team_id=patient.care_team_id,
+        node="ivr:call-back",
+        title=CALLBACK_TITLE,
+        purpose=task.purpose if task is not None else "condition_tracking",
+        channel="phone",
+        channels=["phone"],
+        assignee_role="nurse",
+        assignee_id=(task.assignee_id if task is not None else None)
+        or assignee_for(patient, "nurse"),
+        due_at=now,
+        deadline=now + timedelta(hours=24),
+    )
 
 
 def _again(call: VoiceCall, words: Words, problem: str, pattern: str, strip: str, ask: str) -> None:
@@ -371,6 +434,8 @@ def _take_reply(
 ) -> None:
     from careloop.outreach.receiving import apply_inbound
 
+    if keys == PERSON and PERSON not in message.keys:
+        return _person(call, message, config, words)
     if keys[:1] not in message.keys:
         problem = "未能识别您的按键。" if not keys or keys == "invalid" else "您按的键不在选项中。"
         return _again(call, words, problem, ONE_KEY, "", _options(message)[:-1])

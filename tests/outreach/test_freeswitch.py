@@ -407,7 +407,7 @@ def test_a_message_with_keypad_answers_is_read_and_the_key_received_as_the_reply
     phone = Call(callback_urls(row)["ivr"], message.key)
     work = phone.step()
     assert work[0].get("text") == message.body
-    assert asked(work) == ("没有不舒服请按1；有胸闷请按2。", "~[0-9*#]")
+    assert asked(work) == ("没有不舒服请按1；有胸闷请按2；人工服务请按0。", "~[0-9*#]")
     assert asked(phone.step(answer="5"))[0].startswith("您按的键不在选项中。")
     end = phone.step(answer="2")
     assert [e.tag for e in end] == ["speak", "hangup"]
@@ -504,7 +504,7 @@ def test_a_due_follow_up_without_a_template_is_read_in_words_meant_to_be_heard(
     phone = Call(call["url"], call["key"])
     work = phone.step()
     assert work[0].get("text") == message.body
-    assert asked(work) == ("没有不舒服请按1；有不舒服，请联系我请按2。", "~[0-9*#]")
+    assert asked(work) == ("没有不舒服请按1；有不舒服，请联系我请按2；人工服务请按0。", "~[0-9*#]")
     phone.step(answer="2")
     reply = Reply.objects.get()
     assert (reply.text, reply.patient, reply.message) == ("有不舒服，请联系我", patient, message)
@@ -712,3 +712,62 @@ def test_a_key_pressed_during_the_greeting_is_not_taken_as_the_first_answer(
     text, _keys = asked(phone.step(skipped="1", input_type="dtmf"))
     assert text.startswith("未能识别您的按键。请再说一次。做事时提不起劲")
     assert VoiceCall.objects.get().answers == {}
+
+
+def test_0_on_a_choice_asks_for_a_person_and_the_nurse_gets_a_call_back_task(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer, alice: Any
+) -> None:
+    patient = patient_factory(organisation=hospital)
+    load_pack()
+    freeswitch(esl)
+    task = voice_task(patient, "phq9", assignee=alice)
+    queue_due()
+    send_due()
+    call = placed(esl)
+    phone = Call(call["url"], call["key"])
+    assert "如需人工服务，在选择时请按0。" in said(phone.step())
+    phone.step(answer="2")
+    end = phone.step(answer="0")
+    assert [e.tag for e in end] == ["speak", "hangup"]
+    assert "稍后医护人员会给您回电" in said(end)
+    voice = VoiceCall.objects.get()
+    assert (voice.status, voice.answers) == (VoiceCall.Status.CALLBACK, {"q1": "1"})
+    back = Task.objects.get(patient=patient, node="ivr:call-back")
+    assert (back.title, back.channel, back.assignee) == (
+        "自动语音随访中患者要求人工回电",
+        "phone",
+        alice,
+    )
+    assert not QuestionnaireResponse.objects.exists()
+    task.refresh_from_db()
+    assert task.status == Task.Status.OPEN  # the nurse's call can complete it
+
+
+def test_0_puts_the_call_through_when_the_setting_names_where(
+    at_noon: datetime, patient_factory: Any, hospital: Any, esl: EslServer
+) -> None:
+    row = freeswitch(esl)
+    row.settings = {**row.settings, "transfer_to": "8000"}
+    row.save()
+    patient = patient_factory(organisation=hospital)
+    task = voice_task(patient, form="symptom_check")
+    message = Message.objects.create(
+        organisation=hospital,
+        patient=patient,
+        task=task,
+        key=f"task:{task.pk}:voice",
+        channel="voice",
+        provider="freeswitch_voice",
+        body="您好，这里是随访中心。",
+        keys={"1": "没有不舒服", "2": "有胸闷"},
+        status=Message.Status.SENT,
+        sent_at=NOON,
+    )
+    phone = Call(callback_urls(row)["ivr"], message.key)
+    phone.step()
+    end = phone.step(answer="0")
+    assert [e.tag for e in end] == ["speak", "dial"]
+    assert end[1].text == "8000" and "context" not in end[1].attrib
+    assert "正在为您转接医护人员" in said(end)
+    assert VoiceCall.objects.get().status == VoiceCall.Status.TRANSFERRED
+    assert not Reply.objects.exists() and not Task.objects.filter(node="ivr:call-back").exists()

@@ -19,6 +19,8 @@ class VoiceCall(models.Model):
         GAVE_UP = "gave_up", pgettext_lazy("voice call", "no usable keys")
         HUNG_UP = "hung_up", pgettext_lazy("voice call", "hung up before the end")
         DONE = "done", pgettext_lazy("voice call", "message read")
+        TRANSFERRED = "transferred", pgettext_lazy("voice call", "put through to staff")
+        CALLBACK = "callback", pgettext_lazy("voice call", "asked to be called back")
 
     message = models.OneToOneField(
         "outreach.Message", on_delete=models.CASCADE, related_name="voice_call"
@@ -35,7 +37,7 @@ class VoiceCall(models.Model):
     tries = models.PositiveSmallIntegerField(default=0)
     answers = models.JSONField(default=dict, blank=True)
     status = models.CharField(
-        _("status"), max_length=10, choices=Status.choices, default=Status.ASKING
+        _("status"), max_length=12, choices=Status.choices, default=Status.ASKING
     )
     response = models.ForeignKey(
         "questionnaires.QuestionnaireResponse",
