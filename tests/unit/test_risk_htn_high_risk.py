@@ -88,3 +88,15 @@ def test_a_reading_of_140_90_or_more_asks_for_a_recheck_and_a_patient_is_not_cla
 def test_a_child_is_not_classed() -> None:
     with pytest.raises(InputError, match="age"):
         HtnHighRiskInput(age=17, sex="male")
+
+
+@pytest.mark.parametrize(("sbp", "dbp"), [(150, 87), (135, 95)])
+def test_a_reading_with_one_pressure_in_the_hypertensive_range_is_not_high_normal(
+    sbp: float, dbp: float
+) -> None:
+    """The BP grades count the higher of the pair: 150/87 and 135/95 are grade 1 hypertension,
+    not high-normal (they were named 正常高值血压 and made the person high-risk, where 150/80
+    was not): a recheck on another day decides, as for any reading of 140/90 or more."""
+    result = htn_high_risk(HtnHighRiskInput(**{**NONE_OF_THEM, "sbp_mmHg": sbp, "dbp_mmHg": dbp}))
+    assert (result.category, result.factors) == ("非高危人群", [])
+    assert "非同日复测" in result.warnings[0]

@@ -3,7 +3,8 @@
 Anyone with at least one of six factors is high-risk, and should have their blood pressure
 measured at least every 6 months and get lifestyle advice:
 
-1. high-normal BP: SBP 130–139 and/or DBP 85–89 mmHg;
+1. high-normal BP: SBP 130–139 and/or DBP 85–89 mmHg (neither at 140/90 or above: the
+   higher of the pair counts, as in the BP grades);
 2. overweight or obese (BMI ≥ 24) and/or abdominal obesity (waist ≥ 90 cm men, ≥ 85 cm women);
 3. family history of hypertension in first- or second-degree relatives;
 4. long-term high-salt diet;
@@ -26,6 +27,7 @@ from careloop.rules.risk.base import (
     check_number,
     fmt,
 )
+from careloop.rules.risk.blood_pressure import HYPERTENSION_DBP, HYPERTENSION_SBP
 
 HIGH_RISK, NOT_HIGH_RISK, PATIENT = "高危人群", "非高危人群", "不适用"
 HIGH_NORMAL_SBP, HIGH_NORMAL_DBP = (130, 140), (85, 90)  # [low, high)
@@ -80,12 +82,21 @@ def _within(value: float | None, span: tuple[int, int]) -> bool:
     return value is not None and span[0] <= value < span[1]
 
 
+def _hypertensive(i: HtnHighRiskInput) -> bool:
+    return (i.sbp_mmHg or 0) >= HYPERTENSION_SBP or (i.dbp_mmHg or 0) >= HYPERTENSION_DBP
+
+
 def _bp(i: HtnHighRiskInput) -> tuple[bool | None, str]:
     if i.sbp_mmHg is None and i.dbp_mmHg is None:
         return None, "血压"
     sbp = f"{fmt(i.sbp_mmHg)}" if i.sbp_mmHg is not None else "—"
     dbp = f"{fmt(i.dbp_mmHg)}" if i.dbp_mmHg is not None else "—"
-    present = _within(i.sbp_mmHg, HIGH_NORMAL_SBP) or _within(i.dbp_mmHg, HIGH_NORMAL_DBP)
+    # High-normal, as the BP grades read a pair (the higher one counts): a reading with
+    # either pressure in the hypertensive range is not high-normal (150/87 is grade 1), it
+    # asks for a recheck (the warning below).
+    present = not _hypertensive(i) and (
+        _within(i.sbp_mmHg, HIGH_NORMAL_SBP) or _within(i.dbp_mmHg, HIGH_NORMAL_DBP)
+    )
     return present, f"正常高值血压（{sbp}/{dbp} mmHg）"
 
 
@@ -138,7 +149,7 @@ def htn_high_risk(inputs: HtnHighRiskInput) -> HtnHighRiskResult:
     warnings = []
     if unknown:
         warnings.append("未记录：" + "、".join(unknown) + "，按不具备计。")
-    if (i.sbp_mmHg or 0) >= 140 or (i.dbp_mmHg or 0) >= 90:
+    if _hypertensive(i):
         warnings.append("血压≥140/90 mmHg：按规范需排除干扰因素后非同日复测，以明确是否为高血压。")
     return HtnHighRiskResult(
         inputs=inputs,
