@@ -538,3 +538,20 @@ def test_the_55th_birthday_makes_someone_high_risk_for_hypertension(
     turned = _latest(man, "htn-high-risk")
     assert turned is not None and turned.category == "高危人群"
     assert turned.result["factors"] == ["年龄 55 岁（≥55 岁）"]
+
+
+def test_a_family_entry_naming_several_conditions_counts_each(
+    cardiology: Any, patient_factory: Any
+) -> None:
+    """A relative's entry written as several conditions without a code (父亲：糖尿病、高血压, as
+    a family history is often noted) counts for each: it was read as its first name alone, so
+    the hypertension in it did not make the person high-risk (REFERENCE §1.1)."""
+    from careloop.patients.models import FamilyHistory
+    from careloop.rules.record_inputs import load_records
+
+    man = patient_factory(organisation=cardiology)
+    FamilyHistory.objects.create(patient=man, relation="father", condition="糖尿病、高血压、脑梗")
+    got = load_records([man.pk])[man.pk]
+    assert got.family == {("father", "E11"), ("father", "I10"), ("father", "I63")}
+    assert got.family_hypertension and got.family_history_ascvd
+    assert got.family_diabetes == "first_degree"

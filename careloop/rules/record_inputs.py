@@ -19,7 +19,7 @@ Definitions (documented in docs/rules.md, "Risk assessments on the record"):
 - high glucose ever found: a fasting glucose or HbA1c result flagged high, or R73;
 - hypertension (the high-risk screening does not class patients): a diagnosis or past history
   coded I10–I15, or a current blood-pressure-lowering medicine;
-- family history of hypertension (I10–I15, or an entry named 高血压): a first- or
+- family history of hypertension (I10–I15, or an entry naming 高血压): a first- or
   second-degree relative as above;
 - high-salt diet: the lifestyle's salt intake 重; spirits a day: the lifestyle's 两 × 50 mL
   (0 for someone who never drinks);
@@ -223,8 +223,9 @@ def load_records(patient_ids: list[int]) -> dict[int, Record]:
         for pk, relation, code, condition in rows(
             name[FamilyHistory], "x.relation, x.icd10_code, x.condition"
         ):
-            named = next((c for word, c in NAMED if word in (condition or "")), "")
-            values[pk]["family"].add((relation, code or named))
+            # An entry without a code counts for each condition it names (糖尿病、高血压).
+            named = [c for word, c in NAMED if word in (condition or "")] if not code else []
+            values[pk]["family"].update((relation, c) for c in (named or [code]))
         glucose = ", ".join(["%s"] * len(GLUCOSE_CODES))
         high = rows(
             name[Observation],
