@@ -669,6 +669,9 @@ NEGATIVE = frozenset(
         "很好",
         "正常",
         "一切正常",
+        # 有没有不舒服？— the answer of a check-up call's key 1 (outreach.compose) too
+        "没有不舒服",
+        "没有不适",
     }
 )
 # A bare no to a wish asked about (想不想死？不想); only the detector reads these.

@@ -452,6 +452,27 @@ def test_a_keypad_answer_on_a_voice_call_is_read_as_its_meaning(
     assert Alert.objects.filter(patient=patient, kind=Alert.Kind.REPLY).exists()
 
 
+def test_the_built_in_all_is_well_key_of_a_check_up_call_is_an_answer(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    """Key 1 of a check-up call's built-in words (没有不舒服) answers the follow-up: the
+    patient reached, no symptom. It was read as an unclear reply, left in the inbox for
+    someone to read and the follow-up not recorded, for every patient who was well."""
+    from careloop.outreach.compose import DEFAULT_VOICE_KEYS
+
+    row = config("aliyun_voice", "voice", access_key_id="k", access_key_secret="s")
+    patient = patient_factory(organisation=hospital, phone="13600004444")
+    task = make_task(patient, channel="voice", form="symptom_check")
+    keys = DEFAULT_VOICE_KEYS["condition_tracking"]
+    sent(task, "aliyun_voice", provider_id="117^100", keys=keys)
+    during = [{"status_code": "300000", "dtmf": "1", "out_id": "", "call_id": "117^100"}]
+    assert post(callback_urls(row)["report"], during).json()["code"] == 0
+    reply = Reply.objects.get()
+    assert (reply.text, reply.symptoms, reply.kind) == ("没有不舒服", [], Reply.Kind.ANSWER)
+    assert FollowUpRecord.objects.filter(task=task, outcome="reached").exists()
+    assert not Alert.objects.filter(patient=patient).exists()
+
+
 def test_a_keypad_answer_during_the_call_without_out_id_is_matched_by_its_call_id(
     at_noon: datetime, patient_factory: Any, hospital: Any
 ) -> None:
