@@ -30,6 +30,7 @@ from careloop.rules.models import Trigger
 
 OPT_OUT_WORDS = frozenset({"T", "TD", "退订", "退", "取消订阅", "N", "不要再发"})
 UNDERSTOOD = NEGATIVE | {"好", "好的", "收到", "谢谢", "知道了", "明白", "嗯", "好的谢谢", "已收到"}
+UNDERSTOOD |= {"会按时复诊"}  # a revisit reminder call's key 1 (outreach.compose)
 MATCH_WINDOW = timedelta(days=14)
 CRITICAL_SYMPTOMS = frozenset({"自伤风险"})
 HIGH_SYMPTOMS = frozenset({"胸痛胸闷", "呼吸困难", "出血", "视物模糊"})

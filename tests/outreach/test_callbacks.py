@@ -473,6 +473,24 @@ def test_the_built_in_all_is_well_key_of_a_check_up_call_is_an_answer(
     assert not Alert.objects.filter(patient=patient).exists()
 
 
+def test_the_built_in_will_attend_key_of_a_revisit_reminder_call_is_an_answer(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    """Key 1 of a revisit reminder's built-in call words (会按时复诊) is a plain yes, as 好的
+    is: it was read as an unclear reply and left in the inbox for someone to read."""
+    from careloop.outreach.compose import DEFAULT_VOICE_KEYS
+
+    row = config("aliyun_voice", "voice", access_key_id="k", access_key_secret="s")
+    patient = patient_factory(organisation=hospital, phone="13600005555")
+    task = make_task(patient, channel="voice")  # a revisit reminder
+    keys = DEFAULT_VOICE_KEYS["revisit_reminder"]
+    sent(task, "aliyun_voice", provider_id="119^100", keys=keys)
+    during = [{"status_code": "300000", "dtmf": "1", "out_id": "", "call_id": "119^100"}]
+    assert post(callback_urls(row)["report"], during).json()["code"] == 0
+    reply = Reply.objects.get()
+    assert (reply.text, reply.kind) == ("会按时复诊", Reply.Kind.ANSWER)
+
+
 def test_a_keypad_answer_during_the_call_without_out_id_is_matched_by_its_call_id(
     at_noon: datetime, patient_factory: Any, hospital: Any
 ) -> None:
