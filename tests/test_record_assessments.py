@@ -526,6 +526,19 @@ def test_hypertension_high_risk_from_results_lifestyle_and_family(
     assert "高血压高危人群筛查" in page
 
 
+def test_the_hypertension_screening_starts_on_the_35th_birthday(
+    cardiology: Any, patient_factory: Any
+) -> None:
+    from careloop.rules.assessments import reassess_birthdays
+
+    man = patient_factory(organisation=cardiology, sex="male", birth_date=_turning(35, 2))
+    _results(man, **{"8480_6": 132, "8462_4": 80})
+    assert _latest(man, "htn-high-risk") is None  # 34: not screened
+    reassess_birthdays(now=timezone.now() + timedelta(days=2))
+    screened = _latest(man, "htn-high-risk")
+    assert screened is not None and screened.category == "高危人群"
+
+
 def test_the_55th_birthday_makes_someone_high_risk_for_hypertension(
     cardiology: Any, patient_factory: Any
 ) -> None:

@@ -29,7 +29,7 @@ from careloop.rules.models import RiskAssessment
 from careloop.rules.record_inputs import Record, has_prefix, load_records
 from careloop.rules.risk.base import InputError
 from careloop.rules.risk.bmi import bmi_value
-from careloop.rules.risk.htn_high_risk import OLDER_AGE
+from careloop.rules.risk.htn_high_risk import OLDER_AGE, SCREENED_FROM
 from careloop.rules.risk.registry import get_model
 
 LOOKBACK_DAYS = 365  # an input older than a year is not used
@@ -60,6 +60,7 @@ KNOWN_DIABETES = Stopped("known_diabetes", "已确诊糖尿病（诊断或在服
 # A grade or class of adults' standards: one standing for a child (stored before they were
 # adults only, or before the birth date was corrected) is closed, not left as current.
 NOT_ADULT = Stopped("not_adult", "本标准适用于18岁及以上成人，不用于未成年人。")
+NOT_SCREENED = Stopped("age", "高血压筛查适用于35岁及以上居民。")
 
 
 def _bp(latest: Latest, sex: str, age: int | None, r: Record) -> dict[str, Any] | Stopped | None:
@@ -199,8 +200,8 @@ def _htn_high_risk(
         return HYPERTENSIVE
     if age is None or sex not in ("male", "female"):
         return None
-    if age < ADULT_FROM:
-        return NOT_ADULT
+    if age < SCREENED_FROM:
+        return NOT_SCREENED
     height, weight = latest(HEIGHT), latest(WEIGHT)
     bmi = bmi_value(height, weight) if height and weight and height > 0 else None
     return {
@@ -551,15 +552,15 @@ def birthdays_on(day: date) -> list[tuple[int, int]]:
 
 def reassess_birthdays(*, now: datetime | None = None, days: int = 2) -> int:
     """Age is an input of eGFR, China-PAR, CDRS and FINDRISC, the BP grade, BMI and waist
-    classes and the hypertension high-risk screening are adults' (given from the 18th
-    birthday), and the screening counts 55 and over as a factor: re-run them for the living
+    classes are adults' (given from the 18th birthday), and the hypertension high-risk
+    screening is for 35 and over and counts 55 and over as a factor: re-run them for the living
     patients whose age went up in the last ``days`` days (the daily job looks back two, so
     a missed run is caught up; a repeat stores nothing). Returns how many were stored."""
     from careloop.patients.models import Patient
 
     now = now or timezone.now()
     today = timezone.localtime(now).date()
-    born, came_of_age, older = Q(), Q(), Q()
+    born, came_of_age, screened = Q(), Q(), Q()
     for back in range(days):
         birthday = today - timedelta(days=back)
         for month, day in birthdays_on(birthday):
@@ -569,15 +570,16 @@ def reassess_birthdays(*, now: datetime | None = None, days: int = 2) -> int:
                 birth_date__month=month,
                 birth_date__day=day,
             )
-            older |= Q(
-                birth_date__year=birthday.year - OLDER_AGE,
-                birth_date__month=month,
-                birth_date__day=day,
-            )
+            for age in (SCREENED_FROM, OLDER_AGE):
+                screened |= Q(
+                    birth_date__year=birthday.year - age,
+                    birth_date__month=month,
+                    birth_date__day=day,
+                )
     stored = _reassess_in_batches(Patient.objects.filter(born), AGE_MODELS, now)
     stored += _reassess_in_batches(Patient.objects.filter(came_of_age), ADULT_MODELS, now)
-    # The hypertension high-risk screening reads age as "55 or older" (REFERENCE §1.1).
-    return stored + _reassess_in_batches(Patient.objects.filter(older), ("htn-high-risk",), now)
+    # The hypertension high-risk screening: from 35, and 55 and over is a factor (§1.1).
+    return stored + _reassess_in_batches(Patient.objects.filter(screened), ("htn-high-risk",), now)
 
 
 def reassess_organisation(organisation_id: int, *, now: datetime | None = None) -> int:

@@ -85,9 +85,11 @@ def test_a_reading_of_140_90_or_more_asks_for_a_recheck_and_a_patient_is_not_cla
     assert (patient.category, patient.factors) == ("不适用", [])
 
 
-def test_a_child_is_not_classed() -> None:
+def test_the_screening_is_for_residents_aged_35_and_over() -> None:
+    """REFERENCE §1.1: residents aged 35 or older are screened."""
     with pytest.raises(InputError, match="age"):
-        HtnHighRiskInput(age=17, sex="male")
+        HtnHighRiskInput(age=34.9, sex="male")
+    assert htn_high_risk(HtnHighRiskInput(**{**NONE_OF_THEM, "age": 35})).category == "非高危人群"
 
 
 @pytest.mark.parametrize(("sbp", "dbp"), [(150, 87), (135, 95)])

@@ -11,7 +11,8 @@ measured at least every 6 months and get lifestyle advice:
 5. long-term heavy drinking (≥ 100 mL of spirits a day: 2 两);
 6. age ≥ 55.
 
-People with diagnosed hypertension are managed as patients instead and not classed here. A
+It is part of the screening of residents aged 35 and over (§1.1); people with diagnosed
+hypertension are managed as patients instead and not classed here. A
 factor whose input is not given counts as absent and is named as unknown in the explanation.
 """
 
@@ -34,8 +35,8 @@ HIGH_NORMAL_SBP, HIGH_NORMAL_DBP = (130, 140), (85, 90)  # [low, high)
 OVERWEIGHT_BMI = 24
 ABDOMINAL = {"male": 90, "female": 85}
 HEAVY_DRINKING_ML = 100
-ML_PER_LIANG = 50  # 1 两 of spirits
 OLDER_AGE = 55
+SCREENED_FROM = 35  # residents aged 35 and over are screened (§1.1)
 ADVICE = "按规范至少每半年测量1次血压，并接受生活方式指导。"
 
 
@@ -53,7 +54,7 @@ class HtnHighRiskInput:
     hypertension: bool = False  # diagnosed: a patient, not classed here
 
     def __post_init__(self) -> None:
-        check_below("age", self.age, 18, 121, "years")
+        check_below("age", self.age, SCREENED_FROM, 121, "years")
         if self.sbp_mmHg is not None:
             check_number("sbp_mmHg", self.sbp_mmHg, 50, 300, "mmHg")
         if self.dbp_mmHg is not None:

@@ -139,7 +139,7 @@ MODELS: dict[str, Model] = {
             HtnHighRiskInput,
             htn_high_risk,
             "hypertension high-risk people, BPHS 3rd edition (§1.1): six factors",
-            "age (18-120), sex (male|female) [sbp_mmHg, dbp_mmHg, bmi, waist_cm, "
+            "age (35-120), sex (male|female) [sbp_mmHg, dbp_mmHg, bmi, waist_cm, "
             "family_history_hypertension, high_salt_diet, spirits_ml_per_day: each may be "
             "left out (counted absent, named as unknown); hypertension: true when diagnosed]",
         ),
