@@ -164,6 +164,7 @@ def raise_overdue_alerts(*, now: datetime | None = None) -> int:
         .order_by("deadline")[:1000]
     )
     alerts = []
+    seen: dict[Any, Any] = {}  # who may open whom, asked once per owner (staff_sees)
     for task in tasks:
         late = now - task.deadline
         days = max(1, late.days)
@@ -177,6 +178,7 @@ def raise_overdue_alerts(*, now: datetime | None = None) -> int:
             details={"task": task.pk, "deadline": task.deadline.isoformat()},
             assignee_id=task.assignee_id,
             task_id=task.pk,
+            memo=seen,
         )
         alerts.append(alert)
     # A unique constraint (one overdue alert per task) makes a second sweep at the same time

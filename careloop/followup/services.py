@@ -33,16 +33,18 @@ def new_alert(
     unassigned: bool = False,
     due_in: timedelta | None = None,
     task_id: int | None = None,
+    memo: dict[Any, Any] | None = None,
 ) -> Alert:
     """An alert for ``patient``, not saved yet (``raise_alert`` saves it; a batch saves
     many at once): owned by their organisation and assigned to ``assignee_id`` or else
     their responsible doctor (``unassigned``: to nobody, the team's queue), due by the
     severity's response time unless ``due_in`` says otherwise. An owner who cannot open the
     patient (of another department, moved, inactive) is passed over for the nearest one
-    who can (``nearest_owner``)."""
+    who can (``nearest_owner``). ``memo``: a dict kept for a batch of alerts
+    (``staff_sees``)."""
     now = timezone.now()
     owner = None if unassigned else (assignee_id or patient.responsible_doctor_id)
-    if owner is not None and not staff_sees(owner, patient):
+    if owner is not None and not staff_sees(owner, patient, memo):
         owner = nearest_owner(patient.organisation_id)
     return Alert(
         patient_id=patient.pk,

@@ -89,31 +89,58 @@ def organisations_for(user: Any) -> QuerySet[Organisation]:
     return queryset if org_ids is None else queryset.filter(pk__in=org_ids)
 
 
-def staff_sees(user_id: int | None, patient: Any) -> bool:
+def staff_sees(user_id: int | None, patient: Any, memo: dict[Any, Any] | None = None) -> bool:
     """Whether staff member ``user_id`` can open ``patient`` (anything with ``pk`` and
     ``organisation_id``): active, allowed to view patients, and the patient in their
     organisation subtree or shared with it. Whoever owns a patient's alerts or is told of
-    them must: an owner who cannot open the patient cannot act on them. One query (alerts
-    are raised by the hundred in a batch of results)."""
-    from django.contrib.auth.models import Permission
-
-    from careloop.accounts.models import User
-
+    them must: an owner who cannot open the patient cannot act on them. One query; with a
+    ``memo`` (a dict kept for one batch of alerts, never longer: a user changed later must
+    be asked again), what it knows of each user and organisation is asked once per batch —
+    a sweep raising thousands of alerts for a few doctors asked thousands of times."""
     if user_id is None:
         return False
-    view = Permission.objects.filter(codename="view_patient", content_type__app_label="patients")
+    if memo is not None:
+        return _staff_sees_remembered(user_id, patient, memo)
     below = OuterRef("organisation__path")
     in_scope = Organisation.objects.filter(pk=patient.organisation_id, path__startswith=below)
     shared = PatientShare.objects.filter(
         patient_id=patient.pk, organisation__path__startswith=below
     )
-    return (
-        User.objects.filter(pk=user_id, is_active=True)
-        .filter(
-            Q(is_superuser=True)
-            | Q(Exists(view.filter(group__user=OuterRef("pk"))))
-            | Q(Exists(view.filter(user=OuterRef("pk"))))
-        )
-        .filter(Q(is_superuser=True) | Q(Exists(in_scope)) | Q(Exists(shared)))
-        .exists()
+    may_view = _may_view(user_id)
+    return may_view.filter(Q(is_superuser=True) | Q(Exists(in_scope)) | Q(Exists(shared))).exists()
+
+
+def _may_view(user_id: int) -> QuerySet[Any]:
+    """The user, when active and allowed to view patients."""
+    from django.contrib.auth.models import Permission
+
+    from careloop.accounts.models import User
+
+    view = Permission.objects.filter(codename="view_patient", content_type__app_label="patients")
+    return User.objects.filter(pk=user_id, is_active=True).filter(
+        Q(is_superuser=True)
+        | Q(Exists(view.filter(group__user=OuterRef("pk"))))
+        | Q(Exists(view.filter(user=OuterRef("pk"))))
     )
+
+
+def _staff_sees_remembered(user_id: int, patient: Any, memo: dict[Any, Any]) -> bool:
+    if ("staff", user_id) not in memo:  # (superuser, organisation path) or None
+        found = _may_view(user_id).values_list("is_superuser", "organisation__path")
+        memo["staff", user_id] = found.first()
+    staff = memo["staff", user_id]
+    if staff is None:
+        return False
+    superuser, path = staff
+    if superuser:
+        return True
+    if path is None:
+        return False
+    if ("organisation", patient.organisation_id) not in memo:
+        found = Organisation.objects.filter(pk=patient.organisation_id).values_list("path")
+        memo["organisation", patient.organisation_id] = (found.first() or ("",))[0]
+    if memo["organisation", patient.organisation_id].startswith(path):
+        return True
+    return PatientShare.objects.filter(
+        patient_id=patient.pk, organisation__path__startswith=path
+    ).exists()

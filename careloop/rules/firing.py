@@ -113,6 +113,7 @@ class _Plan:
         self.enrolments: list[tuple[Enrol, int, Match]] = []  # (action, patient id, match)
         self.tasks: list[tuple[CreateTask, int, Match]] = []  # (action, patient id, match)
         self.notices: list[tuple[Notify, Patient, int, Match]] = []
+        self.seen: dict[Any, Any] = {}  # who may open whom, asked once per user (staff_sees)
 
     def action(self, index: int, action: Any, patient: Patient, match: Match) -> dict[str, Any]:
         """Plan one action of firing ``index``; returns what the firing records of it."""
@@ -148,7 +149,7 @@ class _Plan:
             return {"type": "task", "title": action.title}
         if isinstance(action, Notify):
             user_id = getattr(patient, f"{action.to}_id")
-            if not staff_sees(user_id, patient):  # no notice naming a patient they cannot open
+            if not staff_sees(user_id, patient, self.seen):  # no notice of one they cannot open
                 user_id = None
             if user_id is not None:
                 self.notices.append((action, patient, user_id, match))
@@ -213,7 +214,7 @@ def _enrol(plan: _Plan) -> None:
             )
 
 
-def _alert(action: RaiseAlert, patient: Patient, match: Match) -> Alert:
+def _alert(action: RaiseAlert, patient: Patient, match: Match, memo: dict[Any, Any]) -> Alert:
     rule = match.rule
     assignee_id = (
         patient.health_manager_id
@@ -230,6 +231,7 @@ def _alert(action: RaiseAlert, patient: Patient, match: Match) -> Alert:
         assignee_id=assignee_id,
         unassigned=action.assignee == "none" or assignee_id is None,
         due_in=timedelta(hours=action.due_hours) if action.due_hours else None,
+        memo=memo,
     )
 
 
@@ -290,7 +292,8 @@ def fire(matches: list[Match], *, trigger: str) -> int:
         for index, m in enumerate(due)
     ]
     # Alerts first, so each firing is inserted already pointing at its alert.
-    alerts = {index: _alert(action, patient, m) for index, action, patient, m in plan.alerts}
+    memo: dict[Any, Any] = {}  # who may open whom, asked once per owner for the batch
+    alerts = {index: _alert(action, patient, m, memo) for index, action, patient, m in plan.alerts}
     create_instances(list(alerts.values()))
     alerts_created(a.pk for a in alerts.values())
     firings = []
