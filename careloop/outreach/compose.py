@@ -56,7 +56,8 @@ DEFAULT_VOICE_TEXT = {
 DEFAULT_VOICE_KEYS = {
     "condition_tracking": {"1": "没有不舒服", "2": "有不舒服，请联系我"},
     "revisit_reminder": {"1": "会按时复诊", "2": "需要改约"},
-    "satisfaction": {"1": "满意", "2": "一般", "3": "不满意"},
+    # Read as the satisfaction form's 0–10 score (≤ 6 a low-satisfaction alert, as typed).
+    "satisfaction": {"1": "满意（10分）", "2": "一般（7分）", "3": "不满意（3分）"},
     "lecture_invite": {"1": "我想报名参加"},
 }
 _engine = Engine(autoescape=False)

@@ -491,6 +491,25 @@ def test_the_built_in_will_attend_key_of_a_revisit_reminder_call_is_an_answer(
     assert (reply.text, reply.kind) == ("会按时复诊", Reply.Kind.ANSWER)
 
 
+def test_the_dissatisfied_key_of_a_satisfaction_call_raises_the_low_satisfaction_alert(
+    at_noon: datetime, patient_factory: Any, hospital: Any
+) -> None:
+    """The built-in satisfaction keys carry the form's score: 不满意 (3) is a detractor, as
+    a typed "3分" is; it was stored with no score and raised nothing."""
+    from careloop.outreach.compose import DEFAULT_VOICE_KEYS
+
+    row = config("aliyun_voice", "voice", access_key_id="k", access_key_secret="s")
+    patient = patient_factory(organisation=hospital, phone="13600006666")
+    task = make_task(patient, channel="voice", form="satisfaction")
+    sent(task, "aliyun_voice", provider_id="120^100", keys=DEFAULT_VOICE_KEYS["satisfaction"])
+    during = [{"status_code": "300000", "dtmf": "3", "out_id": "", "call_id": "120^100"}]
+    assert post(callback_urls(row)["report"], during).json()["code"] == 0
+    record = FollowUpRecord.objects.get(task=task)
+    assert record.answers["score"] == 3
+    alert = Alert.objects.get(patient=patient, kind=Alert.Kind.LOW_SATISFACTION)
+    assert alert.title == "满意度低：3 分"
+
+
 def test_a_keypad_answer_during_the_call_without_out_id_is_matched_by_its_call_id(
     at_noon: datetime, patient_factory: Any, hospital: Any
 ) -> None:
