@@ -263,6 +263,15 @@ def test_values_are_served_with_their_ucum_code_as_the_vital_signs_profile_requi
         "system": "http://unitsofmeasure.org",
         "code": "kg",
     }
+    # Laboratory units too: enzymes, INR, pH, thyroid hormones.
+    for code, value, unit, ucum in (
+        ("1742-6", 35, "IU/L", "U/L"),
+        ("6301-6", 2.4, "INR", "{INR}"),
+        ("2744-1", 7.35, "pH", "[pH]"),
+        ("3016-3", 2.1, "uIU/mL", "m[IU]/L"),
+    ):
+        served = fhir.call("POST", "/Observation", observation(ref, code, value, unit))[1]
+        assert served["valueQuantity"]["code"] == ucum, served
     # A unit CareLoop does not know is served as sent, with no code made up for it.
     odd = fhir.call("POST", "/Observation", observation(ref, "8867-4", 72, "次/30秒"))[1]
     assert odd["valueQuantity"] == {"value": 72, "unit": "次/30秒"}

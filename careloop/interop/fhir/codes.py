@@ -37,6 +37,10 @@ UCUM_CODES = {
     "ng/l": "ng/L",
     "s": "s",
     "ml/min/1.73m2": "mL/min/{1.73_m2}",
+    "u/l": "U/L",
+    "miu/l": "m[IU]/L",
+    "{inr}": "{INR}",
+    "[ph]": "[pH]",
 }
 
 # CareLoop's identifier systems (NamingSystems), documented in the CapabilityStatement.
