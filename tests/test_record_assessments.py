@@ -568,3 +568,18 @@ def test_a_family_entry_naming_several_conditions_counts_each(
     assert got.family == {("father", "E11"), ("father", "I10"), ("father", "I63")}
     assert got.family_hypertension and got.family_history_ascvd
     assert got.family_diabetes == "first_degree"
+
+
+def test_the_hypertension_screening_is_stored_again_only_when_its_finding_changes(
+    cardiology: Any, patient_factory: Any
+) -> None:
+    """Every blood pressure is an input; a row per reading with the same finding doubled what
+    a result writes (the rules' speed target missed on PostgreSQL)."""
+    man = patient_factory(organisation=cardiology, sex="male", birth_date=_aged(45))
+    _results(man, **{"8480_6": 134, "8462_4": 80})
+    _results(man, **{"8480_6": 136, "8462_4": 82})  # high-normal again: the same finding
+    rows = RiskAssessment.objects.filter(patient=man, model="htn-high-risk")
+    assert rows.count() == 1 and rows.get().category == "高危人群"
+    _results(man, **{"8480_6": 118, "8462_4": 76})
+    assert rows.count() == 2 and rows.first().category == "非高危人群"  # type: ignore[union-attr]
+    assert RiskAssessment.objects.filter(patient=man, model="bp-grade").count() == 3

@@ -326,7 +326,8 @@ def reassess(
                 continue
             if model in UNTREATED_NOTED and not record.antihypertensive_now:
                 result["warnings"].append(UNTREATED_NOTE)
-            if last.get((pk, model), (None,))[0] == result["inputs"]:
+            previous = last.get((pk, model), (None,))[0]
+            if previous == result["inputs"] or _same_finding(model, previous, result):
                 continue
             new.append(
                 NewAssessment(
@@ -341,6 +342,37 @@ def reassess(
                 )
             )
     return new
+
+
+def _htn_finding(inputs: Any) -> tuple[Any, ...] | None:
+    """The screening's finding for stored inputs: its category, the factors present (their
+    names, not the values) and those unknown; None for inputs that are not a screening's (a
+    closing row's)."""
+    from careloop.rules.risk.htn_high_risk import HtnHighRiskInput, htn_high_risk
+
+    try:
+        result = htn_high_risk(HtnHighRiskInput(**inputs))
+    except (TypeError, InputError):
+        return None
+    return (result.category, [f.split("（")[0] for f in result.factors], result.unknown)
+
+
+# Models stored again only when their finding changes, not whenever an input does: the
+# hypertension screening reads every blood pressure, and each reading a row (as the BP grade
+# stores) doubled the rows written per result for the same answer.
+FINDINGS = {"htn-high-risk": _htn_finding}
+
+
+def _same_finding(model: str, previous: Any, result: dict[str, Any]) -> bool:
+    finding = FINDINGS.get(model)
+    if finding is None or not isinstance(previous, dict):
+        return False
+    before = finding(previous)
+    return before is not None and before == (
+        result["category"],
+        [f.split("（")[0] for f in result["factors"]],
+        result["unknown"],
+    )
 
 
 def _closing(
