@@ -116,18 +116,11 @@ def _flag(value: bool | None, text: str, unknown: str) -> tuple[bool | None, str
     return (None, unknown) if value is None else (value, text)
 
 
-def htn_high_risk(inputs: HtnHighRiskInput) -> HtnHighRiskResult:
-    i = inputs
-    if i.hypertension:
-        return HtnHighRiskResult(
-            inputs=inputs,
-            category=PATIENT,
-            factors=[],
-            unknown=[],
-            explanation="已确诊高血压：按高血压患者健康管理随访，不再按高危人群筛查。",
-        )
+def _checks(i: HtnHighRiskInput) -> list[tuple[bool | None, str]]:
+    """Each factor in the specification's order: present, absent or unknown (None), and
+    its words."""
     drinking = None if i.spirits_ml_per_day is None else i.spirits_ml_per_day >= HEAVY_DRINKING_ML
-    checks = [
+    return [
         _bp(i),
         _weight(i),
         _flag(i.family_history_hypertension, "高血压家族史（一、二级亲属）", "高血压家族史"),
@@ -139,6 +132,30 @@ def htn_high_risk(inputs: HtnHighRiskInput) -> HtnHighRiskResult:
         ),
         (i.age >= OLDER_AGE, f"年龄 {fmt(i.age)} 岁（≥{OLDER_AGE} 岁）"),
     ]
+
+
+def finding(inputs: HtnHighRiskInput) -> tuple[bool | None, ...]:
+    """What the screening finds, without its words: each factor present, absent or unknown;
+    () for a diagnosed patient. Two inputs with the same finding give the same category and
+    factors (a new reading of the same kind need not be stored again)."""
+    return (
+        ()
+        if inputs.hypertension
+        else tuple(bool(p) if p is not None else None for p, _ in _checks(inputs))
+    )
+
+
+def htn_high_risk(inputs: HtnHighRiskInput) -> HtnHighRiskResult:
+    i = inputs
+    if i.hypertension:
+        return HtnHighRiskResult(
+            inputs=inputs,
+            category=PATIENT,
+            factors=[],
+            unknown=[],
+            explanation="已确诊高血压：按高血压患者健康管理随访，不再按高危人群筛查。",
+        )
+    checks = _checks(i)
     factors = [text for present, text in checks if present]
     unknown = [text for present, text in checks if present is None]
     category = HIGH_RISK if factors else NOT_HIGH_RISK
