@@ -15,6 +15,12 @@ from careloop.outreach.receiving import handle, token_matches
 MAX_BODY = 1024 * 1024
 
 
+def too_large(request: HttpRequest, limit: int = MAX_BODY) -> bool:
+    """A push whose Content-Length is not a number or over ``limit`` (answered 413)."""
+    length = request.headers.get("Content-Length") or "0"
+    return not length.isdecimal() or int(length) > limit
+
+
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def callback(request: HttpRequest, config_id: int, token: str, kind: str) -> HttpResponse:
@@ -30,8 +36,7 @@ def callback(request: HttpRequest, config_id: int, token: str, kind: str) -> Htt
         raise Http404
     if request.method == "GET" and not reader.verified_by_get:
         return HttpResponse(status=405)
-    length = request.headers.get("Content-Length") or "0"
-    if not length.isdecimal() or int(length) > MAX_BODY:
+    if too_large(request):
         return HttpResponse(status=413)
     handled = handle(
         config,

@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from careloop.outreach import ivr
+from careloop.outreach.callback_views import too_large
 from careloop.outreach.models import ChannelConfig, ProviderCallback
 from careloop.outreach.receiving import token_matches
 from careloop.outreach.transports.freeswitch import FreeswitchVoice
@@ -55,8 +56,7 @@ def _form(request: HttpRequest) -> dict[str, str]:
 @require_http_methods(["GET", "POST"])
 def ivr_step(request: HttpRequest, config_id: int, token: str) -> HttpResponse:
     config = _config(config_id, token)
-    length = request.headers.get("Content-Length") or "0"
-    if not length.isdecimal() or int(length) > MAX_BODY:
+    if too_large(request, MAX_BODY):
         return HttpResponse(status=413)
     stored = _stored(config, "ivr", request)
     answer = ivr.hit(config, _form(request), f"callback {stored.pk}")
@@ -71,8 +71,7 @@ def ivr_step(request: HttpRequest, config_id: int, token: str) -> HttpResponse:
 @require_http_methods(["POST"])
 def hangup(request: HttpRequest, config_id: int, token: str) -> HttpResponse:
     config = _config(config_id, token)
-    length = request.headers.get("Content-Length") or "0"
-    if not length.isdecimal() or int(length) > MAX_BODY:
+    if too_large(request, MAX_BODY):
         return HttpResponse(status=413)
     stored = _stored(config, "hangup", request)
     form = _form(request)
