@@ -80,6 +80,23 @@ def voice_task(patient: Any, questionnaire: str = "", **fields: Any) -> Task:
     )
 
 
+def voice_message(task: Task, body: str, **fields: Any) -> Message:
+    """``task``'s message, sent through FreeSWITCH (unless ``status`` says otherwise)."""
+    sent = {"status": Message.Status.SENT, "sent_at": NOON}
+    if fields.get("status", Message.Status.SENT) != Message.Status.SENT:
+        sent = {}
+    return Message.objects.create(
+        organisation=task.organisation,
+        patient=task.patient,
+        task=task,
+        key=f"task:{task.pk}:voice",
+        channel="voice",
+        provider="freeswitch_voice",
+        body=body,
+        **{**sent, **fields},
+    )
+
+
 def placed(esl: EslServer) -> dict[str, str]:
     """The call the event socket was asked to place: its parts."""
     [command] = esl.commands
@@ -340,16 +357,7 @@ def test_a_hang_up_that_comes_while_the_send_is_recorded_waits_for_it(
 
     row = freeswitch(esl)
     task = voice_task(patient_factory(organisation=hospital), "phq9")
-    message = Message.objects.create(
-        organisation=hospital,
-        patient=task.patient,
-        task=task,
-        key=f"task:{task.pk}:voice",
-        channel="voice",
-        provider="freeswitch_voice",
-        body="您好",
-        status=Message.Status.SENDING,
-    )
+    message = voice_message(task, "您好", status=Message.Status.SENDING)
     waits: list[float] = []
 
     def recorded_meanwhile(seconds: float) -> None:
@@ -392,17 +400,10 @@ def test_a_message_with_keypad_answers_is_read_and_the_key_received_as_the_reply
     row = freeswitch(esl)
     patient = patient_factory(organisation=hospital)
     task = voice_task(patient, form="symptom_check")
-    message = Message.objects.create(
-        organisation=hospital,
-        patient=patient,
-        task=task,
-        key=f"task:{task.pk}:voice",
-        channel="voice",
-        provider="freeswitch_voice",
-        body="张阿姨您好，这里是随访中心，请问您出院后身体怎么样？",
+    message = voice_message(
+        task,
+        "张阿姨您好，这里是随访中心，请问您出院后身体怎么样？",
         keys={"1": "没有不舒服", "2": "有胸闷"},
-        status=Message.Status.SENT,
-        sent_at=NOON,
     )
     phone = Call(callback_urls(row)["ivr"], message.key)
     work = phone.step()
@@ -751,18 +752,7 @@ def test_0_puts_the_call_through_when_the_setting_names_where(
     row.save()
     patient = patient_factory(organisation=hospital)
     task = voice_task(patient, form="symptom_check")
-    message = Message.objects.create(
-        organisation=hospital,
-        patient=patient,
-        task=task,
-        key=f"task:{task.pk}:voice",
-        channel="voice",
-        provider="freeswitch_voice",
-        body="您好，这里是随访中心。",
-        keys={"1": "没有不舒服", "2": "有胸闷"},
-        status=Message.Status.SENT,
-        sent_at=NOON,
-    )
+    message = voice_message(task, "您好，这里是随访中心。", keys={"1": "没有不舒服", "2": "有胸闷"})
     phone = Call(callback_urls(row)["ivr"], message.key)
     phone.step()
     end = phone.step(answer="0")
