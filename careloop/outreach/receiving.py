@@ -43,25 +43,27 @@ def token_matches(config_id: int, token: str) -> bool:
     return constant_time_compare(callback_token(config_id), token)
 
 
+IVR_KINDS = ("ivr", "hangup")  # FreeSWITCH's: the IVR's next step, the end of a call
+
+
+def _ivr_paths(config_id: int) -> dict[str, str]:
+    token = callback_token(config_id)
+    return {kind: reverse(f"outreach:{kind}", args=[config_id, token]) for kind in IVR_KINDS}
+
+
 def ivr_urls(config_id: int) -> tuple[str, str]:
     """The whole addresses FreeSWITCH asks for a call's next step and reports its end at."""
     from django.conf import settings
 
-    token = callback_token(config_id)
     base = settings.CARELOOP_PUBLIC_URL.rstrip("/")
-    return (
-        base + reverse("outreach:ivr", args=[config_id, token]),
-        base + reverse("outreach:hangup", args=[config_id, token]),
-    )
+    paths = _ivr_paths(config_id)
+    return base + paths["ivr"], base + paths["hangup"]
 
 
 def callback_urls(config: ChannelConfig) -> dict[str, str]:
     """The paths to give the provider's console, one per kind of push."""
     if config.provider == "freeswitch_voice" and config.pk is not None:
-        token = callback_token(config.pk)
-        return {
-            kind: reverse(f"outreach:{kind}", args=[config.pk, token]) for kind in ("ivr", "hangup")
-        }
+        return _ivr_paths(config.pk)
     reader = READERS.get(config.provider)
     if reader is None or config.pk is None:
         return {}
